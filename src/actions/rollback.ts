@@ -1,0 +1,4 @@
+import { runAction } from '../core/runtime.js';
+import { runNotImplementedAction } from '../core/rollout/not-implemented.js';
+
+await runAction('rollback', () => runNotImplementedAction('rollback'));

@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { ProviderError } from './errors.js';
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Each line of stdout and stderr as it arrives (for streaming into a log group). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  input?: string;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+const MAX_CAPTURE = 1024 * 1024;
+
+/**
+ * Runs a program with an argument vector (never a shell string). Resolves with the exit code
+ * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
+ * in which case its whole process group is killed.
+ */
+export function runCommand(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const [file, ...args] = argv;
+  if (!file) return Promise.reject(new ProviderError('command', 'empty command'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: process.platform !== 'win32',
+    });
+    let stdout = '';
+    let stderr = '';
+    let settled = false;
+    const partial = { stdout: '', stderr: '' };
+    const kill = () => {
+      try {
+        if (child.pid && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
+    const timer =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => {
+            kill();
+            finish(() => reject(new ProviderError('command', `${file} did not finish within ${Math.round(options.timeoutMs! / 1000)}s and was stopped`)));
+          }, options.timeoutMs)
+        : undefined;
+    const onAbort = () => {
+      kill();
+      finish(() => reject(new ProviderError('command', `${file} was cancelled`)));
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    function finish(fn: () => void) {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      fn();
+    }
+    const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      if (stream === 'stdout' && stdout.length < MAX_CAPTURE) stdout += text;
+      if (stream === 'stderr' && stderr.length < MAX_CAPTURE) stderr += text;
+      if (options.onLine) {
+        const lines = (partial[stream] + text).split('\n');
+        partial[stream] = lines.pop() ?? '';
+        for (const line of lines) options.onLine(line, stream);
+      }
+    };
+    child.stdout.on('data', collect('stdout'));
+    child.stderr.on('data', collect('stderr'));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      finish(() => reject(new ProviderError('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+    });
+    child.on('close', (code, signal) => {
+      for (const stream of ['stdout', 'stderr'] as const) if (partial[stream] && options.onLine) options.onLine(partial[stream], stream);
+      finish(() => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}

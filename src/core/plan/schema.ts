@@ -1,0 +1,358 @@
+import { z } from 'zod';
+import { parseDuration } from '../duration.js';
+
+// Every leaf says what it expects in words a plan author understands; the loader appends
+// the value it got and the field path.
+
+const text = (expect = 'expected a non-empty string') => z.string({ error: expect }).min(1, { error: expect });
+
+/** A duration such as `500ms`, `30s`, `5m`, `1h`, held as milliseconds. */
+export const durationSchema = z
+  .union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 30s, 5m or 1h' })
+  .transform((value, ctx) => {
+    const ms = typeof value === 'number' ? Number.NaN : parseDuration(value);
+    if (ms === undefined || Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 5m or 1h (a bare number has no unit)', input: value });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const positiveDuration = durationSchema.refine((ms) => ms > 0, { error: 'expected a duration greater than 0' });
+
+const num = (expect: string) => z.number({ error: expect });
+const nonNegative = (expect = 'expected a number ≥ 0') => num(expect).min(0, { error: expect });
+const positive = (expect = 'expected a number > 0') => num(expect).gt(0, { error: expect });
+const count = (expect = 'expected a whole number ≥ 0') => num(expect).int({ error: expect }).min(0, { error: expect });
+const percent = (expect = 'expected a traffic weight from 0 to 100') => num(expect).min(0, { error: expect }).max(100, { error: expect });
+const headers = z.record(z.string(), z.string({ error: 'expected a string header value' }), { error: 'expected a map of header names to values' });
+const url = (expect = 'expected a URL such as http://host:port/path') =>
+  z.string({ error: expect }).refine((v) => /^https?:\/\/[^\s]+$/.test(v), { error: expect });
+
+// ── traffic ────────────────────────────────────────────────────────────────────────────
+const kubernetesTarget = { namespace: text().optional(), context: text().optional() };
+
+export const haproxyTrafficSchema = z.strictObject({
+  provider: z.literal('haproxy'),
+  admin: text('expected the HAProxy runtime API address: host:port or unix:/path/to/admin.sock'),
+  backend: text('expected the name of the backend that holds both slots'),
+  stable: text().default('stable'),
+  canary: text().default('canary'),
+  blue: text().optional(),
+  green: text().optional(),
+  /** HAProxy's absolute weight that means "all traffic" (0–256). */
+  maxWeight: num('expected a whole number from 1 to 256').int().min(1).max(256).default(100),
+  timeout: positiveDuration.default(5000),
+});
+
+export const commandTrafficSchema = z.strictObject({
+  provider: z.literal('command'),
+  setWeight: text('expected a command template such as ./scripts/set_weight.sh {{weight}}'),
+  getWeight: text('expected a command that prints the canary share on stdout').optional(),
+  promote: text().optional(),
+  timeout: positiveDuration.default(120_000),
+});
+
+export const istioTrafficSchema = z.strictObject({
+  provider: z.literal('istio'),
+  ...kubernetesTarget,
+  virtualService: text('expected the name of the VirtualService'),
+  route: text().optional(),
+  host: text('expected the destination host (the Service name)'),
+  stableSubset: text().default('stable'),
+  canarySubset: text().default('canary'),
+  headerMatch: z.record(z.string(), z.string()).optional(),
+  mirrorPercent: percent().optional(),
+});
+
+export const gatewayApiTrafficSchema = z.strictObject({
+  provider: z.literal('gateway-api'),
+  ...kubernetesTarget,
+  httpRoute: text('expected the name of the HTTPRoute'),
+  rule: count().default(0),
+  stableBackend: text('expected the stable Service name'),
+  canaryBackend: text('expected the canary Service name'),
+});
+
+export const nginxIngressTrafficSchema = z.strictObject({
+  provider: z.literal('nginx-ingress'),
+  ...kubernetesTarget,
+  ingress: text('expected the name of the canary Ingress'),
+  canaryByHeader: text().optional(),
+});
+
+export const smiTrafficSchema = z.strictObject({
+  provider: z.literal('smi'),
+  ...kubernetesTarget,
+  trafficSplit: text('expected the name of the TrafficSplit'),
+  stableBackend: text(),
+  canaryBackend: text(),
+});
+
+export const argoRolloutsTrafficSchema = z.strictObject({
+  provider: z.literal('argo-rollouts'),
+  ...kubernetesTarget,
+  rollout: text('expected the name of the Rollout'),
+});
+
+export const serviceSelectorTrafficSchema = z.strictObject({
+  provider: z.literal('service-selector'),
+  ...kubernetesTarget,
+  service: text('expected the name of the Service whose selector switches'),
+  selectorKey: text().default('color'),
+  blue: text().default('blue'),
+  green: text().default('green'),
+});
+
+export const trafficSchema = z.discriminatedUnion(
+  'provider',
+  [
+    haproxyTrafficSchema,
+    commandTrafficSchema,
+    istioTrafficSchema,
+    gatewayApiTrafficSchema,
+    nginxIngressTrafficSchema,
+    smiTrafficSchema,
+    argoRolloutsTrafficSchema,
+    serviceSelectorTrafficSchema,
+  ],
+  { error: 'expected provider: haproxy | istio | gateway-api | nginx-ingress | smi | argo-rollouts | service-selector | command' },
+);
+
+// ── deploy, readiness, smoke ───────────────────────────────────────────────────────────
+export const deploySchema = z.strictObject({
+  command: text('expected a command template such as ./scripts/deploy.sh {{slot}} {{version}}').optional(),
+  kubernetes: z
+    .strictObject({
+      ...kubernetesTarget,
+      canaryDeployment: text().optional(),
+      stableDeployment: text().optional(),
+      blueDeployment: text().optional(),
+      greenDeployment: text().optional(),
+      deployment: text().optional(),
+      container: text('expected the container whose image is set'),
+    })
+    .optional(),
+  timeout: positiveDuration.default(600_000),
+});
+
+export const readinessSchema = z.strictObject({
+  url: url(),
+  timeout: positiveDuration.default(120_000),
+  interval: positiveDuration.default(2_000),
+  expectStatus: num('expected an HTTP status code').int().min(100).max(599).default(200),
+  headers: headers.optional(),
+});
+
+export const smokeCheckSchema = z.strictObject({
+  name: text(),
+  url: url(),
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'], { error: 'expected an HTTP method' }).default('GET'),
+  expectStatus: num('expected an HTTP status code').int().min(100).max(599).default(200),
+  expectBody: z.string().optional(),
+  headers: headers.optional(),
+  body: z.string().optional(),
+  timeout: positiveDuration.default(10_000),
+  retries: count().default(0),
+});
+
+// ── metrics ────────────────────────────────────────────────────────────────────────────
+export const prometheusMetricsSchema = z.strictObject({
+  provider: z.literal('prometheus'),
+  address: url('expected the Prometheus base URL, e.g. http://prometheus:9090'),
+  headers: headers.optional(),
+  bearerToken: text().optional(),
+  basicAuth: z.strictObject({ username: text(), password: text() }).optional(),
+  timeout: positiveDuration.default(10_000),
+  retries: count().default(2),
+});
+
+export const datadogMetricsSchema = z.strictObject({
+  provider: z.literal('datadog'),
+  site: text().default('datadoghq.com'),
+  address: url().optional(),
+  apiKey: text('expected the Datadog API key (use ${DD_API_KEY})'),
+  appKey: text('expected the Datadog application key (use ${DD_APP_KEY})'),
+  timeout: positiveDuration.default(10_000),
+  retries: count().default(2),
+});
+
+export const newRelicMetricsSchema = z.strictObject({
+  provider: z.literal('newrelic'),
+  accountId: z.union([text(), num('expected the New Relic account id')]).transform(String),
+  apiKey: text('expected a New Relic user API key (use ${NEW_RELIC_API_KEY})'),
+  region: z.enum(['us', 'eu'], { error: 'expected us or eu' }).default('us'),
+  address: url().optional(),
+  timeout: positiveDuration.default(10_000),
+  retries: count().default(2),
+});
+
+export const cloudwatchMetricsSchema = z.strictObject({
+  provider: z.literal('cloudwatch'),
+  region: text('expected an AWS region such as eu-west-1'),
+  endpoint: url().optional(),
+  timeout: positiveDuration.default(10_000),
+  retries: count().default(2),
+});
+
+export const webMetricsSchema = z.strictObject({
+  provider: z.literal('web'),
+  url: url(),
+  method: z.enum(['GET', 'POST'], { error: 'expected GET or POST' }).default('GET'),
+  headers: headers.optional(),
+  body: z.string().optional(),
+  jsonPath: text('expected a JSONPath to the value, e.g. $.data.value'),
+  timeout: positiveDuration.default(10_000),
+  retries: count().default(2),
+});
+
+export const metricsSchema = z.discriminatedUnion(
+  'provider',
+  [prometheusMetricsSchema, datadogMetricsSchema, newRelicMetricsSchema, cloudwatchMetricsSchema, webMetricsSchema],
+  { error: 'expected provider: prometheus | datadog | newrelic | cloudwatch | web' },
+);
+
+// ── analysis ───────────────────────────────────────────────────────────────────────────
+const LIMIT_KEYS = ['max', 'min', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'] as const;
+
+export const checkSchema = z
+  .strictObject({
+    name: text('expected a check name'),
+    query: text('expected a query with {{track}} and {{window}} placeholders'),
+    /** Absolute ceiling on the canary's value. */
+    max: num('expected a number').optional(),
+    /** Absolute floor on the canary's value (business KPIs: lower is worse). */
+    min: num('expected a number').optional(),
+    /** canary − stable may not exceed this. */
+    maxIncrease: nonNegative().optional(),
+    /** stable − canary may not exceed this. */
+    maxDecrease: nonNegative().optional(),
+    /** canary / stable may not exceed this. */
+    maxRatio: positive().optional(),
+    /** canary / stable may not fall below this. */
+    minRatio: positive().optional(),
+    /** A breach must persist this long before it counts. */
+    for: durationSchema.optional(),
+    // Statistical judge (mann-whitney):
+    direction: z.enum(['increase', 'decrease', 'either'], { error: 'expected increase | decrease | either' }).optional(),
+    allowedIncrease: nonNegative().optional(),
+    allowedDecrease: nonNegative().optional(),
+    critical: z.boolean({ error: 'expected true or false' }).default(false),
+    mustHaveData: z.boolean({ error: 'expected true or false' }).default(true),
+    weight: positive().default(1),
+    nanStrategy: z.enum(['remove', 'replace'], { error: 'expected remove | replace' }).default('remove'),
+  })
+  .superRefine((check, ctx) => {
+    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
+    if (!hasLimit)
+      ctx.addIssue({ code: 'custom', path: [], message: `expected at least one limit (${LIMIT_KEYS.join(', ')}); a check without one can never fail`, input: undefined });
+    if (check.max !== undefined && check.min !== undefined && check.min > check.max)
+      ctx.addIssue({ code: 'custom', path: ['min'], message: `expected min ≤ max (${check.max})`, input: check.min });
+  });
+
+export const analysisSchema = z
+  .strictObject({
+    interval: positiveDuration.default(30_000),
+    bake: positiveDuration.default(300_000),
+    minRequests: nonNegative('expected a whole number ≥ 0').default(0),
+    failureLimit: count().default(0),
+    consecutiveErrorLimit: count().default(4),
+    onInconclusive: z.enum(['fail', 'pass'], { error: 'expected fail | pass' }).default('fail'),
+    requests: text('expected a query counting requests for {{track}} over {{window}}').optional(),
+    /** The range each measurement looks back over; defaults to the interval. */
+    window: positiveDuration.optional(),
+    checks: z.array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
+    judge: z.enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
+    score: z
+      .strictObject({
+        pass: percent('expected a score from 0 to 100').default(95),
+        marginal: percent('expected a score from 0 to 100').default(75),
+      })
+      .optional(),
+    /** Significance level for the statistical judge. */
+    alpha: num('expected a probability between 0 and 1').gt(0).lt(1).default(0.05),
+  })
+  .superRefine((a, ctx) => {
+    if (a.interval > a.bake) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
+    const names = new Set<string>();
+    a.checks.forEach((c, i) => {
+      if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: 'expected a unique check name', input: c.name });
+      names.add(c.name);
+    });
+    if (a.minRequests > 0 && !a.requests)
+      ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
+  });
+
+// ── flags and notifications ────────────────────────────────────────────────────────────
+const flagsCommon = {
+  killSwitches: z.array(text('expected a flag name'), { error: 'expected a list of flag names' }).default([]),
+  environment: text().optional(),
+  timeout: positiveDuration.default(10_000),
+};
+
+export const flagsSchema = z.discriminatedUnion(
+  'provider',
+  [
+    z.strictObject({ provider: z.literal('unleash'), ...flagsCommon, url: url(), token: text('expected an admin API token (use ${UNLEASH_TOKEN})'), project: text().default('default') }),
+    z.strictObject({ provider: z.literal('launchdarkly'), ...flagsCommon, url: url().default('https://app.launchdarkly.com'), token: text('expected an API access token (use ${LD_API_TOKEN})'), project: text('expected the LaunchDarkly project key') }),
+    z.strictObject({ provider: z.literal('flagd-file'), ...flagsCommon, file: text('expected the path of the flagd JSON flag file'), push: z.boolean().default(true), branch: text().optional() }),
+    z.strictObject({ provider: z.literal('webhook'), ...flagsCommon, url: url(), headers: headers.optional() }),
+  ],
+  { error: 'expected provider: unleash | launchdarkly | flagd-file | webhook' },
+);
+
+export const notifySchema = z.strictObject({
+  webhook: url('expected a Slack-compatible incoming webhook URL').optional(),
+  slack: url('expected a Slack incoming webhook URL').optional(),
+  on: z.array(z.enum(['promotion', 'rollback', 'gate-failure'], { error: 'expected promotion | rollback | gate-failure' })).default(['promotion', 'rollback', 'gate-failure']),
+});
+
+// ── the plan ───────────────────────────────────────────────────────────────────────────
+export const planSchema = z
+  .strictObject({
+    service: text('expected the service name').regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a service name of letters, digits, ., _ and -' }),
+    environment: text('expected the environment name, e.g. production'),
+    strategy: z.enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' }).default('canary'),
+    traffic: trafficSchema.optional(),
+    deploy: deploySchema.optional(),
+    readiness: readinessSchema.optional(),
+    smoke: z.array(smokeCheckSchema, { error: 'expected a list of smoke checks' }).optional(),
+    metrics: metricsSchema.optional(),
+    analysis: analysisSchema.optional(),
+    steps: z
+      .array(num('expected a traffic weight').gt(0, { error: 'expected a traffic weight from 1 to 100' }).max(100, { error: 'expected a traffic weight from 1 to 100' }), {
+        error: 'expected a list of traffic weights such as [5, 25, 50, 100]',
+      })
+      .min(1, { error: 'expected at least one step' })
+      .optional(),
+    flags: flagsSchema.optional(),
+    notify: notifySchema.optional(),
+    runbook: url('expected a link to the runbook').optional(),
+    environmentUrl: url().optional(),
+    /** Set once a contract-phase migration shipped: the previous version can no longer run. */
+    irreversible: z.union([z.boolean(), text()], { error: 'expected true, false or a reason' }).optional(),
+  })
+  .superRefine((plan, ctx) => {
+    plan.steps?.forEach((w, i) => {
+      const prev = plan.steps?.[i - 1];
+      if (prev !== undefined && w <= prev) ctx.addIssue({ code: 'custom', path: ['steps', i], message: `expected steps in increasing order (after ${prev})`, input: w });
+    });
+    if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
+      ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
+      ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
+  });
+
+export type Plan = z.infer<typeof planSchema>;
+export type TrafficConfig = z.infer<typeof trafficSchema>;
+export type MetricsConfig = z.infer<typeof metricsSchema>;
+export type AnalysisConfig = z.infer<typeof analysisSchema>;
+export type CheckConfig = z.infer<typeof checkSchema>;
+export type FlagsConfig = z.infer<typeof flagsSchema>;
+export type NotifyConfig = z.infer<typeof notifySchema>;
+export type DeployConfig = z.infer<typeof deploySchema>;
+export type ReadinessConfig = z.infer<typeof readinessSchema>;
+export type SmokeCheckConfig = z.infer<typeof smokeCheckSchema>;
+
+/** Top-level sections an action may require. */
+export type PlanSection = 'traffic' | 'deploy' | 'readiness' | 'smoke' | 'metrics' | 'analysis' | 'steps' | 'flags' | 'notify';

@@ -1,0 +1,193 @@
+import { appendFileSync } from 'node:fs';
+import * as core from '@actions/core';
+import { describeError, isUserError } from './errors.js';
+
+/** Where an annotation points: a file and line in the repository. */
+export interface AnnotationTarget {
+  file?: string;
+  line?: number;
+  title?: string;
+}
+
+/**
+ * What an action needs from the world it runs in: inputs, outputs, the job summary, logs,
+ * secrets. One implementation speaks the GitHub runner's contract (which also works from a
+ * terminal, where GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are unset); tests use `MemoryRuntime`.
+ */
+export interface ActionRuntime {
+  /** The input's trimmed value, or undefined when it is unset or empty. */
+  getInput(name: string): string | undefined;
+  setOutput(name: string, value: string): void;
+  /** Appends Markdown to the job summary (printed to the terminal outside GitHub). */
+  appendSummary(markdown: string): void;
+  info(message: string): void;
+  warning(message: string, target?: AnnotationTarget): void;
+  error(message: string, target?: AnnotationTarget): void;
+  debug(message: string): void;
+  /** Runs `fn` inside a collapsed log group. */
+  group<T>(title: string, fn: () => Promise<T>): Promise<T>;
+  /** Registers a value that must never appear in logs, summaries or outputs. */
+  setSecret(value: string): void;
+  /** Replaces every registered secret in `text` with `***`. */
+  redact(text: string): string;
+  /** Environment variables, for `${VAR}` interpolation in plans. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+abstract class RedactingRuntime {
+  private readonly secrets = new Set<string>();
+  setSecret(value: string): void {
+    // One-character secrets would redact every occurrence of a letter: the runner ignores them too.
+    if (value.length >= 3) this.secrets.add(value);
+  }
+  redact(text: string): string {
+    let out = text;
+    for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
+    return out;
+  }
+}
+
+/** The GitHub runner's contract: INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, workflow commands. */
+export class RunnerRuntime extends RedactingRuntime implements ActionRuntime {
+  readonly env: NodeJS.ProcessEnv;
+  private readonly onRunner: boolean;
+  constructor(env: NodeJS.ProcessEnv = process.env) {
+    super();
+    this.env = env;
+    this.onRunner = env.GITHUB_ACTIONS === 'true';
+  }
+  getInput(name: string): string | undefined {
+    const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
+    const trimmed = value?.trim();
+    return trimmed ? trimmed : undefined;
+  }
+  override setSecret(value: string): void {
+    super.setSecret(value);
+    if (this.onRunner && value) core.setSecret(value);
+  }
+  setOutput(name: string, value: string): void {
+    const safe = this.redact(value);
+    if (this.env.GITHUB_OUTPUT) core.setOutput(name, safe);
+    else process.stdout.write(`output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
+  }
+  appendSummary(markdown: string): void {
+    const safe = this.redact(markdown);
+    const file = this.env.GITHUB_STEP_SUMMARY;
+    if (file) appendFileSync(file, `${safe}\n`);
+    else process.stdout.write(`\n${safe}\n`);
+  }
+  info(message: string): void {
+    process.stdout.write(`${this.redact(message)}\n`);
+  }
+  warning(message: string, target?: AnnotationTarget): void {
+    if (this.onRunner) core.warning(this.redact(message), toProperties(target));
+    else process.stdout.write(`warning: ${where(target)}${this.redact(message)}\n`);
+  }
+  error(message: string, target?: AnnotationTarget): void {
+    if (this.onRunner) core.error(this.redact(message), toProperties(target));
+    else process.stderr.write(`error: ${where(target)}${this.redact(message)}\n`);
+  }
+  debug(message: string): void {
+    if (this.onRunner) core.debug(this.redact(message));
+    else if (this.env.ROLLGATE_DEBUG) process.stdout.write(`debug: ${this.redact(message)}\n`);
+  }
+  async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.onRunner) {
+      this.info(`── ${title}`);
+      return fn();
+    }
+    core.startGroup(this.redact(title));
+    try {
+      return await fn();
+    } finally {
+      core.endGroup();
+    }
+  }
+}
+
+function toProperties(target?: AnnotationTarget): core.AnnotationProperties | undefined {
+  if (!target) return undefined;
+  return { file: target.file, startLine: target.line, title: target.title };
+}
+
+function where(target?: AnnotationTarget): string {
+  if (!target?.file) return '';
+  return target.line ? `${target.file}:${target.line}: ` : `${target.file}: `;
+}
+
+/** Records everything an action did, for tests of the orchestration without a runner. */
+export class MemoryRuntime extends RedactingRuntime implements ActionRuntime {
+  readonly outputs: Record<string, string> = {};
+  readonly logs: { level: 'info' | 'warning' | 'error' | 'debug'; message: string; target?: AnnotationTarget }[] = [];
+  summary = '';
+  constructor(
+    private readonly inputs: Record<string, string> = {},
+    readonly env: NodeJS.ProcessEnv = {},
+  ) {
+    super();
+  }
+  getInput(name: string): string | undefined {
+    const trimmed = this.inputs[name]?.trim();
+    return trimmed ? trimmed : undefined;
+  }
+  setOutput(name: string, value: string): void {
+    this.outputs[name] = this.redact(value);
+  }
+  appendSummary(markdown: string): void {
+    this.summary += `${this.redact(markdown)}\n`;
+  }
+  info(message: string): void {
+    this.logs.push({ level: 'info', message: this.redact(message) });
+  }
+  warning(message: string, target?: AnnotationTarget): void {
+    this.logs.push({ level: 'warning', message: this.redact(message), target });
+  }
+  error(message: string, target?: AnnotationTarget): void {
+    this.logs.push({ level: 'error', message: this.redact(message), target });
+  }
+  debug(message: string): void {
+    this.logs.push({ level: 'debug', message: this.redact(message) });
+  }
+  async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
+    this.info(`── ${title}`);
+    return fn();
+  }
+  /** Every line the action logged, joined, for assertions. */
+  text(): string {
+    return this.logs.map((l) => l.message).join('\n');
+  }
+}
+
+/** What an action's core function reports back: success decides the exit status. */
+export interface ActionResult {
+  ok: boolean;
+  /** Why the action failed, shown as the step's failure message. */
+  failure?: string;
+}
+
+/**
+ * Runs one action the way every entry does: user errors become a plain failure message,
+ * anything else is a bug and keeps its stack trace. Sets the process exit code.
+ */
+export async function runAction(
+  name: string,
+  body: (runtime: ActionRuntime) => Promise<ActionResult>,
+  runtime: ActionRuntime = new RunnerRuntime(),
+): Promise<ActionResult> {
+  let result: ActionResult;
+  try {
+    result = await body(runtime);
+  } catch (err) {
+    if (isUserError(err)) {
+      result = { ok: false, failure: describeError(err) };
+    } else {
+      const stack = err instanceof Error && err.stack ? err.stack : String(err);
+      result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
+    }
+  }
+  if (!result.ok) {
+    runtime.error(result.failure ?? `${name} failed`);
+    process.exitCode = 1;
+  }
+  return result;
+}
