@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import { getOptionalInput } from '../inputs.js';
+import { loadPlanFile, validatePlanObject, type LoadedPlan, type PlanOverride } from '../plan/load.js';
+import type { PlanSection } from '../plan/schema.js';
+import type { ActionRuntime } from '../runtime.js';
+
+/** Where plans live unless the `plan` input says otherwise. */
+export const DEFAULT_PLAN_FILE = '.github/rollout.yml';
+
+export interface ActionPlanOptions {
+  require?: PlanSection[];
+  reads?: PlanSection[];
+  overrides?: PlanOverride[];
+  /**
+   * Builds a plan from inputs alone when no plan file exists and the `plan` input was not set
+   * (metrics-gate's shortcut inputs). Returning undefined means "a plan file is needed".
+   */
+  fallback?: () => Record<string, unknown> | undefined;
+}
+
+/**
+ * Loads the plan named by the `plan` input (default `.github/rollout.yml`), applying this run's
+ * input overrides, registering every value taken from the environment as a secret.
+ */
+export function loadActionPlan(runtime: ActionRuntime, options: ActionPlanOptions = {}): LoadedPlan {
+  const named = getOptionalInput(runtime, 'plan');
+  const file = named ?? DEFAULT_PLAN_FILE;
+  const loadOptions = {
+    require: options.require,
+    reads: options.reads,
+    overrides: options.overrides,
+    env: runtime.env,
+    onSecret: (value: string) => runtime.setSecret(value),
+  };
+  if (!named && !existsSync(file) && options.fallback) {
+    const built = options.fallback();
+    if (built) return validatePlanObject(built, '(action inputs)', loadOptions);
+  }
+  return loadPlanFile(file, loadOptions);
+}
