@@ -59,7 +59,13 @@ export function parsePlanText(text: string, file: string, options: LoadPlanOptio
       }),
     );
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Unresolved aliases and alias bombs surface only when the document is converted.
+    throw new PlanError(file, [`invalid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
   if (raw === null || raw === undefined) throw new PlanError(file, ['is empty: expected a mapping with at least `service` and `environment`']);
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new PlanError(file, ['expected a mapping at the top level (service, environment, …)']);
   return validatePlanObject(raw as Record<string, unknown>, file, options, (p) => lineOf(doc, lineCounter, p));
