@@ -1,0 +1,355 @@
+import type { Clock } from '../clock.js';
+import { promDuration, formatDuration } from '../duration.js';
+import { describeError, isUserError } from '../errors.js';
+import type { AnalysisConfig, CheckConfig } from '../plan/schema.js';
+import { describeOutcome, type MetricsProvider, type QueryOutcome } from '../metrics/provider.js';
+import { renderTemplate } from '../template.js';
+import { formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
+import { runStatisticalGate } from './statistical.js';
+import type { Verdict } from './verdict.js';
+
+export interface GateOptions {
+  /** From the plan (durations in ms). */
+  analysis: AnalysisConfig;
+  provider: MetricsProvider;
+  clock: Clock;
+  /** Extra placeholders: service, version, … */
+  vars?: Record<string, string>;
+  /** Progress lines ("measurement 3/10: error-rate canary 0.4% …"). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+type Track = 'canary' | 'stable';
+
+/** Runs the plan's judge over the bake window and returns its verdict with every measurement. */
+export async function runGate(options: GateOptions): Promise<GateReport> {
+  switch (options.analysis.judge) {
+    case 'threshold':
+      return runThresholdGate(options);
+    case 'mann-whitney':
+      return runStatisticalGate(options);
+  }
+}
+
+/** The limits of a check in words, for tables and messages. */
+export function describeLimits(check: CheckConfig): string {
+  const parts: string[] = [];
+  if (check.max !== undefined) parts.push(`≤ ${formatValue(check.max)}`);
+  if (check.min !== undefined) parts.push(`≥ ${formatValue(check.min)}`);
+  if (check.maxIncrease !== undefined) parts.push(`canary − stable ≤ ${formatValue(check.maxIncrease)}`);
+  if (check.maxDecrease !== undefined) parts.push(`stable − canary ≤ ${formatValue(check.maxDecrease)}`);
+  if (check.maxRatio !== undefined) parts.push(`canary / stable ≤ ${formatValue(check.maxRatio)}`);
+  if (check.minRatio !== undefined) parts.push(`canary / stable ≥ ${formatValue(check.minRatio)}`);
+  if (check.for !== undefined) parts.push(`for ${formatDuration(check.for)}`);
+  return parts.join('; ') || '(statistical)';
+}
+
+function hasRelativeLimit(check: CheckConfig): boolean {
+  return check.maxIncrease !== undefined || check.maxDecrease !== undefined || check.maxRatio !== undefined || check.minRatio !== undefined;
+}
+
+/** What a measurement concluded, before `for` and the limits on failures and errors apply. */
+interface Judgement {
+  outcome: 'pass' | 'breach' | 'inconclusive' | 'error';
+  reason: string;
+  /** A stable label for counting why measurements were inconclusive or erred. */
+  category: string;
+  canary?: QueryOutcome;
+  stable?: QueryOutcome;
+}
+
+interface CheckState {
+  check: CheckConfig;
+  field: string;
+  queries: Record<Track, string>;
+  failures: number;
+  passes: number;
+  consecutiveErrors: number;
+  breachSince?: number;
+  /** Whether the latest conclusive measurement was a breach still waiting out `for`. */
+  pendingBreach: boolean;
+  lastFailure?: string;
+  lastError?: string;
+  lastCanary?: number;
+  lastStable?: number;
+  inconclusive: Map<string, number>;
+  errors: Map<string, number>;
+  count: number;
+}
+
+interface RequestCounts {
+  canary?: number;
+  stable?: number;
+  /** Why the counts are unusable: an error stops every check's measurement this round. */
+  error?: string;
+  /** Why the counts are not numbers (NaN, several series): the measurement is inconclusive. */
+  problem?: string;
+}
+
+function valueOf(outcome: QueryOutcome | undefined): number | undefined {
+  return outcome?.kind === 'value' ? outcome.value : undefined;
+}
+
+function categoryOf(track: Track, outcome: QueryOutcome): string {
+  switch (outcome.kind) {
+    case 'no-data':
+      return `${track}: no data`;
+    case 'nan':
+      return `${track}: NaN (no traffic, or 0/0)`;
+    case 'infinite':
+      return `${track}: ${outcome.sign > 0 ? '+Inf' : '-Inf'} (division by zero, or a quantile beyond the largest bucket)`;
+    case 'many-series':
+      return `${track}: ${outcome.count} series where one was expected (aggregate the query with sum() or by())`;
+    case 'value':
+      return `${track}: ${outcome.value}`;
+  }
+}
+
+/** Judges one check's canary (and stable) values against its limits. */
+export function judgeCheck(check: CheckConfig, canary: QueryOutcome, stable: QueryOutcome | undefined): Judgement {
+  // Several series is a query that is wrong, not a canary that is bad: an error, so it cannot pass quietly.
+  if (canary.kind === 'many-series') return { outcome: 'error', reason: categoryOf('canary', canary), category: 'canary: several series', canary, stable };
+  if (canary.kind !== 'value') {
+    const category = categoryOf('canary', canary);
+    return { outcome: 'inconclusive', reason: category, category, canary, stable };
+  }
+  const c = canary.value;
+  const breaches: string[] = [];
+  const unknown: string[] = [];
+  if (check.max !== undefined && c > check.max) breaches.push(`canary ${formatValue(c)} > max ${formatValue(check.max)}`);
+  if (check.min !== undefined && c < check.min) breaches.push(`canary ${formatValue(c)} < min ${formatValue(check.min)}`);
+  if (hasRelativeLimit(check)) {
+    if (stable === undefined || stable.kind !== 'value') {
+      if (stable?.kind === 'many-series') return { outcome: 'error', reason: categoryOf('stable', stable), category: 'stable: several series', canary, stable };
+      unknown.push(`${stable ? categoryOf('stable', stable) : 'stable: not measured'}, nothing to compare with`);
+    } else {
+      const s = stable.value;
+      if (check.maxIncrease !== undefined && c - s > check.maxIncrease)
+        breaches.push(`canary − stable = ${formatValue(c - s)} > maxIncrease ${formatValue(check.maxIncrease)}`);
+      if (check.maxDecrease !== undefined && s - c > check.maxDecrease)
+        breaches.push(`stable − canary = ${formatValue(s - c)} > maxDecrease ${formatValue(check.maxDecrease)}`);
+      if (check.maxRatio !== undefined || check.minRatio !== undefined) {
+        if (s <= 0) {
+          unknown.push(`division by zero: stable is ${formatValue(s)}, canary / stable is undefined`);
+        } else {
+          const ratio = c / s;
+          if (check.maxRatio !== undefined && ratio > check.maxRatio) breaches.push(`canary / stable = ${formatValue(ratio)} > maxRatio ${formatValue(check.maxRatio)}`);
+          if (check.minRatio !== undefined && ratio < check.minRatio) breaches.push(`canary / stable = ${formatValue(ratio)} < minRatio ${formatValue(check.minRatio)}`);
+        }
+      }
+    }
+  }
+  // A crossed limit outweighs one that could not be judged: fail closed.
+  if (breaches.length > 0) return { outcome: 'breach', reason: breaches.join('; '), category: 'breach', canary, stable };
+  if (unknown.length > 0) {
+    const category = unknown[0]?.startsWith('division by zero') ? 'division by zero in a ratio (stable is 0)' : (unknown[0] ?? 'inconclusive');
+    return { outcome: 'inconclusive', reason: unknown.join('; '), category, canary, stable };
+  }
+  return { outcome: 'pass', reason: 'within limits', category: 'pass', canary, stable };
+}
+
+function tally(map: Map<string, number>): string {
+  return [...map.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([what, n]) => `${n}× ${what}`)
+    .join(', ');
+}
+
+async function runThresholdGate(options: GateOptions): Promise<GateReport> {
+  const { analysis, provider, clock, signal } = options;
+  const log = options.log ?? (() => undefined);
+  const startedAt = clock.now();
+  const rounds = Math.max(1, Math.floor(analysis.bake / analysis.interval));
+  const window = promDuration(analysis.window ?? analysis.interval);
+  const measurements: Measurement[] = [];
+
+  // Every template is filled before the first measurement, so a typo in a placeholder stops
+  // the gate at once instead of after the first interval.
+  const states: CheckState[] = [];
+  let requestQueries: Record<Track, string> | undefined;
+  try {
+    const fill = (template: string, track: Track, field: string) => renderTemplate(template, { ...options.vars, track, window }, field);
+    analysis.checks.forEach((check, i) => {
+      const field = `analysis.checks[${i}].query`;
+      states.push({
+        check,
+        field,
+        queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
+        failures: 0,
+        passes: 0,
+        consecutiveErrors: 0,
+        pendingBreach: false,
+        inconclusive: new Map(),
+        errors: new Map(),
+        count: 0,
+      });
+    });
+    if (analysis.minRequests > 0 && analysis.requests)
+      requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+  } catch (err) {
+    if (!isUserError(err)) throw err;
+    return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
+  }
+
+  log(
+    `judging canary against stable: ${states.length} check(s), a measurement every ${formatDuration(analysis.interval)} for ${formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`,
+  );
+
+  for (let round = 1; round <= rounds; round++) {
+    try {
+      await clock.sleep(startedAt + round * analysis.interval - clock.now(), signal);
+    } catch {
+      return finish('error', 'the gate was cancelled before the bake ended');
+    }
+    if (signal?.aborted) return finish('error', 'the gate was cancelled before the bake ended');
+    const time = clock.now();
+    const requests = requestQueries ? await countRequests(requestQueries, time) : undefined;
+    const judged = await Promise.all(states.map((state) => measure(state, requests, time)));
+    if (signal?.aborted) return finish('error', 'the gate was cancelled before the bake ended');
+
+    states.forEach((state, i) => {
+      const j = judged[i] as Judgement;
+      let outcome: MeasurementOutcome = j.outcome;
+      let reason = j.reason;
+      state.count++;
+      if (j.outcome === 'breach') {
+        state.breachSince ??= time;
+        const lasted = time - state.breachSince;
+        if (state.check.for === undefined || lasted >= state.check.for) {
+          outcome = 'fail';
+          state.failures++;
+          state.lastFailure = reason;
+          state.pendingBreach = false;
+        } else {
+          reason = `${reason} (breached for ${formatDuration(lasted)} of the ${formatDuration(state.check.for)} it must last)`;
+          state.pendingBreach = true;
+        }
+      } else if (j.outcome === 'pass') {
+        state.breachSince = undefined;
+        state.pendingBreach = false;
+        state.passes++;
+      }
+      // No data proves no recovery: an inconclusive measurement neither resets nor extends a breach.
+      if (j.outcome === 'error') {
+        state.consecutiveErrors++;
+        state.lastError = j.reason;
+        state.errors.set(j.category, (state.errors.get(j.category) ?? 0) + 1);
+      } else {
+        state.consecutiveErrors = 0;
+      }
+      if (j.outcome === 'inconclusive') state.inconclusive.set(j.category, (state.inconclusive.get(j.category) ?? 0) + 1);
+      const canary = valueOf(j.canary);
+      const stable = valueOf(j.stable);
+      if (canary !== undefined) state.lastCanary = canary;
+      if (stable !== undefined) state.lastStable = stable;
+      const m: Measurement = { check: state.check.name, round, time, outcome, reason };
+      if (canary !== undefined) m.canary = canary;
+      else if (j.canary) m.canaryOutcome = describeOutcome(j.canary);
+      if (stable !== undefined) m.stable = stable;
+      else if (j.stable) m.stableOutcome = describeOutcome(j.stable);
+      if (requests?.canary !== undefined) m.canaryRequests = requests.canary;
+      if (requests?.stable !== undefined) m.stableRequests = requests.stable;
+      measurements.push(m);
+      const shown = (v: number | undefined, o: QueryOutcome | undefined) => (v !== undefined ? formatValue(v) : o ? describeOutcome(o) : '–');
+      log(
+        `measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`,
+      );
+    });
+
+    // Decide as soon as the outcome can no longer change.
+    const failed = states.find((s) => s.failures > analysis.failureLimit);
+    if (failed)
+      return finish(
+        'fail',
+        `check ${failed.check.name} failed ${failed.failures} measurement(s), more than failureLimit ${analysis.failureLimit} allows: ${failed.lastFailure ?? ''}`,
+      );
+    const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+    if (broken)
+      return finish(
+        'error',
+        `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`,
+      );
+  }
+
+  const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach);
+  if (undecided.length > 0) return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
+  return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
+
+  async function countRequests(queries: Record<Track, string>, time: number): Promise<RequestCounts> {
+    try {
+      const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
+      const counts: RequestCounts = {};
+      for (const [track, outcome] of [['canary', canary], ['stable', stable]] as const) {
+        // No series means no request was counted at all.
+        if (outcome.kind === 'no-data') counts[track] = 0;
+        else if (outcome.kind === 'value') counts[track] = outcome.value;
+        else counts.problem ??= `requests query: ${categoryOf(track, outcome)}`;
+      }
+      return counts;
+    } catch (err) {
+      if (!isUserError(err)) throw err;
+      return { error: `requests query: ${describeError(err)}` };
+    }
+  }
+
+  async function measure(state: CheckState, requests: RequestCounts | undefined, time: number): Promise<Judgement> {
+    if (requests?.error) return { outcome: 'error', reason: requests.error, category: 'requests query failed' };
+    let canary: QueryOutcome;
+    let stable: QueryOutcome;
+    try {
+      [canary, stable] = await Promise.all([provider.query(state.queries.canary, { time, signal }), provider.query(state.queries.stable, { time, signal })]);
+    } catch (err) {
+      if (!isUserError(err)) throw err;
+      return { outcome: 'error', reason: describeError(err), category: describeError(err).replace(/\d+/g, 'N') };
+    }
+    if (requests?.problem) return { outcome: 'inconclusive', reason: requests.problem, category: requests.problem, canary, stable };
+    if (requests) {
+      const low = (['canary', 'stable'] as const).filter((t) => (requests[t] ?? 0) < analysis.minRequests);
+      if (low.length > 0) {
+        const reason = `too few requests: ${low.map((t) => `${t} ${formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
+        return { outcome: 'inconclusive', reason, category: `too few requests (${low.join(' and ')} < minRequests ${analysis.minRequests})`, canary, stable };
+      }
+    }
+    return judgeCheck(state.check, canary, stable);
+  }
+
+  function inconclusiveReason(state: CheckState): string {
+    if (state.pendingBreach && state.passes > 0)
+      return `still breaching at the end of the bake, for less than the ${formatDuration(state.check.for ?? 0)} it must last to fail; not a pass`;
+    const why = [tally(state.inconclusive), tally(state.errors)].filter(Boolean).join(', ');
+    if (state.pendingBreach) return `no measurement passed; breaching for less than the ${formatDuration(state.check.for ?? 0)} it must last${why ? ` (${why})` : ''}`;
+    return `no conclusive passing measurement in ${state.count} (${why || 'no measurement'})`;
+  }
+
+  function checkOutcome(state: CheckState): { outcome: Verdict; reason: string } {
+    if (state.failures > analysis.failureLimit) return { outcome: 'fail', reason: `${state.failures} failed measurement(s) > failureLimit ${analysis.failureLimit}: ${state.lastFailure ?? ''}` };
+    if (state.consecutiveErrors > analysis.consecutiveErrorLimit)
+      return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
+    if (state.passes === 0 || state.pendingBreach) return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
+    const notes = [
+      state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
+      tally(state.inconclusive),
+      tally(state.errors),
+    ].filter(Boolean);
+    return { outcome: 'pass', reason: `${state.passes}/${state.count} measurement(s) passed${notes.length ? `; ${notes.join(', ')}` : ''}` };
+  }
+
+  function finish(verdict: Verdict, reason: string): GateReport {
+    const checks: CheckSummary[] = states.map((state) => {
+      const { outcome, reason: why } = checkOutcome(state);
+      const summary: CheckSummary = {
+        name: state.check.name,
+        outcome: state.count === 0 && verdict === 'error' ? 'error' : outcome,
+        limit: describeLimits(state.check),
+        reason: state.count === 0 && verdict === 'error' ? reason : why,
+        details: { measurements: state.count, passed: state.passes, failed: state.failures, query: state.check.query },
+      };
+      if (state.lastCanary !== undefined) summary.canary = state.lastCanary;
+      if (state.lastStable !== undefined) summary.stable = state.lastStable;
+      return summary;
+    });
+    log(`verdict: ${verdict}: ${reason}`);
+    return { verdict, reason, startedAt, endedAt: clock.now(), checks, measurements };
+  }
+}
