@@ -1,0 +1,61 @@
+import { InputError } from '../errors.js';
+import { getOptionalInput } from '../inputs.js';
+import type { ActionRuntime } from '../runtime.js';
+import { createGitHubClient, type GitHubClientOptions } from './client.js';
+import { GitHubDeploymentRecords } from './github-records.js';
+import { DEFAULT_LEDGER_FILE, LedgerDeploymentRecords } from './ledger.js';
+import type { DeploymentRecords } from './records.js';
+
+/** Where records go: decided by the `records` input, or by whether a token is present. */
+export type RecordsMode = 'auto' | 'github' | 'ledger' | 'none';
+
+/** The run's page on GitHub, from the runner's environment; undefined outside a run. */
+export function runUrlFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run } = env;
+  return server && repo && run ? `${server.replace(/\/+$/, '')}/${repo}/actions/runs/${run}` : undefined;
+}
+
+/** The commit being deployed: GITHUB_SHA on a runner, `local` elsewhere. */
+export function deployedRef(runtime: ActionRuntime): string {
+  return getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
+}
+
+/**
+ * Deployment records for this run: GitHub Deployments when a token is available (input
+ * `github-token`, else GITHUB_TOKEN), the ledger file otherwise; none with `records: none`.
+ */
+export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Partial<GitHubClientOptions> = {}): DeploymentRecords | undefined {
+  const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
+  if (!['auto', 'github', 'ledger', 'none'].includes(raw)) throw new InputError('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
+  const mode = raw as RecordsMode;
+  const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+  const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+  if (token) runtime.setSecret(token);
+  const runUrl = runUrlFrom(runtime.env);
+  const ledger = () => new LedgerDeploymentRecords(getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE, { runUrl });
+  switch (mode) {
+    case 'none':
+      return undefined;
+    case 'ledger':
+      return ledger();
+    case 'auto':
+      if (!token) return ledger();
+      return github();
+    case 'github':
+      if (!token) throw new InputError('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
+      return github();
+  }
+  function github(): DeploymentRecords {
+    const repository = getOptionalInput(runtime, 'repository') ?? runtime.env.GITHUB_REPOSITORY;
+    const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
+    if (!match) throw new InputError('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+    const octokit = createGitHubClient({
+      token: token!,
+      tokenInput,
+      baseUrl: runtime.env.GITHUB_API_URL,
+      log: (m) => runtime.info(m),
+      ...clientOverrides,
+    });
+    return new GitHubDeploymentRecords(octokit, { owner: match[1]!, repo: match[2]!, runUrl });
+  }
+}

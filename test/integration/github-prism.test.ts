@@ -1,0 +1,142 @@
+// Every request rollgate makes to GitHub, validated by Prism against GitHub's own published
+// API description (test/fixtures/github/deployments.openapi.json). A 4xx from Prism means the
+// request breaks GitHub's schema: the test fails and prints Prism's `sl-violations`.
+import Bottleneck from 'bottleneck';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startPrism, type PrismServer } from '../../harness/prism.js';
+import { DeploymentBookkeeping } from '../../src/core/github/bookkeeping.js';
+import { createGitHubClient, type GitHubClient } from '../../src/core/github/client.js';
+import { GitHubDeploymentRecords } from '../../src/core/github/github-records.js';
+import { manualRollback } from '../../src/core/github/manual-rollback.js';
+import { MemoryRuntime } from '../../src/core/runtime.js';
+
+interface Exchange {
+  method: string;
+  url: string;
+  status: number;
+  violations?: string;
+  body?: string;
+}
+
+let prism: PrismServer;
+const exchanges: Exchange[] = [];
+
+/** Records every exchange, so a test can assert none of them was refused by the schema. */
+const recordingFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  const request = new Request(input, init);
+  exchanges.push({ method: request.method, url: request.url, status: res.status, violations: res.headers.get('sl-violations') ?? undefined, body: typeof init?.body === 'string' ? init.body : undefined });
+  return res;
+};
+
+function client(): GitHubClient {
+  return createGitHubClient({
+    token: 'ghs_prismtesttoken',
+    baseUrl: prism.url,
+    fetch: recordingFetch,
+    retries: 0,
+    // Prism answers 406 to GitHub's vendor media type.
+    beforeRequest: (options) => {
+      options.headers.accept = 'application/json';
+    },
+    // GitHub spaces writes by 1 s; Prism does not need it.
+    throttle: { write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 }) },
+  });
+}
+
+function expectAllAccepted(since: number): void {
+  const refused = exchanges.slice(since).filter((e) => e.status >= 400);
+  if (refused.length) {
+    const report = refused.map((e) => `${e.method} ${e.url} → ${e.status}\n  sl-violations: ${e.violations ?? '(none)'}\n  body: ${e.body ?? ''}`).join('\n');
+    throw new Error(`Prism refused ${refused.length} request(s) against GitHub's API description:\n${report}`);
+  }
+  expect(exchanges.length).toBeGreaterThan(since);
+}
+
+const records = () => new GitHubDeploymentRecords(client(), { owner: 'acme', repo: 'orders', runUrl: 'https://github.com/acme/orders/actions/runs/42' });
+
+beforeAll(async () => {
+  prism = await startPrism();
+}, 90_000);
+
+afterAll(async () => {
+  await prism?.stop();
+});
+
+describe('GitHub Deployments requests against the published API description', () => {
+  it('creates a deployment with the payload, auto_merge false and no required contexts', async () => {
+    const since = exchanges.length;
+    const created = await records().create({
+      environment: 'production',
+      ref: 'a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d',
+      payload: { version: 'ghcr.io/acme/orders:1.4.0', strategy: 'canary', plan: '.github/rollout.yml', previousVersion: 'ghcr.io/acme/orders:1.3.9' },
+      description: 'canary of 1.4.0',
+    });
+    expectAllAccepted(since);
+    expect(typeof created.id).toBe('number');
+    const sent = JSON.parse(exchanges[since]!.body!);
+    expect(sent).toMatchObject({ auto_merge: false, required_contexts: [], environment: 'production', production_environment: true, transient_environment: false });
+    expect(sent.payload).toEqual({ version: 'ghcr.io/acme/orders:1.4.0', strategy: 'canary', plan: '.github/rollout.yml', previousVersion: 'ghcr.io/acme/orders:1.3.9' });
+  });
+
+  it.each(['in_progress', 'success', 'failure', 'error'] as const)('sets a %s status with a run link and a description of at most 140 characters', async (state) => {
+    const since = exchanges.length;
+    await records().setStatus(7, { state, description: `canary 25%, gate passed ${'x'.repeat(300)}`, environmentUrl: state === 'success' ? 'https://orders.example.com' : undefined });
+    expectAllAccepted(since);
+    const sent = JSON.parse(exchanges[since]!.body!);
+    expect(sent.state).toBe(state);
+    expect(sent.log_url).toBe('https://github.com/acme/orders/actions/runs/42');
+    expect([...sent.description].length).toBeLessThanOrEqual(140);
+    if (state === 'success') expect(sent.environment_url).toBe('https://orders.example.com');
+  });
+
+  it('reads deployments and statuses back in the shape the rollback target needs', async () => {
+    const since = exchanges.length;
+    const r = records();
+    const list = await r.list('production');
+    const statuses = await r.statuses(list[0]!.id);
+    expectAllAccepted(since);
+    expect(list.length).toBeGreaterThan(0);
+    expect(list[0]).toMatchObject({ id: expect.any(Number), environment: expect.any(String), ref: expect.any(String), createdAt: expect.any(String) });
+    expect(statuses[0]).toMatchObject({ state: expect.any(String), createdAt: expect.any(String) });
+    expect(exchanges[since]!.url).toContain('environment=production');
+  });
+
+  it('drives a whole rollout record (create, progress, promotion) with no request refused', async () => {
+    const since = exchanges.length;
+    const runtime = new MemoryRuntime({}, { GITHUB_SHA: 'a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d' });
+    const book = new DeploymentBookkeeping(runtime, records(), 'production');
+    const id = await book.begin({ version: '1.4.0', strategy: 'canary' }, 'canary 5%');
+    await book.progress(id, 'canary 25%, gate passed');
+    await book.finish(id, 'success', 'promoted 1.4.0', 'https://orders.example.com');
+    expect(book.missing).toEqual([]);
+    expect(runtime.outputs['deployment-id']).toBe(String(id));
+    expectAllAccepted(since);
+    expect(exchanges.slice(since).map((e) => `${e.method} ${new URL(e.url).pathname}`)).toEqual([
+      'POST /repos/acme/orders/deployments',
+      `POST /repos/acme/orders/deployments/${id}/statuses`,
+      `POST /repos/acme/orders/deployments/${id}/statuses`,
+      `POST /repos/acme/orders/deployments/${id}/statuses`,
+    ]);
+  });
+
+  it('sends a manual rollback record (rollbackOf) the schema accepts', async () => {
+    const since = exchanges.length;
+    const runtime = new MemoryRuntime({}, {});
+    const book = new DeploymentBookkeeping(runtime, records(), 'production');
+    const redeployed: string[] = [];
+    // Prism's example history is one deployment, so an explicit version is rolled back to.
+    const outcome = await manualRollback({ to: '1.3.9', plan: { service: 'orders', environment: 'production', strategy: 'canary' }, planFile: '.github/rollout.yml' }, book, async (v) => void redeployed.push(v), () => undefined);
+    expect(outcome.kind).toBe('rolled-back');
+    expect(redeployed).toEqual(['1.3.9']);
+    expectAllAccepted(since);
+    const create = exchanges.slice(since).find((e) => e.method === 'POST' && e.url.endsWith('/deployments'))!;
+    expect(JSON.parse(create.body!).payload).toMatchObject({ version: '1.3.9', rollbackOf: expect.any(Number) });
+  });
+
+  it('would catch a request that breaks the schema (the check above can fail)', async () => {
+    const since = exchanges.length;
+    await expect(client().request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: 'acme', repo: 'orders', deployment_id: 7, state: 'rolled-back' })).rejects.toThrow(/422/);
+    expect(() => expectAllAccepted(since)).toThrow(/sl-violations: .*state/);
+  });
+});
