@@ -1,4 +1,4 @@
 import { runAction } from '../core/runtime.js';
-import { runNotImplementedAction } from '../core/rollout/not-implemented.js';
+import { runBuildAndTagAction } from '../core/rollout/build-and-tag.js';
 
-await runAction('build-and-tag', () => runNotImplementedAction('build-and-tag'));
+await runAction('build-and-tag', (runtime) => runBuildAndTagAction(runtime));

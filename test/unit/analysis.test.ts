@@ -1,0 +1,292 @@
+import { describe, expect, it } from '@jest/globals';
+import { FakeClock } from '../../src/core/clock.js';
+import { ProviderError } from '../../src/core/errors.js';
+import { runGate, judgeCheck } from '../../src/core/analysis/gate.js';
+import { renderGateSummary } from '../../src/core/analysis/summary.js';
+import type { GateReport } from '../../src/core/analysis/report.js';
+import type { MetricsProvider, QueryOutcome } from '../../src/core/metrics/provider.js';
+import { analysisSchema, type AnalysisConfig } from '../../src/core/plan/schema.js';
+
+type Track = 'canary' | 'stable';
+/** What the backend answers for a metric, a track and a round (1-based): a number, an outcome, or an error. */
+type Script = (metric: string, track: Track, round: number) => number | QueryOutcome | 'error';
+
+const INTERVAL = 1000;
+
+/** An in-memory backend that answers each query from a script; queries look like `metric{track="canary"}`. */
+function scripted(script: Script, clock: FakeClock): MetricsProvider & { queries: string[] } {
+  const queries: string[] = [];
+  return {
+    name: 'scripted',
+    queries,
+    async query(query, options) {
+      queries.push(query);
+      const match = /^(\w+)\{track="(canary|stable)"/.exec(query);
+      if (!match) throw new Error(`unexpected query ${query}`);
+      const round = Math.round((options?.time ?? clock.now()) / INTERVAL);
+      const answer = script(match[1] as string, match[2] as Track, round);
+      if (answer === 'error') throw new ProviderError('scripted', 'connection refused', true);
+      return typeof answer === 'number' ? { kind: 'value', value: answer } : answer;
+    },
+    async queryRange() {
+      return { kind: 'no-data' };
+    },
+  };
+}
+
+function analysis(overrides: Record<string, unknown>): AnalysisConfig {
+  return analysisSchema.parse({ interval: '1s', bake: '5s', ...overrides });
+}
+
+async function gate(config: AnalysisConfig, script: Script, vars?: Record<string, string>) {
+  const clock = new FakeClock(0);
+  const provider = scripted(script, clock);
+  const lines: string[] = [];
+  const report = await runGate({ analysis: config, provider, clock, vars, log: (l) => lines.push(l) });
+  return { report, lines, provider, clock };
+}
+
+const errorRate = { name: 'error-rate', query: 'errors{track="{{track}}"}[{{window}}]' };
+const latency = { name: 'p99', query: 'latency{track="{{track}}"}' };
+
+function measurementsOf(report: GateReport, check: string) {
+  return report.measurements.filter((m) => m.check === check);
+}
+
+describe('threshold gate', () => {
+  it('passes a canary within its absolute and relative limits, one measurement per interval across the bake', async () => {
+    const { report, clock } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05, maxIncrease: 0.01 }] }), (_m, track) => (track === 'canary' ? 0.012 : 0.01));
+    expect(report.verdict).toBe('pass');
+    expect(measurementsOf(report, 'error-rate')).toHaveLength(5);
+    expect(report.measurements.every((m) => m.outcome === 'pass' && m.canary === 0.012 && m.stable === 0.01)).toBe(true);
+    expect(clock.now()).toBe(5000);
+    expect(report.checks[0]).toMatchObject({ name: 'error-rate', outcome: 'pass', canary: 0.012, stable: 0.01 });
+  });
+
+  it('fails when the canary exceeds max, and stops at once instead of waiting out the bake', async () => {
+    const { report, clock } = await gate(analysis({ bake: '60s', checks: [{ ...errorRate, max: 0.05 }] }), (_m, track, round) => (track === 'canary' && round >= 3 ? 0.1 : 0.01));
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toMatch(/error-rate.*canary 0\.1 > max 0\.05/);
+    expect(clock.now()).toBe(3000);
+    expect(measurementsOf(report, 'error-rate').map((m) => m.outcome)).toEqual(['pass', 'pass', 'fail']);
+  });
+
+  it('fails when canary − stable exceeds maxIncrease even under the absolute max', async () => {
+    const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.5, maxIncrease: 0.005 }] }), (_m, track) => (track === 'canary' ? 0.03 : 0.01));
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toMatch(/canary − stable = 0\.02 > maxIncrease 0\.005/);
+  });
+
+  it('fails when stable − canary exceeds maxDecrease', async () => {
+    const { report } = await gate(analysis({ checks: [{ name: 'conversions', query: 'conv{track="{{track}}"}', maxDecrease: 0.1 }] }), (_m, track) =>
+      track === 'canary' ? 0.5 : 0.7,
+    );
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toMatch(/maxDecrease/);
+  });
+
+  it('fails when canary / stable exceeds maxRatio (3× slower at p99)', async () => {
+    const { report } = await gate(analysis({ checks: [{ ...latency, maxRatio: 1.5 }] }), (_m, track) => (track === 'canary' ? 0.3 : 0.1));
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toMatch(/canary \/ stable = 3 > maxRatio 1\.5/);
+  });
+
+  it('fails when canary / stable falls below minRatio, and when the canary falls below min', async () => {
+    const ratio = await gate(analysis({ checks: [{ name: 'throughput', query: 'tp{track="{{track}}"}', minRatio: 0.9 }] }), (_m, t) => (t === 'canary' ? 80 : 100));
+    expect(ratio.report.verdict).toBe('fail');
+    expect(ratio.report.reason).toMatch(/< minRatio 0\.9/);
+    const floor = await gate(analysis({ checks: [{ name: 'checkout-success', query: 'ok{track="{{track}}"}', min: 0.98 }] }), () => 0.95);
+    expect(floor.report.verdict).toBe('fail');
+    expect(floor.report.reason).toMatch(/canary 0\.95 < min 0\.98/);
+  });
+
+  it('tolerates failed measurements up to failureLimit, and fails on the next one', async () => {
+    const tolerated = await gate(analysis({ failureLimit: 1, checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (t === 'canary' && round === 2 ? 0.2 : 0.01));
+    expect(tolerated.report.verdict).toBe('pass');
+    expect(tolerated.report.checks[0]?.reason).toMatch(/4\/5 measurement\(s\) passed; 1 failed \(within failureLimit 1\)/);
+    const exceeded = await gate(analysis({ failureLimit: 1, checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (t === 'canary' && (round === 2 || round === 4) ? 0.2 : 0.01));
+    expect(exceeded.report.verdict).toBe('fail');
+    expect(exceeded.clock.now()).toBe(4000);
+    expect(exceeded.report.reason).toMatch(/failed 2 measurement\(s\), more than failureLimit 1/);
+  });
+
+  describe('`for`: a breach must persist', () => {
+    const check = { ...errorRate, max: 0.05, for: '2s' };
+    it('ignores a breach shorter than `for` that recovers', async () => {
+      const { report } = await gate(analysis({ checks: [check] }), (_m, t, round) => (t === 'canary' && round === 2 ? 0.2 : 0.01));
+      expect(report.verdict).toBe('pass');
+      expect(measurementsOf(report, 'error-rate').map((m) => m.outcome)).toEqual(['pass', 'breach', 'pass', 'pass', 'pass']);
+    });
+    it('fails once the breach has lasted `for`', async () => {
+      const { report, clock } = await gate(analysis({ bake: '10s', checks: [check] }), (_m, t, round) => (t === 'canary' && round >= 3 ? 0.2 : 0.01));
+      expect(report.verdict).toBe('fail');
+      // Breached at 3s, 4s (1s so far), 5s (2s = for): fails at 5s.
+      expect(clock.now()).toBe(5000);
+      expect(measurementsOf(report, 'error-rate').map((m) => m.outcome)).toEqual(['pass', 'pass', 'breach', 'breach', 'fail']);
+    });
+    it('keeps the breach running through a measurement with no data (no data proves no recovery)', async () => {
+      const { report } = await gate(analysis({ bake: '10s', checks: [check] }), (_m, t, round) => (t !== 'canary' ? 0.01 : round === 2 ? { kind: 'no-data' } : round >= 1 ? 0.2 : 0.01));
+      expect(report.verdict).toBe('fail');
+      expect(measurementsOf(report, 'error-rate').map((m) => m.outcome)).toEqual(['breach', 'inconclusive', 'fail']);
+    });
+    it('is inconclusive, not pass, when a breach is still running at the end of the bake', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...check, for: '10s' }] }), (_m, t, round) => (t === 'canary' && round >= 4 ? 0.2 : 0.01));
+      expect(report.verdict).toBe('inconclusive');
+      expect(report.reason).toMatch(/still breaching at the end of the bake/);
+    });
+  });
+
+  describe('provider errors', () => {
+    it('tolerates consecutiveErrorLimit errors in a row, and a later success resets the count', async () => {
+      const { report } = await gate(analysis({ bake: '6s', consecutiveErrorLimit: 2, checks: [{ ...errorRate, max: 0.05 }] }), (_m, _t, round) =>
+        [1, 2, 4, 5].includes(round) ? 'error' : 0.01,
+      );
+      expect(report.verdict).toBe('pass');
+      expect(measurementsOf(report, 'error-rate').map((m) => m.outcome)).toEqual(['error', 'error', 'pass', 'error', 'error', 'pass']);
+    });
+    it('ends in error after more than consecutiveErrorLimit errors in a row, never pass', async () => {
+      const { report, clock } = await gate(analysis({ bake: '60s', consecutiveErrorLimit: 2, checks: [{ ...errorRate, max: 0.05 }] }), (_m, _t, round) =>
+        round >= 2 ? 'error' : 0.01,
+      );
+      expect(report.verdict).toBe('error');
+      expect(clock.now()).toBe(4000);
+      expect(report.reason).toMatch(/3 metrics errors in a row, more than consecutiveErrorLimit 2.*connection refused/);
+    });
+    it('treats a query returning several series as an error (a missing sum), not a number', async () => {
+      const { report } = await gate(analysis({ consecutiveErrorLimit: 0, checks: [{ ...errorRate, max: 0.05 }] }), () => ({ kind: 'many-series', count: 3 }));
+      expect(report.verdict).toBe('error');
+      expect(report.reason).toMatch(/3 series where one was expected/);
+    });
+    it('is inconclusive when every measurement erred but fewer than the limit', async () => {
+      const { report } = await gate(analysis({ bake: '2s', consecutiveErrorLimit: 4, checks: [{ ...errorRate, max: 0.05 }] }), () => 'error');
+      expect(report.verdict).toBe('inconclusive');
+      expect(report.reason).toMatch(/no conclusive passing measurement in 2/);
+    });
+  });
+
+  describe('missing data fails closed', () => {
+    it('is inconclusive when the canary has no data', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05 }] }), (_m, t) => (t === 'canary' ? { kind: 'no-data' } : 0.01));
+      expect(report.verdict).toBe('inconclusive');
+      expect(report.reason).toMatch(/check error-rate: no conclusive passing measurement in 5 \(5× canary: no data\)/);
+      expect(report.checks[0]?.outcome).toBe('inconclusive');
+    });
+    it('is inconclusive when stable has no data and the check compares against it', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...errorRate, maxIncrease: 0.01 }] }), (_m, t) => (t === 'stable' ? { kind: 'no-data' } : 0.01));
+      expect(report.verdict).toBe('inconclusive');
+      expect(report.reason).toMatch(/stable: no data, nothing to compare with/);
+    });
+    it('still judges absolute limits when stable has no data and the check does not compare', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05 }] }), (_m, t) => (t === 'stable' ? { kind: 'no-data' } : 0.01));
+      expect(report.verdict).toBe('pass');
+    });
+    it('fails on an absolute breach even when stable has no data to compare with', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05, maxIncrease: 0.01 }] }), (_m, t) => (t === 'stable' ? { kind: 'no-data' } : 0.5));
+      expect(report.verdict).toBe('fail');
+    });
+    it('is inconclusive on NaN (no traffic: 0/0) and on +Inf', async () => {
+      const nan = await gate(analysis({ checks: [{ ...latency, max: 1 }] }), () => ({ kind: 'nan' }));
+      expect(nan.report.verdict).toBe('inconclusive');
+      expect(nan.report.reason).toMatch(/canary: NaN/);
+      expect(nan.report.measurements[0]).toMatchObject({ canaryOutcome: 'NaN', outcome: 'inconclusive' });
+      const inf = await gate(analysis({ checks: [{ ...latency, max: 1 }] }), () => ({ kind: 'infinite', sign: 1 }));
+      expect(inf.report.verdict).toBe('inconclusive');
+      expect(inf.report.reason).toMatch(/canary: \+Inf/);
+    });
+    it('is inconclusive on division by zero when stable is 0 in a ratio', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...errorRate, maxRatio: 2 }] }), () => 0);
+      expect(report.verdict).toBe('inconclusive');
+      expect(report.reason).toMatch(/division by zero in a ratio/);
+    });
+    it('passes when an early measurement had no data but later ones passed', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (round === 1 ? { kind: 'no-data' } : 0.01));
+      expect(report.verdict).toBe('pass');
+      expect(report.checks[0]?.reason).toMatch(/4\/5 measurement\(s\) passed; 1× canary: no data/);
+    });
+  });
+
+  describe('minRequests', () => {
+    const requests = 'requests{track="{{track}}"}[{{window}}]';
+    it('is inconclusive when either track served fewer requests than minRequests', async () => {
+      const { report } = await gate(analysis({ minRequests: 100, requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) =>
+        m === 'requests' ? (t === 'canary' ? 500 : 20) : 0.01,
+      );
+      expect(report.verdict).toBe('inconclusive');
+      expect(report.reason).toMatch(/too few requests \(stable < minRequests 100\)/);
+      expect(report.measurements[0]).toMatchObject({ canaryRequests: 500, stableRequests: 20, outcome: 'inconclusive' });
+    });
+    it('counts a requests query with no series as zero requests', async () => {
+      const { report } = await gate(analysis({ minRequests: 1, requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) =>
+        m === 'requests' && t === 'canary' ? { kind: 'no-data' } : m === 'requests' ? 50 : 0.01,
+      );
+      expect(report.verdict).toBe('inconclusive');
+      expect(report.measurements[0]?.reason).toMatch(/too few requests: canary 0 < minRequests 1/);
+    });
+    it('judges normally with enough requests', async () => {
+      const { report, provider } = await gate(analysis({ minRequests: 100, requests, checks: [{ ...errorRate, max: 0.05 }] }), (m) => (m === 'requests' ? 1000 : 0.01));
+      expect(report.verdict).toBe('pass');
+      expect(provider.queries).toContain('requests{track="canary"}[1s]');
+    });
+  });
+
+  it('fills {{track}}, {{window}} and extra placeholders, and the window defaults to the interval', async () => {
+    const { provider } = await gate(analysis({ interval: '2s', bake: '2s', checks: [{ name: 'x', query: 'errors{track="{{track}}",service="{{service}}"}[{{window}}]', max: 1 }] }), () => 0, {
+      service: 'orders',
+    });
+    expect(provider.queries.sort()).toEqual(['errors{track="canary",service="orders"}[2s]', 'errors{track="stable",service="orders"}[2s]']);
+  });
+
+  it('ends in error before measuring when a query names an unknown placeholder', async () => {
+    const { report, provider } = await gate(analysis({ checks: [{ name: 'x', query: 'errors{track="{{track}}",v="{{versoin}}"}', max: 1 }] }), () => 0);
+    expect(report.verdict).toBe('error');
+    expect(report.reason).toMatch(/analysis\.checks\[0\]\.query: unknown placeholder \{\{versoin\}\}/);
+    expect(provider.queries).toHaveLength(0);
+  });
+
+  it('ends in error when cancelled', async () => {
+    const controller = new AbortController();
+    const clock = new FakeClock(0);
+    const provider = scripted((_m, _t, round) => {
+      if (round === 2) controller.abort();
+      return 0.01;
+    }, clock);
+    const report = await runGate({ analysis: analysis({ checks: [{ ...errorRate, max: 0.05 }] }), provider, clock, signal: controller.signal });
+    expect(report.verdict).toBe('error');
+    expect(report.reason).toMatch(/cancelled/);
+  });
+
+  it('logs one progress line per measurement', async () => {
+    const { lines } = await gate(analysis({ bake: '2s', checks: [{ ...errorRate, max: 0.05 }] }), (_m, t) => (t === 'canary' ? 0.004 : 0.001));
+    expect(lines).toContain('measurement 2/2: error-rate canary 0.004 stable 0.001 → pass');
+    expect(lines.at(-1)).toMatch(/^verdict: pass/);
+  });
+
+  it('judgeCheck reports every crossed limit', () => {
+    const j = judgeCheck(analysis({ checks: [{ ...errorRate, max: 0.05, maxIncrease: 0.01 }] }).checks[0]!, { kind: 'value', value: 0.2 }, { kind: 'value', value: 0.01 });
+    expect(j.outcome).toBe('breach');
+    expect(j.reason).toMatch(/> max 0\.05; canary − stable = 0\.19 > maxIncrease 0\.01/);
+  });
+});
+
+describe('gate summary', () => {
+  it('has one row per check and a Mermaid xychart of canary and stable values', async () => {
+    const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05, maxIncrease: 0.01 }, { ...latency, max: 1 }] }), (m, t, round) =>
+      m === 'errors' ? (t === 'canary' ? 0.01 * round : 0.01) : 0.2,
+    );
+    const md = renderGateSummary(report, 'gate: orders');
+    expect(md).toMatch(/^### gate: orders: ❌ fail/);
+    expect(md).toContain('| Check | Stable | Canary | Limit | Outcome | Why |');
+    expect(md).toMatch(/\| error-rate \| 0\.01 \| 0\.03 \| ≤ 0\.05; canary − stable ≤ 0\.01 \| ❌ fail \|/);
+    expect(md).toMatch(/\| p99 \| 0\.2 \| 0\.2 \| ≤ 1 \| ✅ pass \|/);
+    const chart = /```mermaid\nxychart-beta\n {2}title "error-rate"\n {2}x-axis \["1s", "2s", "3s"\]\n {2}line \[0\.01, 0\.02, 0\.03\]\n {2}line \[0\.01, 0\.01, 0\.01\]\n```/;
+    expect(md).toMatch(chart);
+  });
+
+  it('leaves charts out when there are no numbers to draw, and escapes pipes in reasons', async () => {
+    const { report } = await gate(analysis({ bake: '2s', checks: [{ ...errorRate, max: 0.05 }] }), () => ({ kind: 'no-data' }));
+    const md = renderGateSummary({ ...report, reason: 'a | b' });
+    expect(md).not.toContain('xychart-beta');
+    expect(md).toContain('a \\| b');
+    expect(md).toContain('⚠️ inconclusive');
+  });
+});
