@@ -1,7 +1,10 @@
 import { systemClock, type Clock } from '../clock.js';
-import { UserError } from '../errors.js';
 import type { MetricsConfig } from '../plan/schema.js';
+import { CloudWatchProvider } from './cloudwatch.js';
+import { DatadogProvider } from './datadog.js';
+import { NewRelicProvider } from './newrelic.js';
 import { PrometheusProvider } from './prometheus.js';
+import { WebProvider } from './web.js';
 import type { MetricsProvider } from './provider.js';
 
 export type { MetricsProvider, QueryOutcome, RangeOutcome, RangeQuery, SeriesPoint } from './provider.js';
@@ -14,9 +17,12 @@ export function createMetricsProvider(config: MetricsConfig, options: { clock?: 
     case 'prometheus':
       return new PrometheusProvider(config, clock);
     case 'datadog':
+      return new DatadogProvider(config, clock);
     case 'newrelic':
+      return new NewRelicProvider(config, clock);
     case 'cloudwatch':
+      return new CloudWatchProvider(config, clock);
     case 'web':
-      throw new UserError(`metrics provider ${config.provider} is not implemented yet`);
+      return new WebProvider(config, clock);
   }
 }
