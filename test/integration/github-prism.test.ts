@@ -136,7 +136,8 @@ describe('GitHub Deployments requests against the published API description', ()
 
   it('would catch a request that breaks the schema (the check above can fail)', async () => {
     const since = exchanges.length;
-    await expect(client().request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: 'acme', repo: 'orders', deployment_id: 7, state: 'rolled-back' })).rejects.toThrow(/422/);
+    // A state GitHub does not know, sent on purpose (the cast gets it past the typings).
+    await expect(client().request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: 'acme', repo: 'orders', deployment_id: 7, state: 'rolled-back' as 'success' })).rejects.toThrow(/422/);
     expect(() => expectAllAccepted(since)).toThrow(/sl-violations: .*state/);
   });
 });

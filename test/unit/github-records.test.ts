@@ -10,7 +10,9 @@ import { isUserError } from '../../src/core/errors.js';
 import { MemoryRuntime } from '../../src/core/runtime.js';
 
 let dir: { path: string; remove: () => void };
-beforeEach(() => (dir = tempDir('rollgate-ledger-')));
+beforeEach(() => {
+  dir = tempDir('rollgate-ledger-');
+});
 afterEach(() => dir.remove());
 
 describe('the local ledger', () => {
