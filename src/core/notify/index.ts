@@ -99,3 +99,17 @@ function hostOf(url: string): string {
     return '(invalid URL)';
   }
 }
+
+/** What the orchestration knows when it asks for a notification; extra fields are ignored. */
+export type NotifyDetails = Omit<NotifyEvent, 'kind'>;
+
+/**
+ * The notification hook the rollout orchestration calls: binds the plan, the runtime and the
+ * clock, so a call site only says what happened. Resolves once every destination was tried;
+ * never rejects.
+ */
+export function rolloutNotifier(plan: Plan, options: NotifyOptions): (kind: NotifyEvent['kind'], details: NotifyDetails) => Promise<void> {
+  return async (kind, details) => {
+    await notify(plan, { ...details, kind }, options);
+  };
+}
