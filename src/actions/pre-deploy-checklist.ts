@@ -1,4 +1,4 @@
 import { runAction } from '../core/runtime.js';
-import { runNotImplementedAction } from '../core/rollout/not-implemented.js';
+import { runPreDeployChecklistAction } from '../core/rollout/pre-deploy-checklist.js';
 
-await runAction('pre-deploy-checklist', () => runNotImplementedAction('pre-deploy-checklist'));
+await runAction('pre-deploy-checklist', (runtime) => runPreDeployChecklistAction(runtime));

@@ -39,7 +39,7 @@ export function isMigrationPath(path: string): boolean {
 }
 
 /** Reads one migration file's text into what the linter needs, per its layout. */
-export function readMigrationSource(file: string, text: string, siblings: ReadonlySet<string>): MigrationSource {
+export function readMigrationSource(file: string, text: string, hasFile: (path: string) => boolean): MigrationSource {
   const p = file.replace(/\\/g, '/');
   const base = posix.basename(p);
   const lines = text.split('\n');
@@ -65,7 +65,7 @@ export function readMigrationSource(file: string, text: string, siblings: Readon
       layout: 'golang-migrate',
       upSql: isDown ? '' : text,
       transaction: 'none',
-      missingDown: !isDown && !siblings.has(partner),
+      missingDown: !isDown && !hasFile(partner),
       isDown,
     };
   }

@@ -31,6 +31,11 @@ export interface LintReport {
 export interface LintOptions {
   /** The PostgreSQL major version the migrations run on (some operations became safe in later versions). */
   pgVersion: number;
+  /**
+   * Whether the files are one change (a PR): a table created in one is new for the others.
+   * False when linting a whole history, where each file is judged on its own.
+   */
+  oneChange?: boolean;
 }
 
 interface Hit {
@@ -55,13 +60,15 @@ interface History {
 /** Lints migrations (in the order they apply) for changes that break a zero-downtime deploy. */
 export async function lintMigrations(sources: readonly MigrationSource[], options: LintOptions): Promise<LintReport> {
   await loadSqlParser();
-  const history: History = { createdTables: new Set(), createdIndexes: new Set(), pendingNotNullChecks: new Map(), provenNotNull: new Set() };
+  const fresh = (): History => ({ createdTables: new Set(), createdIndexes: new Set(), pendingNotNullChecks: new Map(), provenNotNull: new Set() });
+  let history = fresh();
   const findings: Finding[] = [];
   const contracts: ContractStatement[] = [];
   const files: string[] = [];
   for (const source of sources) {
     if (source.isDown) continue;
     files.push(source.file);
+    if (options.oneChange === false) history = fresh();
     lintSource(source, options, history, findings, contracts);
   }
   return { files, findings, contracts, irreversible: contracts.length > 0 };
