@@ -1,4 +1,4 @@
 import { runAction } from '../core/runtime.js';
-import { runNotImplementedAction } from '../core/rollout/not-implemented.js';
+import { runDeployCanaryAction } from '../core/rollout/deploy-canary.js';
 
-await runAction('deploy-canary', () => runNotImplementedAction('deploy-canary'));
+await runAction('deploy-canary', (runtime) => runDeployCanaryAction(runtime));

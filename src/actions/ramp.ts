@@ -1,4 +1,4 @@
 import { runAction } from '../core/runtime.js';
-import { runNotImplementedAction } from '../core/rollout/not-implemented.js';
+import { runRampAction } from '../core/rollout/ramp.js';
 
-await runAction('ramp', () => runNotImplementedAction('ramp'));
+await runAction('ramp', (runtime) => runRampAction(runtime));

@@ -1,4 +1,4 @@
 import { runAction } from '../core/runtime.js';
-import { runNotImplementedAction } from '../core/rollout/not-implemented.js';
+import { runRollbackAction } from '../core/rollout/rollback.js';
 
-await runAction('rollback', () => runNotImplementedAction('rollback'));
+await runAction('rollback', (runtime) => runRollbackAction(runtime));

@@ -85,7 +85,7 @@ export class HaproxyRuntimeApi {
     const header = lines.find((l) => l.startsWith('# be_id'));
     if (!header) {
       const reason = lines.filter(Boolean).join(' ') || 'an empty answer';
-      throw new ProviderError('haproxy', `show servers state ${backend}: ${/no such backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
+      throw new ProviderError('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
     }
     const columns = header.slice(2).split(/\s+/);
     const col = (name: string) => columns.indexOf(name);

@@ -1,0 +1,66 @@
+import { systemClock, type Clock } from '../clock.js';
+import type { Plan } from '../plan/schema.js';
+import type { ActionRuntime } from '../runtime.js';
+import { createTrafficProvider } from '../traffic/index.js';
+import type { TrafficProvider } from '../traffic/provider.js';
+import { noRolloutHooks, type RolloutEvent, type RolloutHooks } from './hooks.js';
+import { rolloutOwner, RolloutStateStore, stateDirectory } from './rollout-state.js';
+
+/** What deploy-canary, ramp and rollback can have replaced, for tests and the CLI. */
+export interface RolloutDeps {
+  clock?: Clock;
+  hooks?: RolloutHooks;
+  /** Builds the traffic provider; default from the plan. */
+  traffic?: (plan: Plan) => TrafficProvider;
+  cwd?: string;
+}
+
+/** Everything one traffic-moving action works with. */
+export interface RolloutContext {
+  runtime: ActionRuntime;
+  plan: Plan;
+  file: string;
+  clock: Clock;
+  hooks: RolloutHooks;
+  traffic: TrafficProvider;
+  store: RolloutStateStore;
+  owner: string;
+  cwd: string;
+  log: (line: string) => void;
+  group: <T>(title: string, fn: () => Promise<T>) => Promise<T>;
+}
+
+/** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
+export function openRollout(runtime: ActionRuntime, loaded: { plan: Plan; file: string }, deps: RolloutDeps = {}): RolloutContext {
+  const clock = deps.clock ?? systemClock;
+  const cwd = deps.cwd ?? process.cwd();
+  const stateDir = stateDirectory(runtime.env);
+  const log = (line: string) => runtime.info(line);
+  const group = <T>(title: string, fn: () => Promise<T>) => runtime.group(title, fn);
+  const traffic = deps.traffic
+    ? deps.traffic(loaded.plan)
+    : createTrafficProvider(loaded.plan, { clock, log, group, env: { ...process.env, ...runtime.env }, cwd, stateDir });
+  return {
+    runtime,
+    plan: loaded.plan,
+    file: loaded.file,
+    clock,
+    hooks: deps.hooks ?? noRolloutHooks,
+    traffic,
+    store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
+    owner: rolloutOwner(runtime.env),
+    cwd,
+    log,
+    group,
+  };
+}
+
+/** The event bookkeeping hears about, for this rollout. */
+export function rolloutEvent(ctx: RolloutContext, weight: number, version?: string): RolloutEvent {
+  return { service: ctx.plan.service, environment: ctx.plan.environment, strategy: ctx.plan.strategy, version, weight };
+}
+
+/** Variables for templates (deploy command, readiness and smoke URLs). */
+export function templateVars(ctx: RolloutContext, slot: string, version: string): Record<string, string> {
+  return { service: ctx.plan.service, environment: ctx.plan.environment, slot, track: slot, version };
+}

@@ -1,0 +1,102 @@
+import { describeError, UserError } from '../errors.js';
+import { getNumberInput, getRequiredInput } from '../inputs.js';
+import { deployToSlot } from '../deploy/deploy.js';
+import { waitForReadiness } from '../deploy/readiness.js';
+import { runSmokeChecks, smokeTable, type SmokeResult } from '../deploy/smoke.js';
+import type { ActionResult, ActionRuntime } from '../runtime.js';
+import { describeTrafficState, formatPercent, otherColour, trafficStateTable, type Colour, type TrafficState } from '../traffic/provider.js';
+import { openRollout, rolloutEvent, templateVars, type RolloutContext, type RolloutDeps } from './context.js';
+import { runBookkeeping } from './hooks.js';
+import { loadActionPlan } from './plan-input.js';
+
+/**
+ * deploy-canary: deploy the version to the canary slot (blue-green: the idle colour), wait for
+ * readiness, run smoke checks, and only then move traffic. Any failure before traffic moves
+ * leaves stable serving everything and fails the step with the reason.
+ */
+export async function runDeployCanaryAction(runtime: ActionRuntime, deps: RolloutDeps = {}): Promise<ActionResult> {
+  const loaded = loadActionPlan(runtime, { require: ['traffic', 'deploy'], reads: ['readiness', 'smoke', 'steps'] });
+  const version = getRequiredInput(runtime, 'version');
+  const ctx = openRollout(runtime, loaded, deps);
+  const blueGreen = ctx.plan.strategy === 'blue-green';
+  const weight = blueGreen ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
+  if (weight === undefined) throw new UserError('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
+  runtime.setOutput('version', version);
+
+  // Read the traffic layer before anything else: an unreachable one fails here, with nothing changed.
+  const before = await ctx.traffic.getState();
+  ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
+  ctx.store.acquire(ctx.owner, { version, strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
+
+  const report: string[] = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
+  let trafficMoved = false;
+  try {
+    const after = blueGreen ? await deployBlueGreen(ctx, version, before, report, () => (trafficMoved = true)) : await deployCanary(ctx, version, weight, before, report, () => (trafficMoved = true));
+    const share = blueGreen ? 100 : after.canaryPercent;
+    runtime.setOutput('weight', String(Math.round(share * 100) / 100));
+    ctx.store.update({ weight: share });
+    report.push('', '### Traffic', '', trafficStateTable(after));
+    runtime.appendSummary(report.join('\n'));
+    const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted(rolloutEvent(ctx, share, version)), { clock: ctx.clock });
+    if (problem) runtime.warning(problem);
+    return { ok: true };
+  } catch (err) {
+    runtime.setOutput('weight', trafficMoved ? '' : String(Math.round(before.canaryPercent * 100) / 100));
+    // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
+    if (!trafficMoved) ctx.store.release();
+    report.push('', `**Failed before traffic moved:** ${describeError(err)}`, '', 'Stable still serves all traffic.');
+    if (trafficMoved) report.splice(report.length - 1, 1, 'Traffic had started to move: run rollback.');
+    runtime.appendSummary(report.join('\n'));
+    throw err;
+  }
+}
+
+async function deployCanary(ctx: RolloutContext, version: string, weight: number, before: TrafficState, report: string[], moved: () => void): Promise<TrafficState> {
+  if (before.canaryPercent > 0) {
+    // A canary slot that still serves traffic (an abandoned rollout) must be emptied before it is redeployed.
+    ctx.runtime.warning(`the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying`);
+    await ctx.traffic.rollback();
+  }
+  await prepareSlot(ctx, 'canary', version, report);
+  moved();
+  const after = await ctx.traffic.setWeight(weight);
+  ctx.log(`traffic: ${describeTrafficState(after)}`);
+  report.push(`- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${ctx.traffic.kind})`);
+  return after;
+}
+
+async function deployBlueGreen(ctx: RolloutContext, version: string, before: TrafficState, report: string[], moved: () => void): Promise<TrafficState> {
+  const live: Colour = before.live ?? (await ctx.traffic.liveColour());
+  const idle = otherColour(live);
+  ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
+  await prepareSlot(ctx, idle, version, report);
+  moved();
+  const after = await ctx.traffic.switchTo(idle);
+  ctx.store.update({ previousColour: live });
+  ctx.store.recordSwitch({ live: idle, previous: live, liveVersion: version });
+  ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
+  report.push(`- switched: ${live} → ${idle} in one change; ${live} stays ready at 0% for rollback`);
+  return after;
+}
+
+/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
+async function prepareSlot(ctx: RolloutContext, slot: string, version: string, report: string[]): Promise<void> {
+  const vars = templateVars(ctx, slot, version);
+  const deploy = ctx.plan.deploy;
+  if (deploy) {
+    await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd });
+    report.push(`- deployed \`${version}\` to slot ${slot}`);
+  }
+  if (ctx.plan.readiness) {
+    const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log });
+    ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
+    report.push(`- ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
+  }
+  if (ctx.plan.smoke?.length) {
+    const results: SmokeResult[] = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
+    for (const r of results) ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
+    report.push('', smokeTable(results), '');
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length > 0) throw new UserError(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+  }
+}

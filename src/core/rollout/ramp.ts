@@ -1,0 +1,162 @@
+import { runGate } from '../analysis/gate.js';
+import type { GateReport } from '../analysis/report.js';
+import { renderGateSummary } from '../analysis/summary.js';
+import { verdictAllowsPromotion } from '../analysis/verdict.js';
+import { deployToSlot } from '../deploy/deploy.js';
+import { waitForReadiness } from '../deploy/readiness.js';
+import { InputError, UserError } from '../errors.js';
+import { getBooleanInput, getListInput, getOptionalInput, parseNumberInput } from '../inputs.js';
+import { createMetricsProvider } from '../metrics/index.js';
+import type { MetricsProvider } from '../metrics/provider.js';
+import type { PlanOverride } from '../plan/load.js';
+import type { ActionResult, ActionRuntime } from '../runtime.js';
+import { describeTrafficState, formatPercent, trafficStateTable, type TrafficState } from '../traffic/provider.js';
+import { openRollout, rolloutEvent, templateVars, type RolloutContext, type RolloutDeps } from './context.js';
+import { runBookkeeping } from './hooks.js';
+import { loadActionPlan } from './plan-input.js';
+
+export interface RampDeps extends RolloutDeps {
+  metrics?: MetricsProvider;
+  signal?: AbortSignal;
+}
+
+/** The steps this run moves through: `to`, else `steps`, else the plan's steps above the current share. */
+export function rampSteps(input: { to?: string; steps?: string[] }, planSteps: readonly number[] | undefined, current: number): number[] {
+  if (input.to !== undefined && input.steps !== undefined) throw new InputError('to', 'set either `to` or `steps`, not both');
+  const parsed =
+    input.to !== undefined
+      ? [parseNumberInput('to', input.to, { min: 0, max: 100 })]
+      : input.steps !== undefined
+        ? input.steps.map((s) => parseNumberInput('steps', s, { min: 0, max: 100 }))
+        : (planSteps ?? []).filter((w) => w > current);
+  if (input.to === undefined && input.steps === undefined && !planSteps) throw new InputError('steps', 'is required when the plan has no `steps` (e.g. 25,50,100)');
+  parsed.forEach((w, i) => {
+    const prev = parsed[i - 1];
+    if (prev !== undefined && w <= prev) throw new InputError('steps', `expected increasing weights, got ${parsed.join(',')}`);
+  });
+  return parsed;
+}
+
+/**
+ * ramp: moves the canary through its steps, running the plan's analysis for `bake` after each
+ * step below 100, and promotes at 100. A gate that does not allow promotion stops the ramp where
+ * it is and fails the step, naming the step, so an `if: failure()` rollback follows.
+ */
+export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {}): Promise<ActionResult> {
+  const overrides: PlanOverride[] = [];
+  const bake = getOptionalInput(runtime, 'bake');
+  if (bake !== undefined) overrides.push({ path: ['analysis', 'bake'], value: bake, input: 'bake' });
+  const gate = getBooleanInput(runtime, 'gate', true);
+  const loaded = loadActionPlan(runtime, { require: gate ? ['traffic', 'metrics', 'analysis'] : ['traffic'], reads: ['steps', 'deploy', 'readiness', 'analysis', 'metrics'], overrides });
+  const ctx = openRollout(runtime, loaded, deps);
+  const before = await ctx.traffic.getState({ signal: deps.signal });
+  ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
+  const held = ctx.store.read();
+  const version = getOptionalInput(runtime, 'version') ?? held?.version;
+  ctx.store.acquire(ctx.owner, { version: version ?? 'unknown', strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
+
+  const summary: string[] = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${version ? ` → \`${version}\`` : ''}`, ''];
+  const finish = (result: ActionResult, state: TrafficState | undefined, verdict: string | undefined, promoted: boolean): ActionResult => {
+    if (state) runtime.setOutput('weight', String(Math.round(state.canaryPercent * 100) / 100));
+    runtime.setOutput('promoted', String(promoted));
+    runtime.setOutput('verdict', verdict ?? 'none');
+    if (state) summary.push('', '### Traffic', '', trafficStateTable(state));
+    if (!result.ok) summary.push('', `**Stopped:** ${result.failure ?? ''}`);
+    runtime.appendSummary(summary.join('\n'));
+    return result;
+  };
+
+  if (ctx.plan.strategy === 'blue-green') {
+    // The switch happened in deploy-canary: ramping a blue-green pair is one more gate, then done.
+    const report = gate ? await bakeAndJudge(ctx, deps, 100, version, summary) : undefined;
+    if (report && !allows(ctx, report)) return finish(gateFailure(ctx, report, 100), before, report.verdict, false);
+    ctx.store.release();
+    await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, version)));
+    summary.push(`- promoted: ${before.live ?? '?'} is live with \`${version ?? 'the new version'}\``);
+    return finish({ ok: true }, before, report?.verdict, true);
+  }
+
+  const steps = rampSteps({ to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') }, ctx.plan.steps, before.canaryPercent);
+  if (steps.length === 0) {
+    summary.push(`- nothing to do: the canary already has ${formatPercent(before.canaryPercent)} and the plan has no later step`);
+    return finish({ ok: true }, before, undefined, false);
+  }
+  ctx.log(`ramp: ${formatPercent(before.canaryPercent)} → ${steps.map((s) => `${s}%`).join(' → ')}${gate ? ', gating after each step' : ' (no gate)'}`);
+  let state = before;
+  let lastVerdict: string | undefined;
+  for (const step of steps) {
+    if (step === 100) {
+      state = await promote(ctx, version, summary, deps.signal);
+      return finish({ ok: true }, state, lastVerdict, true);
+    }
+    state = await ctx.traffic.setWeight(step, { signal: deps.signal });
+    ctx.store.update({ weight: state.canaryPercent });
+    ctx.log(`step ${step}%: ${describeTrafficState(state)}`);
+    summary.push(`- step ${step}%: canary ${formatPercent(state.canaryPercent)} (read back)`);
+    await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached(rolloutEvent(ctx, step, version)));
+    if (!gate) continue;
+    const report = await bakeAndJudge(ctx, deps, step, version, summary);
+    lastVerdict = report.verdict;
+    if (!allows(ctx, report)) return finish(gateFailure(ctx, report, step), state, report.verdict, false);
+  }
+  return finish({ ok: true }, state, lastVerdict, false);
+}
+
+async function bakeAndJudge(ctx: RolloutContext, deps: RampDeps, step: number, version: string | undefined, summary: string[]): Promise<GateReport> {
+  const { analysis, metrics } = ctx.plan;
+  if (!analysis || !metrics) throw new UserError('ramp: the plan needs `metrics` and `analysis` to gate (or set gate: false)');
+  const provider = deps.metrics ?? createMetricsProvider(metrics, { clock: ctx.clock });
+  const report = await ctx.group(`gate at ${step}%: bake ${Math.round(analysis.bake / 1000)}s`, () =>
+    runGate({
+      analysis,
+      provider,
+      clock: ctx.clock,
+      vars: { service: ctx.plan.service, environment: ctx.plan.environment, ...(version ? { version } : {}) },
+      log: ctx.log,
+      signal: deps.signal,
+    }),
+  );
+  ctx.log(`gate at ${step}%: ${report.verdict}: ${report.reason}`);
+  summary.push('', renderGateSummary(report, `gate at ${step}%`), '');
+  return report;
+}
+
+function allows(ctx: RolloutContext, report: GateReport): boolean {
+  const ok = verdictAllowsPromotion(report.verdict, ctx.plan.analysis?.onInconclusive ?? 'fail');
+  if (ok && report.verdict !== 'pass') ctx.runtime.warning(`gate ${report.verdict}, allowed by onInconclusive: pass: ${report.reason}`);
+  return ok;
+}
+
+function gateFailure(ctx: RolloutContext, report: GateReport, step: number): ActionResult {
+  void runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', { ...rolloutEvent(ctx, step), reason: report.reason }), { clock: ctx.clock });
+  return { ok: false, failure: `ramp stopped at ${step}%: gate ${report.verdict}: ${report.reason} (the canary keeps ${step}% until rollback runs)` };
+}
+
+/**
+ * Promotion: with the canary carrying everything, the stable slot gets the new version, waits
+ * for readiness, then takes all traffic back; the canary slot is drained for the next rollout.
+ */
+async function promote(ctx: RolloutContext, version: string | undefined, summary: string[], signal?: AbortSignal): Promise<TrafficState> {
+  const { deploy, readiness } = ctx.plan;
+  if (deploy) {
+    if (!version) throw new InputError('version', 'is required to promote: no deploy-canary on record says which version the canary runs');
+    const full = await ctx.traffic.setWeight(100, { signal });
+    ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${version} to the stable slot`);
+    await deployToSlot(deploy, { slot: 'stable', version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
+    // A readiness URL that names the slot can check the stable slot too; one that does not is the canary's.
+    if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url)) await waitForReadiness(readiness, { clock: ctx.clock, vars: templateVars(ctx, 'stable', version), log: ctx.log, signal });
+    summary.push(`- deployed \`${version}\` to the stable slot`);
+  }
+  const state = await ctx.traffic.promote({ signal });
+  ctx.store.release();
+  ctx.log(`promoted: ${describeTrafficState(state)}`);
+  summary.push(`- promoted: stable runs \`${version ?? 'the new version'}\` with ${formatPercent(100 - state.canaryPercent)}; canary drained`);
+  await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, version)));
+  await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', rolloutEvent(ctx, 100, version)));
+  return state;
+}
+
+async function bookkeeping(ctx: RolloutContext, what: string, call: () => Promise<void>): Promise<void> {
+  const problem = await runBookkeeping(what, call, { clock: ctx.clock });
+  if (problem) ctx.runtime.warning(problem);
+}

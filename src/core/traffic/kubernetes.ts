@@ -1,0 +1,127 @@
+import { systemClock, type Clock } from '../clock.js';
+import { ProviderError, UserError } from '../errors.js';
+import { Kubectl, type KubeTarget } from './kubectl.js';
+import type { Colour, RollbackOutcome, TrafficCallOptions, TrafficState } from './provider.js';
+
+/** What every Kubernetes provider is built with. */
+export interface KubernetesDeps {
+  clock?: Clock;
+  log?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  mode?: 'canary' | 'blue-green';
+  /** The kubectl program (tests point it at a fake); `kubectl` from PATH by default. */
+  kubectl?: string;
+}
+
+/** The kubectl runner for one plan target, errors prefixed with the provider kind. */
+export function kubectlFor(kind: string, target: KubeTarget, deps: KubernetesDeps): Kubectl {
+  return new Kubectl({ context: target.context, namespace: target.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, binary: deps.kubectl, provider: kind });
+}
+
+/** Rejects a weight outside 0–100 before anything is written. */
+export function checkPercent(percent: number): void {
+  if (!(Number.isFinite(percent) && percent >= 0 && percent <= 100)) throw new UserError(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+}
+
+/** Whole-number weights for stable and canary that add up to 100 (the APIs take integers). */
+export function splitWeights(percent: number): { stable: number; canary: number } {
+  const canary = Math.round(percent);
+  return { stable: 100 - canary, canary };
+}
+
+/**
+ * The state of a stable/canary pair from the raw weights found in the traffic object. `others` is
+ * the weight held by destinations rollgate does not own: traffic it cannot account for, so an error.
+ */
+export function weightedState(
+  kind: string,
+  resource: string,
+  slots: { stable: { name: string; weight: number }; canary: { name: string; weight: number } },
+  options: { others?: number; mustTotal100?: boolean } = {},
+): TrafficState {
+  const { stable, canary } = slots;
+  const others = options.others ?? 0;
+  const total = stable.weight + canary.weight + others;
+  if (others > 0) throw new ProviderError(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
+  if (options.mustTotal100 ? total !== 100 : total <= 0)
+    throw new ProviderError(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
+  return {
+    canaryPercent: (canary.weight / total) * 100,
+    slots: [
+      { role: 'stable', name: stable.name, percent: (stable.weight / total) * 100, weight: stable.weight },
+      { role: 'canary', name: canary.name, percent: (canary.weight / total) * 100, weight: canary.weight },
+    ],
+  };
+}
+
+/** Fails when the state read back after a write is not what was written. */
+export function expectWeights(kind: string, resource: string, state: TrafficState, expected: { stable: number; canary: number }): TrafficState {
+  const stable = state.slots.find((s) => s.role === 'stable');
+  const canary = state.slots.find((s) => s.role === 'canary');
+  if (stable?.weight !== expected.stable || canary?.weight !== expected.canary)
+    throw new ProviderError(
+      kind,
+      `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`,
+    );
+  return state;
+}
+
+/** The error for an operation of the other shape (blue-green on a weighted provider, or the reverse). */
+export function wrongShape(kind: string, operation: string, supported: 'canary' | 'blue-green'): UserError {
+  return new UserError(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
+}
+
+/**
+ * The shared shape of the weighted providers (Istio, Gateway API, NGINX Ingress, SMI): each supplies
+ * how to read the pair and how to write a split; promote and rollback are the same everywhere.
+ */
+export abstract class WeightedKubernetesProvider {
+  abstract readonly kind: string;
+  abstract readonly target: string;
+  readonly supports = { canary: true, blueGreen: false };
+  protected readonly clock: Clock;
+
+  constructor(protected readonly deps: KubernetesDeps) {
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  abstract getState(options?: TrafficCallOptions): Promise<TrafficState>;
+
+  /** Writes the split (and the extras this provider owns: header routes, mirroring) as one patch. */
+  protected abstract write(weights: { stable: number; canary: number }, phase: 'ramp' | 'final', signal?: AbortSignal): Promise<void>;
+
+  /** True when the extras this provider owns (header route, mirror, header annotation) are in place. */
+  protected hasExtras(_state: TrafficState): boolean {
+    return false;
+  }
+
+  async setWeight(percent: number, options: TrafficCallOptions = {}): Promise<TrafficState> {
+    checkPercent(percent);
+    const weights = splitWeights(percent);
+    await this.write(weights, percent > 0 && percent < 100 ? 'ramp' : 'final', options.signal);
+    return expectWeights(this.kind, this.target, await this.getState(options), weights);
+  }
+
+  async promote(options: TrafficCallOptions = {}): Promise<TrafficState> {
+    await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
+    return expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
+  }
+
+  async rollback(options: TrafficCallOptions & { toColour?: Colour } = {}): Promise<RollbackOutcome> {
+    const before = await this.getState(options);
+    const stable = before.slots.find((s) => s.role === 'stable');
+    if (stable?.weight === 100 && before.canaryPercent === 0 && !this.hasExtras(before)) return { changed: false, before, after: before };
+    await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
+    const after = expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
+    return { changed: true, before, after };
+  }
+
+  async liveColour(): Promise<Colour> {
+    throw wrongShape(this.kind, 'liveColour', 'canary');
+  }
+
+  async switchTo(): Promise<TrafficState> {
+    throw wrongShape(this.kind, 'switchTo', 'canary');
+  }
+}
