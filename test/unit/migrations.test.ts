@@ -1,0 +1,231 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { globToRegExp, isMigrationPath, migrationOrder, readMigrationSource, type MigrationSource } from '../../src/core/migrations/layouts.js';
+import { lintMigrations, type LintOptions, type LintReport } from '../../src/core/migrations/lint.js';
+import { RULES, RULE_IDS } from '../../src/core/migrations/rules.js';
+
+const RULES_DIR = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../fixtures/migrations/rules');
+const PG15: LintOptions = { pgVersion: 15 };
+
+function source(file: string, sql: string, hasFile: (p: string) => boolean = () => false): MigrationSource {
+  return readMigrationSource(file, sql, hasFile);
+}
+
+async function lint(sql: string, options: LintOptions = PG15, file = 'migrations/001_change.sql'): Promise<LintReport> {
+  return lintMigrations([source(file, sql)], options);
+}
+
+function rules(report: LintReport): string[] {
+  return report.findings.map((f) => f.rule);
+}
+
+const exampleRules = readdirSync(RULES_DIR, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
+
+describe('every rule has a flagged example and a safe alternative', () => {
+  test('the fixture set covers every SQL rule', () => {
+    const sqlRules = RULE_IDS.filter((r) => r !== 'syntax-error' && r !== 'invalid-directive');
+    expect([...exampleRules].sort()).toEqual([...sqlRules].sort());
+  });
+
+  test.each(exampleRules)('%s: the flagged example is reported, the safe alternative is clean', async (rule) => {
+    const flagged = readFileSync(join(RULES_DIR, rule, 'flagged.sql'), 'utf8');
+    const safe = readFileSync(join(RULES_DIR, rule, 'safe.sql'), 'utf8');
+    // missing-down is about files, not SQL: the same SQL with and without its down migration.
+    const file = rule === 'missing-down' ? 'migrations/7_add_locale.up.sql' : 'migrations/7_change.sql';
+    const bad = await lintMigrations([source(file, flagged, () => false)], PG15);
+    const good = await lintMigrations([source(file, safe, (p) => p === 'migrations/7_add_locale.down.sql')], PG15);
+    expect(rules(bad)).toContain(rule);
+    const finding = bad.findings.find((f) => f.rule === rule);
+    expect(finding?.severity).toBe(RULES[rule as keyof typeof RULES].severity);
+    expect(finding?.message).toContain('Instead:');
+    expect(good.findings).toEqual([]);
+  });
+});
+
+describe('statements and positions', () => {
+  test('points each finding at the first line of its statement, after comments and multi-byte text', async () => {
+    const report = await lint("-- café ☕ migration\nSET lock_timeout = '1s';\n\n/* ünïcode */\nALTER TABLE users\n  DROP COLUMN status;\n");
+    expect(report.findings).toEqual([expect.objectContaining({ rule: 'drop-column', line: 5, file: 'migrations/001_change.sql', severity: 'error' })]);
+  });
+
+  test('reports unparseable SQL as an error with its line and column', async () => {
+    const report = await lint("SELECT 1;\nALTER TABLE users ADD COLUMN;\n");
+    expect(report.findings).toHaveLength(1);
+    expect(report.findings[0]).toMatchObject({ rule: 'syntax-error', severity: 'error', line: 2 });
+    expect(report.findings[0]?.message).toMatch(/line 2, column \d+: syntax error at or near ";"/);
+  });
+
+  test('parses what hand-written SQL parsers reject', async () => {
+    const report = await lint(
+      "SET lock_timeout = '2s';\nALTER TYPE mood ADD VALUE 'meh' AFTER 'ok';\nALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;\nALTER TABLE m DETACH PARTITION m_2020 CONCURRENTLY;\n",
+    );
+    expect(rules(report)).not.toContain('syntax-error');
+  });
+});
+
+describe('rules in detail', () => {
+  const L = "SET lock_timeout = '2s';\n";
+  test.each([
+    ['CLUSTER users USING users_pkey;', 'blocking-maintenance'],
+    ['REINDEX TABLE users;', 'index-not-concurrent'],
+    ['DROP INDEX orders_note_idx;', 'index-not-concurrent'],
+    ['DELETE FROM audit_log;', 'data-backfill-in-migration'],
+    ['TRUNCATE audit_log;', 'data-backfill-in-migration'],
+    ['ALTER TABLE users ADD COLUMN n bigserial;', 'add-column-volatile-default'],
+    ['ALTER TABLE users ADD COLUMN at timestamptz DEFAULT clock_timestamp();', 'add-column-volatile-default'],
+    ['ALTER TABLE users ADD COLUMN n int GENERATED ALWAYS AS IDENTITY;', 'add-column-volatile-default'],
+    ['ALTER TABLE users ADD COLUMN code text UNIQUE;', 'unique-or-pk-constraint'],
+    ['ALTER TABLE users ADD CONSTRAINT age_ok CHECK (age > 0);', 'constraint-not-valid'],
+    ['ALTER TABLE users ADD PRIMARY KEY (id);', 'unique-or-pk-constraint'],
+  ])('%s → %s', async (sql, rule) => {
+    expect(rules(await lint(L + sql))).toContain(rule);
+  });
+
+  test.each([
+    'REINDEX TABLE CONCURRENTLY users;',
+    "ALTER TABLE users ADD COLUMN at timestamptz DEFAULT now();",
+    "ALTER TABLE users ADD COLUMN flags jsonb NOT NULL DEFAULT '{}';",
+    'UPDATE users SET status = NULL WHERE id = 1;',
+    'ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;',
+  ])('%s is safe', async (sql) => {
+    expect((await lint(L + sql)).findings).toEqual([]);
+  });
+
+  test('a constant default is safe from PostgreSQL 11 on, and rewrites the table before', async () => {
+    const sql = `${L}ALTER TABLE users ADD COLUMN plan text DEFAULT 'free';`;
+    expect(rules(await lint(sql, { pgVersion: 11 }))).toEqual([]);
+    expect(rules(await lint(sql, { pgVersion: 10 }))).toEqual(['add-column-volatile-default']);
+  });
+
+  test('SET NOT NULL after a validated IS NOT NULL check skips the scan only from PostgreSQL 12', async () => {
+    const sql = readFileSync(join(RULES_DIR, 'set-not-null', 'safe.sql'), 'utf8');
+    expect(rules(await lint(sql, { pgVersion: 12 }))).toEqual([]);
+    expect(rules(await lint(sql, { pgVersion: 11 }))).toEqual(['set-not-null']);
+  });
+
+  test('lock_timeout = 0 does not count as a timeout', async () => {
+    expect(rules(await lint('SET lock_timeout = 0;\nALTER TABLE users ADD COLUMN x text;'))).toEqual(['missing-lock-timeout']);
+  });
+
+  test('warns about a missing lock_timeout once per file', async () => {
+    const report = await lint('ALTER TABLE users ADD COLUMN a text;\nALTER TABLE users ADD COLUMN b text;');
+    expect(rules(report)).toEqual(['missing-lock-timeout']);
+    expect(report.findings[0]?.line).toBe(1);
+  });
+});
+
+describe('tables created in the same change', () => {
+  const create = "CREATE TABLE invoices (id bigint, customer text);\n";
+  const change = 'ALTER TABLE invoices ADD COLUMN total numeric NOT NULL;\nCREATE INDEX invoices_customer_idx ON invoices (customer);\nALTER TABLE invoices ADD CONSTRAINT invoices_pk PRIMARY KEY (id);\n';
+
+  test('are exempt from lock rules, in the same file and in later files of the PR', async () => {
+    expect((await lint(create + change)).findings).toEqual([]);
+    const report = await lintMigrations([source('migrations/1_create.sql', create), source('migrations/2_change.sql', change)], PG15);
+    expect(report.findings).toEqual([]);
+  });
+
+  test('are not exempt when each file is judged alone (--all-migrations)', async () => {
+    const report = await lintMigrations([source('migrations/1_create.sql', create), source('migrations/2_change.sql', change)], { pgVersion: 15, oneChange: false });
+    expect(rules(report)).toEqual(expect.arrayContaining(['add-column-required', 'index-not-concurrent', 'unique-or-pk-constraint']));
+  });
+});
+
+describe('directives', () => {
+  test('allow silences one rule for one statement', async () => {
+    const report = await lint(
+      "SET lock_timeout = '2s';\n-- rollgate: allow index-not-concurrent reason=\"the table has 12 rows\"\nCREATE INDEX a ON users (email);\nCREATE INDEX b ON users (name);\n",
+    );
+    expect(report.findings.map((f) => [f.rule, f.line])).toEqual([['index-not-concurrent', 4]]);
+  });
+
+  test('allow does not silence a different rule', async () => {
+    const report = await lint("SET lock_timeout = '2s';\n-- rollgate: allow drop-index reason=\"unused for months\"\nALTER TABLE users DROP COLUMN status;\n");
+    expect(rules(report)).toEqual(['drop-column']);
+  });
+
+  test('a directive without a reason is itself an error, and silences nothing', async () => {
+    const report = await lint("SET lock_timeout = '2s';\n-- rollgate: allow drop-column\nALTER TABLE users DROP COLUMN status;\n");
+    expect(report.findings.map((f) => [f.rule, f.line])).toEqual([
+      ['invalid-directive', 2],
+      ['drop-column', 3],
+    ]);
+  });
+
+  test('an unknown rule name is an error', async () => {
+    expect(rules(await lint('-- rollgate: allow drop-colum reason="typo here"\nSELECT 1;'))).toEqual(['invalid-directive']);
+  });
+
+  test('a contract statement is allowed and marks the change irreversible', async () => {
+    const report = await lint("SET lock_timeout = '2s';\n-- rollgate: contract reason=\"old code stopped reading status in v42\"\nALTER TABLE users DROP COLUMN status;\n");
+    expect(report.findings).toEqual([]);
+    expect(report.irreversible).toBe(true);
+    expect(report.contracts).toEqual([{ file: 'migrations/001_change.sql', line: 3, reason: 'old code stopped reading status in v42' }]);
+  });
+
+  test('contract does not excuse a locking problem', async () => {
+    const report = await lint("SET lock_timeout = '2s';\n-- rollgate: contract reason=\"old code stopped reading it\"\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n");
+    expect(rules(report)).toEqual(['set-not-null']);
+  });
+
+  test('contract without a reason is an error and the change is not marked irreversible', async () => {
+    const report = await lint('-- rollgate: contract\nALTER TABLE users DROP COLUMN status;\n');
+    expect(rules(report)).toEqual(expect.arrayContaining(['invalid-directive', 'drop-column']));
+    expect(report.irreversible).toBe(false);
+  });
+});
+
+describe('layouts', () => {
+  test.each([
+    ['db/migration/V2__add_email.sql', true],
+    ['src/main/resources/db/migration/V1_1__init.sql', true],
+    ['migrations/000001_create_users.up.sql', true],
+    ['migrations/000001_create_users.down.sql', true],
+    ['db/migrations/20240101120000_add.sql', true],
+    ['prisma/migrations/20240101_init/migration.sql', true],
+    ['supabase/migrations/20240101_init.sql', true],
+    ['drizzle/0001_brave_hulk.sql', true],
+    ['migrations/0001_init.sql', true],
+    ['db/queries/report.sql', false],
+    ['README.md', false],
+  ])('%s is a migration: %s', (path, expected) => {
+    expect(isMigrationPath(path)).toBe(expected);
+  });
+
+  test('goose: only the Up section is linted, and CONCURRENTLY needs NO TRANSACTION', async () => {
+    const text = '-- +goose Up\nCREATE INDEX CONCURRENTLY a ON users (email);\n-- +goose Down\nDROP INDEX a;\n';
+    const report = await lintMigrations([source('db/migrations/20240101_a.sql', text)], PG15);
+    expect(report.findings.map((f) => [f.rule, f.line])).toEqual([['concurrent-in-transaction', 2]]);
+    const outside = await lintMigrations([source('db/migrations/20240101_a.sql', `-- +goose NO TRANSACTION\n${text}`)], PG15);
+    expect(outside.findings).toEqual([]);
+  });
+
+  test('goose without a Down section is missing its down migration', async () => {
+    const report = await lintMigrations([source('db/migrations/20240101_a.sql', "-- +goose Up\nSET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN x text;\n")], PG15);
+    expect(rules(report)).toEqual(['missing-down']);
+  });
+
+  test('dbmate: the down section is ignored; transaction:false allows CONCURRENTLY', async () => {
+    const text = "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY a ON users (email);\n-- migrate:down\nDROP TABLE users;\n";
+    expect((await lintMigrations([source('db/migrations/20240101_a.sql', text)], PG15)).findings).toEqual([]);
+    const inTx = text.replace(' transaction:false', '');
+    expect(rules(await lintMigrations([source('db/migrations/20240101_a.sql', inTx)], PG15))).toEqual(['concurrent-in-transaction']);
+  });
+
+  test('golang-migrate down files are not linted', async () => {
+    const report = await lintMigrations([source('migrations/1_a.down.sql', 'DROP TABLE users;')], PG15);
+    expect(report.files).toEqual([]);
+    expect(report.findings).toEqual([]);
+  });
+
+  test('orders versions numerically', () => {
+    expect(['V10__c.sql', 'V2__b.sql', 'V1__a.sql'].sort(migrationOrder)).toEqual(['V1__a.sql', 'V2__b.sql', 'V10__c.sql']);
+  });
+
+  test('globs match extra migration paths', () => {
+    expect(globToRegExp('sql/**/*.sql').test('sql/a/b/c.sql')).toBe(true);
+    expect(globToRegExp('sql/**/*.sql').test('sql/c.sql')).toBe(true);
+    expect(globToRegExp('sql/*.sql').test('sql/a/c.sql')).toBe(false);
+  });
+});
