@@ -1,4 +1,4 @@
 import { runAction } from '../core/runtime.js';
-import { runNotImplementedAction } from '../core/rollout/not-implemented.js';
+import { runMetricsGateAction } from '../core/rollout/metrics-gate.js';
 
-await runAction('metrics-gate', () => runNotImplementedAction('metrics-gate'));
+await runAction('metrics-gate', (runtime) => runMetricsGateAction(runtime));

@@ -157,10 +157,16 @@ describe('threshold gate', () => {
       expect(report.verdict).toBe('error');
       expect(report.reason).toMatch(/3 series where one was expected/);
     });
-    it('is inconclusive when every measurement erred but fewer than the limit', async () => {
+    it('ends in error when every measurement erred, even if the bake was too short to reach the limit', async () => {
       const { report } = await gate(analysis({ bake: '2s', consecutiveErrorLimit: 4, checks: [{ ...errorRate, max: 0.05 }] }), () => 'error');
+      expect(report.verdict).toBe('error');
+      expect(report.reason).toMatch(/check error-rate: every one of 2 measurement\(s\) failed to query the metrics: scripted: connection refused/);
+      expect(report.checks[0]?.outcome).toBe('error');
+    });
+    it('is inconclusive when measurements erred or had no data and none passed', async () => {
+      const { report } = await gate(analysis({ bake: '2s', consecutiveErrorLimit: 4, checks: [{ ...errorRate, max: 0.05 }] }), (_m, _t, round) => (round === 1 ? 'error' : { kind: 'no-data' }));
       expect(report.verdict).toBe('inconclusive');
-      expect(report.reason).toMatch(/no conclusive passing measurement in 2/);
+      expect(report.reason).toMatch(/no conclusive passing measurement in 2 \(1× canary: no data, 1× scripted: connection refused\)/);
     });
   });
 

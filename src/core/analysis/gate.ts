@@ -272,6 +272,11 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       );
   }
 
+  // A check whose every measurement erred never reached the metrics: the pipeline broke, so
+  // `error` even when the bake was too short to exceed consecutiveErrorLimit.
+  const unreachable = states.filter(neverMeasured);
+  if (unreachable.length > 0)
+    return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) failed to query the metrics: ${s.lastError ?? ''}`).join('; '));
   const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach);
   if (undecided.length > 0) return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
   return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
@@ -301,7 +306,8 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       [canary, stable] = await Promise.all([provider.query(state.queries.canary, { time, signal }), provider.query(state.queries.stable, { time, signal })]);
     } catch (err) {
       if (!isUserError(err)) throw err;
-      return { outcome: 'error', reason: describeError(err), category: describeError(err).replace(/\d+/g, 'N') };
+      // The attempt count differs between rounds; the failure itself is what to count.
+      return { outcome: 'error', reason: describeError(err), category: describeError(err).replace(/ \(after \d+ attempts\)/, '') };
     }
     if (requests?.problem) return { outcome: 'inconclusive', reason: requests.problem, category: requests.problem, canary, stable };
     if (requests) {
@@ -322,10 +328,15 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     return `no conclusive passing measurement in ${state.count} (${why || 'no measurement'})`;
   }
 
+  function neverMeasured(state: CheckState): boolean {
+    return state.count > 0 && state.passes === 0 && state.failures === 0 && (state.errors.size > 0 && [...state.errors.values()].reduce((a, b) => a + b, 0) === state.count);
+  }
+
   function checkOutcome(state: CheckState): { outcome: Verdict; reason: string } {
     if (state.failures > analysis.failureLimit) return { outcome: 'fail', reason: `${state.failures} failed measurement(s) > failureLimit ${analysis.failureLimit}: ${state.lastFailure ?? ''}` };
     if (state.consecutiveErrors > analysis.consecutiveErrorLimit)
       return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
+    if (neverMeasured(state)) return { outcome: 'error', reason: `every measurement failed to query the metrics: ${state.lastError ?? ''}` };
     if (state.passes === 0 || state.pendingBreach) return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
     const notes = [
       state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',

@@ -118,7 +118,12 @@ function effectiveAnalysis(runtime: ActionRuntime, plan: Plan, file: string, s: 
   if (!base?.requests && shortcuts.length > 0) analysis.requests = requestsQuery(s);
   const interval = getDurationInput(runtime, 'interval');
   const bake = getDurationInput(runtime, 'bake');
+  const window = getDurationInput(runtime, 'window');
   const minRequests = getNumberInput(runtime, 'min-requests', { min: 0, integer: true });
+  if (window !== undefined) {
+    if (window <= 0) throw new InputError('window', 'expected a duration greater than 0');
+    analysis.window = window;
+  }
   if (interval !== undefined) {
     if (interval <= 0) throw new InputError('interval', 'expected a duration greater than 0');
     analysis.interval = interval;
