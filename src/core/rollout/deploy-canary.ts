@@ -1,6 +1,7 @@
 import { describeError, UserError } from '../errors.js';
 import { getNumberInput, getRequiredInput } from '../inputs.js';
 import { deployToSlot } from '../deploy/deploy.js';
+import { verifyKillSwitchesExist } from '../flags/index.js';
 import { waitForReadiness } from '../deploy/readiness.js';
 import { runSmokeChecks, smokeTable, type SmokeResult } from '../deploy/smoke.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
@@ -15,13 +16,16 @@ import { loadActionPlan } from './plan-input.js';
  * leaves stable serving everything and fails the step with the reason.
  */
 export async function runDeployCanaryAction(runtime: ActionRuntime, deps: RolloutDeps = {}): Promise<ActionResult> {
-  const loaded = loadActionPlan(runtime, { require: ['traffic', 'deploy'], reads: ['readiness', 'smoke', 'steps'] });
+  const loaded = loadActionPlan(runtime, { require: ['traffic', 'deploy'], reads: ['readiness', 'smoke', 'steps', 'flags'] });
   const version = getRequiredInput(runtime, 'version');
   const ctx = openRollout(runtime, loaded, deps);
   const blueGreen = ctx.plan.strategy === 'blue-green';
   const weight = blueGreen ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
   if (weight === undefined) throw new UserError('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
   runtime.setOutput('version', version);
+
+  // A kill switch that does not exist would only be found during an incident: refuse before anything moves.
+  await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
 
   // Read the traffic layer before anything else: an unreachable one fails here, with nothing changed.
   const before = await ctx.traffic.getState();

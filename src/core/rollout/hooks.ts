@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
+import type { NotifyDetails } from '../notify/index.js';
 
 /** What the orchestration tells bookkeeping about a rollout. */
 export interface RolloutEvent {
@@ -28,7 +29,7 @@ export interface RolloutHooks {
   /** Deployment failure (a bad canary) or error (the pipeline broke). */
   rolledBack(event: RolloutEvent & { reason: string; cause: 'failure' | 'error' }): Promise<void>;
   /** Tell people (webhook, Slack). */
-  notify(kind: 'promotion' | 'rollback' | 'gate-failure', event: RolloutEvent & { reason?: string }): Promise<void>;
+  notify(kind: 'promotion' | 'rollback' | 'gate-failure', event: RolloutEvent & NotifyDetails): Promise<void>;
 }
 
 /** Hooks that do nothing: what runs until records, flags and notifications are wired in. */

@@ -69,9 +69,10 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
   if (ctx.plan.strategy === 'blue-green') {
     // The switch happened in deploy-canary: ramping a blue-green pair is one more gate, then done.
     const report = gate ? await bakeAndJudge(ctx, deps, 100, version, summary) : undefined;
-    if (report && !allows(ctx, report)) return finish(gateFailure(ctx, report, 100), before, report.verdict, false);
+    if (report && !allows(ctx, report)) return finish(gateFailure(ctx, report, 100, version), before, report.verdict, false);
     ctx.store.release();
     await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, version)));
+    await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', { ...rolloutEvent(ctx, 100, version), verdict: report?.verdict }));
     summary.push(`- promoted: ${before.live ?? '?'} is live with \`${version ?? 'the new version'}\``);
     return finish({ ok: true }, before, report?.verdict, true);
   }
@@ -97,7 +98,7 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
     if (!gate) continue;
     const report = await bakeAndJudge(ctx, deps, step, version, summary);
     lastVerdict = report.verdict;
-    if (!allows(ctx, report)) return finish(gateFailure(ctx, report, step), state, report.verdict, false);
+    if (!allows(ctx, report)) return finish(gateFailure(ctx, report, step, version), state, report.verdict, false);
   }
   return finish({ ok: true }, state, lastVerdict, false);
 }
@@ -127,8 +128,13 @@ function allows(ctx: RolloutContext, report: GateReport): boolean {
   return ok;
 }
 
-function gateFailure(ctx: RolloutContext, report: GateReport, step: number): ActionResult {
-  void runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', { ...rolloutEvent(ctx, step), reason: report.reason }), { clock: ctx.clock });
+function gateFailure(ctx: RolloutContext, report: GateReport, step: number, version?: string): ActionResult {
+  // People are told which checks failed and by how much, not just that the gate did.
+  const failingChecks = report.checks
+    .filter((c) => c.outcome !== 'pass')
+    .map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
+  const event = { ...rolloutEvent(ctx, step, version), reason: report.reason, verdict: report.verdict, failingChecks };
+  void runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });
   return { ok: false, failure: `ramp stopped at ${step}%: gate ${report.verdict}: ${report.reason} (the canary keeps ${step}% until rollback runs)` };
 }
 
