@@ -63,3 +63,21 @@ describe('workflows-examples', () => {
     expect(format(results)).toMatch(/deployment/);
   });
 });
+
+describe('workflows-examples against the actions they call', () => {
+  it.each(files)('%s passes only inputs the rollgate actions declare, and every required one', (file) => {
+    const wf = parse(readFileSync(join(dir, file), 'utf8')) as { jobs: Record<string, { steps?: { uses?: string; with?: Record<string, unknown> }[] }> };
+    const problems: string[] = [];
+    for (const [job, { steps = [] }] of Object.entries(wf.jobs)) {
+      for (const step of steps) {
+        const name = /\/rollgate\/actions\/([a-z-]+)@/.exec(step.uses ?? '')?.[1];
+        if (!name) continue;
+        const meta = parse(readFileSync(join(process.cwd(), 'actions', name, 'action.yml'), 'utf8')) as { inputs?: Record<string, { required?: boolean; default?: unknown }> };
+        const declared = meta.inputs ?? {};
+        for (const input of Object.keys(step.with ?? {})) if (!(input in declared)) problems.push(`${job}: ${name} has no input ${input}`);
+        for (const [input, spec] of Object.entries(declared)) if (spec.required && spec.default === undefined && !(input in (step.with ?? {}))) problems.push(`${job}: ${name} needs input ${input}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});

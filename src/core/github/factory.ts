@@ -1,3 +1,4 @@
+import { isAbsolute, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { getOptionalInput } from '../inputs.js';
 import type { ActionRuntime } from '../runtime.js';
@@ -24,7 +25,7 @@ export function deployedRef(runtime: ActionRuntime): string {
  * Deployment records for this run: GitHub Deployments when a token is available (input
  * `github-token`, else GITHUB_TOKEN), the ledger file otherwise; none with `records: none`.
  */
-export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Partial<GitHubClientOptions> = {}): DeploymentRecords | undefined {
+export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Partial<GitHubClientOptions> = {}, cwd?: string): DeploymentRecords | undefined {
   const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
   if (!['auto', 'github', 'ledger', 'none'].includes(raw)) throw new InputError('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
   const mode = raw as RecordsMode;
@@ -32,7 +33,9 @@ export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Pa
   const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
   if (token) runtime.setSecret(token);
   const runUrl = runUrlFrom(runtime.env);
-  const ledger = () => new LedgerDeploymentRecords(getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE, { runUrl });
+  // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
+  const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
+  const ledger = () => new LedgerDeploymentRecords(cwd && !isAbsolute(ledgerPath) ? join(cwd, ledgerPath) : ledgerPath, { runUrl });
   switch (mode) {
     case 'none':
       return undefined;

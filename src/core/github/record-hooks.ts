@@ -1,4 +1,4 @@
-import { describeError, UserError } from '../errors.js';
+import { describeError, InputError, UserError } from '../errors.js';
 import { getOptionalInput, parseNumberInput } from '../inputs.js';
 import type { Plan } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
@@ -40,10 +40,27 @@ export class DeploymentRecordHooks {
     private readonly planFile?: string,
   ) {}
 
-  /** Hooks for this run: GitHub Deployments with a token, the ledger without, nothing with `records: none`. */
-  static forRun(runtime: ActionRuntime, plan: Pick<Plan, 'environment' | 'environmentUrl' | 'irreversible' | 'service'>, planFile?: string, client: Partial<GitHubClientOptions> = {}): DeploymentRecordHooks {
-    // Inside a rollout the client retries twice (1 s, 4 s); the caller retries the whole call too.
-    return new DeploymentRecordHooks(runtime, deploymentRecordsFor(runtime, { retries: 2, ...client }), plan, planFile);
+  /** Set when the records could not even be opened (a bad `records` input): every call then reports it, after traffic. */
+  private setupError: unknown;
+
+  /**
+   * Hooks for this run: GitHub Deployments with a token, the ledger without, nothing with
+   * `records: none`. Never throws: a rollback must reach the traffic change whatever the inputs
+   * for records say, so a setup problem surfaces from the first record call instead.
+   */
+  static forRun(runtime: ActionRuntime, plan: Pick<Plan, 'environment' | 'environmentUrl' | 'irreversible' | 'service'>, planFile?: string, client: Partial<GitHubClientOptions> = {}, cwd?: string): DeploymentRecordHooks {
+    try {
+      // Inside a rollout the client retries twice (1 s, 4 s); the caller retries the whole call too.
+      return new DeploymentRecordHooks(runtime, deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
+    } catch (err) {
+      const hooks = new DeploymentRecordHooks(runtime, undefined, plan, planFile);
+      hooks.setupError = err;
+      return hooks;
+    }
+  }
+
+  private checkSetup(): void {
+    if (this.setupError !== undefined) throw new RecordNotWrittenError(`deployment records are not kept: ${describeError(this.setupError)}`);
   }
 
   private fail(what: string, err: unknown, fix: string): never {
@@ -64,6 +81,7 @@ export class DeploymentRecordHooks {
 
   /** deploy-canary sent the first slice: create the Deployment and its `in_progress` status; output `deployment-id`. */
   async deploymentStarted(event: RecordEvent): Promise<void> {
+    this.checkSetup();
     if (!this.records) return;
     const version = event.version ?? 'unknown';
     const description = event.strategy === 'blue-green' ? `switched to ${version}` : `canary ${event.weight}%`;
@@ -106,8 +124,10 @@ export class DeploymentRecordHooks {
 
   /** Traffic is back on stable: `failure` for a bad canary, `error` when the pipeline itself broke. */
   async rolledBack(event: RecordEvent & { reason: string; cause: 'failure' | 'error' }): Promise<void> {
+    const given = getOptionalInput(this.runtime, 'cause');
+    if (given !== undefined && given !== 'failure' && given !== 'error') throw new InputError('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
     const id = await this.locate();
-    if (id !== undefined) await this.status(id, event.cause, `rolled back: ${event.reason}`);
+    if (id !== undefined) await this.status(id, given ?? event.cause, `rolled back: ${event.reason}`);
   }
 
   /**
@@ -115,6 +135,7 @@ export class DeploymentRecordHooks {
    * environment's newest deployment while it is still under way, so rollback needs no input.
    */
   private async locate(): Promise<number | undefined> {
+    this.checkSetup();
     if (this.deploymentId !== undefined || this.located || !this.records) return this.deploymentId;
     const given = getOptionalInput(this.runtime, 'deployment-id');
     if (given !== undefined) {
@@ -141,4 +162,14 @@ export class DeploymentRecordHooks {
     }
     return undefined;
   }
+}
+
+/** The record calls as plain functions, to merge into the rollout's hooks (`{ ...others, ...recordHooks(…) }`). */
+export function recordHooks(hooks: DeploymentRecordHooks): Pick<DeploymentRecordHooks, 'deploymentStarted' | 'stepReached' | 'promoted' | 'rolledBack'> {
+  return {
+    deploymentStarted: (event) => hooks.deploymentStarted(event),
+    stepReached: (event) => hooks.stepReached(event),
+    promoted: (event) => hooks.promoted(event),
+    rolledBack: (event) => hooks.rolledBack(event),
+  };
 }

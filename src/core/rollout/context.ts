@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from '../clock.js';
+import { DeploymentRecordHooks, recordHooks } from '../github/record-hooks.js';
 import type { Plan } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
 import { createTrafficProvider } from '../traffic/index.js';
@@ -45,7 +46,8 @@ export function openRollout(runtime: ActionRuntime, loaded: { plan: Plan; file: 
     plan: loaded.plan,
     file: loaded.file,
     clock,
-    hooks: deps.hooks ?? noRolloutHooks,
+    // Deployment records (GitHub, or the ledger without a token) join every rollout by default.
+    hooks: deps.hooks ?? { ...noRolloutHooks, ...recordHooks(DeploymentRecordHooks.forRun(runtime, loaded.plan, loaded.file, {}, cwd)) },
     traffic,
     store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
     owner: rolloutOwner(runtime.env),

@@ -4,6 +4,7 @@ import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { describeTrafficState, trafficStateTable, type Colour, type RollbackOutcome } from '../traffic/provider.js';
 import { openRollout, rolloutEvent, type RolloutContext, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
+import { runManualRollback } from './manual-rollback.js';
 import { loadActionPlan } from './plan-input.js';
 import type { RolloutRecord } from './rollout-state.js';
 
@@ -18,10 +19,14 @@ export const ROLLBACK_BACKOFF_MS = 500;
  * Idempotent: a second run finds stable at 100% and says so.
  */
 export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDeps = {}): Promise<ActionResult> {
-  const loaded = loadActionPlan(runtime, { require: ['traffic'], reads: ['flags', 'notify', 'analysis', 'metrics'] });
+  // `to: previous | <version>`: a manual rollback redeploys a known-good version (see manual-rollback.ts).
+  // Only then is the deploy step read: an unset variable in it must not stop an ordinary rollback.
+  const to = getOptionalInput(runtime, 'to');
+  const loaded = loadActionPlan(runtime, { require: ['traffic'], reads: ['flags', 'notify', 'analysis', 'metrics', ...(to ? (['deploy', 'readiness'] as const) : [])] });
   const reason = getOptionalInput(runtime, 'reason') ?? 'rollback requested';
   const attempts = getNumberInput(runtime, 'attempts', { min: 1, max: 20, integer: true }) ?? ROLLBACK_ATTEMPTS;
   const ctx = openRollout(runtime, loaded, deps);
+  if (to) return runManualRollback(ctx, to, reason);
   const record = ctx.store.read();
   ctx.log(`rollback of ${ctx.plan.service}/${ctx.plan.environment} (${ctx.traffic.target}): ${reason}`);
   if (record) ctx.log(`rollout on record: version ${record.version} by ${record.owner}, canary last set to ${record.weight}%`);
@@ -50,6 +55,8 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
   const released = ctx.store.release();
   if (released) summary.push(`Rollout lock released (was held by ${released.owner} for \`${released.version}\`).`);
   runtime.appendSummary(summary.join('\n'));
+  // Traffic is safe by now; a missing record or a kill switch still on must not pass silently.
+  if (warnings.length) return { ok: false, failure: `traffic was restored, but ${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` };
   return { ok: true };
 }
 

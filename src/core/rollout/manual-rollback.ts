@@ -1,0 +1,64 @@
+import { UserError } from '../errors.js';
+import { deployToSlot } from '../deploy/deploy.js';
+import { waitForReadiness } from '../deploy/readiness.js';
+import { DeploymentBookkeeping } from '../github/bookkeeping.js';
+import { manualRollback } from '../github/manual-rollback.js';
+import type { ActionResult } from '../runtime.js';
+import { describeTrafficState, otherColour, trafficStateTable, type TrafficState } from '../traffic/provider.js';
+import { templateVars, type RolloutContext } from './context.js';
+
+/**
+ * rollback with input `to` (`previous` or a version): puts a known-good version back in service
+ * through the plan's deploy step, without gates, and records it as a new deployment whose
+ * payload names `rollbackOf`. The choice of version and the refusals (irreversible releases,
+ * no earlier good deployment) live in core/github/manual-rollback.ts; this file only knows how
+ * to deploy and move traffic.
+ */
+export async function runManualRollback(ctx: RolloutContext, to: string, reason: string): Promise<ActionResult> {
+  const { runtime, plan } = ctx;
+  const book = DeploymentBookkeeping.forRun(runtime, plan.environment);
+  const summary: string[] = [`## rollgate manual rollback: ${plan.service}/${plan.environment}`, '', `Asked for: \`${to}\` · reason: ${reason}`, ''];
+  let after: TrafficState | undefined;
+
+  const redeploy = async (version: string): Promise<void> => {
+    if (!plan.deploy) throw new UserError(`plan: deploy is required to roll back to ${version} (manual rollback redeploys the version through the plan's deploy step)`);
+    const blueGreen = plan.strategy === 'blue-green';
+    const slot = blueGreen ? otherColour(await ctx.traffic.liveColour()) : 'stable';
+    await deployToSlot(plan.deploy, { slot, version, service: plan.service, environment: plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...runtime.env }, cwd: ctx.cwd });
+    if (plan.readiness) await waitForReadiness(plan.readiness, { clock: ctx.clock, vars: templateVars(ctx, slot, version), log: ctx.log });
+    if (blueGreen) {
+      const live = await ctx.traffic.liveColour();
+      after = await ctx.traffic.switchTo(slot as 'blue' | 'green');
+      ctx.store.recordSwitch({ live: slot as 'blue' | 'green', previous: live, liveVersion: version });
+    } else {
+      // The stable slot now runs the old version; make sure it has all the traffic.
+      after = (await ctx.traffic.rollback()).after;
+    }
+    ctx.log(`traffic: ${describeTrafficState(after)}`);
+  };
+
+  const outcome = await manualRollback({ to, plan, planFile: ctx.file, reason }, book, redeploy, ctx.log);
+  switch (outcome.kind) {
+    case 'nothing-to-roll-back':
+      runtime.setOutput('rolled-back', 'false');
+      summary.push(`**Nothing was changed:** ${outcome.reason}.`, '', 'Pass `to: <version>` to redeploy a version by name.');
+      runtime.appendSummary(summary.join('\n'));
+      return book.settle({ ok: false, failure: `nothing to roll back to: ${outcome.reason}; nothing was changed` });
+    case 'rolled-back':
+      runtime.setOutput('rolled-back', 'true');
+      runtime.setOutput('version', outcome.version);
+      summary.push(
+        '| | deployment | version |',
+        '| --- | --- | --- |',
+        `| from | ${outcome.from ? `#${outcome.from.id}` : '—'} | ${outcome.from?.payload.version ?? '—'} |`,
+        `| to | ${outcome.deploymentId ? `#${outcome.deploymentId}` : '(not recorded)'} | \`${outcome.version}\` |`,
+        '',
+        'Gates were skipped: the target is a version that already succeeded here.',
+        '',
+      );
+      if (after) summary.push('### Traffic', '', trafficStateTable(after), '');
+      ctx.store.release();
+      runtime.appendSummary(summary.join('\n'));
+      return book.settle({ ok: true });
+  }
+}
