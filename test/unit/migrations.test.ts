@@ -229,3 +229,32 @@ describe('layouts', () => {
     expect(globToRegExp('sql/*.sql').test('sql/a/c.sql')).toBe(false);
   });
 });
+
+test('the layout corpus: each tool is recognised and only its up migrations are judged', async () => {
+  const { existsSync } = await import('node:fs');
+  const { listFiles } = await import('../../src/core/migrations/layouts.js');
+  const root = join(RULES_DIR, '../layouts');
+  const files = listFiles(root).filter(isMigrationPath).sort(migrationOrder);
+  const sources = files.map((f) => readMigrationSource(f, readFileSync(join(root, f), 'utf8'), (p) => existsSync(join(root, p))));
+  expect(Object.fromEntries(sources.map((s) => [s.file.split('/')[0], s.layout]))).toEqual({
+    dbmate: 'dbmate',
+    drizzle: 'drizzle',
+    flyway: 'flyway',
+    'golang-migrate': 'golang-migrate',
+    goose: 'goose',
+    prisma: 'prisma',
+    supabase: 'supabase',
+  });
+  const report = await lintMigrations(sources, { pgVersion: 15, oneChange: false });
+  const found: Record<string, string[]> = {};
+  for (const f of report.findings) (found[f.file] ??= []).push(`${f.rule}:${f.line}`);
+  expect(found).toEqual({
+    'dbmate/db/migrations/20240201120000_rename_title.sql': ['rename-column:3'],
+    'drizzle/drizzle/0003_wild_cat.sql': ['add-column-volatile-default:1', 'missing-lock-timeout:1', 'unique-or-pk-constraint:2', 'drop-table:3'],
+    'golang-migrate/migrations/000003_orders_fk.up.sql': ['constraint-not-valid:2'],
+    'golang-migrate/migrations/000004_orders_total.up.sql': ['missing-down:1', 'alter-column-type:2'],
+    'goose/db/migrations/20240105093000_add_sku.sql': ['index-not-concurrent:4'],
+    'prisma/prisma/migrations/20240301120000_add_orders/migration.sql': ['add-column-required:13', 'missing-lock-timeout:13'],
+    'supabase/supabase/migrations/20240401000000_profiles.sql': ['data-backfill-in-migration:3', 'blocking-maintenance:4'],
+  });
+});
