@@ -1,4 +1,6 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -191,6 +193,65 @@ suite('build-and-tag against a real registry with buildah', () => {
       await registry.restart();
     }
     expect(await tagList('acme/inventory')).toEqual([]);
+  });
+
+  test('several platforms push an image index whose platform images the registry serves, and a rebuild is a no-op', async () => {
+    const image = `${registry.host}/acme/multi`;
+    const inputs = { image, context: fixture, sha: SHA, platforms: 'linux/amd64,linux/arm64' };
+    const { result, runtime } = await build(inputs);
+    expect(result).toEqual({ ok: true });
+    const digest = runtime.outputs.digest!;
+    const res = await fetch(`${registry.url}/v2/acme/multi/manifests/sha-4f1c2d3`, { headers: { Accept: 'application/vnd.oci.image.index.v1+json' } });
+    expect(res.headers.get('docker-content-digest')).toBe(digest);
+    const index = (await res.json()) as { mediaType: string; manifests: { digest: string; platform: { architecture: string } }[] };
+    expect(index.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    expect(index.manifests.map((m) => m.platform.architecture).sort()).toEqual(['amd64', 'arm64']);
+    for (const m of index.manifests) expect(await registryDigest('acme/multi', m.digest)).toBe(m.digest);
+    // buildah adds platforms to the list in the order they finish: rebuilds must still match.
+    for (let i = 0; i < 3; i++) {
+      const again = await build(inputs);
+      expect(again.result.failure).toBeUndefined();
+      expect(again.runtime.outputs.digest).toBe(digest);
+      expect(again.runtime.summary).toContain('already there (no-op)');
+    }
+  });
+
+  test('a push that fails half-way is reported as a failure, and re-running completes it without moving anything', async () => {
+    // A pass-through proxy in front of the real registry that refuses the second tag's manifest:
+    // the blobs and the first tag land, then the registry "breaks".
+    let failing = true;
+    const proxy = createServer((req, res) => {
+      if (failing && req.method === 'PUT' && /\/manifests\/v7\.0\.0$/.test(req.url ?? '')) {
+        req.resume();
+        req.on('end', () => res.writeHead(503, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAVAILABLE","message":"storage offline"}]}'));
+        return;
+      }
+      const upstream = httpRequest({ host: '127.0.0.1', port: registry.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.writeHead(502).end());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const inputs = { image: `${host}/acme/half`, context: appWith('half\n'), sha: SHA, ref: 'refs/tags/v7.0.0' };
+      const first = await build(inputs);
+      expect(first.result.ok).toBe(false);
+      expect(first.result.failure).toMatch(/push manifest .*acme\/half:v7\.0\.0: HTTP 503 \(UNAVAILABLE: storage offline\)/);
+      expect(first.runtime.outputs).toEqual({});
+      expect(await registryDigest('acme/half', 'v7.0.0')).toBeUndefined();
+
+      failing = false;
+      const second = await build(inputs);
+      expect(second.result).toEqual({ ok: true });
+      expect(second.runtime.summary).toContain('| `sha-4f1c2d3` | immutable | already there (no-op) |');
+      expect(second.runtime.summary).toContain('| `v7.0.0` | immutable | pushed |');
+      expect(await registryDigest('acme/half', 'v7.0.0')).toBe(second.runtime.outputs.digest);
+    } finally {
+      proxy.close();
+    }
   });
 
   test('push: false builds without touching the registry and still reports the digest', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ProviderError, UserError } from '../errors.js';
 import { runCommand, type RunOptions, type RunResult } from '../exec.js';
+import { orderIndexByPlatform } from './layout.js';
 
 /** Which program builds the image. */
 export type BuilderKind = 'buildah' | 'docker';
@@ -107,6 +108,9 @@ export class BuildahBuilder implements ImageBuilder {
     const { build, cleanup } = buildahCommands(request, localName);
     try {
       for (const argv of build) await runStep(argv, this.run, this.env, onLine);
+      // Platforms join buildah's manifest list in the order they finish, so the index digest
+      // would change between identical builds: put them in the requested order.
+      if (request.platforms.length > 1) orderIndexByPlatform(request.layoutDir, request.platforms);
     } finally {
       for (const argv of cleanup) await this.run(argv, { env: this.env, timeoutMs: 120_000 }).catch(() => undefined);
     }

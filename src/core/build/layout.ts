@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProviderError } from '../errors.js';
 import { DIGEST } from './registry.js';
@@ -78,4 +78,33 @@ function readBlob(dir: string, digest: string): Buffer {
   const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   if (actual !== digest) throw new ProviderError('build', `blob ${digest} in ${dir} is corrupt (its content hashes to ${actual})`);
   return bytes;
+}
+
+/**
+ * Rewrites a layout's top index so its platform manifests follow `platforms` (then os/arch
+ * order for any others). Returns whether its bytes changed. The index is re-encoded as compact
+ * JSON, a valid OCI index whose bytes depend only on its content.
+ */
+export function orderIndexByPlatform(dir: string, platforms: readonly string[]): boolean {
+  const indexFile = join(dir, 'index.json');
+  const layoutIndex = JSON.parse(readFileSync(indexFile, 'utf8')) as { manifests: Descriptor[] } & Record<string, unknown>;
+  const root = layoutIndex.manifests?.[0];
+  if (!root || layoutIndex.manifests.length !== 1 || !INDEX_TYPES.has(root.mediaType)) return false;
+  const original = readBlob(dir, root.digest);
+  const body = JSON.parse(original.toString('utf8')) as { manifests: Descriptor[] } & Record<string, unknown>;
+  const name = (d: Descriptor) => [d.platform?.os, d.platform?.architecture, d.platform?.variant].filter(Boolean).join('/');
+  const rank = (d: Descriptor) => {
+    const exact = platforms.indexOf(name(d));
+    const loose = platforms.indexOf(`${d.platform?.os}/${d.platform?.architecture}`);
+    return exact !== -1 ? exact : loose !== -1 ? loose : platforms.length;
+  };
+  const sorted = [...body.manifests].sort((a, b) => rank(a) - rank(b) || name(a).localeCompare(name(b)) || a.digest.localeCompare(b.digest));
+  // Always our own encoding, so an index already in order and one reordered are byte-identical.
+  const bytes = Buffer.from(JSON.stringify({ ...body, manifests: sorted }), 'utf8');
+  if (bytes.equals(original)) return false;
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  writeFileSync(blobPath(dir, digest), bytes);
+  layoutIndex.manifests = [{ ...root, digest, size: bytes.length }];
+  writeFileSync(indexFile, JSON.stringify(layoutIndex));
+  return true;
 }
