@@ -59,15 +59,17 @@ export async function startCanaryStack(options: {
   const service = options.service ?? 'orders';
   const slots = { stable: await freePort(), canary: await freePort() };
   // Slot processes outlive their deploy script by design; never outlive the test run.
-  process.once('exit', () => ['stable', 'canary'].forEach((slot) => killSlot(dir.path, slot)));
-  writeFileSync(join(dir.path, 'stack.json'), JSON.stringify({ service, slots, versions: options.versions, loader }));
+  process.once('exit', () => Object.values(slots).forEach((port) => killSlot(dir.path, port)));
+  // blue and green name the same two places, for blue-green plans against this stack.
+  const named = { ...slots, blue: slots.stable, green: slots.canary };
+  writeFileSync(join(dir.path, 'stack.json'), JSON.stringify({ service, slots: named, versions: options.versions, loader }));
   const started: { haproxy?: RunningHaproxy; prometheus?: PrometheusServer; load?: ReturnType<typeof startLoad> } = {};
   const stopAll = async () => {
     const result = await started.load?.stop();
     started.load = undefined;
     await started.prometheus?.stop();
     await started.haproxy?.stop();
-    for (const slot of ['stable', 'canary']) killSlot(dir.path, slot);
+    for (const port of Object.values(slots)) killSlot(dir.path, port);
     return result;
   };
   try {
@@ -159,9 +161,9 @@ export async function startCanaryStack(options: {
   };
 }
 
-/** Kills the sample service in a slot by the PID its deploy recorded. */
-function killSlot(dir: string, slot: string): void {
-  const pidFile = join(dir, `${slot}.pid`);
+/** Kills the sample service on a slot's port by the PID its deploy recorded. */
+function killSlot(dir: string, port: number): void {
+  const pidFile = join(dir, `${port}.pid`);
   if (!existsSync(pidFile)) return;
   try {
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');

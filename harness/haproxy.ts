@@ -26,9 +26,9 @@ export interface RunningHaproxy {
  * Starts a real HAProxy on loopback with a generated config: one frontend, one roundrobin
  * backend holding `servers`, and the runtime API on a TCP port at admin level.
  */
-export async function startHaproxy(options: { dir: string; backend?: string; servers: HaproxyServerSpec[]; name?: string }): Promise<RunningHaproxy> {
+export async function startHaproxy(options: { dir: string; backend?: string; servers: HaproxyServerSpec[]; name?: string; port?: number; adminPort?: number }): Promise<RunningHaproxy> {
   const backend = options.backend ?? 'orders';
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort] = [options.port ?? (await freePort()), options.adminPort ?? (await freePort())];
   const config = [
     'global',
     `  stats socket ipv4@127.0.0.1:${adminPort} level admin`,

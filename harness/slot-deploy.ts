@@ -32,14 +32,14 @@ async function deploy(stackDir: string, slot: string, version: string): Promise<
     process.stderr.write(`deploy of ${version} failed: image ${version} cannot be pulled\n`);
     process.exit(1);
   }
-  await stopSlot(stackDir, slot, port);
+  await stopSlot(stackDir, port);
   const log = openSync(join(stackDir, `${slot}.log`), 'a');
   const child = spawn(process.execPath, ['--import', stack.loader, fileURLToPath(import.meta.url), 'serve', stack.service, slot, version, String(port), JSON.stringify(behaviour)], {
     detached: true,
     stdio: ['ignore', log, log],
   });
   child.unref();
-  writeFileSync(join(stackDir, `${slot}.pid`), String(child.pid));
+  writeFileSync(join(stackDir, `${port}.pid`), String(child.pid));
   // The process is up once it answers liveness; readiness is the rollout's to wait for.
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
@@ -57,8 +57,9 @@ async function deploy(stackDir: string, slot: string, version: string): Promise<
 }
 
 /** Stops the process in a slot (by its PID file) and waits until it has exited. */
-async function stopSlot(stackDir: string, slot: string, port: number): Promise<void> {
-  const pidFile = join(stackDir, `${slot}.pid`);
+async function stopSlot(stackDir: string, port: number): Promise<void> {
+  // Keyed by port: blue/green are other names for the same two places.
+  const pidFile = join(stackDir, `${port}.pid`);
   let pid: number | undefined;
   try {
     pid = Number(readFileSync(pidFile, 'utf8'));
@@ -82,7 +83,6 @@ async function stopSlot(stackDir: string, slot: string, port: number): Promise<v
     if (!alive) break;
     await new Promise((r) => setTimeout(r, 25));
   }
-  void port;
 }
 
 async function serve(service: string, slot: string, version: string, port: string, behaviour: string): Promise<void> {
