@@ -164,7 +164,7 @@ describeIf('statistical judge on real Prometheus data', () => {
     expect(check.limit).toBe('Mann-Whitney (increase, α 0.05): mean ≤ +5%; critical');
     const summary = renderGateSummary(report);
     expect(summary).toContain('score 0');
-    expect(summary).toMatch(/canary n 60, median [\d.]+, p90 [\d.]+; stable n 60, median [\d.]+, p90 [\d.]+; U [\d.]+, p [\de.-]+ \(normal\); mean ×1\.1/);
+    expect(summary).toMatch(/mean ×1\.1\d* > allowed ×1\.05 and significant \(p [\de.-]+ < α 0\.05\) — canary n 60, median [\d.]+, p90 [\d.]+; stable n 60, median [\d.]+, p90 [\d.]+; U [\d.]+ \(normal p\); median ×1\.1/);
     expect(summary).toContain('```mermaid');
     // The report output is JSON: it must survive a round trip with every number intact.
     expect(JSON.parse(JSON.stringify(report)).checks[0].details.u).toBe(check.details!.u);
@@ -175,6 +175,17 @@ describeIf('statistical judge on real Prometheus data', () => {
     expect(report.verdict).toBe('inconclusive');
     expect(report.reason).toMatch(/never a pass: check mean-latency: too few points to compare: canary 5, stable 5; the test needs 10 on each side, 5 more canary and 5 more stable/);
     expect(report.score).toBe(0);
+  });
+
+  it('leaves out windows with fewer requests than minRequests, and says so', async () => {
+    const requests = 'sum(increase(app_request_duration_seconds_count{scenario="{{scenario}}",track="{{track}}"}[{{window}}]))';
+    // About 150 requests per 15 s window: all of them count at 100, none at 1000.
+    const busy = await judge('slow-2', statisticalAnalysis({ requests, minRequests: 100 }));
+    expect(busy.verdict).toBe('fail');
+    expect(busy.checks[0]!.details).toMatchObject({ canaryN: 60, stableN: 60, canaryLowTraffic: 0, stableLowTraffic: 0 });
+    const quiet = await judge('slow-2', statisticalAnalysis({ requests, minRequests: 1000 }));
+    expect(quiet.verdict).toBe('inconclusive');
+    expect(quiet.reason).toMatch(/too few points to compare: canary 0, stable 0; .* \(left out: 60 canary and 60 stable points below minRequests\)/);
   });
 
   it('treats a check without data as inconclusive unless the plan says data may be missing', async () => {

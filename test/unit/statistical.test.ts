@@ -15,13 +15,13 @@ describe('statistical judge: one check', () => {
     expect(j.decision).toBe('fail');
     expect(j.meanRatio).toBeCloseTo(1.15, 10);
     expect(j.test!.p).toBeLessThan(0.05);
-    expect(j.reason).toMatch(/^canary is higher: mean ×1\.15 > allowed ×1\.05, p .* < α 0\.05 — canary n 20, median 0\.23, p90 .*; stable n 20, median 0\.2/);
+    expect(j.reason).toMatch(/^canary is higher: mean ×1\.15 > allowed ×1\.05 and significant \(p .* < α 0\.05\) — canary n 20, median 0\.23, p90 .*; stable n 20, median 0\.2, p90 .*; U \d+ \(exact p\); median ×1\.15$/);
   });
 
   it('passes a significant increase that stays within allowedIncrease', () => {
     const j = judgeSamples(check({ allowedIncrease: 0.2 }), series(spread(0.23)), series(spread(0.2)), 0.05);
     expect(j.decision).toBe('pass');
-    expect(j.reason).toMatch(/^a significant difference within tolerance \(mean ×1\.15\)/);
+    expect(j.reason).toMatch(/^a significant difference within tolerance \(mean ×1\.15, p [\de.-]+\)/);
   });
 
   it('passes a large difference that is not significant', () => {

@@ -1,5 +1,5 @@
 import { formatDuration, promDuration } from '../duration.js';
-import { describeError, isUserError } from '../errors.js';
+import { describeError, isUserError, UserError } from '../errors.js';
 import type { CheckConfig } from '../plan/schema.js';
 import type { RangeOutcome, RangeQuery, SeriesPoint } from '../metrics/provider.js';
 import { renderTemplate } from '../template.js';
@@ -39,6 +39,8 @@ export interface CheckJudgement {
   dropped?: Record<Track, number>;
   /** More points needed per side before the test may decide. */
   missing?: Record<Track, number>;
+  /** Points left out because their window had fewer requests than analysis.minRequests. */
+  lowTraffic?: Record<Track, number>;
   points?: Record<Track, SeriesPoint[]>;
 }
 
@@ -95,16 +97,26 @@ function describeSide(name: string, s: SampleSummary): string {
  * Judges one check from its two series: Mann-Whitney U for whether the canary's distribution
  * moved, the ratio of means for how far, and the check's tolerances for whether that matters.
  */
-export function judgeSamples(check: CheckConfig, canaryPoints: readonly SeriesPoint[], stablePoints: readonly SeriesPoint[], alpha: number): CheckJudgement {
+export function judgeSamples(
+  check: CheckConfig,
+  canaryPoints: readonly SeriesPoint[],
+  stablePoints: readonly SeriesPoint[],
+  alpha: number,
+  lowTraffic?: Record<Track, number>,
+): CheckJudgement {
   const direction: Direction = check.direction ?? 'either';
   const alternative = alternativeFor(direction);
   const canary = cleanPoints(canaryPoints, check.nanStrategy);
   const stable = cleanPoints(stablePoints, check.nanStrategy);
   const dropped = { canary: canary.dropped, stable: stable.dropped };
-  const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] } };
+  const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] }, ...(lowTraffic ? { lowTraffic } : {}) };
   const needed = Math.max(MIN_POINTS, smallestDecisiveSampleSize(alpha, alternative));
   const summaries = { canary: summarize(canary.values), stable: summarize(stable.values) };
-  const droppedNote = dropped.canary + dropped.stable > 0 ? ` (left out: ${dropped.canary} canary and ${dropped.stable} stable NaN/Inf points)` : '';
+  const notes = [
+    dropped.canary + dropped.stable > 0 ? `${dropped.canary} canary and ${dropped.stable} stable NaN/Inf points` : '',
+    lowTraffic && lowTraffic.canary + lowTraffic.stable > 0 ? `${lowTraffic.canary} canary and ${lowTraffic.stable} stable points below minRequests` : '',
+  ].filter(Boolean);
+  const droppedNote = notes.length > 0 ? ` (left out: ${notes.join('; ')})` : '';
   if (canary.values.length < needed || stable.values.length < needed) {
     const missing = { canary: Math.max(0, needed - canary.values.length), stable: Math.max(0, needed - stable.values.length) };
     const more = (['canary', 'stable'] as const)
@@ -128,18 +140,18 @@ export function judgeSamples(check: CheckConfig, canaryPoints: readonly SeriesPo
   const significant = test.p < alpha;
   const tooHigh = direction !== 'decrease' && meanRatio > allowedUp;
   const tooLow = direction !== 'increase' && meanRatio < allowedDown;
-  const stats = `${describeSide('canary', summaries.canary)}; ${describeSide('stable', summaries.stable)}; U ${formatValue(test.u)}, p ${formatValue(test.p)} (${test.method}); mean ×${formatValue(meanRatio)}, median ×${formatValue(medianRatio)}`;
+  const stats = `${describeSide('canary', summaries.canary)}; ${describeSide('stable', summaries.stable)}; U ${formatValue(test.u)} (${test.method} p); median ×${formatValue(medianRatio)}`;
   const shared = { ...base, ...summaries, test, meanRatio, medianRatio };
 
   if (significant && (tooHigh || tooLow)) {
     const which = tooHigh
       ? `canary is higher: mean ×${formatValue(meanRatio)} > allowed ×${formatValue(allowedUp)}`
       : `canary is lower: mean ×${formatValue(meanRatio)} < allowed ×${formatValue(allowedDown)}`;
-    return { ...shared, decision: 'fail', reason: `${which}, p ${formatValue(test.p)} < α ${formatValue(alpha)} — ${stats}${droppedNote}` };
+    return { ...shared, decision: 'fail', reason: `${which} and significant (p ${formatValue(test.p)} < α ${formatValue(alpha)}) — ${stats}${droppedNote}` };
   }
   const why = !significant
-    ? `no significant difference (p ${formatValue(test.p)} ≥ α ${formatValue(alpha)})`
-    : `a significant difference within tolerance (mean ×${formatValue(meanRatio)})`;
+    ? `no significant difference (p ${formatValue(test.p)} ≥ α ${formatValue(alpha)}, mean ×${formatValue(meanRatio)})`
+    : `a significant difference within tolerance (mean ×${formatValue(meanRatio)}, p ${formatValue(test.p)})`;
   return { ...shared, decision: 'pass', reason: `${why} — ${stats}${droppedNote}` };
 }
 
@@ -208,6 +220,10 @@ function details(j: CheckJudgement, alpha: number): Record<string, string | numb
     d.canaryPointsMissing = j.missing.canary;
     d.stablePointsMissing = j.missing.stable;
   }
+  if (j.lowTraffic) {
+    d.canaryLowTraffic = j.lowTraffic.canary;
+    d.stableLowTraffic = j.lowTraffic.stable;
+  }
   if (j.dropped && j.dropped.canary + j.dropped.stable > 0) {
     d.canaryDropped = j.dropped.canary;
     d.stableDropped = j.dropped.stable;
@@ -238,12 +254,15 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
 
   if (bands.marginal > bands.pass) return finish('error', `analysis.score: marginal ${bands.marginal} is above pass ${bands.pass}`);
   let queries: Record<Track, string>[];
+  let requestQueries: Record<Track, string> | undefined;
   try {
     const fill = (template: string, track: Track, field: string) => renderTemplate(template, { ...options.vars, track, window }, field);
     queries = analysis.checks.map((check, i) => ({
       canary: fill(check.query, 'canary', `analysis.checks[${i}].query`),
       stable: fill(check.query, 'stable', `analysis.checks[${i}].query`),
     }));
+    if (analysis.minRequests > 0 && analysis.requests)
+      requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
   } catch (err) {
     if (!isUserError(err)) throw err;
     return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
@@ -263,6 +282,35 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
     }
     if (signal?.aborted) return finish('error', 'the gate was cancelled before the bake ended');
   }
+
+  // Windows with too little traffic say more about chance than about the version: leave them out.
+  let traffic: Record<Track, Map<number, number>> | undefined;
+  if (analysis.minRequests > 0 && requestQueries) {
+    try {
+      const [canary, stable] = await Promise.all([provider.queryRange(requestQueries.canary, range, { signal }), provider.queryRange(requestQueries.stable, range, { signal })]);
+      const counts = (o: RangeOutcome, track: Track): Map<number, number> => {
+        switch (o.kind) {
+          case 'series':
+            return new Map(o.points.map((p) => [p.time, p.value]));
+          case 'no-data':
+            // No series means no request was counted at all.
+            return new Map();
+          case 'many-series':
+            throw new UserError(`requests query: ${track}: ${o.count} series where one was expected (aggregate it with sum())`);
+        }
+      };
+      traffic = { canary: counts(canary, 'canary'), stable: counts(stable, 'stable') };
+    } catch (err) {
+      if (!isUserError(err)) throw err;
+      return finish('error', `requests query: ${describeError(err).replace(/^requests query: /, '')}`);
+    }
+  }
+  const busyEnough = (points: SeriesPoint[], track: Track): { kept: SeriesPoint[]; quiet: number } => {
+    if (!traffic) return { kept: points, quiet: 0 };
+    const counts = traffic[track];
+    const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= analysis.minRequests);
+    return { kept, quiet: points.length - kept.length };
+  };
 
   const judged = await Promise.all(
     analysis.checks.map(async (check, i): Promise<CheckJudgement> => {
@@ -284,7 +332,9 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
           ? { check, decision: 'no-data', reason: `${what} over the bake window (mustHaveData: true); never a pass` }
           : { check, decision: 'no-data-ignored', reason: `${what}; left out of the score (mustHaveData: false)` };
       }
-      return judgeSamples(check, canary.kind === 'series' ? canary.points : [], stable.kind === 'series' ? stable.points : [], analysis.alpha);
+      const c = busyEnough(canary.kind === 'series' ? canary.points : [], 'canary');
+      const s = busyEnough(stable.kind === 'series' ? stable.points : [], 'stable');
+      return judgeSamples(check, c.kept, s.kept, analysis.alpha, traffic ? { canary: c.quiet, stable: s.quiet } : undefined);
     }),
   );
   for (const j of judged) log(`${j.check.name}: ${j.decision}: ${j.reason}`);
