@@ -42,7 +42,12 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
     report.push('', '### Traffic', '', trafficStateTable(after));
     runtime.appendSummary(report.join('\n'));
     const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted(rolloutEvent(ctx, share, version)), { clock: ctx.clock });
-    if (problem) runtime.warning(problem);
+    // Traffic moved as asked: a missing record must not fail the step (that would roll back a
+    // healthy canary), so it is a warning in the log and in the summary, with what to do.
+    if (problem) {
+      runtime.warning(problem);
+      runtime.appendSummary(`> ⚠️ ${problem}`);
+    }
     return { ok: true };
   } catch (err) {
     runtime.setOutput('weight', trafficMoved ? '' : String(Math.round(before.canaryPercent * 100) / 100));

@@ -164,5 +164,8 @@ async function promote(ctx: RolloutContext, version: string | undefined, summary
 
 async function bookkeeping(ctx: RolloutContext, what: string, call: () => Promise<void>): Promise<void> {
   const problem = await runBookkeeping(what, call, { clock: ctx.clock });
-  if (problem) ctx.runtime.warning(problem);
+  if (problem) {
+    ctx.runtime.warning(problem);
+    ctx.runtime.appendSummary(`> ⚠️ ${problem}`);
+  }
 }
