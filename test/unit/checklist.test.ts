@@ -48,6 +48,12 @@ describe('reading task items', () => {
     expect(items.get('communication')?.line).toBe(8);
   });
 
+  test('a marker on the item's next line or before its text still belongs to the item', () => {
+    const items = readTaskItems('- [x] Runbook https://wiki.example.com/r\n  <!-- rollgate:runbook -->\n- [ ] <!-- rollgate:dashboards --> Dashboards\n');
+    expect(items.get('runbook')).toMatchObject({ checked: true, links: ['https://wiki.example.com/r'], line: 1 });
+    expect(items.get('dashboards')).toMatchObject({ checked: false, text: 'Dashboards', line: 3 });
+  });
+
   test('a marker outside a task item does not count', () => {
     expect(readTaskItems('Runbook <!-- rollgate:runbook --> https://wiki.example.com\n\n- plain bullet <!-- rollgate:dashboards -->').size).toBe(0);
   });
