@@ -93,6 +93,8 @@ export const argoRolloutsTrafficSchema = z.strictObject({
   provider: z.literal('argo-rollouts'),
   ...kubernetesTarget,
   rollout: text('expected the name of the Rollout'),
+  /** How long to wait for the Argo Rollouts controller to show a change in the Rollout's status. */
+  timeout: positiveDuration.default(120_000),
 });
 
 export const serviceSelectorTrafficSchema = z.strictObject({

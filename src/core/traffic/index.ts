@@ -4,6 +4,13 @@ import type { Plan, TrafficConfig } from '../plan/schema.js';
 import { CommandTrafficProvider } from './command.js';
 import { HaproxyTrafficProvider } from './haproxy.js';
 import type { TrafficProvider } from './provider.js';
+import { ArgoRolloutsTrafficProvider } from './argo-rollouts.js';
+import { GatewayApiTrafficProvider } from './gateway-api.js';
+import { IstioTrafficProvider } from './istio.js';
+import type { KubernetesDeps } from './kubernetes.js';
+import { NginxIngressTrafficProvider } from './nginx-ingress.js';
+import { ServiceSelectorTrafficProvider } from './service-selector.js';
+import { SmiTrafficProvider } from './smi.js';
 
 export type { Colour, RollbackOutcome, SlotState, TrafficProvider, TrafficState } from './provider.js';
 
@@ -36,11 +43,21 @@ function fromConfig(traffic: TrafficConfig, plan: Pick<Plan, 'service' | 'enviro
     case 'command':
       return new CommandTrafficProvider(traffic, { ...deps, service: plan.service, environment: plan.environment, mode });
     case 'istio':
+      return new IstioTrafficProvider(traffic, kubernetesDeps(deps, mode));
     case 'gateway-api':
+      return new GatewayApiTrafficProvider(traffic, kubernetesDeps(deps, mode));
     case 'nginx-ingress':
+      return new NginxIngressTrafficProvider(traffic, kubernetesDeps(deps, mode));
     case 'smi':
+      return new SmiTrafficProvider(traffic, kubernetesDeps(deps, mode));
     case 'argo-rollouts':
+      return new ArgoRolloutsTrafficProvider(traffic, kubernetesDeps(deps, mode));
     case 'service-selector':
-      throw new UserError(`traffic.provider: ${traffic.provider} is not implemented yet (haproxy and command are)`);
+      return new ServiceSelectorTrafficProvider(traffic, kubernetesDeps(deps, mode));
   }
+}
+
+/** The Kubernetes providers' deps: kubectl runs with the action's environment (PATH, KUBECONFIG) and logs its commands. */
+function kubernetesDeps(deps: { clock: Clock; log: (line: string) => void; env: NodeJS.ProcessEnv; cwd: string }, mode: 'canary' | 'blue-green'): KubernetesDeps {
+  return { clock: deps.clock, log: deps.log, env: deps.env, cwd: deps.cwd, mode };
 }

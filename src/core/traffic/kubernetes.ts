@@ -72,6 +72,16 @@ export function wrongShape(kind: string, operation: string, supported: 'canary' 
   return new UserError(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
 }
 
+/** The raw weights of the pair as found in the traffic object, before any judgement. */
+export interface RawPair {
+  stable: { name: string; weight: number };
+  canary: { name: string; weight: number };
+  /** Weight held by destinations rollgate does not own. */
+  others: number;
+  /** True when the extras this provider owns (header route, mirror, header annotation) are in place. */
+  extras: boolean;
+}
+
 /**
  * The shared shape of the weighted providers (Istio, Gateway API, NGINX Ingress, SMI): each supplies
  * how to read the pair and how to write a split; promote and rollback are the same everywhere.
@@ -81,19 +91,22 @@ export abstract class WeightedKubernetesProvider {
   abstract readonly target: string;
   readonly supports = { canary: true, blueGreen: false };
   protected readonly clock: Clock;
+  /** Istio requires route weights to total 100; the others are relative. */
+  protected readonly mustTotal100: boolean = false;
 
   constructor(protected readonly deps: KubernetesDeps) {
     this.clock = deps.clock ?? systemClock;
   }
 
-  abstract getState(options?: TrafficCallOptions): Promise<TrafficState>;
+  /** Reads the pair; a missing object, route or destination is a ProviderError naming it. */
+  protected abstract readPair(signal?: AbortSignal): Promise<RawPair>;
 
   /** Writes the split (and the extras this provider owns: header routes, mirroring) as one patch. */
   protected abstract write(weights: { stable: number; canary: number }, phase: 'ramp' | 'final', signal?: AbortSignal): Promise<void>;
 
-  /** True when the extras this provider owns (header route, mirror, header annotation) are in place. */
-  protected hasExtras(_state: TrafficState): boolean {
-    return false;
+  async getState(options: TrafficCallOptions = {}): Promise<TrafficState> {
+    const pair = await this.readPair(options.signal);
+    return weightedState(this.kind, this.target, pair, { others: pair.others, mustTotal100: this.mustTotal100 });
   }
 
   async setWeight(percent: number, options: TrafficCallOptions = {}): Promise<TrafficState> {
@@ -108,10 +121,11 @@ export abstract class WeightedKubernetesProvider {
     return expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
   }
 
+  /** Works from any state it can read, even weights that are all 0 or do not add up: that is what it repairs. */
   async rollback(options: TrafficCallOptions & { toColour?: Colour } = {}): Promise<RollbackOutcome> {
-    const before = await this.getState(options);
-    const stable = before.slots.find((s) => s.role === 'stable');
-    if (stable?.weight === 100 && before.canaryPercent === 0 && !this.hasExtras(before)) return { changed: false, before, after: before };
+    const pair = await this.readPair(options.signal);
+    const before = lenientState(pair);
+    if (pair.stable.weight === 100 && pair.canary.weight === 0 && pair.others === 0 && !pair.extras) return { changed: false, before, after: before };
     await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
     const after = expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
     return { changed: true, before, after };
@@ -124,4 +138,17 @@ export abstract class WeightedKubernetesProvider {
   async switchTo(): Promise<TrafficState> {
     throw wrongShape(this.kind, 'switchTo', 'canary');
   }
+}
+
+/** A state for reports that never throws (rollback's "found" table, whatever it found). */
+function lenientState(pair: RawPair): TrafficState {
+  const total = pair.stable.weight + pair.canary.weight + pair.others;
+  const pct = (w: number) => (total > 0 ? (w / total) * 100 : 0);
+  return {
+    canaryPercent: pct(pair.canary.weight),
+    slots: [
+      { role: 'stable', name: pair.stable.name, percent: pct(pair.stable.weight), weight: pair.stable.weight },
+      { role: 'canary', name: pair.canary.name, percent: pct(pair.canary.weight), weight: pair.canary.weight },
+    ],
+  };
 }
