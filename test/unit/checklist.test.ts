@@ -48,7 +48,7 @@ describe('reading task items', () => {
     expect(items.get('communication')?.line).toBe(8);
   });
 
-  test('a marker on the item's next line or before its text still belongs to the item', () => {
+  test('a marker on the next line of an item, or before its text, still belongs to it', () => {
     const items = readTaskItems('- [x] Runbook https://wiki.example.com/r\n  <!-- rollgate:runbook -->\n- [ ] <!-- rollgate:dashboards --> Dashboards\n');
     expect(items.get('runbook')).toMatchObject({ checked: true, links: ['https://wiki.example.com/r'], line: 1 });
     expect(items.get('dashboards')).toMatchObject({ checked: false, text: 'Dashboards', line: 3 });
