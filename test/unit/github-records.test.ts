@@ -93,7 +93,12 @@ describe('choosing where records go', () => {
 
   it('asks for the token and the repository GitHub records need', () => {
     expect(() => deploymentRecordsFor(new MemoryRuntime({ records: 'github' }, runner))).toThrow(/input github-token: is required .*deployments: write/);
-    expect(() => deploymentRecordsFor(new MemoryRuntime({ 'github-token': 'ghs_abcdef' }, {}))).toThrow(/input repository: expected owner\/name/);
+    expect(() => deploymentRecordsFor(new MemoryRuntime({ records: 'github', 'github-token': 'ghs_abcdef' }, {}))).toThrow(/input repository: expected owner\/name/);
+    expect(() => deploymentRecordsFor(new MemoryRuntime({ records: 'github', 'github-token': 'ghs_abcdef', repository: 'orders' }, {}))).toThrow(/input repository: expected owner\/name .*got "orders"/);
+  });
+
+  it('falls back to the ledger when a token comes without a repository (a terminal with GITHUB_TOKEN set)', () => {
+    expect(deploymentRecordsFor(new MemoryRuntime({}, { GITHUB_TOKEN: 'ghs_abcdef' }))?.kind).toBe('ledger');
   });
 
   it('links statuses to the run', () => {

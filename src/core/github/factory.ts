@@ -22,8 +22,9 @@ export function deployedRef(runtime: ActionRuntime): string {
 }
 
 /**
- * Deployment records for this run: GitHub Deployments when a token is available (input
- * `github-token`, else GITHUB_TOKEN), the ledger file otherwise; none with `records: none`.
+ * Deployment records for this run: GitHub Deployments when a token (input `github-token`, else
+ * GITHUB_TOKEN) and a repository (input `repository`, else GITHUB_REPOSITORY) are known, the
+ * ledger file otherwise; none with `records: none`.
  */
 export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Partial<GitHubClientOptions> = {}, cwd?: string): DeploymentRecords | undefined {
   const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
@@ -42,7 +43,8 @@ export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Pa
     case 'ledger':
       return ledger();
     case 'auto':
-      if (!token) return ledger();
+      // A token alone (a developer's GITHUB_TOKEN at a terminal) does not say which repository: the ledger then.
+      if (!token || !(getOptionalInput(runtime, 'repository') ?? runtime.env.GITHUB_REPOSITORY)) return ledger();
       return github();
     case 'github':
       if (!token) throw new InputError('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
