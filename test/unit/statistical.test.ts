@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { cleanPoints, describeStatisticalLimit, judgeSamples, MIN_POINTS, scoreChecks, type CheckJudgement } from '../../src/core/analysis/statistical.js';
-import { checkSchema, type CheckConfig } from '../../src/core/plan/schema.js';
+import { analysisSchema, checkSchema, type CheckConfig } from '../../src/core/plan/schema.js';
 import type { SeriesPoint } from '../../src/core/metrics/provider.js';
 
 const check = (fields: Record<string, unknown>): CheckConfig => checkSchema.parse({ name: 'latency', query: 'q{track="{{track}}"}', direction: 'increase', ...fields });
@@ -37,6 +37,15 @@ describe('statistical judge: one check', () => {
     expect(judgeSamples(check({ direction: 'increase' }), better, stable, 0.05).decision).toBe('pass');
     expect(judgeSamples(check({ direction: 'either', allowedDecrease: 0.1 }), better, stable, 0.05).decision).toBe('fail');
     expect(judgeSamples(check({ direction: 'decrease', allowedDecrease: 0.1 }), better, stable, 0.05).reason).toMatch(/canary is lower: mean ×0\.5 < allowed ×0\.9/);
+  });
+
+  it('still holds the threshold limits of a check, on the bake means, significant or not', () => {
+    const ceiling = judgeSamples(check({ direction: 'either', max: 0.2 }), series(spread(0.21)), series(spread(0.21)), 0.05);
+    expect(ceiling.decision).toBe('fail');
+    expect(ceiling.reason).toMatch(/^on the bake's means, canary 0\.21 > max 0\.2 — /);
+    expect(judgeSamples(check({ maxRatio: 1.1 }), series(spread(0.23)), series(spread(0.2)), 0.05).reason).toMatch(/canary \/ stable = 1\.15 > maxRatio 1\.1/);
+    expect(judgeSamples(check({ max: 1, allowedIncrease: 0.5 }), series(spread(0.23)), series(spread(0.2)), 0.05).decision).toBe('pass');
+    expect(describeStatisticalLimit(check({ max: 1, maxRatio: 1.2 }), 0.05)).toBe('Mann-Whitney (increase, α 0.05): mean ≤ +0%; mean ≤ 1; canary / stable ≤ 1.2');
   });
 
   it('is inconclusive with too few points and says how many more are needed, never a pass', () => {
@@ -108,5 +117,17 @@ describe('statistical judge: score and verdict', () => {
 
   it('reports a backend error as an error, not a pass', () => {
     expect(scoreChecks([judged('a', 'pass'), judged('b', 'error')], bands).verdict).toBe('error');
+  });
+});
+
+describe('statistical judge: plan validation', () => {
+  it('rejects a check with only a direction under the threshold judge, which could never fail it', () => {
+    const plan = { checks: [{ name: 'latency', query: 'q{track="{{track}}"}', direction: 'increase' }] };
+    const threshold = analysisSchema.safeParse(plan);
+    expect(threshold.success).toBe(false);
+    expect(threshold.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['checks.0', expect.stringMatching(/^expected a threshold limit \(max, min, .*\) with judge: threshold, or judge: mann-whitney for direction alone/)],
+    ]);
+    expect(analysisSchema.safeParse({ ...plan, judge: 'mann-whitney' }).success).toBe(true);
   });
 });

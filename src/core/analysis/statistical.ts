@@ -66,7 +66,15 @@ export function describeStatisticalLimit(check: CheckConfig, alpha: number): str
   const down = `mean ≥ −${percent(check.allowedDecrease ?? 0)}`;
   const bound = direction === 'increase' ? up : direction === 'decrease' ? down : `${up}, ${down}`;
   const flags = [check.critical ? 'critical' : '', check.weight !== 1 ? `weight ${formatValue(check.weight)}` : ''].filter(Boolean).join(', ');
-  return `Mann-Whitney (${direction}, α ${formatValue(alpha)}): ${bound}${flags ? `; ${flags}` : ''}`;
+  const limits = [
+    check.max !== undefined ? `mean ≤ ${formatValue(check.max)}` : '',
+    check.min !== undefined ? `mean ≥ ${formatValue(check.min)}` : '',
+    check.maxIncrease !== undefined ? `canary − stable ≤ ${formatValue(check.maxIncrease)}` : '',
+    check.maxDecrease !== undefined ? `stable − canary ≤ ${formatValue(check.maxDecrease)}` : '',
+    check.maxRatio !== undefined ? `canary / stable ≤ ${formatValue(check.maxRatio)}` : '',
+    check.minRatio !== undefined ? `canary / stable ≥ ${formatValue(check.minRatio)}` : '',
+  ].filter(Boolean);
+  return `Mann-Whitney (${direction}, α ${formatValue(alpha)}): ${bound}${limits.length ? `; ${limits.join('; ')}` : ''}${flags ? `; ${flags}` : ''}`;
 }
 
 /** Applies nanStrategy: NaN is removed or replaced by 0; ±Inf is always left out (it has no mean). */
@@ -143,6 +151,9 @@ export function judgeSamples(
   const stats = `${describeSide('canary', summaries.canary)}; ${describeSide('stable', summaries.stable)}; U ${formatValue(test.u)} (${test.method} p); median ×${formatValue(medianRatio)}`;
   const shared = { ...base, ...summaries, test, meanRatio, medianRatio };
 
+  // Limits a team also set for the threshold judge still hold, on the bake's means.
+  const breaches = limitBreaches(check, summaries.canary.mean, summaries.stable.mean);
+  if (breaches.length > 0) return { ...shared, decision: 'fail', reason: `on the bake's means, ${breaches.join('; ')} — ${stats}${droppedNote}` };
   if (significant && (tooHigh || tooLow)) {
     const which = tooHigh
       ? `canary is higher: mean ×${formatValue(meanRatio)} > allowed ×${formatValue(allowedUp)}`
@@ -153,6 +164,24 @@ export function judgeSamples(
     ? `no significant difference (p ${formatValue(test.p)} ≥ α ${formatValue(alpha)}, mean ×${formatValue(meanRatio)})`
     : `a significant difference within tolerance (mean ×${formatValue(meanRatio)}, p ${formatValue(test.p)})`;
   return { ...shared, decision: 'pass', reason: `${why} — ${stats}${droppedNote}` };
+}
+
+/** The plan's threshold limits (max, min, maxIncrease, …) crossed by the bake's canary and stable means. */
+export function limitBreaches(check: CheckConfig, canary: number, stable: number): string[] {
+  const out: string[] = [];
+  if (check.max !== undefined && canary > check.max) out.push(`canary ${formatValue(canary)} > max ${formatValue(check.max)}`);
+  if (check.min !== undefined && canary < check.min) out.push(`canary ${formatValue(canary)} < min ${formatValue(check.min)}`);
+  if (check.maxIncrease !== undefined && canary - stable > check.maxIncrease)
+    out.push(`canary − stable = ${formatValue(canary - stable)} > maxIncrease ${formatValue(check.maxIncrease)}`);
+  if (check.maxDecrease !== undefined && stable - canary > check.maxDecrease)
+    out.push(`stable − canary = ${formatValue(stable - canary)} > maxDecrease ${formatValue(check.maxDecrease)}`);
+  // A ratio needs a positive stable; with stable 0 the U test and the effect size still judge.
+  if (stable > 0) {
+    const r = canary / stable;
+    if (check.maxRatio !== undefined && r > check.maxRatio) out.push(`canary / stable = ${formatValue(r)} > maxRatio ${formatValue(check.maxRatio)}`);
+    if (check.minRatio !== undefined && r < check.minRatio) out.push(`canary / stable = ${formatValue(r)} < minRatio ${formatValue(check.minRatio)}`);
+  }
+  return out;
 }
 
 /** Score 0–100 and verdict from the judged checks, the plan's bands and critical checks. */
