@@ -38,6 +38,8 @@ export class CommandTrafficProvider implements TrafficProvider {
   readonly target: string;
   readonly supports = { canary: true, blueGreen: true };
   private readonly mode: 'canary' | 'blue-green';
+  /** What this process set last, when there is no state directory to remember it in. */
+  private inMemory: Remembered | undefined;
 
   constructor(
     private readonly config: CommandConfig,
@@ -135,7 +137,7 @@ export class CommandTrafficProvider implements TrafficProvider {
 
   private remembered(): Remembered | undefined {
     const file = this.stateFile();
-    if (!file) return undefined;
+    if (!file) return this.inMemory;
     try {
       return JSON.parse(readFileSync(file, 'utf8')) as Remembered;
     } catch {
@@ -144,6 +146,7 @@ export class CommandTrafficProvider implements TrafficProvider {
   }
 
   private remember(update: Partial<Remembered>): void {
+    this.inMemory = { ...(this.inMemory ?? { canaryPercent: 0 }), ...update };
     const file = this.stateFile();
     if (!file || !this.deps.stateDir) return;
     mkdirSync(this.deps.stateDir, { recursive: true });
