@@ -84,21 +84,20 @@ export function uDistribution(n1: number, n2: number): number[] {
   // counts[k][s]: ways to choose k of the first i ranks whose rank positions sum to s + k(k−1)/2,
   // i.e. whose "U contribution" is s. Adding the next position i either skips it or takes it.
   const max = n1 * n2;
-  let counts: number[][] = Array.from({ length: n1 + 1 }, () => new Array<number>(max + 1).fill(0));
+  const counts: Float64Array[] = Array.from({ length: n1 + 1 }, () => new Float64Array(max + 1));
   counts[0]![0] = 1;
   for (let i = 0; i < n1 + n2; i++) {
-    const next = counts.map((row) => row.slice());
-    for (let k = 0; k < n1 && k <= i; k++) {
+    // Downwards in k, so row k still holds the counts before position i when row k+1 reads it.
+    for (let k = Math.min(i, n1 - 1); k >= 0; k--) {
       // Taking position i as the (k+1)-th chosen value beats i − k values of the other sample.
       const gain = i - k;
       if (gain > n2) continue;
       const row = counts[k]!;
-      const target = next[k + 1]!;
-      for (let s = 0; s + gain <= max; s++) if (row[s]! !== 0) target[s + gain]! += row[s]!;
+      const target = counts[k + 1]!;
+      for (let s = max - gain; s >= 0; s--) if (row[s] !== 0) target[s + gain]! += row[s]!;
     }
-    counts = next;
   }
-  return counts[n1]!;
+  return Array.from(counts[n1]!);
 }
 
 function exactP(u: number, n1: number, n2: number, alternative: Alternative): number {
