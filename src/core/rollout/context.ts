@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../clock.js';
 import { DeploymentRecordHooks, recordHooks } from '../github/record-hooks.js';
+import { rolloutNotifier } from '../notify/index.js';
 import type { Plan } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
 import { createTrafficProvider } from '../traffic/index.js';
@@ -47,7 +48,11 @@ export function openRollout(runtime: ActionRuntime, loaded: { plan: Plan; file: 
     file: loaded.file,
     clock,
     // Deployment records (GitHub, or the ledger without a token) join every rollout by default.
-    hooks: deps.hooks ?? { ...noRolloutHooks, ...recordHooks(DeploymentRecordHooks.forRun(runtime, loaded.plan, loaded.file, {}, cwd)) },
+    hooks: deps.hooks ?? {
+      ...noRolloutHooks,
+      ...recordHooks(DeploymentRecordHooks.forRun(runtime, loaded.plan, loaded.file, {}, cwd)),
+      notify: rolloutNotifier(loaded.plan, { runtime, clock }),
+    },
     traffic,
     store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
     owner: rolloutOwner(runtime.env),

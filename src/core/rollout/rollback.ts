@@ -1,5 +1,6 @@
 import { describeError, isUserError, ProviderError } from '../errors.js';
-import { getNumberInput, getOptionalInput } from '../inputs.js';
+import { disableKillSwitches, formatFlagResults, killSwitchFailure, type FlagResult } from '../flags/index.js';
+import { getListInput, getNumberInput, getOptionalInput } from '../inputs.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { describeTrafficState, trafficStateTable, type Colour, type RollbackOutcome } from '../traffic/provider.js';
 import { openRollout, rolloutEvent, type RolloutContext, type RolloutDeps } from './context.js';
@@ -26,7 +27,15 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
   const reason = getOptionalInput(runtime, 'reason') ?? 'rollback requested';
   const attempts = getNumberInput(runtime, 'attempts', { min: 1, max: 20, integer: true }) ?? ROLLBACK_ATTEMPTS;
   const ctx = openRollout(runtime, loaded, deps);
-  if (to) return runManualRollback(ctx, to, reason);
+  if (to) {
+    const result = await runManualRollback(ctx, to, reason);
+    // Kill switches follow a redeploy that put a known-good version back; a refused one changed nothing.
+    if (!result.ok) return result;
+    const flags = await turnKillSwitchesOff(ctx, reason);
+    if (flags.length) runtime.appendSummary(formatFlagResults(flags));
+    const failure = killSwitchFailure(flags);
+    return failure ? { ok: false, failure: `version restored, but ${failure}` } : result;
+  }
   const record = ctx.store.read();
   ctx.log(`rollback of ${ctx.plan.service}/${ctx.plan.environment} (${ctx.traffic.target}): ${reason}`);
   if (record) ctx.log(`rollout on record: version ${record.version} by ${record.owner}, canary last set to ${record.weight}%`);
@@ -48,15 +57,21 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
   else summary.push('### Did', '', `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}, no change made.`, '');
   ctx.log(outcome.changed ? `traffic restored: ${describeTrafficState(outcome.after)}` : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`);
 
+  // Kill switches first once traffic is safe: the fastest mitigation after the traffic itself.
+  const flags = await turnKillSwitchesOff(ctx, reason);
+  if (flags.length) summary.push(formatFlagResults(flags));
+
   // Bookkeeping, strictly after traffic is safe. Each part is retried on its own; none can fail the rollback.
-  const warnings = await recordRollback(ctx, record, reason, outcome);
+  const warnings = await recordRollback(ctx, record, reason, outcome, flags);
   for (const w of warnings) runtime.warning(w);
   if (warnings.length) summary.push('### Bookkeeping problems', '', ...warnings.map((w) => `- ${w}`), '');
   const released = ctx.store.release();
   if (released) summary.push(`Rollout lock released (was held by ${released.owner} for \`${released.version}\`).`);
   runtime.appendSummary(summary.join('\n'));
   // Traffic is safe by now; a missing record or a kill switch still on must not pass silently.
-  if (warnings.length) return { ok: false, failure: `traffic was restored, but ${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` };
+  const failures = [killSwitchFailure(flags), warnings.length ? `${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` : undefined];
+  const failure = failures.filter((f): f is string => f !== undefined).join('; ');
+  if (failure) return { ok: false, failure: `traffic was restored, but ${failure}` };
   return { ok: true };
 }
 
@@ -96,13 +111,20 @@ function rollbackColour(ctx: RolloutContext, record: RolloutRecord | undefined):
 }
 
 /** Kill switches, the deployment record and notifications: named places, each retried on its own. */
-async function recordRollback(ctx: RolloutContext, record: RolloutRecord | undefined, reason: string, outcome: RollbackOutcome): Promise<string[]> {
+async function recordRollback(ctx: RolloutContext, record: RolloutRecord | undefined, reason: string, outcome: RollbackOutcome, flags: FlagResult[]): Promise<string[]> {
   const event = { ...rolloutEvent(ctx, 0, record?.version), reason };
   const deps = { clock: ctx.clock };
   const problems = [
     await runBookkeeping('turning kill switches off', () => ctx.hooks.trafficRestored(event), deps),
     await runBookkeeping('marking the deployment failed', () => ctx.hooks.rolledBack({ ...event, cause: record ? 'failure' : 'error' }), deps),
-    outcome.changed ? await runBookkeeping('notifying the rollback', () => ctx.hooks.notify('rollback', event), deps) : undefined,
+    outcome.changed ? await runBookkeeping('notifying the rollback', () => ctx.hooks.notify('rollback', { ...event, killSwitches: flags }), deps) : undefined,
   ];
   return problems.filter((p): p is string => p !== undefined);
+}
+
+/** The plan's kill switches plus any the `flags` input names (manual rollback); each reported, never thrown. */
+async function turnKillSwitchesOff(ctx: RolloutContext, reason: string): Promise<FlagResult[]> {
+  const names = [...(ctx.plan.flags?.killSwitches ?? []), ...(getListInput(ctx.runtime, 'flags') ?? [])];
+  if (names.length === 0) return [];
+  return ctx.group('kill switches', () => disableKillSwitches(ctx.plan, { runtime: ctx.runtime, names, reason, clock: ctx.clock, cwd: ctx.cwd }));
 }
