@@ -53,6 +53,8 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
   ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
   const held = ctx.store.read();
   const version = getOptionalInput(runtime, 'version') ?? held?.version;
+  // Inputs are checked before the lock is taken: a typo must not leave a lock behind.
+  const steps = ctx.plan.strategy === 'blue-green' ? [] : rampSteps({ to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') }, ctx.plan.steps, before.canaryPercent);
   ctx.store.acquire(ctx.owner, { version: version ?? 'unknown', strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
 
   const summary: string[] = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${version ? ` → \`${version}\`` : ''}`, ''];
@@ -77,7 +79,6 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
     return finish({ ok: true }, before, report?.verdict, true);
   }
 
-  const steps = rampSteps({ to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') }, ctx.plan.steps, before.canaryPercent);
   if (steps.length === 0) {
     summary.push(`- nothing to do: the canary already has ${formatPercent(before.canaryPercent)} and the plan has no later step`);
     return finish({ ok: true }, before, undefined, false);
