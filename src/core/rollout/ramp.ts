@@ -3,8 +3,9 @@ import type { GateReport } from '../analysis/report.js';
 import { renderGateSummary } from '../analysis/summary.js';
 import { verdictAllowsPromotion } from '../analysis/verdict.js';
 import { deployToSlot } from '../deploy/deploy.js';
+import { scaleDownCanary } from '../deploy/kubernetes.js';
 import { waitForReadiness } from '../deploy/readiness.js';
-import { InputError, UserError } from '../errors.js';
+import { describeError, InputError, UserError } from '../errors.js';
 import { getBooleanInput, getListInput, getOptionalInput, parseNumberInput } from '../inputs.js';
 import { createMetricsProvider } from '../metrics/index.js';
 import type { MetricsProvider } from '../metrics/provider.js';
@@ -155,6 +156,7 @@ async function promote(ctx: RolloutContext, version: string | undefined, summary
     summary.push(`- deployed \`${version}\` to the stable slot`);
   }
   const state = await ctx.traffic.promote({ signal });
+  if (deploy?.kubernetes) await scaleDownCanaryAfterPromotion(ctx, signal);
   ctx.store.release();
   ctx.log(`promoted: ${describeTrafficState(state)}`);
   summary.push(`- promoted: stable runs \`${version ?? 'the new version'}\` with ${formatPercent(100 - state.canaryPercent)}; canary drained`);
@@ -168,5 +170,16 @@ async function bookkeeping(ctx: RolloutContext, what: string, call: () => Promis
   if (problem) {
     ctx.runtime.warning(problem);
     ctx.runtime.appendSummary(`> ⚠️ ${problem}`);
+  }
+}
+
+/** Kubernetes: the drained canary Deployment is scaled to 0; traffic is already safe, so a failure here only warns. */
+async function scaleDownCanaryAfterPromotion(ctx: RolloutContext, signal?: AbortSignal): Promise<void> {
+  if (!ctx.plan.deploy) return;
+  try {
+    const scaled = await scaleDownCanary(ctx.plan.deploy, { log: ctx.log, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
+    if (scaled) ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
+  } catch (err) {
+    ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${describeError(err)}`);
   }
 }
