@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeClock } from '../../src/core/clock.js';
 import { runGate } from '../../src/core/analysis/gate.js';
@@ -6,6 +7,8 @@ import { renderGateSummary } from '../../src/core/analysis/summary.js';
 import type { GateReport } from '../../src/core/analysis/report.js';
 import { createMetricsProvider } from '../../src/core/metrics/index.js';
 import { analysisSchema, metricsSchema } from '../../src/core/plan/schema.js';
+import { runMetricsGateAction } from '../../src/core/rollout/metrics-gate.js';
+import { MemoryRuntime } from '../../src/core/runtime.js';
 import { requireBinary, tempDir } from '../../harness/process.js';
 import { createBlocks, startPrometheus, type PrometheusServer } from '../../harness/prometheus.js';
 
@@ -168,6 +171,39 @@ describeIf('statistical judge on real Prometheus data', () => {
     expect(summary).toContain('```mermaid');
     // The report output is JSON: it must survive a round trip with every number intact.
     expect(JSON.parse(JSON.stringify(report)).checks[0].details.u).toBe(check.details!.u);
+  });
+
+  it('runs as the metrics-gate action from a plan file: verdict, report output and job summary', async () => {
+    const plan = join(dir.path, 'rollout.yml');
+    writeFileSync(
+      plan,
+      [
+        'service: orders',
+        'environment: production',
+        'metrics:',
+        '  provider: prometheus',
+        `  address: ${prometheus.url}`,
+        'analysis:',
+        '  judge: mann-whitney',
+        '  interval: 15s',
+        '  window: 15s',
+        '  bake: 15m',
+        '  checks:',
+        '    - name: mean-latency',
+        `      query: '${MEAN_LATENCY.replace(/\{\{scenario\}\}/g, 'slow-3')}'`,
+        '      direction: increase',
+        '      allowedIncrease: 0.05',
+      ].join('\n'),
+    );
+    const runtime = new MemoryRuntime({ plan });
+    const result = await runMetricsGateAction(runtime, { clock: new FakeClock(t0 * 1000) });
+    expect(result.ok).toBe(false);
+    expect(runtime.outputs.verdict).toBe('fail');
+    const report = JSON.parse(runtime.outputs.report ?? '{}') as GateReport;
+    expect(report.score).toBe(0);
+    expect(report.checks[0]!.details).toMatchObject({ decision: 'fail', canaryN: 60, stableN: 60 });
+    expect(runtime.summary).toMatch(/\| mean-latency \| [\d.]+ \| [\d.]+ \| Mann-Whitney \(increase, α 0\.05\): mean ≤ \+5% \| ❌ fail \| canary is higher/);
+    expect(runtime.text()).toMatch(/statistical judge \(Mann-Whitney U, α 0\.05\): 1 check\(s\); baking 15m/);
   });
 
   it('is inconclusive with too few points and says how many more are needed', async () => {
