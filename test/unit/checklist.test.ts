@@ -129,6 +129,19 @@ describe('checklist configuration', () => {
     expect(states['security-review']).toBe('missing');
   });
 
+  test('the checklist section of the plan applies first, the config input after it', () => {
+    const plan = validatePlanObject({ ...planObject, checklist: { items: { dashboards: { required: false }, backfill: { required: 'always' } } } }, 'rollout.yml').plan;
+    const fromPlan = resolveChecklist(undefined, plan.checklist);
+    expect(fromPlan.find((i) => i.id === 'dashboards')?.required).toBe('never');
+    expect(fromPlan.find((i) => i.id === 'backfill')?.required).toBe('always');
+    const overridden = resolveChecklist('items: { dashboards: { required: true } }', plan.checklist);
+    expect(overridden.find((i) => i.id === 'dashboards')?.required).toBe('always');
+  });
+
+  test('a bad checklist section in the plan names the field', () => {
+    expect(() => validatePlanObject({ ...planObject, checklist: { items: { runbook: { required: 'sometimes' } } } }, 'rollout.yml')).toThrow(/checklist\.items\.runbook\.required/);
+  });
+
   test('a bad config names the input and the field', () => {
     expect(() => resolveChecklist('items:\n  runbook: { requird: true }\n')).toThrow(InputError);
     expect(() => resolveChecklist('items:\n  runbook: { requird: true }\n')).toThrow(/input config.*items\.runbook/);

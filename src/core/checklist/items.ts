@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parse } from 'yaml';
-import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { checklistSchema, type ChecklistConfig } from '../plan/schema.js';
 
 /** What, beyond a ticked box, an item needs before it passes. */
 export type EvidenceKind = 'none' | 'link' | 'rollout-plan' | 'kill-switch' | 'migration-lint' | 'runbook';
@@ -31,27 +31,13 @@ export const DEFAULT_ITEMS: readonly ChecklistItem[] = [
   { id: 'communication', title: 'Who is told on rollback', required: 'always', allowNotApplicable: true, evidence: 'none' },
 ];
 
-const itemOverrideSchema = z.strictObject({
-  title: z.string({ error: 'expected the text shown for the item' }).min(1).optional(),
-  required: z
-    .union([z.boolean(), z.enum(['always', 'when-migrations', 'never'])], { error: 'expected true, false, always, when-migrations or never' })
-    .optional(),
-  allowNotApplicable: z.boolean({ error: 'expected true or false' }).optional(),
-  evidence: z.enum(['none', 'link'], { error: 'expected none or link (the built-in items keep their own evidence)' }).optional(),
-});
-
-const configSchema = z.strictObject({
-  items: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected an item id of lower-case letters, digits and -' }), itemOverrideSchema, {
-    error: 'expected a mapping of item ids to settings',
-  }),
-});
-
 /**
- * The checklist for this run: the defaults with the `config` input applied. `config` is a YAML
- * or JSON file path, or the YAML itself; unknown ids add items of their own.
+ * The checklist for this run: the defaults, then the plan's `checklist:` section, then the
+ * `config` input (a YAML or JSON file path, or the YAML itself). Unknown ids add items.
  */
-export function resolveChecklist(config: string | undefined): ChecklistItem[] {
+export function resolveChecklist(config: string | undefined, fromPlan?: ChecklistConfig): ChecklistItem[] {
   const items = DEFAULT_ITEMS.map((i) => ({ ...i }));
+  if (fromPlan) applyOverrides(items, fromPlan);
   if (!config) return items;
   let text = config;
   let where = 'input config';
@@ -66,12 +52,17 @@ export function resolveChecklist(config: string | undefined): ChecklistItem[] {
     throw new InputError('config', `${where} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (typeof raw === 'string') throw new InputError('config', `no such file ${JSON.stringify(config)} (expected a file path or YAML such as "items: {dashboards: {required: false}}")`);
-  const parsed = configSchema.safeParse(raw);
+  const parsed = checklistSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
     throw new InputError('config', `${where}: ${problems.join('; ')}`);
   }
-  for (const [id, override] of Object.entries(parsed.data.items)) {
+  applyOverrides(items, parsed.data);
+  return items;
+}
+
+function applyOverrides(items: ChecklistItem[], config: ChecklistConfig): void {
+  for (const [id, override] of Object.entries(config.items)) {
     let item = items.find((i) => i.id === id);
     if (!item) {
       item = { id, title: override.title ?? id, required: 'always', allowNotApplicable: true, evidence: 'none' };
@@ -82,5 +73,4 @@ export function resolveChecklist(config: string | undefined): ChecklistItem[] {
     if (override.allowNotApplicable !== undefined) item.allowNotApplicable = override.allowNotApplicable;
     if (override.evidence !== undefined && item.evidence === 'none') item.evidence = override.evidence;
   }
-  return items;
 }

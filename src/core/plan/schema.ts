@@ -283,12 +283,6 @@ export const analysisSchema = z
     });
     if (a.minRequests > 0 && !a.requests)
       ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
-    // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
-    if (a.judge === 'threshold')
-      a.checks.forEach((c, i) => {
-        if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
-          ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
-      });
   });
 
 // ── flags and notifications ────────────────────────────────────────────────────────────
@@ -315,6 +309,23 @@ export const notifySchema = z.strictObject({
   on: z.array(z.enum(['promotion', 'rollback', 'gate-failure'], { error: 'expected promotion | rollback | gate-failure' })).default(['promotion', 'rollback', 'gate-failure']),
 });
 
+// ── pre-deploy checklist overrides ────────────────────────────────────────────────────
+const checklistItemSchema = z.strictObject({
+  title: text('expected the text shown for the item').optional(),
+  required: z
+    .union([z.boolean(), z.enum(['always', 'when-migrations', 'never'])], { error: 'expected true, false, always, when-migrations or never' })
+    .optional(),
+  allowNotApplicable: z.boolean({ error: 'expected true or false' }).optional(),
+  evidence: z.enum(['none', 'link'], { error: 'expected none or link (the built-in items keep their own evidence)' }).optional(),
+});
+
+/** Overrides of the pre-deploy checklist, by item id; unknown ids add items. */
+export const checklistSchema = z.strictObject({
+  items: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected an item id of lower-case letters, digits and -' }), checklistItemSchema, {
+    error: 'expected a mapping of item ids to settings',
+  }),
+});
+
 // ── the plan ───────────────────────────────────────────────────────────────────────────
 export const planSchema = z
   .strictObject({
@@ -339,6 +350,7 @@ export const planSchema = z
     environmentUrl: url().optional(),
     /** Set once a contract-phase migration shipped: the previous version can no longer run. */
     irreversible: z.union([z.boolean(), text()], { error: 'expected true, false or a reason' }).optional(),
+    checklist: checklistSchema.optional(),
   })
   .superRefine((plan, ctx) => {
     plan.steps?.forEach((w, i) => {
@@ -361,6 +373,7 @@ export type NotifyConfig = z.infer<typeof notifySchema>;
 export type DeployConfig = z.infer<typeof deploySchema>;
 export type ReadinessConfig = z.infer<typeof readinessSchema>;
 export type SmokeCheckConfig = z.infer<typeof smokeCheckSchema>;
+export type ChecklistConfig = z.infer<typeof checklistSchema>;
 
 /** Top-level sections an action may require. */
 export type PlanSection = 'traffic' | 'deploy' | 'readiness' | 'smoke' | 'metrics' | 'analysis' | 'steps' | 'flags' | 'notify';

@@ -105,7 +105,8 @@ export async function runPreDeployChecklistAction(runtime: ActionRuntime, deps: 
   const all = getBooleanInput(runtime, 'all-migrations', false);
   const wantComment = getBooleanInput(runtime, 'comment', onPullRequest);
   const baseRef = getOptionalInput(runtime, 'base-ref') ?? payload.pull_request?.base?.sha;
-  const items = resolveChecklist(getOptionalInput(runtime, 'config'));
+  const plan = readPlanEvidence(runtime, cwd);
+  const items = resolveChecklist(getOptionalInput(runtime, 'config'), plan.ok ? plan.plan.checklist : undefined);
   const { body, source } = readBody(runtime, payload);
 
   const { files, scope } = await collectMigrations(runtime, cwd, baseRef, all);
@@ -127,7 +128,7 @@ export async function runPreDeployChecklistAction(runtime: ActionRuntime, deps: 
   const found = readTaskItems(body);
   runtime.info(`checklist read from ${source}: ${found.size} marked item(s)`);
   const results: ItemResult[] = evaluateChecklist(items, found, {
-    plan: readPlanEvidence(runtime, cwd),
+    plan,
     migrationsChanged: lint.files.length > 0,
     lint,
   });
