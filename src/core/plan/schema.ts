@@ -283,6 +283,12 @@ export const analysisSchema = z
     });
     if (a.minRequests > 0 && !a.requests)
       ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
+    // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
+    if (a.judge === 'threshold')
+      a.checks.forEach((c, i) => {
+        if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
+          ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
+      });
   });
 
 // ── flags and notifications ────────────────────────────────────────────────────────────
