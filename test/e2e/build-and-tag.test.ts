@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { requireBinary, tempDir } from '../../harness/process.js';
 import { startRegistry, type LocalRegistry } from '../../harness/registry.js';
 import { runCommand } from '../../src/core/exec.js';
+import { LedgerDeploymentRecords } from '../../src/core/github/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bundle = join(root, 'dist/build-and-tag/index.js');
@@ -93,6 +94,19 @@ suite('build-and-tag bundle, run the way the runner runs it', () => {
     expect(await registryDigest('acme/orders', 'latest')).toBe(digest);
     expect(res.summary).toContain(`| digest | \`${digest}\` |`);
     expect(res.summary).toContain('| builder | buildah |');
+  });
+
+  test('without a token, the last good version comes from the ledger in the working directory', async () => {
+    const image = `${registry.host}/acme/orders`;
+    const good = await registryDigest('acme/orders', 'v2.5.0');
+    expect(good).toMatch(/^sha256:/);
+    const records = new LedgerDeploymentRecords(join(work.path, '.rollgate/ledger.json'));
+    const d = await records.create({ environment: 'production', ref: 'abc', payload: { version: `${image}:v2.5.0`, strategy: 'canary' } });
+    await records.setStatus(d.id, { state: 'success' });
+    const res = await runBundle({ image, context: fixture, environment: 'production' }, { GITHUB_SHA: 'fedcba9876543210fedcba9876543210fedcba98', GITHUB_REF: 'refs/heads/main' });
+    expect(res.stdout + res.stderr).not.toContain('::error::');
+    expect(res.outputs['previous-image-ref']).toBe(`${image}@${good}`);
+    expect(res.outputs.version).toBe('0.0.0-sha.fedcba9');
   });
 
   test('docker (buildx) path: the same action through the docker argument vector', async () => {

@@ -9,6 +9,7 @@ import { startRegistry, type LocalRegistry } from '../../harness/registry.js';
 import { runCommand } from '../../src/core/exec.js';
 import { runAction, MemoryRuntime } from '../../src/core/runtime.js';
 import { runBuildAndTagAction } from '../../src/core/rollout/build-and-tag.js';
+import { LedgerDeploymentRecords } from '../../src/core/github/index.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/build/app', import.meta.url));
 const haveParts = requireBinary('docker-registry', 'docker-registry') && requireBinary('buildah', 'buildah') && requireBinary('skopeo', 'skopeo');
@@ -154,17 +155,16 @@ suite('build-and-tag against a real registry with buildah', () => {
     const image = `${registry.host}/acme/orders`;
     const good = await registryDigest('acme/orders', 'v1.4.2');
     const ledger = join(work.path, 'ledger.json');
-    writeFileSync(
-      ledger,
-      JSON.stringify({
-        deployments: [
-          { id: 1, environment: 'production', state: 'success', payload: { version: `${image}@${good}` }, createdAt: '2026-01-01T00:00:00Z' },
-          { id: 2, environment: 'production', state: 'failure', payload: { version: `${image}:sha-0000000` }, createdAt: '2026-01-02T00:00:00Z' },
-          { id: 3, environment: 'staging', state: 'success', payload: { version: `${image}:sha-1111111` }, createdAt: '2026-01-03T00:00:00Z' },
-        ],
-      }),
-    );
-    const { result, runtime } = await build({ image, context: appWith('next release\n'), sha: OTHER_SHA, environment: 'production', ledger });
+    // Written by the same records module deploy-canary, ramp and rollback use.
+    const records = new LedgerDeploymentRecords(ledger);
+    const record = async (environment: string, version: string, state: 'success' | 'failure') => {
+      const d = await records.create({ environment, ref: SHA, payload: { version, strategy: 'canary' } });
+      await records.setStatus(d.id, { state });
+    };
+    await record('production', `${image}@${good}`, 'success');
+    await record('production', `${image}:sha-0000000`, 'failure');
+    await record('staging', `${image}:sha-1111111`, 'success');
+    const { result, runtime } = await build({ image, context: appWith('next release\n'), sha: OTHER_SHA, environment: 'production', records: 'ledger', ledger });
     expect(result).toEqual({ ok: true });
     expect(runtime.outputs['previous-image-ref']).toBe(`${image}@${good}`);
     expect(runtime.summary).toContain(`\`${image}@${good}\` (from ledger ${ledger}, verified in the registry)`);

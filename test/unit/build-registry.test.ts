@@ -4,7 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { tempDir } from '../../harness/process.js';
-import { ExplicitLastGood, LedgerLastGood, registryClients, verifyRollbackArtifact } from '../../src/core/build/last-good.js';
+import { ExplicitLastGood, registryClients, verifyRollbackArtifact } from '../../src/core/build/last-good.js';
+import { LedgerDeploymentRecords } from '../../src/core/github/index.js';
+import { RecordsLastGood } from '../../src/core/rollout/build-and-tag.js';
 import { parseChallenge, parseImageName, parseReference, RegistryClient } from '../../src/core/build/registry.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -125,35 +127,32 @@ describe('registry look-ups with the bearer token flow', () => {
   });
 });
 
-describe('the ledger as a source of the last good version', () => {
+describe('deployment records as the source of the last good version', () => {
   const dir = tempDir('rollgate-ledger-');
   afterAll(() => dir.remove());
 
-  function ledger(content: unknown): LedgerLastGood {
-    const file = join(dir.path, `ledger-${Math.random().toString(36).slice(2)}.json`);
-    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
-    return new LedgerLastGood(file);
+  async function deploy(records: LedgerDeploymentRecords, environment: string, version: string, state: 'success' | 'failure' | 'in_progress') {
+    const d = await records.create({ environment, ref: 'abc1234', payload: { version, strategy: 'canary' } });
+    await records.setStatus(d.id, { state: 'in_progress' });
+    if (state !== 'in_progress') await records.setStatus(d.id, { state });
   }
 
-  test('the newest success of the environment wins, failures and other environments are ignored', async () => {
-    const source = ledger([
-      { environment: 'production', state: 'success', payload: { version: 'img@old' }, createdAt: '2026-01-01T00:00:00Z' },
-      { environment: 'production', state: 'success', payload: { version: 'img@new' }, createdAt: '2026-01-03T00:00:00Z' },
-      { environment: 'production', state: 'failure', payload: { version: 'img@bad' }, createdAt: '2026-01-04T00:00:00Z' },
-      { environment: 'staging', state: 'success', payload: { version: 'img@staging' }, createdAt: '2026-01-05T00:00:00Z' },
-    ]);
-    expect(await source.lastGoodVersion('production')).toBe('img@new');
+  test('the newest deployment that ended in success wins; failed, running and other environments do not', async () => {
+    const records = new LedgerDeploymentRecords(join(dir.path, 'ledger.json'));
+    await deploy(records, 'production', 'img@old', 'success');
+    await deploy(records, 'production', 'img@good', 'success');
+    await deploy(records, 'staging', 'img@staging', 'success');
+    await deploy(records, 'production', 'img@bad', 'failure');
+    await deploy(records, 'production', 'img@canary', 'in_progress');
+    const source = new RecordsLastGood(records);
+    expect(source.description).toBe(`ledger ${join(dir.path, 'ledger.json')}`);
+    expect(await source.lastGoodVersion('production')).toBe('img@good');
     expect(await source.lastGoodVersion('qa')).toBeUndefined();
   });
 
-  test('a status history and a top-level version are understood', async () => {
-    const source = ledger({ deployments: [{ environment: 'production', version: 'v2.0.0', statuses: [{ state: 'in_progress' }, { state: 'success' }] }] });
-    expect(await source.lastGoodVersion('production')).toBe('v2.0.0');
-  });
-
-  test('a missing ledger means nothing recorded; a broken one is an error naming the file', async () => {
-    expect(await new LedgerLastGood(join(dir.path, 'absent.json')).lastGoodVersion('production')).toBeUndefined();
-    await expect(ledger('{ not json').lastGoodVersion('production')).rejects.toThrow(/ledger-.*\.json: not a readable deployment ledger/);
-    await expect(ledger({ something: 1 }).lastGoodVersion('production')).rejects.toThrow(/expected a list of deployment records/);
+  test('a broken ledger is an error naming the file', async () => {
+    const file = join(dir.path, 'broken.json');
+    writeFileSync(file, '{ not json');
+    await expect(new RecordsLastGood(new LedgerDeploymentRecords(file)).lastGoodVersion('production')).rejects.toThrow(/broken\.json: not a rollgate ledger/);
   });
 });

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { DIGEST, parseReference, RegistryClient, type ImageName, type RegistryClientOptions } from './registry.js';
 
@@ -20,76 +19,6 @@ export class ExplicitLastGood implements LastGoodSource {
   async lastGoodVersion(): Promise<string | undefined> {
     return this.version;
   }
-}
-
-interface LedgerEntry {
-  environment?: unknown;
-  state?: unknown;
-  status?: unknown;
-  statuses?: { state?: unknown }[];
-  version?: unknown;
-  payload?: { version?: unknown };
-  createdAt?: unknown;
-  created_at?: unknown;
-  updatedAt?: unknown;
-  updated_at?: unknown;
-}
-
-/**
- * The local deployment ledger (used when there is no GitHub token): the newest deployment of
- * the environment whose state is `success`. Tolerates the ledger being a list or an object
- * holding one (`deployments`, `records`, `entries`), and states kept as a status history.
- */
-export class LedgerLastGood implements LastGoodSource {
-  readonly description: string;
-  constructor(private readonly file: string) {
-    this.description = `ledger ${file}`;
-  }
-  async lastGoodVersion(environment: string): Promise<string | undefined> {
-    if (!existsSync(this.file)) return undefined;
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(this.file, 'utf8'));
-    } catch (err) {
-      throw new UserError(`${this.file}: not a readable deployment ledger (${(err as Error).message})`);
-    }
-    const list = findEntries(data);
-    if (!list) throw new UserError(`${this.file}: expected a list of deployment records (or an object with a "deployments" list)`);
-    const good = list
-      .map((entry, order) => ({ entry, order }))
-      .filter(({ entry }) => entry.environment === environment && stateOf(entry) === 'success' && versionOf(entry) !== undefined)
-      .sort((a, b) => timeOf(a.entry) - timeOf(b.entry) || a.order - b.order);
-    const newest = good[good.length - 1];
-    return newest ? versionOf(newest.entry) : undefined;
-  }
-}
-
-function findEntries(data: unknown): LedgerEntry[] | undefined {
-  if (Array.isArray(data)) return data.filter((e): e is LedgerEntry => typeof e === 'object' && e !== null);
-  if (typeof data === 'object' && data !== null)
-    for (const key of ['deployments', 'records', 'entries'])
-      if (Array.isArray((data as Record<string, unknown>)[key])) return findEntries((data as Record<string, unknown>)[key]);
-  return undefined;
-}
-
-function stateOf(entry: LedgerEntry): string | undefined {
-  const history = Array.isArray(entry.statuses) ? entry.statuses : [];
-  const latest = history.length ? history[history.length - 1]?.state : undefined;
-  const state = entry.state ?? entry.status ?? latest;
-  return typeof state === 'string' ? state.toLowerCase() : undefined;
-}
-
-function versionOf(entry: LedgerEntry): string | undefined {
-  const version = entry.payload?.version ?? entry.version;
-  return typeof version === 'string' && version.trim() ? version.trim() : undefined;
-}
-
-function timeOf(entry: LedgerEntry): number {
-  for (const value of [entry.updatedAt, entry.updated_at, entry.createdAt, entry.created_at]) {
-    const t = typeof value === 'string' || typeof value === 'number' ? new Date(value).getTime() : Number.NaN;
-    if (Number.isFinite(t)) return t;
-  }
-  return 0;
 }
 
 /** The rollback artifact: the last good version pinned by digest and confirmed to exist. */

@@ -2,19 +2,17 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseBuilderChoice, selectBuilder, layoutDirIn, type ImageBuilder } from '../build/builders.js';
-import { ExplicitLastGood, LedgerLastGood, registryClients, verifyRollbackArtifact, type LastGoodSource, type VerifiedRollbackArtifact } from '../build/last-good.js';
+import { ExplicitLastGood, registryClients, verifyRollbackArtifact, type LastGoodSource, type VerifiedRollbackArtifact } from '../build/last-good.js';
 import { readLayout, type BuiltImage } from '../build/layout.js';
 import { publishImage, type TagResult } from '../build/publish.js';
 import { parseImageName, type RegistryClientOptions } from '../build/registry.js';
 import { buildIdentity, parseSha, type BuildIdentity } from '../build/version.js';
 import type { Clock } from '../clock.js';
 import { InputError } from '../errors.js';
+import { deploymentRecordsFor, effectiveState, type DeploymentRecords } from '../github/index.js';
 import { runCommand } from '../exec.js';
 import { getBooleanInput, getListInput, getOptionalInput, getRequiredInput } from '../inputs.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
-
-/** Where the local deployment ledger lives when no `ledger` input names another file. */
-export const DEFAULT_LEDGER = '.rollgate/ledger.json';
 
 /** What tests (and callers with their own records) may swap in. */
 export interface BuildAndTagDeps {
@@ -56,7 +54,6 @@ export async function runBuildAndTagAction(runtime: ActionRuntime, deps: BuildAn
   const builderChoice = parseBuilderChoice(getOptionalInput(runtime, 'builder'));
   const environment = getOptionalInput(runtime, 'environment');
   const previousVersion = getOptionalInput(runtime, 'previous-version');
-  const ledger = getOptionalInput(runtime, 'ledger') ?? DEFAULT_LEDGER;
 
   const sha = parseSha(getOptionalInput(runtime, 'sha') ?? env.GITHUB_SHA ?? (await gitOutput(context, ['rev-parse', 'HEAD'])) ?? missingSha());
   const epoch = await sourceDateEpoch(context, sha, env);
@@ -78,7 +75,7 @@ export async function runBuildAndTagAction(runtime: ActionRuntime, deps: BuildAn
 
   // The rollback artifact is checked first: without one, nothing should be built or pushed.
   let previous: VerifiedRollbackArtifact | undefined;
-  const lastGood = deps.lastGood ?? (previousVersion ? new ExplicitLastGood(previousVersion) : environment ? new LedgerLastGood(ledger) : undefined);
+  const lastGood = deps.lastGood ?? (previousVersion ? new ExplicitLastGood(previousVersion) : environment ? recordsSource(runtime) : undefined);
   if (lastGood) {
     if (!environment && !previousVersion) throw new InputError('environment', 'is required to find the last good version');
     previous = await verifyRollbackArtifact(lastGood, environment ?? '', image, clientFor);
@@ -124,6 +121,28 @@ export async function runBuildAndTagAction(runtime: ActionRuntime, deps: BuildAn
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The last good version from the deployment records the other actions write: GitHub
+ * Deployments with a token, the ledger file without (inputs `records`, `github-token`, `ledger`).
+ */
+export class RecordsLastGood implements LastGoodSource {
+  readonly description: string;
+  constructor(private readonly records: DeploymentRecords) {
+    this.description = records.kind === 'ledger' ? `ledger ${records.location}` : `deployments of ${records.location}`;
+  }
+  async lastGoodVersion(environment: string): Promise<string | undefined> {
+    // Newest first: the first deployment that ended in success is what serves as stable now.
+    for (const deployment of await this.records.list(environment))
+      if (deployment.payload.version && effectiveState(await this.records.statuses(deployment.id)) === 'success') return deployment.payload.version;
+    return undefined;
+  }
+}
+
+function recordsSource(runtime: ActionRuntime): LastGoodSource | undefined {
+  const records = deploymentRecordsFor(runtime);
+  return records ? new RecordsLastGood(records) : undefined;
 }
 
 function missingSha(): never {
