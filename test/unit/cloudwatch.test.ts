@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash, createHmac } from 'node:crypto';
 import { ProviderError } from '../../src/core/errors.js';
+import { createMetricsProvider } from '../../src/core/metrics/index.js';
+import { metricsSchema } from '../../src/core/plan/schema.js';
 import { CloudWatchProvider, cloudWatchPeriod, metricDataQuery, type CloudWatchConfig } from '../../src/core/metrics/cloudwatch.js';
 import { recorded, startVendorServer, type RecordedAnswer, type SeenRequest, type VendorServer } from '../fixtures/vendors/server.js';
 
@@ -100,6 +102,13 @@ describe('cloudwatch metrics provider', () => {
     expect(body.EndTime).toBe(1_700_000_240);
     expect(body.ScanBy).toBe('TimestampAscending');
     expect(body.MetricDataQueries[0]).toMatchObject({ Id: 'rollgate', MetricStat: { Period: 60, Stat: 'Average' } });
+  });
+
+  it('is what the plan gets for provider: cloudwatch', async () => {
+    const server = await startVendorServer((req) => (signatureProblem(req) ? recorded('cloudwatch', 'error-signature') : recorded('cloudwatch', 'get-metric-data-ok')));
+    servers.push(server);
+    const provider = createMetricsProvider(metricsSchema.parse({ provider: 'cloudwatch', region: 'eu-west-1', endpoint: server.url, retries: 0 }));
+    expect(await provider.query('SELECT AVG(TargetResponseTime) FROM "AWS/ApplicationELB"', { time: 1_700_000_240_000 })).toEqual({ kind: 'value', value: 0.207 });
   });
 
   it('answers an instant value with the newest datapoint', async () => {

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ProviderError } from '../../src/core/errors.js';
 import { DatadogProvider, datadogApiBase, type DatadogConfig } from '../../src/core/metrics/datadog.js';
+import { createMetricsProvider } from '../../src/core/metrics/index.js';
+import { metricsSchema } from '../../src/core/plan/schema.js';
 import { recorded, startVendorServer, type VendorServer } from '../fixtures/vendors/server.js';
 
 const servers: VendorServer[] = [];
@@ -86,5 +88,13 @@ describe('datadog metrics provider', () => {
   it('passes on the reason a query was rejected', async () => {
     const { datadog } = await provider(['error-400']);
     await expect(datadog.query('avg:trace.http.request.duration{service:orders')).rejects.toThrow(/query rejected: Error parsing query.*scope_expr/);
+  });
+
+  it('is what the plan gets for provider: datadog', async () => {
+    const server = await startVendorServer(() => recorded('datadog', 'query-ok'));
+    servers.push(server);
+    const provider = createMetricsProvider(metricsSchema.parse({ provider: 'datadog', site: 'datadoghq.eu', address: server.url, apiKey: 'k', appKey: 'a', retries: 0 }));
+    expect(provider.name).toBe('datadog');
+    expect(await provider.query('avg:x{*}', { time: 1_700_000_300_000 })).toEqual({ kind: 'value', value: 0.204 });
   });
 });

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ProviderError } from '../../src/core/errors.js';
 import { NERDGRAPH_ENDPOINTS, NewRelicProvider, type NewRelicConfig } from '../../src/core/metrics/newrelic.js';
+import { createMetricsProvider } from '../../src/core/metrics/index.js';
+import { metricsSchema } from '../../src/core/plan/schema.js';
 import { recorded, startVendorServer, type VendorServer } from '../fixtures/vendors/server.js';
 
 const servers: VendorServer[] = [];
@@ -102,5 +104,13 @@ describe('newrelic metrics provider', () => {
   it('passes on NRQL syntax errors', async () => {
     const { newrelic } = await provider('error-nrql');
     await expect(newrelic.query('SELECT averag(duration) FROM Transaction')).rejects.toThrow(/query rejected: NRQL Syntax Error/);
+  });
+
+  it('is what the plan gets for provider: newrelic', async () => {
+    const server = await startVendorServer(() => recorded('newrelic', 'nrql-single'));
+    servers.push(server);
+    const provider = createMetricsProvider(metricsSchema.parse({ provider: 'newrelic', accountId: 42, apiKey: 'NRAK-X', region: 'eu', address: server.url, retries: 0 }));
+    expect(provider.name).toBe('newrelic');
+    expect(await provider.query('SELECT average(duration) FROM Transaction')).toEqual({ kind: 'value', value: 0.2134 });
   });
 });

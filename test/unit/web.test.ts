@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ProviderError, UserError } from '../../src/core/errors.js';
 import { WebProvider, parseJsonPath, selectJsonPath, type WebConfig } from '../../src/core/metrics/web.js';
+import { createMetricsProvider } from '../../src/core/metrics/index.js';
+import { metricsSchema } from '../../src/core/plan/schema.js';
 import { recorded, startVendorServer, type VendorServer } from '../fixtures/vendors/server.js';
 
 const servers: VendorServer[] = [];
@@ -114,5 +116,13 @@ describe('web metrics provider', () => {
     expect(err.message).toMatch(/rate limited \(HTTP 429\) after 2 attempt/);
     expect(err.retryable).toBe(true);
     expect(server.requests).toHaveLength(2);
+  });
+
+  it('is what the plan gets for provider: web', async () => {
+    const server = await startVendorServer(() => recorded('web', 'instant'));
+    servers.push(server);
+    const provider = createMetricsProvider(metricsSchema.parse({ provider: 'web', url: `${server.url}/m`, jsonPath: '$.data.ok', retries: 0 }));
+    expect(provider.name).toBe('web');
+    expect(await provider.query('q')).toEqual({ kind: 'value', value: 0.9987 });
   });
 });
