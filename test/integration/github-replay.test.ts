@@ -307,3 +307,13 @@ describe('GitHub API faults', () => {
     expect(runtime.outputs['deployment-id']).toBe('77');
   });
 });
+
+describe('GitHub API faults, further 4xx', () => {
+  it('does not retry other 4xx either (406, 409) and names the real path', async () => {
+    server.on('POST /repos/acme/orders/deployments', { status: 409, body: { message: 'Conflict: merge conflict' } });
+    await expect(githubRecords().create(newDeployment)).rejects.toThrow(/POST \/repos\/acme\/orders\/deployments: 409 Conflict/);
+    server.on('GET /repos/acme/orders/deployments', { status: 406, body: { message: 'Unsupported media type' } });
+    await expect(githubRecords().list('production')).rejects.toThrow(/406/);
+    expect(server.seen).toHaveLength(2);
+  });
+});

@@ -33,6 +33,18 @@ export interface GitHubClientOptions {
   throttle?: Record<string, unknown>;
 }
 
+// 4xx are answers, not accidents: none is retried by the retry plugin. Rate limits (403/429 with
+// rate-limit headers) are the throttling plugin's, which waits for the reset instead.
+const CLIENT_ERRORS = Array.from({ length: 100 }, (_, i) => 400 + i).filter((status) => status !== 429);
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}
+
 /** One Octokit from `getOctokit` with the retry and throttling plugins. */
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const log = options.log ?? (() => undefined);
@@ -52,8 +64,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     options.token,
     {
       baseUrl: (options.baseUrl ?? process.env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
-      // 4xx are answers, not accidents: only 5xx (and network failures, which Octokit reports as 500) are retried.
-      retry: { retries, retryAfterBaseValue: retryBaseMs, doNotRetry: [400, 401, 403, 404, 409, 410, 422, 451] },
+      // Only 5xx (and network failures, which Octokit reports as 500) are retried.
+      retry: { retries, retryAfterBaseValue: retryBaseMs, doNotRetry: CLIENT_ERRORS },
       throttle: {
         retryAfterBaseValue: retryBaseMs,
         onRateLimit: onLimit('rate limit'),
@@ -72,7 +84,9 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     options.beforeRequest?.(request as unknown as Parameters<NonNullable<GitHubClientOptions['beforeRequest']>>[0]);
   });
   octokit.hook.error('request', async (error, request) => {
-    throw explainGitHubError(error, `${request.method} ${request.url}`, options.tokenInput ?? 'github-token');
+    // The expanded URL names the real repository and id; the route template does not.
+    const sent = (error as { request?: { url?: string } }).request?.url;
+    throw explainGitHubError(error, `${request.method} ${sent ? pathOf(sent) : request.url}`, options.tokenInput ?? 'github-token');
   });
   return octokit;
 }
