@@ -109,6 +109,10 @@ describe('rules in detail', () => {
     expect(rules(await lint('SET lock_timeout = 0;\nALTER TABLE users ADD COLUMN x text;'))).toEqual(['missing-lock-timeout']);
   });
 
+  test('VALIDATE CONSTRAINT alone needs no lock_timeout (it does not block writes)', async () => {
+    expect((await lint('ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;')).findings).toEqual([]);
+  });
+
   test('warns about a missing lock_timeout once per file', async () => {
     const report = await lint('ALTER TABLE users ADD COLUMN a text;\nALTER TABLE users ADD COLUMN b text;');
     expect(rules(report)).toEqual(['missing-lock-timeout']);

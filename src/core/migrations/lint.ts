@@ -173,7 +173,12 @@ function setsLockTimeout(node: Node): boolean {
 
 /** The existing table a statement takes an ACCESS EXCLUSIVE (or write-blocking) lock on, if any. */
 function strongLockTarget(node: Node): string | undefined {
-  if ('AlterTableStmt' in node && node.AlterTableStmt.objtype === 'OBJECT_TABLE') return tableName(node.AlterTableStmt.relation);
+  if ('AlterTableStmt' in node && node.AlterTableStmt.objtype === 'OBJECT_TABLE') {
+    // VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: reads and writes go on while it scans.
+    const cmds = node.AlterTableStmt.cmds ?? [];
+    if (cmds.length > 0 && cmds.every((c) => 'AlterTableCmd' in c && c.AlterTableCmd.subtype === 'AT_ValidateConstraint')) return undefined;
+    return tableName(node.AlterTableStmt.relation);
+  }
   if ('RenameStmt' in node && (node.RenameStmt.renameType === 'OBJECT_TABLE' || node.RenameStmt.renameType === 'OBJECT_COLUMN')) return tableName(node.RenameStmt.relation);
   if ('IndexStmt' in node && !node.IndexStmt.concurrent) return tableName(node.IndexStmt.relation);
   if ('CreateTrigStmt' in node) return tableName(node.CreateTrigStmt.relation);
