@@ -22,7 +22,7 @@ async function step(
 ): Promise<{ result: ActionResult; rt: MemoryRuntime }> {
   const rt = new MemoryRuntime(inputs, env);
   const exitCode = process.exitCode;
-  const result = await runAction(name, body, rt);
+  const result = await runAction(name, () => body(rt), rt);
   process.exitCode = exitCode;
   return { result, rt };
 }

@@ -14,7 +14,7 @@ const describeIf = requireBinary('haproxy', 'haproxy') ? describe : describe.ski
 async function step(name: string, body: (rt: MemoryRuntime) => Promise<ActionResult>, inputs: Record<string, string>, env: NodeJS.ProcessEnv) {
   const rt = new MemoryRuntime(inputs, env);
   const exitCode = process.exitCode;
-  const result = await runAction(name, body, rt);
+  const result = await runAction(name, () => body(rt), rt);
   process.exitCode = exitCode;
   return { result, rt };
 }
