@@ -351,7 +351,7 @@ describe('argo-rollouts', () => {
 
   it('refuses to set a weight when no update is in progress', async () => {
     cluster.seed('rollouts', rollout({ stableRS: 'aaa', currentPodHash: 'aaa' }), at);
-    await expect(provider().setWeight(10)).rejects.toThrow(/no update is in progress/);
+    await expect(provider().setWeight(10)).rejects.toThrow(/did not show an update in progress/);
   });
 });
 

@@ -73,8 +73,8 @@ export class ArgoRolloutsTrafficProvider implements TrafficProvider {
   async setWeight(percent: number, options: TrafficCallOptions = {}): Promise<TrafficState> {
     checkPercent(percent);
     const { canary } = splitWeights(percent);
-    const before = await this.read(options.signal);
-    if (!before.updating) throw new ProviderError(this.kind, `${this.target}: no update is in progress (the stable ReplicaSet already runs the current pod template): deploy the new version first`);
+    // Right after a deploy the controller may not have created the new ReplicaSet yet: wait for it.
+    await this.waitFor('an update in progress (a new pod template not yet stable): deploy the new version first', (r) => r.updating && r.observed, options.signal);
     await this.kubectl.patch(ROLLOUT_RESOURCE, this.config.rollout, { type: 'merge', patch: this.stepsPatch(canary) }, { signal: options.signal });
     return this.waitFor(`the canary at ${canary}%`, (r) => r.observed && !r.aborted && r.canaryPercent === canary, options.signal);
   }
