@@ -62512,6 +62512,12 @@ const analysisSchema = strictObject({
     });
     if (a.minRequests > 0 && !a.requests)
         ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
+    // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
+    if (a.judge === 'threshold')
+        a.checks.forEach((c, i) => {
+            if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
+        });
 });
 // ── flags and notifications ────────────────────────────────────────────────────────────
 const flagsCommon = {
@@ -63265,8 +63271,13 @@ function setsLockTimeout(node) {
 }
 /** The existing table a statement takes an ACCESS EXCLUSIVE (or write-blocking) lock on, if any. */
 function strongLockTarget(node) {
-    if ('AlterTableStmt' in node && node.AlterTableStmt.objtype === 'OBJECT_TABLE')
+    if ('AlterTableStmt' in node && node.AlterTableStmt.objtype === 'OBJECT_TABLE') {
+        // VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: reads and writes go on while it scans.
+        const cmds = node.AlterTableStmt.cmds ?? [];
+        if (cmds.length > 0 && cmds.every((c) => 'AlterTableCmd' in c && c.AlterTableCmd.subtype === 'AT_ValidateConstraint'))
+            return undefined;
         return tableName(node.AlterTableStmt.relation);
+    }
     if ('RenameStmt' in node && (node.RenameStmt.renameType === 'OBJECT_TABLE' || node.RenameStmt.renameType === 'OBJECT_COLUMN'))
         return tableName(node.RenameStmt.relation);
     if ('IndexStmt' in node && !node.IndexStmt.concurrent)
