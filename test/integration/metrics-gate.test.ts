@@ -67,7 +67,9 @@ describeIf('metrics-gate against a real Prometheus scraping two real services', 
     });
 
   it('passes a healthy canary', async () => {
-    const report = await gate({});
+    // p99 of a few hundred requests rests on a handful of them: on a loaded machine one stalled
+    // request must not fail a healthy canary, so this case allows more spread than the slow one.
+    const report = await gate({ failureLimit: 1, checks: [ERROR_RATE, { ...P99, maxRatio: 2.5 }] });
     expect(report.verdict).toBe('pass');
     expect(report.measurements).toHaveLength(8);
     const errorRate = report.checks.find((c) => c.name === 'error-rate');
@@ -218,9 +220,10 @@ describeIf('metrics-gate on a deterministic data set (promtool blocks)', () => {
       provider: createMetricsProvider(metrics(prometheus.url), { clock }),
       clock,
     });
-    expect(report.verdict).toBe('inconclusive');
-    expect(report.reason).toMatch(/check unsummed: .*2× canary: several series/);
-    expect(report.reason).toMatch(/check typo: .*2× canary: no data/);
+    // A query that can never give one number is broken, not inconclusive.
+    expect(report.verdict).toBe('error');
+    expect(report.reason).toMatch(/check unsummed: every one of 2 measurement\(s\) ended in an error: canary: 2 series where one was expected/);
+    expect(report.checks.find((c) => c.name === 'typo')).toMatchObject({ outcome: 'inconclusive', reason: 'no conclusive passing measurement in 2 (2× canary: no data)' });
     expect(report.measurements.find((m) => m.check === 'unsummed')?.canaryOutcome).toBe('2 series (expected 1)');
   });
 

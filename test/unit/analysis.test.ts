@@ -160,7 +160,7 @@ describe('threshold gate', () => {
     it('ends in error when every measurement erred, even if the bake was too short to reach the limit', async () => {
       const { report } = await gate(analysis({ bake: '2s', consecutiveErrorLimit: 4, checks: [{ ...errorRate, max: 0.05 }] }), () => 'error');
       expect(report.verdict).toBe('error');
-      expect(report.reason).toMatch(/check error-rate: every one of 2 measurement\(s\) failed to query the metrics: scripted: connection refused/);
+      expect(report.reason).toMatch(/check error-rate: every one of 2 measurement\(s\) ended in an error: scripted: connection refused/);
       expect(report.checks[0]?.outcome).toBe('error');
     });
     it('is inconclusive when measurements erred or had no data and none passed', async () => {

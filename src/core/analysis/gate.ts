@@ -272,11 +272,11 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       );
   }
 
-  // A check whose every measurement erred never reached the metrics: the pipeline broke, so
+  // A check whose every measurement erred never judged anything: the pipeline broke, so
   // `error` even when the bake was too short to exceed consecutiveErrorLimit.
   const unreachable = states.filter(neverMeasured);
   if (unreachable.length > 0)
-    return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) failed to query the metrics: ${s.lastError ?? ''}`).join('; '));
+    return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
   const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach);
   if (undecided.length > 0) return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
   return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
@@ -336,7 +336,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     if (state.failures > analysis.failureLimit) return { outcome: 'fail', reason: `${state.failures} failed measurement(s) > failureLimit ${analysis.failureLimit}: ${state.lastFailure ?? ''}` };
     if (state.consecutiveErrors > analysis.consecutiveErrorLimit)
       return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
-    if (neverMeasured(state)) return { outcome: 'error', reason: `every measurement failed to query the metrics: ${state.lastError ?? ''}` };
+    if (neverMeasured(state)) return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
     if (state.passes === 0 || state.pendingBreach) return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
     const notes = [
       state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',

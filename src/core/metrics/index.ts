@@ -1,6 +1,5 @@
 import { systemClock, type Clock } from '../clock.js';
 import type { MetricsConfig } from '../plan/schema.js';
-import { CloudWatchProvider } from './cloudwatch.js';
 import { DatadogProvider } from './datadog.js';
 import { NewRelicProvider } from './newrelic.js';
 import { PrometheusProvider } from './prometheus.js';
@@ -21,8 +20,20 @@ export function createMetricsProvider(config: MetricsConfig, options: { clock?: 
     case 'newrelic':
       return new NewRelicProvider(config, clock);
     case 'cloudwatch':
-      return new CloudWatchProvider(config, clock);
+      // The AWS SDK is most of a bundle's start-up time: load it only when a plan uses CloudWatch.
+      return deferred('cloudwatch', async () => new (await import('./cloudwatch.js')).CloudWatchProvider(config, clock));
     case 'web':
       return new WebProvider(config, clock);
   }
+}
+
+/** A provider whose module loads on first use; construction errors surface from that first query. */
+function deferred(name: string, load: () => Promise<MetricsProvider>): MetricsProvider {
+  let loading: Promise<MetricsProvider> | undefined;
+  const provider = () => (loading ??= load());
+  return {
+    name,
+    query: async (query, options) => (await provider()).query(query, options),
+    queryRange: async (query, range, options) => (await provider()).queryRange(query, range, options),
+  };
 }
