@@ -8,6 +8,7 @@ import { DeploymentBookkeeping } from '../../src/core/github/bookkeeping.js';
 import { createGitHubClient, type GitHubClient } from '../../src/core/github/client.js';
 import { GitHubDeploymentRecords } from '../../src/core/github/github-records.js';
 import { manualRollback } from '../../src/core/github/manual-rollback.js';
+import { DeploymentRecordHooks } from '../../src/core/github/record-hooks.js';
 import { MemoryRuntime } from '../../src/core/runtime.js';
 
 interface Exchange {
@@ -102,21 +103,28 @@ describe('GitHub Deployments requests against the published API description', ()
     expect(exchanges[since]!.url).toContain('environment=production');
   });
 
-  it('drives a whole rollout record (create, progress, promotion) with no request refused', async () => {
+  it('drives the records of a whole rollout (start, steps, promotion, a rollback) with no request refused', async () => {
     const since = exchanges.length;
-    const runtime = new MemoryRuntime({}, { GITHUB_SHA: 'a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d' });
-    const book = new DeploymentBookkeeping(runtime, records(), 'production');
-    const id = await book.begin({ version: '1.4.0', strategy: 'canary' }, 'canary 5%');
-    await book.progress(id, 'canary 25%, gate passed');
-    await book.finish(id, 'success', 'promoted 1.4.0', 'https://orders.example.com');
-    expect(book.missing).toEqual([]);
-    expect(runtime.outputs['deployment-id']).toBe(String(id));
+    const runtime = new MemoryRuntime({ irreversible: 'contract: drop orders.legacy_total' }, { GITHUB_SHA: 'a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d' });
+    const hooks = new DeploymentRecordHooks(runtime, records(), { service: 'orders', environment: 'production', environmentUrl: 'https://orders.example.com' }, '.github/rollout.yml');
+    const event = { service: 'orders', environment: 'production', strategy: 'canary' as const, version: '1.4.0', weight: 5 };
+    await hooks.deploymentStarted(event);
+    await hooks.stepReached({ ...event, weight: 25 });
+    await hooks.promoted({ ...event, weight: 100 });
+    await hooks.rolledBack({ ...event, weight: 0, reason: 'error rate 7% over 5%', cause: 'failure' });
     expectAllAccepted(since);
-    expect(exchanges.slice(since).map((e) => `${e.method} ${new URL(e.url).pathname}`)).toEqual([
-      'POST /repos/acme/orders/deployments',
-      `POST /repos/acme/orders/deployments/${id}/statuses`,
-      `POST /repos/acme/orders/deployments/${id}/statuses`,
-      `POST /repos/acme/orders/deployments/${id}/statuses`,
+    const id = runtime.outputs['deployment-id'];
+    const posts = exchanges.slice(since).filter((e) => e.method === 'POST');
+    expect(posts.map((e) => new URL(e.url).pathname)).toEqual([
+      '/repos/acme/orders/deployments',
+      ...Array(4).fill(`/repos/acme/orders/deployments/${id}/statuses`),
+    ]);
+    expect(JSON.parse(posts[0]!.body!).payload).toMatchObject({ version: '1.4.0', strategy: 'canary', plan: '.github/rollout.yml', irreversible: 'contract: drop orders.legacy_total' });
+    expect(posts.slice(1).map((e) => JSON.parse(e.body!))).toEqual([
+      expect.objectContaining({ state: 'in_progress', description: 'canary 5%' }),
+      expect.objectContaining({ state: 'in_progress', description: 'canary 25%, gate passed' }),
+      expect.objectContaining({ state: 'success', description: 'promoted 1.4.0 to 100%', environment_url: 'https://orders.example.com' }),
+      expect.objectContaining({ state: 'failure', description: 'rolled back: error rate 7% over 5%' }),
     ]);
   });
 

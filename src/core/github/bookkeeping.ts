@@ -1,9 +1,8 @@
 import { describeError } from '../errors.js';
-import { getOptionalInput, parseNumberInput } from '../inputs.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
 import type { GitHubClientOptions } from './client.js';
 import { deployedRef, deploymentRecordsFor } from './factory.js';
-import { currentDeployment, fitDescription, type DeploymentPayload, type DeploymentRecords, type DeploymentState } from './records.js';
+import { fitDescription, type DeploymentPayload, type DeploymentRecords, type DeploymentState } from './records.js';
 
 /** A record that could not be written, and what the operator should do about it. */
 export interface MissingRecord {
@@ -66,26 +65,6 @@ export class DeploymentBookkeeping {
     this.runtime.info(`recorded deployment #${created.id} of ${payload.version} to ${this.environment} in ${this.records!.location}`);
     await this.status(created.id, 'in_progress', description);
     return created.id;
-  }
-
-  /**
-   * The deployment this run is about: input `deployment-id`, else the environment's newest one
-   * while it is still under way (rollback needs no output from earlier steps).
-   */
-  async locate(): Promise<number | undefined> {
-    const given = getOptionalInput(this.runtime, 'deployment-id');
-    if (given !== undefined) return parseNumberInput('deployment-id', given, { integer: true, min: 1 });
-    const newest = await this.attempt(`the lookup of the current deployment of ${this.environment}`, 'pass input deployment-id (output of deploy-canary) to update the right record', (r) => currentDeployment(r, this.environment));
-    if (!newest) return undefined;
-    if (['in_progress', 'queued', 'pending', 'none'].includes(newest.state)) return newest.id;
-    this.runtime.info(`the newest deployment of ${this.environment} (#${newest.id}, ${newest.payload.version}) already ended as ${newest.state}; not updating it`);
-    return undefined;
-  }
-
-  /** Updates the description while the rollout is under way ("canary 25%, gate passed"). */
-  async progress(id: number | undefined, description: string): Promise<void> {
-    if (id === undefined) return;
-    await this.status(id, 'in_progress', description);
   }
 
   /** Ends the deployment: `success` on promotion, `failure` for a bad canary, `error` when the pipeline broke. */

@@ -93,7 +93,8 @@ export class DeploymentRecordHooks {
         // The previous version is a convenience in the payload, not worth failing the record for.
       }
       try {
-        const irreversible = this.plan.irreversible;
+        // The plan says so, or this run does (pre-deploy-checklist's `irreversible` output passed on).
+        const irreversible = this.plan.irreversible || irreversibleInput(this.runtime);
         const created = await this.records.create({
           environment: event.environment,
           ref: deployedRef(this.runtime),
@@ -162,6 +163,13 @@ export class DeploymentRecordHooks {
     }
     return undefined;
   }
+}
+
+/** Input `irreversible`: true, false, or a reason (which counts as true). */
+function irreversibleInput(runtime: ActionRuntime): boolean | string | undefined {
+  const value = getOptionalInput(runtime, 'irreversible');
+  if (value === undefined || /^(false|no|0|off)$/i.test(value)) return undefined;
+  return /^(true|yes|1|on)$/i.test(value) ? true : value;
 }
 
 /** The record calls as plain functions, to merge into the rollout's hooks (`{ ...others, ...recordHooks(…) }`). */
