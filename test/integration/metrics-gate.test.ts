@@ -125,7 +125,8 @@ describeIf('metrics-gate against a real Prometheus scraping two real services', 
     const report = await gate({ bake: '30s', consecutiveErrorLimit: 2, minRequests: 0, requests: undefined, checks: [ERROR_RATE] });
     await stopping;
     expect(report.verdict).toBe('error');
-    expect(report.reason).toMatch(/3 metrics errors in a row, more than consecutiveErrorLimit 2 allows: prometheus: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query: connection refused/);
+    // Mid-shutdown a query may be reset or refused; once Prometheus is gone it is refused.
+    expect(report.reason).toMatch(/3 metrics errors in a row, more than consecutiveErrorLimit 2 allows: prometheus: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query: (connection refused|connection reset|HTTP 503)/);
     expect(report.measurements.some((m) => m.outcome === 'pass')).toBe(true);
     expect(report.endedAt - report.startedAt).toBeLessThan(20_000);
   });
