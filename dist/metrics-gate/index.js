@@ -44968,7 +44968,6 @@ async function runThresholdGate(options) {
             const field = `analysis.checks[${i}].query`;
             states.push({
                 check,
-                field,
                 queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
                 failures: 0,
                 passes: 0,
@@ -44987,6 +44986,11 @@ async function runThresholdGate(options) {
             throw err;
         return finish('error', `the plan's queries cannot be filled in: ${(0,core_errors/* describeError */.Uc)(err)}`);
     }
+    // A check with only statistical settings (direction, …) has nothing the threshold judge can
+    // cross: judging it would pass it unseen.
+    const limitless = analysis.checks.filter((c) => !hasRelativeLimit(c) && c.max === undefined && c.min === undefined);
+    if (limitless.length > 0)
+        return finish('error', `${limitless.map((c) => `check ${c.name}`).join(', ')}: no threshold limit (max, min, maxIncrease, maxDecrease, maxRatio, minRatio); add one, or set analysis.judge: mann-whitney`);
     log(`judging canary against stable: ${states.length} check(s), a measurement every ${formatDuration(analysis.interval)} for ${formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`);
     for (let round = 1; round <= rounds; round++) {
         try {

@@ -249,6 +249,16 @@ describe('threshold gate', () => {
     expect(provider.queries).toHaveLength(0);
   });
 
+  it('ends in error, never pass, when a check has only statistical settings the threshold judge cannot judge', async () => {
+    // The plan schema refuses such a check; this guards analyses built in code.
+    const config = analysis({ checks: [{ ...errorRate, max: 1, direction: 'increase' }] });
+    delete config.checks[0]?.max;
+    const { report, provider } = await gate(config, () => 0.01);
+    expect(report.verdict).toBe('error');
+    expect(report.reason).toMatch(/check error-rate: no threshold limit .* set analysis\.judge: mann-whitney/);
+    expect(provider.queries).toHaveLength(0);
+  });
+
   it('ends in error when cancelled', async () => {
     const controller = new AbortController();
     const clock = new FakeClock(0);

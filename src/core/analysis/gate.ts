@@ -61,7 +61,6 @@ interface Judgement {
 
 interface CheckState {
   check: CheckConfig;
-  field: string;
   queries: Record<Track, string>;
   failures: number;
   passes: number;
@@ -174,7 +173,6 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       const field = `analysis.checks[${i}].query`;
       states.push({
         check,
-        field,
         queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
         failures: 0,
         passes: 0,
@@ -191,6 +189,15 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     if (!isUserError(err)) throw err;
     return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
   }
+
+  // A check with only statistical settings (direction, …) has nothing the threshold judge can
+  // cross: judging it would pass it unseen.
+  const limitless = analysis.checks.filter((c) => !hasRelativeLimit(c) && c.max === undefined && c.min === undefined);
+  if (limitless.length > 0)
+    return finish(
+      'error',
+      `${limitless.map((c) => `check ${c.name}`).join(', ')}: no threshold limit (max, min, maxIncrease, maxDecrease, maxRatio, minRatio); add one, or set analysis.judge: mann-whitney`,
+    );
 
   log(
     `judging canary against stable: ${states.length} check(s), a measurement every ${formatDuration(analysis.interval)} for ${formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`,
