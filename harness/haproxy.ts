@@ -26,12 +26,13 @@ export interface RunningHaproxy {
  * Starts a real HAProxy on loopback with a generated config: one frontend, one roundrobin
  * backend holding `servers`, and the runtime API on a TCP port at admin level.
  */
-export async function startHaproxy(options: { dir: string; backend?: string; servers: HaproxyServerSpec[]; name?: string; port?: number; adminPort?: number }): Promise<RunningHaproxy> {
+export async function startHaproxy(options: { dir: string; backend?: string; servers: HaproxyServerSpec[]; name?: string; port?: number; adminPort?: number; unixSocket?: string }): Promise<RunningHaproxy> {
   const backend = options.backend ?? 'orders';
   const [port, adminPort] = [options.port ?? (await freePort()), options.adminPort ?? (await freePort())];
   const config = [
     'global',
     `  stats socket ipv4@127.0.0.1:${adminPort} level admin`,
+    ...(options.unixSocket ? [`  stats socket ${options.unixSocket} level admin`] : []),
     '  maxconn 2000',
     'defaults',
     '  mode http',

@@ -30,6 +30,7 @@ describeIf('HAProxy traffic provider, measured through a real HAProxy', () => {
         { name: 'green', port: green.port, weight: 0 },
       ],
       backend: 'orders',
+      unixSocket: `${dir.path}/admin.sock`,
     });
   });
 
@@ -119,6 +120,16 @@ describeIf('HAProxy traffic provider, measured through a real HAProxy', () => {
     expect((await traffic.rollback({ toColour: 'blue' })).changed).toBe(false);
     expect((await sendRequests(haproxy.url, 300)).byTrack).toEqual({ blue: 300 });
     await canaryShape.api.change(['set server orders/blue weight 0', 'set server orders/stable weight 100']);
+  });
+
+  it('speaks the same runtime API over a unix socket', async () => {
+    const traffic = new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: `unix:${dir.path}/admin.sock`, backend: 'orders' }));
+    expect((await traffic.setWeight(20)).canaryPercent).toBe(20);
+    expect((await provider().getState()).canaryPercent).toBe(20);
+    expect((await traffic.rollback()).changed).toBe(true);
+    await expect(new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: `unix:${dir.path}/nope.sock`, backend: 'orders' })).getState()).rejects.toThrow(
+      `haproxy: runtime API at unix:${dir.path}/nope.sock: no such socket`,
+    );
   });
 
   it('names the backend and server when the plan points at ones HAProxy does not have', async () => {
