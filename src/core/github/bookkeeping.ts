@@ -29,9 +29,9 @@ export class DeploymentBookkeeping {
   ) {}
 
   /** Bookkeeping for this run's records (GitHub, the ledger, or none); a bad records input is reported like any other missing record. */
-  static forRun(runtime: ActionRuntime, environment: string, clientOverrides: Partial<GitHubClientOptions> = {}): DeploymentBookkeeping {
+  static forRun(runtime: ActionRuntime, environment: string, clientOverrides: Partial<GitHubClientOptions> = {}, cwd?: string): DeploymentBookkeeping {
     try {
-      return new DeploymentBookkeeping(runtime, deploymentRecordsFor(runtime, clientOverrides), environment);
+      return new DeploymentBookkeeping(runtime, deploymentRecordsFor(runtime, clientOverrides, cwd), environment);
     } catch (err) {
       const book = new DeploymentBookkeeping(runtime, undefined, environment);
       book.note('deployment records', err, 'fix the input named above; traffic was handled without records');

@@ -16,7 +16,7 @@ import { templateVars, type RolloutContext } from './context.js';
  */
 export async function runManualRollback(ctx: RolloutContext, to: string, reason: string): Promise<ActionResult> {
   const { runtime, plan } = ctx;
-  const book = DeploymentBookkeeping.forRun(runtime, plan.environment);
+  const book = DeploymentBookkeeping.forRun(runtime, plan.environment, {}, ctx.cwd);
   const summary: string[] = [`## rollgate manual rollback: ${plan.service}/${plan.environment}`, '', `Asked for: \`${to}\` · reason: ${reason}`, ''];
   let after: TrafficState | undefined;
 
