@@ -123,6 +123,14 @@ describe('gateway-api', () => {
   it('refuses the blue-green operations with a plain error', async () => {
     await expect(provider().switchTo()).rejects.toThrow(UserError);
   });
+  it('a patch computed before the route was reordered is refused by its test ops, and nothing moves', async () => {
+    cluster.seed('httproutes', httpRoute([{ name: 'orders-canary', port: 80, weight: 0 }, { name: 'orders-stable', port: 80, weight: 100 }]), at);
+    const p = provider();
+    const stale = p.patchFor({ stable: 0, canary: 100 }, { stableIndex: 0, canaryIndex: 1 });
+    await expect(p.kubectl.patch('httproutes.gateway.networking.k8s.io', 'orders', { type: 'json', patch: stale })).rejects.toThrow(/patching httproutes\.gateway\.networking\.k8s\.io\/orders .*testing value \/spec\/rules\/0\/backendRefs\/0\/name failed/);
+    expect((await p.getState()).canaryPercent).toBe(0);
+  });
+
 
   it('the schema rejects a route a careless patch could produce (this check can fail)', () => {
     const bad = httpRoute([{ name: 'orders-stable', weight: '25' }, { name: 'orders-canary', port: 80, wieght: 5 }]);
@@ -262,6 +270,14 @@ describe('nginx-ingress', () => {
     cluster.seed('ingresses', canaryIngress({ 'nginx.ingress.kubernetes.io/canary-weight': '40' }), at);
     expect((await provider().getState()).canaryPercent).toBe(0);
     await expect(new NginxIngressTrafficProvider({ ...config, ingress: 'gone' }, deps()).getState()).rejects.toThrow(/ingresses\.networking\.k8s\.io\/gone in namespace shop \(context kind-ci\): it does not exist/);
+  });
+
+  it('reads a canary-weight-total other than 100 as a share, and normalises it to 100 on the next write', async () => {
+    cluster.seed('ingresses', canaryIngress({ 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '250', 'nginx.ingress.kubernetes.io/canary-weight-total': '1000' }), at);
+    expect((await provider().getState()).canaryPercent).toBe(25);
+    await provider().setWeight(40);
+    const annotations = cluster.stored<ReturnType<typeof canaryIngress>>('ingresses', 'orders-canary', at).metadata.annotations;
+    expect([annotations['nginx.ingress.kubernetes.io/canary-weight'], annotations['nginx.ingress.kubernetes.io/canary-weight-total']]).toEqual(['40', '100']);
   });
 
   it('the schema rejects a numeric annotation value (this check can fail)', () => {

@@ -31,7 +31,7 @@ export interface KubectlOptions extends KubeTarget {
   binary?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Per call; kubectl's own `--request-timeout` is set a little shorter so its error wins. */
+  /** Per call (default 60 s); a kubectl that outlives it is stopped with its process group. */
   timeoutMs?: number;
   log?: (line: string) => void;
   /** The provider kind that prefixes every error (`gateway-api: patching …`); `kubectl` unless set. */

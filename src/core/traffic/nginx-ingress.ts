@@ -39,12 +39,13 @@ export class NginxIngressTrafficProvider extends WeightedKubernetesProvider impl
     const ingress = await this.kubectl.get(INGRESS_RESOURCE, this.config.ingress, signal);
     const annotations = ingress.metadata?.annotations ?? {};
     const marked = annotations[NGINX_ANNOTATIONS.canary] === 'true';
-    const total = parseWeight(annotations[NGINX_ANNOTATIONS.total]) ?? 100;
+    const declared = parseWeight(annotations[NGINX_ANNOTATIONS.total]);
+    const total = declared !== undefined && declared > 0 ? declared : 100;
     // Not marked canary: the controller ignores canary-weight, so the canary share is 0 (and rollback re-marks it).
     const canaryRaw = marked ? (parseWeight(annotations[NGINX_ANNOTATIONS.weight]) ?? 0) : 0;
     const canary = Math.min(100, Math.round((canaryRaw / total) * 100 * 1000) / 1000);
     const header = this.config.canaryByHeader !== undefined && annotations[NGINX_ANNOTATIONS.byHeader] !== undefined;
-    return { stable: { name: 'primary Ingress', weight: 100 - canary }, canary: { name: this.config.ingress, weight: canary }, others: 0, extras: !marked || header || total !== 100 };
+    return { stable: { name: 'primary Ingress', weight: 100 - canary }, canary: { name: this.config.ingress, weight: canary }, others: 0, extras: !marked || header || (declared !== undefined && declared !== 100) };
   }
 
   /** The merge patch of the annotations for a split; annotation values are strings in the API. */
