@@ -85,6 +85,28 @@ describeIf('deploy-canary against HAProxy and real slot processes: nothing shift
     await expectStableServesEverything();
   });
 
+  it('after a runner died mid-rollout, a new run breaks the stale lock, empties the abandoned canary and deploys', async () => {
+    const plan = stack.writePlan();
+    const dead = await step('deploy-canary', (r) => runDeployCanaryAction(r), { plan, version: 'v1', weight: '30' }, { ...env, ROLLGATE_RUN_ID: 'run-that-died' });
+    expect(dead.result.ok).toBe(true);
+    const next = { ...env, ROLLGATE_RUN_ID: 'next-run', ROLLGATE_LOCK_STALE_AFTER: '1s' };
+    const refused = await step('deploy-canary', (r) => runDeployCanaryAction(r), { plan, version: 'v2', weight: '5' }, next);
+    expect(refused.result.failure).toMatch(/another rollout is in progress \(version v1 by run-that-died/);
+    await new Promise((r) => setTimeout(r, 1500));
+    const taken = await step('deploy-canary', (r) => runDeployCanaryAction(r), { plan, version: 'v2', weight: '5' }, next);
+    expect(taken.result).toEqual({ ok: true });
+    const warnings = taken.rt.logs.filter((l) => l.level === 'warning').map((l) => l.message);
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^breaking a stale rollout lock of orders\/local: held by run-that-died for version v1/),
+        'the canary slot still serves 30% from an earlier rollout: moving it to 0% before deploying',
+      ]),
+    );
+    expect((await traffic().getState()).canaryPercent).toBe(5);
+    expect(await stack.versionIn('canary')).toBe('v2');
+    await step('rollback', (r) => runRollbackAction(r), { plan }, next);
+  });
+
   it('blue-green: deploys to the idle colour, switches 0↔100 in one change, keeps the old colour ready, and rolls back with one switch', async () => {
     const plan = stack.writePlan(
       {
