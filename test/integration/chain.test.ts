@@ -104,6 +104,12 @@ describeIf('the full chain against HAProxy + Prometheus: deploy-canary → metri
     expect((await traffic().getState()).canaryPercent).toBe(0);
   });
 
+  it('refuses to ramp when no rollout is in progress and the canary is empty', async () => {
+    const ramp = await step('ramp', (rt) => runRampAction(rt), { plan, gate: 'false' }, env);
+    expect(ramp.result.failure).toBe('orders/local: no rollout is in progress and the canary has 0%: run deploy-canary first');
+    expect((await traffic().getState()).canaryPercent).toBe(0);
+  });
+
   it('refuses a second rollout of the same service while one is in progress, naming who holds it', async () => {
     const first = await step('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v2', weight: '5' }, env);
     expect(first.result.ok).toBe(true);
