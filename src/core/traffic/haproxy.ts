@@ -143,12 +143,11 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     const stableWeight = this.config.maxWeight - canaryWeight;
     const { stable, canary, backend } = this.config;
     // The growing side moves first, so no instant has both servers at weight 0 (a 503 for everyone).
-    const growCanary = [`set server ${backend}/${canary} state ready`, `set server ${backend}/${canary} weight ${canaryWeight}`];
-    const shrinkStable = [`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${stableWeight}`];
-    const [before] = await this.pair(stable, canary, options.signal);
-    const commands = canaryWeight > 0 && before.weight > stableWeight ? [...growCanary, ...shrinkStable] : [...shrinkStable, ...growCanary];
-    if (canaryWeight === 0) commands.splice(commands.indexOf(`set server ${backend}/${canary} state ready`), 1);
-    await this.api.change(commands, options.signal);
+    const canaryCommands = [...(canaryWeight > 0 ? [`set server ${backend}/${canary} state ready`] : []), `set server ${backend}/${canary} weight ${canaryWeight}`];
+    const stableCommands = [`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${stableWeight}`];
+    const [stableBefore] = await this.pair(stable, canary, options.signal);
+    const canaryGrows = stableBefore.weight > stableWeight;
+    await this.api.change(canaryGrows ? [...canaryCommands, ...stableCommands] : [...stableCommands, ...canaryCommands], options.signal);
     return this.expect({ [stable]: stableWeight, [canary]: canaryWeight }, options.signal);
   }
 
