@@ -1,6 +1,6 @@
 // Bundles every action entry (and the CLI and umbrella dispatcher) into dist/<name>/index.js
 // with ncc, and regenerates the umbrella action.yml's inputs from the six actions.
-// `node scripts/build.mjs [name ...]` builds only the named bundles.
+// `node scripts/build.mjs [name ...]` builds only the named bundles; `--umbrella` only action.yml.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,11 +29,13 @@ const PRELUDE =
   'const __filename = __rollgateFileURLToPath(import.meta.url);\n' +
   'const __dirname = __rollgateDirname(__filename);\n';
 
-const wanted = process.argv.slice(2);
-for (const name of wanted) if (!(name in entries)) throw new Error(`unknown bundle ${name}; known: ${Object.keys(entries).join(', ')}`);
+// `--umbrella` regenerates only the umbrella action.yml, without bundling.
+const umbrellaOnly = process.argv.includes('--umbrella');
+const wanted = umbrellaOnly ? ['--umbrella'] : process.argv.slice(2);
+if (!umbrellaOnly) for (const name of wanted) if (!(name in entries)) throw new Error(`unknown bundle ${name}; known: ${Object.keys(entries).join(', ')}`);
 
 for (const [name, entry] of Object.entries(entries)) {
-  if (wanted.length && !wanted.includes(name)) continue;
+  if (umbrellaOnly || (wanted.length && !wanted.includes(name))) continue;
   const started = Date.now();
   const { code, assets } = await ncc(entry, { minify: false, sourceMap: false, quiet: true, target: 'es2022', cache: false, license: 'licenses.txt' });
   const out = join(root, 'dist', name);
@@ -55,7 +57,7 @@ for (const [name, entry] of Object.entries(entries)) {
 }
 
 // The umbrella action declares every input of every action, so `with:` is validated.
-if (!wanted.length) {
+if (!wanted.length || umbrellaOnly) {
   const inputs = { action: { description: `Which action to run: ${Object.keys(entries).filter((n) => !['main', 'cli'].includes(n)).join(' | ')}`, required: true } };
   const outputs = {};
   for (const name of readdirSync(join(root, 'actions')).sort()) {
