@@ -349,6 +349,14 @@ describe('argo-rollouts', () => {
     expect((await provider().rollback()).changed).toBe(false);
   });
 
+  it('resumes a Rollout paused by hand before promoting it', async () => {
+    const paused = rollout({ stableRS: 'aaa', currentPodHash: 'eee', currentStepIndex: 1 });
+    cluster.seed('rollouts', { ...paused, spec: { ...paused.spec, paused: true } }, at);
+    expect((await provider().promote()).canaryPercent).toBe(0);
+    expect(cluster.calls().filter((c) => c.includes('patch')).map((c) => c[10])).toEqual(['{"spec":{"paused":false}}', '{"status":{"promoteFull":true}}']);
+    expect(schemaProblems('argo-rollout.json', cluster.stored('rollouts', 'orders', at))).toEqual([]);
+  });
+
   it('rollback aborts an update in progress; a second rollback changes nothing', async () => {
     cluster.seed('rollouts', rollout({ stableRS: 'aaa', currentPodHash: 'ccc', currentStepIndex: 0, canary: { weights: { canary: { weight: 40, podTemplateHash: 'ccc' }, stable: { weight: 60, podTemplateHash: 'aaa' } } } }), at);
     const outcome = await provider().rollback();

@@ -20,6 +20,8 @@ export interface RolloutReading {
   phase?: string;
   stableRS?: string;
   currentPodHash?: string;
+  /** spec.paused: paused by hand, not by a pause step. */
+  pausedBySpec: boolean;
 }
 
 /**
@@ -81,6 +83,8 @@ export class ArgoRolloutsTrafficProvider implements TrafficProvider {
 
   async promote(options: TrafficCallOptions = {}): Promise<TrafficState> {
     const before = await this.read(options.signal);
+    // A Rollout paused by hand (spec.paused) ignores promoteFull until it is resumed, as `promote --full` does.
+    if (before.updating && before.pausedBySpec) await this.kubectl.patch(ROLLOUT_RESOURCE, this.config.rollout, { type: 'merge', patch: { spec: { paused: false } } }, { signal: options.signal });
     if (before.updating) await this.kubectl.patch(ROLLOUT_RESOURCE, this.config.rollout, { type: 'merge', patch: { status: { promoteFull: true } } }, { subresource: 'status', signal: options.signal });
     return this.waitFor('the promotion to finish (new ReplicaSet stable)', (r) => !r.updating && r.canaryPercent === 0, options.signal);
   }
@@ -138,5 +142,5 @@ export function readRollout(rollout: KubeObject): RolloutReading {
     const weights = steps.slice(0, index + 1).map((s) => s.setWeight).filter((w): w is number => typeof w === 'number');
     canaryPercent = weights.length ? (weights[weights.length - 1] as number) : 0;
   }
-  return { canaryPercent, updating, aborted, observed, phase: typeof status.phase === 'string' ? status.phase : undefined, stableRS, currentPodHash };
+  return { canaryPercent, updating, aborted, observed, phase: typeof status.phase === 'string' ? status.phase : undefined, stableRS, currentPodHash, pausedBySpec: spec.paused === true };
 }
