@@ -12,6 +12,7 @@ import { startHaproxy, type RunningHaproxy } from '../../harness/haproxy.js';
 import { freePort } from '../../harness/ports.js';
 import { requireBinary, tempDir, waitFor } from '../../harness/process.js';
 import { startUnleash, type UnleashServer } from '../../harness/unleash.js';
+import { startReceiver, type HttpReceiver } from './flags-http-receiver.js';
 
 // Kill switches inside the real rollout: HAProxy moves the traffic, a real Unleash holds the
 // flags, and rollback runs as the runner runs it (a process with INPUT_* variables and an exit code).
@@ -52,9 +53,12 @@ maybe('kill switches in the rollout', () => {
   let unleash: UnleashServer;
   let haproxy: RunningHaproxy;
   let dir: { path: string; remove: () => void };
+  // Stands in for a Slack incoming webhook (https://api.slack.com/messaging/webhooks): answers 200 "ok".
+  let slack: HttpReceiver;
 
   beforeAll(async () => {
     dir = tempDir('rollgate-flags-rollout-');
+    slack = await startReceiver(() => ({ status: 200, body: 'ok' }));
     [unleash, haproxy] = await Promise.all([
       startUnleash(),
       (async () =>
@@ -73,6 +77,7 @@ maybe('kill switches in the rollout', () => {
   }, 300_000);
   afterAll(async () => {
     await haproxy?.stop();
+    await slack?.close();
     await unleash?.stop();
     dir?.remove();
   });
@@ -88,6 +93,7 @@ maybe('kill switches in the rollout', () => {
         deploy: { command: `touch ${join(dir.path, `${name}-deployed-{{slot}}`)}` },
         steps: [10, 50, 100],
         flags: { provider: 'unleash', project: 'default', ...flags },
+        notify: { slack: `${slack.url}/services/T0/B0/x` },
       }),
     );
     return file;
@@ -116,11 +122,19 @@ maybe('kill switches in the rollout', () => {
     expect(run.summary).toContain('| `new-checkout-flow` | unleash | production | ✅ off |');
     expect(run.summary).toContain('| `manual-extra` | unleash | production | ✅ off |');
     expect(run.summary + run.stdout + run.stderr).not.toContain(unleash.adminToken);
+    // People are told, kill switches included.
+    const told = slack.requests.map((r) => JSON.parse(r.body) as { blocks: { text?: { text: string } }[] });
+    expect(told).toHaveLength(1);
+    const texts = told[0]!.blocks.map((b) => b.text?.text ?? '');
+    expect(texts[0]).toBe('⏪ orders rolled back');
+    expect(texts).toContain('*Reason*\nerror rate over limit');
+    expect(texts.find((t) => t.startsWith('*Kill switches*'))).toContain('• `manual-extra`: off — turned off and read back off');
   });
 
   test('with the flag server down: traffic is restored anyway, each flag is reported failed, and the step exits non-zero', async () => {
     await unleash.enable('new-checkout-flow', 'production');
     await traffic().setWeight(50);
+    slack.requests.length = 0;
     const plan = writePlan('down', { url: `http://127.0.0.1:${await freePort()}`, token: 't0ken-unused', killSwitches: ['new-checkout-flow'] });
     const run = await runEntry('rollback', dir.path, { plan, reason: 'gate failed' }, { ROLLGATE_STATE_DIR: join(dir.path, 'state-down') });
     expect(run.code).not.toBe(0);
@@ -128,6 +142,7 @@ maybe('kill switches in the rollout', () => {
     expect(run.stdout + run.stderr).toMatch(/1 kill switch could not be turned off: new-checkout-flow \(could not turn it off: unleash: POST .* connection refused/);
     expect(run.summary).toContain('| `new-checkout-flow` | unleash | production | ❌ failed |');
     expect(run.stderr).not.toContain('internal error');
+    expect(slack.requests[0]?.body).toContain('`new-checkout-flow`: failed');
     // The flag really is still on: the failure is not just a message.
     expect(await unleash.adminState('new-checkout-flow', 'production')).toBe(true);
   });
