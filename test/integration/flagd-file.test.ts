@@ -110,11 +110,24 @@ describe('flagd-file kill switches', () => {
     expect(log.slice(0, 3)).toEqual(['rollback(orders): turn off kill switch new-checkout-flow', 'meanwhile', 'initial']);
   });
 
-  test('reports a push that cannot land as failed, without throwing', async () => {
+  test('reports a push that cannot land as failed on every try, without throwing', async () => {
     git(work, 'remote', 'set-url', 'origin', join(dir.path, 'gone.git'));
-    const results = await disableKillSwitches(plan(['new-checkout-flow']), { runtime: new MemoryRuntime(), reason: 'r', clock: systemClock, cwd: work, attempts: 1 });
+    // The second try finds the file already off locally: it must still not claim success.
+    const results = await disableKillSwitches(plan(['new-checkout-flow']), { runtime: new MemoryRuntime(), reason: 'r', clock: systemClock, cwd: work, attempts: 2 });
     expect(results[0]?.outcome).toBe('failed');
     expect(results[0]?.detail).toMatch(/git (push|pull) .*failed/);
+  });
+
+  test('a flag left off but unpushed by an earlier run is pushed by the next one', async () => {
+    const remoteUrl = git(work, 'remote', 'get-url', 'origin');
+    git(work, 'remote', 'set-url', 'origin', join(dir.path, 'gone.git'));
+    const first = await disableKillSwitches(plan(['new-checkout-flow']), { runtime: new MemoryRuntime(), reason: 'r', clock: systemClock, cwd: work, attempts: 1 });
+    expect(first[0]?.outcome).toBe('failed');
+    git(work, 'remote', 'set-url', 'origin', remoteUrl);
+    const second = await disableKillSwitches(plan(['new-checkout-flow']), { runtime: new MemoryRuntime(), reason: 'r', clock: systemClock, cwd: work, attempts: 1 });
+    expect(second[0]?.outcome).toBe('off');
+    const onRemote = JSON.parse(git(dir.path, '--git-dir', remote, 'show', 'main:flags/flags.json')) as typeof FLAGS;
+    expect(onRemote.flags['new-checkout-flow'].defaultVariant).toBe('off');
   });
 
   test('with push: false commits locally only', async () => {

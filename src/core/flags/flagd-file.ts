@@ -47,9 +47,12 @@ export class FlagdFileKillSwitches implements KillSwitchProvider {
     const { doc, text } = await this.read();
     const definition = doc.flags?.[flag];
     if (!definition) throw new ProviderError('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
-    if (flagState(definition) === 'off') return;
-    switchOff(definition);
-    await writeFile(this.path, serialise(doc, text));
+    if (flagState(definition) !== 'off') {
+      switchOff(definition);
+      await writeFile(this.path, serialise(doc, text));
+    }
+    // Also when the file already reads off: an earlier attempt may have written it but failed to
+    // commit or push, and only the pushed commit turns the flag off for a GitOps deployment.
     await this.commitAndPush(flag, context);
   }
 
@@ -108,13 +111,17 @@ export class FlagdFileKillSwitches implements KillSwitchProvider {
       '',
       `The flag's default variant now serves "off" (or the flag is disabled); revert this commit to turn it back on.`,
     ].join('\n');
-    await this.mustGit(['add', '--', file], top);
-    // Commit only the flag file, whatever else happens to be staged in the checkout.
-    await this.mustGit([...identity, 'commit', '--only', '-m', message, '--', file], top);
+    const pending = await this.mustGit(['status', '--porcelain', '--', file], top);
+    if (pending) {
+      await this.mustGit(['add', '--', file], top);
+      // Commit only the flag file, whatever else happens to be staged in the checkout.
+      await this.mustGit([...identity, 'commit', '--only', '-m', message, '--', file], top);
+    }
     if (!this.config.push) return;
     const branch = this.config.branch ?? (await this.git(['symbolic-ref', '--quiet', '--short', 'HEAD'], top)).stdout.trim();
     if (!branch) throw new ProviderError('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
     for (let attempt = 1; ; attempt++) {
+      // Pushing what is already there is a no-op, so an idempotent rerun costs one round trip.
       const push = await this.git(['push', 'origin', `HEAD:refs/heads/${branch}`], top);
       if (push.exitCode === 0) return;
       if (attempt >= PUSH_ATTEMPTS)
