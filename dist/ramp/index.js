@@ -65542,12 +65542,12 @@ async function runRampAction(runtime, deps = {}) {
     const before = await ctx.traffic.getState({ signal: deps.signal });
     ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
     const held = ctx.store.read();
-    // With no rollout on record and an empty canary, there is nothing to ramp: the slot may hold anything.
-    if (!held && before.canaryPercent === 0 && ctx.plan.strategy !== 'blue-green')
-        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: no rollout is in progress and the canary has 0%: run deploy-canary first`);
     const version = getOptionalInput(runtime, 'version') ?? held?.version;
     // Inputs are checked before the lock is taken: a typo must not leave a lock behind.
     const steps = ctx.plan.strategy === 'blue-green' ? [] : rampSteps({ to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') }, ctx.plan.steps, before.canaryPercent);
+    // With no rollout on record and an empty canary, there is nothing to ramp: the slot may hold anything.
+    if (!held && before.canaryPercent === 0 && ctx.plan.strategy !== 'blue-green')
+        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: no rollout is in progress and the canary has 0%: run deploy-canary first`);
     ctx.store.acquire(ctx.owner, { version: version ?? 'unknown', strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
     const summary = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${version ? ` → \`${version}\`` : ''}`, ''];
     const finish = (result, state, verdict, promoted) => {
