@@ -53963,6 +53963,10 @@ function recordHooks(hooks) {
 }
 
 ;// CONCATENATED MODULE: ./src/core/notify/message.ts
+/** The checks of a gate report that did not pass, as a notification lists them. */
+function failingChecksOf(checks) {
+    return checks.filter((c) => c.outcome !== 'pass').map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
+}
 /** The link to this workflow run, from the variables every GitHub runner sets. */
 function runUrlFromEnv(env) {
     const server = env.GITHUB_SERVER_URL;

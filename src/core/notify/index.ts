@@ -7,7 +7,7 @@ import { buildMessage, type NotifyEvent, type NotifyMessage } from './message.js
 import { slackPayload, type SlackPayload } from './slack.js';
 
 export type { FailingCheck, NotifyEvent, NotifyEventKind, NotifyMessage } from './message.js';
-export { buildMessage, runUrlFromEnv } from './message.js';
+export { buildMessage, failingChecksOf, runUrlFromEnv } from './message.js';
 export { slackPayload, type SlackPayload } from './slack.js';
 
 /** Where a notification goes: `slack` gets Block Kit only; `webhook` gets the same plus the event as JSON. */

@@ -14,6 +14,13 @@ export interface FailingCheck {
   detail?: string;
 }
 
+/** The checks of a gate report that did not pass, as a notification lists them. */
+export function failingChecksOf(
+  checks: readonly { name: string; outcome: string; canary?: number; stable?: number; limit?: string; reason?: string }[],
+): FailingCheck[] {
+  return checks.filter((c) => c.outcome !== 'pass').map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
+}
+
 /** What the orchestration reports when something worth telling people happens. */
 export interface NotifyEvent {
   kind: NotifyEventKind;

@@ -9,6 +9,7 @@ import { renderGateSummary } from '../analysis/summary.js';
 import { verdictAllowsPromotion } from '../analysis/verdict.js';
 import type { AnalysisConfig, CheckConfig, MetricsConfig, Plan } from '../plan/schema.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
+import { failingChecksOf, notify } from '../notify/index.js';
 import { loadActionPlan } from './plan-input.js';
 
 // Defaults live here as well as in action.yml: the umbrella action and the CLI never see action.yml.
@@ -189,6 +190,8 @@ export async function runMetricsGateAction(
     if (report.verdict !== 'pass') runtime.warning(`metrics-gate: ${report.verdict} (allowed by onInconclusive: pass): ${report.reason}`);
     return { ok: true };
   }
+  // Retried and reported inside; a chat outage never changes the verdict.
+  await notify(plan, { kind: 'gate-failure', verdict: report.verdict, reason: report.reason, failingChecks: failingChecksOf(report.checks) }, { runtime, clock });
   const policy = report.verdict === 'inconclusive' ? ' (onInconclusive: fail)' : '';
   return { ok: false, failure: `metrics-gate: ${report.verdict}${policy}: ${report.reason}` };
 }
