@@ -46680,7 +46680,7 @@ async function turnOffOne(provider, flag, context, attempts, clock) {
                 break;
         }
     }
-    const tries = attempts > 1 ? ` (after ${attempts} tries)` : '';
+    const tries = attempts > 1 ? `; gave up after trying ${attempts} times` : '';
     return { ...base, outcome: 'failed', detail: `${lastProblem}${tries}` };
 }
 /** Markdown for the job summary: one row per kill switch. */

@@ -40,6 +40,6 @@ test('a receiver that refuses is a failed kill switch, and its URL path stays ou
   const runtime = new MemoryRuntime();
   const results = await disableKillSwitches(plan(`${hook.url}/hooks/SECRETPATH`), { runtime, reason: 'r', clock: new FakeClock(), attempts: 2 });
   expect(results[0]?.outcome).toBe('failed');
-  expect(results[0]?.detail).toMatch(/POST to 127\.0\.0\.1:\d+ answered 403: forbidden \(after 2 tries\)/);
+  expect(results[0]?.detail).toMatch(/POST to 127\.0\.0\.1:\d+ answered 403: forbidden; gave up after trying 2 times/);
   expect(runtime.text()).not.toContain('SECRETPATH');
 });

@@ -121,7 +121,7 @@ async function turnOffOne(
         break;
     }
   }
-  const tries = attempts > 1 ? ` (after ${attempts} tries)` : '';
+  const tries = attempts > 1 ? `; gave up after trying ${attempts} times` : '';
   return { ...base, outcome: 'failed', detail: `${lastProblem}${tries}` };
 }
 
