@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { startHaproxy, type RunningHaproxy } from './haproxy.js';
 import { startLoad, type LoadResult } from './load.js';
-import { freePort } from './ports.js';
 import { tempDir } from './process.js';
 import { startPrometheus, type PrometheusServer } from './prometheus.js';
 import type { Behaviour } from './sample-service.js';
@@ -57,7 +57,7 @@ export async function startCanaryStack(options: {
 }): Promise<CanaryStack> {
   const dir = tempDir('rollgate-stack-');
   const service = options.service ?? 'orders';
-  const slots = { stable: await freePort(), canary: await freePort() };
+  const slots = { stable: await slotPort(), canary: await slotPort() };
   // Slot processes outlive their deploy script by design; never outlive the test run.
   process.once('exit', () => Object.values(slots).forEach((port) => killSlot(dir.path, port)));
   // blue and green name the same two places, for blue-green plans against this stack.
@@ -159,6 +159,23 @@ export async function startCanaryStack(options: {
       dir.remove();
     },
   };
+}
+
+/**
+ * A port for a slot. A slot's port stays unbound between deploys (the canary slot until the
+ * first one), so it must not come from the ephemeral range every other `listen(0)` draws from:
+ * another test's server could be given it and answer this stack's readiness probes.
+ */
+async function slotPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
 
 /** Kills the sample service on a slot's port by the PID its deploy recorded. */
