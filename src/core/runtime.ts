@@ -34,11 +34,33 @@ export interface ActionRuntime {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/**
+ * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
+ * the path), its password, path and long path or query parts, since servers echo the path they
+ * could not serve ("no such hook: /services/…") and a whole-URL mask would not catch that.
+ */
+export function secretParts(value: string): string[] {
+  const parts = [value];
+  if (!/^https?:\/\//i.test(value)) return parts;
+  try {
+    const url = new URL(value);
+    if (url.password) parts.push(url.password, decodeURIComponent(url.password));
+    const path = `${url.pathname}${url.search}`;
+    if (path.length >= 8) parts.push(path, url.pathname);
+    const pieces = [...url.pathname.split('/'), ...[...url.searchParams.values()]];
+    // Long pieces are the token-like ones; short ones ("services", "v1") would mask ordinary words.
+    for (const piece of pieces) if (piece.length >= 16) parts.push(piece);
+  } catch {
+    /* not a URL after all: the whole value is still masked */
+  }
+  return [...new Set(parts)];
+}
+
 abstract class RedactingRuntime {
   private readonly secrets = new Set<string>();
   setSecret(value: string): void {
     // One-character secrets would redact every occurrence of a letter: the runner ignores them too.
-    if (value.length >= 3) this.secrets.add(value);
+    for (const part of secretParts(value)) if (part.length >= 3) this.secrets.add(part);
   }
   redact(text: string): string {
     let out = text;
@@ -63,7 +85,7 @@ export class RunnerRuntime extends RedactingRuntime implements ActionRuntime {
   }
   override setSecret(value: string): void {
     super.setSecret(value);
-    if (this.onRunner && value) core.setSecret(value);
+    if (this.onRunner && value) for (const part of secretParts(value)) if (part.length >= 3) core.setSecret(part);
   }
   setOutput(name: string, value: string): void {
     const safe = this.redact(value);
