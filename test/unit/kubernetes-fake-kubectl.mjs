@@ -75,8 +75,9 @@ switch (verb) {
     const c = containers.find((x) => x.name === container);
     if (!c) fail(`error: unable to find container named "${container}"`, 1);
     if (c.image !== image) {
-      obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), 'fake/history': JSON.stringify([...history(obj), obj.spec.template]) };
+      const before = structuredClone(obj.spec.template);
       c.image = image;
+      newRevision(obj, before);
       obj.metadata.generation = (obj.metadata.generation ?? 1) + 1;
     }
     save(resource, name, obj);
@@ -91,11 +92,21 @@ switch (verb) {
       if (obj.metadata?.annotations?.['fake/never-ready'] === 'true') fail(`error: timed out waiting for the condition`, 1);
       process.stdout.write(`deployment "${name}" successfully rolled out\n`);
     } else if (sub === 'undo') {
+      // As the Deployment controller does: the target revision's template comes back under a new,
+      // highest revision number, so a plain second undo returns to the template just undone.
       const past = history(obj);
-      const previous = past.pop();
-      if (!previous) fail(`error: no rollout history found for deployment "${name}"`, 1);
-      obj.spec.template = previous;
-      obj.metadata.annotations['fake/history'] = JSON.stringify(past);
+      const wanted = flags['to-revision'];
+      const current = revision(obj);
+      if (wanted !== undefined && Number(wanted) === current) {
+        process.stdout.write(`deployment.apps/${name} skipped rollback (current template already matches revision ${wanted})\n`);
+        break;
+      }
+      const target = wanted !== undefined ? Number(wanted) : Math.max(...Object.keys(past).map(Number));
+      if (wanted === undefined && !Number.isFinite(target)) fail(`error: no rollout history found for deployment "${name}"`, 1);
+      if (!past[target]) fail(`error: unable to find specified revision ${wanted} in history`, 1);
+      const before = obj.spec.template;
+      obj.spec.template = past[target];
+      newRevision(obj, before);
       save(resource, name, obj);
       process.stdout.write(`deployment.apps/${name} rolled back\n`);
     } else fail(`error: unknown command "rollout ${sub}"`, 1);
@@ -136,9 +147,26 @@ function save(resource, name, obj) {
   if (resolve(resource) === 'rollouts.argoproj.io' && !existsSync(join(dir, 'controller-stopped'))) reconcileRollout(obj);
   writeFileSync(f, JSON.stringify(obj, null, 2));
 }
-// Earlier pod templates live in an annotation, so the stored object stays a valid Deployment.
+// Earlier pod templates (the old ReplicaSets), by revision, live in an annotation, so the stored
+// object stays a valid Deployment; the current revision is in deployment.kubernetes.io/revision.
 function history(obj) {
-  return JSON.parse(obj.metadata?.annotations?.['fake/history'] ?? '[]');
+  return JSON.parse(obj.metadata?.annotations?.['fake/history'] ?? '{}');
+}
+function revision(obj) {
+  return Number(obj.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 1);
+}
+// The template `before` becomes an old ReplicaSet; the current template (reused if it matches an old one) gets the next number.
+function newRevision(obj, before) {
+  const past = history(obj);
+  const current = revision(obj);
+  past[current] = before;
+  const numbers = [current, ...Object.keys(past).map(Number)];
+  for (const [rev, template] of Object.entries(past)) if (JSON.stringify(template) === JSON.stringify(obj.spec.template)) delete past[rev];
+  if (obj.metadata.annotations?.['fake/revision-history-limit'] !== undefined) {
+    const keep = Number(obj.metadata.annotations['fake/revision-history-limit']);
+    for (const rev of Object.keys(past).map(Number).sort((a, b) => b - a).slice(keep)) delete past[rev];
+  }
+  obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), 'fake/history': JSON.stringify(past), 'deployment.kubernetes.io/revision': String(Math.max(...numbers) + 1) };
 }
 function fail(message, code) {
   process.stderr.write(message + '\n');

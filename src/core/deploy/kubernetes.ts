@@ -98,7 +98,7 @@ export async function undoRollingDeploy(config: DeployConfig, deps: KubernetesDe
 }
 
 /** The image of the named container; a Deployment without that container is the plan's mistake, named. */
-function containerImage(deployment: KubeObject, container: string, resource: string): string | undefined {
+export function containerImage(deployment: KubeObject, container: string, resource: string): string | undefined {
   const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
   const found = containers.find((c) => c.name === container);
   if (!found) throw new UserError(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);

@@ -365,6 +365,15 @@ export const planSchema = z
     });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
       ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
+    if (plan.strategy === 'rolling') {
+      if (!plan.deploy?.kubernetes?.deployment)
+        ctx.addIssue({ code: 'custom', path: ['deploy', 'kubernetes', 'deployment'], message: 'is required with strategy: rolling (the Deployment that is updated in place)', input: undefined });
+      if (plan.traffic)
+        ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'is not used with strategy: rolling (Kubernetes moves traffic as new pods become ready); remove it, or use strategy: canary', input: undefined });
+      if (plan.steps)
+        ctx.addIssue({ code: 'custom', path: ['steps'], message: 'is not used with strategy: rolling (there are no traffic weights to step through); remove it, or use strategy: canary', input: undefined });
+    }
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
       ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
   });

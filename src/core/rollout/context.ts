@@ -3,6 +3,8 @@ import { DeploymentRecordHooks, recordHooks } from '../github/record-hooks.js';
 import { rolloutNotifier } from '../notify/index.js';
 import type { Plan } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
+import { RollingDeployment } from '../deploy/rolling.js';
+import { UserError } from '../errors.js';
 import { createTrafficProvider } from '../traffic/index.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { noRolloutHooks, type RolloutEvent, type RolloutHooks } from './hooks.js';
@@ -25,6 +27,8 @@ export interface RolloutContext {
   clock: Clock;
   hooks: RolloutHooks;
   traffic: TrafficProvider;
+  /** strategy: rolling: the Deployment updated in place, which also stands as `traffic`. */
+  rolling?: RollingDeployment;
   store: RolloutStateStore;
   owner: string;
   cwd: string;
@@ -39,9 +43,9 @@ export function openRollout(runtime: ActionRuntime, loaded: { plan: Plan; file: 
   const stateDir = stateDirectory(runtime.env);
   const log = (line: string) => runtime.info(line);
   const group = <T>(title: string, fn: () => Promise<T>) => runtime.group(title, fn);
-  const traffic = deps.traffic
-    ? deps.traffic(loaded.plan)
-    : createTrafficProvider(loaded.plan, { clock, log, group, env: { ...process.env, ...runtime.env }, cwd, stateDir });
+  const env = { ...process.env, ...runtime.env };
+  const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
+  const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, group, env, cwd, stateDir }));
   return {
     runtime,
     plan: loaded.plan,
@@ -54,12 +58,18 @@ export function openRollout(runtime: ActionRuntime, loaded: { plan: Plan; file: 
       notify: rolloutNotifier(loaded.plan, { runtime, clock }),
     },
     traffic,
+    rolling,
     store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
     owner: rolloutOwner(runtime.env),
     cwd,
     log,
     group,
   };
+}
+
+function rollingDeployment(plan: Plan, deps: { log: (line: string) => void; env: NodeJS.ProcessEnv; cwd: string }): RollingDeployment {
+  if (!plan.deploy) throw new UserError('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+  return new RollingDeployment(plan.deploy, deps);
 }
 
 /** The event bookkeeping hears about, for this rollout. */

@@ -8,7 +8,8 @@ import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { describeTrafficState, formatPercent, otherColour, trafficStateTable, type Colour, type TrafficState } from '../traffic/provider.js';
 import { openRollout, rolloutEvent, templateVars, type RolloutContext, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
-import { loadActionPlan } from './plan-input.js';
+import { loadRolloutPlan } from './plan-input.js';
+import type { RollingDeployment } from '../deploy/rolling.js';
 
 /**
  * deploy-canary: deploy the version to the canary slot (blue-green: the idle colour), wait for
@@ -16,11 +17,12 @@ import { loadActionPlan } from './plan-input.js';
  * leaves stable serving everything and fails the step with the reason.
  */
 export async function runDeployCanaryAction(runtime: ActionRuntime, deps: RolloutDeps = {}): Promise<ActionResult> {
-  const loaded = loadActionPlan(runtime, { require: ['traffic', 'deploy'], reads: ['readiness', 'smoke', 'steps', 'flags'] });
+  const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags'] });
   const version = getRequiredInput(runtime, 'version');
   const ctx = openRollout(runtime, loaded, deps);
   const blueGreen = ctx.plan.strategy === 'blue-green';
-  const weight = blueGreen ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
+  // A rolling update has no slice: every request reaches the new version once its pods are ready.
+  const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
   if (weight === undefined) throw new UserError('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
   runtime.setOutput('version', version);
 
@@ -35,8 +37,9 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
   const report: string[] = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
   let trafficMoved = false;
   try {
-    const after = blueGreen ? await deployBlueGreen(ctx, version, before, report, () => (trafficMoved = true)) : await deployCanary(ctx, version, weight, before, report, () => (trafficMoved = true));
-    const share = blueGreen ? 100 : after.canaryPercent;
+    const moved = () => (trafficMoved = true);
+    const after = ctx.rolling ? await deployRolling(ctx, ctx.rolling, version, report, moved) : blueGreen ? await deployBlueGreen(ctx, version, before, report, moved) : await deployCanary(ctx, version, weight, before, report, moved);
+    const share = blueGreen || ctx.rolling ? 100 : after.canaryPercent;
     runtime.setOutput('weight', String(Math.round(share * 100) / 100));
     ctx.store.update({ weight: share });
     report.push('', '### Traffic', '', trafficStateTable(after));
@@ -53,8 +56,8 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
     runtime.setOutput('weight', trafficMoved ? '' : String(Math.round(before.canaryPercent * 100) / 100));
     // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
     if (!trafficMoved) ctx.store.release();
-    report.push('', `**Failed before traffic moved:** ${describeError(err)}`, '', 'Stable still serves all traffic.');
-    if (trafficMoved) report.splice(report.length - 1, 1, 'Traffic had started to move: run rollback.');
+    if (trafficMoved) report.push('', `**Failed after traffic started to move:** ${describeError(err)}`, '', 'Run rollback.');
+    else report.push('', `**Failed before traffic moved:** ${describeError(err)}`, '', 'Stable still serves all traffic.');
     runtime.appendSummary(report.join('\n'));
     throw err;
   }
@@ -88,14 +91,32 @@ async function deployBlueGreen(ctx: RolloutContext, version: string, before: Tra
   return after;
 }
 
+/**
+ * strategy: rolling: the Deployment's pods are replaced in place, so traffic moves as soon as the
+ * image is set; readiness and smoke run after, and a failure there leaves the rollout for rollback.
+ */
+async function deployRolling(ctx: RolloutContext, rolling: RollingDeployment, version: string, report: string[], moved: () => void): Promise<TrafficState> {
+  moved();
+  const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version));
+  report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
+  await verifySlot(ctx, 'stable', version, report);
+  ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
+  return after;
+}
+
 /** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
 async function prepareSlot(ctx: RolloutContext, slot: string, version: string, report: string[]): Promise<void> {
-  const vars = templateVars(ctx, slot, version);
   const deploy = ctx.plan.deploy;
   if (deploy) {
     await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd });
     report.push(`- deployed \`${version}\` to slot ${slot}`);
   }
+  await verifySlot(ctx, slot, version, report);
+}
+
+/** Readiness and smoke checks against a slot that runs `version`. */
+async function verifySlot(ctx: RolloutContext, slot: string, version: string, report: string[]): Promise<void> {
+  const vars = templateVars(ctx, slot, version);
   if (ctx.plan.readiness) {
     const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log });
     ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);

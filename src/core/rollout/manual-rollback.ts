@@ -23,6 +23,15 @@ export async function runManualRollback(ctx: RolloutContext, to: string, reason:
   const redeploy = async (version: string): Promise<void> => {
     if (!plan.deploy) throw new UserError(`plan: deploy is required to roll back to ${version} (manual rollback redeploys the version through the plan's deploy step)`);
     const blueGreen = plan.strategy === 'blue-green';
+    const rolling = ctx.rolling;
+    if (rolling) {
+      // Recorded and then settled at once, so a later plain rollback leaves this known-good version alone.
+      await ctx.group(`rolling update of ${rolling.target} back to ${version}`, () => rolling.deploy(version));
+      if (plan.readiness) await waitForReadiness(plan.readiness, { clock: ctx.clock, vars: templateVars(ctx, 'stable', version), log: ctx.log });
+      after = await rolling.promote();
+      ctx.log(`traffic: ${describeTrafficState(after)}`);
+      return;
+    }
     const slot = blueGreen ? otherColour(await ctx.traffic.liveColour()) : 'stable';
     await deployToSlot(plan.deploy, { slot, version, service: plan.service, environment: plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...runtime.env }, cwd: ctx.cwd });
     if (plan.readiness) await waitForReadiness(plan.readiness, { clock: ctx.clock, vars: templateVars(ctx, slot, version), log: ctx.log });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { getOptionalInput } from '../inputs.js';
 import { loadPlanFile, validatePlanObject, type LoadedPlan, type PlanOverride } from '../plan/load.js';
-import type { PlanSection } from '../plan/schema.js';
+import type { Plan, PlanSection } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
 
 /** Where plans live unless the `plan` input says otherwise. */
@@ -37,4 +37,17 @@ export function loadActionPlan(runtime: ActionRuntime, options: ActionPlanOption
     if (built) return validatePlanObject(built, '(action inputs)', loadOptions);
   }
   return loadPlanFile(file, loadOptions);
+}
+
+/**
+ * Loads the plan for a traffic-moving action whose required sections depend on the strategy:
+ * `strategy: rolling` updates one Deployment in place and has no `traffic` section.
+ */
+export function loadRolloutPlan(runtime: ActionRuntime, options: Omit<ActionPlanOptions, 'require'> & { require: (strategy: Plan['strategy']) => PlanSection[] }): LoadedPlan {
+  const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+  const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
+  const required = options.require(loaded.plan.strategy);
+  // Loading again with the strategy's sections required reports them as every other missing section is reported.
+  if (required.some((section) => loaded.plan[section] === undefined)) return loadActionPlan(runtime, { ...options, require: required });
+  return loaded;
 }

@@ -14,7 +14,8 @@ import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { describeTrafficState, formatPercent, trafficStateTable, type TrafficState } from '../traffic/provider.js';
 import { openRollout, rolloutEvent, templateVars, type RolloutContext, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
-import { loadActionPlan } from './plan-input.js';
+import { loadRolloutPlan } from './plan-input.js';
+import type { RollingDeployment } from '../deploy/rolling.js';
 
 export interface RampDeps extends RolloutDeps {
   metrics?: MetricsProvider;
@@ -48,8 +49,13 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
   const bake = getOptionalInput(runtime, 'bake');
   if (bake !== undefined) overrides.push({ path: ['analysis', 'bake'], value: bake, input: 'bake' });
   const gate = getBooleanInput(runtime, 'gate', true);
-  const loaded = loadActionPlan(runtime, { require: gate ? ['traffic', 'metrics', 'analysis'] : ['traffic'], reads: ['steps', 'deploy', 'readiness', 'analysis', 'metrics'], overrides });
+  const loaded = loadRolloutPlan(runtime, {
+    require: (strategy) => (strategy === 'rolling' ? ['deploy'] : gate ? ['traffic', 'metrics', 'analysis'] : ['traffic']),
+    reads: ['steps', 'deploy', 'readiness', 'analysis', 'metrics'],
+    overrides,
+  });
   const ctx = openRollout(runtime, loaded, deps);
+  if (ctx.rolling) return confirmRollingUpdate(ctx, ctx.rolling, deps.signal);
   const before = await ctx.traffic.getState({ signal: deps.signal });
   ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
   const held = ctx.store.read();
@@ -185,4 +191,46 @@ async function scaleDownCanaryAfterPromotion(ctx: RolloutContext, signal?: Abort
   } catch (err) {
     ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${describeError(err)}`);
   }
+}
+
+/**
+ * ramp with strategy: rolling. There is nothing to ramp: Kubernetes sent all traffic to the new
+ * version as its pods became ready. What is left is the promotion: confirm the Deployment is
+ * rolled out with the version deploy-canary set, then settle the update so a later rollback does
+ * not undo a release that was judged good (gate it with metrics-gate before this step). Anything
+ * else fails the step, so an `if: failure()` rollback follows.
+ */
+async function confirmRollingUpdate(ctx: RolloutContext, rolling: RollingDeployment, signal?: AbortSignal): Promise<ActionResult> {
+  const { runtime } = ctx;
+  for (const input of ['to', 'steps'] as const) {
+    const given = input === 'to' ? getOptionalInput(runtime, 'to') : getListInput(runtime, 'steps')?.join(',');
+    if (given !== undefined && given !== '100') throw new InputError(input, `strategy: rolling has no traffic steps (got ${given}); leave it unset`);
+  }
+  const now = await rolling.read(signal);
+  const record = now.record;
+  const version = getOptionalInput(runtime, 'version');
+  runtime.setOutput('verdict', 'none');
+  runtime.setOutput('promoted', 'false');
+  if (!record || record.phase === 'rolled-back')
+    throw new UserError(`${rolling.target}: no rolling update is in progress${record ? ` (the last one, ${record.to}, was rolled back)` : ''}: run deploy-canary first`);
+  if (version !== undefined && version !== record.to)
+    throw new UserError(`${rolling.target}: the rolling update on record is ${record.to}, not ${version}: run deploy-canary with ${version} first`);
+  ctx.log(`rolling: nothing to ramp (all traffic reaches the new pods as they become ready); checking ${rolling.target} is rolled out with ${record.to}`);
+  if (record.phase === 'deployed') ctx.store.acquire(ctx.owner, { version: record.to, strategy: 'rolling', weight: 100 }, (w) => runtime.warning(w));
+  const state = await rolling.confirmRolledOut(record.to, { signal });
+  const summary = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment} → \`${record.to}\``, ''];
+  runtime.setOutput('weight', '100');
+  if (record.phase === 'promoted') {
+    summary.push(`- nothing to do: the rolling update to \`${record.to}\` was promoted already`);
+    runtime.appendSummary(summary.join('\n'));
+    return { ok: true };
+  }
+  await rolling.promote({ signal });
+  ctx.store.release();
+  runtime.setOutput('promoted', 'true');
+  summary.push(`- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready`, `- promoted: ${rolling.target} is rolled out with \`${record.to}\``, '', '### Traffic', '', trafficStateTable(state));
+  runtime.appendSummary(summary.join('\n'));
+  await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, record.to)));
+  await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', rolloutEvent(ctx, 100, record.to)));
+  return { ok: true };
 }

@@ -6,7 +6,7 @@ import { describeTrafficState, trafficStateTable, type Colour, type RollbackOutc
 import { openRollout, rolloutEvent, type RolloutContext, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
 import { runManualRollback } from './manual-rollback.js';
-import { loadActionPlan } from './plan-input.js';
+import { loadRolloutPlan } from './plan-input.js';
 import type { RolloutRecord } from './rollout-state.js';
 
 /** Attempts at the traffic change before rollback gives up, and the first backoff. */
@@ -23,7 +23,8 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
   // `to: previous | <version>`: a manual rollback redeploys a known-good version (see manual-rollback.ts).
   // Only then is the deploy step read: an unset variable in it must not stop an ordinary rollback.
   const to = getOptionalInput(runtime, 'to');
-  const loaded = loadActionPlan(runtime, { require: ['traffic'], reads: ['flags', 'notify', 'analysis', 'metrics', ...(to ? (['deploy', 'readiness'] as const) : [])] });
+  // strategy: rolling undoes the Deployment update itself, so its deploy section stands in for traffic.
+  const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic']), reads: ['flags', 'notify', 'analysis', 'metrics', ...(to ? (['deploy', 'readiness'] as const) : [])] });
   const reason = getOptionalInput(runtime, 'reason') ?? 'rollback requested';
   const attempts = getNumberInput(runtime, 'attempts', { min: 1, max: 20, integer: true }) ?? ROLLBACK_ATTEMPTS;
   const ctx = openRollout(runtime, loaded, deps);
