@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
 import { parse, stringify } from 'yaml';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,11 +32,18 @@ const PRELUDE =
 
 // `--umbrella` regenerates only the umbrella action.yml, without bundling.
 const umbrellaOnly = process.argv.includes('--umbrella');
-const wanted = umbrellaOnly ? ['--umbrella'] : process.argv.slice(2);
-if (!umbrellaOnly) for (const name of wanted) if (!(name in entries)) throw new Error(`unknown bundle ${name}; known: ${Object.keys(entries).join(', ')}`);
+const wanted = umbrellaOnly ? ['--umbrella'] : process.argv.slice(2).filter((a) => !a.startsWith('--'));
+if (!umbrellaOnly && process.argv[2] !== '--child') for (const name of wanted) if (!(name in entries)) throw new Error(`unknown bundle ${name}; known: ${Object.keys(entries).join(', ')}`);
 
-for (const [name, entry] of Object.entries(entries)) {
-  if (umbrellaOnly || (wanted.length && !wanted.includes(name))) continue;
+// Each bundle is built in a process of its own: ncc's compiler keeps what it loaded, and
+// eight bundles in one process run out of heap.
+const childFlag = '--child';
+if (process.argv[2] === childFlag) {
+  await bundle(process.argv[3], entries[process.argv[3]]);
+  process.exit(0);
+}
+
+async function bundle(name, entry) {
   const started = Date.now();
   const { code, assets } = await ncc(entry, { minify: false, sourceMap: false, quiet: true, target: 'es2022', cache: false, license: 'licenses.txt' });
   const out = join(root, 'dist', name);
@@ -54,6 +62,24 @@ for (const [name, entry] of Object.entries(entries)) {
   }
   const kb = Math.round(Buffer.byteLength(body) / 1024);
   console.log(`dist/${name}/index.js  ${kb} KiB  (${Date.now() - started} ms)`);
+}
+
+const names = umbrellaOnly ? [] : Object.keys(entries).filter((name) => !wanted.length || wanted.includes(name));
+const queue = [...names];
+const failures = [];
+const worker = async () => {
+  for (let name = queue.shift(); name; name = queue.shift()) {
+    const code = await new Promise((resolve) => {
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), childFlag, name], { stdio: 'inherit' });
+      child.on('exit', (status) => resolve(status ?? 1));
+    });
+    if (code !== 0) failures.push(name);
+  }
+};
+await Promise.all([worker(), worker()]);
+if (failures.length) {
+  console.error(`build failed for: ${failures.join(', ')}`);
+  process.exit(1);
 }
 
 // The umbrella action declares every input of every action, so `with:` is validated.
