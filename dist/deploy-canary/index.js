@@ -35782,7 +35782,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6797);
-/* harmony import */ var _core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5226);
+/* harmony import */ var _core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5242);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('deploy-canary', (runtime) => (0,_core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__/* .runDeployCanaryAction */ .h)(runtime));
@@ -35855,7 +35855,7 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 5226:
+/***/ 5242:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -53007,6 +53007,177 @@ function rolloutNotifier(plan, options) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/core/deploy/rolling.ts
+
+
+
+/**
+ * The annotation on the Deployment that records rollgate's last rolling update. It lives in the
+ * cluster, beside what it describes, so rollback needs nothing from earlier steps or runners.
+ */
+const ROLLING_ANNOTATION = 'rollgate.dev/rolling-update';
+/** The revision Kubernetes' Deployment controller stamps on a Deployment and its ReplicaSets. */
+const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+const rolling_DEPLOYMENT = 'deployments.apps';
+/** The record on a Deployment, or undefined when there is none or it cannot be read. */
+function rollingRecord(deployment) {
+    const raw = deployment.metadata?.annotations?.[ROLLING_ANNOTATION];
+    if (!raw)
+        return undefined;
+    try {
+        const parsed = JSON.parse(raw);
+        if (typeof parsed.from?.image !== 'string' || typeof parsed.to !== 'string')
+            return undefined;
+        const phase = parsed.phase === 'promoted' || parsed.phase === 'rolled-back' ? parsed.phase : 'deployed';
+        return { from: { image: parsed.from.image, ...(parsed.from.revision ? { revision: String(parsed.from.revision) } : {}) }, to: parsed.to, phase };
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * `strategy: rolling`: one Deployment whose pods Kubernetes replaces in place. There are no traffic
+ * weights; the Deployment is the traffic target, so it stands behind the traffic provider
+ * interface and rollback's retries, records and notifications work as for the other strategies.
+ * Rollback undoes to the revision that ran before rollgate's update, never simply "the previous
+ * one": `kubectl rollout undo` alone toggles between the last two revisions, so a second rollback
+ * would bring the bad version back.
+ */
+class RollingDeployment {
+    config;
+    deps;
+    kind = 'rolling';
+    target;
+    supports = { canary: false, blueGreen: false };
+    kubectl;
+    name;
+    container;
+    constructor(config, deps) {
+        this.config = config;
+        this.deps = deps;
+        const k8s = config.kubernetes;
+        if (!k8s?.deployment)
+            throw new errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
+        this.name = k8s.deployment;
+        this.container = k8s.container;
+        this.kubectl = new kubectl_Kubectl({ context: k8s.context, namespace: k8s.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'rolling' });
+        this.target = this.kubectl.describe(rolling_DEPLOYMENT, this.name);
+    }
+    /** The Deployment's container image and rollgate's record, read now. */
+    async read(signal) {
+        const deployment = await this.kubectl.get(rolling_DEPLOYMENT, this.name, signal);
+        const image = containerImage(deployment, this.container, this.target);
+        return { image, revision: deployment.metadata?.annotations?.[REVISION_ANNOTATION], record: rollingRecord(deployment), state: this.stateOf(image) };
+    }
+    async getState(options = {}) {
+        return (await this.read(options.signal)).state;
+    }
+    /**
+     * Records what runs now as the rollback target, then `kubectl set image` and `rollout status`
+     * (readiness probes decide). The record is written first, so a rollback after a failure at any
+     * later point knows where to go back to.
+     */
+    async deploy(image, options = {}) {
+        const now = await this.read(options.signal);
+        if (!now.image)
+            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
+        // Re-deploying what already runs (a retried job) must keep the original rollback target.
+        const from = now.image === image && now.record?.phase === 'deployed' && now.record.to === image ? now.record.from : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
+        await this.writeRecord({ from, to: image, phase: 'deployed' }, options.signal);
+        await deployToKubernetes(this.config, 'rolling', image, { ...this.deps, signal: options.signal });
+        return this.stateOf(image);
+    }
+    /** Waits for the Deployment to be rolled out and checks it runs `image` (ramp's check before promotion). */
+    async confirmRolledOut(image, options = {}) {
+        await this.rolloutStatus('to be rolled out', options.signal);
+        const now = await this.read(options.signal);
+        if (image && now.image !== image)
+            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
+        return now.state;
+    }
+    setWeight() {
+        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
+    }
+    /** Marks the update settled, so a later rollback does not undo a release that was judged good. */
+    async promote(options = {}) {
+        const now = await this.read(options.signal);
+        if (now.record?.phase === 'deployed')
+            await this.writeRecord({ ...now.record, phase: 'promoted' }, options.signal);
+        return now.state;
+    }
+    /**
+     * Undoes rollgate's update in progress: `kubectl rollout undo --to-revision` of the revision that
+     * ran before it, then `rollout status`, then a read-back of the image. Nothing to undo (no update
+     * on record, promoted, or already back) is a no-op; an image that is neither the old nor the new
+     * one means someone changed the Deployment since, and guessing would be worse than stopping.
+     */
+    async rollback(options = {}) {
+        const now = await this.read(options.signal);
+        const unchanged = (why) => {
+            this.deps.log(`rolling: ${why}; nothing to undo`);
+            return { changed: false, before: now.state, after: now.state };
+        };
+        const record = now.record;
+        if (!record)
+            return unchanged(`${this.target} has no rolling update by rollgate on record`);
+        if (record.phase === 'promoted')
+            return unchanged(`the last rolling update (${record.to}) was promoted; use the input \`to\` to redeploy an earlier version`);
+        if (record.phase === 'rolled-back')
+            return unchanged(`the last rolling update (${record.to}) was already rolled back to ${record.from.image}`);
+        if (now.image === record.from.image) {
+            if (record.phase === 'deployed')
+                await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
+            return unchanged(`${this.target} already runs ${record.from.image}, the image from before the update`);
+        }
+        if (now.image !== record.to)
+            throw new errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
+        await this.undoTo(record, options.signal);
+        await this.rolloutStatus('to roll back', options.signal);
+        const after = await this.read(options.signal);
+        if (after.image !== record.from.image)
+            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
+        await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
+        return { changed: true, before: now.state, after: after.state };
+    }
+    liveColour() {
+        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+    }
+    switchTo() {
+        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+    }
+    async undoTo(record, signal) {
+        const deployment = `deployment/${this.name}`;
+        if (record.from.revision) {
+            try {
+                await this.kubectl.command(['rollout', 'undo', deployment, `--to-revision=${record.from.revision}`], `undoing ${this.target} to revision ${record.from.revision}`, { signal });
+                return;
+            }
+            catch (err) {
+                // The old ReplicaSet can be pruned by revisionHistoryLimit; the image alone still brings the version back.
+                if (!(err instanceof Error && /unable to find specified revision/i.test(err.message)))
+                    throw err;
+                this.deps.log(`rolling: revision ${record.from.revision} is no longer in the history of ${this.target}; setting the image back instead`);
+            }
+        }
+        await this.kubectl.command(['set', 'image', deployment, `${this.container}=${record.from.image}`], `setting ${this.target} back to ${record.from.image}`, { signal });
+    }
+    async rolloutStatus(what, signal) {
+        const seconds = Math.ceil(this.config.timeout / 1000);
+        await this.kubectl
+            .command(['rollout', 'status', `deployment/${this.name}`, `--timeout=${seconds}s`], `waiting for ${this.target} ${what}`, { signal, timeoutMs: this.config.timeout + 30_000 })
+            .catch((err) => {
+            throw new errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+        });
+    }
+    async writeRecord(record, signal) {
+        // An annotation on the Deployment's own metadata: it does not touch the pod template, so it starts no rollout.
+        await this.kubectl.patch(rolling_DEPLOYMENT, this.name, { type: 'merge', patch: { metadata: { annotations: { [ROLLING_ANNOTATION]: JSON.stringify(record) } } } }, { signal });
+    }
+    stateOf(image) {
+        return { canaryPercent: 0, slots: [{ role: 'stable', name: `${this.name} (${image ?? 'no image'})`, percent: 100 }] };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/traffic/command.ts
 
 
@@ -54231,6 +54402,8 @@ function writeAtomically(file, value) {
 
 
 
+
+
 /** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
 function openRollout(runtime, loaded, deps = {}) {
     const clock = deps.clock ?? systemClock;
@@ -54238,9 +54411,9 @@ function openRollout(runtime, loaded, deps = {}) {
     const stateDir = stateDirectory(runtime.env);
     const log = (line) => runtime.info(line);
     const group = (title, fn) => runtime.group(title, fn);
-    const traffic = deps.traffic
-        ? deps.traffic(loaded.plan)
-        : createTrafficProvider(loaded.plan, { clock, log, group, env: { ...process.env, ...runtime.env }, cwd, stateDir });
+    const env = { ...process.env, ...runtime.env };
+    const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
+    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, group, env, cwd, stateDir }));
     return {
         runtime,
         plan: loaded.plan,
@@ -54253,12 +54426,18 @@ function openRollout(runtime, loaded, deps = {}) {
             notify: rolloutNotifier(loaded.plan, { runtime, clock }),
         },
         traffic,
+        rolling,
         store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
         owner: rolloutOwner(runtime.env),
         cwd,
         log,
         group,
     };
+}
+function rollingDeployment(plan, deps) {
+    if (!plan.deploy)
+        throw new errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+    return new RollingDeployment(plan.deploy, deps);
 }
 /** The event bookkeeping hears about, for this rollout. */
 function rolloutEvent(ctx, weight, version) {
@@ -64123,6 +64302,15 @@ const planSchema = strictObject({
     });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
         ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
+    if (plan.strategy === 'rolling') {
+        if (!plan.deploy?.kubernetes?.deployment)
+            ctx.addIssue({ code: 'custom', path: ['deploy', 'kubernetes', 'deployment'], message: 'is required with strategy: rolling (the Deployment that is updated in place)', input: undefined });
+        if (plan.traffic)
+            ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'is not used with strategy: rolling (Kubernetes moves traffic as new pods become ready); remove it, or use strategy: canary', input: undefined });
+        if (plan.steps)
+            ctx.addIssue({ code: 'custom', path: ['steps'], message: 'is not used with strategy: rolling (there are no traffic weights to step through); remove it, or use strategy: canary', input: undefined });
+    }
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
         ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
 });
@@ -64349,6 +64537,19 @@ function loadActionPlan(runtime, options = {}) {
     }
     return loadPlanFile(file, loadOptions);
 }
+/**
+ * Loads the plan for a traffic-moving action whose required sections depend on the strategy:
+ * `strategy: rolling` updates one Deployment in place and has no `traffic` section.
+ */
+function loadRolloutPlan(runtime, options) {
+    const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+    const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
+    const required = options.require(loaded.plan.strategy);
+    // Loading again with the strategy's sections required reports them as every other missing section is reported.
+    if (required.some((section) => loaded.plan[section] === undefined))
+        return loadActionPlan(runtime, { ...options, require: required });
+    return loaded;
+}
 
 ;// CONCATENATED MODULE: ./src/core/rollout/deploy-canary.ts
 
@@ -64367,11 +64568,12 @@ function loadActionPlan(runtime, options = {}) {
  * leaves stable serving everything and fails the step with the reason.
  */
 async function runDeployCanaryAction(runtime, deps = {}) {
-    const loaded = loadActionPlan(runtime, { require: ['traffic', 'deploy'], reads: ['readiness', 'smoke', 'steps', 'flags'] });
+    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags'] });
     const version = getRequiredInput(runtime, 'version');
     const ctx = openRollout(runtime, loaded, deps);
     const blueGreen = ctx.plan.strategy === 'blue-green';
-    const weight = blueGreen ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
+    // A rolling update has no slice: every request reaches the new version once its pods are ready.
+    const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
     if (weight === undefined)
         throw new errors/* UserError */.yo('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
     runtime.setOutput('version', version);
@@ -64384,8 +64586,9 @@ async function runDeployCanaryAction(runtime, deps = {}) {
     const report = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
     let trafficMoved = false;
     try {
-        const after = blueGreen ? await deployBlueGreen(ctx, version, before, report, () => (trafficMoved = true)) : await deployCanary(ctx, version, weight, before, report, () => (trafficMoved = true));
-        const share = blueGreen ? 100 : after.canaryPercent;
+        const moved = () => (trafficMoved = true);
+        const after = ctx.rolling ? await deployRolling(ctx, ctx.rolling, version, report, moved) : blueGreen ? await deployBlueGreen(ctx, version, before, report, moved) : await deployCanary(ctx, version, weight, before, report, moved);
+        const share = blueGreen || ctx.rolling ? 100 : after.canaryPercent;
         runtime.setOutput('weight', String(Math.round(share * 100) / 100));
         ctx.store.update({ weight: share });
         report.push('', '### Traffic', '', trafficStateTable(after));
@@ -64404,9 +64607,10 @@ async function runDeployCanaryAction(runtime, deps = {}) {
         // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
         if (!trafficMoved)
             ctx.store.release();
-        report.push('', `**Failed before traffic moved:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
         if (trafficMoved)
-            report.splice(report.length - 1, 1, 'Traffic had started to move: run rollback.');
+            report.push('', `**Failed after traffic started to move:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
+        else
+            report.push('', `**Failed before traffic moved:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
         runtime.appendSummary(report.join('\n'));
         throw err;
     }
@@ -64437,14 +64641,30 @@ async function deployBlueGreen(ctx, version, before, report, moved) {
     report.push(`- switched: ${live} → ${idle} in one change; ${live} stays ready at 0% for rollback`);
     return after;
 }
+/**
+ * strategy: rolling: the Deployment's pods are replaced in place, so traffic moves as soon as the
+ * image is set; readiness and smoke run after, and a failure there leaves the rollout for rollback.
+ */
+async function deployRolling(ctx, rolling, version, report, moved) {
+    moved();
+    const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version));
+    report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
+    await verifySlot(ctx, 'stable', version, report);
+    ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
+    return after;
+}
 /** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
 async function prepareSlot(ctx, slot, version, report) {
-    const vars = templateVars(ctx, slot, version);
     const deploy = ctx.plan.deploy;
     if (deploy) {
         await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd });
         report.push(`- deployed \`${version}\` to slot ${slot}`);
     }
+    await verifySlot(ctx, slot, version, report);
+}
+/** Readiness and smoke checks against a slot that runs `version`. */
+async function verifySlot(ctx, slot, version, report) {
+    const vars = templateVars(ctx, slot, version);
     if (ctx.plan.readiness) {
         const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log });
         ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);

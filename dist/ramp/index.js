@@ -35782,7 +35782,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6797);
-/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6732);
+/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2189);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('ramp', (runtime) => (0,_core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__/* .runRampAction */ ._)(runtime));
@@ -35900,7 +35900,7 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 6732:
+/***/ 2189:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54155,6 +54155,177 @@ function rolloutNotifier(plan, options) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/core/deploy/rolling.ts
+
+
+
+/**
+ * The annotation on the Deployment that records rollgate's last rolling update. It lives in the
+ * cluster, beside what it describes, so rollback needs nothing from earlier steps or runners.
+ */
+const ROLLING_ANNOTATION = 'rollgate.dev/rolling-update';
+/** The revision Kubernetes' Deployment controller stamps on a Deployment and its ReplicaSets. */
+const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+const rolling_DEPLOYMENT = 'deployments.apps';
+/** The record on a Deployment, or undefined when there is none or it cannot be read. */
+function rollingRecord(deployment) {
+    const raw = deployment.metadata?.annotations?.[ROLLING_ANNOTATION];
+    if (!raw)
+        return undefined;
+    try {
+        const parsed = JSON.parse(raw);
+        if (typeof parsed.from?.image !== 'string' || typeof parsed.to !== 'string')
+            return undefined;
+        const phase = parsed.phase === 'promoted' || parsed.phase === 'rolled-back' ? parsed.phase : 'deployed';
+        return { from: { image: parsed.from.image, ...(parsed.from.revision ? { revision: String(parsed.from.revision) } : {}) }, to: parsed.to, phase };
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * `strategy: rolling`: one Deployment whose pods Kubernetes replaces in place. There are no traffic
+ * weights; the Deployment is the traffic target, so it stands behind the traffic provider
+ * interface and rollback's retries, records and notifications work as for the other strategies.
+ * Rollback undoes to the revision that ran before rollgate's update, never simply "the previous
+ * one": `kubectl rollout undo` alone toggles between the last two revisions, so a second rollback
+ * would bring the bad version back.
+ */
+class RollingDeployment {
+    config;
+    deps;
+    kind = 'rolling';
+    target;
+    supports = { canary: false, blueGreen: false };
+    kubectl;
+    name;
+    container;
+    constructor(config, deps) {
+        this.config = config;
+        this.deps = deps;
+        const k8s = config.kubernetes;
+        if (!k8s?.deployment)
+            throw new core_errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
+        this.name = k8s.deployment;
+        this.container = k8s.container;
+        this.kubectl = new kubectl_Kubectl({ context: k8s.context, namespace: k8s.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'rolling' });
+        this.target = this.kubectl.describe(rolling_DEPLOYMENT, this.name);
+    }
+    /** The Deployment's container image and rollgate's record, read now. */
+    async read(signal) {
+        const deployment = await this.kubectl.get(rolling_DEPLOYMENT, this.name, signal);
+        const image = containerImage(deployment, this.container, this.target);
+        return { image, revision: deployment.metadata?.annotations?.[REVISION_ANNOTATION], record: rollingRecord(deployment), state: this.stateOf(image) };
+    }
+    async getState(options = {}) {
+        return (await this.read(options.signal)).state;
+    }
+    /**
+     * Records what runs now as the rollback target, then `kubectl set image` and `rollout status`
+     * (readiness probes decide). The record is written first, so a rollback after a failure at any
+     * later point knows where to go back to.
+     */
+    async deploy(image, options = {}) {
+        const now = await this.read(options.signal);
+        if (!now.image)
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
+        // Re-deploying what already runs (a retried job) must keep the original rollback target.
+        const from = now.image === image && now.record?.phase === 'deployed' && now.record.to === image ? now.record.from : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
+        await this.writeRecord({ from, to: image, phase: 'deployed' }, options.signal);
+        await deployToKubernetes(this.config, 'rolling', image, { ...this.deps, signal: options.signal });
+        return this.stateOf(image);
+    }
+    /** Waits for the Deployment to be rolled out and checks it runs `image` (ramp's check before promotion). */
+    async confirmRolledOut(image, options = {}) {
+        await this.rolloutStatus('to be rolled out', options.signal);
+        const now = await this.read(options.signal);
+        if (image && now.image !== image)
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
+        return now.state;
+    }
+    setWeight() {
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
+    }
+    /** Marks the update settled, so a later rollback does not undo a release that was judged good. */
+    async promote(options = {}) {
+        const now = await this.read(options.signal);
+        if (now.record?.phase === 'deployed')
+            await this.writeRecord({ ...now.record, phase: 'promoted' }, options.signal);
+        return now.state;
+    }
+    /**
+     * Undoes rollgate's update in progress: `kubectl rollout undo --to-revision` of the revision that
+     * ran before it, then `rollout status`, then a read-back of the image. Nothing to undo (no update
+     * on record, promoted, or already back) is a no-op; an image that is neither the old nor the new
+     * one means someone changed the Deployment since, and guessing would be worse than stopping.
+     */
+    async rollback(options = {}) {
+        const now = await this.read(options.signal);
+        const unchanged = (why) => {
+            this.deps.log(`rolling: ${why}; nothing to undo`);
+            return { changed: false, before: now.state, after: now.state };
+        };
+        const record = now.record;
+        if (!record)
+            return unchanged(`${this.target} has no rolling update by rollgate on record`);
+        if (record.phase === 'promoted')
+            return unchanged(`the last rolling update (${record.to}) was promoted; use the input \`to\` to redeploy an earlier version`);
+        if (record.phase === 'rolled-back')
+            return unchanged(`the last rolling update (${record.to}) was already rolled back to ${record.from.image}`);
+        if (now.image === record.from.image) {
+            if (record.phase === 'deployed')
+                await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
+            return unchanged(`${this.target} already runs ${record.from.image}, the image from before the update`);
+        }
+        if (now.image !== record.to)
+            throw new core_errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
+        await this.undoTo(record, options.signal);
+        await this.rolloutStatus('to roll back', options.signal);
+        const after = await this.read(options.signal);
+        if (after.image !== record.from.image)
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
+        await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
+        return { changed: true, before: now.state, after: after.state };
+    }
+    liveColour() {
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+    }
+    switchTo() {
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+    }
+    async undoTo(record, signal) {
+        const deployment = `deployment/${this.name}`;
+        if (record.from.revision) {
+            try {
+                await this.kubectl.command(['rollout', 'undo', deployment, `--to-revision=${record.from.revision}`], `undoing ${this.target} to revision ${record.from.revision}`, { signal });
+                return;
+            }
+            catch (err) {
+                // The old ReplicaSet can be pruned by revisionHistoryLimit; the image alone still brings the version back.
+                if (!(err instanceof Error && /unable to find specified revision/i.test(err.message)))
+                    throw err;
+                this.deps.log(`rolling: revision ${record.from.revision} is no longer in the history of ${this.target}; setting the image back instead`);
+            }
+        }
+        await this.kubectl.command(['set', 'image', deployment, `${this.container}=${record.from.image}`], `setting ${this.target} back to ${record.from.image}`, { signal });
+    }
+    async rolloutStatus(what, signal) {
+        const seconds = Math.ceil(this.config.timeout / 1000);
+        await this.kubectl
+            .command(['rollout', 'status', `deployment/${this.name}`, `--timeout=${seconds}s`], `waiting for ${this.target} ${what}`, { signal, timeoutMs: this.config.timeout + 30_000 })
+            .catch((err) => {
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+        });
+    }
+    async writeRecord(record, signal) {
+        // An annotation on the Deployment's own metadata: it does not touch the pod template, so it starts no rollout.
+        await this.kubectl.patch(rolling_DEPLOYMENT, this.name, { type: 'merge', patch: { metadata: { annotations: { [ROLLING_ANNOTATION]: JSON.stringify(record) } } } }, { signal });
+    }
+    stateOf(image) {
+        return { canaryPercent: 0, slots: [{ role: 'stable', name: `${this.name} (${image ?? 'no image'})`, percent: 100 }] };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/traffic/command.ts
 
 
@@ -55379,6 +55550,8 @@ function writeAtomically(file, value) {
 
 
 
+
+
 /** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
 function openRollout(runtime, loaded, deps = {}) {
     const clock = deps.clock ?? core_clock/* systemClock */.m;
@@ -55386,9 +55559,9 @@ function openRollout(runtime, loaded, deps = {}) {
     const stateDir = stateDirectory(runtime.env);
     const log = (line) => runtime.info(line);
     const group = (title, fn) => runtime.group(title, fn);
-    const traffic = deps.traffic
-        ? deps.traffic(loaded.plan)
-        : createTrafficProvider(loaded.plan, { clock, log, group, env: { ...process.env, ...runtime.env }, cwd, stateDir });
+    const env = { ...process.env, ...runtime.env };
+    const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
+    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, group, env, cwd, stateDir }));
     return {
         runtime,
         plan: loaded.plan,
@@ -55401,12 +55574,18 @@ function openRollout(runtime, loaded, deps = {}) {
             notify: rolloutNotifier(loaded.plan, { runtime, clock }),
         },
         traffic,
+        rolling,
         store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
         owner: rolloutOwner(runtime.env),
         cwd,
         log,
         group,
     };
+}
+function rollingDeployment(plan, deps) {
+    if (!plan.deploy)
+        throw new core_errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+    return new RollingDeployment(plan.deploy, deps);
 }
 /** The event bookkeeping hears about, for this rollout. */
 function rolloutEvent(ctx, weight, version) {
@@ -65271,6 +65450,15 @@ const planSchema = strictObject({
     });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
         ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
+    if (plan.strategy === 'rolling') {
+        if (!plan.deploy?.kubernetes?.deployment)
+            ctx.addIssue({ code: 'custom', path: ['deploy', 'kubernetes', 'deployment'], message: 'is required with strategy: rolling (the Deployment that is updated in place)', input: undefined });
+        if (plan.traffic)
+            ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'is not used with strategy: rolling (Kubernetes moves traffic as new pods become ready); remove it, or use strategy: canary', input: undefined });
+        if (plan.steps)
+            ctx.addIssue({ code: 'custom', path: ['steps'], message: 'is not used with strategy: rolling (there are no traffic weights to step through); remove it, or use strategy: canary', input: undefined });
+    }
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
         ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
 });
@@ -65497,6 +65685,19 @@ function loadActionPlan(runtime, options = {}) {
     }
     return loadPlanFile(file, loadOptions);
 }
+/**
+ * Loads the plan for a traffic-moving action whose required sections depend on the strategy:
+ * `strategy: rolling` updates one Deployment in place and has no `traffic` section.
+ */
+function loadRolloutPlan(runtime, options) {
+    const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+    const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
+    const required = options.require(loaded.plan.strategy);
+    // Loading again with the strategy's sections required reports them as every other missing section is reported.
+    if (required.some((section) => loaded.plan[section] === undefined))
+        return loadActionPlan(runtime, { ...options, require: required });
+    return loaded;
+}
 
 ;// CONCATENATED MODULE: ./src/core/rollout/ramp.ts
 
@@ -65541,8 +65742,14 @@ async function runRampAction(runtime, deps = {}) {
     if (bake !== undefined)
         overrides.push({ path: ['analysis', 'bake'], value: bake, input: 'bake' });
     const gate = getBooleanInput(runtime, 'gate', true);
-    const loaded = loadActionPlan(runtime, { require: gate ? ['traffic', 'metrics', 'analysis'] : ['traffic'], reads: ['steps', 'deploy', 'readiness', 'analysis', 'metrics'], overrides });
+    const loaded = loadRolloutPlan(runtime, {
+        require: (strategy) => (strategy === 'rolling' ? ['deploy'] : gate ? ['traffic', 'metrics', 'analysis'] : ['traffic']),
+        reads: ['steps', 'deploy', 'readiness', 'analysis', 'metrics'],
+        overrides,
+    });
     const ctx = openRollout(runtime, loaded, deps);
+    if (ctx.rolling)
+        return confirmRollingUpdate(ctx, ctx.rolling, deps.signal);
     const before = await ctx.traffic.getState({ signal: deps.signal });
     ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
     const held = ctx.store.read();
@@ -65681,6 +65888,49 @@ async function scaleDownCanaryAfterPromotion(ctx, signal) {
     catch (err) {
         ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${(0,core_errors/* describeError */.Uc)(err)}`);
     }
+}
+/**
+ * ramp with strategy: rolling. There is nothing to ramp: Kubernetes sent all traffic to the new
+ * version as its pods became ready. What is left is the promotion: confirm the Deployment is
+ * rolled out with the version deploy-canary set, then settle the update so a later rollback does
+ * not undo a release that was judged good (gate it with metrics-gate before this step). Anything
+ * else fails the step, so an `if: failure()` rollback follows.
+ */
+async function confirmRollingUpdate(ctx, rolling, signal) {
+    const { runtime } = ctx;
+    for (const input of ['to', 'steps']) {
+        const given = input === 'to' ? getOptionalInput(runtime, 'to') : getListInput(runtime, 'steps')?.join(',');
+        if (given !== undefined && given !== '100')
+            throw new core_errors/* InputError */.dz(input, `strategy: rolling has no traffic steps (got ${given}); leave it unset`);
+    }
+    const now = await rolling.read(signal);
+    const record = now.record;
+    const version = getOptionalInput(runtime, 'version');
+    runtime.setOutput('verdict', 'none');
+    runtime.setOutput('promoted', 'false');
+    if (!record || record.phase === 'rolled-back')
+        throw new core_errors/* UserError */.yo(`${rolling.target}: no rolling update is in progress${record ? ` (the last one, ${record.to}, was rolled back)` : ''}: run deploy-canary first`);
+    if (version !== undefined && version !== record.to)
+        throw new core_errors/* UserError */.yo(`${rolling.target}: the rolling update on record is ${record.to}, not ${version}: run deploy-canary with ${version} first`);
+    ctx.log(`rolling: nothing to ramp (all traffic reaches the new pods as they become ready); checking ${rolling.target} is rolled out with ${record.to}`);
+    if (record.phase === 'deployed')
+        ctx.store.acquire(ctx.owner, { version: record.to, strategy: 'rolling', weight: 100 }, (w) => runtime.warning(w));
+    const state = await rolling.confirmRolledOut(record.to, { signal });
+    const summary = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment} → \`${record.to}\``, ''];
+    runtime.setOutput('weight', '100');
+    if (record.phase === 'promoted') {
+        summary.push(`- nothing to do: the rolling update to \`${record.to}\` was promoted already`);
+        runtime.appendSummary(summary.join('\n'));
+        return { ok: true };
+    }
+    await rolling.promote({ signal });
+    ctx.store.release();
+    runtime.setOutput('promoted', 'true');
+    summary.push(`- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready`, `- promoted: ${rolling.target} is rolled out with \`${record.to}\``, '', '### Traffic', '', trafficStateTable(state));
+    runtime.appendSummary(summary.join('\n'));
+    await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, record.to)));
+    await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', rolloutEvent(ctx, 100, record.to)));
+    return { ok: true };
 }
 
 

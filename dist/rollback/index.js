@@ -35782,7 +35782,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6797);
-/* harmony import */ var _core_rollout_rollback_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4607);
+/* harmony import */ var _core_rollout_rollback_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8581);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('rollback', (runtime) => (0,_core_rollout_rollback_js__WEBPACK_IMPORTED_MODULE_1__/* .runRollbackAction */ .UR)(runtime));
@@ -35855,7 +35855,7 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 4607:
+/***/ 8581:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -52659,6 +52659,364 @@ function rolloutNotifier(plan, options) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
+
+
+/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
+function describeResource(resource, name, target) {
+    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
+}
+/**
+ * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
+ * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
+ */
+class kubectl_Kubectl {
+    options;
+    binary;
+    provider;
+    constructor(options = {}) {
+        this.options = options;
+        this.binary = options.binary ?? 'kubectl';
+        this.provider = options.provider ?? 'kubectl';
+    }
+    /** The global flags every call carries: context and namespace. */
+    globalArgs() {
+        const args = [];
+        if (this.options.context)
+            args.push('--context', this.options.context);
+        if (this.options.namespace)
+            args.push('--namespace', this.options.namespace);
+        return args;
+    }
+    /** The argument vector for reading one object as JSON. */
+    getArgs(resource, name) {
+        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
+    }
+    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
+    patchArgs(resource, name, patch, subresource) {
+        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
+    }
+    /** Reads one object; a missing one is a ProviderError that names it. */
+    async get(resource, name, signal) {
+        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
+        try {
+            return JSON.parse(out);
+        }
+        catch {
+            throw new errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
+        }
+    }
+    /** Applies one patch; the caller reads the object back to verify it. */
+    async patch(resource, name, patch, options = {}) {
+        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
+    }
+    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
+    async command(args, what, options = {}) {
+        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
+    }
+    /** How messages name a resource of this target. */
+    describe(resource, name) {
+        return describeResource(resource, name, this.options);
+    }
+    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
+        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
+        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+            const detail = err instanceof Error ? err.message : String(err);
+            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
+        });
+        if (result.exitCode !== 0) {
+            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
+            const notFound = /NotFound|not found/i.test(reason);
+            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+        }
+        return result.stdout;
+    }
+}
+function quoteForLog(arg) {
+    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
+function pointerSegment(segment) {
+    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+/** Narrows an unknown JSON value to a plain object, or undefined. */
+function kubectl_asRecord(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+}
+/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
+function asRecords(value) {
+    return Array.isArray(value) ? value.map((v) => kubectl_asRecord(v) ?? {}) : [];
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
+
+
+/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
+const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
+const DEPLOYMENT = 'deployments.apps';
+/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
+function deploymentForSlot(config, slot) {
+    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
+    const name = (field && config[field]) ?? config.deployment;
+    if (!name)
+        throw new errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
+    return name;
+}
+function kubectl(config, deps) {
+    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
+}
+/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
+function deployArgs(config, deployment, image) {
+    const k = new Kubectl({ context: config.context, namespace: config.namespace });
+    return [
+        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
+        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
+    ];
+}
+/**
+ * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
+ * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
+ * and reads the image back.
+ */
+async function deployToKubernetes(config, slot, image, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s)
+        throw new errors/* UserError */.yo('deploy.kubernetes: is required here');
+    const name = deploymentForSlot(k8s, slot);
+    const k = kubectl(k8s, deps);
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
+    const spec = kubectl_asRecord(before.spec) ?? {};
+    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
+    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
+        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
+        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
+    }
+    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
+    const seconds = Math.ceil(config.timeout / 1000);
+    await k
+        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
+        .catch((err) => {
+        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+    });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
+    if (found !== image)
+        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+}
+/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
+async function scaleDownCanary(config, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s?.canaryDeployment)
+        return undefined;
+    const k = kubectl(k8s, deps);
+    const name = k8s.canaryDeployment;
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    const replicas = asRecord(before.spec)?.replicas;
+    if (replicas === 0)
+        return { deployment: name, replicas: 0 };
+    const count = typeof replicas === 'number' ? replicas : 1;
+    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    if (asRecord(after.spec)?.replicas !== 0)
+        throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
+    return { deployment: name, replicas: count };
+}
+/**
+ * `strategy: rolling`: the rollback is `kubectl rollout undo` on the Deployment, then a wait for
+ * the previous ReplicaSet to be ready again. Returns the image running afterwards.
+ */
+async function undoRollingDeploy(config, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s?.deployment)
+        throw new UserError('deploy.kubernetes.deployment: is required to roll back a rolling update (the Deployment to undo)');
+    const k = kubectl(k8s, deps);
+    const name = k8s.deployment;
+    await k.command(['rollout', 'undo', `deployment/${name}`], `undoing the last rollout of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
+    const seconds = Math.ceil(config.timeout / 1000);
+    await k.command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll back`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 });
+    return containerImage(await k.get(DEPLOYMENT, name, deps.signal), k8s.container, k.describe(DEPLOYMENT, name));
+}
+/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
+function containerImage(deployment, container, resource) {
+    const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
+    const found = containers.find((c) => c.name === container);
+    if (!found)
+        throw new errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+    return typeof found.image === 'string' ? found.image : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/rolling.ts
+
+
+
+/**
+ * The annotation on the Deployment that records rollgate's last rolling update. It lives in the
+ * cluster, beside what it describes, so rollback needs nothing from earlier steps or runners.
+ */
+const ROLLING_ANNOTATION = 'rollgate.dev/rolling-update';
+/** The revision Kubernetes' Deployment controller stamps on a Deployment and its ReplicaSets. */
+const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+const rolling_DEPLOYMENT = 'deployments.apps';
+/** The record on a Deployment, or undefined when there is none or it cannot be read. */
+function rollingRecord(deployment) {
+    const raw = deployment.metadata?.annotations?.[ROLLING_ANNOTATION];
+    if (!raw)
+        return undefined;
+    try {
+        const parsed = JSON.parse(raw);
+        if (typeof parsed.from?.image !== 'string' || typeof parsed.to !== 'string')
+            return undefined;
+        const phase = parsed.phase === 'promoted' || parsed.phase === 'rolled-back' ? parsed.phase : 'deployed';
+        return { from: { image: parsed.from.image, ...(parsed.from.revision ? { revision: String(parsed.from.revision) } : {}) }, to: parsed.to, phase };
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * `strategy: rolling`: one Deployment whose pods Kubernetes replaces in place. There are no traffic
+ * weights; the Deployment is the traffic target, so it stands behind the traffic provider
+ * interface and rollback's retries, records and notifications work as for the other strategies.
+ * Rollback undoes to the revision that ran before rollgate's update, never simply "the previous
+ * one": `kubectl rollout undo` alone toggles between the last two revisions, so a second rollback
+ * would bring the bad version back.
+ */
+class RollingDeployment {
+    config;
+    deps;
+    kind = 'rolling';
+    target;
+    supports = { canary: false, blueGreen: false };
+    kubectl;
+    name;
+    container;
+    constructor(config, deps) {
+        this.config = config;
+        this.deps = deps;
+        const k8s = config.kubernetes;
+        if (!k8s?.deployment)
+            throw new errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
+        this.name = k8s.deployment;
+        this.container = k8s.container;
+        this.kubectl = new kubectl_Kubectl({ context: k8s.context, namespace: k8s.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'rolling' });
+        this.target = this.kubectl.describe(rolling_DEPLOYMENT, this.name);
+    }
+    /** The Deployment's container image and rollgate's record, read now. */
+    async read(signal) {
+        const deployment = await this.kubectl.get(rolling_DEPLOYMENT, this.name, signal);
+        const image = containerImage(deployment, this.container, this.target);
+        return { image, revision: deployment.metadata?.annotations?.[REVISION_ANNOTATION], record: rollingRecord(deployment), state: this.stateOf(image) };
+    }
+    async getState(options = {}) {
+        return (await this.read(options.signal)).state;
+    }
+    /**
+     * Records what runs now as the rollback target, then `kubectl set image` and `rollout status`
+     * (readiness probes decide). The record is written first, so a rollback after a failure at any
+     * later point knows where to go back to.
+     */
+    async deploy(image, options = {}) {
+        const now = await this.read(options.signal);
+        if (!now.image)
+            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
+        // Re-deploying what already runs (a retried job) must keep the original rollback target.
+        const from = now.image === image && now.record?.phase === 'deployed' && now.record.to === image ? now.record.from : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
+        await this.writeRecord({ from, to: image, phase: 'deployed' }, options.signal);
+        await deployToKubernetes(this.config, 'rolling', image, { ...this.deps, signal: options.signal });
+        return this.stateOf(image);
+    }
+    /** Waits for the Deployment to be rolled out and checks it runs `image` (ramp's check before promotion). */
+    async confirmRolledOut(image, options = {}) {
+        await this.rolloutStatus('to be rolled out', options.signal);
+        const now = await this.read(options.signal);
+        if (image && now.image !== image)
+            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
+        return now.state;
+    }
+    setWeight() {
+        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
+    }
+    /** Marks the update settled, so a later rollback does not undo a release that was judged good. */
+    async promote(options = {}) {
+        const now = await this.read(options.signal);
+        if (now.record?.phase === 'deployed')
+            await this.writeRecord({ ...now.record, phase: 'promoted' }, options.signal);
+        return now.state;
+    }
+    /**
+     * Undoes rollgate's update in progress: `kubectl rollout undo --to-revision` of the revision that
+     * ran before it, then `rollout status`, then a read-back of the image. Nothing to undo (no update
+     * on record, promoted, or already back) is a no-op; an image that is neither the old nor the new
+     * one means someone changed the Deployment since, and guessing would be worse than stopping.
+     */
+    async rollback(options = {}) {
+        const now = await this.read(options.signal);
+        const unchanged = (why) => {
+            this.deps.log(`rolling: ${why}; nothing to undo`);
+            return { changed: false, before: now.state, after: now.state };
+        };
+        const record = now.record;
+        if (!record)
+            return unchanged(`${this.target} has no rolling update by rollgate on record`);
+        if (record.phase === 'promoted')
+            return unchanged(`the last rolling update (${record.to}) was promoted; use the input \`to\` to redeploy an earlier version`);
+        if (record.phase === 'rolled-back')
+            return unchanged(`the last rolling update (${record.to}) was already rolled back to ${record.from.image}`);
+        if (now.image === record.from.image) {
+            if (record.phase === 'deployed')
+                await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
+            return unchanged(`${this.target} already runs ${record.from.image}, the image from before the update`);
+        }
+        if (now.image !== record.to)
+            throw new errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
+        await this.undoTo(record, options.signal);
+        await this.rolloutStatus('to roll back', options.signal);
+        const after = await this.read(options.signal);
+        if (after.image !== record.from.image)
+            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
+        await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
+        return { changed: true, before: now.state, after: after.state };
+    }
+    liveColour() {
+        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+    }
+    switchTo() {
+        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+    }
+    async undoTo(record, signal) {
+        const deployment = `deployment/${this.name}`;
+        if (record.from.revision) {
+            try {
+                await this.kubectl.command(['rollout', 'undo', deployment, `--to-revision=${record.from.revision}`], `undoing ${this.target} to revision ${record.from.revision}`, { signal });
+                return;
+            }
+            catch (err) {
+                // The old ReplicaSet can be pruned by revisionHistoryLimit; the image alone still brings the version back.
+                if (!(err instanceof Error && /unable to find specified revision/i.test(err.message)))
+                    throw err;
+                this.deps.log(`rolling: revision ${record.from.revision} is no longer in the history of ${this.target}; setting the image back instead`);
+            }
+        }
+        await this.kubectl.command(['set', 'image', deployment, `${this.container}=${record.from.image}`], `setting ${this.target} back to ${record.from.image}`, { signal });
+    }
+    async rolloutStatus(what, signal) {
+        const seconds = Math.ceil(this.config.timeout / 1000);
+        await this.kubectl
+            .command(['rollout', 'status', `deployment/${this.name}`, `--timeout=${seconds}s`], `waiting for ${this.target} ${what}`, { signal, timeoutMs: this.config.timeout + 30_000 })
+            .catch((err) => {
+            throw new errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+        });
+    }
+    async writeRecord(record, signal) {
+        // An annotation on the Deployment's own metadata: it does not touch the pod template, so it starts no rollout.
+        await this.kubectl.patch(rolling_DEPLOYMENT, this.name, { type: 'merge', patch: { metadata: { annotations: { [ROLLING_ANNOTATION]: JSON.stringify(record) } } } }, { signal });
+    }
+    stateOf(image) {
+        return { canaryPercent: 0, slots: [{ role: 'stable', name: `${this.name} (${image ?? 'no image'})`, percent: 100 }] };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/template.ts
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
@@ -53119,95 +53477,6 @@ function toState(slots) {
     }));
     const canary = out.find((s) => s.role === 'canary');
     return { canaryPercent: canary?.percent ?? 0, slots: out };
-}
-
-;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
-
-
-/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
-function describeResource(resource, name, target) {
-    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
-}
-/**
- * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
- * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
- */
-class kubectl_Kubectl {
-    options;
-    binary;
-    provider;
-    constructor(options = {}) {
-        this.options = options;
-        this.binary = options.binary ?? 'kubectl';
-        this.provider = options.provider ?? 'kubectl';
-    }
-    /** The global flags every call carries: context and namespace. */
-    globalArgs() {
-        const args = [];
-        if (this.options.context)
-            args.push('--context', this.options.context);
-        if (this.options.namespace)
-            args.push('--namespace', this.options.namespace);
-        return args;
-    }
-    /** The argument vector for reading one object as JSON. */
-    getArgs(resource, name) {
-        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
-    }
-    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
-    patchArgs(resource, name, patch, subresource) {
-        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
-    }
-    /** Reads one object; a missing one is a ProviderError that names it. */
-    async get(resource, name, signal) {
-        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
-        try {
-            return JSON.parse(out);
-        }
-        catch {
-            throw new errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
-        }
-    }
-    /** Applies one patch; the caller reads the object back to verify it. */
-    async patch(resource, name, patch, options = {}) {
-        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
-    }
-    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
-    async command(args, what, options = {}) {
-        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
-    }
-    /** How messages name a resource of this target. */
-    describe(resource, name) {
-        return describeResource(resource, name, this.options);
-    }
-    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
-        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
-            const detail = err instanceof Error ? err.message : String(err);
-            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
-        });
-        if (result.exitCode !== 0) {
-            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
-            const notFound = /NotFound|not found/i.test(reason);
-            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
-        }
-        return result.stdout;
-    }
-}
-function quoteForLog(arg) {
-    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
-function pointerSegment(segment) {
-    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
-}
-/** Narrows an unknown JSON value to a plain object, or undefined. */
-function kubectl_asRecord(value) {
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-}
-/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
-function asRecords(value) {
-    return Array.isArray(value) ? value.map((v) => kubectl_asRecord(v) ?? {}) : [];
 }
 
 ;// CONCATENATED MODULE: ./src/core/traffic/kubernetes.ts
@@ -54038,6 +54307,8 @@ function writeAtomically(file, value) {
 
 
 
+
+
 /** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
 function openRollout(runtime, loaded, deps = {}) {
     const clock = deps.clock ?? systemClock;
@@ -54045,9 +54316,9 @@ function openRollout(runtime, loaded, deps = {}) {
     const stateDir = stateDirectory(runtime.env);
     const log = (line) => runtime.info(line);
     const group = (title, fn) => runtime.group(title, fn);
-    const traffic = deps.traffic
-        ? deps.traffic(loaded.plan)
-        : createTrafficProvider(loaded.plan, { clock, log, group, env: { ...process.env, ...runtime.env }, cwd, stateDir });
+    const env = { ...process.env, ...runtime.env };
+    const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
+    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, group, env, cwd, stateDir }));
     return {
         runtime,
         plan: loaded.plan,
@@ -54060,12 +54331,18 @@ function openRollout(runtime, loaded, deps = {}) {
             notify: rolloutNotifier(loaded.plan, { runtime, clock }),
         },
         traffic,
+        rolling,
         store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
         owner: rolloutOwner(runtime.env),
         cwd,
         log,
         group,
     };
+}
+function rollingDeployment(plan, deps) {
+    if (!plan.deploy)
+        throw new errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+    return new RollingDeployment(plan.deploy, deps);
 }
 /** The event bookkeeping hears about, for this rollout. */
 function rolloutEvent(ctx, weight, version) {
@@ -54074,104 +54351,6 @@ function rolloutEvent(ctx, weight, version) {
 /** Variables for templates (deploy command, readiness and smoke URLs). */
 function templateVars(ctx, slot, version) {
     return { service: ctx.plan.service, environment: ctx.plan.environment, slot, track: slot, version };
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
-
-
-/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
-const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
-const DEPLOYMENT = 'deployments.apps';
-/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
-function deploymentForSlot(config, slot) {
-    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
-    const name = (field && config[field]) ?? config.deployment;
-    if (!name)
-        throw new errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
-    return name;
-}
-function kubectl(config, deps) {
-    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
-}
-/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
-function deployArgs(config, deployment, image) {
-    const k = new Kubectl({ context: config.context, namespace: config.namespace });
-    return [
-        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
-        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
-    ];
-}
-/**
- * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
- * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
- * and reads the image back.
- */
-async function deployToKubernetes(config, slot, image, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s)
-        throw new errors/* UserError */.yo('deploy.kubernetes: is required here');
-    const name = deploymentForSlot(k8s, slot);
-    const k = kubectl(k8s, deps);
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
-    const spec = kubectl_asRecord(before.spec) ?? {};
-    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
-    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
-        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
-        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
-    }
-    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
-    const seconds = Math.ceil(config.timeout / 1000);
-    await k
-        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
-        .catch((err) => {
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
-    });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
-    if (found !== image)
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
-}
-/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
-async function scaleDownCanary(config, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s?.canaryDeployment)
-        return undefined;
-    const k = kubectl(k8s, deps);
-    const name = k8s.canaryDeployment;
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    const replicas = asRecord(before.spec)?.replicas;
-    if (replicas === 0)
-        return { deployment: name, replicas: 0 };
-    const count = typeof replicas === 'number' ? replicas : 1;
-    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    if (asRecord(after.spec)?.replicas !== 0)
-        throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
-    return { deployment: name, replicas: count };
-}
-/**
- * `strategy: rolling`: the rollback is `kubectl rollout undo` on the Deployment, then a wait for
- * the previous ReplicaSet to be ready again. Returns the image running afterwards.
- */
-async function undoRollingDeploy(config, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s?.deployment)
-        throw new UserError('deploy.kubernetes.deployment: is required to roll back a rolling update (the Deployment to undo)');
-    const k = kubectl(k8s, deps);
-    const name = k8s.deployment;
-    await k.command(['rollout', 'undo', `deployment/${name}`], `undoing the last rollout of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
-    const seconds = Math.ceil(config.timeout / 1000);
-    await k.command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll back`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 });
-    return containerImage(await k.get(DEPLOYMENT, name, deps.signal), k8s.container, k.describe(DEPLOYMENT, name));
-}
-/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
-function containerImage(deployment, container, resource) {
-    const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
-    const found = containers.find((c) => c.name === container);
-    if (!found)
-        throw new errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
-    return typeof found.image === 'string' ? found.image : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
@@ -54427,6 +54606,16 @@ async function runManualRollback(ctx, to, reason) {
         if (!plan.deploy)
             throw new errors/* UserError */.yo(`plan: deploy is required to roll back to ${version} (manual rollback redeploys the version through the plan's deploy step)`);
         const blueGreen = plan.strategy === 'blue-green';
+        const rolling = ctx.rolling;
+        if (rolling) {
+            // Recorded and then settled at once, so a later plain rollback leaves this known-good version alone.
+            await ctx.group(`rolling update of ${rolling.target} back to ${version}`, () => rolling.deploy(version));
+            if (plan.readiness)
+                await waitForReadiness(plan.readiness, { clock: ctx.clock, vars: templateVars(ctx, 'stable', version), log: ctx.log });
+            after = await rolling.promote();
+            ctx.log(`traffic: ${describeTrafficState(after)}`);
+            return;
+        }
         const slot = blueGreen ? otherColour(await ctx.traffic.liveColour()) : 'stable';
         await deployToSlot(plan.deploy, { slot, version, service: plan.service, environment: plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...runtime.env }, cwd: ctx.cwd });
         if (plan.readiness)
@@ -64315,6 +64504,15 @@ const planSchema = strictObject({
     });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
         ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
+    if (plan.strategy === 'rolling') {
+        if (!plan.deploy?.kubernetes?.deployment)
+            ctx.addIssue({ code: 'custom', path: ['deploy', 'kubernetes', 'deployment'], message: 'is required with strategy: rolling (the Deployment that is updated in place)', input: undefined });
+        if (plan.traffic)
+            ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'is not used with strategy: rolling (Kubernetes moves traffic as new pods become ready); remove it, or use strategy: canary', input: undefined });
+        if (plan.steps)
+            ctx.addIssue({ code: 'custom', path: ['steps'], message: 'is not used with strategy: rolling (there are no traffic weights to step through); remove it, or use strategy: canary', input: undefined });
+    }
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
         ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
 });
@@ -64541,6 +64739,19 @@ function loadActionPlan(runtime, options = {}) {
     }
     return loadPlanFile(file, loadOptions);
 }
+/**
+ * Loads the plan for a traffic-moving action whose required sections depend on the strategy:
+ * `strategy: rolling` updates one Deployment in place and has no `traffic` section.
+ */
+function loadRolloutPlan(runtime, options) {
+    const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+    const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
+    const required = options.require(loaded.plan.strategy);
+    // Loading again with the strategy's sections required reports them as every other missing section is reported.
+    if (required.some((section) => loaded.plan[section] === undefined))
+        return loadActionPlan(runtime, { ...options, require: required });
+    return loaded;
+}
 
 ;// CONCATENATED MODULE: ./src/core/rollout/rollback.ts
 
@@ -64564,7 +64775,8 @@ async function runRollbackAction(runtime, deps = {}) {
     // `to: previous | <version>`: a manual rollback redeploys a known-good version (see manual-rollback.ts).
     // Only then is the deploy step read: an unset variable in it must not stop an ordinary rollback.
     const to = getOptionalInput(runtime, 'to');
-    const loaded = loadActionPlan(runtime, { require: ['traffic'], reads: ['flags', 'notify', 'analysis', 'metrics', ...(to ? ['deploy', 'readiness'] : [])] });
+    // strategy: rolling undoes the Deployment update itself, so its deploy section stands in for traffic.
+    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic']), reads: ['flags', 'notify', 'analysis', 'metrics', ...(to ? ['deploy', 'readiness'] : [])] });
     const reason = getOptionalInput(runtime, 'reason') ?? 'rollback requested';
     const attempts = getNumberInput(runtime, 'attempts', { min: 1, max: 20, integer: true }) ?? ROLLBACK_ATTEMPTS;
     const ctx = openRollout(runtime, loaded, deps);

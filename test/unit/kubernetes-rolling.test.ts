@@ -3,7 +3,7 @@
 // `rollout undo` toggles between the last two revisions, so a careless second rollback would bring
 // the bad image back. Every Deployment left behind is checked against the published schema.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../../src/core/clock.js';
@@ -210,6 +210,42 @@ describe('deploy-canary, ramp and rollback with strategy: rolling', () => {
     expect(imageOf()).toBe('orders:5.0');
     expect(cluster.calls().slice(-8).map((c) => c.slice(4, 6).join(' '))).toEqual(expect.arrayContaining(['rollout undo', 'set image']));
     expect(JSON.parse(stored().metadata.annotations![ROLLING_ANNOTATION]!)).toMatchObject({ phase: 'rolled-back' });
+    state.remove();
+  });
+});
+
+describe('the bundled actions with strategy: rolling (node dist/<name>/index.js, as the runner starts them)', () => {
+  /** One bundled action in another working directory, with INPUT_* variables and a GITHUB_OUTPUT file. */
+  function bundle(name: string, inputs: Record<string, string>, state: string): { status: number | null; outputs: string; stdout: string } {
+    const outputs = join(state, `${name}-${Date.now()}.out`);
+    writeFileSync(outputs, '');
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(cluster.env)) if (!k.startsWith('GITHUB_') && !k.startsWith('INPUT_')) env[k] = v;
+    Object.assign(env, { GITHUB_OUTPUT: outputs, GITHUB_STEP_SUMMARY: join(state, 'summary.md'), ROLLGATE_STATE_DIR: state, ROLLGATE_RUN_ID: 'bundle-run', INPUT_PLAN: plan });
+    for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+    const run = spawnSync(process.execPath, [join(process.cwd(), 'dist', name, 'index.js')], { cwd: state, env, encoding: 'utf8', timeout: 60_000 });
+    return { status: run.status, outputs: readFileSync(outputs, 'utf8'), stdout: `${run.stdout}${run.stderr}` };
+  }
+
+  it('deploy-canary exits non-zero when rollout status fails, and the rollback bundle restores the image, twice safely', () => {
+    const state = tempDir('rollgate-rolling-bundle-');
+    seedOrders('orders:6.0', { 'fake/never-ready': 'true' });
+    const deploy = bundle('deploy-canary', { version: 'orders:6.1' }, state.path);
+    expect(deploy.status).not.toBe(0);
+    expect(deploy.stdout).toMatch(/error.*did not become ready within 45s with orders:6\.1/);
+    expect(deploy.stdout).not.toMatch(/\n\s+at /);
+    expect(deploy.outputs).toMatch(/version[\s\S]*orders:6\.1/);
+    expect(imageOf()).toBe('orders:6.1');
+    // The old revision's pods were ready before: the undo brings them back ready.
+    const d = stored() as Deployment & { metadata: { name: string } } & Record<string, unknown>;
+    delete d.metadata.annotations!['fake/never-ready'];
+    cluster.seed('deployments', d, at);
+    for (const expected of ['true', 'false']) {
+      const rollback = bundle('rollback', { reason: 'rollout timed out' }, state.path);
+      expect(rollback.status).toBe(0);
+      expect(rollback.outputs).toMatch(new RegExp(`rolled-back<<[^\\n]*\\n${expected}\\n`));
+      expect(imageOf()).toBe('orders:6.0');
+    }
     state.remove();
   });
 });
