@@ -55330,6 +55330,15 @@ const planSchema = strictObject({
     });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
         ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
+    if (plan.strategy === 'rolling') {
+        if (!plan.deploy?.kubernetes?.deployment)
+            ctx.addIssue({ code: 'custom', path: ['deploy', 'kubernetes', 'deployment'], message: 'is required with strategy: rolling (the Deployment that is updated in place)', input: undefined });
+        if (plan.traffic)
+            ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'is not used with strategy: rolling (Kubernetes moves traffic as new pods become ready); remove it, or use strategy: canary', input: undefined });
+        if (plan.steps)
+            ctx.addIssue({ code: 'custom', path: ['steps'], message: 'is not used with strategy: rolling (there are no traffic weights to step through); remove it, or use strategy: canary', input: undefined });
+    }
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
         ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
 });
@@ -55555,6 +55564,19 @@ function loadActionPlan(runtime, options = {}) {
             return validatePlanObject(built, '(action inputs)', loadOptions);
     }
     return loadPlanFile(file, loadOptions);
+}
+/**
+ * Loads the plan for a traffic-moving action whose required sections depend on the strategy:
+ * `strategy: rolling` updates one Deployment in place and has no `traffic` section.
+ */
+function loadRolloutPlan(runtime, options) {
+    const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+    const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
+    const required = options.require(loaded.plan.strategy);
+    // Loading again with the strategy's sections required reports them as every other missing section is reported.
+    if (required.some((section) => loaded.plan[section] === undefined))
+        return loadActionPlan(runtime, { ...options, require: required });
+    return loaded;
 }
 
 ;// CONCATENATED MODULE: ./src/core/rollout/metrics-gate.ts
