@@ -52822,21 +52822,6 @@ async function scaleDownCanary(config, deps) {
         throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
     return { deployment: name, replicas: count };
 }
-/**
- * `strategy: rolling`: the rollback is `kubectl rollout undo` on the Deployment, then a wait for
- * the previous ReplicaSet to be ready again. Returns the image running afterwards.
- */
-async function undoRollingDeploy(config, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s?.deployment)
-        throw new UserError('deploy.kubernetes.deployment: is required to roll back a rolling update (the Deployment to undo)');
-    const k = kubectl(k8s, deps);
-    const name = k8s.deployment;
-    await k.command(['rollout', 'undo', `deployment/${name}`], `undoing the last rollout of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
-    const seconds = Math.ceil(config.timeout / 1000);
-    await k.command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll back`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 });
-    return containerImage(await k.get(DEPLOYMENT, name, deps.signal), k8s.container, k.describe(DEPLOYMENT, name));
-}
 /** The image of the named container; a Deployment without that container is the plan's mistake, named. */
 function containerImage(deployment, container, resource) {
     const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
@@ -54132,7 +54117,6 @@ const noRolloutHooks = {
     deploymentStarted: async () => undefined,
     stepReached: async () => undefined,
     promoted: async () => undefined,
-    trafficRestored: async () => undefined,
     rolledBack: async () => undefined,
     notify: async () => undefined,
 };
@@ -64877,7 +64861,6 @@ async function recordRollback(ctx, record, reason, outcome, flags) {
     const event = { ...rolloutEvent(ctx, 0, record?.version), reason };
     const deps = { clock: ctx.clock };
     const problems = [
-        await runBookkeeping('turning kill switches off', () => ctx.hooks.trafficRestored(event), deps),
         await runBookkeeping('marking the deployment failed', () => ctx.hooks.rolledBack({ ...event, cause: record ? 'failure' : 'error' }), deps),
         outcome.changed ? await runBookkeeping('notifying the rollback', () => ctx.hooks.notify('rollback', { ...event, killSwitches: flags }), deps) : undefined,
     ];

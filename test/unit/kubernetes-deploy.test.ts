@@ -7,7 +7,7 @@ import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { FakeClock } from '../../src/core/clock.js';
 import { ProviderError, UserError } from '../../src/core/errors.js';
 import { deployToSlot } from '../../src/core/deploy/deploy.js';
-import { deployArgs, REPLICAS_ANNOTATION, scaleDownCanary, undoRollingDeploy } from '../../src/core/deploy/kubernetes.js';
+import { deployArgs, REPLICAS_ANNOTATION, scaleDownCanary } from '../../src/core/deploy/kubernetes.js';
 import { deploySchema } from '../../src/core/plan/schema.js';
 import { runDeployCanaryAction } from '../../src/core/rollout/deploy-canary.js';
 import { runRampAction } from '../../src/core/rollout/ramp.js';
@@ -86,18 +86,6 @@ describe('deploy.kubernetes', () => {
     expect(stored.spec.replicas).toBe(4);
   });
 
-  it('strategy rolling: rollback is kubectl rollout undo, back to the previous image', async () => {
-    const rolling = deploySchema.parse({ kubernetes: { ...at, deployment: 'orders', container: 'app' } });
-    cluster.seed('deployments', deployment('orders', 'x:1'), at);
-    await deployToSlot(rolling, target('canary', 'x:2'), deps());
-    expect(imageOf('orders')).toBe('x:2');
-    cluster.clearCalls();
-    expect(await undoRollingDeploy(rolling, deps())).toBe('x:1');
-    expect(cluster.calls().slice(0, 2)).toEqual([
-      ['--context', 'kind-ci', '--namespace', 'shop', 'rollout', 'undo', 'deployment/orders'],
-      ['--context', 'kind-ci', '--namespace', 'shop', 'rollout', 'status', 'deployment/orders', '--timeout=600s'],
-    ]);
-  });
 });
 
 describe('the actions on Kubernetes', () => {

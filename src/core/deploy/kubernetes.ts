@@ -82,21 +82,6 @@ export async function scaleDownCanary(config: DeployConfig, deps: KubernetesDepl
   return { deployment: name, replicas: count };
 }
 
-/**
- * `strategy: rolling`: the rollback is `kubectl rollout undo` on the Deployment, then a wait for
- * the previous ReplicaSet to be ready again. Returns the image running afterwards.
- */
-export async function undoRollingDeploy(config: DeployConfig, deps: KubernetesDeployDeps): Promise<string | undefined> {
-  const k8s = config.kubernetes;
-  if (!k8s?.deployment) throw new UserError('deploy.kubernetes.deployment: is required to roll back a rolling update (the Deployment to undo)');
-  const k = kubectl(k8s, deps);
-  const name = k8s.deployment;
-  await k.command(['rollout', 'undo', `deployment/${name}`], `undoing the last rollout of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
-  const seconds = Math.ceil(config.timeout / 1000);
-  await k.command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll back`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 });
-  return containerImage(await k.get(DEPLOYMENT, name, deps.signal), k8s.container, k.describe(DEPLOYMENT, name));
-}
-
 /** The image of the named container; a Deployment without that container is the plan's mistake, named. */
 export function containerImage(deployment: KubeObject, container: string, resource: string): string | undefined {
   const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);

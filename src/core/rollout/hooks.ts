@@ -24,8 +24,6 @@ export interface RolloutHooks {
   stepReached(event: RolloutEvent): Promise<void>;
   /** The new version is stable: Deployment success, notify. */
   promoted(event: RolloutEvent): Promise<void>;
-  /** Traffic is back on stable: turn the plan's kill switches off. */
-  trafficRestored(event: RolloutEvent & { reason: string }): Promise<void>;
   /** Deployment failure (a bad canary) or error (the pipeline broke). */
   rolledBack(event: RolloutEvent & { reason: string; cause: 'failure' | 'error' }): Promise<void>;
   /** Tell people (webhook, Slack). */
@@ -37,7 +35,6 @@ export const noRolloutHooks: RolloutHooks = {
   deploymentStarted: async () => undefined,
   stepReached: async () => undefined,
   promoted: async () => undefined,
-  trafficRestored: async () => undefined,
   rolledBack: async () => undefined,
   notify: async () => undefined,
 };

@@ -116,7 +116,6 @@ async function recordRollback(ctx: RolloutContext, record: RolloutRecord | undef
   const event = { ...rolloutEvent(ctx, 0, record?.version), reason };
   const deps = { clock: ctx.clock };
   const problems = [
-    await runBookkeeping('turning kill switches off', () => ctx.hooks.trafficRestored(event), deps),
     await runBookkeeping('marking the deployment failed', () => ctx.hooks.rolledBack({ ...event, cause: record ? 'failure' : 'error' }), deps),
     outcome.changed ? await runBookkeeping('notifying the rollback', () => ctx.hooks.notify('rollback', { ...event, killSwitches: flags }), deps) : undefined,
   ];
