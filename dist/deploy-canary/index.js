@@ -54305,17 +54305,11 @@ class RolloutStateStore {
         const now = new Date(this.clock.now()).toISOString();
         const record = { service: this.service, environment: this.environment, owner, startedAt: now, updatedAt: now, ...fields };
         for (let attempt = 0; attempt < 3; attempt++) {
-            try {
-                (0,external_node_fs_.writeFileSync)(this.lockFile, JSON.stringify(record, null, 2), { flag: 'wx' });
+            if (createExclusively(this.lockFile, record))
                 return record;
-            }
-            catch (err) {
-                if (err.code !== 'EEXIST')
-                    throw err;
-            }
             const held = this.read();
             if (!held) {
-                // Unreadable (a half-written file from a killed process): treat as stale.
+                // Gone since we looked (released), or not JSON (edited by hand): try again / treat as stale.
                 this.removeLock();
                 continue;
             }
@@ -54371,6 +54365,32 @@ function readJson(file) {
     }
     catch {
         return undefined;
+    }
+}
+/**
+ * Creates `file` with its whole content in one step, or returns false when it exists: the
+ * content is written to a private file first and hard-linked into place, so no reader ever sees
+ * a lock that exists but is still empty.
+ */
+function createExclusively(file, value) {
+    const tmp = `${file}.${process.pid}.${Date.now()}.new`;
+    (0,external_node_fs_.writeFileSync)(tmp, JSON.stringify(value, null, 2));
+    try {
+        (0,external_node_fs_.linkSync)(tmp, file);
+        return true;
+    }
+    catch (err) {
+        if (err.code !== 'EEXIST')
+            throw err;
+        return false;
+    }
+    finally {
+        try {
+            (0,external_node_fs_.unlinkSync)(tmp);
+        }
+        catch {
+            /* already gone */
+        }
     }
 }
 function writeAtomically(file, value) {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
@@ -94,15 +94,10 @@ export class RolloutStateStore {
     const now = new Date(this.clock.now()).toISOString();
     const record: RolloutRecord = { service: this.service, environment: this.environment, owner, startedAt: now, updatedAt: now, ...fields };
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        writeFileSync(this.lockFile, JSON.stringify(record, null, 2), { flag: 'wx' });
-        return record;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
+      if (createExclusively(this.lockFile, record)) return record;
       const held = this.read();
       if (!held) {
-        // Unreadable (a half-written file from a killed process): treat as stale.
+        // Gone since we looked (released), or not JSON (edited by hand): try again / treat as stale.
         this.removeLock();
         continue;
       }
@@ -163,6 +158,29 @@ function readJson<T>(file: string): T | undefined {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Creates `file` with its whole content in one step, or returns false when it exists: the
+ * content is written to a private file first and hard-linked into place, so no reader ever sees
+ * a lock that exists but is still empty.
+ */
+function createExclusively(file: string, value: unknown): boolean {
+  const tmp = `${file}.${process.pid}.${Date.now()}.new`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2));
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
