@@ -54527,6 +54527,10 @@ class HaproxyRuntimeApi {
     /** Runs commands that answer nothing on success; any answer text is the error HAProxy gave. */
     async change(commands, signal) {
         const answer = await this.send(commands.join('; '), signal);
+        // HAProxy ends every command's answer with a newline, even an empty one: no byte at all
+        // means the connection dropped before it answered, and the change may not have happened.
+        if (answer === '')
+            throw new core_errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
         const problems = answer
             .split('\n')
             .map((l) => l.trim())

@@ -13,8 +13,8 @@ const table = new FaultTable('Fault table: traffic layer (real HAProxy runtime A
 
 // How each fault looks from the client's side, for the table and for the error a person reads.
 const FAULTS: Record<Exclude<FaultMode, 'pass'>, { name: string; expect: RegExp }> = {
-  // A connection dropped before the answer reads as an empty answer; on a change the read-back then catches it.
-  refuse: { name: 'HAProxy admin socket refusing', expect: /connection refused|ECONNRESET|an empty answer|read-back after the change does not match/ },
+  // A connection dropped before HAProxy answers: a change says so, a read says it got an empty answer.
+  refuse: { name: 'HAProxy admin socket refusing', expect: /connection refused|ECONNRESET|closed the connection without answering|an empty answer|read-back after the change does not match/ },
   hang: { name: 'HAProxy admin socket hanging', expect: /no answer within 1000 ms/ },
   error: { name: 'HAProxy admin socket answering an error', expect: /No such server/ },
 };
