@@ -36879,7 +36879,7 @@ async function runThresholdGate(options) {
     const unreachable = states.filter(neverMeasured);
     if (unreachable.length > 0)
         return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-    const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach);
+    const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
     if (undecided.length > 0)
         return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
     return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
@@ -36929,7 +36929,19 @@ async function runThresholdGate(options) {
         }
         return judgeCheck(state.check, canary, stable);
     }
+    function inconclusiveCount(state) {
+        return [...state.inconclusive.values()].reduce((a, b) => a + b, 0);
+    }
+    /** Passing once is not enough when most of the bake saw no usable data. */
+    function tooManyInconclusive(state) {
+        const count = inconclusiveCount(state);
+        return analysis.inconclusiveLimit !== undefined ? count > analysis.inconclusiveLimit : count > state.passes;
+    }
     function inconclusiveReason(state) {
+        if (state.passes > 0 && !state.pendingBreach && tooManyInconclusive(state)) {
+            const limit = analysis.inconclusiveLimit !== undefined ? `inconclusiveLimit ${analysis.inconclusiveLimit}` : `the ${state.passes} that passed`;
+            return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
+        }
         if (state.pendingBreach && state.passes > 0)
             return `still breaching at the end of the bake, for less than the ${formatDuration(state.check.for ?? 0)} it must last to fail; not a pass`;
         const why = [tally(state.inconclusive), tally(state.errors)].filter(Boolean).join(', ');
@@ -36947,7 +36959,7 @@ async function runThresholdGate(options) {
             return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
         if (neverMeasured(state))
             return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
-        if (state.passes === 0 || state.pendingBreach)
+        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state))
             return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
         const notes = [
             state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
@@ -65362,6 +65374,12 @@ const analysisSchema = strictObject({
     bake: positiveDuration.default(300_000),
     minRequests: nonNegative('expected a whole number ≥ 0').default(0),
     failureLimit: count().default(0),
+    /**
+     * Inconclusive measurements (no data, NaN, too few requests) a check may have and still pass.
+     * Unset: they may not outnumber its passing measurements, so a check that passed once and
+     * saw no data the rest of the bake is inconclusive, never a pass.
+     */
+    inconclusiveLimit: count().optional(),
     consecutiveErrorLimit: count().default(4),
     onInconclusive: schemas_enum(['fail', 'pass'], { error: 'expected fail | pass' }).default('fail'),
     requests: schema_text('expected a query counting requests for {{track}} over {{window}}').optional(),

@@ -204,6 +204,20 @@ describe('threshold gate', () => {
       expect(report.verdict).toBe('inconclusive');
       expect(report.reason).toMatch(/division by zero in a ratio/);
     });
+    it('is inconclusive, never a pass, when one measurement passed and the rest of the bake had no data', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (t === 'canary' && round !== 2 ? { kind: 'no-data' } : 0.01));
+      expect(report.verdict).toBe('inconclusive');
+      expect(report.reason).toMatch(/check error-rate: 4 of 5 measurement\(s\) were inconclusive, more than the 1 that passed \(4× canary: no data\); not a pass/);
+    });
+
+    it('tolerates exactly inconclusiveLimit inconclusive measurements when the plan sets it', async () => {
+      const script: Script = (_m, t, round) => (t === 'canary' && round <= 2 ? { kind: 'no-data' } : 0.01);
+      expect((await gate(analysis({ inconclusiveLimit: 2, checks: [{ ...errorRate, max: 0.05 }] }), script)).report.verdict).toBe('pass');
+      const strict = await gate(analysis({ inconclusiveLimit: 1, checks: [{ ...errorRate, max: 0.05 }] }), script);
+      expect(strict.report.verdict).toBe('inconclusive');
+      expect(strict.report.reason).toMatch(/2 of 5 measurement\(s\) were inconclusive, more than inconclusiveLimit 1/);
+    });
+
     it('passes when an early measurement had no data but later ones passed', async () => {
       const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (round === 1 ? { kind: 'no-data' } : 0.01));
       expect(report.verdict).toBe('pass');

@@ -284,7 +284,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
   const unreachable = states.filter(neverMeasured);
   if (unreachable.length > 0)
     return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-  const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach);
+  const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
   if (undecided.length > 0) return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
   return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
 
@@ -327,7 +327,21 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     return judgeCheck(state.check, canary, stable);
   }
 
+  function inconclusiveCount(state: CheckState): number {
+    return [...state.inconclusive.values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** Passing once is not enough when most of the bake saw no usable data. */
+  function tooManyInconclusive(state: CheckState): boolean {
+    const count = inconclusiveCount(state);
+    return analysis.inconclusiveLimit !== undefined ? count > analysis.inconclusiveLimit : count > state.passes;
+  }
+
   function inconclusiveReason(state: CheckState): string {
+    if (state.passes > 0 && !state.pendingBreach && tooManyInconclusive(state)) {
+      const limit = analysis.inconclusiveLimit !== undefined ? `inconclusiveLimit ${analysis.inconclusiveLimit}` : `the ${state.passes} that passed`;
+      return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
+    }
     if (state.pendingBreach && state.passes > 0)
       return `still breaching at the end of the bake, for less than the ${formatDuration(state.check.for ?? 0)} it must last to fail; not a pass`;
     const why = [tally(state.inconclusive), tally(state.errors)].filter(Boolean).join(', ');
@@ -344,7 +358,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     if (state.consecutiveErrors > analysis.consecutiveErrorLimit)
       return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
     if (neverMeasured(state)) return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
-    if (state.passes === 0 || state.pendingBreach) return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
+    if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state)) return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
     const notes = [
       state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
       tally(state.inconclusive),

@@ -258,6 +258,12 @@ export const analysisSchema = z
     bake: positiveDuration.default(300_000),
     minRequests: nonNegative('expected a whole number ≥ 0').default(0),
     failureLimit: count().default(0),
+    /**
+     * Inconclusive measurements (no data, NaN, too few requests) a check may have and still pass.
+     * Unset: they may not outnumber its passing measurements, so a check that passed once and
+     * saw no data the rest of the bake is inconclusive, never a pass.
+     */
+    inconclusiveLimit: count().optional(),
     consecutiveErrorLimit: count().default(4),
     onInconclusive: z.enum(['fail', 'pass'], { error: 'expected fail | pass' }).default('fail'),
     requests: text('expected a query counting requests for {{track}} over {{window}}').optional(),
