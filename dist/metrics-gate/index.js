@@ -33411,7 +33411,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6797);
-/* harmony import */ var _core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2544);
+/* harmony import */ var _core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9212);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('metrics-gate', (runtime) => (0,_core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .runMetricsGateAction */ .cA)(runtime));
@@ -33529,7 +33529,41 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 2544:
+/***/ 7296:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   S: () => (/* binding */ describeOutcome),
+/* harmony export */   s: () => (/* binding */ outcomeOf)
+/* harmony export */ });
+/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
+function outcomeOf(value) {
+    if (Number.isNaN(value))
+        return { kind: 'nan' };
+    if (!Number.isFinite(value))
+        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+    return { kind: 'value', value };
+}
+/** A short, human description of an outcome for tables and messages. */
+function describeOutcome(outcome) {
+    switch (outcome.kind) {
+        case 'value':
+            return String(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series (expected 1)`;
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
+    }
+}
+
+
+/***/ }),
+
+/***/ 9212:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -43508,7 +43542,10 @@ async function httpRequest(req, clock = core_clock/* systemClock */.m) {
     }
 }
 
+// EXTERNAL MODULE: ./src/core/metrics/provider.ts
+var metrics_provider = __nccwpck_require__(7296);
 ;// CONCATENATED MODULE: ./src/core/metrics/datadog.ts
+
 
 
 
@@ -43551,7 +43588,7 @@ class DatadogProvider {
                 return range;
             case 'series': {
                 const last = range.points[range.points.length - 1];
-                return last === undefined ? { kind: 'no-data' } : { kind: 'value', value: last.value };
+                return last === undefined ? { kind: 'no-data' } : (0,metrics_provider/* outcomeOf */.s)(last.value);
             }
         }
     }
@@ -43637,6 +43674,7 @@ function errorText(body) {
 
 
 
+
 const newrelic_SYSTEM = 'newrelic';
 /** NerdGraph endpoints per data-centre region. */
 const NERDGRAPH_ENDPOINTS = { us: 'https://api.newrelic.com/graphql', eu: 'https://api.eu.newrelic.com/graphql' };
@@ -43699,7 +43737,7 @@ class NewRelicProvider {
         const value = rowValue(rows[0], query);
         if (value === null)
             return { kind: 'no-data' };
-        return Number.isFinite(value) ? { kind: 'value', value } : { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+        return (0,metrics_provider/* outcomeOf */.s)(value);
     }
     /** The query as a TIMESERIES over the range; rollgate adds SINCE, UNTIL and TIMESERIES itself. */
     async queryRange(query, range, options = {}) {
@@ -43769,6 +43807,7 @@ class NewRelicProvider {
 
 
 
+
 const prometheus_SYSTEM = 'prometheus';
 /** Reads Prometheus' sample text: "NaN", "+Inf" and "-Inf" are values it really sends. */
 function parseSampleValue(text) {
@@ -43781,9 +43820,7 @@ function parseSampleValue(text) {
     const value = Number(text);
     if (Number.isNaN(value))
         throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected sample value ${JSON.stringify(text)}`);
-    if (!Number.isFinite(value))
-        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
-    return { kind: 'value', value };
+    return (0,metrics_provider/* outcomeOf */.s)(value);
 }
 function isSample(v) {
     return Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
@@ -43960,6 +43997,7 @@ function splitWords(text, field = 'command') {
 
 
 
+
 const web_SYSTEM = 'web';
 /**
  * Parses the supported JSONPath subset: `$`, `.name`, `['name']`, `[0]`, `[-1]`, `[*]`, `.*`
@@ -44067,13 +44105,6 @@ function numeric(value) {
     }
     return null;
 }
-function toOutcome(value) {
-    if (Number.isNaN(value))
-        return { kind: 'nan' };
-    if (!Number.isFinite(value))
-        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
-    return { kind: 'value', value };
-}
 /** Times in seconds (as most APIs send them) or milliseconds; told apart by size. */
 function toMillis(time) {
     return time < 1e11 ? time * 1000 : time;
@@ -44130,7 +44161,7 @@ class WebProvider {
         const value = numeric(values[0]);
         if (value === null)
             throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${describe(values[0])}, expected a number`);
-        return toOutcome(value);
+        return (0,metrics_provider/* outcomeOf */.s)(value);
     }
     /**
      * A series: jsonPath selects an array of [time, value] pairs or {time|timestamp, value}
@@ -44227,23 +44258,6 @@ function deferred(name, load) {
         query: async (query, options) => (await provider()).query(query, options),
         queryRange: async (query, range, options) => (await provider()).queryRange(query, range, options),
     };
-}
-
-;// CONCATENATED MODULE: ./src/core/metrics/provider.ts
-/** A short, human description of an outcome for tables and messages. */
-function describeOutcome(outcome) {
-    switch (outcome.kind) {
-        case 'value':
-            return String(outcome.value);
-        case 'no-data':
-            return 'no data';
-        case 'many-series':
-            return `${outcome.count} series (expected 1)`;
-        case 'nan':
-            return 'NaN';
-        case 'infinite':
-            return outcome.sign > 0 ? '+Inf' : '-Inf';
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/core/analysis/report.ts
@@ -45051,17 +45065,17 @@ async function runThresholdGate(options) {
             if (canary !== undefined)
                 m.canary = canary;
             else if (j.canary)
-                m.canaryOutcome = describeOutcome(j.canary);
+                m.canaryOutcome = (0,metrics_provider/* describeOutcome */.S)(j.canary);
             if (stable !== undefined)
                 m.stable = stable;
             else if (j.stable)
-                m.stableOutcome = describeOutcome(j.stable);
+                m.stableOutcome = (0,metrics_provider/* describeOutcome */.S)(j.stable);
             if (requests?.canary !== undefined)
                 m.canaryRequests = requests.canary;
             if (requests?.stable !== undefined)
                 m.stableRequests = requests.stable;
             measurements.push(m);
-            const shown = (v, o) => (v !== undefined ? formatValue(v) : o ? describeOutcome(o) : '–');
+            const shown = (v, o) => (v !== undefined ? formatValue(v) : o ? (0,metrics_provider/* describeOutcome */.S)(o) : '–');
             log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
         });
         // Decide as soon as the outcome can no longer change.

@@ -15,6 +15,8 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony import */ var _aws_sdk_client_cloudwatch__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(4085);
 /* harmony import */ var _clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2257);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4296);
+/* harmony import */ var _provider_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(7296);
+
 
 
 
@@ -103,12 +105,7 @@ class CloudWatchProvider {
             case 'many-series':
                 return range;
             case 'series': {
-                const last = range.points[range.points.length - 1];
-                if (Number.isNaN(last.value))
-                    return { kind: 'nan' };
-                if (!Number.isFinite(last.value))
-                    return { kind: 'infinite', sign: last.value > 0 ? 1 : -1 };
-                return { kind: 'value', value: last.value };
+                return (0,_provider_js__WEBPACK_IMPORTED_MODULE_3__/* .outcomeOf */ .s)(range.points[range.points.length - 1].value);
             }
         }
     }

@@ -35782,7 +35782,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6797);
-/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2189);
+/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7115);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('ramp', (runtime) => (0,_core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__/* .runRampAction */ ._)(runtime));
@@ -35900,7 +35900,41 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 2189:
+/***/ 7296:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   S: () => (/* binding */ describeOutcome),
+/* harmony export */   s: () => (/* binding */ outcomeOf)
+/* harmony export */ });
+/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
+function outcomeOf(value) {
+    if (Number.isNaN(value))
+        return { kind: 'nan' };
+    if (!Number.isFinite(value))
+        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+    return { kind: 'value', value };
+}
+/** A short, human description of an outcome for tables and messages. */
+function describeOutcome(outcome) {
+    switch (outcome.kind) {
+        case 'value':
+            return String(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series (expected 1)`;
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
+    }
+}
+
+
+/***/ }),
+
+/***/ 7115:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35965,23 +35999,8 @@ function promDuration(ms) {
 
 // EXTERNAL MODULE: ./src/core/errors.ts
 var core_errors = __nccwpck_require__(4296);
-;// CONCATENATED MODULE: ./src/core/metrics/provider.ts
-/** A short, human description of an outcome for tables and messages. */
-function describeOutcome(outcome) {
-    switch (outcome.kind) {
-        case 'value':
-            return String(outcome.value);
-        case 'no-data':
-            return 'no data';
-        case 'many-series':
-            return `${outcome.count} series (expected 1)`;
-        case 'nan':
-            return 'NaN';
-        case 'infinite':
-            return outcome.sign > 0 ? '+Inf' : '-Inf';
-    }
-}
-
+// EXTERNAL MODULE: ./src/core/metrics/provider.ts
+var metrics_provider = __nccwpck_require__(7296);
 ;// CONCATENATED MODULE: ./src/core/template.ts
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
@@ -36853,17 +36872,17 @@ async function runThresholdGate(options) {
             if (canary !== undefined)
                 m.canary = canary;
             else if (j.canary)
-                m.canaryOutcome = describeOutcome(j.canary);
+                m.canaryOutcome = (0,metrics_provider/* describeOutcome */.S)(j.canary);
             if (stable !== undefined)
                 m.stable = stable;
             else if (j.stable)
-                m.stableOutcome = describeOutcome(j.stable);
+                m.stableOutcome = (0,metrics_provider/* describeOutcome */.S)(j.stable);
             if (requests?.canary !== undefined)
                 m.canaryRequests = requests.canary;
             if (requests?.stable !== undefined)
                 m.stableRequests = requests.stable;
             measurements.push(m);
-            const shown = (v, o) => (v !== undefined ? formatValue(v) : o ? describeOutcome(o) : '–');
+            const shown = (v, o) => (v !== undefined ? formatValue(v) : o ? (0,metrics_provider/* describeOutcome */.S)(o) : '–');
             log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
         });
         // Decide as soon as the outcome can no longer change.
@@ -47326,6 +47345,7 @@ function getListInput(runtime, name) {
 
 
 
+
 const SYSTEM = 'datadog';
 /**
  * Datadog has no instant query: an instant value is the newest point of a short range ending
@@ -47365,7 +47385,7 @@ class DatadogProvider {
                 return range;
             case 'series': {
                 const last = range.points[range.points.length - 1];
-                return last === undefined ? { kind: 'no-data' } : { kind: 'value', value: last.value };
+                return last === undefined ? { kind: 'no-data' } : (0,metrics_provider/* outcomeOf */.s)(last.value);
             }
         }
     }
@@ -47451,6 +47471,7 @@ function errorText(body) {
 
 
 
+
 const newrelic_SYSTEM = 'newrelic';
 /** NerdGraph endpoints per data-centre region. */
 const NERDGRAPH_ENDPOINTS = { us: 'https://api.newrelic.com/graphql', eu: 'https://api.eu.newrelic.com/graphql' };
@@ -47513,7 +47534,7 @@ class NewRelicProvider {
         const value = rowValue(rows[0], query);
         if (value === null)
             return { kind: 'no-data' };
-        return Number.isFinite(value) ? { kind: 'value', value } : { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+        return (0,metrics_provider/* outcomeOf */.s)(value);
     }
     /** The query as a TIMESERIES over the range; rollgate adds SINCE, UNTIL and TIMESERIES itself. */
     async queryRange(query, range, options = {}) {
@@ -47583,6 +47604,7 @@ class NewRelicProvider {
 
 
 
+
 const prometheus_SYSTEM = 'prometheus';
 /** Reads Prometheus' sample text: "NaN", "+Inf" and "-Inf" are values it really sends. */
 function parseSampleValue(text) {
@@ -47595,9 +47617,7 @@ function parseSampleValue(text) {
     const value = Number(text);
     if (Number.isNaN(value))
         throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected sample value ${JSON.stringify(text)}`);
-    if (!Number.isFinite(value))
-        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
-    return { kind: 'value', value };
+    return (0,metrics_provider/* outcomeOf */.s)(value);
 }
 function isSample(v) {
     return Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
@@ -47704,6 +47724,7 @@ class PrometheusProvider {
 }
 
 ;// CONCATENATED MODULE: ./src/core/metrics/web.ts
+
 
 
 
@@ -47815,13 +47836,6 @@ function numeric(value) {
     }
     return null;
 }
-function toOutcome(value) {
-    if (Number.isNaN(value))
-        return { kind: 'nan' };
-    if (!Number.isFinite(value))
-        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
-    return { kind: 'value', value };
-}
 /** Times in seconds (as most APIs send them) or milliseconds; told apart by size. */
 function toMillis(time) {
     return time < 1e11 ? time * 1000 : time;
@@ -47878,7 +47892,7 @@ class WebProvider {
         const value = numeric(values[0]);
         if (value === null)
             throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${describe(values[0])}, expected a number`);
-        return toOutcome(value);
+        return (0,metrics_provider/* outcomeOf */.s)(value);
     }
     /**
      * A series: jsonPath selects an array of [time, value] pairs or {time|timestamp, value}

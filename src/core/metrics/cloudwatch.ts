@@ -2,7 +2,7 @@ import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery, type Metr
 import { systemClock, type Clock } from '../clock.js';
 import { ProviderError, describeError } from '../errors.js';
 import type { MetricsConfig } from '../plan/schema.js';
-import type { MetricsProvider, QueryOutcome, RangeOutcome, RangeQuery, SeriesPoint } from './provider.js';
+import { outcomeOf, type MetricsProvider, type QueryOutcome, type RangeOutcome, type RangeQuery, type SeriesPoint } from './provider.js';
 
 export type CloudWatchConfig = Extract<MetricsConfig, { provider: 'cloudwatch' }>;
 
@@ -92,10 +92,7 @@ export class CloudWatchProvider implements MetricsProvider {
       case 'many-series':
         return range;
       case 'series': {
-        const last = range.points[range.points.length - 1]!;
-        if (Number.isNaN(last.value)) return { kind: 'nan' };
-        if (!Number.isFinite(last.value)) return { kind: 'infinite', sign: last.value > 0 ? 1 : -1 };
-        return { kind: 'value', value: last.value };
+        return outcomeOf(range.points[range.points.length - 1]!.value);
       }
     }
   }

@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { ProviderError } from '../errors.js';
 import { httpRequest, safeUrl } from '../http.js';
 import type { MetricsConfig } from '../plan/schema.js';
-import type { MetricsProvider, QueryOutcome, RangeOutcome, RangeQuery, SeriesPoint } from './provider.js';
+import { outcomeOf, type MetricsProvider, type QueryOutcome, type RangeOutcome, type RangeQuery, type SeriesPoint } from './provider.js';
 
 export type DatadogConfig = Extract<MetricsConfig, { provider: 'datadog' }>;
 
@@ -62,7 +62,7 @@ export class DatadogProvider implements MetricsProvider {
         return range;
       case 'series': {
         const last = range.points[range.points.length - 1];
-        return last === undefined ? { kind: 'no-data' } : { kind: 'value', value: last.value };
+        return last === undefined ? { kind: 'no-data' } : outcomeOf(last.value);
       }
     }
   }

@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { ProviderError } from '../errors.js';
 import { httpRequest, safeUrl } from '../http.js';
 import type { MetricsConfig } from '../plan/schema.js';
-import type { MetricsProvider, QueryOutcome, RangeOutcome, RangeQuery, SeriesPoint } from './provider.js';
+import { outcomeOf, type MetricsProvider, type QueryOutcome, type RangeOutcome, type RangeQuery, type SeriesPoint } from './provider.js';
 
 export type NewRelicConfig = Extract<MetricsConfig, { provider: 'newrelic' }>;
 
@@ -84,7 +84,7 @@ export class NewRelicProvider implements MetricsProvider {
     if (facets > 1 || rows.length > 1) return { kind: 'many-series', count: Math.max(facets, rows.length) };
     const value = rowValue(rows[0]!, query);
     if (value === null) return { kind: 'no-data' };
-    return Number.isFinite(value) ? { kind: 'value', value } : { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+    return outcomeOf(value);
   }
 
   /** The query as a TIMESERIES over the range; rollgate adds SINCE, UNTIL and TIMESERIES itself. */

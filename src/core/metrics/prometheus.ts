@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { ProviderError } from '../errors.js';
 import { httpRequest, safeUrl } from '../http.js';
 import type { MetricsConfig } from '../plan/schema.js';
-import type { MetricsProvider, QueryOutcome, RangeOutcome, RangeQuery, SeriesPoint } from './provider.js';
+import { outcomeOf, type MetricsProvider, type QueryOutcome, type RangeOutcome, type RangeQuery, type SeriesPoint } from './provider.js';
 
 export type PrometheusConfig = Extract<MetricsConfig, { provider: 'prometheus' }>;
 
@@ -25,8 +25,7 @@ export function parseSampleValue(text: string): QueryOutcome {
   if (text === '-Inf') return { kind: 'infinite', sign: -1 };
   const value = Number(text);
   if (Number.isNaN(value)) throw new ProviderError(SYSTEM, `unexpected sample value ${JSON.stringify(text)}`);
-  if (!Number.isFinite(value)) return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
-  return { kind: 'value', value };
+  return outcomeOf(value);
 }
 
 function isSample(v: unknown): v is Sample {

@@ -38,6 +38,13 @@ export interface MetricsProvider {
   queryRange(query: string, range: RangeQuery, options?: { signal?: AbortSignal }): Promise<RangeOutcome>;
 }
 
+/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
+export function outcomeOf(value: number): QueryOutcome {
+  if (Number.isNaN(value)) return { kind: 'nan' };
+  if (!Number.isFinite(value)) return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+  return { kind: 'value', value };
+}
+
 /** A short, human description of an outcome for tables and messages. */
 export function describeOutcome(outcome: QueryOutcome): string {
   switch (outcome.kind) {

@@ -3,7 +3,7 @@ import { ProviderError, UserError } from '../errors.js';
 import { httpRequest, safeUrl } from '../http.js';
 import type { MetricsConfig } from '../plan/schema.js';
 import { renderTemplate } from '../template.js';
-import type { MetricsProvider, QueryOutcome, RangeOutcome, RangeQuery, SeriesPoint } from './provider.js';
+import { outcomeOf, type MetricsProvider, type QueryOutcome, type RangeOutcome, type RangeQuery, type SeriesPoint } from './provider.js';
 
 export type WebConfig = Extract<MetricsConfig, { provider: 'web' }>;
 
@@ -106,12 +106,6 @@ function numeric(value: unknown): number | null {
   return null;
 }
 
-function toOutcome(value: number): QueryOutcome {
-  if (Number.isNaN(value)) return { kind: 'nan' };
-  if (!Number.isFinite(value)) return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
-  return { kind: 'value', value };
-}
-
 /** Times in seconds (as most APIs send them) or milliseconds; told apart by size. */
 function toMillis(time: number): number {
   return time < 1e11 ? time * 1000 : time;
@@ -164,7 +158,7 @@ export class WebProvider implements MetricsProvider {
     if (values.length > 1) return { kind: 'many-series', count: values.length };
     const value = numeric(values[0]);
     if (value === null) throw new ProviderError(SYSTEM, `${this.config.jsonPath} selected ${describe(values[0])}, expected a number`);
-    return toOutcome(value);
+    return outcomeOf(value);
   }
 
   /**
