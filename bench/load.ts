@@ -9,10 +9,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startLoad } from '../harness/load.js';
 import { tempDir } from '../harness/process.js';
-import { startPrometheus } from '../harness/prometheus.js';
-import { startSampleService } from '../harness/sample-service.js';
+import { startTrackPair } from '../harness/track-pair.js';
 import { runGate } from '../src/core/analysis/gate.js';
 import { systemClock } from '../src/core/clock.js';
 import { createMetricsProvider } from '../src/core/metrics/index.js';
@@ -43,14 +41,8 @@ function checks(): string[] {
   return lines;
 }
 
-const stable = await startSampleService({ track: 'stable', version: 'v1', behaviour: { latencyMs: 5 }, seed: 11 });
-const canary = await startSampleService({ track: 'canary', version: 'v2', behaviour: { latencyMs: 5 }, seed: 12 });
-const loads = [startLoad(`${stable.url}/orders`, 40), startLoad(`${canary.url}/orders`, 40)];
-const prometheus = await startPrometheus({
-  targets: [`127.0.0.1:${stable.port}`, `127.0.0.1:${canary.port}`],
-  scrapeInterval: '1s',
-  waitForQuery: 'sum(rate(http_requests_total{track="canary"}[5s])) > 0',
-});
+const pair = await startTrackPair({ behaviour: { latencyMs: 5 }, rps: 40, seeds: [11, 12] });
+const { canary, prometheus } = pair;
 const workspace = tempDir('rollgate-bench-load-');
 mkdirSync(join(workspace.path, '.github'));
 const planFile = join(workspace.path, '.github/rollout.yml');
@@ -148,9 +140,6 @@ try {
   if (worst >= 1) throw new Error(`a measurement's queries took longer than the interval (${(worst * 100).toFixed(0)}%)`);
   if (peakMb >= RSS_LIMIT_MB) throw new Error(`peak RSS ${peakMb.toFixed(1)} MB is over ${RSS_LIMIT_MB} MB`);
 } finally {
-  await Promise.all(loads.map((l) => l.stop()));
-  await prometheus.stop();
-  await stable.close();
-  await canary.close();
+  await pair.stop();
   workspace.remove();
 }

@@ -5,24 +5,16 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startLoad } from '../harness/load.js';
 import { tempDir } from '../harness/process.js';
-import { startPrometheus } from '../harness/prometheus.js';
-import { startSampleService } from '../harness/sample-service.js';
+import { startTrackPair } from '../harness/track-pair.js';
 
 const runs = Number(process.argv[2] ?? 5);
 const bundle = resolve('dist/metrics-gate/index.js');
 if (!existsSync(bundle)) throw new Error('dist/metrics-gate/index.js is missing: run node scripts/build.mjs metrics-gate');
 const WINDOW_S = 4;
 
-const stable = await startSampleService({ track: 'stable', version: 'v1', behaviour: { latencyMs: 10 }, seed: 5 });
-const canary = await startSampleService({ track: 'canary', version: 'v2', behaviour: { latencyMs: 10 }, seed: 6 });
-const loads = [startLoad(`${stable.url}/orders`, 50), startLoad(`${canary.url}/orders`, 50)];
-const prometheus = await startPrometheus({
-  targets: [`127.0.0.1:${stable.port}`, `127.0.0.1:${canary.port}`],
-  scrapeInterval: '1s',
-  waitForQuery: 'sum(rate(http_requests_total{track="canary"}[5s])) > 0',
-});
+const pair = await startTrackPair({ behaviour: { latencyMs: 10 }, rps: 50, seeds: [5, 6] });
+const { canary, prometheus } = pair;
 const workspace = tempDir('rollgate-bench-');
 mkdirSync(join(workspace.path, '.github'));
 writeFileSync(
@@ -62,10 +54,7 @@ try {
     await new Promise((r) => setTimeout(r, (WINDOW_S + 2) * 1000));
   }
 } finally {
-  await Promise.all(loads.map((l) => l.stop()));
-  await prometheus.stop();
-  await stable.close();
-  await canary.close();
+  await pair.stop();
   workspace.remove();
 }
 latencies.sort((a, b) => a - b);

@@ -4,7 +4,6 @@ import { connect, createServer as createTcpServer, type Socket } from 'node:net'
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../harness/ports.js';
-import { MemoryRuntime, runAction, type ActionResult } from '../../src/core/runtime.js';
 
 /** One row of the fault table every fault file prints: what broke, when, what happened, where traffic ended. */
 export interface FaultRow {
@@ -34,19 +33,7 @@ export class FaultTable {
   }
 }
 
-/** Runs one action in-process the way the entry does (runAction), with a fresh runtime, keeping the test's exit code. */
-export async function runStep(
-  name: string,
-  body: (rt: MemoryRuntime) => Promise<ActionResult>,
-  inputs: Record<string, string>,
-  env: NodeJS.ProcessEnv,
-): Promise<{ result: ActionResult; rt: MemoryRuntime }> {
-  const rt = new MemoryRuntime(inputs, env);
-  const exitCode = process.exitCode;
-  const result = await runAction(name, () => body(rt), rt);
-  process.exitCode = exitCode;
-  return { result, rt };
-}
+export { runStep } from '../../harness/action-step.js';
 
 export interface BundleRun {
   code: number | null;

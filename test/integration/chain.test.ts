@@ -2,30 +2,16 @@ import { join } from 'node:path';
 import { startCanaryStack, type CanaryStack } from '../../harness/canary-stack.js';
 import { sendRequests } from '../../harness/load.js';
 import { requireBinary } from '../../harness/process.js';
+import { runStep } from '../../harness/action-step.js';
 import { runDeployCanaryAction } from '../../src/core/rollout/deploy-canary.js';
 import { runMetricsGateAction } from '../../src/core/rollout/metrics-gate.js';
 import { runRampAction } from '../../src/core/rollout/ramp.js';
 import { runRollbackAction } from '../../src/core/rollout/rollback.js';
-import { MemoryRuntime, runAction, type ActionResult } from '../../src/core/runtime.js';
 import { HaproxyTrafficProvider } from '../../src/core/traffic/haproxy.js';
 import { haproxyTrafficSchema } from '../../src/core/plan/schema.js';
 
 const ready = requireBinary('haproxy', 'haproxy') && requireBinary('prometheus', 'prometheus');
 const describeIf = ready ? describe : describe.skip;
-
-/** One workflow step: a fresh runtime with the step's inputs, as the runner gives each step. */
-async function step(
-  name: string,
-  body: (rt: MemoryRuntime) => Promise<ActionResult>,
-  inputs: Record<string, string>,
-  env: NodeJS.ProcessEnv,
-): Promise<{ result: ActionResult; rt: MemoryRuntime }> {
-  const rt = new MemoryRuntime(inputs, env);
-  const exitCode = process.exitCode;
-  const result = await runAction(name, () => body(rt), rt);
-  process.exitCode = exitCode;
-  return { result, rt };
-}
 
 describeIf('the full chain against HAProxy + Prometheus: deploy-canary → metrics-gate → ramp → (on failure) rollback', () => {
   let stack: CanaryStack;
@@ -42,15 +28,15 @@ describeIf('the full chain against HAProxy + Prometheus: deploy-canary → metri
   const traffic = () => new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: stack.haproxy.admin, backend: 'orders' }));
 
   it('promotes a healthy version step by step: it ends as stable with 100% and the canary slot drained', async () => {
-    const deploy = await step('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v2' }, env);
+    const deploy = await runStep('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v2' }, env);
     expect(deploy.result).toEqual({ ok: true });
     expect(deploy.rt.outputs).toMatchObject({ version: 'v2', weight: '10' });
     expect(await stack.versionIn('canary')).toBe('v2');
 
-    const gate = await step('metrics-gate', (rt) => runMetricsGateAction(rt), { plan }, env);
+    const gate = await runStep('metrics-gate', (rt) => runMetricsGateAction(rt), { plan }, env);
     expect(gate.rt.outputs.verdict).toBe('pass');
 
-    const ramp = await step('ramp', (rt) => runRampAction(rt), { plan }, env);
+    const ramp = await runStep('ramp', (rt) => runRampAction(rt), { plan }, env);
     expect(ramp.result).toEqual({ ok: true });
     expect(ramp.rt.outputs).toMatchObject({ promoted: 'true', weight: '0' });
     expect(ramp.rt.summary).toContain('gate at 50%');
@@ -66,16 +52,16 @@ describeIf('the full chain against HAProxy + Prometheus: deploy-canary → metri
   });
 
   it('catches a version that answers 10% 5xx at its first slice, rolls it back, and it serves no request afterwards', async () => {
-    const deploy = await step('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v3' }, env);
+    const deploy = await runStep('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v3' }, env);
     expect(deploy.result.ok).toBe(true);
     expect((await traffic().getState()).canaryPercent).toBe(10);
 
-    const gate = await step('metrics-gate', (rt) => runMetricsGateAction(rt), { plan }, env);
+    const gate = await runStep('metrics-gate', (rt) => runMetricsGateAction(rt), { plan }, env);
     expect(gate.result.ok).toBe(false);
     expect(gate.rt.outputs.verdict).toBe('fail');
     expect(gate.result.failure).toMatch(/error-rate/);
 
-    const rollback = await step('rollback', (rt) => runRollbackAction(rt), { plan, reason: 'gate failed' }, env);
+    const rollback = await runStep('rollback', (rt) => runRollbackAction(rt), { plan, reason: 'gate failed' }, env);
     expect(rollback.result).toEqual({ ok: true });
     expect(rollback.rt.outputs['rolled-back']).toBe('true');
     expect(rollback.rt.summary).toMatch(/### Found[\s\S]*canary[\s\S]*10%/);
@@ -85,43 +71,43 @@ describeIf('the full chain against HAProxy + Prometheus: deploy-canary → metri
     expect(after.byTrack.stable).toBe(1000);
     expect(await stack.versionIn('stable')).toBe('v2');
 
-    const again = await step('rollback', (rt) => runRollbackAction(rt), { plan, reason: 'again' }, env);
+    const again = await runStep('rollback', (rt) => runRollbackAction(rt), { plan, reason: 'again' }, env);
     expect(again.result).toEqual({ ok: true });
     expect(again.rt.outputs['rolled-back']).toBe('false');
     expect(again.rt.text()).toMatch(/no-op/);
   });
 
   it('stops a ramp whose gate fails mid-way, naming the step, and leaves the rollback to the next step', async () => {
-    const deploy = await step('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v1' }, env);
+    const deploy = await runStep('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v1' }, env);
     expect(deploy.result.ok).toBe(true);
     await stack.setBehaviour('canary', { errorRate: 0.5 });
-    const ramp = await step('ramp', (rt) => runRampAction(rt), { plan, steps: '50,100' }, env);
+    const ramp = await runStep('ramp', (rt) => runRampAction(rt), { plan, steps: '50,100' }, env);
     expect(ramp.result.ok).toBe(false);
     expect(ramp.result.failure).toMatch(/^ramp stopped at 50%: gate fail/);
     expect(ramp.rt.outputs).toMatchObject({ promoted: 'false', verdict: 'fail', weight: '50' });
-    const rollback = await step('rollback', (rt) => runRollbackAction(rt), { plan, reason: 'ramp failed' }, env);
+    const rollback = await runStep('rollback', (rt) => runRollbackAction(rt), { plan, reason: 'ramp failed' }, env);
     expect(rollback.rt.outputs['rolled-back']).toBe('true');
     expect((await traffic().getState()).canaryPercent).toBe(0);
   });
 
   it('refuses to ramp when no rollout is in progress and the canary is empty', async () => {
-    const ramp = await step('ramp', (rt) => runRampAction(rt), { plan, gate: 'false' }, env);
+    const ramp = await runStep('ramp', (rt) => runRampAction(rt), { plan, gate: 'false' }, env);
     expect(ramp.result.failure).toBe('orders/local: no rollout is in progress and the canary has 0%: run deploy-canary first');
     expect((await traffic().getState()).canaryPercent).toBe(0);
   });
 
   it('refuses a second rollout of the same service while one is in progress, naming who holds it', async () => {
-    const first = await step('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v2', weight: '5' }, env);
+    const first = await runStep('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v2', weight: '5' }, env);
     expect(first.result.ok).toBe(true);
     const other = { ...env, ROLLGATE_RUN_ID: 'chain-run-2' };
-    const second = await step('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v3' }, other);
+    const second = await runStep('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v3' }, other);
     expect(second.result.ok).toBe(false);
     expect(second.result.failure).toMatch(/orders\/local: another rollout is in progress \(version v2 by chain-run-1/);
     // The refused run changed nothing: the first rollout's canary still runs v2 at 5%.
     expect(await stack.versionIn('canary')).toBe('v2');
     expect((await traffic().getState()).canaryPercent).toBe(5);
     // Rollback always works, whoever runs it, and ends the rollout.
-    const rollback = await step('rollback', (rt) => runRollbackAction(rt), { plan }, other);
+    const rollback = await runStep('rollback', (rt) => runRollbackAction(rt), { plan }, other);
     expect(rollback.rt.outputs['rolled-back']).toBe('true');
     expect(rollback.rt.summary).toMatch(/lock released \(was held by chain-run-1/);
   });
