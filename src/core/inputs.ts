@@ -1,5 +1,6 @@
-import { parseDuration } from './duration.js';
+import { parseDuration, REPEATED_UNIT, repeatsDurationUnit } from './duration.js';
 import { InputError } from './errors.js';
+import { trafficStepsProblem } from './plan/steps.js';
 import type { ActionRuntime } from './runtime.js';
 
 /** The input's value; an InputError naming it when it is missing. */
@@ -60,7 +61,7 @@ export function getDurationInput(runtime: ActionRuntime, name: string): number |
   const value = runtime.getInput(name);
   if (value === undefined) return undefined;
   const ms = parseDuration(value);
-  if (ms === undefined) throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
+  if (ms === undefined) throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h${repeatsDurationUnit(value) ? ` (${REPEATED_UNIT})` : ''}, got ${JSON.stringify(value)}`);
   return ms;
 }
 
@@ -72,4 +73,22 @@ export function getListInput(runtime: ActionRuntime, name: string): string[] | u
     .split(/[,\n]/)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/**
+ * Traffic weights given as an input (`steps`, `to`, `weight`), held to the same rule as a plan's
+ * `steps`: an input can never ask for what the plan itself would refuse. `current` is the
+ * canary's share now, when the steps must rise from it.
+ */
+export function parseTrafficSteps(name: string, values: readonly string[], current?: number): number[] {
+  const weights = values.map((v) => parseNumberInput(name, v, { min: 0, max: 100 }));
+  const problem = trafficStepsProblem(weights, current);
+  if (problem) throw new InputError(name, `${problem.message}, got ${values.join(',')}`);
+  return weights;
+}
+
+/** A single traffic weight input (`weight`, `to`), under the rule of `parseTrafficSteps`. */
+export function getTrafficWeightInput(runtime: ActionRuntime, name: string): number | undefined {
+  const value = runtime.getInput(name);
+  return value === undefined ? undefined : parseTrafficSteps(name, [value])[0];
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { parseDuration, REPEATED_UNIT, repeatsDurationUnit } from '../duration.js';
+import { trafficStepsProblem } from './steps.js';
 
 // Every leaf says what it expects in words a plan author understands; the loader appends
 // the value it got and the field path.
@@ -12,7 +13,8 @@ export const durationSchema = z
   .transform((value, ctx) => {
     const ms = typeof value === 'number' ? Number.NaN : parseDuration(value);
     if (ms === undefined || Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 5m or 1h (a bare number has no unit)', input: value });
+      const why = typeof value === 'string' && repeatsDurationUnit(value) ? REPEATED_UNIT : 'a bare number has no unit';
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 5m or 1h (${why})`, input: value });
       return z.NEVER;
     }
     return ms;
@@ -43,6 +45,8 @@ export const haproxyTrafficSchema = z.strictObject({
   /** HAProxy's absolute weight that means "all traffic" (0–256). */
   maxWeight: num('expected a whole number from 1 to 256').int().min(1).max(256).default(100),
   timeout: positiveDuration.default(5000),
+  /** How long a change waits for the server about to get traffic to pass its health check (default 30s). */
+  healthTimeout: positiveDuration.optional(),
 });
 
 export const commandTrafficSchema = z.strictObject({
@@ -351,7 +355,7 @@ export const planSchema = z
     metrics: metricsSchema.optional(),
     analysis: analysisSchema.optional(),
     steps: z
-      .array(num('expected a traffic weight').gt(0, { error: 'expected a traffic weight from 1 to 100' }).max(100, { error: 'expected a traffic weight from 1 to 100' }), {
+      .array(num('expected a traffic weight'), {
         error: 'expected a list of traffic weights such as [5, 25, 50, 100]',
       })
       .min(1, { error: 'expected at least one step' })
@@ -365,12 +369,15 @@ export const planSchema = z
     checklist: checklistSchema.optional(),
   })
   .superRefine((plan, ctx) => {
-    plan.steps?.forEach((w, i) => {
-      const prev = plan.steps?.[i - 1];
-      if (prev !== undefined && w <= prev) ctx.addIssue({ code: 'custom', path: ['steps', i], message: `expected steps in increasing order (after ${prev})`, input: w });
-    });
+    const stepProblem = plan.steps ? trafficStepsProblem(plan.steps) : undefined;
+    if (stepProblem) ctx.addIssue({ code: 'custom', path: ['steps', stepProblem.index], message: stepProblem.message, input: plan.steps?.[stepProblem.index] });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
       ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    for (const clash of sameNamedRoles(plan)) ctx.addIssue({ code: 'custom', path: clash.path, message: clash.message, input: clash.value });
+    // Without a read, rollgate would have to believe its own notes about which colour is live, and
+    // a rollback from a fresh runner would switch blind.
+    if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'command' && !plan.traffic.getWeight)
+      ctx.addIssue({ code: 'custom', path: ['traffic', 'getWeight'], message: 'is required with strategy: blue-green (the command that prints the green share, so the live colour is read, never assumed)', input: undefined });
     // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
     if (plan.strategy === 'rolling') {
       if (!plan.deploy?.kubernetes?.deployment)
@@ -383,6 +390,57 @@ export const planSchema = z
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
       ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
   });
+
+/**
+ * Two roles that name the same server, subset, backend or Deployment: every weight change would
+ * set one thing twice (a plan with `stable: blue, canary: blue` sends 100% nowhere). A
+ * copy-paste typo that must never validate.
+ */
+function sameNamedRoles(plan: {
+  strategy: 'canary' | 'blue-green' | 'rolling';
+  traffic?: TrafficConfigInput;
+  deploy?: { kubernetes?: { canaryDeployment?: string; stableDeployment?: string; blueDeployment?: string; greenDeployment?: string } };
+}): { path: (string | number)[]; message: string; value: string }[] {
+  const pairs: [string, string | undefined, string, string | undefined, string[]][] = [];
+  const t = plan.traffic;
+  const blueGreen = plan.strategy === 'blue-green';
+  if (t) {
+    switch (t.provider) {
+      case 'haproxy':
+        if (blueGreen) pairs.push(['blue', t.blue, 'green', t.green, ['traffic']]);
+        else pairs.push(['stable', t.stable, 'canary', t.canary, ['traffic']]);
+        break;
+      case 'istio':
+        pairs.push(['stableSubset', t.stableSubset, 'canarySubset', t.canarySubset, ['traffic']]);
+        break;
+      case 'gateway-api':
+      case 'smi':
+        pairs.push(['stableBackend', t.stableBackend, 'canaryBackend', t.canaryBackend, ['traffic']]);
+        break;
+      case 'service-selector':
+        pairs.push(['blue', t.blue, 'green', t.green, ['traffic']]);
+        break;
+      case 'command':
+      case 'nginx-ingress':
+      case 'argo-rollouts':
+        break;
+    }
+  }
+  const k = plan.deploy?.kubernetes;
+  if (k) {
+    if (blueGreen) pairs.push(['blueDeployment', k.blueDeployment, 'greenDeployment', k.greenDeployment, ['deploy', 'kubernetes']]);
+    else pairs.push(['stableDeployment', k.stableDeployment, 'canaryDeployment', k.canaryDeployment, ['deploy', 'kubernetes']]);
+  }
+  return pairs
+    .filter(([, a, , b]) => a !== undefined && a === b)
+    .map(([first, value, second, , path]) => ({
+      path: [...path, second],
+      message: `names the same ${path[0] === 'traffic' ? 'server or backend' : 'Deployment'} as ${first} (${JSON.stringify(value)}): the two roles must be different places, or every change would send traffic nowhere`,
+      value: value as string,
+    }));
+}
+
+type TrafficConfigInput = z.infer<typeof trafficSchema>;
 
 export type Plan = z.infer<typeof planSchema>;
 export type TrafficConfig = z.infer<typeof trafficSchema>;

@@ -1,5 +1,5 @@
 import { describeError, UserError } from '../errors.js';
-import { getNumberInput, getRequiredInput } from '../inputs.js';
+import { getRequiredInput, getTrafficWeightInput } from '../inputs.js';
 import { deployToSlot } from '../deploy/deploy.js';
 import { verifyKillSwitchesExist } from '../flags/index.js';
 import { waitForReadiness } from '../deploy/readiness.js';
@@ -22,7 +22,7 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
   const ctx = openRollout(runtime, loaded, deps);
   const blueGreen = ctx.plan.strategy === 'blue-green';
   // A rolling update has no slice: every request reaches the new version once its pods are ready.
-  const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
+  const weight = blueGreen || ctx.rolling ? 100 : (getTrafficWeightInput(runtime, 'weight') ?? ctx.plan.steps?.[0]);
   if (weight === undefined) throw new UserError('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
   runtime.setOutput('version', version);
 

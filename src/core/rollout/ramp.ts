@@ -6,7 +6,7 @@ import { deployToSlot } from '../deploy/deploy.js';
 import { scaleDownCanary } from '../deploy/kubernetes.js';
 import { waitForReadiness } from '../deploy/readiness.js';
 import { describeError, InputError, UserError } from '../errors.js';
-import { getBooleanInput, getListInput, getOptionalInput, parseNumberInput } from '../inputs.js';
+import { getBooleanInput, getListInput, getOptionalInput, parseTrafficSteps } from '../inputs.js';
 import { createMetricsProvider } from '../metrics/index.js';
 import type { MetricsProvider } from '../metrics/provider.js';
 import type { PlanOverride } from '../plan/load.js';
@@ -25,18 +25,8 @@ export interface RampDeps extends RolloutDeps {
 /** The steps this run moves through: `to`, else `steps`, else the plan's steps above the current share. */
 export function rampSteps(input: { to?: string; steps?: string[] }, planSteps: readonly number[] | undefined, current: number): number[] {
   if (input.to !== undefined && input.steps !== undefined) throw new InputError('to', 'set either `to` or `steps`, not both');
-  const parsed =
-    input.to !== undefined
-      ? [parseNumberInput('to', input.to, { min: 0, max: 100 })]
-      : input.steps !== undefined
-        ? input.steps.map((s) => parseNumberInput('steps', s, { min: 0, max: 100 }))
-        : (planSteps ?? []).filter((w) => w > current);
   if (input.to === undefined && input.steps === undefined && !planSteps) throw new InputError('steps', 'is required when the plan has no `steps` (e.g. 25,50,100)');
-  parsed.forEach((w, i) => {
-    const prev = parsed[i - 1];
-    if (prev !== undefined && w <= prev) throw new InputError('steps', `expected increasing weights, got ${parsed.join(',')}`);
-  });
-  return parsed;
+  return input.to !== undefined ? parseTrafficSteps('to', [input.to], current) : input.steps !== undefined ? parseTrafficSteps('steps', input.steps, current) : (planSteps ?? []).filter((w) => w > current);
 }
 
 /**
