@@ -47,6 +47,8 @@ export const haproxyTrafficSchema = z.strictObject({
   timeout: positiveDuration.default(5000),
   /** How long a change waits for the server about to get traffic to pass its health check (default 30s). */
   healthTimeout: positiveDuration.optional(),
+  /** How long the server given traffic must stay UP after a change before it counts (default 2s). */
+  healthSettle: durationSchema.optional(),
 });
 
 export const commandTrafficSchema = z.strictObject({

@@ -19,6 +19,8 @@ export interface TrafficDeps {
   clock?: Clock;
   /** A line for the log. */
   log?: (line: string) => void;
+  /** A warning a person must read (a server someone put in maintenance); defaults to a log line. */
+  warn?: (line: string) => void;
   /** Runs `fn` inside a collapsed log group (user commands stream their output there). */
   group?: <T>(title: string, fn: () => Promise<T>) => Promise<T>;
   env?: NodeJS.ProcessEnv;
@@ -31,7 +33,8 @@ export interface TrafficDeps {
 export function createTrafficProvider(plan: Pick<Plan, 'service' | 'environment' | 'traffic' | 'strategy'>, deps: TrafficDeps = {}): TrafficProvider {
   const traffic = plan.traffic;
   if (!traffic) throw new UserError('plan: traffic is required by this action (which system moves the traffic?)');
-  const full = { clock: systemClock, log: () => undefined, group: <T>(_t: string, fn: () => Promise<T>) => fn(), env: process.env, cwd: process.cwd(), ...deps };
+  const log = deps.log ?? (() => undefined);
+  const full = { clock: systemClock, log, warn: (line: string) => log(`warning: ${line}`), group: <T>(_t: string, fn: () => Promise<T>) => fn(), env: process.env, cwd: process.cwd(), ...deps };
   return fromConfig(traffic, plan, full);
 }
 
@@ -39,7 +42,7 @@ function fromConfig(traffic: TrafficConfig, plan: Pick<Plan, 'service' | 'enviro
   const mode = plan.strategy === 'blue-green' ? 'blue-green' : 'canary';
   switch (traffic.provider) {
     case 'haproxy':
-      return new HaproxyTrafficProvider(traffic, { clock: deps.clock, mode });
+      return new HaproxyTrafficProvider(traffic, { clock: deps.clock, mode, warn: deps.warn });
     case 'command':
       return new CommandTrafficProvider(traffic, { ...deps, service: plan.service, environment: plan.environment, mode });
     case 'istio':

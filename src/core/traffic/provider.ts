@@ -31,6 +31,16 @@ export interface SlotState {
   admin?: string;
   /** Operational state when the provider knows it (UP, DOWN, …). */
   health?: string;
+  /**
+   * Whether it can serve requests right now, as the traffic system itself judges it (HAProxy:
+   * admin state ready, operational state UP, last health check not failed; Kubernetes: ready
+   * endpoints behind it). Undefined when the provider cannot tell: never a default of true.
+   */
+  serving?: boolean;
+  /** One word for people, in the traffic system's terms: UP, DOWN, MAINT, DRAIN, NOLB, … */
+  status?: string;
+  /** Why it cannot serve, when it cannot: the failing health check, `0 of 3 endpoints ready`. */
+  detail?: string;
 }
 
 /** Where traffic goes now, as read from the traffic system. */
@@ -40,7 +50,15 @@ export interface TrafficState {
   /** The live colour, for blue-green targets. */
   live?: Colour;
   slots: SlotState[];
+  /**
+   * Entries rollgate does not own that share the same backend or route (a third server). Shares
+   * are computed over all of them, so a slot's percent is what it really gets.
+   */
+  others?: OtherEntry[];
 }
+
+/** A server or backend entry beside the two rollgate drives. */
+export type OtherEntry = Omit<SlotState, 'role'>;
 
 /** What `rollback()` found and did. */
 export interface RollbackOutcome {
@@ -99,16 +117,24 @@ export interface TrafficProvider {
 
 /** One line describing a state, for logs: `stable 75% · canary 25%`. */
 export function describeTrafficState(state: TrafficState): string {
-  const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
-  return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
+  const entry = (label: string, s: OtherEntry) => `${label} ${formatPercent(s.percent)}${entryFlag(s)}`;
+  const slots = state.slots.map((s) => entry(`${s.role}${s.name !== s.role ? ` (${s.name})` : ''}`, s));
+  const others = (state.others ?? []).map((o) => entry(`other ${o.name}`, o));
+  return `${state.live ? `live ${state.live} · ` : ''}${[...slots, ...others].join(' · ')}`;
+}
+
+/** ` [DOWN]`, ` [drain]`: what a person reading the log must notice about an entry. */
+function entryFlag(s: OtherEntry): string {
+  if (s.serving === false) return ` [${s.status ?? 'not serving'}]`;
+  return s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : '';
 }
 
 /** A Markdown table of a state, for job summaries. */
 export function trafficStateTable(state: TrafficState): string {
-  const rows = state.slots.map(
-    (s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`,
-  );
-  return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+  const row = (label: string, s: OtherEntry) =>
+    `| ${label} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.status ?? s.health ?? '—'}${s.detail ? ` (${s.detail})` : ''} | ${s.serving === undefined ? 'unknown' : s.serving ? 'yes' : '**no**'} |`;
+  const rows = [...state.slots.map((s) => row(s.role, s)), ...(state.others ?? []).map((o) => row('other', o))];
+  return ['| slot | name | traffic | weight | admin state | health | can serve |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 
 /** `25%`, `33.3%` */

@@ -1,0 +1,169 @@
+import { startHaproxy, type RunningHaproxy } from '../../harness/haproxy.js';
+import { sendRequests } from '../../harness/load.js';
+import { requireBinary, tempDir } from '../../harness/process.js';
+import { startSampleService, type SampleService } from '../../harness/sample-service.js';
+import { haproxyTrafficSchema } from '../../src/core/plan/schema.js';
+import { HaproxyTrafficProvider } from '../../src/core/traffic/haproxy.js';
+import { UnservedTrafficError } from '../../src/core/traffic/health.js';
+
+const haveHaproxy = requireBinary('haproxy', 'haproxy');
+const describeIf = haveHaproxy ? describe : describe.skip;
+
+// Every case measures what users get by sending requests through HAProxy and counting which
+// server answered: what the provider reports must agree with that count.
+describeIf('HAProxy with health checks and a third server: read-back is the truth', () => {
+  const dir = tempDir('rollgate-haproxy-health-');
+  let stable: SampleService;
+  let canary: SampleService;
+  let third: SampleService;
+  let haproxy: RunningHaproxy;
+  let warnings: string[];
+
+  beforeAll(async () => {
+    stable = await startSampleService({ track: 'stable', version: 'v1' });
+    canary = await startSampleService({ track: 'canary', version: 'v2' });
+    third = await startSampleService({ track: 'third', version: 'v1' });
+    haproxy = await startHaproxy({
+      dir: dir.path,
+      backend: 'orders',
+      servers: [
+        { name: 'stable', port: stable.port, weight: 100 },
+        { name: 'canary', port: canary.port, weight: 0 },
+        { name: 'third', port: third.port, weight: 0 },
+      ],
+      healthCheck: { path: '/health/ready', interMs: 200, fall: 2, rise: 2 },
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await haproxy?.stop();
+    await Promise.all([stable, canary, third].map((s) => s?.close()));
+    dir.remove();
+  });
+
+  // Back to the shape every case starts from: stable 100 UP, canary 0 UP, third 0.
+  beforeEach(async () => {
+    warnings = [];
+    for (const s of [stable, canary, third]) s.behaviour.ready = true;
+    await haproxy.command('set server orders/stable state ready; set server orders/stable weight 100; set server orders/canary state ready; set server orders/canary weight 0; set server orders/third weight 0');
+    for (const name of ['stable', 'canary', 'third']) await haproxy.waitForStatus(name, 'UP');
+  });
+
+  const provider = (extra: Record<string, unknown> = {}) =>
+    new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: haproxy.admin, backend: 'orders', healthTimeout: '1s', healthSettle: '1s', ...extra }), {
+      warn: (w) => warnings.push(w),
+    });
+  const measure = () => sendRequests(haproxy.url, 200);
+
+  it('counts a third server in every share, and refuses to move traffic while it carries weight', async () => {
+    await haproxy.command('set server orders/third weight 100');
+    const traffic = provider();
+    const state = await traffic.getState();
+    expect(state.slots.map((s) => [s.role, s.percent])).toEqual([
+      ['stable', 50],
+      ['canary', 0],
+    ]);
+    expect(state.others).toEqual([expect.objectContaining({ name: 'third', percent: 50, weight: 100, serving: true })]);
+    await expect(traffic.setWeight(10)).rejects.toThrow(/also holds third \(weight 100, 50% of traffic now, UP\): refusing to give the canary 10%/);
+    await expect(traffic.promote()).rejects.toThrow(/also holds third .*refusing to promote/);
+    const users = await measure();
+    expect(users.byTrack.canary ?? 0).toBe(0);
+    expect(users.byTrack.third).toBe(100);
+    expect(users.byTrack.stable).toBe(100);
+  });
+
+  it('refuses to give a DOWN canary any traffic, and nothing moves', async () => {
+    canary.behaviour.ready = false;
+    await haproxy.waitForStatus('canary', 'DOWN');
+    const traffic = provider();
+    const err = await traffic.setWeight(10).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnservedTrafficError);
+    expect((err as UnservedTrafficError).changed).toBe(false);
+    expect((err as Error).message).toMatch(/refusing to give the canary 10%: canary DOWN: health check L7STS 503.*Nothing was changed: users now get stable 100%/);
+    const users = await measure();
+    expect(users.byTrack).toEqual({ stable: 200 });
+    expect((await traffic.getState()).slots.map((s) => s.weight)).toEqual([100, 0]);
+  });
+
+  it('waits for a freshly deployed canary to pass its health check before giving it traffic', async () => {
+    canary.behaviour.ready = false;
+    await haproxy.waitForStatus('canary', 'DOWN');
+    setTimeout(() => (canary.behaviour.ready = true), 300);
+    const state = await provider({ healthTimeout: '15s' }).setWeight(50);
+    expect(state.canaryPercent).toBe(50);
+    const users = await measure();
+    expect(users.byStatus[200]).toBe(200);
+    expect(users.byTrack.canary).toBe(100);
+  });
+
+  it('rollback onto a DOWN stable still takes traffic off the canary, then fails saying every request fails', async () => {
+    await provider().setWeight(50);
+    stable.behaviour.ready = false;
+    await haproxy.waitForStatus('stable', 'DOWN');
+    const err = await provider().rollback().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnservedTrafficError);
+    expect((err as UnservedTrafficError).changed).toBe(true);
+    expect((err as Error).message).toMatch(/rollback gave stable all traffic and the canary none, but stable DOWN: health check L7STS 503.*every request fails/);
+    const users = await measure();
+    expect(users.byStatus[503]).toBe(200);
+  });
+
+  it('rollback fails when stable turns DOWN while the rollback runs', async () => {
+    await provider().setWeight(50);
+    stable.behaviour.ready = false;
+    // HAProxy still says UP here: the checks notice within two intervals, inside the settle window.
+    const err = await provider({ healthSettle: '3s' }).rollback().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnservedTrafficError);
+    expect((err as Error).message).toMatch(/stable DOWN/);
+    const users = await measure();
+    expect(users.byStatus[503]).toBe(200);
+  });
+
+  it('promotion keeps the canary serving while the redeployed stable is DOWN, and completes once it is UP', async () => {
+    await provider().setWeight(100);
+    stable.behaviour.ready = false;
+    await haproxy.waitForStatus('stable', 'DOWN');
+    await expect(provider().promote()).rejects.toThrow(/refusing to promote .*stable DOWN.*Nothing was changed: users now get canary 100%/);
+    expect((await measure()).byTrack).toEqual({ canary: 200 });
+    setTimeout(() => (stable.behaviour.ready = true), 300);
+    const state = await provider({ healthTimeout: '15s' }).promote();
+    expect(state.slots.map((s) => [s.role, s.percent, s.admin])).toEqual([
+      ['stable', 100, 'ready'],
+      ['canary', 0, 'drain'],
+    ]);
+    expect((await measure()).byTrack).toEqual({ stable: 200 });
+  });
+
+  it('names a stable server a person put in MAINT before making it ready', async () => {
+    await haproxy.command('set server orders/stable state maint');
+    const before = await provider().getState();
+    expect(before.slots[0]).toMatchObject({ status: 'MAINT', serving: false, percent: 0 });
+    const state = await provider({ healthTimeout: '10s' }).setWeight(10);
+    expect(warnings.join('\n')).toMatch(/server stable \(stable\) is in MAINT, which rollgate did not set/);
+    expect(state.slots[0]).toMatchObject({ admin: 'ready', serving: true });
+    const users = await measure();
+    expect(users.byTrack.stable).toBe(180);
+    expect(users.byTrack.canary).toBe(20);
+  });
+
+  it('reads a canary a person drained as getting nothing, and names it before giving it traffic again', async () => {
+    await provider().setWeight(50);
+    await haproxy.command('set server orders/canary state drain');
+    const drained = await provider().getState();
+    expect(drained.slots[1]).toMatchObject({ status: 'DRAIN', percent: 0, serving: false });
+    expect((await measure()).byTrack).toEqual({ stable: 200 });
+    await provider().setWeight(50);
+    expect(warnings.join('\n')).toMatch(/server canary \(canary\) is in DRAIN, which rollgate did not set/);
+    expect((await measure()).byTrack).toEqual({ stable: 100, canary: 100 });
+  });
+
+  it('reports a DOWN canary as getting nothing, whatever its weight', async () => {
+    await provider().setWeight(50);
+    canary.behaviour.ready = false;
+    await haproxy.waitForStatus('canary', 'DOWN');
+    const state = await provider().getState();
+    expect(state.canaryPercent).toBe(0);
+    expect(state.slots[1]).toMatchObject({ weight: 50, status: 'DOWN', serving: false, detail: expect.stringContaining('L7STS 503') });
+    expect((await measure()).byTrack).toEqual({ stable: 200 });
+  });
+});
