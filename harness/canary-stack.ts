@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
-import { startHaproxy, type RunningHaproxy } from './haproxy.js';
+import { startHaproxy, type HaproxyHealthCheck, type RunningHaproxy } from './haproxy.js';
 import { startLoad, type LoadResult } from './load.js';
 import { tempDir } from './process.js';
 import { startPrometheus, type PrometheusServer } from './prometheus.js';
@@ -54,14 +54,20 @@ export async function startCanaryStack(options: {
   scrapeInterval?: string;
   /** Without Prometheus (and load) the stack starts in well under a second: for tests that judge nothing. */
   metrics?: boolean;
+  /** HAProxy health-checks every server (`option httpchk`), e.g. `{ path: '/health/ready' }`. */
+  healthCheck?: HaproxyHealthCheck;
+  /** A third server in the backend, not part of the rollout, running this version at weight 0 (slot `third`). */
+  thirdVersion?: string;
 }): Promise<CanaryStack> {
   const dir = tempDir('rollgate-stack-');
   const service = options.service ?? 'orders';
   const slots = { stable: await slotPort(), canary: await slotPort() };
+  const third = options.thirdVersion ? await slotPort() : undefined;
+  const allPorts = [...Object.values(slots), ...(third ? [third] : [])];
   // Slot processes outlive their deploy script by design; never outlive the test run.
-  process.once('exit', () => Object.values(slots).forEach((port) => killSlot(dir.path, port)));
+  process.once('exit', () => allPorts.forEach((port) => killSlot(dir.path, port)));
   // blue and green name the same two places, for blue-green plans against this stack.
-  const named = { ...slots, blue: slots.stable, green: slots.canary };
+  const named = { ...slots, blue: slots.stable, green: slots.canary, ...(third ? { third } : {}) };
   writeFileSync(join(dir.path, 'stack.json'), JSON.stringify({ service, slots: named, versions: options.versions, loader }));
   const started: { haproxy?: RunningHaproxy; prometheus?: PrometheusServer; load?: ReturnType<typeof startLoad> } = {};
   const stopAll = async () => {
@@ -69,18 +75,21 @@ export async function startCanaryStack(options: {
     started.load = undefined;
     await started.prometheus?.stop();
     await started.haproxy?.stop();
-    for (const port of Object.values(slots)) killSlot(dir.path, port);
+    for (const port of allPorts) killSlot(dir.path, port);
     return result;
   };
   try {
     await deploySlot(dir.path, 'stable', options.stableVersion ?? 'v1');
+    if (options.thirdVersion) await deploySlot(dir.path, 'third', options.thirdVersion);
     started.haproxy = await startHaproxy({
       dir: dir.path,
       backend: service,
       servers: [
         { name: 'stable', port: slots.stable, weight: 100 },
         { name: 'canary', port: slots.canary, weight: 0 },
+        ...(third ? [{ name: 'third', port: third, weight: 0 }] : []),
       ],
+      healthCheck: options.healthCheck,
     });
     if (options.metrics !== false) started.prometheus = await startPrometheus({
       targets: [`127.0.0.1:${slots.stable}`, `127.0.0.1:${slots.canary}`],

@@ -19,6 +19,35 @@ export interface RunResult {
 
 const MAX_CAPTURE = 1024 * 1024;
 
+/** Process groups of the commands running now, so an interrupted action can stop what it started. */
+const runningGroups = new Set<number>();
+
+/**
+ * Sends `signal` to every command this process started and that is still running, with its
+ * whole process group (a deploy script's own children too). SIGTERM first lets a script clean
+ * up; `graceMs` later, whatever is left gets SIGKILL. Resolves once none is left, or after that.
+ */
+export async function stopRunningCommands(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<number> {
+  const groups = [...runningGroups];
+  for (const pid of groups) signalGroup(pid, signal);
+  const deadline = Date.now() + graceMs;
+  // The group outlives its leader when a script's children ignore SIGTERM: wait on the group.
+  while (groups.some((pid) => signalGroup(pid, 0)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const pid of groups) signalGroup(pid, 'SIGKILL');
+  return groups.length;
+}
+
+/** Signals a process group (0: only asks whether any member is alive); false when none is. */
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    if (process.platform !== 'win32') process.kill(-pid, signal);
+    else process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs a program with an argument vector (never a shell string). Resolves with the exit code
  * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
@@ -34,6 +63,8 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: process.platform !== 'win32',
     });
+    const pid = child.pid;
+    if (pid !== undefined) runningGroups.add(pid);
     let stdout = '';
     let stderr = '';
     let settled = false;
@@ -78,7 +109,11 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
     child.stdout.on('data', collect('stdout'));
     child.stderr.on('data', collect('stderr'));
     child.on('error', (err: NodeJS.ErrnoException) => {
+      if (pid !== undefined) runningGroups.delete(pid);
       finish(() => reject(new ProviderError('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+    });
+    child.on('exit', () => {
+      if (pid !== undefined) runningGroups.delete(pid);
     });
     child.on('close', (code, signal) => {
       for (const stream of ['stdout', 'stderr'] as const) if (partial[stream] && options.onLine) options.onLine(partial[stream], stream);

@@ -1,6 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import * as core from '@actions/core';
 import { describeError, isUserError } from './errors.js';
+import { stopRunningCommands } from './exec.js';
 
 /** Where an annotation points: a file and line in the repository. */
 export interface AnnotationTarget {
@@ -32,6 +33,47 @@ export interface ActionRuntime {
   redact(text: string): string;
   /** Environment variables, for `${VAR}` interpolation in plans. */
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * Fires when the action is interrupted (SIGINT, SIGTERM: Ctrl-C, a cancelled workflow run).
+   * Waits and calls that take it stop; the action then leaves its record in a state the next run
+   * understands. Its reason is an `Interrupted` naming the signal.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+  constructor(readonly received: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted by ${received}`);
+  }
+  /** The exit status a shell expects after this signal: 128 + its number. */
+  get exitCode(): number {
+    return this.received === 'SIGINT' ? 130 : 143;
+  }
+}
+
+/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
+function write(stream: NodeJS.WriteStream, text: string): void {
+  if (stream.destroyed || !stream.writable) return;
+  try {
+    stream.write(text);
+  } catch {
+    /* best-effort: see ignoreClosedPipes */
+  }
+}
+
+let pipesGuarded = false;
+
+/**
+ * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
+ * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
+ * swallows the error and the action goes on.
+ */
+export function ignoreClosedPipes(): void {
+  if (pipesGuarded) return;
+  pipesGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 }
 
 /**
@@ -73,10 +115,16 @@ abstract class RedactingRuntime {
 export class RunnerRuntime extends RedactingRuntime implements ActionRuntime {
   readonly env: NodeJS.ProcessEnv;
   private readonly onRunner: boolean;
+  private readonly interruption = new AbortController();
+  readonly signal = this.interruption.signal;
   constructor(env: NodeJS.ProcessEnv = process.env) {
     super();
     this.env = env;
     this.onRunner = env.GITHUB_ACTIONS === 'true';
+  }
+  /** Fires `signal` (once; later calls are ignored). */
+  interrupt(received: 'SIGINT' | 'SIGTERM'): void {
+    if (!this.signal.aborted) this.interruption.abort(new Interrupted(received));
   }
   getInput(name: string): string | undefined {
     const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
@@ -90,28 +138,28 @@ export class RunnerRuntime extends RedactingRuntime implements ActionRuntime {
   setOutput(name: string, value: string): void {
     const safe = this.redact(value);
     if (this.env.GITHUB_OUTPUT) core.setOutput(name, safe);
-    else process.stdout.write(`output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
+    else write(process.stdout, `output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
   }
   appendSummary(markdown: string): void {
     const safe = this.redact(markdown);
     const file = this.env.GITHUB_STEP_SUMMARY;
     if (file) appendFileSync(file, `${safe}\n`);
-    else process.stdout.write(`\n${safe}\n`);
+    else write(process.stdout, `\n${safe}\n`);
   }
   info(message: string): void {
-    process.stdout.write(`${this.redact(message)}\n`);
+    write(process.stdout, `${this.redact(message)}\n`);
   }
   warning(message: string, target?: AnnotationTarget): void {
     if (this.onRunner) core.warning(this.redact(message), toProperties(target));
-    else process.stdout.write(`warning: ${where(target)}${this.redact(message)}\n`);
+    else write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
   }
   error(message: string, target?: AnnotationTarget): void {
     if (this.onRunner) core.error(this.redact(message), toProperties(target));
-    else process.stderr.write(`error: ${where(target)}${this.redact(message)}\n`);
+    else write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
   }
   debug(message: string): void {
     if (this.onRunner) core.debug(this.redact(message));
-    else if (this.env.ROLLGATE_DEBUG) process.stdout.write(`debug: ${this.redact(message)}\n`);
+    else if (this.env.ROLLGATE_DEBUG) write(process.stdout, `debug: ${this.redact(message)}\n`);
   }
   async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
     if (!this.onRunner) {
@@ -142,6 +190,12 @@ export class MemoryRuntime extends RedactingRuntime implements ActionRuntime {
   readonly outputs: Record<string, string> = {};
   readonly logs: { level: 'info' | 'warning' | 'error' | 'debug'; message: string; target?: AnnotationTarget }[] = [];
   summary = '';
+  private readonly interruption = new AbortController();
+  readonly signal = this.interruption.signal;
+  /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
+  interrupt(received: 'SIGINT' | 'SIGTERM'): void {
+    if (!this.signal.aborted) this.interruption.abort(new Interrupted(received));
+  }
   constructor(
     private readonly inputs: Record<string, string> = {},
     readonly env: NodeJS.ProcessEnv = {},
@@ -190,26 +244,70 @@ export interface ActionResult {
 /**
  * Runs one action the way every entry does: user errors become a plain failure message,
  * anything else is a bug and keeps its stack trace. Sets the process exit code.
+ *
+ * On a real runner it also owns the process's edges: a closed stdout never stops the action,
+ * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
+ * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
+ * action has finished what cannot be left half-done. A second signal exits at once.
  */
 export async function runAction(
   name: string,
   body: (runtime: ActionRuntime) => Promise<ActionResult>,
   runtime: ActionRuntime = new RunnerRuntime(),
 ): Promise<ActionResult> {
+  const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
   let result: ActionResult;
   try {
     result = await body(runtime);
   } catch (err) {
     if (isUserError(err)) {
       result = { ok: false, failure: describeError(err) };
+    } else if (runtime.signal.aborted && err === runtime.signal.reason) {
+      result = { ok: false };
     } else {
       const stack = err instanceof Error && err.stack ? err.stack : String(err);
       result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
     }
+  } finally {
+    release?.();
+  }
+  const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
+  if (interrupted) {
+    // Whatever the body made of it, an interrupted action did not finish what it was asked to.
+    result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
+    runtime.error(result.failure ?? interrupted.message);
+    process.exitCode = interrupted.exitCode;
+    return result;
   }
   if (!result.ok) {
     runtime.error(result.failure ?? `${name} failed`);
     process.exitCode = 1;
   }
   return result;
+}
+
+/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
+export const INTERRUPT_GRACE_MS = 30_000;
+
+/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
+function watchProcess(runtime: RunnerRuntime): () => void {
+  ignoreClosedPipes();
+  const onSignal = (received: 'SIGINT' | 'SIGTERM') => {
+    if (runtime.signal.aborted) {
+      // A second Ctrl-C: the person wants out now.
+      process.exit(received === 'SIGINT' ? 130 : 143);
+    }
+    runtime.interrupt(received);
+    runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
+    void stopRunningCommands('SIGTERM');
+    setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
 }

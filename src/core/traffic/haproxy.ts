@@ -24,6 +24,8 @@ export interface HaproxyServer {
   balanced: boolean;
   /** Whether it can serve: balanced, and its last health check (when it has one) did not fail. */
   serving: boolean;
+  /** Whether HAProxy runs health checks on it. */
+  checked: boolean;
   /** The health check's last result in HAProxy's words (`L7STS 503: Layer7 wrong status`), when checks run. */
   check?: string;
 }
@@ -128,7 +130,7 @@ export class HaproxyRuntimeApi {
         // check says the server is not (or no longer) answering, whatever the state column says.
         const serving = balanced && !(checked && result === CHECK_FAILED);
         const check = checked ? checks.get(name) : undefined;
-        return { name, weight: Number(r[col('srv_uweight')]), admin, health, status, balanced, serving, ...(check ? { check } : {}) };
+        return { name, weight: Number(r[col('srv_uweight')]), admin, health, status, balanced, serving, checked, ...(check ? { check } : {}) };
       });
   }
 
@@ -169,6 +171,8 @@ export class HaproxyTrafficProvider implements TrafficProvider {
   private readonly mode: 'canary' | 'blue-green';
   private readonly healthTimeoutMs: number;
   private readonly healthSettleMs: number;
+  /** Servers with health checks, as last read: only those can turn DOWN on their own after a change. */
+  private checked = new Set<string>();
 
   constructor(
     private readonly config: HaproxyConfig,
@@ -185,6 +189,7 @@ export class HaproxyTrafficProvider implements TrafficProvider {
 
   async getState(options: TrafficCallOptions = {}): Promise<TrafficState> {
     const servers = await this.api.servers(this.config.backend, options.signal);
+    this.checked = new Set(servers.filter((s) => s.checked).map((s) => s.name));
     if (this.mode === 'blue-green') {
       const names = this.colours();
       const state = toState(servers, [
@@ -304,17 +309,18 @@ export class HaproxyTrafficProvider implements TrafficProvider {
    * admin states are put back and nothing else has changed.
    */
   private async readyToServe(before: TrafficState, roles: SlotState['role'][], operation: string, signal?: AbortSignal): Promise<void> {
-    const byPeople = this.warnAboutPeople(before, roles, operation);
+    this.warnAboutPeople(before, roles, operation);
     const { backend } = this.config;
-    if (byPeople.length) await this.api.change(byPeople.map((s) => `set server ${backend}/${s.name} state ready`), signal);
+    const parked = before.slots.filter((s) => roles.includes(s.role) && s.admin !== 'ready');
+    if (parked.length) await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ready`), signal);
     const { state, unable } = await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal });
     if (unable.length === 0) return;
-    if (byPeople.length) await this.api.change(byPeople.map((s) => `set server ${backend}/${s.name} state ${s.admin}`), signal).catch(() => undefined);
+    if (parked.length) await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ${s.admin}`), signal).catch(() => undefined);
     const why = unable.map((s) => describeEntry(s.role, s)).join('; ');
     throw new UnservedTrafficError(
       this.kind,
-      `refusing to ${operation}: ${why} (waited ${formatDuration(this.healthTimeoutMs)} for its health check to pass). Nothing was changed: ${whatUsersGet(byPeople.length ? before : state)}.`,
-      byPeople.length ? before : state,
+      `refusing to ${operation}: ${why} (waited ${formatDuration(this.healthTimeoutMs)} for its health check to pass). Nothing was changed: ${whatUsersGet(parked.length ? before : state)}.`,
+      parked.length ? before : state,
       false,
     );
   }
@@ -324,7 +330,7 @@ export class HaproxyTrafficProvider implements TrafficProvider {
    * otherwise the error says what users get now (the change stays: the next step is rollback).
    */
   private async requireServing(after: TrafficState, roles: SlotState['role'][], did: string, signal?: AbortSignal): Promise<TrafficState> {
-    const { state, unable } = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: this.healthSettleMs, signal });
+    const { state, unable } = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: this.settleFor(after, roles), signal });
     if (unable.length === 0) return state;
     throw new UnservedTrafficError(this.kind, `${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')}: ${whatUsersGet(state)}. Run rollback.`, state, true);
   }
@@ -335,7 +341,7 @@ export class HaproxyTrafficProvider implements TrafficProvider {
    * fails loudly, saying what users get.
    */
   private async settleAfterRollback(after: TrafficState, roles: SlotState['role'][], signal: AbortSignal | undefined, changed = true): Promise<TrafficState> {
-    const watched = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: changed ? this.healthSettleMs : 0, signal });
+    const watched = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: changed ? this.settleFor(after, roles) : 0, signal });
     const { state, unable } = watched.unable.length ? await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal }) : watched;
     if (unable.length === 0) return state;
     const did = changed ? `rollback gave ${roles.join(' and ')} all traffic and the canary none` : `${roles.join(' and ')} already had all traffic`;
@@ -347,15 +353,19 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     );
   }
 
-  /** Destinations in MAINT/DRAIN that rollgate did not set: a warning naming each; returns them. */
-  private warnAboutPeople(state: TrafficState, roles: SlotState['role'][], operation: string): SlotState[] {
+  /** The settle window for a change: none when no destination has a health check that could turn it DOWN. */
+  private settleFor(state: TrafficState, roles: SlotState['role'][]): number {
+    return state.slots.some((s) => roles.includes(s.role) && this.checked.has(s.name)) ? this.healthSettleMs : 0;
+  }
+
+  /** Destinations in MAINT/DRAIN that rollgate did not set: a warning naming each. */
+  private warnAboutPeople(state: TrafficState, roles: SlotState['role'][], operation: string): void {
     // A drained canary at weight 0 is the shape promotion leaves behind, not a person's doing.
     const byPeople = state.slots.filter((s) => roles.includes(s.role) && s.admin !== 'ready' && !(s.role === 'canary' && s.admin === 'drain' && s.weight === 0));
     for (const s of byPeople)
       this.warn(
         `${this.target}: server ${s.name} (${s.role}) is in ${s.status ?? s.admin?.toUpperCase()}, which rollgate did not set: someone put it there (maintenance on its host, a drain before a restart?). rollgate makes it ready to ${operation}; check with whoever did it, and with \`show servers state ${this.config.backend}\`, before the next step.`,
       );
-    return byPeople;
   }
 
   private warnAboutOthers(state: TrafficState): void {
