@@ -16,6 +16,7 @@ appendFileSync(join(dir, 'calls.jsonl'), JSON.stringify(argv) + '\n');
 
 const ALIASES = {
   service: 'services', services: 'services', svc: 'services',
+  endpoints: 'endpoints', ep: 'endpoints',
   deployment: 'deployments.apps', deployments: 'deployments.apps', 'deployments.apps': 'deployments.apps', deploy: 'deployments.apps',
   ingress: 'ingresses.networking.k8s.io', ingresses: 'ingresses.networking.k8s.io', 'ingresses.networking.k8s.io': 'ingresses.networking.k8s.io',
   'httproutes.gateway.networking.k8s.io': 'httproutes.gateway.networking.k8s.io', httproute: 'httproutes.gateway.networking.k8s.io',

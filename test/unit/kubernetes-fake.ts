@@ -8,6 +8,7 @@ import { tempDir } from '../../harness/process.js';
 
 const RESOURCE_DIRS: Record<string, string> = {
   services: 'services',
+  endpoints: 'endpoints',
   deployments: 'deployments.apps',
   ingresses: 'ingresses.networking.k8s.io',
   httproutes: 'httproutes.gateway.networking.k8s.io',

@@ -2,6 +2,7 @@ import { describeError, isUserError, ProviderError } from '../errors.js';
 import { disableKillSwitches, formatFlagResults, killSwitchFailure, type FlagResult } from '../flags/index.js';
 import { getListInput, getNumberInput, getOptionalInput } from '../inputs.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
+import { UnservedTrafficError } from '../traffic/health.js';
 import { describeTrafficState, trafficStateTable, type Colour, type RollbackOutcome } from '../traffic/provider.js';
 import { openRollout, rolloutEvent, type RolloutContext, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
@@ -93,8 +94,8 @@ async function restoreTraffic(ctx: RolloutContext, record: RolloutRecord | undef
       }
       return outcome;
     } catch (err) {
-      // A plan mistake will not fix itself: only transport and provider failures are retried.
-      if (isUserError(err) && !(err instanceof ProviderError)) throw err;
+      // A plan mistake will not fix itself, and an unserved destination was already waited for: only transport and provider failures are retried.
+      if ((isUserError(err) && !(err instanceof ProviderError)) || err instanceof UnservedTrafficError) throw err;
       if (attempt >= attempts) throw new ProviderError(ctx.traffic.kind, `rollback failed after ${attempts} attempts; last error: ${describeError(err)}`);
       ctx.runtime.warning(`rollback attempt ${attempt}/${attempts} failed (${describeError(err)}); retrying in ${delay} ms`);
       await ctx.clock.sleep(delay);

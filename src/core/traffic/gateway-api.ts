@@ -34,6 +34,11 @@ export class GatewayApiTrafficProvider extends WeightedKubernetesProvider implem
     this.target = `${this.kubectl.describe(HTTPROUTE_RESOURCE, config.httpRoute)} rule ${config.rule}`;
   }
 
+  /** Both backends are Services: their ready endpoints are the health of each slot. */
+  protected override backendServices(): { stable: string; canary: string } {
+    return { stable: this.config.stableBackend, canary: this.config.canaryBackend };
+  }
+
   protected async readPair(signal?: AbortSignal): Promise<RawPair> {
     return (await this.locate(signal)).pair;
   }

@@ -1,7 +1,8 @@
 import { systemClock, type Clock } from '../clock.js';
 import { ProviderError, UserError } from '../errors.js';
-import { Kubectl, type KubeTarget } from './kubectl.js';
-import type { Colour, RollbackOutcome, TrafficCallOptions, TrafficState } from './provider.js';
+import { describeEntry, UnservedTrafficError, whatUsersGet } from './health.js';
+import { asRecord, asRecords, Kubectl, type KubeTarget } from './kubectl.js';
+import type { Colour, RollbackOutcome, SlotState, TrafficCallOptions, TrafficState } from './provider.js';
 
 /** What every Kubernetes provider is built with. */
 export interface KubernetesDeps {
@@ -104,32 +105,77 @@ export abstract class WeightedKubernetesProvider {
   /** Writes the split (and the extras this provider owns: header routes, mirroring) as one patch. */
   protected abstract write(weights: { stable: number; canary: number }, phase: 'ramp' | 'final', signal?: AbortSignal): Promise<void>;
 
+  /**
+   * The Services behind the stable and canary backends, whose ready endpoints say whether each
+   * can serve; undefined where the backend is not a Service of its own (an Istio subset).
+   */
+  protected backendServices(): { stable?: string; canary?: string } {
+    return {};
+  }
+
   async getState(options: TrafficCallOptions = {}): Promise<TrafficState> {
     const pair = await this.readPair(options.signal);
-    return weightedState(this.kind, this.target, pair, { others: pair.others, mustTotal100: this.mustTotal100 });
+    return this.withHealth(weightedState(this.kind, this.target, pair, { others: pair.others, mustTotal100: this.mustTotal100 }), options.signal);
   }
 
   async setWeight(percent: number, options: TrafficCallOptions = {}): Promise<TrafficState> {
     checkPercent(percent);
     const weights = splitWeights(percent);
+    const roles: SlotState['role'][] = [...(weights.stable > 0 ? (['stable'] as const) : []), ...(weights.canary > 0 ? (['canary'] as const) : [])];
+    this.refuseUnserved(await this.getState(options), roles, `give the canary ${percent}%`);
     await this.write(weights, percent > 0 && percent < 100 ? 'ramp' : 'final', options.signal);
-    return expectWeights(this.kind, this.target, await this.getState(options), weights);
+    return this.confirmServing(expectWeights(this.kind, this.target, await this.getState(options), weights), roles, `gave the canary ${percent}%`);
   }
 
   async promote(options: TrafficCallOptions = {}): Promise<TrafficState> {
+    this.refuseUnserved(await this.getState(options), ['stable'], 'promote (stable would take all traffic from the canary)');
     await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
-    return expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
+    return this.confirmServing(expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 }), ['stable'], 'promoted: stable took all traffic');
   }
 
   /** Works from any state it can read, even weights that are all 0 or do not add up: that is what it repairs. */
   async rollback(options: TrafficCallOptions & { toColour?: Colour } = {}): Promise<RollbackOutcome> {
     const pair = await this.readPair(options.signal);
-    const before = lenientState(pair);
-    if (pair.stable.weight === 100 && pair.canary.weight === 0 && pair.others === 0 && !pair.extras) return { changed: false, before, after: before };
+    const before = await this.withHealth(lenientState(pair), options.signal);
+    const stableUnserved = before.slots.some((s) => s.role === 'stable' && s.serving === false);
+    if (pair.stable.weight === 100 && pair.canary.weight === 0 && pair.others === 0 && !pair.extras) {
+      if (stableUnserved) this.confirmServing(before, ['stable'], 'stable already had all traffic', false);
+      return { changed: false, before, after: before };
+    }
+    // Rollback moves traffic whatever stable's health; the error after it says what users get.
     await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
     const after = expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
-    return { changed: true, before, after };
+    return { changed: true, before, after: this.confirmServing(after, ['stable'], 'rollback gave stable all traffic and the canary none') };
   }
+
+  /** Adds each slot's ready endpoints to a state read from the traffic object. */
+  private async withHealth(state: TrafficState, signal?: AbortSignal): Promise<TrafficState> {
+    const services = this.backendServices();
+    const slots = await Promise.all(
+      state.slots.map(async (slot) => {
+        const service = slot.role === 'stable' ? services.stable : slot.role === 'canary' ? services.canary : undefined;
+        return service ? { ...slot, ...(await serviceHealth(this.kubectl, service, signal)) } : slot;
+      }),
+    );
+    return { ...state, slots };
+  }
+
+  /** Before a change: a destination with no ready endpoint gets nothing; nothing is written. */
+  private refuseUnserved(state: TrafficState, roles: SlotState['role'][], operation: string): void {
+    const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
+    if (unable.length > 0)
+      throw new UnservedTrafficError(this.kind, `${this.target}: refusing to ${operation}: ${unable.map((s) => describeEntry(s.role, s)).join('; ')}. Nothing was changed: ${whatUsersGet(state)}.`, state, false);
+  }
+
+  /** After a change: the destinations must have ready endpoints; otherwise say what users get. */
+  private confirmServing(state: TrafficState, roles: SlotState['role'][], did: string, changed = true): TrafficState {
+    const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
+    if (unable.length === 0) return state;
+    throw new UnservedTrafficError(this.kind, `${this.target}: ${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')}: ${whatUsersGet(state)}.`, state, changed);
+  }
+
+  /** The kubectl runner, for the endpoint reads. */
+  protected abstract readonly kubectl: Kubectl;
 
   async liveColour(): Promise<Colour> {
     throw wrongShape(this.kind, 'liveColour', 'canary');
@@ -151,4 +197,25 @@ function lenientState(pair: RawPair): TrafficState {
       { role: 'canary', name: pair.canary.name, percent: pct(pair.canary.weight), weight: pair.canary.weight },
     ],
   };
+}
+
+/**
+ * Whether a Service can serve, from its Endpoints object: ready addresses, and the ones that are
+ * not ready. A Service that has no Endpoints object to read is reported as unknown, not healthy.
+ */
+export async function serviceHealth(kubectl: Kubectl, service: string, signal?: AbortSignal): Promise<Pick<SlotState, 'serving' | 'status' | 'detail'>> {
+  let endpoints;
+  try {
+    endpoints = await kubectl.get('endpoints', service, signal);
+  } catch (err) {
+    if (err instanceof ProviderError && /does not exist/.test(err.message)) return { detail: `no Endpoints object for Service ${service} to read its health from` };
+    throw err;
+  }
+  const subsets = asRecords((endpoints as { subsets?: unknown }).subsets);
+  const count = (key: string) => subsets.reduce((sum, subset) => sum + asRecords(asRecord(subset)?.[key]).length, 0);
+  const ready = count('addresses');
+  const total = ready + count('notReadyAddresses');
+  return ready > 0
+    ? { serving: true, status: 'READY', detail: `${ready} of ${total} endpoints of Service ${service} ready` }
+    : { serving: false, status: 'NO READY ENDPOINTS', detail: `0 of ${total} endpoints of Service ${service} ready` };
 }

@@ -27,6 +27,11 @@ export class SmiTrafficProvider extends WeightedKubernetesProvider implements Tr
     this.target = this.kubectl.describe(TRAFFICSPLIT_RESOURCE, config.trafficSplit);
   }
 
+  /** Both backends are Services: their ready endpoints are the health of each slot. */
+  protected override backendServices(): { stable: string; canary: string } {
+    return { stable: this.config.stableBackend, canary: this.config.canaryBackend };
+  }
+
   protected async readPair(signal?: AbortSignal): Promise<RawPair> {
     return (await this.locate(signal)).pair;
   }
