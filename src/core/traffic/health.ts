@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
-import { ProviderError } from '../errors.js';
-import { formatPercent, type OtherEntry, type SlotState, type TrafficState } from './provider.js';
+import { ProviderError, UserError } from '../errors.js';
+import { formatPercent, type OtherEntry, type SlotState, type TrafficCallOptions, type TrafficProvider, type TrafficState } from './provider.js';
 
 /**
  * A traffic change whose read-back shows a destination unable to serve the share it was given.
@@ -106,4 +106,38 @@ export async function watchServing(
     await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, until - options.clock.now())), options.signal);
     state = await read();
   }
+}
+
+/**
+ * The provider as an interrupted action may use it: once `stop` fires (SIGINT, SIGTERM), no new
+ * forward change starts (setWeight, promote, switchTo refuse, naming the signal), and changes
+ * already waiting on health stop waiting. Reads and rollback are untouched: taking traffic off a
+ * canary is what an interrupted rollout may still need.
+ */
+export function stopForwardChangesOn(provider: TrafficProvider, stop: AbortSignal): TrafficProvider {
+  const refuse = (operation: string) => {
+    if (stop.aborted) throw new UserError(`${provider.kind}: not starting ${operation}: the action was ${stop.reason instanceof Error ? stop.reason.message : 'interrupted'}`);
+  };
+  const signalFor = (options?: TrafficCallOptions) => (options?.signal ? AbortSignal.any([options.signal, stop]) : stop);
+  return {
+    kind: provider.kind,
+    target: provider.target,
+    supports: provider.supports,
+    getState: (options) => provider.getState(options),
+    setWeight: async (percent, options) => {
+      refuse(`giving the canary ${percent}%`);
+      return provider.setWeight(percent, { ...options, signal: signalFor(options) });
+    },
+    promote: async (options) => {
+      refuse('the promotion');
+      return provider.promote({ ...options, signal: signalFor(options) });
+    },
+    rollback: (options) => provider.rollback(options),
+    liveColour: (options) => provider.liveColour(options),
+    switchTo: async (colour, options) => {
+      refuse(`the switch to ${colour}`);
+      return provider.switchTo(colour, { ...options, signal: signalFor(options) });
+    },
+    ...(provider.close ? { close: () => (provider.close as () => Promise<void>)() } : {}),
+  };
 }

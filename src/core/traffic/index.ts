@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { UserError } from '../errors.js';
 import type { Plan, TrafficConfig } from '../plan/schema.js';
 import { CommandTrafficProvider } from './command.js';
+import { stopForwardChangesOn } from './health.js';
 import { HaproxyTrafficProvider } from './haproxy.js';
 import type { TrafficProvider } from './provider.js';
 import { ArgoRolloutsTrafficProvider } from './argo-rollouts.js';
@@ -27,6 +28,8 @@ export interface TrafficDeps {
   cwd?: string;
   /** Where a provider with no state of its own (command) remembers the last weight and colour. */
   stateDir?: string;
+  /** The action's interruption (SIGINT/SIGTERM): once it fires, no new forward change starts. */
+  signal?: AbortSignal;
 }
 
 /** The traffic provider the plan names; a UserError for kinds not built yet. */
@@ -35,10 +38,11 @@ export function createTrafficProvider(plan: Pick<Plan, 'service' | 'environment'
   if (!traffic) throw new UserError('plan: traffic is required by this action (which system moves the traffic?)');
   const log = deps.log ?? (() => undefined);
   const full = { clock: systemClock, log, warn: (line: string) => log(`warning: ${line}`), group: <T>(_t: string, fn: () => Promise<T>) => fn(), env: process.env, cwd: process.cwd(), ...deps };
-  return fromConfig(traffic, plan, full);
+  const provider = fromConfig(traffic, plan, full);
+  return deps.signal ? stopForwardChangesOn(provider, deps.signal) : provider;
 }
 
-function fromConfig(traffic: TrafficConfig, plan: Pick<Plan, 'service' | 'environment' | 'strategy'>, deps: Required<Omit<TrafficDeps, 'stateDir'>> & Pick<TrafficDeps, 'stateDir'>): TrafficProvider {
+function fromConfig(traffic: TrafficConfig, plan: Pick<Plan, 'service' | 'environment' | 'strategy'>, deps: Required<Omit<TrafficDeps, 'stateDir' | 'signal'>> & Pick<TrafficDeps, 'stateDir'>): TrafficProvider {
   const mode = plan.strategy === 'blue-green' ? 'blue-green' : 'canary';
   switch (traffic.provider) {
     case 'haproxy':
