@@ -167,3 +167,54 @@ describeIf('HAProxy with health checks and a third server: read-back is the trut
     expect((await measure()).byTrack).toEqual({ stable: 200 });
   });
 });
+
+describeIf('HAProxy blue-green with health checks: a switch lands only on a colour that can serve', () => {
+  const dir = tempDir('rollgate-haproxy-bg-');
+  let blue: SampleService;
+  let green: SampleService;
+  let haproxy: RunningHaproxy;
+
+  beforeAll(async () => {
+    blue = await startSampleService({ track: 'blue', version: 'v1' });
+    green = await startSampleService({ track: 'green', version: 'v2' });
+    haproxy = await startHaproxy({
+      dir: dir.path,
+      backend: 'web',
+      servers: [
+        { name: 'web_blue', port: blue.port, weight: 100 },
+        { name: 'web_green', port: green.port, weight: 0 },
+      ],
+      healthCheck: { path: '/health/ready', interMs: 200 },
+    });
+    for (const name of ['web_blue', 'web_green']) await haproxy.waitForStatus(name, 'UP');
+  }, 30_000);
+
+  afterAll(async () => {
+    await haproxy?.stop();
+    await Promise.all([blue, green].map((s) => s?.close()));
+    dir.remove();
+  });
+
+  const provider = () =>
+    new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: haproxy.admin, backend: 'web', blue: 'web_blue', green: 'web_green', healthTimeout: '1s', healthSettle: '500ms' }), { mode: 'blue-green' });
+
+  it('refuses to switch to a DOWN colour, and users stay on the live one', async () => {
+    green.behaviour.ready = false;
+    await haproxy.waitForStatus('web_green', 'DOWN');
+    await expect(provider().switchTo('green')).rejects.toThrow(/refusing to switch all traffic to green: green \(web_green\) DOWN: health check L7STS 503.*Nothing was changed: users now get blue 100%/);
+    expect((await sendRequests(haproxy.url, 100)).byTrack).toEqual({ blue: 100 });
+    green.behaviour.ready = true;
+    await haproxy.waitForStatus('web_green', 'UP');
+  });
+
+  it('a rollback switch back onto a DOWN colour still switches, then fails saying every request fails', async () => {
+    expect((await provider().switchTo('green')).live).toBe('green');
+    blue.behaviour.ready = false;
+    await haproxy.waitForStatus('web_blue', 'DOWN');
+    const err = await provider().rollback({ toColour: 'blue' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnservedTrafficError);
+    expect((err as Error).message).toMatch(/rollback switched all traffic back to blue, but blue \(web_blue\) DOWN.*every request fails/);
+    expect((await sendRequests(haproxy.url, 100)).byStatus).toEqual({ 503: 100 });
+    blue.behaviour.ready = true;
+  });
+});

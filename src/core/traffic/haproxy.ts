@@ -344,7 +344,8 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     const watched = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: changed ? this.settleFor(after, roles) : 0, signal });
     const { state, unable } = watched.unable.length ? await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal }) : watched;
     if (unable.length === 0) return state;
-    const did = changed ? `rollback gave ${roles.join(' and ')} all traffic and the canary none` : `${roles.join(' and ')} already had all traffic`;
+    const gave = this.mode === 'blue-green' ? `rollback switched all traffic back to ${roles.join(' and ')}` : `rollback gave ${roles.join(' and ')} all traffic and the canary none`;
+    const did = changed ? gave : `${roles.join(' and ')} already had all traffic`;
     throw new UnservedTrafficError(
       this.kind,
       `${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')} (waited ${formatDuration(this.healthTimeoutMs)}): ${whatUsersGet(state)}. Bring the ${roles.join('/')} server back (check it and its health check): rollgate will not send users back to the canary on its own.`,
