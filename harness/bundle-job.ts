@@ -20,13 +20,13 @@ export interface BundleJob {
  * Runs one bundled action (`node dist/<name>/index.js`) as a job of its own on a fresh runner:
  * its own GITHUB_RUN_ID, an empty ROLLGATE_STATE_DIR and a fresh working directory, so nothing an
  * earlier step left on disk can help it. `runner: false` runs it as the CLI does (no GITHUB_*:
- * outputs and the summary go to stdout). `closeStdoutAfterFirstLine` is `| head -1`: the reader
+ * outputs and the summary go to stdout); `cli` starts it through `rollgate <action>` itself. `closeStdoutAfterFirstLine` is `| head -1`: the reader
  * goes away after one line. `started` gets the child, to signal it.
  */
 export function runBundleJob(
   name: string,
   inputs: Record<string, string>,
-  options: { env?: NodeJS.ProcessEnv; runner?: boolean; closeStdoutAfterFirstLine?: boolean; started?: (child: ChildProcess) => void } = {},
+  options: { env?: NodeJS.ProcessEnv; runner?: boolean; cli?: boolean; closeStdoutAfterFirstLine?: boolean; started?: (child: ChildProcess) => void } = {},
 ): Promise<BundleJob> {
   const job = ++jobs;
   const dir = tempDir(`rollgate-job-${name}-`);
@@ -48,7 +48,9 @@ export function runBundleJob(
   });
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(repo, 'dist', name, 'index.js')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // `cli`: through `rollgate <action>` (dist/cli), which dispatches to the same bundle.
+    const argv = options.cli ? [join(repo, 'dist', 'cli', 'index.js'), name] : [join(repo, 'dist', name, 'index.js')];
+    const child = spawn(process.execPath, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (c: Buffer) => {
       output += c.toString();

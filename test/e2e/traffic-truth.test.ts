@@ -124,9 +124,9 @@ describeIf('the traffic layer tells the truth, through the bundled actions and a
     expect(split.byTrack.third).toBeLessThanOrEqual(110);
   }, 60_000);
 
-  it('a reader that closes stdout after one line (| head -1) does not stop rollback from moving traffic', async () => {
+  it('rollgate rollback | head -1: a reader that closes stdout after one line does not stop rollback from moving traffic', async () => {
     expect((await runBundleJob('deploy-canary', { plan: planFile, version: 'v2', weight: '50' })).code).toBe(0);
-    const rollback = await runBundleJob('rollback', { plan: planFile, reason: 'piped' }, { runner: false, closeStdoutAfterFirstLine: true });
+    const rollback = await runBundleJob('rollback', { plan: planFile, reason: 'piped' }, { runner: false, cli: true, closeStdoutAfterFirstLine: true });
     expect(rollback.output).not.toMatch(/EPIPE/);
     expect(rollback.code).toBe(0);
     expect((await users()).byTrack).toEqual({ stable: 100 });
