@@ -1,8 +1,14 @@
+import { join } from 'node:path';
+import { runStep } from '../../harness/action-step.js';
+import { startCanaryStack, type CanaryStack } from '../../harness/canary-stack.js';
 import { startHaproxy, type RunningHaproxy } from '../../harness/haproxy.js';
 import { sendRequests } from '../../harness/load.js';
 import { requireBinary, tempDir } from '../../harness/process.js';
 import { startSampleService, type SampleService } from '../../harness/sample-service.js';
 import { haproxyTrafficSchema } from '../../src/core/plan/schema.js';
+import { runDeployCanaryAction } from '../../src/core/rollout/deploy-canary.js';
+import { runRampAction } from '../../src/core/rollout/ramp.js';
+import { runRollbackAction } from '../../src/core/rollout/rollback.js';
 import { HaproxyTrafficProvider } from '../../src/core/traffic/haproxy.js';
 import { UnservedTrafficError } from '../../src/core/traffic/health.js';
 
@@ -217,4 +223,35 @@ describeIf('HAProxy blue-green with health checks: a switch lands only on a colo
     expect((await sendRequests(haproxy.url, 100)).byStatus).toEqual({ 503: 100 });
     blue.behaviour.ready = true;
   });
+});
+
+describeIf('ramp with the rollout on record: never onto a DOWN canary, counted through HAProxy', () => {
+  let stack: CanaryStack;
+  let plan: string;
+  const env = () => ({ ROLLGATE_STATE_DIR: join(stack.dir, 'state'), ROLLGATE_RUN_ID: 'health-ramp', ROLLGATE_LEDGER: join(stack.dir, 'ledger.json') });
+
+  beforeAll(async () => {
+    stack = await startCanaryStack({ versions: { v1: {}, v2: {} }, metrics: false, healthCheck: { path: '/health/ready', interMs: 200 } });
+    plan = stack.writePlan({ traffic: { provider: 'haproxy', admin: stack.haproxy.admin, backend: stack.service, healthTimeout: '1s', healthSettle: '500ms' } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('ramp gate=false refuses to move a DOWN canary from 10% to 50%, and is not promoted', async () => {
+    const deploy = await runStep('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v2', weight: '10' }, env());
+    expect(deploy.result.ok).toBe(true);
+    await stack.setBehaviour('canary', { ready: false });
+    await stack.haproxy.waitForStatus('canary', 'DOWN');
+    const ramp = await runStep('ramp', (rt) => runRampAction(rt), { plan, gate: 'false', steps: '50,100' }, env());
+    expect(ramp.result.ok).toBe(false);
+    expect(ramp.result.failure).toMatch(/refusing to give the canary 50%: canary DOWN: health check L7STS 503/);
+    expect(ramp.rt.outputs.promoted).not.toBe('true');
+    const users = await sendRequests(stack.haproxy.url, 100);
+    expect(users.byTrack).toEqual({ stable: 100 });
+    expect((await stack.haproxy.command(`get weight ${stack.service}/canary`)).trim()).toMatch(/^10 /);
+    await stack.setBehaviour('canary', { ready: true });
+    expect((await runStep('rollback', (rt) => runRollbackAction(rt), { plan, reason: 'test over' }, env())).result.ok).toBe(true);
+  }, 60_000);
 });
