@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isUserError } from '../../src/core/errors.js';
 import { FileRolloutStore } from '../../src/core/rollout/file-store.js';
@@ -95,6 +95,16 @@ describe('FileRolloutStore', () => {
     expect((err as Error).message).toContain(store.writeLock.file);
     expect((err as Error).message).toContain('pid 4242 on runner-7');
     await expect(store.read()).resolves.toBeUndefined();
+  });
+
+  it('does not judge a pid from another container or machine with the same host name', async () => {
+    const store = new FileRolloutStore(dir, key, { staleLockMs: 600_000, lockTimeoutMs: 300 });
+    mkdirSync(join(dir, 'orders'), { recursive: true });
+    // A pid that does not exist here, but may well live in the other pid namespace.
+    writeFileSync(store.writeLock.file, JSON.stringify({ pid: 2 ** 22 + 1, host: hostname(), machine: 'another-boot/pid:[1]', token: 'abc', takenAt: '2026-12-01T23:00:00.000Z' }));
+    const err = await store.write({ phase: 'canary' }, undefined, 'deploy').catch((e: unknown) => e);
+    expect((err as Error).message).toContain('has been held for more than');
+    expect(existsSync(store.writeLock.file)).toBe(true);
   });
 
   it('breaks a lock from another host once it is older than any write could take', async () => {
