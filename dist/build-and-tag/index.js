@@ -35782,7 +35782,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_build_and_tag_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9466);
+/* harmony import */ var _core_rollout_build_and_tag_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1714);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('build-and-tag', (runtime) => (0,_core_rollout_build_and_tag_js__WEBPACK_IMPORTED_MODULE_1__/* .runBuildAndTagAction */ .p3)(runtime));
@@ -35855,44 +35855,56 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 9466:
+/***/ 5111:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  p3: () => (/* binding */ runBuildAndTagAction)
+  d: () => (/* binding */ runCommand),
+  a: () => (/* binding */ stopRunningCommands)
 });
 
-// UNUSED EXPORTS: RecordsLastGood, buildSummary, formatBytes, parseBuildArgs
-
-// NAMESPACE OBJECT: ../../main/node_modules/axios/lib/platform/common/utils.js
-var common_utils_namespaceObject = {};
-__nccwpck_require__.r(common_utils_namespaceObject);
-__nccwpck_require__.d(common_utils_namespaceObject, {
-  hasBrowserEnv: () => (hasBrowserEnv),
-  hasStandardBrowserEnv: () => (hasStandardBrowserEnv),
-  hasStandardBrowserWebWorkerEnv: () => (hasStandardBrowserWebWorkerEnv),
-  navigator: () => (_navigator),
-  origin: () => (origin)
-});
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
 
 
 const MAX_CAPTURE = 1024 * 1024;
+/** Process groups of the commands running now, so an interrupted action can stop what it started. */
+const runningGroups = new Set();
+/**
+ * Sends `signal` to every command this process started and that is still running, with its
+ * whole process group (a deploy script's own children too). SIGTERM first lets a script clean
+ * up; `graceMs` later, whatever is left gets SIGKILL. Resolves once none is left, or after that.
+ */
+async function stopRunningCommands(signal = 'SIGTERM', graceMs = 3000) {
+    const groups = [...runningGroups];
+    for (const pid of groups)
+        signalGroup(pid, signal);
+    const deadline = Date.now() + graceMs;
+    // The group outlives its leader when a script's children ignore SIGTERM: wait on the group.
+    while (groups.some((pid) => signalGroup(pid, 0)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+    for (const pid of groups)
+        signalGroup(pid, 'SIGKILL');
+    return groups.length;
+}
+/** Signals a process group (0: only asks whether any member is alive); false when none is. */
+function signalGroup(pid, signal) {
+    try {
+        if (process.platform !== 'win32')
+            process.kill(-pid, signal);
+        else
+            process.kill(pid, signal);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
 /**
  * Runs a program with an argument vector (never a shell string). Resolves with the exit code
  * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
@@ -35909,6 +35921,9 @@ function runCommand(argv, options = {}) {
             stdio: ['pipe', 'pipe', 'pipe'],
             detached: process.platform !== 'win32',
         });
+        const pid = child.pid;
+        if (pid !== undefined)
+            runningGroups.add(pid);
         let stdout = '';
         let stderr = '';
         let settled = false;
@@ -35960,7 +35975,13 @@ function runCommand(argv, options = {}) {
         child.stdout.on('data', collect('stdout'));
         child.stderr.on('data', collect('stderr'));
         child.on('error', (err) => {
+            if (pid !== undefined)
+                runningGroups.delete(pid);
             finish(() => reject(new errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+        });
+        child.on('exit', () => {
+            if (pid !== undefined)
+                runningGroups.delete(pid);
         });
         child.on('close', (code, signal) => {
             for (const stream of ['stdout', 'stderr'])
@@ -35973,6 +35994,43 @@ function runCommand(argv, options = {}) {
     });
 }
 
+
+/***/ }),
+
+/***/ 1714:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  p3: () => (/* binding */ runBuildAndTagAction)
+});
+
+// UNUSED EXPORTS: RecordsLastGood, buildSummary, formatBytes, parseBuildArgs
+
+// NAMESPACE OBJECT: ../../main/node_modules/axios/lib/platform/common/utils.js
+var common_utils_namespaceObject = {};
+__nccwpck_require__.r(common_utils_namespaceObject);
+__nccwpck_require__.d(common_utils_namespaceObject, {
+  hasBrowserEnv: () => (hasBrowserEnv),
+  hasStandardBrowserEnv: () => (hasStandardBrowserEnv),
+  hasStandardBrowserWebWorkerEnv: () => (hasStandardBrowserWebWorkerEnv),
+  navigator: () => (_navigator),
+  origin: () => (origin)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(2091);
+// EXTERNAL MODULE: ./src/core/exec.ts + 1 modules
+var exec = __nccwpck_require__(5111);
 ;// CONCATENATED MODULE: ./src/core/clock.ts
 /** The wall clock. */
 const systemClock = {
@@ -46216,7 +46274,7 @@ class BuildahBuilder {
     env;
     run;
     kind = 'buildah';
-    constructor(env = process.env, run = runCommand) {
+    constructor(env = process.env, run = exec/* runCommand */.d) {
         this.env = env;
         this.run = run;
     }
@@ -46242,7 +46300,7 @@ class DockerBuilder {
     env;
     run;
     kind = 'docker';
-    constructor(env = process.env, run = runCommand) {
+    constructor(env = process.env, run = exec/* runCommand */.d) {
         this.env = env;
         this.run = run;
     }
@@ -46262,7 +46320,7 @@ async function succeeds(argv, run, env) {
     }
 }
 /** The builder for a choice; `auto` prefers buildah (no daemon needed), then docker with a running engine. */
-async function selectBuilder(choice, env = process.env, run = runCommand) {
+async function selectBuilder(choice, env = process.env, run = exec/* runCommand */.d) {
     switch (choice) {
         case 'buildah':
             if (!(await succeeds(['buildah', '--version'], run, env)))
@@ -46485,20 +46543,37 @@ function unique(values) {
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const COMPOUND = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-/** Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. */
+/** Units from largest to smallest: a compound duration names each at most once, in this order. */
+const UNIT_ORDER = (/* unused pure expression or super */ null && (['h', 'm', 's', 'ms']));
+/**
+ * Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. A unit
+ * that repeats or comes after a smaller one (`1h1h`, `30s1m`) is malformed: it is almost always
+ * a typo, and summing it would silently double a bake or a timeout.
+ */
 function duration_parseDuration(text) {
     const trimmed = text.trim();
     if (!COMPOUND.test(trimmed))
         return undefined;
     let total = 0;
+    let lastUnit = -1;
     for (const part of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
         const [, amount, unit] = part;
         if (amount === undefined || unit === undefined || !DURATION.test(`${amount}${unit}`))
             return undefined;
+        const rank = UNIT_ORDER.indexOf(unit);
+        if (rank <= lastUnit)
+            return undefined;
+        lastUnit = rank;
         total += Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
     }
     return Number.isFinite(total) ? Math.round(total) : undefined;
 }
+/** True when `text` is made of duration parts but repeats a unit or puts a smaller one first (`1h1h`). */
+function duration_repeatsDurationUnit(text) {
+    return COMPOUND.test(text.trim()) && duration_parseDuration(text) === undefined;
+}
+/** The part of a duration error that says why a unit-shaped text was refused. */
+const duration_REPEATED_UNIT = 'each unit once, largest first (1h30m, not 1h1h or 30m1h)';
 /** Formats milliseconds the way a plan would write them: `1m30s`, `500ms`. */
 function formatDuration(ms) {
     if (ms < 1000)
@@ -46523,6 +46598,7 @@ function promDuration(ms) {
 }
 
 ;// CONCATENATED MODULE: ./src/core/inputs.ts
+
 
 
 /** The input's value; an InputError naming it when it is missing. */
@@ -46584,7 +46660,7 @@ function getDurationInput(runtime, name) {
         return undefined;
     const ms = parseDuration(value);
     if (ms === undefined)
-        throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
+        throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h${repeatsDurationUnit(value) ? ` (${REPEATED_UNIT})` : ''}, got ${JSON.stringify(value)}`);
     return ms;
 }
 /** A list input: comma- or newline-separated, blanks dropped. */
@@ -46596,6 +46672,23 @@ function getListInput(runtime, name) {
         .split(/[,\n]/)
         .map((s) => s.trim())
         .filter(Boolean);
+}
+/**
+ * Traffic weights given as an input (`steps`, `to`, `weight`), held to the same rule as a plan's
+ * `steps`: an input can never ask for what the plan itself would refuse. `current` is the
+ * canary's share now, when the steps must rise from it.
+ */
+function parseTrafficSteps(name, values, current) {
+    const weights = values.map((v) => parseNumberInput(name, v, { min: 0, max: 100 }));
+    const problem = trafficStepsProblem(weights, current);
+    if (problem)
+        throw new InputError(name, `${problem.message}, got ${values.join(',')}`);
+    return weights;
+}
+/** A single traffic weight input (`weight`, `to`), under the rule of `parseTrafficSteps`. */
+function getTrafficWeightInput(runtime, name) {
+    const value = runtime.getInput(name);
+    return value === undefined ? undefined : parseTrafficSteps(name, [value])[0];
 }
 
 // EXTERNAL MODULE: external "fs"
@@ -52709,7 +52802,7 @@ function parseBuildArgs(value) {
 }
 async function gitOutput(cwd, args) {
     try {
-        const res = await runCommand(['git', '-C', cwd, ...args], { timeoutMs: 10_000 });
+        const res = await (0,exec/* runCommand */.d)(['git', '-C', cwd, ...args], { timeoutMs: 10_000 });
         const out = res.stdout.trim();
         return res.exitCode === 0 && out ? out : undefined;
     }
@@ -52793,7 +52886,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Cs: () => (/* binding */ runAction)
 });
 
-// UNUSED EXPORTS: MemoryRuntime, RunnerRuntime, secretParts
+// UNUSED EXPORTS: INTERRUPT_GRACE_MS, Interrupted, MemoryRuntime, RunnerRuntime, ignoreClosedPipes, secretParts
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -55744,10 +55837,50 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(2091);
+// EXTERNAL MODULE: ./src/core/exec.ts + 1 modules
+var core_exec = __nccwpck_require__(5111);
 ;// CONCATENATED MODULE: ./src/core/runtime.ts
 
 
 
+
+/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
+class Interrupted extends Error {
+    received;
+    name = 'Interrupted';
+    constructor(received) {
+        super(`interrupted by ${received}`);
+        this.received = received;
+    }
+    /** The exit status a shell expects after this signal: 128 + its number. */
+    get exitCode() {
+        return this.received === 'SIGINT' ? 130 : 143;
+    }
+}
+/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
+function write(stream, text) {
+    if (stream.destroyed || !stream.writable)
+        return;
+    try {
+        stream.write(text);
+    }
+    catch {
+        /* best-effort: see ignoreClosedPipes */
+    }
+}
+let pipesGuarded = false;
+/**
+ * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
+ * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
+ * swallows the error and the action goes on.
+ */
+function ignoreClosedPipes() {
+    if (pipesGuarded)
+        return;
+    pipesGuarded = true;
+    for (const stream of [process.stdout, process.stderr])
+        stream.on('error', () => undefined);
+}
 /**
  * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
  * the path), its password, path and long path or query parts, since servers echo the path they
@@ -55794,10 +55927,17 @@ class RedactingRuntime {
 class RunnerRuntime extends RedactingRuntime {
     env;
     onRunner;
+    interruption = new AbortController();
+    signal = this.interruption.signal;
     constructor(env = process.env) {
         super();
         this.env = env;
         this.onRunner = env.GITHUB_ACTIONS === 'true';
+    }
+    /** Fires `signal` (once; later calls are ignored). */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
     }
     getInput(name) {
         const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
@@ -55816,7 +55956,7 @@ class RunnerRuntime extends RedactingRuntime {
         if (this.env.GITHUB_OUTPUT)
             setOutput(name, safe);
         else
-            process.stdout.write(`output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
+            write(process.stdout, `output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
     }
     appendSummary(markdown) {
         const safe = this.redact(markdown);
@@ -55824,28 +55964,28 @@ class RunnerRuntime extends RedactingRuntime {
         if (file)
             (0,external_node_fs_.appendFileSync)(file, `${safe}\n`);
         else
-            process.stdout.write(`\n${safe}\n`);
+            write(process.stdout, `\n${safe}\n`);
     }
     info(message) {
-        process.stdout.write(`${this.redact(message)}\n`);
+        write(process.stdout, `${this.redact(message)}\n`);
     }
     warning(message, target) {
         if (this.onRunner)
             warning(this.redact(message), toProperties(target));
         else
-            process.stdout.write(`warning: ${where(target)}${this.redact(message)}\n`);
+            write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
     }
     error(message, target) {
         if (this.onRunner)
             error(this.redact(message), toProperties(target));
         else
-            process.stderr.write(`error: ${where(target)}${this.redact(message)}\n`);
+            write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
     }
     debug(message) {
         if (this.onRunner)
             core_debug(this.redact(message));
         else if (this.env.ROLLGATE_DEBUG)
-            process.stdout.write(`debug: ${this.redact(message)}\n`);
+            write(process.stdout, `debug: ${this.redact(message)}\n`);
     }
     async group(title, fn) {
         if (!this.onRunner) {
@@ -55878,6 +56018,13 @@ class MemoryRuntime extends RedactingRuntime {
     outputs = {};
     logs = [];
     summary = '';
+    interruption = new AbortController();
+    signal = this.interruption.signal;
+    /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
+    }
     constructor(inputs = {}, env = {}) {
         super();
         this.inputs = inputs;
@@ -55917,8 +56064,14 @@ class MemoryRuntime extends RedactingRuntime {
 /**
  * Runs one action the way every entry does: user errors become a plain failure message,
  * anything else is a bug and keeps its stack trace. Sets the process exit code.
+ *
+ * On a real runner it also owns the process's edges: a closed stdout never stops the action,
+ * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
+ * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
+ * action has finished what cannot be left half-done. A second signal exits at once.
  */
 async function runAction(name, body, runtime = new RunnerRuntime()) {
+    const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
     let result;
     try {
         result = await body(runtime);
@@ -55927,16 +56080,54 @@ async function runAction(name, body, runtime = new RunnerRuntime()) {
         if ((0,errors/* isUserError */.iU)(err)) {
             result = { ok: false, failure: (0,errors/* describeError */.Uc)(err) };
         }
+        else if (runtime.signal.aborted && err === runtime.signal.reason) {
+            result = { ok: false };
+        }
         else {
             const stack = err instanceof Error && err.stack ? err.stack : String(err);
             result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
         }
+    }
+    finally {
+        release?.();
+    }
+    const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
+    if (interrupted) {
+        // Whatever the body made of it, an interrupted action did not finish what it was asked to.
+        result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
+        runtime.error(result.failure ?? interrupted.message);
+        process.exitCode = interrupted.exitCode;
+        return result;
     }
     if (!result.ok) {
         runtime.error(result.failure ?? `${name} failed`);
         process.exitCode = 1;
     }
     return result;
+}
+/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
+const INTERRUPT_GRACE_MS = 30_000;
+/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
+function watchProcess(runtime) {
+    ignoreClosedPipes();
+    const onSignal = (received) => {
+        if (runtime.signal.aborted) {
+            // A second Ctrl-C: the person wants out now.
+            process.exit(received === 'SIGINT' ? 130 : 143);
+        }
+        runtime.interrupt(received);
+        runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
+        void (0,core_exec/* stopRunningCommands */.a)('SIGTERM');
+        setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
+    };
+    const onInt = () => onSignal('SIGINT');
+    const onTerm = () => onSignal('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    };
 }
 
 
