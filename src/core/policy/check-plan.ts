@@ -105,7 +105,8 @@ async function mistakesOf(provider: MetricsProvider, p: QueryProbe, time: number
 }
 
 function shown(p: QueryProbe): string {
-  return p.error ? `error: ${p.error}` : describeOutcome(p.outcome as QueryOutcome);
+  if (p.error) return `error: ${p.error}`;
+  return p.outcome?.kind === 'value' ? formatValue(p.outcome.value) : describeOutcome(p.outcome as QueryOutcome);
 }
 
 /**

@@ -36,7 +36,7 @@ export async function runPlanCheckAction(runtime: ActionRuntime, deps: { clock?:
   }
   const report = await checkPlanQueries({ analysis, provider, time: clock.now(), vars: { service: plan.service, environment: plan.environment }, scrapeIntervals });
   for (const c of report.checks) {
-    runtime.info(`${c.name}: canary ${c.probes.map((p) => `${p.track} ${p.error ?? JSON.stringify(p.outcome)}`).join(', ')} → ${c.verdictNow}`);
+    runtime.info(`${c.name}: ${c.probes.map((p) => `${p.track} ${p.error ?? JSON.stringify(p.outcome)}`).join(', ')} → ${c.verdictNow}`);
     for (const m of c.mistakes) (m.severity === 'error' ? runtime.error : runtime.warning).call(runtime, m.message, { file, title: `rollgate check-plan: ${c.name}` });
   }
   for (const m of report.requests?.mistakes ?? []) (m.severity === 'error' ? runtime.error : runtime.warning).call(runtime, m.message, { file, title: 'rollgate check-plan: requests' });
