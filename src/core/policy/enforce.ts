@@ -4,8 +4,9 @@ import { getOptionalInput } from '../inputs.js';
 import { createMetricsProvider } from '../metrics/index.js';
 import type { Plan } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
-import { findReleaseChanges } from './changes.js';
-import { checkReleasePolicy, describeRefusals, renderPolicySummary, type PolicyDecision } from './check.js';
+import { findReleaseChanges, gitChangedPaths, migrationsOf } from './changes.js';
+import { checkReleasePolicy, describeRefusals, renderPolicySummary, type PolicyDecision, type PolicyFinding } from './check.js';
+import type { ChangeSet } from './risk.js';
 
 /** The release policy refused the rollout: the message names each rule, its value and how to proceed. */
 export class PolicyRefusedError extends UserError {
@@ -45,4 +46,27 @@ export async function enforceReleasePolicy(runtime: ActionRuntime, options: { pl
   if (!decision.allowed) throw new PolicyRefusedError(decision);
   if (decision.override) runtime.warning(`release policy overridden by ${decision.override.by} (${decision.override.rules.join(', ')}): ${decision.override.reason}`);
   return decision;
+}
+
+/**
+ * The release policy as a pull request sees it, so the author learns early: the risk class of
+ * the PR's changes and what the plan lacks for it (refusals), and the deploy windows now (for
+ * information). The error budget is left to deploy time, when it matters.
+ */
+export async function reviewReleasePolicy(
+  plan: Plan,
+  options: { cwd: string; baseRef?: string; irreversible: boolean; now: number },
+): Promise<{ markdown: string; refused: PolicyFinding[] } | undefined> {
+  if (!plan.policy) return undefined;
+  let changes: ChangeSet | undefined;
+  if (plan.policy.risk) {
+    const diff = options.baseRef ? await gitChangedPaths([`${options.baseRef}...HEAD`], options.cwd) : { problem: 'no base-ref and no pull request' };
+    changes = diff.paths
+      ? { paths: diff.paths, source: `the pull request (${options.baseRef}...HEAD)`, migrations: migrationsOf(diff.paths, options.irreversible) }
+      : { source: diff.problem ?? 'unknown', migrations: options.irreversible ? 'contract' : 'none' };
+  }
+  const decision = await checkReleasePolicy({ plan, time: options.now, changes, parts: { errorBudget: false, windows: true, risk: true } });
+  // On a PR only the plan's strength can be fixed; the windows say when a deploy could start.
+  const refused = decision.findings.filter((f) => f.outcome === 'refuse' && f.rule.startsWith('policy.risk.'));
+  return { markdown: renderPolicySummary({ ...decision, allowed: refused.length === 0, refused }, 'release policy (checked again by deploy-canary)'), refused };
 }
