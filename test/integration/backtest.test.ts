@@ -98,6 +98,27 @@ describeIf('backtest over a recorded incident on real Prometheus', () => {
     expect(result.margins.find((m) => m.check === 'error-rate-strict')!.margin).toBeCloseTo(0.005 - 0.01, 9);
   });
 
+  it('leaves a dry-run check out of the statistical judge too', async () => {
+    const statistical = analysisSchema.parse({
+      judge: 'mann-whitney',
+      interval: '30s',
+      window: '1m',
+      bake: '10m',
+      checks: [
+        { name: 'throughput', query: 'sum(rate(http_requests_total{track="{{track}}"}[{{window}}]))', direction: 'either', critical: true },
+        { name: 'errors', query: 'sum(rate(http_requests_total{track="{{track}}",status=~"5.."}[{{window}}]))', direction: 'increase', critical: true, dryRun: true },
+      ],
+    });
+    const result = await runBacktest({ analysis: statistical, provider: provider(), window: { from: ms(INCIDENT), to: ms(INCIDENT + 10 * 60) } });
+    const errors = result.report.checks.find((c) => c.name === 'errors')!;
+    expect(errors).toMatchObject({ outcome: 'fail', dryRun: true });
+    expect(result.report.checks.find((c) => c.name === 'throughput')!.outcome).toBe(result.verdict);
+    expect(result.verdict).not.toBe('fail');
+    // Without dryRun the same errors fail the gate.
+    const decisive = { ...statistical, checks: statistical.checks.map((c) => ({ ...c, dryRun: false })) };
+    expect((await runBacktest({ analysis: decisive, provider: provider(), window: { from: ms(INCIDENT), to: ms(INCIDENT + 10 * 60) } })).verdict).toBe('fail');
+  });
+
   it("picks every recorded rollout's bake windows from the ledger and reports each, with a chart and JSON", async () => {
     const ledger = join(dir.path, 'ledger.json');
     let now = new Date(ms(T0 + 5 * 60));

@@ -232,6 +232,20 @@ describeIf('error budget on real Prometheus history', () => {
       expect((await traffic().getState()).canaryPercent).toBe(0);
     });
 
+    it('never holds back a rollback: a freeze refuses the rollout, not the way back', async () => {
+      const day = new Date(JUDGED_AT).toISOString().slice(0, 10);
+      const frozen = stack.writePlan({ policy: { freezes: [{ from: day, to: day, reason: 'incident review' }] } }, 'frozen.yml');
+      const refused = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: frozen, version: 'v2', weight: '30' }, env);
+      expect(refused.result.failure).toContain(`policy.freezes[0]: now ${day}`);
+      expect((await traffic().getState()).canaryPercent).toBe(0);
+      const forced = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: frozen, version: 'v2', weight: '30', reason: 'customer escalation' }, env);
+      expect(forced.result).toEqual({ ok: true });
+      expect((await traffic().getState()).canaryPercent).toBe(30);
+      const back = await runStep('rollback', (r) => runRollbackAction(r), { plan: frozen, reason: 'canary looked wrong' }, env);
+      expect(back.result).toEqual({ ok: true });
+      expect((await sendRequests(stack.haproxy.url, 200)).byTrack).toEqual({ stable: 200 });
+    });
+
     it('allows a healthy service without any reason', async () => {
       const { result, rt } = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: plan('healthy', 'healthy.yml'), version: 'v2', weight: '10' }, env);
       expect(result).toEqual({ ok: true });

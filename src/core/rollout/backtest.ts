@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { renderBacktestSummary, renderBacktestText, runBacktest, type BacktestResult, type BacktestWindow } from '../analysis/backtest.js';
 import { systemClock, type Clock } from '../clock.js';
 import { formatDuration } from '../duration.js';
-import { InputError } from '../errors.js';
+import { describeError, InputError } from '../errors.js';
 import { deploymentRecordsFor } from '../github/factory.js';
 import type { DeploymentRecords } from '../github/records.js';
 import { getBooleanInput, getNumberInput, getOptionalInput } from '../inputs.js';
@@ -85,7 +85,13 @@ export async function runBacktestAction(runtime: ActionRuntime, deps: { clock?: 
   runtime.appendSummary(renderBacktestSummary(results));
   const json = JSON.stringify(results.map(({ report, ...rest }) => ({ ...rest, checks: report.checks, measurements: report.measurements })));
   const file = getOptionalInput(runtime, 'backtest-json');
-  if (file) writeFileSync(file, `${json}\n`);
+  if (file) {
+    try {
+      writeFileSync(file, `${json}\n`);
+    } catch (err) {
+      throw new InputError('backtest-json', `cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`);
+    }
+  }
   runtime.setOutput('verdict', results.map((r) => r.verdict).join(','));
   runtime.setOutput('report', json);
   const broken = results.filter((r) => r.verdict === 'error');
