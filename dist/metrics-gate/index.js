@@ -53776,8 +53776,14 @@ async function runBacktestAction(runtime, deps = {}) {
     runtime.appendSummary(renderBacktestSummary(results));
     const json = JSON.stringify(results.map(({ report, ...rest }) => ({ ...rest, checks: report.checks, measurements: report.measurements })));
     const file = (0,inputs/* getOptionalInput */.lI)(runtime, 'backtest-json');
-    if (file)
-        (0,external_node_fs_.writeFileSync)(file, `${json}\n`);
+    if (file) {
+        try {
+            (0,external_node_fs_.writeFileSync)(file, `${json}\n`);
+        }
+        catch (err) {
+            throw new errors/* InputError */.dz('backtest-json', `cannot write ${file}: ${err.code ?? (0,errors/* describeError */.Uc)(err)}`);
+        }
+    }
     runtime.setOutput('verdict', results.map((r) => r.verdict).join(','));
     runtime.setOutput('report', json);
     const broken = results.filter((r) => r.verdict === 'error');
