@@ -80,7 +80,8 @@ describe('pre-deploy-checklist reports the release policy on the pull request', 
   });
 
   it('at deploy time, diffs the ref being deployed against the last good deployment from the records', async () => {
-    const ledger = join(repo.path, '..', 'ledger.json');
+    const ledgerDir = tempDir('rollgate-policy-ledger-');
+    const ledger = join(ledgerDir.path, 'ledger.json');
     const records = new LedgerDeploymentRecords(ledger);
     const inputs = (ref: string) => new MemoryRuntime({ ref, records: 'ledger', ledger });
     write('src/payments/card.ts', 'export const v = 3;\n');
@@ -101,5 +102,6 @@ describe('pre-deploy-checklist reports the release policy on the pull request', 
     const listed = await findReleaseChanges(new MemoryRuntime({ 'changed-files': 'README.md' }), { environment: 'production', cwd: repo.path, irreversible: true });
     expect(listed).toEqual({ paths: ['README.md'], source: 'input changed-files', migrations: 'contract' });
     git('reset', '-q', '--hard', base);
+    ledgerDir.remove();
   });
 });
