@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCanaryStack, type CanaryStack } from '../../harness/canary-stack.js';
@@ -179,7 +179,9 @@ describeIf('error budget on real Prometheus history', () => {
     const plan = (service: string, name: string) =>
       stack.writePlan(
         {
-          metrics: { provider: 'prometheus', address: prometheus.url, retries: 0 },
+          // Generous waits: under load a slow answer must not turn into a different refusal.
+          metrics: { provider: 'prometheus', address: prometheus.url, timeout: '60s' },
+          readiness: { url: `http://127.0.0.1:${stack.slots.canary}/health/ready`, timeout: '60s', interval: '250ms' },
           notify: { webhook: `${receiver.url}/hook` },
           policy: {
             errorBudget: {
@@ -193,6 +195,10 @@ describeIf('error budget on real Prometheus history', () => {
         name,
       );
     const traffic = () => new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: stack.haproxy.admin, backend: 'orders' }));
+    // Each test starts with stable serving everything, whatever an earlier one left behind.
+    afterEach(async () => {
+      await runStep('rollback', (r) => runRollbackAction(r), { plan: stack.writePlan({}, 'cleanup.yml') }, env);
+    });
 
     it('refuses while the budget burns: nothing deployed, no traffic moved, the summary says why and how to proceed', async () => {
       const { result, rt } = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: plan('burning', 'burning.yml'), version: 'v2', weight: '20' }, env);
@@ -234,7 +240,10 @@ describeIf('error budget on real Prometheus history', () => {
 
     it('never holds back a rollback: a freeze refuses the rollout, not the way back', async () => {
       const day = new Date(JUDGED_AT).toISOString().slice(0, 10);
-      const frozen = stack.writePlan({ policy: { freezes: [{ from: day, to: day, reason: 'incident review' }] } }, 'frozen.yml');
+      const frozen = stack.writePlan(
+        { readiness: { url: `http://127.0.0.1:${stack.slots.canary}/health/ready`, timeout: '60s', interval: '250ms' }, policy: { freezes: [{ from: day, to: day, reason: 'incident review' }] } },
+        'frozen.yml',
+      );
       const refused = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: frozen, version: 'v2', weight: '30' }, env);
       expect(refused.result.failure).toContain(`policy.freezes[0]: now ${day}`);
       expect((await traffic().getState()).canaryPercent).toBe(0);
