@@ -35782,13 +35782,58 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1324);
+/* harmony import */ var _core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2867);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('deploy-canary', (runtime) => (0,_core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__/* .runDeployCanaryAction */ .h)(runtime));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 4184:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   m: () => (/* binding */ systemClock)
+/* harmony export */ });
+/* unused harmony export FakeClock */
+/** The wall clock. */
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason ?? new Error('aborted'));
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, Math.max(0, ms));
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason ?? new Error('aborted'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+/** A clock whose sleeps return at once and move time forward; for tests and simulations. */
+class FakeClock {
+    current;
+    constructor(current = 0) {
+        this.current = current;
+    }
+    now() {
+        return this.current;
+    }
+    async sleep(ms) {
+        this.current += Math.max(0, ms);
+        await Promise.resolve();
+    }
+    advance(ms) {
+        this.current += ms;
+    }
+}
+
 
 /***/ }),
 
@@ -35855,149 +35900,41 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 5111:
+/***/ 431:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  d: () => (/* binding */ runCommand),
-  a: () => (/* binding */ stopRunningCommands)
-});
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(2091);
-;// CONCATENATED MODULE: ./src/core/exec.ts
-
-
-const MAX_CAPTURE = 1024 * 1024;
-/** Process groups of the commands running now, so an interrupted action can stop what it started. */
-const runningGroups = new Set();
-/**
- * Sends `signal` to every command this process started and that is still running, with its
- * whole process group (a deploy script's own children too). SIGTERM first lets a script clean
- * up; `graceMs` later, whatever is left gets SIGKILL. Resolves once none is left, or after that.
- */
-async function stopRunningCommands(signal = 'SIGTERM', graceMs = 3000) {
-    const groups = [...runningGroups];
-    for (const pid of groups)
-        signalGroup(pid, signal);
-    const deadline = Date.now() + graceMs;
-    // The group outlives its leader when a script's children ignore SIGTERM: wait on the group.
-    while (groups.some((pid) => signalGroup(pid, 0)) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
-    for (const pid of groups)
-        signalGroup(pid, 'SIGKILL');
-    return groups.length;
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   S: () => (/* binding */ describeOutcome),
+/* harmony export */   s: () => (/* binding */ outcomeOf)
+/* harmony export */ });
+/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
+function outcomeOf(value) {
+    if (Number.isNaN(value))
+        return { kind: 'nan' };
+    if (!Number.isFinite(value))
+        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+    return { kind: 'value', value };
 }
-/** Signals a process group (0: only asks whether any member is alive); false when none is. */
-function signalGroup(pid, signal) {
-    try {
-        if (process.platform !== 'win32')
-            process.kill(-pid, signal);
-        else
-            process.kill(pid, signal);
-        return true;
+/** A short, human description of an outcome for tables and messages. */
+function describeOutcome(outcome) {
+    switch (outcome.kind) {
+        case 'value':
+            return String(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series (expected 1)`;
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
     }
-    catch {
-        return false;
-    }
-}
-/**
- * Runs a program with an argument vector (never a shell string). Resolves with the exit code
- * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
- * in which case its whole process group is killed.
- */
-function runCommand(argv, options = {}) {
-    const [file, ...args] = argv;
-    if (!file)
-        return Promise.reject(new errors/* ProviderError */.mZ('command', 'empty command'));
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(file, args, {
-            cwd: options.cwd,
-            env: options.env ?? process.env,
-            stdio: ['pipe', 'pipe', 'pipe'],
-            detached: process.platform !== 'win32',
-        });
-        const pid = child.pid;
-        if (pid !== undefined)
-            runningGroups.add(pid);
-        let stdout = '';
-        let stderr = '';
-        let settled = false;
-        const partial = { stdout: '', stderr: '' };
-        const kill = () => {
-            try {
-                if (child.pid && process.platform !== 'win32')
-                    process.kill(-child.pid, 'SIGKILL');
-                else
-                    child.kill('SIGKILL');
-            }
-            catch {
-                /* already gone */
-            }
-        };
-        const timer = options.timeoutMs !== undefined
-            ? setTimeout(() => {
-                kill();
-                finish(() => reject(new errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
-            }, options.timeoutMs)
-            : undefined;
-        const onAbort = () => {
-            kill();
-            finish(() => reject(new errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
-        };
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        function finish(fn) {
-            if (settled)
-                return;
-            settled = true;
-            if (timer)
-                clearTimeout(timer);
-            options.signal?.removeEventListener('abort', onAbort);
-            fn();
-        }
-        const collect = (stream) => (chunk) => {
-            const text = chunk.toString('utf8');
-            if (stream === 'stdout' && stdout.length < MAX_CAPTURE)
-                stdout += text;
-            if (stream === 'stderr' && stderr.length < MAX_CAPTURE)
-                stderr += text;
-            if (options.onLine) {
-                const lines = (partial[stream] + text).split('\n');
-                partial[stream] = lines.pop() ?? '';
-                for (const line of lines)
-                    options.onLine(line, stream);
-            }
-        };
-        child.stdout.on('data', collect('stdout'));
-        child.stderr.on('data', collect('stderr'));
-        child.on('error', (err) => {
-            if (pid !== undefined)
-                runningGroups.delete(pid);
-            finish(() => reject(new errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
-        });
-        child.on('exit', () => {
-            if (pid !== undefined)
-                runningGroups.delete(pid);
-        });
-        child.on('close', (code, signal) => {
-            for (const stream of ['stdout', 'stderr'])
-                if (partial[stream] && options.onLine)
-                    options.onLine(partial[stream], stream);
-            finish(() => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.input ?? '');
-    });
 }
 
 
 /***/ }),
 
-/***/ 1324:
+/***/ 2867:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -36018,42 +35955,25 @@ __nccwpck_require__.d(common_utils_namespaceObject, {
 });
 
 // EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(2091);
+var core_errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: ./src/core/duration.ts
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const COMPOUND = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-/** Units from largest to smallest: a compound duration names each at most once, in this order. */
-const UNIT_ORDER = ['h', 'm', 's', 'ms'];
-/**
- * Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. A unit
- * that repeats or comes after a smaller one (`1h1h`, `30s1m`) is malformed: it is almost always
- * a typo, and summing it would silently double a bake or a timeout.
- */
+/** Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. */
 function duration_parseDuration(text) {
     const trimmed = text.trim();
     if (!COMPOUND.test(trimmed))
         return undefined;
     let total = 0;
-    let lastUnit = -1;
     for (const part of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
         const [, amount, unit] = part;
         if (amount === undefined || unit === undefined || !DURATION.test(`${amount}${unit}`))
             return undefined;
-        const rank = UNIT_ORDER.indexOf(unit);
-        if (rank <= lastUnit)
-            return undefined;
-        lastUnit = rank;
         total += Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
     }
     return Number.isFinite(total) ? Math.round(total) : undefined;
 }
-/** True when `text` is made of duration parts but repeats a unit or puts a smaller one first (`1h1h`). */
-function duration_repeatsDurationUnit(text) {
-    return COMPOUND.test(text.trim()) && duration_parseDuration(text) === undefined;
-}
-/** The part of a duration error that says why a unit-shaped text was refused. */
-const duration_REPEATED_UNIT = 'each unit once, largest first (1h30m, not 1h1h or 30m1h)';
 /** Formats milliseconds the way a plan would write them: `1m30s`, `500ms`. */
 function formatDuration(ms) {
     if (ms < 1000)
@@ -36077,36 +35997,14 @@ function promDuration(ms) {
     return `${Math.max(1, Math.ceil(ms / 1000))}s`;
 }
 
-;// CONCATENATED MODULE: ./src/core/plan/steps.ts
-/**
- * The one rule for traffic steps, whether they come from a plan's `steps`, or from the `steps`,
- * `to` or `weight` inputs: each a share greater than 0 and at most 100, strictly rising, and
- * (for a run that starts from a canary that already has traffic) never below the share it has.
- * A 0 is not a step: sending the canary nothing is rollback's job.
- */
-function trafficStepsProblem(steps, current) {
-    for (const [index, weight] of steps.entries()) {
-        if (!Number.isFinite(weight) || weight <= 0 || weight > 100)
-            return { index, message: 'expected a traffic weight greater than 0 and at most 100 (0 is not a step: rollback takes the canary to 0)' };
-        const previous = steps[index - 1];
-        if (previous !== undefined && weight <= previous)
-            return { index, message: `expected steps in increasing order (after ${previous})` };
-    }
-    const first = steps[0];
-    if (current !== undefined && first !== undefined && first < current)
-        return { index: 0, message: `expected steps that rise from the canary's current ${Math.round(current * 100) / 100}% (lowering it is rollback's job)` };
-    return undefined;
-}
-
 ;// CONCATENATED MODULE: ./src/core/inputs.ts
-
 
 
 /** The input's value; an InputError naming it when it is missing. */
 function getRequiredInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
-        throw new errors/* InputError */.dz(name, 'is required');
+        throw new core_errors/* InputError */.dz(name, 'is required');
     return value;
 }
 /** The input's value, or undefined when unset or empty. */
@@ -36145,13 +36043,13 @@ function parseNumberInput(name, value, bounds = {}) {
                 : '';
     const problem = `expected ${what}${range}, got ${JSON.stringify(value)}`;
     if (!Number.isFinite(n))
-        throw new errors/* InputError */.dz(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.integer && !Number.isInteger(n))
-        throw new errors/* InputError */.dz(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.min !== undefined && n < bounds.min)
-        throw new errors/* InputError */.dz(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.max !== undefined && n > bounds.max)
-        throw new errors/* InputError */.dz(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     return n;
 }
 /** A duration input (`30s`, `5m`) in milliseconds. */
@@ -36161,7 +36059,7 @@ function getDurationInput(runtime, name) {
         return undefined;
     const ms = parseDuration(value);
     if (ms === undefined)
-        throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h${repeatsDurationUnit(value) ? ` (${REPEATED_UNIT})` : ''}, got ${JSON.stringify(value)}`);
+        throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
     return ms;
 }
 /** A list input: comma- or newline-separated, blanks dropped. */
@@ -36174,26 +36072,93 @@ function getListInput(runtime, name) {
         .map((s) => s.trim())
         .filter(Boolean);
 }
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+const MAX_CAPTURE = 1024 * 1024;
 /**
- * Traffic weights given as an input (`steps`, `to`, `weight`), held to the same rule as a plan's
- * `steps`: an input can never ask for what the plan itself would refuse. `current` is the
- * canary's share now, when the steps must rise from it.
+ * Runs a program with an argument vector (never a shell string). Resolves with the exit code
+ * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
+ * in which case its whole process group is killed.
  */
-function parseTrafficSteps(name, values, current) {
-    const weights = values.map((v) => parseNumberInput(name, v, { min: 0, max: 100 }));
-    const problem = trafficStepsProblem(weights, current);
-    if (problem)
-        throw new errors/* InputError */.dz(name, `${problem.message}, got ${values.join(',')}`);
-    return weights;
-}
-/** A single traffic weight input (`weight`, `to`), under the rule of `parseTrafficSteps`. */
-function getTrafficWeightInput(runtime, name) {
-    const value = runtime.getInput(name);
-    return value === undefined ? undefined : parseTrafficSteps(name, [value])[0];
+function runCommand(argv, options = {}) {
+    const [file, ...args] = argv;
+    if (!file)
+        return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)(file, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
+        });
+        let stdout = '';
+        let stderr = '';
+        let settled = false;
+        const partial = { stdout: '', stderr: '' };
+        const kill = () => {
+            try {
+                if (child.pid && process.platform !== 'win32')
+                    process.kill(-child.pid, 'SIGKILL');
+                else
+                    child.kill('SIGKILL');
+            }
+            catch {
+                /* already gone */
+            }
+        };
+        const timer = options.timeoutMs !== undefined
+            ? setTimeout(() => {
+                kill();
+                finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
+            }, options.timeoutMs)
+            : undefined;
+        const onAbort = () => {
+            kill();
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
+        };
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        function finish(fn) {
+            if (settled)
+                return;
+            settled = true;
+            if (timer)
+                clearTimeout(timer);
+            options.signal?.removeEventListener('abort', onAbort);
+            fn();
+        }
+        const collect = (stream) => (chunk) => {
+            const text = chunk.toString('utf8');
+            if (stream === 'stdout' && stdout.length < MAX_CAPTURE)
+                stdout += text;
+            if (stream === 'stderr' && stderr.length < MAX_CAPTURE)
+                stderr += text;
+            if (options.onLine) {
+                const lines = (partial[stream] + text).split('\n');
+                partial[stream] = lines.pop() ?? '';
+                for (const line of lines)
+                    options.onLine(line, stream);
+            }
+        };
+        child.stdout.on('data', collect('stdout'));
+        child.stderr.on('data', collect('stderr'));
+        child.on('error', (err) => {
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+        });
+        child.on('close', (code, signal) => {
+            for (const stream of ['stdout', 'stderr'])
+                if (partial[stream] && options.onLine)
+                    options.onLine(partial[stream], stream);
+            finish(() => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+        });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(options.input ?? '');
+    });
 }
 
-// EXTERNAL MODULE: ./src/core/exec.ts + 1 modules
-var exec = __nccwpck_require__(5111);
 ;// CONCATENATED MODULE: ./src/core/template.ts
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
@@ -36203,7 +36168,7 @@ function renderTemplate(template, vars, field = 'template') {
         const value = vars[name];
         if (value === undefined) {
             const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
-            throw new errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
+            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
         }
         return String(value);
     });
@@ -36252,11 +36217,11 @@ function splitWords(text, field = 'command') {
         }
     }
     if (quote)
-        throw new errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
+        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
     if (inWord)
         words.push(current);
     if (words.length === 0)
-        throw new errors/* UserError */.yo(`${field}: empty command`);
+        throw new core_errors/* UserError */.yo(`${field}: empty command`);
     return words;
 }
 
@@ -36304,7 +36269,7 @@ class kubectl_Kubectl {
             return JSON.parse(out);
         }
         catch {
-            throw new errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
         }
     }
     /** Applies one patch; the caller reads the object back to verify it. */
@@ -36321,14 +36286,14 @@ class kubectl_Kubectl {
     }
     async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
         this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await (0,exec/* runCommand */.d)(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
             const detail = err instanceof Error ? err.message : String(err);
-            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
         });
         if (result.exitCode !== 0) {
             const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
             const notFound = /NotFound|not found/i.test(reason);
-            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
         }
         return result.stdout;
     }
@@ -36360,7 +36325,7 @@ function deploymentForSlot(config, slot) {
     const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
     const name = (field && config[field]) ?? config.deployment;
     if (!name)
-        throw new errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
     return name;
 }
 function kubectl(config, deps) {
@@ -36382,7 +36347,7 @@ function deployArgs(config, deployment, image) {
 async function deployToKubernetes(config, slot, image, deps) {
     const k8s = config.kubernetes;
     if (!k8s)
-        throw new errors/* UserError */.yo('deploy.kubernetes: is required here');
+        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
     const name = deploymentForSlot(k8s, slot);
     const k = kubectl(k8s, deps);
     const before = await k.get(DEPLOYMENT, name, deps.signal);
@@ -36398,12 +36363,12 @@ async function deployToKubernetes(config, slot, image, deps) {
     await k
         .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
         .catch((err) => {
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
     });
     const after = await k.get(DEPLOYMENT, name, deps.signal);
     const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
     if (found !== image)
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
 }
 /** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
 async function scaleDownCanary(config, deps) {
@@ -36428,7 +36393,7 @@ function containerImage(deployment, container, resource) {
     const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
     const found = containers.find((c) => c.name === container);
     if (!found)
-        throw new errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
     return typeof found.image === 'string' ? found.image : undefined;
 }
 
@@ -36442,21 +36407,21 @@ async function deployToSlot(config, target, deps) {
     if (!config.command && config.kubernetes)
         return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
     if (!config.command)
-        throw new errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
+        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
     const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
     await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
-        const result = await (0,exec/* runCommand */.d)(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
+        const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
         if (result.exitCode !== 0) {
             const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-            throw new errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
+            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
         }
     });
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/core/flags/flagd-file.ts
 
 
@@ -36480,16 +36445,16 @@ class FlagdFileKillSwitches {
         this.config = config;
         this.context = context;
         this.environment = config.environment ?? context.planEnvironment;
-        this.path = (0,external_node_path_namespaceObject.isAbsolute)(config.file) ? config.file : (0,external_node_path_namespaceObject.resolve)(context.cwd ?? process.cwd(), config.file);
+        this.path = (0,external_node_path_.isAbsolute)(config.file) ? config.file : (0,external_node_path_.resolve)(context.cwd ?? process.cwd(), config.file);
     }
     async turnOff(flag, context) {
         const { doc, text } = await this.read();
         const definition = doc.flags?.[flag];
         if (!definition)
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
         if (flagState(definition) !== 'off') {
             switchOff(definition);
-            await (0,promises_namespaceObject.writeFile)(this.path, serialise(doc, text));
+            await (0,promises_.writeFile)(this.path, serialise(doc, text));
         }
         // Also when the file already reads off: an earlier attempt may have written it but failed to
         // commit or push, and only the pushed commit turns the flag off for a GitOps deployment.
@@ -36499,7 +36464,7 @@ class FlagdFileKillSwitches {
         const { doc } = await this.read();
         const definition = doc.flags?.[flag];
         if (!definition)
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
         return flagState(definition);
     }
     async exists(flag) {
@@ -36509,36 +36474,36 @@ class FlagdFileKillSwitches {
     async read() {
         let text;
         try {
-            text = await (0,promises_namespaceObject.readFile)(this.path, 'utf8');
+            text = await (0,promises_.readFile)(this.path, 'utf8');
         }
         catch (err) {
             const code = err.code;
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'unknown error'})`}`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'unknown error'})`}`);
         }
         let doc;
         try {
             doc = JSON.parse(text);
         }
         catch (err) {
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: not valid JSON (${err.message})`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: not valid JSON (${err.message})`);
         }
         if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: expected a JSON object with "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: expected a JSON object with "flags"`);
         return { doc: doc, text };
     }
     async git(args, cwd) {
-        return (0,exec/* runCommand */.d)(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+        return runCommand(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
     }
     async mustGit(args, cwd) {
         const res = await this.git(args, cwd);
         if (res.exitCode !== 0)
-            throw new errors/* ProviderError */.mZ('flagd-file', `git ${args[0]} failed: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `git ${args[0]} failed: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}`);
         return res.stdout.trim();
     }
     async commitAndPush(flag, context) {
-        const dir = (0,external_node_path_namespaceObject.dirname)(this.path);
+        const dir = (0,external_node_path_.dirname)(this.path);
         const top = await this.mustGit(['rev-parse', '--show-toplevel'], dir);
-        const file = (0,external_node_path_namespaceObject.relative)(top, this.path);
+        const file = (0,external_node_path_.relative)(top, this.path);
         // On a fresh runner git may have no identity; only then supply one, so a configured bot keeps its name.
         const identity = (await this.git(['config', 'user.email'], top)).stdout.trim()
             ? []
@@ -36560,14 +36525,14 @@ class FlagdFileKillSwitches {
             return;
         const branch = this.config.branch ?? (await this.git(['symbolic-ref', '--quiet', '--short', 'HEAD'], top)).stdout.trim();
         if (!branch)
-            throw new errors/* ProviderError */.mZ('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
+            throw new core_errors/* ProviderError */.mZ('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
         for (let attempt = 1;; attempt++) {
             // Pushing what is already there is a no-op, so an idempotent rerun costs one round trip.
             const push = await this.git(['push', 'origin', `HEAD:refs/heads/${branch}`], top);
             if (push.exitCode === 0)
                 return;
             if (attempt >= PUSH_ATTEMPTS)
-                throw new errors/* ProviderError */.mZ('flagd-file', `git push to ${branch} failed after ${attempt} attempts: ${push.stderr.trim().split('\n').slice(-2).join(' ')}`);
+                throw new core_errors/* ProviderError */.mZ('flagd-file', `git push to ${branch} failed after ${attempt} attempts: ${push.stderr.trim().split('\n').slice(-2).join(' ')}`);
             // Someone pushed in between: replay the flag commit on top of theirs and try again.
             await this.mustGit([...identity, 'pull', '--rebase', '--autostash', 'origin', branch], top);
             await this.context.clock.sleep(200 * attempt);
@@ -46359,42 +46324,8 @@ axios.default = axios;
 // this module should only have a default export
 /* harmony default export */ const lib_axios = (axios);
 
-;// CONCATENATED MODULE: ./src/core/clock.ts
-/** The wall clock. */
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason ?? new Error('aborted'));
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, Math.max(0, ms));
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason ?? new Error('aborted'));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
-/** A clock whose sleeps return at once and move time forward; for tests and simulations. */
-class FakeClock {
-    current;
-    constructor(current = 0) {
-        this.current = current;
-    }
-    now() {
-        return this.current;
-    }
-    async sleep(ms) {
-        this.current += Math.max(0, ms);
-        await Promise.resolve();
-    }
-    advance(ms) {
-        this.current += ms;
-    }
-}
-
+// EXTERNAL MODULE: ./src/core/clock.ts
+var core_clock = __nccwpck_require__(4184);
 ;// CONCATENATED MODULE: ./src/core/http.ts
 
 
@@ -46433,7 +46364,7 @@ function networkReason(err, timeoutMs) {
  * Any status is returned for the caller to judge; only a transport failure that outlived
  * its retries throws (a retryable ProviderError).
  */
-async function httpRequest(req, clock = systemClock) {
+async function httpRequest(req, clock = core_clock/* systemClock */.m) {
     const retries = req.retries ?? 2;
     const timeoutMs = req.timeoutMs ?? 10_000;
     const system = req.system ?? 'http';
@@ -46469,10 +46400,10 @@ async function httpRequest(req, clock = systemClock) {
         }
         catch (err) {
             if (req.signal?.aborted)
-                throw new errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
             if (attempt > retries) {
                 const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
-                throw new errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
             }
             await clock.sleep(delay, req.signal);
             delay = Math.min(delay * 2, 5_000);
@@ -46519,15 +46450,15 @@ class UnleashKillSwitches {
         const res = await this.call('POST', url);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const feature = await this.feature(flag);
         if (!feature)
-            throw new errors/* ProviderError */.mZ('unleash', `flag ${flag} does not exist in project ${this.config.project}`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `flag ${flag} does not exist in project ${this.config.project}`);
         const env = feature.environments?.find((e) => e.name === this.environment);
         if (!env)
-            throw new errors/* ProviderError */.mZ('unleash', `flag ${flag} has no environment ${this.environment} (project ${this.config.project})`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `flag ${flag} has no environment ${this.environment} (project ${this.config.project})`);
         return env.enabled === true ? 'on' : 'off';
     }
     async exists(flag) {
@@ -46543,7 +46474,7 @@ class UnleashKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new errors/* ProviderError */.mZ('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -46601,15 +46532,15 @@ class LaunchDarklyKillSwitches {
         }, this.context.clock);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const found = await this.flag(flag);
         if (!found)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} does not exist in project ${this.config.project}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} does not exist in project ${this.config.project}`);
         const env = found.environments?.[this.environment];
         if (!env)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} has no environment ${this.environment}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} has no environment ${this.environment}`);
         return env.on === true ? 'on' : 'off';
     }
     async exists(flag) {
@@ -46632,7 +46563,7 @@ class LaunchDarklyKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -46670,11 +46601,11 @@ class WebhookKillSwitches {
             system: 'flags webhook',
             responseType: 'text',
         }, this.context.clock).catch((err) => {
-            throw new errors/* ProviderError */.mZ('flags webhook', (0,errors/* describeError */.Uc)(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
+            throw new core_errors/* ProviderError */.mZ('flags webhook', (0,core_errors/* describeError */.Uc)(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
         });
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState() {
         return 'unknown';
@@ -46825,7 +46756,7 @@ async function verifyKillSwitchesExist(plan, options) {
             existence = await provider.exists(flag);
         }
         catch (err) {
-            throw new errors/* ProviderError */.mZ(provider.kind, `cannot check kill switch ${flag} before the rollout (a rollback could not turn it off either): ${(0,errors/* describeError */.Uc)(err).replace(/^[^:]+: /, '')}`);
+            throw new core_errors/* ProviderError */.mZ(provider.kind, `cannot check kill switch ${flag} before the rollout (a rollback could not turn it off either): ${(0,core_errors/* describeError */.Uc)(err).replace(/^[^:]+: /, '')}`);
         }
         checks.push({ flag, existence });
         switch (existence) {
@@ -46841,7 +46772,7 @@ async function verifyKillSwitchesExist(plan, options) {
         }
     }
     if (missing.length > 0)
-        throw new errors/* PlanError */.W6(options.file ?? 'rollout plan', missing);
+        throw new core_errors/* PlanError */.W6(options.file ?? 'rollout plan', missing);
     return checks;
 }
 function where(flags, environment) {
@@ -46886,7 +46817,7 @@ async function waitForReadiness(config, deps) {
         }
         const elapsed = deps.clock.now() - started;
         if (elapsed + config.interval > config.timeout)
-            throw new errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
+            throw new core_errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
         if (attempts === 1 || attempts % 5 === 0)
             deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
         await deps.clock.sleep(config.interval, deps.signal);
@@ -46950,22 +46881,13 @@ function otherColour(colour) {
 }
 /** One line describing a state, for logs: `stable 75% · canary 25%`. */
 function describeTrafficState(state) {
-    const entry = (label, s) => `${label} ${formatPercent(s.percent)}${entryFlag(s)}`;
-    const slots = state.slots.map((s) => entry(`${s.role}${s.name !== s.role ? ` (${s.name})` : ''}`, s));
-    const others = (state.others ?? []).map((o) => entry(`other ${o.name}`, o));
-    return `${state.live ? `live ${state.live} · ` : ''}${[...slots, ...others].join(' · ')}`;
-}
-/** ` [DOWN]`, ` [drain]`: what a person reading the log must notice about an entry. */
-function entryFlag(s) {
-    if (s.serving === false)
-        return ` [${s.status ?? 'not serving'}]`;
-    return s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : '';
+    const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
+    return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
 }
 /** A Markdown table of a state, for job summaries. */
 function trafficStateTable(state) {
-    const row = (label, s) => `| ${label} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.status ?? s.health ?? '—'}${s.detail ? ` (${s.detail})` : ''} | ${s.serving === undefined ? 'unknown' : s.serving ? 'yes' : '**no**'} |`;
-    const rows = [...state.slots.map((s) => row(s.role, s)), ...(state.others ?? []).map((o) => row('other', o))];
-    return ['| slot | name | traffic | weight | admin state | health | can serve |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+    const rows = state.slots.map((s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`);
+    return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 /** `25%`, `33.3%` */
 function formatPercent(percent) {
@@ -52367,7 +52289,7 @@ function createGitHubClient(options) {
     return octokit;
 }
 /** A GitHub answer other than a bad token or a missing permission, keeping its status and message for callers that act on them (a 422 lost race, a 409 empty repository). */
-class GitHubRequestError extends errors/* ProviderError */.mZ {
+class GitHubRequestError extends core_errors/* ProviderError */.mZ {
     status;
     apiMessage;
     constructor(status, 
@@ -52384,18 +52306,18 @@ class GitHubRequestError extends errors/* ProviderError */.mZ {
  * told otherwise); the rest names the call.
  */
 function explainGitHubError(error, call, tokenInput = 'github-token', permission = DEPLOYMENTS_PERMISSION) {
-    if (error instanceof errors/* UserError */.yo)
+    if (error instanceof core_errors/* UserError */.yo)
         return error;
     const e = (error ?? {});
     const status = typeof e.status === 'number' ? e.status : undefined;
     const apiMessage = messageOf(e.response?.data) ?? e.message ?? String(error);
     const fix = `the job needs \`permissions: ${permission}\` (or a token that has it) in input ${tokenInput}`;
     if (status === 401)
-        return new errors/* UserError */.yo(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
+        return new core_errors/* UserError */.yo(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
     if (status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0')
         return new GitHubRequestError(status, apiMessage, `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
     if (status === 403)
-        return new errors/* UserError */.yo(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
+        return new core_errors/* UserError */.yo(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
     if (status === 404)
         return new GitHubRequestError(status, apiMessage, `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
     if (status !== undefined && status >= 500)
@@ -52510,6 +52432,9 @@ function parsePayload(raw) {
         payload.rollbackOf = o.rollbackOf;
     if (typeof o.irreversible === 'boolean' || typeof o.irreversible === 'string')
         payload.irreversible = o.irreversible;
+    const override = o.policyOverride;
+    if (override && typeof override.by === 'string' && typeof override.reason === 'string' && Array.isArray(override.rules))
+        payload.policyOverride = { by: override.by, reason: override.reason, rules: override.rules.filter((r) => typeof r === 'string') };
     return payload;
 }
 
@@ -52620,15 +52545,15 @@ class LedgerDeploymentRecords {
             parsed = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
         }
         catch (err) {
-            throw new errors/* UserError */.yo(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
+            throw new core_errors/* UserError */.yo(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
         }
         if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.deployments))
-            throw new errors/* UserError */.yo(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
+            throw new core_errors/* UserError */.yo(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
         const deployments = parsed.deployments.filter(isLedgerDeployment);
         return { version: 1, deployments };
     }
     write(ledger) {
-        (0,external_node_fs_.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.file), { recursive: true });
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(this.file), { recursive: true });
         const temp = `${this.file}.${process.pid}.tmp`;
         (0,external_node_fs_.writeFileSync)(temp, `${JSON.stringify(ledger, null, 2)}\n`);
         (0,external_node_fs_.renameSync)(temp, this.file);
@@ -52653,7 +52578,7 @@ class LedgerDeploymentRecords {
         const ledger = this.read();
         const entry = ledger.deployments.find((d) => d.id === id);
         if (!entry)
-            throw new errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
+            throw new core_errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
         entry.statuses.push({
             state: update.state,
             description: update.description ? fitDescription(update.description) : undefined,
@@ -52721,7 +52646,7 @@ function githubAccess(runtime) {
 function repositoryParts(repository) {
     const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
     if (!match)
-        throw new errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+        throw new core_errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
     return { owner: match[1], repo: match[2] };
 }
 /**
@@ -52732,13 +52657,13 @@ function repositoryParts(repository) {
 function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
     const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
-        throw new errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
+        throw new core_errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
     const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
     const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
-    const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_namespaceObject.isAbsolute)(ledgerPath) ? (0,external_node_path_namespaceObject.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
+    const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_.isAbsolute)(ledgerPath) ? (0,external_node_path_.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
     switch (mode) {
         case 'none':
             return undefined;
@@ -52751,7 +52676,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return github();
         case 'github':
             if (!token)
-                throw new errors/* InputError */.dz('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
+                throw new core_errors/* InputError */.dz('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
             return github();
     }
     function github() {
@@ -52773,7 +52698,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
 
 
 /** A record the rollout could not write; its message says what to do. */
-class RecordNotWrittenError extends errors/* UserError */.yo {
+class RecordNotWrittenError extends core_errors/* UserError */.yo {
     name = 'RecordNotWrittenError';
 }
 /**
@@ -52819,10 +52744,10 @@ class DeploymentRecordHooks {
     }
     checkSetup() {
         if (this.setupError !== undefined)
-            throw new RecordNotWrittenError(`deployment records are not kept: ${(0,errors/* describeError */.Uc)(this.setupError)}`);
+            throw new RecordNotWrittenError(`deployment records are not kept: ${(0,core_errors/* describeError */.Uc)(this.setupError)}`);
     }
     fail(what, err, fix) {
-        throw new RecordNotWrittenError(`could not record ${what} in ${this.records?.location ?? 'GitHub'}: ${(0,errors/* describeError */.Uc)(err)}. What to do: ${fix}`);
+        throw new RecordNotWrittenError(`could not record ${what} in ${this.records?.location ?? 'GitHub'}: ${(0,core_errors/* describeError */.Uc)(err)}. What to do: ${fix}`);
     }
     async status(id, state, description) {
         const key = `${id}:${state}:${description}`;
@@ -52859,7 +52784,7 @@ class DeploymentRecordHooks {
                     environment: event.environment,
                     ref: deployedRef(this.runtime),
                     description,
-                    payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}) },
+                    payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
                 });
                 this.deploymentId = created.id;
             }
@@ -52887,7 +52812,7 @@ class DeploymentRecordHooks {
     async rolledBack(event) {
         const given = getOptionalInput(this.runtime, 'cause');
         if (given !== undefined && given !== 'failure' && given !== 'error')
-            throw new errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
+            throw new core_errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
         const id = await this.locate();
         if (id !== undefined)
             await this.status(id, given ?? event.cause, `rolled back: ${event.reason}`);
@@ -52978,6 +52903,9 @@ function buildMessage(plan, event, env, now) {
             break;
         case 'gate-failure':
             title = `❌ ${plan.service} failed its gate`;
+            break;
+        case 'policy-override':
+            title = `⚠️ ${plan.service} release policy overridden`;
             break;
     }
     const failing = event.failingChecks ?? [];
@@ -53079,7 +53007,7 @@ async function notify(plan, event, options) {
         message = buildMessage(plan, event, runtime.env, options.clock.now());
     }
     catch (err) {
-        runtime.warning(`notification not sent: ${(0,errors/* describeError */.Uc)(err)}`);
+        runtime.warning(`notification not sent: ${(0,core_errors/* describeError */.Uc)(err)}`);
         return [];
     }
     const slack = slackPayload(message);
@@ -53119,7 +53047,7 @@ async function deliver(target, url, body, options) {
         return { target, ok: false, status: res.status, attempts: res.attempts, detail: `${host} answered ${res.status}${answer ? ` ${answer}` : ''}${tries}` };
     }
     catch (err) {
-        const reason = (0,errors/* describeError */.Uc)(err).replace(/https?:\/\/\S+/g, host);
+        const reason = (0,core_errors/* describeError */.Uc)(err).replace(/https?:\/\/\S+/g, host);
         return { target, ok: false, attempts: (options.retries ?? 3) + 1, detail: reason };
     }
 }
@@ -53192,7 +53120,7 @@ class RollingDeployment {
         this.deps = deps;
         const k8s = config.kubernetes;
         if (!k8s?.deployment)
-            throw new errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
+            throw new core_errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
         this.name = k8s.deployment;
         this.container = k8s.container;
         this.kubectl = new kubectl_Kubectl({ context: k8s.context, namespace: k8s.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'rolling' });
@@ -53215,7 +53143,7 @@ class RollingDeployment {
     async deploy(image, options = {}) {
         const now = await this.read(options.signal);
         if (!now.image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
         // Re-deploying what already runs (a retried job) must keep the original rollback target.
         const from = now.image === image && now.record?.phase === 'deployed' && now.record.to === image ? now.record.from : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
         await this.writeRecord({ from, to: image, phase: 'deployed' }, options.signal);
@@ -53227,11 +53155,11 @@ class RollingDeployment {
         await this.rolloutStatus('to be rolled out', options.signal);
         const now = await this.read(options.signal);
         if (image && now.image !== image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
         return now.state;
     }
     setWeight() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
     }
     /** Marks the update settled, so a later rollback does not undo a release that was judged good. */
     async promote(options = {}) {
@@ -53265,20 +53193,20 @@ class RollingDeployment {
             return unchanged(`${this.target} already runs ${record.from.image}, the image from before the update`);
         }
         if (now.image !== record.to)
-            throw new errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
+            throw new core_errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
         await this.undoTo(record, options.signal);
         await this.rolloutStatus('to roll back', options.signal);
         const after = await this.read(options.signal);
         if (after.image !== record.from.image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
         await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
         return { changed: true, before: now.state, after: after.state };
     }
     liveColour() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
     }
     switchTo() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
     }
     async undoTo(record, signal) {
         const deployment = `deployment/${this.name}`;
@@ -53301,7 +53229,7 @@ class RollingDeployment {
         await this.kubectl
             .command(['rollout', 'status', `deployment/${this.name}`, `--timeout=${seconds}s`], `waiting for ${this.target} ${what}`, { signal, timeoutMs: this.config.timeout + 30_000 })
             .catch((err) => {
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
         });
     }
     async writeRecord(record, signal) {
@@ -53347,12 +53275,12 @@ class CommandTrafficProvider {
             const out = (await this.run('getWeight', this.config.getWeight, {}, options.signal)).trim().split('\n').pop()?.trim() ?? '';
             if (this.mode === 'blue-green') {
                 if (out !== 'blue' && out !== 'green')
-                    throw new errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
+                    throw new core_errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
                 return colourState(out);
             }
             const percent = Number(out.replace(/%$/, ''));
             if (out === '' || !Number.isFinite(percent) || percent < 0 || percent > 100)
-                throw new errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; expected the canary's share, a number from 0 to 100`);
+                throw new core_errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; expected the canary's share, a number from 0 to 100`);
             return weightState(percent);
         }
         const remembered = this.remembered();
@@ -53362,7 +53290,7 @@ class CommandTrafficProvider {
     }
     async setWeight(percent, options = {}) {
         if (this.mode !== 'canary')
-            throw new errors/* UserError */.yo('command: setWeight is for strategy canary; blue-green switches colours');
+            throw new core_errors/* UserError */.yo('command: setWeight is for strategy canary; blue-green switches colours');
         await this.run('setWeight', this.config.setWeight, { weight: percent, slot: 'canary' }, options.signal);
         this.remember({ canaryPercent: percent });
         return this.readBack((s) => Math.abs(s.canaryPercent - percent) < 0.5, `canary at ${percent}%`, options.signal);
@@ -53380,7 +53308,7 @@ class CommandTrafficProvider {
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
-                throw new errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
+                throw new core_errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
             if (before.live === to)
                 return { changed: false, before, after: before };
             return { changed: true, before, after: await this.switchTo(to, options) };
@@ -53398,7 +53326,7 @@ class CommandTrafficProvider {
     }
     async switchTo(colour, options = {}) {
         if (this.mode !== 'blue-green')
-            throw new errors/* UserError */.yo('command: switchTo is for strategy blue-green');
+            throw new core_errors/* UserError */.yo('command: switchTo is for strategy blue-green');
         await this.run('setWeight', this.config.setWeight, { weight: 100, slot: colour, colour }, options.signal);
         this.remember({ canaryPercent: 0, live: colour });
         return this.readBack((s) => s.live === colour, `${colour} live`, options.signal);
@@ -53406,13 +53334,13 @@ class CommandTrafficProvider {
     async readBack(ok, wanted, signal) {
         const state = await this.getState({ signal });
         if (!ok(state))
-            throw new errors/* ProviderError */.mZ('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
+            throw new core_errors/* ProviderError */.mZ('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
         return state;
     }
     async run(field, template, vars, signal) {
         const argv = commandFromTemplate(template, { service: this.deps.service, environment: this.deps.environment, ...vars }, `traffic.${field}`);
         return this.deps.group(`traffic.${field}: ${argv.join(' ')}`, async () => {
-            const result = await (0,exec/* runCommand */.d)(argv, {
+            const result = await runCommand(argv, {
                 cwd: this.deps.cwd,
                 env: this.deps.env,
                 timeoutMs: this.config.timeout,
@@ -53421,13 +53349,13 @@ class CommandTrafficProvider {
             });
             if (result.exitCode !== 0) {
                 const tail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-                throw new errors/* ProviderError */.mZ('command', `traffic.${field} (${argv[0]}) exited with status ${result.exitCode}${tail ? `: ${tail}` : ''}`);
+                throw new core_errors/* ProviderError */.mZ('command', `traffic.${field} (${argv[0]}) exited with status ${result.exitCode}${tail ? `: ${tail}` : ''}`);
             }
             return result.stdout;
         });
     }
     stateFile() {
-        return this.deps.stateDir ? (0,external_node_path_namespaceObject.join)(this.deps.stateDir, `${this.deps.service}-${this.deps.environment}.traffic.json`) : undefined;
+        return this.deps.stateDir ? (0,external_node_path_.join)(this.deps.stateDir, `${this.deps.service}-${this.deps.environment}.traffic.json`) : undefined;
     }
     remembered() {
         const file = this.stateFile();
@@ -53469,141 +53397,9 @@ function colourState(live) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/core/traffic/health.ts
-
-
-/**
- * A traffic change whose read-back shows a destination unable to serve the share it was given.
- * The change may have happened (rollback onto a DOWN stable still sets the weights): `state` is
- * what the traffic layer holds now, and the message says what users get. Not retried: waiting
- * for health is already part of the change, and a retry would only repeat the wait.
- */
-class UnservedTrafficError extends errors/* ProviderError */.mZ {
-    state;
-    changed;
-    constructor(provider, detail, state, 
-    /** True when traffic was moved before the problem was found. */
-    changed) {
-        super(provider, detail, false);
-        this.state = state;
-        this.changed = changed;
-    }
-}
-/** `stable (server s1) DOWN: L7STS 404` — a slot or entry and why it cannot serve. */
-function describeEntry(label, entry) {
-    const name = entry.name !== label ? ` (${entry.name})` : '';
-    const state = entry.status ?? entry.health ?? (entry.serving === false ? 'not serving' : 'state unknown');
-    return `${label}${name} ${state}${entry.detail ? `: ${entry.detail}` : ''}`;
-}
-/**
- * What users get from a state, in one sentence: who serves which share, and the share that
- * fails because the entry holding it cannot serve (HAProxy answers 503 when no server can).
- */
-function whatUsersGet(state) {
-    const entries = [
-        ...state.slots.map((s) => ({ label: s.role, entry: s })),
-        ...(state.others ?? []).map((o) => ({ label: `other server ${o.name}`, entry: o })),
-    ];
-    const serving = entries.filter((e) => e.entry.percent > 0 && e.entry.serving !== false);
-    const total = entries.reduce((sum, e) => sum + e.entry.percent, 0);
-    if (total === 0 || serving.length === 0)
-        return 'no entry that can serve has any weight: every request fails (HAProxy answers 503)';
-    const failing = entries.filter((e) => e.entry.percent > 0 && e.entry.serving === false);
-    const parts = serving.map((e) => `${e.label} ${formatPercent(e.entry.percent)}`);
-    const lost = failing.map((e) => `${formatPercent(e.entry.percent)} to ${e.label}, which cannot serve`);
-    return `users now get ${parts.join(' · ')}${lost.length ? `; ${lost.join(', ')}` : ''}`;
-}
-/** The slot with `role`, or a ProviderError naming what the state holds. */
-function slotOf(kind, state, role) {
-    const slot = state.slots.find((s) => s.role === role);
-    if (!slot)
-        throw new errors/* ProviderError */.mZ(kind, `the traffic state has no ${role} slot (it has: ${state.slots.map((s) => s.role).join(', ')})`);
-    return slot;
-}
-/**
- * Entries beside the two rollgate drives that carry weight: they take a share rollgate does not
- * control (a canary share would be smaller than reported, and a promotion would leave users on
- * whatever they run), so a weight change refuses to start while any exists.
- */
-function refuseOthersWithWeight(kind, target, state, operation) {
-    const carrying = (state.others ?? []).filter((o) => (o.weight ?? (o.percent > 0 ? 1 : 0)) > 0);
-    if (carrying.length === 0)
-        return;
-    const list = carrying.map((o) => `${o.name} (weight ${o.weight ?? '?'}, ${formatPercent(o.percent)} of traffic now${o.status ? `, ${o.status}` : ''})`).join(', ');
-    throw new errors/* ProviderError */.mZ(kind, `${target} also holds ${list}: refusing to ${operation}, because rollgate cannot account for traffic it does not control. Set ${carrying.length > 1 ? 'their weights' : 'its weight'} to 0 (or take ${carrying.length > 1 ? 'them' : 'it'} out of the backend) first.`);
-}
-/**
- * Polls `read` until every slot named in `roles` can serve, for up to `timeoutMs`; returns the
- * last state read and the slots that still cannot serve (empty when all can). A slot whose
- * provider cannot tell (serving undefined) counts as able: the provider has no health to read.
- */
-async function waitUntilServing(read, roles, options) {
-    const deadline = options.clock.now() + options.timeoutMs;
-    for (;;) {
-        const state = await read();
-        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
-        if (unable.length === 0 || options.clock.now() >= deadline || options.signal?.aborted)
-            return { state, unable };
-        await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, deadline - options.clock.now())), options.signal);
-    }
-}
-/**
- * After a change: keeps reading for `settleMs` and returns at the first read that shows a slot
- * in `roles` unable to serve. A health check needs a few intervals to notice a server that just
- * stopped answering, so one read right after the change could report a server that is already
- * gone; watching for a short window catches it before the action reports success.
- */
-async function watchServing(read, first, roles, options) {
-    const until = options.clock.now() + options.settleMs;
-    let state = first;
-    for (;;) {
-        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
-        if (unable.length > 0 || options.clock.now() >= until || options.signal?.aborted)
-            return { state, unable };
-        await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, until - options.clock.now())), options.signal);
-        state = await read();
-    }
-}
-/**
- * The provider as an interrupted action may use it: once `stop` fires (SIGINT, SIGTERM), no new
- * forward change starts (setWeight, promote, switchTo refuse, naming the signal), and changes
- * already waiting on health stop waiting. Reads and rollback are untouched: taking traffic off a
- * canary is what an interrupted rollout may still need.
- */
-function stopForwardChangesOn(provider, stop) {
-    const refuse = (operation) => {
-        if (stop.aborted)
-            throw new errors/* UserError */.yo(`${provider.kind}: not starting ${operation}: the action was ${stop.reason instanceof Error ? stop.reason.message : 'interrupted'}`);
-    };
-    const signalFor = (options) => (options?.signal ? AbortSignal.any([options.signal, stop]) : stop);
-    return {
-        kind: provider.kind,
-        target: provider.target,
-        supports: provider.supports,
-        getState: (options) => provider.getState(options),
-        setWeight: async (percent, options) => {
-            refuse(`giving the canary ${percent}%`);
-            return provider.setWeight(percent, { ...options, signal: signalFor(options) });
-        },
-        promote: async (options) => {
-            refuse('the promotion');
-            return provider.promote({ ...options, signal: signalFor(options) });
-        },
-        rollback: (options) => provider.rollback(options),
-        liveColour: (options) => provider.liveColour(options),
-        switchTo: async (colour, options) => {
-            refuse(`the switch to ${colour}`);
-            return provider.switchTo(colour, { ...options, signal: signalFor(options) });
-        },
-        ...(provider.close ? { close: () => provider.close() } : {}),
-    };
-}
-
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/core/traffic/haproxy.ts
-
-
 
 
 
@@ -53612,14 +53408,6 @@ var external_node_net_ = __nccwpck_require__(7030);
 const ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
 const ADMIN_DRAIN = 0x08 | 0x10;
 const OP_STATES = ['DOWN', 'STARTING', 'UP', 'STOPPING'];
-// srv_check_state CHK_ST_ENABLED, and srv_check_result CHK_RES_FAILED / CHK_RES_CONDPASS (NOLB).
-const CHECK_ENABLED = 0x04;
-const CHECK_FAILED = 2;
-const CHECK_CONDPASS = 4;
-/** Long enough for a few health checks at HAProxy's default 2s interval to pass after a deploy. */
-const DEFAULT_HEALTH_TIMEOUT_MS = 30_000;
-/** How long a destination must stay able to serve after a change: a couple of check intervals. */
-const DEFAULT_HEALTH_SETTLE_MS = 2_000;
 /**
  * Talks to HAProxy's runtime API (the `stats socket … level admin`), one command line per
  * connection, over TCP (`host:port`) or a unix socket (`unix:/path`).
@@ -53635,13 +53423,13 @@ class HaproxyRuntimeApi {
     send(command, signal) {
         return new Promise((resolve, reject) => {
             let socket;
-            const fail = (detail) => reject(new errors/* ProviderError */.mZ('haproxy', `runtime API at ${this.address}: ${detail}`, true));
+            const fail = (detail) => reject(new core_errors/* ProviderError */.mZ('haproxy', `runtime API at ${this.address}: ${detail}`, true));
             if (this.address.startsWith('unix:'))
                 socket = (0,external_node_net_.connect)({ path: this.address.slice('unix:'.length) });
             else {
                 const m = /^(.*):(\d+)$/.exec(this.address);
                 if (!m)
-                    return reject(new errors/* UserError */.yo(`traffic.admin: expected host:port or unix:/path/to/admin.sock, got ${JSON.stringify(this.address)}`));
+                    return reject(new core_errors/* UserError */.yo(`traffic.admin: expected host:port or unix:/path/to/admin.sock, got ${JSON.stringify(this.address)}`));
                 socket = (0,external_node_net_.connect)({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) });
             }
             let answer = '';
@@ -53672,13 +53460,13 @@ class HaproxyRuntimeApi {
         // HAProxy ends every command's answer with a newline, even an empty one: no byte at all
         // means the connection dropped before it answered, and the change may not have happened.
         if (answer === '')
-            throw new errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
         const problems = answer
             .split('\n')
             .map((l) => l.trim())
             .filter(Boolean);
         if (problems.length > 0)
-            throw new errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: ${problems.join(' ')}`);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: ${problems.join(' ')}`);
     }
     /** Every server of `backend` with its weight and states. */
     async servers(backend, signal) {
@@ -53687,58 +53475,28 @@ class HaproxyRuntimeApi {
         const header = lines.find((l) => l.startsWith('# be_id'));
         if (!header) {
             const reason = lines.filter(Boolean).join(' ') || 'an empty answer';
-            throw new errors/* ProviderError */.mZ('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
         }
         const columns = header.slice(2).split(/\s+/);
         const col = (name) => columns.indexOf(name);
         const rows = lines.filter((l) => l && !l.startsWith('#') && /^\d+\s/.test(l)).map((l) => l.split(/\s+/));
-        const checks = await this.checkWords(backend, signal);
         return rows
             .filter((r) => r[col('be_name')] === backend)
             .map((r) => {
-            const name = r[col('srv_name')];
             const adminBits = Number(r[col('srv_admin_state')]);
-            const admin = adminBits & ADMIN_MAINT ? 'maint' : adminBits & ADMIN_DRAIN ? 'drain' : 'ready';
-            const health = OP_STATES[Number(r[col('srv_op_state')])] ?? 'DOWN';
-            const checked = (Number(r[col('srv_check_state')]) & CHECK_ENABLED) !== 0;
-            const result = Number(r[col('srv_check_result')]);
-            const nolb = health === 'UP' && checked && result === CHECK_CONDPASS;
-            const status = admin === 'maint' ? 'MAINT' : admin === 'drain' ? 'DRAIN' : nolb ? 'NOLB' : health;
-            const balanced = admin === 'ready' && (health === 'UP' || health === 'STARTING') && !nolb;
-            // Right after leaving maintenance HAProxy reports UP before any check ran; a failed last
-            // check says the server is not (or no longer) answering, whatever the state column says.
-            const serving = balanced && !(checked && result === CHECK_FAILED);
-            const check = checked ? checks.get(name) : undefined;
-            return { name, weight: Number(r[col('srv_uweight')]), admin, health, status, balanced, serving, checked, ...(check ? { check } : {}) };
+            return {
+                name: r[col('srv_name')],
+                weight: Number(r[col('srv_uweight')]),
+                admin: adminBits & ADMIN_MAINT ? 'maint' : adminBits & ADMIN_DRAIN ? 'drain' : 'ready',
+                health: OP_STATES[Number(r[col('srv_op_state')])] ?? 'DOWN',
+            };
         });
-    }
-    /** `show stat` for the backend's servers: the last health check's result in HAProxy's words, by server. */
-    async checkWords(backend, signal) {
-        const words = new Map();
-        const lines = (await this.send(`show stat ${backend} 4 -1`, signal)).split('\n');
-        const header = lines[0]?.startsWith('# ') ? lines[0].slice(2).split(',') : undefined;
-        if (!header)
-            return words;
-        const at = (row, column) => row[header.indexOf(column)] ?? '';
-        for (const line of lines.slice(1)) {
-            const row = line.split(',');
-            if (at(row, 'pxname') !== backend || !at(row, 'check_status'))
-                continue;
-            const code = at(row, 'check_code');
-            const desc = at(row, 'check_desc');
-            words.set(at(row, 'svname'), `${at(row, 'check_status').replace(/^\* ?/, '')}${code ? ` ${code}` : ''}${desc ? `: ${desc}` : ''}`);
-        }
-        return words;
     }
 }
 /**
  * HAProxy as a traffic provider: two servers of one backend, driven with absolute weights
  * (HAProxy's `N%` form is relative to the configured weight and does nothing on a server that
  * starts at 0). `maxWeight` is the weight that means 100%.
- *
- * The backend is read whole: shares count every server in it, a server rollgate does not own
- * that carries weight stops every change but rollback, and a change succeeds only when the read-back
- * shows the server that was given traffic able to serve it (its health check passing).
  */
 class HaproxyTrafficProvider {
     config;
@@ -53747,196 +53505,110 @@ class HaproxyTrafficProvider {
     supports = { canary: true, blueGreen: true };
     api;
     clock;
-    warn;
-    mode;
-    healthTimeoutMs;
-    healthSettleMs;
-    /** Servers with health checks, as last read: only those can turn DOWN on their own after a change. */
-    checked = new Set();
     constructor(config, deps = {}) {
         this.config = config;
         this.api = new HaproxyRuntimeApi(config.admin, config.timeout);
-        this.clock = deps.clock ?? systemClock;
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
         this.mode = deps.mode ?? 'canary';
-        this.warn = deps.warn ?? (() => undefined);
-        this.healthTimeoutMs = config.healthTimeout ?? DEFAULT_HEALTH_TIMEOUT_MS;
-        this.healthSettleMs = config.healthSettle ?? DEFAULT_HEALTH_SETTLE_MS;
         this.target = `haproxy ${config.admin} backend ${config.backend}`;
     }
+    mode;
     async getState(options = {}) {
-        const servers = await this.api.servers(this.config.backend, options.signal);
-        this.checked = new Set(servers.filter((s) => s.checked).map((s) => s.name));
-        if (this.mode === 'blue-green') {
-            const names = this.colours();
-            const state = toState(servers, [
-                { role: 'blue', name: names.blue },
-                { role: 'green', name: names.green },
-            ], this.config.backend);
-            const blue = state.slots[0];
-            const green = state.slots[1];
-            // Live is the colour users reach; with neither serving, the one holding the weight.
-            const live = blue.percent !== green.percent ? (blue.percent > green.percent ? 'blue' : 'green') : (blue.weight ?? 0) >= (green.weight ?? 0) ? 'blue' : 'green';
-            return { ...state, live, canaryPercent: live === 'blue' ? green.percent : blue.percent };
-        }
-        return toState(servers, [
-            { role: 'stable', name: this.config.stable },
-            { role: 'canary', name: this.config.canary },
-        ], this.config.backend);
+        if (this.mode === 'blue-green')
+            return this.colourState(options.signal);
+        const [stable, canary] = await this.pair(this.config.stable, this.config.canary, options.signal);
+        return toState([
+            { role: 'stable', server: stable },
+            { role: 'canary', server: canary },
+        ]);
     }
     async setWeight(percent, options = {}) {
         this.requireMode('canary', 'setWeight');
         if (!(percent >= 0 && percent <= 100))
-            throw new errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+            throw new core_errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
         const canaryWeight = Math.round((percent / 100) * this.config.maxWeight);
         const stableWeight = this.config.maxWeight - canaryWeight;
         const { stable, canary, backend } = this.config;
-        const before = await this.getState(options);
-        refuseOthersWithWeight(this.kind, this.target, before, `give the canary ${percent}%`);
-        const destinations = [...(stableWeight > 0 ? ['stable'] : []), ...(canaryWeight > 0 ? ['canary'] : [])];
-        // Nothing moves until every server about to receive traffic passes its health check.
-        await this.readyToServe(before, destinations, `give the canary ${percent}%`, options.signal);
         // The growing side moves first, so no instant has both servers at weight 0 (a 503 for everyone).
         const canaryCommands = [...(canaryWeight > 0 ? [`set server ${backend}/${canary} state ready`] : []), `set server ${backend}/${canary} weight ${canaryWeight}`];
-        const stableCommands = [...(stableWeight > 0 ? [`set server ${backend}/${stable} state ready`] : []), `set server ${backend}/${stable} weight ${stableWeight}`];
-        const canaryGrows = (slotOf(this.kind, before, 'stable').weight ?? 0) > stableWeight;
+        const stableCommands = [`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${stableWeight}`];
+        const [stableBefore] = await this.pair(stable, canary, options.signal);
+        const canaryGrows = stableBefore.weight > stableWeight;
         await this.api.change(canaryGrows ? [...canaryCommands, ...stableCommands] : [...stableCommands, ...canaryCommands], options.signal);
-        const after = await this.expect({ [stable]: stableWeight, [canary]: canaryWeight }, options.signal);
-        return this.requireServing(after, destinations, `gave the canary ${percent}%`, options.signal);
+        return this.expect({ [stable]: stableWeight, [canary]: canaryWeight }, options.signal);
     }
     async promote(options = {}) {
         this.requireMode('canary', 'promote');
         const { stable, canary, backend, maxWeight } = this.config;
-        const before = await this.getState(options);
-        refuseOthersWithWeight(this.kind, this.target, before, 'promote');
-        // The stable server was just redeployed: the canary keeps its traffic until stable is UP again.
-        await this.readyToServe(before, ['stable'], 'promote (stable would take all traffic from the canary)', options.signal);
         await this.api.change([`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${maxWeight}`, `set server ${backend}/${canary} weight 0`, `set server ${backend}/${canary} state drain`], options.signal);
-        const after = await this.expect({ [stable]: maxWeight, [canary]: 0 }, options.signal, { [canary]: 'drain' });
-        return this.requireServing(after, ['stable'], 'promoted: stable took all traffic', options.signal);
+        return this.expect({ [stable]: maxWeight, [canary]: 0 }, options.signal, { [canary]: 'drain' });
     }
     async rollback(options = {}) {
         const before = await this.getState(options);
-        this.warnAboutOthers(before);
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
-                throw new errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
-            if (before.live === to && before.canaryPercent === 0 && slotOf(this.kind, before, to).serving !== false)
+                throw new core_errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
+            if (before.live === to && before.canaryPercent === 0)
                 return { changed: false, before, after: before };
-            this.warnAboutPeople(before, [to], `switch all traffic back to ${to}`);
-            const after = await this.switchColours(to, options.signal);
-            await this.settleAfterRollback(after, [to], options.signal);
+            const after = await this.switchTo(to, options);
             return { changed: true, before, after };
         }
         const { stable, canary, backend, maxWeight } = this.config;
-        const stableSlot = slotOf(this.kind, before, 'stable');
-        const canarySlot = slotOf(this.kind, before, 'canary');
-        const alreadyStable = stableSlot.weight === maxWeight && stableSlot.admin === 'ready' && (canarySlot.weight === 0 || canarySlot.admin !== 'ready');
-        if (alreadyStable) {
-            await this.settleAfterRollback(before, ['stable'], options.signal, false);
+        const stableSlot = before.slots.find((s) => s.role === 'stable');
+        const canarySlot = before.slots.find((s) => s.role === 'canary');
+        const alreadyStable = stableSlot?.weight === maxWeight && stableSlot.admin === 'ready' && (canarySlot?.weight === 0 || canarySlot?.admin !== 'ready');
+        if (alreadyStable)
             return { changed: false, before, after: before };
-        }
-        this.warnAboutPeople(before, ['stable'], 'restore all traffic to stable');
-        // Rollback moves traffic whatever stable's health: the canary is the thing being rolled back,
-        // and the error below tells the on-call engineer what users get. Stable first: at no point
-        // may both servers be out of rotation.
+        // Stable first: at no point may both servers be out of rotation.
         await this.api.change([`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${maxWeight}`, `set server ${backend}/${canary} weight 0`], options.signal);
         const after = await this.expect({ [stable]: maxWeight, [canary]: 0 }, options.signal);
-        const settled = await this.settleAfterRollback(after, ['stable'], options.signal);
-        return { changed: true, before, after: settled };
+        return { changed: true, before, after };
     }
     async liveColour(options = {}) {
-        this.requireMode('blue-green', 'liveColour');
-        const state = await this.getState(options);
+        const state = await this.colourState(options.signal);
         return state.live;
     }
     async switchTo(colour, options = {}) {
-        this.requireMode('blue-green', 'switchTo');
-        const before = await this.getState(options);
-        refuseOthersWithWeight(this.kind, this.target, before, `switch to ${colour}`);
-        await this.readyToServe(before, [colour], `switch all traffic to ${colour}`, options.signal);
-        const after = await this.switchColours(colour, options.signal);
-        return this.requireServing(after, [colour], `switched all traffic to ${colour}`, options.signal);
-    }
-    /** One command line: HAProxy applies both weights before it reads the next request. */
-    async switchColours(colour, signal) {
         this.requireMode('blue-green', 'switchTo');
         const names = this.colours();
         const on = names[colour];
         const off = names[otherColour(colour)];
         const { backend, maxWeight } = this.config;
-        await this.api.change([`set server ${backend}/${on} state ready`, `set server ${backend}/${on} weight ${maxWeight}`, `set server ${backend}/${off} weight 0`, `set server ${backend}/${off} state ready`], signal);
-        return this.expect({ [on]: maxWeight, [off]: 0 }, signal);
-    }
-    /**
-     * Before a change: every destination must pass its health check. A server a person put in
-     * MAINT or DRAIN is named in a warning and made ready (it gets no share until it is, so this
-     * moves nothing); then up to `healthTimeout` is given for the check to pass. On failure the
-     * admin states are put back and nothing else has changed.
-     */
-    async readyToServe(before, roles, operation, signal) {
-        this.warnAboutPeople(before, roles, operation);
-        const { backend } = this.config;
-        const parked = before.slots.filter((s) => roles.includes(s.role) && s.admin !== 'ready');
-        if (parked.length)
-            await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ready`), signal);
-        const { state, unable } = await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal });
-        if (unable.length === 0)
-            return;
-        if (parked.length)
-            await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ${s.admin}`), signal).catch(() => undefined);
-        const why = unable.map((s) => describeEntry(s.role, s)).join('; ');
-        throw new UnservedTrafficError(this.kind, `refusing to ${operation}: ${why} (waited ${formatDuration(this.healthTimeoutMs)} for its health check to pass). Nothing was changed: ${whatUsersGet(parked.length ? before : state)}.`, parked.length ? before : state, false);
-    }
-    /**
-     * After a change: the destinations must serve what they were given, through the settle window;
-     * otherwise the error says what users get now (the change stays: the next step is rollback).
-     */
-    async requireServing(after, roles, did, signal) {
-        const { state, unable } = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: this.settleFor(after, roles), signal });
-        if (unable.length === 0)
-            return state;
-        throw new UnservedTrafficError(this.kind, `${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')}: ${whatUsersGet(state)}. Run rollback.`, state, true);
-    }
-    /**
-     * Rollback has moved the weights (or found them right): the destination must serve through the
-     * settle window; one that cannot gets up to `healthTimeout` to come back before the rollback
-     * fails loudly, saying what users get.
-     */
-    async settleAfterRollback(after, roles, signal, changed = true) {
-        const watched = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: changed ? this.settleFor(after, roles) : 0, signal });
-        const { state, unable } = watched.unable.length ? await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal }) : watched;
-        if (unable.length === 0)
-            return state;
-        const gave = this.mode === 'blue-green' ? `rollback switched all traffic back to ${roles.join(' and ')}` : `rollback gave ${roles.join(' and ')} all traffic and the canary none`;
-        const did = changed ? gave : `${roles.join(' and ')} already had all traffic`;
-        throw new UnservedTrafficError(this.kind, `${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')} (waited ${formatDuration(this.healthTimeoutMs)}): ${whatUsersGet(state)}. Bring the ${roles.join('/')} server back (check it and its health check): rollgate will not send users back to the canary on its own.`, state, changed);
-    }
-    /** The settle window for a change: none when no destination has a health check that could turn it DOWN. */
-    settleFor(state, roles) {
-        return state.slots.some((s) => roles.includes(s.role) && this.checked.has(s.name)) ? this.healthSettleMs : 0;
-    }
-    /** Destinations in MAINT/DRAIN that rollgate did not set: a warning naming each. */
-    warnAboutPeople(state, roles, operation) {
-        // A drained canary at weight 0 is the shape promotion leaves behind, not a person's doing.
-        const byPeople = state.slots.filter((s) => roles.includes(s.role) && s.admin !== 'ready' && !(s.role === 'canary' && s.admin === 'drain' && s.weight === 0));
-        for (const s of byPeople)
-            this.warn(`${this.target}: server ${s.name} (${s.role}) is in ${s.status ?? s.admin?.toUpperCase()}, which rollgate did not set: someone put it there (maintenance on its host, a drain before a restart?). rollgate makes it ready to ${operation}; check with whoever did it, and with \`show servers state ${this.config.backend}\`, before the next step.`);
-    }
-    warnAboutOthers(state) {
-        for (const o of state.others ?? [])
-            if ((o.weight ?? 0) > 0)
-                this.warn(`${this.target}: server ${o.name}, which is not part of this rollout, has weight ${o.weight} (${formatPercent(o.percent)} of traffic): rollback leaves it as it is`);
+        // One command line: HAProxy applies both before it reads the next request from the socket.
+        await this.api.change([`set server ${backend}/${on} state ready`, `set server ${backend}/${on} weight ${maxWeight}`, `set server ${backend}/${off} weight 0`, `set server ${backend}/${off} state ready`], options.signal);
+        return this.expect({ [on]: maxWeight, [off]: 0 }, options.signal);
     }
     colours() {
         const { blue, green } = this.config;
         if (!blue || !green)
-            throw new errors/* UserError */.yo('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
+            throw new core_errors/* UserError */.yo('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
         return { blue, green };
+    }
+    async colourState(signal) {
+        const names = this.colours();
+        const [blue, green] = await this.pair(names.blue, names.green, signal);
+        const state = toState([
+            { role: 'blue', server: blue },
+            { role: 'green', server: green },
+        ]);
+        const bluePercent = state.slots[0]?.percent ?? 0;
+        const live = bluePercent >= 50 ? 'blue' : 'green';
+        return { ...state, live, canaryPercent: live === 'blue' ? 100 - bluePercent : bluePercent };
     }
     requireMode(mode, operation) {
         if (this.mode !== mode)
-            throw new errors/* UserError */.yo(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
+            throw new core_errors/* UserError */.yo(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
+    }
+    async pair(first, second, signal) {
+        const servers = await this.api.servers(this.config.backend, signal);
+        const find = (name) => {
+            const server = servers.find((s) => s.name === name);
+            if (!server)
+                throw new core_errors/* ProviderError */.mZ('haproxy', `backend ${this.config.backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
+            return server;
+        };
+        return [find(first), find(second)];
     }
     /** Reads back and fails when HAProxy holds anything but what was just set. */
     async expect(weights, signal, admin = {}) {
@@ -53948,44 +53620,28 @@ class HaproxyTrafficProvider {
                 return state;
             if (attempt >= 2) {
                 const detail = wrong.map((s) => `${s.name} has weight ${s.weight} [${s.admin}], expected ${weights[s.name]}${admin[s.name] ? ` [${admin[s.name]}]` : ''}`).join('; ');
-                throw new errors/* ProviderError */.mZ('haproxy', `read-back after the change does not match: ${detail} (was HAProxy reloaded, or is another rollout moving it?)`);
+                throw new core_errors/* ProviderError */.mZ('haproxy', `read-back after the change does not match: ${detail} (was HAProxy reloaded, or is another rollout moving it?)`);
             }
             await this.clock.sleep(200, signal);
         }
     }
 }
-/**
- * The state of the whole backend: the two slots by role, every other server in `others`, and
- * shares over all of them as HAProxy balances (weight counts only for servers it sends requests to).
- */
-function toState(servers, roles, backend) {
-    const find = (name) => {
-        const server = servers.find((s) => s.name === name);
-        if (!server)
-            throw new errors/* ProviderError */.mZ('haproxy', `backend ${backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
-        return server;
-    };
-    const owned = roles.map(({ role, name }) => ({ role, server: find(name) }));
-    const total = servers.reduce((sum, s) => sum + (s.balanced ? s.weight : 0), 0);
-    const entry = (s) => ({
-        name: s.name,
-        percent: total === 0 || !s.balanced ? 0 : (s.weight / total) * 100,
-        weight: s.weight,
-        admin: s.admin,
-        health: s.health,
-        status: s.status,
-        serving: s.serving,
-        ...(!s.serving && s.check ? { detail: `health check ${s.check}` } : {}),
-    });
-    const slots = owned.map(({ role, server }) => ({ role, ...entry(server) }));
-    const ownedNames = new Set(roles.map((r) => r.name));
-    const others = servers.filter((s) => !ownedNames.has(s.name)).map(entry);
-    const canary = slots.find((s) => s.role === 'canary');
-    return { canaryPercent: canary?.percent ?? 0, slots, ...(others.length ? { others } : {}) };
+function toState(slots) {
+    const effective = (s) => (s.admin === 'ready' && s.health !== 'DOWN' ? s.weight : 0);
+    const total = slots.reduce((sum, s) => sum + effective(s.server), 0);
+    const out = slots.map(({ role, server }) => ({
+        role,
+        name: server.name,
+        percent: total === 0 ? 0 : (effective(server) / total) * 100,
+        weight: server.weight,
+        admin: server.admin,
+        health: server.health,
+    }));
+    const canary = out.find((s) => s.role === 'canary');
+    return { canaryPercent: canary?.percent ?? 0, slots: out };
 }
 
 ;// CONCATENATED MODULE: ./src/core/traffic/kubernetes.ts
-
 
 
 
@@ -53996,7 +53652,7 @@ function kubectlFor(kind, target, deps) {
 /** Rejects a weight outside 0–100 before anything is written. */
 function checkPercent(percent) {
     if (!(Number.isFinite(percent) && percent >= 0 && percent <= 100))
-        throw new errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+        throw new core_errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
 }
 /** Whole-number weights for stable and canary that add up to 100 (the APIs take integers). */
 function splitWeights(percent) {
@@ -54012,9 +53668,9 @@ function weightedState(kind, resource, slots, options = {}) {
     const others = options.others ?? 0;
     const total = stable.weight + canary.weight + others;
     if (others > 0)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
     if (options.mustTotal100 ? total !== 100 : total <= 0)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
     return {
         canaryPercent: (canary.weight / total) * 100,
         slots: [
@@ -54028,12 +53684,12 @@ function expectWeights(kind, resource, state, expected) {
     const stable = state.slots.find((s) => s.role === 'stable');
     const canary = state.slots.find((s) => s.role === 'canary');
     if (stable?.weight !== expected.stable || canary?.weight !== expected.canary)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`);
     return state;
 }
 /** The error for an operation of the other shape (blue-green on a weighted provider, or the reverse). */
 function wrongShape(kind, operation, supported) {
-    return new errors/* UserError */.yo(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
+    return new core_errors/* UserError */.yo(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
 }
 /**
  * The shared shape of the weighted providers (Istio, Gateway API, NGINX Ingress, SMI): each supplies
@@ -54047,68 +53703,31 @@ class WeightedKubernetesProvider {
     mustTotal100 = false;
     constructor(deps) {
         this.deps = deps;
-        this.clock = deps.clock ?? systemClock;
-    }
-    /**
-     * The Services behind the stable and canary backends, whose ready endpoints say whether each
-     * can serve; undefined where the backend is not a Service of its own (an Istio subset).
-     */
-    backendServices() {
-        return {};
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
     }
     async getState(options = {}) {
         const pair = await this.readPair(options.signal);
-        return this.withHealth(weightedState(this.kind, this.target, pair, { others: pair.others, mustTotal100: this.mustTotal100 }), options.signal);
+        return weightedState(this.kind, this.target, pair, { others: pair.others, mustTotal100: this.mustTotal100 });
     }
     async setWeight(percent, options = {}) {
         checkPercent(percent);
         const weights = splitWeights(percent);
-        const roles = [...(weights.stable > 0 ? ['stable'] : []), ...(weights.canary > 0 ? ['canary'] : [])];
-        this.refuseUnserved(await this.getState(options), roles, `give the canary ${percent}%`);
         await this.write(weights, percent > 0 && percent < 100 ? 'ramp' : 'final', options.signal);
-        return this.confirmServing(expectWeights(this.kind, this.target, await this.getState(options), weights), roles, `gave the canary ${percent}%`);
+        return expectWeights(this.kind, this.target, await this.getState(options), weights);
     }
     async promote(options = {}) {
-        this.refuseUnserved(await this.getState(options), ['stable'], 'promote (stable would take all traffic from the canary)');
         await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
-        return this.confirmServing(expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 }), ['stable'], 'promoted: stable took all traffic');
+        return expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
     }
     /** Works from any state it can read, even weights that are all 0 or do not add up: that is what it repairs. */
     async rollback(options = {}) {
         const pair = await this.readPair(options.signal);
-        const before = await this.withHealth(lenientState(pair), options.signal);
-        const stableUnserved = before.slots.some((s) => s.role === 'stable' && s.serving === false);
-        if (pair.stable.weight === 100 && pair.canary.weight === 0 && pair.others === 0 && !pair.extras) {
-            if (stableUnserved)
-                this.confirmServing(before, ['stable'], 'stable already had all traffic', false);
+        const before = lenientState(pair);
+        if (pair.stable.weight === 100 && pair.canary.weight === 0 && pair.others === 0 && !pair.extras)
             return { changed: false, before, after: before };
-        }
-        // Rollback moves traffic whatever stable's health; the error after it says what users get.
         await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
         const after = expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
-        return { changed: true, before, after: this.confirmServing(after, ['stable'], 'rollback gave stable all traffic and the canary none') };
-    }
-    /** Adds each slot's ready endpoints to a state read from the traffic object. */
-    async withHealth(state, signal) {
-        const services = this.backendServices();
-        const slots = await Promise.all(state.slots.map(async (slot) => {
-            const service = slot.role === 'stable' ? services.stable : slot.role === 'canary' ? services.canary : undefined;
-            return service ? { ...slot, ...(await serviceHealth(this.kubectl, service, signal)) } : slot;
-        }));
-        return { ...state, slots };
-    }
-    /** Before a change: a destination with no ready endpoint gets nothing; nothing is written. */
-    refuseUnserved(state, roles, operation) {
-        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
-        if (unable.length > 0)
-            throw new UnservedTrafficError(this.kind, `${this.target}: refusing to ${operation}: ${unable.map((s) => describeEntry(s.role, s)).join('; ')}. Nothing was changed: ${whatUsersGet(state)}.`, state, false);
-    }
-    /** After a change: the destinations must have ready endpoints; otherwise say what users get. */
-    confirmServing(state, roles, did, changed = true) {
-        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
-        if (unable.length === 0)
-            return state;
-        throw new UnservedTrafficError(this.kind, `${this.target}: ${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')}: ${whatUsersGet(state)}.`, state, changed);
+        return { changed: true, before, after };
     }
     async liveColour() {
         throw wrongShape(this.kind, 'liveColour', 'canary');
@@ -54128,28 +53747,6 @@ function lenientState(pair) {
             { role: 'canary', name: pair.canary.name, percent: pct(pair.canary.weight), weight: pair.canary.weight },
         ],
     };
-}
-/**
- * Whether a Service can serve, from its Endpoints object: ready addresses, and the ones that are
- * not ready. A Service that has no Endpoints object to read is reported as unknown, not healthy.
- */
-async function serviceHealth(kubectl, service, signal) {
-    let endpoints;
-    try {
-        endpoints = await kubectl.get('endpoints', service, signal);
-    }
-    catch (err) {
-        if (err instanceof errors/* ProviderError */.mZ && /does not exist/.test(err.message))
-            return { detail: `no Endpoints object for Service ${service} to read its health from` };
-        throw err;
-    }
-    const subsets = asRecords(endpoints.subsets);
-    const count = (key) => subsets.reduce((sum, subset) => sum + asRecords(kubectl_asRecord(subset)?.[key]).length, 0);
-    const ready = count('addresses');
-    const total = ready + count('notReadyAddresses');
-    return ready > 0
-        ? { serving: true, status: 'READY', detail: `${ready} of ${total} endpoints of Service ${service} ready` }
-        : { serving: false, status: 'NO READY ENDPOINTS', detail: `0 of ${total} endpoints of Service ${service} ready` };
 }
 
 ;// CONCATENATED MODULE: ./src/core/traffic/argo-rollouts.ts
@@ -54176,7 +53773,7 @@ class ArgoRolloutsTrafficProvider {
         this.config = config;
         this.kubectl = kubectlFor(this.kind, config, deps);
         this.target = this.kubectl.describe(ROLLOUT_RESOURCE, config.rollout);
-        this.clock = deps.clock ?? systemClock;
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
     }
     /** Reads the Rollout and works out the canary's share from its status. */
     async read(signal) {
@@ -54239,7 +53836,7 @@ class ArgoRolloutsTrafficProvider {
             if (done(reading))
                 return this.stateOf(reading);
             if (this.clock.now() >= deadline)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the status did not show ${what} within ${Math.round(this.config.timeout / 1000)}s (canary ${reading.canaryPercent}%, phase ${reading.phase ?? 'unknown'}${reading.observed ? '' : ', the controller has not seen the change: is it running?'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the status did not show ${what} within ${Math.round(this.config.timeout / 1000)}s (canary ${reading.canaryPercent}%, phase ${reading.phase ?? 'unknown'}${reading.observed ? '' : ', the controller has not seen the change: is it running?'})`);
             await this.clock.sleep(1000, signal);
         }
     }
@@ -54291,10 +53888,6 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
         this.kubectl = kubectlFor(this.kind, config, deps);
         this.target = `${this.kubectl.describe(HTTPROUTE_RESOURCE, config.httpRoute)} rule ${config.rule}`;
     }
-    /** Both backends are Services: their ready endpoints are the health of each slot. */
-    backendServices() {
-        return { stable: this.config.stableBackend, canary: this.config.canaryBackend };
-    }
     async readPair(signal) {
         return (await this.locate(signal)).pair;
     }
@@ -54304,12 +53897,12 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
         const rules = asRecords(kubectl_asRecord(route.spec)?.rules);
         const rule = rules[this.config.rule];
         if (!rule)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
         const refs = asRecords(rule.backendRefs);
         const find = (name) => {
             const index = refs.findIndex((r) => r.name === name && (r.kind === undefined || r.kind === 'Service'));
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(this.config.stableBackend);
@@ -54383,7 +53976,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
             ? http.findIndex((h) => h.name === this.config.route)
             : http.findIndex((h) => h.name !== HEADER_ROUTE_NAME && asRecords(h.route).some((r) => isOurs(r, stableSubset)));
         if (main < 0)
-            throw new errors/* ProviderError */.mZ(this.kind, this.config.route
+            throw new core_errors/* ProviderError */.mZ(this.kind, this.config.route
                 ? `${this.target}: the VirtualService has no HTTP route named ${JSON.stringify(this.config.route)} (found: ${http.map((h) => String(h.name ?? '(unnamed)')).join(', ') || 'none'})`
                 : `${this.target}: no HTTP route sends traffic to host ${host} subset ${stableSubset}`);
         const mainRoute = http[main];
@@ -54391,7 +53984,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
         const find = (subset) => {
             const index = routes.findIndex((r) => isOurs(r, subset));
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: HTTP route ${main} has no destination host ${host} subset ${subset} (found: ${routes.map((r) => `${String(destination(r).host)}/${String(destination(r).subset ?? '-')}`).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: HTTP route ${main} has no destination host ${host} subset ${subset} (found: ${routes.map((r) => `${String(destination(r).host)}/${String(destination(r).subset ?? '-')}`).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(stableSubset);
@@ -54540,7 +54133,7 @@ class ServiceSelectorTrafficProvider {
     async getState(options = {}) {
         const { live, value } = await this.readSelector(options.signal);
         if (!live)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the selector ${value === undefined ? `has no key ${this.config.selectorKey}` : `says ${this.config.selectorKey}=${String(value)}`}, which is neither blue (${this.config.blue}) nor green (${this.config.green})`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the selector ${value === undefined ? `has no key ${this.config.selectorKey}` : `says ${this.config.selectorKey}=${String(value)}`}, which is neither blue (${this.config.blue}) nor green (${this.config.green})`);
         return this.stateFor(live);
     }
     async readSelector(signal) {
@@ -54567,14 +54160,14 @@ class ServiceSelectorTrafficProvider {
         await this.kubectl.patch(SERVICE_RESOURCE, this.config.service, { type: 'merge', patch: this.patchFor(colour) }, { signal: options.signal });
         const after = await this.getState(options);
         if (after.live !== colour)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
         return after;
     }
     /** Switches back to `toColour`; without it there is no earlier switch to undo, so nothing changes. */
     async rollback(options = {}) {
         const to = options.toColour;
         if (!to)
-            throw new errors/* UserError */.yo(`${this.kind}: blue-green rollback needs the colour to return to, and no earlier switch is on record`);
+            throw new core_errors/* UserError */.yo(`${this.kind}: blue-green rollback needs the colour to return to, and no earlier switch is on record`);
         // A selector that names neither colour is repaired by the switch itself, so it is not an error here.
         const { live } = await this.readSelector(options.signal);
         const before = live ? this.stateFor(live) : { canaryPercent: 100, slots: [] };
@@ -54612,10 +54205,6 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
         this.kubectl = kubectlFor(this.kind, config, deps);
         this.target = this.kubectl.describe(TRAFFICSPLIT_RESOURCE, config.trafficSplit);
     }
-    /** Both backends are Services: their ready endpoints are the health of each slot. */
-    backendServices() {
-        return { stable: this.config.stableBackend, canary: this.config.canaryBackend };
-    }
     async readPair(signal) {
         return (await this.locate(signal)).pair;
     }
@@ -54625,7 +54214,7 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
         const find = (service) => {
             const index = backends.findIndex((b) => b.service === service);
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(this.config.stableBackend);
@@ -54664,22 +54253,19 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
 
 
 
-
 /** The traffic provider the plan names; a UserError for kinds not built yet. */
 function createTrafficProvider(plan, deps = {}) {
     const traffic = plan.traffic;
     if (!traffic)
-        throw new errors/* UserError */.yo('plan: traffic is required by this action (which system moves the traffic?)');
-    const log = deps.log ?? (() => undefined);
-    const full = { clock: systemClock, log, warn: (line) => log(`warning: ${line}`), group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
-    const provider = fromConfig(traffic, plan, full);
-    return deps.signal ? stopForwardChangesOn(provider, deps.signal) : provider;
+        throw new core_errors/* UserError */.yo('plan: traffic is required by this action (which system moves the traffic?)');
+    const full = { clock: core_clock/* systemClock */.m, log: () => undefined, group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
+    return fromConfig(traffic, plan, full);
 }
 function fromConfig(traffic, plan, deps) {
     const mode = plan.strategy === 'blue-green' ? 'blue-green' : 'canary';
     switch (traffic.provider) {
         case 'haproxy':
-            return new HaproxyTrafficProvider(traffic, { clock: deps.clock, mode, warn: deps.warn });
+            return new HaproxyTrafficProvider(traffic, { clock: deps.clock, mode });
         case 'command':
             return new CommandTrafficProvider(traffic, { ...deps, service: plan.service, environment: plan.environment, mode });
         case 'istio':
@@ -54725,15 +54311,15 @@ async function runBookkeeping(what, call, deps) {
         }
         catch (err) {
             if (attempt >= attempts)
-                return `${what} failed after ${attempts} attempts: ${(0,errors/* describeError */.Uc)(err)}`;
+                return `${what} failed after ${attempts} attempts: ${(0,core_errors/* describeError */.Uc)(err)}`;
             await deps.clock.sleep(delay);
             delay *= 2;
         }
     }
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/core/atomic-file.ts
@@ -54795,7 +54381,7 @@ function writeAtomically(file, value) {
         removeQuietly(tmp);
         throw err;
     }
-    syncDirectory((0,external_node_path_namespaceObject.dirname)(file));
+    syncDirectory((0,external_node_path_.dirname)(file));
 }
 /** Flushes a directory entry change (a rename) where the platform allows it; best-effort. */
 function syncDirectory(dir) {
@@ -54824,7 +54410,7 @@ function syncDirectory(dir) {
 const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
 /** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. */
 function stateDirectory(env) {
-    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.rollgate', 'state');
+    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
 }
 /** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
 function rolloutOwner(env) {
@@ -54834,12 +54420,12 @@ function rolloutOwner(env) {
         return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
     let user = 'someone';
     try {
-        user = (0,external_node_os_namespaceObject.userInfo)().username;
+        user = (0,external_node_os_.userInfo)().username;
     }
     catch {
         /* no passwd entry in some containers */
     }
-    return `${user}@${(0,external_node_os_namespaceObject.hostname)()}`;
+    return `${user}@${(0,external_node_os_.hostname)()}`;
 }
 /**
  * The lock that stops two rollouts of one service and environment from moving the same traffic,
@@ -54862,8 +54448,8 @@ class RolloutStateStore {
         this.environment = environment;
         this.clock = clock;
         const key = `${service}.${environment}`.replace(/[^A-Za-z0-9._-]/g, '_');
-        this.lockFile = (0,external_node_path_namespaceObject.join)(dir, `${key}.lock.json`);
-        this.colourFile = (0,external_node_path_namespaceObject.join)(dir, `${key}.colours.json`);
+        this.lockFile = (0,external_node_path_.join)(dir, `${key}.lock.json`);
+        this.colourFile = (0,external_node_path_.join)(dir, `${key}.colours.json`);
         const ttl = env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
         this.staleAfterMs = ttl ?? DEFAULT_STALE_AFTER_MS;
     }
@@ -54897,12 +54483,12 @@ class RolloutStateStore {
                 this.removeLock();
                 continue;
             }
-            throw new errors/* UserError */.yo(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
+            throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
                 `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it ` +
                 `(a lock idle for ${Math.round(this.staleAfterMs / 60000)} min is taken as abandoned; lock file ${this.lockFile}). ` +
                 'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
         }
-        throw new errors/* UserError */.yo(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
+        throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
     }
     /** Records progress (and proves the holder is alive). */
     update(fields) {
@@ -54955,14 +54541,14 @@ function readJson(file) {
 
 /** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
 function openRollout(runtime, loaded, deps = {}) {
-    const clock = deps.clock ?? systemClock;
+    const clock = deps.clock ?? core_clock/* systemClock */.m;
     const cwd = deps.cwd ?? process.cwd();
     const stateDir = stateDirectory(runtime.env);
     const log = (line) => runtime.info(line);
     const group = (title, fn) => runtime.group(title, fn);
     const env = { ...process.env, ...runtime.env };
     const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
-    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, warn: (w) => runtime.warning(w), group, env, cwd, stateDir, signal: runtime.signal }));
+    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, group, env, cwd, stateDir }));
     return {
         runtime,
         plan: loaded.plan,
@@ -54985,7 +54571,7 @@ function openRollout(runtime, loaded, deps = {}) {
 }
 function rollingDeployment(plan, deps) {
     if (!plan.deploy)
-        throw new errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+        throw new core_errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
     return new RollingDeployment(plan.deploy, deps);
 }
 /** The event bookkeeping hears about, for this rollout. */
@@ -64537,7 +64123,6 @@ function preprocess(fn, schema) {
 ;// CONCATENATED MODULE: ./src/core/plan/schema.ts
 
 
-
 // Every leaf says what it expects in words a plan author understands; the loader appends
 // the value it got and the field path.
 const schema_text = (expect = 'expected a non-empty string') => schemas_string({ error: expect }).min(1, { error: expect });
@@ -64546,8 +64131,7 @@ const durationSchema = union([schemas_string(), schemas_number()], { error: 'exp
     .transform((value, ctx) => {
     const ms = typeof value === 'number' ? Number.NaN : duration_parseDuration(value);
     if (ms === undefined || Number.isNaN(ms)) {
-        const why = typeof value === 'string' && duration_repeatsDurationUnit(value) ? duration_REPEATED_UNIT : 'a bare number has no unit';
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 5m or 1h (${why})`, input: value });
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 5m or 1h (a bare number has no unit)', input: value });
         return NEVER;
     }
     return ms;
@@ -64573,10 +64157,6 @@ const haproxyTrafficSchema = strictObject({
     /** HAProxy's absolute weight that means "all traffic" (0–256). */
     maxWeight: num('expected a whole number from 1 to 256').int().min(1).max(256).default(100),
     timeout: positiveDuration.default(5000),
-    /** How long a change waits for the server about to get traffic to pass its health check (default 30s). */
-    healthTimeout: positiveDuration.optional(),
-    /** How long the server given traffic must stay UP after a change before it counts (default 2s). */
-    healthSettle: durationSchema.optional(),
 });
 const commandTrafficSchema = strictObject({
     provider: literal('command'),
@@ -64748,6 +64328,8 @@ const checkSchema = strictObject({
     mustHaveData: schemas_boolean({ error: 'expected true or false' }).default(true),
     weight: positive().default(1),
     nanStrategy: schemas_enum(['remove', 'replace'], { error: 'expected remove | replace' }).default('remove'),
+    /** Measured, shown and recorded, never decisive: for trying a new check before it can stop a rollout. */
+    dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
     const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
@@ -64791,6 +64373,8 @@ const analysisSchema = strictObject({
             ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: 'expected a unique check name', input: c.name });
         names.add(c.name);
     });
+    if (a.checks.length > 0 && a.checks.every((c) => c.dryRun))
+        ctx.addIssue({ code: 'custom', path: ['checks'], message: 'expected at least one check without dryRun: true (dry-run checks alone can never fail a gate)', input: undefined });
     if (a.minRequests > 0 && !a.requests)
         ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
@@ -64815,7 +64399,8 @@ const flagsSchema = discriminatedUnion('provider', [
 const notifySchema = strictObject({
     webhook: schema_url('expected a Slack-compatible incoming webhook URL').optional(),
     slack: schema_url('expected a Slack incoming webhook URL').optional(),
-    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure'], { error: 'expected promotion | rollback | gate-failure' })).default(['promotion', 'rollback', 'gate-failure']),
+    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure', 'policy-override'], { error: 'expected promotion | rollback | gate-failure | policy-override' }))
+        .default(['promotion', 'rollback', 'gate-failure', 'policy-override']),
 });
 // ── pre-deploy checklist overrides ────────────────────────────────────────────────────
 const checklistItemSchema = strictObject({
@@ -64831,6 +64416,122 @@ const checklistSchema = strictObject({
         error: 'expected a mapping of item ids to settings',
     }),
 });
+// ── release policy ─────────────────────────────────────────────────────────────────────
+// Checked before traffic moves: error budget, deploy windows and freezes, risk classes.
+/** A period or window that may be days long (`28d`, `1w`) as well as `5m` or `1h`; milliseconds. */
+const longDurationSchema = schemas_string({ error: 'expected a duration such as 5m, 1h, 28d or 4w' })
+    .transform((value, ctx) => {
+    const days = /^(\d+)(d|w)$/.exec(value.trim());
+    const ms = days ? Number(days[1]) * (days[2] === 'w' ? 7 : 1) * 86_400_000 : duration_parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration greater than 0 such as 5m, 1h, 28d or 4w', input: value });
+        return NEVER;
+    }
+    return ms;
+});
+const riskClassSchema = schemas_enum(['low', 'medium', 'high'], { error: 'expected low | medium | high' });
+const weekdaySchema = schemas_enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], { error: 'expected a day: mon, tue, wed, thu, fri, sat or sun' });
+const clockTime = (expect = 'expected a local time HH:MM, e.g. 09:00 (24:00 for the end of the day)') => schemas_string({ error: expect }).regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, { error: expect });
+const timeZoneSchema = schemas_string({ error: 'expected an IANA time zone such as Europe/Berlin or UTC' }).refine((zone) => {
+    try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+    }
+    catch {
+        return false;
+    }
+}, { error: 'expected an IANA time zone such as Europe/Berlin or UTC' });
+const freezeInstant = (expect = 'expected a date (2026-12-24), a local time (2026-12-24T18:00) or an instant with an offset (2026-12-24T17:00Z)') => schemas_string({ error: expect }).regex(/^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?$/, { error: expect });
+const burnRateAlertSchema = strictObject({
+    long: longDurationSchema,
+    short: longDurationSchema,
+    /** Burn rate both windows must exceed for the alert condition to hold (14.4 = 2% of a 30-day budget in 1 h). */
+    factor: positive(),
+});
+const errorBudgetSchema = strictObject({
+    /** The SLO in percent, e.g. 99.9. */
+    objective: num('expected the SLO in percent, e.g. 99.9').gt(0, { error: 'expected the SLO in percent, between 0 and 100' }).lt(100, { error: 'expected the SLO in percent, between 0 and 100' }),
+    period: longDurationSchema.default(28 * 86_400_000),
+    /** Queries over `{{window}}`: good and total events (or errors and total), e.g. sums of rate(). */
+    good: schema_text().optional(),
+    errors: schema_text().optional(),
+    total: schema_text().optional(),
+    /** Or a query of the error ratio over `{{window}}`, e.g. Sloth's `slo:sli_error:ratio_rate{{window}}{sloth_id="orders-availability"}`. */
+    errorRatio: schema_text().optional(),
+    /** Or the remaining budget as a ratio, e.g. `slo:period_error_budget_remaining:ratio{sloth_id="…"}`. */
+    remaining: schema_text().optional(),
+    /** Refuse while less than this percentage of the period's budget remains. */
+    minRemaining: percent('expected a percentage of the error budget, 0–100').default(0),
+    burnRateAlerts: array(burnRateAlertSchema, { error: 'expected a list of { long, short, factor }' })
+        .default([
+        { long: 3_600_000, short: 300_000, factor: 14.4 },
+        { long: 21_600_000, short: 1_800_000, factor: 6 },
+    ]),
+})
+    .superRefine((b, ctx) => {
+    const sources = [b.errorRatio !== undefined, b.total !== undefined].filter(Boolean).length;
+    if (sources === 0)
+        ctx.addIssue({ code: 'custom', path: [], message: 'expected errorRatio, or total with good or errors (the SLI queries over {{window}})', input: undefined });
+    if (sources === 2)
+        ctx.addIssue({ code: 'custom', path: ['errorRatio'], message: 'expected errorRatio or total with good/errors, not both', input: b.errorRatio });
+    if (b.total !== undefined && (b.good === undefined) === (b.errors === undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'expected exactly one of good or errors beside total', input: undefined });
+    if (b.total === undefined && (b.good !== undefined || b.errors !== undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'is required with good or errors', input: undefined });
+    b.burnRateAlerts.forEach((a, i) => {
+        if (a.short >= a.long)
+            ctx.addIssue({ code: 'custom', path: ['burnRateAlerts', i, 'short'], message: 'expected a short window shorter than the long one', input: a.short });
+    });
+});
+const deployWindowSchema = strictObject({
+    days: array(weekdaySchema, { error: 'expected a list of days such as [mon, tue, wed, thu]' }).min(1, { error: 'expected at least one day' }),
+    from: clockTime(),
+    to: clockTime(),
+})
+    .refine((w) => w.from < w.to, { error: 'expected from before to (a window ends on the day it starts; use two windows to cross midnight)', path: ['to'] });
+const freezeSchema = strictObject({
+    from: freezeInstant(),
+    /** Inclusive: a date alone means to the end of that day. */
+    to: freezeInstant(),
+    reason: schema_text('expected why nothing may ship, e.g. "year-end freeze"'),
+});
+const riskRuleSchema = strictObject({
+    class: riskClassSchema,
+    /** Globs of changed paths that put a release in this class (`**`, `*`, `?`). */
+    paths: array(schema_text('expected a glob such as src/payments/**'), { error: 'expected a list of globs' }).optional(),
+    /** `contract`: a contract-phase (irreversible) migration ships; `any`: any migration changed. */
+    migrations: schemas_enum(['contract', 'any'], { error: 'expected contract | any' }).optional(),
+})
+    .refine((r) => r.paths !== undefined || r.migrations !== undefined, { error: 'expected paths or migrations (what puts a release in this class)' });
+const riskRequirementSchema = strictObject({
+    strategies: array(schemas_enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' })).min(1).optional(),
+    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).optional(),
+    /** The bake at the first step must last at least this long. */
+    minBake: positiveDuration.optional(),
+    /** The first traffic step may not exceed this share. */
+    maxFirstStep: percent().optional(),
+    /** No automatic promotion past this share: the plan's steps must stop there for an approval. */
+    approvalAbove: percent().optional(),
+});
+const policySchema = strictObject({
+    errorBudget: errorBudgetSchema.optional(),
+    /** Deploy only inside one of these windows (rollback is never held back). */
+    windows: strictObject({
+        timeZone: timeZoneSchema.default('UTC'),
+        allow: array(deployWindowSchema, { error: 'expected a list of { days, from, to }' }).min(1, { error: 'expected at least one window' }),
+    })
+        .optional(),
+    /** Dated periods when nothing ships; read in windows.timeZone (or `timeZone`) unless they carry an offset. */
+    freezes: array(freezeSchema, { error: 'expected a list of { from, to, reason }' }).optional(),
+    timeZone: timeZoneSchema.optional(),
+    risk: strictObject({
+        rules: array(riskRuleSchema, { error: 'expected a list of { class, paths | migrations }' }).default([]),
+        /** The class of a release no rule matches. */
+        default: riskClassSchema.default('low'),
+        require: strictObject({ low: riskRequirementSchema.optional(), medium: riskRequirementSchema.optional(), high: riskRequirementSchema.optional() }).default({}),
+    })
+        .optional(),
+});
 // ── the plan ───────────────────────────────────────────────────────────────────────────
 const planSchema = strictObject({
     service: schema_text('expected the service name').regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a service name of letters, digits, ., _ and -' }),
@@ -64842,7 +64543,7 @@ const planSchema = strictObject({
     smoke: array(smokeCheckSchema, { error: 'expected a list of smoke checks' }).optional(),
     metrics: metricsSchema.optional(),
     analysis: analysisSchema.optional(),
-    steps: array(num('expected a traffic weight'), {
+    steps: array(num('expected a traffic weight').gt(0, { error: 'expected a traffic weight from 1 to 100' }).max(100, { error: 'expected a traffic weight from 1 to 100' }), {
         error: 'expected a list of traffic weights such as [5, 25, 50, 100]',
     })
         .min(1, { error: 'expected at least one step' })
@@ -64854,19 +64555,16 @@ const planSchema = strictObject({
     /** Set once a contract-phase migration shipped: the previous version can no longer run. */
     irreversible: union([schemas_boolean(), schema_text()], { error: 'expected true, false or a reason' }).optional(),
     checklist: checklistSchema.optional(),
+    policy: policySchema.optional(),
 })
     .superRefine((plan, ctx) => {
-    const stepProblem = plan.steps ? trafficStepsProblem(plan.steps) : undefined;
-    if (stepProblem)
-        ctx.addIssue({ code: 'custom', path: ['steps', stepProblem.index], message: stepProblem.message, input: plan.steps?.[stepProblem.index] });
+    plan.steps?.forEach((w, i) => {
+        const prev = plan.steps?.[i - 1];
+        if (prev !== undefined && w <= prev)
+            ctx.addIssue({ code: 'custom', path: ['steps', i], message: `expected steps in increasing order (after ${prev})`, input: w });
+    });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
         ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
-    for (const clash of sameNamedRoles(plan))
-        ctx.addIssue({ code: 'custom', path: clash.path, message: clash.message, input: clash.value });
-    // Without a read, rollgate would have to believe its own notes about which colour is live, and
-    // a rollback from a fresh runner would switch blind.
-    if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'command' && !plan.traffic.getWeight)
-        ctx.addIssue({ code: 'custom', path: ['traffic', 'getWeight'], message: 'is required with strategy: blue-green (the command that prints the green share, so the live colour is read, never assumed)', input: undefined });
     // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
     if (plan.strategy === 'rolling') {
         if (!plan.deploy?.kubernetes?.deployment)
@@ -64879,54 +64577,6 @@ const planSchema = strictObject({
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
         ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
 });
-/**
- * Two roles that name the same server, subset, backend or Deployment: every weight change would
- * set one thing twice (a plan with `stable: blue, canary: blue` sends 100% nowhere). A
- * copy-paste typo that must never validate.
- */
-function sameNamedRoles(plan) {
-    const pairs = [];
-    const t = plan.traffic;
-    const blueGreen = plan.strategy === 'blue-green';
-    if (t) {
-        switch (t.provider) {
-            case 'haproxy':
-                if (blueGreen)
-                    pairs.push(['blue', t.blue, 'green', t.green, ['traffic']]);
-                else
-                    pairs.push(['stable', t.stable, 'canary', t.canary, ['traffic']]);
-                break;
-            case 'istio':
-                pairs.push(['stableSubset', t.stableSubset, 'canarySubset', t.canarySubset, ['traffic']]);
-                break;
-            case 'gateway-api':
-            case 'smi':
-                pairs.push(['stableBackend', t.stableBackend, 'canaryBackend', t.canaryBackend, ['traffic']]);
-                break;
-            case 'service-selector':
-                pairs.push(['blue', t.blue, 'green', t.green, ['traffic']]);
-                break;
-            case 'command':
-            case 'nginx-ingress':
-            case 'argo-rollouts':
-                break;
-        }
-    }
-    const k = plan.deploy?.kubernetes;
-    if (k) {
-        if (blueGreen)
-            pairs.push(['blueDeployment', k.blueDeployment, 'greenDeployment', k.greenDeployment, ['deploy', 'kubernetes']]);
-        else
-            pairs.push(['stableDeployment', k.stableDeployment, 'canaryDeployment', k.canaryDeployment, ['deploy', 'kubernetes']]);
-    }
-    return pairs
-        .filter(([, a, , b]) => a !== undefined && a === b)
-        .map(([first, value, second, , path]) => ({
-        path: [...path, second],
-        message: `names the same ${path[0] === 'traffic' ? 'server or backend' : 'Deployment'} as ${first} (${JSON.stringify(value)}): the two roles must be different places, or every change would send traffic nowhere`,
-        value: value,
-    }));
-}
 
 ;// CONCATENATED MODULE: ./src/core/plan/load.ts
 
@@ -64937,14 +64587,14 @@ function sameNamedRoles(plan) {
 const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 /** Reads, interpolates, overrides and validates a rollout plan file. Throws PlanError. */
 function loadPlanFile(file, options = {}) {
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(options.cwd ?? process.cwd(), file);
+    const path = (0,external_node_path_.isAbsolute)(file) ? file : (0,external_node_path_.resolve)(options.cwd ?? process.cwd(), file);
     let text;
     try {
         text = (0,external_node_fs_.readFileSync)(path, 'utf8');
     }
     catch (err) {
         const code = err.code;
-        throw new errors/* PlanError */.W6(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
+        throw new core_errors/* PlanError */.W6(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
     }
     return parsePlanText(text, file, options);
 }
@@ -64953,7 +64603,7 @@ function parsePlanText(text, file, options = {}) {
     const lineCounter = new yaml_dist/* LineCounter */.HN();
     const doc = (0,yaml_dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
-        throw new errors/* PlanError */.W6(file, doc.errors.map((e) => {
+        throw new core_errors/* PlanError */.W6(file, doc.errors.map((e) => {
             const pos = e.linePos?.[0];
             return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}invalid YAML: ${e.message.split('\n')[0]}`;
         }));
@@ -64964,12 +64614,12 @@ function parsePlanText(text, file, options = {}) {
     }
     catch (err) {
         // Unresolved aliases and alias bombs surface only when the document is converted.
-        throw new errors/* PlanError */.W6(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
+        throw new core_errors/* PlanError */.W6(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
     }
     if (raw === null || raw === undefined)
-        throw new errors/* PlanError */.W6(file, ['is empty: expected a mapping with at least `service` and `environment`']);
+        throw new core_errors/* PlanError */.W6(file, ['is empty: expected a mapping with at least `service` and `environment`']);
     if (typeof raw !== 'object' || Array.isArray(raw))
-        throw new errors/* PlanError */.W6(file, ['expected a mapping at the top level (service, environment, …)']);
+        throw new core_errors/* PlanError */.W6(file, ['expected a mapping at the top level (service, environment, …)']);
     return validatePlanObject(raw, file, options, (p) => lineOf(doc, lineCounter, p));
 }
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
@@ -65009,7 +64659,7 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         }
     }
     if (problems.length > 0)
-        throw new errors/* PlanError */.W6(file, dedupe(problems));
+        throw new core_errors/* PlanError */.W6(file, dedupe(problems));
     return { plan: result.data, file };
 }
 function describeIssue(issue, overridden, lineOfPath) {
@@ -65164,7 +64814,1356 @@ function loadRolloutPlan(runtime, options) {
     return loaded;
 }
 
+// EXTERNAL MODULE: ./src/core/metrics/provider.ts
+var provider = __nccwpck_require__(431);
+;// CONCATENATED MODULE: ./src/core/metrics/datadog.ts
+
+
+
+
+const SYSTEM = 'datadog';
+/**
+ * Datadog has no instant query: an instant value is the newest point of a short range ending
+ * at the requested time. Five minutes covers Datadog's coarsest default rollup for such a range.
+ */
+const INSTANT_LOOKBACK_MS = 5 * 60_000;
+/** The API host for a Datadog site: `datadoghq.eu`, `app.datadoghq.eu` and `us3.datadoghq.com` all work. */
+function datadogApiBase(site) {
+    const host = site
+        .replace(/^https?:\/\//, '')
+        .replace(/\/.*$/, '')
+        .replace(/^(app|api)\./, '');
+    return `https://api.${host}`;
+}
+function shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** Datadog's metrics query API (`GET /api/v1/query`), authenticated with an API key and an application key. */
+class DatadogProvider {
+    config;
+    clock;
+    name = SYSTEM;
+    base;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.base = (config.address ?? datadogApiBase(config.site)).replace(/\/+$/, '');
+    }
+    /** The newest non-null point of `query` in the few minutes up to `time` (default now). */
+    async query(query, options = {}) {
+        const end = options.time ?? this.clock.now();
+        const range = await this.queryRange(query, { start: end - INSTANT_LOOKBACK_MS, end, stepMs: INSTANT_LOOKBACK_MS }, options);
+        switch (range.kind) {
+            case 'no-data':
+            case 'many-series':
+                return range;
+            case 'series': {
+                const last = range.points[range.points.length - 1];
+                return last === undefined ? { kind: 'no-data' } : (0,provider/* outcomeOf */.s)(last.value);
+            }
+        }
+    }
+    /**
+     * Points of `query` between start and end. Datadog picks the point interval itself from the
+     * range's length; add `.rollup(avg, <seconds>)` to the query to fix it.
+     */
+    async queryRange(query, range, options = {}) {
+        const params = { from: Math.floor(range.start / 1000), to: Math.ceil(range.end / 1000), query };
+        const body = await this.call(params, query, options.signal);
+        if (!Array.isArray(body.series))
+            throw this.malformed(query);
+        const series = body.series;
+        if (series.length === 0)
+            return { kind: 'no-data' };
+        if (series.length > 1)
+            return { kind: 'many-series', count: series.length };
+        const pointlist = series[0].pointlist;
+        if (!Array.isArray(pointlist))
+            throw this.malformed(query);
+        const points = [];
+        for (const entry of pointlist) {
+            if (!Array.isArray(entry) || entry.length < 2 || typeof entry[0] !== 'number')
+                throw this.malformed(query);
+            const value = entry[1];
+            // null marks an interval without data: absent, not a number to judge.
+            if (value === null)
+                continue;
+            if (typeof value !== 'number')
+                throw this.malformed(query);
+            points.push({ time: Math.round(entry[0]), value });
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points };
+    }
+    malformed(query) {
+        return new core_errors/* ProviderError */.mZ(SYSTEM, `unexpected answer shape for query ${shorten(query)}`);
+    }
+    async call(params, query, signal) {
+        const url = `${this.base}/api/v1/query`;
+        const res = await httpRequest({
+            url,
+            params,
+            headers: { accept: 'application/json', 'DD-API-KEY': this.config.apiKey, 'DD-APPLICATION-KEY': this.config.appKey },
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: SYSTEM,
+        }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        const said = body ? errorText(body) : undefined;
+        const because = said ? `: ${said}` : '';
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
+        if (res.status === 429) {
+            const reset = res.headers['x-ratelimit-reset'];
+            const limit = res.headers['x-ratelimit-limit'];
+            const period = res.headers['x-ratelimit-period'];
+            const quota = limit && period ? ` (${limit} requests per ${period} s)` : '';
+            const wait = reset ? `; resets in ${reset} s` : '';
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `rate limited${quota}${wait}, after ${res.attempts} attempt(s)`, true);
+        }
+        if (res.status === 400 || body?.status === 'error')
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `query rejected${because || ` (HTTP ${res.status})`} — query: ${shorten(query)}`);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+        }
+        if (!body)
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: not a Datadog API answer (is metrics.address right?)`);
+        return body;
+    }
+}
+// Datadog answers errors as {"errors": ["…"]} on most endpoints and {"status": "error", "error": "…"} on queries.
+function errorText(body) {
+    if (Array.isArray(body.errors) && body.errors.length > 0)
+        return body.errors.map(String).join('; ');
+    if (typeof body.error === 'string' && body.error)
+        return body.error;
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/newrelic.ts
+
+
+
+
+const newrelic_SYSTEM = 'newrelic';
+/** NerdGraph endpoints per data-centre region. */
+const NERDGRAPH_ENDPOINTS = { us: 'https://api.newrelic.com/graphql', eu: 'https://api.eu.newrelic.com/graphql' };
+/** The window an instant query without its own SINCE looks back over. */
+const newrelic_INSTANT_LOOKBACK_MS = 5 * 60_000;
+// Variables rather than string splicing: the NRQL text never has to be escaped into GraphQL.
+const NRQL_DOCUMENT = 'query RollgateNrql($accountId: Int!, $nrql: Nrql!) { actor { account(id: $accountId) { nrql(query: $nrql, timeout: 60) { results } } } }';
+/** Fields NRQL adds to results besides the selected values. */
+const META_FIELDS = new Set(['beginTimeSeconds', 'endTimeSeconds', 'facet', 'timestamp', 'comparison']);
+function newrelic_shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** The one selected value of an NRQL result row: a number, null (no data), or a one-number object such as percentile(x, 95). */
+function rowValue(row, query) {
+    const fields = Object.keys(row).filter((k) => !META_FIELDS.has(k));
+    if (fields.length !== 1)
+        throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `the query selects ${fields.length} values (${fields.join(', ') || 'none'}); select exactly one — query: ${newrelic_shorten(query)}`);
+    const value = row[fields[0]];
+    if (value === null || typeof value === 'number')
+        return value;
+    if (typeof value === 'object' && value !== null) {
+        const inner = Object.values(value);
+        if (inner.length === 1 && (typeof inner[0] === 'number' || inner[0] === null))
+            return inner[0];
+    }
+    throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `the query's value ${fields[0]} is not a number — query: ${newrelic_shorten(query)}`);
+}
+function facetCount(rows) {
+    return new Set(rows.filter((r) => 'facet' in r).map((r) => JSON.stringify(r.facet))).size;
+}
+/** New Relic: NRQL queries over the NerdGraph GraphQL API, authenticated with a user API key. */
+class NewRelicProvider {
+    config;
+    clock;
+    name = newrelic_SYSTEM;
+    endpoint;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        const base = config.address?.replace(/\/+$/, '');
+        this.endpoint = base ? (base.endsWith('/graphql') ? base : `${base}/graphql`) : NERDGRAPH_ENDPOINTS[config.region];
+    }
+    /**
+     * One value of an NRQL query. A query with its own SINCE runs as written; otherwise it
+     * covers the few minutes up to `time` (default now).
+     */
+    async query(query, options = {}) {
+        let nrql = query;
+        if (!/\bSINCE\b/i.test(query)) {
+            const end = Math.round(options.time ?? this.clock.now());
+            nrql = `${query} SINCE ${end - newrelic_INSTANT_LOOKBACK_MS} UNTIL ${end}`;
+        }
+        const rows = await this.run(nrql, query, options.signal);
+        if (rows.length === 0)
+            return { kind: 'no-data' };
+        const facets = facetCount(rows);
+        if (facets > 1 || rows.length > 1)
+            return { kind: 'many-series', count: Math.max(facets, rows.length) };
+        const value = rowValue(rows[0], query);
+        if (value === null)
+            return { kind: 'no-data' };
+        return (0,provider/* outcomeOf */.s)(value);
+    }
+    /** The query as a TIMESERIES over the range; rollgate adds SINCE, UNTIL and TIMESERIES itself. */
+    async queryRange(query, range, options = {}) {
+        if (/\b(SINCE|UNTIL|TIMESERIES)\b/i.test(query))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `for range queries write the NRQL without SINCE, UNTIL or TIMESERIES (rollgate adds them for the bake window) — query: ${newrelic_shorten(query)}`);
+        const stepSeconds = Math.max(1, Math.round(range.stepMs / 1000));
+        const nrql = `${query} SINCE ${Math.floor(range.start)} UNTIL ${Math.ceil(range.end)} TIMESERIES ${stepSeconds} seconds`;
+        const rows = await this.run(nrql, query, options.signal);
+        if (rows.length === 0)
+            return { kind: 'no-data' };
+        const facets = facetCount(rows);
+        if (facets > 1)
+            return { kind: 'many-series', count: facets };
+        const points = [];
+        for (const row of rows) {
+            const value = rowValue(row, query);
+            // A bucket without events is null: absent, not zero.
+            if (value === null)
+                continue;
+            const at = typeof row.endTimeSeconds === 'number' ? row.endTimeSeconds : typeof row.beginTimeSeconds === 'number' ? row.beginTimeSeconds : undefined;
+            if (at === undefined)
+                throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `TIMESERIES rows carry no time — query: ${newrelic_shorten(query)}`);
+            points.push({ time: at * 1000, value });
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points };
+    }
+    async run(nrql, query, signal) {
+        const accountId = Number(this.config.accountId);
+        if (!Number.isInteger(accountId))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `metrics.accountId must be a whole number, got ${JSON.stringify(this.config.accountId)}`);
+        const res = await httpRequest({
+            method: 'POST',
+            url: this.endpoint,
+            headers: { 'content-type': 'application/json', accept: 'application/json', 'API-Key': this.config.apiKey },
+            body: { query: NRQL_DOCUMENT, variables: { accountId, nrql } },
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: newrelic_SYSTEM,
+        }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        const errors = Array.isArray(body?.errors) ? body.errors : [];
+        const said = errors.map((e) => String(e.message ?? 'error')).join('; ');
+        const because = said ? `: ${said}` : '';
+        const classes = errors.map((e) => String(e.extensions?.errorClass ?? e.extensions?.code ?? ''));
+        if (res.status === 401 || res.status === 403 || classes.some((c) => /UNAUTHORI[ZS]ED|FORBIDDEN/.test(c)))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
+        if (res.status === 429 || classes.some((c) => /TOO_MANY_REQUESTS|RATE_LIMIT/.test(c)))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `rate limited${because}, after ${res.attempts} attempt(s)`, true);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+        }
+        // GraphQL reports failures (bad NRQL, unknown account) with HTTP 200 and an `errors` list.
+        if (errors.length > 0)
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `query rejected${because} — query: ${newrelic_shorten(query)}`);
+        const results = body?.data?.actor?.account?.nrql?.results;
+        if (body?.data?.actor?.account === null)
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `account ${accountId} is not visible to this API key`);
+        if (!Array.isArray(results))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
+        return results.filter((r) => typeof r === 'object' && r !== null);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/prometheus.ts
+
+
+
+
+
+const prometheus_SYSTEM = 'prometheus';
+/** Reads Prometheus' sample text: "NaN", "+Inf" and "-Inf" are values it really sends. */
+function parseSampleValue(text) {
+    if (text === 'NaN')
+        return { kind: 'nan' };
+    if (text === '+Inf' || text === 'Inf')
+        return { kind: 'infinite', sign: 1 };
+    if (text === '-Inf')
+        return { kind: 'infinite', sign: -1 };
+    const value = Number(text);
+    if (Number.isNaN(value))
+        throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected sample value ${JSON.stringify(text)}`);
+    return (0,provider/* outcomeOf */.s)(value);
+}
+function isSample(v) {
+    return Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
+}
+function prometheus_shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** The Prometheus HTTP API: instant queries for the threshold gate, range queries for the statistical judge. */
+class PrometheusProvider {
+    config;
+    clock;
+    name = prometheus_SYSTEM;
+    base;
+    headers;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.base = config.address.replace(/\/+$/, '');
+        const headers = { accept: 'application/json', ...(config.headers ?? {}) };
+        if (config.bearerToken)
+            headers.authorization = `Bearer ${config.bearerToken}`;
+        if (config.basicAuth)
+            headers.authorization = `Basic ${Buffer.from(`${config.basicAuth.username}:${config.basicAuth.password}`).toString('base64')}`;
+        this.headers = headers;
+    }
+    /** Evaluates `query` at one instant (now, unless `time` is given in unix ms). */
+    async query(query, options = {}) {
+        const params = { query };
+        if (options.time !== undefined)
+            params.time = (options.time / 1000).toFixed(3);
+        const data = await this.call('/api/v1/query', params, query, options.signal);
+        switch (data.resultType) {
+            case 'scalar':
+                if (!isSample(data.result))
+                    throw this.malformed(query);
+                return parseSampleValue(data.result[1]);
+            case 'vector': {
+                if (!Array.isArray(data.result))
+                    throw this.malformed(query);
+                if (data.result.length === 0)
+                    return { kind: 'no-data' };
+                if (data.result.length > 1)
+                    return { kind: 'many-series', count: data.result.length };
+                const first = data.result[0];
+                const value = typeof first === 'object' && first !== null ? first.value : undefined;
+                if (!isSample(value))
+                    throw this.malformed(query);
+                return parseSampleValue(value[1]);
+            }
+            default:
+                throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query returned a ${String(data.resultType)}, expected an instant vector or a scalar: ${prometheus_shorten(query)}`);
+        }
+    }
+    /** Evaluates `query` over a time range, one point per step. */
+    async queryRange(query, range, options = {}) {
+        const params = {
+            query,
+            start: (range.start / 1000).toFixed(3),
+            end: (range.end / 1000).toFixed(3),
+            step: `${Math.max(0.001, range.stepMs / 1000)}`,
+        };
+        const data = await this.call('/api/v1/query_range', params, query, options.signal);
+        if (data.resultType !== 'matrix' || !Array.isArray(data.result))
+            throw this.malformed(query);
+        if (data.result.length === 0)
+            return { kind: 'no-data' };
+        if (data.result.length > 1)
+            return { kind: 'many-series', count: data.result.length };
+        const values = data.result[0].values;
+        if (!Array.isArray(values))
+            throw this.malformed(query);
+        const points = values.map((v) => {
+            if (!isSample(v))
+                throw this.malformed(query);
+            const outcome = parseSampleValue(v[1]);
+            const value = outcome.kind === 'value' ? outcome.value : outcome.kind === 'infinite' ? outcome.sign * Infinity : Number.NaN;
+            return { time: Math.round(v[0] * 1000), value };
+        });
+        return { kind: 'series', points };
+    }
+    /**
+     * The scrape interval of every job, from the running configuration (/api/v1/status/config):
+     * a rate() window needs at least two scrapes in it.
+     */
+    async scrapeIntervals(options = {}) {
+        const url = `${this.base}/api/v1/status/config`;
+        const res = await httpRequest({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
+        const yaml = typeof res.data === 'object' && res.data !== null ? res.data.data?.yaml : undefined;
+        if (res.status !== 200 || typeof yaml !== 'string')
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
+        const config = (0,yaml_dist/* parse */.qg)(yaml);
+        const fallback = promDurationMs(config?.global?.scrape_interval) ?? 60_000;
+        return (config?.scrape_configs ?? []).map((job) => ({ job: String(job.job_name ?? '?'), intervalMs: promDurationMs(job.scrape_interval) ?? fallback }));
+    }
+    malformed(query) {
+        return new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected answer shape for query ${prometheus_shorten(query)}`);
+    }
+    async call(path, params, query, signal) {
+        const url = `${this.base}${path}`;
+        const res = await httpRequest({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        if (body?.status === 'error') {
+            // 400 bad_data, 422 execution errors, 503 timeouts: Prometheus says why in `error`.
+            const kind = typeof body.errorType === 'string' ? ` (${body.errorType})` : '';
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query rejected${kind}: ${String(body.error)} — query: ${prometheus_shorten(query)}`, res.status >= 500);
+        }
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+        }
+        if (!body || body.status !== 'success' || !body.data)
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
+        return { resultType: body.data.resultType, result: body.data.result };
+    }
+}
+/** A Prometheus duration (`15s`, `1m`, `1h30m`, `1d`) in milliseconds; undefined when it is not one. */
+function promDurationMs(value) {
+    if (typeof value !== 'string' || !/^(\d+(ms|s|m|h|d|w|y))+$/.test(value))
+        return undefined;
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+    let total = 0;
+    for (const [, n, u] of value.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
+        total += Number(n) * (unit[u] ?? 0);
+    return total;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/web.ts
+
+
+
+
+
+const web_SYSTEM = 'web';
+/**
+ * Parses the supported JSONPath subset: `$`, `.name`, `['name']`, `[0]`, `[-1]`, `[*]`, `.*`
+ * and `[?(@.key == 'value')]` (also `!=`, numbers, true, false, null).
+ */
+function parseJsonPath(path) {
+    const fail = (why) => {
+        throw new core_errors/* UserError */.yo(`metrics.jsonPath ${JSON.stringify(path)}: ${why} (supported: $.a.b, ['a'], [0], [-1], [*], [?(@.key == 'value')])`);
+    };
+    const text = path.trim();
+    if (!text.startsWith('$'))
+        fail('must start with $');
+    const steps = [];
+    let i = 1;
+    while (i < text.length) {
+        const ch = text[i];
+        if (ch === '.') {
+            if (text[i + 1] === '.')
+                fail('recursive descent (..) is not supported');
+            const m = /^\.(\*|[A-Za-z_$][\w$-]*)/.exec(text.slice(i));
+            if (!m)
+                fail(`expected a name after . at position ${i}`);
+            steps.push(m[1] === '*' ? { kind: 'wildcard' } : { kind: 'name', name: m[1] });
+            i += m[0].length;
+        }
+        else if (ch === '[') {
+            const rest = text.slice(i);
+            let m;
+            if ((m = /^\[\s*(-?\d+)\s*\]/.exec(rest)))
+                steps.push({ kind: 'index', index: Number(m[1]) });
+            else if ((m = /^\[\s*\*\s*\]/.exec(rest)))
+                steps.push({ kind: 'wildcard' });
+            else if ((m = /^\[\s*'((?:[^'\\]|\\.)*)'\s*\]/.exec(rest)) || (m = /^\[\s*"((?:[^"\\]|\\.)*)"\s*\]/.exec(rest)))
+                steps.push({ kind: 'name', name: m[1].replace(/\\(.)/g, '$1') });
+            else if ((m = /^\[\s*\?\(\s*@((?:\.[A-Za-z_$][\w$-]*)+)\s*(==|!=)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)\s*\)\s*\]/.exec(rest))) {
+                const raw = m[3];
+                const value = raw.startsWith("'") || raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : Number(raw);
+                steps.push({ kind: 'filter', key: m[1].slice(1).split('.'), op: m[2], value });
+            }
+            else
+                fail(`cannot read the bracket at position ${i}`);
+            i += m[0].length;
+        }
+        else
+            fail(`unexpected ${JSON.stringify(ch)} at position ${i}`);
+    }
+    return steps;
+}
+/** Every value `path` selects in `doc`, in document order. */
+function selectJsonPath(doc, path) {
+    const steps = typeof path === 'string' ? parseJsonPath(path) : path;
+    let current = [doc];
+    for (const step of steps) {
+        const next = [];
+        for (const node of current) {
+            switch (step.kind) {
+                case 'name':
+                    if (typeof node === 'object' && node !== null && !Array.isArray(node) && Object.hasOwn(node, step.name))
+                        next.push(node[step.name]);
+                    break;
+                case 'index':
+                    if (Array.isArray(node)) {
+                        const at = step.index < 0 ? node.length + step.index : step.index;
+                        if (at >= 0 && at < node.length)
+                            next.push(node[at]);
+                    }
+                    break;
+                case 'wildcard':
+                    if (Array.isArray(node))
+                        next.push(...node);
+                    else if (typeof node === 'object' && node !== null)
+                        next.push(...Object.values(node));
+                    break;
+                case 'filter':
+                    if (Array.isArray(node))
+                        for (const item of node) {
+                            let v = item;
+                            for (const k of step.key)
+                                v = typeof v === 'object' && v !== null ? v[k] : undefined;
+                            if ((v === step.value) === (step.op === '=='))
+                                next.push(item);
+                        }
+                    break;
+            }
+        }
+        current = next;
+    }
+    return current;
+}
+// ── values ─────────────────────────────────────────────────────────────────────────────
+/** A JSON number, or a string holding one (many APIs quote numbers); null when it is not one. */
+function numeric(value) {
+    if (typeof value === 'number')
+        return value;
+    if (typeof value === 'string') {
+        const t = value.trim();
+        if (t === 'NaN')
+            return Number.NaN;
+        if (/^[+]?Inf(inity)?$/i.test(t))
+            return Number.POSITIVE_INFINITY;
+        if (/^-Inf(inity)?$/i.test(t))
+            return Number.NEGATIVE_INFINITY;
+        if (t !== '' && !Number.isNaN(Number(t)))
+            return Number(t);
+    }
+    return null;
+}
+/** Times in seconds (as most APIs send them) or milliseconds; told apart by size. */
+function toMillis(time) {
+    return time < 1e11 ? time * 1000 : time;
+}
+function pointFrom(item) {
+    // [time, value] pairs, as Prometheus and Datadog send them.
+    if (Array.isArray(item) && item.length === 2) {
+        const t = numeric(item[0]);
+        if (t === null)
+            return undefined;
+        if (item[1] === null)
+            return null;
+        const v = numeric(item[1]);
+        return v === null ? undefined : { time: toMillis(t), value: v };
+    }
+    if (typeof item === 'object' && item !== null) {
+        const o = item;
+        const t = numeric(o.time ?? o.timestamp ?? o.t ?? o.ts);
+        const raw = 'value' in o ? o.value : o.v;
+        if (t === null)
+            return undefined;
+        if (raw === null)
+            return null;
+        const v = numeric(raw);
+        return v === null ? undefined : { time: toMillis(t), value: v };
+    }
+    return undefined;
+}
+/**
+ * Any JSON endpoint: the plan's `jsonPath` picks the value out of the answer. The check's
+ * query fills `{{query}}` in the URL (URL-encoded) or body (JSON-escaped); without that placeholder it is sent
+ * as the `query` URL parameter. `{{time}}`, `{{start}}`, `{{end}}` (unix seconds) and
+ * `{{step}}` (seconds) are filled too.
+ */
+class WebProvider {
+    config;
+    clock;
+    name = web_SYSTEM;
+    steps;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.steps = parseJsonPath(config.jsonPath);
+    }
+    /** The one value jsonPath selects: a number (or numeric string); absent or null is no data. */
+    async query(query, options = {}) {
+        const time = options.time ?? this.clock.now();
+        const selected = await this.fetch(query, { time: Math.round(time / 1000) }, options.signal);
+        const values = selected.filter((v) => v !== null);
+        if (values.length === 0)
+            return { kind: 'no-data' };
+        if (values.length > 1)
+            return { kind: 'many-series', count: values.length };
+        const value = numeric(values[0]);
+        if (value === null)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${web_describe(values[0])}, expected a number`);
+        return (0,provider/* outcomeOf */.s)(value);
+    }
+    /**
+     * A series: jsonPath selects an array of [time, value] pairs or {time|timestamp, value}
+     * objects (times in unix seconds or milliseconds), or the points themselves.
+     */
+    async queryRange(query, range, options = {}) {
+        const vars = {
+            time: Math.round(range.end / 1000),
+            start: Math.floor(range.start / 1000),
+            end: Math.ceil(range.end / 1000),
+            step: Math.max(1, Math.round(range.stepMs / 1000)),
+        };
+        const selected = await this.fetch(query, vars, options.signal);
+        // One array selected: it is the series. Several items selected: they are the points.
+        const items = selected.length === 1 && Array.isArray(selected[0]) && (selected[0].length === 0 || typeof selected[0][0] === 'object') ? selected[0] : selected;
+        if (items.length === 0)
+            return { kind: 'no-data' };
+        const points = [];
+        for (const item of items) {
+            const point = pointFrom(item);
+            if (point === undefined)
+                throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${web_describe(item)}; a series needs [time, value] pairs or {time, value} objects`);
+            if (point !== null)
+                points.push(point);
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points: points.sort((a, b) => a.time - b.time) };
+    }
+    async fetch(query, times, signal) {
+        const usesQuery = /\{\{\s*query\s*\}\}/.test(this.config.url) || /\{\{\s*query\s*\}\}/.test(this.config.body ?? '');
+        const encoded = { ...times, query: encodeURIComponent(query) };
+        const url = renderTemplate(this.config.url, encoded, 'metrics.url');
+        // The body is JSON: the query goes in escaped, so its quotes cannot break the document.
+        const body = this.config.body === undefined ? undefined : renderTemplate(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
+        const res = await httpRequest({
+            method: this.config.method,
+            url,
+            params: usesQuery ? undefined : { query },
+            headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.config.headers ?? {}) },
+            body,
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: web_SYSTEM,
+        }, this.clock);
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status} (check metrics.headers)`);
+        if (res.status === 429)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+        }
+        // A body that did not parse as JSON arrives as text.
+        if (res.data === undefined || typeof res.data === 'string')
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: the answer is not JSON`);
+        return selectJsonPath(res.data, this.steps);
+    }
+}
+function web_describe(value) {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/index.ts
+
+
+
+
+
+
+/** The metrics provider the plan's `metrics` section names. */
+function createMetricsProvider(config, options = {}) {
+    const clock = options.clock ?? core_clock/* systemClock */.m;
+    switch (config.provider) {
+        case 'prometheus':
+            return new PrometheusProvider(config, clock);
+        case 'datadog':
+            return new DatadogProvider(config, clock);
+        case 'newrelic':
+            return new NewRelicProvider(config, clock);
+        case 'cloudwatch':
+            // The AWS SDK is most of a bundle's start-up time: load it only when a plan uses CloudWatch.
+            return deferred('cloudwatch', async () => new (await Promise.all(/* import() */[__nccwpck_require__.e(191), __nccwpck_require__.e(734)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8734))).CloudWatchProvider(config, clock));
+        case 'web':
+            return new WebProvider(config, clock);
+    }
+}
+/** A provider whose module loads on first use; construction errors surface from that first query. */
+function deferred(name, load) {
+    let loading;
+    const provider = () => (loading ??= load());
+    return {
+        name,
+        query: async (query, options) => (await provider()).query(query, options),
+        queryRange: async (query, range, options) => (await provider()).queryRange(query, range, options),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/migrations/layouts.ts
+
+
+const GOOSE_ANNOTATION = /^\s*--\s*\+goose\s+(up|down)\b/i;
+const DBMATE_ANNOTATION = /^\s*--\s*migrate:(up|down)\b(.*)$/i;
+/** Whether a repository path is a SQL migration in one of the known layouts. */
+function isMigrationPath(path) {
+    const p = path.replace(/\\/g, '/');
+    if (!p.toLowerCase().endsWith('.sql'))
+        return false;
+    const base = external_node_path_.posix.basename(p);
+    const dirs = external_node_path_.posix.dirname(p).split('/');
+    if (/^V[0-9][0-9._]*__.+\.sql$/.test(base))
+        return true;
+    if (/\.(up|down)\.sql$/i.test(base))
+        return true;
+    if (base === 'migration.sql' && dirs.includes('migrations'))
+        return true;
+    if (dirs.some((d) => d === 'migrations' || d === 'migration' || d === 'drizzle'))
+        return true;
+    if (dirs.join('/').endsWith('db/migrate'))
+        return true;
+    return false;
+}
+/** Reads one migration file's text into what the linter needs, per its layout. */
+function readMigrationSource(file, text, hasFile) {
+    const p = file.replace(/\\/g, '/');
+    const base = posix.basename(p);
+    const lines = text.split('\n');
+    if (lines.some((l) => GOOSE_ANNOTATION.test(l))) {
+        const { sql, hasDown } = keepUpSection(lines, (l) => GOOSE_ANNOTATION.exec(l)?.[1]?.toLowerCase());
+        const outside = lines.some((l) => /^\s*--\s*\+goose\s+NO\s+TRANSACTION\b/i.test(l));
+        return { file, layout: 'goose', upSql: sql, transaction: outside ? 'none' : 'implicit', missingDown: !hasDown, isDown: false };
+    }
+    if (lines.some((l) => DBMATE_ANNOTATION.test(l))) {
+        const { sql, hasDown } = keepUpSection(lines, (l) => DBMATE_ANNOTATION.exec(l)?.[1]?.toLowerCase());
+        const upLine = lines.find((l) => DBMATE_ANNOTATION.exec(l)?.[1]?.toLowerCase() === 'up') ?? '';
+        const outside = /transaction\s*:\s*false/i.test(upLine);
+        return { file, layout: 'dbmate', upSql: sql, transaction: outside ? 'none' : 'implicit', missingDown: !hasDown, isDown: false };
+    }
+    const upDown = /^(.*)\.(up|down)\.sql$/i.exec(p);
+    if (upDown) {
+        const isDown = upDown[2]?.toLowerCase() === 'down';
+        const partner = `${upDown[1]}.down.sql`;
+        return {
+            file,
+            // golang-migrate and sqlx's reversible migrations share this naming.
+            layout: 'golang-migrate',
+            upSql: isDown ? '' : text,
+            transaction: 'none',
+            missingDown: !isDown && !hasFile(partner),
+            isDown,
+        };
+    }
+    let layout = 'plain';
+    if (/^V[0-9][0-9._]*__/.test(base))
+        layout = 'flyway';
+    else if (base === 'migration.sql')
+        layout = 'prisma';
+    else if (p.includes('supabase/migrations/'))
+        layout = 'supabase';
+    else if (p.split('/').includes('drizzle'))
+        layout = 'drizzle';
+    return { file, layout, upSql: text, transaction: 'none', missingDown: false, isDown: false };
+}
+// Blanks every line outside the Up section (keeping line numbers for annotations).
+function keepUpSection(lines, sectionOf) {
+    let section;
+    let hasDown = false;
+    const kept = lines.map((line) => {
+        const marker = sectionOf(line);
+        if (marker) {
+            section = marker;
+            if (marker === 'down')
+                hasDown = true;
+            return '';
+        }
+        return section === 'up' ? line : '';
+    });
+    return { sql: kept.join('\n'), hasDown };
+}
+/** Turns a glob (`**`, `*`, `?`) into a regular expression over slash-separated paths. */
+function globToRegExp(glob) {
+    let out = '';
+    const g = glob.replace(/\\/g, '/').replace(/^\.\//, '');
+    for (let i = 0; i < g.length; i++) {
+        const c = g[i];
+        if (c === '*' && g[i + 1] === '*') {
+            i++;
+            if (g[i + 1] === '/') {
+                i++;
+                out += '(?:.*/)?';
+            }
+            else
+                out += '.*';
+        }
+        else if (c === '*')
+            out += '[^/]*';
+        else if (c === '?')
+            out += '[^/]';
+        else
+            out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+    return new RegExp(`^${out}$`);
+}
+const SKIPPED_DIRS = new Set(['.git', 'node_modules', 'dist', 'vendor', '.venv', 'target', 'build']);
+/** Every file under `root`, as slash-separated paths relative to it (skipping dependency and build folders). */
+function listFiles(root) {
+    const out = [];
+    const walk = (dir, prefix) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            if (entry.isDirectory()) {
+                if (!SKIPPED_DIRS.has(entry.name))
+                    walk(join(dir, entry.name), `${prefix}${entry.name}/`);
+            }
+            else if (entry.isFile())
+                out.push(`${prefix}${entry.name}`);
+        }
+    };
+    walk(root, '');
+    return out;
+}
+/** Orders migrations the way the tools apply them: by path, numbers compared as numbers. */
+function migrationOrder(a, b) {
+    return a.localeCompare(b, 'en', { numeric: true });
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/changes.ts
+
+
+
+
+
+
+/** Whether a contract migration ships, or any migration changed, given the paths and the `irreversible` flags. */
+function changes_migrationsOf(paths, irreversible) {
+    if (irreversible)
+        return 'contract';
+    return paths?.some(isMigrationPath) ? 'any' : 'none';
+}
+/** Files changed between two commits, with git; undefined and why when git cannot tell. */
+async function changes_gitChangedPaths(revisions, cwd) {
+    const run = await runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
+    if (run.exitCode !== 0)
+        return { problem: `git diff ${revisions.join(' ')} failed (fetch the history, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}` };
+    return { paths: run.stdout.split('\0').filter(Boolean) };
+}
+/**
+ * What this release changes: the `changed-files` input when given; otherwise `git diff` between
+ * the ref of the environment's newest successful deployment (from the deployment records) and
+ * the ref being deployed. When neither works the paths are unknown, and the release counts as
+ * high risk.
+ */
+async function findReleaseChanges(runtime, options) {
+    const listed = getListInput(runtime, 'changed-files');
+    if (listed !== undefined)
+        return { paths: listed, source: 'input changed-files', migrations: changes_migrationsOf(listed, options.irreversible) };
+    const head = deployedRef(runtime);
+    const unknown = (why) => ({ source: why, migrations: options.irreversible ? 'contract' : 'none' });
+    if (head === 'local')
+        return unknown('no ref to compare: set the ref input (or GITHUB_SHA), or list the changes in changed-files');
+    let base;
+    try {
+        const records = deploymentRecordsFor(runtime, { retries: 2 }, options.cwd);
+        if (!records)
+            return unknown('records: none, so no last good deployment to compare with; list the changes in changed-files');
+        for (const d of (await records.list(options.environment)).slice(0, 30)) {
+            if (effectiveState(await records.statuses(d.id)) === 'success') {
+                base = d.ref;
+                break;
+            }
+        }
+        if (!base)
+            return unknown(`no successful deployment of ${options.environment} is recorded in ${records.location} to compare with`);
+    }
+    catch (err) {
+        return unknown(`the deployment records could not be read: ${(0,core_errors/* describeError */.Uc)(err)}`);
+    }
+    const diff = await changes_gitChangedPaths([base, head], options.cwd);
+    if (!diff.paths)
+        return unknown(diff.problem ?? 'git diff failed');
+    return { paths: diff.paths, source: `git diff ${base.slice(0, 12)}..${head.slice(0, 12)} (last good deployment to this one)`, migrations: changes_migrationsOf(diff.paths, options.irreversible) };
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/report.ts
+/** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
+function report_formatValue(value) {
+    if (value === undefined)
+        return '–';
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (!Number.isFinite(value))
+        return value > 0 ? '+Inf' : '-Inf';
+    if (value === 0)
+        return '0';
+    const abs = Math.abs(value);
+    if (abs >= 1e6 || abs < 1e-4)
+        return value.toExponential(3).replace(/\.?0+e/, 'e');
+    return String(Number(value.toPrecision(4)));
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/error-budget.ts
+
+
+
+
+
+/** Prometheus' own duration form, largest exact unit first (`28d`, `6h`, `30m`), as Sloth and Pyrra name their rules. */
+function promWindow(ms) {
+    for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]])
+        if (ms % size === 0)
+            return `${ms / size}${unit}`;
+    return `${Math.max(1, Math.round(ms / 1000))}s`;
+}
+function numberOf(outcome, what) {
+    return outcome.kind === 'value' ? { value: outcome.value } : { problem: `${what}: ${(0,provider/* describeOutcome */.S)(outcome)}` };
+}
+/** The error ratio over `window`, from errorRatio, or from total with good or errors. */
+async function errorRatioOver(config, provider, window, time, vars) {
+    const fill = (template, field) => renderTemplate(template, { ...vars, window: promWindow(window) }, `policy.errorBudget.${field}`);
+    const budget = 1 - config.objective / 100;
+    const ratio = (errorRatio) => ({ window, errorRatio, burnRate: errorRatio / budget });
+    try {
+        if (config.errorRatio !== undefined) {
+            const got = numberOf(await provider.query(fill(config.errorRatio, 'errorRatio'), { time }), 'errorRatio');
+            return got.value === undefined ? { window, problem: got.problem } : ratio(got.value);
+        }
+        const part = config.good !== undefined ? 'good' : 'errors';
+        const [partOutcome, totalOutcome] = await Promise.all([
+            provider.query(fill((config.good ?? config.errors), part), { time }),
+            provider.query(fill(config.total, 'total'), { time }),
+        ]);
+        const total = numberOf(totalOutcome, 'total');
+        if (total.value === undefined)
+            return { window, problem: total.problem };
+        // No requests: nothing was served, so nothing was spent.
+        if (total.value === 0)
+            return ratio(0);
+        if (part === 'errors' && partOutcome.kind === 'no-data')
+            return ratio(0); // no error series yet: no errors counted
+        const counted = numberOf(partOutcome, part);
+        if (counted.value === undefined)
+            return { window, problem: `${counted.problem} while total is ${report_formatValue(total.value)}` };
+        return ratio(part === 'good' ? 1 - counted.value / total.value : counted.value / total.value);
+    }
+    catch (err) {
+        if (!(0,core_errors/* isUserError */.iU)(err))
+            throw err;
+        return { window, problem: (0,core_errors/* describeError */.Uc)(err) };
+    }
+}
+/** Measures the budget left, every burn-rate alert's windows, and the time to exhaustion, at `time`. */
+async function measureErrorBudget(config, provider, time, vars = {}) {
+    const windows = [...new Set([config.period, ...config.burnRateAlerts.flatMap((a) => [a.long, a.short])])];
+    const measured = new Map();
+    const ratios = await Promise.all(windows.map((w) => errorRatioOver(config, provider, w, time, vars)));
+    ratios.forEach((r) => measured.set(r.window, r));
+    const summary = { objective: config.objective, period: config.period, alerts: [] };
+    if (config.remaining !== undefined) {
+        try {
+            const got = numberOf(await provider.query(renderTemplate(config.remaining, vars, 'policy.errorBudget.remaining'), { time }), 'remaining');
+            if (got.value !== undefined)
+                summary.remaining = got.value;
+            else
+                summary.remainingProblem = got.problem;
+        }
+        catch (err) {
+            if (!(0,core_errors/* isUserError */.iU)(err))
+                throw err;
+            summary.remainingProblem = (0,core_errors/* describeError */.Uc)(err);
+        }
+    }
+    else {
+        const period = measured.get(config.period);
+        if (period.burnRate !== undefined)
+            summary.remaining = 1 - period.burnRate;
+        else
+            summary.remainingProblem = `error ratio over ${promWindow(config.period)}: ${period.problem ?? 'not measured'}`;
+    }
+    summary.alerts = config.burnRateAlerts.map((a) => {
+        const long = measured.get(a.long);
+        const short = measured.get(a.short);
+        const alert = { long, short, factor: a.factor };
+        // Either window over the factor with the other unmeasured could still hold: unknown, never "clear".
+        if (long.burnRate !== undefined && short.burnRate !== undefined)
+            alert.holds = long.burnRate > a.factor && short.burnRate > a.factor;
+        return alert;
+    });
+    const shortestLong = [...config.burnRateAlerts].sort((a, b) => a.long - b.long)[0];
+    summary.currentBurnRate = shortestLong ? measured.get(shortestLong.long)?.burnRate : measured.get(config.period)?.burnRate;
+    if (summary.remaining !== undefined && summary.currentBurnRate !== undefined && summary.currentBurnRate > 0)
+        summary.exhaustionMs = Math.max(0, (summary.remaining * config.period) / summary.currentBurnRate);
+    return summary;
+}
+function percentText(ratio) {
+    return `${report_formatValue(Math.round(ratio * 10_000) / 100)}%`;
+}
+function rateText(r) {
+    return r.burnRate !== undefined ? `${report_formatValue(r.burnRate)}× over ${promWindow(r.window)}` : `? over ${promWindow(r.window)} (${r.problem ?? 'not measured'})`;
+}
+const OVERRIDE = 're-run with the input reason: "<why this release cannot wait>" (e.g. the fix for the incident; recorded with who ran it)';
+/** The budget floor and every burn-rate alert as findings; an unmeasurable budget refuses (fail closed). */
+function judgeErrorBudget(config, summary) {
+    const findings = [];
+    const floor = config.minRemaining / 100;
+    const floorText = `budget left ≥ ${report_formatValue(config.minRemaining)}% of ${promWindow(config.period)} at SLO ${report_formatValue(config.objective)}%${floor === 0 ? ' (and not spent)' : ''}`;
+    if (summary.remaining === undefined) {
+        findings.push({
+            rule: 'policy.errorBudget.minRemaining',
+            outcome: 'refuse',
+            measured: `the remaining budget could not be measured: ${summary.remainingProblem ?? 'no value'}`,
+            limit: floorText,
+            proceed: `fix the SLI queries or the metrics backend (rollgate check-plan runs them once); or ${OVERRIDE}`,
+            overridable: true,
+        });
+    }
+    else {
+        const spent = summary.remaining <= 0 || summary.remaining < floor;
+        findings.push({
+            rule: 'policy.errorBudget.minRemaining',
+            outcome: spent ? 'refuse' : 'allow',
+            measured: `budget left ${percentText(summary.remaining)}`,
+            limit: floorText,
+            proceed: spent ? `wait until the budget recovers above ${report_formatValue(config.minRemaining)}% (errors age out of the ${promWindow(config.period)} window); or ${OVERRIDE}` : '',
+            overridable: true,
+        });
+    }
+    summary.alerts.forEach((alert, i) => {
+        const rule = `policy.errorBudget.burnRateAlerts[${i}]`;
+        const limit = `not both > ${report_formatValue(alert.factor)}× over ${promWindow(alert.long.window)} and ${promWindow(alert.short.window)}`;
+        const measured = `burn rate ${rateText(alert.long)}, ${rateText(alert.short)}`;
+        if (alert.holds === undefined)
+            findings.push({ rule, outcome: 'refuse', measured: `${measured}: cannot tell whether the alert holds`, limit, proceed: `fix the SLI queries or the metrics backend; or ${OVERRIDE}`, overridable: true });
+        else
+            findings.push({
+                rule,
+                outcome: alert.holds ? 'refuse' : 'allow',
+                measured,
+                limit,
+                proceed: alert.holds ? `wait until the ${promWindow(alert.short.window)} burn rate falls to ${report_formatValue(alert.factor)}× or below (the incident is over); or ${OVERRIDE}` : '',
+                overridable: true,
+            });
+    });
+    return findings;
+}
+/** One line for summaries: budget left, burn rates, exhaustion. */
+function describeBudget(summary) {
+    const left = summary.remaining !== undefined ? `budget left ${percentText(summary.remaining)} of ${promWindow(summary.period)}` : `budget left unknown (${summary.remainingProblem ?? ''})`;
+    const rates = [...new Map(summary.alerts.flatMap((a) => [a.long, a.short]).map((r) => [r.window, r])).values()].map(rateText).join(', ');
+    const exhaustion = summary.exhaustionMs !== undefined
+        ? `exhausted in ${formatDuration(summary.exhaustionMs)} at the current rate`
+        : summary.currentBurnRate !== undefined && summary.currentBurnRate <= 0
+            ? 'not burning now'
+            : 'exhaustion unknown';
+    return `${left}; burn rates ${rates || 'none configured'}; ${exhaustion}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/risk.ts
+
+
+const ORDER = ['low', 'medium', 'high'];
+/** Classifies a release: the highest class any rule matches; unknown changes are high risk (fail closed). */
+function classifyRelease(risk, changes) {
+    if (changes.paths === undefined)
+        return { class: 'high', because: [`the changed paths are unknown (${changes.source}): treated as high risk`] };
+    let found = risk.default;
+    const because = [];
+    risk.rules.forEach((rule, i) => {
+        const hits = [];
+        if (rule.paths) {
+            const patterns = rule.paths.map(globToRegExp);
+            const matched = (changes.paths ?? []).filter((p) => patterns.some((re) => re.test(p)));
+            if (matched.length > 0)
+                hits.push(`${matched.length} changed path(s) match ${rule.paths.join(', ')} (e.g. ${matched[0]})`);
+        }
+        if (rule.migrations === 'contract' && changes.migrations === 'contract')
+            hits.push('a contract-phase migration ships');
+        if (rule.migrations === 'any' && changes.migrations !== 'none')
+            hits.push('a migration changed');
+        if (hits.length === 0)
+            return;
+        because.push(`policy.risk.rules[${i}] (${rule.class}): ${hits.join('; ')}`);
+        if (ORDER.indexOf(rule.class) > ORDER.indexOf(found))
+            found = rule.class;
+    });
+    if (because.length === 0)
+        because.push(`no rule matched the ${changes.paths.length} changed path(s): policy.risk.default (${risk.default})`);
+    return { class: found, because };
+}
+/** Every requirement of the class the plan does not meet, as a refusal saying what is missing. */
+function checkRequirements(assessment, requirement, shape) {
+    const rule = (field) => `policy.risk.require.${assessment.class}.${field}`;
+    const cls = `${assessment.class}-risk release`;
+    if (!requirement)
+        return [];
+    const { plan } = shape;
+    const findings = [];
+    const add = (field, ok, measured, limit, proceed) => findings.push({ rule: rule(field), outcome: ok ? 'allow' : 'refuse', measured, limit, proceed: ok ? '' : proceed, overridable: false });
+    if (requirement.strategies)
+        add('strategies', requirement.strategies.includes(plan.strategy), `strategy: ${plan.strategy}`, `a ${cls} needs strategy ${requirement.strategies.join(' or ')}`, `set strategy: ${requirement.strategies[0]} in the plan`);
+    if (requirement.judge) {
+        const judge = plan.analysis?.judge;
+        const ok = requirement.judge === 'threshold' ? judge !== undefined : judge === requirement.judge;
+        add('judge', ok, judge ? `analysis.judge: ${judge}` : 'no analysis section', `a ${cls} needs analysis.judge: ${requirement.judge}`, `set analysis.judge: ${requirement.judge} (with its checks) in the plan`);
+    }
+    if (requirement.minBake !== undefined) {
+        const bake = plan.analysis?.bake;
+        add('minBake', bake !== undefined && bake >= requirement.minBake, bake !== undefined ? `analysis.bake: ${formatDuration(bake)}` : 'no analysis section', `a ${cls} needs a bake of at least ${formatDuration(requirement.minBake)} at the first step`, `set analysis.bake: ${formatDuration(requirement.minBake)} or longer in the plan`);
+    }
+    if (requirement.maxFirstStep !== undefined) {
+        const first = shape.firstWeight ?? plan.steps?.[0];
+        add('maxFirstStep', first !== undefined && first <= requirement.maxFirstStep, first !== undefined ? `first step ${first}%` : 'no first step', `a ${cls} may send at most ${requirement.maxFirstStep}% at first`, `start at ${requirement.maxFirstStep}% or less (the weight input, or the plan's first step)`);
+    }
+    if (requirement.approvalAbove !== undefined) {
+        const stop = requirement.approvalAbove;
+        const steps = plan.steps ?? [];
+        add('approvalAbove', plan.strategy === 'canary' && steps.includes(stop), steps.length ? `steps: [${steps.join(', ')}]` : `no steps (strategy: ${plan.strategy})`, `a ${cls} is not promoted past ${stop}% without an approval`, `use strategy: canary with a step at ${stop} and ramp to: ${stop}; run the ramp past it in a job whose GitHub environment requires reviewers`);
+    }
+    return findings;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/windows.ts
+const WEEKDAYS = { Mon: 'mon', Tue: 'tue', Wed: 'wed', Thu: 'thu', Fri: 'fri', Sat: 'sat', Sun: 'sun' };
+const formatters = new Map();
+/** The wall-clock reading of `instant` in `timeZone`; Intl applies the zone's DST rules. */
+function localTime(instant, timeZone) {
+    let format = formatters.get(timeZone);
+    if (!format) {
+        format = new Intl.DateTimeFormat('en-US', {
+            timeZone,
+            hourCycle: 'h23',
+            weekday: 'short',
+            year: 'numeric',
+            month: '2-digit',
+            day: '2-digit',
+            hour: '2-digit',
+            minute: '2-digit',
+            second: '2-digit',
+        });
+        formatters.set(timeZone, format);
+    }
+    const parts = {};
+    for (const p of format.formatToParts(new Date(instant)))
+        parts[p.type] = p.value;
+    const date = `${parts.year}-${parts.month}-${parts.day}`;
+    const clock = `${parts.hour}:${parts.minute}`;
+    return { date, weekday: WEEKDAYS[parts.weekday ?? ''] ?? 'mon', clock, stamp: `${date}T${clock}:${parts.second}` };
+}
+function describeWindows(windows) {
+    return windows.allow.map((w) => `${w.days.join(',')} ${w.from}–${w.to}`).join('; ');
+}
+function inWindow(now, windows) {
+    return windows.allow.some((w) => w.days.includes(now.weekday) && now.clock >= w.from && now.clock < w.to);
+}
+/** The next instant (to the minute, within 8 days) a window opens; undefined when none does. */
+function nextOpening(instant, windows) {
+    const step = 60_000;
+    const start = Math.ceil(instant / step) * step;
+    // Whole minutes are enough: windows are written to the minute.
+    for (let t = start; t < instant + 8 * 86_400_000; t += step) {
+        const local = localTime(t, windows.timeZone);
+        if (inWindow(local, windows))
+            return t;
+    }
+    return undefined;
+}
+/** A freeze bound as something comparable with `now`: an instant when it has an offset, else a local stamp. */
+function bound(text, end) {
+    if (/(?:Z|[+-]\d{2}:\d{2})$/.test(text))
+        return { instant: Date.parse(text) };
+    if (/^\d{4}-\d{2}-\d{2}$/.test(text))
+        return { stamp: `${text}T${end ? '24:00:00' : '00:00:00'}` };
+    return { stamp: text.length === 16 ? `${text}:00` : text };
+}
+function before(a, instant, local, inclusive) {
+    if ('instant' in a)
+        return inclusive ? a.instant <= instant : a.instant < instant;
+    return inclusive ? a.stamp <= local.stamp : a.stamp < local.stamp;
+}
+/** Deploy windows and dated freezes at `instant`: one finding each for windows and for freezes. */
+function evaluateWindows(policy, instant) {
+    const findings = [];
+    const zone = policy.windows?.timeZone ?? policy.timeZone ?? 'UTC';
+    const local = localTime(instant, zone);
+    const shown = `${local.weekday} ${local.date} ${local.clock} ${zone}`;
+    if (policy.windows) {
+        const limit = `deploy windows (${policy.windows.timeZone}): ${describeWindows(policy.windows)}`;
+        if (inWindow(local, policy.windows)) {
+            findings.push({ rule: 'policy.windows', outcome: 'allow', measured: `now ${shown}`, limit, proceed: '', overridable: true });
+        }
+        else {
+            const next = nextOpening(instant, policy.windows);
+            const opens = next === undefined ? 'no window opens in the next 8 days' : `the next window opens ${describeLocal(localTime(next, policy.windows.timeZone), policy.windows.timeZone)}`;
+            findings.push({
+                rule: 'policy.windows',
+                outcome: 'refuse',
+                measured: `now ${shown} is outside every deploy window`,
+                limit,
+                proceed: `wait: ${opens}; or re-run with the input reason: "<why this cannot wait>" (recorded with who ran it)`,
+                overridable: true,
+            });
+        }
+    }
+    const freezeZone = policy.timeZone ?? policy.windows?.timeZone ?? 'UTC';
+    const freezeLocal = localTime(instant, freezeZone);
+    (policy.freezes ?? []).forEach((freeze, i) => {
+        const from = bound(freeze.from, false);
+        const to = bound(freeze.to, true);
+        const frozen = before(from, instant, freezeLocal, true) && !before(to, instant, freezeLocal, true);
+        if (!frozen)
+            return;
+        findings.push({
+            rule: `policy.freezes[${i}]`,
+            outcome: 'refuse',
+            measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone} is inside the freeze ${freeze.from} – ${freeze.to}`,
+            limit: `freeze: ${freeze.reason}`,
+            proceed: `wait until after ${freeze.to}; or re-run with the input reason: "<why this cannot wait>" (recorded with who ran it)`,
+            overridable: true,
+        });
+    });
+    if (policy.freezes?.length && !findings.some((f) => f.rule.startsWith('policy.freezes')))
+        findings.push({ rule: 'policy.freezes', outcome: 'allow', measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone}`, limit: `${policy.freezes.length} freeze(s), none now`, proceed: '', overridable: true });
+    return findings;
+}
+function describeLocal(local, zone) {
+    return `${local.weekday} ${local.date} ${local.clock} ${zone}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/check.ts
+
+
+
+/** Judges the plan's release policy before traffic moves: error budget, windows and freezes, risk class. */
+async function check_checkReleasePolicy(request) {
+    const policy = request.plan.policy;
+    const parts = { errorBudget: true, windows: true, risk: true, ...request.parts };
+    const decision = { allowed: true, findings: [], refused: [] };
+    if (!policy)
+        return decision;
+    if (parts.windows)
+        decision.findings.push(...evaluateWindows(policy, request.time));
+    if (parts.errorBudget && policy.errorBudget) {
+        if (!request.provider) {
+            decision.findings.push({
+                rule: 'policy.errorBudget',
+                outcome: 'refuse',
+                measured: 'no metrics backend to measure the error budget with',
+                limit: 'the error budget is measured before every rollout',
+                proceed: 'add a metrics section to the plan (or set the environment variables it uses)',
+                overridable: true,
+            });
+        }
+        else {
+            decision.budget = await measureErrorBudget(policy.errorBudget, request.provider, request.time, { service: request.plan.service, environment: request.plan.environment });
+            decision.findings.push(...judgeErrorBudget(policy.errorBudget, decision.budget));
+        }
+    }
+    if (parts.risk && policy.risk) {
+        const changes = request.changes ?? { source: 'no changes were given', migrations: 'none' };
+        decision.changes = changes;
+        decision.risk = classifyRelease(policy.risk, changes);
+        decision.findings.push(...checkRequirements(decision.risk, policy.risk.require[decision.risk.class], { plan: request.plan, firstWeight: request.firstWeight }));
+    }
+    const refusals = decision.findings.filter((f) => f.outcome === 'refuse');
+    const reason = request.override?.reason.trim();
+    const overridable = refusals.filter((f) => f.overridable);
+    if (reason && overridable.length > 0)
+        decision.override = { by: request.override?.by ?? 'unknown', reason, rules: overridable.map((f) => f.rule) };
+    decision.refused = reason ? refusals.filter((f) => !f.overridable) : refusals;
+    decision.allowed = decision.refused.length === 0;
+    return decision;
+}
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+/** The decision as Markdown: one row per rule with the measured value, the limit and how to proceed. */
+function check_renderPolicySummary(decision, title = 'release policy') {
+    const state = decision.allowed ? (decision.override ? '⚠️ allowed by override' : '✅ allowed') : '🛑 refused';
+    const lines = [`### ${title}: ${state}`, ''];
+    if (decision.override)
+        lines.push(`**Override** by \`${decision.override.by}\`: ${cell(decision.override.reason)} (rules: ${decision.override.rules.join(', ')})`, '');
+    if (decision.budget)
+        lines.push(`Error budget: ${describeBudget(decision.budget)}.`, '');
+    if (decision.risk)
+        lines.push(`Risk class: **${decision.risk.class}** — ${decision.risk.because.map(cell).join('; ')}${decision.changes ? ` (changes from ${cell(decision.changes.source)})` : ''}.`, '');
+    if (decision.findings.length > 0) {
+        lines.push('| Rule | Outcome | Measured | Limit | How to proceed |', '| --- | --- | --- | --- | --- |');
+        for (const f of decision.findings) {
+            const outcome = f.outcome === 'allow' ? '✅ allow' : decision.override?.rules.includes(f.rule) ? '⚠️ overridden' : '🛑 refuse';
+            lines.push(`| ${cell(f.rule)} | ${outcome} | ${cell(f.measured)} | ${cell(f.limit)} | ${cell(f.proceed) || '–'} |`);
+        }
+    }
+    return lines.join('\n');
+}
+/** The refusals in one message, each with its rule, value and way forward. */
+function describeRefusals(refused) {
+    return refused.map((f) => `${f.rule}: ${f.measured} (limit: ${f.limit}); to proceed: ${f.proceed}`).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/enforce.ts
+
+
+
+
+
+/** The release policy refused the rollout: the message names each rule, its value and how to proceed. */
+class PolicyRefusedError extends core_errors/* UserError */.yo {
+    decision;
+    name = 'PolicyRefusedError';
+    constructor(decision) {
+        super(`release policy refused the rollout before any traffic moved:\n${describeRefusals(decision.refused)}`);
+        this.decision = decision;
+    }
+}
+/** Who runs this: the GitHub actor on a runner, the login at a terminal. */
+function actorOf(env) {
+    return env.GITHUB_ACTOR || env.USER || env.USERNAME || 'unknown';
+}
+/**
+ * deploy-canary's policy step, before anything moves: judges the plan's `policy` section, writes
+ * the summary and the `policy` output, and throws PolicyRefusedError when the rollout may not
+ * start. Returns the decision (with the override to record, if one was used).
+ */
+async function enforceReleasePolicy(runtime, options) {
+    const { plan } = options;
+    if (!plan.policy)
+        return { allowed: true, findings: [], refused: [] };
+    const irreversible = Boolean(plan.irreversible) || /^(?!false$|no$|0$|off$).+/i.test(getOptionalInput(runtime, 'irreversible') ?? '');
+    const reason = getOptionalInput(runtime, 'reason');
+    const decision = await check_checkReleasePolicy({
+        plan,
+        time: options.clock.now(),
+        provider: plan.policy.errorBudget && plan.metrics ? createMetricsProvider(plan.metrics, { clock: options.clock }) : undefined,
+        changes: plan.policy.risk ? await findReleaseChanges(runtime, { environment: plan.environment, cwd: options.cwd, irreversible }) : undefined,
+        firstWeight: options.firstWeight,
+        override: reason ? { by: actorOf(runtime.env), reason } : undefined,
+    });
+    runtime.appendSummary(check_renderPolicySummary(decision));
+    runtime.setOutput('policy', decision.allowed ? (decision.override ? 'overridden' : 'allowed') : 'refused');
+    if (decision.risk)
+        runtime.setOutput('risk-class', decision.risk.class);
+    for (const f of decision.findings)
+        if (f.outcome === 'refuse')
+            runtime.info(`policy ${f.rule}: ${f.measured} (limit: ${f.limit})`);
+    if (!decision.allowed)
+        throw new PolicyRefusedError(decision);
+    if (decision.override)
+        runtime.warning(`release policy overridden by ${decision.override.by} (${decision.override.rules.join(', ')}): ${decision.override.reason}`);
+    return decision;
+}
+/**
+ * The release policy as a pull request sees it, so the author learns early: the risk class of
+ * the PR's changes and what the plan lacks for it (refusals), and the deploy windows now (for
+ * information). The error budget is left to deploy time, when it matters.
+ */
+async function reviewReleasePolicy(plan, options) {
+    if (!plan.policy)
+        return undefined;
+    let changes;
+    if (plan.policy.risk) {
+        const diff = options.baseRef ? await gitChangedPaths([`${options.baseRef}...HEAD`], options.cwd) : { problem: 'no base-ref and no pull request' };
+        changes = diff.paths
+            ? { paths: diff.paths, source: `the pull request (${options.baseRef}...HEAD)`, migrations: migrationsOf(diff.paths, options.irreversible) }
+            : { source: diff.problem ?? 'unknown', migrations: options.irreversible ? 'contract' : 'none' };
+    }
+    const decision = await checkReleasePolicy({ plan, time: options.now, changes, parts: { errorBudget: false, windows: true, risk: true } });
+    // On a PR only the plan's strength can be fixed; the windows say when a deploy could start.
+    const refused = decision.findings.filter((f) => f.outcome === 'refuse' && f.rule.startsWith('policy.risk.'));
+    return { markdown: renderPolicySummary({ ...decision, allowed: refused.length === 0, refused }, 'release policy (checked again by deploy-canary)'), refused };
+}
+
 ;// CONCATENATED MODULE: ./src/core/rollout/deploy-canary.ts
+
 
 
 
@@ -65181,15 +66180,19 @@ function loadRolloutPlan(runtime, options) {
  * leaves stable serving everything and fails the step with the reason.
  */
 async function runDeployCanaryAction(runtime, deps = {}) {
-    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags'] });
+    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'] });
     const version = getRequiredInput(runtime, 'version');
     const ctx = openRollout(runtime, loaded, deps);
     const blueGreen = ctx.plan.strategy === 'blue-green';
     // A rolling update has no slice: every request reaches the new version once its pods are ready.
-    const weight = blueGreen || ctx.rolling ? 100 : (getTrafficWeightInput(runtime, 'weight') ?? ctx.plan.steps?.[0]);
+    const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
     if (weight === undefined)
-        throw new errors/* UserError */.yo('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
+        throw new core_errors/* UserError */.yo('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
     runtime.setOutput('version', version);
+    // Release policy (error budget, deploy windows, risk class) decides before anything moves.
+    const policy = await enforceReleasePolicy(runtime, { plan: ctx.plan, clock: ctx.clock, cwd: ctx.cwd, firstWeight: weight });
+    if (policy.override)
+        await ctx.hooks.notify('policy-override', { ...rolloutEvent(ctx, 0, version), reason: `${policy.override.by}: ${policy.override.reason} (overrode ${policy.override.rules.join(', ')})` });
     // A kill switch that does not exist would only be found during an incident: refuse before anything moves.
     await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
     // Read the traffic layer before anything else: an unreachable one fails here, with nothing changed.
@@ -65206,7 +66209,7 @@ async function runDeployCanaryAction(runtime, deps = {}) {
         ctx.store.update({ weight: share });
         report.push('', '### Traffic', '', trafficStateTable(after));
         runtime.appendSummary(report.join('\n'));
-        const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted(rolloutEvent(ctx, share, version)), { clock: ctx.clock });
+        const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), { clock: ctx.clock });
         // Traffic moved as asked: a missing record must not fail the step (that would roll back a
         // healthy canary), so it is a warning in the log and in the summary, with what to do.
         if (problem) {
@@ -65221,9 +66224,9 @@ async function runDeployCanaryAction(runtime, deps = {}) {
         if (!trafficMoved)
             ctx.store.release();
         if (trafficMoved)
-            report.push('', `**Failed after traffic started to move:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
+            report.push('', `**Failed after traffic started to move:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
         else
-            report.push('', `**Failed before traffic moved:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
+            report.push('', `**Failed before traffic moved:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
         runtime.appendSummary(report.join('\n'));
         throw err;
     }
@@ -65290,7 +66293,7 @@ async function verifySlot(ctx, slot, version, report) {
         report.push('', smokeTable(results), '');
         const failed = results.filter((r) => !r.ok);
         if (failed.length > 0)
-            throw new errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+            throw new core_errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
     }
 }
 
@@ -65306,7 +66309,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Cs: () => (/* binding */ runAction)
 });
 
-// UNUSED EXPORTS: INTERRUPT_GRACE_MS, Interrupted, MemoryRuntime, RunnerRuntime, ignoreClosedPipes, secretParts
+// UNUSED EXPORTS: MemoryRuntime, RunnerRuntime, secretParts
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -68257,50 +69260,10 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(2091);
-// EXTERNAL MODULE: ./src/core/exec.ts + 1 modules
-var core_exec = __nccwpck_require__(5111);
 ;// CONCATENATED MODULE: ./src/core/runtime.ts
 
 
 
-
-/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
-class Interrupted extends Error {
-    received;
-    name = 'Interrupted';
-    constructor(received) {
-        super(`interrupted by ${received}`);
-        this.received = received;
-    }
-    /** The exit status a shell expects after this signal: 128 + its number. */
-    get exitCode() {
-        return this.received === 'SIGINT' ? 130 : 143;
-    }
-}
-/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
-function write(stream, text) {
-    if (stream.destroyed || !stream.writable)
-        return;
-    try {
-        stream.write(text);
-    }
-    catch {
-        /* best-effort: see ignoreClosedPipes */
-    }
-}
-let pipesGuarded = false;
-/**
- * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
- * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
- * swallows the error and the action goes on.
- */
-function ignoreClosedPipes() {
-    if (pipesGuarded)
-        return;
-    pipesGuarded = true;
-    for (const stream of [process.stdout, process.stderr])
-        stream.on('error', () => undefined);
-}
 /**
  * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
  * the path), its password, path and long path or query parts, since servers echo the path they
@@ -68347,17 +69310,10 @@ class RedactingRuntime {
 class RunnerRuntime extends RedactingRuntime {
     env;
     onRunner;
-    interruption = new AbortController();
-    signal = this.interruption.signal;
     constructor(env = process.env) {
         super();
         this.env = env;
         this.onRunner = env.GITHUB_ACTIONS === 'true';
-    }
-    /** Fires `signal` (once; later calls are ignored). */
-    interrupt(received) {
-        if (!this.signal.aborted)
-            this.interruption.abort(new Interrupted(received));
     }
     getInput(name) {
         const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
@@ -68376,7 +69332,7 @@ class RunnerRuntime extends RedactingRuntime {
         if (this.env.GITHUB_OUTPUT)
             setOutput(name, safe);
         else
-            write(process.stdout, `output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
+            process.stdout.write(`output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
     }
     appendSummary(markdown) {
         const safe = this.redact(markdown);
@@ -68384,28 +69340,28 @@ class RunnerRuntime extends RedactingRuntime {
         if (file)
             (0,external_node_fs_.appendFileSync)(file, `${safe}\n`);
         else
-            write(process.stdout, `\n${safe}\n`);
+            process.stdout.write(`\n${safe}\n`);
     }
     info(message) {
-        write(process.stdout, `${this.redact(message)}\n`);
+        process.stdout.write(`${this.redact(message)}\n`);
     }
     warning(message, target) {
         if (this.onRunner)
             warning(this.redact(message), toProperties(target));
         else
-            write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
+            process.stdout.write(`warning: ${where(target)}${this.redact(message)}\n`);
     }
     error(message, target) {
         if (this.onRunner)
             error(this.redact(message), toProperties(target));
         else
-            write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
+            process.stderr.write(`error: ${where(target)}${this.redact(message)}\n`);
     }
     debug(message) {
         if (this.onRunner)
             core_debug(this.redact(message));
         else if (this.env.ROLLGATE_DEBUG)
-            write(process.stdout, `debug: ${this.redact(message)}\n`);
+            process.stdout.write(`debug: ${this.redact(message)}\n`);
     }
     async group(title, fn) {
         if (!this.onRunner) {
@@ -68438,13 +69394,6 @@ class MemoryRuntime extends RedactingRuntime {
     outputs = {};
     logs = [];
     summary = '';
-    interruption = new AbortController();
-    signal = this.interruption.signal;
-    /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
-    interrupt(received) {
-        if (!this.signal.aborted)
-            this.interruption.abort(new Interrupted(received));
-    }
     constructor(inputs = {}, env = {}) {
         super();
         this.inputs = inputs;
@@ -68484,14 +69433,8 @@ class MemoryRuntime extends RedactingRuntime {
 /**
  * Runs one action the way every entry does: user errors become a plain failure message,
  * anything else is a bug and keeps its stack trace. Sets the process exit code.
- *
- * On a real runner it also owns the process's edges: a closed stdout never stops the action,
- * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
- * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
- * action has finished what cannot be left half-done. A second signal exits at once.
  */
 async function runAction(name, body, runtime = new RunnerRuntime()) {
-    const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
     let result;
     try {
         result = await body(runtime);
@@ -68500,54 +69443,16 @@ async function runAction(name, body, runtime = new RunnerRuntime()) {
         if ((0,errors/* isUserError */.iU)(err)) {
             result = { ok: false, failure: (0,errors/* describeError */.Uc)(err) };
         }
-        else if (runtime.signal.aborted && err === runtime.signal.reason) {
-            result = { ok: false };
-        }
         else {
             const stack = err instanceof Error && err.stack ? err.stack : String(err);
             result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
         }
-    }
-    finally {
-        release?.();
-    }
-    const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
-    if (interrupted) {
-        // Whatever the body made of it, an interrupted action did not finish what it was asked to.
-        result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
-        runtime.error(result.failure ?? interrupted.message);
-        process.exitCode = interrupted.exitCode;
-        return result;
     }
     if (!result.ok) {
         runtime.error(result.failure ?? `${name} failed`);
         process.exitCode = 1;
     }
     return result;
-}
-/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
-const INTERRUPT_GRACE_MS = 30_000;
-/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
-function watchProcess(runtime) {
-    ignoreClosedPipes();
-    const onSignal = (received) => {
-        if (runtime.signal.aborted) {
-            // A second Ctrl-C: the person wants out now.
-            process.exit(received === 'SIGINT' ? 130 : 143);
-        }
-        runtime.interrupt(received);
-        runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
-        void (0,core_exec/* stopRunningCommands */.a)('SIGTERM');
-        setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
-    };
-    const onInt = () => onSignal('SIGINT');
-    const onTerm = () => onSignal('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    return () => {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-    };
 }
 
 
@@ -68630,6 +69535,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer"
 
 /***/ }),
 
+/***/ 1421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+
+/***/ }),
+
 /***/ 7540:
 /***/ ((module) => {
 
@@ -68672,6 +69584,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
+/***/ 1455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -68686,6 +69605,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 
 /***/ }),
 
+/***/ 4708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
 /***/ 7030:
 /***/ ((module) => {
 
@@ -68693,10 +69619,31 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 
 /***/ }),
 
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
 /***/ 643:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
 
 /***/ }),
 
@@ -71468,7 +72415,7 @@ __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-__webpack_unused_export__ = publicApi.parse;
+exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
@@ -77425,6 +78372,9 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 	return module.exports;
 /******/ }
 /******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
+/******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
@@ -77498,6 +78448,36 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/create fake namespace object */
+/******/ (() => {
+/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
+/******/ 	var leafPrototypes;
+/******/ 	// create a fake namespace object
+/******/ 	// mode & 1: value is a module id, require it
+/******/ 	// mode & 2: merge all properties of value into the ns
+/******/ 	// mode & 4: return value when already ns object
+/******/ 	// mode & 16: return value when it's Promise-like
+/******/ 	// mode & 8|1: behave like require
+/******/ 	__nccwpck_require__.t = function(value, mode) {
+/******/ 		if(mode & 1) value = this(value);
+/******/ 		if(mode & 8) return value;
+/******/ 		if(typeof value === 'object' && value) {
+/******/ 			if((mode & 4) && value.__esModule) return value;
+/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
+/******/ 		}
+/******/ 		var ns = Object.create(null);
+/******/ 		__nccwpck_require__.r(ns);
+/******/ 		var def = {};
+/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
+/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
+/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
+/******/ 		}
+/******/ 		def['default'] = () => (value);
+/******/ 		__nccwpck_require__.d(ns, def);
+/******/ 		return ns;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -77507,6 +78487,28 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
 /******/ 			}
 /******/ 		}
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
 /******/ 	};
 /******/ })();
 /******/ 
@@ -77524,6 +78526,69 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
 /******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/
