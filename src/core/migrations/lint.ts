@@ -57,7 +57,7 @@ export interface LintOptions {
    * Every migration of the repository, in the order they apply: read only for constraints defined
    * before a linted file (a CHECK validated now may have been added by an earlier migration).
    */
-  repository?: readonly MigrationSource[];
+  repository?: readonly MigrationSource[] | (() => readonly MigrationSource[]);
 }
 
 interface Hit {
@@ -131,12 +131,12 @@ function finding(file: string, line: number, rule: RuleId, what: string): Findin
  * constraint the linted files do not define needs them): the column for `table.constraint` if a
  * migration ordered before `file` adds it.
  */
-function earlierChecks(repository: readonly MigrationSource[]): (key: string, file: string) => { column?: string } | undefined {
+function earlierChecks(repository: readonly MigrationSource[] | (() => readonly MigrationSource[])): (key: string, file: string) => { column?: string } | undefined {
   let defined: Map<string, { column?: string; file: string }> | undefined;
   return (key, file) => {
     if (!defined) {
       defined = new Map();
-      for (const source of repository) {
+      for (const source of typeof repository === 'function' ? repository() : repository) {
         if (source.isDown || source.upSql.includes('\0')) continue;
         const parsed = parseSql(source.upSql);
         if (!parsed.ok) continue;

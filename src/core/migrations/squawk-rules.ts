@@ -58,6 +58,11 @@ export const SQUAWK_RULES: Readonly<Record<string, SquawkCoverage>> = {
   'transaction-nesting': { covered: true, rules: ['nested-transaction'] },
 };
 
+/** Rule codes squawk reports that stand for several of the codes above. */
+export const SQUAWK_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  'require-timeout-settings': ['require-lock-timeout', 'require-statement-timeout'],
+};
+
 /**
  * squawk cases where rollgate is right and squawk's test is not, by case file: the only
  * disagreements the peer-suite test accepts.
