@@ -29272,7 +29272,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(238);
-/* harmony import */ var _core_rollout_pre_deploy_checklist_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(597);
+/* harmony import */ var _core_rollout_pre_deploy_checklist_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(348);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('pre-deploy-checklist', (runtime) => (0,_core_rollout_pre_deploy_checklist_js__WEBPACK_IMPORTED_MODULE_1__/* .runPreDeployChecklistAction */ .Q)(runtime));
@@ -29345,7 +29345,7 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 597:
+/***/ 348:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -62873,6 +62873,316 @@ function getListInput(runtime, name) {
         .filter(Boolean);
 }
 
+;// CONCATENATED MODULE: ./src/core/migrations/rules.ts
+/** The identifiers of every migration rule, plus the linter's own problems. */
+const RULE_IDS = [
+    'drop-column',
+    'drop-table',
+    'rename-column',
+    'rename-table',
+    'add-column-required',
+    'add-column-volatile-default',
+    'alter-column-type',
+    'set-not-null',
+    'index-not-concurrent',
+    'concurrent-in-transaction',
+    'constraint-not-valid',
+    'unique-or-pk-constraint',
+    'blocking-maintenance',
+    'drop-index',
+    'missing-lock-timeout',
+    'missing-statement-timeout',
+    'data-backfill-in-migration',
+    'validate-in-same-transaction',
+    'drop-not-null',
+    'drop-database',
+    'detach-partition-not-concurrent',
+    'domain-constraint',
+    'truncate-cascade',
+    'uncommitted-transaction',
+    'nested-transaction',
+    'identifier-too-long',
+    'code-still-references',
+    'missing-down',
+    'empty-migration',
+    'unreadable-migration',
+    'syntax-error',
+    'invalid-directive',
+];
+const rule = (id, severity, why, instead, flags = {}) => ({
+    id,
+    severity,
+    why,
+    instead,
+    contract: flags.contract ?? false,
+    locking: flags.locking ?? true,
+});
+/** The rule catalogue: every finding's message is built from its entry here. */
+const RULES = {
+    'drop-column': rule('drop-column', 'error', 'the running (old) version still reads this column; its queries fail the moment it is gone', 'stop reading and writing the column in code first, deploy, then drop it in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
+    'drop-table': rule('drop-table', 'error', 'the running (old) version still queries this table, and a rollback could not bring it back', 'remove every use in code first, deploy, then drop it in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
+    'rename-column': rule('rename-column', 'error', 'the running (old) version still uses the old name: every query that names it fails at once', 'add the new column, write both, backfill, switch reads, then drop the old column in a contract migration', { contract: true }),
+    'rename-table': rule('rename-table', 'error', 'the running (old) version still uses the old name: every query that names it fails at once', 'rename and, in the same transaction, `CREATE VIEW old_name AS SELECT * FROM new_name` so old code keeps working; drop the view in a contract migration', { contract: true }),
+    'add-column-required': rule('add-column-required', 'error', 'NOT NULL without a default fails on a table with rows, and old code inserting without the column breaks', 'add the column nullable (or with a constant default), backfill, add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT`, then `SET NOT NULL`'),
+    'add-column-volatile-default': rule('add-column-volatile-default', 'error', 'a default that must be computed per row (or any default before PostgreSQL 11) rewrites the whole table under an ACCESS EXCLUSIVE lock', 'add the column without a default, `ALTER COLUMN … SET DEFAULT …` for new rows, and backfill existing rows in batches'),
+    'alter-column-type': rule('alter-column-type', 'error', 'changing a column type rewrites the table under an ACCESS EXCLUSIVE lock, and old code may not read the new type', 'add a column of the new type, write both, backfill in batches, switch reads, drop the old column in a contract migration', { contract: true }),
+    'set-not-null': rule('set-not-null', 'error', 'SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock', 'add `CHECK (col IS NOT NULL) NOT VALID`, then `VALIDATE CONSTRAINT` (no write lock), then `SET NOT NULL` (PostgreSQL 12+ skips the scan)'),
+    'index-not-concurrent': rule('index-not-concurrent', 'error', 'building or dropping an index without CONCURRENTLY blocks writes to the table until it finishes', 'use `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY` or `REINDEX … CONCURRENTLY`, outside a transaction'),
+    'concurrent-in-transaction': rule('concurrent-in-transaction', 'error', 'CONCURRENTLY cannot run inside a transaction block: the migration fails when it is applied', 'put the concurrent statement in its own migration that runs outside a transaction (goose `-- +goose NO TRANSACTION`, dbmate `transaction:false`, sqlx `-- no-transaction`)', { locking: false }),
+    'constraint-not-valid': rule('constraint-not-valid', 'error', 'adding a FOREIGN KEY or CHECK validates every row while holding a lock that blocks writes', 'add it with `NOT VALID` (instant), then `VALIDATE CONSTRAINT` in a separate statement (does not block writes)'),
+    'unique-or-pk-constraint': rule('unique-or-pk-constraint', 'error', 'adding a UNIQUE or PRIMARY KEY constraint builds its index while blocking writes', '`CREATE UNIQUE INDEX CONCURRENTLY` first, then `ADD CONSTRAINT … UNIQUE USING INDEX` (or `PRIMARY KEY USING INDEX`)'),
+    'blocking-maintenance': rule('blocking-maintenance', 'error', 'VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE lock: reads and writes stop', 'run plain `VACUUM` (or pg_repack) outside the deploy, never in a migration'),
+    'drop-index': rule('drop-index', 'warning', 'queries of the running version may rely on this index and slow down sharply without it', 'check the index is unused (pg_stat_user_indexes.idx_scan) and drop it with `DROP INDEX CONCURRENTLY` after the new version is stable'),
+    'missing-lock-timeout': rule('missing-lock-timeout', 'warning', 'a schema change waits for its lock as long as it takes, holding every lock the migration already has, and every conflicting query queues behind it', 'start the migration with `SET lock_timeout = \'2s\';` and retry the migration when it times out'),
+    'missing-statement-timeout': rule('missing-statement-timeout', 'warning', 'without a statement_timeout a slow schema change (a scan or a rewrite) keeps its lock for as long as it runs, and every query queued behind it waits as long', 'start the migration with `SET statement_timeout = \'1min\';` (sized to what the change needs) so a runaway statement fails instead of stalling traffic'),
+    'data-backfill-in-migration': rule('data-backfill-in-migration', 'warning', 'a table-wide UPDATE, DELETE or TRUNCATE locks or rewrites many rows inside the deploy and cannot be rolled back by redeploying', 'backfill in small batches from a job (`UPDATE … WHERE id BETWEEN … AND …`), outside the schema migration'),
+    'validate-in-same-transaction': rule('validate-in-same-transaction', 'error', 'VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID scans every row while still holding the ADD\'s lock (ACCESS EXCLUSIVE for a CHECK, SHARE ROW EXCLUSIVE for a FOREIGN KEY): writes, and for a CHECK reads too, stop until it ends', 'commit between the two: `ADD CONSTRAINT … NOT VALID` in one migration (or transaction), `VALIDATE CONSTRAINT` in the next, where it only takes a SHARE UPDATE EXCLUSIVE lock'),
+    'drop-not-null': rule('drop-not-null', 'error', 'the running (old) version relies on the column never being NULL: once new code writes NULLs, old code reading those rows breaks, and the constraint cannot come back while they exist', 'ship code that handles NULL everywhere first, then drop NOT NULL in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
+    'drop-database': rule('drop-database', 'error', 'DROP DATABASE deletes every table and every row at once; no running version survives it and no rollback brings the data back', 'never drop a database from a deploy migration: do it by hand, after a backup, once nothing connects to it', { locking: false }),
+    'detach-partition-not-concurrent': rule('detach-partition-not-concurrent', 'error', 'DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table: reads and writes on every partition wait until it finishes', '`ALTER TABLE … DETACH PARTITION … CONCURRENTLY` (PostgreSQL 14+), in a migration that runs outside a transaction'),
+    'domain-constraint': rule('domain-constraint', 'warning', 'a constraint on a domain applies to every column of that type in every table: it cannot be changed per table, and tightening it later checks every one of those tables while holding their locks', 'use a plain type and put the rule on each column: `ADD CONSTRAINT … CHECK (…) NOT VALID`, then `VALIDATE CONSTRAINT`', { locking: false }),
+    'truncate-cascade': rule('truncate-cascade', 'error', 'TRUNCATE … CASCADE also empties every table with a foreign key to these (tables the statement does not name) under ACCESS EXCLUSIVE locks', 'name every table to empty (without CASCADE, TRUNCATE refuses when one is missing), or delete the rows in batches from a job'),
+    'uncommitted-transaction': rule('uncommitted-transaction', 'error', 'the migration opens a transaction it never commits: its changes are rolled back when the session ends, or the next migration runs inside it', 'end every `BEGIN` with `COMMIT` in the same file', { locking: false }),
+    'nested-transaction': rule('nested-transaction', 'error', 'a BEGIN inside a transaction is ignored, and a COMMIT or ROLLBACK inside the tool\'s transaction ends it early: the statements after it run outside the transaction the tool believes it holds, and a failure no longer undoes them', 'let the tool own the transaction (no BEGIN/COMMIT in goose or dbmate files), or switch it off (`-- +goose NO TRANSACTION`, `-- migrate:up transaction:false`) and write one `BEGIN … COMMIT`', { locking: false }),
+    'identifier-too-long': rule('identifier-too-long', 'error', 'PostgreSQL silently truncates identifiers to 63 bytes: the object gets another name than the one code and later migrations use, and two long names can collide', 'choose a name of at most 63 bytes', { locking: false }),
+    'code-still-references': rule('code-still-references', 'warning', 'application code in this change still names what the migration drops or renames: that code fails as soon as the migration runs', 'remove those uses and deploy that first; drop or rename in a later migration marked `-- rollgate: contract reason="…"`', { locking: false }),
+    'missing-down': rule('missing-down', 'warning', 'without a down migration the schema change cannot be reverted with the tool that applied it', 'add the matching down migration (`*.down.sql`, `-- +goose Down`, `-- migrate:down`)', { locking: false }),
+    'empty-migration': rule('empty-migration', 'warning', 'the migration has no statement (an unsaved buffer or a bad merge?); the tool still records it as applied', 'write the intended SQL, or delete the file', { locking: false }),
+    'unreadable-migration': rule('unreadable-migration', 'error', 'the file contains a NUL byte: PostgreSQL and the migration tools stop reading text there, so what follows would neither be linted nor run as written', 'save the migration as plain UTF-8 text', { locking: false }),
+    'syntax-error': rule('syntax-error', 'error', 'PostgreSQL cannot parse this statement', 'fix the SQL so that PostgreSQL accepts it', { locking: false }),
+    'invalid-directive': rule('invalid-directive', 'error', 'a rollgate directive must say why it is safe, so reviewers can judge it', 'write `-- rollgate: allow <rule> reason="…"` or `-- rollgate: contract reason="…"` with a reason', { locking: false }),
+};
+/** Whether `id` names a rule. */
+function isRuleId(id) {
+    return RULE_IDS.includes(id);
+}
+
+;// CONCATENATED MODULE: ./src/core/migrations/code-references.ts
+
+
+
+// Source code an application reads its database from: SQL strings, ORM models, query builders.
+const CODE_EXTENSIONS = new Set([
+    'ts', 'tsx', 'js', 'jsx', 'mjs', 'cjs', 'vue', 'svelte', 'go', 'py', 'rb', 'erb', 'java', 'kt', 'kts', 'scala', 'cs', 'php', 'rs', 'ex', 'exs', 'heex', 'sql', 'prisma', 'graphql', 'gql',
+]);
+// Migrations name every table and column they ever touched; they are history, not running code.
+const MIGRATION_DIRS = new Set(['migrations', 'migration', 'migrate', 'drizzle']);
+const MAX_FILE_BYTES = 2 * 1024 * 1024;
+const WORD = /[A-Za-z_][A-Za-z0-9_]*/g;
+/** Whether a repository path is application source code (not a migration, not a dependency). */
+function isApplicationCode(path) {
+    const p = path.replace(/\\/g, '/');
+    const ext = external_node_path_namespaceObject.posix.extname(p).slice(1).toLowerCase();
+    if (!CODE_EXTENSIONS.has(ext))
+        return false;
+    const dirs = external_node_path_namespaceObject.posix.dirname(p).split('/');
+    if (dirs.some((d) => MIGRATION_DIRS.has(d.toLowerCase())))
+        return false;
+    if (/\.min\.js$/.test(p) || /(^|\/)(package-lock|yarn\.lock)/.test(p))
+        return false;
+    return true;
+}
+/** Reads the application's source files under `root` into a word index (files are repository paths). */
+function indexApplicationCode(root, files) {
+    const texts = function* () {
+        for (const file of files) {
+            if (!isApplicationCode(file))
+                continue;
+            const path = (0,external_node_path_namespaceObject.join)(root, file);
+            try {
+                if ((0,external_node_fs_.statSync)(path).size > MAX_FILE_BYTES)
+                    continue;
+                yield [file, (0,external_node_fs_.readFileSync)(path, 'utf8')];
+            }
+            catch {
+                // Unreadable (a dangling link, a race with a checkout): nothing to search in it.
+            }
+        }
+    };
+    return indexCodeTexts(texts());
+}
+/** Builds the word index from `[repository path, text]` pairs of application source files. */
+function indexCodeTexts(texts) {
+    const words = new Map();
+    const lines = new Map();
+    let count = 0;
+    for (const [file, text] of texts) {
+        if (!isApplicationCode(file) || text.length > MAX_FILE_BYTES || text.includes('\0'))
+            continue;
+        count++;
+        const fileLines = text.split('\n');
+        lines.set(file, fileLines);
+        fileLines.forEach((lineText, i) => {
+            for (const [word] of lineText.matchAll(WORD)) {
+                let byFile = words.get(word);
+                if (!byFile)
+                    words.set(word, (byFile = new Map()));
+                const lines = byFile.get(file);
+                if (!lines)
+                    byFile.set(file, [i + 1]);
+                else if (lines.at(-1) !== i + 1)
+                    lines.push(i + 1);
+            }
+        });
+    }
+    return { files: count, words, lines };
+}
+const INITIALISMS = new Set(['id', 'url', 'uri', 'uid', 'uuid', 'ip', 'api', 'http', 'json', 'sql', 'html', 'sha']);
+function pascal(snake, initialisms) {
+    return snake
+        .split('_')
+        .filter(Boolean)
+        .map((part) => (initialisms && INITIALISMS.has(part) ? part.toUpperCase() : part.charAt(0).toUpperCase() + part.slice(1)))
+        .join('');
+}
+/** The names code uses for a snake_case column: itself, camelCase, PascalCase (also Go-style `UserID`). */
+function columnSpellings(column) {
+    const p = pascal(column, false);
+    return [...new Set([column, p.charAt(0).toLowerCase() + p.slice(1), p, pascal(column, true)])];
+}
+function singular(word) {
+    if (/ies$/.test(word))
+        return `${word.slice(0, -3)}y`;
+    if (/(ses|xes|ches|shes)$/.test(word))
+        return word.slice(0, -2);
+    if (/[^s]s$/.test(word))
+        return word.slice(0, -1);
+    return word;
+}
+/** The names code uses for a table: itself, and its model names (`order_items` → `OrderItem`, `orderItem`). */
+function tableSpellings(table) {
+    const bare = table.includes('.') ? table.slice(table.lastIndexOf('.') + 1) : table;
+    const one = singular(bare);
+    const model = pascal(one, false);
+    return [...new Set([bare, one, model, model.charAt(0).toLowerCase() + model.slice(1), pascal(bare, false)])];
+}
+const code_references_escape = (w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+// A declaration that opens a model's scope: Prisma `model X {`, Go `type X struct`, a class,
+// an interface, Diesel's `x (id) {`, `CREATE TABLE x`.
+const DECLARATION = /^\s*(?:export\s+)?(?:(?:model|type|class|struct|interface|enum|pub\s+struct|create\s+table(?:\s+if\s+not\s+exists)?)\s+["'`]?\w+|\w+\s*\(\w+\)\s*\{)/i;
+const COLUMN_CONTEXT_LINES = 5;
+// Comments describe; they do not query. `#[` is a Rust attribute, not a comment.
+const COMMENT = /^\s*(?:\/\/|--|\/\*|\*|#(?!\[)|<!--)/;
+const SCOPE_LINES = 150;
+/**
+ * Whether a line names the table as a table: after FROM/JOIN/INTO/UPDATE/TABLE/REFERENCES, as a
+ * quoted name (query builders, `@@map("x")`, `TableName()`), declaring its model, or as a Diesel
+ * or ORM accessor (`x::table`, `prisma.model`). A bare word is not enough: `role`, `group` or
+ * `url` are everyday variable names.
+ */
+function tableMentionPattern(table) {
+    const spellings = tableSpellings(table).map(code_references_escape).join('|');
+    const bare = code_references_escape(table.slice(table.lastIndexOf('.') + 1));
+    const model = tableSpellings(table).filter((s) => /^[A-Z]/.test(s)).map(code_references_escape).join('|');
+    const camel = tableSpellings(table).filter((s) => /^[a-z]/.test(s)).map(code_references_escape).join('|');
+    const sql = new RegExp([
+        `\\b(?:from|join|into|update|table|references|truncate)\\s+(?:only\\s+)?(?:\\w+\\.)?["'\`]?(?:${bare})\\b`,
+        `["'\`](?:${spellings})["'\`]`,
+        `\\b(?:model|type|class|struct|interface|enum)\\s+(?:${model})\\b`,
+        `^\\s*(?:${bare})\\s*\\(\\w+\\)\\s*\\{`,
+    ].join('|'), 'i');
+    // Case matters here: a Diesel table path (`x::table`, `x::column`), not a module of the same
+    // name (`x::Type`); a Prisma-style client accessor.
+    const code = new RegExp(`\\b(?:${bare})::(?![A-Z{])|\\b(?:prisma|client|db|tx)\\.(?:${camel})\\b`);
+    return { test: (line) => sql.test(line) || code.test(line) };
+}
+/**
+ * Where the application still names what a removal takes away. A table counts where a line names
+ * it as a table; a column where one of its spellings sits within a few lines of such a mention
+ * (one SQL statement) or inside the declaration of the table's model, so the same column name in
+ * another table, or an everyday word, is not blamed.
+ */
+function findCodeReferences(index, removal) {
+    const table = tableMentionPattern(removal.table);
+    const candidates = (spellings) => {
+        const found = new Map();
+        for (const s of spellings)
+            for (const [file, lines] of index.words.get(s) ?? []) {
+                const set = found.get(file) ?? new Set();
+                for (const l of lines)
+                    set.add(l);
+                found.set(file, set);
+            }
+        return found;
+    };
+    const refs = [];
+    if (removal.kind === 'table' || !removal.column) {
+        for (const [file, lines] of candidates(tableSpellings(removal.table))) {
+            const text = index.lines.get(file) ?? [];
+            for (const line of lines)
+                if (!COMMENT.test(text[line - 1] ?? '') && table.test(text[line - 1] ?? ''))
+                    refs.push({ file, line });
+        }
+        return refs.sort(byPlace);
+    }
+    const own = new Set(tableSpellings(removal.table));
+    // An occurrence qualified by something else (`community::id`, `form.follower_id`) is that
+    // thing's; short qualifiers are let through, as SQL aliases (`u.email`) usually are.
+    const column = new RegExp(`(?:(\\w+)(::|\\.))?\\b(?:${columnSpellings(removal.column).map(code_references_escape).join('|')})\\b`, 'g');
+    const namesColumn = (lineText) => [...lineText.matchAll(column)].some((m) => {
+        const qualifier = m[1];
+        if (!qualifier || own.has(qualifier))
+            return true;
+        return m[2] === '.' && qualifier.length <= 3;
+    });
+    for (const [file, lines] of candidates(columnSpellings(removal.column))) {
+        const text = index.lines.get(file) ?? [];
+        const mentions = (i) => table.test(text[i] ?? '');
+        for (const line of lines) {
+            const i = line - 1;
+            if (COMMENT.test(text[i] ?? '') || !namesColumn(text[i] ?? ''))
+                continue;
+            let near = false;
+            for (let j = Math.max(0, i - COLUMN_CONTEXT_LINES); j <= Math.min(text.length - 1, i + COLUMN_CONTEXT_LINES) && !near; j++)
+                near = mentions(j);
+            if (!near) {
+                // The nearest declaration above: the model whose body this line is in.
+                for (let j = i; j >= Math.max(0, i - SCOPE_LINES); j--) {
+                    if (DECLARATION.test(text[j] ?? '')) {
+                        near = mentions(j);
+                        break;
+                    }
+                }
+            }
+            if (near)
+                refs.push({ file, line });
+        }
+    }
+    return refs.sort(byPlace);
+}
+function byPlace(a, b) {
+    return a.file.localeCompare(b.file) || a.line - b.line;
+}
+const LISTED = 10;
+/**
+ * One finding per drop or rename that application code still names: a warning, or an error when
+ * the contract must be strict. A `contract` (or `allow code-still-references`) directive with its
+ * reason acknowledges it.
+ */
+function codeReferenceFindings(removals, index, options) {
+    const rule = RULES['code-still-references'];
+    const findings = [];
+    for (const removal of removals) {
+        if (removal.acknowledged)
+            continue;
+        const refs = findCodeReferences(index, removal);
+        if (refs.length === 0)
+            continue;
+        const files = new Set(refs.map((r) => r.file)).size;
+        const listed = refs.slice(0, LISTED).map((r) => `${r.file}:${r.line}`).join(', ');
+        const more = refs.length > LISTED ? ` and ${refs.length - LISTED} more` : '';
+        const name = removal.kind === 'table' ? removal.table.replace(/^public\./, '') : removal.column;
+        findings.push({
+            file: removal.file,
+            line: removal.line,
+            rule: 'code-still-references',
+            severity: options.strict ? 'error' : 'warning',
+            message: `${removal.what}, yet ${refs.length} line(s) in ${files} application file(s) still name ${name}: ${listed}${more}: ${rule.why}. Instead: ${rule.instead} [code-still-references]`,
+        });
+    }
+    return findings;
+}
+
 ;// CONCATENATED MODULE: ./src/core/migrations/layouts.ts
 
 
@@ -62898,7 +63208,9 @@ function isMigrationPath(path) {
     return false;
 }
 /** Reads one migration file's text into what the linter needs, per its layout. */
-function readMigrationSource(file, text, hasFile) {
+function readMigrationSource(file, raw, hasFile) {
+    // Editors on Windows save UTF-8 with a byte order mark; PostgreSQL's parser would choke on it.
+    const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
     const p = file.replace(/\\/g, '/');
     const base = external_node_path_namespaceObject.posix.basename(p);
     const lines = text.split('\n');
@@ -63000,64 +63312,6 @@ function migrationOrder(a, b) {
     return a.localeCompare(b, 'en', { numeric: true });
 }
 
-;// CONCATENATED MODULE: ./src/core/migrations/rules.ts
-/** The identifiers of every migration rule, plus the linter's own problems. */
-const RULE_IDS = [
-    'drop-column',
-    'drop-table',
-    'rename-column',
-    'rename-table',
-    'add-column-required',
-    'add-column-volatile-default',
-    'alter-column-type',
-    'set-not-null',
-    'index-not-concurrent',
-    'concurrent-in-transaction',
-    'constraint-not-valid',
-    'unique-or-pk-constraint',
-    'blocking-maintenance',
-    'drop-index',
-    'missing-lock-timeout',
-    'data-backfill-in-migration',
-    'missing-down',
-    'syntax-error',
-    'invalid-directive',
-];
-const rule = (id, severity, why, instead, flags = {}) => ({
-    id,
-    severity,
-    why,
-    instead,
-    contract: flags.contract ?? false,
-    locking: flags.locking ?? true,
-});
-/** The rule catalogue: every finding's message is built from its entry here. */
-const RULES = {
-    'drop-column': rule('drop-column', 'error', 'the running (old) version still reads this column; its queries fail the moment it is gone', 'stop reading and writing the column in code first, deploy, then drop it in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
-    'drop-table': rule('drop-table', 'error', 'the running (old) version still queries this table, and a rollback could not bring it back', 'remove every use in code first, deploy, then drop it in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
-    'rename-column': rule('rename-column', 'error', 'the running (old) version still uses the old name: every query that names it fails at once', 'add the new column, write both, backfill, switch reads, then drop the old column in a contract migration', { contract: true }),
-    'rename-table': rule('rename-table', 'error', 'the running (old) version still uses the old name: every query that names it fails at once', 'rename and, in the same transaction, `CREATE VIEW old_name AS SELECT * FROM new_name` so old code keeps working; drop the view in a contract migration', { contract: true }),
-    'add-column-required': rule('add-column-required', 'error', 'NOT NULL without a default fails on a table with rows, and old code inserting without the column breaks', 'add the column nullable (or with a constant default), backfill, add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT`, then `SET NOT NULL`'),
-    'add-column-volatile-default': rule('add-column-volatile-default', 'error', 'a default that must be computed per row (or any default before PostgreSQL 11) rewrites the whole table under an ACCESS EXCLUSIVE lock', 'add the column without a default, `ALTER COLUMN … SET DEFAULT …` for new rows, and backfill existing rows in batches'),
-    'alter-column-type': rule('alter-column-type', 'error', 'changing a column type rewrites the table under an ACCESS EXCLUSIVE lock, and old code may not read the new type', 'add a column of the new type, write both, backfill in batches, switch reads, drop the old column in a contract migration', { contract: true }),
-    'set-not-null': rule('set-not-null', 'error', 'SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock', 'add `CHECK (col IS NOT NULL) NOT VALID`, then `VALIDATE CONSTRAINT` (no write lock), then `SET NOT NULL` (PostgreSQL 12+ skips the scan)'),
-    'index-not-concurrent': rule('index-not-concurrent', 'error', 'building or dropping an index without CONCURRENTLY blocks writes to the table until it finishes', 'use `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY` or `REINDEX … CONCURRENTLY`, outside a transaction'),
-    'concurrent-in-transaction': rule('concurrent-in-transaction', 'error', 'CONCURRENTLY cannot run inside a transaction block: the migration fails when it is applied', 'put the concurrent statement in its own migration that runs outside a transaction (goose `-- +goose NO TRANSACTION`, dbmate `transaction:false`, sqlx `-- no-transaction`)', { locking: false }),
-    'constraint-not-valid': rule('constraint-not-valid', 'error', 'adding a FOREIGN KEY or CHECK validates every row while holding a lock that blocks writes', 'add it with `NOT VALID` (instant), then `VALIDATE CONSTRAINT` in a separate statement (does not block writes)'),
-    'unique-or-pk-constraint': rule('unique-or-pk-constraint', 'error', 'adding a UNIQUE or PRIMARY KEY constraint builds its index while blocking writes', '`CREATE UNIQUE INDEX CONCURRENTLY` first, then `ADD CONSTRAINT … UNIQUE USING INDEX` (or `PRIMARY KEY USING INDEX`)'),
-    'blocking-maintenance': rule('blocking-maintenance', 'error', 'VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE lock: reads and writes stop', 'run plain `VACUUM` (or pg_repack) outside the deploy, never in a migration'),
-    'drop-index': rule('drop-index', 'warning', 'queries of the running version may rely on this index and slow down sharply without it', 'check the index is unused (pg_stat_user_indexes.idx_scan) and drop it with `DROP INDEX CONCURRENTLY` after the new version is stable'),
-    'missing-lock-timeout': rule('missing-lock-timeout', 'warning', 'a statement waiting for a strong lock queues every other query on the table behind it', 'start the migration with `SET lock_timeout = \'2s\';` and retry the migration when it times out'),
-    'data-backfill-in-migration': rule('data-backfill-in-migration', 'warning', 'a table-wide UPDATE, DELETE or TRUNCATE locks or rewrites many rows inside the deploy and cannot be rolled back by redeploying', 'backfill in small batches from a job (`UPDATE … WHERE id BETWEEN … AND …`), outside the schema migration'),
-    'missing-down': rule('missing-down', 'warning', 'without a down migration the schema change cannot be reverted with the tool that applied it', 'add the matching down migration (`*.down.sql`, `-- +goose Down`, `-- migrate:down`)', { locking: false }),
-    'syntax-error': rule('syntax-error', 'error', 'PostgreSQL cannot parse this statement', 'fix the SQL so that PostgreSQL accepts it', { locking: false }),
-    'invalid-directive': rule('invalid-directive', 'error', 'a rollgate directive must say why it is safe, so reviewers can judge it', 'write `-- rollgate: allow <rule> reason="…"` or `-- rollgate: contract reason="…"` with a reason', { locking: false }),
-};
-/** Whether `id` names a rule. */
-function isRuleId(id) {
-    return RULE_IDS.includes(id);
-}
-
 // EXTERNAL MODULE: ../../main/node_modules/libpg-query/wasm/index.cjs
 var wasm = __nccwpck_require__(8429);
 ;// CONCATENATED MODULE: ./src/core/migrations/sql.ts
@@ -63069,6 +63323,8 @@ function loadSqlParser() {
     loaded ??= (0,wasm.loadModule)();
     return loaded;
 }
+/** PostgreSQL keeps NAMEDATALEN - 1 bytes of an identifier and silently drops the rest. */
+const MAX_IDENTIFIER_BYTES = 63;
 /** Parses SQL text with PostgreSQL's own grammar; a syntax error comes back with its line and column. */
 function parseSql(text) {
     // libpg_query reports byte offsets into the UTF-8 text, not string indices.
@@ -63083,6 +63339,7 @@ function parseSql(text) {
         const message = err instanceof Error ? err.message : String(err);
         return { ok: false, message, line, column };
     }
+    const long = longIdentifierTokens(text);
     const statements = [];
     let previousEnd = 0;
     for (const raw of result.stmts ?? []) {
@@ -63091,15 +63348,25 @@ function parseSql(text) {
         const start = raw.stmt_location ?? 0;
         const gap = bytes.subarray(previousEnd, start).toString('utf8');
         const firstToken = start + leadingSpace(bytes, start);
+        const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
         statements.push({
             node: raw.stmt,
             line: sql_position(bytes, firstToken).line,
             directives: parseDirectives(gap, sql_position(bytes, previousEnd).line),
+            longIdentifiers: long.filter((t) => t.start >= start && t.start < end).map((t) => t.name),
         });
-        previousEnd = raw.stmt_len ? start + raw.stmt_len : bytes.length;
+        previousEnd = end;
     }
     const tail = bytes.subarray(previousEnd).toString('utf8');
     return { ok: true, statements, trailingDirectives: parseDirectives(tail, sql_position(bytes, previousEnd).line) };
+}
+// The scanner sees identifiers before the parser truncates them: unquoted ones fold to lower
+// case, quoted ones lose their quotes and `""` stands for one `"`.
+function longIdentifierTokens(text) {
+    return (0,wasm.scanSync)(text)
+        .tokens.filter((t) => t.tokenName === 'IDENT')
+        .map((t) => ({ start: t.start, name: t.text.startsWith('"') ? t.text.slice(1, -1).replace(/""/g, '"') : t.text.toLowerCase() }))
+        .filter((t) => Buffer.byteLength(t.name, 'utf8') > MAX_IDENTIFIER_BYTES);
 }
 function leadingSpace(bytes, start) {
     let n = 0;
@@ -63161,32 +63428,72 @@ function parseDirectives(gap, firstLine) {
 ;// CONCATENATED MODULE: ./src/core/migrations/lint.ts
 
 
+
 /** Lints migrations (in the order they apply) for changes that break a zero-downtime deploy. */
 async function lintMigrations(sources, options) {
     await loadSqlParser();
-    const fresh = () => ({ createdTables: new Set(), createdIndexes: new Set(), pendingNotNullChecks: new Map(), provenNotNull: new Set() });
+    const fresh = () => ({ createdTables: new Set(), createdIndexes: new Set(), constraints: new Map(), provenNotNull: new Set(), validatedUnseen: new Set() });
     let history = fresh();
-    const findings = [];
-    const contracts = [];
-    const files = [];
+    const report = { files: [], findings: [], contracts: [], irreversible: false, removals: [] };
+    const earlier = earlierChecks(options.repository ?? []);
     for (const source of sources) {
         if (source.isDown)
             continue;
-        files.push(source.file);
+        report.files.push(source.file);
         if (options.oneChange === false)
             history = fresh();
-        lintSource(source, options, history, findings, contracts);
+        lintSource(source, options, history, report, (key) => earlier(key, source.file));
     }
-    return { files, findings, contracts, irreversible: contracts.length > 0 };
+    report.irreversible = report.contracts.length > 0;
+    return report;
 }
 function finding(file, line, rule, what) {
     const r = RULES[rule];
     return { file, line, rule, severity: r.severity, message: `${what}: ${r.why}. Instead: ${r.instead} [${rule}]` };
 }
-function lintSource(source, options, history, findings, contracts) {
+/**
+ * The NOT NULL checks the repository's migrations define, read lazily (only a VALIDATE of a
+ * constraint the linted files do not define needs them): the column for `table.constraint` if a
+ * migration ordered before `file` adds it.
+ */
+function earlierChecks(repository) {
+    let defined;
+    return (key, file) => {
+        if (!defined) {
+            defined = new Map();
+            for (const source of typeof repository === 'function' ? repository() : repository) {
+                if (source.isDown || source.upSql.includes('\0'))
+                    continue;
+                const parsed = parseSql(source.upSql);
+                if (!parsed.ok)
+                    continue;
+                const constraints = new Map();
+                for (const s of parsed.statements)
+                    collectConstraints(s.node, constraints);
+                for (const [k, c] of constraints)
+                    if (!defined.has(k))
+                        defined.set(k, { ...c, file: source.file });
+            }
+        }
+        const found = defined.get(key);
+        return found && migrationOrder(found.file, file) < 0 ? { column: found.column } : undefined;
+    };
+}
+function lintSource(source, options, history, report, earlierCheck) {
     const { file } = source;
+    const findings = report.findings;
     if (source.missingDown)
         findings.push(finding(file, 1, 'missing-down', `${source.layout} migration without a down migration`));
+    const nul = source.upSql.indexOf('\0');
+    if (nul >= 0) {
+        const line = source.upSql.slice(0, nul).split('\n').length;
+        findings.push(finding(file, line, 'unreadable-migration', `NUL byte at line ${line}; the rest of the file is not linted`));
+        return;
+    }
+    if (source.upSql.trim() === '') {
+        findings.push(finding(file, 1, 'empty-migration', 'empty migration'));
+        return;
+    }
     const parsed = parseSql(source.upSql);
     if (!parsed.ok) {
         findings.push({
@@ -63198,46 +63505,120 @@ function lintSource(source, options, history, findings, contracts) {
         });
         return;
     }
+    if (parsed.statements.length === 0)
+        findings.push(finding(file, 1, 'empty-migration', 'the migration has only comments'));
     const reportDirectives = (directives) => {
         for (const d of directives)
             if (d.kind === 'invalid')
                 findings.push({ ...finding(file, d.line, 'invalid-directive', d.problem), message: `${d.problem} [invalid-directive]` });
     };
-    let inTransaction = source.transaction === 'implicit';
-    let lockTimeoutSet = false;
-    let lockTimeoutWarned = false;
+    const tx = { tool: source.transaction === 'implicit', open: source.transaction === 'implicit', notValidInTransaction: new Set() };
+    const timeouts = { lock: false, statement: false, lockWarned: false, statementWarned: false };
     for (const statement of parsed.statements) {
         reportDirectives(statement.directives);
         const contract = statement.directives.find((d) => d.kind === 'contract');
         if (contract)
-            contracts.push({ file, line: statement.line, reason: contract.reason });
+            report.contracts.push({ file, line: statement.line, reason: contract.reason });
         const allowed = new Set(statement.directives.flatMap((d) => (d.kind === 'allow' ? d.rules : [])));
-        const tx = transactionChange(statement.node);
-        if (tx !== undefined && source.transaction !== 'implicit')
-            inTransaction = tx;
-        if (setsLockTimeout(statement.node))
-            lockTimeoutSet = true;
-        const hits = inspect(statement, options, history, inTransaction);
+        const hits = [...transactionHits(statement, tx), ...inspect(statement, options, history, tx.open)];
+        if (setsTimeout(statement.node, 'lock_timeout'))
+            timeouts.lock = true;
+        if (setsTimeout(statement.node, 'statement_timeout'))
+            timeouts.statement = true;
+        for (const name of statement.longIdentifiers)
+            hits.push({ rule: 'identifier-too-long', what: `names "${name}" (${Buffer.byteLength(name, 'utf8')} bytes, stored as "${truncated(name)}")` });
+        const validated = validatedInTransaction(statement.node, tx);
+        if (validated)
+            hits.push({ rule: 'validate-in-same-transaction', what: `validates ${validated} in the transaction that added it NOT VALID` });
         for (const hit of hits) {
             const rule = RULES[hit.rule];
             if (rule.locking && hit.table && history.createdTables.has(hit.table))
                 continue;
             if (rule.locking && hit.index && history.createdIndexes.has(hit.index))
                 continue;
+            if (hit.removal)
+                report.removals.push({ file, line: statement.line, ...hit.removal, what: hit.what, acknowledged: contract !== undefined || allowed.has('code-still-references') });
             if (allowed.has(hit.rule))
                 continue;
             if (contract && rule.contract)
                 continue;
             findings.push(finding(file, statement.line, hit.rule, hit.what));
         }
-        const locked = strongLockTarget(statement.node);
-        if (locked && !history.createdTables.has(locked) && !lockTimeoutSet && !lockTimeoutWarned && !allowed.has('missing-lock-timeout')) {
-            lockTimeoutWarned = true;
-            findings.push(finding(file, statement.line, 'missing-lock-timeout', `locks ${display(locked)} without a lock_timeout set earlier in this migration`));
+        const locked = lockTarget(statement.node);
+        if (locked && !(locked.table && history.createdTables.has(locked.table))) {
+            if (!timeouts.lock && !timeouts.lockWarned && !allowed.has('missing-lock-timeout')) {
+                timeouts.lockWarned = true;
+                findings.push(finding(file, statement.line, 'missing-lock-timeout', `${locked.what} without a lock_timeout set earlier in this migration`));
+            }
+            if (!timeouts.statement && !timeouts.statementWarned && !allowed.has('missing-statement-timeout')) {
+                timeouts.statementWarned = true;
+                findings.push(finding(file, statement.line, 'missing-statement-timeout', `${locked.what} without a statement_timeout set earlier in this migration`));
+            }
         }
-        remember(statement.node, history);
+        remember(statement.node, history, tx, earlierCheck);
+    }
+    if (!tx.tool && tx.open && tx.explicitBegin !== undefined) {
+        const line = tx.explicitBegin;
+        const silenced = parsed.statements.find((s) => s.line === line)?.directives.some((d) => d.kind === 'allow' && d.rules.includes('uncommitted-transaction'));
+        if (!silenced)
+            findings.push(finding(file, line, 'uncommitted-transaction', `the transaction begun at line ${line} is never committed`));
     }
     reportDirectives(parsed.trailingDirectives);
+}
+function truncated(name) {
+    const bytes = Buffer.from(name, 'utf8');
+    let end = MAX_IDENTIFIER_BYTES;
+    // PostgreSQL cuts at a character boundary.
+    while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80)
+        end--;
+    return bytes.subarray(0, end).toString('utf8');
+}
+/** Follows BEGIN / COMMIT / ROLLBACK, and reports those that nest or end a transaction the file does not own. */
+function transactionHits(statement, tx) {
+    const node = statement.node;
+    if (!('TransactionStmt' in node))
+        return [];
+    const toolName = 'the transaction the migration tool wraps this file in';
+    switch (node.TransactionStmt.kind) {
+        case 'TRANS_STMT_BEGIN':
+        case 'TRANS_STMT_START': {
+            const nested = tx.open;
+            if (!nested) {
+                tx.open = true;
+                tx.explicitBegin = statement.line;
+            }
+            if (tx.tool)
+                return [{ rule: 'nested-transaction', what: nested ? `begins a transaction inside ${toolName}` : 'begins a transaction of its own after ending the tool\'s' }];
+            return nested ? [{ rule: 'nested-transaction', what: 'begins a transaction while one is already open' }] : [];
+        }
+        case 'TRANS_STMT_COMMIT':
+        case 'TRANS_STMT_ROLLBACK':
+        case 'TRANS_STMT_PREPARE': {
+            const wasOpen = tx.open;
+            tx.open = false;
+            tx.explicitBegin = undefined;
+            tx.notValidInTransaction.clear();
+            if (tx.tool)
+                return [{ rule: 'nested-transaction', what: wasOpen ? `ends ${toolName}` : 'ends a transaction that is not open' }];
+            return wasOpen ? [] : [{ rule: 'nested-transaction', what: 'ends a transaction that is not open' }];
+        }
+        default:
+            return [];
+    }
+}
+/** `table.constraint` when the statement validates, in the same open transaction, a constraint added NOT VALID there. */
+function validatedInTransaction(node, tx) {
+    if (!tx.open || !('AlterTableStmt' in node))
+        return undefined;
+    const table = tableName(node.AlterTableStmt.relation);
+    for (const n of node.AlterTableStmt.cmds ?? []) {
+        if (!('AlterTableCmd' in n) || n.AlterTableCmd.subtype !== 'AT_ValidateConstraint')
+            continue;
+        const key = `${table}.${n.AlterTableCmd.name ?? ''}`;
+        if (tx.notValidInTransaction.has(key))
+            return `${display(table)}.${n.AlterTableCmd.name ?? '?'}`;
+    }
+    return undefined;
 }
 function tableName(rel) {
     if (!rel?.relname)
@@ -63250,28 +63631,29 @@ function display(table) {
 function names(list) {
     return (list ?? []).flatMap((n) => ('String' in n && n.String.sval !== undefined ? [n.String.sval] : []));
 }
-function transactionChange(node) {
-    if (!('TransactionStmt' in node))
-        return undefined;
-    switch (node.TransactionStmt.kind) {
-        case 'TRANS_STMT_BEGIN':
-        case 'TRANS_STMT_START':
-            return true;
-        case 'TRANS_STMT_COMMIT':
-        case 'TRANS_STMT_ROLLBACK':
-        case 'TRANS_STMT_PREPARE':
-        case 'TRANS_STMT_COMMIT_PREPARED':
-        case 'TRANS_STMT_ROLLBACK_PREPARED':
-            return false;
-        default:
-            return undefined;
-    }
+// An option written `(FULL)` is on; `(FULL false)`, `(FULL off)`, `(FULL 0)` are off.
+function optionOn(options, name) {
+    const d = (options ?? []).flatMap((o) => ('DefElem' in o && o.DefElem.defname === name ? [o.DefElem] : [])).at(-1);
+    if (!d)
+        return false;
+    const arg = d.arg;
+    if (!arg)
+        return true;
+    if ('String' in arg)
+        return !/^(false|off|no|0)$/i.test(arg.String.sval ?? '');
+    if ('Integer' in arg)
+        return (arg.Integer.ival ?? 0) !== 0;
+    if ('Boolean' in arg)
+        return arg.Boolean.boolval === true;
+    if ('A_Const' in arg)
+        return !(arg.A_Const.boolval?.boolval === false || arg.A_Const.ival?.ival === 0);
+    return true;
 }
-function setsLockTimeout(node) {
+function setsTimeout(node, setting) {
     if (!('VariableSetStmt' in node))
         return false;
     const set = node.VariableSetStmt;
-    if (set.name !== 'lock_timeout' || set.kind !== 'VAR_SET_VALUE')
+    if (set.name?.toLowerCase() !== setting || set.kind !== 'VAR_SET_VALUE')
         return false;
     const value = set.args?.[0];
     if (!value || !('A_Const' in value))
@@ -63284,26 +63666,61 @@ function setsLockTimeout(node) {
         return !/^0+(ms|s|min)?$/.test((c.sval.sval ?? '').trim());
     return true;
 }
-/** The existing table a statement takes an ACCESS EXCLUSIVE (or write-blocking) lock on, if any. */
-function strongLockTarget(node) {
-    if ('AlterTableStmt' in node && node.AlterTableStmt.objtype === 'OBJECT_TABLE') {
+function rangeVars(list) {
+    return (list ?? []).map((n) => ('RangeVar' in n ? tableName(n.RangeVar) : undefined));
+}
+/**
+ * What a statement locks beyond plain reads and writes, if anything: every schema change, explicit
+ * LOCK, maintenance command and COMMENT waits in the lock queue. `table` is set when the object is a
+ * table (exempt when the change created it). CONCURRENTLY index builds are left out on purpose:
+ * they do not block writes while waiting, and a timeout midway leaves an INVALID index behind.
+ */
+function lockTarget(node) {
+    const on = (verb, table) => ({ what: `${verb} ${display(table)}`, table });
+    if ('AlterTableStmt' in node) {
         // VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: reads and writes go on while it scans.
         const cmds = node.AlterTableStmt.cmds ?? [];
         if (cmds.length > 0 && cmds.every((c) => 'AlterTableCmd' in c && c.AlterTableCmd.subtype === 'AT_ValidateConstraint'))
             return undefined;
-        return tableName(node.AlterTableStmt.relation);
+        return on('alters', tableName(node.AlterTableStmt.relation));
     }
-    if ('RenameStmt' in node && (node.RenameStmt.renameType === 'OBJECT_TABLE' || node.RenameStmt.renameType === 'OBJECT_COLUMN'))
-        return tableName(node.RenameStmt.relation);
-    if ('IndexStmt' in node && !node.IndexStmt.concurrent)
-        return tableName(node.IndexStmt.relation);
+    if ('RenameStmt' in node)
+        return node.RenameStmt.relation ? on('renames in', tableName(node.RenameStmt.relation)) : { what: 'renames an object' };
+    if ('IndexStmt' in node)
+        return node.IndexStmt.concurrent ? undefined : on('indexes', tableName(node.IndexStmt.relation));
+    if ('ReindexStmt' in node)
+        return optionOn(node.ReindexStmt.params, 'concurrently') ? undefined : { what: 'reindexes', table: tableName(node.ReindexStmt.relation) };
     if ('CreateTrigStmt' in node)
-        return tableName(node.CreateTrigStmt.relation);
-    if ('DropStmt' in node && node.DropStmt.removeType === 'OBJECT_TABLE') {
+        return on('adds a trigger to', tableName(node.CreateTrigStmt.relation));
+    if ('DropStmt' in node) {
+        if (node.DropStmt.removeType === 'OBJECT_INDEX' && node.DropStmt.concurrent)
+            return undefined;
         const first = node.DropStmt.objects?.[0];
-        if (first && 'List' in first)
-            return qualified(names(first.List.items));
+        const table = node.DropStmt.removeType === 'OBJECT_TABLE' && first && 'List' in first ? qualified(names(first.List.items)) : undefined;
+        return table ? on('drops', table) : { what: 'drops an object' };
     }
+    if ('LockStmt' in node) {
+        const [table] = rangeVars(node.LockStmt.relations);
+        return on('locks', table);
+    }
+    if ('VacuumStmt' in node) {
+        const rel = node.VacuumStmt.rels?.[0];
+        return { what: node.VacuumStmt.is_vacuumcmd ? 'vacuums' : 'analyzes', table: rel && 'VacuumRelation' in rel ? tableName(rel.VacuumRelation.relation) : undefined };
+    }
+    if ('ClusterStmt' in node)
+        return on('clusters', tableName(node.ClusterStmt.relation));
+    if ('TruncateStmt' in node)
+        return on('truncates', rangeVars(node.TruncateStmt.relations)[0]);
+    if ('CommentStmt' in node)
+        return { what: 'comments on an object' };
+    if ('CreateEnumStmt' in node || 'CompositeTypeStmt' in node || 'CreateRangeStmt' in node || 'AlterEnumStmt' in node)
+        return { what: 'creates or alters a type' };
+    if ('AlterDomainStmt' in node)
+        return { what: 'alters a domain' };
+    if ('RuleStmt' in node)
+        return on('adds a rule to', tableName(node.RuleStmt.relation));
+    if ('AlterObjectSchemaStmt' in node)
+        return { what: 'moves an object to another schema', table: tableName(node.AlterObjectSchemaStmt.relation) };
     return undefined;
 }
 function qualified(parts) {
@@ -63331,6 +63748,7 @@ const NON_VOLATILE_FUNCTIONS = new Set([
     'json_build_array',
     'array_fill',
 ]);
+const NO_ARGUMENT_FUNCTIONS = new Set(['now', 'transaction_timestamp', 'statement_timestamp']);
 /** The first function call in a default expression that may differ per row, if any. */
 function volatileCall(expr) {
     if (Array.isArray(expr)) {
@@ -63345,8 +63763,11 @@ function volatileCall(expr) {
         return undefined;
     for (const [key, value] of Object.entries(expr)) {
         if (key === 'FuncCall' && value && typeof value === 'object') {
-            const fn = names(value.funcname).at(-1) ?? '?';
-            if (!NON_VOLATILE_FUNCTIONS.has(fn))
+            const call = value;
+            const fn = names(call.funcname).at(-1) ?? '?';
+            // now(123) is no function PostgreSQL knows: not the stable now() of the list.
+            const arityOk = !NO_ARGUMENT_FUNCTIONS.has(fn) || (call.args ?? []).length === 0;
+            if (!NON_VOLATILE_FUNCTIONS.has(fn) || !arityOk)
                 return `${fn}()`;
         }
         const found = volatileCall(value);
@@ -63368,18 +63789,30 @@ function notNullCheckColumn(c) {
         return undefined;
     return names(arg.ColumnRef.fields).at(-1);
 }
-function inspectAlterCommand(cmd, table, options, history) {
+function inspectAlterCommand(cmd, table, options, history, inTransaction) {
     const t = display(table);
     const hits = [];
     switch (cmd.subtype) {
         case 'AT_DropColumn':
-            hits.push({ rule: 'drop-column', what: `drops column ${t}.${cmd.name ?? '?'}`, table });
+            hits.push({ rule: 'drop-column', what: `drops column ${t}.${cmd.name ?? '?'}`, table, removal: table && cmd.name ? { kind: 'column', table, column: cmd.name } : undefined });
             break;
+        case 'AT_DropNotNull':
+            hits.push({ rule: 'drop-not-null', what: `drops NOT NULL from ${t}.${cmd.name ?? '?'}`, table });
+            break;
+        case 'AT_DetachPartition': {
+            const partition = cmd.def && 'PartitionCmd' in cmd.def ? cmd.def.PartitionCmd : undefined;
+            const name = display(tableName(partition?.name));
+            if (!partition?.concurrent)
+                hits.push({ rule: 'detach-partition-not-concurrent', what: `detaches partition ${name} from ${t} without CONCURRENTLY`, table });
+            else if (inTransaction)
+                hits.push({ rule: 'concurrent-in-transaction', what: `detaches partition ${name} from ${t} CONCURRENTLY inside a transaction` });
+            break;
+        }
         case 'AT_AlterColumnType':
             hits.push({ rule: 'alter-column-type', what: `changes the type of ${t}.${cmd.name ?? '?'}`, table });
             break;
         case 'AT_SetNotNull': {
-            const proven = options.pgVersion >= 12 && history.provenNotNull.has(`${table}.${cmd.name}`);
+            const proven = options.pgVersion >= 12 && (history.provenNotNull.has(`${table}.${cmd.name}`) || (table !== undefined && history.validatedUnseen.has(table)));
             if (!proven)
                 hits.push({ rule: 'set-not-null', what: `sets ${t}.${cmd.name ?? '?'} NOT NULL`, table });
             break;
@@ -63410,6 +63843,9 @@ function inspectAlterCommand(cmd, table, options, history) {
             for (const c of constraints) {
                 if (c.contype === 'CONSTR_UNIQUE' || c.contype === 'CONSTR_PRIMARY')
                     hits.push({ rule: 'unique-or-pk-constraint', what: `adds ${col} with a ${c.contype === 'CONSTR_UNIQUE' ? 'UNIQUE' : 'PRIMARY KEY'} constraint`, table });
+                // An inline REFERENCES or CHECK is validated against every existing row, under the ADD's lock.
+                if ((c.contype === 'CONSTR_FOREIGN' || c.contype === 'CONSTR_CHECK') && !c.skip_validation)
+                    hits.push({ rule: 'constraint-not-valid', what: `adds ${col} with an inline ${c.contype === 'CONSTR_FOREIGN' ? 'REFERENCES' : 'CHECK'} constraint (cannot be NOT VALID)`, table });
             }
             break;
         }
@@ -63436,22 +63872,24 @@ function inspect(statement, options, history, inTransaction) {
         if (stmt.objtype !== 'OBJECT_TABLE')
             return [];
         const table = tableName(stmt.relation);
-        return (stmt.cmds ?? []).flatMap((n) => ('AlterTableCmd' in n ? inspectAlterCommand(n.AlterTableCmd, table, options, history) : []));
+        return (stmt.cmds ?? []).flatMap((n) => ('AlterTableCmd' in n ? inspectAlterCommand(n.AlterTableCmd, table, options, history, inTransaction) : []));
     }
     if ('RenameStmt' in node) {
         const stmt = node.RenameStmt;
         const table = tableName(stmt.relation);
-        if (stmt.renameType === 'OBJECT_COLUMN' && stmt.relationType === 'OBJECT_TABLE')
-            return [{ rule: 'rename-column', what: `renames column ${display(table)}.${stmt.subname ?? '?'} to ${stmt.newname ?? '?'}`, table }];
+        if (stmt.renameType === 'OBJECT_COLUMN' && stmt.relationType === 'OBJECT_TABLE') {
+            const removal = table && stmt.subname ? { kind: 'column', table, column: stmt.subname } : undefined;
+            return [{ rule: 'rename-column', what: `renames column ${display(table)}.${stmt.subname ?? '?'} to ${stmt.newname ?? '?'}`, table, removal }];
+        }
         if (stmt.renameType === 'OBJECT_TABLE')
-            return [{ rule: 'rename-table', what: `renames table ${display(table)} to ${stmt.newname ?? '?'}`, table }];
+            return [{ rule: 'rename-table', what: `renames table ${display(table)} to ${stmt.newname ?? '?'}`, table, removal: table ? { kind: 'table', table } : undefined }];
         return [];
     }
     if ('DropStmt' in node) {
         const stmt = node.DropStmt;
         const objects = (stmt.objects ?? []).flatMap((o) => ('List' in o ? [qualified(names(o.List.items))] : []));
         if (stmt.removeType === 'OBJECT_TABLE')
-            return objects.map((table) => ({ rule: 'drop-table', what: `drops table ${display(table)}`, table }));
+            return objects.map((table) => ({ rule: 'drop-table', what: `drops table ${display(table)}`, table, removal: table ? { kind: 'table', table } : undefined }));
         if (stmt.removeType === 'OBJECT_INDEX') {
             return objects.flatMap((index) => {
                 const hits = [{ rule: 'drop-index', what: `drops index ${display(index)}`, index }];
@@ -63476,7 +63914,10 @@ function inspect(statement, options, history, inTransaction) {
     }
     if ('ReindexStmt' in node) {
         const stmt = node.ReindexStmt;
-        const concurrent = (stmt.params ?? []).some((p) => 'DefElem' in p && p.DefElem.defname === 'concurrently');
+        // PostgreSQL cannot reindex system catalogs concurrently: there is no safer form to suggest.
+        if (stmt.kind === 'REINDEX_OBJECT_SYSTEM')
+            return [];
+        const concurrent = optionOn(stmt.params, 'concurrently');
         const target = stmt.relation ? display(tableName(stmt.relation)) : (stmt.name ?? '');
         if (!concurrent)
             return [{ rule: 'index-not-concurrent', what: `reindexes ${target} without CONCURRENTLY`, table: tableName(stmt.relation) }];
@@ -63486,7 +63927,7 @@ function inspect(statement, options, history, inTransaction) {
     }
     if ('VacuumStmt' in node) {
         const stmt = node.VacuumStmt;
-        const full = stmt.is_vacuumcmd && (stmt.options ?? []).some((o) => 'DefElem' in o && o.DefElem.defname === 'full');
+        const full = stmt.is_vacuumcmd && optionOn(stmt.options, 'full');
         if (!full)
             return [];
         const rel = stmt.rels?.[0];
@@ -63506,19 +63947,72 @@ function inspect(statement, options, history, inTransaction) {
         return [{ rule: 'data-backfill-in-migration', what: `deletes every row of ${display(table)}`, table }];
     }
     if ('TruncateStmt' in node) {
-        return (node.TruncateStmt.relations ?? []).flatMap((r) => {
-            const table = 'RangeVar' in r ? tableName(r.RangeVar) : undefined;
-            return [{ rule: 'data-backfill-in-migration', what: `truncates ${display(table)}`, table }];
-        });
+        const tables = rangeVars(node.TruncateStmt.relations);
+        const hits = tables.map((table) => ({ rule: 'data-backfill-in-migration', what: `truncates ${display(table)}`, table }));
+        // Not exempt for new tables: CASCADE reaches tables that reference them, which need not be new.
+        if (node.TruncateStmt.behavior === 'DROP_CASCADE')
+            hits.push({ rule: 'truncate-cascade', what: `truncates ${tables.map(display).join(', ')} with CASCADE` });
+        return hits;
+    }
+    if ('DropdbStmt' in node)
+        return [{ rule: 'drop-database', what: `drops database ${node.DropdbStmt.dbname ?? '?'}` }];
+    if ('CreateDomainStmt' in node) {
+        const stmt = node.CreateDomainStmt;
+        const kinds = (stmt.constraints ?? []).flatMap((c) => ('Constraint' in c && (c.Constraint.contype === 'CONSTR_CHECK' || c.Constraint.contype === 'CONSTR_NOTNULL') ? [c.Constraint.contype === 'CONSTR_CHECK' ? 'CHECK' : 'NOT NULL'] : []));
+        if (kinds.length > 0)
+            return [{ rule: 'domain-constraint', what: `creates domain ${names(stmt.domainname).join('.')} with ${[...new Set(kinds)].join(' and ')}` }];
+        return [];
+    }
+    if ('AlterDomainStmt' in node) {
+        const stmt = node.AlterDomainStmt;
+        const c = stmt.def && 'Constraint' in stmt.def ? stmt.def.Constraint : undefined;
+        // subtype C is ADD CONSTRAINT: every column of the domain, in every table, is checked.
+        if (stmt.subtype !== 'C' || !c)
+            return [];
+        const domain = names(stmt.typeName).join('.');
+        const hits = [{ rule: 'domain-constraint', what: `adds a constraint to domain ${domain}` }];
+        if (!c.skip_validation)
+            hits.push({ rule: 'constraint-not-valid', what: `adds constraint ${c.conname ?? ''} to domain ${domain} without NOT VALID, checking every column of that type` });
+        return hits;
     }
     return [];
 }
+/** Named constraints a statement adds, by `table.constraint`, with the column when it is `CHECK (col IS NOT NULL)`. */
+function collectConstraints(node, into) {
+    const add = (table, c) => {
+        if (!table || !c.conname)
+            return;
+        const column = c.contype === 'CONSTR_CHECK' ? notNullCheckColumn(c) : undefined;
+        into.set(`${table}.${c.conname}`, column ? { column } : {});
+    };
+    if ('CreateStmt' in node) {
+        const table = tableName(node.CreateStmt.relation);
+        for (const element of node.CreateStmt.tableElts ?? []) {
+            if ('Constraint' in element)
+                add(table, element.Constraint);
+            if ('ColumnDef' in element)
+                for (const c of constraintsOf(element.ColumnDef))
+                    add(table, c);
+        }
+    }
+    else if ('AlterTableStmt' in node) {
+        const table = tableName(node.AlterTableStmt.relation);
+        for (const n of node.AlterTableStmt.cmds ?? []) {
+            if (!('AlterTableCmd' in n))
+                continue;
+            const def = n.AlterTableCmd.def;
+            if (n.AlterTableCmd.subtype === 'AT_AddConstraint' && def && 'Constraint' in def)
+                add(table, def.Constraint);
+        }
+    }
+}
 /** Records what a statement created, so later statements in the same PR are judged with it known. */
-function remember(node, history) {
+function remember(node, history, tx, earlierCheck) {
     if ('CreateStmt' in node) {
         const t = tableName(node.CreateStmt.relation);
         if (t)
             history.createdTables.add(t);
+        collectConstraints(node, history.constraints);
     }
     else if ('CreateTableAsStmt' in node) {
         const t = tableName(node.CreateTableAsStmt.into?.rel);
@@ -63542,17 +64036,21 @@ function remember(node, history) {
             if (cmd.subtype === 'AT_AddConstraint' && cmd.def && 'Constraint' in cmd.def) {
                 const c = cmd.def.Constraint;
                 const column = c.contype === 'CONSTR_CHECK' ? notNullCheckColumn(c) : undefined;
-                if (column && table && c.conname) {
-                    if (c.skip_validation)
-                        history.pendingNotNullChecks.set(c.conname, { table, column });
-                    else
-                        history.provenNotNull.add(`${table}.${column}`);
+                if (table && c.conname) {
+                    history.constraints.set(`${table}.${c.conname}`, column ? { column } : {});
+                    if (c.skip_validation && tx.open)
+                        tx.notValidInTransaction.add(`${table}.${c.conname}`);
                 }
+                if (column && table && !c.skip_validation)
+                    history.provenNotNull.add(`${table}.${column}`);
             }
-            if (cmd.subtype === 'AT_ValidateConstraint' && cmd.name) {
-                const pending = history.pendingNotNullChecks.get(cmd.name);
-                if (pending && pending.table === table)
-                    history.provenNotNull.add(`${pending.table}.${pending.column}`);
+            if (cmd.subtype === 'AT_ValidateConstraint' && cmd.name && table) {
+                const key = `${table}.${cmd.name}`;
+                const known = history.constraints.get(key) ?? earlierCheck(key);
+                if (!known)
+                    history.validatedUnseen.add(table);
+                else if (known.column)
+                    history.provenNotNull.add(`${table}.${known.column}`);
             }
         }
     }
@@ -63809,6 +64307,7 @@ function loadRolloutPlan(runtime, options) {
 
 
 
+
 /** The PostgreSQL major version assumed when `pg-version` is not set. */
 const DEFAULT_PG_VERSION = 15;
 /** The PR event the workflow was triggered by, if any (GITHUB_EVENT_PATH). */
@@ -63867,16 +64366,20 @@ async function changedFiles(baseRef, cwd) {
         throw new errors/* ProviderError */.mZ('git', `cannot list the files changed since ${baseRef} (fetch it, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}`);
     return run.stdout.split('\0').filter(Boolean);
 }
-/** Finds the migrations to lint: those the PR changed, or all of them. */
+/** Finds the migrations to lint: those the PR changed, or all of them; and every file of the checkout, read once on demand. */
 async function collectMigrations(runtime, cwd, baseRef, all) {
     const extra = (getListInput(runtime, 'migrations') ?? []).map(globToRegExp);
     const matches = (p) => isMigrationPath(p) || extra.some((re) => re.test(p));
+    let tree;
+    const everyFile = () => (tree ??= listFiles(cwd));
+    const everyMigration = () => everyFile().filter(matches).sort(migrationOrder);
+    const found = { everyMigration, everyFile };
     if (all)
-        return { files: listFiles(cwd).filter(matches).sort(migrationOrder), scope: 'all migrations' };
+        return { files: everyMigration(), scope: 'all migrations', ...found };
     if (baseRef)
-        return { files: (await changedFiles(baseRef, cwd)).filter(matches).sort(migrationOrder), scope: `migrations changed since ${baseRef}` };
+        return { files: (await changedFiles(baseRef, cwd)).filter(matches).sort(migrationOrder), scope: `migrations changed since ${baseRef}`, ...found };
     runtime.warning('no base-ref and no pull request: linting all migrations (set base-ref to lint only the changed ones)');
-    return { files: listFiles(cwd).filter(matches).sort(migrationOrder), scope: 'all migrations' };
+    return { files: everyMigration(), scope: 'all migrations', ...found };
 }
 /** The pre-deploy-checklist action: checklist with evidence, and the migration linter. */
 async function runPreDeployChecklistAction(runtime, deps = {}) {
@@ -63890,15 +64393,21 @@ async function runPreDeployChecklistAction(runtime, deps = {}) {
     const plan = readPlanEvidence(runtime, cwd);
     const items = resolveChecklist(inputs_getOptionalInput(runtime, 'config'), plan.ok ? plan.plan.checklist : undefined);
     const { body, source } = readBody(runtime, payload);
-    const { files, scope } = await collectMigrations(runtime, cwd, baseRef, all);
-    const sources = files.map((file) => {
-        const text = (0,external_node_fs_.readFileSync)((0,external_node_path_namespaceObject.join)(cwd, file), 'utf8');
-        return readMigrationSource(file, text, (p) => (0,external_node_fs_.existsSync)((0,external_node_path_namespaceObject.join)(cwd, p)));
-    });
+    const strictContract = getBooleanInput(runtime, 'strict-contract', false);
+    const { files, scope, everyMigration, everyFile } = await collectMigrations(runtime, cwd, baseRef, all);
+    const read = (file) => readMigrationSource(file, (0,external_node_fs_.readFileSync)((0,external_node_path_namespaceObject.join)(cwd, file), 'utf8'), (p) => (0,external_node_fs_.existsSync)((0,external_node_path_namespaceObject.join)(cwd, p)));
+    const sources = files.map(read);
     const lint = await runtime.group(`lint ${scope}: ${sources.filter((s) => !s.isDown).length} file(s)`, async () => {
-        const report = await lintMigrations(sources, { pgVersion, oneChange: !all });
+        const report = await lintMigrations(sources, { pgVersion, oneChange: !all, repository: () => (all ? sources : everyMigration().map(read)) });
         for (const f of report.files)
             runtime.info(f);
+        // What the migrations drop or rename, looked up in the application code of this checkout.
+        const removals = report.removals ?? [];
+        if (removals.some((r) => !r.acknowledged)) {
+            const index = indexApplicationCode(cwd, everyFile());
+            runtime.info(`application code: ${index.files} source file(s) searched for ${removals.length} dropped or renamed name(s)`);
+            report.findings.push(...codeReferenceFindings(removals, index, { strict: strictContract }));
+        }
         return report;
     });
     for (const f of lint.findings) {
