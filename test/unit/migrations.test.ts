@@ -294,6 +294,11 @@ describe('defects found by running squawk\'s own tests', () => {
     },
   );
 
+  test('COMMENT ON a table or column created in the same file needs no lock_timeout', async () => {
+    expect(rules(await lint("CREATE TABLE notes (id bigint, body text);\nCOMMENT ON COLUMN notes.body IS 'markdown';\nCOMMENT ON TABLE notes IS 'user notes';"))).toEqual([]);
+    expect(rules(await lint("SET statement_timeout = '1min';\nCOMMENT ON COLUMN public.users.email IS 'login';"))).toEqual(['missing-lock-timeout']);
+  });
+
   test('REINDEX SYSTEM is not told to use CONCURRENTLY, which PostgreSQL does not allow there', async () => {
     expect(rules(await lint(`${T}REINDEX SYSTEM app;`))).toEqual([]);
   });
