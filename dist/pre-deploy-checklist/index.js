@@ -63711,8 +63711,13 @@ function lockTarget(node) {
         return on('clusters', tableName(node.ClusterStmt.relation));
     if ('TruncateStmt' in node)
         return on('truncates', rangeVars(node.TruncateStmt.relations)[0]);
-    if ('CommentStmt' in node)
-        return { what: 'comments on an object' };
+    if ('CommentStmt' in node) {
+        // A comment on a table or column created in this change waits for nobody.
+        const { objtype, object } = node.CommentStmt;
+        const parts = object && 'List' in object ? names(object.List.items) : [];
+        const table = objtype === 'OBJECT_TABLE' ? qualified(parts) : objtype === 'OBJECT_COLUMN' ? qualified(parts.slice(0, -1)) : undefined;
+        return table ? on('comments on', table) : { what: 'comments on an object' };
+    }
     if ('CreateEnumStmt' in node || 'CompositeTypeStmt' in node || 'CreateRangeStmt' in node || 'AlterEnumStmt' in node)
         return { what: 'creates or alters a type' };
     if ('AlterDomainStmt' in node)
