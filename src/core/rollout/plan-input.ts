@@ -11,6 +11,8 @@ export interface ActionPlanOptions {
   require?: PlanSection[];
   reads?: PlanSection[];
   overrides?: PlanOverride[];
+  /** Only the required sections are strict; problems elsewhere come back in `problems` (rollback). */
+  lenient?: boolean;
   /**
    * Builds a plan from inputs alone when no plan file exists and the `plan` input was not set
    * (metrics-gate's shortcut inputs). Returning undefined means "a plan file is needed".
@@ -29,6 +31,7 @@ export function loadActionPlan(runtime: ActionRuntime, options: ActionPlanOption
     require: options.require,
     reads: options.reads,
     overrides: options.overrides,
+    lenient: options.lenient,
     env: runtime.env,
     onSecret: (value: string) => runtime.setSecret(value),
   };
@@ -45,6 +48,9 @@ export function loadActionPlan(runtime: ActionRuntime, options: ActionPlanOption
  */
 export function loadRolloutPlan(runtime: ActionRuntime, options: Omit<ActionPlanOptions, 'require'> & { require: (strategy: Plan['strategy']) => PlanSection[] }): LoadedPlan {
   const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+  // Lenient loads know the strategy's strict sections only after a first look at the strategy.
+  const strategy = options.lenient ? loadActionPlan(runtime, { ...options, require: [], reads: all }).plan.strategy : undefined;
+  if (strategy) return loadActionPlan(runtime, { ...options, require: options.require(strategy), reads: all });
   const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
   const required = options.require(loaded.plan.strategy);
   // Loading again with the strategy's sections required reports them as every other missing section is reported.
