@@ -36,7 +36,7 @@ const plan = fc.constantFrom(...Object.values(plans), '/nonexistent/dir/rollout.
 const actions: { name: string; inputs: string[]; run: (rt: ActionRuntime) => Promise<ActionResult> }[] = [
   { name: 'metrics-gate', inputs: ['error-rate-threshold', 'latency-p95-ms', 'latency-p99-ms', 'min-requests', 'interval', 'bake', 'window', 'selector', 'track-label', 'prometheus-url'], run: (rt) => runMetricsGateAction(rt) },
   { name: 'deploy-canary', inputs: ['version', 'weight', 'records', 'ledger', 'environment', 'ref'], run: (rt) => runDeployCanaryAction(rt) },
-  { name: 'ramp', inputs: ['steps', 'to', 'gate', 'bake', 'version', 'records'], run: (rt) => runRampAction(rt) },
+  { name: 'ramp', inputs: ['steps', 'to', 'gate', 'skip-gate', 'reason', 'bake', 'version', 'records'], run: (rt) => runRampAction(rt) },
   { name: 'rollback', inputs: ['reason', 'attempts', 'to', 'flags', 'records', 'cause'], run: (rt) => runRollbackAction(rt) },
   { name: 'pre-deploy-checklist', inputs: ['body', 'config', 'migrations', 'pg-version', 'all-migrations', 'comment', 'base-ref'], run: (rt) => runPreDeployChecklistAction(rt, { cwd: dir }) },
 ];

@@ -87,7 +87,7 @@ describe('the rollout session: the lock and the generation live in the shared re
     await first.acquire({ kind: 'start', version: 'v2', strategy: 'canary', weight: 0 });
     const second = await session(store, 'acme/orders run 2', 'deploy-canary', clock);
     await expect(second.acquire({ kind: 'start', version: 'v3', strategy: 'canary', weight: 0 })).rejects.toThrow(
-      /orders\/production: another rollout is in progress \(deploy-canary of version v2 by acme\/orders run 1, since 2026-01-01T10:00:00.000Z.*run rollback to abandon it.*concurrency:/,
+      /orders\/production: another rollout is in progress \(version v2 by acme\/orders run 1: deploy-canary running since 2026-01-01T10:00:00.000Z.*run rollback to abandon it.*concurrency:/,
     );
   });
 
@@ -101,7 +101,7 @@ describe('the rollout session: the lock and the generation live in the shared re
     const warnings: string[] = [];
     const taken = await (await session(store, 'run 2', 'ramp', clock, warnings, 10 * 60_000)).acquire();
     expect(taken.lock?.owner).toBe('run 2');
-    expect(warnings).toEqual(['breaking a stale rollout lock of orders/production: ramp by run 1 for version v2, idle for 10 min']);
+    expect(warnings).toEqual(['breaking a stale rollout lock of orders/production: held by run 1 for version v2, idle for 10 min']);
   });
 
   it('a rollback during a bake bumps the generation: the ramp next change is refused, naming who changed it', async () => {
@@ -134,6 +134,19 @@ describe('the rollout session: the lock and the generation live in the shared re
     await b.checkpoint();
     const record = await a.apply({ kind: 'gate', standing: 'passed', verdict: 'pass', reason: 'ok' });
     expect(record.steps.at(-1)?.gate).toBe('passed');
+  });
+
+  it('between actions nobody holds the lock, yet a new rollout is refused until the one in progress is idle for the stale limit', async () => {
+    const store = new MemoryRolloutStore();
+    const clock = new FakeClock(T0);
+    await canaryAt10(store, clock);
+    const start = { kind: 'start', version: 'v3', strategy: 'canary', weight: 10 } as const;
+    await expect((await session(store, 'run 9', 'deploy-canary', clock, [], 60_000)).acquire(start)).rejects.toThrow(/another rollout is in progress \(version v2 by run 1: canary at 10% with v2, gate pending/);
+    clock.advance(61_000);
+    const warnings: string[] = [];
+    const taken = await (await session(store, 'run 9', 'deploy-canary', clock, warnings, 60_000)).acquire(start);
+    expect(taken).toMatchObject({ phase: 'deploying', version: 'v3', startedBy: 'run 9', generation: 2 });
+    expect(warnings).toEqual(['breaking a stale rollout lock of orders/production: held by run 1 for version v2, idle for 1 min']);
   });
 
   it('names the owner after the workflow run on GitHub, and lets a CLI user name it', () => {

@@ -4,6 +4,9 @@ import { loadPlanFile, validatePlanObject, type LoadedPlan, type PlanOverride } 
 import type { Plan, PlanSection } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
 
+/** The file name a plan built from action inputs alone goes by. */
+export const INPUTS_PLAN = '(action inputs)';
+
 /** Where plans live unless the `plan` input says otherwise. */
 export const DEFAULT_PLAN_FILE = '.github/rollout.yml';
 
@@ -37,7 +40,7 @@ export function loadActionPlan(runtime: ActionRuntime, options: ActionPlanOption
   };
   if (!named && !existsSync(file) && options.fallback) {
     const built = options.fallback();
-    if (built) return validatePlanObject(built, '(action inputs)', loadOptions);
+    if (built) return validatePlanObject(built, INPUTS_PLAN, loadOptions);
   }
   return loadPlanFile(file, loadOptions);
 }

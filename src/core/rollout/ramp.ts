@@ -103,7 +103,8 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
   let promoted = false;
   const finish = async (result: ActionResult): Promise<ActionResult> => {
     const record = session.record;
-    const weight = state?.canaryPercent ?? record?.weight;
+    // A rolling update's new version has all traffic; otherwise the canary's share as read back (or as recorded, when unreadable).
+    const weight = strategy.name === 'rolling' ? 100 : (state?.canaryPercent ?? record?.weight);
     if (weight !== undefined) runtime.setOutput('weight', String(Math.round(weight * 100) / 100));
     runtime.setOutput('promoted', String(promoted));
     runtime.setOutput('verdict', lastVerdict ?? 'none');

@@ -85,6 +85,7 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
     }
     const unreleased = await session.release();
     if (unreleased) recordProblems.push(unreleased);
+    else if (found) summary.push(`Rollout lock released (was held by ${found.lock?.owner ?? found.startedBy} for \`${found.version}\`); the rollout's generation is now ${session.record?.generation ?? '?'}, so no earlier run can move its traffic again.`, '');
   }
 
   // Kill switches first once traffic is safe: the fastest mitigation after the traffic itself.
@@ -115,7 +116,9 @@ export async function takeOver(ctx: RolloutContext, reason: string, opts: { alwa
     const session = await openSession(ctx, 'rollback');
     const found = session.record;
     // A settled rollout (promoted, rolled back, aborted) has nothing in progress to stop: the record stays as it is.
-    if (found && SETTLED_PHASES.includes(found.phase) && !opts.always) return { found };
+    // Blue-green keeps the old colour up after promotion: rolling a promoted pair back is one switch, and is recorded.
+    const switchBack = found?.strategy === 'blue-green' && found.phase === 'promoted' && found.previous !== undefined;
+    if (found && SETTLED_PHASES.includes(found.phase) && !switchBack && !opts.always) return { found };
     // No rollout on record (none ever ran through this store): the traffic layer alone says what to restore.
     if (!found && !opts.always) return {};
     await session.acquire({ kind: 'rollback', reason, strategy: ctx.strategy.name }, { takeOver: true });

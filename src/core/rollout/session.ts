@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { UserError } from '../errors.js';
 import { RolloutConflictError, type RolloutStore, type StoredRecord } from './store.js';
-import { describePhase, nextSafeStep, parseRecord, transition, type RolloutEvent, type RolloutRecord } from './state-machine.js';
+import { describePhase, nextSafeStep, parseRecord, SETTLED_PHASES, transition, type RolloutEvent, type RolloutRecord } from './state-machine.js';
 
 /** Locks idle for longer than this are taken to belong to a runner that died. */
 export const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
@@ -62,21 +62,23 @@ export class RolloutSession {
    * rollback). Refuses, naming the holder, while another run's action holds a lock that is not
    * stale, unless `takeOver` (rollback always proceeds: it records whom it took over from).
    */
-  async acquire(event?: RolloutEvent, opts: { takeOver?: boolean } = {}): Promise<RolloutRecord> {
+  async acquire(requested?: RolloutEvent, opts: { takeOver?: boolean } = {}): Promise<RolloutRecord> {
     const { owner, action } = this.options;
     return this.write((record) => {
-      const lock = record?.lock;
-      if (lock && lock.owner !== owner && !opts.takeOver) {
-        const idleMs = this.options.clock.now() - Date.parse(lock.heartbeat);
+      let event = requested;
+      const holder = this.holder(record, event);
+      if (holder && !opts.takeOver) {
         const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-        if (!(idleMs > staleAfter))
+        if (!(holder.idleMs > staleAfter))
           throw new UserError(
-            `${this.options.service}/${this.options.environment}: another rollout is in progress (${lock.action} of version ${record?.version ?? '?'} by ${lock.owner}, since ${lock.since}, last heard ${lock.heartbeat}); ` +
-              `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a lock idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
+            `${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
+              `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
               'On GitHub, a workflow `concurrency:` group per service and environment prevents this.',
           );
-        this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: ${lock.action} by ${lock.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(idleMs / 60000)} min`);
+        this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
+        if (event?.kind === 'start') event = { ...event, abandoned: true };
       }
+      const lock = record?.lock;
       if (lock && lock.owner !== owner && opts.takeOver) this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
       if (!record && !event) throw new UserError(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
       const next = event ? this.transition(record, event) : structuredClone(record as RolloutRecord);
@@ -128,6 +130,20 @@ export class RolloutSession {
     } catch (err) {
       return `could not release the rollout lock in the ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
     }
+  }
+
+  /**
+   * Who else has this rollout: the holder of the lock, or, for a new rollout, whoever started the
+   * one still in progress (between actions nobody holds the lock, but the rollout is theirs).
+   */
+  private holder(record: RolloutRecord | undefined, event: RolloutEvent | undefined): { owner: string; doing: string; heard: string; idleMs: number } | undefined {
+    if (!record) return undefined;
+    const now = this.options.clock.now();
+    const lock = record.lock;
+    if (lock && lock.owner !== this.options.owner) return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+    if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner) return undefined;
+    const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
+    return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };
   }
 
   private assertUnchanged(record: RolloutRecord | undefined): asserts record is RolloutRecord {

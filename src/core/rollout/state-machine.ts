@@ -82,7 +82,7 @@ export interface RolloutRecord {
 
 /** Every change an action can ask for. */
 export type RolloutEvent =
-  | { kind: 'start'; version: string; strategy: RolloutRecord['strategy']; live?: Colour; weight: number }
+  | { kind: 'start'; version: string; strategy: RolloutRecord['strategy']; live?: Colour; weight: number; abandoned?: boolean }
   | { kind: 'traffic-given'; weight: number; live?: Colour; previous?: Colour }
   | { kind: 'abort'; reason: string }
   | { kind: 'step'; weight: number }
@@ -137,7 +137,7 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
     return next;
   };
   if (event.kind === 'start') {
-    if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by)
+    if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by && !event.abandoned)
       refuse(`a rollout of ${record.version} by ${record.startedBy} is ${describePhase(record)}`);
     const stable = record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood;
     const next: RolloutRecord = {
@@ -176,6 +176,7 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
       if (event.live) next.live = event.live;
       if (event.previous) next.previous = event.previous;
       if (event.live) next.slots[event.live] = record.version;
+      else if (record.strategy === 'rolling') next.slots.stable = record.version;
       else next.slots.canary = record.version;
       next.steps = [{ weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
       return log(next, `${record.version} serves ${event.live ? `as ${event.live}` : `${event.weight}% as canary`}; gate pending`);
@@ -241,6 +242,7 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
       if (record.strategy === 'blue-green' && record.previous) {
         next.live = record.previous;
         next.previous = undefined;
+        next.lastGood = record.slots[record.previous] ?? record.lastGood;
       }
       return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
     case 'heartbeat':

@@ -81,6 +81,8 @@ function liveColourOf(ctx: RolloutContext, state: TrafficState | undefined): Col
  */
 function rollbackColour(ctx: RolloutContext, record: RolloutRecord | undefined, state: TrafficState | undefined): Colour | undefined {
   if (record && record.strategy === 'blue-green') {
+    // After promotion the old colour still runs the version before: one switch back, as long as it is on record.
+    if (record.phase === 'promoted') return record.previous;
     if (SETTLED_PHASES.includes(record.phase)) return undefined;
     if (record.previous) return record.previous;
     // Deploying: nothing switched yet; the colour that was live when it started stays live.

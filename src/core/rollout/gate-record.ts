@@ -1,0 +1,34 @@
+import type { Clock } from '../clock.js';
+import { describeError } from '../errors.js';
+import type { Plan } from '../plan/schema.js';
+import type { ActionRuntime } from '../runtime.js';
+import { rolloutOwner } from './rollout-state.js';
+import { RolloutSession } from './session.js';
+import type { RolloutStore } from './store.js';
+import { openRolloutStore } from './stores.js';
+
+/**
+ * metrics-gate's verdict joins the rollout record when a canary step is waiting for one, so ramp
+ * promotes on it instead of baking the same step again. Best effort: the verdict and the step's
+ * exit status never depend on the record; a problem is returned for a warning.
+ */
+export async function recordGateVerdict(
+  runtime: ActionRuntime,
+  plan: Plan,
+  verdict: { standing: 'passed' | 'failed'; verdict: string; reason: string },
+  deps: { clock: Clock; cwd: string; store?: RolloutStore },
+): Promise<string | undefined> {
+  try {
+    const store = deps.store ?? openRolloutStore(runtime, { service: plan.service, environment: plan.environment }, { cwd: deps.cwd });
+    const session = await RolloutSession.open({ store, service: plan.service, environment: plan.environment, owner: rolloutOwner(runtime.env), action: 'metrics-gate', clock: deps.clock, warn: (w) => runtime.warning(w) });
+    const record = session.record;
+    if (record?.phase !== 'canary') return undefined;
+    await session.acquire();
+    const after = await session.apply({ kind: 'gate', ...verdict });
+    await session.release();
+    runtime.info(`gate ${verdict.standing} recorded in the rollout of ${after.version} at ${after.weight}% (${session.location})`);
+    return undefined;
+  } catch (err) {
+    return `the gate's verdict could not be recorded in the rollout record (${describeError(err)}); ramp will judge this step again`;
+  }
+}
