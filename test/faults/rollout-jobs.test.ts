@@ -41,9 +41,10 @@ describeIf('the rollout state machine through the bundled actions, each step its
     store = join(stack.dir, 'stores', name);
     mkdirSync(store, { recursive: true });
   };
+  /** A non-zero exit whose log or summary says `pattern` (workflow commands escape `%` as `%25` in the log). */
   const expectLoud = (run: BundleRun, pattern: RegExp) => {
     expect(run.code).not.toBe(0);
-    expect(run.output).toMatch(pattern);
+    expect(`${run.output.replace(/%25/g, '%')}\n${run.summary}`).toMatch(pattern);
   };
   /** Ends a scenario with v1 serving everything, whatever it left. */
   const reset = async () => {
@@ -60,6 +61,13 @@ describeIf('the rollout state machine through the bundled actions, each step its
     });
     plan = stack.writePlan({ analysis: { ...analysisOf(stack), bake: '5s' } });
   }, 90_000);
+  // Whatever a failed check left behind, the next one starts from v1 serving everything.
+  let cleanups = 0;
+  afterEach(async () => {
+    freshStore(`cleanup-${++cleanups}`);
+    await step('rollback', { plan, reason: 'cleanup' });
+    if ((await stack.versionIn('stable')) !== 'v1') await deploySlot(stack.dir, 'stable', 'v1');
+  }, 60_000);
   afterAll(async () => {
     table.print();
     await stack?.stop();
@@ -151,6 +159,11 @@ describeIf('the rollout state machine through the bundled actions, each step its
 
   it('a promotion that failed after redeploying the stable slot is rolled back by redeploying the last good version', async () => {
     freshStore('half');
+    // A first rollout, promoted on purpose without a gate (recorded), makes v2 the last good version.
+    expect((await step('deploy-canary', { plan, version: 'v2' })).code).toBe(0);
+    const baseline = await step('ramp', { plan, steps: '100', 'skip-gate': 'true', reason: 'baseline for the test' });
+    expect([baseline.code, baseline.outputs.promoted]).toEqual([0, 'true']);
+    expect(await served()).toEqual({ v2: 200 });
     expect((await step('deploy-canary', { plan, version: 'half' })).code).toBe(0);
     expect((await step('metrics-gate', { plan })).code).toBe(0);
     const ramp = await step('ramp', { plan, steps: '100' });
@@ -158,10 +171,11 @@ describeIf('the rollout state machine through the bundled actions, each step its
     expect(await stack.versionIn('stable')).toBe('half');
     const rollback = await step('rollback', { plan, reason: 'promotion failed' });
     expect(rollback.code).toBe(0);
-    expect(rollback.summary).toMatch(/redeployed the last good version `v1` to the stable slot/);
-    expect(await served()).toEqual({ v1: 200 });
-    expect(await stack.versionIn('stable')).toBe('v1');
-    table.add({ fault: 'promotion failed after the stable slot was redeployed', phase: 'ramp → rollback', outcome: 'rollback redeploys v1 to stable, then moves traffic; every request answered by v1', canary: '0%' });
+    expect(rollback.summary).toMatch(/redeployed the last good version `v2` to the stable slot/);
+    expect(await served()).toEqual({ v2: 200 });
+    expect(await stack.versionIn('stable')).toBe('v2');
+    await reset();
+    table.add({ fault: 'promotion failed after the stable slot was redeployed', phase: 'ramp → rollback', outcome: 'rollback redeploys the last good version to stable, then moves traffic; every request answered by it', canary: '0%' });
   }, 120_000);
 
   it('a plan without deploy: cannot promote: the ramp refuses instead of reporting the old version as the new one', async () => {
@@ -173,7 +187,10 @@ describeIf('the rollout state machine through the bundled actions, each step its
     expectLoud(ramp, /the plan has no deploy: section, so promotion cannot put v2 into the stable slot/);
     expect(ramp.outputs.promoted).toBe('false');
     expect(await share()).toBe(10);
-    expect(ledgerText()).not.toMatch(/promoted v2/);
+    // The deployment record of this rollout is not marked good.
+    const ledger = JSON.parse(ledgerText()) as { deployments: { payload: { version: string }; statuses: { state: string }[] }[] };
+    expect(ledger.deployments.at(-1)?.payload.version).toBe('v2');
+    expect(ledger.deployments.at(-1)?.statuses.map((st) => st.state)).not.toContain('success');
     await reset();
     table.add({ fault: 'promotion with a plan that has no deploy: section', phase: 'ramp', outcome: 'refused, nothing recorded as good', canary: '10% until rollback' });
   }, 120_000);
@@ -207,7 +224,7 @@ describeIf('the rollout state machine through the bundled actions, each step its
     freshStore('command');
     const deploy = await step('deploy-canary', { plan: canaryPlan, version: 'v2' });
     expect(deploy.code).toBe(0);
-    expect(deploy.output).toMatch(/no getWeight, so the canary's share cannot be read: setting it to 0% before deploying/);
+    expect(deploy.output.replace(/%25/g, '%')).toMatch(/no getWeight, so the canary's share cannot be read: setting it to 0% before deploying/);
     expect(deploy.summary).toMatch(/canary set to 10% \(command has no getWeight: the exit status is the only confirmation\)/);
     expect(deploy.summary).not.toMatch(/read back/);
     expect(await share()).toBe(10);

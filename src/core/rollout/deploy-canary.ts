@@ -1,6 +1,8 @@
 import { describeError, UserError } from '../errors.js';
 import { getNumberInput, getRequiredInput } from '../inputs.js';
 import { verifyKillSwitchesExist } from '../flags/index.js';
+import { deploymentRecordsFor } from '../github/factory.js';
+import { RecordsLastGood } from './build-and-tag.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { describeTrafficState, trafficStateTable } from '../traffic/provider.js';
 import { openRollout, openSession, rolloutEvent, type RolloutDeps } from './context.js';
@@ -32,7 +34,8 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
   const before = await strategy.observe(ctx);
   ctx.log(before ? `traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}` : `traffic now (${ctx.traffic.target}): cannot be read (no getWeight)`);
   const session = await openSession(ctx, 'deploy-canary');
-  await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0 });
+  const knownGood = session.record?.lastGood ? undefined : await lastGoodFromRecords(runtime, ctx.plan.environment, ctx.cwd);
+  await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0, knownGood });
 
   const report: string[] = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
   const run = { ctx, session, report };
@@ -77,6 +80,20 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
     report.push('', phaseSummary(session.record));
     runtime.appendSummary(report.join('\n'));
     throw err;
+  }
+}
+
+/**
+ * The newest version the deployment records mark good: what the stable slot runs before the first
+ * rollout this store sees, so a rollback after a half-done promotion knows what to redeploy.
+ * Best effort: records that cannot be read leave it unknown.
+ */
+async function lastGoodFromRecords(runtime: ActionRuntime, environment: string, cwd: string): Promise<string | undefined> {
+  try {
+    const records = deploymentRecordsFor(runtime, {}, cwd);
+    return records ? await new RecordsLastGood(records).lastGoodVersion(environment) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

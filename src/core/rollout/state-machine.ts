@@ -82,7 +82,7 @@ export interface RolloutRecord {
 
 /** Every change an action can ask for. */
 export type RolloutEvent =
-  | { kind: 'start'; version: string; strategy: RolloutRecord['strategy']; live?: Colour; weight: number; abandoned?: boolean }
+  | { kind: 'start'; version: string; strategy: RolloutRecord['strategy']; live?: Colour; weight: number; abandoned?: boolean; knownGood?: string }
   | { kind: 'traffic-given'; weight: number; live?: Colour; previous?: Colour }
   | { kind: 'abort'; reason: string }
   | { kind: 'step'; weight: number }
@@ -139,7 +139,8 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
   if (event.kind === 'start') {
     if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by && !event.abandoned)
       refuse(`a rollout of ${record.version} by ${record.startedBy} is ${describePhase(record)}`);
-    const stable = record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood;
+    // What serves now: from this record's last settled rollout, else what the deployment records call good.
+    const stable = (record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood) ?? event.knownGood;
     const next: RolloutRecord = {
       schema: 1,
       service: ctx.service,
