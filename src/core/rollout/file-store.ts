@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createExclusively, writeAtomically } from '../atomic-file.js';
@@ -24,11 +24,22 @@ interface RecordFile {
 export interface WriteLock {
   pid: number;
   host: string;
+  /** Which kernel boot and pid namespace `pid` belongs to: containers and machines may share a host name. */
+  machine: string;
   token: string;
   takenAt: string;
 }
 
 const RECORD_FORMAT = 'rollgate-rollout-record/1';
+
+/** This kernel boot and pid namespace, where Linux tells; empty elsewhere (host name alone then). */
+const thisMachine = ((): string => {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return '';
+  }
+})();
 
 /** Tuning of the write lock; the defaults suit local disks and NFS alike. */
 export interface FileStoreOptions {
@@ -173,7 +184,7 @@ export class RecordWriteLock {
    * into place narrows that to microseconds.
    */
   async take(signal?: AbortSignal): Promise<WriteLock> {
-    const lock: WriteLock = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), takenAt: new Date().toISOString() };
+    const lock: WriteLock = { pid: process.pid, host: hostname(), machine: thisMachine, token: randomBytes(8).toString('hex'), takenAt: new Date().toISOString() };
     const deadline = Date.now() + this.lockTimeoutMs;
     let pause = 2;
     for (;;) {
@@ -199,12 +210,12 @@ export class RecordWriteLock {
     try {
       const ageMs = Date.now() - statSync(this.file).mtimeMs;
       const held = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<WriteLock>;
-      return { pid: Number(held.pid), host: String(held.host), token: String(held.token), takenAt: String(held.takenAt), ageMs };
+      return { pid: Number(held.pid), host: String(held.host), machine: String(held.machine ?? ''), token: String(held.token), takenAt: String(held.takenAt), ageMs };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       // Not JSON: not written by `take` (which publishes whole files), so judged by its age alone.
       try {
-        return { pid: NaN, host: '?', token: '?', takenAt: '?', ageMs: Date.now() - statSync(this.file).mtimeMs };
+        return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - statSync(this.file).mtimeMs };
       } catch {
         return undefined;
       }
@@ -214,7 +225,8 @@ export class RecordWriteLock {
   /** A holder that died: its process is gone on this host, or the lock is older than any write. */
   private isDead(holder: WriteLock & { ageMs: number }): boolean {
     if (holder.ageMs > this.staleLockMs) return true;
-    if (holder.host !== hostname() || !Number.isInteger(holder.pid)) return false;
+    // Only a pid of this very kernel and pid namespace can be asked whether it lives.
+    if (holder.host !== hostname() || holder.machine !== thisMachine || !Number.isInteger(holder.pid)) return false;
     try {
       process.kill(holder.pid, 0);
       return false;

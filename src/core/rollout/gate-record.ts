@@ -5,7 +5,7 @@ import type { ActionRuntime } from '../runtime.js';
 import { rolloutOwner } from './rollout-state.js';
 import { RolloutSession } from './session.js';
 import type { RolloutStore } from './store.js';
-import { openRolloutStore } from './stores.js';
+import { chooseRolloutStore, openRolloutStore } from './stores.js';
 
 /**
  * metrics-gate's verdict joins the rollout record when a canary step is waiting for one, so ramp
@@ -19,6 +19,7 @@ export async function recordGateVerdict(
   deps: { clock: Clock; cwd: string; store?: RolloutStore },
 ): Promise<string | undefined> {
   try {
+    if (!deps.store && !sharedStoreChosen(runtime, deps.cwd)) return undefined;
     const store = deps.store ?? openRolloutStore(runtime, { service: plan.service, environment: plan.environment }, { cwd: deps.cwd });
     const session = await RolloutSession.open({ store, service: plan.service, environment: plan.environment, owner: rolloutOwner(runtime.env), action: 'metrics-gate', clock: deps.clock, warn: (w) => runtime.warning(w) });
     const record = session.record;
@@ -31,4 +32,16 @@ export async function recordGateVerdict(
   } catch (err) {
     return `the gate's verdict could not be recorded in the rollout record (${describeError(err)}); ramp will judge this step again`;
   }
+}
+
+/**
+ * Whether the store the inputs choose can hold a record other jobs wrote. The default one on a
+ * hosted runner cannot (its disk is new every job): a gate there records nothing, and says
+ * nothing — ramp judges the step again, which is the safe side.
+ */
+function sharedStoreChosen(runtime: ActionRuntime, cwd: string): boolean {
+  const choice = chooseRolloutStore(runtime, { cwd });
+  if (choice.explicit) return true;
+  if (choice.kind === 'github') return false;
+  return !(runtime.env.GITHUB_ACTIONS === 'true' && runtime.env.RUNNER_ENVIRONMENT !== 'self-hosted');
 }
