@@ -221,6 +221,7 @@ async function bakeWatching(ctx: RolloutContext, session: RolloutSession, deps: 
       }
     })();
   }, WATCH_INTERVAL_MS);
+  timer.unref();
   try {
     return await bakeAndJudge(ctx, deps, step, version, summary, signal);
   } catch (err) {

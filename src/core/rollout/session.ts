@@ -128,6 +128,8 @@ export class RolloutSession {
       });
       return undefined;
     } catch (err) {
+      // Taken over (a rollback): the lock is no longer this action's to give back.
+      if (err instanceof RolloutChangedError) return undefined;
       return `could not release the rollout lock in the ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
     }
   }
