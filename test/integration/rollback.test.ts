@@ -103,4 +103,27 @@ describeIf('rollback against a real HAProxy: traffic first, whatever it finds, r
       await haproxy.stop();
     }
   });
+
+  it('after a half-done promotion with no last good version on record, fails loudly saying what to run, and moves no traffic onto a slot that runs the bad version too', async () => {
+    const haproxy = await startHaproxy({ dir: dir.path, name: 'half', servers: [{ name: 'stable', port: stable.port, weight: 0 }, { name: 'canary', port: canary.port, weight: 100 }] });
+    try {
+      const state = join(dir.path, 'state-half');
+      const env = { ROLLGATE_STATE_DIR: state, ROLLGATE_STORE: `file:${join(state, 'shared')}`, ROLLGATE_RUN_ID: 'rb-3', ROLLGATE_LEDGER: join(dir.path, 'ledger-half.json') };
+      const store = new FileRolloutStore(join(state, 'shared'), { service: 'orders', environment: 'prod' });
+      const ramp = await RolloutSession.open({ store, service: 'orders', environment: 'prod', owner: 'run 0', action: 'ramp', clock: systemClock, warn: () => undefined });
+      await ramp.acquire({ kind: 'start', version: 'v2', strategy: 'canary', weight: 0 });
+      await ramp.apply({ kind: 'traffic-given', weight: 10 });
+      await ramp.apply({ kind: 'skip-gate', reason: 'test' });
+      await ramp.apply({ kind: 'promote' });
+      await ramp.apply({ kind: 'redeploy-stable' });
+      const { result, rt } = await rollback(writePlan(haproxy.admin, 'half.yml'), env);
+      expect(result.ok).toBe(false);
+      expect(result.failure).toMatch(/a promotion of v2 stopped after redeploying the stable slot, and no last good version is on record: both slots run v2, so moving traffic restores nothing\. run rollback with to: <the last good version>/);
+      expect(rt.summary).toMatch(/phase: \*\*rolling-back\*\*/);
+      // Nothing was moved: the canary slot still carries what the half-done promotion gave it.
+      expect((await sendRequests(haproxy.url, 100)).byTrack).toEqual({ canary: 100 });
+    } finally {
+      await haproxy.stop();
+    }
+  });
 });
