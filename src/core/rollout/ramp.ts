@@ -73,6 +73,10 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
   });
   const ctx = openRollout(runtime, loaded, deps);
   const { strategy } = ctx;
+  // Inputs first: a typo is reported as such, before anything is read or locked.
+  const stepInputs = { to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') };
+  if (strategy.name === 'rolling') rejectSteps(runtime);
+  else if (strategy.name === 'canary') rampSteps(stepInputs, ctx.plan.steps, 0);
   const session = await openSession(ctx, 'ramp');
   const held = session.record;
   const summary: string[] = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${held ? ` → \`${held.version}\`` : ''}`, ''];
@@ -92,9 +96,7 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
   const version = getOptionalInput(runtime, 'version');
   if (version !== undefined && version !== held.version)
     throw new InputError('version', `the canary runs ${held.version}, deployed and judged in this rollout; refusing to promote ${version}, which no gate judged. Run deploy-canary with ${version} to roll it out`);
-  if (strategy.name === 'rolling') rejectSteps(runtime);
-  // Inputs are checked before the lock is taken: a typo must not leave a lock behind.
-  const steps = strategy.name === 'canary' ? rampSteps({ to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') }, ctx.plan.steps, held.weight) : [];
+  const steps = strategy.name === 'canary' ? rampSteps(stepInputs, ctx.plan.steps, held.weight) : [];
   await session.acquire();
 
   const run: StrategyRun = { ctx, session, report: summary, signal: deps.signal };
