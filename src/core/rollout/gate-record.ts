@@ -35,13 +35,14 @@ export async function recordGateVerdict(
 }
 
 /**
- * Whether the store the inputs choose can hold a record other jobs wrote. The default one on a
+ * Whether the store the inputs choose can hold a record other jobs wrote: one named on purpose,
+ * the GitHub store, or a file store off GitHub-hosted runners. The default file store on a
  * hosted runner cannot (its disk is new every job): a gate there records nothing, and says
  * nothing — ramp judges the step again, which is the safe side.
  */
 function sharedStoreChosen(runtime: ActionRuntime, cwd: string): boolean {
   const choice = chooseRolloutStore(runtime, { cwd });
   if (choice.explicit) return true;
-  if (choice.kind === 'github') return false;
+  if (choice.kind === 'github') return true;
   return !(runtime.env.GITHUB_ACTIONS === 'true' && runtime.env.RUNNER_ENVIRONMENT !== 'self-hosted');
 }
