@@ -4,6 +4,7 @@ import type { Plan } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
 import { rolloutOwner } from './rollout-state.js';
 import { RolloutSession } from './session.js';
+import { phaseSummary } from './summary.js';
 import type { RolloutStore } from './store.js';
 import { chooseRolloutStore, openRolloutStore } from './stores.js';
 
@@ -28,6 +29,7 @@ export async function recordGateVerdict(
     const after = await session.apply({ kind: 'gate', ...verdict });
     await session.release();
     runtime.info(`gate ${verdict.standing} recorded in the rollout of ${after.version} at ${after.weight}% (${session.location})`);
+    runtime.appendSummary(phaseSummary(session.record ?? after));
     return undefined;
   } catch (err) {
     return `the gate's verdict could not be recorded in the rollout record (${describeError(err)}); ramp will judge this step again`;
