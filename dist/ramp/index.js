@@ -35782,7 +35782,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2391);
+/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5238);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('ramp', (runtime) => (0,_core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__/* .runRampAction */ ._)(runtime));
@@ -35934,7 +35934,7 @@ function describeOutcome(outcome) {
 
 /***/ }),
 
-/***/ 2391:
+/***/ 5238:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55420,6 +55420,19 @@ class RolloutConflictError extends core_errors/* UserError */.yo {
         this.location = location;
     }
 }
+/**
+ * Service or environment as one segment of where a store keeps the record (a file path, a ref):
+ * letters, digits, `-`, `_` kept, every other byte %-escaped, so two names never share a record
+ * and no name breaks a path or git's ref rules (`..`, `.lock`, `~^:?*[\`, spaces).
+ */
+function keySegment(name, what) {
+    if (!name)
+        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
+}
 /** A store held in memory, with the same compare-and-swap rule: for unit tests of the state machine. */
 class MemoryRolloutStore {
     location;
@@ -56224,7 +56237,159 @@ function revisionOf(record) {
     return `${record.sequence}-${record.nonce}`;
 }
 
+;// CONCATENATED MODULE: ./src/core/rollout/github-store.ts
+
+
+
+
+/** The file in each record commit's tree that holds the rollout document. */
+const STATE_FILE = 'state.json';
+/** A commit sha: SHA-1 today, SHA-256 in repositories created with it. */
+const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/**
+ * The rollout record in the repository itself: the ref `refs/rollgate/<service>/<environment>`
+ * points at a commit whose tree holds `state.json`. Every write is a new commit whose parent is
+ * the revision that was read, and the ref moves only by fast-forward (`force: false`), so GitHub
+ * refuses a writer whose read is stale (`422 Update is not a fast forward`): compare-and-swap on
+ * GitHub's side, durable beyond any runner, and `git log refs/rollgate/<service>/<environment>`
+ * is the rollout's audit log. The ref is outside branches and tags, so no workflow, protection
+ * rule or checkout sees it. Needs `contents: write`.
+ *
+ * Calls: read = 2 (matching-refs, contents at the commit), write = 3 (tree with the file inline,
+ * commit, ref update or create).
+ */
+class GitHubRolloutStore {
+    octokit;
+    repository;
+    kind = 'github';
+    location;
+    /** The ref without `refs/`, as the git refs endpoints take it. */
+    ref;
+    constructor(octokit, repository, key) {
+        this.octokit = octokit;
+        this.repository = repository;
+        this.ref = `rollgate/${keySegment(key.service, 'service')}/${keySegment(key.environment, 'environment')}`;
+        this.location = `refs/${this.ref} in ${repository.owner}/${repository.repo}`;
+    }
+    async read(options = {}) {
+        const sha = await this.currentCommit(options.signal);
+        if (sha === undefined)
+            return undefined;
+        const file = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/contents/{path}', { ...this.repository, path: STATE_FILE, ref: sha, request: { signal: options.signal } })).catch((err) => {
+            if (err instanceof GitHubRequestError && err.status === 404)
+                throw this.damaged(sha, `the commit has no ${STATE_FILE}`);
+            throw err;
+        });
+        const data = file.data;
+        if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64')
+            throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
+        let document;
+        try {
+            document = JSON.parse(Buffer.from(data.content, 'base64').toString('utf8'));
+        }
+        catch (err) {
+            throw this.damaged(sha, `${STATE_FILE} is not JSON (${err.message})`);
+        }
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw this.damaged(sha, `${STATE_FILE} is not a JSON object`);
+        return { document: document, revision: sha };
+    }
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // A revision this store never hands out cannot be current; GitHub would only say "invalid sha".
+        if (expected !== undefined && !COMMIT_SHA.test(expected))
+            throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
+        const stored = JSON.parse(JSON.stringify(document));
+        const signal = options.signal;
+        const request = { signal };
+        // The blob travels inside the tree request: one call fewer than POST git/blobs first.
+        const tree = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/trees', {
+            ...this.repository,
+            tree: [{ path: STATE_FILE, mode: '100644', type: 'blob', content: `${JSON.stringify(stored, null, 2)}\n` }],
+            request,
+        }));
+        // The write id makes every commit unique: two writers storing the same document from the
+        // same parent in the same second would otherwise make the same commit, and both "win".
+        const commit = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/commits', {
+            ...this.repository,
+            message: `${message}\n\nRollgate-Write-Id: ${(0,external_node_crypto_.randomBytes)(8).toString('hex')}\n`,
+            tree: tree.data.sha,
+            parents: expected === undefined ? [] : [expected],
+            request,
+        })).catch((err) => {
+            // The parent is the revision that was read; GitHub not knowing it means it is not this record's.
+            if (expected !== undefined && err instanceof GitHubRequestError && err.status === 422 && /parent|sha/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, which GitHub does not know as a commit (${err.apiMessage})`);
+            throw err;
+        });
+        const sha = commit.data.sha;
+        if (expected === undefined)
+            await this.createRef(sha, signal);
+        else
+            await this.moveRef(sha, expected, signal);
+        return { document: structuredClone(stored), revision: sha };
+    }
+    /** The commit the ref points at; undefined when there is no such ref. */
+    async currentCommit(signal) {
+        // matching-refs answers 200 with an empty list when the ref is missing, and 404 only when the
+        // repository is not there for this token: GET git/ref's 404 would be both, and "no record"
+        // for a repository the token cannot see would let a rollback find nothing to roll back.
+        const refs = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', { ...this.repository, ref: this.ref, request: { signal } }));
+        // A prefix match: refs/rollgate/orders/production-eu also matches refs/rollgate/orders/production.
+        const mine = refs.data.find((r) => r.ref === `refs/${this.ref}`);
+        if (!mine)
+            return undefined;
+        if (mine.object.type !== 'commit')
+            throw this.damaged(mine.object.sha, `the ref points at a ${mine.object.type}, not a commit`);
+        return mine.object.sha;
+    }
+    async createRef(sha, signal) {
+        try {
+            await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/refs', { ...this.repository, ref: `refs/${this.ref}`, sha, request: { signal } }));
+        }
+        catch (err) {
+            if (!(err instanceof GitHubRequestError && err.status === 422 && /already exists/i.test(err.apiMessage)))
+                throw err;
+            // A create retried after a 5xx whose first attempt did land finds its own commit there.
+            const now = await this.currentCommit(signal);
+            if (now === sha)
+                return;
+            throw new RolloutConflictError(this.location, `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`);
+        }
+    }
+    async moveRef(sha, expected, signal) {
+        try {
+            await this.call(() => this.octokit.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.repository, ref: this.ref, sha, force: false, request: { signal } }));
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 422 && /not a fast.?forward/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but another writer moved the record on (GitHub: ${err.apiMessage})`);
+            if (err instanceof GitHubRequestError && err.status === 422 && /does not exist/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but there is no record any more (GitHub: ${err.apiMessage})`);
+            throw err;
+        }
+    }
+    /** Runs one request; an empty repository (GitHub: 409 to every git data call) becomes an error saying what to do. */
+    async call(request) {
+        try {
+            return await request();
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 409)
+                throw new core_errors/* UserError */.yo(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
+            throw err;
+        }
+    }
+    damaged(sha, detail) {
+        // Never "no record": that would let a second rollout start over traffic that is moving.
+        return new core_errors/* UserError */.yo(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/rollout/stores.ts
+
+
 
 
 
@@ -56237,7 +56402,8 @@ function revisionOf(record) {
  * else the environment variable ROLLGATE_STORE, else `auto`. Values:
  * - `auto`: the GitHub store when a token (input `github-token`, else GITHUB_TOKEN) and a
  *   repository (input `repository`, else GITHUB_REPOSITORY) are known, else `file`.
- * - `github`: the GitHub store; a missing token or repository is an error naming the input.
+ * - `github`: the GitHub store (`refs/rollgate/<service>/<environment>`, needs `contents: write`);
+ *   a missing token or repository is an error naming the input.
  * - `file`: `<ROLLGATE_STATE_DIR or ~/.rollgate/state>/store`. Runner-local: on GitHub-hosted
  *   runners it does not outlive the job.
  * - `file:<dir>`: that directory (relative to `cwd`, `~/` for the home directory), e.g. shared
@@ -56268,7 +56434,7 @@ function chooseRolloutStore(runtime, deps) {
             if (mode === 'auto' && (!token || !repository))
                 return defaultFile();
             if (!token)
-                throw new core_errors/* InputError */.dz('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: contents: write\`)`);
+                throw new core_errors/* InputError */.dz('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
             return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
         }
         default:
@@ -56279,6 +56445,7 @@ function chooseRolloutStore(runtime, deps) {
  * Opens the rollout record of `key` in the store the inputs choose (see `chooseRolloutStore`).
  * Every action that moves traffic calls this, so all jobs of a workflow change one record.
  * Warns when the record lands in a runner-local file on a GitHub runner without being asked to.
+ * The GitHub store calls GITHUB_API_URL (GitHub Enterprise) when it is set.
  */
 function openRolloutStore(runtime, key, deps) {
     const choice = chooseRolloutStore(runtime, deps);
@@ -56288,12 +56455,14 @@ function openRolloutStore(runtime, key, deps) {
                 warnRunnerLocal(runtime, choice.dir);
             return new FileRolloutStore(choice.dir, key);
         case 'github': {
-            // The GitHub store (refs/rollgate/<service>/<environment>) opens here once it exists.
-            if (choice.explicit)
-                throw new core_errors/* InputError */.dz(choice.from, 'github: this version of rollgate has no GitHub rollout store yet; use file:<directory> on storage every runner shares');
-            const fallback = (0,external_node_path_.join)(stateDirectory(runtime.env), 'store');
-            warnRunnerLocal(runtime, fallback);
-            return new FileRolloutStore(fallback, key);
+            const octokit = createGitHubClient({
+                token: choice.token,
+                tokenInput: choice.tokenInput,
+                permission: CONTENTS_PERMISSION,
+                baseUrl: runtime.env.GITHUB_API_URL,
+                log: (m) => runtime.info(m),
+            });
+            return new GitHubRolloutStore(octokit, { owner: choice.owner, repo: choice.repo }, key);
         }
     }
 }
@@ -67086,6 +67255,12 @@ async function runRampAction(runtime, deps = {}) {
     });
     const ctx = openRollout(runtime, loaded, deps);
     const { strategy } = ctx;
+    // Inputs first: a typo is reported as such, before anything is read or locked.
+    const stepInputs = { to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') };
+    if (strategy.name === 'rolling')
+        rejectSteps(runtime);
+    else if (strategy.name === 'canary')
+        rampSteps(stepInputs, ctx.plan.steps, 0);
     const session = await openSession(ctx, 'ramp');
     const held = session.record;
     const summary = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${held ? ` → \`${held.version}\`` : ''}`, ''];
@@ -67105,10 +67280,7 @@ async function runRampAction(runtime, deps = {}) {
     const version = getOptionalInput(runtime, 'version');
     if (version !== undefined && version !== held.version)
         throw new core_errors/* InputError */.dz('version', `the canary runs ${held.version}, deployed and judged in this rollout; refusing to promote ${version}, which no gate judged. Run deploy-canary with ${version} to roll it out`);
-    if (strategy.name === 'rolling')
-        rejectSteps(runtime);
-    // Inputs are checked before the lock is taken: a typo must not leave a lock behind.
-    const steps = strategy.name === 'canary' ? rampSteps({ to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') }, ctx.plan.steps, held.weight) : [];
+    const steps = strategy.name === 'canary' ? rampSteps(stepInputs, ctx.plan.steps, held.weight) : [];
     await session.acquire();
     const run = { ctx, session, report: summary, signal: deps.signal };
     let state;
