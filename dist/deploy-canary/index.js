@@ -35782,13 +35782,58 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4122);
+/* harmony import */ var _core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2867);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('deploy-canary', (runtime) => (0,_core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__/* .runDeployCanaryAction */ .h)(runtime));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 4184:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   m: () => (/* binding */ systemClock)
+/* harmony export */ });
+/* unused harmony export FakeClock */
+/** The wall clock. */
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason ?? new Error('aborted'));
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, Math.max(0, ms));
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason ?? new Error('aborted'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+/** A clock whose sleeps return at once and move time forward; for tests and simulations. */
+class FakeClock {
+    current;
+    constructor(current = 0) {
+        this.current = current;
+    }
+    now() {
+        return this.current;
+    }
+    async sleep(ms) {
+        this.current += Math.max(0, ms);
+        await Promise.resolve();
+    }
+    advance(ms) {
+        this.current += ms;
+    }
+}
+
 
 /***/ }),
 
@@ -35855,7 +35900,41 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 4122:
+/***/ 431:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   S: () => (/* binding */ describeOutcome),
+/* harmony export */   s: () => (/* binding */ outcomeOf)
+/* harmony export */ });
+/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
+function outcomeOf(value) {
+    if (Number.isNaN(value))
+        return { kind: 'nan' };
+    if (!Number.isFinite(value))
+        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+    return { kind: 'value', value };
+}
+/** A short, human description of an outcome for tables and messages. */
+function describeOutcome(outcome) {
+    switch (outcome.kind) {
+        case 'value':
+            return String(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series (expected 1)`;
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
+    }
+}
+
+
+/***/ }),
+
+/***/ 2867:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35876,7 +35955,7 @@ __nccwpck_require__.d(common_utils_namespaceObject, {
 });
 
 // EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(2091);
+var core_errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: ./src/core/duration.ts
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
@@ -35922,18 +36001,18 @@ function promDuration(ms) {
 
 
 /** The input's value; an InputError naming it when it is missing. */
-function inputs_getRequiredInput(runtime, name) {
+function getRequiredInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
-        throw new errors/* InputError */.dz(name, 'is required');
+        throw new core_errors/* InputError */.dz(name, 'is required');
     return value;
 }
 /** The input's value, or undefined when unset or empty. */
-function inputs_getOptionalInput(runtime, name) {
+function getOptionalInput(runtime, name) {
     return runtime.getInput(name);
 }
 /** A boolean input: true/false/yes/no/1/0, case-insensitive. */
-function inputs_getBooleanInput(runtime, name, fallback) {
+function getBooleanInput(runtime, name, fallback) {
     const value = runtime.getInput(name);
     if (value === undefined)
         return fallback;
@@ -35964,13 +36043,13 @@ function parseNumberInput(name, value, bounds = {}) {
                 : '';
     const problem = `expected ${what}${range}, got ${JSON.stringify(value)}`;
     if (!Number.isFinite(n))
-        throw new errors/* InputError */.dz(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.integer && !Number.isInteger(n))
-        throw new errors/* InputError */.dz(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.min !== undefined && n < bounds.min)
-        throw new errors/* InputError */.dz(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.max !== undefined && n > bounds.max)
-        throw new errors/* InputError */.dz(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     return n;
 }
 /** A duration input (`30s`, `5m`) in milliseconds. */
@@ -35984,7 +36063,7 @@ function getDurationInput(runtime, name) {
     return ms;
 }
 /** A list input: comma- or newline-separated, blanks dropped. */
-function inputs_getListInput(runtime, name) {
+function getListInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
         return undefined;
@@ -35994,12 +36073,8 @@ function inputs_getListInput(runtime, name) {
         .filter(Boolean);
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
 
 
@@ -36009,12 +36084,12 @@ const MAX_CAPTURE = 1024 * 1024;
  * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
  * in which case its whole process group is killed.
  */
-function exec_runCommand(argv, options = {}) {
+function runCommand(argv, options = {}) {
     const [file, ...args] = argv;
     if (!file)
-        return Promise.reject(new errors/* ProviderError */.mZ('command', 'empty command'));
+        return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
     return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(file, args, {
+        const child = (0,external_node_child_process_.spawn)(file, args, {
             cwd: options.cwd,
             env: options.env ?? process.env,
             stdio: ['pipe', 'pipe', 'pipe'],
@@ -36038,12 +36113,12 @@ function exec_runCommand(argv, options = {}) {
         const timer = options.timeoutMs !== undefined
             ? setTimeout(() => {
                 kill();
-                finish(() => reject(new errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
+                finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
             }, options.timeoutMs)
             : undefined;
         const onAbort = () => {
             kill();
-            finish(() => reject(new errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
         };
         options.signal?.addEventListener('abort', onAbort, { once: true });
         function finish(fn) {
@@ -36071,7 +36146,7 @@ function exec_runCommand(argv, options = {}) {
         child.stdout.on('data', collect('stdout'));
         child.stderr.on('data', collect('stderr'));
         child.on('error', (err) => {
-            finish(() => reject(new errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
         });
         child.on('close', (code, signal) => {
             for (const stream of ['stdout', 'stderr'])
@@ -36084,6 +36159,269 @@ function exec_runCommand(argv, options = {}) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/core/template.ts
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
+/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
+function renderTemplate(template, vars, field = 'template') {
+    return template.replace(PLACEHOLDER, (_m, name) => {
+        const value = vars[name];
+        if (value === undefined) {
+            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
+            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
+        }
+        return String(value);
+    });
+}
+/**
+ * Splits a command template into an argument vector the way a shell splits words (quotes,
+ * backslashes), then fills placeholders inside each word. Values are never re-split or
+ * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
+ */
+function commandFromTemplate(template, vars, field = 'command') {
+    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
+}
+/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
+function splitWords(text, field = 'command') {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quote;
+    for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (quote) {
+            if (ch === quote)
+                quote = undefined;
+            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
+                current += text[++i];
+            else
+                current += ch;
+        }
+        else if (ch === "'" || ch === '"') {
+            quote = ch;
+            inWord = true;
+        }
+        else if (ch === '\\' && i + 1 < text.length) {
+            current += text[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(ch)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else {
+            current += ch;
+            inWord = true;
+        }
+    }
+    if (quote)
+        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
+    if (inWord)
+        words.push(current);
+    if (words.length === 0)
+        throw new core_errors/* UserError */.yo(`${field}: empty command`);
+    return words;
+}
+
+;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
+
+
+/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
+function describeResource(resource, name, target) {
+    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
+}
+/**
+ * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
+ * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
+ */
+class kubectl_Kubectl {
+    options;
+    binary;
+    provider;
+    constructor(options = {}) {
+        this.options = options;
+        this.binary = options.binary ?? 'kubectl';
+        this.provider = options.provider ?? 'kubectl';
+    }
+    /** The global flags every call carries: context and namespace. */
+    globalArgs() {
+        const args = [];
+        if (this.options.context)
+            args.push('--context', this.options.context);
+        if (this.options.namespace)
+            args.push('--namespace', this.options.namespace);
+        return args;
+    }
+    /** The argument vector for reading one object as JSON. */
+    getArgs(resource, name) {
+        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
+    }
+    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
+    patchArgs(resource, name, patch, subresource) {
+        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
+    }
+    /** Reads one object; a missing one is a ProviderError that names it. */
+    async get(resource, name, signal) {
+        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
+        try {
+            return JSON.parse(out);
+        }
+        catch {
+            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
+        }
+    }
+    /** Applies one patch; the caller reads the object back to verify it. */
+    async patch(resource, name, patch, options = {}) {
+        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
+    }
+    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
+    async command(args, what, options = {}) {
+        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
+    }
+    /** How messages name a resource of this target. */
+    describe(resource, name) {
+        return describeResource(resource, name, this.options);
+    }
+    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
+        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
+        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+            const detail = err instanceof Error ? err.message : String(err);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
+        });
+        if (result.exitCode !== 0) {
+            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
+            const notFound = /NotFound|not found/i.test(reason);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+        }
+        return result.stdout;
+    }
+}
+function quoteForLog(arg) {
+    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
+function pointerSegment(segment) {
+    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+/** Narrows an unknown JSON value to a plain object, or undefined. */
+function kubectl_asRecord(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+}
+/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
+function asRecords(value) {
+    return Array.isArray(value) ? value.map((v) => kubectl_asRecord(v) ?? {}) : [];
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
+
+
+/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
+const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
+const DEPLOYMENT = 'deployments.apps';
+/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
+function deploymentForSlot(config, slot) {
+    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
+    const name = (field && config[field]) ?? config.deployment;
+    if (!name)
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
+    return name;
+}
+function kubectl(config, deps) {
+    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
+}
+/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
+function deployArgs(config, deployment, image) {
+    const k = new Kubectl({ context: config.context, namespace: config.namespace });
+    return [
+        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
+        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
+    ];
+}
+/**
+ * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
+ * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
+ * and reads the image back.
+ */
+async function deployToKubernetes(config, slot, image, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s)
+        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
+    const name = deploymentForSlot(k8s, slot);
+    const k = kubectl(k8s, deps);
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
+    const spec = kubectl_asRecord(before.spec) ?? {};
+    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
+    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
+        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
+        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
+    }
+    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
+    const seconds = Math.ceil(config.timeout / 1000);
+    await k
+        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
+        .catch((err) => {
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+    });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
+    if (found !== image)
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+}
+/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
+async function scaleDownCanary(config, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s?.canaryDeployment)
+        return undefined;
+    const k = kubectl(k8s, deps);
+    const name = k8s.canaryDeployment;
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    const replicas = asRecord(before.spec)?.replicas;
+    if (replicas === 0)
+        return { deployment: name, replicas: 0 };
+    const count = typeof replicas === 'number' ? replicas : 1;
+    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    if (asRecord(after.spec)?.replicas !== 0)
+        throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
+    return { deployment: name, replicas: count };
+}
+/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
+function containerImage(deployment, container, resource) {
+    const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
+    const found = containers.find((c) => c.name === container);
+    if (!found)
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+    return typeof found.image === 'string' ? found.image : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
+
+
+
+
+/** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
+async function deployToSlot(config, target, deps) {
+    if (!config.command && config.kubernetes)
+        return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
+    if (!config.command)
+        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
+    const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
+    await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
+        const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
+        if (result.exitCode !== 0) {
+            const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
+            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
+        }
+    });
+}
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/core/flags/flagd-file.ts
 
 
@@ -36107,16 +36445,16 @@ class FlagdFileKillSwitches {
         this.config = config;
         this.context = context;
         this.environment = config.environment ?? context.planEnvironment;
-        this.path = (0,external_node_path_namespaceObject.isAbsolute)(config.file) ? config.file : (0,external_node_path_namespaceObject.resolve)(context.cwd ?? process.cwd(), config.file);
+        this.path = (0,external_node_path_.isAbsolute)(config.file) ? config.file : (0,external_node_path_.resolve)(context.cwd ?? process.cwd(), config.file);
     }
     async turnOff(flag, context) {
         const { doc, text } = await this.read();
         const definition = doc.flags?.[flag];
         if (!definition)
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
         if (flagState(definition) !== 'off') {
             switchOff(definition);
-            await (0,promises_namespaceObject.writeFile)(this.path, serialise(doc, text));
+            await (0,promises_.writeFile)(this.path, serialise(doc, text));
         }
         // Also when the file already reads off: an earlier attempt may have written it but failed to
         // commit or push, and only the pushed commit turns the flag off for a GitOps deployment.
@@ -36126,7 +36464,7 @@ class FlagdFileKillSwitches {
         const { doc } = await this.read();
         const definition = doc.flags?.[flag];
         if (!definition)
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
         return flagState(definition);
     }
     async exists(flag) {
@@ -36136,36 +36474,36 @@ class FlagdFileKillSwitches {
     async read() {
         let text;
         try {
-            text = await (0,promises_namespaceObject.readFile)(this.path, 'utf8');
+            text = await (0,promises_.readFile)(this.path, 'utf8');
         }
         catch (err) {
             const code = err.code;
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'unknown error'})`}`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'unknown error'})`}`);
         }
         let doc;
         try {
             doc = JSON.parse(text);
         }
         catch (err) {
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: not valid JSON (${err.message})`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: not valid JSON (${err.message})`);
         }
         if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: expected a JSON object with "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: expected a JSON object with "flags"`);
         return { doc: doc, text };
     }
     async git(args, cwd) {
-        return exec_runCommand(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+        return runCommand(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
     }
     async mustGit(args, cwd) {
         const res = await this.git(args, cwd);
         if (res.exitCode !== 0)
-            throw new errors/* ProviderError */.mZ('flagd-file', `git ${args[0]} failed: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `git ${args[0]} failed: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}`);
         return res.stdout.trim();
     }
     async commitAndPush(flag, context) {
-        const dir = (0,external_node_path_namespaceObject.dirname)(this.path);
+        const dir = (0,external_node_path_.dirname)(this.path);
         const top = await this.mustGit(['rev-parse', '--show-toplevel'], dir);
-        const file = (0,external_node_path_namespaceObject.relative)(top, this.path);
+        const file = (0,external_node_path_.relative)(top, this.path);
         // On a fresh runner git may have no identity; only then supply one, so a configured bot keeps its name.
         const identity = (await this.git(['config', 'user.email'], top)).stdout.trim()
             ? []
@@ -36187,14 +36525,14 @@ class FlagdFileKillSwitches {
             return;
         const branch = this.config.branch ?? (await this.git(['symbolic-ref', '--quiet', '--short', 'HEAD'], top)).stdout.trim();
         if (!branch)
-            throw new errors/* ProviderError */.mZ('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
+            throw new core_errors/* ProviderError */.mZ('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
         for (let attempt = 1;; attempt++) {
             // Pushing what is already there is a no-op, so an idempotent rerun costs one round trip.
             const push = await this.git(['push', 'origin', `HEAD:refs/heads/${branch}`], top);
             if (push.exitCode === 0)
                 return;
             if (attempt >= PUSH_ATTEMPTS)
-                throw new errors/* ProviderError */.mZ('flagd-file', `git push to ${branch} failed after ${attempt} attempts: ${push.stderr.trim().split('\n').slice(-2).join(' ')}`);
+                throw new core_errors/* ProviderError */.mZ('flagd-file', `git push to ${branch} failed after ${attempt} attempts: ${push.stderr.trim().split('\n').slice(-2).join(' ')}`);
             // Someone pushed in between: replay the flag commit on top of theirs and try again.
             await this.mustGit([...identity, 'pull', '--rebase', '--autostash', 'origin', branch], top);
             await this.context.clock.sleep(200 * attempt);
@@ -45986,48 +46324,14 @@ axios.default = axios;
 // this module should only have a default export
 /* harmony default export */ const lib_axios = (axios);
 
-;// CONCATENATED MODULE: ./src/core/clock.ts
-/** The wall clock. */
-const clock_systemClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason ?? new Error('aborted'));
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, Math.max(0, ms));
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason ?? new Error('aborted'));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
-/** A clock whose sleeps return at once and move time forward; for tests and simulations. */
-class FakeClock {
-    current;
-    constructor(current = 0) {
-        this.current = current;
-    }
-    now() {
-        return this.current;
-    }
-    async sleep(ms) {
-        this.current += Math.max(0, ms);
-        await Promise.resolve();
-    }
-    advance(ms) {
-        this.current += ms;
-    }
-}
-
+// EXTERNAL MODULE: ./src/core/clock.ts
+var core_clock = __nccwpck_require__(4184);
 ;// CONCATENATED MODULE: ./src/core/http.ts
 
 
 
 /** Strips credentials and the query string, which may carry secrets, from a URL for messages. */
-function http_safeUrl(url) {
+function safeUrl(url) {
     try {
         const u = new URL(url);
         return `${u.protocol}//${u.host}${u.pathname}`;
@@ -46060,7 +46364,7 @@ function networkReason(err, timeoutMs) {
  * Any status is returned for the caller to judge; only a transport failure that outlived
  * its retries throws (a retryable ProviderError).
  */
-async function http_httpRequest(req, clock = clock_systemClock) {
+async function httpRequest(req, clock = core_clock/* systemClock */.m) {
     const retries = req.retries ?? 2;
     const timeoutMs = req.timeoutMs ?? 10_000;
     const system = req.system ?? 'http';
@@ -46096,10 +46400,10 @@ async function http_httpRequest(req, clock = clock_systemClock) {
         }
         catch (err) {
             if (req.signal?.aborted)
-                throw new errors/* ProviderError */.mZ(system, `${config.method} ${http_safeUrl(req.url)}: cancelled`);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
             if (attempt > retries) {
                 const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
-                throw new errors/* ProviderError */.mZ(system, `${config.method} ${http_safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
             }
             await clock.sleep(delay, req.signal);
             delay = Math.min(delay * 2, 5_000);
@@ -46131,7 +46435,7 @@ class UnleashKillSwitches {
         return `${this.base}/api/admin/projects/${encodeURIComponent(this.config.project)}/features/${encodeURIComponent(flag)}`;
     }
     async call(method, url) {
-        const res = await http_httpRequest({
+        const res = await httpRequest({
             method,
             url,
             headers: { Authorization: this.config.token, Accept: 'application/json' },
@@ -46146,15 +46450,15 @@ class UnleashKillSwitches {
         const res = await this.call('POST', url);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('unleash', `POST ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const feature = await this.feature(flag);
         if (!feature)
-            throw new errors/* ProviderError */.mZ('unleash', `flag ${flag} does not exist in project ${this.config.project}`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `flag ${flag} does not exist in project ${this.config.project}`);
         const env = feature.environments?.find((e) => e.name === this.environment);
         if (!env)
-            throw new errors/* ProviderError */.mZ('unleash', `flag ${flag} has no environment ${this.environment} (project ${this.config.project})`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `flag ${flag} has no environment ${this.environment} (project ${this.config.project})`);
         return env.enabled === true ? 'on' : 'off';
     }
     async exists(flag) {
@@ -46170,7 +46474,7 @@ class UnleashKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new errors/* ProviderError */.mZ('unleash', `GET ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -46213,7 +46517,7 @@ class LaunchDarklyKillSwitches {
     }
     async turnOff(flag, context) {
         const url = this.flagUrl(flag);
-        const res = await http_httpRequest({
+        const res = await httpRequest({
             method: 'PATCH',
             url,
             headers: { Authorization: this.config.token, 'Content-Type': SEMANTIC_PATCH_CONTENT_TYPE, Accept: 'application/json' },
@@ -46228,15 +46532,15 @@ class LaunchDarklyKillSwitches {
         }, this.context.clock);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('launchdarkly', `PATCH ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const found = await this.flag(flag);
         if (!found)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} does not exist in project ${this.config.project}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} does not exist in project ${this.config.project}`);
         const env = found.environments?.[this.environment];
         if (!env)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} has no environment ${this.environment}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} has no environment ${this.environment}`);
         return env.on === true ? 'on' : 'off';
     }
     async exists(flag) {
@@ -46247,7 +46551,7 @@ class LaunchDarklyKillSwitches {
     }
     async flag(flag) {
         const url = this.flagUrl(flag);
-        const res = await http_httpRequest({
+        const res = await httpRequest({
             method: 'GET',
             url,
             params: { env: this.environment },
@@ -46259,7 +46563,7 @@ class LaunchDarklyKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `GET ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -46287,7 +46591,7 @@ class WebhookKillSwitches {
         const body = { event: 'kill-switch.off', flag, environment: this.environment, service: context.service, reason: context.reason };
         // The URL may carry a credential in its path: errors name only its host.
         const host = hostOf(this.config.url);
-        const res = await http_httpRequest({
+        const res = await httpRequest({
             method: 'POST',
             url: this.config.url,
             headers: { ...this.config.headers, 'Content-Type': 'application/json' },
@@ -46297,11 +46601,11 @@ class WebhookKillSwitches {
             system: 'flags webhook',
             responseType: 'text',
         }, this.context.clock).catch((err) => {
-            throw new errors/* ProviderError */.mZ('flags webhook', (0,errors/* describeError */.Uc)(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
+            throw new core_errors/* ProviderError */.mZ('flags webhook', (0,core_errors/* describeError */.Uc)(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
         });
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState() {
         return 'unknown';
@@ -46452,7 +46756,7 @@ async function verifyKillSwitchesExist(plan, options) {
             existence = await provider.exists(flag);
         }
         catch (err) {
-            throw new errors/* ProviderError */.mZ(provider.kind, `cannot check kill switch ${flag} before the rollout (a rollback could not turn it off either): ${(0,errors/* describeError */.Uc)(err).replace(/^[^:]+: /, '')}`);
+            throw new core_errors/* ProviderError */.mZ(provider.kind, `cannot check kill switch ${flag} before the rollout (a rollback could not turn it off either): ${(0,core_errors/* describeError */.Uc)(err).replace(/^[^:]+: /, '')}`);
         }
         checks.push({ flag, existence });
         switch (existence) {
@@ -46468,7 +46772,7 @@ async function verifyKillSwitchesExist(plan, options) {
         }
     }
     if (missing.length > 0)
-        throw new errors/* PlanError */.W6(options.file ?? 'rollout plan', missing);
+        throw new core_errors/* PlanError */.W6(options.file ?? 'rollout plan', missing);
     return checks;
 }
 function where(flags, environment) {
@@ -46482,6 +46786,112 @@ function where(flags, environment) {
         case 'webhook':
             return 'the flags webhook';
     }
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/readiness.ts
+
+
+
+/**
+ * Polls the readiness URL until it answers `expectStatus`, or fails after `timeout` naming the
+ * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
+ */
+async function waitForReadiness(config, deps) {
+    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
+    const started = deps.clock.now();
+    let attempts = 0;
+    let last = 'no answer yet';
+    for (;;) {
+        attempts++;
+        const remaining = config.timeout - (deps.clock.now() - started);
+        try {
+            const res = await httpRequest({ url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal }, deps.clock);
+            if (res.status === config.expectStatus)
+                return { url, attempts, elapsedMs: deps.clock.now() - started };
+            last = `HTTP ${res.status}`;
+        }
+        catch (err) {
+            if (deps.signal?.aborted)
+                throw err;
+            last = err instanceof Error ? err.message.replace(/^readiness: /, '') : String(err);
+        }
+        const elapsed = deps.clock.now() - started;
+        if (elapsed + config.interval > config.timeout)
+            throw new core_errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
+        if (attempts === 1 || attempts % 5 === 0)
+            deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
+        await deps.clock.sleep(config.interval, deps.signal);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/smoke.ts
+
+
+/** Runs every smoke check (all of them, so the summary shows each); `{{slot}}` etc. are filled from `vars`. */
+async function runSmokeChecks(checks, deps) {
+    const results = [];
+    for (const [i, check] of checks.entries()) {
+        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
+        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
+        let result = { name: check.name, url: safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
+        for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
+            result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
+            if (result.ok)
+                break;
+            if (attempt <= check.retries)
+                await deps.clock.sleep(1000, deps.signal);
+        }
+        results.push(result);
+    }
+    return results;
+}
+async function probe(check, url, body, deps) {
+    try {
+        const res = await httpRequest({ method: check.method, url, headers: check.headers, body, timeoutMs: check.timeout, retries: 0, responseType: 'text', system: 'smoke', signal: deps.signal }, deps.clock);
+        if (res.status !== check.expectStatus)
+            return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
+        const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
+        if (check.expectBody !== undefined && !text.includes(check.expectBody))
+            return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
+        return { ok: true, detail: `HTTP ${res.status}` };
+    }
+    catch (err) {
+        return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };
+    }
+}
+/** A Markdown table of smoke results, for job summaries. */
+function smokeTable(results) {
+    return ['| smoke check | URL | result |', '| --- | --- | --- |', ...results.map((r) => `| ${r.name} | ${r.url} | ${r.ok ? '✅' : '❌'} ${r.detail} |`)].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/traffic/provider.ts
+/**
+ * The traffic layer as rollgate sees it. The traffic system is the source of truth for where
+ * requests go right now, so every operation reads the state back and returns what it found;
+ * nothing here trusts a value the caller remembered from an earlier step.
+ *
+ * Two shapes share one interface:
+ * - canary (weighted): a stable slot and a canary slot; `setWeight(n)` gives the canary n%.
+ * - blue-green: two colours, one live; `switchTo(colour)` moves 100% in one change.
+ * Providers that support only one shape throw a UserError from the other's operations.
+ */
+/** The other colour. */
+function otherColour(colour) {
+    return colour === 'blue' ? 'green' : 'blue';
+}
+/** One line describing a state, for logs: `stable 75% · canary 25%`. */
+function describeTrafficState(state) {
+    const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
+    return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
+}
+/** A Markdown table of a state, for job summaries. */
+function trafficStateTable(state) {
+    const rows = state.slots.map((s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`);
+    return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+/** `25%`, `33.3%` */
+function formatPercent(percent) {
+    return `${Math.round(percent * 10) / 10}%`;
 }
 
 // EXTERNAL MODULE: external "fs"
@@ -51879,7 +52289,7 @@ function createGitHubClient(options) {
     return octokit;
 }
 /** A GitHub answer other than a bad token or a missing permission, keeping its status and message for callers that act on them (a 422 lost race, a 409 empty repository). */
-class GitHubRequestError extends errors/* ProviderError */.mZ {
+class GitHubRequestError extends core_errors/* ProviderError */.mZ {
     status;
     apiMessage;
     constructor(status, 
@@ -51896,18 +52306,18 @@ class GitHubRequestError extends errors/* ProviderError */.mZ {
  * told otherwise); the rest names the call.
  */
 function explainGitHubError(error, call, tokenInput = 'github-token', permission = DEPLOYMENTS_PERMISSION) {
-    if (error instanceof errors/* UserError */.yo)
+    if (error instanceof core_errors/* UserError */.yo)
         return error;
     const e = (error ?? {});
     const status = typeof e.status === 'number' ? e.status : undefined;
     const apiMessage = messageOf(e.response?.data) ?? e.message ?? String(error);
     const fix = `the job needs \`permissions: ${permission}\` (or a token that has it) in input ${tokenInput}`;
     if (status === 401)
-        return new errors/* UserError */.yo(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
+        return new core_errors/* UserError */.yo(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
     if (status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0')
         return new GitHubRequestError(status, apiMessage, `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
     if (status === 403)
-        return new errors/* UserError */.yo(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
+        return new core_errors/* UserError */.yo(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
     if (status === 404)
         return new GitHubRequestError(status, apiMessage, `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
     if (status !== undefined && status >= 500)
@@ -51934,7 +52344,7 @@ function messageOf(data) {
 /** GitHub's limit on a status description. */
 const MAX_DESCRIPTION = 140;
 /** Cuts a description to GitHub's 140 characters, marking the cut. */
-function records_fitDescription(text) {
+function fitDescription(text) {
     const oneLine = text.replace(/\s+/g, ' ').trim();
     return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
 }
@@ -51959,7 +52369,7 @@ const FAILED = new Set(['failure', 'error']);
  * back twice walks further back instead of returning to the version just left).
  * Statuses are read lazily, newest first, so a long history costs few requests.
  */
-async function records_chooseRollbackTarget(records, environment) {
+async function chooseRollbackTarget(records, environment) {
     const history = await records.list(environment);
     if (!history.length)
         return { reason: `no deployments of environment ${environment} are recorded in ${records.location}` };
@@ -51991,7 +52401,7 @@ async function records_chooseRollbackTarget(records, environment) {
     return { current, reason: `no successful deployment of environment ${environment} older than #${current.id} (${current.payload.version}) with another version is recorded in ${records.location}` };
 }
 /** The deployment with a given version, newest first; for `to: <version>` rollbacks. */
-async function records_findDeploymentOfVersion(records, environment, version) {
+async function findDeploymentOfVersion(records, environment, version) {
     for (const d of await records.list(environment)) {
         if (d.payload.version === version)
             return { ...d, state: effectiveState(await records.statuses(d.id)) };
@@ -52022,6 +52432,9 @@ function parsePayload(raw) {
         payload.rollbackOf = o.rollbackOf;
     if (typeof o.irreversible === 'boolean' || typeof o.irreversible === 'string')
         payload.irreversible = o.irreversible;
+    const override = o.policyOverride;
+    if (override && typeof override.by === 'string' && typeof override.reason === 'string' && Array.isArray(override.rules))
+        payload.policyOverride = { by: override.by, reason: override.reason, rules: override.rules.filter((r) => typeof r === 'string') };
     return payload;
 }
 
@@ -52049,7 +52462,7 @@ class GitHubDeploymentRecords {
             auto_merge: false,
             required_contexts: [],
             payload: { ...deployment.payload },
-            description: deployment.description ? records_fitDescription(deployment.description) : undefined,
+            description: deployment.description ? fitDescription(deployment.description) : undefined,
             transient_environment: false,
             production_environment: /^prod(uction)?$/i.test(deployment.environment),
         });
@@ -52065,7 +52478,7 @@ class GitHubDeploymentRecords {
             repo: this.options.repo,
             deployment_id: id,
             state: update.state,
-            description: update.description ? records_fitDescription(update.description) : undefined,
+            description: update.description ? fitDescription(update.description) : undefined,
             log_url: this.options.runUrl,
             environment_url: update.environmentUrl,
         });
@@ -52132,15 +52545,15 @@ class LedgerDeploymentRecords {
             parsed = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
         }
         catch (err) {
-            throw new errors/* UserError */.yo(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
+            throw new core_errors/* UserError */.yo(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
         }
         if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.deployments))
-            throw new errors/* UserError */.yo(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
+            throw new core_errors/* UserError */.yo(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
         const deployments = parsed.deployments.filter(isLedgerDeployment);
         return { version: 1, deployments };
     }
     write(ledger) {
-        (0,external_node_fs_.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.file), { recursive: true });
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(this.file), { recursive: true });
         const temp = `${this.file}.${process.pid}.tmp`;
         (0,external_node_fs_.writeFileSync)(temp, `${JSON.stringify(ledger, null, 2)}\n`);
         (0,external_node_fs_.renameSync)(temp, this.file);
@@ -52153,7 +52566,7 @@ class LedgerDeploymentRecords {
             environment: deployment.environment,
             ref: deployment.ref,
             createdAt: this.now(),
-            description: deployment.description ? records_fitDescription(deployment.description) : undefined,
+            description: deployment.description ? fitDescription(deployment.description) : undefined,
             payload: { ...deployment.payload },
             statuses: [],
         };
@@ -52165,10 +52578,10 @@ class LedgerDeploymentRecords {
         const ledger = this.read();
         const entry = ledger.deployments.find((d) => d.id === id);
         if (!entry)
-            throw new errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
+            throw new core_errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
         entry.statuses.push({
             state: update.state,
-            description: update.description ? records_fitDescription(update.description) : undefined,
+            description: update.description ? fitDescription(update.description) : undefined,
             environmentUrl: update.environmentUrl,
             logUrl: this.options.runUrl,
             createdAt: this.now(),
@@ -52218,22 +52631,22 @@ function runUrlFrom(env) {
     return server && repo && run ? `${server.replace(/\/+$/, '')}/${repo}/actions/runs/${run}` : undefined;
 }
 /** The commit being deployed: GITHUB_SHA on a runner, `local` elsewhere. */
-function factory_deployedRef(runtime) {
-    return inputs_getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
+function deployedRef(runtime) {
+    return getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
 }
 /** The token and repository this run may call GitHub with: inputs `github-token` and `repository`, else GITHUB_TOKEN and GITHUB_REPOSITORY. The token is registered as a secret. */
 function githubAccess(runtime) {
-    const tokenInput = inputs_getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
-    const token = inputs_getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+    const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+    const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
     if (token)
         runtime.setSecret(token);
-    return { token: token || undefined, tokenInput, repository: inputs_getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
+    return { token: token || undefined, tokenInput, repository: getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
 }
 /** `owner/name` split in two; an InputError naming `repository` otherwise. */
 function repositoryParts(repository) {
     const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
     if (!match)
-        throw new errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+        throw new core_errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
     return { owner: match[1], repo: match[2] };
 }
 /**
@@ -52241,16 +52654,16 @@ function repositoryParts(repository) {
  * GITHUB_TOKEN) and a repository (input `repository`, else GITHUB_REPOSITORY) are known, the
  * ledger file otherwise; none with `records: none`.
  */
-function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
-    const raw = (inputs_getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
+function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
+    const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
-        throw new errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
+        throw new core_errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
     const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
-    const ledgerPath = inputs_getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
-    const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_namespaceObject.isAbsolute)(ledgerPath) ? (0,external_node_path_namespaceObject.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
+    const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
+    const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_.isAbsolute)(ledgerPath) ? (0,external_node_path_.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
     switch (mode) {
         case 'none':
             return undefined;
@@ -52263,7 +52676,7 @@ function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return github();
         case 'github':
             if (!token)
-                throw new errors/* InputError */.dz('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
+                throw new core_errors/* InputError */.dz('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
             return github();
     }
     function github() {
@@ -52279,1091 +52692,13 @@ function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/core/build/registry.ts
-
-
-
-
-
-/** Every manifest format a registry may hold for one tag: single images and multi-platform indexes. */
-const MANIFEST_MEDIA_TYPES = (/* unused pure expression or super */ null && ([
-    'application/vnd.oci.image.manifest.v1+json',
-    'application/vnd.oci.image.index.v1+json',
-    'application/vnd.docker.distribution.manifest.v2+json',
-    'application/vnd.docker.distribution.manifest.list.v2+json',
-]));
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const registry_DIGEST = /^sha256:[a-f0-9]{64}$/;
-/** Parses input `image` (`ghcr.io/acme/orders`, `orders`, `127.0.0.1:5000/x`); tags and digests are refused. */
-function registry_parseImageName(image, input = 'image') {
-    const text = image.trim();
-    const slash = text.indexOf('/');
-    const first = slash === -1 ? '' : text.slice(0, slash);
-    const hasRegistry = first.includes('.') || first.includes(':') || first === 'localhost';
-    const registry = hasRegistry ? first : 'docker.io';
-    let repository = hasRegistry ? text.slice(slash + 1) : text;
-    if (repository.includes('@') || /:[^/]*$/.test(repository))
-        throw new InputError(input, `expected a repository without tag or digest (e.g. ghcr.io/acme/orders), got ${JSON.stringify(image)}: rollgate chooses the tags`);
-    if (registry === 'docker.io' && !repository.includes('/'))
-        repository = `library/${repository}`;
-    if (!REPOSITORY.test(repository))
-        throw new InputError(input, `expected a repository of lower-case letters, digits, separators and slashes (e.g. ghcr.io/acme/orders), got ${JSON.stringify(image)}`);
-    return { registry, repository, name: text };
-}
-/** Splits a full reference (`repo:tag`, `repo@sha256:…`) into the image name and the tag or digest. */
-function registry_parseReference(reference, input) {
-    const at = reference.indexOf('@');
-    if (at !== -1)
-        return { image: registry_parseImageName(reference.slice(0, at), input), reference: reference.slice(at + 1) };
-    const colon = reference.lastIndexOf(':');
-    if (colon > reference.lastIndexOf('/'))
-        return { image: registry_parseImageName(reference.slice(0, colon), input), reference: reference.slice(colon + 1) };
-    throw new InputError(input, `expected image:tag or image@sha256:…, got ${JSON.stringify(reference)}`);
-}
-function registry_isLoopback(registry) {
-    const host = registry.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-/** Parses a WWW-Authenticate header such as `Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="…"`. */
-function parseChallenge(header) {
-    const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
-    if (!match)
-        return undefined;
-    const params = {};
-    for (const p of match[2].matchAll(/(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g))
-        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
-    return { scheme: match[1].toLowerCase(), params };
-}
-/**
- * One repository on a registry, spoken to over the OCI Distribution HTTP API. Handles the
- * token flow public registries use (401 with a Bearer challenge → token from the realm,
- * with the credentials as Basic auth) and plain Basic auth.
- */
-class registry_RegistryClient {
-    options;
-    image;
-    base;
-    system;
-    clock;
-    timeoutMs;
-    authorization = new Map();
-    constructor(image, options = {}) {
-        this.options = options;
-        this.image = image;
-        // Docker Hub's API lives on another host than the name users write.
-        const host = image.registry === 'docker.io' ? 'registry-1.docker.io' : image.registry;
-        this.base = `${options.insecure || registry_isLoopback(image.registry) ? 'http' : 'https'}://${host}/v2/${image.repository}`;
-        this.system = `registry ${image.registry}`;
-        this.clock = options.clock ?? systemClock;
-        this.timeoutMs = options.timeoutMs ?? 30_000;
-    }
-    /** The digest a tag (or digest) points to, or undefined when the registry has no such manifest. */
-    async resolve(reference) {
-        const res = await this.send({ method: 'HEAD', url: `${this.base}/manifests/${reference}`, headers: { Accept: MANIFEST_MEDIA_TYPES.join(', ') } }, 'pull');
-        if (res.status === 404)
-            return undefined;
-        this.expect(res, [200], `look up ${this.image.name}:${reference}`);
-        let digest = res.headers['docker-content-digest'];
-        const mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
-        if (!digest || !registry_DIGEST.test(digest)) {
-            // Some registries omit the header on HEAD: fall back to hashing the manifest itself.
-            const body = await this.getManifest(reference);
-            digest = body.digest;
-        }
-        return { digest, mediaType };
-    }
-    /** A manifest's exact bytes, media type and digest. */
-    async getManifest(reference) {
-        const res = await this.send({ url: `${this.base}/manifests/${reference}`, headers: { Accept: MANIFEST_MEDIA_TYPES.join(', ') }, responseType: 'text' }, 'pull');
-        this.expect(res, [200], `read manifest ${this.image.name}:${reference}`);
-        const bytes = Buffer.from(String(res.data), 'utf8');
-        return { bytes, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
-    }
-    /** Whether the repository already holds a blob, so it need not be uploaded again. */
-    async hasBlob(digest) {
-        const res = await this.send({ method: 'HEAD', url: `${this.base}/blobs/${digest}` }, 'pull,push');
-        if (res.status === 404)
-            return false;
-        this.expect(res, [200], `check blob ${digest.slice(0, 19)}`);
-        return true;
-    }
-    /** Uploads one blob from a file in a single request (a monolithic upload), then checks the registry's digest. */
-    async uploadBlob(digest, file) {
-        const size = statSync(file).size;
-        const start = await this.send({ method: 'POST', url: `${this.base}/blobs/uploads/`, headers: { 'Content-Length': '0' } }, 'pull,push');
-        this.expect(start, [202], `start upload of ${digest.slice(0, 19)}`);
-        const location = start.headers.location;
-        if (!location)
-            throw new ProviderError(this.system, `start upload of ${digest.slice(0, 19)}: no Location header in the answer`);
-        const target = new URL(location, this.base);
-        target.searchParams.set('digest', digest);
-        // A stream cannot be replayed, so this request is never retried below the upload.
-        const res = await this.send({
-            method: 'PUT',
-            url: target.toString(),
-            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-            body: createReadStream(file),
-            retries: 0,
-            timeoutMs: Math.max(this.timeoutMs, 600_000),
-        }, 'pull,push');
-        this.expect(res, [201], `upload blob ${digest.slice(0, 19)}`);
-    }
-    /** Stores a manifest under a tag or its digest; the registry must confirm the same digest. */
-    async putManifest(reference, bytes, mediaType, digest) {
-        const res = await this.send({ method: 'PUT', url: `${this.base}/manifests/${reference}`, headers: { 'Content-Type': mediaType }, body: bytes }, 'pull,push');
-        this.expect(res, [201], `push manifest ${this.image.name}:${reference}`);
-        const stored = res.headers['docker-content-digest'];
-        if (stored && stored !== digest)
-            throw new ProviderError(this.system, `push manifest ${this.image.name}:${reference}: the registry stored ${stored}, expected ${digest}`);
-    }
-    expect(res, ok, what) {
-        if (ok.includes(res.status))
-            return;
-        const detail = registryErrorDetail(res.data);
-        switch (res.status) {
-            case 401:
-                throw new ProviderError(this.system, `${what}: authentication failed (HTTP 401)${detail}: check registry-username and registry-password`);
-            case 403:
-                throw new ProviderError(this.system, `${what}: access denied (HTTP 403)${detail}: the credentials lack ${ok.includes(201) || ok.includes(202) ? 'push' : 'pull'} permission on ${this.image.repository}`);
-            default:
-                throw new ProviderError(this.system, `${what}: HTTP ${res.status}${detail}`, res.status >= 500 || res.status === 429);
-        }
-    }
-    /** Sends a request, answering an auth challenge once and caching the result per access level. */
-    async send(req, access) {
-        const withAuth = (auth) => ({
-            retries: 2,
-            timeoutMs: this.timeoutMs,
-            ...req,
-            system: this.system,
-            headers: { ...(req.headers ?? {}), ...(auth ? { Authorization: auth } : {}) },
-        });
-        const cached = this.authorization.get(access);
-        const res = await httpRequest(withAuth(cached), this.clock);
-        if (res.status !== 401 || !res.headers['www-authenticate'])
-            return res;
-        if (req.body !== undefined && typeof req.body.pipe === 'function')
-            throw new ProviderError(this.system, `${req.method ?? 'GET'} ${safeUrl(req.url)}: the registry asked to authenticate in the middle of an upload`);
-        const auth = await this.authenticate(res.headers['www-authenticate'], access);
-        this.authorization.set(access, auth);
-        return httpRequest(withAuth(auth), this.clock);
-    }
-    async authenticate(header, access) {
-        const challenge = parseChallenge(header);
-        const creds = this.options.credentials;
-        if (challenge?.scheme === 'basic') {
-            if (!creds)
-                throw new ProviderError(this.system, `the registry requires a login: set registry-username and registry-password`);
-            return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-        }
-        if (challenge?.scheme !== 'bearer' || !challenge.params.realm)
-            throw new ProviderError(this.system, `unsupported authentication challenge ${JSON.stringify(header.slice(0, 80))}`);
-        const url = new URL(challenge.params.realm);
-        if (challenge.params.service)
-            url.searchParams.set('service', challenge.params.service);
-        url.searchParams.set('scope', `repository:${this.image.repository}:${access}`);
-        const res = await httpRequest({
-            url: url.toString(),
-            headers: creds ? { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` } : {},
-            timeoutMs: this.timeoutMs,
-            system: `${this.system} token service`,
-        }, this.clock);
-        if (res.status === 401 || res.status === 403)
-            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())} refused the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status}): check registry-username and registry-password`);
-        if (res.status !== 200)
-            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())}: HTTP ${res.status}`, res.status >= 500);
-        const body = (typeof res.data === 'object' && res.data !== null ? res.data : {});
-        const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
-        if (!token)
-            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())} answered without a token`);
-        return `Bearer ${token}`;
-    }
-}
-function registryErrorDetail(data) {
-    let body = data;
-    if (typeof body === 'string') {
-        try {
-            body = JSON.parse(body);
-        }
-        catch {
-            return '';
-        }
-    }
-    const errors = body?.errors;
-    if (!Array.isArray(errors) || !errors.length)
-        return '';
-    return ` (${errors.map((e) => [e.code, e.message].filter((x) => typeof x === 'string').join(': ')).join('; ')})`;
-}
-
-;// CONCATENATED MODULE: ./src/core/build/layout.ts
-
-
-
-
-
-const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
-/** The path of a blob inside a layout. */
-function layout_blobPath(dir, digest) {
-    return join(dir, 'blobs', ...digest.split(':'));
-}
-/** Reads the image a builder left in an OCI layout, checking every digest it relies on. */
-function layout_readLayout(dir) {
-    const indexFile = join(dir, 'index.json');
-    if (!existsSync(indexFile))
-        throw new ProviderError('build', `the builder left no OCI layout in ${dir} (index.json is missing)`);
-    const index = JSON.parse(readFileSync(indexFile, 'utf8'));
-    const entries = index.manifests ?? [];
-    if (entries.length !== 1)
-        throw new ProviderError('build', `expected exactly one image in the OCI layout ${dir}, found ${entries.length}`);
-    const root = entries[0];
-    const rootBytes = layout_readBlob(dir, root.digest);
-    const manifests = [];
-    if (INDEX_TYPES.has(root.mediaType)) {
-        const list = JSON.parse(rootBytes.toString('utf8'));
-        for (const child of list.manifests ?? [])
-            manifests.push(readManifest(dir, child));
-    }
-    else {
-        manifests.push(readManifest(dir, root));
-    }
-    const sizeBytes = manifests.reduce((sum, m) => sum + m.config.size + m.layers.reduce((s, l) => s + l.size, 0), 0);
-    return { dir, root: { mediaType: root.mediaType, digest: root.digest, size: root.size }, rootBytes, manifests, sizeBytes };
-}
-function readManifest(dir, descriptor) {
-    const bytes = layout_readBlob(dir, descriptor.digest);
-    const body = JSON.parse(bytes.toString('utf8'));
-    if (!body.config)
-        throw new ProviderError('build', `manifest ${descriptor.digest} in ${dir} has no config`);
-    return { descriptor, bytes, config: body.config, layers: body.layers ?? [] };
-}
-function layout_readBlob(dir, digest) {
-    if (!DIGEST.test(digest))
-        throw new ProviderError('build', `unsupported digest ${JSON.stringify(digest)} in ${dir}`);
-    const file = layout_blobPath(dir, digest);
-    if (!existsSync(file))
-        throw new ProviderError('build', `blob ${digest} is missing from ${dir}`);
-    const bytes = readFileSync(file);
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    if (actual !== digest)
-        throw new ProviderError('build', `blob ${digest} in ${dir} is corrupt (its content hashes to ${actual})`);
-    return bytes;
-}
-/**
- * Rewrites a layout's top index so its platform manifests follow `platforms` (then os/arch
- * order for any others). Returns whether its bytes changed. The index is re-encoded as compact
- * JSON, a valid OCI index whose bytes depend only on its content.
- */
-function layout_orderIndexByPlatform(dir, platforms) {
-    const indexFile = join(dir, 'index.json');
-    const layoutIndex = JSON.parse(readFileSync(indexFile, 'utf8'));
-    const root = layoutIndex.manifests?.[0];
-    if (!root || layoutIndex.manifests.length !== 1 || !INDEX_TYPES.has(root.mediaType))
-        return false;
-    const original = layout_readBlob(dir, root.digest);
-    const body = JSON.parse(original.toString('utf8'));
-    const name = (d) => [d.platform?.os, d.platform?.architecture, d.platform?.variant].filter(Boolean).join('/');
-    const rank = (d) => {
-        const exact = platforms.indexOf(name(d));
-        const loose = platforms.indexOf(`${d.platform?.os}/${d.platform?.architecture}`);
-        return exact !== -1 ? exact : loose !== -1 ? loose : platforms.length;
-    };
-    const sorted = [...body.manifests].sort((a, b) => rank(a) - rank(b) || name(a).localeCompare(name(b)) || a.digest.localeCompare(b.digest));
-    // Always our own encoding, so an index already in order and one reordered are byte-identical.
-    const bytes = Buffer.from(JSON.stringify({ ...body, manifests: sorted }), 'utf8');
-    if (bytes.equals(original))
-        return false;
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    writeFileSync(layout_blobPath(dir, digest), bytes);
-    layoutIndex.manifests = [{ ...root, digest, size: bytes.length }];
-    writeFileSync(indexFile, JSON.stringify(layoutIndex));
-    return true;
-}
-
-;// CONCATENATED MODULE: ./src/core/build/builders.ts
-
-
-
-
-
-const BUILD_TIMEOUT_MS = (/* unused pure expression or super */ null && (60 * 60_000));
-function commonFlags(request) {
-    const flags = ['--file', request.file];
-    for (const [key, value] of Object.entries(request.labels))
-        flags.push('--label', `${key}=${value}`);
-    for (const arg of request.buildArgs)
-        flags.push('--build-arg', arg);
-    return flags;
-}
-/**
- * The buildah commands for a request: build into local storage under a throw-away name,
- * copy it into the OCI layout, then drop the local copy. Several platforms make a manifest
- * list, pushed with all its images.
- */
-function buildahCommands(request, localName) {
-    const multi = request.platforms.length > 1;
-    const build = [
-        'buildah',
-        'build',
-        '--timestamp',
-        String(request.epoch),
-        ...commonFlags(request),
-        ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
-        ...(multi ? ['--manifest', localName] : ['--tag', localName]),
-        request.context,
-    ];
-    const push = multi
-        ? ['buildah', 'manifest', 'push', '--all', localName, `oci:${request.layoutDir}:build`]
-        : ['buildah', 'push', localName, `oci:${request.layoutDir}:build`];
-    const cleanup = multi ? [['buildah', 'manifest', 'rm', localName]] : [['buildah', 'rmi', localName]];
-    return { build: [build, push], cleanup };
-}
-/**
- * The docker commands for a request: buildx writes the OCI layout directly (this needs a
- * builder with the OCI exporter, such as docker/setup-buildx-action's docker-container
- * driver). Attestations are off, because they would change the digest on every build.
- */
-function dockerCommands(request) {
-    return [
-        [
-            'docker',
-            'buildx',
-            'build',
-            ...commonFlags(request),
-            ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
-            '--provenance=false',
-            '--sbom=false',
-            '--output',
-            `type=oci,dest=${request.layoutDir},tar=false`,
-            request.context,
-        ],
-    ];
-}
-async function runStep(argv, run, env, onLine) {
-    const result = await run(argv, { env, timeoutMs: BUILD_TIMEOUT_MS, onLine: onLine ? (line) => onLine(line) : undefined });
-    if (result.exitCode !== 0) {
-        const tail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
-        throw new ProviderError(argv[0], `\`${argv.slice(0, 3).join(' ')} …\` failed with exit code ${result.exitCode}${tail ? `:\n${tail}` : ''}`);
-    }
-}
-/** buildah: daemonless, on GitHub's Ubuntu runners; honours STORAGE_DRIVER and BUILDAH_ISOLATION. */
-class BuildahBuilder {
-    env;
-    run;
-    kind = 'buildah';
-    constructor(env = process.env, run = runCommand) {
-        this.env = env;
-        this.run = run;
-    }
-    async build(request, onLine) {
-        const localName = `localhost/rollgate-build-${randomBytes(6).toString('hex')}:build`;
-        const { build, cleanup } = buildahCommands(request, localName);
-        try {
-            for (const argv of build)
-                await runStep(argv, this.run, this.env, onLine);
-            // Platforms join buildah's manifest list in the order they finish, so the index digest
-            // would change between identical builds: put them in the requested order.
-            if (request.platforms.length > 1)
-                orderIndexByPlatform(request.layoutDir, request.platforms);
-        }
-        finally {
-            for (const argv of cleanup)
-                await this.run(argv, { env: this.env, timeoutMs: 120_000 }).catch(() => undefined);
-        }
-    }
-}
-/** docker buildx, where a Docker engine runs. */
-class DockerBuilder {
-    env;
-    run;
-    kind = 'docker';
-    constructor(env = process.env, run = runCommand) {
-        this.env = env;
-        this.run = run;
-    }
-    async build(request, onLine) {
-        // buildx reads SOURCE_DATE_EPOCH for reproducible timestamps.
-        const env = { ...this.env, SOURCE_DATE_EPOCH: String(request.epoch) };
-        for (const argv of dockerCommands(request))
-            await runStep(argv, this.run, env, onLine);
-    }
-}
-async function succeeds(argv, run, env) {
-    try {
-        return (await run(argv, { env, timeoutMs: 20_000 })).exitCode === 0;
-    }
-    catch {
-        return false;
-    }
-}
-/** The builder for a choice; `auto` prefers buildah (no daemon needed), then docker with a running engine. */
-async function builders_selectBuilder(choice, env = process.env, run = runCommand) {
-    switch (choice) {
-        case 'buildah':
-            if (!(await succeeds(['buildah', '--version'], run, env)))
-                throw new UserError('input builder: buildah is not installed on this machine (apt-get install buildah)');
-            return new BuildahBuilder(env, run);
-        case 'docker':
-            if (!(await succeeds(['docker', 'buildx', 'version'], run, env)))
-                throw new UserError('input builder: docker buildx is not available on this machine');
-            if (!(await succeeds(['docker', 'info', '--format', '{{.ServerVersion}}'], run, env)))
-                throw new UserError('input builder: the docker client is installed but no Docker engine answers (is the daemon running?)');
-            return new DockerBuilder(env, run);
-        case 'auto':
-            if (await succeeds(['buildah', '--version'], run, env))
-                return new BuildahBuilder(env, run);
-            if ((await succeeds(['docker', 'buildx', 'version'], run, env)) && (await succeeds(['docker', 'info', '--format', '{{.ServerVersion}}'], run, env)))
-                return new DockerBuilder(env, run);
-            throw new UserError('input builder: no image builder found (auto looks for buildah, then docker buildx with a running engine): install buildah or set up Docker');
-    }
-}
-/** Parses input `builder`. */
-function builders_parseBuilderChoice(value) {
-    const v = (value ?? 'auto').toLowerCase();
-    if (v === 'auto' || v === 'buildah' || v === 'docker')
-        return v;
-    throw new UserError(`input builder: expected auto | buildah | docker, got ${JSON.stringify(value)}`);
-}
-/** A fresh layout directory path under `parent` (the builder creates it). */
-function builders_layoutDirIn(parent) {
-    return join(parent, 'oci-layout');
-}
-
-;// CONCATENATED MODULE: ./src/core/build/last-good.ts
-
-
-/** The `previous-version` input: the caller says which version is the rollback target. */
-class last_good_ExplicitLastGood {
-    version;
-    description = 'input previous-version';
-    constructor(version) {
-        this.version = version;
-    }
-    async lastGoodVersion() {
-        return this.version;
-    }
-}
-/**
- * Resolves the recorded last good version to `image@sha256:…` and checks the registry still
- * holds it. A recorded version that is gone fails: a deployment whose rollback target cannot
- * be pulled is not safe to start.
- */
-async function last_good_verifyRollbackArtifact(source, environment, image, clientFor) {
-    const recorded = await source.lastGoodVersion(environment);
-    if (!recorded)
-        return undefined;
-    const { target, reference } = locate(recorded, image, source.description);
-    const found = await clientFor(target).resolve(reference);
-    if (!found)
-        throw new UserError(`previous-image-ref: ${recorded} (last good in ${environment}, from ${source.description}) no longer exists in ${target.name}: ` +
-            `a rollback to it would fail. Restore that image, or name another good version with input previous-version.`);
-    if (DIGEST.test(reference) && found.digest !== reference)
-        throw new UserError(`previous-image-ref: ${target.name}@${reference} resolved to a different digest (${found.digest})`);
-    return { imageRef: `${target.name}@${found.digest}`, recorded, source: source.description };
-}
-function locate(recorded, image, source) {
-    const field = `previous-version (from ${source})`;
-    if (DIGEST.test(recorded))
-        return { target: image, reference: recorded };
-    if (recorded.includes('/') || recorded.includes('@')) {
-        const parsed = parseReference(recorded, field);
-        return { target: parsed.image, reference: parsed.reference };
-    }
-    // A bare tag (`v1.2.3`, `sha-abc1234`) names a version of this image.
-    if (/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(recorded))
-        return { target: image, reference: recorded };
-    throw new UserError(`${field}: expected image@sha256:…, image:tag, sha256:… or a tag, got ${JSON.stringify(recorded)}`);
-}
-/** A client factory: credentials go only to the registry they were given for, never to another host. */
-function last_good_registryClients(registry, options) {
-    return (image) => new RegistryClient(image, image.registry === registry ? options : { ...options, credentials: undefined });
-}
-
-;// CONCATENATED MODULE: ./src/core/build/publish.ts
-
-
-/** Raised before anything is uploaded when an immutable tag already names a different image. */
-class ImmutableTagError extends errors/* ProviderError */.mZ {
-    image;
-    digest;
-    conflicts;
-    constructor(registry, image, digest, conflicts) {
-        super(registry, `refusing to move immutable tag${conflicts.length > 1 ? 's' : ''} of ${image}: ` +
-            conflicts.map((c) => `${c.tag} already points to ${c.existing}`).join('; ') +
-            `; this build is ${digest}. An immutable tag is never moved: build a new version, or list the tag under floating-tags if it is meant to move. Nothing was pushed.`);
-        this.image = image;
-        this.digest = digest;
-        this.conflicts = conflicts;
-    }
-}
-/** Asks the registry where each tag points now and decides, per tag, push / no-op / move / refuse. */
-async function planTags(client, image, immutableTags, floatingTags) {
-    const results = [];
-    const conflicts = [];
-    const digest = image.root.digest;
-    for (const [tag, floating] of [...immutableTags.map((t) => [t, false]), ...floatingTags.map((t) => [t, true])]) {
-        const current = await client.resolve(tag);
-        if (!current)
-            results.push({ tag, floating, outcome: 'pushed' });
-        else if (current.digest === digest)
-            results.push({ tag, floating, outcome: 'unchanged', before: current.digest });
-        else if (floating)
-            results.push({ tag, floating, outcome: 'moved', before: current.digest });
-        else
-            conflicts.push({ tag, existing: current.digest });
-    }
-    return { results, conflicts };
-}
-/**
- * Pushes a built image under its tags, immutable ones first. Every tag is checked before any
- * byte is uploaded, so a refused tag leaves the registry exactly as it was; afterwards every
- * tag is read back, so a push that did not land is never reported as done.
- */
-async function publish_publishImage(client, image, tags, log = () => undefined) {
-    const plan = await planTags(client, image, tags.immutable, tags.floating);
-    if (plan.conflicts.length)
-        throw new ImmutableTagError(`registry ${client.image.registry}`, client.image.name, image.root.digest, plan.conflicts);
-    const toWrite = plan.results.filter((r) => r.outcome !== 'unchanged');
-    if (toWrite.length) {
-        const blobs = new Map();
-        for (const m of image.manifests)
-            for (const d of [m.config, ...m.layers])
-                blobs.set(d.digest, d.size);
-        for (const [digest, size] of blobs) {
-            if (await client.hasBlob(digest))
-                continue;
-            log(`uploading blob ${digest.slice(0, 19)} (${size} bytes)`);
-            await client.uploadBlob(digest, blobPath(image.dir, digest));
-        }
-        // Platform manifests of an index go in by digest; the index (or the single manifest) by tag.
-        if (image.manifests.length !== 1 || image.manifests[0].descriptor.digest !== image.root.digest)
-            for (const m of image.manifests)
-                await client.putManifest(m.descriptor.digest, m.bytes, m.descriptor.mediaType, m.descriptor.digest);
-        for (const r of toWrite) {
-            log(`${r.outcome === 'moved' ? 'moving' : 'pushing'} ${client.image.name}:${r.tag}`);
-            await client.putManifest(r.tag, image.rootBytes, image.root.mediaType, image.root.digest);
-        }
-    }
-    for (const r of plan.results) {
-        const now = await client.resolve(r.tag);
-        if (now?.digest !== image.root.digest)
-            throw new ProviderError(`registry ${client.image.registry}`, `after pushing, ${client.image.name}:${r.tag} points to ${now?.digest ?? 'nothing'} instead of ${image.root.digest} (another push raced this one?)`);
-    }
-    return plan.results;
-}
-
-;// CONCATENATED MODULE: ./src/core/build/version.ts
-
-// Semantic Versioning 2.0.0, with an optional leading `v` as release tags are usually written.
-const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
-// The OCI distribution spec's tag grammar.
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-/** The semver (without `v`) of a ref that is a release tag, else undefined. */
-function semverFromRef(ref) {
-    if (!ref)
-        return undefined;
-    // Only tags make releases: a branch called `v1.2.3` must not claim a release version.
-    if (ref.startsWith('refs/') && !ref.startsWith('refs/tags/'))
-        return undefined;
-    const name = ref.replace(/^refs\/tags\//, '');
-    return SEMVER.test(name) ? name.replace(/^v/, '') : undefined;
-}
-/** True when `tag` is a valid OCI tag. */
-function isValidTag(tag) {
-    return TAG.test(tag);
-}
-/** Validates a commit SHA given as input `field`, returning it lower-cased. */
-function version_parseSha(sha, field = 'sha') {
-    const lower = sha.trim().toLowerCase();
-    if (!/^[0-9a-f]{7,64}$/.test(lower))
-        throw new InputError(field, `expected a git commit SHA (7 to 64 hex digits), got ${JSON.stringify(sha)}`);
-    return lower;
-}
-/** Derives version, tags and OCI labels from the commit and ref being built. */
-function version_buildIdentity(input) {
-    const revision = version_parseSha(input.sha);
-    const shortSha = revision.slice(0, 7);
-    const semver = semverFromRef(input.ref);
-    const version = semver ?? `0.0.0-sha.${shortSha}`;
-    // `+build` metadata is legal semver but not a legal tag character.
-    const versionTags = [`sha-${shortSha}`, ...(semver ? [`v${semver.replace(/\+/g, '_')}`] : [])];
-    const floating = unique(input.floatingTags ?? []);
-    for (const tag of floating) {
-        checkTag(tag, 'floating-tags');
-        if (versionTags.includes(tag))
-            throw new InputError('floating-tags', `${tag} is this build's version tag and can never float`);
-    }
-    const immutable = [...versionTags];
-    for (const tag of input.extraTags ?? []) {
-        checkTag(tag, 'tags');
-        if (!floating.includes(tag))
-            immutable.push(tag);
-    }
-    const labels = {
-        'org.opencontainers.image.revision': revision,
-        'org.opencontainers.image.version': version,
-        'org.opencontainers.image.created': new Date(input.createdEpoch * 1000).toISOString().replace(/\.000Z$/, 'Z'),
-    };
-    if (input.source)
-        labels['org.opencontainers.image.source'] = input.source;
-    return { version, revision, shortSha, immutableTags: unique(immutable), floatingTags: floating, labels };
-}
-function checkTag(tag, input) {
-    if (!isValidTag(tag))
-        throw new InputError(input, `${JSON.stringify(tag)} is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
-}
-function unique(values) {
-    return [...new Set(values)];
-}
-
-;// CONCATENATED MODULE: ./src/core/github/bookkeeping.ts
-
-
-
-/**
- * The bookkeeping side of a rollout. Every call swallows its own failure (the client has
- * already retried it): a record that cannot be written never blocks traffic. What is missing
- * is collected, reported in the summary with what to do, and reflected in the exit status by
- * `settle()` once traffic is where it must be.
- */
-class DeploymentBookkeeping {
-    runtime;
-    records;
-    environment;
-    missing = [];
-    constructor(runtime, records, environment) {
-        this.runtime = runtime;
-        this.records = records;
-        this.environment = environment;
-    }
-    /** Bookkeeping for this run's records (GitHub, the ledger, or none); a bad records input is reported like any other missing record. */
-    static forRun(runtime, environment, clientOverrides = {}, cwd) {
-        try {
-            return new DeploymentBookkeeping(runtime, deploymentRecordsFor(runtime, clientOverrides, cwd), environment);
-        }
-        catch (err) {
-            const book = new DeploymentBookkeeping(runtime, undefined, environment);
-            book.note('deployment records', err, 'fix the input named above; traffic was handled without records');
-            return book;
-        }
-    }
-    note(what, err, fix) {
-        const why = describeError(err);
-        this.missing.push({ what, why, fix });
-        this.runtime.warning(`could not record ${what}: ${why}`);
-    }
-    async attempt(what, fix, fn) {
-        if (!this.records)
-            return undefined;
-        try {
-            return await fn(this.records);
-        }
-        catch (err) {
-            this.note(what, err, fix);
-            return undefined;
-        }
-    }
-    /** Creates the deployment and its `in_progress` status; sets output `deployment-id`. */
-    async begin(payload, description, ref = deployedRef(this.runtime)) {
-        const created = await this.attempt(`the deployment of ${payload.version} to ${this.environment}`, 'rollback will still work from the traffic system; create the record by hand if the audit trail needs it', (r) => r.create({ environment: this.environment, ref, payload, description }));
-        if (!created)
-            return undefined;
-        this.runtime.setOutput('deployment-id', String(created.id));
-        this.runtime.info(`recorded deployment #${created.id} of ${payload.version} to ${this.environment} in ${this.records.location}`);
-        await this.status(created.id, 'in_progress', description);
-        return created.id;
-    }
-    /** Ends the deployment: `success` on promotion, `failure` for a bad canary, `error` when the pipeline broke. */
-    async finish(id, state, description, environmentUrl) {
-        if (id === undefined)
-            return;
-        await this.status(id, state, description, environmentUrl);
-    }
-    async status(id, state, description, environmentUrl) {
-        const text = fitDescription(description);
-        await this.attempt(`status ${state} ("${text}") of deployment #${id}`, `set it by hand: gh api repos/{owner}/{repo}/deployments/${id}/statuses -f state=${state} -f description='${text.replace(/'/g, '')}'`, (r) => r.setStatus(id, { state, description: text, environmentUrl }));
-    }
-    /**
-     * Reports missing records in the summary and folds them into the action's result: a run whose
-     * traffic work succeeded still fails when its record is missing, so nobody trusts a silent gap.
-     */
-    settle(result) {
-        if (!this.missing.length)
-            return result;
-        const rows = this.missing.map((m) => `| ${escapeCell(m.what)} | ${escapeCell(m.why)} | ${escapeCell(m.fix)} |`);
-        this.runtime.appendSummary(['### ⚠️ Deployment records missing', '', `Traffic was handled first; these records in ${this.records?.location ?? 'GitHub'} could not be written:`, '', '| record | why | what to do |', '| --- | --- | --- |', ...rows, ''].join('\n'));
-        const note = `${this.missing.length} deployment record(s) could not be written (see the summary): ${this.missing[0].why}`;
-        return result.ok ? { ok: false, failure: note } : { ok: false, failure: `${result.failure ?? 'failed'}; also ${note}` };
-    }
-}
-function escapeCell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-
-;// CONCATENATED MODULE: ./src/core/github/manual-rollback.ts
-
-
-/** A release after a contract-phase migration cannot be undone by redeploying: the old version cannot run. */
-class IrreversibleReleaseError extends (/* unused pure expression or super */ null && (UserError)) {
-    name = 'IrreversibleReleaseError';
-}
-function irreversibleReason(flag) {
-    if (flag === undefined || flag === false)
-        return undefined;
-    return flag === true ? 'a contract-phase migration shipped' : flag;
-}
-function refuse(what, reason, runbook) {
-    throw new IrreversibleReleaseError(`refusing to roll back: ${what} is irreversible (${reason}); after a contract migration the old version cannot run against the database. ` +
-        (runbook ? `Follow the runbook: ${runbook}` : 'Roll forward with a fix instead (the plan has no runbook: link; add one).'));
-}
-/**
- * Finds the version to go back to, refuses irreversible releases, redeploys through `redeploy`
- * (no gates: the target is known good and speed matters), then records a new deployment whose
- * payload names `rollbackOf`. With no earlier good deployment it changes nothing.
- */
-async function manualRollback(request, book, redeploy, log) {
-    const { plan } = request;
-    const planReason = irreversibleReason(plan.irreversible);
-    if (planReason)
-        refuse(`the current release of ${plan.service} (plan field irreversible)`, planReason, plan.runbook);
-    const records = book.records;
-    const previous = request.to.toLowerCase() === 'previous';
-    if (!records && previous)
-        throw new UserError('input to: previous needs deployment records to find the last good version (records: none is set); pass an explicit version instead');
-    let from;
-    let target;
-    if (records) {
-        try {
-            const history = await records.list(plan.environment);
-            if (previous) {
-                const choice = await chooseRollbackTarget(records, plan.environment);
-                if (!choice.target)
-                    return { kind: 'nothing-to-roll-back', reason: choice.reason ?? 'no earlier good deployment' };
-                ({ current: from, target } = choice);
-            }
-            else {
-                target = await findDeploymentOfVersion(records, plan.environment, request.to);
-                const choice = await chooseRollbackTarget(records, plan.environment);
-                from = choice.current;
-                if (target && (target.state === 'failure' || target.state === 'error'))
-                    log(`note: deployment #${target.id} of ${request.to} ended as ${target.state}; redeploying it because it was asked for by name`);
-            }
-            // Going back past any irreversible release is as unsafe as undoing that release itself.
-            const targetIndex = target ? history.findIndex((d) => d.id === target.id) : history.length;
-            for (const d of history.slice(0, targetIndex < 0 ? history.length : targetIndex)) {
-                const reason = irreversibleReason(d.payload.irreversible);
-                if (reason && d.payload.version !== (target?.payload.version ?? request.to))
-                    refuse(`deployment #${d.id} (${d.payload.version})`, reason, plan.runbook);
-            }
-        }
-        catch (err) {
-            if (err instanceof IrreversibleReleaseError || previous) {
-                if (err instanceof UserError)
-                    throw err;
-                throw new UserError(`could not read the deployment history from ${records.location}, so the rollback target is unknown and nothing was changed: ${describeError(err)}`);
-            }
-            // An explicit version does not need the history: go ahead, and say what could not be checked.
-            book.missing.push({ what: `the history check of ${plan.environment}`, why: describeError(err), fix: `check by hand that no irreversible release came after ${request.to}` });
-            log(`warning: could not read the deployment history (${describeError(err)}); redeploying ${request.to} as asked`);
-        }
-    }
-    const version = target?.payload.version ?? request.to;
-    if (from && from.payload.version === version && previous)
-        return { kind: 'nothing-to-roll-back', reason: `${version} is already the current version` };
-    log(`rolling back ${plan.environment} from ${from ? `#${from.id} (${from.payload.version})` : 'the current version'} to ${version}${target ? ` (deployment #${target.id})` : ''}; gates are skipped`);
-    await redeploy(version);
-    // Traffic first, records after: the record is written once the old version serves again.
-    const description = `manual rollback to ${version}${request.reason ? `: ${request.reason}` : ''}`;
-    const deploymentId = await book.begin({
-        version,
-        strategy: plan.strategy,
-        plan: request.planFile,
-        previousVersion: from?.payload.version,
-        rollbackOf: from?.id,
-        service: plan.service,
-    }, description, target?.ref);
-    await book.finish(deploymentId, 'success', description);
-    if (from)
-        await book.finish(from.id, 'failure', `rolled back to ${version}${deploymentId ? ` by #${deploymentId}` : ''}`);
-    return { kind: 'rolled-back', version, from, target, deploymentId };
-}
-
-;// CONCATENATED MODULE: ./src/core/github/index.ts
-
-
-
-
-
-
-
-
-;// CONCATENATED MODULE: ./src/core/rollout/build-and-tag.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The `build-and-tag` action: build an immutable, versioned image, push it, and verify the rollback artifact. */
-async function runBuildAndTagAction(runtime, deps = {}) {
-    const env = runtime.env;
-    const image = parseImageName(getRequiredInput(runtime, 'image'));
-    const context = resolve(getOptionalInput(runtime, 'context') ?? '.');
-    if (!existsSync(context) || !statSync(context).isDirectory())
-        throw new InputError('context', `${context} is not a directory`);
-    const file = resolveDockerfile(context, getOptionalInput(runtime, 'file'));
-    const buildArgs = parseBuildArgs(getOptionalInput(runtime, 'build-args'));
-    const platforms = getListInput(runtime, 'platforms') ?? [];
-    for (const p of platforms)
-        if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p))
-            throw new InputError('platforms', `expected os/arch[/variant] such as linux/amd64, got ${JSON.stringify(p)}`);
-    const push = getBooleanInput(runtime, 'push', true);
-    const username = getOptionalInput(runtime, 'registry-username');
-    const password = getOptionalInput(runtime, 'registry-password');
-    if (password)
-        runtime.setSecret(password);
-    if (Boolean(username) !== Boolean(password))
-        throw new InputError(username ? 'registry-password' : 'registry-username', 'is required when the other registry credential is set');
-    const builderChoice = parseBuilderChoice(getOptionalInput(runtime, 'builder'));
-    const environment = getOptionalInput(runtime, 'environment');
-    const previousVersion = getOptionalInput(runtime, 'previous-version');
-    const sha = parseSha(getOptionalInput(runtime, 'sha') ?? env.GITHUB_SHA ?? (await gitOutput(context, ['rev-parse', 'HEAD'])) ?? missingSha());
-    const epoch = await sourceDateEpoch(context, sha, env);
-    const identity = buildIdentity({
-        sha,
-        ref: getOptionalInput(runtime, 'ref') ?? env.GITHUB_REF,
-        extraTags: getListInput(runtime, 'tags'),
-        floatingTags: getListInput(runtime, 'floating-tags'),
-        source: getOptionalInput(runtime, 'source') ?? (env.GITHUB_REPOSITORY ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}` : undefined),
-        createdEpoch: epoch,
-    });
-    const clientOptions = {
-        credentials: username && password ? { username, password } : undefined,
-        insecure: getBooleanInput(runtime, 'insecure-registry', false),
-        clock: deps.clock,
-    };
-    const clientFor = registryClients(image.registry, clientOptions);
-    // The rollback artifact is checked first: without one, nothing should be built or pushed.
-    let previous;
-    const lastGood = deps.lastGood ?? (previousVersion ? new ExplicitLastGood(previousVersion) : environment ? recordsSource(runtime) : undefined);
-    if (lastGood) {
-        if (!environment && !previousVersion)
-            throw new InputError('environment', 'is required to find the last good version');
-        previous = await verifyRollbackArtifact(lastGood, environment ?? '', image, clientFor);
-        if (previous)
-            runtime.info(`rollback artifact: ${previous.imageRef} (from ${previous.source}), still in the registry`);
-        else
-            runtime.warning(`no good version of ${image.name} is recorded for ${environment} in ${lastGood.description}: previous-image-ref is empty (first deployment?)`);
-    }
-    const builder = deps.builder ?? (await selectBuilder(builderChoice, env));
-    const work = mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'rollgate-build-'));
-    try {
-        const layoutDir = layoutDirIn(work);
-        const started = Date.now();
-        await runtime.group(`build ${image.name} with ${builder.kind}`, () => builder.build({ context, file, buildArgs, platforms, labels: identity.labels, epoch, layoutDir }, (line) => runtime.info(line)));
-        const buildMs = Date.now() - started;
-        const built = readLayout(layoutDir);
-        runtime.info(`built ${built.root.digest} in ${(buildMs / 1000).toFixed(1)} s`);
-        let tags = [];
-        if (push) {
-            tags = await runtime.group(`push ${image.name}`, () => publishImage(clientFor(image), built, { immutable: identity.immutableTags, floating: identity.floatingTags }, (line) => runtime.info(line)));
-        }
-        else {
-            runtime.info('push: false — the image was built and not pushed');
-        }
-        const report = {
-            identity,
-            image: image.name,
-            digest: built.root.digest,
-            imageRef: `${image.name}@${built.root.digest}`,
-            sizeBytes: built.sizeBytes,
-            builder: builder.kind,
-            buildMs,
-            pushed: push,
-            tags,
-            previous,
-        };
-        setOutputs(runtime, report);
-        runtime.appendSummary(buildSummary(report));
-        return { ok: true };
-    }
-    finally {
-        rmSync(work, { recursive: true, force: true });
-    }
-}
-/**
- * The last good version from the deployment records the other actions write: GitHub
- * Deployments with a token, the ledger file without (inputs `records`, `github-token`, `ledger`).
- */
-class RecordsLastGood {
-    records;
-    description;
-    constructor(records) {
-        this.records = records;
-        this.description = records.kind === 'ledger' ? `ledger ${records.location}` : `deployments of ${records.location}`;
-    }
-    async lastGoodVersion(environment) {
-        // Newest first: the first deployment that ended in success is what serves as stable now.
-        for (const deployment of await this.records.list(environment))
-            if (deployment.payload.version && effectiveState(await this.records.statuses(deployment.id)) === 'success')
-                return deployment.payload.version;
-        return undefined;
-    }
-}
-function recordsSource(runtime) {
-    const records = deploymentRecordsFor(runtime);
-    return records ? new RecordsLastGood(records) : undefined;
-}
-function missingSha() {
-    throw new InputError('sha', 'is required outside GitHub Actions (GITHUB_SHA is unset and the context is not a git checkout)');
-}
-/** The Dockerfile to use: input `file`, else `Dockerfile` or `Containerfile` in the context. */
-function resolveDockerfile(context, file) {
-    if (file) {
-        const path = resolve(file);
-        if (!existsSync(path))
-            throw new InputError('file', `${file} does not exist`);
-        return path;
-    }
-    for (const name of ['Dockerfile', 'Containerfile'])
-        if (existsSync(join(context, name)))
-            return join(context, name);
-    throw new InputError('file', `no Dockerfile or Containerfile in ${context}: set input file`);
-}
-/** Input `build-args`: one KEY=VALUE per line (values may hold commas). */
-function parseBuildArgs(value) {
-    if (!value)
-        return [];
-    const args = value
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
-    for (const arg of args)
-        if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg))
-            throw new InputError('build-args', `expected KEY=VALUE on each line, got ${JSON.stringify(arg.length > 40 ? `${arg.slice(0, 40)}…` : arg)}`);
-    return args;
-}
-async function gitOutput(cwd, args) {
-    try {
-        const res = await runCommand(['git', '-C', cwd, ...args], { timeoutMs: 10_000 });
-        const out = res.stdout.trim();
-        return res.exitCode === 0 && out ? out : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * The time stamped into the image: SOURCE_DATE_EPOCH, else the commit's time, else 0. Never
- * the wall clock, so rebuilding a commit yields the same digest and re-running is a no-op.
- */
-async function sourceDateEpoch(context, sha, env) {
-    const fromEnv = env.SOURCE_DATE_EPOCH?.trim();
-    if (fromEnv) {
-        if (!/^\d+$/.test(fromEnv))
-            throw new InputError('SOURCE_DATE_EPOCH', `expected whole seconds since 1970, got ${JSON.stringify(fromEnv)}`);
-        return Number(fromEnv);
-    }
-    const commitTime = await gitOutput(context, ['log', '-1', '--format=%ct', sha]);
-    return commitTime && /^\d+$/.test(commitTime) ? Number(commitTime) : 0;
-}
-function setOutputs(runtime, report) {
-    runtime.setOutput('version', report.identity.version);
-    runtime.setOutput('tags', [...report.identity.immutableTags, ...report.identity.floatingTags].map((t) => `${report.image}:${t}`).join(','));
-    runtime.setOutput('digest', report.digest);
-    runtime.setOutput('image-ref', report.imageRef);
-    runtime.setOutput('previous-image-ref', report.previous?.imageRef ?? '');
-    runtime.setOutput('size', String(report.sizeBytes));
-    runtime.setOutput('builder', report.builder);
-    runtime.setOutput('pushed', String(report.pushed));
-}
-/** Bytes for people: 1.2 MB. */
-function formatBytes(bytes) {
-    if (bytes < 1024)
-        return `${bytes} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-const OUTCOME_TEXT = { pushed: 'pushed', unchanged: 'already there (no-op)', moved: 'moved' };
-/** The job summary: image, tags, digest, size, builder, build time, rollback artifact. */
-function buildSummary(report) {
-    const tagRows = report.pushed
-        ? report.tags.map((t) => `| \`${t.tag}\` | ${t.floating ? 'floating' : 'immutable'} | ${t.outcome === 'moved' ? `moved from \`${t.before?.slice(0, 19)}…\`` : OUTCOME_TEXT[t.outcome]} |`)
-        : [...report.identity.immutableTags, ...report.identity.floatingTags].map((t) => `| \`${t}\` | ${report.identity.floatingTags.includes(t) ? 'floating' : 'immutable'} | not pushed (push: false) |`);
-    return [
-        `### build-and-tag: ${report.image} ${report.identity.version}`,
-        '',
-        '| | |',
-        '| --- | --- |',
-        `| image | \`${report.image}\` |`,
-        `| version | \`${report.identity.version}\` |`,
-        `| digest | \`${report.digest}\` |`,
-        `| image-ref | \`${report.imageRef}\` |`,
-        `| size | ${formatBytes(report.sizeBytes)} (compressed) |`,
-        `| builder | ${report.builder} |`,
-        `| build time | ${(report.buildMs / 1000).toFixed(1)} s |`,
-        `| rollback artifact | ${report.previous ? `\`${report.previous.imageRef}\` (from ${report.previous.source}, verified in the registry)` : 'none recorded'} |`,
-        '',
-        '| tag | kind | result |',
-        '| --- | --- | --- |',
-        ...tagRows,
-        '',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/core/traffic/provider.ts
-/**
- * The traffic layer as rollgate sees it. The traffic system is the source of truth for where
- * requests go right now, so every operation reads the state back and returns what it found;
- * nothing here trusts a value the caller remembered from an earlier step.
- *
- * Two shapes share one interface:
- * - canary (weighted): a stable slot and a canary slot; `setWeight(n)` gives the canary n%.
- * - blue-green: two colours, one live; `switchTo(colour)` moves 100% in one change.
- * Providers that support only one shape throw a UserError from the other's operations.
- */
-/** The other colour. */
-function otherColour(colour) {
-    return colour === 'blue' ? 'green' : 'blue';
-}
-/** One line describing a state, for logs: `stable 75% · canary 25%`. */
-function describeTrafficState(state) {
-    const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
-    return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
-}
-/** A Markdown table of a state, for job summaries. */
-function trafficStateTable(state) {
-    const rows = state.slots.map((s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`);
-    return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
-}
-/** `25%`, `33.3%` */
-function formatPercent(percent) {
-    return `${Math.round(percent * 10) / 10}%`;
-}
-
 ;// CONCATENATED MODULE: ./src/core/github/record-hooks.ts
 
 
 
 
 /** A record the rollout could not write; its message says what to do. */
-class RecordNotWrittenError extends errors/* UserError */.yo {
+class RecordNotWrittenError extends core_errors/* UserError */.yo {
     name = 'RecordNotWrittenError';
 }
 /**
@@ -53399,7 +52734,7 @@ class DeploymentRecordHooks {
     static forRun(runtime, plan, planFile, client = {}, cwd) {
         try {
             // Inside a rollout the client retries twice (1 s, 4 s); the caller retries the whole call too.
-            return new DeploymentRecordHooks(runtime, factory_deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
+            return new DeploymentRecordHooks(runtime, deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
         }
         catch (err) {
             const hooks = new DeploymentRecordHooks(runtime, undefined, plan, planFile);
@@ -53409,16 +52744,16 @@ class DeploymentRecordHooks {
     }
     checkSetup() {
         if (this.setupError !== undefined)
-            throw new RecordNotWrittenError(`deployment records are not kept: ${(0,errors/* describeError */.Uc)(this.setupError)}`);
+            throw new RecordNotWrittenError(`deployment records are not kept: ${(0,core_errors/* describeError */.Uc)(this.setupError)}`);
     }
     fail(what, err, fix) {
-        throw new RecordNotWrittenError(`could not record ${what} in ${this.records?.location ?? 'GitHub'}: ${(0,errors/* describeError */.Uc)(err)}. What to do: ${fix}`);
+        throw new RecordNotWrittenError(`could not record ${what} in ${this.records?.location ?? 'GitHub'}: ${(0,core_errors/* describeError */.Uc)(err)}. What to do: ${fix}`);
     }
     async status(id, state, description) {
         const key = `${id}:${state}:${description}`;
         if (this.done.has(key) || !this.records)
             return;
-        const text = records_fitDescription(description);
+        const text = fitDescription(description);
         try {
             await this.records.setStatus(id, { state, description: text, environmentUrl: state === 'success' ? this.plan.environmentUrl : undefined });
         }
@@ -53447,9 +52782,9 @@ class DeploymentRecordHooks {
                 const irreversible = this.plan.irreversible || irreversibleInput(this.runtime);
                 const created = await this.records.create({
                     environment: event.environment,
-                    ref: factory_deployedRef(this.runtime),
+                    ref: deployedRef(this.runtime),
                     description,
-                    payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}) },
+                    payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
                 });
                 this.deploymentId = created.id;
             }
@@ -53465,7 +52800,7 @@ class DeploymentRecordHooks {
     async stepReached(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
+            await this.status(id, 'in_progress', `canary ${event.weight}%, gate passed`);
     }
     /** The new version is stable: `success`, with the plan's environment URL. */
     async promoted(event) {
@@ -53475,9 +52810,9 @@ class DeploymentRecordHooks {
     }
     /** Traffic is back on stable: `failure` for a bad canary, `error` when the pipeline itself broke. */
     async rolledBack(event) {
-        const given = inputs_getOptionalInput(this.runtime, 'cause');
+        const given = getOptionalInput(this.runtime, 'cause');
         if (given !== undefined && given !== 'failure' && given !== 'error')
-            throw new errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
+            throw new core_errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
         const id = await this.locate();
         if (id !== undefined)
             await this.status(id, given ?? event.cause, `rolled back: ${event.reason}`);
@@ -53490,7 +52825,7 @@ class DeploymentRecordHooks {
         this.checkSetup();
         if (this.deploymentId !== undefined || this.located || !this.records)
             return this.deploymentId;
-        const given = inputs_getOptionalInput(this.runtime, 'deployment-id');
+        const given = getOptionalInput(this.runtime, 'deployment-id');
         if (given !== undefined) {
             this.deploymentId = parseNumberInput('deployment-id', given, { integer: true, min: 1 });
         }
@@ -53524,7 +52859,7 @@ class DeploymentRecordHooks {
 }
 /** Input `irreversible`: true, false, or a reason (which counts as true). */
 function irreversibleInput(runtime) {
-    const value = inputs_getOptionalInput(runtime, 'irreversible');
+    const value = getOptionalInput(runtime, 'irreversible');
     if (value === undefined || /^(false|no|0|off)$/i.test(value))
         return undefined;
     return /^(true|yes|1|on)$/i.test(value) ? true : value;
@@ -53568,6 +52903,9 @@ function buildMessage(plan, event, env, now) {
             break;
         case 'gate-failure':
             title = `❌ ${plan.service} failed its gate`;
+            break;
+        case 'policy-override':
+            title = `⚠️ ${plan.service} release policy overridden`;
             break;
     }
     const failing = event.failingChecks ?? [];
@@ -53669,7 +53007,7 @@ async function notify(plan, event, options) {
         message = buildMessage(plan, event, runtime.env, options.clock.now());
     }
     catch (err) {
-        runtime.warning(`notification not sent: ${(0,errors/* describeError */.Uc)(err)}`);
+        runtime.warning(`notification not sent: ${(0,core_errors/* describeError */.Uc)(err)}`);
         return [];
     }
     const slack = slackPayload(message);
@@ -53691,7 +53029,7 @@ async function deliver(target, url, body, options) {
     // An incoming-webhook URL is itself the credential: messages name only its host.
     const host = notify_hostOf(url);
     try {
-        const res = await http_httpRequest({
+        const res = await httpRequest({
             method: 'POST',
             url,
             headers: { 'Content-Type': 'application/json' },
@@ -53709,7 +53047,7 @@ async function deliver(target, url, body, options) {
         return { target, ok: false, status: res.status, attempts: res.attempts, detail: `${host} answered ${res.status}${answer ? ` ${answer}` : ''}${tries}` };
     }
     catch (err) {
-        const reason = (0,errors/* describeError */.Uc)(err).replace(/https?:\/\/\S+/g, host);
+        const reason = (0,core_errors/* describeError */.Uc)(err).replace(/https?:\/\/\S+/g, host);
         return { target, ok: false, attempts: (options.retries ?? 3) + 1, detail: reason };
     }
 }
@@ -53730,178 +53068,6 @@ function rolloutNotifier(plan, options) {
     return async (kind, details) => {
         await notify(plan, { ...details, kind }, options);
     };
-}
-
-;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
-
-
-/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
-function describeResource(resource, name, target) {
-    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
-}
-/**
- * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
- * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
- */
-class kubectl_Kubectl {
-    options;
-    binary;
-    provider;
-    constructor(options = {}) {
-        this.options = options;
-        this.binary = options.binary ?? 'kubectl';
-        this.provider = options.provider ?? 'kubectl';
-    }
-    /** The global flags every call carries: context and namespace. */
-    globalArgs() {
-        const args = [];
-        if (this.options.context)
-            args.push('--context', this.options.context);
-        if (this.options.namespace)
-            args.push('--namespace', this.options.namespace);
-        return args;
-    }
-    /** The argument vector for reading one object as JSON. */
-    getArgs(resource, name) {
-        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
-    }
-    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
-    patchArgs(resource, name, patch, subresource) {
-        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
-    }
-    /** Reads one object; a missing one is a ProviderError that names it. */
-    async get(resource, name, signal) {
-        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
-        try {
-            return JSON.parse(out);
-        }
-        catch {
-            throw new errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
-        }
-    }
-    /** Applies one patch; the caller reads the object back to verify it. */
-    async patch(resource, name, patch, options = {}) {
-        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
-    }
-    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
-    async command(args, what, options = {}) {
-        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
-    }
-    /** How messages name a resource of this target. */
-    describe(resource, name) {
-        return describeResource(resource, name, this.options);
-    }
-    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
-        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await exec_runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
-            const detail = err instanceof Error ? err.message : String(err);
-            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
-        });
-        if (result.exitCode !== 0) {
-            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
-            const notFound = /NotFound|not found/i.test(reason);
-            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
-        }
-        return result.stdout;
-    }
-}
-function quoteForLog(arg) {
-    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
-function pointerSegment(segment) {
-    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
-}
-/** Narrows an unknown JSON value to a plain object, or undefined. */
-function asRecord(value) {
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-}
-/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
-function asRecords(value) {
-    return Array.isArray(value) ? value.map((v) => asRecord(v) ?? {}) : [];
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
-
-
-/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
-const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
-const DEPLOYMENT = 'deployments.apps';
-/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
-function deploymentForSlot(config, slot) {
-    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
-    const name = (field && config[field]) ?? config.deployment;
-    if (!name)
-        throw new errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
-    return name;
-}
-function kubectl(config, deps) {
-    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
-}
-/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
-function deployArgs(config, deployment, image) {
-    const k = new Kubectl({ context: config.context, namespace: config.namespace });
-    return [
-        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
-        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
-    ];
-}
-/**
- * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
- * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
- * and reads the image back.
- */
-async function deployToKubernetes(config, slot, image, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s)
-        throw new errors/* UserError */.yo('deploy.kubernetes: is required here');
-    const name = deploymentForSlot(k8s, slot);
-    const k = kubectl(k8s, deps);
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
-    const spec = asRecord(before.spec) ?? {};
-    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
-    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
-        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
-        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
-    }
-    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
-    const seconds = Math.ceil(config.timeout / 1000);
-    await k
-        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
-        .catch((err) => {
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
-    });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
-    if (found !== image)
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
-}
-/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
-async function scaleDownCanary(config, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s?.canaryDeployment)
-        return undefined;
-    const k = kubectl(k8s, deps);
-    const name = k8s.canaryDeployment;
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    const replicas = asRecord(before.spec)?.replicas;
-    if (replicas === 0)
-        return { deployment: name, replicas: 0 };
-    const count = typeof replicas === 'number' ? replicas : 1;
-    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    if (asRecord(after.spec)?.replicas !== 0)
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
-    return { deployment: name, replicas: count };
-}
-/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
-function containerImage(deployment, container, resource) {
-    const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
-    const found = containers.find((c) => c.name === container);
-    if (!found)
-        throw new errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
-    return typeof found.image === 'string' ? found.image : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/core/deploy/rolling.ts
@@ -53954,7 +53120,7 @@ class RollingDeployment {
         this.deps = deps;
         const k8s = config.kubernetes;
         if (!k8s?.deployment)
-            throw new errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
+            throw new core_errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
         this.name = k8s.deployment;
         this.container = k8s.container;
         this.kubectl = new kubectl_Kubectl({ context: k8s.context, namespace: k8s.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'rolling' });
@@ -53977,7 +53143,7 @@ class RollingDeployment {
     async deploy(image, options = {}) {
         const now = await this.read(options.signal);
         if (!now.image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
         // Re-deploying what already runs (a retried job) must keep the original rollback target.
         const from = now.image === image && now.record?.phase === 'deployed' && now.record.to === image ? now.record.from : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
         await this.writeRecord({ from, to: image, phase: 'deployed' }, options.signal);
@@ -53989,11 +53155,11 @@ class RollingDeployment {
         await this.rolloutStatus('to be rolled out', options.signal);
         const now = await this.read(options.signal);
         if (image && now.image !== image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
         return now.state;
     }
     setWeight() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
     }
     /** Marks the update settled, so a later rollback does not undo a release that was judged good. */
     async promote(options = {}) {
@@ -54027,20 +53193,20 @@ class RollingDeployment {
             return unchanged(`${this.target} already runs ${record.from.image}, the image from before the update`);
         }
         if (now.image !== record.to)
-            throw new errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
+            throw new core_errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
         await this.undoTo(record, options.signal);
         await this.rolloutStatus('to roll back', options.signal);
         const after = await this.read(options.signal);
         if (after.image !== record.from.image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
         await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
         return { changed: true, before: now.state, after: after.state };
     }
     liveColour() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
     }
     switchTo() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
     }
     async undoTo(record, signal) {
         const deployment = `deployment/${this.name}`;
@@ -54063,7 +53229,7 @@ class RollingDeployment {
         await this.kubectl
             .command(['rollout', 'status', `deployment/${this.name}`, `--timeout=${seconds}s`], `waiting for ${this.target} ${what}`, { signal, timeoutMs: this.config.timeout + 30_000 })
             .catch((err) => {
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
         });
     }
     async writeRecord(record, signal) {
@@ -54073,72 +53239,6 @@ class RollingDeployment {
     stateOf(image) {
         return { canaryPercent: 0, slots: [{ role: 'stable', name: `${this.name} (${image ?? 'no image'})`, percent: 100 }] };
     }
-}
-
-;// CONCATENATED MODULE: ./src/core/template.ts
-
-const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
-/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
-function renderTemplate(template, vars, field = 'template') {
-    return template.replace(PLACEHOLDER, (_m, name) => {
-        const value = vars[name];
-        if (value === undefined) {
-            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
-            throw new errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
-        }
-        return String(value);
-    });
-}
-/**
- * Splits a command template into an argument vector the way a shell splits words (quotes,
- * backslashes), then fills placeholders inside each word. Values are never re-split or
- * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
- */
-function commandFromTemplate(template, vars, field = 'command') {
-    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
-}
-/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
-function splitWords(text, field = 'command') {
-    const words = [];
-    let current = '';
-    let inWord = false;
-    let quote;
-    for (let i = 0; i < text.length; i++) {
-        const ch = text[i];
-        if (quote) {
-            if (ch === quote)
-                quote = undefined;
-            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
-                current += text[++i];
-            else
-                current += ch;
-        }
-        else if (ch === "'" || ch === '"') {
-            quote = ch;
-            inWord = true;
-        }
-        else if (ch === '\\' && i + 1 < text.length) {
-            current += text[++i];
-            inWord = true;
-        }
-        else if (/\s/.test(ch)) {
-            if (inWord)
-                words.push(current);
-            current = '';
-            inWord = false;
-        }
-        else {
-            current += ch;
-            inWord = true;
-        }
-    }
-    if (quote)
-        throw new errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
-    if (inWord)
-        words.push(current);
-    if (words.length === 0)
-        throw new errors/* UserError */.yo(`${field}: empty command`);
-    return words;
 }
 
 ;// CONCATENATED MODULE: ./src/core/traffic/command.ts
@@ -54175,12 +53275,12 @@ class CommandTrafficProvider {
             const out = (await this.run('getWeight', this.config.getWeight, {}, options.signal)).trim().split('\n').pop()?.trim() ?? '';
             if (this.mode === 'blue-green') {
                 if (out !== 'blue' && out !== 'green')
-                    throw new errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
+                    throw new core_errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
                 return colourState(out);
             }
             const percent = Number(out.replace(/%$/, ''));
             if (out === '' || !Number.isFinite(percent) || percent < 0 || percent > 100)
-                throw new errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; expected the canary's share, a number from 0 to 100`);
+                throw new core_errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; expected the canary's share, a number from 0 to 100`);
             return weightState(percent);
         }
         const remembered = this.remembered();
@@ -54190,7 +53290,7 @@ class CommandTrafficProvider {
     }
     async setWeight(percent, options = {}) {
         if (this.mode !== 'canary')
-            throw new errors/* UserError */.yo('command: setWeight is for strategy canary; blue-green switches colours');
+            throw new core_errors/* UserError */.yo('command: setWeight is for strategy canary; blue-green switches colours');
         await this.run('setWeight', this.config.setWeight, { weight: percent, slot: 'canary' }, options.signal);
         this.remember({ canaryPercent: percent });
         return this.readBack((s) => Math.abs(s.canaryPercent - percent) < 0.5, `canary at ${percent}%`, options.signal);
@@ -54208,7 +53308,7 @@ class CommandTrafficProvider {
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
-                throw new errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
+                throw new core_errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
             if (before.live === to)
                 return { changed: false, before, after: before };
             return { changed: true, before, after: await this.switchTo(to, options) };
@@ -54226,7 +53326,7 @@ class CommandTrafficProvider {
     }
     async switchTo(colour, options = {}) {
         if (this.mode !== 'blue-green')
-            throw new errors/* UserError */.yo('command: switchTo is for strategy blue-green');
+            throw new core_errors/* UserError */.yo('command: switchTo is for strategy blue-green');
         await this.run('setWeight', this.config.setWeight, { weight: 100, slot: colour, colour }, options.signal);
         this.remember({ canaryPercent: 0, live: colour });
         return this.readBack((s) => s.live === colour, `${colour} live`, options.signal);
@@ -54234,13 +53334,13 @@ class CommandTrafficProvider {
     async readBack(ok, wanted, signal) {
         const state = await this.getState({ signal });
         if (!ok(state))
-            throw new errors/* ProviderError */.mZ('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
+            throw new core_errors/* ProviderError */.mZ('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
         return state;
     }
     async run(field, template, vars, signal) {
         const argv = commandFromTemplate(template, { service: this.deps.service, environment: this.deps.environment, ...vars }, `traffic.${field}`);
         return this.deps.group(`traffic.${field}: ${argv.join(' ')}`, async () => {
-            const result = await exec_runCommand(argv, {
+            const result = await runCommand(argv, {
                 cwd: this.deps.cwd,
                 env: this.deps.env,
                 timeoutMs: this.config.timeout,
@@ -54249,13 +53349,13 @@ class CommandTrafficProvider {
             });
             if (result.exitCode !== 0) {
                 const tail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-                throw new errors/* ProviderError */.mZ('command', `traffic.${field} (${argv[0]}) exited with status ${result.exitCode}${tail ? `: ${tail}` : ''}`);
+                throw new core_errors/* ProviderError */.mZ('command', `traffic.${field} (${argv[0]}) exited with status ${result.exitCode}${tail ? `: ${tail}` : ''}`);
             }
             return result.stdout;
         });
     }
     stateFile() {
-        return this.deps.stateDir ? (0,external_node_path_namespaceObject.join)(this.deps.stateDir, `${this.deps.service}-${this.deps.environment}.traffic.json`) : undefined;
+        return this.deps.stateDir ? (0,external_node_path_.join)(this.deps.stateDir, `${this.deps.service}-${this.deps.environment}.traffic.json`) : undefined;
     }
     remembered() {
         const file = this.stateFile();
@@ -54323,13 +53423,13 @@ class HaproxyRuntimeApi {
     send(command, signal) {
         return new Promise((resolve, reject) => {
             let socket;
-            const fail = (detail) => reject(new errors/* ProviderError */.mZ('haproxy', `runtime API at ${this.address}: ${detail}`, true));
+            const fail = (detail) => reject(new core_errors/* ProviderError */.mZ('haproxy', `runtime API at ${this.address}: ${detail}`, true));
             if (this.address.startsWith('unix:'))
                 socket = (0,external_node_net_.connect)({ path: this.address.slice('unix:'.length) });
             else {
                 const m = /^(.*):(\d+)$/.exec(this.address);
                 if (!m)
-                    return reject(new errors/* UserError */.yo(`traffic.admin: expected host:port or unix:/path/to/admin.sock, got ${JSON.stringify(this.address)}`));
+                    return reject(new core_errors/* UserError */.yo(`traffic.admin: expected host:port or unix:/path/to/admin.sock, got ${JSON.stringify(this.address)}`));
                 socket = (0,external_node_net_.connect)({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) });
             }
             let answer = '';
@@ -54360,13 +53460,13 @@ class HaproxyRuntimeApi {
         // HAProxy ends every command's answer with a newline, even an empty one: no byte at all
         // means the connection dropped before it answered, and the change may not have happened.
         if (answer === '')
-            throw new errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
         const problems = answer
             .split('\n')
             .map((l) => l.trim())
             .filter(Boolean);
         if (problems.length > 0)
-            throw new errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: ${problems.join(' ')}`);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: ${problems.join(' ')}`);
     }
     /** Every server of `backend` with its weight and states. */
     async servers(backend, signal) {
@@ -54375,7 +53475,7 @@ class HaproxyRuntimeApi {
         const header = lines.find((l) => l.startsWith('# be_id'));
         if (!header) {
             const reason = lines.filter(Boolean).join(' ') || 'an empty answer';
-            throw new errors/* ProviderError */.mZ('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
         }
         const columns = header.slice(2).split(/\s+/);
         const col = (name) => columns.indexOf(name);
@@ -54408,7 +53508,7 @@ class HaproxyTrafficProvider {
     constructor(config, deps = {}) {
         this.config = config;
         this.api = new HaproxyRuntimeApi(config.admin, config.timeout);
-        this.clock = deps.clock ?? clock_systemClock;
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
         this.mode = deps.mode ?? 'canary';
         this.target = `haproxy ${config.admin} backend ${config.backend}`;
     }
@@ -54425,7 +53525,7 @@ class HaproxyTrafficProvider {
     async setWeight(percent, options = {}) {
         this.requireMode('canary', 'setWeight');
         if (!(percent >= 0 && percent <= 100))
-            throw new errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+            throw new core_errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
         const canaryWeight = Math.round((percent / 100) * this.config.maxWeight);
         const stableWeight = this.config.maxWeight - canaryWeight;
         const { stable, canary, backend } = this.config;
@@ -54448,7 +53548,7 @@ class HaproxyTrafficProvider {
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
-                throw new errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
+                throw new core_errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
             if (before.live === to && before.canaryPercent === 0)
                 return { changed: false, before, after: before };
             const after = await this.switchTo(to, options);
@@ -54482,7 +53582,7 @@ class HaproxyTrafficProvider {
     colours() {
         const { blue, green } = this.config;
         if (!blue || !green)
-            throw new errors/* UserError */.yo('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
+            throw new core_errors/* UserError */.yo('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
         return { blue, green };
     }
     async colourState(signal) {
@@ -54498,14 +53598,14 @@ class HaproxyTrafficProvider {
     }
     requireMode(mode, operation) {
         if (this.mode !== mode)
-            throw new errors/* UserError */.yo(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
+            throw new core_errors/* UserError */.yo(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
     }
     async pair(first, second, signal) {
         const servers = await this.api.servers(this.config.backend, signal);
         const find = (name) => {
             const server = servers.find((s) => s.name === name);
             if (!server)
-                throw new errors/* ProviderError */.mZ('haproxy', `backend ${this.config.backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ('haproxy', `backend ${this.config.backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
             return server;
         };
         return [find(first), find(second)];
@@ -54520,7 +53620,7 @@ class HaproxyTrafficProvider {
                 return state;
             if (attempt >= 2) {
                 const detail = wrong.map((s) => `${s.name} has weight ${s.weight} [${s.admin}], expected ${weights[s.name]}${admin[s.name] ? ` [${admin[s.name]}]` : ''}`).join('; ');
-                throw new errors/* ProviderError */.mZ('haproxy', `read-back after the change does not match: ${detail} (was HAProxy reloaded, or is another rollout moving it?)`);
+                throw new core_errors/* ProviderError */.mZ('haproxy', `read-back after the change does not match: ${detail} (was HAProxy reloaded, or is another rollout moving it?)`);
             }
             await this.clock.sleep(200, signal);
         }
@@ -54552,7 +53652,7 @@ function kubectlFor(kind, target, deps) {
 /** Rejects a weight outside 0–100 before anything is written. */
 function checkPercent(percent) {
     if (!(Number.isFinite(percent) && percent >= 0 && percent <= 100))
-        throw new errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+        throw new core_errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
 }
 /** Whole-number weights for stable and canary that add up to 100 (the APIs take integers). */
 function splitWeights(percent) {
@@ -54568,9 +53668,9 @@ function weightedState(kind, resource, slots, options = {}) {
     const others = options.others ?? 0;
     const total = stable.weight + canary.weight + others;
     if (others > 0)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
     if (options.mustTotal100 ? total !== 100 : total <= 0)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
     return {
         canaryPercent: (canary.weight / total) * 100,
         slots: [
@@ -54584,12 +53684,12 @@ function expectWeights(kind, resource, state, expected) {
     const stable = state.slots.find((s) => s.role === 'stable');
     const canary = state.slots.find((s) => s.role === 'canary');
     if (stable?.weight !== expected.stable || canary?.weight !== expected.canary)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`);
     return state;
 }
 /** The error for an operation of the other shape (blue-green on a weighted provider, or the reverse). */
 function wrongShape(kind, operation, supported) {
-    return new errors/* UserError */.yo(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
+    return new core_errors/* UserError */.yo(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
 }
 /**
  * The shared shape of the weighted providers (Istio, Gateway API, NGINX Ingress, SMI): each supplies
@@ -54603,7 +53703,7 @@ class WeightedKubernetesProvider {
     mustTotal100 = false;
     constructor(deps) {
         this.deps = deps;
-        this.clock = deps.clock ?? clock_systemClock;
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
     }
     async getState(options = {}) {
         const pair = await this.readPair(options.signal);
@@ -54673,7 +53773,7 @@ class ArgoRolloutsTrafficProvider {
         this.config = config;
         this.kubectl = kubectlFor(this.kind, config, deps);
         this.target = this.kubectl.describe(ROLLOUT_RESOURCE, config.rollout);
-        this.clock = deps.clock ?? clock_systemClock;
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
     }
     /** Reads the Rollout and works out the canary's share from its status. */
     async read(signal) {
@@ -54736,29 +53836,29 @@ class ArgoRolloutsTrafficProvider {
             if (done(reading))
                 return this.stateOf(reading);
             if (this.clock.now() >= deadline)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the status did not show ${what} within ${Math.round(this.config.timeout / 1000)}s (canary ${reading.canaryPercent}%, phase ${reading.phase ?? 'unknown'}${reading.observed ? '' : ', the controller has not seen the change: is it running?'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the status did not show ${what} within ${Math.round(this.config.timeout / 1000)}s (canary ${reading.canaryPercent}%, phase ${reading.phase ?? 'unknown'}${reading.observed ? '' : ', the controller has not seen the change: is it running?'})`);
             await this.clock.sleep(1000, signal);
         }
     }
 }
 /** The canary's share as the Rollout reports it: traffic-routed weights when present, else the step's setWeight. */
 function readRollout(rollout) {
-    const spec = asRecord(rollout.spec) ?? {};
-    const status = asRecord(rollout.status) ?? {};
+    const spec = kubectl_asRecord(rollout.spec) ?? {};
+    const status = kubectl_asRecord(rollout.status) ?? {};
     const stableRS = typeof status.stableRS === 'string' ? status.stableRS : undefined;
     const currentPodHash = typeof status.currentPodHash === 'string' ? status.currentPodHash : undefined;
     const updating = stableRS !== undefined && currentPodHash !== undefined && stableRS !== currentPodHash;
     const aborted = status.abort === true;
     // Argo Rollouts reports observedGeneration as a string.
     const observed = status.observedGeneration !== undefined && String(status.observedGeneration) === String(rollout.metadata?.generation ?? '');
-    const routed = asRecord(asRecord(asRecord(asRecord(status.canary)?.weights)?.canary))?.weight;
+    const routed = kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(status.canary)?.weights)?.canary))?.weight;
     let canaryPercent;
     if (!updating || aborted)
         canaryPercent = typeof routed === 'number' ? routed : 0;
     else if (typeof routed === 'number')
         canaryPercent = routed;
     else {
-        const steps = asRecords(asRecord(asRecord(spec.strategy)?.canary)?.steps);
+        const steps = asRecords(kubectl_asRecord(kubectl_asRecord(spec.strategy)?.canary)?.steps);
         const index = typeof status.currentStepIndex === 'number' ? status.currentStepIndex : 0;
         const weights = steps.slice(0, index + 1).map((s) => s.setWeight).filter((w) => typeof w === 'number');
         canaryPercent = weights.length ? weights[weights.length - 1] : 0;
@@ -54794,15 +53894,15 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
     /** Reads the route and finds the two backendRefs. */
     async locate(signal) {
         const route = await this.kubectl.get(HTTPROUTE_RESOURCE, this.config.httpRoute, signal);
-        const rules = asRecords(asRecord(route.spec)?.rules);
+        const rules = asRecords(kubectl_asRecord(route.spec)?.rules);
         const rule = rules[this.config.rule];
         if (!rule)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
         const refs = asRecords(rule.backendRefs);
         const find = (name) => {
             const index = refs.findIndex((r) => r.name === name && (r.kind === undefined || r.kind === 'Service'));
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(this.config.stableBackend);
@@ -54868,15 +53968,15 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
     }
     async locate(signal) {
         const vs = await this.kubectl.get(VIRTUALSERVICE_RESOURCE, this.config.virtualService, signal);
-        const http = asRecords(asRecord(vs.spec)?.http);
+        const http = asRecords(kubectl_asRecord(vs.spec)?.http);
         const { host, stableSubset, canarySubset } = this.config;
-        const destination = (r) => asRecord(r.destination) ?? {};
+        const destination = (r) => kubectl_asRecord(r.destination) ?? {};
         const isOurs = (r, subset) => destination(r).host === host && destination(r).subset === subset;
         const main = this.config.route
             ? http.findIndex((h) => h.name === this.config.route)
             : http.findIndex((h) => h.name !== HEADER_ROUTE_NAME && asRecords(h.route).some((r) => isOurs(r, stableSubset)));
         if (main < 0)
-            throw new errors/* ProviderError */.mZ(this.kind, this.config.route
+            throw new core_errors/* ProviderError */.mZ(this.kind, this.config.route
                 ? `${this.target}: the VirtualService has no HTTP route named ${JSON.stringify(this.config.route)} (found: ${http.map((h) => String(h.name ?? '(unnamed)')).join(', ') || 'none'})`
                 : `${this.target}: no HTTP route sends traffic to host ${host} subset ${stableSubset}`);
         const mainRoute = http[main];
@@ -54884,7 +53984,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
         const find = (subset) => {
             const index = routes.findIndex((r) => isOurs(r, subset));
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: HTTP route ${main} has no destination host ${host} subset ${subset} (found: ${routes.map((r) => `${String(destination(r).host)}/${String(destination(r).subset ?? '-')}`).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: HTTP route ${main} has no destination host ${host} subset ${subset} (found: ${routes.map((r) => `${String(destination(r).host)}/${String(destination(r).subset ?? '-')}`).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(stableSubset);
@@ -54893,7 +53993,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
         const weightOf = (r) => (typeof r?.weight === 'number' ? r.weight : routes.length === 1 ? 100 : 0);
         const others = routes.reduce((sum, r, i) => (i === stableIndex || i === canaryIndex ? sum : sum + weightOf(r)), 0);
         const header = http.findIndex((h) => h.name === HEADER_ROUTE_NAME);
-        const mirrored = this.config.mirrorPercent !== undefined && asRecord(mainRoute.mirror)?.subset === canarySubset;
+        const mirrored = this.config.mirrorPercent !== undefined && kubectl_asRecord(mainRoute.mirror)?.subset === canarySubset;
         return {
             main,
             stableIndex,
@@ -54907,8 +54007,8 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
     headerRoute(mainRoute) {
         const headers = Object.fromEntries(Object.entries(this.config.headerMatch ?? {}).map(([name, value]) => [name, { exact: value }]));
         const matches = asRecords(mainRoute.match);
-        const match = matches.length ? matches.map((m) => ({ ...m, headers: { ...(asRecord(m.headers) ?? {}), ...headers } })) : [{ headers }];
-        const port = asRecord(asRecord(asRecords(mainRoute.route)[0]?.destination)?.port);
+        const match = matches.length ? matches.map((m) => ({ ...m, headers: { ...(kubectl_asRecord(m.headers) ?? {}), ...headers } })) : [{ headers }];
+        const port = kubectl_asRecord(kubectl_asRecord(asRecords(mainRoute.route)[0]?.destination)?.port);
         return { name: HEADER_ROUTE_NAME, match, route: [{ destination: { host: this.config.host, subset: this.config.canarySubset, ...(port ? { port } : {}) }, weight: 100 }] };
     }
     /**
@@ -54924,9 +54024,9 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
             { op: 'add', path: `${m}/route/${at.canaryIndex}/weight`, value: weights.canary },
         ];
         if (this.config.mirrorPercent !== undefined) {
-            const mirrored = asRecord(at.mainRoute.mirror)?.subset === this.config.canarySubset;
+            const mirrored = kubectl_asRecord(at.mainRoute.mirror)?.subset === this.config.canarySubset;
             if (phase === 'ramp') {
-                const port = asRecord(asRecord(asRecords(at.mainRoute.route)[at.canaryIndex]?.destination)?.port);
+                const port = kubectl_asRecord(kubectl_asRecord(asRecords(at.mainRoute.route)[at.canaryIndex]?.destination)?.port);
                 ops.push({ op: 'add', path: `${m}/mirror`, value: { host: this.config.host, subset: this.config.canarySubset, ...(port ? { port } : {}) } }, { op: 'add', path: `${m}/mirrorPercentage`, value: { value: this.config.mirrorPercent } });
             }
             else if (mirrored) {
@@ -55033,12 +54133,12 @@ class ServiceSelectorTrafficProvider {
     async getState(options = {}) {
         const { live, value } = await this.readSelector(options.signal);
         if (!live)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the selector ${value === undefined ? `has no key ${this.config.selectorKey}` : `says ${this.config.selectorKey}=${String(value)}`}, which is neither blue (${this.config.blue}) nor green (${this.config.green})`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the selector ${value === undefined ? `has no key ${this.config.selectorKey}` : `says ${this.config.selectorKey}=${String(value)}`}, which is neither blue (${this.config.blue}) nor green (${this.config.green})`);
         return this.stateFor(live);
     }
     async readSelector(signal) {
         const service = await this.kubectl.get(SERVICE_RESOURCE, this.config.service, signal);
-        const selector = asRecord(asRecord(service.spec)?.selector) ?? {};
+        const selector = kubectl_asRecord(kubectl_asRecord(service.spec)?.selector) ?? {};
         const value = selector[this.config.selectorKey];
         return { value, live: value === this.config.blue ? 'blue' : value === this.config.green ? 'green' : undefined };
     }
@@ -55060,14 +54160,14 @@ class ServiceSelectorTrafficProvider {
         await this.kubectl.patch(SERVICE_RESOURCE, this.config.service, { type: 'merge', patch: this.patchFor(colour) }, { signal: options.signal });
         const after = await this.getState(options);
         if (after.live !== colour)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
         return after;
     }
     /** Switches back to `toColour`; without it there is no earlier switch to undo, so nothing changes. */
     async rollback(options = {}) {
         const to = options.toColour;
         if (!to)
-            throw new errors/* UserError */.yo(`${this.kind}: blue-green rollback needs the colour to return to, and no earlier switch is on record`);
+            throw new core_errors/* UserError */.yo(`${this.kind}: blue-green rollback needs the colour to return to, and no earlier switch is on record`);
         // A selector that names neither colour is repaired by the switch itself, so it is not an error here.
         const { live } = await this.readSelector(options.signal);
         const before = live ? this.stateFor(live) : { canaryPercent: 100, slots: [] };
@@ -55110,11 +54210,11 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
     }
     async locate(signal) {
         const split = await this.kubectl.get(TRAFFICSPLIT_RESOURCE, this.config.trafficSplit, signal);
-        const backends = asRecords(asRecord(split.spec)?.backends);
+        const backends = asRecords(kubectl_asRecord(split.spec)?.backends);
         const find = (service) => {
             const index = backends.findIndex((b) => b.service === service);
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(this.config.stableBackend);
@@ -55157,8 +54257,8 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
 function createTrafficProvider(plan, deps = {}) {
     const traffic = plan.traffic;
     if (!traffic)
-        throw new errors/* UserError */.yo('plan: traffic is required by this action (which system moves the traffic?)');
-    const full = { clock: clock_systemClock, log: () => undefined, group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
+        throw new core_errors/* UserError */.yo('plan: traffic is required by this action (which system moves the traffic?)');
+    const full = { clock: core_clock/* systemClock */.m, log: () => undefined, group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
     return fromConfig(traffic, plan, full);
 }
 function fromConfig(traffic, plan, deps) {
@@ -55211,532 +54311,17 @@ async function runBookkeeping(what, call, deps) {
         }
         catch (err) {
             if (attempt >= attempts)
-                return `${what} failed after ${attempts} attempts: ${(0,errors/* describeError */.Uc)(err)}`;
+                return `${what} failed after ${attempts} attempts: ${(0,core_errors/* describeError */.Uc)(err)}`;
             await deps.clock.sleep(delay);
             delay *= 2;
         }
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
-
-
-/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. A runner-local cache at most, never the rollout's state. */
-function stateDirectory(env) {
-    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.rollgate', 'state');
-}
-/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
-function rolloutOwner(env) {
-    if (env.ROLLGATE_RUN_ID?.trim())
-        return env.ROLLGATE_RUN_ID.trim();
-    if (env.GITHUB_RUN_ID)
-        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
-    let user = 'someone';
-    try {
-        user = (0,external_node_os_namespaceObject.userInfo)().username;
-    }
-    catch {
-        /* no passwd entry in some containers */
-    }
-    return `${user}@${(0,external_node_os_namespaceObject.hostname)()}`;
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/store.ts
-
-/** Another writer changed the record since it was read: the caller must stop without moving traffic. */
-class RolloutConflictError extends errors/* UserError */.yo {
-    location;
-    name = 'RolloutConflictError';
-    constructor(location, detail) {
-        super(`rollout record ${location} changed since it was read: ${detail}`);
-        this.location = location;
-    }
-}
-/**
- * Service or environment as one segment of where a store keeps the record (a file path, a ref):
- * letters, digits, `-`, `_` kept, every other byte %-escaped, so two names never share a record
- * and no name breaks a path or git's ref rules (`..`, `.lock`, `~^:?*[\`, spaces).
- */
-function keySegment(name, what) {
-    if (!name)
-        throw new errors/* UserError */.yo(`rollout store: ${what} is empty`);
-    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
-        const ch = String.fromCharCode(byte);
-        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-    }).join('');
-}
-/** A store held in memory, with the same compare-and-swap rule: for unit tests of the state machine. */
-class MemoryRolloutStore {
-    location;
-    kind = 'memory';
-    record;
-    counter = 0;
-    constructor(location = 'memory') {
-        this.location = location;
-    }
-    async read() {
-        return this.record && { document: structuredClone(this.record.document), revision: this.record.revision };
-    }
-    async write(document, expected) {
-        if (this.record?.revision !== expected)
-            throw new RolloutConflictError(this.location, `expected revision ${expected ?? '(none)'}, found ${this.record?.revision ?? '(none)'}`);
-        this.record = { document: structuredClone(document), revision: String(++this.counter) };
-        return { document: structuredClone(document), revision: this.record.revision };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/state-machine.ts
-
-/** Phases in which no rollout is in progress: a new one may start. */
-const SETTLED_PHASES = ['promoted', 'rolled-back', 'aborted'];
-/** A change the state machine refuses: names the phase and what to run instead. */
-class RolloutStateError extends errors/* UserError */.yo {
-    name = 'RolloutStateError';
-}
-/** Keeps the history short enough for a store document; the GitHub store's commits keep all of it. */
-const HISTORY_LIMIT = 50;
-/** The step the canary is at now, if any. */
-function currentStep(record) {
-    return record.steps[record.steps.length - 1];
-}
-/**
- * Whether promotion is allowed now, and why not: a gate at the current weight, for the version
- * the canary runs, passed (or was skipped on purpose) in this rollout, with nothing moved since.
- */
-function promotionBlocker(record) {
-    if (record.phase !== 'canary')
-        return `the rollout is ${describePhase(record)}, not at a judged canary step`;
-    const step = currentStep(record);
-    if (!step)
-        return 'no traffic step is on record';
-    if (step.version !== record.version)
-        return `the gate judged ${step.version}, but the rollout is of ${record.version}`;
-    if (Math.abs(step.weight - record.weight) >= 0.5)
-        return `the gate judged the canary at ${step.weight}%, but it has ${record.weight}% now`;
-    if (step.gate === 'passed' || step.gate === 'skipped')
-        return undefined;
-    return `the gate at ${step.weight}% is ${step.gate}`;
-}
-/**
- * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
- * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
- */
-function transition(record, event, ctx) {
-    const refuse = (why) => {
-        throw new RolloutStateError(`${ctx.service}/${ctx.environment}: ${ctx.action} cannot ${describeEvent(event)}: ${why}. Next safe step: ${record ? nextSafeStep(record) : 'run deploy-canary'}`);
-    };
-    const log = (next, change) => {
-        next.history = [...next.history, { at: ctx.now, by: ctx.by, action: ctx.action, change, generation: next.generation }].slice(-HISTORY_LIMIT);
-        if (next.lock?.owner === ctx.by)
-            next.lock = { ...next.lock, heartbeat: ctx.now };
-        return next;
-    };
-    if (event.kind === 'start') {
-        if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by && !event.abandoned)
-            refuse(`a rollout of ${record.version} by ${record.startedBy} is ${describePhase(record)}`);
-        // What serves now: from this record's last settled rollout, else what the deployment records call good.
-        const stable = (record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood) ?? event.knownGood;
-        const next = {
-            schema: 1,
-            service: ctx.service,
-            environment: ctx.environment,
-            strategy: event.strategy,
-            phase: 'deploying',
-            generation: (record?.generation ?? 0) + 1,
-            version: event.version,
-            startedBy: ctx.by,
-            startedAt: ctx.now,
-            slots: { ...(record?.slots ?? {}) },
-            lastGood: stable,
-            live: event.live,
-            previous: undefined,
-            weight: event.weight,
-            steps: [],
-            stableOverwritten: false,
-            lock: record?.lock,
-            history: record?.history ?? [],
-        };
-        return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
-    }
-    if (!record && event.kind === 'rollback') {
-        // A manual rollback with nothing on record: the record starts here, in the phase it is in.
-        return log({ schema: 1, service: ctx.service, environment: ctx.environment, strategy: event.strategy ?? 'canary', phase: 'rolling-back', generation: 1, version: '?', startedBy: ctx.by, startedAt: ctx.now, slots: {}, weight: 0, steps: [], stableOverwritten: false, history: [] }, `rollback started (${event.reason})`);
-    }
-    if (!record)
-        return refuse('no rollout is on record');
-    const next = structuredClone(record);
-    switch (event.kind) {
-        case 'traffic-given':
-            if (record.phase !== 'deploying')
-                refuse(`the rollout is ${describePhase(record)}`);
-            next.phase = 'canary';
-            next.weight = event.weight;
-            if (event.live)
-                next.live = event.live;
-            if (event.previous)
-                next.previous = event.previous;
-            if (event.live)
-                next.slots[event.live] = record.version;
-            else if (record.strategy === 'rolling')
-                next.slots.stable = record.version;
-            else
-                next.slots.canary = record.version;
-            next.steps = [{ weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
-            return log(next, `${record.version} serves ${event.live ? `as ${event.live}` : `${event.weight}% as canary`}; gate pending`);
-        case 'abort':
-            if (record.phase !== 'deploying')
-                refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
-            next.phase = 'aborted';
-            return log(next, `aborted before traffic moved: ${event.reason}`);
-        case 'step':
-            if (record.phase !== 'canary')
-                refuse(`the rollout is ${describePhase(record)}`);
-            next.weight = event.weight;
-            next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
-            return log(next, `canary at ${event.weight}%; gate pending`);
-        case 'gate':
-        case 'skip-gate': {
-            if (record.phase !== 'canary')
-                refuse(`the rollout is ${describePhase(record)}`);
-            const step = currentStep(record);
-            if (!step)
-                return refuse('no traffic step is on record');
-            const standing = event.kind === 'gate' ? event.standing : 'skipped';
-            next.steps[next.steps.length - 1] = { ...step, gate: standing, verdict: event.kind === 'gate' ? event.verdict : undefined, reason: event.reason, at: ctx.now, by: ctx.by };
-            return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
-        }
-        case 'promote': {
-            const blocker = promotionBlocker(record);
-            if (blocker)
-                refuse(blocker);
-            next.phase = 'promoting';
-            return log(next, `promoting ${record.version}`);
-        }
-        case 'redeploy-stable':
-            if (record.phase !== 'promoting')
-                refuse(`the rollout is ${describePhase(record)}`);
-            // Written before the stable slot is touched: a rollback after this point knows it must redeploy it.
-            next.stableOverwritten = true;
-            next.slots.stable = record.version;
-            return log(next, `the stable slot is being redeployed with ${record.version} (it no longer runs ${record.lastGood ?? 'the last good version'})`);
-        case 'promoted':
-            if (record.phase !== 'promoting')
-                refuse(`the rollout is ${describePhase(record)}`);
-            next.phase = 'promoted';
-            next.lastGood = record.version;
-            next.stableOverwritten = false;
-            next.weight = record.strategy === 'blue-green' ? 100 : 0;
-            if (record.strategy !== 'blue-green')
-                next.slots.stable = record.version;
-            return log(next, `promoted ${record.version}`);
-        case 'rollback':
-            // Rollback always proceeds, from any phase: it is the way out of every one of them.
-            next.phase = 'rolling-back';
-            next.generation = record.generation + 1;
-            return log(next, `rollback started (${event.reason})${record.lock && record.lock.owner !== ctx.by ? `; took over from ${record.lock.action} by ${record.lock.owner}` : ''}`);
-        case 'rolled-back':
-            if (record.phase !== 'rolling-back')
-                refuse(`the rollout is ${describePhase(record)}`);
-            next.phase = 'rolled-back';
-            next.weight = 0;
-            next.stableOverwritten = false;
-            if (event.restored) {
-                // A manual rollback put a named version back: it is what serves, and the good one from now on.
-                next.lastGood = event.restored.version;
-                if (event.restored.live) {
-                    next.slots[event.restored.live] = event.restored.version;
-                    next.live = event.restored.live;
-                    next.previous = event.restored.previous;
-                }
-                else
-                    next.slots.stable = event.restored.version;
-                return log(next, `rolled back by redeploying ${event.restored.version}`);
-            }
-            if (record.strategy !== 'blue-green' && record.lastGood)
-                next.slots.stable = record.lastGood;
-            if (record.strategy === 'blue-green' && record.previous) {
-                next.live = record.previous;
-                next.previous = undefined;
-                next.lastGood = record.slots[record.previous] ?? record.lastGood;
-            }
-            return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
-        case 'heartbeat':
-            // Proof of life only: not worth a line in the history.
-            if (next.lock?.owner === ctx.by)
-                next.lock = { ...next.lock, heartbeat: ctx.now };
-            return next;
-        case 'release':
-            next.lock = undefined;
-            return log(next, 'released the lock');
-    }
-}
-/** The version the stable slot (blue-green: the live colour) runs after a settled rollout. */
-function stableVersionOf(record) {
-    if (record.strategy === 'blue-green')
-        return record.live ? record.slots[record.live] : record.lastGood;
-    if (record.phase === 'promoted')
-        return record.version;
-    return record.slots.stable ?? record.lastGood;
-}
-/** `canary at 50%, gate passed`, `promoting`, `rolled back`: for messages and summaries. */
-function describePhase(record) {
-    switch (record.phase) {
-        case 'deploying':
-            return `deploying ${record.version}`;
-        case 'canary': {
-            const step = currentStep(record);
-            if (record.strategy === 'blue-green')
-                return `live on ${record.live ?? '?'} with ${record.version}, gate ${step?.gate ?? 'pending'}`;
-            if (record.strategy === 'rolling')
-                return `rolled out ${record.version} to every pod, not yet promoted`;
-            return `canary at ${record.weight}% with ${record.version}, gate ${step?.gate ?? 'pending'}`;
-        }
-        case 'promoting':
-            return `promoting ${record.version}${record.stableOverwritten ? ' (stable slot already redeployed)' : ''}`;
-        case 'promoted':
-            return `promoted ${record.version}`;
-        case 'rolling-back':
-            return 'rolling back';
-        case 'rolled-back':
-            return `rolled back from ${record.version}`;
-        case 'aborted':
-            return `aborted (${record.version} never got traffic)`;
-    }
-}
-/** What the on-call should run next, given the record. */
-function nextSafeStep(record) {
-    if (!record)
-        return 'run deploy-canary to start a rollout';
-    const step = currentStep(record);
-    switch (record.phase) {
-        case 'deploying':
-            return `deploy-canary of ${record.version} is running or died before giving it traffic: wait for it, or run rollback`;
-        case 'canary':
-            if (step?.gate === 'failed')
-                return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
-            if (step?.gate === 'passed' || step?.gate === 'skipped')
-                return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
-            return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
-        case 'promoting':
-            return `re-run ramp to finish promoting ${record.version}, or run rollback${record.stableOverwritten ? ` (it redeploys the stable slot with ${record.lastGood ?? 'the last good version'})` : ''}`;
-        case 'promoted':
-            return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
-        case 'rolling-back':
-            return 'rollback did not finish: run rollback again';
-        case 'rolled-back':
-            return `fix ${record.version} and run deploy-canary with a new version`;
-        case 'aborted':
-            return `fix the deploy of ${record.version} and run deploy-canary again`;
-    }
-}
-function describeEvent(event) {
-    switch (event.kind) {
-        case 'start':
-            return `start a rollout of ${event.version}`;
-        case 'traffic-given':
-            return 'give the canary traffic';
-        case 'abort':
-            return 'abort the rollout';
-        case 'step':
-            return `move the canary to ${event.weight}%`;
-        case 'gate':
-            return 'record a gate verdict';
-        case 'skip-gate':
-            return 'skip the gate';
-        case 'promote':
-            return 'promote';
-        case 'redeploy-stable':
-            return 'redeploy the stable slot';
-        case 'promoted':
-            return 'finish the promotion';
-        case 'rollback':
-            return 'roll back';
-        case 'rolled-back':
-            return 'finish the rollback';
-        case 'heartbeat':
-            return 'refresh the lock';
-        case 'release':
-            return 'release the lock';
-    }
-}
-/** Reads a stored document as a record; anything else (an older or hand-edited document) is undefined. */
-function parseRecord(document) {
-    if (!document || document.schema !== 1 || typeof document.phase !== 'string' || typeof document.generation !== 'number')
-        return undefined;
-    return document;
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/session.ts
-
-
-
-/** Locks idle for longer than this are taken to belong to a runner that died. */
-const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
-/** The record changed under an action (a rollback, another run): it must stop without moving traffic. */
-class RolloutChangedError extends errors/* UserError */.yo {
-    name = 'RolloutChangedError';
-}
-/** CAS attempts when a write loses to one that changed nothing this action cares about (a heartbeat). */
-const WRITE_ATTEMPTS = 5;
-/**
- * One action's hold on the rollout record. Every change goes through `apply`, which re-reads the
- * record, checks that nothing changed since this action took it (same generation, the lock still
- * this action's), asks the state machine for the new record and writes it by compare-and-swap.
- * The order every traffic write follows is: `apply` the intent → move traffic → `apply` the result;
- * a rollback bumps the generation, so an action's next `apply` fails and it moves nothing more.
- */
-class RolloutSession {
-    options;
-    current;
-    /** The generation this action holds, once it has taken the lock. */
-    held;
-    constructor(options) {
-        this.options = options;
-    }
-    /** Reads the record as it is now. */
-    static async open(options) {
-        const session = new RolloutSession(options);
-        session.current = await options.store.read();
-        return session;
-    }
-    /** The record as last read or written; undefined when there is none. */
-    get record() {
-        return parseRecord(this.current?.document);
-    }
-    get location() {
-        return `${this.options.store.kind} store ${this.options.store.location}`;
-    }
-    /**
-     * Takes the lock for this action, applying `event` in the same write (a rollout's start, a
-     * rollback). Refuses, naming the holder, while another run's action holds a lock that is not
-     * stale, unless `takeOver` (rollback always proceeds: it records whom it took over from).
-     */
-    async acquire(requested, opts = {}) {
-        const { owner, action } = this.options;
-        return this.write((record) => {
-            let event = requested;
-            const holder = this.holder(record, event);
-            if (holder && !opts.takeOver) {
-                const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-                if (!(holder.idleMs > staleAfter))
-                    throw new errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
-                        `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
-                        'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
-                this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
-                if (event?.kind === 'start')
-                    event = { ...event, abandoned: true };
-            }
-            const lock = record?.lock;
-            if (lock && lock.owner !== owner && opts.takeOver)
-                this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
-            if (!record && !event)
-                throw new errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
-            const next = event ? this.transition(record, event) : structuredClone(record);
-            const now = this.now();
-            next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
-            return next;
-        }, (next) => (this.held = next.generation));
-    }
-    /**
-     * Applies one change, refusing without writing when the record changed since this action took
-     * it: another generation (a rollback, a new rollout) or the lock gone to someone else.
-     */
-    async apply(event) {
-        return this.write((record) => {
-            this.assertUnchanged(record);
-            return this.transition(record, event);
-        });
-    }
-    /** Checks, by a fresh read, that the record is as this action left it: call right before a traffic write. */
-    async checkpoint() {
-        return this.apply({ kind: 'heartbeat' });
-    }
-    /**
-     * Reads the record without writing: the error an `apply` would throw now, or undefined while
-     * this action still holds it. For watching during a bake.
-     */
-    async changed() {
-        const fresh = await this.options.store.read();
-        try {
-            this.assertUnchanged(parseRecord(fresh?.document));
-            return undefined;
-        }
-        catch (err) {
-            if (err instanceof RolloutChangedError)
-                return err;
-            throw err;
-        }
-    }
-    /** Gives the lock back; the rollout stays in its phase for the next action. Best effort: never throws. */
-    async release() {
-        try {
-            await this.write((record) => {
-                this.assertUnchanged(record);
-                return this.transition(record, { kind: 'release' });
-            });
-            return undefined;
-        }
-        catch (err) {
-            // Taken over (a rollback): the lock is no longer this action's to give back.
-            if (err instanceof RolloutChangedError)
-                return undefined;
-            return `could not release the rollout lock in the ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
-        }
-    }
-    /**
-     * Who else has this rollout: the holder of the lock, or, for a new rollout, whoever started the
-     * one still in progress (between actions nobody holds the lock, but the rollout is theirs).
-     */
-    holder(record, event) {
-        if (!record)
-            return undefined;
-        const now = this.options.clock.now();
-        const lock = record.lock;
-        if (lock && lock.owner !== this.options.owner)
-            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
-        if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
-            return undefined;
-        const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
-        return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };
-    }
-    assertUnchanged(record) {
-        const { service, environment, owner, action } = this.options;
-        if (!record)
-            throw new RolloutChangedError(`${service}/${environment}: the rollout record in the ${this.location} is gone; ${action} stops without moving traffic`);
-        const lock = record.lock;
-        if (record.generation === this.held && lock?.owner === owner && lock.action === action)
-            return;
-        const last = [...record.history].reverse().find((h) => h.generation === record.generation) ?? record.history[record.history.length - 1];
-        const who = last ? `${last.action} by ${last.by} at ${last.at} (${last.change})` : `${lock?.action ?? 'someone'} by ${lock?.owner ?? 'an unknown run'}`;
-        throw new RolloutChangedError(`${service}/${environment}: the rollout changed since ${action} took it (generation ${this.held ?? '?'} → ${record.generation}, now ${describePhase(record)}): ${who}. ` +
-            `${action} stops without moving traffic. Next safe step: ${nextSafeStep(record)}`);
-    }
-    transition(record, event) {
-        return transition(record, event, { by: this.options.owner, action: this.options.action, now: this.now(), service: this.options.service, environment: this.options.environment });
-    }
-    now() {
-        return new Date(this.options.clock.now()).toISOString();
-    }
-    /** Read → change → compare-and-swap, again from a fresh read when another writer got there first. */
-    async write(change, onWritten) {
-        for (let attempt = 1;; attempt++) {
-            const next = change(this.record);
-            if (onWritten)
-                onWritten(next);
-            try {
-                this.current = await this.options.store.write(next, this.current?.revision, `${this.options.action}: ${next.history[next.history.length - 1]?.change ?? 'update'}`);
-                return next;
-            }
-            catch (err) {
-                if (!(err instanceof RolloutConflictError) || attempt >= WRITE_ATTEMPTS)
-                    throw err;
-                // Someone else wrote: read again; `change` decides whether what they wrote stops us.
-                this.current = await this.options.store.read();
-            }
-        }
-    }
-}
-
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/core/atomic-file.ts
 
 
@@ -55796,7 +54381,7 @@ function writeAtomically(file, value) {
         removeQuietly(tmp);
         throw err;
     }
-    syncDirectory((0,external_node_path_namespaceObject.dirname)(file));
+    syncDirectory((0,external_node_path_.dirname)(file));
 }
 /** Flushes a directory entry change (a rename) where the platform allows it; best-effort. */
 function syncDirectory(dir) {
@@ -55814,941 +54399,135 @@ function syncDirectory(dir) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/file-store.ts
+;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
 
 
 
 
 
 
-
-const RECORD_FORMAT = 'rollgate-rollout-record/1';
-/** This kernel boot and pid namespace, where Linux tells; empty elsewhere (host name alone then). */
-const thisMachine = (() => {
+/** Locks idle for longer than this are taken to belong to a runner that died. */
+const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
+/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. */
+function stateDirectory(env) {
+    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
+}
+/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
+function rolloutOwner(env) {
+    if (env.ROLLGATE_RUN_ID?.trim())
+        return env.ROLLGATE_RUN_ID.trim();
+    if (env.GITHUB_RUN_ID)
+        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
+    let user = 'someone';
     try {
-        return `${(0,external_node_fs_.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${(0,external_node_fs_.readlinkSync)('/proc/self/ns/pid')}`;
+        user = (0,external_node_os_.userInfo)().username;
     }
     catch {
-        return '';
+        /* no passwd entry in some containers */
     }
-})();
-/** Service and environment as one path segment each: letters, digits, `-`, `_` kept, every other byte %-escaped, so different names never share a file. */
-function pathSegment(name, what) {
-    if (!name)
-        throw new errors/* UserError */.yo(`rollout store: ${what} is empty`);
-    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
-        const ch = String.fromCharCode(byte);
-        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-    }).join('');
+    return `${user}@${(0,external_node_os_.hostname)()}`;
 }
 /**
- * The rollout record as one JSON file per service and environment, `<dir>/<service>/<environment>.json`,
- * for the CLI and self-hosted runners; point `dir` at shared storage (NFS) so every runner sees
- * the same record.
- *
- * Compare-and-swap across processes and hosts: a write takes a per-record lock (a file created
- * by an exclusive hard link), reads the revision on disk, compares it with the one the caller
- * read, writes the new content aside and renames it into place, then releases the lock. Readers
- * need no lock: a rename shows them the old or the new record, never a mix. A lock left by a
- * writer that died (its pid gone on this host, or older than `staleLockMs`) is broken; see
- * `RecordWriteLock.take` for why breaking it is safe.
+ * The lock that stops two rollouts of one service and environment from moving the same traffic,
+ * plus the blue-green colour memory. A lock is a file created exclusively (O_EXCL) in the state
+ * directory; it survives a killed runner, so it carries `updatedAt`, refreshed at every step,
+ * and a lock idle for longer than `staleAfterMs` is broken with a warning. `rollback` always
+ * proceeds and releases it.
  */
-class FileRolloutStore {
+class RolloutStateStore {
     dir;
-    kind = 'file';
-    /** The record file. */
-    location;
-    /** The per-record write lock, `<record>.lock`. */
-    writeLock;
-    writer = `${process.pid}@${(0,external_node_os_namespaceObject.hostname)()}`;
-    constructor(dir, key, options = {}) {
+    service;
+    environment;
+    clock;
+    lockFile;
+    colourFile;
+    staleAfterMs;
+    constructor(dir, service, environment, clock, env = {}) {
         this.dir = dir;
-        this.location = (0,external_node_path_namespaceObject.join)(dir, pathSegment(key.service, 'service'), `${pathSegment(key.environment, 'environment')}.json`);
-        this.writeLock = new RecordWriteLock(`${this.location}.lock`, options.staleLockMs ?? 30_000, options.lockTimeoutMs ?? 60_000);
+        this.service = service;
+        this.environment = environment;
+        this.clock = clock;
+        const key = `${service}.${environment}`.replace(/[^A-Za-z0-9._-]/g, '_');
+        this.lockFile = (0,external_node_path_.join)(dir, `${key}.lock.json`);
+        this.colourFile = (0,external_node_path_.join)(dir, `${key}.colours.json`);
+        const ttl = env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
+        this.staleAfterMs = ttl ?? DEFAULT_STALE_AFTER_MS;
     }
-    async read(options = {}) {
-        options.signal?.throwIfAborted();
-        const record = this.readRecordFile();
-        return record && { document: record.document, revision: revisionOf(record) };
-    }
-    async write(document, expected, message, options = {}) {
-        if (typeof document !== 'object' || document === null || Array.isArray(document))
-            throw new TypeError('a rollout document is a JSON object');
-        // What is stored is exactly what JSON keeps; the caller gets that back, not its own object.
-        const stored = JSON.parse(JSON.stringify(document));
-        (0,external_node_fs_.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.location), { recursive: true });
-        const lock = await this.writeLock.take(options.signal);
-        try {
-            const current = this.readRecordFile();
-            const found = current && revisionOf(current);
-            if (found !== expected) {
-                throw new RolloutConflictError(this.location, current
-                    ? `expected revision ${expected ?? '(no record)'}, found ${found} written by ${current.writtenBy} at ${current.writtenAt} (${JSON.stringify(current.message)})`
-                    : `expected revision ${expected}, but there is no record any more`);
-            }
-            const next = {
-                format: RECORD_FORMAT,
-                sequence: (current?.sequence ?? 0) + 1,
-                nonce: (0,external_node_crypto_.randomBytes)(4).toString('hex'),
-                writtenAt: new Date().toISOString(),
-                writtenBy: this.writer,
-                message,
-                document: stored,
-            };
-            // Last line of defence against a holder that was paused past staleLockMs and lost its lock to a breaker.
-            if (this.writeLock.holder()?.token !== lock.token)
-                throw new RolloutConflictError(this.location, `the write lock ${this.writeLock.file} was taken over while this write held it; nothing was written`);
-            writeAtomically(this.location, next);
-            return { document: structuredClone(stored), revision: revisionOf(next) };
-        }
-        finally {
-            this.writeLock.release(lock);
-        }
-    }
-    /** The record file, parsed and checked; undefined only when there is no file. A file that is there but unreadable is an error, never "no record". */
-    readRecordFile() {
-        let text;
-        try {
-            text = (0,external_node_fs_.readFileSync)(this.location, 'utf8');
-        }
-        catch (err) {
-            if (err.code === 'ENOENT')
-                return undefined;
-            throw new errors/* UserError */.yo(`rollout record ${this.location}: cannot be read: ${err.message}`);
-        }
-        const broken = (detail) => new errors/* UserError */.yo(`rollout record ${this.location} is damaged (${detail}); refusing to take it as "no rollout". ` +
-            'Check which version each slot serves, then repair the file or move it aside to start over.');
-        let parsed;
-        try {
-            parsed = JSON.parse(text);
-        }
-        catch (err) {
-            throw broken(`not JSON: ${err.message}`);
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-            throw broken('not a JSON object');
-        const record = parsed;
-        if (record.format !== RECORD_FORMAT)
-            throw broken(`format is ${JSON.stringify(record.format)}, expected ${JSON.stringify(RECORD_FORMAT)}`);
-        if (!Number.isInteger(record.sequence) || record.sequence < 1)
-            throw broken('sequence is not a positive integer');
-        if (typeof record.nonce !== 'string' || !record.nonce)
-            throw broken('nonce is missing');
-        if (typeof record.document !== 'object' || record.document === null || Array.isArray(record.document))
-            throw broken('document is not a JSON object');
-        return record;
-    }
-}
-/**
- * The per-record write lock: a file created by an exclusive hard link, holding who took it, so
- * a waiting writer can tell a dead holder from a busy one.
- */
-class RecordWriteLock {
-    file;
-    staleLockMs;
-    lockTimeoutMs;
-    constructor(file, staleLockMs, lockTimeoutMs) {
-        this.file = file;
-        this.staleLockMs = staleLockMs;
-        this.lockTimeoutMs = lockTimeoutMs;
+    /** The rollout in progress, if any. */
+    read() {
+        return readJson(this.lockFile);
     }
     /**
-     * Takes the per-record write lock, waiting for a live holder and breaking a dead one's.
-     *
-     * Breaking is safe against several writers finding the same dead lock at once: the breaker
-     * renames the lock file to a private name (only one rename of it can succeed), then checks it
-     * moved the very lock it judged dead (by its token). If a live lock had replaced it in
-     * between, it links that one straight back. A holder alive but silent for longer than
-     * `staleLockMs` is the remaining risk, and its token check just before renaming the record
-     * into place narrows that to microseconds.
+     * Takes the lock for `owner`, or refreshes it when `owner` holds it already. Refuses with a
+     * UserError naming the holder when another rollout holds a lock that is not stale.
+     * `warn` hears about a stale lock being broken.
      */
-    async take(signal) {
-        const lock = { pid: process.pid, host: (0,external_node_os_namespaceObject.hostname)(), machine: thisMachine, token: (0,external_node_crypto_.randomBytes)(8).toString('hex'), takenAt: new Date().toISOString() };
-        const deadline = Date.now() + this.lockTimeoutMs;
-        let pause = 2;
-        for (;;) {
-            signal?.throwIfAborted();
-            if (createExclusively(this.file, lock))
-                return lock;
-            const holder = this.holder();
-            if (holder && this.isDead(holder))
-                this.breakLock(holder);
-            else if (Date.now() > deadline) {
-                throw new errors/* UserError */.yo(`rollout record write lock ${this.file} has been held for more than ${Math.round(this.lockTimeoutMs / 1000)} s` +
-                    (holder ? ` by pid ${holder.pid} on ${holder.host} since ${holder.takenAt}` : '') +
-                    `; a write takes milliseconds, so the holder is stuck. If it is gone, delete the lock file.`);
+    acquire(owner, fields, warn) {
+        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
+        const now = new Date(this.clock.now()).toISOString();
+        const record = { service: this.service, environment: this.environment, owner, startedAt: now, updatedAt: now, ...fields };
+        for (let attempt = 0; attempt < 3; attempt++) {
+            if (createExclusively(this.lockFile, record))
+                return record;
+            const held = this.read();
+            if (!held) {
+                // Gone since we looked (released), or not JSON (edited by hand): try again / treat as stale.
+                this.removeLock();
+                continue;
             }
-            else {
-                await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
-                pause = Math.min(pause * 2, 50);
+            if (held.owner === owner)
+                return this.update({ ...fields, startedAt: held.startedAt });
+            const idleMs = this.clock.now() - Date.parse(held.updatedAt);
+            if (idleMs > this.staleAfterMs) {
+                warn(`breaking a stale rollout lock of ${this.service}/${this.environment}: held by ${held.owner} for version ${held.version}, idle for ${Math.round(idleMs / 60000)} min`);
+                this.removeLock();
+                continue;
             }
+            throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
+                `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it ` +
+                `(a lock idle for ${Math.round(this.staleAfterMs / 60000)} min is taken as abandoned; lock file ${this.lockFile}). ` +
+                'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
         }
+        throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
     }
-    /** The current lock's holder; undefined when there is no lock (or it vanished while being read). */
-    holder() {
-        try {
-            const ageMs = Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs;
-            const held = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
-            return { pid: Number(held.pid), host: String(held.host), machine: String(held.machine ?? ''), token: String(held.token), takenAt: String(held.takenAt), ageMs };
-        }
-        catch (err) {
-            if (err.code === 'ENOENT')
-                return undefined;
-            // Not JSON: not written by `take` (which publishes whole files), so judged by its age alone.
-            try {
-                return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs };
-            }
-            catch {
-                return undefined;
-            }
-        }
+    /** Records progress (and proves the holder is alive). */
+    update(fields) {
+        const held = this.read();
+        const record = { ...held, ...fields, updatedAt: new Date(this.clock.now()).toISOString() };
+        writeAtomically(this.lockFile, record);
+        return record;
     }
-    /** A holder that died: its process is gone on this host, or the lock is older than any write. */
-    isDead(holder) {
-        if (holder.ageMs > this.staleLockMs)
-            return true;
-        // Only a pid of this very kernel and pid namespace can be asked whether it lives.
-        if (holder.host !== (0,external_node_os_namespaceObject.hostname)() || holder.machine !== thisMachine || !Number.isInteger(holder.pid))
-            return false;
-        try {
-            process.kill(holder.pid, 0);
-            return false;
-        }
-        catch (err) {
-            // EPERM: alive, someone else's process.
-            return err.code === 'ESRCH';
-        }
+    /** Ends the rollout (promotion or rollback); a no-op when no lock is held. */
+    release() {
+        const held = this.read();
+        this.removeLock();
+        return held;
     }
-    /** Removes `dead`'s lock, and only it (see `take`). */
-    breakLock(dead) {
-        const aside = `${this.file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.broken`;
-        try {
-            (0,external_node_fs_.renameSync)(this.file, aside);
-        }
-        catch {
-            return; // gone already: another writer broke or released it
-        }
-        let moved;
-        try {
-            moved = JSON.parse((0,external_node_fs_.readFileSync)(aside, 'utf8'));
-        }
-        catch {
-            /* unparseable: it was the dead one (a live lock always parses) */
-        }
-        if (moved && moved.token !== dead.token) {
-            // A live writer took the lock between our look and our rename: give it back.
-            try {
-                (0,external_node_fs_.linkSync)(aside, this.file);
-            }
-            catch {
-                /* someone else holds it now; the displaced writer's token check refuses its write */
-            }
-        }
-        try {
-            (0,external_node_fs_.unlinkSync)(aside);
-        }
-        catch {
-            /* already gone */
-        }
+    /** The last blue-green switch on record. */
+    colours() {
+        return readJson(this.colourFile);
     }
-    /** Removes the lock if it is still `lock`. */
-    release(lock) {
-        if (this.holder()?.token !== lock.token)
-            return; // broken and taken by another writer: not ours to remove
+    /** Remembers a blue-green switch. */
+    recordSwitch(record) {
+        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
+        writeAtomically(this.colourFile, { ...record, switchedAt: new Date(this.clock.now()).toISOString() });
+    }
+    removeLock() {
         try {
-            (0,external_node_fs_.unlinkSync)(this.file);
+            (0,external_node_fs_.unlinkSync)(this.lockFile);
         }
         catch {
             /* already gone */
         }
     }
 }
-function revisionOf(record) {
-    return `${record.sequence}-${record.nonce}`;
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/github-store.ts
-
-
-
-
-/** The file in each record commit's tree that holds the rollout document. */
-const STATE_FILE = 'state.json';
-/** A commit sha: SHA-1 today, SHA-256 in repositories created with it. */
-const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-/**
- * The rollout record in the repository itself: the ref `refs/rollgate/<service>/<environment>`
- * points at a commit whose tree holds `state.json`. Every write is a new commit whose parent is
- * the revision that was read, and the ref moves only by fast-forward (`force: false`), so GitHub
- * refuses a writer whose read is stale (`422 Update is not a fast forward`): compare-and-swap on
- * GitHub's side, durable beyond any runner, and `git log refs/rollgate/<service>/<environment>`
- * is the rollout's audit log. The ref is outside branches and tags, so no workflow, protection
- * rule or checkout sees it. Needs `contents: write`.
- *
- * Calls: read = 2 (matching-refs, contents at the commit), write = 3 (tree with the file inline,
- * commit, ref update or create).
- */
-class GitHubRolloutStore {
-    octokit;
-    repository;
-    kind = 'github';
-    location;
-    /** The ref without `refs/`, as the git refs endpoints take it. */
-    ref;
-    constructor(octokit, repository, key) {
-        this.octokit = octokit;
-        this.repository = repository;
-        this.ref = `rollgate/${keySegment(key.service, 'service')}/${keySegment(key.environment, 'environment')}`;
-        this.location = `refs/${this.ref} in ${repository.owner}/${repository.repo}`;
-    }
-    async read(options = {}) {
-        const sha = await this.currentCommit(options.signal);
-        if (sha === undefined)
-            return undefined;
-        const file = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/contents/{path}', { ...this.repository, path: STATE_FILE, ref: sha, request: { signal: options.signal } })).catch((err) => {
-            if (err instanceof GitHubRequestError && err.status === 404)
-                throw this.damaged(sha, `the commit has no ${STATE_FILE}`);
-            throw err;
-        });
-        const data = file.data;
-        if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64')
-            throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
-        let document;
-        try {
-            document = JSON.parse(Buffer.from(data.content, 'base64').toString('utf8'));
-        }
-        catch (err) {
-            throw this.damaged(sha, `${STATE_FILE} is not JSON (${err.message})`);
-        }
-        if (typeof document !== 'object' || document === null || Array.isArray(document))
-            throw this.damaged(sha, `${STATE_FILE} is not a JSON object`);
-        return { document: document, revision: sha };
-    }
-    async write(document, expected, message, options = {}) {
-        if (typeof document !== 'object' || document === null || Array.isArray(document))
-            throw new TypeError('a rollout document is a JSON object');
-        // A revision this store never hands out cannot be current; GitHub would only say "invalid sha".
-        if (expected !== undefined && !COMMIT_SHA.test(expected))
-            throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
-        const stored = JSON.parse(JSON.stringify(document));
-        const signal = options.signal;
-        const request = { signal };
-        // The blob travels inside the tree request: one call fewer than POST git/blobs first.
-        const tree = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/trees', {
-            ...this.repository,
-            tree: [{ path: STATE_FILE, mode: '100644', type: 'blob', content: `${JSON.stringify(stored, null, 2)}\n` }],
-            request,
-        }));
-        // The write id makes every commit unique: two writers storing the same document from the
-        // same parent in the same second would otherwise make the same commit, and both "win".
-        const commit = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/commits', {
-            ...this.repository,
-            message: `${message}\n\nRollgate-Write-Id: ${(0,external_node_crypto_.randomBytes)(8).toString('hex')}\n`,
-            tree: tree.data.sha,
-            parents: expected === undefined ? [] : [expected],
-            request,
-        })).catch((err) => {
-            // The parent is the revision that was read; GitHub not knowing it means it is not this record's.
-            if (expected !== undefined && err instanceof GitHubRequestError && err.status === 422 && /parent|sha/i.test(err.apiMessage))
-                throw new RolloutConflictError(this.location, `expected revision ${expected}, which GitHub does not know as a commit (${err.apiMessage})`);
-            throw err;
-        });
-        const sha = commit.data.sha;
-        if (expected === undefined)
-            await this.createRef(sha, signal);
-        else
-            await this.moveRef(sha, expected, signal);
-        return { document: structuredClone(stored), revision: sha };
-    }
-    /** The commit the ref points at; undefined when there is no such ref. */
-    async currentCommit(signal) {
-        // matching-refs answers 200 with an empty list when the ref is missing, and 404 only when the
-        // repository is not there for this token: GET git/ref's 404 would be both, and "no record"
-        // for a repository the token cannot see would let a rollback find nothing to roll back.
-        const refs = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', { ...this.repository, ref: this.ref, request: { signal } }));
-        // A prefix match: refs/rollgate/orders/production-eu also matches refs/rollgate/orders/production.
-        const mine = refs.data.find((r) => r.ref === `refs/${this.ref}`);
-        if (!mine)
-            return undefined;
-        if (mine.object.type !== 'commit')
-            throw this.damaged(mine.object.sha, `the ref points at a ${mine.object.type}, not a commit`);
-        return mine.object.sha;
-    }
-    async createRef(sha, signal) {
-        try {
-            await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/refs', { ...this.repository, ref: `refs/${this.ref}`, sha, request: { signal } }));
-        }
-        catch (err) {
-            if (!(err instanceof GitHubRequestError && err.status === 422 && /already exists/i.test(err.apiMessage)))
-                throw err;
-            // A create retried after a 5xx whose first attempt did land finds its own commit there.
-            const now = await this.currentCommit(signal);
-            if (now === sha)
-                return;
-            throw new RolloutConflictError(this.location, `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`);
-        }
-    }
-    async moveRef(sha, expected, signal) {
-        try {
-            await this.call(() => this.octokit.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.repository, ref: this.ref, sha, force: false, request: { signal } }));
-        }
-        catch (err) {
-            if (err instanceof GitHubRequestError && err.status === 422 && /not a fast.?forward/i.test(err.apiMessage))
-                throw new RolloutConflictError(this.location, `expected revision ${expected}, but another writer moved the record on (GitHub: ${err.apiMessage})`);
-            if (err instanceof GitHubRequestError && err.status === 422 && /does not exist/i.test(err.apiMessage))
-                throw new RolloutConflictError(this.location, `expected revision ${expected}, but there is no record any more (GitHub: ${err.apiMessage})`);
-            throw err;
-        }
-    }
-    /** Runs one request; an empty repository (GitHub: 409 to every git data call) becomes an error saying what to do. */
-    async call(request) {
-        try {
-            return await request();
-        }
-        catch (err) {
-            if (err instanceof GitHubRequestError && err.status === 409)
-                throw new errors/* UserError */.yo(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
-            throw err;
-        }
-    }
-    damaged(sha, detail) {
-        // Never "no record": that would let a second rollout start over traffic that is moving.
-        return new errors/* UserError */.yo(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/stores.ts
-
-
-
-
-
-
-
-
-
-/**
- * Decides where the rollout record lives. Precedence: the action input `store` (CLI `--store`),
- * else the environment variable ROLLGATE_STORE, else `auto`. Values:
- * - `auto`: the GitHub store when a token (input `github-token`, else GITHUB_TOKEN) and a
- *   repository (input `repository`, else GITHUB_REPOSITORY) are known, else `file`.
- * - `github`: the GitHub store (`refs/rollgate/<service>/<environment>`, needs `contents: write`);
- *   a missing token or repository is an error naming the input.
- * - `file`: `<ROLLGATE_STATE_DIR or ~/.rollgate/state>/store`. Runner-local: on GitHub-hosted
- *   runners it does not outlive the job.
- * - `file:<dir>`: that directory (relative to `cwd`, `~/` for the home directory), e.g. shared
- *   storage that every self-hosted runner mounts.
- * Errors name the input or variable the value came from.
- */
-function chooseRolloutStore(runtime, deps) {
-    const fromInput = inputs_getOptionalInput(runtime, 'store');
-    const fromEnv = runtime.env.ROLLGATE_STORE?.trim() || undefined;
-    const from = fromInput !== undefined ? 'store' : fromEnv !== undefined ? 'ROLLGATE_STORE' : 'store';
-    const value = fromInput ?? fromEnv ?? 'auto';
-    const explicit = value !== 'auto';
-    const defaultFile = () => ({ kind: 'file', dir: (0,external_node_path_namespaceObject.join)(stateDirectory(runtime.env), 'store'), explicit, from });
-    if (value.toLowerCase().startsWith('file:')) {
-        const raw = value.slice('file:'.length).trim();
-        if (!raw)
-            throw new errors/* InputError */.dz(from, 'file: needs a directory, e.g. file:/mnt/shared/rollgate');
-        const home = raw === '~' || raw.startsWith('~/') ? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), raw.slice(1)) : raw;
-        return { kind: 'file', dir: (0,external_node_path_namespaceObject.isAbsolute)(home) ? home : (0,external_node_path_namespaceObject.resolve)(deps.cwd, home), explicit: true, from };
-    }
-    const mode = value.toLowerCase();
-    switch (mode) {
-        case 'file':
-            return defaultFile();
-        case 'auto':
-        case 'github': {
-            const { token, tokenInput, repository } = githubAccess(runtime);
-            if (mode === 'auto' && (!token || !repository))
-                return defaultFile();
-            if (!token)
-                throw new errors/* InputError */.dz('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
-            return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
-        }
-        default:
-            throw new errors/* InputError */.dz(from, `expected auto | github | file | file:<directory>, got ${JSON.stringify(value)}`);
-    }
-}
-/**
- * Opens the rollout record of `key` in the store the inputs choose (see `chooseRolloutStore`).
- * Every action that moves traffic calls this, so all jobs of a workflow change one record.
- * Warns when the record lands in a runner-local file on a GitHub runner without being asked to.
- * The GitHub store calls GITHUB_API_URL (GitHub Enterprise) when it is set.
- */
-function openRolloutStore(runtime, key, deps) {
-    const choice = chooseRolloutStore(runtime, deps);
-    switch (choice.kind) {
-        case 'file':
-            if (!choice.explicit && onHostedRunner(runtime.env))
-                warnRunnerLocal(runtime, choice.dir);
-            return new FileRolloutStore(choice.dir, key);
-        case 'github': {
-            const octokit = createGitHubClient({
-                token: choice.token,
-                tokenInput: choice.tokenInput,
-                permission: CONTENTS_PERMISSION,
-                baseUrl: runtime.env.GITHUB_API_URL,
-                log: (m) => runtime.info(m),
-            });
-            return new GitHubRolloutStore(octokit, { owner: choice.owner, repo: choice.repo }, key);
-        }
-    }
-}
-/** A GitHub runner that is not known to be self-hosted: its disk is gone after the job. */
-function onHostedRunner(env) {
-    return env.GITHUB_ACTIONS === 'true' && env.RUNNER_ENVIRONMENT !== 'self-hosted';
-}
-function warnRunnerLocal(runtime, dir) {
-    runtime.warning(`the rollout record is kept in ${dir} on this runner; on GitHub-hosted runners it does not outlive the job, ` +
-        'so a later job (ramp, rollback) will not see this rollout. Set the input `store` to file:<directory> on storage every runner shares.');
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
-
-
-
-
-/** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
-async function deployToSlot(config, target, deps) {
-    if (!config.command && config.kubernetes)
-        return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
-    if (!config.command)
-        throw new errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
-    const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
-    await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
-        const result = await exec_runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
-        if (result.exitCode !== 0) {
-            const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-            throw new errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/readiness.ts
-
-
-
-/**
- * Polls the readiness URL until it answers `expectStatus`, or fails after `timeout` naming the
- * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
- */
-async function waitForReadiness(config, deps) {
-    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
-    const started = deps.clock.now();
-    let attempts = 0;
-    let last = 'no answer yet';
-    for (;;) {
-        attempts++;
-        const remaining = config.timeout - (deps.clock.now() - started);
-        try {
-            const res = await http_httpRequest({ url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal }, deps.clock);
-            if (res.status === config.expectStatus)
-                return { url, attempts, elapsedMs: deps.clock.now() - started };
-            last = `HTTP ${res.status}`;
-        }
-        catch (err) {
-            if (deps.signal?.aborted)
-                throw err;
-            last = err instanceof Error ? err.message.replace(/^readiness: /, '') : String(err);
-        }
-        const elapsed = deps.clock.now() - started;
-        if (elapsed + config.interval > config.timeout)
-            throw new errors/* ProviderError */.mZ('readiness', `${http_safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
-        if (attempts === 1 || attempts % 5 === 0)
-            deps.log(`waiting for ${http_safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
-        await deps.clock.sleep(config.interval, deps.signal);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/smoke.ts
-
-
-/** Runs every smoke check (all of them, so the summary shows each); `{{slot}}` etc. are filled from `vars`. */
-async function runSmokeChecks(checks, deps) {
-    const results = [];
-    for (const [i, check] of checks.entries()) {
-        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
-        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
-        let result = { name: check.name, url: http_safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
-        for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
-            result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
-            if (result.ok)
-                break;
-            if (attempt <= check.retries)
-                await deps.clock.sleep(1000, deps.signal);
-        }
-        results.push(result);
-    }
-    return results;
-}
-async function probe(check, url, body, deps) {
+function readJson(file) {
     try {
-        const res = await http_httpRequest({ method: check.method, url, headers: check.headers, body, timeoutMs: check.timeout, retries: 0, responseType: 'text', system: 'smoke', signal: deps.signal }, deps.clock);
-        if (res.status !== check.expectStatus)
-            return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
-        const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
-        if (check.expectBody !== undefined && !text.includes(check.expectBody))
-            return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
-        return { ok: true, detail: `HTTP ${res.status}` };
+        return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
     }
-    catch (err) {
-        return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };
+    catch {
+        return undefined;
     }
-}
-/** A Markdown table of smoke results, for job summaries. */
-function smokeTable(results) {
-    return ['| smoke check | URL | result |', '| --- | --- | --- |', ...results.map((r) => `| ${r.name} | ${r.url} | ${r.ok ? '✅' : '❌'} ${r.detail} |`)].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/strategy.ts
-
-
-
-
-
-/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
-async function prepareSlot(run, slot, version) {
-    const { ctx } = run;
-    const deploy = ctx.plan.deploy;
-    if (deploy) {
-        await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
-        run.report.push(`- deployed \`${version}\` to slot ${slot}`);
-    }
-    await verifySlot(run, slot, version);
-}
-/** Readiness and smoke checks against a slot that runs `version`. */
-async function verifySlot(run, slot, version) {
-    const { ctx } = run;
-    const vars = templateVars(ctx, slot, version);
-    if (ctx.plan.readiness) {
-        const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log, signal: run.signal });
-        ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
-        run.report.push(`- ${slot} ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
-    }
-    if (ctx.plan.smoke?.length) {
-        const results = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
-        for (const r of results)
-            ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
-        run.report.push('', smokeTable(results), '');
-        const failed = results.filter((r) => !r.ok);
-        if (failed.length > 0)
-            throw new errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
-    }
-}
-/** Readiness of a slot after a redeploy, where the plan's readiness URL can name that slot. */
-async function waitForSlotReadiness(run, slot, version) {
-    const { readiness } = run.ctx.plan;
-    // A readiness URL that names the slot can check any slot; one that does not is the canary's.
-    if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url))
-        await waitForReadiness(readiness, { clock: run.ctx.clock, vars: templateVars(run.ctx, slot, version), log: run.ctx.log, signal: run.signal });
-}
-/** A traffic change retried with backoff; only an unreachable or misbehaving traffic layer is retried. */
-async function withRetries(ctx, attempts, what, change) {
-    let delay = ROLLBACK_BACKOFF_MS;
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await change();
-        }
-        catch (err) {
-            // A plan mistake will not fix itself: only transport and provider failures are retried.
-            if ((0,errors/* isUserError */.iU)(err) && !(err instanceof errors/* ProviderError */.mZ))
-                throw err;
-            if (attempt >= attempts)
-                throw new errors/* ProviderError */.mZ(ctx.traffic.kind, `${what} failed after ${attempts} attempts; last error: ${(0,errors/* describeError */.Uc)(err)}`);
-            ctx.runtime.warning(`${what} attempt ${attempt}/${attempts} failed (${(0,errors/* describeError */.Uc)(err)}); retrying in ${delay} ms`);
-            await ctx.clock.sleep(delay);
-            delay = Math.min(delay * 2, 8000);
-        }
-    }
-}
-/** The first backoff between rollback attempts. */
-const ROLLBACK_BACKOFF_MS = 500;
-/** Enters `promoting`, unless a promotion that stopped half-way is being resumed. */
-async function beginPromotion(session) {
-    if (session.record?.phase !== 'promoting')
-        await session.apply({ kind: 'promote' });
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/strategies/canary.ts
-
-
-
-
-
-
-/** Whether the plan's traffic layer can say where traffic goes now (a `command` provider needs getWeight). */
-function trafficReadable(plan) {
-    return plan.traffic?.provider !== 'command' || plan.traffic.getWeight !== undefined;
-}
-/**
- * Whether promotion without a deploy step still leaves the judged version serving: only where
- * the traffic layer's promotion itself switches versions (an Argo Rollout, a user's promote command).
- */
-function promotionSwitchesVersions(plan) {
-    return plan.traffic?.provider === 'argo-rollouts' || (plan.traffic?.provider === 'command' && plan.traffic.promote !== undefined);
-}
-/** Canary: a stable and a canary slot behind a weighted router; the canary goes through steps, then stable is redeployed. */
-const canaryStrategy = {
-    name: 'canary',
-    async observe(ctx, signal) {
-        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
-    },
-    async deploy(run, version, weight) {
-        const { ctx, session } = run;
-        const router = ctx.traffic;
-        const before = await this.observe(ctx, run.signal);
-        if (!before || before.canaryPercent > 0) {
-            // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
-            ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
-            await session.checkpoint();
-            await router.rollback({ signal: run.signal });
-        }
-        await prepareSlot(run, 'canary', version);
-        await session.checkpoint();
-        const after = await router.setWeight(weight, { signal: run.signal });
-        await session.apply({ kind: 'traffic-given', weight: readable(ctx) ? after.canaryPercent : weight });
-        ctx.log(`traffic: ${describeTrafficState(after)}`);
-        run.report.push(readable(ctx) ? `- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${router.kind})` : `- traffic: canary set to ${formatPercent(weight)} (${router.kind} has no getWeight: the exit status is the only confirmation)`);
-        return readable(ctx) ? after : undefined;
-    },
-    stepsAhead(record, planned) {
-        return planned.filter((w) => w > record.weight);
-    },
-    async advance(run, weight) {
-        const { ctx, session } = run;
-        await session.apply({ kind: 'step', weight });
-        const state = await ctx.traffic.setWeight(weight, { signal: run.signal });
-        ctx.log(`step ${weight}%: ${describeTrafficState(state)}`);
-        run.report.push(readable(ctx) ? `- step ${weight}%: canary ${formatPercent(state.canaryPercent)} (read back)` : `- step ${weight}%: set (no getWeight: not read back)`);
-        return readable(ctx) ? state : undefined;
-    },
-    async promote(run, record) {
-        const { ctx, session } = run;
-        const { deploy } = ctx.plan;
-        if (!deploy && !promotionSwitchesVersions(ctx.plan))
-            throw new errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: the plan has no deploy: section, so promotion cannot put ${record.version} into the stable slot; promoting would send every request back to ${record.lastGood ?? 'the old version'} while reporting ${record.version} as stable. Add deploy: to the plan (or a traffic.promote command that switches versions).`);
-        await beginPromotion(session);
-        if (deploy) {
-            await session.checkpoint();
-            const full = await ctx.traffic.setWeight(100, { signal: run.signal });
-            ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${record.version} to the stable slot`);
-            // Recorded before the stable slot is touched: a rollback from here on must redeploy it.
-            await session.apply({ kind: 'redeploy-stable' });
-            await deployToSlot(deploy, { slot: 'stable', version: record.version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
-            await waitForSlotReadiness(run, 'stable', record.version);
-            run.report.push(`- deployed \`${record.version}\` to the stable slot`);
-        }
-        await session.checkpoint();
-        const state = await ctx.traffic.promote({ signal: run.signal });
-        await session.apply({ kind: 'promoted' });
-        if (deploy?.kubernetes)
-            await scaleDownCanaryAfterPromotion(ctx, run.signal);
-        ctx.log(`promoted: ${describeTrafficState(state)}`);
-        run.report.push(`- promoted: stable runs \`${record.version}\`${readable(ctx) ? ` with ${formatPercent(100 - state.canaryPercent)} (read back)` : ''}; canary drained`);
-        return readable(ctx) ? state : undefined;
-    },
-    async rollback(run, record, attempts) {
-        const { ctx } = run;
-        if (record?.stableOverwritten)
-            await restoreStableSlot(run, record);
-        return withRetries(ctx, attempts, 'rollback', async () => {
-            const outcome = await ctx.traffic.rollback({ signal: run.signal });
-            // Without getWeight nothing was read: say it was set, not that it was found at 0%.
-            return readable(ctx) ? outcome : { ...outcome, changed: true };
-        });
-    },
-    async undoLostRace(ctx) {
-        await ctx.traffic.rollback();
-    },
-};
-function readable(ctx) {
-    return trafficReadable(ctx.plan);
-}
-/**
- * After a promotion that stopped half-way the stable slot runs the new version: moving traffic to
- * it restores nothing. It is redeployed with the last good version first, or rollback fails
- * saying exactly what to run.
- */
-async function restoreStableSlot(run, record) {
-    const { ctx } = run;
-    const deploy = ctx.plan.deploy;
-    const manual = `run rollback with to: <the last good version> (it redeploys the stable slot through the plan's deploy step), or redeploy the stable slot by hand`;
-    if (!record.lastGood)
-        throw new errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`);
-    if (!deploy)
-        throw new errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`);
-    ctx.runtime.warning(`the stable slot was redeployed with ${record.version} by a promotion that did not finish: redeploying ${record.lastGood} to it before moving traffic`);
-    await deployToSlot(deploy, { slot: 'stable', version: record.lastGood, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
-    await waitForSlotReadiness(run, 'stable', record.lastGood);
-    run.report.push(`- redeployed the last good version \`${record.lastGood}\` to the stable slot (a promotion had overwritten it with \`${record.version}\`)`);
-}
-/** Kubernetes: the drained canary Deployment is scaled to 0; traffic is already safe, so a failure here only warns. */
-async function scaleDownCanaryAfterPromotion(ctx, signal) {
-    if (!ctx.plan.deploy)
-        return;
-    try {
-        const scaled = await scaleDownCanary(ctx.plan.deploy, { log: ctx.log, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
-        if (scaled)
-            ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
-    }
-    catch (err) {
-        ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${(0,errors/* describeError */.Uc)(err)}`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/strategies/blue-green.ts
-
-
-
-
-
-
-/** Blue-green: two colours behind a switch; the idle one gets the new version, then all traffic in one change. */
-const blueGreenStrategy = {
-    name: 'blue-green',
-    async observe(ctx, signal) {
-        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
-    },
-    async deploy(run, version) {
-        const { ctx, session } = run;
-        const colours = ctx.traffic;
-        const before = await this.observe(ctx, run.signal);
-        const live = liveColourOf(ctx, before);
-        const idle = otherColour(live);
-        ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
-        await prepareSlot(run, idle, version);
-        await session.checkpoint();
-        const after = await colours.switchTo(idle, { signal: run.signal });
-        await session.apply({ kind: 'traffic-given', weight: 100, live: idle, previous: live });
-        ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
-        run.report.push(`- switched: ${live} → ${idle} in one change (read back); ${live} stays ready at 0% for rollback`);
-        return after;
-    },
-    stepsAhead() {
-        return [];
-    },
-    async advance() {
-        throw new errors/* UserError */.yo('blue-green has no traffic steps: one switch moves all traffic');
-    },
-    async promote(run, record) {
-        // The switch happened in deploy-canary; promotion only settles the record: the old colour stays up for `to:` rollbacks.
-        await beginPromotion(run.session);
-        await run.session.apply({ kind: 'promoted' });
-        run.report.push(`- promoted: ${record.live ?? '?'} is live with \`${record.version}\``);
-        return this.observe(run.ctx, run.signal);
-    },
-    async rollback(run, record, attempts) {
-        const { ctx } = run;
-        const before = await this.observe(ctx, run.signal);
-        const target = rollbackColour(ctx, record, before);
-        if (!target) {
-            const state = before ?? colourOnly(record?.live ?? 'blue');
-            return { changed: false, before: state, after: state };
-        }
-        if (before?.live === target)
-            return { changed: false, before, after: before };
-        const after = await withRetries(ctx, attempts, 'rollback', () => ctx.traffic.switchTo(target, { signal: run.signal }));
-        return { changed: true, before: before ?? colourOnly(otherColour(target)), after };
-    },
-    async undoLostRace(ctx, record) {
-        if (record.previous)
-            await ctx.traffic.switchTo(record.previous);
-    },
-};
-/** The live colour as read; refuses when it cannot be read or both colours carry traffic. */
-function liveColourOf(ctx, state) {
-    if (!state)
-        throw new errors/* UserError */.yo(`${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`);
-    const carrying = state.slots.filter((s) => s.percent > 0);
-    if (carrying.length !== 1 || !state.live)
-        throw new errors/* UserError */.yo(`${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`);
-    return state.live;
-}
-/**
- * The colour rollback goes back to: the one this rollout took over from (the record), or, with no
- * record at all, the colour the traffic layer shows ready at 0% (the one a switch left up). A
- * settled rollout (promoted, rolled back) has nothing to go back to.
- */
-function rollbackColour(ctx, record, state) {
-    if (record && record.strategy === 'blue-green') {
-        // After promotion the old colour still runs the version before: one switch back, as long as it is on record.
-        if (record.phase === 'promoted')
-            return record.previous;
-        if (SETTLED_PHASES.includes(record.phase))
-            return undefined;
-        if (record.previous)
-            return record.previous;
-        // Deploying: nothing switched yet; the colour that was live when it started stays live.
-        return record.live;
-    }
-    if (!state?.live)
-        throw new errors/* UserError */.yo(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
-    const idle = state.slots.find((s) => s.role === otherColour(state.live));
-    const ready = idle && idle.percent === 0 && (idle.health === undefined ? idle.admin === undefined || idle.admin === 'ready' : /^UP/i.test(idle.health));
-    if (!idle || !ready)
-        throw new errors/* UserError */.yo(`${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`);
-    ctx.runtime.warning(`no rollout is on record: going back to ${idle.role}, the colour the traffic layer shows ready at 0%`);
-    return idle.role;
-}
-function colourOnly(live) {
-    return { canaryPercent: 0, live, slots: [] };
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/strategies/rolling.ts
-
-
-
-/**
- * Rolling: one Kubernetes Deployment updated in place. Traffic reaches the new pods as they become
- * ready, so there are no steps; the Deployment's own annotation keeps the revision to undo to.
- */
-const rollingStrategy = {
-    name: 'rolling',
-    async observe(ctx, signal) {
-        return rollingOf(ctx).getState({ signal });
-    },
-    async deploy(run, version) {
-        const { ctx, session } = run;
-        const rolling = rollingOf(ctx);
-        // Pods are replaced as soon as the image is set, so the record says the new version may serve before it does.
-        await session.apply({ kind: 'traffic-given', weight: 100 });
-        const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version, { signal: run.signal }));
-        run.report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
-        await verifySlot(run, 'stable', version);
-        ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
-        return after;
-    },
-    stepsAhead() {
-        return [];
-    },
-    async advance() {
-        throw new errors/* UserError */.yo('strategy: rolling has no traffic steps: Kubernetes moves all traffic as the new pods become ready');
-    },
-    async promote(run, record) {
-        const { ctx, session } = run;
-        const rolling = rollingOf(ctx);
-        const state = await rolling.confirmRolledOut(record.version, { signal: run.signal });
-        await beginPromotion(session);
-        await session.checkpoint();
-        await rolling.promote({ signal: run.signal });
-        await session.apply({ kind: 'promoted' });
-        run.report.push('- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready', `- promoted: ${rolling.target} is rolled out with \`${record.version}\``);
-        return state;
-    },
-    async rollback(run, _record, attempts) {
-        const rolling = rollingOf(run.ctx);
-        return withRetries(run.ctx, attempts, 'rollback', () => rolling.rollback({ signal: run.signal }));
-    },
-    async undoLostRace(ctx) {
-        await rollingOf(ctx).rollback();
-    },
-};
-function rollingOf(ctx) {
-    if (!ctx.rolling)
-        throw new errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
-    return ctx.rolling;
 }
 
 ;// CONCATENATED MODULE: ./src/core/rollout/context.ts
@@ -56760,15 +54539,9 @@ function rollingOf(ctx) {
 
 
 
-
-
-
-
-
-
 /** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
 function openRollout(runtime, loaded, deps = {}) {
-    const clock = deps.clock ?? clock_systemClock;
+    const clock = deps.clock ?? core_clock/* systemClock */.m;
     const cwd = deps.cwd ?? process.cwd();
     const stateDir = stateDirectory(runtime.env);
     const log = (line) => runtime.info(line);
@@ -56789,42 +54562,16 @@ function openRollout(runtime, loaded, deps = {}) {
         },
         traffic,
         rolling,
-        store: deps.store ?? openRolloutStore(runtime, { service: loaded.plan.service, environment: loaded.plan.environment }, { cwd }),
-        strategy: chooseStrategy(loaded.plan),
+        store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
         owner: rolloutOwner(runtime.env),
         cwd,
         log,
         group,
     };
 }
-/** The one place a plan's strategy name becomes behaviour. */
-function chooseStrategy(plan) {
-    switch (plan.strategy) {
-        case 'canary':
-            return canaryStrategy;
-        case 'blue-green':
-            return blueGreenStrategy;
-        case 'rolling':
-            return rollingStrategy;
-    }
-}
-/** This action's hold on the rollout record. */
-function openSession(ctx, action) {
-    const ttl = ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
-    return RolloutSession.open({
-        store: ctx.store,
-        service: ctx.plan.service,
-        environment: ctx.plan.environment,
-        owner: ctx.owner,
-        action,
-        clock: ctx.clock,
-        staleAfterMs: ttl,
-        warn: (line) => ctx.runtime.warning(line),
-    });
-}
 function rollingDeployment(plan, deps) {
     if (!plan.deploy)
-        throw new errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+        throw new core_errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
     return new RollingDeployment(plan.deploy, deps);
 }
 /** The event bookkeeping hears about, for this rollout. */
@@ -66581,6 +64328,8 @@ const checkSchema = strictObject({
     mustHaveData: schemas_boolean({ error: 'expected true or false' }).default(true),
     weight: positive().default(1),
     nanStrategy: schemas_enum(['remove', 'replace'], { error: 'expected remove | replace' }).default('remove'),
+    /** Measured, shown and recorded, never decisive: for trying a new check before it can stop a rollout. */
+    dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
     const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
@@ -66624,6 +64373,8 @@ const analysisSchema = strictObject({
             ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: 'expected a unique check name', input: c.name });
         names.add(c.name);
     });
+    if (a.checks.length > 0 && a.checks.every((c) => c.dryRun))
+        ctx.addIssue({ code: 'custom', path: ['checks'], message: 'expected at least one check without dryRun: true (dry-run checks alone can never fail a gate)', input: undefined });
     if (a.minRequests > 0 && !a.requests)
         ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
@@ -66648,7 +64399,8 @@ const flagsSchema = discriminatedUnion('provider', [
 const notifySchema = strictObject({
     webhook: schema_url('expected a Slack-compatible incoming webhook URL').optional(),
     slack: schema_url('expected a Slack incoming webhook URL').optional(),
-    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure'], { error: 'expected promotion | rollback | gate-failure' })).default(['promotion', 'rollback', 'gate-failure']),
+    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure', 'policy-override'], { error: 'expected promotion | rollback | gate-failure | policy-override' }))
+        .default(['promotion', 'rollback', 'gate-failure', 'policy-override']),
 });
 // ── pre-deploy checklist overrides ────────────────────────────────────────────────────
 const checklistItemSchema = strictObject({
@@ -66663,6 +64415,122 @@ const checklistSchema = strictObject({
     items: record(schemas_string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected an item id of lower-case letters, digits and -' }), checklistItemSchema, {
         error: 'expected a mapping of item ids to settings',
     }),
+});
+// ── release policy ─────────────────────────────────────────────────────────────────────
+// Checked before traffic moves: error budget, deploy windows and freezes, risk classes.
+/** A period or window that may be days long (`28d`, `1w`) as well as `5m` or `1h`; milliseconds. */
+const longDurationSchema = schemas_string({ error: 'expected a duration such as 5m, 1h, 28d or 4w' })
+    .transform((value, ctx) => {
+    const days = /^(\d+)(d|w)$/.exec(value.trim());
+    const ms = days ? Number(days[1]) * (days[2] === 'w' ? 7 : 1) * 86_400_000 : duration_parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration greater than 0 such as 5m, 1h, 28d or 4w', input: value });
+        return NEVER;
+    }
+    return ms;
+});
+const riskClassSchema = schemas_enum(['low', 'medium', 'high'], { error: 'expected low | medium | high' });
+const weekdaySchema = schemas_enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], { error: 'expected a day: mon, tue, wed, thu, fri, sat or sun' });
+const clockTime = (expect = 'expected a local time HH:MM, e.g. 09:00 (24:00 for the end of the day)') => schemas_string({ error: expect }).regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, { error: expect });
+const timeZoneSchema = schemas_string({ error: 'expected an IANA time zone such as Europe/Berlin or UTC' }).refine((zone) => {
+    try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+    }
+    catch {
+        return false;
+    }
+}, { error: 'expected an IANA time zone such as Europe/Berlin or UTC' });
+const freezeInstant = (expect = 'expected a date (2026-12-24), a local time (2026-12-24T18:00) or an instant with an offset (2026-12-24T17:00Z)') => schemas_string({ error: expect }).regex(/^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?$/, { error: expect });
+const burnRateAlertSchema = strictObject({
+    long: longDurationSchema,
+    short: longDurationSchema,
+    /** Burn rate both windows must exceed for the alert condition to hold (14.4 = 2% of a 30-day budget in 1 h). */
+    factor: positive(),
+});
+const errorBudgetSchema = strictObject({
+    /** The SLO in percent, e.g. 99.9. */
+    objective: num('expected the SLO in percent, e.g. 99.9').gt(0, { error: 'expected the SLO in percent, between 0 and 100' }).lt(100, { error: 'expected the SLO in percent, between 0 and 100' }),
+    period: longDurationSchema.default(28 * 86_400_000),
+    /** Queries over `{{window}}`: good and total events (or errors and total), e.g. sums of rate(). */
+    good: schema_text().optional(),
+    errors: schema_text().optional(),
+    total: schema_text().optional(),
+    /** Or a query of the error ratio over `{{window}}`, e.g. Sloth's `slo:sli_error:ratio_rate{{window}}{sloth_id="orders-availability"}`. */
+    errorRatio: schema_text().optional(),
+    /** Or the remaining budget as a ratio, e.g. `slo:period_error_budget_remaining:ratio{sloth_id="…"}`. */
+    remaining: schema_text().optional(),
+    /** Refuse while less than this percentage of the period's budget remains. */
+    minRemaining: percent('expected a percentage of the error budget, 0–100').default(0),
+    burnRateAlerts: array(burnRateAlertSchema, { error: 'expected a list of { long, short, factor }' })
+        .default([
+        { long: 3_600_000, short: 300_000, factor: 14.4 },
+        { long: 21_600_000, short: 1_800_000, factor: 6 },
+    ]),
+})
+    .superRefine((b, ctx) => {
+    const sources = [b.errorRatio !== undefined, b.total !== undefined].filter(Boolean).length;
+    if (sources === 0)
+        ctx.addIssue({ code: 'custom', path: [], message: 'expected errorRatio, or total with good or errors (the SLI queries over {{window}})', input: undefined });
+    if (sources === 2)
+        ctx.addIssue({ code: 'custom', path: ['errorRatio'], message: 'expected errorRatio or total with good/errors, not both', input: b.errorRatio });
+    if (b.total !== undefined && (b.good === undefined) === (b.errors === undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'expected exactly one of good or errors beside total', input: undefined });
+    if (b.total === undefined && (b.good !== undefined || b.errors !== undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'is required with good or errors', input: undefined });
+    b.burnRateAlerts.forEach((a, i) => {
+        if (a.short >= a.long)
+            ctx.addIssue({ code: 'custom', path: ['burnRateAlerts', i, 'short'], message: 'expected a short window shorter than the long one', input: a.short });
+    });
+});
+const deployWindowSchema = strictObject({
+    days: array(weekdaySchema, { error: 'expected a list of days such as [mon, tue, wed, thu]' }).min(1, { error: 'expected at least one day' }),
+    from: clockTime(),
+    to: clockTime(),
+})
+    .refine((w) => w.from < w.to, { error: 'expected from before to (a window ends on the day it starts; use two windows to cross midnight)', path: ['to'] });
+const freezeSchema = strictObject({
+    from: freezeInstant(),
+    /** Inclusive: a date alone means to the end of that day. */
+    to: freezeInstant(),
+    reason: schema_text('expected why nothing may ship, e.g. "year-end freeze"'),
+});
+const riskRuleSchema = strictObject({
+    class: riskClassSchema,
+    /** Globs of changed paths that put a release in this class (`**`, `*`, `?`). */
+    paths: array(schema_text('expected a glob such as src/payments/**'), { error: 'expected a list of globs' }).optional(),
+    /** `contract`: a contract-phase (irreversible) migration ships; `any`: any migration changed. */
+    migrations: schemas_enum(['contract', 'any'], { error: 'expected contract | any' }).optional(),
+})
+    .refine((r) => r.paths !== undefined || r.migrations !== undefined, { error: 'expected paths or migrations (what puts a release in this class)' });
+const riskRequirementSchema = strictObject({
+    strategies: array(schemas_enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' })).min(1).optional(),
+    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).optional(),
+    /** The bake at the first step must last at least this long. */
+    minBake: positiveDuration.optional(),
+    /** The first traffic step may not exceed this share. */
+    maxFirstStep: percent().optional(),
+    /** No automatic promotion past this share: the plan's steps must stop there for an approval. */
+    approvalAbove: percent().optional(),
+});
+const policySchema = strictObject({
+    errorBudget: errorBudgetSchema.optional(),
+    /** Deploy only inside one of these windows (rollback is never held back). */
+    windows: strictObject({
+        timeZone: timeZoneSchema.default('UTC'),
+        allow: array(deployWindowSchema, { error: 'expected a list of { days, from, to }' }).min(1, { error: 'expected at least one window' }),
+    })
+        .optional(),
+    /** Dated periods when nothing ships; read in windows.timeZone (or `timeZone`) unless they carry an offset. */
+    freezes: array(freezeSchema, { error: 'expected a list of { from, to, reason }' }).optional(),
+    timeZone: timeZoneSchema.optional(),
+    risk: strictObject({
+        rules: array(riskRuleSchema, { error: 'expected a list of { class, paths | migrations }' }).default([]),
+        /** The class of a release no rule matches. */
+        default: riskClassSchema.default('low'),
+        require: strictObject({ low: riskRequirementSchema.optional(), medium: riskRequirementSchema.optional(), high: riskRequirementSchema.optional() }).default({}),
+    })
+        .optional(),
 });
 // ── the plan ───────────────────────────────────────────────────────────────────────────
 const planSchema = strictObject({
@@ -66687,6 +64555,7 @@ const planSchema = strictObject({
     /** Set once a contract-phase migration shipped: the previous version can no longer run. */
     irreversible: union([schemas_boolean(), schema_text()], { error: 'expected true, false or a reason' }).optional(),
     checklist: checklistSchema.optional(),
+    policy: policySchema.optional(),
 })
     .superRefine((plan, ctx) => {
     plan.steps?.forEach((w, i) => {
@@ -66718,14 +64587,14 @@ const planSchema = strictObject({
 const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 /** Reads, interpolates, overrides and validates a rollout plan file. Throws PlanError. */
 function loadPlanFile(file, options = {}) {
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(options.cwd ?? process.cwd(), file);
+    const path = (0,external_node_path_.isAbsolute)(file) ? file : (0,external_node_path_.resolve)(options.cwd ?? process.cwd(), file);
     let text;
     try {
         text = (0,external_node_fs_.readFileSync)(path, 'utf8');
     }
     catch (err) {
         const code = err.code;
-        throw new errors/* PlanError */.W6(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
+        throw new core_errors/* PlanError */.W6(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
     }
     return parsePlanText(text, file, options);
 }
@@ -66734,7 +64603,7 @@ function parsePlanText(text, file, options = {}) {
     const lineCounter = new yaml_dist/* LineCounter */.HN();
     const doc = (0,yaml_dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
-        throw new errors/* PlanError */.W6(file, doc.errors.map((e) => {
+        throw new core_errors/* PlanError */.W6(file, doc.errors.map((e) => {
             const pos = e.linePos?.[0];
             return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}invalid YAML: ${e.message.split('\n')[0]}`;
         }));
@@ -66745,44 +64614,32 @@ function parsePlanText(text, file, options = {}) {
     }
     catch (err) {
         // Unresolved aliases and alias bombs surface only when the document is converted.
-        throw new errors/* PlanError */.W6(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
+        throw new core_errors/* PlanError */.W6(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
     }
     if (raw === null || raw === undefined)
-        throw new errors/* PlanError */.W6(file, ['is empty: expected a mapping with at least `service` and `environment`']);
+        throw new core_errors/* PlanError */.W6(file, ['is empty: expected a mapping with at least `service` and `environment`']);
     if (typeof raw !== 'object' || Array.isArray(raw))
-        throw new errors/* PlanError */.W6(file, ['expected a mapping at the top level (service, environment, …)']);
+        throw new core_errors/* PlanError */.W6(file, ['expected a mapping at the top level (service, environment, …)']);
     return validatePlanObject(raw, file, options, (p) => lineOf(doc, lineCounter, p));
 }
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
 function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefined) {
     const problems = [];
-    const strict = new Set(['service', 'environment', 'strategy', ...(options.require ?? [])]);
-    const lenientProblems = [];
     const used = new Set(['service', 'environment', 'strategy', ...(options.require ?? []), ...(options.reads ?? [])]);
     const unresolved = new Set();
     const missingEnv = new Set();
     const interpolated = interpolate(raw, [], options.env ?? process.env, options.onSecret, (path, name) => {
         const section = String(path[0]);
         missingEnv.add(formatPath(path));
-        const problem = `${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`;
-        if (options.lenient && !strict.has(section)) {
-            // Left out of this run's plan, and reported after the work that needs only the strict sections.
-            if (used.has(section))
-                lenientProblems.push(`${problem} (${section} left out)`);
-            unresolved.add(section);
-        }
-        else if (used.has(section))
-            problems.push(problem);
+        if (used.has(section))
+            problems.push(`${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`);
         else
             unresolved.add(section);
     });
     // A variable used only by a section this action never reads (say, the rollback webhook
     // during a gate) must not stop it: that section is left out of this run's plan.
-    const leftOut = {};
-    for (const section of unresolved) {
-        leftOut[section] = interpolated[section];
+    for (const section of unresolved)
         delete interpolated[section];
-    }
     const overridden = new Map();
     for (const o of options.overrides ?? []) {
         setAt(interpolated, o.path, o.value);
@@ -66792,8 +64649,6 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         if (interpolated[section] === undefined)
             problems.push(`${section}: is required by this action`);
     }
-    if (options.lenient)
-        dropInvalidSections(interpolated, strict, (issue) => describeIssue(issue, overridden, lineOfPath), lenientProblems, leftOut);
     const result = planSchema.safeParse(interpolated, { reportInput: true });
     if (!result.success) {
         for (const issue of result.error.issues) {
@@ -66804,41 +64659,8 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         }
     }
     if (problems.length > 0)
-        throw new errors/* PlanError */.W6(file, dedupe(problems));
-    return { plan: result.data, file, ...(options.lenient ? { problems: dedupe(lenientProblems), leftOut } : {}) };
-}
-/**
- * Lenient loading: removes every top-level key outside `strict` that does not validate (and
- * unknown top-level keys), so the strict sections are judged on their own. Repeats because a
- * cross-section rule can name a section only once another is gone.
- */
-function dropInvalidSections(plan, strict, describe, problems, leftOut) {
-    for (let round = 0; round < 4; round++) {
-        const result = planSchema.safeParse(plan, { reportInput: true });
-        if (result.success)
-            return;
-        let dropped = false;
-        for (const issue of result.error.issues) {
-            const top = issue.path[0];
-            if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
-                for (const key of issue.keys) {
-                    problems.push(`${key}: unknown key (left out)`);
-                    leftOut[key] = plan[key];
-                    delete plan[key];
-                    dropped = true;
-                }
-                continue;
-            }
-            if (typeof top !== 'string' || strict.has(top) || !(top in plan))
-                continue;
-            problems.push(`${describe(issue)} (${top} left out)`);
-            leftOut[top] = plan[top];
-            delete plan[top];
-            dropped = true;
-        }
-        if (!dropped)
-            return;
-    }
+        throw new core_errors/* PlanError */.W6(file, dedupe(problems));
+    return { plan: result.data, file };
 }
 function describeIssue(issue, overridden, lineOfPath) {
     const path = issue.path.filter((p) => typeof p !== 'symbol');
@@ -66955,8 +64777,6 @@ function setAt(target, path, value) {
 
 
 
-/** The file name a plan built from action inputs alone goes by. */
-const INPUTS_PLAN = '(action inputs)';
 /** Where plans live unless the `plan` input says otherwise. */
 const DEFAULT_PLAN_FILE = '.github/rollout.yml';
 /**
@@ -66964,20 +64784,19 @@ const DEFAULT_PLAN_FILE = '.github/rollout.yml';
  * input overrides, registering every value taken from the environment as a secret.
  */
 function loadActionPlan(runtime, options = {}) {
-    const named = inputs_getOptionalInput(runtime, 'plan');
+    const named = getOptionalInput(runtime, 'plan');
     const file = named ?? DEFAULT_PLAN_FILE;
     const loadOptions = {
         require: options.require,
         reads: options.reads,
         overrides: options.overrides,
-        lenient: options.lenient,
         env: runtime.env,
         onSecret: (value) => runtime.setSecret(value),
     };
     if (!named && !(0,external_node_fs_.existsSync)(file) && options.fallback) {
         const built = options.fallback();
         if (built)
-            return validatePlanObject(built, INPUTS_PLAN, loadOptions);
+            return validatePlanObject(built, '(action inputs)', loadOptions);
     }
     return loadPlanFile(file, loadOptions);
 }
@@ -66987,10 +64806,6 @@ function loadActionPlan(runtime, options = {}) {
  */
 function loadRolloutPlan(runtime, options) {
     const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
-    // Lenient loads know the strategy's strict sections only after a first look at the strategy.
-    const strategy = options.lenient ? loadActionPlan(runtime, { ...options, require: [], reads: all }).plan.strategy : undefined;
-    if (strategy)
-        return loadActionPlan(runtime, { ...options, require: options.require(strategy), reads: all });
     const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
     const required = options.require(loaded.plan.strategy);
     // Loading again with the strategy's sections required reports them as every other missing section is reported.
@@ -66999,24 +64814,1352 @@ function loadRolloutPlan(runtime, options) {
     return loaded;
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/summary.ts
+// EXTERNAL MODULE: ./src/core/metrics/provider.ts
+var provider = __nccwpck_require__(431);
+;// CONCATENATED MODULE: ./src/core/metrics/datadog.ts
 
-/** The lines every traffic-moving action ends its summary with: where the rollout stands and what to run next. */
-function phaseSummary(record) {
-    if (!record)
-        return ['### Rollout', '', '- phase: no rollout on record', `- next safe step: ${nextSafeStep(undefined)}`].join('\n');
-    const slots = Object.entries(record.slots)
-        .map(([slot, version]) => `${slot} \`${version}\``)
-        .join(' · ');
-    return [
-        '### Rollout',
-        '',
-        `- phase: **${record.phase}** — ${describePhase(record)} (generation ${record.generation})`,
-        ...(slots ? [`- slots: ${slots}${record.stableOverwritten ? ' (stable overwritten by an unfinished promotion)' : ''}`] : []),
-        ...(record.lastGood ? [`- last good version: \`${record.lastGood}\``] : []),
-        ...(record.lock ? [`- lock: ${record.lock.action} by ${record.lock.owner} (last heard ${record.lock.heartbeat})`] : []),
-        `- next safe step: ${nextSafeStep(record)}`,
-    ].join('\n');
+
+
+
+const SYSTEM = 'datadog';
+/**
+ * Datadog has no instant query: an instant value is the newest point of a short range ending
+ * at the requested time. Five minutes covers Datadog's coarsest default rollup for such a range.
+ */
+const INSTANT_LOOKBACK_MS = 5 * 60_000;
+/** The API host for a Datadog site: `datadoghq.eu`, `app.datadoghq.eu` and `us3.datadoghq.com` all work. */
+function datadogApiBase(site) {
+    const host = site
+        .replace(/^https?:\/\//, '')
+        .replace(/\/.*$/, '')
+        .replace(/^(app|api)\./, '');
+    return `https://api.${host}`;
+}
+function shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** Datadog's metrics query API (`GET /api/v1/query`), authenticated with an API key and an application key. */
+class DatadogProvider {
+    config;
+    clock;
+    name = SYSTEM;
+    base;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.base = (config.address ?? datadogApiBase(config.site)).replace(/\/+$/, '');
+    }
+    /** The newest non-null point of `query` in the few minutes up to `time` (default now). */
+    async query(query, options = {}) {
+        const end = options.time ?? this.clock.now();
+        const range = await this.queryRange(query, { start: end - INSTANT_LOOKBACK_MS, end, stepMs: INSTANT_LOOKBACK_MS }, options);
+        switch (range.kind) {
+            case 'no-data':
+            case 'many-series':
+                return range;
+            case 'series': {
+                const last = range.points[range.points.length - 1];
+                return last === undefined ? { kind: 'no-data' } : (0,provider/* outcomeOf */.s)(last.value);
+            }
+        }
+    }
+    /**
+     * Points of `query` between start and end. Datadog picks the point interval itself from the
+     * range's length; add `.rollup(avg, <seconds>)` to the query to fix it.
+     */
+    async queryRange(query, range, options = {}) {
+        const params = { from: Math.floor(range.start / 1000), to: Math.ceil(range.end / 1000), query };
+        const body = await this.call(params, query, options.signal);
+        if (!Array.isArray(body.series))
+            throw this.malformed(query);
+        const series = body.series;
+        if (series.length === 0)
+            return { kind: 'no-data' };
+        if (series.length > 1)
+            return { kind: 'many-series', count: series.length };
+        const pointlist = series[0].pointlist;
+        if (!Array.isArray(pointlist))
+            throw this.malformed(query);
+        const points = [];
+        for (const entry of pointlist) {
+            if (!Array.isArray(entry) || entry.length < 2 || typeof entry[0] !== 'number')
+                throw this.malformed(query);
+            const value = entry[1];
+            // null marks an interval without data: absent, not a number to judge.
+            if (value === null)
+                continue;
+            if (typeof value !== 'number')
+                throw this.malformed(query);
+            points.push({ time: Math.round(entry[0]), value });
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points };
+    }
+    malformed(query) {
+        return new core_errors/* ProviderError */.mZ(SYSTEM, `unexpected answer shape for query ${shorten(query)}`);
+    }
+    async call(params, query, signal) {
+        const url = `${this.base}/api/v1/query`;
+        const res = await httpRequest({
+            url,
+            params,
+            headers: { accept: 'application/json', 'DD-API-KEY': this.config.apiKey, 'DD-APPLICATION-KEY': this.config.appKey },
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: SYSTEM,
+        }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        const said = body ? errorText(body) : undefined;
+        const because = said ? `: ${said}` : '';
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
+        if (res.status === 429) {
+            const reset = res.headers['x-ratelimit-reset'];
+            const limit = res.headers['x-ratelimit-limit'];
+            const period = res.headers['x-ratelimit-period'];
+            const quota = limit && period ? ` (${limit} requests per ${period} s)` : '';
+            const wait = reset ? `; resets in ${reset} s` : '';
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `rate limited${quota}${wait}, after ${res.attempts} attempt(s)`, true);
+        }
+        if (res.status === 400 || body?.status === 'error')
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `query rejected${because || ` (HTTP ${res.status})`} — query: ${shorten(query)}`);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+        }
+        if (!body)
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: not a Datadog API answer (is metrics.address right?)`);
+        return body;
+    }
+}
+// Datadog answers errors as {"errors": ["…"]} on most endpoints and {"status": "error", "error": "…"} on queries.
+function errorText(body) {
+    if (Array.isArray(body.errors) && body.errors.length > 0)
+        return body.errors.map(String).join('; ');
+    if (typeof body.error === 'string' && body.error)
+        return body.error;
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/newrelic.ts
+
+
+
+
+const newrelic_SYSTEM = 'newrelic';
+/** NerdGraph endpoints per data-centre region. */
+const NERDGRAPH_ENDPOINTS = { us: 'https://api.newrelic.com/graphql', eu: 'https://api.eu.newrelic.com/graphql' };
+/** The window an instant query without its own SINCE looks back over. */
+const newrelic_INSTANT_LOOKBACK_MS = 5 * 60_000;
+// Variables rather than string splicing: the NRQL text never has to be escaped into GraphQL.
+const NRQL_DOCUMENT = 'query RollgateNrql($accountId: Int!, $nrql: Nrql!) { actor { account(id: $accountId) { nrql(query: $nrql, timeout: 60) { results } } } }';
+/** Fields NRQL adds to results besides the selected values. */
+const META_FIELDS = new Set(['beginTimeSeconds', 'endTimeSeconds', 'facet', 'timestamp', 'comparison']);
+function newrelic_shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** The one selected value of an NRQL result row: a number, null (no data), or a one-number object such as percentile(x, 95). */
+function rowValue(row, query) {
+    const fields = Object.keys(row).filter((k) => !META_FIELDS.has(k));
+    if (fields.length !== 1)
+        throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `the query selects ${fields.length} values (${fields.join(', ') || 'none'}); select exactly one — query: ${newrelic_shorten(query)}`);
+    const value = row[fields[0]];
+    if (value === null || typeof value === 'number')
+        return value;
+    if (typeof value === 'object' && value !== null) {
+        const inner = Object.values(value);
+        if (inner.length === 1 && (typeof inner[0] === 'number' || inner[0] === null))
+            return inner[0];
+    }
+    throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `the query's value ${fields[0]} is not a number — query: ${newrelic_shorten(query)}`);
+}
+function facetCount(rows) {
+    return new Set(rows.filter((r) => 'facet' in r).map((r) => JSON.stringify(r.facet))).size;
+}
+/** New Relic: NRQL queries over the NerdGraph GraphQL API, authenticated with a user API key. */
+class NewRelicProvider {
+    config;
+    clock;
+    name = newrelic_SYSTEM;
+    endpoint;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        const base = config.address?.replace(/\/+$/, '');
+        this.endpoint = base ? (base.endsWith('/graphql') ? base : `${base}/graphql`) : NERDGRAPH_ENDPOINTS[config.region];
+    }
+    /**
+     * One value of an NRQL query. A query with its own SINCE runs as written; otherwise it
+     * covers the few minutes up to `time` (default now).
+     */
+    async query(query, options = {}) {
+        let nrql = query;
+        if (!/\bSINCE\b/i.test(query)) {
+            const end = Math.round(options.time ?? this.clock.now());
+            nrql = `${query} SINCE ${end - newrelic_INSTANT_LOOKBACK_MS} UNTIL ${end}`;
+        }
+        const rows = await this.run(nrql, query, options.signal);
+        if (rows.length === 0)
+            return { kind: 'no-data' };
+        const facets = facetCount(rows);
+        if (facets > 1 || rows.length > 1)
+            return { kind: 'many-series', count: Math.max(facets, rows.length) };
+        const value = rowValue(rows[0], query);
+        if (value === null)
+            return { kind: 'no-data' };
+        return (0,provider/* outcomeOf */.s)(value);
+    }
+    /** The query as a TIMESERIES over the range; rollgate adds SINCE, UNTIL and TIMESERIES itself. */
+    async queryRange(query, range, options = {}) {
+        if (/\b(SINCE|UNTIL|TIMESERIES)\b/i.test(query))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `for range queries write the NRQL without SINCE, UNTIL or TIMESERIES (rollgate adds them for the bake window) — query: ${newrelic_shorten(query)}`);
+        const stepSeconds = Math.max(1, Math.round(range.stepMs / 1000));
+        const nrql = `${query} SINCE ${Math.floor(range.start)} UNTIL ${Math.ceil(range.end)} TIMESERIES ${stepSeconds} seconds`;
+        const rows = await this.run(nrql, query, options.signal);
+        if (rows.length === 0)
+            return { kind: 'no-data' };
+        const facets = facetCount(rows);
+        if (facets > 1)
+            return { kind: 'many-series', count: facets };
+        const points = [];
+        for (const row of rows) {
+            const value = rowValue(row, query);
+            // A bucket without events is null: absent, not zero.
+            if (value === null)
+                continue;
+            const at = typeof row.endTimeSeconds === 'number' ? row.endTimeSeconds : typeof row.beginTimeSeconds === 'number' ? row.beginTimeSeconds : undefined;
+            if (at === undefined)
+                throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `TIMESERIES rows carry no time — query: ${newrelic_shorten(query)}`);
+            points.push({ time: at * 1000, value });
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points };
+    }
+    async run(nrql, query, signal) {
+        const accountId = Number(this.config.accountId);
+        if (!Number.isInteger(accountId))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `metrics.accountId must be a whole number, got ${JSON.stringify(this.config.accountId)}`);
+        const res = await httpRequest({
+            method: 'POST',
+            url: this.endpoint,
+            headers: { 'content-type': 'application/json', accept: 'application/json', 'API-Key': this.config.apiKey },
+            body: { query: NRQL_DOCUMENT, variables: { accountId, nrql } },
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: newrelic_SYSTEM,
+        }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        const errors = Array.isArray(body?.errors) ? body.errors : [];
+        const said = errors.map((e) => String(e.message ?? 'error')).join('; ');
+        const because = said ? `: ${said}` : '';
+        const classes = errors.map((e) => String(e.extensions?.errorClass ?? e.extensions?.code ?? ''));
+        if (res.status === 401 || res.status === 403 || classes.some((c) => /UNAUTHORI[ZS]ED|FORBIDDEN/.test(c)))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
+        if (res.status === 429 || classes.some((c) => /TOO_MANY_REQUESTS|RATE_LIMIT/.test(c)))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `rate limited${because}, after ${res.attempts} attempt(s)`, true);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+        }
+        // GraphQL reports failures (bad NRQL, unknown account) with HTTP 200 and an `errors` list.
+        if (errors.length > 0)
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `query rejected${because} — query: ${newrelic_shorten(query)}`);
+        const results = body?.data?.actor?.account?.nrql?.results;
+        if (body?.data?.actor?.account === null)
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `account ${accountId} is not visible to this API key`);
+        if (!Array.isArray(results))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
+        return results.filter((r) => typeof r === 'object' && r !== null);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/prometheus.ts
+
+
+
+
+
+const prometheus_SYSTEM = 'prometheus';
+/** Reads Prometheus' sample text: "NaN", "+Inf" and "-Inf" are values it really sends. */
+function parseSampleValue(text) {
+    if (text === 'NaN')
+        return { kind: 'nan' };
+    if (text === '+Inf' || text === 'Inf')
+        return { kind: 'infinite', sign: 1 };
+    if (text === '-Inf')
+        return { kind: 'infinite', sign: -1 };
+    const value = Number(text);
+    if (Number.isNaN(value))
+        throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected sample value ${JSON.stringify(text)}`);
+    return (0,provider/* outcomeOf */.s)(value);
+}
+function isSample(v) {
+    return Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
+}
+function prometheus_shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** The Prometheus HTTP API: instant queries for the threshold gate, range queries for the statistical judge. */
+class PrometheusProvider {
+    config;
+    clock;
+    name = prometheus_SYSTEM;
+    base;
+    headers;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.base = config.address.replace(/\/+$/, '');
+        const headers = { accept: 'application/json', ...(config.headers ?? {}) };
+        if (config.bearerToken)
+            headers.authorization = `Bearer ${config.bearerToken}`;
+        if (config.basicAuth)
+            headers.authorization = `Basic ${Buffer.from(`${config.basicAuth.username}:${config.basicAuth.password}`).toString('base64')}`;
+        this.headers = headers;
+    }
+    /** Evaluates `query` at one instant (now, unless `time` is given in unix ms). */
+    async query(query, options = {}) {
+        const params = { query };
+        if (options.time !== undefined)
+            params.time = (options.time / 1000).toFixed(3);
+        const data = await this.call('/api/v1/query', params, query, options.signal);
+        switch (data.resultType) {
+            case 'scalar':
+                if (!isSample(data.result))
+                    throw this.malformed(query);
+                return parseSampleValue(data.result[1]);
+            case 'vector': {
+                if (!Array.isArray(data.result))
+                    throw this.malformed(query);
+                if (data.result.length === 0)
+                    return { kind: 'no-data' };
+                if (data.result.length > 1)
+                    return { kind: 'many-series', count: data.result.length };
+                const first = data.result[0];
+                const value = typeof first === 'object' && first !== null ? first.value : undefined;
+                if (!isSample(value))
+                    throw this.malformed(query);
+                return parseSampleValue(value[1]);
+            }
+            default:
+                throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query returned a ${String(data.resultType)}, expected an instant vector or a scalar: ${prometheus_shorten(query)}`);
+        }
+    }
+    /** Evaluates `query` over a time range, one point per step. */
+    async queryRange(query, range, options = {}) {
+        const params = {
+            query,
+            start: (range.start / 1000).toFixed(3),
+            end: (range.end / 1000).toFixed(3),
+            step: `${Math.max(0.001, range.stepMs / 1000)}`,
+        };
+        const data = await this.call('/api/v1/query_range', params, query, options.signal);
+        if (data.resultType !== 'matrix' || !Array.isArray(data.result))
+            throw this.malformed(query);
+        if (data.result.length === 0)
+            return { kind: 'no-data' };
+        if (data.result.length > 1)
+            return { kind: 'many-series', count: data.result.length };
+        const values = data.result[0].values;
+        if (!Array.isArray(values))
+            throw this.malformed(query);
+        const points = values.map((v) => {
+            if (!isSample(v))
+                throw this.malformed(query);
+            const outcome = parseSampleValue(v[1]);
+            const value = outcome.kind === 'value' ? outcome.value : outcome.kind === 'infinite' ? outcome.sign * Infinity : Number.NaN;
+            return { time: Math.round(v[0] * 1000), value };
+        });
+        return { kind: 'series', points };
+    }
+    /**
+     * The scrape interval of every job, from the running configuration (/api/v1/status/config):
+     * a rate() window needs at least two scrapes in it.
+     */
+    async scrapeIntervals(options = {}) {
+        const url = `${this.base}/api/v1/status/config`;
+        const res = await httpRequest({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
+        const yaml = typeof res.data === 'object' && res.data !== null ? res.data.data?.yaml : undefined;
+        if (res.status !== 200 || typeof yaml !== 'string')
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
+        const config = (0,yaml_dist/* parse */.qg)(yaml);
+        const fallback = promDurationMs(config?.global?.scrape_interval) ?? 60_000;
+        return (config?.scrape_configs ?? []).map((job) => ({ job: String(job.job_name ?? '?'), intervalMs: promDurationMs(job.scrape_interval) ?? fallback }));
+    }
+    malformed(query) {
+        return new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected answer shape for query ${prometheus_shorten(query)}`);
+    }
+    async call(path, params, query, signal) {
+        const url = `${this.base}${path}`;
+        const res = await httpRequest({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        if (body?.status === 'error') {
+            // 400 bad_data, 422 execution errors, 503 timeouts: Prometheus says why in `error`.
+            const kind = typeof body.errorType === 'string' ? ` (${body.errorType})` : '';
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query rejected${kind}: ${String(body.error)} — query: ${prometheus_shorten(query)}`, res.status >= 500);
+        }
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+        }
+        if (!body || body.status !== 'success' || !body.data)
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
+        return { resultType: body.data.resultType, result: body.data.result };
+    }
+}
+/** A Prometheus duration (`15s`, `1m`, `1h30m`, `1d`) in milliseconds; undefined when it is not one. */
+function promDurationMs(value) {
+    if (typeof value !== 'string' || !/^(\d+(ms|s|m|h|d|w|y))+$/.test(value))
+        return undefined;
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+    let total = 0;
+    for (const [, n, u] of value.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
+        total += Number(n) * (unit[u] ?? 0);
+    return total;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/web.ts
+
+
+
+
+
+const web_SYSTEM = 'web';
+/**
+ * Parses the supported JSONPath subset: `$`, `.name`, `['name']`, `[0]`, `[-1]`, `[*]`, `.*`
+ * and `[?(@.key == 'value')]` (also `!=`, numbers, true, false, null).
+ */
+function parseJsonPath(path) {
+    const fail = (why) => {
+        throw new core_errors/* UserError */.yo(`metrics.jsonPath ${JSON.stringify(path)}: ${why} (supported: $.a.b, ['a'], [0], [-1], [*], [?(@.key == 'value')])`);
+    };
+    const text = path.trim();
+    if (!text.startsWith('$'))
+        fail('must start with $');
+    const steps = [];
+    let i = 1;
+    while (i < text.length) {
+        const ch = text[i];
+        if (ch === '.') {
+            if (text[i + 1] === '.')
+                fail('recursive descent (..) is not supported');
+            const m = /^\.(\*|[A-Za-z_$][\w$-]*)/.exec(text.slice(i));
+            if (!m)
+                fail(`expected a name after . at position ${i}`);
+            steps.push(m[1] === '*' ? { kind: 'wildcard' } : { kind: 'name', name: m[1] });
+            i += m[0].length;
+        }
+        else if (ch === '[') {
+            const rest = text.slice(i);
+            let m;
+            if ((m = /^\[\s*(-?\d+)\s*\]/.exec(rest)))
+                steps.push({ kind: 'index', index: Number(m[1]) });
+            else if ((m = /^\[\s*\*\s*\]/.exec(rest)))
+                steps.push({ kind: 'wildcard' });
+            else if ((m = /^\[\s*'((?:[^'\\]|\\.)*)'\s*\]/.exec(rest)) || (m = /^\[\s*"((?:[^"\\]|\\.)*)"\s*\]/.exec(rest)))
+                steps.push({ kind: 'name', name: m[1].replace(/\\(.)/g, '$1') });
+            else if ((m = /^\[\s*\?\(\s*@((?:\.[A-Za-z_$][\w$-]*)+)\s*(==|!=)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)\s*\)\s*\]/.exec(rest))) {
+                const raw = m[3];
+                const value = raw.startsWith("'") || raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : Number(raw);
+                steps.push({ kind: 'filter', key: m[1].slice(1).split('.'), op: m[2], value });
+            }
+            else
+                fail(`cannot read the bracket at position ${i}`);
+            i += m[0].length;
+        }
+        else
+            fail(`unexpected ${JSON.stringify(ch)} at position ${i}`);
+    }
+    return steps;
+}
+/** Every value `path` selects in `doc`, in document order. */
+function selectJsonPath(doc, path) {
+    const steps = typeof path === 'string' ? parseJsonPath(path) : path;
+    let current = [doc];
+    for (const step of steps) {
+        const next = [];
+        for (const node of current) {
+            switch (step.kind) {
+                case 'name':
+                    if (typeof node === 'object' && node !== null && !Array.isArray(node) && Object.hasOwn(node, step.name))
+                        next.push(node[step.name]);
+                    break;
+                case 'index':
+                    if (Array.isArray(node)) {
+                        const at = step.index < 0 ? node.length + step.index : step.index;
+                        if (at >= 0 && at < node.length)
+                            next.push(node[at]);
+                    }
+                    break;
+                case 'wildcard':
+                    if (Array.isArray(node))
+                        next.push(...node);
+                    else if (typeof node === 'object' && node !== null)
+                        next.push(...Object.values(node));
+                    break;
+                case 'filter':
+                    if (Array.isArray(node))
+                        for (const item of node) {
+                            let v = item;
+                            for (const k of step.key)
+                                v = typeof v === 'object' && v !== null ? v[k] : undefined;
+                            if ((v === step.value) === (step.op === '=='))
+                                next.push(item);
+                        }
+                    break;
+            }
+        }
+        current = next;
+    }
+    return current;
+}
+// ── values ─────────────────────────────────────────────────────────────────────────────
+/** A JSON number, or a string holding one (many APIs quote numbers); null when it is not one. */
+function numeric(value) {
+    if (typeof value === 'number')
+        return value;
+    if (typeof value === 'string') {
+        const t = value.trim();
+        if (t === 'NaN')
+            return Number.NaN;
+        if (/^[+]?Inf(inity)?$/i.test(t))
+            return Number.POSITIVE_INFINITY;
+        if (/^-Inf(inity)?$/i.test(t))
+            return Number.NEGATIVE_INFINITY;
+        if (t !== '' && !Number.isNaN(Number(t)))
+            return Number(t);
+    }
+    return null;
+}
+/** Times in seconds (as most APIs send them) or milliseconds; told apart by size. */
+function toMillis(time) {
+    return time < 1e11 ? time * 1000 : time;
+}
+function pointFrom(item) {
+    // [time, value] pairs, as Prometheus and Datadog send them.
+    if (Array.isArray(item) && item.length === 2) {
+        const t = numeric(item[0]);
+        if (t === null)
+            return undefined;
+        if (item[1] === null)
+            return null;
+        const v = numeric(item[1]);
+        return v === null ? undefined : { time: toMillis(t), value: v };
+    }
+    if (typeof item === 'object' && item !== null) {
+        const o = item;
+        const t = numeric(o.time ?? o.timestamp ?? o.t ?? o.ts);
+        const raw = 'value' in o ? o.value : o.v;
+        if (t === null)
+            return undefined;
+        if (raw === null)
+            return null;
+        const v = numeric(raw);
+        return v === null ? undefined : { time: toMillis(t), value: v };
+    }
+    return undefined;
+}
+/**
+ * Any JSON endpoint: the plan's `jsonPath` picks the value out of the answer. The check's
+ * query fills `{{query}}` in the URL (URL-encoded) or body (JSON-escaped); without that placeholder it is sent
+ * as the `query` URL parameter. `{{time}}`, `{{start}}`, `{{end}}` (unix seconds) and
+ * `{{step}}` (seconds) are filled too.
+ */
+class WebProvider {
+    config;
+    clock;
+    name = web_SYSTEM;
+    steps;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.steps = parseJsonPath(config.jsonPath);
+    }
+    /** The one value jsonPath selects: a number (or numeric string); absent or null is no data. */
+    async query(query, options = {}) {
+        const time = options.time ?? this.clock.now();
+        const selected = await this.fetch(query, { time: Math.round(time / 1000) }, options.signal);
+        const values = selected.filter((v) => v !== null);
+        if (values.length === 0)
+            return { kind: 'no-data' };
+        if (values.length > 1)
+            return { kind: 'many-series', count: values.length };
+        const value = numeric(values[0]);
+        if (value === null)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${web_describe(values[0])}, expected a number`);
+        return (0,provider/* outcomeOf */.s)(value);
+    }
+    /**
+     * A series: jsonPath selects an array of [time, value] pairs or {time|timestamp, value}
+     * objects (times in unix seconds or milliseconds), or the points themselves.
+     */
+    async queryRange(query, range, options = {}) {
+        const vars = {
+            time: Math.round(range.end / 1000),
+            start: Math.floor(range.start / 1000),
+            end: Math.ceil(range.end / 1000),
+            step: Math.max(1, Math.round(range.stepMs / 1000)),
+        };
+        const selected = await this.fetch(query, vars, options.signal);
+        // One array selected: it is the series. Several items selected: they are the points.
+        const items = selected.length === 1 && Array.isArray(selected[0]) && (selected[0].length === 0 || typeof selected[0][0] === 'object') ? selected[0] : selected;
+        if (items.length === 0)
+            return { kind: 'no-data' };
+        const points = [];
+        for (const item of items) {
+            const point = pointFrom(item);
+            if (point === undefined)
+                throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${web_describe(item)}; a series needs [time, value] pairs or {time, value} objects`);
+            if (point !== null)
+                points.push(point);
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points: points.sort((a, b) => a.time - b.time) };
+    }
+    async fetch(query, times, signal) {
+        const usesQuery = /\{\{\s*query\s*\}\}/.test(this.config.url) || /\{\{\s*query\s*\}\}/.test(this.config.body ?? '');
+        const encoded = { ...times, query: encodeURIComponent(query) };
+        const url = renderTemplate(this.config.url, encoded, 'metrics.url');
+        // The body is JSON: the query goes in escaped, so its quotes cannot break the document.
+        const body = this.config.body === undefined ? undefined : renderTemplate(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
+        const res = await httpRequest({
+            method: this.config.method,
+            url,
+            params: usesQuery ? undefined : { query },
+            headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.config.headers ?? {}) },
+            body,
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: web_SYSTEM,
+        }, this.clock);
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status} (check metrics.headers)`);
+        if (res.status === 429)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+        }
+        // A body that did not parse as JSON arrives as text.
+        if (res.data === undefined || typeof res.data === 'string')
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: the answer is not JSON`);
+        return selectJsonPath(res.data, this.steps);
+    }
+}
+function web_describe(value) {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/index.ts
+
+
+
+
+
+
+/** The metrics provider the plan's `metrics` section names. */
+function createMetricsProvider(config, options = {}) {
+    const clock = options.clock ?? core_clock/* systemClock */.m;
+    switch (config.provider) {
+        case 'prometheus':
+            return new PrometheusProvider(config, clock);
+        case 'datadog':
+            return new DatadogProvider(config, clock);
+        case 'newrelic':
+            return new NewRelicProvider(config, clock);
+        case 'cloudwatch':
+            // The AWS SDK is most of a bundle's start-up time: load it only when a plan uses CloudWatch.
+            return deferred('cloudwatch', async () => new (await Promise.all(/* import() */[__nccwpck_require__.e(191), __nccwpck_require__.e(734)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8734))).CloudWatchProvider(config, clock));
+        case 'web':
+            return new WebProvider(config, clock);
+    }
+}
+/** A provider whose module loads on first use; construction errors surface from that first query. */
+function deferred(name, load) {
+    let loading;
+    const provider = () => (loading ??= load());
+    return {
+        name,
+        query: async (query, options) => (await provider()).query(query, options),
+        queryRange: async (query, range, options) => (await provider()).queryRange(query, range, options),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/migrations/layouts.ts
+
+
+const GOOSE_ANNOTATION = /^\s*--\s*\+goose\s+(up|down)\b/i;
+const DBMATE_ANNOTATION = /^\s*--\s*migrate:(up|down)\b(.*)$/i;
+/** Whether a repository path is a SQL migration in one of the known layouts. */
+function isMigrationPath(path) {
+    const p = path.replace(/\\/g, '/');
+    if (!p.toLowerCase().endsWith('.sql'))
+        return false;
+    const base = external_node_path_.posix.basename(p);
+    const dirs = external_node_path_.posix.dirname(p).split('/');
+    if (/^V[0-9][0-9._]*__.+\.sql$/.test(base))
+        return true;
+    if (/\.(up|down)\.sql$/i.test(base))
+        return true;
+    if (base === 'migration.sql' && dirs.includes('migrations'))
+        return true;
+    if (dirs.some((d) => d === 'migrations' || d === 'migration' || d === 'drizzle'))
+        return true;
+    if (dirs.join('/').endsWith('db/migrate'))
+        return true;
+    return false;
+}
+/** Reads one migration file's text into what the linter needs, per its layout. */
+function readMigrationSource(file, text, hasFile) {
+    const p = file.replace(/\\/g, '/');
+    const base = posix.basename(p);
+    const lines = text.split('\n');
+    if (lines.some((l) => GOOSE_ANNOTATION.test(l))) {
+        const { sql, hasDown } = keepUpSection(lines, (l) => GOOSE_ANNOTATION.exec(l)?.[1]?.toLowerCase());
+        const outside = lines.some((l) => /^\s*--\s*\+goose\s+NO\s+TRANSACTION\b/i.test(l));
+        return { file, layout: 'goose', upSql: sql, transaction: outside ? 'none' : 'implicit', missingDown: !hasDown, isDown: false };
+    }
+    if (lines.some((l) => DBMATE_ANNOTATION.test(l))) {
+        const { sql, hasDown } = keepUpSection(lines, (l) => DBMATE_ANNOTATION.exec(l)?.[1]?.toLowerCase());
+        const upLine = lines.find((l) => DBMATE_ANNOTATION.exec(l)?.[1]?.toLowerCase() === 'up') ?? '';
+        const outside = /transaction\s*:\s*false/i.test(upLine);
+        return { file, layout: 'dbmate', upSql: sql, transaction: outside ? 'none' : 'implicit', missingDown: !hasDown, isDown: false };
+    }
+    const upDown = /^(.*)\.(up|down)\.sql$/i.exec(p);
+    if (upDown) {
+        const isDown = upDown[2]?.toLowerCase() === 'down';
+        const partner = `${upDown[1]}.down.sql`;
+        return {
+            file,
+            // golang-migrate and sqlx's reversible migrations share this naming.
+            layout: 'golang-migrate',
+            upSql: isDown ? '' : text,
+            transaction: 'none',
+            missingDown: !isDown && !hasFile(partner),
+            isDown,
+        };
+    }
+    let layout = 'plain';
+    if (/^V[0-9][0-9._]*__/.test(base))
+        layout = 'flyway';
+    else if (base === 'migration.sql')
+        layout = 'prisma';
+    else if (p.includes('supabase/migrations/'))
+        layout = 'supabase';
+    else if (p.split('/').includes('drizzle'))
+        layout = 'drizzle';
+    return { file, layout, upSql: text, transaction: 'none', missingDown: false, isDown: false };
+}
+// Blanks every line outside the Up section (keeping line numbers for annotations).
+function keepUpSection(lines, sectionOf) {
+    let section;
+    let hasDown = false;
+    const kept = lines.map((line) => {
+        const marker = sectionOf(line);
+        if (marker) {
+            section = marker;
+            if (marker === 'down')
+                hasDown = true;
+            return '';
+        }
+        return section === 'up' ? line : '';
+    });
+    return { sql: kept.join('\n'), hasDown };
+}
+/** Turns a glob (`**`, `*`, `?`) into a regular expression over slash-separated paths. */
+function globToRegExp(glob) {
+    let out = '';
+    const g = glob.replace(/\\/g, '/').replace(/^\.\//, '');
+    for (let i = 0; i < g.length; i++) {
+        const c = g[i];
+        if (c === '*' && g[i + 1] === '*') {
+            i++;
+            if (g[i + 1] === '/') {
+                i++;
+                out += '(?:.*/)?';
+            }
+            else
+                out += '.*';
+        }
+        else if (c === '*')
+            out += '[^/]*';
+        else if (c === '?')
+            out += '[^/]';
+        else
+            out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+    return new RegExp(`^${out}$`);
+}
+const SKIPPED_DIRS = new Set(['.git', 'node_modules', 'dist', 'vendor', '.venv', 'target', 'build']);
+/** Every file under `root`, as slash-separated paths relative to it (skipping dependency and build folders). */
+function listFiles(root) {
+    const out = [];
+    const walk = (dir, prefix) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            if (entry.isDirectory()) {
+                if (!SKIPPED_DIRS.has(entry.name))
+                    walk(join(dir, entry.name), `${prefix}${entry.name}/`);
+            }
+            else if (entry.isFile())
+                out.push(`${prefix}${entry.name}`);
+        }
+    };
+    walk(root, '');
+    return out;
+}
+/** Orders migrations the way the tools apply them: by path, numbers compared as numbers. */
+function migrationOrder(a, b) {
+    return a.localeCompare(b, 'en', { numeric: true });
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/changes.ts
+
+
+
+
+
+
+/** Whether a contract migration ships, or any migration changed, given the paths and the `irreversible` flags. */
+function changes_migrationsOf(paths, irreversible) {
+    if (irreversible)
+        return 'contract';
+    return paths?.some(isMigrationPath) ? 'any' : 'none';
+}
+/** Files changed between two commits, with git; undefined and why when git cannot tell. */
+async function changes_gitChangedPaths(revisions, cwd) {
+    const run = await runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
+    if (run.exitCode !== 0)
+        return { problem: `git diff ${revisions.join(' ')} failed (fetch the history, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}` };
+    return { paths: run.stdout.split('\0').filter(Boolean) };
+}
+/**
+ * What this release changes: the `changed-files` input when given; otherwise `git diff` between
+ * the ref of the environment's newest successful deployment (from the deployment records) and
+ * the ref being deployed. When neither works the paths are unknown, and the release counts as
+ * high risk.
+ */
+async function findReleaseChanges(runtime, options) {
+    const listed = getListInput(runtime, 'changed-files');
+    if (listed !== undefined)
+        return { paths: listed, source: 'input changed-files', migrations: changes_migrationsOf(listed, options.irreversible) };
+    const head = deployedRef(runtime);
+    const unknown = (why) => ({ source: why, migrations: options.irreversible ? 'contract' : 'none' });
+    if (head === 'local')
+        return unknown('no ref to compare: set the ref input (or GITHUB_SHA), or list the changes in changed-files');
+    let base;
+    try {
+        const records = deploymentRecordsFor(runtime, { retries: 2 }, options.cwd);
+        if (!records)
+            return unknown('records: none, so no last good deployment to compare with; list the changes in changed-files');
+        for (const d of (await records.list(options.environment)).slice(0, 30)) {
+            if (effectiveState(await records.statuses(d.id)) === 'success') {
+                base = d.ref;
+                break;
+            }
+        }
+        if (!base)
+            return unknown(`no successful deployment of ${options.environment} is recorded in ${records.location} to compare with`);
+    }
+    catch (err) {
+        return unknown(`the deployment records could not be read: ${(0,core_errors/* describeError */.Uc)(err)}`);
+    }
+    const diff = await changes_gitChangedPaths([base, head], options.cwd);
+    if (!diff.paths)
+        return unknown(diff.problem ?? 'git diff failed');
+    return { paths: diff.paths, source: `git diff ${base.slice(0, 12)}..${head.slice(0, 12)} (last good deployment to this one)`, migrations: changes_migrationsOf(diff.paths, options.irreversible) };
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/report.ts
+/** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
+function report_formatValue(value) {
+    if (value === undefined)
+        return '–';
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (!Number.isFinite(value))
+        return value > 0 ? '+Inf' : '-Inf';
+    if (value === 0)
+        return '0';
+    const abs = Math.abs(value);
+    if (abs >= 1e6 || abs < 1e-4)
+        return value.toExponential(3).replace(/\.?0+e/, 'e');
+    return String(Number(value.toPrecision(4)));
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/error-budget.ts
+
+
+
+
+
+/** Prometheus' own duration form, largest exact unit first (`28d`, `6h`, `30m`), as Sloth and Pyrra name their rules. */
+function promWindow(ms) {
+    for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]])
+        if (ms % size === 0)
+            return `${ms / size}${unit}`;
+    return `${Math.max(1, Math.round(ms / 1000))}s`;
+}
+function numberOf(outcome, what) {
+    return outcome.kind === 'value' ? { value: outcome.value } : { problem: `${what}: ${(0,provider/* describeOutcome */.S)(outcome)}` };
+}
+/** The error ratio over `window`, from errorRatio, or from total with good or errors. */
+async function errorRatioOver(config, provider, window, time, vars) {
+    const fill = (template, field) => renderTemplate(template, { ...vars, window: promWindow(window) }, `policy.errorBudget.${field}`);
+    const budget = 1 - config.objective / 100;
+    const ratio = (errorRatio) => ({ window, errorRatio, burnRate: errorRatio / budget });
+    try {
+        if (config.errorRatio !== undefined) {
+            const got = numberOf(await provider.query(fill(config.errorRatio, 'errorRatio'), { time }), 'errorRatio');
+            return got.value === undefined ? { window, problem: got.problem } : ratio(got.value);
+        }
+        const part = config.good !== undefined ? 'good' : 'errors';
+        const [partOutcome, totalOutcome] = await Promise.all([
+            provider.query(fill((config.good ?? config.errors), part), { time }),
+            provider.query(fill(config.total, 'total'), { time }),
+        ]);
+        const total = numberOf(totalOutcome, 'total');
+        if (total.value === undefined)
+            return { window, problem: total.problem };
+        // No requests: nothing was served, so nothing was spent.
+        if (total.value === 0)
+            return ratio(0);
+        if (part === 'errors' && partOutcome.kind === 'no-data')
+            return ratio(0); // no error series yet: no errors counted
+        const counted = numberOf(partOutcome, part);
+        if (counted.value === undefined)
+            return { window, problem: `${counted.problem} while total is ${report_formatValue(total.value)}` };
+        return ratio(part === 'good' ? 1 - counted.value / total.value : counted.value / total.value);
+    }
+    catch (err) {
+        if (!(0,core_errors/* isUserError */.iU)(err))
+            throw err;
+        return { window, problem: (0,core_errors/* describeError */.Uc)(err) };
+    }
+}
+/** Measures the budget left, every burn-rate alert's windows, and the time to exhaustion, at `time`. */
+async function measureErrorBudget(config, provider, time, vars = {}) {
+    const windows = [...new Set([config.period, ...config.burnRateAlerts.flatMap((a) => [a.long, a.short])])];
+    const measured = new Map();
+    const ratios = await Promise.all(windows.map((w) => errorRatioOver(config, provider, w, time, vars)));
+    ratios.forEach((r) => measured.set(r.window, r));
+    const summary = { objective: config.objective, period: config.period, alerts: [] };
+    if (config.remaining !== undefined) {
+        try {
+            const got = numberOf(await provider.query(renderTemplate(config.remaining, vars, 'policy.errorBudget.remaining'), { time }), 'remaining');
+            if (got.value !== undefined)
+                summary.remaining = got.value;
+            else
+                summary.remainingProblem = got.problem;
+        }
+        catch (err) {
+            if (!(0,core_errors/* isUserError */.iU)(err))
+                throw err;
+            summary.remainingProblem = (0,core_errors/* describeError */.Uc)(err);
+        }
+    }
+    else {
+        const period = measured.get(config.period);
+        if (period.burnRate !== undefined)
+            summary.remaining = 1 - period.burnRate;
+        else
+            summary.remainingProblem = `error ratio over ${promWindow(config.period)}: ${period.problem ?? 'not measured'}`;
+    }
+    summary.alerts = config.burnRateAlerts.map((a) => {
+        const long = measured.get(a.long);
+        const short = measured.get(a.short);
+        const alert = { long, short, factor: a.factor };
+        // Either window over the factor with the other unmeasured could still hold: unknown, never "clear".
+        if (long.burnRate !== undefined && short.burnRate !== undefined)
+            alert.holds = long.burnRate > a.factor && short.burnRate > a.factor;
+        return alert;
+    });
+    const shortestLong = [...config.burnRateAlerts].sort((a, b) => a.long - b.long)[0];
+    summary.currentBurnRate = shortestLong ? measured.get(shortestLong.long)?.burnRate : measured.get(config.period)?.burnRate;
+    if (summary.remaining !== undefined && summary.currentBurnRate !== undefined && summary.currentBurnRate > 0)
+        summary.exhaustionMs = Math.max(0, (summary.remaining * config.period) / summary.currentBurnRate);
+    return summary;
+}
+function percentText(ratio) {
+    return `${report_formatValue(Math.round(ratio * 10_000) / 100)}%`;
+}
+function rateText(r) {
+    return r.burnRate !== undefined ? `${report_formatValue(r.burnRate)}× over ${promWindow(r.window)}` : `? over ${promWindow(r.window)} (${r.problem ?? 'not measured'})`;
+}
+const OVERRIDE = 're-run with the input reason: "<why this release cannot wait>" (e.g. the fix for the incident; recorded with who ran it)';
+/** The budget floor and every burn-rate alert as findings; an unmeasurable budget refuses (fail closed). */
+function judgeErrorBudget(config, summary) {
+    const findings = [];
+    const floor = config.minRemaining / 100;
+    const floorText = `budget left ≥ ${report_formatValue(config.minRemaining)}% of ${promWindow(config.period)} at SLO ${report_formatValue(config.objective)}%${floor === 0 ? ' (and not spent)' : ''}`;
+    if (summary.remaining === undefined) {
+        findings.push({
+            rule: 'policy.errorBudget.minRemaining',
+            outcome: 'refuse',
+            measured: `the remaining budget could not be measured: ${summary.remainingProblem ?? 'no value'}`,
+            limit: floorText,
+            proceed: `fix the SLI queries or the metrics backend (rollgate check-plan runs them once); or ${OVERRIDE}`,
+            overridable: true,
+        });
+    }
+    else {
+        const spent = summary.remaining <= 0 || summary.remaining < floor;
+        findings.push({
+            rule: 'policy.errorBudget.minRemaining',
+            outcome: spent ? 'refuse' : 'allow',
+            measured: `budget left ${percentText(summary.remaining)}`,
+            limit: floorText,
+            proceed: spent ? `wait until the budget recovers above ${report_formatValue(config.minRemaining)}% (errors age out of the ${promWindow(config.period)} window); or ${OVERRIDE}` : '',
+            overridable: true,
+        });
+    }
+    summary.alerts.forEach((alert, i) => {
+        const rule = `policy.errorBudget.burnRateAlerts[${i}]`;
+        const limit = `not both > ${report_formatValue(alert.factor)}× over ${promWindow(alert.long.window)} and ${promWindow(alert.short.window)}`;
+        const measured = `burn rate ${rateText(alert.long)}, ${rateText(alert.short)}`;
+        if (alert.holds === undefined)
+            findings.push({ rule, outcome: 'refuse', measured: `${measured}: cannot tell whether the alert holds`, limit, proceed: `fix the SLI queries or the metrics backend; or ${OVERRIDE}`, overridable: true });
+        else
+            findings.push({
+                rule,
+                outcome: alert.holds ? 'refuse' : 'allow',
+                measured,
+                limit,
+                proceed: alert.holds ? `wait until the ${promWindow(alert.short.window)} burn rate falls to ${report_formatValue(alert.factor)}× or below (the incident is over); or ${OVERRIDE}` : '',
+                overridable: true,
+            });
+    });
+    return findings;
+}
+/** One line for summaries: budget left, burn rates, exhaustion. */
+function describeBudget(summary) {
+    const left = summary.remaining !== undefined ? `budget left ${percentText(summary.remaining)} of ${promWindow(summary.period)}` : `budget left unknown (${summary.remainingProblem ?? ''})`;
+    const rates = [...new Map(summary.alerts.flatMap((a) => [a.long, a.short]).map((r) => [r.window, r])).values()].map(rateText).join(', ');
+    const exhaustion = summary.exhaustionMs !== undefined
+        ? `exhausted in ${formatDuration(summary.exhaustionMs)} at the current rate`
+        : summary.currentBurnRate !== undefined && summary.currentBurnRate <= 0
+            ? 'not burning now'
+            : 'exhaustion unknown';
+    return `${left}; burn rates ${rates || 'none configured'}; ${exhaustion}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/risk.ts
+
+
+const ORDER = ['low', 'medium', 'high'];
+/** Classifies a release: the highest class any rule matches; unknown changes are high risk (fail closed). */
+function classifyRelease(risk, changes) {
+    if (changes.paths === undefined)
+        return { class: 'high', because: [`the changed paths are unknown (${changes.source}): treated as high risk`] };
+    let found = risk.default;
+    const because = [];
+    risk.rules.forEach((rule, i) => {
+        const hits = [];
+        if (rule.paths) {
+            const patterns = rule.paths.map(globToRegExp);
+            const matched = (changes.paths ?? []).filter((p) => patterns.some((re) => re.test(p)));
+            if (matched.length > 0)
+                hits.push(`${matched.length} changed path(s) match ${rule.paths.join(', ')} (e.g. ${matched[0]})`);
+        }
+        if (rule.migrations === 'contract' && changes.migrations === 'contract')
+            hits.push('a contract-phase migration ships');
+        if (rule.migrations === 'any' && changes.migrations !== 'none')
+            hits.push('a migration changed');
+        if (hits.length === 0)
+            return;
+        because.push(`policy.risk.rules[${i}] (${rule.class}): ${hits.join('; ')}`);
+        if (ORDER.indexOf(rule.class) > ORDER.indexOf(found))
+            found = rule.class;
+    });
+    if (because.length === 0)
+        because.push(`no rule matched the ${changes.paths.length} changed path(s): policy.risk.default (${risk.default})`);
+    return { class: found, because };
+}
+/** Every requirement of the class the plan does not meet, as a refusal saying what is missing. */
+function checkRequirements(assessment, requirement, shape) {
+    const rule = (field) => `policy.risk.require.${assessment.class}.${field}`;
+    const cls = `${assessment.class}-risk release`;
+    if (!requirement)
+        return [];
+    const { plan } = shape;
+    const findings = [];
+    const add = (field, ok, measured, limit, proceed) => findings.push({ rule: rule(field), outcome: ok ? 'allow' : 'refuse', measured, limit, proceed: ok ? '' : proceed, overridable: false });
+    if (requirement.strategies)
+        add('strategies', requirement.strategies.includes(plan.strategy), `strategy: ${plan.strategy}`, `a ${cls} needs strategy ${requirement.strategies.join(' or ')}`, `set strategy: ${requirement.strategies[0]} in the plan`);
+    if (requirement.judge) {
+        const judge = plan.analysis?.judge;
+        const ok = requirement.judge === 'threshold' ? judge !== undefined : judge === requirement.judge;
+        add('judge', ok, judge ? `analysis.judge: ${judge}` : 'no analysis section', `a ${cls} needs analysis.judge: ${requirement.judge}`, `set analysis.judge: ${requirement.judge} (with its checks) in the plan`);
+    }
+    if (requirement.minBake !== undefined) {
+        const bake = plan.analysis?.bake;
+        add('minBake', bake !== undefined && bake >= requirement.minBake, bake !== undefined ? `analysis.bake: ${formatDuration(bake)}` : 'no analysis section', `a ${cls} needs a bake of at least ${formatDuration(requirement.minBake)} at the first step`, `set analysis.bake: ${formatDuration(requirement.minBake)} or longer in the plan`);
+    }
+    if (requirement.maxFirstStep !== undefined) {
+        const first = shape.firstWeight ?? plan.steps?.[0];
+        add('maxFirstStep', first !== undefined && first <= requirement.maxFirstStep, first !== undefined ? `first step ${first}%` : 'no first step', `a ${cls} may send at most ${requirement.maxFirstStep}% at first`, `start at ${requirement.maxFirstStep}% or less (the weight input, or the plan's first step)`);
+    }
+    if (requirement.approvalAbove !== undefined) {
+        const stop = requirement.approvalAbove;
+        const steps = plan.steps ?? [];
+        add('approvalAbove', plan.strategy === 'canary' && steps.includes(stop), steps.length ? `steps: [${steps.join(', ')}]` : `no steps (strategy: ${plan.strategy})`, `a ${cls} is not promoted past ${stop}% without an approval`, `use strategy: canary with a step at ${stop} and ramp to: ${stop}; run the ramp past it in a job whose GitHub environment requires reviewers`);
+    }
+    return findings;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/windows.ts
+const WEEKDAYS = { Mon: 'mon', Tue: 'tue', Wed: 'wed', Thu: 'thu', Fri: 'fri', Sat: 'sat', Sun: 'sun' };
+const formatters = new Map();
+/** The wall-clock reading of `instant` in `timeZone`; Intl applies the zone's DST rules. */
+function localTime(instant, timeZone) {
+    let format = formatters.get(timeZone);
+    if (!format) {
+        format = new Intl.DateTimeFormat('en-US', {
+            timeZone,
+            hourCycle: 'h23',
+            weekday: 'short',
+            year: 'numeric',
+            month: '2-digit',
+            day: '2-digit',
+            hour: '2-digit',
+            minute: '2-digit',
+            second: '2-digit',
+        });
+        formatters.set(timeZone, format);
+    }
+    const parts = {};
+    for (const p of format.formatToParts(new Date(instant)))
+        parts[p.type] = p.value;
+    const date = `${parts.year}-${parts.month}-${parts.day}`;
+    const clock = `${parts.hour}:${parts.minute}`;
+    return { date, weekday: WEEKDAYS[parts.weekday ?? ''] ?? 'mon', clock, stamp: `${date}T${clock}:${parts.second}` };
+}
+function describeWindows(windows) {
+    return windows.allow.map((w) => `${w.days.join(',')} ${w.from}–${w.to}`).join('; ');
+}
+function inWindow(now, windows) {
+    return windows.allow.some((w) => w.days.includes(now.weekday) && now.clock >= w.from && now.clock < w.to);
+}
+/** The next instant (to the minute, within 8 days) a window opens; undefined when none does. */
+function nextOpening(instant, windows) {
+    const step = 60_000;
+    const start = Math.ceil(instant / step) * step;
+    // Whole minutes are enough: windows are written to the minute.
+    for (let t = start; t < instant + 8 * 86_400_000; t += step) {
+        const local = localTime(t, windows.timeZone);
+        if (inWindow(local, windows))
+            return t;
+    }
+    return undefined;
+}
+/** A freeze bound as something comparable with `now`: an instant when it has an offset, else a local stamp. */
+function bound(text, end) {
+    if (/(?:Z|[+-]\d{2}:\d{2})$/.test(text))
+        return { instant: Date.parse(text) };
+    if (/^\d{4}-\d{2}-\d{2}$/.test(text))
+        return { stamp: `${text}T${end ? '24:00:00' : '00:00:00'}` };
+    return { stamp: text.length === 16 ? `${text}:00` : text };
+}
+function before(a, instant, local, inclusive) {
+    if ('instant' in a)
+        return inclusive ? a.instant <= instant : a.instant < instant;
+    return inclusive ? a.stamp <= local.stamp : a.stamp < local.stamp;
+}
+/** Deploy windows and dated freezes at `instant`: one finding each for windows and for freezes. */
+function evaluateWindows(policy, instant) {
+    const findings = [];
+    const zone = policy.windows?.timeZone ?? policy.timeZone ?? 'UTC';
+    const local = localTime(instant, zone);
+    const shown = `${local.weekday} ${local.date} ${local.clock} ${zone}`;
+    if (policy.windows) {
+        const limit = `deploy windows (${policy.windows.timeZone}): ${describeWindows(policy.windows)}`;
+        if (inWindow(local, policy.windows)) {
+            findings.push({ rule: 'policy.windows', outcome: 'allow', measured: `now ${shown}`, limit, proceed: '', overridable: true });
+        }
+        else {
+            const next = nextOpening(instant, policy.windows);
+            const opens = next === undefined ? 'no window opens in the next 8 days' : `the next window opens ${describeLocal(localTime(next, policy.windows.timeZone), policy.windows.timeZone)}`;
+            findings.push({
+                rule: 'policy.windows',
+                outcome: 'refuse',
+                measured: `now ${shown} is outside every deploy window`,
+                limit,
+                proceed: `wait: ${opens}; or re-run with the input reason: "<why this cannot wait>" (recorded with who ran it)`,
+                overridable: true,
+            });
+        }
+    }
+    const freezeZone = policy.timeZone ?? policy.windows?.timeZone ?? 'UTC';
+    const freezeLocal = localTime(instant, freezeZone);
+    (policy.freezes ?? []).forEach((freeze, i) => {
+        const from = bound(freeze.from, false);
+        const to = bound(freeze.to, true);
+        const frozen = before(from, instant, freezeLocal, true) && !before(to, instant, freezeLocal, true);
+        if (!frozen)
+            return;
+        findings.push({
+            rule: `policy.freezes[${i}]`,
+            outcome: 'refuse',
+            measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone} is inside the freeze ${freeze.from} – ${freeze.to}`,
+            limit: `freeze: ${freeze.reason}`,
+            proceed: `wait until after ${freeze.to}; or re-run with the input reason: "<why this cannot wait>" (recorded with who ran it)`,
+            overridable: true,
+        });
+    });
+    if (policy.freezes?.length && !findings.some((f) => f.rule.startsWith('policy.freezes')))
+        findings.push({ rule: 'policy.freezes', outcome: 'allow', measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone}`, limit: `${policy.freezes.length} freeze(s), none now`, proceed: '', overridable: true });
+    return findings;
+}
+function describeLocal(local, zone) {
+    return `${local.weekday} ${local.date} ${local.clock} ${zone}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/check.ts
+
+
+
+/** Judges the plan's release policy before traffic moves: error budget, windows and freezes, risk class. */
+async function check_checkReleasePolicy(request) {
+    const policy = request.plan.policy;
+    const parts = { errorBudget: true, windows: true, risk: true, ...request.parts };
+    const decision = { allowed: true, findings: [], refused: [] };
+    if (!policy)
+        return decision;
+    if (parts.windows)
+        decision.findings.push(...evaluateWindows(policy, request.time));
+    if (parts.errorBudget && policy.errorBudget) {
+        if (!request.provider) {
+            decision.findings.push({
+                rule: 'policy.errorBudget',
+                outcome: 'refuse',
+                measured: 'no metrics backend to measure the error budget with',
+                limit: 'the error budget is measured before every rollout',
+                proceed: 'add a metrics section to the plan (or set the environment variables it uses)',
+                overridable: true,
+            });
+        }
+        else {
+            decision.budget = await measureErrorBudget(policy.errorBudget, request.provider, request.time, { service: request.plan.service, environment: request.plan.environment });
+            decision.findings.push(...judgeErrorBudget(policy.errorBudget, decision.budget));
+        }
+    }
+    if (parts.risk && policy.risk) {
+        const changes = request.changes ?? { source: 'no changes were given', migrations: 'none' };
+        decision.changes = changes;
+        decision.risk = classifyRelease(policy.risk, changes);
+        decision.findings.push(...checkRequirements(decision.risk, policy.risk.require[decision.risk.class], { plan: request.plan, firstWeight: request.firstWeight }));
+    }
+    const refusals = decision.findings.filter((f) => f.outcome === 'refuse');
+    const reason = request.override?.reason.trim();
+    const overridable = refusals.filter((f) => f.overridable);
+    if (reason && overridable.length > 0)
+        decision.override = { by: request.override?.by ?? 'unknown', reason, rules: overridable.map((f) => f.rule) };
+    decision.refused = reason ? refusals.filter((f) => !f.overridable) : refusals;
+    decision.allowed = decision.refused.length === 0;
+    return decision;
+}
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+/** The decision as Markdown: one row per rule with the measured value, the limit and how to proceed. */
+function check_renderPolicySummary(decision, title = 'release policy') {
+    const state = decision.allowed ? (decision.override ? '⚠️ allowed by override' : '✅ allowed') : '🛑 refused';
+    const lines = [`### ${title}: ${state}`, ''];
+    if (decision.override)
+        lines.push(`**Override** by \`${decision.override.by}\`: ${cell(decision.override.reason)} (rules: ${decision.override.rules.join(', ')})`, '');
+    if (decision.budget)
+        lines.push(`Error budget: ${describeBudget(decision.budget)}.`, '');
+    if (decision.risk)
+        lines.push(`Risk class: **${decision.risk.class}** — ${decision.risk.because.map(cell).join('; ')}${decision.changes ? ` (changes from ${cell(decision.changes.source)})` : ''}.`, '');
+    if (decision.findings.length > 0) {
+        lines.push('| Rule | Outcome | Measured | Limit | How to proceed |', '| --- | --- | --- | --- | --- |');
+        for (const f of decision.findings) {
+            const outcome = f.outcome === 'allow' ? '✅ allow' : decision.override?.rules.includes(f.rule) ? '⚠️ overridden' : '🛑 refuse';
+            lines.push(`| ${cell(f.rule)} | ${outcome} | ${cell(f.measured)} | ${cell(f.limit)} | ${cell(f.proceed) || '–'} |`);
+        }
+    }
+    return lines.join('\n');
+}
+/** The refusals in one message, each with its rule, value and way forward. */
+function describeRefusals(refused) {
+    return refused.map((f) => `${f.rule}: ${f.measured} (limit: ${f.limit}); to proceed: ${f.proceed}`).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/enforce.ts
+
+
+
+
+
+/** The release policy refused the rollout: the message names each rule, its value and how to proceed. */
+class PolicyRefusedError extends core_errors/* UserError */.yo {
+    decision;
+    name = 'PolicyRefusedError';
+    constructor(decision) {
+        super(`release policy refused the rollout before any traffic moved:\n${describeRefusals(decision.refused)}`);
+        this.decision = decision;
+    }
+}
+/** Who runs this: the GitHub actor on a runner, the login at a terminal. */
+function actorOf(env) {
+    return env.GITHUB_ACTOR || env.USER || env.USERNAME || 'unknown';
+}
+/**
+ * deploy-canary's policy step, before anything moves: judges the plan's `policy` section, writes
+ * the summary and the `policy` output, and throws PolicyRefusedError when the rollout may not
+ * start. Returns the decision (with the override to record, if one was used).
+ */
+async function enforceReleasePolicy(runtime, options) {
+    const { plan } = options;
+    if (!plan.policy)
+        return { allowed: true, findings: [], refused: [] };
+    const irreversible = Boolean(plan.irreversible) || /^(?!false$|no$|0$|off$).+/i.test(getOptionalInput(runtime, 'irreversible') ?? '');
+    const reason = getOptionalInput(runtime, 'reason');
+    const decision = await check_checkReleasePolicy({
+        plan,
+        time: options.clock.now(),
+        provider: plan.policy.errorBudget && plan.metrics ? createMetricsProvider(plan.metrics, { clock: options.clock }) : undefined,
+        changes: plan.policy.risk ? await findReleaseChanges(runtime, { environment: plan.environment, cwd: options.cwd, irreversible }) : undefined,
+        firstWeight: options.firstWeight,
+        override: reason ? { by: actorOf(runtime.env), reason } : undefined,
+    });
+    runtime.appendSummary(check_renderPolicySummary(decision));
+    runtime.setOutput('policy', decision.allowed ? (decision.override ? 'overridden' : 'allowed') : 'refused');
+    if (decision.risk)
+        runtime.setOutput('risk-class', decision.risk.class);
+    for (const f of decision.findings)
+        if (f.outcome === 'refuse')
+            runtime.info(`policy ${f.rule}: ${f.measured} (limit: ${f.limit})`);
+    if (!decision.allowed)
+        throw new PolicyRefusedError(decision);
+    if (decision.override)
+        runtime.warning(`release policy overridden by ${decision.override.by} (${decision.override.rules.join(', ')}): ${decision.override.reason}`);
+    return decision;
+}
+/**
+ * The release policy as a pull request sees it, so the author learns early: the risk class of
+ * the PR's changes and what the plan lacks for it (refusals), and the deploy windows now (for
+ * information). The error budget is left to deploy time, when it matters.
+ */
+async function reviewReleasePolicy(plan, options) {
+    if (!plan.policy)
+        return undefined;
+    let changes;
+    if (plan.policy.risk) {
+        const diff = options.baseRef ? await gitChangedPaths([`${options.baseRef}...HEAD`], options.cwd) : { problem: 'no base-ref and no pull request' };
+        changes = diff.paths
+            ? { paths: diff.paths, source: `the pull request (${options.baseRef}...HEAD)`, migrations: migrationsOf(diff.paths, options.irreversible) }
+            : { source: diff.problem ?? 'unknown', migrations: options.irreversible ? 'contract' : 'none' };
+    }
+    const decision = await checkReleasePolicy({ plan, time: options.now, changes, parts: { errorBudget: false, windows: true, risk: true } });
+    // On a PR only the plan's strength can be fixed; the windows say when a deploy could start.
+    const refused = decision.findings.filter((f) => f.outcome === 'refuse' && f.rule.startsWith('policy.risk.'));
+    return { markdown: renderPolicySummary({ ...decision, allowed: refused.length === 0, refused }, 'release policy (checked again by deploy-canary)'), refused };
 }
 
 ;// CONCATENATED MODULE: ./src/core/rollout/deploy-canary.ts
@@ -67034,41 +66177,39 @@ function phaseSummary(record) {
 /**
  * deploy-canary: deploy the version to the canary slot (blue-green: the idle colour), wait for
  * readiness, run smoke checks, and only then move traffic. Any failure before traffic moves
- * leaves stable serving everything and fails the step with the reason; a rollback that lands
- * meanwhile wins: the first slice is never given after it.
+ * leaves stable serving everything and fails the step with the reason.
  */
 async function runDeployCanaryAction(runtime, deps = {}) {
-    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags'] });
-    const version = inputs_getRequiredInput(runtime, 'version');
+    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'] });
+    const version = getRequiredInput(runtime, 'version');
     const ctx = openRollout(runtime, loaded, deps);
-    const { strategy } = ctx;
-    // A rolling update or a blue-green switch has no slice: every request reaches the new version.
-    const weight = strategy.name !== 'canary' ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
+    const blueGreen = ctx.plan.strategy === 'blue-green';
+    // A rolling update has no slice: every request reaches the new version once its pods are ready.
+    const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
     if (weight === undefined)
-        throw new errors/* UserError */.yo('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
+        throw new core_errors/* UserError */.yo('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
     runtime.setOutput('version', version);
+    // Release policy (error budget, deploy windows, risk class) decides before anything moves.
+    const policy = await enforceReleasePolicy(runtime, { plan: ctx.plan, clock: ctx.clock, cwd: ctx.cwd, firstWeight: weight });
+    if (policy.override)
+        await ctx.hooks.notify('policy-override', { ...rolloutEvent(ctx, 0, version), reason: `${policy.override.by}: ${policy.override.reason} (overrode ${policy.override.rules.join(', ')})` });
     // A kill switch that does not exist would only be found during an incident: refuse before anything moves.
     await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
     // Read the traffic layer before anything else: an unreachable one fails here, with nothing changed.
-    const before = await strategy.observe(ctx);
-    ctx.log(before ? `traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}` : `traffic now (${ctx.traffic.target}): cannot be read (no getWeight)`);
-    const session = await openSession(ctx, 'deploy-canary');
-    const knownGood = session.record?.lastGood ? undefined : await lastGoodFromRecords(runtime, ctx.plan.environment, ctx.cwd);
-    await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0, knownGood });
+    const before = await ctx.traffic.getState();
+    ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
+    ctx.store.acquire(ctx.owner, { version, strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
     const report = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
-    const run = { ctx, session, report };
+    let trafficMoved = false;
     try {
-        const after = await strategy.deploy(run, version, weight);
-        const share = strategy.name === 'canary' ? (after?.canaryPercent ?? weight) : 100;
+        const moved = () => (trafficMoved = true);
+        const after = ctx.rolling ? await deployRolling(ctx, ctx.rolling, version, report, moved) : blueGreen ? await deployBlueGreen(ctx, version, before, report, moved) : await deployCanary(ctx, version, weight, before, report, moved);
+        const share = blueGreen || ctx.rolling ? 100 : after.canaryPercent;
         runtime.setOutput('weight', String(Math.round(share * 100) / 100));
-        const unreleased = await session.release();
-        if (unreleased)
-            runtime.warning(unreleased);
-        if (after)
-            report.push('', '### Traffic', '', trafficStateTable(after));
-        report.push('', phaseSummary(session.record));
+        ctx.store.update({ weight: share });
+        report.push('', '### Traffic', '', trafficStateTable(after));
         runtime.appendSummary(report.join('\n'));
-        const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted(rolloutEvent(ctx, share, version)), { clock: ctx.clock });
+        const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), { clock: ctx.clock });
         // Traffic moved as asked: a missing record must not fail the step (that would roll back a
         // healthy canary), so it is a warning in the log and in the summary, with what to do.
         if (problem) {
@@ -67078,55 +66219,81 @@ async function runDeployCanaryAction(runtime, deps = {}) {
         return { ok: true };
     }
     catch (err) {
-        const record = session.record;
-        // Still deploying on record, but a traffic write may have failed half-way: ask the traffic layer.
-        const now = record?.phase === 'deploying' && strategy.name === 'canary' ? await strategy.observe(ctx).catch(() => undefined) : undefined;
-        const trafficMoved = record?.phase !== 'deploying' || (now !== undefined && now.canaryPercent > 0);
-        if (err instanceof RolloutChangedError) {
-            // A rollback landed while this deploy ran: if our write raced it, put its traffic back.
-            const latest = (await openSession(ctx, 'deploy-canary')).record;
-            if (latest && (latest.phase === 'rolling-back' || latest.phase === 'rolled-back') && record?.phase === 'deploying')
-                await undoRace(ctx, latest);
-            runtime.setOutput('weight', '');
-            report.push('', `**Stopped:** ${(0,errors/* describeError */.Uc)(err)}`, '', phaseSummary(latest));
-            runtime.appendSummary(report.join('\n'));
-            throw err;
-        }
-        runtime.setOutput('weight', trafficMoved ? '' : String(Math.round((before?.canaryPercent ?? 0) * 100) / 100));
-        if (!trafficMoved) {
-            // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
-            await session.apply({ kind: 'abort', reason: (0,errors/* describeError */.Uc)(err) }).catch(() => undefined);
-            report.push('', `**Failed before traffic moved:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
-        }
+        runtime.setOutput('weight', trafficMoved ? '' : String(Math.round(before.canaryPercent * 100) / 100));
+        // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
+        if (!trafficMoved)
+            ctx.store.release();
+        if (trafficMoved)
+            report.push('', `**Failed after traffic started to move:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
         else
-            report.push('', `**Failed after traffic started to move:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
-        await session.release();
-        report.push('', phaseSummary(session.record));
+            report.push('', `**Failed before traffic moved:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
         runtime.appendSummary(report.join('\n'));
         throw err;
     }
 }
-/**
- * The newest version the deployment records mark good: what the stable slot runs before the first
- * rollout this store sees, so a rollback after a half-done promotion knows what to redeploy.
- * Best effort: records that cannot be read leave it unknown.
- */
-async function lastGoodFromRecords(runtime, environment, cwd) {
-    try {
-        const records = factory_deploymentRecordsFor(runtime, {}, cwd);
-        return records ? await new RecordsLastGood(records).lastGoodVersion(environment) : undefined;
+async function deployCanary(ctx, version, weight, before, report, moved) {
+    if (before.canaryPercent > 0) {
+        // A canary slot that still serves traffic (an abandoned rollout) must be emptied before it is redeployed.
+        ctx.runtime.warning(`the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying`);
+        await ctx.traffic.rollback();
     }
-    catch {
-        return undefined;
-    }
+    await prepareSlot(ctx, 'canary', version, report);
+    moved();
+    const after = await ctx.traffic.setWeight(weight);
+    ctx.log(`traffic: ${describeTrafficState(after)}`);
+    report.push(`- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${ctx.traffic.kind})`);
+    return after;
 }
-/** A traffic write that may have landed after a rollback's: the rollback's traffic is put back. */
-async function undoRace(ctx, latest) {
-    try {
-        await ctx.strategy.undoLostRace(ctx, latest);
+async function deployBlueGreen(ctx, version, before, report, moved) {
+    const live = before.live ?? (await ctx.traffic.liveColour());
+    const idle = otherColour(live);
+    ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
+    await prepareSlot(ctx, idle, version, report);
+    moved();
+    const after = await ctx.traffic.switchTo(idle);
+    ctx.store.update({ previousColour: live });
+    ctx.store.recordSwitch({ live: idle, previous: live, liveVersion: version });
+    ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
+    report.push(`- switched: ${live} → ${idle} in one change; ${live} stays ready at 0% for rollback`);
+    return after;
+}
+/**
+ * strategy: rolling: the Deployment's pods are replaced in place, so traffic moves as soon as the
+ * image is set; readiness and smoke run after, and a failure there leaves the rollout for rollback.
+ */
+async function deployRolling(ctx, rolling, version, report, moved) {
+    moved();
+    const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version));
+    report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
+    await verifySlot(ctx, 'stable', version, report);
+    ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
+    return after;
+}
+/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
+async function prepareSlot(ctx, slot, version, report) {
+    const deploy = ctx.plan.deploy;
+    if (deploy) {
+        await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd });
+        report.push(`- deployed \`${version}\` to slot ${slot}`);
     }
-    catch (err) {
-        ctx.runtime.warning(`could not re-apply the rollback's traffic after a lost race: ${(0,errors/* describeError */.Uc)(err)}; run rollback again`);
+    await verifySlot(ctx, slot, version, report);
+}
+/** Readiness and smoke checks against a slot that runs `version`. */
+async function verifySlot(ctx, slot, version, report) {
+    const vars = templateVars(ctx, slot, version);
+    if (ctx.plan.readiness) {
+        const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log });
+        ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
+        report.push(`- ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
+    }
+    if (ctx.plan.smoke?.length) {
+        const results = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
+        for (const r of results)
+            ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
+        report.push('', smokeTable(results), '');
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length > 0)
+            throw new core_errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
     }
 }
 
@@ -70368,6 +69535,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer"
 
 /***/ }),
 
+/***/ 1421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+
+/***/ }),
+
 /***/ 7540:
 /***/ ((module) => {
 
@@ -70410,6 +69584,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
+/***/ 1455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -70424,6 +69605,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 
 /***/ }),
 
+/***/ 4708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
 /***/ 7030:
 /***/ ((module) => {
 
@@ -70431,10 +69619,31 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 
 /***/ }),
 
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
 /***/ 643:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
 
 /***/ }),
 
@@ -73206,7 +72415,7 @@ __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-__webpack_unused_export__ = publicApi.parse;
+exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
@@ -79163,6 +78372,9 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 	return module.exports;
 /******/ }
 /******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
+/******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
@@ -79236,6 +78448,36 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/create fake namespace object */
+/******/ (() => {
+/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
+/******/ 	var leafPrototypes;
+/******/ 	// create a fake namespace object
+/******/ 	// mode & 1: value is a module id, require it
+/******/ 	// mode & 2: merge all properties of value into the ns
+/******/ 	// mode & 4: return value when already ns object
+/******/ 	// mode & 16: return value when it's Promise-like
+/******/ 	// mode & 8|1: behave like require
+/******/ 	__nccwpck_require__.t = function(value, mode) {
+/******/ 		if(mode & 1) value = this(value);
+/******/ 		if(mode & 8) return value;
+/******/ 		if(typeof value === 'object' && value) {
+/******/ 			if((mode & 4) && value.__esModule) return value;
+/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
+/******/ 		}
+/******/ 		var ns = Object.create(null);
+/******/ 		__nccwpck_require__.r(ns);
+/******/ 		var def = {};
+/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
+/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
+/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
+/******/ 		}
+/******/ 		def['default'] = () => (value);
+/******/ 		__nccwpck_require__.d(ns, def);
+/******/ 		return ns;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -79245,6 +78487,28 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
 /******/ 			}
 /******/ 		}
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
 /******/ 	};
 /******/ })();
 /******/ 
@@ -79262,6 +78526,69 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
 /******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/

@@ -35782,13 +35782,1095 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2080);
+/* harmony import */ var _core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9442);
+/* harmony import */ var _core_rollout_backtest_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9224);
 
 
-await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('metrics-gate', (runtime) => (0,_core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .runMetricsGateAction */ .cA)(runtime));
+
+// backtest-from/-to (or backtest-deployments) replay the same gate over past windows.
+await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('metrics-gate', (runtime) => ((0,_core_rollout_backtest_js__WEBPACK_IMPORTED_MODULE_2__/* .isBacktestRun */ .DA)(runtime) ? (0,_core_rollout_backtest_js__WEBPACK_IMPORTED_MODULE_2__/* .runBacktestAction */ .p3)(runtime) : (0,_core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__/* .runMetricsGateAction */ .cA)(runtime)));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 8625:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Rg: () => (/* binding */ runGate)
+});
+
+// UNUSED EXPORTS: describeLimits, judgeCheck
+
+// EXTERNAL MODULE: ./src/core/duration.ts
+var duration = __nccwpck_require__(3816);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(2091);
+// EXTERNAL MODULE: ./src/core/metrics/provider.ts
+var metrics_provider = __nccwpck_require__(431);
+// EXTERNAL MODULE: ./src/core/template.ts
+var core_template = __nccwpck_require__(4414);
+// EXTERNAL MODULE: ./src/core/analysis/report.ts
+var analysis_report = __nccwpck_require__(9299);
+;// CONCATENATED MODULE: ./src/core/analysis/mann-whitney.ts
+// Pure statistics for the statistical judge: the Mann-Whitney U (Wilcoxon rank-sum) test and
+// the summaries reported beside it. No I/O, no clock; every function is deterministic.
+/** Samples this large (each) or tied values switch to the normal approximation, as R's wilcox.test does. */
+const EXACT_LIMIT = 50;
+/** Ranks with ties given their average (mid) rank, 1-based, in the input order. */
+function midRanks(values) {
+    const order = values.map((v, i) => i).sort((a, b) => compare(values[a], values[b]));
+    const ranks = new Array(values.length);
+    const tieGroups = [];
+    for (let i = 0; i < order.length;) {
+        let j = i + 1;
+        while (j < order.length && compare(values[order[j]], values[order[i]]) === 0)
+            j++;
+        const rank = (i + 1 + j) / 2;
+        for (let k = i; k < j; k++)
+            ranks[order[k]] = rank;
+        if (j - i > 1)
+            tieGroups.push(j - i);
+        i = j;
+    }
+    return { ranks, tieGroups };
+}
+// Infinities are ordinary extreme values for ranking; NaN must be handled by the caller.
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/**
+ * Mann-Whitney U test of `x` against `y`. `greater` asks whether x tends to be larger.
+ * By default (`auto`) the p-value is exact (the permutation distribution of U) when both
+ * samples are under EXACT_LIMIT and there are no ties; otherwise it is the normal
+ * approximation with tie and continuity corrections.
+ */
+function mannWhitneyU(x, y, alternative = 'two-sided', method = 'auto') {
+    const n1 = x.length;
+    const n2 = y.length;
+    if (n1 === 0 || n2 === 0)
+        throw new RangeError('mannWhitneyU needs at least one value in each sample');
+    if ([...x, ...y].some((v) => Number.isNaN(v)))
+        throw new RangeError('mannWhitneyU cannot rank NaN; remove or replace it first');
+    const { ranks, tieGroups } = midRanks([...x, ...y]);
+    let r1 = 0;
+    for (let i = 0; i < n1; i++)
+        r1 += ranks[i];
+    const u = r1 - (n1 * (n1 + 1)) / 2;
+    const uOther = n1 * n2 - u;
+    const ties = tieGroups.length > 0;
+    const base = { u, uOther, n1, n2, alternative, ties, probabilityOfSuperiority: u / (n1 * n2) };
+    if (method === 'exact' && ties)
+        throw new RangeError('the exact distribution of U here assumes no ties');
+    if (method === 'exact' || (method === 'auto' && !ties && n1 < EXACT_LIMIT && n2 < EXACT_LIMIT)) {
+        return { ...base, p: exactP(u, n1, n2, alternative), method: 'exact' };
+    }
+    const { z, p } = normalP(u, n1, n2, tieGroups, alternative);
+    return { ...base, z, p, method: 'normal' };
+}
+/**
+ * Number of arrangements giving each U = 0 … n1·n2, for two untied samples of sizes n1 and n2
+ * (the coefficients of the Gaussian binomial). Counts are doubles: exact up to 2^53, and
+ * within rounding beyond, which is all a p-value needs.
+ */
+function uDistribution(n1, n2) {
+    // counts[k][s]: ways to choose k of the first i ranks whose rank positions sum to s + k(k−1)/2,
+    // i.e. whose "U contribution" is s. Adding the next position i either skips it or takes it.
+    const max = n1 * n2;
+    const counts = Array.from({ length: n1 + 1 }, () => new Float64Array(max + 1));
+    counts[0][0] = 1;
+    for (let i = 0; i < n1 + n2; i++) {
+        // Downwards in k, so row k still holds the counts before position i when row k+1 reads it.
+        for (let k = Math.min(i, n1 - 1); k >= 0; k--) {
+            // Taking position i as the (k+1)-th chosen value beats i − k values of the other sample.
+            const gain = i - k;
+            if (gain > n2)
+                continue;
+            const row = counts[k];
+            const target = counts[k + 1];
+            for (let s = max - gain; s >= 0; s--)
+                if (row[s] !== 0)
+                    target[s + gain] += row[s];
+        }
+    }
+    return Array.from(counts[n1]);
+}
+function exactP(u, n1, n2, alternative) {
+    const dist = uDistribution(n1, n2);
+    const total = dist.reduce((a, b) => a + b, 0);
+    let upper = 0; // P(U ≥ u)
+    let lower = 0; // P(U ≤ u)
+    dist.forEach((c, s) => {
+        if (s >= u)
+            upper += c;
+        if (s <= u)
+            lower += c;
+    });
+    upper /= total;
+    lower /= total;
+    switch (alternative) {
+        case 'greater':
+            return upper;
+        case 'less':
+            return lower;
+        case 'two-sided':
+            return Math.min(1, 2 * Math.min(upper, lower));
+    }
+}
+function normalP(u, n1, n2, tieGroups, alternative) {
+    const n = n1 + n2;
+    const mean = (n1 * n2) / 2;
+    const tieSum = tieGroups.reduce((acc, t) => acc + (t * t * t - t), 0);
+    const variance = ((n1 * n2) / 12) * (n + 1 - tieSum / (n * (n - 1)));
+    // Every value tied: the samples cannot be told apart at all.
+    if (!(variance > 0))
+        return { z: 0, p: 1 };
+    const sd = Math.sqrt(variance);
+    const d = u - mean;
+    switch (alternative) {
+        case 'greater': {
+            const z = (d - 0.5) / sd;
+            return { z, p: normalUpperTail(z) };
+        }
+        case 'less': {
+            const z = (d + 0.5) / sd;
+            return { z, p: normalUpperTail(-z) };
+        }
+        case 'two-sided': {
+            const z = (d - Math.sign(d) * 0.5) / sd;
+            return { z, p: Math.min(1, 2 * normalUpperTail(Math.abs(z))) };
+        }
+    }
+}
+/** P(Z > z) for a standard normal Z, accurate to ~1e-14 absolute and good relative accuracy in the tail. */
+function normalUpperTail(z) {
+    if (Number.isNaN(z))
+        return Number.NaN;
+    return z >= 0 ? 0.5 * erfc(z / Math.SQRT2) : 1 - 0.5 * erfc(-z / Math.SQRT2);
+}
+/** Complementary error function for x ≥ 0. */
+function erfc(x) {
+    if (x < 0)
+        return 2 - erfc(-x);
+    if (x < 2.5) {
+        // Maclaurin series of erf: alternating, and its terms stay small enough below 2.5 that the
+        // cancellation costs only a few digits.
+        let term = x;
+        let sum = x;
+        for (let k = 1; k < 200; k++) {
+            term *= (-x * x) / k;
+            const add = term / (2 * k + 1);
+            sum += add;
+            if (Math.abs(add) < 1e-17 * Math.abs(sum))
+                break;
+        }
+        return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+    }
+    // Continued fraction erfc(x) = e^{−x²}/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))),
+    // evaluated bottom-up with enough terms for full precision at x ≥ 2.5.
+    let f = x;
+    for (let k = 60; k >= 1; k--)
+        f = x + k / 2 / f;
+    return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
+}
+/** Linear-interpolated quantile (the "type 7" definition used by R and NumPy by default). */
+function quantile(sorted, q) {
+    if (sorted.length === 0)
+        return Number.NaN;
+    const h = (sorted.length - 1) * q;
+    const lo = Math.floor(h);
+    const hi = Math.ceil(h);
+    const a = sorted[lo];
+    const b = sorted[hi];
+    return lo === hi ? a : a + (h - lo) * (b - a);
+}
+/** Summary of a sample for reports. An empty sample gives n 0 and NaN elsewhere. */
+function summarize(values) {
+    const sorted = [...values].sort((a, b) => a - b);
+    const n = sorted.length;
+    const mean = n === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / n;
+    return { n, mean, median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), min: sorted[0] ?? Number.NaN, max: sorted[n - 1] ?? Number.NaN };
+}
+/**
+ * canary / stable of a location statistic. Both zero means "no change" (1); a zero stable
+ * with a positive canary is an unbounded increase (Infinity).
+ */
+function ratio(canary, stable) {
+    if (stable === 0)
+        return canary === 0 ? 1 : canary > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+    return canary / stable;
+}
+/**
+ * The smallest equal sample size per side for which the test can reach p < alpha at all,
+ * given the alternative (with n per side, the most extreme exact one-sided p is 1 / C(2n, n)).
+ */
+function smallestDecisiveSampleSize(alpha, alternative) {
+    const factor = alternative === 'two-sided' ? 2 : 1;
+    let combinations = 2; // C(2, 1)
+    for (let n = 1; n < 1000; n++) {
+        if (factor / combinations < alpha)
+            return n;
+        // C(2n+2, n+1) = C(2n, n) · (2n+1)(2n+2) / (n+1)²
+        combinations = (combinations * (2 * n + 1) * (2 * n + 2)) / ((n + 1) * (n + 1));
+    }
+    return 1000;
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/statistical.ts
+
+
+
+
+
+/**
+ * Fewest points per side the judge will test. Below this the rank test has little power and
+ * a quiet canary would pass for want of evidence, which is exactly what must not happen.
+ */
+const MIN_POINTS = 10;
+/** Score bands when the plan gives none (Kayenta's customary values). */
+const DEFAULT_SCORE = { pass: 95, marginal: 75 };
+function alternativeFor(direction) {
+    switch (direction) {
+        case 'increase':
+            return 'greater';
+        case 'decrease':
+            return 'less';
+        case 'either':
+            return 'two-sided';
+    }
+}
+function percent(fraction) {
+    return `${(0,analysis_report/* formatValue */.F)(fraction * 100)}%`;
+}
+/** The statistical limit of a check in words, for the report's Limit column. */
+function describeStatisticalLimit(check, alpha) {
+    const direction = check.direction ?? 'either';
+    const up = `mean ≤ +${percent(check.allowedIncrease ?? 0)}`;
+    const down = `mean ≥ −${percent(check.allowedDecrease ?? 0)}`;
+    const bound = direction === 'increase' ? up : direction === 'decrease' ? down : `${up}, ${down}`;
+    const flags = [check.critical ? 'critical' : '', check.weight !== 1 ? `weight ${(0,analysis_report/* formatValue */.F)(check.weight)}` : ''].filter(Boolean).join(', ');
+    const limits = [
+        check.max !== undefined ? `mean ≤ ${(0,analysis_report/* formatValue */.F)(check.max)}` : '',
+        check.min !== undefined ? `mean ≥ ${(0,analysis_report/* formatValue */.F)(check.min)}` : '',
+        check.maxIncrease !== undefined ? `canary − stable ≤ ${(0,analysis_report/* formatValue */.F)(check.maxIncrease)}` : '',
+        check.maxDecrease !== undefined ? `stable − canary ≤ ${(0,analysis_report/* formatValue */.F)(check.maxDecrease)}` : '',
+        check.maxRatio !== undefined ? `canary / stable ≤ ${(0,analysis_report/* formatValue */.F)(check.maxRatio)}` : '',
+        check.minRatio !== undefined ? `canary / stable ≥ ${(0,analysis_report/* formatValue */.F)(check.minRatio)}` : '',
+    ].filter(Boolean);
+    return `Mann-Whitney (${direction}, α ${(0,analysis_report/* formatValue */.F)(alpha)}): ${bound}${limits.length ? `; ${limits.join('; ')}` : ''}${flags ? `; ${flags}` : ''}`;
+}
+/** Applies nanStrategy: NaN is removed or replaced by 0; ±Inf is always left out (it has no mean). */
+function cleanPoints(points, strategy) {
+    const values = [];
+    let dropped = 0;
+    for (const p of points) {
+        if (Number.isNaN(p.value)) {
+            switch (strategy) {
+                case 'remove':
+                    dropped++;
+                    break;
+                case 'replace':
+                    values.push(0);
+                    break;
+            }
+        }
+        else if (!Number.isFinite(p.value))
+            dropped++;
+        else
+            values.push(p.value);
+    }
+    return { values, dropped };
+}
+function describeSide(name, s) {
+    return `${name} n ${s.n}, median ${(0,analysis_report/* formatValue */.F)(s.median)}, p90 ${(0,analysis_report/* formatValue */.F)(s.p90)}`;
+}
+/**
+ * Judges one check from its two series: Mann-Whitney U for whether the canary's distribution
+ * moved, the ratio of means for how far, and the check's tolerances for whether that matters.
+ */
+function judgeSamples(check, canaryPoints, stablePoints, alpha, lowTraffic) {
+    const direction = check.direction ?? 'either';
+    const alternative = alternativeFor(direction);
+    const canary = cleanPoints(canaryPoints, check.nanStrategy);
+    const stable = cleanPoints(stablePoints, check.nanStrategy);
+    const dropped = { canary: canary.dropped, stable: stable.dropped };
+    const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] }, ...(lowTraffic ? { lowTraffic } : {}) };
+    const needed = Math.max(MIN_POINTS, smallestDecisiveSampleSize(alpha, alternative));
+    const summaries = { canary: summarize(canary.values), stable: summarize(stable.values) };
+    const notes = [
+        dropped.canary + dropped.stable > 0 ? `${dropped.canary} canary and ${dropped.stable} stable NaN/Inf points` : '',
+        lowTraffic && lowTraffic.canary + lowTraffic.stable > 0 ? `${lowTraffic.canary} canary and ${lowTraffic.stable} stable points below minRequests` : '',
+    ].filter(Boolean);
+    const droppedNote = notes.length > 0 ? ` (left out: ${notes.join('; ')})` : '';
+    if (canary.values.length < needed || stable.values.length < needed) {
+        const missing = { canary: Math.max(0, needed - canary.values.length), stable: Math.max(0, needed - stable.values.length) };
+        const more = ['canary', 'stable']
+            .filter((t) => missing[t] > 0)
+            .map((t) => `${missing[t]} more ${t}`)
+            .join(' and ');
+        return {
+            ...base,
+            ...summaries,
+            decision: 'too-few-points',
+            missing,
+            reason: `too few points to compare: canary ${canary.values.length}, stable ${stable.values.length}; the test needs ${needed} on each side, ${more} (bake longer or measure more often)${droppedNote}`,
+        };
+    }
+    const test = mannWhitneyU(canary.values, stable.values, alternative);
+    const meanRatio = ratio(summaries.canary.mean, summaries.stable.mean);
+    const medianRatio = ratio(summaries.canary.median, summaries.stable.median);
+    const allowedUp = 1 + (check.allowedIncrease ?? 0);
+    const allowedDown = 1 - (check.allowedDecrease ?? 0);
+    const significant = test.p < alpha;
+    const tooHigh = direction !== 'decrease' && meanRatio > allowedUp;
+    const tooLow = direction !== 'increase' && meanRatio < allowedDown;
+    const stats = `${describeSide('canary', summaries.canary)}; ${describeSide('stable', summaries.stable)}; U ${(0,analysis_report/* formatValue */.F)(test.u)} (${test.method} p); median ×${(0,analysis_report/* formatValue */.F)(medianRatio)}`;
+    const shared = { ...base, ...summaries, test, meanRatio, medianRatio };
+    // Limits a team also set for the threshold judge still hold, on the bake's means.
+    const breaches = limitBreaches(check, summaries.canary.mean, summaries.stable.mean);
+    if (breaches.length > 0)
+        return { ...shared, decision: 'fail', reason: `on the bake's means, ${breaches.join('; ')} — ${stats}${droppedNote}` };
+    if (significant && (tooHigh || tooLow)) {
+        const which = tooHigh
+            ? `canary is higher: mean ×${(0,analysis_report/* formatValue */.F)(meanRatio)} > allowed ×${(0,analysis_report/* formatValue */.F)(allowedUp)}`
+            : `canary is lower: mean ×${(0,analysis_report/* formatValue */.F)(meanRatio)} < allowed ×${(0,analysis_report/* formatValue */.F)(allowedDown)}`;
+        return { ...shared, decision: 'fail', reason: `${which} and significant (p ${(0,analysis_report/* formatValue */.F)(test.p)} < α ${(0,analysis_report/* formatValue */.F)(alpha)}) — ${stats}${droppedNote}` };
+    }
+    const why = !significant
+        ? `no significant difference (p ${(0,analysis_report/* formatValue */.F)(test.p)} ≥ α ${(0,analysis_report/* formatValue */.F)(alpha)}, mean ×${(0,analysis_report/* formatValue */.F)(meanRatio)})`
+        : `a significant difference within tolerance (mean ×${(0,analysis_report/* formatValue */.F)(meanRatio)}, p ${(0,analysis_report/* formatValue */.F)(test.p)})`;
+    return { ...shared, decision: 'pass', reason: `${why} — ${stats}${droppedNote}` };
+}
+/** The plan's threshold limits (max, min, maxIncrease, …) crossed by the bake's canary and stable means. */
+function limitBreaches(check, canary, stable) {
+    const out = [];
+    if (check.max !== undefined && canary > check.max)
+        out.push(`canary ${(0,analysis_report/* formatValue */.F)(canary)} > max ${(0,analysis_report/* formatValue */.F)(check.max)}`);
+    if (check.min !== undefined && canary < check.min)
+        out.push(`canary ${(0,analysis_report/* formatValue */.F)(canary)} < min ${(0,analysis_report/* formatValue */.F)(check.min)}`);
+    if (check.maxIncrease !== undefined && canary - stable > check.maxIncrease)
+        out.push(`canary − stable = ${(0,analysis_report/* formatValue */.F)(canary - stable)} > maxIncrease ${(0,analysis_report/* formatValue */.F)(check.maxIncrease)}`);
+    if (check.maxDecrease !== undefined && stable - canary > check.maxDecrease)
+        out.push(`stable − canary = ${(0,analysis_report/* formatValue */.F)(stable - canary)} > maxDecrease ${(0,analysis_report/* formatValue */.F)(check.maxDecrease)}`);
+    // A ratio needs a positive stable; with stable 0 the U test and the effect size still judge.
+    if (stable > 0) {
+        const r = canary / stable;
+        if (check.maxRatio !== undefined && r > check.maxRatio)
+            out.push(`canary / stable = ${(0,analysis_report/* formatValue */.F)(r)} > maxRatio ${(0,analysis_report/* formatValue */.F)(check.maxRatio)}`);
+        if (check.minRatio !== undefined && r < check.minRatio)
+            out.push(`canary / stable = ${(0,analysis_report/* formatValue */.F)(r)} < minRatio ${(0,analysis_report/* formatValue */.F)(check.minRatio)}`);
+    }
+    return out;
+}
+/** Score 0–100 and verdict from the judged checks, the plan's bands and critical checks. */
+function scoreChecks(judged, bands) {
+    const counted = judged.filter((j) => j.decision !== 'no-data-ignored');
+    const total = counted.reduce((w, j) => w + j.check.weight, 0);
+    const passed = counted.filter((j) => j.decision === 'pass').reduce((w, j) => w + j.check.weight, 0);
+    const open = counted.filter((j) => j.decision === 'too-few-points' || j.decision === 'no-data' || j.decision === 'error');
+    const openWeight = open.reduce((w, j) => w + j.check.weight, 0);
+    if (total === 0)
+        return { verdict: 'inconclusive', reason: 'no check had data to judge (every check is mustHaveData: false and none had data)' };
+    const score = (100 * passed) / total;
+    const best = (100 * (passed + openWeight)) / total;
+    const failedCritical = counted.find((j) => j.decision === 'fail' && j.check.critical);
+    if (failedCritical)
+        return { verdict: 'fail', score, reason: `critical check ${failedCritical.check.name} failed: ${failedCritical.reason}` };
+    const failedNames = counted.filter((j) => j.decision === 'fail').map((j) => j.check.name);
+    // Open checks cannot rescue a score that stays below marginal even if they all passed.
+    if (best < bands.marginal)
+        return { verdict: 'fail', score, reason: `score ${(0,analysis_report/* formatValue */.F)(score)} < marginal ${(0,analysis_report/* formatValue */.F)(bands.marginal)} (failed: ${failedNames.join(', ')})` };
+    const errored = open.filter((j) => j.decision === 'error');
+    if (errored.length > 0)
+        return { verdict: 'error', score, reason: errored.map((j) => `check ${j.check.name}: ${j.reason}`).join('; ') };
+    if (open.length > 0)
+        return { verdict: 'inconclusive', score, reason: `not enough data to judge, never a pass: ${open.map((j) => `check ${j.check.name}: ${j.reason}`).join('; ')}` };
+    if (score >= bands.pass)
+        return { verdict: 'pass', score, reason: `score ${(0,analysis_report/* formatValue */.F)(score)} ≥ pass ${(0,analysis_report/* formatValue */.F)(bands.pass)}${failedNames.length ? ` (failed: ${failedNames.join(', ')})` : ''}` };
+    return { verdict: 'inconclusive', score, reason: `marginal: score ${(0,analysis_report/* formatValue */.F)(score)} is below pass ${(0,analysis_report/* formatValue */.F)(bands.pass)} and at least marginal ${(0,analysis_report/* formatValue */.F)(bands.marginal)} (failed: ${failedNames.join(', ')})` };
+}
+function checkOutcome(j) {
+    switch (j.decision) {
+        case 'pass':
+            return 'pass';
+        case 'fail':
+            return 'fail';
+        case 'too-few-points':
+        case 'no-data':
+        case 'no-data-ignored':
+            return 'inconclusive';
+        case 'error':
+            return 'error';
+    }
+}
+function details(j, alpha) {
+    const d = { decision: j.decision, direction: j.check.direction ?? 'either', alpha, weight: j.check.weight, critical: String(j.check.critical) };
+    for (const [track, s] of [['canary', j.canary], ['stable', j.stable]])
+        if (s) {
+            d[`${track}N`] = s.n;
+            if (s.n > 0) {
+                d[`${track}Median`] = s.median;
+                d[`${track}P90`] = s.p90;
+                d[`${track}Mean`] = s.mean;
+            }
+        }
+    if (j.test) {
+        d.u = j.test.u;
+        d.p = j.test.p;
+        d.pMethod = j.test.method;
+        d.alternative = j.test.alternative;
+        if (j.test.z !== undefined)
+            d.z = j.test.z;
+        d.probabilityCanaryHigher = j.test.probabilityOfSuperiority;
+    }
+    // Ratios may be ±Infinity (stable is 0); JSON has no Infinity, so they travel as text.
+    if (j.meanRatio !== undefined)
+        d.effectSize = Number.isFinite(j.meanRatio) ? j.meanRatio : (0,analysis_report/* formatValue */.F)(j.meanRatio);
+    if (j.medianRatio !== undefined)
+        d.medianRatio = Number.isFinite(j.medianRatio) ? j.medianRatio : (0,analysis_report/* formatValue */.F)(j.medianRatio);
+    if (j.missing) {
+        d.canaryPointsMissing = j.missing.canary;
+        d.stablePointsMissing = j.missing.stable;
+    }
+    if (j.lowTraffic) {
+        d.canaryLowTraffic = j.lowTraffic.canary;
+        d.stableLowTraffic = j.lowTraffic.stable;
+    }
+    if (j.dropped && j.dropped.canary + j.dropped.stable > 0) {
+        d.canaryDropped = j.dropped.canary;
+        d.stableDropped = j.dropped.stable;
+    }
+    d.query = j.check.query;
+    return d;
+}
+/** The mann-whitney judge: waits out the bake, then compares canary and stable series per check. */
+async function runStatisticalGate(options) {
+    const { analysis, provider, clock, signal } = options;
+    const log = options.log ?? (() => undefined);
+    const startedAt = clock.now();
+    const bands = analysis.score ?? DEFAULT_SCORE;
+    const window = (0,duration/* promDuration */.Jn)(analysis.window ?? analysis.interval);
+    const finish = (verdict, reason, judged = [], score) => {
+        log(`verdict: ${verdict}${score !== undefined ? ` (score ${(0,analysis_report/* formatValue */.F)(score)})` : ''}: ${reason}`);
+        const checks = judged.map((j) => {
+            const summary = { name: j.check.name, outcome: checkOutcome(j), limit: describeStatisticalLimit(j.check, analysis.alpha), reason: j.reason, details: details(j, analysis.alpha) };
+            if (j.check.dryRun)
+                summary.dryRun = true;
+            if (j.canary && j.canary.n > 0)
+                summary.canary = j.canary.median;
+            if (j.stable && j.stable.n > 0)
+                summary.stable = j.stable.median;
+            return summary;
+        });
+        const report = { verdict, reason, startedAt, endedAt: clock.now(), checks, measurements: measurementsOf(judged) };
+        if (score !== undefined)
+            report.score = score;
+        return report;
+    };
+    if (bands.marginal > bands.pass)
+        return finish('error', `analysis.score: marginal ${bands.marginal} is above pass ${bands.pass}`);
+    let queries;
+    let requestQueries;
+    try {
+        const fill = (template, track, field) => (0,core_template/* renderTemplate */.Xm)(template, { ...options.vars, track, window }, field);
+        queries = analysis.checks.map((check, i) => ({
+            canary: fill(check.query, 'canary', `analysis.checks[${i}].query`),
+            stable: fill(check.query, 'stable', `analysis.checks[${i}].query`),
+        }));
+        if (analysis.minRequests > 0 && analysis.requests)
+            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+    }
+    catch (err) {
+        if (!(0,errors/* isUserError */.iU)(err))
+            throw err;
+        return finish('error', `the plan's queries cannot be filled in: ${(0,errors/* describeError */.Uc)(err)}`);
+    }
+    const range = { start: startedAt, end: startedAt + analysis.bake, stepMs: analysis.interval };
+    const expected = Math.floor(analysis.bake / analysis.interval) + 1;
+    log(`statistical judge (Mann-Whitney U, α ${(0,analysis_report/* formatValue */.F)(analysis.alpha)}): ${analysis.checks.length} check(s); baking ${(0,duration/* formatDuration */.a3)(analysis.bake)}, then comparing ~${expected} points per side (one every ${(0,duration/* formatDuration */.a3)(analysis.interval)})`);
+    // Wake once per interval so progress shows and a cancel is noticed without waiting out the bake.
+    for (let t = clock.now(); t < range.end; t = clock.now()) {
+        try {
+            await clock.sleep(Math.min(analysis.interval, range.end - t), signal);
+        }
+        catch {
+            return finish('error', 'the gate was cancelled before the bake ended');
+        }
+        if (signal?.aborted)
+            return finish('error', 'the gate was cancelled before the bake ended');
+    }
+    // Windows with too little traffic say more about chance than about the version: leave them out.
+    let traffic;
+    if (analysis.minRequests > 0 && requestQueries) {
+        try {
+            const [canary, stable] = await Promise.all([provider.queryRange(requestQueries.canary, range, { signal }), provider.queryRange(requestQueries.stable, range, { signal })]);
+            const counts = (o, track) => {
+                switch (o.kind) {
+                    case 'series':
+                        return new Map(o.points.map((p) => [p.time, p.value]));
+                    case 'no-data':
+                        // No series means no request was counted at all.
+                        return new Map();
+                    case 'many-series':
+                        throw new errors/* UserError */.yo(`requests query: ${track}: ${o.count} series where one was expected (aggregate it with sum())`);
+                }
+            };
+            traffic = { canary: counts(canary, 'canary'), stable: counts(stable, 'stable') };
+        }
+        catch (err) {
+            if (!(0,errors/* isUserError */.iU)(err))
+                throw err;
+            return finish('error', `requests query: ${(0,errors/* describeError */.Uc)(err).replace(/^requests query: /, '')}`);
+        }
+    }
+    const busyEnough = (points, track) => {
+        if (!traffic)
+            return { kept: points, quiet: 0 };
+        const counts = traffic[track];
+        const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= analysis.minRequests);
+        return { kept, quiet: points.length - kept.length };
+    };
+    const judged = await Promise.all(analysis.checks.map(async (check, i) => {
+        let outcomes;
+        try {
+            outcomes = await Promise.all([provider.queryRange(queries[i].canary, range, { signal }), provider.queryRange(queries[i].stable, range, { signal })]);
+        }
+        catch (err) {
+            if (!(0,errors/* isUserError */.iU)(err))
+                throw err;
+            return { check, decision: 'error', reason: (0,errors/* describeError */.Uc)(err) };
+        }
+        const [canary, stable] = outcomes;
+        for (const [track, o] of [['canary', canary], ['stable', stable]])
+            if (o.kind === 'many-series')
+                return { check, decision: 'error', reason: `${track}: ${o.count} series where one was expected (aggregate the query with sum() or by())` };
+        const empty = ['canary', 'stable'].filter((t) => (t === 'canary' ? canary : stable).kind === 'no-data');
+        if (empty.length > 0) {
+            const what = `no data for ${empty.join(' and ')}`;
+            return check.mustHaveData
+                ? { check, decision: 'no-data', reason: `${what} over the bake window (mustHaveData: true); never a pass` }
+                : { check, decision: 'no-data-ignored', reason: `${what}; left out of the score (mustHaveData: false)` };
+        }
+        const c = busyEnough(canary.kind === 'series' ? canary.points : [], 'canary');
+        const s = busyEnough(stable.kind === 'series' ? stable.points : [], 'stable');
+        return judgeSamples(check, c.kept, s.kept, analysis.alpha, traffic ? { canary: c.quiet, stable: s.quiet } : undefined);
+    }));
+    for (const j of judged)
+        log(`${j.check.name}: ${j.decision}: ${j.reason}`);
+    // Dry-run checks are judged and shown, never scored.
+    const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
+    return finish(verdict, reason, judged, score);
+}
+/** The sampled points as measurements, paired by time, so the summary can chart them. */
+function measurementsOf(judged) {
+    const out = [];
+    for (const j of judged) {
+        if (!j.points)
+            continue;
+        const byTime = new Map();
+        for (const p of j.points.canary)
+            byTime.set(p.time, { ...byTime.get(p.time), canary: p.value });
+        for (const p of j.points.stable)
+            byTime.set(p.time, { ...byTime.get(p.time), stable: p.value });
+        const outcome = checkOutcome(j);
+        [...byTime.entries()]
+            .sort((a, b) => a[0] - b[0])
+            .forEach(([time, v], i) => {
+            const m = { check: j.check.name, round: i + 1, time, outcome, reason: 'one point of the sample compared over the bake window' };
+            if (v.canary !== undefined && Number.isFinite(v.canary))
+                m.canary = v.canary;
+            else if (v.canary !== undefined)
+                m.canaryOutcome = (0,analysis_report/* formatValue */.F)(v.canary);
+            if (v.stable !== undefined && Number.isFinite(v.stable))
+                m.stable = v.stable;
+            else if (v.stable !== undefined)
+                m.stableOutcome = (0,analysis_report/* formatValue */.F)(v.stable);
+            out.push(m);
+        });
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/gate.ts
+
+
+
+
+
+
+/** Runs the plan's judge over the bake window and returns its verdict with every measurement. */
+async function runGate(options) {
+    switch (options.analysis.judge) {
+        case 'threshold':
+            return runThresholdGate(options);
+        case 'mann-whitney':
+            return runStatisticalGate(options);
+    }
+}
+/** The limits of a check in words, for tables and messages. */
+function describeLimits(check) {
+    const parts = [];
+    if (check.max !== undefined)
+        parts.push(`≤ ${(0,analysis_report/* formatValue */.F)(check.max)}`);
+    if (check.min !== undefined)
+        parts.push(`≥ ${(0,analysis_report/* formatValue */.F)(check.min)}`);
+    if (check.maxIncrease !== undefined)
+        parts.push(`canary − stable ≤ ${(0,analysis_report/* formatValue */.F)(check.maxIncrease)}`);
+    if (check.maxDecrease !== undefined)
+        parts.push(`stable − canary ≤ ${(0,analysis_report/* formatValue */.F)(check.maxDecrease)}`);
+    if (check.maxRatio !== undefined)
+        parts.push(`canary / stable ≤ ${(0,analysis_report/* formatValue */.F)(check.maxRatio)}`);
+    if (check.minRatio !== undefined)
+        parts.push(`canary / stable ≥ ${(0,analysis_report/* formatValue */.F)(check.minRatio)}`);
+    if (check.for !== undefined)
+        parts.push(`for ${(0,duration/* formatDuration */.a3)(check.for)}`);
+    return parts.join('; ') || '(statistical)';
+}
+function hasRelativeLimit(check) {
+    return check.maxIncrease !== undefined || check.maxDecrease !== undefined || check.maxRatio !== undefined || check.minRatio !== undefined;
+}
+function gate_valueOf(outcome) {
+    return outcome?.kind === 'value' ? outcome.value : undefined;
+}
+function categoryOf(track, outcome) {
+    switch (outcome.kind) {
+        case 'no-data':
+            return `${track}: no data`;
+        case 'nan':
+            return `${track}: NaN (no traffic, or 0/0)`;
+        case 'infinite':
+            return `${track}: ${outcome.sign > 0 ? '+Inf' : '-Inf'} (division by zero, or a quantile beyond the largest bucket)`;
+        case 'many-series':
+            return `${track}: ${outcome.count} series where one was expected (aggregate the query with sum() or by())`;
+        case 'value':
+            return `${track}: ${outcome.value}`;
+    }
+}
+/** Judges one check's canary (and stable) values against its limits. */
+function judgeCheck(check, canary, stable) {
+    // Several series is a query that is wrong, not a canary that is bad: an error, so it cannot pass quietly.
+    if (canary.kind === 'many-series')
+        return { outcome: 'error', reason: categoryOf('canary', canary), category: 'canary: several series', canary, stable };
+    if (canary.kind !== 'value') {
+        const category = categoryOf('canary', canary);
+        return { outcome: 'inconclusive', reason: category, category, canary, stable };
+    }
+    const c = canary.value;
+    const breaches = [];
+    const unknown = [];
+    if (check.max !== undefined && c > check.max)
+        breaches.push(`canary ${(0,analysis_report/* formatValue */.F)(c)} > max ${(0,analysis_report/* formatValue */.F)(check.max)}`);
+    if (check.min !== undefined && c < check.min)
+        breaches.push(`canary ${(0,analysis_report/* formatValue */.F)(c)} < min ${(0,analysis_report/* formatValue */.F)(check.min)}`);
+    if (hasRelativeLimit(check)) {
+        if (stable === undefined || stable.kind !== 'value') {
+            if (stable?.kind === 'many-series')
+                return { outcome: 'error', reason: categoryOf('stable', stable), category: 'stable: several series', canary, stable };
+            unknown.push(`${stable ? categoryOf('stable', stable) : 'stable: not measured'}, nothing to compare with`);
+        }
+        else {
+            const s = stable.value;
+            if (check.maxIncrease !== undefined && c - s > check.maxIncrease)
+                breaches.push(`canary − stable = ${(0,analysis_report/* formatValue */.F)(c - s)} > maxIncrease ${(0,analysis_report/* formatValue */.F)(check.maxIncrease)}`);
+            if (check.maxDecrease !== undefined && s - c > check.maxDecrease)
+                breaches.push(`stable − canary = ${(0,analysis_report/* formatValue */.F)(s - c)} > maxDecrease ${(0,analysis_report/* formatValue */.F)(check.maxDecrease)}`);
+            if (check.maxRatio !== undefined || check.minRatio !== undefined) {
+                if (s <= 0) {
+                    unknown.push(`division by zero: stable is ${(0,analysis_report/* formatValue */.F)(s)}, canary / stable is undefined`);
+                }
+                else {
+                    const ratio = c / s;
+                    if (check.maxRatio !== undefined && ratio > check.maxRatio)
+                        breaches.push(`canary / stable = ${(0,analysis_report/* formatValue */.F)(ratio)} > maxRatio ${(0,analysis_report/* formatValue */.F)(check.maxRatio)}`);
+                    if (check.minRatio !== undefined && ratio < check.minRatio)
+                        breaches.push(`canary / stable = ${(0,analysis_report/* formatValue */.F)(ratio)} < minRatio ${(0,analysis_report/* formatValue */.F)(check.minRatio)}`);
+                }
+            }
+        }
+    }
+    // A crossed limit outweighs one that could not be judged: fail closed.
+    if (breaches.length > 0)
+        return { outcome: 'breach', reason: breaches.join('; '), category: 'breach', canary, stable };
+    if (unknown.length > 0) {
+        const category = unknown[0]?.startsWith('division by zero') ? 'division by zero in a ratio (stable is 0)' : (unknown[0] ?? 'inconclusive');
+        return { outcome: 'inconclusive', reason: unknown.join('; '), category, canary, stable };
+    }
+    return { outcome: 'pass', reason: 'within limits', category: 'pass', canary, stable };
+}
+function tally(map) {
+    return [...map.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([what, n]) => `${n}× ${what}`)
+        .join(', ');
+}
+async function runThresholdGate(options) {
+    const { analysis, provider, clock, signal } = options;
+    const log = options.log ?? (() => undefined);
+    const startedAt = clock.now();
+    const rounds = Math.max(1, Math.floor(analysis.bake / analysis.interval));
+    const window = (0,duration/* promDuration */.Jn)(analysis.window ?? analysis.interval);
+    const measurements = [];
+    // Every template is filled before the first measurement, so a typo in a placeholder stops
+    // the gate at once instead of after the first interval.
+    const states = [];
+    let requestQueries;
+    try {
+        const fill = (template, track, field) => (0,core_template/* renderTemplate */.Xm)(template, { ...options.vars, track, window }, field);
+        analysis.checks.forEach((check, i) => {
+            const field = `analysis.checks[${i}].query`;
+            states.push({
+                check,
+                queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
+                failures: 0,
+                passes: 0,
+                consecutiveErrors: 0,
+                pendingBreach: false,
+                inconclusive: new Map(),
+                errors: new Map(),
+                count: 0,
+            });
+        });
+        if (analysis.minRequests > 0 && analysis.requests)
+            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+    }
+    catch (err) {
+        if (!(0,errors/* isUserError */.iU)(err))
+            throw err;
+        return finish('error', `the plan's queries cannot be filled in: ${(0,errors/* describeError */.Uc)(err)}`);
+    }
+    // A check with only statistical settings (direction, …) has nothing the threshold judge can
+    // cross: judging it would pass it unseen.
+    const limitless = analysis.checks.filter((c) => !hasRelativeLimit(c) && c.max === undefined && c.min === undefined);
+    if (limitless.length > 0)
+        return finish('error', `${limitless.map((c) => `check ${c.name}`).join(', ')}: no threshold limit (max, min, maxIncrease, maxDecrease, maxRatio, minRatio); add one, or set analysis.judge: mann-whitney`);
+    // Dry-run checks are measured and shown like any other, but never decide the verdict.
+    const decisive = states.filter((s) => !s.check.dryRun);
+    log(`judging canary against stable: ${states.length} check(s), a measurement every ${(0,duration/* formatDuration */.a3)(analysis.interval)} for ${(0,duration/* formatDuration */.a3)(analysis.bake)} (${rounds} rounds, window ${window})`);
+    for (let round = 1; round <= rounds; round++) {
+        try {
+            await clock.sleep(startedAt + round * analysis.interval - clock.now(), signal);
+        }
+        catch {
+            return finish('error', 'the gate was cancelled before the bake ended');
+        }
+        if (signal?.aborted)
+            return finish('error', 'the gate was cancelled before the bake ended');
+        const time = clock.now();
+        const requests = requestQueries ? await countRequests(requestQueries, time) : undefined;
+        const judged = await Promise.all(states.map((state) => measure(state, requests, time)));
+        if (signal?.aborted)
+            return finish('error', 'the gate was cancelled before the bake ended');
+        states.forEach((state, i) => {
+            const j = judged[i];
+            let outcome = j.outcome;
+            let reason = j.reason;
+            state.count++;
+            if (j.outcome === 'breach') {
+                state.breachSince ??= time;
+                const lasted = time - state.breachSince;
+                if (state.check.for === undefined || lasted >= state.check.for) {
+                    outcome = 'fail';
+                    state.failures++;
+                    state.lastFailure = reason;
+                    state.pendingBreach = false;
+                }
+                else {
+                    reason = `${reason} (breached for ${(0,duration/* formatDuration */.a3)(lasted)} of the ${(0,duration/* formatDuration */.a3)(state.check.for)} it must last)`;
+                    state.pendingBreach = true;
+                }
+            }
+            else if (j.outcome === 'pass') {
+                state.breachSince = undefined;
+                state.pendingBreach = false;
+                state.passes++;
+            }
+            // No data proves no recovery: an inconclusive measurement neither resets nor extends a breach.
+            if (j.outcome === 'error') {
+                state.consecutiveErrors++;
+                state.lastError = j.reason;
+                state.errors.set(j.category, (state.errors.get(j.category) ?? 0) + 1);
+            }
+            else {
+                state.consecutiveErrors = 0;
+            }
+            if (j.outcome === 'inconclusive')
+                state.inconclusive.set(j.category, (state.inconclusive.get(j.category) ?? 0) + 1);
+            const canary = gate_valueOf(j.canary);
+            const stable = gate_valueOf(j.stable);
+            if (canary !== undefined)
+                state.lastCanary = canary;
+            if (stable !== undefined)
+                state.lastStable = stable;
+            const m = { check: state.check.name, round, time, outcome, reason };
+            if (canary !== undefined)
+                m.canary = canary;
+            else if (j.canary)
+                m.canaryOutcome = (0,metrics_provider/* describeOutcome */.S)(j.canary);
+            if (stable !== undefined)
+                m.stable = stable;
+            else if (j.stable)
+                m.stableOutcome = (0,metrics_provider/* describeOutcome */.S)(j.stable);
+            if (requests?.canary !== undefined)
+                m.canaryRequests = requests.canary;
+            if (requests?.stable !== undefined)
+                m.stableRequests = requests.stable;
+            measurements.push(m);
+            const shown = (v, o) => (v !== undefined ? (0,analysis_report/* formatValue */.F)(v) : o ? (0,metrics_provider/* describeOutcome */.S)(o) : '–');
+            log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
+        });
+        // Decide as soon as the outcome can no longer change.
+        const failed = decisive.find((s) => s.failures > analysis.failureLimit);
+        if (failed)
+            return finish('fail', `check ${failed.check.name} failed ${failed.failures} measurement(s), more than failureLimit ${analysis.failureLimit} allows: ${failed.lastFailure ?? ''}`);
+        const broken = decisive.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+        if (broken)
+            return finish('error', `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`);
+    }
+    // A check whose every measurement erred never judged anything: the pipeline broke, so
+    // `error` even when the bake was too short to exceed consecutiveErrorLimit.
+    const unreachable = decisive.filter(neverMeasured);
+    if (unreachable.length > 0)
+        return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
+    const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
+    if (undecided.length > 0)
+        return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
+    return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${(0,duration/* formatDuration */.a3)(clock.now() - startedAt)}`);
+    async function countRequests(queries, time) {
+        try {
+            const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
+            const counts = {};
+            for (const [track, outcome] of [['canary', canary], ['stable', stable]]) {
+                // No series means no request was counted at all.
+                if (outcome.kind === 'no-data')
+                    counts[track] = 0;
+                else if (outcome.kind === 'value')
+                    counts[track] = outcome.value;
+                else
+                    counts.problem ??= `requests query: ${categoryOf(track, outcome)}`;
+            }
+            return counts;
+        }
+        catch (err) {
+            if (!(0,errors/* isUserError */.iU)(err))
+                throw err;
+            return { error: `requests query: ${(0,errors/* describeError */.Uc)(err)}` };
+        }
+    }
+    async function measure(state, requests, time) {
+        if (requests?.error)
+            return { outcome: 'error', reason: requests.error, category: 'requests query failed' };
+        let canary;
+        let stable;
+        try {
+            [canary, stable] = await Promise.all([provider.query(state.queries.canary, { time, signal }), provider.query(state.queries.stable, { time, signal })]);
+        }
+        catch (err) {
+            if (!(0,errors/* isUserError */.iU)(err))
+                throw err;
+            // The attempt count differs between rounds; the failure itself is what to count.
+            return { outcome: 'error', reason: (0,errors/* describeError */.Uc)(err), category: (0,errors/* describeError */.Uc)(err).replace(/ \(after \d+ attempts\)/, '') };
+        }
+        if (requests?.problem)
+            return { outcome: 'inconclusive', reason: requests.problem, category: requests.problem, canary, stable };
+        if (requests) {
+            const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
+            if (low.length > 0) {
+                const reason = `too few requests: ${low.map((t) => `${t} ${(0,analysis_report/* formatValue */.F)(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
+                return { outcome: 'inconclusive', reason, category: `too few requests (${low.join(' and ')} < minRequests ${analysis.minRequests})`, canary, stable };
+            }
+        }
+        return judgeCheck(state.check, canary, stable);
+    }
+    function inconclusiveCount(state) {
+        return [...state.inconclusive.values()].reduce((a, b) => a + b, 0);
+    }
+    /** Passing once is not enough when most of the bake saw no usable data. */
+    function tooManyInconclusive(state) {
+        const count = inconclusiveCount(state);
+        return analysis.inconclusiveLimit !== undefined ? count > analysis.inconclusiveLimit : count > state.passes;
+    }
+    function inconclusiveReason(state) {
+        if (state.passes > 0 && !state.pendingBreach && tooManyInconclusive(state)) {
+            const limit = analysis.inconclusiveLimit !== undefined ? `inconclusiveLimit ${analysis.inconclusiveLimit}` : `the ${state.passes} that passed`;
+            return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
+        }
+        if (state.pendingBreach && state.passes > 0)
+            return `still breaching at the end of the bake, for less than the ${(0,duration/* formatDuration */.a3)(state.check.for ?? 0)} it must last to fail; not a pass`;
+        const why = [tally(state.inconclusive), tally(state.errors)].filter(Boolean).join(', ');
+        if (state.pendingBreach)
+            return `no measurement passed; breaching for less than the ${(0,duration/* formatDuration */.a3)(state.check.for ?? 0)} it must last${why ? ` (${why})` : ''}`;
+        return `no conclusive passing measurement in ${state.count} (${why || 'no measurement'})`;
+    }
+    function neverMeasured(state) {
+        return state.count > 0 && state.passes === 0 && state.failures === 0 && (state.errors.size > 0 && [...state.errors.values()].reduce((a, b) => a + b, 0) === state.count);
+    }
+    function checkOutcome(state) {
+        if (state.failures > analysis.failureLimit)
+            return { outcome: 'fail', reason: `${state.failures} failed measurement(s) > failureLimit ${analysis.failureLimit}: ${state.lastFailure ?? ''}` };
+        if (state.consecutiveErrors > analysis.consecutiveErrorLimit)
+            return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
+        if (neverMeasured(state))
+            return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
+        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state))
+            return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
+        const notes = [
+            state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
+            tally(state.inconclusive),
+            tally(state.errors),
+        ].filter(Boolean);
+        return { outcome: 'pass', reason: `${state.passes}/${state.count} measurement(s) passed${notes.length ? `; ${notes.join(', ')}` : ''}` };
+    }
+    function finish(verdict, reason) {
+        const checks = states.map((state) => {
+            const { outcome, reason: why } = checkOutcome(state);
+            const summary = {
+                name: state.check.name,
+                outcome: state.count === 0 && verdict === 'error' ? 'error' : outcome,
+                limit: describeLimits(state.check),
+                reason: state.count === 0 && verdict === 'error' ? reason : why,
+                details: { measurements: state.count, passed: state.passes, failed: state.failures, query: state.check.query },
+            };
+            if (state.check.dryRun)
+                summary.dryRun = true;
+            if (state.lastCanary !== undefined)
+                summary.canary = state.lastCanary;
+            if (state.lastStable !== undefined)
+                summary.stable = state.lastStable;
+            return summary;
+        });
+        log(`verdict: ${verdict}: ${reason}`);
+        return { verdict, reason, startedAt, endedAt: clock.now(), checks, measurements };
+    }
+}
+
+
+/***/ }),
+
+/***/ 9299:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   F: () => (/* binding */ formatValue)
+/* harmony export */ });
+/** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
+function formatValue(value) {
+    if (value === undefined)
+        return '–';
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (!Number.isFinite(value))
+        return value > 0 ? '+Inf' : '-Inf';
+    if (value === 0)
+        return '0';
+    const abs = Math.abs(value);
+    if (abs >= 1e6 || abs < 1e-4)
+        return value.toExponential(3).replace(/\.?0+e/, 'e');
+    return String(Number(value.toPrecision(4)));
+}
+
+
+/***/ }),
+
+/***/ 4073:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   o: () => (/* binding */ renderGateSummary)
+/* harmony export */ });
+/* harmony import */ var _duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3816);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9299);
+
+
+const MAX_POINTS = 30;
+function icon(outcome) {
+    switch (outcome) {
+        case 'pass':
+            return '✅ pass';
+        case 'fail':
+            return '❌ fail';
+        case 'inconclusive':
+            return '⚠️ inconclusive';
+        case 'error':
+            return '🛑 error';
+    }
+}
+/** Table cells must not break the row: pipes and newlines are escaped. */
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+/** A number Mermaid's xychart parses: plain decimal, no exponent. */
+function chartNumber(value) {
+    if (!Number.isFinite(value) || Math.abs(value) < 1e-9)
+        return '0';
+    const digits = Math.max(0, Math.min(12, 4 - Math.floor(Math.log10(Math.abs(value)))));
+    return String(Number(value.toFixed(digits)));
+}
+/** Keeps at most `max` evenly spaced items, always the first and the last. */
+function thin(items, max) {
+    if (items.length <= max)
+        return items;
+    const out = [];
+    for (let i = 0; i < max; i++)
+        out.push(items[Math.round((i * (items.length - 1)) / (max - 1))]);
+    return out;
+}
+function chart(name, points, startedAt) {
+    const shown = thin(points.filter((m) => m.canary !== undefined || m.stable !== undefined), MAX_POINTS);
+    if (shown.length < 2)
+        return undefined;
+    const canary = shown.every((m) => m.canary !== undefined) ? shown.map((m) => chartNumber(m.canary)) : undefined;
+    const stable = shown.every((m) => m.stable !== undefined) ? shown.map((m) => chartNumber(m.stable)) : undefined;
+    if (!canary && !stable)
+        return undefined;
+    const labels = shown.map((m) => `"${(0,_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(m.time - startedAt)}"`);
+    const legend = [canary ? 'first line: canary' : '', stable ? `${canary ? 'second' : 'line'}: stable` : ''].filter(Boolean).join(', ');
+    return [
+        `**${name}** (${legend})`,
+        '',
+        '```mermaid',
+        'xychart-beta',
+        `  title "${name.replace(/"/g, "'")}"`,
+        `  x-axis [${labels.join(', ')}]`,
+        ...(canary ? [`  line [${canary.join(', ')}]`] : []),
+        ...(stable ? [`  line [${stable.join(', ')}]`] : []),
+        '```',
+    ].join('\n');
+}
+/** The gate's job summary: one row per check (stable, canary, limit, outcome) and a chart per check. */
+function renderGateSummary(report, title = 'metrics-gate') {
+    const lines = [];
+    lines.push(`### ${title}: ${icon(report.verdict)}`);
+    lines.push('');
+    lines.push(cell(report.reason));
+    lines.push('');
+    const duration = (0,_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(Math.max(0, report.endedAt - report.startedAt));
+    const rounds = new Set(report.measurements.map((m) => m.round)).size;
+    lines.push(`${rounds} measurement round(s) over ${duration}${report.score !== undefined ? `, score ${(0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .formatValue */ .F)(report.score)}` : ''}.`);
+    lines.push('');
+    if (report.checks.length > 0) {
+        lines.push('| Check | Stable | Canary | Limit | Outcome | Why |');
+        lines.push('| --- | --- | --- | --- | --- | --- |');
+        for (const c of report.checks)
+            lines.push(`| ${cell(c.name)}${c.dryRun ? ' (dry run: not counted)' : ''} | ${(0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .formatValue */ .F)(c.stable)} | ${(0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .formatValue */ .F)(c.canary)} | ${cell(c.limit)} | ${icon(c.outcome)} | ${cell(c.reason)} |`);
+        lines.push('');
+    }
+    const charts = report.checks
+        .map((c) => chart(c.name, report.measurements.filter((m) => m.check === c.name), report.startedAt))
+        .filter((c) => c !== undefined);
+    if (charts.length > 0) {
+        lines.push('<details open><summary>Measurements over the bake</summary>');
+        lines.push('');
+        lines.push(charts.join('\n\n'));
+        lines.push('');
+        lines.push('</details>');
+    }
+    return lines.join('\n');
+}
+
 
 /***/ }),
 
@@ -35796,9 +36878,9 @@ __webpack_async_result__();
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   O: () => (/* binding */ FakeClock),
 /* harmony export */   m: () => (/* binding */ systemClock)
 /* harmony export */ });
-/* unused harmony export FakeClock */
 /** The wall clock. */
 const systemClock = {
     now: () => Date.now(),
@@ -35832,6 +36914,57 @@ class FakeClock {
     advance(ms) {
         this.current += ms;
     }
+}
+
+
+/***/ }),
+
+/***/ 3816:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E9: () => (/* binding */ parseDuration),
+/* harmony export */   Jn: () => (/* binding */ promDuration),
+/* harmony export */   a3: () => (/* binding */ formatDuration)
+/* harmony export */ });
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const COMPOUND = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+/** Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. */
+function parseDuration(text) {
+    const trimmed = text.trim();
+    if (!COMPOUND.test(trimmed))
+        return undefined;
+    let total = 0;
+    for (const part of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+        const [, amount, unit] = part;
+        if (amount === undefined || unit === undefined || !DURATION.test(`${amount}${unit}`))
+            return undefined;
+        total += Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
+    }
+    return Number.isFinite(total) ? Math.round(total) : undefined;
+}
+/** Formats milliseconds the way a plan would write them: `1m30s`, `500ms`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    const parts = [];
+    let rest = Math.round(ms / 1000);
+    const h = Math.floor(rest / 3600);
+    rest -= h * 3600;
+    const m = Math.floor(rest / 60);
+    rest -= m * 60;
+    if (h)
+        parts.push(`${h}h`);
+    if (m)
+        parts.push(`${m}m`);
+    if (rest || parts.length === 0)
+        parts.push(`${rest}s`);
+    return parts.join('');
+}
+/** Prometheus range-vector form of a duration (`30s`, `5m`), rounded up to whole seconds. */
+function promDuration(ms) {
+    return `${Math.max(1, Math.ceil(ms / 1000))}s`;
 }
 
 
@@ -35900,50 +37033,15 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 431:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   S: () => (/* binding */ describeOutcome),
-/* harmony export */   s: () => (/* binding */ outcomeOf)
-/* harmony export */ });
-/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
-function outcomeOf(value) {
-    if (Number.isNaN(value))
-        return { kind: 'nan' };
-    if (!Number.isFinite(value))
-        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
-    return { kind: 'value', value };
-}
-/** A short, human description of an outcome for tables and messages. */
-function describeOutcome(outcome) {
-    switch (outcome.kind) {
-        case 'value':
-            return String(outcome.value);
-        case 'no-data':
-            return 'no data';
-        case 'many-series':
-            return `${outcome.count} series (expected 1)`;
-        case 'nan':
-            return 'NaN';
-        case 'infinite':
-            return outcome.sign > 0 ? '+Inf' : '-Inf';
-    }
-}
-
-
-/***/ }),
-
-/***/ 2080:
+/***/ 3328:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  cA: () => (/* binding */ runMetricsGateAction)
+  a: () => (/* binding */ httpRequest),
+  P: () => (/* binding */ safeUrl)
 });
-
-// UNUSED EXPORTS: resolveMetricsGate, shortcutChecks
 
 // NAMESPACE OBJECT: ../../main/node_modules/axios/lib/platform/common/utils.js
 var common_utils_namespaceObject = {};
@@ -35955,127 +37053,6 @@ __nccwpck_require__.d(common_utils_namespaceObject, {
   navigator: () => (_navigator),
   origin: () => (origin)
 });
-
-// EXTERNAL MODULE: ./src/core/clock.ts
-var core_clock = __nccwpck_require__(4184);
-;// CONCATENATED MODULE: ./src/core/duration.ts
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const COMPOUND = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-/** Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. */
-function parseDuration(text) {
-    const trimmed = text.trim();
-    if (!COMPOUND.test(trimmed))
-        return undefined;
-    let total = 0;
-    for (const part of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-        const [, amount, unit] = part;
-        if (amount === undefined || unit === undefined || !DURATION.test(`${amount}${unit}`))
-            return undefined;
-        total += Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
-    }
-    return Number.isFinite(total) ? Math.round(total) : undefined;
-}
-/** Formats milliseconds the way a plan would write them: `1m30s`, `500ms`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    const parts = [];
-    let rest = Math.round(ms / 1000);
-    const h = Math.floor(rest / 3600);
-    rest -= h * 3600;
-    const m = Math.floor(rest / 60);
-    rest -= m * 60;
-    if (h)
-        parts.push(`${h}h`);
-    if (m)
-        parts.push(`${m}m`);
-    if (rest || parts.length === 0)
-        parts.push(`${rest}s`);
-    return parts.join('');
-}
-/** Prometheus range-vector form of a duration (`30s`, `5m`), rounded up to whole seconds. */
-function promDuration(ms) {
-    return `${Math.max(1, Math.ceil(ms / 1000))}s`;
-}
-
-// EXTERNAL MODULE: ./src/core/errors.ts
-var core_errors = __nccwpck_require__(2091);
-;// CONCATENATED MODULE: ./src/core/inputs.ts
-
-
-/** The input's value; an InputError naming it when it is missing. */
-function getRequiredInput(runtime, name) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        throw new InputError(name, 'is required');
-    return value;
-}
-/** The input's value, or undefined when unset or empty. */
-function inputs_getOptionalInput(runtime, name) {
-    return runtime.getInput(name);
-}
-/** A boolean input: true/false/yes/no/1/0, case-insensitive. */
-function getBooleanInput(runtime, name, fallback) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        return fallback;
-    const lower = value.toLowerCase();
-    if (['true', 'yes', '1', 'on'].includes(lower))
-        return true;
-    if (['false', 'no', '0', 'off'].includes(lower))
-        return false;
-    throw new InputError(name, `expected true or false, got ${JSON.stringify(value)}`);
-}
-/** A finite number input, optionally bounded. */
-function getNumberInput(runtime, name, bounds = {}) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        return undefined;
-    return parseNumberInput(name, value, bounds);
-}
-/** Parses and bounds-checks a number given as text for input `name`. */
-function parseNumberInput(name, value, bounds = {}) {
-    const n = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i.test(value) ? Number(value) : Number.NaN;
-    const what = bounds.integer ? 'a whole number' : 'a number';
-    const range = bounds.min !== undefined && bounds.max !== undefined
-        ? ` from ${bounds.min} to ${bounds.max}`
-        : bounds.min !== undefined
-            ? ` ≥ ${bounds.min}`
-            : bounds.max !== undefined
-                ? ` ≤ ${bounds.max}`
-                : '';
-    const problem = `expected ${what}${range}, got ${JSON.stringify(value)}`;
-    if (!Number.isFinite(n))
-        throw new core_errors/* InputError */.dz(name, problem);
-    if (bounds.integer && !Number.isInteger(n))
-        throw new core_errors/* InputError */.dz(name, problem);
-    if (bounds.min !== undefined && n < bounds.min)
-        throw new core_errors/* InputError */.dz(name, problem);
-    if (bounds.max !== undefined && n > bounds.max)
-        throw new core_errors/* InputError */.dz(name, problem);
-    return n;
-}
-/** A duration input (`30s`, `5m`) in milliseconds. */
-function getDurationInput(runtime, name) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        return undefined;
-    const ms = parseDuration(value);
-    if (ms === undefined)
-        throw new core_errors/* InputError */.dz(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
-    return ms;
-}
-/** A list input: comma- or newline-separated, blanks dropped. */
-function getListInput(runtime, name) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        return undefined;
-    return value
-        .split(/[,\n]/)
-        .map((s) => s.trim())
-        .filter(Boolean);
-}
 
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/bind.js
 
@@ -45828,6 +46805,10 @@ axios.default = axios;
 // this module should only have a default export
 /* harmony default export */ const lib_axios = (axios);
 
+// EXTERNAL MODULE: ./src/core/clock.ts
+var core_clock = __nccwpck_require__(4184);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: ./src/core/http.ts
 
 
@@ -45902,10 +46883,10 @@ async function httpRequest(req, clock = core_clock/* systemClock */.m) {
         }
         catch (err) {
             if (req.signal?.aborted)
-                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
+                throw new errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
             if (attempt > retries) {
                 const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
-                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
+                throw new errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
             }
             await clock.sleep(delay, req.signal);
             delay = Math.min(delay * 2, 5_000);
@@ -45913,8 +46894,118 @@ async function httpRequest(req, clock = core_clock/* systemClock */.m) {
     }
 }
 
+
+/***/ }),
+
+/***/ 7197:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Vt: () => (/* binding */ getBooleanInput),
+/* harmony export */   i5: () => (/* binding */ getNumberInput),
+/* harmony export */   l0: () => (/* binding */ getDurationInput),
+/* harmony export */   lI: () => (/* binding */ getOptionalInput)
+/* harmony export */ });
+/* unused harmony exports getRequiredInput, parseNumberInput, getListInput */
+/* harmony import */ var _duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3816);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2091);
+
+
+/** The input's value; an InputError naming it when it is missing. */
+function getRequiredInput(runtime, name) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        throw new InputError(name, 'is required');
+    return value;
+}
+/** The input's value, or undefined when unset or empty. */
+function getOptionalInput(runtime, name) {
+    return runtime.getInput(name);
+}
+/** A boolean input: true/false/yes/no/1/0, case-insensitive. */
+function getBooleanInput(runtime, name, fallback) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        return fallback;
+    const lower = value.toLowerCase();
+    if (['true', 'yes', '1', 'on'].includes(lower))
+        return true;
+    if (['false', 'no', '0', 'off'].includes(lower))
+        return false;
+    throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .dz(name, `expected true or false, got ${JSON.stringify(value)}`);
+}
+/** A finite number input, optionally bounded. */
+function getNumberInput(runtime, name, bounds = {}) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        return undefined;
+    return parseNumberInput(name, value, bounds);
+}
+/** Parses and bounds-checks a number given as text for input `name`. */
+function parseNumberInput(name, value, bounds = {}) {
+    const n = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i.test(value) ? Number(value) : Number.NaN;
+    const what = bounds.integer ? 'a whole number' : 'a number';
+    const range = bounds.min !== undefined && bounds.max !== undefined
+        ? ` from ${bounds.min} to ${bounds.max}`
+        : bounds.min !== undefined
+            ? ` ≥ ${bounds.min}`
+            : bounds.max !== undefined
+                ? ` ≤ ${bounds.max}`
+                : '';
+    const problem = `expected ${what}${range}, got ${JSON.stringify(value)}`;
+    if (!Number.isFinite(n))
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .dz(name, problem);
+    if (bounds.integer && !Number.isInteger(n))
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .dz(name, problem);
+    if (bounds.min !== undefined && n < bounds.min)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .dz(name, problem);
+    if (bounds.max !== undefined && n > bounds.max)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .dz(name, problem);
+    return n;
+}
+/** A duration input (`30s`, `5m`) in milliseconds. */
+function getDurationInput(runtime, name) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        return undefined;
+    const ms = (0,_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .parseDuration */ .E9)(value);
+    if (ms === undefined)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .dz(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
+    return ms;
+}
+/** A list input: comma- or newline-separated, blanks dropped. */
+function getListInput(runtime, name) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        return undefined;
+    return value
+        .split(/[,\n]/)
+        .map((s) => s.trim())
+        .filter(Boolean);
+}
+
+
+/***/ }),
+
+/***/ 468:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  L: () => (/* binding */ createMetricsProvider)
+});
+
+// UNUSED EXPORTS: describeOutcome
+
+// EXTERNAL MODULE: ./src/core/clock.ts
+var core_clock = __nccwpck_require__(4184);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var core_errors = __nccwpck_require__(2091);
+// EXTERNAL MODULE: ./src/core/http.ts + 68 modules
+var http = __nccwpck_require__(3328);
 // EXTERNAL MODULE: ./src/core/metrics/provider.ts
-var metrics_provider = __nccwpck_require__(431);
+var provider = __nccwpck_require__(431);
 ;// CONCATENATED MODULE: ./src/core/metrics/datadog.ts
 
 
@@ -45959,7 +47050,7 @@ class DatadogProvider {
                 return range;
             case 'series': {
                 const last = range.points[range.points.length - 1];
-                return last === undefined ? { kind: 'no-data' } : (0,metrics_provider/* outcomeOf */.s)(last.value);
+                return last === undefined ? { kind: 'no-data' } : (0,provider/* outcomeOf */.s)(last.value);
             }
         }
     }
@@ -45999,7 +47090,7 @@ class DatadogProvider {
     }
     async call(params, query, signal) {
         const url = `${this.base}/api/v1/query`;
-        const res = await httpRequest({
+        const res = await (0,http/* httpRequest */.a)({
             url,
             params,
             headers: { accept: 'application/json', 'DD-API-KEY': this.config.apiKey, 'DD-APPLICATION-KEY': this.config.appKey },
@@ -46012,7 +47103,7 @@ class DatadogProvider {
         const said = body ? errorText(body) : undefined;
         const because = said ? `: ${said}` : '';
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${(0,http/* safeUrl */.P)(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
         if (res.status === 429) {
             const reset = res.headers['x-ratelimit-reset'];
             const limit = res.headers['x-ratelimit-limit'];
@@ -46025,10 +47116,10 @@ class DatadogProvider {
             throw new core_errors/* ProviderError */.mZ(SYSTEM, `query rejected${because || ` (HTTP ${res.status})`} — query: ${shorten(query)}`);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${(0,http/* safeUrl */.P)(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
         }
         if (!body)
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: not a Datadog API answer (is metrics.address right?)`);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${(0,http/* safeUrl */.P)(url)}: not a Datadog API answer (is metrics.address right?)`);
         return body;
     }
 }
@@ -46108,7 +47199,7 @@ class NewRelicProvider {
         const value = rowValue(rows[0], query);
         if (value === null)
             return { kind: 'no-data' };
-        return (0,metrics_provider/* outcomeOf */.s)(value);
+        return (0,provider/* outcomeOf */.s)(value);
     }
     /** The query as a TIMESERIES over the range; rollgate adds SINCE, UNTIL and TIMESERIES itself. */
     async queryRange(query, range, options = {}) {
@@ -46139,7 +47230,7 @@ class NewRelicProvider {
         const accountId = Number(this.config.accountId);
         if (!Number.isInteger(accountId))
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `metrics.accountId must be a whole number, got ${JSON.stringify(this.config.accountId)}`);
-        const res = await httpRequest({
+        const res = await (0,http/* httpRequest */.a)({
             method: 'POST',
             url: this.endpoint,
             headers: { 'content-type': 'application/json', accept: 'application/json', 'API-Key': this.config.apiKey },
@@ -46155,12 +47246,12 @@ class NewRelicProvider {
         const because = said ? `: ${said}` : '';
         const classes = errors.map((e) => String(e.extensions?.errorClass ?? e.extensions?.code ?? ''));
         if (res.status === 401 || res.status === 403 || classes.some((c) => /UNAUTHORI[ZS]ED|FORBIDDEN/.test(c)))
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${(0,http/* safeUrl */.P)(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
         if (res.status === 429 || classes.some((c) => /TOO_MANY_REQUESTS|RATE_LIMIT/.test(c)))
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `rate limited${because}, after ${res.attempts} attempt(s)`, true);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${(0,http/* safeUrl */.P)(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
         }
         // GraphQL reports failures (bad NRQL, unknown account) with HTTP 200 and an `errors` list.
         if (errors.length > 0)
@@ -46169,12 +47260,15 @@ class NewRelicProvider {
         if (body?.data?.actor?.account === null)
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `account ${accountId} is not visible to this API key`);
         if (!Array.isArray(results))
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${(0,http/* safeUrl */.P)(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
         return results.filter((r) => typeof r === 'object' && r !== null);
     }
 }
 
+// EXTERNAL MODULE: ../../main/node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(3645);
 ;// CONCATENATED MODULE: ./src/core/metrics/prometheus.ts
+
 
 
 
@@ -46191,7 +47285,7 @@ function parseSampleValue(text) {
     const value = Number(text);
     if (Number.isNaN(value))
         throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected sample value ${JSON.stringify(text)}`);
-    return (0,metrics_provider/* outcomeOf */.s)(value);
+    return (0,provider/* outcomeOf */.s)(value);
 }
 function isSample(v) {
     return Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
@@ -46273,12 +47367,26 @@ class PrometheusProvider {
         });
         return { kind: 'series', points };
     }
+    /**
+     * The scrape interval of every job, from the running configuration (/api/v1/status/config):
+     * a rate() window needs at least two scrapes in it.
+     */
+    async scrapeIntervals(options = {}) {
+        const url = `${this.base}/api/v1/status/config`;
+        const res = await (0,http/* httpRequest */.a)({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
+        const yaml = typeof res.data === 'object' && res.data !== null ? res.data.data?.yaml : undefined;
+        if (res.status !== 200 || typeof yaml !== 'string')
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${(0,http/* safeUrl */.P)(url)}: HTTP ${res.status}, no configuration in the answer`);
+        const config = (0,dist/* parse */.qg)(yaml);
+        const fallback = promDurationMs(config?.global?.scrape_interval) ?? 60_000;
+        return (config?.scrape_configs ?? []).map((job) => ({ job: String(job.job_name ?? '?'), intervalMs: promDurationMs(job.scrape_interval) ?? fallback }));
+    }
     malformed(query) {
         return new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected answer shape for query ${prometheus_shorten(query)}`);
     }
     async call(path, params, query, signal) {
         const url = `${this.base}${path}`;
-        const res = await httpRequest({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
+        const res = await (0,http/* httpRequest */.a)({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
         const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
         if (body?.status === 'error') {
             // 400 bad_data, 422 execution errors, 503 timeouts: Prometheus says why in `error`.
@@ -46286,83 +47394,29 @@ class PrometheusProvider {
             throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query rejected${kind}: ${String(body.error)} — query: ${prometheus_shorten(query)}`, res.status >= 500);
         }
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${(0,http/* safeUrl */.P)(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${(0,http/* safeUrl */.P)(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
         }
         if (!body || body.status !== 'success' || !body.data)
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${(0,http/* safeUrl */.P)(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
         return { resultType: body.data.resultType, result: body.data.result };
     }
 }
-
-;// CONCATENATED MODULE: ./src/core/template.ts
-
-const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
-/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
-function renderTemplate(template, vars, field = 'template') {
-    return template.replace(PLACEHOLDER, (_m, name) => {
-        const value = vars[name];
-        if (value === undefined) {
-            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
-            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
-        }
-        return String(value);
-    });
-}
-/**
- * Splits a command template into an argument vector the way a shell splits words (quotes,
- * backslashes), then fills placeholders inside each word. Values are never re-split or
- * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
- */
-function commandFromTemplate(template, vars, field = 'command') {
-    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
-}
-/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
-function splitWords(text, field = 'command') {
-    const words = [];
-    let current = '';
-    let inWord = false;
-    let quote;
-    for (let i = 0; i < text.length; i++) {
-        const ch = text[i];
-        if (quote) {
-            if (ch === quote)
-                quote = undefined;
-            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
-                current += text[++i];
-            else
-                current += ch;
-        }
-        else if (ch === "'" || ch === '"') {
-            quote = ch;
-            inWord = true;
-        }
-        else if (ch === '\\' && i + 1 < text.length) {
-            current += text[++i];
-            inWord = true;
-        }
-        else if (/\s/.test(ch)) {
-            if (inWord)
-                words.push(current);
-            current = '';
-            inWord = false;
-        }
-        else {
-            current += ch;
-            inWord = true;
-        }
-    }
-    if (quote)
-        throw new UserError(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
-    if (inWord)
-        words.push(current);
-    if (words.length === 0)
-        throw new UserError(`${field}: empty command`);
-    return words;
+/** A Prometheus duration (`15s`, `1m`, `1h30m`, `1d`) in milliseconds; undefined when it is not one. */
+function promDurationMs(value) {
+    if (typeof value !== 'string' || !/^(\d+(ms|s|m|h|d|w|y))+$/.test(value))
+        return undefined;
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+    let total = 0;
+    for (const [, n, u] of value.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
+        total += Number(n) * (unit[u] ?? 0);
+    return total;
 }
 
+// EXTERNAL MODULE: ./src/core/template.ts
+var template = __nccwpck_require__(4414);
 ;// CONCATENATED MODULE: ./src/core/metrics/web.ts
 
 
@@ -46532,7 +47586,7 @@ class WebProvider {
         const value = numeric(values[0]);
         if (value === null)
             throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${describe(values[0])}, expected a number`);
-        return (0,metrics_provider/* outcomeOf */.s)(value);
+        return (0,provider/* outcomeOf */.s)(value);
     }
     /**
      * A series: jsonPath selects an array of [time, value] pairs or {time|timestamp, value}
@@ -46563,10 +47617,10 @@ class WebProvider {
     async fetch(query, times, signal) {
         const usesQuery = /\{\{\s*query\s*\}\}/.test(this.config.url) || /\{\{\s*query\s*\}\}/.test(this.config.body ?? '');
         const encoded = { ...times, query: encodeURIComponent(query) };
-        const url = renderTemplate(this.config.url, encoded, 'metrics.url');
+        const url = (0,template/* renderTemplate */.Xm)(this.config.url, encoded, 'metrics.url');
         // The body is JSON: the query goes in escaped, so its quotes cannot break the document.
-        const body = this.config.body === undefined ? undefined : renderTemplate(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
-        const res = await httpRequest({
+        const body = this.config.body === undefined ? undefined : (0,template/* renderTemplate */.Xm)(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
+        const res = await (0,http/* httpRequest */.a)({
             method: this.config.method,
             url,
             params: usesQuery ? undefined : { query },
@@ -46578,16 +47632,16 @@ class WebProvider {
             system: web_SYSTEM,
         }, this.clock);
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status} (check metrics.headers)`);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${(0,http/* safeUrl */.P)(url)}: HTTP ${res.status} (check metrics.headers)`);
         if (res.status === 429)
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${(0,http/* safeUrl */.P)(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${(0,http/* safeUrl */.P)(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
         }
         // A body that did not parse as JSON arrives as text.
         if (res.data === undefined || typeof res.data === 'string')
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: the answer is not JSON`);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${(0,http/* safeUrl */.P)(url)}: the answer is not JSON`);
         return selectJsonPath(res.data, this.steps);
     }
 }
@@ -46631,1787 +47685,238 @@ function deferred(name, load) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/core/analysis/report.ts
-/** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
-function formatValue(value) {
-    if (value === undefined)
-        return '–';
+
+/***/ }),
+
+/***/ 431:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   S: () => (/* binding */ describeOutcome),
+/* harmony export */   s: () => (/* binding */ outcomeOf)
+/* harmony export */ });
+/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
+function outcomeOf(value) {
     if (Number.isNaN(value))
-        return 'NaN';
+        return { kind: 'nan' };
     if (!Number.isFinite(value))
-        return value > 0 ? '+Inf' : '-Inf';
-    if (value === 0)
-        return '0';
-    const abs = Math.abs(value);
-    if (abs >= 1e6 || abs < 1e-4)
-        return value.toExponential(3).replace(/\.?0+e/, 'e');
-    return String(Number(value.toPrecision(4)));
+        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+    return { kind: 'value', value };
 }
-
-;// CONCATENATED MODULE: ./src/core/analysis/mann-whitney.ts
-// Pure statistics for the statistical judge: the Mann-Whitney U (Wilcoxon rank-sum) test and
-// the summaries reported beside it. No I/O, no clock; every function is deterministic.
-/** Samples this large (each) or tied values switch to the normal approximation, as R's wilcox.test does. */
-const EXACT_LIMIT = 50;
-/** Ranks with ties given their average (mid) rank, 1-based, in the input order. */
-function midRanks(values) {
-    const order = values.map((v, i) => i).sort((a, b) => compare(values[a], values[b]));
-    const ranks = new Array(values.length);
-    const tieGroups = [];
-    for (let i = 0; i < order.length;) {
-        let j = i + 1;
-        while (j < order.length && compare(values[order[j]], values[order[i]]) === 0)
-            j++;
-        const rank = (i + 1 + j) / 2;
-        for (let k = i; k < j; k++)
-            ranks[order[k]] = rank;
-        if (j - i > 1)
-            tieGroups.push(j - i);
-        i = j;
-    }
-    return { ranks, tieGroups };
-}
-// Infinities are ordinary extreme values for ranking; NaN must be handled by the caller.
-function compare(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-/**
- * Mann-Whitney U test of `x` against `y`. `greater` asks whether x tends to be larger.
- * By default (`auto`) the p-value is exact (the permutation distribution of U) when both
- * samples are under EXACT_LIMIT and there are no ties; otherwise it is the normal
- * approximation with tie and continuity corrections.
- */
-function mannWhitneyU(x, y, alternative = 'two-sided', method = 'auto') {
-    const n1 = x.length;
-    const n2 = y.length;
-    if (n1 === 0 || n2 === 0)
-        throw new RangeError('mannWhitneyU needs at least one value in each sample');
-    if ([...x, ...y].some((v) => Number.isNaN(v)))
-        throw new RangeError('mannWhitneyU cannot rank NaN; remove or replace it first');
-    const { ranks, tieGroups } = midRanks([...x, ...y]);
-    let r1 = 0;
-    for (let i = 0; i < n1; i++)
-        r1 += ranks[i];
-    const u = r1 - (n1 * (n1 + 1)) / 2;
-    const uOther = n1 * n2 - u;
-    const ties = tieGroups.length > 0;
-    const base = { u, uOther, n1, n2, alternative, ties, probabilityOfSuperiority: u / (n1 * n2) };
-    if (method === 'exact' && ties)
-        throw new RangeError('the exact distribution of U here assumes no ties');
-    if (method === 'exact' || (method === 'auto' && !ties && n1 < EXACT_LIMIT && n2 < EXACT_LIMIT)) {
-        return { ...base, p: exactP(u, n1, n2, alternative), method: 'exact' };
-    }
-    const { z, p } = normalP(u, n1, n2, tieGroups, alternative);
-    return { ...base, z, p, method: 'normal' };
-}
-/**
- * Number of arrangements giving each U = 0 … n1·n2, for two untied samples of sizes n1 and n2
- * (the coefficients of the Gaussian binomial). Counts are doubles: exact up to 2^53, and
- * within rounding beyond, which is all a p-value needs.
- */
-function uDistribution(n1, n2) {
-    // counts[k][s]: ways to choose k of the first i ranks whose rank positions sum to s + k(k−1)/2,
-    // i.e. whose "U contribution" is s. Adding the next position i either skips it or takes it.
-    const max = n1 * n2;
-    const counts = Array.from({ length: n1 + 1 }, () => new Float64Array(max + 1));
-    counts[0][0] = 1;
-    for (let i = 0; i < n1 + n2; i++) {
-        // Downwards in k, so row k still holds the counts before position i when row k+1 reads it.
-        for (let k = Math.min(i, n1 - 1); k >= 0; k--) {
-            // Taking position i as the (k+1)-th chosen value beats i − k values of the other sample.
-            const gain = i - k;
-            if (gain > n2)
-                continue;
-            const row = counts[k];
-            const target = counts[k + 1];
-            for (let s = max - gain; s >= 0; s--)
-                if (row[s] !== 0)
-                    target[s + gain] += row[s];
-        }
-    }
-    return Array.from(counts[n1]);
-}
-function exactP(u, n1, n2, alternative) {
-    const dist = uDistribution(n1, n2);
-    const total = dist.reduce((a, b) => a + b, 0);
-    let upper = 0; // P(U ≥ u)
-    let lower = 0; // P(U ≤ u)
-    dist.forEach((c, s) => {
-        if (s >= u)
-            upper += c;
-        if (s <= u)
-            lower += c;
-    });
-    upper /= total;
-    lower /= total;
-    switch (alternative) {
-        case 'greater':
-            return upper;
-        case 'less':
-            return lower;
-        case 'two-sided':
-            return Math.min(1, 2 * Math.min(upper, lower));
-    }
-}
-function normalP(u, n1, n2, tieGroups, alternative) {
-    const n = n1 + n2;
-    const mean = (n1 * n2) / 2;
-    const tieSum = tieGroups.reduce((acc, t) => acc + (t * t * t - t), 0);
-    const variance = ((n1 * n2) / 12) * (n + 1 - tieSum / (n * (n - 1)));
-    // Every value tied: the samples cannot be told apart at all.
-    if (!(variance > 0))
-        return { z: 0, p: 1 };
-    const sd = Math.sqrt(variance);
-    const d = u - mean;
-    switch (alternative) {
-        case 'greater': {
-            const z = (d - 0.5) / sd;
-            return { z, p: normalUpperTail(z) };
-        }
-        case 'less': {
-            const z = (d + 0.5) / sd;
-            return { z, p: normalUpperTail(-z) };
-        }
-        case 'two-sided': {
-            const z = (d - Math.sign(d) * 0.5) / sd;
-            return { z, p: Math.min(1, 2 * normalUpperTail(Math.abs(z))) };
-        }
-    }
-}
-/** P(Z > z) for a standard normal Z, accurate to ~1e-14 absolute and good relative accuracy in the tail. */
-function normalUpperTail(z) {
-    if (Number.isNaN(z))
-        return Number.NaN;
-    return z >= 0 ? 0.5 * erfc(z / Math.SQRT2) : 1 - 0.5 * erfc(-z / Math.SQRT2);
-}
-/** Complementary error function for x ≥ 0. */
-function erfc(x) {
-    if (x < 0)
-        return 2 - erfc(-x);
-    if (x < 2.5) {
-        // Maclaurin series of erf: alternating, and its terms stay small enough below 2.5 that the
-        // cancellation costs only a few digits.
-        let term = x;
-        let sum = x;
-        for (let k = 1; k < 200; k++) {
-            term *= (-x * x) / k;
-            const add = term / (2 * k + 1);
-            sum += add;
-            if (Math.abs(add) < 1e-17 * Math.abs(sum))
-                break;
-        }
-        return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-    }
-    // Continued fraction erfc(x) = e^{−x²}/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))),
-    // evaluated bottom-up with enough terms for full precision at x ≥ 2.5.
-    let f = x;
-    for (let k = 60; k >= 1; k--)
-        f = x + k / 2 / f;
-    return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
-}
-/** Linear-interpolated quantile (the "type 7" definition used by R and NumPy by default). */
-function quantile(sorted, q) {
-    if (sorted.length === 0)
-        return Number.NaN;
-    const h = (sorted.length - 1) * q;
-    const lo = Math.floor(h);
-    const hi = Math.ceil(h);
-    const a = sorted[lo];
-    const b = sorted[hi];
-    return lo === hi ? a : a + (h - lo) * (b - a);
-}
-/** Summary of a sample for reports. An empty sample gives n 0 and NaN elsewhere. */
-function summarize(values) {
-    const sorted = [...values].sort((a, b) => a - b);
-    const n = sorted.length;
-    const mean = n === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / n;
-    return { n, mean, median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), min: sorted[0] ?? Number.NaN, max: sorted[n - 1] ?? Number.NaN };
-}
-/**
- * canary / stable of a location statistic. Both zero means "no change" (1); a zero stable
- * with a positive canary is an unbounded increase (Infinity).
- */
-function ratio(canary, stable) {
-    if (stable === 0)
-        return canary === 0 ? 1 : canary > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-    return canary / stable;
-}
-/**
- * The smallest equal sample size per side for which the test can reach p < alpha at all,
- * given the alternative (with n per side, the most extreme exact one-sided p is 1 / C(2n, n)).
- */
-function smallestDecisiveSampleSize(alpha, alternative) {
-    const factor = alternative === 'two-sided' ? 2 : 1;
-    let combinations = 2; // C(2, 1)
-    for (let n = 1; n < 1000; n++) {
-        if (factor / combinations < alpha)
-            return n;
-        // C(2n+2, n+1) = C(2n, n) · (2n+1)(2n+2) / (n+1)²
-        combinations = (combinations * (2 * n + 1) * (2 * n + 2)) / ((n + 1) * (n + 1));
-    }
-    return 1000;
-}
-
-;// CONCATENATED MODULE: ./src/core/analysis/statistical.ts
-
-
-
-
-
-/**
- * Fewest points per side the judge will test. Below this the rank test has little power and
- * a quiet canary would pass for want of evidence, which is exactly what must not happen.
- */
-const MIN_POINTS = 10;
-/** Score bands when the plan gives none (Kayenta's customary values). */
-const DEFAULT_SCORE = { pass: 95, marginal: 75 };
-function alternativeFor(direction) {
-    switch (direction) {
-        case 'increase':
-            return 'greater';
-        case 'decrease':
-            return 'less';
-        case 'either':
-            return 'two-sided';
-    }
-}
-function percent(fraction) {
-    return `${formatValue(fraction * 100)}%`;
-}
-/** The statistical limit of a check in words, for the report's Limit column. */
-function describeStatisticalLimit(check, alpha) {
-    const direction = check.direction ?? 'either';
-    const up = `mean ≤ +${percent(check.allowedIncrease ?? 0)}`;
-    const down = `mean ≥ −${percent(check.allowedDecrease ?? 0)}`;
-    const bound = direction === 'increase' ? up : direction === 'decrease' ? down : `${up}, ${down}`;
-    const flags = [check.critical ? 'critical' : '', check.weight !== 1 ? `weight ${formatValue(check.weight)}` : ''].filter(Boolean).join(', ');
-    const limits = [
-        check.max !== undefined ? `mean ≤ ${formatValue(check.max)}` : '',
-        check.min !== undefined ? `mean ≥ ${formatValue(check.min)}` : '',
-        check.maxIncrease !== undefined ? `canary − stable ≤ ${formatValue(check.maxIncrease)}` : '',
-        check.maxDecrease !== undefined ? `stable − canary ≤ ${formatValue(check.maxDecrease)}` : '',
-        check.maxRatio !== undefined ? `canary / stable ≤ ${formatValue(check.maxRatio)}` : '',
-        check.minRatio !== undefined ? `canary / stable ≥ ${formatValue(check.minRatio)}` : '',
-    ].filter(Boolean);
-    return `Mann-Whitney (${direction}, α ${formatValue(alpha)}): ${bound}${limits.length ? `; ${limits.join('; ')}` : ''}${flags ? `; ${flags}` : ''}`;
-}
-/** Applies nanStrategy: NaN is removed or replaced by 0; ±Inf is always left out (it has no mean). */
-function cleanPoints(points, strategy) {
-    const values = [];
-    let dropped = 0;
-    for (const p of points) {
-        if (Number.isNaN(p.value)) {
-            switch (strategy) {
-                case 'remove':
-                    dropped++;
-                    break;
-                case 'replace':
-                    values.push(0);
-                    break;
-            }
-        }
-        else if (!Number.isFinite(p.value))
-            dropped++;
-        else
-            values.push(p.value);
-    }
-    return { values, dropped };
-}
-function describeSide(name, s) {
-    return `${name} n ${s.n}, median ${formatValue(s.median)}, p90 ${formatValue(s.p90)}`;
-}
-/**
- * Judges one check from its two series: Mann-Whitney U for whether the canary's distribution
- * moved, the ratio of means for how far, and the check's tolerances for whether that matters.
- */
-function judgeSamples(check, canaryPoints, stablePoints, alpha, lowTraffic) {
-    const direction = check.direction ?? 'either';
-    const alternative = alternativeFor(direction);
-    const canary = cleanPoints(canaryPoints, check.nanStrategy);
-    const stable = cleanPoints(stablePoints, check.nanStrategy);
-    const dropped = { canary: canary.dropped, stable: stable.dropped };
-    const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] }, ...(lowTraffic ? { lowTraffic } : {}) };
-    const needed = Math.max(MIN_POINTS, smallestDecisiveSampleSize(alpha, alternative));
-    const summaries = { canary: summarize(canary.values), stable: summarize(stable.values) };
-    const notes = [
-        dropped.canary + dropped.stable > 0 ? `${dropped.canary} canary and ${dropped.stable} stable NaN/Inf points` : '',
-        lowTraffic && lowTraffic.canary + lowTraffic.stable > 0 ? `${lowTraffic.canary} canary and ${lowTraffic.stable} stable points below minRequests` : '',
-    ].filter(Boolean);
-    const droppedNote = notes.length > 0 ? ` (left out: ${notes.join('; ')})` : '';
-    if (canary.values.length < needed || stable.values.length < needed) {
-        const missing = { canary: Math.max(0, needed - canary.values.length), stable: Math.max(0, needed - stable.values.length) };
-        const more = ['canary', 'stable']
-            .filter((t) => missing[t] > 0)
-            .map((t) => `${missing[t]} more ${t}`)
-            .join(' and ');
-        return {
-            ...base,
-            ...summaries,
-            decision: 'too-few-points',
-            missing,
-            reason: `too few points to compare: canary ${canary.values.length}, stable ${stable.values.length}; the test needs ${needed} on each side, ${more} (bake longer or measure more often)${droppedNote}`,
-        };
-    }
-    const test = mannWhitneyU(canary.values, stable.values, alternative);
-    const meanRatio = ratio(summaries.canary.mean, summaries.stable.mean);
-    const medianRatio = ratio(summaries.canary.median, summaries.stable.median);
-    const allowedUp = 1 + (check.allowedIncrease ?? 0);
-    const allowedDown = 1 - (check.allowedDecrease ?? 0);
-    const significant = test.p < alpha;
-    const tooHigh = direction !== 'decrease' && meanRatio > allowedUp;
-    const tooLow = direction !== 'increase' && meanRatio < allowedDown;
-    const stats = `${describeSide('canary', summaries.canary)}; ${describeSide('stable', summaries.stable)}; U ${formatValue(test.u)} (${test.method} p); median ×${formatValue(medianRatio)}`;
-    const shared = { ...base, ...summaries, test, meanRatio, medianRatio };
-    // Limits a team also set for the threshold judge still hold, on the bake's means.
-    const breaches = limitBreaches(check, summaries.canary.mean, summaries.stable.mean);
-    if (breaches.length > 0)
-        return { ...shared, decision: 'fail', reason: `on the bake's means, ${breaches.join('; ')} — ${stats}${droppedNote}` };
-    if (significant && (tooHigh || tooLow)) {
-        const which = tooHigh
-            ? `canary is higher: mean ×${formatValue(meanRatio)} > allowed ×${formatValue(allowedUp)}`
-            : `canary is lower: mean ×${formatValue(meanRatio)} < allowed ×${formatValue(allowedDown)}`;
-        return { ...shared, decision: 'fail', reason: `${which} and significant (p ${formatValue(test.p)} < α ${formatValue(alpha)}) — ${stats}${droppedNote}` };
-    }
-    const why = !significant
-        ? `no significant difference (p ${formatValue(test.p)} ≥ α ${formatValue(alpha)}, mean ×${formatValue(meanRatio)})`
-        : `a significant difference within tolerance (mean ×${formatValue(meanRatio)}, p ${formatValue(test.p)})`;
-    return { ...shared, decision: 'pass', reason: `${why} — ${stats}${droppedNote}` };
-}
-/** The plan's threshold limits (max, min, maxIncrease, …) crossed by the bake's canary and stable means. */
-function limitBreaches(check, canary, stable) {
-    const out = [];
-    if (check.max !== undefined && canary > check.max)
-        out.push(`canary ${formatValue(canary)} > max ${formatValue(check.max)}`);
-    if (check.min !== undefined && canary < check.min)
-        out.push(`canary ${formatValue(canary)} < min ${formatValue(check.min)}`);
-    if (check.maxIncrease !== undefined && canary - stable > check.maxIncrease)
-        out.push(`canary − stable = ${formatValue(canary - stable)} > maxIncrease ${formatValue(check.maxIncrease)}`);
-    if (check.maxDecrease !== undefined && stable - canary > check.maxDecrease)
-        out.push(`stable − canary = ${formatValue(stable - canary)} > maxDecrease ${formatValue(check.maxDecrease)}`);
-    // A ratio needs a positive stable; with stable 0 the U test and the effect size still judge.
-    if (stable > 0) {
-        const r = canary / stable;
-        if (check.maxRatio !== undefined && r > check.maxRatio)
-            out.push(`canary / stable = ${formatValue(r)} > maxRatio ${formatValue(check.maxRatio)}`);
-        if (check.minRatio !== undefined && r < check.minRatio)
-            out.push(`canary / stable = ${formatValue(r)} < minRatio ${formatValue(check.minRatio)}`);
-    }
-    return out;
-}
-/** Score 0–100 and verdict from the judged checks, the plan's bands and critical checks. */
-function scoreChecks(judged, bands) {
-    const counted = judged.filter((j) => j.decision !== 'no-data-ignored');
-    const total = counted.reduce((w, j) => w + j.check.weight, 0);
-    const passed = counted.filter((j) => j.decision === 'pass').reduce((w, j) => w + j.check.weight, 0);
-    const open = counted.filter((j) => j.decision === 'too-few-points' || j.decision === 'no-data' || j.decision === 'error');
-    const openWeight = open.reduce((w, j) => w + j.check.weight, 0);
-    if (total === 0)
-        return { verdict: 'inconclusive', reason: 'no check had data to judge (every check is mustHaveData: false and none had data)' };
-    const score = (100 * passed) / total;
-    const best = (100 * (passed + openWeight)) / total;
-    const failedCritical = counted.find((j) => j.decision === 'fail' && j.check.critical);
-    if (failedCritical)
-        return { verdict: 'fail', score, reason: `critical check ${failedCritical.check.name} failed: ${failedCritical.reason}` };
-    const failedNames = counted.filter((j) => j.decision === 'fail').map((j) => j.check.name);
-    // Open checks cannot rescue a score that stays below marginal even if they all passed.
-    if (best < bands.marginal)
-        return { verdict: 'fail', score, reason: `score ${formatValue(score)} < marginal ${formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
-    const errored = open.filter((j) => j.decision === 'error');
-    if (errored.length > 0)
-        return { verdict: 'error', score, reason: errored.map((j) => `check ${j.check.name}: ${j.reason}`).join('; ') };
-    if (open.length > 0)
-        return { verdict: 'inconclusive', score, reason: `not enough data to judge, never a pass: ${open.map((j) => `check ${j.check.name}: ${j.reason}`).join('; ')}` };
-    if (score >= bands.pass)
-        return { verdict: 'pass', score, reason: `score ${formatValue(score)} ≥ pass ${formatValue(bands.pass)}${failedNames.length ? ` (failed: ${failedNames.join(', ')})` : ''}` };
-    return { verdict: 'inconclusive', score, reason: `marginal: score ${formatValue(score)} is below pass ${formatValue(bands.pass)} and at least marginal ${formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
-}
-function checkOutcome(j) {
-    switch (j.decision) {
-        case 'pass':
-            return 'pass';
-        case 'fail':
-            return 'fail';
-        case 'too-few-points':
-        case 'no-data':
-        case 'no-data-ignored':
-            return 'inconclusive';
-        case 'error':
-            return 'error';
-    }
-}
-function details(j, alpha) {
-    const d = { decision: j.decision, direction: j.check.direction ?? 'either', alpha, weight: j.check.weight, critical: String(j.check.critical) };
-    for (const [track, s] of [['canary', j.canary], ['stable', j.stable]])
-        if (s) {
-            d[`${track}N`] = s.n;
-            if (s.n > 0) {
-                d[`${track}Median`] = s.median;
-                d[`${track}P90`] = s.p90;
-                d[`${track}Mean`] = s.mean;
-            }
-        }
-    if (j.test) {
-        d.u = j.test.u;
-        d.p = j.test.p;
-        d.pMethod = j.test.method;
-        d.alternative = j.test.alternative;
-        if (j.test.z !== undefined)
-            d.z = j.test.z;
-        d.probabilityCanaryHigher = j.test.probabilityOfSuperiority;
-    }
-    // Ratios may be ±Infinity (stable is 0); JSON has no Infinity, so they travel as text.
-    if (j.meanRatio !== undefined)
-        d.effectSize = Number.isFinite(j.meanRatio) ? j.meanRatio : formatValue(j.meanRatio);
-    if (j.medianRatio !== undefined)
-        d.medianRatio = Number.isFinite(j.medianRatio) ? j.medianRatio : formatValue(j.medianRatio);
-    if (j.missing) {
-        d.canaryPointsMissing = j.missing.canary;
-        d.stablePointsMissing = j.missing.stable;
-    }
-    if (j.lowTraffic) {
-        d.canaryLowTraffic = j.lowTraffic.canary;
-        d.stableLowTraffic = j.lowTraffic.stable;
-    }
-    if (j.dropped && j.dropped.canary + j.dropped.stable > 0) {
-        d.canaryDropped = j.dropped.canary;
-        d.stableDropped = j.dropped.stable;
-    }
-    d.query = j.check.query;
-    return d;
-}
-/** The mann-whitney judge: waits out the bake, then compares canary and stable series per check. */
-async function runStatisticalGate(options) {
-    const { analysis, provider, clock, signal } = options;
-    const log = options.log ?? (() => undefined);
-    const startedAt = clock.now();
-    const bands = analysis.score ?? DEFAULT_SCORE;
-    const window = promDuration(analysis.window ?? analysis.interval);
-    const finish = (verdict, reason, judged = [], score) => {
-        log(`verdict: ${verdict}${score !== undefined ? ` (score ${formatValue(score)})` : ''}: ${reason}`);
-        const checks = judged.map((j) => {
-            const summary = { name: j.check.name, outcome: checkOutcome(j), limit: describeStatisticalLimit(j.check, analysis.alpha), reason: j.reason, details: details(j, analysis.alpha) };
-            if (j.canary && j.canary.n > 0)
-                summary.canary = j.canary.median;
-            if (j.stable && j.stable.n > 0)
-                summary.stable = j.stable.median;
-            return summary;
-        });
-        const report = { verdict, reason, startedAt, endedAt: clock.now(), checks, measurements: measurementsOf(judged) };
-        if (score !== undefined)
-            report.score = score;
-        return report;
-    };
-    if (bands.marginal > bands.pass)
-        return finish('error', `analysis.score: marginal ${bands.marginal} is above pass ${bands.pass}`);
-    let queries;
-    let requestQueries;
-    try {
-        const fill = (template, track, field) => renderTemplate(template, { ...options.vars, track, window }, field);
-        queries = analysis.checks.map((check, i) => ({
-            canary: fill(check.query, 'canary', `analysis.checks[${i}].query`),
-            stable: fill(check.query, 'stable', `analysis.checks[${i}].query`),
-        }));
-        if (analysis.minRequests > 0 && analysis.requests)
-            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
-    }
-    catch (err) {
-        if (!(0,core_errors/* isUserError */.iU)(err))
-            throw err;
-        return finish('error', `the plan's queries cannot be filled in: ${(0,core_errors/* describeError */.Uc)(err)}`);
-    }
-    const range = { start: startedAt, end: startedAt + analysis.bake, stepMs: analysis.interval };
-    const expected = Math.floor(analysis.bake / analysis.interval) + 1;
-    log(`statistical judge (Mann-Whitney U, α ${formatValue(analysis.alpha)}): ${analysis.checks.length} check(s); baking ${formatDuration(analysis.bake)}, then comparing ~${expected} points per side (one every ${formatDuration(analysis.interval)})`);
-    // Wake once per interval so progress shows and a cancel is noticed without waiting out the bake.
-    for (let t = clock.now(); t < range.end; t = clock.now()) {
-        try {
-            await clock.sleep(Math.min(analysis.interval, range.end - t), signal);
-        }
-        catch {
-            return finish('error', 'the gate was cancelled before the bake ended');
-        }
-        if (signal?.aborted)
-            return finish('error', 'the gate was cancelled before the bake ended');
-    }
-    // Windows with too little traffic say more about chance than about the version: leave them out.
-    let traffic;
-    if (analysis.minRequests > 0 && requestQueries) {
-        try {
-            const [canary, stable] = await Promise.all([provider.queryRange(requestQueries.canary, range, { signal }), provider.queryRange(requestQueries.stable, range, { signal })]);
-            const counts = (o, track) => {
-                switch (o.kind) {
-                    case 'series':
-                        return new Map(o.points.map((p) => [p.time, p.value]));
-                    case 'no-data':
-                        // No series means no request was counted at all.
-                        return new Map();
-                    case 'many-series':
-                        throw new core_errors/* UserError */.yo(`requests query: ${track}: ${o.count} series where one was expected (aggregate it with sum())`);
-                }
-            };
-            traffic = { canary: counts(canary, 'canary'), stable: counts(stable, 'stable') };
-        }
-        catch (err) {
-            if (!(0,core_errors/* isUserError */.iU)(err))
-                throw err;
-            return finish('error', `requests query: ${(0,core_errors/* describeError */.Uc)(err).replace(/^requests query: /, '')}`);
-        }
-    }
-    const busyEnough = (points, track) => {
-        if (!traffic)
-            return { kept: points, quiet: 0 };
-        const counts = traffic[track];
-        const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= analysis.minRequests);
-        return { kept, quiet: points.length - kept.length };
-    };
-    const judged = await Promise.all(analysis.checks.map(async (check, i) => {
-        let outcomes;
-        try {
-            outcomes = await Promise.all([provider.queryRange(queries[i].canary, range, { signal }), provider.queryRange(queries[i].stable, range, { signal })]);
-        }
-        catch (err) {
-            if (!(0,core_errors/* isUserError */.iU)(err))
-                throw err;
-            return { check, decision: 'error', reason: (0,core_errors/* describeError */.Uc)(err) };
-        }
-        const [canary, stable] = outcomes;
-        for (const [track, o] of [['canary', canary], ['stable', stable]])
-            if (o.kind === 'many-series')
-                return { check, decision: 'error', reason: `${track}: ${o.count} series where one was expected (aggregate the query with sum() or by())` };
-        const empty = ['canary', 'stable'].filter((t) => (t === 'canary' ? canary : stable).kind === 'no-data');
-        if (empty.length > 0) {
-            const what = `no data for ${empty.join(' and ')}`;
-            return check.mustHaveData
-                ? { check, decision: 'no-data', reason: `${what} over the bake window (mustHaveData: true); never a pass` }
-                : { check, decision: 'no-data-ignored', reason: `${what}; left out of the score (mustHaveData: false)` };
-        }
-        const c = busyEnough(canary.kind === 'series' ? canary.points : [], 'canary');
-        const s = busyEnough(stable.kind === 'series' ? stable.points : [], 'stable');
-        return judgeSamples(check, c.kept, s.kept, analysis.alpha, traffic ? { canary: c.quiet, stable: s.quiet } : undefined);
-    }));
-    for (const j of judged)
-        log(`${j.check.name}: ${j.decision}: ${j.reason}`);
-    const { verdict, reason, score } = scoreChecks(judged, bands);
-    return finish(verdict, reason, judged, score);
-}
-/** The sampled points as measurements, paired by time, so the summary can chart them. */
-function measurementsOf(judged) {
-    const out = [];
-    for (const j of judged) {
-        if (!j.points)
-            continue;
-        const byTime = new Map();
-        for (const p of j.points.canary)
-            byTime.set(p.time, { ...byTime.get(p.time), canary: p.value });
-        for (const p of j.points.stable)
-            byTime.set(p.time, { ...byTime.get(p.time), stable: p.value });
-        const outcome = checkOutcome(j);
-        [...byTime.entries()]
-            .sort((a, b) => a[0] - b[0])
-            .forEach(([time, v], i) => {
-            const m = { check: j.check.name, round: i + 1, time, outcome, reason: 'one point of the sample compared over the bake window' };
-            if (v.canary !== undefined && Number.isFinite(v.canary))
-                m.canary = v.canary;
-            else if (v.canary !== undefined)
-                m.canaryOutcome = formatValue(v.canary);
-            if (v.stable !== undefined && Number.isFinite(v.stable))
-                m.stable = v.stable;
-            else if (v.stable !== undefined)
-                m.stableOutcome = formatValue(v.stable);
-            out.push(m);
-        });
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/core/analysis/gate.ts
-
-
-
-
-
-
-/** Runs the plan's judge over the bake window and returns its verdict with every measurement. */
-async function runGate(options) {
-    switch (options.analysis.judge) {
-        case 'threshold':
-            return runThresholdGate(options);
-        case 'mann-whitney':
-            return runStatisticalGate(options);
-    }
-}
-/** The limits of a check in words, for tables and messages. */
-function describeLimits(check) {
-    const parts = [];
-    if (check.max !== undefined)
-        parts.push(`≤ ${formatValue(check.max)}`);
-    if (check.min !== undefined)
-        parts.push(`≥ ${formatValue(check.min)}`);
-    if (check.maxIncrease !== undefined)
-        parts.push(`canary − stable ≤ ${formatValue(check.maxIncrease)}`);
-    if (check.maxDecrease !== undefined)
-        parts.push(`stable − canary ≤ ${formatValue(check.maxDecrease)}`);
-    if (check.maxRatio !== undefined)
-        parts.push(`canary / stable ≤ ${formatValue(check.maxRatio)}`);
-    if (check.minRatio !== undefined)
-        parts.push(`canary / stable ≥ ${formatValue(check.minRatio)}`);
-    if (check.for !== undefined)
-        parts.push(`for ${formatDuration(check.for)}`);
-    return parts.join('; ') || '(statistical)';
-}
-function hasRelativeLimit(check) {
-    return check.maxIncrease !== undefined || check.maxDecrease !== undefined || check.maxRatio !== undefined || check.minRatio !== undefined;
-}
-function gate_valueOf(outcome) {
-    return outcome?.kind === 'value' ? outcome.value : undefined;
-}
-function categoryOf(track, outcome) {
+/** A short, human description of an outcome for tables and messages. */
+function describeOutcome(outcome) {
     switch (outcome.kind) {
-        case 'no-data':
-            return `${track}: no data`;
-        case 'nan':
-            return `${track}: NaN (no traffic, or 0/0)`;
-        case 'infinite':
-            return `${track}: ${outcome.sign > 0 ? '+Inf' : '-Inf'} (division by zero, or a quantile beyond the largest bucket)`;
-        case 'many-series':
-            return `${track}: ${outcome.count} series where one was expected (aggregate the query with sum() or by())`;
         case 'value':
-            return `${track}: ${outcome.value}`;
-    }
-}
-/** Judges one check's canary (and stable) values against its limits. */
-function judgeCheck(check, canary, stable) {
-    // Several series is a query that is wrong, not a canary that is bad: an error, so it cannot pass quietly.
-    if (canary.kind === 'many-series')
-        return { outcome: 'error', reason: categoryOf('canary', canary), category: 'canary: several series', canary, stable };
-    if (canary.kind !== 'value') {
-        const category = categoryOf('canary', canary);
-        return { outcome: 'inconclusive', reason: category, category, canary, stable };
-    }
-    const c = canary.value;
-    const breaches = [];
-    const unknown = [];
-    if (check.max !== undefined && c > check.max)
-        breaches.push(`canary ${formatValue(c)} > max ${formatValue(check.max)}`);
-    if (check.min !== undefined && c < check.min)
-        breaches.push(`canary ${formatValue(c)} < min ${formatValue(check.min)}`);
-    if (hasRelativeLimit(check)) {
-        if (stable === undefined || stable.kind !== 'value') {
-            if (stable?.kind === 'many-series')
-                return { outcome: 'error', reason: categoryOf('stable', stable), category: 'stable: several series', canary, stable };
-            unknown.push(`${stable ? categoryOf('stable', stable) : 'stable: not measured'}, nothing to compare with`);
-        }
-        else {
-            const s = stable.value;
-            if (check.maxIncrease !== undefined && c - s > check.maxIncrease)
-                breaches.push(`canary − stable = ${formatValue(c - s)} > maxIncrease ${formatValue(check.maxIncrease)}`);
-            if (check.maxDecrease !== undefined && s - c > check.maxDecrease)
-                breaches.push(`stable − canary = ${formatValue(s - c)} > maxDecrease ${formatValue(check.maxDecrease)}`);
-            if (check.maxRatio !== undefined || check.minRatio !== undefined) {
-                if (s <= 0) {
-                    unknown.push(`division by zero: stable is ${formatValue(s)}, canary / stable is undefined`);
-                }
-                else {
-                    const ratio = c / s;
-                    if (check.maxRatio !== undefined && ratio > check.maxRatio)
-                        breaches.push(`canary / stable = ${formatValue(ratio)} > maxRatio ${formatValue(check.maxRatio)}`);
-                    if (check.minRatio !== undefined && ratio < check.minRatio)
-                        breaches.push(`canary / stable = ${formatValue(ratio)} < minRatio ${formatValue(check.minRatio)}`);
-                }
-            }
-        }
-    }
-    // A crossed limit outweighs one that could not be judged: fail closed.
-    if (breaches.length > 0)
-        return { outcome: 'breach', reason: breaches.join('; '), category: 'breach', canary, stable };
-    if (unknown.length > 0) {
-        const category = unknown[0]?.startsWith('division by zero') ? 'division by zero in a ratio (stable is 0)' : (unknown[0] ?? 'inconclusive');
-        return { outcome: 'inconclusive', reason: unknown.join('; '), category, canary, stable };
-    }
-    return { outcome: 'pass', reason: 'within limits', category: 'pass', canary, stable };
-}
-function tally(map) {
-    return [...map.entries()]
-        .sort((a, b) => b[1] - a[1])
-        .map(([what, n]) => `${n}× ${what}`)
-        .join(', ');
-}
-async function runThresholdGate(options) {
-    const { analysis, provider, clock, signal } = options;
-    const log = options.log ?? (() => undefined);
-    const startedAt = clock.now();
-    const rounds = Math.max(1, Math.floor(analysis.bake / analysis.interval));
-    const window = promDuration(analysis.window ?? analysis.interval);
-    const measurements = [];
-    // Every template is filled before the first measurement, so a typo in a placeholder stops
-    // the gate at once instead of after the first interval.
-    const states = [];
-    let requestQueries;
-    try {
-        const fill = (template, track, field) => renderTemplate(template, { ...options.vars, track, window }, field);
-        analysis.checks.forEach((check, i) => {
-            const field = `analysis.checks[${i}].query`;
-            states.push({
-                check,
-                queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
-                failures: 0,
-                passes: 0,
-                consecutiveErrors: 0,
-                pendingBreach: false,
-                inconclusive: new Map(),
-                errors: new Map(),
-                count: 0,
-            });
-        });
-        if (analysis.minRequests > 0 && analysis.requests)
-            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
-    }
-    catch (err) {
-        if (!(0,core_errors/* isUserError */.iU)(err))
-            throw err;
-        return finish('error', `the plan's queries cannot be filled in: ${(0,core_errors/* describeError */.Uc)(err)}`);
-    }
-    // A check with only statistical settings (direction, …) has nothing the threshold judge can
-    // cross: judging it would pass it unseen.
-    const limitless = analysis.checks.filter((c) => !hasRelativeLimit(c) && c.max === undefined && c.min === undefined);
-    if (limitless.length > 0)
-        return finish('error', `${limitless.map((c) => `check ${c.name}`).join(', ')}: no threshold limit (max, min, maxIncrease, maxDecrease, maxRatio, minRatio); add one, or set analysis.judge: mann-whitney`);
-    log(`judging canary against stable: ${states.length} check(s), a measurement every ${formatDuration(analysis.interval)} for ${formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`);
-    for (let round = 1; round <= rounds; round++) {
-        try {
-            await clock.sleep(startedAt + round * analysis.interval - clock.now(), signal);
-        }
-        catch {
-            return finish('error', 'the gate was cancelled before the bake ended');
-        }
-        if (signal?.aborted)
-            return finish('error', 'the gate was cancelled before the bake ended');
-        const time = clock.now();
-        const requests = requestQueries ? await countRequests(requestQueries, time) : undefined;
-        const judged = await Promise.all(states.map((state) => measure(state, requests, time)));
-        if (signal?.aborted)
-            return finish('error', 'the gate was cancelled before the bake ended');
-        states.forEach((state, i) => {
-            const j = judged[i];
-            let outcome = j.outcome;
-            let reason = j.reason;
-            state.count++;
-            if (j.outcome === 'breach') {
-                state.breachSince ??= time;
-                const lasted = time - state.breachSince;
-                if (state.check.for === undefined || lasted >= state.check.for) {
-                    outcome = 'fail';
-                    state.failures++;
-                    state.lastFailure = reason;
-                    state.pendingBreach = false;
-                }
-                else {
-                    reason = `${reason} (breached for ${formatDuration(lasted)} of the ${formatDuration(state.check.for)} it must last)`;
-                    state.pendingBreach = true;
-                }
-            }
-            else if (j.outcome === 'pass') {
-                state.breachSince = undefined;
-                state.pendingBreach = false;
-                state.passes++;
-            }
-            // No data proves no recovery: an inconclusive measurement neither resets nor extends a breach.
-            if (j.outcome === 'error') {
-                state.consecutiveErrors++;
-                state.lastError = j.reason;
-                state.errors.set(j.category, (state.errors.get(j.category) ?? 0) + 1);
-            }
-            else {
-                state.consecutiveErrors = 0;
-            }
-            if (j.outcome === 'inconclusive')
-                state.inconclusive.set(j.category, (state.inconclusive.get(j.category) ?? 0) + 1);
-            const canary = gate_valueOf(j.canary);
-            const stable = gate_valueOf(j.stable);
-            if (canary !== undefined)
-                state.lastCanary = canary;
-            if (stable !== undefined)
-                state.lastStable = stable;
-            const m = { check: state.check.name, round, time, outcome, reason };
-            if (canary !== undefined)
-                m.canary = canary;
-            else if (j.canary)
-                m.canaryOutcome = (0,metrics_provider/* describeOutcome */.S)(j.canary);
-            if (stable !== undefined)
-                m.stable = stable;
-            else if (j.stable)
-                m.stableOutcome = (0,metrics_provider/* describeOutcome */.S)(j.stable);
-            if (requests?.canary !== undefined)
-                m.canaryRequests = requests.canary;
-            if (requests?.stable !== undefined)
-                m.stableRequests = requests.stable;
-            measurements.push(m);
-            const shown = (v, o) => (v !== undefined ? formatValue(v) : o ? (0,metrics_provider/* describeOutcome */.S)(o) : '–');
-            log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
-        });
-        // Decide as soon as the outcome can no longer change.
-        const failed = states.find((s) => s.failures > analysis.failureLimit);
-        if (failed)
-            return finish('fail', `check ${failed.check.name} failed ${failed.failures} measurement(s), more than failureLimit ${analysis.failureLimit} allows: ${failed.lastFailure ?? ''}`);
-        const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
-        if (broken)
-            return finish('error', `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`);
-    }
-    // A check whose every measurement erred never judged anything: the pipeline broke, so
-    // `error` even when the bake was too short to exceed consecutiveErrorLimit.
-    const unreachable = states.filter(neverMeasured);
-    if (unreachable.length > 0)
-        return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-    const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
-    if (undecided.length > 0)
-        return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
-    return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
-    async function countRequests(queries, time) {
-        try {
-            const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
-            const counts = {};
-            for (const [track, outcome] of [['canary', canary], ['stable', stable]]) {
-                // No series means no request was counted at all.
-                if (outcome.kind === 'no-data')
-                    counts[track] = 0;
-                else if (outcome.kind === 'value')
-                    counts[track] = outcome.value;
-                else
-                    counts.problem ??= `requests query: ${categoryOf(track, outcome)}`;
-            }
-            return counts;
-        }
-        catch (err) {
-            if (!(0,core_errors/* isUserError */.iU)(err))
-                throw err;
-            return { error: `requests query: ${(0,core_errors/* describeError */.Uc)(err)}` };
-        }
-    }
-    async function measure(state, requests, time) {
-        if (requests?.error)
-            return { outcome: 'error', reason: requests.error, category: 'requests query failed' };
-        let canary;
-        let stable;
-        try {
-            [canary, stable] = await Promise.all([provider.query(state.queries.canary, { time, signal }), provider.query(state.queries.stable, { time, signal })]);
-        }
-        catch (err) {
-            if (!(0,core_errors/* isUserError */.iU)(err))
-                throw err;
-            // The attempt count differs between rounds; the failure itself is what to count.
-            return { outcome: 'error', reason: (0,core_errors/* describeError */.Uc)(err), category: (0,core_errors/* describeError */.Uc)(err).replace(/ \(after \d+ attempts\)/, '') };
-        }
-        if (requests?.problem)
-            return { outcome: 'inconclusive', reason: requests.problem, category: requests.problem, canary, stable };
-        if (requests) {
-            const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
-            if (low.length > 0) {
-                const reason = `too few requests: ${low.map((t) => `${t} ${formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
-                return { outcome: 'inconclusive', reason, category: `too few requests (${low.join(' and ')} < minRequests ${analysis.minRequests})`, canary, stable };
-            }
-        }
-        return judgeCheck(state.check, canary, stable);
-    }
-    function inconclusiveCount(state) {
-        return [...state.inconclusive.values()].reduce((a, b) => a + b, 0);
-    }
-    /** Passing once is not enough when most of the bake saw no usable data. */
-    function tooManyInconclusive(state) {
-        const count = inconclusiveCount(state);
-        return analysis.inconclusiveLimit !== undefined ? count > analysis.inconclusiveLimit : count > state.passes;
-    }
-    function inconclusiveReason(state) {
-        if (state.passes > 0 && !state.pendingBreach && tooManyInconclusive(state)) {
-            const limit = analysis.inconclusiveLimit !== undefined ? `inconclusiveLimit ${analysis.inconclusiveLimit}` : `the ${state.passes} that passed`;
-            return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
-        }
-        if (state.pendingBreach && state.passes > 0)
-            return `still breaching at the end of the bake, for less than the ${formatDuration(state.check.for ?? 0)} it must last to fail; not a pass`;
-        const why = [tally(state.inconclusive), tally(state.errors)].filter(Boolean).join(', ');
-        if (state.pendingBreach)
-            return `no measurement passed; breaching for less than the ${formatDuration(state.check.for ?? 0)} it must last${why ? ` (${why})` : ''}`;
-        return `no conclusive passing measurement in ${state.count} (${why || 'no measurement'})`;
-    }
-    function neverMeasured(state) {
-        return state.count > 0 && state.passes === 0 && state.failures === 0 && (state.errors.size > 0 && [...state.errors.values()].reduce((a, b) => a + b, 0) === state.count);
-    }
-    function checkOutcome(state) {
-        if (state.failures > analysis.failureLimit)
-            return { outcome: 'fail', reason: `${state.failures} failed measurement(s) > failureLimit ${analysis.failureLimit}: ${state.lastFailure ?? ''}` };
-        if (state.consecutiveErrors > analysis.consecutiveErrorLimit)
-            return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
-        if (neverMeasured(state))
-            return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
-        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state))
-            return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
-        const notes = [
-            state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
-            tally(state.inconclusive),
-            tally(state.errors),
-        ].filter(Boolean);
-        return { outcome: 'pass', reason: `${state.passes}/${state.count} measurement(s) passed${notes.length ? `; ${notes.join(', ')}` : ''}` };
-    }
-    function finish(verdict, reason) {
-        const checks = states.map((state) => {
-            const { outcome, reason: why } = checkOutcome(state);
-            const summary = {
-                name: state.check.name,
-                outcome: state.count === 0 && verdict === 'error' ? 'error' : outcome,
-                limit: describeLimits(state.check),
-                reason: state.count === 0 && verdict === 'error' ? reason : why,
-                details: { measurements: state.count, passed: state.passes, failed: state.failures, query: state.check.query },
-            };
-            if (state.lastCanary !== undefined)
-                summary.canary = state.lastCanary;
-            if (state.lastStable !== undefined)
-                summary.stable = state.lastStable;
-            return summary;
-        });
-        log(`verdict: ${verdict}: ${reason}`);
-        return { verdict, reason, startedAt, endedAt: clock.now(), checks, measurements };
+            return String(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series (expected 1)`;
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/analysis/summary.ts
+
+/***/ }),
+
+/***/ 9224:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
-const MAX_POINTS = 30;
-function icon(outcome) {
-    switch (outcome) {
-        case 'pass':
-            return '✅ pass';
-        case 'fail':
-            return '❌ fail';
-        case 'inconclusive':
-            return '⚠️ inconclusive';
-        case 'error':
-            return '🛑 error';
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  DA: () => (/* binding */ isBacktestRun),
+  p3: () => (/* binding */ runBacktestAction)
+});
+
+// UNUSED EXPORTS: bakeWindowsFromRecords, parseInstant
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: ./src/core/clock.ts
+var core_clock = __nccwpck_require__(4184);
+// EXTERNAL MODULE: ./src/core/duration.ts
+var duration = __nccwpck_require__(3816);
+// EXTERNAL MODULE: ./src/core/metrics/provider.ts
+var provider = __nccwpck_require__(431);
+// EXTERNAL MODULE: ./src/core/analysis/gate.ts + 2 modules
+var gate = __nccwpck_require__(8625);
+// EXTERNAL MODULE: ./src/core/analysis/report.ts
+var report = __nccwpck_require__(9299);
+// EXTERNAL MODULE: ./src/core/analysis/summary.ts
+var summary = __nccwpck_require__(4073);
+;// CONCATENATED MODULE: ./src/core/analysis/backtest.ts
+
+
+
+
+
+
+/** Prometheus answers at most 11,000 points per series per range query. */
+const MAX_POINTS_PER_QUERY = 10_000;
+/**
+ * Answers the gate's instant queries from range queries over the whole window: one range query
+ * per distinct query instead of one instant query per measurement. A range query evaluates the
+ * expression at each step exactly as an instant query at that time would, so the judge sees the
+ * same numbers. A query whose range answer holds several series falls back to instant queries,
+ * so the judge still sees what it would have seen live.
+ */
+class ReplayProvider {
+    backend;
+    range;
+    name;
+    answers = new Map();
+    rangeQueries = 0;
+    constructor(backend, range) {
+        this.backend = backend;
+        this.range = range;
+        this.name = `${backend.name} (replay)`;
+    }
+    async query(query, options = {}) {
+        const time = options.time;
+        if (time === undefined || time < this.range.start || time > this.range.end || (time - this.range.start) % this.range.stepMs !== 0)
+            return this.backend.query(query, options);
+        let answer = this.answers.get(query);
+        if (!answer) {
+            answer = this.fetch(query, options.signal);
+            this.answers.set(query, answer);
+        }
+        const points = await answer;
+        if (points === 'live')
+            return this.backend.query(query, options);
+        return points.get(time) ?? { kind: 'no-data' };
+    }
+    queryRange(query, range, options) {
+        return this.backend.queryRange(query, range, options);
+    }
+    async fetch(query, signal) {
+        const points = new Map();
+        const { start, end, stepMs } = this.range;
+        for (let chunkStart = start; chunkStart <= end; chunkStart += MAX_POINTS_PER_QUERY * stepMs) {
+            const chunkEnd = Math.min(end, chunkStart + (MAX_POINTS_PER_QUERY - 1) * stepMs);
+            this.rangeQueries++;
+            const outcome = await this.backend.queryRange(query, { start: chunkStart, end: chunkEnd, stepMs }, { signal });
+            if (outcome.kind === 'many-series')
+                return 'live';
+            if (outcome.kind === 'series')
+                for (const p of outcome.points)
+                    points.set(p.time, (0,provider/* outcomeOf */.s)(p.value));
+        }
+        return points;
     }
 }
-/** Table cells must not break the row: pipes and newlines are escaped. */
-function cell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-/** A number Mermaid's xychart parses: plain decimal, no exponent. */
-function chartNumber(value) {
-    if (!Number.isFinite(value) || Math.abs(value) < 1e-9)
-        return '0';
-    const digits = Math.max(0, Math.min(12, 4 - Math.floor(Math.log10(Math.abs(value)))));
-    return String(Number(value.toFixed(digits)));
-}
-/** Keeps at most `max` evenly spaced items, always the first and the last. */
-function thin(items, max) {
-    if (items.length <= max)
-        return items;
+/** The slack of one measurement against each limit of its check; negative where it crossed. */
+function slacks(check, canary, stable) {
     const out = [];
-    for (let i = 0; i < max; i++)
-        out.push(items[Math.round((i * (items.length - 1)) / (max - 1))]);
+    if (check.max !== undefined)
+        out.push({ limit: `max ${(0,report/* formatValue */.F)(check.max)}`, slack: check.max - canary });
+    if (check.min !== undefined)
+        out.push({ limit: `min ${(0,report/* formatValue */.F)(check.min)}`, slack: canary - check.min });
+    if (stable !== undefined) {
+        if (check.maxIncrease !== undefined)
+            out.push({ limit: `maxIncrease ${(0,report/* formatValue */.F)(check.maxIncrease)}`, slack: check.maxIncrease - (canary - stable) });
+        if (check.maxDecrease !== undefined)
+            out.push({ limit: `maxDecrease ${(0,report/* formatValue */.F)(check.maxDecrease)}`, slack: check.maxDecrease - (stable - canary) });
+        if (stable > 0 && check.maxRatio !== undefined)
+            out.push({ limit: `maxRatio ${(0,report/* formatValue */.F)(check.maxRatio)}`, slack: check.maxRatio - canary / stable });
+        if (stable > 0 && check.minRatio !== undefined)
+            out.push({ limit: `minRatio ${(0,report/* formatValue */.F)(check.minRatio)}`, slack: canary / stable - check.minRatio });
+    }
     return out;
 }
-function chart(name, points, startedAt) {
-    const shown = thin(points.filter((m) => m.canary !== undefined || m.stable !== undefined), MAX_POINTS);
-    if (shown.length < 2)
-        return undefined;
-    const canary = shown.every((m) => m.canary !== undefined) ? shown.map((m) => chartNumber(m.canary)) : undefined;
-    const stable = shown.every((m) => m.stable !== undefined) ? shown.map((m) => chartNumber(m.stable)) : undefined;
-    if (!canary && !stable)
-        return undefined;
-    const labels = shown.map((m) => `"${formatDuration(m.time - startedAt)}"`);
-    const legend = [canary ? 'first line: canary' : '', stable ? `${canary ? 'second' : 'line'}: stable` : ''].filter(Boolean).join(', ');
-    return [
-        `**${name}** (${legend})`,
-        '',
-        '```mermaid',
-        'xychart-beta',
-        `  title "${name.replace(/"/g, "'")}"`,
-        `  x-axis [${labels.join(', ')}]`,
-        ...(canary ? [`  line [${canary.join(', ')}]`] : []),
-        ...(stable ? [`  line [${stable.join(', ')}]`] : []),
-        '```',
-    ].join('\n');
+function marginsOf(analysis, measurements) {
+    return analysis.checks.map((check) => {
+        const margin = { check: check.name, dryRun: check.dryRun === true };
+        for (const m of measurements) {
+            if (m.check !== check.name || m.canary === undefined)
+                continue;
+            for (const s of slacks(check, m.canary, m.stable)) {
+                if (margin.margin !== undefined && s.slack >= margin.margin)
+                    continue;
+                Object.assign(margin, { margin: s.slack, limit: s.limit, at: m.time, canary: m.canary });
+                if (m.stable !== undefined)
+                    margin.stable = m.stable;
+            }
+        }
+        return margin;
+    });
 }
-/** The gate's job summary: one row per check (stable, canary, limit, outcome) and a chart per check. */
-function renderGateSummary(report, title = 'metrics-gate') {
-    const lines = [];
-    lines.push(`### ${title}: ${icon(report.verdict)}`);
-    lines.push('');
-    lines.push(cell(report.reason));
-    lines.push('');
-    const duration = formatDuration(Math.max(0, report.endedAt - report.startedAt));
-    const rounds = new Set(report.measurements.map((m) => m.round)).size;
-    lines.push(`${rounds} measurement round(s) over ${duration}${report.score !== undefined ? `, score ${formatValue(report.score)}` : ''}.`);
-    lines.push('');
-    if (report.checks.length > 0) {
-        lines.push('| Check | Stable | Canary | Limit | Outcome | Why |');
-        lines.push('| --- | --- | --- | --- | --- | --- |');
-        for (const c of report.checks)
-            lines.push(`| ${cell(c.name)} | ${formatValue(c.stable)} | ${formatValue(c.canary)} | ${cell(c.limit)} | ${icon(c.outcome)} | ${cell(c.reason)} |`);
-        lines.push('');
+/**
+ * Replays the gate over a past window: the same runGate, on a virtual clock that starts at
+ * `from`, with one bake as long as the window, its measurements answered from range queries.
+ */
+async function runBacktest(options) {
+    const { window } = options;
+    const bake = window.to - window.from;
+    const analysis = { ...options.analysis, bake: Math.max(bake, options.analysis.interval) };
+    const rounds = Math.max(1, Math.floor(analysis.bake / analysis.interval));
+    const replay = new ReplayProvider(options.provider, { start: window.from + analysis.interval, end: window.from + rounds * analysis.interval, stepMs: analysis.interval });
+    const clock = new core_clock/* FakeClock */.O(window.from);
+    const report = await (0,gate/* runGate */.Rg)({ analysis, provider: replay, clock, vars: options.vars, log: options.log, signal: options.signal });
+    const result = { window, verdict: report.verdict, reason: report.reason, margins: marginsOf(analysis, report.measurements), report, rangeQueries: replay.rangeQueries };
+    if (report.verdict !== 'pass') {
+        result.firedAt = report.endedAt;
+        const last = report.measurements.at(-1);
+        if (last)
+            result.firedRound = last.round;
     }
-    const charts = report.checks
-        .map((c) => chart(c.name, report.measurements.filter((m) => m.check === c.name), report.startedAt))
-        .filter((c) => c !== undefined);
-    if (charts.length > 0) {
-        lines.push('<details open><summary>Measurements over the bake</summary>');
-        lines.push('');
-        lines.push(charts.join('\n\n'));
-        lines.push('');
-        lines.push('</details>');
+    return result;
+}
+const BARS = '▁▂▃▄▅▆▇█';
+/** A one-line chart of a series for a terminal, thinned to `width` points. */
+function sparkline(values, width = 60) {
+    const finite = values.filter((v) => Number.isFinite(v));
+    if (finite.length === 0)
+        return '';
+    const shown = values.length <= width ? values : Array.from({ length: width }, (_, i) => values[Math.round((i * (values.length - 1)) / (width - 1))]);
+    const lo = Math.min(...finite);
+    const hi = Math.max(...finite);
+    return shown.map((v) => (Number.isFinite(v) ? BARS[hi === lo ? 0 : Math.round(((v - lo) / (hi - lo)) * (BARS.length - 1))] : ' ')).join('');
+}
+function iso(ms) {
+    return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+/** The backtest for a terminal: per window the verdict, when it fired, per check the margin and a chart. */
+function renderBacktestText(results) {
+    const lines = [];
+    for (const r of results) {
+        lines.push(`backtest ${iso(r.window.from)} → ${iso(r.window.to)}${r.window.label ? ` (${r.window.label})` : ''}: ${r.verdict}`);
+        lines.push(`  ${r.reason}`);
+        if (r.firedAt !== undefined)
+            lines.push(`  would have fired at ${iso(r.firedAt)} (measurement ${r.firedRound ?? '?'}, ${(0,duration/* formatDuration */.a3)(r.firedAt - r.window.from)} into the window)`);
+        for (const m of r.margins) {
+            const values = r.report.measurements.filter((x) => x.check === m.check).map((x) => x.canary ?? Number.NaN);
+            const margin = m.margin === undefined ? 'no measurement with a value' : `margin ${(0,report/* formatValue */.F)(m.margin)} to ${m.limit} at ${iso(m.at)} (canary ${(0,report/* formatValue */.F)(m.canary)}${m.stable !== undefined ? `, stable ${(0,report/* formatValue */.F)(m.stable)}` : ''})`;
+            lines.push(`  ${m.check}${m.dryRun ? ' (dry run)' : ''}: ${margin}`);
+            const chart = sparkline(values);
+            if (chart)
+                lines.push(`    canary ${chart}`);
+        }
     }
     return lines.join('\n');
 }
-
-;// CONCATENATED MODULE: ./src/core/analysis/verdict.ts
-const VERDICTS = (/* unused pure expression or super */ null && (['pass', 'fail', 'inconclusive', 'error']));
-/** Whether a verdict lets the rollout continue, given the plan's onInconclusive policy. */
-function verdictAllowsPromotion(verdict, onInconclusive) {
-    switch (verdict) {
-        case 'pass':
-            return true;
-        case 'inconclusive':
-            return onInconclusive === 'pass';
-        case 'fail':
-        case 'error':
-            return false;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/notify/message.ts
-/** The checks of a gate report that did not pass, as a notification lists them. */
-function failingChecksOf(checks) {
-    return checks.filter((c) => c.outcome !== 'pass').map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
-}
-/** The link to this workflow run, from the variables every GitHub runner sets. */
-function runUrlFromEnv(env) {
-    const server = env.GITHUB_SERVER_URL;
-    const repo = env.GITHUB_REPOSITORY;
-    const run = env.GITHUB_RUN_ID;
-    if (!server || !repo || !run)
-        return undefined;
-    const attempt = env.GITHUB_RUN_ATTEMPT && env.GITHUB_RUN_ATTEMPT !== '1' ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : '';
-    return `${server.replace(/\/+$/, '')}/${repo}/actions/runs/${run}${attempt}`;
-}
-/** Builds the message for one event. */
-function buildMessage(plan, event, env, now) {
-    const version = event.version ? ` ${event.version}` : '';
-    const where = `${plan.service}${version} in ${plan.environment}`;
-    let title;
-    switch (event.kind) {
-        case 'promotion':
-            title = `✅ ${plan.service} promoted`;
-            break;
-        case 'rollback':
-            title = `⏪ ${plan.service} rolled back`;
-            break;
-        case 'gate-failure':
-            title = `❌ ${plan.service} failed its gate`;
-            break;
-    }
-    const failing = event.failingChecks ?? [];
-    const because = event.reason ? `: ${event.reason}` : failing.length > 0 ? `: ${failing.map((c) => c.name).join(', ')} failed` : '';
-    const summary = `${title.replace(/^\S+ /, '')} (${where})${because}`;
-    return {
-        event: event.kind,
-        title,
-        summary,
-        service: plan.service,
-        environment: plan.environment,
-        version: event.version,
-        verdict: event.verdict,
-        reason: event.reason,
-        failingChecks: failing,
-        killSwitches: event.killSwitches ?? [],
-        runUrl: event.runUrl ?? runUrlFromEnv(env),
-        runbook: plan.runbook,
-        at: new Date(now).toISOString(),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/core/notify/slack.ts
-// Block Kit limits: header text 150 characters, section text 3000, each field 2000.
-const HEADER_MAX = 150;
-const SECTION_MAX = 3000;
-const FIELD_MAX = 2000;
-/** Escapes the three characters Slack's mrkdwn treats as control characters (https://api.slack.com/reference/surfaces/formatting#escaping). */
-function escapeMrkdwn(text) {
-    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-function clip(text, max) {
-    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-/** A link in mrkdwn; the URL's own `|` and `>` would end it early, so they are percent-encoded. */
-function slack_link(url, label) {
-    return `<${url.replace(/\|/g, '%7C').replace(/>/g, '%3E')}|${escapeMrkdwn(label)}>`;
-}
-/** Renders a rollout event as a Slack message: what happened, to which version, why, and where to look. */
-function slackPayload(message) {
-    const blocks = [{ type: 'header', text: { type: 'plain_text', text: clip(message.title, HEADER_MAX), emoji: true } }];
-    const fields = [
-        `*Service*\n${escapeMrkdwn(message.service)}`,
-        `*Environment*\n${escapeMrkdwn(message.environment)}`,
-        `*Version*\n${message.version ? `\`${escapeMrkdwn(message.version)}\`` : '_unknown_'}`,
-        `*Verdict*\n${message.verdict ? escapeMrkdwn(message.verdict) : '_none_'}`,
-    ];
-    blocks.push({ type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text: clip(text, FIELD_MAX) })) });
-    if (message.reason)
-        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Reason*\n${escapeMrkdwn(message.reason)}`, SECTION_MAX) } });
-    if (message.failingChecks.length > 0) {
-        const lines = message.failingChecks.map((c) => {
-            const values = [c.canary !== undefined ? `canary ${slack_formatValue(c.canary)}` : undefined, c.stable !== undefined ? `stable ${slack_formatValue(c.stable)}` : undefined]
-                .filter(Boolean)
-                .join(', ');
-            const limit = c.limit ? ` (limit ${escapeMrkdwn(c.limit)})` : '';
-            const detail = c.detail ? ` — ${escapeMrkdwn(c.detail)}` : '';
-            return `• \`${escapeMrkdwn(c.name)}\`: ${values || 'no value'}${limit}${detail}`;
-        });
-        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Failing checks*\n${lines.join('\n')}`, SECTION_MAX) } });
-    }
-    if (message.killSwitches.length > 0) {
-        const lines = message.killSwitches.map((k) => `• \`${escapeMrkdwn(k.flag)}\`: ${escapeMrkdwn(k.outcome)}${k.detail ? ` — ${escapeMrkdwn(k.detail)}` : ''}`);
-        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Kill switches*\n${lines.join('\n')}`, SECTION_MAX) } });
-    }
-    const links = [message.runUrl ? slack_link(message.runUrl, 'View the run') : undefined, message.runbook ? slack_link(message.runbook, 'Runbook') : undefined].filter((l) => l !== undefined);
-    if (links.length > 0)
-        blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: links.join(' · ') }] });
-    return { text: message.summary, blocks };
-}
-/** Numbers as people read them in a chat: at most four significant digits. */
-function slack_formatValue(value) {
-    if (!Number.isFinite(value))
-        return String(value);
-    if (value !== 0 && Math.abs(value) < 0.001)
-        return value.toExponential(2);
-    return String(Number(value.toPrecision(4)));
-}
-
-;// CONCATENATED MODULE: ./src/core/notify/index.ts
-
-
-
-
-
-
-/**
- * Tells people about a promotion, rollback or gate failure through the plan's `notify` section.
- * Each destination is retried on its own, then reported in the log; this never throws, so a
- * chat outage can never block a rollback.
- */
-async function notify(plan, event, options) {
-    const config = plan.notify;
-    if (!config || !config.on.includes(event.kind))
-        return [];
-    const { runtime } = options;
-    let message;
-    try {
-        message = buildMessage(plan, event, runtime.env, options.clock.now());
-    }
-    catch (err) {
-        runtime.warning(`notification not sent: ${(0,core_errors/* describeError */.Uc)(err)}`);
-        return [];
-    }
-    const slack = slackPayload(message);
-    const deliveries = [];
-    if (config.slack)
-        deliveries.push({ target: 'slack', url: config.slack, body: slack });
-    if (config.webhook)
-        deliveries.push({ target: 'webhook', url: config.webhook, body: { ...slack, rollgate: message } });
-    const results = await Promise.all(deliveries.map((d) => deliver(d.target, d.url, d.body, options)));
+/** The backtest for a job summary: one table over all windows, then each window's gate summary with its charts. */
+function renderBacktestSummary(results) {
+    const lines = ['## rollgate backtest', '', '| Window | Verdict | Fired at | Closest check (margin) |', '| --- | --- | --- | --- |'];
     for (const r of results) {
-        if (r.ok)
-            runtime.info(`notified ${r.target} of ${event.kind}`);
-        else
-            runtime.warning(`could not notify ${r.target} of ${event.kind}: ${r.detail}`);
+        const closest = r.margins.filter((m) => !m.dryRun && m.margin !== undefined).sort((a, b) => a.margin - b.margin)[0];
+        lines.push(`| ${iso(r.window.from)} → ${iso(r.window.to)}${r.window.label ? ` ${r.window.label.replace(/\|/g, '\\|')}` : ''} | ${r.verdict} | ${r.firedAt !== undefined ? `${iso(r.firedAt)} (#${r.firedRound ?? '?'})` : '–'} | ${closest ? `${closest.check}: ${(0,report/* formatValue */.F)(closest.margin)} to ${closest.limit}` : '–'} |`);
     }
-    return results;
-}
-async function deliver(target, url, body, options) {
-    // An incoming-webhook URL is itself the credential: messages name only its host.
-    const host = hostOf(url);
-    try {
-        const res = await httpRequest({
-            method: 'POST',
-            url,
-            headers: { 'Content-Type': 'application/json' },
-            body,
-            timeoutMs: options.timeoutMs ?? 10_000,
-            retries: options.retries ?? 3,
-            backoffMs: 500,
-            responseType: 'text',
-            system: `${target} webhook`,
-        }, options.clock);
-        if (res.status >= 200 && res.status < 300)
-            return { target, ok: true, status: res.status, attempts: res.attempts, detail: `delivered to ${host}` };
-        const answer = typeof res.data === 'string' ? res.data.replace(/\s+/g, ' ').trim().slice(0, 200) : '';
-        const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-        return { target, ok: false, status: res.status, attempts: res.attempts, detail: `${host} answered ${res.status}${answer ? ` ${answer}` : ''}${tries}` };
-    }
-    catch (err) {
-        const reason = (0,core_errors/* describeError */.Uc)(err).replace(/https?:\/\/\S+/g, host);
-        return { target, ok: false, attempts: (options.retries ?? 3) + 1, detail: reason };
-    }
-}
-function hostOf(url) {
-    try {
-        return new URL(url).host;
-    }
-    catch {
-        return '(invalid URL)';
-    }
-}
-/**
- * The notification hook the rollout orchestration calls: binds the plan, the runtime and the
- * clock, so a call site only says what happened. Resolves once every destination was tried;
- * never rejects.
- */
-function rolloutNotifier(plan, options) {
-    return async (kind, details) => {
-        await notify(plan, { ...details, kind }, options);
-    };
+    lines.push('');
+    for (const r of results)
+        lines.push((0,summary/* renderGateSummary */.o)(r.report, `backtest ${iso(r.window.from)}`), '');
+    return lines.join('\n');
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(2091);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
-
-
-/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. A runner-local cache at most, never the rollout's state. */
-function stateDirectory(env) {
-    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
-}
-/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
-function rolloutOwner(env) {
-    if (env.ROLLGATE_RUN_ID?.trim())
-        return env.ROLLGATE_RUN_ID.trim();
-    if (env.GITHUB_RUN_ID)
-        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
-    let user = 'someone';
-    try {
-        user = (0,external_node_os_.userInfo)().username;
-    }
-    catch {
-        /* no passwd entry in some containers */
-    }
-    return `${user}@${(0,external_node_os_.hostname)()}`;
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/store.ts
-
-/** Another writer changed the record since it was read: the caller must stop without moving traffic. */
-class RolloutConflictError extends core_errors/* UserError */.yo {
-    location;
-    name = 'RolloutConflictError';
-    constructor(location, detail) {
-        super(`rollout record ${location} changed since it was read: ${detail}`);
-        this.location = location;
-    }
-}
-/**
- * Service or environment as one segment of where a store keeps the record (a file path, a ref):
- * letters, digits, `-`, `_` kept, every other byte %-escaped, so two names never share a record
- * and no name breaks a path or git's ref rules (`..`, `.lock`, `~^:?*[\`, spaces).
- */
-function keySegment(name, what) {
-    if (!name)
-        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
-    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
-        const ch = String.fromCharCode(byte);
-        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-    }).join('');
-}
-/** A store held in memory, with the same compare-and-swap rule: for unit tests of the state machine. */
-class MemoryRolloutStore {
-    location;
-    kind = 'memory';
-    record;
-    counter = 0;
-    constructor(location = 'memory') {
-        this.location = location;
-    }
-    async read() {
-        return this.record && { document: structuredClone(this.record.document), revision: this.record.revision };
-    }
-    async write(document, expected) {
-        if (this.record?.revision !== expected)
-            throw new RolloutConflictError(this.location, `expected revision ${expected ?? '(none)'}, found ${this.record?.revision ?? '(none)'}`);
-        this.record = { document: structuredClone(document), revision: String(++this.counter) };
-        return { document: structuredClone(document), revision: this.record.revision };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/state-machine.ts
-
-/** Phases in which no rollout is in progress: a new one may start. */
-const SETTLED_PHASES = ['promoted', 'rolled-back', 'aborted'];
-/** A change the state machine refuses: names the phase and what to run instead. */
-class RolloutStateError extends core_errors/* UserError */.yo {
-    name = 'RolloutStateError';
-}
-/** Keeps the history short enough for a store document; the GitHub store's commits keep all of it. */
-const HISTORY_LIMIT = 50;
-/** The step the canary is at now, if any. */
-function currentStep(record) {
-    return record.steps[record.steps.length - 1];
-}
-/**
- * Whether promotion is allowed now, and why not: a gate at the current weight, for the version
- * the canary runs, passed (or was skipped on purpose) in this rollout, with nothing moved since.
- */
-function promotionBlocker(record) {
-    if (record.phase !== 'canary')
-        return `the rollout is ${describePhase(record)}, not at a judged canary step`;
-    const step = currentStep(record);
-    if (!step)
-        return 'no traffic step is on record';
-    if (step.version !== record.version)
-        return `the gate judged ${step.version}, but the rollout is of ${record.version}`;
-    if (Math.abs(step.weight - record.weight) >= 0.5)
-        return `the gate judged the canary at ${step.weight}%, but it has ${record.weight}% now`;
-    if (step.gate === 'passed' || step.gate === 'skipped')
-        return undefined;
-    return `the gate at ${step.weight}% is ${step.gate}`;
-}
-/**
- * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
- * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
- */
-function transition(record, event, ctx) {
-    const refuse = (why) => {
-        throw new RolloutStateError(`${ctx.service}/${ctx.environment}: ${ctx.action} cannot ${describeEvent(event)}: ${why}. Next safe step: ${record ? nextSafeStep(record) : 'run deploy-canary'}`);
-    };
-    const log = (next, change) => {
-        next.history = [...next.history, { at: ctx.now, by: ctx.by, action: ctx.action, change, generation: next.generation }].slice(-HISTORY_LIMIT);
-        if (next.lock?.owner === ctx.by)
-            next.lock = { ...next.lock, heartbeat: ctx.now };
-        return next;
-    };
-    if (event.kind === 'start') {
-        if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by && !event.abandoned)
-            refuse(`a rollout of ${record.version} by ${record.startedBy} is ${describePhase(record)}`);
-        // What serves now: from this record's last settled rollout, else what the deployment records call good.
-        const stable = (record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood) ?? event.knownGood;
-        const next = {
-            schema: 1,
-            service: ctx.service,
-            environment: ctx.environment,
-            strategy: event.strategy,
-            phase: 'deploying',
-            generation: (record?.generation ?? 0) + 1,
-            version: event.version,
-            startedBy: ctx.by,
-            startedAt: ctx.now,
-            slots: { ...(record?.slots ?? {}) },
-            lastGood: stable,
-            live: event.live,
-            previous: undefined,
-            weight: event.weight,
-            steps: [],
-            stableOverwritten: false,
-            lock: record?.lock,
-            history: record?.history ?? [],
-        };
-        return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
-    }
-    if (!record && event.kind === 'rollback') {
-        // A manual rollback with nothing on record: the record starts here, in the phase it is in.
-        return log({ schema: 1, service: ctx.service, environment: ctx.environment, strategy: event.strategy ?? 'canary', phase: 'rolling-back', generation: 1, version: '?', startedBy: ctx.by, startedAt: ctx.now, slots: {}, weight: 0, steps: [], stableOverwritten: false, history: [] }, `rollback started (${event.reason})`);
-    }
-    if (!record)
-        return refuse('no rollout is on record');
-    const next = structuredClone(record);
-    switch (event.kind) {
-        case 'traffic-given':
-            if (record.phase !== 'deploying')
-                refuse(`the rollout is ${describePhase(record)}`);
-            next.phase = 'canary';
-            next.weight = event.weight;
-            if (event.live)
-                next.live = event.live;
-            if (event.previous)
-                next.previous = event.previous;
-            if (event.live)
-                next.slots[event.live] = record.version;
-            else if (record.strategy === 'rolling')
-                next.slots.stable = record.version;
-            else
-                next.slots.canary = record.version;
-            next.steps = [{ weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
-            return log(next, `${record.version} serves ${event.live ? `as ${event.live}` : `${event.weight}% as canary`}; gate pending`);
-        case 'abort':
-            if (record.phase !== 'deploying')
-                refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
-            next.phase = 'aborted';
-            return log(next, `aborted before traffic moved: ${event.reason}`);
-        case 'step':
-            if (record.phase !== 'canary')
-                refuse(`the rollout is ${describePhase(record)}`);
-            next.weight = event.weight;
-            next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
-            return log(next, `canary at ${event.weight}%; gate pending`);
-        case 'gate':
-        case 'skip-gate': {
-            if (record.phase !== 'canary')
-                refuse(`the rollout is ${describePhase(record)}`);
-            const step = currentStep(record);
-            if (!step)
-                return refuse('no traffic step is on record');
-            const standing = event.kind === 'gate' ? event.standing : 'skipped';
-            next.steps[next.steps.length - 1] = { ...step, gate: standing, verdict: event.kind === 'gate' ? event.verdict : undefined, reason: event.reason, at: ctx.now, by: ctx.by };
-            return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
-        }
-        case 'promote': {
-            const blocker = promotionBlocker(record);
-            if (blocker)
-                refuse(blocker);
-            next.phase = 'promoting';
-            return log(next, `promoting ${record.version}`);
-        }
-        case 'redeploy-stable':
-            if (record.phase !== 'promoting')
-                refuse(`the rollout is ${describePhase(record)}`);
-            // Written before the stable slot is touched: a rollback after this point knows it must redeploy it.
-            next.stableOverwritten = true;
-            next.slots.stable = record.version;
-            return log(next, `the stable slot is being redeployed with ${record.version} (it no longer runs ${record.lastGood ?? 'the last good version'})`);
-        case 'promoted':
-            if (record.phase !== 'promoting')
-                refuse(`the rollout is ${describePhase(record)}`);
-            next.phase = 'promoted';
-            next.lastGood = record.version;
-            next.stableOverwritten = false;
-            next.weight = record.strategy === 'blue-green' ? 100 : 0;
-            if (record.strategy !== 'blue-green')
-                next.slots.stable = record.version;
-            return log(next, `promoted ${record.version}`);
-        case 'rollback':
-            // Rollback always proceeds, from any phase: it is the way out of every one of them.
-            next.phase = 'rolling-back';
-            next.generation = record.generation + 1;
-            return log(next, `rollback started (${event.reason})${record.lock && record.lock.owner !== ctx.by ? `; took over from ${record.lock.action} by ${record.lock.owner}` : ''}`);
-        case 'rolled-back':
-            if (record.phase !== 'rolling-back')
-                refuse(`the rollout is ${describePhase(record)}`);
-            next.phase = 'rolled-back';
-            next.weight = 0;
-            next.stableOverwritten = false;
-            if (event.restored) {
-                // A manual rollback put a named version back: it is what serves, and the good one from now on.
-                next.lastGood = event.restored.version;
-                if (event.restored.live) {
-                    next.slots[event.restored.live] = event.restored.version;
-                    next.live = event.restored.live;
-                    next.previous = event.restored.previous;
-                }
-                else
-                    next.slots.stable = event.restored.version;
-                return log(next, `rolled back by redeploying ${event.restored.version}`);
-            }
-            if (record.strategy !== 'blue-green' && record.lastGood)
-                next.slots.stable = record.lastGood;
-            if (record.strategy === 'blue-green' && record.previous) {
-                next.live = record.previous;
-                next.previous = undefined;
-                next.lastGood = record.slots[record.previous] ?? record.lastGood;
-            }
-            return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
-        case 'heartbeat':
-            // Proof of life only: not worth a line in the history.
-            if (next.lock?.owner === ctx.by)
-                next.lock = { ...next.lock, heartbeat: ctx.now };
-            return next;
-        case 'release':
-            next.lock = undefined;
-            return log(next, 'released the lock');
-    }
-}
-/** The version the stable slot (blue-green: the live colour) runs after a settled rollout. */
-function stableVersionOf(record) {
-    if (record.strategy === 'blue-green')
-        return record.live ? record.slots[record.live] : record.lastGood;
-    if (record.phase === 'promoted')
-        return record.version;
-    return record.slots.stable ?? record.lastGood;
-}
-/** `canary at 50%, gate passed`, `promoting`, `rolled back`: for messages and summaries. */
-function describePhase(record) {
-    switch (record.phase) {
-        case 'deploying':
-            return `deploying ${record.version}`;
-        case 'canary': {
-            const step = currentStep(record);
-            if (record.strategy === 'blue-green')
-                return `live on ${record.live ?? '?'} with ${record.version}, gate ${step?.gate ?? 'pending'}`;
-            if (record.strategy === 'rolling')
-                return `rolled out ${record.version} to every pod, not yet promoted`;
-            return `canary at ${record.weight}% with ${record.version}, gate ${step?.gate ?? 'pending'}`;
-        }
-        case 'promoting':
-            return `promoting ${record.version}${record.stableOverwritten ? ' (stable slot already redeployed)' : ''}`;
-        case 'promoted':
-            return `promoted ${record.version}`;
-        case 'rolling-back':
-            return 'rolling back';
-        case 'rolled-back':
-            return `rolled back from ${record.version}`;
-        case 'aborted':
-            return `aborted (${record.version} never got traffic)`;
-    }
-}
-/** What the on-call should run next, given the record. */
-function nextSafeStep(record) {
-    if (!record)
-        return 'run deploy-canary to start a rollout';
-    const step = currentStep(record);
-    switch (record.phase) {
-        case 'deploying':
-            return `deploy-canary of ${record.version} is running or died before giving it traffic: wait for it, or run rollback`;
-        case 'canary':
-            if (step?.gate === 'failed')
-                return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
-            if (step?.gate === 'passed' || step?.gate === 'skipped')
-                return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
-            return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
-        case 'promoting':
-            return `re-run ramp to finish promoting ${record.version}, or run rollback${record.stableOverwritten ? ` (it redeploys the stable slot with ${record.lastGood ?? 'the last good version'})` : ''}`;
-        case 'promoted':
-            return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
-        case 'rolling-back':
-            return 'rollback did not finish: run rollback again';
-        case 'rolled-back':
-            return `fix ${record.version} and run deploy-canary with a new version`;
-        case 'aborted':
-            return `fix the deploy of ${record.version} and run deploy-canary again`;
-    }
-}
-function describeEvent(event) {
-    switch (event.kind) {
-        case 'start':
-            return `start a rollout of ${event.version}`;
-        case 'traffic-given':
-            return 'give the canary traffic';
-        case 'abort':
-            return 'abort the rollout';
-        case 'step':
-            return `move the canary to ${event.weight}%`;
-        case 'gate':
-            return 'record a gate verdict';
-        case 'skip-gate':
-            return 'skip the gate';
-        case 'promote':
-            return 'promote';
-        case 'redeploy-stable':
-            return 'redeploy the stable slot';
-        case 'promoted':
-            return 'finish the promotion';
-        case 'rollback':
-            return 'roll back';
-        case 'rolled-back':
-            return 'finish the rollback';
-        case 'heartbeat':
-            return 'refresh the lock';
-        case 'release':
-            return 'release the lock';
-    }
-}
-/** Reads a stored document as a record; anything else (an older or hand-edited document) is undefined. */
-function parseRecord(document) {
-    if (!document || document.schema !== 1 || typeof document.phase !== 'string' || typeof document.generation !== 'number')
-        return undefined;
-    return document;
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/session.ts
-
-
-
-/** Locks idle for longer than this are taken to belong to a runner that died. */
-const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
-/** The record changed under an action (a rollback, another run): it must stop without moving traffic. */
-class RolloutChangedError extends core_errors/* UserError */.yo {
-    name = 'RolloutChangedError';
-}
-/** CAS attempts when a write loses to one that changed nothing this action cares about (a heartbeat). */
-const WRITE_ATTEMPTS = 5;
-/**
- * One action's hold on the rollout record. Every change goes through `apply`, which re-reads the
- * record, checks that nothing changed since this action took it (same generation, the lock still
- * this action's), asks the state machine for the new record and writes it by compare-and-swap.
- * The order every traffic write follows is: `apply` the intent → move traffic → `apply` the result;
- * a rollback bumps the generation, so an action's next `apply` fails and it moves nothing more.
- */
-class RolloutSession {
-    options;
-    current;
-    /** The generation this action holds, once it has taken the lock. */
-    held;
-    constructor(options) {
-        this.options = options;
-    }
-    /** Reads the record as it is now. */
-    static async open(options) {
-        const session = new RolloutSession(options);
-        session.current = await options.store.read();
-        return session;
-    }
-    /** The record as last read or written; undefined when there is none. */
-    get record() {
-        return parseRecord(this.current?.document);
-    }
-    get location() {
-        return `${this.options.store.kind} store ${this.options.store.location}`;
-    }
-    /**
-     * Takes the lock for this action, applying `event` in the same write (a rollout's start, a
-     * rollback). Refuses, naming the holder, while another run's action holds a lock that is not
-     * stale, unless `takeOver` (rollback always proceeds: it records whom it took over from).
-     */
-    async acquire(requested, opts = {}) {
-        const { owner, action } = this.options;
-        return this.write((record) => {
-            let event = requested;
-            const holder = this.holder(record, event);
-            if (holder && !opts.takeOver) {
-                const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-                if (!(holder.idleMs > staleAfter))
-                    throw new core_errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
-                        `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
-                        'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
-                this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
-                if (event?.kind === 'start')
-                    event = { ...event, abandoned: true };
-            }
-            const lock = record?.lock;
-            if (lock && lock.owner !== owner && opts.takeOver)
-                this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
-            if (!record && !event)
-                throw new core_errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
-            const next = event ? this.transition(record, event) : structuredClone(record);
-            const now = this.now();
-            next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
-            return next;
-        }, (next) => (this.held = next.generation));
-    }
-    /**
-     * Applies one change, refusing without writing when the record changed since this action took
-     * it: another generation (a rollback, a new rollout) or the lock gone to someone else.
-     */
-    async apply(event) {
-        return this.write((record) => {
-            this.assertUnchanged(record);
-            return this.transition(record, event);
-        });
-    }
-    /** Checks, by a fresh read, that the record is as this action left it: call right before a traffic write. */
-    async checkpoint() {
-        return this.apply({ kind: 'heartbeat' });
-    }
-    /**
-     * Reads the record without writing: the error an `apply` would throw now, or undefined while
-     * this action still holds it. For watching during a bake.
-     */
-    async changed() {
-        const fresh = await this.options.store.read();
-        try {
-            this.assertUnchanged(parseRecord(fresh?.document));
-            return undefined;
-        }
-        catch (err) {
-            if (err instanceof RolloutChangedError)
-                return err;
-            throw err;
-        }
-    }
-    /** Gives the lock back; the rollout stays in its phase for the next action. Best effort: never throws. */
-    async release() {
-        try {
-            await this.write((record) => {
-                this.assertUnchanged(record);
-                return this.transition(record, { kind: 'release' });
-            });
-            return undefined;
-        }
-        catch (err) {
-            // Taken over (a rollback): the lock is no longer this action's to give back.
-            if (err instanceof RolloutChangedError)
-                return undefined;
-            return `could not release the rollout lock in the ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
-        }
-    }
-    /**
-     * Who else has this rollout: the holder of the lock, or, for a new rollout, whoever started the
-     * one still in progress (between actions nobody holds the lock, but the rollout is theirs).
-     */
-    holder(record, event) {
-        if (!record)
-            return undefined;
-        const now = this.options.clock.now();
-        const lock = record.lock;
-        if (lock && lock.owner !== this.options.owner)
-            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
-        if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
-            return undefined;
-        const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
-        return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };
-    }
-    assertUnchanged(record) {
-        const { service, environment, owner, action } = this.options;
-        if (!record)
-            throw new RolloutChangedError(`${service}/${environment}: the rollout record in the ${this.location} is gone; ${action} stops without moving traffic`);
-        const lock = record.lock;
-        if (record.generation === this.held && lock?.owner === owner && lock.action === action)
-            return;
-        const last = [...record.history].reverse().find((h) => h.generation === record.generation) ?? record.history[record.history.length - 1];
-        const who = last ? `${last.action} by ${last.by} at ${last.at} (${last.change})` : `${lock?.action ?? 'someone'} by ${lock?.owner ?? 'an unknown run'}`;
-        throw new RolloutChangedError(`${service}/${environment}: the rollout changed since ${action} took it (generation ${this.held ?? '?'} → ${record.generation}, now ${describePhase(record)}): ${who}. ` +
-            `${action} stops without moving traffic. Next safe step: ${nextSafeStep(record)}`);
-    }
-    transition(record, event) {
-        return transition(record, event, { by: this.options.owner, action: this.options.action, now: this.now(), service: this.options.service, environment: this.options.environment });
-    }
-    now() {
-        return new Date(this.options.clock.now()).toISOString();
-    }
-    /** Read → change → compare-and-swap, again from a fresh read when another writer got there first. */
-    async write(change, onWritten) {
-        for (let attempt = 1;; attempt++) {
-            const next = change(this.record);
-            if (onWritten)
-                onWritten(next);
-            try {
-                this.current = await this.options.store.write(next, this.current?.revision, `${this.options.action}: ${next.history[next.history.length - 1]?.change ?? 'update'}`);
-                return next;
-            }
-            catch (err) {
-                if (!(err instanceof RolloutConflictError) || attempt >= WRITE_ATTEMPTS)
-                    throw err;
-                // Someone else wrote: read again; `change` decides whether what they wrote stops us.
-                this.current = await this.options.store.read();
-            }
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/summary.ts
-
-/** The lines every traffic-moving action ends its summary with: where the rollout stands and what to run next. */
-function phaseSummary(record) {
-    if (!record)
-        return ['### Rollout', '', '- phase: no rollout on record', `- next safe step: ${nextSafeStep(undefined)}`].join('\n');
-    const slots = Object.entries(record.slots)
-        .map(([slot, version]) => `${slot} \`${version}\``)
-        .join(' · ');
-    return [
-        '### Rollout',
-        '',
-        `- phase: **${record.phase}** — ${describePhase(record)} (generation ${record.generation})`,
-        ...(slots ? [`- slots: ${slots}${record.stableOverwritten ? ' (stable overwritten by an unfinished promotion)' : ''}`] : []),
-        ...(record.lastGood ? [`- last good version: \`${record.lastGood}\``] : []),
-        ...(record.lock ? [`- lock: ${record.lock.action} by ${record.lock.owner} (last heard ${record.lock.heartbeat})`] : []),
-        `- next safe step: ${nextSafeStep(record)}`,
-    ].join('\n');
-}
-
+// EXTERNAL MODULE: ./src/core/inputs.ts
+var inputs = __nccwpck_require__(7197);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -48647,8 +48152,8 @@ function removeHook(state, name, method) {
 
 
 // bind with array of arguments: https://stackoverflow.com/a/21792913
-const before_after_hook_bind = Function.bind;
-const bindable = before_after_hook_bind.bind(before_after_hook_bind);
+const bind = Function.bind;
+const bindable = bind.bind(bind);
 
 function bindApi(hook, state, name) {
   const removeHookRef = bindable(removeHook, null).apply(
@@ -48691,10 +48196,10 @@ function Collection() {
 
 
 // pkg/dist-src/version.js
-var dist_bundle_VERSION = "0.0.0-development";
+var VERSION = "0.0.0-development";
 
 // pkg/dist-src/defaults.js
-var userAgent = `octokit-endpoint.js/${dist_bundle_VERSION} ${getUserAgent()}`;
+var userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
 var DEFAULTS = {
   method: "GET",
   baseUrl: "https://api.github.com",
@@ -48719,7 +48224,7 @@ function lowercaseKeys(object) {
 }
 
 // pkg/dist-src/util/is-plain-object.js
-function dist_bundle_isPlainObject(value) {
+function isPlainObject(value) {
   if (typeof value !== "object" || value === null) return false;
   if (Object.prototype.toString.call(value) !== "[object Object]") return false;
   const proto = Object.getPrototypeOf(value);
@@ -48732,7 +48237,7 @@ function dist_bundle_isPlainObject(value) {
 function mergeDeep(defaults, options) {
   const result = Object.assign({}, defaults);
   Object.keys(options).forEach((key) => {
-    if (dist_bundle_isPlainObject(options[key])) {
+    if (isPlainObject(options[key])) {
       if (!(key in defaults)) Object.assign(result, { [key]: options[key] });
       else result[key] = mergeDeep(defaults[key], options[key]);
     } else {
@@ -48753,7 +48258,7 @@ function removeUndefinedProperties(obj) {
 }
 
 // pkg/dist-src/merge.js
-function dist_bundle_merge(defaults, route, options) {
+function merge(defaults, route, options) {
   if (typeof route === "string") {
     let [method, url] = route.split(" ");
     options = Object.assign(url ? { method, url } : { url: method }, options);
@@ -48902,7 +48407,7 @@ function getValues(context, operator, key, modifier) {
   }
   return result;
 }
-function dist_bundle_parseUrl(template) {
+function parseUrl(template) {
   return {
     expand: expand.bind(null, template)
   };
@@ -48947,7 +48452,7 @@ function expand(template, context) {
 }
 
 // pkg/dist-src/parse.js
-function dist_bundle_parse(options) {
+function parse(options) {
   let method = options.method.toUpperCase();
   let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options.headers);
@@ -48961,7 +48466,7 @@ function dist_bundle_parse(options) {
     "mediaType"
   ]);
   const urlVariableNames = extractUrlVariableNames(url);
-  url = dist_bundle_parseUrl(url).expand(parameters);
+  url = parseUrl(url).expand(parameters);
   if (!/^http/.test(url)) {
     url = options.baseUrl + url;
   }
@@ -49013,18 +48518,18 @@ function dist_bundle_parse(options) {
 
 // pkg/dist-src/endpoint-with-defaults.js
 function endpointWithDefaults(defaults, route, options) {
-  return dist_bundle_parse(dist_bundle_merge(defaults, route, options));
+  return parse(merge(defaults, route, options));
 }
 
 // pkg/dist-src/with-defaults.js
 function withDefaults(oldDefaults, newDefaults) {
-  const DEFAULTS2 = dist_bundle_merge(oldDefaults, newDefaults);
+  const DEFAULTS2 = merge(oldDefaults, newDefaults);
   const endpoint2 = endpointWithDefaults.bind(null, DEFAULTS2);
   return Object.assign(endpoint2, {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
-    merge: dist_bundle_merge.bind(null, DEFAULTS2),
-    parse: dist_bundle_parse
+    merge: merge.bind(null, DEFAULTS2),
+    parse
   });
 }
 
@@ -49203,12 +48708,12 @@ function dist_parse(header, options) {
     if (index === len || stop !== 0) {
         return { type, index, parameters: new NullObject() };
     }
-    return dist_parseParameters(header, type, index, len, stopFlags);
+    return parseParameters(header, type, index, len, stopFlags);
 }
 /**
  * Parses the parameters of a `Content-Type` header starting at the given index.
  */
-function dist_parseParameters(header, type, index, len, stopFlags) {
+function parseParameters(header, type, index, len, stopFlags) {
     const parameters = new NullObject();
     parameter: while (index < len) {
         index++; // Skip over ;
@@ -49974,12 +49479,12 @@ class RequestError extends Error {
 
 
 // pkg/dist-src/version.js
-var request_dist_bundle_VERSION = "10.0.16";
+var dist_bundle_VERSION = "10.0.16";
 
 // pkg/dist-src/defaults.js
 var defaults_default = {
   headers: {
-    "user-agent": `octokit-request.js/${request_dist_bundle_VERSION} ${getUserAgent()}`
+    "user-agent": `octokit-request.js/${dist_bundle_VERSION} ${getUserAgent()}`
   }
 };
 
@@ -49988,7 +49493,7 @@ var defaults_default = {
 
 
 // pkg/dist-src/is-plain-object.js
-function request_dist_bundle_isPlainObject(value) {
+function dist_bundle_isPlainObject(value) {
   if (typeof value !== "object" || value === null) return false;
   if (Object.prototype.toString.call(value) !== "[object Object]") return false;
   const proto = Object.getPrototypeOf(value);
@@ -49999,7 +49504,7 @@ function request_dist_bundle_isPlainObject(value) {
 
 // pkg/dist-src/fetch-wrapper.js
 
-var dist_bundle_noop = () => "";
+var noop = () => "";
 async function fetchWrapper(requestOptions) {
   const fetch = requestOptions.request?.fetch || globalThis.fetch;
   if (!fetch) {
@@ -50009,7 +49514,7 @@ async function fetchWrapper(requestOptions) {
   }
   const log = requestOptions.request?.log || console;
   const parseSuccessResponseBody = requestOptions.request?.parseSuccessResponseBody !== false;
-  const body = request_dist_bundle_isPlainObject(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
+  const body = dist_bundle_isPlainObject(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
   const requestHeaders = Object.fromEntries(
     Object.entries(requestOptions.headers).map(([name, value]) => [
       name,
@@ -50101,7 +49606,7 @@ async function fetchWrapper(requestOptions) {
 async function getResponseData(response) {
   const contentType = response.headers.get("content-type");
   if (!contentType) {
-    return response.text().catch(dist_bundle_noop);
+    return response.text().catch(noop);
   }
   const mimetype = dist_parse(contentType);
   if (isJSONResponse(mimetype)) {
@@ -50116,7 +49621,7 @@ async function getResponseData(response) {
   // (RFC 2046) and must never be decoded as text, even when the response
   // carries a (misleading) `charset=utf-8` parameter — see #751.
   mimetype.parameters.charset?.toLowerCase() === "utf-8" && mimetype.type !== "application/octet-stream") {
-    return response.text().catch(dist_bundle_noop);
+    return response.text().catch(noop);
   } else {
     return response.arrayBuffer().catch(
       /* v8 ignore next -- @preserve */
@@ -52987,7 +52492,7 @@ function normalizePaginatedListResponse(response) {
 }
 
 // pkg/dist-src/iterator.js
-function dist_bundle_iterator(octokit, route, parameters) {
+function iterator(octokit, route, parameters) {
   const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
   const requestMethod = typeof route === "function" ? route : octokit.request;
   const method = options.method;
@@ -53039,7 +52544,7 @@ function paginate(octokit, route, parameters, mapFn) {
   return gather(
     octokit,
     [],
-    dist_bundle_iterator(octokit, route, parameters)[Symbol.asyncIterator](),
+    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
     mapFn
   );
 }
@@ -53064,7 +52569,7 @@ function gather(octokit, results, iterator2, mapFn) {
 
 // pkg/dist-src/compose-paginate.js
 var composePaginateRest = Object.assign(paginate, {
-  iterator: dist_bundle_iterator
+  iterator
 });
 
 // pkg/dist-src/generated/paginating-endpoints.js
@@ -53355,7 +52860,7 @@ function isPaginatingEndpoint(arg) {
 function paginateRest(octokit) {
   return {
     paginate: Object.assign(paginate.bind(null, octokit), {
-      iterator: dist_bundle_iterator.bind(null, octokit)
+      iterator: iterator.bind(null, octokit)
     })
   };
 }
@@ -53371,14 +52876,14 @@ paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
 
 const context = new Context();
 const baseUrl = getApiBaseUrl();
-const utils_defaults = {
+const defaults = {
     baseUrl,
     request: {
         agent: getProxyAgent(baseUrl),
         fetch: getProxyFetch(baseUrl)
     }
 };
-const GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(utils_defaults);
+const GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(defaults);
 
 /**
  * Convience function to correctly format Octokit Options to pass into the constructor.
@@ -53509,7 +53014,7 @@ retry.VERSION = plugin_retry_dist_bundle_VERSION;
 var plugin_throttling_dist_bundle_VERSION = "0.0.0-development";
 
 // pkg/dist-src/wrap-request.js
-var plugin_throttling_dist_bundle_noop = () => Promise.resolve();
+var dist_bundle_noop = () => Promise.resolve();
 function dist_bundle_wrapRequest(state, request, options) {
   return state.retryLimiter.schedule(doRequest, state, request, options);
 }
@@ -53525,13 +53030,13 @@ async function doRequest(state, request, options) {
     jobOptions.expiration = 1e3 * 60;
   }
   if (isWrite || isGraphQL) {
-    await state.write.key(state.id).schedule(jobOptions, plugin_throttling_dist_bundle_noop);
+    await state.write.key(state.id).schedule(jobOptions, dist_bundle_noop);
   }
   if (isWrite && state.triggersNotification(pathname)) {
-    await state.notifications.key(state.id).schedule(jobOptions, plugin_throttling_dist_bundle_noop);
+    await state.notifications.key(state.id).schedule(jobOptions, dist_bundle_noop);
   }
   if (isSearch) {
-    await state.search.key(state.id).schedule(jobOptions, plugin_throttling_dist_bundle_noop);
+    await state.search.key(state.id).schedule(jobOptions, dist_bundle_noop);
   }
   const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request, options);
   if (isGraphQL) {
@@ -53764,7 +53269,7 @@ function pathOf(url) {
     }
 }
 /** One Octokit from `getOctokit` with the retry and throttling plugins. */
-function client_createGitHubClient(options) {
+function createGitHubClient(options) {
     const log = options.log ?? (() => undefined);
     const retryBaseMs = options.retryBaseMs ?? 1000;
     const maxWaitMs = options.maxRateLimitWaitMs ?? 120_000;
@@ -53807,7 +53312,7 @@ function client_createGitHubClient(options) {
     return octokit;
 }
 /** A GitHub answer other than a bad token or a missing permission, keeping its status and message for callers that act on them (a 422 lost race, a 409 empty repository). */
-class GitHubRequestError extends core_errors/* ProviderError */.mZ {
+class GitHubRequestError extends errors/* ProviderError */.mZ {
     status;
     apiMessage;
     constructor(status, 
@@ -53824,18 +53329,18 @@ class GitHubRequestError extends core_errors/* ProviderError */.mZ {
  * told otherwise); the rest names the call.
  */
 function explainGitHubError(error, call, tokenInput = 'github-token', permission = DEPLOYMENTS_PERMISSION) {
-    if (error instanceof core_errors/* UserError */.yo)
+    if (error instanceof errors/* UserError */.yo)
         return error;
     const e = (error ?? {});
     const status = typeof e.status === 'number' ? e.status : undefined;
     const apiMessage = messageOf(e.response?.data) ?? e.message ?? String(error);
     const fix = `the job needs \`permissions: ${permission}\` (or a token that has it) in input ${tokenInput}`;
     if (status === 401)
-        return new core_errors/* UserError */.yo(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
+        return new errors/* UserError */.yo(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
     if (status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0')
         return new GitHubRequestError(status, apiMessage, `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
     if (status === 403)
-        return new core_errors/* UserError */.yo(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
+        return new errors/* UserError */.yo(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
     if (status === 404)
         return new GitHubRequestError(status, apiMessage, `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
     if (status !== undefined && status >= 500)
@@ -53862,7 +53367,7 @@ function messageOf(data) {
 /** GitHub's limit on a status description. */
 const MAX_DESCRIPTION = 140;
 /** Cuts a description to GitHub's 140 characters, marking the cut. */
-function records_fitDescription(text) {
+function fitDescription(text) {
     const oneLine = text.replace(/\s+/g, ' ').trim();
     return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
 }
@@ -53927,7 +53432,7 @@ async function findDeploymentOfVersion(records, environment, version) {
     return undefined;
 }
 /** Reads a payload written by rollgate (or by hand); fields of the wrong type are dropped. */
-function records_parsePayload(raw) {
+function parsePayload(raw) {
     let value = raw;
     if (typeof value === 'string') {
         try {
@@ -53950,13 +53455,16 @@ function records_parsePayload(raw) {
         payload.rollbackOf = o.rollbackOf;
     if (typeof o.irreversible === 'boolean' || typeof o.irreversible === 'string')
         payload.irreversible = o.irreversible;
+    const override = o.policyOverride;
+    if (override && typeof override.by === 'string' && typeof override.reason === 'string' && Array.isArray(override.rules))
+        payload.policyOverride = { by: override.by, reason: override.reason, rules: override.rules.filter((r) => typeof r === 'string') };
     return payload;
 }
 
 ;// CONCATENATED MODULE: ./src/core/github/github-records.ts
 
 /** Deployment records kept as GitHub Deployments and deployment statuses. */
-class github_records_GitHubDeploymentRecords {
+class GitHubDeploymentRecords {
     octokit;
     options;
     kind = 'github';
@@ -54006,7 +53514,7 @@ class github_records_GitHubDeploymentRecords {
             per_page: Math.min(this.options.historyLimit ?? 100, 100),
         });
         // GitHub answers newest first; sorting again keeps the rule independent of that.
-        return res.data.map(toRecord).sort(github_records_newestFirst);
+        return res.data.map(toRecord).sort(newestFirst);
     }
     async statuses(id) {
         const res = await this.octokit.rest.repos.listDeploymentStatuses({ owner: this.options.owner, repo: this.options.repo, deployment_id: id, per_page: 100 });
@@ -54020,12 +53528,10 @@ function toRecord(d) {
     return { id: d.id, environment: d.environment, ref: d.ref, createdAt: d.created_at, payload: parsePayload(d.payload), description: d.description ?? undefined };
 }
 /** Newest first by creation time, then by id (ids grow), so same-second deployments still order. */
-function github_records_newestFirst(a, b) {
+function newestFirst(a, b) {
     return b.createdAt.localeCompare(a.createdAt) || b.id - a.id;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./src/core/github/ledger.ts
 
 
@@ -54033,18 +53539,18 @@ var external_node_fs_ = __nccwpck_require__(3024);
 
 
 /** Where records go without a token. */
-const ledger_DEFAULT_LEDGER_FILE = '.rollgate/ledger.json';
+const DEFAULT_LEDGER_FILE = '.rollgate/ledger.json';
 const STATES = new Set(['queued', 'pending', 'in_progress', 'success', 'failure', 'error', 'inactive']);
 /**
  * The same records as GitHub Deployments, in a JSON file: for the CLI and the local demo,
  * where there is no token. Each write replaces the file atomically (write, then rename).
  */
-class ledger_LedgerDeploymentRecords {
+class LedgerDeploymentRecords {
     file;
     options;
     kind = 'ledger';
     location;
-    constructor(file = ledger_DEFAULT_LEDGER_FILE, options = {}) {
+    constructor(file = DEFAULT_LEDGER_FILE, options = {}) {
         this.file = file;
         this.options = options;
         this.location = file;
@@ -54053,25 +53559,25 @@ class ledger_LedgerDeploymentRecords {
         return (this.options.now?.() ?? new Date()).toISOString();
     }
     read() {
-        if (!existsSync(this.file))
+        if (!(0,external_node_fs_.existsSync)(this.file))
             return { version: 1, deployments: [] };
         let parsed;
         try {
-            parsed = JSON.parse(readFileSync(this.file, 'utf8'));
+            parsed = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
         }
         catch (err) {
-            throw new UserError(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
+            throw new errors/* UserError */.yo(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
         }
         if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.deployments))
-            throw new UserError(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
+            throw new errors/* UserError */.yo(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
         const deployments = parsed.deployments.filter(isLedgerDeployment);
         return { version: 1, deployments };
     }
     write(ledger) {
-        mkdirSync(dirname(this.file), { recursive: true });
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(this.file), { recursive: true });
         const temp = `${this.file}.${process.pid}.tmp`;
-        writeFileSync(temp, `${JSON.stringify(ledger, null, 2)}\n`);
-        renameSync(temp, this.file);
+        (0,external_node_fs_.writeFileSync)(temp, `${JSON.stringify(ledger, null, 2)}\n`);
+        (0,external_node_fs_.renameSync)(temp, this.file);
     }
     async create(deployment) {
         const ledger = this.read();
@@ -54093,7 +53599,7 @@ class ledger_LedgerDeploymentRecords {
         const ledger = this.read();
         const entry = ledger.deployments.find((d) => d.id === id);
         if (!entry)
-            throw new UserError(`${this.file}: no deployment #${id}`);
+            throw new errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
         entry.statuses.push({
             state: update.state,
             description: update.description ? fitDescription(update.description) : undefined,
@@ -54151,17 +53657,17 @@ function deployedRef(runtime) {
 }
 /** The token and repository this run may call GitHub with: inputs `github-token` and `repository`, else GITHUB_TOKEN and GITHUB_REPOSITORY. The token is registered as a secret. */
 function githubAccess(runtime) {
-    const tokenInput = inputs_getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
-    const token = inputs_getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+    const tokenInput = (0,inputs/* getOptionalInput */.lI)(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+    const token = (0,inputs/* getOptionalInput */.lI)(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
     if (token)
         runtime.setSecret(token);
-    return { token: token || undefined, tokenInput, repository: inputs_getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
+    return { token: token || undefined, tokenInput, repository: (0,inputs/* getOptionalInput */.lI)(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
 }
 /** `owner/name` split in two; an InputError naming `repository` otherwise. */
 function repositoryParts(repository) {
     const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
     if (!match)
-        throw new core_errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+        throw new errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
     return { owner: match[1], repo: match[2] };
 }
 /**
@@ -54170,15 +53676,15 @@ function repositoryParts(repository) {
  * ledger file otherwise; none with `records: none`.
  */
 function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
-    const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
+    const raw = ((0,inputs/* getOptionalInput */.lI)(runtime, 'records') ?? 'auto').toLowerCase();
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
-        throw new InputError('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
+        throw new errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
     const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
-    const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
-    const ledger = () => new LedgerDeploymentRecords(cwd && !isAbsolute(ledgerPath) ? join(cwd, ledgerPath) : ledgerPath, { runUrl });
+    const ledgerPath = (0,inputs/* getOptionalInput */.lI)(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
+    const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_.isAbsolute)(ledgerPath) ? (0,external_node_path_.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
     switch (mode) {
         case 'none':
             return undefined;
@@ -54191,7 +53697,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return github();
         case 'github':
             if (!token)
-                throw new InputError('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
+                throw new errors/* InputError */.dz('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
             return github();
     }
     function github() {
@@ -54207,624 +53713,358 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
     }
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/core/atomic-file.ts
+// EXTERNAL MODULE: ./src/core/metrics/index.ts + 4 modules
+var core_metrics = __nccwpck_require__(468);
+// EXTERNAL MODULE: ./src/core/rollout/metrics-gate.ts + 25 modules
+var metrics_gate = __nccwpck_require__(9442);
+;// CONCATENATED MODULE: ./src/core/rollout/backtest.ts
 
 
 
-/** A name beside `file` that no other process or call uses, for content on its way into place. */
-function privateName(file, suffix) {
-    return `${file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.${suffix}`;
+
+
+
+
+
+
+/** Whether this metrics-gate run is a backtest (inputs backtest-from/-to or backtest-deployments). */
+function isBacktestRun(runtime) {
+    return (0,inputs/* getOptionalInput */.lI)(runtime, 'backtest-from') !== undefined || (0,inputs/* getOptionalInput */.lI)(runtime, 'backtest-to') !== undefined || (0,inputs/* getBooleanInput */.Vt)(runtime, 'backtest-deployments', false);
 }
-/** Writes `text` to `file` and flushes it to the disk, so a rename or link that follows publishes whole content. */
-function writeDurably(file, text) {
-    const fd = (0,external_node_fs_.openSync)(file, 'wx', 0o644);
-    try {
-        (0,external_node_fs_.writeSync)(fd, text);
-        (0,external_node_fs_.fsyncSync)(fd);
-    }
-    finally {
-        (0,external_node_fs_.closeSync)(fd);
-    }
-}
-function removeQuietly(file) {
-    try {
-        (0,external_node_fs_.unlinkSync)(file);
-    }
-    catch {
-        /* already gone */
-    }
+/** An instant given as ISO 8601 (`2026-11-24T14:00:00Z`) or unix seconds. */
+function parseInstant(input, value) {
+    const trimmed = value.trim();
+    const ms = /^\d{9,11}(\.\d+)?$/.test(trimmed) ? Number(trimmed) * 1000 : /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+    if (!Number.isFinite(ms))
+        throw new errors/* InputError */.dz(input, `expected a time such as 2026-11-24T14:00:00Z or unix seconds, got ${JSON.stringify(value)}`);
+    return Math.round(ms);
 }
 /**
- * Creates `file` with its whole content in one step, or returns false when it exists: the
- * content is written to a private file first and hard-linked into place, so no reader ever sees
- * a file that exists but is still empty. link() is atomic on local file systems and NFS alike.
+ * Every bake window of the environment's recorded rollouts, oldest first: a deployment's
+ * `in_progress` statuses mark each traffic step (deploy-canary's first slice, each ramp step),
+ * and the gate baked for `bake` after each.
  */
-function createExclusively(file, value) {
-    const tmp = privateName(file, 'new');
-    writeDurably(tmp, JSON.stringify(value, null, 2));
-    try {
-        (0,external_node_fs_.linkSync)(tmp, file);
-        return true;
-    }
-    catch (err) {
-        if (err.code !== 'EEXIST')
-            throw err;
-        return false;
-    }
-    finally {
-        removeQuietly(tmp);
-    }
-}
-/** Replaces `file` with `value` as JSON in one step (write aside, flush, rename): readers see the old or the new content, never a mix. */
-function writeAtomically(file, value) {
-    const tmp = privateName(file, 'tmp');
-    try {
-        writeDurably(tmp, JSON.stringify(value, null, 2));
-        (0,external_node_fs_.renameSync)(tmp, file);
-    }
-    catch (err) {
-        removeQuietly(tmp);
-        throw err;
-    }
-    syncDirectory((0,external_node_path_.dirname)(file));
-}
-/** Flushes a directory entry change (a rename) where the platform allows it; best-effort. */
-function syncDirectory(dir) {
-    try {
-        const fd = (0,external_node_fs_.openSync)(dir, 'r');
-        try {
-            (0,external_node_fs_.fsyncSync)(fd);
+async function bakeWindowsFromRecords(records, environment, bake, limit) {
+    const windows = [];
+    for (const d of await records.list(environment)) {
+        const steps = (await records.statuses(d.id)).filter((s) => s.state === 'in_progress');
+        for (const s of steps.reverse()) {
+            const from = Date.parse(s.createdAt);
+            if (Number.isFinite(from))
+                windows.push({ from, to: from + bake, label: `deployment #${d.id} (${d.payload.version || d.ref})${s.description ? `, ${s.description}` : ''}` });
         }
-        finally {
-            (0,external_node_fs_.closeSync)(fd);
-        }
+        if (windows.length >= limit)
+            break;
     }
-    catch {
-        /* not supported here (some file systems refuse fsync on a directory): the rename itself is still atomic */
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/file-store.ts
-
-
-
-
-
-
-
-const RECORD_FORMAT = 'rollgate-rollout-record/1';
-/** This kernel boot and pid namespace, where Linux tells; empty elsewhere (host name alone then). */
-const thisMachine = (() => {
-    try {
-        return `${(0,external_node_fs_.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${(0,external_node_fs_.readlinkSync)('/proc/self/ns/pid')}`;
-    }
-    catch {
-        return '';
-    }
-})();
-/** Service and environment as one path segment each: letters, digits, `-`, `_` kept, every other byte %-escaped, so different names never share a file. */
-function pathSegment(name, what) {
-    if (!name)
-        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
-    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
-        const ch = String.fromCharCode(byte);
-        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-    }).join('');
+    return windows.sort((a, b) => a.from - b.from).slice(-limit);
 }
 /**
- * The rollout record as one JSON file per service and environment, `<dir>/<service>/<environment>.json`,
- * for the CLI and self-hosted runners; point `dir` at shared storage (NFS) so every runner sees
- * the same record.
- *
- * Compare-and-swap across processes and hosts: a write takes a per-record lock (a file created
- * by an exclusive hard link), reads the revision on disk, compares it with the one the caller
- * read, writes the new content aside and renames it into place, then releases the lock. Readers
- * need no lock: a rename shows them the old or the new record, never a mix. A lock left by a
- * writer that died (its pid gone on this host, or older than `staleLockMs`) is broken; see
- * `RecordWriteLock.take` for why breaking it is safe.
+ * metrics-gate in backtest mode: replays the plan's gate over past windows of real metrics (the
+ * window given, or every recorded rollout's bake windows) and reports what it would have said.
+ * A report, not a gate: the step fails only when a window could not be judged at all (error).
  */
-class FileRolloutStore {
-    dir;
-    kind = 'file';
-    /** The record file. */
-    location;
-    /** The per-record write lock, `<record>.lock`. */
-    writeLock;
-    writer = `${process.pid}@${(0,external_node_os_.hostname)()}`;
-    constructor(dir, key, options = {}) {
-        this.dir = dir;
-        this.location = (0,external_node_path_.join)(dir, pathSegment(key.service, 'service'), `${pathSegment(key.environment, 'environment')}.json`);
-        this.writeLock = new RecordWriteLock(`${this.location}.lock`, options.staleLockMs ?? 30_000, options.lockTimeoutMs ?? 60_000);
+async function runBacktestAction(runtime, deps = {}) {
+    const { plan, metrics, analysis } = (0,metrics_gate/* resolveMetricsGate */.TY)(runtime);
+    const clock = deps.clock ?? core_clock/* systemClock */.m;
+    const provider = deps.provider ?? (0,core_metrics/* createMetricsProvider */.L)(metrics, { clock });
+    const windows = [];
+    const fromText = (0,inputs/* getOptionalInput */.lI)(runtime, 'backtest-from');
+    const toText = (0,inputs/* getOptionalInput */.lI)(runtime, 'backtest-to');
+    if (fromText !== undefined || toText !== undefined) {
+        if (fromText === undefined)
+            throw new errors/* InputError */.dz('backtest-from', 'is required with backtest-to (the start of the past window)');
+        const from = parseInstant('backtest-from', fromText);
+        const to = toText === undefined ? clock.now() : parseInstant('backtest-to', toText);
+        if (to - from < analysis.interval)
+            throw new errors/* InputError */.dz('backtest-to', `expected a window at least one interval (${(0,duration/* formatDuration */.a3)(analysis.interval)}) long after backtest-from, got ${(0,duration/* formatDuration */.a3)(Math.max(0, to - from))}`);
+        if (to > clock.now())
+            throw new errors/* InputError */.dz('backtest-to', 'is in the future: a backtest judges the past');
+        windows.push({ from, to });
     }
-    async read(options = {}) {
-        options.signal?.throwIfAborted();
-        const record = this.readRecordFile();
-        return record && { document: record.document, revision: revisionOf(record) };
+    if ((0,inputs/* getBooleanInput */.Vt)(runtime, 'backtest-deployments', false)) {
+        const records = deps.records ?? deploymentRecordsFor(runtime);
+        if (!records)
+            throw new errors/* InputError */.dz('records', 'is none: backtest-deployments reads the deployment records (GitHub or the ledger)');
+        const limit = (0,inputs/* getNumberInput */.i5)(runtime, 'backtest-limit', { min: 1, max: 500, integer: true }) ?? 20;
+        const found = (await bakeWindowsFromRecords(records, plan.environment, analysis.bake, limit)).filter((w) => w.to <= clock.now());
+        if (found.length === 0)
+            throw new errors/* InputError */.dz('backtest-deployments', `no finished bake window of ${plan.environment} is recorded in ${records.location}`);
+        runtime.info(`backtest: ${found.length} bake window(s) from ${records.location}`);
+        windows.push(...found);
     }
-    async write(document, expected, message, options = {}) {
-        if (typeof document !== 'object' || document === null || Array.isArray(document))
-            throw new TypeError('a rollout document is a JSON object');
-        // What is stored is exactly what JSON keeps; the caller gets that back, not its own object.
-        const stored = JSON.parse(JSON.stringify(document));
-        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(this.location), { recursive: true });
-        const lock = await this.writeLock.take(options.signal);
+    const results = [];
+    for (const window of windows) {
+        const started = Date.now();
+        const result = await runtime.group(`backtest ${new Date(window.from).toISOString()} → ${new Date(window.to).toISOString()}`, () => runBacktest({ analysis, provider, window, vars: { service: plan.service, environment: plan.environment }, log: (line) => runtime.debug(line) }));
+        runtime.info(`${result.verdict} in ${Date.now() - started} ms (${result.rangeQueries} range queries)`);
+        results.push(result);
+    }
+    runtime.info(renderBacktestText(results));
+    runtime.appendSummary(renderBacktestSummary(results));
+    const json = JSON.stringify(results.map(({ report, ...rest }) => ({ ...rest, checks: report.checks, measurements: report.measurements })));
+    const file = (0,inputs/* getOptionalInput */.lI)(runtime, 'backtest-json');
+    if (file) {
         try {
-            const current = this.readRecordFile();
-            const found = current && revisionOf(current);
-            if (found !== expected) {
-                throw new RolloutConflictError(this.location, current
-                    ? `expected revision ${expected ?? '(no record)'}, found ${found} written by ${current.writtenBy} at ${current.writtenAt} (${JSON.stringify(current.message)})`
-                    : `expected revision ${expected}, but there is no record any more`);
-            }
-            const next = {
-                format: RECORD_FORMAT,
-                sequence: (current?.sequence ?? 0) + 1,
-                nonce: (0,external_node_crypto_.randomBytes)(4).toString('hex'),
-                writtenAt: new Date().toISOString(),
-                writtenBy: this.writer,
-                message,
-                document: stored,
-            };
-            // Last line of defence against a holder that was paused past staleLockMs and lost its lock to a breaker.
-            if (this.writeLock.holder()?.token !== lock.token)
-                throw new RolloutConflictError(this.location, `the write lock ${this.writeLock.file} was taken over while this write held it; nothing was written`);
-            writeAtomically(this.location, next);
-            return { document: structuredClone(stored), revision: revisionOf(next) };
-        }
-        finally {
-            this.writeLock.release(lock);
-        }
-    }
-    /** The record file, parsed and checked; undefined only when there is no file. A file that is there but unreadable is an error, never "no record". */
-    readRecordFile() {
-        let text;
-        try {
-            text = (0,external_node_fs_.readFileSync)(this.location, 'utf8');
+            (0,external_node_fs_.writeFileSync)(file, `${json}\n`);
         }
         catch (err) {
-            if (err.code === 'ENOENT')
-                return undefined;
-            throw new core_errors/* UserError */.yo(`rollout record ${this.location}: cannot be read: ${err.message}`);
+            throw new errors/* InputError */.dz('backtest-json', `cannot write ${file}: ${err.code ?? (0,errors/* describeError */.Uc)(err)}`);
         }
-        const broken = (detail) => new core_errors/* UserError */.yo(`rollout record ${this.location} is damaged (${detail}); refusing to take it as "no rollout". ` +
-            'Check which version each slot serves, then repair the file or move it aside to start over.');
-        let parsed;
-        try {
-            parsed = JSON.parse(text);
-        }
-        catch (err) {
-            throw broken(`not JSON: ${err.message}`);
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-            throw broken('not a JSON object');
-        const record = parsed;
-        if (record.format !== RECORD_FORMAT)
-            throw broken(`format is ${JSON.stringify(record.format)}, expected ${JSON.stringify(RECORD_FORMAT)}`);
-        if (!Number.isInteger(record.sequence) || record.sequence < 1)
-            throw broken('sequence is not a positive integer');
-        if (typeof record.nonce !== 'string' || !record.nonce)
-            throw broken('nonce is missing');
-        if (typeof record.document !== 'object' || record.document === null || Array.isArray(record.document))
-            throw broken('document is not a JSON object');
-        return record;
     }
+    runtime.setOutput('verdict', results.map((r) => r.verdict).join(','));
+    runtime.setOutput('report', json);
+    const broken = results.filter((r) => r.verdict === 'error');
+    return broken.length === 0 ? { ok: true } : { ok: false, failure: `backtest: ${broken.length} window(s) could not be judged: ${broken.map((r) => r.reason).join('; ')}` };
 }
-/**
- * The per-record write lock: a file created by an exclusive hard link, holding who took it, so
- * a waiting writer can tell a dead holder from a busy one.
- */
-class RecordWriteLock {
-    file;
-    staleLockMs;
-    lockTimeoutMs;
-    constructor(file, staleLockMs, lockTimeoutMs) {
-        this.file = file;
-        this.staleLockMs = staleLockMs;
-        this.lockTimeoutMs = lockTimeoutMs;
-    }
-    /**
-     * Takes the per-record write lock, waiting for a live holder and breaking a dead one's.
-     *
-     * Breaking is safe against several writers finding the same dead lock at once: the breaker
-     * renames the lock file to a private name (only one rename of it can succeed), then checks it
-     * moved the very lock it judged dead (by its token). If a live lock had replaced it in
-     * between, it links that one straight back. A holder alive but silent for longer than
-     * `staleLockMs` is the remaining risk, and its token check just before renaming the record
-     * into place narrows that to microseconds.
-     */
-    async take(signal) {
-        const lock = { pid: process.pid, host: (0,external_node_os_.hostname)(), machine: thisMachine, token: (0,external_node_crypto_.randomBytes)(8).toString('hex'), takenAt: new Date().toISOString() };
-        const deadline = Date.now() + this.lockTimeoutMs;
-        let pause = 2;
-        for (;;) {
-            signal?.throwIfAborted();
-            if (createExclusively(this.file, lock))
-                return lock;
-            const holder = this.holder();
-            if (holder && this.isDead(holder))
-                this.breakLock(holder);
-            else if (Date.now() > deadline) {
-                throw new core_errors/* UserError */.yo(`rollout record write lock ${this.file} has been held for more than ${Math.round(this.lockTimeoutMs / 1000)} s` +
-                    (holder ? ` by pid ${holder.pid} on ${holder.host} since ${holder.takenAt}` : '') +
-                    `; a write takes milliseconds, so the holder is stuck. If it is gone, delete the lock file.`);
-            }
-            else {
-                await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
-                pause = Math.min(pause * 2, 50);
-            }
-        }
-    }
-    /** The current lock's holder; undefined when there is no lock (or it vanished while being read). */
-    holder() {
-        try {
-            const ageMs = Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs;
-            const held = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
-            return { pid: Number(held.pid), host: String(held.host), machine: String(held.machine ?? ''), token: String(held.token), takenAt: String(held.takenAt), ageMs };
-        }
-        catch (err) {
-            if (err.code === 'ENOENT')
-                return undefined;
-            // Not JSON: not written by `take` (which publishes whole files), so judged by its age alone.
-            try {
-                return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs };
-            }
-            catch {
-                return undefined;
-            }
-        }
-    }
-    /** A holder that died: its process is gone on this host, or the lock is older than any write. */
-    isDead(holder) {
-        if (holder.ageMs > this.staleLockMs)
+
+
+/***/ }),
+
+/***/ 9442:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  TY: () => (/* binding */ resolveMetricsGate),
+  cA: () => (/* binding */ runMetricsGateAction)
+});
+
+// UNUSED EXPORTS: shortcutChecks
+
+// EXTERNAL MODULE: ./src/core/clock.ts
+var core_clock = __nccwpck_require__(4184);
+// EXTERNAL MODULE: ./src/core/duration.ts
+var duration = __nccwpck_require__(3816);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(2091);
+// EXTERNAL MODULE: ./src/core/inputs.ts
+var inputs = __nccwpck_require__(7197);
+// EXTERNAL MODULE: ./src/core/metrics/index.ts + 4 modules
+var core_metrics = __nccwpck_require__(468);
+// EXTERNAL MODULE: ./src/core/analysis/gate.ts + 2 modules
+var gate = __nccwpck_require__(8625);
+// EXTERNAL MODULE: ./src/core/analysis/summary.ts
+var summary = __nccwpck_require__(4073);
+;// CONCATENATED MODULE: ./src/core/analysis/verdict.ts
+const VERDICTS = (/* unused pure expression or super */ null && (['pass', 'fail', 'inconclusive', 'error']));
+/** Whether a verdict lets the rollout continue, given the plan's onInconclusive policy. */
+function verdictAllowsPromotion(verdict, onInconclusive) {
+    switch (verdict) {
+        case 'pass':
             return true;
-        // Only a pid of this very kernel and pid namespace can be asked whether it lives.
-        if (holder.host !== (0,external_node_os_.hostname)() || holder.machine !== thisMachine || !Number.isInteger(holder.pid))
+        case 'inconclusive':
+            return onInconclusive === 'pass';
+        case 'fail':
+        case 'error':
             return false;
-        try {
-            process.kill(holder.pid, 0);
-            return false;
-        }
-        catch (err) {
-            // EPERM: alive, someone else's process.
-            return err.code === 'ESRCH';
-        }
-    }
-    /** Removes `dead`'s lock, and only it (see `take`). */
-    breakLock(dead) {
-        const aside = `${this.file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.broken`;
-        try {
-            (0,external_node_fs_.renameSync)(this.file, aside);
-        }
-        catch {
-            return; // gone already: another writer broke or released it
-        }
-        let moved;
-        try {
-            moved = JSON.parse((0,external_node_fs_.readFileSync)(aside, 'utf8'));
-        }
-        catch {
-            /* unparseable: it was the dead one (a live lock always parses) */
-        }
-        if (moved && moved.token !== dead.token) {
-            // A live writer took the lock between our look and our rename: give it back.
-            try {
-                (0,external_node_fs_.linkSync)(aside, this.file);
-            }
-            catch {
-                /* someone else holds it now; the displaced writer's token check refuses its write */
-            }
-        }
-        try {
-            (0,external_node_fs_.unlinkSync)(aside);
-        }
-        catch {
-            /* already gone */
-        }
-    }
-    /** Removes the lock if it is still `lock`. */
-    release(lock) {
-        if (this.holder()?.token !== lock.token)
-            return; // broken and taken by another writer: not ours to remove
-        try {
-            (0,external_node_fs_.unlinkSync)(this.file);
-        }
-        catch {
-            /* already gone */
-        }
-    }
-}
-function revisionOf(record) {
-    return `${record.sequence}-${record.nonce}`;
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/github-store.ts
-
-
-
-
-/** The file in each record commit's tree that holds the rollout document. */
-const STATE_FILE = 'state.json';
-/** A commit sha: SHA-1 today, SHA-256 in repositories created with it. */
-const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-/**
- * The rollout record in the repository itself: the ref `refs/rollgate/<service>/<environment>`
- * points at a commit whose tree holds `state.json`. Every write is a new commit whose parent is
- * the revision that was read, and the ref moves only by fast-forward (`force: false`), so GitHub
- * refuses a writer whose read is stale (`422 Update is not a fast forward`): compare-and-swap on
- * GitHub's side, durable beyond any runner, and `git log refs/rollgate/<service>/<environment>`
- * is the rollout's audit log. The ref is outside branches and tags, so no workflow, protection
- * rule or checkout sees it. Needs `contents: write`.
- *
- * Calls: read = 2 (matching-refs, contents at the commit), write = 3 (tree with the file inline,
- * commit, ref update or create).
- */
-class GitHubRolloutStore {
-    octokit;
-    repository;
-    kind = 'github';
-    location;
-    /** The ref without `refs/`, as the git refs endpoints take it. */
-    ref;
-    constructor(octokit, repository, key) {
-        this.octokit = octokit;
-        this.repository = repository;
-        this.ref = `rollgate/${keySegment(key.service, 'service')}/${keySegment(key.environment, 'environment')}`;
-        this.location = `refs/${this.ref} in ${repository.owner}/${repository.repo}`;
-    }
-    async read(options = {}) {
-        const sha = await this.currentCommit(options.signal);
-        if (sha === undefined)
-            return undefined;
-        const file = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/contents/{path}', { ...this.repository, path: STATE_FILE, ref: sha, request: { signal: options.signal } })).catch((err) => {
-            if (err instanceof GitHubRequestError && err.status === 404)
-                throw this.damaged(sha, `the commit has no ${STATE_FILE}`);
-            throw err;
-        });
-        const data = file.data;
-        if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64')
-            throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
-        let document;
-        try {
-            document = JSON.parse(Buffer.from(data.content, 'base64').toString('utf8'));
-        }
-        catch (err) {
-            throw this.damaged(sha, `${STATE_FILE} is not JSON (${err.message})`);
-        }
-        if (typeof document !== 'object' || document === null || Array.isArray(document))
-            throw this.damaged(sha, `${STATE_FILE} is not a JSON object`);
-        return { document: document, revision: sha };
-    }
-    async write(document, expected, message, options = {}) {
-        if (typeof document !== 'object' || document === null || Array.isArray(document))
-            throw new TypeError('a rollout document is a JSON object');
-        // A revision this store never hands out cannot be current; GitHub would only say "invalid sha".
-        if (expected !== undefined && !COMMIT_SHA.test(expected))
-            throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
-        const stored = JSON.parse(JSON.stringify(document));
-        const signal = options.signal;
-        const request = { signal };
-        // The blob travels inside the tree request: one call fewer than POST git/blobs first.
-        const tree = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/trees', {
-            ...this.repository,
-            tree: [{ path: STATE_FILE, mode: '100644', type: 'blob', content: `${JSON.stringify(stored, null, 2)}\n` }],
-            request,
-        }));
-        // The write id makes every commit unique: two writers storing the same document from the
-        // same parent in the same second would otherwise make the same commit, and both "win".
-        const commit = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/commits', {
-            ...this.repository,
-            message: `${message}\n\nRollgate-Write-Id: ${(0,external_node_crypto_.randomBytes)(8).toString('hex')}\n`,
-            tree: tree.data.sha,
-            parents: expected === undefined ? [] : [expected],
-            request,
-        })).catch((err) => {
-            // The parent is the revision that was read; GitHub not knowing it means it is not this record's.
-            if (expected !== undefined && err instanceof GitHubRequestError && err.status === 422 && /parent|sha/i.test(err.apiMessage))
-                throw new RolloutConflictError(this.location, `expected revision ${expected}, which GitHub does not know as a commit (${err.apiMessage})`);
-            throw err;
-        });
-        const sha = commit.data.sha;
-        if (expected === undefined)
-            await this.createRef(sha, signal);
-        else
-            await this.moveRef(sha, expected, signal);
-        return { document: structuredClone(stored), revision: sha };
-    }
-    /** The commit the ref points at; undefined when there is no such ref. */
-    async currentCommit(signal) {
-        // matching-refs answers 200 with an empty list when the ref is missing, and 404 only when the
-        // repository is not there for this token: GET git/ref's 404 would be both, and "no record"
-        // for a repository the token cannot see would let a rollback find nothing to roll back.
-        const refs = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', { ...this.repository, ref: this.ref, request: { signal } }));
-        // A prefix match: refs/rollgate/orders/production-eu also matches refs/rollgate/orders/production.
-        const mine = refs.data.find((r) => r.ref === `refs/${this.ref}`);
-        if (!mine)
-            return undefined;
-        if (mine.object.type !== 'commit')
-            throw this.damaged(mine.object.sha, `the ref points at a ${mine.object.type}, not a commit`);
-        return mine.object.sha;
-    }
-    async createRef(sha, signal) {
-        try {
-            await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/refs', { ...this.repository, ref: `refs/${this.ref}`, sha, request: { signal } }));
-        }
-        catch (err) {
-            if (!(err instanceof GitHubRequestError && err.status === 422 && /already exists/i.test(err.apiMessage)))
-                throw err;
-            // A create retried after a 5xx whose first attempt did land finds its own commit there.
-            const now = await this.currentCommit(signal);
-            if (now === sha)
-                return;
-            throw new RolloutConflictError(this.location, `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`);
-        }
-    }
-    async moveRef(sha, expected, signal) {
-        try {
-            await this.call(() => this.octokit.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.repository, ref: this.ref, sha, force: false, request: { signal } }));
-        }
-        catch (err) {
-            if (err instanceof GitHubRequestError && err.status === 422 && /not a fast.?forward/i.test(err.apiMessage))
-                throw new RolloutConflictError(this.location, `expected revision ${expected}, but another writer moved the record on (GitHub: ${err.apiMessage})`);
-            if (err instanceof GitHubRequestError && err.status === 422 && /does not exist/i.test(err.apiMessage))
-                throw new RolloutConflictError(this.location, `expected revision ${expected}, but there is no record any more (GitHub: ${err.apiMessage})`);
-            throw err;
-        }
-    }
-    /** Runs one request; an empty repository (GitHub: 409 to every git data call) becomes an error saying what to do. */
-    async call(request) {
-        try {
-            return await request();
-        }
-        catch (err) {
-            if (err instanceof GitHubRequestError && err.status === 409)
-                throw new core_errors/* UserError */.yo(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
-            throw err;
-        }
-    }
-    damaged(sha, detail) {
-        // Never "no record": that would let a second rollout start over traffic that is moving.
-        return new core_errors/* UserError */.yo(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/stores.ts
-
-
-
-
-
-
-
-
-
-/**
- * Decides where the rollout record lives. Precedence: the action input `store` (CLI `--store`),
- * else the environment variable ROLLGATE_STORE, else `auto`. Values:
- * - `auto`: the GitHub store when a token (input `github-token`, else GITHUB_TOKEN) and a
- *   repository (input `repository`, else GITHUB_REPOSITORY) are known, else `file`.
- * - `github`: the GitHub store (`refs/rollgate/<service>/<environment>`, needs `contents: write`);
- *   a missing token or repository is an error naming the input.
- * - `file`: `<ROLLGATE_STATE_DIR or ~/.rollgate/state>/store`. Runner-local: on GitHub-hosted
- *   runners it does not outlive the job.
- * - `file:<dir>`: that directory (relative to `cwd`, `~/` for the home directory), e.g. shared
- *   storage that every self-hosted runner mounts.
- * Errors name the input or variable the value came from.
- */
-function chooseRolloutStore(runtime, deps) {
-    const fromInput = inputs_getOptionalInput(runtime, 'store');
-    const fromEnv = runtime.env.ROLLGATE_STORE?.trim() || undefined;
-    const from = fromInput !== undefined ? 'store' : fromEnv !== undefined ? 'ROLLGATE_STORE' : 'store';
-    const value = fromInput ?? fromEnv ?? 'auto';
-    const explicit = value !== 'auto';
-    const defaultFile = () => ({ kind: 'file', dir: (0,external_node_path_.join)(stateDirectory(runtime.env), 'store'), explicit, from });
-    if (value.toLowerCase().startsWith('file:')) {
-        const raw = value.slice('file:'.length).trim();
-        if (!raw)
-            throw new core_errors/* InputError */.dz(from, 'file: needs a directory, e.g. file:/mnt/shared/rollgate');
-        const home = raw === '~' || raw.startsWith('~/') ? (0,external_node_path_.join)((0,external_node_os_.homedir)(), raw.slice(1)) : raw;
-        return { kind: 'file', dir: (0,external_node_path_.isAbsolute)(home) ? home : (0,external_node_path_.resolve)(deps.cwd, home), explicit: true, from };
-    }
-    const mode = value.toLowerCase();
-    switch (mode) {
-        case 'file':
-            return defaultFile();
-        case 'auto':
-        case 'github': {
-            const { token, tokenInput, repository } = githubAccess(runtime);
-            if (mode === 'auto' && (!token || !repository))
-                return defaultFile();
-            if (!token)
-                throw new core_errors/* InputError */.dz('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
-            return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
-        }
-        default:
-            throw new core_errors/* InputError */.dz(from, `expected auto | github | file | file:<directory>, got ${JSON.stringify(value)}`);
-    }
+// EXTERNAL MODULE: ./src/core/http.ts + 68 modules
+var http = __nccwpck_require__(3328);
+;// CONCATENATED MODULE: ./src/core/notify/message.ts
+/** The checks of a gate report that did not pass, as a notification lists them. */
+function failingChecksOf(checks) {
+    return checks.filter((c) => c.outcome !== 'pass').map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
 }
-/**
- * Opens the rollout record of `key` in the store the inputs choose (see `chooseRolloutStore`).
- * Every action that moves traffic calls this, so all jobs of a workflow change one record.
- * Warns when the record lands in a runner-local file on a GitHub runner without being asked to.
- * The GitHub store calls GITHUB_API_URL (GitHub Enterprise) when it is set.
- */
-function openRolloutStore(runtime, key, deps) {
-    const choice = chooseRolloutStore(runtime, deps);
-    switch (choice.kind) {
-        case 'file':
-            if (!choice.explicit && onHostedRunner(runtime.env))
-                warnRunnerLocal(runtime, choice.dir);
-            return new FileRolloutStore(choice.dir, key);
-        case 'github': {
-            const octokit = client_createGitHubClient({
-                token: choice.token,
-                tokenInput: choice.tokenInput,
-                permission: CONTENTS_PERMISSION,
-                baseUrl: runtime.env.GITHUB_API_URL,
-                log: (m) => runtime.info(m),
-            });
-            return new GitHubRolloutStore(octokit, { owner: choice.owner, repo: choice.repo }, key);
-        }
-    }
-}
-/** A GitHub runner that is not known to be self-hosted: its disk is gone after the job. */
-function onHostedRunner(env) {
-    return env.GITHUB_ACTIONS === 'true' && env.RUNNER_ENVIRONMENT !== 'self-hosted';
-}
-function warnRunnerLocal(runtime, dir) {
-    runtime.warning(`the rollout record is kept in ${dir} on this runner; on GitHub-hosted runners it does not outlive the job, ` +
-        'so a later job (ramp, rollback) will not see this rollout. Set the input `store` to file:<directory> on storage every runner shares.');
-}
-
-;// CONCATENATED MODULE: ./src/core/rollout/gate-record.ts
-
-
-
-
-
-/**
- * metrics-gate's verdict joins the rollout record when a canary step is waiting for one, so ramp
- * promotes on it instead of baking the same step again. Best effort: the verdict and the step's
- * exit status never depend on the record; a problem is returned for a warning.
- */
-async function recordGateVerdict(runtime, plan, verdict, deps) {
-    try {
-        if (!deps.store && !sharedStoreChosen(runtime, deps.cwd))
-            return undefined;
-        const store = deps.store ?? openRolloutStore(runtime, { service: plan.service, environment: plan.environment }, { cwd: deps.cwd });
-        const session = await RolloutSession.open({ store, service: plan.service, environment: plan.environment, owner: rolloutOwner(runtime.env), action: 'metrics-gate', clock: deps.clock, warn: (w) => runtime.warning(w) });
-        const record = session.record;
-        if (record?.phase !== 'canary')
-            return undefined;
-        await session.acquire();
-        const after = await session.apply({ kind: 'gate', ...verdict });
-        await session.release();
-        runtime.info(`gate ${verdict.standing} recorded in the rollout of ${after.version} at ${after.weight}% (${session.location})`);
-        runtime.appendSummary(phaseSummary(session.record ?? after));
+/** The link to this workflow run, from the variables every GitHub runner sets. */
+function runUrlFromEnv(env) {
+    const server = env.GITHUB_SERVER_URL;
+    const repo = env.GITHUB_REPOSITORY;
+    const run = env.GITHUB_RUN_ID;
+    if (!server || !repo || !run)
         return undefined;
+    const attempt = env.GITHUB_RUN_ATTEMPT && env.GITHUB_RUN_ATTEMPT !== '1' ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : '';
+    return `${server.replace(/\/+$/, '')}/${repo}/actions/runs/${run}${attempt}`;
+}
+/** Builds the message for one event. */
+function buildMessage(plan, event, env, now) {
+    const version = event.version ? ` ${event.version}` : '';
+    const where = `${plan.service}${version} in ${plan.environment}`;
+    let title;
+    switch (event.kind) {
+        case 'promotion':
+            title = `✅ ${plan.service} promoted`;
+            break;
+        case 'rollback':
+            title = `⏪ ${plan.service} rolled back`;
+            break;
+        case 'gate-failure':
+            title = `❌ ${plan.service} failed its gate`;
+            break;
+        case 'policy-override':
+            title = `⚠️ ${plan.service} release policy overridden`;
+            break;
+    }
+    const failing = event.failingChecks ?? [];
+    const because = event.reason ? `: ${event.reason}` : failing.length > 0 ? `: ${failing.map((c) => c.name).join(', ')} failed` : '';
+    const summary = `${title.replace(/^\S+ /, '')} (${where})${because}`;
+    return {
+        event: event.kind,
+        title,
+        summary,
+        service: plan.service,
+        environment: plan.environment,
+        version: event.version,
+        verdict: event.verdict,
+        reason: event.reason,
+        failingChecks: failing,
+        killSwitches: event.killSwitches ?? [],
+        runUrl: event.runUrl ?? runUrlFromEnv(env),
+        runbook: plan.runbook,
+        at: new Date(now).toISOString(),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/notify/slack.ts
+// Block Kit limits: header text 150 characters, section text 3000, each field 2000.
+const HEADER_MAX = 150;
+const SECTION_MAX = 3000;
+const FIELD_MAX = 2000;
+/** Escapes the three characters Slack's mrkdwn treats as control characters (https://api.slack.com/reference/surfaces/formatting#escaping). */
+function escapeMrkdwn(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+function clip(text, max) {
+    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+/** A link in mrkdwn; the URL's own `|` and `>` would end it early, so they are percent-encoded. */
+function slack_link(url, label) {
+    return `<${url.replace(/\|/g, '%7C').replace(/>/g, '%3E')}|${escapeMrkdwn(label)}>`;
+}
+/** Renders a rollout event as a Slack message: what happened, to which version, why, and where to look. */
+function slackPayload(message) {
+    const blocks = [{ type: 'header', text: { type: 'plain_text', text: clip(message.title, HEADER_MAX), emoji: true } }];
+    const fields = [
+        `*Service*\n${escapeMrkdwn(message.service)}`,
+        `*Environment*\n${escapeMrkdwn(message.environment)}`,
+        `*Version*\n${message.version ? `\`${escapeMrkdwn(message.version)}\`` : '_unknown_'}`,
+        `*Verdict*\n${message.verdict ? escapeMrkdwn(message.verdict) : '_none_'}`,
+    ];
+    blocks.push({ type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text: clip(text, FIELD_MAX) })) });
+    if (message.reason)
+        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Reason*\n${escapeMrkdwn(message.reason)}`, SECTION_MAX) } });
+    if (message.failingChecks.length > 0) {
+        const lines = message.failingChecks.map((c) => {
+            const values = [c.canary !== undefined ? `canary ${formatValue(c.canary)}` : undefined, c.stable !== undefined ? `stable ${formatValue(c.stable)}` : undefined]
+                .filter(Boolean)
+                .join(', ');
+            const limit = c.limit ? ` (limit ${escapeMrkdwn(c.limit)})` : '';
+            const detail = c.detail ? ` — ${escapeMrkdwn(c.detail)}` : '';
+            return `• \`${escapeMrkdwn(c.name)}\`: ${values || 'no value'}${limit}${detail}`;
+        });
+        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Failing checks*\n${lines.join('\n')}`, SECTION_MAX) } });
+    }
+    if (message.killSwitches.length > 0) {
+        const lines = message.killSwitches.map((k) => `• \`${escapeMrkdwn(k.flag)}\`: ${escapeMrkdwn(k.outcome)}${k.detail ? ` — ${escapeMrkdwn(k.detail)}` : ''}`);
+        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(`*Kill switches*\n${lines.join('\n')}`, SECTION_MAX) } });
+    }
+    const links = [message.runUrl ? slack_link(message.runUrl, 'View the run') : undefined, message.runbook ? slack_link(message.runbook, 'Runbook') : undefined].filter((l) => l !== undefined);
+    if (links.length > 0)
+        blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: links.join(' · ') }] });
+    return { text: message.summary, blocks };
+}
+/** Numbers as people read them in a chat: at most four significant digits. */
+function formatValue(value) {
+    if (!Number.isFinite(value))
+        return String(value);
+    if (value !== 0 && Math.abs(value) < 0.001)
+        return value.toExponential(2);
+    return String(Number(value.toPrecision(4)));
+}
+
+;// CONCATENATED MODULE: ./src/core/notify/index.ts
+
+
+
+
+
+
+/**
+ * Tells people about a promotion, rollback or gate failure through the plan's `notify` section.
+ * Each destination is retried on its own, then reported in the log; this never throws, so a
+ * chat outage can never block a rollback.
+ */
+async function notify(plan, event, options) {
+    const config = plan.notify;
+    if (!config || !config.on.includes(event.kind))
+        return [];
+    const { runtime } = options;
+    let message;
+    try {
+        message = buildMessage(plan, event, runtime.env, options.clock.now());
     }
     catch (err) {
-        return `the gate's verdict could not be recorded in the rollout record (${(0,core_errors/* describeError */.Uc)(err)}); ramp will judge this step again`;
+        runtime.warning(`notification not sent: ${(0,errors/* describeError */.Uc)(err)}`);
+        return [];
+    }
+    const slack = slackPayload(message);
+    const deliveries = [];
+    if (config.slack)
+        deliveries.push({ target: 'slack', url: config.slack, body: slack });
+    if (config.webhook)
+        deliveries.push({ target: 'webhook', url: config.webhook, body: { ...slack, rollgate: message } });
+    const results = await Promise.all(deliveries.map((d) => deliver(d.target, d.url, d.body, options)));
+    for (const r of results) {
+        if (r.ok)
+            runtime.info(`notified ${r.target} of ${event.kind}`);
+        else
+            runtime.warning(`could not notify ${r.target} of ${event.kind}: ${r.detail}`);
+    }
+    return results;
+}
+async function deliver(target, url, body, options) {
+    // An incoming-webhook URL is itself the credential: messages name only its host.
+    const host = hostOf(url);
+    try {
+        const res = await (0,http/* httpRequest */.a)({
+            method: 'POST',
+            url,
+            headers: { 'Content-Type': 'application/json' },
+            body,
+            timeoutMs: options.timeoutMs ?? 10_000,
+            retries: options.retries ?? 3,
+            backoffMs: 500,
+            responseType: 'text',
+            system: `${target} webhook`,
+        }, options.clock);
+        if (res.status >= 200 && res.status < 300)
+            return { target, ok: true, status: res.status, attempts: res.attempts, detail: `delivered to ${host}` };
+        const answer = typeof res.data === 'string' ? res.data.replace(/\s+/g, ' ').trim().slice(0, 200) : '';
+        const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+        return { target, ok: false, status: res.status, attempts: res.attempts, detail: `${host} answered ${res.status}${answer ? ` ${answer}` : ''}${tries}` };
+    }
+    catch (err) {
+        const reason = (0,errors/* describeError */.Uc)(err).replace(/https?:\/\/\S+/g, host);
+        return { target, ok: false, attempts: (options.retries ?? 3) + 1, detail: reason };
+    }
+}
+function hostOf(url) {
+    try {
+        return new URL(url).host;
+    }
+    catch {
+        return '(invalid URL)';
     }
 }
 /**
- * Whether the store the inputs choose can hold a record other jobs wrote: one named on purpose,
- * the GitHub store, or a file store off GitHub-hosted runners. The default file store on a
- * hosted runner cannot (its disk is new every job): a gate there records nothing, and says
- * nothing — ramp judges the step again, which is the safe side.
+ * The notification hook the rollout orchestration calls: binds the plan, the runtime and the
+ * clock, so a call site only says what happened. Resolves once every destination was tried;
+ * never rejects.
  */
-function sharedStoreChosen(runtime, cwd) {
-    const choice = chooseRolloutStore(runtime, { cwd });
-    if (choice.explicit)
-        return true;
-    if (choice.kind === 'github')
-        return true;
-    return !(runtime.env.GITHUB_ACTIONS === 'true' && runtime.env.RUNNER_ENVIRONMENT !== 'self-hosted');
+function rolloutNotifier(plan, options) {
+    return async (kind, details) => {
+        await notify(plan, { ...details, kind }, options);
+    };
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ../../main/node_modules/yaml/dist/index.js
-var yaml_dist = __nccwpck_require__(3645);
+var dist = __nccwpck_require__(3645);
 ;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/util.js
 
 // functions
@@ -55061,7 +54301,7 @@ const util_allowsEval = /* @__PURE__*/ cached(() => {
         return false;
     }
 });
-function util_isPlainObject(o) {
+function isPlainObject(o) {
     if (util_isObject(o) === false)
         return false;
     // modified constructor
@@ -55081,7 +54321,7 @@ function util_isPlainObject(o) {
     return true;
 }
 function shallowClone(o) {
-    if (util_isPlainObject(o))
+    if (isPlainObject(o))
         return { ...o };
     if (Array.isArray(o))
         return [...o];
@@ -55262,7 +54502,7 @@ function maskedKeys(schema, mask) {
     }
     return keys;
 }
-function util_omit(schema, mask) {
+function omit(schema, mask) {
     const currDef = schema._zod.def;
     const checks = currDef.checks;
     const hasChecks = checks && checks.length > 0;
@@ -55274,8 +54514,8 @@ function util_omit(schema, mask) {
     mirrorShape(newShape, schema, Reflect.ownKeys(sourceShape(schema)).filter((key) => !omitted.has(key)));
     return clone(schema, mergeDefs(currDef, { shape: newShape, checks: [] }));
 }
-function util_extend(schema, shape) {
-    if (!util_isPlainObject(shape)) {
+function extend(schema, shape) {
+    if (!isPlainObject(shape)) {
         throw new Error("Invalid input to extend: expected a plain object");
     }
     const checks = schema._zod.def.checks;
@@ -55299,12 +54539,12 @@ function extended(schema, shape) {
     return newShape;
 }
 function safeExtend(schema, shape) {
-    if (!util_isPlainObject(shape)) {
+    if (!isPlainObject(shape)) {
         throw new Error("Invalid input to safeExtend: expected a plain object");
     }
     return clone(schema, mergeDefs(schema._zod.def, { shape: extended(schema, shape) }));
 }
-function util_merge(a, b) {
+function merge(a, b) {
     if (!b?._zod?.def) {
         throw new Error("Invalid input to merge: expected an object schema. To merge a plain shape, use `.extend()`.");
     }
@@ -55569,13 +54809,13 @@ function members(proto, table) {
     }
 }
 /** Shadows a prototype member with an own value, so a getter that builds from the instance runs once. */
-function util_own(inst, key, value, enumerable = true) {
+function own(inst, key, value, enumerable = true) {
     Object.defineProperty(inst, key, { configurable: true, writable: true, enumerable, value });
     return value;
 }
 /** Like {@link own}, for a member that was never an own data property and has to stay out of `Object.keys`. */
 function hide(inst, key, value) {
-    return util_own(inst, key, value, false);
+    return own(inst, key, value, false);
 }
 /** Adds members a table derives from the instance: each builds on first read and shadows as own data, and assignment shadows the same way, as when these were own properties. */
 function derived(computes, table) {
@@ -55586,10 +54826,10 @@ function derived(computes, table) {
             configurable: true,
             enumerable: true,
             get() {
-                return util_own(this, key, compute(this));
+                return own(this, key, compute(this));
             },
             set(value) {
-                util_own(this, key, value);
+                own(this, key, value);
             },
         });
     }
@@ -55600,10 +54840,10 @@ function defineBound(proto, key, fn) {
         configurable: true,
         get() {
             // vitest's spyOn calls a prototype getter bare to find the function it wraps, so a nullish receiver answers the raw method
-            return this == null ? fn : util_own(this, key, fn.bind(this));
+            return this == null ? fn : own(this, key, fn.bind(this));
         },
         set(value) {
-            util_own(this, key, value);
+            own(this, key, value);
         },
     });
 }
@@ -56006,10 +55246,10 @@ function isRecursive(inst, stack, resolve) {
         }
     }
     stack.delete(inst);
-    return memoizer_settle(inst, result);
+    return settle(inst, result);
 }
 /** An assumed answer must not outlive the resolution that settles it, so only a certain one is cached. */
-function memoizer_settle(inst, answer) {
+function settle(inst, answer) {
     if (answer !== ASSUMED)
         recursive.set(inst, answer === PROVEN);
     return answer;
@@ -56173,7 +55413,7 @@ function nanoidOfLength(length) {
     return new RegExp(`^[a-zA-Z0-9_-]{${length}}$`);
 }
 /** ISO 8601-1 duration regex. Does not support the 8601-2 extensions like negative durations or fractional/negative components. */
-const duration = /^P(?:(\d+W)|(?!.*W)(?=\d|T\d)(\d+Y)?(\d+M)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+([.,]\d+)?S)?)?)$/;
+const regexes_duration = /^P(?:(\d+W)|(?!.*W)(?=\d|T\d)(\d+Y)?(\d+M)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+([.,]\d+)?S)?)?)$/;
 /** Implements ISO 8601-2 extensions like explicit +- prefixes, mixing weeks with other units, and fractional/negative components. */
 const extendedDuration = /^[-+]?P(?!$)(?:(?:[-+]?\d+Y)|(?:[-+]?\d+[.,]\d+Y$))?(?:(?:[-+]?\d+M)|(?:[-+]?\d+[.,]\d+M$))?(?:(?:[-+]?\d+W)|(?:[-+]?\d+[.,]\d+W$))?(?:(?:[-+]?\d+D)|(?:[-+]?\d+[.,]\d+D$))?(?:T(?=[\d+-])(?:(?:[-+]?\d+H)|(?:[-+]?\d+[.,]\d+H$))?(?:(?:[-+]?\d+M)|(?:[-+]?\d+[.,]\d+M$))?(?:[-+]?\d+(?:[.,]\d+)?S)?)??$/;
 /** A regex for any UUID-like identifier: 8-4-4-4-12 hex pattern */
@@ -57006,7 +56246,7 @@ const $ZodType = /*@__PURE__*/ $constructor("$ZodType", (inst, def) => {
         return hide(this, "~standard", standardProps(this));
     },
     set "~standard"(value) {
-        util_own(this, "~standard", value);
+        own(this, "~standard", value);
     },
 });
 /** The Standard Schema surface for `inst`. Shared so wrappers can extend it without forcing it. */
@@ -57259,7 +56499,7 @@ const $ZodISOTime = /*@__PURE__*/ $constructor("$ZodISOTime", (inst, def) => {
     $ZodStringFormat.init(inst, def);
 });
 const $ZodISODuration = /*@__PURE__*/ $constructor("$ZodISODuration", (inst, def) => {
-    def.pattern ?? (def.pattern = duration);
+    def.pattern ?? (def.pattern = regexes_duration);
     $ZodStringFormat.init(inst, def);
 });
 const $ZodIPv4 = /*@__PURE__*/ $constructor("$ZodIPv4", (inst, def) => {
@@ -58364,7 +57604,7 @@ function mergeValues(a, b) {
     if (a instanceof Date && b instanceof Date && +a === +b) {
         return { valid: true, data: a };
     }
-    if (util_isPlainObject(a) && util_isPlainObject(b)) {
+    if (isPlainObject(a) && isPlainObject(b)) {
         const bKeys = Object.keys(b);
         const sharedKeys = Object.keys(a).filter((key) => bKeys.indexOf(key) !== -1);
         const newObj = { ...a, ...b };
@@ -58604,7 +57844,7 @@ const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
     memo?.attach(inst);
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!util_isPlainObject(input)) {
+        if (!isPlainObject(input)) {
             payload.issues.push({
                 expected: "record",
                 code: "invalid_type",
@@ -60578,7 +59818,7 @@ function _check(fn, params) {
     return ch;
 }
 // @__NO_SIDE_EFFECTS__
-function api_describe(description) {
+function describe(description) {
     const ch = new $ZodCheck({ check: "describe" });
     ch._zod.onattach = [
         (inst) => {
@@ -62363,7 +61603,7 @@ const $ZodRealError = $constructor("$ZodError", initializer, undefined, {
 /** Get-or-create `obj[key]` as an own data property. A path segment naming an inherited member
  * ("toString", "constructor") would otherwise read through to the prototype, and assigning
  * "__proto__" would hit the setter instead of creating a key. */
-function errors_node(obj, key, make) {
+function node(obj, key, make) {
     if (!Object.prototype.hasOwnProperty.call(obj, key)) {
         if (key === "__proto__") {
             Object.defineProperty(obj, key, { value: make(), writable: true, enumerable: true, configurable: true });
@@ -62379,7 +61619,7 @@ function flattenError(error, mapper = (issue) => issue.message) {
     const formErrors = [];
     for (const sub of error.issues) {
         if (sub.path.length > 0) {
-            errors_node(fieldErrors, sub.path[0], () => []).push(mapper(sub));
+            node(fieldErrors, sub.path[0], () => []).push(mapper(sub));
         }
         else {
             formErrors.push(mapper(sub));
@@ -62701,7 +61941,7 @@ const _encode = (_Err) => {
     };
     return fn;
 };
-const parse_encode = /* @__PURE__*/ _encode($ZodRealError);
+const encode = /* @__PURE__*/ _encode($ZodRealError);
 const _decode = (_Err) => {
     const parse = _parse(_Err);
     const fn = (schema, value, _ctx, _params) => {
@@ -62814,7 +62054,7 @@ const parse_safeParse = /* @__PURE__ */ _safeParse(ZodRealError);
 const parse_safeParseAsync = /* @__PURE__ */ _safeParseAsync(ZodRealError);
 
 // Codec functions
-const classic_parse_encode = /* @__PURE__ */ _encode(ZodRealError);
+const parse_encode = /* @__PURE__ */ _encode(ZodRealError);
 const parse_decode = /* @__PURE__ */ _decode(ZodRealError);
 const parse_encodeAsync = /* @__PURE__ */ _encodeAsync(ZodRealError);
 const parse_decodeAsync = /* @__PURE__ */ _decodeAsync(ZodRealError);
@@ -62955,7 +62195,7 @@ const ZodType = /*@__PURE__*/ $constructor("ZodType", (inst, def) => {
         });
     },
     set "~standard"(value) {
-        util_own(this, "~standard", value);
+        own(this, "~standard", value);
     },
     parse: function _parse(data, params) {
         return classic_parse_parse(this, data, params, { callee: _parse });
@@ -62974,7 +62214,7 @@ const ZodType = /*@__PURE__*/ $constructor("ZodType", (inst, def) => {
         return this?.safeParseAsync;
     },
     set spa(value) {
-        util_own(this, "spa", value);
+        own(this, "spa", value);
     },
     validate(data, params) {
         return validate(this, data, params);
@@ -62983,7 +62223,7 @@ const ZodType = /*@__PURE__*/ $constructor("ZodType", (inst, def) => {
         return parse_validateAsync(this, data, params);
     },
     encode: function _encode(data, params) {
-        return classic_parse_encode(this, data, params, { callee: _encode });
+        return parse_encode(this, data, params, { callee: _encode });
     },
     decode: function _decode(data, params) {
         return parse_decode(this, data, params, { callee: _decode });
@@ -63699,19 +62939,19 @@ const ZodObject = /*@__PURE__*/ $constructor("ZodObject", (inst, def) => {
         return this.clone(mergeDefs(this._zod.def, { catchall: undefined }));
     },
     extend(incoming) {
-        return util_extend(this, incoming);
+        return extend(this, incoming);
     },
     safeExtend(incoming) {
         return safeExtend(this, incoming);
     },
     merge(other) {
-        return util_merge(this, other);
+        return merge(this, other);
     },
     pick(mask) {
         return pick(this, mask);
     },
     omit(mask) {
-        return util_omit(this, mask);
+        return omit(this, mask);
     },
     partial(...args) {
         return partial(ZodOptional, this, args[0]);
@@ -64305,7 +63545,7 @@ function superRefine(fn, params) {
     return _superRefine(fn, params);
 }
 // Re-export describe and meta from core
-const schemas_describe = api_describe;
+const schemas_describe = describe;
 const schemas_meta = meta;
 const ZodInstanceOf = /*@__PURE__*/ $constructor("ZodInstanceOf", (inst, def) => {
     ZodCustom.init(inst, def);
@@ -64369,7 +63609,7 @@ const schema_text = (expect = 'expected a non-empty string') => schemas_string({
 /** A duration such as `500ms`, `30s`, `5m`, `1h`, held as milliseconds. */
 const durationSchema = union([schemas_string(), schemas_number()], { error: 'expected a duration such as 500ms, 30s, 5m or 1h' })
     .transform((value, ctx) => {
-    const ms = typeof value === 'number' ? Number.NaN : parseDuration(value);
+    const ms = typeof value === 'number' ? Number.NaN : (0,duration/* parseDuration */.E9)(value);
     if (ms === undefined || Number.isNaN(ms)) {
         ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 5m or 1h (a bare number has no unit)', input: value });
         return NEVER;
@@ -64381,7 +63621,7 @@ const num = (expect) => schemas_number({ error: expect });
 const nonNegative = (expect = 'expected a number ≥ 0') => num(expect).min(0, { error: expect });
 const positive = (expect = 'expected a number > 0') => num(expect).gt(0, { error: expect });
 const count = (expect = 'expected a whole number ≥ 0') => num(expect).int({ error: expect }).min(0, { error: expect });
-const schema_percent = (expect = 'expected a traffic weight from 0 to 100') => num(expect).min(0, { error: expect }).max(100, { error: expect });
+const percent = (expect = 'expected a traffic weight from 0 to 100') => num(expect).min(0, { error: expect }).max(100, { error: expect });
 const headers = record(schemas_string(), schemas_string({ error: 'expected a string header value' }), { error: 'expected a map of header names to values' });
 const schema_url = (expect = 'expected a URL such as http://host:port/path') => schemas_string({ error: expect }).refine((v) => /^https?:\/\/[^\s]+$/.test(v), { error: expect });
 // ── traffic ────────────────────────────────────────────────────────────────────────────
@@ -64414,7 +63654,7 @@ const istioTrafficSchema = strictObject({
     stableSubset: schema_text().default('stable'),
     canarySubset: schema_text().default('canary'),
     headerMatch: record(schemas_string(), schemas_string()).optional(),
-    mirrorPercent: schema_percent().optional(),
+    mirrorPercent: percent().optional(),
 });
 const gatewayApiTrafficSchema = strictObject({
     provider: literal('gateway-api'),
@@ -64568,6 +63808,8 @@ const checkSchema = strictObject({
     mustHaveData: schemas_boolean({ error: 'expected true or false' }).default(true),
     weight: positive().default(1),
     nanStrategy: schemas_enum(['remove', 'replace'], { error: 'expected remove | replace' }).default('remove'),
+    /** Measured, shown and recorded, never decisive: for trying a new check before it can stop a rollout. */
+    dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
     const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
@@ -64595,8 +63837,8 @@ const analysisSchema = strictObject({
     checks: array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
     judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
     score: strictObject({
-        pass: schema_percent('expected a score from 0 to 100').default(95),
-        marginal: schema_percent('expected a score from 0 to 100').default(75),
+        pass: percent('expected a score from 0 to 100').default(95),
+        marginal: percent('expected a score from 0 to 100').default(75),
     })
         .optional(),
     /** Significance level for the statistical judge. */
@@ -64611,6 +63853,8 @@ const analysisSchema = strictObject({
             ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: 'expected a unique check name', input: c.name });
         names.add(c.name);
     });
+    if (a.checks.length > 0 && a.checks.every((c) => c.dryRun))
+        ctx.addIssue({ code: 'custom', path: ['checks'], message: 'expected at least one check without dryRun: true (dry-run checks alone can never fail a gate)', input: undefined });
     if (a.minRequests > 0 && !a.requests)
         ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
@@ -64635,7 +63879,8 @@ const flagsSchema = discriminatedUnion('provider', [
 const notifySchema = strictObject({
     webhook: schema_url('expected a Slack-compatible incoming webhook URL').optional(),
     slack: schema_url('expected a Slack incoming webhook URL').optional(),
-    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure'], { error: 'expected promotion | rollback | gate-failure' })).default(['promotion', 'rollback', 'gate-failure']),
+    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure', 'policy-override'], { error: 'expected promotion | rollback | gate-failure | policy-override' }))
+        .default(['promotion', 'rollback', 'gate-failure', 'policy-override']),
 });
 // ── pre-deploy checklist overrides ────────────────────────────────────────────────────
 const checklistItemSchema = strictObject({
@@ -64650,6 +63895,122 @@ const checklistSchema = strictObject({
     items: record(schemas_string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected an item id of lower-case letters, digits and -' }), checklistItemSchema, {
         error: 'expected a mapping of item ids to settings',
     }),
+});
+// ── release policy ─────────────────────────────────────────────────────────────────────
+// Checked before traffic moves: error budget, deploy windows and freezes, risk classes.
+/** A period or window that may be days long (`28d`, `1w`) as well as `5m` or `1h`; milliseconds. */
+const longDurationSchema = schemas_string({ error: 'expected a duration such as 5m, 1h, 28d or 4w' })
+    .transform((value, ctx) => {
+    const days = /^(\d+)(d|w)$/.exec(value.trim());
+    const ms = days ? Number(days[1]) * (days[2] === 'w' ? 7 : 1) * 86_400_000 : (0,duration/* parseDuration */.E9)(value);
+    if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration greater than 0 such as 5m, 1h, 28d or 4w', input: value });
+        return NEVER;
+    }
+    return ms;
+});
+const riskClassSchema = schemas_enum(['low', 'medium', 'high'], { error: 'expected low | medium | high' });
+const weekdaySchema = schemas_enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], { error: 'expected a day: mon, tue, wed, thu, fri, sat or sun' });
+const clockTime = (expect = 'expected a local time HH:MM, e.g. 09:00 (24:00 for the end of the day)') => schemas_string({ error: expect }).regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, { error: expect });
+const timeZoneSchema = schemas_string({ error: 'expected an IANA time zone such as Europe/Berlin or UTC' }).refine((zone) => {
+    try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+    }
+    catch {
+        return false;
+    }
+}, { error: 'expected an IANA time zone such as Europe/Berlin or UTC' });
+const freezeInstant = (expect = 'expected a date (2026-12-24), a local time (2026-12-24T18:00) or an instant with an offset (2026-12-24T17:00Z)') => schemas_string({ error: expect }).regex(/^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?$/, { error: expect });
+const burnRateAlertSchema = strictObject({
+    long: longDurationSchema,
+    short: longDurationSchema,
+    /** Burn rate both windows must exceed for the alert condition to hold (14.4 = 2% of a 30-day budget in 1 h). */
+    factor: positive(),
+});
+const errorBudgetSchema = strictObject({
+    /** The SLO in percent, e.g. 99.9. */
+    objective: num('expected the SLO in percent, e.g. 99.9').gt(0, { error: 'expected the SLO in percent, between 0 and 100' }).lt(100, { error: 'expected the SLO in percent, between 0 and 100' }),
+    period: longDurationSchema.default(28 * 86_400_000),
+    /** Queries over `{{window}}`: good and total events (or errors and total), e.g. sums of rate(). */
+    good: schema_text().optional(),
+    errors: schema_text().optional(),
+    total: schema_text().optional(),
+    /** Or a query of the error ratio over `{{window}}`, e.g. Sloth's `slo:sli_error:ratio_rate{{window}}{sloth_id="orders-availability"}`. */
+    errorRatio: schema_text().optional(),
+    /** Or the remaining budget as a ratio, e.g. `slo:period_error_budget_remaining:ratio{sloth_id="…"}`. */
+    remaining: schema_text().optional(),
+    /** Refuse while less than this percentage of the period's budget remains. */
+    minRemaining: percent('expected a percentage of the error budget, 0–100').default(0),
+    burnRateAlerts: array(burnRateAlertSchema, { error: 'expected a list of { long, short, factor }' })
+        .default([
+        { long: 3_600_000, short: 300_000, factor: 14.4 },
+        { long: 21_600_000, short: 1_800_000, factor: 6 },
+    ]),
+})
+    .superRefine((b, ctx) => {
+    const sources = [b.errorRatio !== undefined, b.total !== undefined].filter(Boolean).length;
+    if (sources === 0)
+        ctx.addIssue({ code: 'custom', path: [], message: 'expected errorRatio, or total with good or errors (the SLI queries over {{window}})', input: undefined });
+    if (sources === 2)
+        ctx.addIssue({ code: 'custom', path: ['errorRatio'], message: 'expected errorRatio or total with good/errors, not both', input: b.errorRatio });
+    if (b.total !== undefined && (b.good === undefined) === (b.errors === undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'expected exactly one of good or errors beside total', input: undefined });
+    if (b.total === undefined && (b.good !== undefined || b.errors !== undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'is required with good or errors', input: undefined });
+    b.burnRateAlerts.forEach((a, i) => {
+        if (a.short >= a.long)
+            ctx.addIssue({ code: 'custom', path: ['burnRateAlerts', i, 'short'], message: 'expected a short window shorter than the long one', input: a.short });
+    });
+});
+const deployWindowSchema = strictObject({
+    days: array(weekdaySchema, { error: 'expected a list of days such as [mon, tue, wed, thu]' }).min(1, { error: 'expected at least one day' }),
+    from: clockTime(),
+    to: clockTime(),
+})
+    .refine((w) => w.from < w.to, { error: 'expected from before to (a window ends on the day it starts; use two windows to cross midnight)', path: ['to'] });
+const freezeSchema = strictObject({
+    from: freezeInstant(),
+    /** Inclusive: a date alone means to the end of that day. */
+    to: freezeInstant(),
+    reason: schema_text('expected why nothing may ship, e.g. "year-end freeze"'),
+});
+const riskRuleSchema = strictObject({
+    class: riskClassSchema,
+    /** Globs of changed paths that put a release in this class (`**`, `*`, `?`). */
+    paths: array(schema_text('expected a glob such as src/payments/**'), { error: 'expected a list of globs' }).optional(),
+    /** `contract`: a contract-phase (irreversible) migration ships; `any`: any migration changed. */
+    migrations: schemas_enum(['contract', 'any'], { error: 'expected contract | any' }).optional(),
+})
+    .refine((r) => r.paths !== undefined || r.migrations !== undefined, { error: 'expected paths or migrations (what puts a release in this class)' });
+const riskRequirementSchema = strictObject({
+    strategies: array(schemas_enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' })).min(1).optional(),
+    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).optional(),
+    /** The bake at the first step must last at least this long. */
+    minBake: positiveDuration.optional(),
+    /** The first traffic step may not exceed this share. */
+    maxFirstStep: percent().optional(),
+    /** No automatic promotion past this share: the plan's steps must stop there for an approval. */
+    approvalAbove: percent().optional(),
+});
+const policySchema = strictObject({
+    errorBudget: errorBudgetSchema.optional(),
+    /** Deploy only inside one of these windows (rollback is never held back). */
+    windows: strictObject({
+        timeZone: timeZoneSchema.default('UTC'),
+        allow: array(deployWindowSchema, { error: 'expected a list of { days, from, to }' }).min(1, { error: 'expected at least one window' }),
+    })
+        .optional(),
+    /** Dated periods when nothing ships; read in windows.timeZone (or `timeZone`) unless they carry an offset. */
+    freezes: array(freezeSchema, { error: 'expected a list of { from, to, reason }' }).optional(),
+    timeZone: timeZoneSchema.optional(),
+    risk: strictObject({
+        rules: array(riskRuleSchema, { error: 'expected a list of { class, paths | migrations }' }).default([]),
+        /** The class of a release no rule matches. */
+        default: riskClassSchema.default('low'),
+        require: strictObject({ low: riskRequirementSchema.optional(), medium: riskRequirementSchema.optional(), high: riskRequirementSchema.optional() }).default({}),
+    })
+        .optional(),
 });
 // ── the plan ───────────────────────────────────────────────────────────────────────────
 const planSchema = strictObject({
@@ -64674,6 +64035,7 @@ const planSchema = strictObject({
     /** Set once a contract-phase migration shipped: the previous version can no longer run. */
     irreversible: union([schemas_boolean(), schema_text()], { error: 'expected true, false or a reason' }).optional(),
     checklist: checklistSchema.optional(),
+    policy: policySchema.optional(),
 })
     .superRefine((plan, ctx) => {
     plan.steps?.forEach((w, i) => {
@@ -64712,16 +64074,16 @@ function loadPlanFile(file, options = {}) {
     }
     catch (err) {
         const code = err.code;
-        throw new core_errors/* PlanError */.W6(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
+        throw new errors/* PlanError */.W6(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
     }
     return parsePlanText(text, file, options);
 }
 /** Validates a plan given as YAML text; `file` names it in errors. */
 function parsePlanText(text, file, options = {}) {
-    const lineCounter = new yaml_dist/* LineCounter */.HN();
-    const doc = (0,yaml_dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+    const lineCounter = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
-        throw new core_errors/* PlanError */.W6(file, doc.errors.map((e) => {
+        throw new errors/* PlanError */.W6(file, doc.errors.map((e) => {
             const pos = e.linePos?.[0];
             return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}invalid YAML: ${e.message.split('\n')[0]}`;
         }));
@@ -64732,44 +64094,32 @@ function parsePlanText(text, file, options = {}) {
     }
     catch (err) {
         // Unresolved aliases and alias bombs surface only when the document is converted.
-        throw new core_errors/* PlanError */.W6(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
+        throw new errors/* PlanError */.W6(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
     }
     if (raw === null || raw === undefined)
-        throw new core_errors/* PlanError */.W6(file, ['is empty: expected a mapping with at least `service` and `environment`']);
+        throw new errors/* PlanError */.W6(file, ['is empty: expected a mapping with at least `service` and `environment`']);
     if (typeof raw !== 'object' || Array.isArray(raw))
-        throw new core_errors/* PlanError */.W6(file, ['expected a mapping at the top level (service, environment, …)']);
+        throw new errors/* PlanError */.W6(file, ['expected a mapping at the top level (service, environment, …)']);
     return validatePlanObject(raw, file, options, (p) => lineOf(doc, lineCounter, p));
 }
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
 function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefined) {
     const problems = [];
-    const strict = new Set(['service', 'environment', 'strategy', ...(options.require ?? [])]);
-    const lenientProblems = [];
     const used = new Set(['service', 'environment', 'strategy', ...(options.require ?? []), ...(options.reads ?? [])]);
     const unresolved = new Set();
     const missingEnv = new Set();
     const interpolated = interpolate(raw, [], options.env ?? process.env, options.onSecret, (path, name) => {
         const section = String(path[0]);
         missingEnv.add(formatPath(path));
-        const problem = `${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`;
-        if (options.lenient && !strict.has(section)) {
-            // Left out of this run's plan, and reported after the work that needs only the strict sections.
-            if (used.has(section))
-                lenientProblems.push(`${problem} (${section} left out)`);
-            unresolved.add(section);
-        }
-        else if (used.has(section))
-            problems.push(problem);
+        if (used.has(section))
+            problems.push(`${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`);
         else
             unresolved.add(section);
     });
     // A variable used only by a section this action never reads (say, the rollback webhook
     // during a gate) must not stop it: that section is left out of this run's plan.
-    const leftOut = {};
-    for (const section of unresolved) {
-        leftOut[section] = interpolated[section];
+    for (const section of unresolved)
         delete interpolated[section];
-    }
     const overridden = new Map();
     for (const o of options.overrides ?? []) {
         setAt(interpolated, o.path, o.value);
@@ -64779,8 +64129,6 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         if (interpolated[section] === undefined)
             problems.push(`${section}: is required by this action`);
     }
-    if (options.lenient)
-        dropInvalidSections(interpolated, strict, (issue) => describeIssue(issue, overridden, lineOfPath), lenientProblems, leftOut);
     const result = planSchema.safeParse(interpolated, { reportInput: true });
     if (!result.success) {
         for (const issue of result.error.issues) {
@@ -64791,41 +64139,8 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         }
     }
     if (problems.length > 0)
-        throw new core_errors/* PlanError */.W6(file, dedupe(problems));
-    return { plan: result.data, file, ...(options.lenient ? { problems: dedupe(lenientProblems), leftOut } : {}) };
-}
-/**
- * Lenient loading: removes every top-level key outside `strict` that does not validate (and
- * unknown top-level keys), so the strict sections are judged on their own. Repeats because a
- * cross-section rule can name a section only once another is gone.
- */
-function dropInvalidSections(plan, strict, describe, problems, leftOut) {
-    for (let round = 0; round < 4; round++) {
-        const result = planSchema.safeParse(plan, { reportInput: true });
-        if (result.success)
-            return;
-        let dropped = false;
-        for (const issue of result.error.issues) {
-            const top = issue.path[0];
-            if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
-                for (const key of issue.keys) {
-                    problems.push(`${key}: unknown key (left out)`);
-                    leftOut[key] = plan[key];
-                    delete plan[key];
-                    dropped = true;
-                }
-                continue;
-            }
-            if (typeof top !== 'string' || strict.has(top) || !(top in plan))
-                continue;
-            problems.push(`${describe(issue)} (${top} left out)`);
-            leftOut[top] = plan[top];
-            delete plan[top];
-            dropped = true;
-        }
-        if (!dropped)
-            return;
-    }
+        throw new errors/* PlanError */.W6(file, dedupe(problems));
+    return { plan: result.data, file };
 }
 function describeIssue(issue, overridden, lineOfPath) {
     const path = issue.path.filter((p) => typeof p !== 'symbol');
@@ -64877,20 +64192,20 @@ function dedupe(items) {
 function lineOf(doc, counter, path) {
     // Walk down as far as the document goes: a missing field points at its parent.
     let node = doc.contents;
-    let found = (0,yaml_dist/* isNode */.Ll)(node) ? node : undefined;
+    let found = (0,dist/* isNode */.Ll)(node) ? node : undefined;
     for (const key of path) {
-        if ((0,yaml_dist/* isMap */.jh)(node)) {
-            const pair = node.items.find((p) => ((0,yaml_dist/* isNode */.Ll)(p.key) ? p.key.value === key : p.key === key));
+        if ((0,dist/* isMap */.jh)(node)) {
+            const pair = node.items.find((p) => ((0,dist/* isNode */.Ll)(p.key) ? p.key.value === key : p.key === key));
             if (!pair)
                 return undefined;
-            found = (0,yaml_dist/* isNode */.Ll)(pair.key) ? pair.key : found;
+            found = (0,dist/* isNode */.Ll)(pair.key) ? pair.key : found;
             node = pair.value;
-            if ((0,yaml_dist/* isNode */.Ll)(node) && !(0,yaml_dist/* isMap */.jh)(node) && !(0,yaml_dist/* isSeq */.oP)(node))
+            if ((0,dist/* isNode */.Ll)(node) && !(0,dist/* isMap */.jh)(node) && !(0,dist/* isSeq */.oP)(node))
                 found = node;
         }
-        else if ((0,yaml_dist/* isSeq */.oP)(node) && typeof key === 'number') {
+        else if ((0,dist/* isSeq */.oP)(node) && typeof key === 'number') {
             node = node.items[key];
-            if (!(0,yaml_dist/* isNode */.Ll)(node))
+            if (!(0,dist/* isNode */.Ll)(node))
                 return undefined;
             found = node;
         }
@@ -64942,8 +64257,6 @@ function setAt(target, path, value) {
 
 
 
-/** The file name a plan built from action inputs alone goes by. */
-const INPUTS_PLAN = '(action inputs)';
 /** Where plans live unless the `plan` input says otherwise. */
 const DEFAULT_PLAN_FILE = '.github/rollout.yml';
 /**
@@ -64951,20 +64264,19 @@ const DEFAULT_PLAN_FILE = '.github/rollout.yml';
  * input overrides, registering every value taken from the environment as a secret.
  */
 function loadActionPlan(runtime, options = {}) {
-    const named = inputs_getOptionalInput(runtime, 'plan');
+    const named = (0,inputs/* getOptionalInput */.lI)(runtime, 'plan');
     const file = named ?? DEFAULT_PLAN_FILE;
     const loadOptions = {
         require: options.require,
         reads: options.reads,
         overrides: options.overrides,
-        lenient: options.lenient,
         env: runtime.env,
         onSecret: (value) => runtime.setSecret(value),
     };
     if (!named && !(0,external_node_fs_.existsSync)(file) && options.fallback) {
         const built = options.fallback();
         if (built)
-            return validatePlanObject(built, INPUTS_PLAN, loadOptions);
+            return validatePlanObject(built, '(action inputs)', loadOptions);
     }
     return loadPlanFile(file, loadOptions);
 }
@@ -64974,10 +64286,6 @@ function loadActionPlan(runtime, options = {}) {
  */
 function loadRolloutPlan(runtime, options) {
     const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
-    // Lenient loads know the strategy's strict sections only after a first look at the strategy.
-    const strategy = options.lenient ? loadActionPlan(runtime, { ...options, require: [], reads: all }).plan.strategy : undefined;
-    if (strategy)
-        return loadActionPlan(runtime, { ...options, require: options.require(strategy), reads: all });
     const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
     const required = options.require(loaded.plan.strategy);
     // Loading again with the strategy's sections required reports them as every other missing section is reported.
@@ -64997,7 +64305,6 @@ function loadRolloutPlan(runtime, options) {
 
 
 
-
 // Defaults live here as well as in action.yml: the umbrella action and the CLI never see action.yml.
 const DEFAULT_TRACK_LABEL = 'track';
 const DEFAULT_ENVIRONMENT = 'production';
@@ -65006,16 +64313,16 @@ const DEFAULT_SERVICE = 'service';
 const SHORTCUT_INTERVAL_MS = 30_000;
 const SHORTCUT_BAKE_MS = 300_000;
 function readShortcuts(runtime) {
-    const selector = inputs_getOptionalInput(runtime, 'selector');
+    const selector = (0,inputs/* getOptionalInput */.lI)(runtime, 'selector');
     if (selector !== undefined && /[{}]/.test(selector))
-        throw new core_errors/* InputError */.dz('selector', `expected label matchers without braces, e.g. service="orders",job="api", got ${JSON.stringify(selector)}`);
-    const trackLabel = inputs_getOptionalInput(runtime, 'track-label') ?? DEFAULT_TRACK_LABEL;
+        throw new errors/* InputError */.dz('selector', `expected label matchers without braces, e.g. service="orders",job="api", got ${JSON.stringify(selector)}`);
+    const trackLabel = (0,inputs/* getOptionalInput */.lI)(runtime, 'track-label') ?? DEFAULT_TRACK_LABEL;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(trackLabel))
-        throw new core_errors/* InputError */.dz('track-label', `expected a Prometheus label name, got ${JSON.stringify(trackLabel)}`);
+        throw new errors/* InputError */.dz('track-label', `expected a Prometheus label name, got ${JSON.stringify(trackLabel)}`);
     return {
-        errorRatePercent: getNumberInput(runtime, 'error-rate-threshold', { min: 0, max: 100 }),
-        p95Ms: getNumberInput(runtime, 'latency-p95-ms', { min: 0 }),
-        p99Ms: getNumberInput(runtime, 'latency-p99-ms', { min: 0 }),
+        errorRatePercent: (0,inputs/* getNumberInput */.i5)(runtime, 'error-rate-threshold', { min: 0, max: 100 }),
+        p95Ms: (0,inputs/* getNumberInput */.i5)(runtime, 'latency-p95-ms', { min: 0 }),
+        p99Ms: (0,inputs/* getNumberInput */.i5)(runtime, 'latency-p99-ms', { min: 0 }),
         selector,
         trackLabel,
     };
@@ -65058,13 +64365,13 @@ function requestsQuery(s) {
 function effectiveMetrics(plan, file, prometheusUrl) {
     if (prometheusUrl !== undefined) {
         if (!/^https?:\/\/[^\s]+$/.test(prometheusUrl))
-            throw new core_errors/* InputError */.dz('prometheus-url', `expected a URL such as http://prometheus:9090, got ${JSON.stringify(prometheusUrl)}`);
+            throw new errors/* InputError */.dz('prometheus-url', `expected a URL such as http://prometheus:9090, got ${JSON.stringify(prometheusUrl)}`);
         if (plan.metrics?.provider === 'prometheus')
             return { ...plan.metrics, address: prometheusUrl };
         return { provider: 'prometheus', address: prometheusUrl, timeout: 10_000, retries: 2 };
     }
     if (!plan.metrics)
-        throw new core_errors/* PlanError */.W6(file, ['metrics: is required by metrics-gate (or set the prometheus-url input)']);
+        throw new errors/* PlanError */.W6(file, ['metrics: is required by metrics-gate (or set the prometheus-url input)']);
     return plan.metrics;
 }
 /** The plan's analysis with this run's input overrides and shortcut checks merged in. */
@@ -65072,7 +64379,7 @@ function effectiveAnalysis(runtime, plan, file, s) {
     const shortcuts = shortcutChecks(s);
     const base = plan.analysis;
     if (!base && shortcuts.length === 0)
-        throw new core_errors/* PlanError */.W6(file, ['analysis: is required by metrics-gate (or set error-rate-threshold, latency-p95-ms or latency-p99-ms)']);
+        throw new errors/* PlanError */.W6(file, ['analysis: is required by metrics-gate (or set error-rate-threshold, latency-p95-ms or latency-p99-ms)']);
     const checks = [...(base?.checks ?? [])];
     for (const shortcut of shortcuts) {
         // A plan check of the same name keeps its query and takes the input's threshold.
@@ -65096,41 +64403,41 @@ function effectiveAnalysis(runtime, plan, file, s) {
     };
     if (!base?.requests && shortcuts.length > 0)
         analysis.requests = requestsQuery(s);
-    const interval = getDurationInput(runtime, 'interval');
-    const bake = getDurationInput(runtime, 'bake');
-    const window = getDurationInput(runtime, 'window');
-    const minRequests = getNumberInput(runtime, 'min-requests', { min: 0, integer: true });
+    const interval = (0,inputs/* getDurationInput */.l0)(runtime, 'interval');
+    const bake = (0,inputs/* getDurationInput */.l0)(runtime, 'bake');
+    const window = (0,inputs/* getDurationInput */.l0)(runtime, 'window');
+    const minRequests = (0,inputs/* getNumberInput */.i5)(runtime, 'min-requests', { min: 0, integer: true });
     if (window !== undefined) {
         if (window <= 0)
-            throw new core_errors/* InputError */.dz('window', 'expected a duration greater than 0');
+            throw new errors/* InputError */.dz('window', 'expected a duration greater than 0');
         analysis.window = window;
     }
     if (interval !== undefined) {
         if (interval <= 0)
-            throw new core_errors/* InputError */.dz('interval', 'expected a duration greater than 0');
+            throw new errors/* InputError */.dz('interval', 'expected a duration greater than 0');
         analysis.interval = interval;
     }
     if (bake !== undefined) {
         if (bake <= 0)
-            throw new core_errors/* InputError */.dz('bake', 'expected a duration greater than 0');
+            throw new errors/* InputError */.dz('bake', 'expected a duration greater than 0');
         analysis.bake = bake;
     }
     if (analysis.interval > analysis.bake)
-        throw new core_errors/* InputError */.dz(interval !== undefined ? 'interval' : 'bake', `expected interval (${formatDuration(analysis.interval)}) ≤ bake (${formatDuration(analysis.bake)})`);
+        throw new errors/* InputError */.dz(interval !== undefined ? 'interval' : 'bake', `expected interval (${(0,duration/* formatDuration */.a3)(analysis.interval)}) ≤ bake (${(0,duration/* formatDuration */.a3)(analysis.bake)})`);
     if (minRequests !== undefined)
         analysis.minRequests = minRequests;
     if (analysis.minRequests > 0 && !analysis.requests)
-        throw new core_errors/* InputError */.dz('min-requests', `needs analysis.requests in ${file}: the query that counts requests for {{track}} over {{window}}`);
+        throw new errors/* InputError */.dz('min-requests', `needs analysis.requests in ${file}: the query that counts requests for {{track}} over {{window}}`);
     return analysis;
 }
 /** Loads the plan (or builds one from the shortcut inputs) and applies this run's inputs. */
 function resolveMetricsGate(runtime) {
     const shortcuts = readShortcuts(runtime);
-    const prometheusUrl = inputs_getOptionalInput(runtime, 'prometheus-url');
+    const prometheusUrl = (0,inputs/* getOptionalInput */.lI)(runtime, 'prometheus-url');
     const { plan, file } = loadActionPlan(runtime, {
         reads: ['metrics', 'analysis'],
         fallback: () => hasShortcutChecks(shortcuts)
-            ? { service: inputs_getOptionalInput(runtime, 'service') ?? DEFAULT_SERVICE, environment: inputs_getOptionalInput(runtime, 'environment') ?? DEFAULT_ENVIRONMENT }
+            ? { service: (0,inputs/* getOptionalInput */.lI)(runtime, 'service') ?? DEFAULT_SERVICE, environment: (0,inputs/* getOptionalInput */.lI)(runtime, 'environment') ?? DEFAULT_ENVIRONMENT }
             : undefined,
     });
     const analysis = effectiveAnalysis(runtime, plan, file, shortcuts);
@@ -65139,10 +64446,10 @@ function resolveMetricsGate(runtime) {
 }
 /** metrics-gate: judges the canary against stable over the bake and fails the step unless it passes. */
 async function runMetricsGateAction(runtime, deps = {}) {
-    const { plan, file, metrics, analysis } = resolveMetricsGate(runtime);
+    const { plan, metrics, analysis } = resolveMetricsGate(runtime);
     const clock = deps.clock ?? core_clock/* systemClock */.m;
-    const provider = deps.provider ?? createMetricsProvider(metrics, { clock });
-    const report = await runtime.group(`metrics-gate: ${plan.service} (${plan.environment})`, () => runGate({
+    const provider = deps.provider ?? (0,core_metrics/* createMetricsProvider */.L)(metrics, { clock });
+    const report = await runtime.group(`metrics-gate: ${plan.service} (${plan.environment})`, () => (0,gate/* runGate */.Rg)({
         analysis,
         provider,
         clock,
@@ -65152,15 +64459,8 @@ async function runMetricsGateAction(runtime, deps = {}) {
     }));
     runtime.setOutput('verdict', report.verdict);
     runtime.setOutput('report', JSON.stringify(report));
-    runtime.appendSummary(renderGateSummary(report, `metrics-gate: ${plan.service}`));
-    const allowed = verdictAllowsPromotion(report.verdict, analysis.onInconclusive);
-    // A gate run from a plan file judges that plan's rollout: its verdict joins the rollout record.
-    if (file !== INPUTS_PLAN) {
-        const problem = await recordGateVerdict(runtime, plan, { standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason }, { clock, cwd: deps.cwd ?? process.cwd(), store: deps.store });
-        if (problem)
-            runtime.warning(problem);
-    }
-    if (allowed) {
+    runtime.appendSummary((0,summary/* renderGateSummary */.o)(report, `metrics-gate: ${plan.service}`));
+    if (verdictAllowsPromotion(report.verdict, analysis.onInconclusive)) {
         if (report.verdict !== 'pass')
             runtime.warning(`metrics-gate: ${report.verdict} (allowed by onInconclusive: pass): ${report.reason}`);
         return { ok: true };
@@ -68332,6 +67632,82 @@ async function runAction(name, body, runtime = new RunnerRuntime()) {
 
 /***/ }),
 
+/***/ 4414:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Xm: () => (/* binding */ renderTemplate)
+/* harmony export */ });
+/* unused harmony exports commandFromTemplate, splitWords */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2091);
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
+/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
+function renderTemplate(template, vars, field = 'template') {
+    return template.replace(PLACEHOLDER, (_m, name) => {
+        const value = vars[name];
+        if (value === undefined) {
+            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
+        }
+        return String(value);
+    });
+}
+/**
+ * Splits a command template into an argument vector the way a shell splits words (quotes,
+ * backslashes), then fills placeholders inside each word. Values are never re-split or
+ * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
+ */
+function commandFromTemplate(template, vars, field = 'command') {
+    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
+}
+/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
+function splitWords(text, field = 'command') {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quote;
+    for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (quote) {
+            if (ch === quote)
+                quote = undefined;
+            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
+                current += text[++i];
+            else
+                current += ch;
+        }
+        else if (ch === "'" || ch === '"') {
+            quote = ch;
+            inWord = true;
+        }
+        else if (ch === '\\' && i + 1 < text.length) {
+            current += text[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(ch)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else {
+            current += ch;
+            inWord = true;
+        }
+    }
+    if (quote)
+        throw new UserError(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
+    if (inWord)
+        words.push(current);
+    if (words.length === 0)
+        throw new UserError(`${field}: empty command`);
+    return words;
+}
+
+
+/***/ }),
+
 /***/ 2613:
 /***/ ((module) => {
 
@@ -71289,7 +70665,7 @@ __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-__webpack_unused_export__ = publicApi.parse;
+exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;

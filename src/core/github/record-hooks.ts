@@ -14,6 +14,8 @@ export interface RecordEvent {
   version?: string;
   weight: number;
   gate?: string;
+  /** Release-policy refusals the run overrode: kept in the deployment's payload. */
+  policyOverride?: { by: string; reason: string; rules: string[] };
 }
 
 /** A record the rollout could not write; its message says what to do. */
@@ -100,7 +102,7 @@ export class DeploymentRecordHooks {
           environment: event.environment,
           ref: deployedRef(this.runtime),
           description,
-          payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}) },
+          payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
         });
         this.deploymentId = created.id;
       } catch (err) {
