@@ -35781,8 +35781,8 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1356);
+/* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8965);
+/* harmony import */ var _core_rollout_metrics_gate_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1347);
 /* harmony import */ var _core_rollout_backtest_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7664);
 
 
@@ -36924,26 +36924,45 @@ class FakeClock {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   E9: () => (/* binding */ parseDuration),
+/* harmony export */   Em: () => (/* binding */ REPEATED_UNIT),
 /* harmony export */   Jn: () => (/* binding */ promDuration),
-/* harmony export */   a3: () => (/* binding */ formatDuration)
+/* harmony export */   a3: () => (/* binding */ formatDuration),
+/* harmony export */   jL: () => (/* binding */ repeatsDurationUnit)
 /* harmony export */ });
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const COMPOUND = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-/** Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. */
+/** Units from largest to smallest: a compound duration names each at most once, in this order. */
+const UNIT_ORDER = ['h', 'm', 's', 'ms'];
+/**
+ * Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. A unit
+ * that repeats or comes after a smaller one (`1h1h`, `30s1m`) is malformed: it is almost always
+ * a typo, and summing it would silently double a bake or a timeout.
+ */
 function parseDuration(text) {
     const trimmed = text.trim();
     if (!COMPOUND.test(trimmed))
         return undefined;
     let total = 0;
+    let lastUnit = -1;
     for (const part of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
         const [, amount, unit] = part;
         if (amount === undefined || unit === undefined || !DURATION.test(`${amount}${unit}`))
             return undefined;
+        const rank = UNIT_ORDER.indexOf(unit);
+        if (rank <= lastUnit)
+            return undefined;
+        lastUnit = rank;
         total += Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
     }
     return Number.isFinite(total) ? Math.round(total) : undefined;
 }
+/** True when `text` is made of duration parts but repeats a unit or puts a smaller one first (`1h1h`). */
+function repeatsDurationUnit(text) {
+    return COMPOUND.test(text.trim()) && parseDuration(text) === undefined;
+}
+/** The part of a duration error that says why a unit-shaped text was refused. */
+const REPEATED_UNIT = 'each unit once, largest first (1h30m, not 1h1h or 30m1h)';
 /** Formats milliseconds the way a plan would write them: `1m30s`, `500ms`. */
 function formatDuration(ms) {
     if (ms < 1000)
@@ -52746,9 +52765,10 @@ async function httpRequest(req, clock = core_clock/* systemClock */.m) {
 /* harmony export */   l0: () => (/* binding */ getDurationInput),
 /* harmony export */   lI: () => (/* binding */ getOptionalInput)
 /* harmony export */ });
-/* unused harmony exports getRequiredInput, parseNumberInput, getListInput */
+/* unused harmony exports getRequiredInput, parseNumberInput, getListInput, parseTrafficSteps, getTrafficWeightInput */
 /* harmony import */ var _duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3816);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2091);
+
 
 
 /** The input's value; an InputError naming it when it is missing. */
@@ -52810,7 +52830,7 @@ function getDurationInput(runtime, name) {
         return undefined;
     const ms = (0,_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .parseDuration */ .E9)(value);
     if (ms === undefined)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .dz(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .dz(name, `expected a duration such as 500ms, 30s, 5m or 1h${(0,_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .repeatsDurationUnit */ .jL)(value) ? ` (${_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .REPEATED_UNIT */ .Em})` : ''}, got ${JSON.stringify(value)}`);
     return ms;
 }
 /** A list input: comma- or newline-separated, blanks dropped. */
@@ -52822,6 +52842,23 @@ function getListInput(runtime, name) {
         .split(/[,\n]/)
         .map((s) => s.trim())
         .filter(Boolean);
+}
+/**
+ * Traffic weights given as an input (`steps`, `to`, `weight`), held to the same rule as a plan's
+ * `steps`: an input can never ask for what the plan itself would refuse. `current` is the
+ * canary's share now, when the steps must rise from it.
+ */
+function parseTrafficSteps(name, values, current) {
+    const weights = values.map((v) => parseNumberInput(name, v, { min: 0, max: 100 }));
+    const problem = trafficStepsProblem(weights, current);
+    if (problem)
+        throw new InputError(name, `${problem.message}, got ${values.join(',')}`);
+    return weights;
+}
+/** A single traffic weight input (`weight`, `to`), under the rule of `parseTrafficSteps`. */
+function getTrafficWeightInput(runtime, name) {
+    const value = runtime.getInput(name);
+    return value === undefined ? undefined : parseTrafficSteps(name, [value])[0];
 }
 
 
@@ -53759,8 +53796,8 @@ var factory = __nccwpck_require__(7441);
 var inputs = __nccwpck_require__(7197);
 // EXTERNAL MODULE: ./src/core/metrics/index.ts + 4 modules
 var core_metrics = __nccwpck_require__(468);
-// EXTERNAL MODULE: ./src/core/rollout/metrics-gate.ts + 35 modules
-var metrics_gate = __nccwpck_require__(1356);
+// EXTERNAL MODULE: ./src/core/rollout/metrics-gate.ts + 36 modules
+var metrics_gate = __nccwpck_require__(1347);
 ;// CONCATENATED MODULE: ./src/core/rollout/backtest.ts
 
 
@@ -53864,7 +53901,7 @@ async function runBacktestAction(runtime, deps = {}) {
 
 /***/ }),
 
-/***/ 1356:
+/***/ 1347:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -64805,7 +64842,29 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/core/plan/steps.ts
+/**
+ * The one rule for traffic steps, whether they come from a plan's `steps`, or from the `steps`,
+ * `to` or `weight` inputs: each a share greater than 0 and at most 100, strictly rising, and
+ * (for a run that starts from a canary that already has traffic) never below the share it has.
+ * A 0 is not a step: sending the canary nothing is rollback's job.
+ */
+function trafficStepsProblem(steps, current) {
+    for (const [index, weight] of steps.entries()) {
+        if (!Number.isFinite(weight) || weight <= 0 || weight > 100)
+            return { index, message: 'expected a traffic weight greater than 0 and at most 100 (0 is not a step: rollback takes the canary to 0)' };
+        const previous = steps[index - 1];
+        if (previous !== undefined && weight <= previous)
+            return { index, message: `expected steps in increasing order (after ${previous})` };
+    }
+    const first = steps[0];
+    if (current !== undefined && first !== undefined && first < current)
+        return { index: 0, message: `expected steps that rise from the canary's current ${Math.round(current * 100) / 100}% (lowering it is rollback's job)` };
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/core/plan/schema.ts
+
 
 
 // Every leaf says what it expects in words a plan author understands; the loader appends
@@ -64816,7 +64875,8 @@ const durationSchema = union([schemas_string(), schemas_number()], { error: 'exp
     .transform((value, ctx) => {
     const ms = typeof value === 'number' ? Number.NaN : (0,duration/* parseDuration */.E9)(value);
     if (ms === undefined || Number.isNaN(ms)) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 5m or 1h (a bare number has no unit)', input: value });
+        const why = typeof value === 'string' && (0,duration/* repeatsDurationUnit */.jL)(value) ? duration/* REPEATED_UNIT */.Em : 'a bare number has no unit';
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 5m or 1h (${why})`, input: value });
         return NEVER;
     }
     return ms;
@@ -64842,6 +64902,10 @@ const haproxyTrafficSchema = strictObject({
     /** HAProxy's absolute weight that means "all traffic" (0–256). */
     maxWeight: num('expected a whole number from 1 to 256').int().min(1).max(256).default(100),
     timeout: positiveDuration.default(5000),
+    /** How long a change waits for the server about to get traffic to pass its health check (default 30s). */
+    healthTimeout: positiveDuration.optional(),
+    /** How long the server given traffic must stay UP after a change before it counts (default 2s). */
+    healthSettle: durationSchema.optional(),
 });
 const commandTrafficSchema = strictObject({
     provider: literal('command'),
@@ -65228,7 +65292,7 @@ const planSchema = strictObject({
     smoke: array(smokeCheckSchema, { error: 'expected a list of smoke checks' }).optional(),
     metrics: metricsSchema.optional(),
     analysis: analysisSchema.optional(),
-    steps: array(num('expected a traffic weight').gt(0, { error: 'expected a traffic weight from 1 to 100' }).max(100, { error: 'expected a traffic weight from 1 to 100' }), {
+    steps: array(num('expected a traffic weight'), {
         error: 'expected a list of traffic weights such as [5, 25, 50, 100]',
     })
         .min(1, { error: 'expected at least one step' })
@@ -65243,13 +65307,17 @@ const planSchema = strictObject({
     policy: policySchema.optional(),
 })
     .superRefine((plan, ctx) => {
-    plan.steps?.forEach((w, i) => {
-        const prev = plan.steps?.[i - 1];
-        if (prev !== undefined && w <= prev)
-            ctx.addIssue({ code: 'custom', path: ['steps', i], message: `expected steps in increasing order (after ${prev})`, input: w });
-    });
+    const stepProblem = plan.steps ? trafficStepsProblem(plan.steps) : undefined;
+    if (stepProblem)
+        ctx.addIssue({ code: 'custom', path: ['steps', stepProblem.index], message: stepProblem.message, input: plan.steps?.[stepProblem.index] });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
         ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    for (const clash of sameNamedRoles(plan))
+        ctx.addIssue({ code: 'custom', path: clash.path, message: clash.message, input: clash.value });
+    // Without a read, rollgate would have to believe its own notes about which colour is live, and
+    // a rollback from a fresh runner would switch blind.
+    if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'command' && !plan.traffic.getWeight)
+        ctx.addIssue({ code: 'custom', path: ['traffic', 'getWeight'], message: 'is required with strategy: blue-green (the command that prints the green share, so the live colour is read, never assumed)', input: undefined });
     // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
     if (plan.strategy === 'rolling') {
         if (!plan.deploy?.kubernetes?.deployment)
@@ -65262,6 +65330,54 @@ const planSchema = strictObject({
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
         ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
 });
+/**
+ * Two roles that name the same server, subset, backend or Deployment: every weight change would
+ * set one thing twice (a plan with `stable: blue, canary: blue` sends 100% nowhere). A
+ * copy-paste typo that must never validate.
+ */
+function sameNamedRoles(plan) {
+    const pairs = [];
+    const t = plan.traffic;
+    const blueGreen = plan.strategy === 'blue-green';
+    if (t) {
+        switch (t.provider) {
+            case 'haproxy':
+                if (blueGreen)
+                    pairs.push(['blue', t.blue, 'green', t.green, ['traffic']]);
+                else
+                    pairs.push(['stable', t.stable, 'canary', t.canary, ['traffic']]);
+                break;
+            case 'istio':
+                pairs.push(['stableSubset', t.stableSubset, 'canarySubset', t.canarySubset, ['traffic']]);
+                break;
+            case 'gateway-api':
+            case 'smi':
+                pairs.push(['stableBackend', t.stableBackend, 'canaryBackend', t.canaryBackend, ['traffic']]);
+                break;
+            case 'service-selector':
+                pairs.push(['blue', t.blue, 'green', t.green, ['traffic']]);
+                break;
+            case 'command':
+            case 'nginx-ingress':
+            case 'argo-rollouts':
+                break;
+        }
+    }
+    const k = plan.deploy?.kubernetes;
+    if (k) {
+        if (blueGreen)
+            pairs.push(['blueDeployment', k.blueDeployment, 'greenDeployment', k.greenDeployment, ['deploy', 'kubernetes']]);
+        else
+            pairs.push(['stableDeployment', k.stableDeployment, 'canaryDeployment', k.canaryDeployment, ['deploy', 'kubernetes']]);
+    }
+    return pairs
+        .filter(([, a, , b]) => a !== undefined && a === b)
+        .map(([first, value, second, , path]) => ({
+        path: [...path, second],
+        message: `names the same ${path[0] === 'traffic' ? 'server or backend' : 'Deployment'} as ${first} (${JSON.stringify(value)}): the two roles must be different places, or every change would send traffic nowhere`,
+        value: value,
+    }));
+}
 
 ;// CONCATENATED MODULE: ./src/core/plan/load.ts
 
@@ -65741,7 +65857,7 @@ async function runMetricsGateAction(runtime, deps = {}) {
 
 /***/ }),
 
-/***/ 6609:
+/***/ 8965:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -65750,7 +65866,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Cs: () => (/* binding */ runAction)
 });
 
-// UNUSED EXPORTS: MemoryRuntime, RunnerRuntime, secretParts
+// UNUSED EXPORTS: INTERRUPT_GRACE_MS, Interrupted, MemoryRuntime, RunnerRuntime, ignoreClosedPipes, secretParts
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -68701,10 +68817,175 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(2091);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+const MAX_CAPTURE = (/* unused pure expression or super */ null && (1024 * 1024));
+/** Process groups of the commands running now, so an interrupted action can stop what it started. */
+const runningGroups = new Set();
+/**
+ * Sends `signal` to every command this process started and that is still running, with its
+ * whole process group (a deploy script's own children too). SIGTERM first lets a script clean
+ * up; `graceMs` later, whatever is left gets SIGKILL. Resolves once none is left, or after that.
+ */
+async function stopRunningCommands(signal = 'SIGTERM', graceMs = 3000) {
+    const groups = [...runningGroups];
+    for (const pid of groups)
+        signalGroup(pid, signal);
+    const deadline = Date.now() + graceMs;
+    // The group outlives its leader when a script's children ignore SIGTERM: wait on the group.
+    while (groups.some((pid) => signalGroup(pid, 0)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+    for (const pid of groups)
+        signalGroup(pid, 'SIGKILL');
+    return groups.length;
+}
+/** Signals a process group (0: only asks whether any member is alive); false when none is. */
+function signalGroup(pid, signal) {
+    try {
+        if (process.platform !== 'win32')
+            process.kill(-pid, signal);
+        else
+            process.kill(pid, signal);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * Runs a program with an argument vector (never a shell string). Resolves with the exit code
+ * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
+ * in which case its whole process group is killed.
+ */
+function runCommand(argv, options = {}) {
+    const [file, ...args] = argv;
+    if (!file)
+        return Promise.reject(new ProviderError('command', 'empty command'));
+    return new Promise((resolve, reject) => {
+        const child = spawn(file, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
+        });
+        const pid = child.pid;
+        if (pid !== undefined)
+            runningGroups.add(pid);
+        let stdout = '';
+        let stderr = '';
+        let settled = false;
+        const partial = { stdout: '', stderr: '' };
+        const kill = () => {
+            try {
+                if (child.pid && process.platform !== 'win32')
+                    process.kill(-child.pid, 'SIGKILL');
+                else
+                    child.kill('SIGKILL');
+            }
+            catch {
+                /* already gone */
+            }
+        };
+        const timer = options.timeoutMs !== undefined
+            ? setTimeout(() => {
+                kill();
+                finish(() => reject(new ProviderError('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
+            }, options.timeoutMs)
+            : undefined;
+        const onAbort = () => {
+            kill();
+            finish(() => reject(new ProviderError('command', `${file} was cancelled`)));
+        };
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        function finish(fn) {
+            if (settled)
+                return;
+            settled = true;
+            if (timer)
+                clearTimeout(timer);
+            options.signal?.removeEventListener('abort', onAbort);
+            fn();
+        }
+        const collect = (stream) => (chunk) => {
+            const text = chunk.toString('utf8');
+            if (stream === 'stdout' && stdout.length < MAX_CAPTURE)
+                stdout += text;
+            if (stream === 'stderr' && stderr.length < MAX_CAPTURE)
+                stderr += text;
+            if (options.onLine) {
+                const lines = (partial[stream] + text).split('\n');
+                partial[stream] = lines.pop() ?? '';
+                for (const line of lines)
+                    options.onLine(line, stream);
+            }
+        };
+        child.stdout.on('data', collect('stdout'));
+        child.stderr.on('data', collect('stderr'));
+        child.on('error', (err) => {
+            if (pid !== undefined)
+                runningGroups.delete(pid);
+            finish(() => reject(new ProviderError('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+        });
+        child.on('exit', () => {
+            if (pid !== undefined)
+                runningGroups.delete(pid);
+        });
+        child.on('close', (code, signal) => {
+            for (const stream of ['stdout', 'stderr'])
+                if (partial[stream] && options.onLine)
+                    options.onLine(partial[stream], stream);
+            finish(() => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+        });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(options.input ?? '');
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/core/runtime.ts
 
 
 
+
+/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
+class Interrupted extends Error {
+    received;
+    name = 'Interrupted';
+    constructor(received) {
+        super(`interrupted by ${received}`);
+        this.received = received;
+    }
+    /** The exit status a shell expects after this signal: 128 + its number. */
+    get exitCode() {
+        return this.received === 'SIGINT' ? 130 : 143;
+    }
+}
+/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
+function write(stream, text) {
+    if (stream.destroyed || !stream.writable)
+        return;
+    try {
+        stream.write(text);
+    }
+    catch {
+        /* best-effort: see ignoreClosedPipes */
+    }
+}
+let pipesGuarded = false;
+/**
+ * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
+ * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
+ * swallows the error and the action goes on.
+ */
+function ignoreClosedPipes() {
+    if (pipesGuarded)
+        return;
+    pipesGuarded = true;
+    for (const stream of [process.stdout, process.stderr])
+        stream.on('error', () => undefined);
+}
 /**
  * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
  * the path), its password, path and long path or query parts, since servers echo the path they
@@ -68751,10 +69032,17 @@ class RedactingRuntime {
 class RunnerRuntime extends RedactingRuntime {
     env;
     onRunner;
+    interruption = new AbortController();
+    signal = this.interruption.signal;
     constructor(env = process.env) {
         super();
         this.env = env;
         this.onRunner = env.GITHUB_ACTIONS === 'true';
+    }
+    /** Fires `signal` (once; later calls are ignored). */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
     }
     getInput(name) {
         const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
@@ -68773,7 +69061,7 @@ class RunnerRuntime extends RedactingRuntime {
         if (this.env.GITHUB_OUTPUT)
             setOutput(name, safe);
         else
-            process.stdout.write(`output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
+            write(process.stdout, `output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
     }
     appendSummary(markdown) {
         const safe = this.redact(markdown);
@@ -68781,28 +69069,28 @@ class RunnerRuntime extends RedactingRuntime {
         if (file)
             (0,external_node_fs_.appendFileSync)(file, `${safe}\n`);
         else
-            process.stdout.write(`\n${safe}\n`);
+            write(process.stdout, `\n${safe}\n`);
     }
     info(message) {
-        process.stdout.write(`${this.redact(message)}\n`);
+        write(process.stdout, `${this.redact(message)}\n`);
     }
     warning(message, target) {
         if (this.onRunner)
             warning(this.redact(message), toProperties(target));
         else
-            process.stdout.write(`warning: ${where(target)}${this.redact(message)}\n`);
+            write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
     }
     error(message, target) {
         if (this.onRunner)
             error(this.redact(message), toProperties(target));
         else
-            process.stderr.write(`error: ${where(target)}${this.redact(message)}\n`);
+            write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
     }
     debug(message) {
         if (this.onRunner)
             core_debug(this.redact(message));
         else if (this.env.ROLLGATE_DEBUG)
-            process.stdout.write(`debug: ${this.redact(message)}\n`);
+            write(process.stdout, `debug: ${this.redact(message)}\n`);
     }
     async group(title, fn) {
         if (!this.onRunner) {
@@ -68835,6 +69123,13 @@ class MemoryRuntime extends RedactingRuntime {
     outputs = {};
     logs = [];
     summary = '';
+    interruption = new AbortController();
+    signal = this.interruption.signal;
+    /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
+    }
     constructor(inputs = {}, env = {}) {
         super();
         this.inputs = inputs;
@@ -68874,8 +69169,14 @@ class MemoryRuntime extends RedactingRuntime {
 /**
  * Runs one action the way every entry does: user errors become a plain failure message,
  * anything else is a bug and keeps its stack trace. Sets the process exit code.
+ *
+ * On a real runner it also owns the process's edges: a closed stdout never stops the action,
+ * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
+ * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
+ * action has finished what cannot be left half-done. A second signal exits at once.
  */
 async function runAction(name, body, runtime = new RunnerRuntime()) {
+    const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
     let result;
     try {
         result = await body(runtime);
@@ -68884,16 +69185,54 @@ async function runAction(name, body, runtime = new RunnerRuntime()) {
         if ((0,errors/* isUserError */.iU)(err)) {
             result = { ok: false, failure: (0,errors/* describeError */.Uc)(err) };
         }
+        else if (runtime.signal.aborted && err === runtime.signal.reason) {
+            result = { ok: false };
+        }
         else {
             const stack = err instanceof Error && err.stack ? err.stack : String(err);
             result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
         }
+    }
+    finally {
+        release?.();
+    }
+    const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
+    if (interrupted) {
+        // Whatever the body made of it, an interrupted action did not finish what it was asked to.
+        result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
+        runtime.error(result.failure ?? interrupted.message);
+        process.exitCode = interrupted.exitCode;
+        return result;
     }
     if (!result.ok) {
         runtime.error(result.failure ?? `${name} failed`);
         process.exitCode = 1;
     }
     return result;
+}
+/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
+const INTERRUPT_GRACE_MS = 30_000;
+/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
+function watchProcess(runtime) {
+    ignoreClosedPipes();
+    const onSignal = (received) => {
+        if (runtime.signal.aborted) {
+            // A second Ctrl-C: the person wants out now.
+            process.exit(received === 'SIGINT' ? 130 : 143);
+        }
+        runtime.interrupt(received);
+        runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
+        void stopRunningCommands('SIGTERM');
+        setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
+    };
+    const onInt = () => onSignal('SIGINT');
+    const onTerm = () => onSignal('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    };
 }
 
 

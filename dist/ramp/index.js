@@ -35782,10 +35782,10 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5238);
+/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(792);
 
 
-await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('ramp', (runtime) => (0,_core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__/* .runRampAction */ ._)(runtime));
+await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('ramp', (runtime) => (0,_core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__/* .runRampAction */ ._)(runtime, { signal: runtime.signal }));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -35900,6 +35900,143 @@ function describeError(err) {
 
 /***/ }),
 
+/***/ 7561:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   a: () => (/* binding */ stopRunningCommands),
+/* harmony export */   d: () => (/* binding */ runCommand)
+/* harmony export */ });
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2091);
+
+
+const MAX_CAPTURE = 1024 * 1024;
+/** Process groups of the commands running now, so an interrupted action can stop what it started. */
+const runningGroups = new Set();
+/**
+ * Sends `signal` to every command this process started and that is still running, with its
+ * whole process group (a deploy script's own children too). SIGTERM first lets a script clean
+ * up; `graceMs` later, whatever is left gets SIGKILL. Resolves once none is left, or after that.
+ */
+async function stopRunningCommands(signal = 'SIGTERM', graceMs = 3000) {
+    const groups = [...runningGroups];
+    for (const pid of groups)
+        signalGroup(pid, signal);
+    const deadline = Date.now() + graceMs;
+    // The group outlives its leader when a script's children ignore SIGTERM: wait on the group.
+    while (groups.some((pid) => signalGroup(pid, 0)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+    for (const pid of groups)
+        signalGroup(pid, 'SIGKILL');
+    return groups.length;
+}
+/** Signals a process group (0: only asks whether any member is alive); false when none is. */
+function signalGroup(pid, signal) {
+    try {
+        if (process.platform !== 'win32')
+            process.kill(-pid, signal);
+        else
+            process.kill(pid, signal);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * Runs a program with an argument vector (never a shell string). Resolves with the exit code
+ * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
+ * in which case its whole process group is killed.
+ */
+function runCommand(argv, options = {}) {
+    const [file, ...args] = argv;
+    if (!file)
+        return Promise.reject(new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ProviderError */ .mZ('command', 'empty command'));
+    return new Promise((resolve, reject) => {
+        const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(file, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
+        });
+        const pid = child.pid;
+        if (pid !== undefined)
+            runningGroups.add(pid);
+        let stdout = '';
+        let stderr = '';
+        let settled = false;
+        const partial = { stdout: '', stderr: '' };
+        const kill = () => {
+            try {
+                if (child.pid && process.platform !== 'win32')
+                    process.kill(-child.pid, 'SIGKILL');
+                else
+                    child.kill('SIGKILL');
+            }
+            catch {
+                /* already gone */
+            }
+        };
+        const timer = options.timeoutMs !== undefined
+            ? setTimeout(() => {
+                kill();
+                finish(() => reject(new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ProviderError */ .mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
+            }, options.timeoutMs)
+            : undefined;
+        const onAbort = () => {
+            kill();
+            finish(() => reject(new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ProviderError */ .mZ('command', `${file} was cancelled`)));
+        };
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        function finish(fn) {
+            if (settled)
+                return;
+            settled = true;
+            if (timer)
+                clearTimeout(timer);
+            options.signal?.removeEventListener('abort', onAbort);
+            fn();
+        }
+        const collect = (stream) => (chunk) => {
+            const text = chunk.toString('utf8');
+            if (stream === 'stdout' && stdout.length < MAX_CAPTURE)
+                stdout += text;
+            if (stream === 'stderr' && stderr.length < MAX_CAPTURE)
+                stderr += text;
+            if (options.onLine) {
+                const lines = (partial[stream] + text).split('\n');
+                partial[stream] = lines.pop() ?? '';
+                for (const line of lines)
+                    options.onLine(line, stream);
+            }
+        };
+        child.stdout.on('data', collect('stdout'));
+        child.stderr.on('data', collect('stderr'));
+        child.on('error', (err) => {
+            if (pid !== undefined)
+                runningGroups.delete(pid);
+            finish(() => reject(new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ProviderError */ .mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+        });
+        child.on('exit', () => {
+            if (pid !== undefined)
+                runningGroups.delete(pid);
+        });
+        child.on('close', (code, signal) => {
+            for (const stream of ['stdout', 'stderr'])
+                if (partial[stream] && options.onLine)
+                    options.onLine(partial[stream], stream);
+            finish(() => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+        });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(options.input ?? '');
+    });
+}
+
+
+/***/ }),
+
 /***/ 431:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -35934,7 +36071,7 @@ function describeOutcome(outcome) {
 
 /***/ }),
 
-/***/ 5238:
+/***/ 792:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35960,20 +36097,37 @@ __nccwpck_require__.d(common_utils_namespaceObject, {
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const COMPOUND = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-/** Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. */
+/** Units from largest to smallest: a compound duration names each at most once, in this order. */
+const UNIT_ORDER = ['h', 'm', 's', 'ms'];
+/**
+ * Parses `500ms`, `30s`, `5m`, `1h`, `1m30s` into milliseconds; undefined when malformed. A unit
+ * that repeats or comes after a smaller one (`1h1h`, `30s1m`) is malformed: it is almost always
+ * a typo, and summing it would silently double a bake or a timeout.
+ */
 function duration_parseDuration(text) {
     const trimmed = text.trim();
     if (!COMPOUND.test(trimmed))
         return undefined;
     let total = 0;
+    let lastUnit = -1;
     for (const part of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
         const [, amount, unit] = part;
         if (amount === undefined || unit === undefined || !DURATION.test(`${amount}${unit}`))
             return undefined;
+        const rank = UNIT_ORDER.indexOf(unit);
+        if (rank <= lastUnit)
+            return undefined;
+        lastUnit = rank;
         total += Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
     }
     return Number.isFinite(total) ? Math.round(total) : undefined;
 }
+/** True when `text` is made of duration parts but repeats a unit or puts a smaller one first (`1h1h`). */
+function duration_repeatsDurationUnit(text) {
+    return COMPOUND.test(text.trim()) && duration_parseDuration(text) === undefined;
+}
+/** The part of a duration error that says why a unit-shaped text was refused. */
+const duration_REPEATED_UNIT = 'each unit once, largest first (1h30m, not 1h1h or 30m1h)';
 /** Formats milliseconds the way a plan would write them: `1m30s`, `500ms`. */
 function formatDuration(ms) {
     if (ms < 1000)
@@ -37119,7 +37273,29 @@ function verdictAllowsPromotion(verdict, onInconclusive) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/core/plan/steps.ts
+/**
+ * The one rule for traffic steps, whether they come from a plan's `steps`, or from the `steps`,
+ * `to` or `weight` inputs: each a share greater than 0 and at most 100, strictly rising, and
+ * (for a run that starts from a canary that already has traffic) never below the share it has.
+ * A 0 is not a step: sending the canary nothing is rollback's job.
+ */
+function trafficStepsProblem(steps, current) {
+    for (const [index, weight] of steps.entries()) {
+        if (!Number.isFinite(weight) || weight <= 0 || weight > 100)
+            return { index, message: 'expected a traffic weight greater than 0 and at most 100 (0 is not a step: rollback takes the canary to 0)' };
+        const previous = steps[index - 1];
+        if (previous !== undefined && weight <= previous)
+            return { index, message: `expected steps in increasing order (after ${previous})` };
+    }
+    const first = steps[0];
+    if (current !== undefined && first !== undefined && first < current)
+        return { index: 0, message: `expected steps that rise from the canary's current ${Math.round(current * 100) / 100}% (lowering it is rollback's job)` };
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/core/inputs.ts
+
 
 
 /** The input's value; an InputError naming it when it is missing. */
@@ -37181,7 +37357,7 @@ function getDurationInput(runtime, name) {
         return undefined;
     const ms = parseDuration(value);
     if (ms === undefined)
-        throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
+        throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h${repeatsDurationUnit(value) ? ` (${REPEATED_UNIT})` : ''}, got ${JSON.stringify(value)}`);
     return ms;
 }
 /** A list input: comma- or newline-separated, blanks dropped. */
@@ -37193,6 +37369,23 @@ function getListInput(runtime, name) {
         .split(/[,\n]/)
         .map((s) => s.trim())
         .filter(Boolean);
+}
+/**
+ * Traffic weights given as an input (`steps`, `to`, `weight`), held to the same rule as a plan's
+ * `steps`: an input can never ask for what the plan itself would refuse. `current` is the
+ * canary's share now, when the steps must rise from it.
+ */
+function parseTrafficSteps(name, values, current) {
+    const weights = values.map((v) => parseNumberInput(name, v, { min: 0, max: 100 }));
+    const problem = trafficStepsProblem(weights, current);
+    if (problem)
+        throw new core_errors/* InputError */.dz(name, `${problem.message}, got ${values.join(',')}`);
+    return weights;
+}
+/** A single traffic weight input (`weight`, `to`), under the rule of `parseTrafficSteps`. */
+function getTrafficWeightInput(runtime, name) {
+    const value = runtime.getInput(name);
+    return value === undefined ? undefined : parseTrafficSteps(name, [value])[0];
 }
 
 // EXTERNAL MODULE: ./src/core/clock.ts
@@ -47727,13 +47920,22 @@ function otherColour(colour) {
 }
 /** One line describing a state, for logs: `stable 75% · canary 25%`. */
 function describeTrafficState(state) {
-    const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
-    return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
+    const entry = (label, s) => `${label} ${formatPercent(s.percent)}${entryFlag(s)}`;
+    const slots = state.slots.map((s) => entry(`${s.role}${s.name !== s.role ? ` (${s.name})` : ''}`, s));
+    const others = (state.others ?? []).map((o) => entry(`other ${o.name}`, o));
+    return `${state.live ? `live ${state.live} · ` : ''}${[...slots, ...others].join(' · ')}`;
+}
+/** ` [DOWN]`, ` [drain]`: what a person reading the log must notice about an entry. */
+function entryFlag(s) {
+    if (s.serving === false)
+        return ` [${s.status ?? 'not serving'}]`;
+    return s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : '';
 }
 /** A Markdown table of a state, for job summaries. */
 function trafficStateTable(state) {
-    const rows = state.slots.map((s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`);
-    return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+    const row = (label, s) => `| ${label} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.status ?? s.health ?? '—'}${s.detail ? ` (${s.detail})` : ''} | ${s.serving === undefined ? 'unknown' : s.serving ? 'yes' : '**no**'} |`;
+    const rows = [...state.slots.map((s) => row(s.role, s)), ...(state.others ?? []).map((o) => row('other', o))];
+    return ['| slot | name | traffic | weight | admin state | health | can serve |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 /** `25%`, `33.3%` */
 function formatPercent(percent) {
@@ -53918,92 +54120,8 @@ function rolloutNotifier(plan, options) {
     };
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/core/exec.ts
-
-
-const MAX_CAPTURE = 1024 * 1024;
-/**
- * Runs a program with an argument vector (never a shell string). Resolves with the exit code
- * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
- * in which case its whole process group is killed.
- */
-function runCommand(argv, options = {}) {
-    const [file, ...args] = argv;
-    if (!file)
-        return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.spawn)(file, args, {
-            cwd: options.cwd,
-            env: options.env ?? process.env,
-            stdio: ['pipe', 'pipe', 'pipe'],
-            detached: process.platform !== 'win32',
-        });
-        let stdout = '';
-        let stderr = '';
-        let settled = false;
-        const partial = { stdout: '', stderr: '' };
-        const kill = () => {
-            try {
-                if (child.pid && process.platform !== 'win32')
-                    process.kill(-child.pid, 'SIGKILL');
-                else
-                    child.kill('SIGKILL');
-            }
-            catch {
-                /* already gone */
-            }
-        };
-        const timer = options.timeoutMs !== undefined
-            ? setTimeout(() => {
-                kill();
-                finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
-            }, options.timeoutMs)
-            : undefined;
-        const onAbort = () => {
-            kill();
-            finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
-        };
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        function finish(fn) {
-            if (settled)
-                return;
-            settled = true;
-            if (timer)
-                clearTimeout(timer);
-            options.signal?.removeEventListener('abort', onAbort);
-            fn();
-        }
-        const collect = (stream) => (chunk) => {
-            const text = chunk.toString('utf8');
-            if (stream === 'stdout' && stdout.length < MAX_CAPTURE)
-                stdout += text;
-            if (stream === 'stderr' && stderr.length < MAX_CAPTURE)
-                stderr += text;
-            if (options.onLine) {
-                const lines = (partial[stream] + text).split('\n');
-                partial[stream] = lines.pop() ?? '';
-                for (const line of lines)
-                    options.onLine(line, stream);
-            }
-        };
-        child.stdout.on('data', collect('stdout'));
-        child.stderr.on('data', collect('stderr'));
-        child.on('error', (err) => {
-            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
-        });
-        child.on('close', (code, signal) => {
-            for (const stream of ['stdout', 'stderr'])
-                if (partial[stream] && options.onLine)
-                    options.onLine(partial[stream], stream);
-            finish(() => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.input ?? '');
-    });
-}
-
+// EXTERNAL MODULE: ./src/core/exec.ts
+var exec = __nccwpck_require__(7561);
 ;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
 
 
@@ -54065,7 +54183,7 @@ class kubectl_Kubectl {
     }
     async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
         this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+        const result = await (0,exec/* runCommand */.d)(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
             const detail = err instanceof Error ? err.message : String(err);
             throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
         });
@@ -54446,7 +54564,7 @@ class CommandTrafficProvider {
     async run(field, template, vars, signal) {
         const argv = commandFromTemplate(template, { service: this.deps.service, environment: this.deps.environment, ...vars }, `traffic.${field}`);
         return this.deps.group(`traffic.${field}: ${argv.join(' ')}`, async () => {
-            const result = await runCommand(argv, {
+            const result = await (0,exec/* runCommand */.d)(argv, {
                 cwd: this.deps.cwd,
                 env: this.deps.env,
                 timeoutMs: this.config.timeout,
@@ -54503,9 +54621,141 @@ function colourState(live) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/core/traffic/health.ts
+
+
+/**
+ * A traffic change whose read-back shows a destination unable to serve the share it was given.
+ * The change may have happened (rollback onto a DOWN stable still sets the weights): `state` is
+ * what the traffic layer holds now, and the message says what users get. Not retried: waiting
+ * for health is already part of the change, and a retry would only repeat the wait.
+ */
+class UnservedTrafficError extends core_errors/* ProviderError */.mZ {
+    state;
+    changed;
+    constructor(provider, detail, state, 
+    /** True when traffic was moved before the problem was found. */
+    changed) {
+        super(provider, detail, false);
+        this.state = state;
+        this.changed = changed;
+    }
+}
+/** `stable (server s1) DOWN: L7STS 404` — a slot or entry and why it cannot serve. */
+function describeEntry(label, entry) {
+    const name = entry.name !== label ? ` (${entry.name})` : '';
+    const state = entry.status ?? entry.health ?? (entry.serving === false ? 'not serving' : 'state unknown');
+    return `${label}${name} ${state}${entry.detail ? `: ${entry.detail}` : ''}`;
+}
+/**
+ * What users get from a state, in one sentence: who serves which share, and the share that
+ * fails because the entry holding it cannot serve (HAProxy answers 503 when no server can).
+ */
+function whatUsersGet(state) {
+    const entries = [
+        ...state.slots.map((s) => ({ label: s.role, entry: s })),
+        ...(state.others ?? []).map((o) => ({ label: `other server ${o.name}`, entry: o })),
+    ];
+    const serving = entries.filter((e) => e.entry.percent > 0 && e.entry.serving !== false);
+    const total = entries.reduce((sum, e) => sum + e.entry.percent, 0);
+    if (total === 0 || serving.length === 0)
+        return 'no entry that can serve has any weight: every request fails (HAProxy answers 503)';
+    const failing = entries.filter((e) => e.entry.percent > 0 && e.entry.serving === false);
+    const parts = serving.map((e) => `${e.label} ${formatPercent(e.entry.percent)}`);
+    const lost = failing.map((e) => `${formatPercent(e.entry.percent)} to ${e.label}, which cannot serve`);
+    return `users now get ${parts.join(' · ')}${lost.length ? `; ${lost.join(', ')}` : ''}`;
+}
+/** The slot with `role`, or a ProviderError naming what the state holds. */
+function slotOf(kind, state, role) {
+    const slot = state.slots.find((s) => s.role === role);
+    if (!slot)
+        throw new core_errors/* ProviderError */.mZ(kind, `the traffic state has no ${role} slot (it has: ${state.slots.map((s) => s.role).join(', ')})`);
+    return slot;
+}
+/**
+ * Entries beside the two rollgate drives that carry weight: they take a share rollgate does not
+ * control (a canary share would be smaller than reported, and a promotion would leave users on
+ * whatever they run), so a weight change refuses to start while any exists.
+ */
+function refuseOthersWithWeight(kind, target, state, operation) {
+    const carrying = (state.others ?? []).filter((o) => (o.weight ?? (o.percent > 0 ? 1 : 0)) > 0);
+    if (carrying.length === 0)
+        return;
+    const list = carrying.map((o) => `${o.name} (weight ${o.weight ?? '?'}, ${formatPercent(o.percent)} of traffic now${o.status ? `, ${o.status}` : ''})`).join(', ');
+    throw new core_errors/* ProviderError */.mZ(kind, `${target} also holds ${list}: refusing to ${operation}, because rollgate cannot account for traffic it does not control. Set ${carrying.length > 1 ? 'their weights' : 'its weight'} to 0 (or take ${carrying.length > 1 ? 'them' : 'it'} out of the backend) first.`);
+}
+/**
+ * Polls `read` until every slot named in `roles` can serve, for up to `timeoutMs`; returns the
+ * last state read and the slots that still cannot serve (empty when all can). A slot whose
+ * provider cannot tell (serving undefined) counts as able: the provider has no health to read.
+ */
+async function waitUntilServing(read, roles, options) {
+    const deadline = options.clock.now() + options.timeoutMs;
+    for (;;) {
+        const state = await read();
+        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
+        if (unable.length === 0 || options.clock.now() >= deadline || options.signal?.aborted)
+            return { state, unable };
+        await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, deadline - options.clock.now())), options.signal);
+    }
+}
+/**
+ * After a change: keeps reading for `settleMs` and returns at the first read that shows a slot
+ * in `roles` unable to serve. A health check needs a few intervals to notice a server that just
+ * stopped answering, so one read right after the change could report a server that is already
+ * gone; watching for a short window catches it before the action reports success.
+ */
+async function watchServing(read, first, roles, options) {
+    const until = options.clock.now() + options.settleMs;
+    let state = first;
+    for (;;) {
+        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
+        if (unable.length > 0 || options.clock.now() >= until || options.signal?.aborted)
+            return { state, unable };
+        await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, until - options.clock.now())), options.signal);
+        state = await read();
+    }
+}
+/**
+ * The provider as an interrupted action may use it: once `stop` fires (SIGINT, SIGTERM), no new
+ * forward change starts (setWeight, promote, switchTo refuse, naming the signal), and changes
+ * already waiting on health stop waiting. Reads and rollback are untouched: taking traffic off a
+ * canary is what an interrupted rollout may still need.
+ */
+function stopForwardChangesOn(provider, stop) {
+    const refuse = (operation) => {
+        if (stop.aborted)
+            throw new core_errors/* UserError */.yo(`${provider.kind}: not starting ${operation}: the action was ${stop.reason instanceof Error ? stop.reason.message : 'interrupted'}`);
+    };
+    const signalFor = (options) => (options?.signal ? AbortSignal.any([options.signal, stop]) : stop);
+    return {
+        kind: provider.kind,
+        target: provider.target,
+        supports: provider.supports,
+        getState: (options) => provider.getState(options),
+        setWeight: async (percent, options) => {
+            refuse(`giving the canary ${percent}%`);
+            return provider.setWeight(percent, { ...options, signal: signalFor(options) });
+        },
+        promote: async (options) => {
+            refuse('the promotion');
+            return provider.promote({ ...options, signal: signalFor(options) });
+        },
+        rollback: (options) => provider.rollback(options),
+        liveColour: (options) => provider.liveColour(options),
+        switchTo: async (colour, options) => {
+            refuse(`the switch to ${colour}`);
+            return provider.switchTo(colour, { ...options, signal: signalFor(options) });
+        },
+        ...(provider.close ? { close: () => provider.close() } : {}),
+    };
+}
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/core/traffic/haproxy.ts
+
+
 
 
 
@@ -54514,6 +54764,14 @@ var external_node_net_ = __nccwpck_require__(7030);
 const ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
 const ADMIN_DRAIN = 0x08 | 0x10;
 const OP_STATES = ['DOWN', 'STARTING', 'UP', 'STOPPING'];
+// srv_check_state CHK_ST_ENABLED, and srv_check_result CHK_RES_FAILED / CHK_RES_CONDPASS (NOLB).
+const CHECK_ENABLED = 0x04;
+const CHECK_FAILED = 2;
+const CHECK_CONDPASS = 4;
+/** Long enough for a few health checks at HAProxy's default 2s interval to pass after a deploy. */
+const DEFAULT_HEALTH_TIMEOUT_MS = 30_000;
+/** How long a destination must stay able to serve after a change: a couple of check intervals. */
+const DEFAULT_HEALTH_SETTLE_MS = 2_000;
 /**
  * Talks to HAProxy's runtime API (the `stats socket … level admin`), one command line per
  * connection, over TCP (`host:port`) or a unix socket (`unix:/path`).
@@ -54586,23 +54844,53 @@ class HaproxyRuntimeApi {
         const columns = header.slice(2).split(/\s+/);
         const col = (name) => columns.indexOf(name);
         const rows = lines.filter((l) => l && !l.startsWith('#') && /^\d+\s/.test(l)).map((l) => l.split(/\s+/));
+        const checks = await this.checkWords(backend, signal);
         return rows
             .filter((r) => r[col('be_name')] === backend)
             .map((r) => {
+            const name = r[col('srv_name')];
             const adminBits = Number(r[col('srv_admin_state')]);
-            return {
-                name: r[col('srv_name')],
-                weight: Number(r[col('srv_uweight')]),
-                admin: adminBits & ADMIN_MAINT ? 'maint' : adminBits & ADMIN_DRAIN ? 'drain' : 'ready',
-                health: OP_STATES[Number(r[col('srv_op_state')])] ?? 'DOWN',
-            };
+            const admin = adminBits & ADMIN_MAINT ? 'maint' : adminBits & ADMIN_DRAIN ? 'drain' : 'ready';
+            const health = OP_STATES[Number(r[col('srv_op_state')])] ?? 'DOWN';
+            const checked = (Number(r[col('srv_check_state')]) & CHECK_ENABLED) !== 0;
+            const result = Number(r[col('srv_check_result')]);
+            const nolb = health === 'UP' && checked && result === CHECK_CONDPASS;
+            const status = admin === 'maint' ? 'MAINT' : admin === 'drain' ? 'DRAIN' : nolb ? 'NOLB' : health;
+            const balanced = admin === 'ready' && (health === 'UP' || health === 'STARTING') && !nolb;
+            // Right after leaving maintenance HAProxy reports UP before any check ran; a failed last
+            // check says the server is not (or no longer) answering, whatever the state column says.
+            const serving = balanced && !(checked && result === CHECK_FAILED);
+            const check = checked ? checks.get(name) : undefined;
+            return { name, weight: Number(r[col('srv_uweight')]), admin, health, status, balanced, serving, checked, ...(check ? { check } : {}) };
         });
+    }
+    /** `show stat` for the backend's servers: the last health check's result in HAProxy's words, by server. */
+    async checkWords(backend, signal) {
+        const words = new Map();
+        const lines = (await this.send(`show stat ${backend} 4 -1`, signal)).split('\n');
+        const header = lines[0]?.startsWith('# ') ? lines[0].slice(2).split(',') : undefined;
+        if (!header)
+            return words;
+        const at = (row, column) => row[header.indexOf(column)] ?? '';
+        for (const line of lines.slice(1)) {
+            const row = line.split(',');
+            if (at(row, 'pxname') !== backend || !at(row, 'check_status'))
+                continue;
+            const code = at(row, 'check_code');
+            const desc = at(row, 'check_desc');
+            words.set(at(row, 'svname'), `${at(row, 'check_status').replace(/^\* ?/, '')}${code ? ` ${code}` : ''}${desc ? `: ${desc}` : ''}`);
+        }
+        return words;
     }
 }
 /**
  * HAProxy as a traffic provider: two servers of one backend, driven with absolute weights
  * (HAProxy's `N%` form is relative to the configured weight and does nothing on a server that
  * starts at 0). `maxWeight` is the weight that means 100%.
+ *
+ * The backend is read whole: shares count every server in it, a server rollgate does not own
+ * that carries weight stops every change but rollback, and a change succeeds only when the read-back
+ * shows the server that was given traffic able to serve it (its health check passing).
  */
 class HaproxyTrafficProvider {
     config;
@@ -54611,22 +54899,41 @@ class HaproxyTrafficProvider {
     supports = { canary: true, blueGreen: true };
     api;
     clock;
+    warn;
+    mode;
+    healthTimeoutMs;
+    healthSettleMs;
+    /** Servers with health checks, as last read: only those can turn DOWN on their own after a change. */
+    checked = new Set();
     constructor(config, deps = {}) {
         this.config = config;
         this.api = new HaproxyRuntimeApi(config.admin, config.timeout);
         this.clock = deps.clock ?? core_clock/* systemClock */.m;
         this.mode = deps.mode ?? 'canary';
+        this.warn = deps.warn ?? (() => undefined);
+        this.healthTimeoutMs = config.healthTimeout ?? DEFAULT_HEALTH_TIMEOUT_MS;
+        this.healthSettleMs = config.healthSettle ?? DEFAULT_HEALTH_SETTLE_MS;
         this.target = `haproxy ${config.admin} backend ${config.backend}`;
     }
-    mode;
     async getState(options = {}) {
-        if (this.mode === 'blue-green')
-            return this.colourState(options.signal);
-        const [stable, canary] = await this.pair(this.config.stable, this.config.canary, options.signal);
-        return toState([
-            { role: 'stable', server: stable },
-            { role: 'canary', server: canary },
-        ]);
+        const servers = await this.api.servers(this.config.backend, options.signal);
+        this.checked = new Set(servers.filter((s) => s.checked).map((s) => s.name));
+        if (this.mode === 'blue-green') {
+            const names = this.colours();
+            const state = toState(servers, [
+                { role: 'blue', name: names.blue },
+                { role: 'green', name: names.green },
+            ], this.config.backend);
+            const blue = state.slots[0];
+            const green = state.slots[1];
+            // Live is the colour users reach; with neither serving, the one holding the weight.
+            const live = blue.percent !== green.percent ? (blue.percent > green.percent ? 'blue' : 'green') : (blue.weight ?? 0) >= (green.weight ?? 0) ? 'blue' : 'green';
+            return { ...state, live, canaryPercent: live === 'blue' ? green.percent : blue.percent };
+        }
+        return toState(servers, [
+            { role: 'stable', name: this.config.stable },
+            { role: 'canary', name: this.config.canary },
+        ], this.config.backend);
     }
     async setWeight(percent, options = {}) {
         this.requireMode('canary', 'setWeight');
@@ -54635,55 +54942,143 @@ class HaproxyTrafficProvider {
         const canaryWeight = Math.round((percent / 100) * this.config.maxWeight);
         const stableWeight = this.config.maxWeight - canaryWeight;
         const { stable, canary, backend } = this.config;
+        const before = await this.getState(options);
+        refuseOthersWithWeight(this.kind, this.target, before, `give the canary ${percent}%`);
+        const destinations = [...(stableWeight > 0 ? ['stable'] : []), ...(canaryWeight > 0 ? ['canary'] : [])];
+        // Nothing moves until every server about to receive traffic passes its health check.
+        await this.readyToServe(before, destinations, `give the canary ${percent}%`, options.signal);
         // The growing side moves first, so no instant has both servers at weight 0 (a 503 for everyone).
         const canaryCommands = [...(canaryWeight > 0 ? [`set server ${backend}/${canary} state ready`] : []), `set server ${backend}/${canary} weight ${canaryWeight}`];
-        const stableCommands = [`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${stableWeight}`];
-        const [stableBefore] = await this.pair(stable, canary, options.signal);
-        const canaryGrows = stableBefore.weight > stableWeight;
+        const stableCommands = [...(stableWeight > 0 ? [`set server ${backend}/${stable} state ready`] : []), `set server ${backend}/${stable} weight ${stableWeight}`];
+        const canaryGrows = (slotOf(this.kind, before, 'stable').weight ?? 0) > stableWeight;
         await this.api.change(canaryGrows ? [...canaryCommands, ...stableCommands] : [...stableCommands, ...canaryCommands], options.signal);
-        return this.expect({ [stable]: stableWeight, [canary]: canaryWeight }, options.signal);
+        const after = await this.expect({ [stable]: stableWeight, [canary]: canaryWeight }, options.signal);
+        return this.requireServing(after, destinations, `gave the canary ${percent}%`, options.signal);
     }
     async promote(options = {}) {
         this.requireMode('canary', 'promote');
         const { stable, canary, backend, maxWeight } = this.config;
+        const before = await this.getState(options);
+        refuseOthersWithWeight(this.kind, this.target, before, 'promote');
+        // The stable server was just redeployed: the canary keeps its traffic until stable is UP again.
+        await this.readyToServe(before, ['stable'], 'promote (stable would take all traffic from the canary)', options.signal);
         await this.api.change([`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${maxWeight}`, `set server ${backend}/${canary} weight 0`, `set server ${backend}/${canary} state drain`], options.signal);
-        return this.expect({ [stable]: maxWeight, [canary]: 0 }, options.signal, { [canary]: 'drain' });
+        const after = await this.expect({ [stable]: maxWeight, [canary]: 0 }, options.signal, { [canary]: 'drain' });
+        return this.requireServing(after, ['stable'], 'promoted: stable took all traffic', options.signal);
     }
     async rollback(options = {}) {
         const before = await this.getState(options);
+        this.warnAboutOthers(before);
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
                 throw new core_errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
-            if (before.live === to && before.canaryPercent === 0)
+            if (before.live === to && before.canaryPercent === 0 && slotOf(this.kind, before, to).serving !== false)
                 return { changed: false, before, after: before };
-            const after = await this.switchTo(to, options);
+            this.warnAboutPeople(before, [to], `switch all traffic back to ${to}`);
+            const after = await this.switchColours(to, options.signal);
+            await this.settleAfterRollback(after, [to], options.signal);
             return { changed: true, before, after };
         }
         const { stable, canary, backend, maxWeight } = this.config;
-        const stableSlot = before.slots.find((s) => s.role === 'stable');
-        const canarySlot = before.slots.find((s) => s.role === 'canary');
-        const alreadyStable = stableSlot?.weight === maxWeight && stableSlot.admin === 'ready' && (canarySlot?.weight === 0 || canarySlot?.admin !== 'ready');
-        if (alreadyStable)
+        const stableSlot = slotOf(this.kind, before, 'stable');
+        const canarySlot = slotOf(this.kind, before, 'canary');
+        const alreadyStable = stableSlot.weight === maxWeight && stableSlot.admin === 'ready' && (canarySlot.weight === 0 || canarySlot.admin !== 'ready');
+        if (alreadyStable) {
+            await this.settleAfterRollback(before, ['stable'], options.signal, false);
             return { changed: false, before, after: before };
-        // Stable first: at no point may both servers be out of rotation.
+        }
+        this.warnAboutPeople(before, ['stable'], 'restore all traffic to stable');
+        // Rollback moves traffic whatever stable's health: the canary is the thing being rolled back,
+        // and the error below tells the on-call engineer what users get. Stable first: at no point
+        // may both servers be out of rotation.
         await this.api.change([`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${maxWeight}`, `set server ${backend}/${canary} weight 0`], options.signal);
         const after = await this.expect({ [stable]: maxWeight, [canary]: 0 }, options.signal);
-        return { changed: true, before, after };
+        const settled = await this.settleAfterRollback(after, ['stable'], options.signal);
+        return { changed: true, before, after: settled };
     }
     async liveColour(options = {}) {
-        const state = await this.colourState(options.signal);
+        this.requireMode('blue-green', 'liveColour');
+        const state = await this.getState(options);
         return state.live;
     }
     async switchTo(colour, options = {}) {
+        this.requireMode('blue-green', 'switchTo');
+        const before = await this.getState(options);
+        refuseOthersWithWeight(this.kind, this.target, before, `switch to ${colour}`);
+        await this.readyToServe(before, [colour], `switch all traffic to ${colour}`, options.signal);
+        const after = await this.switchColours(colour, options.signal);
+        return this.requireServing(after, [colour], `switched all traffic to ${colour}`, options.signal);
+    }
+    /** One command line: HAProxy applies both weights before it reads the next request. */
+    async switchColours(colour, signal) {
         this.requireMode('blue-green', 'switchTo');
         const names = this.colours();
         const on = names[colour];
         const off = names[otherColour(colour)];
         const { backend, maxWeight } = this.config;
-        // One command line: HAProxy applies both before it reads the next request from the socket.
-        await this.api.change([`set server ${backend}/${on} state ready`, `set server ${backend}/${on} weight ${maxWeight}`, `set server ${backend}/${off} weight 0`, `set server ${backend}/${off} state ready`], options.signal);
-        return this.expect({ [on]: maxWeight, [off]: 0 }, options.signal);
+        await this.api.change([`set server ${backend}/${on} state ready`, `set server ${backend}/${on} weight ${maxWeight}`, `set server ${backend}/${off} weight 0`, `set server ${backend}/${off} state ready`], signal);
+        return this.expect({ [on]: maxWeight, [off]: 0 }, signal);
+    }
+    /**
+     * Before a change: every destination must pass its health check. A server a person put in
+     * MAINT or DRAIN is named in a warning and made ready (it gets no share until it is, so this
+     * moves nothing); then up to `healthTimeout` is given for the check to pass. On failure the
+     * admin states are put back and nothing else has changed.
+     */
+    async readyToServe(before, roles, operation, signal) {
+        this.warnAboutPeople(before, roles, operation);
+        const { backend } = this.config;
+        const parked = before.slots.filter((s) => roles.includes(s.role) && s.admin !== 'ready');
+        if (parked.length)
+            await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ready`), signal);
+        const { state, unable } = await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal });
+        if (unable.length === 0)
+            return;
+        if (parked.length)
+            await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ${s.admin}`), signal).catch(() => undefined);
+        const why = unable.map((s) => describeEntry(s.role, s)).join('; ');
+        throw new UnservedTrafficError(this.kind, `refusing to ${operation}: ${why} (waited ${formatDuration(this.healthTimeoutMs)} for its health check to pass). Nothing was changed: ${whatUsersGet(parked.length ? before : state)}.`, parked.length ? before : state, false);
+    }
+    /**
+     * After a change: the destinations must serve what they were given, through the settle window;
+     * otherwise the error says what users get now (the change stays: the next step is rollback).
+     */
+    async requireServing(after, roles, did, signal) {
+        const { state, unable } = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: this.settleFor(after, roles), signal });
+        if (unable.length === 0)
+            return state;
+        throw new UnservedTrafficError(this.kind, `${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')}: ${whatUsersGet(state)}. Run rollback.`, state, true);
+    }
+    /**
+     * Rollback has moved the weights (or found them right): the destination must serve through the
+     * settle window; one that cannot gets up to `healthTimeout` to come back before the rollback
+     * fails loudly, saying what users get.
+     */
+    async settleAfterRollback(after, roles, signal, changed = true) {
+        const watched = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: changed ? this.settleFor(after, roles) : 0, signal });
+        const { state, unable } = watched.unable.length ? await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal }) : watched;
+        if (unable.length === 0)
+            return state;
+        const gave = this.mode === 'blue-green' ? `rollback switched all traffic back to ${roles.join(' and ')}` : `rollback gave ${roles.join(' and ')} all traffic and the canary none`;
+        const did = changed ? gave : `${roles.join(' and ')} already had all traffic`;
+        throw new UnservedTrafficError(this.kind, `${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')} (waited ${formatDuration(this.healthTimeoutMs)}): ${whatUsersGet(state)}. Bring the ${roles.join('/')} server back (check it and its health check): rollgate will not send users back to the canary on its own.`, state, changed);
+    }
+    /** The settle window for a change: none when no destination has a health check that could turn it DOWN. */
+    settleFor(state, roles) {
+        return state.slots.some((s) => roles.includes(s.role) && this.checked.has(s.name)) ? this.healthSettleMs : 0;
+    }
+    /** Destinations in MAINT/DRAIN that rollgate did not set: a warning naming each. */
+    warnAboutPeople(state, roles, operation) {
+        // A drained canary at weight 0 is the shape promotion leaves behind, not a person's doing.
+        const byPeople = state.slots.filter((s) => roles.includes(s.role) && s.admin !== 'ready' && !(s.role === 'canary' && s.admin === 'drain' && s.weight === 0));
+        for (const s of byPeople)
+            this.warn(`${this.target}: server ${s.name} (${s.role}) is in ${s.status ?? s.admin?.toUpperCase()}, which rollgate did not set: someone put it there (maintenance on its host, a drain before a restart?). rollgate makes it ready to ${operation}; check with whoever did it, and with \`show servers state ${this.config.backend}\`, before the next step.`);
+    }
+    warnAboutOthers(state) {
+        for (const o of state.others ?? [])
+            if ((o.weight ?? 0) > 0)
+                this.warn(`${this.target}: server ${o.name}, which is not part of this rollout, has weight ${o.weight} (${formatPercent(o.percent)} of traffic): rollback leaves it as it is`);
     }
     colours() {
         const { blue, green } = this.config;
@@ -54691,30 +55086,9 @@ class HaproxyTrafficProvider {
             throw new core_errors/* UserError */.yo('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
         return { blue, green };
     }
-    async colourState(signal) {
-        const names = this.colours();
-        const [blue, green] = await this.pair(names.blue, names.green, signal);
-        const state = toState([
-            { role: 'blue', server: blue },
-            { role: 'green', server: green },
-        ]);
-        const bluePercent = state.slots[0]?.percent ?? 0;
-        const live = bluePercent >= 50 ? 'blue' : 'green';
-        return { ...state, live, canaryPercent: live === 'blue' ? 100 - bluePercent : bluePercent };
-    }
     requireMode(mode, operation) {
         if (this.mode !== mode)
             throw new core_errors/* UserError */.yo(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
-    }
-    async pair(first, second, signal) {
-        const servers = await this.api.servers(this.config.backend, signal);
-        const find = (name) => {
-            const server = servers.find((s) => s.name === name);
-            if (!server)
-                throw new core_errors/* ProviderError */.mZ('haproxy', `backend ${this.config.backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
-            return server;
-        };
-        return [find(first), find(second)];
     }
     /** Reads back and fails when HAProxy holds anything but what was just set. */
     async expect(weights, signal, admin = {}) {
@@ -54732,22 +55106,38 @@ class HaproxyTrafficProvider {
         }
     }
 }
-function toState(slots) {
-    const effective = (s) => (s.admin === 'ready' && s.health !== 'DOWN' ? s.weight : 0);
-    const total = slots.reduce((sum, s) => sum + effective(s.server), 0);
-    const out = slots.map(({ role, server }) => ({
-        role,
-        name: server.name,
-        percent: total === 0 ? 0 : (effective(server) / total) * 100,
-        weight: server.weight,
-        admin: server.admin,
-        health: server.health,
-    }));
-    const canary = out.find((s) => s.role === 'canary');
-    return { canaryPercent: canary?.percent ?? 0, slots: out };
+/**
+ * The state of the whole backend: the two slots by role, every other server in `others`, and
+ * shares over all of them as HAProxy balances (weight counts only for servers it sends requests to).
+ */
+function toState(servers, roles, backend) {
+    const find = (name) => {
+        const server = servers.find((s) => s.name === name);
+        if (!server)
+            throw new core_errors/* ProviderError */.mZ('haproxy', `backend ${backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
+        return server;
+    };
+    const owned = roles.map(({ role, name }) => ({ role, server: find(name) }));
+    const total = servers.reduce((sum, s) => sum + (s.balanced ? s.weight : 0), 0);
+    const entry = (s) => ({
+        name: s.name,
+        percent: total === 0 || !s.balanced ? 0 : (s.weight / total) * 100,
+        weight: s.weight,
+        admin: s.admin,
+        health: s.health,
+        status: s.status,
+        serving: s.serving,
+        ...(!s.serving && s.check ? { detail: `health check ${s.check}` } : {}),
+    });
+    const slots = owned.map(({ role, server }) => ({ role, ...entry(server) }));
+    const ownedNames = new Set(roles.map((r) => r.name));
+    const others = servers.filter((s) => !ownedNames.has(s.name)).map(entry);
+    const canary = slots.find((s) => s.role === 'canary');
+    return { canaryPercent: canary?.percent ?? 0, slots, ...(others.length ? { others } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./src/core/traffic/kubernetes.ts
+
 
 
 
@@ -54811,29 +55201,66 @@ class WeightedKubernetesProvider {
         this.deps = deps;
         this.clock = deps.clock ?? core_clock/* systemClock */.m;
     }
+    /**
+     * The Services behind the stable and canary backends, whose ready endpoints say whether each
+     * can serve; undefined where the backend is not a Service of its own (an Istio subset).
+     */
+    backendServices() {
+        return {};
+    }
     async getState(options = {}) {
         const pair = await this.readPair(options.signal);
-        return weightedState(this.kind, this.target, pair, { others: pair.others, mustTotal100: this.mustTotal100 });
+        return this.withHealth(weightedState(this.kind, this.target, pair, { others: pair.others, mustTotal100: this.mustTotal100 }), options.signal);
     }
     async setWeight(percent, options = {}) {
         checkPercent(percent);
         const weights = splitWeights(percent);
+        const roles = [...(weights.stable > 0 ? ['stable'] : []), ...(weights.canary > 0 ? ['canary'] : [])];
+        this.refuseUnserved(await this.getState(options), roles, `give the canary ${percent}%`);
         await this.write(weights, percent > 0 && percent < 100 ? 'ramp' : 'final', options.signal);
-        return expectWeights(this.kind, this.target, await this.getState(options), weights);
+        return this.confirmServing(expectWeights(this.kind, this.target, await this.getState(options), weights), roles, `gave the canary ${percent}%`);
     }
     async promote(options = {}) {
+        this.refuseUnserved(await this.getState(options), ['stable'], 'promote (stable would take all traffic from the canary)');
         await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
-        return expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
+        return this.confirmServing(expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 }), ['stable'], 'promoted: stable took all traffic');
     }
     /** Works from any state it can read, even weights that are all 0 or do not add up: that is what it repairs. */
     async rollback(options = {}) {
         const pair = await this.readPair(options.signal);
-        const before = lenientState(pair);
-        if (pair.stable.weight === 100 && pair.canary.weight === 0 && pair.others === 0 && !pair.extras)
+        const before = await this.withHealth(lenientState(pair), options.signal);
+        const stableUnserved = before.slots.some((s) => s.role === 'stable' && s.serving === false);
+        if (pair.stable.weight === 100 && pair.canary.weight === 0 && pair.others === 0 && !pair.extras) {
+            if (stableUnserved)
+                this.confirmServing(before, ['stable'], 'stable already had all traffic', false);
             return { changed: false, before, after: before };
+        }
+        // Rollback moves traffic whatever stable's health; the error after it says what users get.
         await this.write({ stable: 100, canary: 0 }, 'final', options.signal);
         const after = expectWeights(this.kind, this.target, await this.getState(options), { stable: 100, canary: 0 });
-        return { changed: true, before, after };
+        return { changed: true, before, after: this.confirmServing(after, ['stable'], 'rollback gave stable all traffic and the canary none') };
+    }
+    /** Adds each slot's ready endpoints to a state read from the traffic object. */
+    async withHealth(state, signal) {
+        const services = this.backendServices();
+        const slots = await Promise.all(state.slots.map(async (slot) => {
+            const service = slot.role === 'stable' ? services.stable : slot.role === 'canary' ? services.canary : undefined;
+            return service ? { ...slot, ...(await serviceHealth(this.kubectl, service, signal)) } : slot;
+        }));
+        return { ...state, slots };
+    }
+    /** Before a change: a destination with no ready endpoint gets nothing; nothing is written. */
+    refuseUnserved(state, roles, operation) {
+        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
+        if (unable.length > 0)
+            throw new UnservedTrafficError(this.kind, `${this.target}: refusing to ${operation}: ${unable.map((s) => describeEntry(s.role, s)).join('; ')}. Nothing was changed: ${whatUsersGet(state)}.`, state, false);
+    }
+    /** After a change: the destinations must have ready endpoints; otherwise say what users get. */
+    confirmServing(state, roles, did, changed = true) {
+        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
+        if (unable.length === 0)
+            return state;
+        throw new UnservedTrafficError(this.kind, `${this.target}: ${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')}: ${whatUsersGet(state)}.`, state, changed);
     }
     async liveColour() {
         throw wrongShape(this.kind, 'liveColour', 'canary');
@@ -54853,6 +55280,28 @@ function lenientState(pair) {
             { role: 'canary', name: pair.canary.name, percent: pct(pair.canary.weight), weight: pair.canary.weight },
         ],
     };
+}
+/**
+ * Whether a Service can serve, from its Endpoints object: ready addresses, and the ones that are
+ * not ready. A Service that has no Endpoints object to read is reported as unknown, not healthy.
+ */
+async function serviceHealth(kubectl, service, signal) {
+    let endpoints;
+    try {
+        endpoints = await kubectl.get('endpoints', service, signal);
+    }
+    catch (err) {
+        if (err instanceof core_errors/* ProviderError */.mZ && /does not exist/.test(err.message))
+            return { detail: `no Endpoints object for Service ${service} to read its health from` };
+        throw err;
+    }
+    const subsets = asRecords(endpoints.subsets);
+    const count = (key) => subsets.reduce((sum, subset) => sum + asRecords(asRecord(subset)?.[key]).length, 0);
+    const ready = count('addresses');
+    const total = ready + count('notReadyAddresses');
+    return ready > 0
+        ? { serving: true, status: 'READY', detail: `${ready} of ${total} endpoints of Service ${service} ready` }
+        : { serving: false, status: 'NO READY ENDPOINTS', detail: `0 of ${total} endpoints of Service ${service} ready` };
 }
 
 ;// CONCATENATED MODULE: ./src/core/traffic/argo-rollouts.ts
@@ -54993,6 +55442,10 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
         this.config = config;
         this.kubectl = kubectlFor(this.kind, config, deps);
         this.target = `${this.kubectl.describe(HTTPROUTE_RESOURCE, config.httpRoute)} rule ${config.rule}`;
+    }
+    /** Both backends are Services: their ready endpoints are the health of each slot. */
+    backendServices() {
+        return { stable: this.config.stableBackend, canary: this.config.canaryBackend };
     }
     async readPair(signal) {
         return (await this.locate(signal)).pair;
@@ -55311,6 +55764,10 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
         this.kubectl = kubectlFor(this.kind, config, deps);
         this.target = this.kubectl.describe(TRAFFICSPLIT_RESOURCE, config.trafficSplit);
     }
+    /** Both backends are Services: their ready endpoints are the health of each slot. */
+    backendServices() {
+        return { stable: this.config.stableBackend, canary: this.config.canaryBackend };
+    }
     async readPair(signal) {
         return (await this.locate(signal)).pair;
     }
@@ -55359,19 +55816,22 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
 
 
 
+
 /** The traffic provider the plan names; a UserError for kinds not built yet. */
 function createTrafficProvider(plan, deps = {}) {
     const traffic = plan.traffic;
     if (!traffic)
         throw new core_errors/* UserError */.yo('plan: traffic is required by this action (which system moves the traffic?)');
-    const full = { clock: core_clock/* systemClock */.m, log: () => undefined, group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
-    return fromConfig(traffic, plan, full);
+    const log = deps.log ?? (() => undefined);
+    const full = { clock: core_clock/* systemClock */.m, log, warn: (line) => log(`warning: ${line}`), group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
+    const provider = fromConfig(traffic, plan, full);
+    return deps.signal ? stopForwardChangesOn(provider, deps.signal) : provider;
 }
 function fromConfig(traffic, plan, deps) {
     const mode = plan.strategy === 'blue-green' ? 'blue-green' : 'canary';
     switch (traffic.provider) {
         case 'haproxy':
-            return new HaproxyTrafficProvider(traffic, { clock: deps.clock, mode });
+            return new HaproxyTrafficProvider(traffic, { clock: deps.clock, mode, warn: deps.warn });
         case 'command':
             return new CommandTrafficProvider(traffic, { ...deps, service: plan.service, environment: plan.environment, mode });
         case 'istio':
@@ -56528,7 +56988,7 @@ async function deployToSlot(config, target, deps) {
         throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
     const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
     await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
-        const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
+        const result = await (0,exec/* runCommand */.d)(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
         if (result.exitCode !== 0) {
             const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
             throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
@@ -56618,6 +57078,7 @@ function smokeTable(results) {
 
 
 
+
 /** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
 async function prepareSlot(run, slot, version) {
     const { ctx } = run;
@@ -56663,7 +57124,7 @@ async function withRetries(ctx, attempts, what, change) {
         }
         catch (err) {
             // A plan mistake will not fix itself: only transport and provider failures are retried.
-            if ((0,core_errors/* isUserError */.iU)(err) && !(err instanceof core_errors/* ProviderError */.mZ))
+            if (((0,core_errors/* isUserError */.iU)(err) && !(err instanceof core_errors/* ProviderError */.mZ)) || err instanceof UnservedTrafficError)
                 throw err;
             if (attempt >= attempts)
                 throw new core_errors/* ProviderError */.mZ(ctx.traffic.kind, `${what} failed after ${attempts} attempts; last error: ${(0,core_errors/* describeError */.Uc)(err)}`);
@@ -56985,7 +57446,7 @@ function openRollout(runtime, loaded, deps = {}) {
     const group = (title, fn) => runtime.group(title, fn);
     const env = { ...process.env, ...runtime.env };
     const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
-    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, group, env, cwd, stateDir }));
+    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, warn: (w) => runtime.warning(w), group, env, cwd, stateDir, signal: runtime.signal }));
     return {
         runtime,
         plan: loaded.plan,
@@ -66584,6 +67045,7 @@ function preprocess(fn, schema) {
 ;// CONCATENATED MODULE: ./src/core/plan/schema.ts
 
 
+
 // Every leaf says what it expects in words a plan author understands; the loader appends
 // the value it got and the field path.
 const schema_text = (expect = 'expected a non-empty string') => schemas_string({ error: expect }).min(1, { error: expect });
@@ -66592,7 +67054,8 @@ const durationSchema = union([schemas_string(), schemas_number()], { error: 'exp
     .transform((value, ctx) => {
     const ms = typeof value === 'number' ? Number.NaN : duration_parseDuration(value);
     if (ms === undefined || Number.isNaN(ms)) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 5m or 1h (a bare number has no unit)', input: value });
+        const why = typeof value === 'string' && duration_repeatsDurationUnit(value) ? duration_REPEATED_UNIT : 'a bare number has no unit';
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 5m or 1h (${why})`, input: value });
         return NEVER;
     }
     return ms;
@@ -66618,6 +67081,10 @@ const haproxyTrafficSchema = strictObject({
     /** HAProxy's absolute weight that means "all traffic" (0–256). */
     maxWeight: num('expected a whole number from 1 to 256').int().min(1).max(256).default(100),
     timeout: positiveDuration.default(5000),
+    /** How long a change waits for the server about to get traffic to pass its health check (default 30s). */
+    healthTimeout: positiveDuration.optional(),
+    /** How long the server given traffic must stay UP after a change before it counts (default 2s). */
+    healthSettle: durationSchema.optional(),
 });
 const commandTrafficSchema = strictObject({
     provider: literal('command'),
@@ -67004,7 +67471,7 @@ const planSchema = strictObject({
     smoke: array(smokeCheckSchema, { error: 'expected a list of smoke checks' }).optional(),
     metrics: metricsSchema.optional(),
     analysis: analysisSchema.optional(),
-    steps: array(num('expected a traffic weight').gt(0, { error: 'expected a traffic weight from 1 to 100' }).max(100, { error: 'expected a traffic weight from 1 to 100' }), {
+    steps: array(num('expected a traffic weight'), {
         error: 'expected a list of traffic weights such as [5, 25, 50, 100]',
     })
         .min(1, { error: 'expected at least one step' })
@@ -67019,13 +67486,17 @@ const planSchema = strictObject({
     policy: policySchema.optional(),
 })
     .superRefine((plan, ctx) => {
-    plan.steps?.forEach((w, i) => {
-        const prev = plan.steps?.[i - 1];
-        if (prev !== undefined && w <= prev)
-            ctx.addIssue({ code: 'custom', path: ['steps', i], message: `expected steps in increasing order (after ${prev})`, input: w });
-    });
+    const stepProblem = plan.steps ? trafficStepsProblem(plan.steps) : undefined;
+    if (stepProblem)
+        ctx.addIssue({ code: 'custom', path: ['steps', stepProblem.index], message: stepProblem.message, input: plan.steps?.[stepProblem.index] });
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'haproxy' && (!plan.traffic.blue || !plan.traffic.green))
         ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'blue-green on haproxy needs `blue:` and `green:` server names', input: undefined });
+    for (const clash of sameNamedRoles(plan))
+        ctx.addIssue({ code: 'custom', path: clash.path, message: clash.message, input: clash.value });
+    // Without a read, rollgate would have to believe its own notes about which colour is live, and
+    // a rollback from a fresh runner would switch blind.
+    if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'command' && !plan.traffic.getWeight)
+        ctx.addIssue({ code: 'custom', path: ['traffic', 'getWeight'], message: 'is required with strategy: blue-green (the command that prints the green share, so the live colour is read, never assumed)', input: undefined });
     // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
     if (plan.strategy === 'rolling') {
         if (!plan.deploy?.kubernetes?.deployment)
@@ -67038,6 +67509,54 @@ const planSchema = strictObject({
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
         ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });
 });
+/**
+ * Two roles that name the same server, subset, backend or Deployment: every weight change would
+ * set one thing twice (a plan with `stable: blue, canary: blue` sends 100% nowhere). A
+ * copy-paste typo that must never validate.
+ */
+function sameNamedRoles(plan) {
+    const pairs = [];
+    const t = plan.traffic;
+    const blueGreen = plan.strategy === 'blue-green';
+    if (t) {
+        switch (t.provider) {
+            case 'haproxy':
+                if (blueGreen)
+                    pairs.push(['blue', t.blue, 'green', t.green, ['traffic']]);
+                else
+                    pairs.push(['stable', t.stable, 'canary', t.canary, ['traffic']]);
+                break;
+            case 'istio':
+                pairs.push(['stableSubset', t.stableSubset, 'canarySubset', t.canarySubset, ['traffic']]);
+                break;
+            case 'gateway-api':
+            case 'smi':
+                pairs.push(['stableBackend', t.stableBackend, 'canaryBackend', t.canaryBackend, ['traffic']]);
+                break;
+            case 'service-selector':
+                pairs.push(['blue', t.blue, 'green', t.green, ['traffic']]);
+                break;
+            case 'command':
+            case 'nginx-ingress':
+            case 'argo-rollouts':
+                break;
+        }
+    }
+    const k = plan.deploy?.kubernetes;
+    if (k) {
+        if (blueGreen)
+            pairs.push(['blueDeployment', k.blueDeployment, 'greenDeployment', k.greenDeployment, ['deploy', 'kubernetes']]);
+        else
+            pairs.push(['stableDeployment', k.stableDeployment, 'canaryDeployment', k.canaryDeployment, ['deploy', 'kubernetes']]);
+    }
+    return pairs
+        .filter(([, a, , b]) => a !== undefined && a === b)
+        .map(([first, value, second, , path]) => ({
+        path: [...path, second],
+        message: `names the same ${path[0] === 'traffic' ? 'server or backend' : 'Deployment'} as ${first} (${JSON.stringify(value)}): the two roles must be different places, or every change would send traffic nowhere`,
+        value: value,
+    }));
+}
 
 ;// CONCATENATED MODULE: ./src/core/plan/load.ts
 
@@ -67370,19 +67889,9 @@ const HEARTBEAT_INTERVAL_MS = 60_000;
 function rampSteps(input, planSteps, current) {
     if (input.to !== undefined && input.steps !== undefined)
         throw new core_errors/* InputError */.dz('to', 'set either `to` or `steps`, not both');
-    const parsed = input.to !== undefined
-        ? [parseNumberInput('to', input.to, { min: 0, max: 100 })]
-        : input.steps !== undefined
-            ? input.steps.map((s) => parseNumberInput('steps', s, { min: 0, max: 100 }))
-            : (planSteps ?? []).filter((w) => w > current);
     if (input.to === undefined && input.steps === undefined && !planSteps)
         throw new core_errors/* InputError */.dz('steps', 'is required when the plan has no `steps` (e.g. 25,50,100)');
-    parsed.forEach((w, i) => {
-        const prev = parsed[i - 1];
-        if (prev !== undefined && w <= prev)
-            throw new core_errors/* InputError */.dz('steps', `expected increasing weights, got ${parsed.join(',')}`);
-    });
-    return parsed;
+    return input.to !== undefined ? parseTrafficSteps('to', [input.to], current) : input.steps !== undefined ? parseTrafficSteps('steps', input.steps, current) : (planSteps ?? []).filter((w) => w > current);
 }
 /** Why this run may skip gates: an explicit input with a reason, recorded in the rollout. */
 function skipReason(runtime) {
@@ -67639,7 +68148,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Cs: () => (/* binding */ runAction)
 });
 
-// UNUSED EXPORTS: MemoryRuntime, RunnerRuntime, secretParts
+// UNUSED EXPORTS: INTERRUPT_GRACE_MS, Interrupted, MemoryRuntime, RunnerRuntime, ignoreClosedPipes, secretParts
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -70590,10 +71099,50 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(2091);
+// EXTERNAL MODULE: ./src/core/exec.ts
+var core_exec = __nccwpck_require__(7561);
 ;// CONCATENATED MODULE: ./src/core/runtime.ts
 
 
 
+
+/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
+class Interrupted extends Error {
+    received;
+    name = 'Interrupted';
+    constructor(received) {
+        super(`interrupted by ${received}`);
+        this.received = received;
+    }
+    /** The exit status a shell expects after this signal: 128 + its number. */
+    get exitCode() {
+        return this.received === 'SIGINT' ? 130 : 143;
+    }
+}
+/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
+function write(stream, text) {
+    if (stream.destroyed || !stream.writable)
+        return;
+    try {
+        stream.write(text);
+    }
+    catch {
+        /* best-effort: see ignoreClosedPipes */
+    }
+}
+let pipesGuarded = false;
+/**
+ * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
+ * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
+ * swallows the error and the action goes on.
+ */
+function ignoreClosedPipes() {
+    if (pipesGuarded)
+        return;
+    pipesGuarded = true;
+    for (const stream of [process.stdout, process.stderr])
+        stream.on('error', () => undefined);
+}
 /**
  * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
  * the path), its password, path and long path or query parts, since servers echo the path they
@@ -70640,10 +71189,17 @@ class RedactingRuntime {
 class RunnerRuntime extends RedactingRuntime {
     env;
     onRunner;
+    interruption = new AbortController();
+    signal = this.interruption.signal;
     constructor(env = process.env) {
         super();
         this.env = env;
         this.onRunner = env.GITHUB_ACTIONS === 'true';
+    }
+    /** Fires `signal` (once; later calls are ignored). */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
     }
     getInput(name) {
         const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
@@ -70662,7 +71218,7 @@ class RunnerRuntime extends RedactingRuntime {
         if (this.env.GITHUB_OUTPUT)
             setOutput(name, safe);
         else
-            process.stdout.write(`output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
+            write(process.stdout, `output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
     }
     appendSummary(markdown) {
         const safe = this.redact(markdown);
@@ -70670,28 +71226,28 @@ class RunnerRuntime extends RedactingRuntime {
         if (file)
             (0,external_node_fs_.appendFileSync)(file, `${safe}\n`);
         else
-            process.stdout.write(`\n${safe}\n`);
+            write(process.stdout, `\n${safe}\n`);
     }
     info(message) {
-        process.stdout.write(`${this.redact(message)}\n`);
+        write(process.stdout, `${this.redact(message)}\n`);
     }
     warning(message, target) {
         if (this.onRunner)
             warning(this.redact(message), toProperties(target));
         else
-            process.stdout.write(`warning: ${where(target)}${this.redact(message)}\n`);
+            write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
     }
     error(message, target) {
         if (this.onRunner)
             error(this.redact(message), toProperties(target));
         else
-            process.stderr.write(`error: ${where(target)}${this.redact(message)}\n`);
+            write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
     }
     debug(message) {
         if (this.onRunner)
             core_debug(this.redact(message));
         else if (this.env.ROLLGATE_DEBUG)
-            process.stdout.write(`debug: ${this.redact(message)}\n`);
+            write(process.stdout, `debug: ${this.redact(message)}\n`);
     }
     async group(title, fn) {
         if (!this.onRunner) {
@@ -70724,6 +71280,13 @@ class MemoryRuntime extends RedactingRuntime {
     outputs = {};
     logs = [];
     summary = '';
+    interruption = new AbortController();
+    signal = this.interruption.signal;
+    /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
+    }
     constructor(inputs = {}, env = {}) {
         super();
         this.inputs = inputs;
@@ -70763,8 +71326,14 @@ class MemoryRuntime extends RedactingRuntime {
 /**
  * Runs one action the way every entry does: user errors become a plain failure message,
  * anything else is a bug and keeps its stack trace. Sets the process exit code.
+ *
+ * On a real runner it also owns the process's edges: a closed stdout never stops the action,
+ * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
+ * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
+ * action has finished what cannot be left half-done. A second signal exits at once.
  */
 async function runAction(name, body, runtime = new RunnerRuntime()) {
+    const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
     let result;
     try {
         result = await body(runtime);
@@ -70773,16 +71342,54 @@ async function runAction(name, body, runtime = new RunnerRuntime()) {
         if ((0,errors/* isUserError */.iU)(err)) {
             result = { ok: false, failure: (0,errors/* describeError */.Uc)(err) };
         }
+        else if (runtime.signal.aborted && err === runtime.signal.reason) {
+            result = { ok: false };
+        }
         else {
             const stack = err instanceof Error && err.stack ? err.stack : String(err);
             result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
         }
+    }
+    finally {
+        release?.();
+    }
+    const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
+    if (interrupted) {
+        // Whatever the body made of it, an interrupted action did not finish what it was asked to.
+        result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
+        runtime.error(result.failure ?? interrupted.message);
+        process.exitCode = interrupted.exitCode;
+        return result;
     }
     if (!result.ok) {
         runtime.error(result.failure ?? `${name} failed`);
         process.exitCode = 1;
     }
     return result;
+}
+/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
+const INTERRUPT_GRACE_MS = 30_000;
+/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
+function watchProcess(runtime) {
+    ignoreClosedPipes();
+    const onSignal = (received) => {
+        if (runtime.signal.aborted) {
+            // A second Ctrl-C: the person wants out now.
+            process.exit(received === 'SIGINT' ? 130 : 143);
+        }
+        runtime.interrupt(received);
+        runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
+        void (0,core_exec/* stopRunningCommands */.a)('SIGTERM');
+        setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
+    };
+    const onInt = () => onSignal('SIGINT');
+    const onTerm = () => onSignal('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    };
 }
 
 
@@ -79775,6 +80382,18 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 
