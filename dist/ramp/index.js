@@ -67967,7 +67967,8 @@ async function runRampAction(runtime, deps = {}) {
             summary.push('', '### Traffic', '', trafficStateTable(state));
         if (!result.ok)
             summary.push('', `**Stopped:** ${result.failure ?? ''}`);
-        const unreleased = await session.release();
+        // An interrupted ramp did not finish: it keeps the rollout, so no other run starts one before rollback.
+        const unreleased = runtime.signal.aborted ? undefined : await session.release();
         if (unreleased)
             runtime.warning(unreleased);
         summary.push('', phaseSummary(await latestRecord(ctx, session)));

@@ -102,7 +102,8 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
     runtime.setOutput('verdict', lastVerdict ?? 'none');
     if (state) summary.push('', '### Traffic', '', trafficStateTable(state));
     if (!result.ok) summary.push('', `**Stopped:** ${result.failure ?? ''}`);
-    const unreleased = await session.release();
+    // An interrupted ramp did not finish: it keeps the rollout, so no other run starts one before rollback.
+    const unreleased = runtime.signal.aborted ? undefined : await session.release();
     if (unreleased) runtime.warning(unreleased);
     summary.push('', phaseSummary(await latestRecord(ctx, session)));
     runtime.appendSummary(summary.join('\n'));
