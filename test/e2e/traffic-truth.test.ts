@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBundleJob } from '../../harness/bundle-job.js';
-import { startCanaryStack, type CanaryStack } from '../../harness/canary-stack.js';
+import { deploySlot, startCanaryStack, type CanaryStack } from '../../harness/canary-stack.js';
 import { sendRequests } from '../../harness/load.js';
 import { requireBinary, waitFor } from '../../harness/process.js';
 
@@ -66,6 +66,9 @@ describeIf('the traffic layer tells the truth, through the bundled actions and a
     const job = await runBundleJob('deploy-canary', { plan, version: 'broken', weight: '20' });
     expect(job.code).not.toBe(0);
     expect(text(job)).toMatch(/refusing to give the canary 20%: canary DOWN: health check L7STS 503/);
+    // The provider reported that nothing moved: the summary says so, not that traffic started to move.
+    expect(text(job)).toMatch(/Failed before traffic moved/);
+    expect(text(job)).not.toMatch(/after traffic started to move/);
     expect(job.outputs.weight).not.toBe('20');
     expect((await users()).byTrack).toEqual({ stable: 100 });
   }, 60_000);
@@ -90,20 +93,52 @@ describeIf('the traffic layer tells the truth, through the bundled actions and a
   }, 90_000);
 
   it('rollback onto a DOWN stable takes traffic off the canary, then exits non-zero saying every request fails', async () => {
-    expect((await runBundleJob('deploy-canary', { plan: planFile, version: 'v2', weight: '50' })).code).toBe(0);
+    // One store shared by the jobs: the rollout record must say what the rollback left behind.
+    const store = `file:${join(stack.dir, 'unserved-store')}`;
+    expect((await runBundleJob('deploy-canary', { plan: planFile, version: 'v2', weight: '50', store })).code).toBe(0);
     await stack.setBehaviour('stable', { ready: false });
     await stack.haproxy.waitForStatus('stable', 'DOWN');
-    const rollback = await runBundleJob('rollback', { plan: planFile, reason: 'test', attempts: '1' });
+    const rollback = await runBundleJob('rollback', { plan: planFile, reason: 'test', attempts: '1', store });
     expect(rollback.code).not.toBe(0);
-    expect(text(rollback)).toMatch(/stable DOWN: health check L7STS 503.*every request fails/);
+    // It says what it did and what users get, not that traffic could not be restored.
+    expect(text(rollback)).toMatch(/all traffic moved to stable \(server stable\), but stable \(server stable\) is DOWN \(health check L7STS 503\).*every request fails.*bring stable back/);
+    expect(text(rollback)).not.toMatch(/could NOT be restored|after \d+ attempts/);
+    expect(rollback.outputs).toMatchObject({ 'rolled-back': 'true', 'stable-serving': 'false' });
     expect((await users()).byStatus).toEqual({ 503: 100 });
+    expect((await stack.haproxy.command(`get weight ${stack.service}/canary`)).trim()).toMatch(/^0 /);
+    // Not "rolled back" while every request fails: the record stays rolling-back and says why.
+    expect(rollback.summary).toMatch(/phase: \*\*rolling-back\*\* — rolling back, not finished: stable \(server stable\) is DOWN/);
+    expect(rollback.summary).toMatch(/next safe step: bring the stable server back/);
     // Once stable is back, the same rollback succeeds and users get stable.
     await stack.setBehaviour('stable', { ready: true });
     await stack.haproxy.waitForStatus('stable', 'UP');
-    const again = await runBundleJob('rollback', { plan: planFile, reason: 'test' });
+    const again = await runBundleJob('rollback', { plan: planFile, reason: 'test', store });
     expect(again.code).toBe(0);
+    expect(again.summary).toMatch(/phase: \*\*rolled-back\*\*/);
     expect((await users()).byTrack).toEqual({ stable: 100 });
   }, 90_000);
+
+  it('a high-risk release stops at its approval step: ramp refuses to go past 50% until a run carries an approval', async () => {
+    const store = `file:${join(stack.dir, 'approval-store')}`;
+    const plan = stack.writePlan({ traffic: traffic(), steps: [10, 50, 100], policy: { risk: { default: 'high', require: { high: { approvalAbove: 50 } } } } }, 'high-risk.yml');
+    const deployed = await runBundleJob('deploy-canary', { plan, version: 'v2', store, 'changed-files': 'src/payments/charge.ts' });
+    expect(deployed.code).toBe(0);
+    expect(deployed.outputs['risk-class']).toBe('high');
+    // Without an approval: 50% is reached, promotion is refused, and users stay split.
+    const ramp = await runBundleJob('ramp', { plan, steps: '50,100', 'skip-gate': 'true', reason: 'gates judged elsewhere', store });
+    expect(ramp.code).not.toBe(0);
+    expect(text(ramp)).toMatch(/cannot promote: this high-risk release goes no further than 50% without an approval/);
+    expect(ramp.outputs.promoted).not.toBe('true');
+    expect((await stack.haproxy.command(`get weight ${stack.service}/canary`)).trim()).toMatch(/^50 /);
+    expect(await stack.versionIn('stable')).not.toBe('v2');
+    // With one: promoted, and the approval is in the rollout record's history.
+    const approved = await runBundleJob('ramp', { plan, steps: '100', 'skip-gate': 'true', reason: 'gates judged elsewhere', approval: 'reviewed in environment production-approval', store });
+    expect(approved.code).toBe(0);
+    expect(approved.outputs.promoted).toBe('true');
+    expect(text(approved)).toMatch(/approval on record: .*: reviewed in environment production-approval/);
+    expect((await users()).byTrack).toEqual({ stable: 100 });
+    expect(await stack.versionIn('stable')).toBe('v2');
+  }, 120_000);
 
   it('refuses a plan naming one server for both roles, before anything moves', async () => {
     const plan = stack.writePlan({ traffic: traffic({ canary: 'stable' }) }, 'same-server.yml');
@@ -114,10 +149,14 @@ describeIf('the traffic layer tells the truth, through the bundled actions and a
   }, 60_000);
 
   it('refuses to give the canary a share while a third server carries weight', async () => {
+    await deploySlot(stack.dir, 'canary', 'v1');
     await stack.haproxy.command(`set server ${stack.service}/third weight 100`);
     const job = await runBundleJob('deploy-canary', { plan: planFile, version: 'v2', weight: '10' });
     expect(job.code).not.toBe(0);
-    expect(text(job)).toMatch(/also holds third \(weight 100, 50% of traffic now, UP\): refusing to give the canary 10%/);
+    expect(text(job)).toMatch(/also holds third \(weight 100, 50% of traffic now, UP\): refusing to give the canary 10% \(nothing was deployed\)/);
+    expect(text(job)).toMatch(/Failed before traffic moved/);
+    // Refused before the deploy command ran: the canary slot still runs what it ran.
+    expect(await stack.versionIn('canary')).toBe('v1');
     const split = await users(200);
     expect(split.byTrack.canary ?? 0).toBe(0);
     expect(split.byTrack.third).toBeGreaterThanOrEqual(90);

@@ -22,7 +22,7 @@ describeIf('the runner killed mid-ramp, and two rollouts at once, through the bu
     const env = { GITHUB_RUN_ID: runId, GITHUB_REPOSITORY: 'acme/orders', ROLLGATE_STATE_DIR: join(dir, 'state'), ROLLGATE_LEDGER: join(stack.dir, 'ledger.json') };
     return startBundle(name, { store: `file:${join(stack.dir, 'store')}`, ...inputs }, { dir, env, tag: `${name}-${n}` });
   };
-  const record = () => JSON.parse(readFileSync(join(stack.dir, 'store', 'orders', 'local.json'), 'utf8')).document as { phase: string; lock?: { owner: string; action: string } };
+  const record = () => JSON.parse(readFileSync(join(stack.dir, 'store', 'orders', 'local.json'), 'utf8')).document as { phase: string; stalled?: string; lock?: { owner: string; action: string } };
   const share = () => canaryShare(stack.haproxy.adminPort);
 
   beforeAll(async () => {
@@ -53,10 +53,12 @@ describeIf('the runner killed mid-ramp, and two rollouts at once, through the bu
     const left = await share();
     expect(left).toBe(50);
     // The killed run still holds the rollout: a new rollout is refused until rollback runs.
-    expect(record()).toMatchObject({ phase: 'canary', lock: { owner: 'acme/orders run 9001', action: 'ramp' } });
+    // ...and the record says where it was interrupted, for the next run's summary and refusal.
+    expect(record()).toMatchObject({ phase: 'canary', stalled: 'ramp was interrupted during the gate at 50%', lock: { owner: 'acme/orders run 9001', action: 'ramp' } });
+    expect(killed.summary).toMatch(/next safe step: ramp was interrupted during the gate at 50%; run ramp/);
     const refused = await bundle('deploy-canary', { plan, version: 'v3' }, '9003').done;
     expect(refused.code).not.toBe(0);
-    expect(refused.output).toMatch(/another rollout is in progress \(version v2 by acme\/orders run 9001: ramp running since/);
+    expect(refused.output).toMatch(/another rollout is in progress \(version v2 by acme\/orders run 9001: ramp was interrupted during the gate at 50%, holding the lock since/);
 
     // The recovery path: `if: failure()` / `if: cancelled()` rollback, or a manual one, in a fresh process that knows nothing of the ramp.
     const rollback = await bundle('rollback', { plan, reason: 'ramp was cancelled' }, '9002').done;

@@ -1,7 +1,7 @@
 import { FakeClock } from '../../src/core/clock.js';
 import { rolloutOwner } from '../../src/core/rollout/rollout-state.js';
 import { RolloutChangedError, RolloutSession } from '../../src/core/rollout/session.js';
-import { nextSafeStep, promotionBlocker, RolloutStateError, transition, type RolloutRecord } from '../../src/core/rollout/state-machine.js';
+import { describePhase, nextSafeStep, promotionBlocker, RolloutStateError, transition, type RolloutRecord } from '../../src/core/rollout/state-machine.js';
 import { MemoryRolloutStore } from '../../src/core/rollout/store.js';
 
 const T0 = Date.parse('2026-01-01T10:00:00Z');
@@ -68,6 +68,49 @@ describe('the rollout state machine: which change each phase allows', () => {
     const rolling = transition(record, { kind: 'rollback', reason: 'gate failed' }, ctx);
     expect(rolling.generation).toBe(record.generation + 1);
     expect(transition(rolling, { kind: 'rolled-back' }, ctx).phase).toBe('rolled-back');
+  });
+
+  it('a rollback onto a stable that cannot serve stays rolling-back, says why, and blocks a new rollout until a rollback finishes', () => {
+    const rolling = transition(canary(), { kind: 'rollback', reason: 'gate failed' }, ctx);
+    const stuck = transition(rolling, { kind: 'rollback-unserved', weight: 0, detail: 'stable (server s1) is DOWN (L7STS 503): every request fails' }, ctx);
+    expect(stuck).toMatchObject({ phase: 'rolling-back', weight: 0, stalled: 'stable (server s1) is DOWN (L7STS 503): every request fails' });
+    expect(describePhase(stuck)).toBe('rolling back, not finished: stable (server s1) is DOWN (L7STS 503): every request fails');
+    expect(nextSafeStep(stuck)).toMatch(/^bring the stable server back .*then run rollback again/);
+    expect(stuck.history.at(-1)?.change).toBe('traffic moved off the canary, but stable (server s1) is DOWN (L7STS 503): every request fails');
+    expect(() => transition(stuck, { kind: 'start', version: 'v3', strategy: 'canary', weight: 0 }, { ...ctx, by: 'run 2' })).toThrow(/is rolling back, not finished/);
+    // Only a rolling-back rollout can be left so: elsewhere it would hide a phase's real state.
+    expect(() => transition(canary(), { kind: 'rollback-unserved', weight: 0, detail: 'x' }, ctx)).toThrow(RolloutStateError);
+    // The next rollback that finds stable serving finishes it, and the note goes.
+    const done = transition(transition(stuck, { kind: 'rollback', reason: 'again' }, ctx), { kind: 'rolled-back' }, ctx);
+    expect(done.phase).toBe('rolled-back');
+    expect(done.stalled).toBeUndefined();
+  });
+
+  it('an interruption is noted with where it happened, keeps the phase, and heads the next safe step until the rollout moves on', () => {
+    const stopped = transition(canary(), { kind: 'interrupted', during: 'the gate at 10%' }, { ...ctx, action: 'ramp' });
+    expect(stopped).toMatchObject({ phase: 'canary', weight: 10, stalled: 'ramp was interrupted during the gate at 10%' });
+    expect(nextSafeStep(stopped)).toMatch(/^ramp was interrupted during the gate at 10%; run ramp \(it judges the canary at 10% first\), or rollback/);
+    expect(stopped.history.at(-1)).toMatchObject({ action: 'ramp', change: 'interrupted during the gate at 10%' });
+    const judged = transition(stopped, { kind: 'gate', standing: 'passed', verdict: 'pass', reason: 'ok' }, ctx);
+    expect(judged.stalled).toBeUndefined();
+  });
+
+  it('a release whose risk class stops at 50% goes no further, nor is promoted, until an approval is on record', () => {
+    const started = transition(undefined, { kind: 'start', version: 'v2', strategy: 'canary', weight: 0, approvalAbove: 50, riskClass: 'high' }, ctx);
+    const at50 = transition(transition(transition(transition(started, { kind: 'traffic-given', weight: 10 }, ctx), { kind: 'skip-gate', reason: 't' }, ctx), { kind: 'step', weight: 50 }, ctx), { kind: 'skip-gate', reason: 't' }, ctx);
+    expect(at50.weight).toBe(50);
+    expect(() => transition(at50, { kind: 'step', weight: 75 }, ctx)).toThrow(/cannot move the canary to 75%: this high-risk release goes no further than 50% without an approval/);
+    expect(() => transition(at50, { kind: 'promote' }, ctx)).toThrow(/cannot promote: this high-risk release goes no further than 50% without an approval/);
+    expect(nextSafeStep(at50)).toMatch(/^run ramp with the input approval \(who approved and why\) to go past 50%/);
+    const approved = transition(at50, { kind: 'approve', by: 'alice', reason: 'reviewed in environment production-approval' }, { ...ctx, action: 'ramp' });
+    expect(approved.approval).toEqual({ by: 'alice', reason: 'reviewed in environment production-approval', at: ctx.now });
+    expect(approved.history.at(-1)?.change).toBe('approved past 50% by alice: reviewed in environment production-approval');
+    expect(transition(approved, { kind: 'promote' }, ctx).phase).toBe('promoting');
+    // The stop belongs to that release: the next rollout starts without the approval.
+    const promoted = transition(transition(transition(approved, { kind: 'promote' }, ctx), { kind: 'redeploy-stable' }, ctx), { kind: 'promoted' }, ctx);
+    const next = transition(promoted, { kind: 'start', version: 'v3', strategy: 'canary', weight: 0 }, ctx);
+    expect(next.approval).toBeUndefined();
+    expect(next.approvalAbove).toBeUndefined();
   });
 
   it('refuses a new rollout over one in progress by another run, and remembers the good version from a promoted one', () => {

@@ -16,6 +16,8 @@ export interface RecordEvent {
   gate?: string;
   /** Release-policy refusals the run overrode: kept in the deployment's payload. */
   policyOverride?: { by: string; reason: string; rules: string[] };
+  /** Who let the rollout past its approval stop: named in the status description. */
+  approval?: { by: string; reason: string };
 }
 
 /** A record the rollout could not write; its message says what to do. */
@@ -117,13 +119,13 @@ export class DeploymentRecordHooks {
   /** ramp passed a step: the description says where the canary stands ("canary 25%, gate passed"). */
   async stepReached(event: RecordEvent): Promise<void> {
     const id = await this.locate();
-    if (id !== undefined) await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
+    if (id !== undefined) await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}${approvedBy(event)}`);
   }
 
   /** The new version is stable: `success`, with the plan's environment URL. */
   async promoted(event: RecordEvent): Promise<void> {
     const id = await this.locate();
-    if (id !== undefined) await this.status(id, 'success', `promoted ${event.version ?? ''} to 100%`.replace(/\s+/g, ' '));
+    if (id !== undefined) await this.status(id, 'success', `promoted ${event.version ?? ''} to 100%${approvedBy(event)}`.replace(/\s+/g, ' '));
   }
 
   /** Traffic is back on stable: `failure` for a bad canary, `error` when the pipeline itself broke. */
@@ -176,6 +178,11 @@ function irreversibleInput(runtime: ActionRuntime): boolean | string | undefined
 }
 
 /** The record calls as plain functions, to merge into the rollout's hooks (`{ ...others, ...recordHooks(…) }`). */
+/** `, approved by alice: change review` for a status description, when an approval is on record. */
+function approvedBy(event: RecordEvent): string {
+  return event.approval ? `, approved by ${event.approval.by}: ${event.approval.reason}` : '';
+}
+
 export function recordHooks(hooks: DeploymentRecordHooks): Pick<DeploymentRecordHooks, 'deploymentStarted' | 'stepReached' | 'promoted' | 'rolledBack'> {
   return {
     deploymentStarted: (event) => hooks.deploymentStarted(event),

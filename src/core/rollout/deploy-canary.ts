@@ -4,6 +4,7 @@ import { verifyKillSwitchesExist } from '../flags/index.js';
 import { deploymentRecordsFor } from '../github/factory.js';
 import { RecordsLastGood } from './build-and-tag.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
+import { UnservedTrafficError } from '../traffic/health.js';
 import { describeTrafficState, trafficStateTable } from '../traffic/provider.js';
 import { openRollout, openSession, rolloutEvent, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
@@ -40,7 +41,9 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
   ctx.log(before ? `traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}` : `traffic now (${ctx.traffic.target}): cannot be read (no getWeight)`);
   const session = await openSession(ctx, 'deploy-canary');
   const knownGood = session.record?.lastGood ? undefined : await lastGoodFromRecords(runtime, ctx.plan.environment, ctx.cwd);
-  await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0, knownGood });
+  // The risk class's approval stop travels with the rollout: ramp cannot pass it without an approval on record.
+  const approvalAbove = policy.risk ? ctx.plan.policy?.risk?.require[policy.risk.class]?.approvalAbove : undefined;
+  await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0, knownGood, ...(approvalAbove !== undefined ? { approvalAbove, riskClass: policy.risk?.class } : {}) });
 
   const report: string[] = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
   const run = { ctx, session, report };
@@ -65,7 +68,8 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
     const record = session.record;
     // Still deploying on record, but a traffic write may have failed half-way: ask the traffic layer.
     const now = record?.phase === 'deploying' && strategy.name === 'canary' ? await strategy.observe(ctx).catch(() => undefined) : undefined;
-    const trafficMoved = record?.phase !== 'deploying' || (now !== undefined && now.canaryPercent > 0);
+    // The provider knows whether its own change moved traffic: its word beats a guess from the share.
+    const trafficMoved = record?.phase !== 'deploying' || (err instanceof UnservedTrafficError ? err.changed : now !== undefined && now.canaryPercent > 0);
     if (err instanceof RolloutChangedError) {
       // A rollback landed while this deploy ran: if our write raced it, put its traffic back.
       const latest = (await openSession(ctx, 'deploy-canary')).record;
@@ -80,7 +84,8 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
       // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
       await session.apply({ kind: 'abort', reason: describeError(err) }).catch(() => undefined);
       report.push('', `**Failed before traffic moved:** ${describeError(err)}`, '', 'Stable still serves all traffic.');
-    } else report.push('', `**Failed after traffic started to move:** ${describeError(err)}`, '', 'Run rollback.');
+    } else if (err instanceof UnservedTrafficError) report.push('', `**Traffic moved, but users are not all served:** ${describeError(err)}`, '', 'Run rollback.');
+    else report.push('', `**Failed after traffic started to move:** ${describeError(err)}`, '', 'Run rollback.');
     await session.release();
     report.push('', phaseSummary(session.record));
     runtime.appendSummary(report.join('\n'));

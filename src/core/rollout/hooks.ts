@@ -15,6 +15,8 @@ export interface RolloutEvent {
   gate?: 'passed' | 'skipped';
   /** Release-policy refusals this run overrode, with who and why (deploy-canary). */
   policyOverride?: PolicyOverride;
+  /** Who let the rollout past its risk class's approval stop, and why (ramp). */
+  approval?: { by: string; reason: string };
 }
 
 /**

@@ -12,6 +12,7 @@ import { describeTrafficState, formatPercent, trafficStateTable, type TrafficSta
 import { openRollout, openSession, rolloutEvent, type RolloutContext, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
 import { loadRolloutPlan } from './plan-input.js';
+import { actorOf } from '../policy/enforce.js';
 import type { RolloutChangedError, RolloutSession } from './session.js';
 import { currentStep, describePhase, nextSafeStep, type RolloutRecord } from './state-machine.js';
 import type { StrategyRun } from './strategy.js';
@@ -87,7 +88,13 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
   if (version !== undefined && version !== held.version)
     throw new InputError('version', `the canary runs ${held.version}, deployed and judged in this rollout; refusing to promote ${version}, which no gate judged. Run deploy-canary with ${version} to roll it out`);
   const steps = strategy.name === 'canary' ? rampSteps(stepInputs, ctx.plan.steps, held.weight) : [];
+  const approval = getOptionalInput(runtime, 'approval');
   await session.acquire();
+  if (approval !== undefined) {
+    // Recorded before any step: the state machine lets the canary past the risk class's stop only with it on record.
+    await session.apply({ kind: 'approve', by: actorOf(runtime.env), reason: approval });
+    ctx.log(`approval on record: ${actorOf(runtime.env)}: ${approval}`);
+  }
 
   const run: StrategyRun = { ctx, session, report: summary, signal: deps.signal };
   let state: TrafficState | undefined;
@@ -103,6 +110,8 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
     if (state) summary.push('', '### Traffic', '', trafficStateTable(state));
     if (!result.ok) summary.push('', `**Stopped:** ${result.failure ?? ''}`);
     // An interrupted ramp did not finish: it keeps the rollout, so no other run starts one before rollback.
+    // It says where it stopped, so the next run's summary and refusal name the interruption.
+    if (runtime.signal.aborted) await noteInterruption(ctx, session);
     const unreleased = runtime.signal.aborted ? undefined : await session.release();
     if (unreleased) runtime.warning(unreleased);
     summary.push('', phaseSummary(await latestRecord(ctx, session)));
@@ -133,13 +142,32 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
     }
     state = await strategy.promote(run, session.record as RolloutRecord);
     promoted = true;
-    await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, held.version)));
+    await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted({ ...rolloutEvent(ctx, 100, held.version), ...approvalOf(session.record) }));
     await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', { ...rolloutEvent(ctx, 100, held.version), verdict: lastVerdict }));
     return await finish({ ok: true });
   } catch (err) {
     // Stopped by an error (a rollback under it, a traffic layer that failed): the summary still says where things stand.
     await finish({ ok: false, failure: describeError(err) });
     throw err;
+  }
+}
+
+/** The approval on record, as bookkeeping reports it. */
+function approvalOf(record: RolloutRecord | undefined): { approval?: { by: string; reason: string } } {
+  return record?.approval ? { approval: { by: record.approval.by, reason: record.approval.reason } } : {};
+}
+
+/** Records in the rollout where an interrupted ramp stopped; a store that cannot be written is a warning, never a second failure. */
+async function noteInterruption(ctx: RolloutContext, session: RolloutSession): Promise<void> {
+  const record = session.record;
+  if (!record) return;
+  const step = currentStep(record);
+  const during =
+    record.phase === 'canary' && step?.gate === 'pending' ? `the gate at ${formatPercent(record.weight)}` : record.phase === 'promoting' ? `the promotion of ${record.version}` : describePhase(record);
+  try {
+    await session.apply({ kind: 'interrupted', during });
+  } catch (err) {
+    ctx.runtime.warning(`ramp was interrupted during ${during}, and the rollout record could not say so: ${describeError(err)}`);
   }
 }
 
@@ -190,7 +218,7 @@ async function judgeCurrentStep(ctx: RolloutContext, run: StrategyRun, deps: Ram
   const report = await bakeWatching(ctx, session, deps, record.weight, record.version, run.report);
   const allowed = verdictAllowsPromotion(report.verdict, ctx.plan.analysis?.onInconclusive ?? 'fail');
   await session.apply({ kind: 'gate', standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason });
-  if (allowed) await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'passed' }));
+  if (allowed) await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'passed', ...approvalOf(session.record) }));
   return { allowed, verdict: report.verdict, report };
 }
 

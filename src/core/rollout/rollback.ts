@@ -2,7 +2,8 @@ import { describeError } from '../errors.js';
 import { disableKillSwitches, formatFlagResults, killSwitchFailure, type FlagResult } from '../flags/index.js';
 import { getListInput, getNumberInput, getOptionalInput } from '../inputs.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
-import { describeTrafficState, trafficStateTable, type RollbackOutcome } from '../traffic/provider.js';
+import { UnservedTrafficError, whatUsersGet } from '../traffic/health.js';
+import { describeTrafficState, trafficStateTable, type RollbackOutcome, type TrafficState } from '../traffic/provider.js';
 import { openRollout, openSession, rolloutEvent, type RolloutContext, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
 import { runManualRollback } from './manual-rollback.js';
@@ -58,30 +59,46 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
   else if (!storeProblem) ctx.log('no rollout on record');
 
   let outcome: RollbackOutcome;
+  // Rollback onto a stable that cannot serve still moves the weights: then it says what users get, finishes the rest, and fails.
+  let unserved: string | undefined;
   try {
     outcome = await ctx.strategy.rollback({ ctx, session: session as RolloutSession, report: summary }, found, attempts);
   } catch (err) {
-    runtime.setOutput('rolled-back', 'false');
-    summary.push(`**Traffic could NOT be restored:** ${describeError(err)}`, '', 'The rollout stays in phase rolling-back: run rollback again once the cause is fixed.');
-    summary.push('', phaseSummary(session?.record ?? found));
-    runtime.appendSummary(summary.join('\n'));
-    throw err;
+    if (!(err instanceof UnservedTrafficError && err.changed)) {
+      runtime.setOutput('rolled-back', 'false');
+      summary.push(`**Traffic could NOT be restored:** ${describeError(err)}`, '', 'The rollout stays in phase rolling-back: run rollback again once the cause is fixed.');
+      summary.push('', phaseSummary(session?.record ?? found));
+      runtime.appendSummary(summary.join('\n'));
+      throw err;
+    }
+    unserved = unservedRollback(err.state);
+    outcome = { changed: true, before: err.state, after: err.state };
   }
 
   const readable = ctx.plan.strategy === 'rolling' || trafficReadable(ctx.plan);
   runtime.setOutput('rolled-back', String(outcome.changed));
-  if (readable) summary.push('### Found', '', trafficStateTable(outcome.before), '');
-  if (outcome.changed) summary.push('### Did', '', readable ? `Moved all traffic to ${outcome.after.live ?? 'stable'} (read back):` : 'Set the canary to 0% (no getWeight: the exit status is the only confirmation).', '', ...(readable ? [trafficStateTable(outcome.after), ''] : []));
-  else summary.push('### Did', '', `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}${found && ['promoted', 'rolled-back', 'aborted'].includes(found.phase) ? ` (the last rollout is ${describePhase(found)})` : ''}, no change made.`, '');
-  ctx.log(outcome.changed ? `traffic restored: ${readable ? describeTrafficState(outcome.after) : 'canary set to 0%'}` : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`);
+  runtime.setOutput('stable-serving', String(unserved === undefined));
+  if (unserved) {
+    runtime.error(unserved);
+    summary.push('### Did', '', `**${unserved}**`, '', trafficStateTable(outcome.after), '');
+  } else {
+    if (readable) summary.push('### Found', '', trafficStateTable(outcome.before), '');
+    if (outcome.changed) summary.push('### Did', '', readable ? `Moved all traffic to ${outcome.after.live ?? 'stable'} (read back):` : 'Set the canary to 0% (no getWeight: the exit status is the only confirmation).', '', ...(readable ? [trafficStateTable(outcome.after), ''] : []));
+    else summary.push('### Did', '', `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}${found && ['promoted', 'rolled-back', 'aborted'].includes(found.phase) ? ` (the last rollout is ${describePhase(found)})` : ''}, no change made.`, '');
+    ctx.log(outcome.changed ? `traffic restored: ${readable ? describeTrafficState(outcome.after) : 'canary set to 0%'}` : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`);
+  }
 
   const recordProblems: string[] = storeProblem ? [storeProblem] : [];
   if (session) {
     try {
-      await session.apply({ kind: 'rolled-back' });
-      await reapplyIfRaced(ctx, outcome);
+      // Not rolled back while users get errors: the phase stays rolling-back, with why, until a run finds stable serving.
+      if (unserved) await session.apply({ kind: 'rollback-unserved', weight: outcome.after.canaryPercent, detail: unservedDetail(outcome.after) });
+      else {
+        await session.apply({ kind: 'rolled-back' });
+        await reapplyIfRaced(ctx, outcome);
+      }
     } catch (err) {
-      recordProblems.push(`traffic is restored, but the rollout record could not be updated: ${describeError(err)}`);
+      recordProblems.push(`traffic ${unserved ? 'was moved' : 'is restored'}, but the rollout record could not be updated: ${describeError(err)}`);
     }
     const unreleased = await session.release();
     if (unreleased) recordProblems.push(unreleased);
@@ -102,8 +119,23 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
   // Traffic is safe by now; a missing record, a kill switch still on or a broken plan must not pass silently.
   const failures = [killSwitchFailure(flags), warnings.length ? `${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` : undefined, planFailure(planProblems)];
   const failure = failures.filter((f): f is string => f !== undefined).join('; ');
+  if (unserved) return { ok: false, failure: failure ? `${unserved}; and ${failure}` : unserved };
   if (failure) return { ok: false, failure: `traffic was restored, but ${failure}` };
   return { ok: true };
+}
+
+/** What serves now after a rollback whose destination cannot serve: `stable (server s1) is DOWN (L7STS 503)`. */
+function unservedDetail(state: TrafficState): string {
+  const unable = state.slots.filter((s) => s.serving === false && ((s.weight ?? 0) > 0 || s.percent > 0));
+  const named = (unable.length ? unable : state.slots.filter((s) => s.serving === false)).map((s) => `${s.role} (server ${s.name}) is ${s.status ?? s.health ?? 'not serving'}${s.detail ? ` (${s.detail})` : ''}`);
+  return `${named.join('; ') || 'the destination cannot serve'}: ${whatUsersGet(state)}`;
+}
+
+/** The one sentence an unserved rollback ends with: what it did, what users get, what to do. */
+function unservedRollback(state: TrafficState): string {
+  const to = state.live ?? 'stable';
+  const names = state.slots.filter((s) => s.role === to).map((s) => `server ${s.name}`);
+  return `all traffic moved to ${to}${names.length ? ` (${names.join(', ')})` : ''}, but ${unservedDetail(state)} — bring ${to} back (check the server and its health check), then run rollback again to confirm; rollgate will not send users back to the canary on its own`;
 }
 
 function planFailure(problems: string[]): string | undefined {

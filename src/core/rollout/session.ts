@@ -142,7 +142,7 @@ export class RolloutSession {
     if (!record) return undefined;
     const now = this.options.clock.now();
     const lock = record.lock;
-    if (lock && lock.owner !== this.options.owner) return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+    if (lock && lock.owner !== this.options.owner) return { owner: lock.owner, doing: record?.stalled ? `${record.stalled}, holding the lock since ${lock.since}` : `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
     if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner) return undefined;
     const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
     return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };

@@ -50,6 +50,13 @@ export interface HistoryEntry {
   generation: number;
 }
 
+/** Who let a rollout go past the share its risk class stops at, and why. */
+export interface Approval {
+  by: string;
+  reason: string;
+  at: string;
+}
+
 /** The rollout record, as the store keeps it. */
 export interface RolloutRecord {
   schema: 1;
@@ -77,12 +84,23 @@ export interface RolloutRecord {
   /** The stable slot was redeployed with `version` during a promotion: it no longer runs `lastGood`. */
   stableOverwritten: boolean;
   lock?: LockHolder;
+  /**
+   * Why the phase could not finish, when the last action stopped short of it: rollback moved
+   * traffic onto a stable that cannot serve, or an action was interrupted mid-way. Cleared by the
+   * next change of phase or step.
+   */
+  stalled?: string;
+  /** The release policy's `approvalAbove` for this release's risk class: no step past it, nor promotion, without `approval`. */
+  approvalAbove?: number;
+  riskClass?: string;
+  approval?: Approval;
   history: HistoryEntry[];
 }
 
 /** Every change an action can ask for. */
 export type RolloutEvent =
-  | { kind: 'start'; version: string; strategy: RolloutRecord['strategy']; live?: Colour; weight: number; abandoned?: boolean; knownGood?: string }
+  | { kind: 'start'; version: string; strategy: RolloutRecord['strategy']; live?: Colour; weight: number; abandoned?: boolean; knownGood?: string; approvalAbove?: number; riskClass?: string }
+  | { kind: 'approve'; by: string; reason: string }
   | { kind: 'traffic-given'; weight: number; live?: Colour; previous?: Colour }
   | { kind: 'abort'; reason: string }
   | { kind: 'step'; weight: number }
@@ -93,6 +111,8 @@ export type RolloutEvent =
   | { kind: 'promoted' }
   | { kind: 'rollback'; reason: string; strategy?: RolloutRecord['strategy'] }
   | { kind: 'rolled-back'; restored?: { version: string; live?: Colour; previous?: Colour } }
+  | { kind: 'rollback-unserved'; weight: number; detail: string }
+  | { kind: 'interrupted'; during: string }
   | { kind: 'heartbeat' }
   | { kind: 'release' };
 
@@ -121,6 +141,12 @@ export function promotionBlocker(record: RolloutRecord): string | undefined {
   if (Math.abs(step.weight - record.weight) >= 0.5) return `the gate judged the canary at ${step.weight}%, but it has ${record.weight}% now`;
   if (step.gate === 'passed' || step.gate === 'skipped') return undefined;
   return `the gate at ${step.weight}% is ${step.gate}`;
+}
+
+/** Why the canary may not go to `weight` yet: its risk class stops at `approvalAbove` until an approval is on record. */
+export function approvalBlocker(record: RolloutRecord, weight: number): string | undefined {
+  if (record.approvalAbove === undefined || weight <= record.approvalAbove || record.approval) return undefined;
+  return `this ${record.riskClass ? `${record.riskClass}-risk ` : ''}release goes no further than ${record.approvalAbove}% without an approval (the release policy's approvalAbove): run ramp with the input approval, in a job whose environment requires reviewers`;
 }
 
 /**
@@ -159,6 +185,7 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
       steps: [],
       stableOverwritten: false,
       lock: record?.lock,
+      ...(event.approvalAbove !== undefined ? { approvalAbove: event.approvalAbove, riskClass: event.riskClass } : {}),
       history: record?.history ?? [],
     };
     return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
@@ -169,6 +196,8 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
   }
   if (!record) return refuse('no rollout is on record');
   const next: RolloutRecord = structuredClone(record);
+  // A note on why the phase stalled holds only until something changes the rollout again.
+  if (!['heartbeat', 'release', 'interrupted'].includes(event.kind)) delete next.stalled;
   switch (event.kind) {
     case 'traffic-given':
       if (record.phase !== 'deploying') refuse(`the rollout is ${describePhase(record)}`);
@@ -185,11 +214,18 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
       if (record.phase !== 'deploying') refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
       next.phase = 'aborted';
       return log(next, `aborted before traffic moved: ${event.reason}`);
-    case 'step':
+    case 'step': {
       if (record.phase !== 'canary') refuse(`the rollout is ${describePhase(record)}`);
+      const unapproved = approvalBlocker(record, event.weight);
+      if (unapproved) refuse(unapproved);
       next.weight = event.weight;
       next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
       return log(next, `canary at ${event.weight}%; gate pending`);
+    }
+    case 'approve':
+      if (record.phase !== 'canary' && record.phase !== 'promoting') refuse(`the rollout is ${describePhase(record)}`);
+      next.approval = { by: event.by, reason: event.reason, at: ctx.now };
+      return log(next, `approved${record.approvalAbove !== undefined ? ` past ${record.approvalAbove}%` : ''} by ${event.by}: ${event.reason}`);
     case 'gate':
     case 'skip-gate': {
       if (record.phase !== 'canary') refuse(`the rollout is ${describePhase(record)}`);
@@ -200,7 +236,7 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
       return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
     }
     case 'promote': {
-      const blocker = promotionBlocker(record);
+      const blocker = promotionBlocker(record) ?? approvalBlocker(record, 100);
       if (blocker) refuse(blocker);
       next.phase = 'promoting';
       return log(next, `promoting ${record.version}`);
@@ -246,6 +282,18 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
         next.lastGood = record.slots[record.previous] ?? record.lastGood;
       }
       return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
+    case 'rollback-unserved':
+      // The weights moved, but users are not served: the rollback is not done until stable serves,
+      // so the phase stays rolling-back and the next rollback run confirms and finishes it.
+      if (record.phase !== 'rolling-back') refuse(`the rollout is ${describePhase(record)}`);
+      next.weight = event.weight;
+      next.stalled = event.detail;
+      return log(next, `traffic moved off the canary, but ${event.detail}`);
+    case 'interrupted':
+      // Only a rollout in progress can be left half-way; a rollback's own note must not be overwritten.
+      if (SETTLED_PHASES.includes(record.phase) || record.phase === 'rolling-back') refuse(`the rollout is ${describePhase(record)}`);
+      next.stalled = `${ctx.action} was interrupted during ${event.during}`;
+      return log(next, `interrupted during ${event.during}`);
     case 'heartbeat':
       // Proof of life only: not worth a line in the history.
       if (next.lock?.owner === ctx.by) next.lock = { ...next.lock, heartbeat: ctx.now };
@@ -279,7 +327,7 @@ export function describePhase(record: RolloutRecord): string {
     case 'promoted':
       return `promoted ${record.version}`;
     case 'rolling-back':
-      return 'rolling back';
+      return record.stalled ? `rolling back, not finished: ${record.stalled}` : 'rolling back';
     case 'rolled-back':
       return `rolled back from ${record.version}`;
     case 'aborted':
@@ -290,12 +338,20 @@ export function describePhase(record: RolloutRecord): string {
 /** What the on-call should run next, given the record. */
 export function nextSafeStep(record: RolloutRecord | undefined): string {
   if (!record) return 'run deploy-canary to start a rollout';
+  // An interrupted run says so first: what it left behind is the phase below, unfinished.
+  const interrupted = record.stalled && record.phase !== 'rolling-back' ? `${record.stalled}; ` : '';
+  return interrupted + nextStepFor(record);
+}
+
+function nextStepFor(record: RolloutRecord): string {
   const step = currentStep(record);
   switch (record.phase) {
     case 'deploying':
       return `deploy-canary of ${record.version} is running or died before giving it traffic: wait for it, or run rollback`;
     case 'canary':
       if (step?.gate === 'failed') return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
+      if ((step?.gate === 'passed' || step?.gate === 'skipped') && record.approvalAbove !== undefined && !record.approval && record.weight >= record.approvalAbove)
+        return `run ramp with the input approval (who approved and why) to go past ${record.approvalAbove}%, or rollback`;
       if (step?.gate === 'passed' || step?.gate === 'skipped') return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
       return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
     case 'promoting':
@@ -303,6 +359,7 @@ export function nextSafeStep(record: RolloutRecord | undefined): string {
     case 'promoted':
       return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
     case 'rolling-back':
+      if (record.stalled) return 'bring the stable server back (check it and its health check), then run rollback again: it confirms stable serves and finishes; rollgate will not send users back to the canary on its own';
       return 'rollback did not finish: run rollback again';
     case 'rolled-back':
       return `fix ${record.version} and run deploy-canary with a new version`;
@@ -335,6 +392,12 @@ function describeEvent(event: RolloutEvent): string {
       return 'roll back';
     case 'rolled-back':
       return 'finish the rollback';
+    case 'rollback-unserved':
+      return 'record a rollback onto a stable that cannot serve';
+    case 'interrupted':
+      return 'record an interruption';
+    case 'approve':
+      return 'record an approval';
     case 'heartbeat':
       return 'refresh the lock';
     case 'release':

@@ -1,6 +1,7 @@
 import { deployToSlot } from '../../deploy/deploy.js';
 import { scaleDownCanary } from '../../deploy/kubernetes.js';
 import { describeError, UserError } from '../../errors.js';
+import { refuseOthersWithWeight } from '../../traffic/health.js';
 import type { Plan } from '../../plan/schema.js';
 import { describeTrafficState, formatPercent, type RollbackOutcome, type TrafficState, type WeightedRouter } from '../../traffic/provider.js';
 import type { RolloutContext } from '../context.js';
@@ -33,6 +34,8 @@ export const canaryStrategy: RolloutStrategy = {
     const { ctx, session } = run;
     const router: WeightedRouter = ctx.traffic;
     const before = await this.observe(ctx, run.signal);
+    // The traffic layer would refuse this layout at setWeight: refuse it before the deploy command runs, so nothing is deployed for nothing.
+    if (before) refuseOthersWithWeight(router.kind, router.target, before, `give the canary ${weight}% (nothing was deployed)`);
     if (!before || before.canaryPercent > 0) {
       // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
       ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
