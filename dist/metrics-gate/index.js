@@ -54243,6 +54243,12 @@ function promotionBlocker(record) {
         return undefined;
     return `the gate at ${step.weight}% is ${step.gate}`;
 }
+/** Why the canary may not go to `weight` yet: its risk class stops at `approvalAbove` until an approval is on record. */
+function approvalBlocker(record, weight) {
+    if (record.approvalAbove === undefined || weight <= record.approvalAbove || record.approval)
+        return undefined;
+    return `this ${record.riskClass ? `${record.riskClass}-risk ` : ''}release goes no further than ${record.approvalAbove}% without an approval (the release policy's approvalAbove): run ramp with the input approval, in a job whose environment requires reviewers`;
+}
 /**
  * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
  * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
@@ -54280,6 +54286,7 @@ function transition(record, event, ctx) {
             steps: [],
             stableOverwritten: false,
             lock: record?.lock,
+            ...(event.approvalAbove !== undefined ? { approvalAbove: event.approvalAbove, riskClass: event.riskClass } : {}),
             history: record?.history ?? [],
         };
         return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
@@ -54291,6 +54298,9 @@ function transition(record, event, ctx) {
     if (!record)
         return refuse('no rollout is on record');
     const next = structuredClone(record);
+    // A note on why the phase stalled holds only until something changes the rollout again.
+    if (!['heartbeat', 'release', 'interrupted'].includes(event.kind))
+        delete next.stalled;
     switch (event.kind) {
         case 'traffic-given':
             if (record.phase !== 'deploying')
@@ -54314,12 +54324,21 @@ function transition(record, event, ctx) {
                 refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
             next.phase = 'aborted';
             return log(next, `aborted before traffic moved: ${event.reason}`);
-        case 'step':
+        case 'step': {
             if (record.phase !== 'canary')
                 refuse(`the rollout is ${describePhase(record)}`);
+            const unapproved = approvalBlocker(record, event.weight);
+            if (unapproved)
+                refuse(unapproved);
             next.weight = event.weight;
             next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
             return log(next, `canary at ${event.weight}%; gate pending`);
+        }
+        case 'approve':
+            if (record.phase !== 'canary' && record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.approval = { by: event.by, reason: event.reason, at: ctx.now };
+            return log(next, `approved${record.approvalAbove !== undefined ? ` past ${record.approvalAbove}%` : ''} by ${event.by}: ${event.reason}`);
         case 'gate':
         case 'skip-gate': {
             if (record.phase !== 'canary')
@@ -54332,7 +54351,7 @@ function transition(record, event, ctx) {
             return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
         }
         case 'promote': {
-            const blocker = promotionBlocker(record);
+            const blocker = promotionBlocker(record) ?? approvalBlocker(record, 100);
             if (blocker)
                 refuse(blocker);
             next.phase = 'promoting';
@@ -54386,6 +54405,20 @@ function transition(record, event, ctx) {
                 next.lastGood = record.slots[record.previous] ?? record.lastGood;
             }
             return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
+        case 'rollback-unserved':
+            // The weights moved, but users are not served: the rollback is not done until stable serves,
+            // so the phase stays rolling-back and the next rollback run confirms and finishes it.
+            if (record.phase !== 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.weight = event.weight;
+            next.stalled = event.detail;
+            return log(next, `traffic moved off the canary, but ${event.detail}`);
+        case 'interrupted':
+            // Only a rollout in progress can be left half-way; a rollback's own note must not be overwritten.
+            if (SETTLED_PHASES.includes(record.phase) || record.phase === 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.stalled = `${ctx.action} was interrupted during ${event.during}`;
+            return log(next, `interrupted during ${event.during}`);
         case 'heartbeat':
             // Proof of life only: not worth a line in the history.
             if (next.lock?.owner === ctx.by)
@@ -54422,7 +54455,7 @@ function describePhase(record) {
         case 'promoted':
             return `promoted ${record.version}`;
         case 'rolling-back':
-            return 'rolling back';
+            return record.stalled ? `rolling back, not finished: ${record.stalled}` : 'rolling back';
         case 'rolled-back':
             return `rolled back from ${record.version}`;
         case 'aborted':
@@ -54433,6 +54466,11 @@ function describePhase(record) {
 function nextSafeStep(record) {
     if (!record)
         return 'run deploy-canary to start a rollout';
+    // An interrupted run says so first: what it left behind is the phase below, unfinished.
+    const interrupted = record.stalled && record.phase !== 'rolling-back' ? `${record.stalled}; ` : '';
+    return interrupted + nextStepFor(record);
+}
+function nextStepFor(record) {
     const step = currentStep(record);
     switch (record.phase) {
         case 'deploying':
@@ -54440,6 +54478,8 @@ function nextSafeStep(record) {
         case 'canary':
             if (step?.gate === 'failed')
                 return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
+            if ((step?.gate === 'passed' || step?.gate === 'skipped') && record.approvalAbove !== undefined && !record.approval && record.weight >= record.approvalAbove)
+                return `run ramp with the input approval (who approved and why) to go past ${record.approvalAbove}%, or rollback`;
             if (step?.gate === 'passed' || step?.gate === 'skipped')
                 return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
             return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
@@ -54448,6 +54488,8 @@ function nextSafeStep(record) {
         case 'promoted':
             return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
         case 'rolling-back':
+            if (record.stalled)
+                return 'bring the stable server back (check it and its health check), then run rollback again: it confirms stable serves and finishes; rollgate will not send users back to the canary on its own';
             return 'rollback did not finish: run rollback again';
         case 'rolled-back':
             return `fix ${record.version} and run deploy-canary with a new version`;
@@ -54479,6 +54521,12 @@ function describeEvent(event) {
             return 'roll back';
         case 'rolled-back':
             return 'finish the rollback';
+        case 'rollback-unserved':
+            return 'record a rollback onto a stable that cannot serve';
+        case 'interrupted':
+            return 'record an interruption';
+        case 'approve':
+            return 'record an approval';
         case 'heartbeat':
             return 'refresh the lock';
         case 'release':
@@ -54619,7 +54667,7 @@ class RolloutSession {
         const now = this.options.clock.now();
         const lock = record.lock;
         if (lock && lock.owner !== this.options.owner)
-            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+            return { owner: lock.owner, doing: record?.stalled ? `${record.stalled}, holding the lock since ${lock.since}` : `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
         if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
             return undefined;
         const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;

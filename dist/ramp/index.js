@@ -35782,7 +35782,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(792);
+/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5009);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('ramp', (runtime) => (0,_core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__/* .runRampAction */ ._)(runtime, { signal: runtime.signal }));
@@ -36071,7 +36071,7 @@ function describeOutcome(outcome) {
 
 /***/ }),
 
-/***/ 792:
+/***/ 5009:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -36129,7 +36129,7 @@ function duration_repeatsDurationUnit(text) {
 /** The part of a duration error that says why a unit-shaped text was refused. */
 const duration_REPEATED_UNIT = 'each unit once, largest first (1h30m, not 1h1h or 30m1h)';
 /** Formats milliseconds the way a plan would write them: `1m30s`, `500ms`. */
-function formatDuration(ms) {
+function duration_formatDuration(ms) {
     if (ms < 1000)
         return `${Math.round(ms)}ms`;
     const parts = [];
@@ -36159,7 +36159,7 @@ var metrics_provider = __nccwpck_require__(431);
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
 /** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
-function renderTemplate(template, vars, field = 'template') {
+function template_renderTemplate(template, vars, field = 'template') {
     return template.replace(PLACEHOLDER, (_m, name) => {
         const value = vars[name];
         if (value === undefined) {
@@ -36175,7 +36175,7 @@ function renderTemplate(template, vars, field = 'template') {
  * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
  */
 function commandFromTemplate(template, vars, field = 'command') {
-    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
+    return splitWords(template, field).map((word) => template_renderTemplate(word, vars, field));
 }
 /** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
 function splitWords(text, field = 'command') {
@@ -36223,7 +36223,7 @@ function splitWords(text, field = 'command') {
 
 ;// CONCATENATED MODULE: ./src/core/analysis/report.ts
 /** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
-function formatValue(value) {
+function report_formatValue(value) {
     if (value === undefined)
         return '–';
     if (Number.isNaN(value))
@@ -36466,7 +36466,7 @@ function alternativeFor(direction) {
     }
 }
 function percent(fraction) {
-    return `${formatValue(fraction * 100)}%`;
+    return `${report_formatValue(fraction * 100)}%`;
 }
 /** The statistical limit of a check in words, for the report's Limit column. */
 function describeStatisticalLimit(check, alpha) {
@@ -36474,16 +36474,16 @@ function describeStatisticalLimit(check, alpha) {
     const up = `mean ≤ +${percent(check.allowedIncrease ?? 0)}`;
     const down = `mean ≥ −${percent(check.allowedDecrease ?? 0)}`;
     const bound = direction === 'increase' ? up : direction === 'decrease' ? down : `${up}, ${down}`;
-    const flags = [check.critical ? 'critical' : '', check.weight !== 1 ? `weight ${formatValue(check.weight)}` : ''].filter(Boolean).join(', ');
+    const flags = [check.critical ? 'critical' : '', check.weight !== 1 ? `weight ${report_formatValue(check.weight)}` : ''].filter(Boolean).join(', ');
     const limits = [
-        check.max !== undefined ? `mean ≤ ${formatValue(check.max)}` : '',
-        check.min !== undefined ? `mean ≥ ${formatValue(check.min)}` : '',
-        check.maxIncrease !== undefined ? `canary − stable ≤ ${formatValue(check.maxIncrease)}` : '',
-        check.maxDecrease !== undefined ? `stable − canary ≤ ${formatValue(check.maxDecrease)}` : '',
-        check.maxRatio !== undefined ? `canary / stable ≤ ${formatValue(check.maxRatio)}` : '',
-        check.minRatio !== undefined ? `canary / stable ≥ ${formatValue(check.minRatio)}` : '',
+        check.max !== undefined ? `mean ≤ ${report_formatValue(check.max)}` : '',
+        check.min !== undefined ? `mean ≥ ${report_formatValue(check.min)}` : '',
+        check.maxIncrease !== undefined ? `canary − stable ≤ ${report_formatValue(check.maxIncrease)}` : '',
+        check.maxDecrease !== undefined ? `stable − canary ≤ ${report_formatValue(check.maxDecrease)}` : '',
+        check.maxRatio !== undefined ? `canary / stable ≤ ${report_formatValue(check.maxRatio)}` : '',
+        check.minRatio !== undefined ? `canary / stable ≥ ${report_formatValue(check.minRatio)}` : '',
     ].filter(Boolean);
-    return `Mann-Whitney (${direction}, α ${formatValue(alpha)}): ${bound}${limits.length ? `; ${limits.join('; ')}` : ''}${flags ? `; ${flags}` : ''}`;
+    return `Mann-Whitney (${direction}, α ${report_formatValue(alpha)}): ${bound}${limits.length ? `; ${limits.join('; ')}` : ''}${flags ? `; ${flags}` : ''}`;
 }
 /** Applies nanStrategy: NaN is removed or replaced by 0; ±Inf is always left out (it has no mean). */
 function cleanPoints(points, strategy) {
@@ -36508,7 +36508,7 @@ function cleanPoints(points, strategy) {
     return { values, dropped };
 }
 function describeSide(name, s) {
-    return `${name} n ${s.n}, median ${formatValue(s.median)}, p90 ${formatValue(s.p90)}`;
+    return `${name} n ${s.n}, median ${report_formatValue(s.median)}, p90 ${report_formatValue(s.p90)}`;
 }
 /**
  * Judges one check from its two series: Mann-Whitney U for whether the canary's distribution
@@ -36550,7 +36550,7 @@ function judgeSamples(check, canaryPoints, stablePoints, alpha, lowTraffic) {
     const significant = test.p < alpha;
     const tooHigh = direction !== 'decrease' && meanRatio > allowedUp;
     const tooLow = direction !== 'increase' && meanRatio < allowedDown;
-    const stats = `${describeSide('canary', summaries.canary)}; ${describeSide('stable', summaries.stable)}; U ${formatValue(test.u)} (${test.method} p); median ×${formatValue(medianRatio)}`;
+    const stats = `${describeSide('canary', summaries.canary)}; ${describeSide('stable', summaries.stable)}; U ${report_formatValue(test.u)} (${test.method} p); median ×${report_formatValue(medianRatio)}`;
     const shared = { ...base, ...summaries, test, meanRatio, medianRatio };
     // Limits a team also set for the threshold judge still hold, on the bake's means.
     const breaches = limitBreaches(check, summaries.canary.mean, summaries.stable.mean);
@@ -36558,33 +36558,33 @@ function judgeSamples(check, canaryPoints, stablePoints, alpha, lowTraffic) {
         return { ...shared, decision: 'fail', reason: `on the bake's means, ${breaches.join('; ')} — ${stats}${droppedNote}` };
     if (significant && (tooHigh || tooLow)) {
         const which = tooHigh
-            ? `canary is higher: mean ×${formatValue(meanRatio)} > allowed ×${formatValue(allowedUp)}`
-            : `canary is lower: mean ×${formatValue(meanRatio)} < allowed ×${formatValue(allowedDown)}`;
-        return { ...shared, decision: 'fail', reason: `${which} and significant (p ${formatValue(test.p)} < α ${formatValue(alpha)}) — ${stats}${droppedNote}` };
+            ? `canary is higher: mean ×${report_formatValue(meanRatio)} > allowed ×${report_formatValue(allowedUp)}`
+            : `canary is lower: mean ×${report_formatValue(meanRatio)} < allowed ×${report_formatValue(allowedDown)}`;
+        return { ...shared, decision: 'fail', reason: `${which} and significant (p ${report_formatValue(test.p)} < α ${report_formatValue(alpha)}) — ${stats}${droppedNote}` };
     }
     const why = !significant
-        ? `no significant difference (p ${formatValue(test.p)} ≥ α ${formatValue(alpha)}, mean ×${formatValue(meanRatio)})`
-        : `a significant difference within tolerance (mean ×${formatValue(meanRatio)}, p ${formatValue(test.p)})`;
+        ? `no significant difference (p ${report_formatValue(test.p)} ≥ α ${report_formatValue(alpha)}, mean ×${report_formatValue(meanRatio)})`
+        : `a significant difference within tolerance (mean ×${report_formatValue(meanRatio)}, p ${report_formatValue(test.p)})`;
     return { ...shared, decision: 'pass', reason: `${why} — ${stats}${droppedNote}` };
 }
 /** The plan's threshold limits (max, min, maxIncrease, …) crossed by the bake's canary and stable means. */
 function limitBreaches(check, canary, stable) {
     const out = [];
     if (check.max !== undefined && canary > check.max)
-        out.push(`canary ${formatValue(canary)} > max ${formatValue(check.max)}`);
+        out.push(`canary ${report_formatValue(canary)} > max ${report_formatValue(check.max)}`);
     if (check.min !== undefined && canary < check.min)
-        out.push(`canary ${formatValue(canary)} < min ${formatValue(check.min)}`);
+        out.push(`canary ${report_formatValue(canary)} < min ${report_formatValue(check.min)}`);
     if (check.maxIncrease !== undefined && canary - stable > check.maxIncrease)
-        out.push(`canary − stable = ${formatValue(canary - stable)} > maxIncrease ${formatValue(check.maxIncrease)}`);
+        out.push(`canary − stable = ${report_formatValue(canary - stable)} > maxIncrease ${report_formatValue(check.maxIncrease)}`);
     if (check.maxDecrease !== undefined && stable - canary > check.maxDecrease)
-        out.push(`stable − canary = ${formatValue(stable - canary)} > maxDecrease ${formatValue(check.maxDecrease)}`);
+        out.push(`stable − canary = ${report_formatValue(stable - canary)} > maxDecrease ${report_formatValue(check.maxDecrease)}`);
     // A ratio needs a positive stable; with stable 0 the U test and the effect size still judge.
     if (stable > 0) {
         const r = canary / stable;
         if (check.maxRatio !== undefined && r > check.maxRatio)
-            out.push(`canary / stable = ${formatValue(r)} > maxRatio ${formatValue(check.maxRatio)}`);
+            out.push(`canary / stable = ${report_formatValue(r)} > maxRatio ${report_formatValue(check.maxRatio)}`);
         if (check.minRatio !== undefined && r < check.minRatio)
-            out.push(`canary / stable = ${formatValue(r)} < minRatio ${formatValue(check.minRatio)}`);
+            out.push(`canary / stable = ${report_formatValue(r)} < minRatio ${report_formatValue(check.minRatio)}`);
     }
     return out;
 }
@@ -36605,15 +36605,15 @@ function scoreChecks(judged, bands) {
     const failedNames = counted.filter((j) => j.decision === 'fail').map((j) => j.check.name);
     // Open checks cannot rescue a score that stays below marginal even if they all passed.
     if (best < bands.marginal)
-        return { verdict: 'fail', score, reason: `score ${formatValue(score)} < marginal ${formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
+        return { verdict: 'fail', score, reason: `score ${report_formatValue(score)} < marginal ${report_formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
     const errored = open.filter((j) => j.decision === 'error');
     if (errored.length > 0)
         return { verdict: 'error', score, reason: errored.map((j) => `check ${j.check.name}: ${j.reason}`).join('; ') };
     if (open.length > 0)
         return { verdict: 'inconclusive', score, reason: `not enough data to judge, never a pass: ${open.map((j) => `check ${j.check.name}: ${j.reason}`).join('; ')}` };
     if (score >= bands.pass)
-        return { verdict: 'pass', score, reason: `score ${formatValue(score)} ≥ pass ${formatValue(bands.pass)}${failedNames.length ? ` (failed: ${failedNames.join(', ')})` : ''}` };
-    return { verdict: 'inconclusive', score, reason: `marginal: score ${formatValue(score)} is below pass ${formatValue(bands.pass)} and at least marginal ${formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
+        return { verdict: 'pass', score, reason: `score ${report_formatValue(score)} ≥ pass ${report_formatValue(bands.pass)}${failedNames.length ? ` (failed: ${failedNames.join(', ')})` : ''}` };
+    return { verdict: 'inconclusive', score, reason: `marginal: score ${report_formatValue(score)} is below pass ${report_formatValue(bands.pass)} and at least marginal ${report_formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
 }
 function checkOutcome(j) {
     switch (j.decision) {
@@ -36651,9 +36651,9 @@ function details(j, alpha) {
     }
     // Ratios may be ±Infinity (stable is 0); JSON has no Infinity, so they travel as text.
     if (j.meanRatio !== undefined)
-        d.effectSize = Number.isFinite(j.meanRatio) ? j.meanRatio : formatValue(j.meanRatio);
+        d.effectSize = Number.isFinite(j.meanRatio) ? j.meanRatio : report_formatValue(j.meanRatio);
     if (j.medianRatio !== undefined)
-        d.medianRatio = Number.isFinite(j.medianRatio) ? j.medianRatio : formatValue(j.medianRatio);
+        d.medianRatio = Number.isFinite(j.medianRatio) ? j.medianRatio : report_formatValue(j.medianRatio);
     if (j.missing) {
         d.canaryPointsMissing = j.missing.canary;
         d.stablePointsMissing = j.missing.stable;
@@ -36677,7 +36677,7 @@ async function runStatisticalGate(options) {
     const bands = analysis.score ?? DEFAULT_SCORE;
     const window = promDuration(analysis.window ?? analysis.interval);
     const finish = (verdict, reason, judged = [], score) => {
-        log(`verdict: ${verdict}${score !== undefined ? ` (score ${formatValue(score)})` : ''}: ${reason}`);
+        log(`verdict: ${verdict}${score !== undefined ? ` (score ${report_formatValue(score)})` : ''}: ${reason}`);
         const checks = judged.map((j) => {
             const summary = { name: j.check.name, outcome: checkOutcome(j), limit: describeStatisticalLimit(j.check, analysis.alpha), reason: j.reason, details: details(j, analysis.alpha) };
             if (j.check.dryRun)
@@ -36698,7 +36698,7 @@ async function runStatisticalGate(options) {
     let queries;
     let requestQueries;
     try {
-        const fill = (template, track, field) => renderTemplate(template, { ...options.vars, track, window }, field);
+        const fill = (template, track, field) => template_renderTemplate(template, { ...options.vars, track, window }, field);
         queries = analysis.checks.map((check, i) => ({
             canary: fill(check.query, 'canary', `analysis.checks[${i}].query`),
             stable: fill(check.query, 'stable', `analysis.checks[${i}].query`),
@@ -36713,7 +36713,7 @@ async function runStatisticalGate(options) {
     }
     const range = { start: startedAt, end: startedAt + analysis.bake, stepMs: analysis.interval };
     const expected = Math.floor(analysis.bake / analysis.interval) + 1;
-    log(`statistical judge (Mann-Whitney U, α ${formatValue(analysis.alpha)}): ${analysis.checks.length} check(s); baking ${formatDuration(analysis.bake)}, then comparing ~${expected} points per side (one every ${formatDuration(analysis.interval)})`);
+    log(`statistical judge (Mann-Whitney U, α ${report_formatValue(analysis.alpha)}): ${analysis.checks.length} check(s); baking ${duration_formatDuration(analysis.bake)}, then comparing ~${expected} points per side (one every ${duration_formatDuration(analysis.interval)})`);
     // Wake once per interval so progress shows and a cancel is noticed without waiting out the bake.
     for (let t = clock.now(); t < range.end; t = clock.now()) {
         try {
@@ -36806,11 +36806,11 @@ function measurementsOf(judged) {
             if (v.canary !== undefined && Number.isFinite(v.canary))
                 m.canary = v.canary;
             else if (v.canary !== undefined)
-                m.canaryOutcome = formatValue(v.canary);
+                m.canaryOutcome = report_formatValue(v.canary);
             if (v.stable !== undefined && Number.isFinite(v.stable))
                 m.stable = v.stable;
             else if (v.stable !== undefined)
-                m.stableOutcome = formatValue(v.stable);
+                m.stableOutcome = report_formatValue(v.stable);
             out.push(m);
         });
     }
@@ -36837,19 +36837,19 @@ async function runGate(options) {
 function describeLimits(check) {
     const parts = [];
     if (check.max !== undefined)
-        parts.push(`≤ ${formatValue(check.max)}`);
+        parts.push(`≤ ${report_formatValue(check.max)}`);
     if (check.min !== undefined)
-        parts.push(`≥ ${formatValue(check.min)}`);
+        parts.push(`≥ ${report_formatValue(check.min)}`);
     if (check.maxIncrease !== undefined)
-        parts.push(`canary − stable ≤ ${formatValue(check.maxIncrease)}`);
+        parts.push(`canary − stable ≤ ${report_formatValue(check.maxIncrease)}`);
     if (check.maxDecrease !== undefined)
-        parts.push(`stable − canary ≤ ${formatValue(check.maxDecrease)}`);
+        parts.push(`stable − canary ≤ ${report_formatValue(check.maxDecrease)}`);
     if (check.maxRatio !== undefined)
-        parts.push(`canary / stable ≤ ${formatValue(check.maxRatio)}`);
+        parts.push(`canary / stable ≤ ${report_formatValue(check.maxRatio)}`);
     if (check.minRatio !== undefined)
-        parts.push(`canary / stable ≥ ${formatValue(check.minRatio)}`);
+        parts.push(`canary / stable ≥ ${report_formatValue(check.minRatio)}`);
     if (check.for !== undefined)
-        parts.push(`for ${formatDuration(check.for)}`);
+        parts.push(`for ${duration_formatDuration(check.for)}`);
     return parts.join('; ') || '(statistical)';
 }
 function hasRelativeLimit(check) {
@@ -36885,9 +36885,9 @@ function judgeCheck(check, canary, stable) {
     const breaches = [];
     const unknown = [];
     if (check.max !== undefined && c > check.max)
-        breaches.push(`canary ${formatValue(c)} > max ${formatValue(check.max)}`);
+        breaches.push(`canary ${report_formatValue(c)} > max ${report_formatValue(check.max)}`);
     if (check.min !== undefined && c < check.min)
-        breaches.push(`canary ${formatValue(c)} < min ${formatValue(check.min)}`);
+        breaches.push(`canary ${report_formatValue(c)} < min ${report_formatValue(check.min)}`);
     if (hasRelativeLimit(check)) {
         if (stable === undefined || stable.kind !== 'value') {
             if (stable?.kind === 'many-series')
@@ -36897,19 +36897,19 @@ function judgeCheck(check, canary, stable) {
         else {
             const s = stable.value;
             if (check.maxIncrease !== undefined && c - s > check.maxIncrease)
-                breaches.push(`canary − stable = ${formatValue(c - s)} > maxIncrease ${formatValue(check.maxIncrease)}`);
+                breaches.push(`canary − stable = ${report_formatValue(c - s)} > maxIncrease ${report_formatValue(check.maxIncrease)}`);
             if (check.maxDecrease !== undefined && s - c > check.maxDecrease)
-                breaches.push(`stable − canary = ${formatValue(s - c)} > maxDecrease ${formatValue(check.maxDecrease)}`);
+                breaches.push(`stable − canary = ${report_formatValue(s - c)} > maxDecrease ${report_formatValue(check.maxDecrease)}`);
             if (check.maxRatio !== undefined || check.minRatio !== undefined) {
                 if (s <= 0) {
-                    unknown.push(`division by zero: stable is ${formatValue(s)}, canary / stable is undefined`);
+                    unknown.push(`division by zero: stable is ${report_formatValue(s)}, canary / stable is undefined`);
                 }
                 else {
                     const ratio = c / s;
                     if (check.maxRatio !== undefined && ratio > check.maxRatio)
-                        breaches.push(`canary / stable = ${formatValue(ratio)} > maxRatio ${formatValue(check.maxRatio)}`);
+                        breaches.push(`canary / stable = ${report_formatValue(ratio)} > maxRatio ${report_formatValue(check.maxRatio)}`);
                     if (check.minRatio !== undefined && ratio < check.minRatio)
-                        breaches.push(`canary / stable = ${formatValue(ratio)} < minRatio ${formatValue(check.minRatio)}`);
+                        breaches.push(`canary / stable = ${report_formatValue(ratio)} < minRatio ${report_formatValue(check.minRatio)}`);
                 }
             }
         }
@@ -36941,7 +36941,7 @@ async function runThresholdGate(options) {
     const states = [];
     let requestQueries;
     try {
-        const fill = (template, track, field) => renderTemplate(template, { ...options.vars, track, window }, field);
+        const fill = (template, track, field) => template_renderTemplate(template, { ...options.vars, track, window }, field);
         analysis.checks.forEach((check, i) => {
             const field = `analysis.checks[${i}].query`;
             states.push({
@@ -36971,7 +36971,7 @@ async function runThresholdGate(options) {
         return finish('error', `${limitless.map((c) => `check ${c.name}`).join(', ')}: no threshold limit (max, min, maxIncrease, maxDecrease, maxRatio, minRatio); add one, or set analysis.judge: mann-whitney`);
     // Dry-run checks are measured and shown like any other, but never decide the verdict.
     const decisive = states.filter((s) => !s.check.dryRun);
-    log(`judging canary against stable: ${states.length} check(s), a measurement every ${formatDuration(analysis.interval)} for ${formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`);
+    log(`judging canary against stable: ${states.length} check(s), a measurement every ${duration_formatDuration(analysis.interval)} for ${duration_formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`);
     for (let round = 1; round <= rounds; round++) {
         try {
             await clock.sleep(startedAt + round * analysis.interval - clock.now(), signal);
@@ -37001,7 +37001,7 @@ async function runThresholdGate(options) {
                     state.pendingBreach = false;
                 }
                 else {
-                    reason = `${reason} (breached for ${formatDuration(lasted)} of the ${formatDuration(state.check.for)} it must last)`;
+                    reason = `${reason} (breached for ${duration_formatDuration(lasted)} of the ${duration_formatDuration(state.check.for)} it must last)`;
                     state.pendingBreach = true;
                 }
             }
@@ -37041,7 +37041,7 @@ async function runThresholdGate(options) {
             if (requests?.stable !== undefined)
                 m.stableRequests = requests.stable;
             measurements.push(m);
-            const shown = (v, o) => (v !== undefined ? formatValue(v) : o ? (0,metrics_provider/* describeOutcome */.S)(o) : '–');
+            const shown = (v, o) => (v !== undefined ? report_formatValue(v) : o ? (0,metrics_provider/* describeOutcome */.S)(o) : '–');
             log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
         });
         // Decide as soon as the outcome can no longer change.
@@ -37060,7 +37060,7 @@ async function runThresholdGate(options) {
     const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
     if (undecided.length > 0)
         return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
-    return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
+    return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${duration_formatDuration(clock.now() - startedAt)}`);
     async function countRequests(queries, time) {
         try {
             const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
@@ -37101,7 +37101,7 @@ async function runThresholdGate(options) {
         if (requests) {
             const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
             if (low.length > 0) {
-                const reason = `too few requests: ${low.map((t) => `${t} ${formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
+                const reason = `too few requests: ${low.map((t) => `${t} ${report_formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
                 return { outcome: 'inconclusive', reason, category: `too few requests (${low.join(' and ')} < minRequests ${analysis.minRequests})`, canary, stable };
             }
         }
@@ -37121,10 +37121,10 @@ async function runThresholdGate(options) {
             return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
         }
         if (state.pendingBreach && state.passes > 0)
-            return `still breaching at the end of the bake, for less than the ${formatDuration(state.check.for ?? 0)} it must last to fail; not a pass`;
+            return `still breaching at the end of the bake, for less than the ${duration_formatDuration(state.check.for ?? 0)} it must last to fail; not a pass`;
         const why = [tally(state.inconclusive), tally(state.errors)].filter(Boolean).join(', ');
         if (state.pendingBreach)
-            return `no measurement passed; breaching for less than the ${formatDuration(state.check.for ?? 0)} it must last${why ? ` (${why})` : ''}`;
+            return `no measurement passed; breaching for less than the ${duration_formatDuration(state.check.for ?? 0)} it must last${why ? ` (${why})` : ''}`;
         return `no conclusive passing measurement in ${state.count} (${why || 'no measurement'})`;
     }
     function neverMeasured(state) {
@@ -37213,7 +37213,7 @@ function chart(name, points, startedAt) {
     const stable = shown.every((m) => m.stable !== undefined) ? shown.map((m) => chartNumber(m.stable)) : undefined;
     if (!canary && !stable)
         return undefined;
-    const labels = shown.map((m) => `"${formatDuration(m.time - startedAt)}"`);
+    const labels = shown.map((m) => `"${duration_formatDuration(m.time - startedAt)}"`);
     const legend = [canary ? 'first line: canary' : '', stable ? `${canary ? 'second' : 'line'}: stable` : ''].filter(Boolean).join(', ');
     return [
         `**${name}** (${legend})`,
@@ -37234,15 +37234,15 @@ function renderGateSummary(report, title = 'metrics-gate') {
     lines.push('');
     lines.push(cell(report.reason));
     lines.push('');
-    const duration = formatDuration(Math.max(0, report.endedAt - report.startedAt));
+    const duration = duration_formatDuration(Math.max(0, report.endedAt - report.startedAt));
     const rounds = new Set(report.measurements.map((m) => m.round)).size;
-    lines.push(`${rounds} measurement round(s) over ${duration}${report.score !== undefined ? `, score ${formatValue(report.score)}` : ''}.`);
+    lines.push(`${rounds} measurement round(s) over ${duration}${report.score !== undefined ? `, score ${report_formatValue(report.score)}` : ''}.`);
     lines.push('');
     if (report.checks.length > 0) {
         lines.push('| Check | Stable | Canary | Limit | Outcome | Why |');
         lines.push('| --- | --- | --- | --- | --- | --- |');
         for (const c of report.checks)
-            lines.push(`| ${cell(c.name)}${c.dryRun ? ' (dry run: not counted)' : ''} | ${formatValue(c.stable)} | ${formatValue(c.canary)} | ${cell(c.limit)} | ${icon(c.outcome)} | ${cell(c.reason)} |`);
+            lines.push(`| ${cell(c.name)}${c.dryRun ? ' (dry run: not counted)' : ''} | ${report_formatValue(c.stable)} | ${report_formatValue(c.canary)} | ${cell(c.limit)} | ${icon(c.outcome)} | ${cell(c.reason)} |`);
         lines.push('');
     }
     const charts = report.checks
@@ -37306,7 +37306,7 @@ function getRequiredInput(runtime, name) {
     return value;
 }
 /** The input's value, or undefined when unset or empty. */
-function getOptionalInput(runtime, name) {
+function inputs_getOptionalInput(runtime, name) {
     return runtime.getInput(name);
 }
 /** A boolean input: true/false/yes/no/1/0, case-insensitive. */
@@ -37361,7 +37361,7 @@ function getDurationInput(runtime, name) {
     return ms;
 }
 /** A list input: comma- or newline-separated, blanks dropped. */
-function getListInput(runtime, name) {
+function inputs_getListInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
         return undefined;
@@ -47835,9 +47835,9 @@ class WebProvider {
     async fetch(query, times, signal) {
         const usesQuery = /\{\{\s*query\s*\}\}/.test(this.config.url) || /\{\{\s*query\s*\}\}/.test(this.config.body ?? '');
         const encoded = { ...times, query: encodeURIComponent(query) };
-        const url = renderTemplate(this.config.url, encoded, 'metrics.url');
+        const url = template_renderTemplate(this.config.url, encoded, 'metrics.url');
         // The body is JSON: the query goes in escaped, so its quotes cannot break the document.
-        const body = this.config.body === undefined ? undefined : renderTemplate(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
+        const body = this.config.body === undefined ? undefined : template_renderTemplate(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
         const res = await httpRequest({
             method: this.config.method,
             url,
@@ -47876,7 +47876,7 @@ function describe(value) {
 
 
 /** The metrics provider the plan's `metrics` section names. */
-function createMetricsProvider(config, options = {}) {
+function metrics_createMetricsProvider(config, options = {}) {
     const clock = options.clock ?? core_clock/* systemClock */.m;
     switch (config.provider) {
         case 'prometheus':
@@ -53399,7 +53399,7 @@ function fitDescription(text) {
     return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
 }
 /** How a deployment ended: its newest status that is not `inactive` (GitHub marks superseded deployments inactive). */
-function effectiveState(statuses) {
+function records_effectiveState(statuses) {
     const meaningful = statuses.find((s) => s.state !== 'inactive');
     if (meaningful)
         return meaningful.state;
@@ -53410,7 +53410,7 @@ async function currentDeployment(records, environment) {
     const [newest] = await records.list(environment);
     if (!newest)
         return undefined;
-    return { ...newest, state: effectiveState(await records.statuses(newest.id)) };
+    return { ...newest, state: records_effectiveState(await records.statuses(newest.id)) };
 }
 const FAILED = new Set(['failure', 'error']);
 /**
@@ -53428,7 +53428,7 @@ async function chooseRollbackTarget(records, environment) {
     const stateOf = async (i) => {
         while (withState.length <= i) {
             const d = history[withState.length];
-            withState.push({ ...d, state: effectiveState(await records.statuses(d.id)) });
+            withState.push({ ...d, state: records_effectiveState(await records.statuses(d.id)) });
         }
         return withState[i];
     };
@@ -53454,7 +53454,7 @@ async function chooseRollbackTarget(records, environment) {
 async function findDeploymentOfVersion(records, environment, version) {
     for (const d of await records.list(environment)) {
         if (d.payload.version === version)
-            return { ...d, state: effectiveState(await records.statuses(d.id)) };
+            return { ...d, state: records_effectiveState(await records.statuses(d.id)) };
     }
     return undefined;
 }
@@ -53681,16 +53681,16 @@ function runUrlFrom(env) {
     return server && repo && run ? `${server.replace(/\/+$/, '')}/${repo}/actions/runs/${run}` : undefined;
 }
 /** The commit being deployed: GITHUB_SHA on a runner, `local` elsewhere. */
-function deployedRef(runtime) {
-    return getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
+function factory_deployedRef(runtime) {
+    return inputs_getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
 }
 /** The token and repository this run may call GitHub with: inputs `github-token` and `repository`, else GITHUB_TOKEN and GITHUB_REPOSITORY. The token is registered as a secret. */
 function githubAccess(runtime) {
-    const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
-    const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+    const tokenInput = inputs_getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+    const token = inputs_getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
     if (token)
         runtime.setSecret(token);
-    return { token: token || undefined, tokenInput, repository: getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
+    return { token: token || undefined, tokenInput, repository: inputs_getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
 }
 /** `owner/name` split in two; an InputError naming `repository` otherwise. */
 function repositoryParts(repository) {
@@ -53704,15 +53704,15 @@ function repositoryParts(repository) {
  * GITHUB_TOKEN) and a repository (input `repository`, else GITHUB_REPOSITORY) are known, the
  * ledger file otherwise; none with `records: none`.
  */
-function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
-    const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
+function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
+    const raw = (inputs_getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
         throw new core_errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
     const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
-    const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
+    const ledgerPath = inputs_getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
     const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_.isAbsolute)(ledgerPath) ? (0,external_node_path_.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
     switch (mode) {
         case 'none':
@@ -53784,7 +53784,7 @@ class DeploymentRecordHooks {
     static forRun(runtime, plan, planFile, client = {}, cwd) {
         try {
             // Inside a rollout the client retries twice (1 s, 4 s); the caller retries the whole call too.
-            return new DeploymentRecordHooks(runtime, deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
+            return new DeploymentRecordHooks(runtime, factory_deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
         }
         catch (err) {
             const hooks = new DeploymentRecordHooks(runtime, undefined, plan, planFile);
@@ -53832,7 +53832,7 @@ class DeploymentRecordHooks {
                 const irreversible = this.plan.irreversible || irreversibleInput(this.runtime);
                 const created = await this.records.create({
                     environment: event.environment,
-                    ref: deployedRef(this.runtime),
+                    ref: factory_deployedRef(this.runtime),
                     description,
                     payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
                 });
@@ -53850,17 +53850,17 @@ class DeploymentRecordHooks {
     async stepReached(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
+            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}${approvedBy(event)}`);
     }
     /** The new version is stable: `success`, with the plan's environment URL. */
     async promoted(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'success', `promoted ${event.version ?? ''} to 100%`.replace(/\s+/g, ' '));
+            await this.status(id, 'success', `promoted ${event.version ?? ''} to 100%${approvedBy(event)}`.replace(/\s+/g, ' '));
     }
     /** Traffic is back on stable: `failure` for a bad canary, `error` when the pipeline itself broke. */
     async rolledBack(event) {
-        const given = getOptionalInput(this.runtime, 'cause');
+        const given = inputs_getOptionalInput(this.runtime, 'cause');
         if (given !== undefined && given !== 'failure' && given !== 'error')
             throw new core_errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
         const id = await this.locate();
@@ -53875,7 +53875,7 @@ class DeploymentRecordHooks {
         this.checkSetup();
         if (this.deploymentId !== undefined || this.located || !this.records)
             return this.deploymentId;
-        const given = getOptionalInput(this.runtime, 'deployment-id');
+        const given = inputs_getOptionalInput(this.runtime, 'deployment-id');
         if (given !== undefined) {
             this.deploymentId = parseNumberInput('deployment-id', given, { integer: true, min: 1 });
         }
@@ -53901,7 +53901,7 @@ class DeploymentRecordHooks {
         if (!this.records)
             return undefined;
         for (const d of (await this.records.list(environment)).slice(0, 20)) {
-            if (effectiveState(await this.records.statuses(d.id)) === 'success')
+            if (records_effectiveState(await this.records.statuses(d.id)) === 'success')
                 return d.payload.version || undefined;
         }
         return undefined;
@@ -53909,12 +53909,16 @@ class DeploymentRecordHooks {
 }
 /** Input `irreversible`: true, false, or a reason (which counts as true). */
 function irreversibleInput(runtime) {
-    const value = getOptionalInput(runtime, 'irreversible');
+    const value = inputs_getOptionalInput(runtime, 'irreversible');
     if (value === undefined || /^(false|no|0|off)$/i.test(value))
         return undefined;
     return /^(true|yes|1|on)$/i.test(value) ? true : value;
 }
 /** The record calls as plain functions, to merge into the rollout's hooks (`{ ...others, ...recordHooks(…) }`). */
+/** `, approved by alice: change review` for a status description, when an approval is on record. */
+function approvedBy(event) {
+    return event.approval ? `, approved by ${event.approval.by}: ${event.approval.reason}` : '';
+}
 function recordHooks(hooks) {
     return {
         deploymentStarted: (event) => hooks.deploymentStarted(event),
@@ -55038,7 +55042,7 @@ class HaproxyTrafficProvider {
         if (parked.length)
             await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ${s.admin}`), signal).catch(() => undefined);
         const why = unable.map((s) => describeEntry(s.role, s)).join('; ');
-        throw new UnservedTrafficError(this.kind, `refusing to ${operation}: ${why} (waited ${formatDuration(this.healthTimeoutMs)} for its health check to pass). Nothing was changed: ${whatUsersGet(parked.length ? before : state)}.`, parked.length ? before : state, false);
+        throw new UnservedTrafficError(this.kind, `refusing to ${operation}: ${why} (waited ${duration_formatDuration(this.healthTimeoutMs)} for its health check to pass). Nothing was changed: ${whatUsersGet(parked.length ? before : state)}.`, parked.length ? before : state, false);
     }
     /**
      * After a change: the destinations must serve what they were given, through the settle window;
@@ -55062,7 +55066,7 @@ class HaproxyTrafficProvider {
             return state;
         const gave = this.mode === 'blue-green' ? `rollback switched all traffic back to ${roles.join(' and ')}` : `rollback gave ${roles.join(' and ')} all traffic and the canary none`;
         const did = changed ? gave : `${roles.join(' and ')} already had all traffic`;
-        throw new UnservedTrafficError(this.kind, `${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')} (waited ${formatDuration(this.healthTimeoutMs)}): ${whatUsersGet(state)}. Bring the ${roles.join('/')} server back (check it and its health check): rollgate will not send users back to the canary on its own.`, state, changed);
+        throw new UnservedTrafficError(this.kind, `${did}, but ${unable.map((s) => describeEntry(s.role, s)).join('; ')} (waited ${duration_formatDuration(this.healthTimeoutMs)}): ${whatUsersGet(state)}. Bring the ${roles.join('/')} server back (check it and its health check): rollgate will not send users back to the canary on its own.`, state, changed);
     }
     /** The settle window for a change: none when no destination has a health check that could turn it DOWN. */
     settleFor(state, roles) {
@@ -55985,6 +55989,12 @@ function promotionBlocker(record) {
         return undefined;
     return `the gate at ${step.weight}% is ${step.gate}`;
 }
+/** Why the canary may not go to `weight` yet: its risk class stops at `approvalAbove` until an approval is on record. */
+function approvalBlocker(record, weight) {
+    if (record.approvalAbove === undefined || weight <= record.approvalAbove || record.approval)
+        return undefined;
+    return `this ${record.riskClass ? `${record.riskClass}-risk ` : ''}release goes no further than ${record.approvalAbove}% without an approval (the release policy's approvalAbove): run ramp with the input approval, in a job whose environment requires reviewers`;
+}
 /**
  * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
  * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
@@ -56022,6 +56032,7 @@ function transition(record, event, ctx) {
             steps: [],
             stableOverwritten: false,
             lock: record?.lock,
+            ...(event.approvalAbove !== undefined ? { approvalAbove: event.approvalAbove, riskClass: event.riskClass } : {}),
             history: record?.history ?? [],
         };
         return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
@@ -56033,6 +56044,9 @@ function transition(record, event, ctx) {
     if (!record)
         return refuse('no rollout is on record');
     const next = structuredClone(record);
+    // A note on why the phase stalled holds only until something changes the rollout again.
+    if (!['heartbeat', 'release', 'interrupted'].includes(event.kind))
+        delete next.stalled;
     switch (event.kind) {
         case 'traffic-given':
             if (record.phase !== 'deploying')
@@ -56056,12 +56070,21 @@ function transition(record, event, ctx) {
                 refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
             next.phase = 'aborted';
             return log(next, `aborted before traffic moved: ${event.reason}`);
-        case 'step':
+        case 'step': {
             if (record.phase !== 'canary')
                 refuse(`the rollout is ${describePhase(record)}`);
+            const unapproved = approvalBlocker(record, event.weight);
+            if (unapproved)
+                refuse(unapproved);
             next.weight = event.weight;
             next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
             return log(next, `canary at ${event.weight}%; gate pending`);
+        }
+        case 'approve':
+            if (record.phase !== 'canary' && record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.approval = { by: event.by, reason: event.reason, at: ctx.now };
+            return log(next, `approved${record.approvalAbove !== undefined ? ` past ${record.approvalAbove}%` : ''} by ${event.by}: ${event.reason}`);
         case 'gate':
         case 'skip-gate': {
             if (record.phase !== 'canary')
@@ -56074,7 +56097,7 @@ function transition(record, event, ctx) {
             return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
         }
         case 'promote': {
-            const blocker = promotionBlocker(record);
+            const blocker = promotionBlocker(record) ?? approvalBlocker(record, 100);
             if (blocker)
                 refuse(blocker);
             next.phase = 'promoting';
@@ -56128,6 +56151,20 @@ function transition(record, event, ctx) {
                 next.lastGood = record.slots[record.previous] ?? record.lastGood;
             }
             return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
+        case 'rollback-unserved':
+            // The weights moved, but users are not served: the rollback is not done until stable serves,
+            // so the phase stays rolling-back and the next rollback run confirms and finishes it.
+            if (record.phase !== 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.weight = event.weight;
+            next.stalled = event.detail;
+            return log(next, `traffic moved off the canary, but ${event.detail}`);
+        case 'interrupted':
+            // Only a rollout in progress can be left half-way; a rollback's own note must not be overwritten.
+            if (SETTLED_PHASES.includes(record.phase) || record.phase === 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.stalled = `${ctx.action} was interrupted during ${event.during}`;
+            return log(next, `interrupted during ${event.during}`);
         case 'heartbeat':
             // Proof of life only: not worth a line in the history.
             if (next.lock?.owner === ctx.by)
@@ -56164,7 +56201,7 @@ function describePhase(record) {
         case 'promoted':
             return `promoted ${record.version}`;
         case 'rolling-back':
-            return 'rolling back';
+            return record.stalled ? `rolling back, not finished: ${record.stalled}` : 'rolling back';
         case 'rolled-back':
             return `rolled back from ${record.version}`;
         case 'aborted':
@@ -56175,6 +56212,11 @@ function describePhase(record) {
 function nextSafeStep(record) {
     if (!record)
         return 'run deploy-canary to start a rollout';
+    // An interrupted run says so first: what it left behind is the phase below, unfinished.
+    const interrupted = record.stalled && record.phase !== 'rolling-back' ? `${record.stalled}; ` : '';
+    return interrupted + nextStepFor(record);
+}
+function nextStepFor(record) {
     const step = currentStep(record);
     switch (record.phase) {
         case 'deploying':
@@ -56182,6 +56224,8 @@ function nextSafeStep(record) {
         case 'canary':
             if (step?.gate === 'failed')
                 return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
+            if ((step?.gate === 'passed' || step?.gate === 'skipped') && record.approvalAbove !== undefined && !record.approval && record.weight >= record.approvalAbove)
+                return `run ramp with the input approval (who approved and why) to go past ${record.approvalAbove}%, or rollback`;
             if (step?.gate === 'passed' || step?.gate === 'skipped')
                 return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
             return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
@@ -56190,6 +56234,8 @@ function nextSafeStep(record) {
         case 'promoted':
             return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
         case 'rolling-back':
+            if (record.stalled)
+                return 'bring the stable server back (check it and its health check), then run rollback again: it confirms stable serves and finishes; rollgate will not send users back to the canary on its own';
             return 'rollback did not finish: run rollback again';
         case 'rolled-back':
             return `fix ${record.version} and run deploy-canary with a new version`;
@@ -56221,6 +56267,12 @@ function describeEvent(event) {
             return 'roll back';
         case 'rolled-back':
             return 'finish the rollback';
+        case 'rollback-unserved':
+            return 'record a rollback onto a stable that cannot serve';
+        case 'interrupted':
+            return 'record an interruption';
+        case 'approve':
+            return 'record an approval';
         case 'heartbeat':
             return 'refresh the lock';
         case 'release':
@@ -56361,7 +56413,7 @@ class RolloutSession {
         const now = this.options.clock.now();
         const lock = record.lock;
         if (lock && lock.owner !== this.options.owner)
-            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+            return { owner: lock.owner, doing: record?.stalled ? `${record.stalled}, holding the lock since ${lock.since}` : `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
         if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
             return undefined;
         const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
@@ -56911,7 +56963,7 @@ class GitHubRolloutStore {
  * Errors name the input or variable the value came from.
  */
 function chooseRolloutStore(runtime, deps) {
-    const fromInput = getOptionalInput(runtime, 'store');
+    const fromInput = inputs_getOptionalInput(runtime, 'store');
     const fromEnv = runtime.env.ROLLGATE_STORE?.trim() || undefined;
     const from = fromInput !== undefined ? 'store' : fromEnv !== undefined ? 'ROLLGATE_STORE' : 'store';
     const value = fromInput ?? fromEnv ?? 'auto';
@@ -57005,7 +57057,7 @@ async function deployToSlot(config, target, deps) {
  * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
  */
 async function waitForReadiness(config, deps) {
-    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
+    const url = template_renderTemplate(config.url, deps.vars, 'readiness.url');
     const started = deps.clock.now();
     let attempts = 0;
     let last = 'no answer yet';
@@ -57039,8 +57091,8 @@ async function waitForReadiness(config, deps) {
 async function runSmokeChecks(checks, deps) {
     const results = [];
     for (const [i, check] of checks.entries()) {
-        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
-        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
+        const url = template_renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
+        const body = check.body === undefined ? undefined : template_renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
         let result = { name: check.name, url: safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
         for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
             result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
@@ -57149,6 +57201,7 @@ async function beginPromotion(session) {
 
 
 
+
 /** Whether the plan's traffic layer can say where traffic goes now (a `command` provider needs getWeight). */
 function trafficReadable(plan) {
     return plan.traffic?.provider !== 'command' || plan.traffic.getWeight !== undefined;
@@ -57170,6 +57223,9 @@ const canaryStrategy = {
         const { ctx, session } = run;
         const router = ctx.traffic;
         const before = await this.observe(ctx, run.signal);
+        // The traffic layer would refuse this layout at setWeight: refuse it before the deploy command runs, so nothing is deployed for nothing.
+        if (before)
+            refuseOthersWithWeight(router.kind, router.target, before, `give the canary ${weight}% (nothing was deployed)`);
         if (!before || before.canaryPercent > 0) {
             // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
             ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
@@ -67813,7 +67869,7 @@ const DEFAULT_PLAN_FILE = '.github/rollout.yml';
  * input overrides, registering every value taken from the environment as a secret.
  */
 function loadActionPlan(runtime, options = {}) {
-    const named = getOptionalInput(runtime, 'plan');
+    const named = inputs_getOptionalInput(runtime, 'plan');
     const file = named ?? DEFAULT_PLAN_FILE;
     const loadOptions = {
         require: options.require,
@@ -67846,6 +67902,662 @@ function loadRolloutPlan(runtime, options) {
     if (required.some((section) => loaded.plan[section] === undefined))
         return loadActionPlan(runtime, { ...options, require: required });
     return loaded;
+}
+
+;// CONCATENATED MODULE: ./src/core/migrations/layouts.ts
+
+
+const GOOSE_ANNOTATION = /^\s*--\s*\+goose\s+(up|down)\b/i;
+const DBMATE_ANNOTATION = /^\s*--\s*migrate:(up|down)\b(.*)$/i;
+/** Whether a repository path is a SQL migration in one of the known layouts. */
+function layouts_isMigrationPath(path) {
+    const p = path.replace(/\\/g, '/');
+    if (!p.toLowerCase().endsWith('.sql'))
+        return false;
+    const base = posix.basename(p);
+    const dirs = posix.dirname(p).split('/');
+    if (/^V[0-9][0-9._]*__.+\.sql$/.test(base))
+        return true;
+    if (/\.(up|down)\.sql$/i.test(base))
+        return true;
+    if (base === 'migration.sql' && dirs.includes('migrations'))
+        return true;
+    if (dirs.some((d) => d === 'migrations' || d === 'migration' || d === 'drizzle'))
+        return true;
+    if (dirs.join('/').endsWith('db/migrate'))
+        return true;
+    return false;
+}
+/** Reads one migration file's text into what the linter needs, per its layout. */
+function readMigrationSource(file, raw, hasFile) {
+    // Editors on Windows save UTF-8 with a byte order mark; PostgreSQL's parser would choke on it.
+    const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
+    const p = file.replace(/\\/g, '/');
+    const base = posix.basename(p);
+    const lines = text.split('\n');
+    if (lines.some((l) => GOOSE_ANNOTATION.test(l))) {
+        const { sql, hasDown } = keepUpSection(lines, (l) => GOOSE_ANNOTATION.exec(l)?.[1]?.toLowerCase());
+        const outside = lines.some((l) => /^\s*--\s*\+goose\s+NO\s+TRANSACTION\b/i.test(l));
+        return { file, layout: 'goose', upSql: sql, transaction: outside ? 'none' : 'implicit', missingDown: !hasDown, isDown: false };
+    }
+    if (lines.some((l) => DBMATE_ANNOTATION.test(l))) {
+        const { sql, hasDown } = keepUpSection(lines, (l) => DBMATE_ANNOTATION.exec(l)?.[1]?.toLowerCase());
+        const upLine = lines.find((l) => DBMATE_ANNOTATION.exec(l)?.[1]?.toLowerCase() === 'up') ?? '';
+        const outside = /transaction\s*:\s*false/i.test(upLine);
+        return { file, layout: 'dbmate', upSql: sql, transaction: outside ? 'none' : 'implicit', missingDown: !hasDown, isDown: false };
+    }
+    const upDown = /^(.*)\.(up|down)\.sql$/i.exec(p);
+    if (upDown) {
+        const isDown = upDown[2]?.toLowerCase() === 'down';
+        const partner = `${upDown[1]}.down.sql`;
+        return {
+            file,
+            // golang-migrate and sqlx's reversible migrations share this naming.
+            layout: 'golang-migrate',
+            upSql: isDown ? '' : text,
+            transaction: 'none',
+            missingDown: !isDown && !hasFile(partner),
+            isDown,
+        };
+    }
+    let layout = 'plain';
+    if (/^V[0-9][0-9._]*__/.test(base))
+        layout = 'flyway';
+    else if (base === 'migration.sql')
+        layout = 'prisma';
+    else if (p.includes('supabase/migrations/'))
+        layout = 'supabase';
+    else if (p.split('/').includes('drizzle'))
+        layout = 'drizzle';
+    return { file, layout, upSql: text, transaction: 'none', missingDown: false, isDown: false };
+}
+// Blanks every line outside the Up section (keeping line numbers for annotations).
+function keepUpSection(lines, sectionOf) {
+    let section;
+    let hasDown = false;
+    const kept = lines.map((line) => {
+        const marker = sectionOf(line);
+        if (marker) {
+            section = marker;
+            if (marker === 'down')
+                hasDown = true;
+            return '';
+        }
+        return section === 'up' ? line : '';
+    });
+    return { sql: kept.join('\n'), hasDown };
+}
+/** Turns a glob (`**`, `*`, `?`) into a regular expression over slash-separated paths. */
+function layouts_globToRegExp(glob) {
+    let out = '';
+    const g = glob.replace(/\\/g, '/').replace(/^\.\//, '');
+    for (let i = 0; i < g.length; i++) {
+        const c = g[i];
+        if (c === '*' && g[i + 1] === '*') {
+            i++;
+            if (g[i + 1] === '/') {
+                i++;
+                out += '(?:.*/)?';
+            }
+            else
+                out += '.*';
+        }
+        else if (c === '*')
+            out += '[^/]*';
+        else if (c === '?')
+            out += '[^/]';
+        else
+            out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+    return new RegExp(`^${out}$`);
+}
+const SKIPPED_DIRS = new Set(['.git', 'node_modules', 'dist', 'vendor', '.venv', 'target', 'build']);
+/** Every file under `root`, as slash-separated paths relative to it (skipping dependency and build folders). */
+function listFiles(root) {
+    const out = [];
+    const walk = (dir, prefix) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            if (entry.isDirectory()) {
+                if (!SKIPPED_DIRS.has(entry.name))
+                    walk(join(dir, entry.name), `${prefix}${entry.name}/`);
+            }
+            else if (entry.isFile())
+                out.push(`${prefix}${entry.name}`);
+        }
+    };
+    walk(root, '');
+    return out;
+}
+/** Orders migrations the way the tools apply them: by path, numbers compared as numbers. */
+function migrationOrder(a, b) {
+    return a.localeCompare(b, 'en', { numeric: true });
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/changes.ts
+
+
+
+
+
+
+/** Whether a contract migration ships, or any migration changed, given the paths and the `irreversible` flags. */
+function changes_migrationsOf(paths, irreversible) {
+    if (irreversible)
+        return 'contract';
+    return paths?.some(isMigrationPath) ? 'any' : 'none';
+}
+/** Files changed between two commits, with git; undefined and why when git cannot tell. */
+async function changes_gitChangedPaths(revisions, cwd) {
+    const run = await runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
+    if (run.exitCode !== 0)
+        return { problem: `git diff ${revisions.join(' ')} failed (fetch the history, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}` };
+    return { paths: run.stdout.split('\0').filter(Boolean) };
+}
+/**
+ * What this release changes: the `changed-files` input when given; otherwise `git diff` between
+ * the ref of the environment's newest successful deployment (from the deployment records) and
+ * the ref being deployed. When neither works the paths are unknown, and the release counts as
+ * high risk.
+ */
+async function changes_findReleaseChanges(runtime, options) {
+    const listed = getListInput(runtime, 'changed-files');
+    if (listed !== undefined)
+        return { paths: listed, source: 'input changed-files', migrations: changes_migrationsOf(listed, options.irreversible) };
+    const head = deployedRef(runtime);
+    const unknown = (why) => ({ source: why, migrations: options.irreversible ? 'contract' : 'none' });
+    if (head === 'local')
+        return unknown('no ref to compare: set the ref input (or GITHUB_SHA), or list the changes in changed-files');
+    let base;
+    try {
+        const records = deploymentRecordsFor(runtime, { retries: 2 }, options.cwd);
+        if (!records)
+            return unknown('records: none, so no last good deployment to compare with; list the changes in changed-files');
+        for (const d of (await records.list(options.environment)).slice(0, 30)) {
+            if (effectiveState(await records.statuses(d.id)) === 'success') {
+                base = d.ref;
+                break;
+            }
+        }
+        if (!base)
+            return unknown(`no successful deployment of ${options.environment} is recorded in ${records.location} to compare with`);
+    }
+    catch (err) {
+        return unknown(`the deployment records could not be read: ${describeError(err)}`);
+    }
+    const diff = await changes_gitChangedPaths([base, head], options.cwd);
+    if (!diff.paths)
+        return unknown(diff.problem ?? 'git diff failed');
+    return { paths: diff.paths, source: `git diff ${base.slice(0, 12)}..${head.slice(0, 12)} (last good deployment to this one)`, migrations: changes_migrationsOf(diff.paths, options.irreversible) };
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/error-budget.ts
+
+
+
+
+
+/** Prometheus' own duration form, largest exact unit first (`28d`, `6h`, `30m`), as Sloth and Pyrra name their rules. */
+function promWindow(ms) {
+    for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]])
+        if (ms % size === 0)
+            return `${ms / size}${unit}`;
+    return `${Math.max(1, Math.round(ms / 1000))}s`;
+}
+function numberOf(outcome, what) {
+    return outcome.kind === 'value' ? { value: outcome.value } : { problem: `${what}: ${describeOutcome(outcome)}` };
+}
+/** The error ratio over `window`, from errorRatio, or from total with good or errors. */
+async function errorRatioOver(config, provider, window, time, vars) {
+    const fill = (template, field) => renderTemplate(template, { ...vars, window: promWindow(window) }, `policy.errorBudget.${field}`);
+    const budget = 1 - config.objective / 100;
+    const ratio = (errorRatio) => ({ window, errorRatio, burnRate: errorRatio / budget });
+    try {
+        if (config.errorRatio !== undefined) {
+            const got = numberOf(await provider.query(fill(config.errorRatio, 'errorRatio'), { time }), 'errorRatio');
+            return got.value === undefined ? { window, problem: got.problem } : ratio(got.value);
+        }
+        const part = config.good !== undefined ? 'good' : 'errors';
+        const [partOutcome, totalOutcome] = await Promise.all([
+            provider.query(fill((config.good ?? config.errors), part), { time }),
+            provider.query(fill(config.total, 'total'), { time }),
+        ]);
+        const total = numberOf(totalOutcome, 'total');
+        if (total.value === undefined)
+            return { window, problem: total.problem };
+        // No requests: nothing was served, so nothing was spent.
+        if (total.value === 0)
+            return ratio(0);
+        if (part === 'errors' && partOutcome.kind === 'no-data')
+            return ratio(0); // no error series yet: no errors counted
+        const counted = numberOf(partOutcome, part);
+        if (counted.value === undefined)
+            return { window, problem: `${counted.problem} while total is ${formatValue(total.value)}` };
+        return ratio(part === 'good' ? 1 - counted.value / total.value : counted.value / total.value);
+    }
+    catch (err) {
+        if (!isUserError(err))
+            throw err;
+        return { window, problem: describeError(err) };
+    }
+}
+/** Measures the budget left, every burn-rate alert's windows, and the time to exhaustion, at `time`. */
+async function error_budget_measureErrorBudget(config, provider, time, vars = {}) {
+    const windows = [...new Set([config.period, ...config.burnRateAlerts.flatMap((a) => [a.long, a.short])])];
+    const measured = new Map();
+    const ratios = await Promise.all(windows.map((w) => errorRatioOver(config, provider, w, time, vars)));
+    ratios.forEach((r) => measured.set(r.window, r));
+    const summary = { objective: config.objective, period: config.period, alerts: [] };
+    if (config.remaining !== undefined) {
+        try {
+            const got = numberOf(await provider.query(renderTemplate(config.remaining, vars, 'policy.errorBudget.remaining'), { time }), 'remaining');
+            if (got.value !== undefined)
+                summary.remaining = got.value;
+            else
+                summary.remainingProblem = got.problem;
+        }
+        catch (err) {
+            if (!isUserError(err))
+                throw err;
+            summary.remainingProblem = describeError(err);
+        }
+    }
+    else {
+        const period = measured.get(config.period);
+        if (period.burnRate !== undefined)
+            summary.remaining = 1 - period.burnRate;
+        else
+            summary.remainingProblem = `error ratio over ${promWindow(config.period)}: ${period.problem ?? 'not measured'}`;
+    }
+    summary.alerts = config.burnRateAlerts.map((a) => {
+        const long = measured.get(a.long);
+        const short = measured.get(a.short);
+        const alert = { long, short, factor: a.factor };
+        // Either window over the factor with the other unmeasured could still hold: unknown, never "clear".
+        if (long.burnRate !== undefined && short.burnRate !== undefined)
+            alert.holds = long.burnRate > a.factor && short.burnRate > a.factor;
+        return alert;
+    });
+    const shortestLong = [...config.burnRateAlerts].sort((a, b) => a.long - b.long)[0];
+    summary.currentBurnRate = shortestLong ? measured.get(shortestLong.long)?.burnRate : measured.get(config.period)?.burnRate;
+    if (summary.remaining !== undefined && summary.currentBurnRate !== undefined && summary.currentBurnRate > 0)
+        summary.exhaustionMs = Math.max(0, (summary.remaining * config.period) / summary.currentBurnRate);
+    return summary;
+}
+function percentText(ratio) {
+    return `${formatValue(Math.round(ratio * 10_000) / 100)}%`;
+}
+function rateText(r) {
+    return r.burnRate !== undefined ? `${formatValue(r.burnRate)}× over ${promWindow(r.window)}` : `? over ${promWindow(r.window)} (${r.problem ?? 'not measured'})`;
+}
+const OVERRIDE = 're-run with the input reason: "<why this release cannot wait>" (e.g. the fix for the incident; recorded with who ran it)';
+/** The budget floor and every burn-rate alert as findings; an unmeasurable budget refuses (fail closed). */
+function error_budget_judgeErrorBudget(config, summary) {
+    const findings = [];
+    const floor = config.minRemaining / 100;
+    const floorText = `budget left ≥ ${formatValue(config.minRemaining)}% of ${promWindow(config.period)} at SLO ${formatValue(config.objective)}%${floor === 0 ? ' (and not spent)' : ''}`;
+    if (summary.remaining === undefined) {
+        findings.push({
+            rule: 'policy.errorBudget.minRemaining',
+            outcome: 'refuse',
+            measured: `the remaining budget could not be measured: ${summary.remainingProblem ?? 'no value'}`,
+            limit: floorText,
+            proceed: `fix the SLI queries or the metrics backend (rollgate check-plan runs them once); or ${OVERRIDE}`,
+            overridable: true,
+        });
+    }
+    else {
+        const spent = summary.remaining <= 0 || summary.remaining < floor;
+        findings.push({
+            rule: 'policy.errorBudget.minRemaining',
+            outcome: spent ? 'refuse' : 'allow',
+            measured: `budget left ${percentText(summary.remaining)}`,
+            limit: floorText,
+            proceed: spent ? `wait until the budget recovers above ${formatValue(config.minRemaining)}% (errors age out of the ${promWindow(config.period)} window); or ${OVERRIDE}` : '',
+            overridable: true,
+        });
+    }
+    summary.alerts.forEach((alert, i) => {
+        const rule = `policy.errorBudget.burnRateAlerts[${i}]`;
+        const limit = `not both > ${formatValue(alert.factor)}× over ${promWindow(alert.long.window)} and ${promWindow(alert.short.window)}`;
+        const measured = `burn rate ${rateText(alert.long)}, ${rateText(alert.short)}`;
+        if (alert.holds === undefined)
+            findings.push({ rule, outcome: 'refuse', measured: `${measured}: cannot tell whether the alert holds`, limit, proceed: `fix the SLI queries or the metrics backend; or ${OVERRIDE}`, overridable: true });
+        else
+            findings.push({
+                rule,
+                outcome: alert.holds ? 'refuse' : 'allow',
+                measured,
+                limit,
+                proceed: alert.holds ? `wait until the ${promWindow(alert.short.window)} burn rate falls to ${formatValue(alert.factor)}× or below (the incident is over); or ${OVERRIDE}` : '',
+                overridable: true,
+            });
+    });
+    return findings;
+}
+/** One line for summaries: budget left, burn rates, exhaustion. */
+function error_budget_describeBudget(summary) {
+    const left = summary.remaining !== undefined ? `budget left ${percentText(summary.remaining)} of ${promWindow(summary.period)}` : `budget left unknown (${summary.remainingProblem ?? ''})`;
+    const rates = [...new Map(summary.alerts.flatMap((a) => [a.long, a.short]).map((r) => [r.window, r])).values()].map(rateText).join(', ');
+    const exhaustion = summary.exhaustionMs !== undefined
+        ? `exhausted in ${formatDuration(summary.exhaustionMs)} at the current rate`
+        : summary.currentBurnRate !== undefined && summary.currentBurnRate <= 0
+            ? 'not burning now'
+            : 'exhaustion unknown';
+    return `${left}; burn rates ${rates || 'none configured'}; ${exhaustion}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/risk.ts
+
+
+const ORDER = (/* unused pure expression or super */ null && (['low', 'medium', 'high']));
+/** Classifies a release: the highest class any rule matches; unknown changes are high risk (fail closed). */
+function risk_classifyRelease(risk, changes) {
+    if (changes.paths === undefined)
+        return { class: 'high', because: [`the changed paths are unknown (${changes.source}): treated as high risk`] };
+    let found = risk.default;
+    const because = [];
+    risk.rules.forEach((rule, i) => {
+        const hits = [];
+        if (rule.paths) {
+            const patterns = rule.paths.map(globToRegExp);
+            const matched = (changes.paths ?? []).filter((p) => patterns.some((re) => re.test(p)));
+            if (matched.length > 0)
+                hits.push(`${matched.length} changed path(s) match ${rule.paths.join(', ')} (e.g. ${matched[0]})`);
+        }
+        if (rule.migrations === 'contract' && changes.migrations === 'contract')
+            hits.push('a contract-phase migration ships');
+        if (rule.migrations === 'any' && changes.migrations !== 'none')
+            hits.push('a migration changed');
+        if (hits.length === 0)
+            return;
+        because.push(`policy.risk.rules[${i}] (${rule.class}): ${hits.join('; ')}`);
+        if (ORDER.indexOf(rule.class) > ORDER.indexOf(found))
+            found = rule.class;
+    });
+    if (because.length === 0)
+        because.push(`no rule matched the ${changes.paths.length} changed path(s): policy.risk.default (${risk.default})`);
+    return { class: found, because };
+}
+/** Every requirement of the class the plan does not meet, as a refusal saying what is missing. */
+function risk_checkRequirements(assessment, requirement, shape) {
+    const rule = (field) => `policy.risk.require.${assessment.class}.${field}`;
+    const cls = `${assessment.class}-risk release`;
+    if (!requirement)
+        return [];
+    const { plan } = shape;
+    const findings = [];
+    const add = (field, ok, measured, limit, proceed) => findings.push({ rule: rule(field), outcome: ok ? 'allow' : 'refuse', measured, limit, proceed: ok ? '' : proceed, overridable: false });
+    if (requirement.strategies)
+        add('strategies', requirement.strategies.includes(plan.strategy), `strategy: ${plan.strategy}`, `a ${cls} needs strategy ${requirement.strategies.join(' or ')}`, `set strategy: ${requirement.strategies[0]} in the plan`);
+    if (requirement.judge) {
+        const judge = plan.analysis?.judge;
+        const ok = requirement.judge === 'threshold' ? judge !== undefined : judge === requirement.judge;
+        add('judge', ok, judge ? `analysis.judge: ${judge}` : 'no analysis section', `a ${cls} needs analysis.judge: ${requirement.judge}`, `set analysis.judge: ${requirement.judge} (with its checks) in the plan`);
+    }
+    if (requirement.minBake !== undefined) {
+        const bake = plan.analysis?.bake;
+        add('minBake', bake !== undefined && bake >= requirement.minBake, bake !== undefined ? `analysis.bake: ${formatDuration(bake)}` : 'no analysis section', `a ${cls} needs a bake of at least ${formatDuration(requirement.minBake)} at the first step`, `set analysis.bake: ${formatDuration(requirement.minBake)} or longer in the plan`);
+    }
+    if (requirement.maxFirstStep !== undefined) {
+        const first = shape.firstWeight ?? plan.steps?.[0];
+        add('maxFirstStep', first !== undefined && first <= requirement.maxFirstStep, first !== undefined ? `first step ${first}%` : 'no first step', `a ${cls} may send at most ${requirement.maxFirstStep}% at first`, `start at ${requirement.maxFirstStep}% or less (the weight input, or the plan's first step)`);
+    }
+    if (requirement.approvalAbove !== undefined) {
+        const stop = requirement.approvalAbove;
+        const steps = plan.steps ?? [];
+        add('approvalAbove', plan.strategy === 'canary' && steps.includes(stop), steps.length ? `steps: [${steps.join(', ')}]` : `no steps (strategy: ${plan.strategy})`, `a ${cls} is not promoted past ${stop}% without an approval`, `use strategy: canary with a step at ${stop} and ramp to: ${stop}; run the ramp past it in a job whose GitHub environment requires reviewers`);
+    }
+    return findings;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/windows.ts
+const WEEKDAYS = { Mon: 'mon', Tue: 'tue', Wed: 'wed', Thu: 'thu', Fri: 'fri', Sat: 'sat', Sun: 'sun' };
+const formatters = new Map();
+/** The wall-clock reading of `instant` in `timeZone`; Intl applies the zone's DST rules. */
+function localTime(instant, timeZone) {
+    let format = formatters.get(timeZone);
+    if (!format) {
+        format = new Intl.DateTimeFormat('en-US', {
+            timeZone,
+            hourCycle: 'h23',
+            weekday: 'short',
+            year: 'numeric',
+            month: '2-digit',
+            day: '2-digit',
+            hour: '2-digit',
+            minute: '2-digit',
+            second: '2-digit',
+        });
+        formatters.set(timeZone, format);
+    }
+    const parts = {};
+    for (const p of format.formatToParts(new Date(instant)))
+        parts[p.type] = p.value;
+    const date = `${parts.year}-${parts.month}-${parts.day}`;
+    const clock = `${parts.hour}:${parts.minute}`;
+    return { date, weekday: WEEKDAYS[parts.weekday ?? ''] ?? 'mon', clock, stamp: `${date}T${clock}:${parts.second}` };
+}
+function describeWindows(windows) {
+    return windows.allow.map((w) => `${w.days.join(',')} ${w.from}–${w.to}`).join('; ');
+}
+function inWindow(now, windows) {
+    return windows.allow.some((w) => w.days.includes(now.weekday) && now.clock >= w.from && now.clock < w.to);
+}
+/** The next instant (to the minute, within 8 days) a window opens; undefined when none does. */
+function nextOpening(instant, windows) {
+    const step = 60_000;
+    const start = Math.ceil(instant / step) * step;
+    // Whole minutes are enough: windows are written to the minute.
+    for (let t = start; t < instant + 8 * 86_400_000; t += step) {
+        const local = localTime(t, windows.timeZone);
+        if (inWindow(local, windows))
+            return t;
+    }
+    return undefined;
+}
+/** A freeze bound as something comparable with `now`: an instant when it has an offset, else a local stamp. */
+function bound(text, end) {
+    if (/(?:Z|[+-]\d{2}:\d{2})$/.test(text))
+        return { instant: Date.parse(text) };
+    if (/^\d{4}-\d{2}-\d{2}$/.test(text))
+        return { stamp: `${text}T${end ? '24:00:00' : '00:00:00'}` };
+    return { stamp: text.length === 16 ? `${text}:00` : text };
+}
+function before(a, instant, local, inclusive) {
+    if ('instant' in a)
+        return inclusive ? a.instant <= instant : a.instant < instant;
+    return inclusive ? a.stamp <= local.stamp : a.stamp < local.stamp;
+}
+/** Deploy windows and dated freezes at `instant`: one finding each for windows and for freezes. */
+function windows_evaluateWindows(policy, instant) {
+    const findings = [];
+    const zone = policy.windows?.timeZone ?? policy.timeZone ?? 'UTC';
+    const local = localTime(instant, zone);
+    const shown = `${local.weekday} ${local.date} ${local.clock} ${zone}`;
+    if (policy.windows) {
+        const limit = `deploy windows (${policy.windows.timeZone}): ${describeWindows(policy.windows)}`;
+        if (inWindow(local, policy.windows)) {
+            findings.push({ rule: 'policy.windows', outcome: 'allow', measured: `now ${shown}`, limit, proceed: '', overridable: true });
+        }
+        else {
+            const next = nextOpening(instant, policy.windows);
+            const opens = next === undefined ? 'no window opens in the next 8 days' : `the next window opens ${describeLocal(localTime(next, policy.windows.timeZone), policy.windows.timeZone)}`;
+            findings.push({
+                rule: 'policy.windows',
+                outcome: 'refuse',
+                measured: `now ${shown} is outside every deploy window`,
+                limit,
+                proceed: `wait: ${opens}; or re-run with the input reason: "<why this cannot wait>" (recorded with who ran it)`,
+                overridable: true,
+            });
+        }
+    }
+    const freezeZone = policy.timeZone ?? policy.windows?.timeZone ?? 'UTC';
+    const freezeLocal = localTime(instant, freezeZone);
+    (policy.freezes ?? []).forEach((freeze, i) => {
+        const from = bound(freeze.from, false);
+        const to = bound(freeze.to, true);
+        const frozen = before(from, instant, freezeLocal, true) && !before(to, instant, freezeLocal, true);
+        if (!frozen)
+            return;
+        findings.push({
+            rule: `policy.freezes[${i}]`,
+            outcome: 'refuse',
+            measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone} is inside the freeze ${freeze.from} – ${freeze.to}`,
+            limit: `freeze: ${freeze.reason}`,
+            proceed: `wait until after ${freeze.to}; or re-run with the input reason: "<why this cannot wait>" (recorded with who ran it)`,
+            overridable: true,
+        });
+    });
+    if (policy.freezes?.length && !findings.some((f) => f.rule.startsWith('policy.freezes')))
+        findings.push({ rule: 'policy.freezes', outcome: 'allow', measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone}`, limit: `${policy.freezes.length} freeze(s), none now`, proceed: '', overridable: true });
+    return findings;
+}
+function describeLocal(local, zone) {
+    return `${local.weekday} ${local.date} ${local.clock} ${zone}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/check.ts
+
+
+
+/** Judges the plan's release policy before traffic moves: error budget, windows and freezes, risk class. */
+async function check_checkReleasePolicy(request) {
+    const policy = request.plan.policy;
+    const parts = { errorBudget: true, windows: true, risk: true, ...request.parts };
+    const decision = { allowed: true, findings: [], refused: [] };
+    if (!policy)
+        return decision;
+    if (parts.windows)
+        decision.findings.push(...evaluateWindows(policy, request.time));
+    if (parts.errorBudget && policy.errorBudget) {
+        if (!request.provider) {
+            decision.findings.push({
+                rule: 'policy.errorBudget',
+                outcome: 'refuse',
+                measured: 'no metrics backend to measure the error budget with',
+                limit: 'the error budget is measured before every rollout',
+                proceed: 'add a metrics section to the plan (or set the environment variables it uses)',
+                overridable: true,
+            });
+        }
+        else {
+            decision.budget = await measureErrorBudget(policy.errorBudget, request.provider, request.time, { service: request.plan.service, environment: request.plan.environment });
+            decision.findings.push(...judgeErrorBudget(policy.errorBudget, decision.budget));
+        }
+    }
+    if (parts.risk && policy.risk) {
+        const changes = request.changes ?? { source: 'no changes were given', migrations: 'none' };
+        decision.changes = changes;
+        decision.risk = classifyRelease(policy.risk, changes);
+        decision.findings.push(...checkRequirements(decision.risk, policy.risk.require[decision.risk.class], { plan: request.plan, firstWeight: request.firstWeight }));
+    }
+    const refusals = decision.findings.filter((f) => f.outcome === 'refuse');
+    const reason = request.override?.reason.trim();
+    const overridable = refusals.filter((f) => f.overridable);
+    if (reason && overridable.length > 0)
+        decision.override = { by: request.override?.by ?? 'unknown', reason, rules: overridable.map((f) => f.rule) };
+    decision.refused = reason ? refusals.filter((f) => !f.overridable) : refusals;
+    decision.allowed = decision.refused.length === 0;
+    return decision;
+}
+function check_cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+/** The decision as Markdown: one row per rule with the measured value, the limit and how to proceed. */
+function check_renderPolicySummary(decision, title = 'release policy') {
+    const state = decision.allowed ? (decision.override ? '⚠️ allowed by override' : '✅ allowed') : '🛑 refused';
+    const lines = [`### ${title}: ${state}`, ''];
+    if (decision.override)
+        lines.push(`**Override** by \`${decision.override.by}\`: ${check_cell(decision.override.reason)} (rules: ${decision.override.rules.join(', ')})`, '');
+    if (decision.budget)
+        lines.push(`Error budget: ${describeBudget(decision.budget)}.`, '');
+    if (decision.risk)
+        lines.push(`Risk class: **${decision.risk.class}** — ${decision.risk.because.map(check_cell).join('; ')}${decision.changes ? ` (changes from ${check_cell(decision.changes.source)})` : ''}.`, '');
+    if (decision.findings.length > 0) {
+        lines.push('| Rule | Outcome | Measured | Limit | How to proceed |', '| --- | --- | --- | --- | --- |');
+        for (const f of decision.findings) {
+            const outcome = f.outcome === 'allow' ? '✅ allow' : decision.override?.rules.includes(f.rule) ? '⚠️ overridden' : '🛑 refuse';
+            lines.push(`| ${check_cell(f.rule)} | ${outcome} | ${check_cell(f.measured)} | ${check_cell(f.limit)} | ${check_cell(f.proceed) || '–'} |`);
+        }
+    }
+    return lines.join('\n');
+}
+/** The refusals in one message, each with its rule, value and way forward. */
+function describeRefusals(refused) {
+    return refused.map((f) => `${f.rule}: ${f.measured} (limit: ${f.limit}); to proceed: ${f.proceed}`).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/enforce.ts
+
+
+
+
+
+/** The release policy refused the rollout: the message names each rule, its value and how to proceed. */
+class PolicyRefusedError extends core_errors/* UserError */.yo {
+    decision;
+    name = 'PolicyRefusedError';
+    constructor(decision) {
+        super(`release policy refused the rollout before any traffic moved:\n${describeRefusals(decision.refused)}`);
+        this.decision = decision;
+    }
+}
+/** Who runs this: the GitHub actor on a runner, the login at a terminal. */
+function actorOf(env) {
+    return env.GITHUB_ACTOR || env.USER || env.USERNAME || 'unknown';
+}
+/**
+ * deploy-canary's policy step, before anything moves: judges the plan's `policy` section, writes
+ * the summary and the `policy` output, and throws PolicyRefusedError when the rollout may not
+ * start. Returns the decision (with the override to record, if one was used).
+ */
+async function enforceReleasePolicy(runtime, options) {
+    const { plan } = options;
+    if (!plan.policy)
+        return { allowed: true, findings: [], refused: [] };
+    const irreversible = Boolean(plan.irreversible) || /^(?!false$|no$|0$|off$).+/i.test(getOptionalInput(runtime, 'irreversible') ?? '');
+    const reason = getOptionalInput(runtime, 'reason');
+    const decision = await checkReleasePolicy({
+        plan,
+        time: options.clock.now(),
+        provider: plan.policy.errorBudget && plan.metrics ? createMetricsProvider(plan.metrics, { clock: options.clock }) : undefined,
+        changes: plan.policy.risk ? await findReleaseChanges(runtime, { environment: plan.environment, cwd: options.cwd, irreversible }) : undefined,
+        firstWeight: options.firstWeight,
+        override: reason ? { by: actorOf(runtime.env), reason } : undefined,
+    });
+    runtime.appendSummary(renderPolicySummary(decision));
+    runtime.setOutput('policy', decision.allowed ? (decision.override ? 'overridden' : 'allowed') : 'refused');
+    if (decision.risk)
+        runtime.setOutput('risk-class', decision.risk.class);
+    for (const f of decision.findings)
+        if (f.outcome === 'refuse')
+            runtime.info(`policy ${f.rule}: ${f.measured} (limit: ${f.limit})`);
+    if (!decision.allowed)
+        throw new PolicyRefusedError(decision);
+    if (decision.override)
+        runtime.warning(`release policy overridden by ${decision.override.by} (${decision.override.rules.join(', ')}): ${decision.override.reason}`);
+    return decision;
+}
+/**
+ * The release policy as a pull request sees it, so the author learns early: the risk class of
+ * the PR's changes and what the plan lacks for it (refusals), and the deploy windows now (for
+ * information). The error budget is left to deploy time, when it matters.
+ */
+async function reviewReleasePolicy(plan, options) {
+    if (!plan.policy)
+        return undefined;
+    let changes;
+    if (plan.policy.risk) {
+        const diff = options.baseRef ? await gitChangedPaths([`${options.baseRef}...HEAD`], options.cwd) : { problem: 'no base-ref and no pull request' };
+        changes = diff.paths
+            ? { paths: diff.paths, source: `the pull request (${options.baseRef}...HEAD)`, migrations: migrationsOf(diff.paths, options.irreversible) }
+            : { source: diff.problem ?? 'unknown', migrations: options.irreversible ? 'contract' : 'none' };
+    }
+    const decision = await checkReleasePolicy({ plan, time: options.now, changes, parts: { errorBudget: false, windows: true, risk: true } });
+    // On a PR only the plan's strength can be fixed; the windows say when a deploy could start.
+    const refused = decision.findings.filter((f) => f.outcome === 'refuse' && f.rule.startsWith('policy.risk.'));
+    return { markdown: renderPolicySummary({ ...decision, allowed: refused.length === 0, refused }, 'release policy (checked again by deploy-canary)'), refused };
 }
 
 ;// CONCATENATED MODULE: ./src/core/rollout/summary.ts
@@ -67881,6 +68593,7 @@ function phaseSummary(record) {
 
 
 
+
 /** How often a bake checks that the rollout was not rolled back under it. */
 const WATCH_INTERVAL_MS = 1000;
 /** How often a bake proves the lock holder alive. */
@@ -67897,7 +68610,7 @@ function rampSteps(input, planSteps, current) {
 function skipReason(runtime) {
     const skip = getBooleanInput(runtime, 'skip-gate', false);
     const gate = getBooleanInput(runtime, 'gate', true);
-    const reason = getOptionalInput(runtime, 'reason');
+    const reason = inputs_getOptionalInput(runtime, 'reason');
     if (skip && !reason)
         throw new core_errors/* InputError */.dz('reason', 'is required with skip-gate: true (it is recorded in the rollout, beside who skipped the gate)');
     if (skip)
@@ -67913,7 +68626,7 @@ function skipReason(runtime) {
  */
 async function runRampAction(runtime, deps = {}) {
     const overrides = [];
-    const bake = getOptionalInput(runtime, 'bake');
+    const bake = inputs_getOptionalInput(runtime, 'bake');
     if (bake !== undefined)
         overrides.push({ path: ['analysis', 'bake'], value: bake, input: 'bake' });
     const skip = skipReason(runtime);
@@ -67925,7 +68638,7 @@ async function runRampAction(runtime, deps = {}) {
     const ctx = openRollout(runtime, loaded, deps);
     const { strategy } = ctx;
     // Inputs first: a typo is reported as such, before anything is read or locked.
-    const stepInputs = { to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') };
+    const stepInputs = { to: inputs_getOptionalInput(runtime, 'to'), steps: inputs_getListInput(runtime, 'steps') };
     if (strategy.name === 'rolling')
         rejectSteps(runtime);
     else if (strategy.name === 'canary')
@@ -67936,7 +68649,7 @@ async function runRampAction(runtime, deps = {}) {
     runtime.setOutput('promoted', 'false');
     runtime.setOutput('verdict', 'none');
     if (held?.phase === 'promoted') {
-        const version = getOptionalInput(runtime, 'version');
+        const version = inputs_getOptionalInput(runtime, 'version');
         if (version !== undefined && version !== held.version)
             throw new core_errors/* InputError */.dz('version', `the last rollout promoted ${held.version}, not ${version}: run deploy-canary with ${version} first`);
         runtime.setOutput('weight', String(held.weight));
@@ -67946,11 +68659,17 @@ async function runRampAction(runtime, deps = {}) {
     }
     if (!held || (held.phase !== 'canary' && held.phase !== 'promoting'))
         throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: no rollout to ramp (${held ? describePhase(held) : `nothing on record in the ${session.location}`}). Next safe step: ${nextSafeStep(held)}`);
-    const version = getOptionalInput(runtime, 'version');
+    const version = inputs_getOptionalInput(runtime, 'version');
     if (version !== undefined && version !== held.version)
         throw new core_errors/* InputError */.dz('version', `the canary runs ${held.version}, deployed and judged in this rollout; refusing to promote ${version}, which no gate judged. Run deploy-canary with ${version} to roll it out`);
     const steps = strategy.name === 'canary' ? rampSteps(stepInputs, ctx.plan.steps, held.weight) : [];
+    const approval = inputs_getOptionalInput(runtime, 'approval');
     await session.acquire();
+    if (approval !== undefined) {
+        // Recorded before any step: the state machine lets the canary past the risk class's stop only with it on record.
+        await session.apply({ kind: 'approve', by: actorOf(runtime.env), reason: approval });
+        ctx.log(`approval on record: ${actorOf(runtime.env)}: ${approval}`);
+    }
     const run = { ctx, session, report: summary, signal: deps.signal };
     let state;
     let lastVerdict;
@@ -67968,6 +68687,9 @@ async function runRampAction(runtime, deps = {}) {
         if (!result.ok)
             summary.push('', `**Stopped:** ${result.failure ?? ''}`);
         // An interrupted ramp did not finish: it keeps the rollout, so no other run starts one before rollback.
+        // It says where it stopped, so the next run's summary and refusal name the interruption.
+        if (runtime.signal.aborted)
+            await noteInterruption(ctx, session);
         const unreleased = runtime.signal.aborted ? undefined : await session.release();
         if (unreleased)
             runtime.warning(unreleased);
@@ -68004,7 +68726,7 @@ async function runRampAction(runtime, deps = {}) {
         }
         state = await strategy.promote(run, session.record);
         promoted = true;
-        await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, held.version)));
+        await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted({ ...rolloutEvent(ctx, 100, held.version), ...approvalOf(session.record) }));
         await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', { ...rolloutEvent(ctx, 100, held.version), verdict: lastVerdict }));
         return await finish({ ok: true });
     }
@@ -68012,6 +68734,24 @@ async function runRampAction(runtime, deps = {}) {
         // Stopped by an error (a rollback under it, a traffic layer that failed): the summary still says where things stand.
         await finish({ ok: false, failure: (0,core_errors/* describeError */.Uc)(err) });
         throw err;
+    }
+}
+/** The approval on record, as bookkeeping reports it. */
+function approvalOf(record) {
+    return record?.approval ? { approval: { by: record.approval.by, reason: record.approval.reason } } : {};
+}
+/** Records in the rollout where an interrupted ramp stopped; a store that cannot be written is a warning, never a second failure. */
+async function noteInterruption(ctx, session) {
+    const record = session.record;
+    if (!record)
+        return;
+    const step = currentStep(record);
+    const during = record.phase === 'canary' && step?.gate === 'pending' ? `the gate at ${formatPercent(record.weight)}` : record.phase === 'promoting' ? `the promotion of ${record.version}` : describePhase(record);
+    try {
+        await session.apply({ kind: 'interrupted', during });
+    }
+    catch (err) {
+        ctx.runtime.warning(`ramp was interrupted during ${during}, and the rollout record could not say so: ${(0,core_errors/* describeError */.Uc)(err)}`);
     }
 }
 /** The record as it is now, for the summary (another run may have changed it). */
@@ -68056,7 +68796,7 @@ async function judgeCurrentStep(ctx, run, deps, skip) {
     const allowed = verdictAllowsPromotion(report.verdict, ctx.plan.analysis?.onInconclusive ?? 'fail');
     await session.apply({ kind: 'gate', standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason });
     if (allowed)
-        await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'passed' }));
+        await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'passed', ...approvalOf(session.record) }));
     return { allowed, verdict: report.verdict, report };
 }
 /** The bake, stopped early when the rollout changes under it (a rollback), with the lock's heartbeat kept. */
@@ -68098,7 +68838,7 @@ async function bakeAndJudge(ctx, deps, step, version, summary, signal) {
     const { analysis, metrics } = ctx.plan;
     if (!analysis || !metrics)
         throw new core_errors/* UserError */.yo('ramp: the plan needs `metrics` and `analysis` to gate (or set skip-gate: true with a reason)');
-    const provider = deps.metrics ?? createMetricsProvider(metrics, { clock: ctx.clock });
+    const provider = deps.metrics ?? metrics_createMetricsProvider(metrics, { clock: ctx.clock });
     const report = await ctx.group(`gate at ${step}%: bake ${Math.round(analysis.bake / 1000)}s`, () => runGate({
         analysis,
         provider,
@@ -68131,7 +68871,7 @@ async function bookkeeping(ctx, what, call) {
 /** strategy: rolling has no traffic steps: a `to` or `steps` other than 100 is a mistake, not a wish. */
 function rejectSteps(runtime) {
     for (const input of ['to', 'steps']) {
-        const given = input === 'to' ? getOptionalInput(runtime, 'to') : getListInput(runtime, 'steps')?.join(',');
+        const given = input === 'to' ? inputs_getOptionalInput(runtime, 'to') : inputs_getListInput(runtime, 'steps')?.join(',');
         if (given !== undefined && given !== '100')
             throw new core_errors/* InputError */.dz(input, `strategy: rolling has no traffic steps (got ${given}); leave it unset`);
     }

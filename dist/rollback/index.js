@@ -46618,6 +46618,136 @@ function formatPercent(percent) {
     return `${Math.round(percent * 10) / 10}%`;
 }
 
+;// CONCATENATED MODULE: ./src/core/traffic/health.ts
+
+
+/**
+ * A traffic change whose read-back shows a destination unable to serve the share it was given.
+ * The change may have happened (rollback onto a DOWN stable still sets the weights): `state` is
+ * what the traffic layer holds now, and the message says what users get. Not retried: waiting
+ * for health is already part of the change, and a retry would only repeat the wait.
+ */
+class UnservedTrafficError extends errors/* ProviderError */.mZ {
+    state;
+    changed;
+    constructor(provider, detail, state, 
+    /** True when traffic was moved before the problem was found. */
+    changed) {
+        super(provider, detail, false);
+        this.state = state;
+        this.changed = changed;
+    }
+}
+/** `stable (server s1) DOWN: L7STS 404` — a slot or entry and why it cannot serve. */
+function describeEntry(label, entry) {
+    const name = entry.name !== label ? ` (${entry.name})` : '';
+    const state = entry.status ?? entry.health ?? (entry.serving === false ? 'not serving' : 'state unknown');
+    return `${label}${name} ${state}${entry.detail ? `: ${entry.detail}` : ''}`;
+}
+/**
+ * What users get from a state, in one sentence: who serves which share, and the share that
+ * fails because the entry holding it cannot serve (HAProxy answers 503 when no server can).
+ */
+function whatUsersGet(state) {
+    const entries = [
+        ...state.slots.map((s) => ({ label: s.role, entry: s })),
+        ...(state.others ?? []).map((o) => ({ label: `other server ${o.name}`, entry: o })),
+    ];
+    const serving = entries.filter((e) => e.entry.percent > 0 && e.entry.serving !== false);
+    const total = entries.reduce((sum, e) => sum + e.entry.percent, 0);
+    if (total === 0 || serving.length === 0)
+        return 'no entry that can serve has any weight: every request fails (HAProxy answers 503)';
+    const failing = entries.filter((e) => e.entry.percent > 0 && e.entry.serving === false);
+    const parts = serving.map((e) => `${e.label} ${formatPercent(e.entry.percent)}`);
+    const lost = failing.map((e) => `${formatPercent(e.entry.percent)} to ${e.label}, which cannot serve`);
+    return `users now get ${parts.join(' · ')}${lost.length ? `; ${lost.join(', ')}` : ''}`;
+}
+/** The slot with `role`, or a ProviderError naming what the state holds. */
+function slotOf(kind, state, role) {
+    const slot = state.slots.find((s) => s.role === role);
+    if (!slot)
+        throw new errors/* ProviderError */.mZ(kind, `the traffic state has no ${role} slot (it has: ${state.slots.map((s) => s.role).join(', ')})`);
+    return slot;
+}
+/**
+ * Entries beside the two rollgate drives that carry weight: they take a share rollgate does not
+ * control (a canary share would be smaller than reported, and a promotion would leave users on
+ * whatever they run), so a weight change refuses to start while any exists.
+ */
+function refuseOthersWithWeight(kind, target, state, operation) {
+    const carrying = (state.others ?? []).filter((o) => (o.weight ?? (o.percent > 0 ? 1 : 0)) > 0);
+    if (carrying.length === 0)
+        return;
+    const list = carrying.map((o) => `${o.name} (weight ${o.weight ?? '?'}, ${formatPercent(o.percent)} of traffic now${o.status ? `, ${o.status}` : ''})`).join(', ');
+    throw new errors/* ProviderError */.mZ(kind, `${target} also holds ${list}: refusing to ${operation}, because rollgate cannot account for traffic it does not control. Set ${carrying.length > 1 ? 'their weights' : 'its weight'} to 0 (or take ${carrying.length > 1 ? 'them' : 'it'} out of the backend) first.`);
+}
+/**
+ * Polls `read` until every slot named in `roles` can serve, for up to `timeoutMs`; returns the
+ * last state read and the slots that still cannot serve (empty when all can). A slot whose
+ * provider cannot tell (serving undefined) counts as able: the provider has no health to read.
+ */
+async function waitUntilServing(read, roles, options) {
+    const deadline = options.clock.now() + options.timeoutMs;
+    for (;;) {
+        const state = await read();
+        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
+        if (unable.length === 0 || options.clock.now() >= deadline || options.signal?.aborted)
+            return { state, unable };
+        await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, deadline - options.clock.now())), options.signal);
+    }
+}
+/**
+ * After a change: keeps reading for `settleMs` and returns at the first read that shows a slot
+ * in `roles` unable to serve. A health check needs a few intervals to notice a server that just
+ * stopped answering, so one read right after the change could report a server that is already
+ * gone; watching for a short window catches it before the action reports success.
+ */
+async function watchServing(read, first, roles, options) {
+    const until = options.clock.now() + options.settleMs;
+    let state = first;
+    for (;;) {
+        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
+        if (unable.length > 0 || options.clock.now() >= until || options.signal?.aborted)
+            return { state, unable };
+        await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, until - options.clock.now())), options.signal);
+        state = await read();
+    }
+}
+/**
+ * The provider as an interrupted action may use it: once `stop` fires (SIGINT, SIGTERM), no new
+ * forward change starts (setWeight, promote, switchTo refuse, naming the signal), and changes
+ * already waiting on health stop waiting. Reads and rollback are untouched: taking traffic off a
+ * canary is what an interrupted rollout may still need.
+ */
+function stopForwardChangesOn(provider, stop) {
+    const refuse = (operation) => {
+        if (stop.aborted)
+            throw new errors/* UserError */.yo(`${provider.kind}: not starting ${operation}: the action was ${stop.reason instanceof Error ? stop.reason.message : 'interrupted'}`);
+    };
+    const signalFor = (options) => (options?.signal ? AbortSignal.any([options.signal, stop]) : stop);
+    return {
+        kind: provider.kind,
+        target: provider.target,
+        supports: provider.supports,
+        getState: (options) => provider.getState(options),
+        setWeight: async (percent, options) => {
+            refuse(`giving the canary ${percent}%`);
+            return provider.setWeight(percent, { ...options, signal: signalFor(options) });
+        },
+        promote: async (options) => {
+            refuse('the promotion');
+            return provider.promote({ ...options, signal: signalFor(options) });
+        },
+        rollback: (options) => provider.rollback(options),
+        liveColour: (options) => provider.liveColour(options),
+        switchTo: async (colour, options) => {
+            refuse(`the switch to ${colour}`);
+            return provider.switchTo(colour, { ...options, signal: signalFor(options) });
+        },
+        ...(provider.close ? { close: () => provider.close() } : {}),
+    };
+}
+
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -52524,13 +52654,13 @@ class DeploymentRecordHooks {
     async stepReached(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
+            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}${approvedBy(event)}`);
     }
     /** The new version is stable: `success`, with the plan's environment URL. */
     async promoted(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'success', `promoted ${event.version ?? ''} to 100%`.replace(/\s+/g, ' '));
+            await this.status(id, 'success', `promoted ${event.version ?? ''} to 100%${approvedBy(event)}`.replace(/\s+/g, ' '));
     }
     /** Traffic is back on stable: `failure` for a bad canary, `error` when the pipeline itself broke. */
     async rolledBack(event) {
@@ -52589,6 +52719,10 @@ function irreversibleInput(runtime) {
     return /^(true|yes|1|on)$/i.test(value) ? true : value;
 }
 /** The record calls as plain functions, to merge into the rollout's hooks (`{ ...others, ...recordHooks(…) }`). */
+/** `, approved by alice: change review` for a status description, when an approval is on record. */
+function approvedBy(event) {
+    return event.approval ? `, approved by ${event.approval.by}: ${event.approval.reason}` : '';
+}
 function recordHooks(hooks) {
     return {
         deploymentStarted: (event) => hooks.deploymentStarted(event),
@@ -53356,136 +53490,6 @@ function colourState(live) {
             { role: live, name: live, percent: 100 },
             { role: otherColour(live), name: otherColour(live), percent: 0 },
         ],
-    };
-}
-
-;// CONCATENATED MODULE: ./src/core/traffic/health.ts
-
-
-/**
- * A traffic change whose read-back shows a destination unable to serve the share it was given.
- * The change may have happened (rollback onto a DOWN stable still sets the weights): `state` is
- * what the traffic layer holds now, and the message says what users get. Not retried: waiting
- * for health is already part of the change, and a retry would only repeat the wait.
- */
-class UnservedTrafficError extends errors/* ProviderError */.mZ {
-    state;
-    changed;
-    constructor(provider, detail, state, 
-    /** True when traffic was moved before the problem was found. */
-    changed) {
-        super(provider, detail, false);
-        this.state = state;
-        this.changed = changed;
-    }
-}
-/** `stable (server s1) DOWN: L7STS 404` — a slot or entry and why it cannot serve. */
-function describeEntry(label, entry) {
-    const name = entry.name !== label ? ` (${entry.name})` : '';
-    const state = entry.status ?? entry.health ?? (entry.serving === false ? 'not serving' : 'state unknown');
-    return `${label}${name} ${state}${entry.detail ? `: ${entry.detail}` : ''}`;
-}
-/**
- * What users get from a state, in one sentence: who serves which share, and the share that
- * fails because the entry holding it cannot serve (HAProxy answers 503 when no server can).
- */
-function whatUsersGet(state) {
-    const entries = [
-        ...state.slots.map((s) => ({ label: s.role, entry: s })),
-        ...(state.others ?? []).map((o) => ({ label: `other server ${o.name}`, entry: o })),
-    ];
-    const serving = entries.filter((e) => e.entry.percent > 0 && e.entry.serving !== false);
-    const total = entries.reduce((sum, e) => sum + e.entry.percent, 0);
-    if (total === 0 || serving.length === 0)
-        return 'no entry that can serve has any weight: every request fails (HAProxy answers 503)';
-    const failing = entries.filter((e) => e.entry.percent > 0 && e.entry.serving === false);
-    const parts = serving.map((e) => `${e.label} ${formatPercent(e.entry.percent)}`);
-    const lost = failing.map((e) => `${formatPercent(e.entry.percent)} to ${e.label}, which cannot serve`);
-    return `users now get ${parts.join(' · ')}${lost.length ? `; ${lost.join(', ')}` : ''}`;
-}
-/** The slot with `role`, or a ProviderError naming what the state holds. */
-function slotOf(kind, state, role) {
-    const slot = state.slots.find((s) => s.role === role);
-    if (!slot)
-        throw new errors/* ProviderError */.mZ(kind, `the traffic state has no ${role} slot (it has: ${state.slots.map((s) => s.role).join(', ')})`);
-    return slot;
-}
-/**
- * Entries beside the two rollgate drives that carry weight: they take a share rollgate does not
- * control (a canary share would be smaller than reported, and a promotion would leave users on
- * whatever they run), so a weight change refuses to start while any exists.
- */
-function refuseOthersWithWeight(kind, target, state, operation) {
-    const carrying = (state.others ?? []).filter((o) => (o.weight ?? (o.percent > 0 ? 1 : 0)) > 0);
-    if (carrying.length === 0)
-        return;
-    const list = carrying.map((o) => `${o.name} (weight ${o.weight ?? '?'}, ${formatPercent(o.percent)} of traffic now${o.status ? `, ${o.status}` : ''})`).join(', ');
-    throw new errors/* ProviderError */.mZ(kind, `${target} also holds ${list}: refusing to ${operation}, because rollgate cannot account for traffic it does not control. Set ${carrying.length > 1 ? 'their weights' : 'its weight'} to 0 (or take ${carrying.length > 1 ? 'them' : 'it'} out of the backend) first.`);
-}
-/**
- * Polls `read` until every slot named in `roles` can serve, for up to `timeoutMs`; returns the
- * last state read and the slots that still cannot serve (empty when all can). A slot whose
- * provider cannot tell (serving undefined) counts as able: the provider has no health to read.
- */
-async function waitUntilServing(read, roles, options) {
-    const deadline = options.clock.now() + options.timeoutMs;
-    for (;;) {
-        const state = await read();
-        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
-        if (unable.length === 0 || options.clock.now() >= deadline || options.signal?.aborted)
-            return { state, unable };
-        await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, deadline - options.clock.now())), options.signal);
-    }
-}
-/**
- * After a change: keeps reading for `settleMs` and returns at the first read that shows a slot
- * in `roles` unable to serve. A health check needs a few intervals to notice a server that just
- * stopped answering, so one read right after the change could report a server that is already
- * gone; watching for a short window catches it before the action reports success.
- */
-async function watchServing(read, first, roles, options) {
-    const until = options.clock.now() + options.settleMs;
-    let state = first;
-    for (;;) {
-        const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
-        if (unable.length > 0 || options.clock.now() >= until || options.signal?.aborted)
-            return { state, unable };
-        await options.clock.sleep(Math.min(options.intervalMs ?? 250, Math.max(1, until - options.clock.now())), options.signal);
-        state = await read();
-    }
-}
-/**
- * The provider as an interrupted action may use it: once `stop` fires (SIGINT, SIGTERM), no new
- * forward change starts (setWeight, promote, switchTo refuse, naming the signal), and changes
- * already waiting on health stop waiting. Reads and rollback are untouched: taking traffic off a
- * canary is what an interrupted rollout may still need.
- */
-function stopForwardChangesOn(provider, stop) {
-    const refuse = (operation) => {
-        if (stop.aborted)
-            throw new errors/* UserError */.yo(`${provider.kind}: not starting ${operation}: the action was ${stop.reason instanceof Error ? stop.reason.message : 'interrupted'}`);
-    };
-    const signalFor = (options) => (options?.signal ? AbortSignal.any([options.signal, stop]) : stop);
-    return {
-        kind: provider.kind,
-        target: provider.target,
-        supports: provider.supports,
-        getState: (options) => provider.getState(options),
-        setWeight: async (percent, options) => {
-            refuse(`giving the canary ${percent}%`);
-            return provider.setWeight(percent, { ...options, signal: signalFor(options) });
-        },
-        promote: async (options) => {
-            refuse('the promotion');
-            return provider.promote({ ...options, signal: signalFor(options) });
-        },
-        rollback: (options) => provider.rollback(options),
-        liveColour: (options) => provider.liveColour(options),
-        switchTo: async (colour, options) => {
-            refuse(`the switch to ${colour}`);
-            return provider.switchTo(colour, { ...options, signal: signalFor(options) });
-        },
-        ...(provider.close ? { close: () => provider.close() } : {}),
     };
 }
 
@@ -54723,6 +54727,12 @@ function promotionBlocker(record) {
         return undefined;
     return `the gate at ${step.weight}% is ${step.gate}`;
 }
+/** Why the canary may not go to `weight` yet: its risk class stops at `approvalAbove` until an approval is on record. */
+function approvalBlocker(record, weight) {
+    if (record.approvalAbove === undefined || weight <= record.approvalAbove || record.approval)
+        return undefined;
+    return `this ${record.riskClass ? `${record.riskClass}-risk ` : ''}release goes no further than ${record.approvalAbove}% without an approval (the release policy's approvalAbove): run ramp with the input approval, in a job whose environment requires reviewers`;
+}
 /**
  * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
  * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
@@ -54760,6 +54770,7 @@ function transition(record, event, ctx) {
             steps: [],
             stableOverwritten: false,
             lock: record?.lock,
+            ...(event.approvalAbove !== undefined ? { approvalAbove: event.approvalAbove, riskClass: event.riskClass } : {}),
             history: record?.history ?? [],
         };
         return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
@@ -54771,6 +54782,9 @@ function transition(record, event, ctx) {
     if (!record)
         return refuse('no rollout is on record');
     const next = structuredClone(record);
+    // A note on why the phase stalled holds only until something changes the rollout again.
+    if (!['heartbeat', 'release', 'interrupted'].includes(event.kind))
+        delete next.stalled;
     switch (event.kind) {
         case 'traffic-given':
             if (record.phase !== 'deploying')
@@ -54794,12 +54808,21 @@ function transition(record, event, ctx) {
                 refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
             next.phase = 'aborted';
             return log(next, `aborted before traffic moved: ${event.reason}`);
-        case 'step':
+        case 'step': {
             if (record.phase !== 'canary')
                 refuse(`the rollout is ${describePhase(record)}`);
+            const unapproved = approvalBlocker(record, event.weight);
+            if (unapproved)
+                refuse(unapproved);
             next.weight = event.weight;
             next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
             return log(next, `canary at ${event.weight}%; gate pending`);
+        }
+        case 'approve':
+            if (record.phase !== 'canary' && record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.approval = { by: event.by, reason: event.reason, at: ctx.now };
+            return log(next, `approved${record.approvalAbove !== undefined ? ` past ${record.approvalAbove}%` : ''} by ${event.by}: ${event.reason}`);
         case 'gate':
         case 'skip-gate': {
             if (record.phase !== 'canary')
@@ -54812,7 +54835,7 @@ function transition(record, event, ctx) {
             return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
         }
         case 'promote': {
-            const blocker = promotionBlocker(record);
+            const blocker = promotionBlocker(record) ?? approvalBlocker(record, 100);
             if (blocker)
                 refuse(blocker);
             next.phase = 'promoting';
@@ -54866,6 +54889,20 @@ function transition(record, event, ctx) {
                 next.lastGood = record.slots[record.previous] ?? record.lastGood;
             }
             return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
+        case 'rollback-unserved':
+            // The weights moved, but users are not served: the rollback is not done until stable serves,
+            // so the phase stays rolling-back and the next rollback run confirms and finishes it.
+            if (record.phase !== 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.weight = event.weight;
+            next.stalled = event.detail;
+            return log(next, `traffic moved off the canary, but ${event.detail}`);
+        case 'interrupted':
+            // Only a rollout in progress can be left half-way; a rollback's own note must not be overwritten.
+            if (SETTLED_PHASES.includes(record.phase) || record.phase === 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.stalled = `${ctx.action} was interrupted during ${event.during}`;
+            return log(next, `interrupted during ${event.during}`);
         case 'heartbeat':
             // Proof of life only: not worth a line in the history.
             if (next.lock?.owner === ctx.by)
@@ -54902,7 +54939,7 @@ function describePhase(record) {
         case 'promoted':
             return `promoted ${record.version}`;
         case 'rolling-back':
-            return 'rolling back';
+            return record.stalled ? `rolling back, not finished: ${record.stalled}` : 'rolling back';
         case 'rolled-back':
             return `rolled back from ${record.version}`;
         case 'aborted':
@@ -54913,6 +54950,11 @@ function describePhase(record) {
 function nextSafeStep(record) {
     if (!record)
         return 'run deploy-canary to start a rollout';
+    // An interrupted run says so first: what it left behind is the phase below, unfinished.
+    const interrupted = record.stalled && record.phase !== 'rolling-back' ? `${record.stalled}; ` : '';
+    return interrupted + nextStepFor(record);
+}
+function nextStepFor(record) {
     const step = currentStep(record);
     switch (record.phase) {
         case 'deploying':
@@ -54920,6 +54962,8 @@ function nextSafeStep(record) {
         case 'canary':
             if (step?.gate === 'failed')
                 return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
+            if ((step?.gate === 'passed' || step?.gate === 'skipped') && record.approvalAbove !== undefined && !record.approval && record.weight >= record.approvalAbove)
+                return `run ramp with the input approval (who approved and why) to go past ${record.approvalAbove}%, or rollback`;
             if (step?.gate === 'passed' || step?.gate === 'skipped')
                 return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
             return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
@@ -54928,6 +54972,8 @@ function nextSafeStep(record) {
         case 'promoted':
             return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
         case 'rolling-back':
+            if (record.stalled)
+                return 'bring the stable server back (check it and its health check), then run rollback again: it confirms stable serves and finishes; rollgate will not send users back to the canary on its own';
             return 'rollback did not finish: run rollback again';
         case 'rolled-back':
             return `fix ${record.version} and run deploy-canary with a new version`;
@@ -54959,6 +55005,12 @@ function describeEvent(event) {
             return 'roll back';
         case 'rolled-back':
             return 'finish the rollback';
+        case 'rollback-unserved':
+            return 'record a rollback onto a stable that cannot serve';
+        case 'interrupted':
+            return 'record an interruption';
+        case 'approve':
+            return 'record an approval';
         case 'heartbeat':
             return 'refresh the lock';
         case 'release':
@@ -55099,7 +55151,7 @@ class RolloutSession {
         const now = this.options.clock.now();
         const lock = record.lock;
         if (lock && lock.owner !== this.options.owner)
-            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+            return { owner: lock.owner, doing: record?.stalled ? `${record.stalled}, holding the lock since ${lock.since}` : `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
         if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
             return undefined;
         const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
@@ -55887,6 +55939,7 @@ async function beginPromotion(session) {
 
 
 
+
 /** Whether the plan's traffic layer can say where traffic goes now (a `command` provider needs getWeight). */
 function trafficReadable(plan) {
     return plan.traffic?.provider !== 'command' || plan.traffic.getWeight !== undefined;
@@ -55908,6 +55961,9 @@ const canaryStrategy = {
         const { ctx, session } = run;
         const router = ctx.traffic;
         const before = await this.observe(ctx, run.signal);
+        // The traffic layer would refuse this layout at setWeight: refuse it before the deploy command runs, so nothing is deployed for nothing.
+        if (before)
+            refuseOthersWithWeight(router.kind, router.target, before, `give the canary ${weight}% (nothing was deployed)`);
         if (!before || before.canaryPercent > 0) {
             // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
             ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
@@ -66897,6 +66953,7 @@ function loadRolloutPlan(runtime, options) {
 
 
 
+
 /** Attempts at the traffic change before rollback gives up, and the first backoff. */
 const ROLLBACK_ATTEMPTS = 5;
 
@@ -66944,33 +67001,51 @@ async function runRollbackAction(runtime, deps = {}) {
     else if (!storeProblem)
         ctx.log('no rollout on record');
     let outcome;
+    // Rollback onto a stable that cannot serve still moves the weights: then it says what users get, finishes the rest, and fails.
+    let unserved;
     try {
         outcome = await ctx.strategy.rollback({ ctx, session: session, report: summary }, found, attempts);
     }
     catch (err) {
-        runtime.setOutput('rolled-back', 'false');
-        summary.push(`**Traffic could NOT be restored:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'The rollout stays in phase rolling-back: run rollback again once the cause is fixed.');
-        summary.push('', phaseSummary(session?.record ?? found));
-        runtime.appendSummary(summary.join('\n'));
-        throw err;
+        if (!(err instanceof UnservedTrafficError && err.changed)) {
+            runtime.setOutput('rolled-back', 'false');
+            summary.push(`**Traffic could NOT be restored:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'The rollout stays in phase rolling-back: run rollback again once the cause is fixed.');
+            summary.push('', phaseSummary(session?.record ?? found));
+            runtime.appendSummary(summary.join('\n'));
+            throw err;
+        }
+        unserved = unservedRollback(err.state);
+        outcome = { changed: true, before: err.state, after: err.state };
     }
     const readable = ctx.plan.strategy === 'rolling' || trafficReadable(ctx.plan);
     runtime.setOutput('rolled-back', String(outcome.changed));
-    if (readable)
-        summary.push('### Found', '', trafficStateTable(outcome.before), '');
-    if (outcome.changed)
-        summary.push('### Did', '', readable ? `Moved all traffic to ${outcome.after.live ?? 'stable'} (read back):` : 'Set the canary to 0% (no getWeight: the exit status is the only confirmation).', '', ...(readable ? [trafficStateTable(outcome.after), ''] : []));
-    else
-        summary.push('### Did', '', `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}${found && ['promoted', 'rolled-back', 'aborted'].includes(found.phase) ? ` (the last rollout is ${describePhase(found)})` : ''}, no change made.`, '');
-    ctx.log(outcome.changed ? `traffic restored: ${readable ? describeTrafficState(outcome.after) : 'canary set to 0%'}` : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`);
+    runtime.setOutput('stable-serving', String(unserved === undefined));
+    if (unserved) {
+        runtime.error(unserved);
+        summary.push('### Did', '', `**${unserved}**`, '', trafficStateTable(outcome.after), '');
+    }
+    else {
+        if (readable)
+            summary.push('### Found', '', trafficStateTable(outcome.before), '');
+        if (outcome.changed)
+            summary.push('### Did', '', readable ? `Moved all traffic to ${outcome.after.live ?? 'stable'} (read back):` : 'Set the canary to 0% (no getWeight: the exit status is the only confirmation).', '', ...(readable ? [trafficStateTable(outcome.after), ''] : []));
+        else
+            summary.push('### Did', '', `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}${found && ['promoted', 'rolled-back', 'aborted'].includes(found.phase) ? ` (the last rollout is ${describePhase(found)})` : ''}, no change made.`, '');
+        ctx.log(outcome.changed ? `traffic restored: ${readable ? describeTrafficState(outcome.after) : 'canary set to 0%'}` : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`);
+    }
     const recordProblems = storeProblem ? [storeProblem] : [];
     if (session) {
         try {
-            await session.apply({ kind: 'rolled-back' });
-            await reapplyIfRaced(ctx, outcome);
+            // Not rolled back while users get errors: the phase stays rolling-back, with why, until a run finds stable serving.
+            if (unserved)
+                await session.apply({ kind: 'rollback-unserved', weight: outcome.after.canaryPercent, detail: unservedDetail(outcome.after) });
+            else {
+                await session.apply({ kind: 'rolled-back' });
+                await reapplyIfRaced(ctx, outcome);
+            }
         }
         catch (err) {
-            recordProblems.push(`traffic is restored, but the rollout record could not be updated: ${(0,errors/* describeError */.Uc)(err)}`);
+            recordProblems.push(`traffic ${unserved ? 'was moved' : 'is restored'}, but the rollout record could not be updated: ${(0,errors/* describeError */.Uc)(err)}`);
         }
         const unreleased = await session.release();
         if (unreleased)
@@ -66995,9 +67070,23 @@ async function runRollbackAction(runtime, deps = {}) {
     // Traffic is safe by now; a missing record, a kill switch still on or a broken plan must not pass silently.
     const failures = [killSwitchFailure(flags), warnings.length ? `${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` : undefined, planFailure(planProblems)];
     const failure = failures.filter((f) => f !== undefined).join('; ');
+    if (unserved)
+        return { ok: false, failure: failure ? `${unserved}; and ${failure}` : unserved };
     if (failure)
         return { ok: false, failure: `traffic was restored, but ${failure}` };
     return { ok: true };
+}
+/** What serves now after a rollback whose destination cannot serve: `stable (server s1) is DOWN (L7STS 503)`. */
+function unservedDetail(state) {
+    const unable = state.slots.filter((s) => s.serving === false && ((s.weight ?? 0) > 0 || s.percent > 0));
+    const named = (unable.length ? unable : state.slots.filter((s) => s.serving === false)).map((s) => `${s.role} (server ${s.name}) is ${s.status ?? s.health ?? 'not serving'}${s.detail ? ` (${s.detail})` : ''}`);
+    return `${named.join('; ') || 'the destination cannot serve'}: ${whatUsersGet(state)}`;
+}
+/** The one sentence an unserved rollback ends with: what it did, what users get, what to do. */
+function unservedRollback(state) {
+    const to = state.live ?? 'stable';
+    const names = state.slots.filter((s) => s.role === to).map((s) => `server ${s.name}`);
+    return `all traffic moved to ${to}${names.length ? ` (${names.join(', ')})` : ''}, but ${unservedDetail(state)} — bring ${to} back (check the server and its health check), then run rollback again to confirm; rollgate will not send users back to the canary on its own`;
 }
 function planFailure(problems) {
     return problems.length ? `the plan has ${problems.length} problem(s) outside the traffic section: ${problems.join('; ')}` : undefined;
