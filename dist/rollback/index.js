@@ -67021,7 +67021,8 @@ async function runRollbackAction(runtime, deps = {}) {
     runtime.setOutput('rolled-back', String(outcome.changed));
     runtime.setOutput('stable-serving', String(unserved === undefined));
     if (unserved) {
-        runtime.error(unserved);
+        // The step's failure prints it as an error at the end; the log says it when it happens.
+        ctx.log(unserved);
         summary.push('### Did', '', `**${unserved}**`, '', trafficStateTable(outcome.after), '');
     }
     else {
