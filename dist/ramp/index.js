@@ -68745,8 +68745,8 @@ async function noteInterruption(ctx, session) {
     const record = session.record;
     if (!record)
         return;
-    const step = currentStep(record);
-    const during = record.phase === 'canary' && step?.gate === 'pending' ? `the gate at ${formatPercent(record.weight)}` : record.phase === 'promoting' ? `the promotion of ${record.version}` : describePhase(record);
+    // At a canary step ramp is judging it (a bake cut short is recorded as a failed gate, so never promoted from).
+    const during = record.phase === 'canary' ? `the gate at ${formatPercent(record.weight)}` : record.phase === 'promoting' ? `the promotion of ${record.version}` : describePhase(record);
     try {
         await session.apply({ kind: 'interrupted', during });
     }
