@@ -235,7 +235,7 @@ export const checkSchema = z
     minRatio: positive().optional(),
     /** A breach must persist this long before it counts. */
     for: durationSchema.optional(),
-    // Statistical judge (mann-whitney):
+    // Statistical judges (mann-whitney, paired):
     direction: z.enum(['increase', 'decrease', 'either'], { error: 'expected increase | decrease | either' }).optional(),
     allowedIncrease: nonNegative().optional(),
     allowedDecrease: nonNegative().optional(),
@@ -270,7 +270,9 @@ export const analysisSchema = z
     /** The range each measurement looks back over; defaults to the interval. */
     window: positiveDuration.optional(),
     checks: z.array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
-    judge: z.enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
+    judge: z.enum(['threshold', 'mann-whitney', 'paired'], { error: 'expected threshold | mann-whitney | paired' }).default('threshold'),
+    /** The paired judge may stop early, but never before this much of the bake (slow-burning faults). */
+    minBake: positiveDuration.optional(),
     score: z
       .strictObject({
         pass: percent('expected a score from 0 to 100').default(95),
@@ -282,6 +284,21 @@ export const analysisSchema = z
   })
   .superRefine((a, ctx) => {
     if (a.interval > a.bake) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
+    if (a.minBake !== undefined && a.minBake > a.bake) ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
+    // Without {{track}} canary and stable run the same query, and every comparison passes.
+    a.checks.forEach((c, i) => {
+      const compares = a.judge !== 'threshold' || ['maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k as keyof typeof c] !== undefined);
+      if (compares && !/\{\{\s*track\s*\}\}/.test(c.query))
+        ctx.addIssue({ code: 'custom', path: ['checks', i, 'query'], message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`, input: c.query });
+    });
+    if (a.requests !== undefined && !/\{\{\s*track\s*\}\}/.test(a.requests))
+      ctx.addIssue({ code: 'custom', path: ['requests'], message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests', input: a.requests });
+    if (a.judge === 'paired')
+      a.checks.forEach((c, i) => {
+        const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k as keyof typeof c] !== undefined);
+        if (!tolerance)
+          ctx.addIssue({ code: 'custom', path: ['checks', i], message: 'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it', input: undefined });
+      });
     const names = new Set<string>();
     a.checks.forEach((c, i) => {
       if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: 'expected a unique check name', input: c.name });
