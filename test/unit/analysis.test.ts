@@ -369,7 +369,7 @@ describe('threshold gate: a canary that vanishes fails closed', () => {
 });
 
 describe('gate summary', () => {
-  it('has one row per check and a Mermaid xychart of canary and stable values', async () => {
+  it('has one row per check and a Mermaid xychart of canary and stable values and the limit (stable + maxIncrease, tighter than max)', async () => {
     const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05, maxIncrease: 0.01 }, { ...latency, max: 1 }] }), (m, t, round) =>
       m === 'errors' ? (t === 'canary' ? 0.01 * round : 0.01) : 0.2,
     );
@@ -378,7 +378,7 @@ describe('gate summary', () => {
     expect(md).toContain('| Check | Stable | Canary | Limit | Outcome | Why |');
     expect(md).toMatch(/\| error-rate \| 0\.01 \| 0\.03 \| ≤ 0\.05; canary − stable ≤ 0\.01 \| ❌ fail \|/);
     expect(md).toMatch(/\| p99 \| 0\.2 \| 0\.2 \| ≤ 1 \| ✅ pass \|/);
-    const chart = /```mermaid\nxychart-beta\n {2}title "error-rate"\n {2}x-axis \["1s", "2s", "3s"\]\n {2}line \[0\.01, 0\.02, 0\.03\]\n {2}line \[0\.01, 0\.01, 0\.01\]\n```/;
+    const chart = /```mermaid\nxychart-beta\n {2}title "error-rate"\n {2}x-axis \["1s", "2s", "3s"\]\n {2}line \[0\.01, 0\.02, 0\.03\]\n {2}line \[0\.01, 0\.01, 0\.01\]\n {2}line \[0\.02, 0\.02, 0\.02\]\n```/;
     expect(md).toMatch(chart);
   });
 

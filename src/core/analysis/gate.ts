@@ -3,7 +3,7 @@ import { promDuration, formatDuration } from '../duration.js';
 import { describeError, isUserError } from '../errors.js';
 import type { AnalysisConfig, CheckConfig } from '../plan/schema.js';
 import { describeOutcome, type MetricsProvider, type QueryOutcome } from '../metrics/provider.js';
-import { formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
+import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
 import { runPairedGate } from './paired.js';
 import { runStatisticalGate } from './statistical.js';
 import { canaryTrafficLoss, canaryWeight, countRequests, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
@@ -261,6 +261,8 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       else if (j.stable) m.stableOutcome = describeOutcome(j.stable);
       if (requests?.canary !== undefined) m.canaryRequests = requests.canary;
       if (requests?.stable !== undefined) m.stableRequests = requests.stable;
+      const limit = chartLimit(state.check, stable);
+      if (limit !== undefined) m.limit = limit;
       measurements.push(m);
       const shown = (v: number | undefined, o: QueryOutcome | undefined) => (v !== undefined ? formatValue(v) : o ? describeOutcome(o) : '–');
       log(

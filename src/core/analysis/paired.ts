@@ -8,7 +8,7 @@ import { describeError, isUserError } from '../errors.js';
 import type { CheckConfig } from '../plan/schema.js';
 import type { QueryOutcome } from '../metrics/provider.js';
 import type { GateOptions } from './gate.js';
-import { formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
+import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
 import { confidenceSequence, MIN_DIFFERENCES, mixtureFor, type ConfidenceSequencePoint } from './sequential.js';
 import { wilcoxonSignedRank } from './signed-rank.js';
 import { canaryTrafficLoss, canaryWeight, countRequests, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
@@ -245,6 +245,8 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
       else m.stableOutcome = describe(stable);
       if (requests?.canary !== undefined) m.canaryRequests = requests.canary;
       if (requests?.stable !== undefined) m.stableRequests = requests.stable;
+      const limit = chartLimit(s.check, st);
+      if (limit !== undefined) m.limit = limit;
       s.latestMeasured = c !== undefined && quiet === undefined;
       const several = [canary, stable].find((o) => o.kind === 'many-series');
       if (several) {

@@ -41,19 +41,27 @@ export function mixtureRadius(n: number, alpha: number, rho2: number): number {
  * smallest s with 2·√(r/(n+r))·exp(s²/(2(n+r)))·Φ(s/√(n+r)) ≥ 1/α for the sum s, r = 1/ρ².
  */
 export function oneSidedMixtureRadius(n: number, alpha: number, rho2: number): number {
+  const key = `${n} ${alpha} ${rho2}`;
+  const known = radii.get(key);
+  if (known !== undefined) return known;
   const r = 1 / rho2;
   const v = n + r;
   const logMartingale = (sum: number) => Math.log(2) + 0.5 * Math.log(r / v) + (sum * sum) / (2 * v) + Math.log(1 - normalUpperTail(sum / Math.sqrt(v)));
   const target = -Math.log(alpha);
   let lo = 0;
   let hi = Math.sqrt(2 * v * (target + Math.log(v / r))) + 10;
-  for (let i = 0; i < 80; i++) {
+  for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2;
     if (logMartingale(mid) >= target) hi = mid;
     else lo = mid;
   }
+  if (radii.size > 10_000) radii.clear();
+  radii.set(key, hi / n);
   return hi / n;
 }
+
+/** Boundaries already solved: a gate asks for the same few many times. */
+const radii = new Map<string, number>();
 
 /** The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
 export function normalQuantile(p: number): number {

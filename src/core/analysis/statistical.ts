@@ -4,7 +4,7 @@ import type { CheckConfig } from '../plan/schema.js';
 import type { RangeOutcome, RangeQuery, SeriesPoint } from '../metrics/provider.js';
 import type { GateOptions } from './gate.js';
 import { mannWhitneyU, ratio, smallestDecisiveSampleSize, summarize, type Alternative, type MannWhitneyResult, type SampleSummary } from './mann-whitney.js';
-import { formatValue, type CheckSummary, type GateReport, type Measurement } from './report.js';
+import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement } from './report.js';
 import { canaryTrafficLoss, canaryWeight, fillForTracks, identicalQueries, type TrafficSample, type Track } from './traffic.js';
 import type { Verdict } from './verdict.js';
 
@@ -413,6 +413,8 @@ function measurementsOf(judged: readonly CheckJudgement[]): Measurement[] {
         else if (v.canary !== undefined) m.canaryOutcome = formatValue(v.canary);
         if (v.stable !== undefined && Number.isFinite(v.stable)) m.stable = v.stable;
         else if (v.stable !== undefined) m.stableOutcome = formatValue(v.stable);
+        const limit = chartLimit(j.check, m.stable);
+        if (limit !== undefined) m.limit = limit;
         out.push(m);
       });
   }

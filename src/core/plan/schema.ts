@@ -245,7 +245,7 @@ export const checkSchema = z
     nanStrategy: z.enum(['remove', 'replace'], { error: 'expected remove | replace' }).default('remove'),
   })
   .superRefine((check, ctx) => {
-    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
+    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined || check.allowedIncrease !== undefined || check.allowedDecrease !== undefined;
     if (!hasLimit)
       ctx.addIssue({ code: 'custom', path: [], message: `expected at least one limit (${LIMIT_KEYS.join(', ')}); a check without one can never fail`, input: undefined });
     if (check.max !== undefined && check.min !== undefined && check.min > check.max)
@@ -309,8 +309,8 @@ export const analysisSchema = z
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
     if (a.judge === 'threshold')
       a.checks.forEach((c, i) => {
-        if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
-          ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
+        if (!LIMIT_KEYS.some((k) => c[k] !== undefined))
+          ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`, input: undefined });
       });
   });
 
