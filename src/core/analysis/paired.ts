@@ -9,7 +9,7 @@ import type { CheckConfig } from '../plan/schema.js';
 import type { QueryOutcome } from '../metrics/provider.js';
 import type { GateOptions } from './gate.js';
 import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
-import { confidenceSequence, MIN_DIFFERENCES, mixtureFor, type ConfidenceSequencePoint } from './sequential.js';
+import { confidenceSequence, finalInterval, MIN_DIFFERENCES, mixtureFor, type ConfidenceSequencePoint } from './sequential.js';
 import { wilcoxonSignedRank } from './signed-rank.js';
 import { canaryTrafficLoss, canaryWeight, countRequests, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
 import type { Verdict } from './verdict.js';
@@ -165,6 +165,9 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
   const rounds = Math.max(1, Math.floor(analysis.bake / analysis.interval));
   const minRounds = Math.min(rounds, Math.max(MIN_DIFFERENCES, Math.ceil((analysis.minBake ?? 0) / analysis.interval)));
   const rho2 = mixtureFor(rounds, analysis.alpha);
+  // Half of α for the looks during the bake, half for the last look (a union bound: together ≤ α);
+  // a check judged on both sides splits each half again.
+  const sequentialAlpha = (test: PairedTest) => (test.up !== undefined && test.down !== undefined ? analysis.alpha / 4 : analysis.alpha / 2);
   const window = promDuration(analysis.window ?? analysis.interval);
   const weight = canaryWeight(options);
   const measurements: Measurement[] = [];
@@ -276,8 +279,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
           }
           t.differences.push(d);
           // A check judged on both sides spends half of α on each.
-          const sideAlpha = t.test.up !== undefined && t.test.down !== undefined ? analysis.alpha / 2 : analysis.alpha;
-          t.cs = confidenceSequence(t.differences, sideAlpha, rho2);
+          t.cs = confidenceSequence(t.differences, sequentialAlpha(t.test), rho2);
           t.standing = standing(t.test, t.cs);
           notes.push(describeStanding(t.test, t.cs));
         }
@@ -299,6 +301,21 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
         return finish('fail', `check ${s.check.name}: ${s.failure}`);
       }
     }
+    // The last look of the bake spends the other half of α on a fixed-sample test: it no longer
+    // has to hold for later looks, so it is as sharp as a test run once at the end.
+    if (round === rounds)
+      for (const s of states)
+        for (const t of s.tests) {
+          if (t.standing !== 'open' || t.differences.length < MIN_DIFFERENCES) continue;
+          const last = finalInterval(t.differences, sequentialAlpha(t.test));
+          if (standing(t.test, last) === 'fail') {
+            t.cs = last;
+            t.standing = 'fail';
+            s.failure = `a clear regression at the end of the bake: ${describeStanding(t.test, last)}`;
+            markLast(s, 'fail', s.failure);
+            return finish('fail', `check ${s.check.name}: ${s.failure}`);
+          }
+        }
     if (round >= minRounds) {
       const absolute = states.map((s) => ({ s, breaches: absoluteBreaches(s) })).find((x) => x.breaches.length > 0);
       if (absolute) {

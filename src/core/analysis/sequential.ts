@@ -95,6 +95,33 @@ export function studentQuantile(p: number, nu: number): number {
  */
 export const MIN_DIFFERENCES = 5;
 
+/** Lag-1 autocorrelation of the differences, bias-corrected and clipped to [0, 0.95]. */
+function lagOneAutocorrelation(centred: readonly number[], ss: number): number {
+  const n = centred.length;
+  if (n < MIN_DIFFERENCES || ss <= 0) return 0;
+  let lag = 0;
+  for (let i = 1; i < n; i++) lag += (centred[i] as number) * (centred[i - 1] as number);
+  // The lag-1 estimate is biased low by about (1 + 3r)/n in short series (Kendall 1954);
+  // add it back, or a slow drift would pass for independent noise.
+  const raw = lag / ss;
+  return Math.max(0, Math.min(0.95, raw + (1 + 3 * raw) / n));
+}
+
+/**
+ * A fixed-sample one-sided interval at level α for the mean of the differences (Student's t,
+ * with the same autocorrelation allowance): valid for one look only, the last one of the bake.
+ */
+export function finalInterval(differences: readonly number[], alpha: number): ConfidenceSequencePoint {
+  const n = differences.length;
+  const mean = differences.reduce((a, b) => a + b, 0) / n;
+  const centred = differences.map((d) => d - mean);
+  const ss = centred.reduce((a, c) => a + c * c, 0);
+  const autocorrelation = lagOneAutocorrelation(centred, ss);
+  const sd = Math.sqrt(ss / Math.max(1, n - 1)) * Math.sqrt((1 + autocorrelation) / (1 - autocorrelation));
+  const radius = n >= 2 ? (studentQuantile(1 - alpha, n - 1) * sd) / Math.sqrt(n) : Number.POSITIVE_INFINITY;
+  return { n, mean, sd, lower: mean - radius, upper: mean + radius, autocorrelation };
+}
+
 /**
  * The confidence sequence after the differences seen so far. The spread is the sample standard
  * deviation times √((1 + r) / (1 − r)) for a positive lag-1 autocorrelation r (the long-run
@@ -106,12 +133,7 @@ export function confidenceSequence(differences: readonly number[], alpha: number
   if (n < 2) return { n, mean, sd: Number.NaN, lower: Number.NEGATIVE_INFINITY, upper: Number.POSITIVE_INFINITY, autocorrelation: 0 };
   const centred = differences.map((d) => d - mean);
   const ss = centred.reduce((a, c) => a + c * c, 0);
-  let autocorrelation = 0;
-  if (n >= MIN_DIFFERENCES && ss > 0) {
-    let lag = 0;
-    for (let i = 1; i < n; i++) lag += (centred[i] as number) * (centred[i - 1] as number);
-    autocorrelation = Math.max(0, Math.min(0.9, lag / ss));
-  }
+  const autocorrelation = lagOneAutocorrelation(centred, ss);
   const sd = Math.sqrt(ss / (n - 1)) * Math.sqrt((1 + autocorrelation) / (1 - autocorrelation));
   // Each bound is one-sided at α: a regression is judged on the lower bound, safety on the upper.
   // The boundary assumes the spread is known; estimated from a few windows it is too often too
