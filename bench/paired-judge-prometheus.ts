@@ -98,7 +98,8 @@ async function runPair(pair: Pair): Promise<void> {
       runGate({ analysis: plan('mann-whitney', `pair-${pair.index}`, MW_BAKE_S), provider, clock: systemClock }),
     ]);
     outcomes.push({ scenario, paired: paired.verdict, pairedSeconds: (paired.endedAt - t0) / 1000, mannWhitney: mw.verdict });
-    console.log(`pair ${pair.index} gate ${gate}: ${scenario}: paired ${paired.verdict} after ${((paired.endedAt - t0) / 1000).toFixed(0)} s; mann-whitney (${MW_BAKE_S} s) ${mw.verdict}`);
+    const why = paired.verdict === (scenario === 'A/A' ? 'fail' : 'pass') ? ` (${paired.reason})` : '';
+    console.log(`pair ${pair.index} gate ${gate}: ${scenario}: paired ${paired.verdict} after ${((paired.endedAt - t0) / 1000).toFixed(0)} s${why}; mann-whitney (${MW_BAKE_S} s) ${mw.verdict}`);
   }
 }
 

@@ -245,7 +245,7 @@ describe('threshold gate', () => {
         m === 'requests' && t === 'canary' ? { kind: 'no-data' } : m === 'requests' ? 50 : 0.01,
       );
       expect(report.verdict).toBe('fail');
-      expect(report.reason).toMatch(/the canary has no traffic now: the canary served 0 requests in the latest window \(stable 50\); a canary without traffic is never a pass/);
+      expect(report.reason).toMatch(/the canary has no traffic now: the canary served 0 requests in the latest window \(stable 50\), and in the window before; a canary without traffic is never a pass/);
       expect(report.measurements[0]?.reason).toMatch(/the canary served 0 requests/);
     });
     it('judges normally with enough requests', async () => {
@@ -313,8 +313,9 @@ describe('threshold gate: a canary that vanishes fails closed', () => {
       round >= 8 && t === 'canary' ? { kind: 'no-data' } : healthy(m, t),
     );
     expect(report.verdict).toBe('fail');
-    expect(report.reason).toBe('the canary lost its traffic mid-bake: the canary served 0 requests in the latest window (stable 180)');
-    expect(clock.now()).toBe(8000);
+    expect(report.reason).toBe('the canary lost its traffic mid-bake: the canary served 0 requests in the latest window (stable 180), and in the window before');
+    // One window without canary requests may be a missed scrape; the second confirms it.
+    expect(clock.now()).toBe(9000);
     expect(measurementsOf(report, 'error-rate').filter((m) => m.outcome === 'pass')).toHaveLength(7);
   });
 
@@ -388,5 +389,21 @@ describe('gate summary', () => {
     expect(md).not.toContain('xychart-beta');
     expect(md).toContain('a \\| b');
     expect(md).toContain('⚠️ inconclusive');
+  });
+});
+
+describe('traffic loss', () => {
+  it('needs two windows in a row without canary requests: one alone may be a missed scrape', async () => {
+    const { sustainedTrafficLoss, canaryTrafficLoss } = await import('../../src/core/analysis/traffic.js');
+    const served = { canary: 20, stable: 180 };
+    const none = { canary: 0, stable: 180 };
+    expect(canaryTrafficLoss([served, served, none])).toMatch(/served 0 requests/);
+    expect(sustainedTrafficLoss([served, served, none])).toBeUndefined();
+    expect(sustainedTrafficLoss([served, none, none])).toMatch(/and in the window before$/);
+    expect(sustainedTrafficLoss([none])).toMatch(/served 0 requests/);
+    // Far below its share: 1 where about 34 are expected (the share pooled over every earlier window), beyond chance (binomial tail < 1e-6).
+    const low = { canary: 1, stable: 360 };
+    expect(sustainedTrafficLoss([served, served, served, served, served, served, served, served, served, served, served, low, low])).toMatch(/its share earlier in the bake predicts about 34/);
+    expect(sustainedTrafficLoss([served, served, { canary: 12, stable: 180 }, { canary: 12, stable: 180 }])).toBeUndefined();
   });
 });

@@ -11,7 +11,7 @@ import type { GateOptions } from './gate.js';
 import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
 import { confidenceSequence, finalInterval, MIN_DIFFERENCES, mixtureFor, type ConfidenceSequencePoint } from './sequential.js';
 import { wilcoxonSignedRank } from './signed-rank.js';
-import { canaryTrafficLoss, canaryWeight, countRequests, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
+import { canaryTrafficLoss, canaryWeight, countRequests, sustainedTrafficLoss, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 /** How a window's pair of values becomes one difference. */
@@ -219,7 +219,8 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
     }
     if (requests?.canary !== undefined && requests.stable !== undefined) traffic.push({ canary: requests.canary, stable: requests.stable });
     const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
-    if (lost && traffic.slice(0, -1).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${lost}`);
+    const gone = lost ? sustainedTrafficLoss(traffic, weight) : undefined;
+    if (gone && traffic.slice(0, -2).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
     const quiet = lost ?? requests?.problem ?? lowTraffic(requests);
 
     const answers = await Promise.all(
@@ -330,8 +331,8 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
   }
 
   const notNow = states.find((s) => !s.latestMeasured);
-  if (notNow && traffic.length > 0 && canaryTrafficLoss(traffic, weight))
-    return finish('fail', `the canary has no traffic now: ${canaryTrafficLoss(traffic, weight) ?? ''}; a canary without traffic is never a pass`);
+  const gone = sustainedTrafficLoss(traffic, weight);
+  if (notNow && gone) return finish('fail', `the canary has no traffic now: ${gone}; a canary without traffic is never a pass`);
   if (notNow && !requestQueries && notNow.latestReason?.startsWith('canary '))
     return finish('fail', `check ${notNow.check.name}: the canary's latest window has no number (${notNow.latestReason}); a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query`);
   const noErrors = states.filter((s) => s.canaryValues.length === 0 && s.lastError !== undefined);

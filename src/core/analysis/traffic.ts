@@ -109,6 +109,8 @@ const MIN_EARLIER = 200;
 export function canaryTrafficLoss(history: readonly TrafficSample[], weight?: number): string | undefined {
   const latest = history.at(-1);
   if (!latest) return undefined;
+  // Neither track counted: the metrics pipeline missed the window (a failed scrape), not the canary.
+  if (latest.canary <= 0 && latest.stable <= 0 && history.slice(0, -1).some((s) => s.stable > 0)) return undefined;
   if (latest.canary <= 0) return `the canary served 0 requests in the latest window (stable ${formatValue(latest.stable)})`;
   const expectedShare = (() => {
     if (weight !== undefined && weight > 0 && weight < 100) return weight / 100;
@@ -125,6 +127,17 @@ export function canaryTrafficLoss(history: readonly TrafficSample[], weight?: nu
   if (binomialLowerTail(latest.canary, latest.canary + latest.stable, expectedShare) > 1e-6) return undefined;
   const basis = weight !== undefined ? `its weight ${formatValue(weight)}%` : 'its share earlier in the bake';
   return `the canary served ${formatValue(latest.canary)} requests in the latest window where ${basis} predicts about ${formatValue(Math.round(expected))} beside stable's ${formatValue(latest.stable)}`;
+}
+
+/**
+ * Traffic loss seen in the latest window *and* the one before: a single window without canary
+ * requests is as often a missed scrape as a dead canary, and a dead canary stays dead. With only
+ * one window there is nothing to confirm it with, and the loss counts.
+ */
+export function sustainedTrafficLoss(history: readonly TrafficSample[], weight?: number): string | undefined {
+  const now = canaryTrafficLoss(history, weight);
+  if (!now || history.length < 2) return now;
+  return canaryTrafficLoss(history.slice(0, -1), weight) ? `${now}, and in the window before` : undefined;
 }
 
 /** P(X ≤ k) for X ~ Binomial(n, p), summed term by term from 0 (k is small where it is asked). */
