@@ -245,7 +245,7 @@ describe('threshold gate', () => {
         m === 'requests' && t === 'canary' ? { kind: 'no-data' } : m === 'requests' ? 50 : 0.01,
       );
       expect(report.verdict).toBe('fail');
-      expect(report.reason).toMatch(/the canary has no traffic now: the canary served 0 requests in the latest window \(stable 50\), and in the window before; a canary without traffic is never a pass/);
+      expect(report.reason).toMatch(/the canary has no traffic now: the canary served 0 requests in the latest window \(stable 50\), and in the 2 window\(s\) before; a canary without traffic is never a pass/);
       expect(report.measurements[0]?.reason).toMatch(/the canary served 0 requests/);
     });
     it('judges normally with enough requests', async () => {
@@ -313,14 +313,14 @@ describe('threshold gate: a canary that vanishes fails closed', () => {
       round >= 8 && t === 'canary' ? { kind: 'no-data' } : healthy(m, t),
     );
     expect(report.verdict).toBe('fail');
-    expect(report.reason).toBe('the canary lost its traffic mid-bake: the canary served 0 requests in the latest window (stable 180), and in the window before');
-    // One window without canary requests may be a missed scrape; the second confirms it.
-    expect(clock.now()).toBe(9000);
+    expect(report.reason).toBe('the canary lost its traffic mid-bake: the canary served 0 requests in the latest window (stable 180), and in the 2 window(s) before');
+    // One window without canary requests may be missed scrapes; three in a row (short windows) confirm it.
+    expect(clock.now()).toBe(10000);
     expect(measurementsOf(report, 'error-rate').filter((m) => m.outcome === 'pass')).toHaveLength(7);
   });
 
   it('fails when the canary serves far less than its weight predicts beside stable', async () => {
-    const { report } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t, round) => (m === 'requests' && t === 'canary' && round >= 4 ? 1 : healthy(m, t)), {
+    const { report } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t, round) => (m === 'requests' && t === 'canary' && round >= 3 ? 1 : healthy(m, t)), {
       weight: '10',
     });
     expect(report.verdict).toBe('fail');
@@ -393,17 +393,20 @@ describe('gate summary', () => {
 });
 
 describe('traffic loss', () => {
-  it('needs two windows in a row without canary requests: one alone may be a missed scrape', async () => {
+  it('needs several windows in a row without canary requests: one alone may be a missed scrape', async () => {
     const { sustainedTrafficLoss, canaryTrafficLoss } = await import('../../src/core/analysis/traffic.js');
     const served = { canary: 20, stable: 180 };
     const none = { canary: 0, stable: 180 };
     expect(canaryTrafficLoss([served, served, none])).toMatch(/served 0 requests/);
-    expect(sustainedTrafficLoss([served, served, none])).toBeUndefined();
-    expect(sustainedTrafficLoss([served, none, none])).toMatch(/and in the window before$/);
-    expect(sustainedTrafficLoss([none])).toMatch(/served 0 requests/);
+    expect(sustainedTrafficLoss([served, served, none], undefined, 2)).toBeUndefined();
+    expect(sustainedTrafficLoss([served, none, none], undefined, 2)).toMatch(/and in the 1 window\(s\) before$/);
+    expect(sustainedTrafficLoss([served, none, none], undefined, 3)).toBeUndefined();
+    expect(sustainedTrafficLoss([none], undefined, 3)).toMatch(/served 0 requests/);
     // Far below its share: 1 where about 34 are expected (the share pooled over every earlier window), beyond chance (binomial tail < 1e-6).
     const low = { canary: 1, stable: 360 };
-    expect(sustainedTrafficLoss([served, served, served, served, served, served, served, served, served, served, served, low, low])).toMatch(/its share earlier in the bake predicts about 34/);
-    expect(sustainedTrafficLoss([served, served, { canary: 12, stable: 180 }, { canary: 12, stable: 180 }])).toBeUndefined();
+    expect(sustainedTrafficLoss([served, served, served, served, served, served, served, served, served, served, served, low, low], undefined, 2)).toMatch(/its share earlier in the bake predicts about 34/);
+    expect(sustainedTrafficLoss([served, served, { canary: 12, stable: 180 }, { canary: 12, stable: 180 }], undefined, 2)).toBeUndefined();
+    // Neither track counted: missed scrapes, not a dead canary.
+    expect(canaryTrafficLoss([served, served, { canary: 0, stable: 0 }])).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@ import { describeOutcome, type MetricsProvider, type QueryOutcome } from '../met
 import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
 import { runPairedGate } from './paired.js';
 import { runStatisticalGate } from './statistical.js';
-import { canaryTrafficLoss, canaryWeight, countRequests, sustainedTrafficLoss, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
+import { canaryTrafficLoss, canaryWeight, countRequests, lossConfirmations, sustainedTrafficLoss, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 export interface GateOptions {
@@ -272,8 +272,8 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
 
     // A canary that served and stopped is gone now, whatever it did before: 20% of users may be
     // getting errors from it, so the gate ends at once and never as a pass.
-    const gone = lost ? sustainedTrafficLoss(traffic, weight) : undefined;
-    if (gone && traffic.slice(0, -2).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
+    const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+    if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
     // Decide as soon as the outcome can no longer change.
     const failed = states.find((s) => s.failures > analysis.failureLimit);
     if (failed)
@@ -307,7 +307,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
   function canaryAbsentNow(): string | undefined {
     if (requestQueries) {
       const last = traffic.at(-1);
-      const lost = last ? sustainedTrafficLoss(traffic, weight) : undefined;
+      const lost = last ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
       return lost ? `the canary has no traffic now: ${lost}; a canary without traffic is never a pass` : undefined;
     }
     // A canary that had numbers and now has none has most likely stopped serving.

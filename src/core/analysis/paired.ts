@@ -11,7 +11,7 @@ import type { GateOptions } from './gate.js';
 import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
 import { confidenceSequence, finalInterval, MIN_DIFFERENCES, mixtureFor, type ConfidenceSequencePoint } from './sequential.js';
 import { wilcoxonSignedRank } from './signed-rank.js';
-import { canaryTrafficLoss, canaryWeight, countRequests, sustainedTrafficLoss, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
+import { canaryTrafficLoss, canaryWeight, countRequests, lossConfirmations, sustainedTrafficLoss, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 /** How a window's pair of values becomes one difference. */
@@ -219,8 +219,8 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
     }
     if (requests?.canary !== undefined && requests.stable !== undefined) traffic.push({ canary: requests.canary, stable: requests.stable });
     const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
-    const gone = lost ? sustainedTrafficLoss(traffic, weight) : undefined;
-    if (gone && traffic.slice(0, -2).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
+    const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+    if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
     const quiet = lost ?? requests?.problem ?? lowTraffic(requests);
 
     const answers = await Promise.all(
@@ -331,7 +331,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
   }
 
   const notNow = states.find((s) => !s.latestMeasured);
-  const gone = sustainedTrafficLoss(traffic, weight);
+  const gone = sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval));
   if (notNow && gone) return finish('fail', `the canary has no traffic now: ${gone}; a canary without traffic is never a pass`);
   if (notNow && !requestQueries && notNow.latestReason?.startsWith('canary '))
     return finish('fail', `check ${notNow.check.name}: the canary's latest window has no number (${notNow.latestReason}); a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query`);

@@ -5,7 +5,7 @@ import type { RangeOutcome, RangeQuery, SeriesPoint } from '../metrics/provider.
 import type { GateOptions } from './gate.js';
 import { mannWhitneyU, ratio, smallestDecisiveSampleSize, summarize, type Alternative, type MannWhitneyResult, type SampleSummary } from './mann-whitney.js';
 import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement } from './report.js';
-import { canaryWeight, sustainedTrafficLoss, fillForTracks, identicalQueries, type TrafficSample, type Track } from './traffic.js';
+import { canaryWeight, lossConfirmations, sustainedTrafficLoss, fillForTracks, identicalQueries, type TrafficSample, type Track } from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 /**
@@ -342,7 +342,7 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
     const samples: TrafficSample[] = times.map((t) => ({ canary: traffic?.canary.get(t) ?? 0, stable: traffic?.stable.get(t) ?? 0 }));
     // A canary whose series ended before the bake did served nothing since.
     if (times.length === 0 || (times.at(-1) as number) < range.end - analysis.interval) samples.push({ canary: 0, stable: samples.at(-1)?.stable ?? 0 });
-    const lost = sustainedTrafficLoss(samples, canaryWeight(options));
+    const lost = sustainedTrafficLoss(samples, canaryWeight(options), lossConfirmations(analysis.interval));
     if (lost) return finish('fail', `the canary has no traffic now: ${lost}; a canary without traffic is never a pass`);
   }
   // Even with minRequests 0, a window without requests has nothing to compare: 0/0 is not "no errors".

@@ -130,14 +130,24 @@ export function canaryTrafficLoss(history: readonly TrafficSample[], weight?: nu
 }
 
 /**
- * Traffic loss seen in the latest window *and* the one before: a single window without canary
- * requests is as often a missed scrape as a dead canary, and a dead canary stays dead. With only
- * one window there is nothing to confirm it with, and the loss counts.
+ * Windows in a row a loss must show before it counts: a window without canary requests is as
+ * often missed scrapes as a dead canary, and a dead canary stays dead. Short windows hold only a
+ * few scrapes (two failed scrapes can empty a 2 s window on a busy Prometheus), so they need three.
  */
-export function sustainedTrafficLoss(history: readonly TrafficSample[], weight?: number): string | undefined {
+export function lossConfirmations(intervalMs: number): number {
+  return intervalMs < 10_000 ? 3 : 2;
+}
+
+/**
+ * Traffic loss seen in each of the latest `windows` windows. With fewer windows than that there
+ * is nothing to confirm it with, and a loss in every one of them counts.
+ */
+export function sustainedTrafficLoss(history: readonly TrafficSample[], weight: number | undefined, windows: number): string | undefined {
   const now = canaryTrafficLoss(history, weight);
-  if (!now || history.length < 2) return now;
-  return canaryTrafficLoss(history.slice(0, -1), weight) ? `${now}, and in the window before` : undefined;
+  if (!now) return undefined;
+  const needed = Math.min(windows, history.length);
+  for (let k = 1; k < needed; k++) if (!canaryTrafficLoss(history.slice(0, history.length - k), weight)) return undefined;
+  return needed > 1 ? `${now}, and in the ${needed - 1} window(s) before` : now;
 }
 
 /** P(X ≤ k) for X ~ Binomial(n, p), summed term by term from 0 (k is small where it is asked). */
