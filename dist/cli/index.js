@@ -1,12 +1,14 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 581:
+/***/ 210:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _core_cli_args_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(467);
-/* harmony import */ var _core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(741);
+/* harmony import */ var _core_cli_args_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(420);
+/* harmony import */ var _core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(845);
+/* harmony import */ var _core_cli_modes_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(897);
+
 
 
 const USAGE = `usage: rollgate <action> [--input value ...]
@@ -15,7 +17,9 @@ Runs one rollgate action outside GitHub Actions: each --flag sets the action inp
 same name (--plan .github/rollout.yml --bake 30s --error-rate-threshold 1). The job summary
 is printed to the terminal; outputs are printed as name=value.
 
-actions: ${_core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__/* .ACTION_NAMES */ .G.join(', ')}`;
+actions: ${_core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__/* .ACTION_NAMES */ .G.join(', ')}
+modes:
+${(0,_core_cli_modes_js__WEBPACK_IMPORTED_MODULE_1__/* .describeModes */ .Oi)()}`;
 async function main(argv) {
     const [action, ...rest] = argv;
     if (!action || action === '--help' || action === '-h' || action === 'help') {
@@ -23,22 +27,23 @@ async function main(argv) {
         process.exitCode = action ? 0 : 2;
         return;
     }
-    if (!(0,_core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__/* .isActionName */ .S8)(action)) {
+    if (!(0,_core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__/* .isActionName */ .S8)(action) && !_core_cli_modes_js__WEBPACK_IMPORTED_MODULE_1__/* .MODE_NAMES */ .Jc.includes(action)) {
         process.stderr.write(`rollgate: unknown action ${JSON.stringify(action)}\n\n${USAGE}\n`);
         process.exitCode = 2;
         return;
     }
     let inputs;
     try {
-        inputs = (0,_core_cli_args_js__WEBPACK_IMPORTED_MODULE_1__/* .inputsFromArgs */ .L)(rest);
+        inputs = (0,_core_cli_args_js__WEBPACK_IMPORTED_MODULE_2__/* .inputsFromArgs */ .L)(rest);
     }
     catch (err) {
         process.stderr.write(`rollgate ${action}: ${err.message}\n`);
         process.exitCode = 2;
         return;
     }
-    Object.assign(process.env, inputs);
-    await (0,_core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__/* .runBundledAction */ ._6)(action, import.meta.url);
+    const mode = (0,_core_cli_modes_js__WEBPACK_IMPORTED_MODULE_1__/* .resolveMode */ .U5)(action, inputs);
+    Object.assign(process.env, mode?.inputs ?? inputs);
+    await (0,_core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__/* .runBundledAction */ ._6)(mode?.action ?? action, import.meta.url);
 }
 await main(process.argv.slice(2));
 
@@ -47,7 +52,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 467:
+/***/ 420:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -79,7 +84,50 @@ function inputsFromArgs(args) {
 
 /***/ }),
 
-/***/ 741:
+/***/ 897:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Jc: () => (/* binding */ MODE_NAMES),
+/* harmony export */   Oi: () => (/* binding */ describeModes),
+/* harmony export */   U5: () => (/* binding */ resolveMode)
+/* harmony export */ });
+/** CLI commands that run an action in one of its modes, with their flags renamed to the action's inputs. */
+const MODES = {
+    'check-plan': { action: 'pre-deploy-checklist', set: { 'check-plan': 'true' }, rename: {}, about: 'validate the plan and run every query once against the live backend' },
+    backtest: {
+        action: 'metrics-gate',
+        set: {},
+        rename: { from: 'backtest-from', to: 'backtest-to', json: 'backtest-json', deployments: 'backtest-deployments', limit: 'backtest-limit' },
+        about: 'replay the gate over a past window (--from, --to) or every recorded bake window (--deployments)',
+    },
+};
+const MODE_NAMES = Object.keys(MODES);
+/** One line per mode for the usage text. */
+function describeModes() {
+    return Object.entries(MODES)
+        .map(([name, m]) => `  ${name}: ${m.about} (${m.action})`)
+        .join('\n');
+}
+/** The action a mode runs and its INPUT_* variables; undefined when `name` is not a mode. */
+function resolveMode(name, inputs) {
+    const mode = MODES[name];
+    if (!mode)
+        return undefined;
+    const out = {};
+    for (const [key, value] of Object.entries(inputs)) {
+        const flag = key.replace(/^INPUT_/, '').toLowerCase();
+        out[`INPUT_${(mode.rename[flag] ?? flag).toUpperCase()}`] = value;
+    }
+    for (const [flag, value] of Object.entries(mode.set))
+        out[`INPUT_${flag.toUpperCase()}`] = value;
+    return { action: mode.action, inputs: out };
+}
+
+
+/***/ }),
+
+/***/ 845:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -246,6 +294,6 @@ async function runBundledAction(name, callerUrl) {
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(581);
+/******/ var __webpack_exports__ = __nccwpck_require__(210);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

@@ -200,6 +200,9 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       `${limitless.map((c) => `check ${c.name}`).join(', ')}: no threshold limit (max, min, maxIncrease, maxDecrease, maxRatio, minRatio); add one, or set analysis.judge: mann-whitney`,
     );
 
+  // Dry-run checks are measured and shown like any other, but never decide the verdict.
+  const decisive = states.filter((s) => !s.check.dryRun);
+
   log(
     `judging canary against stable: ${states.length} check(s), a measurement every ${formatDuration(analysis.interval)} for ${formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`,
   );
@@ -275,13 +278,13 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
     if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
     // Decide as soon as the outcome can no longer change.
-    const failed = states.find((s) => s.failures > analysis.failureLimit);
+    const failed = decisive.find((s) => s.failures > analysis.failureLimit);
     if (failed)
       return finish(
         'fail',
         `check ${failed.check.name} failed ${failed.failures} measurement(s), more than failureLimit ${analysis.failureLimit} allows: ${failed.lastFailure ?? ''}`,
       );
-    const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+    const broken = decisive.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
     if (broken)
       return finish(
         'error',
@@ -293,12 +296,12 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
   // `error` even when the bake was too short to exceed consecutiveErrorLimit.
   const absent = canaryAbsentNow();
   if (absent) return finish('fail', absent);
-  const unreachable = states.filter(neverMeasured);
+  const unreachable = decisive.filter(neverMeasured);
   if (unreachable.length > 0)
     return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-  const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s) || latestInconclusive(s));
+  const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s) || latestInconclusive(s));
   if (undecided.length > 0) return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
-  return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
+  return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
 
   /**
    * Why the canary cannot be judged a pass now: the latest window shows it without traffic (by the
@@ -311,7 +314,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       return lost ? `the canary has no traffic now: ${lost}; a canary without traffic is never a pass` : undefined;
     }
     // A canary that had numbers and now has none has most likely stopped serving.
-    const silent = states.find((s) => s.lastCanary !== undefined && s.latest?.canary !== undefined && (s.latest.canary.kind === 'no-data' || s.latest.canary.kind === 'nan'));
+    const silent = decisive.find((s) => s.lastCanary !== undefined && s.latest?.canary !== undefined && (s.latest.canary.kind === 'no-data' || s.latest.canary.kind === 'nan'));
     if (!silent) return undefined;
     return `check ${silent.check.name}: the canary had values earlier in the bake and its latest measurement is ${silent.latest?.canary?.kind === 'nan' ? 'NaN' : 'no data'}, which is what a canary that stopped serving looks like (set analysis.requests to tell it from a quiet query); never a pass`;
   }
@@ -402,6 +405,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
         reason: state.count === 0 && verdict === 'error' ? reason : why,
         details: { measurements: state.count, passed: state.passes, failed: state.failures, query: state.check.query },
       };
+      if (state.check.dryRun) summary.dryRun = true;
       if (state.lastCanary !== undefined) summary.canary = state.lastCanary;
       if (state.lastStable !== undefined) summary.stable = state.lastStable;
       return summary;

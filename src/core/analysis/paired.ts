@@ -193,6 +193,8 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
     if (!isUserError(err)) throw err;
     return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
   }
+  // Dry-run checks are measured and shown, never decide.
+  const decisive = states.filter((s) => !s.check.dryRun);
   const blind = states.map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
   if (blind) return finish('fail', blind);
   const untested = states.find((s) => s.tests.length === 0);
@@ -294,7 +296,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
     const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
     if (broken) return finish('error', `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`);
     // A clear regression ends the gate at any look: the interval holds at every look at once.
-    for (const s of states) {
+    for (const s of decisive) {
       const failed = s.tests.find((t) => t.standing === 'fail');
       if (failed && failed.cs) {
         s.failure = `a clear regression: ${describeStanding(failed.test, failed.cs)}`;
@@ -305,7 +307,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
     // The last look of the bake spends the other half of α on a fixed-sample test: it no longer
     // has to hold for later looks, so it is as sharp as a test run once at the end.
     if (round === rounds)
-      for (const s of states)
+      for (const s of decisive)
         for (const t of s.tests) {
           if (t.standing !== 'open' || t.differences.length < MIN_DIFFERENCES) continue;
           const last = finalInterval(t.differences, sequentialAlpha(t.test));
@@ -318,31 +320,31 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
           }
         }
     if (round >= minRounds) {
-      const absolute = states.map((s) => ({ s, breaches: absoluteBreaches(s) })).find((x) => x.breaches.length > 0);
+      const absolute = decisive.map((s) => ({ s, breaches: absoluteBreaches(s) })).find((x) => x.breaches.length > 0);
       if (absolute) {
         absolute.s.failure = `on the windows' means, ${absolute.breaches.join('; ')}`;
         markLast(absolute.s, 'fail', absolute.s.failure);
         return finish('fail', `check ${absolute.s.check.name}: ${absolute.s.failure}`);
       }
       // A pass needs every check within tolerance and the canary measured in this very window.
-      if (states.every((s) => s.latestMeasured && s.tests.every((t) => t.standing === 'within')))
+      if (decisive.every((s) => s.latestMeasured && s.tests.every((t) => t.standing === 'within')))
         return finish('pass', `every check within tolerance after ${formatDuration(clock.now() - startedAt)} (${round} windows)`);
     }
   }
 
-  const notNow = states.find((s) => !s.latestMeasured);
+  const notNow = decisive.find((s) => !s.latestMeasured);
   const gone = sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval));
   if (notNow && gone) return finish('fail', `the canary has no traffic now: ${gone}; a canary without traffic is never a pass`);
   if (notNow && !requestQueries && notNow.latestReason?.startsWith('canary '))
     return finish('fail', `check ${notNow.check.name}: the canary's latest window has no number (${notNow.latestReason}); a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query`);
-  const noErrors = states.filter((s) => s.canaryValues.length === 0 && s.lastError !== undefined);
+  const noErrors = decisive.filter((s) => s.canaryValues.length === 0 && s.lastError !== undefined);
   if (noErrors.length > 0) return finish('error', noErrors.map((s) => `check ${s.check.name}: no window could be measured: ${s.lastError ?? ''}`).join('; '));
   // The whole bake showed no clear regression: like the mann-whitney judge, a canary whose
   // estimate is within tolerance passes, measured now and on enough windows.
   for (const s of states) if (s.latestMeasured && s.tests.every((t) => t.cs !== undefined && t.cs.n >= MIN_DIFFERENCES && estimateWithin(t))) s.endPass = true;
-  if (states.every((s) => s.endPass || isWithin(s)))
+  if (decisive.every((s) => s.endPass || isWithin(s)))
     return finish('pass', `no clear regression in the whole bake of ${formatDuration(analysis.bake)} and every estimate within tolerance: ${states.map((s) => `check ${s.check.name}: ${s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')}`).join('; ')}`);
-  return finish('inconclusive', `undecided after the whole bake of ${formatDuration(analysis.bake)}: ${states.filter((s) => !isWithin(s)).map((s) => `check ${s.check.name}: ${openReason(s)}`).join('; ')}`);
+  return finish('inconclusive', `undecided after the whole bake of ${formatDuration(analysis.bake)}: ${decisive.filter((s) => !isWithin(s)).map((s) => `check ${s.check.name}: ${openReason(s)}`).join('; ')}`);
 
   function lowTraffic(requests: RequestCounts | undefined): string | undefined {
     if (!requests || analysis.minRequests <= 0) return undefined;
@@ -429,6 +431,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
               ? (s.lastError ?? reason)
               : openReason(s);
       const summary: CheckSummary = { name: s.check.name, outcome, limit: describePairedLimit(s.check, analysis.alpha), reason: `${why}${ranked.length ? ` (${ranked.join(', ')})` : ''}`, details };
+      if (s.check.dryRun) summary.dryRun = true;
       const lastCanary = s.canaryValues.at(-1);
       const lastStable = s.stableValues.at(-1);
       if (lastCanary !== undefined) summary.canary = lastCanary;

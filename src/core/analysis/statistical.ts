@@ -276,6 +276,7 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
     log(`verdict: ${verdict}${score !== undefined ? ` (score ${formatValue(score)})` : ''}: ${reason}`);
     const checks: CheckSummary[] = judged.map((j) => {
       const summary: CheckSummary = { name: j.check.name, outcome: checkOutcome(j), limit: describeStatisticalLimit(j.check, analysis.alpha), reason: j.reason, details: details(j, analysis.alpha) };
+      if (j.check.dryRun) summary.dryRun = true;
       if (j.canary && j.canary.n > 0) summary.canary = j.canary.median;
       if (j.stable && j.stable.n > 0) summary.stable = j.stable.median;
       return summary;
@@ -390,9 +391,10 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
     }),
   );
   for (const j of judged) log(`${j.check.name}: ${j.decision}: ${j.reason}`);
-  const absent = judged.find((j) => j.absent);
+  // Dry-run checks are judged and shown, never scored, and never fail the gate.
+  const absent = judged.find((j) => j.absent && !j.check.dryRun);
   if (absent) return finish('fail', `check ${absent.check.name}: ${absent.reason}`, judged);
-  const { verdict, reason, score } = scoreChecks(judged, bands);
+  const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
   return finish(verdict, reason, judged, score);
 }
 

@@ -13,6 +13,7 @@ import { lintMigrations, type LintReport } from '../migrations/lint.js';
 import { loadPlanFile } from '../plan/load.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { DEFAULT_PLAN_FILE } from './plan-input.js';
+import { reviewReleasePolicy } from '../policy/enforce.js';
 
 /** The PostgreSQL major version assumed when `pg-version` is not set. */
 export const DEFAULT_PG_VERSION = 15;
@@ -135,18 +136,20 @@ export async function runPreDeployChecklistAction(runtime: ActionRuntime, deps: 
   for (const r of results) if (!r.passed) runtime.error(`checklist item ${r.id}: ${r.state}: ${r.reason}`);
 
   const lintErrors = lint.findings.filter((f) => f.severity === 'error').length;
-  const passed = results.every((r) => r.passed) && lintErrors === 0;
+  // The release policy deploy-canary will apply: a plan too weak for the PR's risk class fails here first.
+  const policy = plan.ok ? await reviewReleasePolicy(plan.plan, { cwd, baseRef, irreversible: lint.irreversible, now: Date.now() }) : undefined;
+  const passed = results.every((r) => r.passed) && lintErrors === 0 && !policy?.refused.length;
   runtime.setOutput('result', passed ? 'pass' : 'fail');
   runtime.setOutput('findings', JSON.stringify(lint.findings.map(({ file, line, rule, severity, message }) => ({ file, line, rule, severity, message }))));
   runtime.setOutput('items', JSON.stringify(results.map(({ id, state, reason }) => ({ id, state, reason }))));
   runtime.setOutput('irreversible', String(lint.irreversible));
-  const report = renderChecklistReport(passed, results, lint);
+  const report = [renderChecklistReport(passed, results, lint), policy?.markdown].filter(Boolean).join('\n\n');
   runtime.appendSummary(report);
 
   if (wantComment) await postComment(runtime, deps, payload, eventName, report);
 
   const failing = results.filter((r) => !r.passed).map((r) => r.id);
-  const why = [failing.length ? `checklist item(s) not satisfied: ${failing.join(', ')}` : '', lintErrors ? `${lintErrors} migration error(s)` : ''].filter(Boolean).join('; ');
+  const why = [failing.length ? `checklist item(s) not satisfied: ${failing.join(', ')}` : '', lintErrors ? `${lintErrors} migration error(s)` : '', policy?.refused.length ? `release policy: ${policy.refused.map((f) => f.rule).join(', ')}` : ''].filter(Boolean).join('; ');
   return passed ? { ok: true } : { ok: false, failure: `pre-deploy checklist failed: ${why}` };
 }
 
