@@ -34308,8 +34308,8 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6797);
-/* harmony import */ var _core_rollout_pre_deploy_checklist_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1446);
-/* harmony import */ var _core_rollout_check_plan_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7755);
+/* harmony import */ var _core_rollout_pre_deploy_checklist_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5173);
+/* harmony import */ var _core_rollout_check_plan_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9229);
 
 
 
@@ -34327,30 +34327,6 @@ __webpack_async_result__();
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   F: () => (/* binding */ formatValue)
 /* harmony export */ });
-/* unused harmony export chartLimit */
-/**
- * The tightest bound on the canary a check sets at one round, for drawing: upper limits (max,
- * stable + maxIncrease, stable × maxRatio, stable × (1 + allowedIncrease)) when it has any, else lower ones.
- */
-function chartLimit(check, stable) {
-    const s = stable !== undefined && Number.isFinite(stable) ? stable : undefined;
-    const relative = (f, on) => (on !== undefined && s !== undefined ? f(s) : undefined);
-    const up = [
-        check.max,
-        relative((v) => v + (check.maxIncrease ?? 0), check.maxIncrease),
-        relative((v) => v * (check.maxRatio ?? 1), check.maxRatio),
-        check.direction === 'decrease' ? undefined : relative((v) => v * (1 + (check.allowedIncrease ?? 0)), check.allowedIncrease),
-    ].filter((v) => v !== undefined);
-    if (up.length > 0)
-        return Math.min(...up);
-    const down = [
-        check.min,
-        relative((v) => v - (check.maxDecrease ?? 0), check.maxDecrease),
-        relative((v) => v * (check.minRatio ?? 1), check.minRatio),
-        check.direction === 'increase' ? undefined : relative((v) => v * (1 - (check.allowedDecrease ?? 0)), check.allowedDecrease),
-    ].filter((v) => v !== undefined);
-    return down.length > 0 ? Math.max(...down) : undefined;
-}
 /** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
 function formatValue(value) {
     if (value === undefined)
@@ -55193,7 +55169,7 @@ const checkSchema = strictObject({
     minRatio: positive().optional(),
     /** A breach must persist this long before it counts. */
     for: durationSchema.optional(),
-    // Statistical judges (mann-whitney, paired):
+    // Statistical judge (mann-whitney):
     direction: schemas_enum(['increase', 'decrease', 'either'], { error: 'expected increase | decrease | either' }).optional(),
     allowedIncrease: nonNegative().optional(),
     allowedDecrease: nonNegative().optional(),
@@ -55205,7 +55181,7 @@ const checkSchema = strictObject({
     dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
-    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined || check.allowedIncrease !== undefined || check.allowedDecrease !== undefined;
+    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
     if (!hasLimit)
         ctx.addIssue({ code: 'custom', path: [], message: `expected at least one limit (${LIMIT_KEYS.join(', ')}); a check without one can never fail`, input: undefined });
     if (check.max !== undefined && check.min !== undefined && check.min > check.max)
@@ -55228,9 +55204,7 @@ const analysisSchema = strictObject({
     /** The range each measurement looks back over; defaults to the interval. */
     window: positiveDuration.optional(),
     checks: array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
-    judge: schemas_enum(['threshold', 'mann-whitney', 'paired'], { error: 'expected threshold | mann-whitney | paired' }).default('threshold'),
-    /** The paired judge may stop early, but never before this much of the bake (slow-burning faults). */
-    minBake: positiveDuration.optional(),
+    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
     score: strictObject({
         pass: percent('expected a score from 0 to 100').default(95),
         marginal: percent('expected a score from 0 to 100').default(75),
@@ -55242,22 +55216,6 @@ const analysisSchema = strictObject({
     .superRefine((a, ctx) => {
     if (a.interval > a.bake)
         ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
-    if (a.minBake !== undefined && a.minBake > a.bake)
-        ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
-    // Without {{track}} canary and stable run the same query, and every comparison passes.
-    a.checks.forEach((c, i) => {
-        const compares = a.judge !== 'threshold' || ['maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
-        if (compares && !/\{\{\s*track\s*\}\}/.test(c.query))
-            ctx.addIssue({ code: 'custom', path: ['checks', i, 'query'], message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`, input: c.query });
-    });
-    if (a.requests !== undefined && !/\{\{\s*track\s*\}\}/.test(a.requests))
-        ctx.addIssue({ code: 'custom', path: ['requests'], message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests', input: a.requests });
-    if (a.judge === 'paired')
-        a.checks.forEach((c, i) => {
-            const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
-            if (!tolerance)
-                ctx.addIssue({ code: 'custom', path: ['checks', i], message: 'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it', input: undefined });
-        });
     const names = new Set();
     a.checks.forEach((c, i) => {
         if (names.has(c.name))
@@ -55271,8 +55229,8 @@ const analysisSchema = strictObject({
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
     if (a.judge === 'threshold')
         a.checks.forEach((c, i) => {
-            if (!LIMIT_KEYS.some((k) => c[k] !== undefined) && (c.direction !== undefined || c.allowedIncrease !== undefined || c.allowedDecrease !== undefined))
-                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`, input: undefined });
+            if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
         });
 });
 // ── flags and notifications ────────────────────────────────────────────────────────────
@@ -55472,7 +55430,7 @@ const planSchema = strictObject({
 
 /***/ }),
 
-/***/ 7755:
+/***/ 9229:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55494,719 +55452,10 @@ var core_metrics = __nccwpck_require__(9711);
 var prometheus = __nccwpck_require__(4085);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
-// EXTERNAL MODULE: ./src/core/analysis/report.ts
-var report = __nccwpck_require__(7582);
-;// CONCATENATED MODULE: ./src/core/analysis/sequential.ts
-// Anytime-valid confidence sequences for the mean of paired differences: an interval that may
-// be looked at after every window and still covers the true mean at every look at once with
-// probability ≥ 1 − α. Method: the Gaussian-mixture boundary of Robbins (1970) in the form of
-// Howard, Ramdas, McAuliffe & Sekhon (2021, "Time-uniform, nonparametric, nonasymptotic
-// confidence sequences", Ann. Statist. 49(2), eq. (14)), used with an estimated variance as the
-// asymptotic confidence sequence of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2024,
-// "Time-uniform central limit theory and asymptotic confidence sequences", Ann. Statist.).
-
-/**
- * The mixture precision ρ² that makes the boundary tightest after `n` observations
- * (Howard et al. 2021, eq. (15) approximately): tune it for the largest number of windows the bake allows.
- */
-function sequential_mixtureFor(n, alpha) {
-    const l = -2 * Math.log(alpha);
-    return (l + Math.log(l + 1)) / Math.max(1, n);
-}
-/** Half-width of the two-sided normal-mixture boundary for the mean of n unit-variance observations. */
-function mixtureRadius(n, alpha, rho2) {
-    const a = n * rho2 + 1;
-    return Math.sqrt(((2 * a) / (n * n * rho2)) * Math.log(Math.sqrt(a) / alpha));
-}
-/**
- * Half-width of the one-sided normal-mixture boundary (a half-normal mixture over effects in one
- * direction, Howard et al. 2021, Prop. 6) for the mean of n unit-variance observations: the
- * smallest s with 2·√(r/(n+r))·exp(s²/(2(n+r)))·Φ(s/√(n+r)) ≥ 1/α for the sum s, r = 1/ρ².
- */
-function oneSidedMixtureRadius(n, alpha, rho2) {
-    const key = `${n} ${alpha} ${rho2}`;
-    const known = radii.get(key);
-    if (known !== undefined)
-        return known;
-    const r = 1 / rho2;
-    const v = n + r;
-    const logMartingale = (sum) => Math.log(2) + 0.5 * Math.log(r / v) + (sum * sum) / (2 * v) + Math.log(1 - normalUpperTail(sum / Math.sqrt(v)));
-    const target = -Math.log(alpha);
-    let lo = 0;
-    let hi = Math.sqrt(2 * v * (target + Math.log(v / r))) + 10;
-    for (let i = 0; i < 60; i++) {
-        const mid = (lo + hi) / 2;
-        if (logMartingale(mid) >= target)
-            hi = mid;
-        else
-            lo = mid;
-    }
-    if (radii.size > 10_000)
-        radii.clear();
-    radii.set(key, hi / n);
-    return hi / n;
-}
-/** Boundaries already solved: a gate asks for the same few many times. */
-const radii = new Map();
-/** The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
-function normalQuantile(p) {
-    const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
-    const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-    const poly = (k, x) => k.reduce((acc, v) => acc * x + v, 0);
-    if (p < 0.02425) {
-        const q = Math.sqrt(-2 * Math.log(p));
-        return poly(c, q) / (poly(d, q) * q + 1);
-    }
-    if (p > 1 - 0.02425)
-        return -normalQuantile(1 - p);
-    const q = p - 0.5;
-    const r = q * q;
-    return (poly(a, r) * q) / (poly(b, r) * r + 1);
-}
-/** Student's t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5); good to ~1e-3 for ν ≥ 3. */
-function studentQuantile(p, nu) {
-    const z = normalQuantile(p);
-    const z3 = z ** 3;
-    const z5 = z ** 5;
-    const z7 = z ** 7;
-    return z + (z3 + z) / (4 * nu) + (5 * z5 + 16 * z3 + 3 * z) / (96 * nu ** 2) + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu ** 3);
-}
-/**
- * Small samples estimate the spread too low more often than not; the judge never trusts a
- * spread estimated from fewer than this many differences.
- */
-const sequential_MIN_DIFFERENCES = 5;
-/** Lag-1 autocorrelation of the differences, bias-corrected and clipped to [0, 0.95]. */
-function lagOneAutocorrelation(centred, ss) {
-    const n = centred.length;
-    if (n < sequential_MIN_DIFFERENCES || ss <= 0)
-        return 0;
-    let lag = 0;
-    for (let i = 1; i < n; i++)
-        lag += centred[i] * centred[i - 1];
-    // The lag-1 estimate is biased low by about (1 + 3r)/n in short series (Kendall 1954);
-    // add it back, or a slow drift would pass for independent noise.
-    const raw = lag / ss;
-    return Math.max(0, Math.min(0.95, raw + (1 + 3 * raw) / n));
-}
-/**
- * A fixed-sample one-sided interval at level α for the mean of the differences (Student's t,
- * with the same autocorrelation allowance): valid for one look only, the last one of the bake.
- */
-function sequential_finalInterval(differences, alpha) {
-    const n = differences.length;
-    const mean = differences.reduce((a, b) => a + b, 0) / n;
-    const centred = differences.map((d) => d - mean);
-    const ss = centred.reduce((a, c) => a + c * c, 0);
-    const autocorrelation = lagOneAutocorrelation(centred, ss);
-    const sd = Math.sqrt(ss / Math.max(1, n - 1)) * Math.sqrt((1 + autocorrelation) / (1 - autocorrelation));
-    const radius = n >= 2 ? (studentQuantile(1 - alpha, n - 1) * sd) / Math.sqrt(n) : Number.POSITIVE_INFINITY;
-    return { n, mean, sd, lower: mean - radius, upper: mean + radius, autocorrelation };
-}
-/**
- * The confidence sequence after the differences seen so far. The spread is the sample standard
- * deviation times √((1 + r) / (1 − r)) for a positive lag-1 autocorrelation r (the long-run
- * variance of an AR(1) series), so slowly drifting differences do not narrow the interval.
- */
-function sequential_confidenceSequence(differences, alpha, rho2) {
-    const n = differences.length;
-    const mean = n === 0 ? Number.NaN : differences.reduce((a, b) => a + b, 0) / n;
-    if (n < 2)
-        return { n, mean, sd: Number.NaN, lower: Number.NEGATIVE_INFINITY, upper: Number.POSITIVE_INFINITY, autocorrelation: 0 };
-    const centred = differences.map((d) => d - mean);
-    const ss = centred.reduce((a, c) => a + c * c, 0);
-    const autocorrelation = lagOneAutocorrelation(centred, ss);
-    const sd = Math.sqrt(ss / (n - 1)) * Math.sqrt((1 + autocorrelation) / (1 - autocorrelation));
-    // Each bound is one-sided at α: a regression is judged on the lower bound, safety on the upper.
-    // The boundary assumes the spread is known; estimated from a few windows it is too often too
-    // small. Widening by Student's t over the normal quantile at the same level pays for that.
-    const estimated = n >= 3 ? studentQuantile(1 - alpha, n - 1) / normalQuantile(1 - alpha) : Number.POSITIVE_INFINITY;
-    const radius = sd * oneSidedMixtureRadius(n, alpha, rho2) * estimated;
-    return { n, mean, sd, lower: mean - radius, upper: mean + radius, autocorrelation };
-}
-
 // EXTERNAL MODULE: ./src/core/template.ts
 var core_template = __nccwpck_require__(9153);
-;// CONCATENATED MODULE: ./src/core/analysis/traffic.ts
-// What every judge needs to know about the two tracks' traffic: the queries filled in for each
-// track, the requests each served in a window, and whether the canary still serves now.
-
-
-
-/** Where a user reads how to write a ratio query whose numerator may have no series yet. */
-const NO_SERIES_HELP = 'docs/metrics-gate.md#a-numerator-with-no-series-yet';
-/** The canary's weight from the gate's options or the `weight` placeholder, if either says. */
-function traffic_canaryWeight(options) {
-    if (options.weight !== undefined)
-        return options.weight;
-    const fromVars = options.vars?.weight !== undefined ? Number(options.vars.weight) : Number.NaN;
-    return Number.isFinite(fromVars) ? fromVars : undefined;
-}
-/** Whether a query template names the track, so canary and stable get different series. */
-function namesTrack(template) {
-    return /\{\{\s*track\s*\}\}/.test(template);
-}
-/** A query filled in for both tracks. */
-function traffic_fillForTracks(template, vars, field) {
-    return { canary: renderTemplate(template, { ...vars, track: 'canary' }, field), stable: renderTemplate(template, { ...vars, track: 'stable' }, field) };
-}
-/** Why a check's filled-in queries cannot tell canary from stable, if they cannot. */
-function traffic_identicalQueries(name, queries) {
-    if (queries.canary !== queries.stable)
-        return undefined;
-    return `check ${name}: its canary and stable queries are identical (${queries.canary.slice(0, 120)}); put {{track}} in the query's track label, or every comparison is the stable release against itself`;
-}
-/** Counts the requests each track served in the window ending at `time`. No series is zero requests. */
-async function traffic_countRequests(provider, queries, time, signal) {
-    try {
-        const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
-        const counts = {};
-        for (const [track, outcome] of [['canary', canary], ['stable', stable]]) {
-            switch (outcome.kind) {
-                case 'no-data':
-                    counts[track] = 0;
-                    break;
-                case 'value':
-                    counts[track] = outcome.value;
-                    break;
-                case 'many-series':
-                    // A request count split over series is a query that is wrong; guessing a sum could pass a canary unseen.
-                    counts.error ??= `requests query: ${track}: ${outcome.count} series where one was expected (aggregate it with sum())`;
-                    break;
-                case 'nan':
-                case 'infinite':
-                    counts.problem ??= `requests query: ${track}: ${describeQueryOutcome(outcome)}`;
-                    break;
-            }
-        }
-        return counts;
-    }
-    catch (err) {
-        if (!isUserError(err))
-            throw err;
-        return { error: `requests query: ${describeError(err)}` };
-    }
-}
-function describeQueryOutcome(outcome) {
-    switch (outcome.kind) {
-        case 'nan':
-            return 'NaN';
-        case 'infinite':
-            return outcome.sign > 0 ? '+Inf' : '-Inf';
-        case 'value':
-            return formatValue(outcome.value);
-        case 'no-data':
-            return 'no data';
-        case 'many-series':
-            return `${outcome.count} series`;
-    }
-}
-/** A canary share this far below what is expected is traffic lost, not noise. */
-const LOST_FRACTION = 0.25;
-/** Below this many expected canary requests in a window, a low count can be chance (P(X ≤ 5 | 20) ≈ 2e-5). */
-const MIN_EXPECTED = 20;
-/** Requests the earlier windows must hold before their share sets an expectation. */
-const MIN_EARLIER = 200;
-/**
- * Why the canary no longer serves, judged on the latest window: no requests at all, or far fewer
- * than its weight (when known) or its own share earlier in the bake predicts relative to stable.
- * `undefined` when it still serves.
- */
-function traffic_canaryTrafficLoss(history, weight) {
-    const latest = history.at(-1);
-    if (!latest)
-        return undefined;
-    // Neither track counted: the metrics pipeline missed the window (a failed scrape), not the canary.
-    if (latest.canary <= 0 && latest.stable <= 0 && history.slice(0, -1).some((s) => s.stable > 0))
-        return undefined;
-    if (latest.canary <= 0)
-        return `the canary served 0 requests in the latest window (stable ${formatValue(latest.stable)})`;
-    const expectedShare = (() => {
-        if (weight !== undefined && weight > 0 && weight < 100)
-            return weight / 100;
-        // Pooled over the earlier windows, so one window's chance counts cannot set the expectation.
-        const earlier = history.slice(0, -1);
-        const canary = earlier.reduce((a, s) => a + s.canary, 0);
-        const total = earlier.reduce((a, s) => a + s.canary + s.stable, 0);
-        return earlier.length >= 2 && total >= MIN_EARLIER ? canary / total : undefined;
-    })();
-    if (expectedShare === undefined || expectedShare <= 0 || expectedShare >= 1)
-        return undefined;
-    const expected = (latest.stable * expectedShare) / (1 - expectedShare);
-    if (expected < MIN_EXPECTED || latest.canary >= expected * LOST_FRACTION)
-        return undefined;
-    // And beyond chance: windows are many, so a split this low must be a one-in-a-million event.
-    if (binomialLowerTail(latest.canary, latest.canary + latest.stable, expectedShare) > 1e-6)
-        return undefined;
-    const basis = weight !== undefined ? `its weight ${formatValue(weight)}%` : 'its share earlier in the bake';
-    return `the canary served ${formatValue(latest.canary)} requests in the latest window where ${basis} predicts about ${formatValue(Math.round(expected))} beside stable's ${formatValue(latest.stable)}`;
-}
-/**
- * Windows in a row a loss must show before it counts: a window without canary requests is as
- * often missed scrapes as a dead canary, and a dead canary stays dead. Short windows hold only a
- * few scrapes (two failed scrapes can empty a 2 s window on a busy Prometheus), so they need three.
- */
-function traffic_lossConfirmations(intervalMs) {
-    return intervalMs < 10_000 ? 3 : 2;
-}
-/**
- * Traffic loss seen in each of the latest `windows` windows. With fewer windows than that there
- * is nothing to confirm it with, and a loss in every one of them counts.
- */
-function traffic_sustainedTrafficLoss(history, weight, windows) {
-    const now = traffic_canaryTrafficLoss(history, weight);
-    if (!now)
-        return undefined;
-    const needed = Math.min(windows, history.length);
-    for (let k = 1; k < needed; k++)
-        if (!traffic_canaryTrafficLoss(history.slice(0, history.length - k), weight))
-            return undefined;
-    return needed > 1 ? `${now}, and in the ${needed - 1} window(s) before` : now;
-}
-/** P(X ≤ k) for X ~ Binomial(n, p), summed term by term from 0 (k is small where it is asked). */
-function binomialLowerTail(k, n, p) {
-    const count = Math.round(n);
-    let term = Math.exp(count * Math.log1p(-p));
-    let sum = term;
-    for (let i = 0; i < Math.floor(k); i++) {
-        term *= ((count - i) / (i + 1)) * (p / (1 - p));
-        sum += term;
-    }
-    return Math.min(1, sum);
-}
-/** The explanation for a check with no series while the requests query shows the canary served. */
-function traffic_noSeriesWithTraffic(track, requests) {
-    return `the query returned no series while ${track} served ${formatValue(requests)} requests — a numerator with no series yet (no 5xx so far?); see ${NO_SERIES_HELP}`;
-}
-
-;// CONCATENATED MODULE: ./src/core/analysis/paired.ts
-// The paired, sequential judge. Canary and stable serve at the same time and see the same load,
-// so most of what varies between windows (a burst, a slow dependency, the time of day) moves both
-// tracks alike. Comparing them window by window cancels that shared variation; an anytime-valid
-// confidence sequence on the mean paired difference lets the gate look after every window and
-// stop as soon as the answer is clear, with the false-alarm rate held at alpha however often it looks.
-
-
-
-
-
-
-/** The paired tests a check asks for: log-ratio for relative tolerances, difference for absolute ones. */
-function pairedTests(check) {
-    const direction = check.direction;
-    const keepUp = direction !== 'decrease';
-    const keepDown = direction !== 'increase';
-    const tests = [];
-    const ups = [check.allowedIncrease !== undefined ? Math.log1p(check.allowedIncrease) : undefined, check.maxRatio !== undefined ? Math.log(check.maxRatio) : undefined].filter((v) => v !== undefined);
-    const downs = [
-        check.allowedDecrease !== undefined ? (check.allowedDecrease >= 1 ? Number.NEGATIVE_INFINITY : Math.log1p(-check.allowedDecrease)) : undefined,
-        check.minRatio !== undefined ? Math.log(check.minRatio) : undefined,
-    ].filter((v) => v !== undefined);
-    const ratio = { scale: 'log-ratio' };
-    if (keepUp && ups.length > 0)
-        ratio.up = Math.min(...ups);
-    if (keepDown && downs.length > 0)
-        ratio.down = Math.max(...downs);
-    if (ratio.up !== undefined || ratio.down !== undefined)
-        tests.push(ratio);
-    const difference = { scale: 'difference' };
-    if (keepUp && check.maxIncrease !== undefined)
-        difference.up = check.maxIncrease;
-    if (keepDown && check.maxDecrease !== undefined)
-        difference.down = -check.maxDecrease;
-    if (difference.up !== undefined || difference.down !== undefined)
-        tests.push(difference);
-    return tests;
-}
-/** The paired difference of one window on a scale, or why there is none. */
-function pairedDifference(scale, canary, stable) {
-    switch (scale) {
-        case 'log-ratio':
-            if (canary <= 0 || stable <= 0)
-                return `canary / stable undefined (canary ${formatValue(canary)}, stable ${formatValue(stable)})`;
-            return Math.log(canary / stable);
-        case 'difference':
-            return canary - stable;
-    }
-}
-/**
- * Fail when the interval excludes "no change" on a judged side and the estimate is beyond the
- * tolerance (a real regression that matters); within when the whole interval is inside the tolerances.
- */
-function standing(test, cs) {
-    if (cs.n < MIN_DIFFERENCES)
-        return 'open';
-    if (test.up !== undefined && cs.lower > 0 && cs.mean > test.up)
-        return 'fail';
-    if (test.down !== undefined && cs.upper < 0 && cs.mean < test.down)
-        return 'fail';
-    const upOk = test.up === undefined || cs.upper <= test.up;
-    const downOk = test.down === undefined || cs.lower >= test.down;
-    return upOk && downOk ? 'within' : 'open';
-}
-function describeChange(scale, value) {
-    switch (scale) {
-        case 'log-ratio': {
-            const pct = (Math.exp(value) - 1) * 100;
-            return `${pct >= 0 ? '+' : ''}${formatValue(pct)}%`;
-        }
-        case 'difference':
-            return `${value >= 0 ? '+' : ''}${formatValue(value)}`;
-    }
-}
-/** A test's interval and tolerance in words, e.g. `canary/stable +12% [+6%, +18%], tolerance ≤ +5%`. */
-function describeStanding(test, cs) {
-    const what = test.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
-    const tolerance = [test.up !== undefined ? `≤ ${describeChange(test.scale, test.up)}` : '', test.down !== undefined ? `≥ ${describeChange(test.scale, test.down)}` : ''].filter(Boolean).join(' and ');
-    if (cs.n < 2)
-        return `${what}: ${cs.n} window(s), no interval yet; tolerance ${tolerance}`;
-    return `${what} ${describeChange(test.scale, cs.mean)} [${describeChange(test.scale, cs.lower)}, ${describeChange(test.scale, cs.upper)}] over ${cs.n} windows; tolerance ${tolerance}`;
-}
-/** The paired judge's limit column: tolerances and the method. */
-function describePairedLimit(check, alpha) {
-    const tests = pairedTests(check);
-    const parts = tests.map((t) => {
-        const what = t.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
-        return [t.up !== undefined ? `${what} ≤ ${describeChange(t.scale, t.up)}` : '', t.down !== undefined ? `${what} ≥ ${describeChange(t.scale, t.down)}` : ''].filter(Boolean).join(', ');
-    });
-    if (check.max !== undefined)
-        parts.push(`mean ≤ ${formatValue(check.max)}`);
-    if (check.min !== undefined)
-        parts.push(`mean ≥ ${formatValue(check.min)}`);
-    return `paired, sequential (α ${formatValue(alpha)}): ${parts.join('; ')}`;
-}
-function estimateWithin(t) {
-    if (!t.cs)
-        return false;
-    return (t.test.up === undefined || t.cs.mean <= t.test.up) && (t.test.down === undefined || t.cs.mean >= t.test.down);
-}
-function numberOf(o) {
-    return o.kind === 'value' ? o.value : undefined;
-}
-function describe(o) {
-    switch (o.kind) {
-        case 'value':
-            return formatValue(o.value);
-        case 'no-data':
-            return 'no data';
-        case 'nan':
-            return 'NaN';
-        case 'infinite':
-            return o.sign > 0 ? '+Inf' : '-Inf';
-        case 'many-series':
-            return `${o.count} series`;
-    }
-}
-/** The paired judge: one canary/stable pair per window, judged after every window until decided or the bake ends. */
-async function paired_runPairedGate(options) {
-    const { analysis, provider, clock, signal } = options;
-    const log = options.log ?? (() => undefined);
-    const startedAt = clock.now();
-    const rounds = Math.max(1, Math.floor(analysis.bake / analysis.interval));
-    const minRounds = Math.min(rounds, Math.max(MIN_DIFFERENCES, Math.ceil((analysis.minBake ?? 0) / analysis.interval)));
-    const rho2 = mixtureFor(rounds, analysis.alpha);
-    // Half of α for the looks during the bake, half for the last look (a union bound: together ≤ α);
-    // a check judged on both sides splits each half again.
-    const sequentialAlpha = (test) => (test.up !== undefined && test.down !== undefined ? analysis.alpha / 4 : analysis.alpha / 2);
-    const window = promDuration(analysis.window ?? analysis.interval);
-    const weight = canaryWeight(options);
-    const measurements = [];
-    const traffic = [];
-    const states = [];
-    let requestQueries;
-    try {
-        const vars = { ...options.vars, window };
-        analysis.checks.forEach((check, i) => states.push({
-            check,
-            queries: fillForTracks(check.query, vars, `analysis.checks[${i}].query`),
-            tests: pairedTests(check).map((test) => ({ test, differences: [], undefinedWindows: 0, standing: 'open' })),
-            canaryValues: [],
-            stableValues: [],
-            skipped: new Map(),
-            consecutiveErrors: 0,
-            latestMeasured: false,
-        }));
-        if (analysis.requests)
-            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
-    }
-    catch (err) {
-        if (!isUserError(err))
-            throw err;
-        return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
-    }
-    // Dry-run checks are measured and shown, never decide.
-    const decisive = states.filter((s) => !s.check.dryRun);
-    const blind = states.map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
-    if (blind)
-        return finish('fail', blind);
-    const untested = states.find((s) => s.tests.length === 0);
-    if (untested)
-        return finish('error', `check ${untested.check.name}: no tolerance on the side its direction judges (allowedIncrease, maxRatio, maxIncrease for increase; allowedDecrease, minRatio, maxDecrease for decrease)`);
-    log(`paired judge (confidence sequence, α ${formatValue(analysis.alpha)}): ${states.length} check(s), a window of ${window} every ${formatDuration(analysis.interval)}; decides after ${formatDuration(minRounds * analysis.interval)} at the earliest, ${formatDuration(rounds * analysis.interval)} at the latest`);
-    for (let round = 1; round <= rounds; round++) {
-        try {
-            await clock.sleep(startedAt + round * analysis.interval - clock.now(), signal);
-        }
-        catch {
-            return finish('error', 'the gate was cancelled before the bake ended');
-        }
-        if (signal?.aborted)
-            return finish('error', 'the gate was cancelled before the bake ended');
-        const time = clock.now();
-        const requests = requestQueries ? await countRequests(provider, requestQueries, time, signal) : undefined;
-        if (requests?.error) {
-            for (const s of states)
-                noteError(s, requests.error, round, time);
-            const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
-            if (broken)
-                return finish('error', `${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${requests.error}`);
-            continue;
-        }
-        if (requests?.canary !== undefined && requests.stable !== undefined)
-            traffic.push({ canary: requests.canary, stable: requests.stable });
-        const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
-        const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
-        if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0))
-            return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
-        const quiet = lost ?? requests?.problem ?? lowTraffic(requests);
-        const answers = await Promise.all(states.map(async (s) => {
-            try {
-                return await Promise.all([provider.query(s.queries.canary, { time, signal }), provider.query(s.queries.stable, { time, signal })]);
-            }
-            catch (err) {
-                if (!isUserError(err))
-                    throw err;
-                return describeError(err);
-            }
-        }));
-        if (signal?.aborted)
-            return finish('error', 'the gate was cancelled before the bake ended');
-        states.forEach((s, i) => {
-            const answer = answers[i];
-            if (typeof answer === 'string')
-                return noteError(s, answer, round, time);
-            s.consecutiveErrors = 0;
-            const [canary, stable] = answer;
-            const m = { check: s.check.name, round, time, outcome: 'pass', reason: '' };
-            const c = numberOf(canary);
-            const st = numberOf(stable);
-            if (c !== undefined)
-                m.canary = c;
-            else
-                m.canaryOutcome = describe(canary);
-            if (st !== undefined)
-                m.stable = st;
-            else
-                m.stableOutcome = describe(stable);
-            if (requests?.canary !== undefined)
-                m.canaryRequests = requests.canary;
-            if (requests?.stable !== undefined)
-                m.stableRequests = requests.stable;
-            const limit = chartLimit(s.check, st);
-            if (limit !== undefined)
-                m.limit = limit;
-            s.latestMeasured = c !== undefined && quiet === undefined;
-            const several = [canary, stable].find((o) => o.kind === 'many-series');
-            if (several) {
-                noteError(s, `${describe(several)} where one was expected (aggregate the query with sum() or by())`, round, time, m);
-                return;
-            }
-            const skip = (why) => {
-                s.skipped.set(why, (s.skipped.get(why) ?? 0) + 1);
-                s.latestReason = why;
-                m.outcome = 'inconclusive';
-                m.reason = why;
-            };
-            if (quiet !== undefined)
-                skip(quiet);
-            else if (c === undefined || st === undefined) {
-                const silent = ['canary', 'stable'].find((t) => (t === 'canary' ? canary : stable).kind === 'no-data' && (requests?.[t] ?? 0) > 0);
-                skip(silent ? noSeriesWithTraffic(silent, requests?.[silent] ?? 0) : `${c === undefined ? `canary ${describe(canary)}` : `stable ${describe(stable)}`}: window left out`);
-            }
-            else {
-                s.canaryValues.push(c);
-                s.stableValues.push(st);
-                const notes = [];
-                for (const t of s.tests) {
-                    const d = pairedDifference(t.test.scale, c, st);
-                    if (typeof d === 'string') {
-                        t.undefinedWindows++;
-                        notes.push(d);
-                        continue;
-                    }
-                    t.differences.push(d);
-                    // A check judged on both sides spends half of α on each.
-                    t.cs = confidenceSequence(t.differences, sequentialAlpha(t.test), rho2);
-                    t.standing = standing(t.test, t.cs);
-                    notes.push(describeStanding(t.test, t.cs));
-                }
-                s.latestReason = undefined;
-                m.reason = notes.join('; ');
-            }
-            measurements.push(m);
-            log(`window ${round}/${rounds}: ${s.check.name} canary ${m.canary !== undefined ? formatValue(m.canary) : m.canaryOutcome} stable ${m.stable !== undefined ? formatValue(m.stable) : m.stableOutcome} → ${m.reason}`);
-        });
-        const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
-        if (broken)
-            return finish('error', `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`);
-        // A clear regression ends the gate at any look: the interval holds at every look at once.
-        for (const s of decisive) {
-            const failed = s.tests.find((t) => t.standing === 'fail');
-            if (failed && failed.cs) {
-                s.failure = `a clear regression: ${describeStanding(failed.test, failed.cs)}`;
-                markLast(s, 'fail', s.failure);
-                return finish('fail', `check ${s.check.name}: ${s.failure}`);
-            }
-        }
-        // The last look of the bake spends the other half of α on a fixed-sample test: it no longer
-        // has to hold for later looks, so it is as sharp as a test run once at the end.
-        if (round === rounds)
-            for (const s of decisive)
-                for (const t of s.tests) {
-                    if (t.standing !== 'open' || t.differences.length < MIN_DIFFERENCES)
-                        continue;
-                    const last = finalInterval(t.differences, sequentialAlpha(t.test));
-                    if (standing(t.test, last) === 'fail') {
-                        t.cs = last;
-                        t.standing = 'fail';
-                        s.failure = `a clear regression at the end of the bake: ${describeStanding(t.test, last)}`;
-                        markLast(s, 'fail', s.failure);
-                        return finish('fail', `check ${s.check.name}: ${s.failure}`);
-                    }
-                }
-        if (round >= minRounds) {
-            const absolute = decisive.map((s) => ({ s, breaches: absoluteBreaches(s) })).find((x) => x.breaches.length > 0);
-            if (absolute) {
-                absolute.s.failure = `on the windows' means, ${absolute.breaches.join('; ')}`;
-                markLast(absolute.s, 'fail', absolute.s.failure);
-                return finish('fail', `check ${absolute.s.check.name}: ${absolute.s.failure}`);
-            }
-            // A pass needs every check within tolerance and the canary measured in this very window.
-            if (decisive.every((s) => s.latestMeasured && s.tests.every((t) => t.standing === 'within')))
-                return finish('pass', `every check within tolerance after ${formatDuration(clock.now() - startedAt)} (${round} windows)`);
-        }
-    }
-    const notNow = decisive.find((s) => !s.latestMeasured);
-    const gone = sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval));
-    if (notNow && gone)
-        return finish('fail', `the canary has no traffic now: ${gone}; a canary without traffic is never a pass`);
-    if (notNow && !requestQueries && notNow.latestReason?.startsWith('canary '))
-        return finish('fail', `check ${notNow.check.name}: the canary's latest window has no number (${notNow.latestReason}); a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query`);
-    const noErrors = decisive.filter((s) => s.canaryValues.length === 0 && s.lastError !== undefined);
-    if (noErrors.length > 0)
-        return finish('error', noErrors.map((s) => `check ${s.check.name}: no window could be measured: ${s.lastError ?? ''}`).join('; '));
-    // The whole bake showed no clear regression: like the mann-whitney judge, a canary whose
-    // estimate is within tolerance passes, measured now and on enough windows.
-    for (const s of states)
-        if (s.latestMeasured && s.tests.every((t) => t.cs !== undefined && t.cs.n >= MIN_DIFFERENCES && estimateWithin(t)))
-            s.endPass = true;
-    if (decisive.every((s) => s.endPass || isWithin(s)))
-        return finish('pass', `no clear regression in the whole bake of ${formatDuration(analysis.bake)} and every estimate within tolerance: ${states.map((s) => `check ${s.check.name}: ${s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')}`).join('; ')}`);
-    return finish('inconclusive', `undecided after the whole bake of ${formatDuration(analysis.bake)}: ${decisive.filter((s) => !isWithin(s)).map((s) => `check ${s.check.name}: ${openReason(s)}`).join('; ')}`);
-    function lowTraffic(requests) {
-        if (!requests || analysis.minRequests <= 0)
-            return undefined;
-        const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
-        return low.length > 0 ? `too few requests: ${low.map((t) => `${t} ${formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}` : undefined;
-    }
-    function noteError(s, error, round, time, m) {
-        s.consecutiveErrors++;
-        s.lastError = error;
-        s.latestMeasured = false;
-        s.latestReason = error;
-        const measurement = m ?? { check: s.check.name, round, time, outcome: 'error', reason: error };
-        measurement.outcome = 'error';
-        measurement.reason = error;
-        measurements.push(measurement);
-        log(`window ${round}/${rounds}: ${s.check.name}: error: ${error}`);
-    }
-    function markLast(s, outcome, reason) {
-        const last = [...measurements].reverse().find((m) => m.check === s.check.name);
-        if (last) {
-            last.outcome = outcome;
-            last.reason = reason;
-        }
-    }
-    function absoluteBreaches(s) {
-        if (s.canaryValues.length === 0 || (s.check.max === undefined && s.check.min === undefined))
-            return [];
-        const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
-        const m = mean(s.canaryValues);
-        const out = [];
-        if (s.check.max !== undefined && m > s.check.max)
-            out.push(`canary ${formatValue(m)} > max ${formatValue(s.check.max)}`);
-        if (s.check.min !== undefined && m < s.check.min)
-            out.push(`canary ${formatValue(m)} < min ${formatValue(s.check.min)}`);
-        return out;
-    }
-    function isWithin(s) {
-        return s.tests.every((t) => t.standing === 'within') && s.latestMeasured;
-    }
-    function openReason(s) {
-        const skipped = [...s.skipped.entries()].map(([why, n]) => `${n}× ${why}`).join(', ');
-        const tests = s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : `${t.differences.length} window(s), fewer than the ${MIN_DIFFERENCES} an interval needs`));
-        const latest = !s.latestMeasured && s.latestReason ? `its latest window was not measured (${s.latestReason}); ` : '';
-        return `${latest}${tests.join('; ')}: the interval still reaches past the tolerance${skipped ? ` (left out: ${skipped})` : ''}`;
-    }
-    function checkOutcome(s, verdict) {
-        if (s.failure)
-            return 'fail';
-        if (s.canaryValues.length === 0 && s.lastError !== undefined)
-            return 'error';
-        if (isWithin(s) || s.endPass)
-            return 'pass';
-        return verdict === 'error' ? 'error' : 'inconclusive';
-    }
-    function finish(verdict, reason) {
-        const checks = states.map((s) => {
-            const outcome = checkOutcome(s, verdict);
-            const details = { judge: 'paired', windows: s.canaryValues.length, alpha: analysis.alpha, query: s.check.query };
-            const ranked = [];
-            for (const t of s.tests) {
-                const key = t.test.scale === 'log-ratio' ? 'ratio' : 'difference';
-                if (t.cs && t.cs.n >= 2) {
-                    details[`${key}Estimate`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.mean) : t.cs.mean;
-                    if (Number.isFinite(t.cs.lower))
-                        details[`${key}Lower`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.lower) : t.cs.lower;
-                    if (Number.isFinite(t.cs.upper))
-                        details[`${key}Upper`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.upper) : t.cs.upper;
-                    details[`${key}Autocorrelation`] = t.cs.autocorrelation;
-                }
-                if (t.differences.length > 0) {
-                    // The fixed-sample signed-rank test, reported beside the interval for readers who know it.
-                    const w = wilcoxonSignedRank(t.differences, t.test.down === undefined ? 'greater' : t.test.up === undefined ? 'less' : 'two-sided');
-                    details[`${key}SignedRankV`] = w.v;
-                    details[`${key}SignedRankP`] = w.p;
-                    ranked.push(`signed-rank p ${formatValue(w.p)}`);
-                }
-                if (t.undefinedWindows > 0)
-                    details[`${key}UndefinedWindows`] = t.undefinedWindows;
-            }
-            const why = outcome === 'fail'
-                ? (s.failure ?? reason)
-                : outcome === 'pass'
-                    ? (s.endPass && !isWithin(s) ? 'no clear regression over the whole bake, estimate within tolerance: ' : '') + s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')
-                    : outcome === 'error'
-                        ? (s.lastError ?? reason)
-                        : openReason(s);
-            const summary = { name: s.check.name, outcome, limit: describePairedLimit(s.check, analysis.alpha), reason: `${why}${ranked.length ? ` (${ranked.join(', ')})` : ''}`, details };
-            if (s.check.dryRun)
-                summary.dryRun = true;
-            const lastCanary = s.canaryValues.at(-1);
-            const lastStable = s.stableValues.at(-1);
-            if (lastCanary !== undefined)
-                summary.canary = lastCanary;
-            if (lastStable !== undefined)
-                summary.stable = lastStable;
-            return summary;
-        });
-        log(`verdict: ${verdict}: ${reason}`);
-        return { verdict, reason, startedAt, endedAt: clock.now(), checks, measurements };
-    }
-}
-
+// EXTERNAL MODULE: ./src/core/analysis/report.ts
+var report = __nccwpck_require__(7582);
 ;// CONCATENATED MODULE: ./src/core/analysis/statistical.ts
 
 
@@ -56286,9 +55535,6 @@ function judgeSamples(check, canaryPoints, stablePoints, alpha, lowTraffic) {
     const stable = cleanPoints(stablePoints, check.nanStrategy);
     const dropped = { canary: canary.dropped, stable: stable.dropped };
     const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] }, ...(lowTraffic ? { lowTraffic } : {}) };
-    // 0/0 in every canary window is a canary without traffic, not a canary without errors.
-    if (canaryPoints.length > 0 && canaryPoints.every((p) => Number.isNaN(p.value)))
-        return { ...base, decision: 'no-data', absent: true, reason: `every one of the canary's ${canaryPoints.length} points is NaN (0/0: no traffic); never a pass, whatever nanStrategy says` };
     const needed = Math.max(MIN_POINTS, smallestDecisiveSampleSize(alpha, alternative));
     const summaries = { canary: summarize(canary.values), stable: summarize(stable.values) };
     const notes = [
@@ -56466,19 +55712,19 @@ async function statistical_runStatisticalGate(options) {
     let queries;
     let requestQueries;
     try {
-        const vars = { ...options.vars, window };
-        queries = analysis.checks.map((check, i) => fillForTracks(check.query, vars, `analysis.checks[${i}].query`));
-        if (analysis.requests)
-            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
+        const fill = (template, track, field) => renderTemplate(template, { ...options.vars, track, window }, field);
+        queries = analysis.checks.map((check, i) => ({
+            canary: fill(check.query, 'canary', `analysis.checks[${i}].query`),
+            stable: fill(check.query, 'stable', `analysis.checks[${i}].query`),
+        }));
+        if (analysis.minRequests > 0 && analysis.requests)
+            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
     }
     catch (err) {
         if (!isUserError(err))
             throw err;
         return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
     }
-    const blind = analysis.checks.map((c, i) => identicalQueries(c.name, queries[i])).find((r) => r !== undefined);
-    if (blind)
-        return finish('fail', blind);
     const range = { start: startedAt, end: startedAt + analysis.bake, stepMs: analysis.interval };
     const expected = Math.floor(analysis.bake / analysis.interval) + 1;
     log(`statistical judge (Mann-Whitney U, α ${formatValue(analysis.alpha)}): ${analysis.checks.length} check(s); baking ${formatDuration(analysis.bake)}, then comparing ~${expected} points per side (one every ${formatDuration(analysis.interval)})`);
@@ -56495,7 +55741,7 @@ async function statistical_runStatisticalGate(options) {
     }
     // Windows with too little traffic say more about chance than about the version: leave them out.
     let traffic;
-    if (requestQueries) {
+    if (analysis.minRequests > 0 && requestQueries) {
         try {
             const [canary, stable] = await Promise.all([provider.queryRange(requestQueries.canary, range, { signal }), provider.queryRange(requestQueries.stable, range, { signal })]);
             const counts = (o, track) => {
@@ -56517,24 +55763,11 @@ async function statistical_runStatisticalGate(options) {
             return finish('error', `requests query: ${describeError(err).replace(/^requests query: /, '')}`);
         }
     }
-    // The canary's latest window says whether it serves now; nothing earlier can make up for that.
-    if (traffic) {
-        const times = [...new Set([...traffic.canary.keys(), ...traffic.stable.keys()])].sort((a, b) => a - b);
-        const samples = times.map((t) => ({ canary: traffic?.canary.get(t) ?? 0, stable: traffic?.stable.get(t) ?? 0 }));
-        // A canary whose series ended before the bake did served nothing since.
-        if (times.length === 0 || times.at(-1) < range.end - analysis.interval)
-            samples.push({ canary: 0, stable: samples.at(-1)?.stable ?? 0 });
-        const lost = sustainedTrafficLoss(samples, canaryWeight(options), lossConfirmations(analysis.interval));
-        if (lost)
-            return finish('fail', `the canary has no traffic now: ${lost}; a canary without traffic is never a pass`);
-    }
-    // Even with minRequests 0, a window without requests has nothing to compare: 0/0 is not "no errors".
-    const floor = Math.max(1, analysis.minRequests);
     const busyEnough = (points, track) => {
         if (!traffic)
             return { kept: points, quiet: 0 };
         const counts = traffic[track];
-        const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= floor);
+        const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= analysis.minRequests);
         return { kept, quiet: points.length - kept.length };
     };
     const judged = await Promise.all(analysis.checks.map(async (check, i) => {
@@ -56558,26 +55791,13 @@ async function statistical_runStatisticalGate(options) {
                 ? { check, decision: 'no-data', reason: `${what} over the bake window (mustHaveData: true); never a pass` }
                 : { check, decision: 'no-data-ignored', reason: `${what}; left out of the score (mustHaveData: false)` };
         }
-        if (!traffic && canary.kind === 'series') {
-            const last = canary.points.at(-1);
-            if (!last || last.time < range.end - analysis.interval || Number.isNaN(last.value))
-                return {
-                    check,
-                    decision: 'no-data',
-                    absent: true,
-                    reason: `the canary's series ${last && !Number.isNaN(last.value) ? `ends at ${formatDuration(last.time - range.start)} of the ${formatDuration(analysis.bake)} bake` : 'is NaN at the end of the bake'}: a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query; never a pass`,
-                };
-        }
         const c = busyEnough(canary.kind === 'series' ? canary.points : [], 'canary');
         const s = busyEnough(stable.kind === 'series' ? stable.points : [], 'stable');
         return judgeSamples(check, c.kept, s.kept, analysis.alpha, traffic ? { canary: c.quiet, stable: s.quiet } : undefined);
     }));
     for (const j of judged)
         log(`${j.check.name}: ${j.decision}: ${j.reason}`);
-    // Dry-run checks are judged and shown, never scored, and never fail the gate.
-    const absent = judged.find((j) => j.absent && !j.check.dryRun);
-    if (absent)
-        return finish('fail', `check ${absent.check.name}: ${absent.reason}`, judged);
+    // Dry-run checks are judged and shown, never scored.
     const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
     return finish(verdict, reason, judged, score);
 }
@@ -56605,9 +55825,6 @@ function measurementsOf(judged) {
                 m.stable = v.stable;
             else if (v.stable !== undefined)
                 m.stableOutcome = formatValue(v.stable);
-            const limit = chartLimit(j.check, m.stable);
-            if (limit !== undefined)
-                m.limit = limit;
             out.push(m);
         });
     }
@@ -56621,7 +55838,6 @@ function measurementsOf(judged) {
 
 
 
-
 /** Runs the plan's judge over the bake window and returns its verdict with every measurement. */
 async function runGate(options) {
     switch (options.analysis.judge) {
@@ -56629,8 +55845,6 @@ async function runGate(options) {
             return runThresholdGate(options);
         case 'mann-whitney':
             return runStatisticalGate(options);
-        case 'paired':
-            return runPairedGate(options);
     }
 }
 /** The limits of a check in words, for tables and messages. */
@@ -56652,7 +55866,6 @@ function describeLimits(check) {
         parts.push(`for ${formatDuration(check.for)}`);
     return parts.join('; ') || '(statistical)';
 }
-/** Whether a check compares canary with stable (and so needs {{track}} in its query). */
 function hasRelativeLimit(check) {
     return check.maxIncrease !== undefined || check.maxDecrease !== undefined || check.maxRatio !== undefined || check.minRatio !== undefined;
 }
@@ -56741,14 +55954,13 @@ async function runThresholdGate(options) {
     // the gate at once instead of after the first interval.
     const states = [];
     let requestQueries;
-    const traffic = [];
-    const weight = canaryWeight(options);
     try {
-        const vars = { ...options.vars, window };
+        const fill = (template, track, field) => renderTemplate(template, { ...options.vars, track, window }, field);
         analysis.checks.forEach((check, i) => {
+            const field = `analysis.checks[${i}].query`;
             states.push({
                 check,
-                queries: fillForTracks(check.query, vars, `analysis.checks[${i}].query`),
+                queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
                 failures: 0,
                 passes: 0,
                 consecutiveErrors: 0,
@@ -56758,19 +55970,14 @@ async function runThresholdGate(options) {
                 count: 0,
             });
         });
-        // Counted whenever the plan says how: it is what tells a dead canary from a quiet query.
-        if (analysis.requests)
-            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
+        if (analysis.minRequests > 0 && analysis.requests)
+            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
     }
     catch (err) {
         if (!isUserError(err))
             throw err;
         return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
     }
-    // Identical queries compare stable with itself: every relative limit would pass unseen.
-    const blind = states.filter((s) => hasRelativeLimit(s.check)).map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
-    if (blind)
-        return finish('fail', blind);
     // A check with only statistical settings (direction, …) has nothing the threshold judge can
     // cross: judging it would pass it unseen.
     const limitless = analysis.checks.filter((c) => !hasRelativeLimit(c) && c.max === undefined && c.min === undefined);
@@ -56789,11 +55996,8 @@ async function runThresholdGate(options) {
         if (signal?.aborted)
             return finish('error', 'the gate was cancelled before the bake ended');
         const time = clock.now();
-        const requests = requestQueries ? await countRequests(provider, requestQueries, time, signal) : undefined;
-        if (requests?.canary !== undefined && requests.stable !== undefined)
-            traffic.push({ canary: requests.canary, stable: requests.stable });
-        const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
-        const judged = await Promise.all(states.map((state) => measure(state, requests, lost, time)));
+        const requests = requestQueries ? await countRequests(requestQueries, time) : undefined;
+        const judged = await Promise.all(states.map((state) => measure(state, requests, time)));
         if (signal?.aborted)
             return finish('error', 'the gate was cancelled before the bake ended');
         states.forEach((state, i) => {
@@ -56831,7 +56035,6 @@ async function runThresholdGate(options) {
             }
             if (j.outcome === 'inconclusive')
                 state.inconclusive.set(j.category, (state.inconclusive.get(j.category) ?? 0) + 1);
-            state.latest = j;
             const canary = gate_valueOf(j.canary);
             const stable = gate_valueOf(j.stable);
             if (canary !== undefined)
@@ -56851,18 +56054,10 @@ async function runThresholdGate(options) {
                 m.canaryRequests = requests.canary;
             if (requests?.stable !== undefined)
                 m.stableRequests = requests.stable;
-            const limit = chartLimit(state.check, stable);
-            if (limit !== undefined)
-                m.limit = limit;
             measurements.push(m);
             const shown = (v, o) => (v !== undefined ? formatValue(v) : o ? describeOutcome(o) : '–');
             log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
         });
-        // A canary that served and stopped is gone now, whatever it did before: 20% of users may be
-        // getting errors from it, so the gate ends at once and never as a pass.
-        const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
-        if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0))
-            return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
         // Decide as soon as the outcome can no longer change.
         const failed = decisive.find((s) => s.failures > analysis.failureLimit);
         if (failed)
@@ -56873,36 +56068,35 @@ async function runThresholdGate(options) {
     }
     // A check whose every measurement erred never judged anything: the pipeline broke, so
     // `error` even when the bake was too short to exceed consecutiveErrorLimit.
-    const absent = canaryAbsentNow();
-    if (absent)
-        return finish('fail', absent);
     const unreachable = decisive.filter(neverMeasured);
     if (unreachable.length > 0)
         return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-    const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s) || latestInconclusive(s));
+    const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
     if (undecided.length > 0)
         return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
     return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
-    /**
-     * Why the canary cannot be judged a pass now: the latest window shows it without traffic (by the
-     * requests query), or, without one, its latest measurement has no number at all.
-     */
-    function canaryAbsentNow() {
-        if (requestQueries) {
-            const last = traffic.at(-1);
-            const lost = last ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
-            return lost ? `the canary has no traffic now: ${lost}; a canary without traffic is never a pass` : undefined;
+    async function countRequests(queries, time) {
+        try {
+            const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
+            const counts = {};
+            for (const [track, outcome] of [['canary', canary], ['stable', stable]]) {
+                // No series means no request was counted at all.
+                if (outcome.kind === 'no-data')
+                    counts[track] = 0;
+                else if (outcome.kind === 'value')
+                    counts[track] = outcome.value;
+                else
+                    counts.problem ??= `requests query: ${categoryOf(track, outcome)}`;
+            }
+            return counts;
         }
-        // A canary that had numbers and now has none has most likely stopped serving.
-        const silent = decisive.find((s) => s.lastCanary !== undefined && s.latest?.canary !== undefined && (s.latest.canary.kind === 'no-data' || s.latest.canary.kind === 'nan'));
-        if (!silent)
-            return undefined;
-        return `check ${silent.check.name}: the canary had values earlier in the bake and its latest measurement is ${silent.latest?.canary?.kind === 'nan' ? 'NaN' : 'no data'}, which is what a canary that stopped serving looks like (set analysis.requests to tell it from a quiet query); never a pass`;
+        catch (err) {
+            if (!isUserError(err))
+                throw err;
+            return { error: `requests query: ${describeError(err)}` };
+        }
     }
-    function latestInconclusive(state) {
-        return state.latest?.outcome === 'inconclusive';
-    }
-    async function measure(state, requests, lost, time) {
+    async function measure(state, requests, time) {
         if (requests?.error)
             return { outcome: 'error', reason: requests.error, category: 'requests query failed' };
         let canary;
@@ -56918,23 +56112,14 @@ async function runThresholdGate(options) {
         }
         if (requests?.problem)
             return { outcome: 'inconclusive', reason: requests.problem, category: requests.problem, canary, stable };
-        if (lost)
-            return { outcome: 'inconclusive', reason: lost, category: 'the canary has no traffic', canary, stable };
-        if (requests && analysis.minRequests > 0) {
+        if (requests) {
             const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
             if (low.length > 0) {
                 const reason = `too few requests: ${low.map((t) => `${t} ${formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
                 return { outcome: 'inconclusive', reason, category: `too few requests (${low.join(' and ')} < minRequests ${analysis.minRequests})`, canary, stable };
             }
         }
-        const judged = judgeCheck(state.check, canary, stable);
-        // No series while the track served requests is a query problem, and it should say so.
-        const silent = ['canary', 'stable'].find((t) => (t === 'canary' ? canary : stable).kind === 'no-data' && (requests?.[t] ?? 0) > 0);
-        if (judged.outcome === 'inconclusive' && silent) {
-            const reason = noSeriesWithTraffic(silent, requests?.[silent] ?? 0);
-            return { ...judged, reason, category: `${silent}: ${reason.replace(/ served [\d.e+]+ requests/, ' served requests')}` };
-        }
-        return judged;
+        return judgeCheck(state.check, canary, stable);
     }
     function inconclusiveCount(state) {
         return [...state.inconclusive.values()].reduce((a, b) => a + b, 0);
@@ -56945,8 +56130,6 @@ async function runThresholdGate(options) {
         return analysis.inconclusiveLimit !== undefined ? count > analysis.inconclusiveLimit : count > state.passes;
     }
     function inconclusiveReason(state) {
-        if (state.passes > 0 && !state.pendingBreach && !tooManyInconclusive(state) && latestInconclusive(state))
-            return `its latest measurement was inconclusive (${state.latest?.reason ?? ''}); the latest measurements describe the canary now, so not a pass`;
         if (state.passes > 0 && !state.pendingBreach && tooManyInconclusive(state)) {
             const limit = analysis.inconclusiveLimit !== undefined ? `inconclusiveLimit ${analysis.inconclusiveLimit}` : `the ${state.passes} that passed`;
             return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
@@ -56968,7 +56151,7 @@ async function runThresholdGate(options) {
             return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
         if (neverMeasured(state))
             return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
-        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state) || latestInconclusive(state))
+        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state))
             return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
         const notes = [
             state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
@@ -57289,7 +56472,7 @@ function loadRolloutPlan(runtime, options) {
 
 /***/ }),
 
-/***/ 1446:
+/***/ 5173:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80833,6 +80016,316 @@ function runCommand(argv, options = {}) {
 
 // EXTERNAL MODULE: ./src/core/inputs.ts
 var inputs = __nccwpck_require__(9114);
+;// CONCATENATED MODULE: ./src/core/migrations/rules.ts
+/** The identifiers of every migration rule, plus the linter's own problems. */
+const RULE_IDS = [
+    'drop-column',
+    'drop-table',
+    'rename-column',
+    'rename-table',
+    'add-column-required',
+    'add-column-volatile-default',
+    'alter-column-type',
+    'set-not-null',
+    'index-not-concurrent',
+    'concurrent-in-transaction',
+    'constraint-not-valid',
+    'unique-or-pk-constraint',
+    'blocking-maintenance',
+    'drop-index',
+    'missing-lock-timeout',
+    'missing-statement-timeout',
+    'data-backfill-in-migration',
+    'validate-in-same-transaction',
+    'drop-not-null',
+    'drop-database',
+    'detach-partition-not-concurrent',
+    'domain-constraint',
+    'truncate-cascade',
+    'uncommitted-transaction',
+    'nested-transaction',
+    'identifier-too-long',
+    'code-still-references',
+    'missing-down',
+    'empty-migration',
+    'unreadable-migration',
+    'syntax-error',
+    'invalid-directive',
+];
+const rule = (id, severity, why, instead, flags = {}) => ({
+    id,
+    severity,
+    why,
+    instead,
+    contract: flags.contract ?? false,
+    locking: flags.locking ?? true,
+});
+/** The rule catalogue: every finding's message is built from its entry here. */
+const RULES = {
+    'drop-column': rule('drop-column', 'error', 'the running (old) version still reads this column; its queries fail the moment it is gone', 'stop reading and writing the column in code first, deploy, then drop it in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
+    'drop-table': rule('drop-table', 'error', 'the running (old) version still queries this table, and a rollback could not bring it back', 'remove every use in code first, deploy, then drop it in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
+    'rename-column': rule('rename-column', 'error', 'the running (old) version still uses the old name: every query that names it fails at once', 'add the new column, write both, backfill, switch reads, then drop the old column in a contract migration', { contract: true }),
+    'rename-table': rule('rename-table', 'error', 'the running (old) version still uses the old name: every query that names it fails at once', 'rename and, in the same transaction, `CREATE VIEW old_name AS SELECT * FROM new_name` so old code keeps working; drop the view in a contract migration', { contract: true }),
+    'add-column-required': rule('add-column-required', 'error', 'NOT NULL without a default fails on a table with rows, and old code inserting without the column breaks', 'add the column nullable (or with a constant default), backfill, add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT`, then `SET NOT NULL`'),
+    'add-column-volatile-default': rule('add-column-volatile-default', 'error', 'a default that must be computed per row (or any default before PostgreSQL 11) rewrites the whole table under an ACCESS EXCLUSIVE lock', 'add the column without a default, `ALTER COLUMN … SET DEFAULT …` for new rows, and backfill existing rows in batches'),
+    'alter-column-type': rule('alter-column-type', 'error', 'changing a column type rewrites the table under an ACCESS EXCLUSIVE lock, and old code may not read the new type', 'add a column of the new type, write both, backfill in batches, switch reads, drop the old column in a contract migration', { contract: true }),
+    'set-not-null': rule('set-not-null', 'error', 'SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock', 'add `CHECK (col IS NOT NULL) NOT VALID`, then `VALIDATE CONSTRAINT` (no write lock), then `SET NOT NULL` (PostgreSQL 12+ skips the scan)'),
+    'index-not-concurrent': rule('index-not-concurrent', 'error', 'building or dropping an index without CONCURRENTLY blocks writes to the table until it finishes', 'use `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY` or `REINDEX … CONCURRENTLY`, outside a transaction'),
+    'concurrent-in-transaction': rule('concurrent-in-transaction', 'error', 'CONCURRENTLY cannot run inside a transaction block: the migration fails when it is applied', 'put the concurrent statement in its own migration that runs outside a transaction (goose `-- +goose NO TRANSACTION`, dbmate `transaction:false`, sqlx `-- no-transaction`)', { locking: false }),
+    'constraint-not-valid': rule('constraint-not-valid', 'error', 'adding a FOREIGN KEY or CHECK validates every row while holding a lock that blocks writes', 'add it with `NOT VALID` (instant), then `VALIDATE CONSTRAINT` in a separate statement (does not block writes)'),
+    'unique-or-pk-constraint': rule('unique-or-pk-constraint', 'error', 'adding a UNIQUE or PRIMARY KEY constraint builds its index while blocking writes', '`CREATE UNIQUE INDEX CONCURRENTLY` first, then `ADD CONSTRAINT … UNIQUE USING INDEX` (or `PRIMARY KEY USING INDEX`)'),
+    'blocking-maintenance': rule('blocking-maintenance', 'error', 'VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE lock: reads and writes stop', 'run plain `VACUUM` (or pg_repack) outside the deploy, never in a migration'),
+    'drop-index': rule('drop-index', 'warning', 'queries of the running version may rely on this index and slow down sharply without it', 'check the index is unused (pg_stat_user_indexes.idx_scan) and drop it with `DROP INDEX CONCURRENTLY` after the new version is stable'),
+    'missing-lock-timeout': rule('missing-lock-timeout', 'warning', 'a schema change waits for its lock as long as it takes, holding every lock the migration already has, and every conflicting query queues behind it', 'start the migration with `SET lock_timeout = \'2s\';` and retry the migration when it times out'),
+    'missing-statement-timeout': rule('missing-statement-timeout', 'warning', 'without a statement_timeout a slow schema change (a scan or a rewrite) keeps its lock for as long as it runs, and every query queued behind it waits as long', 'start the migration with `SET statement_timeout = \'1min\';` (sized to what the change needs) so a runaway statement fails instead of stalling traffic'),
+    'data-backfill-in-migration': rule('data-backfill-in-migration', 'warning', 'a table-wide UPDATE, DELETE or TRUNCATE locks or rewrites many rows inside the deploy and cannot be rolled back by redeploying', 'backfill in small batches from a job (`UPDATE … WHERE id BETWEEN … AND …`), outside the schema migration'),
+    'validate-in-same-transaction': rule('validate-in-same-transaction', 'error', 'VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID scans every row while still holding the ADD\'s lock (ACCESS EXCLUSIVE for a CHECK, SHARE ROW EXCLUSIVE for a FOREIGN KEY): writes, and for a CHECK reads too, stop until it ends', 'commit between the two: `ADD CONSTRAINT … NOT VALID` in one migration (or transaction), `VALIDATE CONSTRAINT` in the next, where it only takes a SHARE UPDATE EXCLUSIVE lock'),
+    'drop-not-null': rule('drop-not-null', 'error', 'the running (old) version relies on the column never being NULL: once new code writes NULLs, old code reading those rows breaks, and the constraint cannot come back while they exist', 'ship code that handles NULL everywhere first, then drop NOT NULL in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
+    'drop-database': rule('drop-database', 'error', 'DROP DATABASE deletes every table and every row at once; no running version survives it and no rollback brings the data back', 'never drop a database from a deploy migration: do it by hand, after a backup, once nothing connects to it', { locking: false }),
+    'detach-partition-not-concurrent': rule('detach-partition-not-concurrent', 'error', 'DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table: reads and writes on every partition wait until it finishes', '`ALTER TABLE … DETACH PARTITION … CONCURRENTLY` (PostgreSQL 14+), in a migration that runs outside a transaction'),
+    'domain-constraint': rule('domain-constraint', 'warning', 'a constraint on a domain applies to every column of that type in every table: it cannot be changed per table, and tightening it later checks every one of those tables while holding their locks', 'use a plain type and put the rule on each column: `ADD CONSTRAINT … CHECK (…) NOT VALID`, then `VALIDATE CONSTRAINT`', { locking: false }),
+    'truncate-cascade': rule('truncate-cascade', 'error', 'TRUNCATE … CASCADE also empties every table with a foreign key to these (tables the statement does not name) under ACCESS EXCLUSIVE locks', 'name every table to empty (without CASCADE, TRUNCATE refuses when one is missing), or delete the rows in batches from a job'),
+    'uncommitted-transaction': rule('uncommitted-transaction', 'error', 'the migration opens a transaction it never commits: its changes are rolled back when the session ends, or the next migration runs inside it', 'end every `BEGIN` with `COMMIT` in the same file', { locking: false }),
+    'nested-transaction': rule('nested-transaction', 'error', 'a BEGIN inside a transaction is ignored, and a COMMIT or ROLLBACK inside the tool\'s transaction ends it early: the statements after it run outside the transaction the tool believes it holds, and a failure no longer undoes them', 'let the tool own the transaction (no BEGIN/COMMIT in goose or dbmate files), or switch it off (`-- +goose NO TRANSACTION`, `-- migrate:up transaction:false`) and write one `BEGIN … COMMIT`', { locking: false }),
+    'identifier-too-long': rule('identifier-too-long', 'error', 'PostgreSQL silently truncates identifiers to 63 bytes: the object gets another name than the one code and later migrations use, and two long names can collide', 'choose a name of at most 63 bytes', { locking: false }),
+    'code-still-references': rule('code-still-references', 'warning', 'application code in this change still names what the migration drops or renames: that code fails as soon as the migration runs', 'remove those uses and deploy that first; drop or rename in a later migration marked `-- rollgate: contract reason="…"`', { locking: false }),
+    'missing-down': rule('missing-down', 'warning', 'without a down migration the schema change cannot be reverted with the tool that applied it', 'add the matching down migration (`*.down.sql`, `-- +goose Down`, `-- migrate:down`)', { locking: false }),
+    'empty-migration': rule('empty-migration', 'warning', 'the migration has no statement (an unsaved buffer or a bad merge?); the tool still records it as applied', 'write the intended SQL, or delete the file', { locking: false }),
+    'unreadable-migration': rule('unreadable-migration', 'error', 'the file contains a NUL byte: PostgreSQL and the migration tools stop reading text there, so what follows would neither be linted nor run as written', 'save the migration as plain UTF-8 text', { locking: false }),
+    'syntax-error': rule('syntax-error', 'error', 'PostgreSQL cannot parse this statement', 'fix the SQL so that PostgreSQL accepts it', { locking: false }),
+    'invalid-directive': rule('invalid-directive', 'error', 'a rollgate directive must say why it is safe, so reviewers can judge it', 'write `-- rollgate: allow <rule> reason="…"` or `-- rollgate: contract reason="…"` with a reason', { locking: false }),
+};
+/** Whether `id` names a rule. */
+function isRuleId(id) {
+    return RULE_IDS.includes(id);
+}
+
+;// CONCATENATED MODULE: ./src/core/migrations/code-references.ts
+
+
+
+// Source code an application reads its database from: SQL strings, ORM models, query builders.
+const CODE_EXTENSIONS = new Set([
+    'ts', 'tsx', 'js', 'jsx', 'mjs', 'cjs', 'vue', 'svelte', 'go', 'py', 'rb', 'erb', 'java', 'kt', 'kts', 'scala', 'cs', 'php', 'rs', 'ex', 'exs', 'heex', 'sql', 'prisma', 'graphql', 'gql',
+]);
+// Migrations name every table and column they ever touched; they are history, not running code.
+const MIGRATION_DIRS = new Set(['migrations', 'migration', 'migrate', 'drizzle']);
+const MAX_FILE_BYTES = 2 * 1024 * 1024;
+const WORD = /[A-Za-z_][A-Za-z0-9_]*/g;
+/** Whether a repository path is application source code (not a migration, not a dependency). */
+function isApplicationCode(path) {
+    const p = path.replace(/\\/g, '/');
+    const ext = external_node_path_.posix.extname(p).slice(1).toLowerCase();
+    if (!CODE_EXTENSIONS.has(ext))
+        return false;
+    const dirs = external_node_path_.posix.dirname(p).split('/');
+    if (dirs.some((d) => MIGRATION_DIRS.has(d.toLowerCase())))
+        return false;
+    if (/\.min\.js$/.test(p) || /(^|\/)(package-lock|yarn\.lock)/.test(p))
+        return false;
+    return true;
+}
+/** Reads the application's source files under `root` into a word index (files are repository paths). */
+function indexApplicationCode(root, files) {
+    const texts = function* () {
+        for (const file of files) {
+            if (!isApplicationCode(file))
+                continue;
+            const path = (0,external_node_path_.join)(root, file);
+            try {
+                if ((0,external_node_fs_.statSync)(path).size > MAX_FILE_BYTES)
+                    continue;
+                yield [file, (0,external_node_fs_.readFileSync)(path, 'utf8')];
+            }
+            catch {
+                // Unreadable (a dangling link, a race with a checkout): nothing to search in it.
+            }
+        }
+    };
+    return indexCodeTexts(texts());
+}
+/** Builds the word index from `[repository path, text]` pairs of application source files. */
+function indexCodeTexts(texts) {
+    const words = new Map();
+    const lines = new Map();
+    let count = 0;
+    for (const [file, text] of texts) {
+        if (!isApplicationCode(file) || text.length > MAX_FILE_BYTES || text.includes('\0'))
+            continue;
+        count++;
+        const fileLines = text.split('\n');
+        lines.set(file, fileLines);
+        fileLines.forEach((lineText, i) => {
+            for (const [word] of lineText.matchAll(WORD)) {
+                let byFile = words.get(word);
+                if (!byFile)
+                    words.set(word, (byFile = new Map()));
+                const lines = byFile.get(file);
+                if (!lines)
+                    byFile.set(file, [i + 1]);
+                else if (lines.at(-1) !== i + 1)
+                    lines.push(i + 1);
+            }
+        });
+    }
+    return { files: count, words, lines };
+}
+const INITIALISMS = new Set(['id', 'url', 'uri', 'uid', 'uuid', 'ip', 'api', 'http', 'json', 'sql', 'html', 'sha']);
+function pascal(snake, initialisms) {
+    return snake
+        .split('_')
+        .filter(Boolean)
+        .map((part) => (initialisms && INITIALISMS.has(part) ? part.toUpperCase() : part.charAt(0).toUpperCase() + part.slice(1)))
+        .join('');
+}
+/** The names code uses for a snake_case column: itself, camelCase, PascalCase (also Go-style `UserID`). */
+function columnSpellings(column) {
+    const p = pascal(column, false);
+    return [...new Set([column, p.charAt(0).toLowerCase() + p.slice(1), p, pascal(column, true)])];
+}
+function singular(word) {
+    if (/ies$/.test(word))
+        return `${word.slice(0, -3)}y`;
+    if (/(ses|xes|ches|shes)$/.test(word))
+        return word.slice(0, -2);
+    if (/[^s]s$/.test(word))
+        return word.slice(0, -1);
+    return word;
+}
+/** The names code uses for a table: itself, and its model names (`order_items` → `OrderItem`, `orderItem`). */
+function tableSpellings(table) {
+    const bare = table.includes('.') ? table.slice(table.lastIndexOf('.') + 1) : table;
+    const one = singular(bare);
+    const model = pascal(one, false);
+    return [...new Set([bare, one, model, model.charAt(0).toLowerCase() + model.slice(1), pascal(bare, false)])];
+}
+const code_references_escape = (w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+// A declaration that opens a model's scope: Prisma `model X {`, Go `type X struct`, a class,
+// an interface, Diesel's `x (id) {`, `CREATE TABLE x`.
+const DECLARATION = /^\s*(?:export\s+)?(?:(?:model|type|class|struct|interface|enum|pub\s+struct|create\s+table(?:\s+if\s+not\s+exists)?)\s+["'`]?\w+|\w+\s*\(\w+\)\s*\{)/i;
+const COLUMN_CONTEXT_LINES = 5;
+// Comments describe; they do not query. `#[` is a Rust attribute, not a comment.
+const COMMENT = /^\s*(?:\/\/|--|\/\*|\*|#(?!\[)|<!--)/;
+const SCOPE_LINES = 150;
+/**
+ * Whether a line names the table as a table: after FROM/JOIN/INTO/UPDATE/TABLE/REFERENCES, as a
+ * quoted name (query builders, `@@map("x")`, `TableName()`), declaring its model, or as a Diesel
+ * or ORM accessor (`x::table`, `prisma.model`). A bare word is not enough: `role`, `group` or
+ * `url` are everyday variable names.
+ */
+function tableMentionPattern(table) {
+    const spellings = tableSpellings(table).map(code_references_escape).join('|');
+    const bare = code_references_escape(table.slice(table.lastIndexOf('.') + 1));
+    const model = tableSpellings(table).filter((s) => /^[A-Z]/.test(s)).map(code_references_escape).join('|');
+    const camel = tableSpellings(table).filter((s) => /^[a-z]/.test(s)).map(code_references_escape).join('|');
+    const sql = new RegExp([
+        `\\b(?:from|join|into|update|table|references|truncate)\\s+(?:only\\s+)?(?:\\w+\\.)?["'\`]?(?:${bare})\\b`,
+        `["'\`](?:${spellings})["'\`]`,
+        `\\b(?:model|type|class|struct|interface|enum)\\s+(?:${model})\\b`,
+        `^\\s*(?:${bare})\\s*\\(\\w+\\)\\s*\\{`,
+    ].join('|'), 'i');
+    // Case matters here: a Diesel table path (`x::table`, `x::column`), not a module of the same
+    // name (`x::Type`); a Prisma-style client accessor.
+    const code = new RegExp(`\\b(?:${bare})::(?![A-Z{])|\\b(?:prisma|client|db|tx)\\.(?:${camel})\\b`);
+    return { test: (line) => sql.test(line) || code.test(line) };
+}
+/**
+ * Where the application still names what a removal takes away. A table counts where a line names
+ * it as a table; a column where one of its spellings sits within a few lines of such a mention
+ * (one SQL statement) or inside the declaration of the table's model, so the same column name in
+ * another table, or an everyday word, is not blamed.
+ */
+function findCodeReferences(index, removal) {
+    const table = tableMentionPattern(removal.table);
+    const candidates = (spellings) => {
+        const found = new Map();
+        for (const s of spellings)
+            for (const [file, lines] of index.words.get(s) ?? []) {
+                const set = found.get(file) ?? new Set();
+                for (const l of lines)
+                    set.add(l);
+                found.set(file, set);
+            }
+        return found;
+    };
+    const refs = [];
+    if (removal.kind === 'table' || !removal.column) {
+        for (const [file, lines] of candidates(tableSpellings(removal.table))) {
+            const text = index.lines.get(file) ?? [];
+            for (const line of lines)
+                if (!COMMENT.test(text[line - 1] ?? '') && table.test(text[line - 1] ?? ''))
+                    refs.push({ file, line });
+        }
+        return refs.sort(byPlace);
+    }
+    const own = new Set(tableSpellings(removal.table));
+    // An occurrence qualified by something else (`community::id`, `form.follower_id`) is that
+    // thing's; short qualifiers are let through, as SQL aliases (`u.email`) usually are.
+    const column = new RegExp(`(?:(\\w+)(::|\\.))?\\b(?:${columnSpellings(removal.column).map(code_references_escape).join('|')})\\b`, 'g');
+    const namesColumn = (lineText) => [...lineText.matchAll(column)].some((m) => {
+        const qualifier = m[1];
+        if (!qualifier || own.has(qualifier))
+            return true;
+        return m[2] === '.' && qualifier.length <= 3;
+    });
+    for (const [file, lines] of candidates(columnSpellings(removal.column))) {
+        const text = index.lines.get(file) ?? [];
+        const mentions = (i) => table.test(text[i] ?? '');
+        for (const line of lines) {
+            const i = line - 1;
+            if (COMMENT.test(text[i] ?? '') || !namesColumn(text[i] ?? ''))
+                continue;
+            let near = false;
+            for (let j = Math.max(0, i - COLUMN_CONTEXT_LINES); j <= Math.min(text.length - 1, i + COLUMN_CONTEXT_LINES) && !near; j++)
+                near = mentions(j);
+            if (!near) {
+                // The nearest declaration above: the model whose body this line is in.
+                for (let j = i; j >= Math.max(0, i - SCOPE_LINES); j--) {
+                    if (DECLARATION.test(text[j] ?? '')) {
+                        near = mentions(j);
+                        break;
+                    }
+                }
+            }
+            if (near)
+                refs.push({ file, line });
+        }
+    }
+    return refs.sort(byPlace);
+}
+function byPlace(a, b) {
+    return a.file.localeCompare(b.file) || a.line - b.line;
+}
+const LISTED = 10;
+/**
+ * One finding per drop or rename that application code still names: a warning, or an error when
+ * the contract must be strict. A `contract` (or `allow code-still-references`) directive with its
+ * reason acknowledges it.
+ */
+function codeReferenceFindings(removals, index, options) {
+    const rule = RULES['code-still-references'];
+    const findings = [];
+    for (const removal of removals) {
+        if (removal.acknowledged)
+            continue;
+        const refs = findCodeReferences(index, removal);
+        if (refs.length === 0)
+            continue;
+        const files = new Set(refs.map((r) => r.file)).size;
+        const listed = refs.slice(0, LISTED).map((r) => `${r.file}:${r.line}`).join(', ');
+        const more = refs.length > LISTED ? ` and ${refs.length - LISTED} more` : '';
+        const name = removal.kind === 'table' ? removal.table.replace(/^public\./, '') : removal.column;
+        findings.push({
+            file: removal.file,
+            line: removal.line,
+            rule: 'code-still-references',
+            severity: options.strict ? 'error' : 'warning',
+            message: `${removal.what}, yet ${refs.length} line(s) in ${files} application file(s) still name ${name}: ${listed}${more}: ${rule.why}. Instead: ${rule.instead} [code-still-references]`,
+        });
+    }
+    return findings;
+}
+
 ;// CONCATENATED MODULE: ./src/core/migrations/layouts.ts
 
 
@@ -80858,7 +80351,9 @@ function isMigrationPath(path) {
     return false;
 }
 /** Reads one migration file's text into what the linter needs, per its layout. */
-function readMigrationSource(file, text, hasFile) {
+function readMigrationSource(file, raw, hasFile) {
+    // Editors on Windows save UTF-8 with a byte order mark; PostgreSQL's parser would choke on it.
+    const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
     const p = file.replace(/\\/g, '/');
     const base = external_node_path_.posix.basename(p);
     const lines = text.split('\n');
@@ -80960,64 +80455,6 @@ function migrationOrder(a, b) {
     return a.localeCompare(b, 'en', { numeric: true });
 }
 
-;// CONCATENATED MODULE: ./src/core/migrations/rules.ts
-/** The identifiers of every migration rule, plus the linter's own problems. */
-const RULE_IDS = [
-    'drop-column',
-    'drop-table',
-    'rename-column',
-    'rename-table',
-    'add-column-required',
-    'add-column-volatile-default',
-    'alter-column-type',
-    'set-not-null',
-    'index-not-concurrent',
-    'concurrent-in-transaction',
-    'constraint-not-valid',
-    'unique-or-pk-constraint',
-    'blocking-maintenance',
-    'drop-index',
-    'missing-lock-timeout',
-    'data-backfill-in-migration',
-    'missing-down',
-    'syntax-error',
-    'invalid-directive',
-];
-const rule = (id, severity, why, instead, flags = {}) => ({
-    id,
-    severity,
-    why,
-    instead,
-    contract: flags.contract ?? false,
-    locking: flags.locking ?? true,
-});
-/** The rule catalogue: every finding's message is built from its entry here. */
-const RULES = {
-    'drop-column': rule('drop-column', 'error', 'the running (old) version still reads this column; its queries fail the moment it is gone', 'stop reading and writing the column in code first, deploy, then drop it in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
-    'drop-table': rule('drop-table', 'error', 'the running (old) version still queries this table, and a rollback could not bring it back', 'remove every use in code first, deploy, then drop it in a later migration marked `-- rollgate: contract reason="…"`', { contract: true }),
-    'rename-column': rule('rename-column', 'error', 'the running (old) version still uses the old name: every query that names it fails at once', 'add the new column, write both, backfill, switch reads, then drop the old column in a contract migration', { contract: true }),
-    'rename-table': rule('rename-table', 'error', 'the running (old) version still uses the old name: every query that names it fails at once', 'rename and, in the same transaction, `CREATE VIEW old_name AS SELECT * FROM new_name` so old code keeps working; drop the view in a contract migration', { contract: true }),
-    'add-column-required': rule('add-column-required', 'error', 'NOT NULL without a default fails on a table with rows, and old code inserting without the column breaks', 'add the column nullable (or with a constant default), backfill, add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT`, then `SET NOT NULL`'),
-    'add-column-volatile-default': rule('add-column-volatile-default', 'error', 'a default that must be computed per row (or any default before PostgreSQL 11) rewrites the whole table under an ACCESS EXCLUSIVE lock', 'add the column without a default, `ALTER COLUMN … SET DEFAULT …` for new rows, and backfill existing rows in batches'),
-    'alter-column-type': rule('alter-column-type', 'error', 'changing a column type rewrites the table under an ACCESS EXCLUSIVE lock, and old code may not read the new type', 'add a column of the new type, write both, backfill in batches, switch reads, drop the old column in a contract migration', { contract: true }),
-    'set-not-null': rule('set-not-null', 'error', 'SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock', 'add `CHECK (col IS NOT NULL) NOT VALID`, then `VALIDATE CONSTRAINT` (no write lock), then `SET NOT NULL` (PostgreSQL 12+ skips the scan)'),
-    'index-not-concurrent': rule('index-not-concurrent', 'error', 'building or dropping an index without CONCURRENTLY blocks writes to the table until it finishes', 'use `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY` or `REINDEX … CONCURRENTLY`, outside a transaction'),
-    'concurrent-in-transaction': rule('concurrent-in-transaction', 'error', 'CONCURRENTLY cannot run inside a transaction block: the migration fails when it is applied', 'put the concurrent statement in its own migration that runs outside a transaction (goose `-- +goose NO TRANSACTION`, dbmate `transaction:false`, sqlx `-- no-transaction`)', { locking: false }),
-    'constraint-not-valid': rule('constraint-not-valid', 'error', 'adding a FOREIGN KEY or CHECK validates every row while holding a lock that blocks writes', 'add it with `NOT VALID` (instant), then `VALIDATE CONSTRAINT` in a separate statement (does not block writes)'),
-    'unique-or-pk-constraint': rule('unique-or-pk-constraint', 'error', 'adding a UNIQUE or PRIMARY KEY constraint builds its index while blocking writes', '`CREATE UNIQUE INDEX CONCURRENTLY` first, then `ADD CONSTRAINT … UNIQUE USING INDEX` (or `PRIMARY KEY USING INDEX`)'),
-    'blocking-maintenance': rule('blocking-maintenance', 'error', 'VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE lock: reads and writes stop', 'run plain `VACUUM` (or pg_repack) outside the deploy, never in a migration'),
-    'drop-index': rule('drop-index', 'warning', 'queries of the running version may rely on this index and slow down sharply without it', 'check the index is unused (pg_stat_user_indexes.idx_scan) and drop it with `DROP INDEX CONCURRENTLY` after the new version is stable'),
-    'missing-lock-timeout': rule('missing-lock-timeout', 'warning', 'a statement waiting for a strong lock queues every other query on the table behind it', 'start the migration with `SET lock_timeout = \'2s\';` and retry the migration when it times out'),
-    'data-backfill-in-migration': rule('data-backfill-in-migration', 'warning', 'a table-wide UPDATE, DELETE or TRUNCATE locks or rewrites many rows inside the deploy and cannot be rolled back by redeploying', 'backfill in small batches from a job (`UPDATE … WHERE id BETWEEN … AND …`), outside the schema migration'),
-    'missing-down': rule('missing-down', 'warning', 'without a down migration the schema change cannot be reverted with the tool that applied it', 'add the matching down migration (`*.down.sql`, `-- +goose Down`, `-- migrate:down`)', { locking: false }),
-    'syntax-error': rule('syntax-error', 'error', 'PostgreSQL cannot parse this statement', 'fix the SQL so that PostgreSQL accepts it', { locking: false }),
-    'invalid-directive': rule('invalid-directive', 'error', 'a rollgate directive must say why it is safe, so reviewers can judge it', 'write `-- rollgate: allow <rule> reason="…"` or `-- rollgate: contract reason="…"` with a reason', { locking: false }),
-};
-/** Whether `id` names a rule. */
-function isRuleId(id) {
-    return RULE_IDS.includes(id);
-}
-
 // EXTERNAL MODULE: ./node_modules/libpg-query/wasm/index.cjs
 var wasm = __nccwpck_require__(2627);
 ;// CONCATENATED MODULE: ./src/core/migrations/sql.ts
@@ -81029,6 +80466,8 @@ function loadSqlParser() {
     loaded ??= (0,wasm.loadModule)();
     return loaded;
 }
+/** PostgreSQL keeps NAMEDATALEN - 1 bytes of an identifier and silently drops the rest. */
+const MAX_IDENTIFIER_BYTES = 63;
 /** Parses SQL text with PostgreSQL's own grammar; a syntax error comes back with its line and column. */
 function parseSql(text) {
     // libpg_query reports byte offsets into the UTF-8 text, not string indices.
@@ -81043,6 +80482,7 @@ function parseSql(text) {
         const message = err instanceof Error ? err.message : String(err);
         return { ok: false, message, line, column };
     }
+    const long = longIdentifierTokens(text);
     const statements = [];
     let previousEnd = 0;
     for (const raw of result.stmts ?? []) {
@@ -81051,15 +80491,25 @@ function parseSql(text) {
         const start = raw.stmt_location ?? 0;
         const gap = bytes.subarray(previousEnd, start).toString('utf8');
         const firstToken = start + leadingSpace(bytes, start);
+        const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
         statements.push({
             node: raw.stmt,
             line: sql_position(bytes, firstToken).line,
             directives: parseDirectives(gap, sql_position(bytes, previousEnd).line),
+            longIdentifiers: long.filter((t) => t.start >= start && t.start < end).map((t) => t.name),
         });
-        previousEnd = raw.stmt_len ? start + raw.stmt_len : bytes.length;
+        previousEnd = end;
     }
     const tail = bytes.subarray(previousEnd).toString('utf8');
     return { ok: true, statements, trailingDirectives: parseDirectives(tail, sql_position(bytes, previousEnd).line) };
+}
+// The scanner sees identifiers before the parser truncates them: unquoted ones fold to lower
+// case, quoted ones lose their quotes and `""` stands for one `"`.
+function longIdentifierTokens(text) {
+    return (0,wasm.scanSync)(text)
+        .tokens.filter((t) => t.tokenName === 'IDENT')
+        .map((t) => ({ start: t.start, name: t.text.startsWith('"') ? t.text.slice(1, -1).replace(/""/g, '"') : t.text.toLowerCase() }))
+        .filter((t) => Buffer.byteLength(t.name, 'utf8') > MAX_IDENTIFIER_BYTES);
 }
 function leadingSpace(bytes, start) {
     let n = 0;
@@ -81121,32 +80571,72 @@ function parseDirectives(gap, firstLine) {
 ;// CONCATENATED MODULE: ./src/core/migrations/lint.ts
 
 
+
 /** Lints migrations (in the order they apply) for changes that break a zero-downtime deploy. */
 async function lintMigrations(sources, options) {
     await loadSqlParser();
-    const fresh = () => ({ createdTables: new Set(), createdIndexes: new Set(), pendingNotNullChecks: new Map(), provenNotNull: new Set() });
+    const fresh = () => ({ createdTables: new Set(), createdIndexes: new Set(), constraints: new Map(), provenNotNull: new Set(), validatedUnseen: new Set() });
     let history = fresh();
-    const findings = [];
-    const contracts = [];
-    const files = [];
+    const report = { files: [], findings: [], contracts: [], irreversible: false, removals: [] };
+    const earlier = earlierChecks(options.repository ?? []);
     for (const source of sources) {
         if (source.isDown)
             continue;
-        files.push(source.file);
+        report.files.push(source.file);
         if (options.oneChange === false)
             history = fresh();
-        lintSource(source, options, history, findings, contracts);
+        lintSource(source, options, history, report, (key) => earlier(key, source.file));
     }
-    return { files, findings, contracts, irreversible: contracts.length > 0 };
+    report.irreversible = report.contracts.length > 0;
+    return report;
 }
 function finding(file, line, rule, what) {
     const r = RULES[rule];
     return { file, line, rule, severity: r.severity, message: `${what}: ${r.why}. Instead: ${r.instead} [${rule}]` };
 }
-function lintSource(source, options, history, findings, contracts) {
+/**
+ * The NOT NULL checks the repository's migrations define, read lazily (only a VALIDATE of a
+ * constraint the linted files do not define needs them): the column for `table.constraint` if a
+ * migration ordered before `file` adds it.
+ */
+function earlierChecks(repository) {
+    let defined;
+    return (key, file) => {
+        if (!defined) {
+            defined = new Map();
+            for (const source of typeof repository === 'function' ? repository() : repository) {
+                if (source.isDown || source.upSql.includes('\0'))
+                    continue;
+                const parsed = parseSql(source.upSql);
+                if (!parsed.ok)
+                    continue;
+                const constraints = new Map();
+                for (const s of parsed.statements)
+                    collectConstraints(s.node, constraints);
+                for (const [k, c] of constraints)
+                    if (!defined.has(k))
+                        defined.set(k, { ...c, file: source.file });
+            }
+        }
+        const found = defined.get(key);
+        return found && migrationOrder(found.file, file) < 0 ? { column: found.column } : undefined;
+    };
+}
+function lintSource(source, options, history, report, earlierCheck) {
     const { file } = source;
+    const findings = report.findings;
     if (source.missingDown)
         findings.push(finding(file, 1, 'missing-down', `${source.layout} migration without a down migration`));
+    const nul = source.upSql.indexOf('\0');
+    if (nul >= 0) {
+        const line = source.upSql.slice(0, nul).split('\n').length;
+        findings.push(finding(file, line, 'unreadable-migration', `NUL byte at line ${line}; the rest of the file is not linted`));
+        return;
+    }
+    if (source.upSql.trim() === '') {
+        findings.push(finding(file, 1, 'empty-migration', 'empty migration'));
+        return;
+    }
     const parsed = parseSql(source.upSql);
     if (!parsed.ok) {
         findings.push({
@@ -81158,46 +80648,120 @@ function lintSource(source, options, history, findings, contracts) {
         });
         return;
     }
+    if (parsed.statements.length === 0)
+        findings.push(finding(file, 1, 'empty-migration', 'the migration has only comments'));
     const reportDirectives = (directives) => {
         for (const d of directives)
             if (d.kind === 'invalid')
                 findings.push({ ...finding(file, d.line, 'invalid-directive', d.problem), message: `${d.problem} [invalid-directive]` });
     };
-    let inTransaction = source.transaction === 'implicit';
-    let lockTimeoutSet = false;
-    let lockTimeoutWarned = false;
+    const tx = { tool: source.transaction === 'implicit', open: source.transaction === 'implicit', notValidInTransaction: new Set() };
+    const timeouts = { lock: false, statement: false, lockWarned: false, statementWarned: false };
     for (const statement of parsed.statements) {
         reportDirectives(statement.directives);
         const contract = statement.directives.find((d) => d.kind === 'contract');
         if (contract)
-            contracts.push({ file, line: statement.line, reason: contract.reason });
+            report.contracts.push({ file, line: statement.line, reason: contract.reason });
         const allowed = new Set(statement.directives.flatMap((d) => (d.kind === 'allow' ? d.rules : [])));
-        const tx = transactionChange(statement.node);
-        if (tx !== undefined && source.transaction !== 'implicit')
-            inTransaction = tx;
-        if (setsLockTimeout(statement.node))
-            lockTimeoutSet = true;
-        const hits = inspect(statement, options, history, inTransaction);
+        const hits = [...transactionHits(statement, tx), ...inspect(statement, options, history, tx.open)];
+        if (setsTimeout(statement.node, 'lock_timeout'))
+            timeouts.lock = true;
+        if (setsTimeout(statement.node, 'statement_timeout'))
+            timeouts.statement = true;
+        for (const name of statement.longIdentifiers)
+            hits.push({ rule: 'identifier-too-long', what: `names "${name}" (${Buffer.byteLength(name, 'utf8')} bytes, stored as "${truncated(name)}")` });
+        const validated = validatedInTransaction(statement.node, tx);
+        if (validated)
+            hits.push({ rule: 'validate-in-same-transaction', what: `validates ${validated} in the transaction that added it NOT VALID` });
         for (const hit of hits) {
             const rule = RULES[hit.rule];
             if (rule.locking && hit.table && history.createdTables.has(hit.table))
                 continue;
             if (rule.locking && hit.index && history.createdIndexes.has(hit.index))
                 continue;
+            if (hit.removal)
+                report.removals.push({ file, line: statement.line, ...hit.removal, what: hit.what, acknowledged: contract !== undefined || allowed.has('code-still-references') });
             if (allowed.has(hit.rule))
                 continue;
             if (contract && rule.contract)
                 continue;
             findings.push(finding(file, statement.line, hit.rule, hit.what));
         }
-        const locked = strongLockTarget(statement.node);
-        if (locked && !history.createdTables.has(locked) && !lockTimeoutSet && !lockTimeoutWarned && !allowed.has('missing-lock-timeout')) {
-            lockTimeoutWarned = true;
-            findings.push(finding(file, statement.line, 'missing-lock-timeout', `locks ${display(locked)} without a lock_timeout set earlier in this migration`));
+        const locked = lockTarget(statement.node);
+        if (locked && !(locked.table && history.createdTables.has(locked.table))) {
+            if (!timeouts.lock && !timeouts.lockWarned && !allowed.has('missing-lock-timeout')) {
+                timeouts.lockWarned = true;
+                findings.push(finding(file, statement.line, 'missing-lock-timeout', `${locked.what} without a lock_timeout set earlier in this migration`));
+            }
+            if (!timeouts.statement && !timeouts.statementWarned && !allowed.has('missing-statement-timeout')) {
+                timeouts.statementWarned = true;
+                findings.push(finding(file, statement.line, 'missing-statement-timeout', `${locked.what} without a statement_timeout set earlier in this migration`));
+            }
         }
-        remember(statement.node, history);
+        remember(statement.node, history, tx, earlierCheck);
+    }
+    if (!tx.tool && tx.open && tx.explicitBegin !== undefined) {
+        const line = tx.explicitBegin;
+        const silenced = parsed.statements.find((s) => s.line === line)?.directives.some((d) => d.kind === 'allow' && d.rules.includes('uncommitted-transaction'));
+        if (!silenced)
+            findings.push(finding(file, line, 'uncommitted-transaction', `the transaction begun at line ${line} is never committed`));
     }
     reportDirectives(parsed.trailingDirectives);
+}
+function truncated(name) {
+    const bytes = Buffer.from(name, 'utf8');
+    let end = MAX_IDENTIFIER_BYTES;
+    // PostgreSQL cuts at a character boundary.
+    while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80)
+        end--;
+    return bytes.subarray(0, end).toString('utf8');
+}
+/** Follows BEGIN / COMMIT / ROLLBACK, and reports those that nest or end a transaction the file does not own. */
+function transactionHits(statement, tx) {
+    const node = statement.node;
+    if (!('TransactionStmt' in node))
+        return [];
+    const toolName = 'the transaction the migration tool wraps this file in';
+    switch (node.TransactionStmt.kind) {
+        case 'TRANS_STMT_BEGIN':
+        case 'TRANS_STMT_START': {
+            const nested = tx.open;
+            if (!nested) {
+                tx.open = true;
+                tx.explicitBegin = statement.line;
+            }
+            if (tx.tool)
+                return [{ rule: 'nested-transaction', what: nested ? `begins a transaction inside ${toolName}` : 'begins a transaction of its own after ending the tool\'s' }];
+            return nested ? [{ rule: 'nested-transaction', what: 'begins a transaction while one is already open' }] : [];
+        }
+        case 'TRANS_STMT_COMMIT':
+        case 'TRANS_STMT_ROLLBACK':
+        case 'TRANS_STMT_PREPARE': {
+            const wasOpen = tx.open;
+            tx.open = false;
+            tx.explicitBegin = undefined;
+            tx.notValidInTransaction.clear();
+            if (tx.tool)
+                return [{ rule: 'nested-transaction', what: wasOpen ? `ends ${toolName}` : 'ends a transaction that is not open' }];
+            return wasOpen ? [] : [{ rule: 'nested-transaction', what: 'ends a transaction that is not open' }];
+        }
+        default:
+            return [];
+    }
+}
+/** `table.constraint` when the statement validates, in the same open transaction, a constraint added NOT VALID there. */
+function validatedInTransaction(node, tx) {
+    if (!tx.open || !('AlterTableStmt' in node))
+        return undefined;
+    const table = tableName(node.AlterTableStmt.relation);
+    for (const n of node.AlterTableStmt.cmds ?? []) {
+        if (!('AlterTableCmd' in n) || n.AlterTableCmd.subtype !== 'AT_ValidateConstraint')
+            continue;
+        const key = `${table}.${n.AlterTableCmd.name ?? ''}`;
+        if (tx.notValidInTransaction.has(key))
+            return `${display(table)}.${n.AlterTableCmd.name ?? '?'}`;
+    }
+    return undefined;
 }
 function tableName(rel) {
     if (!rel?.relname)
@@ -81210,28 +80774,29 @@ function display(table) {
 function names(list) {
     return (list ?? []).flatMap((n) => ('String' in n && n.String.sval !== undefined ? [n.String.sval] : []));
 }
-function transactionChange(node) {
-    if (!('TransactionStmt' in node))
-        return undefined;
-    switch (node.TransactionStmt.kind) {
-        case 'TRANS_STMT_BEGIN':
-        case 'TRANS_STMT_START':
-            return true;
-        case 'TRANS_STMT_COMMIT':
-        case 'TRANS_STMT_ROLLBACK':
-        case 'TRANS_STMT_PREPARE':
-        case 'TRANS_STMT_COMMIT_PREPARED':
-        case 'TRANS_STMT_ROLLBACK_PREPARED':
-            return false;
-        default:
-            return undefined;
-    }
+// An option written `(FULL)` is on; `(FULL false)`, `(FULL off)`, `(FULL 0)` are off.
+function optionOn(options, name) {
+    const d = (options ?? []).flatMap((o) => ('DefElem' in o && o.DefElem.defname === name ? [o.DefElem] : [])).at(-1);
+    if (!d)
+        return false;
+    const arg = d.arg;
+    if (!arg)
+        return true;
+    if ('String' in arg)
+        return !/^(false|off|no|0)$/i.test(arg.String.sval ?? '');
+    if ('Integer' in arg)
+        return (arg.Integer.ival ?? 0) !== 0;
+    if ('Boolean' in arg)
+        return arg.Boolean.boolval === true;
+    if ('A_Const' in arg)
+        return !(arg.A_Const.boolval?.boolval === false || arg.A_Const.ival?.ival === 0);
+    return true;
 }
-function setsLockTimeout(node) {
+function setsTimeout(node, setting) {
     if (!('VariableSetStmt' in node))
         return false;
     const set = node.VariableSetStmt;
-    if (set.name !== 'lock_timeout' || set.kind !== 'VAR_SET_VALUE')
+    if (set.name?.toLowerCase() !== setting || set.kind !== 'VAR_SET_VALUE')
         return false;
     const value = set.args?.[0];
     if (!value || !('A_Const' in value))
@@ -81244,26 +80809,66 @@ function setsLockTimeout(node) {
         return !/^0+(ms|s|min)?$/.test((c.sval.sval ?? '').trim());
     return true;
 }
-/** The existing table a statement takes an ACCESS EXCLUSIVE (or write-blocking) lock on, if any. */
-function strongLockTarget(node) {
-    if ('AlterTableStmt' in node && node.AlterTableStmt.objtype === 'OBJECT_TABLE') {
+function rangeVars(list) {
+    return (list ?? []).map((n) => ('RangeVar' in n ? tableName(n.RangeVar) : undefined));
+}
+/**
+ * What a statement locks beyond plain reads and writes, if anything: every schema change, explicit
+ * LOCK, maintenance command and COMMENT waits in the lock queue. `table` is set when the object is a
+ * table (exempt when the change created it). CONCURRENTLY index builds are left out on purpose:
+ * they do not block writes while waiting, and a timeout midway leaves an INVALID index behind.
+ */
+function lockTarget(node) {
+    const on = (verb, table) => ({ what: `${verb} ${display(table)}`, table });
+    if ('AlterTableStmt' in node) {
         // VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: reads and writes go on while it scans.
         const cmds = node.AlterTableStmt.cmds ?? [];
         if (cmds.length > 0 && cmds.every((c) => 'AlterTableCmd' in c && c.AlterTableCmd.subtype === 'AT_ValidateConstraint'))
             return undefined;
-        return tableName(node.AlterTableStmt.relation);
+        return on('alters', tableName(node.AlterTableStmt.relation));
     }
-    if ('RenameStmt' in node && (node.RenameStmt.renameType === 'OBJECT_TABLE' || node.RenameStmt.renameType === 'OBJECT_COLUMN'))
-        return tableName(node.RenameStmt.relation);
-    if ('IndexStmt' in node && !node.IndexStmt.concurrent)
-        return tableName(node.IndexStmt.relation);
+    if ('RenameStmt' in node)
+        return node.RenameStmt.relation ? on('renames in', tableName(node.RenameStmt.relation)) : { what: 'renames an object' };
+    if ('IndexStmt' in node)
+        return node.IndexStmt.concurrent ? undefined : on('indexes', tableName(node.IndexStmt.relation));
+    if ('ReindexStmt' in node)
+        return optionOn(node.ReindexStmt.params, 'concurrently') ? undefined : { what: 'reindexes', table: tableName(node.ReindexStmt.relation) };
     if ('CreateTrigStmt' in node)
-        return tableName(node.CreateTrigStmt.relation);
-    if ('DropStmt' in node && node.DropStmt.removeType === 'OBJECT_TABLE') {
+        return on('adds a trigger to', tableName(node.CreateTrigStmt.relation));
+    if ('DropStmt' in node) {
+        if (node.DropStmt.removeType === 'OBJECT_INDEX' && node.DropStmt.concurrent)
+            return undefined;
         const first = node.DropStmt.objects?.[0];
-        if (first && 'List' in first)
-            return qualified(names(first.List.items));
+        const table = node.DropStmt.removeType === 'OBJECT_TABLE' && first && 'List' in first ? qualified(names(first.List.items)) : undefined;
+        return table ? on('drops', table) : { what: 'drops an object' };
     }
+    if ('LockStmt' in node) {
+        const [table] = rangeVars(node.LockStmt.relations);
+        return on('locks', table);
+    }
+    if ('VacuumStmt' in node) {
+        const rel = node.VacuumStmt.rels?.[0];
+        return { what: node.VacuumStmt.is_vacuumcmd ? 'vacuums' : 'analyzes', table: rel && 'VacuumRelation' in rel ? tableName(rel.VacuumRelation.relation) : undefined };
+    }
+    if ('ClusterStmt' in node)
+        return on('clusters', tableName(node.ClusterStmt.relation));
+    if ('TruncateStmt' in node)
+        return on('truncates', rangeVars(node.TruncateStmt.relations)[0]);
+    if ('CommentStmt' in node) {
+        // A comment on a table or column created in this change waits for nobody.
+        const { objtype, object } = node.CommentStmt;
+        const parts = object && 'List' in object ? names(object.List.items) : [];
+        const table = objtype === 'OBJECT_TABLE' ? qualified(parts) : objtype === 'OBJECT_COLUMN' ? qualified(parts.slice(0, -1)) : undefined;
+        return table ? on('comments on', table) : { what: 'comments on an object' };
+    }
+    if ('CreateEnumStmt' in node || 'CompositeTypeStmt' in node || 'CreateRangeStmt' in node || 'AlterEnumStmt' in node)
+        return { what: 'creates or alters a type' };
+    if ('AlterDomainStmt' in node)
+        return { what: 'alters a domain' };
+    if ('RuleStmt' in node)
+        return on('adds a rule to', tableName(node.RuleStmt.relation));
+    if ('AlterObjectSchemaStmt' in node)
+        return { what: 'moves an object to another schema', table: tableName(node.AlterObjectSchemaStmt.relation) };
     return undefined;
 }
 function qualified(parts) {
@@ -81291,6 +80896,7 @@ const NON_VOLATILE_FUNCTIONS = new Set([
     'json_build_array',
     'array_fill',
 ]);
+const NO_ARGUMENT_FUNCTIONS = new Set(['now', 'transaction_timestamp', 'statement_timestamp']);
 /** The first function call in a default expression that may differ per row, if any. */
 function volatileCall(expr) {
     if (Array.isArray(expr)) {
@@ -81305,8 +80911,11 @@ function volatileCall(expr) {
         return undefined;
     for (const [key, value] of Object.entries(expr)) {
         if (key === 'FuncCall' && value && typeof value === 'object') {
-            const fn = names(value.funcname).at(-1) ?? '?';
-            if (!NON_VOLATILE_FUNCTIONS.has(fn))
+            const call = value;
+            const fn = names(call.funcname).at(-1) ?? '?';
+            // now(123) is no function PostgreSQL knows: not the stable now() of the list.
+            const arityOk = !NO_ARGUMENT_FUNCTIONS.has(fn) || (call.args ?? []).length === 0;
+            if (!NON_VOLATILE_FUNCTIONS.has(fn) || !arityOk)
                 return `${fn}()`;
         }
         const found = volatileCall(value);
@@ -81328,18 +80937,30 @@ function notNullCheckColumn(c) {
         return undefined;
     return names(arg.ColumnRef.fields).at(-1);
 }
-function inspectAlterCommand(cmd, table, options, history) {
+function inspectAlterCommand(cmd, table, options, history, inTransaction) {
     const t = display(table);
     const hits = [];
     switch (cmd.subtype) {
         case 'AT_DropColumn':
-            hits.push({ rule: 'drop-column', what: `drops column ${t}.${cmd.name ?? '?'}`, table });
+            hits.push({ rule: 'drop-column', what: `drops column ${t}.${cmd.name ?? '?'}`, table, removal: table && cmd.name ? { kind: 'column', table, column: cmd.name } : undefined });
             break;
+        case 'AT_DropNotNull':
+            hits.push({ rule: 'drop-not-null', what: `drops NOT NULL from ${t}.${cmd.name ?? '?'}`, table });
+            break;
+        case 'AT_DetachPartition': {
+            const partition = cmd.def && 'PartitionCmd' in cmd.def ? cmd.def.PartitionCmd : undefined;
+            const name = display(tableName(partition?.name));
+            if (!partition?.concurrent)
+                hits.push({ rule: 'detach-partition-not-concurrent', what: `detaches partition ${name} from ${t} without CONCURRENTLY`, table });
+            else if (inTransaction)
+                hits.push({ rule: 'concurrent-in-transaction', what: `detaches partition ${name} from ${t} CONCURRENTLY inside a transaction` });
+            break;
+        }
         case 'AT_AlterColumnType':
             hits.push({ rule: 'alter-column-type', what: `changes the type of ${t}.${cmd.name ?? '?'}`, table });
             break;
         case 'AT_SetNotNull': {
-            const proven = options.pgVersion >= 12 && history.provenNotNull.has(`${table}.${cmd.name}`);
+            const proven = options.pgVersion >= 12 && (history.provenNotNull.has(`${table}.${cmd.name}`) || (table !== undefined && history.validatedUnseen.has(table)));
             if (!proven)
                 hits.push({ rule: 'set-not-null', what: `sets ${t}.${cmd.name ?? '?'} NOT NULL`, table });
             break;
@@ -81370,6 +80991,9 @@ function inspectAlterCommand(cmd, table, options, history) {
             for (const c of constraints) {
                 if (c.contype === 'CONSTR_UNIQUE' || c.contype === 'CONSTR_PRIMARY')
                     hits.push({ rule: 'unique-or-pk-constraint', what: `adds ${col} with a ${c.contype === 'CONSTR_UNIQUE' ? 'UNIQUE' : 'PRIMARY KEY'} constraint`, table });
+                // An inline REFERENCES or CHECK is validated against every existing row, under the ADD's lock.
+                if ((c.contype === 'CONSTR_FOREIGN' || c.contype === 'CONSTR_CHECK') && !c.skip_validation)
+                    hits.push({ rule: 'constraint-not-valid', what: `adds ${col} with an inline ${c.contype === 'CONSTR_FOREIGN' ? 'REFERENCES' : 'CHECK'} constraint (cannot be NOT VALID)`, table });
             }
             break;
         }
@@ -81396,22 +81020,24 @@ function inspect(statement, options, history, inTransaction) {
         if (stmt.objtype !== 'OBJECT_TABLE')
             return [];
         const table = tableName(stmt.relation);
-        return (stmt.cmds ?? []).flatMap((n) => ('AlterTableCmd' in n ? inspectAlterCommand(n.AlterTableCmd, table, options, history) : []));
+        return (stmt.cmds ?? []).flatMap((n) => ('AlterTableCmd' in n ? inspectAlterCommand(n.AlterTableCmd, table, options, history, inTransaction) : []));
     }
     if ('RenameStmt' in node) {
         const stmt = node.RenameStmt;
         const table = tableName(stmt.relation);
-        if (stmt.renameType === 'OBJECT_COLUMN' && stmt.relationType === 'OBJECT_TABLE')
-            return [{ rule: 'rename-column', what: `renames column ${display(table)}.${stmt.subname ?? '?'} to ${stmt.newname ?? '?'}`, table }];
+        if (stmt.renameType === 'OBJECT_COLUMN' && stmt.relationType === 'OBJECT_TABLE') {
+            const removal = table && stmt.subname ? { kind: 'column', table, column: stmt.subname } : undefined;
+            return [{ rule: 'rename-column', what: `renames column ${display(table)}.${stmt.subname ?? '?'} to ${stmt.newname ?? '?'}`, table, removal }];
+        }
         if (stmt.renameType === 'OBJECT_TABLE')
-            return [{ rule: 'rename-table', what: `renames table ${display(table)} to ${stmt.newname ?? '?'}`, table }];
+            return [{ rule: 'rename-table', what: `renames table ${display(table)} to ${stmt.newname ?? '?'}`, table, removal: table ? { kind: 'table', table } : undefined }];
         return [];
     }
     if ('DropStmt' in node) {
         const stmt = node.DropStmt;
         const objects = (stmt.objects ?? []).flatMap((o) => ('List' in o ? [qualified(names(o.List.items))] : []));
         if (stmt.removeType === 'OBJECT_TABLE')
-            return objects.map((table) => ({ rule: 'drop-table', what: `drops table ${display(table)}`, table }));
+            return objects.map((table) => ({ rule: 'drop-table', what: `drops table ${display(table)}`, table, removal: table ? { kind: 'table', table } : undefined }));
         if (stmt.removeType === 'OBJECT_INDEX') {
             return objects.flatMap((index) => {
                 const hits = [{ rule: 'drop-index', what: `drops index ${display(index)}`, index }];
@@ -81436,7 +81062,10 @@ function inspect(statement, options, history, inTransaction) {
     }
     if ('ReindexStmt' in node) {
         const stmt = node.ReindexStmt;
-        const concurrent = (stmt.params ?? []).some((p) => 'DefElem' in p && p.DefElem.defname === 'concurrently');
+        // PostgreSQL cannot reindex system catalogs concurrently: there is no safer form to suggest.
+        if (stmt.kind === 'REINDEX_OBJECT_SYSTEM')
+            return [];
+        const concurrent = optionOn(stmt.params, 'concurrently');
         const target = stmt.relation ? display(tableName(stmt.relation)) : (stmt.name ?? '');
         if (!concurrent)
             return [{ rule: 'index-not-concurrent', what: `reindexes ${target} without CONCURRENTLY`, table: tableName(stmt.relation) }];
@@ -81446,7 +81075,7 @@ function inspect(statement, options, history, inTransaction) {
     }
     if ('VacuumStmt' in node) {
         const stmt = node.VacuumStmt;
-        const full = stmt.is_vacuumcmd && (stmt.options ?? []).some((o) => 'DefElem' in o && o.DefElem.defname === 'full');
+        const full = stmt.is_vacuumcmd && optionOn(stmt.options, 'full');
         if (!full)
             return [];
         const rel = stmt.rels?.[0];
@@ -81466,19 +81095,72 @@ function inspect(statement, options, history, inTransaction) {
         return [{ rule: 'data-backfill-in-migration', what: `deletes every row of ${display(table)}`, table }];
     }
     if ('TruncateStmt' in node) {
-        return (node.TruncateStmt.relations ?? []).flatMap((r) => {
-            const table = 'RangeVar' in r ? tableName(r.RangeVar) : undefined;
-            return [{ rule: 'data-backfill-in-migration', what: `truncates ${display(table)}`, table }];
-        });
+        const tables = rangeVars(node.TruncateStmt.relations);
+        const hits = tables.map((table) => ({ rule: 'data-backfill-in-migration', what: `truncates ${display(table)}`, table }));
+        // Not exempt for new tables: CASCADE reaches tables that reference them, which need not be new.
+        if (node.TruncateStmt.behavior === 'DROP_CASCADE')
+            hits.push({ rule: 'truncate-cascade', what: `truncates ${tables.map(display).join(', ')} with CASCADE` });
+        return hits;
+    }
+    if ('DropdbStmt' in node)
+        return [{ rule: 'drop-database', what: `drops database ${node.DropdbStmt.dbname ?? '?'}` }];
+    if ('CreateDomainStmt' in node) {
+        const stmt = node.CreateDomainStmt;
+        const kinds = (stmt.constraints ?? []).flatMap((c) => ('Constraint' in c && (c.Constraint.contype === 'CONSTR_CHECK' || c.Constraint.contype === 'CONSTR_NOTNULL') ? [c.Constraint.contype === 'CONSTR_CHECK' ? 'CHECK' : 'NOT NULL'] : []));
+        if (kinds.length > 0)
+            return [{ rule: 'domain-constraint', what: `creates domain ${names(stmt.domainname).join('.')} with ${[...new Set(kinds)].join(' and ')}` }];
+        return [];
+    }
+    if ('AlterDomainStmt' in node) {
+        const stmt = node.AlterDomainStmt;
+        const c = stmt.def && 'Constraint' in stmt.def ? stmt.def.Constraint : undefined;
+        // subtype C is ADD CONSTRAINT: every column of the domain, in every table, is checked.
+        if (stmt.subtype !== 'C' || !c)
+            return [];
+        const domain = names(stmt.typeName).join('.');
+        const hits = [{ rule: 'domain-constraint', what: `adds a constraint to domain ${domain}` }];
+        if (!c.skip_validation)
+            hits.push({ rule: 'constraint-not-valid', what: `adds constraint ${c.conname ?? ''} to domain ${domain} without NOT VALID, checking every column of that type` });
+        return hits;
     }
     return [];
 }
+/** Named constraints a statement adds, by `table.constraint`, with the column when it is `CHECK (col IS NOT NULL)`. */
+function collectConstraints(node, into) {
+    const add = (table, c) => {
+        if (!table || !c.conname)
+            return;
+        const column = c.contype === 'CONSTR_CHECK' ? notNullCheckColumn(c) : undefined;
+        into.set(`${table}.${c.conname}`, column ? { column } : {});
+    };
+    if ('CreateStmt' in node) {
+        const table = tableName(node.CreateStmt.relation);
+        for (const element of node.CreateStmt.tableElts ?? []) {
+            if ('Constraint' in element)
+                add(table, element.Constraint);
+            if ('ColumnDef' in element)
+                for (const c of constraintsOf(element.ColumnDef))
+                    add(table, c);
+        }
+    }
+    else if ('AlterTableStmt' in node) {
+        const table = tableName(node.AlterTableStmt.relation);
+        for (const n of node.AlterTableStmt.cmds ?? []) {
+            if (!('AlterTableCmd' in n))
+                continue;
+            const def = n.AlterTableCmd.def;
+            if (n.AlterTableCmd.subtype === 'AT_AddConstraint' && def && 'Constraint' in def)
+                add(table, def.Constraint);
+        }
+    }
+}
 /** Records what a statement created, so later statements in the same PR are judged with it known. */
-function remember(node, history) {
+function remember(node, history, tx, earlierCheck) {
     if ('CreateStmt' in node) {
         const t = tableName(node.CreateStmt.relation);
         if (t)
             history.createdTables.add(t);
+        collectConstraints(node, history.constraints);
     }
     else if ('CreateTableAsStmt' in node) {
         const t = tableName(node.CreateTableAsStmt.into?.rel);
@@ -81502,17 +81184,21 @@ function remember(node, history) {
             if (cmd.subtype === 'AT_AddConstraint' && cmd.def && 'Constraint' in cmd.def) {
                 const c = cmd.def.Constraint;
                 const column = c.contype === 'CONSTR_CHECK' ? notNullCheckColumn(c) : undefined;
-                if (column && table && c.conname) {
-                    if (c.skip_validation)
-                        history.pendingNotNullChecks.set(c.conname, { table, column });
-                    else
-                        history.provenNotNull.add(`${table}.${column}`);
+                if (table && c.conname) {
+                    history.constraints.set(`${table}.${c.conname}`, column ? { column } : {});
+                    if (c.skip_validation && tx.open)
+                        tx.notValidInTransaction.add(`${table}.${c.conname}`);
                 }
+                if (column && table && !c.skip_validation)
+                    history.provenNotNull.add(`${table}.${column}`);
             }
-            if (cmd.subtype === 'AT_ValidateConstraint' && cmd.name) {
-                const pending = history.pendingNotNullChecks.get(cmd.name);
-                if (pending && pending.table === table)
-                    history.provenNotNull.add(`${pending.table}.${pending.column}`);
+            if (cmd.subtype === 'AT_ValidateConstraint' && cmd.name && table) {
+                const key = `${table}.${cmd.name}`;
+                const known = history.constraints.get(key) ?? earlierCheck(key);
+                if (!known)
+                    history.validatedUnseen.add(table);
+                else if (known.column)
+                    history.provenNotNull.add(`${table}.${known.column}`);
             }
         }
     }
@@ -82540,6 +82226,7 @@ async function reviewReleasePolicy(plan, options) {
 
 
 
+
 /** The PostgreSQL major version assumed when `pg-version` is not set. */
 const DEFAULT_PG_VERSION = 15;
 /** The PR event the workflow was triggered by, if any (GITHUB_EVENT_PATH). */
@@ -82598,16 +82285,20 @@ async function changedFiles(baseRef, cwd) {
         throw new errors/* ProviderError */.mZ('git', `cannot list the files changed since ${baseRef} (fetch it, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}`);
     return run.stdout.split('\0').filter(Boolean);
 }
-/** Finds the migrations to lint: those the PR changed, or all of them. */
+/** Finds the migrations to lint: those the PR changed, or all of them; and every file of the checkout, read once on demand. */
 async function collectMigrations(runtime, cwd, baseRef, all) {
     const extra = ((0,inputs/* getListInput */.DF)(runtime, 'migrations') ?? []).map(globToRegExp);
     const matches = (p) => isMigrationPath(p) || extra.some((re) => re.test(p));
+    let tree;
+    const everyFile = () => (tree ??= listFiles(cwd));
+    const everyMigration = () => everyFile().filter(matches).sort(migrationOrder);
+    const found = { everyMigration, everyFile };
     if (all)
-        return { files: listFiles(cwd).filter(matches).sort(migrationOrder), scope: 'all migrations' };
+        return { files: everyMigration(), scope: 'all migrations', ...found };
     if (baseRef)
-        return { files: (await changedFiles(baseRef, cwd)).filter(matches).sort(migrationOrder), scope: `migrations changed since ${baseRef}` };
+        return { files: (await changedFiles(baseRef, cwd)).filter(matches).sort(migrationOrder), scope: `migrations changed since ${baseRef}`, ...found };
     runtime.warning('no base-ref and no pull request: linting all migrations (set base-ref to lint only the changed ones)');
-    return { files: listFiles(cwd).filter(matches).sort(migrationOrder), scope: 'all migrations' };
+    return { files: everyMigration(), scope: 'all migrations', ...found };
 }
 /** The pre-deploy-checklist action: checklist with evidence, and the migration linter. */
 async function runPreDeployChecklistAction(runtime, deps = {}) {
@@ -82621,15 +82312,21 @@ async function runPreDeployChecklistAction(runtime, deps = {}) {
     const plan = readPlanEvidence(runtime, cwd);
     const items = resolveChecklist((0,inputs/* getOptionalInput */.lI)(runtime, 'config'), plan.ok ? plan.plan.checklist : undefined);
     const { body, source } = readBody(runtime, payload);
-    const { files, scope } = await collectMigrations(runtime, cwd, baseRef, all);
-    const sources = files.map((file) => {
-        const text = (0,external_node_fs_.readFileSync)((0,external_node_path_.join)(cwd, file), 'utf8');
-        return readMigrationSource(file, text, (p) => (0,external_node_fs_.existsSync)((0,external_node_path_.join)(cwd, p)));
-    });
+    const strictContract = (0,inputs/* getBooleanInput */.Vt)(runtime, 'strict-contract', false);
+    const { files, scope, everyMigration, everyFile } = await collectMigrations(runtime, cwd, baseRef, all);
+    const read = (file) => readMigrationSource(file, (0,external_node_fs_.readFileSync)((0,external_node_path_.join)(cwd, file), 'utf8'), (p) => (0,external_node_fs_.existsSync)((0,external_node_path_.join)(cwd, p)));
+    const sources = files.map(read);
     const lint = await runtime.group(`lint ${scope}: ${sources.filter((s) => !s.isDown).length} file(s)`, async () => {
-        const report = await lintMigrations(sources, { pgVersion, oneChange: !all });
+        const report = await lintMigrations(sources, { pgVersion, oneChange: !all, repository: () => (all ? sources : everyMigration().map(read)) });
         for (const f of report.files)
             runtime.info(f);
+        // What the migrations drop or rename, looked up in the application code of this checkout.
+        const removals = report.removals ?? [];
+        if (removals.some((r) => !r.acknowledged)) {
+            const index = indexApplicationCode(cwd, everyFile());
+            runtime.info(`application code: ${index.files} source file(s) searched for ${removals.length} dropped or renamed name(s)`);
+            report.findings.push(...codeReferenceFindings(removals, index, { strict: strictContract }));
+        }
         return report;
     });
     for (const f of lint.findings) {

@@ -42,7 +42,7 @@ const actions: { name: string; inputs: string[]; run: (rt: ActionRuntime) => Pro
   { name: 'pre-deploy-checklist (check-plan)', inputs: ['check-plan'], run: (rt) => runPlanCheckAction(rt) },
   { name: 'ramp', inputs: ['steps', 'to', 'gate', 'bake', 'version', 'records'], run: (rt) => runRampAction(rt) },
   { name: 'rollback', inputs: ['reason', 'attempts', 'to', 'flags', 'records', 'cause'], run: (rt) => runRollbackAction(rt) },
-  { name: 'pre-deploy-checklist', inputs: ['body', 'config', 'migrations', 'pg-version', 'all-migrations', 'comment', 'base-ref'], run: (rt) => runPreDeployChecklistAction(rt, { cwd: dir }) },
+  { name: 'pre-deploy-checklist', inputs: ['body', 'config', 'migrations', 'pg-version', 'all-migrations', 'strict-contract', 'comment', 'base-ref'], run: (rt) => runPreDeployChecklistAction(rt, { cwd: dir }) },
 ];
 
 describe('every action on arbitrary inputs: a plain result, never an internal error or a hang', () => {
