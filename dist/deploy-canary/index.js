@@ -65534,7 +65534,9 @@ function isMigrationPath(path) {
     return false;
 }
 /** Reads one migration file's text into what the linter needs, per its layout. */
-function readMigrationSource(file, text, hasFile) {
+function readMigrationSource(file, raw, hasFile) {
+    // Editors on Windows save UTF-8 with a byte order mark; PostgreSQL's parser would choke on it.
+    const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
     const p = file.replace(/\\/g, '/');
     const base = posix.basename(p);
     const lines = text.split('\n');

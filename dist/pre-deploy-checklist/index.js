@@ -34309,7 +34309,7 @@ module.exports = {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6797);
 /* harmony import */ var _core_rollout_pre_deploy_checklist_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5173);
-/* harmony import */ var _core_rollout_check_plan_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9229);
+/* harmony import */ var _core_rollout_check_plan_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7755);
 
 
 
@@ -34327,6 +34327,30 @@ __webpack_async_result__();
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   F: () => (/* binding */ formatValue)
 /* harmony export */ });
+/* unused harmony export chartLimit */
+/**
+ * The tightest bound on the canary a check sets at one round, for drawing: upper limits (max,
+ * stable + maxIncrease, stable × maxRatio, stable × (1 + allowedIncrease)) when it has any, else lower ones.
+ */
+function chartLimit(check, stable) {
+    const s = stable !== undefined && Number.isFinite(stable) ? stable : undefined;
+    const relative = (f, on) => (on !== undefined && s !== undefined ? f(s) : undefined);
+    const up = [
+        check.max,
+        relative((v) => v + (check.maxIncrease ?? 0), check.maxIncrease),
+        relative((v) => v * (check.maxRatio ?? 1), check.maxRatio),
+        check.direction === 'decrease' ? undefined : relative((v) => v * (1 + (check.allowedIncrease ?? 0)), check.allowedIncrease),
+    ].filter((v) => v !== undefined);
+    if (up.length > 0)
+        return Math.min(...up);
+    const down = [
+        check.min,
+        relative((v) => v - (check.maxDecrease ?? 0), check.maxDecrease),
+        relative((v) => v * (check.minRatio ?? 1), check.minRatio),
+        check.direction === 'increase' ? undefined : relative((v) => v * (1 - (check.allowedDecrease ?? 0)), check.allowedDecrease),
+    ].filter((v) => v !== undefined);
+    return down.length > 0 ? Math.max(...down) : undefined;
+}
 /** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
 function formatValue(value) {
     if (value === undefined)
@@ -55169,7 +55193,7 @@ const checkSchema = strictObject({
     minRatio: positive().optional(),
     /** A breach must persist this long before it counts. */
     for: durationSchema.optional(),
-    // Statistical judge (mann-whitney):
+    // Statistical judges (mann-whitney, paired):
     direction: schemas_enum(['increase', 'decrease', 'either'], { error: 'expected increase | decrease | either' }).optional(),
     allowedIncrease: nonNegative().optional(),
     allowedDecrease: nonNegative().optional(),
@@ -55181,7 +55205,7 @@ const checkSchema = strictObject({
     dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
-    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
+    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined || check.allowedIncrease !== undefined || check.allowedDecrease !== undefined;
     if (!hasLimit)
         ctx.addIssue({ code: 'custom', path: [], message: `expected at least one limit (${LIMIT_KEYS.join(', ')}); a check without one can never fail`, input: undefined });
     if (check.max !== undefined && check.min !== undefined && check.min > check.max)
@@ -55204,7 +55228,9 @@ const analysisSchema = strictObject({
     /** The range each measurement looks back over; defaults to the interval. */
     window: positiveDuration.optional(),
     checks: array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
-    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
+    judge: schemas_enum(['threshold', 'mann-whitney', 'paired'], { error: 'expected threshold | mann-whitney | paired' }).default('threshold'),
+    /** The paired judge may stop early, but never before this much of the bake (slow-burning faults). */
+    minBake: positiveDuration.optional(),
     score: strictObject({
         pass: percent('expected a score from 0 to 100').default(95),
         marginal: percent('expected a score from 0 to 100').default(75),
@@ -55216,6 +55242,22 @@ const analysisSchema = strictObject({
     .superRefine((a, ctx) => {
     if (a.interval > a.bake)
         ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
+    if (a.minBake !== undefined && a.minBake > a.bake)
+        ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
+    // Without {{track}} canary and stable run the same query, and every comparison passes.
+    a.checks.forEach((c, i) => {
+        const compares = a.judge !== 'threshold' || ['maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
+        if (compares && !/\{\{\s*track\s*\}\}/.test(c.query))
+            ctx.addIssue({ code: 'custom', path: ['checks', i, 'query'], message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`, input: c.query });
+    });
+    if (a.requests !== undefined && !/\{\{\s*track\s*\}\}/.test(a.requests))
+        ctx.addIssue({ code: 'custom', path: ['requests'], message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests', input: a.requests });
+    if (a.judge === 'paired')
+        a.checks.forEach((c, i) => {
+            const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
+            if (!tolerance)
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: 'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it', input: undefined });
+        });
     const names = new Set();
     a.checks.forEach((c, i) => {
         if (names.has(c.name))
@@ -55229,8 +55271,8 @@ const analysisSchema = strictObject({
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
     if (a.judge === 'threshold')
         a.checks.forEach((c, i) => {
-            if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
-                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
+            if (!LIMIT_KEYS.some((k) => c[k] !== undefined) && (c.direction !== undefined || c.allowedIncrease !== undefined || c.allowedDecrease !== undefined))
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`, input: undefined });
         });
 });
 // ── flags and notifications ────────────────────────────────────────────────────────────
@@ -55430,7 +55472,7 @@ const planSchema = strictObject({
 
 /***/ }),
 
-/***/ 9229:
+/***/ 7755:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55452,10 +55494,719 @@ var core_metrics = __nccwpck_require__(9711);
 var prometheus = __nccwpck_require__(4085);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
-// EXTERNAL MODULE: ./src/core/template.ts
-var core_template = __nccwpck_require__(9153);
 // EXTERNAL MODULE: ./src/core/analysis/report.ts
 var report = __nccwpck_require__(7582);
+;// CONCATENATED MODULE: ./src/core/analysis/sequential.ts
+// Anytime-valid confidence sequences for the mean of paired differences: an interval that may
+// be looked at after every window and still covers the true mean at every look at once with
+// probability ≥ 1 − α. Method: the Gaussian-mixture boundary of Robbins (1970) in the form of
+// Howard, Ramdas, McAuliffe & Sekhon (2021, "Time-uniform, nonparametric, nonasymptotic
+// confidence sequences", Ann. Statist. 49(2), eq. (14)), used with an estimated variance as the
+// asymptotic confidence sequence of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2024,
+// "Time-uniform central limit theory and asymptotic confidence sequences", Ann. Statist.).
+
+/**
+ * The mixture precision ρ² that makes the boundary tightest after `n` observations
+ * (Howard et al. 2021, eq. (15) approximately): tune it for the largest number of windows the bake allows.
+ */
+function sequential_mixtureFor(n, alpha) {
+    const l = -2 * Math.log(alpha);
+    return (l + Math.log(l + 1)) / Math.max(1, n);
+}
+/** Half-width of the two-sided normal-mixture boundary for the mean of n unit-variance observations. */
+function mixtureRadius(n, alpha, rho2) {
+    const a = n * rho2 + 1;
+    return Math.sqrt(((2 * a) / (n * n * rho2)) * Math.log(Math.sqrt(a) / alpha));
+}
+/**
+ * Half-width of the one-sided normal-mixture boundary (a half-normal mixture over effects in one
+ * direction, Howard et al. 2021, Prop. 6) for the mean of n unit-variance observations: the
+ * smallest s with 2·√(r/(n+r))·exp(s²/(2(n+r)))·Φ(s/√(n+r)) ≥ 1/α for the sum s, r = 1/ρ².
+ */
+function oneSidedMixtureRadius(n, alpha, rho2) {
+    const key = `${n} ${alpha} ${rho2}`;
+    const known = radii.get(key);
+    if (known !== undefined)
+        return known;
+    const r = 1 / rho2;
+    const v = n + r;
+    const logMartingale = (sum) => Math.log(2) + 0.5 * Math.log(r / v) + (sum * sum) / (2 * v) + Math.log(1 - normalUpperTail(sum / Math.sqrt(v)));
+    const target = -Math.log(alpha);
+    let lo = 0;
+    let hi = Math.sqrt(2 * v * (target + Math.log(v / r))) + 10;
+    for (let i = 0; i < 60; i++) {
+        const mid = (lo + hi) / 2;
+        if (logMartingale(mid) >= target)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    if (radii.size > 10_000)
+        radii.clear();
+    radii.set(key, hi / n);
+    return hi / n;
+}
+/** Boundaries already solved: a gate asks for the same few many times. */
+const radii = new Map();
+/** The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
+function normalQuantile(p) {
+    const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+    const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const poly = (k, x) => k.reduce((acc, v) => acc * x + v, 0);
+    if (p < 0.02425) {
+        const q = Math.sqrt(-2 * Math.log(p));
+        return poly(c, q) / (poly(d, q) * q + 1);
+    }
+    if (p > 1 - 0.02425)
+        return -normalQuantile(1 - p);
+    const q = p - 0.5;
+    const r = q * q;
+    return (poly(a, r) * q) / (poly(b, r) * r + 1);
+}
+/** Student's t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5); good to ~1e-3 for ν ≥ 3. */
+function studentQuantile(p, nu) {
+    const z = normalQuantile(p);
+    const z3 = z ** 3;
+    const z5 = z ** 5;
+    const z7 = z ** 7;
+    return z + (z3 + z) / (4 * nu) + (5 * z5 + 16 * z3 + 3 * z) / (96 * nu ** 2) + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu ** 3);
+}
+/**
+ * Small samples estimate the spread too low more often than not; the judge never trusts a
+ * spread estimated from fewer than this many differences.
+ */
+const sequential_MIN_DIFFERENCES = 5;
+/** Lag-1 autocorrelation of the differences, bias-corrected and clipped to [0, 0.95]. */
+function lagOneAutocorrelation(centred, ss) {
+    const n = centred.length;
+    if (n < sequential_MIN_DIFFERENCES || ss <= 0)
+        return 0;
+    let lag = 0;
+    for (let i = 1; i < n; i++)
+        lag += centred[i] * centred[i - 1];
+    // The lag-1 estimate is biased low by about (1 + 3r)/n in short series (Kendall 1954);
+    // add it back, or a slow drift would pass for independent noise.
+    const raw = lag / ss;
+    return Math.max(0, Math.min(0.95, raw + (1 + 3 * raw) / n));
+}
+/**
+ * A fixed-sample one-sided interval at level α for the mean of the differences (Student's t,
+ * with the same autocorrelation allowance): valid for one look only, the last one of the bake.
+ */
+function sequential_finalInterval(differences, alpha) {
+    const n = differences.length;
+    const mean = differences.reduce((a, b) => a + b, 0) / n;
+    const centred = differences.map((d) => d - mean);
+    const ss = centred.reduce((a, c) => a + c * c, 0);
+    const autocorrelation = lagOneAutocorrelation(centred, ss);
+    const sd = Math.sqrt(ss / Math.max(1, n - 1)) * Math.sqrt((1 + autocorrelation) / (1 - autocorrelation));
+    const radius = n >= 2 ? (studentQuantile(1 - alpha, n - 1) * sd) / Math.sqrt(n) : Number.POSITIVE_INFINITY;
+    return { n, mean, sd, lower: mean - radius, upper: mean + radius, autocorrelation };
+}
+/**
+ * The confidence sequence after the differences seen so far. The spread is the sample standard
+ * deviation times √((1 + r) / (1 − r)) for a positive lag-1 autocorrelation r (the long-run
+ * variance of an AR(1) series), so slowly drifting differences do not narrow the interval.
+ */
+function sequential_confidenceSequence(differences, alpha, rho2) {
+    const n = differences.length;
+    const mean = n === 0 ? Number.NaN : differences.reduce((a, b) => a + b, 0) / n;
+    if (n < 2)
+        return { n, mean, sd: Number.NaN, lower: Number.NEGATIVE_INFINITY, upper: Number.POSITIVE_INFINITY, autocorrelation: 0 };
+    const centred = differences.map((d) => d - mean);
+    const ss = centred.reduce((a, c) => a + c * c, 0);
+    const autocorrelation = lagOneAutocorrelation(centred, ss);
+    const sd = Math.sqrt(ss / (n - 1)) * Math.sqrt((1 + autocorrelation) / (1 - autocorrelation));
+    // Each bound is one-sided at α: a regression is judged on the lower bound, safety on the upper.
+    // The boundary assumes the spread is known; estimated from a few windows it is too often too
+    // small. Widening by Student's t over the normal quantile at the same level pays for that.
+    const estimated = n >= 3 ? studentQuantile(1 - alpha, n - 1) / normalQuantile(1 - alpha) : Number.POSITIVE_INFINITY;
+    const radius = sd * oneSidedMixtureRadius(n, alpha, rho2) * estimated;
+    return { n, mean, sd, lower: mean - radius, upper: mean + radius, autocorrelation };
+}
+
+// EXTERNAL MODULE: ./src/core/template.ts
+var core_template = __nccwpck_require__(9153);
+;// CONCATENATED MODULE: ./src/core/analysis/traffic.ts
+// What every judge needs to know about the two tracks' traffic: the queries filled in for each
+// track, the requests each served in a window, and whether the canary still serves now.
+
+
+
+/** Where a user reads how to write a ratio query whose numerator may have no series yet. */
+const NO_SERIES_HELP = 'docs/metrics-gate.md#a-numerator-with-no-series-yet';
+/** The canary's weight from the gate's options or the `weight` placeholder, if either says. */
+function traffic_canaryWeight(options) {
+    if (options.weight !== undefined)
+        return options.weight;
+    const fromVars = options.vars?.weight !== undefined ? Number(options.vars.weight) : Number.NaN;
+    return Number.isFinite(fromVars) ? fromVars : undefined;
+}
+/** Whether a query template names the track, so canary and stable get different series. */
+function namesTrack(template) {
+    return /\{\{\s*track\s*\}\}/.test(template);
+}
+/** A query filled in for both tracks. */
+function traffic_fillForTracks(template, vars, field) {
+    return { canary: renderTemplate(template, { ...vars, track: 'canary' }, field), stable: renderTemplate(template, { ...vars, track: 'stable' }, field) };
+}
+/** Why a check's filled-in queries cannot tell canary from stable, if they cannot. */
+function traffic_identicalQueries(name, queries) {
+    if (queries.canary !== queries.stable)
+        return undefined;
+    return `check ${name}: its canary and stable queries are identical (${queries.canary.slice(0, 120)}); put {{track}} in the query's track label, or every comparison is the stable release against itself`;
+}
+/** Counts the requests each track served in the window ending at `time`. No series is zero requests. */
+async function traffic_countRequests(provider, queries, time, signal) {
+    try {
+        const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
+        const counts = {};
+        for (const [track, outcome] of [['canary', canary], ['stable', stable]]) {
+            switch (outcome.kind) {
+                case 'no-data':
+                    counts[track] = 0;
+                    break;
+                case 'value':
+                    counts[track] = outcome.value;
+                    break;
+                case 'many-series':
+                    // A request count split over series is a query that is wrong; guessing a sum could pass a canary unseen.
+                    counts.error ??= `requests query: ${track}: ${outcome.count} series where one was expected (aggregate it with sum())`;
+                    break;
+                case 'nan':
+                case 'infinite':
+                    counts.problem ??= `requests query: ${track}: ${describeQueryOutcome(outcome)}`;
+                    break;
+            }
+        }
+        return counts;
+    }
+    catch (err) {
+        if (!isUserError(err))
+            throw err;
+        return { error: `requests query: ${describeError(err)}` };
+    }
+}
+function describeQueryOutcome(outcome) {
+    switch (outcome.kind) {
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
+        case 'value':
+            return formatValue(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series`;
+    }
+}
+/** A canary share this far below what is expected is traffic lost, not noise. */
+const LOST_FRACTION = 0.25;
+/** Below this many expected canary requests in a window, a low count can be chance (P(X ≤ 5 | 20) ≈ 2e-5). */
+const MIN_EXPECTED = 20;
+/** Requests the earlier windows must hold before their share sets an expectation. */
+const MIN_EARLIER = 200;
+/**
+ * Why the canary no longer serves, judged on the latest window: no requests at all, or far fewer
+ * than its weight (when known) or its own share earlier in the bake predicts relative to stable.
+ * `undefined` when it still serves.
+ */
+function traffic_canaryTrafficLoss(history, weight) {
+    const latest = history.at(-1);
+    if (!latest)
+        return undefined;
+    // Neither track counted: the metrics pipeline missed the window (a failed scrape), not the canary.
+    if (latest.canary <= 0 && latest.stable <= 0 && history.slice(0, -1).some((s) => s.stable > 0))
+        return undefined;
+    if (latest.canary <= 0)
+        return `the canary served 0 requests in the latest window (stable ${formatValue(latest.stable)})`;
+    const expectedShare = (() => {
+        if (weight !== undefined && weight > 0 && weight < 100)
+            return weight / 100;
+        // Pooled over the earlier windows, so one window's chance counts cannot set the expectation.
+        const earlier = history.slice(0, -1);
+        const canary = earlier.reduce((a, s) => a + s.canary, 0);
+        const total = earlier.reduce((a, s) => a + s.canary + s.stable, 0);
+        return earlier.length >= 2 && total >= MIN_EARLIER ? canary / total : undefined;
+    })();
+    if (expectedShare === undefined || expectedShare <= 0 || expectedShare >= 1)
+        return undefined;
+    const expected = (latest.stable * expectedShare) / (1 - expectedShare);
+    if (expected < MIN_EXPECTED || latest.canary >= expected * LOST_FRACTION)
+        return undefined;
+    // And beyond chance: windows are many, so a split this low must be a one-in-a-million event.
+    if (binomialLowerTail(latest.canary, latest.canary + latest.stable, expectedShare) > 1e-6)
+        return undefined;
+    const basis = weight !== undefined ? `its weight ${formatValue(weight)}%` : 'its share earlier in the bake';
+    return `the canary served ${formatValue(latest.canary)} requests in the latest window where ${basis} predicts about ${formatValue(Math.round(expected))} beside stable's ${formatValue(latest.stable)}`;
+}
+/**
+ * Windows in a row a loss must show before it counts: a window without canary requests is as
+ * often missed scrapes as a dead canary, and a dead canary stays dead. Short windows hold only a
+ * few scrapes (two failed scrapes can empty a 2 s window on a busy Prometheus), so they need three.
+ */
+function traffic_lossConfirmations(intervalMs) {
+    return intervalMs < 10_000 ? 3 : 2;
+}
+/**
+ * Traffic loss seen in each of the latest `windows` windows. With fewer windows than that there
+ * is nothing to confirm it with, and a loss in every one of them counts.
+ */
+function traffic_sustainedTrafficLoss(history, weight, windows) {
+    const now = traffic_canaryTrafficLoss(history, weight);
+    if (!now)
+        return undefined;
+    const needed = Math.min(windows, history.length);
+    for (let k = 1; k < needed; k++)
+        if (!traffic_canaryTrafficLoss(history.slice(0, history.length - k), weight))
+            return undefined;
+    return needed > 1 ? `${now}, and in the ${needed - 1} window(s) before` : now;
+}
+/** P(X ≤ k) for X ~ Binomial(n, p), summed term by term from 0 (k is small where it is asked). */
+function binomialLowerTail(k, n, p) {
+    const count = Math.round(n);
+    let term = Math.exp(count * Math.log1p(-p));
+    let sum = term;
+    for (let i = 0; i < Math.floor(k); i++) {
+        term *= ((count - i) / (i + 1)) * (p / (1 - p));
+        sum += term;
+    }
+    return Math.min(1, sum);
+}
+/** The explanation for a check with no series while the requests query shows the canary served. */
+function traffic_noSeriesWithTraffic(track, requests) {
+    return `the query returned no series while ${track} served ${formatValue(requests)} requests — a numerator with no series yet (no 5xx so far?); see ${NO_SERIES_HELP}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/paired.ts
+// The paired, sequential judge. Canary and stable serve at the same time and see the same load,
+// so most of what varies between windows (a burst, a slow dependency, the time of day) moves both
+// tracks alike. Comparing them window by window cancels that shared variation; an anytime-valid
+// confidence sequence on the mean paired difference lets the gate look after every window and
+// stop as soon as the answer is clear, with the false-alarm rate held at alpha however often it looks.
+
+
+
+
+
+
+/** The paired tests a check asks for: log-ratio for relative tolerances, difference for absolute ones. */
+function pairedTests(check) {
+    const direction = check.direction;
+    const keepUp = direction !== 'decrease';
+    const keepDown = direction !== 'increase';
+    const tests = [];
+    const ups = [check.allowedIncrease !== undefined ? Math.log1p(check.allowedIncrease) : undefined, check.maxRatio !== undefined ? Math.log(check.maxRatio) : undefined].filter((v) => v !== undefined);
+    const downs = [
+        check.allowedDecrease !== undefined ? (check.allowedDecrease >= 1 ? Number.NEGATIVE_INFINITY : Math.log1p(-check.allowedDecrease)) : undefined,
+        check.minRatio !== undefined ? Math.log(check.minRatio) : undefined,
+    ].filter((v) => v !== undefined);
+    const ratio = { scale: 'log-ratio' };
+    if (keepUp && ups.length > 0)
+        ratio.up = Math.min(...ups);
+    if (keepDown && downs.length > 0)
+        ratio.down = Math.max(...downs);
+    if (ratio.up !== undefined || ratio.down !== undefined)
+        tests.push(ratio);
+    const difference = { scale: 'difference' };
+    if (keepUp && check.maxIncrease !== undefined)
+        difference.up = check.maxIncrease;
+    if (keepDown && check.maxDecrease !== undefined)
+        difference.down = -check.maxDecrease;
+    if (difference.up !== undefined || difference.down !== undefined)
+        tests.push(difference);
+    return tests;
+}
+/** The paired difference of one window on a scale, or why there is none. */
+function pairedDifference(scale, canary, stable) {
+    switch (scale) {
+        case 'log-ratio':
+            if (canary <= 0 || stable <= 0)
+                return `canary / stable undefined (canary ${formatValue(canary)}, stable ${formatValue(stable)})`;
+            return Math.log(canary / stable);
+        case 'difference':
+            return canary - stable;
+    }
+}
+/**
+ * Fail when the interval excludes "no change" on a judged side and the estimate is beyond the
+ * tolerance (a real regression that matters); within when the whole interval is inside the tolerances.
+ */
+function standing(test, cs) {
+    if (cs.n < MIN_DIFFERENCES)
+        return 'open';
+    if (test.up !== undefined && cs.lower > 0 && cs.mean > test.up)
+        return 'fail';
+    if (test.down !== undefined && cs.upper < 0 && cs.mean < test.down)
+        return 'fail';
+    const upOk = test.up === undefined || cs.upper <= test.up;
+    const downOk = test.down === undefined || cs.lower >= test.down;
+    return upOk && downOk ? 'within' : 'open';
+}
+function describeChange(scale, value) {
+    switch (scale) {
+        case 'log-ratio': {
+            const pct = (Math.exp(value) - 1) * 100;
+            return `${pct >= 0 ? '+' : ''}${formatValue(pct)}%`;
+        }
+        case 'difference':
+            return `${value >= 0 ? '+' : ''}${formatValue(value)}`;
+    }
+}
+/** A test's interval and tolerance in words, e.g. `canary/stable +12% [+6%, +18%], tolerance ≤ +5%`. */
+function describeStanding(test, cs) {
+    const what = test.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
+    const tolerance = [test.up !== undefined ? `≤ ${describeChange(test.scale, test.up)}` : '', test.down !== undefined ? `≥ ${describeChange(test.scale, test.down)}` : ''].filter(Boolean).join(' and ');
+    if (cs.n < 2)
+        return `${what}: ${cs.n} window(s), no interval yet; tolerance ${tolerance}`;
+    return `${what} ${describeChange(test.scale, cs.mean)} [${describeChange(test.scale, cs.lower)}, ${describeChange(test.scale, cs.upper)}] over ${cs.n} windows; tolerance ${tolerance}`;
+}
+/** The paired judge's limit column: tolerances and the method. */
+function describePairedLimit(check, alpha) {
+    const tests = pairedTests(check);
+    const parts = tests.map((t) => {
+        const what = t.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
+        return [t.up !== undefined ? `${what} ≤ ${describeChange(t.scale, t.up)}` : '', t.down !== undefined ? `${what} ≥ ${describeChange(t.scale, t.down)}` : ''].filter(Boolean).join(', ');
+    });
+    if (check.max !== undefined)
+        parts.push(`mean ≤ ${formatValue(check.max)}`);
+    if (check.min !== undefined)
+        parts.push(`mean ≥ ${formatValue(check.min)}`);
+    return `paired, sequential (α ${formatValue(alpha)}): ${parts.join('; ')}`;
+}
+function estimateWithin(t) {
+    if (!t.cs)
+        return false;
+    return (t.test.up === undefined || t.cs.mean <= t.test.up) && (t.test.down === undefined || t.cs.mean >= t.test.down);
+}
+function numberOf(o) {
+    return o.kind === 'value' ? o.value : undefined;
+}
+function describe(o) {
+    switch (o.kind) {
+        case 'value':
+            return formatValue(o.value);
+        case 'no-data':
+            return 'no data';
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return o.sign > 0 ? '+Inf' : '-Inf';
+        case 'many-series':
+            return `${o.count} series`;
+    }
+}
+/** The paired judge: one canary/stable pair per window, judged after every window until decided or the bake ends. */
+async function paired_runPairedGate(options) {
+    const { analysis, provider, clock, signal } = options;
+    const log = options.log ?? (() => undefined);
+    const startedAt = clock.now();
+    const rounds = Math.max(1, Math.floor(analysis.bake / analysis.interval));
+    const minRounds = Math.min(rounds, Math.max(MIN_DIFFERENCES, Math.ceil((analysis.minBake ?? 0) / analysis.interval)));
+    const rho2 = mixtureFor(rounds, analysis.alpha);
+    // Half of α for the looks during the bake, half for the last look (a union bound: together ≤ α);
+    // a check judged on both sides splits each half again.
+    const sequentialAlpha = (test) => (test.up !== undefined && test.down !== undefined ? analysis.alpha / 4 : analysis.alpha / 2);
+    const window = promDuration(analysis.window ?? analysis.interval);
+    const weight = canaryWeight(options);
+    const measurements = [];
+    const traffic = [];
+    const states = [];
+    let requestQueries;
+    try {
+        const vars = { ...options.vars, window };
+        analysis.checks.forEach((check, i) => states.push({
+            check,
+            queries: fillForTracks(check.query, vars, `analysis.checks[${i}].query`),
+            tests: pairedTests(check).map((test) => ({ test, differences: [], undefinedWindows: 0, standing: 'open' })),
+            canaryValues: [],
+            stableValues: [],
+            skipped: new Map(),
+            consecutiveErrors: 0,
+            latestMeasured: false,
+        }));
+        if (analysis.requests)
+            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
+    }
+    catch (err) {
+        if (!isUserError(err))
+            throw err;
+        return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
+    }
+    // Dry-run checks are measured and shown, never decide.
+    const decisive = states.filter((s) => !s.check.dryRun);
+    const blind = states.map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
+    if (blind)
+        return finish('fail', blind);
+    const untested = states.find((s) => s.tests.length === 0);
+    if (untested)
+        return finish('error', `check ${untested.check.name}: no tolerance on the side its direction judges (allowedIncrease, maxRatio, maxIncrease for increase; allowedDecrease, minRatio, maxDecrease for decrease)`);
+    log(`paired judge (confidence sequence, α ${formatValue(analysis.alpha)}): ${states.length} check(s), a window of ${window} every ${formatDuration(analysis.interval)}; decides after ${formatDuration(minRounds * analysis.interval)} at the earliest, ${formatDuration(rounds * analysis.interval)} at the latest`);
+    for (let round = 1; round <= rounds; round++) {
+        try {
+            await clock.sleep(startedAt + round * analysis.interval - clock.now(), signal);
+        }
+        catch {
+            return finish('error', 'the gate was cancelled before the bake ended');
+        }
+        if (signal?.aborted)
+            return finish('error', 'the gate was cancelled before the bake ended');
+        const time = clock.now();
+        const requests = requestQueries ? await countRequests(provider, requestQueries, time, signal) : undefined;
+        if (requests?.error) {
+            for (const s of states)
+                noteError(s, requests.error, round, time);
+            const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+            if (broken)
+                return finish('error', `${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${requests.error}`);
+            continue;
+        }
+        if (requests?.canary !== undefined && requests.stable !== undefined)
+            traffic.push({ canary: requests.canary, stable: requests.stable });
+        const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
+        const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+        if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0))
+            return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
+        const quiet = lost ?? requests?.problem ?? lowTraffic(requests);
+        const answers = await Promise.all(states.map(async (s) => {
+            try {
+                return await Promise.all([provider.query(s.queries.canary, { time, signal }), provider.query(s.queries.stable, { time, signal })]);
+            }
+            catch (err) {
+                if (!isUserError(err))
+                    throw err;
+                return describeError(err);
+            }
+        }));
+        if (signal?.aborted)
+            return finish('error', 'the gate was cancelled before the bake ended');
+        states.forEach((s, i) => {
+            const answer = answers[i];
+            if (typeof answer === 'string')
+                return noteError(s, answer, round, time);
+            s.consecutiveErrors = 0;
+            const [canary, stable] = answer;
+            const m = { check: s.check.name, round, time, outcome: 'pass', reason: '' };
+            const c = numberOf(canary);
+            const st = numberOf(stable);
+            if (c !== undefined)
+                m.canary = c;
+            else
+                m.canaryOutcome = describe(canary);
+            if (st !== undefined)
+                m.stable = st;
+            else
+                m.stableOutcome = describe(stable);
+            if (requests?.canary !== undefined)
+                m.canaryRequests = requests.canary;
+            if (requests?.stable !== undefined)
+                m.stableRequests = requests.stable;
+            const limit = chartLimit(s.check, st);
+            if (limit !== undefined)
+                m.limit = limit;
+            s.latestMeasured = c !== undefined && quiet === undefined;
+            const several = [canary, stable].find((o) => o.kind === 'many-series');
+            if (several) {
+                noteError(s, `${describe(several)} where one was expected (aggregate the query with sum() or by())`, round, time, m);
+                return;
+            }
+            const skip = (why) => {
+                s.skipped.set(why, (s.skipped.get(why) ?? 0) + 1);
+                s.latestReason = why;
+                m.outcome = 'inconclusive';
+                m.reason = why;
+            };
+            if (quiet !== undefined)
+                skip(quiet);
+            else if (c === undefined || st === undefined) {
+                const silent = ['canary', 'stable'].find((t) => (t === 'canary' ? canary : stable).kind === 'no-data' && (requests?.[t] ?? 0) > 0);
+                skip(silent ? noSeriesWithTraffic(silent, requests?.[silent] ?? 0) : `${c === undefined ? `canary ${describe(canary)}` : `stable ${describe(stable)}`}: window left out`);
+            }
+            else {
+                s.canaryValues.push(c);
+                s.stableValues.push(st);
+                const notes = [];
+                for (const t of s.tests) {
+                    const d = pairedDifference(t.test.scale, c, st);
+                    if (typeof d === 'string') {
+                        t.undefinedWindows++;
+                        notes.push(d);
+                        continue;
+                    }
+                    t.differences.push(d);
+                    // A check judged on both sides spends half of α on each.
+                    t.cs = confidenceSequence(t.differences, sequentialAlpha(t.test), rho2);
+                    t.standing = standing(t.test, t.cs);
+                    notes.push(describeStanding(t.test, t.cs));
+                }
+                s.latestReason = undefined;
+                m.reason = notes.join('; ');
+            }
+            measurements.push(m);
+            log(`window ${round}/${rounds}: ${s.check.name} canary ${m.canary !== undefined ? formatValue(m.canary) : m.canaryOutcome} stable ${m.stable !== undefined ? formatValue(m.stable) : m.stableOutcome} → ${m.reason}`);
+        });
+        const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+        if (broken)
+            return finish('error', `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`);
+        // A clear regression ends the gate at any look: the interval holds at every look at once.
+        for (const s of decisive) {
+            const failed = s.tests.find((t) => t.standing === 'fail');
+            if (failed && failed.cs) {
+                s.failure = `a clear regression: ${describeStanding(failed.test, failed.cs)}`;
+                markLast(s, 'fail', s.failure);
+                return finish('fail', `check ${s.check.name}: ${s.failure}`);
+            }
+        }
+        // The last look of the bake spends the other half of α on a fixed-sample test: it no longer
+        // has to hold for later looks, so it is as sharp as a test run once at the end.
+        if (round === rounds)
+            for (const s of decisive)
+                for (const t of s.tests) {
+                    if (t.standing !== 'open' || t.differences.length < MIN_DIFFERENCES)
+                        continue;
+                    const last = finalInterval(t.differences, sequentialAlpha(t.test));
+                    if (standing(t.test, last) === 'fail') {
+                        t.cs = last;
+                        t.standing = 'fail';
+                        s.failure = `a clear regression at the end of the bake: ${describeStanding(t.test, last)}`;
+                        markLast(s, 'fail', s.failure);
+                        return finish('fail', `check ${s.check.name}: ${s.failure}`);
+                    }
+                }
+        if (round >= minRounds) {
+            const absolute = decisive.map((s) => ({ s, breaches: absoluteBreaches(s) })).find((x) => x.breaches.length > 0);
+            if (absolute) {
+                absolute.s.failure = `on the windows' means, ${absolute.breaches.join('; ')}`;
+                markLast(absolute.s, 'fail', absolute.s.failure);
+                return finish('fail', `check ${absolute.s.check.name}: ${absolute.s.failure}`);
+            }
+            // A pass needs every check within tolerance and the canary measured in this very window.
+            if (decisive.every((s) => s.latestMeasured && s.tests.every((t) => t.standing === 'within')))
+                return finish('pass', `every check within tolerance after ${formatDuration(clock.now() - startedAt)} (${round} windows)`);
+        }
+    }
+    const notNow = decisive.find((s) => !s.latestMeasured);
+    const gone = sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval));
+    if (notNow && gone)
+        return finish('fail', `the canary has no traffic now: ${gone}; a canary without traffic is never a pass`);
+    if (notNow && !requestQueries && notNow.latestReason?.startsWith('canary '))
+        return finish('fail', `check ${notNow.check.name}: the canary's latest window has no number (${notNow.latestReason}); a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query`);
+    const noErrors = decisive.filter((s) => s.canaryValues.length === 0 && s.lastError !== undefined);
+    if (noErrors.length > 0)
+        return finish('error', noErrors.map((s) => `check ${s.check.name}: no window could be measured: ${s.lastError ?? ''}`).join('; '));
+    // The whole bake showed no clear regression: like the mann-whitney judge, a canary whose
+    // estimate is within tolerance passes, measured now and on enough windows.
+    for (const s of states)
+        if (s.latestMeasured && s.tests.every((t) => t.cs !== undefined && t.cs.n >= MIN_DIFFERENCES && estimateWithin(t)))
+            s.endPass = true;
+    if (decisive.every((s) => s.endPass || isWithin(s)))
+        return finish('pass', `no clear regression in the whole bake of ${formatDuration(analysis.bake)} and every estimate within tolerance: ${states.map((s) => `check ${s.check.name}: ${s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')}`).join('; ')}`);
+    return finish('inconclusive', `undecided after the whole bake of ${formatDuration(analysis.bake)}: ${decisive.filter((s) => !isWithin(s)).map((s) => `check ${s.check.name}: ${openReason(s)}`).join('; ')}`);
+    function lowTraffic(requests) {
+        if (!requests || analysis.minRequests <= 0)
+            return undefined;
+        const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
+        return low.length > 0 ? `too few requests: ${low.map((t) => `${t} ${formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}` : undefined;
+    }
+    function noteError(s, error, round, time, m) {
+        s.consecutiveErrors++;
+        s.lastError = error;
+        s.latestMeasured = false;
+        s.latestReason = error;
+        const measurement = m ?? { check: s.check.name, round, time, outcome: 'error', reason: error };
+        measurement.outcome = 'error';
+        measurement.reason = error;
+        measurements.push(measurement);
+        log(`window ${round}/${rounds}: ${s.check.name}: error: ${error}`);
+    }
+    function markLast(s, outcome, reason) {
+        const last = [...measurements].reverse().find((m) => m.check === s.check.name);
+        if (last) {
+            last.outcome = outcome;
+            last.reason = reason;
+        }
+    }
+    function absoluteBreaches(s) {
+        if (s.canaryValues.length === 0 || (s.check.max === undefined && s.check.min === undefined))
+            return [];
+        const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+        const m = mean(s.canaryValues);
+        const out = [];
+        if (s.check.max !== undefined && m > s.check.max)
+            out.push(`canary ${formatValue(m)} > max ${formatValue(s.check.max)}`);
+        if (s.check.min !== undefined && m < s.check.min)
+            out.push(`canary ${formatValue(m)} < min ${formatValue(s.check.min)}`);
+        return out;
+    }
+    function isWithin(s) {
+        return s.tests.every((t) => t.standing === 'within') && s.latestMeasured;
+    }
+    function openReason(s) {
+        const skipped = [...s.skipped.entries()].map(([why, n]) => `${n}× ${why}`).join(', ');
+        const tests = s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : `${t.differences.length} window(s), fewer than the ${MIN_DIFFERENCES} an interval needs`));
+        const latest = !s.latestMeasured && s.latestReason ? `its latest window was not measured (${s.latestReason}); ` : '';
+        return `${latest}${tests.join('; ')}: the interval still reaches past the tolerance${skipped ? ` (left out: ${skipped})` : ''}`;
+    }
+    function checkOutcome(s, verdict) {
+        if (s.failure)
+            return 'fail';
+        if (s.canaryValues.length === 0 && s.lastError !== undefined)
+            return 'error';
+        if (isWithin(s) || s.endPass)
+            return 'pass';
+        return verdict === 'error' ? 'error' : 'inconclusive';
+    }
+    function finish(verdict, reason) {
+        const checks = states.map((s) => {
+            const outcome = checkOutcome(s, verdict);
+            const details = { judge: 'paired', windows: s.canaryValues.length, alpha: analysis.alpha, query: s.check.query };
+            const ranked = [];
+            for (const t of s.tests) {
+                const key = t.test.scale === 'log-ratio' ? 'ratio' : 'difference';
+                if (t.cs && t.cs.n >= 2) {
+                    details[`${key}Estimate`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.mean) : t.cs.mean;
+                    if (Number.isFinite(t.cs.lower))
+                        details[`${key}Lower`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.lower) : t.cs.lower;
+                    if (Number.isFinite(t.cs.upper))
+                        details[`${key}Upper`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.upper) : t.cs.upper;
+                    details[`${key}Autocorrelation`] = t.cs.autocorrelation;
+                }
+                if (t.differences.length > 0) {
+                    // The fixed-sample signed-rank test, reported beside the interval for readers who know it.
+                    const w = wilcoxonSignedRank(t.differences, t.test.down === undefined ? 'greater' : t.test.up === undefined ? 'less' : 'two-sided');
+                    details[`${key}SignedRankV`] = w.v;
+                    details[`${key}SignedRankP`] = w.p;
+                    ranked.push(`signed-rank p ${formatValue(w.p)}`);
+                }
+                if (t.undefinedWindows > 0)
+                    details[`${key}UndefinedWindows`] = t.undefinedWindows;
+            }
+            const why = outcome === 'fail'
+                ? (s.failure ?? reason)
+                : outcome === 'pass'
+                    ? (s.endPass && !isWithin(s) ? 'no clear regression over the whole bake, estimate within tolerance: ' : '') + s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')
+                    : outcome === 'error'
+                        ? (s.lastError ?? reason)
+                        : openReason(s);
+            const summary = { name: s.check.name, outcome, limit: describePairedLimit(s.check, analysis.alpha), reason: `${why}${ranked.length ? ` (${ranked.join(', ')})` : ''}`, details };
+            if (s.check.dryRun)
+                summary.dryRun = true;
+            const lastCanary = s.canaryValues.at(-1);
+            const lastStable = s.stableValues.at(-1);
+            if (lastCanary !== undefined)
+                summary.canary = lastCanary;
+            if (lastStable !== undefined)
+                summary.stable = lastStable;
+            return summary;
+        });
+        log(`verdict: ${verdict}: ${reason}`);
+        return { verdict, reason, startedAt, endedAt: clock.now(), checks, measurements };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/analysis/statistical.ts
 
 
@@ -55535,6 +56286,9 @@ function judgeSamples(check, canaryPoints, stablePoints, alpha, lowTraffic) {
     const stable = cleanPoints(stablePoints, check.nanStrategy);
     const dropped = { canary: canary.dropped, stable: stable.dropped };
     const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] }, ...(lowTraffic ? { lowTraffic } : {}) };
+    // 0/0 in every canary window is a canary without traffic, not a canary without errors.
+    if (canaryPoints.length > 0 && canaryPoints.every((p) => Number.isNaN(p.value)))
+        return { ...base, decision: 'no-data', absent: true, reason: `every one of the canary's ${canaryPoints.length} points is NaN (0/0: no traffic); never a pass, whatever nanStrategy says` };
     const needed = Math.max(MIN_POINTS, smallestDecisiveSampleSize(alpha, alternative));
     const summaries = { canary: summarize(canary.values), stable: summarize(stable.values) };
     const notes = [
@@ -55712,19 +56466,19 @@ async function statistical_runStatisticalGate(options) {
     let queries;
     let requestQueries;
     try {
-        const fill = (template, track, field) => renderTemplate(template, { ...options.vars, track, window }, field);
-        queries = analysis.checks.map((check, i) => ({
-            canary: fill(check.query, 'canary', `analysis.checks[${i}].query`),
-            stable: fill(check.query, 'stable', `analysis.checks[${i}].query`),
-        }));
-        if (analysis.minRequests > 0 && analysis.requests)
-            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+        const vars = { ...options.vars, window };
+        queries = analysis.checks.map((check, i) => fillForTracks(check.query, vars, `analysis.checks[${i}].query`));
+        if (analysis.requests)
+            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
     }
     catch (err) {
         if (!isUserError(err))
             throw err;
         return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
     }
+    const blind = analysis.checks.map((c, i) => identicalQueries(c.name, queries[i])).find((r) => r !== undefined);
+    if (blind)
+        return finish('fail', blind);
     const range = { start: startedAt, end: startedAt + analysis.bake, stepMs: analysis.interval };
     const expected = Math.floor(analysis.bake / analysis.interval) + 1;
     log(`statistical judge (Mann-Whitney U, α ${formatValue(analysis.alpha)}): ${analysis.checks.length} check(s); baking ${formatDuration(analysis.bake)}, then comparing ~${expected} points per side (one every ${formatDuration(analysis.interval)})`);
@@ -55741,7 +56495,7 @@ async function statistical_runStatisticalGate(options) {
     }
     // Windows with too little traffic say more about chance than about the version: leave them out.
     let traffic;
-    if (analysis.minRequests > 0 && requestQueries) {
+    if (requestQueries) {
         try {
             const [canary, stable] = await Promise.all([provider.queryRange(requestQueries.canary, range, { signal }), provider.queryRange(requestQueries.stable, range, { signal })]);
             const counts = (o, track) => {
@@ -55763,11 +56517,24 @@ async function statistical_runStatisticalGate(options) {
             return finish('error', `requests query: ${describeError(err).replace(/^requests query: /, '')}`);
         }
     }
+    // The canary's latest window says whether it serves now; nothing earlier can make up for that.
+    if (traffic) {
+        const times = [...new Set([...traffic.canary.keys(), ...traffic.stable.keys()])].sort((a, b) => a - b);
+        const samples = times.map((t) => ({ canary: traffic?.canary.get(t) ?? 0, stable: traffic?.stable.get(t) ?? 0 }));
+        // A canary whose series ended before the bake did served nothing since.
+        if (times.length === 0 || times.at(-1) < range.end - analysis.interval)
+            samples.push({ canary: 0, stable: samples.at(-1)?.stable ?? 0 });
+        const lost = sustainedTrafficLoss(samples, canaryWeight(options), lossConfirmations(analysis.interval));
+        if (lost)
+            return finish('fail', `the canary has no traffic now: ${lost}; a canary without traffic is never a pass`);
+    }
+    // Even with minRequests 0, a window without requests has nothing to compare: 0/0 is not "no errors".
+    const floor = Math.max(1, analysis.minRequests);
     const busyEnough = (points, track) => {
         if (!traffic)
             return { kept: points, quiet: 0 };
         const counts = traffic[track];
-        const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= analysis.minRequests);
+        const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= floor);
         return { kept, quiet: points.length - kept.length };
     };
     const judged = await Promise.all(analysis.checks.map(async (check, i) => {
@@ -55791,13 +56558,26 @@ async function statistical_runStatisticalGate(options) {
                 ? { check, decision: 'no-data', reason: `${what} over the bake window (mustHaveData: true); never a pass` }
                 : { check, decision: 'no-data-ignored', reason: `${what}; left out of the score (mustHaveData: false)` };
         }
+        if (!traffic && canary.kind === 'series') {
+            const last = canary.points.at(-1);
+            if (!last || last.time < range.end - analysis.interval || Number.isNaN(last.value))
+                return {
+                    check,
+                    decision: 'no-data',
+                    absent: true,
+                    reason: `the canary's series ${last && !Number.isNaN(last.value) ? `ends at ${formatDuration(last.time - range.start)} of the ${formatDuration(analysis.bake)} bake` : 'is NaN at the end of the bake'}: a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query; never a pass`,
+                };
+        }
         const c = busyEnough(canary.kind === 'series' ? canary.points : [], 'canary');
         const s = busyEnough(stable.kind === 'series' ? stable.points : [], 'stable');
         return judgeSamples(check, c.kept, s.kept, analysis.alpha, traffic ? { canary: c.quiet, stable: s.quiet } : undefined);
     }));
     for (const j of judged)
         log(`${j.check.name}: ${j.decision}: ${j.reason}`);
-    // Dry-run checks are judged and shown, never scored.
+    // Dry-run checks are judged and shown, never scored, and never fail the gate.
+    const absent = judged.find((j) => j.absent && !j.check.dryRun);
+    if (absent)
+        return finish('fail', `check ${absent.check.name}: ${absent.reason}`, judged);
     const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
     return finish(verdict, reason, judged, score);
 }
@@ -55825,6 +56605,9 @@ function measurementsOf(judged) {
                 m.stable = v.stable;
             else if (v.stable !== undefined)
                 m.stableOutcome = formatValue(v.stable);
+            const limit = chartLimit(j.check, m.stable);
+            if (limit !== undefined)
+                m.limit = limit;
             out.push(m);
         });
     }
@@ -55838,6 +56621,7 @@ function measurementsOf(judged) {
 
 
 
+
 /** Runs the plan's judge over the bake window and returns its verdict with every measurement. */
 async function runGate(options) {
     switch (options.analysis.judge) {
@@ -55845,6 +56629,8 @@ async function runGate(options) {
             return runThresholdGate(options);
         case 'mann-whitney':
             return runStatisticalGate(options);
+        case 'paired':
+            return runPairedGate(options);
     }
 }
 /** The limits of a check in words, for tables and messages. */
@@ -55866,6 +56652,7 @@ function describeLimits(check) {
         parts.push(`for ${formatDuration(check.for)}`);
     return parts.join('; ') || '(statistical)';
 }
+/** Whether a check compares canary with stable (and so needs {{track}} in its query). */
 function hasRelativeLimit(check) {
     return check.maxIncrease !== undefined || check.maxDecrease !== undefined || check.maxRatio !== undefined || check.minRatio !== undefined;
 }
@@ -55954,13 +56741,14 @@ async function runThresholdGate(options) {
     // the gate at once instead of after the first interval.
     const states = [];
     let requestQueries;
+    const traffic = [];
+    const weight = canaryWeight(options);
     try {
-        const fill = (template, track, field) => renderTemplate(template, { ...options.vars, track, window }, field);
+        const vars = { ...options.vars, window };
         analysis.checks.forEach((check, i) => {
-            const field = `analysis.checks[${i}].query`;
             states.push({
                 check,
-                queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
+                queries: fillForTracks(check.query, vars, `analysis.checks[${i}].query`),
                 failures: 0,
                 passes: 0,
                 consecutiveErrors: 0,
@@ -55970,14 +56758,19 @@ async function runThresholdGate(options) {
                 count: 0,
             });
         });
-        if (analysis.minRequests > 0 && analysis.requests)
-            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+        // Counted whenever the plan says how: it is what tells a dead canary from a quiet query.
+        if (analysis.requests)
+            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
     }
     catch (err) {
         if (!isUserError(err))
             throw err;
         return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
     }
+    // Identical queries compare stable with itself: every relative limit would pass unseen.
+    const blind = states.filter((s) => hasRelativeLimit(s.check)).map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
+    if (blind)
+        return finish('fail', blind);
     // A check with only statistical settings (direction, …) has nothing the threshold judge can
     // cross: judging it would pass it unseen.
     const limitless = analysis.checks.filter((c) => !hasRelativeLimit(c) && c.max === undefined && c.min === undefined);
@@ -55996,8 +56789,11 @@ async function runThresholdGate(options) {
         if (signal?.aborted)
             return finish('error', 'the gate was cancelled before the bake ended');
         const time = clock.now();
-        const requests = requestQueries ? await countRequests(requestQueries, time) : undefined;
-        const judged = await Promise.all(states.map((state) => measure(state, requests, time)));
+        const requests = requestQueries ? await countRequests(provider, requestQueries, time, signal) : undefined;
+        if (requests?.canary !== undefined && requests.stable !== undefined)
+            traffic.push({ canary: requests.canary, stable: requests.stable });
+        const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
+        const judged = await Promise.all(states.map((state) => measure(state, requests, lost, time)));
         if (signal?.aborted)
             return finish('error', 'the gate was cancelled before the bake ended');
         states.forEach((state, i) => {
@@ -56035,6 +56831,7 @@ async function runThresholdGate(options) {
             }
             if (j.outcome === 'inconclusive')
                 state.inconclusive.set(j.category, (state.inconclusive.get(j.category) ?? 0) + 1);
+            state.latest = j;
             const canary = gate_valueOf(j.canary);
             const stable = gate_valueOf(j.stable);
             if (canary !== undefined)
@@ -56054,10 +56851,18 @@ async function runThresholdGate(options) {
                 m.canaryRequests = requests.canary;
             if (requests?.stable !== undefined)
                 m.stableRequests = requests.stable;
+            const limit = chartLimit(state.check, stable);
+            if (limit !== undefined)
+                m.limit = limit;
             measurements.push(m);
             const shown = (v, o) => (v !== undefined ? formatValue(v) : o ? describeOutcome(o) : '–');
             log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
         });
+        // A canary that served and stopped is gone now, whatever it did before: 20% of users may be
+        // getting errors from it, so the gate ends at once and never as a pass.
+        const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+        if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0))
+            return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
         // Decide as soon as the outcome can no longer change.
         const failed = decisive.find((s) => s.failures > analysis.failureLimit);
         if (failed)
@@ -56068,35 +56873,36 @@ async function runThresholdGate(options) {
     }
     // A check whose every measurement erred never judged anything: the pipeline broke, so
     // `error` even when the bake was too short to exceed consecutiveErrorLimit.
+    const absent = canaryAbsentNow();
+    if (absent)
+        return finish('fail', absent);
     const unreachable = decisive.filter(neverMeasured);
     if (unreachable.length > 0)
         return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-    const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
+    const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s) || latestInconclusive(s));
     if (undecided.length > 0)
         return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
     return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
-    async function countRequests(queries, time) {
-        try {
-            const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
-            const counts = {};
-            for (const [track, outcome] of [['canary', canary], ['stable', stable]]) {
-                // No series means no request was counted at all.
-                if (outcome.kind === 'no-data')
-                    counts[track] = 0;
-                else if (outcome.kind === 'value')
-                    counts[track] = outcome.value;
-                else
-                    counts.problem ??= `requests query: ${categoryOf(track, outcome)}`;
-            }
-            return counts;
+    /**
+     * Why the canary cannot be judged a pass now: the latest window shows it without traffic (by the
+     * requests query), or, without one, its latest measurement has no number at all.
+     */
+    function canaryAbsentNow() {
+        if (requestQueries) {
+            const last = traffic.at(-1);
+            const lost = last ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+            return lost ? `the canary has no traffic now: ${lost}; a canary without traffic is never a pass` : undefined;
         }
-        catch (err) {
-            if (!isUserError(err))
-                throw err;
-            return { error: `requests query: ${describeError(err)}` };
-        }
+        // A canary that had numbers and now has none has most likely stopped serving.
+        const silent = decisive.find((s) => s.lastCanary !== undefined && s.latest?.canary !== undefined && (s.latest.canary.kind === 'no-data' || s.latest.canary.kind === 'nan'));
+        if (!silent)
+            return undefined;
+        return `check ${silent.check.name}: the canary had values earlier in the bake and its latest measurement is ${silent.latest?.canary?.kind === 'nan' ? 'NaN' : 'no data'}, which is what a canary that stopped serving looks like (set analysis.requests to tell it from a quiet query); never a pass`;
     }
-    async function measure(state, requests, time) {
+    function latestInconclusive(state) {
+        return state.latest?.outcome === 'inconclusive';
+    }
+    async function measure(state, requests, lost, time) {
         if (requests?.error)
             return { outcome: 'error', reason: requests.error, category: 'requests query failed' };
         let canary;
@@ -56112,14 +56918,23 @@ async function runThresholdGate(options) {
         }
         if (requests?.problem)
             return { outcome: 'inconclusive', reason: requests.problem, category: requests.problem, canary, stable };
-        if (requests) {
+        if (lost)
+            return { outcome: 'inconclusive', reason: lost, category: 'the canary has no traffic', canary, stable };
+        if (requests && analysis.minRequests > 0) {
             const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
             if (low.length > 0) {
                 const reason = `too few requests: ${low.map((t) => `${t} ${formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
                 return { outcome: 'inconclusive', reason, category: `too few requests (${low.join(' and ')} < minRequests ${analysis.minRequests})`, canary, stable };
             }
         }
-        return judgeCheck(state.check, canary, stable);
+        const judged = judgeCheck(state.check, canary, stable);
+        // No series while the track served requests is a query problem, and it should say so.
+        const silent = ['canary', 'stable'].find((t) => (t === 'canary' ? canary : stable).kind === 'no-data' && (requests?.[t] ?? 0) > 0);
+        if (judged.outcome === 'inconclusive' && silent) {
+            const reason = noSeriesWithTraffic(silent, requests?.[silent] ?? 0);
+            return { ...judged, reason, category: `${silent}: ${reason.replace(/ served [\d.e+]+ requests/, ' served requests')}` };
+        }
+        return judged;
     }
     function inconclusiveCount(state) {
         return [...state.inconclusive.values()].reduce((a, b) => a + b, 0);
@@ -56130,6 +56945,8 @@ async function runThresholdGate(options) {
         return analysis.inconclusiveLimit !== undefined ? count > analysis.inconclusiveLimit : count > state.passes;
     }
     function inconclusiveReason(state) {
+        if (state.passes > 0 && !state.pendingBreach && !tooManyInconclusive(state) && latestInconclusive(state))
+            return `its latest measurement was inconclusive (${state.latest?.reason ?? ''}); the latest measurements describe the canary now, so not a pass`;
         if (state.passes > 0 && !state.pendingBreach && tooManyInconclusive(state)) {
             const limit = analysis.inconclusiveLimit !== undefined ? `inconclusiveLimit ${analysis.inconclusiveLimit}` : `the ${state.passes} that passed`;
             return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
@@ -56151,7 +56968,7 @@ async function runThresholdGate(options) {
             return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
         if (neverMeasured(state))
             return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
-        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state))
+        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state) || latestInconclusive(state))
             return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
         const notes = [
             state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
