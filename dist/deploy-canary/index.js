@@ -1,7 +1,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 9659:
+/***/ 129:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 
@@ -54,9 +54,9 @@ exports.getProxyUrl = getProxyUrl;
 exports.isHttps = isHttps;
 const http = __importStar(__nccwpck_require__(8611));
 const https = __importStar(__nccwpck_require__(5692));
-const pm = __importStar(__nccwpck_require__(3335));
-const tunnel = __importStar(__nccwpck_require__(770));
-const undici_1 = __nccwpck_require__(6752);
+const pm = __importStar(__nccwpck_require__(425));
+const tunnel = __importStar(__nccwpck_require__(408));
+const undici_1 = __nccwpck_require__(4718);
 var HttpCodes;
 (function (HttpCodes) {
     HttpCodes[HttpCodes["OK"] = 200] = "OK";
@@ -744,7 +744,7 @@ const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCa
 
 /***/ }),
 
-/***/ 3335:
+/***/ 425:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -844,7 +844,7 @@ class DecodedURL extends URL {
 
 /***/ }),
 
-/***/ 8207:
+/***/ 6041:
 /***/ (function(module, __unused_webpack_exports, __nccwpck_require__) {
 
 
@@ -852,8 +852,8 @@ var __importDefault = (this && this.__importDefault) || function (mod) {
     return (mod && mod.__esModule) ? mod : { "default": mod };
 };
 const events_1 = __nccwpck_require__(4434);
-const debug_1 = __importDefault(__nccwpck_require__(2830));
-const promisify_1 = __importDefault(__nccwpck_require__(8067));
+const debug_1 = __importDefault(__nccwpck_require__(4240));
+const promisify_1 = __importDefault(__nccwpck_require__(4161));
 const debug = debug_1.default('agent-base');
 function isAgent(v) {
     return Boolean(v) && typeof v.addRequest === 'function';
@@ -1053,7 +1053,7 @@ module.exports = createAgent;
 
 /***/ }),
 
-/***/ 8067:
+/***/ 4161:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1077,7 +1077,7 @@ exports["default"] = promisify;
 
 /***/ }),
 
-/***/ 1491:
+/***/ 785:
 /***/ ((module) => {
 
 
@@ -1092,7 +1092,7 @@ module.exports = () => cached;
 
 /***/ }),
 
-/***/ 36:
+/***/ 4449:
 /***/ ((module) => {
 
 
@@ -1107,20 +1107,20 @@ module.exports = () => cached;
 
 /***/ }),
 
-/***/ 1324:
+/***/ 4834:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 module.exports =
 {
-  parallel      : __nccwpck_require__(3857),
-  serial        : __nccwpck_require__(1054),
-  serialOrdered : __nccwpck_require__(3961)
+  parallel      : __nccwpck_require__(2451),
+  serial        : __nccwpck_require__(148),
+  serialOrdered : __nccwpck_require__(6175)
 };
 
 
 /***/ }),
 
-/***/ 4818:
+/***/ 5376:
 /***/ ((module) => {
 
 // API
@@ -1156,10 +1156,10 @@ function clean(key)
 
 /***/ }),
 
-/***/ 8452:
+/***/ 6378:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var defer = __nccwpck_require__(9200);
+var defer = __nccwpck_require__(7754);
 
 // API
 module.exports = async;
@@ -1197,7 +1197,7 @@ function async(callback)
 
 /***/ }),
 
-/***/ 9200:
+/***/ 7754:
 /***/ ((module) => {
 
 module.exports = defer;
@@ -1230,11 +1230,11 @@ function defer(fn)
 
 /***/ }),
 
-/***/ 4902:
+/***/ 1004:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var async = __nccwpck_require__(8452)
-  , abort = __nccwpck_require__(4818)
+var async = __nccwpck_require__(6378)
+  , abort = __nccwpck_require__(5376)
   ;
 
 // API
@@ -1312,7 +1312,7 @@ function runJob(iterator, key, item, callback)
 
 /***/ }),
 
-/***/ 1721:
+/***/ 4847:
 /***/ ((module) => {
 
 // API
@@ -1356,11 +1356,11 @@ function state(list, sortMethod)
 
 /***/ }),
 
-/***/ 3351:
+/***/ 1709:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var abort = __nccwpck_require__(4818)
-  , async = __nccwpck_require__(8452)
+var abort = __nccwpck_require__(5376)
+  , async = __nccwpck_require__(6378)
   ;
 
 // API
@@ -1392,12 +1392,12 @@ function terminator(callback)
 
 /***/ }),
 
-/***/ 3857:
+/***/ 2451:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var iterate    = __nccwpck_require__(4902)
-  , initState  = __nccwpck_require__(1721)
-  , terminator = __nccwpck_require__(3351)
+var iterate    = __nccwpck_require__(1004)
+  , initState  = __nccwpck_require__(4847)
+  , terminator = __nccwpck_require__(1709)
   ;
 
 // Public API
@@ -1442,10 +1442,10 @@ function parallel(list, iterator, callback)
 
 /***/ }),
 
-/***/ 1054:
+/***/ 148:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var serialOrdered = __nccwpck_require__(3961);
+var serialOrdered = __nccwpck_require__(6175);
 
 // Public API
 module.exports = serial;
@@ -1466,12 +1466,12 @@ function serial(list, iterator, callback)
 
 /***/ }),
 
-/***/ 3961:
+/***/ 6175:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var iterate    = __nccwpck_require__(4902)
-  , initState  = __nccwpck_require__(1721)
-  , terminator = __nccwpck_require__(3351)
+var iterate    = __nccwpck_require__(1004)
+  , initState  = __nccwpck_require__(4847)
+  , terminator = __nccwpck_require__(1709)
   ;
 
 // Public API
@@ -1548,7 +1548,7 @@ function descending(a, b)
 
 /***/ }),
 
-/***/ 3251:
+/***/ 2725:
 /***/ (function(module) {
 
 /**
@@ -3078,16 +3078,16 @@ function descending(a, b)
 
 /***/ }),
 
-/***/ 2639:
+/***/ 2757:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var bind = __nccwpck_require__(7564);
+var bind = __nccwpck_require__(5474);
 
-var $apply = __nccwpck_require__(3945);
-var $call = __nccwpck_require__(8093);
-var $reflectApply = __nccwpck_require__(1330);
+var $apply = __nccwpck_require__(6703);
+var $call = __nccwpck_require__(3219);
+var $reflectApply = __nccwpck_require__(5884);
 
 /** @type {import('./actualApply')} */
 module.exports = $reflectApply || bind.call($call, $apply);
@@ -3095,7 +3095,7 @@ module.exports = $reflectApply || bind.call($call, $apply);
 
 /***/ }),
 
-/***/ 3945:
+/***/ 6703:
 /***/ ((module) => {
 
 
@@ -3106,7 +3106,7 @@ module.exports = Function.prototype.apply;
 
 /***/ }),
 
-/***/ 8093:
+/***/ 3219:
 /***/ ((module) => {
 
 
@@ -3117,16 +3117,16 @@ module.exports = Function.prototype.call;
 
 /***/ }),
 
-/***/ 8705:
+/***/ 4191:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var bind = __nccwpck_require__(7564);
-var $TypeError = __nccwpck_require__(3314);
+var bind = __nccwpck_require__(5474);
+var $TypeError = __nccwpck_require__(2572);
 
-var $call = __nccwpck_require__(8093);
-var $actualApply = __nccwpck_require__(2639);
+var $call = __nccwpck_require__(3219);
+var $actualApply = __nccwpck_require__(2757);
 
 /** @type {(args: [Function, thisArg?: unknown, ...args: unknown[]]) => Function} TODO FIXME, find a way to use import('.') */
 module.exports = function callBindBasic(args) {
@@ -3139,7 +3139,7 @@ module.exports = function callBindBasic(args) {
 
 /***/ }),
 
-/***/ 1330:
+/***/ 5884:
 /***/ ((module) => {
 
 
@@ -3150,12 +3150,12 @@ module.exports = typeof Reflect !== 'undefined' && Reflect && Reflect.apply;
 
 /***/ }),
 
-/***/ 5630:
+/***/ 1544:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var util = __nccwpck_require__(9023);
 var Stream = (__nccwpck_require__(2203).Stream);
-var DelayedStream = __nccwpck_require__(2710);
+var DelayedStream = __nccwpck_require__(5560);
 
 module.exports = CombinedStream;
 function CombinedStream() {
@@ -3365,7 +3365,7 @@ CombinedStream.prototype._emitError = function(err) {
 
 /***/ }),
 
-/***/ 6110:
+/***/ 620:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 /* eslint-env browser */
@@ -3625,7 +3625,7 @@ function localstorage() {
 	}
 }
 
-module.exports = __nccwpck_require__(897)(exports);
+module.exports = __nccwpck_require__(7203)(exports);
 
 const {formatters} = module.exports;
 
@@ -3644,7 +3644,7 @@ formatters.j = function (v) {
 
 /***/ }),
 
-/***/ 897:
+/***/ 7203:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -3660,7 +3660,7 @@ function setup(env) {
 	createDebug.disable = disable;
 	createDebug.enable = enable;
 	createDebug.enabled = enabled;
-	createDebug.humanize = __nccwpck_require__(744);
+	createDebug.humanize = __nccwpck_require__(6274);
 	createDebug.destroy = destroy;
 
 	Object.keys(env).forEach(key => {
@@ -3943,7 +3943,7 @@ module.exports = setup;
 
 /***/ }),
 
-/***/ 2830:
+/***/ 4240:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /**
@@ -3952,15 +3952,15 @@ module.exports = setup;
  */
 
 if (typeof process === 'undefined' || process.type === 'renderer' || process.browser === true || process.__nwjs) {
-	module.exports = __nccwpck_require__(6110);
+	module.exports = __nccwpck_require__(620);
 } else {
-	module.exports = __nccwpck_require__(5108);
+	module.exports = __nccwpck_require__(494);
 }
 
 
 /***/ }),
 
-/***/ 5108:
+/***/ 494:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 /**
@@ -3994,7 +3994,7 @@ exports.colors = [6, 2, 3, 4, 5, 1];
 try {
 	// Optional dependency (as in, doesn't need to be installed, NOT like optionalDependencies in package.json)
 	// eslint-disable-next-line import/no-extraneous-dependencies
-	const supportsColor = __nccwpck_require__(1450);
+	const supportsColor = __nccwpck_require__(5024);
 
 	if (supportsColor && (supportsColor.stderr || supportsColor).level >= 2) {
 		exports.colors = [
@@ -4202,7 +4202,7 @@ function init(debug) {
 	}
 }
 
-module.exports = __nccwpck_require__(897)(exports);
+module.exports = __nccwpck_require__(7203)(exports);
 
 const {formatters} = module.exports;
 
@@ -4230,7 +4230,7 @@ formatters.O = function (v) {
 
 /***/ }),
 
-/***/ 2710:
+/***/ 5560:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var Stream = (__nccwpck_require__(2203).Stream);
@@ -4344,13 +4344,13 @@ DelayedStream.prototype._checkIfMaxDataSizeExceeded = function() {
 
 /***/ }),
 
-/***/ 6669:
+/***/ 5735:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var callBind = __nccwpck_require__(8705);
-var gOPD = __nccwpck_require__(3170);
+var callBind = __nccwpck_require__(4191);
+var gOPD = __nccwpck_require__(2264);
 
 var hasProtoAccessor;
 try {
@@ -4381,7 +4381,7 @@ module.exports = desc && typeof desc.get === 'function'
 
 /***/ }),
 
-/***/ 9094:
+/***/ 1212:
 /***/ ((module) => {
 
 
@@ -4402,7 +4402,7 @@ module.exports = $defineProperty;
 
 /***/ }),
 
-/***/ 3056:
+/***/ 4566:
 /***/ ((module) => {
 
 
@@ -4413,7 +4413,7 @@ module.exports = EvalError;
 
 /***/ }),
 
-/***/ 1620:
+/***/ 398:
 /***/ ((module) => {
 
 
@@ -4424,7 +4424,7 @@ module.exports = Error;
 
 /***/ }),
 
-/***/ 4585:
+/***/ 1715:
 /***/ ((module) => {
 
 
@@ -4435,7 +4435,7 @@ module.exports = RangeError;
 
 /***/ }),
 
-/***/ 6905:
+/***/ 2063:
 /***/ ((module) => {
 
 
@@ -4446,7 +4446,7 @@ module.exports = ReferenceError;
 
 /***/ }),
 
-/***/ 105:
+/***/ 5043:
 /***/ ((module) => {
 
 
@@ -4457,7 +4457,7 @@ module.exports = SyntaxError;
 
 /***/ }),
 
-/***/ 3314:
+/***/ 2572:
 /***/ ((module) => {
 
 
@@ -4468,7 +4468,7 @@ module.exports = TypeError;
 
 /***/ }),
 
-/***/ 2578:
+/***/ 9260:
 /***/ ((module) => {
 
 
@@ -4479,7 +4479,7 @@ module.exports = URIError;
 
 /***/ }),
 
-/***/ 5399:
+/***/ 6973:
 /***/ ((module) => {
 
 
@@ -4490,18 +4490,18 @@ module.exports = Object;
 
 /***/ }),
 
-/***/ 8700:
+/***/ 9154:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var GetIntrinsic = __nccwpck_require__(470);
+var GetIntrinsic = __nccwpck_require__(6864);
 
 var $defineProperty = GetIntrinsic('%Object.defineProperty%', true);
 
-var hasToStringTag = __nccwpck_require__(5479)();
-var hasOwn = __nccwpck_require__(4076);
-var $TypeError = __nccwpck_require__(3314);
+var hasToStringTag = __nccwpck_require__(9257)();
+var hasOwn = __nccwpck_require__(6106);
+var $TypeError = __nccwpck_require__(2572);
 
 var toStringTag = hasToStringTag ? Symbol.toStringTag : null;
 
@@ -4532,7 +4532,7 @@ module.exports = function setToStringTag(object, value) {
 
 /***/ }),
 
-/***/ 4778:
+/***/ 5436:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var debug;
@@ -4541,7 +4541,7 @@ module.exports = function () {
   if (!debug) {
     try {
       /* eslint global-require: off */
-      debug = __nccwpck_require__(2830)("follow-redirects");
+      debug = __nccwpck_require__(4240)("follow-redirects");
     }
     catch (error) { /* */ }
     if (typeof debug !== "function") {
@@ -4554,7 +4554,7 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 1573:
+/***/ 6851:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var url = __nccwpck_require__(7016);
@@ -4563,7 +4563,7 @@ var http = __nccwpck_require__(8611);
 var https = __nccwpck_require__(5692);
 var Writable = (__nccwpck_require__(2203).Writable);
 var assert = __nccwpck_require__(2613);
-var debug = __nccwpck_require__(4778);
+var debug = __nccwpck_require__(5436);
 
 // Preventive platform detection
 // istanbul ignore next
@@ -5276,12 +5276,12 @@ module.exports.wrap = wrap;
 
 /***/ }),
 
-/***/ 6454:
+/***/ 3992:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var CombinedStream = __nccwpck_require__(5630);
+var CombinedStream = __nccwpck_require__(1544);
 var util = __nccwpck_require__(9023);
 var path = __nccwpck_require__(6928);
 var http = __nccwpck_require__(8611);
@@ -5290,11 +5290,11 @@ var parseUrl = (__nccwpck_require__(7016).parse);
 var fs = __nccwpck_require__(9896);
 var Stream = (__nccwpck_require__(2203).Stream);
 var crypto = __nccwpck_require__(6982);
-var mime = __nccwpck_require__(4096);
-var asynckit = __nccwpck_require__(1324);
-var setToStringTag = __nccwpck_require__(8700);
-var hasOwn = __nccwpck_require__(4076);
-var populate = __nccwpck_require__(1835);
+var mime = __nccwpck_require__(5402);
+var asynckit = __nccwpck_require__(4834);
+var setToStringTag = __nccwpck_require__(9154);
+var hasOwn = __nccwpck_require__(6106);
+var populate = __nccwpck_require__(5213);
 
 /**
  * Escape CR, LF, and `"` in a multipart `name`/`filename` parameter, so a field
@@ -5789,7 +5789,7 @@ module.exports = FormData;
 
 /***/ }),
 
-/***/ 1835:
+/***/ 5213:
 /***/ ((module) => {
 
 
@@ -5806,7 +5806,7 @@ module.exports = function (dst, src) {
 
 /***/ }),
 
-/***/ 9808:
+/***/ 330:
 /***/ ((module) => {
 
 
@@ -5897,19 +5897,19 @@ module.exports = function bind(that) {
 
 /***/ }),
 
-/***/ 7564:
+/***/ 5474:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var implementation = __nccwpck_require__(9808);
+var implementation = __nccwpck_require__(330);
 
 module.exports = Function.prototype.bind || implementation;
 
 
 /***/ }),
 
-/***/ 7228:
+/***/ 1170:
 /***/ ((module) => {
 
 
@@ -5924,33 +5924,33 @@ module.exports = () => cached;
 
 /***/ }),
 
-/***/ 470:
+/***/ 6864:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 var undefined;
 
-var $Object = __nccwpck_require__(5399);
+var $Object = __nccwpck_require__(6973);
 
-var $Error = __nccwpck_require__(1620);
-var $EvalError = __nccwpck_require__(3056);
-var $RangeError = __nccwpck_require__(4585);
-var $ReferenceError = __nccwpck_require__(6905);
-var $SyntaxError = __nccwpck_require__(105);
-var $TypeError = __nccwpck_require__(3314);
-var $URIError = __nccwpck_require__(2578);
+var $Error = __nccwpck_require__(398);
+var $EvalError = __nccwpck_require__(4566);
+var $RangeError = __nccwpck_require__(1715);
+var $ReferenceError = __nccwpck_require__(2063);
+var $SyntaxError = __nccwpck_require__(5043);
+var $TypeError = __nccwpck_require__(2572);
+var $URIError = __nccwpck_require__(9260);
 
-var abs = __nccwpck_require__(5641);
-var floor = __nccwpck_require__(6171);
-var max = __nccwpck_require__(7147);
-var min = __nccwpck_require__(1017);
-var pow = __nccwpck_require__(6947);
-var round = __nccwpck_require__(2621);
-var sign = __nccwpck_require__(156);
+var abs = __nccwpck_require__(4815);
+var floor = __nccwpck_require__(5793);
+var max = __nccwpck_require__(4465);
+var min = __nccwpck_require__(8723);
+var pow = __nccwpck_require__(2201);
+var round = __nccwpck_require__(8663);
+var sign = __nccwpck_require__(9954);
 
-var $gOPD = __nccwpck_require__(3170);
-var $defineProperty = __nccwpck_require__(9094);
+var $gOPD = __nccwpck_require__(2264);
+var $defineProperty = __nccwpck_require__(1212);
 
 var throwTypeError = function () {
 	throw new $TypeError();
@@ -5972,14 +5972,14 @@ var ThrowTypeError = $gOPD
 	}())
 	: throwTypeError;
 
-var hasSymbols = __nccwpck_require__(3336)();
+var hasSymbols = __nccwpck_require__(4054)();
 
-var getProto = __nccwpck_require__(1967);
-var $ObjectGPO = __nccwpck_require__(1311);
-var $ReflectGPO = __nccwpck_require__(8681);
+var getProto = __nccwpck_require__(577);
+var $ObjectGPO = __nccwpck_require__(8513);
+var $ReflectGPO = __nccwpck_require__(7139);
 
-var $apply = __nccwpck_require__(3945);
-var $call = __nccwpck_require__(8093);
+var $apply = __nccwpck_require__(6703);
+var $call = __nccwpck_require__(3219);
 
 var needsEval = {};
 
@@ -6080,9 +6080,9 @@ if (getProto) {
 	}
 }
 
-var getAsyncFunction = __nccwpck_require__(1491);
-var getGeneratorFunction = __nccwpck_require__(7228);
-var getAsyncGeneratorFunction = __nccwpck_require__(36);
+var getAsyncFunction = __nccwpck_require__(785);
+var getGeneratorFunction = __nccwpck_require__(1170);
+var getAsyncGeneratorFunction = __nccwpck_require__(4449);
 
 var doEval = function doEval(name) {
 	var value;
@@ -6164,8 +6164,8 @@ var LEGACY_ALIASES = {
 	'%WeakSetPrototype%': ['WeakSet', 'prototype']
 };
 
-var bind = __nccwpck_require__(7564);
-var hasOwn = __nccwpck_require__(4076);
+var bind = __nccwpck_require__(5474);
+var hasOwn = __nccwpck_require__(6106);
 var $concat = bind.call($call, Array.prototype.concat);
 var $spliceApply = bind.call($apply, Array.prototype.splice);
 var $replace = bind.call($call, String.prototype.replace);
@@ -6304,12 +6304,12 @@ module.exports = function GetIntrinsic(name, allowMissing) {
 
 /***/ }),
 
-/***/ 1311:
+/***/ 8513:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var $Object = __nccwpck_require__(5399);
+var $Object = __nccwpck_require__(6973);
 
 /** @type {import('./Object.getPrototypeOf')} */
 module.exports = $Object.getPrototypeOf || null;
@@ -6317,7 +6317,7 @@ module.exports = $Object.getPrototypeOf || null;
 
 /***/ }),
 
-/***/ 8681:
+/***/ 7139:
 /***/ ((module) => {
 
 
@@ -6328,15 +6328,15 @@ module.exports = (typeof Reflect !== 'undefined' && Reflect.getPrototypeOf) || n
 
 /***/ }),
 
-/***/ 1967:
+/***/ 577:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var reflectGetProto = __nccwpck_require__(8681);
-var originalGetProto = __nccwpck_require__(1311);
+var reflectGetProto = __nccwpck_require__(7139);
+var originalGetProto = __nccwpck_require__(8513);
 
-var getDunderProto = __nccwpck_require__(6669);
+var getDunderProto = __nccwpck_require__(5735);
 
 /** @type {import('.')} */
 module.exports = reflectGetProto
@@ -6362,7 +6362,7 @@ module.exports = reflectGetProto
 
 /***/ }),
 
-/***/ 1174:
+/***/ 3580:
 /***/ ((module) => {
 
 
@@ -6373,13 +6373,13 @@ module.exports = Object.getOwnPropertyDescriptor;
 
 /***/ }),
 
-/***/ 3170:
+/***/ 2264:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 /** @type {import('.')} */
-var $gOPD = __nccwpck_require__(1174);
+var $gOPD = __nccwpck_require__(3580);
 
 if ($gOPD) {
 	try {
@@ -6395,7 +6395,7 @@ module.exports = $gOPD;
 
 /***/ }),
 
-/***/ 3813:
+/***/ 5175:
 /***/ ((module) => {
 
 
@@ -6410,13 +6410,13 @@ module.exports = (flag, argv = process.argv) => {
 
 /***/ }),
 
-/***/ 3336:
+/***/ 4054:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 var origSymbol = typeof Symbol !== 'undefined' && Symbol;
-var hasSymbolSham = __nccwpck_require__(1114);
+var hasSymbolSham = __nccwpck_require__(3404);
 
 /** @type {import('.')} */
 module.exports = function hasNativeSymbols() {
@@ -6431,7 +6431,7 @@ module.exports = function hasNativeSymbols() {
 
 /***/ }),
 
-/***/ 1114:
+/***/ 3404:
 /***/ ((module) => {
 
 
@@ -6483,12 +6483,12 @@ module.exports = function hasSymbols() {
 
 /***/ }),
 
-/***/ 5479:
+/***/ 9257:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var hasSymbols = __nccwpck_require__(1114);
+var hasSymbols = __nccwpck_require__(3404);
 
 /** @type {import('.')} */
 module.exports = function hasToStringTagShams() {
@@ -6498,14 +6498,14 @@ module.exports = function hasToStringTagShams() {
 
 /***/ }),
 
-/***/ 4076:
+/***/ 6106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 var call = Function.prototype.call;
 var $hasOwn = Object.prototype.hasOwnProperty;
-var bind = __nccwpck_require__(7564);
+var bind = __nccwpck_require__(5474);
 
 /** @type {import('.')} */
 module.exports = bind.call(call, $hasOwn);
@@ -6513,7 +6513,7 @@ module.exports = bind.call(call, $hasOwn);
 
 /***/ }),
 
-/***/ 6904:
+/***/ 7182:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 
@@ -6534,9 +6534,9 @@ const net_1 = __importDefault(__nccwpck_require__(9278));
 const tls_1 = __importDefault(__nccwpck_require__(4756));
 const url_1 = __importDefault(__nccwpck_require__(7016));
 const assert_1 = __importDefault(__nccwpck_require__(2613));
-const debug_1 = __importDefault(__nccwpck_require__(2830));
-const agent_base_1 = __nccwpck_require__(8207);
-const parse_proxy_response_1 = __importDefault(__nccwpck_require__(7943));
+const debug_1 = __importDefault(__nccwpck_require__(4240));
+const agent_base_1 = __nccwpck_require__(6041);
+const parse_proxy_response_1 = __importDefault(__nccwpck_require__(1925));
 const debug = debug_1.default('https-proxy-agent:agent');
 /**
  * The `HttpsProxyAgent` implements an HTTP Agent subclass that connects to
@@ -6696,14 +6696,14 @@ function omit(obj, ...keys) {
 
 /***/ }),
 
-/***/ 3669:
+/***/ 5543:
 /***/ (function(module, __unused_webpack_exports, __nccwpck_require__) {
 
 
 var __importDefault = (this && this.__importDefault) || function (mod) {
     return (mod && mod.__esModule) ? mod : { "default": mod };
 };
-const agent_1 = __importDefault(__nccwpck_require__(6904));
+const agent_1 = __importDefault(__nccwpck_require__(7182));
 function createHttpsProxyAgent(opts) {
     return new agent_1.default(opts);
 }
@@ -6716,7 +6716,7 @@ module.exports = createHttpsProxyAgent;
 
 /***/ }),
 
-/***/ 7943:
+/***/ 1925:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 
@@ -6724,7 +6724,7 @@ var __importDefault = (this && this.__importDefault) || function (mod) {
     return (mod && mod.__esModule) ? mod : { "default": mod };
 };
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const debug_1 = __importDefault(__nccwpck_require__(2830));
+const debug_1 = __importDefault(__nccwpck_require__(4240));
 const debug = debug_1.default('https-proxy-agent:parse-proxy-response');
 function parseProxyResponse(socket) {
     return new Promise((resolve, reject) => {
@@ -6788,7 +6788,7 @@ exports["default"] = parseProxyResponse;
 
 /***/ }),
 
-/***/ 5641:
+/***/ 4815:
 /***/ ((module) => {
 
 
@@ -6799,7 +6799,7 @@ module.exports = Math.abs;
 
 /***/ }),
 
-/***/ 6171:
+/***/ 5793:
 /***/ ((module) => {
 
 
@@ -6810,7 +6810,7 @@ module.exports = Math.floor;
 
 /***/ }),
 
-/***/ 7044:
+/***/ 9766:
 /***/ ((module) => {
 
 
@@ -6823,7 +6823,7 @@ module.exports = Number.isNaN || function isNaN(a) {
 
 /***/ }),
 
-/***/ 7147:
+/***/ 4465:
 /***/ ((module) => {
 
 
@@ -6834,7 +6834,7 @@ module.exports = Math.max;
 
 /***/ }),
 
-/***/ 1017:
+/***/ 8723:
 /***/ ((module) => {
 
 
@@ -6845,7 +6845,7 @@ module.exports = Math.min;
 
 /***/ }),
 
-/***/ 6947:
+/***/ 2201:
 /***/ ((module) => {
 
 
@@ -6856,7 +6856,7 @@ module.exports = Math.pow;
 
 /***/ }),
 
-/***/ 2621:
+/***/ 8663:
 /***/ ((module) => {
 
 
@@ -6867,12 +6867,12 @@ module.exports = Math.round;
 
 /***/ }),
 
-/***/ 156:
+/***/ 9954:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var $isNaN = __nccwpck_require__(7044);
+var $isNaN = __nccwpck_require__(9766);
 
 /** @type {import('./sign')} */
 module.exports = function sign(number) {
@@ -6885,7 +6885,7 @@ module.exports = function sign(number) {
 
 /***/ }),
 
-/***/ 9829:
+/***/ 8675:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /*!
@@ -6899,12 +6899,12 @@ module.exports = function sign(number) {
  * Module exports.
  */
 
-module.exports = __nccwpck_require__(1813)
+module.exports = __nccwpck_require__(7290)
 
 
 /***/ }),
 
-/***/ 4096:
+/***/ 5402:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 /*!
@@ -6921,7 +6921,7 @@ module.exports = __nccwpck_require__(1813)
  * @private
  */
 
-var db = __nccwpck_require__(9829)
+var db = __nccwpck_require__(8675)
 var extname = (__nccwpck_require__(6928).extname)
 
 /**
@@ -7099,7 +7099,7 @@ function populateMaps (extensions, types) {
 
 /***/ }),
 
-/***/ 744:
+/***/ 6274:
 /***/ ((module) => {
 
 /**
@@ -7268,13 +7268,13 @@ function plural(ms, msAbs, n, name) {
 
 /***/ }),
 
-/***/ 1450:
+/***/ 5024:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const os = __nccwpck_require__(857);
 const tty = __nccwpck_require__(2018);
-const hasFlag = __nccwpck_require__(3813);
+const hasFlag = __nccwpck_require__(5175);
 
 const {env} = process;
 
@@ -7410,15 +7410,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 770:
+/***/ 408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(218);
+module.exports = __nccwpck_require__(376);
 
 
 /***/ }),
 
-/***/ 218:
+/***/ 376:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -7689,33 +7689,33 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 6752:
+/***/ 4718:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Client = __nccwpck_require__(3701)
-const Dispatcher = __nccwpck_require__(883)
-const Pool = __nccwpck_require__(628)
-const BalancedPool = __nccwpck_require__(837)
-const Agent = __nccwpck_require__(7405)
-const ProxyAgent = __nccwpck_require__(6672)
-const EnvHttpProxyAgent = __nccwpck_require__(3137)
-const RetryAgent = __nccwpck_require__(50)
-const errors = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+const Client = __nccwpck_require__(271)
+const Dispatcher = __nccwpck_require__(2377)
+const Pool = __nccwpck_require__(8014)
+const BalancedPool = __nccwpck_require__(3207)
+const Agent = __nccwpck_require__(5539)
+const ProxyAgent = __nccwpck_require__(9710)
+const EnvHttpProxyAgent = __nccwpck_require__(6699)
+const RetryAgent = __nccwpck_require__(9176)
+const errors = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(6615)
-const buildConnector = __nccwpck_require__(9136)
-const MockClient = __nccwpck_require__(7365)
-const MockAgent = __nccwpck_require__(7501)
-const MockPool = __nccwpck_require__(4004)
-const mockErrors = __nccwpck_require__(2429)
-const RetryHandler = __nccwpck_require__(7816)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2581)
-const DecoratorHandler = __nccwpck_require__(8155)
-const RedirectHandler = __nccwpck_require__(8754)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const api = __nccwpck_require__(5889)
+const buildConnector = __nccwpck_require__(5106)
+const MockClient = __nccwpck_require__(2839)
+const MockAgent = __nccwpck_require__(587)
+const MockPool = __nccwpck_require__(3926)
+const mockErrors = __nccwpck_require__(5347)
+const RetryHandler = __nccwpck_require__(3174)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(4743)
+const DecoratorHandler = __nccwpck_require__(6949)
+const RedirectHandler = __nccwpck_require__(3216)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -7733,10 +7733,10 @@ module.exports.DecoratorHandler = DecoratorHandler
 module.exports.RedirectHandler = RedirectHandler
 module.exports.createRedirectInterceptor = createRedirectInterceptor
 module.exports.interceptors = {
-  redirect: __nccwpck_require__(1514),
-  retry: __nccwpck_require__(2026),
-  dump: __nccwpck_require__(8060),
-  dns: __nccwpck_require__(379)
+  redirect: __nccwpck_require__(1068),
+  retry: __nccwpck_require__(9636),
+  dump: __nccwpck_require__(5786),
+  dns: __nccwpck_require__(6149)
 }
 
 module.exports.buildConnector = buildConnector
@@ -7798,7 +7798,7 @@ function makeDispatcher (fn) {
 module.exports.setGlobalDispatcher = setGlobalDispatcher
 module.exports.getGlobalDispatcher = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(4398).fetch)
+const fetchImpl = (__nccwpck_require__(6860).fetch)
 module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -7810,39 +7810,39 @@ module.exports.fetch = async function fetch (init, options = undefined) {
     throw err
   }
 }
-module.exports.Headers = __nccwpck_require__(660).Headers
-module.exports.Response = __nccwpck_require__(9051).Response
-module.exports.Request = __nccwpck_require__(9967).Request
-module.exports.FormData = __nccwpck_require__(5910).FormData
+module.exports.Headers = __nccwpck_require__(5662).Headers
+module.exports.Response = __nccwpck_require__(9317).Response
+module.exports.Request = __nccwpck_require__(3713).Request
+module.exports.FormData = __nccwpck_require__(8440).FormData
 module.exports.File = globalThis.File ?? (__nccwpck_require__(4573).File)
-module.exports.FileReader = __nccwpck_require__(8355).FileReader
+module.exports.FileReader = __nccwpck_require__(4881).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(8709)
 
 module.exports.setGlobalOrigin = setGlobalOrigin
 module.exports.getGlobalOrigin = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(3245)
-const { kConstruct } = __nccwpck_require__(109)
+const { CacheStorage } = __nccwpck_require__(7403)
+const { kConstruct } = __nccwpck_require__(8271)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 module.exports.caches = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(8495)
 
 module.exports.deleteCookie = deleteCookie
 module.exports.getCookies = getCookies
 module.exports.getSetCookies = getSetCookies
 module.exports.setCookie = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(782)
 
 module.exports.parseMIMEType = parseMIMEType
 module.exports.serializeAMimeType = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
-module.exports.WebSocket = __nccwpck_require__(3726).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(6814)
+module.exports.WebSocket = __nccwpck_require__(3435).WebSocket
 module.exports.CloseEvent = CloseEvent
 module.exports.ErrorEvent = ErrorEvent
 module.exports.MessageEvent = MessageEvent
@@ -7858,18 +7858,18 @@ module.exports.MockPool = MockPool
 module.exports.MockAgent = MockAgent
 module.exports.mockErrors = mockErrors
 
-const { EventSource } = __nccwpck_require__(1238)
+const { EventSource } = __nccwpck_require__(6376)
 
 module.exports.EventSource = EventSource
 
 
 /***/ }),
 
-/***/ 158:
+/***/ 6128:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(3440)
-const { RequestAbortedError } = __nccwpck_require__(8707)
+const { addAbortListener } = __nccwpck_require__(5386)
+const { RequestAbortedError } = __nccwpck_require__(6593)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -7929,16 +7929,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2279:
+/***/ 2574:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -8044,7 +8044,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 6862:
+/***/ 884:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8058,10 +8058,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+} = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -8302,16 +8302,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4043:
+/***/ 865:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(9927)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { Readable } = __nccwpck_require__(3897)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(6425)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -8523,18 +8523,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 3560:
+/***/ 4754:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(6425)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -8750,15 +8750,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 3408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(6593)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const util = __nccwpck_require__(5386)
+const { addSignal, removeSignal } = __nccwpck_require__(6128)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -8865,21 +8865,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 6615:
+/***/ 5889:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(4043)
-module.exports.stream = __nccwpck_require__(3560)
-module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
-module.exports.connect = __nccwpck_require__(2279)
+module.exports.request = __nccwpck_require__(865)
+module.exports.stream = __nccwpck_require__(4754)
+module.exports.pipeline = __nccwpck_require__(884)
+module.exports.upgrade = __nccwpck_require__(3408)
+module.exports.connect = __nccwpck_require__(2574)
 
 
 /***/ }),
 
-/***/ 9927:
+/***/ 3897:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -8888,9 +8888,9 @@ module.exports.connect = __nccwpck_require__(2279)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { ReadableStreamFrom } = __nccwpck_require__(3440)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { ReadableStreamFrom } = __nccwpck_require__(5386)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -9271,15 +9271,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 7655:
+/***/ 6425:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 
-const { chunksDecode } = __nccwpck_require__(9927)
+const { chunksDecode } = __nccwpck_require__(3897)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -9371,16 +9371,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9136:
+/***/ 5106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(5386)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(6593)
+const timers = __nccwpck_require__(5929)
 
 function noop () {}
 
@@ -9618,7 +9618,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 735:
+/***/ 4037:
 /***/ ((module) => {
 
 
@@ -9743,7 +9743,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2414:
+/***/ 6644:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -9952,7 +9952,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8707:
+/***/ 6593:
 /***/ ((module) => {
 
 
@@ -10384,7 +10384,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4655:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10392,7 +10392,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -10407,9 +10407,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
+} = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4037)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -10873,7 +10873,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 6443:
+/***/ 3377:
 /***/ ((module) => {
 
 module.exports = {
@@ -10947,7 +10947,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7752:
+/***/ 3838:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10955,7 +10955,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(735)
+} = __nccwpck_require__(4037)
 
 class TstNode {
   /** @type {any} */
@@ -11106,13 +11106,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3440:
+/***/ 5386:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(3377)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -11120,9 +11120,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
-const { tree } = __nccwpck_require__(7752)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4037)
+const { tree } = __nccwpck_require__(3838)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -11832,18 +11832,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7405:
+/***/ 5539:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
-const DispatcherBase = __nccwpck_require__(1841)
-const Pool = __nccwpck_require__(628)
-const Client = __nccwpck_require__(3701)
-const util = __nccwpck_require__(3440)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(3377)
+const DispatcherBase = __nccwpck_require__(803)
+const Pool = __nccwpck_require__(8014)
+const Client = __nccwpck_require__(271)
+const util = __nccwpck_require__(5386)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -11972,7 +11972,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 837:
+/***/ 3207:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11980,7 +11980,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   PoolBase,
   kClients,
@@ -11988,10 +11988,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Pool = __nccwpck_require__(628)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const { parseOrigin } = __nccwpck_require__(3440)
+} = __nccwpck_require__(1278)
+const Pool = __nccwpck_require__(8014)
+const { kUrl, kInterceptors } = __nccwpck_require__(3377)
+const { parseOrigin } = __nccwpck_require__(5386)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -12188,7 +12188,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 637:
+/***/ 8939:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -12196,9 +12196,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const timers = __nccwpck_require__(5929)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -12211,7 +12211,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   kUrl,
   kReset,
@@ -12244,9 +12244,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(3377)
 
-const constants = __nccwpck_require__(2824)
+const constants = __nccwpck_require__(6402)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -12258,11 +12258,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3870) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(9240) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(3434))
+    mod = await WebAssembly.compile(__nccwpck_require__(9968))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -12270,7 +12270,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3870))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(9240))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -13185,7 +13185,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(4492).extractBody)
+      extractBody = (__nccwpck_require__(6962).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -13708,7 +13708,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 8788:
+/***/ 7726:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13716,13 +13716,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(5386)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(6593)
 const {
   kUrl,
   kReset,
@@ -13741,7 +13741,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(3377)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -14147,7 +14147,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(4492).extractBody)
+    extractBody ??= (__nccwpck_require__(6962).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -14507,7 +14507,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 3701:
+/***/ 271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -14517,16 +14517,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const Request = __nccwpck_require__(4655)
-const DispatcherBase = __nccwpck_require__(1841)
+const util = __nccwpck_require__(5386)
+const { channels } = __nccwpck_require__(6644)
+const Request = __nccwpck_require__(8957)
+const DispatcherBase = __nccwpck_require__(803)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(6593)
+const buildConnector = __nccwpck_require__(5106)
 const {
   kUrl,
   kServerName,
@@ -14568,9 +14568,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(6443)
-const connectH1 = __nccwpck_require__(637)
-const connectH2 = __nccwpck_require__(8788)
+} = __nccwpck_require__(3377)
+const connectH1 = __nccwpck_require__(8939)
+const connectH2 = __nccwpck_require__(7726)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -14878,7 +14878,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const createRedirectInterceptor = __nccwpck_require__(5306)
 
 function onError (client, err) {
   if (
@@ -15138,19 +15138,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 1841:
+/***/ 803:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(883)
+const Dispatcher = __nccwpck_require__(2377)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+} = __nccwpck_require__(6593)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(3377)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -15353,7 +15353,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 883:
+/***/ 2377:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -15425,15 +15425,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 3137:
+/***/ 6699:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(6443)
-const ProxyAgent = __nccwpck_require__(6672)
-const Agent = __nccwpck_require__(7405)
+const DispatcherBase = __nccwpck_require__(803)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(3377)
+const ProxyAgent = __nccwpck_require__(9710)
+const Agent = __nccwpck_require__(5539)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -15592,7 +15592,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 4660:
+/***/ 2190:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -15716,15 +15716,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 2128:
+/***/ 1278:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const FixedQueue = __nccwpck_require__(4660)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
-const PoolStats = __nccwpck_require__(3246)
+const DispatcherBase = __nccwpck_require__(803)
+const FixedQueue = __nccwpck_require__(2190)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(3377)
+const PoolStats = __nccwpck_require__(1680)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -15917,10 +15917,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3246:
+/***/ 1680:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(6443)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(3377)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -15958,7 +15958,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 628:
+/***/ 8014:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -15969,14 +15969,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Client = __nccwpck_require__(3701)
+} = __nccwpck_require__(1278)
+const Client = __nccwpck_require__(271)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(6593)
+const util = __nccwpck_require__(5386)
+const { kUrl, kInterceptors } = __nccwpck_require__(3377)
+const buildConnector = __nccwpck_require__(5106)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -16072,19 +16072,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 6672:
+/***/ 9710:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(3377)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(7405)
-const Pool = __nccwpck_require__(628)
-const DispatcherBase = __nccwpck_require__(1841)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
-const Client = __nccwpck_require__(3701)
+const Agent = __nccwpck_require__(5539)
+const Pool = __nccwpck_require__(8014)
+const DispatcherBase = __nccwpck_require__(803)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(6593)
+const buildConnector = __nccwpck_require__(5106)
+const Client = __nccwpck_require__(271)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -16353,13 +16353,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 50:
+/***/ 9176:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(883)
-const RetryHandler = __nccwpck_require__(7816)
+const Dispatcher = __nccwpck_require__(2377)
+const RetryHandler = __nccwpck_require__(3174)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -16395,7 +16395,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 2581:
+/***/ 4743:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -16403,8 +16403,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const Agent = __nccwpck_require__(7405)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const Agent = __nccwpck_require__(5539)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -16434,7 +16434,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8155:
+/***/ 6949:
 /***/ ((module) => {
 
 
@@ -16485,15 +16485,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 8754:
+/***/ 3216:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { kBodyUsed } = __nccwpck_require__(6443)
+const util = __nccwpck_require__(5386)
+const { kBodyUsed } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -16724,20 +16724,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 7816:
+/***/ 3174:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
-const { RequestRetryError } = __nccwpck_require__(8707)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(3377)
+const { RequestRetryError } = __nccwpck_require__(6593)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(3440)
+} = __nccwpck_require__(5386)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -17168,14 +17168,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 379:
+/***/ 6149:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(8155)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
+const DecoratorHandler = __nccwpck_require__(6949)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(6593)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -17550,14 +17550,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 8060:
+/***/ 5786:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const DecoratorHandler = __nccwpck_require__(8155)
+const util = __nccwpck_require__(5386)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(6593)
+const DecoratorHandler = __nccwpck_require__(6949)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -17680,12 +17680,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 5092:
+/***/ 5306:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(3216)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -17708,11 +17708,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 1514:
+/***/ 1068:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(3216)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -17739,11 +17739,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2026:
+/***/ 9636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(7816)
+const RetryHandler = __nccwpck_require__(3174)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -17765,13 +17765,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 2824:
+/***/ 6402:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(172);
+const utils_1 = __nccwpck_require__(6650);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -18049,7 +18049,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 3870:
+/***/ 9240:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -18061,7 +18061,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 3434:
+/***/ 9968:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -18073,7 +18073,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 172:
+/***/ 6650:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -18094,13 +18094,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 7501:
+/***/ 587:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(6443)
-const Agent = __nccwpck_require__(7405)
+const { kClients } = __nccwpck_require__(3377)
+const Agent = __nccwpck_require__(5539)
 const {
   kAgent,
   kMockAgentSet,
@@ -18111,14 +18111,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(1117)
-const MockClient = __nccwpck_require__(7365)
-const MockPool = __nccwpck_require__(4004)
-const { matchValue, buildMockOptions } = __nccwpck_require__(3397)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
-const Dispatcher = __nccwpck_require__(883)
-const Pluralizer = __nccwpck_require__(1529)
-const PendingInterceptorsFormatter = __nccwpck_require__(6142)
+} = __nccwpck_require__(2539)
+const MockClient = __nccwpck_require__(2839)
+const MockPool = __nccwpck_require__(3926)
+const { matchValue, buildMockOptions } = __nccwpck_require__(463)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(6593)
+const Dispatcher = __nccwpck_require__(2377)
+const Pluralizer = __nccwpck_require__(39)
+const PendingInterceptorsFormatter = __nccwpck_require__(2708)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -18261,14 +18261,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 7365:
+/***/ 2839:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(3701)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Client = __nccwpck_require__(271)
+const { buildMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kMockAgent,
@@ -18277,10 +18277,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(2539)
+const { MockInterceptor } = __nccwpck_require__(7073)
+const Symbols = __nccwpck_require__(3377)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -18327,12 +18327,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2429:
+/***/ 5347:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(8707)
+const { UndiciError } = __nccwpck_require__(6593)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -18362,12 +18362,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1511:
+/***/ 7073:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3397)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kDispatchKey,
@@ -18375,9 +18375,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(1117)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(2539)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
+const { buildURL } = __nccwpck_require__(5386)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -18576,14 +18576,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 4004:
+/***/ 3926:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(628)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Pool = __nccwpck_require__(8014)
+const { buildMockDispatch } = __nccwpck_require__(463)
 const {
   kDispatches,
   kMockAgent,
@@ -18592,10 +18592,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(2539)
+const { MockInterceptor } = __nccwpck_require__(7073)
+const Symbols = __nccwpck_require__(3377)
+const { InvalidArgumentError } = __nccwpck_require__(6593)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -18642,7 +18642,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 1117:
+/***/ 2539:
 /***/ ((module) => {
 
 
@@ -18672,20 +18672,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3397:
+/***/ 463:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2429)
+const { MockNotMatchedError } = __nccwpck_require__(5347)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(1117)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(2539)
+const { buildURL } = __nccwpck_require__(5386)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -19046,7 +19046,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6142:
+/***/ 2708:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19096,7 +19096,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 1529:
+/***/ 39:
 /***/ ((module) => {
 
 
@@ -19132,7 +19132,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 6603:
+/***/ 5929:
 /***/ ((module) => {
 
 
@@ -19562,20 +19562,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9634:
+/***/ 3892:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
-const { webidl } = __nccwpck_require__(5893)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9051)
-const { Request, fromInnerRequest } = __nccwpck_require__(9967)
-const { kState } = __nccwpck_require__(3627)
-const { fetching } = __nccwpck_require__(4398)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
+const { kConstruct } = __nccwpck_require__(8271)
+const { urlEquals, getFieldValues } = __nccwpck_require__(2012)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(5386)
+const { webidl } = __nccwpck_require__(6083)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9317)
+const { Request, fromInnerRequest } = __nccwpck_require__(3713)
+const { kState } = __nccwpck_require__(6970)
+const { fetching } = __nccwpck_require__(6860)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(1118)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -20428,15 +20428,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3245:
+/***/ 7403:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { Cache } = __nccwpck_require__(9634)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(8271)
+const { Cache } = __nccwpck_require__(3892)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 
 class CacheStorage {
   /**
@@ -20587,26 +20587,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 109:
+/***/ 8271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(6443).kConstruct)
+  kConstruct: (__nccwpck_require__(3377).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 6798:
+/***/ 2012:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { isValidHeaderName } = __nccwpck_require__(3168)
+const { URLSerializer } = __nccwpck_require__(782)
+const { isValidHeaderName } = __nccwpck_require__(1118)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -20651,7 +20651,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1276:
+/***/ 9922:
 /***/ ((module) => {
 
 
@@ -20670,15 +20670,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9061:
+/***/ 8495:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(1978)
-const { stringify } = __nccwpck_require__(7797)
-const { webidl } = __nccwpck_require__(5893)
-const { Headers } = __nccwpck_require__(660)
+const { parseSetCookie } = __nccwpck_require__(5816)
+const { stringify } = __nccwpck_require__(2095)
+const { webidl } = __nccwpck_require__(6083)
+const { Headers } = __nccwpck_require__(5662)
 
 /**
  * @typedef {Object} Cookie
@@ -20861,14 +20861,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1978:
+/***/ 5816:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
-const { isCTLExcludingHtab } = __nccwpck_require__(7797)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9922)
+const { isCTLExcludingHtab } = __nccwpck_require__(2095)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(782)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -21178,7 +21178,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7797:
+/***/ 2095:
 /***/ ((module) => {
 
 
@@ -21537,13 +21537,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4031:
+/***/ 6301:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(4811)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(625)
 
 /**
  * @type {number[]} BOM
@@ -22118,23 +22118,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1238:
+/***/ 6376:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(4398)
-const { makeRequest } = __nccwpck_require__(9967)
-const { webidl } = __nccwpck_require__(5893)
-const { EventSourceStream } = __nccwpck_require__(4031)
-const { parseMIMEType } = __nccwpck_require__(1900)
-const { createFastMessageEvent } = __nccwpck_require__(5188)
-const { isNetworkError } = __nccwpck_require__(9051)
-const { delay } = __nccwpck_require__(4811)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { fetching } = __nccwpck_require__(6860)
+const { makeRequest } = __nccwpck_require__(3713)
+const { webidl } = __nccwpck_require__(6083)
+const { EventSourceStream } = __nccwpck_require__(6301)
+const { parseMIMEType } = __nccwpck_require__(782)
+const { createFastMessageEvent } = __nccwpck_require__(6814)
+const { isNetworkError } = __nccwpck_require__(9317)
+const { delay } = __nccwpck_require__(625)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { environmentSettingsObject } = __nccwpck_require__(1118)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
 
 let experimentalWarned = false
 
@@ -22608,7 +22608,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4811:
+/***/ 625:
 /***/ ((module) => {
 
 
@@ -22652,12 +22652,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4492:
+/***/ 6962:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(5386)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -22667,16 +22667,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(3168)
-const { FormData } = __nccwpck_require__(5910)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(1118)
+const { FormData } = __nccwpck_require__(8440)
+const { kState } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(1900)
-const { multipartFormDataParser } = __nccwpck_require__(116)
+const { serializeAMimeType } = __nccwpck_require__(782)
+const { multipartFormDataParser } = __nccwpck_require__(4646)
 let random
 
 try {
@@ -23188,7 +23188,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4495:
+/***/ 6833:
 /***/ ((module) => {
 
 
@@ -23319,7 +23319,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1900:
+/***/ 782:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -24070,12 +24070,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6653:
+/***/ 9255:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(6443)
+const { kConnected, kSize } = __nccwpck_require__(3377)
 
 class CompatWeakRef {
   constructor (value) {
@@ -24123,14 +24123,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 7114:
+/***/ 1508:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+const { kState } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -24256,16 +24256,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 116:
+/***/ 4646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { utf8DecodeBytes } = __nccwpck_require__(3168)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
-const { isFileLike } = __nccwpck_require__(7114)
-const { makeEntry } = __nccwpck_require__(5910)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(5386)
+const { utf8DecodeBytes } = __nccwpck_require__(1118)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(782)
+const { isFileLike } = __nccwpck_require__(1508)
+const { makeEntry } = __nccwpck_require__(8440)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -24737,16 +24737,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5910:
+/***/ 8440:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(3168)
-const { kState } = __nccwpck_require__(3627)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { FileLike, isFileLike } = __nccwpck_require__(7114)
-const { webidl } = __nccwpck_require__(5893)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(1118)
+const { kState } = __nccwpck_require__(6970)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { FileLike, isFileLike } = __nccwpck_require__(1508)
+const { webidl } = __nccwpck_require__(6083)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -24996,7 +24996,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 1059:
+/***/ 8709:
 /***/ ((module) => {
 
 
@@ -25043,21 +25043,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 660:
+/***/ 5662:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(6443)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(3377)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(3168)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(1118)
+const { webidl } = __nccwpck_require__(6083)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -25737,7 +25737,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4398:
+/***/ 6860:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -25750,9 +25750,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(9051)
-const { HeadersList } = __nccwpck_require__(660)
-const { Request, cloneRequest } = __nccwpck_require__(9967)
+} = __nccwpck_require__(9317)
+const { HeadersList } = __nccwpck_require__(5662)
+const { Request, cloneRequest } = __nccwpck_require__(3713)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -25788,23 +25788,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(3168)
-const { kState, kDispatcher } = __nccwpck_require__(3627)
+} = __nccwpck_require__(1118)
+const { kState, kDispatcher } = __nccwpck_require__(6970)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(6962)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(6833)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(1900)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
-const { webidl } = __nccwpck_require__(5893)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(5386)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(782)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
+const { webidl } = __nccwpck_require__(6083)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -28014,23 +28014,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9967:
+/***/ 3713:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
-const { FinalizationRegistry } = __nccwpck_require__(6653)()
-const util = __nccwpck_require__(3440)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(6962)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(5662)
+const { FinalizationRegistry } = __nccwpck_require__(9255)()
+const util = __nccwpck_require__(5386)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(1118)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -28040,12 +28040,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(6833)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(782)
+const { kConstruct } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -29058,14 +29058,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 9051:
+/***/ 9317:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
-const util = __nccwpck_require__(3440)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(5662)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(6962)
+const util = __nccwpck_require__(5386)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -29077,16 +29077,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(1118)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(4495)
-const { kState, kHeaders } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { FormData } = __nccwpck_require__(5910)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+} = __nccwpck_require__(6833)
+const { kState, kHeaders } = __nccwpck_require__(6970)
+const { webidl } = __nccwpck_require__(6083)
+const { FormData } = __nccwpck_require__(8440)
+const { URLSerializer } = __nccwpck_require__(782)
+const { kConstruct } = __nccwpck_require__(3377)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -29675,7 +29675,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3627:
+/***/ 6970:
 /***/ ((module) => {
 
 
@@ -29691,21 +29691,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3168:
+/***/ 1118:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4495)
-const { getGlobalOrigin } = __nccwpck_require__(1059)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(6833)
+const { getGlobalOrigin } = __nccwpck_require__(8709)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(782)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(5386)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(6083)
 
 let supportedHashes = []
 
@@ -31330,14 +31330,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5893:
+/***/ 6083:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(3440)
+const { toUSVString } = __nccwpck_require__(5386)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -32032,7 +32032,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2607:
+/***/ 2685:
 /***/ ((module) => {
 
 
@@ -32329,7 +32329,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8355:
+/***/ 4881:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -32338,16 +32338,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(3610)
+} = __nccwpck_require__(5860)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(961)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+} = __nccwpck_require__(8391)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -32680,12 +32680,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8573:
+/***/ 699:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(6083)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -32765,7 +32765,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 961:
+/***/ 8391:
 /***/ ((module) => {
 
 
@@ -32782,7 +32782,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3610:
+/***/ 5860:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -32793,10 +32793,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(961)
-const { ProgressEvent } = __nccwpck_require__(8573)
-const { getEncoding } = __nccwpck_require__(2607)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
+} = __nccwpck_require__(8391)
+const { ProgressEvent } = __nccwpck_require__(699)
+const { getEncoding } = __nccwpck_require__(2685)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(782)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -33180,27 +33180,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6897:
+/***/ 3403:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(736)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(9322)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(1216)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(8625)
-const { channels } = __nccwpck_require__(2414)
-const { CloseEvent } = __nccwpck_require__(5188)
-const { makeRequest } = __nccwpck_require__(9967)
-const { fetching } = __nccwpck_require__(4398)
-const { Headers, getHeadersList } = __nccwpck_require__(660)
-const { getDecodeSplit } = __nccwpck_require__(3168)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
+} = __nccwpck_require__(7610)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(3479)
+const { channels } = __nccwpck_require__(6644)
+const { CloseEvent } = __nccwpck_require__(6814)
+const { makeRequest } = __nccwpck_require__(3713)
+const { fetching } = __nccwpck_require__(6860)
+const { Headers, getHeadersList } = __nccwpck_require__(5662)
+const { getDecodeSplit } = __nccwpck_require__(1118)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
 
 /** @type {import('crypto')} */
 let crypto
@@ -33558,7 +33558,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 736:
+/***/ 9322:
 /***/ ((module) => {
 
 
@@ -33631,14 +33631,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5188:
+/***/ 6814:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { kConstruct } = __nccwpck_require__(6443)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(5386)
+const { kConstruct } = __nccwpck_require__(3377)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -33967,12 +33967,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3264:
+/***/ 4226:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(736)
+const { maxUnsigned16Bit } = __nccwpck_require__(9322)
 
 const BUFFER_SIZE = 16386
 
@@ -34070,14 +34070,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9469:
+/***/ 6495:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(8625)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+const { isValidClientWindowBits } = __nccwpck_require__(3479)
+const { MessageSizeExceededError } = __nccwpck_require__(6593)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -34182,16 +34182,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 1652:
+/***/ 1298:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
-const { channels } = __nccwpck_require__(2414)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(9322)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(7610)
+const { channels } = __nccwpck_require__(6644)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -34201,11 +34201,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(8625)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { closeWebSocketConnection } = __nccwpck_require__(6897)
-const { PerMessageDeflate } = __nccwpck_require__(9469)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(3479)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
+const { closeWebSocketConnection } = __nccwpck_require__(3403)
+const { PerMessageDeflate } = __nccwpck_require__(6495)
+const { MessageSizeExceededError } = __nccwpck_require__(6593)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -34716,14 +34716,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3900:
+/***/ 8470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { opcodes, sendHints } = __nccwpck_require__(736)
-const FixedQueue = __nccwpck_require__(4660)
+const { WebsocketFrameSend } = __nccwpck_require__(4226)
+const { opcodes, sendHints } = __nccwpck_require__(9322)
+const FixedQueue = __nccwpck_require__(2190)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -34827,7 +34827,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 1216:
+/***/ 7610:
 /***/ ((module) => {
 
 
@@ -34846,16 +34846,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8625:
+/***/ 3479:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1216)
-const { states, opcodes } = __nccwpck_require__(736)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5188)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(7610)
+const { states, opcodes } = __nccwpck_require__(9322)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(6814)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(1900)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(782)
 
 /* globals Blob */
 
@@ -35175,15 +35175,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3726:
+/***/ 3435:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(736)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(782)
+const { environmentSettingsObject } = __nccwpck_require__(1118)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(9322)
 const {
   kWebSocketURL,
   kReadyState,
@@ -35192,21 +35192,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(1216)
+} = __nccwpck_require__(7610)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(8625)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6897)
-const { ByteParser } = __nccwpck_require__(1652)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+} = __nccwpck_require__(3479)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(3403)
+const { ByteParser } = __nccwpck_require__(1298)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(5386)
+const { getGlobalDispatcher } = __nccwpck_require__(4743)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
-const { SendQueue } = __nccwpck_require__(3900)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(6814)
+const { SendQueue } = __nccwpck_require__(8470)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -35777,12 +35777,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9349:
+/***/ 2978:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6797);
-/* harmony import */ var _core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2471);
+/* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
+/* harmony import */ var _core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9253);
 
 
 await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('deploy-canary', (runtime) => (0,_core_rollout_deploy_canary_js__WEBPACK_IMPORTED_MODULE_1__/* .runDeployCanaryAction */ .h)(runtime));
@@ -35792,7 +35792,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2257:
+/***/ 4184:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -35837,7 +35837,7 @@ class FakeClock {
 
 /***/ }),
 
-/***/ 4296:
+/***/ 2091:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -35900,7 +35900,7 @@ function describeError(err) {
 
 /***/ }),
 
-/***/ 7296:
+/***/ 431:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -35934,7 +35934,7 @@ function describeOutcome(outcome) {
 
 /***/ }),
 
-/***/ 2471:
+/***/ 9253:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35943,7 +35943,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   h: () => (/* binding */ runDeployCanaryAction)
 });
 
-// NAMESPACE OBJECT: ./node_modules/axios/lib/platform/common/utils.js
+// NAMESPACE OBJECT: ../../main/node_modules/axios/lib/platform/common/utils.js
 var common_utils_namespaceObject = {};
 __nccwpck_require__.r(common_utils_namespaceObject);
 __nccwpck_require__.d(common_utils_namespaceObject, {
@@ -35955,7 +35955,7 @@ __nccwpck_require__.d(common_utils_namespaceObject, {
 });
 
 // EXTERNAL MODULE: ./src/core/errors.ts
-var core_errors = __nccwpck_require__(4296);
+var core_errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: ./src/core/duration.ts
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
@@ -36001,18 +36001,18 @@ function promDuration(ms) {
 
 
 /** The input's value; an InputError naming it when it is missing. */
-function getRequiredInput(runtime, name) {
+function inputs_getRequiredInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
         throw new core_errors/* InputError */.dz(name, 'is required');
     return value;
 }
 /** The input's value, or undefined when unset or empty. */
-function getOptionalInput(runtime, name) {
+function inputs_getOptionalInput(runtime, name) {
     return runtime.getInput(name);
 }
 /** A boolean input: true/false/yes/no/1/0, case-insensitive. */
-function getBooleanInput(runtime, name, fallback) {
+function inputs_getBooleanInput(runtime, name, fallback) {
     const value = runtime.getInput(name);
     if (value === undefined)
         return fallback;
@@ -36063,7 +36063,7 @@ function getDurationInput(runtime, name) {
     return ms;
 }
 /** A list input: comma- or newline-separated, blanks dropped. */
-function getListInput(runtime, name) {
+function inputs_getListInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
         return undefined;
@@ -36073,6 +36073,10 @@ function getListInput(runtime, name) {
         .filter(Boolean);
 }
 
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
@@ -36084,7 +36088,7 @@ const MAX_CAPTURE = 1024 * 1024;
  * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
  * in which case its whole process group is killed.
  */
-function runCommand(argv, options = {}) {
+function exec_runCommand(argv, options = {}) {
     const [file, ...args] = argv;
     if (!file)
         return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
@@ -36159,269 +36163,6 @@ function runCommand(argv, options = {}) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/core/template.ts
-
-const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
-/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
-function renderTemplate(template, vars, field = 'template') {
-    return template.replace(PLACEHOLDER, (_m, name) => {
-        const value = vars[name];
-        if (value === undefined) {
-            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
-            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
-        }
-        return String(value);
-    });
-}
-/**
- * Splits a command template into an argument vector the way a shell splits words (quotes,
- * backslashes), then fills placeholders inside each word. Values are never re-split or
- * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
- */
-function commandFromTemplate(template, vars, field = 'command') {
-    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
-}
-/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
-function splitWords(text, field = 'command') {
-    const words = [];
-    let current = '';
-    let inWord = false;
-    let quote;
-    for (let i = 0; i < text.length; i++) {
-        const ch = text[i];
-        if (quote) {
-            if (ch === quote)
-                quote = undefined;
-            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
-                current += text[++i];
-            else
-                current += ch;
-        }
-        else if (ch === "'" || ch === '"') {
-            quote = ch;
-            inWord = true;
-        }
-        else if (ch === '\\' && i + 1 < text.length) {
-            current += text[++i];
-            inWord = true;
-        }
-        else if (/\s/.test(ch)) {
-            if (inWord)
-                words.push(current);
-            current = '';
-            inWord = false;
-        }
-        else {
-            current += ch;
-            inWord = true;
-        }
-    }
-    if (quote)
-        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
-    if (inWord)
-        words.push(current);
-    if (words.length === 0)
-        throw new core_errors/* UserError */.yo(`${field}: empty command`);
-    return words;
-}
-
-;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
-
-
-/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
-function describeResource(resource, name, target) {
-    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
-}
-/**
- * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
- * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
- */
-class kubectl_Kubectl {
-    options;
-    binary;
-    provider;
-    constructor(options = {}) {
-        this.options = options;
-        this.binary = options.binary ?? 'kubectl';
-        this.provider = options.provider ?? 'kubectl';
-    }
-    /** The global flags every call carries: context and namespace. */
-    globalArgs() {
-        const args = [];
-        if (this.options.context)
-            args.push('--context', this.options.context);
-        if (this.options.namespace)
-            args.push('--namespace', this.options.namespace);
-        return args;
-    }
-    /** The argument vector for reading one object as JSON. */
-    getArgs(resource, name) {
-        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
-    }
-    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
-    patchArgs(resource, name, patch, subresource) {
-        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
-    }
-    /** Reads one object; a missing one is a ProviderError that names it. */
-    async get(resource, name, signal) {
-        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
-        try {
-            return JSON.parse(out);
-        }
-        catch {
-            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
-        }
-    }
-    /** Applies one patch; the caller reads the object back to verify it. */
-    async patch(resource, name, patch, options = {}) {
-        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
-    }
-    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
-    async command(args, what, options = {}) {
-        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
-    }
-    /** How messages name a resource of this target. */
-    describe(resource, name) {
-        return describeResource(resource, name, this.options);
-    }
-    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
-        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
-            const detail = err instanceof Error ? err.message : String(err);
-            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
-        });
-        if (result.exitCode !== 0) {
-            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
-            const notFound = /NotFound|not found/i.test(reason);
-            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
-        }
-        return result.stdout;
-    }
-}
-function quoteForLog(arg) {
-    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
-function pointerSegment(segment) {
-    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
-}
-/** Narrows an unknown JSON value to a plain object, or undefined. */
-function kubectl_asRecord(value) {
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-}
-/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
-function asRecords(value) {
-    return Array.isArray(value) ? value.map((v) => kubectl_asRecord(v) ?? {}) : [];
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
-
-
-/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
-const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
-const DEPLOYMENT = 'deployments.apps';
-/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
-function deploymentForSlot(config, slot) {
-    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
-    const name = (field && config[field]) ?? config.deployment;
-    if (!name)
-        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
-    return name;
-}
-function kubectl(config, deps) {
-    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
-}
-/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
-function deployArgs(config, deployment, image) {
-    const k = new Kubectl({ context: config.context, namespace: config.namespace });
-    return [
-        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
-        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
-    ];
-}
-/**
- * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
- * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
- * and reads the image back.
- */
-async function deployToKubernetes(config, slot, image, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s)
-        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
-    const name = deploymentForSlot(k8s, slot);
-    const k = kubectl(k8s, deps);
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
-    const spec = kubectl_asRecord(before.spec) ?? {};
-    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
-    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
-        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
-        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
-    }
-    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
-    const seconds = Math.ceil(config.timeout / 1000);
-    await k
-        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
-        .catch((err) => {
-        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
-    });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
-    if (found !== image)
-        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
-}
-/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
-async function scaleDownCanary(config, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s?.canaryDeployment)
-        return undefined;
-    const k = kubectl(k8s, deps);
-    const name = k8s.canaryDeployment;
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    const replicas = asRecord(before.spec)?.replicas;
-    if (replicas === 0)
-        return { deployment: name, replicas: 0 };
-    const count = typeof replicas === 'number' ? replicas : 1;
-    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    if (asRecord(after.spec)?.replicas !== 0)
-        throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
-    return { deployment: name, replicas: count };
-}
-/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
-function containerImage(deployment, container, resource) {
-    const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
-    const found = containers.find((c) => c.name === container);
-    if (!found)
-        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
-    return typeof found.image === 'string' ? found.image : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
-
-
-
-
-/** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
-async function deployToSlot(config, target, deps) {
-    if (!config.command && config.kubernetes)
-        return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
-    if (!config.command)
-        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
-    const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
-    await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
-        const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
-        if (result.exitCode !== 0) {
-            const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
-        }
-    });
-}
-
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/core/flags/flagd-file.ts
 
 
@@ -36492,7 +36233,7 @@ class FlagdFileKillSwitches {
         return { doc: doc, text };
     }
     async git(args, cwd) {
-        return runCommand(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+        return exec_runCommand(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
     }
     async mustGit(args, cwd) {
         const res = await this.git(args, cwd);
@@ -36573,7 +36314,7 @@ function serialise(doc, original) {
     return `${JSON.stringify(doc, null, indent)}${original.endsWith('\n') ? '\n' : ''}`;
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/bind.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/bind.js
 
 
 /**
@@ -36589,7 +36330,7 @@ function bind(fn, thisArg) {
   };
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/utils.js
 
 
 
@@ -37792,7 +37533,7 @@ const isSafeIterable = (thing) =>
   isSafeIterable,
 });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/parseHeaders.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/parseHeaders.js
 
 
 
@@ -37866,7 +37607,7 @@ const ignoreDuplicateOf = utils.toObjectSet([
   return parsed;
 });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/sanitizeHeaderValue.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/sanitizeHeaderValue.js
 
 
 
@@ -37928,7 +37669,7 @@ function toByteStringHeaderObject(headers) {
   return byteStringHeaders;
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/AxiosHeaders.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/AxiosHeaders.js
 
 
 
@@ -38417,7 +38158,7 @@ utils.freezeMethods(AxiosHeaders);
 
 /* harmony default export */ const core_AxiosHeaders = (AxiosHeaders);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/AxiosError.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/AxiosError.js
 
 
 
@@ -38697,14 +38438,14 @@ AxiosError.ERR_FORM_DATA_DEPTH_EXCEEDED = 'ERR_FORM_DATA_DEPTH_EXCEEDED';
 
 /* harmony default export */ const core_AxiosError = (AxiosError);
 
-// EXTERNAL MODULE: ./node_modules/form-data/lib/form_data.js
-var form_data = __nccwpck_require__(6454);
-;// CONCATENATED MODULE: ./node_modules/axios/lib/platform/node/classes/FormData.js
+// EXTERNAL MODULE: ../../main/node_modules/form-data/lib/form_data.js
+var form_data = __nccwpck_require__(3992);
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/platform/node/classes/FormData.js
 
 
 /* harmony default export */ const classes_FormData = (form_data);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/platform/node/classes/Buffer.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/platform/node/classes/Buffer.js
 
 
 /* harmony default export */ const classes_Buffer = ({
@@ -38717,7 +38458,7 @@ var form_data = __nccwpck_require__(6454);
   }
 });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/toFormData.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/toFormData.js
 
 
 
@@ -38998,7 +38739,7 @@ function toFormData(obj, formData, options) {
 
 /* harmony default export */ const helpers_toFormData = (toFormData);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/AxiosURLSearchParams.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/AxiosURLSearchParams.js
 
 
 
@@ -39059,7 +38800,7 @@ AxiosURLSearchParams_prototype.toString = function toString(encoder) {
 
 /* harmony default export */ const helpers_AxiosURLSearchParams = (AxiosURLSearchParams);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/buildURL.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/buildURL.js
 
 
 
@@ -39130,7 +38871,7 @@ function buildURL(url, params, options) {
   return url;
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/InterceptorManager.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/InterceptorManager.js
 
 
 
@@ -39314,7 +39055,7 @@ class InterceptorManager {
 
 /* harmony default export */ const core_InterceptorManager = (InterceptorManager);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/defaults/transitional.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/defaults/transitional.js
 
 
 /* harmony default export */ const defaults_transitional = ({
@@ -39331,13 +39072,13 @@ class InterceptorManager {
 var external_crypto_ = __nccwpck_require__(6982);
 // EXTERNAL MODULE: external "url"
 var external_url_ = __nccwpck_require__(7016);
-;// CONCATENATED MODULE: ./node_modules/axios/lib/platform/node/classes/URLSearchParams.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/platform/node/classes/URLSearchParams.js
 
 
 
 /* harmony default export */ const URLSearchParams = (external_url_.URLSearchParams);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/platform/node/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/platform/node/index.js
 
 
 
@@ -39376,7 +39117,7 @@ const generateString = (size = 16, alphabet = ALPHABET.ALPHA_DIGIT) => {
   protocols: ['http', 'https', 'file', 'data'],
 });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/platform/common/utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/platform/common/utils.js
 const hasBrowserEnv = typeof window !== 'undefined' && typeof document !== 'undefined';
 
 const _navigator = (typeof navigator === 'object' && navigator) || undefined;
@@ -39424,7 +39165,7 @@ const origin = (hasBrowserEnv && window.location.href) || 'http://localhost';
 
 
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/platform/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/platform/index.js
 
 
 
@@ -39433,7 +39174,7 @@ const origin = (hasBrowserEnv && window.location.href) || 'http://localhost';
   ...node,
 });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/toURLEncodedForm.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/toURLEncodedForm.js
 
 
 
@@ -39454,7 +39195,7 @@ function toURLEncodedForm(data, options) {
   });
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/formDataToJSON.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/formDataToJSON.js
 
 
 
@@ -39605,7 +39346,7 @@ function formDataToJSON(formData) {
 
 /* harmony default export */ const helpers_formDataToJSON = (formDataToJSON);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/methodList.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/methodList.js
 
 
 const methodList = Object.freeze([
@@ -39624,7 +39365,7 @@ const methodList = Object.freeze([
 
 /* harmony default export */ const core_methodList = (methodList);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/defaults/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/defaults/index.js
 
 
 
@@ -39804,7 +39545,7 @@ utils.forEach(core_methodList, (method) => {
 
 /* harmony default export */ const lib_defaults = (defaults);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/transformData.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/transformData.js
 
 
 
@@ -39834,14 +39575,14 @@ function transformData(fns, response) {
   return data;
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/cancel/isCancel.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/cancel/isCancel.js
 
 
 function isCancel(value) {
   return !!(value && value.__CANCEL__);
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/cancel/CanceledError.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/cancel/CanceledError.js
 
 
 
@@ -39865,7 +39606,7 @@ class CanceledError extends core_AxiosError {
 
 /* harmony default export */ const cancel_CanceledError = (CanceledError);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/settle.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/settle.js
 
 
 
@@ -39894,7 +39635,7 @@ function settle(resolve, reject, response) {
   }
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/isAbsoluteURL.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/isAbsoluteURL.js
 
 
 /**
@@ -39915,7 +39656,7 @@ function isAbsoluteURL(url) {
   return /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url);
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/combineURLs.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/combineURLs.js
 
 
 /**
@@ -39940,7 +39681,7 @@ function combineURLs(baseURL, relativeURL) {
   return baseURL.slice(0, end) + '/' + relativeURL.replace(/^\/+/, '');
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/normalizeURLForProtocolCheck.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/normalizeURLForProtocolCheck.js
 
 
 const urlParserControlCharacters = /[\t\n\r]/g;
@@ -39966,7 +39707,7 @@ function normalizeURLForProtocolCheck(url) {
   return url.slice(start).replace(urlParserControlCharacters, '');
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/buildFullPath.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/buildFullPath.js
 
 
 
@@ -40044,7 +39785,7 @@ function buildFullPath(baseURL, requestedURL, allowAbsoluteUrls, config) {
   return requestedURL;
 }
 
-;// CONCATENATED MODULE: ./node_modules/proxy-from-env/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/proxy-from-env/index.js
 
 
 var DEFAULT_PORTS = {
@@ -40149,8 +39890,8 @@ function getEnv(key) {
   return process.env[key.toLowerCase()] || process.env[key.toUpperCase()] || '';
 }
 
-// EXTERNAL MODULE: ./node_modules/https-proxy-agent/dist/index.js
-var dist = __nccwpck_require__(3669);
+// EXTERNAL MODULE: ../../main/node_modules/https-proxy-agent/dist/index.js
+var dist = __nccwpck_require__(5543);
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
@@ -40161,13 +39902,13 @@ const external_http2_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.m
 var external_util_ = __nccwpck_require__(9023);
 // EXTERNAL MODULE: external "path"
 var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: ./node_modules/follow-redirects/index.js
-var follow_redirects = __nccwpck_require__(1573);
+// EXTERNAL MODULE: ../../main/node_modules/follow-redirects/index.js
+var follow_redirects = __nccwpck_require__(6851);
 ;// CONCATENATED MODULE: external "zlib"
 const external_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
-;// CONCATENATED MODULE: ./node_modules/axios/lib/env/data.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/env/data.js
 const VERSION = "1.21.1";
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/parseProtocol.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/parseProtocol.js
 
 
 function parseProtocol(url) {
@@ -40175,7 +39916,7 @@ function parseProtocol(url) {
   return (match && match[1].toLowerCase()) || '';
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/fromDataURI.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/fromDataURI.js
 
 
 
@@ -40254,7 +39995,7 @@ function fromDataURI(uri, asBlob, options) {
 
 // EXTERNAL MODULE: external "stream"
 var external_stream_ = __nccwpck_require__(2203);
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/setFormDataHeaders.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/setFormDataHeaders.js
 
 
 const FORM_DATA_CONTENT_HEADERS = ['content-type', 'content-length'];
@@ -40283,7 +40024,7 @@ function setFormDataHeaders(headers, formHeaders, policy) {
   });
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/AxiosTransformStream.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/AxiosTransformStream.js
 
 
 
@@ -40452,7 +40193,7 @@ class AxiosTransformStream extends external_stream_.Transform {
 
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/readBlob.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/readBlob.js
 const { asyncIterator } = Symbol;
 
 const readBlob = async function* (blob) {
@@ -40469,7 +40210,7 @@ const readBlob = async function* (blob) {
 
 /* harmony default export */ const helpers_readBlob = (readBlob);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/formDataToStream.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/formDataToStream.js
 
 
 
@@ -40590,7 +40331,7 @@ const formDataToStream = (form, headersHandler, options) => {
 
 /* harmony default export */ const helpers_formDataToStream = (formDataToStream);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/ZlibHeaderTransformStream.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/ZlibHeaderTransformStream.js
 
 
 
@@ -40621,7 +40362,7 @@ class ZlibHeaderTransformStream extends external_stream_.Transform {
 
 /* harmony default export */ const helpers_ZlibHeaderTransformStream = (ZlibHeaderTransformStream);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/Http2Sessions.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/Http2Sessions.js
 
 
 // Node-only: relies on the built-in `http2` module. Browser/react-native
@@ -40745,7 +40486,7 @@ class Http2Sessions {
 
 /* harmony default export */ const helpers_Http2Sessions = (Http2Sessions);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/callbackify.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/callbackify.js
 
 
 const callbackify = (fn, reducer) => {
@@ -40765,7 +40506,7 @@ const callbackify = (fn, reducer) => {
 
 /* harmony default export */ const helpers_callbackify = (callbackify);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/shouldBypassProxy.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/shouldBypassProxy.js
 
 
 const LOOPBACK_HOSTNAMES = new Set(['localhost', '0.0.0.0']);
@@ -41287,7 +41028,7 @@ function shouldBypassProxy(location) {
   });
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/speedometer.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/speedometer.js
 
 
 /**
@@ -41344,7 +41085,7 @@ function speedometer(samplesCount, min) {
 
 /* harmony default export */ const helpers_speedometer = (speedometer);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/throttle.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/throttle.js
 /**
  * Throttle decorator
  * @param {Function} fn
@@ -41391,7 +41132,7 @@ function throttle(fn, freq) {
 
 /* harmony default export */ const helpers_throttle = (throttle);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/progressEventReducer.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/progressEventReducer.js
 
 
 
@@ -41447,7 +41188,7 @@ const asyncDecorator =
   (...args) =>
     scheduler(() => fn(...args));
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/estimateDataURLDecodedBytes.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/estimateDataURLDecodedBytes.js
 /**
  * Estimate data: URL byte lengths *without* allocating large buffers.
  * - Fetch percent-decodes a base64 body before decoding it.
@@ -41642,7 +41383,7 @@ function estimateDataURLBufferAllocation(url) {
   return estimateDataURLBytes(url, estimatePercentDecodedBase64BufferAllocation, /;base64$/i);
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/adapters/http.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/adapters/http.js
 
 
 
@@ -43249,7 +42990,7 @@ const __isNodeNativeEnvProxySupported = (/* unused pure expression or super */ n
 const __isNodeEnvProxyEnabled = (/* unused pure expression or super */ null && (isNodeEnvProxyEnabled));
 const __isSameOriginRedirect = (/* unused pure expression or super */ null && (isSameOriginRedirect));
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/cookies.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/cookies.js
 
 
 
@@ -43339,7 +43080,7 @@ const decodeCookieValue = (value) => {
       remove() {},
     });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/isURLSameOrigin.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/isURLSameOrigin.js
 
 
 /* harmony default export */ const isURLSameOrigin = (platform.hasStandardBrowserEnv
@@ -43352,7 +43093,7 @@ const decodeCookieValue = (value) => {
     })(new URL(platform.origin))
   : () => true);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/assertParamsAcyclic.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/assertParamsAcyclic.js
 
 
 
@@ -43403,7 +43144,7 @@ function assertParamsAcyclic(params) {
   }
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/mergeConfig.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/mergeConfig.js
 
 
 
@@ -43642,7 +43383,7 @@ function mergeConfig(config1, config2) {
   return config;
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/resolveConfig.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/resolveConfig.js
 
 
 
@@ -43764,7 +43505,7 @@ function resolveConfig(config, readXsrfCookie = readCookie) {
 
 /* harmony default export */ const helpers_resolveConfig = (resolveConfig);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/adapters/xhr.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/adapters/xhr.js
 
 
 
@@ -44150,7 +43891,7 @@ const isXHRAdapterSupported = typeof XMLHttpRequest !== 'undefined';
     });
   });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/composeSignals.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/composeSignals.js
 
 
 
@@ -44223,7 +43964,7 @@ const composeSignals = (signals, timeout) => {
 
 /* harmony default export */ const helpers_composeSignals = (composeSignals);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/trackStream.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/trackStream.js
 const streamChunk = function* (chunk, chunkSize) {
   let len = chunk.byteLength;
 
@@ -44314,7 +44055,7 @@ const trackStream = (stream, chunkSize, onProgress, onFinish) => {
   );
 };
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/formDataToBlob.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/formDataToBlob.js
 
 
 const formDataToBlob_CRLF = '\r\n';
@@ -44429,7 +44170,7 @@ function formDataToBlob(form, Blob, limit, limitError, boundary) {
   return new Blob(blobParts, { type: 'multipart/form-data; boundary=' + boundary });
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/createMultipartBody.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/createMultipartBody.js
 
 
 
@@ -44468,7 +44209,7 @@ function createMultipartBody(form, Blob, limit, limitError, boundary) {
   }
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/adapters/fetch.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/adapters/fetch.js
 
 
 
@@ -45215,7 +44956,7 @@ const adapter = getFetch();
 
 /* harmony default export */ const adapters_fetch = ((/* unused pure expression or super */ null && (adapter)));
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/adapters/adapters.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/adapters/adapters.js
 
 
 
@@ -45349,7 +45090,7 @@ function getAdapter(adapters, config) {
   adapters: knownAdapters,
 });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/dispatchRequest.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/dispatchRequest.js
 
 
 
@@ -45483,7 +45224,7 @@ function dispatchRequest(_config) {
   );
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/validator.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/validator.js
 
 
 
@@ -45597,7 +45338,7 @@ function assertOptions(options, schema, allowUnknown) {
   validators,
 });
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/core/Axios.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/Axios.js
 
 
 
@@ -45960,7 +45701,7 @@ utils.forEach(['post', 'put', 'patch', 'query'], function forEachMethodWithData(
 
 /* harmony default export */ const core_Axios = (Axios);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/cancel/CancelToken.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/cancel/CancelToken.js
 
 
 
@@ -46097,7 +45838,7 @@ class CancelToken {
 
 /* harmony default export */ const cancel_CancelToken = (CancelToken);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/spread.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/spread.js
 
 
 /**
@@ -46127,7 +45868,7 @@ function spread(callback) {
   };
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/isAxiosError.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/isAxiosError.js
 
 
 
@@ -46143,7 +45884,7 @@ function isAxiosError(payload) {
   return utils.isObject(payload) && payload.isAxiosError === true;
 }
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/HttpStatusCode.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/HttpStatusCode.js
 const HttpStatusCode = {
   Continue: 100,
   SwitchingProtocols: 101,
@@ -46233,7 +45974,7 @@ Object.entries(HttpStatusCode).forEach(([key, value]) => {
 
 /* harmony default export */ const helpers_HttpStatusCode = (HttpStatusCode);
 
-;// CONCATENATED MODULE: ./node_modules/axios/lib/axios.js
+;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/axios.js
 
 
 
@@ -46325,13 +46066,13 @@ axios.default = axios;
 /* harmony default export */ const lib_axios = (axios);
 
 // EXTERNAL MODULE: ./src/core/clock.ts
-var core_clock = __nccwpck_require__(2257);
+var core_clock = __nccwpck_require__(4184);
 ;// CONCATENATED MODULE: ./src/core/http.ts
 
 
 
 /** Strips credentials and the query string, which may carry secrets, from a URL for messages. */
-function safeUrl(url) {
+function http_safeUrl(url) {
     try {
         const u = new URL(url);
         return `${u.protocol}//${u.host}${u.pathname}`;
@@ -46364,7 +46105,7 @@ function networkReason(err, timeoutMs) {
  * Any status is returned for the caller to judge; only a transport failure that outlived
  * its retries throws (a retryable ProviderError).
  */
-async function httpRequest(req, clock = core_clock/* systemClock */.m) {
+async function http_httpRequest(req, clock = core_clock/* systemClock */.m) {
     const retries = req.retries ?? 2;
     const timeoutMs = req.timeoutMs ?? 10_000;
     const system = req.system ?? 'http';
@@ -46400,10 +46141,10 @@ async function httpRequest(req, clock = core_clock/* systemClock */.m) {
         }
         catch (err) {
             if (req.signal?.aborted)
-                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${http_safeUrl(req.url)}: cancelled`);
             if (attempt > retries) {
                 const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
-                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${http_safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
             }
             await clock.sleep(delay, req.signal);
             delay = Math.min(delay * 2, 5_000);
@@ -46435,7 +46176,7 @@ class UnleashKillSwitches {
         return `${this.base}/api/admin/projects/${encodeURIComponent(this.config.project)}/features/${encodeURIComponent(flag)}`;
     }
     async call(method, url) {
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method,
             url,
             headers: { Authorization: this.config.token, Accept: 'application/json' },
@@ -46450,7 +46191,7 @@ class UnleashKillSwitches {
         const res = await this.call('POST', url);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new core_errors/* ProviderError */.mZ('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('unleash', `POST ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const feature = await this.feature(flag);
@@ -46474,7 +46215,7 @@ class UnleashKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new core_errors/* ProviderError */.mZ('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `GET ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -46517,7 +46258,7 @@ class LaunchDarklyKillSwitches {
     }
     async turnOff(flag, context) {
         const url = this.flagUrl(flag);
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'PATCH',
             url,
             headers: { Authorization: this.config.token, 'Content-Type': SEMANTIC_PATCH_CONTENT_TYPE, Accept: 'application/json' },
@@ -46532,7 +46273,7 @@ class LaunchDarklyKillSwitches {
         }, this.context.clock);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new core_errors/* ProviderError */.mZ('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('launchdarkly', `PATCH ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const found = await this.flag(flag);
@@ -46551,7 +46292,7 @@ class LaunchDarklyKillSwitches {
     }
     async flag(flag) {
         const url = this.flagUrl(flag);
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'GET',
             url,
             params: { env: this.environment },
@@ -46563,7 +46304,7 @@ class LaunchDarklyKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new core_errors/* ProviderError */.mZ('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `GET ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -46591,7 +46332,7 @@ class WebhookKillSwitches {
         const body = { event: 'kill-switch.off', flag, environment: this.environment, service: context.service, reason: context.reason };
         // The URL may carry a credential in its path: errors name only its host.
         const host = hostOf(this.config.url);
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'POST',
             url: this.config.url,
             headers: { ...this.config.headers, 'Content-Type': 'application/json' },
@@ -46788,117 +46529,11 @@ function where(flags, environment) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/deploy/readiness.ts
-
-
-
-/**
- * Polls the readiness URL until it answers `expectStatus`, or fails after `timeout` naming the
- * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
- */
-async function waitForReadiness(config, deps) {
-    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
-    const started = deps.clock.now();
-    let attempts = 0;
-    let last = 'no answer yet';
-    for (;;) {
-        attempts++;
-        const remaining = config.timeout - (deps.clock.now() - started);
-        try {
-            const res = await httpRequest({ url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal }, deps.clock);
-            if (res.status === config.expectStatus)
-                return { url, attempts, elapsedMs: deps.clock.now() - started };
-            last = `HTTP ${res.status}`;
-        }
-        catch (err) {
-            if (deps.signal?.aborted)
-                throw err;
-            last = err instanceof Error ? err.message.replace(/^readiness: /, '') : String(err);
-        }
-        const elapsed = deps.clock.now() - started;
-        if (elapsed + config.interval > config.timeout)
-            throw new core_errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
-        if (attempts === 1 || attempts % 5 === 0)
-            deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
-        await deps.clock.sleep(config.interval, deps.signal);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/smoke.ts
-
-
-/** Runs every smoke check (all of them, so the summary shows each); `{{slot}}` etc. are filled from `vars`. */
-async function runSmokeChecks(checks, deps) {
-    const results = [];
-    for (const [i, check] of checks.entries()) {
-        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
-        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
-        let result = { name: check.name, url: safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
-        for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
-            result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
-            if (result.ok)
-                break;
-            if (attempt <= check.retries)
-                await deps.clock.sleep(1000, deps.signal);
-        }
-        results.push(result);
-    }
-    return results;
-}
-async function probe(check, url, body, deps) {
-    try {
-        const res = await httpRequest({ method: check.method, url, headers: check.headers, body, timeoutMs: check.timeout, retries: 0, responseType: 'text', system: 'smoke', signal: deps.signal }, deps.clock);
-        if (res.status !== check.expectStatus)
-            return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
-        const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
-        if (check.expectBody !== undefined && !text.includes(check.expectBody))
-            return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
-        return { ok: true, detail: `HTTP ${res.status}` };
-    }
-    catch (err) {
-        return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };
-    }
-}
-/** A Markdown table of smoke results, for job summaries. */
-function smokeTable(results) {
-    return ['| smoke check | URL | result |', '| --- | --- | --- |', ...results.map((r) => `| ${r.name} | ${r.url} | ${r.ok ? '✅' : '❌'} ${r.detail} |`)].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/core/traffic/provider.ts
-/**
- * The traffic layer as rollgate sees it. The traffic system is the source of truth for where
- * requests go right now, so every operation reads the state back and returns what it found;
- * nothing here trusts a value the caller remembered from an earlier step.
- *
- * Two shapes share one interface:
- * - canary (weighted): a stable slot and a canary slot; `setWeight(n)` gives the canary n%.
- * - blue-green: two colours, one live; `switchTo(colour)` moves 100% in one change.
- * Providers that support only one shape throw a UserError from the other's operations.
- */
-/** The other colour. */
-function otherColour(colour) {
-    return colour === 'blue' ? 'green' : 'blue';
-}
-/** One line describing a state, for logs: `stable 75% · canary 25%`. */
-function describeTrafficState(state) {
-    const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
-    return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
-}
-/** A Markdown table of a state, for job summaries. */
-function trafficStateTable(state) {
-    const rows = state.slots.map((s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`);
-    return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
-}
-/** `25%`, `33.3%` */
-function formatPercent(percent) {
-    return `${Math.round(percent * 10) / 10}%`;
-}
-
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
-;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/github/lib/context.js
 
 
 class Context {
@@ -46951,11 +46586,11 @@ class Context {
     }
 }
 //# sourceMappingURL=context.js.map
-// EXTERNAL MODULE: ./node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
-var lib = __nccwpck_require__(9659);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/internal/utils.js
+// EXTERNAL MODULE: ../../main/node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
+var lib = __nccwpck_require__(129);
+// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
+var undici = __nccwpck_require__(4718);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/github/lib/internal/utils.js
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -47008,7 +46643,7 @@ function getUserAgentWithOrchestrationId(baseUserAgent) {
     return baseUserAgent;
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/universal-user-agent/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/universal-user-agent/index.js
 function getUserAgent() {
   if (typeof navigator === "object" && "userAgent" in navigator) {
     return navigator.userAgent;
@@ -47023,7 +46658,7 @@ function getUserAgent() {
   return "<environment undetectable>";
 }
 
-;// CONCATENATED MODULE: ./node_modules/before-after-hook/lib/register.js
+;// CONCATENATED MODULE: ../../main/node_modules/before-after-hook/lib/register.js
 // @ts-check
 
 function register(state, name, method, options) {
@@ -47052,7 +46687,7 @@ function register(state, name, method, options) {
   });
 }
 
-;// CONCATENATED MODULE: ./node_modules/before-after-hook/lib/add.js
+;// CONCATENATED MODULE: ../../main/node_modules/before-after-hook/lib/add.js
 // @ts-check
 
 function addHook(state, kind, name, hook) {
@@ -47100,7 +46735,7 @@ function addHook(state, kind, name, hook) {
   });
 }
 
-;// CONCATENATED MODULE: ./node_modules/before-after-hook/lib/remove.js
+;// CONCATENATED MODULE: ../../main/node_modules/before-after-hook/lib/remove.js
 // @ts-check
 
 function removeHook(state, name, method) {
@@ -47121,7 +46756,7 @@ function removeHook(state, name, method) {
   state.registry[name].splice(index, 1);
 }
 
-;// CONCATENATED MODULE: ./node_modules/before-after-hook/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/before-after-hook/index.js
 // @ts-check
 
 
@@ -47168,7 +46803,7 @@ function Collection() {
 
 /* harmony default export */ const before_after_hook = ({ Singular, Collection });
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/endpoint/dist-bundle/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/endpoint/dist-bundle/index.js
 // pkg/dist-src/defaults.js
 
 
@@ -47514,7 +47149,7 @@ function withDefaults(oldDefaults, newDefaults) {
 var endpoint = withDefaults(null, DEFAULTS);
 
 
-;// CONCATENATED MODULE: ./node_modules/content-type/dist/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/content-type/dist/index.js
 /*!
  * content-type
  * Copyright(c) 2015 Douglas Christopher Wilson
@@ -47806,7 +47441,7 @@ function unescapeQuotedPairs(str, start, end) {
     return result + str.slice(start, end);
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/json-with-bigint/json-with-bigint.js
+;// CONCATENATED MODULE: ../../main/node_modules/json-with-bigint/json-with-bigint.js
 const intRegex = /^-?\d+$/;
 const noiseValue = /^-?\d+n+$/; // Noise - strings that match the custom format before being converted to it
 const originalStringify = JSON.stringify;
@@ -48407,7 +48042,7 @@ const JSONParse = (text, reviver) => {
 
 
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/request-error/dist-src/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/request-error/dist-src/index.js
 class RequestError extends Error {
   name;
   /**
@@ -48448,7 +48083,7 @@ class RequestError extends Error {
 }
 
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/request/dist-bundle/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/request/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -48655,7 +48290,7 @@ var request = dist_bundle_withDefaults(endpoint, defaults_default);
 /* v8 ignore next -- @preserve */
 /* v8 ignore else -- @preserve */
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/graphql/dist-bundle/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/graphql/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -48786,7 +48421,7 @@ function withCustomRequest(customRequest) {
 
 /* v8 ignore if -- @preserve */
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/auth-token/dist-bundle/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/auth-token/dist-bundle/index.js
 // pkg/dist-src/is-jwt.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
 var sep = "\\.";
@@ -48841,11 +48476,11 @@ var createTokenAuth = function createTokenAuth2(token) {
 };
 
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/core/dist-src/version.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/core/dist-src/version.js
 const version_VERSION = "7.0.8";
 
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/core/dist-src/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/core/dist-src/index.js
 
 
 
@@ -48986,12 +48621,12 @@ class Octokit {
 }
 
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
 const dist_src_version_VERSION = "17.0.0";
 
 //# sourceMappingURL=version.js.map
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
 const Endpoints = {
   actions: {
     addCustomLabelsToSelfHostedRunnerForOrg: [
@@ -51285,7 +50920,7 @@ var endpoints_default = Endpoints;
 
 //# sourceMappingURL=endpoints.js.map
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
 
 const endpointMethodsMap = /* @__PURE__ */ new Map();
 for (const [scope, endpoints] of Object.entries(endpoints_default)) {
@@ -51411,7 +51046,7 @@ function decorate(octokit, scope, methodName, defaults, decorations) {
 
 //# sourceMappingURL=endpoints-to-methods.js.map
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
 
 
 function restEndpointMethods(octokit) {
@@ -51432,7 +51067,7 @@ legacyRestEndpointMethods.VERSION = dist_src_version_VERSION;
 
 //# sourceMappingURL=index.js.map
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
 // pkg/dist-src/version.js
 var plugin_paginate_rest_dist_bundle_VERSION = "0.0.0-development";
 
@@ -51844,7 +51479,7 @@ function paginateRest(octokit) {
 paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
 
 
-;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/github/lib/utils.js
 
 
 // octokit + plugins
@@ -51883,7 +51518,7 @@ function getOctokitOptions(token, options) {
     return opts;
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/github.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/github/lib/github.js
 
 
 const github_context = new Context();
@@ -51898,9 +51533,9 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-// EXTERNAL MODULE: ./node_modules/bottleneck/light.js
-var light = __nccwpck_require__(3251);
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-retry/dist-bundle/index.js
+// EXTERNAL MODULE: ../../main/node_modules/bottleneck/light.js
+var light = __nccwpck_require__(2725);
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/plugin-retry/dist-bundle/index.js
 // pkg/dist-src/version.js
 var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
 
@@ -51983,7 +51618,7 @@ function retry(octokit, octokitOptions) {
 retry.VERSION = plugin_retry_dist_bundle_VERSION;
 
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+;// CONCATENATED MODULE: ../../main/node_modules/@octokit/plugin-throttling/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -52344,7 +51979,7 @@ function messageOf(data) {
 /** GitHub's limit on a status description. */
 const MAX_DESCRIPTION = 140;
 /** Cuts a description to GitHub's 140 characters, marking the cut. */
-function fitDescription(text) {
+function records_fitDescription(text) {
     const oneLine = text.replace(/\s+/g, ' ').trim();
     return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
 }
@@ -52369,7 +52004,7 @@ const FAILED = new Set(['failure', 'error']);
  * back twice walks further back instead of returning to the version just left).
  * Statuses are read lazily, newest first, so a long history costs few requests.
  */
-async function chooseRollbackTarget(records, environment) {
+async function records_chooseRollbackTarget(records, environment) {
     const history = await records.list(environment);
     if (!history.length)
         return { reason: `no deployments of environment ${environment} are recorded in ${records.location}` };
@@ -52401,7 +52036,7 @@ async function chooseRollbackTarget(records, environment) {
     return { current, reason: `no successful deployment of environment ${environment} older than #${current.id} (${current.payload.version}) with another version is recorded in ${records.location}` };
 }
 /** The deployment with a given version, newest first; for `to: <version>` rollbacks. */
-async function findDeploymentOfVersion(records, environment, version) {
+async function records_findDeploymentOfVersion(records, environment, version) {
     for (const d of await records.list(environment)) {
         if (d.payload.version === version)
             return { ...d, state: effectiveState(await records.statuses(d.id)) };
@@ -52462,7 +52097,7 @@ class GitHubDeploymentRecords {
             auto_merge: false,
             required_contexts: [],
             payload: { ...deployment.payload },
-            description: deployment.description ? fitDescription(deployment.description) : undefined,
+            description: deployment.description ? records_fitDescription(deployment.description) : undefined,
             transient_environment: false,
             production_environment: /^prod(uction)?$/i.test(deployment.environment),
         });
@@ -52478,7 +52113,7 @@ class GitHubDeploymentRecords {
             repo: this.options.repo,
             deployment_id: id,
             state: update.state,
-            description: update.description ? fitDescription(update.description) : undefined,
+            description: update.description ? records_fitDescription(update.description) : undefined,
             log_url: this.options.runUrl,
             environment_url: update.environmentUrl,
         });
@@ -52566,7 +52201,7 @@ class LedgerDeploymentRecords {
             environment: deployment.environment,
             ref: deployment.ref,
             createdAt: this.now(),
-            description: deployment.description ? fitDescription(deployment.description) : undefined,
+            description: deployment.description ? records_fitDescription(deployment.description) : undefined,
             payload: { ...deployment.payload },
             statuses: [],
         };
@@ -52581,7 +52216,7 @@ class LedgerDeploymentRecords {
             throw new core_errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
         entry.statuses.push({
             state: update.state,
-            description: update.description ? fitDescription(update.description) : undefined,
+            description: update.description ? records_fitDescription(update.description) : undefined,
             environmentUrl: update.environmentUrl,
             logUrl: this.options.runUrl,
             createdAt: this.now(),
@@ -52631,16 +52266,16 @@ function runUrlFrom(env) {
     return server && repo && run ? `${server.replace(/\/+$/, '')}/${repo}/actions/runs/${run}` : undefined;
 }
 /** The commit being deployed: GITHUB_SHA on a runner, `local` elsewhere. */
-function deployedRef(runtime) {
-    return getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
+function factory_deployedRef(runtime) {
+    return inputs_getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
 }
 /** The token and repository this run may call GitHub with: inputs `github-token` and `repository`, else GITHUB_TOKEN and GITHUB_REPOSITORY. The token is registered as a secret. */
 function githubAccess(runtime) {
-    const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
-    const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+    const tokenInput = inputs_getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+    const token = inputs_getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
     if (token)
         runtime.setSecret(token);
-    return { token: token || undefined, tokenInput, repository: getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
+    return { token: token || undefined, tokenInput, repository: inputs_getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
 }
 /** `owner/name` split in two; an InputError naming `repository` otherwise. */
 function repositoryParts(repository) {
@@ -52654,15 +52289,15 @@ function repositoryParts(repository) {
  * GITHUB_TOKEN) and a repository (input `repository`, else GITHUB_REPOSITORY) are known, the
  * ledger file otherwise; none with `records: none`.
  */
-function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
-    const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
+function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
+    const raw = (inputs_getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
         throw new core_errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
     const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
-    const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
+    const ledgerPath = inputs_getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
     const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_.isAbsolute)(ledgerPath) ? (0,external_node_path_.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
     switch (mode) {
         case 'none':
@@ -52690,6 +52325,1084 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
         });
         return new GitHubDeploymentRecords(octokit, { owner, repo, runUrl });
     }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/core/build/registry.ts
+
+
+
+
+
+/** Every manifest format a registry may hold for one tag: single images and multi-platform indexes. */
+const MANIFEST_MEDIA_TYPES = (/* unused pure expression or super */ null && ([
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+]));
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const registry_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Parses input `image` (`ghcr.io/acme/orders`, `orders`, `127.0.0.1:5000/x`); tags and digests are refused. */
+function registry_parseImageName(image, input = 'image') {
+    const text = image.trim();
+    const slash = text.indexOf('/');
+    const first = slash === -1 ? '' : text.slice(0, slash);
+    const hasRegistry = first.includes('.') || first.includes(':') || first === 'localhost';
+    const registry = hasRegistry ? first : 'docker.io';
+    let repository = hasRegistry ? text.slice(slash + 1) : text;
+    if (repository.includes('@') || /:[^/]*$/.test(repository))
+        throw new InputError(input, `expected a repository without tag or digest (e.g. ghcr.io/acme/orders), got ${JSON.stringify(image)}: rollgate chooses the tags`);
+    if (registry === 'docker.io' && !repository.includes('/'))
+        repository = `library/${repository}`;
+    if (!REPOSITORY.test(repository))
+        throw new InputError(input, `expected a repository of lower-case letters, digits, separators and slashes (e.g. ghcr.io/acme/orders), got ${JSON.stringify(image)}`);
+    return { registry, repository, name: text };
+}
+/** Splits a full reference (`repo:tag`, `repo@sha256:…`) into the image name and the tag or digest. */
+function registry_parseReference(reference, input) {
+    const at = reference.indexOf('@');
+    if (at !== -1)
+        return { image: registry_parseImageName(reference.slice(0, at), input), reference: reference.slice(at + 1) };
+    const colon = reference.lastIndexOf(':');
+    if (colon > reference.lastIndexOf('/'))
+        return { image: registry_parseImageName(reference.slice(0, colon), input), reference: reference.slice(colon + 1) };
+    throw new InputError(input, `expected image:tag or image@sha256:…, got ${JSON.stringify(reference)}`);
+}
+function registry_isLoopback(registry) {
+    const host = registry.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+/** Parses a WWW-Authenticate header such as `Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="…"`. */
+function parseChallenge(header) {
+    const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
+    if (!match)
+        return undefined;
+    const params = {};
+    for (const p of match[2].matchAll(/(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g))
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    return { scheme: match[1].toLowerCase(), params };
+}
+/**
+ * One repository on a registry, spoken to over the OCI Distribution HTTP API. Handles the
+ * token flow public registries use (401 with a Bearer challenge → token from the realm,
+ * with the credentials as Basic auth) and plain Basic auth.
+ */
+class registry_RegistryClient {
+    options;
+    image;
+    base;
+    system;
+    clock;
+    timeoutMs;
+    authorization = new Map();
+    constructor(image, options = {}) {
+        this.options = options;
+        this.image = image;
+        // Docker Hub's API lives on another host than the name users write.
+        const host = image.registry === 'docker.io' ? 'registry-1.docker.io' : image.registry;
+        this.base = `${options.insecure || registry_isLoopback(image.registry) ? 'http' : 'https'}://${host}/v2/${image.repository}`;
+        this.system = `registry ${image.registry}`;
+        this.clock = options.clock ?? systemClock;
+        this.timeoutMs = options.timeoutMs ?? 30_000;
+    }
+    /** The digest a tag (or digest) points to, or undefined when the registry has no such manifest. */
+    async resolve(reference) {
+        const res = await this.send({ method: 'HEAD', url: `${this.base}/manifests/${reference}`, headers: { Accept: MANIFEST_MEDIA_TYPES.join(', ') } }, 'pull');
+        if (res.status === 404)
+            return undefined;
+        this.expect(res, [200], `look up ${this.image.name}:${reference}`);
+        let digest = res.headers['docker-content-digest'];
+        const mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
+        if (!digest || !registry_DIGEST.test(digest)) {
+            // Some registries omit the header on HEAD: fall back to hashing the manifest itself.
+            const body = await this.getManifest(reference);
+            digest = body.digest;
+        }
+        return { digest, mediaType };
+    }
+    /** A manifest's exact bytes, media type and digest. */
+    async getManifest(reference) {
+        const res = await this.send({ url: `${this.base}/manifests/${reference}`, headers: { Accept: MANIFEST_MEDIA_TYPES.join(', ') }, responseType: 'text' }, 'pull');
+        this.expect(res, [200], `read manifest ${this.image.name}:${reference}`);
+        const bytes = Buffer.from(String(res.data), 'utf8');
+        return { bytes, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+    }
+    /** Whether the repository already holds a blob, so it need not be uploaded again. */
+    async hasBlob(digest) {
+        const res = await this.send({ method: 'HEAD', url: `${this.base}/blobs/${digest}` }, 'pull,push');
+        if (res.status === 404)
+            return false;
+        this.expect(res, [200], `check blob ${digest.slice(0, 19)}`);
+        return true;
+    }
+    /** Uploads one blob from a file in a single request (a monolithic upload), then checks the registry's digest. */
+    async uploadBlob(digest, file) {
+        const size = statSync(file).size;
+        const start = await this.send({ method: 'POST', url: `${this.base}/blobs/uploads/`, headers: { 'Content-Length': '0' } }, 'pull,push');
+        this.expect(start, [202], `start upload of ${digest.slice(0, 19)}`);
+        const location = start.headers.location;
+        if (!location)
+            throw new ProviderError(this.system, `start upload of ${digest.slice(0, 19)}: no Location header in the answer`);
+        const target = new URL(location, this.base);
+        target.searchParams.set('digest', digest);
+        // A stream cannot be replayed, so this request is never retried below the upload.
+        const res = await this.send({
+            method: 'PUT',
+            url: target.toString(),
+            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+            body: createReadStream(file),
+            retries: 0,
+            timeoutMs: Math.max(this.timeoutMs, 600_000),
+        }, 'pull,push');
+        this.expect(res, [201], `upload blob ${digest.slice(0, 19)}`);
+    }
+    /** Stores a manifest under a tag or its digest; the registry must confirm the same digest. */
+    async putManifest(reference, bytes, mediaType, digest) {
+        const res = await this.send({ method: 'PUT', url: `${this.base}/manifests/${reference}`, headers: { 'Content-Type': mediaType }, body: bytes }, 'pull,push');
+        this.expect(res, [201], `push manifest ${this.image.name}:${reference}`);
+        const stored = res.headers['docker-content-digest'];
+        if (stored && stored !== digest)
+            throw new ProviderError(this.system, `push manifest ${this.image.name}:${reference}: the registry stored ${stored}, expected ${digest}`);
+    }
+    expect(res, ok, what) {
+        if (ok.includes(res.status))
+            return;
+        const detail = registryErrorDetail(res.data);
+        switch (res.status) {
+            case 401:
+                throw new ProviderError(this.system, `${what}: authentication failed (HTTP 401)${detail}: check registry-username and registry-password`);
+            case 403:
+                throw new ProviderError(this.system, `${what}: access denied (HTTP 403)${detail}: the credentials lack ${ok.includes(201) || ok.includes(202) ? 'push' : 'pull'} permission on ${this.image.repository}`);
+            default:
+                throw new ProviderError(this.system, `${what}: HTTP ${res.status}${detail}`, res.status >= 500 || res.status === 429);
+        }
+    }
+    /** Sends a request, answering an auth challenge once and caching the result per access level. */
+    async send(req, access) {
+        const withAuth = (auth) => ({
+            retries: 2,
+            timeoutMs: this.timeoutMs,
+            ...req,
+            system: this.system,
+            headers: { ...(req.headers ?? {}), ...(auth ? { Authorization: auth } : {}) },
+        });
+        const cached = this.authorization.get(access);
+        const res = await httpRequest(withAuth(cached), this.clock);
+        if (res.status !== 401 || !res.headers['www-authenticate'])
+            return res;
+        if (req.body !== undefined && typeof req.body.pipe === 'function')
+            throw new ProviderError(this.system, `${req.method ?? 'GET'} ${safeUrl(req.url)}: the registry asked to authenticate in the middle of an upload`);
+        const auth = await this.authenticate(res.headers['www-authenticate'], access);
+        this.authorization.set(access, auth);
+        return httpRequest(withAuth(auth), this.clock);
+    }
+    async authenticate(header, access) {
+        const challenge = parseChallenge(header);
+        const creds = this.options.credentials;
+        if (challenge?.scheme === 'basic') {
+            if (!creds)
+                throw new ProviderError(this.system, `the registry requires a login: set registry-username and registry-password`);
+            return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+        }
+        if (challenge?.scheme !== 'bearer' || !challenge.params.realm)
+            throw new ProviderError(this.system, `unsupported authentication challenge ${JSON.stringify(header.slice(0, 80))}`);
+        const url = new URL(challenge.params.realm);
+        if (challenge.params.service)
+            url.searchParams.set('service', challenge.params.service);
+        url.searchParams.set('scope', `repository:${this.image.repository}:${access}`);
+        const res = await httpRequest({
+            url: url.toString(),
+            headers: creds ? { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` } : {},
+            timeoutMs: this.timeoutMs,
+            system: `${this.system} token service`,
+        }, this.clock);
+        if (res.status === 401 || res.status === 403)
+            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())} refused the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status}): check registry-username and registry-password`);
+        if (res.status !== 200)
+            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())}: HTTP ${res.status}`, res.status >= 500);
+        const body = (typeof res.data === 'object' && res.data !== null ? res.data : {});
+        const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+        if (!token)
+            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())} answered without a token`);
+        return `Bearer ${token}`;
+    }
+}
+function registryErrorDetail(data) {
+    let body = data;
+    if (typeof body === 'string') {
+        try {
+            body = JSON.parse(body);
+        }
+        catch {
+            return '';
+        }
+    }
+    const errors = body?.errors;
+    if (!Array.isArray(errors) || !errors.length)
+        return '';
+    return ` (${errors.map((e) => [e.code, e.message].filter((x) => typeof x === 'string').join(': ')).join('; ')})`;
+}
+
+;// CONCATENATED MODULE: ./src/core/build/layout.ts
+
+
+
+
+
+const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+/** The path of a blob inside a layout. */
+function layout_blobPath(dir, digest) {
+    return join(dir, 'blobs', ...digest.split(':'));
+}
+/** Reads the image a builder left in an OCI layout, checking every digest it relies on. */
+function layout_readLayout(dir) {
+    const indexFile = join(dir, 'index.json');
+    if (!existsSync(indexFile))
+        throw new ProviderError('build', `the builder left no OCI layout in ${dir} (index.json is missing)`);
+    const index = JSON.parse(readFileSync(indexFile, 'utf8'));
+    const entries = index.manifests ?? [];
+    if (entries.length !== 1)
+        throw new ProviderError('build', `expected exactly one image in the OCI layout ${dir}, found ${entries.length}`);
+    const root = entries[0];
+    const rootBytes = layout_readBlob(dir, root.digest);
+    const manifests = [];
+    if (INDEX_TYPES.has(root.mediaType)) {
+        const list = JSON.parse(rootBytes.toString('utf8'));
+        for (const child of list.manifests ?? [])
+            manifests.push(readManifest(dir, child));
+    }
+    else {
+        manifests.push(readManifest(dir, root));
+    }
+    const sizeBytes = manifests.reduce((sum, m) => sum + m.config.size + m.layers.reduce((s, l) => s + l.size, 0), 0);
+    return { dir, root: { mediaType: root.mediaType, digest: root.digest, size: root.size }, rootBytes, manifests, sizeBytes };
+}
+function readManifest(dir, descriptor) {
+    const bytes = layout_readBlob(dir, descriptor.digest);
+    const body = JSON.parse(bytes.toString('utf8'));
+    if (!body.config)
+        throw new ProviderError('build', `manifest ${descriptor.digest} in ${dir} has no config`);
+    return { descriptor, bytes, config: body.config, layers: body.layers ?? [] };
+}
+function layout_readBlob(dir, digest) {
+    if (!DIGEST.test(digest))
+        throw new ProviderError('build', `unsupported digest ${JSON.stringify(digest)} in ${dir}`);
+    const file = layout_blobPath(dir, digest);
+    if (!existsSync(file))
+        throw new ProviderError('build', `blob ${digest} is missing from ${dir}`);
+    const bytes = readFileSync(file);
+    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (actual !== digest)
+        throw new ProviderError('build', `blob ${digest} in ${dir} is corrupt (its content hashes to ${actual})`);
+    return bytes;
+}
+/**
+ * Rewrites a layout's top index so its platform manifests follow `platforms` (then os/arch
+ * order for any others). Returns whether its bytes changed. The index is re-encoded as compact
+ * JSON, a valid OCI index whose bytes depend only on its content.
+ */
+function layout_orderIndexByPlatform(dir, platforms) {
+    const indexFile = join(dir, 'index.json');
+    const layoutIndex = JSON.parse(readFileSync(indexFile, 'utf8'));
+    const root = layoutIndex.manifests?.[0];
+    if (!root || layoutIndex.manifests.length !== 1 || !INDEX_TYPES.has(root.mediaType))
+        return false;
+    const original = layout_readBlob(dir, root.digest);
+    const body = JSON.parse(original.toString('utf8'));
+    const name = (d) => [d.platform?.os, d.platform?.architecture, d.platform?.variant].filter(Boolean).join('/');
+    const rank = (d) => {
+        const exact = platforms.indexOf(name(d));
+        const loose = platforms.indexOf(`${d.platform?.os}/${d.platform?.architecture}`);
+        return exact !== -1 ? exact : loose !== -1 ? loose : platforms.length;
+    };
+    const sorted = [...body.manifests].sort((a, b) => rank(a) - rank(b) || name(a).localeCompare(name(b)) || a.digest.localeCompare(b.digest));
+    // Always our own encoding, so an index already in order and one reordered are byte-identical.
+    const bytes = Buffer.from(JSON.stringify({ ...body, manifests: sorted }), 'utf8');
+    if (bytes.equals(original))
+        return false;
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    writeFileSync(layout_blobPath(dir, digest), bytes);
+    layoutIndex.manifests = [{ ...root, digest, size: bytes.length }];
+    writeFileSync(indexFile, JSON.stringify(layoutIndex));
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/core/build/builders.ts
+
+
+
+
+
+const BUILD_TIMEOUT_MS = (/* unused pure expression or super */ null && (60 * 60_000));
+function commonFlags(request) {
+    const flags = ['--file', request.file];
+    for (const [key, value] of Object.entries(request.labels))
+        flags.push('--label', `${key}=${value}`);
+    for (const arg of request.buildArgs)
+        flags.push('--build-arg', arg);
+    return flags;
+}
+/**
+ * The buildah commands for a request: build into local storage under a throw-away name,
+ * copy it into the OCI layout, then drop the local copy. Several platforms make a manifest
+ * list, pushed with all its images.
+ */
+function buildahCommands(request, localName) {
+    const multi = request.platforms.length > 1;
+    const build = [
+        'buildah',
+        'build',
+        '--timestamp',
+        String(request.epoch),
+        ...commonFlags(request),
+        ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
+        ...(multi ? ['--manifest', localName] : ['--tag', localName]),
+        request.context,
+    ];
+    const push = multi
+        ? ['buildah', 'manifest', 'push', '--all', localName, `oci:${request.layoutDir}:build`]
+        : ['buildah', 'push', localName, `oci:${request.layoutDir}:build`];
+    const cleanup = multi ? [['buildah', 'manifest', 'rm', localName]] : [['buildah', 'rmi', localName]];
+    return { build: [build, push], cleanup };
+}
+/**
+ * The docker commands for a request: buildx writes the OCI layout directly (this needs a
+ * builder with the OCI exporter, such as docker/setup-buildx-action's docker-container
+ * driver). Attestations are off, because they would change the digest on every build.
+ */
+function dockerCommands(request) {
+    return [
+        [
+            'docker',
+            'buildx',
+            'build',
+            ...commonFlags(request),
+            ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
+            '--provenance=false',
+            '--sbom=false',
+            '--output',
+            `type=oci,dest=${request.layoutDir},tar=false`,
+            request.context,
+        ],
+    ];
+}
+async function runStep(argv, run, env, onLine) {
+    const result = await run(argv, { env, timeoutMs: BUILD_TIMEOUT_MS, onLine: onLine ? (line) => onLine(line) : undefined });
+    if (result.exitCode !== 0) {
+        const tail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
+        throw new ProviderError(argv[0], `\`${argv.slice(0, 3).join(' ')} …\` failed with exit code ${result.exitCode}${tail ? `:\n${tail}` : ''}`);
+    }
+}
+/** buildah: daemonless, on GitHub's Ubuntu runners; honours STORAGE_DRIVER and BUILDAH_ISOLATION. */
+class BuildahBuilder {
+    env;
+    run;
+    kind = 'buildah';
+    constructor(env = process.env, run = runCommand) {
+        this.env = env;
+        this.run = run;
+    }
+    async build(request, onLine) {
+        const localName = `localhost/rollgate-build-${randomBytes(6).toString('hex')}:build`;
+        const { build, cleanup } = buildahCommands(request, localName);
+        try {
+            for (const argv of build)
+                await runStep(argv, this.run, this.env, onLine);
+            // Platforms join buildah's manifest list in the order they finish, so the index digest
+            // would change between identical builds: put them in the requested order.
+            if (request.platforms.length > 1)
+                orderIndexByPlatform(request.layoutDir, request.platforms);
+        }
+        finally {
+            for (const argv of cleanup)
+                await this.run(argv, { env: this.env, timeoutMs: 120_000 }).catch(() => undefined);
+        }
+    }
+}
+/** docker buildx, where a Docker engine runs. */
+class DockerBuilder {
+    env;
+    run;
+    kind = 'docker';
+    constructor(env = process.env, run = runCommand) {
+        this.env = env;
+        this.run = run;
+    }
+    async build(request, onLine) {
+        // buildx reads SOURCE_DATE_EPOCH for reproducible timestamps.
+        const env = { ...this.env, SOURCE_DATE_EPOCH: String(request.epoch) };
+        for (const argv of dockerCommands(request))
+            await runStep(argv, this.run, env, onLine);
+    }
+}
+async function succeeds(argv, run, env) {
+    try {
+        return (await run(argv, { env, timeoutMs: 20_000 })).exitCode === 0;
+    }
+    catch {
+        return false;
+    }
+}
+/** The builder for a choice; `auto` prefers buildah (no daemon needed), then docker with a running engine. */
+async function builders_selectBuilder(choice, env = process.env, run = runCommand) {
+    switch (choice) {
+        case 'buildah':
+            if (!(await succeeds(['buildah', '--version'], run, env)))
+                throw new UserError('input builder: buildah is not installed on this machine (apt-get install buildah)');
+            return new BuildahBuilder(env, run);
+        case 'docker':
+            if (!(await succeeds(['docker', 'buildx', 'version'], run, env)))
+                throw new UserError('input builder: docker buildx is not available on this machine');
+            if (!(await succeeds(['docker', 'info', '--format', '{{.ServerVersion}}'], run, env)))
+                throw new UserError('input builder: the docker client is installed but no Docker engine answers (is the daemon running?)');
+            return new DockerBuilder(env, run);
+        case 'auto':
+            if (await succeeds(['buildah', '--version'], run, env))
+                return new BuildahBuilder(env, run);
+            if ((await succeeds(['docker', 'buildx', 'version'], run, env)) && (await succeeds(['docker', 'info', '--format', '{{.ServerVersion}}'], run, env)))
+                return new DockerBuilder(env, run);
+            throw new UserError('input builder: no image builder found (auto looks for buildah, then docker buildx with a running engine): install buildah or set up Docker');
+    }
+}
+/** Parses input `builder`. */
+function builders_parseBuilderChoice(value) {
+    const v = (value ?? 'auto').toLowerCase();
+    if (v === 'auto' || v === 'buildah' || v === 'docker')
+        return v;
+    throw new UserError(`input builder: expected auto | buildah | docker, got ${JSON.stringify(value)}`);
+}
+/** A fresh layout directory path under `parent` (the builder creates it). */
+function builders_layoutDirIn(parent) {
+    return join(parent, 'oci-layout');
+}
+
+;// CONCATENATED MODULE: ./src/core/build/last-good.ts
+
+
+/** The `previous-version` input: the caller says which version is the rollback target. */
+class last_good_ExplicitLastGood {
+    version;
+    description = 'input previous-version';
+    constructor(version) {
+        this.version = version;
+    }
+    async lastGoodVersion() {
+        return this.version;
+    }
+}
+/**
+ * Resolves the recorded last good version to `image@sha256:…` and checks the registry still
+ * holds it. A recorded version that is gone fails: a deployment whose rollback target cannot
+ * be pulled is not safe to start.
+ */
+async function last_good_verifyRollbackArtifact(source, environment, image, clientFor) {
+    const recorded = await source.lastGoodVersion(environment);
+    if (!recorded)
+        return undefined;
+    const { target, reference } = locate(recorded, image, source.description);
+    const found = await clientFor(target).resolve(reference);
+    if (!found)
+        throw new UserError(`previous-image-ref: ${recorded} (last good in ${environment}, from ${source.description}) no longer exists in ${target.name}: ` +
+            `a rollback to it would fail. Restore that image, or name another good version with input previous-version.`);
+    if (DIGEST.test(reference) && found.digest !== reference)
+        throw new UserError(`previous-image-ref: ${target.name}@${reference} resolved to a different digest (${found.digest})`);
+    return { imageRef: `${target.name}@${found.digest}`, recorded, source: source.description };
+}
+function locate(recorded, image, source) {
+    const field = `previous-version (from ${source})`;
+    if (DIGEST.test(recorded))
+        return { target: image, reference: recorded };
+    if (recorded.includes('/') || recorded.includes('@')) {
+        const parsed = parseReference(recorded, field);
+        return { target: parsed.image, reference: parsed.reference };
+    }
+    // A bare tag (`v1.2.3`, `sha-abc1234`) names a version of this image.
+    if (/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(recorded))
+        return { target: image, reference: recorded };
+    throw new UserError(`${field}: expected image@sha256:…, image:tag, sha256:… or a tag, got ${JSON.stringify(recorded)}`);
+}
+/** A client factory: credentials go only to the registry they were given for, never to another host. */
+function last_good_registryClients(registry, options) {
+    return (image) => new RegistryClient(image, image.registry === registry ? options : { ...options, credentials: undefined });
+}
+
+;// CONCATENATED MODULE: ./src/core/build/publish.ts
+
+
+/** Raised before anything is uploaded when an immutable tag already names a different image. */
+class ImmutableTagError extends core_errors/* ProviderError */.mZ {
+    image;
+    digest;
+    conflicts;
+    constructor(registry, image, digest, conflicts) {
+        super(registry, `refusing to move immutable tag${conflicts.length > 1 ? 's' : ''} of ${image}: ` +
+            conflicts.map((c) => `${c.tag} already points to ${c.existing}`).join('; ') +
+            `; this build is ${digest}. An immutable tag is never moved: build a new version, or list the tag under floating-tags if it is meant to move. Nothing was pushed.`);
+        this.image = image;
+        this.digest = digest;
+        this.conflicts = conflicts;
+    }
+}
+/** Asks the registry where each tag points now and decides, per tag, push / no-op / move / refuse. */
+async function planTags(client, image, immutableTags, floatingTags) {
+    const results = [];
+    const conflicts = [];
+    const digest = image.root.digest;
+    for (const [tag, floating] of [...immutableTags.map((t) => [t, false]), ...floatingTags.map((t) => [t, true])]) {
+        const current = await client.resolve(tag);
+        if (!current)
+            results.push({ tag, floating, outcome: 'pushed' });
+        else if (current.digest === digest)
+            results.push({ tag, floating, outcome: 'unchanged', before: current.digest });
+        else if (floating)
+            results.push({ tag, floating, outcome: 'moved', before: current.digest });
+        else
+            conflicts.push({ tag, existing: current.digest });
+    }
+    return { results, conflicts };
+}
+/**
+ * Pushes a built image under its tags, immutable ones first. Every tag is checked before any
+ * byte is uploaded, so a refused tag leaves the registry exactly as it was; afterwards every
+ * tag is read back, so a push that did not land is never reported as done.
+ */
+async function publish_publishImage(client, image, tags, log = () => undefined) {
+    const plan = await planTags(client, image, tags.immutable, tags.floating);
+    if (plan.conflicts.length)
+        throw new ImmutableTagError(`registry ${client.image.registry}`, client.image.name, image.root.digest, plan.conflicts);
+    const toWrite = plan.results.filter((r) => r.outcome !== 'unchanged');
+    if (toWrite.length) {
+        const blobs = new Map();
+        for (const m of image.manifests)
+            for (const d of [m.config, ...m.layers])
+                blobs.set(d.digest, d.size);
+        for (const [digest, size] of blobs) {
+            if (await client.hasBlob(digest))
+                continue;
+            log(`uploading blob ${digest.slice(0, 19)} (${size} bytes)`);
+            await client.uploadBlob(digest, blobPath(image.dir, digest));
+        }
+        // Platform manifests of an index go in by digest; the index (or the single manifest) by tag.
+        if (image.manifests.length !== 1 || image.manifests[0].descriptor.digest !== image.root.digest)
+            for (const m of image.manifests)
+                await client.putManifest(m.descriptor.digest, m.bytes, m.descriptor.mediaType, m.descriptor.digest);
+        for (const r of toWrite) {
+            log(`${r.outcome === 'moved' ? 'moving' : 'pushing'} ${client.image.name}:${r.tag}`);
+            await client.putManifest(r.tag, image.rootBytes, image.root.mediaType, image.root.digest);
+        }
+    }
+    for (const r of plan.results) {
+        const now = await client.resolve(r.tag);
+        if (now?.digest !== image.root.digest)
+            throw new ProviderError(`registry ${client.image.registry}`, `after pushing, ${client.image.name}:${r.tag} points to ${now?.digest ?? 'nothing'} instead of ${image.root.digest} (another push raced this one?)`);
+    }
+    return plan.results;
+}
+
+;// CONCATENATED MODULE: ./src/core/build/version.ts
+
+// Semantic Versioning 2.0.0, with an optional leading `v` as release tags are usually written.
+const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+// The OCI distribution spec's tag grammar.
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** The semver (without `v`) of a ref that is a release tag, else undefined. */
+function semverFromRef(ref) {
+    if (!ref)
+        return undefined;
+    // Only tags make releases: a branch called `v1.2.3` must not claim a release version.
+    if (ref.startsWith('refs/') && !ref.startsWith('refs/tags/'))
+        return undefined;
+    const name = ref.replace(/^refs\/tags\//, '');
+    return SEMVER.test(name) ? name.replace(/^v/, '') : undefined;
+}
+/** True when `tag` is a valid OCI tag. */
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+/** Validates a commit SHA given as input `field`, returning it lower-cased. */
+function version_parseSha(sha, field = 'sha') {
+    const lower = sha.trim().toLowerCase();
+    if (!/^[0-9a-f]{7,64}$/.test(lower))
+        throw new InputError(field, `expected a git commit SHA (7 to 64 hex digits), got ${JSON.stringify(sha)}`);
+    return lower;
+}
+/** Derives version, tags and OCI labels from the commit and ref being built. */
+function version_buildIdentity(input) {
+    const revision = version_parseSha(input.sha);
+    const shortSha = revision.slice(0, 7);
+    const semver = semverFromRef(input.ref);
+    const version = semver ?? `0.0.0-sha.${shortSha}`;
+    // `+build` metadata is legal semver but not a legal tag character.
+    const versionTags = [`sha-${shortSha}`, ...(semver ? [`v${semver.replace(/\+/g, '_')}`] : [])];
+    const floating = unique(input.floatingTags ?? []);
+    for (const tag of floating) {
+        checkTag(tag, 'floating-tags');
+        if (versionTags.includes(tag))
+            throw new InputError('floating-tags', `${tag} is this build's version tag and can never float`);
+    }
+    const immutable = [...versionTags];
+    for (const tag of input.extraTags ?? []) {
+        checkTag(tag, 'tags');
+        if (!floating.includes(tag))
+            immutable.push(tag);
+    }
+    const labels = {
+        'org.opencontainers.image.revision': revision,
+        'org.opencontainers.image.version': version,
+        'org.opencontainers.image.created': new Date(input.createdEpoch * 1000).toISOString().replace(/\.000Z$/, 'Z'),
+    };
+    if (input.source)
+        labels['org.opencontainers.image.source'] = input.source;
+    return { version, revision, shortSha, immutableTags: unique(immutable), floatingTags: floating, labels };
+}
+function checkTag(tag, input) {
+    if (!isValidTag(tag))
+        throw new InputError(input, `${JSON.stringify(tag)} is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+}
+function unique(values) {
+    return [...new Set(values)];
+}
+
+;// CONCATENATED MODULE: ./src/core/github/bookkeeping.ts
+
+
+
+/**
+ * The bookkeeping side of a rollout. Every call swallows its own failure (the client has
+ * already retried it): a record that cannot be written never blocks traffic. What is missing
+ * is collected, reported in the summary with what to do, and reflected in the exit status by
+ * `settle()` once traffic is where it must be.
+ */
+class DeploymentBookkeeping {
+    runtime;
+    records;
+    environment;
+    missing = [];
+    constructor(runtime, records, environment) {
+        this.runtime = runtime;
+        this.records = records;
+        this.environment = environment;
+    }
+    /** Bookkeeping for this run's records (GitHub, the ledger, or none); a bad records input is reported like any other missing record. */
+    static forRun(runtime, environment, clientOverrides = {}, cwd) {
+        try {
+            return new DeploymentBookkeeping(runtime, deploymentRecordsFor(runtime, clientOverrides, cwd), environment);
+        }
+        catch (err) {
+            const book = new DeploymentBookkeeping(runtime, undefined, environment);
+            book.note('deployment records', err, 'fix the input named above; traffic was handled without records');
+            return book;
+        }
+    }
+    note(what, err, fix) {
+        const why = describeError(err);
+        this.missing.push({ what, why, fix });
+        this.runtime.warning(`could not record ${what}: ${why}`);
+    }
+    async attempt(what, fix, fn) {
+        if (!this.records)
+            return undefined;
+        try {
+            return await fn(this.records);
+        }
+        catch (err) {
+            this.note(what, err, fix);
+            return undefined;
+        }
+    }
+    /** Creates the deployment and its `in_progress` status; sets output `deployment-id`. */
+    async begin(payload, description, ref = deployedRef(this.runtime)) {
+        const created = await this.attempt(`the deployment of ${payload.version} to ${this.environment}`, 'rollback will still work from the traffic system; create the record by hand if the audit trail needs it', (r) => r.create({ environment: this.environment, ref, payload, description }));
+        if (!created)
+            return undefined;
+        this.runtime.setOutput('deployment-id', String(created.id));
+        this.runtime.info(`recorded deployment #${created.id} of ${payload.version} to ${this.environment} in ${this.records.location}`);
+        await this.status(created.id, 'in_progress', description);
+        return created.id;
+    }
+    /** Ends the deployment: `success` on promotion, `failure` for a bad canary, `error` when the pipeline broke. */
+    async finish(id, state, description, environmentUrl) {
+        if (id === undefined)
+            return;
+        await this.status(id, state, description, environmentUrl);
+    }
+    async status(id, state, description, environmentUrl) {
+        const text = fitDescription(description);
+        await this.attempt(`status ${state} ("${text}") of deployment #${id}`, `set it by hand: gh api repos/{owner}/{repo}/deployments/${id}/statuses -f state=${state} -f description='${text.replace(/'/g, '')}'`, (r) => r.setStatus(id, { state, description: text, environmentUrl }));
+    }
+    /**
+     * Reports missing records in the summary and folds them into the action's result: a run whose
+     * traffic work succeeded still fails when its record is missing, so nobody trusts a silent gap.
+     */
+    settle(result) {
+        if (!this.missing.length)
+            return result;
+        const rows = this.missing.map((m) => `| ${escapeCell(m.what)} | ${escapeCell(m.why)} | ${escapeCell(m.fix)} |`);
+        this.runtime.appendSummary(['### ⚠️ Deployment records missing', '', `Traffic was handled first; these records in ${this.records?.location ?? 'GitHub'} could not be written:`, '', '| record | why | what to do |', '| --- | --- | --- |', ...rows, ''].join('\n'));
+        const note = `${this.missing.length} deployment record(s) could not be written (see the summary): ${this.missing[0].why}`;
+        return result.ok ? { ok: false, failure: note } : { ok: false, failure: `${result.failure ?? 'failed'}; also ${note}` };
+    }
+}
+function escapeCell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+;// CONCATENATED MODULE: ./src/core/github/manual-rollback.ts
+
+
+/** A release after a contract-phase migration cannot be undone by redeploying: the old version cannot run. */
+class IrreversibleReleaseError extends (/* unused pure expression or super */ null && (UserError)) {
+    name = 'IrreversibleReleaseError';
+}
+function irreversibleReason(flag) {
+    if (flag === undefined || flag === false)
+        return undefined;
+    return flag === true ? 'a contract-phase migration shipped' : flag;
+}
+function refuse(what, reason, runbook) {
+    throw new IrreversibleReleaseError(`refusing to roll back: ${what} is irreversible (${reason}); after a contract migration the old version cannot run against the database. ` +
+        (runbook ? `Follow the runbook: ${runbook}` : 'Roll forward with a fix instead (the plan has no runbook: link; add one).'));
+}
+/**
+ * Finds the version to go back to, refuses irreversible releases, redeploys through `redeploy`
+ * (no gates: the target is known good and speed matters), then records a new deployment whose
+ * payload names `rollbackOf`. With no earlier good deployment it changes nothing.
+ */
+async function manualRollback(request, book, redeploy, log) {
+    const { plan } = request;
+    const planReason = irreversibleReason(plan.irreversible);
+    if (planReason)
+        refuse(`the current release of ${plan.service} (plan field irreversible)`, planReason, plan.runbook);
+    const records = book.records;
+    const previous = request.to.toLowerCase() === 'previous';
+    if (!records && previous)
+        throw new UserError('input to: previous needs deployment records to find the last good version (records: none is set); pass an explicit version instead');
+    let from;
+    let target;
+    if (records) {
+        try {
+            const history = await records.list(plan.environment);
+            if (previous) {
+                const choice = await chooseRollbackTarget(records, plan.environment);
+                if (!choice.target)
+                    return { kind: 'nothing-to-roll-back', reason: choice.reason ?? 'no earlier good deployment' };
+                ({ current: from, target } = choice);
+            }
+            else {
+                target = await findDeploymentOfVersion(records, plan.environment, request.to);
+                const choice = await chooseRollbackTarget(records, plan.environment);
+                from = choice.current;
+                if (target && (target.state === 'failure' || target.state === 'error'))
+                    log(`note: deployment #${target.id} of ${request.to} ended as ${target.state}; redeploying it because it was asked for by name`);
+            }
+            // Going back past any irreversible release is as unsafe as undoing that release itself.
+            const targetIndex = target ? history.findIndex((d) => d.id === target.id) : history.length;
+            for (const d of history.slice(0, targetIndex < 0 ? history.length : targetIndex)) {
+                const reason = irreversibleReason(d.payload.irreversible);
+                if (reason && d.payload.version !== (target?.payload.version ?? request.to))
+                    refuse(`deployment #${d.id} (${d.payload.version})`, reason, plan.runbook);
+            }
+        }
+        catch (err) {
+            if (err instanceof IrreversibleReleaseError || previous) {
+                if (err instanceof UserError)
+                    throw err;
+                throw new UserError(`could not read the deployment history from ${records.location}, so the rollback target is unknown and nothing was changed: ${describeError(err)}`);
+            }
+            // An explicit version does not need the history: go ahead, and say what could not be checked.
+            book.missing.push({ what: `the history check of ${plan.environment}`, why: describeError(err), fix: `check by hand that no irreversible release came after ${request.to}` });
+            log(`warning: could not read the deployment history (${describeError(err)}); redeploying ${request.to} as asked`);
+        }
+    }
+    const version = target?.payload.version ?? request.to;
+    if (from && from.payload.version === version && previous)
+        return { kind: 'nothing-to-roll-back', reason: `${version} is already the current version` };
+    log(`rolling back ${plan.environment} from ${from ? `#${from.id} (${from.payload.version})` : 'the current version'} to ${version}${target ? ` (deployment #${target.id})` : ''}; gates are skipped`);
+    await redeploy(version);
+    // Traffic first, records after: the record is written once the old version serves again.
+    const description = `manual rollback to ${version}${request.reason ? `: ${request.reason}` : ''}`;
+    const deploymentId = await book.begin({
+        version,
+        strategy: plan.strategy,
+        plan: request.planFile,
+        previousVersion: from?.payload.version,
+        rollbackOf: from?.id,
+        service: plan.service,
+    }, description, target?.ref);
+    await book.finish(deploymentId, 'success', description);
+    if (from)
+        await book.finish(from.id, 'failure', `rolled back to ${version}${deploymentId ? ` by #${deploymentId}` : ''}`);
+    return { kind: 'rolled-back', version, from, target, deploymentId };
+}
+
+;// CONCATENATED MODULE: ./src/core/github/index.ts
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/core/rollout/build-and-tag.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The `build-and-tag` action: build an immutable, versioned image, push it, and verify the rollback artifact. */
+async function runBuildAndTagAction(runtime, deps = {}) {
+    const env = runtime.env;
+    const image = parseImageName(getRequiredInput(runtime, 'image'));
+    const context = resolve(getOptionalInput(runtime, 'context') ?? '.');
+    if (!existsSync(context) || !statSync(context).isDirectory())
+        throw new InputError('context', `${context} is not a directory`);
+    const file = resolveDockerfile(context, getOptionalInput(runtime, 'file'));
+    const buildArgs = parseBuildArgs(getOptionalInput(runtime, 'build-args'));
+    const platforms = getListInput(runtime, 'platforms') ?? [];
+    for (const p of platforms)
+        if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p))
+            throw new InputError('platforms', `expected os/arch[/variant] such as linux/amd64, got ${JSON.stringify(p)}`);
+    const push = getBooleanInput(runtime, 'push', true);
+    const username = getOptionalInput(runtime, 'registry-username');
+    const password = getOptionalInput(runtime, 'registry-password');
+    if (password)
+        runtime.setSecret(password);
+    if (Boolean(username) !== Boolean(password))
+        throw new InputError(username ? 'registry-password' : 'registry-username', 'is required when the other registry credential is set');
+    const builderChoice = parseBuilderChoice(getOptionalInput(runtime, 'builder'));
+    const environment = getOptionalInput(runtime, 'environment');
+    const previousVersion = getOptionalInput(runtime, 'previous-version');
+    const sha = parseSha(getOptionalInput(runtime, 'sha') ?? env.GITHUB_SHA ?? (await gitOutput(context, ['rev-parse', 'HEAD'])) ?? missingSha());
+    const epoch = await sourceDateEpoch(context, sha, env);
+    const identity = buildIdentity({
+        sha,
+        ref: getOptionalInput(runtime, 'ref') ?? env.GITHUB_REF,
+        extraTags: getListInput(runtime, 'tags'),
+        floatingTags: getListInput(runtime, 'floating-tags'),
+        source: getOptionalInput(runtime, 'source') ?? (env.GITHUB_REPOSITORY ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}` : undefined),
+        createdEpoch: epoch,
+    });
+    const clientOptions = {
+        credentials: username && password ? { username, password } : undefined,
+        insecure: getBooleanInput(runtime, 'insecure-registry', false),
+        clock: deps.clock,
+    };
+    const clientFor = registryClients(image.registry, clientOptions);
+    // The rollback artifact is checked first: without one, nothing should be built or pushed.
+    let previous;
+    const lastGood = deps.lastGood ?? (previousVersion ? new ExplicitLastGood(previousVersion) : environment ? recordsSource(runtime) : undefined);
+    if (lastGood) {
+        if (!environment && !previousVersion)
+            throw new InputError('environment', 'is required to find the last good version');
+        previous = await verifyRollbackArtifact(lastGood, environment ?? '', image, clientFor);
+        if (previous)
+            runtime.info(`rollback artifact: ${previous.imageRef} (from ${previous.source}), still in the registry`);
+        else
+            runtime.warning(`no good version of ${image.name} is recorded for ${environment} in ${lastGood.description}: previous-image-ref is empty (first deployment?)`);
+    }
+    const builder = deps.builder ?? (await selectBuilder(builderChoice, env));
+    const work = mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'rollgate-build-'));
+    try {
+        const layoutDir = layoutDirIn(work);
+        const started = Date.now();
+        await runtime.group(`build ${image.name} with ${builder.kind}`, () => builder.build({ context, file, buildArgs, platforms, labels: identity.labels, epoch, layoutDir }, (line) => runtime.info(line)));
+        const buildMs = Date.now() - started;
+        const built = readLayout(layoutDir);
+        runtime.info(`built ${built.root.digest} in ${(buildMs / 1000).toFixed(1)} s`);
+        let tags = [];
+        if (push) {
+            tags = await runtime.group(`push ${image.name}`, () => publishImage(clientFor(image), built, { immutable: identity.immutableTags, floating: identity.floatingTags }, (line) => runtime.info(line)));
+        }
+        else {
+            runtime.info('push: false — the image was built and not pushed');
+        }
+        const report = {
+            identity,
+            image: image.name,
+            digest: built.root.digest,
+            imageRef: `${image.name}@${built.root.digest}`,
+            sizeBytes: built.sizeBytes,
+            builder: builder.kind,
+            buildMs,
+            pushed: push,
+            tags,
+            previous,
+        };
+        setOutputs(runtime, report);
+        runtime.appendSummary(buildSummary(report));
+        return { ok: true };
+    }
+    finally {
+        rmSync(work, { recursive: true, force: true });
+    }
+}
+/**
+ * The last good version from the deployment records the other actions write: GitHub
+ * Deployments with a token, the ledger file without (inputs `records`, `github-token`, `ledger`).
+ */
+class RecordsLastGood {
+    records;
+    description;
+    constructor(records) {
+        this.records = records;
+        this.description = records.kind === 'ledger' ? `ledger ${records.location}` : `deployments of ${records.location}`;
+    }
+    async lastGoodVersion(environment) {
+        // Newest first: the first deployment that ended in success is what serves as stable now.
+        for (const deployment of await this.records.list(environment))
+            if (deployment.payload.version && effectiveState(await this.records.statuses(deployment.id)) === 'success')
+                return deployment.payload.version;
+        return undefined;
+    }
+}
+function recordsSource(runtime) {
+    const records = deploymentRecordsFor(runtime);
+    return records ? new RecordsLastGood(records) : undefined;
+}
+function missingSha() {
+    throw new InputError('sha', 'is required outside GitHub Actions (GITHUB_SHA is unset and the context is not a git checkout)');
+}
+/** The Dockerfile to use: input `file`, else `Dockerfile` or `Containerfile` in the context. */
+function resolveDockerfile(context, file) {
+    if (file) {
+        const path = resolve(file);
+        if (!existsSync(path))
+            throw new InputError('file', `${file} does not exist`);
+        return path;
+    }
+    for (const name of ['Dockerfile', 'Containerfile'])
+        if (existsSync(join(context, name)))
+            return join(context, name);
+    throw new InputError('file', `no Dockerfile or Containerfile in ${context}: set input file`);
+}
+/** Input `build-args`: one KEY=VALUE per line (values may hold commas). */
+function parseBuildArgs(value) {
+    if (!value)
+        return [];
+    const args = value
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+    for (const arg of args)
+        if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg))
+            throw new InputError('build-args', `expected KEY=VALUE on each line, got ${JSON.stringify(arg.length > 40 ? `${arg.slice(0, 40)}…` : arg)}`);
+    return args;
+}
+async function gitOutput(cwd, args) {
+    try {
+        const res = await runCommand(['git', '-C', cwd, ...args], { timeoutMs: 10_000 });
+        const out = res.stdout.trim();
+        return res.exitCode === 0 && out ? out : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The time stamped into the image: SOURCE_DATE_EPOCH, else the commit's time, else 0. Never
+ * the wall clock, so rebuilding a commit yields the same digest and re-running is a no-op.
+ */
+async function sourceDateEpoch(context, sha, env) {
+    const fromEnv = env.SOURCE_DATE_EPOCH?.trim();
+    if (fromEnv) {
+        if (!/^\d+$/.test(fromEnv))
+            throw new InputError('SOURCE_DATE_EPOCH', `expected whole seconds since 1970, got ${JSON.stringify(fromEnv)}`);
+        return Number(fromEnv);
+    }
+    const commitTime = await gitOutput(context, ['log', '-1', '--format=%ct', sha]);
+    return commitTime && /^\d+$/.test(commitTime) ? Number(commitTime) : 0;
+}
+function setOutputs(runtime, report) {
+    runtime.setOutput('version', report.identity.version);
+    runtime.setOutput('tags', [...report.identity.immutableTags, ...report.identity.floatingTags].map((t) => `${report.image}:${t}`).join(','));
+    runtime.setOutput('digest', report.digest);
+    runtime.setOutput('image-ref', report.imageRef);
+    runtime.setOutput('previous-image-ref', report.previous?.imageRef ?? '');
+    runtime.setOutput('size', String(report.sizeBytes));
+    runtime.setOutput('builder', report.builder);
+    runtime.setOutput('pushed', String(report.pushed));
+}
+/** Bytes for people: 1.2 MB. */
+function formatBytes(bytes) {
+    if (bytes < 1024)
+        return `${bytes} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+const OUTCOME_TEXT = { pushed: 'pushed', unchanged: 'already there (no-op)', moved: 'moved' };
+/** The job summary: image, tags, digest, size, builder, build time, rollback artifact. */
+function buildSummary(report) {
+    const tagRows = report.pushed
+        ? report.tags.map((t) => `| \`${t.tag}\` | ${t.floating ? 'floating' : 'immutable'} | ${t.outcome === 'moved' ? `moved from \`${t.before?.slice(0, 19)}…\`` : OUTCOME_TEXT[t.outcome]} |`)
+        : [...report.identity.immutableTags, ...report.identity.floatingTags].map((t) => `| \`${t}\` | ${report.identity.floatingTags.includes(t) ? 'floating' : 'immutable'} | not pushed (push: false) |`);
+    return [
+        `### build-and-tag: ${report.image} ${report.identity.version}`,
+        '',
+        '| | |',
+        '| --- | --- |',
+        `| image | \`${report.image}\` |`,
+        `| version | \`${report.identity.version}\` |`,
+        `| digest | \`${report.digest}\` |`,
+        `| image-ref | \`${report.imageRef}\` |`,
+        `| size | ${formatBytes(report.sizeBytes)} (compressed) |`,
+        `| builder | ${report.builder} |`,
+        `| build time | ${(report.buildMs / 1000).toFixed(1)} s |`,
+        `| rollback artifact | ${report.previous ? `\`${report.previous.imageRef}\` (from ${report.previous.source}, verified in the registry)` : 'none recorded'} |`,
+        '',
+        '| tag | kind | result |',
+        '| --- | --- | --- |',
+        ...tagRows,
+        '',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/traffic/provider.ts
+/**
+ * The traffic layer as rollgate sees it. The traffic system is the source of truth for where
+ * requests go right now, so every operation reads the state back and returns what it found;
+ * nothing here trusts a value the caller remembered from an earlier step.
+ *
+ * Two shapes share one interface:
+ * - canary (weighted): a stable slot and a canary slot; `setWeight(n)` gives the canary n%.
+ * - blue-green: two colours, one live; `switchTo(colour)` moves 100% in one change.
+ * Providers that support only one shape throw a UserError from the other's operations.
+ */
+/** The other colour. */
+function otherColour(colour) {
+    return colour === 'blue' ? 'green' : 'blue';
+}
+/** One line describing a state, for logs: `stable 75% · canary 25%`. */
+function describeTrafficState(state) {
+    const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
+    return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
+}
+/** A Markdown table of a state, for job summaries. */
+function trafficStateTable(state) {
+    const rows = state.slots.map((s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`);
+    return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+/** `25%`, `33.3%` */
+function formatPercent(percent) {
+    return `${Math.round(percent * 10) / 10}%`;
 }
 
 ;// CONCATENATED MODULE: ./src/core/github/record-hooks.ts
@@ -52734,7 +53447,7 @@ class DeploymentRecordHooks {
     static forRun(runtime, plan, planFile, client = {}, cwd) {
         try {
             // Inside a rollout the client retries twice (1 s, 4 s); the caller retries the whole call too.
-            return new DeploymentRecordHooks(runtime, deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
+            return new DeploymentRecordHooks(runtime, factory_deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
         }
         catch (err) {
             const hooks = new DeploymentRecordHooks(runtime, undefined, plan, planFile);
@@ -52753,7 +53466,7 @@ class DeploymentRecordHooks {
         const key = `${id}:${state}:${description}`;
         if (this.done.has(key) || !this.records)
             return;
-        const text = fitDescription(description);
+        const text = records_fitDescription(description);
         try {
             await this.records.setStatus(id, { state, description: text, environmentUrl: state === 'success' ? this.plan.environmentUrl : undefined });
         }
@@ -52782,7 +53495,7 @@ class DeploymentRecordHooks {
                 const irreversible = this.plan.irreversible || irreversibleInput(this.runtime);
                 const created = await this.records.create({
                     environment: event.environment,
-                    ref: deployedRef(this.runtime),
+                    ref: factory_deployedRef(this.runtime),
                     description,
                     payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
                 });
@@ -52800,7 +53513,7 @@ class DeploymentRecordHooks {
     async stepReached(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'in_progress', `canary ${event.weight}%, gate passed`);
+            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
     }
     /** The new version is stable: `success`, with the plan's environment URL. */
     async promoted(event) {
@@ -52810,7 +53523,7 @@ class DeploymentRecordHooks {
     }
     /** Traffic is back on stable: `failure` for a bad canary, `error` when the pipeline itself broke. */
     async rolledBack(event) {
-        const given = getOptionalInput(this.runtime, 'cause');
+        const given = inputs_getOptionalInput(this.runtime, 'cause');
         if (given !== undefined && given !== 'failure' && given !== 'error')
             throw new core_errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
         const id = await this.locate();
@@ -52825,7 +53538,7 @@ class DeploymentRecordHooks {
         this.checkSetup();
         if (this.deploymentId !== undefined || this.located || !this.records)
             return this.deploymentId;
-        const given = getOptionalInput(this.runtime, 'deployment-id');
+        const given = inputs_getOptionalInput(this.runtime, 'deployment-id');
         if (given !== undefined) {
             this.deploymentId = parseNumberInput('deployment-id', given, { integer: true, min: 1 });
         }
@@ -52859,7 +53572,7 @@ class DeploymentRecordHooks {
 }
 /** Input `irreversible`: true, false, or a reason (which counts as true). */
 function irreversibleInput(runtime) {
-    const value = getOptionalInput(runtime, 'irreversible');
+    const value = inputs_getOptionalInput(runtime, 'irreversible');
     if (value === undefined || /^(false|no|0|off)$/i.test(value))
         return undefined;
     return /^(true|yes|1|on)$/i.test(value) ? true : value;
@@ -53029,7 +53742,7 @@ async function deliver(target, url, body, options) {
     // An incoming-webhook URL is itself the credential: messages name only its host.
     const host = notify_hostOf(url);
     try {
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'POST',
             url,
             headers: { 'Content-Type': 'application/json' },
@@ -53068,6 +53781,178 @@ function rolloutNotifier(plan, options) {
     return async (kind, details) => {
         await notify(plan, { ...details, kind }, options);
     };
+}
+
+;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
+
+
+/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
+function describeResource(resource, name, target) {
+    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
+}
+/**
+ * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
+ * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
+ */
+class kubectl_Kubectl {
+    options;
+    binary;
+    provider;
+    constructor(options = {}) {
+        this.options = options;
+        this.binary = options.binary ?? 'kubectl';
+        this.provider = options.provider ?? 'kubectl';
+    }
+    /** The global flags every call carries: context and namespace. */
+    globalArgs() {
+        const args = [];
+        if (this.options.context)
+            args.push('--context', this.options.context);
+        if (this.options.namespace)
+            args.push('--namespace', this.options.namespace);
+        return args;
+    }
+    /** The argument vector for reading one object as JSON. */
+    getArgs(resource, name) {
+        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
+    }
+    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
+    patchArgs(resource, name, patch, subresource) {
+        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
+    }
+    /** Reads one object; a missing one is a ProviderError that names it. */
+    async get(resource, name, signal) {
+        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
+        try {
+            return JSON.parse(out);
+        }
+        catch {
+            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
+        }
+    }
+    /** Applies one patch; the caller reads the object back to verify it. */
+    async patch(resource, name, patch, options = {}) {
+        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
+    }
+    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
+    async command(args, what, options = {}) {
+        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
+    }
+    /** How messages name a resource of this target. */
+    describe(resource, name) {
+        return describeResource(resource, name, this.options);
+    }
+    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
+        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
+        const result = await exec_runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+            const detail = err instanceof Error ? err.message : String(err);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
+        });
+        if (result.exitCode !== 0) {
+            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
+            const notFound = /NotFound|not found/i.test(reason);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+        }
+        return result.stdout;
+    }
+}
+function quoteForLog(arg) {
+    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
+function pointerSegment(segment) {
+    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+/** Narrows an unknown JSON value to a plain object, or undefined. */
+function asRecord(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+}
+/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
+function asRecords(value) {
+    return Array.isArray(value) ? value.map((v) => asRecord(v) ?? {}) : [];
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
+
+
+/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
+const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
+const DEPLOYMENT = 'deployments.apps';
+/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
+function deploymentForSlot(config, slot) {
+    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
+    const name = (field && config[field]) ?? config.deployment;
+    if (!name)
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
+    return name;
+}
+function kubectl(config, deps) {
+    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
+}
+/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
+function deployArgs(config, deployment, image) {
+    const k = new Kubectl({ context: config.context, namespace: config.namespace });
+    return [
+        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
+        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
+    ];
+}
+/**
+ * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
+ * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
+ * and reads the image back.
+ */
+async function deployToKubernetes(config, slot, image, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s)
+        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
+    const name = deploymentForSlot(k8s, slot);
+    const k = kubectl(k8s, deps);
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
+    const spec = asRecord(before.spec) ?? {};
+    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
+    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
+        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
+        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
+    }
+    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
+    const seconds = Math.ceil(config.timeout / 1000);
+    await k
+        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
+        .catch((err) => {
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+    });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
+    if (found !== image)
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+}
+/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
+async function scaleDownCanary(config, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s?.canaryDeployment)
+        return undefined;
+    const k = kubectl(k8s, deps);
+    const name = k8s.canaryDeployment;
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    const replicas = asRecord(before.spec)?.replicas;
+    if (replicas === 0)
+        return { deployment: name, replicas: 0 };
+    const count = typeof replicas === 'number' ? replicas : 1;
+    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    if (asRecord(after.spec)?.replicas !== 0)
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
+    return { deployment: name, replicas: count };
+}
+/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
+function containerImage(deployment, container, resource) {
+    const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
+    const found = containers.find((c) => c.name === container);
+    if (!found)
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+    return typeof found.image === 'string' ? found.image : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/core/deploy/rolling.ts
@@ -53241,6 +54126,72 @@ class RollingDeployment {
     }
 }
 
+;// CONCATENATED MODULE: ./src/core/template.ts
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
+/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
+function renderTemplate(template, vars, field = 'template') {
+    return template.replace(PLACEHOLDER, (_m, name) => {
+        const value = vars[name];
+        if (value === undefined) {
+            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
+            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
+        }
+        return String(value);
+    });
+}
+/**
+ * Splits a command template into an argument vector the way a shell splits words (quotes,
+ * backslashes), then fills placeholders inside each word. Values are never re-split or
+ * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
+ */
+function commandFromTemplate(template, vars, field = 'command') {
+    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
+}
+/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
+function splitWords(text, field = 'command') {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quote;
+    for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (quote) {
+            if (ch === quote)
+                quote = undefined;
+            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
+                current += text[++i];
+            else
+                current += ch;
+        }
+        else if (ch === "'" || ch === '"') {
+            quote = ch;
+            inWord = true;
+        }
+        else if (ch === '\\' && i + 1 < text.length) {
+            current += text[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(ch)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else {
+            current += ch;
+            inWord = true;
+        }
+    }
+    if (quote)
+        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
+    if (inWord)
+        words.push(current);
+    if (words.length === 0)
+        throw new core_errors/* UserError */.yo(`${field}: empty command`);
+    return words;
+}
+
 ;// CONCATENATED MODULE: ./src/core/traffic/command.ts
 
 
@@ -53340,7 +54291,7 @@ class CommandTrafficProvider {
     async run(field, template, vars, signal) {
         const argv = commandFromTemplate(template, { service: this.deps.service, environment: this.deps.environment, ...vars }, `traffic.${field}`);
         return this.deps.group(`traffic.${field}: ${argv.join(' ')}`, async () => {
-            const result = await runCommand(argv, {
+            const result = await exec_runCommand(argv, {
                 cwd: this.deps.cwd,
                 env: this.deps.env,
                 timeoutMs: this.config.timeout,
@@ -53843,22 +54794,22 @@ class ArgoRolloutsTrafficProvider {
 }
 /** The canary's share as the Rollout reports it: traffic-routed weights when present, else the step's setWeight. */
 function readRollout(rollout) {
-    const spec = kubectl_asRecord(rollout.spec) ?? {};
-    const status = kubectl_asRecord(rollout.status) ?? {};
+    const spec = asRecord(rollout.spec) ?? {};
+    const status = asRecord(rollout.status) ?? {};
     const stableRS = typeof status.stableRS === 'string' ? status.stableRS : undefined;
     const currentPodHash = typeof status.currentPodHash === 'string' ? status.currentPodHash : undefined;
     const updating = stableRS !== undefined && currentPodHash !== undefined && stableRS !== currentPodHash;
     const aborted = status.abort === true;
     // Argo Rollouts reports observedGeneration as a string.
     const observed = status.observedGeneration !== undefined && String(status.observedGeneration) === String(rollout.metadata?.generation ?? '');
-    const routed = kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(status.canary)?.weights)?.canary))?.weight;
+    const routed = asRecord(asRecord(asRecord(asRecord(status.canary)?.weights)?.canary))?.weight;
     let canaryPercent;
     if (!updating || aborted)
         canaryPercent = typeof routed === 'number' ? routed : 0;
     else if (typeof routed === 'number')
         canaryPercent = routed;
     else {
-        const steps = asRecords(kubectl_asRecord(kubectl_asRecord(spec.strategy)?.canary)?.steps);
+        const steps = asRecords(asRecord(asRecord(spec.strategy)?.canary)?.steps);
         const index = typeof status.currentStepIndex === 'number' ? status.currentStepIndex : 0;
         const weights = steps.slice(0, index + 1).map((s) => s.setWeight).filter((w) => typeof w === 'number');
         canaryPercent = weights.length ? weights[weights.length - 1] : 0;
@@ -53894,7 +54845,7 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
     /** Reads the route and finds the two backendRefs. */
     async locate(signal) {
         const route = await this.kubectl.get(HTTPROUTE_RESOURCE, this.config.httpRoute, signal);
-        const rules = asRecords(kubectl_asRecord(route.spec)?.rules);
+        const rules = asRecords(asRecord(route.spec)?.rules);
         const rule = rules[this.config.rule];
         if (!rule)
             throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
@@ -53968,9 +54919,9 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
     }
     async locate(signal) {
         const vs = await this.kubectl.get(VIRTUALSERVICE_RESOURCE, this.config.virtualService, signal);
-        const http = asRecords(kubectl_asRecord(vs.spec)?.http);
+        const http = asRecords(asRecord(vs.spec)?.http);
         const { host, stableSubset, canarySubset } = this.config;
-        const destination = (r) => kubectl_asRecord(r.destination) ?? {};
+        const destination = (r) => asRecord(r.destination) ?? {};
         const isOurs = (r, subset) => destination(r).host === host && destination(r).subset === subset;
         const main = this.config.route
             ? http.findIndex((h) => h.name === this.config.route)
@@ -53993,7 +54944,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
         const weightOf = (r) => (typeof r?.weight === 'number' ? r.weight : routes.length === 1 ? 100 : 0);
         const others = routes.reduce((sum, r, i) => (i === stableIndex || i === canaryIndex ? sum : sum + weightOf(r)), 0);
         const header = http.findIndex((h) => h.name === HEADER_ROUTE_NAME);
-        const mirrored = this.config.mirrorPercent !== undefined && kubectl_asRecord(mainRoute.mirror)?.subset === canarySubset;
+        const mirrored = this.config.mirrorPercent !== undefined && asRecord(mainRoute.mirror)?.subset === canarySubset;
         return {
             main,
             stableIndex,
@@ -54007,8 +54958,8 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
     headerRoute(mainRoute) {
         const headers = Object.fromEntries(Object.entries(this.config.headerMatch ?? {}).map(([name, value]) => [name, { exact: value }]));
         const matches = asRecords(mainRoute.match);
-        const match = matches.length ? matches.map((m) => ({ ...m, headers: { ...(kubectl_asRecord(m.headers) ?? {}), ...headers } })) : [{ headers }];
-        const port = kubectl_asRecord(kubectl_asRecord(asRecords(mainRoute.route)[0]?.destination)?.port);
+        const match = matches.length ? matches.map((m) => ({ ...m, headers: { ...(asRecord(m.headers) ?? {}), ...headers } })) : [{ headers }];
+        const port = asRecord(asRecord(asRecords(mainRoute.route)[0]?.destination)?.port);
         return { name: HEADER_ROUTE_NAME, match, route: [{ destination: { host: this.config.host, subset: this.config.canarySubset, ...(port ? { port } : {}) }, weight: 100 }] };
     }
     /**
@@ -54024,9 +54975,9 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
             { op: 'add', path: `${m}/route/${at.canaryIndex}/weight`, value: weights.canary },
         ];
         if (this.config.mirrorPercent !== undefined) {
-            const mirrored = kubectl_asRecord(at.mainRoute.mirror)?.subset === this.config.canarySubset;
+            const mirrored = asRecord(at.mainRoute.mirror)?.subset === this.config.canarySubset;
             if (phase === 'ramp') {
-                const port = kubectl_asRecord(kubectl_asRecord(asRecords(at.mainRoute.route)[at.canaryIndex]?.destination)?.port);
+                const port = asRecord(asRecord(asRecords(at.mainRoute.route)[at.canaryIndex]?.destination)?.port);
                 ops.push({ op: 'add', path: `${m}/mirror`, value: { host: this.config.host, subset: this.config.canarySubset, ...(port ? { port } : {}) } }, { op: 'add', path: `${m}/mirrorPercentage`, value: { value: this.config.mirrorPercent } });
             }
             else if (mirrored) {
@@ -54138,7 +55089,7 @@ class ServiceSelectorTrafficProvider {
     }
     async readSelector(signal) {
         const service = await this.kubectl.get(SERVICE_RESOURCE, this.config.service, signal);
-        const selector = kubectl_asRecord(kubectl_asRecord(service.spec)?.selector) ?? {};
+        const selector = asRecord(asRecord(service.spec)?.selector) ?? {};
         const value = selector[this.config.selectorKey];
         return { value, live: value === this.config.blue ? 'blue' : value === this.config.green ? 'green' : undefined };
     }
@@ -54210,7 +55161,7 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
     }
     async locate(signal) {
         const split = await this.kubectl.get(TRAFFICSPLIT_RESOURCE, this.config.trafficSplit, signal);
-        const backends = asRecords(kubectl_asRecord(split.spec)?.backends);
+        const backends = asRecords(asRecord(split.spec)?.backends);
         const find = (service) => {
             const index = backends.findIndex((b) => b.service === service);
             if (index < 0)
@@ -54318,10 +55269,525 @@ async function runBookkeeping(what, call, deps) {
     }
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+
+
+/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. A runner-local cache at most, never the rollout's state. */
+function stateDirectory(env) {
+    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
+}
+/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
+function rolloutOwner(env) {
+    if (env.ROLLGATE_RUN_ID?.trim())
+        return env.ROLLGATE_RUN_ID.trim();
+    if (env.GITHUB_RUN_ID)
+        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
+    let user = 'someone';
+    try {
+        user = (0,external_node_os_.userInfo)().username;
+    }
+    catch {
+        /* no passwd entry in some containers */
+    }
+    return `${user}@${(0,external_node_os_.hostname)()}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/store.ts
+
+/** Another writer changed the record since it was read: the caller must stop without moving traffic. */
+class RolloutConflictError extends core_errors/* UserError */.yo {
+    location;
+    name = 'RolloutConflictError';
+    constructor(location, detail) {
+        super(`rollout record ${location} changed since it was read: ${detail}`);
+        this.location = location;
+    }
+}
+/**
+ * Service or environment as one segment of where a store keeps the record (a file path, a ref):
+ * letters, digits, `-`, `_` kept, every other byte %-escaped, so two names never share a record
+ * and no name breaks a path or git's ref rules (`..`, `.lock`, `~^:?*[\`, spaces).
+ */
+function keySegment(name, what) {
+    if (!name)
+        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
+}
+/** A store held in memory, with the same compare-and-swap rule: for unit tests of the state machine. */
+class MemoryRolloutStore {
+    location;
+    kind = 'memory';
+    record;
+    counter = 0;
+    constructor(location = 'memory') {
+        this.location = location;
+    }
+    async read() {
+        return this.record && { document: structuredClone(this.record.document), revision: this.record.revision };
+    }
+    async write(document, expected) {
+        if (this.record?.revision !== expected)
+            throw new RolloutConflictError(this.location, `expected revision ${expected ?? '(none)'}, found ${this.record?.revision ?? '(none)'}`);
+        this.record = { document: structuredClone(document), revision: String(++this.counter) };
+        return { document: structuredClone(document), revision: this.record.revision };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/state-machine.ts
+
+/** Phases in which no rollout is in progress: a new one may start. */
+const SETTLED_PHASES = ['promoted', 'rolled-back', 'aborted'];
+/** A change the state machine refuses: names the phase and what to run instead. */
+class RolloutStateError extends core_errors/* UserError */.yo {
+    name = 'RolloutStateError';
+}
+/** Keeps the history short enough for a store document; the GitHub store's commits keep all of it. */
+const HISTORY_LIMIT = 50;
+/** The step the canary is at now, if any. */
+function currentStep(record) {
+    return record.steps[record.steps.length - 1];
+}
+/**
+ * Whether promotion is allowed now, and why not: a gate at the current weight, for the version
+ * the canary runs, passed (or was skipped on purpose) in this rollout, with nothing moved since.
+ */
+function promotionBlocker(record) {
+    if (record.phase !== 'canary')
+        return `the rollout is ${describePhase(record)}, not at a judged canary step`;
+    const step = currentStep(record);
+    if (!step)
+        return 'no traffic step is on record';
+    if (step.version !== record.version)
+        return `the gate judged ${step.version}, but the rollout is of ${record.version}`;
+    if (Math.abs(step.weight - record.weight) >= 0.5)
+        return `the gate judged the canary at ${step.weight}%, but it has ${record.weight}% now`;
+    if (step.gate === 'passed' || step.gate === 'skipped')
+        return undefined;
+    return `the gate at ${step.weight}% is ${step.gate}`;
+}
+/**
+ * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
+ * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
+ */
+function transition(record, event, ctx) {
+    const refuse = (why) => {
+        throw new RolloutStateError(`${ctx.service}/${ctx.environment}: ${ctx.action} cannot ${describeEvent(event)}: ${why}. Next safe step: ${record ? nextSafeStep(record) : 'run deploy-canary'}`);
+    };
+    const log = (next, change) => {
+        next.history = [...next.history, { at: ctx.now, by: ctx.by, action: ctx.action, change, generation: next.generation }].slice(-HISTORY_LIMIT);
+        if (next.lock?.owner === ctx.by)
+            next.lock = { ...next.lock, heartbeat: ctx.now };
+        return next;
+    };
+    if (event.kind === 'start') {
+        if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by && !event.abandoned)
+            refuse(`a rollout of ${record.version} by ${record.startedBy} is ${describePhase(record)}`);
+        // What serves now: from this record's last settled rollout, else what the deployment records call good.
+        const stable = (record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood) ?? event.knownGood;
+        const next = {
+            schema: 1,
+            service: ctx.service,
+            environment: ctx.environment,
+            strategy: event.strategy,
+            phase: 'deploying',
+            generation: (record?.generation ?? 0) + 1,
+            version: event.version,
+            startedBy: ctx.by,
+            startedAt: ctx.now,
+            slots: { ...(record?.slots ?? {}) },
+            lastGood: stable,
+            live: event.live,
+            previous: undefined,
+            weight: event.weight,
+            steps: [],
+            stableOverwritten: false,
+            lock: record?.lock,
+            history: record?.history ?? [],
+        };
+        return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
+    }
+    if (!record && event.kind === 'rollback') {
+        // A manual rollback with nothing on record: the record starts here, in the phase it is in.
+        return log({ schema: 1, service: ctx.service, environment: ctx.environment, strategy: event.strategy ?? 'canary', phase: 'rolling-back', generation: 1, version: '?', startedBy: ctx.by, startedAt: ctx.now, slots: {}, weight: 0, steps: [], stableOverwritten: false, history: [] }, `rollback started (${event.reason})`);
+    }
+    if (!record)
+        return refuse('no rollout is on record');
+    const next = structuredClone(record);
+    switch (event.kind) {
+        case 'traffic-given':
+            if (record.phase !== 'deploying')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'canary';
+            next.weight = event.weight;
+            if (event.live)
+                next.live = event.live;
+            if (event.previous)
+                next.previous = event.previous;
+            if (event.live)
+                next.slots[event.live] = record.version;
+            else if (record.strategy === 'rolling')
+                next.slots.stable = record.version;
+            else
+                next.slots.canary = record.version;
+            next.steps = [{ weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
+            return log(next, `${record.version} serves ${event.live ? `as ${event.live}` : `${event.weight}% as canary`}; gate pending`);
+        case 'abort':
+            if (record.phase !== 'deploying')
+                refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
+            next.phase = 'aborted';
+            return log(next, `aborted before traffic moved: ${event.reason}`);
+        case 'step':
+            if (record.phase !== 'canary')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.weight = event.weight;
+            next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
+            return log(next, `canary at ${event.weight}%; gate pending`);
+        case 'gate':
+        case 'skip-gate': {
+            if (record.phase !== 'canary')
+                refuse(`the rollout is ${describePhase(record)}`);
+            const step = currentStep(record);
+            if (!step)
+                return refuse('no traffic step is on record');
+            const standing = event.kind === 'gate' ? event.standing : 'skipped';
+            next.steps[next.steps.length - 1] = { ...step, gate: standing, verdict: event.kind === 'gate' ? event.verdict : undefined, reason: event.reason, at: ctx.now, by: ctx.by };
+            return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
+        }
+        case 'promote': {
+            const blocker = promotionBlocker(record);
+            if (blocker)
+                refuse(blocker);
+            next.phase = 'promoting';
+            return log(next, `promoting ${record.version}`);
+        }
+        case 'redeploy-stable':
+            if (record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            // Written before the stable slot is touched: a rollback after this point knows it must redeploy it.
+            next.stableOverwritten = true;
+            next.slots.stable = record.version;
+            return log(next, `the stable slot is being redeployed with ${record.version} (it no longer runs ${record.lastGood ?? 'the last good version'})`);
+        case 'promoted':
+            if (record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'promoted';
+            next.lastGood = record.version;
+            next.stableOverwritten = false;
+            next.weight = record.strategy === 'blue-green' ? 100 : 0;
+            if (record.strategy !== 'blue-green')
+                next.slots.stable = record.version;
+            return log(next, `promoted ${record.version}`);
+        case 'rollback':
+            // Rollback always proceeds, from any phase: it is the way out of every one of them.
+            next.phase = 'rolling-back';
+            next.generation = record.generation + 1;
+            return log(next, `rollback started (${event.reason})${record.lock && record.lock.owner !== ctx.by ? `; took over from ${record.lock.action} by ${record.lock.owner}` : ''}`);
+        case 'rolled-back':
+            if (record.phase !== 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'rolled-back';
+            next.weight = 0;
+            next.stableOverwritten = false;
+            if (event.restored) {
+                // A manual rollback put a named version back: it is what serves, and the good one from now on.
+                next.lastGood = event.restored.version;
+                if (event.restored.live) {
+                    next.slots[event.restored.live] = event.restored.version;
+                    next.live = event.restored.live;
+                    next.previous = event.restored.previous;
+                }
+                else
+                    next.slots.stable = event.restored.version;
+                return log(next, `rolled back by redeploying ${event.restored.version}`);
+            }
+            if (record.strategy !== 'blue-green' && record.lastGood)
+                next.slots.stable = record.lastGood;
+            if (record.strategy === 'blue-green' && record.previous) {
+                next.live = record.previous;
+                next.previous = undefined;
+                next.lastGood = record.slots[record.previous] ?? record.lastGood;
+            }
+            return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
+        case 'heartbeat':
+            // Proof of life only: not worth a line in the history.
+            if (next.lock?.owner === ctx.by)
+                next.lock = { ...next.lock, heartbeat: ctx.now };
+            return next;
+        case 'release':
+            next.lock = undefined;
+            return log(next, 'released the lock');
+    }
+}
+/** The version the stable slot (blue-green: the live colour) runs after a settled rollout. */
+function stableVersionOf(record) {
+    if (record.strategy === 'blue-green')
+        return record.live ? record.slots[record.live] : record.lastGood;
+    if (record.phase === 'promoted')
+        return record.version;
+    return record.slots.stable ?? record.lastGood;
+}
+/** `canary at 50%, gate passed`, `promoting`, `rolled back`: for messages and summaries. */
+function describePhase(record) {
+    switch (record.phase) {
+        case 'deploying':
+            return `deploying ${record.version}`;
+        case 'canary': {
+            const step = currentStep(record);
+            if (record.strategy === 'blue-green')
+                return `live on ${record.live ?? '?'} with ${record.version}, gate ${step?.gate ?? 'pending'}`;
+            if (record.strategy === 'rolling')
+                return `rolled out ${record.version} to every pod, not yet promoted`;
+            return `canary at ${record.weight}% with ${record.version}, gate ${step?.gate ?? 'pending'}`;
+        }
+        case 'promoting':
+            return `promoting ${record.version}${record.stableOverwritten ? ' (stable slot already redeployed)' : ''}`;
+        case 'promoted':
+            return `promoted ${record.version}`;
+        case 'rolling-back':
+            return 'rolling back';
+        case 'rolled-back':
+            return `rolled back from ${record.version}`;
+        case 'aborted':
+            return `aborted (${record.version} never got traffic)`;
+    }
+}
+/** What the on-call should run next, given the record. */
+function nextSafeStep(record) {
+    if (!record)
+        return 'run deploy-canary to start a rollout';
+    const step = currentStep(record);
+    switch (record.phase) {
+        case 'deploying':
+            return `deploy-canary of ${record.version} is running or died before giving it traffic: wait for it, or run rollback`;
+        case 'canary':
+            if (step?.gate === 'failed')
+                return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
+            if (step?.gate === 'passed' || step?.gate === 'skipped')
+                return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
+            return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
+        case 'promoting':
+            return `re-run ramp to finish promoting ${record.version}, or run rollback${record.stableOverwritten ? ` (it redeploys the stable slot with ${record.lastGood ?? 'the last good version'})` : ''}`;
+        case 'promoted':
+            return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
+        case 'rolling-back':
+            return 'rollback did not finish: run rollback again';
+        case 'rolled-back':
+            return `fix ${record.version} and run deploy-canary with a new version`;
+        case 'aborted':
+            return `fix the deploy of ${record.version} and run deploy-canary again`;
+    }
+}
+function describeEvent(event) {
+    switch (event.kind) {
+        case 'start':
+            return `start a rollout of ${event.version}`;
+        case 'traffic-given':
+            return 'give the canary traffic';
+        case 'abort':
+            return 'abort the rollout';
+        case 'step':
+            return `move the canary to ${event.weight}%`;
+        case 'gate':
+            return 'record a gate verdict';
+        case 'skip-gate':
+            return 'skip the gate';
+        case 'promote':
+            return 'promote';
+        case 'redeploy-stable':
+            return 'redeploy the stable slot';
+        case 'promoted':
+            return 'finish the promotion';
+        case 'rollback':
+            return 'roll back';
+        case 'rolled-back':
+            return 'finish the rollback';
+        case 'heartbeat':
+            return 'refresh the lock';
+        case 'release':
+            return 'release the lock';
+    }
+}
+/** Reads a stored document as a record; anything else (an older or hand-edited document) is undefined. */
+function parseRecord(document) {
+    if (!document || document.schema !== 1 || typeof document.phase !== 'string' || typeof document.generation !== 'number')
+        return undefined;
+    return document;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/session.ts
+
+
+
+/** Locks idle for longer than this are taken to belong to a runner that died. */
+const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
+/** The record changed under an action (a rollback, another run): it must stop without moving traffic. */
+class RolloutChangedError extends core_errors/* UserError */.yo {
+    name = 'RolloutChangedError';
+}
+/** CAS attempts when a write loses to one that changed nothing this action cares about (a heartbeat). */
+const WRITE_ATTEMPTS = 5;
+/**
+ * One action's hold on the rollout record. Every change goes through `apply`, which re-reads the
+ * record, checks that nothing changed since this action took it (same generation, the lock still
+ * this action's), asks the state machine for the new record and writes it by compare-and-swap.
+ * The order every traffic write follows is: `apply` the intent → move traffic → `apply` the result;
+ * a rollback bumps the generation, so an action's next `apply` fails and it moves nothing more.
+ */
+class RolloutSession {
+    options;
+    current;
+    /** The generation this action holds, once it has taken the lock. */
+    held;
+    constructor(options) {
+        this.options = options;
+    }
+    /** Reads the record as it is now. */
+    static async open(options) {
+        const session = new RolloutSession(options);
+        session.current = await options.store.read();
+        return session;
+    }
+    /** The record as last read or written; undefined when there is none. */
+    get record() {
+        return parseRecord(this.current?.document);
+    }
+    get location() {
+        return `${this.options.store.kind} store ${this.options.store.location}`;
+    }
+    /**
+     * Takes the lock for this action, applying `event` in the same write (a rollout's start, a
+     * rollback). Refuses, naming the holder, while another run's action holds a lock that is not
+     * stale, unless `takeOver` (rollback always proceeds: it records whom it took over from).
+     */
+    async acquire(requested, opts = {}) {
+        const { owner, action } = this.options;
+        return this.write((record) => {
+            let event = requested;
+            const holder = this.holder(record, event);
+            if (holder && !opts.takeOver) {
+                const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+                if (!(holder.idleMs > staleAfter))
+                    throw new core_errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
+                        `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
+                        'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
+                this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
+                if (event?.kind === 'start')
+                    event = { ...event, abandoned: true };
+            }
+            const lock = record?.lock;
+            if (lock && lock.owner !== owner && opts.takeOver)
+                this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
+            if (!record && !event)
+                throw new core_errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
+            const next = event ? this.transition(record, event) : structuredClone(record);
+            const now = this.now();
+            next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
+            return next;
+        }, (next) => (this.held = next.generation));
+    }
+    /**
+     * Applies one change, refusing without writing when the record changed since this action took
+     * it: another generation (a rollback, a new rollout) or the lock gone to someone else.
+     */
+    async apply(event) {
+        return this.write((record) => {
+            this.assertUnchanged(record);
+            return this.transition(record, event);
+        });
+    }
+    /** Checks, by a fresh read, that the record is as this action left it: call right before a traffic write. */
+    async checkpoint() {
+        return this.apply({ kind: 'heartbeat' });
+    }
+    /**
+     * Reads the record without writing: the error an `apply` would throw now, or undefined while
+     * this action still holds it. For watching during a bake.
+     */
+    async changed() {
+        const fresh = await this.options.store.read();
+        try {
+            this.assertUnchanged(parseRecord(fresh?.document));
+            return undefined;
+        }
+        catch (err) {
+            if (err instanceof RolloutChangedError)
+                return err;
+            throw err;
+        }
+    }
+    /** Gives the lock back; the rollout stays in its phase for the next action. Best effort: never throws. */
+    async release() {
+        try {
+            await this.write((record) => {
+                this.assertUnchanged(record);
+                return this.transition(record, { kind: 'release' });
+            });
+            return undefined;
+        }
+        catch (err) {
+            // Taken over (a rollback): the lock is no longer this action's to give back.
+            if (err instanceof RolloutChangedError)
+                return undefined;
+            return `could not release the rollout lock in the ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
+        }
+    }
+    /**
+     * Who else has this rollout: the holder of the lock, or, for a new rollout, whoever started the
+     * one still in progress (between actions nobody holds the lock, but the rollout is theirs).
+     */
+    holder(record, event) {
+        if (!record)
+            return undefined;
+        const now = this.options.clock.now();
+        const lock = record.lock;
+        if (lock && lock.owner !== this.options.owner)
+            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+        if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
+            return undefined;
+        const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
+        return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };
+    }
+    assertUnchanged(record) {
+        const { service, environment, owner, action } = this.options;
+        if (!record)
+            throw new RolloutChangedError(`${service}/${environment}: the rollout record in the ${this.location} is gone; ${action} stops without moving traffic`);
+        const lock = record.lock;
+        if (record.generation === this.held && lock?.owner === owner && lock.action === action)
+            return;
+        const last = [...record.history].reverse().find((h) => h.generation === record.generation) ?? record.history[record.history.length - 1];
+        const who = last ? `${last.action} by ${last.by} at ${last.at} (${last.change})` : `${lock?.action ?? 'someone'} by ${lock?.owner ?? 'an unknown run'}`;
+        throw new RolloutChangedError(`${service}/${environment}: the rollout changed since ${action} took it (generation ${this.held ?? '?'} → ${record.generation}, now ${describePhase(record)}): ${who}. ` +
+            `${action} stops without moving traffic. Next safe step: ${nextSafeStep(record)}`);
+    }
+    transition(record, event) {
+        return transition(record, event, { by: this.options.owner, action: this.options.action, now: this.now(), service: this.options.service, environment: this.options.environment });
+    }
+    now() {
+        return new Date(this.options.clock.now()).toISOString();
+    }
+    /** Read → change → compare-and-swap, again from a fresh read when another writer got there first. */
+    async write(change, onWritten) {
+        for (let attempt = 1;; attempt++) {
+            const next = change(this.record);
+            if (onWritten)
+                onWritten(next);
+            try {
+                this.current = await this.options.store.write(next, this.current?.revision, `${this.options.action}: ${next.history[next.history.length - 1]?.change ?? 'update'}`);
+                return next;
+            }
+            catch (err) {
+                if (!(err instanceof RolloutConflictError) || attempt >= WRITE_ATTEMPTS)
+                    throw err;
+                // Someone else wrote: read again; `change` decides whether what they wrote stops us.
+                this.current = await this.options.store.read();
+            }
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/atomic-file.ts
 
 
@@ -54399,138 +55865,950 @@ function syncDirectory(dir) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+;// CONCATENATED MODULE: ./src/core/rollout/file-store.ts
 
 
 
 
 
 
-/** Locks idle for longer than this are taken to belong to a runner that died. */
-const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
-/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. */
-function stateDirectory(env) {
-    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
-}
-/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
-function rolloutOwner(env) {
-    if (env.ROLLGATE_RUN_ID?.trim())
-        return env.ROLLGATE_RUN_ID.trim();
-    if (env.GITHUB_RUN_ID)
-        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
-    let user = 'someone';
+
+const RECORD_FORMAT = 'rollgate-rollout-record/1';
+/** This kernel boot and pid namespace, where Linux tells; empty elsewhere (host name alone then). */
+const thisMachine = (() => {
     try {
-        user = (0,external_node_os_.userInfo)().username;
+        return `${(0,external_node_fs_.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${(0,external_node_fs_.readlinkSync)('/proc/self/ns/pid')}`;
     }
     catch {
-        /* no passwd entry in some containers */
+        return '';
     }
-    return `${user}@${(0,external_node_os_.hostname)()}`;
+})();
+/** Service and environment as one path segment each: letters, digits, `-`, `_` kept, every other byte %-escaped, so different names never share a file. */
+function pathSegment(name, what) {
+    if (!name)
+        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
 }
 /**
- * The lock that stops two rollouts of one service and environment from moving the same traffic,
- * plus the blue-green colour memory. A lock is a file created exclusively (O_EXCL) in the state
- * directory; it survives a killed runner, so it carries `updatedAt`, refreshed at every step,
- * and a lock idle for longer than `staleAfterMs` is broken with a warning. `rollback` always
- * proceeds and releases it.
+ * The rollout record as one JSON file per service and environment, `<dir>/<service>/<environment>.json`,
+ * for the CLI and self-hosted runners; point `dir` at shared storage (NFS) so every runner sees
+ * the same record.
+ *
+ * Compare-and-swap across processes and hosts: a write takes a per-record lock (a file created
+ * by an exclusive hard link), reads the revision on disk, compares it with the one the caller
+ * read, writes the new content aside and renames it into place, then releases the lock. Readers
+ * need no lock: a rename shows them the old or the new record, never a mix. A lock left by a
+ * writer that died (its pid gone on this host, or older than `staleLockMs`) is broken; see
+ * `RecordWriteLock.take` for why breaking it is safe.
  */
-class RolloutStateStore {
+class FileRolloutStore {
     dir;
-    service;
-    environment;
-    clock;
-    lockFile;
-    colourFile;
-    staleAfterMs;
-    constructor(dir, service, environment, clock, env = {}) {
+    kind = 'file';
+    /** The record file. */
+    location;
+    /** The per-record write lock, `<record>.lock`. */
+    writeLock;
+    writer = `${process.pid}@${(0,external_node_os_.hostname)()}`;
+    constructor(dir, key, options = {}) {
         this.dir = dir;
-        this.service = service;
-        this.environment = environment;
-        this.clock = clock;
-        const key = `${service}.${environment}`.replace(/[^A-Za-z0-9._-]/g, '_');
-        this.lockFile = (0,external_node_path_.join)(dir, `${key}.lock.json`);
-        this.colourFile = (0,external_node_path_.join)(dir, `${key}.colours.json`);
-        const ttl = env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
-        this.staleAfterMs = ttl ?? DEFAULT_STALE_AFTER_MS;
+        this.location = (0,external_node_path_.join)(dir, pathSegment(key.service, 'service'), `${pathSegment(key.environment, 'environment')}.json`);
+        this.writeLock = new RecordWriteLock(`${this.location}.lock`, options.staleLockMs ?? 30_000, options.lockTimeoutMs ?? 60_000);
     }
-    /** The rollout in progress, if any. */
-    read() {
-        return readJson(this.lockFile);
+    async read(options = {}) {
+        options.signal?.throwIfAborted();
+        const record = this.readRecordFile();
+        return record && { document: record.document, revision: revisionOf(record) };
     }
-    /**
-     * Takes the lock for `owner`, or refreshes it when `owner` holds it already. Refuses with a
-     * UserError naming the holder when another rollout holds a lock that is not stale.
-     * `warn` hears about a stale lock being broken.
-     */
-    acquire(owner, fields, warn) {
-        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
-        const now = new Date(this.clock.now()).toISOString();
-        const record = { service: this.service, environment: this.environment, owner, startedAt: now, updatedAt: now, ...fields };
-        for (let attempt = 0; attempt < 3; attempt++) {
-            if (createExclusively(this.lockFile, record))
-                return record;
-            const held = this.read();
-            if (!held) {
-                // Gone since we looked (released), or not JSON (edited by hand): try again / treat as stale.
-                this.removeLock();
-                continue;
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // What is stored is exactly what JSON keeps; the caller gets that back, not its own object.
+        const stored = JSON.parse(JSON.stringify(document));
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(this.location), { recursive: true });
+        const lock = await this.writeLock.take(options.signal);
+        try {
+            const current = this.readRecordFile();
+            const found = current && revisionOf(current);
+            if (found !== expected) {
+                throw new RolloutConflictError(this.location, current
+                    ? `expected revision ${expected ?? '(no record)'}, found ${found} written by ${current.writtenBy} at ${current.writtenAt} (${JSON.stringify(current.message)})`
+                    : `expected revision ${expected}, but there is no record any more`);
             }
-            if (held.owner === owner)
-                return this.update({ ...fields, startedAt: held.startedAt });
-            const idleMs = this.clock.now() - Date.parse(held.updatedAt);
-            if (idleMs > this.staleAfterMs) {
-                warn(`breaking a stale rollout lock of ${this.service}/${this.environment}: held by ${held.owner} for version ${held.version}, idle for ${Math.round(idleMs / 60000)} min`);
-                this.removeLock();
-                continue;
-            }
-            throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
-                `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it ` +
-                `(a lock idle for ${Math.round(this.staleAfterMs / 60000)} min is taken as abandoned; lock file ${this.lockFile}). ` +
-                'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
+            const next = {
+                format: RECORD_FORMAT,
+                sequence: (current?.sequence ?? 0) + 1,
+                nonce: (0,external_node_crypto_.randomBytes)(4).toString('hex'),
+                writtenAt: new Date().toISOString(),
+                writtenBy: this.writer,
+                message,
+                document: stored,
+            };
+            // Last line of defence against a holder that was paused past staleLockMs and lost its lock to a breaker.
+            if (this.writeLock.holder()?.token !== lock.token)
+                throw new RolloutConflictError(this.location, `the write lock ${this.writeLock.file} was taken over while this write held it; nothing was written`);
+            writeAtomically(this.location, next);
+            return { document: structuredClone(stored), revision: revisionOf(next) };
         }
-        throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
+        finally {
+            this.writeLock.release(lock);
+        }
     }
-    /** Records progress (and proves the holder is alive). */
-    update(fields) {
-        const held = this.read();
-        const record = { ...held, ...fields, updatedAt: new Date(this.clock.now()).toISOString() };
-        writeAtomically(this.lockFile, record);
+    /** The record file, parsed and checked; undefined only when there is no file. A file that is there but unreadable is an error, never "no record". */
+    readRecordFile() {
+        let text;
+        try {
+            text = (0,external_node_fs_.readFileSync)(this.location, 'utf8');
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return undefined;
+            throw new core_errors/* UserError */.yo(`rollout record ${this.location}: cannot be read: ${err.message}`);
+        }
+        const broken = (detail) => new core_errors/* UserError */.yo(`rollout record ${this.location} is damaged (${detail}); refusing to take it as "no rollout". ` +
+            'Check which version each slot serves, then repair the file or move it aside to start over.');
+        let parsed;
+        try {
+            parsed = JSON.parse(text);
+        }
+        catch (err) {
+            throw broken(`not JSON: ${err.message}`);
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+            throw broken('not a JSON object');
+        const record = parsed;
+        if (record.format !== RECORD_FORMAT)
+            throw broken(`format is ${JSON.stringify(record.format)}, expected ${JSON.stringify(RECORD_FORMAT)}`);
+        if (!Number.isInteger(record.sequence) || record.sequence < 1)
+            throw broken('sequence is not a positive integer');
+        if (typeof record.nonce !== 'string' || !record.nonce)
+            throw broken('nonce is missing');
+        if (typeof record.document !== 'object' || record.document === null || Array.isArray(record.document))
+            throw broken('document is not a JSON object');
         return record;
     }
-    /** Ends the rollout (promotion or rollback); a no-op when no lock is held. */
-    release() {
-        const held = this.read();
-        this.removeLock();
-        return held;
+}
+/**
+ * The per-record write lock: a file created by an exclusive hard link, holding who took it, so
+ * a waiting writer can tell a dead holder from a busy one.
+ */
+class RecordWriteLock {
+    file;
+    staleLockMs;
+    lockTimeoutMs;
+    constructor(file, staleLockMs, lockTimeoutMs) {
+        this.file = file;
+        this.staleLockMs = staleLockMs;
+        this.lockTimeoutMs = lockTimeoutMs;
     }
-    /** The last blue-green switch on record. */
-    colours() {
-        return readJson(this.colourFile);
+    /**
+     * Takes the per-record write lock, waiting for a live holder and breaking a dead one's.
+     *
+     * Breaking is safe against several writers finding the same dead lock at once: the breaker
+     * renames the lock file to a private name (only one rename of it can succeed), then checks it
+     * moved the very lock it judged dead (by its token). If a live lock had replaced it in
+     * between, it links that one straight back. A holder alive but silent for longer than
+     * `staleLockMs` is the remaining risk, and its token check just before renaming the record
+     * into place narrows that to microseconds.
+     */
+    async take(signal) {
+        const lock = { pid: process.pid, host: (0,external_node_os_.hostname)(), machine: thisMachine, token: (0,external_node_crypto_.randomBytes)(8).toString('hex'), takenAt: new Date().toISOString() };
+        const deadline = Date.now() + this.lockTimeoutMs;
+        let pause = 2;
+        for (;;) {
+            signal?.throwIfAborted();
+            if (createExclusively(this.file, lock))
+                return lock;
+            const holder = this.holder();
+            if (holder && this.isDead(holder))
+                this.breakLock(holder);
+            else if (Date.now() > deadline) {
+                throw new core_errors/* UserError */.yo(`rollout record write lock ${this.file} has been held for more than ${Math.round(this.lockTimeoutMs / 1000)} s` +
+                    (holder ? ` by pid ${holder.pid} on ${holder.host} since ${holder.takenAt}` : '') +
+                    `; a write takes milliseconds, so the holder is stuck. If it is gone, delete the lock file.`);
+            }
+            else {
+                await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
+                pause = Math.min(pause * 2, 50);
+            }
+        }
     }
-    /** Remembers a blue-green switch. */
-    recordSwitch(record) {
-        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
-        writeAtomically(this.colourFile, { ...record, switchedAt: new Date(this.clock.now()).toISOString() });
-    }
-    removeLock() {
+    /** The current lock's holder; undefined when there is no lock (or it vanished while being read). */
+    holder() {
         try {
-            (0,external_node_fs_.unlinkSync)(this.lockFile);
+            const ageMs = Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs;
+            const held = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
+            return { pid: Number(held.pid), host: String(held.host), machine: String(held.machine ?? ''), token: String(held.token), takenAt: String(held.takenAt), ageMs };
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return undefined;
+            // Not JSON: not written by `take` (which publishes whole files), so judged by its age alone.
+            try {
+                return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs };
+            }
+            catch {
+                return undefined;
+            }
+        }
+    }
+    /** A holder that died: its process is gone on this host, or the lock is older than any write. */
+    isDead(holder) {
+        if (holder.ageMs > this.staleLockMs)
+            return true;
+        // Only a pid of this very kernel and pid namespace can be asked whether it lives.
+        if (holder.host !== (0,external_node_os_.hostname)() || holder.machine !== thisMachine || !Number.isInteger(holder.pid))
+            return false;
+        try {
+            process.kill(holder.pid, 0);
+            return false;
+        }
+        catch (err) {
+            // EPERM: alive, someone else's process.
+            return err.code === 'ESRCH';
+        }
+    }
+    /** Removes `dead`'s lock, and only it (see `take`). */
+    breakLock(dead) {
+        const aside = `${this.file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.broken`;
+        try {
+            (0,external_node_fs_.renameSync)(this.file, aside);
+        }
+        catch {
+            return; // gone already: another writer broke or released it
+        }
+        let moved;
+        try {
+            moved = JSON.parse((0,external_node_fs_.readFileSync)(aside, 'utf8'));
+        }
+        catch {
+            /* unparseable: it was the dead one (a live lock always parses) */
+        }
+        if (moved && moved.token !== dead.token) {
+            // A live writer took the lock between our look and our rename: give it back.
+            try {
+                (0,external_node_fs_.linkSync)(aside, this.file);
+            }
+            catch {
+                /* someone else holds it now; the displaced writer's token check refuses its write */
+            }
+        }
+        try {
+            (0,external_node_fs_.unlinkSync)(aside);
+        }
+        catch {
+            /* already gone */
+        }
+    }
+    /** Removes the lock if it is still `lock`. */
+    release(lock) {
+        if (this.holder()?.token !== lock.token)
+            return; // broken and taken by another writer: not ours to remove
+        try {
+            (0,external_node_fs_.unlinkSync)(this.file);
         }
         catch {
             /* already gone */
         }
     }
 }
-function readJson(file) {
-    try {
-        return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
+function revisionOf(record) {
+    return `${record.sequence}-${record.nonce}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/github-store.ts
+
+
+
+
+/** The file in each record commit's tree that holds the rollout document. */
+const STATE_FILE = 'state.json';
+/** A commit sha: SHA-1 today, SHA-256 in repositories created with it. */
+const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/**
+ * The rollout record in the repository itself: the ref `refs/rollgate/<service>/<environment>`
+ * points at a commit whose tree holds `state.json`. Every write is a new commit whose parent is
+ * the revision that was read, and the ref moves only by fast-forward (`force: false`), so GitHub
+ * refuses a writer whose read is stale (`422 Update is not a fast forward`): compare-and-swap on
+ * GitHub's side, durable beyond any runner, and `git log refs/rollgate/<service>/<environment>`
+ * is the rollout's audit log. The ref is outside branches and tags, so no workflow, protection
+ * rule or checkout sees it. Needs `contents: write`.
+ *
+ * Calls: read = 2 (matching-refs, contents at the commit), write = 3 (tree with the file inline,
+ * commit, ref update or create).
+ */
+class GitHubRolloutStore {
+    octokit;
+    repository;
+    kind = 'github';
+    location;
+    /** The ref without `refs/`, as the git refs endpoints take it. */
+    ref;
+    constructor(octokit, repository, key) {
+        this.octokit = octokit;
+        this.repository = repository;
+        this.ref = `rollgate/${keySegment(key.service, 'service')}/${keySegment(key.environment, 'environment')}`;
+        this.location = `refs/${this.ref} in ${repository.owner}/${repository.repo}`;
     }
-    catch {
-        return undefined;
+    async read(options = {}) {
+        const sha = await this.currentCommit(options.signal);
+        if (sha === undefined)
+            return undefined;
+        const file = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/contents/{path}', { ...this.repository, path: STATE_FILE, ref: sha, request: { signal: options.signal } })).catch((err) => {
+            if (err instanceof GitHubRequestError && err.status === 404)
+                throw this.damaged(sha, `the commit has no ${STATE_FILE}`);
+            throw err;
+        });
+        const data = file.data;
+        if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64')
+            throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
+        let document;
+        try {
+            document = JSON.parse(Buffer.from(data.content, 'base64').toString('utf8'));
+        }
+        catch (err) {
+            throw this.damaged(sha, `${STATE_FILE} is not JSON (${err.message})`);
+        }
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw this.damaged(sha, `${STATE_FILE} is not a JSON object`);
+        return { document: document, revision: sha };
+    }
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // A revision this store never hands out cannot be current; GitHub would only say "invalid sha".
+        if (expected !== undefined && !COMMIT_SHA.test(expected))
+            throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
+        const stored = JSON.parse(JSON.stringify(document));
+        const signal = options.signal;
+        const request = { signal };
+        // The blob travels inside the tree request: one call fewer than POST git/blobs first.
+        const tree = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/trees', {
+            ...this.repository,
+            tree: [{ path: STATE_FILE, mode: '100644', type: 'blob', content: `${JSON.stringify(stored, null, 2)}\n` }],
+            request,
+        }));
+        // The write id makes every commit unique: two writers storing the same document from the
+        // same parent in the same second would otherwise make the same commit, and both "win".
+        const commit = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/commits', {
+            ...this.repository,
+            message: `${message}\n\nRollgate-Write-Id: ${(0,external_node_crypto_.randomBytes)(8).toString('hex')}\n`,
+            tree: tree.data.sha,
+            parents: expected === undefined ? [] : [expected],
+            request,
+        })).catch((err) => {
+            // The parent is the revision that was read; GitHub not knowing it means it is not this record's.
+            if (expected !== undefined && err instanceof GitHubRequestError && err.status === 422 && /parent|sha/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, which GitHub does not know as a commit (${err.apiMessage})`);
+            throw err;
+        });
+        const sha = commit.data.sha;
+        if (expected === undefined)
+            await this.createRef(sha, signal);
+        else
+            await this.moveRef(sha, expected, signal);
+        return { document: structuredClone(stored), revision: sha };
+    }
+    /** The commit the ref points at; undefined when there is no such ref. */
+    async currentCommit(signal) {
+        // matching-refs answers 200 with an empty list when the ref is missing, and 404 only when the
+        // repository is not there for this token: GET git/ref's 404 would be both, and "no record"
+        // for a repository the token cannot see would let a rollback find nothing to roll back.
+        const refs = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', { ...this.repository, ref: this.ref, request: { signal } }));
+        // A prefix match: refs/rollgate/orders/production-eu also matches refs/rollgate/orders/production.
+        const mine = refs.data.find((r) => r.ref === `refs/${this.ref}`);
+        if (!mine)
+            return undefined;
+        if (mine.object.type !== 'commit')
+            throw this.damaged(mine.object.sha, `the ref points at a ${mine.object.type}, not a commit`);
+        return mine.object.sha;
+    }
+    async createRef(sha, signal) {
+        try {
+            await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/refs', { ...this.repository, ref: `refs/${this.ref}`, sha, request: { signal } }));
+        }
+        catch (err) {
+            if (!(err instanceof GitHubRequestError && err.status === 422 && /already exists/i.test(err.apiMessage)))
+                throw err;
+            // A create retried after a 5xx whose first attempt did land finds its own commit there.
+            const now = await this.currentCommit(signal);
+            if (now === sha)
+                return;
+            throw new RolloutConflictError(this.location, `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`);
+        }
+    }
+    async moveRef(sha, expected, signal) {
+        try {
+            await this.call(() => this.octokit.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.repository, ref: this.ref, sha, force: false, request: { signal } }));
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 422 && /not a fast.?forward/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but another writer moved the record on (GitHub: ${err.apiMessage})`);
+            if (err instanceof GitHubRequestError && err.status === 422 && /does not exist/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but there is no record any more (GitHub: ${err.apiMessage})`);
+            throw err;
+        }
+    }
+    /** Runs one request; an empty repository (GitHub: 409 to every git data call) becomes an error saying what to do. */
+    async call(request) {
+        try {
+            return await request();
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 409)
+                throw new core_errors/* UserError */.yo(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
+            throw err;
+        }
+    }
+    damaged(sha, detail) {
+        // Never "no record": that would let a second rollout start over traffic that is moving.
+        return new core_errors/* UserError */.yo(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
     }
 }
 
+;// CONCATENATED MODULE: ./src/core/rollout/stores.ts
+
+
+
+
+
+
+
+
+
+/**
+ * Decides where the rollout record lives. Precedence: the action input `store` (CLI `--store`),
+ * else the environment variable ROLLGATE_STORE, else `auto`. Values:
+ * - `auto`: the GitHub store when a token (input `github-token`, else GITHUB_TOKEN) and a
+ *   repository (input `repository`, else GITHUB_REPOSITORY) are known, else `file`.
+ * - `github`: the GitHub store (`refs/rollgate/<service>/<environment>`, needs `contents: write`);
+ *   a missing token or repository is an error naming the input.
+ * - `file`: `<ROLLGATE_STATE_DIR or ~/.rollgate/state>/store`. Runner-local: on GitHub-hosted
+ *   runners it does not outlive the job.
+ * - `file:<dir>`: that directory (relative to `cwd`, `~/` for the home directory), e.g. shared
+ *   storage that every self-hosted runner mounts.
+ * Errors name the input or variable the value came from.
+ */
+function chooseRolloutStore(runtime, deps) {
+    const fromInput = inputs_getOptionalInput(runtime, 'store');
+    const fromEnv = runtime.env.ROLLGATE_STORE?.trim() || undefined;
+    const from = fromInput !== undefined ? 'store' : fromEnv !== undefined ? 'ROLLGATE_STORE' : 'store';
+    const value = fromInput ?? fromEnv ?? 'auto';
+    const explicit = value !== 'auto';
+    const defaultFile = () => ({ kind: 'file', dir: (0,external_node_path_.join)(stateDirectory(runtime.env), 'store'), explicit, from });
+    if (value.toLowerCase().startsWith('file:')) {
+        const raw = value.slice('file:'.length).trim();
+        if (!raw)
+            throw new core_errors/* InputError */.dz(from, 'file: needs a directory, e.g. file:/mnt/shared/rollgate');
+        const home = raw === '~' || raw.startsWith('~/') ? (0,external_node_path_.join)((0,external_node_os_.homedir)(), raw.slice(1)) : raw;
+        return { kind: 'file', dir: (0,external_node_path_.isAbsolute)(home) ? home : (0,external_node_path_.resolve)(deps.cwd, home), explicit: true, from };
+    }
+    const mode = value.toLowerCase();
+    switch (mode) {
+        case 'file':
+            return defaultFile();
+        case 'auto':
+        case 'github': {
+            const { token, tokenInput, repository } = githubAccess(runtime);
+            if (mode === 'auto' && (!token || !repository))
+                return defaultFile();
+            if (!token)
+                throw new core_errors/* InputError */.dz('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
+            return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
+        }
+        default:
+            throw new core_errors/* InputError */.dz(from, `expected auto | github | file | file:<directory>, got ${JSON.stringify(value)}`);
+    }
+}
+/**
+ * Opens the rollout record of `key` in the store the inputs choose (see `chooseRolloutStore`).
+ * Every action that moves traffic calls this, so all jobs of a workflow change one record.
+ * Warns when the record lands in a runner-local file on a GitHub runner without being asked to.
+ * The GitHub store calls GITHUB_API_URL (GitHub Enterprise) when it is set.
+ */
+function openRolloutStore(runtime, key, deps) {
+    const choice = chooseRolloutStore(runtime, deps);
+    switch (choice.kind) {
+        case 'file':
+            if (!choice.explicit && onHostedRunner(runtime.env))
+                warnRunnerLocal(runtime, choice.dir);
+            return new FileRolloutStore(choice.dir, key);
+        case 'github': {
+            const octokit = createGitHubClient({
+                token: choice.token,
+                tokenInput: choice.tokenInput,
+                permission: CONTENTS_PERMISSION,
+                baseUrl: runtime.env.GITHUB_API_URL,
+                log: (m) => runtime.info(m),
+            });
+            return new GitHubRolloutStore(octokit, { owner: choice.owner, repo: choice.repo }, key);
+        }
+    }
+}
+/** A GitHub runner that is not known to be self-hosted: its disk is gone after the job. */
+function onHostedRunner(env) {
+    return env.GITHUB_ACTIONS === 'true' && env.RUNNER_ENVIRONMENT !== 'self-hosted';
+}
+function warnRunnerLocal(runtime, dir) {
+    runtime.warning(`the rollout record is kept in ${dir} on this runner; on GitHub-hosted runners it does not outlive the job, ` +
+        'so a later job (ramp, rollback) will not see this rollout. Set the input `store` to file:<directory> on storage every runner shares.');
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
+
+
+
+
+/** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
+async function deployToSlot(config, target, deps) {
+    if (!config.command && config.kubernetes)
+        return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
+    if (!config.command)
+        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
+    const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
+    await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
+        const result = await exec_runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
+        if (result.exitCode !== 0) {
+            const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
+            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/readiness.ts
+
+
+
+/**
+ * Polls the readiness URL until it answers `expectStatus`, or fails after `timeout` naming the
+ * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
+ */
+async function waitForReadiness(config, deps) {
+    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
+    const started = deps.clock.now();
+    let attempts = 0;
+    let last = 'no answer yet';
+    for (;;) {
+        attempts++;
+        const remaining = config.timeout - (deps.clock.now() - started);
+        try {
+            const res = await http_httpRequest({ url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal }, deps.clock);
+            if (res.status === config.expectStatus)
+                return { url, attempts, elapsedMs: deps.clock.now() - started };
+            last = `HTTP ${res.status}`;
+        }
+        catch (err) {
+            if (deps.signal?.aborted)
+                throw err;
+            last = err instanceof Error ? err.message.replace(/^readiness: /, '') : String(err);
+        }
+        const elapsed = deps.clock.now() - started;
+        if (elapsed + config.interval > config.timeout)
+            throw new core_errors/* ProviderError */.mZ('readiness', `${http_safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
+        if (attempts === 1 || attempts % 5 === 0)
+            deps.log(`waiting for ${http_safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
+        await deps.clock.sleep(config.interval, deps.signal);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/smoke.ts
+
+
+/** Runs every smoke check (all of them, so the summary shows each); `{{slot}}` etc. are filled from `vars`. */
+async function runSmokeChecks(checks, deps) {
+    const results = [];
+    for (const [i, check] of checks.entries()) {
+        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
+        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
+        let result = { name: check.name, url: http_safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
+        for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
+            result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
+            if (result.ok)
+                break;
+            if (attempt <= check.retries)
+                await deps.clock.sleep(1000, deps.signal);
+        }
+        results.push(result);
+    }
+    return results;
+}
+async function probe(check, url, body, deps) {
+    try {
+        const res = await http_httpRequest({ method: check.method, url, headers: check.headers, body, timeoutMs: check.timeout, retries: 0, responseType: 'text', system: 'smoke', signal: deps.signal }, deps.clock);
+        if (res.status !== check.expectStatus)
+            return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
+        const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
+        if (check.expectBody !== undefined && !text.includes(check.expectBody))
+            return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
+        return { ok: true, detail: `HTTP ${res.status}` };
+    }
+    catch (err) {
+        return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };
+    }
+}
+/** A Markdown table of smoke results, for job summaries. */
+function smokeTable(results) {
+    return ['| smoke check | URL | result |', '| --- | --- | --- |', ...results.map((r) => `| ${r.name} | ${r.url} | ${r.ok ? '✅' : '❌'} ${r.detail} |`)].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategy.ts
+
+
+
+
+
+/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
+async function prepareSlot(run, slot, version) {
+    const { ctx } = run;
+    const deploy = ctx.plan.deploy;
+    if (deploy) {
+        await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+        run.report.push(`- deployed \`${version}\` to slot ${slot}`);
+    }
+    await verifySlot(run, slot, version);
+}
+/** Readiness and smoke checks against a slot that runs `version`. */
+async function verifySlot(run, slot, version) {
+    const { ctx } = run;
+    const vars = templateVars(ctx, slot, version);
+    if (ctx.plan.readiness) {
+        const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log, signal: run.signal });
+        ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
+        run.report.push(`- ${slot} ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
+    }
+    if (ctx.plan.smoke?.length) {
+        const results = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
+        for (const r of results)
+            ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
+        run.report.push('', smokeTable(results), '');
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length > 0)
+            throw new core_errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+    }
+}
+/** Readiness of a slot after a redeploy, where the plan's readiness URL can name that slot. */
+async function waitForSlotReadiness(run, slot, version) {
+    const { readiness } = run.ctx.plan;
+    // A readiness URL that names the slot can check any slot; one that does not is the canary's.
+    if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url))
+        await waitForReadiness(readiness, { clock: run.ctx.clock, vars: templateVars(run.ctx, slot, version), log: run.ctx.log, signal: run.signal });
+}
+/** A traffic change retried with backoff; only an unreachable or misbehaving traffic layer is retried. */
+async function withRetries(ctx, attempts, what, change) {
+    let delay = ROLLBACK_BACKOFF_MS;
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await change();
+        }
+        catch (err) {
+            // A plan mistake will not fix itself: only transport and provider failures are retried.
+            if ((0,core_errors/* isUserError */.iU)(err) && !(err instanceof core_errors/* ProviderError */.mZ))
+                throw err;
+            if (attempt >= attempts)
+                throw new core_errors/* ProviderError */.mZ(ctx.traffic.kind, `${what} failed after ${attempts} attempts; last error: ${(0,core_errors/* describeError */.Uc)(err)}`);
+            ctx.runtime.warning(`${what} attempt ${attempt}/${attempts} failed (${(0,core_errors/* describeError */.Uc)(err)}); retrying in ${delay} ms`);
+            await ctx.clock.sleep(delay);
+            delay = Math.min(delay * 2, 8000);
+        }
+    }
+}
+/** The first backoff between rollback attempts. */
+const ROLLBACK_BACKOFF_MS = 500;
+/** Enters `promoting`, unless a promotion that stopped half-way is being resumed. */
+async function beginPromotion(session) {
+    if (session.record?.phase !== 'promoting')
+        await session.apply({ kind: 'promote' });
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/canary.ts
+
+
+
+
+
+
+/** Whether the plan's traffic layer can say where traffic goes now (a `command` provider needs getWeight). */
+function trafficReadable(plan) {
+    return plan.traffic?.provider !== 'command' || plan.traffic.getWeight !== undefined;
+}
+/**
+ * Whether promotion without a deploy step still leaves the judged version serving: only where
+ * the traffic layer's promotion itself switches versions (an Argo Rollout, a user's promote command).
+ */
+function promotionSwitchesVersions(plan) {
+    return plan.traffic?.provider === 'argo-rollouts' || (plan.traffic?.provider === 'command' && plan.traffic.promote !== undefined);
+}
+/** Canary: a stable and a canary slot behind a weighted router; the canary goes through steps, then stable is redeployed. */
+const canaryStrategy = {
+    name: 'canary',
+    async observe(ctx, signal) {
+        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
+    },
+    async deploy(run, version, weight) {
+        const { ctx, session } = run;
+        const router = ctx.traffic;
+        const before = await this.observe(ctx, run.signal);
+        if (!before || before.canaryPercent > 0) {
+            // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
+            ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
+            await session.checkpoint();
+            await router.rollback({ signal: run.signal });
+        }
+        await prepareSlot(run, 'canary', version);
+        await session.checkpoint();
+        const after = await router.setWeight(weight, { signal: run.signal });
+        await session.apply({ kind: 'traffic-given', weight: readable(ctx) ? after.canaryPercent : weight });
+        ctx.log(`traffic: ${describeTrafficState(after)}`);
+        run.report.push(readable(ctx) ? `- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${router.kind})` : `- traffic: canary set to ${formatPercent(weight)} (${router.kind} has no getWeight: the exit status is the only confirmation)`);
+        return readable(ctx) ? after : undefined;
+    },
+    stepsAhead(record, planned) {
+        return planned.filter((w) => w > record.weight);
+    },
+    async advance(run, weight) {
+        const { ctx, session } = run;
+        await session.apply({ kind: 'step', weight });
+        const state = await ctx.traffic.setWeight(weight, { signal: run.signal });
+        ctx.log(`step ${weight}%: ${describeTrafficState(state)}`);
+        run.report.push(readable(ctx) ? `- step ${weight}%: canary ${formatPercent(state.canaryPercent)} (read back)` : `- step ${weight}%: set (no getWeight: not read back)`);
+        return readable(ctx) ? state : undefined;
+    },
+    async promote(run, record) {
+        const { ctx, session } = run;
+        const { deploy } = ctx.plan;
+        if (!deploy && !promotionSwitchesVersions(ctx.plan))
+            throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: the plan has no deploy: section, so promotion cannot put ${record.version} into the stable slot; promoting would send every request back to ${record.lastGood ?? 'the old version'} while reporting ${record.version} as stable. Add deploy: to the plan (or a traffic.promote command that switches versions).`);
+        await beginPromotion(session);
+        if (deploy) {
+            await session.checkpoint();
+            const full = await ctx.traffic.setWeight(100, { signal: run.signal });
+            ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${record.version} to the stable slot`);
+            // Recorded before the stable slot is touched: a rollback from here on must redeploy it.
+            await session.apply({ kind: 'redeploy-stable' });
+            await deployToSlot(deploy, { slot: 'stable', version: record.version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+            await waitForSlotReadiness(run, 'stable', record.version);
+            run.report.push(`- deployed \`${record.version}\` to the stable slot`);
+        }
+        await session.checkpoint();
+        const state = await ctx.traffic.promote({ signal: run.signal });
+        await session.apply({ kind: 'promoted' });
+        if (deploy?.kubernetes)
+            await scaleDownCanaryAfterPromotion(ctx, run.signal);
+        ctx.log(`promoted: ${describeTrafficState(state)}`);
+        run.report.push(`- promoted: stable runs \`${record.version}\`${readable(ctx) ? ` with ${formatPercent(100 - state.canaryPercent)} (read back)` : ''}; canary drained`);
+        return readable(ctx) ? state : undefined;
+    },
+    async rollback(run, record, attempts) {
+        const { ctx } = run;
+        if (record?.stableOverwritten)
+            await restoreStableSlot(run, record);
+        return withRetries(ctx, attempts, 'rollback', async () => {
+            const outcome = await ctx.traffic.rollback({ signal: run.signal });
+            // Without getWeight nothing was read: say it was set, not that it was found at 0%.
+            return readable(ctx) ? outcome : { ...outcome, changed: true };
+        });
+    },
+    async undoLostRace(ctx) {
+        await ctx.traffic.rollback();
+    },
+};
+function readable(ctx) {
+    return trafficReadable(ctx.plan);
+}
+/**
+ * After a promotion that stopped half-way the stable slot runs the new version: moving traffic to
+ * it restores nothing. It is redeployed with the last good version first, or rollback fails
+ * saying exactly what to run.
+ */
+async function restoreStableSlot(run, record) {
+    const { ctx } = run;
+    const deploy = ctx.plan.deploy;
+    const manual = `run rollback with to: <the last good version> (it redeploys the stable slot through the plan's deploy step), or redeploy the stable slot by hand`;
+    if (!record.lastGood)
+        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`);
+    if (!deploy)
+        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`);
+    ctx.runtime.warning(`the stable slot was redeployed with ${record.version} by a promotion that did not finish: redeploying ${record.lastGood} to it before moving traffic`);
+    await deployToSlot(deploy, { slot: 'stable', version: record.lastGood, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+    await waitForSlotReadiness(run, 'stable', record.lastGood);
+    run.report.push(`- redeployed the last good version \`${record.lastGood}\` to the stable slot (a promotion had overwritten it with \`${record.version}\`)`);
+}
+/** Kubernetes: the drained canary Deployment is scaled to 0; traffic is already safe, so a failure here only warns. */
+async function scaleDownCanaryAfterPromotion(ctx, signal) {
+    if (!ctx.plan.deploy)
+        return;
+    try {
+        const scaled = await scaleDownCanary(ctx.plan.deploy, { log: ctx.log, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
+        if (scaled)
+            ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
+    }
+    catch (err) {
+        ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${(0,core_errors/* describeError */.Uc)(err)}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/blue-green.ts
+
+
+
+
+
+
+/** Blue-green: two colours behind a switch; the idle one gets the new version, then all traffic in one change. */
+const blueGreenStrategy = {
+    name: 'blue-green',
+    async observe(ctx, signal) {
+        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
+    },
+    async deploy(run, version) {
+        const { ctx, session } = run;
+        const colours = ctx.traffic;
+        const before = await this.observe(ctx, run.signal);
+        const live = liveColourOf(ctx, before);
+        const idle = otherColour(live);
+        ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
+        await prepareSlot(run, idle, version);
+        await session.checkpoint();
+        const after = await colours.switchTo(idle, { signal: run.signal });
+        await session.apply({ kind: 'traffic-given', weight: 100, live: idle, previous: live });
+        ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
+        run.report.push(`- switched: ${live} → ${idle} in one change (read back); ${live} stays ready at 0% for rollback`);
+        return after;
+    },
+    stepsAhead() {
+        return [];
+    },
+    async advance() {
+        throw new core_errors/* UserError */.yo('blue-green has no traffic steps: one switch moves all traffic');
+    },
+    async promote(run, record) {
+        // The switch happened in deploy-canary; promotion only settles the record: the old colour stays up for `to:` rollbacks.
+        await beginPromotion(run.session);
+        await run.session.apply({ kind: 'promoted' });
+        run.report.push(`- promoted: ${record.live ?? '?'} is live with \`${record.version}\``);
+        return this.observe(run.ctx, run.signal);
+    },
+    async rollback(run, record, attempts) {
+        const { ctx } = run;
+        const before = await this.observe(ctx, run.signal);
+        const target = rollbackColour(ctx, record, before);
+        if (!target) {
+            const state = before ?? colourOnly(record?.live ?? 'blue');
+            return { changed: false, before: state, after: state };
+        }
+        if (before?.live === target)
+            return { changed: false, before, after: before };
+        const after = await withRetries(ctx, attempts, 'rollback', () => ctx.traffic.switchTo(target, { signal: run.signal }));
+        return { changed: true, before: before ?? colourOnly(otherColour(target)), after };
+    },
+    async undoLostRace(ctx, record) {
+        if (record.previous)
+            await ctx.traffic.switchTo(record.previous);
+    },
+};
+/** The live colour as read; refuses when it cannot be read or both colours carry traffic. */
+function liveColourOf(ctx, state) {
+    if (!state)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`);
+    const carrying = state.slots.filter((s) => s.percent > 0);
+    if (carrying.length !== 1 || !state.live)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`);
+    return state.live;
+}
+/**
+ * The colour rollback goes back to: the one this rollout took over from (the record), or, with no
+ * record at all, the colour the traffic layer shows ready at 0% (the one a switch left up). A
+ * settled rollout (promoted, rolled back) has nothing to go back to.
+ */
+function rollbackColour(ctx, record, state) {
+    if (record && record.strategy === 'blue-green') {
+        // After promotion the old colour still runs the version before: one switch back, as long as it is on record.
+        if (record.phase === 'promoted')
+            return record.previous;
+        if (SETTLED_PHASES.includes(record.phase))
+            return undefined;
+        if (record.previous)
+            return record.previous;
+        // Deploying: nothing switched yet; the colour that was live when it started stays live.
+        return record.live;
+    }
+    if (!state?.live)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
+    const idle = state.slots.find((s) => s.role === otherColour(state.live));
+    const ready = idle && idle.percent === 0 && (idle.health === undefined ? idle.admin === undefined || idle.admin === 'ready' : /^UP/i.test(idle.health));
+    if (!idle || !ready)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`);
+    ctx.runtime.warning(`no rollout is on record: going back to ${idle.role}, the colour the traffic layer shows ready at 0%`);
+    return idle.role;
+}
+function colourOnly(live) {
+    return { canaryPercent: 0, live, slots: [] };
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/rolling.ts
+
+
+
+/**
+ * Rolling: one Kubernetes Deployment updated in place. Traffic reaches the new pods as they become
+ * ready, so there are no steps; the Deployment's own annotation keeps the revision to undo to.
+ */
+const rollingStrategy = {
+    name: 'rolling',
+    async observe(ctx, signal) {
+        return rollingOf(ctx).getState({ signal });
+    },
+    async deploy(run, version) {
+        const { ctx, session } = run;
+        const rolling = rollingOf(ctx);
+        // Pods are replaced as soon as the image is set, so the record says the new version may serve before it does.
+        await session.apply({ kind: 'traffic-given', weight: 100 });
+        const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version, { signal: run.signal }));
+        run.report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
+        await verifySlot(run, 'stable', version);
+        ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
+        return after;
+    },
+    stepsAhead() {
+        return [];
+    },
+    async advance() {
+        throw new core_errors/* UserError */.yo('strategy: rolling has no traffic steps: Kubernetes moves all traffic as the new pods become ready');
+    },
+    async promote(run, record) {
+        const { ctx, session } = run;
+        const rolling = rollingOf(ctx);
+        const state = await rolling.confirmRolledOut(record.version, { signal: run.signal });
+        await beginPromotion(session);
+        await session.checkpoint();
+        await rolling.promote({ signal: run.signal });
+        await session.apply({ kind: 'promoted' });
+        run.report.push('- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready', `- promoted: ${rolling.target} is rolled out with \`${record.version}\``);
+        return state;
+    },
+    async rollback(run, _record, attempts) {
+        const rolling = rollingOf(run.ctx);
+        return withRetries(run.ctx, attempts, 'rollback', () => rolling.rollback({ signal: run.signal }));
+    },
+    async undoLostRace(ctx) {
+        await rollingOf(ctx).rollback();
+    },
+};
+function rollingOf(ctx) {
+    if (!ctx.rolling)
+        throw new core_errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+    return ctx.rolling;
+}
+
 ;// CONCATENATED MODULE: ./src/core/rollout/context.ts
+
+
+
+
+
+
 
 
 
@@ -54562,12 +56840,38 @@ function openRollout(runtime, loaded, deps = {}) {
         },
         traffic,
         rolling,
-        store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
+        store: deps.store ?? openRolloutStore(runtime, { service: loaded.plan.service, environment: loaded.plan.environment }, { cwd }),
+        strategy: chooseStrategy(loaded.plan),
         owner: rolloutOwner(runtime.env),
         cwd,
         log,
         group,
     };
+}
+/** The one place a plan's strategy name becomes behaviour. */
+function chooseStrategy(plan) {
+    switch (plan.strategy) {
+        case 'canary':
+            return canaryStrategy;
+        case 'blue-green':
+            return blueGreenStrategy;
+        case 'rolling':
+            return rollingStrategy;
+    }
+}
+/** This action's hold on the rollout record. */
+function openSession(ctx, action) {
+    const ttl = ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
+    return RolloutSession.open({
+        store: ctx.store,
+        service: ctx.plan.service,
+        environment: ctx.plan.environment,
+        owner: ctx.owner,
+        action,
+        clock: ctx.clock,
+        staleAfterMs: ttl,
+        warn: (line) => ctx.runtime.warning(line),
+    });
 }
 function rollingDeployment(plan, deps) {
     if (!plan.deploy)
@@ -54583,9 +56887,9 @@ function templateVars(ctx, slot, version) {
     return { service: ctx.plan.service, environment: ctx.plan.environment, slot, track: slot, version };
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var yaml_dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
+// EXTERNAL MODULE: ../../main/node_modules/yaml/dist/index.js
+var yaml_dist = __nccwpck_require__(3645);
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/util.js
 
 // functions
 function assertEqual(val) {
@@ -55460,7 +57764,7 @@ function constantCatch(value) {
     return fn;
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/core.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/core.js
 var _a;
 
 /** A special constant with type `never` */
@@ -55603,7 +57907,7 @@ function config(newConfig) {
     return globalConfig;
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/memoizer.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/memoizer.js
 
 class $ZodCyclicError extends Error {
     constructor() {
@@ -55916,7 +58220,7 @@ function isBackEdge(ctx, value) {
     return backEdges !== undefined && isRef(value) && backEdges.has(value);
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/regexes.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/regexes.js
 
 /**
  * @deprecated CUID v1 is deprecated by its authors due to information leakage
@@ -56074,7 +58378,7 @@ const sha512_hex = /^[0-9a-fA-F]{128}$/;
 const sha512_base64 = /*@__PURE__*/ (/* unused pure expression or super */ null && (fixedBase64(86, "==")));
 const sha512_base64url = /*@__PURE__*/ (/* unused pure expression or super */ null && (fixedBase64url(86)));
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/checks.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/checks.js
 // import { $ZodType } from "./schemas.js";
 
 
@@ -56592,7 +58896,7 @@ const $ZodCheckOverwrite = /*@__PURE__*/ $constructor("$ZodCheckOverwrite", (ins
     };
 });
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/doc.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/doc.js
 class Doc {
     constructor(args = [], closed = {}) {
         this.content = [];
@@ -56632,14 +58936,14 @@ class Doc {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/versions.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/versions.js
 const version = {
     major: 4,
     minor: 6,
     patch: 7,
 };
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/schemas.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/schemas.js
 
 
 
@@ -59277,7 +61581,7 @@ function handleRefineResult(result, payload, input, inst) {
     }
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/registries.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/registries.js
 var registries_a;
 const $output = /*@__PURE__*/ (/* unused pure expression or super */ null && (Symbol("ZodOutput")));
 const $input = /*@__PURE__*/ (/* unused pure expression or super */ null && (Symbol("ZodInput")));
@@ -59330,7 +61634,7 @@ function registry() {
 (registries_a = globalThis).__zod_globalRegistry ?? (registries_a.__zod_globalRegistry = registry());
 const globalRegistry = globalThis.__zod_globalRegistry;
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/api.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/api.js
 
 
 
@@ -60435,7 +62739,7 @@ function _stringFormat(Class, format, fnOrRegex, _params = {}) {
     return inst;
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/to-json-schema.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/to-json-schema.js
 
 
 function assignProps(target, ...sources) {
@@ -61088,7 +63392,7 @@ const createStandardJSONSchemaMethod = (schema, io, processors = {}) => (params)
     return to_json_schema_finalize(ctx, schema);
 };
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/json-schema-processors.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/json-schema-processors.js
 
 
 
@@ -61933,7 +64237,7 @@ function toJSONSchema(input, params) {
     return finalize(ctx, input);
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/locales/en.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/locales/en.js
 
 const error = () => {
     const Sizable = {
@@ -62060,7 +64364,7 @@ const error = () => {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/errors.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/errors.js
 
 
 /* Computing the message eagerly is expensive (pretty-printed JSON of all
@@ -62329,7 +64633,7 @@ function prettifyError(error) {
     return lines.join("\n");
 }
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/core/parse.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/core/parse.js
 
 
 
@@ -62506,7 +64810,7 @@ const _safeDecodeAsync = (_Err) => async (schema, value, _ctx) => {
 };
 const safeDecodeAsync = /* @__PURE__*/ _safeDecodeAsync($ZodRealError);
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/errors.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/classic/errors.js
 
 
 
@@ -62565,7 +64869,7 @@ const ZodRealError = /*@__PURE__*/ $constructor("ZodError", errors_initializer, 
 // /** @deprecated Use `z.core.$ZodErrorMapCtx` instead. */
 // export type ErrorMapCtx = core.$ZodErrorMapCtx;
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/parse.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/classic/parse.js
 
 
 const classic_parse_parse = /* @__PURE__ */ _parse(ZodRealError);
@@ -62583,7 +64887,7 @@ const parse_safeDecode = /* @__PURE__ */ _safeDecode(ZodRealError);
 const parse_safeEncodeAsync = /* @__PURE__ */ _safeEncodeAsync(ZodRealError);
 const parse_safeDecodeAsync = /* @__PURE__ */ _safeDecodeAsync(ZodRealError);
 
-;// CONCATENATED MODULE: ./node_modules/zod/v4/classic/schemas.js
+;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/classic/schemas.js
 
 
 
@@ -64320,7 +66624,7 @@ const checkSchema = strictObject({
     minRatio: positive().optional(),
     /** A breach must persist this long before it counts. */
     for: durationSchema.optional(),
-    // Statistical judges (mann-whitney, paired):
+    // Statistical judge (mann-whitney):
     direction: schemas_enum(['increase', 'decrease', 'either'], { error: 'expected increase | decrease | either' }).optional(),
     allowedIncrease: nonNegative().optional(),
     allowedDecrease: nonNegative().optional(),
@@ -64332,7 +66636,7 @@ const checkSchema = strictObject({
     dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
-    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined || check.allowedIncrease !== undefined || check.allowedDecrease !== undefined;
+    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
     if (!hasLimit)
         ctx.addIssue({ code: 'custom', path: [], message: `expected at least one limit (${LIMIT_KEYS.join(', ')}); a check without one can never fail`, input: undefined });
     if (check.max !== undefined && check.min !== undefined && check.min > check.max)
@@ -64355,9 +66659,7 @@ const analysisSchema = strictObject({
     /** The range each measurement looks back over; defaults to the interval. */
     window: positiveDuration.optional(),
     checks: array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
-    judge: schemas_enum(['threshold', 'mann-whitney', 'paired'], { error: 'expected threshold | mann-whitney | paired' }).default('threshold'),
-    /** The paired judge may stop early, but never before this much of the bake (slow-burning faults). */
-    minBake: positiveDuration.optional(),
+    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
     score: strictObject({
         pass: percent('expected a score from 0 to 100').default(95),
         marginal: percent('expected a score from 0 to 100').default(75),
@@ -64369,22 +66671,6 @@ const analysisSchema = strictObject({
     .superRefine((a, ctx) => {
     if (a.interval > a.bake)
         ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
-    if (a.minBake !== undefined && a.minBake > a.bake)
-        ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
-    // Without {{track}} canary and stable run the same query, and every comparison passes.
-    a.checks.forEach((c, i) => {
-        const compares = a.judge !== 'threshold' || ['maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
-        if (compares && !/\{\{\s*track\s*\}\}/.test(c.query))
-            ctx.addIssue({ code: 'custom', path: ['checks', i, 'query'], message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`, input: c.query });
-    });
-    if (a.requests !== undefined && !/\{\{\s*track\s*\}\}/.test(a.requests))
-        ctx.addIssue({ code: 'custom', path: ['requests'], message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests', input: a.requests });
-    if (a.judge === 'paired')
-        a.checks.forEach((c, i) => {
-            const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
-            if (!tolerance)
-                ctx.addIssue({ code: 'custom', path: ['checks', i], message: 'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it', input: undefined });
-        });
     const names = new Set();
     a.checks.forEach((c, i) => {
         if (names.has(c.name))
@@ -64398,8 +66684,8 @@ const analysisSchema = strictObject({
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
     if (a.judge === 'threshold')
         a.checks.forEach((c, i) => {
-            if (!LIMIT_KEYS.some((k) => c[k] !== undefined) && (c.direction !== undefined || c.allowedIncrease !== undefined || c.allowedDecrease !== undefined))
-                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`, input: undefined });
+            if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
         });
 });
 // ── flags and notifications ────────────────────────────────────────────────────────────
@@ -64643,21 +66929,33 @@ function parsePlanText(text, file, options = {}) {
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
 function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefined) {
     const problems = [];
+    const strict = new Set(['service', 'environment', 'strategy', ...(options.require ?? [])]);
+    const lenientProblems = [];
     const used = new Set(['service', 'environment', 'strategy', ...(options.require ?? []), ...(options.reads ?? [])]);
     const unresolved = new Set();
     const missingEnv = new Set();
     const interpolated = interpolate(raw, [], options.env ?? process.env, options.onSecret, (path, name) => {
         const section = String(path[0]);
         missingEnv.add(formatPath(path));
-        if (used.has(section))
-            problems.push(`${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`);
+        const problem = `${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`;
+        if (options.lenient && !strict.has(section)) {
+            // Left out of this run's plan, and reported after the work that needs only the strict sections.
+            if (used.has(section))
+                lenientProblems.push(`${problem} (${section} left out)`);
+            unresolved.add(section);
+        }
+        else if (used.has(section))
+            problems.push(problem);
         else
             unresolved.add(section);
     });
     // A variable used only by a section this action never reads (say, the rollback webhook
     // during a gate) must not stop it: that section is left out of this run's plan.
-    for (const section of unresolved)
+    const leftOut = {};
+    for (const section of unresolved) {
+        leftOut[section] = interpolated[section];
         delete interpolated[section];
+    }
     const overridden = new Map();
     for (const o of options.overrides ?? []) {
         setAt(interpolated, o.path, o.value);
@@ -64667,6 +66965,8 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         if (interpolated[section] === undefined)
             problems.push(`${section}: is required by this action`);
     }
+    if (options.lenient)
+        dropInvalidSections(interpolated, strict, (issue) => describeIssue(issue, overridden, lineOfPath), lenientProblems, leftOut);
     const result = planSchema.safeParse(interpolated, { reportInput: true });
     if (!result.success) {
         for (const issue of result.error.issues) {
@@ -64678,7 +66978,40 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
     }
     if (problems.length > 0)
         throw new core_errors/* PlanError */.W6(file, dedupe(problems));
-    return { plan: result.data, file };
+    return { plan: result.data, file, ...(options.lenient ? { problems: dedupe(lenientProblems), leftOut } : {}) };
+}
+/**
+ * Lenient loading: removes every top-level key outside `strict` that does not validate (and
+ * unknown top-level keys), so the strict sections are judged on their own. Repeats because a
+ * cross-section rule can name a section only once another is gone.
+ */
+function dropInvalidSections(plan, strict, describe, problems, leftOut) {
+    for (let round = 0; round < 4; round++) {
+        const result = planSchema.safeParse(plan, { reportInput: true });
+        if (result.success)
+            return;
+        let dropped = false;
+        for (const issue of result.error.issues) {
+            const top = issue.path[0];
+            if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+                for (const key of issue.keys) {
+                    problems.push(`${key}: unknown key (left out)`);
+                    leftOut[key] = plan[key];
+                    delete plan[key];
+                    dropped = true;
+                }
+                continue;
+            }
+            if (typeof top !== 'string' || strict.has(top) || !(top in plan))
+                continue;
+            problems.push(`${describe(issue)} (${top} left out)`);
+            leftOut[top] = plan[top];
+            delete plan[top];
+            dropped = true;
+        }
+        if (!dropped)
+            return;
+    }
 }
 function describeIssue(issue, overridden, lineOfPath) {
     const path = issue.path.filter((p) => typeof p !== 'symbol');
@@ -64795,6 +67128,8 @@ function setAt(target, path, value) {
 
 
 
+/** The file name a plan built from action inputs alone goes by. */
+const INPUTS_PLAN = '(action inputs)';
 /** Where plans live unless the `plan` input says otherwise. */
 const DEFAULT_PLAN_FILE = '.github/rollout.yml';
 /**
@@ -64802,19 +67137,20 @@ const DEFAULT_PLAN_FILE = '.github/rollout.yml';
  * input overrides, registering every value taken from the environment as a secret.
  */
 function loadActionPlan(runtime, options = {}) {
-    const named = getOptionalInput(runtime, 'plan');
+    const named = inputs_getOptionalInput(runtime, 'plan');
     const file = named ?? DEFAULT_PLAN_FILE;
     const loadOptions = {
         require: options.require,
         reads: options.reads,
         overrides: options.overrides,
+        lenient: options.lenient,
         env: runtime.env,
         onSecret: (value) => runtime.setSecret(value),
     };
     if (!named && !(0,external_node_fs_.existsSync)(file) && options.fallback) {
         const built = options.fallback();
         if (built)
-            return validatePlanObject(built, '(action inputs)', loadOptions);
+            return validatePlanObject(built, INPUTS_PLAN, loadOptions);
     }
     return loadPlanFile(file, loadOptions);
 }
@@ -64824,6 +67160,10 @@ function loadActionPlan(runtime, options = {}) {
  */
 function loadRolloutPlan(runtime, options) {
     const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+    // Lenient loads know the strategy's strict sections only after a first look at the strategy.
+    const strategy = options.lenient ? loadActionPlan(runtime, { ...options, require: [], reads: all }).plan.strategy : undefined;
+    if (strategy)
+        return loadActionPlan(runtime, { ...options, require: options.require(strategy), reads: all });
     const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
     const required = options.require(loaded.plan.strategy);
     // Loading again with the strategy's sections required reports them as every other missing section is reported.
@@ -64832,8 +67172,28 @@ function loadRolloutPlan(runtime, options) {
     return loaded;
 }
 
+;// CONCATENATED MODULE: ./src/core/rollout/summary.ts
+
+/** The lines every traffic-moving action ends its summary with: where the rollout stands and what to run next. */
+function phaseSummary(record) {
+    if (!record)
+        return ['### Rollout', '', '- phase: no rollout on record', `- next safe step: ${nextSafeStep(undefined)}`].join('\n');
+    const slots = Object.entries(record.slots)
+        .map(([slot, version]) => `${slot} \`${version}\``)
+        .join(' · ');
+    return [
+        '### Rollout',
+        '',
+        `- phase: **${record.phase}** — ${describePhase(record)} (generation ${record.generation})`,
+        ...(slots ? [`- slots: ${slots}${record.stableOverwritten ? ' (stable overwritten by an unfinished promotion)' : ''}`] : []),
+        ...(record.lastGood ? [`- last good version: \`${record.lastGood}\``] : []),
+        ...(record.lock ? [`- lock: ${record.lock.action} by ${record.lock.owner} (last heard ${record.lock.heartbeat})`] : []),
+        `- next safe step: ${nextSafeStep(record)}`,
+    ].join('\n');
+}
+
 // EXTERNAL MODULE: ./src/core/metrics/provider.ts
-var provider = __nccwpck_require__(7296);
+var provider = __nccwpck_require__(431);
 ;// CONCATENATED MODULE: ./src/core/metrics/datadog.ts
 
 
@@ -64918,7 +67278,7 @@ class DatadogProvider {
     }
     async call(params, query, signal) {
         const url = `${this.base}/api/v1/query`;
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             url,
             params,
             headers: { accept: 'application/json', 'DD-API-KEY': this.config.apiKey, 'DD-APPLICATION-KEY': this.config.appKey },
@@ -64931,7 +67291,7 @@ class DatadogProvider {
         const said = body ? errorText(body) : undefined;
         const because = said ? `: ${said}` : '';
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
         if (res.status === 429) {
             const reset = res.headers['x-ratelimit-reset'];
             const limit = res.headers['x-ratelimit-limit'];
@@ -64944,10 +67304,10 @@ class DatadogProvider {
             throw new core_errors/* ProviderError */.mZ(SYSTEM, `query rejected${because || ` (HTTP ${res.status})`} — query: ${shorten(query)}`);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
         }
         if (!body)
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: not a Datadog API answer (is metrics.address right?)`);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${http_safeUrl(url)}: not a Datadog API answer (is metrics.address right?)`);
         return body;
     }
 }
@@ -65058,7 +67418,7 @@ class NewRelicProvider {
         const accountId = Number(this.config.accountId);
         if (!Number.isInteger(accountId))
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `metrics.accountId must be a whole number, got ${JSON.stringify(this.config.accountId)}`);
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'POST',
             url: this.endpoint,
             headers: { 'content-type': 'application/json', accept: 'application/json', 'API-Key': this.config.apiKey },
@@ -65074,12 +67434,12 @@ class NewRelicProvider {
         const because = said ? `: ${said}` : '';
         const classes = errors.map((e) => String(e.extensions?.errorClass ?? e.extensions?.code ?? ''));
         if (res.status === 401 || res.status === 403 || classes.some((c) => /UNAUTHORI[ZS]ED|FORBIDDEN/.test(c)))
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${http_safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
         if (res.status === 429 || classes.some((c) => /TOO_MANY_REQUESTS|RATE_LIMIT/.test(c)))
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `rate limited${because}, after ${res.attempts} attempt(s)`, true);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${http_safeUrl(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
         }
         // GraphQL reports failures (bad NRQL, unknown account) with HTTP 200 and an `errors` list.
         if (errors.length > 0)
@@ -65088,7 +67448,7 @@ class NewRelicProvider {
         if (body?.data?.actor?.account === null)
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `account ${accountId} is not visible to this API key`);
         if (!Array.isArray(results))
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${http_safeUrl(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
         return results.filter((r) => typeof r === 'object' && r !== null);
     }
 }
@@ -65199,10 +67559,10 @@ class PrometheusProvider {
      */
     async scrapeIntervals(options = {}) {
         const url = `${this.base}/api/v1/status/config`;
-        const res = await httpRequest({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
+        const res = await http_httpRequest({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
         const yaml = typeof res.data === 'object' && res.data !== null ? res.data.data?.yaml : undefined;
         if (res.status !== 200 || typeof yaml !== 'string')
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
         const config = (0,yaml_dist/* parse */.qg)(yaml);
         const fallback = promDurationMs(config?.global?.scrape_interval) ?? 60_000;
         return (config?.scrape_configs ?? []).map((job) => ({ job: String(job.job_name ?? '?'), intervalMs: promDurationMs(job.scrape_interval) ?? fallback }));
@@ -65212,7 +67572,7 @@ class PrometheusProvider {
     }
     async call(path, params, query, signal) {
         const url = `${this.base}${path}`;
-        const res = await httpRequest({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
+        const res = await http_httpRequest({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
         const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
         if (body?.status === 'error') {
             // 400 bad_data, 422 execution errors, 503 timeouts: Prometheus says why in `error`.
@@ -65220,13 +67580,13 @@ class PrometheusProvider {
             throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query rejected${kind}: ${String(body.error)} — query: ${prometheus_shorten(query)}`, res.status >= 500);
         }
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
         }
         if (!body || body.status !== 'success' || !body.data)
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${http_safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
         return { resultType: body.data.resultType, result: body.data.result };
     }
 }
@@ -65444,7 +67804,7 @@ class WebProvider {
         const url = renderTemplate(this.config.url, encoded, 'metrics.url');
         // The body is JSON: the query goes in escaped, so its quotes cannot break the document.
         const body = this.config.body === undefined ? undefined : renderTemplate(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: this.config.method,
             url,
             params: usesQuery ? undefined : { query },
@@ -65456,16 +67816,16 @@ class WebProvider {
             system: web_SYSTEM,
         }, this.clock);
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status} (check metrics.headers)`);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${http_safeUrl(url)}: HTTP ${res.status} (check metrics.headers)`);
         if (res.status === 429)
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${http_safeUrl(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${http_safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
         }
         // A body that did not parse as JSON arrives as text.
         if (res.data === undefined || typeof res.data === 'string')
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: the answer is not JSON`);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${http_safeUrl(url)}: the answer is not JSON`);
         return selectJsonPath(res.data, this.steps);
     }
 }
@@ -65493,7 +67853,7 @@ function createMetricsProvider(config, options = {}) {
             return new NewRelicProvider(config, clock);
         case 'cloudwatch':
             // The AWS SDK is most of a bundle's start-up time: load it only when a plan uses CloudWatch.
-            return deferred('cloudwatch', async () => new (await Promise.all(/* import() */[__nccwpck_require__.e(85), __nccwpck_require__.e(17)]).then(__nccwpck_require__.bind(__nccwpck_require__, 3398))).CloudWatchProvider(config, clock));
+            return deferred('cloudwatch', async () => new (await Promise.all(/* import() */[__nccwpck_require__.e(191), __nccwpck_require__.e(734)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8734))).CloudWatchProvider(config, clock));
         case 'web':
             return new WebProvider(config, clock);
     }
@@ -65534,9 +67894,7 @@ function isMigrationPath(path) {
     return false;
 }
 /** Reads one migration file's text into what the linter needs, per its layout. */
-function readMigrationSource(file, raw, hasFile) {
-    // Editors on Windows save UTF-8 with a byte order mark; PostgreSQL's parser would choke on it.
-    const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
+function readMigrationSource(file, text, hasFile) {
     const p = file.replace(/\\/g, '/');
     const base = posix.basename(p);
     const lines = text.split('\n');
@@ -65653,7 +68011,7 @@ function changes_migrationsOf(paths, irreversible) {
 }
 /** Files changed between two commits, with git; undefined and why when git cannot tell. */
 async function changes_gitChangedPaths(revisions, cwd) {
-    const run = await runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
+    const run = await exec_runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
     if (run.exitCode !== 0)
         return { problem: `git diff ${revisions.join(' ')} failed (fetch the history, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}` };
     return { paths: run.stdout.split('\0').filter(Boolean) };
@@ -65665,16 +68023,16 @@ async function changes_gitChangedPaths(revisions, cwd) {
  * high risk.
  */
 async function findReleaseChanges(runtime, options) {
-    const listed = getListInput(runtime, 'changed-files');
+    const listed = inputs_getListInput(runtime, 'changed-files');
     if (listed !== undefined)
         return { paths: listed, source: 'input changed-files', migrations: changes_migrationsOf(listed, options.irreversible) };
-    const head = deployedRef(runtime);
+    const head = factory_deployedRef(runtime);
     const unknown = (why) => ({ source: why, migrations: options.irreversible ? 'contract' : 'none' });
     if (head === 'local')
         return unknown('no ref to compare: set the ref input (or GITHUB_SHA), or list the changes in changed-files');
     let base;
     try {
-        const records = deploymentRecordsFor(runtime, { retries: 2 }, options.cwd);
+        const records = factory_deploymentRecordsFor(runtime, { retries: 2 }, options.cwd);
         if (!records)
             return unknown('records: none, so no last good deployment to compare with; list the changes in changed-files');
         for (const d of (await records.list(options.environment)).slice(0, 30)) {
@@ -65696,29 +68054,6 @@ async function findReleaseChanges(runtime, options) {
 }
 
 ;// CONCATENATED MODULE: ./src/core/analysis/report.ts
-/**
- * The tightest bound on the canary a check sets at one round, for drawing: upper limits (max,
- * stable + maxIncrease, stable × maxRatio, stable × (1 + allowedIncrease)) when it has any, else lower ones.
- */
-function chartLimit(check, stable) {
-    const s = stable !== undefined && Number.isFinite(stable) ? stable : undefined;
-    const relative = (f, on) => (on !== undefined && s !== undefined ? f(s) : undefined);
-    const up = [
-        check.max,
-        relative((v) => v + (check.maxIncrease ?? 0), check.maxIncrease),
-        relative((v) => v * (check.maxRatio ?? 1), check.maxRatio),
-        check.direction === 'decrease' ? undefined : relative((v) => v * (1 + (check.allowedIncrease ?? 0)), check.allowedIncrease),
-    ].filter((v) => v !== undefined);
-    if (up.length > 0)
-        return Math.min(...up);
-    const down = [
-        check.min,
-        relative((v) => v - (check.maxDecrease ?? 0), check.maxDecrease),
-        relative((v) => v * (check.minRatio ?? 1), check.minRatio),
-        check.direction === 'increase' ? undefined : relative((v) => v * (1 - (check.allowedDecrease ?? 0)), check.allowedDecrease),
-    ].filter((v) => v !== undefined);
-    return down.length > 0 ? Math.max(...down) : undefined;
-}
 /** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
 function report_formatValue(value) {
     if (value === undefined)
@@ -66161,8 +68496,8 @@ async function enforceReleasePolicy(runtime, options) {
     const { plan } = options;
     if (!plan.policy)
         return { allowed: true, findings: [], refused: [] };
-    const irreversible = Boolean(plan.irreversible) || /^(?!false$|no$|0$|off$).+/i.test(getOptionalInput(runtime, 'irreversible') ?? '');
-    const reason = getOptionalInput(runtime, 'reason');
+    const irreversible = Boolean(plan.irreversible) || /^(?!false$|no$|0$|off$).+/i.test(inputs_getOptionalInput(runtime, 'irreversible') ?? '');
+    const reason = inputs_getOptionalInput(runtime, 'reason');
     const decision = await check_checkReleasePolicy({
         plan,
         time: options.clock.now(),
@@ -66217,18 +68552,20 @@ async function reviewReleasePolicy(plan, options) {
 
 
 
+
 /**
  * deploy-canary: deploy the version to the canary slot (blue-green: the idle colour), wait for
  * readiness, run smoke checks, and only then move traffic. Any failure before traffic moves
- * leaves stable serving everything and fails the step with the reason.
+ * leaves stable serving everything and fails the step with the reason; a rollback that lands
+ * meanwhile wins: the first slice is never given after it.
  */
 async function runDeployCanaryAction(runtime, deps = {}) {
     const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'] });
-    const version = getRequiredInput(runtime, 'version');
+    const version = inputs_getRequiredInput(runtime, 'version');
     const ctx = openRollout(runtime, loaded, deps);
-    const blueGreen = ctx.plan.strategy === 'blue-green';
-    // A rolling update has no slice: every request reaches the new version once its pods are ready.
-    const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
+    const { strategy } = ctx;
+    // A rolling update or a blue-green switch has no slice: every request reaches the new version.
+    const weight = strategy.name !== 'canary' ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
     if (weight === undefined)
         throw new core_errors/* UserError */.yo('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
     runtime.setOutput('version', version);
@@ -66239,18 +68576,23 @@ async function runDeployCanaryAction(runtime, deps = {}) {
     // A kill switch that does not exist would only be found during an incident: refuse before anything moves.
     await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
     // Read the traffic layer before anything else: an unreachable one fails here, with nothing changed.
-    const before = await ctx.traffic.getState();
-    ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
-    ctx.store.acquire(ctx.owner, { version, strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
+    const before = await strategy.observe(ctx);
+    ctx.log(before ? `traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}` : `traffic now (${ctx.traffic.target}): cannot be read (no getWeight)`);
+    const session = await openSession(ctx, 'deploy-canary');
+    const knownGood = session.record?.lastGood ? undefined : await lastGoodFromRecords(runtime, ctx.plan.environment, ctx.cwd);
+    await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0, knownGood });
     const report = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
-    let trafficMoved = false;
+    const run = { ctx, session, report };
     try {
-        const moved = () => (trafficMoved = true);
-        const after = ctx.rolling ? await deployRolling(ctx, ctx.rolling, version, report, moved) : blueGreen ? await deployBlueGreen(ctx, version, before, report, moved) : await deployCanary(ctx, version, weight, before, report, moved);
-        const share = blueGreen || ctx.rolling ? 100 : after.canaryPercent;
+        const after = await strategy.deploy(run, version, weight);
+        const share = strategy.name === 'canary' ? (after?.canaryPercent ?? weight) : 100;
         runtime.setOutput('weight', String(Math.round(share * 100) / 100));
-        ctx.store.update({ weight: share });
-        report.push('', '### Traffic', '', trafficStateTable(after));
+        const unreleased = await session.release();
+        if (unreleased)
+            runtime.warning(unreleased);
+        if (after)
+            report.push('', '### Traffic', '', trafficStateTable(after));
+        report.push('', phaseSummary(session.record));
         runtime.appendSummary(report.join('\n'));
         const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), { clock: ctx.clock });
         // Traffic moved as asked: a missing record must not fail the step (that would roll back a
@@ -66262,88 +68604,62 @@ async function runDeployCanaryAction(runtime, deps = {}) {
         return { ok: true };
     }
     catch (err) {
-        runtime.setOutput('weight', trafficMoved ? '' : String(Math.round(before.canaryPercent * 100) / 100));
-        // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
-        if (!trafficMoved)
-            ctx.store.release();
-        if (trafficMoved)
-            report.push('', `**Failed after traffic started to move:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
-        else
+        const record = session.record;
+        // Still deploying on record, but a traffic write may have failed half-way: ask the traffic layer.
+        const now = record?.phase === 'deploying' && strategy.name === 'canary' ? await strategy.observe(ctx).catch(() => undefined) : undefined;
+        const trafficMoved = record?.phase !== 'deploying' || (now !== undefined && now.canaryPercent > 0);
+        if (err instanceof RolloutChangedError) {
+            // A rollback landed while this deploy ran: if our write raced it, put its traffic back.
+            const latest = (await openSession(ctx, 'deploy-canary')).record;
+            if (latest && (latest.phase === 'rolling-back' || latest.phase === 'rolled-back') && record?.phase === 'deploying')
+                await undoRace(ctx, latest);
+            runtime.setOutput('weight', '');
+            report.push('', `**Stopped:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', phaseSummary(latest));
+            runtime.appendSummary(report.join('\n'));
+            throw err;
+        }
+        runtime.setOutput('weight', trafficMoved ? '' : String(Math.round((before?.canaryPercent ?? 0) * 100) / 100));
+        if (!trafficMoved) {
+            // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
+            await session.apply({ kind: 'abort', reason: (0,core_errors/* describeError */.Uc)(err) }).catch(() => undefined);
             report.push('', `**Failed before traffic moved:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
+        }
+        else
+            report.push('', `**Failed after traffic started to move:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
+        await session.release();
+        report.push('', phaseSummary(session.record));
         runtime.appendSummary(report.join('\n'));
         throw err;
     }
 }
-async function deployCanary(ctx, version, weight, before, report, moved) {
-    if (before.canaryPercent > 0) {
-        // A canary slot that still serves traffic (an abandoned rollout) must be emptied before it is redeployed.
-        ctx.runtime.warning(`the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying`);
-        await ctx.traffic.rollback();
-    }
-    await prepareSlot(ctx, 'canary', version, report);
-    moved();
-    const after = await ctx.traffic.setWeight(weight);
-    ctx.log(`traffic: ${describeTrafficState(after)}`);
-    report.push(`- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${ctx.traffic.kind})`);
-    return after;
-}
-async function deployBlueGreen(ctx, version, before, report, moved) {
-    const live = before.live ?? (await ctx.traffic.liveColour());
-    const idle = otherColour(live);
-    ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
-    await prepareSlot(ctx, idle, version, report);
-    moved();
-    const after = await ctx.traffic.switchTo(idle);
-    ctx.store.update({ previousColour: live });
-    ctx.store.recordSwitch({ live: idle, previous: live, liveVersion: version });
-    ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
-    report.push(`- switched: ${live} → ${idle} in one change; ${live} stays ready at 0% for rollback`);
-    return after;
-}
 /**
- * strategy: rolling: the Deployment's pods are replaced in place, so traffic moves as soon as the
- * image is set; readiness and smoke run after, and a failure there leaves the rollout for rollback.
+ * The newest version the deployment records mark good: what the stable slot runs before the first
+ * rollout this store sees, so a rollback after a half-done promotion knows what to redeploy.
+ * Best effort: records that cannot be read leave it unknown.
  */
-async function deployRolling(ctx, rolling, version, report, moved) {
-    moved();
-    const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version));
-    report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
-    await verifySlot(ctx, 'stable', version, report);
-    ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
-    return after;
-}
-/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
-async function prepareSlot(ctx, slot, version, report) {
-    const deploy = ctx.plan.deploy;
-    if (deploy) {
-        await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd });
-        report.push(`- deployed \`${version}\` to slot ${slot}`);
+async function lastGoodFromRecords(runtime, environment, cwd) {
+    try {
+        const records = factory_deploymentRecordsFor(runtime, {}, cwd);
+        return records ? await new RecordsLastGood(records).lastGoodVersion(environment) : undefined;
     }
-    await verifySlot(ctx, slot, version, report);
-}
-/** Readiness and smoke checks against a slot that runs `version`. */
-async function verifySlot(ctx, slot, version, report) {
-    const vars = templateVars(ctx, slot, version);
-    if (ctx.plan.readiness) {
-        const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log });
-        ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
-        report.push(`- ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
+    catch {
+        return undefined;
     }
-    if (ctx.plan.smoke?.length) {
-        const results = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
-        for (const r of results)
-            ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
-        report.push('', smokeTable(results), '');
-        const failed = results.filter((r) => !r.ok);
-        if (failed.length > 0)
-            throw new core_errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+}
+/** A traffic write that may have landed after a rollback's: the rollback's traffic is put back. */
+async function undoRace(ctx, latest) {
+    try {
+        await ctx.strategy.undoLostRace(ctx, latest);
+    }
+    catch (err) {
+        ctx.runtime.warning(`could not re-apply the rollback's traffic after a lost race: ${(0,core_errors/* describeError */.Uc)(err)}; run rollback again`);
     }
 }
 
 
 /***/ }),
 
-/***/ 6797:
+/***/ 6609:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -66358,7 +68674,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -66394,7 +68710,7 @@ function utils_toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -66490,7 +68806,7 @@ function escapeProperty(s) {
 var external_crypto_ = __nccwpck_require__(6982);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -66531,7 +68847,7 @@ var external_path_ = __nccwpck_require__(6928);
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -66622,11 +68938,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../../main/node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(408);
+// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
+var undici = __nccwpck_require__(4718);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -67323,7 +69639,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67399,7 +69715,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67473,7 +69789,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67754,7 +70070,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = (/* unused pure expression or super */ null && (_summary));
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -67796,7 +70112,7 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -67976,7 +70292,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68250,7 +70566,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68838,7 +71154,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68918,7 +71234,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -68983,7 +71299,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -69302,7 +71618,7 @@ function getIDToken(aud) {
 
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
+var errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: ./src/core/runtime.ts
 
 
@@ -69809,18 +72125,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 7349:
+/***/ 2387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveBlockMap = __nccwpck_require__(1653);
+var resolveBlockSeq = __nccwpck_require__(2624);
+var resolveFlowCollection = __nccwpck_require__(692);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -69906,15 +72222,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 2873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(3021);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var Document = __nccwpck_require__(5755);
+var composeNode = __nccwpck_require__(3755);
+var resolveEnd = __nccwpck_require__(1462);
+var resolveProps = __nccwpck_require__(8017);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -69958,17 +72274,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 3755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
-var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var composeCollection = __nccwpck_require__(2387);
+var composeScalar = __nccwpck_require__(4995);
+var resolveEnd = __nccwpck_require__(1462);
+var utilEmptyScalarPosition = __nccwpck_require__(9933);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -70077,15 +72393,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 5413:
+/***/ 4995:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var resolveBlockScalar = __nccwpck_require__(599);
+var resolveFlowScalar = __nccwpck_require__(7120);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -70172,18 +72488,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 2750:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1342);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var directives = __nccwpck_require__(8144);
+var Document = __nccwpck_require__(5755);
+var errors = __nccwpck_require__(2130);
+var identity = __nccwpck_require__(2617);
+var composeDoc = __nccwpck_require__(2873);
+var resolveEnd = __nccwpck_require__(1462);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -70403,17 +72719,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 1653:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
+var resolveProps = __nccwpck_require__(8017);
+var utilContainsNewline = __nccwpck_require__(6761);
+var utilFlowIndentCheck = __nccwpck_require__(4437);
+var utilMapIncludes = __nccwpck_require__(3485);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -70527,12 +72843,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 599:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -70734,14 +73050,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 2624:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveProps = __nccwpck_require__(8017);
+var utilFlowIndentCheck = __nccwpck_require__(4437);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -70792,7 +73108,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 1462:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -70838,19 +73154,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 692:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var resolveEnd = __nccwpck_require__(1462);
+var resolveProps = __nccwpck_require__(8017);
+var utilContainsNewline = __nccwpck_require__(6761);
+var utilMapIncludes = __nccwpck_require__(3485);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -71054,13 +73370,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 7120:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var Scalar = __nccwpck_require__(9271);
+var resolveEnd = __nccwpck_require__(1462);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -71289,7 +73605,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 8017:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -71444,7 +73760,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 9499:
+/***/ 6761:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -71487,7 +73803,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 9933:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -71522,12 +73838,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 4437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(9499);
+var utilContainsNewline = __nccwpck_require__(6761);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -71546,12 +73862,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 3485:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -71568,22 +73884,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 3021:
+/***/ 5755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(6424);
-var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(6829);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var Alias = __nccwpck_require__(9671);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var toJS = __nccwpck_require__(3709);
+var Schema = __nccwpck_require__(4902);
+var stringifyDocument = __nccwpck_require__(5719);
+var anchors = __nccwpck_require__(5702);
+var applyReviver = __nccwpck_require__(2703);
+var createNode = __nccwpck_require__(9462);
+var directives = __nccwpck_require__(8144);
 
 class Document {
     constructor(value, replacer, options) {
@@ -71912,13 +74228,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 5702:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(2617);
+var visit = __nccwpck_require__(4801);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -71995,7 +74311,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 2703:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -72059,14 +74375,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 9462:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -72156,13 +74472,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 8144:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(2617);
+var visit = __nccwpck_require__(4801);
 
 const escapeChars = {
     '!': '%21',
@@ -72341,7 +74657,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 2130:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -72410,28 +74726,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 3645:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var composer = __nccwpck_require__(2750);
+var Document = __nccwpck_require__(5755);
+var Schema = __nccwpck_require__(4902);
+var errors = __nccwpck_require__(2130);
+var Alias = __nccwpck_require__(9671);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var cst = __nccwpck_require__(3427);
+var lexer = __nccwpck_require__(795);
+var lineCounter = __nccwpck_require__(9706);
+var parser = __nccwpck_require__(7374);
+var publicApi = __nccwpck_require__(6205);
+var visit = __nccwpck_require__(4801);
 
 
 
@@ -72468,7 +74784,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 9923:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -72494,16 +74810,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 4065:
+/***/ 9671:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var anchors = __nccwpck_require__(5702);
+var visit = __nccwpck_require__(4801);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
+var toJS = __nccwpck_require__(3709);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -72621,14 +74937,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 6039:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(9462);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -72779,14 +75095,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 4615:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var applyReviver = __nccwpck_require__(2703);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
 
 class NodeBase {
     constructor(type) {
@@ -72826,15 +75142,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 2815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(9462);
+var stringifyPair = __nccwpck_require__(1174);
+var addPairToJSMap = __nccwpck_require__(614);
+var identity = __nccwpck_require__(2617);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -72872,14 +75188,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 9271:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var identity = __nccwpck_require__(2617);
+var Node = __nccwpck_require__(4615);
+var toJS = __nccwpck_require__(3709);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -72906,17 +75222,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 2448:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(8454);
+var addPairToJSMap = __nccwpck_require__(614);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -73060,17 +75376,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 5125:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(6424);
+var createNode = __nccwpck_require__(9462);
+var stringifyCollection = __nccwpck_require__(8454);
+var Collection = __nccwpck_require__(6039);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var toJS = __nccwpck_require__(3709);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -73182,16 +75498,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 614:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
-var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var log = __nccwpck_require__(9923);
+var merge = __nccwpck_require__(2610);
+var stringify = __nccwpck_require__(9666);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -73254,7 +75570,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 2617:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -73314,12 +75630,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 6424:
+/***/ 3709:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -73360,15 +75676,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 8564:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(599);
+var resolveFlowScalar = __nccwpck_require__(7120);
+var errors = __nccwpck_require__(2130);
+var stringifyString = __nccwpck_require__(6179);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -73585,7 +75901,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 7455:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -73655,7 +75971,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 4257:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -73761,14 +76077,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 3461:
+/***/ 3427:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(8564);
+var cstStringify = __nccwpck_require__(7455);
+var cstVisit = __nccwpck_require__(4257);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -73880,12 +76196,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 795:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(3461);
+var cst = __nccwpck_require__(3427);
 
 /*
 START -> stream
@@ -74610,7 +76926,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 9706:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -74658,14 +76974,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 3456:
+/***/ 7374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var cst = __nccwpck_require__(3427);
+var lexer = __nccwpck_require__(795);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -75645,18 +77961,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 6205:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
+var composer = __nccwpck_require__(2750);
+var Document = __nccwpck_require__(5755);
+var errors = __nccwpck_require__(2130);
+var log = __nccwpck_require__(9923);
+var identity = __nccwpck_require__(2617);
+var lineCounter = __nccwpck_require__(9706);
+var parser = __nccwpck_require__(7374);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -75759,16 +78075,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 4902:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var identity = __nccwpck_require__(2617);
+var map = __nccwpck_require__(8229);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var tags = __nccwpck_require__(1656);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -75805,13 +78121,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 8229:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(2617);
+var YAMLMap = __nccwpck_require__(2448);
 
 const map = {
     collection: 'map',
@@ -75831,12 +78147,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 7890:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 const nullTag = {
     identify: value => value == null,
@@ -75855,13 +78171,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 1706:
+/***/ 2400:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(2617);
+var YAMLSeq = __nccwpck_require__(5125);
 
 const seq = {
     collection: 'seq',
@@ -75881,12 +78197,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 2374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(6179);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -75904,12 +78220,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 1477:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -75932,13 +78248,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 8251:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(9271);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -75986,12 +78302,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 7052:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -76035,18 +78351,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 4810:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var bool = __nccwpck_require__(1477);
+var float = __nccwpck_require__(8251);
+var int = __nccwpck_require__(7052);
 
 const schema = [
     map.map,
@@ -76067,14 +78383,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 7925:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
+var Scalar = __nccwpck_require__(9271);
+var map = __nccwpck_require__(8229);
+var seq = __nccwpck_require__(2400);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -76138,27 +78454,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 1656:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var bool = __nccwpck_require__(1477);
+var float = __nccwpck_require__(8251);
+var int = __nccwpck_require__(7052);
+var schema = __nccwpck_require__(4810);
+var schema$1 = __nccwpck_require__(7925);
+var binary = __nccwpck_require__(6817);
+var merge = __nccwpck_require__(2610);
+var omap = __nccwpck_require__(61);
+var pairs = __nccwpck_require__(7815);
+var schema$2 = __nccwpck_require__(7755);
+var set = __nccwpck_require__(9138);
+var timestamp = __nccwpck_require__(6282);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -76244,14 +78560,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 6817:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var Scalar = __nccwpck_require__(9271);
+var stringifyString = __nccwpck_require__(6179);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -76321,12 +78637,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 3260:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(9271);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -76357,13 +78673,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 396:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(9271);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -76414,12 +78730,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 5883:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -76497,13 +78813,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 2610:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -76575,16 +78891,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 61:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(2617);
+var toJS = __nccwpck_require__(3709);
+var YAMLMap = __nccwpck_require__(2448);
+var YAMLSeq = __nccwpck_require__(5125);
+var pairs = __nccwpck_require__(7815);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -76659,15 +78975,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 7815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var Scalar = __nccwpck_require__(9271);
+var YAMLSeq = __nccwpck_require__(5125);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -76748,24 +79064,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 7755:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var map = __nccwpck_require__(8229);
+var _null = __nccwpck_require__(7890);
+var seq = __nccwpck_require__(2400);
+var string = __nccwpck_require__(2374);
+var binary = __nccwpck_require__(6817);
+var bool = __nccwpck_require__(3260);
+var float = __nccwpck_require__(396);
+var int = __nccwpck_require__(5883);
+var merge = __nccwpck_require__(2610);
+var omap = __nccwpck_require__(61);
+var pairs = __nccwpck_require__(7815);
+var set = __nccwpck_require__(9138);
+var timestamp = __nccwpck_require__(6282);
 
 const schema = [
     map.map,
@@ -76796,14 +79112,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 9138:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(2617);
+var Pair = __nccwpck_require__(2815);
+var YAMLMap = __nccwpck_require__(2448);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -76899,12 +79215,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4371:
+/***/ 6282:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2491);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -77011,7 +79327,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 7089:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -77169,15 +79485,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 2148:
+/***/ 9666:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(5702);
+var identity = __nccwpck_require__(2617);
+var stringifyComment = __nccwpck_require__(9330);
+var stringifyString = __nccwpck_require__(6179);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -77308,14 +79624,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 8454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -77470,7 +79786,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 9330:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -77501,14 +79817,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 5719:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -77595,7 +79911,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 2491:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -77629,15 +79945,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 1174:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(2617);
+var Scalar = __nccwpck_require__(9271);
+var stringify = __nccwpck_require__(9666);
+var stringifyComment = __nccwpck_require__(9330);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -77788,13 +80104,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 6179:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(9271);
+var foldFlowLines = __nccwpck_require__(7089);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -78133,12 +80449,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 4801:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(2617);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -78376,7 +80692,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 1813:
+/***/ 7290:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec":{"source":"iana"},"application/3gpdash-qoe-report+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/3gpp-ims+xml":{"source":"iana","compressible":true},"application/3gpphal+json":{"source":"iana","compressible":true},"application/3gpphalforms+json":{"source":"iana","compressible":true},"application/a2l":{"source":"iana"},"application/ace+cbor":{"source":"iana"},"application/activemessage":{"source":"iana"},"application/activity+json":{"source":"iana","compressible":true},"application/alto-costmap+json":{"source":"iana","compressible":true},"application/alto-costmapfilter+json":{"source":"iana","compressible":true},"application/alto-directory+json":{"source":"iana","compressible":true},"application/alto-endpointcost+json":{"source":"iana","compressible":true},"application/alto-endpointcostparams+json":{"source":"iana","compressible":true},"application/alto-endpointprop+json":{"source":"iana","compressible":true},"application/alto-endpointpropparams+json":{"source":"iana","compressible":true},"application/alto-error+json":{"source":"iana","compressible":true},"application/alto-networkmap+json":{"source":"iana","compressible":true},"application/alto-networkmapfilter+json":{"source":"iana","compressible":true},"application/alto-updatestreamcontrol+json":{"source":"iana","compressible":true},"application/alto-updatestreamparams+json":{"source":"iana","compressible":true},"application/aml":{"source":"iana"},"application/andrew-inset":{"source":"iana","extensions":["ez"]},"application/applefile":{"source":"iana"},"application/applixware":{"source":"apache","extensions":["aw"]},"application/at+jwt":{"source":"iana"},"application/atf":{"source":"iana"},"application/atfx":{"source":"iana"},"application/atom+xml":{"source":"iana","compressible":true,"extensions":["atom"]},"application/atomcat+xml":{"source":"iana","compressible":true,"extensions":["atomcat"]},"application/atomdeleted+xml":{"source":"iana","compressible":true,"extensions":["atomdeleted"]},"application/atomicmail":{"source":"iana"},"application/atomsvc+xml":{"source":"iana","compressible":true,"extensions":["atomsvc"]},"application/atsc-dwd+xml":{"source":"iana","compressible":true,"extensions":["dwd"]},"application/atsc-dynamic-event-message":{"source":"iana"},"application/atsc-held+xml":{"source":"iana","compressible":true,"extensions":["held"]},"application/atsc-rdt+json":{"source":"iana","compressible":true},"application/atsc-rsat+xml":{"source":"iana","compressible":true,"extensions":["rsat"]},"application/atxml":{"source":"iana"},"application/auth-policy+xml":{"source":"iana","compressible":true},"application/bacnet-xdd+zip":{"source":"iana","compressible":false},"application/batch-smtp":{"source":"iana"},"application/bdoc":{"compressible":false,"extensions":["bdoc"]},"application/beep+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/calendar+json":{"source":"iana","compressible":true},"application/calendar+xml":{"source":"iana","compressible":true,"extensions":["xcs"]},"application/call-completion":{"source":"iana"},"application/cals-1840":{"source":"iana"},"application/captive+json":{"source":"iana","compressible":true},"application/cbor":{"source":"iana"},"application/cbor-seq":{"source":"iana"},"application/cccex":{"source":"iana"},"application/ccmp+xml":{"source":"iana","compressible":true},"application/ccxml+xml":{"source":"iana","compressible":true,"extensions":["ccxml"]},"application/cdfx+xml":{"source":"iana","compressible":true,"extensions":["cdfx"]},"application/cdmi-capability":{"source":"iana","extensions":["cdmia"]},"application/cdmi-container":{"source":"iana","extensions":["cdmic"]},"application/cdmi-domain":{"source":"iana","extensions":["cdmid"]},"application/cdmi-object":{"source":"iana","extensions":["cdmio"]},"application/cdmi-queue":{"source":"iana","extensions":["cdmiq"]},"application/cdni":{"source":"iana"},"application/cea":{"source":"iana"},"application/cea-2018+xml":{"source":"iana","compressible":true},"application/cellml+xml":{"source":"iana","compressible":true},"application/cfw":{"source":"iana"},"application/city+json":{"source":"iana","compressible":true},"application/clr":{"source":"iana"},"application/clue+xml":{"source":"iana","compressible":true},"application/clue_info+xml":{"source":"iana","compressible":true},"application/cms":{"source":"iana"},"application/cnrp+xml":{"source":"iana","compressible":true},"application/coap-group+json":{"source":"iana","compressible":true},"application/coap-payload":{"source":"iana"},"application/commonground":{"source":"iana"},"application/conference-info+xml":{"source":"iana","compressible":true},"application/cose":{"source":"iana"},"application/cose-key":{"source":"iana"},"application/cose-key-set":{"source":"iana"},"application/cpl+xml":{"source":"iana","compressible":true,"extensions":["cpl"]},"application/csrattrs":{"source":"iana"},"application/csta+xml":{"source":"iana","compressible":true},"application/cstadata+xml":{"source":"iana","compressible":true},"application/csvm+json":{"source":"iana","compressible":true},"application/cu-seeme":{"source":"apache","extensions":["cu"]},"application/cwt":{"source":"iana"},"application/cybercash":{"source":"iana"},"application/dart":{"compressible":true},"application/dash+xml":{"source":"iana","compressible":true,"extensions":["mpd"]},"application/dash-patch+xml":{"source":"iana","compressible":true,"extensions":["mpp"]},"application/dashdelta":{"source":"iana"},"application/davmount+xml":{"source":"iana","compressible":true,"extensions":["davmount"]},"application/dca-rft":{"source":"iana"},"application/dcd":{"source":"iana"},"application/dec-dx":{"source":"iana"},"application/dialog-info+xml":{"source":"iana","compressible":true},"application/dicom":{"source":"iana"},"application/dicom+json":{"source":"iana","compressible":true},"application/dicom+xml":{"source":"iana","compressible":true},"application/dii":{"source":"iana"},"application/dit":{"source":"iana"},"application/dns":{"source":"iana"},"application/dns+json":{"source":"iana","compressible":true},"application/dns-message":{"source":"iana"},"application/docbook+xml":{"source":"apache","compressible":true,"extensions":["dbk"]},"application/dots+cbor":{"source":"iana"},"application/dskpp+xml":{"source":"iana","compressible":true},"application/dssc+der":{"source":"iana","extensions":["dssc"]},"application/dssc+xml":{"source":"iana","compressible":true,"extensions":["xdssc"]},"application/dvcs":{"source":"iana"},"application/ecmascript":{"source":"iana","compressible":true,"extensions":["es","ecma"]},"application/edi-consent":{"source":"iana"},"application/edi-x12":{"source":"iana","compressible":false},"application/edifact":{"source":"iana","compressible":false},"application/efi":{"source":"iana"},"application/elm+json":{"source":"iana","charset":"UTF-8","compressible":true},"application/elm+xml":{"source":"iana","compressible":true},"application/emergencycalldata.cap+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/emergencycalldata.comment+xml":{"source":"iana","compressible":true},"application/emergencycalldata.control+xml":{"source":"iana","compressible":true},"application/emergencycalldata.deviceinfo+xml":{"source":"iana","compressible":true},"application/emergencycalldata.ecall.msd":{"source":"iana"},"application/emergencycalldata.providerinfo+xml":{"source":"iana","compressible":true},"application/emergencycalldata.serviceinfo+xml":{"source":"iana","compressible":true},"application/emergencycalldata.subscriberinfo+xml":{"source":"iana","compressible":true},"application/emergencycalldata.veds+xml":{"source":"iana","compressible":true},"application/emma+xml":{"source":"iana","compressible":true,"extensions":["emma"]},"application/emotionml+xml":{"source":"iana","compressible":true,"extensions":["emotionml"]},"application/encaprtp":{"source":"iana"},"application/epp+xml":{"source":"iana","compressible":true},"application/epub+zip":{"source":"iana","compressible":false,"extensions":["epub"]},"application/eshop":{"source":"iana"},"application/exi":{"source":"iana","extensions":["exi"]},"application/expect-ct-report+json":{"source":"iana","compressible":true},"application/express":{"source":"iana","extensions":["exp"]},"application/fastinfoset":{"source":"iana"},"application/fastsoap":{"source":"iana"},"application/fdt+xml":{"source":"iana","compressible":true,"extensions":["fdt"]},"application/fhir+json":{"source":"iana","charset":"UTF-8","compressible":true},"application/fhir+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/fido.trusted-apps+json":{"compressible":true},"application/fits":{"source":"iana"},"application/flexfec":{"source":"iana"},"application/font-sfnt":{"source":"iana"},"application/font-tdpfr":{"source":"iana","extensions":["pfr"]},"application/font-woff":{"source":"iana","compressible":false},"application/framework-attributes+xml":{"source":"iana","compressible":true},"application/geo+json":{"source":"iana","compressible":true,"extensions":["geojson"]},"application/geo+json-seq":{"source":"iana"},"application/geopackage+sqlite3":{"source":"iana"},"application/geoxacml+xml":{"source":"iana","compressible":true},"application/gltf-buffer":{"source":"iana"},"application/gml+xml":{"source":"iana","compressible":true,"extensions":["gml"]},"application/gpx+xml":{"source":"apache","compressible":true,"extensions":["gpx"]},"application/gxf":{"source":"apache","extensions":["gxf"]},"application/gzip":{"source":"iana","compressible":false,"extensions":["gz"]},"application/h224":{"source":"iana"},"application/held+xml":{"source":"iana","compressible":true},"application/hjson":{"extensions":["hjson"]},"application/http":{"source":"iana"},"application/hyperstudio":{"source":"iana","extensions":["stk"]},"application/ibe-key-request+xml":{"source":"iana","compressible":true},"application/ibe-pkg-reply+xml":{"source":"iana","compressible":true},"application/ibe-pp-data":{"source":"iana"},"application/iges":{"source":"iana"},"application/im-iscomposing+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/index":{"source":"iana"},"application/index.cmd":{"source":"iana"},"application/index.obj":{"source":"iana"},"application/index.response":{"source":"iana"},"application/index.vnd":{"source":"iana"},"application/inkml+xml":{"source":"iana","compressible":true,"extensions":["ink","inkml"]},"application/iotp":{"source":"iana"},"application/ipfix":{"source":"iana","extensions":["ipfix"]},"application/ipp":{"source":"iana"},"application/isup":{"source":"iana"},"application/its+xml":{"source":"iana","compressible":true,"extensions":["its"]},"application/java-archive":{"source":"apache","compressible":false,"extensions":["jar","war","ear"]},"application/java-serialized-object":{"source":"apache","compressible":false,"extensions":["ser"]},"application/java-vm":{"source":"apache","compressible":false,"extensions":["class"]},"application/javascript":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["js","mjs"]},"application/jf2feed+json":{"source":"iana","compressible":true},"application/jose":{"source":"iana"},"application/jose+json":{"source":"iana","compressible":true},"application/jrd+json":{"source":"iana","compressible":true},"application/jscalendar+json":{"source":"iana","compressible":true},"application/json":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["json","map"]},"application/json-patch+json":{"source":"iana","compressible":true},"application/json-seq":{"source":"iana"},"application/json5":{"extensions":["json5"]},"application/jsonml+json":{"source":"apache","compressible":true,"extensions":["jsonml"]},"application/jwk+json":{"source":"iana","compressible":true},"application/jwk-set+json":{"source":"iana","compressible":true},"application/jwt":{"source":"iana"},"application/kpml-request+xml":{"source":"iana","compressible":true},"application/kpml-response+xml":{"source":"iana","compressible":true},"application/ld+json":{"source":"iana","compressible":true,"extensions":["jsonld"]},"application/lgr+xml":{"source":"iana","compressible":true,"extensions":["lgr"]},"application/link-format":{"source":"iana"},"application/load-control+xml":{"source":"iana","compressible":true},"application/lost+xml":{"source":"iana","compressible":true,"extensions":["lostxml"]},"application/lostsync+xml":{"source":"iana","compressible":true},"application/lpf+zip":{"source":"iana","compressible":false},"application/lxf":{"source":"iana"},"application/mac-binhex40":{"source":"iana","extensions":["hqx"]},"application/mac-compactpro":{"source":"apache","extensions":["cpt"]},"application/macwriteii":{"source":"iana"},"application/mads+xml":{"source":"iana","compressible":true,"extensions":["mads"]},"application/manifest+json":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["webmanifest"]},"application/marc":{"source":"iana","extensions":["mrc"]},"application/marcxml+xml":{"source":"iana","compressible":true,"extensions":["mrcx"]},"application/mathematica":{"source":"iana","extensions":["ma","nb","mb"]},"application/mathml+xml":{"source":"iana","compressible":true,"extensions":["mathml"]},"application/mathml-content+xml":{"source":"iana","compressible":true},"application/mathml-presentation+xml":{"source":"iana","compressible":true},"application/mbms-associated-procedure-description+xml":{"source":"iana","compressible":true},"application/mbms-deregister+xml":{"source":"iana","compressible":true},"application/mbms-envelope+xml":{"source":"iana","compressible":true},"application/mbms-msk+xml":{"source":"iana","compressible":true},"application/mbms-msk-response+xml":{"source":"iana","compressible":true},"application/mbms-protection-description+xml":{"source":"iana","compressible":true},"application/mbms-reception-report+xml":{"source":"iana","compressible":true},"application/mbms-register+xml":{"source":"iana","compressible":true},"application/mbms-register-response+xml":{"source":"iana","compressible":true},"application/mbms-schedule+xml":{"source":"iana","compressible":true},"application/mbms-user-service-description+xml":{"source":"iana","compressible":true},"application/mbox":{"source":"iana","extensions":["mbox"]},"application/media-policy-dataset+xml":{"source":"iana","compressible":true,"extensions":["mpf"]},"application/media_control+xml":{"source":"iana","compressible":true},"application/mediaservercontrol+xml":{"source":"iana","compressible":true,"extensions":["mscml"]},"application/merge-patch+json":{"source":"iana","compressible":true},"application/metalink+xml":{"source":"apache","compressible":true,"extensions":["metalink"]},"application/metalink4+xml":{"source":"iana","compressible":true,"extensions":["meta4"]},"application/mets+xml":{"source":"iana","compressible":true,"extensions":["mets"]},"application/mf4":{"source":"iana"},"application/mikey":{"source":"iana"},"application/mipc":{"source":"iana"},"application/missing-blocks+cbor-seq":{"source":"iana"},"application/mmt-aei+xml":{"source":"iana","compressible":true,"extensions":["maei"]},"application/mmt-usd+xml":{"source":"iana","compressible":true,"extensions":["musd"]},"application/mods+xml":{"source":"iana","compressible":true,"extensions":["mods"]},"application/moss-keys":{"source":"iana"},"application/moss-signature":{"source":"iana"},"application/mosskey-data":{"source":"iana"},"application/mosskey-request":{"source":"iana"},"application/mp21":{"source":"iana","extensions":["m21","mp21"]},"application/mp4":{"source":"iana","extensions":["mp4s","m4p"]},"application/mpeg4-generic":{"source":"iana"},"application/mpeg4-iod":{"source":"iana"},"application/mpeg4-iod-xmt":{"source":"iana"},"application/mrb-consumer+xml":{"source":"iana","compressible":true},"application/mrb-publish+xml":{"source":"iana","compressible":true},"application/msc-ivr+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/msc-mixer+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/msword":{"source":"iana","compressible":false,"extensions":["doc","dot"]},"application/mud+json":{"source":"iana","compressible":true},"application/multipart-core":{"source":"iana"},"application/mxf":{"source":"iana","extensions":["mxf"]},"application/n-quads":{"source":"iana","extensions":["nq"]},"application/n-triples":{"source":"iana","extensions":["nt"]},"application/nasdata":{"source":"iana"},"application/news-checkgroups":{"source":"iana","charset":"US-ASCII"},"application/news-groupinfo":{"source":"iana","charset":"US-ASCII"},"application/news-transmission":{"source":"iana"},"application/nlsml+xml":{"source":"iana","compressible":true},"application/node":{"source":"iana","extensions":["cjs"]},"application/nss":{"source":"iana"},"application/oauth-authz-req+jwt":{"source":"iana"},"application/oblivious-dns-message":{"source":"iana"},"application/ocsp-request":{"source":"iana"},"application/ocsp-response":{"source":"iana"},"application/octet-stream":{"source":"iana","compressible":false,"extensions":["bin","dms","lrf","mar","so","dist","distz","pkg","bpk","dump","elc","deploy","exe","dll","deb","dmg","iso","img","msi","msp","msm","buffer"]},"application/oda":{"source":"iana","extensions":["oda"]},"application/odm+xml":{"source":"iana","compressible":true},"application/odx":{"source":"iana"},"application/oebps-package+xml":{"source":"iana","compressible":true,"extensions":["opf"]},"application/ogg":{"source":"iana","compressible":false,"extensions":["ogx"]},"application/omdoc+xml":{"source":"apache","compressible":true,"extensions":["omdoc"]},"application/onenote":{"source":"apache","extensions":["onetoc","onetoc2","onetmp","onepkg"]},"application/opc-nodeset+xml":{"source":"iana","compressible":true},"application/oscore":{"source":"iana"},"application/oxps":{"source":"iana","extensions":["oxps"]},"application/p21":{"source":"iana"},"application/p21+zip":{"source":"iana","compressible":false},"application/p2p-overlay+xml":{"source":"iana","compressible":true,"extensions":["relo"]},"application/parityfec":{"source":"iana"},"application/passport":{"source":"iana"},"application/patch-ops-error+xml":{"source":"iana","compressible":true,"extensions":["xer"]},"application/pdf":{"source":"iana","compressible":false,"extensions":["pdf"]},"application/pdx":{"source":"iana"},"application/pem-certificate-chain":{"source":"iana"},"application/pgp-encrypted":{"source":"iana","compressible":false,"extensions":["pgp"]},"application/pgp-keys":{"source":"iana","extensions":["asc"]},"application/pgp-signature":{"source":"iana","extensions":["asc","sig"]},"application/pics-rules":{"source":"apache","extensions":["prf"]},"application/pidf+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/pidf-diff+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/pkcs10":{"source":"iana","extensions":["p10"]},"application/pkcs12":{"source":"iana"},"application/pkcs7-mime":{"source":"iana","extensions":["p7m","p7c"]},"application/pkcs7-signature":{"source":"iana","extensions":["p7s"]},"application/pkcs8":{"source":"iana","extensions":["p8"]},"application/pkcs8-encrypted":{"source":"iana"},"application/pkix-attr-cert":{"source":"iana","extensions":["ac"]},"application/pkix-cert":{"source":"iana","extensions":["cer"]},"application/pkix-crl":{"source":"iana","extensions":["crl"]},"application/pkix-pkipath":{"source":"iana","extensions":["pkipath"]},"application/pkixcmp":{"source":"iana","extensions":["pki"]},"application/pls+xml":{"source":"iana","compressible":true,"extensions":["pls"]},"application/poc-settings+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/postscript":{"source":"iana","compressible":true,"extensions":["ai","eps","ps"]},"application/ppsp-tracker+json":{"source":"iana","compressible":true},"application/problem+json":{"source":"iana","compressible":true},"application/problem+xml":{"source":"iana","compressible":true},"application/provenance+xml":{"source":"iana","compressible":true,"extensions":["provx"]},"application/prs.alvestrand.titrax-sheet":{"source":"iana"},"application/prs.cww":{"source":"iana","extensions":["cww"]},"application/prs.cyn":{"source":"iana","charset":"7-BIT"},"application/prs.hpub+zip":{"source":"iana","compressible":false},"application/prs.nprend":{"source":"iana"},"application/prs.plucker":{"source":"iana"},"application/prs.rdf-xml-crypt":{"source":"iana"},"application/prs.xsf+xml":{"source":"iana","compressible":true},"application/pskc+xml":{"source":"iana","compressible":true,"extensions":["pskcxml"]},"application/pvd+json":{"source":"iana","compressible":true},"application/qsig":{"source":"iana"},"application/raml+yaml":{"compressible":true,"extensions":["raml"]},"application/raptorfec":{"source":"iana"},"application/rdap+json":{"source":"iana","compressible":true},"application/rdf+xml":{"source":"iana","compressible":true,"extensions":["rdf","owl"]},"application/reginfo+xml":{"source":"iana","compressible":true,"extensions":["rif"]},"application/relax-ng-compact-syntax":{"source":"iana","extensions":["rnc"]},"application/remote-printing":{"source":"iana"},"application/reputon+json":{"source":"iana","compressible":true},"application/resource-lists+xml":{"source":"iana","compressible":true,"extensions":["rl"]},"application/resource-lists-diff+xml":{"source":"iana","compressible":true,"extensions":["rld"]},"application/rfc+xml":{"source":"iana","compressible":true},"application/riscos":{"source":"iana"},"application/rlmi+xml":{"source":"iana","compressible":true},"application/rls-services+xml":{"source":"iana","compressible":true,"extensions":["rs"]},"application/route-apd+xml":{"source":"iana","compressible":true,"extensions":["rapd"]},"application/route-s-tsid+xml":{"source":"iana","compressible":true,"extensions":["sls"]},"application/route-usd+xml":{"source":"iana","compressible":true,"extensions":["rusd"]},"application/rpki-ghostbusters":{"source":"iana","extensions":["gbr"]},"application/rpki-manifest":{"source":"iana","extensions":["mft"]},"application/rpki-publication":{"source":"iana"},"application/rpki-roa":{"source":"iana","extensions":["roa"]},"application/rpki-updown":{"source":"iana"},"application/rsd+xml":{"source":"apache","compressible":true,"extensions":["rsd"]},"application/rss+xml":{"source":"apache","compressible":true,"extensions":["rss"]},"application/rtf":{"source":"iana","compressible":true,"extensions":["rtf"]},"application/rtploopback":{"source":"iana"},"application/rtx":{"source":"iana"},"application/samlassertion+xml":{"source":"iana","compressible":true},"application/samlmetadata+xml":{"source":"iana","compressible":true},"application/sarif+json":{"source":"iana","compressible":true},"application/sarif-external-properties+json":{"source":"iana","compressible":true},"application/sbe":{"source":"iana"},"application/sbml+xml":{"source":"iana","compressible":true,"extensions":["sbml"]},"application/scaip+xml":{"source":"iana","compressible":true},"application/scim+json":{"source":"iana","compressible":true},"application/scvp-cv-request":{"source":"iana","extensions":["scq"]},"application/scvp-cv-response":{"source":"iana","extensions":["scs"]},"application/scvp-vp-request":{"source":"iana","extensions":["spq"]},"application/scvp-vp-response":{"source":"iana","extensions":["spp"]},"application/sdp":{"source":"iana","extensions":["sdp"]},"application/secevent+jwt":{"source":"iana"},"application/senml+cbor":{"source":"iana"},"application/senml+json":{"source":"iana","compressible":true},"application/senml+xml":{"source":"iana","compressible":true,"extensions":["senmlx"]},"application/senml-etch+cbor":{"source":"iana"},"application/senml-etch+json":{"source":"iana","compressible":true},"application/senml-exi":{"source":"iana"},"application/sensml+cbor":{"source":"iana"},"application/sensml+json":{"source":"iana","compressible":true},"application/sensml+xml":{"source":"iana","compressible":true,"extensions":["sensmlx"]},"application/sensml-exi":{"source":"iana"},"application/sep+xml":{"source":"iana","compressible":true},"application/sep-exi":{"source":"iana"},"application/session-info":{"source":"iana"},"application/set-payment":{"source":"iana"},"application/set-payment-initiation":{"source":"iana","extensions":["setpay"]},"application/set-registration":{"source":"iana"},"application/set-registration-initiation":{"source":"iana","extensions":["setreg"]},"application/sgml":{"source":"iana"},"application/sgml-open-catalog":{"source":"iana"},"application/shf+xml":{"source":"iana","compressible":true,"extensions":["shf"]},"application/sieve":{"source":"iana","extensions":["siv","sieve"]},"application/simple-filter+xml":{"source":"iana","compressible":true},"application/simple-message-summary":{"source":"iana"},"application/simplesymbolcontainer":{"source":"iana"},"application/sipc":{"source":"iana"},"application/slate":{"source":"iana"},"application/smil":{"source":"iana"},"application/smil+xml":{"source":"iana","compressible":true,"extensions":["smi","smil"]},"application/smpte336m":{"source":"iana"},"application/soap+fastinfoset":{"source":"iana"},"application/soap+xml":{"source":"iana","compressible":true},"application/sparql-query":{"source":"iana","extensions":["rq"]},"application/sparql-results+xml":{"source":"iana","compressible":true,"extensions":["srx"]},"application/spdx+json":{"source":"iana","compressible":true},"application/spirits-event+xml":{"source":"iana","compressible":true},"application/sql":{"source":"iana"},"application/srgs":{"source":"iana","extensions":["gram"]},"application/srgs+xml":{"source":"iana","compressible":true,"extensions":["grxml"]},"application/sru+xml":{"source":"iana","compressible":true,"extensions":["sru"]},"application/ssdl+xml":{"source":"apache","compressible":true,"extensions":["ssdl"]},"application/ssml+xml":{"source":"iana","compressible":true,"extensions":["ssml"]},"application/stix+json":{"source":"iana","compressible":true},"application/swid+xml":{"source":"iana","compressible":true,"extensions":["swidtag"]},"application/tamp-apex-update":{"source":"iana"},"application/tamp-apex-update-confirm":{"source":"iana"},"application/tamp-community-update":{"source":"iana"},"application/tamp-community-update-confirm":{"source":"iana"},"application/tamp-error":{"source":"iana"},"application/tamp-sequence-adjust":{"source":"iana"},"application/tamp-sequence-adjust-confirm":{"source":"iana"},"application/tamp-status-query":{"source":"iana"},"application/tamp-status-response":{"source":"iana"},"application/tamp-update":{"source":"iana"},"application/tamp-update-confirm":{"source":"iana"},"application/tar":{"compressible":true},"application/taxii+json":{"source":"iana","compressible":true},"application/td+json":{"source":"iana","compressible":true},"application/tei+xml":{"source":"iana","compressible":true,"extensions":["tei","teicorpus"]},"application/tetra_isi":{"source":"iana"},"application/thraud+xml":{"source":"iana","compressible":true,"extensions":["tfi"]},"application/timestamp-query":{"source":"iana"},"application/timestamp-reply":{"source":"iana"},"application/timestamped-data":{"source":"iana","extensions":["tsd"]},"application/tlsrpt+gzip":{"source":"iana"},"application/tlsrpt+json":{"source":"iana","compressible":true},"application/tnauthlist":{"source":"iana"},"application/token-introspection+jwt":{"source":"iana"},"application/toml":{"compressible":true,"extensions":["toml"]},"application/trickle-ice-sdpfrag":{"source":"iana"},"application/trig":{"source":"iana","extensions":["trig"]},"application/ttml+xml":{"source":"iana","compressible":true,"extensions":["ttml"]},"application/tve-trigger":{"source":"iana"},"application/tzif":{"source":"iana"},"application/tzif-leap":{"source":"iana"},"application/ubjson":{"compressible":false,"extensions":["ubj"]},"application/ulpfec":{"source":"iana"},"application/urc-grpsheet+xml":{"source":"iana","compressible":true},"application/urc-ressheet+xml":{"source":"iana","compressible":true,"extensions":["rsheet"]},"application/urc-targetdesc+xml":{"source":"iana","compressible":true,"extensions":["td"]},"application/urc-uisocketdesc+xml":{"source":"iana","compressible":true},"application/vcard+json":{"source":"iana","compressible":true},"application/vcard+xml":{"source":"iana","compressible":true},"application/vemmi":{"source":"iana"},"application/vividence.scriptfile":{"source":"apache"},"application/vnd.1000minds.decision-model+xml":{"source":"iana","compressible":true,"extensions":["1km"]},"application/vnd.3gpp-prose+xml":{"source":"iana","compressible":true},"application/vnd.3gpp-prose-pc3ch+xml":{"source":"iana","compressible":true},"application/vnd.3gpp-v2x-local-service-information":{"source":"iana"},"application/vnd.3gpp.5gnas":{"source":"iana"},"application/vnd.3gpp.access-transfer-events+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.bsf+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.gmop+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.gtpc":{"source":"iana"},"application/vnd.3gpp.interworking-data":{"source":"iana"},"application/vnd.3gpp.lpp":{"source":"iana"},"application/vnd.3gpp.mc-signalling-ear":{"source":"iana"},"application/vnd.3gpp.mcdata-affiliation-command+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcdata-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcdata-payload":{"source":"iana"},"application/vnd.3gpp.mcdata-service-config+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcdata-signalling":{"source":"iana"},"application/vnd.3gpp.mcdata-ue-config+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcdata-user-profile+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-affiliation-command+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-floor-request+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-location-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-mbms-usage-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-service-config+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-signed+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-ue-config+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-ue-init-config+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcptt-user-profile+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-affiliation-command+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-affiliation-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-location-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-mbms-usage-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-service-config+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-transmission-request+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-ue-config+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mcvideo-user-profile+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.mid-call+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.ngap":{"source":"iana"},"application/vnd.3gpp.pfcp":{"source":"iana"},"application/vnd.3gpp.pic-bw-large":{"source":"iana","extensions":["plb"]},"application/vnd.3gpp.pic-bw-small":{"source":"iana","extensions":["psb"]},"application/vnd.3gpp.pic-bw-var":{"source":"iana","extensions":["pvb"]},"application/vnd.3gpp.s1ap":{"source":"iana"},"application/vnd.3gpp.sms":{"source":"iana"},"application/vnd.3gpp.sms+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.srvcc-ext+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.srvcc-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.state-and-event-info+xml":{"source":"iana","compressible":true},"application/vnd.3gpp.ussd+xml":{"source":"iana","compressible":true},"application/vnd.3gpp2.bcmcsinfo+xml":{"source":"iana","compressible":true},"application/vnd.3gpp2.sms":{"source":"iana"},"application/vnd.3gpp2.tcap":{"source":"iana","extensions":["tcap"]},"application/vnd.3lightssoftware.imagescal":{"source":"iana"},"application/vnd.3m.post-it-notes":{"source":"iana","extensions":["pwn"]},"application/vnd.accpac.simply.aso":{"source":"iana","extensions":["aso"]},"application/vnd.accpac.simply.imp":{"source":"iana","extensions":["imp"]},"application/vnd.acucobol":{"source":"iana","extensions":["acu"]},"application/vnd.acucorp":{"source":"iana","extensions":["atc","acutc"]},"application/vnd.adobe.air-application-installer-package+zip":{"source":"apache","compressible":false,"extensions":["air"]},"application/vnd.adobe.flash.movie":{"source":"iana"},"application/vnd.adobe.formscentral.fcdt":{"source":"iana","extensions":["fcdt"]},"application/vnd.adobe.fxp":{"source":"iana","extensions":["fxp","fxpl"]},"application/vnd.adobe.partial-upload":{"source":"iana"},"application/vnd.adobe.xdp+xml":{"source":"iana","compressible":true,"extensions":["xdp"]},"application/vnd.adobe.xfdf":{"source":"iana","extensions":["xfdf"]},"application/vnd.aether.imp":{"source":"iana"},"application/vnd.afpc.afplinedata":{"source":"iana"},"application/vnd.afpc.afplinedata-pagedef":{"source":"iana"},"application/vnd.afpc.cmoca-cmresource":{"source":"iana"},"application/vnd.afpc.foca-charset":{"source":"iana"},"application/vnd.afpc.foca-codedfont":{"source":"iana"},"application/vnd.afpc.foca-codepage":{"source":"iana"},"application/vnd.afpc.modca":{"source":"iana"},"application/vnd.afpc.modca-cmtable":{"source":"iana"},"application/vnd.afpc.modca-formdef":{"source":"iana"},"application/vnd.afpc.modca-mediummap":{"source":"iana"},"application/vnd.afpc.modca-objectcontainer":{"source":"iana"},"application/vnd.afpc.modca-overlay":{"source":"iana"},"application/vnd.afpc.modca-pagesegment":{"source":"iana"},"application/vnd.age":{"source":"iana","extensions":["age"]},"application/vnd.ah-barcode":{"source":"iana"},"application/vnd.ahead.space":{"source":"iana","extensions":["ahead"]},"application/vnd.airzip.filesecure.azf":{"source":"iana","extensions":["azf"]},"application/vnd.airzip.filesecure.azs":{"source":"iana","extensions":["azs"]},"application/vnd.amadeus+json":{"source":"iana","compressible":true},"application/vnd.amazon.ebook":{"source":"apache","extensions":["azw"]},"application/vnd.amazon.mobi8-ebook":{"source":"iana"},"application/vnd.americandynamics.acc":{"source":"iana","extensions":["acc"]},"application/vnd.amiga.ami":{"source":"iana","extensions":["ami"]},"application/vnd.amundsen.maze+xml":{"source":"iana","compressible":true},"application/vnd.android.ota":{"source":"iana"},"application/vnd.android.package-archive":{"source":"apache","compressible":false,"extensions":["apk"]},"application/vnd.anki":{"source":"iana"},"application/vnd.anser-web-certificate-issue-initiation":{"source":"iana","extensions":["cii"]},"application/vnd.anser-web-funds-transfer-initiation":{"source":"apache","extensions":["fti"]},"application/vnd.antix.game-component":{"source":"iana","extensions":["atx"]},"application/vnd.apache.arrow.file":{"source":"iana"},"application/vnd.apache.arrow.stream":{"source":"iana"},"application/vnd.apache.thrift.binary":{"source":"iana"},"application/vnd.apache.thrift.compact":{"source":"iana"},"application/vnd.apache.thrift.json":{"source":"iana"},"application/vnd.api+json":{"source":"iana","compressible":true},"application/vnd.aplextor.warrp+json":{"source":"iana","compressible":true},"application/vnd.apothekende.reservation+json":{"source":"iana","compressible":true},"application/vnd.apple.installer+xml":{"source":"iana","compressible":true,"extensions":["mpkg"]},"application/vnd.apple.keynote":{"source":"iana","extensions":["key"]},"application/vnd.apple.mpegurl":{"source":"iana","extensions":["m3u8"]},"application/vnd.apple.numbers":{"source":"iana","extensions":["numbers"]},"application/vnd.apple.pages":{"source":"iana","extensions":["pages"]},"application/vnd.apple.pkpass":{"compressible":false,"extensions":["pkpass"]},"application/vnd.arastra.swi":{"source":"iana"},"application/vnd.aristanetworks.swi":{"source":"iana","extensions":["swi"]},"application/vnd.artisan+json":{"source":"iana","compressible":true},"application/vnd.artsquare":{"source":"iana"},"application/vnd.astraea-software.iota":{"source":"iana","extensions":["iota"]},"application/vnd.audiograph":{"source":"iana","extensions":["aep"]},"application/vnd.autopackage":{"source":"iana"},"application/vnd.avalon+json":{"source":"iana","compressible":true},"application/vnd.avistar+xml":{"source":"iana","compressible":true},"application/vnd.balsamiq.bmml+xml":{"source":"iana","compressible":true,"extensions":["bmml"]},"application/vnd.balsamiq.bmpr":{"source":"iana"},"application/vnd.banana-accounting":{"source":"iana"},"application/vnd.bbf.usp.error":{"source":"iana"},"application/vnd.bbf.usp.msg":{"source":"iana"},"application/vnd.bbf.usp.msg+json":{"source":"iana","compressible":true},"application/vnd.bekitzur-stech+json":{"source":"iana","compressible":true},"application/vnd.bint.med-content":{"source":"iana"},"application/vnd.biopax.rdf+xml":{"source":"iana","compressible":true},"application/vnd.blink-idb-value-wrapper":{"source":"iana"},"application/vnd.blueice.multipass":{"source":"iana","extensions":["mpm"]},"application/vnd.bluetooth.ep.oob":{"source":"iana"},"application/vnd.bluetooth.le.oob":{"source":"iana"},"application/vnd.bmi":{"source":"iana","extensions":["bmi"]},"application/vnd.bpf":{"source":"iana"},"application/vnd.bpf3":{"source":"iana"},"application/vnd.businessobjects":{"source":"iana","extensions":["rep"]},"application/vnd.byu.uapi+json":{"source":"iana","compressible":true},"application/vnd.cab-jscript":{"source":"iana"},"application/vnd.canon-cpdl":{"source":"iana"},"application/vnd.canon-lips":{"source":"iana"},"application/vnd.capasystems-pg+json":{"source":"iana","compressible":true},"application/vnd.cendio.thinlinc.clientconf":{"source":"iana"},"application/vnd.century-systems.tcp_stream":{"source":"iana"},"application/vnd.chemdraw+xml":{"source":"iana","compressible":true,"extensions":["cdxml"]},"application/vnd.chess-pgn":{"source":"iana"},"application/vnd.chipnuts.karaoke-mmd":{"source":"iana","extensions":["mmd"]},"application/vnd.ciedi":{"source":"iana"},"application/vnd.cinderella":{"source":"iana","extensions":["cdy"]},"application/vnd.cirpack.isdn-ext":{"source":"iana"},"application/vnd.citationstyles.style+xml":{"source":"iana","compressible":true,"extensions":["csl"]},"application/vnd.claymore":{"source":"iana","extensions":["cla"]},"application/vnd.cloanto.rp9":{"source":"iana","extensions":["rp9"]},"application/vnd.clonk.c4group":{"source":"iana","extensions":["c4g","c4d","c4f","c4p","c4u"]},"application/vnd.cluetrust.cartomobile-config":{"source":"iana","extensions":["c11amc"]},"application/vnd.cluetrust.cartomobile-config-pkg":{"source":"iana","extensions":["c11amz"]},"application/vnd.coffeescript":{"source":"iana"},"application/vnd.collabio.xodocuments.document":{"source":"iana"},"application/vnd.collabio.xodocuments.document-template":{"source":"iana"},"application/vnd.collabio.xodocuments.presentation":{"source":"iana"},"application/vnd.collabio.xodocuments.presentation-template":{"source":"iana"},"application/vnd.collabio.xodocuments.spreadsheet":{"source":"iana"},"application/vnd.collabio.xodocuments.spreadsheet-template":{"source":"iana"},"application/vnd.collection+json":{"source":"iana","compressible":true},"application/vnd.collection.doc+json":{"source":"iana","compressible":true},"application/vnd.collection.next+json":{"source":"iana","compressible":true},"application/vnd.comicbook+zip":{"source":"iana","compressible":false},"application/vnd.comicbook-rar":{"source":"iana"},"application/vnd.commerce-battelle":{"source":"iana"},"application/vnd.commonspace":{"source":"iana","extensions":["csp"]},"application/vnd.contact.cmsg":{"source":"iana","extensions":["cdbcmsg"]},"application/vnd.coreos.ignition+json":{"source":"iana","compressible":true},"application/vnd.cosmocaller":{"source":"iana","extensions":["cmc"]},"application/vnd.crick.clicker":{"source":"iana","extensions":["clkx"]},"application/vnd.crick.clicker.keyboard":{"source":"iana","extensions":["clkk"]},"application/vnd.crick.clicker.palette":{"source":"iana","extensions":["clkp"]},"application/vnd.crick.clicker.template":{"source":"iana","extensions":["clkt"]},"application/vnd.crick.clicker.wordbank":{"source":"iana","extensions":["clkw"]},"application/vnd.criticaltools.wbs+xml":{"source":"iana","compressible":true,"extensions":["wbs"]},"application/vnd.cryptii.pipe+json":{"source":"iana","compressible":true},"application/vnd.crypto-shade-file":{"source":"iana"},"application/vnd.cryptomator.encrypted":{"source":"iana"},"application/vnd.cryptomator.vault":{"source":"iana"},"application/vnd.ctc-posml":{"source":"iana","extensions":["pml"]},"application/vnd.ctct.ws+xml":{"source":"iana","compressible":true},"application/vnd.cups-pdf":{"source":"iana"},"application/vnd.cups-postscript":{"source":"iana"},"application/vnd.cups-ppd":{"source":"iana","extensions":["ppd"]},"application/vnd.cups-raster":{"source":"iana"},"application/vnd.cups-raw":{"source":"iana"},"application/vnd.curl":{"source":"iana"},"application/vnd.curl.car":{"source":"apache","extensions":["car"]},"application/vnd.curl.pcurl":{"source":"apache","extensions":["pcurl"]},"application/vnd.cyan.dean.root+xml":{"source":"iana","compressible":true},"application/vnd.cybank":{"source":"iana"},"application/vnd.cyclonedx+json":{"source":"iana","compressible":true},"application/vnd.cyclonedx+xml":{"source":"iana","compressible":true},"application/vnd.d2l.coursepackage1p0+zip":{"source":"iana","compressible":false},"application/vnd.d3m-dataset":{"source":"iana"},"application/vnd.d3m-problem":{"source":"iana"},"application/vnd.dart":{"source":"iana","compressible":true,"extensions":["dart"]},"application/vnd.data-vision.rdz":{"source":"iana","extensions":["rdz"]},"application/vnd.datapackage+json":{"source":"iana","compressible":true},"application/vnd.dataresource+json":{"source":"iana","compressible":true},"application/vnd.dbf":{"source":"iana","extensions":["dbf"]},"application/vnd.debian.binary-package":{"source":"iana"},"application/vnd.dece.data":{"source":"iana","extensions":["uvf","uvvf","uvd","uvvd"]},"application/vnd.dece.ttml+xml":{"source":"iana","compressible":true,"extensions":["uvt","uvvt"]},"application/vnd.dece.unspecified":{"source":"iana","extensions":["uvx","uvvx"]},"application/vnd.dece.zip":{"source":"iana","extensions":["uvz","uvvz"]},"application/vnd.denovo.fcselayout-link":{"source":"iana","extensions":["fe_launch"]},"application/vnd.desmume.movie":{"source":"iana"},"application/vnd.dir-bi.plate-dl-nosuffix":{"source":"iana"},"application/vnd.dm.delegation+xml":{"source":"iana","compressible":true},"application/vnd.dna":{"source":"iana","extensions":["dna"]},"application/vnd.document+json":{"source":"iana","compressible":true},"application/vnd.dolby.mlp":{"source":"apache","extensions":["mlp"]},"application/vnd.dolby.mobile.1":{"source":"iana"},"application/vnd.dolby.mobile.2":{"source":"iana"},"application/vnd.doremir.scorecloud-binary-document":{"source":"iana"},"application/vnd.dpgraph":{"source":"iana","extensions":["dpg"]},"application/vnd.dreamfactory":{"source":"iana","extensions":["dfac"]},"application/vnd.drive+json":{"source":"iana","compressible":true},"application/vnd.ds-keypoint":{"source":"apache","extensions":["kpxx"]},"application/vnd.dtg.local":{"source":"iana"},"application/vnd.dtg.local.flash":{"source":"iana"},"application/vnd.dtg.local.html":{"source":"iana"},"application/vnd.dvb.ait":{"source":"iana","extensions":["ait"]},"application/vnd.dvb.dvbisl+xml":{"source":"iana","compressible":true},"application/vnd.dvb.dvbj":{"source":"iana"},"application/vnd.dvb.esgcontainer":{"source":"iana"},"application/vnd.dvb.ipdcdftnotifaccess":{"source":"iana"},"application/vnd.dvb.ipdcesgaccess":{"source":"iana"},"application/vnd.dvb.ipdcesgaccess2":{"source":"iana"},"application/vnd.dvb.ipdcesgpdd":{"source":"iana"},"application/vnd.dvb.ipdcroaming":{"source":"iana"},"application/vnd.dvb.iptv.alfec-base":{"source":"iana"},"application/vnd.dvb.iptv.alfec-enhancement":{"source":"iana"},"application/vnd.dvb.notif-aggregate-root+xml":{"source":"iana","compressible":true},"application/vnd.dvb.notif-container+xml":{"source":"iana","compressible":true},"application/vnd.dvb.notif-generic+xml":{"source":"iana","compressible":true},"application/vnd.dvb.notif-ia-msglist+xml":{"source":"iana","compressible":true},"application/vnd.dvb.notif-ia-registration-request+xml":{"source":"iana","compressible":true},"application/vnd.dvb.notif-ia-registration-response+xml":{"source":"iana","compressible":true},"application/vnd.dvb.notif-init+xml":{"source":"iana","compressible":true},"application/vnd.dvb.pfr":{"source":"iana"},"application/vnd.dvb.service":{"source":"iana","extensions":["svc"]},"application/vnd.dxr":{"source":"iana"},"application/vnd.dynageo":{"source":"iana","extensions":["geo"]},"application/vnd.dzr":{"source":"iana"},"application/vnd.easykaraoke.cdgdownload":{"source":"iana"},"application/vnd.ecdis-update":{"source":"iana"},"application/vnd.ecip.rlp":{"source":"iana"},"application/vnd.eclipse.ditto+json":{"source":"iana","compressible":true},"application/vnd.ecowin.chart":{"source":"iana","extensions":["mag"]},"application/vnd.ecowin.filerequest":{"source":"iana"},"application/vnd.ecowin.fileupdate":{"source":"iana"},"application/vnd.ecowin.series":{"source":"iana"},"application/vnd.ecowin.seriesrequest":{"source":"iana"},"application/vnd.ecowin.seriesupdate":{"source":"iana"},"application/vnd.efi.img":{"source":"iana"},"application/vnd.efi.iso":{"source":"iana"},"application/vnd.emclient.accessrequest+xml":{"source":"iana","compressible":true},"application/vnd.enliven":{"source":"iana","extensions":["nml"]},"application/vnd.enphase.envoy":{"source":"iana"},"application/vnd.eprints.data+xml":{"source":"iana","compressible":true},"application/vnd.epson.esf":{"source":"iana","extensions":["esf"]},"application/vnd.epson.msf":{"source":"iana","extensions":["msf"]},"application/vnd.epson.quickanime":{"source":"iana","extensions":["qam"]},"application/vnd.epson.salt":{"source":"iana","extensions":["slt"]},"application/vnd.epson.ssf":{"source":"iana","extensions":["ssf"]},"application/vnd.ericsson.quickcall":{"source":"iana"},"application/vnd.espass-espass+zip":{"source":"iana","compressible":false},"application/vnd.eszigno3+xml":{"source":"iana","compressible":true,"extensions":["es3","et3"]},"application/vnd.etsi.aoc+xml":{"source":"iana","compressible":true},"application/vnd.etsi.asic-e+zip":{"source":"iana","compressible":false},"application/vnd.etsi.asic-s+zip":{"source":"iana","compressible":false},"application/vnd.etsi.cug+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvcommand+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvdiscovery+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvprofile+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvsad-bc+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvsad-cod+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvsad-npvr+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvservice+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvsync+xml":{"source":"iana","compressible":true},"application/vnd.etsi.iptvueprofile+xml":{"source":"iana","compressible":true},"application/vnd.etsi.mcid+xml":{"source":"iana","compressible":true},"application/vnd.etsi.mheg5":{"source":"iana"},"application/vnd.etsi.overload-control-policy-dataset+xml":{"source":"iana","compressible":true},"application/vnd.etsi.pstn+xml":{"source":"iana","compressible":true},"application/vnd.etsi.sci+xml":{"source":"iana","compressible":true},"application/vnd.etsi.simservs+xml":{"source":"iana","compressible":true},"application/vnd.etsi.timestamp-token":{"source":"iana"},"application/vnd.etsi.tsl+xml":{"source":"iana","compressible":true},"application/vnd.etsi.tsl.der":{"source":"iana"},"application/vnd.eu.kasparian.car+json":{"source":"iana","compressible":true},"application/vnd.eudora.data":{"source":"iana"},"application/vnd.evolv.ecig.profile":{"source":"iana"},"application/vnd.evolv.ecig.settings":{"source":"iana"},"application/vnd.evolv.ecig.theme":{"source":"iana"},"application/vnd.exstream-empower+zip":{"source":"iana","compressible":false},"application/vnd.exstream-package":{"source":"iana"},"application/vnd.ezpix-album":{"source":"iana","extensions":["ez2"]},"application/vnd.ezpix-package":{"source":"iana","extensions":["ez3"]},"application/vnd.f-secure.mobile":{"source":"iana"},"application/vnd.familysearch.gedcom+zip":{"source":"iana","compressible":false},"application/vnd.fastcopy-disk-image":{"source":"iana"},"application/vnd.fdf":{"source":"iana","extensions":["fdf"]},"application/vnd.fdsn.mseed":{"source":"iana","extensions":["mseed"]},"application/vnd.fdsn.seed":{"source":"iana","extensions":["seed","dataless"]},"application/vnd.ffsns":{"source":"iana"},"application/vnd.ficlab.flb+zip":{"source":"iana","compressible":false},"application/vnd.filmit.zfc":{"source":"iana"},"application/vnd.fints":{"source":"iana"},"application/vnd.firemonkeys.cloudcell":{"source":"iana"},"application/vnd.flographit":{"source":"iana","extensions":["gph"]},"application/vnd.fluxtime.clip":{"source":"iana","extensions":["ftc"]},"application/vnd.font-fontforge-sfd":{"source":"iana"},"application/vnd.framemaker":{"source":"iana","extensions":["fm","frame","maker","book"]},"application/vnd.frogans.fnc":{"source":"iana","extensions":["fnc"]},"application/vnd.frogans.ltf":{"source":"iana","extensions":["ltf"]},"application/vnd.fsc.weblaunch":{"source":"iana","extensions":["fsc"]},"application/vnd.fujifilm.fb.docuworks":{"source":"iana"},"application/vnd.fujifilm.fb.docuworks.binder":{"source":"iana"},"application/vnd.fujifilm.fb.docuworks.container":{"source":"iana"},"application/vnd.fujifilm.fb.jfi+xml":{"source":"iana","compressible":true},"application/vnd.fujitsu.oasys":{"source":"iana","extensions":["oas"]},"application/vnd.fujitsu.oasys2":{"source":"iana","extensions":["oa2"]},"application/vnd.fujitsu.oasys3":{"source":"iana","extensions":["oa3"]},"application/vnd.fujitsu.oasysgp":{"source":"iana","extensions":["fg5"]},"application/vnd.fujitsu.oasysprs":{"source":"iana","extensions":["bh2"]},"application/vnd.fujixerox.art-ex":{"source":"iana"},"application/vnd.fujixerox.art4":{"source":"iana"},"application/vnd.fujixerox.ddd":{"source":"iana","extensions":["ddd"]},"application/vnd.fujixerox.docuworks":{"source":"iana","extensions":["xdw"]},"application/vnd.fujixerox.docuworks.binder":{"source":"iana","extensions":["xbd"]},"application/vnd.fujixerox.docuworks.container":{"source":"iana"},"application/vnd.fujixerox.hbpl":{"source":"iana"},"application/vnd.fut-misnet":{"source":"iana"},"application/vnd.futoin+cbor":{"source":"iana"},"application/vnd.futoin+json":{"source":"iana","compressible":true},"application/vnd.fuzzysheet":{"source":"iana","extensions":["fzs"]},"application/vnd.genomatix.tuxedo":{"source":"iana","extensions":["txd"]},"application/vnd.gentics.grd+json":{"source":"iana","compressible":true},"application/vnd.geo+json":{"source":"iana","compressible":true},"application/vnd.geocube+xml":{"source":"iana","compressible":true},"application/vnd.geogebra.file":{"source":"iana","extensions":["ggb"]},"application/vnd.geogebra.slides":{"source":"iana"},"application/vnd.geogebra.tool":{"source":"iana","extensions":["ggt"]},"application/vnd.geometry-explorer":{"source":"iana","extensions":["gex","gre"]},"application/vnd.geonext":{"source":"iana","extensions":["gxt"]},"application/vnd.geoplan":{"source":"iana","extensions":["g2w"]},"application/vnd.geospace":{"source":"iana","extensions":["g3w"]},"application/vnd.gerber":{"source":"iana"},"application/vnd.globalplatform.card-content-mgt":{"source":"iana"},"application/vnd.globalplatform.card-content-mgt-response":{"source":"iana"},"application/vnd.gmx":{"source":"iana","extensions":["gmx"]},"application/vnd.google-apps.document":{"compressible":false,"extensions":["gdoc"]},"application/vnd.google-apps.presentation":{"compressible":false,"extensions":["gslides"]},"application/vnd.google-apps.spreadsheet":{"compressible":false,"extensions":["gsheet"]},"application/vnd.google-earth.kml+xml":{"source":"iana","compressible":true,"extensions":["kml"]},"application/vnd.google-earth.kmz":{"source":"iana","compressible":false,"extensions":["kmz"]},"application/vnd.gov.sk.e-form+xml":{"source":"iana","compressible":true},"application/vnd.gov.sk.e-form+zip":{"source":"iana","compressible":false},"application/vnd.gov.sk.xmldatacontainer+xml":{"source":"iana","compressible":true},"application/vnd.grafeq":{"source":"iana","extensions":["gqf","gqs"]},"application/vnd.gridmp":{"source":"iana"},"application/vnd.groove-account":{"source":"iana","extensions":["gac"]},"application/vnd.groove-help":{"source":"iana","extensions":["ghf"]},"application/vnd.groove-identity-message":{"source":"iana","extensions":["gim"]},"application/vnd.groove-injector":{"source":"iana","extensions":["grv"]},"application/vnd.groove-tool-message":{"source":"iana","extensions":["gtm"]},"application/vnd.groove-tool-template":{"source":"iana","extensions":["tpl"]},"application/vnd.groove-vcard":{"source":"iana","extensions":["vcg"]},"application/vnd.hal+json":{"source":"iana","compressible":true},"application/vnd.hal+xml":{"source":"iana","compressible":true,"extensions":["hal"]},"application/vnd.handheld-entertainment+xml":{"source":"iana","compressible":true,"extensions":["zmm"]},"application/vnd.hbci":{"source":"iana","extensions":["hbci"]},"application/vnd.hc+json":{"source":"iana","compressible":true},"application/vnd.hcl-bireports":{"source":"iana"},"application/vnd.hdt":{"source":"iana"},"application/vnd.heroku+json":{"source":"iana","compressible":true},"application/vnd.hhe.lesson-player":{"source":"iana","extensions":["les"]},"application/vnd.hl7cda+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/vnd.hl7v2+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/vnd.hp-hpgl":{"source":"iana","extensions":["hpgl"]},"application/vnd.hp-hpid":{"source":"iana","extensions":["hpid"]},"application/vnd.hp-hps":{"source":"iana","extensions":["hps"]},"application/vnd.hp-jlyt":{"source":"iana","extensions":["jlt"]},"application/vnd.hp-pcl":{"source":"iana","extensions":["pcl"]},"application/vnd.hp-pclxl":{"source":"iana","extensions":["pclxl"]},"application/vnd.httphone":{"source":"iana"},"application/vnd.hydrostatix.sof-data":{"source":"iana","extensions":["sfd-hdstx"]},"application/vnd.hyper+json":{"source":"iana","compressible":true},"application/vnd.hyper-item+json":{"source":"iana","compressible":true},"application/vnd.hyperdrive+json":{"source":"iana","compressible":true},"application/vnd.hzn-3d-crossword":{"source":"iana"},"application/vnd.ibm.afplinedata":{"source":"iana"},"application/vnd.ibm.electronic-media":{"source":"iana"},"application/vnd.ibm.minipay":{"source":"iana","extensions":["mpy"]},"application/vnd.ibm.modcap":{"source":"iana","extensions":["afp","listafp","list3820"]},"application/vnd.ibm.rights-management":{"source":"iana","extensions":["irm"]},"application/vnd.ibm.secure-container":{"source":"iana","extensions":["sc"]},"application/vnd.iccprofile":{"source":"iana","extensions":["icc","icm"]},"application/vnd.ieee.1905":{"source":"iana"},"application/vnd.igloader":{"source":"iana","extensions":["igl"]},"application/vnd.imagemeter.folder+zip":{"source":"iana","compressible":false},"application/vnd.imagemeter.image+zip":{"source":"iana","compressible":false},"application/vnd.immervision-ivp":{"source":"iana","extensions":["ivp"]},"application/vnd.immervision-ivu":{"source":"iana","extensions":["ivu"]},"application/vnd.ims.imsccv1p1":{"source":"iana"},"application/vnd.ims.imsccv1p2":{"source":"iana"},"application/vnd.ims.imsccv1p3":{"source":"iana"},"application/vnd.ims.lis.v2.result+json":{"source":"iana","compressible":true},"application/vnd.ims.lti.v2.toolconsumerprofile+json":{"source":"iana","compressible":true},"application/vnd.ims.lti.v2.toolproxy+json":{"source":"iana","compressible":true},"application/vnd.ims.lti.v2.toolproxy.id+json":{"source":"iana","compressible":true},"application/vnd.ims.lti.v2.toolsettings+json":{"source":"iana","compressible":true},"application/vnd.ims.lti.v2.toolsettings.simple+json":{"source":"iana","compressible":true},"application/vnd.informedcontrol.rms+xml":{"source":"iana","compressible":true},"application/vnd.informix-visionary":{"source":"iana"},"application/vnd.infotech.project":{"source":"iana"},"application/vnd.infotech.project+xml":{"source":"iana","compressible":true},"application/vnd.innopath.wamp.notification":{"source":"iana"},"application/vnd.insors.igm":{"source":"iana","extensions":["igm"]},"application/vnd.intercon.formnet":{"source":"iana","extensions":["xpw","xpx"]},"application/vnd.intergeo":{"source":"iana","extensions":["i2g"]},"application/vnd.intertrust.digibox":{"source":"iana"},"application/vnd.intertrust.nncp":{"source":"iana"},"application/vnd.intu.qbo":{"source":"iana","extensions":["qbo"]},"application/vnd.intu.qfx":{"source":"iana","extensions":["qfx"]},"application/vnd.iptc.g2.catalogitem+xml":{"source":"iana","compressible":true},"application/vnd.iptc.g2.conceptitem+xml":{"source":"iana","compressible":true},"application/vnd.iptc.g2.knowledgeitem+xml":{"source":"iana","compressible":true},"application/vnd.iptc.g2.newsitem+xml":{"source":"iana","compressible":true},"application/vnd.iptc.g2.newsmessage+xml":{"source":"iana","compressible":true},"application/vnd.iptc.g2.packageitem+xml":{"source":"iana","compressible":true},"application/vnd.iptc.g2.planningitem+xml":{"source":"iana","compressible":true},"application/vnd.ipunplugged.rcprofile":{"source":"iana","extensions":["rcprofile"]},"application/vnd.irepository.package+xml":{"source":"iana","compressible":true,"extensions":["irp"]},"application/vnd.is-xpr":{"source":"iana","extensions":["xpr"]},"application/vnd.isac.fcs":{"source":"iana","extensions":["fcs"]},"application/vnd.iso11783-10+zip":{"source":"iana","compressible":false},"application/vnd.jam":{"source":"iana","extensions":["jam"]},"application/vnd.japannet-directory-service":{"source":"iana"},"application/vnd.japannet-jpnstore-wakeup":{"source":"iana"},"application/vnd.japannet-payment-wakeup":{"source":"iana"},"application/vnd.japannet-registration":{"source":"iana"},"application/vnd.japannet-registration-wakeup":{"source":"iana"},"application/vnd.japannet-setstore-wakeup":{"source":"iana"},"application/vnd.japannet-verification":{"source":"iana"},"application/vnd.japannet-verification-wakeup":{"source":"iana"},"application/vnd.jcp.javame.midlet-rms":{"source":"iana","extensions":["rms"]},"application/vnd.jisp":{"source":"iana","extensions":["jisp"]},"application/vnd.joost.joda-archive":{"source":"iana","extensions":["joda"]},"application/vnd.jsk.isdn-ngn":{"source":"iana"},"application/vnd.kahootz":{"source":"iana","extensions":["ktz","ktr"]},"application/vnd.kde.karbon":{"source":"iana","extensions":["karbon"]},"application/vnd.kde.kchart":{"source":"iana","extensions":["chrt"]},"application/vnd.kde.kformula":{"source":"iana","extensions":["kfo"]},"application/vnd.kde.kivio":{"source":"iana","extensions":["flw"]},"application/vnd.kde.kontour":{"source":"iana","extensions":["kon"]},"application/vnd.kde.kpresenter":{"source":"iana","extensions":["kpr","kpt"]},"application/vnd.kde.kspread":{"source":"iana","extensions":["ksp"]},"application/vnd.kde.kword":{"source":"iana","extensions":["kwd","kwt"]},"application/vnd.kenameaapp":{"source":"iana","extensions":["htke"]},"application/vnd.kidspiration":{"source":"iana","extensions":["kia"]},"application/vnd.kinar":{"source":"iana","extensions":["kne","knp"]},"application/vnd.koan":{"source":"iana","extensions":["skp","skd","skt","skm"]},"application/vnd.kodak-descriptor":{"source":"iana","extensions":["sse"]},"application/vnd.las":{"source":"iana"},"application/vnd.las.las+json":{"source":"iana","compressible":true},"application/vnd.las.las+xml":{"source":"iana","compressible":true,"extensions":["lasxml"]},"application/vnd.laszip":{"source":"iana"},"application/vnd.leap+json":{"source":"iana","compressible":true},"application/vnd.liberty-request+xml":{"source":"iana","compressible":true},"application/vnd.llamagraphics.life-balance.desktop":{"source":"iana","extensions":["lbd"]},"application/vnd.llamagraphics.life-balance.exchange+xml":{"source":"iana","compressible":true,"extensions":["lbe"]},"application/vnd.logipipe.circuit+zip":{"source":"iana","compressible":false},"application/vnd.loom":{"source":"iana"},"application/vnd.lotus-1-2-3":{"source":"iana","extensions":["123"]},"application/vnd.lotus-approach":{"source":"iana","extensions":["apr"]},"application/vnd.lotus-freelance":{"source":"iana","extensions":["pre"]},"application/vnd.lotus-notes":{"source":"iana","extensions":["nsf"]},"application/vnd.lotus-organizer":{"source":"iana","extensions":["org"]},"application/vnd.lotus-screencam":{"source":"iana","extensions":["scm"]},"application/vnd.lotus-wordpro":{"source":"iana","extensions":["lwp"]},"application/vnd.macports.portpkg":{"source":"iana","extensions":["portpkg"]},"application/vnd.mapbox-vector-tile":{"source":"iana","extensions":["mvt"]},"application/vnd.marlin.drm.actiontoken+xml":{"source":"iana","compressible":true},"application/vnd.marlin.drm.conftoken+xml":{"source":"iana","compressible":true},"application/vnd.marlin.drm.license+xml":{"source":"iana","compressible":true},"application/vnd.marlin.drm.mdcf":{"source":"iana"},"application/vnd.mason+json":{"source":"iana","compressible":true},"application/vnd.maxar.archive.3tz+zip":{"source":"iana","compressible":false},"application/vnd.maxmind.maxmind-db":{"source":"iana"},"application/vnd.mcd":{"source":"iana","extensions":["mcd"]},"application/vnd.medcalcdata":{"source":"iana","extensions":["mc1"]},"application/vnd.mediastation.cdkey":{"source":"iana","extensions":["cdkey"]},"application/vnd.meridian-slingshot":{"source":"iana"},"application/vnd.mfer":{"source":"iana","extensions":["mwf"]},"application/vnd.mfmp":{"source":"iana","extensions":["mfm"]},"application/vnd.micro+json":{"source":"iana","compressible":true},"application/vnd.micrografx.flo":{"source":"iana","extensions":["flo"]},"application/vnd.micrografx.igx":{"source":"iana","extensions":["igx"]},"application/vnd.microsoft.portable-executable":{"source":"iana"},"application/vnd.microsoft.windows.thumbnail-cache":{"source":"iana"},"application/vnd.miele+json":{"source":"iana","compressible":true},"application/vnd.mif":{"source":"iana","extensions":["mif"]},"application/vnd.minisoft-hp3000-save":{"source":"iana"},"application/vnd.mitsubishi.misty-guard.trustweb":{"source":"iana"},"application/vnd.mobius.daf":{"source":"iana","extensions":["daf"]},"application/vnd.mobius.dis":{"source":"iana","extensions":["dis"]},"application/vnd.mobius.mbk":{"source":"iana","extensions":["mbk"]},"application/vnd.mobius.mqy":{"source":"iana","extensions":["mqy"]},"application/vnd.mobius.msl":{"source":"iana","extensions":["msl"]},"application/vnd.mobius.plc":{"source":"iana","extensions":["plc"]},"application/vnd.mobius.txf":{"source":"iana","extensions":["txf"]},"application/vnd.mophun.application":{"source":"iana","extensions":["mpn"]},"application/vnd.mophun.certificate":{"source":"iana","extensions":["mpc"]},"application/vnd.motorola.flexsuite":{"source":"iana"},"application/vnd.motorola.flexsuite.adsi":{"source":"iana"},"application/vnd.motorola.flexsuite.fis":{"source":"iana"},"application/vnd.motorola.flexsuite.gotap":{"source":"iana"},"application/vnd.motorola.flexsuite.kmr":{"source":"iana"},"application/vnd.motorola.flexsuite.ttc":{"source":"iana"},"application/vnd.motorola.flexsuite.wem":{"source":"iana"},"application/vnd.motorola.iprm":{"source":"iana"},"application/vnd.mozilla.xul+xml":{"source":"iana","compressible":true,"extensions":["xul"]},"application/vnd.ms-3mfdocument":{"source":"iana"},"application/vnd.ms-artgalry":{"source":"iana","extensions":["cil"]},"application/vnd.ms-asf":{"source":"iana"},"application/vnd.ms-cab-compressed":{"source":"iana","extensions":["cab"]},"application/vnd.ms-color.iccprofile":{"source":"apache"},"application/vnd.ms-excel":{"source":"iana","compressible":false,"extensions":["xls","xlm","xla","xlc","xlt","xlw"]},"application/vnd.ms-excel.addin.macroenabled.12":{"source":"iana","extensions":["xlam"]},"application/vnd.ms-excel.sheet.binary.macroenabled.12":{"source":"iana","extensions":["xlsb"]},"application/vnd.ms-excel.sheet.macroenabled.12":{"source":"iana","extensions":["xlsm"]},"application/vnd.ms-excel.template.macroenabled.12":{"source":"iana","extensions":["xltm"]},"application/vnd.ms-fontobject":{"source":"iana","compressible":true,"extensions":["eot"]},"application/vnd.ms-htmlhelp":{"source":"iana","extensions":["chm"]},"application/vnd.ms-ims":{"source":"iana","extensions":["ims"]},"application/vnd.ms-lrm":{"source":"iana","extensions":["lrm"]},"application/vnd.ms-office.activex+xml":{"source":"iana","compressible":true},"application/vnd.ms-officetheme":{"source":"iana","extensions":["thmx"]},"application/vnd.ms-opentype":{"source":"apache","compressible":true},"application/vnd.ms-outlook":{"compressible":false,"extensions":["msg"]},"application/vnd.ms-package.obfuscated-opentype":{"source":"apache"},"application/vnd.ms-pki.seccat":{"source":"apache","extensions":["cat"]},"application/vnd.ms-pki.stl":{"source":"apache","extensions":["stl"]},"application/vnd.ms-playready.initiator+xml":{"source":"iana","compressible":true},"application/vnd.ms-powerpoint":{"source":"iana","compressible":false,"extensions":["ppt","pps","pot"]},"application/vnd.ms-powerpoint.addin.macroenabled.12":{"source":"iana","extensions":["ppam"]},"application/vnd.ms-powerpoint.presentation.macroenabled.12":{"source":"iana","extensions":["pptm"]},"application/vnd.ms-powerpoint.slide.macroenabled.12":{"source":"iana","extensions":["sldm"]},"application/vnd.ms-powerpoint.slideshow.macroenabled.12":{"source":"iana","extensions":["ppsm"]},"application/vnd.ms-powerpoint.template.macroenabled.12":{"source":"iana","extensions":["potm"]},"application/vnd.ms-printdevicecapabilities+xml":{"source":"iana","compressible":true},"application/vnd.ms-printing.printticket+xml":{"source":"apache","compressible":true},"application/vnd.ms-printschematicket+xml":{"source":"iana","compressible":true},"application/vnd.ms-project":{"source":"iana","extensions":["mpp","mpt"]},"application/vnd.ms-tnef":{"source":"iana"},"application/vnd.ms-windows.devicepairing":{"source":"iana"},"application/vnd.ms-windows.nwprinting.oob":{"source":"iana"},"application/vnd.ms-windows.printerpairing":{"source":"iana"},"application/vnd.ms-windows.wsd.oob":{"source":"iana"},"application/vnd.ms-wmdrm.lic-chlg-req":{"source":"iana"},"application/vnd.ms-wmdrm.lic-resp":{"source":"iana"},"application/vnd.ms-wmdrm.meter-chlg-req":{"source":"iana"},"application/vnd.ms-wmdrm.meter-resp":{"source":"iana"},"application/vnd.ms-word.document.macroenabled.12":{"source":"iana","extensions":["docm"]},"application/vnd.ms-word.template.macroenabled.12":{"source":"iana","extensions":["dotm"]},"application/vnd.ms-works":{"source":"iana","extensions":["wps","wks","wcm","wdb"]},"application/vnd.ms-wpl":{"source":"iana","extensions":["wpl"]},"application/vnd.ms-xpsdocument":{"source":"iana","compressible":false,"extensions":["xps"]},"application/vnd.msa-disk-image":{"source":"iana"},"application/vnd.mseq":{"source":"iana","extensions":["mseq"]},"application/vnd.msign":{"source":"iana"},"application/vnd.multiad.creator":{"source":"iana"},"application/vnd.multiad.creator.cif":{"source":"iana"},"application/vnd.music-niff":{"source":"iana"},"application/vnd.musician":{"source":"iana","extensions":["mus"]},"application/vnd.muvee.style":{"source":"iana","extensions":["msty"]},"application/vnd.mynfc":{"source":"iana","extensions":["taglet"]},"application/vnd.nacamar.ybrid+json":{"source":"iana","compressible":true},"application/vnd.ncd.control":{"source":"iana"},"application/vnd.ncd.reference":{"source":"iana"},"application/vnd.nearst.inv+json":{"source":"iana","compressible":true},"application/vnd.nebumind.line":{"source":"iana"},"application/vnd.nervana":{"source":"iana"},"application/vnd.netfpx":{"source":"iana"},"application/vnd.neurolanguage.nlu":{"source":"iana","extensions":["nlu"]},"application/vnd.nimn":{"source":"iana"},"application/vnd.nintendo.nitro.rom":{"source":"iana"},"application/vnd.nintendo.snes.rom":{"source":"iana"},"application/vnd.nitf":{"source":"iana","extensions":["ntf","nitf"]},"application/vnd.noblenet-directory":{"source":"iana","extensions":["nnd"]},"application/vnd.noblenet-sealer":{"source":"iana","extensions":["nns"]},"application/vnd.noblenet-web":{"source":"iana","extensions":["nnw"]},"application/vnd.nokia.catalogs":{"source":"iana"},"application/vnd.nokia.conml+wbxml":{"source":"iana"},"application/vnd.nokia.conml+xml":{"source":"iana","compressible":true},"application/vnd.nokia.iptv.config+xml":{"source":"iana","compressible":true},"application/vnd.nokia.isds-radio-presets":{"source":"iana"},"application/vnd.nokia.landmark+wbxml":{"source":"iana"},"application/vnd.nokia.landmark+xml":{"source":"iana","compressible":true},"application/vnd.nokia.landmarkcollection+xml":{"source":"iana","compressible":true},"application/vnd.nokia.n-gage.ac+xml":{"source":"iana","compressible":true,"extensions":["ac"]},"application/vnd.nokia.n-gage.data":{"source":"iana","extensions":["ngdat"]},"application/vnd.nokia.n-gage.symbian.install":{"source":"iana","extensions":["n-gage"]},"application/vnd.nokia.ncd":{"source":"iana"},"application/vnd.nokia.pcd+wbxml":{"source":"iana"},"application/vnd.nokia.pcd+xml":{"source":"iana","compressible":true},"application/vnd.nokia.radio-preset":{"source":"iana","extensions":["rpst"]},"application/vnd.nokia.radio-presets":{"source":"iana","extensions":["rpss"]},"application/vnd.novadigm.edm":{"source":"iana","extensions":["edm"]},"application/vnd.novadigm.edx":{"source":"iana","extensions":["edx"]},"application/vnd.novadigm.ext":{"source":"iana","extensions":["ext"]},"application/vnd.ntt-local.content-share":{"source":"iana"},"application/vnd.ntt-local.file-transfer":{"source":"iana"},"application/vnd.ntt-local.ogw_remote-access":{"source":"iana"},"application/vnd.ntt-local.sip-ta_remote":{"source":"iana"},"application/vnd.ntt-local.sip-ta_tcp_stream":{"source":"iana"},"application/vnd.oasis.opendocument.chart":{"source":"iana","extensions":["odc"]},"application/vnd.oasis.opendocument.chart-template":{"source":"iana","extensions":["otc"]},"application/vnd.oasis.opendocument.database":{"source":"iana","extensions":["odb"]},"application/vnd.oasis.opendocument.formula":{"source":"iana","extensions":["odf"]},"application/vnd.oasis.opendocument.formula-template":{"source":"iana","extensions":["odft"]},"application/vnd.oasis.opendocument.graphics":{"source":"iana","compressible":false,"extensions":["odg"]},"application/vnd.oasis.opendocument.graphics-template":{"source":"iana","extensions":["otg"]},"application/vnd.oasis.opendocument.image":{"source":"iana","extensions":["odi"]},"application/vnd.oasis.opendocument.image-template":{"source":"iana","extensions":["oti"]},"application/vnd.oasis.opendocument.presentation":{"source":"iana","compressible":false,"extensions":["odp"]},"application/vnd.oasis.opendocument.presentation-template":{"source":"iana","extensions":["otp"]},"application/vnd.oasis.opendocument.spreadsheet":{"source":"iana","compressible":false,"extensions":["ods"]},"application/vnd.oasis.opendocument.spreadsheet-template":{"source":"iana","extensions":["ots"]},"application/vnd.oasis.opendocument.text":{"source":"iana","compressible":false,"extensions":["odt"]},"application/vnd.oasis.opendocument.text-master":{"source":"iana","extensions":["odm"]},"application/vnd.oasis.opendocument.text-template":{"source":"iana","extensions":["ott"]},"application/vnd.oasis.opendocument.text-web":{"source":"iana","extensions":["oth"]},"application/vnd.obn":{"source":"iana"},"application/vnd.ocf+cbor":{"source":"iana"},"application/vnd.oci.image.manifest.v1+json":{"source":"iana","compressible":true},"application/vnd.oftn.l10n+json":{"source":"iana","compressible":true},"application/vnd.oipf.contentaccessdownload+xml":{"source":"iana","compressible":true},"application/vnd.oipf.contentaccessstreaming+xml":{"source":"iana","compressible":true},"application/vnd.oipf.cspg-hexbinary":{"source":"iana"},"application/vnd.oipf.dae.svg+xml":{"source":"iana","compressible":true},"application/vnd.oipf.dae.xhtml+xml":{"source":"iana","compressible":true},"application/vnd.oipf.mippvcontrolmessage+xml":{"source":"iana","compressible":true},"application/vnd.oipf.pae.gem":{"source":"iana"},"application/vnd.oipf.spdiscovery+xml":{"source":"iana","compressible":true},"application/vnd.oipf.spdlist+xml":{"source":"iana","compressible":true},"application/vnd.oipf.ueprofile+xml":{"source":"iana","compressible":true},"application/vnd.oipf.userprofile+xml":{"source":"iana","compressible":true},"application/vnd.olpc-sugar":{"source":"iana","extensions":["xo"]},"application/vnd.oma-scws-config":{"source":"iana"},"application/vnd.oma-scws-http-request":{"source":"iana"},"application/vnd.oma-scws-http-response":{"source":"iana"},"application/vnd.oma.bcast.associated-procedure-parameter+xml":{"source":"iana","compressible":true},"application/vnd.oma.bcast.drm-trigger+xml":{"source":"iana","compressible":true},"application/vnd.oma.bcast.imd+xml":{"source":"iana","compressible":true},"application/vnd.oma.bcast.ltkm":{"source":"iana"},"application/vnd.oma.bcast.notification+xml":{"source":"iana","compressible":true},"application/vnd.oma.bcast.provisioningtrigger":{"source":"iana"},"application/vnd.oma.bcast.sgboot":{"source":"iana"},"application/vnd.oma.bcast.sgdd+xml":{"source":"iana","compressible":true},"application/vnd.oma.bcast.sgdu":{"source":"iana"},"application/vnd.oma.bcast.simple-symbol-container":{"source":"iana"},"application/vnd.oma.bcast.smartcard-trigger+xml":{"source":"iana","compressible":true},"application/vnd.oma.bcast.sprov+xml":{"source":"iana","compressible":true},"application/vnd.oma.bcast.stkm":{"source":"iana"},"application/vnd.oma.cab-address-book+xml":{"source":"iana","compressible":true},"application/vnd.oma.cab-feature-handler+xml":{"source":"iana","compressible":true},"application/vnd.oma.cab-pcc+xml":{"source":"iana","compressible":true},"application/vnd.oma.cab-subs-invite+xml":{"source":"iana","compressible":true},"application/vnd.oma.cab-user-prefs+xml":{"source":"iana","compressible":true},"application/vnd.oma.dcd":{"source":"iana"},"application/vnd.oma.dcdc":{"source":"iana"},"application/vnd.oma.dd2+xml":{"source":"iana","compressible":true,"extensions":["dd2"]},"application/vnd.oma.drm.risd+xml":{"source":"iana","compressible":true},"application/vnd.oma.group-usage-list+xml":{"source":"iana","compressible":true},"application/vnd.oma.lwm2m+cbor":{"source":"iana"},"application/vnd.oma.lwm2m+json":{"source":"iana","compressible":true},"application/vnd.oma.lwm2m+tlv":{"source":"iana"},"application/vnd.oma.pal+xml":{"source":"iana","compressible":true},"application/vnd.oma.poc.detailed-progress-report+xml":{"source":"iana","compressible":true},"application/vnd.oma.poc.final-report+xml":{"source":"iana","compressible":true},"application/vnd.oma.poc.groups+xml":{"source":"iana","compressible":true},"application/vnd.oma.poc.invocation-descriptor+xml":{"source":"iana","compressible":true},"application/vnd.oma.poc.optimized-progress-report+xml":{"source":"iana","compressible":true},"application/vnd.oma.push":{"source":"iana"},"application/vnd.oma.scidm.messages+xml":{"source":"iana","compressible":true},"application/vnd.oma.xcap-directory+xml":{"source":"iana","compressible":true},"application/vnd.omads-email+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/vnd.omads-file+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/vnd.omads-folder+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/vnd.omaloc-supl-init":{"source":"iana"},"application/vnd.onepager":{"source":"iana"},"application/vnd.onepagertamp":{"source":"iana"},"application/vnd.onepagertamx":{"source":"iana"},"application/vnd.onepagertat":{"source":"iana"},"application/vnd.onepagertatp":{"source":"iana"},"application/vnd.onepagertatx":{"source":"iana"},"application/vnd.openblox.game+xml":{"source":"iana","compressible":true,"extensions":["obgx"]},"application/vnd.openblox.game-binary":{"source":"iana"},"application/vnd.openeye.oeb":{"source":"iana"},"application/vnd.openofficeorg.extension":{"source":"apache","extensions":["oxt"]},"application/vnd.openstreetmap.data+xml":{"source":"iana","compressible":true,"extensions":["osm"]},"application/vnd.opentimestamps.ots":{"source":"iana"},"application/vnd.openxmlformats-officedocument.custom-properties+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.customxmlproperties+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.drawing+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.drawingml.chart+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.drawingml.chartshapes+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.drawingml.diagramcolors+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.drawingml.diagramdata+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.drawingml.diagramlayout+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.drawingml.diagramstyle+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.extended-properties+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.commentauthors+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.comments+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.handoutmaster+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.notesmaster+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.notesslide+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.presentation":{"source":"iana","compressible":false,"extensions":["pptx"]},"application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.presprops+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.slide":{"source":"iana","extensions":["sldx"]},"application/vnd.openxmlformats-officedocument.presentationml.slide+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.slidelayout+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.slidemaster+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.slideshow":{"source":"iana","extensions":["ppsx"]},"application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.slideupdateinfo+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.tablestyles+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.tags+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.template":{"source":"iana","extensions":["potx"]},"application/vnd.openxmlformats-officedocument.presentationml.template.main+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.presentationml.viewprops+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.calcchain+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.chartsheet+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.connections+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.dialogsheet+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.externallink+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.pivotcachedefinition+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.pivotcacherecords+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.pivottable+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.querytable+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.revisionheaders+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.revisionlog+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedstrings+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":{"source":"iana","compressible":false,"extensions":["xlsx"]},"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.sheetmetadata+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.tablesinglecells+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.template":{"source":"iana","extensions":["xltx"]},"application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.usernames+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.volatiledependencies+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.theme+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.themeoverride+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.vmldrawing":{"source":"iana"},"application/vnd.openxmlformats-officedocument.wordprocessingml.comments+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.document":{"source":"iana","compressible":false,"extensions":["docx"]},"application/vnd.openxmlformats-officedocument.wordprocessingml.document.glossary+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.endnotes+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.fonttable+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.numbering+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.template":{"source":"iana","extensions":["dotx"]},"application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-officedocument.wordprocessingml.websettings+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-package.core-properties+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-package.digital-signature-xmlsignature+xml":{"source":"iana","compressible":true},"application/vnd.openxmlformats-package.relationships+xml":{"source":"iana","compressible":true},"application/vnd.oracle.resource+json":{"source":"iana","compressible":true},"application/vnd.orange.indata":{"source":"iana"},"application/vnd.osa.netdeploy":{"source":"iana"},"application/vnd.osgeo.mapguide.package":{"source":"iana","extensions":["mgp"]},"application/vnd.osgi.bundle":{"source":"iana"},"application/vnd.osgi.dp":{"source":"iana","extensions":["dp"]},"application/vnd.osgi.subsystem":{"source":"iana","extensions":["esa"]},"application/vnd.otps.ct-kip+xml":{"source":"iana","compressible":true},"application/vnd.oxli.countgraph":{"source":"iana"},"application/vnd.pagerduty+json":{"source":"iana","compressible":true},"application/vnd.palm":{"source":"iana","extensions":["pdb","pqa","oprc"]},"application/vnd.panoply":{"source":"iana"},"application/vnd.paos.xml":{"source":"iana"},"application/vnd.patentdive":{"source":"iana"},"application/vnd.patientecommsdoc":{"source":"iana"},"application/vnd.pawaafile":{"source":"iana","extensions":["paw"]},"application/vnd.pcos":{"source":"iana"},"application/vnd.pg.format":{"source":"iana","extensions":["str"]},"application/vnd.pg.osasli":{"source":"iana","extensions":["ei6"]},"application/vnd.piaccess.application-licence":{"source":"iana"},"application/vnd.picsel":{"source":"iana","extensions":["efif"]},"application/vnd.pmi.widget":{"source":"iana","extensions":["wg"]},"application/vnd.poc.group-advertisement+xml":{"source":"iana","compressible":true},"application/vnd.pocketlearn":{"source":"iana","extensions":["plf"]},"application/vnd.powerbuilder6":{"source":"iana","extensions":["pbd"]},"application/vnd.powerbuilder6-s":{"source":"iana"},"application/vnd.powerbuilder7":{"source":"iana"},"application/vnd.powerbuilder7-s":{"source":"iana"},"application/vnd.powerbuilder75":{"source":"iana"},"application/vnd.powerbuilder75-s":{"source":"iana"},"application/vnd.preminet":{"source":"iana"},"application/vnd.previewsystems.box":{"source":"iana","extensions":["box"]},"application/vnd.proteus.magazine":{"source":"iana","extensions":["mgz"]},"application/vnd.psfs":{"source":"iana"},"application/vnd.publishare-delta-tree":{"source":"iana","extensions":["qps"]},"application/vnd.pvi.ptid1":{"source":"iana","extensions":["ptid"]},"application/vnd.pwg-multiplexed":{"source":"iana"},"application/vnd.pwg-xhtml-print+xml":{"source":"iana","compressible":true},"application/vnd.qualcomm.brew-app-res":{"source":"iana"},"application/vnd.quarantainenet":{"source":"iana"},"application/vnd.quark.quarkxpress":{"source":"iana","extensions":["qxd","qxt","qwd","qwt","qxl","qxb"]},"application/vnd.quobject-quoxdocument":{"source":"iana"},"application/vnd.radisys.moml+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-audit+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-audit-conf+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-audit-conn+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-audit-dialog+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-audit-stream+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-conf+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-dialog+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-dialog-base+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-dialog-fax-detect+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-dialog-fax-sendrecv+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-dialog-group+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-dialog-speech+xml":{"source":"iana","compressible":true},"application/vnd.radisys.msml-dialog-transform+xml":{"source":"iana","compressible":true},"application/vnd.rainstor.data":{"source":"iana"},"application/vnd.rapid":{"source":"iana"},"application/vnd.rar":{"source":"iana","extensions":["rar"]},"application/vnd.realvnc.bed":{"source":"iana","extensions":["bed"]},"application/vnd.recordare.musicxml":{"source":"iana","extensions":["mxl"]},"application/vnd.recordare.musicxml+xml":{"source":"iana","compressible":true,"extensions":["musicxml"]},"application/vnd.renlearn.rlprint":{"source":"iana"},"application/vnd.resilient.logic":{"source":"iana"},"application/vnd.restful+json":{"source":"iana","compressible":true},"application/vnd.rig.cryptonote":{"source":"iana","extensions":["cryptonote"]},"application/vnd.rim.cod":{"source":"apache","extensions":["cod"]},"application/vnd.rn-realmedia":{"source":"apache","extensions":["rm"]},"application/vnd.rn-realmedia-vbr":{"source":"apache","extensions":["rmvb"]},"application/vnd.route66.link66+xml":{"source":"iana","compressible":true,"extensions":["link66"]},"application/vnd.rs-274x":{"source":"iana"},"application/vnd.ruckus.download":{"source":"iana"},"application/vnd.s3sms":{"source":"iana"},"application/vnd.sailingtracker.track":{"source":"iana","extensions":["st"]},"application/vnd.sar":{"source":"iana"},"application/vnd.sbm.cid":{"source":"iana"},"application/vnd.sbm.mid2":{"source":"iana"},"application/vnd.scribus":{"source":"iana"},"application/vnd.sealed.3df":{"source":"iana"},"application/vnd.sealed.csf":{"source":"iana"},"application/vnd.sealed.doc":{"source":"iana"},"application/vnd.sealed.eml":{"source":"iana"},"application/vnd.sealed.mht":{"source":"iana"},"application/vnd.sealed.net":{"source":"iana"},"application/vnd.sealed.ppt":{"source":"iana"},"application/vnd.sealed.tiff":{"source":"iana"},"application/vnd.sealed.xls":{"source":"iana"},"application/vnd.sealedmedia.softseal.html":{"source":"iana"},"application/vnd.sealedmedia.softseal.pdf":{"source":"iana"},"application/vnd.seemail":{"source":"iana","extensions":["see"]},"application/vnd.seis+json":{"source":"iana","compressible":true},"application/vnd.sema":{"source":"iana","extensions":["sema"]},"application/vnd.semd":{"source":"iana","extensions":["semd"]},"application/vnd.semf":{"source":"iana","extensions":["semf"]},"application/vnd.shade-save-file":{"source":"iana"},"application/vnd.shana.informed.formdata":{"source":"iana","extensions":["ifm"]},"application/vnd.shana.informed.formtemplate":{"source":"iana","extensions":["itp"]},"application/vnd.shana.informed.interchange":{"source":"iana","extensions":["iif"]},"application/vnd.shana.informed.package":{"source":"iana","extensions":["ipk"]},"application/vnd.shootproof+json":{"source":"iana","compressible":true},"application/vnd.shopkick+json":{"source":"iana","compressible":true},"application/vnd.shp":{"source":"iana"},"application/vnd.shx":{"source":"iana"},"application/vnd.sigrok.session":{"source":"iana"},"application/vnd.simtech-mindmapper":{"source":"iana","extensions":["twd","twds"]},"application/vnd.siren+json":{"source":"iana","compressible":true},"application/vnd.smaf":{"source":"iana","extensions":["mmf"]},"application/vnd.smart.notebook":{"source":"iana"},"application/vnd.smart.teacher":{"source":"iana","extensions":["teacher"]},"application/vnd.snesdev-page-table":{"source":"iana"},"application/vnd.software602.filler.form+xml":{"source":"iana","compressible":true,"extensions":["fo"]},"application/vnd.software602.filler.form-xml-zip":{"source":"iana"},"application/vnd.solent.sdkm+xml":{"source":"iana","compressible":true,"extensions":["sdkm","sdkd"]},"application/vnd.spotfire.dxp":{"source":"iana","extensions":["dxp"]},"application/vnd.spotfire.sfs":{"source":"iana","extensions":["sfs"]},"application/vnd.sqlite3":{"source":"iana"},"application/vnd.sss-cod":{"source":"iana"},"application/vnd.sss-dtf":{"source":"iana"},"application/vnd.sss-ntf":{"source":"iana"},"application/vnd.stardivision.calc":{"source":"apache","extensions":["sdc"]},"application/vnd.stardivision.draw":{"source":"apache","extensions":["sda"]},"application/vnd.stardivision.impress":{"source":"apache","extensions":["sdd"]},"application/vnd.stardivision.math":{"source":"apache","extensions":["smf"]},"application/vnd.stardivision.writer":{"source":"apache","extensions":["sdw","vor"]},"application/vnd.stardivision.writer-global":{"source":"apache","extensions":["sgl"]},"application/vnd.stepmania.package":{"source":"iana","extensions":["smzip"]},"application/vnd.stepmania.stepchart":{"source":"iana","extensions":["sm"]},"application/vnd.street-stream":{"source":"iana"},"application/vnd.sun.wadl+xml":{"source":"iana","compressible":true,"extensions":["wadl"]},"application/vnd.sun.xml.calc":{"source":"apache","extensions":["sxc"]},"application/vnd.sun.xml.calc.template":{"source":"apache","extensions":["stc"]},"application/vnd.sun.xml.draw":{"source":"apache","extensions":["sxd"]},"application/vnd.sun.xml.draw.template":{"source":"apache","extensions":["std"]},"application/vnd.sun.xml.impress":{"source":"apache","extensions":["sxi"]},"application/vnd.sun.xml.impress.template":{"source":"apache","extensions":["sti"]},"application/vnd.sun.xml.math":{"source":"apache","extensions":["sxm"]},"application/vnd.sun.xml.writer":{"source":"apache","extensions":["sxw"]},"application/vnd.sun.xml.writer.global":{"source":"apache","extensions":["sxg"]},"application/vnd.sun.xml.writer.template":{"source":"apache","extensions":["stw"]},"application/vnd.sus-calendar":{"source":"iana","extensions":["sus","susp"]},"application/vnd.svd":{"source":"iana","extensions":["svd"]},"application/vnd.swiftview-ics":{"source":"iana"},"application/vnd.sycle+xml":{"source":"iana","compressible":true},"application/vnd.syft+json":{"source":"iana","compressible":true},"application/vnd.symbian.install":{"source":"apache","extensions":["sis","sisx"]},"application/vnd.syncml+xml":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["xsm"]},"application/vnd.syncml.dm+wbxml":{"source":"iana","charset":"UTF-8","extensions":["bdm"]},"application/vnd.syncml.dm+xml":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["xdm"]},"application/vnd.syncml.dm.notification":{"source":"iana"},"application/vnd.syncml.dmddf+wbxml":{"source":"iana"},"application/vnd.syncml.dmddf+xml":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["ddf"]},"application/vnd.syncml.dmtnds+wbxml":{"source":"iana"},"application/vnd.syncml.dmtnds+xml":{"source":"iana","charset":"UTF-8","compressible":true},"application/vnd.syncml.ds.notification":{"source":"iana"},"application/vnd.tableschema+json":{"source":"iana","compressible":true},"application/vnd.tao.intent-module-archive":{"source":"iana","extensions":["tao"]},"application/vnd.tcpdump.pcap":{"source":"iana","extensions":["pcap","cap","dmp"]},"application/vnd.think-cell.ppttc+json":{"source":"iana","compressible":true},"application/vnd.tmd.mediaflex.api+xml":{"source":"iana","compressible":true},"application/vnd.tml":{"source":"iana"},"application/vnd.tmobile-livetv":{"source":"iana","extensions":["tmo"]},"application/vnd.tri.onesource":{"source":"iana"},"application/vnd.trid.tpt":{"source":"iana","extensions":["tpt"]},"application/vnd.triscape.mxs":{"source":"iana","extensions":["mxs"]},"application/vnd.trueapp":{"source":"iana","extensions":["tra"]},"application/vnd.truedoc":{"source":"iana"},"application/vnd.ubisoft.webplayer":{"source":"iana"},"application/vnd.ufdl":{"source":"iana","extensions":["ufd","ufdl"]},"application/vnd.uiq.theme":{"source":"iana","extensions":["utz"]},"application/vnd.umajin":{"source":"iana","extensions":["umj"]},"application/vnd.unity":{"source":"iana","extensions":["unityweb"]},"application/vnd.uoml+xml":{"source":"iana","compressible":true,"extensions":["uoml"]},"application/vnd.uplanet.alert":{"source":"iana"},"application/vnd.uplanet.alert-wbxml":{"source":"iana"},"application/vnd.uplanet.bearer-choice":{"source":"iana"},"application/vnd.uplanet.bearer-choice-wbxml":{"source":"iana"},"application/vnd.uplanet.cacheop":{"source":"iana"},"application/vnd.uplanet.cacheop-wbxml":{"source":"iana"},"application/vnd.uplanet.channel":{"source":"iana"},"application/vnd.uplanet.channel-wbxml":{"source":"iana"},"application/vnd.uplanet.list":{"source":"iana"},"application/vnd.uplanet.list-wbxml":{"source":"iana"},"application/vnd.uplanet.listcmd":{"source":"iana"},"application/vnd.uplanet.listcmd-wbxml":{"source":"iana"},"application/vnd.uplanet.signal":{"source":"iana"},"application/vnd.uri-map":{"source":"iana"},"application/vnd.valve.source.material":{"source":"iana"},"application/vnd.vcx":{"source":"iana","extensions":["vcx"]},"application/vnd.vd-study":{"source":"iana"},"application/vnd.vectorworks":{"source":"iana"},"application/vnd.vel+json":{"source":"iana","compressible":true},"application/vnd.verimatrix.vcas":{"source":"iana"},"application/vnd.veritone.aion+json":{"source":"iana","compressible":true},"application/vnd.veryant.thin":{"source":"iana"},"application/vnd.ves.encrypted":{"source":"iana"},"application/vnd.vidsoft.vidconference":{"source":"iana"},"application/vnd.visio":{"source":"iana","extensions":["vsd","vst","vss","vsw"]},"application/vnd.visionary":{"source":"iana","extensions":["vis"]},"application/vnd.vividence.scriptfile":{"source":"iana"},"application/vnd.vsf":{"source":"iana","extensions":["vsf"]},"application/vnd.wap.sic":{"source":"iana"},"application/vnd.wap.slc":{"source":"iana"},"application/vnd.wap.wbxml":{"source":"iana","charset":"UTF-8","extensions":["wbxml"]},"application/vnd.wap.wmlc":{"source":"iana","extensions":["wmlc"]},"application/vnd.wap.wmlscriptc":{"source":"iana","extensions":["wmlsc"]},"application/vnd.webturbo":{"source":"iana","extensions":["wtb"]},"application/vnd.wfa.dpp":{"source":"iana"},"application/vnd.wfa.p2p":{"source":"iana"},"application/vnd.wfa.wsc":{"source":"iana"},"application/vnd.windows.devicepairing":{"source":"iana"},"application/vnd.wmc":{"source":"iana"},"application/vnd.wmf.bootstrap":{"source":"iana"},"application/vnd.wolfram.mathematica":{"source":"iana"},"application/vnd.wolfram.mathematica.package":{"source":"iana"},"application/vnd.wolfram.player":{"source":"iana","extensions":["nbp"]},"application/vnd.wordperfect":{"source":"iana","extensions":["wpd"]},"application/vnd.wqd":{"source":"iana","extensions":["wqd"]},"application/vnd.wrq-hp3000-labelled":{"source":"iana"},"application/vnd.wt.stf":{"source":"iana","extensions":["stf"]},"application/vnd.wv.csp+wbxml":{"source":"iana"},"application/vnd.wv.csp+xml":{"source":"iana","compressible":true},"application/vnd.wv.ssp+xml":{"source":"iana","compressible":true},"application/vnd.xacml+json":{"source":"iana","compressible":true},"application/vnd.xara":{"source":"iana","extensions":["xar"]},"application/vnd.xfdl":{"source":"iana","extensions":["xfdl"]},"application/vnd.xfdl.webform":{"source":"iana"},"application/vnd.xmi+xml":{"source":"iana","compressible":true},"application/vnd.xmpie.cpkg":{"source":"iana"},"application/vnd.xmpie.dpkg":{"source":"iana"},"application/vnd.xmpie.plan":{"source":"iana"},"application/vnd.xmpie.ppkg":{"source":"iana"},"application/vnd.xmpie.xlim":{"source":"iana"},"application/vnd.yamaha.hv-dic":{"source":"iana","extensions":["hvd"]},"application/vnd.yamaha.hv-script":{"source":"iana","extensions":["hvs"]},"application/vnd.yamaha.hv-voice":{"source":"iana","extensions":["hvp"]},"application/vnd.yamaha.openscoreformat":{"source":"iana","extensions":["osf"]},"application/vnd.yamaha.openscoreformat.osfpvg+xml":{"source":"iana","compressible":true,"extensions":["osfpvg"]},"application/vnd.yamaha.remote-setup":{"source":"iana"},"application/vnd.yamaha.smaf-audio":{"source":"iana","extensions":["saf"]},"application/vnd.yamaha.smaf-phrase":{"source":"iana","extensions":["spf"]},"application/vnd.yamaha.through-ngn":{"source":"iana"},"application/vnd.yamaha.tunnel-udpencap":{"source":"iana"},"application/vnd.yaoweme":{"source":"iana"},"application/vnd.yellowriver-custom-menu":{"source":"iana","extensions":["cmp"]},"application/vnd.youtube.yt":{"source":"iana"},"application/vnd.zul":{"source":"iana","extensions":["zir","zirz"]},"application/vnd.zzazz.deck+xml":{"source":"iana","compressible":true,"extensions":["zaz"]},"application/voicexml+xml":{"source":"iana","compressible":true,"extensions":["vxml"]},"application/voucher-cms+json":{"source":"iana","compressible":true},"application/vq-rtcpxr":{"source":"iana"},"application/wasm":{"source":"iana","compressible":true,"extensions":["wasm"]},"application/watcherinfo+xml":{"source":"iana","compressible":true,"extensions":["wif"]},"application/webpush-options+json":{"source":"iana","compressible":true},"application/whoispp-query":{"source":"iana"},"application/whoispp-response":{"source":"iana"},"application/widget":{"source":"iana","extensions":["wgt"]},"application/winhlp":{"source":"apache","extensions":["hlp"]},"application/wita":{"source":"iana"},"application/wordperfect5.1":{"source":"iana"},"application/wsdl+xml":{"source":"iana","compressible":true,"extensions":["wsdl"]},"application/wspolicy+xml":{"source":"iana","compressible":true,"extensions":["wspolicy"]},"application/x-7z-compressed":{"source":"apache","compressible":false,"extensions":["7z"]},"application/x-abiword":{"source":"apache","extensions":["abw"]},"application/x-ace-compressed":{"source":"apache","extensions":["ace"]},"application/x-amf":{"source":"apache"},"application/x-apple-diskimage":{"source":"apache","extensions":["dmg"]},"application/x-arj":{"compressible":false,"extensions":["arj"]},"application/x-authorware-bin":{"source":"apache","extensions":["aab","x32","u32","vox"]},"application/x-authorware-map":{"source":"apache","extensions":["aam"]},"application/x-authorware-seg":{"source":"apache","extensions":["aas"]},"application/x-bcpio":{"source":"apache","extensions":["bcpio"]},"application/x-bdoc":{"compressible":false,"extensions":["bdoc"]},"application/x-bittorrent":{"source":"apache","extensions":["torrent"]},"application/x-blorb":{"source":"apache","extensions":["blb","blorb"]},"application/x-bzip":{"source":"apache","compressible":false,"extensions":["bz"]},"application/x-bzip2":{"source":"apache","compressible":false,"extensions":["bz2","boz"]},"application/x-cbr":{"source":"apache","extensions":["cbr","cba","cbt","cbz","cb7"]},"application/x-cdlink":{"source":"apache","extensions":["vcd"]},"application/x-cfs-compressed":{"source":"apache","extensions":["cfs"]},"application/x-chat":{"source":"apache","extensions":["chat"]},"application/x-chess-pgn":{"source":"apache","extensions":["pgn"]},"application/x-chrome-extension":{"extensions":["crx"]},"application/x-cocoa":{"source":"nginx","extensions":["cco"]},"application/x-compress":{"source":"apache"},"application/x-conference":{"source":"apache","extensions":["nsc"]},"application/x-cpio":{"source":"apache","extensions":["cpio"]},"application/x-csh":{"source":"apache","extensions":["csh"]},"application/x-deb":{"compressible":false},"application/x-debian-package":{"source":"apache","extensions":["deb","udeb"]},"application/x-dgc-compressed":{"source":"apache","extensions":["dgc"]},"application/x-director":{"source":"apache","extensions":["dir","dcr","dxr","cst","cct","cxt","w3d","fgd","swa"]},"application/x-doom":{"source":"apache","extensions":["wad"]},"application/x-dtbncx+xml":{"source":"apache","compressible":true,"extensions":["ncx"]},"application/x-dtbook+xml":{"source":"apache","compressible":true,"extensions":["dtb"]},"application/x-dtbresource+xml":{"source":"apache","compressible":true,"extensions":["res"]},"application/x-dvi":{"source":"apache","compressible":false,"extensions":["dvi"]},"application/x-envoy":{"source":"apache","extensions":["evy"]},"application/x-eva":{"source":"apache","extensions":["eva"]},"application/x-font-bdf":{"source":"apache","extensions":["bdf"]},"application/x-font-dos":{"source":"apache"},"application/x-font-framemaker":{"source":"apache"},"application/x-font-ghostscript":{"source":"apache","extensions":["gsf"]},"application/x-font-libgrx":{"source":"apache"},"application/x-font-linux-psf":{"source":"apache","extensions":["psf"]},"application/x-font-pcf":{"source":"apache","extensions":["pcf"]},"application/x-font-snf":{"source":"apache","extensions":["snf"]},"application/x-font-speedo":{"source":"apache"},"application/x-font-sunos-news":{"source":"apache"},"application/x-font-type1":{"source":"apache","extensions":["pfa","pfb","pfm","afm"]},"application/x-font-vfont":{"source":"apache"},"application/x-freearc":{"source":"apache","extensions":["arc"]},"application/x-futuresplash":{"source":"apache","extensions":["spl"]},"application/x-gca-compressed":{"source":"apache","extensions":["gca"]},"application/x-glulx":{"source":"apache","extensions":["ulx"]},"application/x-gnumeric":{"source":"apache","extensions":["gnumeric"]},"application/x-gramps-xml":{"source":"apache","extensions":["gramps"]},"application/x-gtar":{"source":"apache","extensions":["gtar"]},"application/x-gzip":{"source":"apache"},"application/x-hdf":{"source":"apache","extensions":["hdf"]},"application/x-httpd-php":{"compressible":true,"extensions":["php"]},"application/x-install-instructions":{"source":"apache","extensions":["install"]},"application/x-iso9660-image":{"source":"apache","extensions":["iso"]},"application/x-iwork-keynote-sffkey":{"extensions":["key"]},"application/x-iwork-numbers-sffnumbers":{"extensions":["numbers"]},"application/x-iwork-pages-sffpages":{"extensions":["pages"]},"application/x-java-archive-diff":{"source":"nginx","extensions":["jardiff"]},"application/x-java-jnlp-file":{"source":"apache","compressible":false,"extensions":["jnlp"]},"application/x-javascript":{"compressible":true},"application/x-keepass2":{"extensions":["kdbx"]},"application/x-latex":{"source":"apache","compressible":false,"extensions":["latex"]},"application/x-lua-bytecode":{"extensions":["luac"]},"application/x-lzh-compressed":{"source":"apache","extensions":["lzh","lha"]},"application/x-makeself":{"source":"nginx","extensions":["run"]},"application/x-mie":{"source":"apache","extensions":["mie"]},"application/x-mobipocket-ebook":{"source":"apache","extensions":["prc","mobi"]},"application/x-mpegurl":{"compressible":false},"application/x-ms-application":{"source":"apache","extensions":["application"]},"application/x-ms-shortcut":{"source":"apache","extensions":["lnk"]},"application/x-ms-wmd":{"source":"apache","extensions":["wmd"]},"application/x-ms-wmz":{"source":"apache","extensions":["wmz"]},"application/x-ms-xbap":{"source":"apache","extensions":["xbap"]},"application/x-msaccess":{"source":"apache","extensions":["mdb"]},"application/x-msbinder":{"source":"apache","extensions":["obd"]},"application/x-mscardfile":{"source":"apache","extensions":["crd"]},"application/x-msclip":{"source":"apache","extensions":["clp"]},"application/x-msdos-program":{"extensions":["exe"]},"application/x-msdownload":{"source":"apache","extensions":["exe","dll","com","bat","msi"]},"application/x-msmediaview":{"source":"apache","extensions":["mvb","m13","m14"]},"application/x-msmetafile":{"source":"apache","extensions":["wmf","wmz","emf","emz"]},"application/x-msmoney":{"source":"apache","extensions":["mny"]},"application/x-mspublisher":{"source":"apache","extensions":["pub"]},"application/x-msschedule":{"source":"apache","extensions":["scd"]},"application/x-msterminal":{"source":"apache","extensions":["trm"]},"application/x-mswrite":{"source":"apache","extensions":["wri"]},"application/x-netcdf":{"source":"apache","extensions":["nc","cdf"]},"application/x-ns-proxy-autoconfig":{"compressible":true,"extensions":["pac"]},"application/x-nzb":{"source":"apache","extensions":["nzb"]},"application/x-perl":{"source":"nginx","extensions":["pl","pm"]},"application/x-pilot":{"source":"nginx","extensions":["prc","pdb"]},"application/x-pkcs12":{"source":"apache","compressible":false,"extensions":["p12","pfx"]},"application/x-pkcs7-certificates":{"source":"apache","extensions":["p7b","spc"]},"application/x-pkcs7-certreqresp":{"source":"apache","extensions":["p7r"]},"application/x-pki-message":{"source":"iana"},"application/x-rar-compressed":{"source":"apache","compressible":false,"extensions":["rar"]},"application/x-redhat-package-manager":{"source":"nginx","extensions":["rpm"]},"application/x-research-info-systems":{"source":"apache","extensions":["ris"]},"application/x-sea":{"source":"nginx","extensions":["sea"]},"application/x-sh":{"source":"apache","compressible":true,"extensions":["sh"]},"application/x-shar":{"source":"apache","extensions":["shar"]},"application/x-shockwave-flash":{"source":"apache","compressible":false,"extensions":["swf"]},"application/x-silverlight-app":{"source":"apache","extensions":["xap"]},"application/x-sql":{"source":"apache","extensions":["sql"]},"application/x-stuffit":{"source":"apache","compressible":false,"extensions":["sit"]},"application/x-stuffitx":{"source":"apache","extensions":["sitx"]},"application/x-subrip":{"source":"apache","extensions":["srt"]},"application/x-sv4cpio":{"source":"apache","extensions":["sv4cpio"]},"application/x-sv4crc":{"source":"apache","extensions":["sv4crc"]},"application/x-t3vm-image":{"source":"apache","extensions":["t3"]},"application/x-tads":{"source":"apache","extensions":["gam"]},"application/x-tar":{"source":"apache","compressible":true,"extensions":["tar"]},"application/x-tcl":{"source":"apache","extensions":["tcl","tk"]},"application/x-tex":{"source":"apache","extensions":["tex"]},"application/x-tex-tfm":{"source":"apache","extensions":["tfm"]},"application/x-texinfo":{"source":"apache","extensions":["texinfo","texi"]},"application/x-tgif":{"source":"apache","extensions":["obj"]},"application/x-ustar":{"source":"apache","extensions":["ustar"]},"application/x-virtualbox-hdd":{"compressible":true,"extensions":["hdd"]},"application/x-virtualbox-ova":{"compressible":true,"extensions":["ova"]},"application/x-virtualbox-ovf":{"compressible":true,"extensions":["ovf"]},"application/x-virtualbox-vbox":{"compressible":true,"extensions":["vbox"]},"application/x-virtualbox-vbox-extpack":{"compressible":false,"extensions":["vbox-extpack"]},"application/x-virtualbox-vdi":{"compressible":true,"extensions":["vdi"]},"application/x-virtualbox-vhd":{"compressible":true,"extensions":["vhd"]},"application/x-virtualbox-vmdk":{"compressible":true,"extensions":["vmdk"]},"application/x-wais-source":{"source":"apache","extensions":["src"]},"application/x-web-app-manifest+json":{"compressible":true,"extensions":["webapp"]},"application/x-www-form-urlencoded":{"source":"iana","compressible":true},"application/x-x509-ca-cert":{"source":"iana","extensions":["der","crt","pem"]},"application/x-x509-ca-ra-cert":{"source":"iana"},"application/x-x509-next-ca-cert":{"source":"iana"},"application/x-xfig":{"source":"apache","extensions":["fig"]},"application/x-xliff+xml":{"source":"apache","compressible":true,"extensions":["xlf"]},"application/x-xpinstall":{"source":"apache","compressible":false,"extensions":["xpi"]},"application/x-xz":{"source":"apache","extensions":["xz"]},"application/x-zmachine":{"source":"apache","extensions":["z1","z2","z3","z4","z5","z6","z7","z8"]},"application/x400-bp":{"source":"iana"},"application/xacml+xml":{"source":"iana","compressible":true},"application/xaml+xml":{"source":"apache","compressible":true,"extensions":["xaml"]},"application/xcap-att+xml":{"source":"iana","compressible":true,"extensions":["xav"]},"application/xcap-caps+xml":{"source":"iana","compressible":true,"extensions":["xca"]},"application/xcap-diff+xml":{"source":"iana","compressible":true,"extensions":["xdf"]},"application/xcap-el+xml":{"source":"iana","compressible":true,"extensions":["xel"]},"application/xcap-error+xml":{"source":"iana","compressible":true},"application/xcap-ns+xml":{"source":"iana","compressible":true,"extensions":["xns"]},"application/xcon-conference-info+xml":{"source":"iana","compressible":true},"application/xcon-conference-info-diff+xml":{"source":"iana","compressible":true},"application/xenc+xml":{"source":"iana","compressible":true,"extensions":["xenc"]},"application/xhtml+xml":{"source":"iana","compressible":true,"extensions":["xhtml","xht"]},"application/xhtml-voice+xml":{"source":"apache","compressible":true},"application/xliff+xml":{"source":"iana","compressible":true,"extensions":["xlf"]},"application/xml":{"source":"iana","compressible":true,"extensions":["xml","xsl","xsd","rng"]},"application/xml-dtd":{"source":"iana","compressible":true,"extensions":["dtd"]},"application/xml-external-parsed-entity":{"source":"iana"},"application/xml-patch+xml":{"source":"iana","compressible":true},"application/xmpp+xml":{"source":"iana","compressible":true},"application/xop+xml":{"source":"iana","compressible":true,"extensions":["xop"]},"application/xproc+xml":{"source":"apache","compressible":true,"extensions":["xpl"]},"application/xslt+xml":{"source":"iana","compressible":true,"extensions":["xsl","xslt"]},"application/xspf+xml":{"source":"apache","compressible":true,"extensions":["xspf"]},"application/xv+xml":{"source":"iana","compressible":true,"extensions":["mxml","xhvml","xvml","xvm"]},"application/yang":{"source":"iana","extensions":["yang"]},"application/yang-data+json":{"source":"iana","compressible":true},"application/yang-data+xml":{"source":"iana","compressible":true},"application/yang-patch+json":{"source":"iana","compressible":true},"application/yang-patch+xml":{"source":"iana","compressible":true},"application/yin+xml":{"source":"iana","compressible":true,"extensions":["yin"]},"application/zip":{"source":"iana","compressible":false,"extensions":["zip"]},"application/zlib":{"source":"iana"},"application/zstd":{"source":"iana"},"audio/1d-interleaved-parityfec":{"source":"iana"},"audio/32kadpcm":{"source":"iana"},"audio/3gpp":{"source":"iana","compressible":false,"extensions":["3gpp"]},"audio/3gpp2":{"source":"iana"},"audio/aac":{"source":"iana"},"audio/ac3":{"source":"iana"},"audio/adpcm":{"source":"apache","extensions":["adp"]},"audio/amr":{"source":"iana","extensions":["amr"]},"audio/amr-wb":{"source":"iana"},"audio/amr-wb+":{"source":"iana"},"audio/aptx":{"source":"iana"},"audio/asc":{"source":"iana"},"audio/atrac-advanced-lossless":{"source":"iana"},"audio/atrac-x":{"source":"iana"},"audio/atrac3":{"source":"iana"},"audio/basic":{"source":"iana","compressible":false,"extensions":["au","snd"]},"audio/bv16":{"source":"iana"},"audio/bv32":{"source":"iana"},"audio/clearmode":{"source":"iana"},"audio/cn":{"source":"iana"},"audio/dat12":{"source":"iana"},"audio/dls":{"source":"iana"},"audio/dsr-es201108":{"source":"iana"},"audio/dsr-es202050":{"source":"iana"},"audio/dsr-es202211":{"source":"iana"},"audio/dsr-es202212":{"source":"iana"},"audio/dv":{"source":"iana"},"audio/dvi4":{"source":"iana"},"audio/eac3":{"source":"iana"},"audio/encaprtp":{"source":"iana"},"audio/evrc":{"source":"iana"},"audio/evrc-qcp":{"source":"iana"},"audio/evrc0":{"source":"iana"},"audio/evrc1":{"source":"iana"},"audio/evrcb":{"source":"iana"},"audio/evrcb0":{"source":"iana"},"audio/evrcb1":{"source":"iana"},"audio/evrcnw":{"source":"iana"},"audio/evrcnw0":{"source":"iana"},"audio/evrcnw1":{"source":"iana"},"audio/evrcwb":{"source":"iana"},"audio/evrcwb0":{"source":"iana"},"audio/evrcwb1":{"source":"iana"},"audio/evs":{"source":"iana"},"audio/flexfec":{"source":"iana"},"audio/fwdred":{"source":"iana"},"audio/g711-0":{"source":"iana"},"audio/g719":{"source":"iana"},"audio/g722":{"source":"iana"},"audio/g7221":{"source":"iana"},"audio/g723":{"source":"iana"},"audio/g726-16":{"source":"iana"},"audio/g726-24":{"source":"iana"},"audio/g726-32":{"source":"iana"},"audio/g726-40":{"source":"iana"},"audio/g728":{"source":"iana"},"audio/g729":{"source":"iana"},"audio/g7291":{"source":"iana"},"audio/g729d":{"source":"iana"},"audio/g729e":{"source":"iana"},"audio/gsm":{"source":"iana"},"audio/gsm-efr":{"source":"iana"},"audio/gsm-hr-08":{"source":"iana"},"audio/ilbc":{"source":"iana"},"audio/ip-mr_v2.5":{"source":"iana"},"audio/isac":{"source":"apache"},"audio/l16":{"source":"iana"},"audio/l20":{"source":"iana"},"audio/l24":{"source":"iana","compressible":false},"audio/l8":{"source":"iana"},"audio/lpc":{"source":"iana"},"audio/melp":{"source":"iana"},"audio/melp1200":{"source":"iana"},"audio/melp2400":{"source":"iana"},"audio/melp600":{"source":"iana"},"audio/mhas":{"source":"iana"},"audio/midi":{"source":"apache","extensions":["mid","midi","kar","rmi"]},"audio/mobile-xmf":{"source":"iana","extensions":["mxmf"]},"audio/mp3":{"compressible":false,"extensions":["mp3"]},"audio/mp4":{"source":"iana","compressible":false,"extensions":["m4a","mp4a"]},"audio/mp4a-latm":{"source":"iana"},"audio/mpa":{"source":"iana"},"audio/mpa-robust":{"source":"iana"},"audio/mpeg":{"source":"iana","compressible":false,"extensions":["mpga","mp2","mp2a","mp3","m2a","m3a"]},"audio/mpeg4-generic":{"source":"iana"},"audio/musepack":{"source":"apache"},"audio/ogg":{"source":"iana","compressible":false,"extensions":["oga","ogg","spx","opus"]},"audio/opus":{"source":"iana"},"audio/parityfec":{"source":"iana"},"audio/pcma":{"source":"iana"},"audio/pcma-wb":{"source":"iana"},"audio/pcmu":{"source":"iana"},"audio/pcmu-wb":{"source":"iana"},"audio/prs.sid":{"source":"iana"},"audio/qcelp":{"source":"iana"},"audio/raptorfec":{"source":"iana"},"audio/red":{"source":"iana"},"audio/rtp-enc-aescm128":{"source":"iana"},"audio/rtp-midi":{"source":"iana"},"audio/rtploopback":{"source":"iana"},"audio/rtx":{"source":"iana"},"audio/s3m":{"source":"apache","extensions":["s3m"]},"audio/scip":{"source":"iana"},"audio/silk":{"source":"apache","extensions":["sil"]},"audio/smv":{"source":"iana"},"audio/smv-qcp":{"source":"iana"},"audio/smv0":{"source":"iana"},"audio/sofa":{"source":"iana"},"audio/sp-midi":{"source":"iana"},"audio/speex":{"source":"iana"},"audio/t140c":{"source":"iana"},"audio/t38":{"source":"iana"},"audio/telephone-event":{"source":"iana"},"audio/tetra_acelp":{"source":"iana"},"audio/tetra_acelp_bb":{"source":"iana"},"audio/tone":{"source":"iana"},"audio/tsvcis":{"source":"iana"},"audio/uemclip":{"source":"iana"},"audio/ulpfec":{"source":"iana"},"audio/usac":{"source":"iana"},"audio/vdvi":{"source":"iana"},"audio/vmr-wb":{"source":"iana"},"audio/vnd.3gpp.iufp":{"source":"iana"},"audio/vnd.4sb":{"source":"iana"},"audio/vnd.audiokoz":{"source":"iana"},"audio/vnd.celp":{"source":"iana"},"audio/vnd.cisco.nse":{"source":"iana"},"audio/vnd.cmles.radio-events":{"source":"iana"},"audio/vnd.cns.anp1":{"source":"iana"},"audio/vnd.cns.inf1":{"source":"iana"},"audio/vnd.dece.audio":{"source":"iana","extensions":["uva","uvva"]},"audio/vnd.digital-winds":{"source":"iana","extensions":["eol"]},"audio/vnd.dlna.adts":{"source":"iana"},"audio/vnd.dolby.heaac.1":{"source":"iana"},"audio/vnd.dolby.heaac.2":{"source":"iana"},"audio/vnd.dolby.mlp":{"source":"iana"},"audio/vnd.dolby.mps":{"source":"iana"},"audio/vnd.dolby.pl2":{"source":"iana"},"audio/vnd.dolby.pl2x":{"source":"iana"},"audio/vnd.dolby.pl2z":{"source":"iana"},"audio/vnd.dolby.pulse.1":{"source":"iana"},"audio/vnd.dra":{"source":"iana","extensions":["dra"]},"audio/vnd.dts":{"source":"iana","extensions":["dts"]},"audio/vnd.dts.hd":{"source":"iana","extensions":["dtshd"]},"audio/vnd.dts.uhd":{"source":"iana"},"audio/vnd.dvb.file":{"source":"iana"},"audio/vnd.everad.plj":{"source":"iana"},"audio/vnd.hns.audio":{"source":"iana"},"audio/vnd.lucent.voice":{"source":"iana","extensions":["lvp"]},"audio/vnd.ms-playready.media.pya":{"source":"iana","extensions":["pya"]},"audio/vnd.nokia.mobile-xmf":{"source":"iana"},"audio/vnd.nortel.vbk":{"source":"iana"},"audio/vnd.nuera.ecelp4800":{"source":"iana","extensions":["ecelp4800"]},"audio/vnd.nuera.ecelp7470":{"source":"iana","extensions":["ecelp7470"]},"audio/vnd.nuera.ecelp9600":{"source":"iana","extensions":["ecelp9600"]},"audio/vnd.octel.sbc":{"source":"iana"},"audio/vnd.presonus.multitrack":{"source":"iana"},"audio/vnd.qcelp":{"source":"iana"},"audio/vnd.rhetorex.32kadpcm":{"source":"iana"},"audio/vnd.rip":{"source":"iana","extensions":["rip"]},"audio/vnd.rn-realaudio":{"compressible":false},"audio/vnd.sealedmedia.softseal.mpeg":{"source":"iana"},"audio/vnd.vmx.cvsd":{"source":"iana"},"audio/vnd.wave":{"compressible":false},"audio/vorbis":{"source":"iana","compressible":false},"audio/vorbis-config":{"source":"iana"},"audio/wav":{"compressible":false,"extensions":["wav"]},"audio/wave":{"compressible":false,"extensions":["wav"]},"audio/webm":{"source":"apache","compressible":false,"extensions":["weba"]},"audio/x-aac":{"source":"apache","compressible":false,"extensions":["aac"]},"audio/x-aiff":{"source":"apache","extensions":["aif","aiff","aifc"]},"audio/x-caf":{"source":"apache","compressible":false,"extensions":["caf"]},"audio/x-flac":{"source":"apache","extensions":["flac"]},"audio/x-m4a":{"source":"nginx","extensions":["m4a"]},"audio/x-matroska":{"source":"apache","extensions":["mka"]},"audio/x-mpegurl":{"source":"apache","extensions":["m3u"]},"audio/x-ms-wax":{"source":"apache","extensions":["wax"]},"audio/x-ms-wma":{"source":"apache","extensions":["wma"]},"audio/x-pn-realaudio":{"source":"apache","extensions":["ram","ra"]},"audio/x-pn-realaudio-plugin":{"source":"apache","extensions":["rmp"]},"audio/x-realaudio":{"source":"nginx","extensions":["ra"]},"audio/x-tta":{"source":"apache"},"audio/x-wav":{"source":"apache","extensions":["wav"]},"audio/xm":{"source":"apache","extensions":["xm"]},"chemical/x-cdx":{"source":"apache","extensions":["cdx"]},"chemical/x-cif":{"source":"apache","extensions":["cif"]},"chemical/x-cmdf":{"source":"apache","extensions":["cmdf"]},"chemical/x-cml":{"source":"apache","extensions":["cml"]},"chemical/x-csml":{"source":"apache","extensions":["csml"]},"chemical/x-pdb":{"source":"apache"},"chemical/x-xyz":{"source":"apache","extensions":["xyz"]},"font/collection":{"source":"iana","extensions":["ttc"]},"font/otf":{"source":"iana","compressible":true,"extensions":["otf"]},"font/sfnt":{"source":"iana"},"font/ttf":{"source":"iana","compressible":true,"extensions":["ttf"]},"font/woff":{"source":"iana","extensions":["woff"]},"font/woff2":{"source":"iana","extensions":["woff2"]},"image/aces":{"source":"iana","extensions":["exr"]},"image/apng":{"compressible":false,"extensions":["apng"]},"image/avci":{"source":"iana","extensions":["avci"]},"image/avcs":{"source":"iana","extensions":["avcs"]},"image/avif":{"source":"iana","compressible":false,"extensions":["avif"]},"image/bmp":{"source":"iana","compressible":true,"extensions":["bmp"]},"image/cgm":{"source":"iana","extensions":["cgm"]},"image/dicom-rle":{"source":"iana","extensions":["drle"]},"image/emf":{"source":"iana","extensions":["emf"]},"image/fits":{"source":"iana","extensions":["fits"]},"image/g3fax":{"source":"iana","extensions":["g3"]},"image/gif":{"source":"iana","compressible":false,"extensions":["gif"]},"image/heic":{"source":"iana","extensions":["heic"]},"image/heic-sequence":{"source":"iana","extensions":["heics"]},"image/heif":{"source":"iana","extensions":["heif"]},"image/heif-sequence":{"source":"iana","extensions":["heifs"]},"image/hej2k":{"source":"iana","extensions":["hej2"]},"image/hsj2":{"source":"iana","extensions":["hsj2"]},"image/ief":{"source":"iana","extensions":["ief"]},"image/jls":{"source":"iana","extensions":["jls"]},"image/jp2":{"source":"iana","compressible":false,"extensions":["jp2","jpg2"]},"image/jpeg":{"source":"iana","compressible":false,"extensions":["jpeg","jpg","jpe"]},"image/jph":{"source":"iana","extensions":["jph"]},"image/jphc":{"source":"iana","extensions":["jhc"]},"image/jpm":{"source":"iana","compressible":false,"extensions":["jpm"]},"image/jpx":{"source":"iana","compressible":false,"extensions":["jpx","jpf"]},"image/jxr":{"source":"iana","extensions":["jxr"]},"image/jxra":{"source":"iana","extensions":["jxra"]},"image/jxrs":{"source":"iana","extensions":["jxrs"]},"image/jxs":{"source":"iana","extensions":["jxs"]},"image/jxsc":{"source":"iana","extensions":["jxsc"]},"image/jxsi":{"source":"iana","extensions":["jxsi"]},"image/jxss":{"source":"iana","extensions":["jxss"]},"image/ktx":{"source":"iana","extensions":["ktx"]},"image/ktx2":{"source":"iana","extensions":["ktx2"]},"image/naplps":{"source":"iana"},"image/pjpeg":{"compressible":false},"image/png":{"source":"iana","compressible":false,"extensions":["png"]},"image/prs.btif":{"source":"iana","extensions":["btif"]},"image/prs.pti":{"source":"iana","extensions":["pti"]},"image/pwg-raster":{"source":"iana"},"image/sgi":{"source":"apache","extensions":["sgi"]},"image/svg+xml":{"source":"iana","compressible":true,"extensions":["svg","svgz"]},"image/t38":{"source":"iana","extensions":["t38"]},"image/tiff":{"source":"iana","compressible":false,"extensions":["tif","tiff"]},"image/tiff-fx":{"source":"iana","extensions":["tfx"]},"image/vnd.adobe.photoshop":{"source":"iana","compressible":true,"extensions":["psd"]},"image/vnd.airzip.accelerator.azv":{"source":"iana","extensions":["azv"]},"image/vnd.cns.inf2":{"source":"iana"},"image/vnd.dece.graphic":{"source":"iana","extensions":["uvi","uvvi","uvg","uvvg"]},"image/vnd.djvu":{"source":"iana","extensions":["djvu","djv"]},"image/vnd.dvb.subtitle":{"source":"iana","extensions":["sub"]},"image/vnd.dwg":{"source":"iana","extensions":["dwg"]},"image/vnd.dxf":{"source":"iana","extensions":["dxf"]},"image/vnd.fastbidsheet":{"source":"iana","extensions":["fbs"]},"image/vnd.fpx":{"source":"iana","extensions":["fpx"]},"image/vnd.fst":{"source":"iana","extensions":["fst"]},"image/vnd.fujixerox.edmics-mmr":{"source":"iana","extensions":["mmr"]},"image/vnd.fujixerox.edmics-rlc":{"source":"iana","extensions":["rlc"]},"image/vnd.globalgraphics.pgb":{"source":"iana"},"image/vnd.microsoft.icon":{"source":"iana","compressible":true,"extensions":["ico"]},"image/vnd.mix":{"source":"iana"},"image/vnd.mozilla.apng":{"source":"iana"},"image/vnd.ms-dds":{"compressible":true,"extensions":["dds"]},"image/vnd.ms-modi":{"source":"iana","extensions":["mdi"]},"image/vnd.ms-photo":{"source":"apache","extensions":["wdp"]},"image/vnd.net-fpx":{"source":"iana","extensions":["npx"]},"image/vnd.pco.b16":{"source":"iana","extensions":["b16"]},"image/vnd.radiance":{"source":"iana"},"image/vnd.sealed.png":{"source":"iana"},"image/vnd.sealedmedia.softseal.gif":{"source":"iana"},"image/vnd.sealedmedia.softseal.jpg":{"source":"iana"},"image/vnd.svf":{"source":"iana"},"image/vnd.tencent.tap":{"source":"iana","extensions":["tap"]},"image/vnd.valve.source.texture":{"source":"iana","extensions":["vtf"]},"image/vnd.wap.wbmp":{"source":"iana","extensions":["wbmp"]},"image/vnd.xiff":{"source":"iana","extensions":["xif"]},"image/vnd.zbrush.pcx":{"source":"iana","extensions":["pcx"]},"image/webp":{"source":"apache","extensions":["webp"]},"image/wmf":{"source":"iana","extensions":["wmf"]},"image/x-3ds":{"source":"apache","extensions":["3ds"]},"image/x-cmu-raster":{"source":"apache","extensions":["ras"]},"image/x-cmx":{"source":"apache","extensions":["cmx"]},"image/x-freehand":{"source":"apache","extensions":["fh","fhc","fh4","fh5","fh7"]},"image/x-icon":{"source":"apache","compressible":true,"extensions":["ico"]},"image/x-jng":{"source":"nginx","extensions":["jng"]},"image/x-mrsid-image":{"source":"apache","extensions":["sid"]},"image/x-ms-bmp":{"source":"nginx","compressible":true,"extensions":["bmp"]},"image/x-pcx":{"source":"apache","extensions":["pcx"]},"image/x-pict":{"source":"apache","extensions":["pic","pct"]},"image/x-portable-anymap":{"source":"apache","extensions":["pnm"]},"image/x-portable-bitmap":{"source":"apache","extensions":["pbm"]},"image/x-portable-graymap":{"source":"apache","extensions":["pgm"]},"image/x-portable-pixmap":{"source":"apache","extensions":["ppm"]},"image/x-rgb":{"source":"apache","extensions":["rgb"]},"image/x-tga":{"source":"apache","extensions":["tga"]},"image/x-xbitmap":{"source":"apache","extensions":["xbm"]},"image/x-xcf":{"compressible":false},"image/x-xpixmap":{"source":"apache","extensions":["xpm"]},"image/x-xwindowdump":{"source":"apache","extensions":["xwd"]},"message/cpim":{"source":"iana"},"message/delivery-status":{"source":"iana"},"message/disposition-notification":{"source":"iana","extensions":["disposition-notification"]},"message/external-body":{"source":"iana"},"message/feedback-report":{"source":"iana"},"message/global":{"source":"iana","extensions":["u8msg"]},"message/global-delivery-status":{"source":"iana","extensions":["u8dsn"]},"message/global-disposition-notification":{"source":"iana","extensions":["u8mdn"]},"message/global-headers":{"source":"iana","extensions":["u8hdr"]},"message/http":{"source":"iana","compressible":false},"message/imdn+xml":{"source":"iana","compressible":true},"message/news":{"source":"iana"},"message/partial":{"source":"iana","compressible":false},"message/rfc822":{"source":"iana","compressible":true,"extensions":["eml","mime"]},"message/s-http":{"source":"iana"},"message/sip":{"source":"iana"},"message/sipfrag":{"source":"iana"},"message/tracking-status":{"source":"iana"},"message/vnd.si.simp":{"source":"iana"},"message/vnd.wfa.wsc":{"source":"iana","extensions":["wsc"]},"model/3mf":{"source":"iana","extensions":["3mf"]},"model/e57":{"source":"iana"},"model/gltf+json":{"source":"iana","compressible":true,"extensions":["gltf"]},"model/gltf-binary":{"source":"iana","compressible":true,"extensions":["glb"]},"model/iges":{"source":"iana","compressible":false,"extensions":["igs","iges"]},"model/mesh":{"source":"iana","compressible":false,"extensions":["msh","mesh","silo"]},"model/mtl":{"source":"iana","extensions":["mtl"]},"model/obj":{"source":"iana","extensions":["obj"]},"model/step":{"source":"iana"},"model/step+xml":{"source":"iana","compressible":true,"extensions":["stpx"]},"model/step+zip":{"source":"iana","compressible":false,"extensions":["stpz"]},"model/step-xml+zip":{"source":"iana","compressible":false,"extensions":["stpxz"]},"model/stl":{"source":"iana","extensions":["stl"]},"model/vnd.collada+xml":{"source":"iana","compressible":true,"extensions":["dae"]},"model/vnd.dwf":{"source":"iana","extensions":["dwf"]},"model/vnd.flatland.3dml":{"source":"iana"},"model/vnd.gdl":{"source":"iana","extensions":["gdl"]},"model/vnd.gs-gdl":{"source":"apache"},"model/vnd.gs.gdl":{"source":"iana"},"model/vnd.gtw":{"source":"iana","extensions":["gtw"]},"model/vnd.moml+xml":{"source":"iana","compressible":true},"model/vnd.mts":{"source":"iana","extensions":["mts"]},"model/vnd.opengex":{"source":"iana","extensions":["ogex"]},"model/vnd.parasolid.transmit.binary":{"source":"iana","extensions":["x_b"]},"model/vnd.parasolid.transmit.text":{"source":"iana","extensions":["x_t"]},"model/vnd.pytha.pyox":{"source":"iana"},"model/vnd.rosette.annotated-data-model":{"source":"iana"},"model/vnd.sap.vds":{"source":"iana","extensions":["vds"]},"model/vnd.usdz+zip":{"source":"iana","compressible":false,"extensions":["usdz"]},"model/vnd.valve.source.compiled-map":{"source":"iana","extensions":["bsp"]},"model/vnd.vtu":{"source":"iana","extensions":["vtu"]},"model/vrml":{"source":"iana","compressible":false,"extensions":["wrl","vrml"]},"model/x3d+binary":{"source":"apache","compressible":false,"extensions":["x3db","x3dbz"]},"model/x3d+fastinfoset":{"source":"iana","extensions":["x3db"]},"model/x3d+vrml":{"source":"apache","compressible":false,"extensions":["x3dv","x3dvz"]},"model/x3d+xml":{"source":"iana","compressible":true,"extensions":["x3d","x3dz"]},"model/x3d-vrml":{"source":"iana","extensions":["x3dv"]},"multipart/alternative":{"source":"iana","compressible":false},"multipart/appledouble":{"source":"iana"},"multipart/byteranges":{"source":"iana"},"multipart/digest":{"source":"iana"},"multipart/encrypted":{"source":"iana","compressible":false},"multipart/form-data":{"source":"iana","compressible":false},"multipart/header-set":{"source":"iana"},"multipart/mixed":{"source":"iana"},"multipart/multilingual":{"source":"iana"},"multipart/parallel":{"source":"iana"},"multipart/related":{"source":"iana","compressible":false},"multipart/report":{"source":"iana"},"multipart/signed":{"source":"iana","compressible":false},"multipart/vnd.bint.med-plus":{"source":"iana"},"multipart/voice-message":{"source":"iana"},"multipart/x-mixed-replace":{"source":"iana"},"text/1d-interleaved-parityfec":{"source":"iana"},"text/cache-manifest":{"source":"iana","compressible":true,"extensions":["appcache","manifest"]},"text/calendar":{"source":"iana","extensions":["ics","ifb"]},"text/calender":{"compressible":true},"text/cmd":{"compressible":true},"text/coffeescript":{"extensions":["coffee","litcoffee"]},"text/cql":{"source":"iana"},"text/cql-expression":{"source":"iana"},"text/cql-identifier":{"source":"iana"},"text/css":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["css"]},"text/csv":{"source":"iana","compressible":true,"extensions":["csv"]},"text/csv-schema":{"source":"iana"},"text/directory":{"source":"iana"},"text/dns":{"source":"iana"},"text/ecmascript":{"source":"iana"},"text/encaprtp":{"source":"iana"},"text/enriched":{"source":"iana"},"text/fhirpath":{"source":"iana"},"text/flexfec":{"source":"iana"},"text/fwdred":{"source":"iana"},"text/gff3":{"source":"iana"},"text/grammar-ref-list":{"source":"iana"},"text/html":{"source":"iana","compressible":true,"extensions":["html","htm","shtml"]},"text/jade":{"extensions":["jade"]},"text/javascript":{"source":"iana","compressible":true},"text/jcr-cnd":{"source":"iana"},"text/jsx":{"compressible":true,"extensions":["jsx"]},"text/less":{"compressible":true,"extensions":["less"]},"text/markdown":{"source":"iana","compressible":true,"extensions":["markdown","md"]},"text/mathml":{"source":"nginx","extensions":["mml"]},"text/mdx":{"compressible":true,"extensions":["mdx"]},"text/mizar":{"source":"iana"},"text/n3":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["n3"]},"text/parameters":{"source":"iana","charset":"UTF-8"},"text/parityfec":{"source":"iana"},"text/plain":{"source":"iana","compressible":true,"extensions":["txt","text","conf","def","list","log","in","ini"]},"text/provenance-notation":{"source":"iana","charset":"UTF-8"},"text/prs.fallenstein.rst":{"source":"iana"},"text/prs.lines.tag":{"source":"iana","extensions":["dsc"]},"text/prs.prop.logic":{"source":"iana"},"text/raptorfec":{"source":"iana"},"text/red":{"source":"iana"},"text/rfc822-headers":{"source":"iana"},"text/richtext":{"source":"iana","compressible":true,"extensions":["rtx"]},"text/rtf":{"source":"iana","compressible":true,"extensions":["rtf"]},"text/rtp-enc-aescm128":{"source":"iana"},"text/rtploopback":{"source":"iana"},"text/rtx":{"source":"iana"},"text/sgml":{"source":"iana","extensions":["sgml","sgm"]},"text/shaclc":{"source":"iana"},"text/shex":{"source":"iana","extensions":["shex"]},"text/slim":{"extensions":["slim","slm"]},"text/spdx":{"source":"iana","extensions":["spdx"]},"text/strings":{"source":"iana"},"text/stylus":{"extensions":["stylus","styl"]},"text/t140":{"source":"iana"},"text/tab-separated-values":{"source":"iana","compressible":true,"extensions":["tsv"]},"text/troff":{"source":"iana","extensions":["t","tr","roff","man","me","ms"]},"text/turtle":{"source":"iana","charset":"UTF-8","extensions":["ttl"]},"text/ulpfec":{"source":"iana"},"text/uri-list":{"source":"iana","compressible":true,"extensions":["uri","uris","urls"]},"text/vcard":{"source":"iana","compressible":true,"extensions":["vcard"]},"text/vnd.a":{"source":"iana"},"text/vnd.abc":{"source":"iana"},"text/vnd.ascii-art":{"source":"iana"},"text/vnd.curl":{"source":"iana","extensions":["curl"]},"text/vnd.curl.dcurl":{"source":"apache","extensions":["dcurl"]},"text/vnd.curl.mcurl":{"source":"apache","extensions":["mcurl"]},"text/vnd.curl.scurl":{"source":"apache","extensions":["scurl"]},"text/vnd.debian.copyright":{"source":"iana","charset":"UTF-8"},"text/vnd.dmclientscript":{"source":"iana"},"text/vnd.dvb.subtitle":{"source":"iana","extensions":["sub"]},"text/vnd.esmertec.theme-descriptor":{"source":"iana","charset":"UTF-8"},"text/vnd.familysearch.gedcom":{"source":"iana","extensions":["ged"]},"text/vnd.ficlab.flt":{"source":"iana"},"text/vnd.fly":{"source":"iana","extensions":["fly"]},"text/vnd.fmi.flexstor":{"source":"iana","extensions":["flx"]},"text/vnd.gml":{"source":"iana"},"text/vnd.graphviz":{"source":"iana","extensions":["gv"]},"text/vnd.hans":{"source":"iana"},"text/vnd.hgl":{"source":"iana"},"text/vnd.in3d.3dml":{"source":"iana","extensions":["3dml"]},"text/vnd.in3d.spot":{"source":"iana","extensions":["spot"]},"text/vnd.iptc.newsml":{"source":"iana"},"text/vnd.iptc.nitf":{"source":"iana"},"text/vnd.latex-z":{"source":"iana"},"text/vnd.motorola.reflex":{"source":"iana"},"text/vnd.ms-mediapackage":{"source":"iana"},"text/vnd.net2phone.commcenter.command":{"source":"iana"},"text/vnd.radisys.msml-basic-layout":{"source":"iana"},"text/vnd.senx.warpscript":{"source":"iana"},"text/vnd.si.uricatalogue":{"source":"iana"},"text/vnd.sosi":{"source":"iana"},"text/vnd.sun.j2me.app-descriptor":{"source":"iana","charset":"UTF-8","extensions":["jad"]},"text/vnd.trolltech.linguist":{"source":"iana","charset":"UTF-8"},"text/vnd.wap.si":{"source":"iana"},"text/vnd.wap.sl":{"source":"iana"},"text/vnd.wap.wml":{"source":"iana","extensions":["wml"]},"text/vnd.wap.wmlscript":{"source":"iana","extensions":["wmls"]},"text/vtt":{"source":"iana","charset":"UTF-8","compressible":true,"extensions":["vtt"]},"text/x-asm":{"source":"apache","extensions":["s","asm"]},"text/x-c":{"source":"apache","extensions":["c","cc","cxx","cpp","h","hh","dic"]},"text/x-component":{"source":"nginx","extensions":["htc"]},"text/x-fortran":{"source":"apache","extensions":["f","for","f77","f90"]},"text/x-gwt-rpc":{"compressible":true},"text/x-handlebars-template":{"extensions":["hbs"]},"text/x-java-source":{"source":"apache","extensions":["java"]},"text/x-jquery-tmpl":{"compressible":true},"text/x-lua":{"extensions":["lua"]},"text/x-markdown":{"compressible":true,"extensions":["mkd"]},"text/x-nfo":{"source":"apache","extensions":["nfo"]},"text/x-opml":{"source":"apache","extensions":["opml"]},"text/x-org":{"compressible":true,"extensions":["org"]},"text/x-pascal":{"source":"apache","extensions":["p","pas"]},"text/x-processing":{"compressible":true,"extensions":["pde"]},"text/x-sass":{"extensions":["sass"]},"text/x-scss":{"extensions":["scss"]},"text/x-setext":{"source":"apache","extensions":["etx"]},"text/x-sfv":{"source":"apache","extensions":["sfv"]},"text/x-suse-ymp":{"compressible":true,"extensions":["ymp"]},"text/x-uuencode":{"source":"apache","extensions":["uu"]},"text/x-vcalendar":{"source":"apache","extensions":["vcs"]},"text/x-vcard":{"source":"apache","extensions":["vcf"]},"text/xml":{"source":"iana","compressible":true,"extensions":["xml"]},"text/xml-external-parsed-entity":{"source":"iana"},"text/yaml":{"compressible":true,"extensions":["yaml","yml"]},"video/1d-interleaved-parityfec":{"source":"iana"},"video/3gpp":{"source":"iana","extensions":["3gp","3gpp"]},"video/3gpp-tt":{"source":"iana"},"video/3gpp2":{"source":"iana","extensions":["3g2"]},"video/av1":{"source":"iana"},"video/bmpeg":{"source":"iana"},"video/bt656":{"source":"iana"},"video/celb":{"source":"iana"},"video/dv":{"source":"iana"},"video/encaprtp":{"source":"iana"},"video/ffv1":{"source":"iana"},"video/flexfec":{"source":"iana"},"video/h261":{"source":"iana","extensions":["h261"]},"video/h263":{"source":"iana","extensions":["h263"]},"video/h263-1998":{"source":"iana"},"video/h263-2000":{"source":"iana"},"video/h264":{"source":"iana","extensions":["h264"]},"video/h264-rcdo":{"source":"iana"},"video/h264-svc":{"source":"iana"},"video/h265":{"source":"iana"},"video/iso.segment":{"source":"iana","extensions":["m4s"]},"video/jpeg":{"source":"iana","extensions":["jpgv"]},"video/jpeg2000":{"source":"iana"},"video/jpm":{"source":"apache","extensions":["jpm","jpgm"]},"video/jxsv":{"source":"iana"},"video/mj2":{"source":"iana","extensions":["mj2","mjp2"]},"video/mp1s":{"source":"iana"},"video/mp2p":{"source":"iana"},"video/mp2t":{"source":"iana","extensions":["ts"]},"video/mp4":{"source":"iana","compressible":false,"extensions":["mp4","mp4v","mpg4"]},"video/mp4v-es":{"source":"iana"},"video/mpeg":{"source":"iana","compressible":false,"extensions":["mpeg","mpg","mpe","m1v","m2v"]},"video/mpeg4-generic":{"source":"iana"},"video/mpv":{"source":"iana"},"video/nv":{"source":"iana"},"video/ogg":{"source":"iana","compressible":false,"extensions":["ogv"]},"video/parityfec":{"source":"iana"},"video/pointer":{"source":"iana"},"video/quicktime":{"source":"iana","compressible":false,"extensions":["qt","mov"]},"video/raptorfec":{"source":"iana"},"video/raw":{"source":"iana"},"video/rtp-enc-aescm128":{"source":"iana"},"video/rtploopback":{"source":"iana"},"video/rtx":{"source":"iana"},"video/scip":{"source":"iana"},"video/smpte291":{"source":"iana"},"video/smpte292m":{"source":"iana"},"video/ulpfec":{"source":"iana"},"video/vc1":{"source":"iana"},"video/vc2":{"source":"iana"},"video/vnd.cctv":{"source":"iana"},"video/vnd.dece.hd":{"source":"iana","extensions":["uvh","uvvh"]},"video/vnd.dece.mobile":{"source":"iana","extensions":["uvm","uvvm"]},"video/vnd.dece.mp4":{"source":"iana"},"video/vnd.dece.pd":{"source":"iana","extensions":["uvp","uvvp"]},"video/vnd.dece.sd":{"source":"iana","extensions":["uvs","uvvs"]},"video/vnd.dece.video":{"source":"iana","extensions":["uvv","uvvv"]},"video/vnd.directv.mpeg":{"source":"iana"},"video/vnd.directv.mpeg-tts":{"source":"iana"},"video/vnd.dlna.mpeg-tts":{"source":"iana"},"video/vnd.dvb.file":{"source":"iana","extensions":["dvb"]},"video/vnd.fvt":{"source":"iana","extensions":["fvt"]},"video/vnd.hns.video":{"source":"iana"},"video/vnd.iptvforum.1dparityfec-1010":{"source":"iana"},"video/vnd.iptvforum.1dparityfec-2005":{"source":"iana"},"video/vnd.iptvforum.2dparityfec-1010":{"source":"iana"},"video/vnd.iptvforum.2dparityfec-2005":{"source":"iana"},"video/vnd.iptvforum.ttsavc":{"source":"iana"},"video/vnd.iptvforum.ttsmpeg2":{"source":"iana"},"video/vnd.motorola.video":{"source":"iana"},"video/vnd.motorola.videop":{"source":"iana"},"video/vnd.mpegurl":{"source":"iana","extensions":["mxu","m4u"]},"video/vnd.ms-playready.media.pyv":{"source":"iana","extensions":["pyv"]},"video/vnd.nokia.interleaved-multimedia":{"source":"iana"},"video/vnd.nokia.mp4vr":{"source":"iana"},"video/vnd.nokia.videovoip":{"source":"iana"},"video/vnd.objectvideo":{"source":"iana"},"video/vnd.radgamettools.bink":{"source":"iana"},"video/vnd.radgamettools.smacker":{"source":"iana"},"video/vnd.sealed.mpeg1":{"source":"iana"},"video/vnd.sealed.mpeg4":{"source":"iana"},"video/vnd.sealed.swf":{"source":"iana"},"video/vnd.sealedmedia.softseal.mov":{"source":"iana"},"video/vnd.uvvu.mp4":{"source":"iana","extensions":["uvu","uvvu"]},"video/vnd.vivo":{"source":"iana","extensions":["viv"]},"video/vnd.youtube.yt":{"source":"iana"},"video/vp8":{"source":"iana"},"video/vp9":{"source":"iana"},"video/webm":{"source":"apache","compressible":false,"extensions":["webm"]},"video/x-f4v":{"source":"apache","extensions":["f4v"]},"video/x-fli":{"source":"apache","extensions":["fli"]},"video/x-flv":{"source":"apache","compressible":false,"extensions":["flv"]},"video/x-m4v":{"source":"apache","extensions":["m4v"]},"video/x-matroska":{"source":"apache","compressible":false,"extensions":["mkv","mk3d","mks"]},"video/x-mng":{"source":"apache","extensions":["mng"]},"video/x-ms-asf":{"source":"apache","extensions":["asf","asx"]},"video/x-ms-vob":{"source":"apache","extensions":["vob"]},"video/x-ms-wm":{"source":"apache","extensions":["wm"]},"video/x-ms-wmv":{"source":"apache","compressible":false,"extensions":["wmv"]},"video/x-ms-wmx":{"source":"apache","extensions":["wmx"]},"video/x-ms-wvx":{"source":"apache","extensions":["wvx"]},"video/x-msvideo":{"source":"apache","extensions":["avi"]},"video/x-sgi-movie":{"source":"apache","extensions":["movie"]},"video/x-smv":{"source":"apache","extensions":["smv"]},"x-conference/x-cooltalk":{"source":"apache","extensions":["ice"]},"x-shader/x-fragment":{"compressible":true},"x-shader/x-vertex":{"compressible":true}}');
@@ -78639,6 +80955,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(9349);
+/******/ var __webpack_exports__ = __nccwpck_require__(2978);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 
