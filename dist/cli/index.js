@@ -1,13 +1,13 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 210:
+/***/ 581:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _core_cli_args_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(420);
-/* harmony import */ var _core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(845);
-/* harmony import */ var _core_cli_modes_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(897);
+/* harmony import */ var _core_cli_args_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(467);
+/* harmony import */ var _core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(741);
+/* harmony import */ var _core_cli_modes_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(560);
 
 
 
@@ -52,7 +52,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 420:
+/***/ 467:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -84,7 +84,7 @@ function inputsFromArgs(args) {
 
 /***/ }),
 
-/***/ 897:
+/***/ 560:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -127,7 +127,7 @@ function resolveMode(name, inputs) {
 
 /***/ }),
 
-/***/ 845:
+/***/ 741:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -294,6 +294,6 @@ async function runBundledAction(name, callerUrl) {
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(210);
+/******/ var __webpack_exports__ = __nccwpck_require__(581);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

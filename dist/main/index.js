@@ -1,11 +1,11 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 927:
+/***/ 682:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(845);
+/* harmony import */ var _core_dispatch_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(741);
 
 // The umbrella action: input `action` picks one of the six, which then reads its own inputs.
 const name = process.env.INPUT_ACTION?.trim() ?? '';
@@ -22,7 +22,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 845:
+/***/ 741:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -189,6 +189,6 @@ async function runBundledAction(name, callerUrl) {
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(927);
+/******/ var __webpack_exports__ = __nccwpck_require__(682);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 
