@@ -12,13 +12,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const ncc = require('@vercel/ncc');
 
+// src/index/<name>.ts is what the runner starts: it calls run() from src/actions/<name>.ts, the
+// module @github/local-action imports.
 const entries = {
   ...Object.fromEntries(
-    readdirSync(join(root, 'src/actions'))
-      .filter((f) => f.endsWith('.ts') && f !== 'main.ts')
-      .map((f) => [f.replace(/\.ts$/, ''), join(root, 'src/actions', f)]),
+    readdirSync(join(root, 'src/index'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => [f.replace(/\.ts$/, ''), join(root, 'src/index', f)]),
   ),
-  main: join(root, 'src/actions/main.ts'),
   cli: join(root, 'src/cli.ts'),
 };
 
@@ -82,10 +83,13 @@ if (failures.length) {
   process.exit(1);
 }
 
-// The umbrella action declares every input of every action, so `with:` is validated.
+// The umbrella action declares every input of every action, so `with:` is validated. An input
+// gets a default where every action that declares it agrees on one; the chosen action's other
+// literal defaults are applied by dist/main at run time (src/core/action-metadata.ts).
 if (!wanted.length || umbrellaOnly) {
   const inputs = { action: { description: `Which action to run: ${Object.keys(entries).filter((n) => !['main', 'cli'].includes(n)).join(' | ')}`, required: true } };
   const outputs = {};
+  const defaults = {};
   for (const name of readdirSync(join(root, 'actions')).sort()) {
     const file = join(root, 'actions', name, 'action.yml');
     if (!existsSync(file)) continue;
@@ -93,11 +97,18 @@ if (!wanted.length || umbrellaOnly) {
     for (const [key, value] of Object.entries(spec.inputs ?? {})) {
       if (!inputs[key]) inputs[key] = { description: `${value.description ?? ''} (${name})`.trim() };
       else inputs[key].description = `${inputs[key].description.replace(/\)$/, '')}, ${name})`;
+      (defaults[key] ??= []).push(value.default === undefined ? undefined : String(value.default));
     }
     for (const [key, value] of Object.entries(spec.outputs ?? {})) {
       if (!outputs[key]) outputs[key] = { description: `${value.description ?? ''} (${name})`.trim() };
       else outputs[key].description = `${outputs[key].description.replace(/\)$/, '')}, ${name})`;
     }
+  }
+  for (const [key, values] of Object.entries(defaults)) {
+    const distinct = [...new Set(values)];
+    if (distinct.length === 1 && distinct[0] !== undefined) inputs[key].default = distinct[0];
+    // Only the runner can evaluate an expression: dist/main cannot apply it for one action only.
+    else if (distinct.some((v) => v?.includes('${{'))) throw new Error(`input ${key}: actions disagree on its default (${distinct.join(' | ')}), and an expression default cannot be applied at run time`);
   }
   const umbrella = {
     name: 'rollgate',

@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import * as core from '@actions/core';
-import { describeError, isUserError } from './errors.js';
+import { describeError, InputError, isUserError } from './errors.js';
 
 /** Where an annotation points: a file and line in the repository. */
 export interface AnnotationTarget {
@@ -88,9 +88,9 @@ export class RunnerRuntime extends RedactingRuntime implements ActionRuntime {
     if (this.onRunner && value) for (const part of secretParts(value)) if (part.length >= 3) core.setSecret(part);
   }
   setOutput(name: string, value: string): void {
-    const safe = this.redact(value);
-    if (this.env.GITHUB_OUTPUT) core.setOutput(name, safe);
-    else process.stdout.write(`output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
+    // The runner's contract, whole: the GITHUB_OUTPUT file (the CLI provides one and prints it),
+    // else a workflow command on stdout, which @github/local-action also reads.
+    core.setOutput(name, this.redact(value));
   }
   appendSummary(markdown: string): void {
     const safe = this.redact(markdown);
@@ -200,7 +200,10 @@ export async function runAction(
   try {
     result = await body(runtime);
   } catch (err) {
-    if (isUserError(err)) {
+    if (err instanceof InputError && runtime.env.ROLLGATE_CLI === '1') {
+      // At a terminal the input is a flag: say so in the terms the person typed.
+      result = { ok: false, failure: `--${err.input}: ${err.detail}` };
+    } else if (isUserError(err)) {
       result = { ok: false, failure: describeError(err) };
     } else {
       const stack = err instanceof Error && err.stack ? err.stack : String(err);
