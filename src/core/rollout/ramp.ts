@@ -81,7 +81,7 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
   if (ctx.plan.strategy === 'blue-green') {
     // The switch happened in deploy-canary: ramping a blue-green pair is one more gate, then done.
     const report = gate ? await bakeAndJudge(ctx, deps, 100, version, summary) : undefined;
-    if (report && !allows(ctx, report)) return finish(gateFailure(ctx, report, 100, version), before, report.verdict, false);
+    if (report && !allows(ctx, report)) return finish(await gateFailure(ctx, report, 100, version), before, report.verdict, false);
     ctx.store.release();
     await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, version)));
     await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', { ...rolloutEvent(ctx, 100, version), verdict: report?.verdict }));
@@ -109,7 +109,7 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
     if (!gate) continue;
     const report = await bakeAndJudge(ctx, deps, step, version, summary);
     lastVerdict = report.verdict;
-    if (!allows(ctx, report)) return finish(gateFailure(ctx, report, step, version), state, report.verdict, false);
+    if (!allows(ctx, report)) return finish(await gateFailure(ctx, report, step, version), state, report.verdict, false);
   }
   return finish({ ok: true }, state, lastVerdict, false);
 }
@@ -139,13 +139,14 @@ function allows(ctx: RolloutContext, report: GateReport): boolean {
   return ok;
 }
 
-function gateFailure(ctx: RolloutContext, report: GateReport, step: number, version?: string): ActionResult {
+async function gateFailure(ctx: RolloutContext, report: GateReport, step: number, version?: string): Promise<ActionResult> {
   // People are told which checks failed and by how much, not just that the gate did.
   const failingChecks = report.checks
     .filter((c) => c.outcome !== 'pass')
     .map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
   const event = { ...rolloutEvent(ctx, step, version), reason: report.reason, verdict: report.verdict, failingChecks };
-  void runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });
+  // Awaited: a process that exits before the webhook answers never tells anyone the gate failed.
+  await bookkeeping(ctx, 'notifying the gate failure', () => ctx.hooks.notify('gate-failure', event));
   return { ok: false, failure: `ramp stopped at ${step}%: gate ${report.verdict}: ${report.reason} (the canary keeps ${step}% until rollback runs)` };
 }
 
