@@ -10,6 +10,11 @@ export interface Behaviour {
   latencyMs: number;
   /** Whether /health/ready answers 200. */
   ready: boolean;
+  /**
+   * Whether the 500 series exists (at 0) before the first error. Many real apps do not
+   * initialise it: then a 5xx ratio has no series at all until something fails.
+   */
+  zeroErrorSeries?: boolean;
 }
 
 export interface SampleService {
@@ -50,7 +55,7 @@ export async function startSampleService(options: {
   });
   // Both status series exist from the start, so a 5xx ratio is 0 rather than "no data".
   requests.inc({ ...labels, status: '200' }, 0);
-  requests.inc({ ...labels, status: '500' }, 0);
+  if (options.behaviour?.zeroErrorSeries !== false) requests.inc({ ...labels, status: '500' }, 0);
 
   let state = options.seed ?? 1;
   const random = () => {

@@ -18,6 +18,7 @@ type Schema = {
   const?: unknown;
   default?: unknown;
   description?: string;
+  pattern?: string;
   additionalProperties?: Schema | boolean;
   minimum?: number;
   maximum?: number;
