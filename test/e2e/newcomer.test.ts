@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startCanaryStack, type CanaryStack } from '../../harness/canary-stack.js';
@@ -72,7 +72,9 @@ maybe('a newcomer: the README plan and canary.yml against a real HAProxy and Pro
     };
     // No flag service here: the kill-switch section is left out (docs/kill-switches.md).
     const { flags: _flags, ...rest } = plan;
-    planFile = join(stack.dir, 'rollout.yml');
+    // Where the workflow's `plan:` says it is, in the checkout the steps run in.
+    mkdirSync(join(stack.dir, '.github'), { recursive: true });
+    planFile = join(stack.dir, '.github/rollout.yml');
     writeFileSync(planFile, stringify({ ...rest, ...FILLED_IN }));
   }, 120_000);
 
@@ -82,7 +84,7 @@ maybe('a newcomer: the README plan and canary.yml against a real HAProxy and Pro
   });
 
   /** Runs canary.yml's rollout job for `version` through the CLI, as the runner would run its steps. */
-  function rollout(version: string): StepResult[] {
+  async function rollout(version: string): Promise<StepResult[]> {
     const results: StepResult[] = [];
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -99,7 +101,8 @@ maybe('a newcomer: the README plan and canary.yml against a real HAProxy and Pro
       const action = /\/actions\/([a-z-]+)@/.exec(step.uses!)![1]!;
       const args = [action];
       for (const [input, value] of Object.entries(step.with ?? {})) args.push(`--${input}`, evaluate(String(value), { version, outcome, outputs }));
-      const r = spawnSync(process.execPath, [join(ROOT, 'bin/rollgate.js'), ...args], { cwd: stack.dir, env, encoding: 'utf8', timeout: 240_000 });
+      // Asynchronously: the load and the webhook live in this process and must keep answering.
+      const r = await run([join(ROOT, 'bin/rollgate.js'), ...args], { cwd: stack.dir, env });
       const printed = Object.fromEntries([...r.stdout.matchAll(/^output ([a-z-]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
       const status = r.status ?? 1;
       results.push({ action, status, outputs: printed, out: `${r.stdout}${r.stderr}` });
@@ -117,7 +120,7 @@ maybe('a newcomer: the README plan and canary.yml against a real HAProxy and Pro
   }
 
   it('promotes the healthy release: every step passes, stable runs it, and the canary gets no traffic after', async () => {
-    const results = rollout('v2');
+    const results = await rollout('v2');
     const summary = results.map((r) => `${r.action}:${r.status}`).join(' ');
     // The README's error-rate query divides 5xx by all requests: for an app that never served a
     // 5xx the numerator has no series, so unless the query (or the gate) treats that as 0, the
@@ -131,7 +134,7 @@ maybe('a newcomer: the README plan and canary.yml against a real HAProxy and Pro
 
   it('rolls the bad release back: the gate fails, the rollback step runs, and no request reaches it after', async () => {
     const before = notifications.length;
-    const results = rollout('v3');
+    const results = await rollout('v3');
     expect(results.map((r) => r.action)).toEqual(['deploy-canary', 'metrics-gate', 'rollback']);
     expect(results[0]!.status).toBe(0);
     expect({ status: results[1]!.status, verdict: results[1]!.outputs.verdict }).toEqual({ status: 1, verdict: 'fail' });
@@ -144,6 +147,22 @@ maybe('a newcomer: the README plan and canary.yml against a real HAProxy and Pro
     expect(notifications.slice(before).join('\n')).toMatch(/roll/i);
   }, 600_000);
 });
+
+/** Runs node with `args` without blocking this process; the exit status and everything printed. */
+function run(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 240_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
 
 /** The few workflow expressions canary.yml's rollout steps use, evaluated as the runner would. */
 function evaluate(value: string, context: { version: string; outcome: Record<string, string>; outputs: Record<string, Record<string, string>> }): string {

@@ -72,6 +72,20 @@ describe('YAML in the README and docs/', () => {
   });
 });
 
+describe('the plan schema', () => {
+  it('schema/rollout.schema.json is what the zod schema generates (npm run build regenerates it)', () => {
+    expect(JSON.parse(readFileSync(join(ROOT, 'schema/rollout.schema.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(schema)));
+  });
+
+  it('rejects what the actions reject: an unknown key, a bare-number duration, a wrong provider', () => {
+    const base = { service: 'orders', environment: 'production' };
+    expect(validatePlan({ ...base, analysis: { checks: [{ name: 'x', query: 'q', max: 1 }], bake: '5m' } })).toBe(true);
+    expect(validatePlan({ ...base, analysis: { checks: [{ name: 'x', query: 'q', max: 1 }], bake: 300 } })).toBe(false);
+    expect(validatePlan({ ...base, trafic: {} })).toBe(false);
+    expect(validatePlan({ ...base, traffic: { provider: 'haproxi', admin: 'a', backend: 'b' } })).toBe(false);
+  });
+});
+
 describe('links in the README and docs/', () => {
   it('every relative link points to a file or folder that exists', () => {
     const missing: string[] = [];

@@ -128,7 +128,7 @@ describe('workflows-examples against the README', () => {
   });
 
   it('the docs never roll back on failure() alone: a cancelled run leaves a canary too', () => {
-    const pages = ['README.md', ...readdirSync(join(process.cwd(), 'docs')).map((f) => `docs/${f}`)];
+    const pages = ['README.md', ...readdirSync(join(process.cwd(), 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
     const bare: string[] = [];
     for (const page of pages) {
       const text = readFileSync(join(process.cwd(), page), 'utf8');
