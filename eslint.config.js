@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'coverage/', 'node_modules/', 'test/fixtures/', '.rollgate/'] },
+  { ignores: ['dist/', 'build/', 'coverage/', 'node_modules/', 'test/fixtures/', '.rollgate/', '.tmp/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
