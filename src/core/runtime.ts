@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import * as core from '@actions/core';
-import { describeError, InputError, isUserError } from './errors.js';
+import { describeError, isUserError } from './errors.js';
 
 /** Where an annotation points: a file and line in the repository. */
 export interface AnnotationTarget {
@@ -180,6 +180,11 @@ export class MemoryRuntime extends RedactingRuntime implements ActionRuntime {
   }
 }
 
+/** `input bake: …` as the CLI user typed it: `--bake: …`. */
+export function asFlags(message: string): string {
+  return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, '--$1');
+}
+
 /** What an action's core function reports back: success decides the exit status. */
 export interface ActionResult {
   ok: boolean;
@@ -200,11 +205,9 @@ export async function runAction(
   try {
     result = await body(runtime);
   } catch (err) {
-    if (err instanceof InputError && runtime.env.ROLLGATE_CLI === '1') {
-      // At a terminal the input is a flag: say so in the terms the person typed.
-      result = { ok: false, failure: `--${err.input}: ${err.detail}` };
-    } else if (isUserError(err)) {
-      result = { ok: false, failure: describeError(err) };
+    if (isUserError(err)) {
+      // At a terminal an input is a flag: say so in the terms the person typed.
+      result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(describeError(err)) : describeError(err) };
     } else {
       const stack = err instanceof Error && err.stack ? err.stack : String(err);
       result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };

@@ -80,3 +80,11 @@ describe('the CLI', () => {
     expect(closest('nothing-alike', ['bake', 'interval'])).toBeUndefined();
   });
 });
+
+describe('errors at a terminal', () => {
+  it('name --flags where a workflow would name inputs', async () => {
+    const { asFlags } = await import('../../src/core/runtime.js');
+    expect(asFlags('input bake (analysis.bake): expected a duration such as 500ms, 30s, 5m or 1h, got "soon"')).toBe('--bake (analysis.bake): expected a duration such as 500ms, 30s, 5m or 1h, got "soon"');
+    expect(asFlags('input weight: is required when the plan has no `steps`')).toBe('--weight: is required when the plan has no `steps`');
+  });
+});
