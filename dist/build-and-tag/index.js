@@ -38964,6 +38964,10 @@ class MemoryRuntime extends RedactingRuntime {
         return this.logs.map((l) => l.message).join('\n');
     }
 }
+/** `input bake: …` as the CLI user typed it: `--bake: …`. */
+function asFlags(message) {
+    return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, '--$1');
+}
 /**
  * Runs one action the way every entry does: user errors become a plain failure message,
  * anything else is a bug and keeps its stack trace. Sets the process exit code.
@@ -38974,12 +38978,9 @@ async function runAction(name, body, runtime = new RunnerRuntime()) {
         result = await body(runtime);
     }
     catch (err) {
-        if (err instanceof errors_InputError && runtime.env.ROLLGATE_CLI === '1') {
-            // At a terminal the input is a flag: say so in the terms the person typed.
-            result = { ok: false, failure: `--${err.input}: ${err.detail}` };
-        }
-        else if (isUserError(err)) {
-            result = { ok: false, failure: errors_describeError(err) };
+        if (isUserError(err)) {
+            // At a terminal an input is a flag: say so in the terms the person typed.
+            result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(errors_describeError(err)) : errors_describeError(err) };
         }
         else {
             const stack = err instanceof Error && err.stack ? err.stack : String(err);
