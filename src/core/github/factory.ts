@@ -21,6 +21,21 @@ export function deployedRef(runtime: ActionRuntime): string {
   return getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
 }
 
+/** The token and repository this run may call GitHub with: inputs `github-token` and `repository`, else GITHUB_TOKEN and GITHUB_REPOSITORY. The token is registered as a secret. */
+export function githubAccess(runtime: ActionRuntime): { token?: string; tokenInput: string; repository?: string } {
+  const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+  const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+  if (token) runtime.setSecret(token);
+  return { token: token || undefined, tokenInput, repository: getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
+}
+
+/** `owner/name` split in two; an InputError naming `repository` otherwise. */
+export function repositoryParts(repository: string | undefined): { owner: string; repo: string } {
+  const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
+  if (!match) throw new InputError('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+  return { owner: match[1]!, repo: match[2]! };
+}
+
 /**
  * Deployment records for this run: GitHub Deployments when a token (input `github-token`, else
  * GITHUB_TOKEN) and a repository (input `repository`, else GITHUB_REPOSITORY) are known, the
@@ -30,9 +45,7 @@ export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Pa
   const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
   if (!['auto', 'github', 'ledger', 'none'].includes(raw)) throw new InputError('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
   const mode = raw as RecordsMode;
-  const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
-  const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
-  if (token) runtime.setSecret(token);
+  const { token, tokenInput, repository } = githubAccess(runtime);
   const runUrl = runUrlFrom(runtime.env);
   // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
   const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
@@ -44,16 +57,14 @@ export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Pa
       return ledger();
     case 'auto':
       // A token alone (a developer's GITHUB_TOKEN at a terminal) does not say which repository: the ledger then.
-      if (!token || !(getOptionalInput(runtime, 'repository') ?? runtime.env.GITHUB_REPOSITORY)) return ledger();
+      if (!token || !repository) return ledger();
       return github();
     case 'github':
       if (!token) throw new InputError('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
       return github();
   }
   function github(): DeploymentRecords {
-    const repository = getOptionalInput(runtime, 'repository') ?? runtime.env.GITHUB_REPOSITORY;
-    const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
-    if (!match) throw new InputError('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+    const { owner, repo } = repositoryParts(repository);
     const octokit = createGitHubClient({
       token: token!,
       tokenInput,
@@ -61,6 +72,6 @@ export function deploymentRecordsFor(runtime: ActionRuntime, clientOverrides: Pa
       log: (m) => runtime.info(m),
       ...clientOverrides,
     });
-    return new GitHubDeploymentRecords(octokit, { owner: match[1]!, repo: match[2]!, runUrl });
+    return new GitHubDeploymentRecords(octokit, { owner, repo, runUrl });
   }
 }

@@ -1,6 +1,7 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { createExclusively, writeAtomically } from '../atomic-file.js';
 import type { Clock } from '../clock.js';
 import { parseDuration } from '../duration.js';
 import { UserError } from '../errors.js';
@@ -159,33 +160,4 @@ function readJson<T>(file: string): T | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Creates `file` with its whole content in one step, or returns false when it exists: the
- * content is written to a private file first and hard-linked into place, so no reader ever sees
- * a lock that exists but is still empty.
- */
-function createExclusively(file: string, value: unknown): boolean {
-  const tmp = `${file}.${process.pid}.${Date.now()}.new`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2));
-  try {
-    linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return false;
-  } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
-function writeAtomically(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2));
-  renameSync(tmp, file);
 }
