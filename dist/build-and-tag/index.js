@@ -55415,6 +55415,21 @@ function runUrlFrom(env) {
 function factory_deployedRef(runtime) {
     return getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
 }
+/** The token and repository this run may call GitHub with: inputs `github-token` and `repository`, else GITHUB_TOKEN and GITHUB_REPOSITORY. The token is registered as a secret. */
+function githubAccess(runtime) {
+    const tokenInput = inputs_getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+    const token = inputs_getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+    if (token)
+        runtime.setSecret(token);
+    return { token: token || undefined, tokenInput, repository: inputs_getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
+}
+/** `owner/name` split in two; an InputError naming `repository` otherwise. */
+function repositoryParts(repository) {
+    const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
+    if (!match)
+        throw new errors_InputError('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+    return { owner: match[1], repo: match[2] };
+}
 /**
  * Deployment records for this run: GitHub Deployments when a token (input `github-token`, else
  * GITHUB_TOKEN) and a repository (input `repository`, else GITHUB_REPOSITORY) are known, the
@@ -55425,10 +55440,7 @@ function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
         throw new errors_InputError('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
-    const tokenInput = inputs_getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
-    const token = inputs_getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
-    if (token)
-        runtime.setSecret(token);
+    const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
     const ledgerPath = inputs_getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
@@ -55440,7 +55452,7 @@ function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return ledger();
         case 'auto':
             // A token alone (a developer's GITHUB_TOKEN at a terminal) does not say which repository: the ledger then.
-            if (!token || !(inputs_getOptionalInput(runtime, 'repository') ?? runtime.env.GITHUB_REPOSITORY))
+            if (!token || !repository)
                 return ledger();
             return github();
         case 'github':
@@ -55449,10 +55461,7 @@ function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return github();
     }
     function github() {
-        const repository = inputs_getOptionalInput(runtime, 'repository') ?? runtime.env.GITHUB_REPOSITORY;
-        const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
-        if (!match)
-            throw new errors_InputError('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+        const { owner, repo } = repositoryParts(repository);
         const octokit = createGitHubClient({
             token: token,
             tokenInput,
@@ -55460,7 +55469,7 @@ function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             log: (m) => runtime.info(m),
             ...clientOverrides,
         });
-        return new GitHubDeploymentRecords(octokit, { owner: match[1], repo: match[2], runUrl });
+        return new GitHubDeploymentRecords(octokit, { owner, repo, runUrl });
     }
 }
 

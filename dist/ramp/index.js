@@ -35777,7 +35777,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3392:
+/***/ 5293:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56713,6 +56713,21 @@ function runUrlFrom(env) {
 function deployedRef(runtime) {
     return getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
 }
+/** The token and repository this run may call GitHub with: inputs `github-token` and `repository`, else GITHUB_TOKEN and GITHUB_REPOSITORY. The token is registered as a secret. */
+function githubAccess(runtime) {
+    const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+    const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+    if (token)
+        runtime.setSecret(token);
+    return { token: token || undefined, tokenInput, repository: getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
+}
+/** `owner/name` split in two; an InputError naming `repository` otherwise. */
+function repositoryParts(repository) {
+    const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
+    if (!match)
+        throw new core_errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+    return { owner: match[1], repo: match[2] };
+}
 /**
  * Deployment records for this run: GitHub Deployments when a token (input `github-token`, else
  * GITHUB_TOKEN) and a repository (input `repository`, else GITHUB_REPOSITORY) are known, the
@@ -56723,10 +56738,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
         throw new core_errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
-    const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
-    const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
-    if (token)
-        runtime.setSecret(token);
+    const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
     const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
@@ -56738,7 +56750,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return ledger();
         case 'auto':
             // A token alone (a developer's GITHUB_TOKEN at a terminal) does not say which repository: the ledger then.
-            if (!token || !(getOptionalInput(runtime, 'repository') ?? runtime.env.GITHUB_REPOSITORY))
+            if (!token || !repository)
                 return ledger();
             return github();
         case 'github':
@@ -56747,10 +56759,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return github();
     }
     function github() {
-        const repository = getOptionalInput(runtime, 'repository') ?? runtime.env.GITHUB_REPOSITORY;
-        const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
-        if (!match)
-            throw new core_errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+        const { owner, repo } = repositoryParts(repository);
         const octokit = createGitHubClient({
             token: token,
             tokenInput,
@@ -56758,7 +56767,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             log: (m) => runtime.info(m),
             ...clientOverrides,
         });
-        return new GitHubDeploymentRecords(octokit, { owner: match[1], repo: match[2], runUrl });
+        return new GitHubDeploymentRecords(octokit, { owner, repo, runUrl });
     }
 }
 
@@ -58387,7 +58396,87 @@ async function runBookkeeping(what, call, deps) {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/core/atomic-file.ts
+
+
+
+/** A name beside `file` that no other process or call uses, for content on its way into place. */
+function privateName(file, suffix) {
+    return `${file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.${suffix}`;
+}
+/** Writes `text` to `file` and flushes it to the disk, so a rename or link that follows publishes whole content. */
+function writeDurably(file, text) {
+    const fd = (0,external_node_fs_.openSync)(file, 'wx', 0o644);
+    try {
+        (0,external_node_fs_.writeSync)(fd, text);
+        (0,external_node_fs_.fsyncSync)(fd);
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+}
+function removeQuietly(file) {
+    try {
+        (0,external_node_fs_.unlinkSync)(file);
+    }
+    catch {
+        /* already gone */
+    }
+}
+/**
+ * Creates `file` with its whole content in one step, or returns false when it exists: the
+ * content is written to a private file first and hard-linked into place, so no reader ever sees
+ * a file that exists but is still empty. link() is atomic on local file systems and NFS alike.
+ */
+function createExclusively(file, value) {
+    const tmp = privateName(file, 'new');
+    writeDurably(tmp, JSON.stringify(value, null, 2));
+    try {
+        (0,external_node_fs_.linkSync)(tmp, file);
+        return true;
+    }
+    catch (err) {
+        if (err.code !== 'EEXIST')
+            throw err;
+        return false;
+    }
+    finally {
+        removeQuietly(tmp);
+    }
+}
+/** Replaces `file` with `value` as JSON in one step (write aside, flush, rename): readers see the old or the new content, never a mix. */
+function writeAtomically(file, value) {
+    const tmp = privateName(file, 'tmp');
+    try {
+        writeDurably(tmp, JSON.stringify(value, null, 2));
+        (0,external_node_fs_.renameSync)(tmp, file);
+    }
+    catch (err) {
+        removeQuietly(tmp);
+        throw err;
+    }
+    syncDirectory((0,external_node_path_.dirname)(file));
+}
+/** Flushes a directory entry change (a rename) where the platform allows it; best-effort. */
+function syncDirectory(dir) {
+    try {
+        const fd = (0,external_node_fs_.openSync)(dir, 'r');
+        try {
+            (0,external_node_fs_.fsyncSync)(fd);
+        }
+        finally {
+            (0,external_node_fs_.closeSync)(fd);
+        }
+    }
+    catch {
+        /* not supported here (some file systems refuse fsync on a directory): the rename itself is still atomic */
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+
 
 
 
@@ -58515,37 +58604,6 @@ function readJson(file) {
     catch {
         return undefined;
     }
-}
-/**
- * Creates `file` with its whole content in one step, or returns false when it exists: the
- * content is written to a private file first and hard-linked into place, so no reader ever sees
- * a lock that exists but is still empty.
- */
-function createExclusively(file, value) {
-    const tmp = `${file}.${process.pid}.${Date.now()}.new`;
-    (0,external_node_fs_.writeFileSync)(tmp, JSON.stringify(value, null, 2));
-    try {
-        (0,external_node_fs_.linkSync)(tmp, file);
-        return true;
-    }
-    catch (err) {
-        if (err.code !== 'EEXIST')
-            throw err;
-        return false;
-    }
-    finally {
-        try {
-            (0,external_node_fs_.unlinkSync)(tmp);
-        }
-        catch {
-            /* already gone */
-        }
-    }
-}
-function writeAtomically(file, value) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    (0,external_node_fs_.writeFileSync)(tmp, JSON.stringify(value, null, 2));
-    (0,external_node_fs_.renameSync)(tmp, file);
 }
 
 ;// CONCATENATED MODULE: ./src/core/rollout/context.ts
@@ -69104,7 +69162,7 @@ function describeOutcome(outcome) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_ramp_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3392);
+/* harmony import */ var _actions_ramp_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5293);
 // What the runner starts (bundled to dist/ramp/index.js): the action itself is in src/actions/ramp.ts.
 
 await (0,_actions_ramp_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
