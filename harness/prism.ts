@@ -5,8 +5,8 @@ import { startProcess, tempDir, waitFor, type ManagedProcess } from './process.j
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** GitHub's REST API description trimmed to the Deployments paths rollgate calls. */
-export const GITHUB_DEPLOYMENTS_SPEC = join(root, 'test/fixtures/github/deployments.openapi.json');
+/** GitHub's REST API description trimmed to the paths rollgate calls (Deployments, the rollout store's git refs and commits). */
+export const GITHUB_REST_SPEC = join(root, 'test/fixtures/github/rest-api.openapi.json');
 
 /** A Prism mock server answering from an OpenAPI description and validating every request. */
 export interface PrismServer {
@@ -20,7 +20,7 @@ export interface PrismServer {
  * Without `--errors`: GitHub's own examples break its schemas in places, and a request
  * that breaks the schema still gets a 4xx with the reason in `sl-violations`.
  */
-export async function startPrism(spec: string = GITHUB_DEPLOYMENTS_SPEC): Promise<PrismServer> {
+export async function startPrism(spec: string = GITHUB_REST_SPEC): Promise<PrismServer> {
   const port = await freePort();
   const dir = tempDir('rollgate-prism-');
   const cli = join(root, 'node_modules/@stoplight/prism-cli/dist/index.js');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Regenerates test/fixtures/github/deployments.openapi.json: GitHub's published REST API
+// Regenerates test/fixtures/github/rest-api.openapi.json: GitHub's published REST API
 // description (npm @octokit/openapi) trimmed to the paths rollgate calls, with every component
 // they reference. The full package is ~400 MB, so it is fetched into a temp dir with `npm pack`
 // only when regenerating and is never a dependency.
@@ -14,13 +14,20 @@ import { fileURLToPath } from 'node:url';
 const PACKAGE = '@octokit/openapi';
 const version = process.argv[2] ?? '23.0.2';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'test/fixtures/github/deployments.openapi.json');
+const out = join(root, 'test/fixtures/github/rest-api.openapi.json');
 
 // The operations rollgate's GitHub client makes; nothing else is kept.
 const KEEP = {
   '/repos/{owner}/{repo}/deployments': ['get', 'post'],
   '/repos/{owner}/{repo}/deployments/{deployment_id}': ['get'],
   '/repos/{owner}/{repo}/deployments/{deployment_id}/statuses': ['get', 'post'],
+  // The GitHub rollout store: a ref per record, a commit per write.
+  '/repos/{owner}/{repo}/git/matching-refs/{ref}': ['get'],
+  '/repos/{owner}/{repo}/contents/{path}': ['get'],
+  '/repos/{owner}/{repo}/git/trees': ['post'],
+  '/repos/{owner}/{repo}/git/commits': ['post'],
+  '/repos/{owner}/{repo}/git/refs': ['post'],
+  '/repos/{owner}/{repo}/git/refs/{ref}': ['patch'],
 };
 
 const work = mkdtempSync(join(tmpdir(), 'rollgate-openapi-'));

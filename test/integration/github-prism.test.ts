@@ -1,14 +1,15 @@
 // Every request rollgate makes to GitHub, validated by Prism against GitHub's own published
-// API description (test/fixtures/github/deployments.openapi.json). A 4xx from Prism means the
+// API description (test/fixtures/github/rest-api.openapi.json). A 4xx from Prism means the
 // request breaks GitHub's schema: the test fails and prints Prism's `sl-violations`.
 import Bottleneck from 'bottleneck';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { startPrism, type PrismServer } from '../../harness/prism.js';
 import { DeploymentBookkeeping } from '../../src/core/github/bookkeeping.js';
-import { createGitHubClient, type GitHubClient } from '../../src/core/github/client.js';
+import { CONTENTS_PERMISSION, createGitHubClient, type GitHubClient } from '../../src/core/github/client.js';
 import { GitHubDeploymentRecords } from '../../src/core/github/github-records.js';
 import { manualRollback } from '../../src/core/github/manual-rollback.js';
 import { DeploymentRecordHooks } from '../../src/core/github/record-hooks.js';
+import { GitHubRolloutStore } from '../../src/core/rollout/github-store.js';
 import { MemoryRuntime } from '../../src/core/runtime.js';
 
 interface Exchange {
@@ -22,19 +23,25 @@ interface Exchange {
 let prism: PrismServer;
 const exchanges: Exchange[] = [];
 
+/** Changes Prism's example answer to a request before the client sees it (its examples name other refs and files). */
+let answerEdit: ((url: URL, body: unknown) => unknown) | undefined;
+
 /** Records every exchange, so a test can assert none of them was refused by the schema. */
 const recordingFetch: typeof fetch = async (input, init) => {
   const res = await fetch(input, init);
   const request = new Request(input, init);
   exchanges.push({ method: request.method, url: request.url, status: res.status, violations: res.headers.get('sl-violations') ?? undefined, body: typeof init?.body === 'string' ? init.body : undefined });
-  return res;
+  if (!answerEdit || res.status >= 400 || request.method !== 'GET') return res;
+  const edited = answerEdit(new URL(request.url), await res.json());
+  return new Response(JSON.stringify(edited), { status: res.status, headers: res.headers });
 };
 
-function client(): GitHubClient {
+function client(permission?: string): GitHubClient {
   return createGitHubClient({
     token: 'ghs_prismtesttoken',
     baseUrl: prism.url,
     fetch: recordingFetch,
+    permission,
     retries: 0,
     // Prism answers 406 to GitHub's vendor media type.
     beforeRequest: (options) => {
@@ -147,5 +154,60 @@ describe('GitHub Deployments requests against the published API description', ()
     // A state GitHub does not know, sent on purpose (the cast gets it past the typings).
     await expect(client().request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: 'acme', repo: 'orders', deployment_id: 7, state: 'rolled-back' as 'success' })).rejects.toThrow(/422/);
     expect(() => expectAllAccepted(since)).toThrow(/sl-violations: .*state/);
+  });
+});
+
+describe('GitHub rollout store requests against the published API description', () => {
+  const key = { service: 'orders', environment: 'production' };
+  const store = () => new GitHubRolloutStore(client(CONTENTS_PERMISSION), { owner: 'acme', repo: 'orders' }, key);
+  const sha = /^[0-9a-f]{40}$/;
+  afterEach(() => {
+    answerEdit = undefined;
+  });
+
+  it('reads the record with two requests the schema accepts: the ref, then state.json at its commit', async () => {
+    const since = exchanges.length;
+    // Prism's examples list refs/heads/feature-a and a README; the first is renamed to the
+    // record's ref and the file made a rollout document, so the read goes on to its second call.
+    answerEdit = (url, body) => {
+      if (url.pathname.includes('/git/matching-refs/')) return (body as { ref: string }[]).map((r, i) => (i === 0 ? { ...r, ref: 'refs/rollgate/orders/production' } : r));
+      if (url.pathname.endsWith('/contents/state.json')) return { ...(body as object), type: 'file', encoding: 'base64', content: Buffer.from('{"phase":"canary"}').toString('base64') };
+      return body;
+    };
+    const read = await store().read();
+    expectAllAccepted(since);
+    expect(read).toEqual({ document: { phase: 'canary' }, revision: expect.stringMatching(sha) });
+    const calls = exchanges.slice(since).map((e) => new URL(e.url));
+    expect(calls.map((u) => u.pathname)).toEqual(['/repos/acme/orders/git/matching-refs/rollgate%2Forders%2Fproduction', '/repos/acme/orders/contents/state.json']);
+    expect(calls[1]!.searchParams.get('ref')).toBe(read!.revision);
+  });
+
+  it('creates the record (tree with state.json inline, a root commit, a new ref) with no request refused', async () => {
+    const since = exchanges.length;
+    const written = await store().write({ phase: 'canary', weight: 10 }, undefined, 'deploy-canary: 1.4.0 at 10%');
+    expectAllAccepted(since);
+    expect(written.revision).toMatch(sha);
+    const sent = exchanges.slice(since).map((e) => ({ call: `${e.method} ${new URL(e.url).pathname}`, body: JSON.parse(e.body!) as Record<string, unknown> }));
+    expect(sent.map((x) => x.call)).toEqual(['POST /repos/acme/orders/git/trees', 'POST /repos/acme/orders/git/commits', 'POST /repos/acme/orders/git/refs']);
+    expect(sent[0]!.body).toEqual({ tree: [{ path: 'state.json', mode: '100644', type: 'blob', content: '{\n  "phase": "canary",\n  "weight": 10\n}\n' }] });
+    expect(sent[1]!.body).toMatchObject({ parents: [], tree: expect.stringMatching(sha), message: expect.stringMatching(/^deploy-canary: 1\.4\.0 at 10%\n/) });
+    expect(sent[2]!.body).toEqual({ ref: 'refs/rollgate/orders/production', sha: written.revision });
+  });
+
+  it('moves the record on by fast-forward only (force: false), its parent the revision read, with no request refused', async () => {
+    const since = exchanges.length;
+    const expected = '7638417db6d59f3c431d3e1f261cc637155684cd';
+    await store().write({ phase: 'canary', weight: 50 }, expected, 'ramp: 50%');
+    expectAllAccepted(since);
+    const sent = exchanges.slice(since).map((e) => ({ call: `${e.method} ${new URL(e.url).pathname}`, body: JSON.parse(e.body!) as Record<string, unknown> }));
+    expect(sent.map((x) => x.call)).toEqual(['POST /repos/acme/orders/git/trees', 'POST /repos/acme/orders/git/commits', 'PATCH /repos/acme/orders/git/refs/rollgate%2Forders%2Fproduction']);
+    expect(sent[1]!.body).toMatchObject({ parents: [expected] });
+    expect(sent[2]!.body).toEqual({ sha: expect.stringMatching(sha), force: false });
+  });
+
+  it('would catch a git data request that breaks the schema (a tree entry with a mode git does not know)', async () => {
+    const since = exchanges.length;
+    await expect(client().request('POST /repos/{owner}/{repo}/git/trees', { owner: 'acme', repo: 'orders', tree: [{ path: 'state.json', mode: '644' as '100644', type: 'blob', content: '{}' }] })).rejects.toThrow(/422/);
+    expect(() => expectAllAccepted(since)).toThrow(/sl-violations: .*mode/);
   });
 });

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/core/errors.js';
 import { FileRolloutStore } from '../../src/core/rollout/file-store.js';
+import { GitHubRolloutStore } from '../../src/core/rollout/github-store.js';
 import { chooseRolloutStore, openRolloutStore } from '../../src/core/rollout/stores.js';
 import { MemoryRuntime } from '../../src/core/runtime.js';
 
@@ -72,7 +73,7 @@ describe('opening the rollout store', () => {
   });
 
   it('warns on a hosted runner when the record would stay on the runner, and not when a directory was chosen', () => {
-    const auto = new MemoryRuntime({}, onGitHub);
+    const auto = new MemoryRuntime({}, { GITHUB_ACTIONS: 'true', ROLLGATE_STATE_DIR: '/runner/tmp/rollgate' });
     expect(openRolloutStore(auto, key, { cwd }).kind).toBe('file');
     expect(auto.logs.filter((l) => l.level === 'warning').map((l) => l.message)).toEqual([expect.stringContaining('does not outlive the job')]);
 
@@ -85,9 +86,20 @@ describe('opening the rollout store', () => {
     expect(selfHosted.logs.filter((l) => l.level === 'warning')).toEqual([]);
   });
 
-  it('refuses store: github rather than keeping the record on the runner', () => {
-    const err = inputError(() => openRolloutStore(new MemoryRuntime({ store: 'github' }, onGitHub), key, { cwd }));
-    expect(err.input).toBe('store');
-    expect(err.message).toContain('file:<directory>');
+  it.each([
+    ['auto', {}],
+    ['store: github', { store: 'github' }],
+  ])('opens the GitHub store with a token and a repository (%s), and does not warn', (_name, inputs) => {
+    const runtime = new MemoryRuntime(inputs, onGitHub);
+    const store = openRolloutStore(runtime, key, { cwd });
+    expect(store).toBeInstanceOf(GitHubRolloutStore);
+    expect(store.location).toBe('refs/rollgate/orders/production in acme/orders');
+    expect(runtime.logs.filter((l) => l.level === 'warning')).toEqual([]);
+  });
+
+  it('names contents: write when store: github has no token', () => {
+    const err = inputError(() => openRolloutStore(new MemoryRuntime({ store: 'github' }, { GITHUB_REPOSITORY: 'acme/orders' }), key, { cwd }));
+    expect(err.input).toBe('github-token');
+    expect(err.message).toContain('permissions: contents: write');
   });
 });

@@ -9,10 +9,15 @@ export type GitHubClient = ReturnType<typeof getOctokit>;
 /** The permission every GitHub record needs; named in errors so the fix is one line of YAML. */
 export const DEPLOYMENTS_PERMISSION = 'deployments: write';
 
+/** The permission the GitHub rollout store needs (a ref and commits under refs/rollgate/). */
+export const CONTENTS_PERMISSION = 'contents: write';
+
 export interface GitHubClientOptions {
   token: string;
   /** The input the token came from, named in errors (default `github-token`). */
   tokenInput?: string;
+  /** The permission a 401/403 names as the fix (default `deployments: write`). */
+  permission?: string;
   /** REST API root; GitHub Enterprise and tests point it elsewhere. Default: GITHUB_API_URL or api.github.com. */
   baseUrl?: string;
   /** Further attempts after a 5xx or a network failure (default 3). */
@@ -80,13 +85,16 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   );
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   octokit.hook.before('request', (request) => {
-    request.request = { ...request.request, signal: AbortSignal.timeout(timeoutMs) };
+    // The caller's own signal (an aborted rollout step) still cancels the request.
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const own = (request.request as { signal?: AbortSignal } | undefined)?.signal;
+    request.request = { ...request.request, signal: own ? AbortSignal.any([own, deadline]) : deadline };
     options.beforeRequest?.(request as unknown as Parameters<NonNullable<GitHubClientOptions['beforeRequest']>>[0]);
   });
   octokit.hook.error('request', async (error, request) => {
     // The expanded URL names the real repository and id; the route template does not.
     const sent = (error as { request?: { url?: string } }).request?.url;
-    throw explainGitHubError(error, `${request.method} ${sent ? pathOf(sent) : request.url}`, options.tokenInput ?? 'github-token');
+    throw explainGitHubError(error, `${request.method} ${sent ? pathOf(sent) : request.url}`, options.tokenInput ?? 'github-token', options.permission);
   });
   return octokit;
 }
@@ -97,25 +105,39 @@ interface RequestErrorLike {
   response?: { headers?: Record<string, string | undefined>; data?: unknown };
 }
 
+/** A GitHub answer other than a bad token or a missing permission, keeping its status and message for callers that act on them (a 422 lost race, a 409 empty repository). */
+export class GitHubRequestError extends ProviderError {
+  constructor(
+    readonly status: number | undefined,
+    /** GitHub's own `message` (with its `errors`), e.g. `Update is not a fast forward`. */
+    readonly apiMessage: string,
+    detail: string,
+    retryable = false,
+  ) {
+    super('github', detail, retryable);
+  }
+}
+
 /**
  * Turns an Octokit failure into an error a release engineer can act on: a bad token or a
- * missing permission names the token input and `deployments: write`; the rest names the call.
+ * missing permission names the token input and the permission (`deployments: write` unless
+ * told otherwise); the rest names the call.
  */
-export function explainGitHubError(error: unknown, call: string, tokenInput = 'github-token'): Error {
+export function explainGitHubError(error: unknown, call: string, tokenInput = 'github-token', permission = DEPLOYMENTS_PERMISSION): Error {
   if (error instanceof UserError) return error;
   const e = (error ?? {}) as RequestErrorLike;
   const status = typeof e.status === 'number' ? e.status : undefined;
   const apiMessage = messageOf(e.response?.data) ?? e.message ?? String(error);
-  const fix = `the job needs \`permissions: ${DEPLOYMENTS_PERMISSION}\` (or a token that has it) in input ${tokenInput}`;
+  const fix = `the job needs \`permissions: ${permission}\` (or a token that has it) in input ${tokenInput}`;
   if (status === 401) return new UserError(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
   if (status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0')
-    return new ProviderError('github', `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
+    return new GitHubRequestError(status, apiMessage, `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
   if (status === 403)
     return new UserError(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
-  if (status === 404) return new ProviderError('github', `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
-  if (status !== undefined && status >= 500) return new ProviderError('github', `${call}: GitHub answered ${status} after retries (${apiMessage})`, true);
-  if (status !== undefined) return new ProviderError('github', `${call}: ${status} ${apiMessage}`);
-  return new ProviderError('github', `${call}: ${apiMessage}`, true);
+  if (status === 404) return new GitHubRequestError(status, apiMessage, `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
+  if (status !== undefined && status >= 500) return new GitHubRequestError(status, apiMessage, `${call}: GitHub answered ${status} after retries (${apiMessage})`, true);
+  if (status !== undefined) return new GitHubRequestError(status, apiMessage, `${call}: ${status} ${apiMessage}`);
+  return new GitHubRequestError(undefined, apiMessage, `${call}: ${apiMessage}`, true);
 }
 
 function messageOf(data: unknown): string | undefined {

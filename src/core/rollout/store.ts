@@ -52,6 +52,19 @@ export class RolloutConflictError extends UserError {
   }
 }
 
+/**
+ * Service or environment as one segment of where a store keeps the record (a file path, a ref):
+ * letters, digits, `-`, `_` kept, every other byte %-escaped, so two names never share a record
+ * and no name breaks a path or git's ref rules (`..`, `.lock`, `~^:?*[\`, spaces).
+ */
+export function keySegment(name: string, what: string): string {
+  if (!name) throw new UserError(`rollout store: ${what} is empty`);
+  return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+    const ch = String.fromCharCode(byte);
+    return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }).join('');
+}
+
 /** A store held in memory, with the same compare-and-swap rule: for unit tests of the state machine. */
 export class MemoryRolloutStore implements RolloutStore {
   readonly kind = 'memory';

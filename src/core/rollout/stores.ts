@@ -1,10 +1,12 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
+import { CONTENTS_PERMISSION, createGitHubClient } from '../github/client.js';
 import { githubAccess, repositoryParts } from '../github/factory.js';
 import { getOptionalInput } from '../inputs.js';
 import type { ActionRuntime } from '../runtime.js';
 import { FileRolloutStore } from './file-store.js';
+import { GitHubRolloutStore } from './github-store.js';
 import { stateDirectory } from './rollout-state.js';
 import type { RolloutStore } from './store.js';
 
@@ -24,7 +26,8 @@ export type StoreChoice =
  * else the environment variable ROLLGATE_STORE, else `auto`. Values:
  * - `auto`: the GitHub store when a token (input `github-token`, else GITHUB_TOKEN) and a
  *   repository (input `repository`, else GITHUB_REPOSITORY) are known, else `file`.
- * - `github`: the GitHub store; a missing token or repository is an error naming the input.
+ * - `github`: the GitHub store (`refs/rollgate/<service>/<environment>`, needs `contents: write`);
+ *   a missing token or repository is an error naming the input.
  * - `file`: `<ROLLGATE_STATE_DIR or ~/.rollgate/state>/store`. Runner-local: on GitHub-hosted
  *   runners it does not outlive the job.
  * - `file:<dir>`: that directory (relative to `cwd`, `~/` for the home directory), e.g. shared
@@ -53,7 +56,7 @@ export function chooseRolloutStore(runtime: ActionRuntime, deps: { cwd: string }
     case 'github': {
       const { token, tokenInput, repository } = githubAccess(runtime);
       if (mode === 'auto' && (!token || !repository)) return defaultFile();
-      if (!token) throw new InputError('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: contents: write\`)`);
+      if (!token) throw new InputError('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
       return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
     }
     default:
@@ -65,6 +68,7 @@ export function chooseRolloutStore(runtime: ActionRuntime, deps: { cwd: string }
  * Opens the rollout record of `key` in the store the inputs choose (see `chooseRolloutStore`).
  * Every action that moves traffic calls this, so all jobs of a workflow change one record.
  * Warns when the record lands in a runner-local file on a GitHub runner without being asked to.
+ * The GitHub store calls GITHUB_API_URL (GitHub Enterprise) when it is set.
  */
 export function openRolloutStore(runtime: ActionRuntime, key: RolloutKey, deps: { cwd: string }): RolloutStore {
   const choice = chooseRolloutStore(runtime, deps);
@@ -73,11 +77,14 @@ export function openRolloutStore(runtime: ActionRuntime, key: RolloutKey, deps: 
       if (!choice.explicit && onHostedRunner(runtime.env)) warnRunnerLocal(runtime, choice.dir);
       return new FileRolloutStore(choice.dir, key);
     case 'github': {
-      // The GitHub store (refs/rollgate/<service>/<environment>) opens here once it exists.
-      if (choice.explicit) throw new InputError(choice.from, 'github: this version of rollgate has no GitHub rollout store yet; use file:<directory> on storage every runner shares');
-      const fallback = join(stateDirectory(runtime.env), 'store');
-      warnRunnerLocal(runtime, fallback);
-      return new FileRolloutStore(fallback, key);
+      const octokit = createGitHubClient({
+        token: choice.token,
+        tokenInput: choice.tokenInput,
+        permission: CONTENTS_PERMISSION,
+        baseUrl: runtime.env.GITHUB_API_URL,
+        log: (m) => runtime.info(m),
+      });
+      return new GitHubRolloutStore(octokit, { owner: choice.owner, repo: choice.repo }, key);
     }
   }
 }
