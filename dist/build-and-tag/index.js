@@ -55036,6 +55036,8 @@ throttling.triggersNotification = triggersNotification;
 
 /** The permission every GitHub record needs; named in errors so the fix is one line of YAML. */
 const DEPLOYMENTS_PERMISSION = 'deployments: write';
+/** The permission the GitHub rollout store needs (a ref and commits under refs/rollgate/). */
+const CONTENTS_PERMISSION = 'contents: write';
 // 4xx are answers, not accidents: none is retried by the retry plugin. Rate limits (403/429 with
 // rate-limit headers) are the throttling plugin's, which waits for the reset instead.
 const CLIENT_ERRORS = Array.from({ length: 100 }, (_, i) => 400 + i).filter((status) => status !== 429);
@@ -55077,40 +55079,56 @@ function createGitHubClient(options) {
     }, retry, throttling);
     const timeoutMs = options.requestTimeoutMs ?? 30_000;
     octokit.hook.before('request', (request) => {
-        request.request = { ...request.request, signal: AbortSignal.timeout(timeoutMs) };
+        // The caller's own signal (an aborted rollout step) still cancels the request.
+        const deadline = AbortSignal.timeout(timeoutMs);
+        const own = request.request?.signal;
+        request.request = { ...request.request, signal: own ? AbortSignal.any([own, deadline]) : deadline };
         options.beforeRequest?.(request);
     });
     octokit.hook.error('request', async (error, request) => {
         // The expanded URL names the real repository and id; the route template does not.
         const sent = error.request?.url;
-        throw explainGitHubError(error, `${request.method} ${sent ? pathOf(sent) : request.url}`, options.tokenInput ?? 'github-token');
+        throw explainGitHubError(error, `${request.method} ${sent ? pathOf(sent) : request.url}`, options.tokenInput ?? 'github-token', options.permission);
     });
     return octokit;
 }
+/** A GitHub answer other than a bad token or a missing permission, keeping its status and message for callers that act on them (a 422 lost race, a 409 empty repository). */
+class GitHubRequestError extends ProviderError {
+    status;
+    apiMessage;
+    constructor(status, 
+    /** GitHub's own `message` (with its `errors`), e.g. `Update is not a fast forward`. */
+    apiMessage, detail, retryable = false) {
+        super('github', detail, retryable);
+        this.status = status;
+        this.apiMessage = apiMessage;
+    }
+}
 /**
  * Turns an Octokit failure into an error a release engineer can act on: a bad token or a
- * missing permission names the token input and `deployments: write`; the rest names the call.
+ * missing permission names the token input and the permission (`deployments: write` unless
+ * told otherwise); the rest names the call.
  */
-function explainGitHubError(error, call, tokenInput = 'github-token') {
+function explainGitHubError(error, call, tokenInput = 'github-token', permission = DEPLOYMENTS_PERMISSION) {
     if (error instanceof errors_UserError)
         return error;
     const e = (error ?? {});
     const status = typeof e.status === 'number' ? e.status : undefined;
     const apiMessage = messageOf(e.response?.data) ?? e.message ?? String(error);
-    const fix = `the job needs \`permissions: ${DEPLOYMENTS_PERMISSION}\` (or a token that has it) in input ${tokenInput}`;
+    const fix = `the job needs \`permissions: ${permission}\` (or a token that has it) in input ${tokenInput}`;
     if (status === 401)
         return new errors_UserError(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
     if (status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0')
-        return new ProviderError('github', `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
+        return new GitHubRequestError(status, apiMessage, `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
     if (status === 403)
         return new errors_UserError(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
     if (status === 404)
-        return new ProviderError('github', `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
+        return new GitHubRequestError(status, apiMessage, `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
     if (status !== undefined && status >= 500)
-        return new ProviderError('github', `${call}: GitHub answered ${status} after retries (${apiMessage})`, true);
+        return new GitHubRequestError(status, apiMessage, `${call}: GitHub answered ${status} after retries (${apiMessage})`, true);
     if (status !== undefined)
-        return new ProviderError('github', `${call}: ${status} ${apiMessage}`);
-    return new ProviderError('github', `${call}: ${apiMessage}`, true);
+        return new GitHubRequestError(status, apiMessage, `${call}: ${status} ${apiMessage}`);
+    return new GitHubRequestError(undefined, apiMessage, `${call}: ${apiMessage}`, true);
 }
 function messageOf(data) {
     if (data && typeof data === 'object' && 'message' in data && typeof data.message === 'string') {
