@@ -45,20 +45,26 @@ if ! nginx "${args[@]}" -t -q; then
   exit 1
 fi
 
-# A reload starts new workers with the new configuration (old ones finish their requests):
-# it has taken effect once a worker this master did not have before is running.
+# A reload starts new workers with the new configuration; the old ones stop accepting and finish
+# their requests ("worker process is shutting down"). The change has taken effect once a new
+# worker runs and no old one still accepts connections.
 master=$(cat "$pid_file")
-before=$(pgrep -P "$master" | sort | tr '\n' ' ')
+before=$(pgrep -P "$master" | tr '\n' ' ')
 kill -HUP "$master"
 for _ in $(seq 1 100); do
-  now=$(pgrep -P "$master" | sort | tr '\n' ' ')
-  for pid in $now; do
+  fresh=0 accepting=0
+  for pid in $(pgrep -P "$master"); do
     if [[ " $before " != *" $pid "* ]]; then
-      echo "nginx runs upstream $name with canary ${weight}%"
-      exit 0
+      fresh=1
+    elif ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'shutting down'; then
+      [[ -e /proc/$pid ]] && accepting=1
     fi
   done
+  if ((fresh && !accepting)); then
+    echo "nginx runs upstream $name with canary ${weight}%"
+    exit 0
+  fi
   sleep 0.1
 done
-echo "set-weight.sh: nginx (pid $master) did not start workers with the new configuration within 10 s; see its error log" >&2
+echo "set-weight.sh: nginx (pid $master) did not switch its workers to the new configuration within 10 s; see its error log" >&2
 exit 1
