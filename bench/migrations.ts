@@ -2,40 +2,21 @@
 //   npx tsx bench/migrations.ts            both parts
 //   npx tsx bench/migrations.ts compare    squawk agreement table on the project's corpus
 //   npx tsx bench/migrations.ts perf       1,000 migration files: rollgate vs squawk wall time
+//   npx tsx bench/migrations.ts peer       squawk's own 340 test cases: rollgate's bundle vs squawk, same files
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../harness/process.js';
+import { judgeCases, layOutSuite, readSquawkSuite, renderRuleTable, ruleTable, runChecklistBundle, type BundleFinding } from '../harness/squawk-suite.js';
 import { isMigrationPath, listFiles, migrationOrder, readMigrationSource } from '../src/core/migrations/layouts.js';
 import { lintMigrations } from '../src/core/migrations/lint.js';
-import { RULE_IDS, type RuleId } from '../src/core/migrations/rules.js';
+import { SQUAWK_ALIASES, SQUAWK_RULES } from '../src/core/migrations/squawk-rules.js';
 import { loadSqlParser } from '../src/core/migrations/sql.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const CORPUS = join(ROOT, 'test/fixtures/migrations');
 const SQUAWK = join(ROOT, 'node_modules/.bin/squawk');
-
-/** Which squawk rules say the same thing as a rollgate rule. */
-const SQUAWK_EQUIVALENT: Record<string, RuleId> = {
-  'ban-drop-column': 'drop-column',
-  'ban-drop-table': 'drop-table',
-  'renaming-column': 'rename-column',
-  'renaming-table': 'rename-table',
-  'adding-required-field': 'add-column-required',
-  'adding-field-with-default': 'add-column-volatile-default',
-  'changing-column-type': 'alter-column-type',
-  'adding-not-nullable-field': 'set-not-null',
-  'require-concurrent-index-creation': 'index-not-concurrent',
-  'require-concurrent-index-deletion': 'index-not-concurrent',
-  'ban-concurrent-index-creation-in-transaction': 'concurrent-in-transaction',
-  'adding-foreign-key-constraint': 'constraint-not-valid',
-  'constraint-missing-not-valid': 'constraint-not-valid',
-  'disallowed-unique-constraint': 'unique-or-pk-constraint',
-  'adding-serial-primary-key-field': 'unique-or-pk-constraint',
-  'require-timeout-settings': 'missing-lock-timeout',
-  'require-lock-timeout': 'missing-lock-timeout',
-};
 
 interface SquawkFinding {
   file: string;
@@ -43,9 +24,9 @@ interface SquawkFinding {
   rule_name: string;
 }
 
-function runSquawk(files: string[], cwd: string): { findings: SquawkFinding[]; ms: number } {
+function runSquawk(files: string[], cwd: string, pgVersion = '15.0'): { findings: SquawkFinding[]; ms: number } {
   const started = performance.now();
-  const r = spawnSync(SQUAWK, ['--reporter', 'json', '--pg-version=15.0', ...files], { cwd, encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  const r = spawnSync(SQUAWK, ['--reporter', 'json', `--pg-version=${pgVersion}`, ...files], { cwd, encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
   const ms = performance.now() - started;
   if (r.status !== 0 && r.status !== 1) throw new Error(`squawk failed (${r.status}): ${r.stderr}`);
   const json = r.stdout.trim();
@@ -68,40 +49,30 @@ async function compare(): Promise<void> {
     .sort(migrationOrder);
   const ours = await lintFiles(files, CORPUS);
   const squawk = runSquawk(files, CORPUS);
+  // squawk rule code → files it flagged, aliases spelled out as the codes they stand for.
   const theirs = new Map<string, Set<string>>();
-  const squawkOnlyRules = new Map<string, number>();
-  for (const f of squawk.findings) {
-    const mapped = SQUAWK_EQUIVALENT[f.rule_name];
-    if (mapped) theirs.set(f.file, (theirs.get(f.file) ?? new Set()).add(mapped));
-    else squawkOnlyRules.set(f.rule_name, (squawkOnlyRules.get(f.rule_name) ?? 0) + 1);
-  }
-  const rows: string[] = ['| rollgate rule | both flag | only rollgate | only squawk | squawk rule(s) |', '| --- | --- | --- | --- | --- |'];
+  for (const f of squawk.findings) for (const code of SQUAWK_ALIASES[f.rule_name] ?? [f.rule_name]) theirs.set(code, (theirs.get(code) ?? new Set()).add(f.file));
+  const rows: string[] = ['| squawk rule | rollgate rule(s) | both flag | only squawk | only rollgate |', '| --- | --- | --- | --- | --- |'];
   const disagreements: string[] = [];
-  for (const rule of RULE_IDS) {
-    let both = 0;
-    const onlyUs: string[] = [];
-    const onlyThem: string[] = [];
-    for (const file of files) {
-      const a = ours.get(file)?.has(rule) ?? false;
-      const b = theirs.get(file)?.has(rule) ?? false;
-      if (a && b) both++;
-      else if (a) onlyUs.push(file);
-      else if (b) onlyThem.push(file);
+  for (const [code, coverage] of Object.entries(SQUAWK_RULES)) {
+    const flaggedBySquawk = theirs.get(code) ?? new Set<string>();
+    if (!coverage.covered) {
+      if (flaggedBySquawk.size > 0) rows.push(`| \`${code}\` | not covered | — | ${flaggedBySquawk.size} | — |`);
+      continue;
     }
-    const equivalents = Object.entries(SQUAWK_EQUIVALENT)
-      .filter(([, r]) => r === rule)
-      .map(([s]) => `\`${s}\``)
-      .join(', ');
-    if (both + onlyUs.length + onlyThem.length === 0) continue;
-    rows.push(`| \`${rule}\` | ${both} | ${onlyUs.length} | ${onlyThem.length} | ${equivalents || '—'} |`);
-    for (const f of onlyUs) disagreements.push(`- only rollgate: \`${rule}\` in \`${f}\``);
-    for (const f of onlyThem) disagreements.push(`- only squawk: \`${rule}\` in \`${f}\``);
+    const flaggedByUs = new Set(files.filter((f) => coverage.rules.some((r) => ours.get(f)?.has(r))));
+    const both = [...flaggedBySquawk].filter((f) => flaggedByUs.has(f)).length;
+    const onlyThem = [...flaggedBySquawk].filter((f) => !flaggedByUs.has(f));
+    const onlyUs = [...flaggedByUs].filter((f) => !flaggedBySquawk.has(f));
+    if (both + onlyThem.length + onlyUs.length === 0) continue;
+    rows.push(`| \`${code}\` | ${coverage.rules.map((r) => `\`${r}\``).join(', ')} | ${both} | ${onlyThem.length} | ${onlyUs.length} |`);
+    for (const f of onlyUs) disagreements.push(`- only rollgate (${code}): \`${f}\``);
+    for (const f of onlyThem) disagreements.push(`- only squawk (${code}): \`${f}\``);
   }
   console.log(`## rollgate vs squawk ${readSquawkVersion()} on ${files.length} migrations of the project's corpus\n`);
   console.log(rows.join('\n'));
   console.log('\nDisagreements, file by file:\n');
   console.log(disagreements.join('\n'));
-  console.log('\nsquawk rules with no rollgate counterpart (findings):', [...squawkOnlyRules].map(([r, n]) => `${r} ×${n}`).join(', '));
 }
 
 function readSquawkVersion(): string {
@@ -144,7 +115,6 @@ async function perf(): Promise<void> {
       squawkRuns.push(s.ms);
       squawkFindings = s.findings.length;
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
     const table = [
       `## Linting ${files.length} migration files (${Math.round(bytes / 1024)} KiB)\n`,
       '| tool | median wall time | notes |',
@@ -159,6 +129,45 @@ async function perf(): Promise<void> {
   }
 }
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** squawk's own test cases through rollgate's bundled action and through squawk, the same files, one process per PostgreSQL version each. */
+async function peer(): Promise<void> {
+  const cases = readSquawkSuite();
+  const dir = tempDir('rollgate-bench-peer-');
+  try {
+    const groups = [...layOutSuite(cases, dir.path)];
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    let findings: BundleFinding[] = [];
+    for (let run = 0; run < 3; run++) {
+      let ms = 0;
+      findings = [];
+      for (const [version, { repo }] of groups) {
+        const r = await runChecklistBundle(repo, version === 'default' ? {} : { 'pg-version': version });
+        ms += r.ms;
+        findings.push(...r.findings);
+      }
+      ours.push(ms);
+      let squawkMs = 0;
+      for (const [version, { repo }] of groups) {
+        const files = listFiles(repo).filter((f) => f.endsWith('.sql'));
+        squawkMs += runSquawk(files, repo, version === 'default' ? '15.0' : `${version}.0`).ms;
+      }
+      theirs.push(squawkMs);
+    }
+    console.log(`## squawk's ${cases.length} test cases, rollgate's bundle vs squawk ${readSquawkVersion()} on the same files\n`);
+    console.log(renderRuleTable(ruleTable(judgeCases(cases, findings))));
+    console.log('\n| tool | median wall time (3 runs) | runs |\n| --- | --- | --- |');
+    console.log(`| rollgate bundled action (${groups.length} node processes, one per pg-version) | ${median(ours).toFixed(0)} ms | ${ours.map((r) => r.toFixed(0)).join(', ')} ms |`);
+    console.log(`| squawk (${groups.length} runs, one per --pg-version) | ${median(theirs).toFixed(0)} ms | ${theirs.map((r) => r.toFixed(0)).join(', ')} ms |`);
+  } finally {
+    dir.remove();
+  }
+}
+
 const what = process.argv[2] ?? 'all';
+if (what === 'peer') await peer();
 if (what === 'all' || what === 'compare') await compare();
+if (what === 'all') await peer();
 if (what === 'all' || what === 'perf') await perf();

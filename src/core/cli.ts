@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadActionMetadata, type ActionMetadata } from './action-metadata.js';
+import { MODES } from './cli-modes.js';
 import { ACTION_NAMES } from './dispatch.js';
 
 /** Where the CLI writes: a terminal's two streams, or a test's buffers. */
@@ -29,13 +30,18 @@ export interface Subcommand {
 /** Runs one of the six actions: the bundle (or, in tests, the source) that reads INPUT_* variables. */
 export type ActionRunner = (name: (typeof ACTION_NAMES)[number]) => Promise<void>;
 
-/**
- * The subcommands besides the six actions. A subcommand that is not an action (checking a plan,
- * replaying a gate) is one entry here.
- */
-export const EXTRA_SUBCOMMANDS: Subcommand[] = [];
+/** A command that runs an action in one of its modes: its own flag names, some inputs preset. */
+interface ActionMode {
+  name: string;
+  set: Record<string, string>;
+  /** flag → the action input it sets. */
+  rename: Record<string, string>;
+}
 
-/** The subcommands the CLI knows: the six actions first, then the extra ones. */
+/**
+ * The subcommands the CLI knows: the six actions, then the modes of cli-modes.ts (check-plan,
+ * backtest). A subcommand that is neither is one more entry in the returned list.
+ */
 export function subcommands(runAction: ActionRunner): Subcommand[] {
   const actions = ACTION_NAMES.map(
     (name): Subcommand => ({
@@ -44,7 +50,26 @@ export function subcommands(runAction: ActionRunner): Subcommand[] {
       run: (context) => runActionCommand(name, context, runAction),
     }),
   );
-  return [...actions, ...EXTRA_SUBCOMMANDS];
+  const modes = Object.entries(MODES).map(
+    ([name, mode]): Subcommand => ({
+      name,
+      summary: `${mode.about} (${mode.action})`,
+      run: (context) => runActionCommand(mode.action, context, runAction, { name, set: mode.set, rename: mode.rename }),
+    }),
+  );
+  return [...actions, ...modes];
+}
+
+/** The action's metadata as a mode presents it: renamed flags, preset inputs hidden. */
+function asMode(metadata: ActionMetadata, mode: ActionMode | undefined): ActionMetadata {
+  if (!mode) return metadata;
+  const inputs: ActionMetadata['inputs'] = {};
+  const renamedTo = Object.fromEntries(Object.entries(mode.rename).map(([flag, input]) => [input, flag]));
+  for (const [input, spec] of Object.entries(metadata.inputs)) {
+    if (input in mode.set) continue;
+    inputs[renamedTo[input] ?? input] = spec;
+  }
+  return { ...metadata, name: mode.name, inputs };
 }
 
 /** `rollgate --help`: the subcommands with one line each, from the actions' own descriptions. */
@@ -175,14 +200,15 @@ function explainParseError(err: unknown, flags: string[]): string {
  * Runs one action with its flags: the inputs become INPUT_* variables, as the runner sets them,
  * and outputs go through a GITHUB_OUTPUT file, so the CLI runs the actions' own contract.
  */
-async function runActionCommand(name: (typeof ACTION_NAMES)[number], { args, root, io }: CliContext, runAction: ActionRunner): Promise<number> {
-  const metadata = loadActionMetadata(root, name);
+async function runActionCommand(name: (typeof ACTION_NAMES)[number], { args, root, io }: CliContext, runAction: ActionRunner, mode?: ActionMode): Promise<number> {
+  const metadata = asMode(loadActionMetadata(root, name), mode);
   const { inputs, help, outputFile } = parseActionFlags(metadata, args);
   if (help) {
     io.out(`${actionHelp(metadata)}\n`);
     return 0;
   }
-  for (const [input, value] of Object.entries(inputs)) process.env[`INPUT_${input.toUpperCase()}`] = value;
+  for (const [flag, value] of Object.entries(inputs)) process.env[`INPUT_${(mode?.rename[flag] ?? flag).toUpperCase()}`] = value;
+  for (const [input, value] of Object.entries(mode?.set ?? {})) process.env[`INPUT_${input.toUpperCase()}`] = value;
   // Errors then name --flags rather than workflow inputs.
   process.env.ROLLGATE_CLI = '1';
   const target = outputFile ?? process.env.GITHUB_OUTPUT;

@@ -111,7 +111,7 @@ describe('pre-deploy-checklist, bundled', () => {
   });
 
   test('fails a PR whose migration blocks writes, annotating the line, and comments once', async () => {
-    write('db/migrations/002_email_index.sql', "SET lock_timeout = '2s';\nCREATE INDEX users_email_idx ON users (email);\n");
+    write('db/migrations/002_email_index.sql', "SET lock_timeout = '2s'; SET statement_timeout = '1min';\nCREATE INDEX users_email_idx ON users (email);\n");
     commit('add index');
     const body = readFileSync(join(BODIES, 'complete.md'), 'utf8');
     const r = await run({ 'github-token': 'ghs_e2etoken' }, pullRequestEvent(body));
@@ -130,7 +130,7 @@ describe('pre-deploy-checklist, bundled', () => {
 
   test('passes once the migration is fixed, updating the same comment', async () => {
     const before = github.comments.find((c) => c.body.includes(COMMENT_MARKER));
-    write('db/migrations/002_email_index.sql', "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n");
+    write('db/migrations/002_email_index.sql', "SET lock_timeout = '2s'; SET statement_timeout = '1min';\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n");
     commit('concurrently');
     const r = await run({ 'github-token': 'ghs_e2etoken' }, pullRequestEvent(readFileSync(join(BODIES, 'complete.md'), 'utf8')));
     expect(r.stderr).toBe('');
@@ -143,7 +143,7 @@ describe('pre-deploy-checklist, bundled', () => {
   });
 
   test('a contract migration marks the PR irreversible and needs the last safe rollback point', async () => {
-    write('db/migrations/003_drop_status.sql', "SET lock_timeout = '2s';\n-- rollgate: contract reason=\"v42 stopped reading users.email\"\nALTER TABLE users DROP COLUMN email;\n");
+    write('db/migrations/003_drop_status.sql', "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: contract reason=\"v42 stopped reading users.email\"\nALTER TABLE users DROP COLUMN email;\n");
     commit('contract');
     const body = readFileSync(join(BODIES, 'complete.md'), 'utf8');
     const without = await run({ comment: 'false', 'base-ref': baseSha, body });
@@ -152,6 +152,28 @@ describe('pre-deploy-checklist, bundled', () => {
     expect(JSON.parse(without.outputs.items ?? '[]')).toContainEqual(expect.objectContaining({ id: 'runbook', state: 'contradicted' }));
     const withPoint = await run({ comment: 'false', 'base-ref': baseSha, body: body.replace('(owner: @payments-oncall)', '(owner: @payments-oncall); last safe rollback point: v41') });
     expect(withPoint.outputs).toMatchObject({ result: 'pass', irreversible: 'true' });
+  });
+
+  test('a drop that application code still names is a warning listing file and line, and fails with strict-contract', async () => {
+    write('src/orders/report.ts', "export const totals = 'SELECT id, note FROM orders';\n");
+    write('db/migrations/004_drop_note.sql', "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: allow drop-column reason=\"notes moved to the CRM\"\nALTER TABLE orders DROP COLUMN note;\n");
+    commit('drop note');
+    const body = readFileSync(join(BODIES, 'complete.md'), 'utf8').replace('(owner: @payments-oncall)', '(owner: @payments-oncall); last safe rollback point: v41');
+    const warned = await run({ comment: 'false', 'base-ref': baseSha, body });
+    const findings = JSON.parse(warned.outputs.findings ?? '[]') as { file: string; line: number; rule: string; severity: string; message: string }[];
+    expect(findings.map((f) => [f.file, f.line, f.rule, f.severity])).toEqual([['db/migrations/004_drop_note.sql', 3, 'code-still-references', 'warning']]);
+    expect(findings[0]?.message).toContain('src/orders/report.ts:1');
+    expect(warned.outputs.result).toBe('pass');
+    expect(warned.stdout).toMatch(/^::warning title=rollgate%3A code-still-references,file=db\/migrations\/004_drop_note\.sql,line=3::/m);
+    const strict = await run({ comment: 'false', 'base-ref': baseSha, body, 'strict-contract': 'true' });
+    expect(strict.status).toBe(1);
+    expect(strict.outputs.result).toBe('fail');
+    expect(JSON.parse(strict.outputs.findings ?? '[]')).toEqual([expect.objectContaining({ rule: 'code-still-references', severity: 'error' })]);
+    // Once the code stops naming the column, the same migration passes even when strict.
+    write('src/orders/report.ts', "export const totals = 'SELECT id FROM orders';\n");
+    commit('stop reading note');
+    const clean = await run({ comment: 'false', 'base-ref': baseSha, body, 'strict-contract': 'true' });
+    expect(clean.outputs).toMatchObject({ result: 'pass', findings: '[]' });
   });
 
   test('the CLI lints every migration with --all-migrations, from a laptop without GitHub', async () => {

@@ -78,4 +78,70 @@ maybe('rule examples on PostgreSQL 15', () => {
     const attnotnull = psql(db, ['-tA', '-c', "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email'"]);
     expect(attnotnull.output.trim()).toBe('t');
   });
+
+  const sql = (db: string, text: string): string => {
+    const run = psql(db, ['-tA', '-c', text]);
+    if (!run.ok) throw new Error(run.output);
+    return run.output.trim();
+  };
+
+  test('uncommitted-transaction: the change of the flagged migration is rolled back when the session ends', () => {
+    const flagged = freshDatabase();
+    expect(psql(flagged, ['-f', join(RULES_DIR, 'uncommitted-transaction', 'flagged.sql')]).ok).toBe(true);
+    expect(sql(flagged, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nickname'")).toBe('0');
+    const safe = freshDatabase();
+    expect(psql(safe, ['-f', join(RULES_DIR, 'uncommitted-transaction', 'safe.sql')]).ok).toBe(true);
+    expect(sql(safe, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nickname'")).toBe('1');
+  });
+
+  test('nested-transaction: PostgreSQL ignores the inner BEGIN, only warning about it', () => {
+    const run = psql(freshDatabase(), ['-f', join(RULES_DIR, 'nested-transaction', 'flagged.sql')]);
+    expect(run.output).toMatch(/WARNING:\s+there is already a transaction in progress/);
+  });
+
+  test('identifier-too-long: the index exists under a truncated name, not the one the migration wrote', () => {
+    const db = freshDatabase();
+    const run = psql(db, ['-f', join(RULES_DIR, 'identifier-too-long', 'flagged.sql')]);
+    expect(run.output).toMatch(/will be truncated/);
+    const name = sql(db, "SELECT relname FROM pg_class WHERE relname LIKE 'users_lower_email_for%'");
+    expect(Buffer.byteLength(name)).toBe(63);
+  });
+
+  const locksHeld = (db: string, table: string, statements: string): string[] =>
+    sql(db, `BEGIN; ${statements}; SELECT string_agg(mode, ',' ORDER BY mode) FROM pg_locks WHERE relation = '${table}'::regclass AND pid = pg_backend_pid(); COMMIT;`)
+      .split('\n')
+      .filter((l) => l.includes('Lock'))
+      .flatMap((l) => l.split(','));
+
+  test('validate-in-same-transaction: in the ADD transaction VALIDATE scans under a write-blocking lock; after a commit only under SHARE UPDATE EXCLUSIVE', () => {
+    // A FOREIGN KEY's ADD takes SHARE ROW EXCLUSIVE (blocks writes), a CHECK's ACCESS EXCLUSIVE (blocks reads too).
+    const fk = 'ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID';
+    expect(locksHeld(freshDatabase(), 'orders', `${fk}; ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk`)).toContain('ShareRowExclusiveLock');
+    const check = 'ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total > 0) NOT VALID';
+    expect(locksHeld(freshDatabase(), 'orders', `${check}; ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive`)).toContain('AccessExclusiveLock');
+    const apart = freshDatabase();
+    sql(apart, fk);
+    const alone = locksHeld(apart, 'orders', 'ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk');
+    expect(alone).toContain('ShareUpdateExclusiveLock');
+    // Neither of these conflicts with the ROW EXCLUSIVE lock that INSERT, UPDATE and DELETE take.
+    expect(alone.filter((m) => m !== 'ShareUpdateExclusiveLock' && m !== 'AccessShareLock')).toEqual([]);
+  });
+
+  test('detach-partition-not-concurrent: a plain DETACH holds ACCESS EXCLUSIVE on the partitioned table', () => {
+    expect(locksHeld(freshDatabase(), 'events', 'ALTER TABLE events DETACH PARTITION events_2024')).toContain('AccessExclusiveLock');
+  });
+
+  test('truncate-cascade: CASCADE empties a table the statement never names', () => {
+    const db = freshDatabase();
+    sql(db, 'CREATE TABLE logins (user_id bigint REFERENCES users (id)); INSERT INTO logins SELECT id FROM users');
+    sql(db, 'TRUNCATE users CASCADE');
+    expect(sql(db, 'SELECT count(*) FROM logins')).toBe('0');
+  });
+
+  test('drop-not-null: afterwards the column takes NULLs that code written for NOT NULL never expected', () => {
+    const db = freshDatabase();
+    expect(psql(db, ['-c', 'INSERT INTO accounts (id, plan) VALUES (5000, NULL)']).ok).toBe(false);
+    expect(psql(db, ['-f', join(RULES_DIR, 'drop-not-null', 'flagged.sql')]).ok).toBe(true);
+    expect(psql(db, ['-c', 'INSERT INTO accounts (id, plan) VALUES (5000, NULL)']).ok).toBe(true);
+  });
 });

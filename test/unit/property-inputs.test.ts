@@ -7,6 +7,8 @@ import { runMetricsGateAction } from '../../src/core/rollout/metrics-gate.js';
 import { runPreDeployChecklistAction } from '../../src/core/rollout/pre-deploy-checklist.js';
 import { runRampAction } from '../../src/core/rollout/ramp.js';
 import { runRollbackAction } from '../../src/core/rollout/rollback.js';
+import { runBacktestAction } from '../../src/core/rollout/backtest.js';
+import { runPlanCheckAction } from '../../src/core/rollout/check-plan.js';
 import { MemoryRuntime, runAction, type ActionResult, type ActionRuntime } from '../../src/core/runtime.js';
 
 const RUNS = { numRuns: 200 };
@@ -35,10 +37,12 @@ const plan = fc.constantFrom(...Object.values(plans), '/nonexistent/dir/rollout.
 
 const actions: { name: string; inputs: string[]; run: (rt: ActionRuntime) => Promise<ActionResult> }[] = [
   { name: 'metrics-gate', inputs: ['error-rate-threshold', 'latency-p95-ms', 'latency-p99-ms', 'min-requests', 'interval', 'bake', 'window', 'selector', 'track-label', 'prometheus-url'], run: (rt) => runMetricsGateAction(rt) },
-  { name: 'deploy-canary', inputs: ['version', 'weight', 'records', 'ledger', 'environment', 'ref'], run: (rt) => runDeployCanaryAction(rt) },
+  { name: 'deploy-canary', inputs: ['version', 'weight', 'records', 'ledger', 'environment', 'ref', 'reason', 'changed-files'], run: (rt) => runDeployCanaryAction(rt) },
+  { name: 'metrics-gate (backtest)', inputs: ['backtest-from', 'backtest-to', 'backtest-deployments', 'backtest-limit', 'backtest-json', 'records', 'ledger', 'interval', 'bake'], run: (rt) => runBacktestAction(rt) },
+  { name: 'pre-deploy-checklist (check-plan)', inputs: ['check-plan'], run: (rt) => runPlanCheckAction(rt) },
   { name: 'ramp', inputs: ['steps', 'to', 'gate', 'bake', 'version', 'records'], run: (rt) => runRampAction(rt) },
   { name: 'rollback', inputs: ['reason', 'attempts', 'to', 'flags', 'records', 'cause'], run: (rt) => runRollbackAction(rt) },
-  { name: 'pre-deploy-checklist', inputs: ['body', 'config', 'migrations', 'pg-version', 'all-migrations', 'comment', 'base-ref'], run: (rt) => runPreDeployChecklistAction(rt, { cwd: dir }) },
+  { name: 'pre-deploy-checklist', inputs: ['body', 'config', 'migrations', 'pg-version', 'all-migrations', 'strict-contract', 'comment', 'base-ref'], run: (rt) => runPreDeployChecklistAction(rt, { cwd: dir }) },
 ];
 
 describe('every action on arbitrary inputs: a plain result, never an internal error or a hang', () => {

@@ -199,6 +199,9 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       `${limitless.map((c) => `check ${c.name}`).join(', ')}: no threshold limit (max, min, maxIncrease, maxDecrease, maxRatio, minRatio); add one, or set analysis.judge: mann-whitney`,
     );
 
+  // Dry-run checks are measured and shown like any other, but never decide the verdict.
+  const decisive = states.filter((s) => !s.check.dryRun);
+
   log(
     `judging canary against stable: ${states.length} check(s), a measurement every ${formatDuration(analysis.interval)} for ${formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`,
   );
@@ -265,13 +268,13 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     });
 
     // Decide as soon as the outcome can no longer change.
-    const failed = states.find((s) => s.failures > analysis.failureLimit);
+    const failed = decisive.find((s) => s.failures > analysis.failureLimit);
     if (failed)
       return finish(
         'fail',
         `check ${failed.check.name} failed ${failed.failures} measurement(s), more than failureLimit ${analysis.failureLimit} allows: ${failed.lastFailure ?? ''}`,
       );
-    const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+    const broken = decisive.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
     if (broken)
       return finish(
         'error',
@@ -281,12 +284,12 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
 
   // A check whose every measurement erred never judged anything: the pipeline broke, so
   // `error` even when the bake was too short to exceed consecutiveErrorLimit.
-  const unreachable = states.filter(neverMeasured);
+  const unreachable = decisive.filter(neverMeasured);
   if (unreachable.length > 0)
     return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-  const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
+  const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
   if (undecided.length > 0) return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
-  return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
+  return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
 
   async function countRequests(queries: Record<Track, string>, time: number): Promise<RequestCounts> {
     try {
@@ -377,6 +380,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
         reason: state.count === 0 && verdict === 'error' ? reason : why,
         details: { measurements: state.count, passed: state.passes, failed: state.failures, query: state.check.query },
       };
+      if (state.check.dryRun) summary.dryRun = true;
       if (state.lastCanary !== undefined) summary.canary = state.lastCanary;
       if (state.lastStable !== undefined) summary.stable = state.lastStable;
       return summary;

@@ -37,6 +37,8 @@ export interface CheckSummary {
   limit: string;
   reason: string;
   details?: Record<string, string | number>;
+  /** Measured and shown, but left out of the verdict (`dryRun: true`). */
+  dryRun?: boolean;
 }
 
 /** What a gate decided and everything it saw on the way. */

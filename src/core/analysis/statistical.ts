@@ -272,6 +272,7 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
     log(`verdict: ${verdict}${score !== undefined ? ` (score ${formatValue(score)})` : ''}: ${reason}`);
     const checks: CheckSummary[] = judged.map((j) => {
       const summary: CheckSummary = { name: j.check.name, outcome: checkOutcome(j), limit: describeStatisticalLimit(j.check, analysis.alpha), reason: j.reason, details: details(j, analysis.alpha) };
+      if (j.check.dryRun) summary.dryRun = true;
       if (j.canary && j.canary.n > 0) summary.canary = j.canary.median;
       if (j.stable && j.stable.n > 0) summary.stable = j.stable.median;
       return summary;
@@ -367,7 +368,8 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
     }),
   );
   for (const j of judged) log(`${j.check.name}: ${j.decision}: ${j.reason}`);
-  const { verdict, reason, score } = scoreChecks(judged, bands);
+  // Dry-run checks are judged and shown, never scored.
+  const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
   return finish(verdict, reason, judged, score);
 }
 

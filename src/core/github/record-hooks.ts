@@ -13,6 +13,8 @@ export interface RecordEvent {
   strategy: 'canary' | 'blue-green' | 'rolling';
   version?: string;
   weight: number;
+  /** Release-policy refusals the run overrode: kept in the deployment's payload. */
+  policyOverride?: { by: string; reason: string; rules: string[] };
 }
 
 /** A record the rollout could not write; its message says what to do. */
@@ -99,7 +101,7 @@ export class DeploymentRecordHooks {
           environment: event.environment,
           ref: deployedRef(this.runtime),
           description,
-          payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}) },
+          payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
         });
         this.deploymentId = created.id;
       } catch (err) {

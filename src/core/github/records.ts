@@ -21,6 +21,8 @@ export interface DeploymentPayload {
   /** Set when the release shipped a contract-phase migration: older versions can no longer run. */
   irreversible?: boolean | string;
   service?: string;
+  /** Release-policy refusals this rollout overrode: who, why, which rules. */
+  policyOverride?: { by: string; reason: string; rules: string[] };
 }
 
 /** One deployment as read back, with its statuses newest first. */
@@ -172,5 +174,8 @@ export function parsePayload(raw: unknown): DeploymentPayload {
   if (str('service')) payload.service = str('service');
   if (typeof o.rollbackOf === 'number') payload.rollbackOf = o.rollbackOf;
   if (typeof o.irreversible === 'boolean' || typeof o.irreversible === 'string') payload.irreversible = o.irreversible;
+  const override = o.policyOverride as Record<string, unknown> | undefined;
+  if (override && typeof override.by === 'string' && typeof override.reason === 'string' && Array.isArray(override.rules))
+    payload.policyOverride = { by: override.by, reason: override.reason, rules: override.rules.filter((r): r is string => typeof r === 'string') };
   return payload;
 }

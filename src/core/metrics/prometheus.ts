@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../clock.js';
 import { ProviderError } from '../errors.js';
+import { parse as parseYaml } from 'yaml';
 import { httpRequest, safeUrl } from '../http.js';
 import type { MetricsConfig } from '../plan/schema.js';
 import { outcomeOf, type MetricsProvider, type QueryOutcome, type RangeOutcome, type RangeQuery, type SeriesPoint } from './provider.js';
@@ -100,6 +101,23 @@ export class PrometheusProvider implements MetricsProvider {
     return { kind: 'series', points };
   }
 
+  /**
+   * The scrape interval of every job, from the running configuration (/api/v1/status/config):
+   * a rate() window needs at least two scrapes in it.
+   */
+  async scrapeIntervals(options: { signal?: AbortSignal } = {}): Promise<{ job: string; intervalMs: number }[]> {
+    const url = `${this.base}/api/v1/status/config`;
+    const res = await httpRequest<{ status?: unknown; data?: { yaml?: unknown } } | string>(
+      { url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: SYSTEM },
+      this.clock,
+    );
+    const yaml = typeof res.data === 'object' && res.data !== null ? res.data.data?.yaml : undefined;
+    if (res.status !== 200 || typeof yaml !== 'string') throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
+    const config = parseYaml(yaml) as { global?: { scrape_interval?: unknown }; scrape_configs?: { job_name?: unknown; scrape_interval?: unknown }[] } | null;
+    const fallback = promDurationMs(config?.global?.scrape_interval) ?? 60_000;
+    return (config?.scrape_configs ?? []).map((job) => ({ job: String(job.job_name ?? '?'), intervalMs: promDurationMs(job.scrape_interval) ?? fallback }));
+  }
+
   private malformed(query: string): ProviderError {
     return new ProviderError(SYSTEM, `unexpected answer shape for query ${shorten(query)}`);
   }
@@ -125,4 +143,13 @@ export class PrometheusProvider implements MetricsProvider {
     if (!body || body.status !== 'success' || !body.data) throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
     return { resultType: body.data.resultType, result: body.data.result };
   }
+}
+
+/** A Prometheus duration (`15s`, `1m`, `1h30m`, `1d`) in milliseconds; undefined when it is not one. */
+function promDurationMs(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^(\d+(ms|s|m|h|d|w|y))+$/.test(value)) return undefined;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+  let total = 0;
+  for (const [, n, u] of value.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(n) * (unit[u as string] ?? 0);
+  return total;
 }

@@ -39,7 +39,9 @@ export function isMigrationPath(path: string): boolean {
 }
 
 /** Reads one migration file's text into what the linter needs, per its layout. */
-export function readMigrationSource(file: string, text: string, hasFile: (path: string) => boolean): MigrationSource {
+export function readMigrationSource(file: string, raw: string, hasFile: (path: string) => boolean): MigrationSource {
+  // Editors on Windows save UTF-8 with a byte order mark; PostgreSQL's parser would choke on it.
+  const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
   const p = file.replace(/\\/g, '/');
   const base = posix.basename(p);
   const lines = text.split('\n');

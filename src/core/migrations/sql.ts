@@ -1,4 +1,4 @@
-import { loadModule, parseSync, hasSqlDetails, type Node } from 'libpg-query';
+import { loadModule, parseSync, scanSync, hasSqlDetails, type Node } from 'libpg-query';
 import { isRuleId, type RuleId } from './rules.js';
 
 let loaded: Promise<void> | undefined;
@@ -21,7 +21,12 @@ export interface Statement {
   /** 1-based line of the statement's first token. */
   line: number;
   directives: Directive[];
+  /** Identifiers in the statement longer than PostgreSQL keeps (the parse tree holds them truncated). */
+  longIdentifiers: string[];
 }
+
+/** PostgreSQL keeps NAMEDATALEN - 1 bytes of an identifier and silently drops the rest. */
+export const MAX_IDENTIFIER_BYTES = 63;
 
 export type ParsedSql =
   | { ok: true; statements: Statement[]; trailingDirectives: Directive[] }
@@ -40,6 +45,7 @@ export function parseSql(text: string): ParsedSql {
     const message = err instanceof Error ? err.message : String(err);
     return { ok: false, message, line, column };
   }
+  const long = longIdentifierTokens(text);
   const statements: Statement[] = [];
   let previousEnd = 0;
   for (const raw of result.stmts ?? []) {
@@ -47,15 +53,26 @@ export function parseSql(text: string): ParsedSql {
     const start = raw.stmt_location ?? 0;
     const gap = bytes.subarray(previousEnd, start).toString('utf8');
     const firstToken = start + leadingSpace(bytes, start);
+    const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
     statements.push({
       node: raw.stmt,
       line: position(bytes, firstToken).line,
       directives: parseDirectives(gap, position(bytes, previousEnd).line),
+      longIdentifiers: long.filter((t) => t.start >= start && t.start < end).map((t) => t.name),
     });
-    previousEnd = raw.stmt_len ? start + raw.stmt_len : bytes.length;
+    previousEnd = end;
   }
   const tail = bytes.subarray(previousEnd).toString('utf8');
   return { ok: true, statements, trailingDirectives: parseDirectives(tail, position(bytes, previousEnd).line) };
+}
+
+// The scanner sees identifiers before the parser truncates them: unquoted ones fold to lower
+// case, quoted ones lose their quotes and `""` stands for one `"`.
+function longIdentifierTokens(text: string): { start: number; name: string }[] {
+  return scanSync(text)
+    .tokens.filter((t) => t.tokenName === 'IDENT')
+    .map((t) => ({ start: t.start, name: t.text.startsWith('"') ? t.text.slice(1, -1).replace(/""/g, '"') : t.text.toLowerCase() }))
+    .filter((t) => Buffer.byteLength(t.name, 'utf8') > MAX_IDENTIFIER_BYTES);
 }
 
 function leadingSpace(bytes: Buffer, start: number): number {

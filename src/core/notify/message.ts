@@ -2,7 +2,7 @@ import type { Verdict } from '../analysis/verdict.js';
 import type { Plan } from '../plan/schema.js';
 
 /** The rollout moments people are told about. */
-export type NotifyEventKind = 'promotion' | 'rollback' | 'gate-failure';
+export type NotifyEventKind = 'promotion' | 'rollback' | 'gate-failure' | 'policy-override';
 
 /** A check that failed the gate, with the values that failed it. */
 export interface FailingCheck {
@@ -77,6 +77,9 @@ export function buildMessage(plan: Plan, event: NotifyEvent, env: NodeJS.Process
       break;
     case 'gate-failure':
       title = `❌ ${plan.service} failed its gate`;
+      break;
+    case 'policy-override':
+      title = `⚠️ ${plan.service} release policy overridden`;
       break;
   }
   const failing = event.failingChecks ?? [];

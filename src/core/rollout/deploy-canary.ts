@@ -10,6 +10,7 @@ import { openRollout, rolloutEvent, templateVars, type RolloutContext, type Roll
 import { runBookkeeping } from './hooks.js';
 import { loadRolloutPlan } from './plan-input.js';
 import type { RollingDeployment } from '../deploy/rolling.js';
+import { enforceReleasePolicy } from '../policy/enforce.js';
 
 /**
  * deploy-canary: deploy the version to the canary slot (blue-green: the idle colour), wait for
@@ -17,7 +18,7 @@ import type { RollingDeployment } from '../deploy/rolling.js';
  * leaves stable serving everything and fails the step with the reason.
  */
 export async function runDeployCanaryAction(runtime: ActionRuntime, deps: RolloutDeps = {}): Promise<ActionResult> {
-  const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags'] });
+  const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'] });
   const version = getRequiredInput(runtime, 'version');
   const ctx = openRollout(runtime, loaded, deps);
   const blueGreen = ctx.plan.strategy === 'blue-green';
@@ -25,6 +26,10 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
   const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
   if (weight === undefined) throw new UserError('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
   runtime.setOutput('version', version);
+
+  // Release policy (error budget, deploy windows, risk class) decides before anything moves.
+  const policy = await enforceReleasePolicy(runtime, { plan: ctx.plan, clock: ctx.clock, cwd: ctx.cwd, firstWeight: weight });
+  if (policy.override) await ctx.hooks.notify('policy-override', { ...rolloutEvent(ctx, 0, version), reason: `${policy.override.by}: ${policy.override.reason} (overrode ${policy.override.rules.join(', ')})` });
 
   // A kill switch that does not exist would only be found during an incident: refuse before anything moves.
   await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
@@ -44,7 +49,7 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
     ctx.store.update({ weight: share });
     report.push('', '### Traffic', '', trafficStateTable(after));
     runtime.appendSummary(report.join('\n'));
-    const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted(rolloutEvent(ctx, share, version)), { clock: ctx.clock });
+    const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), { clock: ctx.clock });
     // Traffic moved as asked: a missing record must not fail the step (that would roll back a
     // healthy canary), so it is a warning in the log and in the summary, with what to do.
     if (problem) {

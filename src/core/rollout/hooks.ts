@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { NotifyDetails } from '../notify/index.js';
+import type { PolicyOverride } from '../policy/finding.js';
 
 /** What the orchestration tells bookkeeping about a rollout. */
 export interface RolloutEvent {
@@ -10,6 +11,8 @@ export interface RolloutEvent {
   version?: string;
   /** The canary's share (blue-green: 100 once switched). */
   weight: number;
+  /** Release-policy refusals this run overrode, with who and why (deploy-canary). */
+  policyOverride?: PolicyOverride;
 }
 
 /**
@@ -27,7 +30,7 @@ export interface RolloutHooks {
   /** Deployment failure (a bad canary) or error (the pipeline broke). */
   rolledBack(event: RolloutEvent & { reason: string; cause: 'failure' | 'error' }): Promise<void>;
   /** Tell people (webhook, Slack). */
-  notify(kind: 'promotion' | 'rollback' | 'gate-failure', event: RolloutEvent & NotifyDetails): Promise<void>;
+  notify(kind: 'promotion' | 'rollback' | 'gate-failure' | 'policy-override', event: RolloutEvent & NotifyDetails): Promise<void>;
 }
 
 /** Hooks that do nothing: what runs until records, flags and notifications are wired in. */

@@ -8,11 +8,13 @@ import { renderChecklistReport } from '../checklist/report.js';
 import { describeError, InputError, isUserError, ProviderError } from '../errors.js';
 import { runCommand } from '../exec.js';
 import { getBooleanInput, getListInput, getNumberInput, getOptionalInput } from '../inputs.js';
+import { codeReferenceFindings, indexApplicationCode } from '../migrations/code-references.js';
 import { globToRegExp, isMigrationPath, listFiles, migrationOrder, readMigrationSource } from '../migrations/layouts.js';
 import { lintMigrations, type LintReport } from '../migrations/lint.js';
 import { loadPlanFile } from '../plan/load.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { DEFAULT_PLAN_FILE } from './plan-input.js';
+import { reviewReleasePolicy } from '../policy/enforce.js';
 
 /** The PostgreSQL major version assumed when `pg-version` is not set. */
 export const DEFAULT_PG_VERSION = 15;
@@ -81,19 +83,23 @@ async function changedFiles(baseRef: string, cwd: string): Promise<string[]> {
   return run.stdout.split('\0').filter(Boolean);
 }
 
-/** Finds the migrations to lint: those the PR changed, or all of them. */
+/** Finds the migrations to lint: those the PR changed, or all of them; and every file of the checkout, read once on demand. */
 async function collectMigrations(
   runtime: ActionRuntime,
   cwd: string,
   baseRef: string | undefined,
   all: boolean,
-): Promise<{ files: string[]; scope: string }> {
+): Promise<{ files: string[]; scope: string; everyMigration: () => string[]; everyFile: () => string[] }> {
   const extra = (getListInput(runtime, 'migrations') ?? []).map(globToRegExp);
   const matches = (p: string): boolean => isMigrationPath(p) || extra.some((re) => re.test(p));
-  if (all) return { files: listFiles(cwd).filter(matches).sort(migrationOrder), scope: 'all migrations' };
-  if (baseRef) return { files: (await changedFiles(baseRef, cwd)).filter(matches).sort(migrationOrder), scope: `migrations changed since ${baseRef}` };
+  let tree: string[] | undefined;
+  const everyFile = (): string[] => (tree ??= listFiles(cwd));
+  const everyMigration = (): string[] => everyFile().filter(matches).sort(migrationOrder);
+  const found = { everyMigration, everyFile };
+  if (all) return { files: everyMigration(), scope: 'all migrations', ...found };
+  if (baseRef) return { files: (await changedFiles(baseRef, cwd)).filter(matches).sort(migrationOrder), scope: `migrations changed since ${baseRef}`, ...found };
   runtime.warning('no base-ref and no pull request: linting all migrations (set base-ref to lint only the changed ones)');
-  return { files: listFiles(cwd).filter(matches).sort(migrationOrder), scope: 'all migrations' };
+  return { files: everyMigration(), scope: 'all migrations', ...found };
 }
 
 /** The pre-deploy-checklist action: checklist with evidence, and the migration linter. */
@@ -109,14 +115,20 @@ export async function runPreDeployChecklistAction(runtime: ActionRuntime, deps: 
   const items = resolveChecklist(getOptionalInput(runtime, 'config'), plan.ok ? plan.plan.checklist : undefined);
   const { body, source } = readBody(runtime, payload);
 
-  const { files, scope } = await collectMigrations(runtime, cwd, baseRef, all);
-  const sources = files.map((file) => {
-    const text = readFileSync(join(cwd, file), 'utf8');
-    return readMigrationSource(file, text, (p) => existsSync(join(cwd, p)));
-  });
+  const strictContract = getBooleanInput(runtime, 'strict-contract', false);
+  const { files, scope, everyMigration, everyFile } = await collectMigrations(runtime, cwd, baseRef, all);
+  const read = (file: string) => readMigrationSource(file, readFileSync(join(cwd, file), 'utf8'), (p) => existsSync(join(cwd, p)));
+  const sources = files.map(read);
   const lint: LintReport = await runtime.group(`lint ${scope}: ${sources.filter((s) => !s.isDown).length} file(s)`, async () => {
-    const report = await lintMigrations(sources, { pgVersion, oneChange: !all });
+    const report = await lintMigrations(sources, { pgVersion, oneChange: !all, repository: () => (all ? sources : everyMigration().map(read)) });
     for (const f of report.files) runtime.info(f);
+    // What the migrations drop or rename, looked up in the application code of this checkout.
+    const removals = report.removals ?? [];
+    if (removals.some((r) => !r.acknowledged)) {
+      const index = indexApplicationCode(cwd, everyFile());
+      runtime.info(`application code: ${index.files} source file(s) searched for ${removals.length} dropped or renamed name(s)`);
+      report.findings.push(...codeReferenceFindings(removals, index, { strict: strictContract }));
+    }
     return report;
   });
   for (const f of lint.findings) {
@@ -135,18 +147,20 @@ export async function runPreDeployChecklistAction(runtime: ActionRuntime, deps: 
   for (const r of results) if (!r.passed) runtime.error(`checklist item ${r.id}: ${r.state}: ${r.reason}`);
 
   const lintErrors = lint.findings.filter((f) => f.severity === 'error').length;
-  const passed = results.every((r) => r.passed) && lintErrors === 0;
+  // The release policy deploy-canary will apply: a plan too weak for the PR's risk class fails here first.
+  const policy = plan.ok ? await reviewReleasePolicy(plan.plan, { cwd, baseRef, irreversible: lint.irreversible, now: Date.now() }) : undefined;
+  const passed = results.every((r) => r.passed) && lintErrors === 0 && !policy?.refused.length;
   runtime.setOutput('result', passed ? 'pass' : 'fail');
   runtime.setOutput('findings', JSON.stringify(lint.findings.map(({ file, line, rule, severity, message }) => ({ file, line, rule, severity, message }))));
   runtime.setOutput('items', JSON.stringify(results.map(({ id, state, reason }) => ({ id, state, reason }))));
   runtime.setOutput('irreversible', String(lint.irreversible));
-  const report = renderChecklistReport(passed, results, lint);
+  const report = [renderChecklistReport(passed, results, lint), policy?.markdown].filter(Boolean).join('\n\n');
   runtime.appendSummary(report);
 
   if (wantComment) await postComment(runtime, deps, payload, eventName, report);
 
   const failing = results.filter((r) => !r.passed).map((r) => r.id);
-  const why = [failing.length ? `checklist item(s) not satisfied: ${failing.join(', ')}` : '', lintErrors ? `${lintErrors} migration error(s)` : ''].filter(Boolean).join('; ');
+  const why = [failing.length ? `checklist item(s) not satisfied: ${failing.join(', ')}` : '', lintErrors ? `${lintErrors} migration error(s)` : '', policy?.refused.length ? `release policy: ${policy.refused.map((f) => f.rule).join(', ')}` : ''].filter(Boolean).join('; ');
   return passed ? { ok: true } : { ok: false, failure: `pre-deploy checklist failed: ${why}` };
 }
 
