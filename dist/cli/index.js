@@ -6,7 +6,7 @@ import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _core_action_metadata_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2479);
-/* harmony import */ var _core_cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8750);
+/* harmony import */ var _core_cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8084);
 /* harmony import */ var _core_dispatch_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8569);
 
 
@@ -90,7 +90,7 @@ function applyInputDefaults(metadata, env) {
 
 /***/ }),
 
-/***/ 8750:
+/***/ 8084:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -99,7 +99,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   ak: () => (/* binding */ runCli)
 });
 
-// UNUSED EXPORTS: EXTRA_SUBCOMMANDS, UsageError, actionHelp, closest, formatOutput, parseActionFlags, parseOutputFile, subcommands, usage
+// UNUSED EXPORTS: UsageError, actionHelp, closest, formatOutput, parseActionFlags, parseOutputFile, subcommands, usage
 
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
@@ -113,6 +113,18 @@ var external_node_path_ = __nccwpck_require__(6760);
 const external_node_util_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 // EXTERNAL MODULE: ./src/core/action-metadata.ts
 var action_metadata = __nccwpck_require__(2479);
+;// CONCATENATED MODULE: ./src/core/cli-modes.ts
+/** CLI commands that run an action in one of its modes, with their flags renamed to the action's inputs. */
+const MODES = {
+    'check-plan': { action: 'pre-deploy-checklist', set: { 'check-plan': 'true' }, rename: {}, about: 'validate the plan and run every query once against the live backend' },
+    backtest: {
+        action: 'metrics-gate',
+        set: {},
+        rename: { from: 'backtest-from', to: 'backtest-to', json: 'backtest-json', deployments: 'backtest-deployments', limit: 'backtest-limit' },
+        about: 'replay the gate over a past window (--from, --to) or every recorded bake window (--deployments)',
+    },
+};
+
 // EXTERNAL MODULE: ./src/core/dispatch.ts
 var dispatch = __nccwpck_require__(8569);
 ;// CONCATENATED MODULE: ./src/core/cli.ts
@@ -123,19 +135,36 @@ var dispatch = __nccwpck_require__(8569);
 
 
 
+
 /**
- * The subcommands besides the six actions. A subcommand that is not an action (checking a plan,
- * replaying a gate) is one entry here.
+ * The subcommands the CLI knows: the six actions, then the modes of cli-modes.ts (check-plan,
+ * backtest). A subcommand that is neither is one more entry in the returned list.
  */
-const EXTRA_SUBCOMMANDS = [];
-/** The subcommands the CLI knows: the six actions first, then the extra ones. */
 function subcommands(runAction) {
     const actions = dispatch/* ACTION_NAMES */.G.map((name) => ({
         name,
         summary: '',
         run: (context) => runActionCommand(name, context, runAction),
     }));
-    return [...actions, ...EXTRA_SUBCOMMANDS];
+    const modes = Object.entries(MODES).map(([name, mode]) => ({
+        name,
+        summary: `${mode.about} (${mode.action})`,
+        run: (context) => runActionCommand(mode.action, context, runAction, { name, set: mode.set, rename: mode.rename }),
+    }));
+    return [...actions, ...modes];
+}
+/** The action's metadata as a mode presents it: renamed flags, preset inputs hidden. */
+function asMode(metadata, mode) {
+    if (!mode)
+        return metadata;
+    const inputs = {};
+    const renamedTo = Object.fromEntries(Object.entries(mode.rename).map(([flag, input]) => [input, flag]));
+    for (const [input, spec] of Object.entries(metadata.inputs)) {
+        if (input in mode.set)
+            continue;
+        inputs[renamedTo[input] ?? input] = spec;
+    }
+    return { ...metadata, name: mode.name, inputs };
 }
 /** `rollgate --help`: the subcommands with one line each, from the actions' own descriptions. */
 function usage(root, commands) {
@@ -264,14 +293,16 @@ function explainParseError(err, flags) {
  * Runs one action with its flags: the inputs become INPUT_* variables, as the runner sets them,
  * and outputs go through a GITHUB_OUTPUT file, so the CLI runs the actions' own contract.
  */
-async function runActionCommand(name, { args, root, io }, runAction) {
-    const metadata = (0,action_metadata/* loadActionMetadata */.Qm)(root, name);
+async function runActionCommand(name, { args, root, io }, runAction, mode) {
+    const metadata = asMode((0,action_metadata/* loadActionMetadata */.Qm)(root, name), mode);
     const { inputs, help, outputFile } = parseActionFlags(metadata, args);
     if (help) {
         io.out(`${actionHelp(metadata)}\n`);
         return 0;
     }
-    for (const [input, value] of Object.entries(inputs))
+    for (const [flag, value] of Object.entries(inputs))
+        process.env[`INPUT_${(mode?.rename[flag] ?? flag).toUpperCase()}`] = value;
+    for (const [input, value] of Object.entries(mode?.set ?? {}))
         process.env[`INPUT_${input.toUpperCase()}`] = value;
     // Errors then name --flags rather than workflow inputs.
     process.env.ROLLGATE_CLI = '1';

@@ -35777,7 +35777,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8064:
+/***/ 3971:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35797,8 +35797,8 @@ __nccwpck_require__.d(common_utils_namespaceObject, {
   origin: () => (origin)
 });
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -38744,58 +38744,8 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./src/core/errors.ts
-/**
- * Errors a user can fix (a bad plan, a bad input, a server that answered with an error) are
- * reported plainly, without a stack trace. Anything else is a bug and keeps its stack.
- */
-class UserError extends Error {
-    name = 'UserError';
-}
-/** A rollout plan that does not validate: names the file, every field path and what was expected. */
-class PlanError extends UserError {
-    file;
-    problems;
-    name = 'PlanError';
-    constructor(file, problems) {
-        super(problems.length === 1 ? `${file}: ${problems[0]}` : `${file}: ${problems.length} problems\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-        this.file = file;
-        this.problems = problems;
-    }
-}
-/** An action input (or CLI flag) that is missing or malformed. */
-class errors_InputError extends UserError {
-    input;
-    detail;
-    name = 'InputError';
-    constructor(input, detail) {
-        super(`input ${input}: ${detail}`);
-        this.input = input;
-        this.detail = detail;
-    }
-}
-/** A remote system (metrics backend, traffic layer, registry, API) failed or refused. */
-class errors_ProviderError extends UserError {
-    provider;
-    retryable;
-    name = 'ProviderError';
-    constructor(provider, detail, retryable = false) {
-        super(`${provider}: ${detail}`);
-        this.provider = provider;
-        this.retryable = retryable;
-    }
-}
-/** True for errors that are the user's to fix and are printed without a stack trace. */
-function isUserError(err) {
-    return err instanceof UserError;
-}
-/** A one-line description of any thrown value, safe to print. */
-function errors_describeError(err) {
-    if (err instanceof Error)
-        return err.message;
-    return String(err);
-}
-
+// EXTERNAL MODULE: ./src/core/errors.ts
+var core_errors = __nccwpck_require__(4296);
 ;// CONCATENATED MODULE: ./src/core/runtime.ts
 
 
@@ -38872,7 +38822,7 @@ class RunnerRuntime extends RedactingRuntime {
         const safe = this.redact(markdown);
         const file = this.env.GITHUB_STEP_SUMMARY;
         if (file)
-            (0,external_node_fs_namespaceObject.appendFileSync)(file, `${safe}\n`);
+            (0,external_node_fs_.appendFileSync)(file, `${safe}\n`);
         else
             process.stdout.write(`\n${safe}\n`);
     }
@@ -38978,9 +38928,9 @@ async function runAction(name, body, runtime = new RunnerRuntime()) {
         result = await body(runtime);
     }
     catch (err) {
-        if (isUserError(err)) {
+        if ((0,core_errors/* isUserError */.iU)(err)) {
             // At a terminal an input is a flag: say so in the terms the person typed.
-            result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(errors_describeError(err)) : errors_describeError(err) };
+            result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags((0,core_errors/* describeError */.Uc)(err)) : (0,core_errors/* describeError */.Uc)(err) };
         }
         else {
             const stack = err instanceof Error && err.stack ? err.stack : String(err);
@@ -39042,7 +38992,7 @@ function promDuration(ms) {
 function getRequiredInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
-        throw new errors_InputError(name, 'is required');
+        throw new core_errors/* InputError */.dz(name, 'is required');
     return value;
 }
 /** The input's value, or undefined when unset or empty. */
@@ -39081,13 +39031,13 @@ function parseNumberInput(name, value, bounds = {}) {
                 : '';
     const problem = `expected ${what}${range}, got ${JSON.stringify(value)}`;
     if (!Number.isFinite(n))
-        throw new errors_InputError(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.integer && !Number.isInteger(n))
-        throw new errors_InputError(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.min !== undefined && n < bounds.min)
-        throw new errors_InputError(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     if (bounds.max !== undefined && n > bounds.max)
-        throw new errors_InputError(name, problem);
+        throw new core_errors/* InputError */.dz(name, problem);
     return n;
 }
 /** A duration input (`30s`, `5m`) in milliseconds. */
@@ -39111,8 +39061,8 @@ function getListInput(runtime, name) {
         .filter(Boolean);
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
 // Commands run here rather than through @actions/exec: a deploy or traffic script that hangs must
 // be killed with everything it started (its process group), on a timeout or a cancelled run,
@@ -39128,9 +39078,9 @@ const MAX_CAPTURE = 1024 * 1024;
 function runCommand(argv, options = {}) {
     const [file, ...args] = argv;
     if (!file)
-        return Promise.reject(new errors_ProviderError('command', 'empty command'));
+        return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
     return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(file, args, {
+        const child = (0,external_node_child_process_.spawn)(file, args, {
             cwd: options.cwd,
             env: options.env ?? process.env,
             stdio: ['pipe', 'pipe', 'pipe'],
@@ -39154,12 +39104,12 @@ function runCommand(argv, options = {}) {
         const timer = options.timeoutMs !== undefined
             ? setTimeout(() => {
                 kill();
-                finish(() => reject(new errors_ProviderError('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
+                finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
             }, options.timeoutMs)
             : undefined;
         const onAbort = () => {
             kill();
-            finish(() => reject(new errors_ProviderError('command', `${file} was cancelled`)));
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
         };
         options.signal?.addEventListener('abort', onAbort, { once: true });
         function finish(fn) {
@@ -39187,7 +39137,7 @@ function runCommand(argv, options = {}) {
         child.stdout.on('data', collect('stdout'));
         child.stderr.on('data', collect('stderr'));
         child.on('error', (err) => {
-            finish(() => reject(new errors_ProviderError('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
         });
         child.on('close', (code, signal) => {
             for (const stream of ['stdout', 'stderr'])
@@ -39209,7 +39159,7 @@ function renderTemplate(template, vars, field = 'template') {
         const value = vars[name];
         if (value === undefined) {
             const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
-            throw new UserError(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
+            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
         }
         return String(value);
     });
@@ -39258,11 +39208,11 @@ function splitWords(text, field = 'command') {
         }
     }
     if (quote)
-        throw new UserError(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
+        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
     if (inWord)
         words.push(current);
     if (words.length === 0)
-        throw new UserError(`${field}: empty command`);
+        throw new core_errors/* UserError */.yo(`${field}: empty command`);
     return words;
 }
 
@@ -39310,7 +39260,7 @@ class kubectl_Kubectl {
             return JSON.parse(out);
         }
         catch {
-            throw new errors_ProviderError(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
         }
     }
     /** Applies one patch; the caller reads the object back to verify it. */
@@ -39329,12 +39279,12 @@ class kubectl_Kubectl {
         this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
         const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
             const detail = err instanceof Error ? err.message : String(err);
-            throw new errors_ProviderError(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
         });
         if (result.exitCode !== 0) {
             const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
             const notFound = /NotFound|not found/i.test(reason);
-            throw new errors_ProviderError(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
         }
         return result.stdout;
     }
@@ -39366,7 +39316,7 @@ function deploymentForSlot(config, slot) {
     const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
     const name = (field && config[field]) ?? config.deployment;
     if (!name)
-        throw new UserError(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
     return name;
 }
 function kubectl(config, deps) {
@@ -39388,7 +39338,7 @@ function deployArgs(config, deployment, image) {
 async function deployToKubernetes(config, slot, image, deps) {
     const k8s = config.kubernetes;
     if (!k8s)
-        throw new UserError('deploy.kubernetes: is required here');
+        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
     const name = deploymentForSlot(k8s, slot);
     const k = kubectl(k8s, deps);
     const before = await k.get(DEPLOYMENT, name, deps.signal);
@@ -39404,12 +39354,12 @@ async function deployToKubernetes(config, slot, image, deps) {
     await k
         .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
         .catch((err) => {
-        throw new errors_ProviderError('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
     });
     const after = await k.get(DEPLOYMENT, name, deps.signal);
     const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
     if (found !== image)
-        throw new errors_ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
 }
 /** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
 async function scaleDownCanary(config, deps) {
@@ -39434,7 +39384,7 @@ function containerImage(deployment, container, resource) {
     const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
     const found = containers.find((c) => c.name === container);
     if (!found)
-        throw new UserError(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
     return typeof found.image === 'string' ? found.image : undefined;
 }
 
@@ -39448,21 +39398,21 @@ async function deployToSlot(config, target, deps) {
     if (!config.command && config.kubernetes)
         return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
     if (!config.command)
-        throw new UserError('deploy: expected `command:` or `kubernetes:`');
+        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
     const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
     await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
         const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
         if (result.exitCode !== 0) {
             const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-            throw new errors_ProviderError('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
+            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
         }
     });
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/core/flags/flagd-file.ts
 
 
@@ -39486,16 +39436,16 @@ class FlagdFileKillSwitches {
         this.config = config;
         this.context = context;
         this.environment = config.environment ?? context.planEnvironment;
-        this.path = (0,external_node_path_namespaceObject.isAbsolute)(config.file) ? config.file : (0,external_node_path_namespaceObject.resolve)(context.cwd ?? process.cwd(), config.file);
+        this.path = (0,external_node_path_.isAbsolute)(config.file) ? config.file : (0,external_node_path_.resolve)(context.cwd ?? process.cwd(), config.file);
     }
     async turnOff(flag, context) {
         const { doc, text } = await this.read();
         const definition = doc.flags?.[flag];
         if (!definition)
-            throw new errors_ProviderError('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
         if (flagState(definition) !== 'off') {
             switchOff(definition);
-            await (0,promises_namespaceObject.writeFile)(this.path, serialise(doc, text));
+            await (0,promises_.writeFile)(this.path, serialise(doc, text));
         }
         // Also when the file already reads off: an earlier attempt may have written it but failed to
         // commit or push, and only the pushed commit turns the flag off for a GitOps deployment.
@@ -39505,7 +39455,7 @@ class FlagdFileKillSwitches {
         const { doc } = await this.read();
         const definition = doc.flags?.[flag];
         if (!definition)
-            throw new errors_ProviderError('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
         return flagState(definition);
     }
     async exists(flag) {
@@ -39515,21 +39465,21 @@ class FlagdFileKillSwitches {
     async read() {
         let text;
         try {
-            text = await (0,promises_namespaceObject.readFile)(this.path, 'utf8');
+            text = await (0,promises_.readFile)(this.path, 'utf8');
         }
         catch (err) {
             const code = err.code;
-            throw new errors_ProviderError('flagd-file', `${this.config.file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'unknown error'})`}`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'unknown error'})`}`);
         }
         let doc;
         try {
             doc = JSON.parse(text);
         }
         catch (err) {
-            throw new errors_ProviderError('flagd-file', `${this.config.file}: not valid JSON (${err.message})`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: not valid JSON (${err.message})`);
         }
         if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-            throw new errors_ProviderError('flagd-file', `${this.config.file}: expected a JSON object with "flags"`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: expected a JSON object with "flags"`);
         return { doc: doc, text };
     }
     async git(args, cwd) {
@@ -39538,13 +39488,13 @@ class FlagdFileKillSwitches {
     async mustGit(args, cwd) {
         const res = await this.git(args, cwd);
         if (res.exitCode !== 0)
-            throw new errors_ProviderError('flagd-file', `git ${args[0]} failed: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}`);
+            throw new core_errors/* ProviderError */.mZ('flagd-file', `git ${args[0]} failed: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}`);
         return res.stdout.trim();
     }
     async commitAndPush(flag, context) {
-        const dir = (0,external_node_path_namespaceObject.dirname)(this.path);
+        const dir = (0,external_node_path_.dirname)(this.path);
         const top = await this.mustGit(['rev-parse', '--show-toplevel'], dir);
-        const file = (0,external_node_path_namespaceObject.relative)(top, this.path);
+        const file = (0,external_node_path_.relative)(top, this.path);
         // On a fresh runner git may have no identity; only then supply one, so a configured bot keeps its name.
         const identity = (await this.git(['config', 'user.email'], top)).stdout.trim()
             ? []
@@ -39566,14 +39516,14 @@ class FlagdFileKillSwitches {
             return;
         const branch = this.config.branch ?? (await this.git(['symbolic-ref', '--quiet', '--short', 'HEAD'], top)).stdout.trim();
         if (!branch)
-            throw new errors_ProviderError('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
+            throw new core_errors/* ProviderError */.mZ('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
         for (let attempt = 1;; attempt++) {
             // Pushing what is already there is a no-op, so an idempotent rerun costs one round trip.
             const push = await this.git(['push', 'origin', `HEAD:refs/heads/${branch}`], top);
             if (push.exitCode === 0)
                 return;
             if (attempt >= PUSH_ATTEMPTS)
-                throw new errors_ProviderError('flagd-file', `git push to ${branch} failed after ${attempt} attempts: ${push.stderr.trim().split('\n').slice(-2).join(' ')}`);
+                throw new core_errors/* ProviderError */.mZ('flagd-file', `git push to ${branch} failed after ${attempt} attempts: ${push.stderr.trim().split('\n').slice(-2).join(' ')}`);
             // Someone pushed in between: replay the flag commit on top of theirs and try again.
             await this.mustGit([...identity, 'pull', '--rebase', '--autostash', 'origin', branch], top);
             await this.context.clock.sleep(200 * attempt);
@@ -49355,42 +49305,8 @@ axios.default = axios;
 // this module should only have a default export
 /* harmony default export */ const lib_axios = (axios);
 
-;// CONCATENATED MODULE: ./src/core/clock.ts
-/** The wall clock. */
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason ?? new Error('aborted'));
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, Math.max(0, ms));
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason ?? new Error('aborted'));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
-/** A clock whose sleeps return at once and move time forward; for tests and simulations. */
-class FakeClock {
-    current;
-    constructor(current = 0) {
-        this.current = current;
-    }
-    now() {
-        return this.current;
-    }
-    async sleep(ms) {
-        this.current += Math.max(0, ms);
-        await Promise.resolve();
-    }
-    advance(ms) {
-        this.current += ms;
-    }
-}
-
+// EXTERNAL MODULE: ./src/core/clock.ts
+var core_clock = __nccwpck_require__(2257);
 ;// CONCATENATED MODULE: ./src/core/http.ts
 
 
@@ -49429,7 +49345,7 @@ function networkReason(err, timeoutMs) {
  * Any status is returned for the caller to judge; only a transport failure that outlived
  * its retries throws (a retryable ProviderError).
  */
-async function httpRequest(req, clock = systemClock) {
+async function httpRequest(req, clock = core_clock/* systemClock */.m) {
     const retries = req.retries ?? 2;
     const timeoutMs = req.timeoutMs ?? 10_000;
     const system = req.system ?? 'http';
@@ -49465,10 +49381,10 @@ async function httpRequest(req, clock = systemClock) {
         }
         catch (err) {
             if (req.signal?.aborted)
-                throw new errors_ProviderError(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
             if (attempt > retries) {
                 const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
-                throw new errors_ProviderError(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
             }
             await clock.sleep(delay, req.signal);
             delay = Math.min(delay * 2, 5_000);
@@ -49515,15 +49431,15 @@ class UnleashKillSwitches {
         const res = await this.call('POST', url);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors_ProviderError('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const feature = await this.feature(flag);
         if (!feature)
-            throw new errors_ProviderError('unleash', `flag ${flag} does not exist in project ${this.config.project}`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `flag ${flag} does not exist in project ${this.config.project}`);
         const env = feature.environments?.find((e) => e.name === this.environment);
         if (!env)
-            throw new errors_ProviderError('unleash', `flag ${flag} has no environment ${this.environment} (project ${this.config.project})`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `flag ${flag} has no environment ${this.environment} (project ${this.config.project})`);
         return env.enabled === true ? 'on' : 'off';
     }
     async exists(flag) {
@@ -49539,7 +49455,7 @@ class UnleashKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new errors_ProviderError('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -49597,15 +49513,15 @@ class LaunchDarklyKillSwitches {
         }, this.context.clock);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors_ProviderError('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const found = await this.flag(flag);
         if (!found)
-            throw new errors_ProviderError('launchdarkly', `flag ${flag} does not exist in project ${this.config.project}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} does not exist in project ${this.config.project}`);
         const env = found.environments?.[this.environment];
         if (!env)
-            throw new errors_ProviderError('launchdarkly', `flag ${flag} has no environment ${this.environment}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} has no environment ${this.environment}`);
         return env.on === true ? 'on' : 'off';
     }
     async exists(flag) {
@@ -49628,7 +49544,7 @@ class LaunchDarklyKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new errors_ProviderError('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -49666,11 +49582,11 @@ class WebhookKillSwitches {
             system: 'flags webhook',
             responseType: 'text',
         }, this.context.clock).catch((err) => {
-            throw new errors_ProviderError('flags webhook', errors_describeError(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
+            throw new core_errors/* ProviderError */.mZ('flags webhook', (0,core_errors/* describeError */.Uc)(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
         });
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors_ProviderError('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState() {
         return 'unknown';
@@ -49821,7 +49737,7 @@ async function verifyKillSwitchesExist(plan, options) {
             existence = await provider.exists(flag);
         }
         catch (err) {
-            throw new errors_ProviderError(provider.kind, `cannot check kill switch ${flag} before the rollout (a rollback could not turn it off either): ${errors_describeError(err).replace(/^[^:]+: /, '')}`);
+            throw new core_errors/* ProviderError */.mZ(provider.kind, `cannot check kill switch ${flag} before the rollout (a rollback could not turn it off either): ${(0,core_errors/* describeError */.Uc)(err).replace(/^[^:]+: /, '')}`);
         }
         checks.push({ flag, existence });
         switch (existence) {
@@ -49837,7 +49753,7 @@ async function verifyKillSwitchesExist(plan, options) {
         }
     }
     if (missing.length > 0)
-        throw new PlanError(options.file ?? 'rollout plan', missing);
+        throw new core_errors/* PlanError */.W6(options.file ?? 'rollout plan', missing);
     return checks;
 }
 function flags_where(flags, environment) {
@@ -49882,7 +49798,7 @@ async function waitForReadiness(config, deps) {
         }
         const elapsed = deps.clock.now() - started;
         if (elapsed + config.interval > config.timeout)
-            throw new errors_ProviderError('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
+            throw new core_errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
         if (attempts === 1 || attempts % 5 === 0)
             deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
         await deps.clock.sleep(config.interval, deps.signal);
@@ -55348,7 +55264,7 @@ function createGitHubClient(options) {
     return octokit;
 }
 /** A GitHub answer other than a bad token or a missing permission, keeping its status and message for callers that act on them (a 422 lost race, a 409 empty repository). */
-class GitHubRequestError extends errors_ProviderError {
+class GitHubRequestError extends core_errors/* ProviderError */.mZ {
     status;
     apiMessage;
     constructor(status, 
@@ -55365,18 +55281,18 @@ class GitHubRequestError extends errors_ProviderError {
  * told otherwise); the rest names the call.
  */
 function explainGitHubError(error, call, tokenInput = 'github-token', permission = DEPLOYMENTS_PERMISSION) {
-    if (error instanceof UserError)
+    if (error instanceof core_errors/* UserError */.yo)
         return error;
     const e = (error ?? {});
     const status = typeof e.status === 'number' ? e.status : undefined;
     const apiMessage = messageOf(e.response?.data) ?? e.message ?? String(error);
     const fix = `the job needs \`permissions: ${permission}\` (or a token that has it) in input ${tokenInput}`;
     if (status === 401)
-        return new UserError(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
+        return new core_errors/* UserError */.yo(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
     if (status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0')
         return new GitHubRequestError(status, apiMessage, `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
     if (status === 403)
-        return new UserError(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
+        return new core_errors/* UserError */.yo(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
     if (status === 404)
         return new GitHubRequestError(status, apiMessage, `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
     if (status !== undefined && status >= 500)
@@ -55491,6 +55407,9 @@ function parsePayload(raw) {
         payload.rollbackOf = o.rollbackOf;
     if (typeof o.irreversible === 'boolean' || typeof o.irreversible === 'string')
         payload.irreversible = o.irreversible;
+    const override = o.policyOverride;
+    if (override && typeof override.by === 'string' && typeof override.reason === 'string' && Array.isArray(override.rules))
+        payload.policyOverride = { by: override.by, reason: override.reason, rules: override.rules.filter((r) => typeof r === 'string') };
     return payload;
 }
 
@@ -55592,25 +55511,25 @@ class LedgerDeploymentRecords {
         return (this.options.now?.() ?? new Date()).toISOString();
     }
     read() {
-        if (!(0,external_node_fs_namespaceObject.existsSync)(this.file))
+        if (!(0,external_node_fs_.existsSync)(this.file))
             return { version: 1, deployments: [] };
         let parsed;
         try {
-            parsed = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(this.file, 'utf8'));
+            parsed = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
         }
         catch (err) {
-            throw new UserError(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
+            throw new core_errors/* UserError */.yo(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
         }
         if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.deployments))
-            throw new UserError(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
+            throw new core_errors/* UserError */.yo(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
         const deployments = parsed.deployments.filter(isLedgerDeployment);
         return { version: 1, deployments };
     }
     write(ledger) {
-        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.file), { recursive: true });
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(this.file), { recursive: true });
         const temp = `${this.file}.${process.pid}.tmp`;
-        (0,external_node_fs_namespaceObject.writeFileSync)(temp, `${JSON.stringify(ledger, null, 2)}\n`);
-        (0,external_node_fs_namespaceObject.renameSync)(temp, this.file);
+        (0,external_node_fs_.writeFileSync)(temp, `${JSON.stringify(ledger, null, 2)}\n`);
+        (0,external_node_fs_.renameSync)(temp, this.file);
     }
     async create(deployment) {
         const ledger = this.read();
@@ -55632,7 +55551,7 @@ class LedgerDeploymentRecords {
         const ledger = this.read();
         const entry = ledger.deployments.find((d) => d.id === id);
         if (!entry)
-            throw new UserError(`${this.file}: no deployment #${id}`);
+            throw new core_errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
         entry.statuses.push({
             state: update.state,
             description: update.description ? fitDescription(update.description) : undefined,
@@ -55700,7 +55619,7 @@ function githubAccess(runtime) {
 function repositoryParts(repository) {
     const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
     if (!match)
-        throw new errors_InputError('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+        throw new core_errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
     return { owner: match[1], repo: match[2] };
 }
 /**
@@ -55711,13 +55630,13 @@ function repositoryParts(repository) {
 function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
     const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
-        throw new errors_InputError('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
+        throw new core_errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
     const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
     const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
-    const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_namespaceObject.isAbsolute)(ledgerPath) ? (0,external_node_path_namespaceObject.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
+    const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_.isAbsolute)(ledgerPath) ? (0,external_node_path_.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
     switch (mode) {
         case 'none':
             return undefined;
@@ -55730,7 +55649,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return github();
         case 'github':
             if (!token)
-                throw new errors_InputError('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
+                throw new core_errors/* InputError */.dz('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
             return github();
     }
     function github() {
@@ -55752,7 +55671,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
 
 
 /** A record the rollout could not write; its message says what to do. */
-class RecordNotWrittenError extends UserError {
+class RecordNotWrittenError extends core_errors/* UserError */.yo {
     name = 'RecordNotWrittenError';
 }
 /**
@@ -55798,10 +55717,10 @@ class DeploymentRecordHooks {
     }
     checkSetup() {
         if (this.setupError !== undefined)
-            throw new RecordNotWrittenError(`deployment records are not kept: ${errors_describeError(this.setupError)}`);
+            throw new RecordNotWrittenError(`deployment records are not kept: ${(0,core_errors/* describeError */.Uc)(this.setupError)}`);
     }
     fail(what, err, fix) {
-        throw new RecordNotWrittenError(`could not record ${what} in ${this.records?.location ?? 'GitHub'}: ${errors_describeError(err)}. What to do: ${fix}`);
+        throw new RecordNotWrittenError(`could not record ${what} in ${this.records?.location ?? 'GitHub'}: ${(0,core_errors/* describeError */.Uc)(err)}. What to do: ${fix}`);
     }
     async status(id, state, description) {
         const key = `${id}:${state}:${description}`;
@@ -55838,7 +55757,7 @@ class DeploymentRecordHooks {
                     environment: event.environment,
                     ref: deployedRef(this.runtime),
                     description,
-                    payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}) },
+                    payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
                 });
                 this.deploymentId = created.id;
             }
@@ -55866,7 +55785,7 @@ class DeploymentRecordHooks {
     async rolledBack(event) {
         const given = getOptionalInput(this.runtime, 'cause');
         if (given !== undefined && given !== 'failure' && given !== 'error')
-            throw new errors_InputError('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
+            throw new core_errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
         const id = await this.locate();
         if (id !== undefined)
             await this.status(id, given ?? event.cause, `rolled back: ${event.reason}`);
@@ -55957,6 +55876,9 @@ function buildMessage(plan, event, env, now) {
             break;
         case 'gate-failure':
             title = `❌ ${plan.service} failed its gate`;
+            break;
+        case 'policy-override':
+            title = `⚠️ ${plan.service} release policy overridden`;
             break;
     }
     const failing = event.failingChecks ?? [];
@@ -56058,7 +55980,7 @@ async function notify(plan, event, options) {
         message = buildMessage(plan, event, runtime.env, options.clock.now());
     }
     catch (err) {
-        runtime.warning(`notification not sent: ${errors_describeError(err)}`);
+        runtime.warning(`notification not sent: ${(0,core_errors/* describeError */.Uc)(err)}`);
         return [];
     }
     const slack = slackPayload(message);
@@ -56098,7 +56020,7 @@ async function deliver(target, url, body, options) {
         return { target, ok: false, status: res.status, attempts: res.attempts, detail: `${host} answered ${res.status}${answer ? ` ${answer}` : ''}${tries}` };
     }
     catch (err) {
-        const reason = errors_describeError(err).replace(/https?:\/\/\S+/g, host);
+        const reason = (0,core_errors/* describeError */.Uc)(err).replace(/https?:\/\/\S+/g, host);
         return { target, ok: false, attempts: (options.retries ?? 3) + 1, detail: reason };
     }
 }
@@ -56171,7 +56093,7 @@ class RollingDeployment {
         this.deps = deps;
         const k8s = config.kubernetes;
         if (!k8s?.deployment)
-            throw new UserError('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
+            throw new core_errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
         this.name = k8s.deployment;
         this.container = k8s.container;
         this.kubectl = new kubectl_Kubectl({ context: k8s.context, namespace: k8s.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'rolling' });
@@ -56194,7 +56116,7 @@ class RollingDeployment {
     async deploy(image, options = {}) {
         const now = await this.read(options.signal);
         if (!now.image)
-            throw new errors_ProviderError('rolling', `${this.target}: container ${this.container} has no image to go back to`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
         // Re-deploying what already runs (a retried job) must keep the original rollback target.
         const from = now.image === image && now.record?.phase === 'deployed' && now.record.to === image ? now.record.from : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
         await this.writeRecord({ from, to: image, phase: 'deployed' }, options.signal);
@@ -56206,11 +56128,11 @@ class RollingDeployment {
         await this.rolloutStatus('to be rolled out', options.signal);
         const now = await this.read(options.signal);
         if (image && now.image !== image)
-            throw new errors_ProviderError('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
         return now.state;
     }
     setWeight() {
-        return Promise.reject(new UserError('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
     }
     /** Marks the update settled, so a later rollback does not undo a release that was judged good. */
     async promote(options = {}) {
@@ -56244,20 +56166,20 @@ class RollingDeployment {
             return unchanged(`${this.target} already runs ${record.from.image}, the image from before the update`);
         }
         if (now.image !== record.to)
-            throw new UserError(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
+            throw new core_errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
         await this.undoTo(record, options.signal);
         await this.rolloutStatus('to roll back', options.signal);
         const after = await this.read(options.signal);
         if (after.image !== record.from.image)
-            throw new errors_ProviderError('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
         await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
         return { changed: true, before: now.state, after: after.state };
     }
     liveColour() {
-        return Promise.reject(new UserError('strategy: rolling has no colours (that is blue-green)'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
     }
     switchTo() {
-        return Promise.reject(new UserError('strategy: rolling has no colours (that is blue-green)'));
+        return Promise.reject(new core_errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
     }
     async undoTo(record, signal) {
         const deployment = `deployment/${this.name}`;
@@ -56280,7 +56202,7 @@ class RollingDeployment {
         await this.kubectl
             .command(['rollout', 'status', `deployment/${this.name}`, `--timeout=${seconds}s`], `waiting for ${this.target} ${what}`, { signal, timeoutMs: this.config.timeout + 30_000 })
             .catch((err) => {
-            throw new errors_ProviderError('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+            throw new core_errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
         });
     }
     async writeRecord(record, signal) {
@@ -56326,12 +56248,12 @@ class CommandTrafficProvider {
             const out = (await this.run('getWeight', this.config.getWeight, {}, options.signal)).trim().split('\n').pop()?.trim() ?? '';
             if (this.mode === 'blue-green') {
                 if (out !== 'blue' && out !== 'green')
-                    throw new errors_ProviderError('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
+                    throw new core_errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
                 return colourState(out);
             }
             const percent = Number(out.replace(/%$/, ''));
             if (out === '' || !Number.isFinite(percent) || percent < 0 || percent > 100)
-                throw new errors_ProviderError('command', `getWeight printed ${JSON.stringify(out)}; expected the canary's share, a number from 0 to 100`);
+                throw new core_errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; expected the canary's share, a number from 0 to 100`);
             return weightState(percent);
         }
         const remembered = this.remembered();
@@ -56341,7 +56263,7 @@ class CommandTrafficProvider {
     }
     async setWeight(percent, options = {}) {
         if (this.mode !== 'canary')
-            throw new UserError('command: setWeight is for strategy canary; blue-green switches colours');
+            throw new core_errors/* UserError */.yo('command: setWeight is for strategy canary; blue-green switches colours');
         await this.run('setWeight', this.config.setWeight, { weight: percent, slot: 'canary' }, options.signal);
         this.remember({ canaryPercent: percent });
         return this.readBack((s) => Math.abs(s.canaryPercent - percent) < 0.5, `canary at ${percent}%`, options.signal);
@@ -56359,7 +56281,7 @@ class CommandTrafficProvider {
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
-                throw new UserError('blue-green rollback needs the colour to return to, and no earlier switch is on record');
+                throw new core_errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
             if (before.live === to)
                 return { changed: false, before, after: before };
             return { changed: true, before, after: await this.switchTo(to, options) };
@@ -56377,7 +56299,7 @@ class CommandTrafficProvider {
     }
     async switchTo(colour, options = {}) {
         if (this.mode !== 'blue-green')
-            throw new UserError('command: switchTo is for strategy blue-green');
+            throw new core_errors/* UserError */.yo('command: switchTo is for strategy blue-green');
         await this.run('setWeight', this.config.setWeight, { weight: 100, slot: colour, colour }, options.signal);
         this.remember({ canaryPercent: 0, live: colour });
         return this.readBack((s) => s.live === colour, `${colour} live`, options.signal);
@@ -56385,7 +56307,7 @@ class CommandTrafficProvider {
     async readBack(ok, wanted, signal) {
         const state = await this.getState({ signal });
         if (!ok(state))
-            throw new errors_ProviderError('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
+            throw new core_errors/* ProviderError */.mZ('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
         return state;
     }
     async run(field, template, vars, signal) {
@@ -56400,20 +56322,20 @@ class CommandTrafficProvider {
             });
             if (result.exitCode !== 0) {
                 const tail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-                throw new errors_ProviderError('command', `traffic.${field} (${argv[0]}) exited with status ${result.exitCode}${tail ? `: ${tail}` : ''}`);
+                throw new core_errors/* ProviderError */.mZ('command', `traffic.${field} (${argv[0]}) exited with status ${result.exitCode}${tail ? `: ${tail}` : ''}`);
             }
             return result.stdout;
         });
     }
     stateFile() {
-        return this.deps.stateDir ? (0,external_node_path_namespaceObject.join)(this.deps.stateDir, `${this.deps.service}-${this.deps.environment}.traffic.json`) : undefined;
+        return this.deps.stateDir ? (0,external_node_path_.join)(this.deps.stateDir, `${this.deps.service}-${this.deps.environment}.traffic.json`) : undefined;
     }
     remembered() {
         const file = this.stateFile();
         if (!file)
             return this.inMemory;
         try {
-            return JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8'));
+            return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
         }
         catch {
             return undefined;
@@ -56424,8 +56346,8 @@ class CommandTrafficProvider {
         const file = this.stateFile();
         if (!file || !this.deps.stateDir)
             return;
-        (0,external_node_fs_namespaceObject.mkdirSync)(this.deps.stateDir, { recursive: true });
-        (0,external_node_fs_namespaceObject.writeFileSync)(file, JSON.stringify({ ...this.remembered(), ...update }));
+        (0,external_node_fs_.mkdirSync)(this.deps.stateDir, { recursive: true });
+        (0,external_node_fs_.writeFileSync)(file, JSON.stringify({ ...this.remembered(), ...update }));
     }
 }
 function weightState(percent) {
@@ -56474,13 +56396,13 @@ class HaproxyRuntimeApi {
     send(command, signal) {
         return new Promise((resolve, reject) => {
             let socket;
-            const fail = (detail) => reject(new errors_ProviderError('haproxy', `runtime API at ${this.address}: ${detail}`, true));
+            const fail = (detail) => reject(new core_errors/* ProviderError */.mZ('haproxy', `runtime API at ${this.address}: ${detail}`, true));
             if (this.address.startsWith('unix:'))
                 socket = (0,external_node_net_.connect)({ path: this.address.slice('unix:'.length) });
             else {
                 const m = /^(.*):(\d+)$/.exec(this.address);
                 if (!m)
-                    return reject(new UserError(`traffic.admin: expected host:port or unix:/path/to/admin.sock, got ${JSON.stringify(this.address)}`));
+                    return reject(new core_errors/* UserError */.yo(`traffic.admin: expected host:port or unix:/path/to/admin.sock, got ${JSON.stringify(this.address)}`));
                 socket = (0,external_node_net_.connect)({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) });
             }
             let answer = '';
@@ -56511,13 +56433,13 @@ class HaproxyRuntimeApi {
         // HAProxy ends every command's answer with a newline, even an empty one: no byte at all
         // means the connection dropped before it answered, and the change may not have happened.
         if (answer === '')
-            throw new errors_ProviderError('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
         const problems = answer
             .split('\n')
             .map((l) => l.trim())
             .filter(Boolean);
         if (problems.length > 0)
-            throw new errors_ProviderError('haproxy', `${commands.join('; ')}: ${problems.join(' ')}`);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: ${problems.join(' ')}`);
     }
     /** Every server of `backend` with its weight and states. */
     async servers(backend, signal) {
@@ -56526,7 +56448,7 @@ class HaproxyRuntimeApi {
         const header = lines.find((l) => l.startsWith('# be_id'));
         if (!header) {
             const reason = lines.filter(Boolean).join(' ') || 'an empty answer';
-            throw new errors_ProviderError('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
+            throw new core_errors/* ProviderError */.mZ('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
         }
         const columns = header.slice(2).split(/\s+/);
         const col = (name) => columns.indexOf(name);
@@ -56559,7 +56481,7 @@ class HaproxyTrafficProvider {
     constructor(config, deps = {}) {
         this.config = config;
         this.api = new HaproxyRuntimeApi(config.admin, config.timeout);
-        this.clock = deps.clock ?? systemClock;
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
         this.mode = deps.mode ?? 'canary';
         this.target = `haproxy ${config.admin} backend ${config.backend}`;
     }
@@ -56576,7 +56498,7 @@ class HaproxyTrafficProvider {
     async setWeight(percent, options = {}) {
         this.requireMode('canary', 'setWeight');
         if (!(percent >= 0 && percent <= 100))
-            throw new UserError(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+            throw new core_errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
         const canaryWeight = Math.round((percent / 100) * this.config.maxWeight);
         const stableWeight = this.config.maxWeight - canaryWeight;
         const { stable, canary, backend } = this.config;
@@ -56599,7 +56521,7 @@ class HaproxyTrafficProvider {
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
-                throw new UserError('blue-green rollback needs the colour to return to, and no earlier switch is on record');
+                throw new core_errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
             if (before.live === to && before.canaryPercent === 0)
                 return { changed: false, before, after: before };
             const after = await this.switchTo(to, options);
@@ -56633,7 +56555,7 @@ class HaproxyTrafficProvider {
     colours() {
         const { blue, green } = this.config;
         if (!blue || !green)
-            throw new UserError('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
+            throw new core_errors/* UserError */.yo('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
         return { blue, green };
     }
     async colourState(signal) {
@@ -56649,14 +56571,14 @@ class HaproxyTrafficProvider {
     }
     requireMode(mode, operation) {
         if (this.mode !== mode)
-            throw new UserError(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
+            throw new core_errors/* UserError */.yo(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
     }
     async pair(first, second, signal) {
         const servers = await this.api.servers(this.config.backend, signal);
         const find = (name) => {
             const server = servers.find((s) => s.name === name);
             if (!server)
-                throw new errors_ProviderError('haproxy', `backend ${this.config.backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ('haproxy', `backend ${this.config.backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
             return server;
         };
         return [find(first), find(second)];
@@ -56671,7 +56593,7 @@ class HaproxyTrafficProvider {
                 return state;
             if (attempt >= 2) {
                 const detail = wrong.map((s) => `${s.name} has weight ${s.weight} [${s.admin}], expected ${weights[s.name]}${admin[s.name] ? ` [${admin[s.name]}]` : ''}`).join('; ');
-                throw new errors_ProviderError('haproxy', `read-back after the change does not match: ${detail} (was HAProxy reloaded, or is another rollout moving it?)`);
+                throw new core_errors/* ProviderError */.mZ('haproxy', `read-back after the change does not match: ${detail} (was HAProxy reloaded, or is another rollout moving it?)`);
             }
             await this.clock.sleep(200, signal);
         }
@@ -56703,7 +56625,7 @@ function kubectlFor(kind, target, deps) {
 /** Rejects a weight outside 0–100 before anything is written. */
 function checkPercent(percent) {
     if (!(Number.isFinite(percent) && percent >= 0 && percent <= 100))
-        throw new UserError(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+        throw new core_errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
 }
 /** Whole-number weights for stable and canary that add up to 100 (the APIs take integers). */
 function splitWeights(percent) {
@@ -56719,9 +56641,9 @@ function weightedState(kind, resource, slots, options = {}) {
     const others = options.others ?? 0;
     const total = stable.weight + canary.weight + others;
     if (others > 0)
-        throw new errors_ProviderError(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
     if (options.mustTotal100 ? total !== 100 : total <= 0)
-        throw new errors_ProviderError(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
     return {
         canaryPercent: (canary.weight / total) * 100,
         slots: [
@@ -56735,12 +56657,12 @@ function expectWeights(kind, resource, state, expected) {
     const stable = state.slots.find((s) => s.role === 'stable');
     const canary = state.slots.find((s) => s.role === 'canary');
     if (stable?.weight !== expected.stable || canary?.weight !== expected.canary)
-        throw new errors_ProviderError(kind, `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`);
+        throw new core_errors/* ProviderError */.mZ(kind, `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`);
     return state;
 }
 /** The error for an operation of the other shape (blue-green on a weighted provider, or the reverse). */
 function wrongShape(kind, operation, supported) {
-    return new UserError(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
+    return new core_errors/* UserError */.yo(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
 }
 /**
  * The shared shape of the weighted providers (Istio, Gateway API, NGINX Ingress, SMI): each supplies
@@ -56754,7 +56676,7 @@ class WeightedKubernetesProvider {
     mustTotal100 = false;
     constructor(deps) {
         this.deps = deps;
-        this.clock = deps.clock ?? systemClock;
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
     }
     async getState(options = {}) {
         const pair = await this.readPair(options.signal);
@@ -56824,7 +56746,7 @@ class ArgoRolloutsTrafficProvider {
         this.config = config;
         this.kubectl = kubectlFor(this.kind, config, deps);
         this.target = this.kubectl.describe(ROLLOUT_RESOURCE, config.rollout);
-        this.clock = deps.clock ?? systemClock;
+        this.clock = deps.clock ?? core_clock/* systemClock */.m;
     }
     /** Reads the Rollout and works out the canary's share from its status. */
     async read(signal) {
@@ -56887,7 +56809,7 @@ class ArgoRolloutsTrafficProvider {
             if (done(reading))
                 return this.stateOf(reading);
             if (this.clock.now() >= deadline)
-                throw new errors_ProviderError(this.kind, `${this.target}: the status did not show ${what} within ${Math.round(this.config.timeout / 1000)}s (canary ${reading.canaryPercent}%, phase ${reading.phase ?? 'unknown'}${reading.observed ? '' : ', the controller has not seen the change: is it running?'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the status did not show ${what} within ${Math.round(this.config.timeout / 1000)}s (canary ${reading.canaryPercent}%, phase ${reading.phase ?? 'unknown'}${reading.observed ? '' : ', the controller has not seen the change: is it running?'})`);
             await this.clock.sleep(1000, signal);
         }
     }
@@ -56948,12 +56870,12 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
         const rules = asRecords(kubectl_asRecord(route.spec)?.rules);
         const rule = rules[this.config.rule];
         if (!rule)
-            throw new errors_ProviderError(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
         const refs = asRecords(rule.backendRefs);
         const find = (name) => {
             const index = refs.findIndex((r) => r.name === name && (r.kind === undefined || r.kind === 'Service'));
             if (index < 0)
-                throw new errors_ProviderError(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(this.config.stableBackend);
@@ -57027,7 +56949,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
             ? http.findIndex((h) => h.name === this.config.route)
             : http.findIndex((h) => h.name !== HEADER_ROUTE_NAME && asRecords(h.route).some((r) => isOurs(r, stableSubset)));
         if (main < 0)
-            throw new errors_ProviderError(this.kind, this.config.route
+            throw new core_errors/* ProviderError */.mZ(this.kind, this.config.route
                 ? `${this.target}: the VirtualService has no HTTP route named ${JSON.stringify(this.config.route)} (found: ${http.map((h) => String(h.name ?? '(unnamed)')).join(', ') || 'none'})`
                 : `${this.target}: no HTTP route sends traffic to host ${host} subset ${stableSubset}`);
         const mainRoute = http[main];
@@ -57035,7 +56957,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
         const find = (subset) => {
             const index = routes.findIndex((r) => isOurs(r, subset));
             if (index < 0)
-                throw new errors_ProviderError(this.kind, `${this.target}: HTTP route ${main} has no destination host ${host} subset ${subset} (found: ${routes.map((r) => `${String(destination(r).host)}/${String(destination(r).subset ?? '-')}`).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: HTTP route ${main} has no destination host ${host} subset ${subset} (found: ${routes.map((r) => `${String(destination(r).host)}/${String(destination(r).subset ?? '-')}`).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(stableSubset);
@@ -57184,7 +57106,7 @@ class ServiceSelectorTrafficProvider {
     async getState(options = {}) {
         const { live, value } = await this.readSelector(options.signal);
         if (!live)
-            throw new errors_ProviderError(this.kind, `${this.target}: the selector ${value === undefined ? `has no key ${this.config.selectorKey}` : `says ${this.config.selectorKey}=${String(value)}`}, which is neither blue (${this.config.blue}) nor green (${this.config.green})`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the selector ${value === undefined ? `has no key ${this.config.selectorKey}` : `says ${this.config.selectorKey}=${String(value)}`}, which is neither blue (${this.config.blue}) nor green (${this.config.green})`);
         return this.stateFor(live);
     }
     async readSelector(signal) {
@@ -57211,14 +57133,14 @@ class ServiceSelectorTrafficProvider {
         await this.kubectl.patch(SERVICE_RESOURCE, this.config.service, { type: 'merge', patch: this.patchFor(colour) }, { signal: options.signal });
         const after = await this.getState(options);
         if (after.live !== colour)
-            throw new errors_ProviderError(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
+            throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
         return after;
     }
     /** Switches back to `toColour`; without it there is no earlier switch to undo, so nothing changes. */
     async rollback(options = {}) {
         const to = options.toColour;
         if (!to)
-            throw new UserError(`${this.kind}: blue-green rollback needs the colour to return to, and no earlier switch is on record`);
+            throw new core_errors/* UserError */.yo(`${this.kind}: blue-green rollback needs the colour to return to, and no earlier switch is on record`);
         // A selector that names neither colour is repaired by the switch itself, so it is not an error here.
         const { live } = await this.readSelector(options.signal);
         const before = live ? this.stateFor(live) : { canaryPercent: 100, slots: [] };
@@ -57265,7 +57187,7 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
         const find = (service) => {
             const index = backends.findIndex((b) => b.service === service);
             if (index < 0)
-                throw new errors_ProviderError(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
+                throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(this.config.stableBackend);
@@ -57308,8 +57230,8 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
 function createTrafficProvider(plan, deps = {}) {
     const traffic = plan.traffic;
     if (!traffic)
-        throw new UserError('plan: traffic is required by this action (which system moves the traffic?)');
-    const full = { clock: systemClock, log: () => undefined, group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
+        throw new core_errors/* UserError */.yo('plan: traffic is required by this action (which system moves the traffic?)');
+    const full = { clock: core_clock/* systemClock */.m, log: () => undefined, group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
     return fromConfig(traffic, plan, full);
 }
 function fromConfig(traffic, plan, deps) {
@@ -57362,15 +57284,15 @@ async function runBookkeeping(what, call, deps) {
         }
         catch (err) {
             if (attempt >= attempts)
-                return `${what} failed after ${attempts} attempts: ${errors_describeError(err)}`;
+                return `${what} failed after ${attempts} attempts: ${(0,core_errors/* describeError */.Uc)(err)}`;
             await deps.clock.sleep(delay);
             delay *= 2;
         }
     }
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/core/atomic-file.ts
@@ -57383,18 +57305,18 @@ function privateName(file, suffix) {
 }
 /** Writes `text` to `file` and flushes it to the disk, so a rename or link that follows publishes whole content. */
 function writeDurably(file, text) {
-    const fd = (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o644);
+    const fd = (0,external_node_fs_.openSync)(file, 'wx', 0o644);
     try {
-        (0,external_node_fs_namespaceObject.writeSync)(fd, text);
-        (0,external_node_fs_namespaceObject.fsyncSync)(fd);
+        (0,external_node_fs_.writeSync)(fd, text);
+        (0,external_node_fs_.fsyncSync)(fd);
     }
     finally {
-        (0,external_node_fs_namespaceObject.closeSync)(fd);
+        (0,external_node_fs_.closeSync)(fd);
     }
 }
 function removeQuietly(file) {
     try {
-        (0,external_node_fs_namespaceObject.unlinkSync)(file);
+        (0,external_node_fs_.unlinkSync)(file);
     }
     catch {
         /* already gone */
@@ -57409,7 +57331,7 @@ function createExclusively(file, value) {
     const tmp = privateName(file, 'new');
     writeDurably(tmp, JSON.stringify(value, null, 2));
     try {
-        (0,external_node_fs_namespaceObject.linkSync)(tmp, file);
+        (0,external_node_fs_.linkSync)(tmp, file);
         return true;
     }
     catch (err) {
@@ -57426,23 +57348,23 @@ function writeAtomically(file, value) {
     const tmp = privateName(file, 'tmp');
     try {
         writeDurably(tmp, JSON.stringify(value, null, 2));
-        (0,external_node_fs_namespaceObject.renameSync)(tmp, file);
+        (0,external_node_fs_.renameSync)(tmp, file);
     }
     catch (err) {
         removeQuietly(tmp);
         throw err;
     }
-    syncDirectory((0,external_node_path_namespaceObject.dirname)(file));
+    syncDirectory((0,external_node_path_.dirname)(file));
 }
 /** Flushes a directory entry change (a rename) where the platform allows it; best-effort. */
 function syncDirectory(dir) {
     try {
-        const fd = (0,external_node_fs_namespaceObject.openSync)(dir, 'r');
+        const fd = (0,external_node_fs_.openSync)(dir, 'r');
         try {
-            (0,external_node_fs_namespaceObject.fsyncSync)(fd);
+            (0,external_node_fs_.fsyncSync)(fd);
         }
         finally {
-            (0,external_node_fs_namespaceObject.closeSync)(fd);
+            (0,external_node_fs_.closeSync)(fd);
         }
     }
     catch {
@@ -57461,7 +57383,7 @@ function syncDirectory(dir) {
 const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
 /** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. */
 function stateDirectory(env) {
-    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.rollgate', 'state');
+    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
 }
 /** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
 function rolloutOwner(env) {
@@ -57471,12 +57393,12 @@ function rolloutOwner(env) {
         return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
     let user = 'someone';
     try {
-        user = (0,external_node_os_namespaceObject.userInfo)().username;
+        user = (0,external_node_os_.userInfo)().username;
     }
     catch {
         /* no passwd entry in some containers */
     }
-    return `${user}@${(0,external_node_os_namespaceObject.hostname)()}`;
+    return `${user}@${(0,external_node_os_.hostname)()}`;
 }
 /**
  * The lock that stops two rollouts of one service and environment from moving the same traffic,
@@ -57499,8 +57421,8 @@ class RolloutStateStore {
         this.environment = environment;
         this.clock = clock;
         const key = `${service}.${environment}`.replace(/[^A-Za-z0-9._-]/g, '_');
-        this.lockFile = (0,external_node_path_namespaceObject.join)(dir, `${key}.lock.json`);
-        this.colourFile = (0,external_node_path_namespaceObject.join)(dir, `${key}.colours.json`);
+        this.lockFile = (0,external_node_path_.join)(dir, `${key}.lock.json`);
+        this.colourFile = (0,external_node_path_.join)(dir, `${key}.colours.json`);
         const ttl = env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
         this.staleAfterMs = ttl ?? DEFAULT_STALE_AFTER_MS;
     }
@@ -57514,7 +57436,7 @@ class RolloutStateStore {
      * `warn` hears about a stale lock being broken.
      */
     acquire(owner, fields, warn) {
-        (0,external_node_fs_namespaceObject.mkdirSync)(this.dir, { recursive: true });
+        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
         const now = new Date(this.clock.now()).toISOString();
         const record = { service: this.service, environment: this.environment, owner, startedAt: now, updatedAt: now, ...fields };
         for (let attempt = 0; attempt < 3; attempt++) {
@@ -57534,12 +57456,12 @@ class RolloutStateStore {
                 this.removeLock();
                 continue;
             }
-            throw new UserError(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
+            throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
                 `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it ` +
                 `(a lock idle for ${Math.round(this.staleAfterMs / 60000)} min is taken as abandoned; lock file ${this.lockFile}). ` +
                 'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
         }
-        throw new UserError(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
+        throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
     }
     /** Records progress (and proves the holder is alive). */
     update(fields) {
@@ -57560,12 +57482,12 @@ class RolloutStateStore {
     }
     /** Remembers a blue-green switch. */
     recordSwitch(record) {
-        (0,external_node_fs_namespaceObject.mkdirSync)(this.dir, { recursive: true });
+        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
         writeAtomically(this.colourFile, { ...record, switchedAt: new Date(this.clock.now()).toISOString() });
     }
     removeLock() {
         try {
-            (0,external_node_fs_namespaceObject.unlinkSync)(this.lockFile);
+            (0,external_node_fs_.unlinkSync)(this.lockFile);
         }
         catch {
             /* already gone */
@@ -57574,7 +57496,7 @@ class RolloutStateStore {
 }
 function readJson(file) {
     try {
-        return JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8'));
+        return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
     }
     catch {
         return undefined;
@@ -57592,7 +57514,7 @@ function readJson(file) {
 
 /** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
 function openRollout(runtime, loaded, deps = {}) {
-    const clock = deps.clock ?? systemClock;
+    const clock = deps.clock ?? core_clock/* systemClock */.m;
     const cwd = deps.cwd ?? process.cwd();
     const stateDir = stateDirectory(runtime.env);
     const log = (line) => runtime.info(line);
@@ -57622,7 +57544,7 @@ function openRollout(runtime, loaded, deps = {}) {
 }
 function rollingDeployment(plan, deps) {
     if (!plan.deploy)
-        throw new UserError('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+        throw new core_errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
     return new RollingDeployment(plan.deploy, deps);
 }
 /** The event bookkeeping hears about, for this rollout. */
@@ -67379,6 +67301,8 @@ const checkSchema = strictObject({
     mustHaveData: schemas_boolean({ error: 'expected true or false' }).default(true),
     weight: positive().default(1),
     nanStrategy: schemas_enum(['remove', 'replace'], { error: 'expected remove | replace' }).default('remove'),
+    /** Measured, shown and recorded, never decisive: for trying a new check before it can stop a rollout. */
+    dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
     const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
@@ -67422,6 +67346,8 @@ const analysisSchema = strictObject({
             ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: 'expected a unique check name', input: c.name });
         names.add(c.name);
     });
+    if (a.checks.length > 0 && a.checks.every((c) => c.dryRun))
+        ctx.addIssue({ code: 'custom', path: ['checks'], message: 'expected at least one check without dryRun: true (dry-run checks alone can never fail a gate)', input: undefined });
     if (a.minRequests > 0 && !a.requests)
         ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
@@ -67446,7 +67372,8 @@ const flagsSchema = discriminatedUnion('provider', [
 const notifySchema = strictObject({
     webhook: schema_url('expected a Slack-compatible incoming webhook URL').optional(),
     slack: schema_url('expected a Slack incoming webhook URL').optional(),
-    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure'], { error: 'expected promotion | rollback | gate-failure' })).default(['promotion', 'rollback', 'gate-failure']),
+    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure', 'policy-override'], { error: 'expected promotion | rollback | gate-failure | policy-override' }))
+        .default(['promotion', 'rollback', 'gate-failure', 'policy-override']),
 });
 // ── pre-deploy checklist overrides ────────────────────────────────────────────────────
 const checklistItemSchema = strictObject({
@@ -67461,6 +67388,122 @@ const checklistSchema = strictObject({
     items: record(schemas_string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected an item id of lower-case letters, digits and -' }), checklistItemSchema, {
         error: 'expected a mapping of item ids to settings',
     }),
+});
+// ── release policy ─────────────────────────────────────────────────────────────────────
+// Checked before traffic moves: error budget, deploy windows and freezes, risk classes.
+/** A period or window that may be days long (`28d`, `1w`) as well as `5m` or `1h`; milliseconds. */
+const longDurationSchema = schemas_string({ error: 'expected a duration such as 5m, 1h, 28d or 4w' })
+    .transform((value, ctx) => {
+    const days = /^(\d+)(d|w)$/.exec(value.trim());
+    const ms = days ? Number(days[1]) * (days[2] === 'w' ? 7 : 1) * 86_400_000 : duration_parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration greater than 0 such as 5m, 1h, 28d or 4w', input: value });
+        return NEVER;
+    }
+    return ms;
+});
+const riskClassSchema = schemas_enum(['low', 'medium', 'high'], { error: 'expected low | medium | high' });
+const weekdaySchema = schemas_enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], { error: 'expected a day: mon, tue, wed, thu, fri, sat or sun' });
+const clockTime = (expect = 'expected a local time HH:MM, e.g. 09:00 (24:00 for the end of the day)') => schemas_string({ error: expect }).regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, { error: expect });
+const timeZoneSchema = schemas_string({ error: 'expected an IANA time zone such as Europe/Berlin or UTC' }).refine((zone) => {
+    try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+    }
+    catch {
+        return false;
+    }
+}, { error: 'expected an IANA time zone such as Europe/Berlin or UTC' });
+const freezeInstant = (expect = 'expected a date (2026-12-24), a local time (2026-12-24T18:00) or an instant with an offset (2026-12-24T17:00Z)') => schemas_string({ error: expect }).regex(/^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?$/, { error: expect });
+const burnRateAlertSchema = strictObject({
+    long: longDurationSchema,
+    short: longDurationSchema,
+    /** Burn rate both windows must exceed for the alert condition to hold (14.4 = 2% of a 30-day budget in 1 h). */
+    factor: positive(),
+});
+const errorBudgetSchema = strictObject({
+    /** The SLO in percent, e.g. 99.9. */
+    objective: num('expected the SLO in percent, e.g. 99.9').gt(0, { error: 'expected the SLO in percent, between 0 and 100' }).lt(100, { error: 'expected the SLO in percent, between 0 and 100' }),
+    period: longDurationSchema.default(28 * 86_400_000),
+    /** Queries over `{{window}}`: good and total events (or errors and total), e.g. sums of rate(). */
+    good: schema_text().optional(),
+    errors: schema_text().optional(),
+    total: schema_text().optional(),
+    /** Or a query of the error ratio over `{{window}}`, e.g. Sloth's `slo:sli_error:ratio_rate{{window}}{sloth_id="orders-availability"}`. */
+    errorRatio: schema_text().optional(),
+    /** Or the remaining budget as a ratio, e.g. `slo:period_error_budget_remaining:ratio{sloth_id="…"}`. */
+    remaining: schema_text().optional(),
+    /** Refuse while less than this percentage of the period's budget remains. */
+    minRemaining: percent('expected a percentage of the error budget, 0–100').default(0),
+    burnRateAlerts: array(burnRateAlertSchema, { error: 'expected a list of { long, short, factor }' })
+        .default([
+        { long: 3_600_000, short: 300_000, factor: 14.4 },
+        { long: 21_600_000, short: 1_800_000, factor: 6 },
+    ]),
+})
+    .superRefine((b, ctx) => {
+    const sources = [b.errorRatio !== undefined, b.total !== undefined].filter(Boolean).length;
+    if (sources === 0)
+        ctx.addIssue({ code: 'custom', path: [], message: 'expected errorRatio, or total with good or errors (the SLI queries over {{window}})', input: undefined });
+    if (sources === 2)
+        ctx.addIssue({ code: 'custom', path: ['errorRatio'], message: 'expected errorRatio or total with good/errors, not both', input: b.errorRatio });
+    if (b.total !== undefined && (b.good === undefined) === (b.errors === undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'expected exactly one of good or errors beside total', input: undefined });
+    if (b.total === undefined && (b.good !== undefined || b.errors !== undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'is required with good or errors', input: undefined });
+    b.burnRateAlerts.forEach((a, i) => {
+        if (a.short >= a.long)
+            ctx.addIssue({ code: 'custom', path: ['burnRateAlerts', i, 'short'], message: 'expected a short window shorter than the long one', input: a.short });
+    });
+});
+const deployWindowSchema = strictObject({
+    days: array(weekdaySchema, { error: 'expected a list of days such as [mon, tue, wed, thu]' }).min(1, { error: 'expected at least one day' }),
+    from: clockTime(),
+    to: clockTime(),
+})
+    .refine((w) => w.from < w.to, { error: 'expected from before to (a window ends on the day it starts; use two windows to cross midnight)', path: ['to'] });
+const freezeSchema = strictObject({
+    from: freezeInstant(),
+    /** Inclusive: a date alone means to the end of that day. */
+    to: freezeInstant(),
+    reason: schema_text('expected why nothing may ship, e.g. "year-end freeze"'),
+});
+const riskRuleSchema = strictObject({
+    class: riskClassSchema,
+    /** Globs of changed paths that put a release in this class (`**`, `*`, `?`). */
+    paths: array(schema_text('expected a glob such as src/payments/**'), { error: 'expected a list of globs' }).optional(),
+    /** `contract`: a contract-phase (irreversible) migration ships; `any`: any migration changed. */
+    migrations: schemas_enum(['contract', 'any'], { error: 'expected contract | any' }).optional(),
+})
+    .refine((r) => r.paths !== undefined || r.migrations !== undefined, { error: 'expected paths or migrations (what puts a release in this class)' });
+const riskRequirementSchema = strictObject({
+    strategies: array(schemas_enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' })).min(1).optional(),
+    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).optional(),
+    /** The bake at the first step must last at least this long. */
+    minBake: positiveDuration.optional(),
+    /** The first traffic step may not exceed this share. */
+    maxFirstStep: percent().optional(),
+    /** No automatic promotion past this share: the plan's steps must stop there for an approval. */
+    approvalAbove: percent().optional(),
+});
+const policySchema = strictObject({
+    errorBudget: errorBudgetSchema.optional(),
+    /** Deploy only inside one of these windows (rollback is never held back). */
+    windows: strictObject({
+        timeZone: timeZoneSchema.default('UTC'),
+        allow: array(deployWindowSchema, { error: 'expected a list of { days, from, to }' }).min(1, { error: 'expected at least one window' }),
+    })
+        .optional(),
+    /** Dated periods when nothing ships; read in windows.timeZone (or `timeZone`) unless they carry an offset. */
+    freezes: array(freezeSchema, { error: 'expected a list of { from, to, reason }' }).optional(),
+    timeZone: timeZoneSchema.optional(),
+    risk: strictObject({
+        rules: array(riskRuleSchema, { error: 'expected a list of { class, paths | migrations }' }).default([]),
+        /** The class of a release no rule matches. */
+        default: riskClassSchema.default('low'),
+        require: strictObject({ low: riskRequirementSchema.optional(), medium: riskRequirementSchema.optional(), high: riskRequirementSchema.optional() }).default({}),
+    })
+        .optional(),
 });
 // ── the plan ───────────────────────────────────────────────────────────────────────────
 const planSchema = strictObject({
@@ -67485,6 +67528,7 @@ const planSchema = strictObject({
     /** Set once a contract-phase migration shipped: the previous version can no longer run. */
     irreversible: union([schemas_boolean(), schema_text()], { error: 'expected true, false or a reason' }).optional(),
     checklist: checklistSchema.optional(),
+    policy: policySchema.optional(),
 })
     .superRefine((plan, ctx) => {
     plan.steps?.forEach((w, i) => {
@@ -67516,14 +67560,14 @@ const planSchema = strictObject({
 const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 /** Reads, interpolates, overrides and validates a rollout plan file. Throws PlanError. */
 function loadPlanFile(file, options = {}) {
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(options.cwd ?? process.cwd(), file);
+    const path = (0,external_node_path_.isAbsolute)(file) ? file : (0,external_node_path_.resolve)(options.cwd ?? process.cwd(), file);
     let text;
     try {
-        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+        text = (0,external_node_fs_.readFileSync)(path, 'utf8');
     }
     catch (err) {
         const code = err.code;
-        throw new PlanError(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
+        throw new core_errors/* PlanError */.W6(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
     }
     return parsePlanText(text, file, options);
 }
@@ -67532,7 +67576,7 @@ function parsePlanText(text, file, options = {}) {
     const lineCounter = new yaml_dist/* LineCounter */.HN();
     const doc = (0,yaml_dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
-        throw new PlanError(file, doc.errors.map((e) => {
+        throw new core_errors/* PlanError */.W6(file, doc.errors.map((e) => {
             const pos = e.linePos?.[0];
             return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}invalid YAML: ${e.message.split('\n')[0]}`;
         }));
@@ -67543,12 +67587,12 @@ function parsePlanText(text, file, options = {}) {
     }
     catch (err) {
         // Unresolved aliases and alias bombs surface only when the document is converted.
-        throw new PlanError(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
+        throw new core_errors/* PlanError */.W6(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
     }
     if (raw === null || raw === undefined)
-        throw new PlanError(file, ['is empty: expected a mapping with at least `service` and `environment`']);
+        throw new core_errors/* PlanError */.W6(file, ['is empty: expected a mapping with at least `service` and `environment`']);
     if (typeof raw !== 'object' || Array.isArray(raw))
-        throw new PlanError(file, ['expected a mapping at the top level (service, environment, …)']);
+        throw new core_errors/* PlanError */.W6(file, ['expected a mapping at the top level (service, environment, …)']);
     return validatePlanObject(raw, file, options, (p) => lineOf(doc, lineCounter, p));
 }
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
@@ -67588,7 +67632,7 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         }
     }
     if (problems.length > 0)
-        throw new PlanError(file, dedupe(problems));
+        throw new core_errors/* PlanError */.W6(file, dedupe(problems));
     return { plan: result.data, file };
 }
 function describeIssue(issue, overridden, lineOfPath) {
@@ -67722,7 +67766,7 @@ function loadActionPlan(runtime, options = {}) {
         env: runtime.env,
         onSecret: (value) => runtime.setSecret(value),
     };
-    if (!named && !(0,external_node_fs_namespaceObject.existsSync)(file) && options.fallback) {
+    if (!named && !(0,external_node_fs_.existsSync)(file) && options.fallback) {
         const built = options.fallback();
         if (built)
             return validatePlanObject(built, '(action inputs)', loadOptions);
@@ -67743,7 +67787,1358 @@ function loadRolloutPlan(runtime, options) {
     return loaded;
 }
 
+// EXTERNAL MODULE: ./src/core/metrics/provider.ts
+var provider = __nccwpck_require__(7296);
+;// CONCATENATED MODULE: ./src/core/metrics/datadog.ts
+
+
+
+
+const SYSTEM = 'datadog';
+/**
+ * Datadog has no instant query: an instant value is the newest point of a short range ending
+ * at the requested time. Five minutes covers Datadog's coarsest default rollup for such a range.
+ */
+const INSTANT_LOOKBACK_MS = 5 * 60_000;
+/** The API host for a Datadog site: `datadoghq.eu`, `app.datadoghq.eu` and `us3.datadoghq.com` all work. */
+function datadogApiBase(site) {
+    const host = site
+        .replace(/^https?:\/\//, '')
+        .replace(/\/.*$/, '')
+        .replace(/^(app|api)\./, '');
+    return `https://api.${host}`;
+}
+function shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** Datadog's metrics query API (`GET /api/v1/query`), authenticated with an API key and an application key. */
+class DatadogProvider {
+    config;
+    clock;
+    name = SYSTEM;
+    base;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.base = (config.address ?? datadogApiBase(config.site)).replace(/\/+$/, '');
+    }
+    /** The newest non-null point of `query` in the few minutes up to `time` (default now). */
+    async query(query, options = {}) {
+        const end = options.time ?? this.clock.now();
+        const range = await this.queryRange(query, { start: end - INSTANT_LOOKBACK_MS, end, stepMs: INSTANT_LOOKBACK_MS }, options);
+        switch (range.kind) {
+            case 'no-data':
+            case 'many-series':
+                return range;
+            case 'series': {
+                const last = range.points[range.points.length - 1];
+                return last === undefined ? { kind: 'no-data' } : (0,provider/* outcomeOf */.s)(last.value);
+            }
+        }
+    }
+    /**
+     * Points of `query` between start and end. Datadog picks the point interval itself from the
+     * range's length; add `.rollup(avg, <seconds>)` to the query to fix it.
+     */
+    async queryRange(query, range, options = {}) {
+        const params = { from: Math.floor(range.start / 1000), to: Math.ceil(range.end / 1000), query };
+        const body = await this.call(params, query, options.signal);
+        if (!Array.isArray(body.series))
+            throw this.malformed(query);
+        const series = body.series;
+        if (series.length === 0)
+            return { kind: 'no-data' };
+        if (series.length > 1)
+            return { kind: 'many-series', count: series.length };
+        const pointlist = series[0].pointlist;
+        if (!Array.isArray(pointlist))
+            throw this.malformed(query);
+        const points = [];
+        for (const entry of pointlist) {
+            if (!Array.isArray(entry) || entry.length < 2 || typeof entry[0] !== 'number')
+                throw this.malformed(query);
+            const value = entry[1];
+            // null marks an interval without data: absent, not a number to judge.
+            if (value === null)
+                continue;
+            if (typeof value !== 'number')
+                throw this.malformed(query);
+            points.push({ time: Math.round(entry[0]), value });
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points };
+    }
+    malformed(query) {
+        return new core_errors/* ProviderError */.mZ(SYSTEM, `unexpected answer shape for query ${shorten(query)}`);
+    }
+    async call(params, query, signal) {
+        const url = `${this.base}/api/v1/query`;
+        const res = await httpRequest({
+            url,
+            params,
+            headers: { accept: 'application/json', 'DD-API-KEY': this.config.apiKey, 'DD-APPLICATION-KEY': this.config.appKey },
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: SYSTEM,
+        }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        const said = body ? errorText(body) : undefined;
+        const because = said ? `: ${said}` : '';
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
+        if (res.status === 429) {
+            const reset = res.headers['x-ratelimit-reset'];
+            const limit = res.headers['x-ratelimit-limit'];
+            const period = res.headers['x-ratelimit-period'];
+            const quota = limit && period ? ` (${limit} requests per ${period} s)` : '';
+            const wait = reset ? `; resets in ${reset} s` : '';
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `rate limited${quota}${wait}, after ${res.attempts} attempt(s)`, true);
+        }
+        if (res.status === 400 || body?.status === 'error')
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `query rejected${because || ` (HTTP ${res.status})`} — query: ${shorten(query)}`);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+        }
+        if (!body)
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: not a Datadog API answer (is metrics.address right?)`);
+        return body;
+    }
+}
+// Datadog answers errors as {"errors": ["…"]} on most endpoints and {"status": "error", "error": "…"} on queries.
+function errorText(body) {
+    if (Array.isArray(body.errors) && body.errors.length > 0)
+        return body.errors.map(String).join('; ');
+    if (typeof body.error === 'string' && body.error)
+        return body.error;
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/newrelic.ts
+
+
+
+
+const newrelic_SYSTEM = 'newrelic';
+/** NerdGraph endpoints per data-centre region. */
+const NERDGRAPH_ENDPOINTS = { us: 'https://api.newrelic.com/graphql', eu: 'https://api.eu.newrelic.com/graphql' };
+/** The window an instant query without its own SINCE looks back over. */
+const newrelic_INSTANT_LOOKBACK_MS = 5 * 60_000;
+// Variables rather than string splicing: the NRQL text never has to be escaped into GraphQL.
+const NRQL_DOCUMENT = 'query RollgateNrql($accountId: Int!, $nrql: Nrql!) { actor { account(id: $accountId) { nrql(query: $nrql, timeout: 60) { results } } } }';
+/** Fields NRQL adds to results besides the selected values. */
+const META_FIELDS = new Set(['beginTimeSeconds', 'endTimeSeconds', 'facet', 'timestamp', 'comparison']);
+function newrelic_shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** The one selected value of an NRQL result row: a number, null (no data), or a one-number object such as percentile(x, 95). */
+function rowValue(row, query) {
+    const fields = Object.keys(row).filter((k) => !META_FIELDS.has(k));
+    if (fields.length !== 1)
+        throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `the query selects ${fields.length} values (${fields.join(', ') || 'none'}); select exactly one — query: ${newrelic_shorten(query)}`);
+    const value = row[fields[0]];
+    if (value === null || typeof value === 'number')
+        return value;
+    if (typeof value === 'object' && value !== null) {
+        const inner = Object.values(value);
+        if (inner.length === 1 && (typeof inner[0] === 'number' || inner[0] === null))
+            return inner[0];
+    }
+    throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `the query's value ${fields[0]} is not a number — query: ${newrelic_shorten(query)}`);
+}
+function facetCount(rows) {
+    return new Set(rows.filter((r) => 'facet' in r).map((r) => JSON.stringify(r.facet))).size;
+}
+/** New Relic: NRQL queries over the NerdGraph GraphQL API, authenticated with a user API key. */
+class NewRelicProvider {
+    config;
+    clock;
+    name = newrelic_SYSTEM;
+    endpoint;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        const base = config.address?.replace(/\/+$/, '');
+        this.endpoint = base ? (base.endsWith('/graphql') ? base : `${base}/graphql`) : NERDGRAPH_ENDPOINTS[config.region];
+    }
+    /**
+     * One value of an NRQL query. A query with its own SINCE runs as written; otherwise it
+     * covers the few minutes up to `time` (default now).
+     */
+    async query(query, options = {}) {
+        let nrql = query;
+        if (!/\bSINCE\b/i.test(query)) {
+            const end = Math.round(options.time ?? this.clock.now());
+            nrql = `${query} SINCE ${end - newrelic_INSTANT_LOOKBACK_MS} UNTIL ${end}`;
+        }
+        const rows = await this.run(nrql, query, options.signal);
+        if (rows.length === 0)
+            return { kind: 'no-data' };
+        const facets = facetCount(rows);
+        if (facets > 1 || rows.length > 1)
+            return { kind: 'many-series', count: Math.max(facets, rows.length) };
+        const value = rowValue(rows[0], query);
+        if (value === null)
+            return { kind: 'no-data' };
+        return (0,provider/* outcomeOf */.s)(value);
+    }
+    /** The query as a TIMESERIES over the range; rollgate adds SINCE, UNTIL and TIMESERIES itself. */
+    async queryRange(query, range, options = {}) {
+        if (/\b(SINCE|UNTIL|TIMESERIES)\b/i.test(query))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `for range queries write the NRQL without SINCE, UNTIL or TIMESERIES (rollgate adds them for the bake window) — query: ${newrelic_shorten(query)}`);
+        const stepSeconds = Math.max(1, Math.round(range.stepMs / 1000));
+        const nrql = `${query} SINCE ${Math.floor(range.start)} UNTIL ${Math.ceil(range.end)} TIMESERIES ${stepSeconds} seconds`;
+        const rows = await this.run(nrql, query, options.signal);
+        if (rows.length === 0)
+            return { kind: 'no-data' };
+        const facets = facetCount(rows);
+        if (facets > 1)
+            return { kind: 'many-series', count: facets };
+        const points = [];
+        for (const row of rows) {
+            const value = rowValue(row, query);
+            // A bucket without events is null: absent, not zero.
+            if (value === null)
+                continue;
+            const at = typeof row.endTimeSeconds === 'number' ? row.endTimeSeconds : typeof row.beginTimeSeconds === 'number' ? row.beginTimeSeconds : undefined;
+            if (at === undefined)
+                throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `TIMESERIES rows carry no time — query: ${newrelic_shorten(query)}`);
+            points.push({ time: at * 1000, value });
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points };
+    }
+    async run(nrql, query, signal) {
+        const accountId = Number(this.config.accountId);
+        if (!Number.isInteger(accountId))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `metrics.accountId must be a whole number, got ${JSON.stringify(this.config.accountId)}`);
+        const res = await httpRequest({
+            method: 'POST',
+            url: this.endpoint,
+            headers: { 'content-type': 'application/json', accept: 'application/json', 'API-Key': this.config.apiKey },
+            body: { query: NRQL_DOCUMENT, variables: { accountId, nrql } },
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: newrelic_SYSTEM,
+        }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        const errors = Array.isArray(body?.errors) ? body.errors : [];
+        const said = errors.map((e) => String(e.message ?? 'error')).join('; ');
+        const because = said ? `: ${said}` : '';
+        const classes = errors.map((e) => String(e.extensions?.errorClass ?? e.extensions?.code ?? ''));
+        if (res.status === 401 || res.status === 403 || classes.some((c) => /UNAUTHORI[ZS]ED|FORBIDDEN/.test(c)))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
+        if (res.status === 429 || classes.some((c) => /TOO_MANY_REQUESTS|RATE_LIMIT/.test(c)))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `rate limited${because}, after ${res.attempts} attempt(s)`, true);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+        }
+        // GraphQL reports failures (bad NRQL, unknown account) with HTTP 200 and an `errors` list.
+        if (errors.length > 0)
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `query rejected${because} — query: ${newrelic_shorten(query)}`);
+        const results = body?.data?.actor?.account?.nrql?.results;
+        if (body?.data?.actor?.account === null)
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `account ${accountId} is not visible to this API key`);
+        if (!Array.isArray(results))
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
+        return results.filter((r) => typeof r === 'object' && r !== null);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/prometheus.ts
+
+
+
+
+
+const prometheus_SYSTEM = 'prometheus';
+/** Reads Prometheus' sample text: "NaN", "+Inf" and "-Inf" are values it really sends. */
+function parseSampleValue(text) {
+    if (text === 'NaN')
+        return { kind: 'nan' };
+    if (text === '+Inf' || text === 'Inf')
+        return { kind: 'infinite', sign: 1 };
+    if (text === '-Inf')
+        return { kind: 'infinite', sign: -1 };
+    const value = Number(text);
+    if (Number.isNaN(value))
+        throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected sample value ${JSON.stringify(text)}`);
+    return (0,provider/* outcomeOf */.s)(value);
+}
+function isSample(v) {
+    return Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
+}
+function prometheus_shorten(query) {
+    const flat = query.replace(/\s+/g, ' ').trim();
+    return flat.length > 160 ? `${flat.slice(0, 160)}…` : flat;
+}
+/** The Prometheus HTTP API: instant queries for the threshold gate, range queries for the statistical judge. */
+class PrometheusProvider {
+    config;
+    clock;
+    name = prometheus_SYSTEM;
+    base;
+    headers;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.base = config.address.replace(/\/+$/, '');
+        const headers = { accept: 'application/json', ...(config.headers ?? {}) };
+        if (config.bearerToken)
+            headers.authorization = `Bearer ${config.bearerToken}`;
+        if (config.basicAuth)
+            headers.authorization = `Basic ${Buffer.from(`${config.basicAuth.username}:${config.basicAuth.password}`).toString('base64')}`;
+        this.headers = headers;
+    }
+    /** Evaluates `query` at one instant (now, unless `time` is given in unix ms). */
+    async query(query, options = {}) {
+        const params = { query };
+        if (options.time !== undefined)
+            params.time = (options.time / 1000).toFixed(3);
+        const data = await this.call('/api/v1/query', params, query, options.signal);
+        switch (data.resultType) {
+            case 'scalar':
+                if (!isSample(data.result))
+                    throw this.malformed(query);
+                return parseSampleValue(data.result[1]);
+            case 'vector': {
+                if (!Array.isArray(data.result))
+                    throw this.malformed(query);
+                if (data.result.length === 0)
+                    return { kind: 'no-data' };
+                if (data.result.length > 1)
+                    return { kind: 'many-series', count: data.result.length };
+                const first = data.result[0];
+                const value = typeof first === 'object' && first !== null ? first.value : undefined;
+                if (!isSample(value))
+                    throw this.malformed(query);
+                return parseSampleValue(value[1]);
+            }
+            default:
+                throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query returned a ${String(data.resultType)}, expected an instant vector or a scalar: ${prometheus_shorten(query)}`);
+        }
+    }
+    /** Evaluates `query` over a time range, one point per step. */
+    async queryRange(query, range, options = {}) {
+        const params = {
+            query,
+            start: (range.start / 1000).toFixed(3),
+            end: (range.end / 1000).toFixed(3),
+            step: `${Math.max(0.001, range.stepMs / 1000)}`,
+        };
+        const data = await this.call('/api/v1/query_range', params, query, options.signal);
+        if (data.resultType !== 'matrix' || !Array.isArray(data.result))
+            throw this.malformed(query);
+        if (data.result.length === 0)
+            return { kind: 'no-data' };
+        if (data.result.length > 1)
+            return { kind: 'many-series', count: data.result.length };
+        const values = data.result[0].values;
+        if (!Array.isArray(values))
+            throw this.malformed(query);
+        const points = values.map((v) => {
+            if (!isSample(v))
+                throw this.malformed(query);
+            const outcome = parseSampleValue(v[1]);
+            const value = outcome.kind === 'value' ? outcome.value : outcome.kind === 'infinite' ? outcome.sign * Infinity : Number.NaN;
+            return { time: Math.round(v[0] * 1000), value };
+        });
+        return { kind: 'series', points };
+    }
+    /**
+     * The scrape interval of every job, from the running configuration (/api/v1/status/config):
+     * a rate() window needs at least two scrapes in it.
+     */
+    async scrapeIntervals(options = {}) {
+        const url = `${this.base}/api/v1/status/config`;
+        const res = await httpRequest({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
+        const yaml = typeof res.data === 'object' && res.data !== null ? res.data.data?.yaml : undefined;
+        if (res.status !== 200 || typeof yaml !== 'string')
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
+        const config = (0,yaml_dist/* parse */.qg)(yaml);
+        const fallback = promDurationMs(config?.global?.scrape_interval) ?? 60_000;
+        return (config?.scrape_configs ?? []).map((job) => ({ job: String(job.job_name ?? '?'), intervalMs: promDurationMs(job.scrape_interval) ?? fallback }));
+    }
+    malformed(query) {
+        return new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected answer shape for query ${prometheus_shorten(query)}`);
+    }
+    async call(path, params, query, signal) {
+        const url = `${this.base}${path}`;
+        const res = await httpRequest({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
+        const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+        if (body?.status === 'error') {
+            // 400 bad_data, 422 execution errors, 503 timeouts: Prometheus says why in `error`.
+            const kind = typeof body.errorType === 'string' ? ` (${body.errorType})` : '';
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query rejected${kind}: ${String(body.error)} — query: ${prometheus_shorten(query)}`, res.status >= 500);
+        }
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+        }
+        if (!body || body.status !== 'success' || !body.data)
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
+        return { resultType: body.data.resultType, result: body.data.result };
+    }
+}
+/** A Prometheus duration (`15s`, `1m`, `1h30m`, `1d`) in milliseconds; undefined when it is not one. */
+function promDurationMs(value) {
+    if (typeof value !== 'string' || !/^(\d+(ms|s|m|h|d|w|y))+$/.test(value))
+        return undefined;
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+    let total = 0;
+    for (const [, n, u] of value.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
+        total += Number(n) * (unit[u] ?? 0);
+    return total;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/web.ts
+
+
+
+
+
+const web_SYSTEM = 'web';
+/**
+ * Parses the supported JSONPath subset: `$`, `.name`, `['name']`, `[0]`, `[-1]`, `[*]`, `.*`
+ * and `[?(@.key == 'value')]` (also `!=`, numbers, true, false, null).
+ */
+function parseJsonPath(path) {
+    const fail = (why) => {
+        throw new core_errors/* UserError */.yo(`metrics.jsonPath ${JSON.stringify(path)}: ${why} (supported: $.a.b, ['a'], [0], [-1], [*], [?(@.key == 'value')])`);
+    };
+    const text = path.trim();
+    if (!text.startsWith('$'))
+        fail('must start with $');
+    const steps = [];
+    let i = 1;
+    while (i < text.length) {
+        const ch = text[i];
+        if (ch === '.') {
+            if (text[i + 1] === '.')
+                fail('recursive descent (..) is not supported');
+            const m = /^\.(\*|[A-Za-z_$][\w$-]*)/.exec(text.slice(i));
+            if (!m)
+                fail(`expected a name after . at position ${i}`);
+            steps.push(m[1] === '*' ? { kind: 'wildcard' } : { kind: 'name', name: m[1] });
+            i += m[0].length;
+        }
+        else if (ch === '[') {
+            const rest = text.slice(i);
+            let m;
+            if ((m = /^\[\s*(-?\d+)\s*\]/.exec(rest)))
+                steps.push({ kind: 'index', index: Number(m[1]) });
+            else if ((m = /^\[\s*\*\s*\]/.exec(rest)))
+                steps.push({ kind: 'wildcard' });
+            else if ((m = /^\[\s*'((?:[^'\\]|\\.)*)'\s*\]/.exec(rest)) || (m = /^\[\s*"((?:[^"\\]|\\.)*)"\s*\]/.exec(rest)))
+                steps.push({ kind: 'name', name: m[1].replace(/\\(.)/g, '$1') });
+            else if ((m = /^\[\s*\?\(\s*@((?:\.[A-Za-z_$][\w$-]*)+)\s*(==|!=)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)\s*\)\s*\]/.exec(rest))) {
+                const raw = m[3];
+                const value = raw.startsWith("'") || raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : Number(raw);
+                steps.push({ kind: 'filter', key: m[1].slice(1).split('.'), op: m[2], value });
+            }
+            else
+                fail(`cannot read the bracket at position ${i}`);
+            i += m[0].length;
+        }
+        else
+            fail(`unexpected ${JSON.stringify(ch)} at position ${i}`);
+    }
+    return steps;
+}
+/** Every value `path` selects in `doc`, in document order. */
+function selectJsonPath(doc, path) {
+    const steps = typeof path === 'string' ? parseJsonPath(path) : path;
+    let current = [doc];
+    for (const step of steps) {
+        const next = [];
+        for (const node of current) {
+            switch (step.kind) {
+                case 'name':
+                    if (typeof node === 'object' && node !== null && !Array.isArray(node) && Object.hasOwn(node, step.name))
+                        next.push(node[step.name]);
+                    break;
+                case 'index':
+                    if (Array.isArray(node)) {
+                        const at = step.index < 0 ? node.length + step.index : step.index;
+                        if (at >= 0 && at < node.length)
+                            next.push(node[at]);
+                    }
+                    break;
+                case 'wildcard':
+                    if (Array.isArray(node))
+                        next.push(...node);
+                    else if (typeof node === 'object' && node !== null)
+                        next.push(...Object.values(node));
+                    break;
+                case 'filter':
+                    if (Array.isArray(node))
+                        for (const item of node) {
+                            let v = item;
+                            for (const k of step.key)
+                                v = typeof v === 'object' && v !== null ? v[k] : undefined;
+                            if ((v === step.value) === (step.op === '=='))
+                                next.push(item);
+                        }
+                    break;
+            }
+        }
+        current = next;
+    }
+    return current;
+}
+// ── values ─────────────────────────────────────────────────────────────────────────────
+/** A JSON number, or a string holding one (many APIs quote numbers); null when it is not one. */
+function numeric(value) {
+    if (typeof value === 'number')
+        return value;
+    if (typeof value === 'string') {
+        const t = value.trim();
+        if (t === 'NaN')
+            return Number.NaN;
+        if (/^[+]?Inf(inity)?$/i.test(t))
+            return Number.POSITIVE_INFINITY;
+        if (/^-Inf(inity)?$/i.test(t))
+            return Number.NEGATIVE_INFINITY;
+        if (t !== '' && !Number.isNaN(Number(t)))
+            return Number(t);
+    }
+    return null;
+}
+/** Times in seconds (as most APIs send them) or milliseconds; told apart by size. */
+function toMillis(time) {
+    return time < 1e11 ? time * 1000 : time;
+}
+function pointFrom(item) {
+    // [time, value] pairs, as Prometheus and Datadog send them.
+    if (Array.isArray(item) && item.length === 2) {
+        const t = numeric(item[0]);
+        if (t === null)
+            return undefined;
+        if (item[1] === null)
+            return null;
+        const v = numeric(item[1]);
+        return v === null ? undefined : { time: toMillis(t), value: v };
+    }
+    if (typeof item === 'object' && item !== null) {
+        const o = item;
+        const t = numeric(o.time ?? o.timestamp ?? o.t ?? o.ts);
+        const raw = 'value' in o ? o.value : o.v;
+        if (t === null)
+            return undefined;
+        if (raw === null)
+            return null;
+        const v = numeric(raw);
+        return v === null ? undefined : { time: toMillis(t), value: v };
+    }
+    return undefined;
+}
+/**
+ * Any JSON endpoint: the plan's `jsonPath` picks the value out of the answer. The check's
+ * query fills `{{query}}` in the URL (URL-encoded) or body (JSON-escaped); without that placeholder it is sent
+ * as the `query` URL parameter. `{{time}}`, `{{start}}`, `{{end}}` (unix seconds) and
+ * `{{step}}` (seconds) are filled too.
+ */
+class WebProvider {
+    config;
+    clock;
+    name = web_SYSTEM;
+    steps;
+    constructor(config, clock = core_clock/* systemClock */.m) {
+        this.config = config;
+        this.clock = clock;
+        this.steps = parseJsonPath(config.jsonPath);
+    }
+    /** The one value jsonPath selects: a number (or numeric string); absent or null is no data. */
+    async query(query, options = {}) {
+        const time = options.time ?? this.clock.now();
+        const selected = await this.fetch(query, { time: Math.round(time / 1000) }, options.signal);
+        const values = selected.filter((v) => v !== null);
+        if (values.length === 0)
+            return { kind: 'no-data' };
+        if (values.length > 1)
+            return { kind: 'many-series', count: values.length };
+        const value = numeric(values[0]);
+        if (value === null)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${web_describe(values[0])}, expected a number`);
+        return (0,provider/* outcomeOf */.s)(value);
+    }
+    /**
+     * A series: jsonPath selects an array of [time, value] pairs or {time|timestamp, value}
+     * objects (times in unix seconds or milliseconds), or the points themselves.
+     */
+    async queryRange(query, range, options = {}) {
+        const vars = {
+            time: Math.round(range.end / 1000),
+            start: Math.floor(range.start / 1000),
+            end: Math.ceil(range.end / 1000),
+            step: Math.max(1, Math.round(range.stepMs / 1000)),
+        };
+        const selected = await this.fetch(query, vars, options.signal);
+        // One array selected: it is the series. Several items selected: they are the points.
+        const items = selected.length === 1 && Array.isArray(selected[0]) && (selected[0].length === 0 || typeof selected[0][0] === 'object') ? selected[0] : selected;
+        if (items.length === 0)
+            return { kind: 'no-data' };
+        const points = [];
+        for (const item of items) {
+            const point = pointFrom(item);
+            if (point === undefined)
+                throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${web_describe(item)}; a series needs [time, value] pairs or {time, value} objects`);
+            if (point !== null)
+                points.push(point);
+        }
+        return points.length === 0 ? { kind: 'no-data' } : { kind: 'series', points: points.sort((a, b) => a.time - b.time) };
+    }
+    async fetch(query, times, signal) {
+        const usesQuery = /\{\{\s*query\s*\}\}/.test(this.config.url) || /\{\{\s*query\s*\}\}/.test(this.config.body ?? '');
+        const encoded = { ...times, query: encodeURIComponent(query) };
+        const url = renderTemplate(this.config.url, encoded, 'metrics.url');
+        // The body is JSON: the query goes in escaped, so its quotes cannot break the document.
+        const body = this.config.body === undefined ? undefined : renderTemplate(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
+        const res = await httpRequest({
+            method: this.config.method,
+            url,
+            params: usesQuery ? undefined : { query },
+            headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.config.headers ?? {}) },
+            body,
+            timeoutMs: this.config.timeout,
+            retries: this.config.retries,
+            signal,
+            system: web_SYSTEM,
+        }, this.clock);
+        if (res.status === 401 || res.status === 403)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status} (check metrics.headers)`);
+        if (res.status === 429)
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
+        if (res.status < 200 || res.status >= 300) {
+            const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+        }
+        // A body that did not parse as JSON arrives as text.
+        if (res.data === undefined || typeof res.data === 'string')
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: the answer is not JSON`);
+        return selectJsonPath(res.data, this.steps);
+    }
+}
+function web_describe(value) {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+;// CONCATENATED MODULE: ./src/core/metrics/index.ts
+
+
+
+
+
+
+/** The metrics provider the plan's `metrics` section names. */
+function createMetricsProvider(config, options = {}) {
+    const clock = options.clock ?? core_clock/* systemClock */.m;
+    switch (config.provider) {
+        case 'prometheus':
+            return new PrometheusProvider(config, clock);
+        case 'datadog':
+            return new DatadogProvider(config, clock);
+        case 'newrelic':
+            return new NewRelicProvider(config, clock);
+        case 'cloudwatch':
+            // The AWS SDK is most of a bundle's start-up time: load it only when a plan uses CloudWatch.
+            return deferred('cloudwatch', async () => new (await Promise.all(/* import() */[__nccwpck_require__.e(85), __nccwpck_require__.e(17)]).then(__nccwpck_require__.bind(__nccwpck_require__, 3398))).CloudWatchProvider(config, clock));
+        case 'web':
+            return new WebProvider(config, clock);
+    }
+}
+/** A provider whose module loads on first use; construction errors surface from that first query. */
+function deferred(name, load) {
+    let loading;
+    const provider = () => (loading ??= load());
+    return {
+        name,
+        query: async (query, options) => (await provider()).query(query, options),
+        queryRange: async (query, range, options) => (await provider()).queryRange(query, range, options),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/migrations/layouts.ts
+
+
+const GOOSE_ANNOTATION = /^\s*--\s*\+goose\s+(up|down)\b/i;
+const DBMATE_ANNOTATION = /^\s*--\s*migrate:(up|down)\b(.*)$/i;
+/** Whether a repository path is a SQL migration in one of the known layouts. */
+function isMigrationPath(path) {
+    const p = path.replace(/\\/g, '/');
+    if (!p.toLowerCase().endsWith('.sql'))
+        return false;
+    const base = external_node_path_.posix.basename(p);
+    const dirs = external_node_path_.posix.dirname(p).split('/');
+    if (/^V[0-9][0-9._]*__.+\.sql$/.test(base))
+        return true;
+    if (/\.(up|down)\.sql$/i.test(base))
+        return true;
+    if (base === 'migration.sql' && dirs.includes('migrations'))
+        return true;
+    if (dirs.some((d) => d === 'migrations' || d === 'migration' || d === 'drizzle'))
+        return true;
+    if (dirs.join('/').endsWith('db/migrate'))
+        return true;
+    return false;
+}
+/** Reads one migration file's text into what the linter needs, per its layout. */
+function readMigrationSource(file, raw, hasFile) {
+    // Editors on Windows save UTF-8 with a byte order mark; PostgreSQL's parser would choke on it.
+    const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
+    const p = file.replace(/\\/g, '/');
+    const base = posix.basename(p);
+    const lines = text.split('\n');
+    if (lines.some((l) => GOOSE_ANNOTATION.test(l))) {
+        const { sql, hasDown } = keepUpSection(lines, (l) => GOOSE_ANNOTATION.exec(l)?.[1]?.toLowerCase());
+        const outside = lines.some((l) => /^\s*--\s*\+goose\s+NO\s+TRANSACTION\b/i.test(l));
+        return { file, layout: 'goose', upSql: sql, transaction: outside ? 'none' : 'implicit', missingDown: !hasDown, isDown: false };
+    }
+    if (lines.some((l) => DBMATE_ANNOTATION.test(l))) {
+        const { sql, hasDown } = keepUpSection(lines, (l) => DBMATE_ANNOTATION.exec(l)?.[1]?.toLowerCase());
+        const upLine = lines.find((l) => DBMATE_ANNOTATION.exec(l)?.[1]?.toLowerCase() === 'up') ?? '';
+        const outside = /transaction\s*:\s*false/i.test(upLine);
+        return { file, layout: 'dbmate', upSql: sql, transaction: outside ? 'none' : 'implicit', missingDown: !hasDown, isDown: false };
+    }
+    const upDown = /^(.*)\.(up|down)\.sql$/i.exec(p);
+    if (upDown) {
+        const isDown = upDown[2]?.toLowerCase() === 'down';
+        const partner = `${upDown[1]}.down.sql`;
+        return {
+            file,
+            // golang-migrate and sqlx's reversible migrations share this naming.
+            layout: 'golang-migrate',
+            upSql: isDown ? '' : text,
+            transaction: 'none',
+            missingDown: !isDown && !hasFile(partner),
+            isDown,
+        };
+    }
+    let layout = 'plain';
+    if (/^V[0-9][0-9._]*__/.test(base))
+        layout = 'flyway';
+    else if (base === 'migration.sql')
+        layout = 'prisma';
+    else if (p.includes('supabase/migrations/'))
+        layout = 'supabase';
+    else if (p.split('/').includes('drizzle'))
+        layout = 'drizzle';
+    return { file, layout, upSql: text, transaction: 'none', missingDown: false, isDown: false };
+}
+// Blanks every line outside the Up section (keeping line numbers for annotations).
+function keepUpSection(lines, sectionOf) {
+    let section;
+    let hasDown = false;
+    const kept = lines.map((line) => {
+        const marker = sectionOf(line);
+        if (marker) {
+            section = marker;
+            if (marker === 'down')
+                hasDown = true;
+            return '';
+        }
+        return section === 'up' ? line : '';
+    });
+    return { sql: kept.join('\n'), hasDown };
+}
+/** Turns a glob (`**`, `*`, `?`) into a regular expression over slash-separated paths. */
+function globToRegExp(glob) {
+    let out = '';
+    const g = glob.replace(/\\/g, '/').replace(/^\.\//, '');
+    for (let i = 0; i < g.length; i++) {
+        const c = g[i];
+        if (c === '*' && g[i + 1] === '*') {
+            i++;
+            if (g[i + 1] === '/') {
+                i++;
+                out += '(?:.*/)?';
+            }
+            else
+                out += '.*';
+        }
+        else if (c === '*')
+            out += '[^/]*';
+        else if (c === '?')
+            out += '[^/]';
+        else
+            out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+    return new RegExp(`^${out}$`);
+}
+const SKIPPED_DIRS = new Set(['.git', 'node_modules', 'dist', 'vendor', '.venv', 'target', 'build']);
+/** Every file under `root`, as slash-separated paths relative to it (skipping dependency and build folders). */
+function listFiles(root) {
+    const out = [];
+    const walk = (dir, prefix) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            if (entry.isDirectory()) {
+                if (!SKIPPED_DIRS.has(entry.name))
+                    walk(join(dir, entry.name), `${prefix}${entry.name}/`);
+            }
+            else if (entry.isFile())
+                out.push(`${prefix}${entry.name}`);
+        }
+    };
+    walk(root, '');
+    return out;
+}
+/** Orders migrations the way the tools apply them: by path, numbers compared as numbers. */
+function migrationOrder(a, b) {
+    return a.localeCompare(b, 'en', { numeric: true });
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/changes.ts
+
+
+
+
+
+
+/** Whether a contract migration ships, or any migration changed, given the paths and the `irreversible` flags. */
+function changes_migrationsOf(paths, irreversible) {
+    if (irreversible)
+        return 'contract';
+    return paths?.some(isMigrationPath) ? 'any' : 'none';
+}
+/** Files changed between two commits, with git; undefined and why when git cannot tell. */
+async function changes_gitChangedPaths(revisions, cwd) {
+    const run = await runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
+    if (run.exitCode !== 0)
+        return { problem: `git diff ${revisions.join(' ')} failed (fetch the history, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}` };
+    return { paths: run.stdout.split('\0').filter(Boolean) };
+}
+/**
+ * What this release changes: the `changed-files` input when given; otherwise `git diff` between
+ * the ref of the environment's newest successful deployment (from the deployment records) and
+ * the ref being deployed. When neither works the paths are unknown, and the release counts as
+ * high risk.
+ */
+async function findReleaseChanges(runtime, options) {
+    const listed = getListInput(runtime, 'changed-files');
+    if (listed !== undefined)
+        return { paths: listed, source: 'input changed-files', migrations: changes_migrationsOf(listed, options.irreversible) };
+    const head = deployedRef(runtime);
+    const unknown = (why) => ({ source: why, migrations: options.irreversible ? 'contract' : 'none' });
+    if (head === 'local')
+        return unknown('no ref to compare: set the ref input (or GITHUB_SHA), or list the changes in changed-files');
+    let base;
+    try {
+        const records = deploymentRecordsFor(runtime, { retries: 2 }, options.cwd);
+        if (!records)
+            return unknown('records: none, so no last good deployment to compare with; list the changes in changed-files');
+        for (const d of (await records.list(options.environment)).slice(0, 30)) {
+            if (effectiveState(await records.statuses(d.id)) === 'success') {
+                base = d.ref;
+                break;
+            }
+        }
+        if (!base)
+            return unknown(`no successful deployment of ${options.environment} is recorded in ${records.location} to compare with`);
+    }
+    catch (err) {
+        return unknown(`the deployment records could not be read: ${(0,core_errors/* describeError */.Uc)(err)}`);
+    }
+    const diff = await changes_gitChangedPaths([base, head], options.cwd);
+    if (!diff.paths)
+        return unknown(diff.problem ?? 'git diff failed');
+    return { paths: diff.paths, source: `git diff ${base.slice(0, 12)}..${head.slice(0, 12)} (last good deployment to this one)`, migrations: changes_migrationsOf(diff.paths, options.irreversible) };
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/report.ts
+/** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
+function report_formatValue(value) {
+    if (value === undefined)
+        return '–';
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (!Number.isFinite(value))
+        return value > 0 ? '+Inf' : '-Inf';
+    if (value === 0)
+        return '0';
+    const abs = Math.abs(value);
+    if (abs >= 1e6 || abs < 1e-4)
+        return value.toExponential(3).replace(/\.?0+e/, 'e');
+    return String(Number(value.toPrecision(4)));
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/error-budget.ts
+
+
+
+
+
+/** Prometheus' own duration form, largest exact unit first (`28d`, `6h`, `30m`), as Sloth and Pyrra name their rules. */
+function promWindow(ms) {
+    for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]])
+        if (ms % size === 0)
+            return `${ms / size}${unit}`;
+    return `${Math.max(1, Math.round(ms / 1000))}s`;
+}
+function numberOf(outcome, what) {
+    return outcome.kind === 'value' ? { value: outcome.value } : { problem: `${what}: ${(0,provider/* describeOutcome */.S)(outcome)}` };
+}
+/** The error ratio over `window`, from errorRatio, or from total with good or errors. */
+async function errorRatioOver(config, provider, window, time, vars) {
+    const fill = (template, field) => renderTemplate(template, { ...vars, window: promWindow(window) }, `policy.errorBudget.${field}`);
+    const budget = 1 - config.objective / 100;
+    const ratio = (errorRatio) => ({ window, errorRatio, burnRate: errorRatio / budget });
+    try {
+        if (config.errorRatio !== undefined) {
+            const got = numberOf(await provider.query(fill(config.errorRatio, 'errorRatio'), { time }), 'errorRatio');
+            return got.value === undefined ? { window, problem: got.problem } : ratio(got.value);
+        }
+        const part = config.good !== undefined ? 'good' : 'errors';
+        const [partOutcome, totalOutcome] = await Promise.all([
+            provider.query(fill((config.good ?? config.errors), part), { time }),
+            provider.query(fill(config.total, 'total'), { time }),
+        ]);
+        const total = numberOf(totalOutcome, 'total');
+        if (total.value === undefined)
+            return { window, problem: total.problem };
+        // No requests: nothing was served, so nothing was spent.
+        if (total.value === 0)
+            return ratio(0);
+        if (part === 'errors' && partOutcome.kind === 'no-data')
+            return ratio(0); // no error series yet: no errors counted
+        const counted = numberOf(partOutcome, part);
+        if (counted.value === undefined)
+            return { window, problem: `${counted.problem} while total is ${report_formatValue(total.value)}` };
+        return ratio(part === 'good' ? 1 - counted.value / total.value : counted.value / total.value);
+    }
+    catch (err) {
+        if (!(0,core_errors/* isUserError */.iU)(err))
+            throw err;
+        return { window, problem: (0,core_errors/* describeError */.Uc)(err) };
+    }
+}
+/** Measures the budget left, every burn-rate alert's windows, and the time to exhaustion, at `time`. */
+async function measureErrorBudget(config, provider, time, vars = {}) {
+    const windows = [...new Set([config.period, ...config.burnRateAlerts.flatMap((a) => [a.long, a.short])])];
+    const measured = new Map();
+    const ratios = await Promise.all(windows.map((w) => errorRatioOver(config, provider, w, time, vars)));
+    ratios.forEach((r) => measured.set(r.window, r));
+    const summary = { objective: config.objective, period: config.period, alerts: [] };
+    if (config.remaining !== undefined) {
+        try {
+            const got = numberOf(await provider.query(renderTemplate(config.remaining, vars, 'policy.errorBudget.remaining'), { time }), 'remaining');
+            if (got.value !== undefined)
+                summary.remaining = got.value;
+            else
+                summary.remainingProblem = got.problem;
+        }
+        catch (err) {
+            if (!(0,core_errors/* isUserError */.iU)(err))
+                throw err;
+            summary.remainingProblem = (0,core_errors/* describeError */.Uc)(err);
+        }
+    }
+    else {
+        const period = measured.get(config.period);
+        if (period.burnRate !== undefined)
+            summary.remaining = 1 - period.burnRate;
+        else
+            summary.remainingProblem = `error ratio over ${promWindow(config.period)}: ${period.problem ?? 'not measured'}`;
+    }
+    summary.alerts = config.burnRateAlerts.map((a) => {
+        const long = measured.get(a.long);
+        const short = measured.get(a.short);
+        const alert = { long, short, factor: a.factor };
+        // Either window over the factor with the other unmeasured could still hold: unknown, never "clear".
+        if (long.burnRate !== undefined && short.burnRate !== undefined)
+            alert.holds = long.burnRate > a.factor && short.burnRate > a.factor;
+        return alert;
+    });
+    const shortestLong = [...config.burnRateAlerts].sort((a, b) => a.long - b.long)[0];
+    summary.currentBurnRate = shortestLong ? measured.get(shortestLong.long)?.burnRate : measured.get(config.period)?.burnRate;
+    if (summary.remaining !== undefined && summary.currentBurnRate !== undefined && summary.currentBurnRate > 0)
+        summary.exhaustionMs = Math.max(0, (summary.remaining * config.period) / summary.currentBurnRate);
+    return summary;
+}
+function percentText(ratio) {
+    return `${report_formatValue(Math.round(ratio * 10_000) / 100)}%`;
+}
+function rateText(r) {
+    return r.burnRate !== undefined ? `${report_formatValue(r.burnRate)}× over ${promWindow(r.window)}` : `? over ${promWindow(r.window)} (${r.problem ?? 'not measured'})`;
+}
+const OVERRIDE = 're-run with the input reason: "<why this release cannot wait>" (e.g. the fix for the incident; recorded with who ran it)';
+/** The budget floor and every burn-rate alert as findings; an unmeasurable budget refuses (fail closed). */
+function judgeErrorBudget(config, summary) {
+    const findings = [];
+    const floor = config.minRemaining / 100;
+    const floorText = `budget left ≥ ${report_formatValue(config.minRemaining)}% of ${promWindow(config.period)} at SLO ${report_formatValue(config.objective)}%${floor === 0 ? ' (and not spent)' : ''}`;
+    if (summary.remaining === undefined) {
+        findings.push({
+            rule: 'policy.errorBudget.minRemaining',
+            outcome: 'refuse',
+            measured: `the remaining budget could not be measured: ${summary.remainingProblem ?? 'no value'}`,
+            limit: floorText,
+            proceed: `fix the SLI queries or the metrics backend (rollgate check-plan runs them once); or ${OVERRIDE}`,
+            overridable: true,
+        });
+    }
+    else {
+        const spent = summary.remaining <= 0 || summary.remaining < floor;
+        findings.push({
+            rule: 'policy.errorBudget.minRemaining',
+            outcome: spent ? 'refuse' : 'allow',
+            measured: `budget left ${percentText(summary.remaining)}`,
+            limit: floorText,
+            proceed: spent ? `wait until the budget recovers above ${report_formatValue(config.minRemaining)}% (errors age out of the ${promWindow(config.period)} window); or ${OVERRIDE}` : '',
+            overridable: true,
+        });
+    }
+    summary.alerts.forEach((alert, i) => {
+        const rule = `policy.errorBudget.burnRateAlerts[${i}]`;
+        const limit = `not both > ${report_formatValue(alert.factor)}× over ${promWindow(alert.long.window)} and ${promWindow(alert.short.window)}`;
+        const measured = `burn rate ${rateText(alert.long)}, ${rateText(alert.short)}`;
+        if (alert.holds === undefined)
+            findings.push({ rule, outcome: 'refuse', measured: `${measured}: cannot tell whether the alert holds`, limit, proceed: `fix the SLI queries or the metrics backend; or ${OVERRIDE}`, overridable: true });
+        else
+            findings.push({
+                rule,
+                outcome: alert.holds ? 'refuse' : 'allow',
+                measured,
+                limit,
+                proceed: alert.holds ? `wait until the ${promWindow(alert.short.window)} burn rate falls to ${report_formatValue(alert.factor)}× or below (the incident is over); or ${OVERRIDE}` : '',
+                overridable: true,
+            });
+    });
+    return findings;
+}
+/** One line for summaries: budget left, burn rates, exhaustion. */
+function describeBudget(summary) {
+    const left = summary.remaining !== undefined ? `budget left ${percentText(summary.remaining)} of ${promWindow(summary.period)}` : `budget left unknown (${summary.remainingProblem ?? ''})`;
+    const rates = [...new Map(summary.alerts.flatMap((a) => [a.long, a.short]).map((r) => [r.window, r])).values()].map(rateText).join(', ');
+    const exhaustion = summary.exhaustionMs !== undefined
+        ? `exhausted in ${formatDuration(summary.exhaustionMs)} at the current rate`
+        : summary.currentBurnRate !== undefined && summary.currentBurnRate <= 0
+            ? 'not burning now'
+            : 'exhaustion unknown';
+    return `${left}; burn rates ${rates || 'none configured'}; ${exhaustion}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/risk.ts
+
+
+const ORDER = ['low', 'medium', 'high'];
+/** Classifies a release: the highest class any rule matches; unknown changes are high risk (fail closed). */
+function classifyRelease(risk, changes) {
+    if (changes.paths === undefined)
+        return { class: 'high', because: [`the changed paths are unknown (${changes.source}): treated as high risk`] };
+    let found = risk.default;
+    const because = [];
+    risk.rules.forEach((rule, i) => {
+        const hits = [];
+        if (rule.paths) {
+            const patterns = rule.paths.map(globToRegExp);
+            const matched = (changes.paths ?? []).filter((p) => patterns.some((re) => re.test(p)));
+            if (matched.length > 0)
+                hits.push(`${matched.length} changed path(s) match ${rule.paths.join(', ')} (e.g. ${matched[0]})`);
+        }
+        if (rule.migrations === 'contract' && changes.migrations === 'contract')
+            hits.push('a contract-phase migration ships');
+        if (rule.migrations === 'any' && changes.migrations !== 'none')
+            hits.push('a migration changed');
+        if (hits.length === 0)
+            return;
+        because.push(`policy.risk.rules[${i}] (${rule.class}): ${hits.join('; ')}`);
+        if (ORDER.indexOf(rule.class) > ORDER.indexOf(found))
+            found = rule.class;
+    });
+    if (because.length === 0)
+        because.push(`no rule matched the ${changes.paths.length} changed path(s): policy.risk.default (${risk.default})`);
+    return { class: found, because };
+}
+/** Every requirement of the class the plan does not meet, as a refusal saying what is missing. */
+function checkRequirements(assessment, requirement, shape) {
+    const rule = (field) => `policy.risk.require.${assessment.class}.${field}`;
+    const cls = `${assessment.class}-risk release`;
+    if (!requirement)
+        return [];
+    const { plan } = shape;
+    const findings = [];
+    const add = (field, ok, measured, limit, proceed) => findings.push({ rule: rule(field), outcome: ok ? 'allow' : 'refuse', measured, limit, proceed: ok ? '' : proceed, overridable: false });
+    if (requirement.strategies)
+        add('strategies', requirement.strategies.includes(plan.strategy), `strategy: ${plan.strategy}`, `a ${cls} needs strategy ${requirement.strategies.join(' or ')}`, `set strategy: ${requirement.strategies[0]} in the plan`);
+    if (requirement.judge) {
+        const judge = plan.analysis?.judge;
+        const ok = requirement.judge === 'threshold' ? judge !== undefined : judge === requirement.judge;
+        add('judge', ok, judge ? `analysis.judge: ${judge}` : 'no analysis section', `a ${cls} needs analysis.judge: ${requirement.judge}`, `set analysis.judge: ${requirement.judge} (with its checks) in the plan`);
+    }
+    if (requirement.minBake !== undefined) {
+        const bake = plan.analysis?.bake;
+        add('minBake', bake !== undefined && bake >= requirement.minBake, bake !== undefined ? `analysis.bake: ${formatDuration(bake)}` : 'no analysis section', `a ${cls} needs a bake of at least ${formatDuration(requirement.minBake)} at the first step`, `set analysis.bake: ${formatDuration(requirement.minBake)} or longer in the plan`);
+    }
+    if (requirement.maxFirstStep !== undefined) {
+        const first = shape.firstWeight ?? plan.steps?.[0];
+        add('maxFirstStep', first !== undefined && first <= requirement.maxFirstStep, first !== undefined ? `first step ${first}%` : 'no first step', `a ${cls} may send at most ${requirement.maxFirstStep}% at first`, `start at ${requirement.maxFirstStep}% or less (the weight input, or the plan's first step)`);
+    }
+    if (requirement.approvalAbove !== undefined) {
+        const stop = requirement.approvalAbove;
+        const steps = plan.steps ?? [];
+        add('approvalAbove', plan.strategy === 'canary' && steps.includes(stop), steps.length ? `steps: [${steps.join(', ')}]` : `no steps (strategy: ${plan.strategy})`, `a ${cls} is not promoted past ${stop}% without an approval`, `use strategy: canary with a step at ${stop} and ramp to: ${stop}; run the ramp past it in a job whose GitHub environment requires reviewers`);
+    }
+    return findings;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/windows.ts
+const WEEKDAYS = { Mon: 'mon', Tue: 'tue', Wed: 'wed', Thu: 'thu', Fri: 'fri', Sat: 'sat', Sun: 'sun' };
+const formatters = new Map();
+/** The wall-clock reading of `instant` in `timeZone`; Intl applies the zone's DST rules. */
+function localTime(instant, timeZone) {
+    let format = formatters.get(timeZone);
+    if (!format) {
+        format = new Intl.DateTimeFormat('en-US', {
+            timeZone,
+            hourCycle: 'h23',
+            weekday: 'short',
+            year: 'numeric',
+            month: '2-digit',
+            day: '2-digit',
+            hour: '2-digit',
+            minute: '2-digit',
+            second: '2-digit',
+        });
+        formatters.set(timeZone, format);
+    }
+    const parts = {};
+    for (const p of format.formatToParts(new Date(instant)))
+        parts[p.type] = p.value;
+    const date = `${parts.year}-${parts.month}-${parts.day}`;
+    const clock = `${parts.hour}:${parts.minute}`;
+    return { date, weekday: WEEKDAYS[parts.weekday ?? ''] ?? 'mon', clock, stamp: `${date}T${clock}:${parts.second}` };
+}
+function describeWindows(windows) {
+    return windows.allow.map((w) => `${w.days.join(',')} ${w.from}–${w.to}`).join('; ');
+}
+function inWindow(now, windows) {
+    return windows.allow.some((w) => w.days.includes(now.weekday) && now.clock >= w.from && now.clock < w.to);
+}
+/** The next instant (to the minute, within 8 days) a window opens; undefined when none does. */
+function nextOpening(instant, windows) {
+    const step = 60_000;
+    const start = Math.ceil(instant / step) * step;
+    // Whole minutes are enough: windows are written to the minute.
+    for (let t = start; t < instant + 8 * 86_400_000; t += step) {
+        const local = localTime(t, windows.timeZone);
+        if (inWindow(local, windows))
+            return t;
+    }
+    return undefined;
+}
+/** A freeze bound as something comparable with `now`: an instant when it has an offset, else a local stamp. */
+function bound(text, end) {
+    if (/(?:Z|[+-]\d{2}:\d{2})$/.test(text))
+        return { instant: Date.parse(text) };
+    if (/^\d{4}-\d{2}-\d{2}$/.test(text))
+        return { stamp: `${text}T${end ? '24:00:00' : '00:00:00'}` };
+    return { stamp: text.length === 16 ? `${text}:00` : text };
+}
+function before(a, instant, local, inclusive) {
+    if ('instant' in a)
+        return inclusive ? a.instant <= instant : a.instant < instant;
+    return inclusive ? a.stamp <= local.stamp : a.stamp < local.stamp;
+}
+/** Deploy windows and dated freezes at `instant`: one finding each for windows and for freezes. */
+function evaluateWindows(policy, instant) {
+    const findings = [];
+    const zone = policy.windows?.timeZone ?? policy.timeZone ?? 'UTC';
+    const local = localTime(instant, zone);
+    const shown = `${local.weekday} ${local.date} ${local.clock} ${zone}`;
+    if (policy.windows) {
+        const limit = `deploy windows (${policy.windows.timeZone}): ${describeWindows(policy.windows)}`;
+        if (inWindow(local, policy.windows)) {
+            findings.push({ rule: 'policy.windows', outcome: 'allow', measured: `now ${shown}`, limit, proceed: '', overridable: true });
+        }
+        else {
+            const next = nextOpening(instant, policy.windows);
+            const opens = next === undefined ? 'no window opens in the next 8 days' : `the next window opens ${describeLocal(localTime(next, policy.windows.timeZone), policy.windows.timeZone)}`;
+            findings.push({
+                rule: 'policy.windows',
+                outcome: 'refuse',
+                measured: `now ${shown} is outside every deploy window`,
+                limit,
+                proceed: `wait: ${opens}; or re-run with the input reason: "<why this cannot wait>" (recorded with who ran it)`,
+                overridable: true,
+            });
+        }
+    }
+    const freezeZone = policy.timeZone ?? policy.windows?.timeZone ?? 'UTC';
+    const freezeLocal = localTime(instant, freezeZone);
+    (policy.freezes ?? []).forEach((freeze, i) => {
+        const from = bound(freeze.from, false);
+        const to = bound(freeze.to, true);
+        const frozen = before(from, instant, freezeLocal, true) && !before(to, instant, freezeLocal, true);
+        if (!frozen)
+            return;
+        findings.push({
+            rule: `policy.freezes[${i}]`,
+            outcome: 'refuse',
+            measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone} is inside the freeze ${freeze.from} – ${freeze.to}`,
+            limit: `freeze: ${freeze.reason}`,
+            proceed: `wait until after ${freeze.to}; or re-run with the input reason: "<why this cannot wait>" (recorded with who ran it)`,
+            overridable: true,
+        });
+    });
+    if (policy.freezes?.length && !findings.some((f) => f.rule.startsWith('policy.freezes')))
+        findings.push({ rule: 'policy.freezes', outcome: 'allow', measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone}`, limit: `${policy.freezes.length} freeze(s), none now`, proceed: '', overridable: true });
+    return findings;
+}
+function describeLocal(local, zone) {
+    return `${local.weekday} ${local.date} ${local.clock} ${zone}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/check.ts
+
+
+
+/** Judges the plan's release policy before traffic moves: error budget, windows and freezes, risk class. */
+async function check_checkReleasePolicy(request) {
+    const policy = request.plan.policy;
+    const parts = { errorBudget: true, windows: true, risk: true, ...request.parts };
+    const decision = { allowed: true, findings: [], refused: [] };
+    if (!policy)
+        return decision;
+    if (parts.windows)
+        decision.findings.push(...evaluateWindows(policy, request.time));
+    if (parts.errorBudget && policy.errorBudget) {
+        if (!request.provider) {
+            decision.findings.push({
+                rule: 'policy.errorBudget',
+                outcome: 'refuse',
+                measured: 'no metrics backend to measure the error budget with',
+                limit: 'the error budget is measured before every rollout',
+                proceed: 'add a metrics section to the plan (or set the environment variables it uses)',
+                overridable: true,
+            });
+        }
+        else {
+            decision.budget = await measureErrorBudget(policy.errorBudget, request.provider, request.time, { service: request.plan.service, environment: request.plan.environment });
+            decision.findings.push(...judgeErrorBudget(policy.errorBudget, decision.budget));
+        }
+    }
+    if (parts.risk && policy.risk) {
+        const changes = request.changes ?? { source: 'no changes were given', migrations: 'none' };
+        decision.changes = changes;
+        decision.risk = classifyRelease(policy.risk, changes);
+        decision.findings.push(...checkRequirements(decision.risk, policy.risk.require[decision.risk.class], { plan: request.plan, firstWeight: request.firstWeight }));
+    }
+    const refusals = decision.findings.filter((f) => f.outcome === 'refuse');
+    const reason = request.override?.reason.trim();
+    const overridable = refusals.filter((f) => f.overridable);
+    if (reason && overridable.length > 0)
+        decision.override = { by: request.override?.by ?? 'unknown', reason, rules: overridable.map((f) => f.rule) };
+    decision.refused = reason ? refusals.filter((f) => !f.overridable) : refusals;
+    decision.allowed = decision.refused.length === 0;
+    return decision;
+}
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+/** The decision as Markdown: one row per rule with the measured value, the limit and how to proceed. */
+function check_renderPolicySummary(decision, title = 'release policy') {
+    const state = decision.allowed ? (decision.override ? '⚠️ allowed by override' : '✅ allowed') : '🛑 refused';
+    const lines = [`### ${title}: ${state}`, ''];
+    if (decision.override)
+        lines.push(`**Override** by \`${decision.override.by}\`: ${cell(decision.override.reason)} (rules: ${decision.override.rules.join(', ')})`, '');
+    if (decision.budget)
+        lines.push(`Error budget: ${describeBudget(decision.budget)}.`, '');
+    if (decision.risk)
+        lines.push(`Risk class: **${decision.risk.class}** — ${decision.risk.because.map(cell).join('; ')}${decision.changes ? ` (changes from ${cell(decision.changes.source)})` : ''}.`, '');
+    if (decision.findings.length > 0) {
+        lines.push('| Rule | Outcome | Measured | Limit | How to proceed |', '| --- | --- | --- | --- | --- |');
+        for (const f of decision.findings) {
+            const outcome = f.outcome === 'allow' ? '✅ allow' : decision.override?.rules.includes(f.rule) ? '⚠️ overridden' : '🛑 refuse';
+            lines.push(`| ${cell(f.rule)} | ${outcome} | ${cell(f.measured)} | ${cell(f.limit)} | ${cell(f.proceed) || '–'} |`);
+        }
+    }
+    return lines.join('\n');
+}
+/** The refusals in one message, each with its rule, value and way forward. */
+function describeRefusals(refused) {
+    return refused.map((f) => `${f.rule}: ${f.measured} (limit: ${f.limit}); to proceed: ${f.proceed}`).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/policy/enforce.ts
+
+
+
+
+
+/** The release policy refused the rollout: the message names each rule, its value and how to proceed. */
+class PolicyRefusedError extends core_errors/* UserError */.yo {
+    decision;
+    name = 'PolicyRefusedError';
+    constructor(decision) {
+        super(`release policy refused the rollout before any traffic moved:\n${describeRefusals(decision.refused)}`);
+        this.decision = decision;
+    }
+}
+/** Who runs this: the GitHub actor on a runner, the login at a terminal. */
+function actorOf(env) {
+    return env.GITHUB_ACTOR || env.USER || env.USERNAME || 'unknown';
+}
+/**
+ * deploy-canary's policy step, before anything moves: judges the plan's `policy` section, writes
+ * the summary and the `policy` output, and throws PolicyRefusedError when the rollout may not
+ * start. Returns the decision (with the override to record, if one was used).
+ */
+async function enforceReleasePolicy(runtime, options) {
+    const { plan } = options;
+    if (!plan.policy)
+        return { allowed: true, findings: [], refused: [] };
+    const irreversible = Boolean(plan.irreversible) || /^(?!false$|no$|0$|off$).+/i.test(getOptionalInput(runtime, 'irreversible') ?? '');
+    const reason = getOptionalInput(runtime, 'reason');
+    const decision = await check_checkReleasePolicy({
+        plan,
+        time: options.clock.now(),
+        provider: plan.policy.errorBudget && plan.metrics ? createMetricsProvider(plan.metrics, { clock: options.clock }) : undefined,
+        changes: plan.policy.risk ? await findReleaseChanges(runtime, { environment: plan.environment, cwd: options.cwd, irreversible }) : undefined,
+        firstWeight: options.firstWeight,
+        override: reason ? { by: actorOf(runtime.env), reason } : undefined,
+    });
+    runtime.appendSummary(check_renderPolicySummary(decision));
+    runtime.setOutput('policy', decision.allowed ? (decision.override ? 'overridden' : 'allowed') : 'refused');
+    if (decision.risk)
+        runtime.setOutput('risk-class', decision.risk.class);
+    for (const f of decision.findings)
+        if (f.outcome === 'refuse')
+            runtime.info(`policy ${f.rule}: ${f.measured} (limit: ${f.limit})`);
+    if (!decision.allowed)
+        throw new PolicyRefusedError(decision);
+    if (decision.override)
+        runtime.warning(`release policy overridden by ${decision.override.by} (${decision.override.rules.join(', ')}): ${decision.override.reason}`);
+    return decision;
+}
+/**
+ * The release policy as a pull request sees it, so the author learns early: the risk class of
+ * the PR's changes and what the plan lacks for it (refusals), and the deploy windows now (for
+ * information). The error budget is left to deploy time, when it matters.
+ */
+async function reviewReleasePolicy(plan, options) {
+    if (!plan.policy)
+        return undefined;
+    let changes;
+    if (plan.policy.risk) {
+        const diff = options.baseRef ? await gitChangedPaths([`${options.baseRef}...HEAD`], options.cwd) : { problem: 'no base-ref and no pull request' };
+        changes = diff.paths
+            ? { paths: diff.paths, source: `the pull request (${options.baseRef}...HEAD)`, migrations: migrationsOf(diff.paths, options.irreversible) }
+            : { source: diff.problem ?? 'unknown', migrations: options.irreversible ? 'contract' : 'none' };
+    }
+    const decision = await checkReleasePolicy({ plan, time: options.now, changes, parts: { errorBudget: false, windows: true, risk: true } });
+    // On a PR only the plan's strength can be fixed; the windows say when a deploy could start.
+    const refused = decision.findings.filter((f) => f.outcome === 'refuse' && f.rule.startsWith('policy.risk.'));
+    return { markdown: renderPolicySummary({ ...decision, allowed: refused.length === 0, refused }, 'release policy (checked again by deploy-canary)'), refused };
+}
+
 ;// CONCATENATED MODULE: ./src/core/rollout/deploy-canary.ts
+
 
 
 
@@ -67760,15 +69155,19 @@ function loadRolloutPlan(runtime, options) {
  * leaves stable serving everything and fails the step with the reason.
  */
 async function runDeployCanaryAction(runtime, deps = {}) {
-    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags'] });
+    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'] });
     const version = getRequiredInput(runtime, 'version');
     const ctx = openRollout(runtime, loaded, deps);
     const blueGreen = ctx.plan.strategy === 'blue-green';
     // A rolling update has no slice: every request reaches the new version once its pods are ready.
     const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
     if (weight === undefined)
-        throw new UserError('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
+        throw new core_errors/* UserError */.yo('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
     runtime.setOutput('version', version);
+    // Release policy (error budget, deploy windows, risk class) decides before anything moves.
+    const policy = await enforceReleasePolicy(runtime, { plan: ctx.plan, clock: ctx.clock, cwd: ctx.cwd, firstWeight: weight });
+    if (policy.override)
+        await ctx.hooks.notify('policy-override', { ...rolloutEvent(ctx, 0, version), reason: `${policy.override.by}: ${policy.override.reason} (overrode ${policy.override.rules.join(', ')})` });
     // A kill switch that does not exist would only be found during an incident: refuse before anything moves.
     await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
     // Read the traffic layer before anything else: an unreachable one fails here, with nothing changed.
@@ -67785,7 +69184,7 @@ async function runDeployCanaryAction(runtime, deps = {}) {
         ctx.store.update({ weight: share });
         report.push('', '### Traffic', '', trafficStateTable(after));
         runtime.appendSummary(report.join('\n'));
-        const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted(rolloutEvent(ctx, share, version)), { clock: ctx.clock });
+        const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), { clock: ctx.clock });
         // Traffic moved as asked: a missing record must not fail the step (that would roll back a
         // healthy canary), so it is a warning in the log and in the summary, with what to do.
         if (problem) {
@@ -67800,9 +69199,9 @@ async function runDeployCanaryAction(runtime, deps = {}) {
         if (!trafficMoved)
             ctx.store.release();
         if (trafficMoved)
-            report.push('', `**Failed after traffic started to move:** ${errors_describeError(err)}`, '', 'Run rollback.');
+            report.push('', `**Failed after traffic started to move:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
         else
-            report.push('', `**Failed before traffic moved:** ${errors_describeError(err)}`, '', 'Stable still serves all traffic.');
+            report.push('', `**Failed before traffic moved:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
         runtime.appendSummary(report.join('\n'));
         throw err;
     }
@@ -67869,7 +69268,7 @@ async function verifySlot(ctx, slot, version, report) {
         report.push('', smokeTable(results), '');
         const failed = results.filter((r) => !r.ok);
         if (failed.length > 0)
-            throw new UserError(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+            throw new core_errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
     }
 }
 
@@ -67884,11 +69283,155 @@ async function run() {
 
 /***/ }),
 
+/***/ 2257:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   m: () => (/* binding */ systemClock)
+/* harmony export */ });
+/* unused harmony export FakeClock */
+/** The wall clock. */
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason ?? new Error('aborted'));
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, Math.max(0, ms));
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason ?? new Error('aborted'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+/** A clock whose sleeps return at once and move time forward; for tests and simulations. */
+class FakeClock {
+    current;
+    constructor(current = 0) {
+        this.current = current;
+    }
+    now() {
+        return this.current;
+    }
+    async sleep(ms) {
+        this.current += Math.max(0, ms);
+        await Promise.resolve();
+    }
+    advance(ms) {
+        this.current += ms;
+    }
+}
+
+
+/***/ }),
+
+/***/ 4296:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Uc: () => (/* binding */ describeError),
+/* harmony export */   W6: () => (/* binding */ PlanError),
+/* harmony export */   dz: () => (/* binding */ InputError),
+/* harmony export */   iU: () => (/* binding */ isUserError),
+/* harmony export */   mZ: () => (/* binding */ ProviderError),
+/* harmony export */   yo: () => (/* binding */ UserError)
+/* harmony export */ });
+/**
+ * Errors a user can fix (a bad plan, a bad input, a server that answered with an error) are
+ * reported plainly, without a stack trace. Anything else is a bug and keeps its stack.
+ */
+class UserError extends Error {
+    name = 'UserError';
+}
+/** A rollout plan that does not validate: names the file, every field path and what was expected. */
+class PlanError extends UserError {
+    file;
+    problems;
+    name = 'PlanError';
+    constructor(file, problems) {
+        super(problems.length === 1 ? `${file}: ${problems[0]}` : `${file}: ${problems.length} problems\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+        this.file = file;
+        this.problems = problems;
+    }
+}
+/** An action input (or CLI flag) that is missing or malformed. */
+class InputError extends UserError {
+    input;
+    detail;
+    name = 'InputError';
+    constructor(input, detail) {
+        super(`input ${input}: ${detail}`);
+        this.input = input;
+        this.detail = detail;
+    }
+}
+/** A remote system (metrics backend, traffic layer, registry, API) failed or refused. */
+class ProviderError extends UserError {
+    provider;
+    retryable;
+    name = 'ProviderError';
+    constructor(provider, detail, retryable = false) {
+        super(`${provider}: ${detail}`);
+        this.provider = provider;
+        this.retryable = retryable;
+    }
+}
+/** True for errors that are the user's to fix and are printed without a stack trace. */
+function isUserError(err) {
+    return err instanceof UserError;
+}
+/** A one-line description of any thrown value, safe to print. */
+function describeError(err) {
+    if (err instanceof Error)
+        return err.message;
+    return String(err);
+}
+
+
+/***/ }),
+
+/***/ 7296:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   S: () => (/* binding */ describeOutcome),
+/* harmony export */   s: () => (/* binding */ outcomeOf)
+/* harmony export */ });
+/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
+function outcomeOf(value) {
+    if (Number.isNaN(value))
+        return { kind: 'nan' };
+    if (!Number.isFinite(value))
+        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+    return { kind: 'value', value };
+}
+/** A short, human description of an outcome for tables and messages. */
+function describeOutcome(outcome) {
+    switch (outcome.kind) {
+        case 'value':
+            return String(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series (expected 1)`;
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
+    }
+}
+
+
+/***/ }),
+
 /***/ 734:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_deploy_canary_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8064);
+/* harmony import */ var _actions_deploy_canary_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3971);
 // What the runner starts (bundled to dist/deploy-canary/index.js): the action itself is in src/actions/deploy-canary.ts.
 
 await (0,_actions_deploy_canary_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -67975,6 +69518,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer"
 
 /***/ }),
 
+/***/ 1421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+
+/***/ }),
+
 /***/ 7540:
 /***/ ((module) => {
 
@@ -68010,6 +69560,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events"
 
 /***/ }),
 
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
+/***/ 1455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -68024,6 +69588,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 
 /***/ }),
 
+/***/ 4708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
 /***/ 7030:
 /***/ ((module) => {
 
@@ -68031,10 +69602,31 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 
 /***/ }),
 
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
 /***/ 643:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
 
 /***/ }),
 
@@ -70806,7 +72398,7 @@ __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-__webpack_unused_export__ = publicApi.parse;
+exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
@@ -76763,6 +78355,9 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 	return module.exports;
 /******/ }
 /******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
+/******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
@@ -76836,6 +78431,36 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/create fake namespace object */
+/******/ (() => {
+/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
+/******/ 	var leafPrototypes;
+/******/ 	// create a fake namespace object
+/******/ 	// mode & 1: value is a module id, require it
+/******/ 	// mode & 2: merge all properties of value into the ns
+/******/ 	// mode & 4: return value when already ns object
+/******/ 	// mode & 16: return value when it's Promise-like
+/******/ 	// mode & 8|1: behave like require
+/******/ 	__nccwpck_require__.t = function(value, mode) {
+/******/ 		if(mode & 1) value = this(value);
+/******/ 		if(mode & 8) return value;
+/******/ 		if(typeof value === 'object' && value) {
+/******/ 			if((mode & 4) && value.__esModule) return value;
+/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
+/******/ 		}
+/******/ 		var ns = Object.create(null);
+/******/ 		__nccwpck_require__.r(ns);
+/******/ 		var def = {};
+/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
+/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
+/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
+/******/ 		}
+/******/ 		def['default'] = () => (value);
+/******/ 		__nccwpck_require__.d(ns, def);
+/******/ 		return ns;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -76845,6 +78470,28 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
 /******/ 			}
 /******/ 		}
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
 /******/ 	};
 /******/ })();
 /******/ 
@@ -76862,6 +78509,69 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
 /******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/

@@ -39512,6 +39512,8 @@ async function runStatisticalGate(options) {
         log(`verdict: ${verdict}${score !== undefined ? ` (score ${formatValue(score)})` : ''}: ${reason}`);
         const checks = judged.map((j) => {
             const summary = { name: j.check.name, outcome: checkOutcome(j), limit: describeStatisticalLimit(j.check, analysis.alpha), reason: j.reason, details: details(j, analysis.alpha) };
+            if (j.check.dryRun)
+                summary.dryRun = true;
             if (j.canary && j.canary.n > 0)
                 summary.canary = j.canary.median;
             if (j.stable && j.stable.n > 0)
@@ -39613,7 +39615,8 @@ async function runStatisticalGate(options) {
     }));
     for (const j of judged)
         log(`${j.check.name}: ${j.decision}: ${j.reason}`);
-    const { verdict, reason, score } = scoreChecks(judged, bands);
+    // Dry-run checks are judged and shown, never scored.
+    const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
     return finish(verdict, reason, judged, score);
 }
 /** The sampled points as measurements, paired by time, so the summary can chart them. */
@@ -39798,6 +39801,8 @@ async function runThresholdGate(options) {
     const limitless = analysis.checks.filter((c) => !hasRelativeLimit(c) && c.max === undefined && c.min === undefined);
     if (limitless.length > 0)
         return finish('error', `${limitless.map((c) => `check ${c.name}`).join(', ')}: no threshold limit (max, min, maxIncrease, maxDecrease, maxRatio, minRatio); add one, or set analysis.judge: mann-whitney`);
+    // Dry-run checks are measured and shown like any other, but never decide the verdict.
+    const decisive = states.filter((s) => !s.check.dryRun);
     log(`judging canary against stable: ${states.length} check(s), a measurement every ${formatDuration(analysis.interval)} for ${formatDuration(analysis.bake)} (${rounds} rounds, window ${window})`);
     for (let round = 1; round <= rounds; round++) {
         try {
@@ -39872,22 +39877,22 @@ async function runThresholdGate(options) {
             log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
         });
         // Decide as soon as the outcome can no longer change.
-        const failed = states.find((s) => s.failures > analysis.failureLimit);
+        const failed = decisive.find((s) => s.failures > analysis.failureLimit);
         if (failed)
             return finish('fail', `check ${failed.check.name} failed ${failed.failures} measurement(s), more than failureLimit ${analysis.failureLimit} allows: ${failed.lastFailure ?? ''}`);
-        const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+        const broken = decisive.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
         if (broken)
             return finish('error', `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`);
     }
     // A check whose every measurement erred never judged anything: the pipeline broke, so
     // `error` even when the bake was too short to exceed consecutiveErrorLimit.
-    const unreachable = states.filter(neverMeasured);
+    const unreachable = decisive.filter(neverMeasured);
     if (unreachable.length > 0)
         return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-    const undecided = states.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
+    const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
     if (undecided.length > 0)
         return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
-    return finish('pass', `all ${states.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
+    return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
     async function countRequests(queries, time) {
         try {
             const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
@@ -39983,6 +39988,8 @@ async function runThresholdGate(options) {
                 reason: state.count === 0 && verdict === 'error' ? reason : why,
                 details: { measurements: state.count, passed: state.passes, failed: state.failures, query: state.check.query },
             };
+            if (state.check.dryRun)
+                summary.dryRun = true;
             if (state.lastCanary !== undefined)
                 summary.canary = state.lastCanary;
             if (state.lastStable !== undefined)
@@ -40067,7 +40074,7 @@ function renderGateSummary(report, title = 'metrics-gate') {
         lines.push('| Check | Stable | Canary | Limit | Outcome | Why |');
         lines.push('| --- | --- | --- | --- | --- | --- |');
         for (const c of report.checks)
-            lines.push(`| ${cell(c.name)} | ${formatValue(c.stable)} | ${formatValue(c.canary)} | ${cell(c.limit)} | ${icon(c.outcome)} | ${cell(c.reason)} |`);
+            lines.push(`| ${cell(c.name)}${c.dryRun ? ' (dry run: not counted)' : ''} | ${formatValue(c.stable)} | ${formatValue(c.canary)} | ${cell(c.limit)} | ${icon(c.outcome)} | ${cell(c.reason)} |`);
         lines.push('');
     }
     const charts = report.checks
@@ -50579,7 +50586,10 @@ class NewRelicProvider {
     }
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var yaml_dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/core/metrics/prometheus.ts
+
 
 
 
@@ -50678,6 +50688,20 @@ class PrometheusProvider {
         });
         return { kind: 'series', points };
     }
+    /**
+     * The scrape interval of every job, from the running configuration (/api/v1/status/config):
+     * a rate() window needs at least two scrapes in it.
+     */
+    async scrapeIntervals(options = {}) {
+        const url = `${this.base}/api/v1/status/config`;
+        const res = await httpRequest({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
+        const yaml = typeof res.data === 'object' && res.data !== null ? res.data.data?.yaml : undefined;
+        if (res.status !== 200 || typeof yaml !== 'string')
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
+        const config = (0,yaml_dist/* parse */.qg)(yaml);
+        const fallback = promDurationMs(config?.global?.scrape_interval) ?? 60_000;
+        return (config?.scrape_configs ?? []).map((job) => ({ job: String(job.job_name ?? '?'), intervalMs: promDurationMs(job.scrape_interval) ?? fallback }));
+    }
     malformed(query) {
         return new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `unexpected answer shape for query ${prometheus_shorten(query)}`);
     }
@@ -50700,6 +50724,16 @@ class PrometheusProvider {
             throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
         return { resultType: body.data.resultType, result: body.data.result };
     }
+}
+/** A Prometheus duration (`15s`, `1m`, `1h30m`, `1d`) in milliseconds; undefined when it is not one. */
+function promDurationMs(value) {
+    if (typeof value !== 'string' || !/^(\d+(ms|s|m|h|d|w|y))+$/.test(value))
+        return undefined;
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+    let total = 0;
+    for (const [, n, u] of value.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g))
+        total += Number(n) * (unit[u] ?? 0);
+    return total;
 }
 
 ;// CONCATENATED MODULE: ./src/core/metrics/web.ts
@@ -56534,6 +56568,9 @@ function parsePayload(raw) {
         payload.rollbackOf = o.rollbackOf;
     if (typeof o.irreversible === 'boolean' || typeof o.irreversible === 'string')
         payload.irreversible = o.irreversible;
+    const override = o.policyOverride;
+    if (override && typeof override.by === 'string' && typeof override.reason === 'string' && Array.isArray(override.rules))
+        payload.policyOverride = { by: override.by, reason: override.reason, rules: override.rules.filter((r) => typeof r === 'string') };
     return payload;
 }
 
@@ -56881,7 +56918,7 @@ class DeploymentRecordHooks {
                     environment: event.environment,
                     ref: deployedRef(this.runtime),
                     description,
-                    payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}) },
+                    payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
                 });
                 this.deploymentId = created.id;
             }
@@ -57000,6 +57037,9 @@ function buildMessage(plan, event, env, now) {
             break;
         case 'gate-failure':
             title = `❌ ${plan.service} failed its gate`;
+            break;
+        case 'policy-override':
+            title = `⚠️ ${plan.service} release policy overridden`;
             break;
     }
     const failing = event.failingChecks ?? [];
@@ -58677,8 +58717,6 @@ function templateVars(ctx, slot, version) {
     return { service: ctx.plan.service, environment: ctx.plan.environment, slot, track: slot, version };
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var yaml_dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -68422,6 +68460,8 @@ const checkSchema = strictObject({
     mustHaveData: schemas_boolean({ error: 'expected true or false' }).default(true),
     weight: positive().default(1),
     nanStrategy: schemas_enum(['remove', 'replace'], { error: 'expected remove | replace' }).default('remove'),
+    /** Measured, shown and recorded, never decisive: for trying a new check before it can stop a rollout. */
+    dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
     const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
@@ -68465,6 +68505,8 @@ const analysisSchema = strictObject({
             ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: 'expected a unique check name', input: c.name });
         names.add(c.name);
     });
+    if (a.checks.length > 0 && a.checks.every((c) => c.dryRun))
+        ctx.addIssue({ code: 'custom', path: ['checks'], message: 'expected at least one check without dryRun: true (dry-run checks alone can never fail a gate)', input: undefined });
     if (a.minRequests > 0 && !a.requests)
         ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
@@ -68489,7 +68531,8 @@ const flagsSchema = discriminatedUnion('provider', [
 const notifySchema = strictObject({
     webhook: schema_url('expected a Slack-compatible incoming webhook URL').optional(),
     slack: schema_url('expected a Slack incoming webhook URL').optional(),
-    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure'], { error: 'expected promotion | rollback | gate-failure' })).default(['promotion', 'rollback', 'gate-failure']),
+    on: array(schemas_enum(['promotion', 'rollback', 'gate-failure', 'policy-override'], { error: 'expected promotion | rollback | gate-failure | policy-override' }))
+        .default(['promotion', 'rollback', 'gate-failure', 'policy-override']),
 });
 // ── pre-deploy checklist overrides ────────────────────────────────────────────────────
 const checklistItemSchema = strictObject({
@@ -68504,6 +68547,122 @@ const checklistSchema = strictObject({
     items: record(schemas_string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected an item id of lower-case letters, digits and -' }), checklistItemSchema, {
         error: 'expected a mapping of item ids to settings',
     }),
+});
+// ── release policy ─────────────────────────────────────────────────────────────────────
+// Checked before traffic moves: error budget, deploy windows and freezes, risk classes.
+/** A period or window that may be days long (`28d`, `1w`) as well as `5m` or `1h`; milliseconds. */
+const longDurationSchema = schemas_string({ error: 'expected a duration such as 5m, 1h, 28d or 4w' })
+    .transform((value, ctx) => {
+    const days = /^(\d+)(d|w)$/.exec(value.trim());
+    const ms = days ? Number(days[1]) * (days[2] === 'w' ? 7 : 1) * 86_400_000 : duration_parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration greater than 0 such as 5m, 1h, 28d or 4w', input: value });
+        return NEVER;
+    }
+    return ms;
+});
+const riskClassSchema = schemas_enum(['low', 'medium', 'high'], { error: 'expected low | medium | high' });
+const weekdaySchema = schemas_enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], { error: 'expected a day: mon, tue, wed, thu, fri, sat or sun' });
+const clockTime = (expect = 'expected a local time HH:MM, e.g. 09:00 (24:00 for the end of the day)') => schemas_string({ error: expect }).regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, { error: expect });
+const timeZoneSchema = schemas_string({ error: 'expected an IANA time zone such as Europe/Berlin or UTC' }).refine((zone) => {
+    try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+    }
+    catch {
+        return false;
+    }
+}, { error: 'expected an IANA time zone such as Europe/Berlin or UTC' });
+const freezeInstant = (expect = 'expected a date (2026-12-24), a local time (2026-12-24T18:00) or an instant with an offset (2026-12-24T17:00Z)') => schemas_string({ error: expect }).regex(/^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?$/, { error: expect });
+const burnRateAlertSchema = strictObject({
+    long: longDurationSchema,
+    short: longDurationSchema,
+    /** Burn rate both windows must exceed for the alert condition to hold (14.4 = 2% of a 30-day budget in 1 h). */
+    factor: positive(),
+});
+const errorBudgetSchema = strictObject({
+    /** The SLO in percent, e.g. 99.9. */
+    objective: num('expected the SLO in percent, e.g. 99.9').gt(0, { error: 'expected the SLO in percent, between 0 and 100' }).lt(100, { error: 'expected the SLO in percent, between 0 and 100' }),
+    period: longDurationSchema.default(28 * 86_400_000),
+    /** Queries over `{{window}}`: good and total events (or errors and total), e.g. sums of rate(). */
+    good: schema_text().optional(),
+    errors: schema_text().optional(),
+    total: schema_text().optional(),
+    /** Or a query of the error ratio over `{{window}}`, e.g. Sloth's `slo:sli_error:ratio_rate{{window}}{sloth_id="orders-availability"}`. */
+    errorRatio: schema_text().optional(),
+    /** Or the remaining budget as a ratio, e.g. `slo:period_error_budget_remaining:ratio{sloth_id="…"}`. */
+    remaining: schema_text().optional(),
+    /** Refuse while less than this percentage of the period's budget remains. */
+    minRemaining: schema_percent('expected a percentage of the error budget, 0–100').default(0),
+    burnRateAlerts: array(burnRateAlertSchema, { error: 'expected a list of { long, short, factor }' })
+        .default([
+        { long: 3_600_000, short: 300_000, factor: 14.4 },
+        { long: 21_600_000, short: 1_800_000, factor: 6 },
+    ]),
+})
+    .superRefine((b, ctx) => {
+    const sources = [b.errorRatio !== undefined, b.total !== undefined].filter(Boolean).length;
+    if (sources === 0)
+        ctx.addIssue({ code: 'custom', path: [], message: 'expected errorRatio, or total with good or errors (the SLI queries over {{window}})', input: undefined });
+    if (sources === 2)
+        ctx.addIssue({ code: 'custom', path: ['errorRatio'], message: 'expected errorRatio or total with good/errors, not both', input: b.errorRatio });
+    if (b.total !== undefined && (b.good === undefined) === (b.errors === undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'expected exactly one of good or errors beside total', input: undefined });
+    if (b.total === undefined && (b.good !== undefined || b.errors !== undefined))
+        ctx.addIssue({ code: 'custom', path: ['total'], message: 'is required with good or errors', input: undefined });
+    b.burnRateAlerts.forEach((a, i) => {
+        if (a.short >= a.long)
+            ctx.addIssue({ code: 'custom', path: ['burnRateAlerts', i, 'short'], message: 'expected a short window shorter than the long one', input: a.short });
+    });
+});
+const deployWindowSchema = strictObject({
+    days: array(weekdaySchema, { error: 'expected a list of days such as [mon, tue, wed, thu]' }).min(1, { error: 'expected at least one day' }),
+    from: clockTime(),
+    to: clockTime(),
+})
+    .refine((w) => w.from < w.to, { error: 'expected from before to (a window ends on the day it starts; use two windows to cross midnight)', path: ['to'] });
+const freezeSchema = strictObject({
+    from: freezeInstant(),
+    /** Inclusive: a date alone means to the end of that day. */
+    to: freezeInstant(),
+    reason: schema_text('expected why nothing may ship, e.g. "year-end freeze"'),
+});
+const riskRuleSchema = strictObject({
+    class: riskClassSchema,
+    /** Globs of changed paths that put a release in this class (`**`, `*`, `?`). */
+    paths: array(schema_text('expected a glob such as src/payments/**'), { error: 'expected a list of globs' }).optional(),
+    /** `contract`: a contract-phase (irreversible) migration ships; `any`: any migration changed. */
+    migrations: schemas_enum(['contract', 'any'], { error: 'expected contract | any' }).optional(),
+})
+    .refine((r) => r.paths !== undefined || r.migrations !== undefined, { error: 'expected paths or migrations (what puts a release in this class)' });
+const riskRequirementSchema = strictObject({
+    strategies: array(schemas_enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' })).min(1).optional(),
+    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).optional(),
+    /** The bake at the first step must last at least this long. */
+    minBake: positiveDuration.optional(),
+    /** The first traffic step may not exceed this share. */
+    maxFirstStep: schema_percent().optional(),
+    /** No automatic promotion past this share: the plan's steps must stop there for an approval. */
+    approvalAbove: schema_percent().optional(),
+});
+const policySchema = strictObject({
+    errorBudget: errorBudgetSchema.optional(),
+    /** Deploy only inside one of these windows (rollback is never held back). */
+    windows: strictObject({
+        timeZone: timeZoneSchema.default('UTC'),
+        allow: array(deployWindowSchema, { error: 'expected a list of { days, from, to }' }).min(1, { error: 'expected at least one window' }),
+    })
+        .optional(),
+    /** Dated periods when nothing ships; read in windows.timeZone (or `timeZone`) unless they carry an offset. */
+    freezes: array(freezeSchema, { error: 'expected a list of { from, to, reason }' }).optional(),
+    timeZone: timeZoneSchema.optional(),
+    risk: strictObject({
+        rules: array(riskRuleSchema, { error: 'expected a list of { class, paths | migrations }' }).default([]),
+        /** The class of a release no rule matches. */
+        default: riskClassSchema.default('low'),
+        require: strictObject({ low: riskRequirementSchema.optional(), medium: riskRequirementSchema.optional(), high: riskRequirementSchema.optional() }).default({}),
+    })
+        .optional(),
 });
 // ── the plan ───────────────────────────────────────────────────────────────────────────
 const planSchema = strictObject({
@@ -68528,6 +68687,7 @@ const planSchema = strictObject({
     /** Set once a contract-phase migration shipped: the previous version can no longer run. */
     irreversible: union([schemas_boolean(), schema_text()], { error: 'expected true, false or a reason' }).optional(),
     checklist: checklistSchema.optional(),
+    policy: policySchema.optional(),
 })
     .superRefine((plan, ctx) => {
     plan.steps?.forEach((w, i) => {
@@ -72147,7 +72307,7 @@ __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-__webpack_unused_export__ = publicApi.parse;
+exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;

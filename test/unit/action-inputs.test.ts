@@ -21,8 +21,18 @@ const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'";]*?from\s+'(\.{1,2}\/[^']+)'|
 const REACHED_ONLY_BY: Record<string, Record<string, (typeof ACTION_NAMES)[number][]>> = {
   // DeploymentRecordHooks.rolledBack: only rollback marks a deployment failed.
   'src/core/github/record-hooks.ts': { cause: ['rollback'], irreversible: ['deploy-canary'], 'deployment-id': ['ramp', 'rollback'] },
-  // deployedRef: only the actions that create a deployment record name its commit.
-  'src/core/github/factory.ts': { ref: ['build-and-tag', 'deploy-canary'] },
+  // deployedRef: only the actions that create a deployment record name its commit. The records
+  // themselves: every action but the checklist (which reaches them only through the release
+  // policy's enforcement, which deploy-canary runs).
+  'src/core/github/factory.ts': {
+    ref: ['build-and-tag', 'deploy-canary'],
+    repository: ['build-and-tag', 'deploy-canary', 'metrics-gate', 'ramp', 'rollback'],
+    records: ['build-and-tag', 'deploy-canary', 'metrics-gate', 'ramp', 'rollback'],
+    ledger: ['build-and-tag', 'deploy-canary', 'metrics-gate', 'ramp', 'rollback'],
+  },
+  // enforceReleasePolicy and findReleaseChanges: deploy-canary's gate on the release policy.
+  'src/core/policy/enforce.ts': { irreversible: ['deploy-canary'], reason: ['deploy-canary'] },
+  'src/core/policy/changes.ts': { 'changed-files': ['deploy-canary'] },
 };
 
 /** The source files an entry reaches through relative imports. */
