@@ -180,9 +180,13 @@ export class MemoryRuntime extends RedactingRuntime implements ActionRuntime {
   }
 }
 
-/** `input bake: …` as the CLI user typed it: `--bake: …`. */
-export function asFlags(message: string): string {
-  return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, '--$1');
+/**
+ * `input bake: …` as the CLI user typed it: `--bake: …`. `renamed` maps an input to the flag a
+ * CLI command gives it (`backtest-from=from,…`, as the CLI passes it in ROLLGATE_CLI_FLAGS).
+ */
+export function asFlags(message: string, renamed = ''): string {
+  const flags = new Map(renamed.split(',').filter(Boolean).map((pair) => pair.split('=') as [string, string]));
+  return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, (_, input: string) => `--${flags.get(input) ?? input}`);
 }
 
 /** What an action's core function reports back: success decides the exit status. */
@@ -207,7 +211,7 @@ export async function runAction(
   } catch (err) {
     if (isUserError(err)) {
       // At a terminal an input is a flag: say so in the terms the person typed.
-      result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(describeError(err)) : describeError(err) };
+      result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(describeError(err), runtime.env.ROLLGATE_CLI_FLAGS) : describeError(err) };
     } else {
       const stack = err instanceof Error && err.stack ? err.stack : String(err);
       result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };

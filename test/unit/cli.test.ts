@@ -86,5 +86,6 @@ describe('errors at a terminal', () => {
     const { asFlags } = await import('../../src/core/runtime.js');
     expect(asFlags('input bake (analysis.bake): expected a duration such as 500ms, 30s, 5m or 1h, got "soon"')).toBe('--bake (analysis.bake): expected a duration such as 500ms, 30s, 5m or 1h, got "soon"');
     expect(asFlags('input weight: is required when the plan has no `steps`')).toBe('--weight: is required when the plan has no `steps`');
+    expect(asFlags('input backtest-from: expected a time', 'backtest-from=from')).toBe('--from: expected a time');
   });
 });
