@@ -38964,9 +38964,13 @@ class MemoryRuntime extends RedactingRuntime {
         return this.logs.map((l) => l.message).join('\n');
     }
 }
-/** `input bake: …` as the CLI user typed it: `--bake: …`. */
-function asFlags(message) {
-    return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, '--$1');
+/**
+ * `input bake: …` as the CLI user typed it: `--bake: …`. `renamed` maps an input to the flag a
+ * CLI command gives it (`backtest-from=from,…`, as the CLI passes it in ROLLGATE_CLI_FLAGS).
+ */
+function asFlags(message, renamed = '') {
+    const flags = new Map(renamed.split(',').filter(Boolean).map((pair) => pair.split('=')));
+    return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, (_, input) => `--${flags.get(input) ?? input}`);
 }
 /**
  * Runs one action the way every entry does: user errors become a plain failure message,
@@ -38980,7 +38984,7 @@ async function runAction(name, body, runtime = new RunnerRuntime()) {
     catch (err) {
         if (isUserError(err)) {
             // At a terminal an input is a flag: say so in the terms the person typed.
-            result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(errors_describeError(err)) : errors_describeError(err) };
+            result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(errors_describeError(err), runtime.env.ROLLGATE_CLI_FLAGS) : errors_describeError(err) };
         }
         else {
             const stack = err instanceof Error && err.stack ? err.stack : String(err);

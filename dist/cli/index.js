@@ -304,8 +304,11 @@ async function runActionCommand(name, { args, root, io }, runAction, mode) {
         process.env[`INPUT_${(mode?.rename[flag] ?? flag).toUpperCase()}`] = value;
     for (const [input, value] of Object.entries(mode?.set ?? {}))
         process.env[`INPUT_${input.toUpperCase()}`] = value;
-    // Errors then name --flags rather than workflow inputs.
+    // Errors then name --flags rather than workflow inputs, by the names this command gives them.
     process.env.ROLLGATE_CLI = '1';
+    process.env.ROLLGATE_CLI_FLAGS = Object.entries(mode?.rename ?? {})
+        .map(([flag, input]) => `${input}=${flag}`)
+        .join(',');
     const target = outputFile ?? process.env.GITHUB_OUTPUT;
     const scratch = target ? undefined : (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_namespaceObject.tmpdir)(), 'rollgate-cli-'));
     const file = target ?? (0,external_node_path_.join)(scratch, 'output');
