@@ -14,7 +14,12 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const loader = pathToFileURL(join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
 const deployScript = join(repo, 'harness/slot-deploy.ts');
 
-export type VersionBehaviour = Partial<Behaviour> & { deployFails?: boolean };
+export type VersionBehaviour = Partial<Behaviour> & { deployFails?: boolean; deployFailsIn?: string; deployDelayMs?: number };
+
+/** The command line that runs one of the harness's TypeScript scripts with node, for plans' command templates. */
+export function harnessScript(name: string): string {
+  return `${process.execPath} --import ${loader} ${join(repo, 'harness', name)}`;
+}
 
 /**
  * A whole local target for a rollout: HAProxy in front of a stable and a canary slot, each slot

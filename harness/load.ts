@@ -5,22 +5,25 @@ export interface LoadResult {
   byStatus: Record<number, number>;
   /** Requests answered per value of the x-track response header. */
   byTrack: Record<string, number>;
+  /** Requests answered per value of the x-version response header: which release users got. */
+  byVersion: Record<string, number>;
   errors: number;
 }
 
 /** Sends exactly `count` GET requests to `url`, `concurrency` at a time, and tallies the answers. */
 export async function sendRequests(url: string, count: number, concurrency = 10): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: false });
-  const result: LoadResult = { sent: 0, byStatus: {}, byTrack: {}, errors: 0 };
+  const result: LoadResult = { sent: 0, byStatus: {}, byTrack: {}, byVersion: {}, errors: 0 };
   let next = 0;
   const worker = async () => {
     while (next < count) {
       next++;
       result.sent++;
       try {
-        const { status, track } = await get(url, agent);
+        const { status, track, version } = await get(url, agent);
         result.byStatus[status] = (result.byStatus[status] ?? 0) + 1;
         if (track) result.byTrack[track] = (result.byTrack[track] ?? 0) + 1;
+        if (version) result.byVersion[version] = (result.byVersion[version] ?? 0) + 1;
       } catch {
         result.errors++;
       }
@@ -34,7 +37,7 @@ export async function sendRequests(url: string, count: number, concurrency = 10)
 /** Steady background traffic at about `rps` requests per second until stopped. */
 export function startLoad(url: string, rps: number): { stop: () => Promise<LoadResult> } {
   const agent = new Agent({ keepAlive: true, maxSockets: 20 });
-  const result: LoadResult = { sent: 0, byStatus: {}, byTrack: {}, errors: 0 };
+  const result: LoadResult = { sent: 0, byStatus: {}, byTrack: {}, byVersion: {}, errors: 0 };
   const inflight = new Set<Promise<void>>();
   const tickMs = 50;
   const perTick = rps * (tickMs / 1000);
@@ -45,9 +48,10 @@ export function startLoad(url: string, rps: number): { stop: () => Promise<LoadR
       carry -= 1;
       result.sent++;
       const p = get(url, agent)
-        .then(({ status, track }) => {
+        .then(({ status, track, version }) => {
           result.byStatus[status] = (result.byStatus[status] ?? 0) + 1;
           if (track) result.byTrack[track] = (result.byTrack[track] ?? 0) + 1;
+          if (version) result.byVersion[version] = (result.byVersion[version] ?? 0) + 1;
         })
         .catch(() => {
           result.errors++;
@@ -66,11 +70,11 @@ export function startLoad(url: string, rps: number): { stop: () => Promise<LoadR
   };
 }
 
-function get(url: string, agent: Agent): Promise<{ status: number; track?: string }> {
+function get(url: string, agent: Agent): Promise<{ status: number; track?: string; version?: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent, timeout: 5000 }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, track: res.headers['x-track'] as string | undefined }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, track: res.headers['x-track'] as string | undefined, version: res.headers['x-version'] as string | undefined }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);

@@ -14,8 +14,12 @@ interface StackFile {
   service: string;
   /** Slot name → port. */
   slots: Record<string, number>;
-  /** Version → how it behaves; `deployFails` makes the deploy script exit 1. */
-  versions: Record<string, Partial<Behaviour> & { deployFails?: boolean }>;
+  /**
+   * Version → how it behaves; `deployFails` makes the deploy script exit 1, `deployFailsIn` makes
+   * it exit 1 after replacing the process in that slot (a deploy that fails half-way), and
+   * `deployDelayMs` makes it slow.
+   */
+  versions: Record<string, Partial<Behaviour> & { deployFails?: boolean; deployFailsIn?: string; deployDelayMs?: number }>;
   /** The `node --import …` loader that runs TypeScript. */
   loader: string;
 }
@@ -26,9 +30,10 @@ async function deploy(stackDir: string, slot: string, version: string): Promise<
   const stack = JSON.parse(readFileSync(join(stackDir, 'stack.json'), 'utf8')) as StackFile;
   const port = stack.slots[slot];
   if (!port) throw new Error(`no slot named ${slot} (slots: ${Object.keys(stack.slots).join(', ')})`);
-  const behaviour = stack.versions[version] ?? {};
+  const { deployFails, deployFailsIn, deployDelayMs, ...behaviour } = stack.versions[version] ?? {};
   process.stdout.write(`deploying ${stack.service} ${version} to slot ${slot} (port ${port})\n`);
-  if (behaviour.deployFails) {
+  if (deployDelayMs) await new Promise((r) => setTimeout(r, deployDelayMs));
+  if (deployFails) {
     process.stderr.write(`deploy of ${version} failed: image ${version} cannot be pulled\n`);
     process.exit(1);
   }
@@ -46,6 +51,10 @@ async function deploy(stackDir: string, slot: string, version: string): Promise<
     try {
       if ((await fetch(`http://127.0.0.1:${port}/health/live`)).ok) {
         process.stdout.write(`${version} is running in slot ${slot} (pid ${child.pid})\n`);
+        if (deployFailsIn === slot) {
+          process.stderr.write(`deploy of ${version} to ${slot} failed after the new process started: health registration timed out\n`);
+          process.exit(1);
+        }
         return;
       }
     } catch {

@@ -79,6 +79,8 @@ describeIf('secrets never appear in anything an action writes', () => {
     GITHUB_API_URL: githubUrl,
     GITHUB_TOKEN: SECRETS.GITHUB_TOKEN,
     ROLLGATE_STATE_DIR: join(work, 'state'),
+    // The rollout record in a shared file store: the GitHub here is a rate-limited fake for the records.
+    ROLLGATE_STORE: `file:${join(work, 'store')}`,
     ROLLGATE_LEDGER: join(work, 'ledger.json'),
     PROM_PASSWORD: SECRETS.PROM_PASSWORD,
     PROM_TENANT: SECRETS.PROM_TENANT,

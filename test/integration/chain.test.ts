@@ -80,6 +80,9 @@ describeIf('the full chain against HAProxy + Prometheus: deploy-canary → metri
   it('stops a ramp whose gate fails mid-way, naming the step, and leaves the rollback to the next step', async () => {
     const deploy = await runStep('deploy-canary', (rt) => runDeployCanaryAction(rt), { plan, version: 'v1' }, env);
     expect(deploy.result.ok).toBe(true);
+    // Healthy at its first slice (the gate's pass is recorded in the rollout), then it goes bad.
+    const gate = await runStep('metrics-gate', (rt) => runMetricsGateAction(rt), { plan }, env);
+    expect(gate.result.ok).toBe(true);
     await stack.setBehaviour('canary', { errorRate: 0.5 });
     const ramp = await runStep('ramp', (rt) => runRampAction(rt), { plan, steps: '50,100' }, env);
     expect(ramp.result.ok).toBe(false);
@@ -92,7 +95,7 @@ describeIf('the full chain against HAProxy + Prometheus: deploy-canary → metri
 
   it('refuses to ramp when no rollout is in progress and the canary is empty', async () => {
     const ramp = await runStep('ramp', (rt) => runRampAction(rt), { plan, gate: 'false' }, env);
-    expect(ramp.result.failure).toBe('orders/local: no rollout is in progress and the canary has 0%: run deploy-canary first');
+    expect(ramp.result.failure).toBe('orders/local: no rollout to ramp (rolled back from v1). Next safe step: fix v1 and run deploy-canary with a new version');
     expect((await traffic().getState()).canaryPercent).toBe(0);
   });
 

@@ -96,7 +96,8 @@ describeIf('deploy-canary against HAProxy and real slot processes: nothing shift
     );
     expect((await traffic().getState()).canaryPercent).toBe(5);
     expect(await stack.versionIn('canary')).toBe('v2');
-    await runStep('rollback', (r) => runRollbackAction(r), { plan }, next);
+    const rollback = await runStep('rollback', (r) => runRollbackAction(r), { plan }, next);
+    expect(rollback.result).toEqual({ ok: true });
   });
 
   it('blue-green: deploys to the idle colour, switches 0↔100 in one change, keeps the old colour ready, and rolls back with one switch', async () => {

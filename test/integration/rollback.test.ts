@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync} from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startHaproxy } from '../../harness/haproxy.js';
@@ -8,7 +8,8 @@ import { requireBinary, tempDir } from '../../harness/process.js';
 import { startSampleService, type SampleService } from '../../harness/sample-service.js';
 import { systemClock } from '../../src/core/clock.js';
 import { runRollbackAction } from '../../src/core/rollout/rollback.js';
-import { RolloutStateStore } from '../../src/core/rollout/rollout-state.js';
+import { FileRolloutStore } from '../../src/core/rollout/file-store.js';
+import { RolloutSession } from '../../src/core/rollout/session.js';
 import { MemoryRuntime, runAction } from '../../src/core/runtime.js';
 
 const describeIf = requireBinary('haproxy', 'haproxy') ? describe : describe.skip;
@@ -41,11 +42,13 @@ describeIf('rollback against a real HAProxy: traffic first, whatever it finds, r
     return { result, rt };
   }
 
-  it('retries while the runtime API is unreachable, then fails loudly, keeping the rollout lock', async () => {
+  it('retries while the runtime API is unreachable, then fails loudly, leaving the rollout in phase rolling-back', async () => {
     const state = join(dir.path, 'state-unreachable');
-    const env = { ROLLGATE_STATE_DIR: state, ROLLGATE_RUN_ID: 'rb-1', ROLLGATE_LEDGER: join(dir.path, 'ledger.json') };
-    const store = new RolloutStateStore(state, 'orders', 'prod', systemClock);
-    store.acquire('rb-1', { version: 'v2', strategy: 'canary', weight: 25 }, () => undefined);
+    const env = { ROLLGATE_STATE_DIR: state, ROLLGATE_STORE: `file:${join(state, 'shared')}`, ROLLGATE_RUN_ID: 'rb-1', ROLLGATE_LEDGER: join(dir.path, 'ledger.json') };
+    const store = new FileRolloutStore(join(state, 'shared'), { service: 'orders', environment: 'prod' });
+    const deploy = await RolloutSession.open({ store, service: 'orders', environment: 'prod', owner: 'run 0', action: 'deploy-canary', clock: systemClock, warn: () => undefined });
+    await deploy.acquire({ kind: 'start', version: 'v2', strategy: 'canary', weight: 0 });
+    await deploy.apply({ kind: 'traffic-given', weight: 25 });
     const port = await freePort();
     const { result, rt } = await rollback(writePlan(`127.0.0.1:${port}`, 'unreachable.yml'), env, { attempts: '3' });
     expect(result.ok).toBe(false);
@@ -53,8 +56,10 @@ describeIf('rollback against a real HAProxy: traffic first, whatever it finds, r
     const retries = rt.logs.filter((l) => l.level === 'warning' && /rollback attempt \d\/3 failed/.test(l.message));
     expect(retries).toHaveLength(2);
     expect(rt.outputs['rolled-back']).toBe('false');
-    expect(rt.summary).toMatch(/\*\*Traffic could NOT be restored\*\* after 3 attempts/);
-    expect(existsSync(store.lockFile)).toBe(true);
+    expect(rt.summary).toMatch(/\*\*Traffic could NOT be restored:\*\* haproxy: rollback failed after 3 attempts/);
+    expect(rt.summary).toMatch(/phase: \*\*rolling-back\*\*.*next safe step: rollback did not finish: run rollback again/s);
+    const after = await RolloutSession.open({ store, service: 'orders', environment: 'prod', owner: 'x', action: 'x', clock: systemClock, warn: () => undefined });
+    expect(after.record).toMatchObject({ phase: 'rolling-back', lock: { owner: 'rb-1', action: 'rollback' } });
   });
 
   it('keeps retrying until HAProxy answers again, then restores stable', async () => {
@@ -94,6 +99,29 @@ describeIf('rollback against a real HAProxy: traffic first, whatever it finds, r
       const second = await rollback(plan, env);
       expect(second.rt.outputs['rolled-back']).toBe('false');
       expect(second.rt.summary).toMatch(/Nothing: stable already serves 100%, no change made/);
+    } finally {
+      await haproxy.stop();
+    }
+  });
+
+  it('after a half-done promotion with no last good version on record, fails loudly saying what to run, and moves no traffic onto a slot that runs the bad version too', async () => {
+    const haproxy = await startHaproxy({ dir: dir.path, name: 'half', servers: [{ name: 'stable', port: stable.port, weight: 0 }, { name: 'canary', port: canary.port, weight: 100 }] });
+    try {
+      const state = join(dir.path, 'state-half');
+      const env = { ROLLGATE_STATE_DIR: state, ROLLGATE_STORE: `file:${join(state, 'shared')}`, ROLLGATE_RUN_ID: 'rb-3', ROLLGATE_LEDGER: join(dir.path, 'ledger-half.json') };
+      const store = new FileRolloutStore(join(state, 'shared'), { service: 'orders', environment: 'prod' });
+      const ramp = await RolloutSession.open({ store, service: 'orders', environment: 'prod', owner: 'run 0', action: 'ramp', clock: systemClock, warn: () => undefined });
+      await ramp.acquire({ kind: 'start', version: 'v2', strategy: 'canary', weight: 0 });
+      await ramp.apply({ kind: 'traffic-given', weight: 10 });
+      await ramp.apply({ kind: 'skip-gate', reason: 'test' });
+      await ramp.apply({ kind: 'promote' });
+      await ramp.apply({ kind: 'redeploy-stable' });
+      const { result, rt } = await rollback(writePlan(haproxy.admin, 'half.yml'), env);
+      expect(result.ok).toBe(false);
+      expect(result.failure).toMatch(/a promotion of v2 stopped after redeploying the stable slot, and no last good version is on record: both slots run v2, so moving traffic restores nothing\. run rollback with to: <the last good version>/);
+      expect(rt.summary).toMatch(/phase: \*\*rolling-back\*\*/);
+      // Nothing was moved: the canary slot still carries what the half-done promotion gave it.
+      expect((await sendRequests(haproxy.url, 100)).byTrack).toEqual({ canary: 100 });
     } finally {
       await haproxy.stop();
     }

@@ -133,7 +133,7 @@ describe('deploy-canary, ramp and rollback with strategy: rolling', () => {
     expect(cluster.calls().filter((c) => c[4] === 'rollout' || c[4] === 'set')).toEqual([]);
     expect(schemaProblems('apps-deployment.json', stored())).toEqual([]);
     // Bookkeeping heard of the deploy and both rollbacks; only the one that changed something notified.
-    expect(hooks.events).toEqual(['started rolling orders:1.1 100', 'rolled-back rolling orders:1.1 0', 'notify rollback orders:1.1', 'rolled-back rolling ? 0']);
+    expect(hooks.events).toEqual(['started rolling orders:1.1 100', 'rolled-back rolling orders:1.1 0', 'notify rollback orders:1.1', 'rolled-back rolling orders:1.1 0']);
     state.remove();
   });
 
@@ -166,10 +166,10 @@ describe('deploy-canary, ramp and rollback with strategy: rolling', () => {
     seedOrders('orders:3.0');
     const clock = new FakeClock();
     const hooks = recordingHooks();
-    await expect(runRampAction(run({}, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(/deployments\.apps\/orders .*no rolling update is in progress: run deploy-canary first/);
+    await expect(runRampAction(run({}, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(/orders\/production: no rollout to ramp \(nothing on record in the file store .*\)\. Next safe step: run deploy-canary/);
     expect(await runDeployCanaryAction(run({ version: 'orders:3.1' }, state.path), { clock, cwd: work.path, hooks })).toEqual({ ok: true });
     await expect(runRampAction(run({ to: '50' }, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(InputError);
-    await expect(runRampAction(run({ version: 'orders:9.9' }, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(/the rolling update on record is orders:3\.1, not orders:9\.9/);
+    await expect(runRampAction(run({ version: 'orders:9.9' }, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(/input version: the canary runs orders:3\.1, deployed and judged in this rollout; refusing to promote orders:9\.9/);
 
     const ramp = run({}, state.path);
     expect(await runRampAction(ramp, { clock, cwd: work.path, hooks })).toEqual({ ok: true });

@@ -40,7 +40,7 @@ const actions: { name: string; inputs: string[]; run: (rt: ActionRuntime) => Pro
   { name: 'deploy-canary', inputs: ['version', 'weight', 'records', 'ledger', 'environment', 'ref', 'reason', 'changed-files'], run: (rt) => runDeployCanaryAction(rt) },
   { name: 'metrics-gate (backtest)', inputs: ['backtest-from', 'backtest-to', 'backtest-deployments', 'backtest-limit', 'backtest-json', 'records', 'ledger', 'interval', 'bake'], run: (rt) => runBacktestAction(rt) },
   { name: 'pre-deploy-checklist (check-plan)', inputs: ['check-plan'], run: (rt) => runPlanCheckAction(rt) },
-  { name: 'ramp', inputs: ['steps', 'to', 'gate', 'bake', 'version', 'records'], run: (rt) => runRampAction(rt) },
+  { name: 'ramp', inputs: ['steps', 'to', 'gate', 'skip-gate', 'reason', 'bake', 'version', 'records'], run: (rt) => runRampAction(rt) },
   { name: 'rollback', inputs: ['reason', 'attempts', 'to', 'flags', 'records', 'cause'], run: (rt) => runRollbackAction(rt) },
   { name: 'pre-deploy-checklist', inputs: ['body', 'config', 'migrations', 'pg-version', 'all-migrations', 'strict-contract', 'comment', 'base-ref'], run: (rt) => runPreDeployChecklistAction(rt, { cwd: dir }) },
 ];

@@ -13,6 +13,7 @@ export interface RecordEvent {
   strategy: 'canary' | 'blue-green' | 'rolling';
   version?: string;
   weight: number;
+  gate?: string;
   /** Release-policy refusals the run overrode: kept in the deployment's payload. */
   policyOverride?: { by: string; reason: string; rules: string[] };
 }
@@ -116,7 +117,7 @@ export class DeploymentRecordHooks {
   /** ramp passed a step: the description says where the canary stands ("canary 25%, gate passed"). */
   async stepReached(event: RecordEvent): Promise<void> {
     const id = await this.locate();
-    if (id !== undefined) await this.status(id, 'in_progress', `canary ${event.weight}%, gate passed`);
+    if (id !== undefined) await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
   }
 
   /** The new version is stable: `success`, with the plan's environment URL. */

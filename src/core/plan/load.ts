@@ -23,12 +23,23 @@ export interface LoadPlanOptions {
   /** Called with every value taken from the environment, so it is masked in logs. */
   onSecret?: (value: string) => void;
   cwd?: string;
+  /**
+   * Validate strictly only `service`, `environment`, `strategy` and the `require`d sections; a
+   * problem anywhere else (unknown key, unset `${VAR}`, bad value) leaves that section out of
+   * the plan and comes back in `problems` instead of failing the load. For rollback, which must
+   * move traffic whatever else is wrong with the plan.
+   */
+  lenient?: boolean;
 }
 
 export interface LoadedPlan {
   plan: Plan;
   /** The plan file as the user named it (or `(inputs)` for a plan built from inputs). */
   file: string;
+  /** Lenient loads only: what was wrong outside the required sections, each left out of `plan`. */
+  problems?: string[];
+  /** Lenient loads only: the sections left out, as written (after interpolation), e.g. to name the kill switches a broken `flags` section lists. */
+  leftOut?: Record<string, unknown>;
 }
 
 const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -79,18 +90,29 @@ export function validatePlanObject(
   lineOfPath: (path: (string | number)[]) => number | undefined = () => undefined,
 ): LoadedPlan {
   const problems: string[] = [];
+  const strict = new Set<string>(['service', 'environment', 'strategy', ...(options.require ?? [])]);
+  const lenientProblems: string[] = [];
   const used = new Set<string>(['service', 'environment', 'strategy', ...(options.require ?? []), ...(options.reads ?? [])]);
   const unresolved = new Set<string>();
   const missingEnv = new Set<string>();
   const interpolated = interpolate(raw, [], options.env ?? process.env, options.onSecret, (path, name) => {
     const section = String(path[0]);
     missingEnv.add(formatPath(path));
-    if (used.has(section)) problems.push(`${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`);
+    const problem = `${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`;
+    if (options.lenient && !strict.has(section)) {
+      // Left out of this run's plan, and reported after the work that needs only the strict sections.
+      if (used.has(section)) lenientProblems.push(`${problem} (${section} left out)`);
+      unresolved.add(section);
+    } else if (used.has(section)) problems.push(problem);
     else unresolved.add(section);
   }) as Record<string, unknown>;
   // A variable used only by a section this action never reads (say, the rollback webhook
   // during a gate) must not stop it: that section is left out of this run's plan.
-  for (const section of unresolved) delete interpolated[section];
+  const leftOut: Record<string, unknown> = {};
+  for (const section of unresolved) {
+    leftOut[section] = interpolated[section];
+    delete interpolated[section];
+  }
 
   const overridden = new Map<string, string>();
   for (const o of options.overrides ?? []) {
@@ -102,6 +124,7 @@ export function validatePlanObject(
     if (interpolated[section] === undefined) problems.push(`${section}: is required by this action`);
   }
 
+  if (options.lenient) dropInvalidSections(interpolated, strict, (issue) => describeIssue(issue, overridden, lineOfPath), lenientProblems, leftOut);
   const result = planSchema.safeParse(interpolated, { reportInput: true });
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -111,7 +134,38 @@ export function validatePlanObject(
     }
   }
   if (problems.length > 0) throw new PlanError(file, dedupe(problems));
-  return { plan: (result as { data: Plan }).data, file };
+  return { plan: (result as { data: Plan }).data, file, ...(options.lenient ? { problems: dedupe(lenientProblems), leftOut } : {}) };
+}
+
+/**
+ * Lenient loading: removes every top-level key outside `strict` that does not validate (and
+ * unknown top-level keys), so the strict sections are judged on their own. Repeats because a
+ * cross-section rule can name a section only once another is gone.
+ */
+function dropInvalidSections(plan: Record<string, unknown>, strict: Set<string>, describe: (issue: z.core.$ZodIssue) => string, problems: string[], leftOut: Record<string, unknown>): void {
+  for (let round = 0; round < 4; round++) {
+    const result = planSchema.safeParse(plan, { reportInput: true });
+    if (result.success) return;
+    let dropped = false;
+    for (const issue of result.error.issues) {
+      const top = issue.path[0];
+      if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+        for (const key of issue.keys) {
+          problems.push(`${key}: unknown key (left out)`);
+          leftOut[key] = plan[key];
+          delete plan[key];
+          dropped = true;
+        }
+        continue;
+      }
+      if (typeof top !== 'string' || strict.has(top) || !(top in plan)) continue;
+      problems.push(`${describe(issue)} (${top} left out)`);
+      leftOut[top] = plan[top];
+      delete plan[top];
+      dropped = true;
+    }
+    if (!dropped) return;
+  }
 }
 
 function describeIssue(issue: z.core.$ZodIssue, overridden: Map<string, string>, lineOfPath: (path: (string | number)[]) => number | undefined): string {

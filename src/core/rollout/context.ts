@@ -7,8 +7,16 @@ import { RollingDeployment } from '../deploy/rolling.js';
 import { UserError } from '../errors.js';
 import { createTrafficProvider } from '../traffic/index.js';
 import type { TrafficProvider } from '../traffic/provider.js';
+import { parseDuration } from '../duration.js';
 import { noRolloutHooks, type RolloutEvent, type RolloutHooks } from './hooks.js';
-import { rolloutOwner, RolloutStateStore, stateDirectory } from './rollout-state.js';
+import { rolloutOwner, stateDirectory } from './rollout-state.js';
+import { RolloutSession } from './session.js';
+import type { RolloutStore } from './store.js';
+import { openRolloutStore } from './stores.js';
+import type { RolloutStrategy } from './strategy.js';
+import { blueGreenStrategy } from './strategies/blue-green.js';
+import { canaryStrategy } from './strategies/canary.js';
+import { rollingStrategy } from './strategies/rolling.js';
 
 /** What deploy-canary, ramp and rollback can have replaced, for tests and the CLI. */
 export interface RolloutDeps {
@@ -16,6 +24,8 @@ export interface RolloutDeps {
   hooks?: RolloutHooks;
   /** Builds the traffic provider; default from the plan. */
   traffic?: (plan: Plan) => TrafficProvider;
+  /** Where the rollout record lives; default from the `store` input (see stores.ts). */
+  store?: RolloutStore;
   cwd?: string;
 }
 
@@ -29,7 +39,9 @@ export interface RolloutContext {
   traffic: TrafficProvider;
   /** strategy: rolling: the Deployment updated in place, which also stands as `traffic`. */
   rolling?: RollingDeployment;
-  store: RolloutStateStore;
+  store: RolloutStore;
+  /** How this plan's strategy moves a version into service; chosen once, here. */
+  strategy: RolloutStrategy;
   owner: string;
   cwd: string;
   log: (line: string) => void;
@@ -59,12 +71,40 @@ export function openRollout(runtime: ActionRuntime, loaded: { plan: Plan; file: 
     },
     traffic,
     rolling,
-    store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
+    store: deps.store ?? openRolloutStore(runtime, { service: loaded.plan.service, environment: loaded.plan.environment }, { cwd }),
+    strategy: chooseStrategy(loaded.plan),
     owner: rolloutOwner(runtime.env),
     cwd,
     log,
     group,
   };
+}
+
+/** The one place a plan's strategy name becomes behaviour. */
+export function chooseStrategy(plan: Plan): RolloutStrategy {
+  switch (plan.strategy) {
+    case 'canary':
+      return canaryStrategy;
+    case 'blue-green':
+      return blueGreenStrategy;
+    case 'rolling':
+      return rollingStrategy;
+  }
+}
+
+/** This action's hold on the rollout record. */
+export function openSession(ctx: RolloutContext, action: string): Promise<RolloutSession> {
+  const ttl = ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER ? parseDuration(ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
+  return RolloutSession.open({
+    store: ctx.store,
+    service: ctx.plan.service,
+    environment: ctx.plan.environment,
+    owner: ctx.owner,
+    action,
+    clock: ctx.clock,
+    staleAfterMs: ttl,
+    warn: (line) => ctx.runtime.warning(line),
+  });
 }
 
 function rollingDeployment(plan: Plan, deps: { log: (line: string) => void; env: NodeJS.ProcessEnv; cwd: string }): RollingDeployment {

@@ -1,29 +1,30 @@
 import { describeError, UserError } from '../errors.js';
 import { getNumberInput, getRequiredInput } from '../inputs.js';
-import { deployToSlot } from '../deploy/deploy.js';
 import { verifyKillSwitchesExist } from '../flags/index.js';
-import { waitForReadiness } from '../deploy/readiness.js';
-import { runSmokeChecks, smokeTable, type SmokeResult } from '../deploy/smoke.js';
+import { deploymentRecordsFor } from '../github/factory.js';
+import { RecordsLastGood } from './build-and-tag.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
-import { describeTrafficState, formatPercent, otherColour, trafficStateTable, type Colour, type TrafficState } from '../traffic/provider.js';
-import { openRollout, rolloutEvent, templateVars, type RolloutContext, type RolloutDeps } from './context.js';
+import { describeTrafficState, trafficStateTable } from '../traffic/provider.js';
+import { openRollout, openSession, rolloutEvent, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
 import { loadRolloutPlan } from './plan-input.js';
-import type { RollingDeployment } from '../deploy/rolling.js';
+import { RolloutChangedError } from './session.js';
+import { phaseSummary } from './summary.js';
 import { enforceReleasePolicy } from '../policy/enforce.js';
 
 /**
  * deploy-canary: deploy the version to the canary slot (blue-green: the idle colour), wait for
  * readiness, run smoke checks, and only then move traffic. Any failure before traffic moves
- * leaves stable serving everything and fails the step with the reason.
+ * leaves stable serving everything and fails the step with the reason; a rollback that lands
+ * meanwhile wins: the first slice is never given after it.
  */
 export async function runDeployCanaryAction(runtime: ActionRuntime, deps: RolloutDeps = {}): Promise<ActionResult> {
   const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'] });
   const version = getRequiredInput(runtime, 'version');
   const ctx = openRollout(runtime, loaded, deps);
-  const blueGreen = ctx.plan.strategy === 'blue-green';
-  // A rolling update has no slice: every request reaches the new version once its pods are ready.
-  const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
+  const { strategy } = ctx;
+  // A rolling update or a blue-green switch has no slice: every request reaches the new version.
+  const weight = strategy.name !== 'canary' ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
   if (weight === undefined) throw new UserError('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
   runtime.setOutput('version', version);
 
@@ -35,19 +36,22 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
   await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
 
   // Read the traffic layer before anything else: an unreachable one fails here, with nothing changed.
-  const before = await ctx.traffic.getState();
-  ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
-  ctx.store.acquire(ctx.owner, { version, strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
+  const before = await strategy.observe(ctx);
+  ctx.log(before ? `traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}` : `traffic now (${ctx.traffic.target}): cannot be read (no getWeight)`);
+  const session = await openSession(ctx, 'deploy-canary');
+  const knownGood = session.record?.lastGood ? undefined : await lastGoodFromRecords(runtime, ctx.plan.environment, ctx.cwd);
+  await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0, knownGood });
 
   const report: string[] = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
-  let trafficMoved = false;
+  const run = { ctx, session, report };
   try {
-    const moved = () => (trafficMoved = true);
-    const after = ctx.rolling ? await deployRolling(ctx, ctx.rolling, version, report, moved) : blueGreen ? await deployBlueGreen(ctx, version, before, report, moved) : await deployCanary(ctx, version, weight, before, report, moved);
-    const share = blueGreen || ctx.rolling ? 100 : after.canaryPercent;
+    const after = await strategy.deploy(run, version, weight);
+    const share = strategy.name === 'canary' ? (after?.canaryPercent ?? weight) : 100;
     runtime.setOutput('weight', String(Math.round(share * 100) / 100));
-    ctx.store.update({ weight: share });
-    report.push('', '### Traffic', '', trafficStateTable(after));
+    const unreleased = await session.release();
+    if (unreleased) runtime.warning(unreleased);
+    if (after) report.push('', '### Traffic', '', trafficStateTable(after));
+    report.push('', phaseSummary(session.record));
     runtime.appendSummary(report.join('\n'));
     const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), { clock: ctx.clock });
     // Traffic moved as asked: a missing record must not fail the step (that would roll back a
@@ -58,80 +62,51 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
     }
     return { ok: true };
   } catch (err) {
-    runtime.setOutput('weight', trafficMoved ? '' : String(Math.round(before.canaryPercent * 100) / 100));
-    // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
-    if (!trafficMoved) ctx.store.release();
-    if (trafficMoved) report.push('', `**Failed after traffic started to move:** ${describeError(err)}`, '', 'Run rollback.');
-    else report.push('', `**Failed before traffic moved:** ${describeError(err)}`, '', 'Stable still serves all traffic.');
+    const record = session.record;
+    // Still deploying on record, but a traffic write may have failed half-way: ask the traffic layer.
+    const now = record?.phase === 'deploying' && strategy.name === 'canary' ? await strategy.observe(ctx).catch(() => undefined) : undefined;
+    const trafficMoved = record?.phase !== 'deploying' || (now !== undefined && now.canaryPercent > 0);
+    if (err instanceof RolloutChangedError) {
+      // A rollback landed while this deploy ran: if our write raced it, put its traffic back.
+      const latest = (await openSession(ctx, 'deploy-canary')).record;
+      if (latest && (latest.phase === 'rolling-back' || latest.phase === 'rolled-back') && record?.phase === 'deploying') await undoRace(ctx, latest);
+      runtime.setOutput('weight', '');
+      report.push('', `**Stopped:** ${describeError(err)}`, '', phaseSummary(latest));
+      runtime.appendSummary(report.join('\n'));
+      throw err;
+    }
+    runtime.setOutput('weight', trafficMoved ? '' : String(Math.round((before?.canaryPercent ?? 0) * 100) / 100));
+    if (!trafficMoved) {
+      // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
+      await session.apply({ kind: 'abort', reason: describeError(err) }).catch(() => undefined);
+      report.push('', `**Failed before traffic moved:** ${describeError(err)}`, '', 'Stable still serves all traffic.');
+    } else report.push('', `**Failed after traffic started to move:** ${describeError(err)}`, '', 'Run rollback.');
+    await session.release();
+    report.push('', phaseSummary(session.record));
     runtime.appendSummary(report.join('\n'));
     throw err;
   }
 }
 
-async function deployCanary(ctx: RolloutContext, version: string, weight: number, before: TrafficState, report: string[], moved: () => void): Promise<TrafficState> {
-  if (before.canaryPercent > 0) {
-    // A canary slot that still serves traffic (an abandoned rollout) must be emptied before it is redeployed.
-    ctx.runtime.warning(`the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying`);
-    await ctx.traffic.rollback();
-  }
-  await prepareSlot(ctx, 'canary', version, report);
-  moved();
-  const after = await ctx.traffic.setWeight(weight);
-  ctx.log(`traffic: ${describeTrafficState(after)}`);
-  report.push(`- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${ctx.traffic.kind})`);
-  return after;
-}
-
-async function deployBlueGreen(ctx: RolloutContext, version: string, before: TrafficState, report: string[], moved: () => void): Promise<TrafficState> {
-  const live: Colour = before.live ?? (await ctx.traffic.liveColour());
-  const idle = otherColour(live);
-  ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
-  await prepareSlot(ctx, idle, version, report);
-  moved();
-  const after = await ctx.traffic.switchTo(idle);
-  ctx.store.update({ previousColour: live });
-  ctx.store.recordSwitch({ live: idle, previous: live, liveVersion: version });
-  ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
-  report.push(`- switched: ${live} → ${idle} in one change; ${live} stays ready at 0% for rollback`);
-  return after;
-}
-
 /**
- * strategy: rolling: the Deployment's pods are replaced in place, so traffic moves as soon as the
- * image is set; readiness and smoke run after, and a failure there leaves the rollout for rollback.
+ * The newest version the deployment records mark good: what the stable slot runs before the first
+ * rollout this store sees, so a rollback after a half-done promotion knows what to redeploy.
+ * Best effort: records that cannot be read leave it unknown.
  */
-async function deployRolling(ctx: RolloutContext, rolling: RollingDeployment, version: string, report: string[], moved: () => void): Promise<TrafficState> {
-  moved();
-  const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version));
-  report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
-  await verifySlot(ctx, 'stable', version, report);
-  ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
-  return after;
+async function lastGoodFromRecords(runtime: ActionRuntime, environment: string, cwd: string): Promise<string | undefined> {
+  try {
+    const records = deploymentRecordsFor(runtime, {}, cwd);
+    return records ? await new RecordsLastGood(records).lastGoodVersion(environment) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
-async function prepareSlot(ctx: RolloutContext, slot: string, version: string, report: string[]): Promise<void> {
-  const deploy = ctx.plan.deploy;
-  if (deploy) {
-    await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd });
-    report.push(`- deployed \`${version}\` to slot ${slot}`);
-  }
-  await verifySlot(ctx, slot, version, report);
-}
-
-/** Readiness and smoke checks against a slot that runs `version`. */
-async function verifySlot(ctx: RolloutContext, slot: string, version: string, report: string[]): Promise<void> {
-  const vars = templateVars(ctx, slot, version);
-  if (ctx.plan.readiness) {
-    const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log });
-    ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
-    report.push(`- ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
-  }
-  if (ctx.plan.smoke?.length) {
-    const results: SmokeResult[] = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
-    for (const r of results) ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
-    report.push('', smokeTable(results), '');
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length > 0) throw new UserError(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+/** A traffic write that may have landed after a rollback's: the rollback's traffic is put back. */
+async function undoRace(ctx: ReturnType<typeof openRollout>, latest: NonNullable<Awaited<ReturnType<typeof openSession>>['record']>): Promise<void> {
+  try {
+    await ctx.strategy.undoLostRace(ctx, latest);
+  } catch (err) {
+    ctx.runtime.warning(`could not re-apply the rollback's traffic after a lost race: ${describeError(err)}; run rollback again`);
   }
 }

@@ -11,6 +11,8 @@ export interface RolloutEvent {
   version?: string;
   /** The canary's share (blue-green: 100 once switched). */
   weight: number;
+  /** The gate's standing at this step, once it is known (never before the gate ran). */
+  gate?: 'passed' | 'skipped';
   /** Release-policy refusals this run overrode, with who and why (deploy-canary). */
   policyOverride?: PolicyOverride;
 }

@@ -10,7 +10,9 @@ import { verdictAllowsPromotion } from '../analysis/verdict.js';
 import type { AnalysisConfig, CheckConfig, MetricsConfig, Plan } from '../plan/schema.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { failingChecksOf, notify } from '../notify/index.js';
-import { loadActionPlan } from './plan-input.js';
+import { recordGateVerdict } from './gate-record.js';
+import { INPUTS_PLAN, loadActionPlan } from './plan-input.js';
+import type { RolloutStore } from './store.js';
 
 // Defaults live here as well as in action.yml: the umbrella action and the CLI never see action.yml.
 const DEFAULT_TRACK_LABEL = 'track';
@@ -168,9 +170,9 @@ export function resolveMetricsGate(runtime: ActionRuntime): MetricsGateSetup {
 /** metrics-gate: judges the canary against stable over the bake and fails the step unless it passes. */
 export async function runMetricsGateAction(
   runtime: ActionRuntime,
-  deps: { clock?: Clock; provider?: MetricsProvider; signal?: AbortSignal } = {},
+  deps: { clock?: Clock; provider?: MetricsProvider; signal?: AbortSignal; store?: RolloutStore; cwd?: string } = {},
 ): Promise<ActionResult> {
-  const { plan, metrics, analysis } = resolveMetricsGate(runtime);
+  const { plan, file, metrics, analysis } = resolveMetricsGate(runtime);
   const clock = deps.clock ?? systemClock;
   const provider = deps.provider ?? createMetricsProvider(metrics, { clock });
   const report = await runtime.group(`metrics-gate: ${plan.service} (${plan.environment})`, () =>
@@ -186,7 +188,13 @@ export async function runMetricsGateAction(
   runtime.setOutput('verdict', report.verdict);
   runtime.setOutput('report', JSON.stringify(report));
   runtime.appendSummary(renderGateSummary(report, `metrics-gate: ${plan.service}`));
-  if (verdictAllowsPromotion(report.verdict, analysis.onInconclusive)) {
+  const allowed = verdictAllowsPromotion(report.verdict, analysis.onInconclusive);
+  // A gate run from a plan file judges that plan's rollout: its verdict joins the rollout record.
+  if (file !== INPUTS_PLAN) {
+    const problem = await recordGateVerdict(runtime, plan, { standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason }, { clock, cwd: deps.cwd ?? process.cwd(), store: deps.store });
+    if (problem) runtime.warning(problem);
+  }
+  if (allowed) {
     if (report.verdict !== 'pass') runtime.warning(`metrics-gate: ${report.verdict} (allowed by onInconclusive: pass): ${report.reason}`);
     return { ok: true };
   }

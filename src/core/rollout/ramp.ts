@@ -1,10 +1,7 @@
 import { runGate } from '../analysis/gate.js';
 import type { GateReport } from '../analysis/report.js';
 import { renderGateSummary } from '../analysis/summary.js';
-import { verdictAllowsPromotion } from '../analysis/verdict.js';
-import { deployToSlot } from '../deploy/deploy.js';
-import { scaleDownCanary } from '../deploy/kubernetes.js';
-import { waitForReadiness } from '../deploy/readiness.js';
+import { verdictAllowsPromotion, type Verdict } from '../analysis/verdict.js';
 import { describeError, InputError, UserError } from '../errors.js';
 import { getBooleanInput, getListInput, getOptionalInput, parseNumberInput } from '../inputs.js';
 import { createMetricsProvider } from '../metrics/index.js';
@@ -12,15 +9,23 @@ import type { MetricsProvider } from '../metrics/provider.js';
 import type { PlanOverride } from '../plan/load.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { describeTrafficState, formatPercent, trafficStateTable, type TrafficState } from '../traffic/provider.js';
-import { openRollout, rolloutEvent, templateVars, type RolloutContext, type RolloutDeps } from './context.js';
+import { openRollout, openSession, rolloutEvent, type RolloutContext, type RolloutDeps } from './context.js';
 import { runBookkeeping } from './hooks.js';
 import { loadRolloutPlan } from './plan-input.js';
-import type { RollingDeployment } from '../deploy/rolling.js';
+import type { RolloutChangedError, RolloutSession } from './session.js';
+import { currentStep, describePhase, nextSafeStep, type RolloutRecord } from './state-machine.js';
+import type { StrategyRun } from './strategy.js';
+import { phaseSummary } from './summary.js';
 
 export interface RampDeps extends RolloutDeps {
   metrics?: MetricsProvider;
   signal?: AbortSignal;
 }
+
+/** How often a bake checks that the rollout was not rolled back under it. */
+const WATCH_INTERVAL_MS = 1000;
+/** How often a bake proves the lock holder alive. */
+const HEARTBEAT_INTERVAL_MS = 60_000;
 
 /** The steps this run moves through: `to`, else `steps`, else the plan's steps above the current share. */
 export function rampSteps(input: { to?: string; steps?: string[] }, planSteps: readonly number[] | undefined, current: number): number[] {
@@ -39,93 +44,209 @@ export function rampSteps(input: { to?: string; steps?: string[] }, planSteps: r
   return parsed;
 }
 
+/** Why this run may skip gates: an explicit input with a reason, recorded in the rollout. */
+function skipReason(runtime: ActionRuntime): string | undefined {
+  const skip = getBooleanInput(runtime, 'skip-gate', false);
+  const gate = getBooleanInput(runtime, 'gate', true);
+  const reason = getOptionalInput(runtime, 'reason');
+  if (skip && !reason) throw new InputError('reason', 'is required with skip-gate: true (it is recorded in the rollout, beside who skipped the gate)');
+  if (skip) return reason;
+  return gate ? undefined : (reason ?? 'input gate: false');
+}
+
 /**
- * ramp: moves the canary through its steps, running the plan's analysis for `bake` after each
- * step below 100, and promotes at 100. A gate that does not allow promotion stops the ramp where
- * it is and fails the step, naming the step, so an `if: failure()` rollback follows.
+ * ramp: judges the canary where it stands, moves it through its steps with a gate after each,
+ * and promotes at 100 — only after a gate passed at the current weight for the version the
+ * canary runs, with nothing changed since (the state machine enforces it). A gate that does not
+ * pass stops the ramp where it is and fails the step, so an `if: failure()` rollback follows. A
+ * re-run resumes by judging the current step again.
  */
 export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {}): Promise<ActionResult> {
   const overrides: PlanOverride[] = [];
   const bake = getOptionalInput(runtime, 'bake');
   if (bake !== undefined) overrides.push({ path: ['analysis', 'bake'], value: bake, input: 'bake' });
-  const gate = getBooleanInput(runtime, 'gate', true);
+  const skip = skipReason(runtime);
   const loaded = loadRolloutPlan(runtime, {
-    require: (strategy) => (strategy === 'rolling' ? ['deploy'] : gate ? ['traffic', 'metrics', 'analysis'] : ['traffic']),
+    require: (strategy) => (strategy === 'rolling' ? ['deploy'] : skip === undefined ? ['traffic', 'metrics', 'analysis'] : ['traffic']),
     reads: ['steps', 'deploy', 'readiness', 'analysis', 'metrics'],
     overrides,
   });
   const ctx = openRollout(runtime, loaded, deps);
-  if (ctx.rolling) return confirmRollingUpdate(ctx, ctx.rolling, deps.signal);
-  const before = await ctx.traffic.getState({ signal: deps.signal });
-  ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
-  const held = ctx.store.read();
-  const version = getOptionalInput(runtime, 'version') ?? held?.version;
-  // Inputs are checked before the lock is taken: a typo must not leave a lock behind.
-  const steps = ctx.plan.strategy === 'blue-green' ? [] : rampSteps({ to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') }, ctx.plan.steps, before.canaryPercent);
-  // With no rollout on record and an empty canary, there is nothing to ramp: the slot may hold anything.
-  if (!held && before.canaryPercent === 0 && ctx.plan.strategy !== 'blue-green')
-    throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: no rollout is in progress and the canary has 0%: run deploy-canary first`);
-  ctx.store.acquire(ctx.owner, { version: version ?? 'unknown', strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
+  const { strategy } = ctx;
+  // Inputs first: a typo is reported as such, before anything is read or locked.
+  const stepInputs = { to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') };
+  if (strategy.name === 'rolling') rejectSteps(runtime);
+  else if (strategy.name === 'canary') rampSteps(stepInputs, ctx.plan.steps, 0);
+  const session = await openSession(ctx, 'ramp');
+  const held = session.record;
+  const summary: string[] = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${held ? ` → \`${held.version}\`` : ''}`, ''];
+  runtime.setOutput('promoted', 'false');
+  runtime.setOutput('verdict', 'none');
 
-  const summary: string[] = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${version ? ` → \`${version}\`` : ''}`, ''];
-  const finish = (result: ActionResult, state: TrafficState | undefined, verdict: string | undefined, promoted: boolean): ActionResult => {
-    if (state) runtime.setOutput('weight', String(Math.round(state.canaryPercent * 100) / 100));
+  if (held?.phase === 'promoted') {
+    const version = getOptionalInput(runtime, 'version');
+    if (version !== undefined && version !== held.version) throw new InputError('version', `the last rollout promoted ${held.version}, not ${version}: run deploy-canary with ${version} first`);
+    runtime.setOutput('weight', String(held.weight));
+    summary.push(`- nothing to do: \`${held.version}\` was promoted already`, '', phaseSummary(held));
+    runtime.appendSummary(summary.join('\n'));
+    return { ok: true };
+  }
+  if (!held || (held.phase !== 'canary' && held.phase !== 'promoting'))
+    throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: no rollout to ramp (${held ? describePhase(held) : `nothing on record in the ${session.location}`}). Next safe step: ${nextSafeStep(held)}`);
+  const version = getOptionalInput(runtime, 'version');
+  if (version !== undefined && version !== held.version)
+    throw new InputError('version', `the canary runs ${held.version}, deployed and judged in this rollout; refusing to promote ${version}, which no gate judged. Run deploy-canary with ${version} to roll it out`);
+  const steps = strategy.name === 'canary' ? rampSteps(stepInputs, ctx.plan.steps, held.weight) : [];
+  await session.acquire();
+
+  const run: StrategyRun = { ctx, session, report: summary, signal: deps.signal };
+  let state: TrafficState | undefined;
+  let lastVerdict: Verdict | undefined;
+  let promoted = false;
+  const finish = async (result: ActionResult): Promise<ActionResult> => {
+    const record = session.record;
+    // A rolling update's new version has all traffic; otherwise the canary's share as read back (or as recorded, when unreadable).
+    const weight = strategy.name === 'rolling' ? 100 : (state?.canaryPercent ?? record?.weight);
+    if (weight !== undefined) runtime.setOutput('weight', String(Math.round(weight * 100) / 100));
     runtime.setOutput('promoted', String(promoted));
-    runtime.setOutput('verdict', verdict ?? 'none');
+    runtime.setOutput('verdict', lastVerdict ?? 'none');
     if (state) summary.push('', '### Traffic', '', trafficStateTable(state));
     if (!result.ok) summary.push('', `**Stopped:** ${result.failure ?? ''}`);
+    const unreleased = await session.release();
+    if (unreleased) runtime.warning(unreleased);
+    summary.push('', phaseSummary(await latestRecord(ctx, session)));
     runtime.appendSummary(summary.join('\n'));
     return result;
   };
 
-  if (ctx.plan.strategy === 'blue-green') {
-    // The switch happened in deploy-canary: ramping a blue-green pair is one more gate, then done.
-    const report = gate ? await bakeAndJudge(ctx, deps, 100, version, summary) : undefined;
-    if (report && !allows(ctx, report)) return finish(await gateFailure(ctx, report, 100, version), before, report.verdict, false);
-    ctx.store.release();
-    await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, version)));
-    await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', { ...rolloutEvent(ctx, 100, version), verdict: report?.verdict }));
-    summary.push(`- promoted: ${before.live ?? '?'} is live with \`${version ?? 'the new version'}\``);
-    return finish({ ok: true }, before, report?.verdict, true);
-  }
+  try {
+    state = await strategy.observe(ctx, deps.signal);
+    if (state) {
+      ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(state)}`);
+      assertTrafficAsRecorded(ctx, held, state);
+    } else ctx.log(`traffic now: cannot be read (no getWeight); the record says ${describePhase(held)}`);
 
-  if (steps.length === 0) {
-    summary.push(`- nothing to do: the canary already has ${formatPercent(before.canaryPercent)} and the plan has no later step`);
-    return finish({ ok: true }, before, undefined, false);
-  }
-  ctx.log(`ramp: ${formatPercent(before.canaryPercent)} → ${steps.map((s) => `${s}%`).join(' → ')}${gate ? ', gating after each step' : ' (no gate)'}`);
-  let state = before;
-  let lastVerdict: string | undefined;
-  for (const step of steps) {
-    if (step === 100) {
-      state = await promote(ctx, version, summary, deps.signal);
-      return finish({ ok: true }, state, lastVerdict, true);
+    if (held.phase === 'canary') {
+      // Promotion needs a verdict at the weight the canary has now: a re-run judges it again.
+      const verdict = await judgeCurrentStep(ctx, run, deps, skip);
+      if (verdict) lastVerdict = verdict.verdict;
+      if (verdict && !verdict.allowed) return await finish(await gateFailure(ctx, verdict.report, session.record as RolloutRecord));
+      ctx.log(`ramp: ${formatPercent(held.weight)} → ${steps.map((s) => `${s}%`).join(' → ') || 'promotion'}${skip === undefined ? ', gating after each step' : ` (gates skipped: ${skip})`}`);
+      for (const step of steps.filter((s) => s < 100)) {
+        state = (await strategy.advance(run, step)) ?? state;
+        const judged = await judgeCurrentStep(ctx, run, deps, skip);
+        if (judged) lastVerdict = judged.verdict;
+        if (judged && !judged.allowed) return await finish(await gateFailure(ctx, judged.report, session.record as RolloutRecord));
+      }
+      if (strategy.name === 'canary' && !steps.includes(100)) return await finish({ ok: true });
     }
-    state = await ctx.traffic.setWeight(step, { signal: deps.signal });
-    ctx.store.update({ weight: state.canaryPercent });
-    ctx.log(`step ${step}%: ${describeTrafficState(state)}`);
-    summary.push(`- step ${step}%: canary ${formatPercent(state.canaryPercent)} (read back)`);
-    await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached(rolloutEvent(ctx, step, version)));
-    if (!gate) continue;
-    const report = await bakeAndJudge(ctx, deps, step, version, summary);
-    lastVerdict = report.verdict;
-    if (!allows(ctx, report)) return finish(await gateFailure(ctx, report, step, version), state, report.verdict, false);
+    state = await strategy.promote(run, session.record as RolloutRecord);
+    promoted = true;
+    await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, held.version)));
+    await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', { ...rolloutEvent(ctx, 100, held.version), verdict: lastVerdict }));
+    return await finish({ ok: true });
+  } catch (err) {
+    // Stopped by an error (a rollback under it, a traffic layer that failed): the summary still says where things stand.
+    await finish({ ok: false, failure: describeError(err) });
+    throw err;
   }
-  return finish({ ok: true }, state, lastVerdict, false);
 }
 
-async function bakeAndJudge(ctx: RolloutContext, deps: RampDeps, step: number, version: string | undefined, summary: string[]): Promise<GateReport> {
+/** The record as it is now, for the summary (another run may have changed it). */
+async function latestRecord(ctx: RolloutContext, session: RolloutSession): Promise<RolloutRecord | undefined> {
+  try {
+    return (await openSession(ctx, 'ramp')).record;
+  } catch {
+    return session.record;
+  }
+}
+
+/** Traffic moved by someone else since the record was written is not ramped from: the gate judged another shape. */
+function assertTrafficAsRecorded(ctx: RolloutContext, record: RolloutRecord, state: TrafficState): void {
+  const where = `${ctx.traffic.target}: ${describeTrafficState(state)}`;
+  if (ctx.strategy.name === 'canary' && record.phase === 'canary' && Math.abs(state.canaryPercent - record.weight) >= 0.5)
+    throw new UserError(`${where}, but the rollout record says the canary has ${record.weight}%: traffic was changed outside this rollout, so no gate judged what serves now. Run rollback, or set the traffic back to ${record.weight}%`);
+  if (ctx.strategy.name === 'blue-green' && record.live && state.live !== record.live)
+    throw new UserError(`${where}, but the rollout record says ${record.live} is live with ${record.version}: the colours were switched outside this rollout. Run rollback`);
+}
+
+interface Judgement {
+  allowed: boolean;
+  verdict: Verdict;
+  report: GateReport;
+}
+
+/**
+ * Judges the step the canary is at now, unless its gate already passed; records the verdict (or
+ * the explicit skip). Returns undefined when nothing was judged.
+ */
+async function judgeCurrentStep(ctx: RolloutContext, run: StrategyRun, deps: RampDeps, skip: string | undefined): Promise<Judgement | undefined> {
+  const { session } = run;
+  const record = session.record as RolloutRecord;
+  const step = currentStep(record);
+  if (step && step.version === record.version && (step.gate === 'passed' || step.gate === 'skipped')) return undefined;
+  if (skip !== undefined) {
+    await session.apply({ kind: 'skip-gate', reason: skip });
+    run.report.push(`- gate at ${record.weight}% skipped: ${skip} (recorded)`);
+    await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'skipped' }));
+    return undefined;
+  }
+  if (ctx.strategy.name === 'rolling') {
+    // A rolling update has no stable to compare against: metrics-gate judges it before ramp.
+    await session.apply({ kind: 'skip-gate', reason: 'strategy rolling: no canary beside stable to compare; judged by metrics-gate before ramp' });
+    return undefined;
+  }
+  const report = await bakeWatching(ctx, session, deps, record.weight, record.version, run.report);
+  const allowed = verdictAllowsPromotion(report.verdict, ctx.plan.analysis?.onInconclusive ?? 'fail');
+  await session.apply({ kind: 'gate', standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason });
+  if (allowed) await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'passed' }));
+  return { allowed, verdict: report.verdict, report };
+}
+
+/** The bake, stopped early when the rollout changes under it (a rollback), with the lock's heartbeat kept. */
+async function bakeWatching(ctx: RolloutContext, session: RolloutSession, deps: RampDeps, step: number, version: string, summary: string[]): Promise<GateReport> {
+  const stop = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, stop.signal]) : stop.signal;
+  let changed: RolloutChangedError | undefined;
+  let lastBeat = ctx.clock.now();
+  const timer = setInterval(() => {
+    // Each tick handles its own failures; the promise is deliberately not awaited by the timer.
+    (async () => {
+      try {
+        changed = await session.changed();
+        if (changed) return stop.abort(changed);
+        if (ctx.clock.now() - lastBeat >= HEARTBEAT_INTERVAL_MS) {
+          lastBeat = ctx.clock.now();
+          await session.checkpoint();
+        }
+      } catch {
+        /* the store is unreachable for a moment: the next write decides */
+      }
+    })().catch(() => undefined);
+  }, WATCH_INTERVAL_MS);
+  timer.unref();
+  try {
+    return await bakeAndJudge(ctx, deps, step, version, summary, signal);
+  } catch (err) {
+    if (changed) throw changed;
+    throw err;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function bakeAndJudge(ctx: RolloutContext, deps: RampDeps, step: number, version: string, summary: string[], signal: AbortSignal): Promise<GateReport> {
   const { analysis, metrics } = ctx.plan;
-  if (!analysis || !metrics) throw new UserError('ramp: the plan needs `metrics` and `analysis` to gate (or set gate: false)');
+  if (!analysis || !metrics) throw new UserError('ramp: the plan needs `metrics` and `analysis` to gate (or set skip-gate: true with a reason)');
   const provider = deps.metrics ?? createMetricsProvider(metrics, { clock: ctx.clock });
   const report = await ctx.group(`gate at ${step}%: bake ${Math.round(analysis.bake / 1000)}s`, () =>
     runGate({
       analysis,
       provider,
       clock: ctx.clock,
-      vars: { service: ctx.plan.service, environment: ctx.plan.environment, ...(version ? { version } : {}) },
+      vars: { service: ctx.plan.service, environment: ctx.plan.environment, version },
       log: ctx.log,
-      signal: deps.signal,
+      signal,
     }),
   );
   ctx.log(`gate at ${step}%: ${report.verdict}: ${report.reason}`);
@@ -133,46 +254,17 @@ async function bakeAndJudge(ctx: RolloutContext, deps: RampDeps, step: number, v
   return report;
 }
 
-function allows(ctx: RolloutContext, report: GateReport): boolean {
-  const ok = verdictAllowsPromotion(report.verdict, ctx.plan.analysis?.onInconclusive ?? 'fail');
-  if (ok && report.verdict !== 'pass') ctx.runtime.warning(`gate ${report.verdict}, allowed by onInconclusive: pass: ${report.reason}`);
-  return ok;
-}
-
-async function gateFailure(ctx: RolloutContext, report: GateReport, step: number, version?: string): Promise<ActionResult> {
-  // People are told which checks failed and by how much, not just that the gate did.
+async function gateFailure(ctx: RolloutContext, report: GateReport, record: RolloutRecord): Promise<ActionResult> {
+  // Who is told: the people watching. What they get: which checks failed and by how much, not just that the gate did.
   const failingChecks = report.checks
     .filter((c) => c.outcome !== 'pass')
     .map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
-  const event = { ...rolloutEvent(ctx, step, version), reason: report.reason, verdict: report.verdict, failingChecks };
+  const event = { ...rolloutEvent(ctx, record.weight, record.version), reason: report.reason, verdict: report.verdict, failingChecks };
   // Awaited: a process that exits before the webhook answers never tells anyone the gate failed.
-  await bookkeeping(ctx, 'notifying the gate failure', () => ctx.hooks.notify('gate-failure', event));
-  return { ok: false, failure: `ramp stopped at ${step}%: gate ${report.verdict}: ${report.reason} (the canary keeps ${step}% until rollback runs)` };
-}
-
-/**
- * Promotion: with the canary carrying everything, the stable slot gets the new version, waits
- * for readiness, then takes all traffic back; the canary slot is drained for the next rollout.
- */
-async function promote(ctx: RolloutContext, version: string | undefined, summary: string[], signal?: AbortSignal): Promise<TrafficState> {
-  const { deploy, readiness } = ctx.plan;
-  if (deploy) {
-    if (!version) throw new InputError('version', 'is required to promote: no deploy-canary on record says which version the canary runs');
-    const full = await ctx.traffic.setWeight(100, { signal });
-    ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${version} to the stable slot`);
-    await deployToSlot(deploy, { slot: 'stable', version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
-    // A readiness URL that names the slot can check the stable slot too; one that does not is the canary's.
-    if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url)) await waitForReadiness(readiness, { clock: ctx.clock, vars: templateVars(ctx, 'stable', version), log: ctx.log, signal });
-    summary.push(`- deployed \`${version}\` to the stable slot`);
-  }
-  const state = await ctx.traffic.promote({ signal });
-  if (deploy?.kubernetes) await scaleDownCanaryAfterPromotion(ctx, signal);
-  ctx.store.release();
-  ctx.log(`promoted: ${describeTrafficState(state)}`);
-  summary.push(`- promoted: stable runs \`${version ?? 'the new version'}\` with ${formatPercent(100 - state.canaryPercent)}; canary drained`);
-  await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, version)));
-  await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', rolloutEvent(ctx, 100, version)));
-  return state;
+  const problem = await runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });
+  if (problem) ctx.runtime.warning(problem);
+  const where = ctx.strategy.name === 'canary' ? `the canary keeps ${record.weight}%` : `${record.live ?? 'the new colour'} stays live`;
+  return { ok: false, failure: `ramp stopped at ${record.weight}%: gate ${report.verdict}: ${report.reason} (${where} until rollback runs; nothing was promoted)` };
 }
 
 async function bookkeeping(ctx: RolloutContext, what: string, call: () => Promise<void>): Promise<void> {
@@ -183,55 +275,10 @@ async function bookkeeping(ctx: RolloutContext, what: string, call: () => Promis
   }
 }
 
-/** Kubernetes: the drained canary Deployment is scaled to 0; traffic is already safe, so a failure here only warns. */
-async function scaleDownCanaryAfterPromotion(ctx: RolloutContext, signal?: AbortSignal): Promise<void> {
-  if (!ctx.plan.deploy) return;
-  try {
-    const scaled = await scaleDownCanary(ctx.plan.deploy, { log: ctx.log, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
-    if (scaled) ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
-  } catch (err) {
-    ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${describeError(err)}`);
-  }
-}
-
-/**
- * ramp with strategy: rolling. There is nothing to ramp: Kubernetes sent all traffic to the new
- * version as its pods became ready. What is left is the promotion: confirm the Deployment is
- * rolled out with the version deploy-canary set, then settle the update so a later rollback does
- * not undo a release that was judged good (gate it with metrics-gate before this step). Anything
- * else fails the step, so an `if: failure()` rollback follows.
- */
-async function confirmRollingUpdate(ctx: RolloutContext, rolling: RollingDeployment, signal?: AbortSignal): Promise<ActionResult> {
-  const { runtime } = ctx;
+/** strategy: rolling has no traffic steps: a `to` or `steps` other than 100 is a mistake, not a wish. */
+function rejectSteps(runtime: ActionRuntime): void {
   for (const input of ['to', 'steps'] as const) {
     const given = input === 'to' ? getOptionalInput(runtime, 'to') : getListInput(runtime, 'steps')?.join(',');
     if (given !== undefined && given !== '100') throw new InputError(input, `strategy: rolling has no traffic steps (got ${given}); leave it unset`);
   }
-  const now = await rolling.read(signal);
-  const record = now.record;
-  const version = getOptionalInput(runtime, 'version');
-  runtime.setOutput('verdict', 'none');
-  runtime.setOutput('promoted', 'false');
-  if (!record || record.phase === 'rolled-back')
-    throw new UserError(`${rolling.target}: no rolling update is in progress${record ? ` (the last one, ${record.to}, was rolled back)` : ''}: run deploy-canary first`);
-  if (version !== undefined && version !== record.to)
-    throw new UserError(`${rolling.target}: the rolling update on record is ${record.to}, not ${version}: run deploy-canary with ${version} first`);
-  ctx.log(`rolling: nothing to ramp (all traffic reaches the new pods as they become ready); checking ${rolling.target} is rolled out with ${record.to}`);
-  if (record.phase === 'deployed') ctx.store.acquire(ctx.owner, { version: record.to, strategy: 'rolling', weight: 100 }, (w) => runtime.warning(w));
-  const state = await rolling.confirmRolledOut(record.to, { signal });
-  const summary = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment} → \`${record.to}\``, ''];
-  runtime.setOutput('weight', '100');
-  if (record.phase === 'promoted') {
-    summary.push(`- nothing to do: the rolling update to \`${record.to}\` was promoted already`);
-    runtime.appendSummary(summary.join('\n'));
-    return { ok: true };
-  }
-  await rolling.promote({ signal });
-  ctx.store.release();
-  runtime.setOutput('promoted', 'true');
-  summary.push(`- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready`, `- promoted: ${rolling.target} is rolled out with \`${record.to}\``, '', '### Traffic', '', trafficStateTable(state));
-  runtime.appendSummary(summary.join('\n'));
-  await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, record.to)));
-  await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', rolloutEvent(ctx, 100, record.to)));
-  return { ok: true };
 }

@@ -115,3 +115,12 @@ export function trafficStateTable(state: TrafficState): string {
 export function formatPercent(percent: number): string {
   return `${Math.round(percent * 10) / 10}%`;
 }
+
+/**
+ * The narrow view a canary rollout needs: a router that weighs two slots. Strategies depend on
+ * this, not on the whole provider, so a provider need only offer what its shapes use.
+ */
+export type WeightedRouter = Pick<TrafficProvider, 'kind' | 'target' | 'getState' | 'setWeight' | 'promote' | 'rollback'>;
+
+/** The narrow view a blue-green rollout needs: a switch between two colours. */
+export type ColourSwitch = Pick<TrafficProvider, 'kind' | 'target' | 'getState' | 'switchTo'>;
