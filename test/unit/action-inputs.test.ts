@@ -35,6 +35,14 @@ const REACHED_ONLY_BY: Record<string, Record<string, (typeof ACTION_NAMES)[numbe
   'src/core/policy/changes.ts': { 'changed-files': ['deploy-canary'] },
 };
 
+/**
+ * An action's own orchestration module: another action may import a helper from it (deploy-canary
+ * takes RecordsLastGood from build-and-tag's), but its input reads are that action's alone.
+ */
+const READS_BELONG_TO: Record<string, (typeof ACTION_NAMES)[number]> = {
+  'src/core/rollout/build-and-tag.ts': 'build-and-tag',
+};
+
 /** The source files an entry reaches through relative imports. */
 function importGraph(entry: string): string[] {
   const seen = new Set<string>();
@@ -65,7 +73,7 @@ function inputReads(files: string[]): Map<string, string[]> {
 function readsOf(action: (typeof ACTION_NAMES)[number]): Map<string, string[]> {
   const reads = inputReads(importGraph(join(ROOT, `src/actions/${action}.ts`)));
   for (const [input, files] of reads) {
-    const kept = files.filter((file) => !REACHED_ONLY_BY[file]?.[input] || REACHED_ONLY_BY[file]![input]!.includes(action));
+    const kept = files.filter((file) => (!REACHED_ONLY_BY[file]?.[input] || REACHED_ONLY_BY[file]![input]!.includes(action)) && (READS_BELONG_TO[file] ?? action) === action);
     if (kept.length) reads.set(input, kept);
     else reads.delete(input);
   }
