@@ -35777,7 +35777,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3971:
+/***/ 2857:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -38566,7 +38566,7 @@ function getMultilineInput(name, options) {
  * @param     options  optional. See InputOptions.
  * @returns   boolean
  */
-function getBooleanInput(name, options) {
+function core_getBooleanInput(name, options) {
     const trueValue = ['true', 'True', 'TRUE'];
     const falseValue = ['false', 'False', 'FALSE'];
     const val = getInput(name, options);
@@ -38993,14 +38993,14 @@ function promDuration(ms) {
 
 
 /** The input's value; an InputError naming it when it is missing. */
-function getRequiredInput(runtime, name) {
+function inputs_getRequiredInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
         throw new core_errors/* InputError */.dz(name, 'is required');
     return value;
 }
 /** The input's value, or undefined when unset or empty. */
-function getOptionalInput(runtime, name) {
+function inputs_getOptionalInput(runtime, name) {
     return runtime.getInput(name);
 }
 /** A boolean input: true/false/yes/no/1/0, case-insensitive. */
@@ -39055,7 +39055,7 @@ function getDurationInput(runtime, name) {
     return ms;
 }
 /** A list input: comma- or newline-separated, blanks dropped. */
-function getListInput(runtime, name) {
+function inputs_getListInput(runtime, name) {
     const value = runtime.getInput(name);
     if (value === undefined)
         return undefined;
@@ -39065,6 +39065,10 @@ function getListInput(runtime, name) {
         .filter(Boolean);
 }
 
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
@@ -39079,7 +39083,7 @@ const MAX_CAPTURE = 1024 * 1024;
  * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
  * in which case its whole process group is killed.
  */
-function runCommand(argv, options = {}) {
+function exec_runCommand(argv, options = {}) {
     const [file, ...args] = argv;
     if (!file)
         return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
@@ -39154,269 +39158,6 @@ function runCommand(argv, options = {}) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/core/template.ts
-
-const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
-/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
-function renderTemplate(template, vars, field = 'template') {
-    return template.replace(PLACEHOLDER, (_m, name) => {
-        const value = vars[name];
-        if (value === undefined) {
-            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
-            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
-        }
-        return String(value);
-    });
-}
-/**
- * Splits a command template into an argument vector the way a shell splits words (quotes,
- * backslashes), then fills placeholders inside each word. Values are never re-split or
- * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
- */
-function commandFromTemplate(template, vars, field = 'command') {
-    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
-}
-/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
-function splitWords(text, field = 'command') {
-    const words = [];
-    let current = '';
-    let inWord = false;
-    let quote;
-    for (let i = 0; i < text.length; i++) {
-        const ch = text[i];
-        if (quote) {
-            if (ch === quote)
-                quote = undefined;
-            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
-                current += text[++i];
-            else
-                current += ch;
-        }
-        else if (ch === "'" || ch === '"') {
-            quote = ch;
-            inWord = true;
-        }
-        else if (ch === '\\' && i + 1 < text.length) {
-            current += text[++i];
-            inWord = true;
-        }
-        else if (/\s/.test(ch)) {
-            if (inWord)
-                words.push(current);
-            current = '';
-            inWord = false;
-        }
-        else {
-            current += ch;
-            inWord = true;
-        }
-    }
-    if (quote)
-        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
-    if (inWord)
-        words.push(current);
-    if (words.length === 0)
-        throw new core_errors/* UserError */.yo(`${field}: empty command`);
-    return words;
-}
-
-;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
-
-
-/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
-function describeResource(resource, name, target) {
-    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
-}
-/**
- * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
- * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
- */
-class kubectl_Kubectl {
-    options;
-    binary;
-    provider;
-    constructor(options = {}) {
-        this.options = options;
-        this.binary = options.binary ?? 'kubectl';
-        this.provider = options.provider ?? 'kubectl';
-    }
-    /** The global flags every call carries: context and namespace. */
-    globalArgs() {
-        const args = [];
-        if (this.options.context)
-            args.push('--context', this.options.context);
-        if (this.options.namespace)
-            args.push('--namespace', this.options.namespace);
-        return args;
-    }
-    /** The argument vector for reading one object as JSON. */
-    getArgs(resource, name) {
-        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
-    }
-    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
-    patchArgs(resource, name, patch, subresource) {
-        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
-    }
-    /** Reads one object; a missing one is a ProviderError that names it. */
-    async get(resource, name, signal) {
-        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
-        try {
-            return JSON.parse(out);
-        }
-        catch {
-            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
-        }
-    }
-    /** Applies one patch; the caller reads the object back to verify it. */
-    async patch(resource, name, patch, options = {}) {
-        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
-    }
-    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
-    async command(args, what, options = {}) {
-        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
-    }
-    /** How messages name a resource of this target. */
-    describe(resource, name) {
-        return describeResource(resource, name, this.options);
-    }
-    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
-        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
-            const detail = err instanceof Error ? err.message : String(err);
-            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
-        });
-        if (result.exitCode !== 0) {
-            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
-            const notFound = /NotFound|not found/i.test(reason);
-            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
-        }
-        return result.stdout;
-    }
-}
-function quoteForLog(arg) {
-    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
-function pointerSegment(segment) {
-    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
-}
-/** Narrows an unknown JSON value to a plain object, or undefined. */
-function kubectl_asRecord(value) {
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-}
-/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
-function asRecords(value) {
-    return Array.isArray(value) ? value.map((v) => kubectl_asRecord(v) ?? {}) : [];
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
-
-
-/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
-const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
-const DEPLOYMENT = 'deployments.apps';
-/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
-function deploymentForSlot(config, slot) {
-    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
-    const name = (field && config[field]) ?? config.deployment;
-    if (!name)
-        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
-    return name;
-}
-function kubectl(config, deps) {
-    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
-}
-/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
-function deployArgs(config, deployment, image) {
-    const k = new Kubectl({ context: config.context, namespace: config.namespace });
-    return [
-        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
-        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
-    ];
-}
-/**
- * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
- * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
- * and reads the image back.
- */
-async function deployToKubernetes(config, slot, image, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s)
-        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
-    const name = deploymentForSlot(k8s, slot);
-    const k = kubectl(k8s, deps);
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
-    const spec = kubectl_asRecord(before.spec) ?? {};
-    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
-    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
-        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
-        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
-    }
-    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
-    const seconds = Math.ceil(config.timeout / 1000);
-    await k
-        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
-        .catch((err) => {
-        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
-    });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
-    if (found !== image)
-        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
-}
-/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
-async function scaleDownCanary(config, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s?.canaryDeployment)
-        return undefined;
-    const k = kubectl(k8s, deps);
-    const name = k8s.canaryDeployment;
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    const replicas = asRecord(before.spec)?.replicas;
-    if (replicas === 0)
-        return { deployment: name, replicas: 0 };
-    const count = typeof replicas === 'number' ? replicas : 1;
-    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    if (asRecord(after.spec)?.replicas !== 0)
-        throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
-    return { deployment: name, replicas: count };
-}
-/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
-function containerImage(deployment, container, resource) {
-    const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
-    const found = containers.find((c) => c.name === container);
-    if (!found)
-        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
-    return typeof found.image === 'string' ? found.image : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
-
-
-
-
-/** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
-async function deployToSlot(config, target, deps) {
-    if (!config.command && config.kubernetes)
-        return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
-    if (!config.command)
-        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
-    const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
-    await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
-        const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
-        if (result.exitCode !== 0) {
-            const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
-        }
-    });
-}
-
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ./src/core/flags/flagd-file.ts
 
 
@@ -39487,7 +39228,7 @@ class FlagdFileKillSwitches {
         return { doc: doc, text };
     }
     async git(args, cwd) {
-        return runCommand(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+        return exec_runCommand(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
     }
     async mustGit(args, cwd) {
         const res = await this.git(args, cwd);
@@ -49316,7 +49057,7 @@ var core_clock = __nccwpck_require__(2257);
 
 
 /** Strips credentials and the query string, which may carry secrets, from a URL for messages. */
-function safeUrl(url) {
+function http_safeUrl(url) {
     try {
         const u = new URL(url);
         return `${u.protocol}//${u.host}${u.pathname}`;
@@ -49349,7 +49090,7 @@ function networkReason(err, timeoutMs) {
  * Any status is returned for the caller to judge; only a transport failure that outlived
  * its retries throws (a retryable ProviderError).
  */
-async function httpRequest(req, clock = core_clock/* systemClock */.m) {
+async function http_httpRequest(req, clock = core_clock/* systemClock */.m) {
     const retries = req.retries ?? 2;
     const timeoutMs = req.timeoutMs ?? 10_000;
     const system = req.system ?? 'http';
@@ -49385,10 +49126,10 @@ async function httpRequest(req, clock = core_clock/* systemClock */.m) {
         }
         catch (err) {
             if (req.signal?.aborted)
-                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${http_safeUrl(req.url)}: cancelled`);
             if (attempt > retries) {
                 const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
-                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
+                throw new core_errors/* ProviderError */.mZ(system, `${config.method} ${http_safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
             }
             await clock.sleep(delay, req.signal);
             delay = Math.min(delay * 2, 5_000);
@@ -49420,7 +49161,7 @@ class UnleashKillSwitches {
         return `${this.base}/api/admin/projects/${encodeURIComponent(this.config.project)}/features/${encodeURIComponent(flag)}`;
     }
     async call(method, url) {
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method,
             url,
             headers: { Authorization: this.config.token, Accept: 'application/json' },
@@ -49435,7 +49176,7 @@ class UnleashKillSwitches {
         const res = await this.call('POST', url);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new core_errors/* ProviderError */.mZ('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('unleash', `POST ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const feature = await this.feature(flag);
@@ -49459,7 +49200,7 @@ class UnleashKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new core_errors/* ProviderError */.mZ('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('unleash', `GET ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -49502,7 +49243,7 @@ class LaunchDarklyKillSwitches {
     }
     async turnOff(flag, context) {
         const url = this.flagUrl(flag);
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'PATCH',
             url,
             headers: { Authorization: this.config.token, 'Content-Type': SEMANTIC_PATCH_CONTENT_TYPE, Accept: 'application/json' },
@@ -49517,7 +49258,7 @@ class LaunchDarklyKillSwitches {
         }, this.context.clock);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new core_errors/* ProviderError */.mZ('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new core_errors/* ProviderError */.mZ('launchdarkly', `PATCH ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const found = await this.flag(flag);
@@ -49536,7 +49277,7 @@ class LaunchDarklyKillSwitches {
     }
     async flag(flag) {
         const url = this.flagUrl(flag);
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'GET',
             url,
             params: { env: this.environment },
@@ -49548,7 +49289,7 @@ class LaunchDarklyKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new core_errors/* ProviderError */.mZ('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new core_errors/* ProviderError */.mZ('launchdarkly', `GET ${http_safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -49576,7 +49317,7 @@ class WebhookKillSwitches {
         const body = { event: 'kill-switch.off', flag, environment: this.environment, service: context.service, reason: context.reason };
         // The URL may carry a credential in its path: errors name only its host.
         const host = hostOf(this.config.url);
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'POST',
             url: this.config.url,
             headers: { ...this.config.headers, 'Content-Type': 'application/json' },
@@ -49771,112 +49512,6 @@ function flags_where(flags, environment) {
         case 'webhook':
             return 'the flags webhook';
     }
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/readiness.ts
-
-
-
-/**
- * Polls the readiness URL until it answers `expectStatus`, or fails after `timeout` naming the
- * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
- */
-async function waitForReadiness(config, deps) {
-    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
-    const started = deps.clock.now();
-    let attempts = 0;
-    let last = 'no answer yet';
-    for (;;) {
-        attempts++;
-        const remaining = config.timeout - (deps.clock.now() - started);
-        try {
-            const res = await httpRequest({ url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal }, deps.clock);
-            if (res.status === config.expectStatus)
-                return { url, attempts, elapsedMs: deps.clock.now() - started };
-            last = `HTTP ${res.status}`;
-        }
-        catch (err) {
-            if (deps.signal?.aborted)
-                throw err;
-            last = err instanceof Error ? err.message.replace(/^readiness: /, '') : String(err);
-        }
-        const elapsed = deps.clock.now() - started;
-        if (elapsed + config.interval > config.timeout)
-            throw new core_errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
-        if (attempts === 1 || attempts % 5 === 0)
-            deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
-        await deps.clock.sleep(config.interval, deps.signal);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/smoke.ts
-
-
-/** Runs every smoke check (all of them, so the summary shows each); `{{slot}}` etc. are filled from `vars`. */
-async function runSmokeChecks(checks, deps) {
-    const results = [];
-    for (const [i, check] of checks.entries()) {
-        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
-        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
-        let result = { name: check.name, url: safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
-        for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
-            result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
-            if (result.ok)
-                break;
-            if (attempt <= check.retries)
-                await deps.clock.sleep(1000, deps.signal);
-        }
-        results.push(result);
-    }
-    return results;
-}
-async function probe(check, url, body, deps) {
-    try {
-        const res = await httpRequest({ method: check.method, url, headers: check.headers, body, timeoutMs: check.timeout, retries: 0, responseType: 'text', system: 'smoke', signal: deps.signal }, deps.clock);
-        if (res.status !== check.expectStatus)
-            return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
-        const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
-        if (check.expectBody !== undefined && !text.includes(check.expectBody))
-            return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
-        return { ok: true, detail: `HTTP ${res.status}` };
-    }
-    catch (err) {
-        return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };
-    }
-}
-/** A Markdown table of smoke results, for job summaries. */
-function smokeTable(results) {
-    return ['| smoke check | URL | result |', '| --- | --- | --- |', ...results.map((r) => `| ${r.name} | ${r.url} | ${r.ok ? '✅' : '❌'} ${r.detail} |`)].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/core/traffic/provider.ts
-/**
- * The traffic layer as rollgate sees it. The traffic system is the source of truth for where
- * requests go right now, so every operation reads the state back and returns what it found;
- * nothing here trusts a value the caller remembered from an earlier step.
- *
- * Two shapes share one interface:
- * - canary (weighted): a stable slot and a canary slot; `setWeight(n)` gives the canary n%.
- * - blue-green: two colours, one live; `switchTo(colour)` moves 100% in one change.
- * Providers that support only one shape throw a UserError from the other's operations.
- */
-/** The other colour. */
-function otherColour(colour) {
-    return colour === 'blue' ? 'green' : 'blue';
-}
-/** One line describing a state, for logs: `stable 75% · canary 25%`. */
-function describeTrafficState(state) {
-    const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
-    return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
-}
-/** A Markdown table of a state, for job summaries. */
-function trafficStateTable(state) {
-    const rows = state.slots.map((s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`);
-    return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
-}
-/** `25%`, `33.3%` */
-function formatPercent(percent) {
-    return `${Math.round(percent * 10) / 10}%`;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -55323,7 +54958,7 @@ function messageOf(data) {
 /** GitHub's limit on a status description. */
 const MAX_DESCRIPTION = 140;
 /** Cuts a description to GitHub's 140 characters, marking the cut. */
-function fitDescription(text) {
+function records_fitDescription(text) {
     const oneLine = text.replace(/\s+/g, ' ').trim();
     return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
 }
@@ -55348,7 +54983,7 @@ const FAILED = new Set(['failure', 'error']);
  * back twice walks further back instead of returning to the version just left).
  * Statuses are read lazily, newest first, so a long history costs few requests.
  */
-async function chooseRollbackTarget(records, environment) {
+async function records_chooseRollbackTarget(records, environment) {
     const history = await records.list(environment);
     if (!history.length)
         return { reason: `no deployments of environment ${environment} are recorded in ${records.location}` };
@@ -55380,7 +55015,7 @@ async function chooseRollbackTarget(records, environment) {
     return { current, reason: `no successful deployment of environment ${environment} older than #${current.id} (${current.payload.version}) with another version is recorded in ${records.location}` };
 }
 /** The deployment with a given version, newest first; for `to: <version>` rollbacks. */
-async function findDeploymentOfVersion(records, environment, version) {
+async function records_findDeploymentOfVersion(records, environment, version) {
     for (const d of await records.list(environment)) {
         if (d.payload.version === version)
             return { ...d, state: effectiveState(await records.statuses(d.id)) };
@@ -55441,7 +55076,7 @@ class GitHubDeploymentRecords {
             auto_merge: false,
             required_contexts: [],
             payload: { ...deployment.payload },
-            description: deployment.description ? fitDescription(deployment.description) : undefined,
+            description: deployment.description ? records_fitDescription(deployment.description) : undefined,
             transient_environment: false,
             production_environment: /^prod(uction)?$/i.test(deployment.environment),
         });
@@ -55457,7 +55092,7 @@ class GitHubDeploymentRecords {
             repo: this.options.repo,
             deployment_id: id,
             state: update.state,
-            description: update.description ? fitDescription(update.description) : undefined,
+            description: update.description ? records_fitDescription(update.description) : undefined,
             log_url: this.options.runUrl,
             environment_url: update.environmentUrl,
         });
@@ -55543,7 +55178,7 @@ class LedgerDeploymentRecords {
             environment: deployment.environment,
             ref: deployment.ref,
             createdAt: this.now(),
-            description: deployment.description ? fitDescription(deployment.description) : undefined,
+            description: deployment.description ? records_fitDescription(deployment.description) : undefined,
             payload: { ...deployment.payload },
             statuses: [],
         };
@@ -55558,7 +55193,7 @@ class LedgerDeploymentRecords {
             throw new core_errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
         entry.statuses.push({
             state: update.state,
-            description: update.description ? fitDescription(update.description) : undefined,
+            description: update.description ? records_fitDescription(update.description) : undefined,
             environmentUrl: update.environmentUrl,
             logUrl: this.options.runUrl,
             createdAt: this.now(),
@@ -55608,16 +55243,16 @@ function runUrlFrom(env) {
     return server && repo && run ? `${server.replace(/\/+$/, '')}/${repo}/actions/runs/${run}` : undefined;
 }
 /** The commit being deployed: GITHUB_SHA on a runner, `local` elsewhere. */
-function deployedRef(runtime) {
-    return getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
+function factory_deployedRef(runtime) {
+    return inputs_getOptionalInput(runtime, 'ref') ?? runtime.env.GITHUB_SHA ?? 'local';
 }
 /** The token and repository this run may call GitHub with: inputs `github-token` and `repository`, else GITHUB_TOKEN and GITHUB_REPOSITORY. The token is registered as a secret. */
 function githubAccess(runtime) {
-    const tokenInput = getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
-    const token = getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
+    const tokenInput = inputs_getOptionalInput(runtime, 'github-token') !== undefined ? 'github-token' : 'GITHUB_TOKEN';
+    const token = inputs_getOptionalInput(runtime, 'github-token') ?? runtime.env.GITHUB_TOKEN?.trim();
     if (token)
         runtime.setSecret(token);
-    return { token: token || undefined, tokenInput, repository: getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
+    return { token: token || undefined, tokenInput, repository: inputs_getOptionalInput(runtime, 'repository') ?? (runtime.env.GITHUB_REPOSITORY?.trim() || undefined) };
 }
 /** `owner/name` split in two; an InputError naming `repository` otherwise. */
 function repositoryParts(repository) {
@@ -55631,15 +55266,15 @@ function repositoryParts(repository) {
  * GITHUB_TOKEN) and a repository (input `repository`, else GITHUB_REPOSITORY) are known, the
  * ledger file otherwise; none with `records: none`.
  */
-function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
-    const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
+function factory_deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
+    const raw = (inputs_getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
         throw new core_errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
     const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
     // A relative ledger path is the rollout's working directory's, like the plan's deploy command.
-    const ledgerPath = getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
+    const ledgerPath = inputs_getOptionalInput(runtime, 'ledger') ?? runtime.env.ROLLGATE_LEDGER ?? DEFAULT_LEDGER_FILE;
     const ledger = () => new LedgerDeploymentRecords(cwd && !(0,external_node_path_.isAbsolute)(ledgerPath) ? (0,external_node_path_.join)(cwd, ledgerPath) : ledgerPath, { runUrl });
     switch (mode) {
         case 'none':
@@ -55667,6 +55302,1084 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
         });
         return new GitHubDeploymentRecords(octokit, { owner, repo, runUrl });
     }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/core/build/registry.ts
+
+
+
+
+
+/** Every manifest format a registry may hold for one tag: single images and multi-platform indexes. */
+const MANIFEST_MEDIA_TYPES = (/* unused pure expression or super */ null && ([
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+]));
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const registry_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Parses input `image` (`ghcr.io/acme/orders`, `orders`, `127.0.0.1:5000/x`); tags and digests are refused. */
+function registry_parseImageName(image, input = 'image') {
+    const text = image.trim();
+    const slash = text.indexOf('/');
+    const first = slash === -1 ? '' : text.slice(0, slash);
+    const hasRegistry = first.includes('.') || first.includes(':') || first === 'localhost';
+    const registry = hasRegistry ? first : 'docker.io';
+    let repository = hasRegistry ? text.slice(slash + 1) : text;
+    if (repository.includes('@') || /:[^/]*$/.test(repository))
+        throw new InputError(input, `expected a repository without tag or digest (e.g. ghcr.io/acme/orders), got ${JSON.stringify(image)}: rollgate chooses the tags`);
+    if (registry === 'docker.io' && !repository.includes('/'))
+        repository = `library/${repository}`;
+    if (!REPOSITORY.test(repository))
+        throw new InputError(input, `expected a repository of lower-case letters, digits, separators and slashes (e.g. ghcr.io/acme/orders), got ${JSON.stringify(image)}`);
+    return { registry, repository, name: text };
+}
+/** Splits a full reference (`repo:tag`, `repo@sha256:…`) into the image name and the tag or digest. */
+function registry_parseReference(reference, input) {
+    const at = reference.indexOf('@');
+    if (at !== -1)
+        return { image: registry_parseImageName(reference.slice(0, at), input), reference: reference.slice(at + 1) };
+    const colon = reference.lastIndexOf(':');
+    if (colon > reference.lastIndexOf('/'))
+        return { image: registry_parseImageName(reference.slice(0, colon), input), reference: reference.slice(colon + 1) };
+    throw new InputError(input, `expected image:tag or image@sha256:…, got ${JSON.stringify(reference)}`);
+}
+function registry_isLoopback(registry) {
+    const host = registry.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+/** Parses a WWW-Authenticate header such as `Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="…"`. */
+function parseChallenge(header) {
+    const match = /^\s*(\w+)\s*(.*)$/s.exec(header);
+    if (!match)
+        return undefined;
+    const params = {};
+    for (const p of match[2].matchAll(/(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g))
+        params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+    return { scheme: match[1].toLowerCase(), params };
+}
+/**
+ * One repository on a registry, spoken to over the OCI Distribution HTTP API. Handles the
+ * token flow public registries use (401 with a Bearer challenge → token from the realm,
+ * with the credentials as Basic auth) and plain Basic auth.
+ */
+class registry_RegistryClient {
+    options;
+    image;
+    base;
+    system;
+    clock;
+    timeoutMs;
+    authorization = new Map();
+    constructor(image, options = {}) {
+        this.options = options;
+        this.image = image;
+        // Docker Hub's API lives on another host than the name users write.
+        const host = image.registry === 'docker.io' ? 'registry-1.docker.io' : image.registry;
+        this.base = `${options.insecure || registry_isLoopback(image.registry) ? 'http' : 'https'}://${host}/v2/${image.repository}`;
+        this.system = `registry ${image.registry}`;
+        this.clock = options.clock ?? systemClock;
+        this.timeoutMs = options.timeoutMs ?? 30_000;
+    }
+    /** The digest a tag (or digest) points to, or undefined when the registry has no such manifest. */
+    async resolve(reference) {
+        const res = await this.send({ method: 'HEAD', url: `${this.base}/manifests/${reference}`, headers: { Accept: MANIFEST_MEDIA_TYPES.join(', ') } }, 'pull');
+        if (res.status === 404)
+            return undefined;
+        this.expect(res, [200], `look up ${this.image.name}:${reference}`);
+        let digest = res.headers['docker-content-digest'];
+        const mediaType = (res.headers['content-type'] ?? '').split(';')[0].trim();
+        if (!digest || !registry_DIGEST.test(digest)) {
+            // Some registries omit the header on HEAD: fall back to hashing the manifest itself.
+            const body = await this.getManifest(reference);
+            digest = body.digest;
+        }
+        return { digest, mediaType };
+    }
+    /** A manifest's exact bytes, media type and digest. */
+    async getManifest(reference) {
+        const res = await this.send({ url: `${this.base}/manifests/${reference}`, headers: { Accept: MANIFEST_MEDIA_TYPES.join(', ') }, responseType: 'text' }, 'pull');
+        this.expect(res, [200], `read manifest ${this.image.name}:${reference}`);
+        const bytes = Buffer.from(String(res.data), 'utf8');
+        return { bytes, mediaType: (res.headers['content-type'] ?? '').split(';')[0].trim(), digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+    }
+    /** Whether the repository already holds a blob, so it need not be uploaded again. */
+    async hasBlob(digest) {
+        const res = await this.send({ method: 'HEAD', url: `${this.base}/blobs/${digest}` }, 'pull,push');
+        if (res.status === 404)
+            return false;
+        this.expect(res, [200], `check blob ${digest.slice(0, 19)}`);
+        return true;
+    }
+    /** Uploads one blob from a file in a single request (a monolithic upload), then checks the registry's digest. */
+    async uploadBlob(digest, file) {
+        const size = statSync(file).size;
+        const start = await this.send({ method: 'POST', url: `${this.base}/blobs/uploads/`, headers: { 'Content-Length': '0' } }, 'pull,push');
+        this.expect(start, [202], `start upload of ${digest.slice(0, 19)}`);
+        const location = start.headers.location;
+        if (!location)
+            throw new ProviderError(this.system, `start upload of ${digest.slice(0, 19)}: no Location header in the answer`);
+        const target = new URL(location, this.base);
+        target.searchParams.set('digest', digest);
+        // A stream cannot be replayed, so this request is never retried below the upload.
+        const res = await this.send({
+            method: 'PUT',
+            url: target.toString(),
+            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+            body: createReadStream(file),
+            retries: 0,
+            timeoutMs: Math.max(this.timeoutMs, 600_000),
+        }, 'pull,push');
+        this.expect(res, [201], `upload blob ${digest.slice(0, 19)}`);
+    }
+    /** Stores a manifest under a tag or its digest; the registry must confirm the same digest. */
+    async putManifest(reference, bytes, mediaType, digest) {
+        const res = await this.send({ method: 'PUT', url: `${this.base}/manifests/${reference}`, headers: { 'Content-Type': mediaType }, body: bytes }, 'pull,push');
+        this.expect(res, [201], `push manifest ${this.image.name}:${reference}`);
+        const stored = res.headers['docker-content-digest'];
+        if (stored && stored !== digest)
+            throw new ProviderError(this.system, `push manifest ${this.image.name}:${reference}: the registry stored ${stored}, expected ${digest}`);
+    }
+    expect(res, ok, what) {
+        if (ok.includes(res.status))
+            return;
+        const detail = registryErrorDetail(res.data);
+        switch (res.status) {
+            case 401:
+                throw new ProviderError(this.system, `${what}: authentication failed (HTTP 401)${detail}: check registry-username and registry-password`);
+            case 403:
+                throw new ProviderError(this.system, `${what}: access denied (HTTP 403)${detail}: the credentials lack ${ok.includes(201) || ok.includes(202) ? 'push' : 'pull'} permission on ${this.image.repository}`);
+            default:
+                throw new ProviderError(this.system, `${what}: HTTP ${res.status}${detail}`, res.status >= 500 || res.status === 429);
+        }
+    }
+    /** Sends a request, answering an auth challenge once and caching the result per access level. */
+    async send(req, access) {
+        const withAuth = (auth) => ({
+            retries: 2,
+            timeoutMs: this.timeoutMs,
+            ...req,
+            system: this.system,
+            headers: { ...(req.headers ?? {}), ...(auth ? { Authorization: auth } : {}) },
+        });
+        const cached = this.authorization.get(access);
+        const res = await httpRequest(withAuth(cached), this.clock);
+        if (res.status !== 401 || !res.headers['www-authenticate'])
+            return res;
+        if (req.body !== undefined && typeof req.body.pipe === 'function')
+            throw new ProviderError(this.system, `${req.method ?? 'GET'} ${safeUrl(req.url)}: the registry asked to authenticate in the middle of an upload`);
+        const auth = await this.authenticate(res.headers['www-authenticate'], access);
+        this.authorization.set(access, auth);
+        return httpRequest(withAuth(auth), this.clock);
+    }
+    async authenticate(header, access) {
+        const challenge = parseChallenge(header);
+        const creds = this.options.credentials;
+        if (challenge?.scheme === 'basic') {
+            if (!creds)
+                throw new ProviderError(this.system, `the registry requires a login: set registry-username and registry-password`);
+            return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+        }
+        if (challenge?.scheme !== 'bearer' || !challenge.params.realm)
+            throw new ProviderError(this.system, `unsupported authentication challenge ${JSON.stringify(header.slice(0, 80))}`);
+        const url = new URL(challenge.params.realm);
+        if (challenge.params.service)
+            url.searchParams.set('service', challenge.params.service);
+        url.searchParams.set('scope', `repository:${this.image.repository}:${access}`);
+        const res = await httpRequest({
+            url: url.toString(),
+            headers: creds ? { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` } : {},
+            timeoutMs: this.timeoutMs,
+            system: `${this.system} token service`,
+        }, this.clock);
+        if (res.status === 401 || res.status === 403)
+            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())} refused the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status}): check registry-username and registry-password`);
+        if (res.status !== 200)
+            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())}: HTTP ${res.status}`, res.status >= 500);
+        const body = (typeof res.data === 'object' && res.data !== null ? res.data : {});
+        const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+        if (!token)
+            throw new ProviderError(this.system, `token service ${safeUrl(url.toString())} answered without a token`);
+        return `Bearer ${token}`;
+    }
+}
+function registryErrorDetail(data) {
+    let body = data;
+    if (typeof body === 'string') {
+        try {
+            body = JSON.parse(body);
+        }
+        catch {
+            return '';
+        }
+    }
+    const errors = body?.errors;
+    if (!Array.isArray(errors) || !errors.length)
+        return '';
+    return ` (${errors.map((e) => [e.code, e.message].filter((x) => typeof x === 'string').join(': ')).join('; ')})`;
+}
+
+;// CONCATENATED MODULE: ./src/core/build/layout.ts
+
+
+
+
+
+const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+/** The path of a blob inside a layout. */
+function layout_blobPath(dir, digest) {
+    return join(dir, 'blobs', ...digest.split(':'));
+}
+/** Reads the image a builder left in an OCI layout, checking every digest it relies on. */
+function layout_readLayout(dir) {
+    const indexFile = join(dir, 'index.json');
+    if (!existsSync(indexFile))
+        throw new ProviderError('build', `the builder left no OCI layout in ${dir} (index.json is missing)`);
+    const index = JSON.parse(readFileSync(indexFile, 'utf8'));
+    const entries = index.manifests ?? [];
+    if (entries.length !== 1)
+        throw new ProviderError('build', `expected exactly one image in the OCI layout ${dir}, found ${entries.length}`);
+    const root = entries[0];
+    const rootBytes = layout_readBlob(dir, root.digest);
+    const manifests = [];
+    if (INDEX_TYPES.has(root.mediaType)) {
+        const list = JSON.parse(rootBytes.toString('utf8'));
+        for (const child of list.manifests ?? [])
+            manifests.push(readManifest(dir, child));
+    }
+    else {
+        manifests.push(readManifest(dir, root));
+    }
+    const sizeBytes = manifests.reduce((sum, m) => sum + m.config.size + m.layers.reduce((s, l) => s + l.size, 0), 0);
+    return { dir, root: { mediaType: root.mediaType, digest: root.digest, size: root.size }, rootBytes, manifests, sizeBytes };
+}
+function readManifest(dir, descriptor) {
+    const bytes = layout_readBlob(dir, descriptor.digest);
+    const body = JSON.parse(bytes.toString('utf8'));
+    if (!body.config)
+        throw new ProviderError('build', `manifest ${descriptor.digest} in ${dir} has no config`);
+    return { descriptor, bytes, config: body.config, layers: body.layers ?? [] };
+}
+function layout_readBlob(dir, digest) {
+    if (!DIGEST.test(digest))
+        throw new ProviderError('build', `unsupported digest ${JSON.stringify(digest)} in ${dir}`);
+    const file = layout_blobPath(dir, digest);
+    if (!existsSync(file))
+        throw new ProviderError('build', `blob ${digest} is missing from ${dir}`);
+    const bytes = readFileSync(file);
+    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (actual !== digest)
+        throw new ProviderError('build', `blob ${digest} in ${dir} is corrupt (its content hashes to ${actual})`);
+    return bytes;
+}
+/**
+ * Rewrites a layout's top index so its platform manifests follow `platforms` (then os/arch
+ * order for any others). Returns whether its bytes changed. The index is re-encoded as compact
+ * JSON, a valid OCI index whose bytes depend only on its content.
+ */
+function layout_orderIndexByPlatform(dir, platforms) {
+    const indexFile = join(dir, 'index.json');
+    const layoutIndex = JSON.parse(readFileSync(indexFile, 'utf8'));
+    const root = layoutIndex.manifests?.[0];
+    if (!root || layoutIndex.manifests.length !== 1 || !INDEX_TYPES.has(root.mediaType))
+        return false;
+    const original = layout_readBlob(dir, root.digest);
+    const body = JSON.parse(original.toString('utf8'));
+    const name = (d) => [d.platform?.os, d.platform?.architecture, d.platform?.variant].filter(Boolean).join('/');
+    const rank = (d) => {
+        const exact = platforms.indexOf(name(d));
+        const loose = platforms.indexOf(`${d.platform?.os}/${d.platform?.architecture}`);
+        return exact !== -1 ? exact : loose !== -1 ? loose : platforms.length;
+    };
+    const sorted = [...body.manifests].sort((a, b) => rank(a) - rank(b) || name(a).localeCompare(name(b)) || a.digest.localeCompare(b.digest));
+    // Always our own encoding, so an index already in order and one reordered are byte-identical.
+    const bytes = Buffer.from(JSON.stringify({ ...body, manifests: sorted }), 'utf8');
+    if (bytes.equals(original))
+        return false;
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    writeFileSync(layout_blobPath(dir, digest), bytes);
+    layoutIndex.manifests = [{ ...root, digest, size: bytes.length }];
+    writeFileSync(indexFile, JSON.stringify(layoutIndex));
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/core/build/builders.ts
+
+
+
+
+
+const BUILD_TIMEOUT_MS = (/* unused pure expression or super */ null && (60 * 60_000));
+function commonFlags(request) {
+    const flags = ['--file', request.file];
+    for (const [key, value] of Object.entries(request.labels))
+        flags.push('--label', `${key}=${value}`);
+    for (const arg of request.buildArgs)
+        flags.push('--build-arg', arg);
+    return flags;
+}
+/**
+ * The buildah commands for a request: build into local storage under a throw-away name,
+ * copy it into the OCI layout, then drop the local copy. Several platforms make a manifest
+ * list, pushed with all its images.
+ */
+function buildahCommands(request, localName) {
+    const multi = request.platforms.length > 1;
+    const build = [
+        'buildah',
+        'build',
+        '--timestamp',
+        String(request.epoch),
+        ...commonFlags(request),
+        ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
+        ...(multi ? ['--manifest', localName] : ['--tag', localName]),
+        request.context,
+    ];
+    const push = multi
+        ? ['buildah', 'manifest', 'push', '--all', localName, `oci:${request.layoutDir}:build`]
+        : ['buildah', 'push', localName, `oci:${request.layoutDir}:build`];
+    const cleanup = multi ? [['buildah', 'manifest', 'rm', localName]] : [['buildah', 'rmi', localName]];
+    return { build: [build, push], cleanup };
+}
+/**
+ * The docker commands for a request: buildx writes the OCI layout directly (this needs a
+ * builder with the OCI exporter, such as docker/setup-buildx-action's docker-container
+ * driver). Attestations are off, because they would change the digest on every build.
+ */
+function dockerCommands(request) {
+    return [
+        [
+            'docker',
+            'buildx',
+            'build',
+            ...commonFlags(request),
+            ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
+            '--provenance=false',
+            '--sbom=false',
+            '--output',
+            `type=oci,dest=${request.layoutDir},tar=false`,
+            request.context,
+        ],
+    ];
+}
+async function runStep(argv, run, env, onLine) {
+    const result = await run(argv, { env, timeoutMs: BUILD_TIMEOUT_MS, onLine: onLine ? (line) => onLine(line) : undefined });
+    if (result.exitCode !== 0) {
+        const tail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
+        throw new ProviderError(argv[0], `\`${argv.slice(0, 3).join(' ')} …\` failed with exit code ${result.exitCode}${tail ? `:\n${tail}` : ''}`);
+    }
+}
+/** buildah: daemonless, on GitHub's Ubuntu runners; honours STORAGE_DRIVER and BUILDAH_ISOLATION. */
+class BuildahBuilder {
+    env;
+    run;
+    kind = 'buildah';
+    constructor(env = process.env, run = runCommand) {
+        this.env = env;
+        this.run = run;
+    }
+    async build(request, onLine) {
+        const localName = `localhost/rollgate-build-${randomBytes(6).toString('hex')}:build`;
+        const { build, cleanup } = buildahCommands(request, localName);
+        try {
+            for (const argv of build)
+                await runStep(argv, this.run, this.env, onLine);
+            // Platforms join buildah's manifest list in the order they finish, so the index digest
+            // would change between identical builds: put them in the requested order.
+            if (request.platforms.length > 1)
+                orderIndexByPlatform(request.layoutDir, request.platforms);
+        }
+        finally {
+            for (const argv of cleanup)
+                await this.run(argv, { env: this.env, timeoutMs: 120_000 }).catch(() => undefined);
+        }
+    }
+}
+/** docker buildx, where a Docker engine runs. */
+class DockerBuilder {
+    env;
+    run;
+    kind = 'docker';
+    constructor(env = process.env, run = runCommand) {
+        this.env = env;
+        this.run = run;
+    }
+    async build(request, onLine) {
+        // buildx reads SOURCE_DATE_EPOCH for reproducible timestamps.
+        const env = { ...this.env, SOURCE_DATE_EPOCH: String(request.epoch) };
+        for (const argv of dockerCommands(request))
+            await runStep(argv, this.run, env, onLine);
+    }
+}
+async function succeeds(argv, run, env) {
+    try {
+        return (await run(argv, { env, timeoutMs: 20_000 })).exitCode === 0;
+    }
+    catch {
+        return false;
+    }
+}
+/** The builder for a choice; `auto` prefers buildah (no daemon needed), then docker with a running engine. */
+async function builders_selectBuilder(choice, env = process.env, run = runCommand) {
+    switch (choice) {
+        case 'buildah':
+            if (!(await succeeds(['buildah', '--version'], run, env)))
+                throw new UserError('input builder: buildah is not installed on this machine (apt-get install buildah)');
+            return new BuildahBuilder(env, run);
+        case 'docker':
+            if (!(await succeeds(['docker', 'buildx', 'version'], run, env)))
+                throw new UserError('input builder: docker buildx is not available on this machine');
+            if (!(await succeeds(['docker', 'info', '--format', '{{.ServerVersion}}'], run, env)))
+                throw new UserError('input builder: the docker client is installed but no Docker engine answers (is the daemon running?)');
+            return new DockerBuilder(env, run);
+        case 'auto':
+            if (await succeeds(['buildah', '--version'], run, env))
+                return new BuildahBuilder(env, run);
+            if ((await succeeds(['docker', 'buildx', 'version'], run, env)) && (await succeeds(['docker', 'info', '--format', '{{.ServerVersion}}'], run, env)))
+                return new DockerBuilder(env, run);
+            throw new UserError('input builder: no image builder found (auto looks for buildah, then docker buildx with a running engine): install buildah or set up Docker');
+    }
+}
+/** Parses input `builder`. */
+function builders_parseBuilderChoice(value) {
+    const v = (value ?? 'auto').toLowerCase();
+    if (v === 'auto' || v === 'buildah' || v === 'docker')
+        return v;
+    throw new UserError(`input builder: expected auto | buildah | docker, got ${JSON.stringify(value)}`);
+}
+/** A fresh layout directory path under `parent` (the builder creates it). */
+function builders_layoutDirIn(parent) {
+    return join(parent, 'oci-layout');
+}
+
+;// CONCATENATED MODULE: ./src/core/build/last-good.ts
+
+
+/** The `previous-version` input: the caller says which version is the rollback target. */
+class last_good_ExplicitLastGood {
+    version;
+    description = 'input previous-version';
+    constructor(version) {
+        this.version = version;
+    }
+    async lastGoodVersion() {
+        return this.version;
+    }
+}
+/**
+ * Resolves the recorded last good version to `image@sha256:…` and checks the registry still
+ * holds it. A recorded version that is gone fails: a deployment whose rollback target cannot
+ * be pulled is not safe to start.
+ */
+async function last_good_verifyRollbackArtifact(source, environment, image, clientFor) {
+    const recorded = await source.lastGoodVersion(environment);
+    if (!recorded)
+        return undefined;
+    const { target, reference } = locate(recorded, image, source.description);
+    const found = await clientFor(target).resolve(reference);
+    if (!found)
+        throw new UserError(`previous-image-ref: ${recorded} (last good in ${environment}, from ${source.description}) no longer exists in ${target.name}: ` +
+            `a rollback to it would fail. Restore that image, or name another good version with input previous-version.`);
+    if (DIGEST.test(reference) && found.digest !== reference)
+        throw new UserError(`previous-image-ref: ${target.name}@${reference} resolved to a different digest (${found.digest})`);
+    return { imageRef: `${target.name}@${found.digest}`, recorded, source: source.description };
+}
+function locate(recorded, image, source) {
+    const field = `previous-version (from ${source})`;
+    if (DIGEST.test(recorded))
+        return { target: image, reference: recorded };
+    if (recorded.includes('/') || recorded.includes('@')) {
+        const parsed = parseReference(recorded, field);
+        return { target: parsed.image, reference: parsed.reference };
+    }
+    // A bare tag (`v1.2.3`, `sha-abc1234`) names a version of this image.
+    if (/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(recorded))
+        return { target: image, reference: recorded };
+    throw new UserError(`${field}: expected image@sha256:…, image:tag, sha256:… or a tag, got ${JSON.stringify(recorded)}`);
+}
+/** A client factory: credentials go only to the registry they were given for, never to another host. */
+function last_good_registryClients(registry, options) {
+    return (image) => new RegistryClient(image, image.registry === registry ? options : { ...options, credentials: undefined });
+}
+
+;// CONCATENATED MODULE: ./src/core/build/publish.ts
+
+
+/** Raised before anything is uploaded when an immutable tag already names a different image. */
+class ImmutableTagError extends core_errors/* ProviderError */.mZ {
+    image;
+    digest;
+    conflicts;
+    constructor(registry, image, digest, conflicts) {
+        super(registry, `refusing to move immutable tag${conflicts.length > 1 ? 's' : ''} of ${image}: ` +
+            conflicts.map((c) => `${c.tag} already points to ${c.existing}`).join('; ') +
+            `; this build is ${digest}. An immutable tag is never moved: build a new version, or list the tag under floating-tags if it is meant to move. Nothing was pushed.`);
+        this.image = image;
+        this.digest = digest;
+        this.conflicts = conflicts;
+    }
+}
+/** Asks the registry where each tag points now and decides, per tag, push / no-op / move / refuse. */
+async function planTags(client, image, immutableTags, floatingTags) {
+    const results = [];
+    const conflicts = [];
+    const digest = image.root.digest;
+    for (const [tag, floating] of [...immutableTags.map((t) => [t, false]), ...floatingTags.map((t) => [t, true])]) {
+        const current = await client.resolve(tag);
+        if (!current)
+            results.push({ tag, floating, outcome: 'pushed' });
+        else if (current.digest === digest)
+            results.push({ tag, floating, outcome: 'unchanged', before: current.digest });
+        else if (floating)
+            results.push({ tag, floating, outcome: 'moved', before: current.digest });
+        else
+            conflicts.push({ tag, existing: current.digest });
+    }
+    return { results, conflicts };
+}
+/**
+ * Pushes a built image under its tags, immutable ones first. Every tag is checked before any
+ * byte is uploaded, so a refused tag leaves the registry exactly as it was; afterwards every
+ * tag is read back, so a push that did not land is never reported as done.
+ */
+async function publish_publishImage(client, image, tags, log = () => undefined) {
+    const plan = await planTags(client, image, tags.immutable, tags.floating);
+    if (plan.conflicts.length)
+        throw new ImmutableTagError(`registry ${client.image.registry}`, client.image.name, image.root.digest, plan.conflicts);
+    const toWrite = plan.results.filter((r) => r.outcome !== 'unchanged');
+    if (toWrite.length) {
+        const blobs = new Map();
+        for (const m of image.manifests)
+            for (const d of [m.config, ...m.layers])
+                blobs.set(d.digest, d.size);
+        for (const [digest, size] of blobs) {
+            if (await client.hasBlob(digest))
+                continue;
+            log(`uploading blob ${digest.slice(0, 19)} (${size} bytes)`);
+            await client.uploadBlob(digest, blobPath(image.dir, digest));
+        }
+        // Platform manifests of an index go in by digest; the index (or the single manifest) by tag.
+        if (image.manifests.length !== 1 || image.manifests[0].descriptor.digest !== image.root.digest)
+            for (const m of image.manifests)
+                await client.putManifest(m.descriptor.digest, m.bytes, m.descriptor.mediaType, m.descriptor.digest);
+        for (const r of toWrite) {
+            log(`${r.outcome === 'moved' ? 'moving' : 'pushing'} ${client.image.name}:${r.tag}`);
+            await client.putManifest(r.tag, image.rootBytes, image.root.mediaType, image.root.digest);
+        }
+    }
+    for (const r of plan.results) {
+        const now = await client.resolve(r.tag);
+        if (now?.digest !== image.root.digest)
+            throw new ProviderError(`registry ${client.image.registry}`, `after pushing, ${client.image.name}:${r.tag} points to ${now?.digest ?? 'nothing'} instead of ${image.root.digest} (another push raced this one?)`);
+    }
+    return plan.results;
+}
+
+;// CONCATENATED MODULE: ./src/core/build/version.ts
+
+// Semantic Versioning 2.0.0, with an optional leading `v` as release tags are usually written.
+const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+// The OCI distribution spec's tag grammar.
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** The semver (without `v`) of a ref that is a release tag, else undefined. */
+function semverFromRef(ref) {
+    if (!ref)
+        return undefined;
+    // Only tags make releases: a branch called `v1.2.3` must not claim a release version.
+    if (ref.startsWith('refs/') && !ref.startsWith('refs/tags/'))
+        return undefined;
+    const name = ref.replace(/^refs\/tags\//, '');
+    return SEMVER.test(name) ? name.replace(/^v/, '') : undefined;
+}
+/** True when `tag` is a valid OCI tag. */
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+/** Validates a commit SHA given as input `field`, returning it lower-cased. */
+function version_parseSha(sha, field = 'sha') {
+    const lower = sha.trim().toLowerCase();
+    if (!/^[0-9a-f]{7,64}$/.test(lower))
+        throw new InputError(field, `expected a git commit SHA (7 to 64 hex digits), got ${JSON.stringify(sha)}`);
+    return lower;
+}
+/** Derives version, tags and OCI labels from the commit and ref being built. */
+function version_buildIdentity(input) {
+    const revision = version_parseSha(input.sha);
+    const shortSha = revision.slice(0, 7);
+    const semver = semverFromRef(input.ref);
+    const version = semver ?? `0.0.0-sha.${shortSha}`;
+    // `+build` metadata is legal semver but not a legal tag character.
+    const versionTags = [`sha-${shortSha}`, ...(semver ? [`v${semver.replace(/\+/g, '_')}`] : [])];
+    const floating = unique(input.floatingTags ?? []);
+    for (const tag of floating) {
+        checkTag(tag, 'floating-tags');
+        if (versionTags.includes(tag))
+            throw new InputError('floating-tags', `${tag} is this build's version tag and can never float`);
+    }
+    const immutable = [...versionTags];
+    for (const tag of input.extraTags ?? []) {
+        checkTag(tag, 'tags');
+        if (!floating.includes(tag))
+            immutable.push(tag);
+    }
+    const labels = {
+        'org.opencontainers.image.revision': revision,
+        'org.opencontainers.image.version': version,
+        'org.opencontainers.image.created': new Date(input.createdEpoch * 1000).toISOString().replace(/\.000Z$/, 'Z'),
+    };
+    if (input.source)
+        labels['org.opencontainers.image.source'] = input.source;
+    return { version, revision, shortSha, immutableTags: unique(immutable), floatingTags: floating, labels };
+}
+function checkTag(tag, input) {
+    if (!isValidTag(tag))
+        throw new InputError(input, `${JSON.stringify(tag)} is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+}
+function unique(values) {
+    return [...new Set(values)];
+}
+
+;// CONCATENATED MODULE: ./src/core/github/bookkeeping.ts
+
+
+
+/**
+ * The bookkeeping side of a rollout. Every call swallows its own failure (the client has
+ * already retried it): a record that cannot be written never blocks traffic. What is missing
+ * is collected, reported in the summary with what to do, and reflected in the exit status by
+ * `settle()` once traffic is where it must be.
+ */
+class DeploymentBookkeeping {
+    runtime;
+    records;
+    environment;
+    missing = [];
+    constructor(runtime, records, environment) {
+        this.runtime = runtime;
+        this.records = records;
+        this.environment = environment;
+    }
+    /** Bookkeeping for this run's records (GitHub, the ledger, or none); a bad records input is reported like any other missing record. */
+    static forRun(runtime, environment, clientOverrides = {}, cwd) {
+        try {
+            return new DeploymentBookkeeping(runtime, deploymentRecordsFor(runtime, clientOverrides, cwd), environment);
+        }
+        catch (err) {
+            const book = new DeploymentBookkeeping(runtime, undefined, environment);
+            book.note('deployment records', err, 'fix the input named above; traffic was handled without records');
+            return book;
+        }
+    }
+    note(what, err, fix) {
+        const why = describeError(err);
+        this.missing.push({ what, why, fix });
+        this.runtime.warning(`could not record ${what}: ${why}`);
+    }
+    async attempt(what, fix, fn) {
+        if (!this.records)
+            return undefined;
+        try {
+            return await fn(this.records);
+        }
+        catch (err) {
+            this.note(what, err, fix);
+            return undefined;
+        }
+    }
+    /** Creates the deployment and its `in_progress` status; sets output `deployment-id`. */
+    async begin(payload, description, ref = deployedRef(this.runtime)) {
+        const created = await this.attempt(`the deployment of ${payload.version} to ${this.environment}`, 'rollback will still work from the traffic system; create the record by hand if the audit trail needs it', (r) => r.create({ environment: this.environment, ref, payload, description }));
+        if (!created)
+            return undefined;
+        this.runtime.setOutput('deployment-id', String(created.id));
+        this.runtime.info(`recorded deployment #${created.id} of ${payload.version} to ${this.environment} in ${this.records.location}`);
+        await this.status(created.id, 'in_progress', description);
+        return created.id;
+    }
+    /** Ends the deployment: `success` on promotion, `failure` for a bad canary, `error` when the pipeline broke. */
+    async finish(id, state, description, environmentUrl) {
+        if (id === undefined)
+            return;
+        await this.status(id, state, description, environmentUrl);
+    }
+    async status(id, state, description, environmentUrl) {
+        const text = fitDescription(description);
+        await this.attempt(`status ${state} ("${text}") of deployment #${id}`, `set it by hand: gh api repos/{owner}/{repo}/deployments/${id}/statuses -f state=${state} -f description='${text.replace(/'/g, '')}'`, (r) => r.setStatus(id, { state, description: text, environmentUrl }));
+    }
+    /**
+     * Reports missing records in the summary and folds them into the action's result: a run whose
+     * traffic work succeeded still fails when its record is missing, so nobody trusts a silent gap.
+     */
+    settle(result) {
+        if (!this.missing.length)
+            return result;
+        const rows = this.missing.map((m) => `| ${escapeCell(m.what)} | ${escapeCell(m.why)} | ${escapeCell(m.fix)} |`);
+        this.runtime.appendSummary(['### ⚠️ Deployment records missing', '', `Traffic was handled first; these records in ${this.records?.location ?? 'GitHub'} could not be written:`, '', '| record | why | what to do |', '| --- | --- | --- |', ...rows, ''].join('\n'));
+        const note = `${this.missing.length} deployment record(s) could not be written (see the summary): ${this.missing[0].why}`;
+        return result.ok ? { ok: false, failure: note } : { ok: false, failure: `${result.failure ?? 'failed'}; also ${note}` };
+    }
+}
+function escapeCell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+;// CONCATENATED MODULE: ./src/core/github/manual-rollback.ts
+
+
+/** A release after a contract-phase migration cannot be undone by redeploying: the old version cannot run. */
+class IrreversibleReleaseError extends (/* unused pure expression or super */ null && (UserError)) {
+    name = 'IrreversibleReleaseError';
+}
+function irreversibleReason(flag) {
+    if (flag === undefined || flag === false)
+        return undefined;
+    return flag === true ? 'a contract-phase migration shipped' : flag;
+}
+function refuse(what, reason, runbook) {
+    throw new IrreversibleReleaseError(`refusing to roll back: ${what} is irreversible (${reason}); after a contract migration the old version cannot run against the database. ` +
+        (runbook ? `Follow the runbook: ${runbook}` : 'Roll forward with a fix instead (the plan has no runbook: link; add one).'));
+}
+/**
+ * Finds the version to go back to, refuses irreversible releases, redeploys through `redeploy`
+ * (no gates: the target is known good and speed matters), then records a new deployment whose
+ * payload names `rollbackOf`. With no earlier good deployment it changes nothing.
+ */
+async function manualRollback(request, book, redeploy, log) {
+    const { plan } = request;
+    const planReason = irreversibleReason(plan.irreversible);
+    if (planReason)
+        refuse(`the current release of ${plan.service} (plan field irreversible)`, planReason, plan.runbook);
+    const records = book.records;
+    const previous = request.to.toLowerCase() === 'previous';
+    if (!records && previous)
+        throw new UserError('input to: previous needs deployment records to find the last good version (records: none is set); pass an explicit version instead');
+    let from;
+    let target;
+    if (records) {
+        try {
+            const history = await records.list(plan.environment);
+            if (previous) {
+                const choice = await chooseRollbackTarget(records, plan.environment);
+                if (!choice.target)
+                    return { kind: 'nothing-to-roll-back', reason: choice.reason ?? 'no earlier good deployment' };
+                ({ current: from, target } = choice);
+            }
+            else {
+                target = await findDeploymentOfVersion(records, plan.environment, request.to);
+                const choice = await chooseRollbackTarget(records, plan.environment);
+                from = choice.current;
+                if (target && (target.state === 'failure' || target.state === 'error'))
+                    log(`note: deployment #${target.id} of ${request.to} ended as ${target.state}; redeploying it because it was asked for by name`);
+            }
+            // Going back past any irreversible release is as unsafe as undoing that release itself.
+            const targetIndex = target ? history.findIndex((d) => d.id === target.id) : history.length;
+            for (const d of history.slice(0, targetIndex < 0 ? history.length : targetIndex)) {
+                const reason = irreversibleReason(d.payload.irreversible);
+                if (reason && d.payload.version !== (target?.payload.version ?? request.to))
+                    refuse(`deployment #${d.id} (${d.payload.version})`, reason, plan.runbook);
+            }
+        }
+        catch (err) {
+            if (err instanceof IrreversibleReleaseError || previous) {
+                if (err instanceof UserError)
+                    throw err;
+                throw new UserError(`could not read the deployment history from ${records.location}, so the rollback target is unknown and nothing was changed: ${describeError(err)}`);
+            }
+            // An explicit version does not need the history: go ahead, and say what could not be checked.
+            book.missing.push({ what: `the history check of ${plan.environment}`, why: describeError(err), fix: `check by hand that no irreversible release came after ${request.to}` });
+            log(`warning: could not read the deployment history (${describeError(err)}); redeploying ${request.to} as asked`);
+        }
+    }
+    const version = target?.payload.version ?? request.to;
+    if (from && from.payload.version === version && previous)
+        return { kind: 'nothing-to-roll-back', reason: `${version} is already the current version` };
+    log(`rolling back ${plan.environment} from ${from ? `#${from.id} (${from.payload.version})` : 'the current version'} to ${version}${target ? ` (deployment #${target.id})` : ''}; gates are skipped`);
+    await redeploy(version);
+    // Traffic first, records after: the record is written once the old version serves again.
+    const description = `manual rollback to ${version}${request.reason ? `: ${request.reason}` : ''}`;
+    const deploymentId = await book.begin({
+        version,
+        strategy: plan.strategy,
+        plan: request.planFile,
+        previousVersion: from?.payload.version,
+        rollbackOf: from?.id,
+        service: plan.service,
+    }, description, target?.ref);
+    await book.finish(deploymentId, 'success', description);
+    if (from)
+        await book.finish(from.id, 'failure', `rolled back to ${version}${deploymentId ? ` by #${deploymentId}` : ''}`);
+    return { kind: 'rolled-back', version, from, target, deploymentId };
+}
+
+;// CONCATENATED MODULE: ./src/core/github/index.ts
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/core/rollout/build-and-tag.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The `build-and-tag` action: build an immutable, versioned image, push it, and verify the rollback artifact. */
+async function runBuildAndTagAction(runtime, deps = {}) {
+    const env = runtime.env;
+    const image = parseImageName(getRequiredInput(runtime, 'image'));
+    const context = resolve(getOptionalInput(runtime, 'context') ?? '.');
+    if (!existsSync(context) || !statSync(context).isDirectory())
+        throw new InputError('context', `${context} is not a directory`);
+    const file = resolveDockerfile(context, getOptionalInput(runtime, 'file'));
+    const buildArgs = parseBuildArgs(getOptionalInput(runtime, 'build-args'));
+    const platforms = getListInput(runtime, 'platforms') ?? [];
+    for (const p of platforms)
+        if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p))
+            throw new InputError('platforms', `expected os/arch[/variant] such as linux/amd64, got ${JSON.stringify(p)}`);
+    const push = getBooleanInput(runtime, 'push', true);
+    const username = getOptionalInput(runtime, 'registry-username');
+    const password = getOptionalInput(runtime, 'registry-password');
+    if (password)
+        runtime.setSecret(password);
+    if (Boolean(username) !== Boolean(password))
+        throw new InputError(username ? 'registry-password' : 'registry-username', 'is required when the other registry credential is set');
+    const builderChoice = parseBuilderChoice(getOptionalInput(runtime, 'builder'));
+    const environment = getOptionalInput(runtime, 'environment');
+    const previousVersion = getOptionalInput(runtime, 'previous-version');
+    const sha = parseSha(getOptionalInput(runtime, 'sha') ?? env.GITHUB_SHA ?? (await gitOutput(context, ['rev-parse', 'HEAD'])) ?? missingSha());
+    const epoch = await sourceDateEpoch(context, sha, env);
+    const identity = buildIdentity({
+        sha,
+        ref: getOptionalInput(runtime, 'ref') ?? env.GITHUB_REF,
+        extraTags: getListInput(runtime, 'tags'),
+        floatingTags: getListInput(runtime, 'floating-tags'),
+        source: getOptionalInput(runtime, 'source') ?? (env.GITHUB_REPOSITORY ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}` : undefined),
+        createdEpoch: epoch,
+    });
+    const clientOptions = {
+        credentials: username && password ? { username, password } : undefined,
+        insecure: getBooleanInput(runtime, 'insecure-registry', false),
+        clock: deps.clock,
+    };
+    const clientFor = registryClients(image.registry, clientOptions);
+    // The rollback artifact is checked first: without one, nothing should be built or pushed.
+    let previous;
+    const lastGood = deps.lastGood ?? (previousVersion ? new ExplicitLastGood(previousVersion) : environment ? recordsSource(runtime) : undefined);
+    if (lastGood) {
+        if (!environment && !previousVersion)
+            throw new InputError('environment', 'is required to find the last good version');
+        previous = await verifyRollbackArtifact(lastGood, environment ?? '', image, clientFor);
+        if (previous)
+            runtime.info(`rollback artifact: ${previous.imageRef} (from ${previous.source}), still in the registry`);
+        else
+            runtime.warning(`no good version of ${image.name} is recorded for ${environment} in ${lastGood.description}: previous-image-ref is empty (first deployment?)`);
+    }
+    const builder = deps.builder ?? (await selectBuilder(builderChoice, env));
+    const work = mkdtempSync(join(env.RUNNER_TEMP || tmpdir(), 'rollgate-build-'));
+    try {
+        const layoutDir = layoutDirIn(work);
+        const started = Date.now();
+        await runtime.group(`build ${image.name} with ${builder.kind}`, () => builder.build({ context, file, buildArgs, platforms, labels: identity.labels, epoch, layoutDir }, (line) => runtime.info(line)));
+        const buildMs = Date.now() - started;
+        const built = readLayout(layoutDir);
+        runtime.info(`built ${built.root.digest} in ${(buildMs / 1000).toFixed(1)} s`);
+        let tags = [];
+        if (push) {
+            tags = await runtime.group(`push ${image.name}`, () => publishImage(clientFor(image), built, { immutable: identity.immutableTags, floating: identity.floatingTags }, (line) => runtime.info(line)));
+        }
+        else {
+            runtime.info('push: false — the image was built and not pushed');
+        }
+        const report = {
+            identity,
+            image: image.name,
+            digest: built.root.digest,
+            imageRef: `${image.name}@${built.root.digest}`,
+            sizeBytes: built.sizeBytes,
+            builder: builder.kind,
+            buildMs,
+            pushed: push,
+            tags,
+            previous,
+        };
+        setOutputs(runtime, report);
+        runtime.appendSummary(buildSummary(report));
+        return { ok: true };
+    }
+    finally {
+        rmSync(work, { recursive: true, force: true });
+    }
+}
+/**
+ * The last good version from the deployment records the other actions write: GitHub
+ * Deployments with a token, the ledger file without (inputs `records`, `github-token`, `ledger`).
+ */
+class RecordsLastGood {
+    records;
+    description;
+    constructor(records) {
+        this.records = records;
+        this.description = records.kind === 'ledger' ? `ledger ${records.location}` : `deployments of ${records.location}`;
+    }
+    async lastGoodVersion(environment) {
+        // Newest first: the first deployment that ended in success is what serves as stable now.
+        for (const deployment of await this.records.list(environment))
+            if (deployment.payload.version && effectiveState(await this.records.statuses(deployment.id)) === 'success')
+                return deployment.payload.version;
+        return undefined;
+    }
+}
+function recordsSource(runtime) {
+    const records = deploymentRecordsFor(runtime);
+    return records ? new RecordsLastGood(records) : undefined;
+}
+function missingSha() {
+    throw new InputError('sha', 'is required outside GitHub Actions (GITHUB_SHA is unset and the context is not a git checkout)');
+}
+/** The Dockerfile to use: input `file`, else `Dockerfile` or `Containerfile` in the context. */
+function resolveDockerfile(context, file) {
+    if (file) {
+        const path = resolve(file);
+        if (!existsSync(path))
+            throw new InputError('file', `${file} does not exist`);
+        return path;
+    }
+    for (const name of ['Dockerfile', 'Containerfile'])
+        if (existsSync(join(context, name)))
+            return join(context, name);
+    throw new InputError('file', `no Dockerfile or Containerfile in ${context}: set input file`);
+}
+/** Input `build-args`: one KEY=VALUE per line (values may hold commas). */
+function parseBuildArgs(value) {
+    if (!value)
+        return [];
+    const args = value
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+    for (const arg of args)
+        if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg))
+            throw new InputError('build-args', `expected KEY=VALUE on each line, got ${JSON.stringify(arg.length > 40 ? `${arg.slice(0, 40)}…` : arg)}`);
+    return args;
+}
+async function gitOutput(cwd, args) {
+    try {
+        const res = await runCommand(['git', '-C', cwd, ...args], { timeoutMs: 10_000 });
+        const out = res.stdout.trim();
+        return res.exitCode === 0 && out ? out : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The time stamped into the image: SOURCE_DATE_EPOCH, else the commit's time, else 0. Never
+ * the wall clock, so rebuilding a commit yields the same digest and re-running is a no-op.
+ */
+async function sourceDateEpoch(context, sha, env) {
+    const fromEnv = env.SOURCE_DATE_EPOCH?.trim();
+    if (fromEnv) {
+        if (!/^\d+$/.test(fromEnv))
+            throw new InputError('SOURCE_DATE_EPOCH', `expected whole seconds since 1970, got ${JSON.stringify(fromEnv)}`);
+        return Number(fromEnv);
+    }
+    const commitTime = await gitOutput(context, ['log', '-1', '--format=%ct', sha]);
+    return commitTime && /^\d+$/.test(commitTime) ? Number(commitTime) : 0;
+}
+function setOutputs(runtime, report) {
+    runtime.setOutput('version', report.identity.version);
+    runtime.setOutput('tags', [...report.identity.immutableTags, ...report.identity.floatingTags].map((t) => `${report.image}:${t}`).join(','));
+    runtime.setOutput('digest', report.digest);
+    runtime.setOutput('image-ref', report.imageRef);
+    runtime.setOutput('previous-image-ref', report.previous?.imageRef ?? '');
+    runtime.setOutput('size', String(report.sizeBytes));
+    runtime.setOutput('builder', report.builder);
+    runtime.setOutput('pushed', String(report.pushed));
+}
+/** Bytes for people: 1.2 MB. */
+function formatBytes(bytes) {
+    if (bytes < 1024)
+        return `${bytes} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+const OUTCOME_TEXT = { pushed: 'pushed', unchanged: 'already there (no-op)', moved: 'moved' };
+/** The job summary: image, tags, digest, size, builder, build time, rollback artifact. */
+function buildSummary(report) {
+    const tagRows = report.pushed
+        ? report.tags.map((t) => `| \`${t.tag}\` | ${t.floating ? 'floating' : 'immutable'} | ${t.outcome === 'moved' ? `moved from \`${t.before?.slice(0, 19)}…\`` : OUTCOME_TEXT[t.outcome]} |`)
+        : [...report.identity.immutableTags, ...report.identity.floatingTags].map((t) => `| \`${t}\` | ${report.identity.floatingTags.includes(t) ? 'floating' : 'immutable'} | not pushed (push: false) |`);
+    return [
+        `### build-and-tag: ${report.image} ${report.identity.version}`,
+        '',
+        '| | |',
+        '| --- | --- |',
+        `| image | \`${report.image}\` |`,
+        `| version | \`${report.identity.version}\` |`,
+        `| digest | \`${report.digest}\` |`,
+        `| image-ref | \`${report.imageRef}\` |`,
+        `| size | ${formatBytes(report.sizeBytes)} (compressed) |`,
+        `| builder | ${report.builder} |`,
+        `| build time | ${(report.buildMs / 1000).toFixed(1)} s |`,
+        `| rollback artifact | ${report.previous ? `\`${report.previous.imageRef}\` (from ${report.previous.source}, verified in the registry)` : 'none recorded'} |`,
+        '',
+        '| tag | kind | result |',
+        '| --- | --- | --- |',
+        ...tagRows,
+        '',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/traffic/provider.ts
+/**
+ * The traffic layer as rollgate sees it. The traffic system is the source of truth for where
+ * requests go right now, so every operation reads the state back and returns what it found;
+ * nothing here trusts a value the caller remembered from an earlier step.
+ *
+ * Two shapes share one interface:
+ * - canary (weighted): a stable slot and a canary slot; `setWeight(n)` gives the canary n%.
+ * - blue-green: two colours, one live; `switchTo(colour)` moves 100% in one change.
+ * Providers that support only one shape throw a UserError from the other's operations.
+ */
+/** The other colour. */
+function otherColour(colour) {
+    return colour === 'blue' ? 'green' : 'blue';
+}
+/** One line describing a state, for logs: `stable 75% · canary 25%`. */
+function describeTrafficState(state) {
+    const slots = state.slots.map((s) => `${s.role}${s.name !== s.role ? ` (${s.name})` : ''} ${formatPercent(s.percent)}${s.admin && s.admin !== 'ready' ? ` [${s.admin}]` : ''}`);
+    return `${state.live ? `live ${state.live} · ` : ''}${slots.join(' · ')}`;
+}
+/** A Markdown table of a state, for job summaries. */
+function trafficStateTable(state) {
+    const rows = state.slots.map((s) => `| ${s.role} | \`${s.name}\` | ${formatPercent(s.percent)} | ${s.weight ?? '—'} | ${s.admin ?? '—'} | ${s.health ?? '—'} |`);
+    return ['| slot | name | traffic | weight | admin state | health |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+/** `25%`, `33.3%` */
+function formatPercent(percent) {
+    return `${Math.round(percent * 10) / 10}%`;
 }
 
 ;// CONCATENATED MODULE: ./src/core/github/record-hooks.ts
@@ -55711,7 +56424,7 @@ class DeploymentRecordHooks {
     static forRun(runtime, plan, planFile, client = {}, cwd) {
         try {
             // Inside a rollout the client retries twice (1 s, 4 s); the caller retries the whole call too.
-            return new DeploymentRecordHooks(runtime, deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
+            return new DeploymentRecordHooks(runtime, factory_deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
         }
         catch (err) {
             const hooks = new DeploymentRecordHooks(runtime, undefined, plan, planFile);
@@ -55730,7 +56443,7 @@ class DeploymentRecordHooks {
         const key = `${id}:${state}:${description}`;
         if (this.done.has(key) || !this.records)
             return;
-        const text = fitDescription(description);
+        const text = records_fitDescription(description);
         try {
             await this.records.setStatus(id, { state, description: text, environmentUrl: state === 'success' ? this.plan.environmentUrl : undefined });
         }
@@ -55759,7 +56472,7 @@ class DeploymentRecordHooks {
                 const irreversible = this.plan.irreversible || irreversibleInput(this.runtime);
                 const created = await this.records.create({
                     environment: event.environment,
-                    ref: deployedRef(this.runtime),
+                    ref: factory_deployedRef(this.runtime),
                     description,
                     payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
                 });
@@ -55777,7 +56490,7 @@ class DeploymentRecordHooks {
     async stepReached(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'in_progress', `canary ${event.weight}%, gate passed`);
+            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
     }
     /** The new version is stable: `success`, with the plan's environment URL. */
     async promoted(event) {
@@ -55787,7 +56500,7 @@ class DeploymentRecordHooks {
     }
     /** Traffic is back on stable: `failure` for a bad canary, `error` when the pipeline itself broke. */
     async rolledBack(event) {
-        const given = getOptionalInput(this.runtime, 'cause');
+        const given = inputs_getOptionalInput(this.runtime, 'cause');
         if (given !== undefined && given !== 'failure' && given !== 'error')
             throw new core_errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
         const id = await this.locate();
@@ -55802,7 +56515,7 @@ class DeploymentRecordHooks {
         this.checkSetup();
         if (this.deploymentId !== undefined || this.located || !this.records)
             return this.deploymentId;
-        const given = getOptionalInput(this.runtime, 'deployment-id');
+        const given = inputs_getOptionalInput(this.runtime, 'deployment-id');
         if (given !== undefined) {
             this.deploymentId = parseNumberInput('deployment-id', given, { integer: true, min: 1 });
         }
@@ -55836,7 +56549,7 @@ class DeploymentRecordHooks {
 }
 /** Input `irreversible`: true, false, or a reason (which counts as true). */
 function irreversibleInput(runtime) {
-    const value = getOptionalInput(runtime, 'irreversible');
+    const value = inputs_getOptionalInput(runtime, 'irreversible');
     if (value === undefined || /^(false|no|0|off)$/i.test(value))
         return undefined;
     return /^(true|yes|1|on)$/i.test(value) ? true : value;
@@ -56006,7 +56719,7 @@ async function deliver(target, url, body, options) {
     // An incoming-webhook URL is itself the credential: messages name only its host.
     const host = notify_hostOf(url);
     try {
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'POST',
             url,
             headers: { 'Content-Type': 'application/json' },
@@ -56045,6 +56758,178 @@ function rolloutNotifier(plan, options) {
     return async (kind, details) => {
         await notify(plan, { ...details, kind }, options);
     };
+}
+
+;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
+
+
+/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
+function describeResource(resource, name, target) {
+    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
+}
+/**
+ * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
+ * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
+ */
+class kubectl_Kubectl {
+    options;
+    binary;
+    provider;
+    constructor(options = {}) {
+        this.options = options;
+        this.binary = options.binary ?? 'kubectl';
+        this.provider = options.provider ?? 'kubectl';
+    }
+    /** The global flags every call carries: context and namespace. */
+    globalArgs() {
+        const args = [];
+        if (this.options.context)
+            args.push('--context', this.options.context);
+        if (this.options.namespace)
+            args.push('--namespace', this.options.namespace);
+        return args;
+    }
+    /** The argument vector for reading one object as JSON. */
+    getArgs(resource, name) {
+        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
+    }
+    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
+    patchArgs(resource, name, patch, subresource) {
+        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
+    }
+    /** Reads one object; a missing one is a ProviderError that names it. */
+    async get(resource, name, signal) {
+        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
+        try {
+            return JSON.parse(out);
+        }
+        catch {
+            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
+        }
+    }
+    /** Applies one patch; the caller reads the object back to verify it. */
+    async patch(resource, name, patch, options = {}) {
+        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
+    }
+    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
+    async command(args, what, options = {}) {
+        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
+    }
+    /** How messages name a resource of this target. */
+    describe(resource, name) {
+        return describeResource(resource, name, this.options);
+    }
+    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
+        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
+        const result = await exec_runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+            const detail = err instanceof Error ? err.message : String(err);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
+        });
+        if (result.exitCode !== 0) {
+            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
+            const notFound = /NotFound|not found/i.test(reason);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+        }
+        return result.stdout;
+    }
+}
+function quoteForLog(arg) {
+    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
+function pointerSegment(segment) {
+    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+/** Narrows an unknown JSON value to a plain object, or undefined. */
+function asRecord(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+}
+/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
+function asRecords(value) {
+    return Array.isArray(value) ? value.map((v) => asRecord(v) ?? {}) : [];
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
+
+
+/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
+const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
+const DEPLOYMENT = 'deployments.apps';
+/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
+function deploymentForSlot(config, slot) {
+    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
+    const name = (field && config[field]) ?? config.deployment;
+    if (!name)
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
+    return name;
+}
+function kubectl(config, deps) {
+    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
+}
+/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
+function deployArgs(config, deployment, image) {
+    const k = new Kubectl({ context: config.context, namespace: config.namespace });
+    return [
+        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
+        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
+    ];
+}
+/**
+ * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
+ * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
+ * and reads the image back.
+ */
+async function deployToKubernetes(config, slot, image, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s)
+        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
+    const name = deploymentForSlot(k8s, slot);
+    const k = kubectl(k8s, deps);
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
+    const spec = asRecord(before.spec) ?? {};
+    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
+    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
+        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
+        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
+    }
+    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
+    const seconds = Math.ceil(config.timeout / 1000);
+    await k
+        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
+        .catch((err) => {
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+    });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
+    if (found !== image)
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+}
+/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
+async function scaleDownCanary(config, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s?.canaryDeployment)
+        return undefined;
+    const k = kubectl(k8s, deps);
+    const name = k8s.canaryDeployment;
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    const replicas = asRecord(before.spec)?.replicas;
+    if (replicas === 0)
+        return { deployment: name, replicas: 0 };
+    const count = typeof replicas === 'number' ? replicas : 1;
+    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    if (asRecord(after.spec)?.replicas !== 0)
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
+    return { deployment: name, replicas: count };
+}
+/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
+function containerImage(deployment, container, resource) {
+    const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
+    const found = containers.find((c) => c.name === container);
+    if (!found)
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+    return typeof found.image === 'string' ? found.image : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/core/deploy/rolling.ts
@@ -56218,6 +57103,72 @@ class RollingDeployment {
     }
 }
 
+;// CONCATENATED MODULE: ./src/core/template.ts
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
+/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
+function renderTemplate(template, vars, field = 'template') {
+    return template.replace(PLACEHOLDER, (_m, name) => {
+        const value = vars[name];
+        if (value === undefined) {
+            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
+            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
+        }
+        return String(value);
+    });
+}
+/**
+ * Splits a command template into an argument vector the way a shell splits words (quotes,
+ * backslashes), then fills placeholders inside each word. Values are never re-split or
+ * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
+ */
+function commandFromTemplate(template, vars, field = 'command') {
+    return splitWords(template, field).map((word) => renderTemplate(word, vars, field));
+}
+/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
+function splitWords(text, field = 'command') {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quote;
+    for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (quote) {
+            if (ch === quote)
+                quote = undefined;
+            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
+                current += text[++i];
+            else
+                current += ch;
+        }
+        else if (ch === "'" || ch === '"') {
+            quote = ch;
+            inWord = true;
+        }
+        else if (ch === '\\' && i + 1 < text.length) {
+            current += text[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(ch)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else {
+            current += ch;
+            inWord = true;
+        }
+    }
+    if (quote)
+        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
+    if (inWord)
+        words.push(current);
+    if (words.length === 0)
+        throw new core_errors/* UserError */.yo(`${field}: empty command`);
+    return words;
+}
+
 ;// CONCATENATED MODULE: ./src/core/traffic/command.ts
 
 
@@ -56317,7 +57268,7 @@ class CommandTrafficProvider {
     async run(field, template, vars, signal) {
         const argv = commandFromTemplate(template, { service: this.deps.service, environment: this.deps.environment, ...vars }, `traffic.${field}`);
         return this.deps.group(`traffic.${field}: ${argv.join(' ')}`, async () => {
-            const result = await runCommand(argv, {
+            const result = await exec_runCommand(argv, {
                 cwd: this.deps.cwd,
                 env: this.deps.env,
                 timeoutMs: this.config.timeout,
@@ -56820,22 +57771,22 @@ class ArgoRolloutsTrafficProvider {
 }
 /** The canary's share as the Rollout reports it: traffic-routed weights when present, else the step's setWeight. */
 function readRollout(rollout) {
-    const spec = kubectl_asRecord(rollout.spec) ?? {};
-    const status = kubectl_asRecord(rollout.status) ?? {};
+    const spec = asRecord(rollout.spec) ?? {};
+    const status = asRecord(rollout.status) ?? {};
     const stableRS = typeof status.stableRS === 'string' ? status.stableRS : undefined;
     const currentPodHash = typeof status.currentPodHash === 'string' ? status.currentPodHash : undefined;
     const updating = stableRS !== undefined && currentPodHash !== undefined && stableRS !== currentPodHash;
     const aborted = status.abort === true;
     // Argo Rollouts reports observedGeneration as a string.
     const observed = status.observedGeneration !== undefined && String(status.observedGeneration) === String(rollout.metadata?.generation ?? '');
-    const routed = kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(status.canary)?.weights)?.canary))?.weight;
+    const routed = asRecord(asRecord(asRecord(asRecord(status.canary)?.weights)?.canary))?.weight;
     let canaryPercent;
     if (!updating || aborted)
         canaryPercent = typeof routed === 'number' ? routed : 0;
     else if (typeof routed === 'number')
         canaryPercent = routed;
     else {
-        const steps = asRecords(kubectl_asRecord(kubectl_asRecord(spec.strategy)?.canary)?.steps);
+        const steps = asRecords(asRecord(asRecord(spec.strategy)?.canary)?.steps);
         const index = typeof status.currentStepIndex === 'number' ? status.currentStepIndex : 0;
         const weights = steps.slice(0, index + 1).map((s) => s.setWeight).filter((w) => typeof w === 'number');
         canaryPercent = weights.length ? weights[weights.length - 1] : 0;
@@ -56871,7 +57822,7 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
     /** Reads the route and finds the two backendRefs. */
     async locate(signal) {
         const route = await this.kubectl.get(HTTPROUTE_RESOURCE, this.config.httpRoute, signal);
-        const rules = asRecords(kubectl_asRecord(route.spec)?.rules);
+        const rules = asRecords(asRecord(route.spec)?.rules);
         const rule = rules[this.config.rule];
         if (!rule)
             throw new core_errors/* ProviderError */.mZ(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
@@ -56945,9 +57896,9 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
     }
     async locate(signal) {
         const vs = await this.kubectl.get(VIRTUALSERVICE_RESOURCE, this.config.virtualService, signal);
-        const http = asRecords(kubectl_asRecord(vs.spec)?.http);
+        const http = asRecords(asRecord(vs.spec)?.http);
         const { host, stableSubset, canarySubset } = this.config;
-        const destination = (r) => kubectl_asRecord(r.destination) ?? {};
+        const destination = (r) => asRecord(r.destination) ?? {};
         const isOurs = (r, subset) => destination(r).host === host && destination(r).subset === subset;
         const main = this.config.route
             ? http.findIndex((h) => h.name === this.config.route)
@@ -56970,7 +57921,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
         const weightOf = (r) => (typeof r?.weight === 'number' ? r.weight : routes.length === 1 ? 100 : 0);
         const others = routes.reduce((sum, r, i) => (i === stableIndex || i === canaryIndex ? sum : sum + weightOf(r)), 0);
         const header = http.findIndex((h) => h.name === HEADER_ROUTE_NAME);
-        const mirrored = this.config.mirrorPercent !== undefined && kubectl_asRecord(mainRoute.mirror)?.subset === canarySubset;
+        const mirrored = this.config.mirrorPercent !== undefined && asRecord(mainRoute.mirror)?.subset === canarySubset;
         return {
             main,
             stableIndex,
@@ -56984,8 +57935,8 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
     headerRoute(mainRoute) {
         const headers = Object.fromEntries(Object.entries(this.config.headerMatch ?? {}).map(([name, value]) => [name, { exact: value }]));
         const matches = asRecords(mainRoute.match);
-        const match = matches.length ? matches.map((m) => ({ ...m, headers: { ...(kubectl_asRecord(m.headers) ?? {}), ...headers } })) : [{ headers }];
-        const port = kubectl_asRecord(kubectl_asRecord(asRecords(mainRoute.route)[0]?.destination)?.port);
+        const match = matches.length ? matches.map((m) => ({ ...m, headers: { ...(asRecord(m.headers) ?? {}), ...headers } })) : [{ headers }];
+        const port = asRecord(asRecord(asRecords(mainRoute.route)[0]?.destination)?.port);
         return { name: HEADER_ROUTE_NAME, match, route: [{ destination: { host: this.config.host, subset: this.config.canarySubset, ...(port ? { port } : {}) }, weight: 100 }] };
     }
     /**
@@ -57001,9 +57952,9 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
             { op: 'add', path: `${m}/route/${at.canaryIndex}/weight`, value: weights.canary },
         ];
         if (this.config.mirrorPercent !== undefined) {
-            const mirrored = kubectl_asRecord(at.mainRoute.mirror)?.subset === this.config.canarySubset;
+            const mirrored = asRecord(at.mainRoute.mirror)?.subset === this.config.canarySubset;
             if (phase === 'ramp') {
-                const port = kubectl_asRecord(kubectl_asRecord(asRecords(at.mainRoute.route)[at.canaryIndex]?.destination)?.port);
+                const port = asRecord(asRecord(asRecords(at.mainRoute.route)[at.canaryIndex]?.destination)?.port);
                 ops.push({ op: 'add', path: `${m}/mirror`, value: { host: this.config.host, subset: this.config.canarySubset, ...(port ? { port } : {}) } }, { op: 'add', path: `${m}/mirrorPercentage`, value: { value: this.config.mirrorPercent } });
             }
             else if (mirrored) {
@@ -57115,7 +58066,7 @@ class ServiceSelectorTrafficProvider {
     }
     async readSelector(signal) {
         const service = await this.kubectl.get(SERVICE_RESOURCE, this.config.service, signal);
-        const selector = kubectl_asRecord(kubectl_asRecord(service.spec)?.selector) ?? {};
+        const selector = asRecord(asRecord(service.spec)?.selector) ?? {};
         const value = selector[this.config.selectorKey];
         return { value, live: value === this.config.blue ? 'blue' : value === this.config.green ? 'green' : undefined };
     }
@@ -57187,7 +58138,7 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
     }
     async locate(signal) {
         const split = await this.kubectl.get(TRAFFICSPLIT_RESOURCE, this.config.trafficSplit, signal);
-        const backends = asRecords(kubectl_asRecord(split.spec)?.backends);
+        const backends = asRecords(asRecord(split.spec)?.backends);
         const find = (service) => {
             const index = backends.findIndex((b) => b.service === service);
             if (index < 0)
@@ -57295,10 +58246,525 @@ async function runBookkeeping(what, call, deps) {
     }
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+
+
+/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. A runner-local cache at most, never the rollout's state. */
+function stateDirectory(env) {
+    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
+}
+/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
+function rolloutOwner(env) {
+    if (env.ROLLGATE_RUN_ID?.trim())
+        return env.ROLLGATE_RUN_ID.trim();
+    if (env.GITHUB_RUN_ID)
+        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
+    let user = 'someone';
+    try {
+        user = (0,external_node_os_.userInfo)().username;
+    }
+    catch {
+        /* no passwd entry in some containers */
+    }
+    return `${user}@${(0,external_node_os_.hostname)()}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/store.ts
+
+/** Another writer changed the record since it was read: the caller must stop without moving traffic. */
+class RolloutConflictError extends core_errors/* UserError */.yo {
+    location;
+    name = 'RolloutConflictError';
+    constructor(location, detail) {
+        super(`rollout record ${location} changed since it was read: ${detail}`);
+        this.location = location;
+    }
+}
+/**
+ * Service or environment as one segment of where a store keeps the record (a file path, a ref):
+ * letters, digits, `-`, `_` kept, every other byte %-escaped, so two names never share a record
+ * and no name breaks a path or git's ref rules (`..`, `.lock`, `~^:?*[\`, spaces).
+ */
+function keySegment(name, what) {
+    if (!name)
+        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
+}
+/** A store held in memory, with the same compare-and-swap rule: for unit tests of the state machine. */
+class MemoryRolloutStore {
+    location;
+    kind = 'memory';
+    record;
+    counter = 0;
+    constructor(location = 'memory') {
+        this.location = location;
+    }
+    async read() {
+        return this.record && { document: structuredClone(this.record.document), revision: this.record.revision };
+    }
+    async write(document, expected) {
+        if (this.record?.revision !== expected)
+            throw new RolloutConflictError(this.location, `expected revision ${expected ?? '(none)'}, found ${this.record?.revision ?? '(none)'}`);
+        this.record = { document: structuredClone(document), revision: String(++this.counter) };
+        return { document: structuredClone(document), revision: this.record.revision };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/state-machine.ts
+
+/** Phases in which no rollout is in progress: a new one may start. */
+const SETTLED_PHASES = ['promoted', 'rolled-back', 'aborted'];
+/** A change the state machine refuses: names the phase and what to run instead. */
+class RolloutStateError extends core_errors/* UserError */.yo {
+    name = 'RolloutStateError';
+}
+/** Keeps the history short enough for a store document; the GitHub store's commits keep all of it. */
+const HISTORY_LIMIT = 50;
+/** The step the canary is at now, if any. */
+function currentStep(record) {
+    return record.steps[record.steps.length - 1];
+}
+/**
+ * Whether promotion is allowed now, and why not: a gate at the current weight, for the version
+ * the canary runs, passed (or was skipped on purpose) in this rollout, with nothing moved since.
+ */
+function promotionBlocker(record) {
+    if (record.phase !== 'canary')
+        return `the rollout is ${describePhase(record)}, not at a judged canary step`;
+    const step = currentStep(record);
+    if (!step)
+        return 'no traffic step is on record';
+    if (step.version !== record.version)
+        return `the gate judged ${step.version}, but the rollout is of ${record.version}`;
+    if (Math.abs(step.weight - record.weight) >= 0.5)
+        return `the gate judged the canary at ${step.weight}%, but it has ${record.weight}% now`;
+    if (step.gate === 'passed' || step.gate === 'skipped')
+        return undefined;
+    return `the gate at ${step.weight}% is ${step.gate}`;
+}
+/**
+ * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
+ * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
+ */
+function transition(record, event, ctx) {
+    const refuse = (why) => {
+        throw new RolloutStateError(`${ctx.service}/${ctx.environment}: ${ctx.action} cannot ${describeEvent(event)}: ${why}. Next safe step: ${record ? nextSafeStep(record) : 'run deploy-canary'}`);
+    };
+    const log = (next, change) => {
+        next.history = [...next.history, { at: ctx.now, by: ctx.by, action: ctx.action, change, generation: next.generation }].slice(-HISTORY_LIMIT);
+        if (next.lock?.owner === ctx.by)
+            next.lock = { ...next.lock, heartbeat: ctx.now };
+        return next;
+    };
+    if (event.kind === 'start') {
+        if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by && !event.abandoned)
+            refuse(`a rollout of ${record.version} by ${record.startedBy} is ${describePhase(record)}`);
+        // What serves now: from this record's last settled rollout, else what the deployment records call good.
+        const stable = (record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood) ?? event.knownGood;
+        const next = {
+            schema: 1,
+            service: ctx.service,
+            environment: ctx.environment,
+            strategy: event.strategy,
+            phase: 'deploying',
+            generation: (record?.generation ?? 0) + 1,
+            version: event.version,
+            startedBy: ctx.by,
+            startedAt: ctx.now,
+            slots: { ...(record?.slots ?? {}) },
+            lastGood: stable,
+            live: event.live,
+            previous: undefined,
+            weight: event.weight,
+            steps: [],
+            stableOverwritten: false,
+            lock: record?.lock,
+            history: record?.history ?? [],
+        };
+        return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
+    }
+    if (!record && event.kind === 'rollback') {
+        // A manual rollback with nothing on record: the record starts here, in the phase it is in.
+        return log({ schema: 1, service: ctx.service, environment: ctx.environment, strategy: event.strategy ?? 'canary', phase: 'rolling-back', generation: 1, version: '?', startedBy: ctx.by, startedAt: ctx.now, slots: {}, weight: 0, steps: [], stableOverwritten: false, history: [] }, `rollback started (${event.reason})`);
+    }
+    if (!record)
+        return refuse('no rollout is on record');
+    const next = structuredClone(record);
+    switch (event.kind) {
+        case 'traffic-given':
+            if (record.phase !== 'deploying')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'canary';
+            next.weight = event.weight;
+            if (event.live)
+                next.live = event.live;
+            if (event.previous)
+                next.previous = event.previous;
+            if (event.live)
+                next.slots[event.live] = record.version;
+            else if (record.strategy === 'rolling')
+                next.slots.stable = record.version;
+            else
+                next.slots.canary = record.version;
+            next.steps = [{ weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
+            return log(next, `${record.version} serves ${event.live ? `as ${event.live}` : `${event.weight}% as canary`}; gate pending`);
+        case 'abort':
+            if (record.phase !== 'deploying')
+                refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
+            next.phase = 'aborted';
+            return log(next, `aborted before traffic moved: ${event.reason}`);
+        case 'step':
+            if (record.phase !== 'canary')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.weight = event.weight;
+            next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
+            return log(next, `canary at ${event.weight}%; gate pending`);
+        case 'gate':
+        case 'skip-gate': {
+            if (record.phase !== 'canary')
+                refuse(`the rollout is ${describePhase(record)}`);
+            const step = currentStep(record);
+            if (!step)
+                return refuse('no traffic step is on record');
+            const standing = event.kind === 'gate' ? event.standing : 'skipped';
+            next.steps[next.steps.length - 1] = { ...step, gate: standing, verdict: event.kind === 'gate' ? event.verdict : undefined, reason: event.reason, at: ctx.now, by: ctx.by };
+            return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
+        }
+        case 'promote': {
+            const blocker = promotionBlocker(record);
+            if (blocker)
+                refuse(blocker);
+            next.phase = 'promoting';
+            return log(next, `promoting ${record.version}`);
+        }
+        case 'redeploy-stable':
+            if (record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            // Written before the stable slot is touched: a rollback after this point knows it must redeploy it.
+            next.stableOverwritten = true;
+            next.slots.stable = record.version;
+            return log(next, `the stable slot is being redeployed with ${record.version} (it no longer runs ${record.lastGood ?? 'the last good version'})`);
+        case 'promoted':
+            if (record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'promoted';
+            next.lastGood = record.version;
+            next.stableOverwritten = false;
+            next.weight = record.strategy === 'blue-green' ? 100 : 0;
+            if (record.strategy !== 'blue-green')
+                next.slots.stable = record.version;
+            return log(next, `promoted ${record.version}`);
+        case 'rollback':
+            // Rollback always proceeds, from any phase: it is the way out of every one of them.
+            next.phase = 'rolling-back';
+            next.generation = record.generation + 1;
+            return log(next, `rollback started (${event.reason})${record.lock && record.lock.owner !== ctx.by ? `; took over from ${record.lock.action} by ${record.lock.owner}` : ''}`);
+        case 'rolled-back':
+            if (record.phase !== 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'rolled-back';
+            next.weight = 0;
+            next.stableOverwritten = false;
+            if (event.restored) {
+                // A manual rollback put a named version back: it is what serves, and the good one from now on.
+                next.lastGood = event.restored.version;
+                if (event.restored.live) {
+                    next.slots[event.restored.live] = event.restored.version;
+                    next.live = event.restored.live;
+                    next.previous = event.restored.previous;
+                }
+                else
+                    next.slots.stable = event.restored.version;
+                return log(next, `rolled back by redeploying ${event.restored.version}`);
+            }
+            if (record.strategy !== 'blue-green' && record.lastGood)
+                next.slots.stable = record.lastGood;
+            if (record.strategy === 'blue-green' && record.previous) {
+                next.live = record.previous;
+                next.previous = undefined;
+                next.lastGood = record.slots[record.previous] ?? record.lastGood;
+            }
+            return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
+        case 'heartbeat':
+            // Proof of life only: not worth a line in the history.
+            if (next.lock?.owner === ctx.by)
+                next.lock = { ...next.lock, heartbeat: ctx.now };
+            return next;
+        case 'release':
+            next.lock = undefined;
+            return log(next, 'released the lock');
+    }
+}
+/** The version the stable slot (blue-green: the live colour) runs after a settled rollout. */
+function stableVersionOf(record) {
+    if (record.strategy === 'blue-green')
+        return record.live ? record.slots[record.live] : record.lastGood;
+    if (record.phase === 'promoted')
+        return record.version;
+    return record.slots.stable ?? record.lastGood;
+}
+/** `canary at 50%, gate passed`, `promoting`, `rolled back`: for messages and summaries. */
+function describePhase(record) {
+    switch (record.phase) {
+        case 'deploying':
+            return `deploying ${record.version}`;
+        case 'canary': {
+            const step = currentStep(record);
+            if (record.strategy === 'blue-green')
+                return `live on ${record.live ?? '?'} with ${record.version}, gate ${step?.gate ?? 'pending'}`;
+            if (record.strategy === 'rolling')
+                return `rolled out ${record.version} to every pod, not yet promoted`;
+            return `canary at ${record.weight}% with ${record.version}, gate ${step?.gate ?? 'pending'}`;
+        }
+        case 'promoting':
+            return `promoting ${record.version}${record.stableOverwritten ? ' (stable slot already redeployed)' : ''}`;
+        case 'promoted':
+            return `promoted ${record.version}`;
+        case 'rolling-back':
+            return 'rolling back';
+        case 'rolled-back':
+            return `rolled back from ${record.version}`;
+        case 'aborted':
+            return `aborted (${record.version} never got traffic)`;
+    }
+}
+/** What the on-call should run next, given the record. */
+function nextSafeStep(record) {
+    if (!record)
+        return 'run deploy-canary to start a rollout';
+    const step = currentStep(record);
+    switch (record.phase) {
+        case 'deploying':
+            return `deploy-canary of ${record.version} is running or died before giving it traffic: wait for it, or run rollback`;
+        case 'canary':
+            if (step?.gate === 'failed')
+                return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
+            if (step?.gate === 'passed' || step?.gate === 'skipped')
+                return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
+            return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
+        case 'promoting':
+            return `re-run ramp to finish promoting ${record.version}, or run rollback${record.stableOverwritten ? ` (it redeploys the stable slot with ${record.lastGood ?? 'the last good version'})` : ''}`;
+        case 'promoted':
+            return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
+        case 'rolling-back':
+            return 'rollback did not finish: run rollback again';
+        case 'rolled-back':
+            return `fix ${record.version} and run deploy-canary with a new version`;
+        case 'aborted':
+            return `fix the deploy of ${record.version} and run deploy-canary again`;
+    }
+}
+function describeEvent(event) {
+    switch (event.kind) {
+        case 'start':
+            return `start a rollout of ${event.version}`;
+        case 'traffic-given':
+            return 'give the canary traffic';
+        case 'abort':
+            return 'abort the rollout';
+        case 'step':
+            return `move the canary to ${event.weight}%`;
+        case 'gate':
+            return 'record a gate verdict';
+        case 'skip-gate':
+            return 'skip the gate';
+        case 'promote':
+            return 'promote';
+        case 'redeploy-stable':
+            return 'redeploy the stable slot';
+        case 'promoted':
+            return 'finish the promotion';
+        case 'rollback':
+            return 'roll back';
+        case 'rolled-back':
+            return 'finish the rollback';
+        case 'heartbeat':
+            return 'refresh the lock';
+        case 'release':
+            return 'release the lock';
+    }
+}
+/** Reads a stored document as a record; anything else (an older or hand-edited document) is undefined. */
+function parseRecord(document) {
+    if (!document || document.schema !== 1 || typeof document.phase !== 'string' || typeof document.generation !== 'number')
+        return undefined;
+    return document;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/session.ts
+
+
+
+/** Locks idle for longer than this are taken to belong to a runner that died. */
+const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
+/** The record changed under an action (a rollback, another run): it must stop without moving traffic. */
+class RolloutChangedError extends core_errors/* UserError */.yo {
+    name = 'RolloutChangedError';
+}
+/** CAS attempts when a write loses to one that changed nothing this action cares about (a heartbeat). */
+const WRITE_ATTEMPTS = 5;
+/**
+ * One action's hold on the rollout record. Every change goes through `apply`, which re-reads the
+ * record, checks that nothing changed since this action took it (same generation, the lock still
+ * this action's), asks the state machine for the new record and writes it by compare-and-swap.
+ * The order every traffic write follows is: `apply` the intent → move traffic → `apply` the result;
+ * a rollback bumps the generation, so an action's next `apply` fails and it moves nothing more.
+ */
+class RolloutSession {
+    options;
+    current;
+    /** The generation this action holds, once it has taken the lock. */
+    held;
+    constructor(options) {
+        this.options = options;
+    }
+    /** Reads the record as it is now. */
+    static async open(options) {
+        const session = new RolloutSession(options);
+        session.current = await options.store.read();
+        return session;
+    }
+    /** The record as last read or written; undefined when there is none. */
+    get record() {
+        return parseRecord(this.current?.document);
+    }
+    get location() {
+        return `${this.options.store.kind} store ${this.options.store.location}`;
+    }
+    /**
+     * Takes the lock for this action, applying `event` in the same write (a rollout's start, a
+     * rollback). Refuses, naming the holder, while another run's action holds a lock that is not
+     * stale, unless `takeOver` (rollback always proceeds: it records whom it took over from).
+     */
+    async acquire(requested, opts = {}) {
+        const { owner, action } = this.options;
+        return this.write((record) => {
+            let event = requested;
+            const holder = this.holder(record, event);
+            if (holder && !opts.takeOver) {
+                const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+                if (!(holder.idleMs > staleAfter))
+                    throw new core_errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
+                        `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
+                        'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
+                this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
+                if (event?.kind === 'start')
+                    event = { ...event, abandoned: true };
+            }
+            const lock = record?.lock;
+            if (lock && lock.owner !== owner && opts.takeOver)
+                this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
+            if (!record && !event)
+                throw new core_errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
+            const next = event ? this.transition(record, event) : structuredClone(record);
+            const now = this.now();
+            next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
+            return next;
+        }, (next) => (this.held = next.generation));
+    }
+    /**
+     * Applies one change, refusing without writing when the record changed since this action took
+     * it: another generation (a rollback, a new rollout) or the lock gone to someone else.
+     */
+    async apply(event) {
+        return this.write((record) => {
+            this.assertUnchanged(record);
+            return this.transition(record, event);
+        });
+    }
+    /** Checks, by a fresh read, that the record is as this action left it: call right before a traffic write. */
+    async checkpoint() {
+        return this.apply({ kind: 'heartbeat' });
+    }
+    /**
+     * Reads the record without writing: the error an `apply` would throw now, or undefined while
+     * this action still holds it. For watching during a bake.
+     */
+    async changed() {
+        const fresh = await this.options.store.read();
+        try {
+            this.assertUnchanged(parseRecord(fresh?.document));
+            return undefined;
+        }
+        catch (err) {
+            if (err instanceof RolloutChangedError)
+                return err;
+            throw err;
+        }
+    }
+    /** Gives the lock back; the rollout stays in its phase for the next action. Best effort: never throws. */
+    async release() {
+        try {
+            await this.write((record) => {
+                this.assertUnchanged(record);
+                return this.transition(record, { kind: 'release' });
+            });
+            return undefined;
+        }
+        catch (err) {
+            // Taken over (a rollback): the lock is no longer this action's to give back.
+            if (err instanceof RolloutChangedError)
+                return undefined;
+            return `could not release the rollout lock in the ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
+        }
+    }
+    /**
+     * Who else has this rollout: the holder of the lock, or, for a new rollout, whoever started the
+     * one still in progress (between actions nobody holds the lock, but the rollout is theirs).
+     */
+    holder(record, event) {
+        if (!record)
+            return undefined;
+        const now = this.options.clock.now();
+        const lock = record.lock;
+        if (lock && lock.owner !== this.options.owner)
+            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+        if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
+            return undefined;
+        const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
+        return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };
+    }
+    assertUnchanged(record) {
+        const { service, environment, owner, action } = this.options;
+        if (!record)
+            throw new RolloutChangedError(`${service}/${environment}: the rollout record in the ${this.location} is gone; ${action} stops without moving traffic`);
+        const lock = record.lock;
+        if (record.generation === this.held && lock?.owner === owner && lock.action === action)
+            return;
+        const last = [...record.history].reverse().find((h) => h.generation === record.generation) ?? record.history[record.history.length - 1];
+        const who = last ? `${last.action} by ${last.by} at ${last.at} (${last.change})` : `${lock?.action ?? 'someone'} by ${lock?.owner ?? 'an unknown run'}`;
+        throw new RolloutChangedError(`${service}/${environment}: the rollout changed since ${action} took it (generation ${this.held ?? '?'} → ${record.generation}, now ${describePhase(record)}): ${who}. ` +
+            `${action} stops without moving traffic. Next safe step: ${nextSafeStep(record)}`);
+    }
+    transition(record, event) {
+        return transition(record, event, { by: this.options.owner, action: this.options.action, now: this.now(), service: this.options.service, environment: this.options.environment });
+    }
+    now() {
+        return new Date(this.options.clock.now()).toISOString();
+    }
+    /** Read → change → compare-and-swap, again from a fresh read when another writer got there first. */
+    async write(change, onWritten) {
+        for (let attempt = 1;; attempt++) {
+            const next = change(this.record);
+            if (onWritten)
+                onWritten(next);
+            try {
+                this.current = await this.options.store.write(next, this.current?.revision, `${this.options.action}: ${next.history[next.history.length - 1]?.change ?? 'update'}`);
+                return next;
+            }
+            catch (err) {
+                if (!(err instanceof RolloutConflictError) || attempt >= WRITE_ATTEMPTS)
+                    throw err;
+                // Someone else wrote: read again; `change` decides whether what they wrote stops us.
+                this.current = await this.options.store.read();
+            }
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/atomic-file.ts
 
 
@@ -57376,138 +58842,950 @@ function syncDirectory(dir) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+;// CONCATENATED MODULE: ./src/core/rollout/file-store.ts
 
 
 
 
 
 
-/** Locks idle for longer than this are taken to belong to a runner that died. */
-const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
-/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. */
-function stateDirectory(env) {
-    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
-}
-/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
-function rolloutOwner(env) {
-    if (env.ROLLGATE_RUN_ID?.trim())
-        return env.ROLLGATE_RUN_ID.trim();
-    if (env.GITHUB_RUN_ID)
-        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
-    let user = 'someone';
+
+const RECORD_FORMAT = 'rollgate-rollout-record/1';
+/** This kernel boot and pid namespace, where Linux tells; empty elsewhere (host name alone then). */
+const thisMachine = (() => {
     try {
-        user = (0,external_node_os_.userInfo)().username;
+        return `${(0,external_node_fs_.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${(0,external_node_fs_.readlinkSync)('/proc/self/ns/pid')}`;
     }
     catch {
-        /* no passwd entry in some containers */
+        return '';
     }
-    return `${user}@${(0,external_node_os_.hostname)()}`;
+})();
+/** Service and environment as one path segment each: letters, digits, `-`, `_` kept, every other byte %-escaped, so different names never share a file. */
+function pathSegment(name, what) {
+    if (!name)
+        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
 }
 /**
- * The lock that stops two rollouts of one service and environment from moving the same traffic,
- * plus the blue-green colour memory. A lock is a file created exclusively (O_EXCL) in the state
- * directory; it survives a killed runner, so it carries `updatedAt`, refreshed at every step,
- * and a lock idle for longer than `staleAfterMs` is broken with a warning. `rollback` always
- * proceeds and releases it.
+ * The rollout record as one JSON file per service and environment, `<dir>/<service>/<environment>.json`,
+ * for the CLI and self-hosted runners; point `dir` at shared storage (NFS) so every runner sees
+ * the same record.
+ *
+ * Compare-and-swap across processes and hosts: a write takes a per-record lock (a file created
+ * by an exclusive hard link), reads the revision on disk, compares it with the one the caller
+ * read, writes the new content aside and renames it into place, then releases the lock. Readers
+ * need no lock: a rename shows them the old or the new record, never a mix. A lock left by a
+ * writer that died (its pid gone on this host, or older than `staleLockMs`) is broken; see
+ * `RecordWriteLock.take` for why breaking it is safe.
  */
-class RolloutStateStore {
+class FileRolloutStore {
     dir;
-    service;
-    environment;
-    clock;
-    lockFile;
-    colourFile;
-    staleAfterMs;
-    constructor(dir, service, environment, clock, env = {}) {
+    kind = 'file';
+    /** The record file. */
+    location;
+    /** The per-record write lock, `<record>.lock`. */
+    writeLock;
+    writer = `${process.pid}@${(0,external_node_os_.hostname)()}`;
+    constructor(dir, key, options = {}) {
         this.dir = dir;
-        this.service = service;
-        this.environment = environment;
-        this.clock = clock;
-        const key = `${service}.${environment}`.replace(/[^A-Za-z0-9._-]/g, '_');
-        this.lockFile = (0,external_node_path_.join)(dir, `${key}.lock.json`);
-        this.colourFile = (0,external_node_path_.join)(dir, `${key}.colours.json`);
-        const ttl = env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
-        this.staleAfterMs = ttl ?? DEFAULT_STALE_AFTER_MS;
+        this.location = (0,external_node_path_.join)(dir, pathSegment(key.service, 'service'), `${pathSegment(key.environment, 'environment')}.json`);
+        this.writeLock = new RecordWriteLock(`${this.location}.lock`, options.staleLockMs ?? 30_000, options.lockTimeoutMs ?? 60_000);
     }
-    /** The rollout in progress, if any. */
-    read() {
-        return readJson(this.lockFile);
+    async read(options = {}) {
+        options.signal?.throwIfAborted();
+        const record = this.readRecordFile();
+        return record && { document: record.document, revision: revisionOf(record) };
     }
-    /**
-     * Takes the lock for `owner`, or refreshes it when `owner` holds it already. Refuses with a
-     * UserError naming the holder when another rollout holds a lock that is not stale.
-     * `warn` hears about a stale lock being broken.
-     */
-    acquire(owner, fields, warn) {
-        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
-        const now = new Date(this.clock.now()).toISOString();
-        const record = { service: this.service, environment: this.environment, owner, startedAt: now, updatedAt: now, ...fields };
-        for (let attempt = 0; attempt < 3; attempt++) {
-            if (createExclusively(this.lockFile, record))
-                return record;
-            const held = this.read();
-            if (!held) {
-                // Gone since we looked (released), or not JSON (edited by hand): try again / treat as stale.
-                this.removeLock();
-                continue;
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // What is stored is exactly what JSON keeps; the caller gets that back, not its own object.
+        const stored = JSON.parse(JSON.stringify(document));
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(this.location), { recursive: true });
+        const lock = await this.writeLock.take(options.signal);
+        try {
+            const current = this.readRecordFile();
+            const found = current && revisionOf(current);
+            if (found !== expected) {
+                throw new RolloutConflictError(this.location, current
+                    ? `expected revision ${expected ?? '(no record)'}, found ${found} written by ${current.writtenBy} at ${current.writtenAt} (${JSON.stringify(current.message)})`
+                    : `expected revision ${expected}, but there is no record any more`);
             }
-            if (held.owner === owner)
-                return this.update({ ...fields, startedAt: held.startedAt });
-            const idleMs = this.clock.now() - Date.parse(held.updatedAt);
-            if (idleMs > this.staleAfterMs) {
-                warn(`breaking a stale rollout lock of ${this.service}/${this.environment}: held by ${held.owner} for version ${held.version}, idle for ${Math.round(idleMs / 60000)} min`);
-                this.removeLock();
-                continue;
-            }
-            throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
-                `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it ` +
-                `(a lock idle for ${Math.round(this.staleAfterMs / 60000)} min is taken as abandoned; lock file ${this.lockFile}). ` +
-                'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
+            const next = {
+                format: RECORD_FORMAT,
+                sequence: (current?.sequence ?? 0) + 1,
+                nonce: (0,external_node_crypto_.randomBytes)(4).toString('hex'),
+                writtenAt: new Date().toISOString(),
+                writtenBy: this.writer,
+                message,
+                document: stored,
+            };
+            // Last line of defence against a holder that was paused past staleLockMs and lost its lock to a breaker.
+            if (this.writeLock.holder()?.token !== lock.token)
+                throw new RolloutConflictError(this.location, `the write lock ${this.writeLock.file} was taken over while this write held it; nothing was written`);
+            writeAtomically(this.location, next);
+            return { document: structuredClone(stored), revision: revisionOf(next) };
         }
-        throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
+        finally {
+            this.writeLock.release(lock);
+        }
     }
-    /** Records progress (and proves the holder is alive). */
-    update(fields) {
-        const held = this.read();
-        const record = { ...held, ...fields, updatedAt: new Date(this.clock.now()).toISOString() };
-        writeAtomically(this.lockFile, record);
+    /** The record file, parsed and checked; undefined only when there is no file. A file that is there but unreadable is an error, never "no record". */
+    readRecordFile() {
+        let text;
+        try {
+            text = (0,external_node_fs_.readFileSync)(this.location, 'utf8');
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return undefined;
+            throw new core_errors/* UserError */.yo(`rollout record ${this.location}: cannot be read: ${err.message}`);
+        }
+        const broken = (detail) => new core_errors/* UserError */.yo(`rollout record ${this.location} is damaged (${detail}); refusing to take it as "no rollout". ` +
+            'Check which version each slot serves, then repair the file or move it aside to start over.');
+        let parsed;
+        try {
+            parsed = JSON.parse(text);
+        }
+        catch (err) {
+            throw broken(`not JSON: ${err.message}`);
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+            throw broken('not a JSON object');
+        const record = parsed;
+        if (record.format !== RECORD_FORMAT)
+            throw broken(`format is ${JSON.stringify(record.format)}, expected ${JSON.stringify(RECORD_FORMAT)}`);
+        if (!Number.isInteger(record.sequence) || record.sequence < 1)
+            throw broken('sequence is not a positive integer');
+        if (typeof record.nonce !== 'string' || !record.nonce)
+            throw broken('nonce is missing');
+        if (typeof record.document !== 'object' || record.document === null || Array.isArray(record.document))
+            throw broken('document is not a JSON object');
         return record;
     }
-    /** Ends the rollout (promotion or rollback); a no-op when no lock is held. */
-    release() {
-        const held = this.read();
-        this.removeLock();
-        return held;
+}
+/**
+ * The per-record write lock: a file created by an exclusive hard link, holding who took it, so
+ * a waiting writer can tell a dead holder from a busy one.
+ */
+class RecordWriteLock {
+    file;
+    staleLockMs;
+    lockTimeoutMs;
+    constructor(file, staleLockMs, lockTimeoutMs) {
+        this.file = file;
+        this.staleLockMs = staleLockMs;
+        this.lockTimeoutMs = lockTimeoutMs;
     }
-    /** The last blue-green switch on record. */
-    colours() {
-        return readJson(this.colourFile);
+    /**
+     * Takes the per-record write lock, waiting for a live holder and breaking a dead one's.
+     *
+     * Breaking is safe against several writers finding the same dead lock at once: the breaker
+     * renames the lock file to a private name (only one rename of it can succeed), then checks it
+     * moved the very lock it judged dead (by its token). If a live lock had replaced it in
+     * between, it links that one straight back. A holder alive but silent for longer than
+     * `staleLockMs` is the remaining risk, and its token check just before renaming the record
+     * into place narrows that to microseconds.
+     */
+    async take(signal) {
+        const lock = { pid: process.pid, host: (0,external_node_os_.hostname)(), machine: thisMachine, token: (0,external_node_crypto_.randomBytes)(8).toString('hex'), takenAt: new Date().toISOString() };
+        const deadline = Date.now() + this.lockTimeoutMs;
+        let pause = 2;
+        for (;;) {
+            signal?.throwIfAborted();
+            if (createExclusively(this.file, lock))
+                return lock;
+            const holder = this.holder();
+            if (holder && this.isDead(holder))
+                this.breakLock(holder);
+            else if (Date.now() > deadline) {
+                throw new core_errors/* UserError */.yo(`rollout record write lock ${this.file} has been held for more than ${Math.round(this.lockTimeoutMs / 1000)} s` +
+                    (holder ? ` by pid ${holder.pid} on ${holder.host} since ${holder.takenAt}` : '') +
+                    `; a write takes milliseconds, so the holder is stuck. If it is gone, delete the lock file.`);
+            }
+            else {
+                await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
+                pause = Math.min(pause * 2, 50);
+            }
+        }
     }
-    /** Remembers a blue-green switch. */
-    recordSwitch(record) {
-        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
-        writeAtomically(this.colourFile, { ...record, switchedAt: new Date(this.clock.now()).toISOString() });
-    }
-    removeLock() {
+    /** The current lock's holder; undefined when there is no lock (or it vanished while being read). */
+    holder() {
         try {
-            (0,external_node_fs_.unlinkSync)(this.lockFile);
+            const ageMs = Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs;
+            const held = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
+            return { pid: Number(held.pid), host: String(held.host), machine: String(held.machine ?? ''), token: String(held.token), takenAt: String(held.takenAt), ageMs };
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return undefined;
+            // Not JSON: not written by `take` (which publishes whole files), so judged by its age alone.
+            try {
+                return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs };
+            }
+            catch {
+                return undefined;
+            }
+        }
+    }
+    /** A holder that died: its process is gone on this host, or the lock is older than any write. */
+    isDead(holder) {
+        if (holder.ageMs > this.staleLockMs)
+            return true;
+        // Only a pid of this very kernel and pid namespace can be asked whether it lives.
+        if (holder.host !== (0,external_node_os_.hostname)() || holder.machine !== thisMachine || !Number.isInteger(holder.pid))
+            return false;
+        try {
+            process.kill(holder.pid, 0);
+            return false;
+        }
+        catch (err) {
+            // EPERM: alive, someone else's process.
+            return err.code === 'ESRCH';
+        }
+    }
+    /** Removes `dead`'s lock, and only it (see `take`). */
+    breakLock(dead) {
+        const aside = `${this.file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.broken`;
+        try {
+            (0,external_node_fs_.renameSync)(this.file, aside);
+        }
+        catch {
+            return; // gone already: another writer broke or released it
+        }
+        let moved;
+        try {
+            moved = JSON.parse((0,external_node_fs_.readFileSync)(aside, 'utf8'));
+        }
+        catch {
+            /* unparseable: it was the dead one (a live lock always parses) */
+        }
+        if (moved && moved.token !== dead.token) {
+            // A live writer took the lock between our look and our rename: give it back.
+            try {
+                (0,external_node_fs_.linkSync)(aside, this.file);
+            }
+            catch {
+                /* someone else holds it now; the displaced writer's token check refuses its write */
+            }
+        }
+        try {
+            (0,external_node_fs_.unlinkSync)(aside);
+        }
+        catch {
+            /* already gone */
+        }
+    }
+    /** Removes the lock if it is still `lock`. */
+    release(lock) {
+        if (this.holder()?.token !== lock.token)
+            return; // broken and taken by another writer: not ours to remove
+        try {
+            (0,external_node_fs_.unlinkSync)(this.file);
         }
         catch {
             /* already gone */
         }
     }
 }
-function readJson(file) {
-    try {
-        return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
+function revisionOf(record) {
+    return `${record.sequence}-${record.nonce}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/github-store.ts
+
+
+
+
+/** The file in each record commit's tree that holds the rollout document. */
+const STATE_FILE = 'state.json';
+/** A commit sha: SHA-1 today, SHA-256 in repositories created with it. */
+const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/**
+ * The rollout record in the repository itself: the ref `refs/rollgate/<service>/<environment>`
+ * points at a commit whose tree holds `state.json`. Every write is a new commit whose parent is
+ * the revision that was read, and the ref moves only by fast-forward (`force: false`), so GitHub
+ * refuses a writer whose read is stale (`422 Update is not a fast forward`): compare-and-swap on
+ * GitHub's side, durable beyond any runner, and `git log refs/rollgate/<service>/<environment>`
+ * is the rollout's audit log. The ref is outside branches and tags, so no workflow, protection
+ * rule or checkout sees it. Needs `contents: write`.
+ *
+ * Calls: read = 2 (matching-refs, contents at the commit), write = 3 (tree with the file inline,
+ * commit, ref update or create).
+ */
+class GitHubRolloutStore {
+    octokit;
+    repository;
+    kind = 'github';
+    location;
+    /** The ref without `refs/`, as the git refs endpoints take it. */
+    ref;
+    constructor(octokit, repository, key) {
+        this.octokit = octokit;
+        this.repository = repository;
+        this.ref = `rollgate/${keySegment(key.service, 'service')}/${keySegment(key.environment, 'environment')}`;
+        this.location = `refs/${this.ref} in ${repository.owner}/${repository.repo}`;
     }
-    catch {
-        return undefined;
+    async read(options = {}) {
+        const sha = await this.currentCommit(options.signal);
+        if (sha === undefined)
+            return undefined;
+        const file = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/contents/{path}', { ...this.repository, path: STATE_FILE, ref: sha, request: { signal: options.signal } })).catch((err) => {
+            if (err instanceof GitHubRequestError && err.status === 404)
+                throw this.damaged(sha, `the commit has no ${STATE_FILE}`);
+            throw err;
+        });
+        const data = file.data;
+        if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64')
+            throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
+        let document;
+        try {
+            document = JSON.parse(Buffer.from(data.content, 'base64').toString('utf8'));
+        }
+        catch (err) {
+            throw this.damaged(sha, `${STATE_FILE} is not JSON (${err.message})`);
+        }
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw this.damaged(sha, `${STATE_FILE} is not a JSON object`);
+        return { document: document, revision: sha };
+    }
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // A revision this store never hands out cannot be current; GitHub would only say "invalid sha".
+        if (expected !== undefined && !COMMIT_SHA.test(expected))
+            throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
+        const stored = JSON.parse(JSON.stringify(document));
+        const signal = options.signal;
+        const request = { signal };
+        // The blob travels inside the tree request: one call fewer than POST git/blobs first.
+        const tree = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/trees', {
+            ...this.repository,
+            tree: [{ path: STATE_FILE, mode: '100644', type: 'blob', content: `${JSON.stringify(stored, null, 2)}\n` }],
+            request,
+        }));
+        // The write id makes every commit unique: two writers storing the same document from the
+        // same parent in the same second would otherwise make the same commit, and both "win".
+        const commit = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/commits', {
+            ...this.repository,
+            message: `${message}\n\nRollgate-Write-Id: ${(0,external_node_crypto_.randomBytes)(8).toString('hex')}\n`,
+            tree: tree.data.sha,
+            parents: expected === undefined ? [] : [expected],
+            request,
+        })).catch((err) => {
+            // The parent is the revision that was read; GitHub not knowing it means it is not this record's.
+            if (expected !== undefined && err instanceof GitHubRequestError && err.status === 422 && /parent|sha/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, which GitHub does not know as a commit (${err.apiMessage})`);
+            throw err;
+        });
+        const sha = commit.data.sha;
+        if (expected === undefined)
+            await this.createRef(sha, signal);
+        else
+            await this.moveRef(sha, expected, signal);
+        return { document: structuredClone(stored), revision: sha };
+    }
+    /** The commit the ref points at; undefined when there is no such ref. */
+    async currentCommit(signal) {
+        // matching-refs answers 200 with an empty list when the ref is missing, and 404 only when the
+        // repository is not there for this token: GET git/ref's 404 would be both, and "no record"
+        // for a repository the token cannot see would let a rollback find nothing to roll back.
+        const refs = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', { ...this.repository, ref: this.ref, request: { signal } }));
+        // A prefix match: refs/rollgate/orders/production-eu also matches refs/rollgate/orders/production.
+        const mine = refs.data.find((r) => r.ref === `refs/${this.ref}`);
+        if (!mine)
+            return undefined;
+        if (mine.object.type !== 'commit')
+            throw this.damaged(mine.object.sha, `the ref points at a ${mine.object.type}, not a commit`);
+        return mine.object.sha;
+    }
+    async createRef(sha, signal) {
+        try {
+            await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/refs', { ...this.repository, ref: `refs/${this.ref}`, sha, request: { signal } }));
+        }
+        catch (err) {
+            if (!(err instanceof GitHubRequestError && err.status === 422 && /already exists/i.test(err.apiMessage)))
+                throw err;
+            // A create retried after a 5xx whose first attempt did land finds its own commit there.
+            const now = await this.currentCommit(signal);
+            if (now === sha)
+                return;
+            throw new RolloutConflictError(this.location, `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`);
+        }
+    }
+    async moveRef(sha, expected, signal) {
+        try {
+            await this.call(() => this.octokit.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.repository, ref: this.ref, sha, force: false, request: { signal } }));
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 422 && /not a fast.?forward/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but another writer moved the record on (GitHub: ${err.apiMessage})`);
+            if (err instanceof GitHubRequestError && err.status === 422 && /does not exist/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but there is no record any more (GitHub: ${err.apiMessage})`);
+            throw err;
+        }
+    }
+    /** Runs one request; an empty repository (GitHub: 409 to every git data call) becomes an error saying what to do. */
+    async call(request) {
+        try {
+            return await request();
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 409)
+                throw new core_errors/* UserError */.yo(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
+            throw err;
+        }
+    }
+    damaged(sha, detail) {
+        // Never "no record": that would let a second rollout start over traffic that is moving.
+        return new core_errors/* UserError */.yo(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
     }
 }
 
+;// CONCATENATED MODULE: ./src/core/rollout/stores.ts
+
+
+
+
+
+
+
+
+
+/**
+ * Decides where the rollout record lives. Precedence: the action input `store` (CLI `--store`),
+ * else the environment variable ROLLGATE_STORE, else `auto`. Values:
+ * - `auto`: the GitHub store when a token (input `github-token`, else GITHUB_TOKEN) and a
+ *   repository (input `repository`, else GITHUB_REPOSITORY) are known, else `file`.
+ * - `github`: the GitHub store (`refs/rollgate/<service>/<environment>`, needs `contents: write`);
+ *   a missing token or repository is an error naming the input.
+ * - `file`: `<ROLLGATE_STATE_DIR or ~/.rollgate/state>/store`. Runner-local: on GitHub-hosted
+ *   runners it does not outlive the job.
+ * - `file:<dir>`: that directory (relative to `cwd`, `~/` for the home directory), e.g. shared
+ *   storage that every self-hosted runner mounts.
+ * Errors name the input or variable the value came from.
+ */
+function chooseRolloutStore(runtime, deps) {
+    const fromInput = inputs_getOptionalInput(runtime, 'store');
+    const fromEnv = runtime.env.ROLLGATE_STORE?.trim() || undefined;
+    const from = fromInput !== undefined ? 'store' : fromEnv !== undefined ? 'ROLLGATE_STORE' : 'store';
+    const value = fromInput ?? fromEnv ?? 'auto';
+    const explicit = value !== 'auto';
+    const defaultFile = () => ({ kind: 'file', dir: (0,external_node_path_.join)(stateDirectory(runtime.env), 'store'), explicit, from });
+    if (value.toLowerCase().startsWith('file:')) {
+        const raw = value.slice('file:'.length).trim();
+        if (!raw)
+            throw new core_errors/* InputError */.dz(from, 'file: needs a directory, e.g. file:/mnt/shared/rollgate');
+        const home = raw === '~' || raw.startsWith('~/') ? (0,external_node_path_.join)((0,external_node_os_.homedir)(), raw.slice(1)) : raw;
+        return { kind: 'file', dir: (0,external_node_path_.isAbsolute)(home) ? home : (0,external_node_path_.resolve)(deps.cwd, home), explicit: true, from };
+    }
+    const mode = value.toLowerCase();
+    switch (mode) {
+        case 'file':
+            return defaultFile();
+        case 'auto':
+        case 'github': {
+            const { token, tokenInput, repository } = githubAccess(runtime);
+            if (mode === 'auto' && (!token || !repository))
+                return defaultFile();
+            if (!token)
+                throw new core_errors/* InputError */.dz('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
+            return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
+        }
+        default:
+            throw new core_errors/* InputError */.dz(from, `expected auto | github | file | file:<directory>, got ${JSON.stringify(value)}`);
+    }
+}
+/**
+ * Opens the rollout record of `key` in the store the inputs choose (see `chooseRolloutStore`).
+ * Every action that moves traffic calls this, so all jobs of a workflow change one record.
+ * Warns when the record lands in a runner-local file on a GitHub runner without being asked to.
+ * The GitHub store calls GITHUB_API_URL (GitHub Enterprise) when it is set.
+ */
+function openRolloutStore(runtime, key, deps) {
+    const choice = chooseRolloutStore(runtime, deps);
+    switch (choice.kind) {
+        case 'file':
+            if (!choice.explicit && onHostedRunner(runtime.env))
+                warnRunnerLocal(runtime, choice.dir);
+            return new FileRolloutStore(choice.dir, key);
+        case 'github': {
+            const octokit = createGitHubClient({
+                token: choice.token,
+                tokenInput: choice.tokenInput,
+                permission: CONTENTS_PERMISSION,
+                baseUrl: runtime.env.GITHUB_API_URL,
+                log: (m) => runtime.info(m),
+            });
+            return new GitHubRolloutStore(octokit, { owner: choice.owner, repo: choice.repo }, key);
+        }
+    }
+}
+/** A GitHub runner that is not known to be self-hosted: its disk is gone after the job. */
+function onHostedRunner(env) {
+    return env.GITHUB_ACTIONS === 'true' && env.RUNNER_ENVIRONMENT !== 'self-hosted';
+}
+function warnRunnerLocal(runtime, dir) {
+    runtime.warning(`the rollout record is kept in ${dir} on this runner; on GitHub-hosted runners it does not outlive the job, ` +
+        'so a later job (ramp, rollback) will not see this rollout. Set the input `store` to file:<directory> on storage every runner shares.');
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
+
+
+
+
+/** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
+async function deployToSlot(config, target, deps) {
+    if (!config.command && config.kubernetes)
+        return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
+    if (!config.command)
+        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
+    const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
+    await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
+        const result = await exec_runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
+        if (result.exitCode !== 0) {
+            const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
+            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/readiness.ts
+
+
+
+/**
+ * Polls the readiness URL until it answers `expectStatus`, or fails after `timeout` naming the
+ * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
+ */
+async function waitForReadiness(config, deps) {
+    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
+    const started = deps.clock.now();
+    let attempts = 0;
+    let last = 'no answer yet';
+    for (;;) {
+        attempts++;
+        const remaining = config.timeout - (deps.clock.now() - started);
+        try {
+            const res = await http_httpRequest({ url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal }, deps.clock);
+            if (res.status === config.expectStatus)
+                return { url, attempts, elapsedMs: deps.clock.now() - started };
+            last = `HTTP ${res.status}`;
+        }
+        catch (err) {
+            if (deps.signal?.aborted)
+                throw err;
+            last = err instanceof Error ? err.message.replace(/^readiness: /, '') : String(err);
+        }
+        const elapsed = deps.clock.now() - started;
+        if (elapsed + config.interval > config.timeout)
+            throw new core_errors/* ProviderError */.mZ('readiness', `${http_safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
+        if (attempts === 1 || attempts % 5 === 0)
+            deps.log(`waiting for ${http_safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
+        await deps.clock.sleep(config.interval, deps.signal);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/smoke.ts
+
+
+/** Runs every smoke check (all of them, so the summary shows each); `{{slot}}` etc. are filled from `vars`. */
+async function runSmokeChecks(checks, deps) {
+    const results = [];
+    for (const [i, check] of checks.entries()) {
+        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
+        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
+        let result = { name: check.name, url: http_safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
+        for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
+            result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
+            if (result.ok)
+                break;
+            if (attempt <= check.retries)
+                await deps.clock.sleep(1000, deps.signal);
+        }
+        results.push(result);
+    }
+    return results;
+}
+async function probe(check, url, body, deps) {
+    try {
+        const res = await http_httpRequest({ method: check.method, url, headers: check.headers, body, timeoutMs: check.timeout, retries: 0, responseType: 'text', system: 'smoke', signal: deps.signal }, deps.clock);
+        if (res.status !== check.expectStatus)
+            return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
+        const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
+        if (check.expectBody !== undefined && !text.includes(check.expectBody))
+            return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
+        return { ok: true, detail: `HTTP ${res.status}` };
+    }
+    catch (err) {
+        return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };
+    }
+}
+/** A Markdown table of smoke results, for job summaries. */
+function smokeTable(results) {
+    return ['| smoke check | URL | result |', '| --- | --- | --- |', ...results.map((r) => `| ${r.name} | ${r.url} | ${r.ok ? '✅' : '❌'} ${r.detail} |`)].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategy.ts
+
+
+
+
+
+/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
+async function prepareSlot(run, slot, version) {
+    const { ctx } = run;
+    const deploy = ctx.plan.deploy;
+    if (deploy) {
+        await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+        run.report.push(`- deployed \`${version}\` to slot ${slot}`);
+    }
+    await verifySlot(run, slot, version);
+}
+/** Readiness and smoke checks against a slot that runs `version`. */
+async function verifySlot(run, slot, version) {
+    const { ctx } = run;
+    const vars = templateVars(ctx, slot, version);
+    if (ctx.plan.readiness) {
+        const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log, signal: run.signal });
+        ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
+        run.report.push(`- ${slot} ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
+    }
+    if (ctx.plan.smoke?.length) {
+        const results = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
+        for (const r of results)
+            ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
+        run.report.push('', smokeTable(results), '');
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length > 0)
+            throw new core_errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+    }
+}
+/** Readiness of a slot after a redeploy, where the plan's readiness URL can name that slot. */
+async function waitForSlotReadiness(run, slot, version) {
+    const { readiness } = run.ctx.plan;
+    // A readiness URL that names the slot can check any slot; one that does not is the canary's.
+    if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url))
+        await waitForReadiness(readiness, { clock: run.ctx.clock, vars: templateVars(run.ctx, slot, version), log: run.ctx.log, signal: run.signal });
+}
+/** A traffic change retried with backoff; only an unreachable or misbehaving traffic layer is retried. */
+async function withRetries(ctx, attempts, what, change) {
+    let delay = ROLLBACK_BACKOFF_MS;
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await change();
+        }
+        catch (err) {
+            // A plan mistake will not fix itself: only transport and provider failures are retried.
+            if ((0,core_errors/* isUserError */.iU)(err) && !(err instanceof core_errors/* ProviderError */.mZ))
+                throw err;
+            if (attempt >= attempts)
+                throw new core_errors/* ProviderError */.mZ(ctx.traffic.kind, `${what} failed after ${attempts} attempts; last error: ${(0,core_errors/* describeError */.Uc)(err)}`);
+            ctx.runtime.warning(`${what} attempt ${attempt}/${attempts} failed (${(0,core_errors/* describeError */.Uc)(err)}); retrying in ${delay} ms`);
+            await ctx.clock.sleep(delay);
+            delay = Math.min(delay * 2, 8000);
+        }
+    }
+}
+/** The first backoff between rollback attempts. */
+const ROLLBACK_BACKOFF_MS = 500;
+/** Enters `promoting`, unless a promotion that stopped half-way is being resumed. */
+async function beginPromotion(session) {
+    if (session.record?.phase !== 'promoting')
+        await session.apply({ kind: 'promote' });
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/canary.ts
+
+
+
+
+
+
+/** Whether the plan's traffic layer can say where traffic goes now (a `command` provider needs getWeight). */
+function trafficReadable(plan) {
+    return plan.traffic?.provider !== 'command' || plan.traffic.getWeight !== undefined;
+}
+/**
+ * Whether promotion without a deploy step still leaves the judged version serving: only where
+ * the traffic layer's promotion itself switches versions (an Argo Rollout, a user's promote command).
+ */
+function promotionSwitchesVersions(plan) {
+    return plan.traffic?.provider === 'argo-rollouts' || (plan.traffic?.provider === 'command' && plan.traffic.promote !== undefined);
+}
+/** Canary: a stable and a canary slot behind a weighted router; the canary goes through steps, then stable is redeployed. */
+const canaryStrategy = {
+    name: 'canary',
+    async observe(ctx, signal) {
+        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
+    },
+    async deploy(run, version, weight) {
+        const { ctx, session } = run;
+        const router = ctx.traffic;
+        const before = await this.observe(ctx, run.signal);
+        if (!before || before.canaryPercent > 0) {
+            // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
+            ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
+            await session.checkpoint();
+            await router.rollback({ signal: run.signal });
+        }
+        await prepareSlot(run, 'canary', version);
+        await session.checkpoint();
+        const after = await router.setWeight(weight, { signal: run.signal });
+        await session.apply({ kind: 'traffic-given', weight: readable(ctx) ? after.canaryPercent : weight });
+        ctx.log(`traffic: ${describeTrafficState(after)}`);
+        run.report.push(readable(ctx) ? `- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${router.kind})` : `- traffic: canary set to ${formatPercent(weight)} (${router.kind} has no getWeight: the exit status is the only confirmation)`);
+        return readable(ctx) ? after : undefined;
+    },
+    stepsAhead(record, planned) {
+        return planned.filter((w) => w > record.weight);
+    },
+    async advance(run, weight) {
+        const { ctx, session } = run;
+        await session.apply({ kind: 'step', weight });
+        const state = await ctx.traffic.setWeight(weight, { signal: run.signal });
+        ctx.log(`step ${weight}%: ${describeTrafficState(state)}`);
+        run.report.push(readable(ctx) ? `- step ${weight}%: canary ${formatPercent(state.canaryPercent)} (read back)` : `- step ${weight}%: set (no getWeight: not read back)`);
+        return readable(ctx) ? state : undefined;
+    },
+    async promote(run, record) {
+        const { ctx, session } = run;
+        const { deploy } = ctx.plan;
+        if (!deploy && !promotionSwitchesVersions(ctx.plan))
+            throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: the plan has no deploy: section, so promotion cannot put ${record.version} into the stable slot; promoting would send every request back to ${record.lastGood ?? 'the old version'} while reporting ${record.version} as stable. Add deploy: to the plan (or a traffic.promote command that switches versions).`);
+        await beginPromotion(session);
+        if (deploy) {
+            await session.checkpoint();
+            const full = await ctx.traffic.setWeight(100, { signal: run.signal });
+            ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${record.version} to the stable slot`);
+            // Recorded before the stable slot is touched: a rollback from here on must redeploy it.
+            await session.apply({ kind: 'redeploy-stable' });
+            await deployToSlot(deploy, { slot: 'stable', version: record.version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+            await waitForSlotReadiness(run, 'stable', record.version);
+            run.report.push(`- deployed \`${record.version}\` to the stable slot`);
+        }
+        await session.checkpoint();
+        const state = await ctx.traffic.promote({ signal: run.signal });
+        await session.apply({ kind: 'promoted' });
+        if (deploy?.kubernetes)
+            await scaleDownCanaryAfterPromotion(ctx, run.signal);
+        ctx.log(`promoted: ${describeTrafficState(state)}`);
+        run.report.push(`- promoted: stable runs \`${record.version}\`${readable(ctx) ? ` with ${formatPercent(100 - state.canaryPercent)} (read back)` : ''}; canary drained`);
+        return readable(ctx) ? state : undefined;
+    },
+    async rollback(run, record, attempts) {
+        const { ctx } = run;
+        if (record?.stableOverwritten)
+            await restoreStableSlot(run, record);
+        return withRetries(ctx, attempts, 'rollback', async () => {
+            const outcome = await ctx.traffic.rollback({ signal: run.signal });
+            // Without getWeight nothing was read: say it was set, not that it was found at 0%.
+            return readable(ctx) ? outcome : { ...outcome, changed: true };
+        });
+    },
+    async undoLostRace(ctx) {
+        await ctx.traffic.rollback();
+    },
+};
+function readable(ctx) {
+    return trafficReadable(ctx.plan);
+}
+/**
+ * After a promotion that stopped half-way the stable slot runs the new version: moving traffic to
+ * it restores nothing. It is redeployed with the last good version first, or rollback fails
+ * saying exactly what to run.
+ */
+async function restoreStableSlot(run, record) {
+    const { ctx } = run;
+    const deploy = ctx.plan.deploy;
+    const manual = `run rollback with to: <the last good version> (it redeploys the stable slot through the plan's deploy step), or redeploy the stable slot by hand`;
+    if (!record.lastGood)
+        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`);
+    if (!deploy)
+        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`);
+    ctx.runtime.warning(`the stable slot was redeployed with ${record.version} by a promotion that did not finish: redeploying ${record.lastGood} to it before moving traffic`);
+    await deployToSlot(deploy, { slot: 'stable', version: record.lastGood, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+    await waitForSlotReadiness(run, 'stable', record.lastGood);
+    run.report.push(`- redeployed the last good version \`${record.lastGood}\` to the stable slot (a promotion had overwritten it with \`${record.version}\`)`);
+}
+/** Kubernetes: the drained canary Deployment is scaled to 0; traffic is already safe, so a failure here only warns. */
+async function scaleDownCanaryAfterPromotion(ctx, signal) {
+    if (!ctx.plan.deploy)
+        return;
+    try {
+        const scaled = await scaleDownCanary(ctx.plan.deploy, { log: ctx.log, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
+        if (scaled)
+            ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
+    }
+    catch (err) {
+        ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${(0,core_errors/* describeError */.Uc)(err)}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/blue-green.ts
+
+
+
+
+
+
+/** Blue-green: two colours behind a switch; the idle one gets the new version, then all traffic in one change. */
+const blueGreenStrategy = {
+    name: 'blue-green',
+    async observe(ctx, signal) {
+        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
+    },
+    async deploy(run, version) {
+        const { ctx, session } = run;
+        const colours = ctx.traffic;
+        const before = await this.observe(ctx, run.signal);
+        const live = liveColourOf(ctx, before);
+        const idle = otherColour(live);
+        ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
+        await prepareSlot(run, idle, version);
+        await session.checkpoint();
+        const after = await colours.switchTo(idle, { signal: run.signal });
+        await session.apply({ kind: 'traffic-given', weight: 100, live: idle, previous: live });
+        ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
+        run.report.push(`- switched: ${live} → ${idle} in one change (read back); ${live} stays ready at 0% for rollback`);
+        return after;
+    },
+    stepsAhead() {
+        return [];
+    },
+    async advance() {
+        throw new core_errors/* UserError */.yo('blue-green has no traffic steps: one switch moves all traffic');
+    },
+    async promote(run, record) {
+        // The switch happened in deploy-canary; promotion only settles the record: the old colour stays up for `to:` rollbacks.
+        await beginPromotion(run.session);
+        await run.session.apply({ kind: 'promoted' });
+        run.report.push(`- promoted: ${record.live ?? '?'} is live with \`${record.version}\``);
+        return this.observe(run.ctx, run.signal);
+    },
+    async rollback(run, record, attempts) {
+        const { ctx } = run;
+        const before = await this.observe(ctx, run.signal);
+        const target = rollbackColour(ctx, record, before);
+        if (!target) {
+            const state = before ?? colourOnly(record?.live ?? 'blue');
+            return { changed: false, before: state, after: state };
+        }
+        if (before?.live === target)
+            return { changed: false, before, after: before };
+        const after = await withRetries(ctx, attempts, 'rollback', () => ctx.traffic.switchTo(target, { signal: run.signal }));
+        return { changed: true, before: before ?? colourOnly(otherColour(target)), after };
+    },
+    async undoLostRace(ctx, record) {
+        if (record.previous)
+            await ctx.traffic.switchTo(record.previous);
+    },
+};
+/** The live colour as read; refuses when it cannot be read or both colours carry traffic. */
+function liveColourOf(ctx, state) {
+    if (!state)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`);
+    const carrying = state.slots.filter((s) => s.percent > 0);
+    if (carrying.length !== 1 || !state.live)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`);
+    return state.live;
+}
+/**
+ * The colour rollback goes back to: the one this rollout took over from (the record), or, with no
+ * record at all, the colour the traffic layer shows ready at 0% (the one a switch left up). A
+ * settled rollout (promoted, rolled back) has nothing to go back to.
+ */
+function rollbackColour(ctx, record, state) {
+    if (record && record.strategy === 'blue-green') {
+        // After promotion the old colour still runs the version before: one switch back, as long as it is on record.
+        if (record.phase === 'promoted')
+            return record.previous;
+        if (SETTLED_PHASES.includes(record.phase))
+            return undefined;
+        if (record.previous)
+            return record.previous;
+        // Deploying: nothing switched yet; the colour that was live when it started stays live.
+        return record.live;
+    }
+    if (!state?.live)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
+    const idle = state.slots.find((s) => s.role === otherColour(state.live));
+    const ready = idle && idle.percent === 0 && (idle.health === undefined ? idle.admin === undefined || idle.admin === 'ready' : /^UP/i.test(idle.health));
+    if (!idle || !ready)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`);
+    ctx.runtime.warning(`no rollout is on record: going back to ${idle.role}, the colour the traffic layer shows ready at 0%`);
+    return idle.role;
+}
+function colourOnly(live) {
+    return { canaryPercent: 0, live, slots: [] };
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/rolling.ts
+
+
+
+/**
+ * Rolling: one Kubernetes Deployment updated in place. Traffic reaches the new pods as they become
+ * ready, so there are no steps; the Deployment's own annotation keeps the revision to undo to.
+ */
+const rollingStrategy = {
+    name: 'rolling',
+    async observe(ctx, signal) {
+        return rollingOf(ctx).getState({ signal });
+    },
+    async deploy(run, version) {
+        const { ctx, session } = run;
+        const rolling = rollingOf(ctx);
+        // Pods are replaced as soon as the image is set, so the record says the new version may serve before it does.
+        await session.apply({ kind: 'traffic-given', weight: 100 });
+        const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version, { signal: run.signal }));
+        run.report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
+        await verifySlot(run, 'stable', version);
+        ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
+        return after;
+    },
+    stepsAhead() {
+        return [];
+    },
+    async advance() {
+        throw new core_errors/* UserError */.yo('strategy: rolling has no traffic steps: Kubernetes moves all traffic as the new pods become ready');
+    },
+    async promote(run, record) {
+        const { ctx, session } = run;
+        const rolling = rollingOf(ctx);
+        const state = await rolling.confirmRolledOut(record.version, { signal: run.signal });
+        await beginPromotion(session);
+        await session.checkpoint();
+        await rolling.promote({ signal: run.signal });
+        await session.apply({ kind: 'promoted' });
+        run.report.push('- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready', `- promoted: ${rolling.target} is rolled out with \`${record.version}\``);
+        return state;
+    },
+    async rollback(run, _record, attempts) {
+        const rolling = rollingOf(run.ctx);
+        return withRetries(run.ctx, attempts, 'rollback', () => rolling.rollback({ signal: run.signal }));
+    },
+    async undoLostRace(ctx) {
+        await rollingOf(ctx).rollback();
+    },
+};
+function rollingOf(ctx) {
+    if (!ctx.rolling)
+        throw new core_errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+    return ctx.rolling;
+}
+
 ;// CONCATENATED MODULE: ./src/core/rollout/context.ts
+
+
+
+
+
+
 
 
 
@@ -57539,12 +59817,38 @@ function openRollout(runtime, loaded, deps = {}) {
         },
         traffic,
         rolling,
-        store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
+        store: deps.store ?? openRolloutStore(runtime, { service: loaded.plan.service, environment: loaded.plan.environment }, { cwd }),
+        strategy: chooseStrategy(loaded.plan),
         owner: rolloutOwner(runtime.env),
         cwd,
         log,
         group,
     };
+}
+/** The one place a plan's strategy name becomes behaviour. */
+function chooseStrategy(plan) {
+    switch (plan.strategy) {
+        case 'canary':
+            return canaryStrategy;
+        case 'blue-green':
+            return blueGreenStrategy;
+        case 'rolling':
+            return rollingStrategy;
+    }
+}
+/** This action's hold on the rollout record. */
+function openSession(ctx, action) {
+    const ttl = ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
+    return RolloutSession.open({
+        store: ctx.store,
+        service: ctx.plan.service,
+        environment: ctx.plan.environment,
+        owner: ctx.owner,
+        action,
+        clock: ctx.clock,
+        staleAfterMs: ttl,
+        warn: (line) => ctx.runtime.warning(line),
+    });
 }
 function rollingDeployment(plan, deps) {
     if (!plan.deploy)
@@ -67602,21 +69906,33 @@ function parsePlanText(text, file, options = {}) {
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
 function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefined) {
     const problems = [];
+    const strict = new Set(['service', 'environment', 'strategy', ...(options.require ?? [])]);
+    const lenientProblems = [];
     const used = new Set(['service', 'environment', 'strategy', ...(options.require ?? []), ...(options.reads ?? [])]);
     const unresolved = new Set();
     const missingEnv = new Set();
     const interpolated = interpolate(raw, [], options.env ?? process.env, options.onSecret, (path, name) => {
         const section = String(path[0]);
         missingEnv.add(formatPath(path));
-        if (used.has(section))
-            problems.push(`${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`);
+        const problem = `${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`;
+        if (options.lenient && !strict.has(section)) {
+            // Left out of this run's plan, and reported after the work that needs only the strict sections.
+            if (used.has(section))
+                lenientProblems.push(`${problem} (${section} left out)`);
+            unresolved.add(section);
+        }
+        else if (used.has(section))
+            problems.push(problem);
         else
             unresolved.add(section);
     });
     // A variable used only by a section this action never reads (say, the rollback webhook
     // during a gate) must not stop it: that section is left out of this run's plan.
-    for (const section of unresolved)
+    const leftOut = {};
+    for (const section of unresolved) {
+        leftOut[section] = interpolated[section];
         delete interpolated[section];
+    }
     const overridden = new Map();
     for (const o of options.overrides ?? []) {
         setAt(interpolated, o.path, o.value);
@@ -67626,6 +69942,8 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         if (interpolated[section] === undefined)
             problems.push(`${section}: is required by this action`);
     }
+    if (options.lenient)
+        dropInvalidSections(interpolated, strict, (issue) => describeIssue(issue, overridden, lineOfPath), lenientProblems, leftOut);
     const result = planSchema.safeParse(interpolated, { reportInput: true });
     if (!result.success) {
         for (const issue of result.error.issues) {
@@ -67637,7 +69955,40 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
     }
     if (problems.length > 0)
         throw new core_errors/* PlanError */.W6(file, dedupe(problems));
-    return { plan: result.data, file };
+    return { plan: result.data, file, ...(options.lenient ? { problems: dedupe(lenientProblems), leftOut } : {}) };
+}
+/**
+ * Lenient loading: removes every top-level key outside `strict` that does not validate (and
+ * unknown top-level keys), so the strict sections are judged on their own. Repeats because a
+ * cross-section rule can name a section only once another is gone.
+ */
+function dropInvalidSections(plan, strict, describe, problems, leftOut) {
+    for (let round = 0; round < 4; round++) {
+        const result = planSchema.safeParse(plan, { reportInput: true });
+        if (result.success)
+            return;
+        let dropped = false;
+        for (const issue of result.error.issues) {
+            const top = issue.path[0];
+            if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+                for (const key of issue.keys) {
+                    problems.push(`${key}: unknown key (left out)`);
+                    leftOut[key] = plan[key];
+                    delete plan[key];
+                    dropped = true;
+                }
+                continue;
+            }
+            if (typeof top !== 'string' || strict.has(top) || !(top in plan))
+                continue;
+            problems.push(`${describe(issue)} (${top} left out)`);
+            leftOut[top] = plan[top];
+            delete plan[top];
+            dropped = true;
+        }
+        if (!dropped)
+            return;
+    }
 }
 function describeIssue(issue, overridden, lineOfPath) {
     const path = issue.path.filter((p) => typeof p !== 'symbol');
@@ -67754,6 +70105,8 @@ function setAt(target, path, value) {
 
 
 
+/** The file name a plan built from action inputs alone goes by. */
+const INPUTS_PLAN = '(action inputs)';
 /** Where plans live unless the `plan` input says otherwise. */
 const DEFAULT_PLAN_FILE = '.github/rollout.yml';
 /**
@@ -67761,19 +70114,20 @@ const DEFAULT_PLAN_FILE = '.github/rollout.yml';
  * input overrides, registering every value taken from the environment as a secret.
  */
 function loadActionPlan(runtime, options = {}) {
-    const named = getOptionalInput(runtime, 'plan');
+    const named = inputs_getOptionalInput(runtime, 'plan');
     const file = named ?? DEFAULT_PLAN_FILE;
     const loadOptions = {
         require: options.require,
         reads: options.reads,
         overrides: options.overrides,
+        lenient: options.lenient,
         env: runtime.env,
         onSecret: (value) => runtime.setSecret(value),
     };
     if (!named && !(0,external_node_fs_.existsSync)(file) && options.fallback) {
         const built = options.fallback();
         if (built)
-            return validatePlanObject(built, '(action inputs)', loadOptions);
+            return validatePlanObject(built, INPUTS_PLAN, loadOptions);
     }
     return loadPlanFile(file, loadOptions);
 }
@@ -67783,12 +70137,36 @@ function loadActionPlan(runtime, options = {}) {
  */
 function loadRolloutPlan(runtime, options) {
     const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+    // Lenient loads know the strategy's strict sections only after a first look at the strategy.
+    const strategy = options.lenient ? loadActionPlan(runtime, { ...options, require: [], reads: all }).plan.strategy : undefined;
+    if (strategy)
+        return loadActionPlan(runtime, { ...options, require: options.require(strategy), reads: all });
     const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
     const required = options.require(loaded.plan.strategy);
     // Loading again with the strategy's sections required reports them as every other missing section is reported.
     if (required.some((section) => loaded.plan[section] === undefined))
         return loadActionPlan(runtime, { ...options, require: required });
     return loaded;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/summary.ts
+
+/** The lines every traffic-moving action ends its summary with: where the rollout stands and what to run next. */
+function phaseSummary(record) {
+    if (!record)
+        return ['### Rollout', '', '- phase: no rollout on record', `- next safe step: ${nextSafeStep(undefined)}`].join('\n');
+    const slots = Object.entries(record.slots)
+        .map(([slot, version]) => `${slot} \`${version}\``)
+        .join(' · ');
+    return [
+        '### Rollout',
+        '',
+        `- phase: **${record.phase}** — ${describePhase(record)} (generation ${record.generation})`,
+        ...(slots ? [`- slots: ${slots}${record.stableOverwritten ? ' (stable overwritten by an unfinished promotion)' : ''}`] : []),
+        ...(record.lastGood ? [`- last good version: \`${record.lastGood}\``] : []),
+        ...(record.lock ? [`- lock: ${record.lock.action} by ${record.lock.owner} (last heard ${record.lock.heartbeat})`] : []),
+        `- next safe step: ${nextSafeStep(record)}`,
+    ].join('\n');
 }
 
 // EXTERNAL MODULE: ./src/core/metrics/provider.ts
@@ -67877,7 +70255,7 @@ class DatadogProvider {
     }
     async call(params, query, signal) {
         const url = `${this.base}/api/v1/query`;
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             url,
             params,
             headers: { accept: 'application/json', 'DD-API-KEY': this.config.apiKey, 'DD-APPLICATION-KEY': this.config.appKey },
@@ -67890,7 +70268,7 @@ class DatadogProvider {
         const said = body ? errorText(body) : undefined;
         const because = said ? `: ${said}` : '';
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
         if (res.status === 429) {
             const reset = res.headers['x-ratelimit-reset'];
             const limit = res.headers['x-ratelimit-limit'];
@@ -67903,10 +70281,10 @@ class DatadogProvider {
             throw new core_errors/* ProviderError */.mZ(SYSTEM, `query rejected${because || ` (HTTP ${res.status})`} — query: ${shorten(query)}`);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
         }
         if (!body)
-            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${safeUrl(url)}: not a Datadog API answer (is metrics.address right?)`);
+            throw new core_errors/* ProviderError */.mZ(SYSTEM, `GET ${http_safeUrl(url)}: not a Datadog API answer (is metrics.address right?)`);
         return body;
     }
 }
@@ -68017,7 +70395,7 @@ class NewRelicProvider {
         const accountId = Number(this.config.accountId);
         if (!Number.isInteger(accountId))
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `metrics.accountId must be a whole number, got ${JSON.stringify(this.config.accountId)}`);
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: 'POST',
             url: this.endpoint,
             headers: { 'content-type': 'application/json', accept: 'application/json', 'API-Key': this.config.apiKey },
@@ -68033,12 +70411,12 @@ class NewRelicProvider {
         const because = said ? `: ${said}` : '';
         const classes = errors.map((e) => String(e.extensions?.errorClass ?? e.extensions?.code ?? ''));
         if (res.status === 401 || res.status === 403 || classes.some((c) => /UNAUTHORI[ZS]ED|FORBIDDEN/.test(c)))
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${http_safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
         if (res.status === 429 || classes.some((c) => /TOO_MANY_REQUESTS|RATE_LIMIT/.test(c)))
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `rate limited${because}, after ${res.attempts} attempt(s)`, true);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${http_safeUrl(this.endpoint)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);
         }
         // GraphQL reports failures (bad NRQL, unknown account) with HTTP 200 and an `errors` list.
         if (errors.length > 0)
@@ -68047,7 +70425,7 @@ class NewRelicProvider {
         if (body?.data?.actor?.account === null)
             throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `account ${accountId} is not visible to this API key`);
         if (!Array.isArray(results))
-            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${safeUrl(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
+            throw new core_errors/* ProviderError */.mZ(newrelic_SYSTEM, `POST ${http_safeUrl(this.endpoint)}: not a NerdGraph NRQL answer (is metrics.address right?)`);
         return results.filter((r) => typeof r === 'object' && r !== null);
     }
 }
@@ -68158,10 +70536,10 @@ class PrometheusProvider {
      */
     async scrapeIntervals(options = {}) {
         const url = `${this.base}/api/v1/status/config`;
-        const res = await httpRequest({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
+        const res = await http_httpRequest({ url, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal: options.signal, system: prometheus_SYSTEM }, this.clock);
         const yaml = typeof res.data === 'object' && res.data !== null ? res.data.data?.yaml : undefined;
         if (res.status !== 200 || typeof yaml !== 'string')
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status}, no configuration in the answer`);
         const config = (0,yaml_dist/* parse */.qg)(yaml);
         const fallback = promDurationMs(config?.global?.scrape_interval) ?? 60_000;
         return (config?.scrape_configs ?? []).map((job) => ({ job: String(job.job_name ?? '?'), intervalMs: promDurationMs(job.scrape_interval) ?? fallback }));
@@ -68171,7 +70549,7 @@ class PrometheusProvider {
     }
     async call(path, params, query, signal) {
         const url = `${this.base}${path}`;
-        const res = await httpRequest({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
+        const res = await http_httpRequest({ url, params, headers: this.headers, timeoutMs: this.config.timeout, retries: this.config.retries, signal, system: prometheus_SYSTEM }, this.clock);
         const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
         if (body?.status === 'error') {
             // 400 bad_data, 422 execution errors, 503 timeouts: Prometheus says why in `error`.
@@ -68179,13 +70557,13 @@ class PrometheusProvider {
             throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `query rejected${kind}: ${String(body.error)} — query: ${prometheus_shorten(query)}`, res.status >= 500);
         }
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${http_safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
         }
         if (!body || body.status !== 'success' || !body.data)
-            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
+            throw new core_errors/* ProviderError */.mZ(prometheus_SYSTEM, `GET ${http_safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
         return { resultType: body.data.resultType, result: body.data.result };
     }
 }
@@ -68403,7 +70781,7 @@ class WebProvider {
         const url = renderTemplate(this.config.url, encoded, 'metrics.url');
         // The body is JSON: the query goes in escaped, so its quotes cannot break the document.
         const body = this.config.body === undefined ? undefined : renderTemplate(this.config.body, { ...times, query: JSON.stringify(query).slice(1, -1) }, 'metrics.body');
-        const res = await httpRequest({
+        const res = await http_httpRequest({
             method: this.config.method,
             url,
             params: usesQuery ? undefined : { query },
@@ -68415,16 +70793,16 @@ class WebProvider {
             system: web_SYSTEM,
         }, this.clock);
         if (res.status === 401 || res.status === 403)
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status} (check metrics.headers)`);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${http_safeUrl(url)}: HTTP ${res.status} (check metrics.headers)`);
         if (res.status === 429)
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${http_safeUrl(url)}: rate limited (HTTP 429) after ${res.attempts} attempt(s)`, true);
         if (res.status < 200 || res.status >= 300) {
             const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${http_safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
         }
         // A body that did not parse as JSON arrives as text.
         if (res.data === undefined || typeof res.data === 'string')
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${safeUrl(url)}: the answer is not JSON`);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.method} ${http_safeUrl(url)}: the answer is not JSON`);
         return selectJsonPath(res.data, this.steps);
     }
 }
@@ -68612,7 +70990,7 @@ function changes_migrationsOf(paths, irreversible) {
 }
 /** Files changed between two commits, with git; undefined and why when git cannot tell. */
 async function changes_gitChangedPaths(revisions, cwd) {
-    const run = await runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
+    const run = await exec_runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
     if (run.exitCode !== 0)
         return { problem: `git diff ${revisions.join(' ')} failed (fetch the history, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}` };
     return { paths: run.stdout.split('\0').filter(Boolean) };
@@ -68624,16 +71002,16 @@ async function changes_gitChangedPaths(revisions, cwd) {
  * high risk.
  */
 async function findReleaseChanges(runtime, options) {
-    const listed = getListInput(runtime, 'changed-files');
+    const listed = inputs_getListInput(runtime, 'changed-files');
     if (listed !== undefined)
         return { paths: listed, source: 'input changed-files', migrations: changes_migrationsOf(listed, options.irreversible) };
-    const head = deployedRef(runtime);
+    const head = factory_deployedRef(runtime);
     const unknown = (why) => ({ source: why, migrations: options.irreversible ? 'contract' : 'none' });
     if (head === 'local')
         return unknown('no ref to compare: set the ref input (or GITHUB_SHA), or list the changes in changed-files');
     let base;
     try {
-        const records = deploymentRecordsFor(runtime, { retries: 2 }, options.cwd);
+        const records = factory_deploymentRecordsFor(runtime, { retries: 2 }, options.cwd);
         if (!records)
             return unknown('records: none, so no last good deployment to compare with; list the changes in changed-files');
         for (const d of (await records.list(options.environment)).slice(0, 30)) {
@@ -69097,8 +71475,8 @@ async function enforceReleasePolicy(runtime, options) {
     const { plan } = options;
     if (!plan.policy)
         return { allowed: true, findings: [], refused: [] };
-    const irreversible = Boolean(plan.irreversible) || /^(?!false$|no$|0$|off$).+/i.test(getOptionalInput(runtime, 'irreversible') ?? '');
-    const reason = getOptionalInput(runtime, 'reason');
+    const irreversible = Boolean(plan.irreversible) || /^(?!false$|no$|0$|off$).+/i.test(inputs_getOptionalInput(runtime, 'irreversible') ?? '');
+    const reason = inputs_getOptionalInput(runtime, 'reason');
     const decision = await check_checkReleasePolicy({
         plan,
         time: options.clock.now(),
@@ -69153,18 +71531,20 @@ async function reviewReleasePolicy(plan, options) {
 
 
 
+
 /**
  * deploy-canary: deploy the version to the canary slot (blue-green: the idle colour), wait for
  * readiness, run smoke checks, and only then move traffic. Any failure before traffic moves
- * leaves stable serving everything and fails the step with the reason.
+ * leaves stable serving everything and fails the step with the reason; a rollback that lands
+ * meanwhile wins: the first slice is never given after it.
  */
 async function runDeployCanaryAction(runtime, deps = {}) {
     const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'] });
-    const version = getRequiredInput(runtime, 'version');
+    const version = inputs_getRequiredInput(runtime, 'version');
     const ctx = openRollout(runtime, loaded, deps);
-    const blueGreen = ctx.plan.strategy === 'blue-green';
-    // A rolling update has no slice: every request reaches the new version once its pods are ready.
-    const weight = blueGreen || ctx.rolling ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
+    const { strategy } = ctx;
+    // A rolling update or a blue-green switch has no slice: every request reaches the new version.
+    const weight = strategy.name !== 'canary' ? 100 : (getNumberInput(runtime, 'weight', { min: 0, max: 100 }) ?? ctx.plan.steps?.[0]);
     if (weight === undefined)
         throw new core_errors/* UserError */.yo('input weight: is required when the plan has no `steps` (the first slice of traffic, 0–100)');
     runtime.setOutput('version', version);
@@ -69175,18 +71555,23 @@ async function runDeployCanaryAction(runtime, deps = {}) {
     // A kill switch that does not exist would only be found during an incident: refuse before anything moves.
     await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
     // Read the traffic layer before anything else: an unreachable one fails here, with nothing changed.
-    const before = await ctx.traffic.getState();
-    ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
-    ctx.store.acquire(ctx.owner, { version, strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
+    const before = await strategy.observe(ctx);
+    ctx.log(before ? `traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}` : `traffic now (${ctx.traffic.target}): cannot be read (no getWeight)`);
+    const session = await openSession(ctx, 'deploy-canary');
+    const knownGood = session.record?.lastGood ? undefined : await lastGoodFromRecords(runtime, ctx.plan.environment, ctx.cwd);
+    await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0, knownGood });
     const report = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
-    let trafficMoved = false;
+    const run = { ctx, session, report };
     try {
-        const moved = () => (trafficMoved = true);
-        const after = ctx.rolling ? await deployRolling(ctx, ctx.rolling, version, report, moved) : blueGreen ? await deployBlueGreen(ctx, version, before, report, moved) : await deployCanary(ctx, version, weight, before, report, moved);
-        const share = blueGreen || ctx.rolling ? 100 : after.canaryPercent;
+        const after = await strategy.deploy(run, version, weight);
+        const share = strategy.name === 'canary' ? (after?.canaryPercent ?? weight) : 100;
         runtime.setOutput('weight', String(Math.round(share * 100) / 100));
-        ctx.store.update({ weight: share });
-        report.push('', '### Traffic', '', trafficStateTable(after));
+        const unreleased = await session.release();
+        if (unreleased)
+            runtime.warning(unreleased);
+        if (after)
+            report.push('', '### Traffic', '', trafficStateTable(after));
+        report.push('', phaseSummary(session.record));
         runtime.appendSummary(report.join('\n'));
         const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), { clock: ctx.clock });
         // Traffic moved as asked: a missing record must not fail the step (that would roll back a
@@ -69198,81 +71583,55 @@ async function runDeployCanaryAction(runtime, deps = {}) {
         return { ok: true };
     }
     catch (err) {
-        runtime.setOutput('weight', trafficMoved ? '' : String(Math.round(before.canaryPercent * 100) / 100));
-        // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
-        if (!trafficMoved)
-            ctx.store.release();
-        if (trafficMoved)
-            report.push('', `**Failed after traffic started to move:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
-        else
+        const record = session.record;
+        // Still deploying on record, but a traffic write may have failed half-way: ask the traffic layer.
+        const now = record?.phase === 'deploying' && strategy.name === 'canary' ? await strategy.observe(ctx).catch(() => undefined) : undefined;
+        const trafficMoved = record?.phase !== 'deploying' || (now !== undefined && now.canaryPercent > 0);
+        if (err instanceof RolloutChangedError) {
+            // A rollback landed while this deploy ran: if our write raced it, put its traffic back.
+            const latest = (await openSession(ctx, 'deploy-canary')).record;
+            if (latest && (latest.phase === 'rolling-back' || latest.phase === 'rolled-back') && record?.phase === 'deploying')
+                await undoRace(ctx, latest);
+            runtime.setOutput('weight', '');
+            report.push('', `**Stopped:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', phaseSummary(latest));
+            runtime.appendSummary(report.join('\n'));
+            throw err;
+        }
+        runtime.setOutput('weight', trafficMoved ? '' : String(Math.round((before?.canaryPercent ?? 0) * 100) / 100));
+        if (!trafficMoved) {
+            // Nothing moved: no traffic to protect, so the next attempt need not wait for a rollback.
+            await session.apply({ kind: 'abort', reason: (0,core_errors/* describeError */.Uc)(err) }).catch(() => undefined);
             report.push('', `**Failed before traffic moved:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Stable still serves all traffic.');
+        }
+        else
+            report.push('', `**Failed after traffic started to move:** ${(0,core_errors/* describeError */.Uc)(err)}`, '', 'Run rollback.');
+        await session.release();
+        report.push('', phaseSummary(session.record));
         runtime.appendSummary(report.join('\n'));
         throw err;
     }
 }
-async function deployCanary(ctx, version, weight, before, report, moved) {
-    if (before.canaryPercent > 0) {
-        // A canary slot that still serves traffic (an abandoned rollout) must be emptied before it is redeployed.
-        ctx.runtime.warning(`the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying`);
-        await ctx.traffic.rollback();
-    }
-    await prepareSlot(ctx, 'canary', version, report);
-    moved();
-    const after = await ctx.traffic.setWeight(weight);
-    ctx.log(`traffic: ${describeTrafficState(after)}`);
-    report.push(`- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${ctx.traffic.kind})`);
-    return after;
-}
-async function deployBlueGreen(ctx, version, before, report, moved) {
-    const live = before.live ?? (await ctx.traffic.liveColour());
-    const idle = otherColour(live);
-    ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
-    await prepareSlot(ctx, idle, version, report);
-    moved();
-    const after = await ctx.traffic.switchTo(idle);
-    ctx.store.update({ previousColour: live });
-    ctx.store.recordSwitch({ live: idle, previous: live, liveVersion: version });
-    ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
-    report.push(`- switched: ${live} → ${idle} in one change; ${live} stays ready at 0% for rollback`);
-    return after;
-}
 /**
- * strategy: rolling: the Deployment's pods are replaced in place, so traffic moves as soon as the
- * image is set; readiness and smoke run after, and a failure there leaves the rollout for rollback.
+ * The newest version the deployment records mark good: what the stable slot runs before the first
+ * rollout this store sees, so a rollback after a half-done promotion knows what to redeploy.
+ * Best effort: records that cannot be read leave it unknown.
  */
-async function deployRolling(ctx, rolling, version, report, moved) {
-    moved();
-    const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version));
-    report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
-    await verifySlot(ctx, 'stable', version, report);
-    ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
-    return after;
-}
-/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
-async function prepareSlot(ctx, slot, version, report) {
-    const deploy = ctx.plan.deploy;
-    if (deploy) {
-        await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd });
-        report.push(`- deployed \`${version}\` to slot ${slot}`);
+async function lastGoodFromRecords(runtime, environment, cwd) {
+    try {
+        const records = factory_deploymentRecordsFor(runtime, {}, cwd);
+        return records ? await new RecordsLastGood(records).lastGoodVersion(environment) : undefined;
     }
-    await verifySlot(ctx, slot, version, report);
-}
-/** Readiness and smoke checks against a slot that runs `version`. */
-async function verifySlot(ctx, slot, version, report) {
-    const vars = templateVars(ctx, slot, version);
-    if (ctx.plan.readiness) {
-        const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log });
-        ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
-        report.push(`- ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
+    catch {
+        return undefined;
     }
-    if (ctx.plan.smoke?.length) {
-        const results = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
-        for (const r of results)
-            ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
-        report.push('', smokeTable(results), '');
-        const failed = results.filter((r) => !r.ok);
-        if (failed.length > 0)
-            throw new core_errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+}
+/** A traffic write that may have landed after a rollback's: the rollback's traffic is put back. */
+async function undoRace(ctx, latest) {
+    try {
+        await ctx.strategy.undoLostRace(ctx, latest);
+    }
+    catch (err) {
+        ctx.runtime.warning(`could not re-apply the rollback's traffic after a lost race: ${(0,core_errors/* describeError */.Uc)(err)}; run rollback again`);
     }
 }
 
@@ -69435,7 +71794,7 @@ function describeOutcome(outcome) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_deploy_canary_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3971);
+/* harmony import */ var _actions_deploy_canary_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2857);
 // What the runner starts (bundled to dist/deploy-canary/index.js): the action itself is in src/actions/deploy-canary.ts.
 
 await (0,_actions_deploy_canary_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();

@@ -35777,7 +35777,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5293:
+/***/ 6396:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -40109,288 +40109,84 @@ function verdictAllowsPromotion(verdict, onInconclusive) {
     }
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/core/exec.ts
-// Commands run here rather than through @actions/exec: a deploy or traffic script that hangs must
-// be killed with everything it started (its process group), on a timeout or a cancelled run,
-// and the toolkit only kills the direct child, leaving its children holding the slot.
+;// CONCATENATED MODULE: ./src/core/inputs.ts
 
 
-const MAX_CAPTURE = 1024 * 1024;
-/**
- * Runs a program with an argument vector (never a shell string). Resolves with the exit code
- * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
- * in which case its whole process group is killed.
- */
-function runCommand(argv, options = {}) {
-    const [file, ...args] = argv;
-    if (!file)
-        return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.spawn)(file, args, {
-            cwd: options.cwd,
-            env: options.env ?? process.env,
-            stdio: ['pipe', 'pipe', 'pipe'],
-            detached: process.platform !== 'win32',
-        });
-        let stdout = '';
-        let stderr = '';
-        let settled = false;
-        const partial = { stdout: '', stderr: '' };
-        const kill = () => {
-            try {
-                if (child.pid && process.platform !== 'win32')
-                    process.kill(-child.pid, 'SIGKILL');
-                else
-                    child.kill('SIGKILL');
-            }
-            catch {
-                /* already gone */
-            }
-        };
-        const timer = options.timeoutMs !== undefined
-            ? setTimeout(() => {
-                kill();
-                finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
-            }, options.timeoutMs)
-            : undefined;
-        const onAbort = () => {
-            kill();
-            finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
-        };
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        function finish(fn) {
-            if (settled)
-                return;
-            settled = true;
-            if (timer)
-                clearTimeout(timer);
-            options.signal?.removeEventListener('abort', onAbort);
-            fn();
-        }
-        const collect = (stream) => (chunk) => {
-            const text = chunk.toString('utf8');
-            if (stream === 'stdout' && stdout.length < MAX_CAPTURE)
-                stdout += text;
-            if (stream === 'stderr' && stderr.length < MAX_CAPTURE)
-                stderr += text;
-            if (options.onLine) {
-                const lines = (partial[stream] + text).split('\n');
-                partial[stream] = lines.pop() ?? '';
-                for (const line of lines)
-                    options.onLine(line, stream);
-            }
-        };
-        child.stdout.on('data', collect('stdout'));
-        child.stderr.on('data', collect('stderr'));
-        child.on('error', (err) => {
-            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
-        });
-        child.on('close', (code, signal) => {
-            for (const stream of ['stdout', 'stderr'])
-                if (partial[stream] && options.onLine)
-                    options.onLine(partial[stream], stream);
-            finish(() => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.input ?? '');
-    });
+/** The input's value; an InputError naming it when it is missing. */
+function getRequiredInput(runtime, name) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        throw new InputError(name, 'is required');
+    return value;
 }
-
-;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
-
-
-/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
-function describeResource(resource, name, target) {
-    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
+/** The input's value, or undefined when unset or empty. */
+function getOptionalInput(runtime, name) {
+    return runtime.getInput(name);
 }
-/**
- * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
- * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
- */
-class kubectl_Kubectl {
-    options;
-    binary;
-    provider;
-    constructor(options = {}) {
-        this.options = options;
-        this.binary = options.binary ?? 'kubectl';
-        this.provider = options.provider ?? 'kubectl';
-    }
-    /** The global flags every call carries: context and namespace. */
-    globalArgs() {
-        const args = [];
-        if (this.options.context)
-            args.push('--context', this.options.context);
-        if (this.options.namespace)
-            args.push('--namespace', this.options.namespace);
-        return args;
-    }
-    /** The argument vector for reading one object as JSON. */
-    getArgs(resource, name) {
-        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
-    }
-    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
-    patchArgs(resource, name, patch, subresource) {
-        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
-    }
-    /** Reads one object; a missing one is a ProviderError that names it. */
-    async get(resource, name, signal) {
-        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
-        try {
-            return JSON.parse(out);
-        }
-        catch {
-            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
-        }
-    }
-    /** Applies one patch; the caller reads the object back to verify it. */
-    async patch(resource, name, patch, options = {}) {
-        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
-    }
-    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
-    async command(args, what, options = {}) {
-        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
-    }
-    /** How messages name a resource of this target. */
-    describe(resource, name) {
-        return describeResource(resource, name, this.options);
-    }
-    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
-        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
-            const detail = err instanceof Error ? err.message : String(err);
-            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
-        });
-        if (result.exitCode !== 0) {
-            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
-            const notFound = /NotFound|not found/i.test(reason);
-            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
-        }
-        return result.stdout;
-    }
+/** A boolean input: true/false/yes/no/1/0, case-insensitive. */
+function inputs_getBooleanInput(runtime, name, fallback) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        return fallback;
+    const lower = value.toLowerCase();
+    if (['true', 'yes', '1', 'on'].includes(lower))
+        return true;
+    if (['false', 'no', '0', 'off'].includes(lower))
+        return false;
+    throw new core_errors/* InputError */.dz(name, `expected true or false, got ${JSON.stringify(value)}`);
 }
-function quoteForLog(arg) {
-    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
-function pointerSegment(segment) {
-    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
-}
-/** Narrows an unknown JSON value to a plain object, or undefined. */
-function asRecord(value) {
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-}
-/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
-function asRecords(value) {
-    return Array.isArray(value) ? value.map((v) => asRecord(v) ?? {}) : [];
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
-
-
-/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
-const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
-const DEPLOYMENT = 'deployments.apps';
-/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
-function deploymentForSlot(config, slot) {
-    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
-    const name = (field && config[field]) ?? config.deployment;
-    if (!name)
-        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
-    return name;
-}
-function kubectl(config, deps) {
-    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
-}
-/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
-function deployArgs(config, deployment, image) {
-    const k = new Kubectl({ context: config.context, namespace: config.namespace });
-    return [
-        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
-        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
-    ];
-}
-/**
- * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
- * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
- * and reads the image back.
- */
-async function deployToKubernetes(config, slot, image, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s)
-        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
-    const name = deploymentForSlot(k8s, slot);
-    const k = kubectl(k8s, deps);
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
-    const spec = asRecord(before.spec) ?? {};
-    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
-    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
-        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
-        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
-    }
-    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
-    const seconds = Math.ceil(config.timeout / 1000);
-    await k
-        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
-        .catch((err) => {
-        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
-    });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
-    if (found !== image)
-        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
-}
-/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
-async function scaleDownCanary(config, deps) {
-    const k8s = config.kubernetes;
-    if (!k8s?.canaryDeployment)
+/** A finite number input, optionally bounded. */
+function getNumberInput(runtime, name, bounds = {}) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
         return undefined;
-    const k = kubectl(k8s, deps);
-    const name = k8s.canaryDeployment;
-    const before = await k.get(DEPLOYMENT, name, deps.signal);
-    const replicas = asRecord(before.spec)?.replicas;
-    if (replicas === 0)
-        return { deployment: name, replicas: 0 };
-    const count = typeof replicas === 'number' ? replicas : 1;
-    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
-    const after = await k.get(DEPLOYMENT, name, deps.signal);
-    if (asRecord(after.spec)?.replicas !== 0)
-        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
-    return { deployment: name, replicas: count };
+    return parseNumberInput(name, value, bounds);
 }
-/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
-function containerImage(deployment, container, resource) {
-    const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
-    const found = containers.find((c) => c.name === container);
-    if (!found)
-        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
-    return typeof found.image === 'string' ? found.image : undefined;
+/** Parses and bounds-checks a number given as text for input `name`. */
+function parseNumberInput(name, value, bounds = {}) {
+    const n = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i.test(value) ? Number(value) : Number.NaN;
+    const what = bounds.integer ? 'a whole number' : 'a number';
+    const range = bounds.min !== undefined && bounds.max !== undefined
+        ? ` from ${bounds.min} to ${bounds.max}`
+        : bounds.min !== undefined
+            ? ` ≥ ${bounds.min}`
+            : bounds.max !== undefined
+                ? ` ≤ ${bounds.max}`
+                : '';
+    const problem = `expected ${what}${range}, got ${JSON.stringify(value)}`;
+    if (!Number.isFinite(n))
+        throw new core_errors/* InputError */.dz(name, problem);
+    if (bounds.integer && !Number.isInteger(n))
+        throw new core_errors/* InputError */.dz(name, problem);
+    if (bounds.min !== undefined && n < bounds.min)
+        throw new core_errors/* InputError */.dz(name, problem);
+    if (bounds.max !== undefined && n > bounds.max)
+        throw new core_errors/* InputError */.dz(name, problem);
+    return n;
+}
+/** A duration input (`30s`, `5m`) in milliseconds. */
+function getDurationInput(runtime, name) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        return undefined;
+    const ms = parseDuration(value);
+    if (ms === undefined)
+        throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
+    return ms;
+}
+/** A list input: comma- or newline-separated, blanks dropped. */
+function getListInput(runtime, name) {
+    const value = runtime.getInput(name);
+    if (value === undefined)
+        return undefined;
+    return value
+        .split(/[,\n]/)
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
-;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
-
-
-
-
-/** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
-async function deployToSlot(config, target, deps) {
-    if (!config.command && config.kubernetes)
-        return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
-    if (!config.command)
-        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
-    const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
-    await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
-        const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
-        if (result.exitCode !== 0) {
-            const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
-        }
-    });
-}
-
+// EXTERNAL MODULE: ./src/core/clock.ts
+var core_clock = __nccwpck_require__(2257);
 ;// CONCATENATED MODULE: ./node_modules/axios/lib/helpers/bind.js
 
 
@@ -50132,8 +49928,6 @@ axios.default = axios;
 // this module should only have a default export
 /* harmony default export */ const lib_axios = (axios);
 
-// EXTERNAL MODULE: ./src/core/clock.ts
-var core_clock = __nccwpck_require__(2257);
 ;// CONCATENATED MODULE: ./src/core/http.ts
 
 
@@ -50217,118 +50011,6 @@ async function httpRequest(req, clock = core_clock/* systemClock */.m) {
             delay = Math.min(delay * 2, 5_000);
         }
     }
-}
-
-;// CONCATENATED MODULE: ./src/core/deploy/readiness.ts
-
-
-
-/**
- * Polls the readiness URL until it answers `expectStatus`, or fails after `timeout` naming the
- * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
- */
-async function waitForReadiness(config, deps) {
-    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
-    const started = deps.clock.now();
-    let attempts = 0;
-    let last = 'no answer yet';
-    for (;;) {
-        attempts++;
-        const remaining = config.timeout - (deps.clock.now() - started);
-        try {
-            const res = await httpRequest({ url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal }, deps.clock);
-            if (res.status === config.expectStatus)
-                return { url, attempts, elapsedMs: deps.clock.now() - started };
-            last = `HTTP ${res.status}`;
-        }
-        catch (err) {
-            if (deps.signal?.aborted)
-                throw err;
-            last = err instanceof Error ? err.message.replace(/^readiness: /, '') : String(err);
-        }
-        const elapsed = deps.clock.now() - started;
-        if (elapsed + config.interval > config.timeout)
-            throw new core_errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
-        if (attempts === 1 || attempts % 5 === 0)
-            deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
-        await deps.clock.sleep(config.interval, deps.signal);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/inputs.ts
-
-
-/** The input's value; an InputError naming it when it is missing. */
-function getRequiredInput(runtime, name) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        throw new InputError(name, 'is required');
-    return value;
-}
-/** The input's value, or undefined when unset or empty. */
-function getOptionalInput(runtime, name) {
-    return runtime.getInput(name);
-}
-/** A boolean input: true/false/yes/no/1/0, case-insensitive. */
-function inputs_getBooleanInput(runtime, name, fallback) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        return fallback;
-    const lower = value.toLowerCase();
-    if (['true', 'yes', '1', 'on'].includes(lower))
-        return true;
-    if (['false', 'no', '0', 'off'].includes(lower))
-        return false;
-    throw new core_errors/* InputError */.dz(name, `expected true or false, got ${JSON.stringify(value)}`);
-}
-/** A finite number input, optionally bounded. */
-function getNumberInput(runtime, name, bounds = {}) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        return undefined;
-    return parseNumberInput(name, value, bounds);
-}
-/** Parses and bounds-checks a number given as text for input `name`. */
-function parseNumberInput(name, value, bounds = {}) {
-    const n = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i.test(value) ? Number(value) : Number.NaN;
-    const what = bounds.integer ? 'a whole number' : 'a number';
-    const range = bounds.min !== undefined && bounds.max !== undefined
-        ? ` from ${bounds.min} to ${bounds.max}`
-        : bounds.min !== undefined
-            ? ` ≥ ${bounds.min}`
-            : bounds.max !== undefined
-                ? ` ≤ ${bounds.max}`
-                : '';
-    const problem = `expected ${what}${range}, got ${JSON.stringify(value)}`;
-    if (!Number.isFinite(n))
-        throw new core_errors/* InputError */.dz(name, problem);
-    if (bounds.integer && !Number.isInteger(n))
-        throw new core_errors/* InputError */.dz(name, problem);
-    if (bounds.min !== undefined && n < bounds.min)
-        throw new core_errors/* InputError */.dz(name, problem);
-    if (bounds.max !== undefined && n > bounds.max)
-        throw new core_errors/* InputError */.dz(name, problem);
-    return n;
-}
-/** A duration input (`30s`, `5m`) in milliseconds. */
-function getDurationInput(runtime, name) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        return undefined;
-    const ms = parseDuration(value);
-    if (ms === undefined)
-        throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got ${JSON.stringify(value)}`);
-    return ms;
-}
-/** A list input: comma- or newline-separated, blanks dropped. */
-function getListInput(runtime, name) {
-    const value = runtime.getInput(name);
-    if (value === undefined)
-        return undefined;
-    return value
-        .split(/[,\n]/)
-        .map((s) => s.trim())
-        .filter(Boolean);
 }
 
 ;// CONCATENATED MODULE: ./src/core/metrics/datadog.ts
@@ -56938,7 +56620,7 @@ class DeploymentRecordHooks {
     async stepReached(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'in_progress', `canary ${event.weight}%, gate passed`);
+            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
     }
     /** The new version is stable: `success`, with the plan's environment URL. */
     async promoted(event) {
@@ -57206,6 +56888,267 @@ function rolloutNotifier(plan, options) {
     return async (kind, details) => {
         await notify(plan, { ...details, kind }, options);
     };
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+// Commands run here rather than through @actions/exec: a deploy or traffic script that hangs must
+// be killed with everything it started (its process group), on a timeout or a cancelled run,
+// and the toolkit only kills the direct child, leaving its children holding the slot.
+
+
+const MAX_CAPTURE = 1024 * 1024;
+/**
+ * Runs a program with an argument vector (never a shell string). Resolves with the exit code
+ * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
+ * in which case its whole process group is killed.
+ */
+function runCommand(argv, options = {}) {
+    const [file, ...args] = argv;
+    if (!file)
+        return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)(file, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
+        });
+        let stdout = '';
+        let stderr = '';
+        let settled = false;
+        const partial = { stdout: '', stderr: '' };
+        const kill = () => {
+            try {
+                if (child.pid && process.platform !== 'win32')
+                    process.kill(-child.pid, 'SIGKILL');
+                else
+                    child.kill('SIGKILL');
+            }
+            catch {
+                /* already gone */
+            }
+        };
+        const timer = options.timeoutMs !== undefined
+            ? setTimeout(() => {
+                kill();
+                finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
+            }, options.timeoutMs)
+            : undefined;
+        const onAbort = () => {
+            kill();
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
+        };
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        function finish(fn) {
+            if (settled)
+                return;
+            settled = true;
+            if (timer)
+                clearTimeout(timer);
+            options.signal?.removeEventListener('abort', onAbort);
+            fn();
+        }
+        const collect = (stream) => (chunk) => {
+            const text = chunk.toString('utf8');
+            if (stream === 'stdout' && stdout.length < MAX_CAPTURE)
+                stdout += text;
+            if (stream === 'stderr' && stderr.length < MAX_CAPTURE)
+                stderr += text;
+            if (options.onLine) {
+                const lines = (partial[stream] + text).split('\n');
+                partial[stream] = lines.pop() ?? '';
+                for (const line of lines)
+                    options.onLine(line, stream);
+            }
+        };
+        child.stdout.on('data', collect('stdout'));
+        child.stderr.on('data', collect('stderr'));
+        child.on('error', (err) => {
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+        });
+        child.on('close', (code, signal) => {
+            for (const stream of ['stdout', 'stderr'])
+                if (partial[stream] && options.onLine)
+                    options.onLine(partial[stream], stream);
+            finish(() => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+        });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(options.input ?? '');
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
+
+
+/** A resource as the messages name it: `httproutes.gateway.networking.k8s.io/orders in namespace shop`. */
+function describeResource(resource, name, target) {
+    return `${resource}/${name}${target.namespace ? ` in namespace ${target.namespace}` : ''}${target.context ? ` (context ${target.context})` : ''}`;
+}
+/**
+ * Runs kubectl with argument vectors, so the user's kubeconfig, contexts and credential plugins
+ * apply as they do at a terminal. Every failure is a ProviderError naming the resource.
+ */
+class kubectl_Kubectl {
+    options;
+    binary;
+    provider;
+    constructor(options = {}) {
+        this.options = options;
+        this.binary = options.binary ?? 'kubectl';
+        this.provider = options.provider ?? 'kubectl';
+    }
+    /** The global flags every call carries: context and namespace. */
+    globalArgs() {
+        const args = [];
+        if (this.options.context)
+            args.push('--context', this.options.context);
+        if (this.options.namespace)
+            args.push('--namespace', this.options.namespace);
+        return args;
+    }
+    /** The argument vector for reading one object as JSON. */
+    getArgs(resource, name) {
+        return [this.binary, ...this.globalArgs(), 'get', resource, name, '--output', 'json'];
+    }
+    /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
+    patchArgs(resource, name, patch, subresource) {
+        return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
+    }
+    /** Reads one object; a missing one is a ProviderError that names it. */
+    async get(resource, name, signal) {
+        const out = await this.run(this.getArgs(resource, name), `reading ${this.describe(resource, name)}`, signal);
+        try {
+            return JSON.parse(out);
+        }
+        catch {
+            throw new core_errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
+        }
+    }
+    /** Applies one patch; the caller reads the object back to verify it. */
+    async patch(resource, name, patch, options = {}) {
+        await this.run(this.patchArgs(resource, name, patch, options.subresource), `patching ${this.describe(resource, name)}`, options.signal);
+    }
+    /** Runs any kubectl subcommand (set image, rollout status, scale, rollout undo) with the global flags. */
+    async command(args, what, options = {}) {
+        return this.run([this.binary, ...this.globalArgs(), ...args], what, options.signal, options.timeoutMs);
+    }
+    /** How messages name a resource of this target. */
+    describe(resource, name) {
+        return describeResource(resource, name, this.options);
+    }
+    async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
+        this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
+        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+            const detail = err instanceof Error ? err.message : String(err);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
+        });
+        if (result.exitCode !== 0) {
+            const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
+            const notFound = /NotFound|not found/i.test(reason);
+            throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+        }
+        return result.stdout;
+    }
+}
+function quoteForLog(arg) {
+    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+/** Escapes one JSON-pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`. */
+function pointerSegment(segment) {
+    return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+/** Narrows an unknown JSON value to a plain object, or undefined. */
+function asRecord(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+}
+/** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
+function asRecords(value) {
+    return Array.isArray(value) ? value.map((v) => asRecord(v) ?? {}) : [];
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
+
+
+/** The annotation that remembers a canary's replica count while it is scaled to 0 between rollouts. */
+const REPLICAS_ANNOTATION = 'rollgate.dev/replicas';
+const DEPLOYMENT = 'deployments.apps';
+/** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
+function deploymentForSlot(config, slot) {
+    const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
+    const name = (field && config[field]) ?? config.deployment;
+    if (!name)
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
+    return name;
+}
+function kubectl(config, deps) {
+    return new kubectl_Kubectl({ context: config.context, namespace: config.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'deploy' });
+}
+/** The argument vectors of one deploy, in order, without the reads around them (for logs and tests). */
+function deployArgs(config, deployment, image) {
+    const k = new Kubectl({ context: config.context, namespace: config.namespace });
+    return [
+        [k.binary, ...k.globalArgs(), 'set', 'image', `deployment/${deployment}`, `${config.container}=${image}`],
+        [k.binary, ...k.globalArgs(), 'rollout', 'status', `deployment/${deployment}`, `--timeout=${Math.ceil(config.timeout / 1000)}s`],
+    ];
+}
+/**
+ * Puts `image` into the slot's Deployment: restores its replicas if an earlier promotion scaled it
+ * to 0, `kubectl set image`, then `kubectl rollout status --timeout` (the readiness probes decide),
+ * and reads the image back.
+ */
+async function deployToKubernetes(config, slot, image, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s)
+        throw new core_errors/* UserError */.yo('deploy.kubernetes: is required here');
+    const name = deploymentForSlot(k8s, slot);
+    const k = kubectl(k8s, deps);
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
+    const spec = asRecord(before.spec) ?? {};
+    const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
+    if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
+        deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
+        await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { spec: { replicas: remembered } } }, { signal: deps.signal });
+    }
+    await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
+    const seconds = Math.ceil(config.timeout / 1000);
+    await k
+        .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
+        .catch((err) => {
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+    });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
+    if (found !== image)
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+}
+/** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
+async function scaleDownCanary(config, deps) {
+    const k8s = config.kubernetes;
+    if (!k8s?.canaryDeployment)
+        return undefined;
+    const k = kubectl(k8s, deps);
+    const name = k8s.canaryDeployment;
+    const before = await k.get(DEPLOYMENT, name, deps.signal);
+    const replicas = asRecord(before.spec)?.replicas;
+    if (replicas === 0)
+        return { deployment: name, replicas: 0 };
+    const count = typeof replicas === 'number' ? replicas : 1;
+    await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
+    const after = await k.get(DEPLOYMENT, name, deps.signal);
+    if (asRecord(after.spec)?.replicas !== 0)
+        throw new core_errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
+    return { deployment: name, replicas: count };
+}
+/** The image of the named container; a Deployment without that container is the plan's mistake, named. */
+function containerImage(deployment, container, resource) {
+    const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
+    const found = containers.find((c) => c.name === container);
+    if (!found)
+        throw new core_errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+    return typeof found.image === 'string' ? found.image : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/core/deploy/rolling.ts
@@ -58458,6 +58401,525 @@ async function runBookkeeping(what, call, deps) {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+
+
+/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. A runner-local cache at most, never the rollout's state. */
+function stateDirectory(env) {
+    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
+}
+/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
+function rolloutOwner(env) {
+    if (env.ROLLGATE_RUN_ID?.trim())
+        return env.ROLLGATE_RUN_ID.trim();
+    if (env.GITHUB_RUN_ID)
+        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
+    let user = 'someone';
+    try {
+        user = (0,external_node_os_.userInfo)().username;
+    }
+    catch {
+        /* no passwd entry in some containers */
+    }
+    return `${user}@${(0,external_node_os_.hostname)()}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/store.ts
+
+/** Another writer changed the record since it was read: the caller must stop without moving traffic. */
+class RolloutConflictError extends core_errors/* UserError */.yo {
+    location;
+    name = 'RolloutConflictError';
+    constructor(location, detail) {
+        super(`rollout record ${location} changed since it was read: ${detail}`);
+        this.location = location;
+    }
+}
+/**
+ * Service or environment as one segment of where a store keeps the record (a file path, a ref):
+ * letters, digits, `-`, `_` kept, every other byte %-escaped, so two names never share a record
+ * and no name breaks a path or git's ref rules (`..`, `.lock`, `~^:?*[\`, spaces).
+ */
+function keySegment(name, what) {
+    if (!name)
+        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
+}
+/** A store held in memory, with the same compare-and-swap rule: for unit tests of the state machine. */
+class MemoryRolloutStore {
+    location;
+    kind = 'memory';
+    record;
+    counter = 0;
+    constructor(location = 'memory') {
+        this.location = location;
+    }
+    async read() {
+        return this.record && { document: structuredClone(this.record.document), revision: this.record.revision };
+    }
+    async write(document, expected) {
+        if (this.record?.revision !== expected)
+            throw new RolloutConflictError(this.location, `expected revision ${expected ?? '(none)'}, found ${this.record?.revision ?? '(none)'}`);
+        this.record = { document: structuredClone(document), revision: String(++this.counter) };
+        return { document: structuredClone(document), revision: this.record.revision };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/state-machine.ts
+
+/** Phases in which no rollout is in progress: a new one may start. */
+const SETTLED_PHASES = ['promoted', 'rolled-back', 'aborted'];
+/** A change the state machine refuses: names the phase and what to run instead. */
+class RolloutStateError extends core_errors/* UserError */.yo {
+    name = 'RolloutStateError';
+}
+/** Keeps the history short enough for a store document; the GitHub store's commits keep all of it. */
+const HISTORY_LIMIT = 50;
+/** The step the canary is at now, if any. */
+function currentStep(record) {
+    return record.steps[record.steps.length - 1];
+}
+/**
+ * Whether promotion is allowed now, and why not: a gate at the current weight, for the version
+ * the canary runs, passed (or was skipped on purpose) in this rollout, with nothing moved since.
+ */
+function promotionBlocker(record) {
+    if (record.phase !== 'canary')
+        return `the rollout is ${describePhase(record)}, not at a judged canary step`;
+    const step = currentStep(record);
+    if (!step)
+        return 'no traffic step is on record';
+    if (step.version !== record.version)
+        return `the gate judged ${step.version}, but the rollout is of ${record.version}`;
+    if (Math.abs(step.weight - record.weight) >= 0.5)
+        return `the gate judged the canary at ${step.weight}%, but it has ${record.weight}% now`;
+    if (step.gate === 'passed' || step.gate === 'skipped')
+        return undefined;
+    return `the gate at ${step.weight}% is ${step.gate}`;
+}
+/**
+ * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
+ * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
+ */
+function transition(record, event, ctx) {
+    const refuse = (why) => {
+        throw new RolloutStateError(`${ctx.service}/${ctx.environment}: ${ctx.action} cannot ${describeEvent(event)}: ${why}. Next safe step: ${record ? nextSafeStep(record) : 'run deploy-canary'}`);
+    };
+    const log = (next, change) => {
+        next.history = [...next.history, { at: ctx.now, by: ctx.by, action: ctx.action, change, generation: next.generation }].slice(-HISTORY_LIMIT);
+        if (next.lock?.owner === ctx.by)
+            next.lock = { ...next.lock, heartbeat: ctx.now };
+        return next;
+    };
+    if (event.kind === 'start') {
+        if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by && !event.abandoned)
+            refuse(`a rollout of ${record.version} by ${record.startedBy} is ${describePhase(record)}`);
+        // What serves now: from this record's last settled rollout, else what the deployment records call good.
+        const stable = (record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood) ?? event.knownGood;
+        const next = {
+            schema: 1,
+            service: ctx.service,
+            environment: ctx.environment,
+            strategy: event.strategy,
+            phase: 'deploying',
+            generation: (record?.generation ?? 0) + 1,
+            version: event.version,
+            startedBy: ctx.by,
+            startedAt: ctx.now,
+            slots: { ...(record?.slots ?? {}) },
+            lastGood: stable,
+            live: event.live,
+            previous: undefined,
+            weight: event.weight,
+            steps: [],
+            stableOverwritten: false,
+            lock: record?.lock,
+            history: record?.history ?? [],
+        };
+        return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
+    }
+    if (!record && event.kind === 'rollback') {
+        // A manual rollback with nothing on record: the record starts here, in the phase it is in.
+        return log({ schema: 1, service: ctx.service, environment: ctx.environment, strategy: event.strategy ?? 'canary', phase: 'rolling-back', generation: 1, version: '?', startedBy: ctx.by, startedAt: ctx.now, slots: {}, weight: 0, steps: [], stableOverwritten: false, history: [] }, `rollback started (${event.reason})`);
+    }
+    if (!record)
+        return refuse('no rollout is on record');
+    const next = structuredClone(record);
+    switch (event.kind) {
+        case 'traffic-given':
+            if (record.phase !== 'deploying')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'canary';
+            next.weight = event.weight;
+            if (event.live)
+                next.live = event.live;
+            if (event.previous)
+                next.previous = event.previous;
+            if (event.live)
+                next.slots[event.live] = record.version;
+            else if (record.strategy === 'rolling')
+                next.slots.stable = record.version;
+            else
+                next.slots.canary = record.version;
+            next.steps = [{ weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
+            return log(next, `${record.version} serves ${event.live ? `as ${event.live}` : `${event.weight}% as canary`}; gate pending`);
+        case 'abort':
+            if (record.phase !== 'deploying')
+                refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
+            next.phase = 'aborted';
+            return log(next, `aborted before traffic moved: ${event.reason}`);
+        case 'step':
+            if (record.phase !== 'canary')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.weight = event.weight;
+            next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
+            return log(next, `canary at ${event.weight}%; gate pending`);
+        case 'gate':
+        case 'skip-gate': {
+            if (record.phase !== 'canary')
+                refuse(`the rollout is ${describePhase(record)}`);
+            const step = currentStep(record);
+            if (!step)
+                return refuse('no traffic step is on record');
+            const standing = event.kind === 'gate' ? event.standing : 'skipped';
+            next.steps[next.steps.length - 1] = { ...step, gate: standing, verdict: event.kind === 'gate' ? event.verdict : undefined, reason: event.reason, at: ctx.now, by: ctx.by };
+            return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
+        }
+        case 'promote': {
+            const blocker = promotionBlocker(record);
+            if (blocker)
+                refuse(blocker);
+            next.phase = 'promoting';
+            return log(next, `promoting ${record.version}`);
+        }
+        case 'redeploy-stable':
+            if (record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            // Written before the stable slot is touched: a rollback after this point knows it must redeploy it.
+            next.stableOverwritten = true;
+            next.slots.stable = record.version;
+            return log(next, `the stable slot is being redeployed with ${record.version} (it no longer runs ${record.lastGood ?? 'the last good version'})`);
+        case 'promoted':
+            if (record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'promoted';
+            next.lastGood = record.version;
+            next.stableOverwritten = false;
+            next.weight = record.strategy === 'blue-green' ? 100 : 0;
+            if (record.strategy !== 'blue-green')
+                next.slots.stable = record.version;
+            return log(next, `promoted ${record.version}`);
+        case 'rollback':
+            // Rollback always proceeds, from any phase: it is the way out of every one of them.
+            next.phase = 'rolling-back';
+            next.generation = record.generation + 1;
+            return log(next, `rollback started (${event.reason})${record.lock && record.lock.owner !== ctx.by ? `; took over from ${record.lock.action} by ${record.lock.owner}` : ''}`);
+        case 'rolled-back':
+            if (record.phase !== 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'rolled-back';
+            next.weight = 0;
+            next.stableOverwritten = false;
+            if (event.restored) {
+                // A manual rollback put a named version back: it is what serves, and the good one from now on.
+                next.lastGood = event.restored.version;
+                if (event.restored.live) {
+                    next.slots[event.restored.live] = event.restored.version;
+                    next.live = event.restored.live;
+                    next.previous = event.restored.previous;
+                }
+                else
+                    next.slots.stable = event.restored.version;
+                return log(next, `rolled back by redeploying ${event.restored.version}`);
+            }
+            if (record.strategy !== 'blue-green' && record.lastGood)
+                next.slots.stable = record.lastGood;
+            if (record.strategy === 'blue-green' && record.previous) {
+                next.live = record.previous;
+                next.previous = undefined;
+                next.lastGood = record.slots[record.previous] ?? record.lastGood;
+            }
+            return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
+        case 'heartbeat':
+            // Proof of life only: not worth a line in the history.
+            if (next.lock?.owner === ctx.by)
+                next.lock = { ...next.lock, heartbeat: ctx.now };
+            return next;
+        case 'release':
+            next.lock = undefined;
+            return log(next, 'released the lock');
+    }
+}
+/** The version the stable slot (blue-green: the live colour) runs after a settled rollout. */
+function stableVersionOf(record) {
+    if (record.strategy === 'blue-green')
+        return record.live ? record.slots[record.live] : record.lastGood;
+    if (record.phase === 'promoted')
+        return record.version;
+    return record.slots.stable ?? record.lastGood;
+}
+/** `canary at 50%, gate passed`, `promoting`, `rolled back`: for messages and summaries. */
+function describePhase(record) {
+    switch (record.phase) {
+        case 'deploying':
+            return `deploying ${record.version}`;
+        case 'canary': {
+            const step = currentStep(record);
+            if (record.strategy === 'blue-green')
+                return `live on ${record.live ?? '?'} with ${record.version}, gate ${step?.gate ?? 'pending'}`;
+            if (record.strategy === 'rolling')
+                return `rolled out ${record.version} to every pod, not yet promoted`;
+            return `canary at ${record.weight}% with ${record.version}, gate ${step?.gate ?? 'pending'}`;
+        }
+        case 'promoting':
+            return `promoting ${record.version}${record.stableOverwritten ? ' (stable slot already redeployed)' : ''}`;
+        case 'promoted':
+            return `promoted ${record.version}`;
+        case 'rolling-back':
+            return 'rolling back';
+        case 'rolled-back':
+            return `rolled back from ${record.version}`;
+        case 'aborted':
+            return `aborted (${record.version} never got traffic)`;
+    }
+}
+/** What the on-call should run next, given the record. */
+function nextSafeStep(record) {
+    if (!record)
+        return 'run deploy-canary to start a rollout';
+    const step = currentStep(record);
+    switch (record.phase) {
+        case 'deploying':
+            return `deploy-canary of ${record.version} is running or died before giving it traffic: wait for it, or run rollback`;
+        case 'canary':
+            if (step?.gate === 'failed')
+                return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
+            if (step?.gate === 'passed' || step?.gate === 'skipped')
+                return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
+            return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
+        case 'promoting':
+            return `re-run ramp to finish promoting ${record.version}, or run rollback${record.stableOverwritten ? ` (it redeploys the stable slot with ${record.lastGood ?? 'the last good version'})` : ''}`;
+        case 'promoted':
+            return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
+        case 'rolling-back':
+            return 'rollback did not finish: run rollback again';
+        case 'rolled-back':
+            return `fix ${record.version} and run deploy-canary with a new version`;
+        case 'aborted':
+            return `fix the deploy of ${record.version} and run deploy-canary again`;
+    }
+}
+function describeEvent(event) {
+    switch (event.kind) {
+        case 'start':
+            return `start a rollout of ${event.version}`;
+        case 'traffic-given':
+            return 'give the canary traffic';
+        case 'abort':
+            return 'abort the rollout';
+        case 'step':
+            return `move the canary to ${event.weight}%`;
+        case 'gate':
+            return 'record a gate verdict';
+        case 'skip-gate':
+            return 'skip the gate';
+        case 'promote':
+            return 'promote';
+        case 'redeploy-stable':
+            return 'redeploy the stable slot';
+        case 'promoted':
+            return 'finish the promotion';
+        case 'rollback':
+            return 'roll back';
+        case 'rolled-back':
+            return 'finish the rollback';
+        case 'heartbeat':
+            return 'refresh the lock';
+        case 'release':
+            return 'release the lock';
+    }
+}
+/** Reads a stored document as a record; anything else (an older or hand-edited document) is undefined. */
+function parseRecord(document) {
+    if (!document || document.schema !== 1 || typeof document.phase !== 'string' || typeof document.generation !== 'number')
+        return undefined;
+    return document;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/session.ts
+
+
+
+/** Locks idle for longer than this are taken to belong to a runner that died. */
+const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
+/** The record changed under an action (a rollback, another run): it must stop without moving traffic. */
+class RolloutChangedError extends core_errors/* UserError */.yo {
+    name = 'RolloutChangedError';
+}
+/** CAS attempts when a write loses to one that changed nothing this action cares about (a heartbeat). */
+const WRITE_ATTEMPTS = 5;
+/**
+ * One action's hold on the rollout record. Every change goes through `apply`, which re-reads the
+ * record, checks that nothing changed since this action took it (same generation, the lock still
+ * this action's), asks the state machine for the new record and writes it by compare-and-swap.
+ * The order every traffic write follows is: `apply` the intent → move traffic → `apply` the result;
+ * a rollback bumps the generation, so an action's next `apply` fails and it moves nothing more.
+ */
+class RolloutSession {
+    options;
+    current;
+    /** The generation this action holds, once it has taken the lock. */
+    held;
+    constructor(options) {
+        this.options = options;
+    }
+    /** Reads the record as it is now. */
+    static async open(options) {
+        const session = new RolloutSession(options);
+        session.current = await options.store.read();
+        return session;
+    }
+    /** The record as last read or written; undefined when there is none. */
+    get record() {
+        return parseRecord(this.current?.document);
+    }
+    get location() {
+        return `${this.options.store.kind} store ${this.options.store.location}`;
+    }
+    /**
+     * Takes the lock for this action, applying `event` in the same write (a rollout's start, a
+     * rollback). Refuses, naming the holder, while another run's action holds a lock that is not
+     * stale, unless `takeOver` (rollback always proceeds: it records whom it took over from).
+     */
+    async acquire(requested, opts = {}) {
+        const { owner, action } = this.options;
+        return this.write((record) => {
+            let event = requested;
+            const holder = this.holder(record, event);
+            if (holder && !opts.takeOver) {
+                const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+                if (!(holder.idleMs > staleAfter))
+                    throw new core_errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
+                        `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
+                        'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
+                this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
+                if (event?.kind === 'start')
+                    event = { ...event, abandoned: true };
+            }
+            const lock = record?.lock;
+            if (lock && lock.owner !== owner && opts.takeOver)
+                this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
+            if (!record && !event)
+                throw new core_errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
+            const next = event ? this.transition(record, event) : structuredClone(record);
+            const now = this.now();
+            next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
+            return next;
+        }, (next) => (this.held = next.generation));
+    }
+    /**
+     * Applies one change, refusing without writing when the record changed since this action took
+     * it: another generation (a rollback, a new rollout) or the lock gone to someone else.
+     */
+    async apply(event) {
+        return this.write((record) => {
+            this.assertUnchanged(record);
+            return this.transition(record, event);
+        });
+    }
+    /** Checks, by a fresh read, that the record is as this action left it: call right before a traffic write. */
+    async checkpoint() {
+        return this.apply({ kind: 'heartbeat' });
+    }
+    /**
+     * Reads the record without writing: the error an `apply` would throw now, or undefined while
+     * this action still holds it. For watching during a bake.
+     */
+    async changed() {
+        const fresh = await this.options.store.read();
+        try {
+            this.assertUnchanged(parseRecord(fresh?.document));
+            return undefined;
+        }
+        catch (err) {
+            if (err instanceof RolloutChangedError)
+                return err;
+            throw err;
+        }
+    }
+    /** Gives the lock back; the rollout stays in its phase for the next action. Best effort: never throws. */
+    async release() {
+        try {
+            await this.write((record) => {
+                this.assertUnchanged(record);
+                return this.transition(record, { kind: 'release' });
+            });
+            return undefined;
+        }
+        catch (err) {
+            // Taken over (a rollback): the lock is no longer this action's to give back.
+            if (err instanceof RolloutChangedError)
+                return undefined;
+            return `could not release the rollout lock in the ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
+        }
+    }
+    /**
+     * Who else has this rollout: the holder of the lock, or, for a new rollout, whoever started the
+     * one still in progress (between actions nobody holds the lock, but the rollout is theirs).
+     */
+    holder(record, event) {
+        if (!record)
+            return undefined;
+        const now = this.options.clock.now();
+        const lock = record.lock;
+        if (lock && lock.owner !== this.options.owner)
+            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+        if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
+            return undefined;
+        const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
+        return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };
+    }
+    assertUnchanged(record) {
+        const { service, environment, owner, action } = this.options;
+        if (!record)
+            throw new RolloutChangedError(`${service}/${environment}: the rollout record in the ${this.location} is gone; ${action} stops without moving traffic`);
+        const lock = record.lock;
+        if (record.generation === this.held && lock?.owner === owner && lock.action === action)
+            return;
+        const last = [...record.history].reverse().find((h) => h.generation === record.generation) ?? record.history[record.history.length - 1];
+        const who = last ? `${last.action} by ${last.by} at ${last.at} (${last.change})` : `${lock?.action ?? 'someone'} by ${lock?.owner ?? 'an unknown run'}`;
+        throw new RolloutChangedError(`${service}/${environment}: the rollout changed since ${action} took it (generation ${this.held ?? '?'} → ${record.generation}, now ${describePhase(record)}): ${who}. ` +
+            `${action} stops without moving traffic. Next safe step: ${nextSafeStep(record)}`);
+    }
+    transition(record, event) {
+        return transition(record, event, { by: this.options.owner, action: this.options.action, now: this.now(), service: this.options.service, environment: this.options.environment });
+    }
+    now() {
+        return new Date(this.options.clock.now()).toISOString();
+    }
+    /** Read → change → compare-and-swap, again from a fresh read when another writer got there first. */
+    async write(change, onWritten) {
+        for (let attempt = 1;; attempt++) {
+            const next = change(this.record);
+            if (onWritten)
+                onWritten(next);
+            try {
+                this.current = await this.options.store.write(next, this.current?.revision, `${this.options.action}: ${next.history[next.history.length - 1]?.change ?? 'update'}`);
+                return next;
+            }
+            catch (err) {
+                if (!(err instanceof RolloutConflictError) || attempt >= WRITE_ATTEMPTS)
+                    throw err;
+                // Someone else wrote: read again; `change` decides whether what they wrote stops us.
+                this.current = await this.options.store.read();
+            }
+        }
+    }
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/core/atomic-file.ts
@@ -58537,138 +58999,950 @@ function syncDirectory(dir) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+;// CONCATENATED MODULE: ./src/core/rollout/file-store.ts
 
 
 
 
 
 
-/** Locks idle for longer than this are taken to belong to a runner that died. */
-const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
-/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. */
-function stateDirectory(env) {
-    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_.join)((0,external_node_os_.homedir)(), '.rollgate', 'state');
-}
-/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
-function rolloutOwner(env) {
-    if (env.ROLLGATE_RUN_ID?.trim())
-        return env.ROLLGATE_RUN_ID.trim();
-    if (env.GITHUB_RUN_ID)
-        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
-    let user = 'someone';
+
+const RECORD_FORMAT = 'rollgate-rollout-record/1';
+/** This kernel boot and pid namespace, where Linux tells; empty elsewhere (host name alone then). */
+const thisMachine = (() => {
     try {
-        user = (0,external_node_os_.userInfo)().username;
+        return `${(0,external_node_fs_.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${(0,external_node_fs_.readlinkSync)('/proc/self/ns/pid')}`;
     }
     catch {
-        /* no passwd entry in some containers */
+        return '';
     }
-    return `${user}@${(0,external_node_os_.hostname)()}`;
+})();
+/** Service and environment as one path segment each: letters, digits, `-`, `_` kept, every other byte %-escaped, so different names never share a file. */
+function pathSegment(name, what) {
+    if (!name)
+        throw new core_errors/* UserError */.yo(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
 }
 /**
- * The lock that stops two rollouts of one service and environment from moving the same traffic,
- * plus the blue-green colour memory. A lock is a file created exclusively (O_EXCL) in the state
- * directory; it survives a killed runner, so it carries `updatedAt`, refreshed at every step,
- * and a lock idle for longer than `staleAfterMs` is broken with a warning. `rollback` always
- * proceeds and releases it.
+ * The rollout record as one JSON file per service and environment, `<dir>/<service>/<environment>.json`,
+ * for the CLI and self-hosted runners; point `dir` at shared storage (NFS) so every runner sees
+ * the same record.
+ *
+ * Compare-and-swap across processes and hosts: a write takes a per-record lock (a file created
+ * by an exclusive hard link), reads the revision on disk, compares it with the one the caller
+ * read, writes the new content aside and renames it into place, then releases the lock. Readers
+ * need no lock: a rename shows them the old or the new record, never a mix. A lock left by a
+ * writer that died (its pid gone on this host, or older than `staleLockMs`) is broken; see
+ * `RecordWriteLock.take` for why breaking it is safe.
  */
-class RolloutStateStore {
+class FileRolloutStore {
     dir;
-    service;
-    environment;
-    clock;
-    lockFile;
-    colourFile;
-    staleAfterMs;
-    constructor(dir, service, environment, clock, env = {}) {
+    kind = 'file';
+    /** The record file. */
+    location;
+    /** The per-record write lock, `<record>.lock`. */
+    writeLock;
+    writer = `${process.pid}@${(0,external_node_os_.hostname)()}`;
+    constructor(dir, key, options = {}) {
         this.dir = dir;
-        this.service = service;
-        this.environment = environment;
-        this.clock = clock;
-        const key = `${service}.${environment}`.replace(/[^A-Za-z0-9._-]/g, '_');
-        this.lockFile = (0,external_node_path_.join)(dir, `${key}.lock.json`);
-        this.colourFile = (0,external_node_path_.join)(dir, `${key}.colours.json`);
-        const ttl = env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
-        this.staleAfterMs = ttl ?? DEFAULT_STALE_AFTER_MS;
+        this.location = (0,external_node_path_.join)(dir, pathSegment(key.service, 'service'), `${pathSegment(key.environment, 'environment')}.json`);
+        this.writeLock = new RecordWriteLock(`${this.location}.lock`, options.staleLockMs ?? 30_000, options.lockTimeoutMs ?? 60_000);
     }
-    /** The rollout in progress, if any. */
-    read() {
-        return readJson(this.lockFile);
+    async read(options = {}) {
+        options.signal?.throwIfAborted();
+        const record = this.readRecordFile();
+        return record && { document: record.document, revision: revisionOf(record) };
     }
-    /**
-     * Takes the lock for `owner`, or refreshes it when `owner` holds it already. Refuses with a
-     * UserError naming the holder when another rollout holds a lock that is not stale.
-     * `warn` hears about a stale lock being broken.
-     */
-    acquire(owner, fields, warn) {
-        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
-        const now = new Date(this.clock.now()).toISOString();
-        const record = { service: this.service, environment: this.environment, owner, startedAt: now, updatedAt: now, ...fields };
-        for (let attempt = 0; attempt < 3; attempt++) {
-            if (createExclusively(this.lockFile, record))
-                return record;
-            const held = this.read();
-            if (!held) {
-                // Gone since we looked (released), or not JSON (edited by hand): try again / treat as stale.
-                this.removeLock();
-                continue;
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // What is stored is exactly what JSON keeps; the caller gets that back, not its own object.
+        const stored = JSON.parse(JSON.stringify(document));
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(this.location), { recursive: true });
+        const lock = await this.writeLock.take(options.signal);
+        try {
+            const current = this.readRecordFile();
+            const found = current && revisionOf(current);
+            if (found !== expected) {
+                throw new RolloutConflictError(this.location, current
+                    ? `expected revision ${expected ?? '(no record)'}, found ${found} written by ${current.writtenBy} at ${current.writtenAt} (${JSON.stringify(current.message)})`
+                    : `expected revision ${expected}, but there is no record any more`);
             }
-            if (held.owner === owner)
-                return this.update({ ...fields, startedAt: held.startedAt });
-            const idleMs = this.clock.now() - Date.parse(held.updatedAt);
-            if (idleMs > this.staleAfterMs) {
-                warn(`breaking a stale rollout lock of ${this.service}/${this.environment}: held by ${held.owner} for version ${held.version}, idle for ${Math.round(idleMs / 60000)} min`);
-                this.removeLock();
-                continue;
-            }
-            throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
-                `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it ` +
-                `(a lock idle for ${Math.round(this.staleAfterMs / 60000)} min is taken as abandoned; lock file ${this.lockFile}). ` +
-                'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
+            const next = {
+                format: RECORD_FORMAT,
+                sequence: (current?.sequence ?? 0) + 1,
+                nonce: (0,external_node_crypto_.randomBytes)(4).toString('hex'),
+                writtenAt: new Date().toISOString(),
+                writtenBy: this.writer,
+                message,
+                document: stored,
+            };
+            // Last line of defence against a holder that was paused past staleLockMs and lost its lock to a breaker.
+            if (this.writeLock.holder()?.token !== lock.token)
+                throw new RolloutConflictError(this.location, `the write lock ${this.writeLock.file} was taken over while this write held it; nothing was written`);
+            writeAtomically(this.location, next);
+            return { document: structuredClone(stored), revision: revisionOf(next) };
         }
-        throw new core_errors/* UserError */.yo(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
+        finally {
+            this.writeLock.release(lock);
+        }
     }
-    /** Records progress (and proves the holder is alive). */
-    update(fields) {
-        const held = this.read();
-        const record = { ...held, ...fields, updatedAt: new Date(this.clock.now()).toISOString() };
-        writeAtomically(this.lockFile, record);
+    /** The record file, parsed and checked; undefined only when there is no file. A file that is there but unreadable is an error, never "no record". */
+    readRecordFile() {
+        let text;
+        try {
+            text = (0,external_node_fs_.readFileSync)(this.location, 'utf8');
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return undefined;
+            throw new core_errors/* UserError */.yo(`rollout record ${this.location}: cannot be read: ${err.message}`);
+        }
+        const broken = (detail) => new core_errors/* UserError */.yo(`rollout record ${this.location} is damaged (${detail}); refusing to take it as "no rollout". ` +
+            'Check which version each slot serves, then repair the file or move it aside to start over.');
+        let parsed;
+        try {
+            parsed = JSON.parse(text);
+        }
+        catch (err) {
+            throw broken(`not JSON: ${err.message}`);
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+            throw broken('not a JSON object');
+        const record = parsed;
+        if (record.format !== RECORD_FORMAT)
+            throw broken(`format is ${JSON.stringify(record.format)}, expected ${JSON.stringify(RECORD_FORMAT)}`);
+        if (!Number.isInteger(record.sequence) || record.sequence < 1)
+            throw broken('sequence is not a positive integer');
+        if (typeof record.nonce !== 'string' || !record.nonce)
+            throw broken('nonce is missing');
+        if (typeof record.document !== 'object' || record.document === null || Array.isArray(record.document))
+            throw broken('document is not a JSON object');
         return record;
     }
-    /** Ends the rollout (promotion or rollback); a no-op when no lock is held. */
-    release() {
-        const held = this.read();
-        this.removeLock();
-        return held;
+}
+/**
+ * The per-record write lock: a file created by an exclusive hard link, holding who took it, so
+ * a waiting writer can tell a dead holder from a busy one.
+ */
+class RecordWriteLock {
+    file;
+    staleLockMs;
+    lockTimeoutMs;
+    constructor(file, staleLockMs, lockTimeoutMs) {
+        this.file = file;
+        this.staleLockMs = staleLockMs;
+        this.lockTimeoutMs = lockTimeoutMs;
     }
-    /** The last blue-green switch on record. */
-    colours() {
-        return readJson(this.colourFile);
+    /**
+     * Takes the per-record write lock, waiting for a live holder and breaking a dead one's.
+     *
+     * Breaking is safe against several writers finding the same dead lock at once: the breaker
+     * renames the lock file to a private name (only one rename of it can succeed), then checks it
+     * moved the very lock it judged dead (by its token). If a live lock had replaced it in
+     * between, it links that one straight back. A holder alive but silent for longer than
+     * `staleLockMs` is the remaining risk, and its token check just before renaming the record
+     * into place narrows that to microseconds.
+     */
+    async take(signal) {
+        const lock = { pid: process.pid, host: (0,external_node_os_.hostname)(), machine: thisMachine, token: (0,external_node_crypto_.randomBytes)(8).toString('hex'), takenAt: new Date().toISOString() };
+        const deadline = Date.now() + this.lockTimeoutMs;
+        let pause = 2;
+        for (;;) {
+            signal?.throwIfAborted();
+            if (createExclusively(this.file, lock))
+                return lock;
+            const holder = this.holder();
+            if (holder && this.isDead(holder))
+                this.breakLock(holder);
+            else if (Date.now() > deadline) {
+                throw new core_errors/* UserError */.yo(`rollout record write lock ${this.file} has been held for more than ${Math.round(this.lockTimeoutMs / 1000)} s` +
+                    (holder ? ` by pid ${holder.pid} on ${holder.host} since ${holder.takenAt}` : '') +
+                    `; a write takes milliseconds, so the holder is stuck. If it is gone, delete the lock file.`);
+            }
+            else {
+                await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
+                pause = Math.min(pause * 2, 50);
+            }
+        }
     }
-    /** Remembers a blue-green switch. */
-    recordSwitch(record) {
-        (0,external_node_fs_.mkdirSync)(this.dir, { recursive: true });
-        writeAtomically(this.colourFile, { ...record, switchedAt: new Date(this.clock.now()).toISOString() });
-    }
-    removeLock() {
+    /** The current lock's holder; undefined when there is no lock (or it vanished while being read). */
+    holder() {
         try {
-            (0,external_node_fs_.unlinkSync)(this.lockFile);
+            const ageMs = Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs;
+            const held = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
+            return { pid: Number(held.pid), host: String(held.host), machine: String(held.machine ?? ''), token: String(held.token), takenAt: String(held.takenAt), ageMs };
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return undefined;
+            // Not JSON: not written by `take` (which publishes whole files), so judged by its age alone.
+            try {
+                return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs };
+            }
+            catch {
+                return undefined;
+            }
+        }
+    }
+    /** A holder that died: its process is gone on this host, or the lock is older than any write. */
+    isDead(holder) {
+        if (holder.ageMs > this.staleLockMs)
+            return true;
+        // Only a pid of this very kernel and pid namespace can be asked whether it lives.
+        if (holder.host !== (0,external_node_os_.hostname)() || holder.machine !== thisMachine || !Number.isInteger(holder.pid))
+            return false;
+        try {
+            process.kill(holder.pid, 0);
+            return false;
+        }
+        catch (err) {
+            // EPERM: alive, someone else's process.
+            return err.code === 'ESRCH';
+        }
+    }
+    /** Removes `dead`'s lock, and only it (see `take`). */
+    breakLock(dead) {
+        const aside = `${this.file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.broken`;
+        try {
+            (0,external_node_fs_.renameSync)(this.file, aside);
+        }
+        catch {
+            return; // gone already: another writer broke or released it
+        }
+        let moved;
+        try {
+            moved = JSON.parse((0,external_node_fs_.readFileSync)(aside, 'utf8'));
+        }
+        catch {
+            /* unparseable: it was the dead one (a live lock always parses) */
+        }
+        if (moved && moved.token !== dead.token) {
+            // A live writer took the lock between our look and our rename: give it back.
+            try {
+                (0,external_node_fs_.linkSync)(aside, this.file);
+            }
+            catch {
+                /* someone else holds it now; the displaced writer's token check refuses its write */
+            }
+        }
+        try {
+            (0,external_node_fs_.unlinkSync)(aside);
+        }
+        catch {
+            /* already gone */
+        }
+    }
+    /** Removes the lock if it is still `lock`. */
+    release(lock) {
+        if (this.holder()?.token !== lock.token)
+            return; // broken and taken by another writer: not ours to remove
+        try {
+            (0,external_node_fs_.unlinkSync)(this.file);
         }
         catch {
             /* already gone */
         }
     }
 }
-function readJson(file) {
-    try {
-        return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
+function revisionOf(record) {
+    return `${record.sequence}-${record.nonce}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/github-store.ts
+
+
+
+
+/** The file in each record commit's tree that holds the rollout document. */
+const STATE_FILE = 'state.json';
+/** A commit sha: SHA-1 today, SHA-256 in repositories created with it. */
+const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/**
+ * The rollout record in the repository itself: the ref `refs/rollgate/<service>/<environment>`
+ * points at a commit whose tree holds `state.json`. Every write is a new commit whose parent is
+ * the revision that was read, and the ref moves only by fast-forward (`force: false`), so GitHub
+ * refuses a writer whose read is stale (`422 Update is not a fast forward`): compare-and-swap on
+ * GitHub's side, durable beyond any runner, and `git log refs/rollgate/<service>/<environment>`
+ * is the rollout's audit log. The ref is outside branches and tags, so no workflow, protection
+ * rule or checkout sees it. Needs `contents: write`.
+ *
+ * Calls: read = 2 (matching-refs, contents at the commit), write = 3 (tree with the file inline,
+ * commit, ref update or create).
+ */
+class GitHubRolloutStore {
+    octokit;
+    repository;
+    kind = 'github';
+    location;
+    /** The ref without `refs/`, as the git refs endpoints take it. */
+    ref;
+    constructor(octokit, repository, key) {
+        this.octokit = octokit;
+        this.repository = repository;
+        this.ref = `rollgate/${keySegment(key.service, 'service')}/${keySegment(key.environment, 'environment')}`;
+        this.location = `refs/${this.ref} in ${repository.owner}/${repository.repo}`;
     }
-    catch {
-        return undefined;
+    async read(options = {}) {
+        const sha = await this.currentCommit(options.signal);
+        if (sha === undefined)
+            return undefined;
+        const file = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/contents/{path}', { ...this.repository, path: STATE_FILE, ref: sha, request: { signal: options.signal } })).catch((err) => {
+            if (err instanceof GitHubRequestError && err.status === 404)
+                throw this.damaged(sha, `the commit has no ${STATE_FILE}`);
+            throw err;
+        });
+        const data = file.data;
+        if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64')
+            throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
+        let document;
+        try {
+            document = JSON.parse(Buffer.from(data.content, 'base64').toString('utf8'));
+        }
+        catch (err) {
+            throw this.damaged(sha, `${STATE_FILE} is not JSON (${err.message})`);
+        }
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw this.damaged(sha, `${STATE_FILE} is not a JSON object`);
+        return { document: document, revision: sha };
+    }
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // A revision this store never hands out cannot be current; GitHub would only say "invalid sha".
+        if (expected !== undefined && !COMMIT_SHA.test(expected))
+            throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
+        const stored = JSON.parse(JSON.stringify(document));
+        const signal = options.signal;
+        const request = { signal };
+        // The blob travels inside the tree request: one call fewer than POST git/blobs first.
+        const tree = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/trees', {
+            ...this.repository,
+            tree: [{ path: STATE_FILE, mode: '100644', type: 'blob', content: `${JSON.stringify(stored, null, 2)}\n` }],
+            request,
+        }));
+        // The write id makes every commit unique: two writers storing the same document from the
+        // same parent in the same second would otherwise make the same commit, and both "win".
+        const commit = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/commits', {
+            ...this.repository,
+            message: `${message}\n\nRollgate-Write-Id: ${(0,external_node_crypto_.randomBytes)(8).toString('hex')}\n`,
+            tree: tree.data.sha,
+            parents: expected === undefined ? [] : [expected],
+            request,
+        })).catch((err) => {
+            // The parent is the revision that was read; GitHub not knowing it means it is not this record's.
+            if (expected !== undefined && err instanceof GitHubRequestError && err.status === 422 && /parent|sha/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, which GitHub does not know as a commit (${err.apiMessage})`);
+            throw err;
+        });
+        const sha = commit.data.sha;
+        if (expected === undefined)
+            await this.createRef(sha, signal);
+        else
+            await this.moveRef(sha, expected, signal);
+        return { document: structuredClone(stored), revision: sha };
+    }
+    /** The commit the ref points at; undefined when there is no such ref. */
+    async currentCommit(signal) {
+        // matching-refs answers 200 with an empty list when the ref is missing, and 404 only when the
+        // repository is not there for this token: GET git/ref's 404 would be both, and "no record"
+        // for a repository the token cannot see would let a rollback find nothing to roll back.
+        const refs = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', { ...this.repository, ref: this.ref, request: { signal } }));
+        // A prefix match: refs/rollgate/orders/production-eu also matches refs/rollgate/orders/production.
+        const mine = refs.data.find((r) => r.ref === `refs/${this.ref}`);
+        if (!mine)
+            return undefined;
+        if (mine.object.type !== 'commit')
+            throw this.damaged(mine.object.sha, `the ref points at a ${mine.object.type}, not a commit`);
+        return mine.object.sha;
+    }
+    async createRef(sha, signal) {
+        try {
+            await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/refs', { ...this.repository, ref: `refs/${this.ref}`, sha, request: { signal } }));
+        }
+        catch (err) {
+            if (!(err instanceof GitHubRequestError && err.status === 422 && /already exists/i.test(err.apiMessage)))
+                throw err;
+            // A create retried after a 5xx whose first attempt did land finds its own commit there.
+            const now = await this.currentCommit(signal);
+            if (now === sha)
+                return;
+            throw new RolloutConflictError(this.location, `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`);
+        }
+    }
+    async moveRef(sha, expected, signal) {
+        try {
+            await this.call(() => this.octokit.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.repository, ref: this.ref, sha, force: false, request: { signal } }));
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 422 && /not a fast.?forward/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but another writer moved the record on (GitHub: ${err.apiMessage})`);
+            if (err instanceof GitHubRequestError && err.status === 422 && /does not exist/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but there is no record any more (GitHub: ${err.apiMessage})`);
+            throw err;
+        }
+    }
+    /** Runs one request; an empty repository (GitHub: 409 to every git data call) becomes an error saying what to do. */
+    async call(request) {
+        try {
+            return await request();
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 409)
+                throw new core_errors/* UserError */.yo(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
+            throw err;
+        }
+    }
+    damaged(sha, detail) {
+        // Never "no record": that would let a second rollout start over traffic that is moving.
+        return new core_errors/* UserError */.yo(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
     }
 }
 
+;// CONCATENATED MODULE: ./src/core/rollout/stores.ts
+
+
+
+
+
+
+
+
+
+/**
+ * Decides where the rollout record lives. Precedence: the action input `store` (CLI `--store`),
+ * else the environment variable ROLLGATE_STORE, else `auto`. Values:
+ * - `auto`: the GitHub store when a token (input `github-token`, else GITHUB_TOKEN) and a
+ *   repository (input `repository`, else GITHUB_REPOSITORY) are known, else `file`.
+ * - `github`: the GitHub store (`refs/rollgate/<service>/<environment>`, needs `contents: write`);
+ *   a missing token or repository is an error naming the input.
+ * - `file`: `<ROLLGATE_STATE_DIR or ~/.rollgate/state>/store`. Runner-local: on GitHub-hosted
+ *   runners it does not outlive the job.
+ * - `file:<dir>`: that directory (relative to `cwd`, `~/` for the home directory), e.g. shared
+ *   storage that every self-hosted runner mounts.
+ * Errors name the input or variable the value came from.
+ */
+function chooseRolloutStore(runtime, deps) {
+    const fromInput = getOptionalInput(runtime, 'store');
+    const fromEnv = runtime.env.ROLLGATE_STORE?.trim() || undefined;
+    const from = fromInput !== undefined ? 'store' : fromEnv !== undefined ? 'ROLLGATE_STORE' : 'store';
+    const value = fromInput ?? fromEnv ?? 'auto';
+    const explicit = value !== 'auto';
+    const defaultFile = () => ({ kind: 'file', dir: (0,external_node_path_.join)(stateDirectory(runtime.env), 'store'), explicit, from });
+    if (value.toLowerCase().startsWith('file:')) {
+        const raw = value.slice('file:'.length).trim();
+        if (!raw)
+            throw new core_errors/* InputError */.dz(from, 'file: needs a directory, e.g. file:/mnt/shared/rollgate');
+        const home = raw === '~' || raw.startsWith('~/') ? (0,external_node_path_.join)((0,external_node_os_.homedir)(), raw.slice(1)) : raw;
+        return { kind: 'file', dir: (0,external_node_path_.isAbsolute)(home) ? home : (0,external_node_path_.resolve)(deps.cwd, home), explicit: true, from };
+    }
+    const mode = value.toLowerCase();
+    switch (mode) {
+        case 'file':
+            return defaultFile();
+        case 'auto':
+        case 'github': {
+            const { token, tokenInput, repository } = githubAccess(runtime);
+            if (mode === 'auto' && (!token || !repository))
+                return defaultFile();
+            if (!token)
+                throw new core_errors/* InputError */.dz('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
+            return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
+        }
+        default:
+            throw new core_errors/* InputError */.dz(from, `expected auto | github | file | file:<directory>, got ${JSON.stringify(value)}`);
+    }
+}
+/**
+ * Opens the rollout record of `key` in the store the inputs choose (see `chooseRolloutStore`).
+ * Every action that moves traffic calls this, so all jobs of a workflow change one record.
+ * Warns when the record lands in a runner-local file on a GitHub runner without being asked to.
+ * The GitHub store calls GITHUB_API_URL (GitHub Enterprise) when it is set.
+ */
+function openRolloutStore(runtime, key, deps) {
+    const choice = chooseRolloutStore(runtime, deps);
+    switch (choice.kind) {
+        case 'file':
+            if (!choice.explicit && onHostedRunner(runtime.env))
+                warnRunnerLocal(runtime, choice.dir);
+            return new FileRolloutStore(choice.dir, key);
+        case 'github': {
+            const octokit = createGitHubClient({
+                token: choice.token,
+                tokenInput: choice.tokenInput,
+                permission: CONTENTS_PERMISSION,
+                baseUrl: runtime.env.GITHUB_API_URL,
+                log: (m) => runtime.info(m),
+            });
+            return new GitHubRolloutStore(octokit, { owner: choice.owner, repo: choice.repo }, key);
+        }
+    }
+}
+/** A GitHub runner that is not known to be self-hosted: its disk is gone after the job. */
+function onHostedRunner(env) {
+    return env.GITHUB_ACTIONS === 'true' && env.RUNNER_ENVIRONMENT !== 'self-hosted';
+}
+function warnRunnerLocal(runtime, dir) {
+    runtime.warning(`the rollout record is kept in ${dir} on this runner; on GitHub-hosted runners it does not outlive the job, ` +
+        'so a later job (ramp, rollback) will not see this rollout. Set the input `store` to file:<directory> on storage every runner shares.');
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
+
+
+
+
+/** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
+async function deployToSlot(config, target, deps) {
+    if (!config.command && config.kubernetes)
+        return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
+    if (!config.command)
+        throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
+    const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
+    await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
+        const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
+        if (result.exitCode !== 0) {
+            const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
+            throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/readiness.ts
+
+
+
+/**
+ * Polls the readiness URL until it answers `expectStatus`, or fails after `timeout` naming the
+ * last answer. `{{slot}}` and other placeholders in the URL are filled from `vars`.
+ */
+async function waitForReadiness(config, deps) {
+    const url = renderTemplate(config.url, deps.vars, 'readiness.url');
+    const started = deps.clock.now();
+    let attempts = 0;
+    let last = 'no answer yet';
+    for (;;) {
+        attempts++;
+        const remaining = config.timeout - (deps.clock.now() - started);
+        try {
+            const res = await httpRequest({ url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal }, deps.clock);
+            if (res.status === config.expectStatus)
+                return { url, attempts, elapsedMs: deps.clock.now() - started };
+            last = `HTTP ${res.status}`;
+        }
+        catch (err) {
+            if (deps.signal?.aborted)
+                throw err;
+            last = err instanceof Error ? err.message.replace(/^readiness: /, '') : String(err);
+        }
+        const elapsed = deps.clock.now() - started;
+        if (elapsed + config.interval > config.timeout)
+            throw new core_errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
+        if (attempts === 1 || attempts % 5 === 0)
+            deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
+        await deps.clock.sleep(config.interval, deps.signal);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/smoke.ts
+
+
+/** Runs every smoke check (all of them, so the summary shows each); `{{slot}}` etc. are filled from `vars`. */
+async function runSmokeChecks(checks, deps) {
+    const results = [];
+    for (const [i, check] of checks.entries()) {
+        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
+        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
+        let result = { name: check.name, url: safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
+        for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
+            result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
+            if (result.ok)
+                break;
+            if (attempt <= check.retries)
+                await deps.clock.sleep(1000, deps.signal);
+        }
+        results.push(result);
+    }
+    return results;
+}
+async function probe(check, url, body, deps) {
+    try {
+        const res = await httpRequest({ method: check.method, url, headers: check.headers, body, timeoutMs: check.timeout, retries: 0, responseType: 'text', system: 'smoke', signal: deps.signal }, deps.clock);
+        if (res.status !== check.expectStatus)
+            return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
+        const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
+        if (check.expectBody !== undefined && !text.includes(check.expectBody))
+            return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
+        return { ok: true, detail: `HTTP ${res.status}` };
+    }
+    catch (err) {
+        return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };
+    }
+}
+/** A Markdown table of smoke results, for job summaries. */
+function smokeTable(results) {
+    return ['| smoke check | URL | result |', '| --- | --- | --- |', ...results.map((r) => `| ${r.name} | ${r.url} | ${r.ok ? '✅' : '❌'} ${r.detail} |`)].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategy.ts
+
+
+
+
+
+/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
+async function prepareSlot(run, slot, version) {
+    const { ctx } = run;
+    const deploy = ctx.plan.deploy;
+    if (deploy) {
+        await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+        run.report.push(`- deployed \`${version}\` to slot ${slot}`);
+    }
+    await verifySlot(run, slot, version);
+}
+/** Readiness and smoke checks against a slot that runs `version`. */
+async function verifySlot(run, slot, version) {
+    const { ctx } = run;
+    const vars = templateVars(ctx, slot, version);
+    if (ctx.plan.readiness) {
+        const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log, signal: run.signal });
+        ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
+        run.report.push(`- ${slot} ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
+    }
+    if (ctx.plan.smoke?.length) {
+        const results = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
+        for (const r of results)
+            ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
+        run.report.push('', smokeTable(results), '');
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length > 0)
+            throw new core_errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+    }
+}
+/** Readiness of a slot after a redeploy, where the plan's readiness URL can name that slot. */
+async function waitForSlotReadiness(run, slot, version) {
+    const { readiness } = run.ctx.plan;
+    // A readiness URL that names the slot can check any slot; one that does not is the canary's.
+    if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url))
+        await waitForReadiness(readiness, { clock: run.ctx.clock, vars: templateVars(run.ctx, slot, version), log: run.ctx.log, signal: run.signal });
+}
+/** A traffic change retried with backoff; only an unreachable or misbehaving traffic layer is retried. */
+async function withRetries(ctx, attempts, what, change) {
+    let delay = ROLLBACK_BACKOFF_MS;
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await change();
+        }
+        catch (err) {
+            // A plan mistake will not fix itself: only transport and provider failures are retried.
+            if ((0,core_errors/* isUserError */.iU)(err) && !(err instanceof core_errors/* ProviderError */.mZ))
+                throw err;
+            if (attempt >= attempts)
+                throw new core_errors/* ProviderError */.mZ(ctx.traffic.kind, `${what} failed after ${attempts} attempts; last error: ${(0,core_errors/* describeError */.Uc)(err)}`);
+            ctx.runtime.warning(`${what} attempt ${attempt}/${attempts} failed (${(0,core_errors/* describeError */.Uc)(err)}); retrying in ${delay} ms`);
+            await ctx.clock.sleep(delay);
+            delay = Math.min(delay * 2, 8000);
+        }
+    }
+}
+/** The first backoff between rollback attempts. */
+const ROLLBACK_BACKOFF_MS = 500;
+/** Enters `promoting`, unless a promotion that stopped half-way is being resumed. */
+async function beginPromotion(session) {
+    if (session.record?.phase !== 'promoting')
+        await session.apply({ kind: 'promote' });
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/canary.ts
+
+
+
+
+
+
+/** Whether the plan's traffic layer can say where traffic goes now (a `command` provider needs getWeight). */
+function trafficReadable(plan) {
+    return plan.traffic?.provider !== 'command' || plan.traffic.getWeight !== undefined;
+}
+/**
+ * Whether promotion without a deploy step still leaves the judged version serving: only where
+ * the traffic layer's promotion itself switches versions (an Argo Rollout, a user's promote command).
+ */
+function promotionSwitchesVersions(plan) {
+    return plan.traffic?.provider === 'argo-rollouts' || (plan.traffic?.provider === 'command' && plan.traffic.promote !== undefined);
+}
+/** Canary: a stable and a canary slot behind a weighted router; the canary goes through steps, then stable is redeployed. */
+const canaryStrategy = {
+    name: 'canary',
+    async observe(ctx, signal) {
+        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
+    },
+    async deploy(run, version, weight) {
+        const { ctx, session } = run;
+        const router = ctx.traffic;
+        const before = await this.observe(ctx, run.signal);
+        if (!before || before.canaryPercent > 0) {
+            // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
+            ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
+            await session.checkpoint();
+            await router.rollback({ signal: run.signal });
+        }
+        await prepareSlot(run, 'canary', version);
+        await session.checkpoint();
+        const after = await router.setWeight(weight, { signal: run.signal });
+        await session.apply({ kind: 'traffic-given', weight: readable(ctx) ? after.canaryPercent : weight });
+        ctx.log(`traffic: ${describeTrafficState(after)}`);
+        run.report.push(readable(ctx) ? `- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${router.kind})` : `- traffic: canary set to ${formatPercent(weight)} (${router.kind} has no getWeight: the exit status is the only confirmation)`);
+        return readable(ctx) ? after : undefined;
+    },
+    stepsAhead(record, planned) {
+        return planned.filter((w) => w > record.weight);
+    },
+    async advance(run, weight) {
+        const { ctx, session } = run;
+        await session.apply({ kind: 'step', weight });
+        const state = await ctx.traffic.setWeight(weight, { signal: run.signal });
+        ctx.log(`step ${weight}%: ${describeTrafficState(state)}`);
+        run.report.push(readable(ctx) ? `- step ${weight}%: canary ${formatPercent(state.canaryPercent)} (read back)` : `- step ${weight}%: set (no getWeight: not read back)`);
+        return readable(ctx) ? state : undefined;
+    },
+    async promote(run, record) {
+        const { ctx, session } = run;
+        const { deploy } = ctx.plan;
+        if (!deploy && !promotionSwitchesVersions(ctx.plan))
+            throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: the plan has no deploy: section, so promotion cannot put ${record.version} into the stable slot; promoting would send every request back to ${record.lastGood ?? 'the old version'} while reporting ${record.version} as stable. Add deploy: to the plan (or a traffic.promote command that switches versions).`);
+        await beginPromotion(session);
+        if (deploy) {
+            await session.checkpoint();
+            const full = await ctx.traffic.setWeight(100, { signal: run.signal });
+            ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${record.version} to the stable slot`);
+            // Recorded before the stable slot is touched: a rollback from here on must redeploy it.
+            await session.apply({ kind: 'redeploy-stable' });
+            await deployToSlot(deploy, { slot: 'stable', version: record.version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+            await waitForSlotReadiness(run, 'stable', record.version);
+            run.report.push(`- deployed \`${record.version}\` to the stable slot`);
+        }
+        await session.checkpoint();
+        const state = await ctx.traffic.promote({ signal: run.signal });
+        await session.apply({ kind: 'promoted' });
+        if (deploy?.kubernetes)
+            await scaleDownCanaryAfterPromotion(ctx, run.signal);
+        ctx.log(`promoted: ${describeTrafficState(state)}`);
+        run.report.push(`- promoted: stable runs \`${record.version}\`${readable(ctx) ? ` with ${formatPercent(100 - state.canaryPercent)} (read back)` : ''}; canary drained`);
+        return readable(ctx) ? state : undefined;
+    },
+    async rollback(run, record, attempts) {
+        const { ctx } = run;
+        if (record?.stableOverwritten)
+            await restoreStableSlot(run, record);
+        return withRetries(ctx, attempts, 'rollback', async () => {
+            const outcome = await ctx.traffic.rollback({ signal: run.signal });
+            // Without getWeight nothing was read: say it was set, not that it was found at 0%.
+            return readable(ctx) ? outcome : { ...outcome, changed: true };
+        });
+    },
+    async undoLostRace(ctx) {
+        await ctx.traffic.rollback();
+    },
+};
+function readable(ctx) {
+    return trafficReadable(ctx.plan);
+}
+/**
+ * After a promotion that stopped half-way the stable slot runs the new version: moving traffic to
+ * it restores nothing. It is redeployed with the last good version first, or rollback fails
+ * saying exactly what to run.
+ */
+async function restoreStableSlot(run, record) {
+    const { ctx } = run;
+    const deploy = ctx.plan.deploy;
+    const manual = `run rollback with to: <the last good version> (it redeploys the stable slot through the plan's deploy step), or redeploy the stable slot by hand`;
+    if (!record.lastGood)
+        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`);
+    if (!deploy)
+        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`);
+    ctx.runtime.warning(`the stable slot was redeployed with ${record.version} by a promotion that did not finish: redeploying ${record.lastGood} to it before moving traffic`);
+    await deployToSlot(deploy, { slot: 'stable', version: record.lastGood, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+    await waitForSlotReadiness(run, 'stable', record.lastGood);
+    run.report.push(`- redeployed the last good version \`${record.lastGood}\` to the stable slot (a promotion had overwritten it with \`${record.version}\`)`);
+}
+/** Kubernetes: the drained canary Deployment is scaled to 0; traffic is already safe, so a failure here only warns. */
+async function scaleDownCanaryAfterPromotion(ctx, signal) {
+    if (!ctx.plan.deploy)
+        return;
+    try {
+        const scaled = await scaleDownCanary(ctx.plan.deploy, { log: ctx.log, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
+        if (scaled)
+            ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
+    }
+    catch (err) {
+        ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${(0,core_errors/* describeError */.Uc)(err)}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/blue-green.ts
+
+
+
+
+
+
+/** Blue-green: two colours behind a switch; the idle one gets the new version, then all traffic in one change. */
+const blueGreenStrategy = {
+    name: 'blue-green',
+    async observe(ctx, signal) {
+        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
+    },
+    async deploy(run, version) {
+        const { ctx, session } = run;
+        const colours = ctx.traffic;
+        const before = await this.observe(ctx, run.signal);
+        const live = liveColourOf(ctx, before);
+        const idle = otherColour(live);
+        ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
+        await prepareSlot(run, idle, version);
+        await session.checkpoint();
+        const after = await colours.switchTo(idle, { signal: run.signal });
+        await session.apply({ kind: 'traffic-given', weight: 100, live: idle, previous: live });
+        ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
+        run.report.push(`- switched: ${live} → ${idle} in one change (read back); ${live} stays ready at 0% for rollback`);
+        return after;
+    },
+    stepsAhead() {
+        return [];
+    },
+    async advance() {
+        throw new core_errors/* UserError */.yo('blue-green has no traffic steps: one switch moves all traffic');
+    },
+    async promote(run, record) {
+        // The switch happened in deploy-canary; promotion only settles the record: the old colour stays up for `to:` rollbacks.
+        await beginPromotion(run.session);
+        await run.session.apply({ kind: 'promoted' });
+        run.report.push(`- promoted: ${record.live ?? '?'} is live with \`${record.version}\``);
+        return this.observe(run.ctx, run.signal);
+    },
+    async rollback(run, record, attempts) {
+        const { ctx } = run;
+        const before = await this.observe(ctx, run.signal);
+        const target = rollbackColour(ctx, record, before);
+        if (!target) {
+            const state = before ?? colourOnly(record?.live ?? 'blue');
+            return { changed: false, before: state, after: state };
+        }
+        if (before?.live === target)
+            return { changed: false, before, after: before };
+        const after = await withRetries(ctx, attempts, 'rollback', () => ctx.traffic.switchTo(target, { signal: run.signal }));
+        return { changed: true, before: before ?? colourOnly(otherColour(target)), after };
+    },
+    async undoLostRace(ctx, record) {
+        if (record.previous)
+            await ctx.traffic.switchTo(record.previous);
+    },
+};
+/** The live colour as read; refuses when it cannot be read or both colours carry traffic. */
+function liveColourOf(ctx, state) {
+    if (!state)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`);
+    const carrying = state.slots.filter((s) => s.percent > 0);
+    if (carrying.length !== 1 || !state.live)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`);
+    return state.live;
+}
+/**
+ * The colour rollback goes back to: the one this rollout took over from (the record), or, with no
+ * record at all, the colour the traffic layer shows ready at 0% (the one a switch left up). A
+ * settled rollout (promoted, rolled back) has nothing to go back to.
+ */
+function rollbackColour(ctx, record, state) {
+    if (record && record.strategy === 'blue-green') {
+        // After promotion the old colour still runs the version before: one switch back, as long as it is on record.
+        if (record.phase === 'promoted')
+            return record.previous;
+        if (SETTLED_PHASES.includes(record.phase))
+            return undefined;
+        if (record.previous)
+            return record.previous;
+        // Deploying: nothing switched yet; the colour that was live when it started stays live.
+        return record.live;
+    }
+    if (!state?.live)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
+    const idle = state.slots.find((s) => s.role === otherColour(state.live));
+    const ready = idle && idle.percent === 0 && (idle.health === undefined ? idle.admin === undefined || idle.admin === 'ready' : /^UP/i.test(idle.health));
+    if (!idle || !ready)
+        throw new core_errors/* UserError */.yo(`${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`);
+    ctx.runtime.warning(`no rollout is on record: going back to ${idle.role}, the colour the traffic layer shows ready at 0%`);
+    return idle.role;
+}
+function colourOnly(live) {
+    return { canaryPercent: 0, live, slots: [] };
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/rolling.ts
+
+
+
+/**
+ * Rolling: one Kubernetes Deployment updated in place. Traffic reaches the new pods as they become
+ * ready, so there are no steps; the Deployment's own annotation keeps the revision to undo to.
+ */
+const rollingStrategy = {
+    name: 'rolling',
+    async observe(ctx, signal) {
+        return rollingOf(ctx).getState({ signal });
+    },
+    async deploy(run, version) {
+        const { ctx, session } = run;
+        const rolling = rollingOf(ctx);
+        // Pods are replaced as soon as the image is set, so the record says the new version may serve before it does.
+        await session.apply({ kind: 'traffic-given', weight: 100 });
+        const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version, { signal: run.signal }));
+        run.report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
+        await verifySlot(run, 'stable', version);
+        ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
+        return after;
+    },
+    stepsAhead() {
+        return [];
+    },
+    async advance() {
+        throw new core_errors/* UserError */.yo('strategy: rolling has no traffic steps: Kubernetes moves all traffic as the new pods become ready');
+    },
+    async promote(run, record) {
+        const { ctx, session } = run;
+        const rolling = rollingOf(ctx);
+        const state = await rolling.confirmRolledOut(record.version, { signal: run.signal });
+        await beginPromotion(session);
+        await session.checkpoint();
+        await rolling.promote({ signal: run.signal });
+        await session.apply({ kind: 'promoted' });
+        run.report.push('- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready', `- promoted: ${rolling.target} is rolled out with \`${record.version}\``);
+        return state;
+    },
+    async rollback(run, _record, attempts) {
+        const rolling = rollingOf(run.ctx);
+        return withRetries(run.ctx, attempts, 'rollback', () => rolling.rollback({ signal: run.signal }));
+    },
+    async undoLostRace(ctx) {
+        await rollingOf(ctx).rollback();
+    },
+};
+function rollingOf(ctx) {
+    if (!ctx.rolling)
+        throw new core_errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+    return ctx.rolling;
+}
+
 ;// CONCATENATED MODULE: ./src/core/rollout/context.ts
+
+
+
+
+
+
 
 
 
@@ -58700,12 +59974,38 @@ function openRollout(runtime, loaded, deps = {}) {
         },
         traffic,
         rolling,
-        store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
+        store: deps.store ?? openRolloutStore(runtime, { service: loaded.plan.service, environment: loaded.plan.environment }, { cwd }),
+        strategy: chooseStrategy(loaded.plan),
         owner: rolloutOwner(runtime.env),
         cwd,
         log,
         group,
     };
+}
+/** The one place a plan's strategy name becomes behaviour. */
+function chooseStrategy(plan) {
+    switch (plan.strategy) {
+        case 'canary':
+            return canaryStrategy;
+        case 'blue-green':
+            return blueGreenStrategy;
+        case 'rolling':
+            return rollingStrategy;
+    }
+}
+/** This action's hold on the rollout record. */
+function openSession(ctx, action) {
+    const ttl = ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
+    return RolloutSession.open({
+        store: ctx.store,
+        service: ctx.plan.service,
+        environment: ctx.plan.environment,
+        owner: ctx.owner,
+        action,
+        clock: ctx.clock,
+        staleAfterMs: ttl,
+        warn: (line) => ctx.runtime.warning(line),
+    });
 }
 function rollingDeployment(plan, deps) {
     if (!plan.deploy)
@@ -68761,21 +70061,33 @@ function parsePlanText(text, file, options = {}) {
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
 function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefined) {
     const problems = [];
+    const strict = new Set(['service', 'environment', 'strategy', ...(options.require ?? [])]);
+    const lenientProblems = [];
     const used = new Set(['service', 'environment', 'strategy', ...(options.require ?? []), ...(options.reads ?? [])]);
     const unresolved = new Set();
     const missingEnv = new Set();
     const interpolated = interpolate(raw, [], options.env ?? process.env, options.onSecret, (path, name) => {
         const section = String(path[0]);
         missingEnv.add(formatPath(path));
-        if (used.has(section))
-            problems.push(`${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`);
+        const problem = `${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`;
+        if (options.lenient && !strict.has(section)) {
+            // Left out of this run's plan, and reported after the work that needs only the strict sections.
+            if (used.has(section))
+                lenientProblems.push(`${problem} (${section} left out)`);
+            unresolved.add(section);
+        }
+        else if (used.has(section))
+            problems.push(problem);
         else
             unresolved.add(section);
     });
     // A variable used only by a section this action never reads (say, the rollback webhook
     // during a gate) must not stop it: that section is left out of this run's plan.
-    for (const section of unresolved)
+    const leftOut = {};
+    for (const section of unresolved) {
+        leftOut[section] = interpolated[section];
         delete interpolated[section];
+    }
     const overridden = new Map();
     for (const o of options.overrides ?? []) {
         setAt(interpolated, o.path, o.value);
@@ -68785,6 +70097,8 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         if (interpolated[section] === undefined)
             problems.push(`${section}: is required by this action`);
     }
+    if (options.lenient)
+        dropInvalidSections(interpolated, strict, (issue) => describeIssue(issue, overridden, lineOfPath), lenientProblems, leftOut);
     const result = planSchema.safeParse(interpolated, { reportInput: true });
     if (!result.success) {
         for (const issue of result.error.issues) {
@@ -68796,7 +70110,40 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
     }
     if (problems.length > 0)
         throw new core_errors/* PlanError */.W6(file, dedupe(problems));
-    return { plan: result.data, file };
+    return { plan: result.data, file, ...(options.lenient ? { problems: dedupe(lenientProblems), leftOut } : {}) };
+}
+/**
+ * Lenient loading: removes every top-level key outside `strict` that does not validate (and
+ * unknown top-level keys), so the strict sections are judged on their own. Repeats because a
+ * cross-section rule can name a section only once another is gone.
+ */
+function dropInvalidSections(plan, strict, describe, problems, leftOut) {
+    for (let round = 0; round < 4; round++) {
+        const result = planSchema.safeParse(plan, { reportInput: true });
+        if (result.success)
+            return;
+        let dropped = false;
+        for (const issue of result.error.issues) {
+            const top = issue.path[0];
+            if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+                for (const key of issue.keys) {
+                    problems.push(`${key}: unknown key (left out)`);
+                    leftOut[key] = plan[key];
+                    delete plan[key];
+                    dropped = true;
+                }
+                continue;
+            }
+            if (typeof top !== 'string' || strict.has(top) || !(top in plan))
+                continue;
+            problems.push(`${describe(issue)} (${top} left out)`);
+            leftOut[top] = plan[top];
+            delete plan[top];
+            dropped = true;
+        }
+        if (!dropped)
+            return;
+    }
 }
 function describeIssue(issue, overridden, lineOfPath) {
     const path = issue.path.filter((p) => typeof p !== 'symbol');
@@ -68913,6 +70260,8 @@ function setAt(target, path, value) {
 
 
 
+/** The file name a plan built from action inputs alone goes by. */
+const INPUTS_PLAN = '(action inputs)';
 /** Where plans live unless the `plan` input says otherwise. */
 const DEFAULT_PLAN_FILE = '.github/rollout.yml';
 /**
@@ -68926,13 +70275,14 @@ function loadActionPlan(runtime, options = {}) {
         require: options.require,
         reads: options.reads,
         overrides: options.overrides,
+        lenient: options.lenient,
         env: runtime.env,
         onSecret: (value) => runtime.setSecret(value),
     };
     if (!named && !(0,external_node_fs_.existsSync)(file) && options.fallback) {
         const built = options.fallback();
         if (built)
-            return validatePlanObject(built, '(action inputs)', loadOptions);
+            return validatePlanObject(built, INPUTS_PLAN, loadOptions);
     }
     return loadPlanFile(file, loadOptions);
 }
@@ -68942,12 +70292,36 @@ function loadActionPlan(runtime, options = {}) {
  */
 function loadRolloutPlan(runtime, options) {
     const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+    // Lenient loads know the strategy's strict sections only after a first look at the strategy.
+    const strategy = options.lenient ? loadActionPlan(runtime, { ...options, require: [], reads: all }).plan.strategy : undefined;
+    if (strategy)
+        return loadActionPlan(runtime, { ...options, require: options.require(strategy), reads: all });
     const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
     const required = options.require(loaded.plan.strategy);
     // Loading again with the strategy's sections required reports them as every other missing section is reported.
     if (required.some((section) => loaded.plan[section] === undefined))
         return loadActionPlan(runtime, { ...options, require: required });
     return loaded;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/summary.ts
+
+/** The lines every traffic-moving action ends its summary with: where the rollout stands and what to run next. */
+function phaseSummary(record) {
+    if (!record)
+        return ['### Rollout', '', '- phase: no rollout on record', `- next safe step: ${nextSafeStep(undefined)}`].join('\n');
+    const slots = Object.entries(record.slots)
+        .map(([slot, version]) => `${slot} \`${version}\``)
+        .join(' · ');
+    return [
+        '### Rollout',
+        '',
+        `- phase: **${record.phase}** — ${describePhase(record)} (generation ${record.generation})`,
+        ...(slots ? [`- slots: ${slots}${record.stableOverwritten ? ' (stable overwritten by an unfinished promotion)' : ''}`] : []),
+        ...(record.lastGood ? [`- last good version: \`${record.lastGood}\``] : []),
+        ...(record.lock ? [`- lock: ${record.lock.action} by ${record.lock.owner} (last heard ${record.lock.heartbeat})`] : []),
+        `- next safe step: ${nextSafeStep(record)}`,
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/core/rollout/ramp.ts
@@ -68963,7 +70337,10 @@ function loadRolloutPlan(runtime, options) {
 
 
 
-
+/** How often a bake checks that the rollout was not rolled back under it. */
+const WATCH_INTERVAL_MS = 1000;
+/** How often a bake proves the lock holder alive. */
+const HEARTBEAT_INTERVAL_MS = 60_000;
 /** The steps this run moves through: `to`, else `steps`, else the plan's steps above the current share. */
 function rampSteps(input, planSteps, current) {
     if (input.to !== undefined && input.steps !== undefined)
@@ -68982,144 +70359,236 @@ function rampSteps(input, planSteps, current) {
     });
     return parsed;
 }
+/** Why this run may skip gates: an explicit input with a reason, recorded in the rollout. */
+function skipReason(runtime) {
+    const skip = inputs_getBooleanInput(runtime, 'skip-gate', false);
+    const gate = inputs_getBooleanInput(runtime, 'gate', true);
+    const reason = getOptionalInput(runtime, 'reason');
+    if (skip && !reason)
+        throw new core_errors/* InputError */.dz('reason', 'is required with skip-gate: true (it is recorded in the rollout, beside who skipped the gate)');
+    if (skip)
+        return reason;
+    return gate ? undefined : (reason ?? 'input gate: false');
+}
 /**
- * ramp: moves the canary through its steps, running the plan's analysis for `bake` after each
- * step below 100, and promotes at 100. A gate that does not allow promotion stops the ramp where
- * it is and fails the step, naming the step, so an `if: failure()` rollback follows.
+ * ramp: judges the canary where it stands, moves it through its steps with a gate after each,
+ * and promotes at 100 — only after a gate passed at the current weight for the version the
+ * canary runs, with nothing changed since (the state machine enforces it). A gate that does not
+ * pass stops the ramp where it is and fails the step, so an `if: failure()` rollback follows. A
+ * re-run resumes by judging the current step again.
  */
 async function runRampAction(runtime, deps = {}) {
     const overrides = [];
     const bake = getOptionalInput(runtime, 'bake');
     if (bake !== undefined)
         overrides.push({ path: ['analysis', 'bake'], value: bake, input: 'bake' });
-    const gate = inputs_getBooleanInput(runtime, 'gate', true);
+    const skip = skipReason(runtime);
     const loaded = loadRolloutPlan(runtime, {
-        require: (strategy) => (strategy === 'rolling' ? ['deploy'] : gate ? ['traffic', 'metrics', 'analysis'] : ['traffic']),
+        require: (strategy) => (strategy === 'rolling' ? ['deploy'] : skip === undefined ? ['traffic', 'metrics', 'analysis'] : ['traffic']),
         reads: ['steps', 'deploy', 'readiness', 'analysis', 'metrics'],
         overrides,
     });
     const ctx = openRollout(runtime, loaded, deps);
-    if (ctx.rolling)
-        return confirmRollingUpdate(ctx, ctx.rolling, deps.signal);
-    const before = await ctx.traffic.getState({ signal: deps.signal });
-    ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(before)}`);
-    const held = ctx.store.read();
-    const version = getOptionalInput(runtime, 'version') ?? held?.version;
-    // Inputs are checked before the lock is taken: a typo must not leave a lock behind.
-    const steps = ctx.plan.strategy === 'blue-green' ? [] : rampSteps({ to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') }, ctx.plan.steps, before.canaryPercent);
-    // With no rollout on record and an empty canary, there is nothing to ramp: the slot may hold anything.
-    if (!held && before.canaryPercent === 0 && ctx.plan.strategy !== 'blue-green')
-        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: no rollout is in progress and the canary has 0%: run deploy-canary first`);
-    ctx.store.acquire(ctx.owner, { version: version ?? 'unknown', strategy: ctx.plan.strategy, weight: before.canaryPercent }, (w) => runtime.warning(w));
-    const summary = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${version ? ` → \`${version}\`` : ''}`, ''];
-    const finish = (result, state, verdict, promoted) => {
-        if (state)
-            runtime.setOutput('weight', String(Math.round(state.canaryPercent * 100) / 100));
+    const { strategy } = ctx;
+    // Inputs first: a typo is reported as such, before anything is read or locked.
+    const stepInputs = { to: getOptionalInput(runtime, 'to'), steps: getListInput(runtime, 'steps') };
+    if (strategy.name === 'rolling')
+        rejectSteps(runtime);
+    else if (strategy.name === 'canary')
+        rampSteps(stepInputs, ctx.plan.steps, 0);
+    const session = await openSession(ctx, 'ramp');
+    const held = session.record;
+    const summary = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment}${held ? ` → \`${held.version}\`` : ''}`, ''];
+    runtime.setOutput('promoted', 'false');
+    runtime.setOutput('verdict', 'none');
+    if (held?.phase === 'promoted') {
+        const version = getOptionalInput(runtime, 'version');
+        if (version !== undefined && version !== held.version)
+            throw new core_errors/* InputError */.dz('version', `the last rollout promoted ${held.version}, not ${version}: run deploy-canary with ${version} first`);
+        runtime.setOutput('weight', String(held.weight));
+        summary.push(`- nothing to do: \`${held.version}\` was promoted already`, '', phaseSummary(held));
+        runtime.appendSummary(summary.join('\n'));
+        return { ok: true };
+    }
+    if (!held || (held.phase !== 'canary' && held.phase !== 'promoting'))
+        throw new core_errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: no rollout to ramp (${held ? describePhase(held) : `nothing on record in the ${session.location}`}). Next safe step: ${nextSafeStep(held)}`);
+    const version = getOptionalInput(runtime, 'version');
+    if (version !== undefined && version !== held.version)
+        throw new core_errors/* InputError */.dz('version', `the canary runs ${held.version}, deployed and judged in this rollout; refusing to promote ${version}, which no gate judged. Run deploy-canary with ${version} to roll it out`);
+    const steps = strategy.name === 'canary' ? rampSteps(stepInputs, ctx.plan.steps, held.weight) : [];
+    await session.acquire();
+    const run = { ctx, session, report: summary, signal: deps.signal };
+    let state;
+    let lastVerdict;
+    let promoted = false;
+    const finish = async (result) => {
+        const record = session.record;
+        // A rolling update's new version has all traffic; otherwise the canary's share as read back (or as recorded, when unreadable).
+        const weight = strategy.name === 'rolling' ? 100 : (state?.canaryPercent ?? record?.weight);
+        if (weight !== undefined)
+            runtime.setOutput('weight', String(Math.round(weight * 100) / 100));
         runtime.setOutput('promoted', String(promoted));
-        runtime.setOutput('verdict', verdict ?? 'none');
+        runtime.setOutput('verdict', lastVerdict ?? 'none');
         if (state)
             summary.push('', '### Traffic', '', trafficStateTable(state));
         if (!result.ok)
             summary.push('', `**Stopped:** ${result.failure ?? ''}`);
+        const unreleased = await session.release();
+        if (unreleased)
+            runtime.warning(unreleased);
+        summary.push('', phaseSummary(await latestRecord(ctx, session)));
         runtime.appendSummary(summary.join('\n'));
         return result;
     };
-    if (ctx.plan.strategy === 'blue-green') {
-        // The switch happened in deploy-canary: ramping a blue-green pair is one more gate, then done.
-        const report = gate ? await bakeAndJudge(ctx, deps, 100, version, summary) : undefined;
-        if (report && !allows(ctx, report))
-            return finish(await gateFailure(ctx, report, 100, version), before, report.verdict, false);
-        ctx.store.release();
-        await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, version)));
-        await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', { ...rolloutEvent(ctx, 100, version), verdict: report?.verdict }));
-        summary.push(`- promoted: ${before.live ?? '?'} is live with \`${version ?? 'the new version'}\``);
-        return finish({ ok: true }, before, report?.verdict, true);
-    }
-    if (steps.length === 0) {
-        summary.push(`- nothing to do: the canary already has ${formatPercent(before.canaryPercent)} and the plan has no later step`);
-        return finish({ ok: true }, before, undefined, false);
-    }
-    ctx.log(`ramp: ${formatPercent(before.canaryPercent)} → ${steps.map((s) => `${s}%`).join(' → ')}${gate ? ', gating after each step' : ' (no gate)'}`);
-    let state = before;
-    let lastVerdict;
-    for (const step of steps) {
-        if (step === 100) {
-            state = await promote(ctx, version, summary, deps.signal);
-            return finish({ ok: true }, state, lastVerdict, true);
+    try {
+        state = await strategy.observe(ctx, deps.signal);
+        if (state) {
+            ctx.log(`traffic now (${ctx.traffic.target}): ${describeTrafficState(state)}`);
+            assertTrafficAsRecorded(ctx, held, state);
         }
-        state = await ctx.traffic.setWeight(step, { signal: deps.signal });
-        ctx.store.update({ weight: state.canaryPercent });
-        ctx.log(`step ${step}%: ${describeTrafficState(state)}`);
-        summary.push(`- step ${step}%: canary ${formatPercent(state.canaryPercent)} (read back)`);
-        await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached(rolloutEvent(ctx, step, version)));
-        if (!gate)
-            continue;
-        const report = await bakeAndJudge(ctx, deps, step, version, summary);
-        lastVerdict = report.verdict;
-        if (!allows(ctx, report))
-            return finish(await gateFailure(ctx, report, step, version), state, report.verdict, false);
+        else
+            ctx.log(`traffic now: cannot be read (no getWeight); the record says ${describePhase(held)}`);
+        if (held.phase === 'canary') {
+            // Promotion needs a verdict at the weight the canary has now: a re-run judges it again.
+            const verdict = await judgeCurrentStep(ctx, run, deps, skip);
+            if (verdict)
+                lastVerdict = verdict.verdict;
+            if (verdict && !verdict.allowed)
+                return await finish(await gateFailure(ctx, verdict.report, session.record));
+            ctx.log(`ramp: ${formatPercent(held.weight)} → ${steps.map((s) => `${s}%`).join(' → ') || 'promotion'}${skip === undefined ? ', gating after each step' : ` (gates skipped: ${skip})`}`);
+            for (const step of steps.filter((s) => s < 100)) {
+                state = (await strategy.advance(run, step)) ?? state;
+                const judged = await judgeCurrentStep(ctx, run, deps, skip);
+                if (judged)
+                    lastVerdict = judged.verdict;
+                if (judged && !judged.allowed)
+                    return await finish(await gateFailure(ctx, judged.report, session.record));
+            }
+            if (strategy.name === 'canary' && !steps.includes(100))
+                return await finish({ ok: true });
+        }
+        state = await strategy.promote(run, session.record);
+        promoted = true;
+        await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, held.version)));
+        await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', { ...rolloutEvent(ctx, 100, held.version), verdict: lastVerdict }));
+        return await finish({ ok: true });
     }
-    return finish({ ok: true }, state, lastVerdict, false);
+    catch (err) {
+        // Stopped by an error (a rollback under it, a traffic layer that failed): the summary still says where things stand.
+        await finish({ ok: false, failure: (0,core_errors/* describeError */.Uc)(err) });
+        throw err;
+    }
 }
-async function bakeAndJudge(ctx, deps, step, version, summary) {
+/** The record as it is now, for the summary (another run may have changed it). */
+async function latestRecord(ctx, session) {
+    try {
+        return (await openSession(ctx, 'ramp')).record;
+    }
+    catch {
+        return session.record;
+    }
+}
+/** Traffic moved by someone else since the record was written is not ramped from: the gate judged another shape. */
+function assertTrafficAsRecorded(ctx, record, state) {
+    const where = `${ctx.traffic.target}: ${describeTrafficState(state)}`;
+    if (ctx.strategy.name === 'canary' && record.phase === 'canary' && Math.abs(state.canaryPercent - record.weight) >= 0.5)
+        throw new core_errors/* UserError */.yo(`${where}, but the rollout record says the canary has ${record.weight}%: traffic was changed outside this rollout, so no gate judged what serves now. Run rollback, or set the traffic back to ${record.weight}%`);
+    if (ctx.strategy.name === 'blue-green' && record.live && state.live !== record.live)
+        throw new core_errors/* UserError */.yo(`${where}, but the rollout record says ${record.live} is live with ${record.version}: the colours were switched outside this rollout. Run rollback`);
+}
+/**
+ * Judges the step the canary is at now, unless its gate already passed; records the verdict (or
+ * the explicit skip). Returns undefined when nothing was judged.
+ */
+async function judgeCurrentStep(ctx, run, deps, skip) {
+    const { session } = run;
+    const record = session.record;
+    const step = currentStep(record);
+    if (step && step.version === record.version && (step.gate === 'passed' || step.gate === 'skipped'))
+        return undefined;
+    if (skip !== undefined) {
+        await session.apply({ kind: 'skip-gate', reason: skip });
+        run.report.push(`- gate at ${record.weight}% skipped: ${skip} (recorded)`);
+        await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'skipped' }));
+        return undefined;
+    }
+    if (ctx.strategy.name === 'rolling') {
+        // A rolling update has no stable to compare against: metrics-gate judges it before ramp.
+        await session.apply({ kind: 'skip-gate', reason: 'strategy rolling: no canary beside stable to compare; judged by metrics-gate before ramp' });
+        return undefined;
+    }
+    const report = await bakeWatching(ctx, session, deps, record.weight, record.version, run.report);
+    const allowed = verdictAllowsPromotion(report.verdict, ctx.plan.analysis?.onInconclusive ?? 'fail');
+    await session.apply({ kind: 'gate', standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason });
+    if (allowed)
+        await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'passed' }));
+    return { allowed, verdict: report.verdict, report };
+}
+/** The bake, stopped early when the rollout changes under it (a rollback), with the lock's heartbeat kept. */
+async function bakeWatching(ctx, session, deps, step, version, summary) {
+    const stop = new AbortController();
+    const signal = deps.signal ? AbortSignal.any([deps.signal, stop.signal]) : stop.signal;
+    let changed;
+    let lastBeat = ctx.clock.now();
+    const timer = setInterval(() => {
+        // Each tick handles its own failures; the promise is deliberately not awaited by the timer.
+        (async () => {
+            try {
+                changed = await session.changed();
+                if (changed)
+                    return stop.abort(changed);
+                if (ctx.clock.now() - lastBeat >= HEARTBEAT_INTERVAL_MS) {
+                    lastBeat = ctx.clock.now();
+                    await session.checkpoint();
+                }
+            }
+            catch {
+                /* the store is unreachable for a moment: the next write decides */
+            }
+        })().catch(() => undefined);
+    }, WATCH_INTERVAL_MS);
+    timer.unref();
+    try {
+        return await bakeAndJudge(ctx, deps, step, version, summary, signal);
+    }
+    catch (err) {
+        if (changed)
+            throw changed;
+        throw err;
+    }
+    finally {
+        clearInterval(timer);
+    }
+}
+async function bakeAndJudge(ctx, deps, step, version, summary, signal) {
     const { analysis, metrics } = ctx.plan;
     if (!analysis || !metrics)
-        throw new core_errors/* UserError */.yo('ramp: the plan needs `metrics` and `analysis` to gate (or set gate: false)');
+        throw new core_errors/* UserError */.yo('ramp: the plan needs `metrics` and `analysis` to gate (or set skip-gate: true with a reason)');
     const provider = deps.metrics ?? createMetricsProvider(metrics, { clock: ctx.clock });
     const report = await ctx.group(`gate at ${step}%: bake ${Math.round(analysis.bake / 1000)}s`, () => runGate({
         analysis,
         provider,
         clock: ctx.clock,
-        vars: { service: ctx.plan.service, environment: ctx.plan.environment, ...(version ? { version } : {}) },
+        vars: { service: ctx.plan.service, environment: ctx.plan.environment, version },
         log: ctx.log,
-        signal: deps.signal,
+        signal,
     }));
     ctx.log(`gate at ${step}%: ${report.verdict}: ${report.reason}`);
     summary.push('', renderGateSummary(report, `gate at ${step}%`), '');
     return report;
 }
-function allows(ctx, report) {
-    const ok = verdictAllowsPromotion(report.verdict, ctx.plan.analysis?.onInconclusive ?? 'fail');
-    if (ok && report.verdict !== 'pass')
-        ctx.runtime.warning(`gate ${report.verdict}, allowed by onInconclusive: pass: ${report.reason}`);
-    return ok;
-}
-async function gateFailure(ctx, report, step, version) {
-    // People are told which checks failed and by how much, not just that the gate did.
+async function gateFailure(ctx, report, record) {
+    // Who is told: the people watching. What they get: which checks failed and by how much, not just that the gate did.
     const failingChecks = report.checks
         .filter((c) => c.outcome !== 'pass')
         .map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
-    const event = { ...rolloutEvent(ctx, step, version), reason: report.reason, verdict: report.verdict, failingChecks };
+    const event = { ...rolloutEvent(ctx, record.weight, record.version), reason: report.reason, verdict: report.verdict, failingChecks };
     // Awaited: a process that exits before the webhook answers never tells anyone the gate failed.
-    await bookkeeping(ctx, 'notifying the gate failure', () => ctx.hooks.notify('gate-failure', event));
-    return { ok: false, failure: `ramp stopped at ${step}%: gate ${report.verdict}: ${report.reason} (the canary keeps ${step}% until rollback runs)` };
-}
-/**
- * Promotion: with the canary carrying everything, the stable slot gets the new version, waits
- * for readiness, then takes all traffic back; the canary slot is drained for the next rollout.
- */
-async function promote(ctx, version, summary, signal) {
-    const { deploy, readiness } = ctx.plan;
-    if (deploy) {
-        if (!version)
-            throw new core_errors/* InputError */.dz('version', 'is required to promote: no deploy-canary on record says which version the canary runs');
-        const full = await ctx.traffic.setWeight(100, { signal });
-        ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${version} to the stable slot`);
-        await deployToSlot(deploy, { slot: 'stable', version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
-        // A readiness URL that names the slot can check the stable slot too; one that does not is the canary's.
-        if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url))
-            await waitForReadiness(readiness, { clock: ctx.clock, vars: templateVars(ctx, 'stable', version), log: ctx.log, signal });
-        summary.push(`- deployed \`${version}\` to the stable slot`);
-    }
-    const state = await ctx.traffic.promote({ signal });
-    if (deploy?.kubernetes)
-        await scaleDownCanaryAfterPromotion(ctx, signal);
-    ctx.store.release();
-    ctx.log(`promoted: ${describeTrafficState(state)}`);
-    summary.push(`- promoted: stable runs \`${version ?? 'the new version'}\` with ${formatPercent(100 - state.canaryPercent)}; canary drained`);
-    await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, version)));
-    await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', rolloutEvent(ctx, 100, version)));
-    return state;
+    const problem = await runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });
+    if (problem)
+        ctx.runtime.warning(problem);
+    const where = ctx.strategy.name === 'canary' ? `the canary keeps ${record.weight}%` : `${record.live ?? 'the new colour'} stays live`;
+    return { ok: false, failure: `ramp stopped at ${record.weight}%: gate ${report.verdict}: ${report.reason} (${where} until rollback runs; nothing was promoted)` };
 }
 async function bookkeeping(ctx, what, call) {
     const problem = await runBookkeeping(what, call, { clock: ctx.clock });
@@ -69128,61 +70597,13 @@ async function bookkeeping(ctx, what, call) {
         ctx.runtime.appendSummary(`> ⚠️ ${problem}`);
     }
 }
-/** Kubernetes: the drained canary Deployment is scaled to 0; traffic is already safe, so a failure here only warns. */
-async function scaleDownCanaryAfterPromotion(ctx, signal) {
-    if (!ctx.plan.deploy)
-        return;
-    try {
-        const scaled = await scaleDownCanary(ctx.plan.deploy, { log: ctx.log, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
-        if (scaled)
-            ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
-    }
-    catch (err) {
-        ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${(0,core_errors/* describeError */.Uc)(err)}`);
-    }
-}
-/**
- * ramp with strategy: rolling. There is nothing to ramp: Kubernetes sent all traffic to the new
- * version as its pods became ready. What is left is the promotion: confirm the Deployment is
- * rolled out with the version deploy-canary set, then settle the update so a later rollback does
- * not undo a release that was judged good (gate it with metrics-gate before this step). Anything
- * else fails the step, so an `if: failure()` rollback follows.
- */
-async function confirmRollingUpdate(ctx, rolling, signal) {
-    const { runtime } = ctx;
+/** strategy: rolling has no traffic steps: a `to` or `steps` other than 100 is a mistake, not a wish. */
+function rejectSteps(runtime) {
     for (const input of ['to', 'steps']) {
         const given = input === 'to' ? getOptionalInput(runtime, 'to') : getListInput(runtime, 'steps')?.join(',');
         if (given !== undefined && given !== '100')
             throw new core_errors/* InputError */.dz(input, `strategy: rolling has no traffic steps (got ${given}); leave it unset`);
     }
-    const now = await rolling.read(signal);
-    const record = now.record;
-    const version = getOptionalInput(runtime, 'version');
-    runtime.setOutput('verdict', 'none');
-    runtime.setOutput('promoted', 'false');
-    if (!record || record.phase === 'rolled-back')
-        throw new core_errors/* UserError */.yo(`${rolling.target}: no rolling update is in progress${record ? ` (the last one, ${record.to}, was rolled back)` : ''}: run deploy-canary first`);
-    if (version !== undefined && version !== record.to)
-        throw new core_errors/* UserError */.yo(`${rolling.target}: the rolling update on record is ${record.to}, not ${version}: run deploy-canary with ${version} first`);
-    ctx.log(`rolling: nothing to ramp (all traffic reaches the new pods as they become ready); checking ${rolling.target} is rolled out with ${record.to}`);
-    if (record.phase === 'deployed')
-        ctx.store.acquire(ctx.owner, { version: record.to, strategy: 'rolling', weight: 100 }, (w) => runtime.warning(w));
-    const state = await rolling.confirmRolledOut(record.to, { signal });
-    const summary = [`## rollgate ramp: ${ctx.plan.service}/${ctx.plan.environment} → \`${record.to}\``, ''];
-    runtime.setOutput('weight', '100');
-    if (record.phase === 'promoted') {
-        summary.push(`- nothing to do: the rolling update to \`${record.to}\` was promoted already`);
-        runtime.appendSummary(summary.join('\n'));
-        return { ok: true };
-    }
-    await rolling.promote({ signal });
-    ctx.store.release();
-    runtime.setOutput('promoted', 'true');
-    summary.push(`- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready`, `- promoted: ${rolling.target} is rolled out with \`${record.to}\``, '', '### Traffic', '', trafficStateTable(state));
-    runtime.appendSummary(summary.join('\n'));
-    await bookkeeping(ctx, 'recording the promotion', () => ctx.hooks.promoted(rolloutEvent(ctx, 100, record.to)));
-    await bookkeeping(ctx, 'notifying the promotion', () => ctx.hooks.notify('promotion', rolloutEvent(ctx, 100, record.to)));
-    return { ok: true };
 }
 
 ;// CONCATENATED MODULE: ./src/actions/ramp.ts
@@ -69344,7 +70765,7 @@ function describeOutcome(outcome) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_ramp_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5293);
+/* harmony import */ var _actions_ramp_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6396);
 // What the runner starts (bundled to dist/ramp/index.js): the action itself is in src/actions/ramp.ts.
 
 await (0,_actions_ramp_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();

@@ -35777,7 +35777,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1815:
+/***/ 9182:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55526,7 +55526,7 @@ class DeploymentRecordHooks {
     async stepReached(event) {
         const id = await this.locate();
         if (id !== undefined)
-            await this.status(id, 'in_progress', `canary ${event.weight}%, gate passed`);
+            await this.status(id, 'in_progress', `canary ${event.weight}%, gate ${event.gate ?? 'passed'}`);
     }
     /** The new version is stable: `success`, with the plan's environment URL. */
     async promoted(event) {
@@ -55877,12 +55877,12 @@ function pointerSegment(segment) {
     return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
 }
 /** Narrows an unknown JSON value to a plain object, or undefined. */
-function kubectl_asRecord(value) {
+function asRecord(value) {
     return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
 }
 /** Narrows an unknown JSON value to an array of plain objects (anything else in it dropped to {}). */
 function asRecords(value) {
-    return Array.isArray(value) ? value.map((v) => kubectl_asRecord(v) ?? {}) : [];
+    return Array.isArray(value) ? value.map((v) => asRecord(v) ?? {}) : [];
 }
 
 ;// CONCATENATED MODULE: ./src/core/deploy/kubernetes.ts
@@ -55923,7 +55923,7 @@ async function deployToKubernetes(config, slot, image, deps) {
     const k = kubectl(k8s, deps);
     const before = await k.get(DEPLOYMENT, name, deps.signal);
     containerImage(before, k8s.container, k.describe(DEPLOYMENT, name));
-    const spec = kubectl_asRecord(before.spec) ?? {};
+    const spec = asRecord(before.spec) ?? {};
     const remembered = Number(before.metadata?.annotations?.[REPLICAS_ANNOTATION]);
     if (spec.replicas === 0 && Number.isInteger(remembered) && remembered > 0) {
         deps.log(`${name} was scaled to 0 after the last promotion: restoring ${remembered} replica(s)`);
@@ -55956,12 +55956,12 @@ async function scaleDownCanary(config, deps) {
     await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
     const after = await k.get(DEPLOYMENT, name, deps.signal);
     if (asRecord(after.spec)?.replicas !== 0)
-        throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
+        throw new errors_ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
     return { deployment: name, replicas: count };
 }
 /** The image of the named container; a Deployment without that container is the plan's mistake, named. */
 function containerImage(deployment, container, resource) {
-    const containers = asRecords(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(deployment.spec)?.template)?.spec)?.containers);
+    const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
     const found = containers.find((c) => c.name === container);
     if (!found)
         throw new UserError(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
@@ -56807,22 +56807,22 @@ class ArgoRolloutsTrafficProvider {
 }
 /** The canary's share as the Rollout reports it: traffic-routed weights when present, else the step's setWeight. */
 function readRollout(rollout) {
-    const spec = kubectl_asRecord(rollout.spec) ?? {};
-    const status = kubectl_asRecord(rollout.status) ?? {};
+    const spec = asRecord(rollout.spec) ?? {};
+    const status = asRecord(rollout.status) ?? {};
     const stableRS = typeof status.stableRS === 'string' ? status.stableRS : undefined;
     const currentPodHash = typeof status.currentPodHash === 'string' ? status.currentPodHash : undefined;
     const updating = stableRS !== undefined && currentPodHash !== undefined && stableRS !== currentPodHash;
     const aborted = status.abort === true;
     // Argo Rollouts reports observedGeneration as a string.
     const observed = status.observedGeneration !== undefined && String(status.observedGeneration) === String(rollout.metadata?.generation ?? '');
-    const routed = kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(kubectl_asRecord(status.canary)?.weights)?.canary))?.weight;
+    const routed = asRecord(asRecord(asRecord(asRecord(status.canary)?.weights)?.canary))?.weight;
     let canaryPercent;
     if (!updating || aborted)
         canaryPercent = typeof routed === 'number' ? routed : 0;
     else if (typeof routed === 'number')
         canaryPercent = routed;
     else {
-        const steps = asRecords(kubectl_asRecord(kubectl_asRecord(spec.strategy)?.canary)?.steps);
+        const steps = asRecords(asRecord(asRecord(spec.strategy)?.canary)?.steps);
         const index = typeof status.currentStepIndex === 'number' ? status.currentStepIndex : 0;
         const weights = steps.slice(0, index + 1).map((s) => s.setWeight).filter((w) => typeof w === 'number');
         canaryPercent = weights.length ? weights[weights.length - 1] : 0;
@@ -56858,7 +56858,7 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
     /** Reads the route and finds the two backendRefs. */
     async locate(signal) {
         const route = await this.kubectl.get(HTTPROUTE_RESOURCE, this.config.httpRoute, signal);
-        const rules = asRecords(kubectl_asRecord(route.spec)?.rules);
+        const rules = asRecords(asRecord(route.spec)?.rules);
         const rule = rules[this.config.rule];
         if (!rule)
             throw new errors_ProviderError(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
@@ -56932,9 +56932,9 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
     }
     async locate(signal) {
         const vs = await this.kubectl.get(VIRTUALSERVICE_RESOURCE, this.config.virtualService, signal);
-        const http = asRecords(kubectl_asRecord(vs.spec)?.http);
+        const http = asRecords(asRecord(vs.spec)?.http);
         const { host, stableSubset, canarySubset } = this.config;
-        const destination = (r) => kubectl_asRecord(r.destination) ?? {};
+        const destination = (r) => asRecord(r.destination) ?? {};
         const isOurs = (r, subset) => destination(r).host === host && destination(r).subset === subset;
         const main = this.config.route
             ? http.findIndex((h) => h.name === this.config.route)
@@ -56957,7 +56957,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
         const weightOf = (r) => (typeof r?.weight === 'number' ? r.weight : routes.length === 1 ? 100 : 0);
         const others = routes.reduce((sum, r, i) => (i === stableIndex || i === canaryIndex ? sum : sum + weightOf(r)), 0);
         const header = http.findIndex((h) => h.name === HEADER_ROUTE_NAME);
-        const mirrored = this.config.mirrorPercent !== undefined && kubectl_asRecord(mainRoute.mirror)?.subset === canarySubset;
+        const mirrored = this.config.mirrorPercent !== undefined && asRecord(mainRoute.mirror)?.subset === canarySubset;
         return {
             main,
             stableIndex,
@@ -56971,8 +56971,8 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
     headerRoute(mainRoute) {
         const headers = Object.fromEntries(Object.entries(this.config.headerMatch ?? {}).map(([name, value]) => [name, { exact: value }]));
         const matches = asRecords(mainRoute.match);
-        const match = matches.length ? matches.map((m) => ({ ...m, headers: { ...(kubectl_asRecord(m.headers) ?? {}), ...headers } })) : [{ headers }];
-        const port = kubectl_asRecord(kubectl_asRecord(asRecords(mainRoute.route)[0]?.destination)?.port);
+        const match = matches.length ? matches.map((m) => ({ ...m, headers: { ...(asRecord(m.headers) ?? {}), ...headers } })) : [{ headers }];
+        const port = asRecord(asRecord(asRecords(mainRoute.route)[0]?.destination)?.port);
         return { name: HEADER_ROUTE_NAME, match, route: [{ destination: { host: this.config.host, subset: this.config.canarySubset, ...(port ? { port } : {}) }, weight: 100 }] };
     }
     /**
@@ -56988,9 +56988,9 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
             { op: 'add', path: `${m}/route/${at.canaryIndex}/weight`, value: weights.canary },
         ];
         if (this.config.mirrorPercent !== undefined) {
-            const mirrored = kubectl_asRecord(at.mainRoute.mirror)?.subset === this.config.canarySubset;
+            const mirrored = asRecord(at.mainRoute.mirror)?.subset === this.config.canarySubset;
             if (phase === 'ramp') {
-                const port = kubectl_asRecord(kubectl_asRecord(asRecords(at.mainRoute.route)[at.canaryIndex]?.destination)?.port);
+                const port = asRecord(asRecord(asRecords(at.mainRoute.route)[at.canaryIndex]?.destination)?.port);
                 ops.push({ op: 'add', path: `${m}/mirror`, value: { host: this.config.host, subset: this.config.canarySubset, ...(port ? { port } : {}) } }, { op: 'add', path: `${m}/mirrorPercentage`, value: { value: this.config.mirrorPercent } });
             }
             else if (mirrored) {
@@ -57102,7 +57102,7 @@ class ServiceSelectorTrafficProvider {
     }
     async readSelector(signal) {
         const service = await this.kubectl.get(SERVICE_RESOURCE, this.config.service, signal);
-        const selector = kubectl_asRecord(kubectl_asRecord(service.spec)?.selector) ?? {};
+        const selector = asRecord(asRecord(service.spec)?.selector) ?? {};
         const value = selector[this.config.selectorKey];
         return { value, live: value === this.config.blue ? 'blue' : value === this.config.green ? 'green' : undefined };
     }
@@ -57174,7 +57174,7 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
     }
     async locate(signal) {
         const split = await this.kubectl.get(TRAFFICSPLIT_RESOURCE, this.config.trafficSplit, signal);
-        const backends = asRecords(kubectl_asRecord(split.spec)?.backends);
+        const backends = asRecords(asRecord(split.spec)?.backends);
         const find = (service) => {
             const index = backends.findIndex((b) => b.service === service);
             if (index < 0)
@@ -57284,6 +57284,525 @@ async function runBookkeeping(what, call, deps) {
 
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+
+
+/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. A runner-local cache at most, never the rollout's state. */
+function stateDirectory(env) {
+    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.rollgate', 'state');
+}
+/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
+function rolloutOwner(env) {
+    if (env.ROLLGATE_RUN_ID?.trim())
+        return env.ROLLGATE_RUN_ID.trim();
+    if (env.GITHUB_RUN_ID)
+        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
+    let user = 'someone';
+    try {
+        user = (0,external_node_os_namespaceObject.userInfo)().username;
+    }
+    catch {
+        /* no passwd entry in some containers */
+    }
+    return `${user}@${(0,external_node_os_namespaceObject.hostname)()}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/store.ts
+
+/** Another writer changed the record since it was read: the caller must stop without moving traffic. */
+class RolloutConflictError extends UserError {
+    location;
+    name = 'RolloutConflictError';
+    constructor(location, detail) {
+        super(`rollout record ${location} changed since it was read: ${detail}`);
+        this.location = location;
+    }
+}
+/**
+ * Service or environment as one segment of where a store keeps the record (a file path, a ref):
+ * letters, digits, `-`, `_` kept, every other byte %-escaped, so two names never share a record
+ * and no name breaks a path or git's ref rules (`..`, `.lock`, `~^:?*[\`, spaces).
+ */
+function keySegment(name, what) {
+    if (!name)
+        throw new UserError(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
+}
+/** A store held in memory, with the same compare-and-swap rule: for unit tests of the state machine. */
+class MemoryRolloutStore {
+    location;
+    kind = 'memory';
+    record;
+    counter = 0;
+    constructor(location = 'memory') {
+        this.location = location;
+    }
+    async read() {
+        return this.record && { document: structuredClone(this.record.document), revision: this.record.revision };
+    }
+    async write(document, expected) {
+        if (this.record?.revision !== expected)
+            throw new RolloutConflictError(this.location, `expected revision ${expected ?? '(none)'}, found ${this.record?.revision ?? '(none)'}`);
+        this.record = { document: structuredClone(document), revision: String(++this.counter) };
+        return { document: structuredClone(document), revision: this.record.revision };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/state-machine.ts
+
+/** Phases in which no rollout is in progress: a new one may start. */
+const SETTLED_PHASES = ['promoted', 'rolled-back', 'aborted'];
+/** A change the state machine refuses: names the phase and what to run instead. */
+class RolloutStateError extends UserError {
+    name = 'RolloutStateError';
+}
+/** Keeps the history short enough for a store document; the GitHub store's commits keep all of it. */
+const HISTORY_LIMIT = 50;
+/** The step the canary is at now, if any. */
+function currentStep(record) {
+    return record.steps[record.steps.length - 1];
+}
+/**
+ * Whether promotion is allowed now, and why not: a gate at the current weight, for the version
+ * the canary runs, passed (or was skipped on purpose) in this rollout, with nothing moved since.
+ */
+function promotionBlocker(record) {
+    if (record.phase !== 'canary')
+        return `the rollout is ${describePhase(record)}, not at a judged canary step`;
+    const step = currentStep(record);
+    if (!step)
+        return 'no traffic step is on record';
+    if (step.version !== record.version)
+        return `the gate judged ${step.version}, but the rollout is of ${record.version}`;
+    if (Math.abs(step.weight - record.weight) >= 0.5)
+        return `the gate judged the canary at ${step.weight}%, but it has ${record.weight}% now`;
+    if (step.gate === 'passed' || step.gate === 'skipped')
+        return undefined;
+    return `the gate at ${step.weight}% is ${step.gate}`;
+}
+/**
+ * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
+ * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
+ */
+function transition(record, event, ctx) {
+    const refuse = (why) => {
+        throw new RolloutStateError(`${ctx.service}/${ctx.environment}: ${ctx.action} cannot ${describeEvent(event)}: ${why}. Next safe step: ${record ? nextSafeStep(record) : 'run deploy-canary'}`);
+    };
+    const log = (next, change) => {
+        next.history = [...next.history, { at: ctx.now, by: ctx.by, action: ctx.action, change, generation: next.generation }].slice(-HISTORY_LIMIT);
+        if (next.lock?.owner === ctx.by)
+            next.lock = { ...next.lock, heartbeat: ctx.now };
+        return next;
+    };
+    if (event.kind === 'start') {
+        if (record && !SETTLED_PHASES.includes(record.phase) && record.startedBy !== ctx.by && !event.abandoned)
+            refuse(`a rollout of ${record.version} by ${record.startedBy} is ${describePhase(record)}`);
+        // What serves now: from this record's last settled rollout, else what the deployment records call good.
+        const stable = (record?.phase === 'promoted' || record?.phase === 'rolled-back' || record?.phase === 'aborted' ? stableVersionOf(record) : record?.lastGood) ?? event.knownGood;
+        const next = {
+            schema: 1,
+            service: ctx.service,
+            environment: ctx.environment,
+            strategy: event.strategy,
+            phase: 'deploying',
+            generation: (record?.generation ?? 0) + 1,
+            version: event.version,
+            startedBy: ctx.by,
+            startedAt: ctx.now,
+            slots: { ...(record?.slots ?? {}) },
+            lastGood: stable,
+            live: event.live,
+            previous: undefined,
+            weight: event.weight,
+            steps: [],
+            stableOverwritten: false,
+            lock: record?.lock,
+            history: record?.history ?? [],
+        };
+        return log(next, `started the rollout of ${event.version}${stable ? ` (${stable} serves)` : ''}`);
+    }
+    if (!record && event.kind === 'rollback') {
+        // A manual rollback with nothing on record: the record starts here, in the phase it is in.
+        return log({ schema: 1, service: ctx.service, environment: ctx.environment, strategy: event.strategy ?? 'canary', phase: 'rolling-back', generation: 1, version: '?', startedBy: ctx.by, startedAt: ctx.now, slots: {}, weight: 0, steps: [], stableOverwritten: false, history: [] }, `rollback started (${event.reason})`);
+    }
+    if (!record)
+        return refuse('no rollout is on record');
+    const next = structuredClone(record);
+    switch (event.kind) {
+        case 'traffic-given':
+            if (record.phase !== 'deploying')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'canary';
+            next.weight = event.weight;
+            if (event.live)
+                next.live = event.live;
+            if (event.previous)
+                next.previous = event.previous;
+            if (event.live)
+                next.slots[event.live] = record.version;
+            else if (record.strategy === 'rolling')
+                next.slots.stable = record.version;
+            else
+                next.slots.canary = record.version;
+            next.steps = [{ weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
+            return log(next, `${record.version} serves ${event.live ? `as ${event.live}` : `${event.weight}% as canary`}; gate pending`);
+        case 'abort':
+            if (record.phase !== 'deploying')
+                refuse(`the rollout is ${describePhase(record)}; only a deploy that moved no traffic can be aborted`);
+            next.phase = 'aborted';
+            return log(next, `aborted before traffic moved: ${event.reason}`);
+        case 'step':
+            if (record.phase !== 'canary')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.weight = event.weight;
+            next.steps = [...record.steps, { weight: event.weight, version: record.version, gate: 'pending', at: ctx.now, by: ctx.by }];
+            return log(next, `canary at ${event.weight}%; gate pending`);
+        case 'gate':
+        case 'skip-gate': {
+            if (record.phase !== 'canary')
+                refuse(`the rollout is ${describePhase(record)}`);
+            const step = currentStep(record);
+            if (!step)
+                return refuse('no traffic step is on record');
+            const standing = event.kind === 'gate' ? event.standing : 'skipped';
+            next.steps[next.steps.length - 1] = { ...step, gate: standing, verdict: event.kind === 'gate' ? event.verdict : undefined, reason: event.reason, at: ctx.now, by: ctx.by };
+            return log(next, `gate at ${step.weight}% for ${step.version}: ${standing}${event.reason ? ` (${event.reason})` : ''}`);
+        }
+        case 'promote': {
+            const blocker = promotionBlocker(record);
+            if (blocker)
+                refuse(blocker);
+            next.phase = 'promoting';
+            return log(next, `promoting ${record.version}`);
+        }
+        case 'redeploy-stable':
+            if (record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            // Written before the stable slot is touched: a rollback after this point knows it must redeploy it.
+            next.stableOverwritten = true;
+            next.slots.stable = record.version;
+            return log(next, `the stable slot is being redeployed with ${record.version} (it no longer runs ${record.lastGood ?? 'the last good version'})`);
+        case 'promoted':
+            if (record.phase !== 'promoting')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'promoted';
+            next.lastGood = record.version;
+            next.stableOverwritten = false;
+            next.weight = record.strategy === 'blue-green' ? 100 : 0;
+            if (record.strategy !== 'blue-green')
+                next.slots.stable = record.version;
+            return log(next, `promoted ${record.version}`);
+        case 'rollback':
+            // Rollback always proceeds, from any phase: it is the way out of every one of them.
+            next.phase = 'rolling-back';
+            next.generation = record.generation + 1;
+            return log(next, `rollback started (${event.reason})${record.lock && record.lock.owner !== ctx.by ? `; took over from ${record.lock.action} by ${record.lock.owner}` : ''}`);
+        case 'rolled-back':
+            if (record.phase !== 'rolling-back')
+                refuse(`the rollout is ${describePhase(record)}`);
+            next.phase = 'rolled-back';
+            next.weight = 0;
+            next.stableOverwritten = false;
+            if (event.restored) {
+                // A manual rollback put a named version back: it is what serves, and the good one from now on.
+                next.lastGood = event.restored.version;
+                if (event.restored.live) {
+                    next.slots[event.restored.live] = event.restored.version;
+                    next.live = event.restored.live;
+                    next.previous = event.restored.previous;
+                }
+                else
+                    next.slots.stable = event.restored.version;
+                return log(next, `rolled back by redeploying ${event.restored.version}`);
+            }
+            if (record.strategy !== 'blue-green' && record.lastGood)
+                next.slots.stable = record.lastGood;
+            if (record.strategy === 'blue-green' && record.previous) {
+                next.live = record.previous;
+                next.previous = undefined;
+                next.lastGood = record.slots[record.previous] ?? record.lastGood;
+            }
+            return log(next, `rolled back${record.lastGood ? ` to ${record.lastGood}` : ''}`);
+        case 'heartbeat':
+            // Proof of life only: not worth a line in the history.
+            if (next.lock?.owner === ctx.by)
+                next.lock = { ...next.lock, heartbeat: ctx.now };
+            return next;
+        case 'release':
+            next.lock = undefined;
+            return log(next, 'released the lock');
+    }
+}
+/** The version the stable slot (blue-green: the live colour) runs after a settled rollout. */
+function stableVersionOf(record) {
+    if (record.strategy === 'blue-green')
+        return record.live ? record.slots[record.live] : record.lastGood;
+    if (record.phase === 'promoted')
+        return record.version;
+    return record.slots.stable ?? record.lastGood;
+}
+/** `canary at 50%, gate passed`, `promoting`, `rolled back`: for messages and summaries. */
+function describePhase(record) {
+    switch (record.phase) {
+        case 'deploying':
+            return `deploying ${record.version}`;
+        case 'canary': {
+            const step = currentStep(record);
+            if (record.strategy === 'blue-green')
+                return `live on ${record.live ?? '?'} with ${record.version}, gate ${step?.gate ?? 'pending'}`;
+            if (record.strategy === 'rolling')
+                return `rolled out ${record.version} to every pod, not yet promoted`;
+            return `canary at ${record.weight}% with ${record.version}, gate ${step?.gate ?? 'pending'}`;
+        }
+        case 'promoting':
+            return `promoting ${record.version}${record.stableOverwritten ? ' (stable slot already redeployed)' : ''}`;
+        case 'promoted':
+            return `promoted ${record.version}`;
+        case 'rolling-back':
+            return 'rolling back';
+        case 'rolled-back':
+            return `rolled back from ${record.version}`;
+        case 'aborted':
+            return `aborted (${record.version} never got traffic)`;
+    }
+}
+/** What the on-call should run next, given the record. */
+function nextSafeStep(record) {
+    if (!record)
+        return 'run deploy-canary to start a rollout';
+    const step = currentStep(record);
+    switch (record.phase) {
+        case 'deploying':
+            return `deploy-canary of ${record.version} is running or died before giving it traffic: wait for it, or run rollback`;
+        case 'canary':
+            if (step?.gate === 'failed')
+                return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
+            if (step?.gate === 'passed' || step?.gate === 'skipped')
+                return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
+            return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
+        case 'promoting':
+            return `re-run ramp to finish promoting ${record.version}, or run rollback${record.stableOverwritten ? ` (it redeploys the stable slot with ${record.lastGood ?? 'the last good version'})` : ''}`;
+        case 'promoted':
+            return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
+        case 'rolling-back':
+            return 'rollback did not finish: run rollback again';
+        case 'rolled-back':
+            return `fix ${record.version} and run deploy-canary with a new version`;
+        case 'aborted':
+            return `fix the deploy of ${record.version} and run deploy-canary again`;
+    }
+}
+function describeEvent(event) {
+    switch (event.kind) {
+        case 'start':
+            return `start a rollout of ${event.version}`;
+        case 'traffic-given':
+            return 'give the canary traffic';
+        case 'abort':
+            return 'abort the rollout';
+        case 'step':
+            return `move the canary to ${event.weight}%`;
+        case 'gate':
+            return 'record a gate verdict';
+        case 'skip-gate':
+            return 'skip the gate';
+        case 'promote':
+            return 'promote';
+        case 'redeploy-stable':
+            return 'redeploy the stable slot';
+        case 'promoted':
+            return 'finish the promotion';
+        case 'rollback':
+            return 'roll back';
+        case 'rolled-back':
+            return 'finish the rollback';
+        case 'heartbeat':
+            return 'refresh the lock';
+        case 'release':
+            return 'release the lock';
+    }
+}
+/** Reads a stored document as a record; anything else (an older or hand-edited document) is undefined. */
+function parseRecord(document) {
+    if (!document || document.schema !== 1 || typeof document.phase !== 'string' || typeof document.generation !== 'number')
+        return undefined;
+    return document;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/session.ts
+
+
+
+/** Locks idle for longer than this are taken to belong to a runner that died. */
+const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
+/** The record changed under an action (a rollback, another run): it must stop without moving traffic. */
+class RolloutChangedError extends UserError {
+    name = 'RolloutChangedError';
+}
+/** CAS attempts when a write loses to one that changed nothing this action cares about (a heartbeat). */
+const WRITE_ATTEMPTS = 5;
+/**
+ * One action's hold on the rollout record. Every change goes through `apply`, which re-reads the
+ * record, checks that nothing changed since this action took it (same generation, the lock still
+ * this action's), asks the state machine for the new record and writes it by compare-and-swap.
+ * The order every traffic write follows is: `apply` the intent → move traffic → `apply` the result;
+ * a rollback bumps the generation, so an action's next `apply` fails and it moves nothing more.
+ */
+class RolloutSession {
+    options;
+    current;
+    /** The generation this action holds, once it has taken the lock. */
+    held;
+    constructor(options) {
+        this.options = options;
+    }
+    /** Reads the record as it is now. */
+    static async open(options) {
+        const session = new RolloutSession(options);
+        session.current = await options.store.read();
+        return session;
+    }
+    /** The record as last read or written; undefined when there is none. */
+    get record() {
+        return parseRecord(this.current?.document);
+    }
+    get location() {
+        return `${this.options.store.kind} store ${this.options.store.location}`;
+    }
+    /**
+     * Takes the lock for this action, applying `event` in the same write (a rollout's start, a
+     * rollback). Refuses, naming the holder, while another run's action holds a lock that is not
+     * stale, unless `takeOver` (rollback always proceeds: it records whom it took over from).
+     */
+    async acquire(requested, opts = {}) {
+        const { owner, action } = this.options;
+        return this.write((record) => {
+            let event = requested;
+            const holder = this.holder(record, event);
+            if (holder && !opts.takeOver) {
+                const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+                if (!(holder.idleMs > staleAfter))
+                    throw new UserError(`${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
+                        `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
+                        'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
+                this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
+                if (event?.kind === 'start')
+                    event = { ...event, abandoned: true };
+            }
+            const lock = record?.lock;
+            if (lock && lock.owner !== owner && opts.takeOver)
+                this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
+            if (!record && !event)
+                throw new UserError(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
+            const next = event ? this.transition(record, event) : structuredClone(record);
+            const now = this.now();
+            next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
+            return next;
+        }, (next) => (this.held = next.generation));
+    }
+    /**
+     * Applies one change, refusing without writing when the record changed since this action took
+     * it: another generation (a rollback, a new rollout) or the lock gone to someone else.
+     */
+    async apply(event) {
+        return this.write((record) => {
+            this.assertUnchanged(record);
+            return this.transition(record, event);
+        });
+    }
+    /** Checks, by a fresh read, that the record is as this action left it: call right before a traffic write. */
+    async checkpoint() {
+        return this.apply({ kind: 'heartbeat' });
+    }
+    /**
+     * Reads the record without writing: the error an `apply` would throw now, or undefined while
+     * this action still holds it. For watching during a bake.
+     */
+    async changed() {
+        const fresh = await this.options.store.read();
+        try {
+            this.assertUnchanged(parseRecord(fresh?.document));
+            return undefined;
+        }
+        catch (err) {
+            if (err instanceof RolloutChangedError)
+                return err;
+            throw err;
+        }
+    }
+    /** Gives the lock back; the rollout stays in its phase for the next action. Best effort: never throws. */
+    async release() {
+        try {
+            await this.write((record) => {
+                this.assertUnchanged(record);
+                return this.transition(record, { kind: 'release' });
+            });
+            return undefined;
+        }
+        catch (err) {
+            // Taken over (a rollback): the lock is no longer this action's to give back.
+            if (err instanceof RolloutChangedError)
+                return undefined;
+            return `could not release the rollout lock in the ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
+        }
+    }
+    /**
+     * Who else has this rollout: the holder of the lock, or, for a new rollout, whoever started the
+     * one still in progress (between actions nobody holds the lock, but the rollout is theirs).
+     */
+    holder(record, event) {
+        if (!record)
+            return undefined;
+        const now = this.options.clock.now();
+        const lock = record.lock;
+        if (lock && lock.owner !== this.options.owner)
+            return { owner: lock.owner, doing: `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+        if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner)
+            return undefined;
+        const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
+        return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };
+    }
+    assertUnchanged(record) {
+        const { service, environment, owner, action } = this.options;
+        if (!record)
+            throw new RolloutChangedError(`${service}/${environment}: the rollout record in the ${this.location} is gone; ${action} stops without moving traffic`);
+        const lock = record.lock;
+        if (record.generation === this.held && lock?.owner === owner && lock.action === action)
+            return;
+        const last = [...record.history].reverse().find((h) => h.generation === record.generation) ?? record.history[record.history.length - 1];
+        const who = last ? `${last.action} by ${last.by} at ${last.at} (${last.change})` : `${lock?.action ?? 'someone'} by ${lock?.owner ?? 'an unknown run'}`;
+        throw new RolloutChangedError(`${service}/${environment}: the rollout changed since ${action} took it (generation ${this.held ?? '?'} → ${record.generation}, now ${describePhase(record)}): ${who}. ` +
+            `${action} stops without moving traffic. Next safe step: ${nextSafeStep(record)}`);
+    }
+    transition(record, event) {
+        return transition(record, event, { by: this.options.owner, action: this.options.action, now: this.now(), service: this.options.service, environment: this.options.environment });
+    }
+    now() {
+        return new Date(this.options.clock.now()).toISOString();
+    }
+    /** Read → change → compare-and-swap, again from a fresh read when another writer got there first. */
+    async write(change, onWritten) {
+        for (let attempt = 1;; attempt++) {
+            const next = change(this.record);
+            if (onWritten)
+                onWritten(next);
+            try {
+                this.current = await this.options.store.write(next, this.current?.revision, `${this.options.action}: ${next.history[next.history.length - 1]?.change ?? 'update'}`);
+                return next;
+            }
+            catch (err) {
+                if (!(err instanceof RolloutConflictError) || attempt >= WRITE_ATTEMPTS)
+                    throw err;
+                // Someone else wrote: read again; `change` decides whether what they wrote stops us.
+                this.current = await this.options.store.read();
+            }
+        }
+    }
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/core/atomic-file.ts
@@ -57363,138 +57882,410 @@ function syncDirectory(dir) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/rollout-state.ts
+;// CONCATENATED MODULE: ./src/core/rollout/file-store.ts
 
 
 
 
 
 
-/** Locks idle for longer than this are taken to belong to a runner that died. */
-const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
-/** The state directory: ROLLGATE_STATE_DIR, else ~/.rollgate/state. */
-function stateDirectory(env) {
-    return env.ROLLGATE_STATE_DIR?.trim() || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.rollgate', 'state');
-}
-/** Who is rolling out: the workflow run (re-runs of it count as the same rollout), else the person at the terminal. */
-function rolloutOwner(env) {
-    if (env.ROLLGATE_RUN_ID?.trim())
-        return env.ROLLGATE_RUN_ID.trim();
-    if (env.GITHUB_RUN_ID)
-        return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID}`;
-    let user = 'someone';
+
+const RECORD_FORMAT = 'rollgate-rollout-record/1';
+/** This kernel boot and pid namespace, where Linux tells; empty elsewhere (host name alone then). */
+const thisMachine = (() => {
     try {
-        user = (0,external_node_os_namespaceObject.userInfo)().username;
+        return `${(0,external_node_fs_namespaceObject.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${(0,external_node_fs_namespaceObject.readlinkSync)('/proc/self/ns/pid')}`;
     }
     catch {
-        /* no passwd entry in some containers */
+        return '';
     }
-    return `${user}@${(0,external_node_os_namespaceObject.hostname)()}`;
+})();
+/** Service and environment as one path segment each: letters, digits, `-`, `_` kept, every other byte %-escaped, so different names never share a file. */
+function pathSegment(name, what) {
+    if (!name)
+        throw new UserError(`rollout store: ${what} is empty`);
+    return Array.from(Buffer.from(name, 'utf8'), (byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    }).join('');
 }
 /**
- * The lock that stops two rollouts of one service and environment from moving the same traffic,
- * plus the blue-green colour memory. A lock is a file created exclusively (O_EXCL) in the state
- * directory; it survives a killed runner, so it carries `updatedAt`, refreshed at every step,
- * and a lock idle for longer than `staleAfterMs` is broken with a warning. `rollback` always
- * proceeds and releases it.
+ * The rollout record as one JSON file per service and environment, `<dir>/<service>/<environment>.json`,
+ * for the CLI and self-hosted runners; point `dir` at shared storage (NFS) so every runner sees
+ * the same record.
+ *
+ * Compare-and-swap across processes and hosts: a write takes a per-record lock (a file created
+ * by an exclusive hard link), reads the revision on disk, compares it with the one the caller
+ * read, writes the new content aside and renames it into place, then releases the lock. Readers
+ * need no lock: a rename shows them the old or the new record, never a mix. A lock left by a
+ * writer that died (its pid gone on this host, or older than `staleLockMs`) is broken; see
+ * `RecordWriteLock.take` for why breaking it is safe.
  */
-class RolloutStateStore {
+class FileRolloutStore {
     dir;
-    service;
-    environment;
-    clock;
-    lockFile;
-    colourFile;
-    staleAfterMs;
-    constructor(dir, service, environment, clock, env = {}) {
+    kind = 'file';
+    /** The record file. */
+    location;
+    /** The per-record write lock, `<record>.lock`. */
+    writeLock;
+    writer = `${process.pid}@${(0,external_node_os_namespaceObject.hostname)()}`;
+    constructor(dir, key, options = {}) {
         this.dir = dir;
-        this.service = service;
-        this.environment = environment;
-        this.clock = clock;
-        const key = `${service}.${environment}`.replace(/[^A-Za-z0-9._-]/g, '_');
-        this.lockFile = (0,external_node_path_namespaceObject.join)(dir, `${key}.lock.json`);
-        this.colourFile = (0,external_node_path_namespaceObject.join)(dir, `${key}.colours.json`);
-        const ttl = env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
-        this.staleAfterMs = ttl ?? DEFAULT_STALE_AFTER_MS;
+        this.location = (0,external_node_path_namespaceObject.join)(dir, pathSegment(key.service, 'service'), `${pathSegment(key.environment, 'environment')}.json`);
+        this.writeLock = new RecordWriteLock(`${this.location}.lock`, options.staleLockMs ?? 30_000, options.lockTimeoutMs ?? 60_000);
     }
-    /** The rollout in progress, if any. */
-    read() {
-        return readJson(this.lockFile);
+    async read(options = {}) {
+        options.signal?.throwIfAborted();
+        const record = this.readRecordFile();
+        return record && { document: record.document, revision: revisionOf(record) };
     }
-    /**
-     * Takes the lock for `owner`, or refreshes it when `owner` holds it already. Refuses with a
-     * UserError naming the holder when another rollout holds a lock that is not stale.
-     * `warn` hears about a stale lock being broken.
-     */
-    acquire(owner, fields, warn) {
-        (0,external_node_fs_namespaceObject.mkdirSync)(this.dir, { recursive: true });
-        const now = new Date(this.clock.now()).toISOString();
-        const record = { service: this.service, environment: this.environment, owner, startedAt: now, updatedAt: now, ...fields };
-        for (let attempt = 0; attempt < 3; attempt++) {
-            if (createExclusively(this.lockFile, record))
-                return record;
-            const held = this.read();
-            if (!held) {
-                // Gone since we looked (released), or not JSON (edited by hand): try again / treat as stale.
-                this.removeLock();
-                continue;
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // What is stored is exactly what JSON keeps; the caller gets that back, not its own object.
+        const stored = JSON.parse(JSON.stringify(document));
+        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.location), { recursive: true });
+        const lock = await this.writeLock.take(options.signal);
+        try {
+            const current = this.readRecordFile();
+            const found = current && revisionOf(current);
+            if (found !== expected) {
+                throw new RolloutConflictError(this.location, current
+                    ? `expected revision ${expected ?? '(no record)'}, found ${found} written by ${current.writtenBy} at ${current.writtenAt} (${JSON.stringify(current.message)})`
+                    : `expected revision ${expected}, but there is no record any more`);
             }
-            if (held.owner === owner)
-                return this.update({ ...fields, startedAt: held.startedAt });
-            const idleMs = this.clock.now() - Date.parse(held.updatedAt);
-            if (idleMs > this.staleAfterMs) {
-                warn(`breaking a stale rollout lock of ${this.service}/${this.environment}: held by ${held.owner} for version ${held.version}, idle for ${Math.round(idleMs / 60000)} min`);
-                this.removeLock();
-                continue;
-            }
-            throw new UserError(`${this.service}/${this.environment}: another rollout is in progress (version ${held.version} by ${held.owner}, started ${held.startedAt}, last step ${held.updatedAt}); ` +
-                `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it ` +
-                `(a lock idle for ${Math.round(this.staleAfterMs / 60000)} min is taken as abandoned; lock file ${this.lockFile}). ` +
-                'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
+            const next = {
+                format: RECORD_FORMAT,
+                sequence: (current?.sequence ?? 0) + 1,
+                nonce: (0,external_node_crypto_.randomBytes)(4).toString('hex'),
+                writtenAt: new Date().toISOString(),
+                writtenBy: this.writer,
+                message,
+                document: stored,
+            };
+            // Last line of defence against a holder that was paused past staleLockMs and lost its lock to a breaker.
+            if (this.writeLock.holder()?.token !== lock.token)
+                throw new RolloutConflictError(this.location, `the write lock ${this.writeLock.file} was taken over while this write held it; nothing was written`);
+            writeAtomically(this.location, next);
+            return { document: structuredClone(stored), revision: revisionOf(next) };
         }
-        throw new UserError(`${this.service}/${this.environment}: could not take the rollout lock ${this.lockFile}`);
+        finally {
+            this.writeLock.release(lock);
+        }
     }
-    /** Records progress (and proves the holder is alive). */
-    update(fields) {
-        const held = this.read();
-        const record = { ...held, ...fields, updatedAt: new Date(this.clock.now()).toISOString() };
-        writeAtomically(this.lockFile, record);
+    /** The record file, parsed and checked; undefined only when there is no file. A file that is there but unreadable is an error, never "no record". */
+    readRecordFile() {
+        let text;
+        try {
+            text = (0,external_node_fs_namespaceObject.readFileSync)(this.location, 'utf8');
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return undefined;
+            throw new UserError(`rollout record ${this.location}: cannot be read: ${err.message}`);
+        }
+        const broken = (detail) => new UserError(`rollout record ${this.location} is damaged (${detail}); refusing to take it as "no rollout". ` +
+            'Check which version each slot serves, then repair the file or move it aside to start over.');
+        let parsed;
+        try {
+            parsed = JSON.parse(text);
+        }
+        catch (err) {
+            throw broken(`not JSON: ${err.message}`);
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+            throw broken('not a JSON object');
+        const record = parsed;
+        if (record.format !== RECORD_FORMAT)
+            throw broken(`format is ${JSON.stringify(record.format)}, expected ${JSON.stringify(RECORD_FORMAT)}`);
+        if (!Number.isInteger(record.sequence) || record.sequence < 1)
+            throw broken('sequence is not a positive integer');
+        if (typeof record.nonce !== 'string' || !record.nonce)
+            throw broken('nonce is missing');
+        if (typeof record.document !== 'object' || record.document === null || Array.isArray(record.document))
+            throw broken('document is not a JSON object');
         return record;
     }
-    /** Ends the rollout (promotion or rollback); a no-op when no lock is held. */
-    release() {
-        const held = this.read();
-        this.removeLock();
-        return held;
+}
+/**
+ * The per-record write lock: a file created by an exclusive hard link, holding who took it, so
+ * a waiting writer can tell a dead holder from a busy one.
+ */
+class RecordWriteLock {
+    file;
+    staleLockMs;
+    lockTimeoutMs;
+    constructor(file, staleLockMs, lockTimeoutMs) {
+        this.file = file;
+        this.staleLockMs = staleLockMs;
+        this.lockTimeoutMs = lockTimeoutMs;
     }
-    /** The last blue-green switch on record. */
-    colours() {
-        return readJson(this.colourFile);
+    /**
+     * Takes the per-record write lock, waiting for a live holder and breaking a dead one's.
+     *
+     * Breaking is safe against several writers finding the same dead lock at once: the breaker
+     * renames the lock file to a private name (only one rename of it can succeed), then checks it
+     * moved the very lock it judged dead (by its token). If a live lock had replaced it in
+     * between, it links that one straight back. A holder alive but silent for longer than
+     * `staleLockMs` is the remaining risk, and its token check just before renaming the record
+     * into place narrows that to microseconds.
+     */
+    async take(signal) {
+        const lock = { pid: process.pid, host: (0,external_node_os_namespaceObject.hostname)(), machine: thisMachine, token: (0,external_node_crypto_.randomBytes)(8).toString('hex'), takenAt: new Date().toISOString() };
+        const deadline = Date.now() + this.lockTimeoutMs;
+        let pause = 2;
+        for (;;) {
+            signal?.throwIfAborted();
+            if (createExclusively(this.file, lock))
+                return lock;
+            const holder = this.holder();
+            if (holder && this.isDead(holder))
+                this.breakLock(holder);
+            else if (Date.now() > deadline) {
+                throw new UserError(`rollout record write lock ${this.file} has been held for more than ${Math.round(this.lockTimeoutMs / 1000)} s` +
+                    (holder ? ` by pid ${holder.pid} on ${holder.host} since ${holder.takenAt}` : '') +
+                    `; a write takes milliseconds, so the holder is stuck. If it is gone, delete the lock file.`);
+            }
+            else {
+                await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
+                pause = Math.min(pause * 2, 50);
+            }
+        }
     }
-    /** Remembers a blue-green switch. */
-    recordSwitch(record) {
-        (0,external_node_fs_namespaceObject.mkdirSync)(this.dir, { recursive: true });
-        writeAtomically(this.colourFile, { ...record, switchedAt: new Date(this.clock.now()).toISOString() });
-    }
-    removeLock() {
+    /** The current lock's holder; undefined when there is no lock (or it vanished while being read). */
+    holder() {
         try {
-            (0,external_node_fs_namespaceObject.unlinkSync)(this.lockFile);
+            const ageMs = Date.now() - (0,external_node_fs_namespaceObject.statSync)(this.file).mtimeMs;
+            const held = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(this.file, 'utf8'));
+            return { pid: Number(held.pid), host: String(held.host), machine: String(held.machine ?? ''), token: String(held.token), takenAt: String(held.takenAt), ageMs };
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return undefined;
+            // Not JSON: not written by `take` (which publishes whole files), so judged by its age alone.
+            try {
+                return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - (0,external_node_fs_namespaceObject.statSync)(this.file).mtimeMs };
+            }
+            catch {
+                return undefined;
+            }
+        }
+    }
+    /** A holder that died: its process is gone on this host, or the lock is older than any write. */
+    isDead(holder) {
+        if (holder.ageMs > this.staleLockMs)
+            return true;
+        // Only a pid of this very kernel and pid namespace can be asked whether it lives.
+        if (holder.host !== (0,external_node_os_namespaceObject.hostname)() || holder.machine !== thisMachine || !Number.isInteger(holder.pid))
+            return false;
+        try {
+            process.kill(holder.pid, 0);
+            return false;
+        }
+        catch (err) {
+            // EPERM: alive, someone else's process.
+            return err.code === 'ESRCH';
+        }
+    }
+    /** Removes `dead`'s lock, and only it (see `take`). */
+    breakLock(dead) {
+        const aside = `${this.file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.broken`;
+        try {
+            (0,external_node_fs_namespaceObject.renameSync)(this.file, aside);
+        }
+        catch {
+            return; // gone already: another writer broke or released it
+        }
+        let moved;
+        try {
+            moved = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(aside, 'utf8'));
+        }
+        catch {
+            /* unparseable: it was the dead one (a live lock always parses) */
+        }
+        if (moved && moved.token !== dead.token) {
+            // A live writer took the lock between our look and our rename: give it back.
+            try {
+                (0,external_node_fs_namespaceObject.linkSync)(aside, this.file);
+            }
+            catch {
+                /* someone else holds it now; the displaced writer's token check refuses its write */
+            }
+        }
+        try {
+            (0,external_node_fs_namespaceObject.unlinkSync)(aside);
+        }
+        catch {
+            /* already gone */
+        }
+    }
+    /** Removes the lock if it is still `lock`. */
+    release(lock) {
+        if (this.holder()?.token !== lock.token)
+            return; // broken and taken by another writer: not ours to remove
+        try {
+            (0,external_node_fs_namespaceObject.unlinkSync)(this.file);
         }
         catch {
             /* already gone */
         }
     }
 }
-function readJson(file) {
-    try {
-        return JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8'));
+function revisionOf(record) {
+    return `${record.sequence}-${record.nonce}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/github-store.ts
+
+
+
+
+/** The file in each record commit's tree that holds the rollout document. */
+const STATE_FILE = 'state.json';
+/** A commit sha: SHA-1 today, SHA-256 in repositories created with it. */
+const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/**
+ * The rollout record in the repository itself: the ref `refs/rollgate/<service>/<environment>`
+ * points at a commit whose tree holds `state.json`. Every write is a new commit whose parent is
+ * the revision that was read, and the ref moves only by fast-forward (`force: false`), so GitHub
+ * refuses a writer whose read is stale (`422 Update is not a fast forward`): compare-and-swap on
+ * GitHub's side, durable beyond any runner, and `git log refs/rollgate/<service>/<environment>`
+ * is the rollout's audit log. The ref is outside branches and tags, so no workflow, protection
+ * rule or checkout sees it. Needs `contents: write`.
+ *
+ * Calls: read = 2 (matching-refs, contents at the commit), write = 3 (tree with the file inline,
+ * commit, ref update or create).
+ */
+class GitHubRolloutStore {
+    octokit;
+    repository;
+    kind = 'github';
+    location;
+    /** The ref without `refs/`, as the git refs endpoints take it. */
+    ref;
+    constructor(octokit, repository, key) {
+        this.octokit = octokit;
+        this.repository = repository;
+        this.ref = `rollgate/${keySegment(key.service, 'service')}/${keySegment(key.environment, 'environment')}`;
+        this.location = `refs/${this.ref} in ${repository.owner}/${repository.repo}`;
     }
-    catch {
-        return undefined;
+    async read(options = {}) {
+        const sha = await this.currentCommit(options.signal);
+        if (sha === undefined)
+            return undefined;
+        const file = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/contents/{path}', { ...this.repository, path: STATE_FILE, ref: sha, request: { signal: options.signal } })).catch((err) => {
+            if (err instanceof GitHubRequestError && err.status === 404)
+                throw this.damaged(sha, `the commit has no ${STATE_FILE}`);
+            throw err;
+        });
+        const data = file.data;
+        if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64')
+            throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
+        let document;
+        try {
+            document = JSON.parse(Buffer.from(data.content, 'base64').toString('utf8'));
+        }
+        catch (err) {
+            throw this.damaged(sha, `${STATE_FILE} is not JSON (${err.message})`);
+        }
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw this.damaged(sha, `${STATE_FILE} is not a JSON object`);
+        return { document: document, revision: sha };
+    }
+    async write(document, expected, message, options = {}) {
+        if (typeof document !== 'object' || document === null || Array.isArray(document))
+            throw new TypeError('a rollout document is a JSON object');
+        // A revision this store never hands out cannot be current; GitHub would only say "invalid sha".
+        if (expected !== undefined && !COMMIT_SHA.test(expected))
+            throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
+        const stored = JSON.parse(JSON.stringify(document));
+        const signal = options.signal;
+        const request = { signal };
+        // The blob travels inside the tree request: one call fewer than POST git/blobs first.
+        const tree = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/trees', {
+            ...this.repository,
+            tree: [{ path: STATE_FILE, mode: '100644', type: 'blob', content: `${JSON.stringify(stored, null, 2)}\n` }],
+            request,
+        }));
+        // The write id makes every commit unique: two writers storing the same document from the
+        // same parent in the same second would otherwise make the same commit, and both "win".
+        const commit = await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/commits', {
+            ...this.repository,
+            message: `${message}\n\nRollgate-Write-Id: ${(0,external_node_crypto_.randomBytes)(8).toString('hex')}\n`,
+            tree: tree.data.sha,
+            parents: expected === undefined ? [] : [expected],
+            request,
+        })).catch((err) => {
+            // The parent is the revision that was read; GitHub not knowing it means it is not this record's.
+            if (expected !== undefined && err instanceof GitHubRequestError && err.status === 422 && /parent|sha/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, which GitHub does not know as a commit (${err.apiMessage})`);
+            throw err;
+        });
+        const sha = commit.data.sha;
+        if (expected === undefined)
+            await this.createRef(sha, signal);
+        else
+            await this.moveRef(sha, expected, signal);
+        return { document: structuredClone(stored), revision: sha };
+    }
+    /** The commit the ref points at; undefined when there is no such ref. */
+    async currentCommit(signal) {
+        // matching-refs answers 200 with an empty list when the ref is missing, and 404 only when the
+        // repository is not there for this token: GET git/ref's 404 would be both, and "no record"
+        // for a repository the token cannot see would let a rollback find nothing to roll back.
+        const refs = await this.call(() => this.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', { ...this.repository, ref: this.ref, request: { signal } }));
+        // A prefix match: refs/rollgate/orders/production-eu also matches refs/rollgate/orders/production.
+        const mine = refs.data.find((r) => r.ref === `refs/${this.ref}`);
+        if (!mine)
+            return undefined;
+        if (mine.object.type !== 'commit')
+            throw this.damaged(mine.object.sha, `the ref points at a ${mine.object.type}, not a commit`);
+        return mine.object.sha;
+    }
+    async createRef(sha, signal) {
+        try {
+            await this.call(() => this.octokit.request('POST /repos/{owner}/{repo}/git/refs', { ...this.repository, ref: `refs/${this.ref}`, sha, request: { signal } }));
+        }
+        catch (err) {
+            if (!(err instanceof GitHubRequestError && err.status === 422 && /already exists/i.test(err.apiMessage)))
+                throw err;
+            // A create retried after a 5xx whose first attempt did land finds its own commit there.
+            const now = await this.currentCommit(signal);
+            if (now === sha)
+                return;
+            throw new RolloutConflictError(this.location, `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`);
+        }
+    }
+    async moveRef(sha, expected, signal) {
+        try {
+            await this.call(() => this.octokit.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.repository, ref: this.ref, sha, force: false, request: { signal } }));
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 422 && /not a fast.?forward/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but another writer moved the record on (GitHub: ${err.apiMessage})`);
+            if (err instanceof GitHubRequestError && err.status === 422 && /does not exist/i.test(err.apiMessage))
+                throw new RolloutConflictError(this.location, `expected revision ${expected}, but there is no record any more (GitHub: ${err.apiMessage})`);
+            throw err;
+        }
+    }
+    /** Runs one request; an empty repository (GitHub: 409 to every git data call) becomes an error saying what to do. */
+    async call(request) {
+        try {
+            return await request();
+        }
+        catch (err) {
+            if (err instanceof GitHubRequestError && err.status === 409)
+                throw new UserError(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
+            throw err;
+        }
+    }
+    damaged(sha, detail) {
+        // Never "no record": that would let a second rollout start over traffic that is moving.
+        return new UserError(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
     }
 }
 
-;// CONCATENATED MODULE: ./src/core/rollout/context.ts
+;// CONCATENATED MODULE: ./src/core/rollout/stores.ts
 
 
 
@@ -57503,48 +58294,83 @@ function readJson(file) {
 
 
 
-/** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
-function openRollout(runtime, loaded, deps = {}) {
-    const clock = deps.clock ?? systemClock;
-    const cwd = deps.cwd ?? process.cwd();
-    const stateDir = stateDirectory(runtime.env);
-    const log = (line) => runtime.info(line);
-    const group = (title, fn) => runtime.group(title, fn);
-    const env = { ...process.env, ...runtime.env };
-    const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
-    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, group, env, cwd, stateDir }));
-    return {
-        runtime,
-        plan: loaded.plan,
-        file: loaded.file,
-        clock,
-        // Deployment records (GitHub, or the ledger without a token) join every rollout by default.
-        hooks: deps.hooks ?? {
-            ...noRolloutHooks,
-            ...recordHooks(DeploymentRecordHooks.forRun(runtime, loaded.plan, loaded.file, {}, cwd)),
-            notify: rolloutNotifier(loaded.plan, { runtime, clock }),
-        },
-        traffic,
-        rolling,
-        store: new RolloutStateStore(stateDir, loaded.plan.service, loaded.plan.environment, clock, runtime.env),
-        owner: rolloutOwner(runtime.env),
-        cwd,
-        log,
-        group,
-    };
+
+/**
+ * Decides where the rollout record lives. Precedence: the action input `store` (CLI `--store`),
+ * else the environment variable ROLLGATE_STORE, else `auto`. Values:
+ * - `auto`: the GitHub store when a token (input `github-token`, else GITHUB_TOKEN) and a
+ *   repository (input `repository`, else GITHUB_REPOSITORY) are known, else `file`.
+ * - `github`: the GitHub store (`refs/rollgate/<service>/<environment>`, needs `contents: write`);
+ *   a missing token or repository is an error naming the input.
+ * - `file`: `<ROLLGATE_STATE_DIR or ~/.rollgate/state>/store`. Runner-local: on GitHub-hosted
+ *   runners it does not outlive the job.
+ * - `file:<dir>`: that directory (relative to `cwd`, `~/` for the home directory), e.g. shared
+ *   storage that every self-hosted runner mounts.
+ * Errors name the input or variable the value came from.
+ */
+function chooseRolloutStore(runtime, deps) {
+    const fromInput = getOptionalInput(runtime, 'store');
+    const fromEnv = runtime.env.ROLLGATE_STORE?.trim() || undefined;
+    const from = fromInput !== undefined ? 'store' : fromEnv !== undefined ? 'ROLLGATE_STORE' : 'store';
+    const value = fromInput ?? fromEnv ?? 'auto';
+    const explicit = value !== 'auto';
+    const defaultFile = () => ({ kind: 'file', dir: (0,external_node_path_namespaceObject.join)(stateDirectory(runtime.env), 'store'), explicit, from });
+    if (value.toLowerCase().startsWith('file:')) {
+        const raw = value.slice('file:'.length).trim();
+        if (!raw)
+            throw new errors_InputError(from, 'file: needs a directory, e.g. file:/mnt/shared/rollgate');
+        const home = raw === '~' || raw.startsWith('~/') ? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), raw.slice(1)) : raw;
+        return { kind: 'file', dir: (0,external_node_path_namespaceObject.isAbsolute)(home) ? home : (0,external_node_path_namespaceObject.resolve)(deps.cwd, home), explicit: true, from };
+    }
+    const mode = value.toLowerCase();
+    switch (mode) {
+        case 'file':
+            return defaultFile();
+        case 'auto':
+        case 'github': {
+            const { token, tokenInput, repository } = githubAccess(runtime);
+            if (mode === 'auto' && (!token || !repository))
+                return defaultFile();
+            if (!token)
+                throw new errors_InputError('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
+            return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
+        }
+        default:
+            throw new errors_InputError(from, `expected auto | github | file | file:<directory>, got ${JSON.stringify(value)}`);
+    }
 }
-function rollingDeployment(plan, deps) {
-    if (!plan.deploy)
-        throw new UserError('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
-    return new RollingDeployment(plan.deploy, deps);
+/**
+ * Opens the rollout record of `key` in the store the inputs choose (see `chooseRolloutStore`).
+ * Every action that moves traffic calls this, so all jobs of a workflow change one record.
+ * Warns when the record lands in a runner-local file on a GitHub runner without being asked to.
+ * The GitHub store calls GITHUB_API_URL (GitHub Enterprise) when it is set.
+ */
+function openRolloutStore(runtime, key, deps) {
+    const choice = chooseRolloutStore(runtime, deps);
+    switch (choice.kind) {
+        case 'file':
+            if (!choice.explicit && onHostedRunner(runtime.env))
+                warnRunnerLocal(runtime, choice.dir);
+            return new FileRolloutStore(choice.dir, key);
+        case 'github': {
+            const octokit = createGitHubClient({
+                token: choice.token,
+                tokenInput: choice.tokenInput,
+                permission: CONTENTS_PERMISSION,
+                baseUrl: runtime.env.GITHUB_API_URL,
+                log: (m) => runtime.info(m),
+            });
+            return new GitHubRolloutStore(octokit, { owner: choice.owner, repo: choice.repo }, key);
+        }
+    }
 }
-/** The event bookkeeping hears about, for this rollout. */
-function rolloutEvent(ctx, weight, version) {
-    return { service: ctx.plan.service, environment: ctx.plan.environment, strategy: ctx.plan.strategy, version, weight };
+/** A GitHub runner that is not known to be self-hosted: its disk is gone after the job. */
+function onHostedRunner(env) {
+    return env.GITHUB_ACTIONS === 'true' && env.RUNNER_ENVIRONMENT !== 'self-hosted';
 }
-/** Variables for templates (deploy command, readiness and smoke URLs). */
-function templateVars(ctx, slot, version) {
-    return { service: ctx.plan.service, environment: ctx.plan.environment, slot, track: slot, version };
+function warnRunnerLocal(runtime, dir) {
+    runtime.warning(`the rollout record is kept in ${dir} on this runner; on GitHub-hosted runners it does not outlive the job, ` +
+        'so a later job (ramp, rollback) will not see this rollout. Set the input `store` to file:<directory> on storage every runner shares.');
 }
 
 ;// CONCATENATED MODULE: ./src/core/deploy/deploy.ts
@@ -57602,6 +58428,480 @@ async function waitForReadiness(config, deps) {
             deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
         await deps.clock.sleep(config.interval, deps.signal);
     }
+}
+
+;// CONCATENATED MODULE: ./src/core/deploy/smoke.ts
+
+
+/** Runs every smoke check (all of them, so the summary shows each); `{{slot}}` etc. are filled from `vars`. */
+async function runSmokeChecks(checks, deps) {
+    const results = [];
+    for (const [i, check] of checks.entries()) {
+        const url = renderTemplate(check.url, deps.vars, `smoke[${i}].url`);
+        const body = check.body === undefined ? undefined : renderTemplate(check.body, deps.vars, `smoke[${i}].body`);
+        let result = { name: check.name, url: safeUrl(url), ok: false, detail: 'not run', attempts: 0 };
+        for (let attempt = 1; attempt <= check.retries + 1; attempt++) {
+            result = { ...result, attempts: attempt, ...(await probe(check, url, body, deps)) };
+            if (result.ok)
+                break;
+            if (attempt <= check.retries)
+                await deps.clock.sleep(1000, deps.signal);
+        }
+        results.push(result);
+    }
+    return results;
+}
+async function probe(check, url, body, deps) {
+    try {
+        const res = await httpRequest({ method: check.method, url, headers: check.headers, body, timeoutMs: check.timeout, retries: 0, responseType: 'text', system: 'smoke', signal: deps.signal }, deps.clock);
+        if (res.status !== check.expectStatus)
+            return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
+        const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
+        if (check.expectBody !== undefined && !text.includes(check.expectBody))
+            return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
+        return { ok: true, detail: `HTTP ${res.status}` };
+    }
+    catch (err) {
+        return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };
+    }
+}
+/** A Markdown table of smoke results, for job summaries. */
+function smokeTable(results) {
+    return ['| smoke check | URL | result |', '| --- | --- | --- |', ...results.map((r) => `| ${r.name} | ${r.url} | ${r.ok ? '✅' : '❌'} ${r.detail} |`)].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategy.ts
+
+
+
+
+
+/** Deploy, readiness, smoke: everything that must succeed before a slot gets traffic. */
+async function prepareSlot(run, slot, version) {
+    const { ctx } = run;
+    const deploy = ctx.plan.deploy;
+    if (deploy) {
+        await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+        run.report.push(`- deployed \`${version}\` to slot ${slot}`);
+    }
+    await verifySlot(run, slot, version);
+}
+/** Readiness and smoke checks against a slot that runs `version`. */
+async function verifySlot(run, slot, version) {
+    const { ctx } = run;
+    const vars = templateVars(ctx, slot, version);
+    if (ctx.plan.readiness) {
+        const ready = await waitForReadiness(ctx.plan.readiness, { clock: ctx.clock, vars, log: ctx.log, signal: run.signal });
+        ctx.log(`ready: ${ready.url} after ${ready.attempts} probe(s)`);
+        run.report.push(`- ${slot} ready after ${ready.attempts} probe(s), ${Math.round(ready.elapsedMs / 100) / 10}s`);
+    }
+    if (ctx.plan.smoke?.length) {
+        const results = await runSmokeChecks(ctx.plan.smoke, { clock: ctx.clock, vars });
+        for (const r of results)
+            ctx.log(`smoke ${r.name}: ${r.ok ? 'ok' : 'FAILED'} (${r.detail})`);
+        run.report.push('', smokeTable(results), '');
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length > 0)
+            throw new UserError(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+    }
+}
+/** Readiness of a slot after a redeploy, where the plan's readiness URL can name that slot. */
+async function waitForSlotReadiness(run, slot, version) {
+    const { readiness } = run.ctx.plan;
+    // A readiness URL that names the slot can check any slot; one that does not is the canary's.
+    if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url))
+        await waitForReadiness(readiness, { clock: run.ctx.clock, vars: templateVars(run.ctx, slot, version), log: run.ctx.log, signal: run.signal });
+}
+/** A traffic change retried with backoff; only an unreachable or misbehaving traffic layer is retried. */
+async function withRetries(ctx, attempts, what, change) {
+    let delay = ROLLBACK_BACKOFF_MS;
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await change();
+        }
+        catch (err) {
+            // A plan mistake will not fix itself: only transport and provider failures are retried.
+            if (isUserError(err) && !(err instanceof errors_ProviderError))
+                throw err;
+            if (attempt >= attempts)
+                throw new errors_ProviderError(ctx.traffic.kind, `${what} failed after ${attempts} attempts; last error: ${errors_describeError(err)}`);
+            ctx.runtime.warning(`${what} attempt ${attempt}/${attempts} failed (${errors_describeError(err)}); retrying in ${delay} ms`);
+            await ctx.clock.sleep(delay);
+            delay = Math.min(delay * 2, 8000);
+        }
+    }
+}
+/** The first backoff between rollback attempts. */
+const ROLLBACK_BACKOFF_MS = 500;
+/** Enters `promoting`, unless a promotion that stopped half-way is being resumed. */
+async function beginPromotion(session) {
+    if (session.record?.phase !== 'promoting')
+        await session.apply({ kind: 'promote' });
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/canary.ts
+
+
+
+
+
+
+/** Whether the plan's traffic layer can say where traffic goes now (a `command` provider needs getWeight). */
+function trafficReadable(plan) {
+    return plan.traffic?.provider !== 'command' || plan.traffic.getWeight !== undefined;
+}
+/**
+ * Whether promotion without a deploy step still leaves the judged version serving: only where
+ * the traffic layer's promotion itself switches versions (an Argo Rollout, a user's promote command).
+ */
+function promotionSwitchesVersions(plan) {
+    return plan.traffic?.provider === 'argo-rollouts' || (plan.traffic?.provider === 'command' && plan.traffic.promote !== undefined);
+}
+/** Canary: a stable and a canary slot behind a weighted router; the canary goes through steps, then stable is redeployed. */
+const canaryStrategy = {
+    name: 'canary',
+    async observe(ctx, signal) {
+        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
+    },
+    async deploy(run, version, weight) {
+        const { ctx, session } = run;
+        const router = ctx.traffic;
+        const before = await this.observe(ctx, run.signal);
+        if (!before || before.canaryPercent > 0) {
+            // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
+            ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
+            await session.checkpoint();
+            await router.rollback({ signal: run.signal });
+        }
+        await prepareSlot(run, 'canary', version);
+        await session.checkpoint();
+        const after = await router.setWeight(weight, { signal: run.signal });
+        await session.apply({ kind: 'traffic-given', weight: readable(ctx) ? after.canaryPercent : weight });
+        ctx.log(`traffic: ${describeTrafficState(after)}`);
+        run.report.push(readable(ctx) ? `- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${router.kind})` : `- traffic: canary set to ${formatPercent(weight)} (${router.kind} has no getWeight: the exit status is the only confirmation)`);
+        return readable(ctx) ? after : undefined;
+    },
+    stepsAhead(record, planned) {
+        return planned.filter((w) => w > record.weight);
+    },
+    async advance(run, weight) {
+        const { ctx, session } = run;
+        await session.apply({ kind: 'step', weight });
+        const state = await ctx.traffic.setWeight(weight, { signal: run.signal });
+        ctx.log(`step ${weight}%: ${describeTrafficState(state)}`);
+        run.report.push(readable(ctx) ? `- step ${weight}%: canary ${formatPercent(state.canaryPercent)} (read back)` : `- step ${weight}%: set (no getWeight: not read back)`);
+        return readable(ctx) ? state : undefined;
+    },
+    async promote(run, record) {
+        const { ctx, session } = run;
+        const { deploy } = ctx.plan;
+        if (!deploy && !promotionSwitchesVersions(ctx.plan))
+            throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: the plan has no deploy: section, so promotion cannot put ${record.version} into the stable slot; promoting would send every request back to ${record.lastGood ?? 'the old version'} while reporting ${record.version} as stable. Add deploy: to the plan (or a traffic.promote command that switches versions).`);
+        await beginPromotion(session);
+        if (deploy) {
+            await session.checkpoint();
+            const full = await ctx.traffic.setWeight(100, { signal: run.signal });
+            ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${record.version} to the stable slot`);
+            // Recorded before the stable slot is touched: a rollback from here on must redeploy it.
+            await session.apply({ kind: 'redeploy-stable' });
+            await deployToSlot(deploy, { slot: 'stable', version: record.version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+            await waitForSlotReadiness(run, 'stable', record.version);
+            run.report.push(`- deployed \`${record.version}\` to the stable slot`);
+        }
+        await session.checkpoint();
+        const state = await ctx.traffic.promote({ signal: run.signal });
+        await session.apply({ kind: 'promoted' });
+        if (deploy?.kubernetes)
+            await scaleDownCanaryAfterPromotion(ctx, run.signal);
+        ctx.log(`promoted: ${describeTrafficState(state)}`);
+        run.report.push(`- promoted: stable runs \`${record.version}\`${readable(ctx) ? ` with ${formatPercent(100 - state.canaryPercent)} (read back)` : ''}; canary drained`);
+        return readable(ctx) ? state : undefined;
+    },
+    async rollback(run, record, attempts) {
+        const { ctx } = run;
+        if (record?.stableOverwritten)
+            await restoreStableSlot(run, record);
+        return withRetries(ctx, attempts, 'rollback', async () => {
+            const outcome = await ctx.traffic.rollback({ signal: run.signal });
+            // Without getWeight nothing was read: say it was set, not that it was found at 0%.
+            return readable(ctx) ? outcome : { ...outcome, changed: true };
+        });
+    },
+    async undoLostRace(ctx) {
+        await ctx.traffic.rollback();
+    },
+};
+function readable(ctx) {
+    return trafficReadable(ctx.plan);
+}
+/**
+ * After a promotion that stopped half-way the stable slot runs the new version: moving traffic to
+ * it restores nothing. It is redeployed with the last good version first, or rollback fails
+ * saying exactly what to run.
+ */
+async function restoreStableSlot(run, record) {
+    const { ctx } = run;
+    const deploy = ctx.plan.deploy;
+    const manual = `run rollback with to: <the last good version> (it redeploys the stable slot through the plan's deploy step), or redeploy the stable slot by hand`;
+    if (!record.lastGood)
+        throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`);
+    if (!deploy)
+        throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`);
+    ctx.runtime.warning(`the stable slot was redeployed with ${record.version} by a promotion that did not finish: redeploying ${record.lastGood} to it before moving traffic`);
+    await deployToSlot(deploy, { slot: 'stable', version: record.lastGood, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+    await waitForSlotReadiness(run, 'stable', record.lastGood);
+    run.report.push(`- redeployed the last good version \`${record.lastGood}\` to the stable slot (a promotion had overwritten it with \`${record.version}\`)`);
+}
+/** Kubernetes: the drained canary Deployment is scaled to 0; traffic is already safe, so a failure here only warns. */
+async function scaleDownCanaryAfterPromotion(ctx, signal) {
+    if (!ctx.plan.deploy)
+        return;
+    try {
+        const scaled = await scaleDownCanary(ctx.plan.deploy, { log: ctx.log, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal });
+        if (scaled)
+            ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
+    }
+    catch (err) {
+        ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${errors_describeError(err)}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/blue-green.ts
+
+
+
+
+
+
+/** Blue-green: two colours behind a switch; the idle one gets the new version, then all traffic in one change. */
+const blueGreenStrategy = {
+    name: 'blue-green',
+    async observe(ctx, signal) {
+        return trafficReadable(ctx.plan) ? ctx.traffic.getState({ signal }) : undefined;
+    },
+    async deploy(run, version) {
+        const { ctx, session } = run;
+        const colours = ctx.traffic;
+        const before = await this.observe(ctx, run.signal);
+        const live = liveColourOf(ctx, before);
+        const idle = otherColour(live);
+        ctx.log(`blue-green: ${live} is live, deploying ${version} to ${idle}`);
+        await prepareSlot(run, idle, version);
+        await session.checkpoint();
+        const after = await colours.switchTo(idle, { signal: run.signal });
+        await session.apply({ kind: 'traffic-given', weight: 100, live: idle, previous: live });
+        ctx.log(`traffic: ${describeTrafficState(after)} (${live} stays up, serving nothing, for a one-switch rollback)`);
+        run.report.push(`- switched: ${live} → ${idle} in one change (read back); ${live} stays ready at 0% for rollback`);
+        return after;
+    },
+    stepsAhead() {
+        return [];
+    },
+    async advance() {
+        throw new UserError('blue-green has no traffic steps: one switch moves all traffic');
+    },
+    async promote(run, record) {
+        // The switch happened in deploy-canary; promotion only settles the record: the old colour stays up for `to:` rollbacks.
+        await beginPromotion(run.session);
+        await run.session.apply({ kind: 'promoted' });
+        run.report.push(`- promoted: ${record.live ?? '?'} is live with \`${record.version}\``);
+        return this.observe(run.ctx, run.signal);
+    },
+    async rollback(run, record, attempts) {
+        const { ctx } = run;
+        const before = await this.observe(ctx, run.signal);
+        const target = rollbackColour(ctx, record, before);
+        if (!target) {
+            const state = before ?? colourOnly(record?.live ?? 'blue');
+            return { changed: false, before: state, after: state };
+        }
+        if (before?.live === target)
+            return { changed: false, before, after: before };
+        const after = await withRetries(ctx, attempts, 'rollback', () => ctx.traffic.switchTo(target, { signal: run.signal }));
+        return { changed: true, before: before ?? colourOnly(otherColour(target)), after };
+    },
+    async undoLostRace(ctx, record) {
+        if (record.previous)
+            await ctx.traffic.switchTo(record.previous);
+    },
+};
+/** The live colour as read; refuses when it cannot be read or both colours carry traffic. */
+function liveColourOf(ctx, state) {
+    if (!state)
+        throw new UserError(`${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`);
+    const carrying = state.slots.filter((s) => s.percent > 0);
+    if (carrying.length !== 1 || !state.live)
+        throw new UserError(`${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`);
+    return state.live;
+}
+/**
+ * The colour rollback goes back to: the one this rollout took over from (the record), or, with no
+ * record at all, the colour the traffic layer shows ready at 0% (the one a switch left up). A
+ * settled rollout (promoted, rolled back) has nothing to go back to.
+ */
+function rollbackColour(ctx, record, state) {
+    if (record && record.strategy === 'blue-green') {
+        // After promotion the old colour still runs the version before: one switch back, as long as it is on record.
+        if (record.phase === 'promoted')
+            return record.previous;
+        if (SETTLED_PHASES.includes(record.phase))
+            return undefined;
+        if (record.previous)
+            return record.previous;
+        // Deploying: nothing switched yet; the colour that was live when it started stays live.
+        return record.live;
+    }
+    if (!state?.live)
+        throw new UserError(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
+    const idle = state.slots.find((s) => s.role === otherColour(state.live));
+    const ready = idle && idle.percent === 0 && (idle.health === undefined ? idle.admin === undefined || idle.admin === 'ready' : /^UP/i.test(idle.health));
+    if (!idle || !ready)
+        throw new UserError(`${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`);
+    ctx.runtime.warning(`no rollout is on record: going back to ${idle.role}, the colour the traffic layer shows ready at 0%`);
+    return idle.role;
+}
+function colourOnly(live) {
+    return { canaryPercent: 0, live, slots: [] };
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/strategies/rolling.ts
+
+
+
+/**
+ * Rolling: one Kubernetes Deployment updated in place. Traffic reaches the new pods as they become
+ * ready, so there are no steps; the Deployment's own annotation keeps the revision to undo to.
+ */
+const rollingStrategy = {
+    name: 'rolling',
+    async observe(ctx, signal) {
+        return rollingOf(ctx).getState({ signal });
+    },
+    async deploy(run, version) {
+        const { ctx, session } = run;
+        const rolling = rollingOf(ctx);
+        // Pods are replaced as soon as the image is set, so the record says the new version may serve before it does.
+        await session.apply({ kind: 'traffic-given', weight: 100 });
+        const after = await ctx.group(`rolling update of ${rolling.target} to ${version}`, () => rolling.deploy(version, { signal: run.signal }));
+        run.report.push(`- rolled out \`${version}\` to ${rolling.target} (kubectl rollout status: ready)`);
+        await verifySlot(run, 'stable', version);
+        ctx.log(`traffic: all of it reaches ${version} (rolling update)`);
+        return after;
+    },
+    stepsAhead() {
+        return [];
+    },
+    async advance() {
+        throw new UserError('strategy: rolling has no traffic steps: Kubernetes moves all traffic as the new pods become ready');
+    },
+    async promote(run, record) {
+        const { ctx, session } = run;
+        const rolling = rollingOf(ctx);
+        const state = await rolling.confirmRolledOut(record.version, { signal: run.signal });
+        await beginPromotion(session);
+        await session.checkpoint();
+        await rolling.promote({ signal: run.signal });
+        await session.apply({ kind: 'promoted' });
+        run.report.push('- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready', `- promoted: ${rolling.target} is rolled out with \`${record.version}\``);
+        return state;
+    },
+    async rollback(run, _record, attempts) {
+        const rolling = rollingOf(run.ctx);
+        return withRetries(run.ctx, attempts, 'rollback', () => rolling.rollback({ signal: run.signal }));
+    },
+    async undoLostRace(ctx) {
+        await rollingOf(ctx).rollback();
+    },
+};
+function rollingOf(ctx) {
+    if (!ctx.rolling)
+        throw new UserError('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+    return ctx.rolling;
+}
+
+;// CONCATENATED MODULE: ./src/core/rollout/context.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Builds the context from a loaded plan; the traffic provider comes from the plan unless injected. */
+function openRollout(runtime, loaded, deps = {}) {
+    const clock = deps.clock ?? systemClock;
+    const cwd = deps.cwd ?? process.cwd();
+    const stateDir = stateDirectory(runtime.env);
+    const log = (line) => runtime.info(line);
+    const group = (title, fn) => runtime.group(title, fn);
+    const env = { ...process.env, ...runtime.env };
+    const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
+    const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, group, env, cwd, stateDir }));
+    return {
+        runtime,
+        plan: loaded.plan,
+        file: loaded.file,
+        clock,
+        // Deployment records (GitHub, or the ledger without a token) join every rollout by default.
+        hooks: deps.hooks ?? {
+            ...noRolloutHooks,
+            ...recordHooks(DeploymentRecordHooks.forRun(runtime, loaded.plan, loaded.file, {}, cwd)),
+            notify: rolloutNotifier(loaded.plan, { runtime, clock }),
+        },
+        traffic,
+        rolling,
+        store: deps.store ?? openRolloutStore(runtime, { service: loaded.plan.service, environment: loaded.plan.environment }, { cwd }),
+        strategy: chooseStrategy(loaded.plan),
+        owner: rolloutOwner(runtime.env),
+        cwd,
+        log,
+        group,
+    };
+}
+/** The one place a plan's strategy name becomes behaviour. */
+function chooseStrategy(plan) {
+    switch (plan.strategy) {
+        case 'canary':
+            return canaryStrategy;
+        case 'blue-green':
+            return blueGreenStrategy;
+        case 'rolling':
+            return rollingStrategy;
+    }
+}
+/** This action's hold on the rollout record. */
+function openSession(ctx, action) {
+    const ttl = ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER ? duration_parseDuration(ctx.runtime.env.ROLLGATE_LOCK_STALE_AFTER) : undefined;
+    return RolloutSession.open({
+        store: ctx.store,
+        service: ctx.plan.service,
+        environment: ctx.plan.environment,
+        owner: ctx.owner,
+        action,
+        clock: ctx.clock,
+        staleAfterMs: ttl,
+        warn: (line) => ctx.runtime.warning(line),
+    });
+}
+function rollingDeployment(plan, deps) {
+    if (!plan.deploy)
+        throw new UserError('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+    return new RollingDeployment(plan.deploy, deps);
+}
+/** The event bookkeeping hears about, for this rollout. */
+function rolloutEvent(ctx, weight, version) {
+    return { service: ctx.plan.service, environment: ctx.plan.environment, strategy: ctx.plan.strategy, version, weight };
+}
+/** Variables for templates (deploy command, readiness and smoke URLs). */
+function templateVars(ctx, slot, version) {
+    return { service: ctx.plan.service, environment: ctx.plan.environment, slot, track: slot, version };
 }
 
 ;// CONCATENATED MODULE: ./src/core/github/bookkeeping.ts
@@ -57776,7 +59076,28 @@ async function manualRollback(request, book, redeploy, log) {
     return { kind: 'rolled-back', version, from, target, deploymentId };
 }
 
+;// CONCATENATED MODULE: ./src/core/rollout/summary.ts
+
+/** The lines every traffic-moving action ends its summary with: where the rollout stands and what to run next. */
+function phaseSummary(record) {
+    if (!record)
+        return ['### Rollout', '', '- phase: no rollout on record', `- next safe step: ${nextSafeStep(undefined)}`].join('\n');
+    const slots = Object.entries(record.slots)
+        .map(([slot, version]) => `${slot} \`${version}\``)
+        .join(' · ');
+    return [
+        '### Rollout',
+        '',
+        `- phase: **${record.phase}** — ${describePhase(record)} (generation ${record.generation})`,
+        ...(slots ? [`- slots: ${slots}${record.stableOverwritten ? ' (stable overwritten by an unfinished promotion)' : ''}`] : []),
+        ...(record.lastGood ? [`- last good version: \`${record.lastGood}\``] : []),
+        ...(record.lock ? [`- lock: ${record.lock.action} by ${record.lock.owner} (last heard ${record.lock.heartbeat})`] : []),
+        `- next safe step: ${nextSafeStep(record)}`,
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/core/rollout/manual-rollback.ts
+
 
 
 
@@ -57791,14 +59112,18 @@ async function manualRollback(request, book, redeploy, log) {
  * no earlier good deployment) live in core/github/manual-rollback.ts; this file only knows how
  * to deploy and move traffic.
  */
-async function runManualRollback(ctx, to, reason) {
+async function runManualRollback(ctx, to, reason, takeOver) {
     const { runtime, plan } = ctx;
     const book = DeploymentBookkeeping.forRun(runtime, plan.environment, {}, ctx.cwd);
     const summary = [`## rollgate manual rollback: ${plan.service}/${plan.environment}`, '', `Asked for: \`${to}\` · reason: ${reason}`, ''];
     let after;
+    let session;
+    let restored;
     const redeploy = async (version) => {
         if (!plan.deploy)
             throw new UserError(`plan: deploy is required to roll back to ${version} (manual rollback redeploys the version through the plan's deploy step)`);
+        // From here the rollout is this rollback's: any other action's next traffic change is refused.
+        session = (await takeOver()).session;
         const blueGreen = plan.strategy === 'blue-green';
         const rolling = ctx.rolling;
         if (rolling) {
@@ -57807,6 +59132,7 @@ async function runManualRollback(ctx, to, reason) {
             if (plan.readiness)
                 await waitForReadiness(plan.readiness, { clock: ctx.clock, vars: templateVars(ctx, 'stable', version), log: ctx.log });
             after = await rolling.promote();
+            restored = { version };
             ctx.log(`traffic: ${describeTrafficState(after)}`);
             return;
         }
@@ -57817,11 +59143,12 @@ async function runManualRollback(ctx, to, reason) {
         if (blueGreen) {
             const live = await ctx.traffic.liveColour();
             after = await ctx.traffic.switchTo(slot);
-            ctx.store.recordSwitch({ live: slot, previous: live, liveVersion: version });
+            restored = { version, live: slot, previous: live };
         }
         else {
             // The stable slot now runs the old version; make sure it has all the traffic.
             after = (await ctx.traffic.rollback()).after;
+            restored = { version };
         }
         ctx.log(`traffic: ${describeTrafficState(after)}`);
     };
@@ -57838,7 +59165,15 @@ async function runManualRollback(ctx, to, reason) {
             summary.push('| | deployment | version |', '| --- | --- | --- |', `| from | ${outcome.from ? `#${outcome.from.id}` : '—'} | ${outcome.from?.payload.version ?? '—'} |`, `| to | ${outcome.deploymentId ? `#${outcome.deploymentId}` : '(not recorded)'} | \`${outcome.version}\` |`, '', 'Gates were skipped: the target is a version that already succeeded here.', '');
             if (after)
                 summary.push('### Traffic', '', trafficStateTable(after), '');
-            ctx.store.release();
+            if (session && restored) {
+                const problem = await session
+                    .apply({ kind: 'rolled-back', restored })
+                    .then(() => session?.release())
+                    .catch((err) => `the rollout record could not be updated: ${err instanceof Error ? err.message : String(err)}`);
+                if (problem)
+                    runtime.warning(problem);
+            }
+            summary.push(phaseSummary(session?.record));
             runtime.appendSummary(summary.join('\n'));
             return book.settle({ ok: true });
     }
@@ -67886,21 +69221,33 @@ function parsePlanText(text, file, options = {}) {
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
 function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefined) {
     const problems = [];
+    const strict = new Set(['service', 'environment', 'strategy', ...(options.require ?? [])]);
+    const lenientProblems = [];
     const used = new Set(['service', 'environment', 'strategy', ...(options.require ?? []), ...(options.reads ?? [])]);
     const unresolved = new Set();
     const missingEnv = new Set();
     const interpolated = interpolate(raw, [], options.env ?? process.env, options.onSecret, (path, name) => {
         const section = String(path[0]);
         missingEnv.add(formatPath(path));
-        if (used.has(section))
-            problems.push(`${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`);
+        const problem = `${formatPath(path)}${at(lineOfPath(path))}: environment variable ${name} is not set`;
+        if (options.lenient && !strict.has(section)) {
+            // Left out of this run's plan, and reported after the work that needs only the strict sections.
+            if (used.has(section))
+                lenientProblems.push(`${problem} (${section} left out)`);
+            unresolved.add(section);
+        }
+        else if (used.has(section))
+            problems.push(problem);
         else
             unresolved.add(section);
     });
     // A variable used only by a section this action never reads (say, the rollback webhook
     // during a gate) must not stop it: that section is left out of this run's plan.
-    for (const section of unresolved)
+    const leftOut = {};
+    for (const section of unresolved) {
+        leftOut[section] = interpolated[section];
         delete interpolated[section];
+    }
     const overridden = new Map();
     for (const o of options.overrides ?? []) {
         setAt(interpolated, o.path, o.value);
@@ -67910,6 +69257,8 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         if (interpolated[section] === undefined)
             problems.push(`${section}: is required by this action`);
     }
+    if (options.lenient)
+        dropInvalidSections(interpolated, strict, (issue) => describeIssue(issue, overridden, lineOfPath), lenientProblems, leftOut);
     const result = planSchema.safeParse(interpolated, { reportInput: true });
     if (!result.success) {
         for (const issue of result.error.issues) {
@@ -67921,7 +69270,40 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
     }
     if (problems.length > 0)
         throw new errors_PlanError(file, dedupe(problems));
-    return { plan: result.data, file };
+    return { plan: result.data, file, ...(options.lenient ? { problems: dedupe(lenientProblems), leftOut } : {}) };
+}
+/**
+ * Lenient loading: removes every top-level key outside `strict` that does not validate (and
+ * unknown top-level keys), so the strict sections are judged on their own. Repeats because a
+ * cross-section rule can name a section only once another is gone.
+ */
+function dropInvalidSections(plan, strict, describe, problems, leftOut) {
+    for (let round = 0; round < 4; round++) {
+        const result = planSchema.safeParse(plan, { reportInput: true });
+        if (result.success)
+            return;
+        let dropped = false;
+        for (const issue of result.error.issues) {
+            const top = issue.path[0];
+            if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+                for (const key of issue.keys) {
+                    problems.push(`${key}: unknown key (left out)`);
+                    leftOut[key] = plan[key];
+                    delete plan[key];
+                    dropped = true;
+                }
+                continue;
+            }
+            if (typeof top !== 'string' || strict.has(top) || !(top in plan))
+                continue;
+            problems.push(`${describe(issue)} (${top} left out)`);
+            leftOut[top] = plan[top];
+            delete plan[top];
+            dropped = true;
+        }
+        if (!dropped)
+            return;
+    }
 }
 function describeIssue(issue, overridden, lineOfPath) {
     const path = issue.path.filter((p) => typeof p !== 'symbol');
@@ -68038,6 +69420,8 @@ function setAt(target, path, value) {
 
 
 
+/** The file name a plan built from action inputs alone goes by. */
+const INPUTS_PLAN = '(action inputs)';
 /** Where plans live unless the `plan` input says otherwise. */
 const DEFAULT_PLAN_FILE = '.github/rollout.yml';
 /**
@@ -68051,13 +69435,14 @@ function loadActionPlan(runtime, options = {}) {
         require: options.require,
         reads: options.reads,
         overrides: options.overrides,
+        lenient: options.lenient,
         env: runtime.env,
         onSecret: (value) => runtime.setSecret(value),
     };
     if (!named && !(0,external_node_fs_namespaceObject.existsSync)(file) && options.fallback) {
         const built = options.fallback();
         if (built)
-            return validatePlanObject(built, '(action inputs)', loadOptions);
+            return validatePlanObject(built, INPUTS_PLAN, loadOptions);
     }
     return loadPlanFile(file, loadOptions);
 }
@@ -68067,6 +69452,10 @@ function loadActionPlan(runtime, options = {}) {
  */
 function loadRolloutPlan(runtime, options) {
     const all = [...new Set([...options.require('canary'), ...options.require('rolling'), ...(options.reads ?? [])])];
+    // Lenient loads know the strategy's strict sections only after a first look at the strategy.
+    const strategy = options.lenient ? loadActionPlan(runtime, { ...options, require: [], reads: all }).plan.strategy : undefined;
+    if (strategy)
+        return loadActionPlan(runtime, { ...options, require: options.require(strategy), reads: all });
     const loaded = loadActionPlan(runtime, { ...options, require: [], reads: all });
     const required = options.require(loaded.plan.strategy);
     // Loading again with the strategy's sections required reports them as every other missing section is reported.
@@ -68084,132 +69473,181 @@ function loadRolloutPlan(runtime, options) {
 
 
 
+
+
+
+
 /** Attempts at the traffic change before rollback gives up, and the first backoff. */
 const ROLLBACK_ATTEMPTS = 5;
-const ROLLBACK_BACKOFF_MS = 500;
+
 /**
- * rollback: restores all traffic to stable from whatever state it finds, needing nothing from
- * earlier steps. Traffic comes first, retried with backoff; bookkeeping (kill switches, records,
- * notifications) follows, each retried on its own, and never undoes the traffic change.
- * Idempotent: a second run finds stable at 100% and says so.
+ * rollback: restores the last known-good traffic from whatever state it finds, from any job,
+ * needing only the plan's traffic section and the rollout store. It bumps the rollout's
+ * generation first, so any other action's next traffic change is refused; then traffic, retried
+ * with backoff; then kill switches, records and notifications, each on its own. Problems in
+ * sections it does not need are reported after traffic is safe, with a non-zero exit.
+ * Idempotent: a second run finds nothing to change and says so.
  */
 async function runRollbackAction(runtime, deps = {}) {
     // `to: previous | <version>`: a manual rollback redeploys a known-good version (see manual-rollback.ts).
-    // Only then is the deploy step read: an unset variable in it must not stop an ordinary rollback.
     const to = getOptionalInput(runtime, 'to');
     // strategy: rolling undoes the Deployment update itself, so its deploy section stands in for traffic.
-    const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic']), reads: ['flags', 'notify', 'analysis', 'metrics', ...(to ? ['deploy', 'readiness'] : [])] });
+    const loaded = loadRolloutPlan(runtime, {
+        require: (strategy) => (strategy === 'rolling' ? ['deploy'] : to ? ['traffic', 'deploy'] : ['traffic']),
+        reads: ['flags', 'notify', 'analysis', 'metrics', 'deploy', 'readiness'],
+        lenient: true,
+    });
+    const planProblems = loaded.problems ?? [];
     const reason = getOptionalInput(runtime, 'reason') ?? 'rollback requested';
     const attempts = getNumberInput(runtime, 'attempts', { min: 1, max: 20, integer: true }) ?? ROLLBACK_ATTEMPTS;
     const ctx = openRollout(runtime, loaded, deps);
+    for (const p of planProblems)
+        runtime.warning(`${loaded.file}: ${p}; rollback goes on without it`);
     if (to) {
-        const result = await runManualRollback(ctx, to, reason);
+        const result = await runManualRollback(ctx, to, reason, () => takeOver(ctx, reason, { always: true }));
         // Kill switches follow a redeploy that put a known-good version back; a refused one changed nothing.
         if (!result.ok)
             return result;
-        const flags = await turnKillSwitchesOff(ctx, reason);
+        const flags = await turnKillSwitchesOff(ctx, reason, loaded.leftOut);
         if (flags.length)
             runtime.appendSummary(formatFlagResults(flags));
-        const failure = killSwitchFailure(flags);
+        const failure = [killSwitchFailure(flags), planFailure(planProblems)].filter(Boolean).join('; ');
         return failure ? { ok: false, failure: `version restored, but ${failure}` } : result;
     }
-    const record = ctx.store.read();
-    ctx.log(`rollback of ${ctx.plan.service}/${ctx.plan.environment} (${ctx.traffic.target}): ${reason}`);
-    if (record)
-        ctx.log(`rollout on record: version ${record.version} by ${record.owner}, canary last set to ${record.weight}%`);
+    ctx.log(`rollback of ${ctx.plan.service}/${ctx.plan.environment} (${ctx.plan.strategy === 'rolling' ? 'rolling Deployment' : ctx.traffic.target}): ${reason}`);
     const summary = [`## rollgate rollback: ${ctx.plan.service}/${ctx.plan.environment}`, '', `Reason: ${reason}`, ''];
+    // The record first: bumping its generation stops every other action's next traffic change. A
+    // store that cannot be reached must not stop the rollback: traffic goes first, the record after.
+    const { session, found, storeProblem } = await takeOver(ctx, reason);
+    if (found)
+        ctx.log(`rollout on record: ${describePhase(found)}, started by ${found.startedBy}`);
+    else if (!storeProblem)
+        ctx.log('no rollout on record');
     let outcome;
     try {
-        outcome = await restoreTraffic(ctx, record, attempts);
+        outcome = await ctx.strategy.rollback({ ctx, session: session, report: summary }, found, attempts);
     }
     catch (err) {
         runtime.setOutput('rolled-back', 'false');
-        summary.push(`**Traffic could NOT be restored** after ${attempts} attempts: ${errors_describeError(err)}`, '', 'The lock is kept: the rollout is not over. Fix access to the traffic layer and run rollback again.');
+        summary.push(`**Traffic could NOT be restored:** ${errors_describeError(err)}`, '', 'The rollout stays in phase rolling-back: run rollback again once the cause is fixed.');
+        summary.push('', phaseSummary(session?.record ?? found));
         runtime.appendSummary(summary.join('\n'));
         throw err;
     }
+    const readable = ctx.plan.strategy === 'rolling' || trafficReadable(ctx.plan);
     runtime.setOutput('rolled-back', String(outcome.changed));
-    summary.push('### Found', '', trafficStateTable(outcome.before), '');
+    if (readable)
+        summary.push('### Found', '', trafficStateTable(outcome.before), '');
     if (outcome.changed)
-        summary.push('### Did', '', `Moved all traffic to ${outcome.after.live ?? 'stable'} (read back):`, '', trafficStateTable(outcome.after), '');
+        summary.push('### Did', '', readable ? `Moved all traffic to ${outcome.after.live ?? 'stable'} (read back):` : 'Set the canary to 0% (no getWeight: the exit status is the only confirmation).', '', ...(readable ? [trafficStateTable(outcome.after), ''] : []));
     else
-        summary.push('### Did', '', `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}, no change made.`, '');
-    ctx.log(outcome.changed ? `traffic restored: ${describeTrafficState(outcome.after)}` : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`);
+        summary.push('### Did', '', `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}${found && ['promoted', 'rolled-back', 'aborted'].includes(found.phase) ? ` (the last rollout is ${describePhase(found)})` : ''}, no change made.`, '');
+    ctx.log(outcome.changed ? `traffic restored: ${readable ? describeTrafficState(outcome.after) : 'canary set to 0%'}` : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`);
+    const recordProblems = storeProblem ? [storeProblem] : [];
+    if (session) {
+        try {
+            await session.apply({ kind: 'rolled-back' });
+            await reapplyIfRaced(ctx, outcome);
+        }
+        catch (err) {
+            recordProblems.push(`traffic is restored, but the rollout record could not be updated: ${errors_describeError(err)}`);
+        }
+        const unreleased = await session.release();
+        if (unreleased)
+            recordProblems.push(unreleased);
+        else if (found)
+            summary.push(`Rollout lock released (was held by ${found.lock?.owner ?? found.startedBy} for \`${found.version}\`); the rollout's generation is now ${session.record?.generation ?? '?'}, so no earlier run can move its traffic again.`, '');
+    }
     // Kill switches first once traffic is safe: the fastest mitigation after the traffic itself.
-    const flags = await turnKillSwitchesOff(ctx, reason);
+    const flags = await turnKillSwitchesOff(ctx, reason, loaded.leftOut);
     if (flags.length)
         summary.push(formatFlagResults(flags));
     // Bookkeeping, strictly after traffic is safe. Each part is retried on its own; none can fail the rollback.
-    const warnings = await recordRollback(ctx, record, reason, outcome, flags);
+    const warnings = [...recordProblems, ...(await recordRollback(ctx, found, reason, outcome, flags))];
     for (const w of warnings)
         runtime.warning(w);
     if (warnings.length)
         summary.push('### Bookkeeping problems', '', ...warnings.map((w) => `- ${w}`), '');
-    const released = ctx.store.release();
-    if (released)
-        summary.push(`Rollout lock released (was held by ${released.owner} for \`${released.version}\`).`);
+    if (planProblems.length)
+        summary.push('### Plan problems (sections left out of this rollback)', '', ...planProblems.map((p) => `- ${p}`), '');
+    summary.push(phaseSummary(session?.record ?? found));
     runtime.appendSummary(summary.join('\n'));
-    // Traffic is safe by now; a missing record or a kill switch still on must not pass silently.
-    const failures = [killSwitchFailure(flags), warnings.length ? `${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` : undefined];
+    // Traffic is safe by now; a missing record, a kill switch still on or a broken plan must not pass silently.
+    const failures = [killSwitchFailure(flags), warnings.length ? `${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` : undefined, planFailure(planProblems)];
     const failure = failures.filter((f) => f !== undefined).join('; ');
     if (failure)
         return { ok: false, failure: `traffic was restored, but ${failure}` };
     return { ok: true };
 }
-/** The traffic change, retried with backoff; only an unreachable or misbehaving traffic layer fails it. */
-async function restoreTraffic(ctx, record, attempts) {
-    const toColour = ctx.plan.strategy === 'blue-green' ? rollbackColour(ctx, record) : undefined;
-    let delay = ROLLBACK_BACKOFF_MS;
-    for (let attempt = 1;; attempt++) {
-        try {
-            if (ctx.plan.strategy === 'blue-green' && !toColour) {
-                const state = await ctx.traffic.getState();
-                return { changed: false, before: state, after: state };
-            }
-            const outcome = await ctx.traffic.rollback({ toColour });
-            if (toColour && outcome.changed) {
-                const from = outcome.before.live;
-                ctx.store.recordSwitch({ live: toColour, previous: from ?? toColour, rolledBack: true });
-            }
-            return outcome;
-        }
-        catch (err) {
-            // A plan mistake will not fix itself: only transport and provider failures are retried.
-            if (isUserError(err) && !(err instanceof errors_ProviderError))
-                throw err;
-            if (attempt >= attempts)
-                throw new errors_ProviderError(ctx.traffic.kind, `rollback failed after ${attempts} attempts; last error: ${errors_describeError(err)}`);
-            ctx.runtime.warning(`rollback attempt ${attempt}/${attempts} failed (${errors_describeError(err)}); retrying in ${delay} ms`);
-            await ctx.clock.sleep(delay);
-            delay = Math.min(delay * 2, 8000);
-        }
+function planFailure(problems) {
+    return problems.length ? `the plan has ${problems.length} problem(s) outside the traffic section: ${problems.join('; ')}` : undefined;
+}
+/** Takes the rollout over (generation bumped, lock taken whoever held it), or says why the store could not be used. */
+async function takeOver(ctx, reason, opts = {}) {
+    try {
+        const session = await openSession(ctx, 'rollback');
+        const found = session.record;
+        // A settled rollout (promoted, rolled back, aborted) has nothing in progress to stop: the record stays as it is.
+        // Blue-green keeps the old colour up after promotion: rolling a promoted pair back is one switch, and is recorded.
+        const switchBack = found?.strategy === 'blue-green' && found.phase === 'promoted' && found.previous !== undefined;
+        if (found && SETTLED_PHASES.includes(found.phase) && !switchBack && !opts.always)
+            return { found };
+        // No rollout on record (none ever ran through this store): the traffic layer alone says what to restore.
+        if (!found && !opts.always)
+            return {};
+        await session.acquire({ kind: 'rollback', reason, strategy: ctx.strategy.name }, { takeOver: true });
+        return { session, found };
+    }
+    catch (err) {
+        const problem = `the rollout record could not be read or updated (${errors_describeError(err)}); rolling back traffic from what the traffic layer shows`;
+        ctx.runtime.warning(problem);
+        return { storeProblem: problem };
     }
 }
-/** Blue-green: the colour to go back to, from the rollout on record or the last switch; undefined when nothing was switched. */
-function rollbackColour(ctx, record) {
-    if (record?.previousColour)
-        return record.previousColour;
-    const colours = ctx.store.colours();
-    if (!colours || colours.rolledBack)
-        return undefined;
-    return colours.previous;
+/**
+ * The race window: an action that passed its checkpoint just before this rollback bumped the
+ * generation may still land one traffic write after ours. One look after the record is written
+ * puts the rollback's traffic back if that happened.
+ */
+async function reapplyIfRaced(ctx, outcome) {
+    if (ctx.strategy.name !== 'canary' || !trafficReadable(ctx.plan))
+        return;
+    const now = await ctx.traffic.getState();
+    if (now.canaryPercent === outcome.after.canaryPercent)
+        return;
+    ctx.runtime.warning(`traffic changed right after the rollback (${describeTrafficState(now)}): another action's write landed late; restoring again`);
+    await ctx.traffic.rollback();
 }
 /** Kill switches, the deployment record and notifications: named places, each retried on its own. */
 async function recordRollback(ctx, record, reason, outcome, flags) {
+    const inProgress = record !== undefined && !['promoted', 'rolled-back', 'aborted'].includes(record.phase);
     const event = { ...rolloutEvent(ctx, 0, record?.version), reason };
     const deps = { clock: ctx.clock };
+    const cause = inProgress ? 'failure' : 'error';
     const problems = [
-        await runBookkeeping('marking the deployment failed', () => ctx.hooks.rolledBack({ ...event, cause: record ? 'failure' : 'error' }), deps),
+        await runBookkeeping('marking the deployment failed', () => ctx.hooks.rolledBack({ ...event, cause }), deps),
         outcome.changed ? await runBookkeeping('notifying the rollback', () => ctx.hooks.notify('rollback', { ...event, killSwitches: flags }), deps) : undefined,
     ];
     return problems.filter((p) => p !== undefined);
 }
 /** The plan's kill switches plus any the `flags` input names (manual rollback); each reported, never thrown. */
-async function turnKillSwitchesOff(ctx, reason) {
-    const names = [...(ctx.plan.flags?.killSwitches ?? []), ...(getListInput(ctx.runtime, 'flags') ?? [])];
+async function turnKillSwitchesOff(ctx, reason, leftOut = {}) {
+    const names = [...(ctx.plan.flags?.killSwitches ?? killSwitchesIn(leftOut.flags)), ...(getListInput(ctx.runtime, 'flags') ?? [])];
     if (names.length === 0)
         return [];
+    if (!ctx.plan.flags && leftOut.flags !== undefined) {
+        // The flags section was left out (an unset token, a typo): each switch is reported, none silently forgotten.
+        const results = names.map((flag) => ({ flag, provider: 'none', outcome: 'failed', detail: 'the plan\'s flags section could not be used (see the plan problems): turn it off by hand' }));
+        for (const r of results)
+            ctx.runtime.error(`kill switch ${r.flag}: ${r.detail}`);
+        return results;
+    }
     return ctx.group('kill switches', () => disableKillSwitches(ctx.plan, { runtime: ctx.runtime, names, reason, clock: ctx.clock, cwd: ctx.cwd }));
+}
+/** The kill switch names a left-out flags section lists, as far as they can be read. */
+function killSwitchesIn(section) {
+    const list = section && typeof section === 'object' ? section.killSwitches : undefined;
+    return Array.isArray(list) ? list.filter((n) => typeof n === 'string' && n.length > 0) : [];
 }
 
 ;// CONCATENATED MODULE: ./src/actions/rollback.ts
@@ -68227,7 +69665,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_rollback_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1815);
+/* harmony import */ var _actions_rollback_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9182);
 // What the runner starts (bundled to dist/rollback/index.js): the action itself is in src/actions/rollback.ts.
 
 await (0,_actions_rollback_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
