@@ -15,6 +15,11 @@ export interface Behaviour {
    * the median), the shape real request latencies have; otherwise latencyMs × (0.5…1.5).
    */
   latencySpread?: number;
+  /**
+   * Whether the 500 series exists (at 0) before the first error. Many real apps do not
+   * initialise it: then a 5xx ratio has no series at all until something fails.
+   */
+  zeroErrorSeries?: boolean;
 }
 
 export interface SampleService {
@@ -58,7 +63,7 @@ export async function startSampleService(options: {
   // With both status series from the start a 5xx ratio is 0 rather than "no data"; apps that
   // create a series at its first event are what `precreateErrorSeries: false` stands for.
   requests.inc({ ...labels, status: '200' }, 0);
-  if (options.precreateErrorSeries ?? true) requests.inc({ ...labels, status: '500' }, 0);
+  if ((options.precreateErrorSeries ?? true) && options.behaviour?.zeroErrorSeries !== false) requests.inc({ ...labels, status: '500' }, 0);
 
   let state = options.seed ?? 1;
   const random = () => {

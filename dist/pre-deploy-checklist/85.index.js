@@ -2,7 +2,7 @@ export const id = 85;
 export const ids = [85];
 export const modules = {
 
-/***/ 6466:
+/***/ 4085:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 var __webpack_unused_export__;

@@ -2,7 +2,7 @@ import { deployToSlot } from '../../deploy/deploy.js';
 import { scaleDownCanary } from '../../deploy/kubernetes.js';
 import { describeError, UserError } from '../../errors.js';
 import type { Plan } from '../../plan/schema.js';
-import { describeTrafficState, formatPercent, type RollbackOutcome, type TrafficState, type WeightedRouter } from '../../traffic/provider.js';
+import { describeTrafficState, formatPercent, type RollbackOutcome, type WeightedRouter } from '../../traffic/provider.js';
 import type { RolloutContext } from '../context.js';
 import type { RolloutRecord } from '../state-machine.js';
 import { prepareSlot, waitForSlotReadiness, withRetries, type RolloutStrategy, type StrategyRun } from '../strategy.js';
