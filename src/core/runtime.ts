@@ -309,7 +309,8 @@ function watchProcess(runtime: RunnerRuntime): () => void {
     }
     runtime.interrupt(received);
     runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
-    void stopRunningCommands('SIGTERM');
+    // A signal handler cannot wait: a failure to stop a command is said, never lost.
+    stopRunningCommands('SIGTERM').catch((err: unknown) => runtime.warning(`could not stop every command this action started: ${describeError(err)}`));
     setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
   };
   const onInt = () => onSignal('SIGINT');
