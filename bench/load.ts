@@ -42,7 +42,7 @@ function checks(): string[] {
 }
 
 const pair = await startTrackPair({ behaviour: { latencyMs: 5 }, rps: 40, seeds: [11, 12] });
-const { canary, prometheus } = pair;
+const { prometheus } = pair;
 const workspace = tempDir('rollgate-bench-load-');
 mkdirSync(join(workspace.path, '.github'));
 const planFile = join(workspace.path, '.github/rollout.yml');

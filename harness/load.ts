@@ -34,16 +34,15 @@ export async function sendRequests(url: string, count: number, concurrency = 10)
   return result;
 }
 
-/** Steady background traffic at about `rps` requests per second until stopped. */
-export function startLoad(url: string, rps: number): { stop: () => Promise<LoadResult> } {
+/** Background traffic at about `rps` requests per second (a number, or read every 50 ms for a varying load) until stopped. */
+export function startLoad(url: string, rps: number | (() => number)): { stop: () => Promise<LoadResult> } {
   const agent = new Agent({ keepAlive: true, maxSockets: 20 });
   const result: LoadResult = { sent: 0, byStatus: {}, byTrack: {}, byVersion: {}, errors: 0 };
   const inflight = new Set<Promise<void>>();
   const tickMs = 50;
-  const perTick = rps * (tickMs / 1000);
   let carry = 0;
   const timer = setInterval(() => {
-    carry += perTick;
+    carry += (typeof rps === 'function' ? rps() : rps) * (tickMs / 1000);
     while (carry >= 1) {
       carry -= 1;
       result.sent++;

@@ -10,6 +10,16 @@ export interface Behaviour {
   latencyMs: number;
   /** Whether /health/ready answers 200. */
   ready: boolean;
+  /**
+   * σ of log latency: when set, latency is lognormal with median latencyMs (0.5: p99 ≈ 3.2 ×
+   * the median), the shape real request latencies have; otherwise latencyMs × (0.5…1.5).
+   */
+  latencySpread?: number;
+  /**
+   * Whether the 500 series exists (at 0) before the first error. Many real apps do not
+   * initialise it: then a 5xx ratio has no series at all until something fails.
+   */
+  zeroErrorSeries?: boolean;
 }
 
 export interface SampleService {
@@ -36,6 +46,8 @@ export async function startSampleService(options: {
   behaviour?: Partial<Behaviour>;
   /** Seeded so two runs make the same sequence of errors and latencies. */
   seed?: number;
+  /** Create the 500 series at 0 at start (default), or only at the first 5xx, as most apps do. */
+  precreateErrorSeries?: boolean;
 }): Promise<SampleService> {
   const service = options.service ?? 'orders';
   const registry = new Registry();
@@ -48,9 +60,10 @@ export async function startSampleService(options: {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5],
     registers: [registry],
   });
-  // Both status series exist from the start, so a 5xx ratio is 0 rather than "no data".
+  // With both status series from the start a 5xx ratio is 0 rather than "no data"; apps that
+  // create a series at its first event are what `precreateErrorSeries: false` stands for.
   requests.inc({ ...labels, status: '200' }, 0);
-  requests.inc({ ...labels, status: '500' }, 0);
+  if ((options.precreateErrorSeries ?? true) && options.behaviour?.zeroErrorSeries !== false) requests.inc({ ...labels, status: '500' }, 0);
 
   let state = options.seed ?? 1;
   const random = () => {
@@ -91,8 +104,11 @@ export async function startSampleService(options: {
       return;
     }
     served++;
-    const { errorRate, latencyMs } = sample.behaviour;
-    const delay = latencyMs * (0.5 + random());
+    const { errorRate, latencyMs, latencySpread } = sample.behaviour;
+    const delay =
+      latencySpread === undefined
+        ? latencyMs * (0.5 + random())
+        : latencyMs * Math.exp(latencySpread * Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random()));
     const failed = random() < errorRate;
     setTimeout(() => {
       const status = failed ? 500 : 200;

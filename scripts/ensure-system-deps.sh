@@ -13,6 +13,7 @@ needs=(
   "buildah:buildah"
   "skopeo:skopeo"
   "git:git"
+  "/usr/sbin/nginx:nginx"
 )
 
 missing=()

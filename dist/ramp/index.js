@@ -35777,139 +35777,2981 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2934:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5009);
-
-
-await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('ramp', (runtime) => (0,_core_rollout_ramp_js__WEBPACK_IMPORTED_MODULE_1__/* .runRampAction */ ._)(runtime, { signal: runtime.signal }));
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 4184:
+/***/ 2067:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   m: () => (/* binding */ systemClock)
-/* harmony export */ });
-/* unused harmony export FakeClock */
-/** The wall clock. */
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason ?? new Error('aborted'));
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, Math.max(0, ms));
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason ?? new Error('aborted'));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
-/** A clock whose sleeps return at once and move time forward; for tests and simulations. */
-class FakeClock {
-    current;
-    constructor(current = 0) {
-        this.current = current;
-    }
-    now() {
-        return this.current;
-    }
-    async sleep(ms) {
-        this.current += Math.max(0, ms);
-        await Promise.resolve();
-    }
-    advance(ms) {
-        this.current += ms;
-    }
-}
 
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  e: () => (/* binding */ run)
+});
 
-/***/ }),
+// NAMESPACE OBJECT: ../../main/node_modules/axios/lib/platform/common/utils.js
+var common_utils_namespaceObject = {};
+__nccwpck_require__.r(common_utils_namespaceObject);
+__nccwpck_require__.d(common_utils_namespaceObject, {
+  hasBrowserEnv: () => (hasBrowserEnv),
+  hasStandardBrowserEnv: () => (hasStandardBrowserEnv),
+  hasStandardBrowserWebWorkerEnv: () => (hasStandardBrowserWebWorkerEnv),
+  navigator: () => (_navigator),
+  origin: () => (origin)
+});
 
-/***/ 2091:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Uc: () => (/* binding */ describeError),
-/* harmony export */   W6: () => (/* binding */ PlanError),
-/* harmony export */   dz: () => (/* binding */ InputError),
-/* harmony export */   iU: () => (/* binding */ isUserError),
-/* harmony export */   mZ: () => (/* binding */ ProviderError),
-/* harmony export */   yo: () => (/* binding */ UserError)
-/* harmony export */ });
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/utils.js
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
- * Errors a user can fix (a bad plan, a bad input, a server that answered with an error) are
- * reported plainly, without a stack trace. Anything else is a bug and keeps its stack.
+ * Sanitizes an input into a string so it can be passed into issueCommand safely
+ * @param input input to sanitize into a string
  */
-class UserError extends Error {
-    name = 'UserError';
+function utils_toCommandValue(input) {
+    if (input === null || input === undefined) {
+        return '';
+    }
+    else if (typeof input === 'string' || input instanceof String) {
+        return input;
+    }
+    return JSON.stringify(input);
 }
-/** A rollout plan that does not validate: names the file, every field path and what was expected. */
-class PlanError extends UserError {
-    file;
-    problems;
-    name = 'PlanError';
-    constructor(file, problems) {
-        super(problems.length === 1 ? `${file}: ${problems[0]}` : `${file}: ${problems.length} problems\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-        this.file = file;
-        this.problems = problems;
+/**
+ *
+ * @param annotationProperties
+ * @returns The command properties to send with the actual annotation command
+ * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
+ */
+function utils_toCommandProperties(annotationProperties) {
+    if (!Object.keys(annotationProperties).length) {
+        return {};
+    }
+    return {
+        title: annotationProperties.title,
+        file: annotationProperties.file,
+        line: annotationProperties.startLine,
+        endLine: annotationProperties.endLine,
+        col: annotationProperties.startColumn,
+        endColumn: annotationProperties.endColumn
+    };
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/command.js
+
+
+/**
+ * Issues a command to the GitHub Actions runner
+ *
+ * @param command - The command name to issue
+ * @param properties - Additional properties for the command (key-value pairs)
+ * @param message - The message to include with the command
+ * @remarks
+ * This function outputs a specially formatted string to stdout that the Actions
+ * runner interprets as a command. These commands can control workflow behavior,
+ * set outputs, create annotations, mask values, and more.
+ *
+ * Command Format:
+ *   ::name key=value,key=value::message
+ *
+ * @example
+ * ```typescript
+ * // Issue a warning annotation
+ * issueCommand('warning', {}, 'This is a warning message');
+ * // Output: ::warning::This is a warning message
+ *
+ * // Set an environment variable
+ * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
+ * // Output: ::set-env name=MY_VAR::some value
+ *
+ * // Add a secret mask
+ * issueCommand('add-mask', {}, 'secretValue123');
+ * // Output: ::add-mask::secretValue123
+ * ```
+ *
+ * @internal
+ * This is an internal utility function that powers the public API functions
+ * such as setSecret, warning, error, and exportVariable.
+ */
+function command_issueCommand(command, properties, message) {
+    const cmd = new Command(command, properties, message);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
+}
+function command_issue(name, message = '') {
+    command_issueCommand(name, {}, message);
+}
+const CMD_STRING = '::';
+class Command {
+    constructor(command, properties, message) {
+        if (!command) {
+            command = 'missing.command';
+        }
+        this.command = command;
+        this.properties = properties;
+        this.message = message;
+    }
+    toString() {
+        let cmdStr = CMD_STRING + this.command;
+        if (this.properties && Object.keys(this.properties).length > 0) {
+            cmdStr += ' ';
+            let first = true;
+            for (const key in this.properties) {
+                if (this.properties.hasOwnProperty(key)) {
+                    const val = this.properties[key];
+                    if (val) {
+                        if (first) {
+                            first = false;
+                        }
+                        else {
+                            cmdStr += ',';
+                        }
+                        cmdStr += `${key}=${escapeProperty(val)}`;
+                    }
+                }
+            }
+        }
+        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+        return cmdStr;
     }
 }
-/** An action input (or CLI flag) that is missing or malformed. */
-class InputError extends UserError {
-    input;
-    name = 'InputError';
-    constructor(input, detail) {
-        super(`input ${input}: ${detail}`);
-        this.input = input;
+function escapeData(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A');
+}
+function escapeProperty(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A')
+        .replace(/:/g, '%3A')
+        .replace(/,/g, '%2C');
+}
+//# sourceMappingURL=command.js.map
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/file-command.js
+// For internal use, subject to change.
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+
+
+
+function file_command_issueFileCommand(command, message) {
+    const filePath = process.env[`GITHUB_${command}`];
+    if (!filePath) {
+        throw new Error(`Unable to find environment variable for file command ${command}`);
+    }
+    if (!external_fs_.existsSync(filePath)) {
+        throw new Error(`Missing file at path: ${filePath}`);
+    }
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
+        encoding: 'utf8'
+    });
+}
+function file_command_prepareKeyValueMessage(key, value) {
+    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
+    const convertedValue = utils_toCommandValue(value);
+    // These should realistically never happen, but just in case someone finds a
+    // way to exploit uuid generation let's not allow keys or values that contain
+    // the delimiter.
+    if (key.includes(delimiter)) {
+        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+    }
+    if (convertedValue.includes(delimiter)) {
+        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+    }
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
+}
+//# sourceMappingURL=file-command.js.map
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: external "http"
+var external_http_ = __nccwpck_require__(8611);
+// EXTERNAL MODULE: external "https"
+var external_https_ = __nccwpck_require__(5692);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+    const usingSsl = reqUrl.protocol === 'https:';
+    if (checkBypass(reqUrl)) {
+        return undefined;
+    }
+    const proxyVar = (() => {
+        if (usingSsl) {
+            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
+        }
+        else {
+            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
+        }
+    })();
+    if (proxyVar) {
+        try {
+            return new DecodedURL(proxyVar);
+        }
+        catch (_a) {
+            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
+                return new DecodedURL(`http://${proxyVar}`);
+        }
+    }
+    else {
+        return undefined;
     }
 }
-/** A remote system (metrics backend, traffic layer, registry, API) failed or refused. */
-class ProviderError extends UserError {
-    provider;
-    retryable;
-    name = 'ProviderError';
-    constructor(provider, detail, retryable = false) {
-        super(`${provider}: ${detail}`);
-        this.provider = provider;
-        this.retryable = retryable;
+function checkBypass(reqUrl) {
+    if (!reqUrl.hostname) {
+        return false;
+    }
+    const reqHost = reqUrl.hostname;
+    if (isLoopbackAddress(reqHost)) {
+        return true;
+    }
+    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
+    if (!noProxy) {
+        return false;
+    }
+    // Determine the request port
+    let reqPort;
+    if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+    }
+    else if (reqUrl.protocol === 'http:') {
+        reqPort = 80;
+    }
+    else if (reqUrl.protocol === 'https:') {
+        reqPort = 443;
+    }
+    // Format the request hostname and hostname with port
+    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+    if (typeof reqPort === 'number') {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+    }
+    // Compare request host against noproxy
+    for (const upperNoProxyItem of noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(x => x)) {
+        if (upperNoProxyItem === '*' ||
+            upperReqHosts.some(x => x === upperNoProxyItem ||
+                x.endsWith(`.${upperNoProxyItem}`) ||
+                (upperNoProxyItem.startsWith('.') &&
+                    x.endsWith(`${upperNoProxyItem}`)))) {
+            return true;
+        }
+    }
+    return false;
+}
+function isLoopbackAddress(host) {
+    const hostLower = host.toLowerCase();
+    return (hostLower === 'localhost' ||
+        hostLower.startsWith('127.') ||
+        hostLower.startsWith('[::1]') ||
+        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+class DecodedURL extends URL {
+    constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+    }
+    get username() {
+        return this._decodedUsername;
+    }
+    get password() {
+        return this._decodedPassword;
     }
 }
-/** True for errors that are the user's to fix and are printed without a stack trace. */
-function isUserError(err) {
-    return err instanceof UserError;
+//# sourceMappingURL=proxy.js.map
+// EXTERNAL MODULE: ../../main/node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(408);
+// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
+var undici = __nccwpck_require__(4718);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/index.js
+/* eslint-disable @typescript-eslint/no-explicit-any */
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+var HttpCodes;
+(function (HttpCodes) {
+    HttpCodes[HttpCodes["OK"] = 200] = "OK";
+    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
+    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
+    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
+    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
+    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
+    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
+    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
+    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
+    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
+    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
+    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
+    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
+    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
+    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
+    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
+    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
+    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
+    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
+    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
+    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
+    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
+    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
+})(HttpCodes || (HttpCodes = {}));
+var Headers;
+(function (Headers) {
+    Headers["Accept"] = "accept";
+    Headers["ContentType"] = "content-type";
+})(Headers || (Headers = {}));
+var MediaTypes;
+(function (MediaTypes) {
+    MediaTypes["ApplicationJson"] = "application/json";
+})(MediaTypes || (MediaTypes = {}));
+/**
+ * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
+ * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+ */
+function lib_getProxyUrl(serverUrl) {
+    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+    return proxyUrl ? proxyUrl.href : '';
 }
-/** A one-line description of any thrown value, safe to print. */
-function describeError(err) {
-    if (err instanceof Error)
-        return err.message;
-    return String(err);
+const HttpRedirectCodes = [
+    HttpCodes.MovedPermanently,
+    HttpCodes.ResourceMoved,
+    HttpCodes.SeeOther,
+    HttpCodes.TemporaryRedirect,
+    HttpCodes.PermanentRedirect
+];
+const HttpResponseRetryCodes = [
+    HttpCodes.BadGateway,
+    HttpCodes.ServiceUnavailable,
+    HttpCodes.GatewayTimeout
+];
+const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
+const ExponentialBackoffCeiling = 10;
+const ExponentialBackoffTimeSlice = 5;
+class HttpClientError extends Error {
+    constructor(message, statusCode) {
+        super(message);
+        this.name = 'HttpClientError';
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, HttpClientError.prototype);
+    }
 }
+class HttpClientResponse {
+    constructor(message) {
+        this.message = message;
+    }
+    readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                let output = Buffer.alloc(0);
+                this.message.on('data', (chunk) => {
+                    output = Buffer.concat([output, chunk]);
+                });
+                this.message.on('end', () => {
+                    resolve(output.toString());
+                });
+            }));
+        });
+    }
+    readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                const chunks = [];
+                this.message.on('data', (chunk) => {
+                    chunks.push(chunk);
+                });
+                this.message.on('end', () => {
+                    resolve(Buffer.concat(chunks));
+                });
+            }));
+        });
+    }
+}
+function isHttps(requestUrl) {
+    const parsedUrl = new URL(requestUrl);
+    return parsedUrl.protocol === 'https:';
+}
+class lib_HttpClient {
+    constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+            if (requestOptions.ignoreSslError != null) {
+                this._ignoreSslError = requestOptions.ignoreSslError;
+            }
+            this._socketTimeout = requestOptions.socketTimeout;
+            if (requestOptions.allowRedirects != null) {
+                this._allowRedirects = requestOptions.allowRedirects;
+            }
+            if (requestOptions.allowRedirectDowngrade != null) {
+                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+            }
+            if (requestOptions.maxRedirects != null) {
+                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+            }
+            if (requestOptions.keepAlive != null) {
+                this._keepAlive = requestOptions.keepAlive;
+            }
+            if (requestOptions.allowRetries != null) {
+                this._allowRetries = requestOptions.allowRetries;
+            }
+            if (requestOptions.maxRetries != null) {
+                this._maxRetries = requestOptions.maxRetries;
+            }
+        }
+    }
+    options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('GET', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('POST', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PUT', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+    }
+    /**
+     * Gets a typed object from an endpoint
+     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+     */
+    getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            const res = yield this.get(requestUrl, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.post(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.put(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.patch(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    /**
+     * Makes a raw http request.
+     * All other methods such as get, post, patch, and request ultimately call this.
+     * Prefer get, del, post and patch
+     */
+    request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._disposed) {
+                throw new Error('Client has already been disposed.');
+            }
+            const parsedUrl = new URL(requestUrl);
+            let info = this._prepareRequest(verb, parsedUrl, headers);
+            // Only perform retries on reads since writes may not be idempotent.
+            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
+                ? this._maxRetries + 1
+                : 1;
+            let numTries = 0;
+            let response;
+            do {
+                response = yield this.requestRaw(info, data);
+                // Check if it's an authentication challenge
+                if (response &&
+                    response.message &&
+                    response.message.statusCode === HttpCodes.Unauthorized) {
+                    let authenticationHandler;
+                    for (const handler of this.handlers) {
+                        if (handler.canHandleAuthentication(response)) {
+                            authenticationHandler = handler;
+                            break;
+                        }
+                    }
+                    if (authenticationHandler) {
+                        return authenticationHandler.handleAuthentication(this, info, data);
+                    }
+                    else {
+                        // We have received an unauthorized response but have no handlers to handle it.
+                        // Let the response return to the caller.
+                        return response;
+                    }
+                }
+                let redirectsRemaining = this._maxRedirects;
+                while (response.message.statusCode &&
+                    HttpRedirectCodes.includes(response.message.statusCode) &&
+                    this._allowRedirects &&
+                    redirectsRemaining > 0) {
+                    const redirectUrl = response.message.headers['location'];
+                    if (!redirectUrl) {
+                        // if there's no location to redirect to, we won't
+                        break;
+                    }
+                    const parsedRedirectUrl = new URL(redirectUrl);
+                    if (parsedUrl.protocol === 'https:' &&
+                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
+                        !this._allowRedirectDowngrade) {
+                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
+                    }
+                    // we need to finish reading the response before reassigning response
+                    // which will leak the open socket.
+                    yield response.readBody();
+                    // strip authorization header if redirected to a different hostname
+                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                        for (const header in headers) {
+                            // header names are case insensitive
+                            if (header.toLowerCase() === 'authorization') {
+                                delete headers[header];
+                            }
+                        }
+                    }
+                    // let's make the request with the new redirectUrl
+                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+                    response = yield this.requestRaw(info, data);
+                    redirectsRemaining--;
+                }
+                if (!response.message.statusCode ||
+                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+                    // If not a retry code, return immediately instead of retrying
+                    return response;
+                }
+                numTries += 1;
+                if (numTries < maxTries) {
+                    yield response.readBody();
+                    yield this._performExponentialBackoff(numTries);
+                }
+            } while (numTries < maxTries);
+            return response;
+        });
+    }
+    /**
+     * Needs to be called if keepAlive is set to true in request options.
+     */
+    dispose() {
+        if (this._agent) {
+            this._agent.destroy();
+        }
+        this._disposed = true;
+    }
+    /**
+     * Raw request.
+     * @param info
+     * @param data
+     */
+    requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => {
+                function callbackForResult(err, res) {
+                    if (err) {
+                        reject(err);
+                    }
+                    else if (!res) {
+                        // If `err` is not passed, then `res` must be passed.
+                        reject(new Error('Unknown error'));
+                    }
+                    else {
+                        resolve(res);
+                    }
+                }
+                this.requestRawWithCallback(info, data, callbackForResult);
+            });
+        });
+    }
+    /**
+     * Raw request with callback.
+     * @param info
+     * @param data
+     * @param onResult
+     */
+    requestRawWithCallback(info, data, onResult) {
+        if (typeof data === 'string') {
+            if (!info.options.headers) {
+                info.options.headers = {};
+            }
+            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+            if (!callbackCalled) {
+                callbackCalled = true;
+                onResult(err, res);
+            }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+            const res = new HttpClientResponse(msg);
+            handleResult(undefined, res);
+        });
+        let socket;
+        req.on('socket', sock => {
+            socket = sock;
+        });
+        // If we ever get disconnected, we want the socket to timeout eventually
+        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
+            if (socket) {
+                socket.end();
+            }
+            handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on('error', function (err) {
+            // err has statusCode property
+            // res should have headers
+            handleResult(err);
+        });
+        if (data && typeof data === 'string') {
+            req.write(data, 'utf8');
+        }
+        if (data && typeof data !== 'string') {
+            data.on('close', function () {
+                req.end();
+            });
+            data.pipe(req);
+        }
+        else {
+            req.end();
+        }
+    }
+    /**
+     * Gets an http agent. This function is useful when you need an http agent that handles
+     * routing through a proxy server - depending upon the url and proxy environment variables.
+     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+     */
+    getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+    }
+    getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+            return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+    }
+    _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === 'https:';
+        info.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port
+            ? parseInt(info.parsedUrl.port)
+            : defaultPort;
+        info.options.path =
+            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+            info.options.headers['user-agent'] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        // gives handlers an opportunity to participate
+        if (this.handlers) {
+            for (const handler of this.handlers) {
+                handler.prepareRequest(info.options);
+            }
+        }
+        return info;
+    }
+    _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+    }
+    /**
+     * Gets an existing header value or returns a default.
+     * Handles converting number header values to strings since HTTP headers must be strings.
+     * Note: This returns string | string[] since some headers can have multiple values.
+     * For headers that must always be a single string (like Content-Type), use the
+     * specialized _getExistingOrDefaultContentTypeHeader method instead.
+     */
+    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+            if (headerValue) {
+                clientHeader =
+                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
+            }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== undefined) {
+            return typeof additionalValue === 'number'
+                ? additionalValue.toString()
+                : additionalValue;
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    /**
+     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+     * Always returns a single string (not an array) since Content-Type should be a single value.
+     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+     */
+    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            if (headerValue) {
+                if (typeof headerValue === 'number') {
+                    clientHeader = String(headerValue);
+                }
+                else if (Array.isArray(headerValue)) {
+                    clientHeader = headerValue.join(', ');
+                }
+                else {
+                    clientHeader = headerValue;
+                }
+            }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
+        if (additionalValue !== undefined) {
+            if (typeof additionalValue === 'number') {
+                return String(additionalValue);
+            }
+            else if (Array.isArray(additionalValue)) {
+                return additionalValue.join(', ');
+            }
+            else {
+                return additionalValue;
+            }
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+            agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+            agent = this._agent;
+        }
+        // if agent is already assigned use that agent.
+        if (agent) {
+            return agent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        let maxSockets = 100;
+        if (this.requestOptions) {
+            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
+        if (proxyUrl && proxyUrl.hostname) {
+            const agentOptions = {
+                maxSockets,
+                keepAlive: this._keepAlive,
+                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
+                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+                })), { host: proxyUrl.hostname, port: proxyUrl.port })
+            };
+            let tunnelAgent;
+            const overHttps = proxyUrl.protocol === 'https:';
+            if (usingSsl) {
+                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+            }
+            else {
+                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+            }
+            agent = tunnelAgent(agentOptions);
+            this._proxyAgent = agent;
+        }
+        // if tunneling agent isn't assigned create a new agent
+        if (!agent) {
+            const options = { keepAlive: this._keepAlive, maxSockets };
+            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+            this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            agent.options = Object.assign(agent.options || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return agent;
+    }
+    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+            proxyAgent = this._proxyAgentDispatcher;
+        }
+        // if agent is already assigned use that agent.
+        if (proxyAgent) {
+            return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
+        })));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return proxyAgent;
+    }
+    _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || 'actions/http-client';
+        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
+        if (orchId) {
+            // Sanitize the orchestration ID to ensure it contains only valid characters
+            // Valid characters: 0-9, a-z, _, -, .
+            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+    }
+    _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+            return new Promise(resolve => setTimeout(() => resolve(), ms));
+        });
+    }
+    _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                const statusCode = res.message.statusCode || 0;
+                const response = {
+                    statusCode,
+                    result: null,
+                    headers: {}
+                };
+                // not found leads to null obj returned
+                if (statusCode === HttpCodes.NotFound) {
+                    resolve(response);
+                }
+                // get the result from the body
+                function dateTimeDeserializer(key, value) {
+                    if (typeof value === 'string') {
+                        const a = new Date(value);
+                        if (!isNaN(a.valueOf())) {
+                            return a;
+                        }
+                    }
+                    return value;
+                }
+                let obj;
+                let contents;
+                try {
+                    contents = yield res.readBody();
+                    if (contents && contents.length > 0) {
+                        if (options && options.deserializeDates) {
+                            obj = JSON.parse(contents, dateTimeDeserializer);
+                        }
+                        else {
+                            obj = JSON.parse(contents);
+                        }
+                        response.result = obj;
+                    }
+                    response.headers = res.message.headers;
+                }
+                catch (err) {
+                    // Invalid resource (contents not json);  leaving result obj null
+                }
+                // note that 3xx redirects are handled by the http layer.
+                if (statusCode > 299) {
+                    let msg;
+                    // if exception/error in body, attempt to get better error
+                    if (obj && obj.message) {
+                        msg = obj.message;
+                    }
+                    else if (contents && contents.length > 0) {
+                        // it may be the case that the exception is in the body message as string
+                        msg = contents;
+                    }
+                    else {
+                        msg = `Failed request: (${statusCode})`;
+                    }
+                    const err = new HttpClientError(msg, statusCode);
+                    err.result = response.result;
+                    reject(err);
+                }
+                else {
+                    resolve(response);
+                }
+            }));
+        });
+    }
+}
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/auth.js
+var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+class BasicCredentialHandler {
+    constructor(username, password) {
+        this.username = username;
+        this.password = password;
+    }
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class auth_BearerCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Bearer ${this.token}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class PersonalAccessTokenCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+//# sourceMappingURL=auth.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/oidc-utils.js
+var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
 
 
-/***/ }),
 
-/***/ 7561:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+class oidc_utils_OidcClient {
+    static createHttpClient(allowRetry = true, maxRetry = 10) {
+        const requestOptions = {
+            allowRetries: allowRetry,
+            maxRetries: maxRetry
+        };
+        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
+    }
+    static getRequestToken() {
+        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+        if (!token) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
+        }
+        return token;
+    }
+    static getIDTokenUrl() {
+        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
+        if (!runtimeUrl) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
+        }
+        return runtimeUrl;
+    }
+    static getCall(id_token_url) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            var _a;
+            const httpclient = oidc_utils_OidcClient.createHttpClient();
+            const res = yield httpclient
+                .getJson(id_token_url)
+                .catch(error => {
+                throw new Error(`Failed to get ID Token. \n 
+        Error Code : ${error.statusCode}\n 
+        Error Message: ${error.message}`);
+            });
+            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
+            if (!id_token) {
+                throw new Error('Response json body do not have ID Token field');
+            }
+            return id_token;
+        });
+    }
+    static getIDToken(audience) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            try {
+                // New ID Token is requested from action service
+                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
+                if (audience) {
+                    const encodedAudience = encodeURIComponent(audience);
+                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
+                }
+                debug(`ID token url is ${id_token_url}`);
+                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
+                setSecret(id_token);
+                return id_token;
+            }
+            catch (error) {
+                throw new Error(`Error message: ${error.message}`);
+            }
+        });
+    }
+}
+//# sourceMappingURL=oidc-utils.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/summary.js
+var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   a: () => (/* binding */ stopRunningCommands),
-/* harmony export */   d: () => (/* binding */ runCommand)
-/* harmony export */ });
-/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
-/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2091);
+
+const { access, appendFile, writeFile } = external_fs_.promises;
+const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
+const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
+class Summary {
+    constructor() {
+        this._buffer = '';
+    }
+    /**
+     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
+     * Also checks r/w permissions.
+     *
+     * @returns step summary file path
+     */
+    filePath() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            if (this._filePath) {
+                return this._filePath;
+            }
+            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
+            if (!pathFromEnv) {
+                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
+            }
+            try {
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
+            }
+            catch (_a) {
+                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
+            }
+            this._filePath = pathFromEnv;
+            return this._filePath;
+        });
+    }
+    /**
+     * Wraps content in an HTML tag, adding any HTML attributes
+     *
+     * @param {string} tag HTML tag to wrap
+     * @param {string | null} content content within the tag
+     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
+     *
+     * @returns {string} content wrapped in HTML element
+     */
+    wrap(tag, content, attrs = {}) {
+        const htmlAttrs = Object.entries(attrs)
+            .map(([key, value]) => ` ${key}="${value}"`)
+            .join('');
+        if (!content) {
+            return `<${tag}${htmlAttrs}>`;
+        }
+        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
+    }
+    /**
+     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
+     *
+     * @param {SummaryWriteOptions} [options] (optional) options for write operation
+     *
+     * @returns {Promise<Summary>} summary instance
+     */
+    write(options) {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
+            const filePath = yield this.filePath();
+            const writeFunc = overwrite ? writeFile : appendFile;
+            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
+            return this.emptyBuffer();
+        });
+    }
+    /**
+     * Clears the summary buffer and wipes the summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    clear() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            return this.emptyBuffer().write({ overwrite: true });
+        });
+    }
+    /**
+     * Returns the current summary buffer as a string
+     *
+     * @returns {string} string of summary buffer
+     */
+    stringify() {
+        return this._buffer;
+    }
+    /**
+     * If the summary buffer is empty
+     *
+     * @returns {boolen} true if the buffer is empty
+     */
+    isEmptyBuffer() {
+        return this._buffer.length === 0;
+    }
+    /**
+     * Resets the summary buffer without writing to summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    emptyBuffer() {
+        this._buffer = '';
+        return this;
+    }
+    /**
+     * Adds raw text to the summary buffer
+     *
+     * @param {string} text content to add
+     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addRaw(text, addEOL = false) {
+        this._buffer += text;
+        return addEOL ? this.addEOL() : this;
+    }
+    /**
+     * Adds the operating system-specific end-of-line marker to the buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addEOL() {
+        return this.addRaw(external_os_.EOL);
+    }
+    /**
+     * Adds an HTML codeblock to the summary buffer
+     *
+     * @param {string} code content to render within fenced code block
+     * @param {string} lang (optional) language to syntax highlight code
+     *
+     * @returns {Summary} summary instance
+     */
+    addCodeBlock(code, lang) {
+        const attrs = Object.assign({}, (lang && { lang }));
+        const element = this.wrap('pre', this.wrap('code', code), attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML list to the summary buffer
+     *
+     * @param {string[]} items list of items to render
+     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addList(items, ordered = false) {
+        const tag = ordered ? 'ol' : 'ul';
+        const listItems = items.map(item => this.wrap('li', item)).join('');
+        const element = this.wrap(tag, listItems);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML table to the summary buffer
+     *
+     * @param {SummaryTableCell[]} rows table rows
+     *
+     * @returns {Summary} summary instance
+     */
+    addTable(rows) {
+        const tableBody = rows
+            .map(row => {
+            const cells = row
+                .map(cell => {
+                if (typeof cell === 'string') {
+                    return this.wrap('td', cell);
+                }
+                const { header, data, colspan, rowspan } = cell;
+                const tag = header ? 'th' : 'td';
+                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
+                return this.wrap(tag, data, attrs);
+            })
+                .join('');
+            return this.wrap('tr', cells);
+        })
+            .join('');
+        const element = this.wrap('table', tableBody);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds a collapsable HTML details element to the summary buffer
+     *
+     * @param {string} label text for the closed state
+     * @param {string} content collapsable content
+     *
+     * @returns {Summary} summary instance
+     */
+    addDetails(label, content) {
+        const element = this.wrap('details', this.wrap('summary', label) + content);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML image tag to the summary buffer
+     *
+     * @param {string} src path to the image you to embed
+     * @param {string} alt text description of the image
+     * @param {SummaryImageOptions} options (optional) addition image attributes
+     *
+     * @returns {Summary} summary instance
+     */
+    addImage(src, alt, options) {
+        const { width, height } = options || {};
+        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
+        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML section heading element
+     *
+     * @param {string} text heading text
+     * @param {number | string} [level=1] (optional) the heading level, default: 1
+     *
+     * @returns {Summary} summary instance
+     */
+    addHeading(text, level) {
+        const tag = `h${level}`;
+        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
+            ? tag
+            : 'h1';
+        const element = this.wrap(allowedTag, text);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML thematic break (<hr>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addSeparator() {
+        const element = this.wrap('hr', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML line break (<br>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addBreak() {
+        const element = this.wrap('br', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML blockquote to the summary buffer
+     *
+     * @param {string} text quote text
+     * @param {string} cite (optional) citation url
+     *
+     * @returns {Summary} summary instance
+     */
+    addQuote(text, cite) {
+        const attrs = Object.assign({}, (cite && { cite }));
+        const element = this.wrap('blockquote', text, attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML anchor tag to the summary buffer
+     *
+     * @param {string} text link text/content
+     * @param {string} href hyperlink
+     *
+     * @returns {Summary} summary instance
+     */
+    addLink(text, href) {
+        const element = this.wrap('a', text, { href });
+        return this.addRaw(element).addEOL();
+    }
+}
+const _summary = new Summary();
+/**
+ * @deprecated use `core.summary`
+ */
+const markdownSummary = (/* unused pure expression or super */ null && (_summary));
+const summary = (/* unused pure expression or super */ null && (_summary));
+//# sourceMappingURL=summary.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/path-utils.js
+
+/**
+ * toPosixPath converts the given path to the posix form. On Windows, \\ will be
+ * replaced with /.
+ *
+ * @param pth. Path to transform.
+ * @return string Posix path.
+ */
+function toPosixPath(pth) {
+    return pth.replace(/[\\]/g, '/');
+}
+/**
+ * toWin32Path converts the given path to the win32 form. On Linux, / will be
+ * replaced with \\.
+ *
+ * @param pth. Path to transform.
+ * @return string Win32 path.
+ */
+function toWin32Path(pth) {
+    return pth.replace(/[/]/g, '\\');
+}
+/**
+ * toPlatformPath converts the given path to a platform-specific path. It does
+ * this by replacing instances of / and \ with the platform-specific path
+ * separator.
+ *
+ * @param pth The path to platformize.
+ * @return string The platform-specific path.
+ */
+function toPlatformPath(pth) {
+    return pth.replace(/[/\\]/g, path.sep);
+}
+//# sourceMappingURL=path-utils.js.map
+// EXTERNAL MODULE: external "string_decoder"
+var external_string_decoder_ = __nccwpck_require__(3193);
+// EXTERNAL MODULE: external "events"
+var external_events_ = __nccwpck_require__(4434);
+;// CONCATENATED MODULE: external "child_process"
+const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io-util.js
+var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
+// export const {open} = 'fs'
+const IS_WINDOWS = process.platform === 'win32';
+/**
+ * Custom implementation of readlink to ensure Windows junctions
+ * maintain trailing backslash for backward compatibility with Node.js < 24
+ *
+ * In Node.js 20, Windows junctions (directory symlinks) always returned paths
+ * with trailing backslashes. Node.js 24 removed this behavior, which breaks
+ * code that relied on this format for path operations.
+ *
+ * This implementation restores the Node 20 behavior by adding a trailing
+ * backslash to all junction results on Windows.
+ */
+function readlink(fsPath) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        const result = yield fs.promises.readlink(fsPath);
+        // On Windows, restore Node 20 behavior: add trailing backslash to all results
+        // since junctions on Windows are always directory links
+        if (IS_WINDOWS && !result.endsWith('\\')) {
+            return `${result}\\`;
+        }
+        return result;
+    });
+}
+// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
+const UV_FS_O_EXLOCK = 0x10000000;
+const READONLY = external_fs_.constants.O_RDONLY;
+function exists(fsPath) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        try {
+            yield stat(fsPath);
+        }
+        catch (err) {
+            if (err.code === 'ENOENT') {
+                return false;
+            }
+            throw err;
+        }
+        return true;
+    });
+}
+function isDirectory(fsPath_1) {
+    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        return stats.isDirectory();
+    });
+}
+/**
+ * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
+ * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
+ */
+function isRooted(p) {
+    p = normalizeSeparators(p);
+    if (!p) {
+        throw new Error('isRooted() parameter "p" cannot be empty');
+    }
+    if (IS_WINDOWS) {
+        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
+        ); // e.g. C: or C:\hello
+    }
+    return p.startsWith('/');
+}
+/**
+ * Best effort attempt to determine whether a file exists and is executable.
+ * @param filePath    file path to check
+ * @param extensions  additional file extensions to try
+ * @return if file exists and is executable, returns the file path. otherwise empty string.
+ */
+function tryGetExecutablePath(filePath, extensions) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        let stats = undefined;
+        try {
+            // test file exists
+            stats = yield stat(filePath);
+        }
+        catch (err) {
+            if (err.code !== 'ENOENT') {
+                // eslint-disable-next-line no-console
+                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+            }
+        }
+        if (stats && stats.isFile()) {
+            if (IS_WINDOWS) {
+                // on Windows, test for valid extension
+                const upperExt = external_path_.extname(filePath).toUpperCase();
+                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
+                    return filePath;
+                }
+            }
+            else {
+                if (isUnixExecutable(stats)) {
+                    return filePath;
+                }
+            }
+        }
+        // try each extension
+        const originalFilePath = filePath;
+        for (const extension of extensions) {
+            filePath = originalFilePath + extension;
+            stats = undefined;
+            try {
+                stats = yield stat(filePath);
+            }
+            catch (err) {
+                if (err.code !== 'ENOENT') {
+                    // eslint-disable-next-line no-console
+                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+                }
+            }
+            if (stats && stats.isFile()) {
+                if (IS_WINDOWS) {
+                    // preserve the case of the actual file (since an extension was appended)
+                    try {
+                        const directory = external_path_.dirname(filePath);
+                        const upperName = external_path_.basename(filePath).toUpperCase();
+                        for (const actualName of yield readdir(directory)) {
+                            if (upperName === actualName.toUpperCase()) {
+                                filePath = external_path_.join(directory, actualName);
+                                break;
+                            }
+                        }
+                    }
+                    catch (err) {
+                        // eslint-disable-next-line no-console
+                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+                    }
+                    return filePath;
+                }
+                else {
+                    if (isUnixExecutable(stats)) {
+                        return filePath;
+                    }
+                }
+            }
+        }
+        return '';
+    });
+}
+function normalizeSeparators(p) {
+    p = p || '';
+    if (IS_WINDOWS) {
+        // convert slashes on Windows
+        p = p.replace(/\//g, '\\');
+        // remove redundant slashes
+        return p.replace(/\\\\+/g, '\\');
+    }
+    // remove redundant slashes
+    return p.replace(/\/\/+/g, '/');
+}
+// on Mac/Linux, test the execute bit
+//     R   W  X  R  W X R W X
+//   256 128 64 32 16 8 4 2 1
+function isUnixExecutable(stats) {
+    return ((stats.mode & 1) > 0 ||
+        ((stats.mode & 8) > 0 &&
+            process.getgid !== undefined &&
+            stats.gid === process.getgid()) ||
+        ((stats.mode & 64) > 0 &&
+            process.getuid !== undefined &&
+            stats.uid === process.getuid()));
+}
+// Get the path of cmd.exe in windows
+function getCmdPath() {
+    var _a;
+    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
+}
+//# sourceMappingURL=io-util.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io.js
+var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+/**
+ * Copies a file or folder.
+ * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See CopyOptions.
+ */
+function cp(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        // Dest is an existing file, but not forcing
+        if (destStat && destStat.isFile() && !force) {
+            return;
+        }
+        // If dest is an existing directory, should copy inside.
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
+            ? path.join(dest, path.basename(source))
+            : dest;
+        if (!(yield ioUtil.exists(source))) {
+            throw new Error(`no such file or directory: ${source}`);
+        }
+        const sourceStat = yield ioUtil.stat(source);
+        if (sourceStat.isDirectory()) {
+            if (!recursive) {
+                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+            }
+            else {
+                yield cpDirRecursive(source, newDest, 0, force);
+            }
+        }
+        else {
+            if (path.relative(source, newDest) === '') {
+                // a file cannot be copied to itself
+                throw new Error(`'${newDest}' and '${source}' are the same file`);
+            }
+            yield io_copyFile(source, newDest, force);
+        }
+    });
+}
+/**
+ * Moves a path.
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See MoveOptions.
+ */
+function mv(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        if (yield ioUtil.exists(dest)) {
+            let destExists = true;
+            if (yield ioUtil.isDirectory(dest)) {
+                // If dest is directory copy src into dest
+                dest = path.join(dest, path.basename(source));
+                destExists = yield ioUtil.exists(dest);
+            }
+            if (destExists) {
+                if (options.force == null || options.force) {
+                    yield rmRF(dest);
+                }
+                else {
+                    throw new Error('Destination already exists');
+                }
+            }
+        }
+        yield mkdirP(path.dirname(dest));
+        yield ioUtil.rename(source, dest);
+    });
+}
+/**
+ * Remove a path recursively with force
+ *
+ * @param inputPath path to remove
+ */
+function rmRF(inputPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (ioUtil.IS_WINDOWS) {
+            // Check for invalid characters
+            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+            if (/[*"<>|]/.test(inputPath)) {
+                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
+            }
+        }
+        try {
+            // note if path does not exist, error is silent
+            yield ioUtil.rm(inputPath, {
+                force: true,
+                maxRetries: 3,
+                recursive: true,
+                retryDelay: 300
+            });
+        }
+        catch (err) {
+            throw new Error(`File was unable to be removed ${err}`);
+        }
+    });
+}
+/**
+ * Make a directory.  Creates the full path with folders in between
+ * Will throw if it fails
+ *
+ * @param   fsPath        path to create
+ * @returns Promise<void>
+ */
+function mkdirP(fsPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        ok(fsPath, 'a path argument must be provided');
+        yield ioUtil.mkdir(fsPath, { recursive: true });
+    });
+}
+/**
+ * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
+ * If you check and the tool does not exist, it will throw.
+ *
+ * @param     tool              name of the tool
+ * @param     check             whether to check if tool exists
+ * @returns   Promise<string>   path to tool
+ */
+function which(tool, check) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // recursive when check=true
+        if (check) {
+            const result = yield which(tool, false);
+            if (!result) {
+                if (IS_WINDOWS) {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+                }
+                else {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+                }
+            }
+            return result;
+        }
+        const matches = yield findInPath(tool);
+        if (matches && matches.length > 0) {
+            return matches[0];
+        }
+        return '';
+    });
+}
+/**
+ * Returns a list of all occurrences of the given tool on the system path.
+ *
+ * @returns   Promise<string[]>  the paths of the tool
+ */
+function findInPath(tool) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // build the list of extensions to try
+        const extensions = [];
+        if (IS_WINDOWS && process.env['PATHEXT']) {
+            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
+                if (extension) {
+                    extensions.push(extension);
+                }
+            }
+        }
+        // if it's rooted, return it if exists. otherwise return empty.
+        if (isRooted(tool)) {
+            const filePath = yield tryGetExecutablePath(tool, extensions);
+            if (filePath) {
+                return [filePath];
+            }
+            return [];
+        }
+        // if any path separators, return empty
+        if (tool.includes(external_path_.sep)) {
+            return [];
+        }
+        // build the list of directories
+        //
+        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
+        // it feels like we should not do this. Checking the current directory seems like more of a use
+        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
+        // across platforms.
+        const directories = [];
+        if (process.env.PATH) {
+            for (const p of process.env.PATH.split(external_path_.delimiter)) {
+                if (p) {
+                    directories.push(p);
+                }
+            }
+        }
+        // find all matches
+        const matches = [];
+        for (const directory of directories) {
+            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
+            if (filePath) {
+                matches.push(filePath);
+            }
+        }
+        return matches;
+    });
+}
+function readCopyOptions(options) {
+    const force = options.force == null ? true : options.force;
+    const recursive = Boolean(options.recursive);
+    const copySourceDirectory = options.copySourceDirectory == null
+        ? true
+        : Boolean(options.copySourceDirectory);
+    return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        // Ensure there is not a run away recursive copy
+        if (currentDepth >= 255)
+            return;
+        currentDepth++;
+        yield mkdirP(destDir);
+        const files = yield ioUtil.readdir(sourceDir);
+        for (const fileName of files) {
+            const srcFile = `${sourceDir}/${fileName}`;
+            const destFile = `${destDir}/${fileName}`;
+            const srcFileStat = yield ioUtil.lstat(srcFile);
+            if (srcFileStat.isDirectory()) {
+                // Recurse
+                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+            }
+            else {
+                yield io_copyFile(srcFile, destFile, force);
+            }
+        }
+        // Change the mode for the newly created directory
+        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+    });
+}
+// Buffered file copy
+function io_copyFile(srcFile, destFile, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+            // unlink/re-link it
+            try {
+                yield ioUtil.lstat(destFile);
+                yield ioUtil.unlink(destFile);
+            }
+            catch (e) {
+                // Try to override file permission
+                if (e.code === 'EPERM') {
+                    yield ioUtil.chmod(destFile, '0666');
+                    yield ioUtil.unlink(destFile);
+                }
+                // other errors = it doesn't exist, no work to do
+            }
+            // Copy over symlink
+            const symlinkFull = yield ioUtil.readlink(srcFile);
+            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+        }
+        else if (!(yield ioUtil.exists(destFile)) || force) {
+            yield ioUtil.copyFile(srcFile, destFile);
+        }
+    });
+}
+//# sourceMappingURL=io.js.map
+;// CONCATENATED MODULE: external "timers"
+const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/toolrunner.js
+var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+/* eslint-disable @typescript-eslint/unbound-method */
+const toolrunner_IS_WINDOWS = process.platform === 'win32';
+/*
+ * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
+ */
+class ToolRunner extends external_events_.EventEmitter {
+    constructor(toolPath, args, options) {
+        super();
+        if (!toolPath) {
+            throw new Error("Parameter 'toolPath' cannot be null or empty.");
+        }
+        this.toolPath = toolPath;
+        this.args = args || [];
+        this.options = options || {};
+    }
+    _debug(message) {
+        if (this.options.listeners && this.options.listeners.debug) {
+            this.options.listeners.debug(message);
+        }
+    }
+    _getCommandString(options, noPrefix) {
+        const toolPath = this._getSpawnFileName();
+        const args = this._getSpawnArgs(options);
+        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
+        if (toolrunner_IS_WINDOWS) {
+            // Windows + cmd file
+            if (this._isCmdFile()) {
+                cmd += toolPath;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows + verbatim
+            else if (options.windowsVerbatimArguments) {
+                cmd += `"${toolPath}"`;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows (regular)
+            else {
+                cmd += this._windowsQuoteCmdArg(toolPath);
+                for (const a of args) {
+                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
+                }
+            }
+        }
+        else {
+            // OSX/Linux - this can likely be improved with some form of quoting.
+            // creating processes on Unix is fundamentally different than Windows.
+            // on Unix, execvp() takes an arg array.
+            cmd += toolPath;
+            for (const a of args) {
+                cmd += ` ${a}`;
+            }
+        }
+        return cmd;
+    }
+    _processLineBuffer(data, strBuffer, onLine) {
+        try {
+            let s = strBuffer + data.toString();
+            let n = s.indexOf(external_os_.EOL);
+            while (n > -1) {
+                const line = s.substring(0, n);
+                onLine(line);
+                // the rest of the string ...
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
+            }
+            return s;
+        }
+        catch (err) {
+            // streaming lines to console is best effort.  Don't fail a build.
+            this._debug(`error processing line. Failed with error ${err}`);
+            return '';
+        }
+    }
+    _getSpawnFileName() {
+        if (toolrunner_IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                return process.env['COMSPEC'] || 'cmd.exe';
+            }
+        }
+        return this.toolPath;
+    }
+    _getSpawnArgs(options) {
+        if (toolrunner_IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
+                for (const a of this.args) {
+                    argline += ' ';
+                    argline += options.windowsVerbatimArguments
+                        ? a
+                        : this._windowsQuoteCmdArg(a);
+                }
+                argline += '"';
+                return [argline];
+            }
+        }
+        return this.args;
+    }
+    _endsWith(str, end) {
+        return str.endsWith(end);
+    }
+    _isCmdFile() {
+        const upperToolPath = this.toolPath.toUpperCase();
+        return (this._endsWith(upperToolPath, '.CMD') ||
+            this._endsWith(upperToolPath, '.BAT'));
+    }
+    _windowsQuoteCmdArg(arg) {
+        // for .exe, apply the normal quoting rules that libuv applies
+        if (!this._isCmdFile()) {
+            return this._uvQuoteCmdArg(arg);
+        }
+        // otherwise apply quoting rules specific to the cmd.exe command line parser.
+        // the libuv rules are generic and are not designed specifically for cmd.exe
+        // command line parser.
+        //
+        // for a detailed description of the cmd.exe command line parser, refer to
+        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
+        // need quotes for empty arg
+        if (!arg) {
+            return '""';
+        }
+        // determine whether the arg needs to be quoted
+        const cmdSpecialChars = [
+            ' ',
+            '\t',
+            '&',
+            '(',
+            ')',
+            '[',
+            ']',
+            '{',
+            '}',
+            '^',
+            '=',
+            ';',
+            '!',
+            "'",
+            '+',
+            ',',
+            '`',
+            '~',
+            '|',
+            '<',
+            '>',
+            '"'
+        ];
+        let needsQuotes = false;
+        for (const char of arg) {
+            if (cmdSpecialChars.some(x => x === char)) {
+                needsQuotes = true;
+                break;
+            }
+        }
+        // short-circuit if quotes not needed
+        if (!needsQuotes) {
+            return arg;
+        }
+        // the following quoting rules are very similar to the rules that by libuv applies.
+        //
+        // 1) wrap the string in quotes
+        //
+        // 2) double-up quotes - i.e. " => ""
+        //
+        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
+        //    doesn't work well with a cmd.exe command line.
+        //
+        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
+        //    for example, the command line:
+        //          foo.exe "myarg:""my val"""
+        //    is parsed by a .NET console app into an arg array:
+        //          [ "myarg:\"my val\"" ]
+        //    which is the same end result when applying libuv quoting rules. although the actual
+        //    command line from libuv quoting rules would look like:
+        //          foo.exe "myarg:\"my val\""
+        //
+        // 3) double-up slashes that precede a quote,
+        //    e.g.  hello \world    => "hello \world"
+        //          hello\"world    => "hello\\""world"
+        //          hello\\"world   => "hello\\\\""world"
+        //          hello world\    => "hello world\\"
+        //
+        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
+        //    the reasons for including this as a .cmd quoting rule are:
+        //
+        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
+        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
+        //
+        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
+        //       haven't heard any complaints about that aspect.
+        //
+        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
+        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
+        // by using %%.
+        //
+        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
+        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
+        //
+        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
+        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
+        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
+        // to an external program.
+        //
+        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
+        // % can be escaped within a .cmd file.
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\'; // double the slash
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '"'; // double the quote
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _uvQuoteCmdArg(arg) {
+        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
+        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
+        // is used.
+        //
+        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
+        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
+        // pasting copyright notice from Node within this function:
+        //
+        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
+        //
+        //      Permission is hereby granted, free of charge, to any person obtaining a copy
+        //      of this software and associated documentation files (the "Software"), to
+        //      deal in the Software without restriction, including without limitation the
+        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
+        //      sell copies of the Software, and to permit persons to whom the Software is
+        //      furnished to do so, subject to the following conditions:
+        //
+        //      The above copyright notice and this permission notice shall be included in
+        //      all copies or substantial portions of the Software.
+        //
+        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
+        //      IN THE SOFTWARE.
+        if (!arg) {
+            // Need double quotation for empty argument
+            return '""';
+        }
+        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
+            // No quotation needed
+            return arg;
+        }
+        if (!arg.includes('"') && !arg.includes('\\')) {
+            // No embedded double quotes or backslashes, so I can just wrap
+            // quote marks around the whole thing.
+            return `"${arg}"`;
+        }
+        // Expected input/output:
+        //   input : hello"world
+        //   output: "hello\"world"
+        //   input : hello""world
+        //   output: "hello\"\"world"
+        //   input : hello\world
+        //   output: hello\world
+        //   input : hello\\world
+        //   output: hello\\world
+        //   input : hello\"world
+        //   output: "hello\\\"world"
+        //   input : hello\\"world
+        //   output: "hello\\\\\"world"
+        //   input : hello world\
+        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
+        //                             but it appears the comment is wrong, it should be "hello world\\"
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\';
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '\\';
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _cloneExecOptions(options) {
+        options = options || {};
+        const result = {
+            cwd: options.cwd || process.cwd(),
+            env: options.env || process.env,
+            silent: options.silent || false,
+            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
+            failOnStdErr: options.failOnStdErr || false,
+            ignoreReturnCode: options.ignoreReturnCode || false,
+            delay: options.delay || 10000
+        };
+        result.outStream = options.outStream || process.stdout;
+        result.errStream = options.errStream || process.stderr;
+        return result;
+    }
+    _getSpawnOptions(options, toolPath) {
+        options = options || {};
+        const result = {};
+        result.cwd = options.cwd;
+        result.env = options.env;
+        result['windowsVerbatimArguments'] =
+            options.windowsVerbatimArguments || this._isCmdFile();
+        if (options.windowsVerbatimArguments) {
+            result.argv0 = `"${toolPath}"`;
+        }
+        return result;
+    }
+    /**
+     * Exec a tool.
+     * Output will be streamed to the live console.
+     * Returns promise with return code
+     *
+     * @param     tool     path to tool to exec
+     * @param     options  optional exec options.  See ExecOptions
+     * @returns   number
+     */
+    exec() {
+        return toolrunner_awaiter(this, void 0, void 0, function* () {
+            // root the tool path if it is unrooted and contains relative pathing
+            if (!isRooted(this.toolPath) &&
+                (this.toolPath.includes('/') ||
+                    (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
+                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
+                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+            }
+            // if the tool is only a file name, then resolve it from the PATH
+            // otherwise verify it exists (add extension on Windows if necessary)
+            this.toolPath = yield which(this.toolPath, true);
+            return new Promise((resolve, reject) => toolrunner_awaiter(this, void 0, void 0, function* () {
+                this._debug(`exec tool: ${this.toolPath}`);
+                this._debug('arguments:');
+                for (const arg of this.args) {
+                    this._debug(`   ${arg}`);
+                }
+                const optionsNonNull = this._cloneExecOptions(this.options);
+                if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
+                }
+                const state = new ExecState(optionsNonNull, this.toolPath);
+                state.on('debug', (message) => {
+                    this._debug(message);
+                });
+                if (this.options.cwd && !(yield exists(this.options.cwd))) {
+                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
+                }
+                const fileName = this._getSpawnFileName();
+                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                let stdbuffer = '';
+                if (cp.stdout) {
+                    cp.stdout.on('data', (data) => {
+                        if (this.options.listeners && this.options.listeners.stdout) {
+                            this.options.listeners.stdout(data);
+                        }
+                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                            optionsNonNull.outStream.write(data);
+                        }
+                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.stdline) {
+                                this.options.listeners.stdline(line);
+                            }
+                        });
+                    });
+                }
+                let errbuffer = '';
+                if (cp.stderr) {
+                    cp.stderr.on('data', (data) => {
+                        state.processStderr = true;
+                        if (this.options.listeners && this.options.listeners.stderr) {
+                            this.options.listeners.stderr(data);
+                        }
+                        if (!optionsNonNull.silent &&
+                            optionsNonNull.errStream &&
+                            optionsNonNull.outStream) {
+                            const s = optionsNonNull.failOnStdErr
+                                ? optionsNonNull.errStream
+                                : optionsNonNull.outStream;
+                            s.write(data);
+                        }
+                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.errline) {
+                                this.options.listeners.errline(line);
+                            }
+                        });
+                    });
+                }
+                cp.on('error', (err) => {
+                    state.processError = err.message;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    state.CheckComplete();
+                });
+                cp.on('exit', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                cp.on('close', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                state.on('done', (error, exitCode) => {
+                    if (stdbuffer.length > 0) {
+                        this.emit('stdline', stdbuffer);
+                    }
+                    if (errbuffer.length > 0) {
+                        this.emit('errline', errbuffer);
+                    }
+                    cp.removeAllListeners();
+                    if (error) {
+                        reject(error);
+                    }
+                    else {
+                        resolve(exitCode);
+                    }
+                });
+                if (this.options.input) {
+                    if (!cp.stdin) {
+                        throw new Error('child process missing stdin');
+                    }
+                    cp.stdin.end(this.options.input);
+                }
+            }));
+        });
+    }
+}
+/**
+ * Convert an arg string to an array of args. Handles escaping
+ *
+ * @param    argString   string of arguments
+ * @returns  string[]    array of arguments
+ */
+function argStringToArray(argString) {
+    const args = [];
+    let inQuotes = false;
+    let escaped = false;
+    let arg = '';
+    function append(c) {
+        // we only escape double quotes.
+        if (escaped && c !== '"') {
+            arg += '\\';
+        }
+        arg += c;
+        escaped = false;
+    }
+    for (let i = 0; i < argString.length; i++) {
+        const c = argString.charAt(i);
+        if (c === '"') {
+            if (!escaped) {
+                inQuotes = !inQuotes;
+            }
+            else {
+                append(c);
+            }
+            continue;
+        }
+        if (c === '\\' && escaped) {
+            append(c);
+            continue;
+        }
+        if (c === '\\' && inQuotes) {
+            escaped = true;
+            continue;
+        }
+        if (c === ' ' && !inQuotes) {
+            if (arg.length > 0) {
+                args.push(arg);
+                arg = '';
+            }
+            continue;
+        }
+        append(c);
+    }
+    if (arg.length > 0) {
+        args.push(arg.trim());
+    }
+    return args;
+}
+class ExecState extends external_events_.EventEmitter {
+    constructor(options, toolPath) {
+        super();
+        this.processClosed = false; // tracks whether the process has exited and stdio is closed
+        this.processError = '';
+        this.processExitCode = 0;
+        this.processExited = false; // tracks whether the process has exited
+        this.processStderr = false; // tracks whether stderr was written to
+        this.delay = 10000; // 10 seconds
+        this.done = false;
+        this.timeout = null;
+        if (!toolPath) {
+            throw new Error('toolPath must not be empty');
+        }
+        this.options = options;
+        this.toolPath = toolPath;
+        if (options.delay) {
+            this.delay = options.delay;
+        }
+    }
+    CheckComplete() {
+        if (this.done) {
+            return;
+        }
+        if (this.processClosed) {
+            this._setResult();
+        }
+        else if (this.processExited) {
+            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
+        }
+    }
+    _debug(message) {
+        this.emit('debug', message);
+    }
+    _setResult() {
+        // determine whether there is an error
+        let error;
+        if (this.processExited) {
+            if (this.processError) {
+                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
+            }
+            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
+                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
+            }
+            else if (this.processStderr && this.options.failOnStdErr) {
+                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
+            }
+        }
+        // clear the timeout
+        if (this.timeout) {
+            clearTimeout(this.timeout);
+            this.timeout = null;
+        }
+        this.done = true;
+        this.emit('done', error, this.processExitCode);
+    }
+    static HandleTimeout(state) {
+        if (state.done) {
+            return;
+        }
+        if (!state.processClosed && state.processExited) {
+            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
+            state._debug(message);
+        }
+        state._setResult();
+    }
+}
+//# sourceMappingURL=toolrunner.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/exec.js
+var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+/**
+ * Exec a command.
+ * Output will be streamed to the live console.
+ * Returns promise with return code
+ *
+ * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
+ * @param     args               optional arguments for tool. Escaping is handled by the lib.
+ * @param     options            optional exec options.  See ExecOptions
+ * @returns   Promise<number>    exit code
+ */
+function exec_exec(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        const commandArgs = tr.argStringToArray(commandLine);
+        if (commandArgs.length === 0) {
+            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
+        }
+        // Path to tool to execute should be first arg
+        const toolPath = commandArgs[0];
+        args = commandArgs.slice(1).concat(args || []);
+        const runner = new tr.ToolRunner(toolPath, args, options);
+        return runner.exec();
+    });
+}
+/**
+ * Exec a command and get the output.
+ * Output will be streamed to the live console.
+ * Returns promise with the exit code and collected stdout and stderr
+ *
+ * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
+ * @param     args                  optional arguments for tool. Escaping is handled by the lib.
+ * @param     options               optional exec options.  See ExecOptions
+ * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
+ */
+function getExecOutput(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        var _a, _b;
+        let stdout = '';
+        let stderr = '';
+        //Using string decoder covers the case where a mult-byte character is split
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
+        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
+        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
+        const stdErrListener = (data) => {
+            stderr += stderrDecoder.write(data);
+            if (originalStdErrListener) {
+                originalStdErrListener(data);
+            }
+        };
+        const stdOutListener = (data) => {
+            stdout += stdoutDecoder.write(data);
+            if (originalStdoutListener) {
+                originalStdoutListener(data);
+            }
+        };
+        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        //flush any remaining characters
+        stdout += stdoutDecoder.end();
+        stderr += stderrDecoder.end();
+        return {
+            exitCode,
+            stdout,
+            stderr
+        };
+    });
+}
+//# sourceMappingURL=exec.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_.platform();
+const arch = external_os_.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
+    }
+    issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(external_os_.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    command_issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function error(message, properties = {}) {
+    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + os.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    command_issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    command_issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    }
+    issueCommand('save-state', { name }, toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
+// EXTERNAL MODULE: ./src/core/errors.ts
+var core_errors = __nccwpck_require__(2091);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+// Commands run here rather than through @actions/exec: a deploy or traffic script that hangs must
+// be killed with everything it started (its process group), on a timeout or a cancelled run,
+// and the toolkit only kills the direct child, leaving its children holding the slot.
 
 
 const MAX_CAPTURE = 1024 * 1024;
@@ -35950,12 +38792,12 @@ function signalGroup(pid, signal) {
  * whatever it is; throws a ProviderError when the program cannot start or outlives its timeout,
  * in which case its whole process group is killed.
  */
-function runCommand(argv, options = {}) {
+function exec_runCommand(argv, options = {}) {
     const [file, ...args] = argv;
     if (!file)
-        return Promise.reject(new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ProviderError */ .mZ('command', 'empty command'));
+        return Promise.reject(new core_errors/* ProviderError */.mZ('command', 'empty command'));
     return new Promise((resolve, reject) => {
-        const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(file, args, {
+        const child = (0,external_node_child_process_.spawn)(file, args, {
             cwd: options.cwd,
             env: options.env ?? process.env,
             stdio: ['pipe', 'pipe', 'pipe'],
@@ -35982,12 +38824,12 @@ function runCommand(argv, options = {}) {
         const timer = options.timeoutMs !== undefined
             ? setTimeout(() => {
                 kill();
-                finish(() => reject(new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ProviderError */ .mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
+                finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
             }, options.timeoutMs)
             : undefined;
         const onAbort = () => {
             kill();
-            finish(() => reject(new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ProviderError */ .mZ('command', `${file} was cancelled`)));
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
         };
         options.signal?.addEventListener('abort', onAbort, { once: true });
         function finish(fn) {
@@ -36017,7 +38859,7 @@ function runCommand(argv, options = {}) {
         child.on('error', (err) => {
             if (pid !== undefined)
                 runningGroups.delete(pid);
-            finish(() => reject(new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ProviderError */ .mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
         });
         child.on('exit', () => {
             if (pid !== undefined)
@@ -36034,64 +38876,304 @@ function runCommand(argv, options = {}) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/core/runtime.ts
 
-/***/ }),
 
-/***/ 431:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   S: () => (/* binding */ describeOutcome),
-/* harmony export */   s: () => (/* binding */ outcomeOf)
-/* harmony export */ });
-/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
-function outcomeOf(value) {
-    if (Number.isNaN(value))
-        return { kind: 'nan' };
-    if (!Number.isFinite(value))
-        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
-    return { kind: 'value', value };
-}
-/** A short, human description of an outcome for tables and messages. */
-function describeOutcome(outcome) {
-    switch (outcome.kind) {
-        case 'value':
-            return String(outcome.value);
-        case 'no-data':
-            return 'no data';
-        case 'many-series':
-            return `${outcome.count} series (expected 1)`;
-        case 'nan':
-            return 'NaN';
-        case 'infinite':
-            return outcome.sign > 0 ? '+Inf' : '-Inf';
+
+/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
+class Interrupted extends Error {
+    received;
+    name = 'Interrupted';
+    constructor(received) {
+        super(`interrupted by ${received}`);
+        this.received = received;
+    }
+    /** The exit status a shell expects after this signal: 128 + its number. */
+    get exitCode() {
+        return this.received === 'SIGINT' ? 130 : 143;
     }
 }
-
-
-/***/ }),
-
-/***/ 5009:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  _: () => (/* binding */ runRampAction)
-});
-
-// UNUSED EXPORTS: rampSteps
-
-// NAMESPACE OBJECT: ../../main/node_modules/axios/lib/platform/common/utils.js
-var common_utils_namespaceObject = {};
-__nccwpck_require__.r(common_utils_namespaceObject);
-__nccwpck_require__.d(common_utils_namespaceObject, {
-  hasBrowserEnv: () => (hasBrowserEnv),
-  hasStandardBrowserEnv: () => (hasStandardBrowserEnv),
-  hasStandardBrowserWebWorkerEnv: () => (hasStandardBrowserWebWorkerEnv),
-  navigator: () => (_navigator),
-  origin: () => (origin)
-});
+/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
+function write(stream, text) {
+    if (stream.destroyed || !stream.writable)
+        return;
+    try {
+        stream.write(text);
+    }
+    catch {
+        /* best-effort: see ignoreClosedPipes */
+    }
+}
+let pipesGuarded = false;
+/**
+ * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
+ * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
+ * swallows the error and the action goes on.
+ */
+function ignoreClosedPipes() {
+    if (pipesGuarded)
+        return;
+    pipesGuarded = true;
+    for (const stream of [process.stdout, process.stderr])
+        stream.on('error', () => undefined);
+}
+/**
+ * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
+ * the path), its password, path and long path or query parts, since servers echo the path they
+ * could not serve ("no such hook: /services/…") and a whole-URL mask would not catch that.
+ */
+function secretParts(value) {
+    const parts = [value];
+    if (!/^https?:\/\//i.test(value))
+        return parts;
+    try {
+        const url = new URL(value);
+        if (url.password)
+            parts.push(url.password, decodeURIComponent(url.password));
+        const path = `${url.pathname}${url.search}`;
+        if (path.length >= 8)
+            parts.push(path, url.pathname);
+        const pieces = [...url.pathname.split('/'), ...[...url.searchParams.values()]];
+        // Long pieces are the token-like ones; short ones ("services", "v1") would mask ordinary words.
+        for (const piece of pieces)
+            if (piece.length >= 16)
+                parts.push(piece);
+    }
+    catch {
+        /* not a URL after all: the whole value is still masked */
+    }
+    return [...new Set(parts)];
+}
+class RedactingRuntime {
+    secrets = new Set();
+    setSecret(value) {
+        // One-character secrets would redact every occurrence of a letter: the runner ignores them too.
+        for (const part of secretParts(value))
+            if (part.length >= 3)
+                this.secrets.add(part);
+    }
+    redact(text) {
+        let out = text;
+        for (const secret of [...this.secrets].sort((a, b) => b.length - a.length))
+            out = out.split(secret).join('***');
+        return out;
+    }
+}
+/** The GitHub runner's contract: INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, workflow commands. */
+class RunnerRuntime extends RedactingRuntime {
+    env;
+    onRunner;
+    interruption = new AbortController();
+    signal = this.interruption.signal;
+    constructor(env = process.env) {
+        super();
+        this.env = env;
+        this.onRunner = env.GITHUB_ACTIONS === 'true';
+    }
+    /** Fires `signal` (once; later calls are ignored). */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
+    }
+    getInput(name) {
+        const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
+        const trimmed = value?.trim();
+        return trimmed ? trimmed : undefined;
+    }
+    setSecret(value) {
+        super.setSecret(value);
+        if (this.onRunner && value)
+            for (const part of secretParts(value))
+                if (part.length >= 3)
+                    core_setSecret(part);
+    }
+    setOutput(name, value) {
+        // The runner's contract, whole: the GITHUB_OUTPUT file (the CLI provides one and prints it),
+        // else a workflow command on stdout, which @github/local-action also reads.
+        setOutput(name, this.redact(value));
+    }
+    appendSummary(markdown) {
+        const safe = this.redact(markdown);
+        const file = this.env.GITHUB_STEP_SUMMARY;
+        if (file)
+            (0,external_node_fs_.appendFileSync)(file, `${safe}\n`);
+        else
+            write(process.stdout, `\n${safe}\n`);
+    }
+    info(message) {
+        write(process.stdout, `${this.redact(message)}\n`);
+    }
+    warning(message, target) {
+        if (this.onRunner)
+            warning(this.redact(message), toProperties(target));
+        else
+            write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
+    }
+    error(message, target) {
+        if (this.onRunner)
+            error(this.redact(message), toProperties(target));
+        else
+            write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
+    }
+    debug(message) {
+        if (this.onRunner)
+            core_debug(this.redact(message));
+        else if (this.env.ROLLGATE_DEBUG)
+            write(process.stdout, `debug: ${this.redact(message)}\n`);
+    }
+    async group(title, fn) {
+        if (!this.onRunner) {
+            this.info(`── ${title}`);
+            return fn();
+        }
+        startGroup(this.redact(title));
+        try {
+            return await fn();
+        }
+        finally {
+            endGroup();
+        }
+    }
+}
+function toProperties(target) {
+    if (!target)
+        return undefined;
+    return { file: target.file, startLine: target.line, title: target.title };
+}
+function where(target) {
+    if (!target?.file)
+        return '';
+    return target.line ? `${target.file}:${target.line}: ` : `${target.file}: `;
+}
+/** Records everything an action did, for tests of the orchestration without a runner. */
+class MemoryRuntime extends RedactingRuntime {
+    inputs;
+    env;
+    outputs = {};
+    logs = [];
+    summary = '';
+    interruption = new AbortController();
+    signal = this.interruption.signal;
+    /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
+    }
+    constructor(inputs = {}, env = {}) {
+        super();
+        this.inputs = inputs;
+        this.env = env;
+    }
+    getInput(name) {
+        const trimmed = this.inputs[name]?.trim();
+        return trimmed ? trimmed : undefined;
+    }
+    setOutput(name, value) {
+        this.outputs[name] = this.redact(value);
+    }
+    appendSummary(markdown) {
+        this.summary += `${this.redact(markdown)}\n`;
+    }
+    info(message) {
+        this.logs.push({ level: 'info', message: this.redact(message) });
+    }
+    warning(message, target) {
+        this.logs.push({ level: 'warning', message: this.redact(message), target });
+    }
+    error(message, target) {
+        this.logs.push({ level: 'error', message: this.redact(message), target });
+    }
+    debug(message) {
+        this.logs.push({ level: 'debug', message: this.redact(message) });
+    }
+    async group(title, fn) {
+        this.info(`── ${title}`);
+        return fn();
+    }
+    /** Every line the action logged, joined, for assertions. */
+    text() {
+        return this.logs.map((l) => l.message).join('\n');
+    }
+}
+/**
+ * `input bake: …` as the CLI user typed it: `--bake: …`. `renamed` maps an input to the flag a
+ * CLI command gives it (`backtest-from=from,…`, as the CLI passes it in ROLLGATE_CLI_FLAGS).
+ */
+function asFlags(message, renamed = '') {
+    const flags = new Map(renamed.split(',').filter(Boolean).map((pair) => pair.split('=')));
+    return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, (_, input) => `--${flags.get(input) ?? input}`);
+}
+/**
+ * Runs one action the way every entry does: user errors become a plain failure message,
+ * anything else is a bug and keeps its stack trace. Sets the process exit code.
+ *
+ * On a real runner it also owns the process's edges: a closed stdout never stops the action,
+ * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
+ * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
+ * action has finished what cannot be left half-done. A second signal exits at once.
+ */
+async function runAction(name, body, runtime = new RunnerRuntime()) {
+    const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
+    let result;
+    try {
+        result = await body(runtime);
+    }
+    catch (err) {
+        if ((0,core_errors/* isUserError */.iU)(err)) {
+            // At a terminal an input is a flag: say so in the terms the person typed.
+            result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags((0,core_errors/* describeError */.Uc)(err), runtime.env.ROLLGATE_CLI_FLAGS) : (0,core_errors/* describeError */.Uc)(err) };
+        }
+        else if (runtime.signal.aborted && err === runtime.signal.reason) {
+            result = { ok: false };
+        }
+        else {
+            const stack = err instanceof Error && err.stack ? err.stack : String(err);
+            result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
+        }
+    }
+    finally {
+        release?.();
+    }
+    const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
+    if (interrupted) {
+        // Whatever the body made of it, an interrupted action did not finish what it was asked to.
+        result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
+        runtime.error(result.failure ?? interrupted.message);
+        process.exitCode = interrupted.exitCode;
+        return result;
+    }
+    if (!result.ok) {
+        runtime.error(result.failure ?? `${name} failed`);
+        process.exitCode = 1;
+    }
+    return result;
+}
+/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
+const INTERRUPT_GRACE_MS = 30_000;
+/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
+function watchProcess(runtime) {
+    ignoreClosedPipes();
+    const onSignal = (received) => {
+        if (runtime.signal.aborted) {
+            // A second Ctrl-C: the person wants out now.
+            process.exit(received === 'SIGINT' ? 130 : 143);
+        }
+        runtime.interrupt(received);
+        runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
+        // A signal handler cannot wait: a failure to stop a command is said, never lost.
+        stopRunningCommands('SIGTERM').catch((err) => runtime.warning(`could not stop every command this action started: ${(0,core_errors/* describeError */.Uc)(err)}`));
+        setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
+    };
+    const onInt = () => onSignal('SIGINT');
+    const onTerm = () => onSignal('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/core/duration.ts
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -36151,77 +39233,32 @@ function promDuration(ms) {
     return `${Math.max(1, Math.ceil(ms / 1000))}s`;
 }
 
-// EXTERNAL MODULE: ./src/core/errors.ts
-var core_errors = __nccwpck_require__(2091);
 // EXTERNAL MODULE: ./src/core/metrics/provider.ts
 var metrics_provider = __nccwpck_require__(431);
-;// CONCATENATED MODULE: ./src/core/template.ts
-
-const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
-/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
-function template_renderTemplate(template, vars, field = 'template') {
-    return template.replace(PLACEHOLDER, (_m, name) => {
-        const value = vars[name];
-        if (value === undefined) {
-            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
-            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
-        }
-        return String(value);
-    });
-}
-/**
- * Splits a command template into an argument vector the way a shell splits words (quotes,
- * backslashes), then fills placeholders inside each word. Values are never re-split or
- * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
- */
-function commandFromTemplate(template, vars, field = 'command') {
-    return splitWords(template, field).map((word) => template_renderTemplate(word, vars, field));
-}
-/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
-function splitWords(text, field = 'command') {
-    const words = [];
-    let current = '';
-    let inWord = false;
-    let quote;
-    for (let i = 0; i < text.length; i++) {
-        const ch = text[i];
-        if (quote) {
-            if (ch === quote)
-                quote = undefined;
-            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
-                current += text[++i];
-            else
-                current += ch;
-        }
-        else if (ch === "'" || ch === '"') {
-            quote = ch;
-            inWord = true;
-        }
-        else if (ch === '\\' && i + 1 < text.length) {
-            current += text[++i];
-            inWord = true;
-        }
-        else if (/\s/.test(ch)) {
-            if (inWord)
-                words.push(current);
-            current = '';
-            inWord = false;
-        }
-        else {
-            current += ch;
-            inWord = true;
-        }
-    }
-    if (quote)
-        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
-    if (inWord)
-        words.push(current);
-    if (words.length === 0)
-        throw new core_errors/* UserError */.yo(`${field}: empty command`);
-    return words;
-}
-
 ;// CONCATENATED MODULE: ./src/core/analysis/report.ts
+/**
+ * The tightest bound on the canary a check sets at one round, for drawing: upper limits (max,
+ * stable + maxIncrease, stable × maxRatio, stable × (1 + allowedIncrease)) when it has any, else lower ones.
+ */
+function chartLimit(check, stable) {
+    const s = stable !== undefined && Number.isFinite(stable) ? stable : undefined;
+    const relative = (f, on) => (on !== undefined && s !== undefined ? f(s) : undefined);
+    const up = [
+        check.max,
+        relative((v) => v + (check.maxIncrease ?? 0), check.maxIncrease),
+        relative((v) => v * (check.maxRatio ?? 1), check.maxRatio),
+        check.direction === 'decrease' ? undefined : relative((v) => v * (1 + (check.allowedIncrease ?? 0)), check.allowedIncrease),
+    ].filter((v) => v !== undefined);
+    if (up.length > 0)
+        return Math.min(...up);
+    const down = [
+        check.min,
+        relative((v) => v - (check.maxDecrease ?? 0), check.maxDecrease),
+        relative((v) => v * (check.minRatio ?? 1), check.minRatio),
+        check.direction === 'increase' ? undefined : relative((v) => v * (1 - (check.allowedDecrease ?? 0)), check.allowedDecrease),
+    ].filter((v) => v !== undefined);
+    return down.length > 0 ? Math.max(...down) : undefined;
+}
 /** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */
 function report_formatValue(value) {
     if (value === undefined)
@@ -36442,6 +39479,831 @@ function smallestDecisiveSampleSize(alpha, alternative) {
     return 1000;
 }
 
+;// CONCATENATED MODULE: ./src/core/analysis/sequential.ts
+// Anytime-valid confidence sequences for the mean of paired differences: an interval that may
+// be looked at after every window and still covers the true mean at every look at once with
+// probability ≥ 1 − α. Method: the Gaussian-mixture boundary of Robbins (1970) in the form of
+// Howard, Ramdas, McAuliffe & Sekhon (2021, "Time-uniform, nonparametric, nonasymptotic
+// confidence sequences", Ann. Statist. 49(2), eq. (14)), used with an estimated variance as the
+// asymptotic confidence sequence of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2024,
+// "Time-uniform central limit theory and asymptotic confidence sequences", Ann. Statist.).
+
+/**
+ * The mixture precision ρ² that makes the boundary tightest after `n` observations
+ * (Howard et al. 2021, eq. (15) approximately): tune it for the largest number of windows the bake allows.
+ */
+function mixtureFor(n, alpha) {
+    const l = -2 * Math.log(alpha);
+    return (l + Math.log(l + 1)) / Math.max(1, n);
+}
+/** Half-width of the two-sided normal-mixture boundary for the mean of n unit-variance observations. */
+function mixtureRadius(n, alpha, rho2) {
+    const a = n * rho2 + 1;
+    return Math.sqrt(((2 * a) / (n * n * rho2)) * Math.log(Math.sqrt(a) / alpha));
+}
+/**
+ * Half-width of the one-sided normal-mixture boundary (a half-normal mixture over effects in one
+ * direction, Howard et al. 2021, Prop. 6) for the mean of n unit-variance observations: the
+ * smallest s with 2·√(r/(n+r))·exp(s²/(2(n+r)))·Φ(s/√(n+r)) ≥ 1/α for the sum s, r = 1/ρ².
+ */
+function oneSidedMixtureRadius(n, alpha, rho2) {
+    const key = `${n} ${alpha} ${rho2}`;
+    const known = radii.get(key);
+    if (known !== undefined)
+        return known;
+    const r = 1 / rho2;
+    const v = n + r;
+    const logMartingale = (sum) => Math.log(2) + 0.5 * Math.log(r / v) + (sum * sum) / (2 * v) + Math.log(1 - normalUpperTail(sum / Math.sqrt(v)));
+    const target = -Math.log(alpha);
+    let lo = 0;
+    let hi = Math.sqrt(2 * v * (target + Math.log(v / r))) + 10;
+    for (let i = 0; i < 60; i++) {
+        const mid = (lo + hi) / 2;
+        if (logMartingale(mid) >= target)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    if (radii.size > 10_000)
+        radii.clear();
+    radii.set(key, hi / n);
+    return hi / n;
+}
+/** Boundaries already solved: a gate asks for the same few many times. */
+const radii = new Map();
+/** The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
+function normalQuantile(p) {
+    const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+    const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const poly = (k, x) => k.reduce((acc, v) => acc * x + v, 0);
+    if (p < 0.02425) {
+        const q = Math.sqrt(-2 * Math.log(p));
+        return poly(c, q) / (poly(d, q) * q + 1);
+    }
+    if (p > 1 - 0.02425)
+        return -normalQuantile(1 - p);
+    const q = p - 0.5;
+    const r = q * q;
+    return (poly(a, r) * q) / (poly(b, r) * r + 1);
+}
+/** Student's t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5); good to ~1e-3 for ν ≥ 3. */
+function studentQuantile(p, nu) {
+    const z = normalQuantile(p);
+    const z3 = z ** 3;
+    const z5 = z ** 5;
+    const z7 = z ** 7;
+    return z + (z3 + z) / (4 * nu) + (5 * z5 + 16 * z3 + 3 * z) / (96 * nu ** 2) + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu ** 3);
+}
+/**
+ * Small samples estimate the spread too low more often than not; the judge never trusts a
+ * spread estimated from fewer than this many differences.
+ */
+const MIN_DIFFERENCES = 5;
+/** Lag-1 autocorrelation of the differences, bias-corrected and clipped to [0, 0.95]. */
+function lagOneAutocorrelation(centred, ss) {
+    const n = centred.length;
+    if (n < MIN_DIFFERENCES || ss <= 0)
+        return 0;
+    let lag = 0;
+    for (let i = 1; i < n; i++)
+        lag += centred[i] * centred[i - 1];
+    // The lag-1 estimate is biased low by about (1 + 3r)/n in short series (Kendall 1954);
+    // add it back, or a slow drift would pass for independent noise.
+    const raw = lag / ss;
+    return Math.max(0, Math.min(0.95, raw + (1 + 3 * raw) / n));
+}
+/**
+ * A fixed-sample one-sided interval at level α for the mean of the differences (Student's t,
+ * with the same autocorrelation allowance): valid for one look only, the last one of the bake.
+ */
+function finalInterval(differences, alpha) {
+    const n = differences.length;
+    const mean = differences.reduce((a, b) => a + b, 0) / n;
+    const centred = differences.map((d) => d - mean);
+    const ss = centred.reduce((a, c) => a + c * c, 0);
+    const autocorrelation = lagOneAutocorrelation(centred, ss);
+    const sd = Math.sqrt(ss / Math.max(1, n - 1)) * Math.sqrt((1 + autocorrelation) / (1 - autocorrelation));
+    const radius = n >= 2 ? (studentQuantile(1 - alpha, n - 1) * sd) / Math.sqrt(n) : Number.POSITIVE_INFINITY;
+    return { n, mean, sd, lower: mean - radius, upper: mean + radius, autocorrelation };
+}
+/**
+ * The confidence sequence after the differences seen so far. The spread is the sample standard
+ * deviation times √((1 + r) / (1 − r)) for a positive lag-1 autocorrelation r (the long-run
+ * variance of an AR(1) series), so slowly drifting differences do not narrow the interval.
+ */
+function confidenceSequence(differences, alpha, rho2) {
+    const n = differences.length;
+    const mean = n === 0 ? Number.NaN : differences.reduce((a, b) => a + b, 0) / n;
+    if (n < 2)
+        return { n, mean, sd: Number.NaN, lower: Number.NEGATIVE_INFINITY, upper: Number.POSITIVE_INFINITY, autocorrelation: 0 };
+    const centred = differences.map((d) => d - mean);
+    const ss = centred.reduce((a, c) => a + c * c, 0);
+    const autocorrelation = lagOneAutocorrelation(centred, ss);
+    const sd = Math.sqrt(ss / (n - 1)) * Math.sqrt((1 + autocorrelation) / (1 - autocorrelation));
+    // Each bound is one-sided at α: a regression is judged on the lower bound, safety on the upper.
+    // The boundary assumes the spread is known; estimated from a few windows it is too often too
+    // small. Widening by Student's t over the normal quantile at the same level pays for that.
+    const estimated = n >= 3 ? studentQuantile(1 - alpha, n - 1) / normalQuantile(1 - alpha) : Number.POSITIVE_INFINITY;
+    const radius = sd * oneSidedMixtureRadius(n, alpha, rho2) * estimated;
+    return { n, mean, sd, lower: mean - radius, upper: mean + radius, autocorrelation };
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/signed-rank.ts
+// The Wilcoxon signed-rank test on paired differences, as R's wilcox.test(x, paired = TRUE)
+// computes it: zeros are dropped, the exact distribution is used below EXACT_LIMIT differences
+// without ties, the normal approximation with tie and continuity corrections otherwise.
+
+/** Counts of subsets of {1..n} by rank sum: the exact null distribution of V for n untied differences. */
+function signedRankCounts(n) {
+    const max = (n * (n + 1)) / 2;
+    const counts = new Array(max + 1).fill(0);
+    counts[0] = 1;
+    for (let k = 1; k <= n; k++)
+        for (let s = max; s >= k; s--)
+            counts[s] = counts[s] + counts[s - k];
+    return counts;
+}
+/** Wilcoxon signed-rank test of whether the differences are centred on 0; `greater` asks whether they tend to be positive. */
+function wilcoxonSignedRank(differences, alternative = 'two-sided', method = 'auto') {
+    if (differences.some((d) => !Number.isFinite(d)))
+        throw new RangeError('wilcoxonSignedRank needs finite differences; remove NaN and ±Inf first');
+    const nonZero = differences.filter((d) => d !== 0);
+    const zeros = differences.length - nonZero.length;
+    const n = nonZero.length;
+    if (n === 0)
+        return { v: 0, n: 0, zeros, p: 1, method: 'exact', alternative };
+    const { ranks, tieGroups } = midRanks(nonZero.map(Math.abs));
+    let v = 0;
+    nonZero.forEach((d, i) => {
+        if (d > 0)
+            v += ranks[i];
+    });
+    const ties = tieGroups.length > 0;
+    if (method === 'exact' && (ties || zeros > 0))
+        throw new RangeError('the exact distribution of V here assumes no ties and no zeros');
+    if (method === 'exact' || (method === 'auto' && !ties && zeros === 0 && n < EXACT_LIMIT)) {
+        const counts = signedRankCounts(n);
+        const total = 2 ** n;
+        const atMost = (x) => counts.slice(0, Math.floor(x) + 1).reduce((a, b) => a + b, 0) / total;
+        const atLeast = (x) => 1 - atMost(Math.ceil(x) - 1);
+        const p = alternative === 'greater' ? atLeast(v) : alternative === 'less' ? atMost(v) : Math.min(1, 2 * Math.min(atMost(v), atLeast(v)));
+        return { v, n, zeros, p, method: 'exact', alternative };
+    }
+    const mean = (n * (n + 1)) / 4;
+    const variance = (n * (n + 1) * (2 * n + 1)) / 24 - tieGroups.reduce((a, t) => a + t ** 3 - t, 0) / 48;
+    const centred = v - mean;
+    const correction = alternative === 'two-sided' ? Math.sign(centred) * 0.5 : alternative === 'greater' ? 0.5 : -0.5;
+    const z = variance > 0 ? (centred - correction) / Math.sqrt(variance) : 0;
+    const p = alternative === 'greater' ? normalUpperTail(z) : alternative === 'less' ? normalUpperTail(-z) : Math.min(1, 2 * normalUpperTail(Math.abs(z)));
+    return { v, n, zeros, p, method: 'normal', alternative, z };
+}
+
+;// CONCATENATED MODULE: ./src/core/template.ts
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\s*\}\}/g;
+/** Replaces `{{name}}` placeholders; an unknown placeholder is an error naming the template's field. */
+function template_renderTemplate(template, vars, field = 'template') {
+    return template.replace(PLACEHOLDER, (_m, name) => {
+        const value = vars[name];
+        if (value === undefined) {
+            const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
+            throw new core_errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
+        }
+        return String(value);
+    });
+}
+/**
+ * Splits a command template into an argument vector the way a shell splits words (quotes,
+ * backslashes), then fills placeholders inside each word. Values are never re-split or
+ * interpreted, so a version such as `v1; rm -rf /` stays one harmless argument.
+ */
+function commandFromTemplate(template, vars, field = 'command') {
+    return splitWords(template, field).map((word) => template_renderTemplate(word, vars, field));
+}
+/** Shell-like word splitting without expansion: single quotes, double quotes, backslash escapes. */
+function splitWords(text, field = 'command') {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quote;
+    for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (quote) {
+            if (ch === quote)
+                quote = undefined;
+            else if (ch === '\\' && quote === '"' && i + 1 < text.length && ['"', '\\'].includes(text[i + 1]))
+                current += text[++i];
+            else
+                current += ch;
+        }
+        else if (ch === "'" || ch === '"') {
+            quote = ch;
+            inWord = true;
+        }
+        else if (ch === '\\' && i + 1 < text.length) {
+            current += text[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(ch)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else {
+            current += ch;
+            inWord = true;
+        }
+    }
+    if (quote)
+        throw new core_errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
+    if (inWord)
+        words.push(current);
+    if (words.length === 0)
+        throw new core_errors/* UserError */.yo(`${field}: empty command`);
+    return words;
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/traffic.ts
+// What every judge needs to know about the two tracks' traffic: the queries filled in for each
+// track, the requests each served in a window, and whether the canary still serves now.
+
+
+
+/** Where a user reads how to write a ratio query whose numerator may have no series yet. */
+const NO_SERIES_HELP = 'docs/metrics-gate.md#a-numerator-with-no-series-yet';
+/** The canary's weight from the gate's options or the `weight` placeholder, if either says. */
+function canaryWeight(options) {
+    if (options.weight !== undefined)
+        return options.weight;
+    const fromVars = options.vars?.weight !== undefined ? Number(options.vars.weight) : Number.NaN;
+    return Number.isFinite(fromVars) ? fromVars : undefined;
+}
+/** Whether a query template names the track, so canary and stable get different series. */
+function namesTrack(template) {
+    return /\{\{\s*track\s*\}\}/.test(template);
+}
+/** A query filled in for both tracks. */
+function fillForTracks(template, vars, field) {
+    return { canary: template_renderTemplate(template, { ...vars, track: 'canary' }, field), stable: template_renderTemplate(template, { ...vars, track: 'stable' }, field) };
+}
+/** Why a check's filled-in queries cannot tell canary from stable, if they cannot. */
+function identicalQueries(name, queries) {
+    if (queries.canary !== queries.stable)
+        return undefined;
+    return `check ${name}: its canary and stable queries are identical (${queries.canary.slice(0, 120)}); put {{track}} in the query's track label, or every comparison is the stable release against itself`;
+}
+/** Counts the requests each track served in the window ending at `time`. No series is zero requests. */
+async function countRequests(provider, queries, time, signal) {
+    try {
+        const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
+        const counts = {};
+        for (const [track, outcome] of [['canary', canary], ['stable', stable]]) {
+            switch (outcome.kind) {
+                case 'no-data':
+                    counts[track] = 0;
+                    break;
+                case 'value':
+                    counts[track] = outcome.value;
+                    break;
+                case 'many-series':
+                    // A request count split over series is a query that is wrong; guessing a sum could pass a canary unseen.
+                    counts.error ??= `requests query: ${track}: ${outcome.count} series where one was expected (aggregate it with sum())`;
+                    break;
+                case 'nan':
+                case 'infinite':
+                    counts.problem ??= `requests query: ${track}: ${describeQueryOutcome(outcome)}`;
+                    break;
+            }
+        }
+        return counts;
+    }
+    catch (err) {
+        if (!(0,core_errors/* isUserError */.iU)(err))
+            throw err;
+        return { error: `requests query: ${(0,core_errors/* describeError */.Uc)(err)}` };
+    }
+}
+function describeQueryOutcome(outcome) {
+    switch (outcome.kind) {
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
+        case 'value':
+            return report_formatValue(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series`;
+    }
+}
+/** A canary share this far below what is expected is traffic lost, not noise. */
+const LOST_FRACTION = 0.25;
+/** Below this many expected canary requests in a window, a low count can be chance (P(X ≤ 5 | 20) ≈ 2e-5). */
+const MIN_EXPECTED = 20;
+/** Requests the earlier windows must hold before their share sets an expectation. */
+const MIN_EARLIER = 200;
+/**
+ * Why the canary no longer serves, judged on the latest window: no requests at all, or far fewer
+ * than its weight (when known) or its own share earlier in the bake predicts relative to stable.
+ * `undefined` when it still serves.
+ */
+function canaryTrafficLoss(history, weight) {
+    const latest = history.at(-1);
+    if (!latest)
+        return undefined;
+    // Neither track counted: the metrics pipeline missed the window (a failed scrape), not the canary.
+    if (latest.canary <= 0 && latest.stable <= 0 && history.slice(0, -1).some((s) => s.stable > 0))
+        return undefined;
+    if (latest.canary <= 0)
+        return `the canary served 0 requests in the latest window (stable ${report_formatValue(latest.stable)})`;
+    const expectedShare = (() => {
+        if (weight !== undefined && weight > 0 && weight < 100)
+            return weight / 100;
+        // Pooled over the earlier windows, so one window's chance counts cannot set the expectation.
+        const earlier = history.slice(0, -1);
+        const canary = earlier.reduce((a, s) => a + s.canary, 0);
+        const total = earlier.reduce((a, s) => a + s.canary + s.stable, 0);
+        return earlier.length >= 2 && total >= MIN_EARLIER ? canary / total : undefined;
+    })();
+    if (expectedShare === undefined || expectedShare <= 0 || expectedShare >= 1)
+        return undefined;
+    const expected = (latest.stable * expectedShare) / (1 - expectedShare);
+    if (expected < MIN_EXPECTED || latest.canary >= expected * LOST_FRACTION)
+        return undefined;
+    // And beyond chance: windows are many, so a split this low must be a one-in-a-million event.
+    if (binomialLowerTail(latest.canary, latest.canary + latest.stable, expectedShare) > 1e-6)
+        return undefined;
+    const basis = weight !== undefined ? `its weight ${report_formatValue(weight)}%` : 'its share earlier in the bake';
+    return `the canary served ${report_formatValue(latest.canary)} requests in the latest window where ${basis} predicts about ${report_formatValue(Math.round(expected))} beside stable's ${report_formatValue(latest.stable)}`;
+}
+/**
+ * Windows in a row a loss must show before it counts: a window without canary requests is as
+ * often missed scrapes as a dead canary, and a dead canary stays dead. Short windows hold only a
+ * few scrapes (two failed scrapes can empty a 2 s window on a busy Prometheus), so they need three.
+ */
+function lossConfirmations(intervalMs) {
+    return intervalMs < 10_000 ? 3 : 2;
+}
+/**
+ * Traffic loss seen in each of the latest `windows` windows. With fewer windows than that there
+ * is nothing to confirm it with, and a loss in every one of them counts.
+ */
+function sustainedTrafficLoss(history, weight, windows) {
+    const now = canaryTrafficLoss(history, weight);
+    if (!now)
+        return undefined;
+    const needed = Math.min(windows, history.length);
+    for (let k = 1; k < needed; k++)
+        if (!canaryTrafficLoss(history.slice(0, history.length - k), weight))
+            return undefined;
+    return needed > 1 ? `${now}, and in the ${needed - 1} window(s) before` : now;
+}
+/** P(X ≤ k) for X ~ Binomial(n, p), summed term by term from 0 (k is small where it is asked). */
+function binomialLowerTail(k, n, p) {
+    const count = Math.round(n);
+    let term = Math.exp(count * Math.log1p(-p));
+    let sum = term;
+    for (let i = 0; i < Math.floor(k); i++) {
+        term *= ((count - i) / (i + 1)) * (p / (1 - p));
+        sum += term;
+    }
+    return Math.min(1, sum);
+}
+/** The explanation for a check with no series while the requests query shows the canary served. */
+function noSeriesWithTraffic(track, requests) {
+    return `the query returned no series while ${track} served ${report_formatValue(requests)} requests — a numerator with no series yet (no 5xx so far?); see ${NO_SERIES_HELP}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/analysis/paired.ts
+// The paired, sequential judge. Canary and stable serve at the same time and see the same load,
+// so most of what varies between windows (a burst, a slow dependency, the time of day) moves both
+// tracks alike. Comparing them window by window cancels that shared variation; an anytime-valid
+// confidence sequence on the mean paired difference lets the gate look after every window and
+// stop as soon as the answer is clear, with the false-alarm rate held at alpha however often it looks.
+
+
+
+
+
+
+/** The paired tests a check asks for: log-ratio for relative tolerances, difference for absolute ones. */
+function pairedTests(check) {
+    const direction = check.direction;
+    const keepUp = direction !== 'decrease';
+    const keepDown = direction !== 'increase';
+    const tests = [];
+    const ups = [check.allowedIncrease !== undefined ? Math.log1p(check.allowedIncrease) : undefined, check.maxRatio !== undefined ? Math.log(check.maxRatio) : undefined].filter((v) => v !== undefined);
+    const downs = [
+        check.allowedDecrease !== undefined ? (check.allowedDecrease >= 1 ? Number.NEGATIVE_INFINITY : Math.log1p(-check.allowedDecrease)) : undefined,
+        check.minRatio !== undefined ? Math.log(check.minRatio) : undefined,
+    ].filter((v) => v !== undefined);
+    const ratio = { scale: 'log-ratio' };
+    if (keepUp && ups.length > 0)
+        ratio.up = Math.min(...ups);
+    if (keepDown && downs.length > 0)
+        ratio.down = Math.max(...downs);
+    if (ratio.up !== undefined || ratio.down !== undefined)
+        tests.push(ratio);
+    const difference = { scale: 'difference' };
+    if (keepUp && check.maxIncrease !== undefined)
+        difference.up = check.maxIncrease;
+    if (keepDown && check.maxDecrease !== undefined)
+        difference.down = -check.maxDecrease;
+    if (difference.up !== undefined || difference.down !== undefined)
+        tests.push(difference);
+    return tests;
+}
+/** The paired difference of one window on a scale, or why there is none. */
+function pairedDifference(scale, canary, stable) {
+    switch (scale) {
+        case 'log-ratio':
+            if (canary <= 0 || stable <= 0)
+                return `canary / stable undefined (canary ${report_formatValue(canary)}, stable ${report_formatValue(stable)})`;
+            return Math.log(canary / stable);
+        case 'difference':
+            return canary - stable;
+    }
+}
+/**
+ * Fail when the interval excludes "no change" on a judged side and the estimate is beyond the
+ * tolerance (a real regression that matters); within when the whole interval is inside the tolerances.
+ */
+function standing(test, cs) {
+    if (cs.n < MIN_DIFFERENCES)
+        return 'open';
+    if (test.up !== undefined && cs.lower > 0 && cs.mean > test.up)
+        return 'fail';
+    if (test.down !== undefined && cs.upper < 0 && cs.mean < test.down)
+        return 'fail';
+    const upOk = test.up === undefined || cs.upper <= test.up;
+    const downOk = test.down === undefined || cs.lower >= test.down;
+    return upOk && downOk ? 'within' : 'open';
+}
+function describeChange(scale, value) {
+    switch (scale) {
+        case 'log-ratio': {
+            const pct = (Math.exp(value) - 1) * 100;
+            return `${pct >= 0 ? '+' : ''}${report_formatValue(pct)}%`;
+        }
+        case 'difference':
+            return `${value >= 0 ? '+' : ''}${report_formatValue(value)}`;
+    }
+}
+/** A test's interval and tolerance in words, e.g. `canary/stable +12% [+6%, +18%], tolerance ≤ +5%`. */
+function describeStanding(test, cs) {
+    const what = test.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
+    const tolerance = [test.up !== undefined ? `≤ ${describeChange(test.scale, test.up)}` : '', test.down !== undefined ? `≥ ${describeChange(test.scale, test.down)}` : ''].filter(Boolean).join(' and ');
+    if (cs.n < 2)
+        return `${what}: ${cs.n} window(s), no interval yet; tolerance ${tolerance}`;
+    return `${what} ${describeChange(test.scale, cs.mean)} [${describeChange(test.scale, cs.lower)}, ${describeChange(test.scale, cs.upper)}] over ${cs.n} windows; tolerance ${tolerance}`;
+}
+/** The paired judge's limit column: tolerances and the method. */
+function describePairedLimit(check, alpha) {
+    const tests = pairedTests(check);
+    const parts = tests.map((t) => {
+        const what = t.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
+        return [t.up !== undefined ? `${what} ≤ ${describeChange(t.scale, t.up)}` : '', t.down !== undefined ? `${what} ≥ ${describeChange(t.scale, t.down)}` : ''].filter(Boolean).join(', ');
+    });
+    if (check.max !== undefined)
+        parts.push(`mean ≤ ${report_formatValue(check.max)}`);
+    if (check.min !== undefined)
+        parts.push(`mean ≥ ${report_formatValue(check.min)}`);
+    return `paired, sequential (α ${report_formatValue(alpha)}): ${parts.join('; ')}`;
+}
+function estimateWithin(t) {
+    if (!t.cs)
+        return false;
+    return (t.test.up === undefined || t.cs.mean <= t.test.up) && (t.test.down === undefined || t.cs.mean >= t.test.down);
+}
+function numberOf(o) {
+    return o.kind === 'value' ? o.value : undefined;
+}
+function describe(o) {
+    switch (o.kind) {
+        case 'value':
+            return report_formatValue(o.value);
+        case 'no-data':
+            return 'no data';
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return o.sign > 0 ? '+Inf' : '-Inf';
+        case 'many-series':
+            return `${o.count} series`;
+    }
+}
+/** The paired judge: one canary/stable pair per window, judged after every window until decided or the bake ends. */
+async function runPairedGate(options) {
+    const { analysis, provider, clock, signal } = options;
+    const log = options.log ?? (() => undefined);
+    const startedAt = clock.now();
+    const rounds = Math.max(1, Math.floor(analysis.bake / analysis.interval));
+    const minRounds = Math.min(rounds, Math.max(MIN_DIFFERENCES, Math.ceil((analysis.minBake ?? 0) / analysis.interval)));
+    const rho2 = mixtureFor(rounds, analysis.alpha);
+    // Half of α for the looks during the bake, half for the last look (a union bound: together ≤ α);
+    // a check judged on both sides splits each half again.
+    const sequentialAlpha = (test) => (test.up !== undefined && test.down !== undefined ? analysis.alpha / 4 : analysis.alpha / 2);
+    const window = promDuration(analysis.window ?? analysis.interval);
+    const weight = canaryWeight(options);
+    const measurements = [];
+    const traffic = [];
+    const states = [];
+    let requestQueries;
+    try {
+        const vars = { ...options.vars, window };
+        analysis.checks.forEach((check, i) => states.push({
+            check,
+            queries: fillForTracks(check.query, vars, `analysis.checks[${i}].query`),
+            tests: pairedTests(check).map((test) => ({ test, differences: [], undefinedWindows: 0, standing: 'open' })),
+            canaryValues: [],
+            stableValues: [],
+            skipped: new Map(),
+            consecutiveErrors: 0,
+            latestMeasured: false,
+        }));
+        if (analysis.requests)
+            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
+    }
+    catch (err) {
+        if (!(0,core_errors/* isUserError */.iU)(err))
+            throw err;
+        return finish('error', `the plan's queries cannot be filled in: ${(0,core_errors/* describeError */.Uc)(err)}`);
+    }
+    // Dry-run checks are measured and shown, never decide.
+    const decisive = states.filter((s) => !s.check.dryRun);
+    const blind = states.map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
+    if (blind)
+        return finish('fail', blind);
+    const untested = states.find((s) => s.tests.length === 0);
+    if (untested)
+        return finish('error', `check ${untested.check.name}: no tolerance on the side its direction judges (allowedIncrease, maxRatio, maxIncrease for increase; allowedDecrease, minRatio, maxDecrease for decrease)`);
+    log(`paired judge (confidence sequence, α ${report_formatValue(analysis.alpha)}): ${states.length} check(s), a window of ${window} every ${duration_formatDuration(analysis.interval)}; decides after ${duration_formatDuration(minRounds * analysis.interval)} at the earliest, ${duration_formatDuration(rounds * analysis.interval)} at the latest`);
+    for (let round = 1; round <= rounds; round++) {
+        try {
+            await clock.sleep(startedAt + round * analysis.interval - clock.now(), signal);
+        }
+        catch {
+            return finish('error', 'the gate was cancelled before the bake ended');
+        }
+        if (signal?.aborted)
+            return finish('error', 'the gate was cancelled before the bake ended');
+        const time = clock.now();
+        const requests = requestQueries ? await countRequests(provider, requestQueries, time, signal) : undefined;
+        if (requests?.error) {
+            for (const s of states)
+                noteError(s, requests.error, round, time);
+            const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+            if (broken)
+                return finish('error', `${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${requests.error}`);
+            continue;
+        }
+        if (requests?.canary !== undefined && requests.stable !== undefined)
+            traffic.push({ canary: requests.canary, stable: requests.stable });
+        const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
+        const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+        if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0))
+            return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
+        const quiet = lost ?? requests?.problem ?? lowTraffic(requests);
+        const answers = await Promise.all(states.map(async (s) => {
+            try {
+                return await Promise.all([provider.query(s.queries.canary, { time, signal }), provider.query(s.queries.stable, { time, signal })]);
+            }
+            catch (err) {
+                if (!(0,core_errors/* isUserError */.iU)(err))
+                    throw err;
+                return (0,core_errors/* describeError */.Uc)(err);
+            }
+        }));
+        if (signal?.aborted)
+            return finish('error', 'the gate was cancelled before the bake ended');
+        states.forEach((s, i) => {
+            const answer = answers[i];
+            if (typeof answer === 'string')
+                return noteError(s, answer, round, time);
+            s.consecutiveErrors = 0;
+            const [canary, stable] = answer;
+            const m = { check: s.check.name, round, time, outcome: 'pass', reason: '' };
+            const c = numberOf(canary);
+            const st = numberOf(stable);
+            if (c !== undefined)
+                m.canary = c;
+            else
+                m.canaryOutcome = describe(canary);
+            if (st !== undefined)
+                m.stable = st;
+            else
+                m.stableOutcome = describe(stable);
+            if (requests?.canary !== undefined)
+                m.canaryRequests = requests.canary;
+            if (requests?.stable !== undefined)
+                m.stableRequests = requests.stable;
+            const limit = chartLimit(s.check, st);
+            if (limit !== undefined)
+                m.limit = limit;
+            s.latestMeasured = c !== undefined && quiet === undefined;
+            const several = [canary, stable].find((o) => o.kind === 'many-series');
+            if (several) {
+                noteError(s, `${describe(several)} where one was expected (aggregate the query with sum() or by())`, round, time, m);
+                return;
+            }
+            const skip = (why) => {
+                s.skipped.set(why, (s.skipped.get(why) ?? 0) + 1);
+                s.latestReason = why;
+                m.outcome = 'inconclusive';
+                m.reason = why;
+            };
+            if (quiet !== undefined)
+                skip(quiet);
+            else if (c === undefined || st === undefined) {
+                const silent = ['canary', 'stable'].find((t) => (t === 'canary' ? canary : stable).kind === 'no-data' && (requests?.[t] ?? 0) > 0);
+                skip(silent ? noSeriesWithTraffic(silent, requests?.[silent] ?? 0) : `${c === undefined ? `canary ${describe(canary)}` : `stable ${describe(stable)}`}: window left out`);
+            }
+            else {
+                s.canaryValues.push(c);
+                s.stableValues.push(st);
+                const notes = [];
+                for (const t of s.tests) {
+                    const d = pairedDifference(t.test.scale, c, st);
+                    if (typeof d === 'string') {
+                        t.undefinedWindows++;
+                        notes.push(d);
+                        continue;
+                    }
+                    t.differences.push(d);
+                    // A check judged on both sides spends half of α on each.
+                    t.cs = confidenceSequence(t.differences, sequentialAlpha(t.test), rho2);
+                    t.standing = standing(t.test, t.cs);
+                    notes.push(describeStanding(t.test, t.cs));
+                }
+                s.latestReason = undefined;
+                m.reason = notes.join('; ');
+            }
+            measurements.push(m);
+            log(`window ${round}/${rounds}: ${s.check.name} canary ${m.canary !== undefined ? report_formatValue(m.canary) : m.canaryOutcome} stable ${m.stable !== undefined ? report_formatValue(m.stable) : m.stableOutcome} → ${m.reason}`);
+        });
+        const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
+        if (broken)
+            return finish('error', `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`);
+        // A clear regression ends the gate at any look: the interval holds at every look at once.
+        for (const s of decisive) {
+            const failed = s.tests.find((t) => t.standing === 'fail');
+            if (failed && failed.cs) {
+                s.failure = `a clear regression: ${describeStanding(failed.test, failed.cs)}`;
+                markLast(s, 'fail', s.failure);
+                return finish('fail', `check ${s.check.name}: ${s.failure}`);
+            }
+        }
+        // The last look of the bake spends the other half of α on a fixed-sample test: it no longer
+        // has to hold for later looks, so it is as sharp as a test run once at the end.
+        if (round === rounds)
+            for (const s of decisive)
+                for (const t of s.tests) {
+                    if (t.standing !== 'open' || t.differences.length < MIN_DIFFERENCES)
+                        continue;
+                    const last = finalInterval(t.differences, sequentialAlpha(t.test));
+                    if (standing(t.test, last) === 'fail') {
+                        t.cs = last;
+                        t.standing = 'fail';
+                        s.failure = `a clear regression at the end of the bake: ${describeStanding(t.test, last)}`;
+                        markLast(s, 'fail', s.failure);
+                        return finish('fail', `check ${s.check.name}: ${s.failure}`);
+                    }
+                }
+        if (round >= minRounds) {
+            const absolute = decisive.map((s) => ({ s, breaches: absoluteBreaches(s) })).find((x) => x.breaches.length > 0);
+            if (absolute) {
+                absolute.s.failure = `on the windows' means, ${absolute.breaches.join('; ')}`;
+                markLast(absolute.s, 'fail', absolute.s.failure);
+                return finish('fail', `check ${absolute.s.check.name}: ${absolute.s.failure}`);
+            }
+            // A pass needs every check within tolerance and the canary measured in this very window.
+            if (decisive.every((s) => s.latestMeasured && s.tests.every((t) => t.standing === 'within')))
+                return finish('pass', `every check within tolerance after ${duration_formatDuration(clock.now() - startedAt)} (${round} windows)`);
+        }
+    }
+    const notNow = decisive.find((s) => !s.latestMeasured);
+    const gone = sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval));
+    if (notNow && gone)
+        return finish('fail', `the canary has no traffic now: ${gone}; a canary without traffic is never a pass`);
+    if (notNow && !requestQueries && notNow.latestReason?.startsWith('canary '))
+        return finish('fail', `check ${notNow.check.name}: the canary's latest window has no number (${notNow.latestReason}); a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query`);
+    const noErrors = decisive.filter((s) => s.canaryValues.length === 0 && s.lastError !== undefined);
+    if (noErrors.length > 0)
+        return finish('error', noErrors.map((s) => `check ${s.check.name}: no window could be measured: ${s.lastError ?? ''}`).join('; '));
+    // The whole bake showed no clear regression: like the mann-whitney judge, a canary whose
+    // estimate is within tolerance passes, measured now and on enough windows.
+    for (const s of states)
+        if (s.latestMeasured && s.tests.every((t) => t.cs !== undefined && t.cs.n >= MIN_DIFFERENCES && estimateWithin(t)))
+            s.endPass = true;
+    if (decisive.every((s) => s.endPass || isWithin(s)))
+        return finish('pass', `no clear regression in the whole bake of ${duration_formatDuration(analysis.bake)} and every estimate within tolerance: ${states.map((s) => `check ${s.check.name}: ${s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')}`).join('; ')}`);
+    return finish('inconclusive', `undecided after the whole bake of ${duration_formatDuration(analysis.bake)}: ${decisive.filter((s) => !isWithin(s)).map((s) => `check ${s.check.name}: ${openReason(s)}`).join('; ')}`);
+    function lowTraffic(requests) {
+        if (!requests || analysis.minRequests <= 0)
+            return undefined;
+        const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
+        return low.length > 0 ? `too few requests: ${low.map((t) => `${t} ${report_formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}` : undefined;
+    }
+    function noteError(s, error, round, time, m) {
+        s.consecutiveErrors++;
+        s.lastError = error;
+        s.latestMeasured = false;
+        s.latestReason = error;
+        const measurement = m ?? { check: s.check.name, round, time, outcome: 'error', reason: error };
+        measurement.outcome = 'error';
+        measurement.reason = error;
+        measurements.push(measurement);
+        log(`window ${round}/${rounds}: ${s.check.name}: error: ${error}`);
+    }
+    function markLast(s, outcome, reason) {
+        const last = [...measurements].reverse().find((m) => m.check === s.check.name);
+        if (last) {
+            last.outcome = outcome;
+            last.reason = reason;
+        }
+    }
+    function absoluteBreaches(s) {
+        if (s.canaryValues.length === 0 || (s.check.max === undefined && s.check.min === undefined))
+            return [];
+        const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+        const m = mean(s.canaryValues);
+        const out = [];
+        if (s.check.max !== undefined && m > s.check.max)
+            out.push(`canary ${report_formatValue(m)} > max ${report_formatValue(s.check.max)}`);
+        if (s.check.min !== undefined && m < s.check.min)
+            out.push(`canary ${report_formatValue(m)} < min ${report_formatValue(s.check.min)}`);
+        return out;
+    }
+    function isWithin(s) {
+        return s.tests.every((t) => t.standing === 'within') && s.latestMeasured;
+    }
+    function openReason(s) {
+        const skipped = [...s.skipped.entries()].map(([why, n]) => `${n}× ${why}`).join(', ');
+        const tests = s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : `${t.differences.length} window(s), fewer than the ${MIN_DIFFERENCES} an interval needs`));
+        const latest = !s.latestMeasured && s.latestReason ? `its latest window was not measured (${s.latestReason}); ` : '';
+        return `${latest}${tests.join('; ')}: the interval still reaches past the tolerance${skipped ? ` (left out: ${skipped})` : ''}`;
+    }
+    function checkOutcome(s, verdict) {
+        if (s.failure)
+            return 'fail';
+        if (s.canaryValues.length === 0 && s.lastError !== undefined)
+            return 'error';
+        if (isWithin(s) || s.endPass)
+            return 'pass';
+        return verdict === 'error' ? 'error' : 'inconclusive';
+    }
+    function finish(verdict, reason) {
+        const checks = states.map((s) => {
+            const outcome = checkOutcome(s, verdict);
+            const details = { judge: 'paired', windows: s.canaryValues.length, alpha: analysis.alpha, query: s.check.query };
+            const ranked = [];
+            for (const t of s.tests) {
+                const key = t.test.scale === 'log-ratio' ? 'ratio' : 'difference';
+                if (t.cs && t.cs.n >= 2) {
+                    details[`${key}Estimate`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.mean) : t.cs.mean;
+                    if (Number.isFinite(t.cs.lower))
+                        details[`${key}Lower`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.lower) : t.cs.lower;
+                    if (Number.isFinite(t.cs.upper))
+                        details[`${key}Upper`] = t.test.scale === 'log-ratio' ? Math.exp(t.cs.upper) : t.cs.upper;
+                    details[`${key}Autocorrelation`] = t.cs.autocorrelation;
+                }
+                if (t.differences.length > 0) {
+                    // The fixed-sample signed-rank test, reported beside the interval for readers who know it.
+                    const w = wilcoxonSignedRank(t.differences, t.test.down === undefined ? 'greater' : t.test.up === undefined ? 'less' : 'two-sided');
+                    details[`${key}SignedRankV`] = w.v;
+                    details[`${key}SignedRankP`] = w.p;
+                    ranked.push(`signed-rank p ${report_formatValue(w.p)}`);
+                }
+                if (t.undefinedWindows > 0)
+                    details[`${key}UndefinedWindows`] = t.undefinedWindows;
+            }
+            const why = outcome === 'fail'
+                ? (s.failure ?? reason)
+                : outcome === 'pass'
+                    ? (s.endPass && !isWithin(s) ? 'no clear regression over the whole bake, estimate within tolerance: ' : '') + s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')
+                    : outcome === 'error'
+                        ? (s.lastError ?? reason)
+                        : openReason(s);
+            const summary = { name: s.check.name, outcome, limit: describePairedLimit(s.check, analysis.alpha), reason: `${why}${ranked.length ? ` (${ranked.join(', ')})` : ''}`, details };
+            if (s.check.dryRun)
+                summary.dryRun = true;
+            const lastCanary = s.canaryValues.at(-1);
+            const lastStable = s.stableValues.at(-1);
+            if (lastCanary !== undefined)
+                summary.canary = lastCanary;
+            if (lastStable !== undefined)
+                summary.stable = lastStable;
+            return summary;
+        });
+        log(`verdict: ${verdict}: ${reason}`);
+        return { verdict, reason, startedAt, endedAt: clock.now(), checks, measurements };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/core/analysis/statistical.ts
 
 
@@ -36521,6 +40383,9 @@ function judgeSamples(check, canaryPoints, stablePoints, alpha, lowTraffic) {
     const stable = cleanPoints(stablePoints, check.nanStrategy);
     const dropped = { canary: canary.dropped, stable: stable.dropped };
     const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] }, ...(lowTraffic ? { lowTraffic } : {}) };
+    // 0/0 in every canary window is a canary without traffic, not a canary without errors.
+    if (canaryPoints.length > 0 && canaryPoints.every((p) => Number.isNaN(p.value)))
+        return { ...base, decision: 'no-data', absent: true, reason: `every one of the canary's ${canaryPoints.length} points is NaN (0/0: no traffic); never a pass, whatever nanStrategy says` };
     const needed = Math.max(MIN_POINTS, smallestDecisiveSampleSize(alpha, alternative));
     const summaries = { canary: summarize(canary.values), stable: summarize(stable.values) };
     const notes = [
@@ -36698,19 +40563,19 @@ async function runStatisticalGate(options) {
     let queries;
     let requestQueries;
     try {
-        const fill = (template, track, field) => template_renderTemplate(template, { ...options.vars, track, window }, field);
-        queries = analysis.checks.map((check, i) => ({
-            canary: fill(check.query, 'canary', `analysis.checks[${i}].query`),
-            stable: fill(check.query, 'stable', `analysis.checks[${i}].query`),
-        }));
-        if (analysis.minRequests > 0 && analysis.requests)
-            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+        const vars = { ...options.vars, window };
+        queries = analysis.checks.map((check, i) => fillForTracks(check.query, vars, `analysis.checks[${i}].query`));
+        if (analysis.requests)
+            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
     }
     catch (err) {
         if (!(0,core_errors/* isUserError */.iU)(err))
             throw err;
         return finish('error', `the plan's queries cannot be filled in: ${(0,core_errors/* describeError */.Uc)(err)}`);
     }
+    const blind = analysis.checks.map((c, i) => identicalQueries(c.name, queries[i])).find((r) => r !== undefined);
+    if (blind)
+        return finish('fail', blind);
     const range = { start: startedAt, end: startedAt + analysis.bake, stepMs: analysis.interval };
     const expected = Math.floor(analysis.bake / analysis.interval) + 1;
     log(`statistical judge (Mann-Whitney U, α ${report_formatValue(analysis.alpha)}): ${analysis.checks.length} check(s); baking ${duration_formatDuration(analysis.bake)}, then comparing ~${expected} points per side (one every ${duration_formatDuration(analysis.interval)})`);
@@ -36727,7 +40592,7 @@ async function runStatisticalGate(options) {
     }
     // Windows with too little traffic say more about chance than about the version: leave them out.
     let traffic;
-    if (analysis.minRequests > 0 && requestQueries) {
+    if (requestQueries) {
         try {
             const [canary, stable] = await Promise.all([provider.queryRange(requestQueries.canary, range, { signal }), provider.queryRange(requestQueries.stable, range, { signal })]);
             const counts = (o, track) => {
@@ -36749,11 +40614,24 @@ async function runStatisticalGate(options) {
             return finish('error', `requests query: ${(0,core_errors/* describeError */.Uc)(err).replace(/^requests query: /, '')}`);
         }
     }
+    // The canary's latest window says whether it serves now; nothing earlier can make up for that.
+    if (traffic) {
+        const times = [...new Set([...traffic.canary.keys(), ...traffic.stable.keys()])].sort((a, b) => a - b);
+        const samples = times.map((t) => ({ canary: traffic?.canary.get(t) ?? 0, stable: traffic?.stable.get(t) ?? 0 }));
+        // A canary whose series ended before the bake did served nothing since.
+        if (times.length === 0 || times.at(-1) < range.end - analysis.interval)
+            samples.push({ canary: 0, stable: samples.at(-1)?.stable ?? 0 });
+        const lost = sustainedTrafficLoss(samples, canaryWeight(options), lossConfirmations(analysis.interval));
+        if (lost)
+            return finish('fail', `the canary has no traffic now: ${lost}; a canary without traffic is never a pass`);
+    }
+    // Even with minRequests 0, a window without requests has nothing to compare: 0/0 is not "no errors".
+    const floor = Math.max(1, analysis.minRequests);
     const busyEnough = (points, track) => {
         if (!traffic)
             return { kept: points, quiet: 0 };
         const counts = traffic[track];
-        const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= analysis.minRequests);
+        const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= floor);
         return { kept, quiet: points.length - kept.length };
     };
     const judged = await Promise.all(analysis.checks.map(async (check, i) => {
@@ -36777,13 +40655,26 @@ async function runStatisticalGate(options) {
                 ? { check, decision: 'no-data', reason: `${what} over the bake window (mustHaveData: true); never a pass` }
                 : { check, decision: 'no-data-ignored', reason: `${what}; left out of the score (mustHaveData: false)` };
         }
+        if (!traffic && canary.kind === 'series') {
+            const last = canary.points.at(-1);
+            if (!last || last.time < range.end - analysis.interval || Number.isNaN(last.value))
+                return {
+                    check,
+                    decision: 'no-data',
+                    absent: true,
+                    reason: `the canary's series ${last && !Number.isNaN(last.value) ? `ends at ${duration_formatDuration(last.time - range.start)} of the ${duration_formatDuration(analysis.bake)} bake` : 'is NaN at the end of the bake'}: a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query; never a pass`,
+                };
+        }
         const c = busyEnough(canary.kind === 'series' ? canary.points : [], 'canary');
         const s = busyEnough(stable.kind === 'series' ? stable.points : [], 'stable');
         return judgeSamples(check, c.kept, s.kept, analysis.alpha, traffic ? { canary: c.quiet, stable: s.quiet } : undefined);
     }));
     for (const j of judged)
         log(`${j.check.name}: ${j.decision}: ${j.reason}`);
-    // Dry-run checks are judged and shown, never scored.
+    // Dry-run checks are judged and shown, never scored, and never fail the gate.
+    const absent = judged.find((j) => j.absent && !j.check.dryRun);
+    if (absent)
+        return finish('fail', `check ${absent.check.name}: ${absent.reason}`, judged);
     const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
     return finish(verdict, reason, judged, score);
 }
@@ -36811,6 +40702,9 @@ function measurementsOf(judged) {
                 m.stable = v.stable;
             else if (v.stable !== undefined)
                 m.stableOutcome = report_formatValue(v.stable);
+            const limit = chartLimit(j.check, m.stable);
+            if (limit !== undefined)
+                m.limit = limit;
             out.push(m);
         });
     }
@@ -36824,6 +40718,7 @@ function measurementsOf(judged) {
 
 
 
+
 /** Runs the plan's judge over the bake window and returns its verdict with every measurement. */
 async function runGate(options) {
     switch (options.analysis.judge) {
@@ -36831,6 +40726,8 @@ async function runGate(options) {
             return runThresholdGate(options);
         case 'mann-whitney':
             return runStatisticalGate(options);
+        case 'paired':
+            return runPairedGate(options);
     }
 }
 /** The limits of a check in words, for tables and messages. */
@@ -36852,6 +40749,7 @@ function describeLimits(check) {
         parts.push(`for ${duration_formatDuration(check.for)}`);
     return parts.join('; ') || '(statistical)';
 }
+/** Whether a check compares canary with stable (and so needs {{track}} in its query). */
 function hasRelativeLimit(check) {
     return check.maxIncrease !== undefined || check.maxDecrease !== undefined || check.maxRatio !== undefined || check.minRatio !== undefined;
 }
@@ -36940,13 +40838,14 @@ async function runThresholdGate(options) {
     // the gate at once instead of after the first interval.
     const states = [];
     let requestQueries;
+    const traffic = [];
+    const weight = canaryWeight(options);
     try {
-        const fill = (template, track, field) => template_renderTemplate(template, { ...options.vars, track, window }, field);
+        const vars = { ...options.vars, window };
         analysis.checks.forEach((check, i) => {
-            const field = `analysis.checks[${i}].query`;
             states.push({
                 check,
-                queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
+                queries: fillForTracks(check.query, vars, `analysis.checks[${i}].query`),
                 failures: 0,
                 passes: 0,
                 consecutiveErrors: 0,
@@ -36956,14 +40855,19 @@ async function runThresholdGate(options) {
                 count: 0,
             });
         });
-        if (analysis.minRequests > 0 && analysis.requests)
-            requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+        // Counted whenever the plan says how: it is what tells a dead canary from a quiet query.
+        if (analysis.requests)
+            requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
     }
     catch (err) {
         if (!(0,core_errors/* isUserError */.iU)(err))
             throw err;
         return finish('error', `the plan's queries cannot be filled in: ${(0,core_errors/* describeError */.Uc)(err)}`);
     }
+    // Identical queries compare stable with itself: every relative limit would pass unseen.
+    const blind = states.filter((s) => hasRelativeLimit(s.check)).map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
+    if (blind)
+        return finish('fail', blind);
     // A check with only statistical settings (direction, …) has nothing the threshold judge can
     // cross: judging it would pass it unseen.
     const limitless = analysis.checks.filter((c) => !hasRelativeLimit(c) && c.max === undefined && c.min === undefined);
@@ -36982,8 +40886,11 @@ async function runThresholdGate(options) {
         if (signal?.aborted)
             return finish('error', 'the gate was cancelled before the bake ended');
         const time = clock.now();
-        const requests = requestQueries ? await countRequests(requestQueries, time) : undefined;
-        const judged = await Promise.all(states.map((state) => measure(state, requests, time)));
+        const requests = requestQueries ? await countRequests(provider, requestQueries, time, signal) : undefined;
+        if (requests?.canary !== undefined && requests.stable !== undefined)
+            traffic.push({ canary: requests.canary, stable: requests.stable });
+        const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
+        const judged = await Promise.all(states.map((state) => measure(state, requests, lost, time)));
         if (signal?.aborted)
             return finish('error', 'the gate was cancelled before the bake ended');
         states.forEach((state, i) => {
@@ -37021,6 +40928,7 @@ async function runThresholdGate(options) {
             }
             if (j.outcome === 'inconclusive')
                 state.inconclusive.set(j.category, (state.inconclusive.get(j.category) ?? 0) + 1);
+            state.latest = j;
             const canary = gate_valueOf(j.canary);
             const stable = gate_valueOf(j.stable);
             if (canary !== undefined)
@@ -37040,10 +40948,18 @@ async function runThresholdGate(options) {
                 m.canaryRequests = requests.canary;
             if (requests?.stable !== undefined)
                 m.stableRequests = requests.stable;
+            const limit = chartLimit(state.check, stable);
+            if (limit !== undefined)
+                m.limit = limit;
             measurements.push(m);
             const shown = (v, o) => (v !== undefined ? report_formatValue(v) : o ? (0,metrics_provider/* describeOutcome */.S)(o) : '–');
             log(`measurement ${round}/${rounds}: ${state.check.name} canary ${shown(canary, j.canary)} stable ${shown(stable, j.stable)} → ${outcome}${outcome === 'pass' ? '' : `: ${reason}`}`);
         });
+        // A canary that served and stopped is gone now, whatever it did before: 20% of users may be
+        // getting errors from it, so the gate ends at once and never as a pass.
+        const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+        if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0))
+            return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
         // Decide as soon as the outcome can no longer change.
         const failed = decisive.find((s) => s.failures > analysis.failureLimit);
         if (failed)
@@ -37054,35 +40970,36 @@ async function runThresholdGate(options) {
     }
     // A check whose every measurement erred never judged anything: the pipeline broke, so
     // `error` even when the bake was too short to exceed consecutiveErrorLimit.
+    const absent = canaryAbsentNow();
+    if (absent)
+        return finish('fail', absent);
     const unreachable = decisive.filter(neverMeasured);
     if (unreachable.length > 0)
         return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-    const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
+    const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s) || latestInconclusive(s));
     if (undecided.length > 0)
         return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
     return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${duration_formatDuration(clock.now() - startedAt)}`);
-    async function countRequests(queries, time) {
-        try {
-            const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
-            const counts = {};
-            for (const [track, outcome] of [['canary', canary], ['stable', stable]]) {
-                // No series means no request was counted at all.
-                if (outcome.kind === 'no-data')
-                    counts[track] = 0;
-                else if (outcome.kind === 'value')
-                    counts[track] = outcome.value;
-                else
-                    counts.problem ??= `requests query: ${categoryOf(track, outcome)}`;
-            }
-            return counts;
+    /**
+     * Why the canary cannot be judged a pass now: the latest window shows it without traffic (by the
+     * requests query), or, without one, its latest measurement has no number at all.
+     */
+    function canaryAbsentNow() {
+        if (requestQueries) {
+            const last = traffic.at(-1);
+            const lost = last ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+            return lost ? `the canary has no traffic now: ${lost}; a canary without traffic is never a pass` : undefined;
         }
-        catch (err) {
-            if (!(0,core_errors/* isUserError */.iU)(err))
-                throw err;
-            return { error: `requests query: ${(0,core_errors/* describeError */.Uc)(err)}` };
-        }
+        // A canary that had numbers and now has none has most likely stopped serving.
+        const silent = decisive.find((s) => s.lastCanary !== undefined && s.latest?.canary !== undefined && (s.latest.canary.kind === 'no-data' || s.latest.canary.kind === 'nan'));
+        if (!silent)
+            return undefined;
+        return `check ${silent.check.name}: the canary had values earlier in the bake and its latest measurement is ${silent.latest?.canary?.kind === 'nan' ? 'NaN' : 'no data'}, which is what a canary that stopped serving looks like (set analysis.requests to tell it from a quiet query); never a pass`;
     }
-    async function measure(state, requests, time) {
+    function latestInconclusive(state) {
+        return state.latest?.outcome === 'inconclusive';
+    }
+    async function measure(state, requests, lost, time) {
         if (requests?.error)
             return { outcome: 'error', reason: requests.error, category: 'requests query failed' };
         let canary;
@@ -37098,14 +41015,23 @@ async function runThresholdGate(options) {
         }
         if (requests?.problem)
             return { outcome: 'inconclusive', reason: requests.problem, category: requests.problem, canary, stable };
-        if (requests) {
+        if (lost)
+            return { outcome: 'inconclusive', reason: lost, category: 'the canary has no traffic', canary, stable };
+        if (requests && analysis.minRequests > 0) {
             const low = ['canary', 'stable'].filter((t) => (requests[t] ?? 0) < analysis.minRequests);
             if (low.length > 0) {
                 const reason = `too few requests: ${low.map((t) => `${t} ${report_formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
                 return { outcome: 'inconclusive', reason, category: `too few requests (${low.join(' and ')} < minRequests ${analysis.minRequests})`, canary, stable };
             }
         }
-        return judgeCheck(state.check, canary, stable);
+        const judged = judgeCheck(state.check, canary, stable);
+        // No series while the track served requests is a query problem, and it should say so.
+        const silent = ['canary', 'stable'].find((t) => (t === 'canary' ? canary : stable).kind === 'no-data' && (requests?.[t] ?? 0) > 0);
+        if (judged.outcome === 'inconclusive' && silent) {
+            const reason = noSeriesWithTraffic(silent, requests?.[silent] ?? 0);
+            return { ...judged, reason, category: `${silent}: ${reason.replace(/ served [\d.e+]+ requests/, ' served requests')}` };
+        }
+        return judged;
     }
     function inconclusiveCount(state) {
         return [...state.inconclusive.values()].reduce((a, b) => a + b, 0);
@@ -37116,6 +41042,8 @@ async function runThresholdGate(options) {
         return analysis.inconclusiveLimit !== undefined ? count > analysis.inconclusiveLimit : count > state.passes;
     }
     function inconclusiveReason(state) {
+        if (state.passes > 0 && !state.pendingBreach && !tooManyInconclusive(state) && latestInconclusive(state))
+            return `its latest measurement was inconclusive (${state.latest?.reason ?? ''}); the latest measurements describe the canary now, so not a pass`;
         if (state.passes > 0 && !state.pendingBreach && tooManyInconclusive(state)) {
             const limit = analysis.inconclusiveLimit !== undefined ? `inconclusiveLimit ${analysis.inconclusiveLimit}` : `the ${state.passes} that passed`;
             return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
@@ -37137,7 +41065,7 @@ async function runThresholdGate(options) {
             return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
         if (neverMeasured(state))
             return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
-        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state))
+        if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state) || latestInconclusive(state))
             return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
         const notes = [
             state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
@@ -37189,12 +41117,17 @@ function icon(outcome) {
 function cell(text) {
     return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
-/** A number Mermaid's xychart parses: plain decimal, no exponent. */
+/**
+ * A number Mermaid's xychart parses: plain decimal, never an exponent (`1.23e-7` is a syntax
+ * error there), at most 12 decimals and 4 significant digits.
+ */
 function chartNumber(value) {
-    if (!Number.isFinite(value) || Math.abs(value) < 1e-9)
+    if (!Number.isFinite(value) || Math.abs(value) < 1e-12)
         return '0';
-    const digits = Math.max(0, Math.min(12, 4 - Math.floor(Math.log10(Math.abs(value)))));
-    return String(Number(value.toFixed(digits)));
+    const clamped = Math.max(-1e15, Math.min(1e15, value));
+    const digits = Math.max(0, Math.min(12, 3 - Math.floor(Math.log10(Math.abs(clamped)))));
+    const text = clamped.toFixed(digits);
+    return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
 }
 /** Keeps at most `max` evenly spaced items, always the first and the last. */
 function thin(items, max) {
@@ -37205,25 +41138,68 @@ function thin(items, max) {
         out.push(items[Math.round((i * (items.length - 1)) / (max - 1))]);
     return out;
 }
+/**
+ * One line of the chart. Mermaid's xychart has no "missing" value: a line with no value at the
+ * end simply stops there (a true gap); a missing value inside is bridged between its neighbours
+ * (before the first value, the first value is carried back), and the caller marks those rounds.
+ */
+function lastDefined(values, before = values.length) {
+    for (let i = before - 1; i >= 0; i--)
+        if (values[i] !== undefined)
+            return i;
+    return -1;
+}
+function line(values) {
+    const last = lastDefined(values);
+    if (last < 0)
+        return undefined;
+    const bridged = new Set();
+    const out = [];
+    for (let i = 0; i <= last; i++) {
+        const v = values[i];
+        if (v !== undefined) {
+            out.push(chartNumber(v));
+            continue;
+        }
+        bridged.add(i);
+        const before = lastDefined(values, i);
+        const after = values.findIndex((x, j) => j > i && x !== undefined);
+        const a = before >= 0 ? values[before] : undefined;
+        const b = values[after];
+        out.push(chartNumber(a === undefined ? b : a + ((b - a) * (i - before)) / (after - before)));
+    }
+    return { values: out, bridged };
+}
 function chart(name, points, startedAt) {
-    const shown = thin(points.filter((m) => m.canary !== undefined || m.stable !== undefined), MAX_POINTS);
-    if (shown.length < 2)
+    // A round with no number for either track still belongs on the axis: it is where data stopped.
+    const shown = thin(points, MAX_POINTS);
+    if (shown.length === 0 || shown.every((m) => m.canary === undefined && m.stable === undefined))
         return undefined;
-    const canary = shown.every((m) => m.canary !== undefined) ? shown.map((m) => chartNumber(m.canary)) : undefined;
-    const stable = shown.every((m) => m.stable !== undefined) ? shown.map((m) => chartNumber(m.stable)) : undefined;
-    if (!canary && !stable)
-        return undefined;
-    const labels = shown.map((m) => `"${duration_formatDuration(m.time - startedAt)}"`);
-    const legend = [canary ? 'first line: canary' : '', stable ? `${canary ? 'second' : 'line'}: stable` : ''].filter(Boolean).join(', ');
+    const canary = line(shown.map((m) => m.canary));
+    const stable = line(shown.map((m) => m.stable));
+    const limit = line(shown.map((m) => m.limit));
+    const lines = [
+        { label: 'canary', line: canary },
+        { label: 'stable', line: stable },
+        { label: 'limit', line: limit },
+    ].filter((l) => l.line !== undefined);
+    const gaps = new Set();
+    shown.forEach((m, i) => {
+        if (m.canary === undefined || m.stable === undefined)
+            gaps.add(i);
+    });
+    const labels = shown.map((m, i) => `"${duration_formatDuration(m.time - startedAt)}${gaps.has(i) ? ' ✕' : ''}"`);
+    const order = ['first', 'second', 'third'];
+    const legend = lines.map((l, i) => `${order[i]} line: ${l.label}`).join(', ');
+    const note = gaps.size > 0 ? `; ✕: a track had no value in that round (a line ends where its data ends, and bridges a round missing in between)` : '';
     return [
-        `**${name}** (${legend})`,
+        `**${name}** (${legend}${note})`,
         '',
         '```mermaid',
         'xychart-beta',
-        `  title "${name.replace(/"/g, "'")}"`,
+        `  title "${name.replace(/["\\]/g, "'")}"`,
         `  x-axis [${labels.join(', ')}]`,
-        ...(canary ? [`  line [${canary.join(', ')}]`] : []),
-        ...(stable ? [`  line [${stable.join(', ')}]`] : []),
+        ...lines.map((l) => `  line [${l.line.values.join(', ')}]`),
         '```',
     ].join('\n');
 }
@@ -37310,7 +41286,7 @@ function inputs_getOptionalInput(runtime, name) {
     return runtime.getInput(name);
 }
 /** A boolean input: true/false/yes/no/1/0, case-insensitive. */
-function getBooleanInput(runtime, name, fallback) {
+function inputs_getBooleanInput(runtime, name, fallback) {
     const value = runtime.getInput(name);
     if (value === undefined)
         return fallback;
@@ -40144,8 +44120,6 @@ class InterceptorManager {
   encodeBasicAuthUsername: false,
 });
 
-// EXTERNAL MODULE: external "crypto"
-var external_crypto_ = __nccwpck_require__(6982);
 // EXTERNAL MODULE: external "url"
 var external_url_ = __nccwpck_require__(7016);
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/platform/node/classes/URLSearchParams.js
@@ -40245,7 +44219,7 @@ const origin = (hasBrowserEnv && window.location.href) || 'http://localhost';
 
 
 
-/* harmony default export */ const platform = ({
+/* harmony default export */ const lib_platform = ({
   ...common_utils_namespaceObject,
   ...node,
 });
@@ -40258,9 +44232,9 @@ const origin = (hasBrowserEnv && window.location.href) || 'http://localhost';
 
 
 function toURLEncodedForm(data, options) {
-  return helpers_toFormData(data, new platform.classes.URLSearchParams(), {
+  return helpers_toFormData(data, new lib_platform.classes.URLSearchParams(), {
     visitor: function (value, key, path, helpers) {
-      if (platform.isNode && utils.isBuffer(value)) {
+      if (lib_platform.isNode && utils.isBuffer(value)) {
         this.append(key, value.toString('base64'));
         return false;
       }
@@ -40599,8 +44573,8 @@ const defaults = {
   maxBodyLength: -1,
 
   env: {
-    FormData: platform.classes.FormData,
-    Blob: platform.classes.Blob,
+    FormData: lib_platform.classes.FormData,
+    Blob: lib_platform.classes.Blob,
   },
 
   validateStatus: function validateStatus(status) {
@@ -40968,16 +44942,10 @@ function getEnv(key) {
 
 // EXTERNAL MODULE: ../../main/node_modules/https-proxy-agent/dist/index.js
 var dist = __nccwpck_require__(5543);
-// EXTERNAL MODULE: external "http"
-var external_http_ = __nccwpck_require__(8611);
-// EXTERNAL MODULE: external "https"
-var external_https_ = __nccwpck_require__(5692);
 ;// CONCATENATED MODULE: external "http2"
 const external_http2_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http2");
 // EXTERNAL MODULE: external "util"
 var external_util_ = __nccwpck_require__(9023);
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: ../../main/node_modules/follow-redirects/index.js
 var follow_redirects = __nccwpck_require__(6851);
 ;// CONCATENATED MODULE: external "zlib"
@@ -41017,7 +44985,7 @@ const DATA_URL_PATTERN = /^([^,;/]+\/[^,;/]+)?((?:;[^,;=]+=[^,;]+)*)(;base64)?,(
  * @returns {Buffer|Blob}
  */
 function fromDataURI(uri, asBlob, options) {
-  const _Blob = (options && options.Blob) || platform.classes.Blob;
+  const _Blob = (options && options.Blob) || lib_platform.classes.Blob;
   const protocol = parseProtocol(uri);
 
   if (asBlob === undefined && _Blob) {
@@ -41267,8 +45235,6 @@ class AxiosTransformStream extends external_stream_.Transform {
 
 /* harmony default export */ const helpers_AxiosTransformStream = (AxiosTransformStream);
 
-// EXTERNAL MODULE: external "events"
-var external_events_ = __nccwpck_require__(4434);
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/readBlob.js
 const { asyncIterator } = Symbol;
 
@@ -41293,7 +45259,7 @@ const readBlob = async function* (blob) {
 
 
 
-const BOUNDARY_ALPHABET = platform.ALPHABET.ALPHA_DIGIT + '-_';
+const BOUNDARY_ALPHABET = lib_platform.ALPHABET.ALPHA_DIGIT + '-_';
 
 const textEncoder = typeof TextEncoder === 'function' ? new TextEncoder() : new external_util_.TextEncoder();
 
@@ -41358,7 +45324,7 @@ const formDataToStream = (form, headersHandler, options) => {
   const {
     tag = 'form-data-boundary',
     size = 25,
-    boundary = tag + '-' + platform.generateString(size, BOUNDARY_ALPHABET),
+    boundary = tag + '-' + lib_platform.generateString(size, BOUNDARY_ALPHABET),
   } = options || {};
 
   if (!utils.isFormData(form)) {
@@ -42519,7 +46485,7 @@ const scheduleProgress =
 
 const { http: httpFollow, https: httpsFollow } = follow_redirects;
 
-const isHttps = /https:?/;
+const http_isHttps = /https:?/;
 
 // Symbols used to bind a single 'error' listener to a pooled socket and track
 // the request currently owning that socket across keep-alive reuse (issue #10780).
@@ -42599,7 +46565,7 @@ function isNodeEnvProxyEnabled(agent, nodeVersion = process.versions && process.
 }
 
 function getProxyEnvAgent(options, configHttpAgent, configHttpsAgent) {
-  return isHttps.test(options.protocol)
+  return http_isHttps.test(options.protocol)
     ? configHttpsAgent || external_https_.globalAgent
     : configHttpAgent || external_http_.globalAgent;
 }
@@ -42673,7 +46639,7 @@ function getDirectAgent(configuredAgent, transport) {
 }
 
 function setDirectAgent(options, configHttpAgent, configHttpsAgent) {
-  const secure = isHttps.test(options.protocol);
+  const secure = http_isHttps.test(options.protocol);
   const agent = getDirectAgent(secure ? configHttpsAgent : configHttpAgent, secure ? external_https_ : external_http_);
   options.agent = agent;
   if (options.agents) {
@@ -42719,7 +46685,7 @@ function getTunnelingAgent(agentOptions, userHttpsAgent) {
   return agent;
 }
 
-const supportedProtocols = platform.protocols.map((protocol) => {
+const supportedProtocols = lib_platform.protocols.map((protocol) => {
   return protocol + ':';
 });
 
@@ -42895,7 +46861,7 @@ function setProxy(
       }
     }
 
-    const targetIsHttps = isHttps.test(options.protocol);
+    const targetIsHttps = http_isHttps.test(options.protocol);
 
     if (targetIsHttps) {
       // CONNECT-tunneling path for HTTPS targets. Preserves end-to-end TLS to
@@ -43127,7 +47093,7 @@ const http2Transport = {
 };
 
 /*eslint consistent-return:0*/
-/* harmony default export */ const http = (isHttpAdapterSupported &&
+/* harmony default export */ const adapters_http = (isHttpAdapterSupported &&
   function httpAdapter(config) {
     return wrapAsync(async function dispatchHttpRequest(resolve, reject, onDone) {
       // Read config pollution-safely: own properties and members inherited from
@@ -43282,8 +47248,8 @@ const http2Transport = {
       // prototype cannot influence URL base selection.
       const urlBase = socketPath
         ? 'http://localhost'
-        : platform.hasBrowserEnv
-          ? platform.origin
+        : lib_platform.hasBrowserEnv
+          ? lib_platform.origin
           : undefined;
       const parsed = new URL(fullPath, urlBase);
       const protocol = parsed.protocol || supportedProtocols[0];
@@ -43598,7 +47564,7 @@ const http2Transport = {
       }
       let transport;
       let isNativeTransport = false;
-      const isHttpsRequest = isHttps.test(options.protocol);
+      const isHttpsRequest = http_isHttps.test(options.protocol);
       // Don't clobber a CONNECT-tunneling agent installed by setProxy() for an
       // HTTPS target.
       if (!isHttp2 && configProxy === false) {
@@ -44078,7 +48044,7 @@ const decodeCookieValue = (value) => {
   }
 };
 
-/* harmony default export */ const cookies = (platform.hasStandardBrowserEnv
+/* harmony default export */ const cookies = (lib_platform.hasStandardBrowserEnv
   ? // Standard browser envs support document.cookie
     {
       write(name, value, expires, path, domain, secure, sameSite) {
@@ -44159,14 +48125,14 @@ const decodeCookieValue = (value) => {
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/isURLSameOrigin.js
 
 
-/* harmony default export */ const isURLSameOrigin = (platform.hasStandardBrowserEnv
+/* harmony default export */ const isURLSameOrigin = (lib_platform.hasStandardBrowserEnv
   ? ((origin) => (url) => {
-      url = new URL(url, document.baseURI || platform.origin);
+      url = new URL(url, document.baseURI || lib_platform.origin);
 
       return (
         origin.protocol === url.protocol && origin.host === url.host && origin.port === url.port
       );
-    })(new URL(platform.origin))
+    })(new URL(lib_platform.origin))
   : () => true);
 
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/assertParamsAcyclic.js
@@ -44541,8 +48507,8 @@ function resolveConfig(config, readXsrfCookie = readCookie) {
     const getHeaders = utils.getSafeProp(data, 'getHeaders');
 
     if (
-      platform.hasStandardBrowserEnv ||
-      platform.hasStandardBrowserWebWorkerEnv ||
+      lib_platform.hasStandardBrowserEnv ||
+      lib_platform.hasStandardBrowserWebWorkerEnv ||
       utils.isReactNative(data)
     ) {
       headers.setContentType(undefined); // browser/web worker/RN handles it
@@ -44556,7 +48522,7 @@ function resolveConfig(config, readXsrfCookie = readCookie) {
   // This is only done if running in a standard browser environment.
   // Specifically not if we're in a web worker, or react-native.
 
-  if (platform.hasStandardBrowserEnv) {
+  if (lib_platform.hasStandardBrowserEnv) {
     if (utils.isFunction(withXSRFToken)) {
       withXSRFToken = withXSRFToken(newConfig);
     }
@@ -44604,7 +48570,7 @@ const isXHRAdapterSupported = typeof XMLHttpRequest !== 'undefined';
       let useAsyncXsrf;
       try {
         const store =
-          platform.hasStandardBrowserEnv && typeof window !== 'undefined' && window.cookieStore;
+          lib_platform.hasStandardBrowserEnv && typeof window !== 'undefined' && window.cookieStore;
         useAsyncXsrf = store && utils.isFunction(store.get);
       } catch (e) {
         // A restricted Cookie Store getter must retain the synchronous fallback.
@@ -44684,7 +48650,7 @@ const isXHRAdapterSupported = typeof XMLHttpRequest !== 'undefined';
         if (
           request.status === 0 &&
           (parseProtocol(normalizeURLForProtocolCheck(_config.url)) ||
-            parseProtocol(platform.origin)) !== 'file' &&
+            parseProtocol(lib_platform.origin)) !== 'file' &&
           !(request.responseURL && request.responseURL.startsWith('file:'))
         ) {
           reject(new core_AxiosError('Request aborted', core_AxiosError.ECONNABORTED, config, request));
@@ -44885,7 +48851,7 @@ const isXHRAdapterSupported = typeof XMLHttpRequest !== 'undefined';
 
       const protocol = parseProtocol(_config.url);
 
-      if (protocol && !platform.protocols.includes(protocol)) {
+      if (protocol && !lib_platform.protocols.includes(protocol)) {
         reject(
           new core_AxiosError(
             'Unsupported protocol ' + protocol + ':',
@@ -45259,8 +49225,8 @@ function createMultipartBody(form, Blob, limit, limitError, boundary) {
   }
 
   if (boundary === undefined) {
-    if (utils.isFunction(platform.generateString)) {
-      boundary = 'axios-' + platform.generateString(36, '0123456789abcdef');
+    if (utils.isFunction(lib_platform.generateString)) {
+      boundary = 'axios-' + lib_platform.generateString(36, '0123456789abcdef');
     } else {
       const crypto = utils.global.crypto;
       if (!crypto || !utils.isFunction(crypto.getRandomValues)) {
@@ -45406,7 +49372,7 @@ const factory = (env) => {
     test(() => {
       let duplexAccessed = false;
 
-      const request = new Request(platform.origin, {
+      const request = new Request(lib_platform.origin, {
         body: new ReadableStream(),
         method: 'POST',
         get duplex() {
@@ -45433,12 +49399,12 @@ const factory = (env) => {
   // probes so unrelated polluted options cannot affect cache-mode detection.
   const requestDefaults = Object.assign(Object.create(null), DEFAULT_REQUEST_OPTIONS);
 
-  if (isRequestSupported && !test(() => new Request(platform.origin, requestDefaults))) {
+  if (isRequestSupported && !test(() => new Request(lib_platform.origin, requestDefaults))) {
     delete requestDefaults.cache;
 
     // Only omit cache when that makes Request construction succeed. Otherwise
     // retain the explicit default that protects supporting runtimes from pollution.
-    if (!test(() => new Request(platform.origin, requestDefaults))) {
+    if (!test(() => new Request(lib_platform.origin, requestDefaults))) {
       requestDefaults.cache = DEFAULT_REQUEST_OPTIONS.cache;
     }
   }
@@ -45569,7 +49535,7 @@ const factory = (env) => {
 
       let parsedURL;
       if (maybeWithAuthCredentials(url)) {
-        parsedURL = new URL(url, platform.origin);
+        parsedURL = new URL(url, lib_platform.origin);
 
         if (!auth && (parsedURL.username || parsedURL.password)) {
           const urlUsername = fetch_decodeURIComponentSafe(parsedURL.username);
@@ -46049,7 +50015,7 @@ const adapter = getFetch();
  * @type {Object<string, Function|Object>}
  */
 const knownAdapters = {
-  http: http,
+  http: adapters_http,
   xhr: xhr,
   fetch: {
     get: getFetch,
@@ -47803,7 +51769,7 @@ class WebProvider {
             return { kind: 'many-series', count: values.length };
         const value = numeric(values[0]);
         if (value === null)
-            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${describe(values[0])}, expected a number`);
+            throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${web_describe(values[0])}, expected a number`);
         return (0,metrics_provider/* outcomeOf */.s)(value);
     }
     /**
@@ -47826,7 +51792,7 @@ class WebProvider {
         for (const item of items) {
             const point = pointFrom(item);
             if (point === undefined)
-                throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${describe(item)}; a series needs [time, value] pairs or {time, value} objects`);
+                throw new core_errors/* ProviderError */.mZ(web_SYSTEM, `${this.config.jsonPath} selected ${web_describe(item)}; a series needs [time, value] pairs or {time, value} objects`);
             if (point !== null)
                 points.push(point);
         }
@@ -47863,7 +51829,7 @@ class WebProvider {
         return selectJsonPath(res.data, this.steps);
     }
 }
-function describe(value) {
+function web_describe(value) {
     const text = JSON.stringify(value) ?? String(value);
     return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
@@ -47944,10 +51910,6 @@ function formatPercent(percent) {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ../../main/node_modules/@actions/github/lib/context.js
 
 
@@ -48003,10 +51965,8 @@ class Context {
 //# sourceMappingURL=context.js.map
 // EXTERNAL MODULE: ../../main/node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
 var lib = __nccwpck_require__(129);
-// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
-var undici = __nccwpck_require__(4718);
 ;// CONCATENATED MODULE: ../../main/node_modules/@actions/github/lib/internal/utils.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -48036,7 +51996,7 @@ function getProxyAgentDispatcher(destinationUrl) {
 }
 function getProxyFetch(destinationUrl) {
     const httpDispatcher = getProxyAgentDispatcher(destinationUrl);
-    const proxyFetch = (url, opts) => __awaiter(this, void 0, void 0, function* () {
+    const proxyFetch = (url, opts) => utils_awaiter(this, void 0, void 0, function* () {
         return (0,undici.fetch)(url, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
     });
     return proxyFetch;
@@ -48240,7 +52200,7 @@ var DEFAULTS = {
 };
 
 // pkg/dist-src/util/lowercase-keys.js
-function lowercaseKeys(object) {
+function dist_bundle_lowercaseKeys(object) {
   if (!object) {
     return {};
   }
@@ -48292,7 +52252,7 @@ function dist_bundle_merge(defaults, route, options) {
   } else {
     options = Object.assign({}, route);
   }
-  options.headers = lowercaseKeys(options.headers);
+  options.headers = dist_bundle_lowercaseKeys(options.headers);
   removeUndefinedProperties(options);
   removeUndefinedProperties(options.headers);
   const mergedOptions = mergeDeep(defaults || {}, options);
@@ -53559,8 +57519,6 @@ function newestFirst(a, b) {
     return b.createdAt.localeCompare(a.createdAt) || b.id - a.id;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./src/core/github/ledger.ts
 
 
@@ -54124,8 +58082,6 @@ function rolloutNotifier(plan, options) {
     };
 }
 
-// EXTERNAL MODULE: ./src/core/exec.ts
-var exec = __nccwpck_require__(7561);
 ;// CONCATENATED MODULE: ./src/core/traffic/kubectl.ts
 
 
@@ -54187,7 +58143,7 @@ class kubectl_Kubectl {
     }
     async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
         this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await (0,exec/* runCommand */.d)(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+        const result = await exec_runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
             const detail = err instanceof Error ? err.message : String(err);
             throw new core_errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
         });
@@ -54568,7 +58524,7 @@ class CommandTrafficProvider {
     async run(field, template, vars, signal) {
         const argv = commandFromTemplate(template, { service: this.deps.service, environment: this.deps.environment, ...vars }, `traffic.${field}`);
         return this.deps.group(`traffic.${field}: ${argv.join(' ')}`, async () => {
-            const result = await (0,exec/* runCommand */.d)(argv, {
+            const result = await exec_runCommand(argv, {
                 cwd: this.deps.cwd,
                 env: this.deps.env,
                 timeoutMs: this.config.timeout,
@@ -57040,7 +60996,7 @@ async function deployToSlot(config, target, deps) {
         throw new core_errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
     const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
     await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
-        const result = await (0,exec/* runCommand */.d)(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
+        const result = await exec_runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
         if (result.exitCode !== 0) {
             const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
             throw new core_errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
@@ -64913,7 +68869,7 @@ function toJSONSchema(input, params) {
 
 ;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/locales/en.js
 
-const error = () => {
+const en_error = () => {
     const Sizable = {
         string: { unit: "characters", verb: "to have" },
         file: { unit: "bytes", verb: "to have" },
@@ -65034,7 +68990,7 @@ const error = () => {
 };
 /* harmony default export */ function en() {
     return {
-        localeError: error(),
+        localeError: en_error(),
     };
 }
 
@@ -67304,7 +71260,7 @@ const checkSchema = strictObject({
     minRatio: positive().optional(),
     /** A breach must persist this long before it counts. */
     for: durationSchema.optional(),
-    // Statistical judge (mann-whitney):
+    // Statistical judges (mann-whitney, paired):
     direction: schemas_enum(['increase', 'decrease', 'either'], { error: 'expected increase | decrease | either' }).optional(),
     allowedIncrease: nonNegative().optional(),
     allowedDecrease: nonNegative().optional(),
@@ -67316,7 +71272,7 @@ const checkSchema = strictObject({
     dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
-    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
+    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined || check.allowedIncrease !== undefined || check.allowedDecrease !== undefined;
     if (!hasLimit)
         ctx.addIssue({ code: 'custom', path: [], message: `expected at least one limit (${LIMIT_KEYS.join(', ')}); a check without one can never fail`, input: undefined });
     if (check.max !== undefined && check.min !== undefined && check.min > check.max)
@@ -67339,7 +71295,9 @@ const analysisSchema = strictObject({
     /** The range each measurement looks back over; defaults to the interval. */
     window: positiveDuration.optional(),
     checks: array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
-    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
+    judge: schemas_enum(['threshold', 'mann-whitney', 'paired'], { error: 'expected threshold | mann-whitney | paired' }).default('threshold'),
+    /** The paired judge may stop early, but never before this much of the bake (slow-burning faults). */
+    minBake: positiveDuration.optional(),
     score: strictObject({
         pass: schema_percent('expected a score from 0 to 100').default(95),
         marginal: schema_percent('expected a score from 0 to 100').default(75),
@@ -67351,6 +71309,22 @@ const analysisSchema = strictObject({
     .superRefine((a, ctx) => {
     if (a.interval > a.bake)
         ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
+    if (a.minBake !== undefined && a.minBake > a.bake)
+        ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
+    // Without {{track}} canary and stable run the same query, and every comparison passes.
+    a.checks.forEach((c, i) => {
+        const compares = a.judge !== 'threshold' || ['maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
+        if (compares && !/\{\{\s*track\s*\}\}/.test(c.query))
+            ctx.addIssue({ code: 'custom', path: ['checks', i, 'query'], message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`, input: c.query });
+    });
+    if (a.requests !== undefined && !/\{\{\s*track\s*\}\}/.test(a.requests))
+        ctx.addIssue({ code: 'custom', path: ['requests'], message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests', input: a.requests });
+    if (a.judge === 'paired')
+        a.checks.forEach((c, i) => {
+            const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
+            if (!tolerance)
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: 'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it', input: undefined });
+        });
     const names = new Set();
     a.checks.forEach((c, i) => {
         if (names.has(c.name))
@@ -67364,8 +71338,8 @@ const analysisSchema = strictObject({
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
     if (a.judge === 'threshold')
         a.checks.forEach((c, i) => {
-            if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
-                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
+            if (!LIMIT_KEYS.some((k) => c[k] !== undefined) && (c.direction !== undefined || c.allowedIncrease !== undefined || c.allowedDecrease !== undefined))
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`, input: undefined });
         });
 });
 // ── flags and notifications ────────────────────────────────────────────────────────────
@@ -68103,7 +72077,7 @@ function promWindow(ms) {
             return `${ms / size}${unit}`;
     return `${Math.max(1, Math.round(ms / 1000))}s`;
 }
-function numberOf(outcome, what) {
+function error_budget_numberOf(outcome, what) {
     return outcome.kind === 'value' ? { value: outcome.value } : { problem: `${what}: ${describeOutcome(outcome)}` };
 }
 /** The error ratio over `window`, from errorRatio, or from total with good or errors. */
@@ -68113,7 +72087,7 @@ async function errorRatioOver(config, provider, window, time, vars) {
     const ratio = (errorRatio) => ({ window, errorRatio, burnRate: errorRatio / budget });
     try {
         if (config.errorRatio !== undefined) {
-            const got = numberOf(await provider.query(fill(config.errorRatio, 'errorRatio'), { time }), 'errorRatio');
+            const got = error_budget_numberOf(await provider.query(fill(config.errorRatio, 'errorRatio'), { time }), 'errorRatio');
             return got.value === undefined ? { window, problem: got.problem } : ratio(got.value);
         }
         const part = config.good !== undefined ? 'good' : 'errors';
@@ -68121,7 +72095,7 @@ async function errorRatioOver(config, provider, window, time, vars) {
             provider.query(fill((config.good ?? config.errors), part), { time }),
             provider.query(fill(config.total, 'total'), { time }),
         ]);
-        const total = numberOf(totalOutcome, 'total');
+        const total = error_budget_numberOf(totalOutcome, 'total');
         if (total.value === undefined)
             return { window, problem: total.problem };
         // No requests: nothing was served, so nothing was spent.
@@ -68129,7 +72103,7 @@ async function errorRatioOver(config, provider, window, time, vars) {
             return ratio(0);
         if (part === 'errors' && partOutcome.kind === 'no-data')
             return ratio(0); // no error series yet: no errors counted
-        const counted = numberOf(partOutcome, part);
+        const counted = error_budget_numberOf(partOutcome, part);
         if (counted.value === undefined)
             return { window, problem: `${counted.problem} while total is ${formatValue(total.value)}` };
         return ratio(part === 'good' ? 1 - counted.value / total.value : counted.value / total.value);
@@ -68149,7 +72123,7 @@ async function error_budget_measureErrorBudget(config, provider, time, vars = {}
     const summary = { objective: config.objective, period: config.period, alerts: [] };
     if (config.remaining !== undefined) {
         try {
-            const got = numberOf(await provider.query(renderTemplate(config.remaining, vars, 'policy.errorBudget.remaining'), { time }), 'remaining');
+            const got = error_budget_numberOf(await provider.query(renderTemplate(config.remaining, vars, 'policy.errorBudget.remaining'), { time }), 'remaining');
             if (got.value !== undefined)
                 summary.remaining = got.value;
             else
@@ -68608,8 +72582,8 @@ function rampSteps(input, planSteps, current) {
 }
 /** Why this run may skip gates: an explicit input with a reason, recorded in the rollout. */
 function skipReason(runtime) {
-    const skip = getBooleanInput(runtime, 'skip-gate', false);
-    const gate = getBooleanInput(runtime, 'gate', true);
+    const skip = inputs_getBooleanInput(runtime, 'skip-gate', false);
+    const gate = inputs_getBooleanInput(runtime, 'gate', true);
     const reason = inputs_getOptionalInput(runtime, 'reason');
     if (skip && !reason)
         throw new core_errors/* InputError */.dz('reason', 'is required with skip-gate: true (it is recorded in the rollout, beside who skipped the gate)');
@@ -68711,7 +72685,7 @@ async function runRampAction(runtime, deps = {}) {
             if (verdict)
                 lastVerdict = verdict.verdict;
             if (verdict && !verdict.allowed)
-                return await finish(gateFailure(ctx, verdict.report, session.record));
+                return await finish(await gateFailure(ctx, verdict.report, session.record));
             ctx.log(`ramp: ${formatPercent(held.weight)} → ${steps.map((s) => `${s}%`).join(' → ') || 'promotion'}${skip === undefined ? ', gating after each step' : ` (gates skipped: ${skip})`}`);
             for (const step of steps.filter((s) => s < 100)) {
                 state = (await strategy.advance(run, step)) ?? state;
@@ -68719,7 +72693,7 @@ async function runRampAction(runtime, deps = {}) {
                 if (judged)
                     lastVerdict = judged.verdict;
                 if (judged && !judged.allowed)
-                    return await finish(gateFailure(ctx, judged.report, session.record));
+                    return await finish(await gateFailure(ctx, judged.report, session.record));
             }
             if (strategy.name === 'canary' && !steps.includes(100))
                 return await finish({ ok: true });
@@ -68806,7 +72780,8 @@ async function bakeWatching(ctx, session, deps, step, version, summary) {
     let changed;
     let lastBeat = ctx.clock.now();
     const timer = setInterval(() => {
-        void (async () => {
+        // Each tick handles its own failures; the promise is deliberately not awaited by the timer.
+        (async () => {
             try {
                 changed = await session.changed();
                 if (changed)
@@ -68819,7 +72794,7 @@ async function bakeWatching(ctx, session, deps, step, version, summary) {
             catch {
                 /* the store is unreachable for a moment: the next write decides */
             }
-        })();
+        })().catch(() => undefined);
     }, WATCH_INTERVAL_MS);
     timer.unref();
     try {
@@ -68851,13 +72826,16 @@ async function bakeAndJudge(ctx, deps, step, version, summary, signal) {
     summary.push('', renderGateSummary(report, `gate at ${step}%`), '');
     return report;
 }
-function gateFailure(ctx, report, record) {
+async function gateFailure(ctx, report, record) {
     // Who is told: the people watching. What they get: which checks failed and by how much, not just that the gate did.
     const failingChecks = report.checks
         .filter((c) => c.outcome !== 'pass')
         .map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
     const event = { ...rolloutEvent(ctx, record.weight, record.version), reason: report.reason, verdict: report.verdict, failingChecks };
-    void runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });
+    // Awaited: a process that exits before the webhook answers never tells anyone the gate failed.
+    const problem = await runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });
+    if (problem)
+        ctx.runtime.warning(problem);
     const where = ctx.strategy.name === 'canary' ? `the canary keeps ${record.weight}%` : `${record.live ?? 'the new colour'} stays live`;
     return { ok: false, failure: `ramp stopped at ${record.weight}%: gate ${report.verdict}: ${report.reason} (${where} until rollback runs; nothing was promoted)` };
 }
@@ -68877,3262 +72855,172 @@ function rejectSteps(runtime) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/actions/ramp.ts
+
+
+/** Runs the ramp action with the runner's inputs; sets the exit code on failure. */
+async function run() {
+    await runAction('ramp', (runtime) => runRampAction(runtime, { signal: runtime.signal }));
+}
+
 
 /***/ }),
 
-/***/ 6609:
+/***/ 4184:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Cs: () => (/* binding */ runAction)
-});
-
-// UNUSED EXPORTS: INTERRUPT_GRACE_MS, Interrupted, MemoryRuntime, RunnerRuntime, ignoreClosedPipes, secretParts
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/utils.js
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/**
- * Sanitizes an input into a string so it can be passed into issueCommand safely
- * @param input input to sanitize into a string
- */
-function utils_toCommandValue(input) {
-    if (input === null || input === undefined) {
-        return '';
-    }
-    else if (typeof input === 'string' || input instanceof String) {
-        return input;
-    }
-    return JSON.stringify(input);
-}
-/**
- *
- * @param annotationProperties
- * @returns The command properties to send with the actual annotation command
- * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
- */
-function utils_toCommandProperties(annotationProperties) {
-    if (!Object.keys(annotationProperties).length) {
-        return {};
-    }
-    return {
-        title: annotationProperties.title,
-        file: annotationProperties.file,
-        line: annotationProperties.startLine,
-        endLine: annotationProperties.endLine,
-        col: annotationProperties.startColumn,
-        endColumn: annotationProperties.endColumn
-    };
-}
-//# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/command.js
-
-
-/**
- * Issues a command to the GitHub Actions runner
- *
- * @param command - The command name to issue
- * @param properties - Additional properties for the command (key-value pairs)
- * @param message - The message to include with the command
- * @remarks
- * This function outputs a specially formatted string to stdout that the Actions
- * runner interprets as a command. These commands can control workflow behavior,
- * set outputs, create annotations, mask values, and more.
- *
- * Command Format:
- *   ::name key=value,key=value::message
- *
- * @example
- * ```typescript
- * // Issue a warning annotation
- * issueCommand('warning', {}, 'This is a warning message');
- * // Output: ::warning::This is a warning message
- *
- * // Set an environment variable
- * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
- * // Output: ::set-env name=MY_VAR::some value
- *
- * // Add a secret mask
- * issueCommand('add-mask', {}, 'secretValue123');
- * // Output: ::add-mask::secretValue123
- * ```
- *
- * @internal
- * This is an internal utility function that powers the public API functions
- * such as setSecret, warning, error, and exportVariable.
- */
-function command_issueCommand(command, properties, message) {
-    const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_.EOL);
-}
-function command_issue(name, message = '') {
-    command_issueCommand(name, {}, message);
-}
-const CMD_STRING = '::';
-class Command {
-    constructor(command, properties, message) {
-        if (!command) {
-            command = 'missing.command';
-        }
-        this.command = command;
-        this.properties = properties;
-        this.message = message;
-    }
-    toString() {
-        let cmdStr = CMD_STRING + this.command;
-        if (this.properties && Object.keys(this.properties).length > 0) {
-            cmdStr += ' ';
-            let first = true;
-            for (const key in this.properties) {
-                if (this.properties.hasOwnProperty(key)) {
-                    const val = this.properties[key];
-                    if (val) {
-                        if (first) {
-                            first = false;
-                        }
-                        else {
-                            cmdStr += ',';
-                        }
-                        cmdStr += `${key}=${escapeProperty(val)}`;
-                    }
-                }
-            }
-        }
-        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
-        return cmdStr;
-    }
-}
-function escapeData(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A');
-}
-function escapeProperty(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A')
-        .replace(/:/g, '%3A')
-        .replace(/,/g, '%2C');
-}
-//# sourceMappingURL=command.js.map
-// EXTERNAL MODULE: external "crypto"
-var external_crypto_ = __nccwpck_require__(6982);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/file-command.js
-// For internal use, subject to change.
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-
-
-
-function file_command_issueFileCommand(command, message) {
-    const filePath = process.env[`GITHUB_${command}`];
-    if (!filePath) {
-        throw new Error(`Unable to find environment variable for file command ${command}`);
-    }
-    if (!external_fs_.existsSync(filePath)) {
-        throw new Error(`Missing file at path: ${filePath}`);
-    }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
-        encoding: 'utf8'
-    });
-}
-function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
-    const convertedValue = utils_toCommandValue(value);
-    // These should realistically never happen, but just in case someone finds a
-    // way to exploit uuid generation let's not allow keys or values that contain
-    // the delimiter.
-    if (key.includes(delimiter)) {
-        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
-    }
-    if (convertedValue.includes(delimiter)) {
-        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
-    }
-    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
-}
-//# sourceMappingURL=file-command.js.map
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: external "http"
-var external_http_ = __nccwpck_require__(8611);
-// EXTERNAL MODULE: external "https"
-var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/proxy.js
-function getProxyUrl(reqUrl) {
-    const usingSsl = reqUrl.protocol === 'https:';
-    if (checkBypass(reqUrl)) {
-        return undefined;
-    }
-    const proxyVar = (() => {
-        if (usingSsl) {
-            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
-        }
-        else {
-            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
-        }
-    })();
-    if (proxyVar) {
-        try {
-            return new DecodedURL(proxyVar);
-        }
-        catch (_a) {
-            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
-                return new DecodedURL(`http://${proxyVar}`);
-        }
-    }
-    else {
-        return undefined;
-    }
-}
-function checkBypass(reqUrl) {
-    if (!reqUrl.hostname) {
-        return false;
-    }
-    const reqHost = reqUrl.hostname;
-    if (isLoopbackAddress(reqHost)) {
-        return true;
-    }
-    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
-    if (!noProxy) {
-        return false;
-    }
-    // Determine the request port
-    let reqPort;
-    if (reqUrl.port) {
-        reqPort = Number(reqUrl.port);
-    }
-    else if (reqUrl.protocol === 'http:') {
-        reqPort = 80;
-    }
-    else if (reqUrl.protocol === 'https:') {
-        reqPort = 443;
-    }
-    // Format the request hostname and hostname with port
-    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
-    if (typeof reqPort === 'number') {
-        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
-    }
-    // Compare request host against noproxy
-    for (const upperNoProxyItem of noProxy
-        .split(',')
-        .map(x => x.trim().toUpperCase())
-        .filter(x => x)) {
-        if (upperNoProxyItem === '*' ||
-            upperReqHosts.some(x => x === upperNoProxyItem ||
-                x.endsWith(`.${upperNoProxyItem}`) ||
-                (upperNoProxyItem.startsWith('.') &&
-                    x.endsWith(`${upperNoProxyItem}`)))) {
-            return true;
-        }
-    }
-    return false;
-}
-function isLoopbackAddress(host) {
-    const hostLower = host.toLowerCase();
-    return (hostLower === 'localhost' ||
-        hostLower.startsWith('127.') ||
-        hostLower.startsWith('[::1]') ||
-        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
-}
-class DecodedURL extends URL {
-    constructor(url, base) {
-        super(url, base);
-        this._decodedUsername = decodeURIComponent(super.username);
-        this._decodedPassword = decodeURIComponent(super.password);
-    }
-    get username() {
-        return this._decodedUsername;
-    }
-    get password() {
-        return this._decodedPassword;
-    }
-}
-//# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../../main/node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(408);
-// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
-var undici = __nccwpck_require__(4718);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/index.js
-/* eslint-disable @typescript-eslint/no-explicit-any */
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-var HttpCodes;
-(function (HttpCodes) {
-    HttpCodes[HttpCodes["OK"] = 200] = "OK";
-    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
-    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
-    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
-    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
-    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
-    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
-    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
-    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
-    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
-    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
-    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
-    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
-    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
-    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
-    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
-    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
-    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
-    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
-    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
-    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
-    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
-    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
-    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
-    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
-    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
-    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
-})(HttpCodes || (HttpCodes = {}));
-var Headers;
-(function (Headers) {
-    Headers["Accept"] = "accept";
-    Headers["ContentType"] = "content-type";
-})(Headers || (Headers = {}));
-var MediaTypes;
-(function (MediaTypes) {
-    MediaTypes["ApplicationJson"] = "application/json";
-})(MediaTypes || (MediaTypes = {}));
-/**
- * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
- * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
- */
-function lib_getProxyUrl(serverUrl) {
-    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
-    return proxyUrl ? proxyUrl.href : '';
-}
-const HttpRedirectCodes = [
-    HttpCodes.MovedPermanently,
-    HttpCodes.ResourceMoved,
-    HttpCodes.SeeOther,
-    HttpCodes.TemporaryRedirect,
-    HttpCodes.PermanentRedirect
-];
-const HttpResponseRetryCodes = [
-    HttpCodes.BadGateway,
-    HttpCodes.ServiceUnavailable,
-    HttpCodes.GatewayTimeout
-];
-const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
-const ExponentialBackoffCeiling = 10;
-const ExponentialBackoffTimeSlice = 5;
-class HttpClientError extends Error {
-    constructor(message, statusCode) {
-        super(message);
-        this.name = 'HttpClientError';
-        this.statusCode = statusCode;
-        Object.setPrototypeOf(this, HttpClientError.prototype);
-    }
-}
-class HttpClientResponse {
-    constructor(message) {
-        this.message = message;
-    }
-    readBody() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                let output = Buffer.alloc(0);
-                this.message.on('data', (chunk) => {
-                    output = Buffer.concat([output, chunk]);
-                });
-                this.message.on('end', () => {
-                    resolve(output.toString());
-                });
-            }));
-        });
-    }
-    readBodyBuffer() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                const chunks = [];
-                this.message.on('data', (chunk) => {
-                    chunks.push(chunk);
-                });
-                this.message.on('end', () => {
-                    resolve(Buffer.concat(chunks));
-                });
-            }));
-        });
-    }
-}
-function isHttps(requestUrl) {
-    const parsedUrl = new URL(requestUrl);
-    return parsedUrl.protocol === 'https:';
-}
-class lib_HttpClient {
-    constructor(userAgent, handlers, requestOptions) {
-        this._ignoreSslError = false;
-        this._allowRedirects = true;
-        this._allowRedirectDowngrade = false;
-        this._maxRedirects = 50;
-        this._allowRetries = false;
-        this._maxRetries = 1;
-        this._keepAlive = false;
-        this._disposed = false;
-        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
-        this.handlers = handlers || [];
-        this.requestOptions = requestOptions;
-        if (requestOptions) {
-            if (requestOptions.ignoreSslError != null) {
-                this._ignoreSslError = requestOptions.ignoreSslError;
-            }
-            this._socketTimeout = requestOptions.socketTimeout;
-            if (requestOptions.allowRedirects != null) {
-                this._allowRedirects = requestOptions.allowRedirects;
-            }
-            if (requestOptions.allowRedirectDowngrade != null) {
-                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
-            }
-            if (requestOptions.maxRedirects != null) {
-                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
-            }
-            if (requestOptions.keepAlive != null) {
-                this._keepAlive = requestOptions.keepAlive;
-            }
-            if (requestOptions.allowRetries != null) {
-                this._allowRetries = requestOptions.allowRetries;
-            }
-            if (requestOptions.maxRetries != null) {
-                this._maxRetries = requestOptions.maxRetries;
-            }
-        }
-    }
-    options(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    get(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('GET', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    del(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    post(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('POST', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    patch(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    put(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PUT', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    head(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    sendStream(verb, requestUrl, stream, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request(verb, requestUrl, stream, additionalHeaders);
-        });
-    }
-    /**
-     * Gets a typed object from an endpoint
-     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
-     */
-    getJson(requestUrl_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            const res = yield this.get(requestUrl, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    postJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.post(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    putJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.put(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    patchJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.patch(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    /**
-     * Makes a raw http request.
-     * All other methods such as get, post, patch, and request ultimately call this.
-     * Prefer get, del, post and patch
-     */
-    request(verb, requestUrl, data, headers) {
-        return __awaiter(this, void 0, void 0, function* () {
-            if (this._disposed) {
-                throw new Error('Client has already been disposed.');
-            }
-            const parsedUrl = new URL(requestUrl);
-            let info = this._prepareRequest(verb, parsedUrl, headers);
-            // Only perform retries on reads since writes may not be idempotent.
-            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
-                ? this._maxRetries + 1
-                : 1;
-            let numTries = 0;
-            let response;
-            do {
-                response = yield this.requestRaw(info, data);
-                // Check if it's an authentication challenge
-                if (response &&
-                    response.message &&
-                    response.message.statusCode === HttpCodes.Unauthorized) {
-                    let authenticationHandler;
-                    for (const handler of this.handlers) {
-                        if (handler.canHandleAuthentication(response)) {
-                            authenticationHandler = handler;
-                            break;
-                        }
-                    }
-                    if (authenticationHandler) {
-                        return authenticationHandler.handleAuthentication(this, info, data);
-                    }
-                    else {
-                        // We have received an unauthorized response but have no handlers to handle it.
-                        // Let the response return to the caller.
-                        return response;
-                    }
-                }
-                let redirectsRemaining = this._maxRedirects;
-                while (response.message.statusCode &&
-                    HttpRedirectCodes.includes(response.message.statusCode) &&
-                    this._allowRedirects &&
-                    redirectsRemaining > 0) {
-                    const redirectUrl = response.message.headers['location'];
-                    if (!redirectUrl) {
-                        // if there's no location to redirect to, we won't
-                        break;
-                    }
-                    const parsedRedirectUrl = new URL(redirectUrl);
-                    if (parsedUrl.protocol === 'https:' &&
-                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
-                        !this._allowRedirectDowngrade) {
-                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
-                    }
-                    // we need to finish reading the response before reassigning response
-                    // which will leak the open socket.
-                    yield response.readBody();
-                    // strip authorization header if redirected to a different hostname
-                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-                        for (const header in headers) {
-                            // header names are case insensitive
-                            if (header.toLowerCase() === 'authorization') {
-                                delete headers[header];
-                            }
-                        }
-                    }
-                    // let's make the request with the new redirectUrl
-                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
-                    response = yield this.requestRaw(info, data);
-                    redirectsRemaining--;
-                }
-                if (!response.message.statusCode ||
-                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
-                    // If not a retry code, return immediately instead of retrying
-                    return response;
-                }
-                numTries += 1;
-                if (numTries < maxTries) {
-                    yield response.readBody();
-                    yield this._performExponentialBackoff(numTries);
-                }
-            } while (numTries < maxTries);
-            return response;
-        });
-    }
-    /**
-     * Needs to be called if keepAlive is set to true in request options.
-     */
-    dispose() {
-        if (this._agent) {
-            this._agent.destroy();
-        }
-        this._disposed = true;
-    }
-    /**
-     * Raw request.
-     * @param info
-     * @param data
-     */
-    requestRaw(info, data) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => {
-                function callbackForResult(err, res) {
-                    if (err) {
-                        reject(err);
-                    }
-                    else if (!res) {
-                        // If `err` is not passed, then `res` must be passed.
-                        reject(new Error('Unknown error'));
-                    }
-                    else {
-                        resolve(res);
-                    }
-                }
-                this.requestRawWithCallback(info, data, callbackForResult);
-            });
-        });
-    }
-    /**
-     * Raw request with callback.
-     * @param info
-     * @param data
-     * @param onResult
-     */
-    requestRawWithCallback(info, data, onResult) {
-        if (typeof data === 'string') {
-            if (!info.options.headers) {
-                info.options.headers = {};
-            }
-            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
-        }
-        let callbackCalled = false;
-        function handleResult(err, res) {
-            if (!callbackCalled) {
-                callbackCalled = true;
-                onResult(err, res);
-            }
-        }
-        const req = info.httpModule.request(info.options, (msg) => {
-            const res = new HttpClientResponse(msg);
-            handleResult(undefined, res);
-        });
-        let socket;
-        req.on('socket', sock => {
-            socket = sock;
-        });
-        // If we ever get disconnected, we want the socket to timeout eventually
-        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
-            if (socket) {
-                socket.end();
-            }
-            handleResult(new Error(`Request timeout: ${info.options.path}`));
-        });
-        req.on('error', function (err) {
-            // err has statusCode property
-            // res should have headers
-            handleResult(err);
-        });
-        if (data && typeof data === 'string') {
-            req.write(data, 'utf8');
-        }
-        if (data && typeof data !== 'string') {
-            data.on('close', function () {
-                req.end();
-            });
-            data.pipe(req);
-        }
-        else {
-            req.end();
-        }
-    }
-    /**
-     * Gets an http agent. This function is useful when you need an http agent that handles
-     * routing through a proxy server - depending upon the url and proxy environment variables.
-     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
-     */
-    getAgent(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        return this._getAgent(parsedUrl);
-    }
-    getAgentDispatcher(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (!useProxy) {
-            return;
-        }
-        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
-    }
-    _prepareRequest(method, requestUrl, headers) {
-        const info = {};
-        info.parsedUrl = requestUrl;
-        const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? https : http;
-        const defaultPort = usingSsl ? 443 : 80;
-        info.options = {};
-        info.options.host = info.parsedUrl.hostname;
-        info.options.port = info.parsedUrl.port
-            ? parseInt(info.parsedUrl.port)
-            : defaultPort;
-        info.options.path =
-            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
-        info.options.method = method;
-        info.options.headers = this._mergeHeaders(headers);
-        if (this.userAgent != null) {
-            info.options.headers['user-agent'] = this.userAgent;
-        }
-        info.options.agent = this._getAgent(info.parsedUrl);
-        // gives handlers an opportunity to participate
-        if (this.handlers) {
-            for (const handler of this.handlers) {
-                handler.prepareRequest(info.options);
-            }
-        }
-        return info;
-    }
-    _mergeHeaders(headers) {
-        if (this.requestOptions && this.requestOptions.headers) {
-            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
-        }
-        return lowercaseKeys(headers || {});
-    }
-    /**
-     * Gets an existing header value or returns a default.
-     * Handles converting number header values to strings since HTTP headers must be strings.
-     * Note: This returns string | string[] since some headers can have multiple values.
-     * For headers that must always be a single string (like Content-Type), use the
-     * specialized _getExistingOrDefaultContentTypeHeader method instead.
-     */
-    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
-            if (headerValue) {
-                clientHeader =
-                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
-            }
-        }
-        const additionalValue = additionalHeaders[header];
-        if (additionalValue !== undefined) {
-            return typeof additionalValue === 'number'
-                ? additionalValue.toString()
-                : additionalValue;
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    /**
-     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
-     * Always returns a single string (not an array) since Content-Type should be a single value.
-     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
-     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
-     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
-     */
-    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
-            if (headerValue) {
-                if (typeof headerValue === 'number') {
-                    clientHeader = String(headerValue);
-                }
-                else if (Array.isArray(headerValue)) {
-                    clientHeader = headerValue.join(', ');
-                }
-                else {
-                    clientHeader = headerValue;
-                }
-            }
-        }
-        const additionalValue = additionalHeaders[Headers.ContentType];
-        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
-        if (additionalValue !== undefined) {
-            if (typeof additionalValue === 'number') {
-                return String(additionalValue);
-            }
-            else if (Array.isArray(additionalValue)) {
-                return additionalValue.join(', ');
-            }
-            else {
-                return additionalValue;
-            }
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    _getAgent(parsedUrl) {
-        let agent;
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (this._keepAlive && useProxy) {
-            agent = this._proxyAgent;
-        }
-        if (!useProxy) {
-            agent = this._agent;
-        }
-        // if agent is already assigned use that agent.
-        if (agent) {
-            return agent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        let maxSockets = 100;
-        if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
-        }
-        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
-        if (proxyUrl && proxyUrl.hostname) {
-            const agentOptions = {
-                maxSockets,
-                keepAlive: this._keepAlive,
-                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
-                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
-                })), { host: proxyUrl.hostname, port: proxyUrl.port })
-            };
-            let tunnelAgent;
-            const overHttps = proxyUrl.protocol === 'https:';
-            if (usingSsl) {
-                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
-            }
-            else {
-                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
-            }
-            agent = tunnelAgent(agentOptions);
-            this._proxyAgent = agent;
-        }
-        // if tunneling agent isn't assigned create a new agent
-        if (!agent) {
-            const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
-            this._agent = agent;
-        }
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            agent.options = Object.assign(agent.options || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return agent;
-    }
-    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
-        let proxyAgent;
-        if (this._keepAlive) {
-            proxyAgent = this._proxyAgentDispatcher;
-        }
-        // if agent is already assigned use that agent.
-        if (proxyAgent) {
-            return proxyAgent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
-            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
-        })));
-        this._proxyAgentDispatcher = proxyAgent;
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return proxyAgent;
-    }
-    _getUserAgentWithOrchestrationId(userAgent) {
-        const baseUserAgent = userAgent || 'actions/http-client';
-        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
-        if (orchId) {
-            // Sanitize the orchestration ID to ensure it contains only valid characters
-            // Valid characters: 0-9, a-z, _, -, .
-            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
-            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
-        }
-        return baseUserAgent;
-    }
-    _performExponentialBackoff(retryNumber) {
-        return __awaiter(this, void 0, void 0, function* () {
-            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
-            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-            return new Promise(resolve => setTimeout(() => resolve(), ms));
-        });
-    }
-    _processResponse(res, options) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
-                const statusCode = res.message.statusCode || 0;
-                const response = {
-                    statusCode,
-                    result: null,
-                    headers: {}
-                };
-                // not found leads to null obj returned
-                if (statusCode === HttpCodes.NotFound) {
-                    resolve(response);
-                }
-                // get the result from the body
-                function dateTimeDeserializer(key, value) {
-                    if (typeof value === 'string') {
-                        const a = new Date(value);
-                        if (!isNaN(a.valueOf())) {
-                            return a;
-                        }
-                    }
-                    return value;
-                }
-                let obj;
-                let contents;
-                try {
-                    contents = yield res.readBody();
-                    if (contents && contents.length > 0) {
-                        if (options && options.deserializeDates) {
-                            obj = JSON.parse(contents, dateTimeDeserializer);
-                        }
-                        else {
-                            obj = JSON.parse(contents);
-                        }
-                        response.result = obj;
-                    }
-                    response.headers = res.message.headers;
-                }
-                catch (err) {
-                    // Invalid resource (contents not json);  leaving result obj null
-                }
-                // note that 3xx redirects are handled by the http layer.
-                if (statusCode > 299) {
-                    let msg;
-                    // if exception/error in body, attempt to get better error
-                    if (obj && obj.message) {
-                        msg = obj.message;
-                    }
-                    else if (contents && contents.length > 0) {
-                        // it may be the case that the exception is in the body message as string
-                        msg = contents;
-                    }
-                    else {
-                        msg = `Failed request: (${statusCode})`;
-                    }
-                    const err = new HttpClientError(msg, statusCode);
-                    err.result = response.result;
-                    reject(err);
-                }
-                else {
-                    resolve(response);
-                }
-            }));
-        });
-    }
-}
-const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/auth.js
-var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-class BasicCredentialHandler {
-    constructor(username, password) {
-        this.username = username;
-        this.password = password;
-    }
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class auth_BearerCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Bearer ${this.token}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class PersonalAccessTokenCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-//# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/oidc-utils.js
-var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-class oidc_utils_OidcClient {
-    static createHttpClient(allowRetry = true, maxRetry = 10) {
-        const requestOptions = {
-            allowRetries: allowRetry,
-            maxRetries: maxRetry
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   m: () => (/* binding */ systemClock)
+/* harmony export */ });
+/* unused harmony export FakeClock */
+/** The wall clock. */
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason ?? new Error('aborted'));
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, Math.max(0, ms));
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason ?? new Error('aborted'));
         };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
-    }
-    static getRequestToken() {
-        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
-        if (!token) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
-        }
-        return token;
-    }
-    static getIDTokenUrl() {
-        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
-        if (!runtimeUrl) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
-        }
-        return runtimeUrl;
-    }
-    static getCall(id_token_url) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            var _a;
-            const httpclient = oidc_utils_OidcClient.createHttpClient();
-            const res = yield httpclient
-                .getJson(id_token_url)
-                .catch(error => {
-                throw new Error(`Failed to get ID Token. \n 
-        Error Code : ${error.statusCode}\n 
-        Error Message: ${error.message}`);
-            });
-            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
-            if (!id_token) {
-                throw new Error('Response json body do not have ID Token field');
-            }
-            return id_token;
-        });
-    }
-    static getIDToken(audience) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            try {
-                // New ID Token is requested from action service
-                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
-                if (audience) {
-                    const encodedAudience = encodeURIComponent(audience);
-                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
-                }
-                debug(`ID token url is ${id_token_url}`);
-                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
-                setSecret(id_token);
-                return id_token;
-            }
-            catch (error) {
-                throw new Error(`Error message: ${error.message}`);
-            }
-        });
-    }
-}
-//# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/summary.js
-var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
+        signal?.addEventListener('abort', onAbort, { once: true });
+    }),
 };
+/** A clock whose sleeps return at once and move time forward; for tests and simulations. */
+class FakeClock {
+    current;
+    constructor(current = 0) {
+        this.current = current;
+    }
+    now() {
+        return this.current;
+    }
+    async sleep(ms) {
+        this.current += Math.max(0, ms);
+        await Promise.resolve();
+    }
+    advance(ms) {
+        this.current += ms;
+    }
+}
 
 
-const { access, appendFile, writeFile } = external_fs_.promises;
-const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
-const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
-class Summary {
-    constructor() {
-        this._buffer = '';
-    }
-    /**
-     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
-     * Also checks r/w permissions.
-     *
-     * @returns step summary file path
-     */
-    filePath() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            if (this._filePath) {
-                return this._filePath;
-            }
-            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
-            if (!pathFromEnv) {
-                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
-            }
-            try {
-                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
-            }
-            catch (_a) {
-                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
-            }
-            this._filePath = pathFromEnv;
-            return this._filePath;
-        });
-    }
-    /**
-     * Wraps content in an HTML tag, adding any HTML attributes
-     *
-     * @param {string} tag HTML tag to wrap
-     * @param {string | null} content content within the tag
-     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
-     *
-     * @returns {string} content wrapped in HTML element
-     */
-    wrap(tag, content, attrs = {}) {
-        const htmlAttrs = Object.entries(attrs)
-            .map(([key, value]) => ` ${key}="${value}"`)
-            .join('');
-        if (!content) {
-            return `<${tag}${htmlAttrs}>`;
-        }
-        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
-    }
-    /**
-     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
-     *
-     * @param {SummaryWriteOptions} [options] (optional) options for write operation
-     *
-     * @returns {Promise<Summary>} summary instance
-     */
-    write(options) {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
-            const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
-            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
-            return this.emptyBuffer();
-        });
-    }
-    /**
-     * Clears the summary buffer and wipes the summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    clear() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            return this.emptyBuffer().write({ overwrite: true });
-        });
-    }
-    /**
-     * Returns the current summary buffer as a string
-     *
-     * @returns {string} string of summary buffer
-     */
-    stringify() {
-        return this._buffer;
-    }
-    /**
-     * If the summary buffer is empty
-     *
-     * @returns {boolen} true if the buffer is empty
-     */
-    isEmptyBuffer() {
-        return this._buffer.length === 0;
-    }
-    /**
-     * Resets the summary buffer without writing to summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    emptyBuffer() {
-        this._buffer = '';
-        return this;
-    }
-    /**
-     * Adds raw text to the summary buffer
-     *
-     * @param {string} text content to add
-     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addRaw(text, addEOL = false) {
-        this._buffer += text;
-        return addEOL ? this.addEOL() : this;
-    }
-    /**
-     * Adds the operating system-specific end-of-line marker to the buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addEOL() {
-        return this.addRaw(external_os_.EOL);
-    }
-    /**
-     * Adds an HTML codeblock to the summary buffer
-     *
-     * @param {string} code content to render within fenced code block
-     * @param {string} lang (optional) language to syntax highlight code
-     *
-     * @returns {Summary} summary instance
-     */
-    addCodeBlock(code, lang) {
-        const attrs = Object.assign({}, (lang && { lang }));
-        const element = this.wrap('pre', this.wrap('code', code), attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML list to the summary buffer
-     *
-     * @param {string[]} items list of items to render
-     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addList(items, ordered = false) {
-        const tag = ordered ? 'ol' : 'ul';
-        const listItems = items.map(item => this.wrap('li', item)).join('');
-        const element = this.wrap(tag, listItems);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML table to the summary buffer
-     *
-     * @param {SummaryTableCell[]} rows table rows
-     *
-     * @returns {Summary} summary instance
-     */
-    addTable(rows) {
-        const tableBody = rows
-            .map(row => {
-            const cells = row
-                .map(cell => {
-                if (typeof cell === 'string') {
-                    return this.wrap('td', cell);
-                }
-                const { header, data, colspan, rowspan } = cell;
-                const tag = header ? 'th' : 'td';
-                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
-                return this.wrap(tag, data, attrs);
-            })
-                .join('');
-            return this.wrap('tr', cells);
-        })
-            .join('');
-        const element = this.wrap('table', tableBody);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds a collapsable HTML details element to the summary buffer
-     *
-     * @param {string} label text for the closed state
-     * @param {string} content collapsable content
-     *
-     * @returns {Summary} summary instance
-     */
-    addDetails(label, content) {
-        const element = this.wrap('details', this.wrap('summary', label) + content);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML image tag to the summary buffer
-     *
-     * @param {string} src path to the image you to embed
-     * @param {string} alt text description of the image
-     * @param {SummaryImageOptions} options (optional) addition image attributes
-     *
-     * @returns {Summary} summary instance
-     */
-    addImage(src, alt, options) {
-        const { width, height } = options || {};
-        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
-        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML section heading element
-     *
-     * @param {string} text heading text
-     * @param {number | string} [level=1] (optional) the heading level, default: 1
-     *
-     * @returns {Summary} summary instance
-     */
-    addHeading(text, level) {
-        const tag = `h${level}`;
-        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
-            ? tag
-            : 'h1';
-        const element = this.wrap(allowedTag, text);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML thematic break (<hr>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addSeparator() {
-        const element = this.wrap('hr', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML line break (<br>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addBreak() {
-        const element = this.wrap('br', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML blockquote to the summary buffer
-     *
-     * @param {string} text quote text
-     * @param {string} cite (optional) citation url
-     *
-     * @returns {Summary} summary instance
-     */
-    addQuote(text, cite) {
-        const attrs = Object.assign({}, (cite && { cite }));
-        const element = this.wrap('blockquote', text, attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML anchor tag to the summary buffer
-     *
-     * @param {string} text link text/content
-     * @param {string} href hyperlink
-     *
-     * @returns {Summary} summary instance
-     */
-    addLink(text, href) {
-        const element = this.wrap('a', text, { href });
-        return this.addRaw(element).addEOL();
-    }
-}
-const _summary = new Summary();
-/**
- * @deprecated use `core.summary`
- */
-const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
-//# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/path-utils.js
+/***/ }),
 
+/***/ 2091:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Uc: () => (/* binding */ describeError),
+/* harmony export */   W6: () => (/* binding */ PlanError),
+/* harmony export */   dz: () => (/* binding */ InputError),
+/* harmony export */   iU: () => (/* binding */ isUserError),
+/* harmony export */   mZ: () => (/* binding */ ProviderError),
+/* harmony export */   yo: () => (/* binding */ UserError)
+/* harmony export */ });
 /**
- * toPosixPath converts the given path to the posix form. On Windows, \\ will be
- * replaced with /.
- *
- * @param pth. Path to transform.
- * @return string Posix path.
+ * Errors a user can fix (a bad plan, a bad input, a server that answered with an error) are
+ * reported plainly, without a stack trace. Anything else is a bug and keeps its stack.
  */
-function toPosixPath(pth) {
-    return pth.replace(/[\\]/g, '/');
+class UserError extends Error {
+    name = 'UserError';
 }
-/**
- * toWin32Path converts the given path to the win32 form. On Linux, / will be
- * replaced with \\.
- *
- * @param pth. Path to transform.
- * @return string Win32 path.
- */
-function toWin32Path(pth) {
-    return pth.replace(/[/]/g, '\\');
+/** A rollout plan that does not validate: names the file, every field path and what was expected. */
+class PlanError extends UserError {
+    file;
+    problems;
+    name = 'PlanError';
+    constructor(file, problems) {
+        super(problems.length === 1 ? `${file}: ${problems[0]}` : `${file}: ${problems.length} problems\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+        this.file = file;
+        this.problems = problems;
+    }
 }
-/**
- * toPlatformPath converts the given path to a platform-specific path. It does
- * this by replacing instances of / and \ with the platform-specific path
- * separator.
- *
- * @param pth The path to platformize.
- * @return string The platform-specific path.
- */
-function toPlatformPath(pth) {
-    return pth.replace(/[/\\]/g, path.sep);
+/** An action input (or CLI flag) that is missing or malformed. */
+class InputError extends UserError {
+    input;
+    detail;
+    name = 'InputError';
+    constructor(input, detail) {
+        super(`input ${input}: ${detail}`);
+        this.input = input;
+        this.detail = detail;
+    }
 }
-//# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: external "string_decoder"
-var external_string_decoder_ = __nccwpck_require__(3193);
-// EXTERNAL MODULE: external "events"
-var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: external "child_process"
-const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io-util.js
-var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
+/** A remote system (metrics backend, traffic layer, registry, API) failed or refused. */
+class ProviderError extends UserError {
+    provider;
+    retryable;
+    name = 'ProviderError';
+    constructor(provider, detail, retryable = false) {
+        super(`${provider}: ${detail}`);
+        this.provider = provider;
+        this.retryable = retryable;
+    }
+}
+/** True for errors that are the user's to fix and are printed without a stack trace. */
+function isUserError(err) {
+    return err instanceof UserError;
+}
+/** A one-line description of any thrown value, safe to print. */
+function describeError(err) {
+    if (err instanceof Error)
+        return err.message;
+    return String(err);
+}
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
-// export const {open} = 'fs'
-const IS_WINDOWS = process.platform === 'win32';
-/**
- * Custom implementation of readlink to ensure Windows junctions
- * maintain trailing backslash for backward compatibility with Node.js < 24
- *
- * In Node.js 20, Windows junctions (directory symlinks) always returned paths
- * with trailing backslashes. Node.js 24 removed this behavior, which breaks
- * code that relied on this format for path operations.
- *
- * This implementation restores the Node 20 behavior by adding a trailing
- * backslash to all junction results on Windows.
- */
-function readlink(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
-        // On Windows, restore Node 20 behavior: add trailing backslash to all results
-        // since junctions on Windows are always directory links
-        if (IS_WINDOWS && !result.endsWith('\\')) {
-            return `${result}\\`;
-        }
-        return result;
-    });
+/***/ }),
+
+/***/ 431:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   S: () => (/* binding */ describeOutcome),
+/* harmony export */   s: () => (/* binding */ outcomeOf)
+/* harmony export */ });
+/** Classifies a number a backend returned: only a finite one is a value a gate may judge. */
+function outcomeOf(value) {
+    if (Number.isNaN(value))
+        return { kind: 'nan' };
+    if (!Number.isFinite(value))
+        return { kind: 'infinite', sign: value > 0 ? 1 : -1 };
+    return { kind: 'value', value };
 }
-// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
-const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_.constants.O_RDONLY;
-function exists(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        try {
-            yield stat(fsPath);
-        }
-        catch (err) {
-            if (err.code === 'ENOENT') {
-                return false;
-            }
-            throw err;
-        }
-        return true;
-    });
-}
-function isDirectory(fsPath_1) {
-    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
-        return stats.isDirectory();
-    });
-}
-/**
- * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
- * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
- */
-function isRooted(p) {
-    p = normalizeSeparators(p);
-    if (!p) {
-        throw new Error('isRooted() parameter "p" cannot be empty');
+/** A short, human description of an outcome for tables and messages. */
+function describeOutcome(outcome) {
+    switch (outcome.kind) {
+        case 'value':
+            return String(outcome.value);
+        case 'no-data':
+            return 'no data';
+        case 'many-series':
+            return `${outcome.count} series (expected 1)`;
+        case 'nan':
+            return 'NaN';
+        case 'infinite':
+            return outcome.sign > 0 ? '+Inf' : '-Inf';
     }
-    if (IS_WINDOWS) {
-        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
-        ); // e.g. C: or C:\hello
-    }
-    return p.startsWith('/');
 }
-/**
- * Best effort attempt to determine whether a file exists and is executable.
- * @param filePath    file path to check
- * @param extensions  additional file extensions to try
- * @return if file exists and is executable, returns the file path. otherwise empty string.
- */
-function tryGetExecutablePath(filePath, extensions) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        let stats = undefined;
-        try {
-            // test file exists
-            stats = yield stat(filePath);
-        }
-        catch (err) {
-            if (err.code !== 'ENOENT') {
-                // eslint-disable-next-line no-console
-                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-            }
-        }
-        if (stats && stats.isFile()) {
-            if (IS_WINDOWS) {
-                // on Windows, test for valid extension
-                const upperExt = external_path_.extname(filePath).toUpperCase();
-                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
-                    return filePath;
-                }
-            }
-            else {
-                if (isUnixExecutable(stats)) {
-                    return filePath;
-                }
-            }
-        }
-        // try each extension
-        const originalFilePath = filePath;
-        for (const extension of extensions) {
-            filePath = originalFilePath + extension;
-            stats = undefined;
-            try {
-                stats = yield stat(filePath);
-            }
-            catch (err) {
-                if (err.code !== 'ENOENT') {
-                    // eslint-disable-next-line no-console
-                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-                }
-            }
-            if (stats && stats.isFile()) {
-                if (IS_WINDOWS) {
-                    // preserve the case of the actual file (since an extension was appended)
-                    try {
-                        const directory = external_path_.dirname(filePath);
-                        const upperName = external_path_.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
-                            if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_.join(directory, actualName);
-                                break;
-                            }
-                        }
-                    }
-                    catch (err) {
-                        // eslint-disable-next-line no-console
-                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
-                    }
-                    return filePath;
-                }
-                else {
-                    if (isUnixExecutable(stats)) {
-                        return filePath;
-                    }
-                }
-            }
-        }
-        return '';
-    });
-}
-function normalizeSeparators(p) {
-    p = p || '';
-    if (IS_WINDOWS) {
-        // convert slashes on Windows
-        p = p.replace(/\//g, '\\');
-        // remove redundant slashes
-        return p.replace(/\\\\+/g, '\\');
-    }
-    // remove redundant slashes
-    return p.replace(/\/\/+/g, '/');
-}
-// on Mac/Linux, test the execute bit
-//     R   W  X  R  W X R W X
-//   256 128 64 32 16 8 4 2 1
-function isUnixExecutable(stats) {
-    return ((stats.mode & 1) > 0 ||
-        ((stats.mode & 8) > 0 &&
-            process.getgid !== undefined &&
-            stats.gid === process.getgid()) ||
-        ((stats.mode & 64) > 0 &&
-            process.getuid !== undefined &&
-            stats.uid === process.getuid()));
-}
-// Get the path of cmd.exe in windows
-function getCmdPath() {
-    var _a;
-    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
-}
-//# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io.js
-var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
 
 
+/***/ }),
 
-/**
- * Copies a file or folder.
- * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See CopyOptions.
- */
-function cp(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
-        // Dest is an existing file, but not forcing
-        if (destStat && destStat.isFile() && !force) {
-            return;
-        }
-        // If dest is an existing directory, should copy inside.
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
-            : dest;
-        if (!(yield ioUtil.exists(source))) {
-            throw new Error(`no such file or directory: ${source}`);
-        }
-        const sourceStat = yield ioUtil.stat(source);
-        if (sourceStat.isDirectory()) {
-            if (!recursive) {
-                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
-            }
-            else {
-                yield cpDirRecursive(source, newDest, 0, force);
-            }
-        }
-        else {
-            if (path.relative(source, newDest) === '') {
-                // a file cannot be copied to itself
-                throw new Error(`'${newDest}' and '${source}' are the same file`);
-            }
-            yield io_copyFile(source, newDest, force);
-        }
-    });
-}
-/**
- * Moves a path.
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See MoveOptions.
- */
-function mv(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        if (yield ioUtil.exists(dest)) {
-            let destExists = true;
-            if (yield ioUtil.isDirectory(dest)) {
-                // If dest is directory copy src into dest
-                dest = path.join(dest, path.basename(source));
-                destExists = yield ioUtil.exists(dest);
-            }
-            if (destExists) {
-                if (options.force == null || options.force) {
-                    yield rmRF(dest);
-                }
-                else {
-                    throw new Error('Destination already exists');
-                }
-            }
-        }
-        yield mkdirP(path.dirname(dest));
-        yield ioUtil.rename(source, dest);
-    });
-}
-/**
- * Remove a path recursively with force
- *
- * @param inputPath path to remove
- */
-function rmRF(inputPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
-            // Check for invalid characters
-            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
-            if (/[*"<>|]/.test(inputPath)) {
-                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
-            }
-        }
-        try {
-            // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
-                force: true,
-                maxRetries: 3,
-                recursive: true,
-                retryDelay: 300
-            });
-        }
-        catch (err) {
-            throw new Error(`File was unable to be removed ${err}`);
-        }
-    });
-}
-/**
- * Make a directory.  Creates the full path with folders in between
- * Will throw if it fails
- *
- * @param   fsPath        path to create
- * @returns Promise<void>
- */
-function mkdirP(fsPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
-    });
-}
-/**
- * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
- * If you check and the tool does not exist, it will throw.
- *
- * @param     tool              name of the tool
- * @param     check             whether to check if tool exists
- * @returns   Promise<string>   path to tool
- */
-function which(tool, check) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // recursive when check=true
-        if (check) {
-            const result = yield which(tool, false);
-            if (!result) {
-                if (IS_WINDOWS) {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
-                }
-                else {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
-                }
-            }
-            return result;
-        }
-        const matches = yield findInPath(tool);
-        if (matches && matches.length > 0) {
-            return matches[0];
-        }
-        return '';
-    });
-}
-/**
- * Returns a list of all occurrences of the given tool on the system path.
- *
- * @returns   Promise<string[]>  the paths of the tool
- */
-function findInPath(tool) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // build the list of extensions to try
-        const extensions = [];
-        if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
-                if (extension) {
-                    extensions.push(extension);
-                }
-            }
-        }
-        // if it's rooted, return it if exists. otherwise return empty.
-        if (isRooted(tool)) {
-            const filePath = yield tryGetExecutablePath(tool, extensions);
-            if (filePath) {
-                return [filePath];
-            }
-            return [];
-        }
-        // if any path separators, return empty
-        if (tool.includes(external_path_.sep)) {
-            return [];
-        }
-        // build the list of directories
-        //
-        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
-        // it feels like we should not do this. Checking the current directory seems like more of a use
-        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
-        // across platforms.
-        const directories = [];
-        if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_.delimiter)) {
-                if (p) {
-                    directories.push(p);
-                }
-            }
-        }
-        // find all matches
-        const matches = [];
-        for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
-            if (filePath) {
-                matches.push(filePath);
-            }
-        }
-        return matches;
-    });
-}
-function readCopyOptions(options) {
-    const force = options.force == null ? true : options.force;
-    const recursive = Boolean(options.recursive);
-    const copySourceDirectory = options.copySourceDirectory == null
-        ? true
-        : Boolean(options.copySourceDirectory);
-    return { force, recursive, copySourceDirectory };
-}
-function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        // Ensure there is not a run away recursive copy
-        if (currentDepth >= 255)
-            return;
-        currentDepth++;
-        yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
-        for (const fileName of files) {
-            const srcFile = `${sourceDir}/${fileName}`;
-            const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
-            if (srcFileStat.isDirectory()) {
-                // Recurse
-                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
-            }
-            else {
-                yield io_copyFile(srcFile, destFile, force);
-            }
-        }
-        // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
-    });
-}
-// Buffered file copy
-function io_copyFile(srcFile, destFile, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
-            // unlink/re-link it
-            try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
-            }
-            catch (e) {
-                // Try to override file permission
-                if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
-                }
-                // other errors = it doesn't exist, no work to do
-            }
-            // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
-        }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
-        }
-    });
-}
-//# sourceMappingURL=io.js.map
-;// CONCATENATED MODULE: external "timers"
-const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/toolrunner.js
-var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
+/***/ 6043:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _actions_ramp_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2067);
+// What the runner starts (bundled to dist/ramp/index.js): the action itself is in src/actions/ramp.ts.
 
+await (0,_actions_ramp_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
-
-
-
-
-/* eslint-disable @typescript-eslint/unbound-method */
-const toolrunner_IS_WINDOWS = process.platform === 'win32';
-/*
- * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
- */
-class ToolRunner extends external_events_.EventEmitter {
-    constructor(toolPath, args, options) {
-        super();
-        if (!toolPath) {
-            throw new Error("Parameter 'toolPath' cannot be null or empty.");
-        }
-        this.toolPath = toolPath;
-        this.args = args || [];
-        this.options = options || {};
-    }
-    _debug(message) {
-        if (this.options.listeners && this.options.listeners.debug) {
-            this.options.listeners.debug(message);
-        }
-    }
-    _getCommandString(options, noPrefix) {
-        const toolPath = this._getSpawnFileName();
-        const args = this._getSpawnArgs(options);
-        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
-        if (toolrunner_IS_WINDOWS) {
-            // Windows + cmd file
-            if (this._isCmdFile()) {
-                cmd += toolPath;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows + verbatim
-            else if (options.windowsVerbatimArguments) {
-                cmd += `"${toolPath}"`;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows (regular)
-            else {
-                cmd += this._windowsQuoteCmdArg(toolPath);
-                for (const a of args) {
-                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
-                }
-            }
-        }
-        else {
-            // OSX/Linux - this can likely be improved with some form of quoting.
-            // creating processes on Unix is fundamentally different than Windows.
-            // on Unix, execvp() takes an arg array.
-            cmd += toolPath;
-            for (const a of args) {
-                cmd += ` ${a}`;
-            }
-        }
-        return cmd;
-    }
-    _processLineBuffer(data, strBuffer, onLine) {
-        try {
-            let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_.EOL);
-            while (n > -1) {
-                const line = s.substring(0, n);
-                onLine(line);
-                // the rest of the string ...
-                s = s.substring(n + external_os_.EOL.length);
-                n = s.indexOf(external_os_.EOL);
-            }
-            return s;
-        }
-        catch (err) {
-            // streaming lines to console is best effort.  Don't fail a build.
-            this._debug(`error processing line. Failed with error ${err}`);
-            return '';
-        }
-    }
-    _getSpawnFileName() {
-        if (toolrunner_IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                return process.env['COMSPEC'] || 'cmd.exe';
-            }
-        }
-        return this.toolPath;
-    }
-    _getSpawnArgs(options) {
-        if (toolrunner_IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
-                for (const a of this.args) {
-                    argline += ' ';
-                    argline += options.windowsVerbatimArguments
-                        ? a
-                        : this._windowsQuoteCmdArg(a);
-                }
-                argline += '"';
-                return [argline];
-            }
-        }
-        return this.args;
-    }
-    _endsWith(str, end) {
-        return str.endsWith(end);
-    }
-    _isCmdFile() {
-        const upperToolPath = this.toolPath.toUpperCase();
-        return (this._endsWith(upperToolPath, '.CMD') ||
-            this._endsWith(upperToolPath, '.BAT'));
-    }
-    _windowsQuoteCmdArg(arg) {
-        // for .exe, apply the normal quoting rules that libuv applies
-        if (!this._isCmdFile()) {
-            return this._uvQuoteCmdArg(arg);
-        }
-        // otherwise apply quoting rules specific to the cmd.exe command line parser.
-        // the libuv rules are generic and are not designed specifically for cmd.exe
-        // command line parser.
-        //
-        // for a detailed description of the cmd.exe command line parser, refer to
-        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
-        // need quotes for empty arg
-        if (!arg) {
-            return '""';
-        }
-        // determine whether the arg needs to be quoted
-        const cmdSpecialChars = [
-            ' ',
-            '\t',
-            '&',
-            '(',
-            ')',
-            '[',
-            ']',
-            '{',
-            '}',
-            '^',
-            '=',
-            ';',
-            '!',
-            "'",
-            '+',
-            ',',
-            '`',
-            '~',
-            '|',
-            '<',
-            '>',
-            '"'
-        ];
-        let needsQuotes = false;
-        for (const char of arg) {
-            if (cmdSpecialChars.some(x => x === char)) {
-                needsQuotes = true;
-                break;
-            }
-        }
-        // short-circuit if quotes not needed
-        if (!needsQuotes) {
-            return arg;
-        }
-        // the following quoting rules are very similar to the rules that by libuv applies.
-        //
-        // 1) wrap the string in quotes
-        //
-        // 2) double-up quotes - i.e. " => ""
-        //
-        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
-        //    doesn't work well with a cmd.exe command line.
-        //
-        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
-        //    for example, the command line:
-        //          foo.exe "myarg:""my val"""
-        //    is parsed by a .NET console app into an arg array:
-        //          [ "myarg:\"my val\"" ]
-        //    which is the same end result when applying libuv quoting rules. although the actual
-        //    command line from libuv quoting rules would look like:
-        //          foo.exe "myarg:\"my val\""
-        //
-        // 3) double-up slashes that precede a quote,
-        //    e.g.  hello \world    => "hello \world"
-        //          hello\"world    => "hello\\""world"
-        //          hello\\"world   => "hello\\\\""world"
-        //          hello world\    => "hello world\\"
-        //
-        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
-        //    the reasons for including this as a .cmd quoting rule are:
-        //
-        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
-        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
-        //
-        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
-        //       haven't heard any complaints about that aspect.
-        //
-        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
-        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
-        // by using %%.
-        //
-        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
-        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
-        //
-        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
-        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
-        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
-        // to an external program.
-        //
-        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
-        // % can be escaped within a .cmd file.
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\'; // double the slash
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '"'; // double the quote
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _uvQuoteCmdArg(arg) {
-        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
-        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
-        // is used.
-        //
-        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
-        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
-        // pasting copyright notice from Node within this function:
-        //
-        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
-        //
-        //      Permission is hereby granted, free of charge, to any person obtaining a copy
-        //      of this software and associated documentation files (the "Software"), to
-        //      deal in the Software without restriction, including without limitation the
-        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
-        //      sell copies of the Software, and to permit persons to whom the Software is
-        //      furnished to do so, subject to the following conditions:
-        //
-        //      The above copyright notice and this permission notice shall be included in
-        //      all copies or substantial portions of the Software.
-        //
-        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
-        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
-        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
-        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
-        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
-        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
-        //      IN THE SOFTWARE.
-        if (!arg) {
-            // Need double quotation for empty argument
-            return '""';
-        }
-        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
-            // No quotation needed
-            return arg;
-        }
-        if (!arg.includes('"') && !arg.includes('\\')) {
-            // No embedded double quotes or backslashes, so I can just wrap
-            // quote marks around the whole thing.
-            return `"${arg}"`;
-        }
-        // Expected input/output:
-        //   input : hello"world
-        //   output: "hello\"world"
-        //   input : hello""world
-        //   output: "hello\"\"world"
-        //   input : hello\world
-        //   output: hello\world
-        //   input : hello\\world
-        //   output: hello\\world
-        //   input : hello\"world
-        //   output: "hello\\\"world"
-        //   input : hello\\"world
-        //   output: "hello\\\\\"world"
-        //   input : hello world\
-        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
-        //                             but it appears the comment is wrong, it should be "hello world\\"
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\';
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '\\';
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _cloneExecOptions(options) {
-        options = options || {};
-        const result = {
-            cwd: options.cwd || process.cwd(),
-            env: options.env || process.env,
-            silent: options.silent || false,
-            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
-            failOnStdErr: options.failOnStdErr || false,
-            ignoreReturnCode: options.ignoreReturnCode || false,
-            delay: options.delay || 10000
-        };
-        result.outStream = options.outStream || process.stdout;
-        result.errStream = options.errStream || process.stderr;
-        return result;
-    }
-    _getSpawnOptions(options, toolPath) {
-        options = options || {};
-        const result = {};
-        result.cwd = options.cwd;
-        result.env = options.env;
-        result['windowsVerbatimArguments'] =
-            options.windowsVerbatimArguments || this._isCmdFile();
-        if (options.windowsVerbatimArguments) {
-            result.argv0 = `"${toolPath}"`;
-        }
-        return result;
-    }
-    /**
-     * Exec a tool.
-     * Output will be streamed to the live console.
-     * Returns promise with return code
-     *
-     * @param     tool     path to tool to exec
-     * @param     options  optional exec options.  See ExecOptions
-     * @returns   number
-     */
-    exec() {
-        return toolrunner_awaiter(this, void 0, void 0, function* () {
-            // root the tool path if it is unrooted and contains relative pathing
-            if (!isRooted(this.toolPath) &&
-                (this.toolPath.includes('/') ||
-                    (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
-                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
-            }
-            // if the tool is only a file name, then resolve it from the PATH
-            // otherwise verify it exists (add extension on Windows if necessary)
-            this.toolPath = yield which(this.toolPath, true);
-            return new Promise((resolve, reject) => toolrunner_awaiter(this, void 0, void 0, function* () {
-                this._debug(`exec tool: ${this.toolPath}`);
-                this._debug('arguments:');
-                for (const arg of this.args) {
-                    this._debug(`   ${arg}`);
-                }
-                const optionsNonNull = this._cloneExecOptions(this.options);
-                if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
-                }
-                const state = new ExecState(optionsNonNull, this.toolPath);
-                state.on('debug', (message) => {
-                    this._debug(message);
-                });
-                if (this.options.cwd && !(yield exists(this.options.cwd))) {
-                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
-                }
-                const fileName = this._getSpawnFileName();
-                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
-                let stdbuffer = '';
-                if (cp.stdout) {
-                    cp.stdout.on('data', (data) => {
-                        if (this.options.listeners && this.options.listeners.stdout) {
-                            this.options.listeners.stdout(data);
-                        }
-                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                            optionsNonNull.outStream.write(data);
-                        }
-                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.stdline) {
-                                this.options.listeners.stdline(line);
-                            }
-                        });
-                    });
-                }
-                let errbuffer = '';
-                if (cp.stderr) {
-                    cp.stderr.on('data', (data) => {
-                        state.processStderr = true;
-                        if (this.options.listeners && this.options.listeners.stderr) {
-                            this.options.listeners.stderr(data);
-                        }
-                        if (!optionsNonNull.silent &&
-                            optionsNonNull.errStream &&
-                            optionsNonNull.outStream) {
-                            const s = optionsNonNull.failOnStdErr
-                                ? optionsNonNull.errStream
-                                : optionsNonNull.outStream;
-                            s.write(data);
-                        }
-                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.errline) {
-                                this.options.listeners.errline(line);
-                            }
-                        });
-                    });
-                }
-                cp.on('error', (err) => {
-                    state.processError = err.message;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    state.CheckComplete();
-                });
-                cp.on('exit', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                cp.on('close', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                state.on('done', (error, exitCode) => {
-                    if (stdbuffer.length > 0) {
-                        this.emit('stdline', stdbuffer);
-                    }
-                    if (errbuffer.length > 0) {
-                        this.emit('errline', errbuffer);
-                    }
-                    cp.removeAllListeners();
-                    if (error) {
-                        reject(error);
-                    }
-                    else {
-                        resolve(exitCode);
-                    }
-                });
-                if (this.options.input) {
-                    if (!cp.stdin) {
-                        throw new Error('child process missing stdin');
-                    }
-                    cp.stdin.end(this.options.input);
-                }
-            }));
-        });
-    }
-}
-/**
- * Convert an arg string to an array of args. Handles escaping
- *
- * @param    argString   string of arguments
- * @returns  string[]    array of arguments
- */
-function argStringToArray(argString) {
-    const args = [];
-    let inQuotes = false;
-    let escaped = false;
-    let arg = '';
-    function append(c) {
-        // we only escape double quotes.
-        if (escaped && c !== '"') {
-            arg += '\\';
-        }
-        arg += c;
-        escaped = false;
-    }
-    for (let i = 0; i < argString.length; i++) {
-        const c = argString.charAt(i);
-        if (c === '"') {
-            if (!escaped) {
-                inQuotes = !inQuotes;
-            }
-            else {
-                append(c);
-            }
-            continue;
-        }
-        if (c === '\\' && escaped) {
-            append(c);
-            continue;
-        }
-        if (c === '\\' && inQuotes) {
-            escaped = true;
-            continue;
-        }
-        if (c === ' ' && !inQuotes) {
-            if (arg.length > 0) {
-                args.push(arg);
-                arg = '';
-            }
-            continue;
-        }
-        append(c);
-    }
-    if (arg.length > 0) {
-        args.push(arg.trim());
-    }
-    return args;
-}
-class ExecState extends external_events_.EventEmitter {
-    constructor(options, toolPath) {
-        super();
-        this.processClosed = false; // tracks whether the process has exited and stdio is closed
-        this.processError = '';
-        this.processExitCode = 0;
-        this.processExited = false; // tracks whether the process has exited
-        this.processStderr = false; // tracks whether stderr was written to
-        this.delay = 10000; // 10 seconds
-        this.done = false;
-        this.timeout = null;
-        if (!toolPath) {
-            throw new Error('toolPath must not be empty');
-        }
-        this.options = options;
-        this.toolPath = toolPath;
-        if (options.delay) {
-            this.delay = options.delay;
-        }
-    }
-    CheckComplete() {
-        if (this.done) {
-            return;
-        }
-        if (this.processClosed) {
-            this._setResult();
-        }
-        else if (this.processExited) {
-            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
-        }
-    }
-    _debug(message) {
-        this.emit('debug', message);
-    }
-    _setResult() {
-        // determine whether there is an error
-        let error;
-        if (this.processExited) {
-            if (this.processError) {
-                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
-            }
-            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
-                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
-            }
-            else if (this.processStderr && this.options.failOnStdErr) {
-                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
-            }
-        }
-        // clear the timeout
-        if (this.timeout) {
-            clearTimeout(this.timeout);
-            this.timeout = null;
-        }
-        this.done = true;
-        this.emit('done', error, this.processExitCode);
-    }
-    static HandleTimeout(state) {
-        if (state.done) {
-            return;
-        }
-        if (!state.processClosed && state.processExited) {
-            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
-            state._debug(message);
-        }
-        state._setResult();
-    }
-}
-//# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/exec.js
-var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-/**
- * Exec a command.
- * Output will be streamed to the live console.
- * Returns promise with return code
- *
- * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
- * @param     args               optional arguments for tool. Escaping is handled by the lib.
- * @param     options            optional exec options.  See ExecOptions
- * @returns   Promise<number>    exit code
- */
-function exec_exec(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
-        if (commandArgs.length === 0) {
-            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
-        }
-        // Path to tool to execute should be first arg
-        const toolPath = commandArgs[0];
-        args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
-        return runner.exec();
-    });
-}
-/**
- * Exec a command and get the output.
- * Output will be streamed to the live console.
- * Returns promise with the exit code and collected stdout and stderr
- *
- * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
- * @param     args                  optional arguments for tool. Escaping is handled by the lib.
- * @param     options               optional exec options.  See ExecOptions
- * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
- */
-function getExecOutput(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        var _a, _b;
-        let stdout = '';
-        let stderr = '';
-        //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
-        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
-        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
-        const stdErrListener = (data) => {
-            stderr += stderrDecoder.write(data);
-            if (originalStdErrListener) {
-                originalStdErrListener(data);
-            }
-        };
-        const stdOutListener = (data) => {
-            stdout += stdoutDecoder.write(data);
-            if (originalStdoutListener) {
-                originalStdoutListener(data);
-            }
-        };
-        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
-        //flush any remaining characters
-        stdout += stdoutDecoder.end();
-        stderr += stderrDecoder.end();
-        return {
-            exitCode,
-            stdout,
-            stderr
-        };
-    });
-}
-//# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_.platform();
-const arch = external_os_.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
-    }
-    issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(external_os_.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    command_issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + os.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    command_issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    command_issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
-    }
-    issueCommand('save-state', { name }, toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(2091);
-// EXTERNAL MODULE: ./src/core/exec.ts
-var core_exec = __nccwpck_require__(7561);
-;// CONCATENATED MODULE: ./src/core/runtime.ts
-
-
-
-
-/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
-class Interrupted extends Error {
-    received;
-    name = 'Interrupted';
-    constructor(received) {
-        super(`interrupted by ${received}`);
-        this.received = received;
-    }
-    /** The exit status a shell expects after this signal: 128 + its number. */
-    get exitCode() {
-        return this.received === 'SIGINT' ? 130 : 143;
-    }
-}
-/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
-function write(stream, text) {
-    if (stream.destroyed || !stream.writable)
-        return;
-    try {
-        stream.write(text);
-    }
-    catch {
-        /* best-effort: see ignoreClosedPipes */
-    }
-}
-let pipesGuarded = false;
-/**
- * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
- * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
- * swallows the error and the action goes on.
- */
-function ignoreClosedPipes() {
-    if (pipesGuarded)
-        return;
-    pipesGuarded = true;
-    for (const stream of [process.stdout, process.stderr])
-        stream.on('error', () => undefined);
-}
-/**
- * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
- * the path), its password, path and long path or query parts, since servers echo the path they
- * could not serve ("no such hook: /services/…") and a whole-URL mask would not catch that.
- */
-function secretParts(value) {
-    const parts = [value];
-    if (!/^https?:\/\//i.test(value))
-        return parts;
-    try {
-        const url = new URL(value);
-        if (url.password)
-            parts.push(url.password, decodeURIComponent(url.password));
-        const path = `${url.pathname}${url.search}`;
-        if (path.length >= 8)
-            parts.push(path, url.pathname);
-        const pieces = [...url.pathname.split('/'), ...[...url.searchParams.values()]];
-        // Long pieces are the token-like ones; short ones ("services", "v1") would mask ordinary words.
-        for (const piece of pieces)
-            if (piece.length >= 16)
-                parts.push(piece);
-    }
-    catch {
-        /* not a URL after all: the whole value is still masked */
-    }
-    return [...new Set(parts)];
-}
-class RedactingRuntime {
-    secrets = new Set();
-    setSecret(value) {
-        // One-character secrets would redact every occurrence of a letter: the runner ignores them too.
-        for (const part of secretParts(value))
-            if (part.length >= 3)
-                this.secrets.add(part);
-    }
-    redact(text) {
-        let out = text;
-        for (const secret of [...this.secrets].sort((a, b) => b.length - a.length))
-            out = out.split(secret).join('***');
-        return out;
-    }
-}
-/** The GitHub runner's contract: INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, workflow commands. */
-class RunnerRuntime extends RedactingRuntime {
-    env;
-    onRunner;
-    interruption = new AbortController();
-    signal = this.interruption.signal;
-    constructor(env = process.env) {
-        super();
-        this.env = env;
-        this.onRunner = env.GITHUB_ACTIONS === 'true';
-    }
-    /** Fires `signal` (once; later calls are ignored). */
-    interrupt(received) {
-        if (!this.signal.aborted)
-            this.interruption.abort(new Interrupted(received));
-    }
-    getInput(name) {
-        const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
-        const trimmed = value?.trim();
-        return trimmed ? trimmed : undefined;
-    }
-    setSecret(value) {
-        super.setSecret(value);
-        if (this.onRunner && value)
-            for (const part of secretParts(value))
-                if (part.length >= 3)
-                    core_setSecret(part);
-    }
-    setOutput(name, value) {
-        const safe = this.redact(value);
-        if (this.env.GITHUB_OUTPUT)
-            setOutput(name, safe);
-        else
-            write(process.stdout, `output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
-    }
-    appendSummary(markdown) {
-        const safe = this.redact(markdown);
-        const file = this.env.GITHUB_STEP_SUMMARY;
-        if (file)
-            (0,external_node_fs_.appendFileSync)(file, `${safe}\n`);
-        else
-            write(process.stdout, `\n${safe}\n`);
-    }
-    info(message) {
-        write(process.stdout, `${this.redact(message)}\n`);
-    }
-    warning(message, target) {
-        if (this.onRunner)
-            warning(this.redact(message), toProperties(target));
-        else
-            write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
-    }
-    error(message, target) {
-        if (this.onRunner)
-            error(this.redact(message), toProperties(target));
-        else
-            write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
-    }
-    debug(message) {
-        if (this.onRunner)
-            core_debug(this.redact(message));
-        else if (this.env.ROLLGATE_DEBUG)
-            write(process.stdout, `debug: ${this.redact(message)}\n`);
-    }
-    async group(title, fn) {
-        if (!this.onRunner) {
-            this.info(`── ${title}`);
-            return fn();
-        }
-        startGroup(this.redact(title));
-        try {
-            return await fn();
-        }
-        finally {
-            endGroup();
-        }
-    }
-}
-function toProperties(target) {
-    if (!target)
-        return undefined;
-    return { file: target.file, startLine: target.line, title: target.title };
-}
-function where(target) {
-    if (!target?.file)
-        return '';
-    return target.line ? `${target.file}:${target.line}: ` : `${target.file}: `;
-}
-/** Records everything an action did, for tests of the orchestration without a runner. */
-class MemoryRuntime extends RedactingRuntime {
-    inputs;
-    env;
-    outputs = {};
-    logs = [];
-    summary = '';
-    interruption = new AbortController();
-    signal = this.interruption.signal;
-    /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
-    interrupt(received) {
-        if (!this.signal.aborted)
-            this.interruption.abort(new Interrupted(received));
-    }
-    constructor(inputs = {}, env = {}) {
-        super();
-        this.inputs = inputs;
-        this.env = env;
-    }
-    getInput(name) {
-        const trimmed = this.inputs[name]?.trim();
-        return trimmed ? trimmed : undefined;
-    }
-    setOutput(name, value) {
-        this.outputs[name] = this.redact(value);
-    }
-    appendSummary(markdown) {
-        this.summary += `${this.redact(markdown)}\n`;
-    }
-    info(message) {
-        this.logs.push({ level: 'info', message: this.redact(message) });
-    }
-    warning(message, target) {
-        this.logs.push({ level: 'warning', message: this.redact(message), target });
-    }
-    error(message, target) {
-        this.logs.push({ level: 'error', message: this.redact(message), target });
-    }
-    debug(message) {
-        this.logs.push({ level: 'debug', message: this.redact(message) });
-    }
-    async group(title, fn) {
-        this.info(`── ${title}`);
-        return fn();
-    }
-    /** Every line the action logged, joined, for assertions. */
-    text() {
-        return this.logs.map((l) => l.message).join('\n');
-    }
-}
-/**
- * Runs one action the way every entry does: user errors become a plain failure message,
- * anything else is a bug and keeps its stack trace. Sets the process exit code.
- *
- * On a real runner it also owns the process's edges: a closed stdout never stops the action,
- * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
- * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
- * action has finished what cannot be left half-done. A second signal exits at once.
- */
-async function runAction(name, body, runtime = new RunnerRuntime()) {
-    const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
-    let result;
-    try {
-        result = await body(runtime);
-    }
-    catch (err) {
-        if ((0,errors/* isUserError */.iU)(err)) {
-            result = { ok: false, failure: (0,errors/* describeError */.Uc)(err) };
-        }
-        else if (runtime.signal.aborted && err === runtime.signal.reason) {
-            result = { ok: false };
-        }
-        else {
-            const stack = err instanceof Error && err.stack ? err.stack : String(err);
-            result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
-        }
-    }
-    finally {
-        release?.();
-    }
-    const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
-    if (interrupted) {
-        // Whatever the body made of it, an interrupted action did not finish what it was asked to.
-        result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
-        runtime.error(result.failure ?? interrupted.message);
-        process.exitCode = interrupted.exitCode;
-        return result;
-    }
-    if (!result.ok) {
-        runtime.error(result.failure ?? `${name} failed`);
-        process.exitCode = 1;
-    }
-    return result;
-}
-/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
-const INTERRUPT_GRACE_MS = 30_000;
-/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
-function watchProcess(runtime) {
-    ignoreClosedPipes();
-    const onSignal = (received) => {
-        if (runtime.signal.aborted) {
-            // A second Ctrl-C: the person wants out now.
-            process.exit(received === 'SIGINT' ? 130 : 143);
-        }
-        runtime.interrupt(received);
-        runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
-        void (0,core_exec/* stopRunningCommands */.a)('SIGTERM');
-        setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
-    };
-    const onInt = () => onSignal('SIGINT');
-    const onTerm = () => onSignal('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    return () => {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-    };
-}
-
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
@@ -81126,18 +82014,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ 	};
 /******/ })();
 /******/ 
-/******/ /* webpack/runtime/compat get default export */
-/******/ (() => {
-/******/ 	// getDefaultExport function for compatibility with non-harmony modules
-/******/ 	__nccwpck_require__.n = (module) => {
-/******/ 		var getter = module && module.__esModule ?
-/******/ 			() => (module['default']) :
-/******/ 			() => (module);
-/******/ 		__nccwpck_require__.d(getter, { a: getter });
-/******/ 		return getter;
-/******/ 	};
-/******/ })();
-/******/ 
 /******/ /* webpack/runtime/create fake namespace object */
 /******/ (() => {
 /******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
@@ -81286,6 +82162,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(2934);
+/******/ var __webpack_exports__ = __nccwpck_require__(6043);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

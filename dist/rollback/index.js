@@ -35777,32 +35777,2974 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4474:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _core_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6609);
-/* harmony import */ var _core_rollout_rollback_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8726);
-
-
-await (0,_core_runtime_js__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)('rollback', (runtime) => (0,_core_rollout_rollback_js__WEBPACK_IMPORTED_MODULE_1__/* .runRollbackAction */ .UR)(runtime));
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 2091:
+/***/ 7936:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Uc: () => (/* binding */ describeError),
-/* harmony export */   W6: () => (/* binding */ PlanError),
-/* harmony export */   dz: () => (/* binding */ InputError),
-/* harmony export */   iU: () => (/* binding */ isUserError),
-/* harmony export */   mZ: () => (/* binding */ ProviderError),
-/* harmony export */   yo: () => (/* binding */ UserError)
-/* harmony export */ });
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  e: () => (/* binding */ run)
+});
+
+// NAMESPACE OBJECT: ../../main/node_modules/axios/lib/platform/common/utils.js
+var common_utils_namespaceObject = {};
+__nccwpck_require__.r(common_utils_namespaceObject);
+__nccwpck_require__.d(common_utils_namespaceObject, {
+  hasBrowserEnv: () => (hasBrowserEnv),
+  hasStandardBrowserEnv: () => (hasStandardBrowserEnv),
+  hasStandardBrowserWebWorkerEnv: () => (hasStandardBrowserWebWorkerEnv),
+  navigator: () => (_navigator),
+  origin: () => (origin)
+});
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/utils.js
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Sanitizes an input into a string so it can be passed into issueCommand safely
+ * @param input input to sanitize into a string
+ */
+function utils_toCommandValue(input) {
+    if (input === null || input === undefined) {
+        return '';
+    }
+    else if (typeof input === 'string' || input instanceof String) {
+        return input;
+    }
+    return JSON.stringify(input);
+}
+/**
+ *
+ * @param annotationProperties
+ * @returns The command properties to send with the actual annotation command
+ * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
+ */
+function utils_toCommandProperties(annotationProperties) {
+    if (!Object.keys(annotationProperties).length) {
+        return {};
+    }
+    return {
+        title: annotationProperties.title,
+        file: annotationProperties.file,
+        line: annotationProperties.startLine,
+        endLine: annotationProperties.endLine,
+        col: annotationProperties.startColumn,
+        endColumn: annotationProperties.endColumn
+    };
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/command.js
+
+
+/**
+ * Issues a command to the GitHub Actions runner
+ *
+ * @param command - The command name to issue
+ * @param properties - Additional properties for the command (key-value pairs)
+ * @param message - The message to include with the command
+ * @remarks
+ * This function outputs a specially formatted string to stdout that the Actions
+ * runner interprets as a command. These commands can control workflow behavior,
+ * set outputs, create annotations, mask values, and more.
+ *
+ * Command Format:
+ *   ::name key=value,key=value::message
+ *
+ * @example
+ * ```typescript
+ * // Issue a warning annotation
+ * issueCommand('warning', {}, 'This is a warning message');
+ * // Output: ::warning::This is a warning message
+ *
+ * // Set an environment variable
+ * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
+ * // Output: ::set-env name=MY_VAR::some value
+ *
+ * // Add a secret mask
+ * issueCommand('add-mask', {}, 'secretValue123');
+ * // Output: ::add-mask::secretValue123
+ * ```
+ *
+ * @internal
+ * This is an internal utility function that powers the public API functions
+ * such as setSecret, warning, error, and exportVariable.
+ */
+function command_issueCommand(command, properties, message) {
+    const cmd = new Command(command, properties, message);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
+}
+function command_issue(name, message = '') {
+    command_issueCommand(name, {}, message);
+}
+const CMD_STRING = '::';
+class Command {
+    constructor(command, properties, message) {
+        if (!command) {
+            command = 'missing.command';
+        }
+        this.command = command;
+        this.properties = properties;
+        this.message = message;
+    }
+    toString() {
+        let cmdStr = CMD_STRING + this.command;
+        if (this.properties && Object.keys(this.properties).length > 0) {
+            cmdStr += ' ';
+            let first = true;
+            for (const key in this.properties) {
+                if (this.properties.hasOwnProperty(key)) {
+                    const val = this.properties[key];
+                    if (val) {
+                        if (first) {
+                            first = false;
+                        }
+                        else {
+                            cmdStr += ',';
+                        }
+                        cmdStr += `${key}=${escapeProperty(val)}`;
+                    }
+                }
+            }
+        }
+        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+        return cmdStr;
+    }
+}
+function escapeData(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A');
+}
+function escapeProperty(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A')
+        .replace(/:/g, '%3A')
+        .replace(/,/g, '%2C');
+}
+//# sourceMappingURL=command.js.map
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/file-command.js
+// For internal use, subject to change.
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+
+
+
+function file_command_issueFileCommand(command, message) {
+    const filePath = process.env[`GITHUB_${command}`];
+    if (!filePath) {
+        throw new Error(`Unable to find environment variable for file command ${command}`);
+    }
+    if (!external_fs_.existsSync(filePath)) {
+        throw new Error(`Missing file at path: ${filePath}`);
+    }
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
+        encoding: 'utf8'
+    });
+}
+function file_command_prepareKeyValueMessage(key, value) {
+    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
+    const convertedValue = utils_toCommandValue(value);
+    // These should realistically never happen, but just in case someone finds a
+    // way to exploit uuid generation let's not allow keys or values that contain
+    // the delimiter.
+    if (key.includes(delimiter)) {
+        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+    }
+    if (convertedValue.includes(delimiter)) {
+        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+    }
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
+}
+//# sourceMappingURL=file-command.js.map
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: external "http"
+var external_http_ = __nccwpck_require__(8611);
+// EXTERNAL MODULE: external "https"
+var external_https_ = __nccwpck_require__(5692);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+    const usingSsl = reqUrl.protocol === 'https:';
+    if (checkBypass(reqUrl)) {
+        return undefined;
+    }
+    const proxyVar = (() => {
+        if (usingSsl) {
+            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
+        }
+        else {
+            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
+        }
+    })();
+    if (proxyVar) {
+        try {
+            return new DecodedURL(proxyVar);
+        }
+        catch (_a) {
+            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
+                return new DecodedURL(`http://${proxyVar}`);
+        }
+    }
+    else {
+        return undefined;
+    }
+}
+function checkBypass(reqUrl) {
+    if (!reqUrl.hostname) {
+        return false;
+    }
+    const reqHost = reqUrl.hostname;
+    if (isLoopbackAddress(reqHost)) {
+        return true;
+    }
+    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
+    if (!noProxy) {
+        return false;
+    }
+    // Determine the request port
+    let reqPort;
+    if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+    }
+    else if (reqUrl.protocol === 'http:') {
+        reqPort = 80;
+    }
+    else if (reqUrl.protocol === 'https:') {
+        reqPort = 443;
+    }
+    // Format the request hostname and hostname with port
+    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+    if (typeof reqPort === 'number') {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+    }
+    // Compare request host against noproxy
+    for (const upperNoProxyItem of noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(x => x)) {
+        if (upperNoProxyItem === '*' ||
+            upperReqHosts.some(x => x === upperNoProxyItem ||
+                x.endsWith(`.${upperNoProxyItem}`) ||
+                (upperNoProxyItem.startsWith('.') &&
+                    x.endsWith(`${upperNoProxyItem}`)))) {
+            return true;
+        }
+    }
+    return false;
+}
+function isLoopbackAddress(host) {
+    const hostLower = host.toLowerCase();
+    return (hostLower === 'localhost' ||
+        hostLower.startsWith('127.') ||
+        hostLower.startsWith('[::1]') ||
+        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+class DecodedURL extends URL {
+    constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+    }
+    get username() {
+        return this._decodedUsername;
+    }
+    get password() {
+        return this._decodedPassword;
+    }
+}
+//# sourceMappingURL=proxy.js.map
+// EXTERNAL MODULE: ../../main/node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(408);
+// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
+var undici = __nccwpck_require__(4718);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/index.js
+/* eslint-disable @typescript-eslint/no-explicit-any */
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+var HttpCodes;
+(function (HttpCodes) {
+    HttpCodes[HttpCodes["OK"] = 200] = "OK";
+    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
+    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
+    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
+    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
+    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
+    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
+    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
+    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
+    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
+    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
+    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
+    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
+    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
+    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
+    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
+    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
+    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
+    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
+    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
+    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
+    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
+    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
+})(HttpCodes || (HttpCodes = {}));
+var Headers;
+(function (Headers) {
+    Headers["Accept"] = "accept";
+    Headers["ContentType"] = "content-type";
+})(Headers || (Headers = {}));
+var MediaTypes;
+(function (MediaTypes) {
+    MediaTypes["ApplicationJson"] = "application/json";
+})(MediaTypes || (MediaTypes = {}));
+/**
+ * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
+ * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+ */
+function lib_getProxyUrl(serverUrl) {
+    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+    return proxyUrl ? proxyUrl.href : '';
+}
+const HttpRedirectCodes = [
+    HttpCodes.MovedPermanently,
+    HttpCodes.ResourceMoved,
+    HttpCodes.SeeOther,
+    HttpCodes.TemporaryRedirect,
+    HttpCodes.PermanentRedirect
+];
+const HttpResponseRetryCodes = [
+    HttpCodes.BadGateway,
+    HttpCodes.ServiceUnavailable,
+    HttpCodes.GatewayTimeout
+];
+const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
+const ExponentialBackoffCeiling = 10;
+const ExponentialBackoffTimeSlice = 5;
+class HttpClientError extends Error {
+    constructor(message, statusCode) {
+        super(message);
+        this.name = 'HttpClientError';
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, HttpClientError.prototype);
+    }
+}
+class HttpClientResponse {
+    constructor(message) {
+        this.message = message;
+    }
+    readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                let output = Buffer.alloc(0);
+                this.message.on('data', (chunk) => {
+                    output = Buffer.concat([output, chunk]);
+                });
+                this.message.on('end', () => {
+                    resolve(output.toString());
+                });
+            }));
+        });
+    }
+    readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                const chunks = [];
+                this.message.on('data', (chunk) => {
+                    chunks.push(chunk);
+                });
+                this.message.on('end', () => {
+                    resolve(Buffer.concat(chunks));
+                });
+            }));
+        });
+    }
+}
+function isHttps(requestUrl) {
+    const parsedUrl = new URL(requestUrl);
+    return parsedUrl.protocol === 'https:';
+}
+class lib_HttpClient {
+    constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+            if (requestOptions.ignoreSslError != null) {
+                this._ignoreSslError = requestOptions.ignoreSslError;
+            }
+            this._socketTimeout = requestOptions.socketTimeout;
+            if (requestOptions.allowRedirects != null) {
+                this._allowRedirects = requestOptions.allowRedirects;
+            }
+            if (requestOptions.allowRedirectDowngrade != null) {
+                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+            }
+            if (requestOptions.maxRedirects != null) {
+                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+            }
+            if (requestOptions.keepAlive != null) {
+                this._keepAlive = requestOptions.keepAlive;
+            }
+            if (requestOptions.allowRetries != null) {
+                this._allowRetries = requestOptions.allowRetries;
+            }
+            if (requestOptions.maxRetries != null) {
+                this._maxRetries = requestOptions.maxRetries;
+            }
+        }
+    }
+    options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('GET', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('POST', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PUT', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+    }
+    /**
+     * Gets a typed object from an endpoint
+     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+     */
+    getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            const res = yield this.get(requestUrl, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.post(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.put(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.patch(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    /**
+     * Makes a raw http request.
+     * All other methods such as get, post, patch, and request ultimately call this.
+     * Prefer get, del, post and patch
+     */
+    request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._disposed) {
+                throw new Error('Client has already been disposed.');
+            }
+            const parsedUrl = new URL(requestUrl);
+            let info = this._prepareRequest(verb, parsedUrl, headers);
+            // Only perform retries on reads since writes may not be idempotent.
+            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
+                ? this._maxRetries + 1
+                : 1;
+            let numTries = 0;
+            let response;
+            do {
+                response = yield this.requestRaw(info, data);
+                // Check if it's an authentication challenge
+                if (response &&
+                    response.message &&
+                    response.message.statusCode === HttpCodes.Unauthorized) {
+                    let authenticationHandler;
+                    for (const handler of this.handlers) {
+                        if (handler.canHandleAuthentication(response)) {
+                            authenticationHandler = handler;
+                            break;
+                        }
+                    }
+                    if (authenticationHandler) {
+                        return authenticationHandler.handleAuthentication(this, info, data);
+                    }
+                    else {
+                        // We have received an unauthorized response but have no handlers to handle it.
+                        // Let the response return to the caller.
+                        return response;
+                    }
+                }
+                let redirectsRemaining = this._maxRedirects;
+                while (response.message.statusCode &&
+                    HttpRedirectCodes.includes(response.message.statusCode) &&
+                    this._allowRedirects &&
+                    redirectsRemaining > 0) {
+                    const redirectUrl = response.message.headers['location'];
+                    if (!redirectUrl) {
+                        // if there's no location to redirect to, we won't
+                        break;
+                    }
+                    const parsedRedirectUrl = new URL(redirectUrl);
+                    if (parsedUrl.protocol === 'https:' &&
+                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
+                        !this._allowRedirectDowngrade) {
+                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
+                    }
+                    // we need to finish reading the response before reassigning response
+                    // which will leak the open socket.
+                    yield response.readBody();
+                    // strip authorization header if redirected to a different hostname
+                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                        for (const header in headers) {
+                            // header names are case insensitive
+                            if (header.toLowerCase() === 'authorization') {
+                                delete headers[header];
+                            }
+                        }
+                    }
+                    // let's make the request with the new redirectUrl
+                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+                    response = yield this.requestRaw(info, data);
+                    redirectsRemaining--;
+                }
+                if (!response.message.statusCode ||
+                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+                    // If not a retry code, return immediately instead of retrying
+                    return response;
+                }
+                numTries += 1;
+                if (numTries < maxTries) {
+                    yield response.readBody();
+                    yield this._performExponentialBackoff(numTries);
+                }
+            } while (numTries < maxTries);
+            return response;
+        });
+    }
+    /**
+     * Needs to be called if keepAlive is set to true in request options.
+     */
+    dispose() {
+        if (this._agent) {
+            this._agent.destroy();
+        }
+        this._disposed = true;
+    }
+    /**
+     * Raw request.
+     * @param info
+     * @param data
+     */
+    requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => {
+                function callbackForResult(err, res) {
+                    if (err) {
+                        reject(err);
+                    }
+                    else if (!res) {
+                        // If `err` is not passed, then `res` must be passed.
+                        reject(new Error('Unknown error'));
+                    }
+                    else {
+                        resolve(res);
+                    }
+                }
+                this.requestRawWithCallback(info, data, callbackForResult);
+            });
+        });
+    }
+    /**
+     * Raw request with callback.
+     * @param info
+     * @param data
+     * @param onResult
+     */
+    requestRawWithCallback(info, data, onResult) {
+        if (typeof data === 'string') {
+            if (!info.options.headers) {
+                info.options.headers = {};
+            }
+            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+            if (!callbackCalled) {
+                callbackCalled = true;
+                onResult(err, res);
+            }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+            const res = new HttpClientResponse(msg);
+            handleResult(undefined, res);
+        });
+        let socket;
+        req.on('socket', sock => {
+            socket = sock;
+        });
+        // If we ever get disconnected, we want the socket to timeout eventually
+        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
+            if (socket) {
+                socket.end();
+            }
+            handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on('error', function (err) {
+            // err has statusCode property
+            // res should have headers
+            handleResult(err);
+        });
+        if (data && typeof data === 'string') {
+            req.write(data, 'utf8');
+        }
+        if (data && typeof data !== 'string') {
+            data.on('close', function () {
+                req.end();
+            });
+            data.pipe(req);
+        }
+        else {
+            req.end();
+        }
+    }
+    /**
+     * Gets an http agent. This function is useful when you need an http agent that handles
+     * routing through a proxy server - depending upon the url and proxy environment variables.
+     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+     */
+    getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+    }
+    getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+            return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+    }
+    _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === 'https:';
+        info.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port
+            ? parseInt(info.parsedUrl.port)
+            : defaultPort;
+        info.options.path =
+            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+            info.options.headers['user-agent'] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        // gives handlers an opportunity to participate
+        if (this.handlers) {
+            for (const handler of this.handlers) {
+                handler.prepareRequest(info.options);
+            }
+        }
+        return info;
+    }
+    _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+    }
+    /**
+     * Gets an existing header value or returns a default.
+     * Handles converting number header values to strings since HTTP headers must be strings.
+     * Note: This returns string | string[] since some headers can have multiple values.
+     * For headers that must always be a single string (like Content-Type), use the
+     * specialized _getExistingOrDefaultContentTypeHeader method instead.
+     */
+    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+            if (headerValue) {
+                clientHeader =
+                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
+            }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== undefined) {
+            return typeof additionalValue === 'number'
+                ? additionalValue.toString()
+                : additionalValue;
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    /**
+     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+     * Always returns a single string (not an array) since Content-Type should be a single value.
+     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+     */
+    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            if (headerValue) {
+                if (typeof headerValue === 'number') {
+                    clientHeader = String(headerValue);
+                }
+                else if (Array.isArray(headerValue)) {
+                    clientHeader = headerValue.join(', ');
+                }
+                else {
+                    clientHeader = headerValue;
+                }
+            }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
+        if (additionalValue !== undefined) {
+            if (typeof additionalValue === 'number') {
+                return String(additionalValue);
+            }
+            else if (Array.isArray(additionalValue)) {
+                return additionalValue.join(', ');
+            }
+            else {
+                return additionalValue;
+            }
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+            agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+            agent = this._agent;
+        }
+        // if agent is already assigned use that agent.
+        if (agent) {
+            return agent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        let maxSockets = 100;
+        if (this.requestOptions) {
+            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
+        if (proxyUrl && proxyUrl.hostname) {
+            const agentOptions = {
+                maxSockets,
+                keepAlive: this._keepAlive,
+                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
+                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+                })), { host: proxyUrl.hostname, port: proxyUrl.port })
+            };
+            let tunnelAgent;
+            const overHttps = proxyUrl.protocol === 'https:';
+            if (usingSsl) {
+                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+            }
+            else {
+                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+            }
+            agent = tunnelAgent(agentOptions);
+            this._proxyAgent = agent;
+        }
+        // if tunneling agent isn't assigned create a new agent
+        if (!agent) {
+            const options = { keepAlive: this._keepAlive, maxSockets };
+            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+            this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            agent.options = Object.assign(agent.options || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return agent;
+    }
+    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+            proxyAgent = this._proxyAgentDispatcher;
+        }
+        // if agent is already assigned use that agent.
+        if (proxyAgent) {
+            return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
+        })));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return proxyAgent;
+    }
+    _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || 'actions/http-client';
+        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
+        if (orchId) {
+            // Sanitize the orchestration ID to ensure it contains only valid characters
+            // Valid characters: 0-9, a-z, _, -, .
+            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+    }
+    _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+            return new Promise(resolve => setTimeout(() => resolve(), ms));
+        });
+    }
+    _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                const statusCode = res.message.statusCode || 0;
+                const response = {
+                    statusCode,
+                    result: null,
+                    headers: {}
+                };
+                // not found leads to null obj returned
+                if (statusCode === HttpCodes.NotFound) {
+                    resolve(response);
+                }
+                // get the result from the body
+                function dateTimeDeserializer(key, value) {
+                    if (typeof value === 'string') {
+                        const a = new Date(value);
+                        if (!isNaN(a.valueOf())) {
+                            return a;
+                        }
+                    }
+                    return value;
+                }
+                let obj;
+                let contents;
+                try {
+                    contents = yield res.readBody();
+                    if (contents && contents.length > 0) {
+                        if (options && options.deserializeDates) {
+                            obj = JSON.parse(contents, dateTimeDeserializer);
+                        }
+                        else {
+                            obj = JSON.parse(contents);
+                        }
+                        response.result = obj;
+                    }
+                    response.headers = res.message.headers;
+                }
+                catch (err) {
+                    // Invalid resource (contents not json);  leaving result obj null
+                }
+                // note that 3xx redirects are handled by the http layer.
+                if (statusCode > 299) {
+                    let msg;
+                    // if exception/error in body, attempt to get better error
+                    if (obj && obj.message) {
+                        msg = obj.message;
+                    }
+                    else if (contents && contents.length > 0) {
+                        // it may be the case that the exception is in the body message as string
+                        msg = contents;
+                    }
+                    else {
+                        msg = `Failed request: (${statusCode})`;
+                    }
+                    const err = new HttpClientError(msg, statusCode);
+                    err.result = response.result;
+                    reject(err);
+                }
+                else {
+                    resolve(response);
+                }
+            }));
+        });
+    }
+}
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/auth.js
+var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+class BasicCredentialHandler {
+    constructor(username, password) {
+        this.username = username;
+        this.password = password;
+    }
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class auth_BearerCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Bearer ${this.token}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class PersonalAccessTokenCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+//# sourceMappingURL=auth.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/oidc-utils.js
+var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+class oidc_utils_OidcClient {
+    static createHttpClient(allowRetry = true, maxRetry = 10) {
+        const requestOptions = {
+            allowRetries: allowRetry,
+            maxRetries: maxRetry
+        };
+        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
+    }
+    static getRequestToken() {
+        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+        if (!token) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
+        }
+        return token;
+    }
+    static getIDTokenUrl() {
+        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
+        if (!runtimeUrl) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
+        }
+        return runtimeUrl;
+    }
+    static getCall(id_token_url) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            var _a;
+            const httpclient = oidc_utils_OidcClient.createHttpClient();
+            const res = yield httpclient
+                .getJson(id_token_url)
+                .catch(error => {
+                throw new Error(`Failed to get ID Token. \n 
+        Error Code : ${error.statusCode}\n 
+        Error Message: ${error.message}`);
+            });
+            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
+            if (!id_token) {
+                throw new Error('Response json body do not have ID Token field');
+            }
+            return id_token;
+        });
+    }
+    static getIDToken(audience) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            try {
+                // New ID Token is requested from action service
+                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
+                if (audience) {
+                    const encodedAudience = encodeURIComponent(audience);
+                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
+                }
+                debug(`ID token url is ${id_token_url}`);
+                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
+                setSecret(id_token);
+                return id_token;
+            }
+            catch (error) {
+                throw new Error(`Error message: ${error.message}`);
+            }
+        });
+    }
+}
+//# sourceMappingURL=oidc-utils.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/summary.js
+var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { access, appendFile, writeFile } = external_fs_.promises;
+const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
+const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
+class Summary {
+    constructor() {
+        this._buffer = '';
+    }
+    /**
+     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
+     * Also checks r/w permissions.
+     *
+     * @returns step summary file path
+     */
+    filePath() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            if (this._filePath) {
+                return this._filePath;
+            }
+            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
+            if (!pathFromEnv) {
+                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
+            }
+            try {
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
+            }
+            catch (_a) {
+                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
+            }
+            this._filePath = pathFromEnv;
+            return this._filePath;
+        });
+    }
+    /**
+     * Wraps content in an HTML tag, adding any HTML attributes
+     *
+     * @param {string} tag HTML tag to wrap
+     * @param {string | null} content content within the tag
+     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
+     *
+     * @returns {string} content wrapped in HTML element
+     */
+    wrap(tag, content, attrs = {}) {
+        const htmlAttrs = Object.entries(attrs)
+            .map(([key, value]) => ` ${key}="${value}"`)
+            .join('');
+        if (!content) {
+            return `<${tag}${htmlAttrs}>`;
+        }
+        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
+    }
+    /**
+     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
+     *
+     * @param {SummaryWriteOptions} [options] (optional) options for write operation
+     *
+     * @returns {Promise<Summary>} summary instance
+     */
+    write(options) {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
+            const filePath = yield this.filePath();
+            const writeFunc = overwrite ? writeFile : appendFile;
+            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
+            return this.emptyBuffer();
+        });
+    }
+    /**
+     * Clears the summary buffer and wipes the summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    clear() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            return this.emptyBuffer().write({ overwrite: true });
+        });
+    }
+    /**
+     * Returns the current summary buffer as a string
+     *
+     * @returns {string} string of summary buffer
+     */
+    stringify() {
+        return this._buffer;
+    }
+    /**
+     * If the summary buffer is empty
+     *
+     * @returns {boolen} true if the buffer is empty
+     */
+    isEmptyBuffer() {
+        return this._buffer.length === 0;
+    }
+    /**
+     * Resets the summary buffer without writing to summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    emptyBuffer() {
+        this._buffer = '';
+        return this;
+    }
+    /**
+     * Adds raw text to the summary buffer
+     *
+     * @param {string} text content to add
+     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addRaw(text, addEOL = false) {
+        this._buffer += text;
+        return addEOL ? this.addEOL() : this;
+    }
+    /**
+     * Adds the operating system-specific end-of-line marker to the buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addEOL() {
+        return this.addRaw(external_os_.EOL);
+    }
+    /**
+     * Adds an HTML codeblock to the summary buffer
+     *
+     * @param {string} code content to render within fenced code block
+     * @param {string} lang (optional) language to syntax highlight code
+     *
+     * @returns {Summary} summary instance
+     */
+    addCodeBlock(code, lang) {
+        const attrs = Object.assign({}, (lang && { lang }));
+        const element = this.wrap('pre', this.wrap('code', code), attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML list to the summary buffer
+     *
+     * @param {string[]} items list of items to render
+     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addList(items, ordered = false) {
+        const tag = ordered ? 'ol' : 'ul';
+        const listItems = items.map(item => this.wrap('li', item)).join('');
+        const element = this.wrap(tag, listItems);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML table to the summary buffer
+     *
+     * @param {SummaryTableCell[]} rows table rows
+     *
+     * @returns {Summary} summary instance
+     */
+    addTable(rows) {
+        const tableBody = rows
+            .map(row => {
+            const cells = row
+                .map(cell => {
+                if (typeof cell === 'string') {
+                    return this.wrap('td', cell);
+                }
+                const { header, data, colspan, rowspan } = cell;
+                const tag = header ? 'th' : 'td';
+                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
+                return this.wrap(tag, data, attrs);
+            })
+                .join('');
+            return this.wrap('tr', cells);
+        })
+            .join('');
+        const element = this.wrap('table', tableBody);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds a collapsable HTML details element to the summary buffer
+     *
+     * @param {string} label text for the closed state
+     * @param {string} content collapsable content
+     *
+     * @returns {Summary} summary instance
+     */
+    addDetails(label, content) {
+        const element = this.wrap('details', this.wrap('summary', label) + content);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML image tag to the summary buffer
+     *
+     * @param {string} src path to the image you to embed
+     * @param {string} alt text description of the image
+     * @param {SummaryImageOptions} options (optional) addition image attributes
+     *
+     * @returns {Summary} summary instance
+     */
+    addImage(src, alt, options) {
+        const { width, height } = options || {};
+        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
+        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML section heading element
+     *
+     * @param {string} text heading text
+     * @param {number | string} [level=1] (optional) the heading level, default: 1
+     *
+     * @returns {Summary} summary instance
+     */
+    addHeading(text, level) {
+        const tag = `h${level}`;
+        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
+            ? tag
+            : 'h1';
+        const element = this.wrap(allowedTag, text);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML thematic break (<hr>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addSeparator() {
+        const element = this.wrap('hr', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML line break (<br>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addBreak() {
+        const element = this.wrap('br', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML blockquote to the summary buffer
+     *
+     * @param {string} text quote text
+     * @param {string} cite (optional) citation url
+     *
+     * @returns {Summary} summary instance
+     */
+    addQuote(text, cite) {
+        const attrs = Object.assign({}, (cite && { cite }));
+        const element = this.wrap('blockquote', text, attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML anchor tag to the summary buffer
+     *
+     * @param {string} text link text/content
+     * @param {string} href hyperlink
+     *
+     * @returns {Summary} summary instance
+     */
+    addLink(text, href) {
+        const element = this.wrap('a', text, { href });
+        return this.addRaw(element).addEOL();
+    }
+}
+const _summary = new Summary();
+/**
+ * @deprecated use `core.summary`
+ */
+const markdownSummary = (/* unused pure expression or super */ null && (_summary));
+const summary = (/* unused pure expression or super */ null && (_summary));
+//# sourceMappingURL=summary.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/path-utils.js
+
+/**
+ * toPosixPath converts the given path to the posix form. On Windows, \\ will be
+ * replaced with /.
+ *
+ * @param pth. Path to transform.
+ * @return string Posix path.
+ */
+function toPosixPath(pth) {
+    return pth.replace(/[\\]/g, '/');
+}
+/**
+ * toWin32Path converts the given path to the win32 form. On Linux, / will be
+ * replaced with \\.
+ *
+ * @param pth. Path to transform.
+ * @return string Win32 path.
+ */
+function toWin32Path(pth) {
+    return pth.replace(/[/]/g, '\\');
+}
+/**
+ * toPlatformPath converts the given path to a platform-specific path. It does
+ * this by replacing instances of / and \ with the platform-specific path
+ * separator.
+ *
+ * @param pth The path to platformize.
+ * @return string The platform-specific path.
+ */
+function toPlatformPath(pth) {
+    return pth.replace(/[/\\]/g, path.sep);
+}
+//# sourceMappingURL=path-utils.js.map
+// EXTERNAL MODULE: external "string_decoder"
+var external_string_decoder_ = __nccwpck_require__(3193);
+// EXTERNAL MODULE: external "events"
+var external_events_ = __nccwpck_require__(4434);
+;// CONCATENATED MODULE: external "child_process"
+const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io-util.js
+var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
+// export const {open} = 'fs'
+const IS_WINDOWS = process.platform === 'win32';
+/**
+ * Custom implementation of readlink to ensure Windows junctions
+ * maintain trailing backslash for backward compatibility with Node.js < 24
+ *
+ * In Node.js 20, Windows junctions (directory symlinks) always returned paths
+ * with trailing backslashes. Node.js 24 removed this behavior, which breaks
+ * code that relied on this format for path operations.
+ *
+ * This implementation restores the Node 20 behavior by adding a trailing
+ * backslash to all junction results on Windows.
+ */
+function readlink(fsPath) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        const result = yield fs.promises.readlink(fsPath);
+        // On Windows, restore Node 20 behavior: add trailing backslash to all results
+        // since junctions on Windows are always directory links
+        if (IS_WINDOWS && !result.endsWith('\\')) {
+            return `${result}\\`;
+        }
+        return result;
+    });
+}
+// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
+const UV_FS_O_EXLOCK = 0x10000000;
+const READONLY = external_fs_.constants.O_RDONLY;
+function exists(fsPath) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        try {
+            yield stat(fsPath);
+        }
+        catch (err) {
+            if (err.code === 'ENOENT') {
+                return false;
+            }
+            throw err;
+        }
+        return true;
+    });
+}
+function isDirectory(fsPath_1) {
+    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        return stats.isDirectory();
+    });
+}
+/**
+ * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
+ * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
+ */
+function isRooted(p) {
+    p = normalizeSeparators(p);
+    if (!p) {
+        throw new Error('isRooted() parameter "p" cannot be empty');
+    }
+    if (IS_WINDOWS) {
+        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
+        ); // e.g. C: or C:\hello
+    }
+    return p.startsWith('/');
+}
+/**
+ * Best effort attempt to determine whether a file exists and is executable.
+ * @param filePath    file path to check
+ * @param extensions  additional file extensions to try
+ * @return if file exists and is executable, returns the file path. otherwise empty string.
+ */
+function tryGetExecutablePath(filePath, extensions) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        let stats = undefined;
+        try {
+            // test file exists
+            stats = yield stat(filePath);
+        }
+        catch (err) {
+            if (err.code !== 'ENOENT') {
+                // eslint-disable-next-line no-console
+                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+            }
+        }
+        if (stats && stats.isFile()) {
+            if (IS_WINDOWS) {
+                // on Windows, test for valid extension
+                const upperExt = external_path_.extname(filePath).toUpperCase();
+                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
+                    return filePath;
+                }
+            }
+            else {
+                if (isUnixExecutable(stats)) {
+                    return filePath;
+                }
+            }
+        }
+        // try each extension
+        const originalFilePath = filePath;
+        for (const extension of extensions) {
+            filePath = originalFilePath + extension;
+            stats = undefined;
+            try {
+                stats = yield stat(filePath);
+            }
+            catch (err) {
+                if (err.code !== 'ENOENT') {
+                    // eslint-disable-next-line no-console
+                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+                }
+            }
+            if (stats && stats.isFile()) {
+                if (IS_WINDOWS) {
+                    // preserve the case of the actual file (since an extension was appended)
+                    try {
+                        const directory = external_path_.dirname(filePath);
+                        const upperName = external_path_.basename(filePath).toUpperCase();
+                        for (const actualName of yield readdir(directory)) {
+                            if (upperName === actualName.toUpperCase()) {
+                                filePath = external_path_.join(directory, actualName);
+                                break;
+                            }
+                        }
+                    }
+                    catch (err) {
+                        // eslint-disable-next-line no-console
+                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+                    }
+                    return filePath;
+                }
+                else {
+                    if (isUnixExecutable(stats)) {
+                        return filePath;
+                    }
+                }
+            }
+        }
+        return '';
+    });
+}
+function normalizeSeparators(p) {
+    p = p || '';
+    if (IS_WINDOWS) {
+        // convert slashes on Windows
+        p = p.replace(/\//g, '\\');
+        // remove redundant slashes
+        return p.replace(/\\\\+/g, '\\');
+    }
+    // remove redundant slashes
+    return p.replace(/\/\/+/g, '/');
+}
+// on Mac/Linux, test the execute bit
+//     R   W  X  R  W X R W X
+//   256 128 64 32 16 8 4 2 1
+function isUnixExecutable(stats) {
+    return ((stats.mode & 1) > 0 ||
+        ((stats.mode & 8) > 0 &&
+            process.getgid !== undefined &&
+            stats.gid === process.getgid()) ||
+        ((stats.mode & 64) > 0 &&
+            process.getuid !== undefined &&
+            stats.uid === process.getuid()));
+}
+// Get the path of cmd.exe in windows
+function getCmdPath() {
+    var _a;
+    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
+}
+//# sourceMappingURL=io-util.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io.js
+var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+/**
+ * Copies a file or folder.
+ * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See CopyOptions.
+ */
+function cp(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        // Dest is an existing file, but not forcing
+        if (destStat && destStat.isFile() && !force) {
+            return;
+        }
+        // If dest is an existing directory, should copy inside.
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
+            ? path.join(dest, path.basename(source))
+            : dest;
+        if (!(yield ioUtil.exists(source))) {
+            throw new Error(`no such file or directory: ${source}`);
+        }
+        const sourceStat = yield ioUtil.stat(source);
+        if (sourceStat.isDirectory()) {
+            if (!recursive) {
+                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+            }
+            else {
+                yield cpDirRecursive(source, newDest, 0, force);
+            }
+        }
+        else {
+            if (path.relative(source, newDest) === '') {
+                // a file cannot be copied to itself
+                throw new Error(`'${newDest}' and '${source}' are the same file`);
+            }
+            yield io_copyFile(source, newDest, force);
+        }
+    });
+}
+/**
+ * Moves a path.
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See MoveOptions.
+ */
+function mv(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        if (yield ioUtil.exists(dest)) {
+            let destExists = true;
+            if (yield ioUtil.isDirectory(dest)) {
+                // If dest is directory copy src into dest
+                dest = path.join(dest, path.basename(source));
+                destExists = yield ioUtil.exists(dest);
+            }
+            if (destExists) {
+                if (options.force == null || options.force) {
+                    yield rmRF(dest);
+                }
+                else {
+                    throw new Error('Destination already exists');
+                }
+            }
+        }
+        yield mkdirP(path.dirname(dest));
+        yield ioUtil.rename(source, dest);
+    });
+}
+/**
+ * Remove a path recursively with force
+ *
+ * @param inputPath path to remove
+ */
+function rmRF(inputPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (ioUtil.IS_WINDOWS) {
+            // Check for invalid characters
+            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+            if (/[*"<>|]/.test(inputPath)) {
+                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
+            }
+        }
+        try {
+            // note if path does not exist, error is silent
+            yield ioUtil.rm(inputPath, {
+                force: true,
+                maxRetries: 3,
+                recursive: true,
+                retryDelay: 300
+            });
+        }
+        catch (err) {
+            throw new Error(`File was unable to be removed ${err}`);
+        }
+    });
+}
+/**
+ * Make a directory.  Creates the full path with folders in between
+ * Will throw if it fails
+ *
+ * @param   fsPath        path to create
+ * @returns Promise<void>
+ */
+function mkdirP(fsPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        ok(fsPath, 'a path argument must be provided');
+        yield ioUtil.mkdir(fsPath, { recursive: true });
+    });
+}
+/**
+ * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
+ * If you check and the tool does not exist, it will throw.
+ *
+ * @param     tool              name of the tool
+ * @param     check             whether to check if tool exists
+ * @returns   Promise<string>   path to tool
+ */
+function which(tool, check) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // recursive when check=true
+        if (check) {
+            const result = yield which(tool, false);
+            if (!result) {
+                if (IS_WINDOWS) {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+                }
+                else {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+                }
+            }
+            return result;
+        }
+        const matches = yield findInPath(tool);
+        if (matches && matches.length > 0) {
+            return matches[0];
+        }
+        return '';
+    });
+}
+/**
+ * Returns a list of all occurrences of the given tool on the system path.
+ *
+ * @returns   Promise<string[]>  the paths of the tool
+ */
+function findInPath(tool) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // build the list of extensions to try
+        const extensions = [];
+        if (IS_WINDOWS && process.env['PATHEXT']) {
+            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
+                if (extension) {
+                    extensions.push(extension);
+                }
+            }
+        }
+        // if it's rooted, return it if exists. otherwise return empty.
+        if (isRooted(tool)) {
+            const filePath = yield tryGetExecutablePath(tool, extensions);
+            if (filePath) {
+                return [filePath];
+            }
+            return [];
+        }
+        // if any path separators, return empty
+        if (tool.includes(external_path_.sep)) {
+            return [];
+        }
+        // build the list of directories
+        //
+        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
+        // it feels like we should not do this. Checking the current directory seems like more of a use
+        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
+        // across platforms.
+        const directories = [];
+        if (process.env.PATH) {
+            for (const p of process.env.PATH.split(external_path_.delimiter)) {
+                if (p) {
+                    directories.push(p);
+                }
+            }
+        }
+        // find all matches
+        const matches = [];
+        for (const directory of directories) {
+            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
+            if (filePath) {
+                matches.push(filePath);
+            }
+        }
+        return matches;
+    });
+}
+function readCopyOptions(options) {
+    const force = options.force == null ? true : options.force;
+    const recursive = Boolean(options.recursive);
+    const copySourceDirectory = options.copySourceDirectory == null
+        ? true
+        : Boolean(options.copySourceDirectory);
+    return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        // Ensure there is not a run away recursive copy
+        if (currentDepth >= 255)
+            return;
+        currentDepth++;
+        yield mkdirP(destDir);
+        const files = yield ioUtil.readdir(sourceDir);
+        for (const fileName of files) {
+            const srcFile = `${sourceDir}/${fileName}`;
+            const destFile = `${destDir}/${fileName}`;
+            const srcFileStat = yield ioUtil.lstat(srcFile);
+            if (srcFileStat.isDirectory()) {
+                // Recurse
+                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+            }
+            else {
+                yield io_copyFile(srcFile, destFile, force);
+            }
+        }
+        // Change the mode for the newly created directory
+        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+    });
+}
+// Buffered file copy
+function io_copyFile(srcFile, destFile, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+            // unlink/re-link it
+            try {
+                yield ioUtil.lstat(destFile);
+                yield ioUtil.unlink(destFile);
+            }
+            catch (e) {
+                // Try to override file permission
+                if (e.code === 'EPERM') {
+                    yield ioUtil.chmod(destFile, '0666');
+                    yield ioUtil.unlink(destFile);
+                }
+                // other errors = it doesn't exist, no work to do
+            }
+            // Copy over symlink
+            const symlinkFull = yield ioUtil.readlink(srcFile);
+            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+        }
+        else if (!(yield ioUtil.exists(destFile)) || force) {
+            yield ioUtil.copyFile(srcFile, destFile);
+        }
+    });
+}
+//# sourceMappingURL=io.js.map
+;// CONCATENATED MODULE: external "timers"
+const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/toolrunner.js
+var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+/* eslint-disable @typescript-eslint/unbound-method */
+const toolrunner_IS_WINDOWS = process.platform === 'win32';
+/*
+ * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
+ */
+class ToolRunner extends external_events_.EventEmitter {
+    constructor(toolPath, args, options) {
+        super();
+        if (!toolPath) {
+            throw new Error("Parameter 'toolPath' cannot be null or empty.");
+        }
+        this.toolPath = toolPath;
+        this.args = args || [];
+        this.options = options || {};
+    }
+    _debug(message) {
+        if (this.options.listeners && this.options.listeners.debug) {
+            this.options.listeners.debug(message);
+        }
+    }
+    _getCommandString(options, noPrefix) {
+        const toolPath = this._getSpawnFileName();
+        const args = this._getSpawnArgs(options);
+        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
+        if (toolrunner_IS_WINDOWS) {
+            // Windows + cmd file
+            if (this._isCmdFile()) {
+                cmd += toolPath;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows + verbatim
+            else if (options.windowsVerbatimArguments) {
+                cmd += `"${toolPath}"`;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows (regular)
+            else {
+                cmd += this._windowsQuoteCmdArg(toolPath);
+                for (const a of args) {
+                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
+                }
+            }
+        }
+        else {
+            // OSX/Linux - this can likely be improved with some form of quoting.
+            // creating processes on Unix is fundamentally different than Windows.
+            // on Unix, execvp() takes an arg array.
+            cmd += toolPath;
+            for (const a of args) {
+                cmd += ` ${a}`;
+            }
+        }
+        return cmd;
+    }
+    _processLineBuffer(data, strBuffer, onLine) {
+        try {
+            let s = strBuffer + data.toString();
+            let n = s.indexOf(external_os_.EOL);
+            while (n > -1) {
+                const line = s.substring(0, n);
+                onLine(line);
+                // the rest of the string ...
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
+            }
+            return s;
+        }
+        catch (err) {
+            // streaming lines to console is best effort.  Don't fail a build.
+            this._debug(`error processing line. Failed with error ${err}`);
+            return '';
+        }
+    }
+    _getSpawnFileName() {
+        if (toolrunner_IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                return process.env['COMSPEC'] || 'cmd.exe';
+            }
+        }
+        return this.toolPath;
+    }
+    _getSpawnArgs(options) {
+        if (toolrunner_IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
+                for (const a of this.args) {
+                    argline += ' ';
+                    argline += options.windowsVerbatimArguments
+                        ? a
+                        : this._windowsQuoteCmdArg(a);
+                }
+                argline += '"';
+                return [argline];
+            }
+        }
+        return this.args;
+    }
+    _endsWith(str, end) {
+        return str.endsWith(end);
+    }
+    _isCmdFile() {
+        const upperToolPath = this.toolPath.toUpperCase();
+        return (this._endsWith(upperToolPath, '.CMD') ||
+            this._endsWith(upperToolPath, '.BAT'));
+    }
+    _windowsQuoteCmdArg(arg) {
+        // for .exe, apply the normal quoting rules that libuv applies
+        if (!this._isCmdFile()) {
+            return this._uvQuoteCmdArg(arg);
+        }
+        // otherwise apply quoting rules specific to the cmd.exe command line parser.
+        // the libuv rules are generic and are not designed specifically for cmd.exe
+        // command line parser.
+        //
+        // for a detailed description of the cmd.exe command line parser, refer to
+        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
+        // need quotes for empty arg
+        if (!arg) {
+            return '""';
+        }
+        // determine whether the arg needs to be quoted
+        const cmdSpecialChars = [
+            ' ',
+            '\t',
+            '&',
+            '(',
+            ')',
+            '[',
+            ']',
+            '{',
+            '}',
+            '^',
+            '=',
+            ';',
+            '!',
+            "'",
+            '+',
+            ',',
+            '`',
+            '~',
+            '|',
+            '<',
+            '>',
+            '"'
+        ];
+        let needsQuotes = false;
+        for (const char of arg) {
+            if (cmdSpecialChars.some(x => x === char)) {
+                needsQuotes = true;
+                break;
+            }
+        }
+        // short-circuit if quotes not needed
+        if (!needsQuotes) {
+            return arg;
+        }
+        // the following quoting rules are very similar to the rules that by libuv applies.
+        //
+        // 1) wrap the string in quotes
+        //
+        // 2) double-up quotes - i.e. " => ""
+        //
+        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
+        //    doesn't work well with a cmd.exe command line.
+        //
+        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
+        //    for example, the command line:
+        //          foo.exe "myarg:""my val"""
+        //    is parsed by a .NET console app into an arg array:
+        //          [ "myarg:\"my val\"" ]
+        //    which is the same end result when applying libuv quoting rules. although the actual
+        //    command line from libuv quoting rules would look like:
+        //          foo.exe "myarg:\"my val\""
+        //
+        // 3) double-up slashes that precede a quote,
+        //    e.g.  hello \world    => "hello \world"
+        //          hello\"world    => "hello\\""world"
+        //          hello\\"world   => "hello\\\\""world"
+        //          hello world\    => "hello world\\"
+        //
+        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
+        //    the reasons for including this as a .cmd quoting rule are:
+        //
+        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
+        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
+        //
+        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
+        //       haven't heard any complaints about that aspect.
+        //
+        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
+        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
+        // by using %%.
+        //
+        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
+        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
+        //
+        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
+        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
+        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
+        // to an external program.
+        //
+        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
+        // % can be escaped within a .cmd file.
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\'; // double the slash
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '"'; // double the quote
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _uvQuoteCmdArg(arg) {
+        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
+        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
+        // is used.
+        //
+        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
+        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
+        // pasting copyright notice from Node within this function:
+        //
+        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
+        //
+        //      Permission is hereby granted, free of charge, to any person obtaining a copy
+        //      of this software and associated documentation files (the "Software"), to
+        //      deal in the Software without restriction, including without limitation the
+        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
+        //      sell copies of the Software, and to permit persons to whom the Software is
+        //      furnished to do so, subject to the following conditions:
+        //
+        //      The above copyright notice and this permission notice shall be included in
+        //      all copies or substantial portions of the Software.
+        //
+        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
+        //      IN THE SOFTWARE.
+        if (!arg) {
+            // Need double quotation for empty argument
+            return '""';
+        }
+        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
+            // No quotation needed
+            return arg;
+        }
+        if (!arg.includes('"') && !arg.includes('\\')) {
+            // No embedded double quotes or backslashes, so I can just wrap
+            // quote marks around the whole thing.
+            return `"${arg}"`;
+        }
+        // Expected input/output:
+        //   input : hello"world
+        //   output: "hello\"world"
+        //   input : hello""world
+        //   output: "hello\"\"world"
+        //   input : hello\world
+        //   output: hello\world
+        //   input : hello\\world
+        //   output: hello\\world
+        //   input : hello\"world
+        //   output: "hello\\\"world"
+        //   input : hello\\"world
+        //   output: "hello\\\\\"world"
+        //   input : hello world\
+        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
+        //                             but it appears the comment is wrong, it should be "hello world\\"
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\';
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '\\';
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _cloneExecOptions(options) {
+        options = options || {};
+        const result = {
+            cwd: options.cwd || process.cwd(),
+            env: options.env || process.env,
+            silent: options.silent || false,
+            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
+            failOnStdErr: options.failOnStdErr || false,
+            ignoreReturnCode: options.ignoreReturnCode || false,
+            delay: options.delay || 10000
+        };
+        result.outStream = options.outStream || process.stdout;
+        result.errStream = options.errStream || process.stderr;
+        return result;
+    }
+    _getSpawnOptions(options, toolPath) {
+        options = options || {};
+        const result = {};
+        result.cwd = options.cwd;
+        result.env = options.env;
+        result['windowsVerbatimArguments'] =
+            options.windowsVerbatimArguments || this._isCmdFile();
+        if (options.windowsVerbatimArguments) {
+            result.argv0 = `"${toolPath}"`;
+        }
+        return result;
+    }
+    /**
+     * Exec a tool.
+     * Output will be streamed to the live console.
+     * Returns promise with return code
+     *
+     * @param     tool     path to tool to exec
+     * @param     options  optional exec options.  See ExecOptions
+     * @returns   number
+     */
+    exec() {
+        return toolrunner_awaiter(this, void 0, void 0, function* () {
+            // root the tool path if it is unrooted and contains relative pathing
+            if (!isRooted(this.toolPath) &&
+                (this.toolPath.includes('/') ||
+                    (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
+                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
+                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+            }
+            // if the tool is only a file name, then resolve it from the PATH
+            // otherwise verify it exists (add extension on Windows if necessary)
+            this.toolPath = yield which(this.toolPath, true);
+            return new Promise((resolve, reject) => toolrunner_awaiter(this, void 0, void 0, function* () {
+                this._debug(`exec tool: ${this.toolPath}`);
+                this._debug('arguments:');
+                for (const arg of this.args) {
+                    this._debug(`   ${arg}`);
+                }
+                const optionsNonNull = this._cloneExecOptions(this.options);
+                if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
+                }
+                const state = new ExecState(optionsNonNull, this.toolPath);
+                state.on('debug', (message) => {
+                    this._debug(message);
+                });
+                if (this.options.cwd && !(yield exists(this.options.cwd))) {
+                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
+                }
+                const fileName = this._getSpawnFileName();
+                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                let stdbuffer = '';
+                if (cp.stdout) {
+                    cp.stdout.on('data', (data) => {
+                        if (this.options.listeners && this.options.listeners.stdout) {
+                            this.options.listeners.stdout(data);
+                        }
+                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                            optionsNonNull.outStream.write(data);
+                        }
+                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.stdline) {
+                                this.options.listeners.stdline(line);
+                            }
+                        });
+                    });
+                }
+                let errbuffer = '';
+                if (cp.stderr) {
+                    cp.stderr.on('data', (data) => {
+                        state.processStderr = true;
+                        if (this.options.listeners && this.options.listeners.stderr) {
+                            this.options.listeners.stderr(data);
+                        }
+                        if (!optionsNonNull.silent &&
+                            optionsNonNull.errStream &&
+                            optionsNonNull.outStream) {
+                            const s = optionsNonNull.failOnStdErr
+                                ? optionsNonNull.errStream
+                                : optionsNonNull.outStream;
+                            s.write(data);
+                        }
+                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.errline) {
+                                this.options.listeners.errline(line);
+                            }
+                        });
+                    });
+                }
+                cp.on('error', (err) => {
+                    state.processError = err.message;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    state.CheckComplete();
+                });
+                cp.on('exit', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                cp.on('close', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                state.on('done', (error, exitCode) => {
+                    if (stdbuffer.length > 0) {
+                        this.emit('stdline', stdbuffer);
+                    }
+                    if (errbuffer.length > 0) {
+                        this.emit('errline', errbuffer);
+                    }
+                    cp.removeAllListeners();
+                    if (error) {
+                        reject(error);
+                    }
+                    else {
+                        resolve(exitCode);
+                    }
+                });
+                if (this.options.input) {
+                    if (!cp.stdin) {
+                        throw new Error('child process missing stdin');
+                    }
+                    cp.stdin.end(this.options.input);
+                }
+            }));
+        });
+    }
+}
+/**
+ * Convert an arg string to an array of args. Handles escaping
+ *
+ * @param    argString   string of arguments
+ * @returns  string[]    array of arguments
+ */
+function argStringToArray(argString) {
+    const args = [];
+    let inQuotes = false;
+    let escaped = false;
+    let arg = '';
+    function append(c) {
+        // we only escape double quotes.
+        if (escaped && c !== '"') {
+            arg += '\\';
+        }
+        arg += c;
+        escaped = false;
+    }
+    for (let i = 0; i < argString.length; i++) {
+        const c = argString.charAt(i);
+        if (c === '"') {
+            if (!escaped) {
+                inQuotes = !inQuotes;
+            }
+            else {
+                append(c);
+            }
+            continue;
+        }
+        if (c === '\\' && escaped) {
+            append(c);
+            continue;
+        }
+        if (c === '\\' && inQuotes) {
+            escaped = true;
+            continue;
+        }
+        if (c === ' ' && !inQuotes) {
+            if (arg.length > 0) {
+                args.push(arg);
+                arg = '';
+            }
+            continue;
+        }
+        append(c);
+    }
+    if (arg.length > 0) {
+        args.push(arg.trim());
+    }
+    return args;
+}
+class ExecState extends external_events_.EventEmitter {
+    constructor(options, toolPath) {
+        super();
+        this.processClosed = false; // tracks whether the process has exited and stdio is closed
+        this.processError = '';
+        this.processExitCode = 0;
+        this.processExited = false; // tracks whether the process has exited
+        this.processStderr = false; // tracks whether stderr was written to
+        this.delay = 10000; // 10 seconds
+        this.done = false;
+        this.timeout = null;
+        if (!toolPath) {
+            throw new Error('toolPath must not be empty');
+        }
+        this.options = options;
+        this.toolPath = toolPath;
+        if (options.delay) {
+            this.delay = options.delay;
+        }
+    }
+    CheckComplete() {
+        if (this.done) {
+            return;
+        }
+        if (this.processClosed) {
+            this._setResult();
+        }
+        else if (this.processExited) {
+            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
+        }
+    }
+    _debug(message) {
+        this.emit('debug', message);
+    }
+    _setResult() {
+        // determine whether there is an error
+        let error;
+        if (this.processExited) {
+            if (this.processError) {
+                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
+            }
+            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
+                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
+            }
+            else if (this.processStderr && this.options.failOnStdErr) {
+                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
+            }
+        }
+        // clear the timeout
+        if (this.timeout) {
+            clearTimeout(this.timeout);
+            this.timeout = null;
+        }
+        this.done = true;
+        this.emit('done', error, this.processExitCode);
+    }
+    static HandleTimeout(state) {
+        if (state.done) {
+            return;
+        }
+        if (!state.processClosed && state.processExited) {
+            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
+            state._debug(message);
+        }
+        state._setResult();
+    }
+}
+//# sourceMappingURL=toolrunner.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/exec.js
+var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+/**
+ * Exec a command.
+ * Output will be streamed to the live console.
+ * Returns promise with return code
+ *
+ * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
+ * @param     args               optional arguments for tool. Escaping is handled by the lib.
+ * @param     options            optional exec options.  See ExecOptions
+ * @returns   Promise<number>    exit code
+ */
+function exec_exec(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        const commandArgs = tr.argStringToArray(commandLine);
+        if (commandArgs.length === 0) {
+            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
+        }
+        // Path to tool to execute should be first arg
+        const toolPath = commandArgs[0];
+        args = commandArgs.slice(1).concat(args || []);
+        const runner = new tr.ToolRunner(toolPath, args, options);
+        return runner.exec();
+    });
+}
+/**
+ * Exec a command and get the output.
+ * Output will be streamed to the live console.
+ * Returns promise with the exit code and collected stdout and stderr
+ *
+ * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
+ * @param     args                  optional arguments for tool. Escaping is handled by the lib.
+ * @param     options               optional exec options.  See ExecOptions
+ * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
+ */
+function getExecOutput(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        var _a, _b;
+        let stdout = '';
+        let stderr = '';
+        //Using string decoder covers the case where a mult-byte character is split
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
+        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
+        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
+        const stdErrListener = (data) => {
+            stderr += stderrDecoder.write(data);
+            if (originalStdErrListener) {
+                originalStdErrListener(data);
+            }
+        };
+        const stdOutListener = (data) => {
+            stdout += stdoutDecoder.write(data);
+            if (originalStdoutListener) {
+                originalStdoutListener(data);
+            }
+        };
+        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        //flush any remaining characters
+        stdout += stdoutDecoder.end();
+        stderr += stderrDecoder.end();
+        return {
+            exitCode,
+            stdout,
+            stderr
+        };
+    });
+}
+//# sourceMappingURL=exec.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_.platform();
+const arch = external_os_.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
+    }
+    issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(external_os_.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    command_issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function error(message, properties = {}) {
+    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + os.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    command_issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    command_issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    }
+    issueCommand('save-state', { name }, toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/core/errors.ts
 /**
  * Errors a user can fix (a bad plan, a bad input, a server that answered with an error) are
  * reported plainly, without a stack trace. Anything else is a bug and keeps its stack.
@@ -35811,7 +38753,7 @@ class UserError extends Error {
     name = 'UserError';
 }
 /** A rollout plan that does not validate: names the file, every field path and what was expected. */
-class PlanError extends UserError {
+class errors_PlanError extends UserError {
     file;
     problems;
     name = 'PlanError';
@@ -35822,16 +38764,18 @@ class PlanError extends UserError {
     }
 }
 /** An action input (or CLI flag) that is missing or malformed. */
-class InputError extends UserError {
+class errors_InputError extends UserError {
     input;
+    detail;
     name = 'InputError';
     constructor(input, detail) {
         super(`input ${input}: ${detail}`);
         this.input = input;
+        this.detail = detail;
     }
 }
 /** A remote system (metrics backend, traffic layer, registry, API) failed or refused. */
-class ProviderError extends UserError {
+class errors_ProviderError extends UserError {
     provider;
     retryable;
     name = 'ProviderError';
@@ -35846,30 +38790,18 @@ function isUserError(err) {
     return err instanceof UserError;
 }
 /** A one-line description of any thrown value, safe to print. */
-function describeError(err) {
+function errors_describeError(err) {
     if (err instanceof Error)
         return err.message;
     return String(err);
 }
 
-
-/***/ }),
-
-/***/ 5111:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  d: () => (/* binding */ runCommand),
-  a: () => (/* binding */ stopRunningCommands)
-});
-
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
+// Commands run here rather than through @actions/exec: a deploy or traffic script that hangs must
+// be killed with everything it started (its process group), on a timeout or a cancelled run,
+// and the toolkit only kills the direct child, leaving its children holding the slot.
 
 
 const MAX_CAPTURE = 1024 * 1024;
@@ -35913,7 +38845,7 @@ function signalGroup(pid, signal) {
 function runCommand(argv, options = {}) {
     const [file, ...args] = argv;
     if (!file)
-        return Promise.reject(new errors/* ProviderError */.mZ('command', 'empty command'));
+        return Promise.reject(new errors_ProviderError('command', 'empty command'));
     return new Promise((resolve, reject) => {
         const child = (0,external_node_child_process_namespaceObject.spawn)(file, args, {
             cwd: options.cwd,
@@ -35942,12 +38874,12 @@ function runCommand(argv, options = {}) {
         const timer = options.timeoutMs !== undefined
             ? setTimeout(() => {
                 kill();
-                finish(() => reject(new errors/* ProviderError */.mZ('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
+                finish(() => reject(new errors_ProviderError('command', `${file} did not finish within ${Math.round(options.timeoutMs / 1000)}s and was stopped`)));
             }, options.timeoutMs)
             : undefined;
         const onAbort = () => {
             kill();
-            finish(() => reject(new errors/* ProviderError */.mZ('command', `${file} was cancelled`)));
+            finish(() => reject(new errors_ProviderError('command', `${file} was cancelled`)));
         };
         options.signal?.addEventListener('abort', onAbort, { once: true });
         function finish(fn) {
@@ -35977,7 +38909,7 @@ function runCommand(argv, options = {}) {
         child.on('error', (err) => {
             if (pid !== undefined)
                 runningGroups.delete(pid);
-            finish(() => reject(new errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+            finish(() => reject(new errors_ProviderError('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
         });
         child.on('exit', () => {
             if (pid !== undefined)
@@ -35994,39 +38926,309 @@ function runCommand(argv, options = {}) {
     });
 }
 
-
-/***/ }),
-
-/***/ 8726:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+;// CONCATENATED MODULE: ./src/core/runtime.ts
 
 
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  UR: () => (/* binding */ runRollbackAction)
-});
 
-// UNUSED EXPORTS: ROLLBACK_ATTEMPTS, ROLLBACK_BACKOFF_MS, takeOver
 
-// NAMESPACE OBJECT: ../../main/node_modules/axios/lib/platform/common/utils.js
-var common_utils_namespaceObject = {};
-__nccwpck_require__.r(common_utils_namespaceObject);
-__nccwpck_require__.d(common_utils_namespaceObject, {
-  hasBrowserEnv: () => (hasBrowserEnv),
-  hasStandardBrowserEnv: () => (hasStandardBrowserEnv),
-  hasStandardBrowserWebWorkerEnv: () => (hasStandardBrowserWebWorkerEnv),
-  navigator: () => (_navigator),
-  origin: () => (origin)
-});
+/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
+class Interrupted extends Error {
+    received;
+    name = 'Interrupted';
+    constructor(received) {
+        super(`interrupted by ${received}`);
+        this.received = received;
+    }
+    /** The exit status a shell expects after this signal: 128 + its number. */
+    get exitCode() {
+        return this.received === 'SIGINT' ? 130 : 143;
+    }
+}
+/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
+function write(stream, text) {
+    if (stream.destroyed || !stream.writable)
+        return;
+    try {
+        stream.write(text);
+    }
+    catch {
+        /* best-effort: see ignoreClosedPipes */
+    }
+}
+let pipesGuarded = false;
+/**
+ * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
+ * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
+ * swallows the error and the action goes on.
+ */
+function ignoreClosedPipes() {
+    if (pipesGuarded)
+        return;
+    pipesGuarded = true;
+    for (const stream of [process.stdout, process.stderr])
+        stream.on('error', () => undefined);
+}
+/**
+ * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
+ * the path), its password, path and long path or query parts, since servers echo the path they
+ * could not serve ("no such hook: /services/…") and a whole-URL mask would not catch that.
+ */
+function secretParts(value) {
+    const parts = [value];
+    if (!/^https?:\/\//i.test(value))
+        return parts;
+    try {
+        const url = new URL(value);
+        if (url.password)
+            parts.push(url.password, decodeURIComponent(url.password));
+        const path = `${url.pathname}${url.search}`;
+        if (path.length >= 8)
+            parts.push(path, url.pathname);
+        const pieces = [...url.pathname.split('/'), ...[...url.searchParams.values()]];
+        // Long pieces are the token-like ones; short ones ("services", "v1") would mask ordinary words.
+        for (const piece of pieces)
+            if (piece.length >= 16)
+                parts.push(piece);
+    }
+    catch {
+        /* not a URL after all: the whole value is still masked */
+    }
+    return [...new Set(parts)];
+}
+class RedactingRuntime {
+    secrets = new Set();
+    setSecret(value) {
+        // One-character secrets would redact every occurrence of a letter: the runner ignores them too.
+        for (const part of secretParts(value))
+            if (part.length >= 3)
+                this.secrets.add(part);
+    }
+    redact(text) {
+        let out = text;
+        for (const secret of [...this.secrets].sort((a, b) => b.length - a.length))
+            out = out.split(secret).join('***');
+        return out;
+    }
+}
+/** The GitHub runner's contract: INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, workflow commands. */
+class RunnerRuntime extends RedactingRuntime {
+    env;
+    onRunner;
+    interruption = new AbortController();
+    signal = this.interruption.signal;
+    constructor(env = process.env) {
+        super();
+        this.env = env;
+        this.onRunner = env.GITHUB_ACTIONS === 'true';
+    }
+    /** Fires `signal` (once; later calls are ignored). */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
+    }
+    getInput(name) {
+        const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
+        const trimmed = value?.trim();
+        return trimmed ? trimmed : undefined;
+    }
+    setSecret(value) {
+        super.setSecret(value);
+        if (this.onRunner && value)
+            for (const part of secretParts(value))
+                if (part.length >= 3)
+                    core_setSecret(part);
+    }
+    setOutput(name, value) {
+        // The runner's contract, whole: the GITHUB_OUTPUT file (the CLI provides one and prints it),
+        // else a workflow command on stdout, which @github/local-action also reads.
+        setOutput(name, this.redact(value));
+    }
+    appendSummary(markdown) {
+        const safe = this.redact(markdown);
+        const file = this.env.GITHUB_STEP_SUMMARY;
+        if (file)
+            (0,external_node_fs_namespaceObject.appendFileSync)(file, `${safe}\n`);
+        else
+            write(process.stdout, `\n${safe}\n`);
+    }
+    info(message) {
+        write(process.stdout, `${this.redact(message)}\n`);
+    }
+    warning(message, target) {
+        if (this.onRunner)
+            warning(this.redact(message), toProperties(target));
+        else
+            write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
+    }
+    error(message, target) {
+        if (this.onRunner)
+            error(this.redact(message), toProperties(target));
+        else
+            write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
+    }
+    debug(message) {
+        if (this.onRunner)
+            core_debug(this.redact(message));
+        else if (this.env.ROLLGATE_DEBUG)
+            write(process.stdout, `debug: ${this.redact(message)}\n`);
+    }
+    async group(title, fn) {
+        if (!this.onRunner) {
+            this.info(`── ${title}`);
+            return fn();
+        }
+        startGroup(this.redact(title));
+        try {
+            return await fn();
+        }
+        finally {
+            endGroup();
+        }
+    }
+}
+function toProperties(target) {
+    if (!target)
+        return undefined;
+    return { file: target.file, startLine: target.line, title: target.title };
+}
+function where(target) {
+    if (!target?.file)
+        return '';
+    return target.line ? `${target.file}:${target.line}: ` : `${target.file}: `;
+}
+/** Records everything an action did, for tests of the orchestration without a runner. */
+class MemoryRuntime extends RedactingRuntime {
+    inputs;
+    env;
+    outputs = {};
+    logs = [];
+    summary = '';
+    interruption = new AbortController();
+    signal = this.interruption.signal;
+    /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
+    interrupt(received) {
+        if (!this.signal.aborted)
+            this.interruption.abort(new Interrupted(received));
+    }
+    constructor(inputs = {}, env = {}) {
+        super();
+        this.inputs = inputs;
+        this.env = env;
+    }
+    getInput(name) {
+        const trimmed = this.inputs[name]?.trim();
+        return trimmed ? trimmed : undefined;
+    }
+    setOutput(name, value) {
+        this.outputs[name] = this.redact(value);
+    }
+    appendSummary(markdown) {
+        this.summary += `${this.redact(markdown)}\n`;
+    }
+    info(message) {
+        this.logs.push({ level: 'info', message: this.redact(message) });
+    }
+    warning(message, target) {
+        this.logs.push({ level: 'warning', message: this.redact(message), target });
+    }
+    error(message, target) {
+        this.logs.push({ level: 'error', message: this.redact(message), target });
+    }
+    debug(message) {
+        this.logs.push({ level: 'debug', message: this.redact(message) });
+    }
+    async group(title, fn) {
+        this.info(`── ${title}`);
+        return fn();
+    }
+    /** Every line the action logged, joined, for assertions. */
+    text() {
+        return this.logs.map((l) => l.message).join('\n');
+    }
+}
+/**
+ * `input bake: …` as the CLI user typed it: `--bake: …`. `renamed` maps an input to the flag a
+ * CLI command gives it (`backtest-from=from,…`, as the CLI passes it in ROLLGATE_CLI_FLAGS).
+ */
+function asFlags(message, renamed = '') {
+    const flags = new Map(renamed.split(',').filter(Boolean).map((pair) => pair.split('=')));
+    return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, (_, input) => `--${flags.get(input) ?? input}`);
+}
+/**
+ * Runs one action the way every entry does: user errors become a plain failure message,
+ * anything else is a bug and keeps its stack trace. Sets the process exit code.
+ *
+ * On a real runner it also owns the process's edges: a closed stdout never stops the action,
+ * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
+ * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
+ * action has finished what cannot be left half-done. A second signal exits at once.
+ */
+async function runAction(name, body, runtime = new RunnerRuntime()) {
+    const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
+    let result;
+    try {
+        result = await body(runtime);
+    }
+    catch (err) {
+        if (isUserError(err)) {
+            // At a terminal an input is a flag: say so in the terms the person typed.
+            result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(errors_describeError(err), runtime.env.ROLLGATE_CLI_FLAGS) : errors_describeError(err) };
+        }
+        else if (runtime.signal.aborted && err === runtime.signal.reason) {
+            result = { ok: false };
+        }
+        else {
+            const stack = err instanceof Error && err.stack ? err.stack : String(err);
+            result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
+        }
+    }
+    finally {
+        release?.();
+    }
+    const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
+    if (interrupted) {
+        // Whatever the body made of it, an interrupted action did not finish what it was asked to.
+        result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
+        runtime.error(result.failure ?? interrupted.message);
+        process.exitCode = interrupted.exitCode;
+        return result;
+    }
+    if (!result.ok) {
+        runtime.error(result.failure ?? `${name} failed`);
+        process.exitCode = 1;
+    }
+    return result;
+}
+/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
+const INTERRUPT_GRACE_MS = 30_000;
+/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
+function watchProcess(runtime) {
+    ignoreClosedPipes();
+    const onSignal = (received) => {
+        if (runtime.signal.aborted) {
+            // A second Ctrl-C: the person wants out now.
+            process.exit(received === 'SIGINT' ? 130 : 143);
+        }
+        runtime.interrupt(received);
+        runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
+        // A signal handler cannot wait: a failure to stop a command is said, never lost.
+        stopRunningCommands('SIGTERM').catch((err) => runtime.warning(`could not stop every command this action started: ${errors_describeError(err)}`));
+        setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
+    };
+    const onInt = () => onSignal('SIGINT');
+    const onTerm = () => onSignal('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+    };
+}
 
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(2091);
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-// EXTERNAL MODULE: ./src/core/exec.ts + 1 modules
-var exec = __nccwpck_require__(5111);
 ;// CONCATENATED MODULE: ./src/core/flags/flagd-file.ts
 
 
@@ -36056,7 +39258,7 @@ class FlagdFileKillSwitches {
         const { doc, text } = await this.read();
         const definition = doc.flags?.[flag];
         if (!definition)
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
+            throw new errors_ProviderError('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
         if (flagState(definition) !== 'off') {
             switchOff(definition);
             await (0,promises_namespaceObject.writeFile)(this.path, serialise(doc, text));
@@ -36069,7 +39271,7 @@ class FlagdFileKillSwitches {
         const { doc } = await this.read();
         const definition = doc.flags?.[flag];
         if (!definition)
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
+            throw new errors_ProviderError('flagd-file', `${this.config.file}: flag ${flag} is not defined under "flags"`);
         return flagState(definition);
     }
     async exists(flag) {
@@ -36083,26 +39285,26 @@ class FlagdFileKillSwitches {
         }
         catch (err) {
             const code = err.code;
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'unknown error'})`}`);
+            throw new errors_ProviderError('flagd-file', `${this.config.file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'unknown error'})`}`);
         }
         let doc;
         try {
             doc = JSON.parse(text);
         }
         catch (err) {
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: not valid JSON (${err.message})`);
+            throw new errors_ProviderError('flagd-file', `${this.config.file}: not valid JSON (${err.message})`);
         }
         if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-            throw new errors/* ProviderError */.mZ('flagd-file', `${this.config.file}: expected a JSON object with "flags"`);
+            throw new errors_ProviderError('flagd-file', `${this.config.file}: expected a JSON object with "flags"`);
         return { doc: doc, text };
     }
     async git(args, cwd) {
-        return (0,exec/* runCommand */.d)(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+        return runCommand(['git', ...args], { cwd, timeoutMs: this.config.timeout * 6, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
     }
     async mustGit(args, cwd) {
         const res = await this.git(args, cwd);
         if (res.exitCode !== 0)
-            throw new errors/* ProviderError */.mZ('flagd-file', `git ${args[0]} failed: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}`);
+            throw new errors_ProviderError('flagd-file', `git ${args[0]} failed: ${(res.stderr || res.stdout).trim().split('\n').slice(-3).join(' ')}`);
         return res.stdout.trim();
     }
     async commitAndPush(flag, context) {
@@ -36130,14 +39332,14 @@ class FlagdFileKillSwitches {
             return;
         const branch = this.config.branch ?? (await this.git(['symbolic-ref', '--quiet', '--short', 'HEAD'], top)).stdout.trim();
         if (!branch)
-            throw new errors/* ProviderError */.mZ('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
+            throw new errors_ProviderError('flagd-file', 'the checkout is on a detached HEAD: set flags.branch to the branch the flag file lives on');
         for (let attempt = 1;; attempt++) {
             // Pushing what is already there is a no-op, so an idempotent rerun costs one round trip.
             const push = await this.git(['push', 'origin', `HEAD:refs/heads/${branch}`], top);
             if (push.exitCode === 0)
                 return;
             if (attempt >= PUSH_ATTEMPTS)
-                throw new errors/* ProviderError */.mZ('flagd-file', `git push to ${branch} failed after ${attempt} attempts: ${push.stderr.trim().split('\n').slice(-2).join(' ')}`);
+                throw new errors_ProviderError('flagd-file', `git push to ${branch} failed after ${attempt} attempts: ${push.stderr.trim().split('\n').slice(-2).join(' ')}`);
             // Someone pushed in between: replay the flag commit on top of theirs and try again.
             await this.mustGit([...identity, 'pull', '--rebase', '--autostash', 'origin', branch], top);
             await this.context.clock.sleep(200 * attempt);
@@ -38932,8 +42134,6 @@ class InterceptorManager {
   encodeBasicAuthUsername: false,
 });
 
-// EXTERNAL MODULE: external "crypto"
-var external_crypto_ = __nccwpck_require__(6982);
 // EXTERNAL MODULE: external "url"
 var external_url_ = __nccwpck_require__(7016);
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/platform/node/classes/URLSearchParams.js
@@ -39033,7 +42233,7 @@ const origin = (hasBrowserEnv && window.location.href) || 'http://localhost';
 
 
 
-/* harmony default export */ const platform = ({
+/* harmony default export */ const lib_platform = ({
   ...common_utils_namespaceObject,
   ...node,
 });
@@ -39046,9 +42246,9 @@ const origin = (hasBrowserEnv && window.location.href) || 'http://localhost';
 
 
 function toURLEncodedForm(data, options) {
-  return helpers_toFormData(data, new platform.classes.URLSearchParams(), {
+  return helpers_toFormData(data, new lib_platform.classes.URLSearchParams(), {
     visitor: function (value, key, path, helpers) {
-      if (platform.isNode && utils.isBuffer(value)) {
+      if (lib_platform.isNode && utils.isBuffer(value)) {
         this.append(key, value.toString('base64'));
         return false;
       }
@@ -39387,8 +42587,8 @@ const defaults = {
   maxBodyLength: -1,
 
   env: {
-    FormData: platform.classes.FormData,
-    Blob: platform.classes.Blob,
+    FormData: lib_platform.classes.FormData,
+    Blob: lib_platform.classes.Blob,
   },
 
   validateStatus: function validateStatus(status) {
@@ -39756,16 +42956,10 @@ function getEnv(key) {
 
 // EXTERNAL MODULE: ../../main/node_modules/https-proxy-agent/dist/index.js
 var dist = __nccwpck_require__(5543);
-// EXTERNAL MODULE: external "http"
-var external_http_ = __nccwpck_require__(8611);
-// EXTERNAL MODULE: external "https"
-var external_https_ = __nccwpck_require__(5692);
 ;// CONCATENATED MODULE: external "http2"
 const external_http2_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http2");
 // EXTERNAL MODULE: external "util"
 var external_util_ = __nccwpck_require__(9023);
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: ../../main/node_modules/follow-redirects/index.js
 var follow_redirects = __nccwpck_require__(6851);
 ;// CONCATENATED MODULE: external "zlib"
@@ -39805,7 +42999,7 @@ const DATA_URL_PATTERN = /^([^,;/]+\/[^,;/]+)?((?:;[^,;=]+=[^,;]+)*)(;base64)?,(
  * @returns {Buffer|Blob}
  */
 function fromDataURI(uri, asBlob, options) {
-  const _Blob = (options && options.Blob) || platform.classes.Blob;
+  const _Blob = (options && options.Blob) || lib_platform.classes.Blob;
   const protocol = parseProtocol(uri);
 
   if (asBlob === undefined && _Blob) {
@@ -40055,8 +43249,6 @@ class AxiosTransformStream extends external_stream_.Transform {
 
 /* harmony default export */ const helpers_AxiosTransformStream = (AxiosTransformStream);
 
-// EXTERNAL MODULE: external "events"
-var external_events_ = __nccwpck_require__(4434);
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/readBlob.js
 const { asyncIterator } = Symbol;
 
@@ -40081,7 +43273,7 @@ const readBlob = async function* (blob) {
 
 
 
-const BOUNDARY_ALPHABET = platform.ALPHABET.ALPHA_DIGIT + '-_';
+const BOUNDARY_ALPHABET = lib_platform.ALPHABET.ALPHA_DIGIT + '-_';
 
 const textEncoder = typeof TextEncoder === 'function' ? new TextEncoder() : new external_util_.TextEncoder();
 
@@ -40146,7 +43338,7 @@ const formDataToStream = (form, headersHandler, options) => {
   const {
     tag = 'form-data-boundary',
     size = 25,
-    boundary = tag + '-' + platform.generateString(size, BOUNDARY_ALPHABET),
+    boundary = tag + '-' + lib_platform.generateString(size, BOUNDARY_ALPHABET),
   } = options || {};
 
   if (!utils.isFormData(form)) {
@@ -41307,7 +44499,7 @@ const scheduleProgress =
 
 const { http: httpFollow, https: httpsFollow } = follow_redirects;
 
-const isHttps = /https:?/;
+const http_isHttps = /https:?/;
 
 // Symbols used to bind a single 'error' listener to a pooled socket and track
 // the request currently owning that socket across keep-alive reuse (issue #10780).
@@ -41387,7 +44579,7 @@ function isNodeEnvProxyEnabled(agent, nodeVersion = process.versions && process.
 }
 
 function getProxyEnvAgent(options, configHttpAgent, configHttpsAgent) {
-  return isHttps.test(options.protocol)
+  return http_isHttps.test(options.protocol)
     ? configHttpsAgent || external_https_.globalAgent
     : configHttpAgent || external_http_.globalAgent;
 }
@@ -41461,7 +44653,7 @@ function getDirectAgent(configuredAgent, transport) {
 }
 
 function setDirectAgent(options, configHttpAgent, configHttpsAgent) {
-  const secure = isHttps.test(options.protocol);
+  const secure = http_isHttps.test(options.protocol);
   const agent = getDirectAgent(secure ? configHttpsAgent : configHttpAgent, secure ? external_https_ : external_http_);
   options.agent = agent;
   if (options.agents) {
@@ -41507,7 +44699,7 @@ function getTunnelingAgent(agentOptions, userHttpsAgent) {
   return agent;
 }
 
-const supportedProtocols = platform.protocols.map((protocol) => {
+const supportedProtocols = lib_platform.protocols.map((protocol) => {
   return protocol + ':';
 });
 
@@ -41683,7 +44875,7 @@ function setProxy(
       }
     }
 
-    const targetIsHttps = isHttps.test(options.protocol);
+    const targetIsHttps = http_isHttps.test(options.protocol);
 
     if (targetIsHttps) {
       // CONNECT-tunneling path for HTTPS targets. Preserves end-to-end TLS to
@@ -41915,7 +45107,7 @@ const http2Transport = {
 };
 
 /*eslint consistent-return:0*/
-/* harmony default export */ const http = (isHttpAdapterSupported &&
+/* harmony default export */ const adapters_http = (isHttpAdapterSupported &&
   function httpAdapter(config) {
     return wrapAsync(async function dispatchHttpRequest(resolve, reject, onDone) {
       // Read config pollution-safely: own properties and members inherited from
@@ -42070,8 +45262,8 @@ const http2Transport = {
       // prototype cannot influence URL base selection.
       const urlBase = socketPath
         ? 'http://localhost'
-        : platform.hasBrowserEnv
-          ? platform.origin
+        : lib_platform.hasBrowserEnv
+          ? lib_platform.origin
           : undefined;
       const parsed = new URL(fullPath, urlBase);
       const protocol = parsed.protocol || supportedProtocols[0];
@@ -42386,7 +45578,7 @@ const http2Transport = {
       }
       let transport;
       let isNativeTransport = false;
-      const isHttpsRequest = isHttps.test(options.protocol);
+      const isHttpsRequest = http_isHttps.test(options.protocol);
       // Don't clobber a CONNECT-tunneling agent installed by setProxy() for an
       // HTTPS target.
       if (!isHttp2 && configProxy === false) {
@@ -42866,7 +46058,7 @@ const decodeCookieValue = (value) => {
   }
 };
 
-/* harmony default export */ const cookies = (platform.hasStandardBrowserEnv
+/* harmony default export */ const cookies = (lib_platform.hasStandardBrowserEnv
   ? // Standard browser envs support document.cookie
     {
       write(name, value, expires, path, domain, secure, sameSite) {
@@ -42947,14 +46139,14 @@ const decodeCookieValue = (value) => {
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/helpers/isURLSameOrigin.js
 
 
-/* harmony default export */ const isURLSameOrigin = (platform.hasStandardBrowserEnv
+/* harmony default export */ const isURLSameOrigin = (lib_platform.hasStandardBrowserEnv
   ? ((origin) => (url) => {
-      url = new URL(url, document.baseURI || platform.origin);
+      url = new URL(url, document.baseURI || lib_platform.origin);
 
       return (
         origin.protocol === url.protocol && origin.host === url.host && origin.port === url.port
       );
-    })(new URL(platform.origin))
+    })(new URL(lib_platform.origin))
   : () => true);
 
 ;// CONCATENATED MODULE: ../../main/node_modules/axios/lib/core/assertParamsAcyclic.js
@@ -43329,8 +46521,8 @@ function resolveConfig(config, readXsrfCookie = readCookie) {
     const getHeaders = utils.getSafeProp(data, 'getHeaders');
 
     if (
-      platform.hasStandardBrowserEnv ||
-      platform.hasStandardBrowserWebWorkerEnv ||
+      lib_platform.hasStandardBrowserEnv ||
+      lib_platform.hasStandardBrowserWebWorkerEnv ||
       utils.isReactNative(data)
     ) {
       headers.setContentType(undefined); // browser/web worker/RN handles it
@@ -43344,7 +46536,7 @@ function resolveConfig(config, readXsrfCookie = readCookie) {
   // This is only done if running in a standard browser environment.
   // Specifically not if we're in a web worker, or react-native.
 
-  if (platform.hasStandardBrowserEnv) {
+  if (lib_platform.hasStandardBrowserEnv) {
     if (utils.isFunction(withXSRFToken)) {
       withXSRFToken = withXSRFToken(newConfig);
     }
@@ -43392,7 +46584,7 @@ const isXHRAdapterSupported = typeof XMLHttpRequest !== 'undefined';
       let useAsyncXsrf;
       try {
         const store =
-          platform.hasStandardBrowserEnv && typeof window !== 'undefined' && window.cookieStore;
+          lib_platform.hasStandardBrowserEnv && typeof window !== 'undefined' && window.cookieStore;
         useAsyncXsrf = store && utils.isFunction(store.get);
       } catch (e) {
         // A restricted Cookie Store getter must retain the synchronous fallback.
@@ -43472,7 +46664,7 @@ const isXHRAdapterSupported = typeof XMLHttpRequest !== 'undefined';
         if (
           request.status === 0 &&
           (parseProtocol(normalizeURLForProtocolCheck(_config.url)) ||
-            parseProtocol(platform.origin)) !== 'file' &&
+            parseProtocol(lib_platform.origin)) !== 'file' &&
           !(request.responseURL && request.responseURL.startsWith('file:'))
         ) {
           reject(new core_AxiosError('Request aborted', core_AxiosError.ECONNABORTED, config, request));
@@ -43673,7 +46865,7 @@ const isXHRAdapterSupported = typeof XMLHttpRequest !== 'undefined';
 
       const protocol = parseProtocol(_config.url);
 
-      if (protocol && !platform.protocols.includes(protocol)) {
+      if (protocol && !lib_platform.protocols.includes(protocol)) {
         reject(
           new core_AxiosError(
             'Unsupported protocol ' + protocol + ':',
@@ -44047,8 +47239,8 @@ function createMultipartBody(form, Blob, limit, limitError, boundary) {
   }
 
   if (boundary === undefined) {
-    if (utils.isFunction(platform.generateString)) {
-      boundary = 'axios-' + platform.generateString(36, '0123456789abcdef');
+    if (utils.isFunction(lib_platform.generateString)) {
+      boundary = 'axios-' + lib_platform.generateString(36, '0123456789abcdef');
     } else {
       const crypto = utils.global.crypto;
       if (!crypto || !utils.isFunction(crypto.getRandomValues)) {
@@ -44194,7 +47386,7 @@ const factory = (env) => {
     test(() => {
       let duplexAccessed = false;
 
-      const request = new Request(platform.origin, {
+      const request = new Request(lib_platform.origin, {
         body: new ReadableStream(),
         method: 'POST',
         get duplex() {
@@ -44221,12 +47413,12 @@ const factory = (env) => {
   // probes so unrelated polluted options cannot affect cache-mode detection.
   const requestDefaults = Object.assign(Object.create(null), DEFAULT_REQUEST_OPTIONS);
 
-  if (isRequestSupported && !test(() => new Request(platform.origin, requestDefaults))) {
+  if (isRequestSupported && !test(() => new Request(lib_platform.origin, requestDefaults))) {
     delete requestDefaults.cache;
 
     // Only omit cache when that makes Request construction succeed. Otherwise
     // retain the explicit default that protects supporting runtimes from pollution.
-    if (!test(() => new Request(platform.origin, requestDefaults))) {
+    if (!test(() => new Request(lib_platform.origin, requestDefaults))) {
       requestDefaults.cache = DEFAULT_REQUEST_OPTIONS.cache;
     }
   }
@@ -44357,7 +47549,7 @@ const factory = (env) => {
 
       let parsedURL;
       if (maybeWithAuthCredentials(url)) {
-        parsedURL = new URL(url, platform.origin);
+        parsedURL = new URL(url, lib_platform.origin);
 
         if (!auth && (parsedURL.username || parsedURL.password)) {
           const urlUsername = fetch_decodeURIComponentSafe(parsedURL.username);
@@ -44837,7 +48029,7 @@ const adapter = getFetch();
  * @type {Object<string, Function|Object>}
  */
 const knownAdapters = {
-  http: http,
+  http: adapters_http,
   xhr: xhr,
   fetch: {
     get: getFetch,
@@ -46039,10 +49231,10 @@ async function httpRequest(req, clock = systemClock) {
         }
         catch (err) {
             if (req.signal?.aborted)
-                throw new errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
+                throw new errors_ProviderError(system, `${config.method} ${safeUrl(req.url)}: cancelled`);
             if (attempt > retries) {
                 const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
-                throw new errors/* ProviderError */.mZ(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
+                throw new errors_ProviderError(system, `${config.method} ${safeUrl(req.url)}: ${networkReason(err, timeoutMs)}${tries}`, true);
             }
             await clock.sleep(delay, req.signal);
             delay = Math.min(delay * 2, 5_000);
@@ -46089,15 +49281,15 @@ class UnleashKillSwitches {
         const res = await this.call('POST', url);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new errors_ProviderError('unleash', `POST ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const feature = await this.feature(flag);
         if (!feature)
-            throw new errors/* ProviderError */.mZ('unleash', `flag ${flag} does not exist in project ${this.config.project}`);
+            throw new errors_ProviderError('unleash', `flag ${flag} does not exist in project ${this.config.project}`);
         const env = feature.environments?.find((e) => e.name === this.environment);
         if (!env)
-            throw new errors/* ProviderError */.mZ('unleash', `flag ${flag} has no environment ${this.environment} (project ${this.config.project})`);
+            throw new errors_ProviderError('unleash', `flag ${flag} has no environment ${this.environment} (project ${this.config.project})`);
         return env.enabled === true ? 'on' : 'off';
     }
     async exists(flag) {
@@ -46113,7 +49305,7 @@ class UnleashKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new errors/* ProviderError */.mZ('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new errors_ProviderError('unleash', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -46171,15 +49363,15 @@ class LaunchDarklyKillSwitches {
         }, this.context.clock);
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+        throw new errors_ProviderError('launchdarkly', `PATCH ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState(flag) {
         const found = await this.flag(flag);
         if (!found)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} does not exist in project ${this.config.project}`);
+            throw new errors_ProviderError('launchdarkly', `flag ${flag} does not exist in project ${this.config.project}`);
         const env = found.environments?.[this.environment];
         if (!env)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `flag ${flag} has no environment ${this.environment}`);
+            throw new errors_ProviderError('launchdarkly', `flag ${flag} has no environment ${this.environment}`);
         return env.on === true ? 'on' : 'off';
     }
     async exists(flag) {
@@ -46202,7 +49394,7 @@ class LaunchDarklyKillSwitches {
         if (res.status === 404)
             return undefined;
         if (res.status !== 200 || typeof res.data !== 'object' || res.data === null)
-            throw new errors/* ProviderError */.mZ('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
+            throw new errors_ProviderError('launchdarkly', `GET ${safeUrl(url)} answered ${res.status}${describeBody(res.data)}`);
         return res.data;
     }
 }
@@ -46240,11 +49432,11 @@ class WebhookKillSwitches {
             system: 'flags webhook',
             responseType: 'text',
         }, this.context.clock).catch((err) => {
-            throw new errors/* ProviderError */.mZ('flags webhook', (0,errors/* describeError */.Uc)(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
+            throw new errors_ProviderError('flags webhook', errors_describeError(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
         });
         if (res.status >= 200 && res.status < 300)
             return;
-        throw new errors/* ProviderError */.mZ('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);
+        throw new errors_ProviderError('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);
     }
     async readState() {
         return 'unknown';
@@ -46328,7 +49520,7 @@ async function turnOffOne(provider, flag, context, attempts, clock) {
             await provider.turnOff(flag, context);
         }
         catch (err) {
-            lastProblem = `could not turn it off: ${(0,errors/* describeError */.Uc)(err)}`;
+            lastProblem = `could not turn it off: ${errors_describeError(err)}`;
             continue;
         }
         let state;
@@ -46336,7 +49528,7 @@ async function turnOffOne(provider, flag, context, attempts, clock) {
             state = await provider.readState(flag);
         }
         catch (err) {
-            lastProblem = `turned off, but reading it back failed: ${(0,errors/* describeError */.Uc)(err)}`;
+            lastProblem = `turned off, but reading it back failed: ${errors_describeError(err)}`;
             continue;
         }
         switch (state) {
@@ -46406,7 +49598,7 @@ async function verifyKillSwitchesExist(plan, options) {
                 options.runtime.warning(`kill switch ${flag}: the ${provider.kind} provider cannot check that it exists`);
                 break;
             case 'missing':
-                missing.push(`flags.killSwitches[${i}]: flag ${JSON.stringify(flag)} does not exist in ${where(flags, provider.environment)}`);
+                missing.push(`flags.killSwitches[${i}]: flag ${JSON.stringify(flag)} does not exist in ${flags_where(flags, provider.environment)}`);
                 break;
         }
     }
@@ -46414,7 +49606,7 @@ async function verifyKillSwitchesExist(plan, options) {
         throw new PlanError(options.file ?? 'rollout plan', missing);
     return checks;
 }
-function where(flags, environment) {
+function flags_where(flags, environment) {
     switch (flags.provider) {
         case 'unleash':
             return `Unleash project ${flags.project}, environment ${environment}`;
@@ -46501,7 +49693,7 @@ function getOptionalInput(runtime, name) {
     return runtime.getInput(name);
 }
 /** A boolean input: true/false/yes/no/1/0, case-insensitive. */
-function getBooleanInput(runtime, name, fallback) {
+function inputs_getBooleanInput(runtime, name, fallback) {
     const value = runtime.getInput(name);
     if (value === undefined)
         return fallback;
@@ -46532,13 +49724,13 @@ function parseNumberInput(name, value, bounds = {}) {
                 : '';
     const problem = `expected ${what}${range}, got ${JSON.stringify(value)}`;
     if (!Number.isFinite(n))
-        throw new errors/* InputError */.dz(name, problem);
+        throw new errors_InputError(name, problem);
     if (bounds.integer && !Number.isInteger(n))
-        throw new errors/* InputError */.dz(name, problem);
+        throw new errors_InputError(name, problem);
     if (bounds.min !== undefined && n < bounds.min)
-        throw new errors/* InputError */.dz(name, problem);
+        throw new errors_InputError(name, problem);
     if (bounds.max !== undefined && n > bounds.max)
-        throw new errors/* InputError */.dz(name, problem);
+        throw new errors_InputError(name, problem);
     return n;
 }
 /** A duration input (`30s`, `5m`) in milliseconds. */
@@ -46627,7 +49819,7 @@ function formatPercent(percent) {
  * what the traffic layer holds now, and the message says what users get. Not retried: waiting
  * for health is already part of the change, and a retry would only repeat the wait.
  */
-class UnservedTrafficError extends errors/* ProviderError */.mZ {
+class UnservedTrafficError extends errors_ProviderError {
     state;
     changed;
     constructor(provider, detail, state, 
@@ -46666,7 +49858,7 @@ function whatUsersGet(state) {
 function slotOf(kind, state, role) {
     const slot = state.slots.find((s) => s.role === role);
     if (!slot)
-        throw new errors/* ProviderError */.mZ(kind, `the traffic state has no ${role} slot (it has: ${state.slots.map((s) => s.role).join(', ')})`);
+        throw new errors_ProviderError(kind, `the traffic state has no ${role} slot (it has: ${state.slots.map((s) => s.role).join(', ')})`);
     return slot;
 }
 /**
@@ -46679,7 +49871,7 @@ function refuseOthersWithWeight(kind, target, state, operation) {
     if (carrying.length === 0)
         return;
     const list = carrying.map((o) => `${o.name} (weight ${o.weight ?? '?'}, ${formatPercent(o.percent)} of traffic now${o.status ? `, ${o.status}` : ''})`).join(', ');
-    throw new errors/* ProviderError */.mZ(kind, `${target} also holds ${list}: refusing to ${operation}, because rollgate cannot account for traffic it does not control. Set ${carrying.length > 1 ? 'their weights' : 'its weight'} to 0 (or take ${carrying.length > 1 ? 'them' : 'it'} out of the backend) first.`);
+    throw new errors_ProviderError(kind, `${target} also holds ${list}: refusing to ${operation}, because rollgate cannot account for traffic it does not control. Set ${carrying.length > 1 ? 'their weights' : 'its weight'} to 0 (or take ${carrying.length > 1 ? 'them' : 'it'} out of the backend) first.`);
 }
 /**
  * Polls `read` until every slot named in `roles` can serve, for up to `timeoutMs`; returns the
@@ -46722,7 +49914,7 @@ async function watchServing(read, first, roles, options) {
 function stopForwardChangesOn(provider, stop) {
     const refuse = (operation) => {
         if (stop.aborted)
-            throw new errors/* UserError */.yo(`${provider.kind}: not starting ${operation}: the action was ${stop.reason instanceof Error ? stop.reason.message : 'interrupted'}`);
+            throw new UserError(`${provider.kind}: not starting ${operation}: the action was ${stop.reason instanceof Error ? stop.reason.message : 'interrupted'}`);
     };
     const signalFor = (options) => (options?.signal ? AbortSignal.any([options.signal, stop]) : stop);
     return {
@@ -46748,10 +49940,6 @@ function stopForwardChangesOn(provider, stop) {
     };
 }
 
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ../../main/node_modules/@actions/github/lib/context.js
 
 
@@ -46807,10 +49995,8 @@ class Context {
 //# sourceMappingURL=context.js.map
 // EXTERNAL MODULE: ../../main/node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
 var lib = __nccwpck_require__(129);
-// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
-var undici = __nccwpck_require__(4718);
 ;// CONCATENATED MODULE: ../../main/node_modules/@actions/github/lib/internal/utils.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -46840,7 +50026,7 @@ function getProxyAgentDispatcher(destinationUrl) {
 }
 function getProxyFetch(destinationUrl) {
     const httpDispatcher = getProxyAgentDispatcher(destinationUrl);
-    const proxyFetch = (url, opts) => __awaiter(this, void 0, void 0, function* () {
+    const proxyFetch = (url, opts) => utils_awaiter(this, void 0, void 0, function* () {
         return (0,undici.fetch)(url, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
     });
     return proxyFetch;
@@ -47044,7 +50230,7 @@ var DEFAULTS = {
 };
 
 // pkg/dist-src/util/lowercase-keys.js
-function lowercaseKeys(object) {
+function dist_bundle_lowercaseKeys(object) {
   if (!object) {
     return {};
   }
@@ -47096,7 +50282,7 @@ function dist_bundle_merge(defaults, route, options) {
   } else {
     options = Object.assign({}, route);
   }
-  options.headers = lowercaseKeys(options.headers);
+  options.headers = dist_bundle_lowercaseKeys(options.headers);
   removeUndefinedProperties(options);
   removeUndefinedProperties(options.headers);
   const mergedOptions = mergeDeep(defaults || {}, options);
@@ -52143,7 +55329,7 @@ function createGitHubClient(options) {
     return octokit;
 }
 /** A GitHub answer other than a bad token or a missing permission, keeping its status and message for callers that act on them (a 422 lost race, a 409 empty repository). */
-class GitHubRequestError extends errors/* ProviderError */.mZ {
+class GitHubRequestError extends errors_ProviderError {
     status;
     apiMessage;
     constructor(status, 
@@ -52160,18 +55346,18 @@ class GitHubRequestError extends errors/* ProviderError */.mZ {
  * told otherwise); the rest names the call.
  */
 function explainGitHubError(error, call, tokenInput = 'github-token', permission = DEPLOYMENTS_PERMISSION) {
-    if (error instanceof errors/* UserError */.yo)
+    if (error instanceof UserError)
         return error;
     const e = (error ?? {});
     const status = typeof e.status === 'number' ? e.status : undefined;
     const apiMessage = messageOf(e.response?.data) ?? e.message ?? String(error);
     const fix = `the job needs \`permissions: ${permission}\` (or a token that has it) in input ${tokenInput}`;
     if (status === 401)
-        return new errors/* UserError */.yo(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
+        return new UserError(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
     if (status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0')
         return new GitHubRequestError(status, apiMessage, `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
     if (status === 403)
-        return new errors/* UserError */.yo(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
+        return new UserError(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
     if (status === 404)
         return new GitHubRequestError(status, apiMessage, `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
     if (status !== undefined && status >= 500)
@@ -52363,8 +55549,6 @@ function newestFirst(a, b) {
     return b.createdAt.localeCompare(a.createdAt) || b.id - a.id;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./src/core/github/ledger.ts
 
 
@@ -52392,25 +55576,25 @@ class LedgerDeploymentRecords {
         return (this.options.now?.() ?? new Date()).toISOString();
     }
     read() {
-        if (!(0,external_node_fs_.existsSync)(this.file))
+        if (!(0,external_node_fs_namespaceObject.existsSync)(this.file))
             return { version: 1, deployments: [] };
         let parsed;
         try {
-            parsed = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
+            parsed = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(this.file, 'utf8'));
         }
         catch (err) {
-            throw new errors/* UserError */.yo(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
+            throw new UserError(`${this.file}: not a rollgate ledger (${err instanceof Error ? err.message : String(err)}); move it away to start a new one`);
         }
         if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.deployments))
-            throw new errors/* UserError */.yo(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
+            throw new UserError(`${this.file}: not a rollgate ledger (expected {"version": 1, "deployments": [...]}); move it away to start a new one`);
         const deployments = parsed.deployments.filter(isLedgerDeployment);
         return { version: 1, deployments };
     }
     write(ledger) {
-        (0,external_node_fs_.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.file), { recursive: true });
+        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.file), { recursive: true });
         const temp = `${this.file}.${process.pid}.tmp`;
-        (0,external_node_fs_.writeFileSync)(temp, `${JSON.stringify(ledger, null, 2)}\n`);
-        (0,external_node_fs_.renameSync)(temp, this.file);
+        (0,external_node_fs_namespaceObject.writeFileSync)(temp, `${JSON.stringify(ledger, null, 2)}\n`);
+        (0,external_node_fs_namespaceObject.renameSync)(temp, this.file);
     }
     async create(deployment) {
         const ledger = this.read();
@@ -52432,7 +55616,7 @@ class LedgerDeploymentRecords {
         const ledger = this.read();
         const entry = ledger.deployments.find((d) => d.id === id);
         if (!entry)
-            throw new errors/* UserError */.yo(`${this.file}: no deployment #${id}`);
+            throw new UserError(`${this.file}: no deployment #${id}`);
         entry.statuses.push({
             state: update.state,
             description: update.description ? fitDescription(update.description) : undefined,
@@ -52500,7 +55684,7 @@ function githubAccess(runtime) {
 function repositoryParts(repository) {
     const match = /^([^/\s]+)\/([^/\s]+)$/.exec(repository ?? '');
     if (!match)
-        throw new errors/* InputError */.dz('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
+        throw new errors_InputError('repository', `expected owner/name (GITHUB_REPOSITORY on a runner), got ${JSON.stringify(repository ?? '')}`);
     return { owner: match[1], repo: match[2] };
 }
 /**
@@ -52511,7 +55695,7 @@ function repositoryParts(repository) {
 function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
     const raw = (getOptionalInput(runtime, 'records') ?? 'auto').toLowerCase();
     if (!['auto', 'github', 'ledger', 'none'].includes(raw))
-        throw new errors/* InputError */.dz('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
+        throw new errors_InputError('records', `expected auto | github | ledger | none, got ${JSON.stringify(raw)}`);
     const mode = raw;
     const { token, tokenInput, repository } = githubAccess(runtime);
     const runUrl = runUrlFrom(runtime.env);
@@ -52530,7 +55714,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
             return github();
         case 'github':
             if (!token)
-                throw new errors/* InputError */.dz('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
+                throw new errors_InputError('github-token', 'is required with records: github (pass ${{ github.token }} and grant `permissions: deployments: write`)');
             return github();
     }
     function github() {
@@ -52552,7 +55736,7 @@ function deploymentRecordsFor(runtime, clientOverrides = {}, cwd) {
 
 
 /** A record the rollout could not write; its message says what to do. */
-class RecordNotWrittenError extends errors/* UserError */.yo {
+class RecordNotWrittenError extends UserError {
     name = 'RecordNotWrittenError';
 }
 /**
@@ -52598,10 +55782,10 @@ class DeploymentRecordHooks {
     }
     checkSetup() {
         if (this.setupError !== undefined)
-            throw new RecordNotWrittenError(`deployment records are not kept: ${(0,errors/* describeError */.Uc)(this.setupError)}`);
+            throw new RecordNotWrittenError(`deployment records are not kept: ${errors_describeError(this.setupError)}`);
     }
     fail(what, err, fix) {
-        throw new RecordNotWrittenError(`could not record ${what} in ${this.records?.location ?? 'GitHub'}: ${(0,errors/* describeError */.Uc)(err)}. What to do: ${fix}`);
+        throw new RecordNotWrittenError(`could not record ${what} in ${this.records?.location ?? 'GitHub'}: ${errors_describeError(err)}. What to do: ${fix}`);
     }
     async status(id, state, description) {
         const key = `${id}:${state}:${description}`;
@@ -52666,7 +55850,7 @@ class DeploymentRecordHooks {
     async rolledBack(event) {
         const given = getOptionalInput(this.runtime, 'cause');
         if (given !== undefined && given !== 'failure' && given !== 'error')
-            throw new errors/* InputError */.dz('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
+            throw new errors_InputError('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
         const id = await this.locate();
         if (id !== undefined)
             await this.status(id, given ?? event.cause, `rolled back: ${event.reason}`);
@@ -52865,7 +56049,7 @@ async function notify(plan, event, options) {
         message = buildMessage(plan, event, runtime.env, options.clock.now());
     }
     catch (err) {
-        runtime.warning(`notification not sent: ${(0,errors/* describeError */.Uc)(err)}`);
+        runtime.warning(`notification not sent: ${errors_describeError(err)}`);
         return [];
     }
     const slack = slackPayload(message);
@@ -52905,7 +56089,7 @@ async function deliver(target, url, body, options) {
         return { target, ok: false, status: res.status, attempts: res.attempts, detail: `${host} answered ${res.status}${answer ? ` ${answer}` : ''}${tries}` };
     }
     catch (err) {
-        const reason = (0,errors/* describeError */.Uc)(err).replace(/https?:\/\/\S+/g, host);
+        const reason = errors_describeError(err).replace(/https?:\/\/\S+/g, host);
         return { target, ok: false, attempts: (options.retries ?? 3) + 1, detail: reason };
     }
 }
@@ -52972,7 +56156,7 @@ class kubectl_Kubectl {
             return JSON.parse(out);
         }
         catch {
-            throw new errors/* ProviderError */.mZ(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
+            throw new errors_ProviderError(this.provider, `reading ${this.describe(resource, name)}: kubectl printed something that is not JSON: ${out.slice(0, 200)}`);
         }
     }
     /** Applies one patch; the caller reads the object back to verify it. */
@@ -52989,14 +56173,14 @@ class kubectl_Kubectl {
     }
     async run(argv, what, signal, timeoutMs = this.options.timeoutMs ?? 60_000) {
         this.options.log?.(`$ ${argv.map(quoteForLog).join(' ')}`);
-        const result = await (0,exec/* runCommand */.d)(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
+        const result = await runCommand(argv, { env: this.options.env, cwd: this.options.cwd, timeoutMs, signal }).catch((err) => {
             const detail = err instanceof Error ? err.message : String(err);
-            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
+            throw new errors_ProviderError(this.provider, `${what}: ${/no such program/.test(detail) ? `${this.binary} is not installed or not on PATH` : detail}`, true);
         });
         if (result.exitCode !== 0) {
             const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
             const notFound = /NotFound|not found/i.test(reason);
-            throw new errors/* ProviderError */.mZ(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+            throw new errors_ProviderError(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
         }
         return result.stdout;
     }
@@ -53028,7 +56212,7 @@ function deploymentForSlot(config, slot) {
     const field = { canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' }[slot];
     const name = (field && config[field]) ?? config.deployment;
     if (!name)
-        throw new errors/* UserError */.yo(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
+        throw new UserError(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
     return name;
 }
 function kubectl(config, deps) {
@@ -53050,7 +56234,7 @@ function deployArgs(config, deployment, image) {
 async function deployToKubernetes(config, slot, image, deps) {
     const k8s = config.kubernetes;
     if (!k8s)
-        throw new errors/* UserError */.yo('deploy.kubernetes: is required here');
+        throw new UserError('deploy.kubernetes: is required here');
     const name = deploymentForSlot(k8s, slot);
     const k = kubectl(k8s, deps);
     const before = await k.get(DEPLOYMENT, name, deps.signal);
@@ -53066,12 +56250,12 @@ async function deployToKubernetes(config, slot, image, deps) {
     await k
         .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
         .catch((err) => {
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+        throw new errors_ProviderError('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
     });
     const after = await k.get(DEPLOYMENT, name, deps.signal);
     const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
     if (found !== image)
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+        throw new errors_ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
 }
 /** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
 async function scaleDownCanary(config, deps) {
@@ -53088,7 +56272,7 @@ async function scaleDownCanary(config, deps) {
     await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
     const after = await k.get(DEPLOYMENT, name, deps.signal);
     if (asRecord(after.spec)?.replicas !== 0)
-        throw new errors/* ProviderError */.mZ('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
+        throw new errors_ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
     return { deployment: name, replicas: count };
 }
 /** The image of the named container; a Deployment without that container is the plan's mistake, named. */
@@ -53096,7 +56280,7 @@ function containerImage(deployment, container, resource) {
     const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
     const found = containers.find((c) => c.name === container);
     if (!found)
-        throw new errors/* UserError */.yo(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+        throw new UserError(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
     return typeof found.image === 'string' ? found.image : undefined;
 }
 
@@ -53150,7 +56334,7 @@ class RollingDeployment {
         this.deps = deps;
         const k8s = config.kubernetes;
         if (!k8s?.deployment)
-            throw new errors/* UserError */.yo('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
+            throw new UserError('deploy.kubernetes.deployment: is required with strategy: rolling (the Deployment that is updated in place)');
         this.name = k8s.deployment;
         this.container = k8s.container;
         this.kubectl = new kubectl_Kubectl({ context: k8s.context, namespace: k8s.namespace, env: deps.env, cwd: deps.cwd, log: deps.log, provider: 'rolling' });
@@ -53173,7 +56357,7 @@ class RollingDeployment {
     async deploy(image, options = {}) {
         const now = await this.read(options.signal);
         if (!now.image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} has no image to go back to`);
+            throw new errors_ProviderError('rolling', `${this.target}: container ${this.container} has no image to go back to`);
         // Re-deploying what already runs (a retried job) must keep the original rollback target.
         const from = now.image === image && now.record?.phase === 'deployed' && now.record.to === image ? now.record.from : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
         await this.writeRecord({ from, to: image, phase: 'deployed' }, options.signal);
@@ -53185,11 +56369,11 @@ class RollingDeployment {
         await this.rolloutStatus('to be rolled out', options.signal);
         const now = await this.read(options.signal);
         if (image && now.image !== image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
+            throw new errors_ProviderError('rolling', `${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, expected ${image}`);
         return now.state;
     }
     setWeight() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
+        return Promise.reject(new UserError('strategy: rolling has no traffic weights: Kubernetes moves all traffic as the new pods become ready'));
     }
     /** Marks the update settled, so a later rollback does not undo a release that was judged good. */
     async promote(options = {}) {
@@ -53223,20 +56407,20 @@ class RollingDeployment {
             return unchanged(`${this.target} already runs ${record.from.image}, the image from before the update`);
         }
         if (now.image !== record.to)
-            throw new errors/* UserError */.yo(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
+            throw new UserError(`${this.target}: container ${this.container} runs ${now.image ?? 'no image'}, neither the image rollgate rolled out (${record.to}) nor the one before it (${record.from.image}); it was changed outside rollgate, so rollback changed nothing. Use the input \`to\` to redeploy a version by name.`);
         await this.undoTo(record, options.signal);
         await this.rolloutStatus('to roll back', options.signal);
         const after = await this.read(options.signal);
         if (after.image !== record.from.image)
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
+            throw new errors_ProviderError('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
         await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
         return { changed: true, before: now.state, after: after.state };
     }
     liveColour() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+        return Promise.reject(new UserError('strategy: rolling has no colours (that is blue-green)'));
     }
     switchTo() {
-        return Promise.reject(new errors/* UserError */.yo('strategy: rolling has no colours (that is blue-green)'));
+        return Promise.reject(new UserError('strategy: rolling has no colours (that is blue-green)'));
     }
     async undoTo(record, signal) {
         const deployment = `deployment/${this.name}`;
@@ -53259,7 +56443,7 @@ class RollingDeployment {
         await this.kubectl
             .command(['rollout', 'status', `deployment/${this.name}`, `--timeout=${seconds}s`], `waiting for ${this.target} ${what}`, { signal, timeoutMs: this.config.timeout + 30_000 })
             .catch((err) => {
-            throw new errors/* ProviderError */.mZ('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+            throw new errors_ProviderError('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
         });
     }
     async writeRecord(record, signal) {
@@ -53280,7 +56464,7 @@ function renderTemplate(template, vars, field = 'template') {
         const value = vars[name];
         if (value === undefined) {
             const known = Object.keys(vars).filter((k) => vars[k] !== undefined);
-            throw new errors/* UserError */.yo(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
+            throw new UserError(`${field}: unknown placeholder {{${name}}} (known here: ${known.map((k) => `{{${k}}}`).join(', ') || 'none'})`);
         }
         return String(value);
     });
@@ -53329,11 +56513,11 @@ function splitWords(text, field = 'command') {
         }
     }
     if (quote)
-        throw new errors/* UserError */.yo(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
+        throw new UserError(`${field}: unclosed ${quote} quote in ${JSON.stringify(text)}`);
     if (inWord)
         words.push(current);
     if (words.length === 0)
-        throw new errors/* UserError */.yo(`${field}: empty command`);
+        throw new UserError(`${field}: empty command`);
     return words;
 }
 
@@ -53371,12 +56555,12 @@ class CommandTrafficProvider {
             const out = (await this.run('getWeight', this.config.getWeight, {}, options.signal)).trim().split('\n').pop()?.trim() ?? '';
             if (this.mode === 'blue-green') {
                 if (out !== 'blue' && out !== 'green')
-                    throw new errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
+                    throw new errors_ProviderError('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
                 return colourState(out);
             }
             const percent = Number(out.replace(/%$/, ''));
             if (out === '' || !Number.isFinite(percent) || percent < 0 || percent > 100)
-                throw new errors/* ProviderError */.mZ('command', `getWeight printed ${JSON.stringify(out)}; expected the canary's share, a number from 0 to 100`);
+                throw new errors_ProviderError('command', `getWeight printed ${JSON.stringify(out)}; expected the canary's share, a number from 0 to 100`);
             return weightState(percent);
         }
         const remembered = this.remembered();
@@ -53386,7 +56570,7 @@ class CommandTrafficProvider {
     }
     async setWeight(percent, options = {}) {
         if (this.mode !== 'canary')
-            throw new errors/* UserError */.yo('command: setWeight is for strategy canary; blue-green switches colours');
+            throw new UserError('command: setWeight is for strategy canary; blue-green switches colours');
         await this.run('setWeight', this.config.setWeight, { weight: percent, slot: 'canary' }, options.signal);
         this.remember({ canaryPercent: percent });
         return this.readBack((s) => Math.abs(s.canaryPercent - percent) < 0.5, `canary at ${percent}%`, options.signal);
@@ -53404,7 +56588,7 @@ class CommandTrafficProvider {
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
-                throw new errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
+                throw new UserError('blue-green rollback needs the colour to return to, and no earlier switch is on record');
             if (before.live === to)
                 return { changed: false, before, after: before };
             return { changed: true, before, after: await this.switchTo(to, options) };
@@ -53422,7 +56606,7 @@ class CommandTrafficProvider {
     }
     async switchTo(colour, options = {}) {
         if (this.mode !== 'blue-green')
-            throw new errors/* UserError */.yo('command: switchTo is for strategy blue-green');
+            throw new UserError('command: switchTo is for strategy blue-green');
         await this.run('setWeight', this.config.setWeight, { weight: 100, slot: colour, colour }, options.signal);
         this.remember({ canaryPercent: 0, live: colour });
         return this.readBack((s) => s.live === colour, `${colour} live`, options.signal);
@@ -53430,13 +56614,13 @@ class CommandTrafficProvider {
     async readBack(ok, wanted, signal) {
         const state = await this.getState({ signal });
         if (!ok(state))
-            throw new errors/* ProviderError */.mZ('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
+            throw new errors_ProviderError('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
         return state;
     }
     async run(field, template, vars, signal) {
         const argv = commandFromTemplate(template, { service: this.deps.service, environment: this.deps.environment, ...vars }, `traffic.${field}`);
         return this.deps.group(`traffic.${field}: ${argv.join(' ')}`, async () => {
-            const result = await (0,exec/* runCommand */.d)(argv, {
+            const result = await runCommand(argv, {
                 cwd: this.deps.cwd,
                 env: this.deps.env,
                 timeoutMs: this.config.timeout,
@@ -53445,7 +56629,7 @@ class CommandTrafficProvider {
             });
             if (result.exitCode !== 0) {
                 const tail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-                throw new errors/* ProviderError */.mZ('command', `traffic.${field} (${argv[0]}) exited with status ${result.exitCode}${tail ? `: ${tail}` : ''}`);
+                throw new errors_ProviderError('command', `traffic.${field} (${argv[0]}) exited with status ${result.exitCode}${tail ? `: ${tail}` : ''}`);
             }
             return result.stdout;
         });
@@ -53458,7 +56642,7 @@ class CommandTrafficProvider {
         if (!file)
             return this.inMemory;
         try {
-            return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
+            return JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8'));
         }
         catch {
             return undefined;
@@ -53469,8 +56653,8 @@ class CommandTrafficProvider {
         const file = this.stateFile();
         if (!file || !this.deps.stateDir)
             return;
-        (0,external_node_fs_.mkdirSync)(this.deps.stateDir, { recursive: true });
-        (0,external_node_fs_.writeFileSync)(file, JSON.stringify({ ...this.remembered(), ...update }));
+        (0,external_node_fs_namespaceObject.mkdirSync)(this.deps.stateDir, { recursive: true });
+        (0,external_node_fs_namespaceObject.writeFileSync)(file, JSON.stringify({ ...this.remembered(), ...update }));
     }
 }
 function weightState(percent) {
@@ -53529,13 +56713,13 @@ class HaproxyRuntimeApi {
     send(command, signal) {
         return new Promise((resolve, reject) => {
             let socket;
-            const fail = (detail) => reject(new errors/* ProviderError */.mZ('haproxy', `runtime API at ${this.address}: ${detail}`, true));
+            const fail = (detail) => reject(new errors_ProviderError('haproxy', `runtime API at ${this.address}: ${detail}`, true));
             if (this.address.startsWith('unix:'))
                 socket = (0,external_node_net_.connect)({ path: this.address.slice('unix:'.length) });
             else {
                 const m = /^(.*):(\d+)$/.exec(this.address);
                 if (!m)
-                    return reject(new errors/* UserError */.yo(`traffic.admin: expected host:port or unix:/path/to/admin.sock, got ${JSON.stringify(this.address)}`));
+                    return reject(new UserError(`traffic.admin: expected host:port or unix:/path/to/admin.sock, got ${JSON.stringify(this.address)}`));
                 socket = (0,external_node_net_.connect)({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) });
             }
             let answer = '';
@@ -53566,13 +56750,13 @@ class HaproxyRuntimeApi {
         // HAProxy ends every command's answer with a newline, even an empty one: no byte at all
         // means the connection dropped before it answered, and the change may not have happened.
         if (answer === '')
-            throw new errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
+            throw new errors_ProviderError('haproxy', `${commands.join('; ')}: the runtime API closed the connection without answering`, true);
         const problems = answer
             .split('\n')
             .map((l) => l.trim())
             .filter(Boolean);
         if (problems.length > 0)
-            throw new errors/* ProviderError */.mZ('haproxy', `${commands.join('; ')}: ${problems.join(' ')}`);
+            throw new errors_ProviderError('haproxy', `${commands.join('; ')}: ${problems.join(' ')}`);
     }
     /** Every server of `backend` with its weight and states. */
     async servers(backend, signal) {
@@ -53581,7 +56765,7 @@ class HaproxyRuntimeApi {
         const header = lines.find((l) => l.startsWith('# be_id'));
         if (!header) {
             const reason = lines.filter(Boolean).join(' ') || 'an empty answer';
-            throw new errors/* ProviderError */.mZ('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
+            throw new errors_ProviderError('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
         }
         const columns = header.slice(2).split(/\s+/);
         const col = (name) => columns.indexOf(name);
@@ -53680,7 +56864,7 @@ class HaproxyTrafficProvider {
     async setWeight(percent, options = {}) {
         this.requireMode('canary', 'setWeight');
         if (!(percent >= 0 && percent <= 100))
-            throw new errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+            throw new UserError(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
         const canaryWeight = Math.round((percent / 100) * this.config.maxWeight);
         const stableWeight = this.config.maxWeight - canaryWeight;
         const { stable, canary, backend } = this.config;
@@ -53714,7 +56898,7 @@ class HaproxyTrafficProvider {
         if (this.mode === 'blue-green') {
             const to = options.toColour;
             if (!to)
-                throw new errors/* UserError */.yo('blue-green rollback needs the colour to return to, and no earlier switch is on record');
+                throw new UserError('blue-green rollback needs the colour to return to, and no earlier switch is on record');
             if (before.live === to && before.canaryPercent === 0 && slotOf(this.kind, before, to).serving !== false)
                 return { changed: false, before, after: before };
             this.warnAboutPeople(before, [to], `switch all traffic back to ${to}`);
@@ -53825,12 +57009,12 @@ class HaproxyTrafficProvider {
     colours() {
         const { blue, green } = this.config;
         if (!blue || !green)
-            throw new errors/* UserError */.yo('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
+            throw new UserError('traffic: blue-green on haproxy needs `blue:` and `green:` server names');
         return { blue, green };
     }
     requireMode(mode, operation) {
         if (this.mode !== mode)
-            throw new errors/* UserError */.yo(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
+            throw new UserError(`haproxy: ${operation} is for strategy ${mode}, but the plan says ${this.mode}`);
     }
     /** Reads back and fails when HAProxy holds anything but what was just set. */
     async expect(weights, signal, admin = {}) {
@@ -53842,7 +57026,7 @@ class HaproxyTrafficProvider {
                 return state;
             if (attempt >= 2) {
                 const detail = wrong.map((s) => `${s.name} has weight ${s.weight} [${s.admin}], expected ${weights[s.name]}${admin[s.name] ? ` [${admin[s.name]}]` : ''}`).join('; ');
-                throw new errors/* ProviderError */.mZ('haproxy', `read-back after the change does not match: ${detail} (was HAProxy reloaded, or is another rollout moving it?)`);
+                throw new errors_ProviderError('haproxy', `read-back after the change does not match: ${detail} (was HAProxy reloaded, or is another rollout moving it?)`);
             }
             await this.clock.sleep(200, signal);
         }
@@ -53856,7 +57040,7 @@ function toState(servers, roles, backend) {
     const find = (name) => {
         const server = servers.find((s) => s.name === name);
         if (!server)
-            throw new errors/* ProviderError */.mZ('haproxy', `backend ${backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
+            throw new errors_ProviderError('haproxy', `backend ${backend} has no server ${JSON.stringify(name)} (it has: ${servers.map((s) => s.name).join(', ') || 'none'})`);
         return server;
     };
     const owned = roles.map(({ role, name }) => ({ role, server: find(name) }));
@@ -53890,7 +57074,7 @@ function kubectlFor(kind, target, deps) {
 /** Rejects a weight outside 0–100 before anything is written. */
 function checkPercent(percent) {
     if (!(Number.isFinite(percent) && percent >= 0 && percent <= 100))
-        throw new errors/* UserError */.yo(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
+        throw new UserError(`weight: expected a traffic weight from 0 to 100, got ${percent}`);
 }
 /** Whole-number weights for stable and canary that add up to 100 (the APIs take integers). */
 function splitWeights(percent) {
@@ -53906,9 +57090,9 @@ function weightedState(kind, resource, slots, options = {}) {
     const others = options.others ?? 0;
     const total = stable.weight + canary.weight + others;
     if (others > 0)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
+        throw new errors_ProviderError(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
     if (options.mustTotal100 ? total !== 100 : total <= 0)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
+        throw new errors_ProviderError(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
     return {
         canaryPercent: (canary.weight / total) * 100,
         slots: [
@@ -53922,12 +57106,12 @@ function expectWeights(kind, resource, state, expected) {
     const stable = state.slots.find((s) => s.role === 'stable');
     const canary = state.slots.find((s) => s.role === 'canary');
     if (stable?.weight !== expected.stable || canary?.weight !== expected.canary)
-        throw new errors/* ProviderError */.mZ(kind, `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`);
+        throw new errors_ProviderError(kind, `${resource}: read-back after the change does not match: found stable ${stable?.weight ?? '?'} / canary ${canary?.weight ?? '?'}, expected ${expected.stable} / ${expected.canary} (is something else, e.g. a GitOps controller, writing the same object?)`);
     return state;
 }
 /** The error for an operation of the other shape (blue-green on a weighted provider, or the reverse). */
 function wrongShape(kind, operation, supported) {
-    return new errors/* UserError */.yo(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
+    return new UserError(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
 }
 /**
  * The shared shape of the weighted providers (Istio, Gateway API, NGINX Ingress, SMI): each supplies
@@ -54033,7 +57217,7 @@ async function serviceHealth(kubectl, service, signal) {
         endpoints = await kubectl.get('endpoints', service, signal);
     }
     catch (err) {
-        if (err instanceof errors/* ProviderError */.mZ && /does not exist/.test(err.message))
+        if (err instanceof errors_ProviderError && /does not exist/.test(err.message))
             return { detail: `no Endpoints object for Service ${service} to read its health from` };
         throw err;
     }
@@ -54133,7 +57317,7 @@ class ArgoRolloutsTrafficProvider {
             if (done(reading))
                 return this.stateOf(reading);
             if (this.clock.now() >= deadline)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the status did not show ${what} within ${Math.round(this.config.timeout / 1000)}s (canary ${reading.canaryPercent}%, phase ${reading.phase ?? 'unknown'}${reading.observed ? '' : ', the controller has not seen the change: is it running?'})`);
+                throw new errors_ProviderError(this.kind, `${this.target}: the status did not show ${what} within ${Math.round(this.config.timeout / 1000)}s (canary ${reading.canaryPercent}%, phase ${reading.phase ?? 'unknown'}${reading.observed ? '' : ', the controller has not seen the change: is it running?'})`);
             await this.clock.sleep(1000, signal);
         }
     }
@@ -54198,12 +57382,12 @@ class GatewayApiTrafficProvider extends WeightedKubernetesProvider {
         const rules = asRecords(asRecord(route.spec)?.rules);
         const rule = rules[this.config.rule];
         if (!rule)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
+            throw new errors_ProviderError(this.kind, `${this.target}: the HTTPRoute has ${rules.length} rule(s), so there is no rule ${this.config.rule} (rules count from 0)`);
         const refs = asRecords(rule.backendRefs);
         const find = (name) => {
             const index = refs.findIndex((r) => r.name === name && (r.kind === undefined || r.kind === 'Service'));
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
+                throw new errors_ProviderError(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(this.config.stableBackend);
@@ -54277,7 +57461,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
             ? http.findIndex((h) => h.name === this.config.route)
             : http.findIndex((h) => h.name !== HEADER_ROUTE_NAME && asRecords(h.route).some((r) => isOurs(r, stableSubset)));
         if (main < 0)
-            throw new errors/* ProviderError */.mZ(this.kind, this.config.route
+            throw new errors_ProviderError(this.kind, this.config.route
                 ? `${this.target}: the VirtualService has no HTTP route named ${JSON.stringify(this.config.route)} (found: ${http.map((h) => String(h.name ?? '(unnamed)')).join(', ') || 'none'})`
                 : `${this.target}: no HTTP route sends traffic to host ${host} subset ${stableSubset}`);
         const mainRoute = http[main];
@@ -54285,7 +57469,7 @@ class IstioTrafficProvider extends WeightedKubernetesProvider {
         const find = (subset) => {
             const index = routes.findIndex((r) => isOurs(r, subset));
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: HTTP route ${main} has no destination host ${host} subset ${subset} (found: ${routes.map((r) => `${String(destination(r).host)}/${String(destination(r).subset ?? '-')}`).join(', ') || 'none'})`);
+                throw new errors_ProviderError(this.kind, `${this.target}: HTTP route ${main} has no destination host ${host} subset ${subset} (found: ${routes.map((r) => `${String(destination(r).host)}/${String(destination(r).subset ?? '-')}`).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(stableSubset);
@@ -54434,7 +57618,7 @@ class ServiceSelectorTrafficProvider {
     async getState(options = {}) {
         const { live, value } = await this.readSelector(options.signal);
         if (!live)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: the selector ${value === undefined ? `has no key ${this.config.selectorKey}` : `says ${this.config.selectorKey}=${String(value)}`}, which is neither blue (${this.config.blue}) nor green (${this.config.green})`);
+            throw new errors_ProviderError(this.kind, `${this.target}: the selector ${value === undefined ? `has no key ${this.config.selectorKey}` : `says ${this.config.selectorKey}=${String(value)}`}, which is neither blue (${this.config.blue}) nor green (${this.config.green})`);
         return this.stateFor(live);
     }
     async readSelector(signal) {
@@ -54461,14 +57645,14 @@ class ServiceSelectorTrafficProvider {
         await this.kubectl.patch(SERVICE_RESOURCE, this.config.service, { type: 'merge', patch: this.patchFor(colour) }, { signal: options.signal });
         const after = await this.getState(options);
         if (after.live !== colour)
-            throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
+            throw new errors_ProviderError(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
         return after;
     }
     /** Switches back to `toColour`; without it there is no earlier switch to undo, so nothing changes. */
     async rollback(options = {}) {
         const to = options.toColour;
         if (!to)
-            throw new errors/* UserError */.yo(`${this.kind}: blue-green rollback needs the colour to return to, and no earlier switch is on record`);
+            throw new UserError(`${this.kind}: blue-green rollback needs the colour to return to, and no earlier switch is on record`);
         // A selector that names neither colour is repaired by the switch itself, so it is not an error here.
         const { live } = await this.readSelector(options.signal);
         const before = live ? this.stateFor(live) : { canaryPercent: 100, slots: [] };
@@ -54519,7 +57703,7 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
         const find = (service) => {
             const index = backends.findIndex((b) => b.service === service);
             if (index < 0)
-                throw new errors/* ProviderError */.mZ(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
+                throw new errors_ProviderError(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
             return index;
         };
         const stableIndex = find(this.config.stableBackend);
@@ -54563,7 +57747,7 @@ class SmiTrafficProvider extends WeightedKubernetesProvider {
 function createTrafficProvider(plan, deps = {}) {
     const traffic = plan.traffic;
     if (!traffic)
-        throw new errors/* UserError */.yo('plan: traffic is required by this action (which system moves the traffic?)');
+        throw new UserError('plan: traffic is required by this action (which system moves the traffic?)');
     const log = deps.log ?? (() => undefined);
     const full = { clock: systemClock, log, warn: (line) => log(`warning: ${line}`), group: (_t, fn) => fn(), env: process.env, cwd: process.cwd(), ...deps };
     const provider = fromConfig(traffic, plan, full);
@@ -54619,7 +57803,7 @@ async function runBookkeeping(what, call, deps) {
         }
         catch (err) {
             if (attempt >= attempts)
-                return `${what} failed after ${attempts} attempts: ${(0,errors/* describeError */.Uc)(err)}`;
+                return `${what} failed after ${attempts} attempts: ${errors_describeError(err)}`;
             await deps.clock.sleep(delay);
             delay *= 2;
         }
@@ -54654,7 +57838,7 @@ function rolloutOwner(env) {
 ;// CONCATENATED MODULE: ./src/core/rollout/store.ts
 
 /** Another writer changed the record since it was read: the caller must stop without moving traffic. */
-class RolloutConflictError extends errors/* UserError */.yo {
+class RolloutConflictError extends UserError {
     location;
     name = 'RolloutConflictError';
     constructor(location, detail) {
@@ -54669,7 +57853,7 @@ class RolloutConflictError extends errors/* UserError */.yo {
  */
 function keySegment(name, what) {
     if (!name)
-        throw new errors/* UserError */.yo(`rollout store: ${what} is empty`);
+        throw new UserError(`rollout store: ${what} is empty`);
     return Array.from(Buffer.from(name, 'utf8'), (byte) => {
         const ch = String.fromCharCode(byte);
         return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
@@ -54700,7 +57884,7 @@ class MemoryRolloutStore {
 /** Phases in which no rollout is in progress: a new one may start. */
 const SETTLED_PHASES = ['promoted', 'rolled-back', 'aborted'];
 /** A change the state machine refuses: names the phase and what to run instead. */
-class RolloutStateError extends errors/* UserError */.yo {
+class RolloutStateError extends UserError {
     name = 'RolloutStateError';
 }
 /** Keeps the history short enough for a store document; the GitHub store's commits keep all of it. */
@@ -55031,7 +58215,7 @@ function parseRecord(document) {
 /** Locks idle for longer than this are taken to belong to a runner that died. */
 const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
 /** The record changed under an action (a rollback, another run): it must stop without moving traffic. */
-class RolloutChangedError extends errors/* UserError */.yo {
+class RolloutChangedError extends UserError {
     name = 'RolloutChangedError';
 }
 /** CAS attempts when a write loses to one that changed nothing this action cares about (a heartbeat). */
@@ -55077,7 +58261,7 @@ class RolloutSession {
             if (holder && !opts.takeOver) {
                 const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
                 if (!(holder.idleMs > staleAfter))
-                    throw new errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
+                    throw new UserError(`${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
                         `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
                         'On GitHub, a workflow `concurrency:` group per service and environment prevents this.');
                 this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
@@ -55088,7 +58272,7 @@ class RolloutSession {
             if (lock && lock.owner !== owner && opts.takeOver)
                 this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
             if (!record && !event)
-                throw new errors/* UserError */.yo(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
+                throw new UserError(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
             const next = event ? this.transition(record, event) : structuredClone(record);
             const now = this.now();
             next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
@@ -55207,18 +58391,18 @@ function privateName(file, suffix) {
 }
 /** Writes `text` to `file` and flushes it to the disk, so a rename or link that follows publishes whole content. */
 function writeDurably(file, text) {
-    const fd = (0,external_node_fs_.openSync)(file, 'wx', 0o644);
+    const fd = (0,external_node_fs_namespaceObject.openSync)(file, 'wx', 0o644);
     try {
-        (0,external_node_fs_.writeSync)(fd, text);
-        (0,external_node_fs_.fsyncSync)(fd);
+        (0,external_node_fs_namespaceObject.writeSync)(fd, text);
+        (0,external_node_fs_namespaceObject.fsyncSync)(fd);
     }
     finally {
-        (0,external_node_fs_.closeSync)(fd);
+        (0,external_node_fs_namespaceObject.closeSync)(fd);
     }
 }
 function removeQuietly(file) {
     try {
-        (0,external_node_fs_.unlinkSync)(file);
+        (0,external_node_fs_namespaceObject.unlinkSync)(file);
     }
     catch {
         /* already gone */
@@ -55233,7 +58417,7 @@ function createExclusively(file, value) {
     const tmp = privateName(file, 'new');
     writeDurably(tmp, JSON.stringify(value, null, 2));
     try {
-        (0,external_node_fs_.linkSync)(tmp, file);
+        (0,external_node_fs_namespaceObject.linkSync)(tmp, file);
         return true;
     }
     catch (err) {
@@ -55250,7 +58434,7 @@ function writeAtomically(file, value) {
     const tmp = privateName(file, 'tmp');
     try {
         writeDurably(tmp, JSON.stringify(value, null, 2));
-        (0,external_node_fs_.renameSync)(tmp, file);
+        (0,external_node_fs_namespaceObject.renameSync)(tmp, file);
     }
     catch (err) {
         removeQuietly(tmp);
@@ -55261,12 +58445,12 @@ function writeAtomically(file, value) {
 /** Flushes a directory entry change (a rename) where the platform allows it; best-effort. */
 function syncDirectory(dir) {
     try {
-        const fd = (0,external_node_fs_.openSync)(dir, 'r');
+        const fd = (0,external_node_fs_namespaceObject.openSync)(dir, 'r');
         try {
-            (0,external_node_fs_.fsyncSync)(fd);
+            (0,external_node_fs_namespaceObject.fsyncSync)(fd);
         }
         finally {
-            (0,external_node_fs_.closeSync)(fd);
+            (0,external_node_fs_namespaceObject.closeSync)(fd);
         }
     }
     catch {
@@ -55286,7 +58470,7 @@ const RECORD_FORMAT = 'rollgate-rollout-record/1';
 /** This kernel boot and pid namespace, where Linux tells; empty elsewhere (host name alone then). */
 const thisMachine = (() => {
     try {
-        return `${(0,external_node_fs_.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${(0,external_node_fs_.readlinkSync)('/proc/self/ns/pid')}`;
+        return `${(0,external_node_fs_namespaceObject.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${(0,external_node_fs_namespaceObject.readlinkSync)('/proc/self/ns/pid')}`;
     }
     catch {
         return '';
@@ -55295,7 +58479,7 @@ const thisMachine = (() => {
 /** Service and environment as one path segment each: letters, digits, `-`, `_` kept, every other byte %-escaped, so different names never share a file. */
 function pathSegment(name, what) {
     if (!name)
-        throw new errors/* UserError */.yo(`rollout store: ${what} is empty`);
+        throw new UserError(`rollout store: ${what} is empty`);
     return Array.from(Buffer.from(name, 'utf8'), (byte) => {
         const ch = String.fromCharCode(byte);
         return /[A-Za-z0-9_-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
@@ -55336,7 +58520,7 @@ class FileRolloutStore {
             throw new TypeError('a rollout document is a JSON object');
         // What is stored is exactly what JSON keeps; the caller gets that back, not its own object.
         const stored = JSON.parse(JSON.stringify(document));
-        (0,external_node_fs_.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.location), { recursive: true });
+        (0,external_node_fs_namespaceObject.mkdirSync)((0,external_node_path_namespaceObject.dirname)(this.location), { recursive: true });
         const lock = await this.writeLock.take(options.signal);
         try {
             const current = this.readRecordFile();
@@ -55369,14 +58553,14 @@ class FileRolloutStore {
     readRecordFile() {
         let text;
         try {
-            text = (0,external_node_fs_.readFileSync)(this.location, 'utf8');
+            text = (0,external_node_fs_namespaceObject.readFileSync)(this.location, 'utf8');
         }
         catch (err) {
             if (err.code === 'ENOENT')
                 return undefined;
-            throw new errors/* UserError */.yo(`rollout record ${this.location}: cannot be read: ${err.message}`);
+            throw new UserError(`rollout record ${this.location}: cannot be read: ${err.message}`);
         }
-        const broken = (detail) => new errors/* UserError */.yo(`rollout record ${this.location} is damaged (${detail}); refusing to take it as "no rollout". ` +
+        const broken = (detail) => new UserError(`rollout record ${this.location} is damaged (${detail}); refusing to take it as "no rollout". ` +
             'Check which version each slot serves, then repair the file or move it aside to start over.');
         let parsed;
         try {
@@ -55434,7 +58618,7 @@ class RecordWriteLock {
             if (holder && this.isDead(holder))
                 this.breakLock(holder);
             else if (Date.now() > deadline) {
-                throw new errors/* UserError */.yo(`rollout record write lock ${this.file} has been held for more than ${Math.round(this.lockTimeoutMs / 1000)} s` +
+                throw new UserError(`rollout record write lock ${this.file} has been held for more than ${Math.round(this.lockTimeoutMs / 1000)} s` +
                     (holder ? ` by pid ${holder.pid} on ${holder.host} since ${holder.takenAt}` : '') +
                     `; a write takes milliseconds, so the holder is stuck. If it is gone, delete the lock file.`);
             }
@@ -55447,8 +58631,8 @@ class RecordWriteLock {
     /** The current lock's holder; undefined when there is no lock (or it vanished while being read). */
     holder() {
         try {
-            const ageMs = Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs;
-            const held = JSON.parse((0,external_node_fs_.readFileSync)(this.file, 'utf8'));
+            const ageMs = Date.now() - (0,external_node_fs_namespaceObject.statSync)(this.file).mtimeMs;
+            const held = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(this.file, 'utf8'));
             return { pid: Number(held.pid), host: String(held.host), machine: String(held.machine ?? ''), token: String(held.token), takenAt: String(held.takenAt), ageMs };
         }
         catch (err) {
@@ -55456,7 +58640,7 @@ class RecordWriteLock {
                 return undefined;
             // Not JSON: not written by `take` (which publishes whole files), so judged by its age alone.
             try {
-                return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - (0,external_node_fs_.statSync)(this.file).mtimeMs };
+                return { pid: NaN, host: '?', machine: '?', token: '?', takenAt: '?', ageMs: Date.now() - (0,external_node_fs_namespaceObject.statSync)(this.file).mtimeMs };
             }
             catch {
                 return undefined;
@@ -55483,14 +58667,14 @@ class RecordWriteLock {
     breakLock(dead) {
         const aside = `${this.file}.${process.pid}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.broken`;
         try {
-            (0,external_node_fs_.renameSync)(this.file, aside);
+            (0,external_node_fs_namespaceObject.renameSync)(this.file, aside);
         }
         catch {
             return; // gone already: another writer broke or released it
         }
         let moved;
         try {
-            moved = JSON.parse((0,external_node_fs_.readFileSync)(aside, 'utf8'));
+            moved = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(aside, 'utf8'));
         }
         catch {
             /* unparseable: it was the dead one (a live lock always parses) */
@@ -55498,14 +58682,14 @@ class RecordWriteLock {
         if (moved && moved.token !== dead.token) {
             // A live writer took the lock between our look and our rename: give it back.
             try {
-                (0,external_node_fs_.linkSync)(aside, this.file);
+                (0,external_node_fs_namespaceObject.linkSync)(aside, this.file);
             }
             catch {
                 /* someone else holds it now; the displaced writer's token check refuses its write */
             }
         }
         try {
-            (0,external_node_fs_.unlinkSync)(aside);
+            (0,external_node_fs_namespaceObject.unlinkSync)(aside);
         }
         catch {
             /* already gone */
@@ -55516,7 +58700,7 @@ class RecordWriteLock {
         if (this.holder()?.token !== lock.token)
             return; // broken and taken by another writer: not ours to remove
         try {
-            (0,external_node_fs_.unlinkSync)(this.file);
+            (0,external_node_fs_namespaceObject.unlinkSync)(this.file);
         }
         catch {
             /* already gone */
@@ -55667,13 +58851,13 @@ class GitHubRolloutStore {
         }
         catch (err) {
             if (err instanceof GitHubRequestError && err.status === 409)
-                throw new errors/* UserError */.yo(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
+                throw new UserError(`the rollout record ${this.location} cannot be kept: GitHub answered 409 (${err.apiMessage}); the repository needs at least one commit before rollgate can keep refs in it (push any commit, e.g. a README)`);
             throw err;
         }
     }
     damaged(sha, detail) {
         // Never "no record": that would let a second rollout start over traffic that is moving.
-        return new errors/* UserError */.yo(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
+        return new UserError(`the rollout record ${this.location} (commit ${sha}) is damaged: ${detail}. Check which version each slot serves, then repair the record with a commit that fast-forwards the ref, or delete the ref`);
     }
 }
 
@@ -55710,7 +58894,7 @@ function chooseRolloutStore(runtime, deps) {
     if (value.toLowerCase().startsWith('file:')) {
         const raw = value.slice('file:'.length).trim();
         if (!raw)
-            throw new errors/* InputError */.dz(from, 'file: needs a directory, e.g. file:/mnt/shared/rollgate');
+            throw new errors_InputError(from, 'file: needs a directory, e.g. file:/mnt/shared/rollgate');
         const home = raw === '~' || raw.startsWith('~/') ? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), raw.slice(1)) : raw;
         return { kind: 'file', dir: (0,external_node_path_namespaceObject.isAbsolute)(home) ? home : (0,external_node_path_namespaceObject.resolve)(deps.cwd, home), explicit: true, from };
     }
@@ -55724,11 +58908,11 @@ function chooseRolloutStore(runtime, deps) {
             if (mode === 'auto' && (!token || !repository))
                 return defaultFile();
             if (!token)
-                throw new errors/* InputError */.dz('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
+                throw new errors_InputError('github-token', `is required with ${from}: github (pass \${{ github.token }} and grant \`permissions: ${CONTENTS_PERMISSION}\`)`);
             return { kind: 'github', ...repositoryParts(repository), token, tokenInput, explicit, from };
         }
         default:
-            throw new errors/* InputError */.dz(from, `expected auto | github | file | file:<directory>, got ${JSON.stringify(value)}`);
+            throw new errors_InputError(from, `expected auto | github | file | file:<directory>, got ${JSON.stringify(value)}`);
     }
 }
 /**
@@ -55775,13 +58959,13 @@ async function deployToSlot(config, target, deps) {
     if (!config.command && config.kubernetes)
         return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
     if (!config.command)
-        throw new errors/* UserError */.yo('deploy: expected `command:` or `kubernetes:`');
+        throw new UserError('deploy: expected `command:` or `kubernetes:`');
     const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
     await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {
-        const result = await (0,exec/* runCommand */.d)(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
+        const result = await runCommand(argv, { cwd: deps.cwd, env: deps.env, timeoutMs: config.timeout, signal: deps.signal, onLine: (line) => deps.log(line) });
         if (result.exitCode !== 0) {
             const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-            throw new errors/* ProviderError */.mZ('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
+            throw new errors_ProviderError('deploy', `deploy.command (${argv[0]}) exited with status ${result.exitCode} for slot ${target.slot}${tail ? `: ${tail}` : ''}`);
         }
     });
 }
@@ -55815,7 +58999,7 @@ async function waitForReadiness(config, deps) {
         }
         const elapsed = deps.clock.now() - started;
         if (elapsed + config.interval > config.timeout)
-            throw new errors/* ProviderError */.mZ('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
+            throw new errors_ProviderError('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
         if (attempts === 1 || attempts % 5 === 0)
             deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
         await deps.clock.sleep(config.interval, deps.signal);
@@ -55895,7 +59079,7 @@ async function verifySlot(run, slot, version) {
         run.report.push('', smokeTable(results), '');
         const failed = results.filter((r) => !r.ok);
         if (failed.length > 0)
-            throw new errors/* UserError */.yo(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
+            throw new UserError(`smoke checks failed against ${slot}: ${failed.map((r) => `${r.name} (${r.detail})`).join('; ')}`);
     }
 }
 /** Readiness of a slot after a redeploy, where the plan's readiness URL can name that slot. */
@@ -55914,11 +59098,11 @@ async function withRetries(ctx, attempts, what, change) {
         }
         catch (err) {
             // A plan mistake will not fix itself: only transport and provider failures are retried.
-            if (((0,errors/* isUserError */.iU)(err) && !(err instanceof errors/* ProviderError */.mZ)) || err instanceof UnservedTrafficError)
+            if ((isUserError(err) && !(err instanceof errors_ProviderError)) || err instanceof UnservedTrafficError)
                 throw err;
             if (attempt >= attempts)
-                throw new errors/* ProviderError */.mZ(ctx.traffic.kind, `${what} failed after ${attempts} attempts; last error: ${(0,errors/* describeError */.Uc)(err)}`);
-            ctx.runtime.warning(`${what} attempt ${attempt}/${attempts} failed (${(0,errors/* describeError */.Uc)(err)}); retrying in ${delay} ms`);
+                throw new errors_ProviderError(ctx.traffic.kind, `${what} failed after ${attempts} attempts; last error: ${errors_describeError(err)}`);
+            ctx.runtime.warning(`${what} attempt ${attempt}/${attempts} failed (${errors_describeError(err)}); retrying in ${delay} ms`);
             await ctx.clock.sleep(delay);
             delay = Math.min(delay * 2, 8000);
         }
@@ -55993,7 +59177,7 @@ const canaryStrategy = {
         const { ctx, session } = run;
         const { deploy } = ctx.plan;
         if (!deploy && !promotionSwitchesVersions(ctx.plan))
-            throw new errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: the plan has no deploy: section, so promotion cannot put ${record.version} into the stable slot; promoting would send every request back to ${record.lastGood ?? 'the old version'} while reporting ${record.version} as stable. Add deploy: to the plan (or a traffic.promote command that switches versions).`);
+            throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: the plan has no deploy: section, so promotion cannot put ${record.version} into the stable slot; promoting would send every request back to ${record.lastGood ?? 'the old version'} while reporting ${record.version} as stable. Add deploy: to the plan (or a traffic.promote command that switches versions).`);
         await beginPromotion(session);
         if (deploy) {
             await session.checkpoint();
@@ -56041,9 +59225,9 @@ async function restoreStableSlot(run, record) {
     const deploy = ctx.plan.deploy;
     const manual = `run rollback with to: <the last good version> (it redeploys the stable slot through the plan's deploy step), or redeploy the stable slot by hand`;
     if (!record.lastGood)
-        throw new errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`);
+        throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`);
     if (!deploy)
-        throw new errors/* UserError */.yo(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`);
+        throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`);
     ctx.runtime.warning(`the stable slot was redeployed with ${record.version} by a promotion that did not finish: redeploying ${record.lastGood} to it before moving traffic`);
     await deployToSlot(deploy, { slot: 'stable', version: record.lastGood, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
     await waitForSlotReadiness(run, 'stable', record.lastGood);
@@ -56059,7 +59243,7 @@ async function scaleDownCanaryAfterPromotion(ctx, signal) {
             ctx.log(`canary Deployment ${scaled.deployment} scaled to 0 (was ${scaled.replicas}; restored by the next deploy)`);
     }
     catch (err) {
-        ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${(0,errors/* describeError */.Uc)(err)}`);
+        ctx.runtime.warning(`promotion done, but the canary Deployment could not be scaled down: ${errors_describeError(err)}`);
     }
 }
 
@@ -56095,7 +59279,7 @@ const blueGreenStrategy = {
         return [];
     },
     async advance() {
-        throw new errors/* UserError */.yo('blue-green has no traffic steps: one switch moves all traffic');
+        throw new UserError('blue-green has no traffic steps: one switch moves all traffic');
     },
     async promote(run, record) {
         // The switch happened in deploy-canary; promotion only settles the record: the old colour stays up for `to:` rollbacks.
@@ -56125,10 +59309,10 @@ const blueGreenStrategy = {
 /** The live colour as read; refuses when it cannot be read or both colours carry traffic. */
 function liveColourOf(ctx, state) {
     if (!state)
-        throw new errors/* UserError */.yo(`${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`);
+        throw new UserError(`${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`);
     const carrying = state.slots.filter((s) => s.percent > 0);
     if (carrying.length !== 1 || !state.live)
-        throw new errors/* UserError */.yo(`${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`);
+        throw new UserError(`${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`);
     return state.live;
 }
 /**
@@ -56149,11 +59333,11 @@ function rollbackColour(ctx, record, state) {
         return record.live;
     }
     if (!state?.live)
-        throw new errors/* UserError */.yo(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
+        throw new UserError(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
     const idle = state.slots.find((s) => s.role === otherColour(state.live));
     const ready = idle && idle.percent === 0 && (idle.health === undefined ? idle.admin === undefined || idle.admin === 'ready' : /^UP/i.test(idle.health));
     if (!idle || !ready)
-        throw new errors/* UserError */.yo(`${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`);
+        throw new UserError(`${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`);
     ctx.runtime.warning(`no rollout is on record: going back to ${idle.role}, the colour the traffic layer shows ready at 0%`);
     return idle.role;
 }
@@ -56189,7 +59373,7 @@ const rollingStrategy = {
         return [];
     },
     async advance() {
-        throw new errors/* UserError */.yo('strategy: rolling has no traffic steps: Kubernetes moves all traffic as the new pods become ready');
+        throw new UserError('strategy: rolling has no traffic steps: Kubernetes moves all traffic as the new pods become ready');
     },
     async promote(run, record) {
         const { ctx, session } = run;
@@ -56212,7 +59396,7 @@ const rollingStrategy = {
 };
 function rollingOf(ctx) {
     if (!ctx.rolling)
-        throw new errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+        throw new UserError('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
     return ctx.rolling;
 }
 
@@ -56289,7 +59473,7 @@ function openSession(ctx, action) {
 }
 function rollingDeployment(plan, deps) {
     if (!plan.deploy)
-        throw new errors/* UserError */.yo('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
+        throw new UserError('deploy: is required with strategy: rolling (deploy.kubernetes.deployment names the Deployment)');
     return new RollingDeployment(plan.deploy, deps);
 }
 /** The event bookkeeping hears about, for this rollout. */
@@ -56333,7 +59517,7 @@ class DeploymentBookkeeping {
         }
     }
     note(what, err, fix) {
-        const why = (0,errors/* describeError */.Uc)(err);
+        const why = errors_describeError(err);
         this.missing.push({ what, why, fix });
         this.runtime.warning(`could not record ${what}: ${why}`);
     }
@@ -56389,7 +59573,7 @@ function escapeCell(text) {
 
 
 /** A release after a contract-phase migration cannot be undone by redeploying: the old version cannot run. */
-class IrreversibleReleaseError extends errors/* UserError */.yo {
+class IrreversibleReleaseError extends UserError {
     name = 'IrreversibleReleaseError';
 }
 function irreversibleReason(flag) {
@@ -56414,7 +59598,7 @@ async function manualRollback(request, book, redeploy, log) {
     const records = book.records;
     const previous = request.to.toLowerCase() === 'previous';
     if (!records && previous)
-        throw new errors/* UserError */.yo('input to: previous needs deployment records to find the last good version (records: none is set); pass an explicit version instead');
+        throw new UserError('input to: previous needs deployment records to find the last good version (records: none is set); pass an explicit version instead');
     let from;
     let target;
     if (records) {
@@ -56443,13 +59627,13 @@ async function manualRollback(request, book, redeploy, log) {
         }
         catch (err) {
             if (err instanceof IrreversibleReleaseError || previous) {
-                if (err instanceof errors/* UserError */.yo)
+                if (err instanceof UserError)
                     throw err;
-                throw new errors/* UserError */.yo(`could not read the deployment history from ${records.location}, so the rollback target is unknown and nothing was changed: ${(0,errors/* describeError */.Uc)(err)}`);
+                throw new UserError(`could not read the deployment history from ${records.location}, so the rollback target is unknown and nothing was changed: ${errors_describeError(err)}`);
             }
             // An explicit version does not need the history: go ahead, and say what could not be checked.
-            book.missing.push({ what: `the history check of ${plan.environment}`, why: (0,errors/* describeError */.Uc)(err), fix: `check by hand that no irreversible release came after ${request.to}` });
-            log(`warning: could not read the deployment history (${(0,errors/* describeError */.Uc)(err)}); redeploying ${request.to} as asked`);
+            book.missing.push({ what: `the history check of ${plan.environment}`, why: errors_describeError(err), fix: `check by hand that no irreversible release came after ${request.to}` });
+            log(`warning: could not read the deployment history (${errors_describeError(err)}); redeploying ${request.to} as asked`);
         }
     }
     const version = target?.payload.version ?? request.to;
@@ -56518,7 +59702,7 @@ async function runManualRollback(ctx, to, reason, takeOver) {
     let restored;
     const redeploy = async (version) => {
         if (!plan.deploy)
-            throw new errors/* UserError */.yo(`plan: deploy is required to roll back to ${version} (manual rollback redeploys the version through the plan's deploy step)`);
+            throw new UserError(`plan: deploy is required to roll back to ${version} (manual rollback redeploys the version through the plan's deploy step)`);
         // From here the rollout is this rollback's: any other action's next traffic change is refused.
         session = (await takeOver()).session;
         const blueGreen = plan.strategy === 'blue-green';
@@ -63928,7 +67112,7 @@ function toJSONSchema(input, params) {
 
 ;// CONCATENATED MODULE: ../../main/node_modules/zod/v4/locales/en.js
 
-const error = () => {
+const en_error = () => {
     const Sizable = {
         string: { unit: "characters", verb: "to have" },
         file: { unit: "bytes", verb: "to have" },
@@ -64049,7 +67233,7 @@ const error = () => {
 };
 /* harmony default export */ function en() {
     return {
-        localeError: error(),
+        localeError: en_error(),
     };
 }
 
@@ -66340,7 +69524,7 @@ const checkSchema = strictObject({
     minRatio: positive().optional(),
     /** A breach must persist this long before it counts. */
     for: durationSchema.optional(),
-    // Statistical judge (mann-whitney):
+    // Statistical judges (mann-whitney, paired):
     direction: schemas_enum(['increase', 'decrease', 'either'], { error: 'expected increase | decrease | either' }).optional(),
     allowedIncrease: nonNegative().optional(),
     allowedDecrease: nonNegative().optional(),
@@ -66352,7 +69536,7 @@ const checkSchema = strictObject({
     dryRun: schemas_boolean({ error: 'expected true or false' }).optional(),
 })
     .superRefine((check, ctx) => {
-    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
+    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined || check.allowedIncrease !== undefined || check.allowedDecrease !== undefined;
     if (!hasLimit)
         ctx.addIssue({ code: 'custom', path: [], message: `expected at least one limit (${LIMIT_KEYS.join(', ')}); a check without one can never fail`, input: undefined });
     if (check.max !== undefined && check.min !== undefined && check.min > check.max)
@@ -66375,7 +69559,9 @@ const analysisSchema = strictObject({
     /** The range each measurement looks back over; defaults to the interval. */
     window: positiveDuration.optional(),
     checks: array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
-    judge: schemas_enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
+    judge: schemas_enum(['threshold', 'mann-whitney', 'paired'], { error: 'expected threshold | mann-whitney | paired' }).default('threshold'),
+    /** The paired judge may stop early, but never before this much of the bake (slow-burning faults). */
+    minBake: positiveDuration.optional(),
     score: strictObject({
         pass: percent('expected a score from 0 to 100').default(95),
         marginal: percent('expected a score from 0 to 100').default(75),
@@ -66387,6 +69573,22 @@ const analysisSchema = strictObject({
     .superRefine((a, ctx) => {
     if (a.interval > a.bake)
         ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
+    if (a.minBake !== undefined && a.minBake > a.bake)
+        ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
+    // Without {{track}} canary and stable run the same query, and every comparison passes.
+    a.checks.forEach((c, i) => {
+        const compares = a.judge !== 'threshold' || ['maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
+        if (compares && !/\{\{\s*track\s*\}\}/.test(c.query))
+            ctx.addIssue({ code: 'custom', path: ['checks', i, 'query'], message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`, input: c.query });
+    });
+    if (a.requests !== undefined && !/\{\{\s*track\s*\}\}/.test(a.requests))
+        ctx.addIssue({ code: 'custom', path: ['requests'], message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests', input: a.requests });
+    if (a.judge === 'paired')
+        a.checks.forEach((c, i) => {
+            const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k] !== undefined);
+            if (!tolerance)
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: 'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it', input: undefined });
+        });
     const names = new Set();
     a.checks.forEach((c, i) => {
         if (names.has(c.name))
@@ -66400,8 +69602,8 @@ const analysisSchema = strictObject({
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
     if (a.judge === 'threshold')
         a.checks.forEach((c, i) => {
-            if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
-                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
+            if (!LIMIT_KEYS.some((k) => c[k] !== undefined) && (c.direction !== undefined || c.allowedIncrease !== undefined || c.allowedDecrease !== undefined))
+                ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`, input: undefined });
         });
 });
 // ── flags and notifications ────────────────────────────────────────────────────────────
@@ -66662,11 +69864,11 @@ function loadPlanFile(file, options = {}) {
     const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(options.cwd ?? process.cwd(), file);
     let text;
     try {
-        text = (0,external_node_fs_.readFileSync)(path, 'utf8');
+        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
     }
     catch (err) {
         const code = err.code;
-        throw new errors/* PlanError */.W6(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
+        throw new errors_PlanError(file, [code === 'ENOENT' ? 'no such file (set the `plan` input to your rollout plan)' : `cannot be read (${code ?? 'unknown error'})`]);
     }
     return parsePlanText(text, file, options);
 }
@@ -66675,7 +69877,7 @@ function parsePlanText(text, file, options = {}) {
     const lineCounter = new yaml_dist/* LineCounter */.HN();
     const doc = (0,yaml_dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
-        throw new errors/* PlanError */.W6(file, doc.errors.map((e) => {
+        throw new errors_PlanError(file, doc.errors.map((e) => {
             const pos = e.linePos?.[0];
             return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}invalid YAML: ${e.message.split('\n')[0]}`;
         }));
@@ -66686,12 +69888,12 @@ function parsePlanText(text, file, options = {}) {
     }
     catch (err) {
         // Unresolved aliases and alias bombs surface only when the document is converted.
-        throw new errors/* PlanError */.W6(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
+        throw new errors_PlanError(file, [`invalid YAML: ${err.message.split('\n')[0]}`]);
     }
     if (raw === null || raw === undefined)
-        throw new errors/* PlanError */.W6(file, ['is empty: expected a mapping with at least `service` and `environment`']);
+        throw new errors_PlanError(file, ['is empty: expected a mapping with at least `service` and `environment`']);
     if (typeof raw !== 'object' || Array.isArray(raw))
-        throw new errors/* PlanError */.W6(file, ['expected a mapping at the top level (service, environment, …)']);
+        throw new errors_PlanError(file, ['expected a mapping at the top level (service, environment, …)']);
     return validatePlanObject(raw, file, options, (p) => lineOf(doc, lineCounter, p));
 }
 /** Validates a plan given as an object (a plan built from action inputs, or parsed YAML). */
@@ -66745,7 +69947,7 @@ function validatePlanObject(raw, file, options = {}, lineOfPath = () => undefine
         }
     }
     if (problems.length > 0)
-        throw new errors/* PlanError */.W6(file, dedupe(problems));
+        throw new errors_PlanError(file, dedupe(problems));
     return { plan: result.data, file, ...(options.lenient ? { problems: dedupe(lenientProblems), leftOut } : {}) };
 }
 /**
@@ -66915,7 +70117,7 @@ function loadActionPlan(runtime, options = {}) {
         env: runtime.env,
         onSecret: (value) => runtime.setSecret(value),
     };
-    if (!named && !(0,external_node_fs_.existsSync)(file) && options.fallback) {
+    if (!named && !(0,external_node_fs_namespaceObject.existsSync)(file) && options.fallback) {
         const built = options.fallback();
         if (built)
             return validatePlanObject(built, INPUTS_PLAN, loadOptions);
@@ -67009,7 +70211,7 @@ async function runRollbackAction(runtime, deps = {}) {
     catch (err) {
         if (!(err instanceof UnservedTrafficError && err.changed)) {
             runtime.setOutput('rolled-back', 'false');
-            summary.push(`**Traffic could NOT be restored:** ${(0,errors/* describeError */.Uc)(err)}`, '', 'The rollout stays in phase rolling-back: run rollback again once the cause is fixed.');
+            summary.push(`**Traffic could NOT be restored:** ${errors_describeError(err)}`, '', 'The rollout stays in phase rolling-back: run rollback again once the cause is fixed.');
             summary.push('', phaseSummary(session?.record ?? found));
             runtime.appendSummary(summary.join('\n'));
             throw err;
@@ -67046,7 +70248,7 @@ async function runRollbackAction(runtime, deps = {}) {
             }
         }
         catch (err) {
-            recordProblems.push(`traffic ${unserved ? 'was moved' : 'is restored'}, but the rollout record could not be updated: ${(0,errors/* describeError */.Uc)(err)}`);
+            recordProblems.push(`traffic ${unserved ? 'was moved' : 'is restored'}, but the rollout record could not be updated: ${errors_describeError(err)}`);
         }
         const unreleased = await session.release();
         if (unreleased)
@@ -67109,7 +70311,7 @@ async function takeOver(ctx, reason, opts = {}) {
         return { session, found };
     }
     catch (err) {
-        const problem = `the rollout record could not be read or updated (${(0,errors/* describeError */.Uc)(err)}); rolling back traffic from what the traffic layer shows`;
+        const problem = `the rollout record could not be read or updated (${errors_describeError(err)}); rolling back traffic from what the traffic layer shows`;
         ctx.runtime.warning(problem);
         return { storeProblem: problem };
     }
@@ -67160,3262 +70362,28 @@ function killSwitchesIn(section) {
     return Array.isArray(list) ? list.filter((n) => typeof n === 'string' && n.length > 0) : [];
 }
 
+;// CONCATENATED MODULE: ./src/actions/rollback.ts
+
+
+/** Runs the rollback action with the runner's inputs; sets the exit code on failure. */
+async function run() {
+    await runAction('rollback', (runtime) => runRollbackAction(runtime));
+}
+
 
 /***/ }),
 
-/***/ 6609:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+/***/ 9847:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _actions_rollback_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7936);
+// What the runner starts (bundled to dist/rollback/index.js): the action itself is in src/actions/rollback.ts.
 
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Cs: () => (/* binding */ runAction)
-});
+await (0,_actions_rollback_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
-// UNUSED EXPORTS: INTERRUPT_GRACE_MS, Interrupted, MemoryRuntime, RunnerRuntime, ignoreClosedPipes, secretParts
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/utils.js
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/**
- * Sanitizes an input into a string so it can be passed into issueCommand safely
- * @param input input to sanitize into a string
- */
-function utils_toCommandValue(input) {
-    if (input === null || input === undefined) {
-        return '';
-    }
-    else if (typeof input === 'string' || input instanceof String) {
-        return input;
-    }
-    return JSON.stringify(input);
-}
-/**
- *
- * @param annotationProperties
- * @returns The command properties to send with the actual annotation command
- * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
- */
-function utils_toCommandProperties(annotationProperties) {
-    if (!Object.keys(annotationProperties).length) {
-        return {};
-    }
-    return {
-        title: annotationProperties.title,
-        file: annotationProperties.file,
-        line: annotationProperties.startLine,
-        endLine: annotationProperties.endLine,
-        col: annotationProperties.startColumn,
-        endColumn: annotationProperties.endColumn
-    };
-}
-//# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/command.js
-
-
-/**
- * Issues a command to the GitHub Actions runner
- *
- * @param command - The command name to issue
- * @param properties - Additional properties for the command (key-value pairs)
- * @param message - The message to include with the command
- * @remarks
- * This function outputs a specially formatted string to stdout that the Actions
- * runner interprets as a command. These commands can control workflow behavior,
- * set outputs, create annotations, mask values, and more.
- *
- * Command Format:
- *   ::name key=value,key=value::message
- *
- * @example
- * ```typescript
- * // Issue a warning annotation
- * issueCommand('warning', {}, 'This is a warning message');
- * // Output: ::warning::This is a warning message
- *
- * // Set an environment variable
- * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
- * // Output: ::set-env name=MY_VAR::some value
- *
- * // Add a secret mask
- * issueCommand('add-mask', {}, 'secretValue123');
- * // Output: ::add-mask::secretValue123
- * ```
- *
- * @internal
- * This is an internal utility function that powers the public API functions
- * such as setSecret, warning, error, and exportVariable.
- */
-function command_issueCommand(command, properties, message) {
-    const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_.EOL);
-}
-function command_issue(name, message = '') {
-    command_issueCommand(name, {}, message);
-}
-const CMD_STRING = '::';
-class Command {
-    constructor(command, properties, message) {
-        if (!command) {
-            command = 'missing.command';
-        }
-        this.command = command;
-        this.properties = properties;
-        this.message = message;
-    }
-    toString() {
-        let cmdStr = CMD_STRING + this.command;
-        if (this.properties && Object.keys(this.properties).length > 0) {
-            cmdStr += ' ';
-            let first = true;
-            for (const key in this.properties) {
-                if (this.properties.hasOwnProperty(key)) {
-                    const val = this.properties[key];
-                    if (val) {
-                        if (first) {
-                            first = false;
-                        }
-                        else {
-                            cmdStr += ',';
-                        }
-                        cmdStr += `${key}=${escapeProperty(val)}`;
-                    }
-                }
-            }
-        }
-        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
-        return cmdStr;
-    }
-}
-function escapeData(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A');
-}
-function escapeProperty(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A')
-        .replace(/:/g, '%3A')
-        .replace(/,/g, '%2C');
-}
-//# sourceMappingURL=command.js.map
-// EXTERNAL MODULE: external "crypto"
-var external_crypto_ = __nccwpck_require__(6982);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/file-command.js
-// For internal use, subject to change.
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-
-
-
-function file_command_issueFileCommand(command, message) {
-    const filePath = process.env[`GITHUB_${command}`];
-    if (!filePath) {
-        throw new Error(`Unable to find environment variable for file command ${command}`);
-    }
-    if (!external_fs_.existsSync(filePath)) {
-        throw new Error(`Missing file at path: ${filePath}`);
-    }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
-        encoding: 'utf8'
-    });
-}
-function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
-    const convertedValue = utils_toCommandValue(value);
-    // These should realistically never happen, but just in case someone finds a
-    // way to exploit uuid generation let's not allow keys or values that contain
-    // the delimiter.
-    if (key.includes(delimiter)) {
-        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
-    }
-    if (convertedValue.includes(delimiter)) {
-        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
-    }
-    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
-}
-//# sourceMappingURL=file-command.js.map
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: external "http"
-var external_http_ = __nccwpck_require__(8611);
-// EXTERNAL MODULE: external "https"
-var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/proxy.js
-function getProxyUrl(reqUrl) {
-    const usingSsl = reqUrl.protocol === 'https:';
-    if (checkBypass(reqUrl)) {
-        return undefined;
-    }
-    const proxyVar = (() => {
-        if (usingSsl) {
-            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
-        }
-        else {
-            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
-        }
-    })();
-    if (proxyVar) {
-        try {
-            return new DecodedURL(proxyVar);
-        }
-        catch (_a) {
-            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
-                return new DecodedURL(`http://${proxyVar}`);
-        }
-    }
-    else {
-        return undefined;
-    }
-}
-function checkBypass(reqUrl) {
-    if (!reqUrl.hostname) {
-        return false;
-    }
-    const reqHost = reqUrl.hostname;
-    if (isLoopbackAddress(reqHost)) {
-        return true;
-    }
-    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
-    if (!noProxy) {
-        return false;
-    }
-    // Determine the request port
-    let reqPort;
-    if (reqUrl.port) {
-        reqPort = Number(reqUrl.port);
-    }
-    else if (reqUrl.protocol === 'http:') {
-        reqPort = 80;
-    }
-    else if (reqUrl.protocol === 'https:') {
-        reqPort = 443;
-    }
-    // Format the request hostname and hostname with port
-    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
-    if (typeof reqPort === 'number') {
-        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
-    }
-    // Compare request host against noproxy
-    for (const upperNoProxyItem of noProxy
-        .split(',')
-        .map(x => x.trim().toUpperCase())
-        .filter(x => x)) {
-        if (upperNoProxyItem === '*' ||
-            upperReqHosts.some(x => x === upperNoProxyItem ||
-                x.endsWith(`.${upperNoProxyItem}`) ||
-                (upperNoProxyItem.startsWith('.') &&
-                    x.endsWith(`${upperNoProxyItem}`)))) {
-            return true;
-        }
-    }
-    return false;
-}
-function isLoopbackAddress(host) {
-    const hostLower = host.toLowerCase();
-    return (hostLower === 'localhost' ||
-        hostLower.startsWith('127.') ||
-        hostLower.startsWith('[::1]') ||
-        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
-}
-class DecodedURL extends URL {
-    constructor(url, base) {
-        super(url, base);
-        this._decodedUsername = decodeURIComponent(super.username);
-        this._decodedPassword = decodeURIComponent(super.password);
-    }
-    get username() {
-        return this._decodedUsername;
-    }
-    get password() {
-        return this._decodedPassword;
-    }
-}
-//# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../../main/node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(408);
-// EXTERNAL MODULE: ../../main/node_modules/undici/index.js
-var undici = __nccwpck_require__(4718);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/index.js
-/* eslint-disable @typescript-eslint/no-explicit-any */
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-var HttpCodes;
-(function (HttpCodes) {
-    HttpCodes[HttpCodes["OK"] = 200] = "OK";
-    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
-    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
-    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
-    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
-    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
-    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
-    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
-    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
-    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
-    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
-    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
-    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
-    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
-    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
-    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
-    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
-    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
-    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
-    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
-    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
-    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
-    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
-    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
-    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
-    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
-    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
-})(HttpCodes || (HttpCodes = {}));
-var Headers;
-(function (Headers) {
-    Headers["Accept"] = "accept";
-    Headers["ContentType"] = "content-type";
-})(Headers || (Headers = {}));
-var MediaTypes;
-(function (MediaTypes) {
-    MediaTypes["ApplicationJson"] = "application/json";
-})(MediaTypes || (MediaTypes = {}));
-/**
- * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
- * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
- */
-function lib_getProxyUrl(serverUrl) {
-    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
-    return proxyUrl ? proxyUrl.href : '';
-}
-const HttpRedirectCodes = [
-    HttpCodes.MovedPermanently,
-    HttpCodes.ResourceMoved,
-    HttpCodes.SeeOther,
-    HttpCodes.TemporaryRedirect,
-    HttpCodes.PermanentRedirect
-];
-const HttpResponseRetryCodes = [
-    HttpCodes.BadGateway,
-    HttpCodes.ServiceUnavailable,
-    HttpCodes.GatewayTimeout
-];
-const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
-const ExponentialBackoffCeiling = 10;
-const ExponentialBackoffTimeSlice = 5;
-class HttpClientError extends Error {
-    constructor(message, statusCode) {
-        super(message);
-        this.name = 'HttpClientError';
-        this.statusCode = statusCode;
-        Object.setPrototypeOf(this, HttpClientError.prototype);
-    }
-}
-class HttpClientResponse {
-    constructor(message) {
-        this.message = message;
-    }
-    readBody() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                let output = Buffer.alloc(0);
-                this.message.on('data', (chunk) => {
-                    output = Buffer.concat([output, chunk]);
-                });
-                this.message.on('end', () => {
-                    resolve(output.toString());
-                });
-            }));
-        });
-    }
-    readBodyBuffer() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                const chunks = [];
-                this.message.on('data', (chunk) => {
-                    chunks.push(chunk);
-                });
-                this.message.on('end', () => {
-                    resolve(Buffer.concat(chunks));
-                });
-            }));
-        });
-    }
-}
-function isHttps(requestUrl) {
-    const parsedUrl = new URL(requestUrl);
-    return parsedUrl.protocol === 'https:';
-}
-class lib_HttpClient {
-    constructor(userAgent, handlers, requestOptions) {
-        this._ignoreSslError = false;
-        this._allowRedirects = true;
-        this._allowRedirectDowngrade = false;
-        this._maxRedirects = 50;
-        this._allowRetries = false;
-        this._maxRetries = 1;
-        this._keepAlive = false;
-        this._disposed = false;
-        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
-        this.handlers = handlers || [];
-        this.requestOptions = requestOptions;
-        if (requestOptions) {
-            if (requestOptions.ignoreSslError != null) {
-                this._ignoreSslError = requestOptions.ignoreSslError;
-            }
-            this._socketTimeout = requestOptions.socketTimeout;
-            if (requestOptions.allowRedirects != null) {
-                this._allowRedirects = requestOptions.allowRedirects;
-            }
-            if (requestOptions.allowRedirectDowngrade != null) {
-                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
-            }
-            if (requestOptions.maxRedirects != null) {
-                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
-            }
-            if (requestOptions.keepAlive != null) {
-                this._keepAlive = requestOptions.keepAlive;
-            }
-            if (requestOptions.allowRetries != null) {
-                this._allowRetries = requestOptions.allowRetries;
-            }
-            if (requestOptions.maxRetries != null) {
-                this._maxRetries = requestOptions.maxRetries;
-            }
-        }
-    }
-    options(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    get(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('GET', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    del(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    post(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('POST', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    patch(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    put(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PUT', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    head(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    sendStream(verb, requestUrl, stream, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request(verb, requestUrl, stream, additionalHeaders);
-        });
-    }
-    /**
-     * Gets a typed object from an endpoint
-     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
-     */
-    getJson(requestUrl_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            const res = yield this.get(requestUrl, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    postJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.post(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    putJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.put(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    patchJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.patch(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    /**
-     * Makes a raw http request.
-     * All other methods such as get, post, patch, and request ultimately call this.
-     * Prefer get, del, post and patch
-     */
-    request(verb, requestUrl, data, headers) {
-        return __awaiter(this, void 0, void 0, function* () {
-            if (this._disposed) {
-                throw new Error('Client has already been disposed.');
-            }
-            const parsedUrl = new URL(requestUrl);
-            let info = this._prepareRequest(verb, parsedUrl, headers);
-            // Only perform retries on reads since writes may not be idempotent.
-            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
-                ? this._maxRetries + 1
-                : 1;
-            let numTries = 0;
-            let response;
-            do {
-                response = yield this.requestRaw(info, data);
-                // Check if it's an authentication challenge
-                if (response &&
-                    response.message &&
-                    response.message.statusCode === HttpCodes.Unauthorized) {
-                    let authenticationHandler;
-                    for (const handler of this.handlers) {
-                        if (handler.canHandleAuthentication(response)) {
-                            authenticationHandler = handler;
-                            break;
-                        }
-                    }
-                    if (authenticationHandler) {
-                        return authenticationHandler.handleAuthentication(this, info, data);
-                    }
-                    else {
-                        // We have received an unauthorized response but have no handlers to handle it.
-                        // Let the response return to the caller.
-                        return response;
-                    }
-                }
-                let redirectsRemaining = this._maxRedirects;
-                while (response.message.statusCode &&
-                    HttpRedirectCodes.includes(response.message.statusCode) &&
-                    this._allowRedirects &&
-                    redirectsRemaining > 0) {
-                    const redirectUrl = response.message.headers['location'];
-                    if (!redirectUrl) {
-                        // if there's no location to redirect to, we won't
-                        break;
-                    }
-                    const parsedRedirectUrl = new URL(redirectUrl);
-                    if (parsedUrl.protocol === 'https:' &&
-                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
-                        !this._allowRedirectDowngrade) {
-                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
-                    }
-                    // we need to finish reading the response before reassigning response
-                    // which will leak the open socket.
-                    yield response.readBody();
-                    // strip authorization header if redirected to a different hostname
-                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-                        for (const header in headers) {
-                            // header names are case insensitive
-                            if (header.toLowerCase() === 'authorization') {
-                                delete headers[header];
-                            }
-                        }
-                    }
-                    // let's make the request with the new redirectUrl
-                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
-                    response = yield this.requestRaw(info, data);
-                    redirectsRemaining--;
-                }
-                if (!response.message.statusCode ||
-                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
-                    // If not a retry code, return immediately instead of retrying
-                    return response;
-                }
-                numTries += 1;
-                if (numTries < maxTries) {
-                    yield response.readBody();
-                    yield this._performExponentialBackoff(numTries);
-                }
-            } while (numTries < maxTries);
-            return response;
-        });
-    }
-    /**
-     * Needs to be called if keepAlive is set to true in request options.
-     */
-    dispose() {
-        if (this._agent) {
-            this._agent.destroy();
-        }
-        this._disposed = true;
-    }
-    /**
-     * Raw request.
-     * @param info
-     * @param data
-     */
-    requestRaw(info, data) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => {
-                function callbackForResult(err, res) {
-                    if (err) {
-                        reject(err);
-                    }
-                    else if (!res) {
-                        // If `err` is not passed, then `res` must be passed.
-                        reject(new Error('Unknown error'));
-                    }
-                    else {
-                        resolve(res);
-                    }
-                }
-                this.requestRawWithCallback(info, data, callbackForResult);
-            });
-        });
-    }
-    /**
-     * Raw request with callback.
-     * @param info
-     * @param data
-     * @param onResult
-     */
-    requestRawWithCallback(info, data, onResult) {
-        if (typeof data === 'string') {
-            if (!info.options.headers) {
-                info.options.headers = {};
-            }
-            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
-        }
-        let callbackCalled = false;
-        function handleResult(err, res) {
-            if (!callbackCalled) {
-                callbackCalled = true;
-                onResult(err, res);
-            }
-        }
-        const req = info.httpModule.request(info.options, (msg) => {
-            const res = new HttpClientResponse(msg);
-            handleResult(undefined, res);
-        });
-        let socket;
-        req.on('socket', sock => {
-            socket = sock;
-        });
-        // If we ever get disconnected, we want the socket to timeout eventually
-        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
-            if (socket) {
-                socket.end();
-            }
-            handleResult(new Error(`Request timeout: ${info.options.path}`));
-        });
-        req.on('error', function (err) {
-            // err has statusCode property
-            // res should have headers
-            handleResult(err);
-        });
-        if (data && typeof data === 'string') {
-            req.write(data, 'utf8');
-        }
-        if (data && typeof data !== 'string') {
-            data.on('close', function () {
-                req.end();
-            });
-            data.pipe(req);
-        }
-        else {
-            req.end();
-        }
-    }
-    /**
-     * Gets an http agent. This function is useful when you need an http agent that handles
-     * routing through a proxy server - depending upon the url and proxy environment variables.
-     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
-     */
-    getAgent(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        return this._getAgent(parsedUrl);
-    }
-    getAgentDispatcher(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (!useProxy) {
-            return;
-        }
-        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
-    }
-    _prepareRequest(method, requestUrl, headers) {
-        const info = {};
-        info.parsedUrl = requestUrl;
-        const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? https : http;
-        const defaultPort = usingSsl ? 443 : 80;
-        info.options = {};
-        info.options.host = info.parsedUrl.hostname;
-        info.options.port = info.parsedUrl.port
-            ? parseInt(info.parsedUrl.port)
-            : defaultPort;
-        info.options.path =
-            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
-        info.options.method = method;
-        info.options.headers = this._mergeHeaders(headers);
-        if (this.userAgent != null) {
-            info.options.headers['user-agent'] = this.userAgent;
-        }
-        info.options.agent = this._getAgent(info.parsedUrl);
-        // gives handlers an opportunity to participate
-        if (this.handlers) {
-            for (const handler of this.handlers) {
-                handler.prepareRequest(info.options);
-            }
-        }
-        return info;
-    }
-    _mergeHeaders(headers) {
-        if (this.requestOptions && this.requestOptions.headers) {
-            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
-        }
-        return lowercaseKeys(headers || {});
-    }
-    /**
-     * Gets an existing header value or returns a default.
-     * Handles converting number header values to strings since HTTP headers must be strings.
-     * Note: This returns string | string[] since some headers can have multiple values.
-     * For headers that must always be a single string (like Content-Type), use the
-     * specialized _getExistingOrDefaultContentTypeHeader method instead.
-     */
-    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
-            if (headerValue) {
-                clientHeader =
-                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
-            }
-        }
-        const additionalValue = additionalHeaders[header];
-        if (additionalValue !== undefined) {
-            return typeof additionalValue === 'number'
-                ? additionalValue.toString()
-                : additionalValue;
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    /**
-     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
-     * Always returns a single string (not an array) since Content-Type should be a single value.
-     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
-     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
-     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
-     */
-    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
-            if (headerValue) {
-                if (typeof headerValue === 'number') {
-                    clientHeader = String(headerValue);
-                }
-                else if (Array.isArray(headerValue)) {
-                    clientHeader = headerValue.join(', ');
-                }
-                else {
-                    clientHeader = headerValue;
-                }
-            }
-        }
-        const additionalValue = additionalHeaders[Headers.ContentType];
-        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
-        if (additionalValue !== undefined) {
-            if (typeof additionalValue === 'number') {
-                return String(additionalValue);
-            }
-            else if (Array.isArray(additionalValue)) {
-                return additionalValue.join(', ');
-            }
-            else {
-                return additionalValue;
-            }
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    _getAgent(parsedUrl) {
-        let agent;
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (this._keepAlive && useProxy) {
-            agent = this._proxyAgent;
-        }
-        if (!useProxy) {
-            agent = this._agent;
-        }
-        // if agent is already assigned use that agent.
-        if (agent) {
-            return agent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        let maxSockets = 100;
-        if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
-        }
-        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
-        if (proxyUrl && proxyUrl.hostname) {
-            const agentOptions = {
-                maxSockets,
-                keepAlive: this._keepAlive,
-                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
-                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
-                })), { host: proxyUrl.hostname, port: proxyUrl.port })
-            };
-            let tunnelAgent;
-            const overHttps = proxyUrl.protocol === 'https:';
-            if (usingSsl) {
-                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
-            }
-            else {
-                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
-            }
-            agent = tunnelAgent(agentOptions);
-            this._proxyAgent = agent;
-        }
-        // if tunneling agent isn't assigned create a new agent
-        if (!agent) {
-            const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
-            this._agent = agent;
-        }
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            agent.options = Object.assign(agent.options || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return agent;
-    }
-    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
-        let proxyAgent;
-        if (this._keepAlive) {
-            proxyAgent = this._proxyAgentDispatcher;
-        }
-        // if agent is already assigned use that agent.
-        if (proxyAgent) {
-            return proxyAgent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
-            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
-        })));
-        this._proxyAgentDispatcher = proxyAgent;
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return proxyAgent;
-    }
-    _getUserAgentWithOrchestrationId(userAgent) {
-        const baseUserAgent = userAgent || 'actions/http-client';
-        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
-        if (orchId) {
-            // Sanitize the orchestration ID to ensure it contains only valid characters
-            // Valid characters: 0-9, a-z, _, -, .
-            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
-            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
-        }
-        return baseUserAgent;
-    }
-    _performExponentialBackoff(retryNumber) {
-        return __awaiter(this, void 0, void 0, function* () {
-            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
-            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-            return new Promise(resolve => setTimeout(() => resolve(), ms));
-        });
-    }
-    _processResponse(res, options) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
-                const statusCode = res.message.statusCode || 0;
-                const response = {
-                    statusCode,
-                    result: null,
-                    headers: {}
-                };
-                // not found leads to null obj returned
-                if (statusCode === HttpCodes.NotFound) {
-                    resolve(response);
-                }
-                // get the result from the body
-                function dateTimeDeserializer(key, value) {
-                    if (typeof value === 'string') {
-                        const a = new Date(value);
-                        if (!isNaN(a.valueOf())) {
-                            return a;
-                        }
-                    }
-                    return value;
-                }
-                let obj;
-                let contents;
-                try {
-                    contents = yield res.readBody();
-                    if (contents && contents.length > 0) {
-                        if (options && options.deserializeDates) {
-                            obj = JSON.parse(contents, dateTimeDeserializer);
-                        }
-                        else {
-                            obj = JSON.parse(contents);
-                        }
-                        response.result = obj;
-                    }
-                    response.headers = res.message.headers;
-                }
-                catch (err) {
-                    // Invalid resource (contents not json);  leaving result obj null
-                }
-                // note that 3xx redirects are handled by the http layer.
-                if (statusCode > 299) {
-                    let msg;
-                    // if exception/error in body, attempt to get better error
-                    if (obj && obj.message) {
-                        msg = obj.message;
-                    }
-                    else if (contents && contents.length > 0) {
-                        // it may be the case that the exception is in the body message as string
-                        msg = contents;
-                    }
-                    else {
-                        msg = `Failed request: (${statusCode})`;
-                    }
-                    const err = new HttpClientError(msg, statusCode);
-                    err.result = response.result;
-                    reject(err);
-                }
-                else {
-                    resolve(response);
-                }
-            }));
-        });
-    }
-}
-const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/http-client/lib/auth.js
-var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-class BasicCredentialHandler {
-    constructor(username, password) {
-        this.username = username;
-        this.password = password;
-    }
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class auth_BearerCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Bearer ${this.token}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class PersonalAccessTokenCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-//# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/oidc-utils.js
-var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-class oidc_utils_OidcClient {
-    static createHttpClient(allowRetry = true, maxRetry = 10) {
-        const requestOptions = {
-            allowRetries: allowRetry,
-            maxRetries: maxRetry
-        };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
-    }
-    static getRequestToken() {
-        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
-        if (!token) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
-        }
-        return token;
-    }
-    static getIDTokenUrl() {
-        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
-        if (!runtimeUrl) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
-        }
-        return runtimeUrl;
-    }
-    static getCall(id_token_url) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            var _a;
-            const httpclient = oidc_utils_OidcClient.createHttpClient();
-            const res = yield httpclient
-                .getJson(id_token_url)
-                .catch(error => {
-                throw new Error(`Failed to get ID Token. \n 
-        Error Code : ${error.statusCode}\n 
-        Error Message: ${error.message}`);
-            });
-            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
-            if (!id_token) {
-                throw new Error('Response json body do not have ID Token field');
-            }
-            return id_token;
-        });
-    }
-    static getIDToken(audience) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            try {
-                // New ID Token is requested from action service
-                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
-                if (audience) {
-                    const encodedAudience = encodeURIComponent(audience);
-                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
-                }
-                debug(`ID token url is ${id_token_url}`);
-                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
-                setSecret(id_token);
-                return id_token;
-            }
-            catch (error) {
-                throw new Error(`Error message: ${error.message}`);
-            }
-        });
-    }
-}
-//# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/summary.js
-var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { access, appendFile, writeFile } = external_fs_.promises;
-const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
-const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
-class Summary {
-    constructor() {
-        this._buffer = '';
-    }
-    /**
-     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
-     * Also checks r/w permissions.
-     *
-     * @returns step summary file path
-     */
-    filePath() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            if (this._filePath) {
-                return this._filePath;
-            }
-            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
-            if (!pathFromEnv) {
-                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
-            }
-            try {
-                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
-            }
-            catch (_a) {
-                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
-            }
-            this._filePath = pathFromEnv;
-            return this._filePath;
-        });
-    }
-    /**
-     * Wraps content in an HTML tag, adding any HTML attributes
-     *
-     * @param {string} tag HTML tag to wrap
-     * @param {string | null} content content within the tag
-     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
-     *
-     * @returns {string} content wrapped in HTML element
-     */
-    wrap(tag, content, attrs = {}) {
-        const htmlAttrs = Object.entries(attrs)
-            .map(([key, value]) => ` ${key}="${value}"`)
-            .join('');
-        if (!content) {
-            return `<${tag}${htmlAttrs}>`;
-        }
-        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
-    }
-    /**
-     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
-     *
-     * @param {SummaryWriteOptions} [options] (optional) options for write operation
-     *
-     * @returns {Promise<Summary>} summary instance
-     */
-    write(options) {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
-            const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
-            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
-            return this.emptyBuffer();
-        });
-    }
-    /**
-     * Clears the summary buffer and wipes the summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    clear() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            return this.emptyBuffer().write({ overwrite: true });
-        });
-    }
-    /**
-     * Returns the current summary buffer as a string
-     *
-     * @returns {string} string of summary buffer
-     */
-    stringify() {
-        return this._buffer;
-    }
-    /**
-     * If the summary buffer is empty
-     *
-     * @returns {boolen} true if the buffer is empty
-     */
-    isEmptyBuffer() {
-        return this._buffer.length === 0;
-    }
-    /**
-     * Resets the summary buffer without writing to summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    emptyBuffer() {
-        this._buffer = '';
-        return this;
-    }
-    /**
-     * Adds raw text to the summary buffer
-     *
-     * @param {string} text content to add
-     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addRaw(text, addEOL = false) {
-        this._buffer += text;
-        return addEOL ? this.addEOL() : this;
-    }
-    /**
-     * Adds the operating system-specific end-of-line marker to the buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addEOL() {
-        return this.addRaw(external_os_.EOL);
-    }
-    /**
-     * Adds an HTML codeblock to the summary buffer
-     *
-     * @param {string} code content to render within fenced code block
-     * @param {string} lang (optional) language to syntax highlight code
-     *
-     * @returns {Summary} summary instance
-     */
-    addCodeBlock(code, lang) {
-        const attrs = Object.assign({}, (lang && { lang }));
-        const element = this.wrap('pre', this.wrap('code', code), attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML list to the summary buffer
-     *
-     * @param {string[]} items list of items to render
-     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addList(items, ordered = false) {
-        const tag = ordered ? 'ol' : 'ul';
-        const listItems = items.map(item => this.wrap('li', item)).join('');
-        const element = this.wrap(tag, listItems);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML table to the summary buffer
-     *
-     * @param {SummaryTableCell[]} rows table rows
-     *
-     * @returns {Summary} summary instance
-     */
-    addTable(rows) {
-        const tableBody = rows
-            .map(row => {
-            const cells = row
-                .map(cell => {
-                if (typeof cell === 'string') {
-                    return this.wrap('td', cell);
-                }
-                const { header, data, colspan, rowspan } = cell;
-                const tag = header ? 'th' : 'td';
-                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
-                return this.wrap(tag, data, attrs);
-            })
-                .join('');
-            return this.wrap('tr', cells);
-        })
-            .join('');
-        const element = this.wrap('table', tableBody);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds a collapsable HTML details element to the summary buffer
-     *
-     * @param {string} label text for the closed state
-     * @param {string} content collapsable content
-     *
-     * @returns {Summary} summary instance
-     */
-    addDetails(label, content) {
-        const element = this.wrap('details', this.wrap('summary', label) + content);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML image tag to the summary buffer
-     *
-     * @param {string} src path to the image you to embed
-     * @param {string} alt text description of the image
-     * @param {SummaryImageOptions} options (optional) addition image attributes
-     *
-     * @returns {Summary} summary instance
-     */
-    addImage(src, alt, options) {
-        const { width, height } = options || {};
-        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
-        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML section heading element
-     *
-     * @param {string} text heading text
-     * @param {number | string} [level=1] (optional) the heading level, default: 1
-     *
-     * @returns {Summary} summary instance
-     */
-    addHeading(text, level) {
-        const tag = `h${level}`;
-        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
-            ? tag
-            : 'h1';
-        const element = this.wrap(allowedTag, text);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML thematic break (<hr>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addSeparator() {
-        const element = this.wrap('hr', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML line break (<br>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addBreak() {
-        const element = this.wrap('br', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML blockquote to the summary buffer
-     *
-     * @param {string} text quote text
-     * @param {string} cite (optional) citation url
-     *
-     * @returns {Summary} summary instance
-     */
-    addQuote(text, cite) {
-        const attrs = Object.assign({}, (cite && { cite }));
-        const element = this.wrap('blockquote', text, attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML anchor tag to the summary buffer
-     *
-     * @param {string} text link text/content
-     * @param {string} href hyperlink
-     *
-     * @returns {Summary} summary instance
-     */
-    addLink(text, href) {
-        const element = this.wrap('a', text, { href });
-        return this.addRaw(element).addEOL();
-    }
-}
-const _summary = new Summary();
-/**
- * @deprecated use `core.summary`
- */
-const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
-//# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/path-utils.js
-
-/**
- * toPosixPath converts the given path to the posix form. On Windows, \\ will be
- * replaced with /.
- *
- * @param pth. Path to transform.
- * @return string Posix path.
- */
-function toPosixPath(pth) {
-    return pth.replace(/[\\]/g, '/');
-}
-/**
- * toWin32Path converts the given path to the win32 form. On Linux, / will be
- * replaced with \\.
- *
- * @param pth. Path to transform.
- * @return string Win32 path.
- */
-function toWin32Path(pth) {
-    return pth.replace(/[/]/g, '\\');
-}
-/**
- * toPlatformPath converts the given path to a platform-specific path. It does
- * this by replacing instances of / and \ with the platform-specific path
- * separator.
- *
- * @param pth The path to platformize.
- * @return string The platform-specific path.
- */
-function toPlatformPath(pth) {
-    return pth.replace(/[/\\]/g, path.sep);
-}
-//# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: external "string_decoder"
-var external_string_decoder_ = __nccwpck_require__(3193);
-// EXTERNAL MODULE: external "events"
-var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: external "child_process"
-const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io-util.js
-var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
-// export const {open} = 'fs'
-const IS_WINDOWS = process.platform === 'win32';
-/**
- * Custom implementation of readlink to ensure Windows junctions
- * maintain trailing backslash for backward compatibility with Node.js < 24
- *
- * In Node.js 20, Windows junctions (directory symlinks) always returned paths
- * with trailing backslashes. Node.js 24 removed this behavior, which breaks
- * code that relied on this format for path operations.
- *
- * This implementation restores the Node 20 behavior by adding a trailing
- * backslash to all junction results on Windows.
- */
-function readlink(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
-        // On Windows, restore Node 20 behavior: add trailing backslash to all results
-        // since junctions on Windows are always directory links
-        if (IS_WINDOWS && !result.endsWith('\\')) {
-            return `${result}\\`;
-        }
-        return result;
-    });
-}
-// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
-const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_.constants.O_RDONLY;
-function exists(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        try {
-            yield stat(fsPath);
-        }
-        catch (err) {
-            if (err.code === 'ENOENT') {
-                return false;
-            }
-            throw err;
-        }
-        return true;
-    });
-}
-function isDirectory(fsPath_1) {
-    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
-        return stats.isDirectory();
-    });
-}
-/**
- * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
- * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
- */
-function isRooted(p) {
-    p = normalizeSeparators(p);
-    if (!p) {
-        throw new Error('isRooted() parameter "p" cannot be empty');
-    }
-    if (IS_WINDOWS) {
-        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
-        ); // e.g. C: or C:\hello
-    }
-    return p.startsWith('/');
-}
-/**
- * Best effort attempt to determine whether a file exists and is executable.
- * @param filePath    file path to check
- * @param extensions  additional file extensions to try
- * @return if file exists and is executable, returns the file path. otherwise empty string.
- */
-function tryGetExecutablePath(filePath, extensions) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        let stats = undefined;
-        try {
-            // test file exists
-            stats = yield stat(filePath);
-        }
-        catch (err) {
-            if (err.code !== 'ENOENT') {
-                // eslint-disable-next-line no-console
-                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-            }
-        }
-        if (stats && stats.isFile()) {
-            if (IS_WINDOWS) {
-                // on Windows, test for valid extension
-                const upperExt = external_path_.extname(filePath).toUpperCase();
-                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
-                    return filePath;
-                }
-            }
-            else {
-                if (isUnixExecutable(stats)) {
-                    return filePath;
-                }
-            }
-        }
-        // try each extension
-        const originalFilePath = filePath;
-        for (const extension of extensions) {
-            filePath = originalFilePath + extension;
-            stats = undefined;
-            try {
-                stats = yield stat(filePath);
-            }
-            catch (err) {
-                if (err.code !== 'ENOENT') {
-                    // eslint-disable-next-line no-console
-                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-                }
-            }
-            if (stats && stats.isFile()) {
-                if (IS_WINDOWS) {
-                    // preserve the case of the actual file (since an extension was appended)
-                    try {
-                        const directory = external_path_.dirname(filePath);
-                        const upperName = external_path_.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
-                            if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_.join(directory, actualName);
-                                break;
-                            }
-                        }
-                    }
-                    catch (err) {
-                        // eslint-disable-next-line no-console
-                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
-                    }
-                    return filePath;
-                }
-                else {
-                    if (isUnixExecutable(stats)) {
-                        return filePath;
-                    }
-                }
-            }
-        }
-        return '';
-    });
-}
-function normalizeSeparators(p) {
-    p = p || '';
-    if (IS_WINDOWS) {
-        // convert slashes on Windows
-        p = p.replace(/\//g, '\\');
-        // remove redundant slashes
-        return p.replace(/\\\\+/g, '\\');
-    }
-    // remove redundant slashes
-    return p.replace(/\/\/+/g, '/');
-}
-// on Mac/Linux, test the execute bit
-//     R   W  X  R  W X R W X
-//   256 128 64 32 16 8 4 2 1
-function isUnixExecutable(stats) {
-    return ((stats.mode & 1) > 0 ||
-        ((stats.mode & 8) > 0 &&
-            process.getgid !== undefined &&
-            stats.gid === process.getgid()) ||
-        ((stats.mode & 64) > 0 &&
-            process.getuid !== undefined &&
-            stats.uid === process.getuid()));
-}
-// Get the path of cmd.exe in windows
-function getCmdPath() {
-    var _a;
-    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
-}
-//# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/io/lib/io.js
-var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-/**
- * Copies a file or folder.
- * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See CopyOptions.
- */
-function cp(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
-        // Dest is an existing file, but not forcing
-        if (destStat && destStat.isFile() && !force) {
-            return;
-        }
-        // If dest is an existing directory, should copy inside.
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
-            : dest;
-        if (!(yield ioUtil.exists(source))) {
-            throw new Error(`no such file or directory: ${source}`);
-        }
-        const sourceStat = yield ioUtil.stat(source);
-        if (sourceStat.isDirectory()) {
-            if (!recursive) {
-                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
-            }
-            else {
-                yield cpDirRecursive(source, newDest, 0, force);
-            }
-        }
-        else {
-            if (path.relative(source, newDest) === '') {
-                // a file cannot be copied to itself
-                throw new Error(`'${newDest}' and '${source}' are the same file`);
-            }
-            yield io_copyFile(source, newDest, force);
-        }
-    });
-}
-/**
- * Moves a path.
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See MoveOptions.
- */
-function mv(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        if (yield ioUtil.exists(dest)) {
-            let destExists = true;
-            if (yield ioUtil.isDirectory(dest)) {
-                // If dest is directory copy src into dest
-                dest = path.join(dest, path.basename(source));
-                destExists = yield ioUtil.exists(dest);
-            }
-            if (destExists) {
-                if (options.force == null || options.force) {
-                    yield rmRF(dest);
-                }
-                else {
-                    throw new Error('Destination already exists');
-                }
-            }
-        }
-        yield mkdirP(path.dirname(dest));
-        yield ioUtil.rename(source, dest);
-    });
-}
-/**
- * Remove a path recursively with force
- *
- * @param inputPath path to remove
- */
-function rmRF(inputPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
-            // Check for invalid characters
-            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
-            if (/[*"<>|]/.test(inputPath)) {
-                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
-            }
-        }
-        try {
-            // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
-                force: true,
-                maxRetries: 3,
-                recursive: true,
-                retryDelay: 300
-            });
-        }
-        catch (err) {
-            throw new Error(`File was unable to be removed ${err}`);
-        }
-    });
-}
-/**
- * Make a directory.  Creates the full path with folders in between
- * Will throw if it fails
- *
- * @param   fsPath        path to create
- * @returns Promise<void>
- */
-function mkdirP(fsPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
-    });
-}
-/**
- * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
- * If you check and the tool does not exist, it will throw.
- *
- * @param     tool              name of the tool
- * @param     check             whether to check if tool exists
- * @returns   Promise<string>   path to tool
- */
-function which(tool, check) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // recursive when check=true
-        if (check) {
-            const result = yield which(tool, false);
-            if (!result) {
-                if (IS_WINDOWS) {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
-                }
-                else {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
-                }
-            }
-            return result;
-        }
-        const matches = yield findInPath(tool);
-        if (matches && matches.length > 0) {
-            return matches[0];
-        }
-        return '';
-    });
-}
-/**
- * Returns a list of all occurrences of the given tool on the system path.
- *
- * @returns   Promise<string[]>  the paths of the tool
- */
-function findInPath(tool) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // build the list of extensions to try
-        const extensions = [];
-        if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
-                if (extension) {
-                    extensions.push(extension);
-                }
-            }
-        }
-        // if it's rooted, return it if exists. otherwise return empty.
-        if (isRooted(tool)) {
-            const filePath = yield tryGetExecutablePath(tool, extensions);
-            if (filePath) {
-                return [filePath];
-            }
-            return [];
-        }
-        // if any path separators, return empty
-        if (tool.includes(external_path_.sep)) {
-            return [];
-        }
-        // build the list of directories
-        //
-        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
-        // it feels like we should not do this. Checking the current directory seems like more of a use
-        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
-        // across platforms.
-        const directories = [];
-        if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_.delimiter)) {
-                if (p) {
-                    directories.push(p);
-                }
-            }
-        }
-        // find all matches
-        const matches = [];
-        for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
-            if (filePath) {
-                matches.push(filePath);
-            }
-        }
-        return matches;
-    });
-}
-function readCopyOptions(options) {
-    const force = options.force == null ? true : options.force;
-    const recursive = Boolean(options.recursive);
-    const copySourceDirectory = options.copySourceDirectory == null
-        ? true
-        : Boolean(options.copySourceDirectory);
-    return { force, recursive, copySourceDirectory };
-}
-function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        // Ensure there is not a run away recursive copy
-        if (currentDepth >= 255)
-            return;
-        currentDepth++;
-        yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
-        for (const fileName of files) {
-            const srcFile = `${sourceDir}/${fileName}`;
-            const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
-            if (srcFileStat.isDirectory()) {
-                // Recurse
-                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
-            }
-            else {
-                yield io_copyFile(srcFile, destFile, force);
-            }
-        }
-        // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
-    });
-}
-// Buffered file copy
-function io_copyFile(srcFile, destFile, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
-            // unlink/re-link it
-            try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
-            }
-            catch (e) {
-                // Try to override file permission
-                if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
-                }
-                // other errors = it doesn't exist, no work to do
-            }
-            // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
-        }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
-        }
-    });
-}
-//# sourceMappingURL=io.js.map
-;// CONCATENATED MODULE: external "timers"
-const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/toolrunner.js
-var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-
-/* eslint-disable @typescript-eslint/unbound-method */
-const toolrunner_IS_WINDOWS = process.platform === 'win32';
-/*
- * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
- */
-class ToolRunner extends external_events_.EventEmitter {
-    constructor(toolPath, args, options) {
-        super();
-        if (!toolPath) {
-            throw new Error("Parameter 'toolPath' cannot be null or empty.");
-        }
-        this.toolPath = toolPath;
-        this.args = args || [];
-        this.options = options || {};
-    }
-    _debug(message) {
-        if (this.options.listeners && this.options.listeners.debug) {
-            this.options.listeners.debug(message);
-        }
-    }
-    _getCommandString(options, noPrefix) {
-        const toolPath = this._getSpawnFileName();
-        const args = this._getSpawnArgs(options);
-        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
-        if (toolrunner_IS_WINDOWS) {
-            // Windows + cmd file
-            if (this._isCmdFile()) {
-                cmd += toolPath;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows + verbatim
-            else if (options.windowsVerbatimArguments) {
-                cmd += `"${toolPath}"`;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows (regular)
-            else {
-                cmd += this._windowsQuoteCmdArg(toolPath);
-                for (const a of args) {
-                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
-                }
-            }
-        }
-        else {
-            // OSX/Linux - this can likely be improved with some form of quoting.
-            // creating processes on Unix is fundamentally different than Windows.
-            // on Unix, execvp() takes an arg array.
-            cmd += toolPath;
-            for (const a of args) {
-                cmd += ` ${a}`;
-            }
-        }
-        return cmd;
-    }
-    _processLineBuffer(data, strBuffer, onLine) {
-        try {
-            let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_.EOL);
-            while (n > -1) {
-                const line = s.substring(0, n);
-                onLine(line);
-                // the rest of the string ...
-                s = s.substring(n + external_os_.EOL.length);
-                n = s.indexOf(external_os_.EOL);
-            }
-            return s;
-        }
-        catch (err) {
-            // streaming lines to console is best effort.  Don't fail a build.
-            this._debug(`error processing line. Failed with error ${err}`);
-            return '';
-        }
-    }
-    _getSpawnFileName() {
-        if (toolrunner_IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                return process.env['COMSPEC'] || 'cmd.exe';
-            }
-        }
-        return this.toolPath;
-    }
-    _getSpawnArgs(options) {
-        if (toolrunner_IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
-                for (const a of this.args) {
-                    argline += ' ';
-                    argline += options.windowsVerbatimArguments
-                        ? a
-                        : this._windowsQuoteCmdArg(a);
-                }
-                argline += '"';
-                return [argline];
-            }
-        }
-        return this.args;
-    }
-    _endsWith(str, end) {
-        return str.endsWith(end);
-    }
-    _isCmdFile() {
-        const upperToolPath = this.toolPath.toUpperCase();
-        return (this._endsWith(upperToolPath, '.CMD') ||
-            this._endsWith(upperToolPath, '.BAT'));
-    }
-    _windowsQuoteCmdArg(arg) {
-        // for .exe, apply the normal quoting rules that libuv applies
-        if (!this._isCmdFile()) {
-            return this._uvQuoteCmdArg(arg);
-        }
-        // otherwise apply quoting rules specific to the cmd.exe command line parser.
-        // the libuv rules are generic and are not designed specifically for cmd.exe
-        // command line parser.
-        //
-        // for a detailed description of the cmd.exe command line parser, refer to
-        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
-        // need quotes for empty arg
-        if (!arg) {
-            return '""';
-        }
-        // determine whether the arg needs to be quoted
-        const cmdSpecialChars = [
-            ' ',
-            '\t',
-            '&',
-            '(',
-            ')',
-            '[',
-            ']',
-            '{',
-            '}',
-            '^',
-            '=',
-            ';',
-            '!',
-            "'",
-            '+',
-            ',',
-            '`',
-            '~',
-            '|',
-            '<',
-            '>',
-            '"'
-        ];
-        let needsQuotes = false;
-        for (const char of arg) {
-            if (cmdSpecialChars.some(x => x === char)) {
-                needsQuotes = true;
-                break;
-            }
-        }
-        // short-circuit if quotes not needed
-        if (!needsQuotes) {
-            return arg;
-        }
-        // the following quoting rules are very similar to the rules that by libuv applies.
-        //
-        // 1) wrap the string in quotes
-        //
-        // 2) double-up quotes - i.e. " => ""
-        //
-        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
-        //    doesn't work well with a cmd.exe command line.
-        //
-        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
-        //    for example, the command line:
-        //          foo.exe "myarg:""my val"""
-        //    is parsed by a .NET console app into an arg array:
-        //          [ "myarg:\"my val\"" ]
-        //    which is the same end result when applying libuv quoting rules. although the actual
-        //    command line from libuv quoting rules would look like:
-        //          foo.exe "myarg:\"my val\""
-        //
-        // 3) double-up slashes that precede a quote,
-        //    e.g.  hello \world    => "hello \world"
-        //          hello\"world    => "hello\\""world"
-        //          hello\\"world   => "hello\\\\""world"
-        //          hello world\    => "hello world\\"
-        //
-        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
-        //    the reasons for including this as a .cmd quoting rule are:
-        //
-        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
-        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
-        //
-        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
-        //       haven't heard any complaints about that aspect.
-        //
-        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
-        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
-        // by using %%.
-        //
-        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
-        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
-        //
-        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
-        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
-        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
-        // to an external program.
-        //
-        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
-        // % can be escaped within a .cmd file.
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\'; // double the slash
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '"'; // double the quote
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _uvQuoteCmdArg(arg) {
-        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
-        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
-        // is used.
-        //
-        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
-        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
-        // pasting copyright notice from Node within this function:
-        //
-        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
-        //
-        //      Permission is hereby granted, free of charge, to any person obtaining a copy
-        //      of this software and associated documentation files (the "Software"), to
-        //      deal in the Software without restriction, including without limitation the
-        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
-        //      sell copies of the Software, and to permit persons to whom the Software is
-        //      furnished to do so, subject to the following conditions:
-        //
-        //      The above copyright notice and this permission notice shall be included in
-        //      all copies or substantial portions of the Software.
-        //
-        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
-        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
-        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
-        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
-        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
-        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
-        //      IN THE SOFTWARE.
-        if (!arg) {
-            // Need double quotation for empty argument
-            return '""';
-        }
-        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
-            // No quotation needed
-            return arg;
-        }
-        if (!arg.includes('"') && !arg.includes('\\')) {
-            // No embedded double quotes or backslashes, so I can just wrap
-            // quote marks around the whole thing.
-            return `"${arg}"`;
-        }
-        // Expected input/output:
-        //   input : hello"world
-        //   output: "hello\"world"
-        //   input : hello""world
-        //   output: "hello\"\"world"
-        //   input : hello\world
-        //   output: hello\world
-        //   input : hello\\world
-        //   output: hello\\world
-        //   input : hello\"world
-        //   output: "hello\\\"world"
-        //   input : hello\\"world
-        //   output: "hello\\\\\"world"
-        //   input : hello world\
-        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
-        //                             but it appears the comment is wrong, it should be "hello world\\"
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\';
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '\\';
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _cloneExecOptions(options) {
-        options = options || {};
-        const result = {
-            cwd: options.cwd || process.cwd(),
-            env: options.env || process.env,
-            silent: options.silent || false,
-            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
-            failOnStdErr: options.failOnStdErr || false,
-            ignoreReturnCode: options.ignoreReturnCode || false,
-            delay: options.delay || 10000
-        };
-        result.outStream = options.outStream || process.stdout;
-        result.errStream = options.errStream || process.stderr;
-        return result;
-    }
-    _getSpawnOptions(options, toolPath) {
-        options = options || {};
-        const result = {};
-        result.cwd = options.cwd;
-        result.env = options.env;
-        result['windowsVerbatimArguments'] =
-            options.windowsVerbatimArguments || this._isCmdFile();
-        if (options.windowsVerbatimArguments) {
-            result.argv0 = `"${toolPath}"`;
-        }
-        return result;
-    }
-    /**
-     * Exec a tool.
-     * Output will be streamed to the live console.
-     * Returns promise with return code
-     *
-     * @param     tool     path to tool to exec
-     * @param     options  optional exec options.  See ExecOptions
-     * @returns   number
-     */
-    exec() {
-        return toolrunner_awaiter(this, void 0, void 0, function* () {
-            // root the tool path if it is unrooted and contains relative pathing
-            if (!isRooted(this.toolPath) &&
-                (this.toolPath.includes('/') ||
-                    (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
-                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
-            }
-            // if the tool is only a file name, then resolve it from the PATH
-            // otherwise verify it exists (add extension on Windows if necessary)
-            this.toolPath = yield which(this.toolPath, true);
-            return new Promise((resolve, reject) => toolrunner_awaiter(this, void 0, void 0, function* () {
-                this._debug(`exec tool: ${this.toolPath}`);
-                this._debug('arguments:');
-                for (const arg of this.args) {
-                    this._debug(`   ${arg}`);
-                }
-                const optionsNonNull = this._cloneExecOptions(this.options);
-                if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
-                }
-                const state = new ExecState(optionsNonNull, this.toolPath);
-                state.on('debug', (message) => {
-                    this._debug(message);
-                });
-                if (this.options.cwd && !(yield exists(this.options.cwd))) {
-                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
-                }
-                const fileName = this._getSpawnFileName();
-                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
-                let stdbuffer = '';
-                if (cp.stdout) {
-                    cp.stdout.on('data', (data) => {
-                        if (this.options.listeners && this.options.listeners.stdout) {
-                            this.options.listeners.stdout(data);
-                        }
-                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                            optionsNonNull.outStream.write(data);
-                        }
-                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.stdline) {
-                                this.options.listeners.stdline(line);
-                            }
-                        });
-                    });
-                }
-                let errbuffer = '';
-                if (cp.stderr) {
-                    cp.stderr.on('data', (data) => {
-                        state.processStderr = true;
-                        if (this.options.listeners && this.options.listeners.stderr) {
-                            this.options.listeners.stderr(data);
-                        }
-                        if (!optionsNonNull.silent &&
-                            optionsNonNull.errStream &&
-                            optionsNonNull.outStream) {
-                            const s = optionsNonNull.failOnStdErr
-                                ? optionsNonNull.errStream
-                                : optionsNonNull.outStream;
-                            s.write(data);
-                        }
-                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.errline) {
-                                this.options.listeners.errline(line);
-                            }
-                        });
-                    });
-                }
-                cp.on('error', (err) => {
-                    state.processError = err.message;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    state.CheckComplete();
-                });
-                cp.on('exit', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                cp.on('close', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                state.on('done', (error, exitCode) => {
-                    if (stdbuffer.length > 0) {
-                        this.emit('stdline', stdbuffer);
-                    }
-                    if (errbuffer.length > 0) {
-                        this.emit('errline', errbuffer);
-                    }
-                    cp.removeAllListeners();
-                    if (error) {
-                        reject(error);
-                    }
-                    else {
-                        resolve(exitCode);
-                    }
-                });
-                if (this.options.input) {
-                    if (!cp.stdin) {
-                        throw new Error('child process missing stdin');
-                    }
-                    cp.stdin.end(this.options.input);
-                }
-            }));
-        });
-    }
-}
-/**
- * Convert an arg string to an array of args. Handles escaping
- *
- * @param    argString   string of arguments
- * @returns  string[]    array of arguments
- */
-function argStringToArray(argString) {
-    const args = [];
-    let inQuotes = false;
-    let escaped = false;
-    let arg = '';
-    function append(c) {
-        // we only escape double quotes.
-        if (escaped && c !== '"') {
-            arg += '\\';
-        }
-        arg += c;
-        escaped = false;
-    }
-    for (let i = 0; i < argString.length; i++) {
-        const c = argString.charAt(i);
-        if (c === '"') {
-            if (!escaped) {
-                inQuotes = !inQuotes;
-            }
-            else {
-                append(c);
-            }
-            continue;
-        }
-        if (c === '\\' && escaped) {
-            append(c);
-            continue;
-        }
-        if (c === '\\' && inQuotes) {
-            escaped = true;
-            continue;
-        }
-        if (c === ' ' && !inQuotes) {
-            if (arg.length > 0) {
-                args.push(arg);
-                arg = '';
-            }
-            continue;
-        }
-        append(c);
-    }
-    if (arg.length > 0) {
-        args.push(arg.trim());
-    }
-    return args;
-}
-class ExecState extends external_events_.EventEmitter {
-    constructor(options, toolPath) {
-        super();
-        this.processClosed = false; // tracks whether the process has exited and stdio is closed
-        this.processError = '';
-        this.processExitCode = 0;
-        this.processExited = false; // tracks whether the process has exited
-        this.processStderr = false; // tracks whether stderr was written to
-        this.delay = 10000; // 10 seconds
-        this.done = false;
-        this.timeout = null;
-        if (!toolPath) {
-            throw new Error('toolPath must not be empty');
-        }
-        this.options = options;
-        this.toolPath = toolPath;
-        if (options.delay) {
-            this.delay = options.delay;
-        }
-    }
-    CheckComplete() {
-        if (this.done) {
-            return;
-        }
-        if (this.processClosed) {
-            this._setResult();
-        }
-        else if (this.processExited) {
-            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
-        }
-    }
-    _debug(message) {
-        this.emit('debug', message);
-    }
-    _setResult() {
-        // determine whether there is an error
-        let error;
-        if (this.processExited) {
-            if (this.processError) {
-                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
-            }
-            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
-                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
-            }
-            else if (this.processStderr && this.options.failOnStdErr) {
-                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
-            }
-        }
-        // clear the timeout
-        if (this.timeout) {
-            clearTimeout(this.timeout);
-            this.timeout = null;
-        }
-        this.done = true;
-        this.emit('done', error, this.processExitCode);
-    }
-    static HandleTimeout(state) {
-        if (state.done) {
-            return;
-        }
-        if (!state.processClosed && state.processExited) {
-            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
-            state._debug(message);
-        }
-        state._setResult();
-    }
-}
-//# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/exec/lib/exec.js
-var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-/**
- * Exec a command.
- * Output will be streamed to the live console.
- * Returns promise with return code
- *
- * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
- * @param     args               optional arguments for tool. Escaping is handled by the lib.
- * @param     options            optional exec options.  See ExecOptions
- * @returns   Promise<number>    exit code
- */
-function exec_exec(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
-        if (commandArgs.length === 0) {
-            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
-        }
-        // Path to tool to execute should be first arg
-        const toolPath = commandArgs[0];
-        args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
-        return runner.exec();
-    });
-}
-/**
- * Exec a command and get the output.
- * Output will be streamed to the live console.
- * Returns promise with the exit code and collected stdout and stderr
- *
- * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
- * @param     args                  optional arguments for tool. Escaping is handled by the lib.
- * @param     options               optional exec options.  See ExecOptions
- * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
- */
-function getExecOutput(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        var _a, _b;
-        let stdout = '';
-        let stderr = '';
-        //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
-        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
-        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
-        const stdErrListener = (data) => {
-            stderr += stderrDecoder.write(data);
-            if (originalStdErrListener) {
-                originalStdErrListener(data);
-            }
-        };
-        const stdOutListener = (data) => {
-            stdout += stdoutDecoder.write(data);
-            if (originalStdoutListener) {
-                originalStdoutListener(data);
-            }
-        };
-        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
-        //flush any remaining characters
-        stdout += stdoutDecoder.end();
-        stderr += stderrDecoder.end();
-        return {
-            exitCode,
-            stdout,
-            stderr
-        };
-    });
-}
-//# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_.platform();
-const arch = external_os_.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
-    }
-    issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(external_os_.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    command_issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + os.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    command_issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    command_issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
-    }
-    issueCommand('save-state', { name }, toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(2091);
-// EXTERNAL MODULE: ./src/core/exec.ts + 1 modules
-var core_exec = __nccwpck_require__(5111);
-;// CONCATENATED MODULE: ./src/core/runtime.ts
-
-
-
-
-/** Why `ActionRuntime.signal` fired: the process got SIGINT or SIGTERM. */
-class Interrupted extends Error {
-    received;
-    name = 'Interrupted';
-    constructor(received) {
-        super(`interrupted by ${received}`);
-        this.received = received;
-    }
-    /** The exit status a shell expects after this signal: 128 + its number. */
-    get exitCode() {
-        return this.received === 'SIGINT' ? 130 : 143;
-    }
-}
-/** Writes to stdout or stderr that never throw and never stop the action: a reader that went away (`| head -1`) loses lines, nothing else. */
-function write(stream, text) {
-    if (stream.destroyed || !stream.writable)
-        return;
-    try {
-        stream.write(text);
-    }
-    catch {
-        /* best-effort: see ignoreClosedPipes */
-    }
-}
-let pipesGuarded = false;
-/**
- * A closed stdout or stderr (EPIPE) is emitted as an 'error' event, which without a listener
- * ends the process — in the middle of a traffic change. Logging is best-effort: the listener
- * swallows the error and the action goes on.
- */
-function ignoreClosedPipes() {
-    if (pipesGuarded)
-        return;
-    pipesGuarded = true;
-    for (const stream of [process.stdout, process.stderr])
-        stream.on('error', () => undefined);
-}
-/**
- * The pieces of a secret that may be printed on their own: for a URL (a webhook with its token in
- * the path), its password, path and long path or query parts, since servers echo the path they
- * could not serve ("no such hook: /services/…") and a whole-URL mask would not catch that.
- */
-function secretParts(value) {
-    const parts = [value];
-    if (!/^https?:\/\//i.test(value))
-        return parts;
-    try {
-        const url = new URL(value);
-        if (url.password)
-            parts.push(url.password, decodeURIComponent(url.password));
-        const path = `${url.pathname}${url.search}`;
-        if (path.length >= 8)
-            parts.push(path, url.pathname);
-        const pieces = [...url.pathname.split('/'), ...[...url.searchParams.values()]];
-        // Long pieces are the token-like ones; short ones ("services", "v1") would mask ordinary words.
-        for (const piece of pieces)
-            if (piece.length >= 16)
-                parts.push(piece);
-    }
-    catch {
-        /* not a URL after all: the whole value is still masked */
-    }
-    return [...new Set(parts)];
-}
-class RedactingRuntime {
-    secrets = new Set();
-    setSecret(value) {
-        // One-character secrets would redact every occurrence of a letter: the runner ignores them too.
-        for (const part of secretParts(value))
-            if (part.length >= 3)
-                this.secrets.add(part);
-    }
-    redact(text) {
-        let out = text;
-        for (const secret of [...this.secrets].sort((a, b) => b.length - a.length))
-            out = out.split(secret).join('***');
-        return out;
-    }
-}
-/** The GitHub runner's contract: INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, workflow commands. */
-class RunnerRuntime extends RedactingRuntime {
-    env;
-    onRunner;
-    interruption = new AbortController();
-    signal = this.interruption.signal;
-    constructor(env = process.env) {
-        super();
-        this.env = env;
-        this.onRunner = env.GITHUB_ACTIONS === 'true';
-    }
-    /** Fires `signal` (once; later calls are ignored). */
-    interrupt(received) {
-        if (!this.signal.aborted)
-            this.interruption.abort(new Interrupted(received));
-    }
-    getInput(name) {
-        const value = this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
-        const trimmed = value?.trim();
-        return trimmed ? trimmed : undefined;
-    }
-    setSecret(value) {
-        super.setSecret(value);
-        if (this.onRunner && value)
-            for (const part of secretParts(value))
-                if (part.length >= 3)
-                    core_setSecret(part);
-    }
-    setOutput(name, value) {
-        const safe = this.redact(value);
-        if (this.env.GITHUB_OUTPUT)
-            setOutput(name, safe);
-        else
-            write(process.stdout, `output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
-    }
-    appendSummary(markdown) {
-        const safe = this.redact(markdown);
-        const file = this.env.GITHUB_STEP_SUMMARY;
-        if (file)
-            (0,external_node_fs_.appendFileSync)(file, `${safe}\n`);
-        else
-            write(process.stdout, `\n${safe}\n`);
-    }
-    info(message) {
-        write(process.stdout, `${this.redact(message)}\n`);
-    }
-    warning(message, target) {
-        if (this.onRunner)
-            warning(this.redact(message), toProperties(target));
-        else
-            write(process.stdout, `warning: ${where(target)}${this.redact(message)}\n`);
-    }
-    error(message, target) {
-        if (this.onRunner)
-            error(this.redact(message), toProperties(target));
-        else
-            write(process.stderr, `error: ${where(target)}${this.redact(message)}\n`);
-    }
-    debug(message) {
-        if (this.onRunner)
-            core_debug(this.redact(message));
-        else if (this.env.ROLLGATE_DEBUG)
-            write(process.stdout, `debug: ${this.redact(message)}\n`);
-    }
-    async group(title, fn) {
-        if (!this.onRunner) {
-            this.info(`── ${title}`);
-            return fn();
-        }
-        startGroup(this.redact(title));
-        try {
-            return await fn();
-        }
-        finally {
-            endGroup();
-        }
-    }
-}
-function toProperties(target) {
-    if (!target)
-        return undefined;
-    return { file: target.file, startLine: target.line, title: target.title };
-}
-function where(target) {
-    if (!target?.file)
-        return '';
-    return target.line ? `${target.file}:${target.line}: ` : `${target.file}: `;
-}
-/** Records everything an action did, for tests of the orchestration without a runner. */
-class MemoryRuntime extends RedactingRuntime {
-    inputs;
-    env;
-    outputs = {};
-    logs = [];
-    summary = '';
-    interruption = new AbortController();
-    signal = this.interruption.signal;
-    /** Fires `signal` as SIGINT or SIGTERM would on a real runner. */
-    interrupt(received) {
-        if (!this.signal.aborted)
-            this.interruption.abort(new Interrupted(received));
-    }
-    constructor(inputs = {}, env = {}) {
-        super();
-        this.inputs = inputs;
-        this.env = env;
-    }
-    getInput(name) {
-        const trimmed = this.inputs[name]?.trim();
-        return trimmed ? trimmed : undefined;
-    }
-    setOutput(name, value) {
-        this.outputs[name] = this.redact(value);
-    }
-    appendSummary(markdown) {
-        this.summary += `${this.redact(markdown)}\n`;
-    }
-    info(message) {
-        this.logs.push({ level: 'info', message: this.redact(message) });
-    }
-    warning(message, target) {
-        this.logs.push({ level: 'warning', message: this.redact(message), target });
-    }
-    error(message, target) {
-        this.logs.push({ level: 'error', message: this.redact(message), target });
-    }
-    debug(message) {
-        this.logs.push({ level: 'debug', message: this.redact(message) });
-    }
-    async group(title, fn) {
-        this.info(`── ${title}`);
-        return fn();
-    }
-    /** Every line the action logged, joined, for assertions. */
-    text() {
-        return this.logs.map((l) => l.message).join('\n');
-    }
-}
-/**
- * Runs one action the way every entry does: user errors become a plain failure message,
- * anything else is a bug and keeps its stack trace. Sets the process exit code.
- *
- * On a real runner it also owns the process's edges: a closed stdout never stops the action,
- * and SIGINT/SIGTERM fire `runtime.signal`, stop every command the action started (deploy
- * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
- * action has finished what cannot be left half-done. A second signal exits at once.
- */
-async function runAction(name, body, runtime = new RunnerRuntime()) {
-    const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
-    let result;
-    try {
-        result = await body(runtime);
-    }
-    catch (err) {
-        if ((0,errors/* isUserError */.iU)(err)) {
-            result = { ok: false, failure: (0,errors/* describeError */.Uc)(err) };
-        }
-        else if (runtime.signal.aborted && err === runtime.signal.reason) {
-            result = { ok: false };
-        }
-        else {
-            const stack = err instanceof Error && err.stack ? err.stack : String(err);
-            result = { ok: false, failure: `${name}: internal error (please report it): ${stack}` };
-        }
-    }
-    finally {
-        release?.();
-    }
-    const interrupted = runtime.signal.aborted && runtime.signal.reason instanceof Interrupted ? runtime.signal.reason : undefined;
-    if (interrupted) {
-        // Whatever the body made of it, an interrupted action did not finish what it was asked to.
-        result = { ok: false, failure: `${name}: ${interrupted.message}${result.failure ? `: ${result.failure}` : ''}` };
-        runtime.error(result.failure ?? interrupted.message);
-        process.exitCode = interrupted.exitCode;
-        return result;
-    }
-    if (!result.ok) {
-        runtime.error(result.failure ?? `${name} failed`);
-        process.exitCode = 1;
-    }
-    return result;
-}
-/** How long an interrupted action gets to finish what it is doing before the process exits anyway. */
-const INTERRUPT_GRACE_MS = 30_000;
-/** Installs the pipe guard and the signal handlers for one action; returns their removal. */
-function watchProcess(runtime) {
-    ignoreClosedPipes();
-    const onSignal = (received) => {
-        if (runtime.signal.aborted) {
-            // A second Ctrl-C: the person wants out now.
-            process.exit(received === 'SIGINT' ? 130 : 143);
-        }
-        runtime.interrupt(received);
-        runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
-        void (0,core_exec/* stopRunningCommands */.a)('SIGTERM');
-        setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
-    };
-    const onInt = () => onSignal('SIGINT');
-    const onTerm = () => onSignal('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    return () => {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-    };
-}
-
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
@@ -70528,13 +70496,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-
-/***/ }),
-
-/***/ 3024:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
@@ -79397,6 +79358,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"application/1d-interleaved-parityfec
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(4474);
+/******/ var __webpack_exports__ = __nccwpck_require__(9847);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

@@ -1,4 +1,7 @@
 import { runAction } from '../core/runtime.js';
 import { runRampAction } from '../core/rollout/ramp.js';
 
-await runAction('ramp', (runtime) => runRampAction(runtime, { signal: runtime.signal }));
+/** Runs the ramp action with the runner's inputs; sets the exit code on failure. */
+export async function run(): Promise<void> {
+  await runAction('ramp', (runtime) => runRampAction(runtime, { signal: runtime.signal }));
+}

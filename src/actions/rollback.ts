@@ -1,4 +1,7 @@
 import { runAction } from '../core/runtime.js';
 import { runRollbackAction } from '../core/rollout/rollback.js';
 
-await runAction('rollback', (runtime) => runRollbackAction(runtime));
+/** Runs the rollback action with the runner's inputs; sets the exit code on failure. */
+export async function run(): Promise<void> {
+  await runAction('rollback', (runtime) => runRollbackAction(runtime));
+}

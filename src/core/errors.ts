@@ -22,7 +22,7 @@ export class InputError extends UserError {
   override readonly name = 'InputError';
   constructor(
     readonly input: string,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`input ${input}: ${detail}`);
   }

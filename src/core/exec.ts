@@ -1,3 +1,6 @@
+// Commands run here rather than through @actions/exec: a deploy or traffic script that hangs must
+// be killed with everything it started (its process group), on a timeout or a cancelled run,
+// and the toolkit only kills the direct child, leaving its children holding the slot.
 import { spawn } from 'node:child_process';
 import { ProviderError } from './errors.js';
 

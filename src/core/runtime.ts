@@ -136,9 +136,9 @@ export class RunnerRuntime extends RedactingRuntime implements ActionRuntime {
     if (this.onRunner && value) for (const part of secretParts(value)) if (part.length >= 3) core.setSecret(part);
   }
   setOutput(name: string, value: string): void {
-    const safe = this.redact(value);
-    if (this.env.GITHUB_OUTPUT) core.setOutput(name, safe);
-    else write(process.stdout, `output ${name}=${safe.length > 200 ? `${safe.slice(0, 200)}…` : safe}\n`);
+    // The runner's contract, whole: the GITHUB_OUTPUT file (the CLI provides one and prints it),
+    // else a workflow command on stdout, which @github/local-action also reads.
+    core.setOutput(name, this.redact(value));
   }
   appendSummary(markdown: string): void {
     const safe = this.redact(markdown);
@@ -234,6 +234,15 @@ export class MemoryRuntime extends RedactingRuntime implements ActionRuntime {
   }
 }
 
+/**
+ * `input bake: …` as the CLI user typed it: `--bake: …`. `renamed` maps an input to the flag a
+ * CLI command gives it (`backtest-from=from,…`, as the CLI passes it in ROLLGATE_CLI_FLAGS).
+ */
+export function asFlags(message: string, renamed = ''): string {
+  const flags = new Map(renamed.split(',').filter(Boolean).map((pair) => pair.split('=') as [string, string]));
+  return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, (_, input: string) => `--${flags.get(input) ?? input}`);
+}
+
 /** What an action's core function reports back: success decides the exit status. */
 export interface ActionResult {
   ok: boolean;
@@ -261,7 +270,8 @@ export async function runAction(
     result = await body(runtime);
   } catch (err) {
     if (isUserError(err)) {
-      result = { ok: false, failure: describeError(err) };
+      // At a terminal an input is a flag: say so in the terms the person typed.
+      result = { ok: false, failure: runtime.env.ROLLGATE_CLI === '1' ? asFlags(describeError(err), runtime.env.ROLLGATE_CLI_FLAGS) : describeError(err) };
     } else if (runtime.signal.aborted && err === runtime.signal.reason) {
       result = { ok: false };
     } else {
@@ -299,7 +309,8 @@ function watchProcess(runtime: RunnerRuntime): () => void {
     }
     runtime.interrupt(received);
     runtime.info(`${received} received: stopping the commands this action started, then finishing up (send it again to exit at once)`);
-    void stopRunningCommands('SIGTERM');
+    // A signal handler cannot wait: a failure to stop a command is said, never lost.
+    stopRunningCommands('SIGTERM').catch((err: unknown) => runtime.warning(`could not stop every command this action started: ${describeError(err)}`));
     setTimeout(() => process.exit(received === 'SIGINT' ? 130 : 143), INTERRUPT_GRACE_MS).unref();
   };
   const onInt = () => onSignal('SIGINT');

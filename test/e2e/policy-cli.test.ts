@@ -79,7 +79,7 @@ describeIf('the CLI modes against a real Prometheus', () => {
   it('names a bad time without a stack trace', async () => {
     const r = await cli(['backtest', '--plan', plan, '--from', 'yesterday']);
     expect(r.status).toBe(1);
-    expect(r.out).toContain('input backtest-from: expected a time such as 2026-11-24T14:00:00Z or unix seconds, got "yesterday"');
+    expect(r.out).toContain('--from: expected a time such as 2026-11-24T14:00:00Z or unix seconds, got "yesterday"');
     expect(r.out).not.toMatch(/\n\s+at /);
   });
 });

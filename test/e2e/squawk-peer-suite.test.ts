@@ -15,7 +15,7 @@ const DOCS = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname,
 maybe('squawk\'s rule tests through the bundled action', () => {
   const cases = readSquawkSuite();
   let outcomes: CaseOutcome[] = [];
-  let findings: BundleFinding[] = [];
+  const findings: BundleFinding[] = [];
 
   beforeAll(async () => {
     const dir = tempDir('rollgate-squawk-suite-');

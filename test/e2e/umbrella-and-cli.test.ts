@@ -51,13 +51,50 @@ describe('the CLI', () => {
     expect(r.output).toMatch(/verdict<<.*\nerror\n/);
   });
 
-  it('prints its usage and exits 2 without an action, and names an unknown one', () => {
+  it('prints its usage and exits 2 without a command, and names an unknown one', () => {
     const none = run([join(ROOT, 'bin/rollgate.js')], {});
     expect(none.status).toBe(2);
-    expect(none.out).toMatch(/^usage: rollgate <action>/);
+    expect(none.out).toMatch(/^usage: rollgate <command>/);
     const unknown = run([join(ROOT, 'bin/rollgate.js'), 'deploy'], {});
     expect(unknown.status).toBe(2);
-    expect(unknown.out).toContain('rollgate: unknown action "deploy"');
+    expect(unknown.out).toContain('rollgate: unknown command "deploy"');
+  });
+
+  it('refuses a mistyped flag before doing anything, instead of baking for the plan\'s default', () => {
+    const r = run([join(ROOT, 'bin/rollgate.js'), 'metrics-gate', '--prometheus-url', 'http://127.0.0.1:1', '--error-rate-threshold', '1', '--bak', '4s'], {});
+    expect(r.status).toBe(2);
+    expect(r.out).toContain('rollgate metrics-gate: unknown flag --bak; did you mean --bake?');
+    expect(r.output).toBe('');
+  });
+
+  it('prints outputs whole without GITHUB_OUTPUT, or into --output-file', () => {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+    const args = [join(ROOT, 'bin/rollgate.js'), 'metrics-gate', '--prometheus-url', 'http://127.0.0.1:1', '--error-rate-threshold', '1', '--interval', '200ms', '--bake', '1s'];
+    const printed = spawnSync(process.execPath, args, { cwd: work, env, encoding: 'utf8', timeout: 60_000 });
+    expect(printed.status).toBe(1);
+    const report = /^output report=(.*)$/m.exec(printed.stdout)?.[1] ?? '';
+    // The JSON report is longer than the 200 characters the CLI once cut it to, and complete.
+    expect(report.length).toBeGreaterThan(200);
+    expect(JSON.parse(report)).toMatchObject({ verdict: 'error' });
+    const file = join(work, 'outputs.txt');
+    const filed = spawnSync(process.execPath, [...args, '--output-file', file], { cwd: work, env, encoding: 'utf8', timeout: 60_000 });
+    expect(filed.stdout).not.toMatch(/^output /m);
+    expect(readFileSync(file, 'utf8')).toMatch(/verdict<<.*\nerror\n/);
+  });
+
+  it('names the flag, not a workflow input, in an error', () => {
+    const r = run([join(ROOT, 'bin/rollgate.js'), 'metrics-gate', '--prometheus-url', 'http://127.0.0.1:1', '--error-rate-threshold', '1', '--bake', 'soon'], {});
+    expect(r.out).toContain('--bake: expected a duration');
+    expect(r.out).not.toContain('input bake');
+  });
+
+  it('shows an action\'s flags from its action.yml, and its version', () => {
+    const help = run([join(ROOT, 'bin/rollgate.js'), 'ramp', '--help'], {});
+    expect(help.status).toBe(0);
+    expect(help.out).toContain('--gate <value>');
+    expect(help.out).toContain('(default: true)');
+    const version = run([join(ROOT, 'bin/rollgate.js'), '--version'], {});
+    expect(version.out.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
   });
 
   it('names a malformed input without a stack trace', () => {

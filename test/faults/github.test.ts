@@ -64,6 +64,8 @@ describeIf('GitHub API down or rate-limited: traffic decisions never wait on it,
   let run = 0;
   const env = (): NodeJS.ProcessEnv => ({
     ROLLGATE_STATE_DIR: join(stack.dir, 'state'),
+    // The rollout record on shared storage: these cases break the deployment records alone.
+    ROLLGATE_STORE: `file:${join(stack.dir, 'store')}`,
     ROLLGATE_RUN_ID: `gh-fault-${run}`,
     GITHUB_TOKEN: 'ghs_faultTestToken0123456789',
     GITHUB_REPOSITORY: 'acme/orders',
@@ -96,6 +98,24 @@ describeIf('GitHub API down or rate-limited: traffic decisions never wait on it,
     table.print();
     await github?.close();
     await stack?.stop();
+  });
+
+  it('deploy-canary with GitHub down and the rollout record on GitHub: refuses before anything moves; rollback still restores traffic, then fails loudly', async () => {
+    run++;
+    const deploy = await runStep('deploy-canary', (r) => runDeployCanaryAction(r), { plan, version: 'v2', weight: '30', records: 'none' }, env());
+    expect(deploy.result).toEqual({ ok: true });
+    expect(await canaryShare(stack.haproxy.adminPort)).toBe(30);
+    github.fault = 'down';
+    const onGitHub = { ...env(), ROLLGATE_STORE: 'github' };
+    const refused = await runStep('deploy-canary', (r) => runDeployCanaryAction(r), { plan, version: 'v2', weight: '50' }, onGitHub);
+    expect(refused.result.ok).toBe(false);
+    expect(refused.result.failure).toMatch(/matching-refs\/rollgate%2Forders%2Flocal.*503/);
+    expect(await canaryShare(stack.haproxy.adminPort)).toBe(30);
+    const rollback = await runStep('rollback', (r) => runRollbackAction(r), { plan, reason: 'gate failed', records: 'none' }, onGitHub);
+    expect(await canaryShare(stack.haproxy.adminPort)).toBe(0);
+    expect(rollback.result.ok).toBe(false);
+    expect(rollback.result.failure).toMatch(/rollout record could not be read or updated/);
+    table.add({ fault: 'GitHub API down (rollout record on GitHub)', phase: 'deploy-canary, then rollback', outcome: 'deploy-canary refuses before any change; rollback restores traffic from what HAProxy shows, then fails naming the record', canary: '30% (unchanged), then 0%' });
   });
 
   for (const fault of ['down', 'rate-limited'] as const) {

@@ -141,18 +141,19 @@ describeIf('faults in the metrics backend: the gate never passes on them, and a 
     table.add({ fault: 'query returns several series', phase: 'during the gate', outcome: 'verdict error ("2 series where one was expected"); step fails', canary: '40% (unchanged; rollback follows)' });
   });
 
-  it('Prometheus down during a ramp: the ramp stops at its step, is not promoted, and rollback then restores stable', async () => {
+  it('Prometheus down during a ramp: the ramp stops at the step it must judge first, is not promoted, and rollback then restores stable', async () => {
     proxy.fail('refuse');
     const ramp = await runStep('ramp', (rt) => runRampAction(rt), { plan: planWith(), steps: '60,100', version: 'v2' }, env);
     expect(ramp.result.ok).toBe(false);
-    expect(ramp.result.failure).toMatch(/^ramp stopped at 60%: gate error/);
+    expect(ramp.result.failure).toMatch(/^ramp stopped at 40%: gate error/);
     expect(ramp.rt.outputs.promoted).toBe('false');
     expect(await stack.versionIn('stable')).toBe('v1');
     const left = await canaryShare(stack.haproxy.adminPort);
-    expect(left).toBe(60);
+    // No gate passed at 40% in this rollout, so the ramp judges 40% again before moving on.
+    expect(left).toBe(40);
     const rollback = await runStep('rollback', (rt) => runRollbackAction(rt), { plan: planWith(), reason: 'gate error' }, env);
     expect(rollback.result).toEqual({ ok: true });
     expect(await canaryShare(stack.haproxy.adminPort)).toBe(0);
-    table.add({ fault: 'Prometheus down', phase: 'ramp gate at 60%', outcome: 'ramp stops: gate error; not promoted; rollback succeeds', canary: '60% until rollback, then 0%' });
+    table.add({ fault: 'Prometheus down', phase: 'ramp gate at 40% (the current step, judged again)', outcome: 'ramp stops: gate error; not promoted; rollback succeeds', canary: '40% until rollback, then 0%' });
   });
 });

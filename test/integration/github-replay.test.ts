@@ -12,7 +12,7 @@ import { GitHubDeploymentRecords } from '../../src/core/github/github-records.js
 import { LedgerDeploymentRecords } from '../../src/core/github/ledger.js';
 import { manualRollback } from '../../src/core/github/manual-rollback.js';
 import { DeploymentRecordHooks } from '../../src/core/github/record-hooks.js';
-import { chooseRollbackTarget, type DeploymentPayload, type DeploymentRecords, type DeploymentState } from '../../src/core/github/records.js';
+import { chooseRollbackTarget, type DeploymentPayload, type DeploymentState } from '../../src/core/github/records.js';
 import { isUserError } from '../../src/core/errors.js';
 import { MemoryRuntime } from '../../src/core/runtime.js';
 

@@ -123,14 +123,24 @@ maybe('deployment records in the rollout', () => {
     expect(runtime.text()).not.toContain('ghs_unreachable');
   });
 
-  it('with the GitHub API unreachable, deploy-canary still sends the first slice and warns in the summary what to do', async () => {
+  it('with the GitHub API unreachable and the rollout record in a file store, deploy-canary still sends the first slice and warns in the summary what to do', async () => {
     const plan = writePlan();
     const closed = await freePort();
-    const { result, runtime } = await run(runDeployCanaryAction, { plan, version: 'v3', 'github-token': 'ghs_unreachable' }, { GITHUB_API_URL: `http://127.0.0.1:${closed}`, GITHUB_REPOSITORY: 'acme/orders' });
+    const store = `file:${join(work, 'store')}`;
+    const { result, runtime } = await run(runDeployCanaryAction, { plan, version: 'v3', 'github-token': 'ghs_unreachable', store }, { GITHUB_API_URL: `http://127.0.0.1:${closed}`, GITHUB_REPOSITORY: 'acme/orders' });
     expect(result).toEqual({ ok: true });
     expect((await traffic().getState()).canaryPercent).toBe(10);
     expect(runtime.outputs['deployment-id']).toBeUndefined();
     expect(runtime.summary).toMatch(/⚠️ recording the deployment failed .*could not record the deployment of v3 to production in acme\/orders on GitHub.*What to do: /);
+  });
+
+  it('with the GitHub API unreachable and the rollout record on GitHub, deploy-canary refuses before anything moves', async () => {
+    const plan = writePlan();
+    const closed = await freePort();
+    const { result } = await run(runDeployCanaryAction, { plan, version: 'v3', 'github-token': 'ghs_unreachable' }, { GITHUB_API_URL: `http://127.0.0.1:${closed}`, GITHUB_REPOSITORY: 'acme/orders' });
+    expect(result.ok).toBe(false);
+    expect(result.failure).toMatch(/matching-refs\/rollgate%2Forders%2Fproduction/);
+    expect((await traffic().getState()).canaryPercent).toBe(0);
   });
 
   it('manual rollback to previous redeploys the last good version without gates and records rollbackOf', async () => {

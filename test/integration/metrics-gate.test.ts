@@ -110,8 +110,9 @@ describeIf('metrics-gate against a real Prometheus scraping two real services', 
     // The window must hold no canary request at all.
     await new Promise((r) => setTimeout(r, 6000));
     const report = await gate({ bake: '3s' });
-    expect(report.verdict).toBe('inconclusive');
-    expect(report.reason).toMatch(/too few requests \(canary < minRequests 20\)/);
+    // A canary without traffic now is never a pass, and not merely inconclusive (onInconclusive: pass would promote it).
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toMatch(/the canary has no traffic now: the canary served 0 requests in the latest window/);
     // Without minRequests the ratio itself is 0/0: NaN, named, never a number.
     const bare = await gate({ bake: '2s', minRequests: 0, requests: undefined });
     expect(bare.verdict).toBe('inconclusive');

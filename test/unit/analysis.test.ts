@@ -204,8 +204,13 @@ describe('threshold gate', () => {
       expect(report.verdict).toBe('inconclusive');
       expect(report.reason).toMatch(/division by zero in a ratio/);
     });
-    it('is inconclusive, never a pass, when one measurement passed and the rest of the bake had no data', async () => {
+    it('fails, never passes, when the canary had a value once and no data for the rest of the bake', async () => {
       const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (t === 'canary' && round !== 2 ? { kind: 'no-data' } : 0.01));
+      expect(report.verdict).toBe('fail');
+      expect(report.reason).toMatch(/check error-rate: the canary had values earlier in the bake and its latest measurement is no data/);
+    });
+    it('is inconclusive, never a pass, when most of the bake had no data even though the latest measurement passed', async () => {
+      const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (t === 'canary' && round !== 5 ? { kind: 'no-data' } : 0.01));
       expect(report.verdict).toBe('inconclusive');
       expect(report.reason).toMatch(/check error-rate: 4 of 5 measurement\(s\) were inconclusive, more than the 1 that passed \(4× canary: no data\); not a pass/);
     });
@@ -239,8 +244,9 @@ describe('threshold gate', () => {
       const { report } = await gate(analysis({ minRequests: 1, requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) =>
         m === 'requests' && t === 'canary' ? { kind: 'no-data' } : m === 'requests' ? 50 : 0.01,
       );
-      expect(report.verdict).toBe('inconclusive');
-      expect(report.measurements[0]?.reason).toMatch(/too few requests: canary 0 < minRequests 1/);
+      expect(report.verdict).toBe('fail');
+      expect(report.reason).toMatch(/the canary has no traffic now: the canary served 0 requests in the latest window \(stable 50\), and in the 2 window\(s\) before; a canary without traffic is never a pass/);
+      expect(report.measurements[0]?.reason).toMatch(/the canary served 0 requests/);
     });
     it('judges normally with enough requests', async () => {
       const { report, provider } = await gate(analysis({ minRequests: 100, requests, checks: [{ ...errorRate, max: 0.05 }] }), (m) => (m === 'requests' ? 1000 : 0.01));
@@ -298,8 +304,73 @@ describe('threshold gate', () => {
   });
 });
 
+describe('threshold gate: a canary that vanishes fails closed', () => {
+  const requests = 'requests{track="{{track}}"}[{{window}}]';
+  const healthy = (m: string, t: Track) => (m === 'requests' ? (t === 'canary' ? 20 : 180) : 0.01);
+
+  it('fails at once, whatever passed before, when the canary stops serving mid-bake', async () => {
+    const { report, clock } = await gate(analysis({ bake: '10s', requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t, round) =>
+      round >= 8 && t === 'canary' ? { kind: 'no-data' } : healthy(m, t),
+    );
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toBe('the canary lost its traffic mid-bake: the canary served 0 requests in the latest window (stable 180), and in the 2 window(s) before');
+    // One window without canary requests may be missed scrapes; three in a row (short windows) confirm it.
+    expect(clock.now()).toBe(10000);
+    expect(measurementsOf(report, 'error-rate').filter((m) => m.outcome === 'pass')).toHaveLength(7);
+  });
+
+  it('fails when the canary serves far less than its weight predicts beside stable', async () => {
+    const { report } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t, round) => (m === 'requests' && t === 'canary' && round >= 3 ? 1 : healthy(m, t)), {
+      weight: '10',
+    });
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toMatch(/the canary served 1 requests in the latest window where its weight 10% predicts about 20 beside stable's 180/);
+  });
+
+  it('never passes a canary that got no requests, with minRequests 0', async () => {
+    const { report } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) => (m === 'requests' && t === 'canary' ? 0 : healthy(m, t)));
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toMatch(/^the canary has no traffic now: the canary served 0 requests/);
+  });
+
+  it('is an error when the requests query returns several series', async () => {
+    const { report } = await gate(analysis({ requests, consecutiveErrorLimit: 1, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) =>
+      m === 'requests' ? { kind: 'many-series', count: 3 } : healthy(m, t),
+    );
+    expect(report.verdict).toBe('error');
+    expect(report.reason).toMatch(/requests query: canary: 3 series where one was expected \(aggregate it with sum\(\)\)/);
+  });
+
+  it('explains a check with no series while the canary served requests, in the log and the summary', async () => {
+    const { report, lines } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) => (m === 'errors' && t === 'canary' ? { kind: 'no-data' } : healthy(m, t)));
+    expect(report.verdict).toBe('inconclusive');
+    const explained = 'the query returned no series while canary served 20 requests — a numerator with no series yet (no 5xx so far?); see docs/metrics-gate.md#a-numerator-with-no-series-yet';
+    expect(lines.some((l) => l.includes(explained))).toBe(true);
+    expect(report.measurements[0]?.reason).toBe(explained);
+    expect(renderGateSummary(report)).toContain('a numerator with no series yet');
+  });
+
+  it('fails a check whose canary and stable queries come out identical', async () => {
+    const config = analysis({ checks: [{ ...errorRate, maxIncrease: 0.01 }] });
+    const blind = { ...config, checks: [{ ...config.checks[0]!, query: 'errors{track="canary"}[{{window}}]' }] };
+    const { report, provider } = await gate(blind, () => 0.01);
+    expect(report.verdict).toBe('fail');
+    expect(report.reason).toMatch(/check error-rate: its canary and stable queries are identical/);
+    expect(provider.queries).toHaveLength(0);
+  });
+
+  it('is refused by the plan schema when a comparing check or the requests query lacks {{track}}', () => {
+    const relative = analysisSchema.safeParse({ checks: [{ name: 'e', query: 'errors[1m]', maxIncrease: 0.01 }] });
+    expect(relative.success).toBe(false);
+    expect(relative.error?.issues[0]).toMatchObject({ path: ['checks', 0, 'query'], message: expect.stringMatching(/^expected \{\{track\}\} in the query/) });
+    expect(analysisSchema.safeParse({ judge: 'mann-whitney', checks: [{ name: 'e', query: 'errors[1m]', direction: 'increase' }] }).success).toBe(false);
+    expect(analysisSchema.safeParse({ checks: [{ name: 'e', query: 'errors[1m]', max: 1 }] }).success).toBe(true);
+    expect(analysisSchema.safeParse({ requests: 'sum(requests)', checks: [{ name: 'e', query: 'errors[1m]', max: 1 }] }).error?.issues[0]?.path).toEqual(['requests']);
+  });
+});
+
 describe('gate summary', () => {
-  it('has one row per check and a Mermaid xychart of canary and stable values', async () => {
+  it('has one row per check and a Mermaid xychart of canary and stable values and the limit (stable + maxIncrease, tighter than max)', async () => {
     const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05, maxIncrease: 0.01 }, { ...latency, max: 1 }] }), (m, t, round) =>
       m === 'errors' ? (t === 'canary' ? 0.01 * round : 0.01) : 0.2,
     );
@@ -308,7 +379,7 @@ describe('gate summary', () => {
     expect(md).toContain('| Check | Stable | Canary | Limit | Outcome | Why |');
     expect(md).toMatch(/\| error-rate \| 0\.01 \| 0\.03 \| ≤ 0\.05; canary − stable ≤ 0\.01 \| ❌ fail \|/);
     expect(md).toMatch(/\| p99 \| 0\.2 \| 0\.2 \| ≤ 1 \| ✅ pass \|/);
-    const chart = /```mermaid\nxychart-beta\n {2}title "error-rate"\n {2}x-axis \["1s", "2s", "3s"\]\n {2}line \[0\.01, 0\.02, 0\.03\]\n {2}line \[0\.01, 0\.01, 0\.01\]\n```/;
+    const chart = /```mermaid\nxychart-beta\n {2}title "error-rate"\n {2}x-axis \["1s", "2s", "3s"\]\n {2}line \[0\.01, 0\.02, 0\.03\]\n {2}line \[0\.01, 0\.01, 0\.01\]\n {2}line \[0\.02, 0\.02, 0\.02\]\n```/;
     expect(md).toMatch(chart);
   });
 
@@ -318,5 +389,24 @@ describe('gate summary', () => {
     expect(md).not.toContain('xychart-beta');
     expect(md).toContain('a \\| b');
     expect(md).toContain('⚠️ inconclusive');
+  });
+});
+
+describe('traffic loss', () => {
+  it('needs several windows in a row without canary requests: one alone may be a missed scrape', async () => {
+    const { sustainedTrafficLoss, canaryTrafficLoss } = await import('../../src/core/analysis/traffic.js');
+    const served = { canary: 20, stable: 180 };
+    const none = { canary: 0, stable: 180 };
+    expect(canaryTrafficLoss([served, served, none])).toMatch(/served 0 requests/);
+    expect(sustainedTrafficLoss([served, served, none], undefined, 2)).toBeUndefined();
+    expect(sustainedTrafficLoss([served, none, none], undefined, 2)).toMatch(/and in the 1 window\(s\) before$/);
+    expect(sustainedTrafficLoss([served, none, none], undefined, 3)).toBeUndefined();
+    expect(sustainedTrafficLoss([none], undefined, 3)).toMatch(/served 0 requests/);
+    // Far below its share: 1 where about 34 are expected (the share pooled over every earlier window), beyond chance (binomial tail < 1e-6).
+    const low = { canary: 1, stable: 360 };
+    expect(sustainedTrafficLoss([served, served, served, served, served, served, served, served, served, served, served, low, low], undefined, 2)).toMatch(/its share earlier in the bake predicts about 34/);
+    expect(sustainedTrafficLoss([served, served, { canary: 12, stable: 180 }, { canary: 12, stable: 180 }], undefined, 2)).toBeUndefined();
+    // Neither track counted: missed scrapes, not a dead canary.
+    expect(canaryTrafficLoss([served, served, { canary: 0, stable: 0 }])).toBeUndefined();
   });
 });

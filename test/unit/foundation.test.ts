@@ -1,6 +1,7 @@
 import { formatDuration, parseDuration } from '../../src/core/duration.js';
 import { commandFromTemplate, renderTemplate } from '../../src/core/template.js';
-import { inputsFromArgs } from '../../src/core/cli-args.js';
+import { parseActionFlags } from '../../src/core/cli.js';
+import { loadActionMetadata } from '../../src/core/action-metadata.js';
 import { MemoryRuntime, runAction } from '../../src/core/runtime.js';
 import { InputError } from '../../src/core/errors.js';
 import { getDurationInput, getNumberInput } from '../../src/core/inputs.js';
@@ -35,14 +36,11 @@ describe('command templates', () => {
 });
 
 describe('CLI arguments', () => {
-  it('maps --flag value and --flag=value to INPUT_ variables with hyphens kept', () => {
-    expect(inputsFromArgs(['--plan', 'p.yml', '--error-rate-threshold=1', '--dry-run'])).toEqual({
-      INPUT_PLAN: 'p.yml',
-      'INPUT_ERROR-RATE-THRESHOLD': '1',
-      'INPUT_DRY-RUN': 'true',
-    });
+  const gate = loadActionMetadata(process.cwd(), 'metrics-gate');
+  it('maps --flag value and --flag=value to the inputs of the same name', () => {
+    expect(parseActionFlags(gate, ['--plan', 'p.yml', '--error-rate-threshold=1']).inputs).toEqual({ plan: 'p.yml', 'error-rate-threshold': '1' });
   });
-  it('rejects a bare word', () => expect(() => inputsFromArgs(['plan'])).toThrow(/inputs are given as --name value/));
+  it('rejects a bare word', () => expect(() => parseActionFlags(gate, ['plan'])).toThrow(/flags are given as --name value/));
 });
 
 describe('action runtime', () => {

@@ -126,7 +126,7 @@ describe('statistical judge: plan validation', () => {
     const threshold = analysisSchema.safeParse(plan);
     expect(threshold.success).toBe(false);
     expect(threshold.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
-      ['checks.0', expect.stringMatching(/^expected a threshold limit \(max, min, .*\) with judge: threshold, or judge: mann-whitney for direction alone/)],
+      ['checks.0', expect.stringMatching(/^expected a threshold limit \(max, min, .*\) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease\/allowedDecrease alone/)],
     ]);
     expect(analysisSchema.safeParse({ ...plan, judge: 'mann-whitney' }).success).toBe(true);
   });

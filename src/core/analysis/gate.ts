@@ -3,9 +3,10 @@ import { promDuration, formatDuration } from '../duration.js';
 import { describeError, isUserError } from '../errors.js';
 import type { AnalysisConfig, CheckConfig } from '../plan/schema.js';
 import { describeOutcome, type MetricsProvider, type QueryOutcome } from '../metrics/provider.js';
-import { renderTemplate } from '../template.js';
-import { formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
+import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
+import { runPairedGate } from './paired.js';
 import { runStatisticalGate } from './statistical.js';
+import { canaryTrafficLoss, canaryWeight, countRequests, lossConfirmations, sustainedTrafficLoss, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 export interface GateOptions {
@@ -18,9 +19,9 @@ export interface GateOptions {
   /** Progress lines ("measurement 3/10: error-rate canary 0.4% …"). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** The canary's traffic share now (0–100), when known: losing traffic is judged against it. */
+  weight?: number;
 }
-
-type Track = 'canary' | 'stable';
 
 /** Runs the plan's judge over the bake window and returns its verdict with every measurement. */
 export async function runGate(options: GateOptions): Promise<GateReport> {
@@ -29,6 +30,8 @@ export async function runGate(options: GateOptions): Promise<GateReport> {
       return runThresholdGate(options);
     case 'mann-whitney':
       return runStatisticalGate(options);
+    case 'paired':
+      return runPairedGate(options);
   }
 }
 
@@ -45,7 +48,8 @@ export function describeLimits(check: CheckConfig): string {
   return parts.join('; ') || '(statistical)';
 }
 
-function hasRelativeLimit(check: CheckConfig): boolean {
+/** Whether a check compares canary with stable (and so needs {{track}} in its query). */
+export function hasRelativeLimit(check: CheckConfig): boolean {
   return check.maxIncrease !== undefined || check.maxDecrease !== undefined || check.maxRatio !== undefined || check.minRatio !== undefined;
 }
 
@@ -75,15 +79,8 @@ interface CheckState {
   inconclusive: Map<string, number>;
   errors: Map<string, number>;
   count: number;
-}
-
-interface RequestCounts {
-  canary?: number;
-  stable?: number;
-  /** Why the counts are unusable: an error stops every check's measurement this round. */
-  error?: string;
-  /** Why the counts are not numbers (NaN, several series): the measurement is inconclusive. */
-  problem?: string;
+  /** The latest measurement's judgement: what the check says about the canary now. */
+  latest?: Judgement;
 }
 
 function valueOf(outcome: QueryOutcome | undefined): number | undefined {
@@ -167,13 +164,14 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
   // the gate at once instead of after the first interval.
   const states: CheckState[] = [];
   let requestQueries: Record<Track, string> | undefined;
+  const traffic: TrafficSample[] = [];
+  const weight = canaryWeight(options);
   try {
-    const fill = (template: string, track: Track, field: string) => renderTemplate(template, { ...options.vars, track, window }, field);
+    const vars = { ...options.vars, window };
     analysis.checks.forEach((check, i) => {
-      const field = `analysis.checks[${i}].query`;
       states.push({
         check,
-        queries: { canary: fill(check.query, 'canary', field), stable: fill(check.query, 'stable', field) },
+        queries: fillForTracks(check.query, vars, `analysis.checks[${i}].query`),
         failures: 0,
         passes: 0,
         consecutiveErrors: 0,
@@ -183,12 +181,15 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
         count: 0,
       });
     });
-    if (analysis.minRequests > 0 && analysis.requests)
-      requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+    // Counted whenever the plan says how: it is what tells a dead canary from a quiet query.
+    if (analysis.requests) requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
   } catch (err) {
     if (!isUserError(err)) throw err;
     return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
   }
+  // Identical queries compare stable with itself: every relative limit would pass unseen.
+  const blind = states.filter((s) => hasRelativeLimit(s.check)).map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
+  if (blind) return finish('fail', blind);
 
   // A check with only statistical settings (direction, …) has nothing the threshold judge can
   // cross: judging it would pass it unseen.
@@ -214,8 +215,10 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     }
     if (signal?.aborted) return finish('error', 'the gate was cancelled before the bake ended');
     const time = clock.now();
-    const requests = requestQueries ? await countRequests(requestQueries, time) : undefined;
-    const judged = await Promise.all(states.map((state) => measure(state, requests, time)));
+    const requests = requestQueries ? await countRequests(provider, requestQueries, time, signal) : undefined;
+    if (requests?.canary !== undefined && requests.stable !== undefined) traffic.push({ canary: requests.canary, stable: requests.stable });
+    const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
+    const judged = await Promise.all(states.map((state) => measure(state, requests, lost, time)));
     if (signal?.aborted) return finish('error', 'the gate was cancelled before the bake ended');
 
     states.forEach((state, i) => {
@@ -249,6 +252,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
         state.consecutiveErrors = 0;
       }
       if (j.outcome === 'inconclusive') state.inconclusive.set(j.category, (state.inconclusive.get(j.category) ?? 0) + 1);
+      state.latest = j;
       const canary = valueOf(j.canary);
       const stable = valueOf(j.stable);
       if (canary !== undefined) state.lastCanary = canary;
@@ -260,6 +264,8 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       else if (j.stable) m.stableOutcome = describeOutcome(j.stable);
       if (requests?.canary !== undefined) m.canaryRequests = requests.canary;
       if (requests?.stable !== undefined) m.stableRequests = requests.stable;
+      const limit = chartLimit(state.check, stable);
+      if (limit !== undefined) m.limit = limit;
       measurements.push(m);
       const shown = (v: number | undefined, o: QueryOutcome | undefined) => (v !== undefined ? formatValue(v) : o ? describeOutcome(o) : '–');
       log(
@@ -267,6 +273,10 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       );
     });
 
+    // A canary that served and stopped is gone now, whatever it did before: 20% of users may be
+    // getting errors from it, so the gate ends at once and never as a pass.
+    const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+    if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
     // Decide as soon as the outcome can no longer change.
     const failed = decisive.find((s) => s.failures > analysis.failureLimit);
     if (failed)
@@ -284,31 +294,36 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
 
   // A check whose every measurement erred never judged anything: the pipeline broke, so
   // `error` even when the bake was too short to exceed consecutiveErrorLimit.
+  const absent = canaryAbsentNow();
+  if (absent) return finish('fail', absent);
   const unreachable = decisive.filter(neverMeasured);
   if (unreachable.length > 0)
     return finish('error', unreachable.map((s) => `check ${s.check.name}: every one of ${s.count} measurement(s) ended in an error: ${s.lastError ?? ''}`).join('; '));
-  const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s));
+  const undecided = decisive.filter((s) => s.passes === 0 || s.pendingBreach || tooManyInconclusive(s) || latestInconclusive(s));
   if (undecided.length > 0) return finish('inconclusive', undecided.map((s) => `check ${s.check.name}: ${inconclusiveReason(s)}`).join('; '));
   return finish('pass', `all ${decisive.length} check(s) passed over ${rounds} measurement(s) in ${formatDuration(clock.now() - startedAt)}`);
 
-  async function countRequests(queries: Record<Track, string>, time: number): Promise<RequestCounts> {
-    try {
-      const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
-      const counts: RequestCounts = {};
-      for (const [track, outcome] of [['canary', canary], ['stable', stable]] as const) {
-        // No series means no request was counted at all.
-        if (outcome.kind === 'no-data') counts[track] = 0;
-        else if (outcome.kind === 'value') counts[track] = outcome.value;
-        else counts.problem ??= `requests query: ${categoryOf(track, outcome)}`;
-      }
-      return counts;
-    } catch (err) {
-      if (!isUserError(err)) throw err;
-      return { error: `requests query: ${describeError(err)}` };
+  /**
+   * Why the canary cannot be judged a pass now: the latest window shows it without traffic (by the
+   * requests query), or, without one, its latest measurement has no number at all.
+   */
+  function canaryAbsentNow(): string | undefined {
+    if (requestQueries) {
+      const last = traffic.at(-1);
+      const lost = last ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+      return lost ? `the canary has no traffic now: ${lost}; a canary without traffic is never a pass` : undefined;
     }
+    // A canary that had numbers and now has none has most likely stopped serving.
+    const silent = decisive.find((s) => s.lastCanary !== undefined && s.latest?.canary !== undefined && (s.latest.canary.kind === 'no-data' || s.latest.canary.kind === 'nan'));
+    if (!silent) return undefined;
+    return `check ${silent.check.name}: the canary had values earlier in the bake and its latest measurement is ${silent.latest?.canary?.kind === 'nan' ? 'NaN' : 'no data'}, which is what a canary that stopped serving looks like (set analysis.requests to tell it from a quiet query); never a pass`;
   }
 
-  async function measure(state: CheckState, requests: RequestCounts | undefined, time: number): Promise<Judgement> {
+  function latestInconclusive(state: CheckState): boolean {
+    return state.latest?.outcome === 'inconclusive';
+  }
+
+  async function measure(state: CheckState, requests: RequestCounts | undefined, lost: string | undefined, time: number): Promise<Judgement> {
     if (requests?.error) return { outcome: 'error', reason: requests.error, category: 'requests query failed' };
     let canary: QueryOutcome;
     let stable: QueryOutcome;
@@ -320,14 +335,22 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
       return { outcome: 'error', reason: describeError(err), category: describeError(err).replace(/ \(after \d+ attempts\)/, '') };
     }
     if (requests?.problem) return { outcome: 'inconclusive', reason: requests.problem, category: requests.problem, canary, stable };
-    if (requests) {
+    if (lost) return { outcome: 'inconclusive', reason: lost, category: 'the canary has no traffic', canary, stable };
+    if (requests && analysis.minRequests > 0) {
       const low = (['canary', 'stable'] as const).filter((t) => (requests[t] ?? 0) < analysis.minRequests);
       if (low.length > 0) {
         const reason = `too few requests: ${low.map((t) => `${t} ${formatValue(requests[t] ?? 0)}`).join(', ')} < minRequests ${analysis.minRequests}`;
         return { outcome: 'inconclusive', reason, category: `too few requests (${low.join(' and ')} < minRequests ${analysis.minRequests})`, canary, stable };
       }
     }
-    return judgeCheck(state.check, canary, stable);
+    const judged = judgeCheck(state.check, canary, stable);
+    // No series while the track served requests is a query problem, and it should say so.
+    const silent = (['canary', 'stable'] as const).find((t) => (t === 'canary' ? canary : stable).kind === 'no-data' && (requests?.[t] ?? 0) > 0);
+    if (judged.outcome === 'inconclusive' && silent) {
+      const reason = noSeriesWithTraffic(silent, requests?.[silent] ?? 0);
+      return { ...judged, reason, category: `${silent}: ${reason.replace(/ served [\d.e+]+ requests/, ' served requests')}` };
+    }
+    return judged;
   }
 
   function inconclusiveCount(state: CheckState): number {
@@ -341,6 +364,8 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
   }
 
   function inconclusiveReason(state: CheckState): string {
+    if (state.passes > 0 && !state.pendingBreach && !tooManyInconclusive(state) && latestInconclusive(state))
+      return `its latest measurement was inconclusive (${state.latest?.reason ?? ''}); the latest measurements describe the canary now, so not a pass`;
     if (state.passes > 0 && !state.pendingBreach && tooManyInconclusive(state)) {
       const limit = analysis.inconclusiveLimit !== undefined ? `inconclusiveLimit ${analysis.inconclusiveLimit}` : `the ${state.passes} that passed`;
       return `${inconclusiveCount(state)} of ${state.count} measurement(s) were inconclusive, more than ${limit} (${tally(state.inconclusive)}); not a pass`;
@@ -361,7 +386,7 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     if (state.consecutiveErrors > analysis.consecutiveErrorLimit)
       return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
     if (neverMeasured(state)) return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
-    if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state)) return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
+    if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state) || latestInconclusive(state)) return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
     const notes = [
       state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
       tally(state.inconclusive),

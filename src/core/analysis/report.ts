@@ -22,6 +22,8 @@ export interface Measurement {
   stableOutcome?: string;
   canaryRequests?: number;
   stableRequests?: number;
+  /** The value the canary may not cross at this round (absolute, or relative to stable), for charts. */
+  limit?: number;
   /** Why: the limits crossed, or what was missing. */
   reason: string;
 }
@@ -51,6 +53,32 @@ export interface GateReport {
   measurements: Measurement[];
   /** 0–100, from the statistical judge. */
   score?: number;
+}
+
+/**
+ * The tightest bound on the canary a check sets at one round, for drawing: upper limits (max,
+ * stable + maxIncrease, stable × maxRatio, stable × (1 + allowedIncrease)) when it has any, else lower ones.
+ */
+export function chartLimit(
+  check: { max?: number; min?: number; maxIncrease?: number; maxDecrease?: number; maxRatio?: number; minRatio?: number; allowedIncrease?: number; allowedDecrease?: number; direction?: string },
+  stable: number | undefined,
+): number | undefined {
+  const s = stable !== undefined && Number.isFinite(stable) ? stable : undefined;
+  const relative = (f: (v: number) => number, on: number | undefined) => (on !== undefined && s !== undefined ? f(s) : undefined);
+  const up = [
+    check.max,
+    relative((v) => v + (check.maxIncrease ?? 0), check.maxIncrease),
+    relative((v) => v * (check.maxRatio ?? 1), check.maxRatio),
+    check.direction === 'decrease' ? undefined : relative((v) => v * (1 + (check.allowedIncrease ?? 0)), check.allowedIncrease),
+  ].filter((v): v is number => v !== undefined);
+  if (up.length > 0) return Math.min(...up);
+  const down = [
+    check.min,
+    relative((v) => v - (check.maxDecrease ?? 0), check.maxDecrease),
+    relative((v) => v * (check.minRatio ?? 1), check.minRatio),
+    check.direction === 'increase' ? undefined : relative((v) => v * (1 - (check.allowedDecrease ?? 0)), check.allowedDecrease),
+  ].filter((v): v is number => v !== undefined);
+  return down.length > 0 ? Math.max(...down) : undefined;
 }
 
 /** A number as people read it in a table or log: 4 significant digits, no exponent for ordinary sizes. */

@@ -2,10 +2,10 @@ import { formatDuration, promDuration } from '../duration.js';
 import { describeError, isUserError, UserError } from '../errors.js';
 import type { CheckConfig } from '../plan/schema.js';
 import type { RangeOutcome, RangeQuery, SeriesPoint } from '../metrics/provider.js';
-import { renderTemplate } from '../template.js';
 import type { GateOptions } from './gate.js';
 import { mannWhitneyU, ratio, smallestDecisiveSampleSize, summarize, type Alternative, type MannWhitneyResult, type SampleSummary } from './mann-whitney.js';
-import { formatValue, type CheckSummary, type GateReport, type Measurement } from './report.js';
+import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement } from './report.js';
+import { canaryWeight, lossConfirmations, sustainedTrafficLoss, fillForTracks, identicalQueries, type TrafficSample, type Track } from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 /**
@@ -17,7 +17,6 @@ export const MIN_POINTS = 10;
 /** Score bands when the plan gives none (Kayenta's customary values). */
 export const DEFAULT_SCORE = { pass: 95, marginal: 75 } as const;
 
-type Track = 'canary' | 'stable';
 type Direction = NonNullable<CheckConfig['direction']>;
 
 /** How one check came out of the statistical comparison. */
@@ -42,6 +41,8 @@ export interface CheckJudgement {
   /** Points left out because their window had fewer requests than analysis.minRequests. */
   lowTraffic?: Record<Track, number>;
   points?: Record<Track, SeriesPoint[]>;
+  /** The canary has no data at the end of the bake: it does not serve now, so the gate fails. */
+  absent?: boolean;
 }
 
 function alternativeFor(direction: Direction): Alternative {
@@ -118,6 +119,9 @@ export function judgeSamples(
   const stable = cleanPoints(stablePoints, check.nanStrategy);
   const dropped = { canary: canary.dropped, stable: stable.dropped };
   const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] }, ...(lowTraffic ? { lowTraffic } : {}) };
+  // 0/0 in every canary window is a canary without traffic, not a canary without errors.
+  if (canaryPoints.length > 0 && canaryPoints.every((p) => Number.isNaN(p.value)))
+    return { ...base, decision: 'no-data', absent: true, reason: `every one of the canary's ${canaryPoints.length} points is NaN (0/0: no traffic); never a pass, whatever nanStrategy says` };
   const needed = Math.max(MIN_POINTS, smallestDecisiveSampleSize(alpha, alternative));
   const summaries = { canary: summarize(canary.values), stable: summarize(stable.values) };
   const notes = [
@@ -286,17 +290,15 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
   let queries: Record<Track, string>[];
   let requestQueries: Record<Track, string> | undefined;
   try {
-    const fill = (template: string, track: Track, field: string) => renderTemplate(template, { ...options.vars, track, window }, field);
-    queries = analysis.checks.map((check, i) => ({
-      canary: fill(check.query, 'canary', `analysis.checks[${i}].query`),
-      stable: fill(check.query, 'stable', `analysis.checks[${i}].query`),
-    }));
-    if (analysis.minRequests > 0 && analysis.requests)
-      requestQueries = { canary: fill(analysis.requests, 'canary', 'analysis.requests'), stable: fill(analysis.requests, 'stable', 'analysis.requests') };
+    const vars = { ...options.vars, window };
+    queries = analysis.checks.map((check, i) => fillForTracks(check.query, vars, `analysis.checks[${i}].query`));
+    if (analysis.requests) requestQueries = fillForTracks(analysis.requests, vars, 'analysis.requests');
   } catch (err) {
     if (!isUserError(err)) throw err;
     return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
   }
+  const blind = analysis.checks.map((c, i) => identicalQueries(c.name, queries[i] as Record<Track, string>)).find((r) => r !== undefined);
+  if (blind) return finish('fail', blind);
 
   const range: RangeQuery = { start: startedAt, end: startedAt + analysis.bake, stepMs: analysis.interval };
   const expected = Math.floor(analysis.bake / analysis.interval) + 1;
@@ -315,7 +317,7 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
 
   // Windows with too little traffic say more about chance than about the version: leave them out.
   let traffic: Record<Track, Map<number, number>> | undefined;
-  if (analysis.minRequests > 0 && requestQueries) {
+  if (requestQueries) {
     try {
       const [canary, stable] = await Promise.all([provider.queryRange(requestQueries.canary, range, { signal }), provider.queryRange(requestQueries.stable, range, { signal })]);
       const counts = (o: RangeOutcome, track: Track): Map<number, number> => {
@@ -335,10 +337,21 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
       return finish('error', `requests query: ${describeError(err).replace(/^requests query: /, '')}`);
     }
   }
+  // The canary's latest window says whether it serves now; nothing earlier can make up for that.
+  if (traffic) {
+    const times = [...new Set([...traffic.canary.keys(), ...traffic.stable.keys()])].sort((a, b) => a - b);
+    const samples: TrafficSample[] = times.map((t) => ({ canary: traffic?.canary.get(t) ?? 0, stable: traffic?.stable.get(t) ?? 0 }));
+    // A canary whose series ended before the bake did served nothing since.
+    if (times.length === 0 || (times.at(-1) as number) < range.end - analysis.interval) samples.push({ canary: 0, stable: samples.at(-1)?.stable ?? 0 });
+    const lost = sustainedTrafficLoss(samples, canaryWeight(options), lossConfirmations(analysis.interval));
+    if (lost) return finish('fail', `the canary has no traffic now: ${lost}; a canary without traffic is never a pass`);
+  }
+  // Even with minRequests 0, a window without requests has nothing to compare: 0/0 is not "no errors".
+  const floor = Math.max(1, analysis.minRequests);
   const busyEnough = (points: SeriesPoint[], track: Track): { kept: SeriesPoint[]; quiet: number } => {
     if (!traffic) return { kept: points, quiet: 0 };
     const counts = traffic[track];
-    const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= analysis.minRequests);
+    const kept = points.filter((p) => (counts.get(p.time) ?? 0) >= floor);
     return { kept, quiet: points.length - kept.length };
   };
 
@@ -362,13 +375,25 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
           ? { check, decision: 'no-data', reason: `${what} over the bake window (mustHaveData: true); never a pass` }
           : { check, decision: 'no-data-ignored', reason: `${what}; left out of the score (mustHaveData: false)` };
       }
+      if (!traffic && canary.kind === 'series') {
+        const last = canary.points.at(-1);
+        if (!last || last.time < range.end - analysis.interval || Number.isNaN(last.value))
+          return {
+            check,
+            decision: 'no-data',
+            absent: true,
+            reason: `the canary's series ${last && !Number.isNaN(last.value) ? `ends at ${formatDuration(last.time - range.start)} of the ${formatDuration(analysis.bake)} bake` : 'is NaN at the end of the bake'}: a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query; never a pass`,
+          };
+      }
       const c = busyEnough(canary.kind === 'series' ? canary.points : [], 'canary');
       const s = busyEnough(stable.kind === 'series' ? stable.points : [], 'stable');
       return judgeSamples(check, c.kept, s.kept, analysis.alpha, traffic ? { canary: c.quiet, stable: s.quiet } : undefined);
     }),
   );
   for (const j of judged) log(`${j.check.name}: ${j.decision}: ${j.reason}`);
-  // Dry-run checks are judged and shown, never scored.
+  // Dry-run checks are judged and shown, never scored, and never fail the gate.
+  const absent = judged.find((j) => j.absent && !j.check.dryRun);
+  if (absent) return finish('fail', `check ${absent.check.name}: ${absent.reason}`, judged);
   const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
   return finish(verdict, reason, judged, score);
 }
@@ -390,6 +415,8 @@ function measurementsOf(judged: readonly CheckJudgement[]): Measurement[] {
         else if (v.canary !== undefined) m.canaryOutcome = formatValue(v.canary);
         if (v.stable !== undefined && Number.isFinite(v.stable)) m.stable = v.stable;
         else if (v.stable !== undefined) m.stableOutcome = formatValue(v.stable);
+        const limit = chartLimit(j.check, m.stable);
+        if (limit !== undefined) m.limit = limit;
         out.push(m);
       });
   }

@@ -22,11 +22,16 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
-/** A number Mermaid's xychart parses: plain decimal, no exponent. */
-function chartNumber(value: number): string {
-  if (!Number.isFinite(value) || Math.abs(value) < 1e-9) return '0';
-  const digits = Math.max(0, Math.min(12, 4 - Math.floor(Math.log10(Math.abs(value)))));
-  return String(Number(value.toFixed(digits)));
+/**
+ * A number Mermaid's xychart parses: plain decimal, never an exponent (`1.23e-7` is a syntax
+ * error there), at most 12 decimals and 4 significant digits.
+ */
+export function chartNumber(value: number): string {
+  if (!Number.isFinite(value) || Math.abs(value) < 1e-12) return '0';
+  const clamped = Math.max(-1e15, Math.min(1e15, value));
+  const digits = Math.max(0, Math.min(12, 3 - Math.floor(Math.log10(Math.abs(clamped)))));
+  const text = clamped.toFixed(digits);
+  return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
 }
 
 /** Keeps at most `max` evenly spaced items, always the first and the last. */
@@ -37,26 +42,65 @@ function thin<T>(items: T[], max: number): T[] {
   return out;
 }
 
+/**
+ * One line of the chart. Mermaid's xychart has no "missing" value: a line with no value at the
+ * end simply stops there (a true gap); a missing value inside is bridged between its neighbours
+ * (before the first value, the first value is carried back), and the caller marks those rounds.
+ */
+function lastDefined(values: readonly (number | undefined)[], before = values.length): number {
+  for (let i = before - 1; i >= 0; i--) if (values[i] !== undefined) return i;
+  return -1;
+}
+
+function line(values: (number | undefined)[]): { values: string[]; bridged: Set<number> } | undefined {
+  const last = lastDefined(values);
+  if (last < 0) return undefined;
+  const bridged = new Set<number>();
+  const out: string[] = [];
+  for (let i = 0; i <= last; i++) {
+    const v = values[i];
+    if (v !== undefined) {
+      out.push(chartNumber(v));
+      continue;
+    }
+    bridged.add(i);
+    const before = lastDefined(values, i);
+    const after = values.findIndex((x, j) => j > i && x !== undefined);
+    const a = before >= 0 ? (values[before] as number) : undefined;
+    const b = values[after] as number;
+    out.push(chartNumber(a === undefined ? b : a + ((b - a) * (i - before)) / (after - before)));
+  }
+  return { values: out, bridged };
+}
+
 function chart(name: string, points: Measurement[], startedAt: number): string | undefined {
-  const shown = thin(
-    points.filter((m) => m.canary !== undefined || m.stable !== undefined),
-    MAX_POINTS,
-  );
-  if (shown.length < 2) return undefined;
-  const canary = shown.every((m) => m.canary !== undefined) ? shown.map((m) => chartNumber(m.canary as number)) : undefined;
-  const stable = shown.every((m) => m.stable !== undefined) ? shown.map((m) => chartNumber(m.stable as number)) : undefined;
-  if (!canary && !stable) return undefined;
-  const labels = shown.map((m) => `"${formatDuration(m.time - startedAt)}"`);
-  const legend = [canary ? 'first line: canary' : '', stable ? `${canary ? 'second' : 'line'}: stable` : ''].filter(Boolean).join(', ');
+  // A round with no number for either track still belongs on the axis: it is where data stopped.
+  const shown = thin(points, MAX_POINTS);
+  if (shown.length === 0 || shown.every((m) => m.canary === undefined && m.stable === undefined)) return undefined;
+  const canary = line(shown.map((m) => m.canary));
+  const stable = line(shown.map((m) => m.stable));
+  const limit = line(shown.map((m) => m.limit));
+  const lines = [
+    { label: 'canary', line: canary },
+    { label: 'stable', line: stable },
+    { label: 'limit', line: limit },
+  ].filter((l): l is { label: string; line: { values: string[]; bridged: Set<number> } } => l.line !== undefined);
+  const gaps = new Set<number>();
+  shown.forEach((m, i) => {
+    if (m.canary === undefined || m.stable === undefined) gaps.add(i);
+  });
+  const labels = shown.map((m, i) => `"${formatDuration(m.time - startedAt)}${gaps.has(i) ? ' ✕' : ''}"`);
+  const order = ['first', 'second', 'third'];
+  const legend = lines.map((l, i) => `${order[i]} line: ${l.label}`).join(', ');
+  const note = gaps.size > 0 ? `; ✕: a track had no value in that round (a line ends where its data ends, and bridges a round missing in between)` : '';
   return [
-    `**${name}** (${legend})`,
+    `**${name}** (${legend}${note})`,
     '',
     '```mermaid',
     'xychart-beta',
-    `  title "${name.replace(/"/g, "'")}"`,
+    `  title "${name.replace(/["\\]/g, "'")}"`,
     `  x-axis [${labels.join(', ')}]`,
-    ...(canary ? [`  line [${canary.join(', ')}]`] : []),
-    ...(stable ? [`  line [${stable.join(', ')}]`] : []),
+    ...lines.map((l) => `  line [${l.line.values.join(', ')}]`),
     '```',
   ].join('\n');
 }

@@ -82,7 +82,7 @@ function readItem(item: ListItem, found: Map<string, TaskItem>): void {
 
 /** The reason given in `N/A: <reason>`, or undefined when the item does not say N/A. */
 export function notApplicableReason(text: string): string | undefined {
-  const match = /(?:^|[\s(\[])N\/A\b\s*[:：—–-]?\s*(.*)$/i.exec(text);
+  const match = /(?:^|[\s([])N\/A\b\s*[:：—–-]?\s*(.*)$/i.exec(text);
   if (!match) return undefined;
   return (match[1] ?? '').replace(/[)\]]\s*$/, '').trim();
 }

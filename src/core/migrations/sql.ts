@@ -67,9 +67,12 @@ export function parseSql(text: string): ParsedSql {
 }
 
 // The scanner sees identifiers before the parser truncates them: unquoted ones fold to lower
-// case, quoted ones lose their quotes and `""` stands for one `"`.
+// case, quoted ones lose their quotes and `""` stands for one `"`. The scanner's JSON output does
+// not escape control characters inside comments and strings, so they are blanked first (one byte
+// each, for one byte each: token offsets stay the same).
 function longIdentifierTokens(text: string): { start: number; name: string }[] {
-  return scanSync(text)
+  // eslint-disable-next-line no-control-regex
+  return scanSync(text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, ' '))
     .tokens.filter((t) => t.tokenName === 'IDENT')
     .map((t) => ({ start: t.start, name: t.text.startsWith('"') ? t.text.slice(1, -1).replace(/""/g, '"') : t.text.toLowerCase() }))
     .filter((t) => Buffer.byteLength(t.name, 'utf8') > MAX_IDENTIFIER_BYTES);

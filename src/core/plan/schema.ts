@@ -241,7 +241,7 @@ export const checkSchema = z
     minRatio: positive().optional(),
     /** A breach must persist this long before it counts. */
     for: durationSchema.optional(),
-    // Statistical judge (mann-whitney):
+    // Statistical judges (mann-whitney, paired):
     direction: z.enum(['increase', 'decrease', 'either'], { error: 'expected increase | decrease | either' }).optional(),
     allowedIncrease: nonNegative().optional(),
     allowedDecrease: nonNegative().optional(),
@@ -253,7 +253,7 @@ export const checkSchema = z
     dryRun: z.boolean({ error: 'expected true or false' }).optional(),
   })
   .superRefine((check, ctx) => {
-    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined;
+    const hasLimit = LIMIT_KEYS.some((k) => check[k] !== undefined) || check.direction !== undefined || check.allowedIncrease !== undefined || check.allowedDecrease !== undefined;
     if (!hasLimit)
       ctx.addIssue({ code: 'custom', path: [], message: `expected at least one limit (${LIMIT_KEYS.join(', ')}); a check without one can never fail`, input: undefined });
     if (check.max !== undefined && check.min !== undefined && check.min > check.max)
@@ -278,7 +278,9 @@ export const analysisSchema = z
     /** The range each measurement looks back over; defaults to the interval. */
     window: positiveDuration.optional(),
     checks: z.array(checkSchema, { error: 'expected a list of checks' }).min(1, { error: 'expected at least one check' }),
-    judge: z.enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).default('threshold'),
+    judge: z.enum(['threshold', 'mann-whitney', 'paired'], { error: 'expected threshold | mann-whitney | paired' }).default('threshold'),
+    /** The paired judge may stop early, but never before this much of the bake (slow-burning faults). */
+    minBake: positiveDuration.optional(),
     score: z
       .strictObject({
         pass: percent('expected a score from 0 to 100').default(95),
@@ -290,6 +292,21 @@ export const analysisSchema = z
   })
   .superRefine((a, ctx) => {
     if (a.interval > a.bake) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
+    if (a.minBake !== undefined && a.minBake > a.bake) ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
+    // Without {{track}} canary and stable run the same query, and every comparison passes.
+    a.checks.forEach((c, i) => {
+      const compares = a.judge !== 'threshold' || ['maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k as keyof typeof c] !== undefined);
+      if (compares && !/\{\{\s*track\s*\}\}/.test(c.query))
+        ctx.addIssue({ code: 'custom', path: ['checks', i, 'query'], message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`, input: c.query });
+    });
+    if (a.requests !== undefined && !/\{\{\s*track\s*\}\}/.test(a.requests))
+      ctx.addIssue({ code: 'custom', path: ['requests'], message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests', input: a.requests });
+    if (a.judge === 'paired')
+      a.checks.forEach((c, i) => {
+        const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k as keyof typeof c] !== undefined);
+        if (!tolerance)
+          ctx.addIssue({ code: 'custom', path: ['checks', i], message: 'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it', input: undefined });
+      });
     const names = new Set<string>();
     a.checks.forEach((c, i) => {
       if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: 'expected a unique check name', input: c.name });
@@ -302,8 +319,8 @@ export const analysisSchema = z
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
     if (a.judge === 'threshold')
       a.checks.forEach((c, i) => {
-        if (c.direction !== undefined && !LIMIT_KEYS.some((k) => c[k] !== undefined))
-          ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney for direction alone; as it is this check could never fail`, input: undefined });
+        if (!LIMIT_KEYS.some((k) => c[k] !== undefined) && (c.direction !== undefined || c.allowedIncrease !== undefined || c.allowedDecrease !== undefined))
+          ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`, input: undefined });
       });
   });
 

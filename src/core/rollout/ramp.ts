@@ -130,13 +130,13 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
       // Promotion needs a verdict at the weight the canary has now: a re-run judges it again.
       const verdict = await judgeCurrentStep(ctx, run, deps, skip);
       if (verdict) lastVerdict = verdict.verdict;
-      if (verdict && !verdict.allowed) return await finish(gateFailure(ctx, verdict.report, session.record as RolloutRecord));
+      if (verdict && !verdict.allowed) return await finish(await gateFailure(ctx, verdict.report, session.record as RolloutRecord));
       ctx.log(`ramp: ${formatPercent(held.weight)} → ${steps.map((s) => `${s}%`).join(' → ') || 'promotion'}${skip === undefined ? ', gating after each step' : ` (gates skipped: ${skip})`}`);
       for (const step of steps.filter((s) => s < 100)) {
         state = (await strategy.advance(run, step)) ?? state;
         const judged = await judgeCurrentStep(ctx, run, deps, skip);
         if (judged) lastVerdict = judged.verdict;
-        if (judged && !judged.allowed) return await finish(gateFailure(ctx, judged.report, session.record as RolloutRecord));
+        if (judged && !judged.allowed) return await finish(await gateFailure(ctx, judged.report, session.record as RolloutRecord));
       }
       if (strategy.name === 'canary' && !steps.includes(100)) return await finish({ ok: true });
     }
@@ -228,7 +228,8 @@ async function bakeWatching(ctx: RolloutContext, session: RolloutSession, deps: 
   let changed: RolloutChangedError | undefined;
   let lastBeat = ctx.clock.now();
   const timer = setInterval(() => {
-    void (async () => {
+    // Each tick handles its own failures; the promise is deliberately not awaited by the timer.
+    (async () => {
       try {
         changed = await session.changed();
         if (changed) return stop.abort(changed);
@@ -239,7 +240,7 @@ async function bakeWatching(ctx: RolloutContext, session: RolloutSession, deps: 
       } catch {
         /* the store is unreachable for a moment: the next write decides */
       }
-    })();
+    })().catch(() => undefined);
   }, WATCH_INTERVAL_MS);
   timer.unref();
   try {
@@ -271,13 +272,15 @@ async function bakeAndJudge(ctx: RolloutContext, deps: RampDeps, step: number, v
   return report;
 }
 
-function gateFailure(ctx: RolloutContext, report: GateReport, record: RolloutRecord): ActionResult {
+async function gateFailure(ctx: RolloutContext, report: GateReport, record: RolloutRecord): Promise<ActionResult> {
   // Who is told: the people watching. What they get: which checks failed and by how much, not just that the gate did.
   const failingChecks = report.checks
     .filter((c) => c.outcome !== 'pass')
     .map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
   const event = { ...rolloutEvent(ctx, record.weight, record.version), reason: report.reason, verdict: report.verdict, failingChecks };
-  void runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });
+  // Awaited: a process that exits before the webhook answers never tells anyone the gate failed.
+  const problem = await runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });
+  if (problem) ctx.runtime.warning(problem);
   const where = ctx.strategy.name === 'canary' ? `the canary keeps ${record.weight}%` : `${record.live ?? 'the new colour'} stays live`;
   return { ok: false, failure: `ramp stopped at ${record.weight}%: gate ${report.verdict}: ${report.reason} (${where} until rollback runs; nothing was promoted)` };
 }

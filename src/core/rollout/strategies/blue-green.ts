@@ -1,5 +1,5 @@
 import { UserError } from '../../errors.js';
-import { describeTrafficState, otherColour, type Colour, type ColourSwitch, type RollbackOutcome, type TrafficState } from '../../traffic/provider.js';
+import { describeTrafficState, otherColour, type Colour, type ColourSwitch, type TrafficState } from '../../traffic/provider.js';
 import type { RolloutContext } from '../context.js';
 import { SETTLED_PHASES, type RolloutRecord } from '../state-machine.js';
 import { prepareSlot, withRetries, type RolloutStrategy } from '../strategy.js';

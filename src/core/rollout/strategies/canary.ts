@@ -3,7 +3,7 @@ import { scaleDownCanary } from '../../deploy/kubernetes.js';
 import { describeError, UserError } from '../../errors.js';
 import { refuseOthersWithWeight } from '../../traffic/health.js';
 import type { Plan } from '../../plan/schema.js';
-import { describeTrafficState, formatPercent, type RollbackOutcome, type TrafficState, type WeightedRouter } from '../../traffic/provider.js';
+import { describeTrafficState, formatPercent, type RollbackOutcome, type WeightedRouter } from '../../traffic/provider.js';
 import type { RolloutContext } from '../context.js';
 import type { RolloutRecord } from '../state-machine.js';
 import { prepareSlot, waitForSlotReadiness, withRetries, type RolloutStrategy, type StrategyRun } from '../strategy.js';
