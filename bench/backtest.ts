@@ -74,8 +74,14 @@ console.log(`backtest of ${HOURS} h (interval 10s: ${rounds} measurements of 1 c
 const liveStarted = performance.now();
 const live = await runGate({ analysis, provider, clock: new FakeClock(window.from) });
 const liveMs = performance.now() - liveStarted;
-console.log(`the same window with instant queries (as the live gate asks): ${(liveMs / 1000).toFixed(2)} s (${live.verdict}); replay is ${(liveMs / median(replay)).toFixed(1)}× faster`);
-console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `the same window with instant queries (as the live gate asks): ${(liveMs / 1000).toFixed(2)} s (${live.verdict}); replay is ${(liveMs / median(replay)).toFixed(1)}× faster`,
+);
+console.log(
+  `machine: ${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 
 await prometheus.stop();
 dir.remove();

@@ -102,14 +102,20 @@ if (args.length < 3 || args.length % 3 !== 0) {
 const all = [];
 for (let i = 0; i < args.length; i += 3) all.push(await replay(args[i] as string, args[i + 1] as string, new RegExp(args[i + 2] as string)));
 
-const rows = ['| application | migrations replayed | drops/renames | reported at the commit (false alarms) | reported at the parent (would have caught) |', '| --- | --- | --- | --- | --- |'];
+const rows = [
+  '| application | migrations replayed | drops/renames | reported at the commit (false alarms) | reported at the parent (would have caught) |',
+  '| --- | --- | --- | --- | --- |',
+];
 for (const a of all) {
   const n = a.results.length;
   const pct = (k: number): string => `${k} (${n ? Math.round((100 * k) / n) : 0}%)`;
-  rows.push(`| ${a.name} | ${a.migrations} | ${n} in ${a.withRemovals} migrations | ${pct(a.results.filter((r) => r.atCommit.lines > 0).length)} | ${pct(a.results.filter((r) => r.atParent.lines > 0).length)} |`);
+  rows.push(
+    `| ${a.name} | ${a.migrations} | ${n} in ${a.withRemovals} migrations | ${pct(a.results.filter((r) => r.atCommit.lines > 0).length)} | ${pct(a.results.filter((r) => r.atParent.lines > 0).length)} |`,
+  );
 }
 console.log(rows.join('\n'));
-for (const a of all) for (const r of a.results) if (r.atCommit.lines > 0) console.log(`- ${a.name} ${r.commit} ${r.migration}: ${r.removal} — still named at ${r.atCommit.first.join(', ')}`);
+for (const a of all)
+  for (const r of a.results) if (r.atCommit.lines > 0) console.log(`- ${a.name} ${r.commit} ${r.migration}: ${r.removal} — still named at ${r.atCommit.first.join(', ')}`);
 const out = join(ROOT, 'bench/results/contract-history.json');
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(all, null, 1)}\n`);

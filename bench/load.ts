@@ -33,9 +33,19 @@ function checks(): string[] {
     const kind = i % 3;
     const name = `check-${String(i + 1).padStart(2, '0')}`;
     if (kind === 0)
-      lines.push(`  - name: ${name}`, `    query: '(sum(rate(http_requests_total{${sel},status=~"5.."}[{{window}}])) or vector(0)) / sum(rate(http_requests_total{${sel}}[{{window}}]))'`, '    max: 0.05', '    maxIncrease: 0.02');
+      lines.push(
+        `  - name: ${name}`,
+        `    query: '(sum(rate(http_requests_total{${sel},status=~"5.."}[{{window}}])) or vector(0)) / sum(rate(http_requests_total{${sel}}[{{window}}]))'`,
+        '    max: 0.05',
+        '    maxIncrease: 0.02',
+      );
     else if (kind === 1)
-      lines.push(`  - name: ${name}`, `    query: 'histogram_quantile(${quantiles[i % quantiles.length]}, sum by (le) (rate(http_request_duration_seconds_bucket{${sel}}[{{window}}])))'`, '    max: 2.0', '    maxRatio: 3');
+      lines.push(
+        `  - name: ${name}`,
+        `    query: 'histogram_quantile(${quantiles[i % quantiles.length]}, sum by (le) (rate(http_request_duration_seconds_bucket{${sel}}[{{window}}])))'`,
+        '    max: 2.0',
+        '    maxRatio: 3',
+      );
     else lines.push(`  - name: ${name}`, `    query: 'sum(rate(http_requests_total{${sel}}[{{window}}]))'`, '    min: 0.001', '    minRatio: 0.1');
   }
   return lines;
@@ -135,8 +145,14 @@ try {
   clearInterval(sampler);
   const peakMb = peakKb / 1024;
   const verdict = /verdict=(\w+)|verdict: (\w+)/.exec(output);
-  console.log(`bundled metrics-gate, ${CHECKS} checks, ${BAKE_S} s bake: exit ${code}, peak RSS ${peakMb.toFixed(1)} MB (target < ${RSS_LIMIT_MB} MB)${verdict ? `, ${verdict[0]}` : ''}`);
-  console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `bundled metrics-gate, ${CHECKS} checks, ${BAKE_S} s bake: exit ${code}, peak RSS ${peakMb.toFixed(1)} MB (target < ${RSS_LIMIT_MB} MB)${verdict ? `, ${verdict[0]}` : ''}`,
+  );
+  console.log(
+    `machine: ${cpus().length} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   if (worst >= 1) throw new Error(`a measurement's queries took longer than the interval (${(worst * 100).toFixed(0)}%)`);
   if (peakMb >= RSS_LIMIT_MB) throw new Error(`peak RSS ${peakMb.toFixed(1)} MB is over ${RSS_LIMIT_MB} MB`);
 } finally {

@@ -72,12 +72,18 @@ const bareMedian = bare[Math.floor(bare.length / 2)] as number;
 samples.sort((a, b) => a - b);
 const median = samples[Math.floor(samples.length / 2)] as number;
 // The first measurement waits one interval (100 ms here) by design: subtract it to get start-up.
-console.log(`cold start to first query (minus the 100 ms first interval), ${runs} runs: median ${(median - 100).toFixed(0)} ms, min ${((samples[0] as number) - 100).toFixed(0)} ms, max ${((samples.at(-1) as number) - 100).toFixed(0)} ms (target ≤ 300 ms)`);
+console.log(
+  `cold start to first query (minus the 100 ms first interval), ${runs} runs: median ${(median - 100).toFixed(0)} ms, min ${((samples[0] as number) - 100).toFixed(0)} ms, max ${((samples.at(-1) as number) - 100).toFixed(0)} ms (target ≤ 300 ms)`,
+);
 if (cpu.length) console.log(`CPU time (user + sys) of a whole one-measurement run: median ${(cpu[Math.floor(cpu.length / 2)] as number).toFixed(0)} ms`);
 console.log(`bare node start and exit on this machine: median ${bareMedian.toFixed(0)} ms, so the bundle itself costs about ${(median - 100 - bareMedian).toFixed(0)} ms`);
 
-console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
-console.log("bundle sizes:");
+console.log(
+  `machine: ${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
+console.log('bundle sizes:');
 for (const name of readdirSync('dist').sort()) {
   const file = join('dist', name, 'index.js');
   if (existsSync(file)) console.log(`  dist/${name}/index.js  ${(statSync(file).size / 1024 / 1024).toFixed(2)} MiB`);

@@ -62,4 +62,8 @@ const median = latencies[Math.floor(latencies.length / 2)] as number;
 console.log(
   `detection latency (1 s scrape, 2 s interval, ${WINDOW_S} s window, 10% 5xx), ${runs} runs: median ${median.toFixed(2)} s, min ${latencies[0]?.toFixed(2)} s, max ${latencies.at(-1)?.toFixed(2)} s (target median ≤ 10 s)`,
 );
-console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `machine: ${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);

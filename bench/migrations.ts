@@ -76,7 +76,9 @@ async function compare(): Promise<void> {
 }
 
 function readSquawkVersion(): string {
-  return spawnSync(SQUAWK, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^squawk /, '');
+  return spawnSync(SQUAWK, ['--version'], { encoding: 'utf8' })
+    .stdout.trim()
+    .replace(/^squawk /, '');
 }
 
 async function perf(): Promise<void> {
@@ -89,7 +91,9 @@ async function perf(): Promise<void> {
       const src = corpus[i % corpus.length] as string;
       copyFileSync(join(CORPUS, 'rules', src), join(dir.path, 'migrations', `${String(i).padStart(4, '0')}_${src.replace(/\//g, '_')}`));
     }
-    const files = readdirSync(join(dir.path, 'migrations')).map((f) => `migrations/${f}`).sort(migrationOrder);
+    const files = readdirSync(join(dir.path, 'migrations'))
+      .map((f) => `migrations/${f}`)
+      .sort(migrationOrder);
     const bytes = files.reduce((n, f) => n + readFileSync(join(dir.path, f)).length, 0);
 
     const coldStart = performance.now();
@@ -106,7 +110,12 @@ async function perf(): Promise<void> {
     // The bundled action end to end: node start, wasm load, discovery, lint, report.
     const bundle = join(ROOT, 'dist/pre-deploy-checklist/index.js');
     const e2eStart = performance.now();
-    const e2e = spawnSync(process.execPath, [bundle], { cwd: dir.path, env: { PATH: process.env.PATH, 'INPUT_ALL-MIGRATIONS': 'true', INPUT_BODY: 'x' }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const e2e = spawnSync(process.execPath, [bundle], {
+      cwd: dir.path,
+      env: { PATH: process.env.PATH, 'INPUT_ALL-MIGRATIONS': 'true', INPUT_BODY: 'x' },
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    });
     const e2eMs = performance.now() - e2eStart;
     const squawkRuns: number[] = [];
     let squawkFindings = 0;
@@ -159,7 +168,9 @@ async function peer(): Promise<void> {
     console.log(`## squawk's ${cases.length} test cases, rollgate's bundle vs squawk ${readSquawkVersion()} on the same files\n`);
     console.log(renderRuleTable(ruleTable(judgeCases(cases, findings))));
     console.log('\n| tool | median wall time (3 runs) | runs |\n| --- | --- | --- |');
-    console.log(`| rollgate bundled action (${groups.length} node processes, one per pg-version) | ${median(ours).toFixed(0)} ms | ${ours.map((r) => r.toFixed(0)).join(', ')} ms |`);
+    console.log(
+      `| rollgate bundled action (${groups.length} node processes, one per pg-version) | ${median(ours).toFixed(0)} ms | ${ours.map((r) => r.toFixed(0)).join(', ')} ms |`,
+    );
     console.log(`| squawk (${groups.length} runs, one per --pg-version) | ${median(theirs).toFixed(0)} ms | ${theirs.map((r) => r.toFixed(0)).join(', ')} ms |`);
   } finally {
     dir.remove();

@@ -99,7 +99,9 @@ async function runPair(pair: Pair): Promise<void> {
     ]);
     outcomes.push({ scenario, paired: paired.verdict, pairedSeconds: (paired.endedAt - t0) / 1000, mannWhitney: mw.verdict });
     const why = paired.verdict === (scenario === 'A/A' ? 'fail' : 'pass') ? ` (${paired.reason})` : '';
-    console.log(`pair ${pair.index} gate ${gate}: ${scenario}: paired ${paired.verdict} after ${((paired.endedAt - t0) / 1000).toFixed(0)} s${why}; mann-whitney (${MW_BAKE_S} s) ${mw.verdict}`);
+    console.log(
+      `pair ${pair.index} gate ${gate}: ${scenario}: paired ${paired.verdict} after ${((paired.endedAt - t0) / 1000).toFixed(0)} s${why}; mann-whitney (${MW_BAKE_S} s) ${mw.verdict}`,
+    );
   }
 }
 
@@ -120,13 +122,27 @@ try {
 const share = (list: Outcome[], f: (o: Outcome) => boolean) => `${list.filter(f).length}/${list.length}`;
 const regressions = outcomes.filter((o) => o.scenario === 'regression 15%');
 const same = outcomes.filter((o) => o.scenario === 'A/A');
-const passTimes = same.filter((o) => o.paired === 'pass').map((o) => o.pairedSeconds).sort((a, b) => a - b);
-const failTimes = regressions.filter((o) => o.paired === 'fail').map((o) => o.pairedSeconds).sort((a, b) => a - b);
+const passTimes = same
+  .filter((o) => o.paired === 'pass')
+  .map((o) => o.pairedSeconds)
+  .sort((a, b) => a - b);
+const failTimes = regressions
+  .filter((o) => o.paired === 'fail')
+  .map((o) => o.pairedSeconds)
+  .sort((a, b) => a - b);
 console.log('');
 console.log(
   `real Prometheus (1 s scrape), ${pairs} service pairs in parallel for ${minutes} min; ${RPS} requests/s per track, lognormal latency (median ${LATENCY_MS} ms, σ ${SPREAD}), shared wave ±${WAVE * 100}% over ${WAVE_PERIOD_S} s; interval and window 2 s, allowedIncrease 5%, α 0.05`,
 );
-console.log(`15% regression caught: paired (bake ≤ ${BAKE_S} s) ${share(regressions, (o) => o.paired === 'fail')}, median ${failTimes[Math.floor(failTimes.length / 2)] ?? '–'} s; mann-whitney (bake ${MW_BAKE_S} s) ${share(regressions, (o) => o.mannWhitney === 'fail')}`);
+console.log(
+  `15% regression caught: paired (bake ≤ ${BAKE_S} s) ${share(regressions, (o) => o.paired === 'fail')}, median ${failTimes[Math.floor(failTimes.length / 2)] ?? '–'} s; mann-whitney (bake ${MW_BAKE_S} s) ${share(regressions, (o) => o.mannWhitney === 'fail')}`,
+);
 console.log(`A/A false failures: paired ${share(same, (o) => o.paired === 'fail')}; mann-whitney ${share(same, (o) => o.mannWhitney === 'fail')}`);
-console.log(`A/A passed: paired ${share(same, (o) => o.paired === 'pass')}, median time to pass ${passTimes[Math.floor(passTimes.length / 2)] ?? '–'} s; mann-whitney ${share(same, (o) => o.mannWhitney === 'pass')}`);
-console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `A/A passed: paired ${share(same, (o) => o.paired === 'pass')}, median time to pass ${passTimes[Math.floor(passTimes.length / 2)] ?? '–'} s; mann-whitney ${share(same, (o) => o.mannWhitney === 'pass')}`,
+);
+console.log(
+  `machine: ${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);

@@ -64,9 +64,13 @@ async function bakeNeeded(judge: 'paired' | 'mann-whitney', model: NoiseModel, r
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const started = performance.now();
-console.log(`paired vs mann-whitney judge, simulated; ${seeds} seeded gates per cell; 15 requests/s per track, median latency 20 ms, interval and window ${INTERVAL}, allowedIncrease 5%, α 0.05`);
+console.log(
+  `paired vs mann-whitney judge, simulated; ${seeds} seeded gates per cell; 15 requests/s per track, median latency 20 ms, interval and window ${INTERVAL}, allowedIncrease 5%, α 0.05`,
+);
 console.log('');
-console.log('| noise model | bake to catch 15% (paired / mann-whitney) | caught at 20 s (paired / mann-whitney) | bake to catch 5%, allowedIncrease 1% (paired / mann-whitney) | A/A false failures, 60 s bake (paired, looks every window / mann-whitney) | healthy canary passes (paired, 120 s max): share / median time |');
+console.log(
+  '| noise model | bake to catch 15% (paired / mann-whitney) | caught at 20 s (paired / mann-whitney) | bake to catch 5%, allowedIncrease 1% (paired / mann-whitney) | A/A false failures, 60 s bake (paired, looks every window / mann-whitney) | healthy canary passes (paired, 120 s max): share / median time |',
+);
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const { name, model } of models) {
   const need15 = [await bakeNeeded('paired', model, 1.15), await bakeNeeded('mann-whitney', model, 1.15)];

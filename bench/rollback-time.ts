@@ -85,7 +85,9 @@ try {
     const safeAt = Date.now();
     if ((await rollback.done) !== 0) throw new Error('rollback failed');
     results.push({ total: safeAt - failedAt, detect: detectedAt - failedAt, restore: safeAt - detectedAt });
-    process.stdout.write(`run ${run}: ${((safeAt - failedAt) / 1000).toFixed(2)} s to 0% canary (gate ${((detectedAt - failedAt) / 1000).toFixed(2)} s, rollback step ${((safeAt - detectedAt) / 1000).toFixed(2)} s)\n`);
+    process.stdout.write(
+      `run ${run}: ${((safeAt - failedAt) / 1000).toFixed(2)} s to 0% canary (gate ${((detectedAt - failedAt) / 1000).toFixed(2)} s, rollback step ${((safeAt - detectedAt) / 1000).toFixed(2)} s)\n`,
+    );
   }
 } finally {
   await stack.stop();

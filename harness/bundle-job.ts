@@ -43,7 +43,13 @@ export function runBundleJob(
     ROLLGATE_LEDGER: join(dir.path, 'ledger.json'),
     ...(options.runner === false
       ? {}
-      : { GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_RUN_ID: String(90_000 + job + process.pid * 100), GITHUB_REPOSITORY: 'acme/orders' }),
+      : {
+          GITHUB_ACTIONS: 'true',
+          GITHUB_OUTPUT: outputFile,
+          GITHUB_STEP_SUMMARY: summaryFile,
+          GITHUB_RUN_ID: String(90_000 + job + process.pid * 100),
+          GITHUB_REPOSITORY: 'acme/orders',
+        }),
     ...options.env,
   });
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;

@@ -96,11 +96,12 @@ export async function startCanaryStack(options: {
       ],
       healthCheck: options.healthCheck,
     });
-    if (options.metrics !== false) started.prometheus = await startPrometheus({
-      targets: [`127.0.0.1:${slots.stable}`, `127.0.0.1:${slots.canary}`],
-      scrapeInterval: options.scrapeInterval ?? '1s',
-      waitForQuery: `http_requests_total{service="${service}",track="stable"}`,
-    });
+    if (options.metrics !== false)
+      started.prometheus = await startPrometheus({
+        targets: [`127.0.0.1:${slots.stable}`, `127.0.0.1:${slots.canary}`],
+        scrapeInterval: options.scrapeInterval ?? '1s',
+        waitForQuery: `http_requests_total{service="${service}",track="stable"}`,
+      });
     if (options.metrics !== false) started.load = startLoad(started.haproxy.url, options.rps ?? 50);
   } catch (err) {
     await stopAll();

@@ -49,7 +49,9 @@ export interface GitDataFakeOptions {
 const BOT = { name: 'github-actions[bot]', email: '41898282+github-actions[bot]@users.noreply.github.com' };
 
 function gitSha(type: string, body: Buffer): string {
-  return createHash('sha1').update(Buffer.concat([Buffer.from(`${type} ${body.length}\0`), body])).digest('hex');
+  return createHash('sha1')
+    .update(Buffer.concat([Buffer.from(`${type} ${body.length}\0`), body]))
+    .digest('hex');
 }
 
 /** The stateful git data fake, on a free 127.0.0.1 port. */
@@ -163,13 +165,24 @@ export class GitDataFake {
 
   private route(method: string, rest: string, url: URL, body: Record<string, unknown>): { status: number; body: unknown } | { status: number; message: string; doc: string } {
     const api = `https://api.github.com/repos/${this.owner}/${this.repo}`;
-    const refJson = (ref: string) => ({ ref, node_id: `REF_${ref}`, url: `${api}/git/${ref}`, object: { type: 'commit', sha: this.refs.get(ref)!, url: `${api}/git/commits/${this.refs.get(ref)}` } });
+    const refJson = (ref: string) => ({
+      ref,
+      node_id: `REF_${ref}`,
+      url: `${api}/git/${ref}`,
+      object: { type: 'commit', sha: this.refs.get(ref)!, url: `${api}/git/commits/${this.refs.get(ref)}` },
+    });
     const unprocessable = (message: string, doc: string) => ({ status: 422, message, doc });
     let match: RegExpExecArray | null;
 
     if (method === 'GET' && (match = /^git\/matching-refs\/(.+)$/.exec(rest))) {
       const prefix = `refs/${decodeURIComponent(match[1]!)}`;
-      return { status: 200, body: [...this.refs.keys()].filter((r) => r.startsWith(prefix)).sort().map(refJson) };
+      return {
+        status: 200,
+        body: [...this.refs.keys()]
+          .filter((r) => r.startsWith(prefix))
+          .sort()
+          .map(refJson),
+      };
     }
     if (method === 'GET' && (match = /^contents\/(.+)$/.exec(rest))) {
       const file = decodeURIComponent(match[1]!);
@@ -210,7 +223,15 @@ export class GitDataFake {
         else return unprocessable('Invalid tree info', 'git/trees#create-a-tree');
       }
       const sha = this.putTree(entries);
-      return { status: 201, body: { sha, url: `${api}/git/trees/${sha}`, truncated: false, tree: entries.map((e) => ({ ...e, type: 'blob', size: (this.objects.get(e.sha) as Blob).content.length, url: `${api}/git/blobs/${e.sha}` })) } };
+      return {
+        status: 201,
+        body: {
+          sha,
+          url: `${api}/git/trees/${sha}`,
+          truncated: false,
+          tree: entries.map((e) => ({ ...e, type: 'blob', size: (this.objects.get(e.sha) as Blob).content.length, url: `${api}/git/blobs/${e.sha}` })),
+        },
+      };
     }
     if (method === 'POST' && rest === 'git/commits') {
       if (typeof body.message !== 'string' || typeof body.tree !== 'string') return unprocessable('Invalid request.', 'git/commits#create-a-commit');
@@ -239,7 +260,8 @@ export class GitDataFake {
     }
     if (method === 'POST' && rest === 'git/refs') {
       const ref = body.ref;
-      if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3) return unprocessable("Reference name must start with 'refs/' and have at least two slashes.", 'git/refs#create-a-reference');
+      if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3)
+        return unprocessable("Reference name must start with 'refs/' and have at least two slashes.", 'git/refs#create-a-reference');
       if (typeof body.sha !== 'string' || !this.objects.has(body.sha)) return unprocessable('Object does not exist', 'git/refs#create-a-reference');
       if (this.refs.has(ref)) return unprocessable('Reference already exists', 'git/refs#create-a-reference');
       this.refs.set(ref, body.sha);

@@ -111,8 +111,7 @@ export async function startHaproxy(options: {
     stop: () => process.stop(),
     command: (line) => runtimeCommand(adminPort, line),
     status,
-    waitForStatus: (server, wanted, timeoutMs = 15_000) =>
-      waitFor(`haproxy server ${server} ${wanted}`, async () => (await status(server)) === wanted, timeoutMs, 50),
+    waitForStatus: (server, wanted, timeoutMs = 15_000) => waitFor(`haproxy server ${server} ${wanted}`, async () => (await status(server)) === wanted, timeoutMs, 50),
   };
 }
 

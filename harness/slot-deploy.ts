@@ -39,10 +39,14 @@ async function deploy(stackDir: string, slot: string, version: string): Promise<
   }
   await stopSlot(stackDir, port);
   const log = openSync(join(stackDir, `${slot}.log`), 'a');
-  const child = spawn(process.execPath, ['--import', stack.loader, fileURLToPath(import.meta.url), 'serve', stack.service, slot, version, String(port), JSON.stringify(behaviour)], {
-    detached: true,
-    stdio: ['ignore', log, log],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', stack.loader, fileURLToPath(import.meta.url), 'serve', stack.service, slot, version, String(port), JSON.stringify(behaviour)],
+    {
+      detached: true,
+      stdio: ['ignore', log, log],
+    },
+  );
   child.unref();
   writeFileSync(join(stackDir, `${port}.pid`), String(child.pid));
   // The process is up once it answers liveness; readiness is the rollout's to wait for.

@@ -154,10 +154,14 @@ export function renderRuleTable(rows: readonly RuleRow[]): string {
   const lines = ['| squawk rule | rollgate rule(s) | flag cases flagged | clean cases wrongly flagged |', '| --- | --- | --- | --- |'];
   for (const r of rows) {
     const covered = r.rollgate !== 'not covered';
-    lines.push(`| \`${r.squawkRule}\` | ${r.rollgate} | ${covered ? `${r.flagged} / ${r.flagCases}` : `— (${r.flagCases})`} | ${covered ? `${r.wronglyFlagged} / ${r.cleanCases}` : `— (${r.cleanCases})`} |`);
+    lines.push(
+      `| \`${r.squawkRule}\` | ${r.rollgate} | ${covered ? `${r.flagged} / ${r.flagCases}` : `— (${r.flagCases})`} | ${covered ? `${r.wronglyFlagged} / ${r.cleanCases}` : `— (${r.cleanCases})`} |`,
+    );
   }
   const covered = rows.filter((r) => r.rollgate !== 'not covered');
   const sum = (f: (r: RuleRow) => number): number => covered.reduce((n, r) => n + f(r), 0);
-  lines.push(`| **${covered.length} of ${rows.length} rules covered** | | **${sum((r) => r.flagged)} / ${sum((r) => r.flagCases)}** | **${sum((r) => r.wronglyFlagged)} / ${sum((r) => r.cleanCases)}** |`);
+  lines.push(
+    `| **${covered.length} of ${rows.length} rules covered** | | **${sum((r) => r.flagged)} / ${sum((r) => r.flagCases)}** | **${sum((r) => r.wronglyFlagged)} / ${sum((r) => r.cleanCases)}** |`,
+  );
   return lines.join('\n');
 }

@@ -35,7 +35,8 @@ const PRELUDE =
 // `--umbrella` regenerates only the umbrella action.yml, without bundling.
 const umbrellaOnly = process.argv.includes('--umbrella');
 const wanted = umbrellaOnly ? ['--umbrella'] : process.argv.slice(2).filter((a) => !a.startsWith('--'));
-if (!umbrellaOnly && process.argv[2] !== '--child') for (const name of wanted) if (!(name in entries)) throw new Error(`unknown bundle ${name}; known: ${Object.keys(entries).join(', ')}`);
+if (!umbrellaOnly && process.argv[2] !== '--child')
+  for (const name of wanted) if (!(name in entries)) throw new Error(`unknown bundle ${name}; known: ${Object.keys(entries).join(', ')}`);
 
 // Each bundle is built in a process of its own: ncc's compiler keeps what it loaded, and
 // eight bundles in one process run out of heap.
@@ -88,7 +89,14 @@ if (failures.length) {
 // gets a default where every action that declares it agrees on one; the chosen action's other
 // literal defaults are applied by dist/main at run time (src/core/action-metadata.ts).
 if (!wanted.length || umbrellaOnly) {
-  const inputs = { action: { description: `Which action to run: ${Object.keys(entries).filter((n) => !['main', 'cli'].includes(n)).join(' | ')}`, required: true } };
+  const inputs = {
+    action: {
+      description: `Which action to run: ${Object.keys(entries)
+        .filter((n) => !['main', 'cli'].includes(n))
+        .join(' | ')}`,
+      required: true,
+    },
+  };
   const outputs = {};
   const defaults = {};
   for (const name of readdirSync(join(root, 'actions')).sort()) {
@@ -109,7 +117,8 @@ if (!wanted.length || umbrellaOnly) {
     const distinct = [...new Set(values)];
     if (distinct.length === 1 && distinct[0] !== undefined) inputs[key].default = distinct[0];
     // Only the runner can evaluate an expression: dist/main cannot apply it for one action only.
-    else if (distinct.some((v) => v?.includes('${{'))) throw new Error(`input ${key}: actions disagree on its default (${distinct.join(' | ')}), and an expression default cannot be applied at run time`);
+    else if (distinct.some((v) => v?.includes('${{')))
+      throw new Error(`input ${key}: actions disagree on its default (${distinct.join(' | ')}), and an expression default cannot be applied at run time`);
   }
   const umbrella = {
     name: 'rollgate',

@@ -23,7 +23,14 @@ interface StepResult {
 /** Runs one action through the CLI, streaming its log (and job summary) indented under the step. */
 function action(stack: CanaryStack, name: string, inputs: Record<string, string>): Promise<StepResult> {
   const args = [cli, name, ...Object.entries(inputs).flatMap(([k, v]) => [`--${k}`, v])];
-  process.stdout.write(`\n${bold(`▶ rollgate ${name} ${Object.entries(inputs).filter(([k]) => k !== 'plan').map(([k, v]) => `--${k} ${v}`).join(' ')}`)}  (${elapsed()})\n`);
+  process.stdout.write(
+    `\n${bold(
+      `▶ rollgate ${name} ${Object.entries(inputs)
+        .filter(([k]) => k !== 'plan')
+        .map(([k, v]) => `--${k} ${v}`)
+        .join(' ')}`,
+    )}  (${elapsed()})\n`,
+  );
   // A clean environment for the CLI: no runner variables, the demo's own state and ledger.
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GITHUB_') && !k.startsWith('INPUT_') && !k.startsWith('RUNNER_')) env[k] = v;
@@ -46,7 +53,16 @@ function action(stack: CanaryStack, name: string, inputs: Record<string, string>
     child.on('error', reject);
     child.on('close', (code) => {
       if (partial) process.stdout.write(`  │ ${partial}\n`);
-      process.stdout.write(`  └ exit ${code ?? 1}${Object.keys(outputs).length ? ` · ${Object.entries(outputs).filter(([k]) => k !== 'report').map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}\n`);
+      process.stdout.write(
+        `  └ exit ${code ?? 1}${
+          Object.keys(outputs).length
+            ? ` · ${Object.entries(outputs)
+                .filter(([k]) => k !== 'report')
+                .map(([k, v]) => `${k}=${v}`)
+                .join(' ')}`
+            : ''
+        }\n`,
+      );
       resolve({ code: code ?? 1, outputs });
     });
   });
@@ -86,7 +102,9 @@ async function main(): Promise<number> {
     const stableVersion = await stack.versionIn('stable');
     const afterV2 = await sendRequests(stack.haproxy.url, 500);
     const v2Promoted = v2.length === 3 && v2.every((s) => s.code === 0) && v2[2]?.outputs.promoted === 'true' && stableVersion === 'v2' && afterV2.byTrack.stable === 500;
-    process.stdout.write(`\n  check: stable slot runs ${stableVersion}; of 500 requests through HAProxy, ${afterV2.byTrack.stable ?? 0} reached stable → ${v2Promoted ? 'v2 PROMOTED as expected' : 'UNEXPECTED'}\n`);
+    process.stdout.write(
+      `\n  check: stable slot runs ${stableVersion}; of 500 requests through HAProxy, ${afterV2.byTrack.stable ?? 0} reached stable → ${v2Promoted ? 'v2 PROMOTED as expected' : 'UNEXPECTED'}\n`,
+    );
 
     process.stdout.write(bold(`\n═══ Round 2: v3, a release that answers 10% of requests with 500 ═══\n`));
     const v3 = [await action(stack, 'deploy-canary', { plan, version: 'v3' })];

@@ -137,7 +137,7 @@ export function planReference(schema: Schema, example: unknown): string {
     '# The rollout plan: reference',
     '',
     'Every field of `.github/rollout.yml`, generated from the schema the actions validate with. The',
-    'Example column shows the value in the README\'s plan. Durations are written `500ms`, `30s`, `5m`,',
+    "Example column shows the value in the README's plan. Durations are written `500ms`, `30s`, `5m`,",
     '`1h` or `1m30s`; `${VAR}` in a string is replaced by the environment variable (and masked in logs).',
     'Unknown keys are errors.',
     '',
@@ -172,7 +172,10 @@ export function planReference(schema: Schema, example: unknown): string {
       out.push(...table(member, key, sample), '');
     }
   }
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }
 
 /** The README's rollout plan: the first YAML block under "The rollout plan". */

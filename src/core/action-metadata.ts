@@ -43,7 +43,11 @@ export function loadActionMetadata(root: string, name: string): ActionMetadata {
   };
   const inputs: Record<string, InputSpec> = {};
   for (const [key, value] of Object.entries(spec.inputs ?? {})) {
-    inputs[key] = { description: value.description ?? '', ...(value.default !== undefined ? { default: String(value.default) } : {}), ...(value.required ? { required: true } : {}) };
+    inputs[key] = {
+      description: value.description ?? '',
+      ...(value.default !== undefined ? { default: String(value.default) } : {}),
+      ...(value.required ? { required: true } : {}),
+    };
   }
   const outputs: Record<string, { description: string }> = {};
   for (const [key, value] of Object.entries(spec.outputs ?? {})) outputs[key] = { description: value.description ?? '' };

@@ -43,20 +43,16 @@ interface ActionMode {
  * backtest). A subcommand that is neither is one more entry in the returned list.
  */
 export function subcommands(runAction: ActionRunner): Subcommand[] {
-  const actions = ACTION_NAMES.map(
-    (name): Subcommand => ({
-      name,
-      summary: '',
-      run: (context) => runActionCommand(name, context, runAction),
-    }),
-  );
-  const modes = Object.entries(MODES).map(
-    ([name, mode]): Subcommand => ({
-      name,
-      summary: `${mode.about} (${mode.action})`,
-      run: (context) => runActionCommand(mode.action, context, runAction, { name, set: mode.set, rename: mode.rename }),
-    }),
-  );
+  const actions = ACTION_NAMES.map((name): Subcommand => ({
+    name,
+    summary: '',
+    run: (context) => runActionCommand(name, context, runAction),
+  }));
+  const modes = Object.entries(MODES).map(([name, mode]): Subcommand => ({
+    name,
+    summary: `${mode.about} (${mode.action})`,
+    run: (context) => runActionCommand(mode.action, context, runAction, { name, set: mode.set, rename: mode.rename }),
+  }));
   return [...actions, ...modes];
 }
 
@@ -90,7 +86,7 @@ export function usage(root: string, commands: readonly Subcommand[]): string {
     ...lines,
     '',
     'options:',
-    '  -h, --help     show this help, or a command\'s own with rollgate <command> --help',
+    "  -h, --help     show this help, or a command's own with rollgate <command> --help",
     '  --version      print the version',
   ].join('\n');
 }
@@ -274,7 +270,10 @@ export async function runCli(argv: string[], root: string, io: CliIO, runAction:
   }
   const command = commands.find((c) => c.name === first);
   if (!command) {
-    const suggestion = closest(first.replace(/^-+/, ''), commands.map((c) => c.name));
+    const suggestion = closest(
+      first.replace(/^-+/, ''),
+      commands.map((c) => c.name),
+    );
     io.err(`rollgate: unknown command ${JSON.stringify(first)}${suggestion ? `; did you mean ${suggestion}?` : ''}\n\n${usage(root, commands)}\n`);
     return 2;
   }
@@ -286,4 +285,3 @@ export async function runCli(argv: string[], root: string, io: CliIO, runAction:
     return 2;
   }
 }
-

@@ -26,11 +26,7 @@ export function getBooleanInput(runtime: ActionRuntime, name: string, fallback: 
 }
 
 /** A finite number input, optionally bounded. */
-export function getNumberInput(
-  runtime: ActionRuntime,
-  name: string,
-  bounds: { min?: number; max?: number; integer?: boolean } = {},
-): number | undefined {
+export function getNumberInput(runtime: ActionRuntime, name: string, bounds: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   const value = runtime.getInput(name);
   if (value === undefined) return undefined;
   return parseNumberInput(name, value, bounds);
@@ -61,7 +57,8 @@ export function getDurationInput(runtime: ActionRuntime, name: string): number |
   const value = runtime.getInput(name);
   if (value === undefined) return undefined;
   const ms = parseDuration(value);
-  if (ms === undefined) throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h${repeatsDurationUnit(value) ? ` (${REPEATED_UNIT})` : ''}, got ${JSON.stringify(value)}`);
+  if (ms === undefined)
+    throw new InputError(name, `expected a duration such as 500ms, 30s, 5m or 1h${repeatsDurationUnit(value) ? ` (${REPEATED_UNIT})` : ''}, got ${JSON.stringify(value)}`);
   return ms;
 }
 

@@ -239,7 +239,12 @@ export class MemoryRuntime extends RedactingRuntime implements ActionRuntime {
  * CLI command gives it (`backtest-from=from,…`, as the CLI passes it in ROLLGATE_CLI_FLAGS).
  */
 export function asFlags(message: string, renamed = ''): string {
-  const flags = new Map(renamed.split(',').filter(Boolean).map((pair) => pair.split('=') as [string, string]));
+  const flags = new Map(
+    renamed
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=') as [string, string]),
+  );
   return message.replace(/\binput ([a-z][a-z0-9-]*)\b/g, (_, input: string) => `--${flags.get(input) ?? input}`);
 }
 
@@ -259,11 +264,7 @@ export interface ActionResult {
  * scripts, kubectl, with their process groups) and end with exit status 130/143 once the
  * action has finished what cannot be left half-done. A second signal exits at once.
  */
-export async function runAction(
-  name: string,
-  body: (runtime: ActionRuntime) => Promise<ActionResult>,
-  runtime: ActionRuntime = new RunnerRuntime(),
-): Promise<ActionResult> {
+export async function runAction(name: string, body: (runtime: ActionRuntime) => Promise<ActionResult>, runtime: ActionRuntime = new RunnerRuntime()): Promise<ActionResult> {
   const release = runtime instanceof RunnerRuntime ? watchProcess(runtime) : undefined;
   let result: ActionResult;
   try {

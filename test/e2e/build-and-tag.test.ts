@@ -70,7 +70,10 @@ suite('build-and-tag bundle, run the way the runner runs it', () => {
   }
 
   async function registryDigest(repo: string, tag: string): Promise<string | null> {
-    const res = await fetch(`${registry.url}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' } });
+    const res = await fetch(`${registry.url}/v2/${repo}/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' },
+    });
     return res.status === 200 ? res.headers.get('docker-content-digest') : null;
   }
 

@@ -33,7 +33,14 @@ function runBundle(cwd: string, inputs: Record<string, string>, extraEnv: Record
   const summaryFile = join(cwd, `summary-${Date.now()}`);
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, ...extraEnv };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    ...extraEnv,
+  };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
   return new Promise((resolveRun) => {
     execFile(process.execPath, [BUNDLE], { cwd, env, timeout: 60_000 }, (err, stdout, stderr) => {
@@ -122,7 +129,9 @@ describeIf('metrics-gate bundle, run as the runner runs it', () => {
       const run = await runBundle(workspace.path, {}, { PROM_URL: prometheus.url });
       expect(run.code).toBe(1);
       expect(run.outputs.verdict).toBe('fail');
-      expect(run.stdout).toMatch(/::error::metrics-gate: fail: check error-rate failed 1 measurement\(s\), more than failureLimit 0 allows: canary − stable = [\d.]+ > maxIncrease 0\.02/);
+      expect(run.stdout).toMatch(
+        /::error::metrics-gate: fail: check error-rate failed 1 measurement\(s\), more than failureLimit 0 allows: canary − stable = [\d.]+ > maxIncrease 0\.02/,
+      );
       expect(run.summary).toContain('### metrics-gate: orders: ❌ fail');
       expect(run.summary).toMatch(/\| error-rate \| [\d.]+ \| [\d.]+ \| canary − stable ≤ 0\.02 \| ❌ fail \|/);
       const report = JSON.parse(run.outputs.report ?? '{}') as { endedAt: number; startedAt: number };
@@ -138,7 +147,14 @@ describeIf('metrics-gate bundle, run as the runner runs it', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, 'plan.yml'),
-      ['service: orders', 'environment: production', 'metrics: { provider: prometheus, address: "http://127.0.0.1:9" }', 'analysis:', '  checks:', '    - { name: p99, query: "x", maxRatio: fast }'].join('\n'),
+      [
+        'service: orders',
+        'environment: production',
+        'metrics: { provider: prometheus, address: "http://127.0.0.1:9" }',
+        'analysis:',
+        '  checks:',
+        '    - { name: p99, query: "x", maxRatio: fast }',
+      ].join('\n'),
     );
     const run = await runBundle(dir, { plan: 'plan.yml' });
     expect(run.code).toBe(1);

@@ -116,7 +116,16 @@ maybe('a newcomer: the README plan and canary.yml against a real HAProxy and Pro
   }
 
   function explain(results: StepResult[]): string {
-    return results.map((r) => `── rollgate ${r.action} → exit ${r.status}\n${r.out.split('\n').filter((l) => /verdict|measurement|inconclusive|fail|error|output /.test(l)).slice(-25).join('\n')}`).join('\n');
+    return results
+      .map(
+        (r) =>
+          `── rollgate ${r.action} → exit ${r.status}\n${r.out
+            .split('\n')
+            .filter((l) => /verdict|measurement|inconclusive|fail|error|output /.test(l))
+            .slice(-25)
+            .join('\n')}`,
+      )
+      .join('\n');
   }
 
   it('promotes the healthy release: every step passes, stable runs it, and the canary gets no traffic after', async () => {

@@ -35,7 +35,12 @@ describeIf('the CLI modes against a real Prometheus', () => {
     plan = join(dir.path, 'rollout.yml');
     writeFileSync(
       plan,
-      stringify({ service: 'orders', environment: 'production', metrics: { provider: 'prometheus', address: prometheus.url }, analysis: { interval: '30s', window: '1m', bake: '5m', checks: [{ name: 'error-rate', query: ERROR_RATE, max: 0.05 }] } }),
+      stringify({
+        service: 'orders',
+        environment: 'production',
+        metrics: { provider: 'prometheus', address: prometheus.url },
+        analysis: { interval: '30s', window: '1m', bake: '5m', checks: [{ name: 'error-rate', query: ERROR_RATE, max: 0.05 }] },
+      }),
     );
   }, 120_000);
 

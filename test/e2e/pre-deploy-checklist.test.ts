@@ -68,7 +68,14 @@ describe('pre-deploy-checklist, bundled', () => {
     const summaryFile = join(outDir.path, 'summary');
     writeFileSync(outputFile, '');
     writeFileSync(summaryFile, '');
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_ACTIONS: 'true', ...extraEnv };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      GITHUB_OUTPUT: outputFile,
+      GITHUB_STEP_SUMMARY: summaryFile,
+      GITHUB_ACTIONS: 'true',
+      ...extraEnv,
+    };
     for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, argv, { cwd: repo.path, env, timeout: 60_000 });
@@ -143,20 +150,30 @@ describe('pre-deploy-checklist, bundled', () => {
   });
 
   test('a contract migration marks the PR irreversible and needs the last safe rollback point', async () => {
-    write('db/migrations/003_drop_status.sql', "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: contract reason=\"v42 stopped reading users.email\"\nALTER TABLE users DROP COLUMN email;\n");
+    write(
+      'db/migrations/003_drop_status.sql',
+      "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: contract reason=\"v42 stopped reading users.email\"\nALTER TABLE users DROP COLUMN email;\n",
+    );
     commit('contract');
     const body = readFileSync(join(BODIES, 'complete.md'), 'utf8');
     const without = await run({ comment: 'false', 'base-ref': baseSha, body });
     expect(without.outputs.irreversible).toBe('true');
     expect(without.outputs.result).toBe('fail');
     expect(JSON.parse(without.outputs.items ?? '[]')).toContainEqual(expect.objectContaining({ id: 'runbook', state: 'contradicted' }));
-    const withPoint = await run({ comment: 'false', 'base-ref': baseSha, body: body.replace('(owner: @payments-oncall)', '(owner: @payments-oncall); last safe rollback point: v41') });
+    const withPoint = await run({
+      comment: 'false',
+      'base-ref': baseSha,
+      body: body.replace('(owner: @payments-oncall)', '(owner: @payments-oncall); last safe rollback point: v41'),
+    });
     expect(withPoint.outputs).toMatchObject({ result: 'pass', irreversible: 'true' });
   });
 
   test('a drop that application code still names is a warning listing file and line, and fails with strict-contract', async () => {
     write('src/orders/report.ts', "export const totals = 'SELECT id, note FROM orders';\n");
-    write('db/migrations/004_drop_note.sql', "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: allow drop-column reason=\"notes moved to the CRM\"\nALTER TABLE orders DROP COLUMN note;\n");
+    write(
+      'db/migrations/004_drop_note.sql',
+      "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: allow drop-column reason=\"notes moved to the CRM\"\nALTER TABLE orders DROP COLUMN note;\n",
+    );
     commit('drop note');
     const body = readFileSync(join(BODIES, 'complete.md'), 'utf8').replace('(owner: @payments-oncall)', '(owner: @payments-oncall); last safe rollback point: v41');
     const warned = await run({ comment: 'false', 'base-ref': baseSha, body });

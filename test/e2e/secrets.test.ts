@@ -29,7 +29,12 @@ const SECRETS = {
 function rateLimitedGitHub(): Server {
   return createServer((req, res) => {
     req.resume();
-    res.writeHead(403, { 'content-type': 'application/json', 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600) });
+    res.writeHead(403, {
+      'content-type': 'application/json',
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+    });
     res.end(JSON.stringify({ message: 'API rate limit exceeded', documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting' }));
   });
 }
@@ -143,7 +148,13 @@ describeIf('secrets never appear in anything an action writes', () => {
     writeFileSync(event, JSON.stringify({ number: 3, pull_request: { number: 3, body: '- [x] Runbook <!-- rollgate:runbook -->' } }));
     await step('pre-deploy-checklist', { plan, 'github-token': SECRETS.GITHUB_TOKEN_INPUT, comment: 'true' }, { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event });
     // build-and-tag with registry credentials against a registry that is not there.
-    await step('build-and-tag', { image: '127.0.0.1:9/acme/orders', context: join(process.cwd(), 'test/fixtures/build/app'), 'registry-username': 'ci', 'registry-password': SECRETS.REGISTRY_PASSWORD, version: '1.2.3' });
+    await step('build-and-tag', {
+      image: '127.0.0.1:9/acme/orders',
+      context: join(process.cwd(), 'test/fixtures/build/app'),
+      'registry-username': 'ci',
+      'registry-password': SECRETS.REGISTRY_PASSWORD,
+      version: '1.2.3',
+    });
 
     // The failure paths ran: some steps failed and said why, and the receivers were called.
     expect(runs.filter((r) => r.run.code !== 0).length).toBeGreaterThanOrEqual(3);
@@ -159,7 +170,13 @@ describeIf('secrets never appear in anything an action writes', () => {
     };
     for (const { name, run } of runs) {
       // ::add-mask:: is how a secret is handed to the runner's masker: the runner consumes it and never shows it.
-      check(`${name} stdout/stderr`, run.output.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n'));
+      check(
+        `${name} stdout/stderr`,
+        run.output
+          .split('\n')
+          .filter((l) => !l.startsWith('::add-mask::'))
+          .join('\n'),
+      );
       check(`${name} GITHUB_OUTPUT`, readFileSync(run.outputFile, 'utf8'));
       check(`${name} GITHUB_STEP_SUMMARY`, run.summary);
       for (const value of Object.values(run.outputs)) if (value.startsWith('/') && value.endsWith('.json')) check(`${name} report ${value}`, readFileSync(value, 'utf8'));

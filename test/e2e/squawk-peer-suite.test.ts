@@ -1,6 +1,16 @@
 import { existsSync } from 'node:fs';
 import { tempDir } from '../../harness/process.js';
-import { judgeCases, layOutSuite, readSquawkSuite, renderRuleTable, ruleTable, runChecklistBundle, SQUAWK_SUITE, type BundleFinding, type CaseOutcome } from '../../harness/squawk-suite.js';
+import {
+  judgeCases,
+  layOutSuite,
+  readSquawkSuite,
+  renderRuleTable,
+  ruleTable,
+  runChecklistBundle,
+  SQUAWK_SUITE,
+  type BundleFinding,
+  type CaseOutcome,
+} from '../../harness/squawk-suite.js';
 import { renderSquawkMapping, SQUAWK_DISAGREEMENTS, SQUAWK_RULES } from '../../src/core/migrations/squawk-rules.js';
 import { RULE_IDS } from '../../src/core/migrations/rules.js';
 import { readFileSync } from 'node:fs';
@@ -12,7 +22,7 @@ import { join } from 'node:path';
 const maybe = existsSync(join(SQUAWK_SUITE, 'manifest.json')) ? describe : describe.skip;
 const DOCS = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../docs/pre-deploy-checklist.md');
 
-maybe('squawk\'s rule tests through the bundled action', () => {
+maybe("squawk's rule tests through the bundled action", () => {
   const cases = readSquawkSuite();
   let outcomes: CaseOutcome[] = [];
   const findings: BundleFinding[] = [];

@@ -56,7 +56,9 @@ describeIf('the traffic layer tells the truth, through the bundled actions and a
   // Each case starts from stable 100% UP, canary 0, third 0.
   beforeEach(async () => {
     await stack.setBehaviour('stable', { ready: true });
-    await stack.haproxy.command(`set server ${stack.service}/stable state ready; set server ${stack.service}/stable weight 100; set server ${stack.service}/canary weight 0; set server ${stack.service}/third weight 0`);
+    await stack.haproxy.command(
+      `set server ${stack.service}/stable state ready; set server ${stack.service}/stable weight 100; set server ${stack.service}/canary weight 0; set server ${stack.service}/third weight 0`,
+    );
     await stack.haproxy.waitForStatus('stable', 'UP');
   });
 
@@ -101,7 +103,9 @@ describeIf('the traffic layer tells the truth, through the bundled actions and a
     const rollback = await runBundleJob('rollback', { plan: planFile, reason: 'test', attempts: '1', store });
     expect(rollback.code).not.toBe(0);
     // It says what it did and what users get, not that traffic could not be restored.
-    expect(text(rollback)).toMatch(/all traffic moved to stable \(server stable\), but stable \(server stable\) is DOWN \(health check L7STS 503[^)]*\).*every request fails.*bring stable back/);
+    expect(text(rollback)).toMatch(
+      /all traffic moved to stable \(server stable\), but stable \(server stable\) is DOWN \(health check L7STS 503[^)]*\).*every request fails.*bring stable back/,
+    );
     expect(text(rollback)).not.toMatch(/could NOT be restored|after \d+ attempts/);
     expect(rollback.outputs).toMatchObject({ 'rolled-back': 'true', 'stable-serving': 'false' });
     expect((await users()).byStatus).toEqual({ 503: 100 });
@@ -132,7 +136,14 @@ describeIf('the traffic layer tells the truth, through the bundled actions and a
     expect((await stack.haproxy.command(`get weight ${stack.service}/canary`)).trim()).toMatch(/^50 /);
     expect(await stack.versionIn('stable')).not.toBe('v2');
     // With one: promoted, and the approval is in the rollout record's history.
-    const approved = await runBundleJob('ramp', { plan, steps: '100', 'skip-gate': 'true', reason: 'gates judged elsewhere', approval: 'reviewed in environment production-approval', store });
+    const approved = await runBundleJob('ramp', {
+      plan,
+      steps: '100',
+      'skip-gate': 'true',
+      reason: 'gates judged elsewhere',
+      approval: 'reviewed in environment production-approval',
+      store,
+    });
     expect(approved.code).toBe(0);
     expect(approved.outputs.promoted).toBe('true');
     expect(text(approved)).toMatch(/approval on record: .*: reviewed in environment production-approval/);
@@ -174,21 +185,29 @@ describeIf('the traffic layer tells the truth, through the bundled actions and a
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
-  ] as const)('%s during a slow deploy stops the deploy script and its children, exits %i, and moves no traffic', async (signal, code) => {
-    const script = join(stack.dir, `slow-deploy-${signal}.sh`);
-    const pids = join(stack.dir, `slow-deploy-${signal}.pids`);
-    writeFileSync(script, `#!/bin/sh\nsleep 300 &\necho "$$ $!" > ${pids}\nwait\n`);
-    const plan = stack.writePlan({ traffic: traffic(), deploy: { command: `/bin/sh ${script}`, timeout: '10m' } }, `slow-${signal}.yml`);
-    const job = runBundleJob('deploy-canary', { plan, version: 'v2', weight: '10' }, {
-      started: (child) => {
-        void waitFor('the deploy script to start', async () => existsSync(pids) && readFileSync(pids, 'utf8').includes(' '), 30_000, 50).then(() => child.kill(signal));
-      },
-    });
-    const result = await job;
-    expect(result.code).toBe(code);
-    expect(text(result)).toMatch(new RegExp(`interrupted by ${signal}`));
-    const [scriptPid, sleepPid] = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
-    await waitFor('the deploy script and its sleep to be gone', async () => !alive(scriptPid as number) && !alive(sleepPid as number), 10_000, 50);
-    expect((await users()).byTrack).toEqual({ stable: 100 });
-  }, 60_000);
+  ] as const)(
+    '%s during a slow deploy stops the deploy script and its children, exits %i, and moves no traffic',
+    async (signal, code) => {
+      const script = join(stack.dir, `slow-deploy-${signal}.sh`);
+      const pids = join(stack.dir, `slow-deploy-${signal}.pids`);
+      writeFileSync(script, `#!/bin/sh\nsleep 300 &\necho "$$ $!" > ${pids}\nwait\n`);
+      const plan = stack.writePlan({ traffic: traffic(), deploy: { command: `/bin/sh ${script}`, timeout: '10m' } }, `slow-${signal}.yml`);
+      const job = runBundleJob(
+        'deploy-canary',
+        { plan, version: 'v2', weight: '10' },
+        {
+          started: (child) => {
+            void waitFor('the deploy script to start', async () => existsSync(pids) && readFileSync(pids, 'utf8').includes(' '), 30_000, 50).then(() => child.kill(signal));
+          },
+        },
+      );
+      const result = await job;
+      expect(result.code).toBe(code);
+      expect(text(result)).toMatch(new RegExp(`interrupted by ${signal}`));
+      const [scriptPid, sleepPid] = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
+      await waitFor('the deploy script and its sleep to be gone', async () => !alive(scriptPid as number) && !alive(sleepPid as number), 10_000, 50);
+      expect((await users()).byTrack).toEqual({ stable: 100 });
+    },
+    60_000,
+  );
 });

@@ -19,7 +19,12 @@ function run(args: string[], inputs: Record<string, string>) {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_OUTPUT: join(work, 'output'), GITHUB_STEP_SUMMARY: join(work, 'summary') };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
   const result = spawnSync(process.execPath, args, { cwd: work, env, encoding: 'utf8', timeout: 60_000 });
-  return { status: result.status, out: `${result.stdout}${result.stderr}`, output: readFileSync(join(work, 'output'), 'utf8'), summary: readFileSync(join(work, 'summary'), 'utf8') };
+  return {
+    status: result.status,
+    out: `${result.stdout}${result.stderr}`,
+    output: readFileSync(join(work, 'output'), 'utf8'),
+    summary: readFileSync(join(work, 'summary'), 'utf8'),
+  };
 }
 
 describe('the umbrella action', () => {
@@ -46,7 +51,10 @@ describe('the umbrella action', () => {
 
 describe('the CLI', () => {
   it('maps --flags to the action inputs and prints the outcome', () => {
-    const r = run([join(ROOT, 'bin/rollgate.js'), 'metrics-gate', '--prometheus-url', 'http://127.0.0.1:1', '--error-rate-threshold', '1', '--interval', '200ms', '--bake', '1s'], {});
+    const r = run(
+      [join(ROOT, 'bin/rollgate.js'), 'metrics-gate', '--prometheus-url', 'http://127.0.0.1:1', '--error-rate-threshold', '1', '--interval', '200ms', '--bake', '1s'],
+      {},
+    );
     expect(r.status).toBe(1);
     expect(r.output).toMatch(/verdict<<.*\nerror\n/);
   });
@@ -60,7 +68,7 @@ describe('the CLI', () => {
     expect(unknown.out).toContain('rollgate: unknown command "deploy"');
   });
 
-  it('refuses a mistyped flag before doing anything, instead of baking for the plan\'s default', () => {
+  it("refuses a mistyped flag before doing anything, instead of baking for the plan's default", () => {
     const r = run([join(ROOT, 'bin/rollgate.js'), 'metrics-gate', '--prometheus-url', 'http://127.0.0.1:1', '--error-rate-threshold', '1', '--bak', '4s'], {});
     expect(r.status).toBe(2);
     expect(r.out).toContain('rollgate metrics-gate: unknown flag --bak; did you mean --bake?');
@@ -88,7 +96,7 @@ describe('the CLI', () => {
     expect(r.out).not.toContain('input bake');
   });
 
-  it('shows an action\'s flags from its action.yml, and its version', () => {
+  it("shows an action's flags from its action.yml, and its version", () => {
     const help = run([join(ROOT, 'bin/rollgate.js'), 'ramp', '--help'], {});
     expect(help.status).toBe(0);
     expect(help.out).toContain('--gate <value>');

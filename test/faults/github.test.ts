@@ -40,7 +40,12 @@ async function startBrokenGitHub(): Promise<{ url: string; fault: GitHubFault; r
       'x-ratelimit-reset': String(reset),
       'x-ratelimit-resource': 'core',
     });
-    res.end(JSON.stringify({ message: 'API rate limit exceeded for installation ID 1.', documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting' }));
+    res.end(
+      JSON.stringify({
+        message: 'API rate limit exceeded for installation ID 1.',
+        documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting',
+      }),
+    );
   });
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
@@ -115,7 +120,12 @@ describeIf('GitHub API down or rate-limited: traffic decisions never wait on it,
     expect(await canaryShare(stack.haproxy.adminPort)).toBe(0);
     expect(rollback.result.ok).toBe(false);
     expect(rollback.result.failure).toMatch(/rollout record could not be read or updated/);
-    table.add({ fault: 'GitHub API down (rollout record on GitHub)', phase: 'deploy-canary, then rollback', outcome: 'deploy-canary refuses before any change; rollback restores traffic from what HAProxy shows, then fails naming the record', canary: '30% (unchanged), then 0%' });
+    table.add({
+      fault: 'GitHub API down (rollout record on GitHub)',
+      phase: 'deploy-canary, then rollback',
+      outcome: 'deploy-canary refuses before any change; rollback restores traffic from what HAProxy shows, then fails naming the record',
+      canary: '30% (unchanged), then 0%',
+    });
   });
 
   for (const fault of ['down', 'rate-limited'] as const) {
@@ -151,7 +161,12 @@ describeIf('GitHub API down or rate-limited: traffic decisions never wait on it,
       expect(result.failure).toMatch(/^traffic was restored, but /);
       expect(result.failure).toMatch(/marking the deployment failed/);
       expect(`${rt.text()}\n${rt.summary}\n${result.failure}`).not.toContain('ghs_faultTestToken0123456789');
-      table.add({ fault: `GitHub API ${fault}`, phase: 'rollback', outcome: 'traffic restored first; step then fails: "traffic was restored, but marking the deployment failed …"', canary: '0%' });
+      table.add({
+        fault: `GitHub API ${fault}`,
+        phase: 'rollback',
+        outcome: 'traffic restored first; step then fails: "traffic was restored, but marking the deployment failed …"',
+        canary: '0%',
+      });
     });
   }
 });

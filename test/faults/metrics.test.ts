@@ -88,7 +88,12 @@ describeIf('faults in the metrics backend: the gate never passes on them, and a 
       expect(rt.outputs.verdict).toBe('error');
       expect(result.ok).toBe(false);
       expect(result.failure).toMatch(/consecutiveErrorLimit 2/);
-      table.add({ fault: 'Prometheus down', phase: 'during the gate', outcome: 'verdict error after consecutiveErrorLimit is exceeded, step fails', canary: '40% (unchanged; rollback follows)' });
+      table.add({
+        fault: 'Prometheus down',
+        phase: 'during the gate',
+        outcome: 'verdict error after consecutiveErrorLimit is exceeded, step fails',
+        canary: '40% (unchanged; rollback follows)',
+      });
     } finally {
       clearTimeout(dies);
       await proxy.stop();
@@ -102,7 +107,12 @@ describeIf('faults in the metrics backend: the gate never passes on them, and a 
     expect(rt.outputs.verdict).toBe('error');
     expect(result.ok).toBe(false);
     expect(result.failure).toMatch(/1000 ms|1s|timed? ?out/i);
-    table.add({ fault: 'Prometheus slower than the timeout', phase: 'during the gate', outcome: 'every query abandoned at 1s; verdict error, step fails', canary: '40% (unchanged; rollback follows)' });
+    table.add({
+      fault: 'Prometheus slower than the timeout',
+      phase: 'during the gate',
+      outcome: 'every query abandoned at 1s; verdict error, step fails',
+      canary: '40% (unchanged; rollback follows)',
+    });
   });
 
   it('HTTP 500 then recovery within consecutiveErrorLimit: the gate counts the errors, continues, and judges the canary', async () => {
@@ -113,7 +123,12 @@ describeIf('faults in the metrics backend: the gate never passes on them, and a 
     expect(rt.outputs.verdict).toBe('pass');
     expect(result).toEqual({ ok: true });
     expect(rt.text()).toMatch(/500/);
-    table.add({ fault: 'Prometheus HTTP 500, then recovery', phase: 'during the gate', outcome: 'errors counted (within consecutiveErrorLimit); gate continues and judges: pass on a healthy canary', canary: '40% (the gate decides)' });
+    table.add({
+      fault: 'Prometheus HTTP 500, then recovery',
+      phase: 'during the gate',
+      outcome: 'errors counted (within consecutiveErrorLimit); gate continues and judges: pass on a healthy canary',
+      canary: '40% (the gate decides)',
+    });
   });
 
   it('a query that answers NaN: inconclusive, the step fails (onInconclusive: fail)', async () => {
@@ -129,7 +144,12 @@ describeIf('faults in the metrics backend: the gate never passes on them, and a 
     expect(rt.outputs.verdict).toBe('inconclusive');
     expect(result.ok).toBe(false);
     expect(result.failure).toMatch(/no (data|series)|empty/i);
-    table.add({ fault: 'query returns an empty vector', phase: 'during the gate', outcome: 'verdict inconclusive, named (no series); step fails', canary: '40% (unchanged; rollback follows)' });
+    table.add({
+      fault: 'query returns an empty vector',
+      phase: 'during the gate',
+      outcome: 'verdict inconclusive, named (no series); step fails',
+      canary: '40% (unchanged; rollback follows)',
+    });
   });
 
   it('a query that answers several series: error naming the count, the step fails', async () => {
@@ -138,7 +158,12 @@ describeIf('faults in the metrics backend: the gate never passes on them, and a 
     expect(rt.outputs.verdict).toBe('error');
     expect(result.ok).toBe(false);
     expect(result.failure).toMatch(/2 series where one was expected/);
-    table.add({ fault: 'query returns several series', phase: 'during the gate', outcome: 'verdict error ("2 series where one was expected"); step fails', canary: '40% (unchanged; rollback follows)' });
+    table.add({
+      fault: 'query returns several series',
+      phase: 'during the gate',
+      outcome: 'verdict error ("2 series where one was expected"); step fails',
+      canary: '40% (unchanged; rollback follows)',
+    });
   });
 
   it('Prometheus down during a ramp: the ramp stops at the step it must judge first, is not promoted, and rollback then restores stable', async () => {
@@ -154,6 +179,11 @@ describeIf('faults in the metrics backend: the gate never passes on them, and a 
     const rollback = await runStep('rollback', (rt) => runRollbackAction(rt), { plan: planWith(), reason: 'gate error' }, env);
     expect(rollback.result).toEqual({ ok: true });
     expect(await canaryShare(stack.haproxy.adminPort)).toBe(0);
-    table.add({ fault: 'Prometheus down', phase: 'ramp gate at 40% (the current step, judged again)', outcome: 'ramp stops: gate error; not promoted; rollback succeeds', canary: '40% until rollback, then 0%' });
+    table.add({
+      fault: 'Prometheus down',
+      phase: 'ramp gate at 40% (the current step, judged again)',
+      outcome: 'ramp stops: gate error; not promoted; rollback succeeds',
+      canary: '40% until rollback, then 0%',
+    });
   });
 });

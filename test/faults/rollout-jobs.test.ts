@@ -89,7 +89,12 @@ describeIf('the rollout state machine through the bundled actions, each step its
     expect(rerun.summary).toMatch(/phase: \*\*canary\*\*[\s\S]*next safe step: run rollback \(the gate failed at 10%\)/);
     await reset();
     expect(await served()).toEqual({ v1: 200 });
-    table.add({ fault: 'ramp re-run (twice, once with to=100) after its gate failed', phase: 'ramp', outcome: 'each run judges 10% again, fails, exits non-zero; nothing promoted', canary: '10% until rollback, then 0%' });
+    table.add({
+      fault: 'ramp re-run (twice, once with to=100) after its gate failed',
+      phase: 'ramp',
+      outcome: 'each run judges 10% again, fails, exits non-zero; nothing promoted',
+      canary: '10% until rollback, then 0%',
+    });
   }, 120_000);
 
   it('a ramp killed during its gate at 50% is re-run by the same workflow run: it judges 50% again, and a bad canary is never promoted', async () => {
@@ -109,7 +114,12 @@ describeIf('the rollout state machine through the bundled actions, each step its
     expect(await share()).toBe(50);
     await stack.setBehaviour('canary', { errorRate: 0 });
     await reset();
-    table.add({ fault: 'runner killed during the gate at 50%, then the job re-run with to=100', phase: 'ramp', outcome: 'the re-run judges 50% again, fails, exits non-zero; nothing promoted', canary: '50% until rollback, then 0%' });
+    table.add({
+      fault: 'runner killed during the gate at 50%, then the job re-run with to=100',
+      phase: 'ramp',
+      outcome: 'the re-run judges 50% again, fails, exits non-zero; nothing promoted',
+      canary: '50% until rollback, then 0%',
+    });
   }, 120_000);
 
   it('a rollback during a ramp bake wins: the ramp stops without another traffic write, naming the rollback', async () => {
@@ -142,7 +152,12 @@ describeIf('the rollout state machine through the bundled actions, each step its
     await new Promise((r) => setTimeout(r, 1000));
     expect(await share()).toBe(0);
     expect(await served()).toEqual({ v1: 200 });
-    table.add({ fault: 'rollback while deploy-canary runs a slow deploy script', phase: 'deploy-canary', outcome: 'rollback exits 0; deploy-canary stops non-zero before giving traffic', canary: '0%' });
+    table.add({
+      fault: 'rollback while deploy-canary runs a slow deploy script',
+      phase: 'deploy-canary',
+      outcome: 'rollback exits 0; deploy-canary stops non-zero before giving traffic',
+      canary: '0%',
+    });
   }, 120_000);
 
   it('ramp with a version other than the one deployed and judged is refused, naming both', async () => {
@@ -175,7 +190,12 @@ describeIf('the rollout state machine through the bundled actions, each step its
     expect(await served()).toEqual({ v2: 200 });
     expect(await stack.versionIn('stable')).toBe('v2');
     await reset();
-    table.add({ fault: 'promotion failed after the stable slot was redeployed', phase: 'ramp → rollback', outcome: 'rollback redeploys the last good version to stable, then moves traffic; every request answered by it', canary: '0%' });
+    table.add({
+      fault: 'promotion failed after the stable slot was redeployed',
+      phase: 'ramp → rollback',
+      outcome: 'rollback redeploys the last good version to stable, then moves traffic; every request answered by it',
+      canary: '0%',
+    });
   }, 120_000);
 
   it('a plan without deploy: cannot promote: the ramp refuses instead of reporting the old version as the new one', async () => {
@@ -215,12 +235,20 @@ describeIf('the rollout state machine through the bundled actions, each step its
     expect(blind.code).toBe(0);
     expect(blind.output).toMatch(/no rollout is on record: going back to blue, the colour the traffic layer shows ready at 0%/);
     expect(await served()).toEqual({ v1: 200 });
-    table.add({ fault: 'blue-green rollback from another job, empty state directory', phase: 'rollback', outcome: 'switches back to blue (from the shared record; without one, from the ready colour at 0%)', canary: 'green 0%' });
+    table.add({
+      fault: 'blue-green rollback from another job, empty state directory',
+      phase: 'rollback',
+      outcome: 'switches back to blue (from the shared record; without one, from the ready colour at 0%)',
+      canary: 'green 0%',
+    });
   }, 120_000);
 
   it('command provider without getWeight: canary moves are reported as set, not read; blue-green refuses before deploying onto a colour that may serve', async () => {
     const admin = stack.haproxy.admin;
-    const canaryPlan = stack.writePlan({ traffic: { provider: 'command', setWeight: `${harnessScript('haproxy-command.ts')} set-weight ${admin} orders {{weight}}` } }, 'command.yml');
+    const canaryPlan = stack.writePlan(
+      { traffic: { provider: 'command', setWeight: `${harnessScript('haproxy-command.ts')} set-weight ${admin} orders {{weight}}` } },
+      'command.yml',
+    );
     freshStore('command');
     const deploy = await step('deploy-canary', { plan: canaryPlan, version: 'v2' });
     expect(deploy.code).toBe(0);
@@ -233,7 +261,11 @@ describeIf('the rollout state machine through the bundled actions, each step its
     expect(await served()).toEqual({ v1: 200 });
 
     const bluePlan = stack.writePlan(
-      { strategy: 'blue-green', steps: undefined, traffic: { provider: 'command', setWeight: `${harnessScript('haproxy-command.ts')} set-colour ${admin} orders stable canary {{colour}}` } },
+      {
+        strategy: 'blue-green',
+        steps: undefined,
+        traffic: { provider: 'command', setWeight: `${harnessScript('haproxy-command.ts')} set-colour ${admin} orders stable canary {{colour}}` },
+      },
       'command-blue-green.yml',
     );
     freshStore('command-blue-green');
@@ -242,7 +274,12 @@ describeIf('the rollout state machine through the bundled actions, each step its
     expectLoud(refused, /getWeight/);
     expect({ stable: await stack.versionIn('stable'), canary: await stack.versionIn('canary') }).toEqual(before);
     expect(await served()).toEqual({ v1: 200 });
-    table.add({ fault: 'command traffic provider without getWeight', phase: 'deploy-canary', outcome: 'canary: drains first, reports the share as set (not read); blue-green: refused before any deploy', canary: '10% then 0% / unchanged' });
+    table.add({
+      fault: 'command traffic provider without getWeight',
+      phase: 'deploy-canary',
+      outcome: 'canary: drains first, reports the share as set (not read); blue-green: refused before any deploy',
+      canary: '10% then 0% / unchanged',
+    });
   }, 120_000);
 
   it('rollback with every optional section broken still restores traffic, then exits non-zero listing each problem', async () => {
@@ -262,10 +299,22 @@ describeIf('the rollout state machine through the bundled actions, each step its
     const rollback = await step('rollback', { plan: broken, reason: 'pager' });
     expect(await served()).toEqual({ v1: 200 });
     expect(rollback.code).not.toBe(0);
-    for (const problem of [/smoke\[0\]\.timout.*unknown key/, /notify\.slack.*UNSET_SLACK_WEBHOOK is not set/, /flags\.token.*UNSET_UNLEASH_TOKEN is not set/, /analysis\.bake/, /extra: unknown key/, /kill switch new-checkout/])
+    for (const problem of [
+      /smoke\[0\]\.timout.*unknown key/,
+      /notify\.slack.*UNSET_SLACK_WEBHOOK is not set/,
+      /flags\.token.*UNSET_UNLEASH_TOKEN is not set/,
+      /analysis\.bake/,
+      /extra: unknown key/,
+      /kill switch new-checkout/,
+    ])
       expect(rollback.output).toMatch(problem);
     expect(rollback.outputs['rolled-back']).toBe('true');
-    table.add({ fault: 'rollback with broken smoke/notify/flags/analysis sections and an unknown key', phase: 'rollback', outcome: 'traffic restored first; then non-zero, listing each problem and the kill switch it could not turn off', canary: '0%' });
+    table.add({
+      fault: 'rollback with broken smoke/notify/flags/analysis sections and an unknown key',
+      phase: 'rollback',
+      outcome: 'traffic restored first; then non-zero, listing each problem and the kill switch it could not turn off',
+      canary: '0%',
+    });
   }, 120_000);
 
   function ledgerText(): string {

@@ -22,7 +22,8 @@ describeIf('the runner killed mid-ramp, and two rollouts at once, through the bu
     const env = { GITHUB_RUN_ID: runId, GITHUB_REPOSITORY: 'acme/orders', ROLLGATE_STATE_DIR: join(dir, 'state'), ROLLGATE_LEDGER: join(stack.dir, 'ledger.json') };
     return startBundle(name, { store: `file:${join(stack.dir, 'store')}`, ...inputs }, { dir, env, tag: `${name}-${n}` });
   };
-  const record = () => JSON.parse(readFileSync(join(stack.dir, 'store', 'orders', 'local.json'), 'utf8')).document as { phase: string; stalled?: string; lock?: { owner: string; action: string } };
+  const record = () =>
+    JSON.parse(readFileSync(join(stack.dir, 'store', 'orders', 'local.json'), 'utf8')).document as { phase: string; stalled?: string; lock?: { owner: string; action: string } };
   const share = () => canaryShare(stack.haproxy.adminPort);
 
   beforeAll(async () => {
@@ -59,7 +60,9 @@ describeIf('the runner killed mid-ramp, and two rollouts at once, through the bu
     const refused = await bundle('deploy-canary', { plan, version: 'v3' }, '9003').done;
     expect(refused.code).not.toBe(0);
     // The runner's workflow commands escape % as %25.
-    expect(refused.output.replace(/%25/g, '%')).toMatch(/another rollout is in progress \(version v2 by acme\/orders run 9001: ramp was interrupted during the gate at 50%, holding the lock since/);
+    expect(refused.output.replace(/%25/g, '%')).toMatch(
+      /another rollout is in progress \(version v2 by acme\/orders run 9001: ramp was interrupted during the gate at 50%, holding the lock since/,
+    );
 
     // The recovery path: `if: failure()` / `if: cancelled()` rollback, or a manual one, in a fresh process that knows nothing of the ramp.
     const rollback = await bundle('rollback', { plan, reason: 'ramp was cancelled' }, '9002').done;
@@ -69,11 +72,19 @@ describeIf('the runner killed mid-ramp, and two rollouts at once, through the bu
     expect(record()).toMatchObject({ phase: 'rolled-back' });
     expect(record().lock).toBeUndefined();
     expect(await stack.versionIn('stable')).toBe('v1');
-    table.add({ fault: 'runner killed mid-ramp (SIGTERM during the gate at 50%)', phase: 'ramp', outcome: `ramp dies (${killed.signal ?? `exit ${killed.code}`}); not promoted; the record keeps it as lock holder; the next rollback restores stable and frees the lock`, canary: `${left}% until rollback, then 0%` });
+    table.add({
+      fault: 'runner killed mid-ramp (SIGTERM during the gate at 50%)',
+      phase: 'ramp',
+      outcome: `ramp dies (${killed.signal ?? `exit ${killed.code}`}); not promoted; the record keeps it as lock holder; the next rollback restores stable and frees the lock`,
+      canary: `${left}% until rollback, then 0%`,
+    });
   });
 
   it('two rollouts started at once: exactly one moves traffic, the other is refused naming the holder', async () => {
-    const [a, b] = await Promise.all([bundle('deploy-canary', { plan, version: 'v2', weight: '20' }, '9101').done, bundle('deploy-canary', { plan, version: 'v3', weight: '30' }, '9102').done]);
+    const [a, b] = await Promise.all([
+      bundle('deploy-canary', { plan, version: 'v2', weight: '20' }, '9101').done,
+      bundle('deploy-canary', { plan, version: 'v3', weight: '30' }, '9102').done,
+    ]);
     const winners = [a, b].filter((r) => r.code === 0);
     const losers = [a, b].filter((r) => r.code !== 0);
     expect(winners).toHaveLength(1);
@@ -89,7 +100,12 @@ describeIf('the runner killed mid-ramp, and two rollouts at once, through the bu
     // Nobody's traffic write lands after the rollback.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await sendRequests(stack.haproxy.url, 200)).byVersion).toEqual({ v1: 200 });
-    table.add({ fault: 'two rollouts started at once from different runs', phase: 'deploy-canary', outcome: 'one wins the compare-and-swap of the shared record and deploys; the other fails before any change, naming the holder', canary: `${winner.weight}% (the winner's slice only); 0% after rollback` });
+    table.add({
+      fault: 'two rollouts started at once from different runs',
+      phase: 'deploy-canary',
+      outcome: 'one wins the compare-and-swap of the shared record and deploys; the other fails before any change, naming the holder',
+      canary: `${winner.weight}% (the winner's slice only); 0% after rollback`,
+    });
   });
 });
 

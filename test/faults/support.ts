@@ -23,7 +23,11 @@ export class FaultTable {
   }
 
   render(): string {
-    const lines = ['| fault | phase | outcome | traffic left on canary |', '| --- | --- | --- | --- |', ...this.rows.map((r) => `| ${r.fault} | ${r.phase} | ${r.outcome} | ${r.canary} |`)];
+    const lines = [
+      '| fault | phase | outcome | traffic left on canary |',
+      '| --- | --- | --- | --- |',
+      ...this.rows.map((r) => `| ${r.fault} | ${r.phase} | ${r.outcome} | ${r.canary} |`),
+    ];
     return `\n${this.title}\n\n${lines.join('\n')}\n`;
   }
 
@@ -146,13 +150,10 @@ export class HttpFaultProxy {
         return;
       case 'pass': {
         const target = new URL(this.target);
-        const upstream = httpRequest(
-          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-          (up) => {
-            res.writeHead(up.statusCode ?? 502, up.headers);
-            up.pipe(res);
-          },
-        );
+        const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
         upstream.on('error', () => {
           res.writeHead(502);
           res.end();

@@ -14,7 +14,10 @@ const table = new FaultTable('Fault table: traffic layer (real HAProxy runtime A
 // How each fault looks from the client's side, for the table and for the error a person reads.
 const FAULTS: Record<Exclude<FaultMode, 'pass'>, { name: string; expect: RegExp }> = {
   // A connection dropped before HAProxy answers: a change says so, a read says it got an empty answer.
-  refuse: { name: 'HAProxy admin socket refusing', expect: /connection refused|ECONNRESET|closed the connection without answering|an empty answer|read-back after the change does not match/ },
+  refuse: {
+    name: 'HAProxy admin socket refusing',
+    expect: /connection refused|ECONNRESET|closed the connection without answering|an empty answer|read-back after the change does not match/,
+  },
   hang: { name: 'HAProxy admin socket hanging', expect: /no answer within 1000 ms/ },
   error: { name: 'HAProxy admin socket answering an error', expect: /No such server/ },
 };
@@ -70,7 +73,12 @@ describeIf('faults in the traffic layer and the deploy command: nothing is promo
       expect(await stack.versionIn('stable')).toBe('v1');
       const left = await share();
       expect(left).toBeLessThanOrEqual(50);
-      table.add({ fault: FAULTS[mode].name, phase: 'ramp (10% → 50%)', outcome: `ramp fails: ${ramp.result.failure?.slice(0, 70)}…; not promoted`, canary: `${left}% until rollback, then 0%` });
+      table.add({
+        fault: FAULTS[mode].name,
+        phase: 'ramp (10% → 50%)',
+        outcome: `ramp fails: ${ramp.result.failure?.slice(0, 70)}…; not promoted`,
+        canary: `${left}% until rollback, then 0%`,
+      });
     });
 
     it(`rollback: ${FAULTS[mode].name} fails the step loudly after its retries; the next rollback restores stable`, async () => {
@@ -85,7 +93,12 @@ describeIf('faults in the traffic layer and the deploy command: nothing is promo
       expect(rollback.rt.logs.some((l) => l.level === 'warning' && /rollback attempt 1\/2 failed/.test(l.message))).toBe(true);
       const left = await share();
       expect(left).toBe(10);
-      table.add({ fault: FAULTS[mode].name, phase: 'rollback', outcome: 'rollback retries, then fails the step: "Traffic could NOT be restored" (exit 1)', canary: `${left}% (loud failure); 0% after the next rollback` });
+      table.add({
+        fault: FAULTS[mode].name,
+        phase: 'rollback',
+        outcome: 'rollback retries, then fails the step: "Traffic could NOT be restored" (exit 1)',
+        canary: `${left}% (loud failure); 0% after the next rollback`,
+      });
     });
   }
 
@@ -125,6 +138,11 @@ describeIf('faults in the traffic layer and the deploy command: nothing is promo
     expect(await stack.versionIn('canary')).not.toBe('v3');
     // Nothing moved, so nothing holds the rollout: the next deploy may start at once.
     await canaryAt10();
-    table.add({ fault: 'deploy command hanging', phase: 'deploy-canary', outcome: `deploy fails at its timeout (${deploy.result.failure?.slice(0, 60)}…); lock released`, canary: '0% (never shifted)' });
+    table.add({
+      fault: 'deploy command hanging',
+      phase: 'deploy-canary',
+      outcome: `deploy fails at its timeout (${deploy.result.failure?.slice(0, 60)}…); lock released`,
+      canary: '0% (never shifted)',
+    });
   });
 });

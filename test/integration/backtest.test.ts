@@ -152,7 +152,11 @@ describeIf('backtest over a recorded incident on real Prometheus', () => {
 
   it('refuses a window in the future or shorter than one interval, naming the input', async () => {
     const planFile = join(dir.path, 'rollout.yml');
-    const future = new MemoryRuntime({ plan: planFile, 'backtest-from': new Date(Date.now() - 60_000).toISOString(), 'backtest-to': new Date(Date.now() + 3_600_000).toISOString() });
+    const future = new MemoryRuntime({
+      plan: planFile,
+      'backtest-from': new Date(Date.now() - 60_000).toISOString(),
+      'backtest-to': new Date(Date.now() + 3_600_000).toISOString(),
+    });
     await expect(runBacktestAction(future)).rejects.toThrow('input backtest-to: is in the future: a backtest judges the past');
     const short = new MemoryRuntime({ plan: planFile, 'backtest-from': '2026-01-01T00:00:00Z', 'backtest-to': '2026-01-01T00:00:10Z' });
     await expect(runBacktestAction(short)).rejects.toThrow('input backtest-to: expected a window at least one interval (30s) long after backtest-from, got 10s');

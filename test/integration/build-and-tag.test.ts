@@ -186,7 +186,11 @@ suite('build-and-tag against a real registry with buildah', () => {
     try {
       const { result, runtime } = await build({ image, context: appWith('offline\n'), sha: SHA });
       expect(result.ok).toBe(false);
-      expect(result.failure).toMatch(new RegExp(`registry ${registry.host.replace(/\./g, '\\.')}: HEAD http://${registry.host.replace(/\./g, '\\.')}/v2/acme/inventory/manifests/sha-4f1c2d3: connection refused`));
+      expect(result.failure).toMatch(
+        new RegExp(
+          `registry ${registry.host.replace(/\./g, '\\.')}: HEAD http://${registry.host.replace(/\./g, '\\.')}/v2/acme/inventory/manifests/sha-4f1c2d3: connection refused`,
+        ),
+      );
       expect(result.failure).not.toMatch(/internal error|\n\s+at /);
       expect(runtime.outputs).toEqual({});
     } finally {

@@ -72,8 +72,12 @@ describeIf('check-plan against a live Prometheus', () => {
     const mistakes = (name: string) => report.checks.find((c) => c.name === name)!.mistakes.map((m) => `${m.severity}: ${m.message}`);
     // Every check reads a 20 s window: fewer than two scrapes at 15 s.
     for (const name of ['no-track', 'no-sum', 'error-rate'])
-      expect(mistakes(name)).toContain('error: the window 20s is shorter than two scrapes (scrape interval 15s, job services): rate() needs two samples in it; set analysis.window to 30s or more');
-    expect(mistakes('no-track')).toContain('error: analysis.checks[0].query has no {{track}}: canary and stable get the same query, so every comparison is of a series with itself');
+      expect(mistakes(name)).toContain(
+        'error: the window 20s is shorter than two scrapes (scrape interval 15s, job services): rate() needs two samples in it; set analysis.window to 30s or more',
+      );
+    expect(mistakes('no-track')).toContain(
+      'error: analysis.checks[0].query has no {{track}}: canary and stable get the same query, so every comparison is of a series with itself',
+    );
     expect(mistakes('no-sum').filter((m) => m.includes('series where one is expected'))).toEqual([
       'error: check no-sum (canary): 2 series where one is expected: aggregate it with sum(…) or sum by (…) (…)',
       'error: check no-sum (stable): 2 series where one is expected: aggregate it with sum(…) or sum by (…) (…)',
@@ -95,7 +99,16 @@ describeIf('check-plan against a live Prometheus', () => {
       interval: '30s',
       window: '1m',
       bake: '2m',
-      checks: [{ name: 'error-rate', query: ratio.replace('sum(rate(http_requests_total{track="{{track}}",status=~"5.."}[{{window}}]))', '(sum(rate(http_requests_total{track="{{track}}",status=~"5.."}[{{window}}])) or vector(0))'), max: 0.05 }],
+      checks: [
+        {
+          name: 'error-rate',
+          query: ratio.replace(
+            'sum(rate(http_requests_total{track="{{track}}",status=~"5.."}[{{window}}]))',
+            '(sum(rate(http_requests_total{track="{{track}}",status=~"5.."}[{{window}}])) or vector(0))',
+          ),
+          max: 0.05,
+        },
+      ],
     });
     const { ok, report } = await check(file);
     expect(report.checks[0]!.mistakes).toEqual([]);
@@ -105,6 +118,8 @@ describeIf('check-plan against a live Prometheus', () => {
 
   it('names the plan file and field when the plan does not validate', async () => {
     const file = writePlan('invalid.yml', { interval: '30s', checks: [{ name: 'x', query: 'up' }] });
-    await expect(runPlanCheckAction(new MemoryRuntime({ plan: file, 'check-plan': 'true' }))).rejects.toThrow(/invalid\.yml: analysis\.checks\[0\] \(line \d+\): expected at least one limit/);
+    await expect(runPlanCheckAction(new MemoryRuntime({ plan: file, 'check-plan': 'true' }))).rejects.toThrow(
+      /invalid\.yml: analysis\.checks\[0\] \(line \d+\): expected at least one limit/,
+    );
   });
 });

@@ -38,7 +38,12 @@ describeIf('deploy-canary against HAProxy and real slot processes: nothing shift
     await expectStableServesEverything();
     expect(rt.summary).toMatch(/Failed before traffic moved[\s\S]*Stable still serves all traffic/);
     // Nothing moved, so the lock is not left behind: another run may start at once.
-    const next = await runStep('deploy-canary', (r) => runDeployCanaryAction(r), { plan: stack.writePlan(), version: 'v2', weight: '5' }, { ...env, ROLLGATE_RUN_ID: 'someone-else' });
+    const next = await runStep(
+      'deploy-canary',
+      (r) => runDeployCanaryAction(r),
+      { plan: stack.writePlan(), version: 'v2', weight: '5' },
+      { ...env, ROLLGATE_RUN_ID: 'someone-else' },
+    );
     expect(next.result).toEqual({ ok: true });
     await runStep('rollback', (r) => runRollbackAction(r), { plan: stack.writePlan() }, env);
   });

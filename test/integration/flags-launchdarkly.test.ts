@@ -42,10 +42,7 @@ function launchDarkly(flags: Map<string, Record<string, boolean>>): (req: Receiv
 }
 
 const plan = (url: string, killSwitches: string[]) =>
-  validatePlanObject(
-    { service: 'orders', environment: 'production', flags: { provider: 'launchdarkly', url, token: TOKEN, project: 'web', killSwitches } },
-    'rollout.yml',
-  ).plan;
+  validatePlanObject({ service: 'orders', environment: 'production', flags: { provider: 'launchdarkly', url, token: TOKEN, project: 'web', killSwitches } }, 'rollout.yml').plan;
 
 describe('LaunchDarkly kill switches', () => {
   let ld: HttpReceiver;
@@ -93,7 +90,9 @@ describe('LaunchDarkly kill switches', () => {
     const runtime = new MemoryRuntime();
     const verify = verifyKillSwitchesExist(plan(ld.url, ['new-checkout-flow', 'new-checkuot-flow']), { runtime, clock: systemClock, file: '.github/rollout.yml' });
     await expect(verify).rejects.toThrow(PlanError);
-    await expect(verify).rejects.toThrow(/\.github\/rollout\.yml: flags\.killSwitches\[1\]: flag "new-checkuot-flow" does not exist in LaunchDarkly project web, environment production/);
+    await expect(verify).rejects.toThrow(
+      /\.github\/rollout\.yml: flags\.killSwitches\[1\]: flag "new-checkuot-flow" does not exist in LaunchDarkly project web, environment production/,
+    );
   });
 
   test('never logs the access token', async () => {

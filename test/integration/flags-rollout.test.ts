@@ -111,10 +111,15 @@ maybe('kill switches in the rollout', () => {
   test('rollback restores traffic, then turns every kill switch off (plan and flags input), read back off, and reports each', async () => {
     await traffic().setWeight(50);
     const plan = writePlan('ok', { url: unleash.url, token: '${UNLEASH_TOKEN}', killSwitches: ['new-checkout-flow', 'search-v2'] });
-    const run = await runEntry('rollback', dir.path, { plan, reason: 'error rate over limit', flags: 'manual-extra' }, {
-      UNLEASH_TOKEN: unleash.adminToken,
-      ROLLGATE_STATE_DIR: join(dir.path, 'state-ok'),
-    });
+    const run = await runEntry(
+      'rollback',
+      dir.path,
+      { plan, reason: 'error rate over limit', flags: 'manual-extra' },
+      {
+        UNLEASH_TOKEN: unleash.adminToken,
+        ROLLGATE_STATE_DIR: join(dir.path, 'state-ok'),
+      },
+    );
     if (run.code !== 0) throw new Error(`rollback exited ${run.code}:\n${run.stdout}\n${run.stderr}`);
     expect((await traffic().getState()).canaryPercent).toBe(0);
     for (const flag of ['new-checkout-flow', 'search-v2', 'manual-extra']) expect(await unleash.adminState(flag, 'production')).toBe(false);
@@ -150,7 +155,9 @@ maybe('kill switches in the rollout', () => {
   test('deploy-canary refuses an unknown kill switch before anything is deployed or any traffic moves', async () => {
     const plan = writePlan('typo', { url: unleash.url, token: unleash.adminToken, killSwitches: ['new-checkout-flow', 'new-chekout-flow'] });
     const runtime = new MemoryRuntime({ plan, version: '1.4.2' }, { ROLLGATE_STATE_DIR: join(dir.path, 'state-typo') });
-    await expect(runDeployCanaryAction(runtime, { clock: systemClock, cwd: dir.path })).rejects.toThrow(/flags\.killSwitches\[1\]: flag "new-chekout-flow" does not exist in Unleash project default, environment production/);
+    await expect(runDeployCanaryAction(runtime, { clock: systemClock, cwd: dir.path })).rejects.toThrow(
+      /flags\.killSwitches\[1\]: flag "new-chekout-flow" does not exist in Unleash project default, environment production/,
+    );
     expect(existsSync(join(dir.path, 'typo-deployed-canary'))).toBe(false);
     expect((await traffic().getState()).canaryPercent).toBe(0);
   });

@@ -25,7 +25,14 @@ test('POSTs one JSON body per kill switch and reports it accepted but unverified
   const runtime = new MemoryRuntime();
   const results = await disableKillSwitches(plan(`${hook.url}/hooks/flags`), { runtime, reason: 'p99 latency', clock: new FakeClock() });
   expect(results).toEqual([
-    { flag: 'new-checkout-flow', provider: 'webhook', environment: 'prod-eu', outcome: 'unverified', state: 'unknown', detail: 'accepted by the webhook, which cannot be read back' },
+    {
+      flag: 'new-checkout-flow',
+      provider: 'webhook',
+      environment: 'prod-eu',
+      outcome: 'unverified',
+      state: 'unknown',
+      detail: 'accepted by the webhook, which cannot be read back',
+    },
   ]);
   const [req] = hook.requests;
   expect(req?.method).toBe('POST');

@@ -16,9 +16,12 @@ const haveProm = requireBinary('prometheus', 'prometheus');
 const describeIf = haveProm ? describe : describe.skip;
 
 /** The error-rate idiom the docs teach: 0 until the first 5xx, no data only when there is no traffic at all. */
-const ERROR_RATE = '(sum(rate(http_requests_total{service="orders",track="{{track}}",status=~"5.."}[{{window}}])) or vector(0)) / sum(rate(http_requests_total{service="orders",track="{{track}}"}[{{window}}]))';
-const NAIVE_ERROR_RATE = 'sum(rate(http_requests_total{service="orders",track="{{track}}",status=~"5.."}[{{window}}])) / sum(rate(http_requests_total{service="orders",track="{{track}}"}[{{window}}]))';
-const MEAN_LATENCY = 'sum(rate(http_request_duration_seconds_sum{service="orders",track="{{track}}"}[{{window}}])) / sum(rate(http_request_duration_seconds_count{service="orders",track="{{track}}"}[{{window}}]))';
+const ERROR_RATE =
+  '(sum(rate(http_requests_total{service="orders",track="{{track}}",status=~"5.."}[{{window}}])) or vector(0)) / sum(rate(http_requests_total{service="orders",track="{{track}}"}[{{window}}]))';
+const NAIVE_ERROR_RATE =
+  'sum(rate(http_requests_total{service="orders",track="{{track}}",status=~"5.."}[{{window}}])) / sum(rate(http_requests_total{service="orders",track="{{track}}"}[{{window}}]))';
+const MEAN_LATENCY =
+  'sum(rate(http_request_duration_seconds_sum{service="orders",track="{{track}}"}[{{window}}])) / sum(rate(http_request_duration_seconds_count{service="orders",track="{{track}}"}[{{window}}]))';
 const REQUESTS = 'sum(increase(http_requests_total{service="orders",track="{{track}}"}[{{window}}]))';
 
 describeIf('the gate fails closed when the canary vanishes (real Prometheus)', () => {
@@ -77,7 +80,13 @@ describeIf('the gate fails closed when the canary vanishes (real Prometheus)', (
   it('never passes a canary that gets no requests, under the threshold, mann-whitney and paired judges', async () => {
     const quiet = (q: string) => q.replaceAll('service="orders"', 'service="quiet"');
     const threshold = await runGate({
-      analysis: analysisSchema.parse({ interval: '2s', window: '4s', bake: '6s', requests: quiet(REQUESTS), checks: [{ name: 'error-rate', query: quiet(ERROR_RATE), max: 0.05 }] }),
+      analysis: analysisSchema.parse({
+        interval: '2s',
+        window: '4s',
+        bake: '6s',
+        requests: quiet(REQUESTS),
+        checks: [{ name: 'error-rate', query: quiet(ERROR_RATE), max: 0.05 }],
+      }),
       provider: provider(),
       clock: systemClock,
     });
@@ -96,7 +105,13 @@ describeIf('the gate fails closed when the canary vanishes (real Prometheus)', (
     });
     expect(statistical.verdict).not.toBe('pass');
     const paired = await runGate({
-      analysis: analysisSchema.parse({ judge: 'paired', interval: '2s', bake: '12s', requests: quiet(REQUESTS), checks: [{ name: 'latency', query: quiet(MEAN_LATENCY), allowedIncrease: 0.1 }] }),
+      analysis: analysisSchema.parse({
+        judge: 'paired',
+        interval: '2s',
+        bake: '12s',
+        requests: quiet(REQUESTS),
+        checks: [{ name: 'latency', query: quiet(MEAN_LATENCY), allowedIncrease: 0.1 }],
+      }),
       provider: provider(),
       clock: systemClock,
     });
@@ -106,7 +121,13 @@ describeIf('the gate fails closed when the canary vanishes (real Prometheus)', (
 
   it('fails, whatever passed before, when the canary process is killed mid-bake; the summary still charts it', async () => {
     const gate = runGate({
-      analysis: analysisSchema.parse({ interval: '2s', window: '3s', bake: '30s', requests: REQUESTS, checks: [{ name: 'error-rate', query: ERROR_RATE, max: 0.05, maxIncrease: 0.01 }] }),
+      analysis: analysisSchema.parse({
+        interval: '2s',
+        window: '3s',
+        bake: '30s',
+        requests: REQUESTS,
+        checks: [{ name: 'error-rate', query: ERROR_RATE, max: 0.05, maxIncrease: 0.01 }],
+      }),
       provider: provider(),
       clock: systemClock,
     });

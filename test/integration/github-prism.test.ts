@@ -30,7 +30,13 @@ let answerEdit: ((url: URL, body: unknown) => unknown) | undefined;
 const recordingFetch: typeof fetch = async (input, init) => {
   const res = await fetch(input, init);
   const request = new Request(input, init);
-  exchanges.push({ method: request.method, url: request.url, status: res.status, violations: res.headers.get('sl-violations') ?? undefined, body: typeof init?.body === 'string' ? init.body : undefined });
+  exchanges.push({
+    method: request.method,
+    url: request.url,
+    status: res.status,
+    violations: res.headers.get('sl-violations') ?? undefined,
+    body: typeof init?.body === 'string' ? init.body : undefined,
+  });
   if (!answerEdit || res.status >= 400 || request.method !== 'GET') return res;
   const edited = answerEdit(new URL(request.url), await res.json());
   return new Response(JSON.stringify(edited), { status: res.status, headers: res.headers });
@@ -89,7 +95,11 @@ describe('GitHub Deployments requests against the published API description', ()
 
   it.each(['in_progress', 'success', 'failure', 'error'] as const)('sets a %s status with a run link and a description of at most 140 characters', async (state) => {
     const since = exchanges.length;
-    await records().setStatus(7, { state, description: `canary 25%, gate passed ${'x'.repeat(300)}`, environmentUrl: state === 'success' ? 'https://orders.example.com' : undefined });
+    await records().setStatus(7, {
+      state,
+      description: `canary 25%, gate passed ${'x'.repeat(300)}`,
+      environmentUrl: state === 'success' ? 'https://orders.example.com' : undefined,
+    });
     expectAllAccepted(since);
     const sent = JSON.parse(exchanges[since]!.body!);
     expect(sent.state).toBe(state);
@@ -113,7 +123,12 @@ describe('GitHub Deployments requests against the published API description', ()
   it('drives the records of a whole rollout (start, steps, promotion, a rollback) with no request refused', async () => {
     const since = exchanges.length;
     const runtime = new MemoryRuntime({ irreversible: 'contract: drop orders.legacy_total' }, { GITHUB_SHA: 'a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d' });
-    const hooks = new DeploymentRecordHooks(runtime, records(), { service: 'orders', environment: 'production', environmentUrl: 'https://orders.example.com' }, '.github/rollout.yml');
+    const hooks = new DeploymentRecordHooks(
+      runtime,
+      records(),
+      { service: 'orders', environment: 'production', environmentUrl: 'https://orders.example.com' },
+      '.github/rollout.yml',
+    );
     const event = { service: 'orders', environment: 'production', strategy: 'canary' as const, version: '1.4.0', weight: 5 };
     await hooks.deploymentStarted(event);
     await hooks.stepReached({ ...event, weight: 25 });
@@ -122,11 +137,13 @@ describe('GitHub Deployments requests against the published API description', ()
     expectAllAccepted(since);
     const id = runtime.outputs['deployment-id'];
     const posts = exchanges.slice(since).filter((e) => e.method === 'POST');
-    expect(posts.map((e) => new URL(e.url).pathname)).toEqual([
-      '/repos/acme/orders/deployments',
-      ...Array(4).fill(`/repos/acme/orders/deployments/${id}/statuses`),
-    ]);
-    expect(JSON.parse(posts[0]!.body!).payload).toMatchObject({ version: '1.4.0', strategy: 'canary', plan: '.github/rollout.yml', irreversible: 'contract: drop orders.legacy_total' });
+    expect(posts.map((e) => new URL(e.url).pathname)).toEqual(['/repos/acme/orders/deployments', ...Array(4).fill(`/repos/acme/orders/deployments/${id}/statuses`)]);
+    expect(JSON.parse(posts[0]!.body!).payload).toMatchObject({
+      version: '1.4.0',
+      strategy: 'canary',
+      plan: '.github/rollout.yml',
+      irreversible: 'contract: drop orders.legacy_total',
+    });
     expect(posts.slice(1).map((e) => JSON.parse(e.body!))).toEqual([
       expect.objectContaining({ state: 'in_progress', description: 'canary 5%' }),
       expect.objectContaining({ state: 'in_progress', description: 'canary 25%, gate passed' }),
@@ -141,7 +158,12 @@ describe('GitHub Deployments requests against the published API description', ()
     const book = new DeploymentBookkeeping(runtime, records(), 'production');
     const redeployed: string[] = [];
     // Prism's example history is one deployment, so an explicit version is rolled back to.
-    const outcome = await manualRollback({ to: '1.3.9', plan: { service: 'orders', environment: 'production', strategy: 'canary' }, planFile: '.github/rollout.yml' }, book, async (v) => void redeployed.push(v), () => undefined);
+    const outcome = await manualRollback(
+      { to: '1.3.9', plan: { service: 'orders', environment: 'production', strategy: 'canary' }, planFile: '.github/rollout.yml' },
+      book,
+      async (v) => void redeployed.push(v),
+      () => undefined,
+    );
     expect(outcome.kind).toBe('rolled-back');
     expect(redeployed).toEqual(['1.3.9']);
     expectAllAccepted(since);
@@ -152,7 +174,9 @@ describe('GitHub Deployments requests against the published API description', ()
   it('would catch a request that breaks the schema (the check above can fail)', async () => {
     const since = exchanges.length;
     // A state GitHub does not know, sent on purpose (the cast gets it past the typings).
-    await expect(client().request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: 'acme', repo: 'orders', deployment_id: 7, state: 'rolled-back' as 'success' })).rejects.toThrow(/422/);
+    await expect(
+      client().request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { owner: 'acme', repo: 'orders', deployment_id: 7, state: 'rolled-back' as 'success' }),
+    ).rejects.toThrow(/422/);
     expect(() => expectAllAccepted(since)).toThrow(/sl-violations: .*state/);
   });
 });
@@ -171,7 +195,8 @@ describe('GitHub rollout store requests against the published API description', 
     // record's ref and the file made a rollout document, so the read goes on to its second call.
     answerEdit = (url, body) => {
       if (url.pathname.includes('/git/matching-refs/')) return (body as { ref: string }[]).map((r, i) => (i === 0 ? { ...r, ref: 'refs/rollgate/orders/production' } : r));
-      if (url.pathname.endsWith('/contents/state.json')) return { ...(body as object), type: 'file', encoding: 'base64', content: Buffer.from('{"phase":"canary"}').toString('base64') };
+      if (url.pathname.endsWith('/contents/state.json'))
+        return { ...(body as object), type: 'file', encoding: 'base64', content: Buffer.from('{"phase":"canary"}').toString('base64') };
       return body;
     };
     const read = await store().read();
@@ -200,14 +225,24 @@ describe('GitHub rollout store requests against the published API description', 
     await store().write({ phase: 'canary', weight: 50 }, expected, 'ramp: 50%');
     expectAllAccepted(since);
     const sent = exchanges.slice(since).map((e) => ({ call: `${e.method} ${new URL(e.url).pathname}`, body: JSON.parse(e.body!) as Record<string, unknown> }));
-    expect(sent.map((x) => x.call)).toEqual(['POST /repos/acme/orders/git/trees', 'POST /repos/acme/orders/git/commits', 'PATCH /repos/acme/orders/git/refs/rollgate%2Forders%2Fproduction']);
+    expect(sent.map((x) => x.call)).toEqual([
+      'POST /repos/acme/orders/git/trees',
+      'POST /repos/acme/orders/git/commits',
+      'PATCH /repos/acme/orders/git/refs/rollgate%2Forders%2Fproduction',
+    ]);
     expect(sent[1]!.body).toMatchObject({ parents: [expected] });
     expect(sent[2]!.body).toEqual({ sha: expect.stringMatching(sha), force: false });
   });
 
   it('would catch a git data request that breaks the schema (a tree entry with a mode git does not know)', async () => {
     const since = exchanges.length;
-    await expect(client().request('POST /repos/{owner}/{repo}/git/trees', { owner: 'acme', repo: 'orders', tree: [{ path: 'state.json', mode: '644' as '100644', type: 'blob', content: '{}' }] })).rejects.toThrow(/422/);
+    await expect(
+      client().request('POST /repos/{owner}/{repo}/git/trees', {
+        owner: 'acme',
+        repo: 'orders',
+        tree: [{ path: 'state.json', mode: '644' as '100644', type: 'blob', content: '{}' }],
+      }),
+    ).rejects.toThrow(/422/);
     expect(() => expectAllAccepted(since)).toThrow(/sl-violations: .*mode/);
   });
 });

@@ -48,27 +48,64 @@ interface Past {
 }
 
 const scenarios: { name: string; history: Past[]; current?: string; target?: string }[] = [
-  { name: 'the success before the current one', history: [{ version: 'v1', states: ['in_progress', 'success'] }, { version: 'v2', states: ['in_progress', 'success'] }], current: 'v2', target: 'v1' },
+  {
+    name: 'the success before the current one',
+    history: [
+      { version: 'v1', states: ['in_progress', 'success'] },
+      { version: 'v2', states: ['in_progress', 'success'] },
+    ],
+    current: 'v2',
+    target: 'v1',
+  },
   {
     name: 'skips a failed canary that was already rolled back',
-    history: [{ version: 'v1', states: ['success'] }, { version: 'v2', states: ['success'] }, { version: 'v3', states: ['in_progress', 'failure'] }],
+    history: [
+      { version: 'v1', states: ['success'] },
+      { version: 'v2', states: ['success'] },
+      { version: 'v3', states: ['in_progress', 'failure'] },
+    ],
     current: 'v2',
     target: 'v1',
   },
   {
     name: 'counts a success GitHub later marked inactive',
-    history: [{ version: 'v1', states: ['success'] }, { version: 'v2', states: ['success', 'inactive'] }, { version: 'v3', states: ['success'] }],
+    history: [
+      { version: 'v1', states: ['success'] },
+      { version: 'v2', states: ['success', 'inactive'] },
+      { version: 'v3', states: ['success'] },
+    ],
     current: 'v3',
     target: 'v2',
   },
-  { name: 'skips a redeploy of the current version', history: [{ version: 'v1', states: ['success'] }, { version: 'v2', states: ['success'] }, { version: 'v2', states: ['success'] }], current: 'v2', target: 'v1' },
+  {
+    name: 'skips a redeploy of the current version',
+    history: [
+      { version: 'v1', states: ['success'] },
+      { version: 'v2', states: ['success'] },
+      { version: 'v2', states: ['success'] },
+    ],
+    current: 'v2',
+    target: 'v1',
+  },
   {
     name: 'does not return to a version a manual rollback left',
-    history: [{ version: 'v0', states: ['success'] }, { version: 'v1', states: ['success'] }, { version: 'v2', states: ['success'] }, { version: 'v1', states: ['success'], rollbackOfIndex: 2 }],
+    history: [
+      { version: 'v0', states: ['success'] },
+      { version: 'v1', states: ['success'] },
+      { version: 'v2', states: ['success'] },
+      { version: 'v1', states: ['success'], rollbackOfIndex: 2 },
+    ],
     current: 'v1',
     target: 'v0',
   },
-  { name: 'nothing when the only earlier deployment failed', history: [{ version: 'v1', states: ['error'] }, { version: 'v2', states: ['success'] }], current: 'v2' },
+  {
+    name: 'nothing when the only earlier deployment failed',
+    history: [
+      { version: 'v1', states: ['error'] },
+      { version: 'v2', states: ['success'] },
+    ],
+    current: 'v2',
+  },
   { name: 'nothing with a single deployment', history: [{ version: 'v1', states: ['success'] }], current: 'v1' },
   { name: 'nothing with no history', history: [] },
 ];
@@ -83,7 +120,12 @@ function replayHistory(history: Past[]): void {
     sha: 'a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d',
     ref: `ref-${p.version}`,
     task: 'deploy',
-    payload: { version: p.version, strategy: 'canary', ...(p.rollbackOfIndex !== undefined ? { rollbackOf: 100 + p.rollbackOfIndex } : {}), ...(p.irreversible ? { irreversible: true } : {}) },
+    payload: {
+      version: p.version,
+      strategy: 'canary',
+      ...(p.rollbackOfIndex !== undefined ? { rollbackOf: 100 + p.rollbackOfIndex } : {}),
+      ...(p.irreversible ? { irreversible: true } : {}),
+    },
     original_environment: 'production',
     environment: 'production',
     description: null,
@@ -95,7 +137,16 @@ function replayHistory(history: Past[]): void {
   }));
   server.on('GET /repos/acme/orders/deployments', { status: 200, body: [...deployments].reverse() });
   history.forEach((p, i) => {
-    const statuses = p.states.map((state, j) => ({ id: 1000 * i + j, state, description: '', created_at: at(i, j + 1), updated_at: at(i, j + 1), creator: null, deployment_url: '', repository_url: '' }));
+    const statuses = p.states.map((state, j) => ({
+      id: 1000 * i + j,
+      state,
+      description: '',
+      created_at: at(i, j + 1),
+      updated_at: at(i, j + 1),
+      creator: null,
+      deployment_url: '',
+      repository_url: '',
+    }));
     server.on(`GET /repos/acme/orders/deployments/${100 + i}/statuses`, { status: 200, body: statuses.reverse() });
   });
 }
@@ -140,7 +191,12 @@ describe('manual rollback over a recorded history', () => {
     const runtime = new MemoryRuntime();
     const book = new DeploymentBookkeeping(runtime, githubRecords(), 'production');
     const redeployed: string[] = [];
-    const outcome = await manualRollback({ to: 'previous', plan: { service: 'orders', environment: 'production', strategy: 'canary' } }, book, async (v) => void redeployed.push(v), () => undefined);
+    const outcome = await manualRollback(
+      { to: 'previous', plan: { service: 'orders', environment: 'production', strategy: 'canary' } },
+      book,
+      async (v) => void redeployed.push(v),
+      () => undefined,
+    );
     expect(outcome).toMatchObject({ kind: 'rolled-back', version: 'v1', deploymentId: 555 });
     expect(redeployed).toEqual(['v1']);
     const create = server.seen.find((s) => s.method === 'POST' && s.path.endsWith('/deployments'))!;
@@ -152,24 +208,45 @@ describe('manual rollback over a recorded history', () => {
     replayHistory(scenarios[5]!.history);
     const book = new DeploymentBookkeeping(new MemoryRuntime(), githubRecords(), 'production');
     const redeployed: string[] = [];
-    const outcome = await manualRollback({ to: 'previous', plan: { service: 'orders', environment: 'production', strategy: 'canary' } }, book, async (v) => void redeployed.push(v), () => undefined);
+    const outcome = await manualRollback(
+      { to: 'previous', plan: { service: 'orders', environment: 'production', strategy: 'canary' } },
+      book,
+      async (v) => void redeployed.push(v),
+      () => undefined,
+    );
     expect(outcome.kind).toBe('nothing-to-roll-back');
     expect(redeployed).toEqual([]);
     expect(server.seen.filter((s) => s.method === 'POST')).toEqual([]);
   });
 
   it('refuses to go back past an irreversible release and links the runbook', async () => {
-    replayHistory([{ version: 'v1', states: ['success'] }, { version: 'v2', states: ['success'], irreversible: true }]);
+    replayHistory([
+      { version: 'v1', states: ['success'] },
+      { version: 'v2', states: ['success'], irreversible: true },
+    ]);
     const book = new DeploymentBookkeeping(new MemoryRuntime(), githubRecords(), 'production');
     const redeployed: string[] = [];
-    const run = manualRollback({ to: 'previous', plan: { service: 'orders', environment: 'production', strategy: 'canary', runbook: 'https://wiki.example.com/orders/runbook' } }, book, async (v) => void redeployed.push(v), () => undefined);
+    const run = manualRollback(
+      { to: 'previous', plan: { service: 'orders', environment: 'production', strategy: 'canary', runbook: 'https://wiki.example.com/orders/runbook' } },
+      book,
+      async (v) => void redeployed.push(v),
+      () => undefined,
+    );
     await expect(run).rejects.toThrow(/irreversible.*https:\/\/wiki\.example\.com\/orders\/runbook/);
     expect(redeployed).toEqual([]);
   });
 
   it('refuses when the plan marks the release irreversible, before reading anything', async () => {
     const book = new DeploymentBookkeeping(new MemoryRuntime(), githubRecords(), 'production');
-    const run = manualRollback({ to: 'v1', plan: { service: 'orders', environment: 'production', strategy: 'canary', irreversible: 'dropped column orders.legacy_total', runbook: 'https://wiki.example.com/rb' } }, book, async () => undefined, () => undefined);
+    const run = manualRollback(
+      {
+        to: 'v1',
+        plan: { service: 'orders', environment: 'production', strategy: 'canary', irreversible: 'dropped column orders.legacy_total', runbook: 'https://wiki.example.com/rb' },
+      },
+      book,
+      async () => undefined,
+      () => undefined,
+    );
     await expect(run).rejects.toThrow(/dropped column orders\.legacy_total.*https:\/\/wiki\.example\.com\/rb/);
     expect(server.seen).toEqual([]);
   });
@@ -191,7 +268,11 @@ describe('GitHub API faults', () => {
     const reset = Math.ceil(Date.now() / 1000) + 1;
     server.on(
       'POST /repos/acme/orders/deployments',
-      { status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '1000', 'x-ratelimit-reset': String(reset) }, body: { message: 'API rate limit exceeded for installation ID 1.' } },
+      {
+        status: 403,
+        headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '1000', 'x-ratelimit-reset': String(reset) },
+        body: { message: 'API rate limit exceeded for installation ID 1.' },
+      },
       created,
     );
     const record = await githubRecords().create(newDeployment);
@@ -203,7 +284,11 @@ describe('GitHub API faults', () => {
   });
 
   it('waits for a secondary rate limit (retry-after), then retries', async () => {
-    server.on('POST /repos/acme/orders/deployments', { status: 403, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' } }, created);
+    server.on(
+      'POST /repos/acme/orders/deployments',
+      { status: 403, headers: { 'retry-after': '1' }, body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' } },
+      created,
+    );
     expect((await githubRecords().create(newDeployment)).id).toBe(77);
     expect(server.seen).toHaveLength(2);
     expect(logs.join('\n')).toMatch(/secondary rate limit/);
@@ -211,7 +296,9 @@ describe('GitHub API faults', () => {
 
   it('does not retry a 401 and names the token input and the permission', async () => {
     server.on('POST /repos/acme/orders/deployments', { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' } });
-    const err = await githubRecords({ tokenInput: 'github-token' }).create(newDeployment).catch((e: unknown) => e);
+    const err = await githubRecords({ tokenInput: 'github-token' })
+      .create(newDeployment)
+      .catch((e: unknown) => e);
     expect(isUserError(err)).toBe(true);
     expect((err as Error).message).toMatch(/input github-token.*401: Bad credentials.*deployments: write/);
     expect((err as Error).stack ?? '').not.toContain('\n    at RequestError');
@@ -220,12 +307,14 @@ describe('GitHub API faults', () => {
 
   it('does not retry a 403 without permission and names the permission needed', async () => {
     server.on('POST /repos/acme/orders/deployments', { status: 403, body: { message: 'Resource not accessible by integration' } });
-    const err = await githubRecords().create(newDeployment).catch((e: unknown) => e);
+    const err = await githubRecords()
+      .create(newDeployment)
+      .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/403: Resource not accessible by integration.*lacks permission.*permissions: deployments: write/);
     expect(server.seen).toHaveLength(1);
   });
 
-  it('does not retry a 422 and passes GitHub\'s reason on', async () => {
+  it("does not retry a 422 and passes GitHub's reason on", async () => {
     server.on('POST /repos/acme/orders/deployments', { status: 422, body: { message: 'Validation Failed', errors: [{ message: 'No ref found for: nope' }] } });
     await expect(githubRecords().create({ ...newDeployment, ref: 'nope' })).rejects.toThrow(/422 Validation Failed: No ref found for: nope/);
     expect(server.seen).toHaveLength(1);

@@ -72,7 +72,9 @@ maybe('deployment records in the rollout', () => {
   }
   const deploys = (): string[] => {
     try {
-      return readFileSync(join(dir.path, `deploys-${n}.log`), 'utf8').trim().split('\n');
+      return readFileSync(join(dir.path, `deploys-${n}.log`), 'utf8')
+        .trim()
+        .split('\n');
     } catch {
       return [];
     }
@@ -80,9 +82,16 @@ maybe('deployment records in the rollout', () => {
   const ledgerFile = () => join(work, 'ledger.json');
 
   /** Runs an action the way its entry does, with the record hooks the plan's environment gets. */
-  async function run(action: typeof runRollbackAction, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<{ result: ActionResult; runtime: MemoryRuntime }> {
+  async function run(
+    action: typeof runRollbackAction,
+    inputs: Record<string, string>,
+    env: Record<string, string> = {},
+  ): Promise<{ result: ActionResult; runtime: MemoryRuntime }> {
     const runtime = new MemoryRuntime({ ledger: ledgerFile(), ...inputs }, { ROLLGATE_STATE_DIR: join(work, 'state'), ...env });
-    const hooks: RolloutHooks = { ...noRolloutHooks, ...recordHooks(DeploymentRecordHooks.forRun(runtime, { service: 'orders', environment: 'production' }, inputs.plan, { retries: 1, retryBaseMs: 10 })) };
+    const hooks: RolloutHooks = {
+      ...noRolloutHooks,
+      ...recordHooks(DeploymentRecordHooks.forRun(runtime, { service: 'orders', environment: 'production' }, inputs.plan, { retries: 1, retryBaseMs: 10 })),
+    };
     const saved = process.exitCode;
     const result = await runAction('test', (rt) => action(rt, { clock: systemClock, cwd: work, hooks }), runtime);
     process.exitCode = saved;
@@ -127,7 +136,11 @@ maybe('deployment records in the rollout', () => {
     const plan = writePlan();
     const closed = await freePort();
     const store = `file:${join(work, 'store')}`;
-    const { result, runtime } = await run(runDeployCanaryAction, { plan, version: 'v3', 'github-token': 'ghs_unreachable', store }, { GITHUB_API_URL: `http://127.0.0.1:${closed}`, GITHUB_REPOSITORY: 'acme/orders' });
+    const { result, runtime } = await run(
+      runDeployCanaryAction,
+      { plan, version: 'v3', 'github-token': 'ghs_unreachable', store },
+      { GITHUB_API_URL: `http://127.0.0.1:${closed}`, GITHUB_REPOSITORY: 'acme/orders' },
+    );
     expect(result).toEqual({ ok: true });
     expect((await traffic().getState()).canaryPercent).toBe(10);
     expect(runtime.outputs['deployment-id']).toBeUndefined();
@@ -137,7 +150,11 @@ maybe('deployment records in the rollout', () => {
   it('with the GitHub API unreachable and the rollout record on GitHub, deploy-canary refuses before anything moves', async () => {
     const plan = writePlan();
     const closed = await freePort();
-    const { result } = await run(runDeployCanaryAction, { plan, version: 'v3', 'github-token': 'ghs_unreachable' }, { GITHUB_API_URL: `http://127.0.0.1:${closed}`, GITHUB_REPOSITORY: 'acme/orders' });
+    const { result } = await run(
+      runDeployCanaryAction,
+      { plan, version: 'v3', 'github-token': 'ghs_unreachable' },
+      { GITHUB_API_URL: `http://127.0.0.1:${closed}`, GITHUB_REPOSITORY: 'acme/orders' },
+    );
     expect(result.ok).toBe(false);
     expect(result.failure).toMatch(/matching-refs\/rollgate%2Forders%2Fproduction/);
     expect((await traffic().getState()).canaryPercent).toBe(0);

@@ -96,7 +96,7 @@ describe('GitHubRolloutStore over the git data fake', () => {
     await Promise.all(
       Array.from({ length: writers }, async (_, w) => {
         const s = store();
-        for (let done = 0; done < perWriter; ) {
+        for (let done = 0; done < perWriter;) {
           const current = (await s.read())!;
           const doc = current.document as { counter: number; by: string[] };
           try {
@@ -168,7 +168,9 @@ describe('GitHubRolloutStore over the git data fake', () => {
     await expect(readOnly.read()).resolves.toBeUndefined();
     const refused = await failure(readOnly.write({ phase: 'canary' }, undefined, 'deploy'));
     expect(isUserError(refused)).toBe(true);
-    expect(refused.message).toMatch(/GitHub refused POST \/repos\/acme\/orders\/git\/trees \(403: Resource not accessible by integration\): the token in input GITHUB_TOKEN lacks permission; the job needs `permissions: contents: write`/);
+    expect(refused.message).toMatch(
+      /GitHub refused POST \/repos\/acme\/orders\/git\/trees \(403: Resource not accessible by integration\): the token in input GITHUB_TOKEN lacks permission; the job needs `permissions: contents: write`/,
+    );
     expect(fake.refTarget(REF)).toBeUndefined();
   });
 
@@ -219,7 +221,13 @@ describe('openRolloutStore with a token and a repository', () => {
     ['auto', {}],
     ['store: github', { store: 'github' }],
   ])('opens the GitHub store (%s) without the runner-local warning, and it keeps the record in the repository', async (_name, inputs) => {
-    const runtime = new MemoryRuntime(inputs, { GITHUB_ACTIONS: 'true', GITHUB_TOKEN: fake.token, GITHUB_REPOSITORY: 'acme/orders', GITHUB_API_URL: fake.url, ROLLGATE_STATE_DIR: '/runner/tmp' });
+    const runtime = new MemoryRuntime(inputs, {
+      GITHUB_ACTIONS: 'true',
+      GITHUB_TOKEN: fake.token,
+      GITHUB_REPOSITORY: 'acme/orders',
+      GITHUB_API_URL: fake.url,
+      ROLLGATE_STATE_DIR: '/runner/tmp',
+    });
     const s: RolloutStore = openRolloutStore(runtime, { service: 'orders', environment: `staging-${_name.length}` }, { cwd: '/srv' });
     expect(s.kind).toBe('github');
     expect(s).toBeInstanceOf(GitHubRolloutStore);
@@ -241,7 +249,12 @@ describe('GitHubRolloutStore over recorded GitHub answers', () => {
   const B = '7638417db6d59f3c431d3e1f261cc637155684cd';
   const api = 'https://api.github.com/repos/acme/orders';
   const refsPath = '/repos/acme/orders/git/matching-refs/rollgate%2Forders%2Fproduction';
-  const refAt = (sha: string) => ({ ref: REF, node_id: 'REF_kwDOAbCdEr9yZWZzL3JvbGxnYXRl', url: `${api}/git/${REF}`, object: { type: 'commit', sha, url: `${api}/git/commits/${sha}` } });
+  const refAt = (sha: string) => ({
+    ref: REF,
+    node_id: 'REF_kwDOAbCdEr9yZWZzL3JvbGxnYXRl',
+    url: `${api}/git/${REF}`,
+    object: { type: 'commit', sha, url: `${api}/git/commits/${sha}` },
+  });
   const state = { phase: 'canary', weight: 10 };
   const contents = {
     type: 'file',
@@ -255,9 +268,18 @@ describe('GitHubRolloutStore over recorded GitHub answers', () => {
     git_url: `${api}/git/blobs/95d09f2b10159347eece71399a7e2e907ea3df4f`,
     html_url: `https://github.com/acme/orders/blob/${A}/state.json`,
     download_url: `https://raw.githubusercontent.com/acme/orders/${A}/state.json`,
-    _links: { self: `${api}/contents/state.json?ref=${A}`, git: `${api}/git/blobs/95d09f2b10159347eece71399a7e2e907ea3df4f`, html: `https://github.com/acme/orders/blob/${A}/state.json` },
+    _links: {
+      self: `${api}/contents/state.json?ref=${A}`,
+      git: `${api}/git/blobs/95d09f2b10159347eece71399a7e2e907ea3df4f`,
+      html: `https://github.com/acme/orders/blob/${A}/state.json`,
+    },
   };
-  const tree = { sha: TREE, url: `${api}/git/trees/${TREE}`, truncated: false, tree: [{ path: 'state.json', mode: '100644', type: 'blob', size: 40, sha: '95d09f2b10159347eece71399a7e2e907ea3df4f', url: `${api}/git/blobs/95d0` }] };
+  const tree = {
+    sha: TREE,
+    url: `${api}/git/trees/${TREE}`,
+    truncated: false,
+    tree: [{ path: 'state.json', mode: '100644', type: 'blob', size: 40, sha: '95d09f2b10159347eece71399a7e2e907ea3df4f', url: `${api}/git/blobs/95d0` }],
+  };
   const commit = (sha: string, parents: string[]) => ({
     sha,
     node_id: 'C_kwDOAbCdEtoAKDc2Mzg0MTdkYjZkNTlmM2M0MzFkM2UxZjI2MWNjNjM3MTU1Njg0Y2Q',
@@ -270,7 +292,10 @@ describe('GitHubRolloutStore over recorded GitHub answers', () => {
     parents: parents.map((p) => ({ sha: p, url: `${api}/git/commits/${p}`, html_url: `https://github.com/acme/orders/commit/${p}` })),
     verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
   });
-  const gitError = (status: number, message: string, doc: string) => ({ status, body: { message, documentation_url: `https://docs.github.com/rest/${doc}`, status: String(status) } });
+  const gitError = (status: number, message: string, doc: string) => ({
+    status,
+    body: { message, documentation_url: `https://docs.github.com/rest/${doc}`, status: String(status) },
+  });
   const replayStore = (overrides: Partial<GitHubClientOptions> = {}) => storeAt(server.url, 'ghs_replaytoken', overrides);
 
   it('reads the record: the ref, then state.json at its commit', async () => {
@@ -298,7 +323,9 @@ describe('GitHubRolloutStore over recorded GitHub answers', () => {
     const s = replayStore();
     const err = await failure(s.write({ phase: 'canary', weight: 50 }, A, 'ramp: 50%'));
     expect(err).toBeInstanceOf(RolloutConflictError);
-    expect(err.message).toBe(`rollout record ${REF} in acme/orders changed since it was read: expected revision ${A}, but another writer moved the record on (GitHub: Update is not a fast forward)`);
+    expect(err.message).toBe(
+      `rollout record ${REF} in acme/orders changed since it was read: expected revision ${A}, but another writer moved the record on (GitHub: Update is not a fast forward)`,
+    );
     const sent = Object.fromEntries(server.seen.map((x) => [`${x.method} ${x.path.split('/').slice(4).join('/')}`, JSON.parse(x.body) as Record<string, unknown>]));
     expect(sent['POST git/trees']).toEqual({ tree: [{ path: 'state.json', mode: '100644', type: 'blob', content: '{\n  "phase": "canary",\n  "weight": 50\n}\n' }] });
     expect(sent['POST git/commits']).toMatchObject({ tree: TREE, parents: [A], message: expect.stringMatching(/^ramp: 50%\n\nRollgate-Write-Id: [0-9a-f]{16}\n$/) });
@@ -326,7 +353,11 @@ describe('GitHubRolloutStore over recorded GitHub answers', () => {
 
   it.each([
     [401, 'Bad credentials', /GitHub rejected the token in input github-token \(401: Bad credentials\).*`permissions: contents: write`/],
-    [403, 'Resource not accessible by integration', /GitHub refused POST \/repos\/acme\/orders\/git\/trees \(403: Resource not accessible by integration\).*`permissions: contents: write`/],
+    [
+      403,
+      'Resource not accessible by integration',
+      /GitHub refused POST \/repos\/acme\/orders\/git\/trees \(403: Resource not accessible by integration\).*`permissions: contents: write`/,
+    ],
   ] as const)('names the token and contents: write on a %i', async (status, message, expected) => {
     server.on('POST /repos/acme/orders/git/trees', gitError(status, message, 'git/trees#create-a-tree'));
     const err = await failure(replayStore().write({ phase: 'canary' }, undefined, 'deploy'));
@@ -337,10 +368,21 @@ describe('GitHubRolloutStore over recorded GitHub answers', () => {
 
   it('retries 5xx and a rate limit, then reads', async () => {
     const logs: string[] = [];
-    server.on(`GET ${refsPath}`, { status: 502, body: { message: 'Server Error' } }, { status: 403, headers: { 'retry-after': '0', 'x-ratelimit-remaining': '0' }, body: { message: 'API rate limit exceeded' } }, { status: 200, body: [refAt(A)] });
+    server.on(
+      `GET ${refsPath}`,
+      { status: 502, body: { message: 'Server Error' } },
+      { status: 403, headers: { 'retry-after': '0', 'x-ratelimit-remaining': '0' }, body: { message: 'API rate limit exceeded' } },
+      { status: 200, body: [refAt(A)] },
+    );
     server.on('GET /repos/acme/orders/contents/state.json', { status: 500, body: { message: 'Server Error' } }, { status: 200, body: contents });
     const octokit = createGitHubClient({ token: 'ghs_replaytoken', baseUrl: server.url, permission: CONTENTS_PERMISSION, retries: 2, retryBaseMs: 10, log: (m) => logs.push(m) });
     await expect(new GitHubRolloutStore(octokit, { owner: 'acme', repo: 'orders' }, key).read()).resolves.toEqual({ document: state, revision: A });
-    expect(server.seen.map((s) => s.path.split('/').slice(4, 6).join('/'))).toEqual(['git/matching-refs', 'git/matching-refs', 'git/matching-refs', 'contents/state.json', 'contents/state.json']);
+    expect(server.seen.map((s) => s.path.split('/').slice(4, 6).join('/'))).toEqual([
+      'git/matching-refs',
+      'git/matching-refs',
+      'git/matching-refs',
+      'contents/state.json',
+      'contents/state.json',
+    ]);
   });
 });

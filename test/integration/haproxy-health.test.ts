@@ -51,7 +51,9 @@ describeIf('HAProxy with health checks and a third server: read-back is the trut
   beforeEach(async () => {
     warnings = [];
     for (const s of [stable, canary, third]) s.behaviour.ready = true;
-    await haproxy.command('set server orders/stable state ready; set server orders/stable weight 100; set server orders/canary state ready; set server orders/canary weight 0; set server orders/third weight 0');
+    await haproxy.command(
+      'set server orders/stable state ready; set server orders/stable weight 100; set server orders/canary state ready; set server orders/canary weight 0; set server orders/third weight 0',
+    );
     for (const name of ['stable', 'canary', 'third']) await haproxy.waitForStatus(name, 'UP');
   });
 
@@ -106,7 +108,9 @@ describeIf('HAProxy with health checks and a third server: read-back is the trut
     await provider().setWeight(50);
     stable.behaviour.ready = false;
     await haproxy.waitForStatus('stable', 'DOWN');
-    const err = await provider().rollback().catch((e: unknown) => e);
+    const err = await provider()
+      .rollback()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnservedTrafficError);
     expect((err as UnservedTrafficError).changed).toBe(true);
     expect((err as Error).message).toMatch(/rollback gave stable all traffic and the canary none, but stable DOWN: health check L7STS 503.*every request fails/);
@@ -118,7 +122,9 @@ describeIf('HAProxy with health checks and a third server: read-back is the trut
     await provider().setWeight(50);
     stable.behaviour.ready = false;
     // HAProxy still says UP here: the checks notice within two intervals, inside the settle window.
-    const err = await provider({ healthSettle: '3s' }).rollback().catch((e: unknown) => e);
+    const err = await provider({ healthSettle: '3s' })
+      .rollback()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnservedTrafficError);
     expect((err as Error).message).toMatch(/stable DOWN/);
     const users = await measure();
@@ -202,12 +208,17 @@ describeIf('HAProxy blue-green with health checks: a switch lands only on a colo
   });
 
   const provider = () =>
-    new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: haproxy.admin, backend: 'web', blue: 'web_blue', green: 'web_green', healthTimeout: '1s', healthSettle: '500ms' }), { mode: 'blue-green' });
+    new HaproxyTrafficProvider(
+      haproxyTrafficSchema.parse({ provider: 'haproxy', admin: haproxy.admin, backend: 'web', blue: 'web_blue', green: 'web_green', healthTimeout: '1s', healthSettle: '500ms' }),
+      { mode: 'blue-green' },
+    );
 
   it('refuses to switch to a DOWN colour, and users stay on the live one', async () => {
     green.behaviour.ready = false;
     await haproxy.waitForStatus('web_green', 'DOWN');
-    await expect(provider().switchTo('green')).rejects.toThrow(/refusing to switch all traffic to green: green \(web_green\) DOWN: health check L7STS 503.*Nothing was changed: users now get blue 100%/);
+    await expect(provider().switchTo('green')).rejects.toThrow(
+      /refusing to switch all traffic to green: green \(web_green\) DOWN: health check L7STS 503.*Nothing was changed: users now get blue 100%/,
+    );
     expect((await sendRequests(haproxy.url, 100)).byTrack).toEqual({ blue: 100 });
     green.behaviour.ready = true;
     await haproxy.waitForStatus('web_green', 'UP');
@@ -217,7 +228,9 @@ describeIf('HAProxy blue-green with health checks: a switch lands only on a colo
     expect((await provider().switchTo('green')).live).toBe('green');
     blue.behaviour.ready = false;
     await haproxy.waitForStatus('web_blue', 'DOWN');
-    const err = await provider().rollback({ toColour: 'blue' }).catch((e: unknown) => e);
+    const err = await provider()
+      .rollback({ toColour: 'blue' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnservedTrafficError);
     expect((err as Error).message).toMatch(/rollback switched all traffic back to blue, but blue \(web_blue\) DOWN.*every request fails/);
     expect((await sendRequests(haproxy.url, 100)).byStatus).toEqual({ 503: 100 });

@@ -127,9 +127,9 @@ describeIf('HAProxy traffic provider, measured through a real HAProxy', () => {
     expect((await traffic.setWeight(20)).canaryPercent).toBe(20);
     expect((await provider().getState()).canaryPercent).toBe(20);
     expect((await traffic.rollback()).changed).toBe(true);
-    await expect(new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: `unix:${dir.path}/nope.sock`, backend: 'orders' })).getState()).rejects.toThrow(
-      `haproxy: runtime API at unix:${dir.path}/nope.sock: no such socket`,
-    );
+    await expect(
+      new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: `unix:${dir.path}/nope.sock`, backend: 'orders' })).getState(),
+    ).rejects.toThrow(`haproxy: runtime API at unix:${dir.path}/nope.sock: no such socket`);
   });
 
   it('names the backend and server when the plan points at ones HAProxy does not have', async () => {
@@ -139,6 +139,10 @@ describeIf('HAProxy traffic provider, measured through a real HAProxy', () => {
 
   it('fails with a retryable provider error when the runtime API is unreachable', async () => {
     const traffic = new HaproxyTrafficProvider(haproxyTrafficSchema.parse({ provider: 'haproxy', admin: '127.0.0.1:1', backend: 'orders', timeout: '1s' }));
-    await expect(traffic.getState()).rejects.toMatchObject({ name: 'ProviderError', retryable: true, message: expect.stringMatching(/runtime API at 127\.0\.0\.1:1: connection refused/) });
+    await expect(traffic.getState()).rejects.toMatchObject({
+      name: 'ProviderError',
+      retryable: true,
+      message: expect.stringMatching(/runtime API at 127\.0\.0\.1:1: connection refused/),
+    });
   });
 });

@@ -127,7 +127,9 @@ describeIf('metrics-gate against a real Prometheus scraping two real services', 
     await stopping;
     expect(report.verdict).toBe('error');
     // Mid-shutdown a query may be reset or refused; once Prometheus is gone it is refused.
-    expect(report.reason).toMatch(/3 metrics errors in a row, more than consecutiveErrorLimit 2 allows: prometheus: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query: (connection refused|connection reset|HTTP 503)/);
+    expect(report.reason).toMatch(
+      /3 metrics errors in a row, more than consecutiveErrorLimit 2 allows: prometheus: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query: (connection refused|connection reset|HTTP 503)/,
+    );
     expect(report.measurements.some((m) => m.outcome === 'pass')).toBe(true);
     expect(report.endedAt - report.startedAt).toBeLessThan(20_000);
   });
@@ -150,7 +152,10 @@ describeIf('metrics-gate on a deterministic data set (promtool blocks)', () => {
       const t = t0 + i * STEP;
       for (const track of ['stable', 'canary']) {
         const bad = track === 'canary' && i * STEP > 10 * 60;
-        for (const [status, inc] of [['200', bad ? 900 : 990], ['500', bad ? 100 : 10]] as const) {
+        for (const [status, inc] of [
+          ['200', bad ? 900 : 990],
+          ['500', bad ? 100 : 10],
+        ] as const) {
           const key = `${track}/${status}`;
           totals[key] = (totals[key] ?? 0) + (i === 0 ? 0 : inc);
           samples.push(`http_requests_total{track="${track}",status="${status}"} ${totals[key]} ${t}`);
@@ -232,7 +237,12 @@ describeIf('metrics-gate on a deterministic data set (promtool blocks)', () => {
   it('reports a query Prometheus rejects with its own message', async () => {
     const clock = at(5);
     const report = await runGate({
-      analysis: analysisSchema.parse({ interval: '1m', bake: '2m', consecutiveErrorLimit: 0, checks: [{ name: 'broken', query: 'sum(rate(http_requests_total{track="{{track}}"}[{{window}}])', max: 1 }] }),
+      analysis: analysisSchema.parse({
+        interval: '1m',
+        bake: '2m',
+        consecutiveErrorLimit: 0,
+        checks: [{ name: 'broken', query: 'sum(rate(http_requests_total{track="{{track}}"}[{{window}}])', max: 1 }],
+      }),
       provider: createMetricsProvider(metrics(prometheus.url), { clock }),
       clock,
     });

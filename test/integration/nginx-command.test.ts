@@ -60,7 +60,12 @@ maybe('nginx without Kubernetes: the command-provider recipe', () => {
   });
 
   function rollgate(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/rollgate.js'), ...args, '--plan', 'rollout.yml', '--records', 'none'], { cwd: work.path, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/rollgate.js'), ...args, '--plan', 'rollout.yml', '--records', 'none'], {
+      cwd: work.path,
+      env: { ...env, ...extraEnv },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
   }
 

@@ -16,10 +16,7 @@ import { startReceiver, type HttpReceiver } from './flags-http-receiver.js';
 const RUN_ENV = { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/orders', GITHUB_RUN_ID: '4242' };
 
 const plan = (notifySection: Record<string, unknown>) =>
-  validatePlanObject(
-    { service: 'orders', environment: 'production', runbook: 'https://wiki.example.com/orders/runbook', notify: notifySection },
-    'rollout.yml',
-  ).plan;
+  validatePlanObject({ service: 'orders', environment: 'production', runbook: 'https://wiki.example.com/orders/runbook', notify: notifySection }, 'rollout.yml').plan;
 
 const gateFailure = {
   kind: 'gate-failure' as const,
@@ -82,10 +79,14 @@ describe('notifications', () => {
   test('sends the generic webhook the same message plus the structured event', async () => {
     const runtime = new MemoryRuntime({}, RUN_ENV);
     const killSwitches = [{ flag: 'new-checkout-flow', outcome: 'off', detail: 'turned off and read back off' }];
-    const results = await notify(plan({ webhook: `${hook.url}/rollouts` }), { kind: 'rollback', version: '1.4.2', reason: 'manual', killSwitches }, {
-      runtime,
-      clock: new FakeClock(Date.UTC(2026, 0, 2, 3, 4, 5)),
-    });
+    const results = await notify(
+      plan({ webhook: `${hook.url}/rollouts` }),
+      { kind: 'rollback', version: '1.4.2', reason: 'manual', killSwitches },
+      {
+        runtime,
+        clock: new FakeClock(Date.UTC(2026, 0, 2, 3, 4, 5)),
+      },
+    );
     expect(results[0]?.ok).toBe(true);
     const body = JSON.parse(hook.requests[0]!.body) as Record<string, unknown>;
     expect(body.text).toBe('orders rolled back (orders 1.4.2 in production): manual');

@@ -65,7 +65,9 @@ describe('pre-deploy-checklist reports the release policy on the pull request', 
     expect(result.failure).toContain('release policy: policy.risk.require.high.judge, policy.risk.require.high.minBake');
     expect(rt.summary).toContain('### release policy (checked again by deploy-canary): 🛑 refused');
     expect(rt.summary).toContain('Risk class: **high** — policy.risk.rules[0] (high): 1 changed path(s) match src/payments/** (e.g. src/payments/card.ts)');
-    expect(rt.summary).toContain('| policy.risk.require.high.minBake | 🛑 refuse | analysis.bake: 5m | a high-risk release needs a bake of at least 15m at the first step | set analysis.bake: 15m or longer in the plan |');
+    expect(rt.summary).toContain(
+      '| policy.risk.require.high.minBake | 🛑 refuse | analysis.bake: 5m | a high-risk release needs a bake of at least 15m at the first step | set analysis.bake: 15m or longer in the plan |',
+    );
     git('reset', '-q', '--hard', base);
   });
 

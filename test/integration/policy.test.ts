@@ -201,12 +201,19 @@ describeIf('error budget on real Prometheus history', () => {
     });
 
     it('refuses while the budget burns: nothing deployed, no traffic moved, the summary says why and how to proceed', async () => {
-      const { result, rt } = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: plan('burning', 'burning.yml'), version: 'v2', weight: '20' }, env);
+      const { result, rt } = await runStep(
+        'deploy-canary',
+        (r) => runDeployCanaryAction(r, { clock: shifted }),
+        { plan: plan('burning', 'burning.yml'), version: 'v2', weight: '20' },
+        env,
+      );
       expect(result.ok).toBe(false);
       expect(result.failure).toContain('release policy refused the rollout before any traffic moved');
       expect(result.failure).toContain('policy.errorBudget.burnRateAlerts[0]: burn rate 20× over 1h, 20× over 5m (limit: not both > 14.4× over 1h and 5m); to proceed: wait until');
       expect(rt.outputs.policy).toBe('refused');
-      expect(rt.summary).toMatch(/Error budget: budget left 25\.45% of 28d; burn rates 20× over 1h, 20× over 5m, 6\.763× over 6h, 20× over 30m; exhausted in \d+h\d+m\d+s at the current rate/);
+      expect(rt.summary).toMatch(
+        /Error budget: budget left 25\.45% of 28d; burn rates 20× over 1h, 20× over 5m, 6\.763× over 6h, 20× over 30m; exhausted in \d+h\d+m\d+s at the current rate/,
+      );
       // Measured on the traffic layer: the canary slot got nothing, and nothing was deployed to it.
       expect((await traffic().getState()).canaryPercent).toBe(0);
       expect((await sendRequests(stack.haproxy.url, 200)).byTrack).toEqual({ stable: 200 });
@@ -241,13 +248,21 @@ describeIf('error budget on real Prometheus history', () => {
     it('never holds back a rollback: a freeze refuses the rollout, not the way back', async () => {
       const day = new Date(JUDGED_AT).toISOString().slice(0, 10);
       const frozen = stack.writePlan(
-        { readiness: { url: `http://127.0.0.1:${stack.slots.canary}/health/ready`, timeout: '60s', interval: '250ms' }, policy: { freezes: [{ from: day, to: day, reason: 'incident review' }] } },
+        {
+          readiness: { url: `http://127.0.0.1:${stack.slots.canary}/health/ready`, timeout: '60s', interval: '250ms' },
+          policy: { freezes: [{ from: day, to: day, reason: 'incident review' }] },
+        },
         'frozen.yml',
       );
       const refused = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: frozen, version: 'v2', weight: '30' }, env);
       expect(refused.result.failure).toContain(`policy.freezes[0]: now ${day}`);
       expect((await traffic().getState()).canaryPercent).toBe(0);
-      const forced = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: frozen, version: 'v2', weight: '30', reason: 'customer escalation' }, env);
+      const forced = await runStep(
+        'deploy-canary',
+        (r) => runDeployCanaryAction(r, { clock: shifted }),
+        { plan: frozen, version: 'v2', weight: '30', reason: 'customer escalation' },
+        env,
+      );
       expect(forced.result).toEqual({ ok: true });
       expect((await traffic().getState()).canaryPercent).toBe(30);
       const back = await runStep('rollback', (r) => runRollbackAction(r), { plan: frozen, reason: 'canary looked wrong' }, env);
@@ -256,7 +271,12 @@ describeIf('error budget on real Prometheus history', () => {
     });
 
     it('allows a healthy service without any reason', async () => {
-      const { result, rt } = await runStep('deploy-canary', (r) => runDeployCanaryAction(r, { clock: shifted }), { plan: plan('healthy', 'healthy.yml'), version: 'v2', weight: '10' }, env);
+      const { result, rt } = await runStep(
+        'deploy-canary',
+        (r) => runDeployCanaryAction(r, { clock: shifted }),
+        { plan: plan('healthy', 'healthy.yml'), version: 'v2', weight: '10' },
+        env,
+      );
       expect(result).toEqual({ ok: true });
       expect(rt.outputs.policy).toBe('allowed');
       expect((await traffic().getState()).canaryPercent).toBe(10);

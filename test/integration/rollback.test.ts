@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync} from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startHaproxy } from '../../harness/haproxy.js';
@@ -70,7 +70,15 @@ describeIf('rollback against a real HAProxy: traffic first, whatever it finds, r
     // HAProxy comes up (with the canary at 40%) while rollback is already retrying.
     const late = new Promise<Awaited<ReturnType<typeof startHaproxy>>>((resolve, reject) =>
       setTimeout(() => {
-        startHaproxy({ dir: logDir, port, adminPort, servers: [{ name: 'stable', port: stable.port, weight: 60 }, { name: 'canary', port: canary.port, weight: 40 }] }).then(resolve, reject);
+        startHaproxy({
+          dir: logDir,
+          port,
+          adminPort,
+          servers: [
+            { name: 'stable', port: stable.port, weight: 60 },
+            { name: 'canary', port: canary.port, weight: 40 },
+          ],
+        }).then(resolve, reject);
       }, 600),
     );
     const { result, rt } = await rollback(writePlan(`127.0.0.1:${adminPort}`, 'late.yml'), env, { attempts: '6' });
@@ -87,7 +95,14 @@ describeIf('rollback against a real HAProxy: traffic first, whatever it finds, r
   });
 
   it('needs nothing from earlier steps: with no rollout on record it still finds the canary and restores stable, and a second run is a no-op that says so', async () => {
-    const haproxy = await startHaproxy({ dir: dir.path, name: 'cold', servers: [{ name: 'stable', port: stable.port, weight: 70 }, { name: 'canary', port: canary.port, weight: 30 }] });
+    const haproxy = await startHaproxy({
+      dir: dir.path,
+      name: 'cold',
+      servers: [
+        { name: 'stable', port: stable.port, weight: 70 },
+        { name: 'canary', port: canary.port, weight: 30 },
+      ],
+    });
     try {
       const env = { ROLLGATE_STATE_DIR: join(dir.path, 'state-cold'), ROLLGATE_LEDGER: join(dir.path, 'ledger.json') };
       const plan = writePlan(haproxy.admin, 'cold.yml');
@@ -105,7 +120,14 @@ describeIf('rollback against a real HAProxy: traffic first, whatever it finds, r
   });
 
   it('after a half-done promotion with no last good version on record, fails loudly saying what to run, and moves no traffic onto a slot that runs the bad version too', async () => {
-    const haproxy = await startHaproxy({ dir: dir.path, name: 'half', servers: [{ name: 'stable', port: stable.port, weight: 0 }, { name: 'canary', port: canary.port, weight: 100 }] });
+    const haproxy = await startHaproxy({
+      dir: dir.path,
+      name: 'half',
+      servers: [
+        { name: 'stable', port: stable.port, weight: 0 },
+        { name: 'canary', port: canary.port, weight: 100 },
+      ],
+    });
     try {
       const state = join(dir.path, 'state-half');
       const env = { ROLLGATE_STATE_DIR: state, ROLLGATE_STORE: `file:${join(state, 'shared')}`, ROLLGATE_RUN_ID: 'rb-3', ROLLGATE_LEDGER: join(dir.path, 'ledger-half.json') };
@@ -118,7 +140,9 @@ describeIf('rollback against a real HAProxy: traffic first, whatever it finds, r
       await ramp.apply({ kind: 'redeploy-stable' });
       const { result, rt } = await rollback(writePlan(haproxy.admin, 'half.yml'), env);
       expect(result.ok).toBe(false);
-      expect(result.failure).toMatch(/a promotion of v2 stopped after redeploying the stable slot, and no last good version is on record: both slots run v2, so moving traffic restores nothing\. run rollback with to: <the last good version>/);
+      expect(result.failure).toMatch(
+        /a promotion of v2 stopped after redeploying the stable slot, and no last good version is on record: both slots run v2, so moving traffic restores nothing\. run rollback with to: <the last good version>/,
+      );
       expect(rt.summary).toMatch(/phase: \*\*rolling-back\*\*/);
       // Nothing was moved: the canary slot still carries what the half-done promotion gave it.
       expect((await sendRequests(haproxy.url, 100)).byTrack).toEqual({ canary: 100 });

@@ -167,7 +167,9 @@ describeIf('statistical judge on real Prometheus data', () => {
     expect(check.limit).toBe('Mann-Whitney (increase, α 0.05): mean ≤ +5%; critical');
     const summary = renderGateSummary(report);
     expect(summary).toContain('score 0');
-    expect(summary).toMatch(/mean ×1\.1\d* > allowed ×1\.05 and significant \(p [\de.-]+ < α 0\.05\) — canary n 60, median [\d.]+, p90 [\d.]+; stable n 60, median [\d.]+, p90 [\d.]+; U [\d.]+ \(normal p\); median ×1\.1/);
+    expect(summary).toMatch(
+      /mean ×1\.1\d* > allowed ×1\.05 and significant \(p [\de.-]+ < α 0\.05\) — canary n 60, median [\d.]+, p90 [\d.]+; stable n 60, median [\d.]+, p90 [\d.]+; U [\d.]+ \(normal p\); median ×1\.1/,
+    );
     expect(summary).toContain('```mermaid');
     // The report output is JSON: it must survive a round trip with every number intact.
     expect(JSON.parse(JSON.stringify(report)).checks[0].details.u).toBe(check.details!.u);
@@ -209,7 +211,9 @@ describeIf('statistical judge on real Prometheus data', () => {
   it('is inconclusive with too few points and says how many more are needed', async () => {
     const report = await judge('aa-1', statisticalAnalysis({ interval: '1m', bake: '5m' }));
     expect(report.verdict).toBe('inconclusive');
-    expect(report.reason).toMatch(/never a pass: check mean-latency: too few points to compare: canary 5, stable 5; the test needs 10 on each side, 5 more canary and 5 more stable/);
+    expect(report.reason).toMatch(
+      /never a pass: check mean-latency: too few points to compare: canary 5, stable 5; the test needs 10 on each side, 5 more canary and 5 more stable/,
+    );
     expect(report.score).toBe(0);
   });
 
@@ -229,16 +233,32 @@ describeIf('statistical judge on real Prometheus data', () => {
     const strict = await judge('aa-2', statisticalAnalysis({ checks: [{ name: 'mean-latency', query: MEAN_LATENCY, direction: 'increase', allowedIncrease: 0.05 }, missing] }));
     expect(strict.verdict).toBe('inconclusive');
     expect(strict.reason).toMatch(/check five-xx: no data for canary and stable over the bake window \(mustHaveData: true\); never a pass/);
-    const lenient = await judge('aa-2', statisticalAnalysis({ checks: [{ name: 'mean-latency', query: MEAN_LATENCY, direction: 'increase', allowedIncrease: 0.05 }, { ...missing, mustHaveData: false }] }));
+    const lenient = await judge(
+      'aa-2',
+      statisticalAnalysis({
+        checks: [
+          { name: 'mean-latency', query: MEAN_LATENCY, direction: 'increase', allowedIncrease: 0.05 },
+          { ...missing, mustHaveData: false },
+        ],
+      }),
+    );
     expect(lenient.verdict).toBe('pass');
     expect(lenient.checks[1]!.reason).toMatch(/left out of the score \(mustHaveData: false\)/);
   });
 
   it('reports a query that matches several series, or that Prometheus rejects, as an error', async () => {
-    const several = await judge('aa-3', statisticalAnalysis({ checks: [{ name: 'unaggregated', query: 'rate(app_request_duration_seconds_count{scenario="{{scenario}}",track=~"{{track}}|stable"}[{{window}}])', direction: 'either' }] }));
+    const several = await judge(
+      'aa-3',
+      statisticalAnalysis({
+        checks: [{ name: 'unaggregated', query: 'rate(app_request_duration_seconds_count{scenario="{{scenario}}",track=~"{{track}}|stable"}[{{window}}])', direction: 'either' }],
+      }),
+    );
     expect(several.verdict).toBe('error');
     expect(several.reason).toMatch(/2 series where one was expected/);
-    const rejected = await judge('aa-3', statisticalAnalysis({ checks: [{ name: 'typo', query: 'sum(rate(app_request_duration_seconds_count{track="{{track}}"[{{window}}]))', direction: 'either' }] }));
+    const rejected = await judge(
+      'aa-3',
+      statisticalAnalysis({ checks: [{ name: 'typo', query: 'sum(rate(app_request_duration_seconds_count{track="{{track}}"[{{window}}]))', direction: 'either' }] }),
+    );
     expect(rejected.verdict).toBe('error');
     expect(rejected.reason).toMatch(/check typo: prometheus: query rejected \(bad_data\)/);
   });

@@ -24,10 +24,7 @@ maybe('Unleash kill switches', () => {
   });
 
   const plan = (url: string, killSwitches: string[]) =>
-    validatePlanObject(
-      { service: 'orders', environment: 'production', flags: { provider: 'unleash', url, token: unleash.adminToken, killSwitches } },
-      'rollout.yml',
-    ).plan;
+    validatePlanObject({ service: 'orders', environment: 'production', flags: { provider: 'unleash', url, token: unleash.adminToken, killSwitches } }, 'rollout.yml').plan;
 
   test('turns every kill switch off in the environment, read back off through the Admin and the client API', async () => {
     await unleash.enable('new-checkout-flow', 'production');
@@ -46,7 +43,12 @@ maybe('Unleash kill switches', () => {
     expect(killSwitchFailure(results)).toBeUndefined();
     expect(await unleash.adminState('new-checkout-flow', 'production')).toBe(false);
     // SDKs read through the client API, which may serve from a cache refreshed on change events.
-    await waitFor('client API to serve new-checkout-flow and search-v2 off', async () => (await unleash.clientState('new-checkout-flow')) === false && (await unleash.clientState('search-v2')) === false, 15_000, 200);
+    await waitFor(
+      'client API to serve new-checkout-flow and search-v2 off',
+      async () => (await unleash.clientState('new-checkout-flow')) === false && (await unleash.clientState('search-v2')) === false,
+      15_000,
+      200,
+    );
     // Only the plan's environment is touched.
     expect(await unleash.adminState('new-checkout-flow', 'development')).toBe(true);
   });
@@ -58,9 +60,7 @@ maybe('Unleash kill switches', () => {
     ]);
     const typo = verifyKillSwitchesExist(plan(unleash.url, ['new-checkout-flow', 'new-chekout-flow']), { runtime, clock: systemClock, file: '.github/rollout.yml' });
     await expect(typo).rejects.toThrow(PlanError);
-    await expect(typo).rejects.toThrow(
-      '.github/rollout.yml: flags.killSwitches[1]: flag "new-chekout-flow" does not exist in Unleash project default, environment production',
-    );
+    await expect(typo).rejects.toThrow('.github/rollout.yml: flags.killSwitches[1]: flag "new-chekout-flow" does not exist in Unleash project default, environment production');
   });
 
   test('refuses a token Unleash does not accept, without printing it', async () => {

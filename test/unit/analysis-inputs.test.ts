@@ -80,7 +80,9 @@ describe('metrics-gate inputs', () => {
     );
     expect(failure(() => resolveMetricsGate(new MemoryRuntime({ plan: file, bake: 'soon' }))).message).toMatch(/^input bake: expected a duration/);
     expect(failure(() => resolveMetricsGate(new MemoryRuntime({ plan: file, 'prometheus-url': 'prom:9090' }))).message).toMatch(/^input prometheus-url: expected a URL/);
-    expect(failure(() => resolveMetricsGate(new MemoryRuntime({ plan: file, selector: '{job="x"}', 'error-rate-threshold': '1' }))).message).toMatch(/^input selector: expected label matchers without braces/);
+    expect(failure(() => resolveMetricsGate(new MemoryRuntime({ plan: file, selector: '{job="x"}', 'error-rate-threshold': '1' }))).message).toMatch(
+      /^input selector: expected label matchers without braces/,
+    );
   });
 
   it('says which section is missing when the plan cannot drive a gate', () => {

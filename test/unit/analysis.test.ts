@@ -104,7 +104,9 @@ describe('threshold gate', () => {
     const tolerated = await gate(analysis({ failureLimit: 1, checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (t === 'canary' && round === 2 ? 0.2 : 0.01));
     expect(tolerated.report.verdict).toBe('pass');
     expect(tolerated.report.checks[0]?.reason).toMatch(/4\/5 measurement\(s\) passed; 1 failed \(within failureLimit 1\)/);
-    const exceeded = await gate(analysis({ failureLimit: 1, checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) => (t === 'canary' && (round === 2 || round === 4) ? 0.2 : 0.01));
+    const exceeded = await gate(analysis({ failureLimit: 1, checks: [{ ...errorRate, max: 0.05 }] }), (_m, t, round) =>
+      t === 'canary' && (round === 2 || round === 4) ? 0.2 : 0.01,
+    );
     expect(exceeded.report.verdict).toBe('fail');
     expect(exceeded.clock.now()).toBe(4000);
     expect(exceeded.report.reason).toMatch(/failed 2 measurement\(s\), more than failureLimit 1/);
@@ -125,7 +127,9 @@ describe('threshold gate', () => {
       expect(measurementsOf(report, 'error-rate').map((m) => m.outcome)).toEqual(['pass', 'pass', 'breach', 'breach', 'fail']);
     });
     it('keeps the breach running through a measurement with no data (no data proves no recovery)', async () => {
-      const { report } = await gate(analysis({ bake: '10s', checks: [check] }), (_m, t, round) => (t !== 'canary' ? 0.01 : round === 2 ? { kind: 'no-data' } : round >= 1 ? 0.2 : 0.01));
+      const { report } = await gate(analysis({ bake: '10s', checks: [check] }), (_m, t, round) =>
+        t !== 'canary' ? 0.01 : round === 2 ? { kind: 'no-data' } : round >= 1 ? 0.2 : 0.01,
+      );
       expect(report.verdict).toBe('fail');
       expect(measurementsOf(report, 'error-rate').map((m) => m.outcome)).toEqual(['breach', 'inconclusive', 'fail']);
     });
@@ -164,7 +168,9 @@ describe('threshold gate', () => {
       expect(report.checks[0]?.outcome).toBe('error');
     });
     it('is inconclusive when measurements erred or had no data and none passed', async () => {
-      const { report } = await gate(analysis({ bake: '2s', consecutiveErrorLimit: 4, checks: [{ ...errorRate, max: 0.05 }] }), (_m, _t, round) => (round === 1 ? 'error' : { kind: 'no-data' }));
+      const { report } = await gate(analysis({ bake: '2s', consecutiveErrorLimit: 4, checks: [{ ...errorRate, max: 0.05 }] }), (_m, _t, round) =>
+        round === 1 ? 'error' : { kind: 'no-data' },
+      );
       expect(report.verdict).toBe('inconclusive');
       expect(report.reason).toMatch(/no conclusive passing measurement in 2 \(1× canary: no data, 1× scripted: connection refused\)/);
     });
@@ -245,7 +251,9 @@ describe('threshold gate', () => {
         m === 'requests' && t === 'canary' ? { kind: 'no-data' } : m === 'requests' ? 50 : 0.01,
       );
       expect(report.verdict).toBe('fail');
-      expect(report.reason).toMatch(/the canary has no traffic now: the canary served 0 requests in the latest window \(stable 50\), and in the 2 window\(s\) before; a canary without traffic is never a pass/);
+      expect(report.reason).toMatch(
+        /the canary has no traffic now: the canary served 0 requests in the latest window \(stable 50\), and in the 2 window\(s\) before; a canary without traffic is never a pass/,
+      );
       expect(report.measurements[0]?.reason).toMatch(/the canary served 0 requests/);
     });
     it('judges normally with enough requests', async () => {
@@ -256,9 +264,13 @@ describe('threshold gate', () => {
   });
 
   it('fills {{track}}, {{window}} and extra placeholders, and the window defaults to the interval', async () => {
-    const { provider } = await gate(analysis({ interval: '2s', bake: '2s', checks: [{ name: 'x', query: 'errors{track="{{track}}",service="{{service}}"}[{{window}}]', max: 1 }] }), () => 0, {
-      service: 'orders',
-    });
+    const { provider } = await gate(
+      analysis({ interval: '2s', bake: '2s', checks: [{ name: 'x', query: 'errors{track="{{track}}",service="{{service}}"}[{{window}}]', max: 1 }] }),
+      () => 0,
+      {
+        service: 'orders',
+      },
+    );
     expect(provider.queries.sort()).toEqual(['errors{track="canary",service="orders"}[2s]', 'errors{track="stable",service="orders"}[2s]']);
   });
 
@@ -320,9 +332,13 @@ describe('threshold gate: a canary that vanishes fails closed', () => {
   });
 
   it('fails when the canary serves far less than its weight predicts beside stable', async () => {
-    const { report } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t, round) => (m === 'requests' && t === 'canary' && round >= 3 ? 1 : healthy(m, t)), {
-      weight: '10',
-    });
+    const { report } = await gate(
+      analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }),
+      (m, t, round) => (m === 'requests' && t === 'canary' && round >= 3 ? 1 : healthy(m, t)),
+      {
+        weight: '10',
+      },
+    );
     expect(report.verdict).toBe('fail');
     expect(report.reason).toMatch(/the canary served 1 requests in the latest window where its weight 10% predicts about 20 beside stable's 180/);
   });
@@ -342,9 +358,12 @@ describe('threshold gate: a canary that vanishes fails closed', () => {
   });
 
   it('explains a check with no series while the canary served requests, in the log and the summary', async () => {
-    const { report, lines } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) => (m === 'errors' && t === 'canary' ? { kind: 'no-data' } : healthy(m, t)));
+    const { report, lines } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) =>
+      m === 'errors' && t === 'canary' ? { kind: 'no-data' } : healthy(m, t),
+    );
     expect(report.verdict).toBe('inconclusive');
-    const explained = 'the query returned no series while canary served 20 requests — a numerator with no series yet (no 5xx so far?); see docs/metrics-gate.md#a-numerator-with-no-series-yet';
+    const explained =
+      'the query returned no series while canary served 20 requests — a numerator with no series yet (no 5xx so far?); see docs/metrics-gate.md#a-numerator-with-no-series-yet';
     expect(lines.some((l) => l.includes(explained))).toBe(true);
     expect(report.measurements[0]?.reason).toBe(explained);
     expect(renderGateSummary(report)).toContain('a numerator with no series yet');
@@ -371,15 +390,22 @@ describe('threshold gate: a canary that vanishes fails closed', () => {
 
 describe('gate summary', () => {
   it('has one row per check and a Mermaid xychart of canary and stable values and the limit (stable + maxIncrease, tighter than max)', async () => {
-    const { report } = await gate(analysis({ checks: [{ ...errorRate, max: 0.05, maxIncrease: 0.01 }, { ...latency, max: 1 }] }), (m, t, round) =>
-      m === 'errors' ? (t === 'canary' ? 0.01 * round : 0.01) : 0.2,
+    const { report } = await gate(
+      analysis({
+        checks: [
+          { ...errorRate, max: 0.05, maxIncrease: 0.01 },
+          { ...latency, max: 1 },
+        ],
+      }),
+      (m, t, round) => (m === 'errors' ? (t === 'canary' ? 0.01 * round : 0.01) : 0.2),
     );
     const md = renderGateSummary(report, 'gate: orders');
     expect(md).toMatch(/^### gate: orders: ❌ fail/);
     expect(md).toContain('| Check | Stable | Canary | Limit | Outcome | Why |');
     expect(md).toMatch(/\| error-rate \| 0\.01 \| 0\.03 \| ≤ 0\.05; canary − stable ≤ 0\.01 \| ❌ fail \|/);
     expect(md).toMatch(/\| p99 \| 0\.2 \| 0\.2 \| ≤ 1 \| ✅ pass \|/);
-    const chart = /```mermaid\nxychart-beta\n {2}title "error-rate"\n {2}x-axis \["1s", "2s", "3s"\]\n {2}line \[0\.01, 0\.02, 0\.03\]\n {2}line \[0\.01, 0\.01, 0\.01\]\n {2}line \[0\.02, 0\.02, 0\.02\]\n```/;
+    const chart =
+      /```mermaid\nxychart-beta\n {2}title "error-rate"\n {2}x-axis \["1s", "2s", "3s"\]\n {2}line \[0\.01, 0\.02, 0\.03\]\n {2}line \[0\.01, 0\.01, 0\.01\]\n {2}line \[0\.02, 0\.02, 0\.02\]\n```/;
     expect(md).toMatch(chart);
   });
 
@@ -404,7 +430,9 @@ describe('traffic loss', () => {
     expect(sustainedTrafficLoss([none], undefined, 3)).toMatch(/served 0 requests/);
     // Far below its share: 1 where about 34 are expected (the share pooled over every earlier window), beyond chance (binomial tail < 1e-6).
     const low = { canary: 1, stable: 360 };
-    expect(sustainedTrafficLoss([served, served, served, served, served, served, served, served, served, served, served, low, low], undefined, 2)).toMatch(/its share earlier in the bake predicts about 34/);
+    expect(sustainedTrafficLoss([served, served, served, served, served, served, served, served, served, served, served, low, low], undefined, 2)).toMatch(
+      /its share earlier in the bake predicts about 34/,
+    );
     expect(sustainedTrafficLoss([served, served, { canary: 12, stable: 180 }, { canary: 12, stable: 180 }], undefined, 2)).toBeUndefined();
     // Neither track counted: missed scrapes, not a dead canary.
     expect(canaryTrafficLoss([served, served, { canary: 0, stable: 0 }])).toBeUndefined();

@@ -107,7 +107,7 @@ describe('registry look-ups with the bearer token flow', () => {
     expect(String(err)).not.toContain('wrong-password');
   });
 
-  test('credentials are never sent to another registry than the image\'s own', () => {
+  test("credentials are never sent to another registry than the image's own", () => {
     const clients = registryClients('ghcr.io', { credentials: { username: 'bot', password: 'x' } });
     const own = clients(parseImageName('ghcr.io/acme/orders')) as unknown as { options: { credentials?: unknown } };
     const other = clients(parseImageName('quay.io/acme/orders')) as unknown as { options: { credentials?: unknown } };
@@ -123,7 +123,9 @@ describe('registry look-ups with the bearer token flow', () => {
       recorded: 'v1.0.0',
       source: 'input previous-version',
     });
-    await expect(verifyRollbackArtifact(new ExplicitLastGood('v0.1.0'), 'production', image, clients)).rejects.toThrow(/v0\.1\.0 \(last good in production, from input previous-version\) no longer exists/);
+    await expect(verifyRollbackArtifact(new ExplicitLastGood('v0.1.0'), 'production', image, clients)).rejects.toThrow(
+      /v0\.1\.0 \(last good in production, from input previous-version\) no longer exists/,
+    );
   });
 });
 

@@ -13,9 +13,8 @@ describe('semverFromRef', () => {
     ['refs/tags/v1.2.3+build.7', '1.2.3+build.7'],
   ])('%s is release %s', (ref, version) => expect(semverFromRef(ref)).toBe(version));
 
-  test.each(['refs/heads/main', 'refs/heads/v1.2.3', 'refs/tags/release-5', 'refs/tags/v1.2', 'refs/tags/v01.2.3', 'refs/pull/7/merge', undefined])(
-    '%s is not a release',
-    (ref) => expect(semverFromRef(ref)).toBeUndefined(),
+  test.each(['refs/heads/main', 'refs/heads/v1.2.3', 'refs/tags/release-5', 'refs/tags/v1.2', 'refs/tags/v01.2.3', 'refs/pull/7/merge', undefined])('%s is not a release', (ref) =>
+    expect(semverFromRef(ref)).toBeUndefined(),
   );
 });
 
@@ -51,7 +50,9 @@ describe('buildIdentity', () => {
   });
 
   test('a version tag can never be made floating', () => {
-    expect(() => buildIdentity({ sha: SHA, ref: 'refs/tags/v1.0.0', floatingTags: ['v1.0.0'], createdEpoch: 0 })).toThrow(/input floating-tags: v1\.0\.0 is this build's version tag and can never float/);
+    expect(() => buildIdentity({ sha: SHA, ref: 'refs/tags/v1.0.0', floatingTags: ['v1.0.0'], createdEpoch: 0 })).toThrow(
+      /input floating-tags: v1\.0\.0 is this build's version tag and can never float/,
+    );
     expect(() => buildIdentity({ sha: SHA, floatingTags: ['sha-abcdef0'], createdEpoch: 0 })).toThrow(InputError);
   });
 

@@ -11,7 +11,11 @@ describe('the checklist PR comment', () => {
   });
 
   test('is created once, then updated in place on every run, even behind 150 other comments', async () => {
-    github = await startFakeGitHub('t0ken', 7, Array.from({ length: 150 }, (_, i) => `review comment ${i}`));
+    github = await startFakeGitHub(
+      't0ken',
+      7,
+      Array.from({ length: 150 }, (_, i) => `review comment ${i}`),
+    );
     const comments = octokitComments('t0ken', pr());
     const first = await upsertChecklistComment(comments, '### checklist: fail');
     expect(first.action).toBe('created');

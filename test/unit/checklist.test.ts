@@ -109,7 +109,12 @@ describe('evidence over ticked boxes', () => {
   });
 
   test('an irreversible PR needs the last safe rollback point in the runbook item', () => {
-    const lint: LintReport = { files: ['migrations/1.sql'], findings: [], contracts: [{ file: 'migrations/1.sql', line: 2, reason: 'v42 stopped reading it' }], irreversible: true };
+    const lint: LintReport = {
+      files: ['migrations/1.sql'],
+      findings: [],
+      contracts: [{ file: 'migrations/1.sql', line: 2, reason: 'v42 stopped reading it' }],
+      irreversible: true,
+    };
     expect(evaluate(TICKED_ALL, { migrationsChanged: true, lint }).states.runbook).toBe('contradicted');
     const withPoint = TICKED_ALL.replace('(owner: @payments-oncall)', '(owner: @payments-oncall), last safe rollback point: v1.41.0');
     const ok = evaluate(withPoint, { migrationsChanged: true, lint });

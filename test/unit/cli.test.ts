@@ -32,7 +32,7 @@ describe('the CLI', () => {
     expect(io.stderr).toBe('rollgate metrics-gate: unknown flag --bak; did you mean --bake? (see --help for the flags)\n');
   });
 
-  it('generates each action\'s help from its action.yml: every input as a flag with its default, every output', async () => {
+  it("generates each action's help from its action.yml: every input as a flag with its default, every output", async () => {
     for (const name of ['build-and-tag', 'deploy-canary', 'metrics-gate', 'ramp', 'rollback', 'pre-deploy-checklist']) {
       const metadata = loadActionMetadata(ROOT, name);
       const io = capture();
@@ -84,7 +84,9 @@ describe('the CLI', () => {
 describe('errors at a terminal', () => {
   it('name --flags where a workflow would name inputs', async () => {
     const { asFlags } = await import('../../src/core/runtime.js');
-    expect(asFlags('input bake (analysis.bake): expected a duration such as 500ms, 30s, 5m or 1h, got "soon"')).toBe('--bake (analysis.bake): expected a duration such as 500ms, 30s, 5m or 1h, got "soon"');
+    expect(asFlags('input bake (analysis.bake): expected a duration such as 500ms, 30s, 5m or 1h, got "soon"')).toBe(
+      '--bake (analysis.bake): expected a duration such as 500ms, 30s, 5m or 1h, got "soon"',
+    );
     expect(asFlags('input weight: is required when the plan has no `steps`')).toBe('--weight: is required when the plan has no `steps`');
     expect(asFlags('input backtest-from: expected a time', 'backtest-from=from')).toBe('--from: expected a time');
   });

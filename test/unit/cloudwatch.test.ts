@@ -23,8 +23,18 @@ function signatureProblem(req: SeenRequest): string | undefined {
   if (accessKey !== ACCESS_KEY) return 'unknown access key';
   if (service !== 'monitoring') return `signed for service ${service}`;
   const names = signedHeaders!.split(';');
-  const canonicalHeaders = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const query = [...req.url.searchParams].map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).sort().join('&');
+  const canonicalHeaders = names
+    .map(
+      (n) =>
+        `${n}:${String(req.headers[n] ?? '')
+          .trim()
+          .replace(/\s+/g, ' ')}\n`,
+    )
+    .join('');
+  const query = [...req.url.searchParams]
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .sort()
+    .join('&');
   const canonicalRequest = [req.method, req.url.pathname, query, canonicalHeaders, signedHeaders, sha256(req.body)].join('\n');
   const amzDate = String(req.headers['x-amz-date']);
   const scope = `${date}/${region}/${service}/aws4_request`;
@@ -44,8 +54,9 @@ beforeEach(() => {
   delete process.env.AWS_PROFILE;
 });
 afterEach(async () => {
-  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
+  for (const [k, v] of Object.entries(saved))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
@@ -73,18 +84,32 @@ describe('cloudwatch metrics provider', () => {
   });
 
   it('reads a query as a Metrics Insights expression, or as JSON naming the metric', () => {
-    expect(metricDataQuery("SELECT AVG(TargetResponseTime) FROM SCHEMA(\"AWS/ApplicationELB\", TargetGroup) WHERE TargetGroup = 'canary'", 60)).toMatchObject({ Expression: expect.stringContaining('SELECT AVG'), Period: 60 });
-    expect(metricDataQuery('{"Namespace":"AWS/ApplicationELB","MetricName":"TargetResponseTime","Dimensions":[{"Name":"TargetGroup","Value":"canary"}],"Stat":"p99"}', 60)).toEqual({
-      Id: 'rollgate',
-      ReturnData: true,
-      MetricStat: { Metric: { Namespace: 'AWS/ApplicationELB', MetricName: 'TargetResponseTime', Dimensions: [{ Name: 'TargetGroup', Value: 'canary' }] }, Stat: 'p99', Period: 60, Unit: undefined },
+    expect(metricDataQuery('SELECT AVG(TargetResponseTime) FROM SCHEMA("AWS/ApplicationELB", TargetGroup) WHERE TargetGroup = \'canary\'', 60)).toMatchObject({
+      Expression: expect.stringContaining('SELECT AVG'),
+      Period: 60,
     });
+    expect(metricDataQuery('{"Namespace":"AWS/ApplicationELB","MetricName":"TargetResponseTime","Dimensions":[{"Name":"TargetGroup","Value":"canary"}],"Stat":"p99"}', 60)).toEqual(
+      {
+        Id: 'rollgate',
+        ReturnData: true,
+        MetricStat: {
+          Metric: { Namespace: 'AWS/ApplicationELB', MetricName: 'TargetResponseTime', Dimensions: [{ Name: 'TargetGroup', Value: 'canary' }] },
+          Stat: 'p99',
+          Period: 60,
+          Unit: undefined,
+        },
+      },
+    );
     expect(() => metricDataQuery('{"Namespace": ', 60)).toThrow(/looks like JSON but does not parse/);
   });
 
   it('signs GetMetricData with SigV4 and reads the series', async () => {
     const { server, cloudwatch } = await provider(() => recorded('cloudwatch', 'get-metric-data-ok'));
-    const range = await cloudwatch.queryRange('{"Namespace":"AWS/ApplicationELB","MetricName":"TargetResponseTime","Stat":"Average"}', { start: 1_700_000_000_000, end: 1_700_000_240_000, stepMs: 60_000 });
+    const range = await cloudwatch.queryRange('{"Namespace":"AWS/ApplicationELB","MetricName":"TargetResponseTime","Stat":"Average"}', {
+      start: 1_700_000_000_000,
+      end: 1_700_000_240_000,
+      stepMs: 60_000,
+    });
     expect(range).toEqual({
       kind: 'series',
       points: [
@@ -140,7 +165,9 @@ describe('cloudwatch metrics provider', () => {
   it('reports credentials CloudWatch does not accept', async () => {
     process.env.AWS_SECRET_ACCESS_KEY = 'not-the-secret';
     const { cloudwatch } = await provider(() => recorded('cloudwatch', 'get-metric-data-ok'));
-    await expect(cloudwatch.query('SELECT AVG(x) FROM y')).rejects.toThrow(/credentials rejected \(InvalidSignatureException\): The request signature we calculated does not match/);
+    await expect(cloudwatch.query('SELECT AVG(x) FROM y')).rejects.toThrow(
+      /credentials rejected \(InvalidSignatureException\): The request signature we calculated does not match/,
+    );
   });
 
   it('says how to provide credentials when there are none', async () => {
@@ -157,7 +184,11 @@ describe('cloudwatch metrics provider', () => {
       await expect(cloudwatch.query('SELECT AVG(x) FROM y')).rejects.toThrow(/no AWS credentials found.*configure-aws-credentials/);
       expect(server.requests).toHaveLength(0);
     } finally {
-      for (const [k, v] of [['AWS_CONFIG_FILE', saveConfig], ['AWS_SHARED_CREDENTIALS_FILE', saveCreds], ['AWS_EC2_METADATA_DISABLED', saveImds]] as const)
+      for (const [k, v] of [
+        ['AWS_CONFIG_FILE', saveConfig],
+        ['AWS_SHARED_CREDENTIALS_FILE', saveCreds],
+        ['AWS_EC2_METADATA_DISABLED', saveImds],
+      ] as const)
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
     }

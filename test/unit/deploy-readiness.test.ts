@@ -42,14 +42,22 @@ describe('readiness and smoke checks against a real HTTP server', () => {
   });
 
   it('fills {{slot}} in the URL, so blue-green readiness targets the idle colour', async () => {
-    await expect(waitForReadiness(readinessSchema.parse({ url: `${base}/{{slot}}/version`, timeout: '1s', interval: '100ms' }), { clock: systemClock, vars: { slot: 'canary' }, log: () => undefined })).resolves.toMatchObject({
+    await expect(
+      waitForReadiness(readinessSchema.parse({ url: `${base}/{{slot}}/version`, timeout: '1s', interval: '100ms' }), {
+        clock: systemClock,
+        vars: { slot: 'canary' },
+        log: () => undefined,
+      }),
+    ).resolves.toMatchObject({
       url: `${base}/canary/version`,
     });
   });
 
   it('names a refused connection as the last answer', async () => {
     const clock = new FakeClock(0);
-    await expect(waitForReadiness(readinessSchema.parse({ url: 'http://127.0.0.1:1/ready', interval: '1s', timeout: '2s' }), { clock, vars: {}, log: () => undefined })).rejects.toThrow(/last: GET http:\/\/127\.0\.0\.1:1\/ready: connection refused/);
+    await expect(
+      waitForReadiness(readinessSchema.parse({ url: 'http://127.0.0.1:1/ready', interval: '1s', timeout: '2s' }), { clock, vars: {}, log: () => undefined }),
+    ).rejects.toThrow(/last: GET http:\/\/127\.0\.0\.1:1\/ready: connection refused/);
   });
 
   it('runs every smoke check and reports each, body expectations included', async () => {

@@ -8,7 +8,12 @@ import { planJsonSchema } from '../../src/core/plan/json-schema.js';
 // snippet made of plan sections is a valid plan (the schema editors use), and every link to a
 // file of this repository points to one that exists.
 const ROOT = process.cwd();
-const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const PAGES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 interface Snippet {
   where: string;

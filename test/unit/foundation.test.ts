@@ -47,10 +47,14 @@ describe('action runtime', () => {
   it('reports a user error without a stack trace and sets a failing exit code', async () => {
     const runtime = new MemoryRuntime({ bake: 'soon' });
     const previous = process.exitCode;
-    const result = await runAction('metrics-gate', async (rt) => {
-      getDurationInput(rt, 'bake');
-      return { ok: true };
-    }, runtime);
+    const result = await runAction(
+      'metrics-gate',
+      async (rt) => {
+        getDurationInput(rt, 'bake');
+        return { ok: true };
+      },
+      runtime,
+    );
     expect(result).toEqual({ ok: false, failure: 'input bake: expected a duration such as 500ms, 30s, 5m or 1h, got "soon"' });
     expect(runtime.text()).not.toMatch(/\n\s+at /);
     expect(process.exitCode).toBe(1);
@@ -59,9 +63,13 @@ describe('action runtime', () => {
   it('keeps the stack trace of a bug', async () => {
     const runtime = new MemoryRuntime();
     const previous = process.exitCode;
-    const result = await runAction('ramp', async () => {
-      throw new TypeError('boom');
-    }, runtime);
+    const result = await runAction(
+      'ramp',
+      async () => {
+        throw new TypeError('boom');
+      },
+      runtime,
+    );
     expect(result.failure).toMatch(/internal error[\s\S]*TypeError: boom\n\s+at /);
     process.exitCode = previous;
   });

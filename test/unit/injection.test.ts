@@ -77,7 +77,7 @@ describe('hostile PR bodies and branch names never reach a shell (pre-deploy-che
     const body = ['## Checklist', ...hostile.map((h) => `- [x] ${h} <!-- rollgate:feature-flag -->`), `- [ ] ${hostile[0]} <!-- rollgate:runbook -->`].join('\n');
     const event = join(repo.path, '.event.json');
     writeFileSync(event, JSON.stringify({ number: 7, pull_request: { number: 7, body, head: { ref: branch }, base: { sha: git('rev-parse', 'main'), ref: 'main' } } }));
-    const run = await runBundle({ GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event, GITHUB_HEAD_REF: branch, GITHUB_REF_NAME: branch, 'INPUT_COMMENT': 'false' });
+    const run = await runBundle({ GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event, GITHUB_HEAD_REF: branch, GITHUB_REF_NAME: branch, INPUT_COMMENT: 'false' });
     // The check ran to a verdict (it fails: the checklist is not complete), with no crash.
     expect(run.code).toBe(1);
     expect(run.output).not.toMatch(/internal error|\n\s+at /);

@@ -25,7 +25,10 @@ afterAll(() => {
 beforeEach(() => cluster.clearCalls());
 
 const at = { context: 'kind-ci', namespace: 'shop' };
-type Deployment = { metadata: { name: string; annotations?: Record<string, string> }; spec: { replicas: number; template: { spec: { containers: { name: string; image: string }[] } } } };
+type Deployment = {
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec: { replicas: number; template: { spec: { containers: { name: string; image: string }[] } } };
+};
 function deployment(name: string, image: string, replicas = 3): Deployment & Record<string, unknown> {
   return {
     apiVersion: 'apps/v1',
@@ -34,7 +37,15 @@ function deployment(name: string, image: string, replicas = 3): Deployment & Rec
     spec: {
       replicas,
       selector: { matchLabels: { app: 'orders' } },
-      template: { metadata: { labels: { app: 'orders' } }, spec: { containers: [{ name: 'app', image }, { name: 'sidecar', image: 'envoy:1.30' }] } },
+      template: {
+        metadata: { labels: { app: 'orders' } },
+        spec: {
+          containers: [
+            { name: 'app', image },
+            { name: 'sidecar', image: 'envoy:1.30' },
+          ],
+        },
+      },
     },
   } as Deployment & Record<string, unknown>;
 }
@@ -52,8 +63,15 @@ describe('deploy.kubernetes', () => {
     expect(schemaProblems('apps-deployment.json', cluster.stored('deployments', 'orders-canary', at))).toEqual([]);
     const flags = ['--context', 'kind-ci', '--namespace', 'shop'];
     const get = [...flags, 'get', 'deployments.apps', 'orders-canary', '--output', 'json'];
-    expect(cluster.calls()).toEqual([get, [...flags, 'set', 'image', 'deployment/orders-canary', 'app=ghcr.io/acme/orders:1.1.0'], [...flags, 'rollout', 'status', 'deployment/orders-canary', '--timeout=90s'], get]);
-    expect(deployArgs({ ...config.kubernetes!, timeout: config.timeout }, 'orders-canary', 'ghcr.io/acme/orders:1.1.0').map((a) => a.slice(1))).toEqual(cluster.calls().slice(1, 3));
+    expect(cluster.calls()).toEqual([
+      get,
+      [...flags, 'set', 'image', 'deployment/orders-canary', 'app=ghcr.io/acme/orders:1.1.0'],
+      [...flags, 'rollout', 'status', 'deployment/orders-canary', '--timeout=90s'],
+      get,
+    ]);
+    expect(deployArgs({ ...config.kubernetes!, timeout: config.timeout }, 'orders-canary', 'ghcr.io/acme/orders:1.1.0').map((a) => a.slice(1))).toEqual(
+      cluster.calls().slice(1, 3),
+    );
   });
 
   it('fails, naming the Deployment, when its pods never become ready', async () => {
@@ -62,16 +80,24 @@ describe('deploy.kubernetes', () => {
     cluster.seed('deployments', unready, at);
     const err = await deployToSlot(config, target('canary', 'x:2'), deps()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
-    expect((err as Error).message).toMatch(/deployments\.apps\/orders-canary in namespace shop \(context kind-ci\) did not become ready within 90s with x:2 .*timed out waiting for the condition/);
+    expect((err as Error).message).toMatch(
+      /deployments\.apps\/orders-canary in namespace shop \(context kind-ci\) did not become ready within 90s with x:2 .*timed out waiting for the condition/,
+    );
   });
 
   it('names the container and the Deployment field the plan got wrong', async () => {
     cluster.seed('deployments', deployment('orders-canary', 'x:1'), at);
     const wrong = deploySchema.parse({ kubernetes: { ...at, canaryDeployment: 'orders-canary', container: 'web' } });
-    await expect(deployToSlot(wrong, target('canary', 'x:2'), deps())).rejects.toThrow(/deploy\.kubernetes\.container: deployments\.apps\/orders-canary .* has no container named "web" \(it has: app, sidecar\)/);
+    await expect(deployToSlot(wrong, target('canary', 'x:2'), deps())).rejects.toThrow(
+      /deploy\.kubernetes\.container: deployments\.apps\/orders-canary .* has no container named "web" \(it has: app, sidecar\)/,
+    );
     await expect(deployToSlot(wrong, target('green', 'x:2'), deps())).rejects.toThrow(UserError);
     await expect(deployToSlot(wrong, target('green', 'x:2'), deps())).rejects.toThrow(/deploy\.kubernetes\.greenDeployment: is required to deploy to slot green/);
-    await expect(deployToSlot(config, target('canary', 'x:2'), { ...deps(), env: { ...cluster.env } }).then(() => deployToSlot({ ...config, kubernetes: { ...config.kubernetes!, canaryDeployment: 'missing' } }, target('canary', 'x:3'), deps()))).rejects.toThrow(/deployments\.apps\/missing .*does not exist/);
+    await expect(
+      deployToSlot(config, target('canary', 'x:2'), { ...deps(), env: { ...cluster.env } }).then(() =>
+        deployToSlot({ ...config, kubernetes: { ...config.kubernetes!, canaryDeployment: 'missing' } }, target('canary', 'x:3'), deps()),
+      ),
+    ).rejects.toThrow(/deployments\.apps\/missing .*does not exist/);
   });
 
   it('scales the canary to 0 after promotion, remembering its size, and the next deploy restores it', async () => {
@@ -85,7 +111,6 @@ describe('deploy.kubernetes', () => {
     stored = cluster.stored<Deployment>('deployments', 'orders-canary', at);
     expect(stored.spec.replicas).toBe(4);
   });
-
 });
 
 describe('the actions on Kubernetes', () => {
@@ -109,7 +134,25 @@ describe('the actions on Kubernetes', () => {
     );
     cluster.seed('deployments', deployment('orders-canary', 'orders:1.0', 2), at);
     cluster.seed('deployments', deployment('orders-stable', 'orders:1.0', 6), at);
-    cluster.seed('httproutes', { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'orders' }, spec: { rules: [{ backendRefs: [{ name: 'orders-stable', port: 80, weight: 100 }, { name: 'orders-canary', port: 80, weight: 0 }] }] } }, at);
+    cluster.seed(
+      'httproutes',
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'orders' },
+        spec: {
+          rules: [
+            {
+              backendRefs: [
+                { name: 'orders-stable', port: 80, weight: 100 },
+                { name: 'orders-canary', port: 80, weight: 0 },
+              ],
+            },
+          ],
+        },
+      },
+      at,
+    );
     const clock = new FakeClock();
 
     const deploy = runtime({ plan, version: 'orders:1.1' }, state.path);
@@ -128,7 +171,12 @@ describe('the actions on Kubernetes', () => {
     expect(schemaProblems('gateway-api-httproute.json', route)).toEqual([]);
     for (const name of ['orders-canary', 'orders-stable']) expect(schemaProblems('apps-deployment.json', cluster.stored('deployments', name, at))).toEqual([]);
     // Every write was a patch or a kubectl verb that patches; nothing re-applied a whole object.
-    expect(cluster.calls().map((c) => c[4]).filter((verb) => !['get', 'patch', 'set', 'rollout'].includes(verb!))).toEqual([]);
+    expect(
+      cluster
+        .calls()
+        .map((c) => c[4])
+        .filter((verb) => !['get', 'patch', 'set', 'rollout'].includes(verb!)),
+    ).toEqual([]);
 
     const rollback = runtime({ plan, reason: 'test' }, state.path);
     expect(await runRollbackAction(rollback, { clock, cwd: work.path })).toEqual({ ok: true });

@@ -15,14 +15,26 @@ const argv = process.argv.slice(2);
 appendFileSync(join(dir, 'calls.jsonl'), JSON.stringify(argv) + '\n');
 
 const ALIASES = {
-  service: 'services', services: 'services', svc: 'services',
-  endpoints: 'endpoints', ep: 'endpoints',
-  deployment: 'deployments.apps', deployments: 'deployments.apps', 'deployments.apps': 'deployments.apps', deploy: 'deployments.apps',
-  ingress: 'ingresses.networking.k8s.io', ingresses: 'ingresses.networking.k8s.io', 'ingresses.networking.k8s.io': 'ingresses.networking.k8s.io',
-  'httproutes.gateway.networking.k8s.io': 'httproutes.gateway.networking.k8s.io', httproute: 'httproutes.gateway.networking.k8s.io',
-  'virtualservices.networking.istio.io': 'virtualservices.networking.istio.io', virtualservice: 'virtualservices.networking.istio.io',
-  'trafficsplits.split.smi-spec.io': 'trafficsplits.split.smi-spec.io', trafficsplit: 'trafficsplits.split.smi-spec.io',
-  'rollouts.argoproj.io': 'rollouts.argoproj.io', rollout: 'rollouts.argoproj.io',
+  service: 'services',
+  services: 'services',
+  svc: 'services',
+  endpoints: 'endpoints',
+  ep: 'endpoints',
+  deployment: 'deployments.apps',
+  deployments: 'deployments.apps',
+  'deployments.apps': 'deployments.apps',
+  deploy: 'deployments.apps',
+  ingress: 'ingresses.networking.k8s.io',
+  ingresses: 'ingresses.networking.k8s.io',
+  'ingresses.networking.k8s.io': 'ingresses.networking.k8s.io',
+  'httproutes.gateway.networking.k8s.io': 'httproutes.gateway.networking.k8s.io',
+  httproute: 'httproutes.gateway.networking.k8s.io',
+  'virtualservices.networking.istio.io': 'virtualservices.networking.istio.io',
+  virtualservice: 'virtualservices.networking.istio.io',
+  'trafficsplits.split.smi-spec.io': 'trafficsplits.split.smi-spec.io',
+  trafficsplit: 'trafficsplits.split.smi-spec.io',
+  'rollouts.argoproj.io': 'rollouts.argoproj.io',
+  rollout: 'rollouts.argoproj.io',
 };
 
 // Global flags may come anywhere; pull them out first, as kubectl does.
@@ -165,7 +177,11 @@ function newRevision(obj, before) {
   for (const [rev, template] of Object.entries(past)) if (JSON.stringify(template) === JSON.stringify(obj.spec.template)) delete past[rev];
   if (obj.metadata.annotations?.['fake/revision-history-limit'] !== undefined) {
     const keep = Number(obj.metadata.annotations['fake/revision-history-limit']);
-    for (const rev of Object.keys(past).map(Number).sort((a, b) => b - a).slice(keep)) delete past[rev];
+    for (const rev of Object.keys(past)
+      .map(Number)
+      .sort((a, b) => b - a)
+      .slice(keep))
+      delete past[rev];
   }
   obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), 'fake/history': JSON.stringify(past), 'deployment.kubernetes.io/revision': String(Math.max(...numbers) + 1) };
 }
@@ -187,7 +203,10 @@ function mergePatch(target, patch) {
 function jsonPatch(doc, ops) {
   let out = JSON.parse(JSON.stringify(doc));
   for (const op of ops) {
-    const segs = op.path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const segs = op.path
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = segs.pop();
     let parent = out;
     for (const s of segs) {
@@ -209,12 +228,14 @@ function jsonPatch(doc, ops) {
         } else parent[last] = op.value;
         break;
       case 'replace':
-        if (isArr ? !(idx >= 0 && idx < parent.length) : !(last in parent)) invalid(`the server rejected our request: replace operation does not apply: doc is missing key: ${op.path}`);
+        if (isArr ? !(idx >= 0 && idx < parent.length) : !(last in parent))
+          invalid(`the server rejected our request: replace operation does not apply: doc is missing key: ${op.path}`);
         if (isArr) parent[idx] = op.value;
         else parent[last] = op.value;
         break;
       case 'remove':
-        if (isArr ? !(idx >= 0 && idx < parent.length) : !(last in parent)) invalid(`the server rejected our request: remove operation does not apply: doc is missing path: ${op.path}`);
+        if (isArr ? !(idx >= 0 && idx < parent.length) : !(last in parent))
+          invalid(`the server rejected our request: remove operation does not apply: doc is missing path: ${op.path}`);
         if (isArr) parent.splice(idx, 1);
         else delete parent[last];
         break;
@@ -258,6 +279,9 @@ function reconcileRollout(ro) {
     status.phase = 'Paused';
     status.pauseConditions = [{ reason: 'CanaryPauseStep', startTime: '2026-01-01T00:00:00Z' }];
   } else status.phase = 'Healthy';
-  status.canary = { ...(status.canary ?? {}), weights: { canary: { weight, podTemplateHash: status.currentPodHash ?? '' }, stable: { weight: 100 - weight, podTemplateHash: status.stableRS ?? '' } } };
+  status.canary = {
+    ...(status.canary ?? {}),
+    weights: { canary: { weight, podTemplateHash: status.currentPodHash ?? '' }, stable: { weight: 100 - weight, podTemplateHash: status.stableRS ?? '' } },
+  };
   status.observedGeneration = String(ro.metadata?.generation ?? 1);
 }

@@ -42,7 +42,11 @@ export class FakeCluster {
   }
 
   /** Stores an object as the API server would hold it. */
-  seed(resource: FakeResource, object: { metadata: { name: string; annotations?: Record<string, string> } } & Record<string, unknown>, where: { context?: string; namespace?: string } = {}): void {
+  seed(
+    resource: FakeResource,
+    object: { metadata: { name: string; annotations?: Record<string, string> } } & Record<string, unknown>,
+    where: { context?: string; namespace?: string } = {},
+  ): void {
     const file = this.file(resource, object.metadata.name, where);
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, JSON.stringify({ ...object, metadata: { generation: 1, ...object.metadata } }, null, 2));

@@ -40,7 +40,15 @@ function seedOrders(image: string, annotations: Record<string, string> = {}): vo
       spec: {
         replicas: 3,
         selector: { matchLabels: { app: 'orders' } },
-        template: { metadata: { labels: { app: 'orders' } }, spec: { containers: [{ name: 'app', image }, { name: 'sidecar', image: 'envoy:1.30' }] } },
+        template: {
+          metadata: { labels: { app: 'orders' } },
+          spec: {
+            containers: [
+              { name: 'app', image },
+              { name: 'sidecar', image: 'envoy:1.30' },
+            ],
+          },
+        },
       },
     },
     at,
@@ -52,14 +60,26 @@ const imageOf = () => stored().spec.template.spec.containers[0]!.image;
 const plan = join(work.path, 'rolling.yml');
 writeFileSync(
   plan,
-  ['service: orders', 'environment: production', 'strategy: rolling', 'deploy: { kubernetes: { context: kind-ci, namespace: shop, deployment: orders, container: app }, timeout: 45s }'].join('\n'),
+  [
+    'service: orders',
+    'environment: production',
+    'strategy: rolling',
+    'deploy: { kubernetes: { context: kind-ci, namespace: shop, deployment: orders, container: app }, timeout: 45s }',
+  ].join('\n'),
 );
 
 /** Hooks that keep what bookkeeping was told, beside the Deployment's real state. */
 function recordingHooks(): RolloutHooks & { events: string[] } {
   const events: string[] = [];
   const note = (what: string) => async (e: RolloutEvent) => void events.push(`${what} ${e.strategy} ${e.version ?? '?'} ${e.weight}`);
-  return { ...noRolloutHooks, events, deploymentStarted: note('started'), promoted: note('promoted'), rolledBack: note('rolled-back'), notify: async (kind, e) => void events.push(`notify ${kind} ${e.version ?? '?'}`) };
+  return {
+    ...noRolloutHooks,
+    events,
+    deploymentStarted: note('started'),
+    promoted: note('promoted'),
+    rolledBack: note('rolled-back'),
+    notify: async (kind, e) => void events.push(`notify ${kind} ${e.version ?? '?'}`),
+  };
 }
 
 function run(inputs: Record<string, string>, state: string, owner = 'test-run') {
@@ -72,7 +92,15 @@ describe('the plan with strategy: rolling', () => {
   it('needs deploy.kubernetes.deployment and refuses traffic and steps, naming each field', () => {
     const err = (() => {
       try {
-        validatePlanObject({ ...base, traffic: { provider: 'command', setWeight: './w.sh {{weight}}' }, steps: [10, 100], deploy: { kubernetes: { canaryDeployment: 'orders-canary', container: 'app' } } }, 'rollout.yml');
+        validatePlanObject(
+          {
+            ...base,
+            traffic: { provider: 'command', setWeight: './w.sh {{weight}}' },
+            steps: [10, 100],
+            deploy: { kubernetes: { canaryDeployment: 'orders-canary', container: 'app' } },
+          },
+          'rollout.yml',
+        );
       } catch (e) {
         return e;
       }
@@ -90,7 +118,9 @@ describe('the plan with strategy: rolling', () => {
     const bare = join(work.path, 'bare.yml');
     writeFileSync(bare, 'service: orders\nenvironment: production\nstrategy: rolling\n');
     const state = tempDir('rollgate-rolling-state-');
-    await expect(runDeployCanaryAction(run({ plan: bare, version: 'x:2' }, state.path))).rejects.toThrow(/bare\.yml: deploy\.kubernetes\.deployment: is required with strategy: rolling/);
+    await expect(runDeployCanaryAction(run({ plan: bare, version: 'x:2' }, state.path))).rejects.toThrow(
+      /bare\.yml: deploy\.kubernetes\.deployment: is required with strategy: rolling/,
+    );
     writeFileSync(bare, 'service: orders\nenvironment: production\nstrategy: canary\n');
     await expect(runDeployCanaryAction(run({ plan: bare, version: 'x:2' }, state.path))).rejects.toThrow(/traffic: is required by this action/);
     state.remove();
@@ -166,10 +196,14 @@ describe('deploy-canary, ramp and rollback with strategy: rolling', () => {
     seedOrders('orders:3.0');
     const clock = new FakeClock();
     const hooks = recordingHooks();
-    await expect(runRampAction(run({}, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(/orders\/production: no rollout to ramp \(nothing on record in the file store .*\)\. Next safe step: run deploy-canary/);
+    await expect(runRampAction(run({}, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(
+      /orders\/production: no rollout to ramp \(nothing on record in the file store .*\)\. Next safe step: run deploy-canary/,
+    );
     expect(await runDeployCanaryAction(run({ version: 'orders:3.1' }, state.path), { clock, cwd: work.path, hooks })).toEqual({ ok: true });
     await expect(runRampAction(run({ to: '50' }, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(InputError);
-    await expect(runRampAction(run({ version: 'orders:9.9' }, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(/input version: the canary runs orders:3\.1, deployed and judged in this rollout; refusing to promote orders:9\.9/);
+    await expect(runRampAction(run({ version: 'orders:9.9' }, state.path), { clock, cwd: work.path, hooks })).rejects.toThrow(
+      /input version: the canary runs orders:3\.1, deployed and judged in this rollout; refusing to promote orders:9\.9/,
+    );
 
     const ramp = run({}, state.path);
     expect(await runRampAction(ramp, { clock, cwd: work.path, hooks })).toEqual({ ok: true });
@@ -208,7 +242,12 @@ describe('deploy-canary, ramp and rollback with strategy: rolling', () => {
     expect(await runDeployCanaryAction(run({ version: 'orders:5.1' }, state.path), { clock, cwd: work.path, hooks: noRolloutHooks })).toEqual({ ok: true });
     expect(await runRollbackAction(run({}, state.path), { clock, cwd: work.path, hooks: noRolloutHooks })).toEqual({ ok: true });
     expect(imageOf()).toBe('orders:5.0');
-    expect(cluster.calls().slice(-8).map((c) => c.slice(4, 6).join(' '))).toEqual(expect.arrayContaining(['rollout undo', 'set image']));
+    expect(
+      cluster
+        .calls()
+        .slice(-8)
+        .map((c) => c.slice(4, 6).join(' ')),
+    ).toEqual(expect.arrayContaining(['rollout undo', 'set image']));
     expect(JSON.parse(stored().metadata.annotations![ROLLING_ANNOTATION]!)).toMatchObject({ phase: 'rolled-back' });
     state.remove();
   });

@@ -52,7 +52,14 @@ describe('gateway-api', () => {
   const provider = () => new GatewayApiTrafficProvider(config, deps());
 
   it('sets the backendRef weights with one guarded JSON patch and reads them back', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 8080, weight: 100 }, { name: 'orders-canary', port: 8080, weight: 0 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 8080, weight: 100 },
+        { name: 'orders-canary', port: 8080, weight: 0 },
+      ]),
+      at,
+    );
     const state = await provider().setWeight(25);
     expect(state.canaryPercent).toBe(25);
     expect(state.slots.map((s) => [s.role, s.name, s.weight])).toEqual([
@@ -69,11 +76,23 @@ describe('gateway-api', () => {
       { op: 'add', path: '/spec/rules/0/backendRefs/1/weight', value: 25 },
     ];
     // Read (with each Service's endpoints, left out here), locate, patch, read back.
-    expect(routeCalls()).toEqual([get, get, ['--context', 'kind-ci', '--namespace', 'shop', 'patch', 'httproutes.gateway.networking.k8s.io', 'orders', '--type', 'json', '--patch', JSON.stringify(patch)], get]);
+    expect(routeCalls()).toEqual([
+      get,
+      get,
+      ['--context', 'kind-ci', '--namespace', 'shop', 'patch', 'httproutes.gateway.networking.k8s.io', 'orders', '--type', 'json', '--patch', JSON.stringify(patch)],
+      get,
+    ]);
   });
 
   it('writes weights where none were set (the API default of 1) and keeps the other fields of the route', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 8080 }, { name: 'orders-canary', port: 8080, filters: [] }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 8080 },
+        { name: 'orders-canary', port: 8080, filters: [] },
+      ]),
+      at,
+    );
     const p = provider();
     expect((await p.getState()).canaryPercent).toBe(50);
     await p.setWeight(5);
@@ -88,7 +107,9 @@ describe('gateway-api', () => {
 
   it('names the route and the Service when the canary backendRef is missing', async () => {
     cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 8080, weight: 1 }]), at);
-    await expect(provider().getState()).rejects.toThrow(/httproutes\.gateway\.networking\.k8s\.io\/orders in namespace shop \(context kind-ci\) rule 0: no backendRef names the Service "orders-canary" \(found: orders-stable\)/);
+    await expect(provider().getState()).rejects.toThrow(
+      /httproutes\.gateway\.networking\.k8s\.io\/orders in namespace shop \(context kind-ci\) rule 0: no backendRef names the Service "orders-canary" \(found: orders-stable\)/,
+    );
   });
 
   it('names the route when it does not exist, and never writes', async () => {
@@ -100,9 +121,24 @@ describe('gateway-api', () => {
   });
 
   it('fails when another backend holds weight, and when all weights are 0; rollback repairs the latter', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 80, weight: 50 }, { name: 'orders-canary', port: 80, weight: 25 }, { name: 'legacy', port: 80, weight: 25 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 80, weight: 50 },
+        { name: 'orders-canary', port: 80, weight: 25 },
+        { name: 'legacy', port: 80, weight: 25 },
+      ]),
+      at,
+    );
     await expect(provider().getState()).rejects.toThrow(/other destinations hold weight 25 besides orders-stable and orders-canary/);
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 80, weight: 0 }, { name: 'orders-canary', port: 80, weight: 0 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 80, weight: 0 },
+        { name: 'orders-canary', port: 80, weight: 0 },
+      ]),
+      at,
+    );
     await expect(provider().getState()).rejects.toThrow(/the weights do not add up to 100 \(orders-stable 0 \+ orders-canary 0 = 0\)/);
     const outcome = await provider().rollback();
     expect(outcome.changed).toBe(true);
@@ -111,7 +147,14 @@ describe('gateway-api', () => {
   });
 
   it('rolls back idempotently: the second rollback finds stable at 100 and writes nothing', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 80, weight: 50 }, { name: 'orders-canary', port: 80, weight: 50 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 80, weight: 50 },
+        { name: 'orders-canary', port: 80, weight: 50 },
+      ]),
+      at,
+    );
     expect((await provider().rollback()).changed).toBe(true);
     cluster.clearCalls();
     const again = await provider().rollback();
@@ -120,7 +163,14 @@ describe('gateway-api', () => {
   });
 
   it('fails when the read-back differs from what was written (something reverts the change)', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 80, weight: 100 }, { name: 'orders-canary', port: 80, weight: 0 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 80, weight: 100 },
+        { name: 'orders-canary', port: 80, weight: 0 },
+      ]),
+      at,
+    );
     cluster.fault('ignore-writes');
     await expect(provider().setWeight(50)).rejects.toThrow(/read-back after the change does not match: found stable 100 \/ canary 0, expected 50 \/ 50/);
   });
@@ -129,16 +179,27 @@ describe('gateway-api', () => {
     await expect(provider().switchTo()).rejects.toThrow(UserError);
   });
   it('a patch computed before the route was reordered is refused by its test ops, and nothing moves', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-canary', port: 80, weight: 0 }, { name: 'orders-stable', port: 80, weight: 100 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-canary', port: 80, weight: 0 },
+        { name: 'orders-stable', port: 80, weight: 100 },
+      ]),
+      at,
+    );
     const p = provider();
     const stale = p.patchFor({ stable: 0, canary: 100 }, { stableIndex: 0, canaryIndex: 1 });
-    await expect(p.kubectl.patch('httproutes.gateway.networking.k8s.io', 'orders', { type: 'json', patch: stale })).rejects.toThrow(/patching httproutes\.gateway\.networking\.k8s\.io\/orders .*testing value \/spec\/rules\/0\/backendRefs\/0\/name failed/);
+    await expect(p.kubectl.patch('httproutes.gateway.networking.k8s.io', 'orders', { type: 'json', patch: stale })).rejects.toThrow(
+      /patching httproutes\.gateway\.networking\.k8s\.io\/orders .*testing value \/spec\/rules\/0\/backendRefs\/0\/name failed/,
+    );
     expect((await p.getState()).canaryPercent).toBe(0);
   });
 
-
   it('the schema rejects a route a careless patch could produce (this check can fail)', () => {
-    const bad = httpRoute([{ name: 'orders-stable', weight: '25' }, { name: 'orders-canary', port: 80, wieght: 5 }]);
+    const bad = httpRoute([
+      { name: 'orders-stable', weight: '25' },
+      { name: 'orders-canary', port: 80, wieght: 5 },
+    ]);
     const problems = schemaProblems('gateway-api-httproute.json', bad).join('\n');
     expect(problems).toMatch(/weight must be integer/);
     expect(problems).toMatch(/must have required property 'port'/);
@@ -175,12 +236,19 @@ function endpoints(name: string, ready: number, notReady = 0) {
   };
 }
 
-describe('gateway-api: each backend Service\'s ready endpoints are its health', () => {
+describe("gateway-api: each backend Service's ready endpoints are its health", () => {
   const config = parse<GatewayConfig>({ provider: 'gateway-api', ...at, httpRoute: 'orders', stableBackend: 'orders-stable', canaryBackend: 'orders-canary' });
   const provider = () => new GatewayApiTrafficProvider(config, deps());
 
   it('reads ready endpoints into each slot', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 8080, weight: 100 }, { name: 'orders-canary', port: 8080, weight: 0 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 8080, weight: 100 },
+        { name: 'orders-canary', port: 8080, weight: 0 },
+      ]),
+      at,
+    );
     cluster.seed('endpoints', endpoints('orders-stable', 3), at);
     cluster.seed('endpoints', endpoints('orders-canary', 0, 2), at);
     const state = await provider().getState();
@@ -191,18 +259,36 @@ describe('gateway-api: each backend Service\'s ready endpoints are its health', 
   });
 
   it('refuses to give a canary with no ready endpoint any traffic, and writes nothing', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 8080, weight: 100 }, { name: 'orders-canary', port: 8080, weight: 0 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 8080, weight: 100 },
+        { name: 'orders-canary', port: 8080, weight: 0 },
+      ]),
+      at,
+    );
     cluster.seed('endpoints', endpoints('orders-stable', 3), at);
     cluster.seed('endpoints', endpoints('orders-canary', 0, 2), at);
-    await expect(provider().setWeight(10)).rejects.toThrow(/refusing to give the canary 10%: canary \(orders-canary\) NO READY ENDPOINTS: 0 of 2 endpoints of Service orders-canary ready\. Nothing was changed: users now get stable 100%/);
+    await expect(provider().setWeight(10)).rejects.toThrow(
+      /refusing to give the canary 10%: canary \(orders-canary\) NO READY ENDPOINTS: 0 of 2 endpoints of Service orders-canary ready\. Nothing was changed: users now get stable 100%/,
+    );
     expect(cluster.calls().filter((c) => c.includes('patch'))).toEqual([]);
   });
 
   it('rollback onto a stable with no ready endpoint still writes the weights, then fails saying what users get', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-stable', port: 8080, weight: 50 }, { name: 'orders-canary', port: 8080, weight: 50 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-stable', port: 8080, weight: 50 },
+        { name: 'orders-canary', port: 8080, weight: 50 },
+      ]),
+      at,
+    );
     cluster.seed('endpoints', endpoints('orders-stable', 0, 3), at);
     cluster.seed('endpoints', endpoints('orders-canary', 2), at);
-    const err = await provider().rollback().catch((e: unknown) => e);
+    const err = await provider()
+      .rollback()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnservedTrafficError);
     expect((err as UnservedTrafficError).changed).toBe(true);
     expect((err as Error).message).toMatch(/rollback gave stable all traffic and the canary none, but stable \(orders-stable\) NO READY ENDPOINTS.*every request fails/);
@@ -211,7 +297,14 @@ describe('gateway-api: each backend Service\'s ready endpoints are its health', 
   });
 
   it('a Service with no Endpoints object to read is unknown, not healthy', async () => {
-    cluster.seed('httproutes', httpRoute([{ name: 'orders-a', port: 8080, weight: 100 }, { name: 'orders-b', port: 8080, weight: 0 }]), at);
+    cluster.seed(
+      'httproutes',
+      httpRoute([
+        { name: 'orders-a', port: 8080, weight: 100 },
+        { name: 'orders-b', port: 8080, weight: 0 },
+      ]),
+      at,
+    );
     const state = await new GatewayApiTrafficProvider({ ...config, stableBackend: 'orders-a', canaryBackend: 'orders-b' }, deps()).getState();
     expect(state.slots.map((s) => [s.serving, s.detail])).toEqual([
       [undefined, 'no Endpoints object for Service orders-a to read its health from'],
@@ -221,7 +314,15 @@ describe('gateway-api: each backend Service\'s ready endpoints are its health', 
 });
 
 describe('istio', () => {
-  const config = parse<IstioConfig>({ provider: 'istio', ...at, virtualService: 'orders', route: 'primary', host: 'orders', headerMatch: { 'x-user-group': 'internal-beta' }, mirrorPercent: 20 });
+  const config = parse<IstioConfig>({
+    provider: 'istio',
+    ...at,
+    virtualService: 'orders',
+    route: 'primary',
+    host: 'orders',
+    headerMatch: { 'x-user-group': 'internal-beta' },
+    mirrorPercent: 20,
+  });
   const provider = (c: IstioConfig = config) => new IstioTrafficProvider(c, deps());
 
   it('sets subset weights, routes the header group to the canary first and mirrors a share, in one patch', async () => {
@@ -240,7 +341,18 @@ describe('istio', () => {
     ]);
     const patches = cluster.calls().filter((c) => c.includes('patch'));
     expect(patches).toHaveLength(1);
-    expect(patches[0]!.slice(0, 10)).toEqual(['--context', 'kind-ci', '--namespace', 'shop', 'patch', 'virtualservices.networking.istio.io', 'orders', '--type', 'json', '--patch']);
+    expect(patches[0]!.slice(0, 10)).toEqual([
+      '--context',
+      'kind-ci',
+      '--namespace',
+      'shop',
+      'patch',
+      'virtualservices.networking.istio.io',
+      'orders',
+      '--type',
+      'json',
+      '--patch',
+    ]);
   });
 
   it('a later step moves only the weights; promotion removes the header route and the mirror', async () => {
@@ -266,7 +378,9 @@ describe('istio', () => {
 
   it('fails, naming the VirtualService, when the weights do not add up to 100', async () => {
     cluster.seed('virtualservices', virtualService([weighted(50, 20)]), at);
-    await expect(provider().getState()).rejects.toThrow(/^istio: virtualservices\.networking\.istio\.io\/orders in namespace shop \(context kind-ci\) route primary: the weights do not add up to 100 \(stable 50 \+ canary 20 = 70\)/);
+    await expect(provider().getState()).rejects.toThrow(
+      /^istio: virtualservices\.networking\.istio\.io\/orders in namespace shop \(context kind-ci\) route primary: the weights do not add up to 100 \(stable 50 \+ canary 20 = 70\)/,
+    );
   });
 
   it('names the missing route and the missing subset', async () => {
@@ -299,7 +413,10 @@ function canaryIngress(annotations: Record<string, string>): { metadata: { name:
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
     metadata: { name: 'orders-canary', namespace: 'shop', annotations: { 'kubernetes.io/description': 'canary', ...annotations } },
-    spec: { ingressClassName: 'nginx', rules: [{ host: 'orders.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'orders-canary', port: { number: 80 } } } }] } }] },
+    spec: {
+      ingressClassName: 'nginx',
+      rules: [{ host: 'orders.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'orders-canary', port: { number: 80 } } } }] } }],
+    },
   };
 }
 
@@ -320,8 +437,29 @@ describe('nginx-ingress', () => {
       'nginx.ingress.kubernetes.io/canary-weight-total': '100',
       'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary',
     });
-    const patch = { metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '30', 'nginx.ingress.kubernetes.io/canary-weight-total': '100', 'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary' } } };
-    expect(cluster.calls().find((c) => c.includes('patch'))).toEqual(['--context', 'kind-ci', '--namespace', 'shop', 'patch', 'ingresses.networking.k8s.io', 'orders-canary', '--type', 'merge', '--patch', JSON.stringify(patch)]);
+    const patch = {
+      metadata: {
+        annotations: {
+          'nginx.ingress.kubernetes.io/canary': 'true',
+          'nginx.ingress.kubernetes.io/canary-weight': '30',
+          'nginx.ingress.kubernetes.io/canary-weight-total': '100',
+          'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary',
+        },
+      },
+    };
+    expect(cluster.calls().find((c) => c.includes('patch'))).toEqual([
+      '--context',
+      'kind-ci',
+      '--namespace',
+      'shop',
+      'patch',
+      'ingresses.networking.k8s.io',
+      'orders-canary',
+      '--type',
+      'merge',
+      '--patch',
+      JSON.stringify(patch),
+    ]);
   });
 
   it('rollback sets the weight to 0 and deletes the header annotation; then it is a no-op', async () => {
@@ -336,11 +474,21 @@ describe('nginx-ingress', () => {
   it('reads an Ingress not marked canary as 0% and names a missing one', async () => {
     cluster.seed('ingresses', canaryIngress({ 'nginx.ingress.kubernetes.io/canary-weight': '40' }), at);
     expect((await provider().getState()).canaryPercent).toBe(0);
-    await expect(new NginxIngressTrafficProvider({ ...config, ingress: 'gone' }, deps()).getState()).rejects.toThrow(/ingresses\.networking\.k8s\.io\/gone in namespace shop \(context kind-ci\): it does not exist/);
+    await expect(new NginxIngressTrafficProvider({ ...config, ingress: 'gone' }, deps()).getState()).rejects.toThrow(
+      /ingresses\.networking\.k8s\.io\/gone in namespace shop \(context kind-ci\): it does not exist/,
+    );
   });
 
   it('reads a canary-weight-total other than 100 as a share, and normalises it to 100 on the next write', async () => {
-    cluster.seed('ingresses', canaryIngress({ 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '250', 'nginx.ingress.kubernetes.io/canary-weight-total': '1000' }), at);
+    cluster.seed(
+      'ingresses',
+      canaryIngress({
+        'nginx.ingress.kubernetes.io/canary': 'true',
+        'nginx.ingress.kubernetes.io/canary-weight': '250',
+        'nginx.ingress.kubernetes.io/canary-weight-total': '1000',
+      }),
+      at,
+    );
     expect((await provider().getState()).canaryPercent).toBe(25);
     await provider().setWeight(40);
     const annotations = cluster.stored<ReturnType<typeof canaryIngress>>('ingresses', 'orders-canary', at).metadata.annotations;
@@ -355,7 +503,18 @@ describe('nginx-ingress', () => {
 
 describe('smi', () => {
   const config = parse<SmiConfig>({ provider: 'smi', ...at, trafficSplit: 'orders', stableBackend: 'orders-v1', canaryBackend: 'orders-v2' });
-  const split = (v1: number, v2: number) => ({ apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', metadata: { name: 'orders', namespace: 'shop' }, spec: { service: 'orders', backends: [{ service: 'orders-v1', weight: v1 }, { service: 'orders-v2', weight: v2 }] } });
+  const split = (v1: number, v2: number) => ({
+    apiVersion: 'split.smi-spec.io/v1alpha4',
+    kind: 'TrafficSplit',
+    metadata: { name: 'orders', namespace: 'shop' },
+    spec: {
+      service: 'orders',
+      backends: [
+        { service: 'orders-v1', weight: v1 },
+        { service: 'orders-v2', weight: v2 },
+      ],
+    },
+  });
 
   it('sets backend weights with a guarded JSON patch; relative weights read as shares', async () => {
     cluster.seed('trafficsplits', split(1000, 500), at);
@@ -366,7 +525,16 @@ describe('smi', () => {
     expect(stored).toEqual(expect.objectContaining({ spec: split(50, 50).spec }));
     expect(schemaProblems('smi-trafficsplit.json', stored)).toEqual([]);
     expect(cluster.calls().find((c) => c.includes('patch'))).toEqual([
-      '--context', 'kind-ci', '--namespace', 'shop', 'patch', 'trafficsplits.split.smi-spec.io', 'orders', '--type', 'json', '--patch',
+      '--context',
+      'kind-ci',
+      '--namespace',
+      'shop',
+      'patch',
+      'trafficsplits.split.smi-spec.io',
+      'orders',
+      '--type',
+      'json',
+      '--patch',
       JSON.stringify([
         { op: 'test', path: '/spec/backends/0/service', value: 'orders-v1' },
         { op: 'test', path: '/spec/backends/1/service', value: 'orders-v2' },
@@ -378,7 +546,9 @@ describe('smi', () => {
 
   it('names the TrafficSplit and the backend that is missing', async () => {
     cluster.seed('trafficsplits', { ...split(100, 0), spec: { service: 'orders', backends: [{ service: 'orders-v1', weight: 100 }] } }, at);
-    await expect(new SmiTrafficProvider(config, deps()).setWeight(10)).rejects.toThrow(/^smi: trafficsplits\.split\.smi-spec\.io\/orders in namespace shop \(context kind-ci\): no backend names the Service "orders-v2"/);
+    await expect(new SmiTrafficProvider(config, deps()).setWeight(10)).rejects.toThrow(
+      /^smi: trafficsplits\.split\.smi-spec\.io\/orders in namespace shop \(context kind-ci\): no backend names the Service "orders-v2"/,
+    );
   });
 });
 
@@ -389,7 +559,17 @@ describe('argo-rollouts', () => {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Rollout',
     metadata: { name: 'orders', namespace: 'shop' },
-    spec: { replicas: 4, strategy: { canary: { canaryService: 'orders-canary', stableService: 'orders-stable', steps: [{ setWeight: 5 }, { pause: {} }], trafficRouting: { nginx: { stableIngress: 'orders' } } } } },
+    spec: {
+      replicas: 4,
+      strategy: {
+        canary: {
+          canaryService: 'orders-canary',
+          stableService: 'orders-stable',
+          steps: [{ setWeight: 5 }, { pause: {} }],
+          trafficRouting: { nginx: { stableIngress: 'orders' } },
+        },
+      },
+    },
     status: { observedGeneration: '1', phase: 'Paused', ...status },
   });
 
@@ -400,7 +580,16 @@ describe('argo-rollouts', () => {
     const stored = cluster.stored('rollouts', 'orders', at);
     expect(schemaProblems('argo-rollout.json', stored)).toEqual([]);
     expect(cluster.calls()[1]).toEqual([
-      '--context', 'kind-ci', '--namespace', 'shop', 'patch', 'rollouts.argoproj.io', 'orders', '--type', 'merge', '--patch',
+      '--context',
+      'kind-ci',
+      '--namespace',
+      'shop',
+      'patch',
+      'rollouts.argoproj.io',
+      'orders',
+      '--type',
+      'merge',
+      '--patch',
       JSON.stringify({ spec: { strategy: { canary: { steps: [{ setWeight: 25 }, { pause: {} }] } } } }),
     ]);
   });
@@ -408,7 +597,21 @@ describe('argo-rollouts', () => {
   it('promotes through the status subresource and waits until the new ReplicaSet is stable', async () => {
     const state = await provider().promote();
     expect(state.canaryPercent).toBe(0);
-    expect(cluster.calls()[1]).toEqual(['--context', 'kind-ci', '--namespace', 'shop', 'patch', 'rollouts.argoproj.io', 'orders', '--type', 'merge', '--patch', '{"status":{"promoteFull":true}}', '--subresource', 'status']);
+    expect(cluster.calls()[1]).toEqual([
+      '--context',
+      'kind-ci',
+      '--namespace',
+      'shop',
+      'patch',
+      'rollouts.argoproj.io',
+      'orders',
+      '--type',
+      'merge',
+      '--patch',
+      '{"status":{"promoteFull":true}}',
+      '--subresource',
+      'status',
+    ]);
     const stored = cluster.stored<{ status: { stableRS: string; currentPodHash: string } }>('rollouts', 'orders', at);
     expect(stored.status.stableRS).toBe(stored.status.currentPodHash);
     expect(schemaProblems('argo-rollout.json', stored)).toEqual([]);
@@ -420,16 +623,44 @@ describe('argo-rollouts', () => {
     const paused = rollout({ stableRS: 'aaa', currentPodHash: 'eee', currentStepIndex: 1 });
     cluster.seed('rollouts', { ...paused, spec: { ...paused.spec, paused: true } }, at);
     expect((await provider().promote()).canaryPercent).toBe(0);
-    expect(cluster.calls().filter((c) => c.includes('patch')).map((c) => c[10])).toEqual(['{"spec":{"paused":false}}', '{"status":{"promoteFull":true}}']);
+    expect(
+      cluster
+        .calls()
+        .filter((c) => c.includes('patch'))
+        .map((c) => c[10]),
+    ).toEqual(['{"spec":{"paused":false}}', '{"status":{"promoteFull":true}}']);
     expect(schemaProblems('argo-rollout.json', cluster.stored('rollouts', 'orders', at))).toEqual([]);
   });
 
   it('rollback aborts an update in progress; a second rollback changes nothing', async () => {
-    cluster.seed('rollouts', rollout({ stableRS: 'aaa', currentPodHash: 'ccc', currentStepIndex: 0, canary: { weights: { canary: { weight: 40, podTemplateHash: 'ccc' }, stable: { weight: 60, podTemplateHash: 'aaa' } } } }), at);
+    cluster.seed(
+      'rollouts',
+      rollout({
+        stableRS: 'aaa',
+        currentPodHash: 'ccc',
+        currentStepIndex: 0,
+        canary: { weights: { canary: { weight: 40, podTemplateHash: 'ccc' }, stable: { weight: 60, podTemplateHash: 'aaa' } } },
+      }),
+      at,
+    );
     const outcome = await provider().rollback();
     expect(outcome.before.canaryPercent).toBe(40);
     expect(outcome.after.canaryPercent).toBe(0);
-    expect(cluster.calls()[1]).toEqual(['--context', 'kind-ci', '--namespace', 'shop', 'patch', 'rollouts.argoproj.io', 'orders', '--type', 'merge', '--patch', '{"status":{"abort":true}}', '--subresource', 'status']);
+    expect(cluster.calls()[1]).toEqual([
+      '--context',
+      'kind-ci',
+      '--namespace',
+      'shop',
+      'patch',
+      'rollouts.argoproj.io',
+      'orders',
+      '--type',
+      'merge',
+      '--patch',
+      '{"status":{"abort":true}}',
+      '--subresource',
+      'status',
+    ]);
     expect(schemaProblems('argo-rollout.json', cluster.stored('rollouts', 'orders', at))).toEqual([]);
     expect((await provider().rollback()).changed).toBe(false);
   });
@@ -437,7 +668,9 @@ describe('argo-rollouts', () => {
   it('fails, naming the Rollout, when the controller never shows the change', async () => {
     cluster.seed('rollouts', rollout({ stableRS: 'aaa', currentPodHash: 'ddd', currentStepIndex: 0 }), at);
     cluster.fault('controller-stopped');
-    await expect(provider().setWeight(50)).rejects.toThrow(/^argo-rollouts: rollouts\.argoproj\.io\/orders in namespace shop \(context kind-ci\): the status did not show the canary at 50% within 5s .*the controller has not seen the change: is it running\?/);
+    await expect(provider().setWeight(50)).rejects.toThrow(
+      /^argo-rollouts: rollouts\.argoproj\.io\/orders in namespace shop \(context kind-ci\): the status did not show the canary at 50% within 5s .*the controller has not seen the change: is it running\?/,
+    );
   });
 
   it('refuses to set a weight when no update is in progress', async () => {
@@ -449,7 +682,12 @@ describe('argo-rollouts', () => {
 describe('service-selector', () => {
   const config = parse<SelectorConfig>({ provider: 'service-selector', ...at, service: 'orders' });
   const provider = () => new ServiceSelectorTrafficProvider(config, deps());
-  const service = (color: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'orders', namespace: 'shop' }, spec: { selector: { app: 'orders', color }, ports: [{ port: 80, targetPort: 8080 }] } });
+  const service = (color: string) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'orders', namespace: 'shop' },
+    spec: { selector: { app: 'orders', color }, ports: [{ port: 80, targetPort: 8080 }] },
+  });
 
   it('switches the selector with a merge patch, keeps the other selector keys and reads it back', async () => {
     cluster.seed('services', service('blue'), at);
@@ -459,7 +697,19 @@ describe('service-selector', () => {
     const stored = cluster.stored<ReturnType<typeof service>>('services', 'orders', at);
     expect(stored.spec.selector).toEqual({ app: 'orders', color: 'green' });
     expect(schemaProblems('core-service.json', stored)).toEqual([]);
-    expect(cluster.calls()[1]).toEqual(['--context', 'kind-ci', '--namespace', 'shop', 'patch', 'services', 'orders', '--type', 'merge', '--patch', '{"spec":{"selector":{"color":"green"}}}']);
+    expect(cluster.calls()[1]).toEqual([
+      '--context',
+      'kind-ci',
+      '--namespace',
+      'shop',
+      'patch',
+      'services',
+      'orders',
+      '--type',
+      'merge',
+      '--patch',
+      '{"spec":{"selector":{"color":"green"}}}',
+    ]);
   });
 
   it('rolls back to the given colour once; the second time changes nothing', async () => {
@@ -471,7 +721,9 @@ describe('service-selector', () => {
 
   it('names the Service when its selector points at neither colour, and rollback repairs it', async () => {
     cluster.seed('services', service('purple'), at);
-    await expect(provider().getState()).rejects.toThrow(/services\/orders in namespace shop \(context kind-ci\) selector color: the selector says color=purple, which is neither blue \(blue\) nor green \(green\)/);
+    await expect(provider().getState()).rejects.toThrow(
+      /services\/orders in namespace shop \(context kind-ci\) selector color: the selector says color=purple, which is neither blue \(blue\) nor green \(green\)/,
+    );
     expect((await provider().rollback({ toColour: 'green' })).after.live).toBe('green');
   });
 

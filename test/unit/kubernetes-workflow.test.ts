@@ -39,7 +39,11 @@ describe('e2e-kubernetes.yml', () => {
 
   it('the linter finds real mistakes (this check can fail)', () => {
     const broken = text.replace('${{ steps.deploy.outputs.weight }}', '${{ steps.deploy-canary.outputs.weight }}');
-    expect(findings(broken).map((r) => r.message).join('\n')).toMatch(/deploy-canary/);
+    expect(
+      findings(broken)
+        .map((r) => r.message)
+        .join('\n'),
+    ).toMatch(/deploy-canary/);
   });
 
   it('every run script is valid bash', () => {
@@ -62,11 +66,7 @@ describe('e2e-kubernetes.yml', () => {
   });
 
   it('grants exactly the Roles that docs/kubernetes.md documents', () => {
-    const documented = roles(
-      [...readFileSync('docs/kubernetes.md', 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)]
-        .map((m) => m[1])
-        .join('\n---\n'),
-    );
+    const documented = roles([...readFileSync('docs/kubernetes.md', 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n---\n'));
     const granted = roles(
       Object.values(workflow.jobs)
         .flatMap((j) => j.steps.map((s) => s.run ?? ''))

@@ -98,7 +98,12 @@ describe('Mann-Whitney U against published reference values', () => {
 
 describe('Mann-Whitney U against exact enumeration', () => {
   it('has the distribution of U that enumerating every split gives', () => {
-    for (const [n1, n2] of [[3, 4], [4, 6], [5, 5], [2, 9]] as const) {
+    for (const [n1, n2] of [
+      [3, 4],
+      [4, 6],
+      [5, 5],
+      [2, 9],
+    ] as const) {
       const counts = new Array<number>(n1 * n2 + 1).fill(0);
       const ranks = Array.from({ length: n1 + n2 }, (_, i) => i);
       for (const chosen of splits(n1 + n2, n1)) {

@@ -88,18 +88,21 @@ describe('what does not count as a use', () => {
       mkdirSync(dirname(join(repo.path, path)), { recursive: true });
       writeFileSync(join(repo.path, path), text);
     };
-    write('src/views.rs', [
-      '// When the follower was added: published is kept',
-      'community_follower::table.inner_join(community::table.on(community_follower::community_id.eq(community::id)))',
-      'use crate::community_follower::ApubCommunityFollower;',
-      'let form = person_actions::table.find(form.follower_id);',
-      'let row = person_actions::table.select(person_actions::follower_id);',
-      '',
-    ].join('\n'));
+    write(
+      'src/views.rs',
+      [
+        '// When the follower was added: published is kept',
+        'community_follower::table.inner_join(community::table.on(community_follower::community_id.eq(community::id)))',
+        'use crate::community_follower::ApubCommunityFollower;',
+        'let form = person_actions::table.find(form.follower_id);',
+        'let row = person_actions::table.select(person_actions::follower_id);',
+        '',
+      ].join('\n'),
+    );
   });
   afterAll(() => repo.remove());
 
-  test('comments, other tables\' qualified columns and same-named modules are not uses; the table\'s own path is', () => {
+  test("comments, other tables' qualified columns and same-named modules are not uses; the table's own path is", () => {
     const index = indexApplicationCode(repo.path, listFiles(repo.path));
     expect(findCodeReferences(index, { kind: 'column', table: 'community_follower', column: 'id' })).toEqual([]);
     expect(findCodeReferences(index, { kind: 'column', table: 'community_follower', column: 'published' })).toEqual([]);

@@ -52,7 +52,7 @@ describe('statements and positions', () => {
   });
 
   test('reports unparseable SQL as an error with its line and column', async () => {
-    const report = await lint("SELECT 1;\nALTER TABLE users ADD COLUMN;\n");
+    const report = await lint('SELECT 1;\nALTER TABLE users ADD COLUMN;\n');
     expect(report.findings).toHaveLength(1);
     expect(report.findings[0]).toMatchObject({ rule: 'syntax-error', severity: 'error', line: 2 });
     expect(report.findings[0]?.message).toMatch(/line 2, column \d+: syntax error at or near ";"/);
@@ -86,7 +86,7 @@ describe('rules in detail', () => {
 
   test.each([
     'REINDEX TABLE CONCURRENTLY users;',
-    "ALTER TABLE users ADD COLUMN at timestamptz DEFAULT now();",
+    'ALTER TABLE users ADD COLUMN at timestamptz DEFAULT now();',
     "ALTER TABLE users ADD COLUMN flags jsonb NOT NULL DEFAULT '{}';",
     'UPDATE users SET status = NULL WHERE id = 1;',
     'ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;',
@@ -122,8 +122,9 @@ describe('rules in detail', () => {
 });
 
 describe('tables created in the same change', () => {
-  const create = "CREATE TABLE invoices (id bigint, customer text);\n";
-  const change = 'ALTER TABLE invoices ADD COLUMN total numeric NOT NULL;\nCREATE INDEX invoices_customer_idx ON invoices (customer);\nALTER TABLE invoices ADD CONSTRAINT invoices_pk PRIMARY KEY (id);\n';
+  const create = 'CREATE TABLE invoices (id bigint, customer text);\n';
+  const change =
+    'ALTER TABLE invoices ADD COLUMN total numeric NOT NULL;\nCREATE INDEX invoices_customer_idx ON invoices (customer);\nALTER TABLE invoices ADD CONSTRAINT invoices_pk PRIMARY KEY (id);\n';
 
   test('are exempt from lock rules, in the same file and in later files of the PR', async () => {
     expect((await lint(create + change)).findings).toEqual([]);
@@ -146,7 +147,9 @@ describe('directives', () => {
   });
 
   test('allow does not silence a different rule', async () => {
-    const report = await lint("SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: allow drop-index reason=\"unused for months\"\nALTER TABLE users DROP COLUMN status;\n");
+    const report = await lint(
+      "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: allow drop-index reason=\"unused for months\"\nALTER TABLE users DROP COLUMN status;\n",
+    );
     expect(rules(report)).toEqual(['drop-column']);
   });
 
@@ -163,14 +166,18 @@ describe('directives', () => {
   });
 
   test('a contract statement is allowed and marks the change irreversible', async () => {
-    const report = await lint("SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: contract reason=\"old code stopped reading status in v42\"\nALTER TABLE users DROP COLUMN status;\n");
+    const report = await lint(
+      "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: contract reason=\"old code stopped reading status in v42\"\nALTER TABLE users DROP COLUMN status;\n",
+    );
     expect(report.findings).toEqual([]);
     expect(report.irreversible).toBe(true);
     expect(report.contracts).toEqual([{ file: 'migrations/001_change.sql', line: 3, reason: 'old code stopped reading status in v42' }]);
   });
 
   test('contract does not excuse a locking problem', async () => {
-    const report = await lint("SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: contract reason=\"old code stopped reading it\"\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n");
+    const report = await lint(
+      "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n-- rollgate: contract reason=\"old code stopped reading it\"\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n",
+    );
     expect(rules(report)).toEqual(['set-not-null']);
   });
 
@@ -207,12 +214,15 @@ describe('layouts', () => {
   });
 
   test('goose without a Down section is missing its down migration', async () => {
-    const report = await lintMigrations([source('db/migrations/20240101_a.sql', "-- +goose Up\nSET lock_timeout = '2s'; SET statement_timeout = '1min';\nALTER TABLE users ADD COLUMN x text;\n")], PG15);
+    const report = await lintMigrations(
+      [source('db/migrations/20240101_a.sql', "-- +goose Up\nSET lock_timeout = '2s'; SET statement_timeout = '1min';\nALTER TABLE users ADD COLUMN x text;\n")],
+      PG15,
+    );
     expect(rules(report)).toEqual(['missing-down']);
   });
 
   test('dbmate: the down section is ignored; transaction:false allows CONCURRENTLY', async () => {
-    const text = "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY a ON users (email);\n-- migrate:down\nDROP TABLE users;\n";
+    const text = '-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY a ON users (email);\n-- migrate:down\nDROP TABLE users;\n';
     expect((await lintMigrations([source('db/migrations/20240101_a.sql', text)], PG15)).findings).toEqual([]);
     const inTx = text.replace(' transaction:false', '');
     expect(rules(await lintMigrations([source('db/migrations/20240101_a.sql', inTx)], PG15))).toEqual(['concurrent-in-transaction']);
@@ -264,7 +274,7 @@ test('the layout corpus: each tool is recognised and only its up migrations are 
   });
 });
 
-describe('defects found by running squawk\'s own tests', () => {
+describe("defects found by running squawk's own tests", () => {
   const T = "SET lock_timeout = '2s'; SET statement_timeout = '1min';\n";
 
   test('option values are read, not only their presence', async () => {
@@ -287,12 +297,14 @@ describe('defects found by running squawk\'s own tests', () => {
     expect(rules(await lint(`${T}ALTER TABLE orders ADD COLUMN qty int CHECK (qty > 0);`))).toEqual(['constraint-not-valid']);
   });
 
-  test.each(['LOCK TABLE users IN ACCESS EXCLUSIVE MODE;', 'REINDEX TABLE CONCURRENTLY users;'.replace(' CONCURRENTLY', ''), "COMMENT ON COLUMN users.email IS 'login';", "CREATE TYPE mood AS ENUM ('sad', 'ok');"])(
-    'missing-lock-timeout knows %s',
-    async (sql) => {
-      expect(rules(await lint(`SET statement_timeout = '1min';\n${sql}`))).toContain('missing-lock-timeout');
-    },
-  );
+  test.each([
+    'LOCK TABLE users IN ACCESS EXCLUSIVE MODE;',
+    'REINDEX TABLE CONCURRENTLY users;'.replace(' CONCURRENTLY', ''),
+    "COMMENT ON COLUMN users.email IS 'login';",
+    "CREATE TYPE mood AS ENUM ('sad', 'ok');",
+  ])('missing-lock-timeout knows %s', async (sql) => {
+    expect(rules(await lint(`SET statement_timeout = '1min';\n${sql}`))).toContain('missing-lock-timeout');
+  });
 
   test('COMMENT ON a table or column created in the same file needs no lock_timeout', async () => {
     expect(rules(await lint("CREATE TABLE notes (id bigint, body text);\nCOMMENT ON COLUMN notes.body IS 'markdown';\nCOMMENT ON TABLE notes IS 'user notes';"))).toEqual([]);
@@ -348,7 +360,7 @@ describe('safety rules', () => {
     'ALTER TABLE events DETACH PARTITION events_2024 FINALIZE;',
     'BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;',
     `CREATE TABLE t_${'x'.repeat(61)} (id bigint);`,
-    "ALTER DOMAIN amount VALIDATE CONSTRAINT amount_positive;",
+    'ALTER DOMAIN amount VALIDATE CONSTRAINT amount_positive;',
   ])('%s is none of them', async (sql) => {
     expect((await lint(T + sql)).findings).toEqual([]);
   });

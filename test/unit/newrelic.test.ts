@@ -74,12 +74,16 @@ describe('newrelic metrics provider', () => {
         { time: 1_700_000_240_000, value: 0.207 },
       ],
     });
-    expect((JSON.parse(server.requests[0]!.body) as GraphQlBody).variables.nrql).toBe('SELECT average(duration) FROM Transaction SINCE 1700000000000 UNTIL 1700000240000 TIMESERIES 60 seconds');
+    expect((JSON.parse(server.requests[0]!.body) as GraphQlBody).variables.nrql).toBe(
+      'SELECT average(duration) FROM Transaction SINCE 1700000000000 UNTIL 1700000240000 TIMESERIES 60 seconds',
+    );
   });
 
   it('refuses a range query that already has its own time clauses', async () => {
     const { server, newrelic } = await provider('nrql-timeseries');
-    await expect(newrelic.queryRange('SELECT average(duration) FROM Transaction TIMESERIES', { start: 0, end: 60_000, stepMs: 10_000 })).rejects.toThrow(/without SINCE, UNTIL or TIMESERIES/);
+    await expect(newrelic.queryRange('SELECT average(duration) FROM Transaction TIMESERIES', { start: 0, end: 60_000, stepMs: 10_000 })).rejects.toThrow(
+      /without SINCE, UNTIL or TIMESERIES/,
+    );
     expect(server.requests).toHaveLength(0);
   });
 

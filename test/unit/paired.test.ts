@@ -151,6 +151,8 @@ describe('paired judge', () => {
     const parsed = analysisSchema.safeParse({ judge: 'paired', checks: [{ name: 'l', query: 'latency{track="{{track}}"}', direction: 'increase' }] });
     expect(parsed.error?.issues[0]?.message).toMatch(/^expected a tolerance for judge: paired/);
     expect(analysisSchema.safeParse({ judge: 'paired', checks: [{ name: 'l', query: 'latency', allowedIncrease: 0.1 }] }).error?.issues[0]?.path).toEqual(['checks', 0, 'query']);
-    expect(analysisSchema.safeParse({ judge: 'paired', bake: '1m', minBake: '2m', checks: [{ name: 'l', query: 'l{track="{{track}}"}', allowedIncrease: 0.1 }] }).error?.issues[0]?.path).toEqual(['minBake']);
+    expect(
+      analysisSchema.safeParse({ judge: 'paired', bake: '1m', minBake: '2m', checks: [{ name: 'l', query: 'l{track="{{track}}"}', allowedIncrease: 0.1 }] }).error?.issues[0]?.path,
+    ).toEqual(['minBake']);
   });
 });

@@ -19,7 +19,11 @@ const plan = (body: string) => `service: orders\nenvironment: production\n${body
 describe('plans that could never be safe do not validate', () => {
   it.each([
     ['canary on haproxy, stable and canary both "blue"', 'traffic: { provider: haproxy, admin: "127.0.0.1:9999", backend: orders, stable: blue, canary: blue }', 'traffic.canary'],
-    ['blue-green on haproxy, green named "blue"', 'strategy: blue-green\ntraffic: { provider: haproxy, admin: "127.0.0.1:9999", backend: orders, blue: blue, green: blue }', 'traffic.green'],
+    [
+      'blue-green on haproxy, green named "blue"',
+      'strategy: blue-green\ntraffic: { provider: haproxy, admin: "127.0.0.1:9999", backend: orders, blue: blue, green: blue }',
+      'traffic.green',
+    ],
     ['istio with one subset for both', 'traffic: { provider: istio, virtualService: orders, host: orders, stableSubset: v1, canarySubset: v1 }', 'traffic.canarySubset'],
     ['gateway-api with one Service for both', 'traffic: { provider: gateway-api, httpRoute: orders, stableBackend: orders, canaryBackend: orders }', 'traffic.canaryBackend'],
     ['service-selector with one colour for both', 'strategy: blue-green\ntraffic: { provider: service-selector, service: orders, blue: v1, green: v1 }', 'traffic.green'],
@@ -48,7 +52,9 @@ describe('plans that could never be safe do not validate', () => {
 describe('durations that repeat a unit', () => {
   it.each(['1h1h', '30s30s', '30s1m', '1m1h', '5ms1s'])('refuses %s instead of summing it', (text) => {
     expect(parseDuration(text)).toBeUndefined();
-    expect(() => getDurationInput(new MemoryRuntime({ bake: text }), 'bake')).toThrow(`input bake: expected a duration such as 500ms, 30s, 5m or 1h (each unit once, largest first`);
+    expect(() => getDurationInput(new MemoryRuntime({ bake: text }), 'bake')).toThrow(
+      `input bake: expected a duration such as 500ms, 30s, 5m or 1h (each unit once, largest first`,
+    );
     expect(problems(plan(`analysis: { bake: ${text}, interval: 1ms, checks: [{ name: e, query: q, max: 1 }] }`))).toEqual([
       expect.stringContaining('analysis.bake (line 3): expected a duration such as 500ms, 30s, 5m or 1h (each unit once, largest first'),
     ]);

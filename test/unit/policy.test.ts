@@ -77,7 +77,10 @@ describe('freezes', () => {
       { from: '2026-11-24T14:00Z', to: '2026-11-24T18:00Z', reason: 'incident INC-42' },
     ],
   });
-  const outcome = (iso: string) => evaluateWindows(frozen, at(iso)).filter((f) => f.outcome === 'refuse').map((f) => f.rule);
+  const outcome = (iso: string) =>
+    evaluateWindows(frozen, at(iso))
+      .filter((f) => f.outcome === 'refuse')
+      .map((f) => f.rule);
 
   it('reads dates as whole local days, inclusive of the last one', () => {
     expect(outcome('2026-12-20T22:59:00Z')).toEqual([]); // 23:59 on the 20th in Berlin
@@ -141,8 +144,13 @@ describe('risk classes from what changed', () => {
     const strong = plan({ analysis: { judge: 'mann-whitney', bake: '15m', interval: '30s', checks: [{ name: 'latency', query: 'x{track="{{track}}"}', direction: 'increase' }] } });
     expect(checkRequirements({ class: 'high', because: [] }, risk.require.high, { plan: strong }).filter((f) => f.outcome === 'refuse')).toEqual([]);
     // Without a step at 50 the ramp cannot stop there for the approval.
-    const noStop = plan({ steps: [10, 100], analysis: { judge: 'mann-whitney', bake: '15m', interval: '30s', checks: [{ name: 'latency', query: 'x{track="{{track}}"}', direction: 'increase' }] } });
-    expect(checkRequirements({ class: 'high', because: [] }, risk.require.high, { plan: noStop }).find((f) => f.outcome === 'refuse')?.rule).toBe('policy.risk.require.high.approvalAbove');
+    const noStop = plan({
+      steps: [10, 100],
+      analysis: { judge: 'mann-whitney', bake: '15m', interval: '30s', checks: [{ name: 'latency', query: 'x{track="{{track}}"}', direction: 'increase' }] },
+    });
+    expect(checkRequirements({ class: 'high', because: [] }, risk.require.high, { plan: noStop }).find((f) => f.outcome === 'refuse')?.rule).toBe(
+      'policy.risk.require.high.approvalAbove',
+    );
   });
 });
 
@@ -196,6 +204,13 @@ describe('policy section validation', () => {
   });
   it('defaults to the SRE workbook burn-rate pairs and a 28-day period', () => {
     const p = policySchema.parse({ errorBudget: { objective: 99.9, errorRatio: 'x' } });
-    expect(p.errorBudget).toMatchObject({ period: 28 * 86_400_000, minRemaining: 0, burnRateAlerts: [{ long: 3_600_000, short: 300_000, factor: 14.4 }, { long: 21_600_000, short: 1_800_000, factor: 6 }] });
+    expect(p.errorBudget).toMatchObject({
+      period: 28 * 86_400_000,
+      minRemaining: 0,
+      burnRateAlerts: [
+        { long: 3_600_000, short: 300_000, factor: 14.4 },
+        { long: 21_600_000, short: 1_800_000, factor: 6 },
+      ],
+    });
   });
 });

@@ -75,7 +75,9 @@ describe('prometheus provider', () => {
 
   it('reports a rejected query with Prometheus’ own error text, without retrying', async () => {
     handler = (_q, _u, res) => json(res, 400, { status: 'error', errorType: 'bad_data', error: '1:5: parse error: unexpected end of input' });
-    const err = await provider().query('sum(').catch((e: unknown) => e);
+    const err = await provider()
+      .query('sum(')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as Error).message).toBe('prometheus: query rejected (bad_data): 1:5: parse error: unexpected end of input — query: sum(');
     expect(seen).toHaveLength(1);
@@ -136,7 +138,22 @@ describe('prometheus provider', () => {
 
   it('reads a range query as points in milliseconds, NaN kept for the consumer', async () => {
     handler = (_q, _u, res) =>
-      json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[1700000000, '1'], [1700000001, 'NaN'], [1700000002.5, '3']] }] } });
+      json(res, 200, {
+        status: 'success',
+        data: {
+          resultType: 'matrix',
+          result: [
+            {
+              metric: {},
+              values: [
+                [1700000000, '1'],
+                [1700000001, 'NaN'],
+                [1700000002.5, '3'],
+              ],
+            },
+          ],
+        },
+      });
     const out = await provider().queryRange('q', { start: 1_700_000_000_000, end: 1_700_000_002_000, stepMs: 1000 });
     expect(seen[0]?.path).toBe('/api/v1/query_range');
     expect(seen[0]?.params.get('step')).toBe('1');

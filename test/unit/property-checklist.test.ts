@@ -16,7 +16,11 @@ const PER_CASE_MS = 5000;
 // workflow syntax, markdown that nests or never closes, and control characters.
 const fragment = fc.oneof(
   fc.constantFrom(
-    ...DEFAULT_ITEMS.flatMap((i) => [`- [x] ${i.title} <!-- rollgate:${i.id} -->`, `- [ ] ${i.title} <!-- rollgate:${i.id} -->`, `* [X] <!-- rollgate:${i.id} --> N/A: not relevant here at all`]),
+    ...DEFAULT_ITEMS.flatMap((i) => [
+      `- [x] ${i.title} <!-- rollgate:${i.id} -->`,
+      `- [ ] ${i.title} <!-- rollgate:${i.id} -->`,
+      `* [X] <!-- rollgate:${i.id} --> N/A: not relevant here at all`,
+    ]),
     '- [x] N/A:',
     '<!-- rollgate:',
     '<!-- rollgate:feature-flag',

@@ -31,18 +31,49 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const value = fc.oneof(
   fc.string({ maxLength: 30 }),
-  fc.constantFrom('', ' ', '-1', '1e999', 'NaN', '0x10', '10%', '1h', '0s', '5,25,100', 'true', 'yes', 'TRUE', '$(id)', '${{ github.token }}', '\n', 'previous', '../../etc/passwd'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '-1',
+    '1e999',
+    'NaN',
+    '0x10',
+    '10%',
+    '1h',
+    '0s',
+    '5,25,100',
+    'true',
+    'yes',
+    'TRUE',
+    '$(id)',
+    '${{ github.token }}',
+    '\n',
+    'previous',
+    '../../etc/passwd',
+  ),
 );
 const plan = fc.constantFrom(...Object.values(plans), '/nonexistent/dir/rollout.yml');
 
 const actions: { name: string; inputs: string[]; run: (rt: ActionRuntime) => Promise<ActionResult> }[] = [
-  { name: 'metrics-gate', inputs: ['error-rate-threshold', 'latency-p95-ms', 'latency-p99-ms', 'min-requests', 'interval', 'bake', 'window', 'selector', 'track-label', 'prometheus-url'], run: (rt) => runMetricsGateAction(rt) },
+  {
+    name: 'metrics-gate',
+    inputs: ['error-rate-threshold', 'latency-p95-ms', 'latency-p99-ms', 'min-requests', 'interval', 'bake', 'window', 'selector', 'track-label', 'prometheus-url'],
+    run: (rt) => runMetricsGateAction(rt),
+  },
   { name: 'deploy-canary', inputs: ['version', 'weight', 'records', 'ledger', 'environment', 'ref', 'reason', 'changed-files'], run: (rt) => runDeployCanaryAction(rt) },
-  { name: 'metrics-gate (backtest)', inputs: ['backtest-from', 'backtest-to', 'backtest-deployments', 'backtest-limit', 'backtest-json', 'records', 'ledger', 'interval', 'bake'], run: (rt) => runBacktestAction(rt) },
+  {
+    name: 'metrics-gate (backtest)',
+    inputs: ['backtest-from', 'backtest-to', 'backtest-deployments', 'backtest-limit', 'backtest-json', 'records', 'ledger', 'interval', 'bake'],
+    run: (rt) => runBacktestAction(rt),
+  },
   { name: 'pre-deploy-checklist (check-plan)', inputs: ['check-plan'], run: (rt) => runPlanCheckAction(rt) },
   { name: 'ramp', inputs: ['steps', 'to', 'gate', 'skip-gate', 'reason', 'bake', 'version', 'records', 'approval'], run: (rt) => runRampAction(rt) },
   { name: 'rollback', inputs: ['reason', 'attempts', 'to', 'flags', 'records', 'cause'], run: (rt) => runRollbackAction(rt) },
-  { name: 'pre-deploy-checklist', inputs: ['body', 'config', 'migrations', 'pg-version', 'all-migrations', 'strict-contract', 'comment', 'base-ref'], run: (rt) => runPreDeployChecklistAction(rt, { cwd: dir }) },
+  {
+    name: 'pre-deploy-checklist',
+    inputs: ['body', 'config', 'migrations', 'pg-version', 'all-migrations', 'strict-contract', 'comment', 'base-ref'],
+    run: (rt) => runPreDeployChecklistAction(rt, { cwd: dir }),
+  },
 ];
 
 describe('every action on arbitrary inputs: a plain result, never an internal error or a hang', () => {

@@ -31,7 +31,9 @@ describe('the rollout state machine: which change each phase allows', () => {
     expect(promotionBlocker(pending)).toBe('the gate at 10% is pending');
     expect(() => transition(pending, { kind: 'promote' }, ctx)).toThrow(RolloutStateError);
     const failed = transition(pending, { kind: 'gate', standing: 'failed', verdict: 'fail', reason: 'error-rate 0.1 > 0.05' }, ctx);
-    expect(() => transition(failed, { kind: 'promote' }, ctx)).toThrow(/ramp cannot promote|test cannot promote: the gate at 10% is failed\. Next safe step: run rollback \(the gate failed at 10%\)/);
+    expect(() => transition(failed, { kind: 'promote' }, ctx)).toThrow(
+      /ramp cannot promote|test cannot promote: the gate at 10% is failed\. Next safe step: run rollback \(the gate failed at 10%\)/,
+    );
   });
 
   it('refuses promotion when the canary moved after its gate passed: the verdict was about another weight', () => {
@@ -97,7 +99,11 @@ describe('the rollout state machine: which change each phase allows', () => {
 
   it('a release whose risk class stops at 50% goes no further, nor is promoted, until an approval is on record', () => {
     const started = transition(undefined, { kind: 'start', version: 'v2', strategy: 'canary', weight: 0, approvalAbove: 50, riskClass: 'high' }, ctx);
-    const at50 = transition(transition(transition(transition(started, { kind: 'traffic-given', weight: 10 }, ctx), { kind: 'skip-gate', reason: 't' }, ctx), { kind: 'step', weight: 50 }, ctx), { kind: 'skip-gate', reason: 't' }, ctx);
+    const at50 = transition(
+      transition(transition(transition(started, { kind: 'traffic-given', weight: 10 }, ctx), { kind: 'skip-gate', reason: 't' }, ctx), { kind: 'step', weight: 50 }, ctx),
+      { kind: 'skip-gate', reason: 't' },
+      ctx,
+    );
     expect(at50.weight).toBe(50);
     expect(() => transition(at50, { kind: 'step', weight: 75 }, ctx)).toThrow(/cannot move the canary to 75%: this high-risk release goes no further than 50% without an approval/);
     expect(() => transition(at50, { kind: 'promote' }, ctx)).toThrow(/cannot promote: this high-risk release goes no further than 50% without an approval/);
@@ -114,7 +120,9 @@ describe('the rollout state machine: which change each phase allows', () => {
   });
 
   it('refuses a new rollout over one in progress by another run, and remembers the good version from a promoted one', () => {
-    expect(() => transition(canary(), { kind: 'start', version: 'v3', strategy: 'canary', weight: 0 }, { ...ctx, by: 'run 2' })).toThrow(/a rollout of v2 by run 1 is canary at 10% with v2, gate pending/);
+    expect(() => transition(canary(), { kind: 'start', version: 'v3', strategy: 'canary', weight: 0 }, { ...ctx, by: 'run 2' })).toThrow(
+      /a rollout of v2 by run 1 is canary at 10% with v2, gate pending/,
+    );
     let promoted = transition(canary(), { kind: 'skip-gate', reason: 'test' }, ctx);
     promoted = transition(transition(transition(promoted, { kind: 'promote' }, ctx), { kind: 'redeploy-stable' }, ctx), { kind: 'promoted' }, ctx);
     const next = transition(promoted, { kind: 'start', version: 'v3', strategy: 'canary', weight: 0 }, { ...ctx, by: 'run 2' });
@@ -184,7 +192,9 @@ describe('the rollout session: the lock and the generation live in the shared re
     const clock = new FakeClock(T0);
     await canaryAt10(store, clock);
     const start = { kind: 'start', version: 'v3', strategy: 'canary', weight: 10 } as const;
-    await expect((await session(store, 'run 9', 'deploy-canary', clock, [], 60_000)).acquire(start)).rejects.toThrow(/another rollout is in progress \(version v2 by run 1: canary at 10% with v2, gate pending/);
+    await expect((await session(store, 'run 9', 'deploy-canary', clock, [], 60_000)).acquire(start)).rejects.toThrow(
+      /another rollout is in progress \(version v2 by run 1: canary at 10% with v2, gate pending/,
+    );
     clock.advance(61_000);
     const warnings: string[] = [];
     const taken = await (await session(store, 'run 9', 'deploy-canary', clock, warnings, 60_000)).acquire(start);

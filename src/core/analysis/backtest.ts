@@ -148,7 +148,14 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const replay = new ReplayProvider(options.provider, { start: window.from + analysis.interval, end: window.from + rounds * analysis.interval, stepMs: analysis.interval });
   const clock = new FakeClock(window.from);
   const report = await runGate({ analysis, provider: replay, clock, vars: options.vars, log: options.log, signal: options.signal });
-  const result: BacktestResult = { window, verdict: report.verdict, reason: report.reason, margins: marginsOf(analysis, report.measurements), report, rangeQueries: replay.rangeQueries };
+  const result: BacktestResult = {
+    window,
+    verdict: report.verdict,
+    reason: report.reason,
+    margins: marginsOf(analysis, report.measurements),
+    report,
+    rangeQueries: replay.rangeQueries,
+  };
   if (report.verdict !== 'pass') {
     result.firedAt = report.endedAt;
     const last = report.measurements.at(-1);
@@ -179,10 +186,14 @@ export function renderBacktestText(results: readonly BacktestResult[]): string {
   for (const r of results) {
     lines.push(`backtest ${iso(r.window.from)} → ${iso(r.window.to)}${r.window.label ? ` (${r.window.label})` : ''}: ${r.verdict}`);
     lines.push(`  ${r.reason}`);
-    if (r.firedAt !== undefined) lines.push(`  would have fired at ${iso(r.firedAt)} (measurement ${r.firedRound ?? '?'}, ${formatDuration(r.firedAt - r.window.from)} into the window)`);
+    if (r.firedAt !== undefined)
+      lines.push(`  would have fired at ${iso(r.firedAt)} (measurement ${r.firedRound ?? '?'}, ${formatDuration(r.firedAt - r.window.from)} into the window)`);
     for (const m of r.margins) {
       const values = r.report.measurements.filter((x) => x.check === m.check).map((x) => x.canary ?? Number.NaN);
-      const margin = m.margin === undefined ? 'no measurement with a value' : `margin ${formatValue(m.margin)} to ${m.limit} at ${iso(m.at as number)} (canary ${formatValue(m.canary)}${m.stable !== undefined ? `, stable ${formatValue(m.stable)}` : ''})`;
+      const margin =
+        m.margin === undefined
+          ? 'no measurement with a value'
+          : `margin ${formatValue(m.margin)} to ${m.limit} at ${iso(m.at as number)} (canary ${formatValue(m.canary)}${m.stable !== undefined ? `, stable ${formatValue(m.stable)}` : ''})`;
       lines.push(`  ${m.check}${m.dryRun ? ' (dry run)' : ''}: ${margin}`);
       const chart = sparkline(values);
       if (chart) lines.push(`    canary ${chart}`);

@@ -6,7 +6,19 @@ import { describeOutcome, type MetricsProvider, type QueryOutcome } from '../met
 import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
 import { runPairedGate } from './paired.js';
 import { runStatisticalGate } from './statistical.js';
-import { canaryTrafficLoss, canaryWeight, countRequests, lossConfirmations, sustainedTrafficLoss, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
+import {
+  canaryTrafficLoss,
+  canaryWeight,
+  countRequests,
+  lossConfirmations,
+  sustainedTrafficLoss,
+  fillForTracks,
+  identicalQueries,
+  noSeriesWithTraffic,
+  type RequestCounts,
+  type TrafficSample,
+  type Track,
+} from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 export interface GateOptions {
@@ -121,10 +133,8 @@ export function judgeCheck(check: CheckConfig, canary: QueryOutcome, stable: Que
       unknown.push(`${stable ? categoryOf('stable', stable) : 'stable: not measured'}, nothing to compare with`);
     } else {
       const s = stable.value;
-      if (check.maxIncrease !== undefined && c - s > check.maxIncrease)
-        breaches.push(`canary − stable = ${formatValue(c - s)} > maxIncrease ${formatValue(check.maxIncrease)}`);
-      if (check.maxDecrease !== undefined && s - c > check.maxDecrease)
-        breaches.push(`stable − canary = ${formatValue(s - c)} > maxDecrease ${formatValue(check.maxDecrease)}`);
+      if (check.maxIncrease !== undefined && c - s > check.maxIncrease) breaches.push(`canary − stable = ${formatValue(c - s)} > maxIncrease ${formatValue(check.maxIncrease)}`);
+      if (check.maxDecrease !== undefined && s - c > check.maxDecrease) breaches.push(`stable − canary = ${formatValue(s - c)} > maxDecrease ${formatValue(check.maxDecrease)}`);
       if (check.maxRatio !== undefined || check.minRatio !== undefined) {
         if (s <= 0) {
           unknown.push(`division by zero: stable is ${formatValue(s)}, canary / stable is undefined`);
@@ -188,7 +198,10 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
     return finish('error', `the plan's queries cannot be filled in: ${describeError(err)}`);
   }
   // Identical queries compare stable with itself: every relative limit would pass unseen.
-  const blind = states.filter((s) => hasRelativeLimit(s.check)).map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
+  const blind = states
+    .filter((s) => hasRelativeLimit(s.check))
+    .map((s) => identicalQueries(s.check.name, s.queries))
+    .find((r) => r !== undefined);
   if (blind) return finish('fail', blind);
 
   // A check with only statistical settings (direction, …) has nothing the threshold judge can
@@ -378,20 +391,19 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
   }
 
   function neverMeasured(state: CheckState): boolean {
-    return state.count > 0 && state.passes === 0 && state.failures === 0 && (state.errors.size > 0 && [...state.errors.values()].reduce((a, b) => a + b, 0) === state.count);
+    return state.count > 0 && state.passes === 0 && state.failures === 0 && state.errors.size > 0 && [...state.errors.values()].reduce((a, b) => a + b, 0) === state.count;
   }
 
   function checkOutcome(state: CheckState): { outcome: Verdict; reason: string } {
-    if (state.failures > analysis.failureLimit) return { outcome: 'fail', reason: `${state.failures} failed measurement(s) > failureLimit ${analysis.failureLimit}: ${state.lastFailure ?? ''}` };
+    if (state.failures > analysis.failureLimit)
+      return { outcome: 'fail', reason: `${state.failures} failed measurement(s) > failureLimit ${analysis.failureLimit}: ${state.lastFailure ?? ''}` };
     if (state.consecutiveErrors > analysis.consecutiveErrorLimit)
       return { outcome: 'error', reason: `${state.consecutiveErrors} errors in a row > consecutiveErrorLimit ${analysis.consecutiveErrorLimit}: ${state.lastError ?? ''}` };
     if (neverMeasured(state)) return { outcome: 'error', reason: `every measurement ended in an error: ${state.lastError ?? ''}` };
     if (state.passes === 0 || state.pendingBreach || tooManyInconclusive(state) || latestInconclusive(state)) return { outcome: 'inconclusive', reason: inconclusiveReason(state) };
-    const notes = [
-      state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '',
-      tally(state.inconclusive),
-      tally(state.errors),
-    ].filter(Boolean);
+    const notes = [state.failures > 0 ? `${state.failures} failed (within failureLimit ${analysis.failureLimit})` : '', tally(state.inconclusive), tally(state.errors)].filter(
+      Boolean,
+    );
     return { outcome: 'pass', reason: `${state.passes}/${state.count} measurement(s) passed${notes.length ? `; ${notes.join(', ')}` : ''}` };
   }
 

@@ -33,7 +33,7 @@ export function midRanks(values: readonly number[]): { ranks: number[]; tieGroup
   const order = values.map((v, i) => i).sort((a, b) => compare(values[a]!, values[b]!));
   const ranks = new Array<number>(values.length);
   const tieGroups: number[] = [];
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i + 1;
     while (j < order.length && compare(values[order[j]!]!, values[order[i]!]!) === 0) j++;
     const rank = (i + 1 + j) / 2;

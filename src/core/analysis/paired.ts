@@ -11,7 +11,19 @@ import type { GateOptions } from './gate.js';
 import { chartLimit, formatValue, type CheckSummary, type GateReport, type Measurement, type MeasurementOutcome } from './report.js';
 import { confidenceSequence, finalInterval, MIN_DIFFERENCES, mixtureFor, type ConfidenceSequencePoint } from './sequential.js';
 import { wilcoxonSignedRank } from './signed-rank.js';
-import { canaryTrafficLoss, canaryWeight, countRequests, lossConfirmations, sustainedTrafficLoss, fillForTracks, identicalQueries, noSeriesWithTraffic, type RequestCounts, type TrafficSample, type Track } from './traffic.js';
+import {
+  canaryTrafficLoss,
+  canaryWeight,
+  countRequests,
+  lossConfirmations,
+  sustainedTrafficLoss,
+  fillForTracks,
+  identicalQueries,
+  noSeriesWithTraffic,
+  type RequestCounts,
+  type TrafficSample,
+  type Track,
+} from './traffic.js';
 import type { Verdict } from './verdict.js';
 
 /** How a window's pair of values becomes one difference. */
@@ -89,7 +101,9 @@ function describeChange(scale: PairedScale, value: number): string {
 /** A test's interval and tolerance in words, e.g. `canary/stable +12% [+6%, +18%], tolerance ≤ +5%`. */
 export function describeStanding(test: PairedTest, cs: ConfidenceSequencePoint): string {
   const what = test.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
-  const tolerance = [test.up !== undefined ? `≤ ${describeChange(test.scale, test.up)}` : '', test.down !== undefined ? `≥ ${describeChange(test.scale, test.down)}` : ''].filter(Boolean).join(' and ');
+  const tolerance = [test.up !== undefined ? `≤ ${describeChange(test.scale, test.up)}` : '', test.down !== undefined ? `≥ ${describeChange(test.scale, test.down)}` : '']
+    .filter(Boolean)
+    .join(' and ');
   if (cs.n < 2) return `${what}: ${cs.n} window(s), no interval yet; tolerance ${tolerance}`;
   return `${what} ${describeChange(test.scale, cs.mean)} [${describeChange(test.scale, cs.lower)}, ${describeChange(test.scale, cs.upper)}] over ${cs.n} windows; tolerance ${tolerance}`;
 }
@@ -99,7 +113,9 @@ export function describePairedLimit(check: CheckConfig, alpha: number): string {
   const tests = pairedTests(check);
   const parts = tests.map((t) => {
     const what = t.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
-    return [t.up !== undefined ? `${what} ≤ ${describeChange(t.scale, t.up)}` : '', t.down !== undefined ? `${what} ≥ ${describeChange(t.scale, t.down)}` : ''].filter(Boolean).join(', ');
+    return [t.up !== undefined ? `${what} ≤ ${describeChange(t.scale, t.up)}` : '', t.down !== undefined ? `${what} ≥ ${describeChange(t.scale, t.down)}` : '']
+      .filter(Boolean)
+      .join(', ');
   });
   if (check.max !== undefined) parts.push(`mean ≤ ${formatValue(check.max)}`);
   if (check.min !== undefined) parts.push(`mean ≥ ${formatValue(check.min)}`);
@@ -198,7 +214,11 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
   const blind = states.map((s) => identicalQueries(s.check.name, s.queries)).find((r) => r !== undefined);
   if (blind) return finish('fail', blind);
   const untested = states.find((s) => s.tests.length === 0);
-  if (untested) return finish('error', `check ${untested.check.name}: no tolerance on the side its direction judges (allowedIncrease, maxRatio, maxIncrease for increase; allowedDecrease, minRatio, maxDecrease for decrease)`);
+  if (untested)
+    return finish(
+      'error',
+      `check ${untested.check.name}: no tolerance on the side its direction judges (allowedIncrease, maxRatio, maxIncrease for increase; allowedDecrease, minRatio, maxDecrease for decrease)`,
+    );
 
   log(
     `paired judge (confidence sequence, α ${formatValue(analysis.alpha)}): ${states.length} check(s), a window of ${window} every ${formatDuration(analysis.interval)}; decides after ${formatDuration(minRounds * analysis.interval)} at the earliest, ${formatDuration(rounds * analysis.interval)} at the latest`,
@@ -216,7 +236,8 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
     if (requests?.error) {
       for (const s of states) noteError(s, requests.error, round, time);
       const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
-      if (broken) return finish('error', `${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${requests.error}`);
+      if (broken)
+        return finish('error', `${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${requests.error}`);
       continue;
     }
     if (requests?.canary !== undefined && requests.stable !== undefined) traffic.push({ canary: requests.canary, stable: requests.stable });
@@ -290,11 +311,17 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
         m.reason = notes.join('; ');
       }
       measurements.push(m);
-      log(`window ${round}/${rounds}: ${s.check.name} canary ${m.canary !== undefined ? formatValue(m.canary) : m.canaryOutcome} stable ${m.stable !== undefined ? formatValue(m.stable) : m.stableOutcome} → ${m.reason}`);
+      log(
+        `window ${round}/${rounds}: ${s.check.name} canary ${m.canary !== undefined ? formatValue(m.canary) : m.canaryOutcome} stable ${m.stable !== undefined ? formatValue(m.stable) : m.stableOutcome} → ${m.reason}`,
+      );
     });
 
     const broken = states.find((s) => s.consecutiveErrors > analysis.consecutiveErrorLimit);
-    if (broken) return finish('error', `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`);
+    if (broken)
+      return finish(
+        'error',
+        `check ${broken.check.name}: ${broken.consecutiveErrors} metrics errors in a row, more than consecutiveErrorLimit ${analysis.consecutiveErrorLimit} allows: ${broken.lastError ?? ''}`,
+      );
     // A clear regression ends the gate at any look: the interval holds at every look at once.
     for (const s of decisive) {
       const failed = s.tests.find((t) => t.standing === 'fail');
@@ -336,15 +363,27 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
   const gone = sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval));
   if (notNow && gone) return finish('fail', `the canary has no traffic now: ${gone}; a canary without traffic is never a pass`);
   if (notNow && !requestQueries && notNow.latestReason?.startsWith('canary '))
-    return finish('fail', `check ${notNow.check.name}: the canary's latest window has no number (${notNow.latestReason}); a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query`);
+    return finish(
+      'fail',
+      `check ${notNow.check.name}: the canary's latest window has no number (${notNow.latestReason}); a canary without traffic looks like this, and without analysis.requests the judge cannot tell it from a quiet query`,
+    );
   const noErrors = decisive.filter((s) => s.canaryValues.length === 0 && s.lastError !== undefined);
   if (noErrors.length > 0) return finish('error', noErrors.map((s) => `check ${s.check.name}: no window could be measured: ${s.lastError ?? ''}`).join('; '));
   // The whole bake showed no clear regression: like the mann-whitney judge, a canary whose
   // estimate is within tolerance passes, measured now and on enough windows.
   for (const s of states) if (s.latestMeasured && s.tests.every((t) => t.cs !== undefined && t.cs.n >= MIN_DIFFERENCES && estimateWithin(t))) s.endPass = true;
   if (decisive.every((s) => s.endPass || isWithin(s)))
-    return finish('pass', `no clear regression in the whole bake of ${formatDuration(analysis.bake)} and every estimate within tolerance: ${states.map((s) => `check ${s.check.name}: ${s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')}`).join('; ')}`);
-  return finish('inconclusive', `undecided after the whole bake of ${formatDuration(analysis.bake)}: ${decisive.filter((s) => !isWithin(s)).map((s) => `check ${s.check.name}: ${openReason(s)}`).join('; ')}`);
+    return finish(
+      'pass',
+      `no clear regression in the whole bake of ${formatDuration(analysis.bake)} and every estimate within tolerance: ${states.map((s) => `check ${s.check.name}: ${s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')}`).join('; ')}`,
+    );
+  return finish(
+    'inconclusive',
+    `undecided after the whole bake of ${formatDuration(analysis.bake)}: ${decisive
+      .filter((s) => !isWithin(s))
+      .map((s) => `check ${s.check.name}: ${openReason(s)}`)
+      .join('; ')}`,
+  );
 
   function lowTraffic(requests: RequestCounts | undefined): string | undefined {
     if (!requests || analysis.minRequests <= 0) return undefined;
@@ -426,11 +465,18 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
         outcome === 'fail'
           ? (s.failure ?? reason)
           : outcome === 'pass'
-            ? (s.endPass && !isWithin(s) ? 'no clear regression over the whole bake, estimate within tolerance: ' : '') + s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')
+            ? (s.endPass && !isWithin(s) ? 'no clear regression over the whole bake, estimate within tolerance: ' : '') +
+              s.tests.map((t) => (t.cs ? describeStanding(t.test, t.cs) : '')).join('; ')
             : outcome === 'error'
               ? (s.lastError ?? reason)
               : openReason(s);
-      const summary: CheckSummary = { name: s.check.name, outcome, limit: describePairedLimit(s.check, analysis.alpha), reason: `${why}${ranked.length ? ` (${ranked.join(', ')})` : ''}`, details };
+      const summary: CheckSummary = {
+        name: s.check.name,
+        outcome,
+        limit: describePairedLimit(s.check, analysis.alpha),
+        reason: `${why}${ranked.length ? ` (${ranked.join(', ')})` : ''}`,
+        details,
+      };
       if (s.check.dryRun) summary.dryRun = true;
       const lastCanary = s.canaryValues.at(-1);
       const lastStable = s.stableValues.at(-1);

@@ -60,7 +60,17 @@ export interface GateReport {
  * stable + maxIncrease, stable × maxRatio, stable × (1 + allowedIncrease)) when it has any, else lower ones.
  */
 export function chartLimit(
-  check: { max?: number; min?: number; maxIncrease?: number; maxDecrease?: number; maxRatio?: number; minRatio?: number; allowedIncrease?: number; allowedDecrease?: number; direction?: string },
+  check: {
+    max?: number;
+    min?: number;
+    maxIncrease?: number;
+    maxDecrease?: number;
+    maxRatio?: number;
+    minRatio?: number;
+    allowedIncrease?: number;
+    allowedDecrease?: number;
+    direction?: string;
+  },
   stable: number | undefined,
 ): number | undefined {
   const s = stable !== undefined && Number.isFinite(stable) ? stable : undefined;

@@ -121,7 +121,12 @@ export function judgeSamples(
   const base = { check, dropped, points: { canary: [...canaryPoints], stable: [...stablePoints] }, ...(lowTraffic ? { lowTraffic } : {}) };
   // 0/0 in every canary window is a canary without traffic, not a canary without errors.
   if (canaryPoints.length > 0 && canaryPoints.every((p) => Number.isNaN(p.value)))
-    return { ...base, decision: 'no-data', absent: true, reason: `every one of the canary's ${canaryPoints.length} points is NaN (0/0: no traffic); never a pass, whatever nanStrategy says` };
+    return {
+      ...base,
+      decision: 'no-data',
+      absent: true,
+      reason: `every one of the canary's ${canaryPoints.length} points is NaN (0/0: no traffic); never a pass, whatever nanStrategy says`,
+    };
   const needed = Math.max(MIN_POINTS, smallestDecisiveSampleSize(alpha, alternative));
   const summaries = { canary: summarize(canary.values), stable: summarize(stable.values) };
   const notes = [
@@ -202,14 +207,18 @@ export function scoreChecks(judged: readonly CheckJudgement[], bands: { pass: nu
   if (failedCritical) return { verdict: 'fail', score, reason: `critical check ${failedCritical.check.name} failed: ${failedCritical.reason}` };
   const failedNames = counted.filter((j) => j.decision === 'fail').map((j) => j.check.name);
   // Open checks cannot rescue a score that stays below marginal even if they all passed.
-  if (best < bands.marginal)
-    return { verdict: 'fail', score, reason: `score ${formatValue(score)} < marginal ${formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
+  if (best < bands.marginal) return { verdict: 'fail', score, reason: `score ${formatValue(score)} < marginal ${formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
   const errored = open.filter((j) => j.decision === 'error');
   if (errored.length > 0) return { verdict: 'error', score, reason: errored.map((j) => `check ${j.check.name}: ${j.reason}`).join('; ') };
   if (open.length > 0)
     return { verdict: 'inconclusive', score, reason: `not enough data to judge, never a pass: ${open.map((j) => `check ${j.check.name}: ${j.reason}`).join('; ')}` };
-  if (score >= bands.pass) return { verdict: 'pass', score, reason: `score ${formatValue(score)} ≥ pass ${formatValue(bands.pass)}${failedNames.length ? ` (failed: ${failedNames.join(', ')})` : ''}` };
-  return { verdict: 'inconclusive', score, reason: `marginal: score ${formatValue(score)} is below pass ${formatValue(bands.pass)} and at least marginal ${formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})` };
+  if (score >= bands.pass)
+    return { verdict: 'pass', score, reason: `score ${formatValue(score)} ≥ pass ${formatValue(bands.pass)}${failedNames.length ? ` (failed: ${failedNames.join(', ')})` : ''}` };
+  return {
+    verdict: 'inconclusive',
+    score,
+    reason: `marginal: score ${formatValue(score)} is below pass ${formatValue(bands.pass)} and at least marginal ${formatValue(bands.marginal)} (failed: ${failedNames.join(', ')})`,
+  };
 }
 
 function checkOutcome(j: CheckJudgement): Verdict {
@@ -229,7 +238,10 @@ function checkOutcome(j: CheckJudgement): Verdict {
 
 function details(j: CheckJudgement, alpha: number): Record<string, string | number> {
   const d: Record<string, string | number> = { decision: j.decision, direction: j.check.direction ?? 'either', alpha, weight: j.check.weight, critical: String(j.check.critical) };
-  for (const [track, s] of [['canary', j.canary], ['stable', j.stable]] as const)
+  for (const [track, s] of [
+    ['canary', j.canary],
+    ['stable', j.stable],
+  ] as const)
     if (s) {
       d[`${track}N`] = s.n;
       if (s.n > 0) {
@@ -275,7 +287,13 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
   const finish = (verdict: Verdict, reason: string, judged: CheckJudgement[] = [], score?: number): GateReport => {
     log(`verdict: ${verdict}${score !== undefined ? ` (score ${formatValue(score)})` : ''}: ${reason}`);
     const checks: CheckSummary[] = judged.map((j) => {
-      const summary: CheckSummary = { name: j.check.name, outcome: checkOutcome(j), limit: describeStatisticalLimit(j.check, analysis.alpha), reason: j.reason, details: details(j, analysis.alpha) };
+      const summary: CheckSummary = {
+        name: j.check.name,
+        outcome: checkOutcome(j),
+        limit: describeStatisticalLimit(j.check, analysis.alpha),
+        reason: j.reason,
+        details: details(j, analysis.alpha),
+      };
       if (j.check.dryRun) summary.dryRun = true;
       if (j.canary && j.canary.n > 0) summary.canary = j.canary.median;
       if (j.stable && j.stable.n > 0) summary.stable = j.stable.median;
@@ -365,9 +383,11 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
         return { check, decision: 'error', reason: describeError(err) };
       }
       const [canary, stable] = outcomes;
-      for (const [track, o] of [['canary', canary], ['stable', stable]] as const)
-        if (o.kind === 'many-series')
-          return { check, decision: 'error', reason: `${track}: ${o.count} series where one was expected (aggregate the query with sum() or by())` };
+      for (const [track, o] of [
+        ['canary', canary],
+        ['stable', stable],
+      ] as const)
+        if (o.kind === 'many-series') return { check, decision: 'error', reason: `${track}: ${o.count} series where one was expected (aggregate the query with sum() or by())` };
       const empty = (['canary', 'stable'] as const).filter((t) => (t === 'canary' ? canary : stable).kind === 'no-data');
       if (empty.length > 0) {
         const what = `no data for ${empty.join(' and ')}`;
@@ -394,7 +414,10 @@ export async function runStatisticalGate(options: GateOptions): Promise<GateRepo
   // Dry-run checks are judged and shown, never scored, and never fail the gate.
   const absent = judged.find((j) => j.absent && !j.check.dryRun);
   if (absent) return finish('fail', `check ${absent.check.name}: ${absent.reason}`, judged);
-  const { verdict, reason, score } = scoreChecks(judged.filter((j) => !j.check.dryRun), bands);
+  const { verdict, reason, score } = scoreChecks(
+    judged.filter((j) => !j.check.dryRun),
+    bands,
+  );
   return finish(verdict, reason, judged, score);
 }
 

@@ -120,7 +120,9 @@ export function renderGateSummary(report: GateReport, title = 'metrics-gate'): s
     lines.push('| Check | Stable | Canary | Limit | Outcome | Why |');
     lines.push('| --- | --- | --- | --- | --- | --- |');
     for (const c of report.checks)
-      lines.push(`| ${cell(c.name)}${c.dryRun ? ' (dry run: not counted)' : ''} | ${formatValue(c.stable)} | ${formatValue(c.canary)} | ${cell(c.limit)} | ${icon(c.outcome)} | ${cell(c.reason)} |`);
+      lines.push(
+        `| ${cell(c.name)}${c.dryRun ? ' (dry run: not counted)' : ''} | ${formatValue(c.stable)} | ${formatValue(c.canary)} | ${cell(c.limit)} | ${icon(c.outcome)} | ${cell(c.reason)} |`,
+      );
     lines.push('');
   }
   const charts = report.checks

@@ -48,7 +48,10 @@ export async function countRequests(provider: MetricsProvider, queries: Record<T
   try {
     const [canary, stable] = await Promise.all([provider.query(queries.canary, { time, signal }), provider.query(queries.stable, { time, signal })]);
     const counts: RequestCounts = {};
-    for (const [track, outcome] of [['canary', canary], ['stable', stable]] as const) {
+    for (const [track, outcome] of [
+      ['canary', canary],
+      ['stable', stable],
+    ] as const) {
       switch (outcome.kind) {
         case 'no-data':
           counts[track] = 0;

@@ -51,7 +51,8 @@ export function resolveChecklist(config: string | undefined, fromPlan?: Checklis
   } catch (err) {
     throw new InputError('config', `${where} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
-  if (typeof raw === 'string') throw new InputError('config', `no such file ${JSON.stringify(config)} (expected a file path or YAML such as "items: {dashboards: {required: false}}")`);
+  if (typeof raw === 'string')
+    throw new InputError('config', `no such file ${JSON.stringify(config)} (expected a file path or YAML such as "items: {dashboards: {required: false}}")`);
   const parsed = checklistSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);

@@ -22,7 +22,8 @@ export interface DeployDeps {
 
 /** Runs the plan's `deploy` step for one slot; a non-zero exit is a ProviderError with the script's last lines. */
 export async function deployToSlot(config: DeployConfig, target: DeployTarget, deps: DeployDeps): Promise<void> {
-  if (!config.command && config.kubernetes) return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
+  if (!config.command && config.kubernetes)
+    return deps.group(`deploy ${target.version} to ${target.slot} (Kubernetes)`, () => deployToKubernetes(config, target.slot, target.version, deps));
   if (!config.command) throw new UserError('deploy: expected `command:` or `kubernetes:`');
   const argv = commandFromTemplate(config.command, { ...target, track: target.slot }, 'deploy.command');
   await deps.group(`deploy ${target.version} to ${target.slot}: ${argv.join(' ')}`, async () => {

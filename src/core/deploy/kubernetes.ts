@@ -17,7 +17,9 @@ export interface KubernetesDeployDeps {
 
 /** The Deployment that holds a slot: canary, stable, blue, green; `deployment` alone is the rolling one. */
 export function deploymentForSlot(config: KubernetesDeployConfig, slot: string): string {
-  const field = ({ canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' } as const)[slot as 'canary' | 'stable' | 'blue' | 'green'];
+  const field = ({ canary: 'canaryDeployment', stable: 'stableDeployment', blue: 'blueDeployment', green: 'greenDeployment' } as const)[
+    slot as 'canary' | 'stable' | 'blue' | 'green'
+  ];
   const name = (field && config[field]) ?? config.deployment;
   if (!name) throw new UserError(`deploy.kubernetes.${field ?? 'deployment'}: is required to deploy to slot ${slot} (the Deployment whose image is set)`);
   return name;
@@ -57,13 +59,20 @@ export async function deployToKubernetes(config: DeployConfig, slot: string, ima
   await k.command(['set', 'image', `deployment/${name}`, `${k8s.container}=${image}`], `setting the image of ${k.describe(DEPLOYMENT, name)}`, { signal: deps.signal });
   const seconds = Math.ceil(config.timeout / 1000);
   await k
-    .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, { signal: deps.signal, timeoutMs: config.timeout + 30_000 })
+    .command(['rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], `waiting for ${k.describe(DEPLOYMENT, name)} to roll out`, {
+      signal: deps.signal,
+      timeoutMs: config.timeout + 30_000,
+    })
     .catch((err: unknown) => {
-      throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+      throw new ProviderError(
+        'deploy',
+        `${k.describe(DEPLOYMENT, name)} did not become ready within ${seconds}s with ${image} (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`,
+      );
     });
   const after = await k.get(DEPLOYMENT, name, deps.signal);
   const found = containerImage(after, k8s.container, k.describe(DEPLOYMENT, name));
-  if (found !== image) throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
+  if (found !== image)
+    throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back shows container ${k8s.container} running ${found ?? 'no image'}, expected ${image}`);
 }
 
 /** After promotion the canary serves nothing: scale it to 0, remembering its size for the next rollout. */
@@ -76,9 +85,18 @@ export async function scaleDownCanary(config: DeployConfig, deps: KubernetesDepl
   const replicas = asRecord(before.spec)?.replicas;
   if (replicas === 0) return { deployment: name, replicas: 0 };
   const count = typeof replicas === 'number' ? replicas : 1;
-  await k.patch(DEPLOYMENT, name, { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } }, { signal: deps.signal });
+  await k.patch(
+    DEPLOYMENT,
+    name,
+    { type: 'merge', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: String(count) } }, spec: { replicas: 0 } } },
+    { signal: deps.signal },
+  );
   const after = await k.get(DEPLOYMENT, name, deps.signal);
-  if (asRecord(after.spec)?.replicas !== 0) throw new ProviderError('deploy', `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`);
+  if (asRecord(after.spec)?.replicas !== 0)
+    throw new ProviderError(
+      'deploy',
+      `${k.describe(DEPLOYMENT, name)}: read-back after scaling to 0 shows ${String(asRecord(after.spec)?.replicas)} replicas (is an autoscaler managing it?)`,
+    );
   return { deployment: name, replicas: count };
 }
 
@@ -86,6 +104,9 @@ export async function scaleDownCanary(config: DeployConfig, deps: KubernetesDepl
 export function containerImage(deployment: KubeObject, container: string, resource: string): string | undefined {
   const containers = asRecords(asRecord(asRecord(asRecord(deployment.spec)?.template)?.spec)?.containers);
   const found = containers.find((c) => c.name === container);
-  if (!found) throw new UserError(`deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`);
+  if (!found)
+    throw new UserError(
+      `deploy.kubernetes.container: ${resource} has no container named ${JSON.stringify(container)} (it has: ${containers.map((c) => String(c.name)).join(', ') || 'none'})`,
+    );
   return typeof found.image === 'string' ? found.image : undefined;
 }

@@ -28,7 +28,15 @@ export async function waitForReadiness(
     const remaining = config.timeout - (deps.clock.now() - started);
     try {
       const res = await httpRequest(
-        { url, headers: config.headers, timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)), retries: 0, responseType: 'text', system: 'readiness', signal: deps.signal },
+        {
+          url,
+          headers: config.headers,
+          timeoutMs: Math.max(500, Math.min(config.interval * 2, remaining, 10_000)),
+          retries: 0,
+          responseType: 'text',
+          system: 'readiness',
+          signal: deps.signal,
+        },
         deps.clock,
       );
       if (res.status === config.expectStatus) return { url, attempts, elapsedMs: deps.clock.now() - started };
@@ -39,7 +47,10 @@ export async function waitForReadiness(
     }
     const elapsed = deps.clock.now() - started;
     if (elapsed + config.interval > config.timeout)
-      throw new ProviderError('readiness', `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`);
+      throw new ProviderError(
+        'readiness',
+        `${safeUrl(url)} did not answer ${config.expectStatus} within ${Math.round(config.timeout / 1000)}s (${attempts} probes; last: ${last})`,
+      );
     if (attempts === 1 || attempts % 5 === 0) deps.log(`waiting for ${safeUrl(url)} to answer ${config.expectStatus} (last: ${last})`);
     await deps.clock.sleep(config.interval, deps.signal);
   }

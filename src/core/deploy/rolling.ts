@@ -85,7 +85,10 @@ export class RollingDeployment implements TrafficProvider {
     const now = await this.read(options.signal);
     if (!now.image) throw new ProviderError('rolling', `${this.target}: container ${this.container} has no image to go back to`);
     // Re-deploying what already runs (a retried job) must keep the original rollback target.
-    const from = now.image === image && now.record?.phase === 'deployed' && now.record.to === image ? now.record.from : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
+    const from =
+      now.image === image && now.record?.phase === 'deployed' && now.record.to === image
+        ? now.record.from
+        : { image: now.image, ...(now.revision ? { revision: now.revision } : {}) };
     await this.writeRecord({ from, to: image, phase: 'deployed' }, options.signal);
     await deployToKubernetes(this.config, 'rolling', image, { ...this.deps, signal: options.signal });
     return this.stateOf(image);
@@ -137,7 +140,8 @@ export class RollingDeployment implements TrafficProvider {
     await this.undoTo(record, options.signal);
     await this.rolloutStatus('to roll back', options.signal);
     const after = await this.read(options.signal);
-    if (after.image !== record.from.image) throw new ProviderError('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
+    if (after.image !== record.from.image)
+      throw new ProviderError('rolling', `${this.target}: read-back after the undo shows ${after.image ?? 'no image'}, expected ${record.from.image}`);
     await this.writeRecord({ ...record, phase: 'rolled-back' }, options.signal);
     return { changed: true, before: now.state, after: after.state };
   }
@@ -154,7 +158,9 @@ export class RollingDeployment implements TrafficProvider {
     const deployment = `deployment/${this.name}`;
     if (record.from.revision) {
       try {
-        await this.kubectl.command(['rollout', 'undo', deployment, `--to-revision=${record.from.revision}`], `undoing ${this.target} to revision ${record.from.revision}`, { signal });
+        await this.kubectl.command(['rollout', 'undo', deployment, `--to-revision=${record.from.revision}`], `undoing ${this.target} to revision ${record.from.revision}`, {
+          signal,
+        });
         return;
       } catch (err) {
         // The old ReplicaSet can be pruned by revisionHistoryLimit; the image alone still brings the version back.
@@ -170,7 +176,10 @@ export class RollingDeployment implements TrafficProvider {
     await this.kubectl
       .command(['rollout', 'status', `deployment/${this.name}`, `--timeout=${seconds}s`], `waiting for ${this.target} ${what}`, { signal, timeoutMs: this.config.timeout + 30_000 })
       .catch((err: unknown) => {
-        throw new ProviderError('rolling', `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`);
+        throw new ProviderError(
+          'rolling',
+          `${this.target} did not finish rolling out within ${seconds}s (${err instanceof Error ? err.message : String(err)}); its pods' readiness probes decide: check \`kubectl describe\` and the pod logs`,
+        );
       });
   }
 

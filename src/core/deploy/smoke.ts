@@ -41,7 +41,8 @@ async function probe(check: SmokeCheckConfig, url: string, body: string | undefi
     );
     if (res.status !== check.expectStatus) return { ok: false, detail: `HTTP ${res.status} (expected ${check.expectStatus})` };
     const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
-    if (check.expectBody !== undefined && !text.includes(check.expectBody)) return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
+    if (check.expectBody !== undefined && !text.includes(check.expectBody))
+      return { ok: false, detail: `HTTP ${res.status}, but the body lacks ${JSON.stringify(check.expectBody)}` };
     return { ok: true, detail: `HTTP ${res.status}` };
   } catch (err) {
     return { ok: false, detail: err instanceof Error ? err.message.replace(/^smoke: /, '') : String(err) };

@@ -101,9 +101,7 @@ export class FlagdFileKillSwitches implements KillSwitchProvider {
     const top = await this.mustGit(['rev-parse', '--show-toplevel'], dir);
     const file = relative(top, this.path);
     // On a fresh runner git may have no identity; only then supply one, so a configured bot keeps its name.
-    const identity = (await this.git(['config', 'user.email'], top)).stdout.trim()
-      ? []
-      : ['-c', 'user.name=rollgate', '-c', 'user.email=rollgate@users.noreply.github.com'];
+    const identity = (await this.git(['config', 'user.email'], top)).stdout.trim() ? [] : ['-c', 'user.name=rollgate', '-c', 'user.email=rollgate@users.noreply.github.com'];
     const message = [
       `rollback(${context.service}): turn off kill switch ${flag}`,
       '',

@@ -87,13 +87,7 @@ export async function disableKillSwitches(plan: Plan, options: DisableKillSwitch
   return results;
 }
 
-async function turnOffOne(
-  provider: KillSwitchProvider,
-  flag: string,
-  context: { service: string; reason: string },
-  attempts: number,
-  clock: Clock,
-): Promise<FlagResult> {
+async function turnOffOne(provider: KillSwitchProvider, flag: string, context: { service: string; reason: string }, attempts: number, clock: Clock): Promise<FlagResult> {
   const base = { flag, provider: provider.kind, environment: provider.environment };
   let lastProblem = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {

@@ -48,7 +48,13 @@ export class WebhookKillSwitches implements KillSwitchProvider {
       },
       this.context.clock,
     ).catch((err: unknown) => {
-      throw new ProviderError('flags webhook', describeError(err).replace(/^flags webhook: /, '').replace(/https?:\/\/\S+/g, host), true);
+      throw new ProviderError(
+        'flags webhook',
+        describeError(err)
+          .replace(/^flags webhook: /, '')
+          .replace(/https?:\/\/\S+/g, host),
+        true,
+      );
     });
     if (res.status >= 200 && res.status < 300) return;
     throw new ProviderError('flags webhook', `POST to ${host} answered ${res.status}${describeBody(res.data)}`);

@@ -57,8 +57,10 @@ export class DeploymentBookkeeping {
 
   /** Creates the deployment and its `in_progress` status; sets output `deployment-id`. */
   async begin(payload: DeploymentPayload, description: string, ref: string = deployedRef(this.runtime)): Promise<number | undefined> {
-    const created = await this.attempt(`the deployment of ${payload.version} to ${this.environment}`, 'rollback will still work from the traffic system; create the record by hand if the audit trail needs it', (r) =>
-      r.create({ environment: this.environment, ref, payload, description }),
+    const created = await this.attempt(
+      `the deployment of ${payload.version} to ${this.environment}`,
+      'rollback will still work from the traffic system; create the record by hand if the audit trail needs it',
+      (r) => r.create({ environment: this.environment, ref, payload, description }),
     );
     if (!created) return undefined;
     this.runtime.setOutput('deployment-id', String(created.id));
@@ -75,8 +77,10 @@ export class DeploymentBookkeeping {
 
   private async status(id: number, state: DeploymentState, description: string, environmentUrl?: string): Promise<void> {
     const text = fitDescription(description);
-    await this.attempt(`status ${state} ("${text}") of deployment #${id}`, `set it by hand: gh api repos/{owner}/{repo}/deployments/${id}/statuses -f state=${state} -f description='${text.replace(/'/g, '')}'`, (r) =>
-      r.setStatus(id, { state, description: text, environmentUrl }),
+    await this.attempt(
+      `status ${state} ("${text}") of deployment #${id}`,
+      `set it by hand: gh api repos/{owner}/{repo}/deployments/${id}/statuses -f state=${state} -f description='${text.replace(/'/g, '')}'`,
+      (r) => r.setStatus(id, { state, description: text, environmentUrl }),
     );
   }
 
@@ -88,7 +92,16 @@ export class DeploymentBookkeeping {
     if (!this.missing.length) return result;
     const rows = this.missing.map((m) => `| ${escapeCell(m.what)} | ${escapeCell(m.why)} | ${escapeCell(m.fix)} |`);
     this.runtime.appendSummary(
-      ['### ⚠️ Deployment records missing', '', `Traffic was handled first; these records in ${this.records?.location ?? 'GitHub'} could not be written:`, '', '| record | why | what to do |', '| --- | --- | --- |', ...rows, ''].join('\n'),
+      [
+        '### ⚠️ Deployment records missing',
+        '',
+        `Traffic was handled first; these records in ${this.records?.location ?? 'GitHub'} could not be written:`,
+        '',
+        '| record | why | what to do |',
+        '| --- | --- | --- |',
+        ...rows,
+        '',
+      ].join('\n'),
     );
     const note = `${this.missing.length} deployment record(s) could not be written (see the summary): ${this.missing[0]!.why}`;
     return result.ok ? { ok: false, failure: note } : { ok: false, failure: `${result.failure ?? 'failed'}; also ${note}` };

@@ -132,9 +132,13 @@ export function explainGitHubError(error: unknown, call: string, tokenInput = 'g
   if (status === 401) return new UserError(`GitHub rejected the token in input ${tokenInput} (401: ${apiMessage}) on ${call}; pass a valid token: ${fix}`);
   if (status === 403 && e.response?.headers?.['x-ratelimit-remaining'] === '0')
     return new GitHubRequestError(status, apiMessage, `${call}: rate limit exhausted and its reset is too far away to wait for (${apiMessage})`, true);
-  if (status === 403)
-    return new UserError(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
-  if (status === 404) return new GitHubRequestError(status, apiMessage, `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`);
+  if (status === 403) return new UserError(`GitHub refused ${call} (403: ${apiMessage}): the token in input ${tokenInput} lacks permission; ${fix}`);
+  if (status === 404)
+    return new GitHubRequestError(
+      status,
+      apiMessage,
+      `${call}: not found (404: ${apiMessage}); check GITHUB_REPOSITORY and that the token in input ${tokenInput} can see the repository`,
+    );
   if (status !== undefined && status >= 500) return new GitHubRequestError(status, apiMessage, `${call}: GitHub answered ${status} after retries (${apiMessage})`, true);
   if (status !== undefined) return new GitHubRequestError(status, apiMessage, `${call}: ${status} ${apiMessage}`);
   return new GitHubRequestError(undefined, apiMessage, `${call}: ${apiMessage}`, true);
@@ -142,7 +146,8 @@ export function explainGitHubError(error: unknown, call: string, tokenInput = 'g
 
 function messageOf(data: unknown): string | undefined {
   if (data && typeof data === 'object' && 'message' in data && typeof data.message === 'string') {
-    const errors = 'errors' in data && Array.isArray(data.errors) ? data.errors.map((x: unknown) => (x && typeof x === 'object' && 'message' in x ? String(x.message) : JSON.stringify(x))) : [];
+    const errors =
+      'errors' in data && Array.isArray(data.errors) ? data.errors.map((x: unknown) => (x && typeof x === 'object' && 'message' in x ? String(x.message) : JSON.stringify(x))) : [];
     return errors.length ? `${data.message}: ${errors.join('; ')}` : data.message;
   }
   return undefined;

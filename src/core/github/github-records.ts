@@ -1,5 +1,14 @@
 import type { GitHubClient } from './client.js';
-import { fitDescription, parsePayload, type DeploymentRecord, type DeploymentRecords, type DeploymentState, type NewDeployment, type StatusRecord, type StatusUpdate } from './records.js';
+import {
+  fitDescription,
+  parsePayload,
+  type DeploymentRecord,
+  type DeploymentRecords,
+  type DeploymentState,
+  type NewDeployment,
+  type StatusRecord,
+  type StatusUpdate,
+} from './records.js';
 
 export interface GitHubRecordsOptions {
   owner: string;

@@ -2,7 +2,16 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 import { UserError } from '../errors.js';
 import { newestFirst } from './github-records.js';
-import { fitDescription, parsePayload, type DeploymentRecord, type DeploymentRecords, type DeploymentState, type NewDeployment, type StatusRecord, type StatusUpdate } from './records.js';
+import {
+  fitDescription,
+  parsePayload,
+  type DeploymentRecord,
+  type DeploymentRecords,
+  type DeploymentState,
+  type NewDeployment,
+  type StatusRecord,
+  type StatusUpdate,
+} from './records.js';
 
 /** Where records go without a token. */
 export const DEFAULT_LEDGER_FILE = '.rollgate/ledger.json';

@@ -16,8 +16,7 @@ export type Redeploy = (version: string) => Promise<void>;
 
 /** What a manual rollback did. */
 export type ManualRollbackOutcome =
-  | { kind: 'rolled-back'; version: string; from?: DeploymentWithState; target?: DeploymentWithState; deploymentId?: number }
-  | { kind: 'nothing-to-roll-back'; reason: string };
+  { kind: 'rolled-back'; version: string; from?: DeploymentWithState; target?: DeploymentWithState; deploymentId?: number } | { kind: 'nothing-to-roll-back'; reason: string };
 
 /** A release after a contract-phase migration cannot be undone by redeploying: the old version cannot run. */
 export class IrreversibleReleaseError extends UserError {
@@ -47,7 +46,8 @@ export async function manualRollback(request: ManualRollbackRequest, book: Deplo
   if (planReason) refuse(`the current release of ${plan.service} (plan field irreversible)`, planReason, plan.runbook);
   const records = book.records;
   const previous = request.to.toLowerCase() === 'previous';
-  if (!records && previous) throw new UserError('input to: previous needs deployment records to find the last good version (records: none is set); pass an explicit version instead');
+  if (!records && previous)
+    throw new UserError('input to: previous needs deployment records to find the last good version (records: none is set); pass an explicit version instead');
 
   let from: DeploymentWithState | undefined;
   let target: DeploymentWithState | undefined;
@@ -62,7 +62,8 @@ export async function manualRollback(request: ManualRollbackRequest, book: Deplo
         target = await findDeploymentOfVersion(records, plan.environment, request.to);
         const choice = await chooseRollbackTarget(records, plan.environment);
         from = choice.current;
-        if (target && (target.state === 'failure' || target.state === 'error')) log(`note: deployment #${target.id} of ${request.to} ended as ${target.state}; redeploying it because it was asked for by name`);
+        if (target && (target.state === 'failure' || target.state === 'error'))
+          log(`note: deployment #${target.id} of ${request.to} ended as ${target.state}; redeploying it because it was asked for by name`);
       }
       // Going back past any irreversible release is as unsafe as undoing that release itself.
       const targetIndex = target ? history.findIndex((d) => d.id === target!.id) : history.length;
@@ -83,7 +84,9 @@ export async function manualRollback(request: ManualRollbackRequest, book: Deplo
 
   const version = target?.payload.version ?? request.to;
   if (from && from.payload.version === version && previous) return { kind: 'nothing-to-roll-back', reason: `${version} is already the current version` };
-  log(`rolling back ${plan.environment} from ${from ? `#${from.id} (${from.payload.version})` : 'the current version'} to ${version}${target ? ` (deployment #${target.id})` : ''}; gates are skipped`);
+  log(
+    `rolling back ${plan.environment} from ${from ? `#${from.id} (${from.payload.version})` : 'the current version'} to ${version}${target ? ` (deployment #${target.id})` : ''}; gates are skipped`,
+  );
   await redeploy(version);
 
   // Traffic first, records after: the record is written once the old version serves again.

@@ -53,7 +53,13 @@ export class DeploymentRecordHooks {
    * `records: none`. Never throws: a rollback must reach the traffic change whatever the inputs
    * for records say, so a setup problem surfaces from the first record call instead.
    */
-  static forRun(runtime: ActionRuntime, plan: Pick<Plan, 'environment' | 'environmentUrl' | 'irreversible' | 'service'>, planFile?: string, client: Partial<GitHubClientOptions> = {}, cwd?: string): DeploymentRecordHooks {
+  static forRun(
+    runtime: ActionRuntime,
+    plan: Pick<Plan, 'environment' | 'environmentUrl' | 'irreversible' | 'service'>,
+    planFile?: string,
+    client: Partial<GitHubClientOptions> = {},
+    cwd?: string,
+  ): DeploymentRecordHooks {
     try {
       // Inside a rollout the client retries twice (1 s, 4 s); the caller retries the whole call too.
       return new DeploymentRecordHooks(runtime, deploymentRecordsFor(runtime, { retries: 2, ...client }, cwd), plan, planFile);
@@ -79,7 +85,11 @@ export class DeploymentRecordHooks {
     try {
       await this.records.setStatus(id, { state, description: text, environmentUrl: state === 'success' ? this.plan.environmentUrl : undefined });
     } catch (err) {
-      this.fail(`status ${state} of deployment #${id}`, err, `set it by hand: gh api repos/{owner}/{repo}/deployments/${id}/statuses -f state=${state} -f description='${text.replace(/'/g, '')}'`);
+      this.fail(
+        `status ${state} of deployment #${id}`,
+        err,
+        `set it by hand: gh api repos/{owner}/{repo}/deployments/${id}/statuses -f state=${state} -f description='${text.replace(/'/g, '')}'`,
+      );
     }
     this.done.add(key);
   }
@@ -104,11 +114,23 @@ export class DeploymentRecordHooks {
           environment: event.environment,
           ref: deployedRef(this.runtime),
           description,
-          payload: { version, strategy: event.strategy, plan: this.planFile, previousVersion, service: event.service, ...(irreversible ? { irreversible } : {}), ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}) },
+          payload: {
+            version,
+            strategy: event.strategy,
+            plan: this.planFile,
+            previousVersion,
+            service: event.service,
+            ...(irreversible ? { irreversible } : {}),
+            ...(event.policyOverride ? { policyOverride: event.policyOverride } : {}),
+          },
         });
         this.deploymentId = created.id;
       } catch (err) {
-        this.fail(`the deployment of ${version} to ${event.environment}`, err, 'traffic is unaffected; rollback still works from the traffic system. Re-run the job to create the record, or pass deployment-id to later steps');
+        this.fail(
+          `the deployment of ${version} to ${event.environment}`,
+          err,
+          'traffic is unaffected; rollback still works from the traffic system. Re-run the job to create the record, or pass deployment-id to later steps',
+        );
       }
       this.runtime.setOutput('deployment-id', String(this.deploymentId));
       this.runtime.info(`recorded deployment #${this.deploymentId} of ${version} to ${event.environment} in ${this.records.location}`);
@@ -131,7 +153,8 @@ export class DeploymentRecordHooks {
   /** Traffic is back on stable: `failure` for a bad canary, `error` when the pipeline itself broke. */
   async rolledBack(event: RecordEvent & { reason: string; cause: 'failure' | 'error' }): Promise<void> {
     const given = getOptionalInput(this.runtime, 'cause');
-    if (given !== undefined && given !== 'failure' && given !== 'error') throw new InputError('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
+    if (given !== undefined && given !== 'failure' && given !== 'error')
+      throw new InputError('cause', `expected failure (a bad canary) or error (the pipeline broke), got ${JSON.stringify(given)}`);
     const id = await this.locate();
     if (id !== undefined) await this.status(id, given ?? event.cause, `rolled back: ${event.reason}`);
   }
@@ -151,10 +174,15 @@ export class DeploymentRecordHooks {
       try {
         newest = await currentDeployment(this.records, this.plan.environment);
       } catch (err) {
-        this.fail(`the lookup of the current deployment of ${this.plan.environment}`, err, 'pass input deployment-id (output of deploy-canary) so the right record is updated, or update it by hand');
+        this.fail(
+          `the lookup of the current deployment of ${this.plan.environment}`,
+          err,
+          'pass input deployment-id (output of deploy-canary) so the right record is updated, or update it by hand',
+        );
       }
       if (newest && ['in_progress', 'queued', 'pending', 'none'].includes(newest.state)) this.deploymentId = newest.id;
-      else if (newest) this.runtime.info(`the newest deployment of ${this.plan.environment} (#${newest.id}, ${newest.payload.version}) already ended as ${newest.state}: leaving it as it is`);
+      else if (newest)
+        this.runtime.info(`the newest deployment of ${this.plan.environment} (#${newest.id}, ${newest.payload.version}) already ended as ${newest.state}: leaving it as it is`);
       else this.runtime.info(`no deployment of ${this.plan.environment} is recorded in ${this.records.location}: nothing to update`);
     }
     this.located = true;

@@ -145,7 +145,10 @@ export async function chooseRollbackTarget(records: DeploymentRecords, environme
     const candidate = await stateOf(i);
     if (candidate.state === 'success' && candidate.payload.version !== current.payload.version && !rolledBack.has(candidate.id)) return { current, target: candidate };
   }
-  return { current, reason: `no successful deployment of environment ${environment} older than #${current.id} (${current.payload.version}) with another version is recorded in ${records.location}` };
+  return {
+    current,
+    reason: `no successful deployment of environment ${environment} older than #${current.id} (${current.payload.version}) with another version is recorded in ${records.location}`,
+  };
 }
 
 /** The deployment with a given version, newest first; for `to: <version>` rollbacks. */

@@ -156,8 +156,15 @@ function explain(err: unknown, query: string): ProviderError {
   const message = describeError(err);
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message))
-    return new ProviderError(SYSTEM, 'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or assume a role first (aws-actions/configure-aws-credentials with OIDC)');
-  if (/^(InvalidClientTokenId|UnrecognizedClient(Exception)?|InvalidSignature(Exception)?|SignatureDoesNotMatch|ExpiredToken(Exception)?|AccessDenied(Exception)?|MissingAuthenticationToken)$/.test(name))
+    return new ProviderError(
+      SYSTEM,
+      'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or assume a role first (aws-actions/configure-aws-credentials with OIDC)',
+    );
+  if (
+    /^(InvalidClientTokenId|UnrecognizedClient(Exception)?|InvalidSignature(Exception)?|SignatureDoesNotMatch|ExpiredToken(Exception)?|AccessDenied(Exception)?|MissingAuthenticationToken)$/.test(
+      name,
+    )
+  )
     return new ProviderError(SYSTEM, `credentials rejected (${name}): ${message}`);
   if (/^(Throttling(Exception)?|ThrottledException|RequestLimitExceeded|TooManyRequestsException|LimitExceeded(Exception)?)$/.test(name) || status === 429)
     return new ProviderError(SYSTEM, `rate limited (${name || 'HTTP 429'}): ${message}`, true);

@@ -114,7 +114,10 @@ export class DatadogProvider implements MetricsProvider {
     const said = body ? errorText(body) : undefined;
     const because = said ? `: ${said}` : '';
     if (res.status === 401 || res.status === 403)
-      throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`);
+      throw new ProviderError(
+        SYSTEM,
+        `GET ${safeUrl(url)}: HTTP ${res.status}${because} (check metrics.apiKey, metrics.appKey and metrics.site; the application key needs the timeseries_query permission)`,
+      );
     if (res.status === 429) {
       const reset = res.headers['x-ratelimit-reset'];
       const limit = res.headers['x-ratelimit-limit'];
@@ -123,8 +126,7 @@ export class DatadogProvider implements MetricsProvider {
       const wait = reset ? `; resets in ${reset} s` : '';
       throw new ProviderError(SYSTEM, `rate limited${quota}${wait}, after ${res.attempts} attempt(s)`, true);
     }
-    if (res.status === 400 || body?.status === 'error')
-      throw new ProviderError(SYSTEM, `query rejected${because || ` (HTTP ${res.status})`} — query: ${shorten(query)}`);
+    if (res.status === 400 || body?.status === 'error') throw new ProviderError(SYSTEM, `query rejected${because || ` (HTTP ${res.status})`} — query: ${shorten(query)}`);
     if (res.status < 200 || res.status >= 300) {
       const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
       throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}${because}`, res.status >= 500);

@@ -131,7 +131,10 @@ export class NewRelicProvider implements MetricsProvider {
     const because = said ? `: ${said}` : '';
     const classes = errors.map((e) => String(e.extensions?.errorClass ?? e.extensions?.code ?? ''));
     if (res.status === 401 || res.status === 403 || classes.some((c) => /UNAUTHORI[ZS]ED|FORBIDDEN/.test(c)))
-      throw new ProviderError(SYSTEM, `POST ${safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`);
+      throw new ProviderError(
+        SYSTEM,
+        `POST ${safeUrl(this.endpoint)}: access denied${because} (check metrics.apiKey is a user key, NRAK-…, with access to account ${accountId}, and metrics.region)`,
+      );
     if (res.status === 429 || classes.some((c) => /TOO_MANY_REQUESTS|RATE_LIMIT/.test(c)))
       throw new ProviderError(SYSTEM, `rate limited${because}, after ${res.attempts} attempt(s)`, true);
     if (res.status < 200 || res.status >= 300) {

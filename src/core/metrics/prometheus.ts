@@ -134,13 +134,13 @@ export class PrometheusProvider implements MetricsProvider {
       const kind = typeof body.errorType === 'string' ? ` (${body.errorType})` : '';
       throw new ProviderError(SYSTEM, `query rejected${kind}: ${String(body.error)} — query: ${shorten(query)}`, res.status >= 500);
     }
-    if (res.status === 401 || res.status === 403)
-      throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
+    if (res.status === 401 || res.status === 403) throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status} (check metrics.bearerToken, basicAuth or headers)`);
     if (res.status < 200 || res.status >= 300) {
       const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
       throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: HTTP ${res.status}${tries}`, res.status >= 500);
     }
-    if (!body || body.status !== 'success' || !body.data) throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
+    if (!body || body.status !== 'success' || !body.data)
+      throw new ProviderError(SYSTEM, `GET ${safeUrl(url)}: not a Prometheus API answer (is metrics.address the Prometheus base URL?)`);
     return { resultType: body.data.resultType, result: body.data.result };
   }
 }

@@ -43,10 +43,22 @@ export function parseJsonPath(path: string): PathStep[] {
       let m: RegExpExecArray | null;
       if ((m = /^\[\s*(-?\d+)\s*\]/.exec(rest))) steps.push({ kind: 'index', index: Number(m[1]) });
       else if ((m = /^\[\s*\*\s*\]/.exec(rest))) steps.push({ kind: 'wildcard' });
-      else if ((m = /^\[\s*'((?:[^'\\]|\\.)*)'\s*\]/.exec(rest)) || (m = /^\[\s*"((?:[^"\\]|\\.)*)"\s*\]/.exec(rest))) steps.push({ kind: 'name', name: m[1]!.replace(/\\(.)/g, '$1') });
-      else if ((m = /^\[\s*\?\(\s*@((?:\.[A-Za-z_$][\w$-]*)+)\s*(==|!=)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)\s*\)\s*\]/.exec(rest))) {
+      else if ((m = /^\[\s*'((?:[^'\\]|\\.)*)'\s*\]/.exec(rest)) || (m = /^\[\s*"((?:[^"\\]|\\.)*)"\s*\]/.exec(rest)))
+        steps.push({ kind: 'name', name: m[1]!.replace(/\\(.)/g, '$1') });
+      else if (
+        (m = /^\[\s*\?\(\s*@((?:\.[A-Za-z_$][\w$-]*)+)\s*(==|!=)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)\s*\)\s*\]/.exec(rest))
+      ) {
         const raw = m[3]!;
-        const value = raw.startsWith("'") || raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : Number(raw);
+        const value =
+          raw.startsWith("'") || raw.startsWith('"')
+            ? raw.slice(1, -1).replace(/\\(.)/g, '$1')
+            : raw === 'true'
+              ? true
+              : raw === 'false'
+                ? false
+                : raw === 'null'
+                  ? null
+                  : Number(raw);
         steps.push({ kind: 'filter', key: m[1]!.slice(1).split('.'), op: m[2] as '==' | '!=', value });
       } else fail(`cannot read the bracket at position ${i}`);
       i += m![0].length;

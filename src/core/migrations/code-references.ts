@@ -11,7 +11,32 @@ export interface CodeReference {
 
 // Source code an application reads its database from: SQL strings, ORM models, query builders.
 const CODE_EXTENSIONS = new Set([
-  'ts', 'tsx', 'js', 'jsx', 'mjs', 'cjs', 'vue', 'svelte', 'go', 'py', 'rb', 'erb', 'java', 'kt', 'kts', 'scala', 'cs', 'php', 'rs', 'ex', 'exs', 'heex', 'sql', 'prisma', 'graphql', 'gql',
+  'ts',
+  'tsx',
+  'js',
+  'jsx',
+  'mjs',
+  'cjs',
+  'vue',
+  'svelte',
+  'go',
+  'py',
+  'rb',
+  'erb',
+  'java',
+  'kt',
+  'kts',
+  'scala',
+  'cs',
+  'php',
+  'rs',
+  'ex',
+  'exs',
+  'heex',
+  'sql',
+  'prisma',
+  'graphql',
+  'gql',
 ]);
 // Migrations name every table and column they ever touched; they are history, not running code.
 const MIGRATION_DIRS = new Set(['migrations', 'migration', 'migrate', 'drizzle']);
@@ -127,8 +152,14 @@ const SCOPE_LINES = 150;
 function tableMentionPattern(table: string): { test: (line: string) => boolean } {
   const spellings = tableSpellings(table).map(escape).join('|');
   const bare = escape(table.slice(table.lastIndexOf('.') + 1));
-  const model = tableSpellings(table).filter((s) => /^[A-Z]/.test(s)).map(escape).join('|');
-  const camel = tableSpellings(table).filter((s) => /^[a-z]/.test(s)).map(escape).join('|');
+  const model = tableSpellings(table)
+    .filter((s) => /^[A-Z]/.test(s))
+    .map(escape)
+    .join('|');
+  const camel = tableSpellings(table)
+    .filter((s) => /^[a-z]/.test(s))
+    .map(escape)
+    .join('|');
   const sql = new RegExp(
     [
       `\\b(?:from|join|into|update|table|references|truncate)\\s+(?:only\\s+)?(?:\\w+\\.)?["'\`]?(?:${bare})\\b`,
@@ -222,7 +253,10 @@ export function codeReferenceFindings(removals: readonly Removal[], index: CodeI
     const refs = findCodeReferences(index, removal);
     if (refs.length === 0) continue;
     const files = new Set(refs.map((r) => r.file)).size;
-    const listed = refs.slice(0, LISTED).map((r) => `${r.file}:${r.line}`).join(', ');
+    const listed = refs
+      .slice(0, LISTED)
+      .map((r) => `${r.file}:${r.line}`)
+      .join(', ');
     const more = refs.length > LISTED ? ` and ${refs.length - LISTED} more` : '';
     const name = removal.kind === 'table' ? removal.table.replace(/^public\./, '') : removal.column;
     findings.push({

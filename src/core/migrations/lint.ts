@@ -199,7 +199,8 @@ function lintSource(source: MigrationSource, options: LintOptions, history: Hist
       const rule = RULES[hit.rule];
       if (rule.locking && hit.table && history.createdTables.has(hit.table)) continue;
       if (rule.locking && hit.index && history.createdIndexes.has(hit.index)) continue;
-      if (hit.removal) report.removals.push({ file, line: statement.line, ...hit.removal, what: hit.what, acknowledged: contract !== undefined || allowed.has('code-still-references') });
+      if (hit.removal)
+        report.removals.push({ file, line: statement.line, ...hit.removal, what: hit.what, acknowledged: contract !== undefined || allowed.has('code-still-references') });
       if (allowed.has(hit.rule)) continue;
       if (contract && rule.contract) continue;
       findings.push(finding(file, statement.line, hit.rule, hit.what));
@@ -246,7 +247,7 @@ function transactionHits(statement: Statement, tx: TransactionState): Hit[] {
         tx.open = true;
         tx.explicitBegin = statement.line;
       }
-      if (tx.tool) return [{ rule: 'nested-transaction', what: nested ? `begins a transaction inside ${toolName}` : 'begins a transaction of its own after ending the tool\'s' }];
+      if (tx.tool) return [{ rule: 'nested-transaction', what: nested ? `begins a transaction inside ${toolName}` : "begins a transaction of its own after ending the tool's" }];
       return nested ? [{ rule: 'nested-transaction', what: 'begins a transaction while one is already open' }] : [];
     }
     case 'TRANS_STMT_COMMIT':
@@ -480,7 +481,11 @@ function inspectAlterCommand(cmd: AlterTableCmd, table: string | undefined, opti
           hits.push({ rule: 'unique-or-pk-constraint', what: `adds ${col} with a ${c.contype === 'CONSTR_UNIQUE' ? 'UNIQUE' : 'PRIMARY KEY'} constraint`, table });
         // An inline REFERENCES or CHECK is validated against every existing row, under the ADD's lock.
         if ((c.contype === 'CONSTR_FOREIGN' || c.contype === 'CONSTR_CHECK') && !c.skip_validation)
-          hits.push({ rule: 'constraint-not-valid', what: `adds ${col} with an inline ${c.contype === 'CONSTR_FOREIGN' ? 'REFERENCES' : 'CHECK'} constraint (cannot be NOT VALID)`, table });
+          hits.push({
+            rule: 'constraint-not-valid',
+            what: `adds ${col} with an inline ${c.contype === 'CONSTR_FOREIGN' ? 'REFERENCES' : 'CHECK'} constraint (cannot be NOT VALID)`,
+            table,
+          });
       }
       break;
     }
@@ -491,7 +496,11 @@ function inspectAlterCommand(cmd: AlterTableCmd, table: string | undefined, opti
       if ((c.contype === 'CONSTR_FOREIGN' || c.contype === 'CONSTR_CHECK') && !c.skip_validation)
         hits.push({ rule: 'constraint-not-valid', what: `adds ${c.contype === 'CONSTR_FOREIGN' ? 'FOREIGN KEY' : 'CHECK'} constraint${name} on ${t} without NOT VALID`, table });
       if ((c.contype === 'CONSTR_UNIQUE' || c.contype === 'CONSTR_PRIMARY') && !c.indexname)
-        hits.push({ rule: 'unique-or-pk-constraint', what: `adds ${c.contype === 'CONSTR_UNIQUE' ? 'UNIQUE' : 'PRIMARY KEY'} constraint${name} on ${t} without USING INDEX`, table });
+        hits.push({
+          rule: 'unique-or-pk-constraint',
+          what: `adds ${c.contype === 'CONSTR_UNIQUE' ? 'UNIQUE' : 'PRIMARY KEY'} constraint${name} on ${t} without USING INDEX`,
+          table,
+        });
       break;
     }
     default:
@@ -515,14 +524,20 @@ function inspect(statement: Statement, options: LintOptions, history: History, i
       const removal = table && stmt.subname ? { kind: 'column' as const, table, column: stmt.subname } : undefined;
       return [{ rule: 'rename-column', what: `renames column ${display(table)}.${stmt.subname ?? '?'} to ${stmt.newname ?? '?'}`, table, removal }];
     }
-    if (stmt.renameType === 'OBJECT_TABLE') return [{ rule: 'rename-table', what: `renames table ${display(table)} to ${stmt.newname ?? '?'}`, table, removal: table ? { kind: 'table', table } : undefined }];
+    if (stmt.renameType === 'OBJECT_TABLE')
+      return [{ rule: 'rename-table', what: `renames table ${display(table)} to ${stmt.newname ?? '?'}`, table, removal: table ? { kind: 'table', table } : undefined }];
     return [];
   }
   if ('DropStmt' in node) {
     const stmt = node.DropStmt;
     const objects = (stmt.objects ?? []).flatMap((o) => ('List' in o ? [qualified(names(o.List.items))] : []));
     if (stmt.removeType === 'OBJECT_TABLE')
-      return objects.map((table) => ({ rule: 'drop-table' as const, what: `drops table ${display(table)}`, table, removal: table ? { kind: 'table' as const, table } : undefined }));
+      return objects.map((table) => ({
+        rule: 'drop-table' as const,
+        what: `drops table ${display(table)}`,
+        table,
+        removal: table ? { kind: 'table' as const, table } : undefined,
+      }));
     if (stmt.removeType === 'OBJECT_INDEX') {
       return objects.flatMap((index): Hit[] => {
         const hits: Hit[] = [{ rule: 'drop-index', what: `drops index ${display(index)}`, index }];
@@ -581,7 +596,11 @@ function inspect(statement: Statement, options: LintOptions, history: History, i
   if ('DropdbStmt' in node) return [{ rule: 'drop-database', what: `drops database ${node.DropdbStmt.dbname ?? '?'}` }];
   if ('CreateDomainStmt' in node) {
     const stmt = node.CreateDomainStmt;
-    const kinds = (stmt.constraints ?? []).flatMap((c) => ('Constraint' in c && (c.Constraint.contype === 'CONSTR_CHECK' || c.Constraint.contype === 'CONSTR_NOTNULL') ? [c.Constraint.contype === 'CONSTR_CHECK' ? 'CHECK' : 'NOT NULL'] : []));
+    const kinds = (stmt.constraints ?? []).flatMap((c) =>
+      'Constraint' in c && (c.Constraint.contype === 'CONSTR_CHECK' || c.Constraint.contype === 'CONSTR_NOTNULL')
+        ? [c.Constraint.contype === 'CONSTR_CHECK' ? 'CHECK' : 'NOT NULL']
+        : [],
+    );
     if (kinds.length > 0) return [{ rule: 'domain-constraint', what: `creates domain ${names(stmt.domainname).join('.')} with ${[...new Set(kinds)].join(' and ')}` }];
     return [];
   }
@@ -592,7 +611,8 @@ function inspect(statement: Statement, options: LintOptions, history: History, i
     if (stmt.subtype !== 'C' || !c) return [];
     const domain = names(stmt.typeName).join('.');
     const hits: Hit[] = [{ rule: 'domain-constraint', what: `adds a constraint to domain ${domain}` }];
-    if (!c.skip_validation) hits.push({ rule: 'constraint-not-valid', what: `adds constraint ${c.conname ?? ''} to domain ${domain} without NOT VALID, checking every column of that type` });
+    if (!c.skip_validation)
+      hits.push({ rule: 'constraint-not-valid', what: `adds constraint ${c.conname ?? ''} to domain ${domain} without NOT VALID, checking every column of that type` });
     return hits;
   }
   return [];

@@ -156,13 +156,13 @@ export const RULES: Record<RuleId, Rule> = {
     'missing-lock-timeout',
     'warning',
     'a schema change waits for its lock as long as it takes, holding every lock the migration already has, and every conflicting query queues behind it',
-    'start the migration with `SET lock_timeout = \'2s\';` and retry the migration when it times out',
+    "start the migration with `SET lock_timeout = '2s';` and retry the migration when it times out",
   ),
   'missing-statement-timeout': rule(
     'missing-statement-timeout',
     'warning',
     'without a statement_timeout a slow schema change (a scan or a rewrite) keeps its lock for as long as it runs, and every query queued behind it waits as long',
-    'start the migration with `SET statement_timeout = \'1min\';` (sized to what the change needs) so a runaway statement fails instead of stalling traffic',
+    "start the migration with `SET statement_timeout = '1min';` (sized to what the change needs) so a runaway statement fails instead of stalling traffic",
   ),
   'data-backfill-in-migration': rule(
     'data-backfill-in-migration',
@@ -173,7 +173,7 @@ export const RULES: Record<RuleId, Rule> = {
   'validate-in-same-transaction': rule(
     'validate-in-same-transaction',
     'error',
-    'VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID scans every row while still holding the ADD\'s lock (ACCESS EXCLUSIVE for a CHECK, SHARE ROW EXCLUSIVE for a FOREIGN KEY): writes, and for a CHECK reads too, stop until it ends',
+    "VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID scans every row while still holding the ADD's lock (ACCESS EXCLUSIVE for a CHECK, SHARE ROW EXCLUSIVE for a FOREIGN KEY): writes, and for a CHECK reads too, stop until it ends",
     'commit between the two: `ADD CONSTRAINT … NOT VALID` in one migration (or transaction), `VALIDATE CONSTRAINT` in the next, where it only takes a SHARE UPDATE EXCLUSIVE lock',
   ),
   'drop-not-null': rule(
@@ -219,7 +219,7 @@ export const RULES: Record<RuleId, Rule> = {
   'nested-transaction': rule(
     'nested-transaction',
     'error',
-    'a BEGIN inside a transaction is ignored, and a COMMIT or ROLLBACK inside the tool\'s transaction ends it early: the statements after it run outside the transaction the tool believes it holds, and a failure no longer undoes them',
+    "a BEGIN inside a transaction is ignored, and a COMMIT or ROLLBACK inside the tool's transaction ends it early: the statements after it run outside the transaction the tool believes it holds, and a failure no longer undoes them",
     'let the tool own the transaction (no BEGIN/COMMIT in goose or dbmate files), or switch it off (`-- +goose NO TRANSACTION`, `-- migrate:up transaction:false`) and write one `BEGIN … COMMIT`',
     { locking: false },
   ),

@@ -11,9 +11,7 @@ export function loadSqlParser(): Promise<void> {
 
 /** A `-- rollgate: …` comment in front of a statement. */
 export type Directive =
-  | { kind: 'allow'; rules: RuleId[]; reason: string; line: number }
-  | { kind: 'contract'; reason: string; line: number }
-  | { kind: 'invalid'; problem: string; line: number };
+  { kind: 'allow'; rules: RuleId[]; reason: string; line: number } | { kind: 'contract'; reason: string; line: number } | { kind: 'invalid'; problem: string; line: number };
 
 /** One statement of a migration, where it starts, and the directives written above it. */
 export interface Statement {
@@ -28,9 +26,7 @@ export interface Statement {
 /** PostgreSQL keeps NAMEDATALEN - 1 bytes of an identifier and silently drops the rest. */
 export const MAX_IDENTIFIER_BYTES = 63;
 
-export type ParsedSql =
-  | { ok: true; statements: Statement[]; trailingDirectives: Directive[] }
-  | { ok: false; message: string; line: number; column: number };
+export type ParsedSql = { ok: true; statements: Statement[]; trailingDirectives: Directive[] } | { ok: false; message: string; line: number; column: number };
 
 /** Parses SQL text with PostgreSQL's own grammar; a syntax error comes back with its line and column. */
 export function parseSql(text: string): ParsedSql {

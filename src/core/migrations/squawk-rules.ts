@@ -1,9 +1,7 @@
 import type { RuleId } from './rules.js';
 
 /** How one squawk rule code relates to rollgate's rules. */
-export type SquawkCoverage =
-  | { covered: true; rules: readonly RuleId[]; note?: string }
-  | { covered: false; reason: string };
+export type SquawkCoverage = { covered: true; rules: readonly RuleId[]; note?: string } | { covered: false; reason: string };
 
 /**
  * squawk (the PostgreSQL migration linter) rule code → the rollgate rule(s) that report the same

@@ -15,9 +15,7 @@ export interface FailingCheck {
 }
 
 /** The checks of a gate report that did not pass, as a notification lists them. */
-export function failingChecksOf(
-  checks: readonly { name: string; outcome: string; canary?: number; stable?: number; limit?: string; reason?: string }[],
-): FailingCheck[] {
+export function failingChecksOf(checks: readonly { name: string; outcome: string; canary?: number; stable?: number; limit?: string; reason?: string }[]): FailingCheck[] {
   return checks.filter((c) => c.outcome !== 'pass').map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
 }
 

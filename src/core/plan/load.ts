@@ -142,7 +142,13 @@ export function validatePlanObject(
  * unknown top-level keys), so the strict sections are judged on their own. Repeats because a
  * cross-section rule can name a section only once another is gone.
  */
-function dropInvalidSections(plan: Record<string, unknown>, strict: Set<string>, describe: (issue: z.core.$ZodIssue) => string, problems: string[], leftOut: Record<string, unknown>): void {
+function dropInvalidSections(
+  plan: Record<string, unknown>,
+  strict: Set<string>,
+  describe: (issue: z.core.$ZodIssue) => string,
+  problems: string[],
+  leftOut: Record<string, unknown>,
+): void {
   for (let round = 0; round < 4; round++) {
     const result = planSchema.safeParse(plan, { reportInput: true });
     if (result.success) return;

@@ -8,17 +8,15 @@ import { trafficStepsProblem } from './steps.js';
 const text = (expect = 'expected a non-empty string') => z.string({ error: expect }).min(1, { error: expect });
 
 /** A duration such as `500ms`, `30s`, `5m`, `1h`, held as milliseconds. */
-export const durationSchema = z
-  .union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 30s, 5m or 1h' })
-  .transform((value, ctx) => {
-    const ms = typeof value === 'number' ? Number.NaN : parseDuration(value);
-    if (ms === undefined || Number.isNaN(ms)) {
-      const why = typeof value === 'string' && repeatsDurationUnit(value) ? REPEATED_UNIT : 'a bare number has no unit';
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 5m or 1h (${why})`, input: value });
-      return z.NEVER;
-    }
-    return ms;
-  });
+export const durationSchema = z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 30s, 5m or 1h' }).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? Number.NaN : parseDuration(value);
+  if (ms === undefined || Number.isNaN(ms)) {
+    const why = typeof value === 'string' && repeatsDurationUnit(value) ? REPEATED_UNIT : 'a bare number has no unit';
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 5m or 1h (${why})`, input: value });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const positiveDuration = durationSchema.refine((ms) => ms > 0, { error: 'expected a duration greater than 0' });
 
@@ -28,8 +26,7 @@ const positive = (expect = 'expected a number > 0') => num(expect).gt(0, { error
 const count = (expect = 'expected a whole number ≥ 0') => num(expect).int({ error: expect }).min(0, { error: expect });
 const percent = (expect = 'expected a traffic weight from 0 to 100') => num(expect).min(0, { error: expect }).max(100, { error: expect });
 const headers = z.record(z.string(), z.string({ error: 'expected a string header value' }), { error: 'expected a map of header names to values' });
-const url = (expect = 'expected a URL such as http://host:port/path') =>
-  z.string({ error: expect }).refine((v) => /^https?:\/\/[^\s]+$/.test(v), { error: expect });
+const url = (expect = 'expected a URL such as http://host:port/path') => z.string({ error: expect }).refine((v) => /^https?:\/\/[^\s]+$/.test(v), { error: expect });
 
 // ── traffic ────────────────────────────────────────────────────────────────────────────
 const kubernetesTarget = { namespace: text().optional(), context: text().optional() };
@@ -214,11 +211,9 @@ export const webMetricsSchema = z.strictObject({
   retries: count().default(2),
 });
 
-export const metricsSchema = z.discriminatedUnion(
-  'provider',
-  [prometheusMetricsSchema, datadogMetricsSchema, newRelicMetricsSchema, cloudwatchMetricsSchema, webMetricsSchema],
-  { error: 'expected provider: prometheus | datadog | newrelic | cloudwatch | web' },
-);
+export const metricsSchema = z.discriminatedUnion('provider', [prometheusMetricsSchema, datadogMetricsSchema, newRelicMetricsSchema, cloudwatchMetricsSchema, webMetricsSchema], {
+  error: 'expected provider: prometheus | datadog | newrelic | cloudwatch | web',
+});
 
 // ── analysis ───────────────────────────────────────────────────────────────────────────
 const LIMIT_KEYS = ['max', 'min', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'] as const;
@@ -292,20 +287,37 @@ export const analysisSchema = z
   })
   .superRefine((a, ctx) => {
     if (a.interval > a.bake) ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected interval ≤ bake', input: a.interval });
-    if (a.minBake !== undefined && a.minBake > a.bake) ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
+    if (a.minBake !== undefined && a.minBake > a.bake)
+      ctx.addIssue({ code: 'custom', path: ['minBake'], message: 'expected minBake ≤ bake (bake is the longest the gate may run)', input: a.minBake });
     // Without {{track}} canary and stable run the same query, and every comparison passes.
     a.checks.forEach((c, i) => {
       const compares = a.judge !== 'threshold' || ['maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k as keyof typeof c] !== undefined);
       if (compares && !/\{\{\s*track\s*\}\}/.test(c.query))
-        ctx.addIssue({ code: 'custom', path: ['checks', i, 'query'], message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`, input: c.query });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checks', i, 'query'],
+          message: `expected {{track}} in the query (e.g. track="{{track}}"): ${a.judge === 'threshold' ? 'its relative limits compare' : `the ${a.judge} judge compares`} canary with stable, and without it both get the same series`,
+          input: c.query,
+        });
     });
     if (a.requests !== undefined && !/\{\{\s*track\s*\}\}/.test(a.requests))
-      ctx.addIssue({ code: 'custom', path: ['requests'], message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests', input: a.requests });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requests'],
+        message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests',
+        input: a.requests,
+      });
     if (a.judge === 'paired')
       a.checks.forEach((c, i) => {
         const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k as keyof typeof c] !== undefined);
         if (!tolerance)
-          ctx.addIssue({ code: 'custom', path: ['checks', i], message: 'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it', input: undefined });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['checks', i],
+            message:
+              'expected a tolerance for judge: paired (allowedIncrease, allowedDecrease, maxIncrease, maxDecrease, maxRatio or minRatio): it passes a canary once the difference is shown to be within it',
+            input: undefined,
+          });
       });
     const names = new Set<string>();
     a.checks.forEach((c, i) => {
@@ -313,14 +325,24 @@ export const analysisSchema = z
       names.add(c.name);
     });
     if (a.checks.length > 0 && a.checks.every((c) => c.dryRun))
-      ctx.addIssue({ code: 'custom', path: ['checks'], message: 'expected at least one check without dryRun: true (dry-run checks alone can never fail a gate)', input: undefined });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checks'],
+        message: 'expected at least one check without dryRun: true (dry-run checks alone can never fail a gate)',
+        input: undefined,
+      });
     if (a.minRequests > 0 && !a.requests)
       ctx.addIssue({ code: 'custom', path: ['requests'], message: 'is required when minRequests > 0 (the query that counts requests)', input: undefined });
     // `direction` alone is a limit only for the statistical judge; the threshold judge would pass it always.
     if (a.judge === 'threshold')
       a.checks.forEach((c, i) => {
         if (!LIMIT_KEYS.some((k) => c[k] !== undefined) && (c.direction !== undefined || c.allowedIncrease !== undefined || c.allowedDecrease !== undefined))
-          ctx.addIssue({ code: 'custom', path: ['checks', i], message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`, input: undefined });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['checks', i],
+            message: `expected a threshold limit (${LIMIT_KEYS.join(', ')}) with judge: threshold, or judge: mann-whitney or paired for direction and allowedIncrease/allowedDecrease alone; as it is this check could never fail`,
+            input: undefined,
+          });
       });
   });
 
@@ -334,9 +356,27 @@ const flagsCommon = {
 export const flagsSchema = z.discriminatedUnion(
   'provider',
   [
-    z.strictObject({ provider: z.literal('unleash'), ...flagsCommon, url: url(), token: text('expected an admin API token (use ${UNLEASH_TOKEN})'), project: text().default('default') }),
-    z.strictObject({ provider: z.literal('launchdarkly'), ...flagsCommon, url: url().default('https://app.launchdarkly.com'), token: text('expected an API access token (use ${LD_API_TOKEN})'), project: text('expected the LaunchDarkly project key') }),
-    z.strictObject({ provider: z.literal('flagd-file'), ...flagsCommon, file: text('expected the path of the flagd JSON flag file'), push: z.boolean().default(true), branch: text().optional() }),
+    z.strictObject({
+      provider: z.literal('unleash'),
+      ...flagsCommon,
+      url: url(),
+      token: text('expected an admin API token (use ${UNLEASH_TOKEN})'),
+      project: text().default('default'),
+    }),
+    z.strictObject({
+      provider: z.literal('launchdarkly'),
+      ...flagsCommon,
+      url: url().default('https://app.launchdarkly.com'),
+      token: text('expected an API access token (use ${LD_API_TOKEN})'),
+      project: text('expected the LaunchDarkly project key'),
+    }),
+    z.strictObject({
+      provider: z.literal('flagd-file'),
+      ...flagsCommon,
+      file: text('expected the path of the flagd JSON flag file'),
+      push: z.boolean().default(true),
+      branch: text().optional(),
+    }),
     z.strictObject({ provider: z.literal('webhook'), ...flagsCommon, url: url(), headers: headers.optional() }),
   ],
   { error: 'expected provider: unleash | launchdarkly | flagd-file | webhook' },
@@ -353,9 +393,7 @@ export const notifySchema = z.strictObject({
 // ── pre-deploy checklist overrides ────────────────────────────────────────────────────
 const checklistItemSchema = z.strictObject({
   title: text('expected the text shown for the item').optional(),
-  required: z
-    .union([z.boolean(), z.enum(['always', 'when-migrations', 'never'])], { error: 'expected true, false, always, when-migrations or never' })
-    .optional(),
+  required: z.union([z.boolean(), z.enum(['always', 'when-migrations', 'never'])], { error: 'expected true, false, always, when-migrations or never' }).optional(),
   allowNotApplicable: z.boolean({ error: 'expected true or false' }).optional(),
   evidence: z.enum(['none', 'link'], { error: 'expected none or link (the built-in items keep their own evidence)' }).optional(),
 });
@@ -371,17 +409,15 @@ export const checklistSchema = z.strictObject({
 // Checked before traffic moves: error budget, deploy windows and freezes, risk classes.
 
 /** A period or window that may be days long (`28d`, `1w`) as well as `5m` or `1h`; milliseconds. */
-export const longDurationSchema = z
-  .string({ error: 'expected a duration such as 5m, 1h, 28d or 4w' })
-  .transform((value, ctx) => {
-    const days = /^(\d+)(d|w)$/.exec(value.trim());
-    const ms = days ? Number(days[1]) * (days[2] === 'w' ? 7 : 1) * 86_400_000 : parseDuration(value);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: 'expected a duration greater than 0 such as 5m, 1h, 28d or 4w', input: value });
-      return z.NEVER;
-    }
-    return ms;
-  });
+export const longDurationSchema = z.string({ error: 'expected a duration such as 5m, 1h, 28d or 4w' }).transform((value, ctx) => {
+  const days = /^(\d+)(d|w)$/.exec(value.trim());
+  const ms = days ? Number(days[1]) * (days[2] === 'w' ? 7 : 1) * 86_400_000 : parseDuration(value);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration greater than 0 such as 5m, 1h, 28d or 4w', input: value });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const riskClassSchema = z.enum(['low', 'medium', 'high'], { error: 'expected low | medium | high' });
 const weekdaySchema = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], { error: 'expected a day: mon, tue, wed, thu, fri, sat or sun' });
@@ -411,7 +447,9 @@ export const burnRateAlertSchema = z.strictObject({
 export const errorBudgetSchema = z
   .strictObject({
     /** The SLO in percent, e.g. 99.9. */
-    objective: num('expected the SLO in percent, e.g. 99.9').gt(0, { error: 'expected the SLO in percent, between 0 and 100' }).lt(100, { error: 'expected the SLO in percent, between 0 and 100' }),
+    objective: num('expected the SLO in percent, e.g. 99.9')
+      .gt(0, { error: 'expected the SLO in percent, between 0 and 100' })
+      .lt(100, { error: 'expected the SLO in percent, between 0 and 100' }),
     period: longDurationSchema.default(28 * 86_400_000),
     /** Queries over `{{window}}`: good and total events (or errors and total), e.g. sums of rate(). */
     good: text().optional(),
@@ -423,12 +461,10 @@ export const errorBudgetSchema = z
     remaining: text().optional(),
     /** Refuse while less than this percentage of the period's budget remains. */
     minRemaining: percent('expected a percentage of the error budget, 0–100').default(0),
-    burnRateAlerts: z
-      .array(burnRateAlertSchema, { error: 'expected a list of { long, short, factor }' })
-      .default([
-        { long: 3_600_000, short: 300_000, factor: 14.4 },
-        { long: 21_600_000, short: 1_800_000, factor: 6 },
-      ]),
+    burnRateAlerts: z.array(burnRateAlertSchema, { error: 'expected a list of { long, short, factor }' }).default([
+      { long: 3_600_000, short: 300_000, factor: 14.4 },
+      { long: 21_600_000, short: 1_800_000, factor: 6 },
+    ]),
   })
   .superRefine((b, ctx) => {
     const sources = [b.errorRatio !== undefined, b.total !== undefined].filter(Boolean).length;
@@ -469,7 +505,10 @@ export const riskRuleSchema = z
   .refine((r) => r.paths !== undefined || r.migrations !== undefined, { error: 'expected paths or migrations (what puts a release in this class)' });
 
 export const riskRequirementSchema = z.strictObject({
-  strategies: z.array(z.enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' })).min(1).optional(),
+  strategies: z
+    .array(z.enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' }))
+    .min(1)
+    .optional(),
   judge: z.enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).optional(),
   /** The bake at the first step must last at least this long. */
   minBake: positiveDuration.optional(),
@@ -537,15 +576,35 @@ export const planSchema = z
     // Without a read, rollgate would have to believe its own notes about which colour is live, and
     // a rollback from a fresh runner would switch blind.
     if (plan.strategy === 'blue-green' && plan.traffic?.provider === 'command' && !plan.traffic.getWeight)
-      ctx.addIssue({ code: 'custom', path: ['traffic', 'getWeight'], message: 'is required with strategy: blue-green (the command that prints the green share, so the live colour is read, never assumed)', input: undefined });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['traffic', 'getWeight'],
+        message: 'is required with strategy: blue-green (the command that prints the green share, so the live colour is read, never assumed)',
+        input: undefined,
+      });
     // A rolling update replaces one Deployment's pods in place: there is no second slot to weigh traffic between.
     if (plan.strategy === 'rolling') {
       if (!plan.deploy?.kubernetes?.deployment)
-        ctx.addIssue({ code: 'custom', path: ['deploy', 'kubernetes', 'deployment'], message: 'is required with strategy: rolling (the Deployment that is updated in place)', input: undefined });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['deploy', 'kubernetes', 'deployment'],
+          message: 'is required with strategy: rolling (the Deployment that is updated in place)',
+          input: undefined,
+        });
       if (plan.traffic)
-        ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'is not used with strategy: rolling (Kubernetes moves traffic as new pods become ready); remove it, or use strategy: canary', input: undefined });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['traffic'],
+          message: 'is not used with strategy: rolling (Kubernetes moves traffic as new pods become ready); remove it, or use strategy: canary',
+          input: undefined,
+        });
       if (plan.steps)
-        ctx.addIssue({ code: 'custom', path: ['steps'], message: 'is not used with strategy: rolling (there are no traffic weights to step through); remove it, or use strategy: canary', input: undefined });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps'],
+          message: 'is not used with strategy: rolling (there are no traffic weights to step through); remove it, or use strategy: canary',
+          input: undefined,
+        });
     }
     if (plan.deploy && !plan.deploy.command && !plan.deploy.kubernetes)
       ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'expected `command:` or `kubernetes:`', input: undefined });

@@ -16,7 +16,8 @@ export function migrationsOf(paths: readonly string[] | undefined, irreversible:
 /** Files changed between two commits, with git; undefined and why when git cannot tell. */
 export async function gitChangedPaths(revisions: string[], cwd: string): Promise<{ paths?: string[]; problem?: string }> {
   const run = await runCommand(['git', 'diff', '--name-only', '-z', ...revisions, '--'], { cwd, timeoutMs: 60_000 });
-  if (run.exitCode !== 0) return { problem: `git diff ${revisions.join(' ')} failed (fetch the history, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}` };
+  if (run.exitCode !== 0)
+    return { problem: `git diff ${revisions.join(' ')} failed (fetch the history, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}` };
   return { paths: run.stdout.split('\0').filter(Boolean) };
 }
 
@@ -48,5 +49,9 @@ export async function findReleaseChanges(runtime: ActionRuntime, options: { envi
   }
   const diff = await gitChangedPaths([base, head], options.cwd);
   if (!diff.paths) return unknown(diff.problem ?? 'git diff failed');
-  return { paths: diff.paths, source: `git diff ${base.slice(0, 12)}..${head.slice(0, 12)} (last good deployment to this one)`, migrations: migrationsOf(diff.paths, options.irreversible) };
+  return {
+    paths: diff.paths,
+    source: `git diff ${base.slice(0, 12)}..${head.slice(0, 12)} (last good deployment to this one)`,
+    migrations: migrationsOf(diff.paths, options.irreversible),
+  };
 }

@@ -63,7 +63,13 @@ export function splitRatio(query: string): [string, string] | undefined {
     }
   }
   if (found < 0) return undefined;
-  return [query.slice(0, found).trim(), query.slice(found + 1).trim().replace(/^(?:on|ignoring)\s*\([^)]*\)\s*/, '')];
+  return [
+    query.slice(0, found).trim(),
+    query
+      .slice(found + 1)
+      .trim()
+      .replace(/^(?:on|ignoring)\s*\([^)]*\)\s*/, ''),
+  ];
 }
 
 async function probe(provider: MetricsProvider, track: Track, query: string, time: number): Promise<QueryProbe> {
@@ -86,7 +92,12 @@ async function mistakesOf(provider: MetricsProvider, p: QueryProbe, time: number
     case 'many-series':
       return [{ severity: 'error', message: `${what} (${p.track}): ${outcome.count} series where one is expected: aggregate it with sum(…) or sum by (…) (…)` }];
     case 'nan':
-      return [{ severity: 'warning', message: `${what} (${p.track}): NaN, i.e. 0/0: no traffic on this track now, or a quantile with no observations; every such measurement is inconclusive` }];
+      return [
+        {
+          severity: 'warning',
+          message: `${what} (${p.track}): NaN, i.e. 0/0: no traffic on this track now, or a quantile with no observations; every such measurement is inconclusive`,
+        },
+      ];
     case 'no-data': {
       const ratio = splitRatio(p.query);
       if (ratio) {
@@ -149,7 +160,14 @@ export async function checkPlanQueries(options: {
       probes = await Promise.all((['canary', 'stable'] as const).map((track) => probe(provider, track, fill(check.query, track, field), time)));
     } catch (err) {
       if (!isUserError(err)) throw err;
-      report.checks.push({ name: check.name, dryRun: check.dryRun === true, probes: [], verdictNow: 'error', reason: describeError(err), mistakes: [...mistakes, { severity: 'error', message: describeError(err) }] });
+      report.checks.push({
+        name: check.name,
+        dryRun: check.dryRun === true,
+        probes: [],
+        verdictNow: 'error',
+        reason: describeError(err),
+        mistakes: [...mistakes, { severity: 'error', message: describeError(err) }],
+      });
       continue;
     }
     for (const p of probes) mistakes.push(...(await mistakesOf(provider, p, time, `check ${check.name}`)));
@@ -159,9 +177,11 @@ export async function checkPlanQueries(options: {
     try {
       const probes = await Promise.all((['canary', 'stable'] as const).map((track) => probe(provider, track, fill(analysis.requests as string, track, 'analysis.requests'), time)));
       const mistakes: PlanMistake[] = [];
-      if (!/\{\{\s*track\s*\}\}/.test(analysis.requests)) mistakes.push({ severity: 'error', message: 'analysis.requests has no {{track}}: both tracks would count the same requests' });
+      if (!/\{\{\s*track\s*\}\}/.test(analysis.requests))
+        mistakes.push({ severity: 'error', message: 'analysis.requests has no {{track}}: both tracks would count the same requests' });
       for (const p of probes) {
-        if (p.outcome?.kind === 'no-data') mistakes.push({ severity: 'warning', message: `requests (${p.track}): no series: no request counted, so minRequests makes every measurement inconclusive` });
+        if (p.outcome?.kind === 'no-data')
+          mistakes.push({ severity: 'warning', message: `requests (${p.track}): no series: no request counted, so minRequests makes every measurement inconclusive` });
         else mistakes.push(...(await mistakesOf(provider, p, time, 'requests')));
       }
       report.requests = { probes, mistakes };

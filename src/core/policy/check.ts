@@ -83,7 +83,11 @@ export function renderPolicySummary(decision: PolicyDecision, title = 'release p
   const lines = [`### ${title}: ${state}`, ''];
   if (decision.override) lines.push(`**Override** by \`${decision.override.by}\`: ${cell(decision.override.reason)} (rules: ${decision.override.rules.join(', ')})`, '');
   if (decision.budget) lines.push(`Error budget: ${describeBudget(decision.budget)}.`, '');
-  if (decision.risk) lines.push(`Risk class: **${decision.risk.class}** — ${decision.risk.because.map(cell).join('; ')}${decision.changes ? ` (changes from ${cell(decision.changes.source)})` : ''}.`, '');
+  if (decision.risk)
+    lines.push(
+      `Risk class: **${decision.risk.class}** — ${decision.risk.because.map(cell).join('; ')}${decision.changes ? ` (changes from ${cell(decision.changes.source)})` : ''}.`,
+      '',
+    );
   if (decision.findings.length > 0) {
     lines.push('| Rule | Outcome | Measured | Limit | How to proceed |', '| --- | --- | --- | --- | --- |');
     for (const f of decision.findings) {

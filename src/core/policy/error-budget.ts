@@ -42,7 +42,13 @@ export interface BudgetSummary {
 
 /** Prometheus' own duration form, largest exact unit first (`28d`, `6h`, `30m`), as Sloth and Pyrra name their rules. */
 export function promWindow(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms % size === 0) return `${ms / size}${unit}`;
   return `${Math.max(1, Math.round(ms / 1000))}s`;
 }
 
@@ -156,14 +162,23 @@ export function judgeErrorBudget(config: ErrorBudgetConfig, summary: BudgetSumma
     const limit = `not both > ${formatValue(alert.factor)}× over ${promWindow(alert.long.window)} and ${promWindow(alert.short.window)}`;
     const measured = `burn rate ${rateText(alert.long)}, ${rateText(alert.short)}`;
     if (alert.holds === undefined)
-      findings.push({ rule, outcome: 'refuse', measured: `${measured}: cannot tell whether the alert holds`, limit, proceed: `fix the SLI queries or the metrics backend; or ${OVERRIDE}`, overridable: true });
+      findings.push({
+        rule,
+        outcome: 'refuse',
+        measured: `${measured}: cannot tell whether the alert holds`,
+        limit,
+        proceed: `fix the SLI queries or the metrics backend; or ${OVERRIDE}`,
+        overridable: true,
+      });
     else
       findings.push({
         rule,
         outcome: alert.holds ? 'refuse' : 'allow',
         measured,
         limit,
-        proceed: alert.holds ? `wait until the ${promWindow(alert.short.window)} burn rate falls to ${formatValue(alert.factor)}× or below (the incident is over); or ${OVERRIDE}` : '',
+        proceed: alert.holds
+          ? `wait until the ${promWindow(alert.short.window)} burn rate falls to ${formatValue(alert.factor)}× or below (the incident is over); or ${OVERRIDE}`
+          : '',
         overridable: true,
       });
   });
@@ -172,7 +187,8 @@ export function judgeErrorBudget(config: ErrorBudgetConfig, summary: BudgetSumma
 
 /** One line for summaries: budget left, burn rates, exhaustion. */
 export function describeBudget(summary: BudgetSummary): string {
-  const left = summary.remaining !== undefined ? `budget left ${percentText(summary.remaining)} of ${promWindow(summary.period)}` : `budget left unknown (${summary.remainingProblem ?? ''})`;
+  const left =
+    summary.remaining !== undefined ? `budget left ${percentText(summary.remaining)} of ${promWindow(summary.period)}` : `budget left unknown (${summary.remainingProblem ?? ''})`;
   const rates = [...new Map(summary.alerts.flatMap((a) => [a.long, a.short]).map((r) => [r.window, r])).values()].map(rateText).join(', ');
   const exhaustion =
     summary.exhaustionMs !== undefined

@@ -61,11 +61,23 @@ export function checkRequirements(assessment: RiskAssessment, requirement: RiskR
   const add = (field: string, ok: boolean, measured: string, limit: string, proceed: string) =>
     findings.push({ rule: rule(field), outcome: ok ? 'allow' : 'refuse', measured, limit, proceed: ok ? '' : proceed, overridable: false });
   if (requirement.strategies)
-    add('strategies', requirement.strategies.includes(plan.strategy), `strategy: ${plan.strategy}`, `a ${cls} needs strategy ${requirement.strategies.join(' or ')}`, `set strategy: ${requirement.strategies[0]} in the plan`);
+    add(
+      'strategies',
+      requirement.strategies.includes(plan.strategy),
+      `strategy: ${plan.strategy}`,
+      `a ${cls} needs strategy ${requirement.strategies.join(' or ')}`,
+      `set strategy: ${requirement.strategies[0]} in the plan`,
+    );
   if (requirement.judge) {
     const judge = plan.analysis?.judge;
     const ok = requirement.judge === 'threshold' ? judge !== undefined : judge === requirement.judge;
-    add('judge', ok, judge ? `analysis.judge: ${judge}` : 'no analysis section', `a ${cls} needs analysis.judge: ${requirement.judge}`, `set analysis.judge: ${requirement.judge} (with its checks) in the plan`);
+    add(
+      'judge',
+      ok,
+      judge ? `analysis.judge: ${judge}` : 'no analysis section',
+      `a ${cls} needs analysis.judge: ${requirement.judge}`,
+      `set analysis.judge: ${requirement.judge} (with its checks) in the plan`,
+    );
   }
   if (requirement.minBake !== undefined) {
     const bake = plan.analysis?.bake;

@@ -85,7 +85,8 @@ export function evaluateWindows(policy: PolicyConfig, instant: number): PolicyFi
       findings.push({ rule: 'policy.windows', outcome: 'allow', measured: `now ${shown}`, limit, proceed: '', overridable: true });
     } else {
       const next = nextOpening(instant, policy.windows);
-      const opens = next === undefined ? 'no window opens in the next 8 days' : `the next window opens ${describeLocal(localTime(next, policy.windows.timeZone), policy.windows.timeZone)}`;
+      const opens =
+        next === undefined ? 'no window opens in the next 8 days' : `the next window opens ${describeLocal(localTime(next, policy.windows.timeZone), policy.windows.timeZone)}`;
       findings.push({
         rule: 'policy.windows',
         outcome: 'refuse',
@@ -113,7 +114,14 @@ export function evaluateWindows(policy: PolicyConfig, instant: number): PolicyFi
     });
   });
   if (policy.freezes?.length && !findings.some((f) => f.rule.startsWith('policy.freezes')))
-    findings.push({ rule: 'policy.freezes', outcome: 'allow', measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone}`, limit: `${policy.freezes.length} freeze(s), none now`, proceed: '', overridable: true });
+    findings.push({
+      rule: 'policy.freezes',
+      outcome: 'allow',
+      measured: `now ${freezeLocal.date} ${freezeLocal.clock} ${freezeZone}`,
+      limit: `${policy.freezes.length} freeze(s), none now`,
+      proceed: '',
+      overridable: true,
+    });
   return findings;
 }
 

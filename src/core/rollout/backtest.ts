@@ -13,7 +13,9 @@ import { resolveMetricsGate } from './metrics-gate.js';
 
 /** Whether this metrics-gate run is a backtest (inputs backtest-from/-to or backtest-deployments). */
 export function isBacktestRun(runtime: ActionRuntime): boolean {
-  return getOptionalInput(runtime, 'backtest-from') !== undefined || getOptionalInput(runtime, 'backtest-to') !== undefined || getBooleanInput(runtime, 'backtest-deployments', false);
+  return (
+    getOptionalInput(runtime, 'backtest-from') !== undefined || getOptionalInput(runtime, 'backtest-to') !== undefined || getBooleanInput(runtime, 'backtest-deployments', false)
+  );
 }
 
 /** An instant given as ISO 8601 (`2026-11-24T14:00:00Z`) or unix seconds. */
@@ -59,7 +61,10 @@ export async function runBacktestAction(runtime: ActionRuntime, deps: { clock?: 
     const from = parseInstant('backtest-from', fromText);
     const to = toText === undefined ? clock.now() : parseInstant('backtest-to', toText);
     if (to - from < analysis.interval)
-      throw new InputError('backtest-to', `expected a window at least one interval (${formatDuration(analysis.interval)}) long after backtest-from, got ${formatDuration(Math.max(0, to - from))}`);
+      throw new InputError(
+        'backtest-to',
+        `expected a window at least one interval (${formatDuration(analysis.interval)}) long after backtest-from, got ${formatDuration(Math.max(0, to - from))}`,
+      );
     if (to > clock.now()) throw new InputError('backtest-to', 'is in the future: a backtest judges the past');
     windows.push({ from, to });
   }

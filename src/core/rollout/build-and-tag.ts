@@ -45,7 +45,8 @@ export async function runBuildAndTagAction(runtime: ActionRuntime, deps: BuildAn
   const file = resolveDockerfile(context, getOptionalInput(runtime, 'file'));
   const buildArgs = parseBuildArgs(getOptionalInput(runtime, 'build-args'));
   const platforms = getListInput(runtime, 'platforms') ?? [];
-  for (const p of platforms) if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p)) throw new InputError('platforms', `expected os/arch[/variant] such as linux/amd64, got ${JSON.stringify(p)}`);
+  for (const p of platforms)
+    if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p)) throw new InputError('platforms', `expected os/arch[/variant] such as linux/amd64, got ${JSON.stringify(p)}`);
   const push = getBooleanInput(runtime, 'push', true);
   const username = getOptionalInput(runtime, 'registry-username');
   const password = getOptionalInput(runtime, 'registry-password');
@@ -167,7 +168,9 @@ export function parseBuildArgs(value: string | undefined): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-  for (const arg of args) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg)) throw new InputError('build-args', `expected KEY=VALUE on each line, got ${JSON.stringify(arg.length > 40 ? `${arg.slice(0, 40)}…` : arg)}`);
+  for (const arg of args)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg))
+      throw new InputError('build-args', `expected KEY=VALUE on each line, got ${JSON.stringify(arg.length > 40 ? `${arg.slice(0, 40)}…` : arg)}`);
   return args;
 }
 
@@ -224,8 +227,12 @@ const OUTCOME_TEXT: Record<TagResult['outcome'], string> = { pushed: 'pushed', u
 /** The job summary: image, tags, digest, size, builder, build time, rollback artifact. */
 export function buildSummary(report: BuildReport): string {
   const tagRows = report.pushed
-    ? report.tags.map((t) => `| \`${t.tag}\` | ${t.floating ? 'floating' : 'immutable'} | ${t.outcome === 'moved' ? `moved from \`${t.before?.slice(0, 19)}…\`` : OUTCOME_TEXT[t.outcome]} |`)
-    : [...report.identity.immutableTags, ...report.identity.floatingTags].map((t) => `| \`${t}\` | ${report.identity.floatingTags.includes(t) ? 'floating' : 'immutable'} | not pushed (push: false) |`);
+    ? report.tags.map(
+        (t) => `| \`${t.tag}\` | ${t.floating ? 'floating' : 'immutable'} | ${t.outcome === 'moved' ? `moved from \`${t.before?.slice(0, 19)}…\`` : OUTCOME_TEXT[t.outcome]} |`,
+      )
+    : [...report.identity.immutableTags, ...report.identity.floatingTags].map(
+        (t) => `| \`${t}\` | ${report.identity.floatingTags.includes(t) ? 'floating' : 'immutable'} | not pushed (push: false) |`,
+      );
   return [
     `### build-and-tag: ${report.image} ${report.identity.version}`,
     '',

@@ -39,7 +39,8 @@ export async function runPlanCheckAction(runtime: ActionRuntime, deps: { clock?:
     runtime.info(`${c.name}: ${c.probes.map((p) => `${p.track} ${p.error ?? JSON.stringify(p.outcome)}`).join(', ')} → ${c.verdictNow}`);
     for (const m of c.mistakes) (m.severity === 'error' ? runtime.error : runtime.warning).call(runtime, m.message, { file, title: `rollgate check-plan: ${c.name}` });
   }
-  for (const m of report.requests?.mistakes ?? []) (m.severity === 'error' ? runtime.error : runtime.warning).call(runtime, m.message, { file, title: 'rollgate check-plan: requests' });
+  for (const m of report.requests?.mistakes ?? [])
+    (m.severity === 'error' ? runtime.error : runtime.warning).call(runtime, m.message, { file, title: 'rollgate check-plan: requests' });
   runtime.appendSummary(renderPlanCheck(report, file));
   runtime.setOutput('result', report.ok ? 'pass' : 'fail');
   runtime.setOutput('report', JSON.stringify(report));

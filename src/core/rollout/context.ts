@@ -57,7 +57,9 @@ export function openRollout(runtime: ActionRuntime, loaded: { plan: Plan; file: 
   const group = <T>(title: string, fn: () => Promise<T>) => runtime.group(title, fn);
   const env = { ...process.env, ...runtime.env };
   const rolling = loaded.plan.strategy === 'rolling' ? rollingDeployment(loaded.plan, { log, env, cwd }) : undefined;
-  const traffic = deps.traffic ? deps.traffic(loaded.plan) : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, warn: (w) => runtime.warning(w), group, env, cwd, stateDir, signal: runtime.signal }));
+  const traffic = deps.traffic
+    ? deps.traffic(loaded.plan)
+    : (rolling ?? createTrafficProvider(loaded.plan, { clock, log, warn: (w) => runtime.warning(w), group, env, cwd, stateDir, signal: runtime.signal }));
   return {
     runtime,
     plan: loaded.plan,

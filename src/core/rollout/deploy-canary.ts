@@ -20,7 +20,10 @@ import { enforceReleasePolicy } from '../policy/enforce.js';
  * meanwhile wins: the first slice is never given after it.
  */
 export async function runDeployCanaryAction(runtime: ActionRuntime, deps: RolloutDeps = {}): Promise<ActionResult> {
-  const loaded = loadRolloutPlan(runtime, { require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']), reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'] });
+  const loaded = loadRolloutPlan(runtime, {
+    require: (strategy) => (strategy === 'rolling' ? ['deploy'] : ['traffic', 'deploy']),
+    reads: ['readiness', 'smoke', 'steps', 'flags', 'policy'],
+  });
   const version = getRequiredInput(runtime, 'version');
   const ctx = openRollout(runtime, loaded, deps);
   const { strategy } = ctx;
@@ -31,7 +34,11 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
 
   // Release policy (error budget, deploy windows, risk class) decides before anything moves.
   const policy = await enforceReleasePolicy(runtime, { plan: ctx.plan, clock: ctx.clock, cwd: ctx.cwd, firstWeight: weight });
-  if (policy.override) await ctx.hooks.notify('policy-override', { ...rolloutEvent(ctx, 0, version), reason: `${policy.override.by}: ${policy.override.reason} (overrode ${policy.override.rules.join(', ')})` });
+  if (policy.override)
+    await ctx.hooks.notify('policy-override', {
+      ...rolloutEvent(ctx, 0, version),
+      reason: `${policy.override.by}: ${policy.override.reason} (overrode ${policy.override.rules.join(', ')})`,
+    });
 
   // A kill switch that does not exist would only be found during an incident: refuse before anything moves.
   await verifyKillSwitchesExist(ctx.plan, { runtime, clock: ctx.clock, file: ctx.file, cwd: ctx.cwd });
@@ -43,7 +50,15 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
   const knownGood = session.record?.lastGood ? undefined : await lastGoodFromRecords(runtime, ctx.plan.environment, ctx.cwd);
   // The risk class's approval stop travels with the rollout: ramp cannot pass it without an approval on record.
   const approvalAbove = policy.risk ? ctx.plan.policy?.risk?.require[policy.risk.class]?.approvalAbove : undefined;
-  await session.acquire({ kind: 'start', version, strategy: strategy.name, live: before?.live, weight: before?.canaryPercent ?? 0, knownGood, ...(approvalAbove !== undefined ? { approvalAbove, riskClass: policy.risk?.class } : {}) });
+  await session.acquire({
+    kind: 'start',
+    version,
+    strategy: strategy.name,
+    live: before?.live,
+    weight: before?.canaryPercent ?? 0,
+    knownGood,
+    ...(approvalAbove !== undefined ? { approvalAbove, riskClass: policy.risk?.class } : {}),
+  });
 
   const report: string[] = [`## rollgate deploy-canary: \`${version}\` → ${ctx.plan.service}/${ctx.plan.environment}`, ''];
   const run = { ctx, session, report };
@@ -56,7 +71,9 @@ export async function runDeployCanaryAction(runtime: ActionRuntime, deps: Rollou
     if (after) report.push('', '### Traffic', '', trafficStateTable(after));
     report.push('', phaseSummary(session.record));
     runtime.appendSummary(report.join('\n'));
-    const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), { clock: ctx.clock });
+    const problem = await runBookkeeping('recording the deployment', () => ctx.hooks.deploymentStarted({ ...rolloutEvent(ctx, share, version), policyOverride: policy.override }), {
+      clock: ctx.clock,
+    });
     // Traffic moved as asked: a missing record must not fail the step (that would roll back a
     // healthy canary), so it is a warning in the log and in the summary, with what to do.
     if (problem) {

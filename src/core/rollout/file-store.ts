@@ -124,7 +124,8 @@ export class FileRolloutStore implements RolloutStore {
         document: stored,
       };
       // Last line of defence against a holder that was paused past staleLockMs and lost its lock to a breaker.
-      if (this.writeLock.holder()?.token !== lock.token) throw new RolloutConflictError(this.location, `the write lock ${this.writeLock.file} was taken over while this write held it; nothing was written`);
+      if (this.writeLock.holder()?.token !== lock.token)
+        throw new RolloutConflictError(this.location, `the write lock ${this.writeLock.file} was taken over while this write held it; nothing was written`);
       writeAtomically(this.location, next);
       return { document: structuredClone(stored), revision: revisionOf(next) };
     } finally {

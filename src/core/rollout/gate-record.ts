@@ -22,7 +22,15 @@ export async function recordGateVerdict(
   try {
     if (!deps.store && !sharedStoreChosen(runtime, deps.cwd)) return undefined;
     const store = deps.store ?? openRolloutStore(runtime, { service: plan.service, environment: plan.environment }, { cwd: deps.cwd });
-    const session = await RolloutSession.open({ store, service: plan.service, environment: plan.environment, owner: rolloutOwner(runtime.env), action: 'metrics-gate', clock: deps.clock, warn: (w) => runtime.warning(w) });
+    const session = await RolloutSession.open({
+      store,
+      service: plan.service,
+      environment: plan.environment,
+      owner: rolloutOwner(runtime.env),
+      action: 'metrics-gate',
+      clock: deps.clock,
+      warn: (w) => runtime.warning(w),
+    });
     const record = session.record;
     if (record?.phase !== 'canary') return undefined;
     await session.acquire();

@@ -46,7 +46,8 @@ export class GitHubRolloutStore implements RolloutStore {
       throw err;
     });
     const data = file.data;
-    if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64') throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
+    if (Array.isArray(data) || data.type !== 'file' || !('content' in data) || data.encoding !== 'base64')
+      throw this.damaged(sha, `${STATE_FILE} is not a file GitHub returns whole`);
     let document: unknown;
     try {
       document = JSON.parse(Buffer.from(data.content, 'base64').toString('utf8'));
@@ -60,7 +61,8 @@ export class GitHubRolloutStore implements RolloutStore {
   async write(document: RolloutDocument, expected: string | undefined, message: string, options: StoreCallOptions = {}): Promise<StoredRecord> {
     if (typeof document !== 'object' || document === null || Array.isArray(document)) throw new TypeError('a rollout document is a JSON object');
     // A revision this store never hands out cannot be current; GitHub would only say "invalid sha".
-    if (expected !== undefined && !COMMIT_SHA.test(expected)) throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
+    if (expected !== undefined && !COMMIT_SHA.test(expected))
+      throw new RolloutConflictError(this.location, `expected revision ${JSON.stringify(expected)} is not a commit of this record`);
     const stored = JSON.parse(JSON.stringify(document)) as RolloutDocument;
     const signal = options.signal;
     const request = { signal };
@@ -117,7 +119,10 @@ export class GitHubRolloutStore implements RolloutStore {
       // A create retried after a 5xx whose first attempt did land finds its own commit there.
       const now = await this.currentCommit(signal);
       if (now === sha) return;
-      throw new RolloutConflictError(this.location, `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`);
+      throw new RolloutConflictError(
+        this.location,
+        `expected no record, but another writer created it first (now at ${now ?? 'a commit since removed'}; GitHub: ${err.apiMessage})`,
+      );
     }
   }
 

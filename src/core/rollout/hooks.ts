@@ -50,11 +50,7 @@ export const noRolloutHooks: RolloutHooks = {
  * Runs one bookkeeping call with its own retries. Bookkeeping never fails a rollout step whose
  * traffic work succeeded: the last error is returned for a warning instead.
  */
-export async function runBookkeeping(
-  what: string,
-  call: () => Promise<void>,
-  deps: { clock: Clock; attempts?: number; backoffMs?: number },
-): Promise<string | undefined> {
+export async function runBookkeeping(what: string, call: () => Promise<void>, deps: { clock: Clock; attempts?: number; backoffMs?: number }): Promise<string | undefined> {
   const attempts = deps.attempts ?? 3;
   let delay = deps.backoffMs ?? 500;
   for (let attempt = 1; ; attempt++) {

@@ -16,7 +16,12 @@ import { templateVars, type RolloutContext } from './context.js';
  * no earlier good deployment) live in core/github/manual-rollback.ts; this file only knows how
  * to deploy and move traffic.
  */
-export async function runManualRollback(ctx: RolloutContext, to: string, reason: string, takeOver: () => Promise<{ session?: RolloutSession; storeProblem?: string }>): Promise<ActionResult> {
+export async function runManualRollback(
+  ctx: RolloutContext,
+  to: string,
+  reason: string,
+  takeOver: () => Promise<{ session?: RolloutSession; storeProblem?: string }>,
+): Promise<ActionResult> {
   const { runtime, plan } = ctx;
   const book = DeploymentBookkeeping.forRun(runtime, plan.environment, {}, ctx.cwd);
   const summary: string[] = [`## rollgate manual rollback: ${plan.service}/${plan.environment}`, '', `Asked for: \`${to}\` · reason: ${reason}`, ''];
@@ -40,7 +45,11 @@ export async function runManualRollback(ctx: RolloutContext, to: string, reason:
       return;
     }
     const slot = blueGreen ? otherColour(await ctx.traffic.liveColour()) : 'stable';
-    await deployToSlot(plan.deploy, { slot, version, service: plan.service, environment: plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...runtime.env }, cwd: ctx.cwd });
+    await deployToSlot(
+      plan.deploy,
+      { slot, version, service: plan.service, environment: plan.environment },
+      { log: ctx.log, group: ctx.group, env: { ...process.env, ...runtime.env }, cwd: ctx.cwd },
+    );
     if (plan.readiness) await waitForReadiness(plan.readiness, { clock: ctx.clock, vars: templateVars(ctx, slot, version), log: ctx.log });
     if (blueGreen) {
       const live = await ctx.traffic.liveColour();

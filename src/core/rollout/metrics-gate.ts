@@ -97,8 +97,7 @@ function effectiveMetrics(plan: Plan, file: string, prometheusUrl: string | unde
 function effectiveAnalysis(runtime: ActionRuntime, plan: Plan, file: string, s: Shortcuts): AnalysisConfig {
   const shortcuts = shortcutChecks(s);
   const base = plan.analysis;
-  if (!base && shortcuts.length === 0)
-    throw new PlanError(file, ['analysis: is required by metrics-gate (or set error-rate-threshold, latency-p95-ms or latency-p99-ms)']);
+  if (!base && shortcuts.length === 0) throw new PlanError(file, ['analysis: is required by metrics-gate (or set error-rate-threshold, latency-p95-ms or latency-p99-ms)']);
   const checks = [...(base?.checks ?? [])];
   for (const shortcut of shortcuts) {
     // A plan check of the same name keeps its query and takes the input's threshold.
@@ -191,7 +190,12 @@ export async function runMetricsGateAction(
   const allowed = verdictAllowsPromotion(report.verdict, analysis.onInconclusive);
   // A gate run from a plan file judges that plan's rollout: its verdict joins the rollout record.
   if (file !== INPUTS_PLAN) {
-    const problem = await recordGateVerdict(runtime, plan, { standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason }, { clock, cwd: deps.cwd ?? process.cwd(), store: deps.store });
+    const problem = await recordGateVerdict(
+      runtime,
+      plan,
+      { standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason },
+      { clock, cwd: deps.cwd ?? process.cwd(), store: deps.store },
+    );
     if (problem) runtime.warning(problem);
   }
   if (allowed) {

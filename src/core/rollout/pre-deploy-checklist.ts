@@ -79,7 +79,10 @@ function readPlanEvidence(runtime: ActionRuntime, cwd: string): ChecklistEvidenc
 async function changedFiles(baseRef: string, cwd: string): Promise<string[]> {
   const run = await runCommand(['git', 'diff', '--name-only', '-z', '--diff-filter=ACMR', `${baseRef}...HEAD`], { cwd, timeoutMs: 60_000 });
   if (run.exitCode !== 0)
-    throw new ProviderError('git', `cannot list the files changed since ${baseRef} (fetch it, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}`);
+    throw new ProviderError(
+      'git',
+      `cannot list the files changed since ${baseRef} (fetch it, e.g. actions/checkout with fetch-depth: 0): ${run.stderr.trim().split('\n')[0] ?? ''}`,
+    );
   return run.stdout.split('\0').filter(Boolean);
 }
 
@@ -160,7 +163,13 @@ export async function runPreDeployChecklistAction(runtime: ActionRuntime, deps: 
   if (wantComment) await postComment(runtime, deps, payload, eventName, report);
 
   const failing = results.filter((r) => !r.passed).map((r) => r.id);
-  const why = [failing.length ? `checklist item(s) not satisfied: ${failing.join(', ')}` : '', lintErrors ? `${lintErrors} migration error(s)` : '', policy?.refused.length ? `release policy: ${policy.refused.map((f) => f.rule).join(', ')}` : ''].filter(Boolean).join('; ');
+  const why = [
+    failing.length ? `checklist item(s) not satisfied: ${failing.join(', ')}` : '',
+    lintErrors ? `${lintErrors} migration error(s)` : '',
+    policy?.refused.length ? `release policy: ${policy.refused.map((f) => f.rule).join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
   return passed ? { ok: true } : { ok: false, failure: `pre-deploy checklist failed: ${why}` };
 }
 

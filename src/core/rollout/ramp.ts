@@ -32,7 +32,11 @@ const HEARTBEAT_INTERVAL_MS = 60_000;
 export function rampSteps(input: { to?: string; steps?: string[] }, planSteps: readonly number[] | undefined, current: number): number[] {
   if (input.to !== undefined && input.steps !== undefined) throw new InputError('to', 'set either `to` or `steps`, not both');
   if (input.to === undefined && input.steps === undefined && !planSteps) throw new InputError('steps', 'is required when the plan has no `steps` (e.g. 25,50,100)');
-  return input.to !== undefined ? parseTrafficSteps('to', [input.to], current) : input.steps !== undefined ? parseTrafficSteps('steps', input.steps, current) : (planSteps ?? []).filter((w) => w > current);
+  return input.to !== undefined
+    ? parseTrafficSteps('to', [input.to], current)
+    : input.steps !== undefined
+      ? parseTrafficSteps('steps', input.steps, current)
+      : (planSteps ?? []).filter((w) => w > current);
 }
 
 /** Why this run may skip gates: an explicit input with a reason, recorded in the rollout. */
@@ -76,17 +80,23 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
 
   if (held?.phase === 'promoted') {
     const version = getOptionalInput(runtime, 'version');
-    if (version !== undefined && version !== held.version) throw new InputError('version', `the last rollout promoted ${held.version}, not ${version}: run deploy-canary with ${version} first`);
+    if (version !== undefined && version !== held.version)
+      throw new InputError('version', `the last rollout promoted ${held.version}, not ${version}: run deploy-canary with ${version} first`);
     runtime.setOutput('weight', String(held.weight));
     summary.push(`- nothing to do: \`${held.version}\` was promoted already`, '', phaseSummary(held));
     runtime.appendSummary(summary.join('\n'));
     return { ok: true };
   }
   if (!held || (held.phase !== 'canary' && held.phase !== 'promoting'))
-    throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: no rollout to ramp (${held ? describePhase(held) : `nothing on record in the ${session.location}`}). Next safe step: ${nextSafeStep(held)}`);
+    throw new UserError(
+      `${ctx.plan.service}/${ctx.plan.environment}: no rollout to ramp (${held ? describePhase(held) : `nothing on record in the ${session.location}`}). Next safe step: ${nextSafeStep(held)}`,
+    );
   const version = getOptionalInput(runtime, 'version');
   if (version !== undefined && version !== held.version)
-    throw new InputError('version', `the canary runs ${held.version}, deployed and judged in this rollout; refusing to promote ${version}, which no gate judged. Run deploy-canary with ${version} to roll it out`);
+    throw new InputError(
+      'version',
+      `the canary runs ${held.version}, deployed and judged in this rollout; refusing to promote ${version}, which no gate judged. Run deploy-canary with ${version} to roll it out`,
+    );
   const steps = strategy.name === 'canary' ? rampSteps(stepInputs, ctx.plan.steps, held.weight) : [];
   const approval = getOptionalInput(runtime, 'approval');
   await session.acquire();
@@ -131,7 +141,9 @@ export async function runRampAction(runtime: ActionRuntime, deps: RampDeps = {})
       const verdict = await judgeCurrentStep(ctx, run, deps, skip);
       if (verdict) lastVerdict = verdict.verdict;
       if (verdict && !verdict.allowed) return await finish(await gateFailure(ctx, verdict.report, session.record as RolloutRecord));
-      ctx.log(`ramp: ${formatPercent(held.weight)} → ${steps.map((s) => `${s}%`).join(' → ') || 'promotion'}${skip === undefined ? ', gating after each step' : ` (gates skipped: ${skip})`}`);
+      ctx.log(
+        `ramp: ${formatPercent(held.weight)} → ${steps.map((s) => `${s}%`).join(' → ') || 'promotion'}${skip === undefined ? ', gating after each step' : ` (gates skipped: ${skip})`}`,
+      );
       for (const step of steps.filter((s) => s < 100)) {
         state = (await strategy.advance(run, step)) ?? state;
         const judged = await judgeCurrentStep(ctx, run, deps, skip);
@@ -162,7 +174,8 @@ async function noteInterruption(ctx: RolloutContext, session: RolloutSession): P
   const record = session.record;
   if (!record) return;
   // At a canary step ramp is judging it (a bake cut short is recorded as a failed gate, so never promoted from).
-  const during = record.phase === 'canary' ? `the gate at ${formatPercent(record.weight)}` : record.phase === 'promoting' ? `the promotion of ${record.version}` : describePhase(record);
+  const during =
+    record.phase === 'canary' ? `the gate at ${formatPercent(record.weight)}` : record.phase === 'promoting' ? `the promotion of ${record.version}` : describePhase(record);
   try {
     await session.apply({ kind: 'interrupted', during });
   } catch (err) {
@@ -183,7 +196,9 @@ async function latestRecord(ctx: RolloutContext, session: RolloutSession): Promi
 function assertTrafficAsRecorded(ctx: RolloutContext, record: RolloutRecord, state: TrafficState): void {
   const where = `${ctx.traffic.target}: ${describeTrafficState(state)}`;
   if (ctx.strategy.name === 'canary' && record.phase === 'canary' && Math.abs(state.canaryPercent - record.weight) >= 0.5)
-    throw new UserError(`${where}, but the rollout record says the canary has ${record.weight}%: traffic was changed outside this rollout, so no gate judged what serves now. Run rollback, or set the traffic back to ${record.weight}%`);
+    throw new UserError(
+      `${where}, but the rollout record says the canary has ${record.weight}%: traffic was changed outside this rollout, so no gate judged what serves now. Run rollback, or set the traffic back to ${record.weight}%`,
+    );
   if (ctx.strategy.name === 'blue-green' && record.live && state.live !== record.live)
     throw new UserError(`${where}, but the rollout record says ${record.live} is live with ${record.version}: the colours were switched outside this rollout. Run rollback`);
 }
@@ -217,7 +232,10 @@ async function judgeCurrentStep(ctx: RolloutContext, run: StrategyRun, deps: Ram
   const report = await bakeWatching(ctx, session, deps, record.weight, record.version, run.report);
   const allowed = verdictAllowsPromotion(report.verdict, ctx.plan.analysis?.onInconclusive ?? 'fail');
   await session.apply({ kind: 'gate', standing: allowed ? 'passed' : 'failed', verdict: report.verdict, reason: report.reason });
-  if (allowed) await bookkeeping(ctx, 'recording the step', () => ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'passed', ...approvalOf(session.record) }));
+  if (allowed)
+    await bookkeeping(ctx, 'recording the step', () =>
+      ctx.hooks.stepReached({ ...rolloutEvent(ctx, record.weight, record.version), gate: 'passed', ...approvalOf(session.record) }),
+    );
   return { allowed, verdict: report.verdict, report };
 }
 
@@ -274,9 +292,7 @@ async function bakeAndJudge(ctx: RolloutContext, deps: RampDeps, step: number, v
 
 async function gateFailure(ctx: RolloutContext, report: GateReport, record: RolloutRecord): Promise<ActionResult> {
   // Who is told: the people watching. What they get: which checks failed and by how much, not just that the gate did.
-  const failingChecks = report.checks
-    .filter((c) => c.outcome !== 'pass')
-    .map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
+  const failingChecks = report.checks.filter((c) => c.outcome !== 'pass').map((c) => ({ name: c.name, canary: c.canary, stable: c.stable, limit: c.limit, detail: c.reason }));
   const event = { ...rolloutEvent(ctx, record.weight, record.version), reason: report.reason, verdict: report.verdict, failingChecks };
   // Awaited: a process that exits before the webhook answers never tells anyone the gate failed.
   const problem = await runBookkeeping('notifying the gate failure', () => ctx.hooks.notify('gate-failure', event), { clock: ctx.clock });

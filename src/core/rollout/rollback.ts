@@ -84,9 +84,26 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
     summary.push('### Did', '', `**${unserved}**`, '', trafficStateTable(outcome.after), '');
   } else {
     if (readable) summary.push('### Found', '', trafficStateTable(outcome.before), '');
-    if (outcome.changed) summary.push('### Did', '', readable ? `Moved all traffic to ${outcome.after.live ?? 'stable'} (read back):` : 'Set the canary to 0% (no getWeight: the exit status is the only confirmation).', '', ...(readable ? [trafficStateTable(outcome.after), ''] : []));
-    else summary.push('### Did', '', `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}${found && ['promoted', 'rolled-back', 'aborted'].includes(found.phase) ? ` (the last rollout is ${describePhase(found)})` : ''}, no change made.`, '');
-    ctx.log(outcome.changed ? `traffic restored: ${readable ? describeTrafficState(outcome.after) : 'canary set to 0%'}` : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`);
+    if (outcome.changed)
+      summary.push(
+        '### Did',
+        '',
+        readable ? `Moved all traffic to ${outcome.after.live ?? 'stable'} (read back):` : 'Set the canary to 0% (no getWeight: the exit status is the only confirmation).',
+        '',
+        ...(readable ? [trafficStateTable(outcome.after), ''] : []),
+      );
+    else
+      summary.push(
+        '### Did',
+        '',
+        `Nothing: ${outcome.before.live ? `${outcome.before.live} is live` : 'stable already serves 100%'}${found && ['promoted', 'rolled-back', 'aborted'].includes(found.phase) ? ` (the last rollout is ${describePhase(found)})` : ''}, no change made.`,
+        '',
+      );
+    ctx.log(
+      outcome.changed
+        ? `traffic restored: ${readable ? describeTrafficState(outcome.after) : 'canary set to 0%'}`
+        : `no-op: ${describeTrafficState(outcome.before)} already; nothing to roll back`,
+    );
   }
 
   const recordProblems: string[] = storeProblem ? [storeProblem] : [];
@@ -103,7 +120,11 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
     }
     const unreleased = await session.release();
     if (unreleased) recordProblems.push(unreleased);
-    else if (found) summary.push(`Rollout lock released (was held by ${found.lock?.owner ?? found.startedBy} for \`${found.version}\`); the rollout's generation is now ${session.record?.generation ?? '?'}, so no earlier run can move its traffic again.`, '');
+    else if (found)
+      summary.push(
+        `Rollout lock released (was held by ${found.lock?.owner ?? found.startedBy} for \`${found.version}\`); the rollout's generation is now ${session.record?.generation ?? '?'}, so no earlier run can move its traffic again.`,
+        '',
+      );
   }
 
   // Kill switches first once traffic is safe: the fastest mitigation after the traffic itself.
@@ -118,7 +139,11 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
   summary.push(phaseSummary(session?.record ?? found));
   runtime.appendSummary(summary.join('\n'));
   // Traffic is safe by now; a missing record, a kill switch still on or a broken plan must not pass silently.
-  const failures = [killSwitchFailure(flags), warnings.length ? `${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` : undefined, planFailure(planProblems)];
+  const failures = [
+    killSwitchFailure(flags),
+    warnings.length ? `${warnings.length} bookkeeping step(s) failed (see the summary): ${warnings.join('; ')}` : undefined,
+    planFailure(planProblems),
+  ];
   const failure = failures.filter((f): f is string => f !== undefined).join('; ');
   if (unserved) return { ok: false, failure: failure ? `${unserved}; and ${failure}` : unserved };
   if (failure) return { ok: false, failure: `traffic was restored, but ${failure}` };
@@ -128,7 +153,9 @@ export async function runRollbackAction(runtime: ActionRuntime, deps: RolloutDep
 /** What serves now after a rollback whose destination cannot serve: `stable (server s1) is DOWN (L7STS 503)`. */
 function unservedDetail(state: TrafficState): string {
   const unable = state.slots.filter((s) => s.serving === false && ((s.weight ?? 0) > 0 || s.percent > 0));
-  const named = (unable.length ? unable : state.slots.filter((s) => s.serving === false)).map((s) => `${s.role} (server ${s.name}) is ${s.status ?? s.health ?? 'not serving'}${s.detail ? ` (${s.detail})` : ''}`);
+  const named = (unable.length ? unable : state.slots.filter((s) => s.serving === false)).map(
+    (s) => `${s.role} (server ${s.name}) is ${s.status ?? s.health ?? 'not serving'}${s.detail ? ` (${s.detail})` : ''}`,
+  );
   return `${named.join('; ') || 'the destination cannot serve'}: ${whatUsersGet(state)}`;
 }
 
@@ -144,7 +171,11 @@ function planFailure(problems: string[]): string | undefined {
 }
 
 /** Takes the rollout over (generation bumped, lock taken whoever held it), or says why the store could not be used. */
-export async function takeOver(ctx: RolloutContext, reason: string, opts: { always?: boolean } = {}): Promise<{ session?: RolloutSession; found?: RolloutRecord; storeProblem?: string }> {
+export async function takeOver(
+  ctx: RolloutContext,
+  reason: string,
+  opts: { always?: boolean } = {},
+): Promise<{ session?: RolloutSession; found?: RolloutRecord; storeProblem?: string }> {
   try {
     const session = await openSession(ctx, 'rollback');
     const found = session.record;
@@ -195,7 +226,12 @@ async function turnKillSwitchesOff(ctx: RolloutContext, reason: string, leftOut:
   if (names.length === 0) return [];
   if (!ctx.plan.flags && leftOut.flags !== undefined) {
     // The flags section was left out (an unset token, a typo): each switch is reported, none silently forgotten.
-    const results = names.map<FlagResult>((flag) => ({ flag, provider: 'none', outcome: 'failed', detail: 'the plan\'s flags section could not be used (see the plan problems): turn it off by hand' }));
+    const results = names.map<FlagResult>((flag) => ({
+      flag,
+      provider: 'none',
+      outcome: 'failed',
+      detail: "the plan's flags section could not be used (see the plan problems): turn it off by hand",
+    }));
     for (const r of results) ctx.runtime.error(`kill switch ${r.flag}: ${r.detail}`);
     return results;
   }

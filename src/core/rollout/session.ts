@@ -64,28 +64,33 @@ export class RolloutSession {
    */
   async acquire(requested?: RolloutEvent, opts: { takeOver?: boolean } = {}): Promise<RolloutRecord> {
     const { owner, action } = this.options;
-    return this.write((record) => {
-      let event = requested;
-      const holder = this.holder(record, event);
-      if (holder && !opts.takeOver) {
-        const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-        if (!(holder.idleMs > staleAfter))
-          throw new UserError(
-            `${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
-              `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
-              'On GitHub, a workflow `concurrency:` group per service and environment prevents this.',
+    return this.write(
+      (record) => {
+        let event = requested;
+        const holder = this.holder(record, event);
+        if (holder && !opts.takeOver) {
+          const staleAfter = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+          if (!(holder.idleMs > staleAfter))
+            throw new UserError(
+              `${this.options.service}/${this.options.environment}: another rollout is in progress (version ${record?.version ?? '?'} by ${holder.owner}: ${holder.doing}, last heard ${holder.heard}); ` +
+                `refusing to move the same traffic twice. Wait for it to finish, or run rollback to abandon it (a rollout idle for ${Math.round(staleAfter / 60000)} min is taken as abandoned; record in the ${this.location}). ` +
+                'On GitHub, a workflow `concurrency:` group per service and environment prevents this.',
+            );
+          this.options.warn(
+            `breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`,
           );
-        this.options.warn(`breaking a stale rollout lock of ${this.options.service}/${this.options.environment}: held by ${holder.owner} for version ${record?.version ?? '?'}, idle for ${Math.round(holder.idleMs / 60000)} min`);
-        if (event?.kind === 'start') event = { ...event, abandoned: true };
-      }
-      const lock = record?.lock;
-      if (lock && lock.owner !== owner && opts.takeOver) this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
-      if (!record && !event) throw new UserError(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
-      const next = event ? this.transition(record, event) : structuredClone(record as RolloutRecord);
-      const now = this.now();
-      next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
-      return next;
-    }, (next) => (this.held = next.generation));
+          if (event?.kind === 'start') event = { ...event, abandoned: true };
+        }
+        const lock = record?.lock;
+        if (lock && lock.owner !== owner && opts.takeOver) this.options.warn(`${action} takes over from ${lock.action} by ${lock.owner}: its next traffic change will be refused`);
+        if (!record && !event) throw new UserError(`${this.options.service}/${this.options.environment}: no rollout is on record in the ${this.location}: run deploy-canary first`);
+        const next = event ? this.transition(record, event) : structuredClone(record as RolloutRecord);
+        const now = this.now();
+        next.lock = { owner, action, since: lock?.owner === owner && lock.action === action ? lock.since : now, heartbeat: now };
+        return next;
+      },
+      (next) => (this.held = next.generation),
+    );
   }
 
   /**
@@ -142,7 +147,13 @@ export class RolloutSession {
     if (!record) return undefined;
     const now = this.options.clock.now();
     const lock = record.lock;
-    if (lock && lock.owner !== this.options.owner) return { owner: lock.owner, doing: record?.stalled ? `${record.stalled}, holding the lock since ${lock.since}` : `${lock.action} running since ${lock.since}`, heard: lock.heartbeat, idleMs: now - Date.parse(lock.heartbeat) };
+    if (lock && lock.owner !== this.options.owner)
+      return {
+        owner: lock.owner,
+        doing: record?.stalled ? `${record.stalled}, holding the lock since ${lock.since}` : `${lock.action} running since ${lock.since}`,
+        heard: lock.heartbeat,
+        idleMs: now - Date.parse(lock.heartbeat),
+      };
     if (event?.kind !== 'start' || SETTLED_PHASES.includes(record.phase) || record.startedBy === this.options.owner) return undefined;
     const heard = record.history[record.history.length - 1]?.at ?? record.startedAt;
     return { owner: record.startedBy, doing: `${describePhase(record)}, started ${record.startedAt}`, heard, idleMs: now - Date.parse(heard) };
@@ -162,7 +173,13 @@ export class RolloutSession {
   }
 
   private transition(record: RolloutRecord | undefined, event: RolloutEvent): RolloutRecord {
-    return transition(record, event, { by: this.options.owner, action: this.options.action, now: this.now(), service: this.options.service, environment: this.options.environment });
+    return transition(record, event, {
+      by: this.options.owner,
+      action: this.options.action,
+      now: this.now(),
+      service: this.options.service,
+      environment: this.options.environment,
+    });
   }
 
   private now(): string {
@@ -175,7 +192,11 @@ export class RolloutSession {
       const next = change(this.record);
       if (onWritten) onWritten(next);
       try {
-        this.current = await this.options.store.write(next as unknown as Record<string, unknown>, this.current?.revision, `${this.options.action}: ${next.history[next.history.length - 1]?.change ?? 'update'}`);
+        this.current = await this.options.store.write(
+          next as unknown as Record<string, unknown>,
+          this.current?.revision,
+          `${this.options.action}: ${next.history[next.history.length - 1]?.change ?? 'update'}`,
+        );
         return next;
       } catch (err) {
         if (!(err instanceof RolloutConflictError) || attempt >= WRITE_ATTEMPTS) throw err;

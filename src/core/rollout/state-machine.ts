@@ -99,7 +99,17 @@ export interface RolloutRecord {
 
 /** Every change an action can ask for. */
 export type RolloutEvent =
-  | { kind: 'start'; version: string; strategy: RolloutRecord['strategy']; live?: Colour; weight: number; abandoned?: boolean; knownGood?: string; approvalAbove?: number; riskClass?: string }
+  | {
+      kind: 'start';
+      version: string;
+      strategy: RolloutRecord['strategy'];
+      live?: Colour;
+      weight: number;
+      abandoned?: boolean;
+      knownGood?: string;
+      approvalAbove?: number;
+      riskClass?: string;
+    }
   | { kind: 'approve'; by: string; reason: string }
   | { kind: 'traffic-given'; weight: number; live?: Colour; previous?: Colour }
   | { kind: 'abort'; reason: string }
@@ -153,9 +163,15 @@ export function approvalBlocker(record: RolloutRecord, weight: number): string |
  * Applies `event` to `record` (undefined: no rollout on record yet) for `by`, or throws
  * RolloutStateError when this phase does not allow it. Pure: the caller stores the result.
  */
-export function transition(record: RolloutRecord | undefined, event: RolloutEvent, ctx: { by: string; action: string; now: string; service: string; environment: string }): RolloutRecord {
+export function transition(
+  record: RolloutRecord | undefined,
+  event: RolloutEvent,
+  ctx: { by: string; action: string; now: string; service: string; environment: string },
+): RolloutRecord {
   const refuse = (why: string): never => {
-    throw new RolloutStateError(`${ctx.service}/${ctx.environment}: ${ctx.action} cannot ${describeEvent(event)}: ${why}. Next safe step: ${record ? nextSafeStep(record) : 'run deploy-canary'}`);
+    throw new RolloutStateError(
+      `${ctx.service}/${ctx.environment}: ${ctx.action} cannot ${describeEvent(event)}: ${why}. Next safe step: ${record ? nextSafeStep(record) : 'run deploy-canary'}`,
+    );
   };
   const log = (next: RolloutRecord, change: string): RolloutRecord => {
     next.history = [...next.history, { at: ctx.now, by: ctx.by, action: ctx.action, change, generation: next.generation }].slice(-HISTORY_LIMIT);
@@ -192,7 +208,25 @@ export function transition(record: RolloutRecord | undefined, event: RolloutEven
   }
   if (!record && event.kind === 'rollback') {
     // A manual rollback with nothing on record: the record starts here, in the phase it is in.
-    return log({ schema: 1, service: ctx.service, environment: ctx.environment, strategy: event.strategy ?? 'canary', phase: 'rolling-back', generation: 1, version: '?', startedBy: ctx.by, startedAt: ctx.now, slots: {}, weight: 0, steps: [], stableOverwritten: false, history: [] }, `rollback started (${event.reason})`);
+    return log(
+      {
+        schema: 1,
+        service: ctx.service,
+        environment: ctx.environment,
+        strategy: event.strategy ?? 'canary',
+        phase: 'rolling-back',
+        generation: 1,
+        version: '?',
+        startedBy: ctx.by,
+        startedAt: ctx.now,
+        slots: {},
+        weight: 0,
+        steps: [],
+        stableOverwritten: false,
+        history: [],
+      },
+      `rollback started (${event.reason})`,
+    );
   }
   if (!record) return refuse('no rollout is on record');
   const next: RolloutRecord = structuredClone(record);
@@ -352,14 +386,16 @@ function nextStepFor(record: RolloutRecord): string {
       if (step?.gate === 'failed') return `run rollback (the gate failed at ${step.weight}%); re-running ramp judges ${step.weight}% again`;
       if ((step?.gate === 'passed' || step?.gate === 'skipped') && record.approvalAbove !== undefined && !record.approval && record.weight >= record.approvalAbove)
         return `run ramp with the input approval (who approved and why) to go past ${record.approvalAbove}%, or rollback`;
-      if (step?.gate === 'passed' || step?.gate === 'skipped') return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
-      return `run ramp (it judges ${record.strategy === 'blue-green' ? record.live ?? 'the live colour' : `the canary at ${record.weight}%`} first), or rollback`;
+      if (step?.gate === 'passed' || step?.gate === 'skipped')
+        return `run ramp to continue ${record.strategy === 'blue-green' ? 'and promote' : `from ${record.weight}%`}, or rollback`;
+      return `run ramp (it judges ${record.strategy === 'blue-green' ? (record.live ?? 'the live colour') : `the canary at ${record.weight}%`} first), or rollback`;
     case 'promoting':
       return `re-run ramp to finish promoting ${record.version}, or run rollback${record.stableOverwritten ? ` (it redeploys the stable slot with ${record.lastGood ?? 'the last good version'})` : ''}`;
     case 'promoted':
       return `nothing: ${record.version} is stable. To undo it, run rollback with to: previous`;
     case 'rolling-back':
-      if (record.stalled) return 'bring the stable server back (check it and its health check), then run rollback again: it confirms stable serves and finishes; rollgate will not send users back to the canary on its own';
+      if (record.stalled)
+        return 'bring the stable server back (check it and its health check), then run rollback again: it confirms stable serves and finishes; rollgate will not send users back to the canary on its own';
       return 'rollback did not finish: run rollback again';
     case 'rolled-back':
       return `fix ${record.version} and run deploy-canary with a new version`;

@@ -51,7 +51,11 @@ export async function prepareSlot(run: StrategyRun, slot: string, version: strin
   const { ctx } = run;
   const deploy = ctx.plan.deploy;
   if (deploy) {
-    await deployToSlot(deploy, { slot, version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+    await deployToSlot(
+      deploy,
+      { slot, version, service: ctx.plan.service, environment: ctx.plan.environment },
+      { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal },
+    );
     run.report.push(`- deployed \`${version}\` to slot ${slot}`);
   }
   await verifySlot(run, slot, version);
@@ -79,7 +83,8 @@ export async function verifySlot(run: StrategyRun, slot: string, version: string
 export async function waitForSlotReadiness(run: StrategyRun, slot: string, version: string): Promise<void> {
   const { readiness } = run.ctx.plan;
   // A readiness URL that names the slot can check any slot; one that does not is the canary's.
-  if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url)) await waitForReadiness(readiness, { clock: run.ctx.clock, vars: templateVars(run.ctx, slot, version), log: run.ctx.log, signal: run.signal });
+  if (readiness && /\{\{\s*(slot|track)\s*\}\}/.test(readiness.url))
+    await waitForReadiness(readiness, { clock: run.ctx.clock, vars: templateVars(run.ctx, slot, version), log: run.ctx.log, signal: run.signal });
 }
 
 /** A traffic change retried with backoff; only an unreachable or misbehaving traffic layer is retried. */

@@ -61,7 +61,12 @@ export class ArgoRolloutsTrafficProvider implements TrafficProvider {
       canaryPercent: r.canaryPercent,
       slots: [
         { role: 'stable', name: r.stableRS ? `${this.config.rollout} (${r.stableRS})` : this.config.rollout, percent: 100 - r.canaryPercent, admin: r.phase },
-        { role: 'canary', name: r.currentPodHash && r.updating ? `${this.config.rollout} (${r.currentPodHash})` : `${this.config.rollout} canary`, percent: r.canaryPercent, admin: r.aborted ? 'aborted' : r.phase },
+        {
+          role: 'canary',
+          name: r.currentPodHash && r.updating ? `${this.config.rollout} (${r.currentPodHash})` : `${this.config.rollout} canary`,
+          percent: r.canaryPercent,
+          admin: r.aborted ? 'aborted' : r.phase,
+        },
       ],
     };
   }
@@ -84,8 +89,15 @@ export class ArgoRolloutsTrafficProvider implements TrafficProvider {
   async promote(options: TrafficCallOptions = {}): Promise<TrafficState> {
     const before = await this.read(options.signal);
     // A Rollout paused by hand (spec.paused) ignores promoteFull until it is resumed, as `promote --full` does.
-    if (before.updating && before.pausedBySpec) await this.kubectl.patch(ROLLOUT_RESOURCE, this.config.rollout, { type: 'merge', patch: { spec: { paused: false } } }, { signal: options.signal });
-    if (before.updating) await this.kubectl.patch(ROLLOUT_RESOURCE, this.config.rollout, { type: 'merge', patch: { status: { promoteFull: true } } }, { subresource: 'status', signal: options.signal });
+    if (before.updating && before.pausedBySpec)
+      await this.kubectl.patch(ROLLOUT_RESOURCE, this.config.rollout, { type: 'merge', patch: { spec: { paused: false } } }, { signal: options.signal });
+    if (before.updating)
+      await this.kubectl.patch(
+        ROLLOUT_RESOURCE,
+        this.config.rollout,
+        { type: 'merge', patch: { status: { promoteFull: true } } },
+        { subresource: 'status', signal: options.signal },
+      );
     return this.waitFor('the promotion to finish (new ReplicaSet stable)', (r) => !r.updating && r.canaryPercent === 0, options.signal);
   }
 
@@ -139,8 +151,20 @@ export function readRollout(rollout: KubeObject): RolloutReading {
   else {
     const steps = asRecords(asRecord(asRecord(spec.strategy)?.canary)?.steps);
     const index = typeof status.currentStepIndex === 'number' ? status.currentStepIndex : 0;
-    const weights = steps.slice(0, index + 1).map((s) => s.setWeight).filter((w): w is number => typeof w === 'number');
+    const weights = steps
+      .slice(0, index + 1)
+      .map((s) => s.setWeight)
+      .filter((w): w is number => typeof w === 'number');
     canaryPercent = weights.length ? (weights[weights.length - 1] as number) : 0;
   }
-  return { canaryPercent, updating, aborted, observed, phase: typeof status.phase === 'string' ? status.phase : undefined, stableRS, currentPodHash, pausedBySpec: spec.paused === true };
+  return {
+    canaryPercent,
+    updating,
+    aborted,
+    observed,
+    phase: typeof status.phase === 'string' ? status.phase : undefined,
+    stableRS,
+    currentPodHash,
+    pausedBySpec: spec.paused === true,
+  };
 }

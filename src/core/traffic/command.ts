@@ -53,7 +53,8 @@ export class CommandTrafficProvider implements TrafficProvider {
     if (this.config.getWeight) {
       const out = (await this.run('getWeight', this.config.getWeight, {}, options.signal)).trim().split('\n').pop()?.trim() ?? '';
       if (this.mode === 'blue-green') {
-        if (out !== 'blue' && out !== 'green') throw new ProviderError('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
+        if (out !== 'blue' && out !== 'green')
+          throw new ProviderError('command', `getWeight printed ${JSON.stringify(out)}; in blue-green it must print the live colour (blue or green)`);
         return colourState(out);
       }
       const percent = Number(out.replace(/%$/, ''));
@@ -109,7 +110,11 @@ export class CommandTrafficProvider implements TrafficProvider {
 
   private async readBack(ok: (s: TrafficState) => boolean, wanted: string, signal?: AbortSignal): Promise<TrafficState> {
     const state = await this.getState({ signal });
-    if (!ok(state)) throw new ProviderError('command', `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`);
+    if (!ok(state))
+      throw new ProviderError(
+        'command',
+        `read-back after the change does not match: expected ${wanted}, getWeight says ${this.mode === 'blue-green' ? `${state.live} live` : `${state.canaryPercent}%`}`,
+      );
     return state;
   }
 

@@ -52,7 +52,11 @@ export class GatewayApiTrafficProvider extends WeightedKubernetesProvider implem
     const refs = asRecords(rule.backendRefs);
     const find = (name: string) => {
       const index = refs.findIndex((r) => r.name === name && (r.kind === undefined || r.kind === 'Service'));
-      if (index < 0) throw new ProviderError(this.kind, `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`);
+      if (index < 0)
+        throw new ProviderError(
+          this.kind,
+          `${this.target}: no backendRef names the Service ${JSON.stringify(name)} (found: ${refs.map((r) => String(r.name)).join(', ') || 'none'})`,
+        );
       return index;
     };
     const stableIndex = find(this.config.stableBackend);

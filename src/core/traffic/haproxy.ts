@@ -108,7 +108,10 @@ export class HaproxyRuntimeApi {
     const header = lines.find((l) => l.startsWith('# be_id'));
     if (!header) {
       const reason = lines.filter(Boolean).join(' ') || 'an empty answer';
-      throw new ProviderError('haproxy', `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`);
+      throw new ProviderError(
+        'haproxy',
+        `show servers state ${backend}: ${/no such backend|can.t find backend/i.test(reason) ? `no backend named ${JSON.stringify(backend)}` : reason}`,
+      );
     }
     const columns = header.slice(2).split(/\s+/);
     const col = (name: string) => columns.indexOf(name);
@@ -192,20 +195,28 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     this.checked = new Set(servers.filter((s) => s.checked).map((s) => s.name));
     if (this.mode === 'blue-green') {
       const names = this.colours();
-      const state = toState(servers, [
-        { role: 'blue', name: names.blue },
-        { role: 'green', name: names.green },
-      ], this.config.backend);
+      const state = toState(
+        servers,
+        [
+          { role: 'blue', name: names.blue },
+          { role: 'green', name: names.green },
+        ],
+        this.config.backend,
+      );
       const blue = state.slots[0] as SlotState;
       const green = state.slots[1] as SlotState;
       // Live is the colour users reach; with neither serving, the one holding the weight.
       const live: Colour = blue.percent !== green.percent ? (blue.percent > green.percent ? 'blue' : 'green') : (blue.weight ?? 0) >= (green.weight ?? 0) ? 'blue' : 'green';
       return { ...state, live, canaryPercent: live === 'blue' ? green.percent : blue.percent };
     }
-    return toState(servers, [
-      { role: 'stable', name: this.config.stable },
-      { role: 'canary', name: this.config.canary },
-    ], this.config.backend);
+    return toState(
+      servers,
+      [
+        { role: 'stable', name: this.config.stable },
+        { role: 'canary', name: this.config.canary },
+      ],
+      this.config.backend,
+    );
   }
 
   async setWeight(percent: number, options: TrafficCallOptions = {}): Promise<TrafficState> {
@@ -236,7 +247,12 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     // The stable server was just redeployed: the canary keeps its traffic until stable is UP again.
     await this.readyToServe(before, ['stable'], 'promote (stable would take all traffic from the canary)', options.signal);
     await this.api.change(
-      [`set server ${backend}/${stable} state ready`, `set server ${backend}/${stable} weight ${maxWeight}`, `set server ${backend}/${canary} weight 0`, `set server ${backend}/${canary} state drain`],
+      [
+        `set server ${backend}/${stable} state ready`,
+        `set server ${backend}/${stable} weight ${maxWeight}`,
+        `set server ${backend}/${canary} weight 0`,
+        `set server ${backend}/${canary} state drain`,
+      ],
       options.signal,
     );
     const after = await this.expect({ [stable]: maxWeight, [canary]: 0 }, options.signal, { [canary]: 'drain' });
@@ -298,7 +314,15 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     const on = names[colour];
     const off = names[otherColour(colour)];
     const { backend, maxWeight } = this.config;
-    await this.api.change([`set server ${backend}/${on} state ready`, `set server ${backend}/${on} weight ${maxWeight}`, `set server ${backend}/${off} weight 0`, `set server ${backend}/${off} state ready`], signal);
+    await this.api.change(
+      [
+        `set server ${backend}/${on} state ready`,
+        `set server ${backend}/${on} weight ${maxWeight}`,
+        `set server ${backend}/${off} weight 0`,
+        `set server ${backend}/${off} state ready`,
+      ],
+      signal,
+    );
     return this.expect({ [on]: maxWeight, [off]: 0 }, signal);
   }
 
@@ -312,10 +336,20 @@ export class HaproxyTrafficProvider implements TrafficProvider {
     this.warnAboutPeople(before, roles, operation);
     const { backend } = this.config;
     const parked = before.slots.filter((s) => roles.includes(s.role) && s.admin !== 'ready');
-    if (parked.length) await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ready`), signal);
+    if (parked.length)
+      await this.api.change(
+        parked.map((s) => `set server ${backend}/${s.name} state ready`),
+        signal,
+      );
     const { state, unable } = await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal });
     if (unable.length === 0) return;
-    if (parked.length) await this.api.change(parked.map((s) => `set server ${backend}/${s.name} state ${s.admin}`), signal).catch(() => undefined);
+    if (parked.length)
+      await this.api
+        .change(
+          parked.map((s) => `set server ${backend}/${s.name} state ${s.admin}`),
+          signal,
+        )
+        .catch(() => undefined);
     const why = unable.map((s) => describeEntry(s.role, s)).join('; ');
     throw new UnservedTrafficError(
       this.kind,
@@ -342,9 +376,12 @@ export class HaproxyTrafficProvider implements TrafficProvider {
    */
   private async settleAfterRollback(after: TrafficState, roles: SlotState['role'][], signal: AbortSignal | undefined, changed = true): Promise<TrafficState> {
     const watched = await watchServing(() => this.getState({ signal }), after, roles, { clock: this.clock, settleMs: changed ? this.settleFor(after, roles) : 0, signal });
-    const { state, unable } = watched.unable.length ? await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal }) : watched;
+    const { state, unable } = watched.unable.length
+      ? await waitUntilServing(() => this.getState({ signal }), roles, { clock: this.clock, timeoutMs: this.healthTimeoutMs, signal })
+      : watched;
     if (unable.length === 0) return state;
-    const gave = this.mode === 'blue-green' ? `rollback switched all traffic back to ${roles.join(' and ')}` : `rollback gave ${roles.join(' and ')} all traffic and the canary none`;
+    const gave =
+      this.mode === 'blue-green' ? `rollback switched all traffic back to ${roles.join(' and ')}` : `rollback gave ${roles.join(' and ')} all traffic and the canary none`;
     const did = changed ? gave : `${roles.join(' and ')} already had all traffic`;
     throw new UnservedTrafficError(
       this.kind,
@@ -371,7 +408,10 @@ export class HaproxyTrafficProvider implements TrafficProvider {
 
   private warnAboutOthers(state: TrafficState): void {
     for (const o of state.others ?? [])
-      if ((o.weight ?? 0) > 0) this.warn(`${this.target}: server ${o.name}, which is not part of this rollout, has weight ${o.weight} (${formatPercent(o.percent)} of traffic): rollback leaves it as it is`);
+      if ((o.weight ?? 0) > 0)
+        this.warn(
+          `${this.target}: server ${o.name}, which is not part of this rollout, has weight ${o.weight} (${formatPercent(o.percent)} of traffic): rollback leaves it as it is`,
+        );
   }
 
   private colours(): Record<Colour, string> {

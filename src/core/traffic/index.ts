@@ -37,12 +37,24 @@ export function createTrafficProvider(plan: Pick<Plan, 'service' | 'environment'
   const traffic = plan.traffic;
   if (!traffic) throw new UserError('plan: traffic is required by this action (which system moves the traffic?)');
   const log = deps.log ?? (() => undefined);
-  const full = { clock: systemClock, log, warn: (line: string) => log(`warning: ${line}`), group: <T>(_t: string, fn: () => Promise<T>) => fn(), env: process.env, cwd: process.cwd(), ...deps };
+  const full = {
+    clock: systemClock,
+    log,
+    warn: (line: string) => log(`warning: ${line}`),
+    group: <T>(_t: string, fn: () => Promise<T>) => fn(),
+    env: process.env,
+    cwd: process.cwd(),
+    ...deps,
+  };
   const provider = fromConfig(traffic, plan, full);
   return deps.signal ? stopForwardChangesOn(provider, deps.signal) : provider;
 }
 
-function fromConfig(traffic: TrafficConfig, plan: Pick<Plan, 'service' | 'environment' | 'strategy'>, deps: Required<Omit<TrafficDeps, 'stateDir' | 'signal'>> & Pick<TrafficDeps, 'stateDir'>): TrafficProvider {
+function fromConfig(
+  traffic: TrafficConfig,
+  plan: Pick<Plan, 'service' | 'environment' | 'strategy'>,
+  deps: Required<Omit<TrafficDeps, 'stateDir' | 'signal'>> & Pick<TrafficDeps, 'stateDir'>,
+): TrafficProvider {
   const mode = plan.strategy === 'blue-green' ? 'blue-green' : 'canary';
   switch (traffic.provider) {
     case 'haproxy':

@@ -88,7 +88,12 @@ export class IstioTrafficProvider extends WeightedKubernetesProvider implements 
       canaryIndex,
       header,
       mainRoute,
-      pair: { stable: { name: stableSubset, weight: weightOf(routes[stableIndex]) }, canary: { name: canarySubset, weight: weightOf(routes[canaryIndex]) }, others, extras: header >= 0 || mirrored },
+      pair: {
+        stable: { name: stableSubset, weight: weightOf(routes[stableIndex]) },
+        canary: { name: canarySubset, weight: weightOf(routes[canaryIndex]) },
+        others,
+        extras: header >= 0 || mirrored,
+      },
     };
   }
 

@@ -9,10 +9,7 @@ export interface KubeTarget {
 
 /** A JSON patch operation (RFC 6902); `test` guards the position of what the next op replaces. */
 export type JsonPatchOp =
-  | { op: 'test'; path: string; value: unknown }
-  | { op: 'replace'; path: string; value: unknown }
-  | { op: 'add'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+  { op: 'test'; path: string; value: unknown } | { op: 'replace'; path: string; value: unknown } | { op: 'add'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 /** One write rollgate makes: a merge patch or a JSON patch of the fields it owns, never a whole object. */
 export type KubePatch = { type: 'merge'; patch: Record<string, unknown> } | { type: 'json'; patch: JsonPatchOp[] };
@@ -70,7 +67,18 @@ export class Kubectl {
 
   /** The argument vector for one patch; `subresource` is for status writes (Argo Rollouts' abort/promote). */
   patchArgs(resource: string, name: string, patch: KubePatch, subresource?: 'status'): string[] {
-    return [this.binary, ...this.globalArgs(), 'patch', resource, name, '--type', patch.type, '--patch', JSON.stringify(patch.patch), ...(subresource ? ['--subresource', subresource] : [])];
+    return [
+      this.binary,
+      ...this.globalArgs(),
+      'patch',
+      resource,
+      name,
+      '--type',
+      patch.type,
+      '--patch',
+      JSON.stringify(patch.patch),
+      ...(subresource ? ['--subresource', subresource] : []),
+    ];
   }
 
   /** Reads one object; a missing one is a ProviderError that names it. */
@@ -107,7 +115,11 @@ export class Kubectl {
     if (result.exitCode !== 0) {
       const reason = (result.stderr.trim() || result.stdout.trim() || `exit status ${result.exitCode}`).split('\n').slice(-3).join(' | ');
       const notFound = /NotFound|not found/i.test(reason);
-      throw new ProviderError(this.provider, `${what}: ${notFound ? `it does not exist (${reason})` : reason}`, !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason));
+      throw new ProviderError(
+        this.provider,
+        `${what}: ${notFound ? `it does not exist (${reason})` : reason}`,
+        !notFound && /timeout|connection refused|i\/o timeout|TLS handshake|ServiceUnavailable|too many requests/i.test(reason),
+      );
     }
     return result.stdout;
   }

@@ -44,7 +44,8 @@ export function weightedState(
   const { stable, canary } = slots;
   const others = options.others ?? 0;
   const total = stable.weight + canary.weight + others;
-  if (others > 0) throw new ProviderError(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
+  if (others > 0)
+    throw new ProviderError(kind, `${resource}: other destinations hold weight ${others} besides ${stable.name} and ${canary.name}; rollgate cannot tell where that traffic goes`);
   if (options.mustTotal100 ? total !== 100 : total <= 0)
     throw new ProviderError(kind, `${resource}: the weights do not add up to 100 (${stable.name} ${stable.weight} + ${canary.name} ${canary.weight} = ${total})`);
   return {
@@ -70,7 +71,9 @@ export function expectWeights(kind: string, resource: string, state: TrafficStat
 
 /** The error for an operation of the other shape (blue-green on a weighted provider, or the reverse). */
 export function wrongShape(kind: string, operation: string, supported: 'canary' | 'blue-green'): UserError {
-  return new UserError(`${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`);
+  return new UserError(
+    `${kind}: ${operation} is not available: this provider drives ${supported === 'canary' ? 'weighted canaries (strategy: canary)' : 'blue-green switches (strategy: blue-green)'}`,
+  );
 }
 
 /** The raw weights of the pair as found in the traffic object, before any judgement. */
@@ -164,7 +167,12 @@ export abstract class WeightedKubernetesProvider {
   private refuseUnserved(state: TrafficState, roles: SlotState['role'][], operation: string): void {
     const unable = state.slots.filter((s) => roles.includes(s.role) && s.serving === false);
     if (unable.length > 0)
-      throw new UnservedTrafficError(this.kind, `${this.target}: refusing to ${operation}: ${unable.map((s) => describeEntry(s.role, s)).join('; ')}. Nothing was changed: ${whatUsersGet(state)}.`, state, false);
+      throw new UnservedTrafficError(
+        this.kind,
+        `${this.target}: refusing to ${operation}: ${unable.map((s) => describeEntry(s.role, s)).join('; ')}. Nothing was changed: ${whatUsersGet(state)}.`,
+        state,
+        false,
+      );
   }
 
   /** After a change: the destinations must have ready endpoints; otherwise say what users get. */

@@ -45,7 +45,12 @@ export class NginxIngressTrafficProvider extends WeightedKubernetesProvider impl
     const canaryRaw = marked ? (parseWeight(annotations[NGINX_ANNOTATIONS.weight]) ?? 0) : 0;
     const canary = Math.min(100, Math.round((canaryRaw / total) * 100 * 1000) / 1000);
     const header = this.config.canaryByHeader !== undefined && annotations[NGINX_ANNOTATIONS.byHeader] !== undefined;
-    return { stable: { name: 'primary Ingress', weight: 100 - canary }, canary: { name: this.config.ingress, weight: canary }, others: 0, extras: !marked || header || (declared !== undefined && declared !== 100) };
+    return {
+      stable: { name: 'primary Ingress', weight: 100 - canary },
+      canary: { name: this.config.ingress, weight: canary },
+      others: 0,
+      extras: !marked || header || (declared !== undefined && declared !== 100),
+    };
   }
 
   /** The merge patch of the annotations for a split; annotation values are strings in the API. */

@@ -64,7 +64,8 @@ export class ServiceSelectorTrafficProvider implements TrafficProvider {
   async switchTo(colour: Colour, options: TrafficCallOptions = {}): Promise<TrafficState> {
     await this.kubectl.patch(SERVICE_RESOURCE, this.config.service, { type: 'merge', patch: this.patchFor(colour) }, { signal: options.signal });
     const after = await this.getState(options);
-    if (after.live !== colour) throw new ProviderError(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
+    if (after.live !== colour)
+      throw new ProviderError(this.kind, `${this.target}: read-back after the switch shows ${after.live} live, expected ${colour} (is something else writing this Service?)`);
     return after;
   }
 

@@ -41,7 +41,11 @@ export class SmiTrafficProvider extends WeightedKubernetesProvider implements Tr
     const backends = asRecords(asRecord(split.spec)?.backends);
     const find = (service: string) => {
       const index = backends.findIndex((b) => b.service === service);
-      if (index < 0) throw new ProviderError(this.kind, `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`);
+      if (index < 0)
+        throw new ProviderError(
+          this.kind,
+          `${this.target}: no backend names the Service ${JSON.stringify(service)} (found: ${backends.map((b) => String(b.service)).join(', ') || 'none'})`,
+        );
       return index;
     };
     const stableIndex = find(this.config.stableBackend);
@@ -51,7 +55,12 @@ export class SmiTrafficProvider extends WeightedKubernetesProvider implements Tr
     return {
       stableIndex,
       canaryIndex,
-      pair: { stable: { name: this.config.stableBackend, weight: weightOf(backends[stableIndex]) }, canary: { name: this.config.canaryBackend, weight: weightOf(backends[canaryIndex]) }, others, extras: false },
+      pair: {
+        stable: { name: this.config.stableBackend, weight: weightOf(backends[stableIndex]) },
+        canary: { name: this.config.canaryBackend, weight: weightOf(backends[canaryIndex]) },
+        others,
+        extras: false,
+      },
     };
   }
 

@@ -67,10 +67,14 @@ export const blueGreenStrategy: RolloutStrategy = {
 /** The live colour as read; refuses when it cannot be read or both colours carry traffic. */
 function liveColourOf(ctx: RolloutContext, state: TrafficState | undefined): Colour {
   if (!state)
-    throw new UserError(`${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`);
+    throw new UserError(
+      `${ctx.traffic.kind}: blue-green needs to read which colour is live before deploying to the other one, and this traffic provider cannot (add traffic.getWeight printing the live colour)`,
+    );
   const carrying = state.slots.filter((s) => s.percent > 0);
   if (carrying.length !== 1 || !state.live)
-    throw new UserError(`${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`);
+    throw new UserError(
+      `${ctx.traffic.target}: ${describeTrafficState(state)}: blue-green needs exactly one colour carrying traffic before it deploys to the other; fix the traffic layer or run rollback`,
+    );
   return state.live;
 }
 
@@ -88,11 +92,14 @@ function rollbackColour(ctx: RolloutContext, record: RolloutRecord | undefined, 
     // Deploying: nothing switched yet; the colour that was live when it started stays live.
     return record.live;
   }
-  if (!state?.live) throw new UserError(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
+  if (!state?.live)
+    throw new UserError(`${ctx.traffic.kind}: no rollout is on record and the traffic layer cannot say which colour is live: run rollback with to: <version>, or switch by hand`);
   const idle = state.slots.find((s) => s.role === otherColour(state.live as Colour));
   const ready = idle && idle.percent === 0 && (idle.health === undefined ? idle.admin === undefined || idle.admin === 'ready' : /^UP/i.test(idle.health));
   if (!idle || !ready)
-    throw new UserError(`${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`);
+    throw new UserError(
+      `${ctx.traffic.target}: no rollout is on record and the idle colour ${idle?.name ?? otherColour(state.live)} is not ready to serve (${idle ? `${idle.admin ?? '?'} / ${idle.health ?? '?'}` : 'not found'}): run rollback with to: <version>`,
+    );
   ctx.runtime.warning(`no rollout is on record: going back to ${idle.role}, the colour the traffic layer shows ready at 0%`);
   return idle.role as Colour;
 }

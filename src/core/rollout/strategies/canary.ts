@@ -38,7 +38,11 @@ export const canaryStrategy: RolloutStrategy = {
     if (before) refuseOthersWithWeight(router.kind, router.target, before, `give the canary ${weight}% (nothing was deployed)`);
     if (!before || before.canaryPercent > 0) {
       // A canary slot that may serve users (an abandoned rollout, or a share nobody can read) is emptied before it is redeployed.
-      ctx.runtime.warning(before ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying` : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`);
+      ctx.runtime.warning(
+        before
+          ? `the canary slot still serves ${formatPercent(before.canaryPercent)} from an earlier rollout: moving it to 0% before deploying`
+          : `${router.kind}: no getWeight, so the canary's share cannot be read: setting it to 0% before deploying`,
+      );
       await session.checkpoint();
       await router.rollback({ signal: run.signal });
     }
@@ -47,7 +51,11 @@ export const canaryStrategy: RolloutStrategy = {
     const after = await router.setWeight(weight, { signal: run.signal });
     await session.apply({ kind: 'traffic-given', weight: readable(ctx) ? after.canaryPercent : weight });
     ctx.log(`traffic: ${describeTrafficState(after)}`);
-    run.report.push(readable(ctx) ? `- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${router.kind})` : `- traffic: canary set to ${formatPercent(weight)} (${router.kind} has no getWeight: the exit status is the only confirmation)`);
+    run.report.push(
+      readable(ctx)
+        ? `- traffic: canary ${formatPercent(after.canaryPercent)} (read back from ${router.kind})`
+        : `- traffic: canary set to ${formatPercent(weight)} (${router.kind} has no getWeight: the exit status is the only confirmation)`,
+    );
     return readable(ctx) ? after : undefined;
   },
 
@@ -78,7 +86,11 @@ export const canaryStrategy: RolloutStrategy = {
       ctx.log(`step 100%: ${describeTrafficState(full)}; deploying ${record.version} to the stable slot`);
       // Recorded before the stable slot is touched: a rollback from here on must redeploy it.
       await session.apply({ kind: 'redeploy-stable' });
-      await deployToSlot(deploy, { slot: 'stable', version: record.version, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+      await deployToSlot(
+        deploy,
+        { slot: 'stable', version: record.version, service: ctx.plan.service, environment: ctx.plan.environment },
+        { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal },
+      );
       await waitForSlotReadiness(run, 'stable', record.version);
       run.report.push(`- deployed \`${record.version}\` to the stable slot`);
     }
@@ -120,11 +132,19 @@ async function restoreStableSlot(run: StrategyRun, record: RolloutRecord): Promi
   const deploy = ctx.plan.deploy;
   const manual = `run rollback with to: <the last good version> (it redeploys the stable slot through the plan's deploy step), or redeploy the stable slot by hand`;
   if (!record.lastGood)
-    throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`);
+    throw new UserError(
+      `${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot, and no last good version is on record: both slots run ${record.version}, so moving traffic restores nothing. ${manual}.`,
+    );
   if (!deploy)
-    throw new UserError(`${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`);
+    throw new UserError(
+      `${ctx.plan.service}/${ctx.plan.environment}: a promotion of ${record.version} stopped after redeploying the stable slot (it ran ${record.lastGood}); the plan has no deploy: section to put ${record.lastGood} back. ${manual}.`,
+    );
   ctx.runtime.warning(`the stable slot was redeployed with ${record.version} by a promotion that did not finish: redeploying ${record.lastGood} to it before moving traffic`);
-  await deployToSlot(deploy, { slot: 'stable', version: record.lastGood, service: ctx.plan.service, environment: ctx.plan.environment }, { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal });
+  await deployToSlot(
+    deploy,
+    { slot: 'stable', version: record.lastGood, service: ctx.plan.service, environment: ctx.plan.environment },
+    { log: ctx.log, group: ctx.group, env: { ...process.env, ...ctx.runtime.env }, cwd: ctx.cwd, signal: run.signal },
+  );
   await waitForSlotReadiness(run, 'stable', record.lastGood);
   run.report.push(`- redeployed the last good version \`${record.lastGood}\` to the stable slot (a promotion had overwritten it with \`${record.version}\`)`);
 }

@@ -43,7 +43,10 @@ export const rollingStrategy: RolloutStrategy = {
     await session.checkpoint();
     await rolling.promote({ signal: run.signal });
     await session.apply({ kind: 'promoted' });
-    run.report.push('- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready', `- promoted: ${rolling.target} is rolled out with \`${record.version}\``);
+    run.report.push(
+      '- nothing to ramp: strategy rolling sends all traffic to the new pods as they become ready',
+      `- promoted: ${rolling.target} is rolled out with \`${record.version}\``,
+    );
     return state;
   },
 
