@@ -36,7 +36,7 @@ function runEntry(name: string, dir: string, inputs: Record<string, string>, env
   writeFileSync(summary, '');
   const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href, join(root, 'src/actions', `${name}.ts`)], {
+    const child = spawn(process.execPath, ['--import', pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href, join(root, 'src/index', `${name}.ts`)], {
       cwd: dir,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_OUTPUT: outputs, GITHUB_STEP_SUMMARY: summary, ...inputEnv, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@ import { parsePlanText } from '../../src/core/plan/load.js';
 // The plan a reader copies from the README must be one rollgate accepts.
 describe('the README', () => {
   const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
-  const plans = [...readme.matchAll(/```yaml\n(service:[\s\S]*?)```/g)].map((m) => m[1] as string);
+  const plans = [...readme.matchAll(/```yaml\n((?:#[^\n]*\n)*service:[\s\S]*?)```/g)].map((m) => m[1] as string);
 
   it('shows a full rollout plan', () => {
     expect(plans.length).toBeGreaterThan(0);
