@@ -2,9 +2,11 @@
 // stable/canary pairs of real HTTP services every second, all in parallel, so many gates run in
 // a few minutes on a small machine. Request latency is lognormal (σ of log latency SPREAD), and a
 // load wave both tracks of a pair share moves the request rate and the latency by ±WAVE over
-// WAVE_PERIOD seconds (each pair at its own phase). Each pair runs gates back to back, in turn a
-// canary 15% slower and an identical one (A/A); the two judges judge the same gate side by side.
-// Run: npx tsx bench/paired-judge-prometheus.ts [minutes=6] [pairs=6]
+// its period (each pair at its own phase; pairs alternate between the periods in WAVE_PERIODS).
+// Each pair runs gates back to back, in turn a canary 15% slower and an identical one (A/A); the
+// judges in JUDGES (by default the paired judge with a bake of at most 20 s and the mann-whitney
+// judge at 20, 45 and 80 s) judge the same gate side by side, from the same Prometheus at once.
+// Run: [JUDGES=judge:bake:window,...] [WAVE_PERIODS=30,60] npx tsx bench/paired-judge-prometheus.ts [minutes=12] [pairs=12]
 import { cpus, loadavg } from 'node:os';
 import { systemClock } from '../src/core/clock.js';
 import { runGate } from '../src/core/analysis/gate.js';
@@ -14,15 +16,24 @@ import { startLoad } from '../harness/load.js';
 import { startPrometheus } from '../harness/prometheus.js';
 import { startSampleService, type SampleService } from '../harness/sample-service.js';
 
-const minutes = Number(process.argv[2] ?? 6);
-const pairs = Number(process.argv[3] ?? 6);
+const minutes = Number(process.argv[2] ?? 12);
+const pairs = Number(process.argv[3] ?? 12);
 const RPS = 15;
 const LATENCY_MS = 20;
 const SPREAD = Number(process.env.SPREAD ?? 0.3);
 const WAVE = 0.25;
-const WAVE_PERIOD_S = 60;
-const BAKE_S = 20;
-const MW_BAKE_S = Number(process.env.MW_BAKE ?? 20);
+const WAVE_PERIODS_S = (process.env.WAVE_PERIODS ?? '30,60').split(',').map(Number);
+/**
+ * The judges that judge every gate side by side, as judge:bake-seconds:interval:window. A window
+ * of the interval plus one scrape interval makes consecutive windows share a sample, so no
+ * increment between two windows is lost; a 2 s window over 1 s scrapes holds about 1 s of increments.
+ */
+const JUDGES = (process.env.JUDGES ?? 'paired:20:1s:2s,paired:20:2s:3s,mann-whitney:20:2s:3s,mann-whitney:30:2s:3s,mann-whitney:45:2s:3s').split(',').map((spec) => {
+  const [judge, bake, interval, window] = spec.split(':');
+  if ((judge !== 'paired' && judge !== 'mann-whitney') || !bake || !interval || !window) throw new Error(`JUDGES: expected judge:bake-seconds:interval:window, got ${spec}`);
+  return { judge, bakeS: Number(bake), interval, window, label: `${judge} (bake ${judge === 'paired' ? '≤ ' : ''}${bake} s, interval ${interval}, window ${window})` } as const;
+});
+const LONGEST_S = Math.max(...JUDGES.map((j) => j.bakeS));
 
 interface Pair {
   index: number;
@@ -31,6 +42,7 @@ interface Pair {
   loads: ReturnType<typeof startLoad>[];
   timer: NodeJS.Timeout;
   regression: number;
+  wavePeriodS: number;
 }
 
 const startedAt = Date.now();
@@ -41,8 +53,9 @@ for (let index = 0; index < pairs; index++) {
   const stable = await startSampleService({ service, track: 'stable', version: 'v1', behaviour: { ...behaviour }, seed: 100 + 2 * index });
   const canary = await startSampleService({ service, track: 'canary', version: 'v2', behaviour: { ...behaviour }, seed: 101 + 2 * index });
   const phase = (2 * Math.PI * index) / pairs;
-  const load = () => 1 + WAVE * Math.sin((2 * Math.PI * (Date.now() - startedAt)) / 1000 / WAVE_PERIOD_S + phase);
-  const pair: Pair = { index, stable, canary, loads: [], regression: 1, timer: setInterval(() => undefined, 1000) };
+  const wavePeriodS = WAVE_PERIODS_S[index % WAVE_PERIODS_S.length] as number;
+  const load = () => 1 + WAVE * Math.sin((2 * Math.PI * (Date.now() - startedAt)) / 1000 / wavePeriodS + phase);
+  const pair: Pair = { index, stable, canary, loads: [], regression: 1, wavePeriodS, timer: setInterval(() => undefined, 1000) };
   clearInterval(pair.timer);
   // The shared wave: both tracks' latency and request rate follow the same load.
   pair.timer = setInterval(() => {
@@ -59,11 +72,12 @@ const prometheus = await startPrometheus({
 });
 const provider = createMetricsProvider(metricsSchema.parse({ provider: 'prometheus', address: prometheus.url, timeout: '5s', retries: 1 }), { clock: systemClock });
 
-function plan(judge: 'paired' | 'mann-whitney', service: string, bakeS: number) {
+function plan(judge: 'paired' | 'mann-whitney', service: string, bakeS: number, interval: string, window: string) {
   const on = `service="${service}",track="{{track}}"`;
   return analysisSchema.parse({
     judge,
-    interval: '2s',
+    interval,
+    window,
     bake: `${bakeS}s`,
     requests: `sum(increase(http_requests_total{${on}}[{{window}}]))`,
     checks: [
@@ -79,28 +93,29 @@ function plan(judge: 'paired' | 'mann-whitney', service: string, bakeS: number) 
 
 interface Outcome {
   scenario: 'regression 15%' | 'A/A';
-  paired: string;
-  pairedSeconds: number;
-  mannWhitney: string;
+  wavePeriodS: number;
+  /** Each judge's verdict and seconds to it, in the order of JUDGES. */
+  verdicts: { verdict: string; seconds: number }[];
 }
 const outcomes: Outcome[] = [];
 const deadline = startedAt + minutes * 60_000;
 
 async function runPair(pair: Pair): Promise<void> {
-  for (let gate = 0; Date.now() + MW_BAKE_S * 1000 + 10_000 < deadline; gate++) {
+  for (let gate = 0; Date.now() + LONGEST_S * 1000 + 10_000 < deadline; gate++) {
     const scenario = (gate + pair.index) % 2 === 0 ? 'regression 15%' : 'A/A';
     pair.regression = scenario === 'A/A' ? 1 : 1.15;
-    // Let the window forget the previous scenario.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Let the windows forget the previous scenario.
+    await new Promise((r) => setTimeout(r, 4000));
     const t0 = Date.now();
-    const [paired, mw] = await Promise.all([
-      runGate({ analysis: plan('paired', `pair-${pair.index}`, BAKE_S), provider, clock: systemClock }),
-      runGate({ analysis: plan('mann-whitney', `pair-${pair.index}`, MW_BAKE_S), provider, clock: systemClock }),
-    ]);
-    outcomes.push({ scenario, paired: paired.verdict, pairedSeconds: (paired.endedAt - t0) / 1000, mannWhitney: mw.verdict });
-    const why = paired.verdict === (scenario === 'A/A' ? 'fail' : 'pass') ? ` (${paired.reason})` : '';
+    const reports = await Promise.all(JUDGES.map((j) => runGate({ analysis: plan(j.judge, `pair-${pair.index}`, j.bakeS, j.interval, j.window), provider, clock: systemClock })));
+    outcomes.push({ scenario, wavePeriodS: pair.wavePeriodS, verdicts: reports.map((r) => ({ verdict: r.verdict, seconds: (r.endedAt - t0) / 1000 })) });
     console.log(
-      `pair ${pair.index} gate ${gate}: ${scenario}: paired ${paired.verdict} after ${((paired.endedAt - t0) / 1000).toFixed(0)} s${why}; mann-whitney (${MW_BAKE_S} s) ${mw.verdict}`,
+      `pair ${pair.index} (wave ${pair.wavePeriodS} s) gate ${gate}: ${scenario}: ${reports
+        .map(
+          (r, i) =>
+            `${JUDGES[i]?.label} ${r.verdict} after ${((r.endedAt - t0) / 1000).toFixed(0)} s${r.verdict !== (scenario === 'A/A' ? 'pass' : 'fail') ? ` (${r.reason})` : ''}`,
+        )
+        .join('; ')}`,
     );
   }
 }
@@ -120,27 +135,28 @@ try {
 }
 
 const share = (list: Outcome[], f: (o: Outcome) => boolean) => `${list.filter(f).length}/${list.length}`;
-const regressions = outcomes.filter((o) => o.scenario === 'regression 15%');
-const same = outcomes.filter((o) => o.scenario === 'A/A');
-const passTimes = same
-  .filter((o) => o.paired === 'pass')
-  .map((o) => o.pairedSeconds)
-  .sort((a, b) => a - b);
-const failTimes = regressions
-  .filter((o) => o.paired === 'fail')
-  .map((o) => o.pairedSeconds)
-  .sort((a, b) => a - b);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? '–' : `${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} s`;
+};
 console.log('');
 console.log(
-  `real Prometheus (1 s scrape), ${pairs} service pairs in parallel for ${minutes} min; ${RPS} requests/s per track, lognormal latency (median ${LATENCY_MS} ms, σ ${SPREAD}), shared wave ±${WAVE * 100}% over ${WAVE_PERIOD_S} s; interval and window 2 s, allowedIncrease 5%, α 0.05`,
+  `real Prometheus (1 s scrape), ${pairs} service pairs in parallel for ${minutes} min; ${RPS} requests/s per track, lognormal latency (median ${LATENCY_MS} ms, σ ${SPREAD}), shared wave ±${WAVE * 100}%; allowedIncrease 5%, α 0.05`,
 );
-console.log(
-  `15% regression caught: paired (bake ≤ ${BAKE_S} s) ${share(regressions, (o) => o.paired === 'fail')}, median ${failTimes[Math.floor(failTimes.length / 2)] ?? '–'} s; mann-whitney (bake ${MW_BAKE_S} s) ${share(regressions, (o) => o.mannWhitney === 'fail')}`,
-);
-console.log(`A/A false failures: paired ${share(same, (o) => o.paired === 'fail')}; mann-whitney ${share(same, (o) => o.mannWhitney === 'fail')}`);
-console.log(
-  `A/A passed: paired ${share(same, (o) => o.paired === 'pass')}, median time to pass ${passTimes[Math.floor(passTimes.length / 2)] ?? '–'} s; mann-whitney ${share(same, (o) => o.mannWhitney === 'pass')}`,
-);
+console.log('');
+console.log(`| wave period | gates (15% + A/A) | judge | 15% regression caught, median time | A/A false failures | A/A passed, median time |`);
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const period of WAVE_PERIODS_S) {
+  const here = outcomes.filter((o) => o.wavePeriodS === period);
+  const regressions = here.filter((o) => o.scenario === 'regression 15%');
+  const same = here.filter((o) => o.scenario === 'A/A');
+  JUDGES.forEach((j, i) => {
+    const v = (o: Outcome) => o.verdicts[i] ?? { verdict: 'none', seconds: 0 };
+    console.log(
+      `| ${period} s | ${regressions.length} + ${same.length} | ${j.label} | ${share(regressions, (o) => v(o).verdict === 'fail')}, ${median(regressions.filter((o) => v(o).verdict === 'fail').map((o) => v(o).seconds))} | ${share(same, (o) => v(o).verdict === 'fail')} | ${share(same, (o) => v(o).verdict === 'pass')}, ${median(same.filter((o) => v(o).verdict === 'pass').map((o) => v(o).seconds))} |`,
+    );
+  });
+}
 console.log(
   `machine: ${cpus().length} CPUs, load average ${loadavg()
     .map((l) => l.toFixed(1))

@@ -16,15 +16,21 @@ const BAKES = [10, 20, 30, 45, 60, 90, 120, 180, 240, 360];
 
 const models: { name: string; model: NoiseModel }[] = [
   { name: 'σ 0.3, wave ±25%/60 s', model: { ...DEFAULT_NOISE, spread: 0.3 } },
+  { name: 'σ 0.3, wave ±25%/30 s', model: { ...DEFAULT_NOISE, spread: 0.3, wavePeriodS: 30 } },
   { name: 'σ 0.5, wave ±25%/60 s', model: { ...DEFAULT_NOISE, spread: 0.5 } },
   { name: 'σ 0.3, wave ±50%/20 s', model: { ...DEFAULT_NOISE, spread: 0.3, wave: 0.5, wavePeriodS: 20 } },
-  { name: 'σ 0.3, wave ±25%/60 s, drift 5% (r 0.9/s)', model: { ...DEFAULT_NOISE, spread: 0.3, drift: 0.05, driftCorrelation: 0.9 } },
-  { name: 'σ 0.5, wave ±50%/120 s, drift 10% (r 0.95/s)', model: { ...DEFAULT_NOISE, spread: 0.5, wave: 0.5, wavePeriodS: 120, drift: 0.1, driftCorrelation: 0.95 } },
+  { name: 'σ 0.3, shared AR(1) load ±30% (r 0.95/s), no wave', model: { ...DEFAULT_NOISE, spread: 0.3, wave: 0, sharedDrift: 0.3, sharedDriftCorrelation: 0.95 } },
+  { name: 'σ 0.3, wave ±25%/60 s, own drift 2% (r 0.9/s)', model: { ...DEFAULT_NOISE, spread: 0.3, drift: 0.02, driftCorrelation: 0.9 } },
+  { name: 'σ 0.3, wave ±25%/60 s, own drift 5% (r 0.9/s)', model: { ...DEFAULT_NOISE, spread: 0.3, drift: 0.05, driftCorrelation: 0.9 } },
+  { name: 'σ 0.5, wave ±50%/120 s, own drift 10% (r 0.95/s)', model: { ...DEFAULT_NOISE, spread: 0.5, wave: 0.5, wavePeriodS: 120, drift: 0.1, driftCorrelation: 0.95 } },
 ];
 
-function plan(judge: 'paired' | 'mann-whitney', bakeS: number, tolerance = 0.05): AnalysisConfig {
+type Judge = 'paired' | 'paired, beyond-tolerance' | 'mann-whitney';
+
+function plan(judge: Judge, bakeS: number, tolerance = 0.05): AnalysisConfig {
   return analysisSchema.parse({
-    judge,
+    judge: judge === 'mann-whitney' ? judge : 'paired',
+    ...(judge === 'paired, beyond-tolerance' ? { failOn: 'beyond-tolerance' } : {}),
     interval: INTERVAL,
     bake: `${bakeS}s`,
     alpha: 0.05,
@@ -39,7 +45,7 @@ async function gate(config: AnalysisConfig, model: NoiseModel, seed: number) {
   return { verdict: report.verdict, seconds: clock.now() / 1000 };
 }
 
-async function rate(judge: 'paired' | 'mann-whitney', bakeS: number, model: NoiseModel, verdict: string, count = seeds, offset = 0, tolerance = 0.05) {
+async function rate(judge: Judge, bakeS: number, model: NoiseModel, verdict: string, count = seeds, offset = 0, tolerance = 0.05) {
   let hits = 0;
   const times: number[] = [];
   for (let s = 0; s < count; s++) {
@@ -54,7 +60,7 @@ async function rate(judge: 'paired' | 'mann-whitney', bakeS: number, model: Nois
 }
 
 /** The smallest bake in BAKES at which ≥ 95% of gates fail the regression. */
-async function bakeNeeded(judge: 'paired' | 'mann-whitney', model: NoiseModel, regression: number, tolerance = 0.05): Promise<string> {
+async function bakeNeeded(judge: Judge, model: NoiseModel, regression: number, tolerance = 0.05): Promise<string> {
   for (const bake of BAKES) {
     const { rate: caught } = await rate(judge, bake, { ...model, regression }, 'fail', seeds, 0, tolerance);
     if (caught >= 0.95) return `${bake} s`;
@@ -69,18 +75,19 @@ console.log(
 );
 console.log('');
 console.log(
-  '| noise model | bake to catch 15% (paired / mann-whitney) | caught at 20 s (paired / mann-whitney) | bake to catch 5%, allowedIncrease 1% (paired / mann-whitney) | A/A false failures, 60 s bake (paired, looks every window / mann-whitney) | healthy canary passes (paired, 120 s max): share / median time |',
+  '| noise model | bake to catch 15% (paired / mann-whitney) | caught at 20 s (paired / mann-whitney) | bake to catch 5%, allowedIncrease 1% (paired / mann-whitney) | A/A false failures, 60 s bake (paired, looks every window / mann-whitney) | paired with failOn: beyond-tolerance: A/A false failures / bake to catch 15% | healthy canary passes (paired, 120 s max): share / median time |',
 );
-console.log('| --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const { name, model } of models) {
   const need15 = [await bakeNeeded('paired', model, 1.15), await bakeNeeded('mann-whitney', model, 1.15)];
   const at20 = [(await rate('paired', 20, { ...model, regression: 1.15 }, 'fail')).rate, (await rate('mann-whitney', 20, { ...model, regression: 1.15 }, 'fail')).rate];
   // A 5% regression is at the 5% tolerance: judged against allowedIncrease 1% instead.
   const need5 = [await bakeNeeded('paired', model, 1.05, 0.01), await bakeNeeded('mann-whitney', model, 1.05, 0.01)];
   const aa = [(await rate('paired', 60, model, 'fail', seeds * 4, 50_000)).rate, (await rate('mann-whitney', 60, model, 'fail', seeds * 4, 50_000)).rate];
+  const beyond = [(await rate('paired, beyond-tolerance', 60, model, 'fail', seeds * 4, 50_000)).rate, await bakeNeeded('paired, beyond-tolerance', model, 1.15)];
   const healthy = await rate('paired', 120, model, 'pass', seeds, 90_000);
   console.log(
-    `| ${name} | ${need15.join(' / ')} | ${pct(at20[0] as number)} / ${pct(at20[1] as number)} | ${need5.join(' / ')} | ${pct(aa[0] as number)} / ${pct(aa[1] as number)} (${seeds * 4} pairs) | ${pct(healthy.rate)} / ${healthy.median ?? '–'} s |`,
+    `| ${name} | ${need15.join(' / ')} | ${pct(at20[0] as number)} / ${pct(at20[1] as number)} | ${need5.join(' / ')} | ${pct(aa[0] as number)} / ${pct(aa[1] as number)} (${seeds * 4} pairs) | ${pct(beyond[0] as number)} / ${beyond[1]} | ${pct(healthy.rate)} / ${healthy.median ?? '–'} s |`,
   );
 }
 

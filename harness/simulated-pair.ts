@@ -18,6 +18,9 @@ export interface NoiseModel {
   /** Lag-1 autocorrelation (per second) and size of a slow drift of each track's own latency (relative). */
   drift: number;
   driftCorrelation: number;
+  /** Size (relative) and lag-1 autocorrelation (per second) of a slow wander both tracks share: an autocorrelated load, not a periodic one. */
+  sharedDrift?: number;
+  sharedDriftCorrelation?: number;
   /** Canary latency multiplier: 1.15 is a 15% regression. */
   regression: number;
   /** Seconds after which the canary stops serving (requests 0, latency no data). */
@@ -65,10 +68,13 @@ export function simulatedPair(model: NoiseModel, seed: number, startMs = 0): Met
   const phase = random() * 2 * Math.PI;
   const seconds: Record<'canary' | 'stable', Second[]> = { canary: [], stable: [] };
   const drift = { canary: 0, stable: 0 };
+  let shared = 0;
   const extend = (upTo: number) => {
     while (seconds.stable.length < upTo) {
       const t = seconds.stable.length;
-      const load = 1 + model.wave * Math.sin((2 * Math.PI * t) / model.wavePeriodS + phase);
+      const r = model.sharedDriftCorrelation ?? 0;
+      shared = r * shared + Math.sqrt(1 - r ** 2) * (model.sharedDrift ?? 0) * normal(random);
+      const load = (1 + model.wave * Math.sin((2 * Math.PI * t) / model.wavePeriodS + phase)) * Math.exp(shared);
       for (const track of ['stable', 'canary'] as const) {
         drift[track] = model.driftCorrelation * drift[track] + Math.sqrt(1 - model.driftCorrelation ** 2) * model.drift * normal(random);
         const dead = track === 'canary' && model.canaryDiesAtS !== undefined && t >= model.canaryDiesAtS;

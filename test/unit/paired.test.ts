@@ -89,6 +89,15 @@ describe('paired tests of a check', () => {
     expect(standing(test, cs(0.0, -0.04, 0.045))).toBe('within');
     expect(standing(test, { ...cs(0.1, 0.05, 0.2), n: 4 })).toBe('open');
   });
+  it('with failOn: beyond-tolerance fails only when the whole interval is beyond the tolerance', () => {
+    const test = { scale: 'log-ratio' as const, up: 0.05, down: -0.05 };
+    const cs = (mean: number, lower: number, upper: number) => ({ n: 10, mean, sd: 0.1, lower, upper, autocorrelation: 0 });
+    expect(standing(test, cs(0.1, 0.01, 0.2), 'beyond-tolerance')).toBe('open');
+    expect(standing(test, cs(0.1, 0.06, 0.2), 'beyond-tolerance')).toBe('fail');
+    expect(standing(test, cs(-0.1, -0.2, -0.01), 'beyond-tolerance')).toBe('open');
+    expect(standing(test, cs(-0.1, -0.2, -0.06), 'beyond-tolerance')).toBe('fail');
+    expect(standing(test, cs(0.0, -0.04, 0.045), 'beyond-tolerance')).toBe('within');
+  });
 });
 
 function paired(overrides: Record<string, unknown> = {}): AnalysisConfig {
@@ -122,6 +131,47 @@ describe('paired judge', () => {
     let failed = 0;
     for (let seed = 0; seed < 200; seed++) if ((await judge(paired(), { spread: 0.5 }, 1000 + seed)).report.verdict === 'fail') failed++;
     expect(failed / 200).toBeLessThanOrEqual(0.05);
+  });
+
+  it('holds alpha over 300 seeded A/A pairs whose load wanders slowly (a shared AR(1) load, ±30%, r 0.95 per second) as well as in waves', async () => {
+    let failed = 0;
+    for (let seed = 0; seed < 300; seed++)
+      if ((await judge(paired({ bake: '60s' }), { wave: 0, sharedDrift: 0.3, sharedDriftCorrelation: 0.95 }, 4000 + seed)).report.verdict === 'fail') failed++;
+    expect(failed / 300).toBeLessThanOrEqual(0.05);
+  });
+
+  it('with failOn: beyond-tolerance holds alpha when identical tracks drift apart on their own, and still catches a 15% regression with a longer bake', async () => {
+    // Each track's latency wanders by 5% (AR(1), r 0.9 per second): the two tracks' difference
+    // often exceeds the 5% tolerance within a bake, a real difference no bake can tell from a regression.
+    const drift = { drift: 0.05, driftCorrelation: 0.9 };
+    let significant = 0;
+    let beyond = 0;
+    let caught = 0;
+    for (let seed = 0; seed < 200; seed++) {
+      if ((await judge(paired({ bake: '60s' }), drift, 6000 + seed)).report.verdict === 'fail') significant++;
+      if ((await judge(paired({ bake: '60s', failOn: 'beyond-tolerance' }), drift, 6000 + seed)).report.verdict === 'fail') beyond++;
+      if ((await judge(paired({ bake: '120s', failOn: 'beyond-tolerance' }), { ...drift, regression: 1.15 }, 8000 + seed)).report.verdict === 'fail') caught++;
+    }
+    // The default rule is the one that breaks here, which is why the option exists.
+    expect(significant / 200).toBeGreaterThan(0.05);
+    expect(beyond / 200).toBeLessThanOrEqual(0.05);
+    expect(caught / 200).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('names drift and the way out when a failure comes from slowly wandering differences', async () => {
+    const drift = { drift: 0.08, driftCorrelation: 0.97 };
+    let hinted: string | undefined;
+    for (let seed = 0; seed < 100 && !hinted; seed++) {
+      const { report } = await judge(paired({ bake: '60s' }), drift, 9000 + seed);
+      if (report.verdict === 'fail' && report.reason.includes('drift')) hinted = report.reason;
+    }
+    expect(hinted).toMatch(
+      /the differences drift from window to window \(lag-1 autocorrelation 0\.\d+\); if identical releases of this service wander apart like this, set analysis\.failOn: beyond-tolerance/,
+    );
+  });
+
+  it('refuses failOn with another judge', () => {
+    expect(() => paired({ judge: 'mann-whitney', failOn: 'beyond-tolerance' })).toThrow(/expected judge: paired with failOn/);
   });
 
   it('passes a healthy canary once its interval is within tolerance, but never before minBake', async () => {

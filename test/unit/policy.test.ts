@@ -154,6 +154,26 @@ describe('risk classes from what changed', () => {
   });
 });
 
+describe('a risk class that asks for a statistical judge', () => {
+  const require = (judge: string) => policy({ risk: { rules: [{ class: 'high', paths: ['**'] }], require: { high: { judge } } } }).risk!.require.high;
+  const withJudge = (judge: string) =>
+    plan({
+      analysis: { judge, bake: '15m', interval: '30s', checks: [{ name: 'latency', query: 'x{track="{{track}}"}', direction: 'increase', allowedIncrease: 0.05, maxRatio: 1.2 }] },
+    });
+  const refused = (judge: string, needed: string) =>
+    checkRequirements({ class: 'high', because: [] }, require(needed), { plan: withJudge(judge) })
+      .filter((f) => f.outcome === 'refuse')
+      .map((f) => f.limit);
+
+  it('takes either statistical judge for `statistical`, and only the named one otherwise', () => {
+    expect(refused('paired', 'statistical')).toEqual([]);
+    expect(refused('mann-whitney', 'statistical')).toEqual([]);
+    expect(refused('threshold', 'statistical')).toEqual(['a high-risk release needs analysis.judge: mann-whitney or paired']);
+    expect(refused('paired', 'paired')).toEqual([]);
+    expect(refused('paired', 'mann-whitney')).toEqual(['a high-risk release needs analysis.judge: mann-whitney']);
+  });
+});
+
 describe('checkReleasePolicy: overrides', () => {
   const windowed = { windows: { timeZone: 'UTC', allow: [{ days: ['mon'], from: '09:00', to: '10:00' }] } };
   const friday = at('2026-03-27T18:00:00Z');

@@ -74,14 +74,19 @@ export function pairedDifference(scale: PairedScale, canary: number, stable: num
 /** Where one test stands after the windows so far. */
 export type TestStanding = 'fail' | 'within' | 'open';
 
+/** What the interval must show before a check fails (`analysis.failOn`). */
+export type FailOn = 'significant' | 'beyond-tolerance';
+
 /**
  * Fail when the interval excludes "no change" on a judged side and the estimate is beyond the
- * tolerance (a real regression that matters); within when the whole interval is inside the tolerances.
+ * tolerance (a real regression that matters) — or, with `beyond-tolerance`, when the interval
+ * excludes the tolerance itself; within when the whole interval is inside the tolerances.
  */
-export function standing(test: PairedTest, cs: ConfidenceSequencePoint): TestStanding {
+export function standing(test: PairedTest, cs: ConfidenceSequencePoint, failOn: FailOn = 'significant'): TestStanding {
   if (cs.n < MIN_DIFFERENCES) return 'open';
-  if (test.up !== undefined && cs.lower > 0 && cs.mean > test.up) return 'fail';
-  if (test.down !== undefined && cs.upper < 0 && cs.mean < test.down) return 'fail';
+  const beyond = failOn === 'beyond-tolerance';
+  if (test.up !== undefined && cs.lower > (beyond ? test.up : 0) && cs.mean > test.up) return 'fail';
+  if (test.down !== undefined && cs.upper < (beyond ? test.down : 0) && cs.mean < test.down) return 'fail';
   const upOk = test.up === undefined || cs.upper <= test.up;
   const downOk = test.down === undefined || cs.lower >= test.down;
   return upOk && downOk ? 'within' : 'open';
@@ -109,7 +114,7 @@ export function describeStanding(test: PairedTest, cs: ConfidenceSequencePoint):
 }
 
 /** The paired judge's limit column: tolerances and the method. */
-export function describePairedLimit(check: CheckConfig, alpha: number): string {
+export function describePairedLimit(check: CheckConfig, alpha: number, failOn: FailOn = 'significant'): string {
   const tests = pairedTests(check);
   const parts = tests.map((t) => {
     const what = t.scale === 'log-ratio' ? 'canary/stable' : 'canary − stable';
@@ -119,8 +124,11 @@ export function describePairedLimit(check: CheckConfig, alpha: number): string {
   });
   if (check.max !== undefined) parts.push(`mean ≤ ${formatValue(check.max)}`);
   if (check.min !== undefined) parts.push(`mean ≥ ${formatValue(check.min)}`);
-  return `paired, sequential (α ${formatValue(alpha)}): ${parts.join('; ')}`;
+  return `paired, sequential (α ${formatValue(alpha)}${failOn === 'beyond-tolerance' ? ', fails only beyond tolerance' : ''}): ${parts.join('; ')}`;
 }
+
+/** Lag-1 autocorrelation of the differences above which a failure mentions drift. */
+const DRIFT_AUTOCORRELATION = 0.5;
 
 interface TestState {
   test: PairedTest;
@@ -186,6 +194,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
   const sequentialAlpha = (test: PairedTest) => (test.up !== undefined && test.down !== undefined ? analysis.alpha / 4 : analysis.alpha / 2);
   const window = promDuration(analysis.window ?? analysis.interval);
   const weight = canaryWeight(options);
+  const failOn: FailOn = analysis.failOn ?? 'significant';
   const measurements: Measurement[] = [];
   const traffic: TrafficSample[] = [];
   const states: PairedCheckState[] = [];
@@ -304,7 +313,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
           t.differences.push(d);
           // A check judged on both sides spends half of α on each.
           t.cs = confidenceSequence(t.differences, sequentialAlpha(t.test), rho2);
-          t.standing = standing(t.test, t.cs);
+          t.standing = standing(t.test, t.cs, failOn);
           notes.push(describeStanding(t.test, t.cs));
         }
         s.latestReason = undefined;
@@ -326,7 +335,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
     for (const s of decisive) {
       const failed = s.tests.find((t) => t.standing === 'fail');
       if (failed && failed.cs) {
-        s.failure = `a clear regression: ${describeStanding(failed.test, failed.cs)}`;
+        s.failure = `a clear regression: ${describeStanding(failed.test, failed.cs)}${driftHint(failed.cs)}`;
         markLast(s, 'fail', s.failure);
         return finish('fail', `check ${s.check.name}: ${s.failure}`);
       }
@@ -338,10 +347,10 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
         for (const t of s.tests) {
           if (t.standing !== 'open' || t.differences.length < MIN_DIFFERENCES) continue;
           const last = finalInterval(t.differences, sequentialAlpha(t.test));
-          if (standing(t.test, last) === 'fail') {
+          if (standing(t.test, last, failOn) === 'fail') {
             t.cs = last;
             t.standing = 'fail';
-            s.failure = `a clear regression at the end of the bake: ${describeStanding(t.test, last)}`;
+            s.failure = `a clear regression at the end of the bake: ${describeStanding(t.test, last)}${driftHint(last)}`;
             markLast(s, 'fail', s.failure);
             return finish('fail', `check ${s.check.name}: ${s.failure}`);
           }
@@ -384,6 +393,15 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
       .map((s) => `check ${s.check.name}: ${openReason(s)}`)
       .join('; ')}`,
   );
+
+  /**
+   * Differences that wander slowly are what two tracks drifting apart on their own look like, and
+   * within one bake that cannot be told from a regression: say so, and what to do if it is drift.
+   */
+  function driftHint(cs: ConfidenceSequencePoint): string {
+    if (failOn === 'beyond-tolerance' || cs.autocorrelation < DRIFT_AUTOCORRELATION) return '';
+    return ` — the differences drift from window to window (lag-1 autocorrelation ${formatValue(Math.round(cs.autocorrelation * 100) / 100)}); if identical releases of this service wander apart like this, set analysis.failOn: beyond-tolerance (see docs/statistical-judge.md)`;
+  }
 
   function lowTraffic(requests: RequestCounts | undefined): string | undefined {
     if (!requests || analysis.minRequests <= 0) return undefined;
@@ -473,7 +491,7 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
       const summary: CheckSummary = {
         name: s.check.name,
         outcome,
-        limit: describePairedLimit(s.check, analysis.alpha),
+        limit: describePairedLimit(s.check, analysis.alpha, failOn),
         reason: `${why}${ranked.length ? ` (${ranked.join(', ')})` : ''}`,
         details,
       };

@@ -276,6 +276,12 @@ export const analysisSchema = z
     judge: z.enum(['threshold', 'mann-whitney', 'paired'], { error: 'expected threshold | mann-whitney | paired' }).default('threshold'),
     /** The paired judge may stop early, but never before this much of the bake (slow-burning faults). */
     minBake: positiveDuration.optional(),
+    /**
+     * What the paired judge's interval must show before a check fails: `significant` (a change is
+     * shown and its estimate is beyond the tolerance, as Kayenta judges) or `beyond-tolerance` (the
+     * whole interval is beyond the tolerance: for tracks that wander apart on their own).
+     */
+    failOn: z.enum(['significant', 'beyond-tolerance'], { error: 'expected significant | beyond-tolerance' }).optional(),
     score: z
       .strictObject({
         pass: percent('expected a score from 0 to 100').default(95),
@@ -307,6 +313,8 @@ export const analysisSchema = z
         message: 'expected {{track}} in the requests query (e.g. track="{{track}}"): without it the canary is credited with stable\'s requests',
         input: a.requests,
       });
+    if (a.failOn !== undefined && a.judge !== 'paired')
+      ctx.addIssue({ code: 'custom', path: ['failOn'], message: `expected judge: paired with failOn (the ${a.judge} judge does not use it)`, input: a.failOn });
     if (a.judge === 'paired')
       a.checks.forEach((c, i) => {
         const tolerance = ['allowedIncrease', 'allowedDecrease', 'maxIncrease', 'maxDecrease', 'maxRatio', 'minRatio'].some((k) => c[k as keyof typeof c] !== undefined);
@@ -509,7 +517,8 @@ export const riskRequirementSchema = z.strictObject({
     .array(z.enum(['canary', 'blue-green', 'rolling'], { error: 'expected canary | blue-green | rolling' }))
     .min(1)
     .optional(),
-  judge: z.enum(['threshold', 'mann-whitney'], { error: 'expected threshold | mann-whitney' }).optional(),
+  /** `statistical`: mann-whitney or paired; `threshold`: any analysis. */
+  judge: z.enum(['threshold', 'statistical', 'mann-whitney', 'paired'], { error: 'expected threshold | statistical | mann-whitney | paired' }).optional(),
   /** The bake at the first step must last at least this long. */
   minBake: positiveDuration.optional(),
   /** The first traffic step may not exceed this share. */

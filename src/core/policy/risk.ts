@@ -70,13 +70,15 @@ export function checkRequirements(assessment: RiskAssessment, requirement: RiskR
     );
   if (requirement.judge) {
     const judge = plan.analysis?.judge;
-    const ok = requirement.judge === 'threshold' ? judge !== undefined : judge === requirement.judge;
+    const needed = requirement.judge;
+    const ok = judge !== undefined && (needed === 'threshold' || (needed === 'statistical' ? judge !== 'threshold' : judge === needed));
+    const wanted = needed === 'statistical' ? 'mann-whitney or paired' : needed;
     add(
       'judge',
       ok,
       judge ? `analysis.judge: ${judge}` : 'no analysis section',
-      `a ${cls} needs analysis.judge: ${requirement.judge}`,
-      `set analysis.judge: ${requirement.judge} (with its checks) in the plan`,
+      `a ${cls} needs analysis.judge: ${wanted}`,
+      `set analysis.judge: ${needed === 'statistical' ? 'paired' : needed} (with its checks) in the plan`,
     );
   }
   if (requirement.minBake !== undefined) {
