@@ -25,6 +25,8 @@ export interface NoiseModel {
   regression: number;
   /** Seconds after which the canary stops serving (requests 0, latency no data). */
   canaryDiesAtS?: number;
+  /** The canary's request rate relative to stable's (default 1; 0.01: a canary the router starves). */
+  canaryTraffic?: number;
 }
 
 export const DEFAULT_NOISE: NoiseModel = { rps: 15, latencyMs: 20, spread: 0.5, wave: 0.25, wavePeriodS: 60, drift: 0, driftCorrelation: 0, regression: 1 };
@@ -78,7 +80,7 @@ export function simulatedPair(model: NoiseModel, seed: number, startMs = 0): Met
       for (const track of ['stable', 'canary'] as const) {
         drift[track] = model.driftCorrelation * drift[track] + Math.sqrt(1 - model.driftCorrelation ** 2) * model.drift * normal(random);
         const dead = track === 'canary' && model.canaryDiesAtS !== undefined && t >= model.canaryDiesAtS;
-        const n = dead ? 0 : poisson(random, model.rps * load);
+        const n = dead ? 0 : poisson(random, model.rps * load * (track === 'canary' ? (model.canaryTraffic ?? 1) : 1));
         const median = model.latencyMs * load * Math.exp(drift[track]) * (track === 'canary' ? model.regression : 1);
         let sum = 0;
         for (let i = 0; i < n; i++) sum += median * Math.exp(model.spread * normal(random));

@@ -343,6 +343,22 @@ describe('threshold gate: a canary that vanishes fails closed', () => {
     expect(report.reason).toMatch(/the canary served 1 requests in the latest window where its weight 10% predicts about 20 beside stable's 180/);
   });
 
+  it('fails a canary starved from the first window (1% of requests) when its weight says 20%, and passes it without the weight', async () => {
+    const config = analysis({ bake: '10s', requests, checks: [{ ...errorRate, max: 0.05 }] });
+    const starved = (m: string, t: Track) => (m === 'requests' ? (t === 'canary' ? 6 : 594) : 0.01);
+    const clock = new FakeClock(0);
+    const weighed = await runGate({ analysis: config, provider: scripted(starved, clock), clock, weight: 20 });
+    expect(weighed.verdict).toBe('fail');
+    expect(weighed.reason).toBe(
+      "the canary lost its traffic: far fewer requests than its weight predicts in every window since the bake began: the canary served 6 requests in the latest window where its weight 20% predicts about 149 beside stable's 594, and in the 2 window(s) before",
+    );
+    // Three windows confirm it (short windows), after a first one that served: the bake is not waited out.
+    expect(clock.now()).toBe(4000);
+    // The same gate without the weight sees a steady 1% share and nothing lost: the weight is what catches it.
+    const { report: unweighed } = await gate(config, starved);
+    expect(unweighed.verdict).toBe('pass');
+  });
+
   it('never passes a canary that got no requests, with minRequests 0', async () => {
     const { report } = await gate(analysis({ requests, checks: [{ ...errorRate, max: 0.05 }] }), (m, t) => (m === 'requests' && t === 'canary' ? 0 : healthy(m, t)));
     expect(report.verdict).toBe('fail');

@@ -111,10 +111,16 @@ function paired(overrides: Record<string, unknown> = {}): AnalysisConfig {
   });
 }
 
-async function judge(config: AnalysisConfig, model: Partial<NoiseModel>, seed: number, provider?: MetricsProvider) {
+async function judge(config: AnalysisConfig, model: Partial<NoiseModel>, seed: number, provider?: MetricsProvider, weight?: number) {
   const clock = new FakeClock(0);
   const lines: string[] = [];
-  const report = await runGate({ analysis: config, provider: provider ?? simulatedPair({ ...DEFAULT_NOISE, spread: 0.3, ...model }, seed), clock, log: (l) => lines.push(l) });
+  const report = await runGate({
+    analysis: config,
+    provider: provider ?? simulatedPair({ ...DEFAULT_NOISE, spread: 0.3, ...model }, seed),
+    clock,
+    log: (l) => lines.push(l),
+    weight,
+  });
   return { report, lines, seconds: clock.now() / 1000 };
 }
 
@@ -189,6 +195,22 @@ describe('paired judge', () => {
     expect(report.verdict).toBe('fail');
     expect(report.reason).toMatch(/^the canary lost its traffic mid-bake: the canary served 0 requests in the latest window/);
     expect(seconds).toBeLessThanOrEqual(26);
+  });
+
+  it('fails a canary starved from the first window (1% of requests) when its weight says 20%; without the weight its steady share looks normal', async () => {
+    // 300 requests/s on stable, 3/s on the canary: every window holds enough canary requests to measure it.
+    const starved = { rps: 300, spread: 0.1, canaryTraffic: 0.01 };
+    const config = paired({ window: '4s' });
+    const weighed = await judge(config, starved, 21, undefined, 20);
+    expect(weighed.report.verdict).toBe('fail');
+    expect(weighed.report.reason).toMatch(
+      /^the canary lost its traffic: far fewer requests than its weight predicts in every window since the bake began: the canary served \d+ requests in the latest window where its weight 20% predicts about \d+/,
+    );
+    // Three windows confirm the loss; the gate does not wait out the bake.
+    expect(weighed.seconds).toBeLessThanOrEqual(8);
+    const unweighed = await judge(config, starved, 21);
+    expect(unweighed.report.verdict).toBe('pass');
+    expect(unweighed.report.reason).not.toMatch(/traffic/);
   });
 
   it('never passes a canary that got no requests', async () => {

@@ -57,7 +57,7 @@ const plan = fc.constantFrom(...Object.values(plans), '/nonexistent/dir/rollout.
 const actions: { name: string; inputs: string[]; run: (rt: ActionRuntime) => Promise<ActionResult> }[] = [
   {
     name: 'metrics-gate',
-    inputs: ['error-rate-threshold', 'latency-p95-ms', 'latency-p99-ms', 'min-requests', 'interval', 'bake', 'window', 'selector', 'track-label', 'prometheus-url'],
+    inputs: ['error-rate-threshold', 'latency-p95-ms', 'latency-p99-ms', 'min-requests', 'interval', 'bake', 'window', 'selector', 'track-label', 'prometheus-url', 'weight'],
     run: (rt) => runMetricsGateAction(rt),
   },
   { name: 'deploy-canary', inputs: ['version', 'weight', 'records', 'ledger', 'environment', 'ref', 'reason', 'changed-files'], run: (rt) => runDeployCanaryAction(rt) },

@@ -11,6 +11,7 @@ import {
   canaryWeight,
   countRequests,
   lossConfirmations,
+  lostTrafficNow,
   sustainedTrafficLoss,
   fillForTracks,
   identicalQueries,
@@ -288,8 +289,8 @@ async function runThresholdGate(options: GateOptions): Promise<GateReport> {
 
     // A canary that served and stopped is gone now, whatever it did before: 20% of users may be
     // getting errors from it, so the gate ends at once and never as a pass.
-    const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
-    if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
+    const gone = lost ? lostTrafficNow(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+    if (gone) return finish('fail', gone);
     // Decide as soon as the outcome can no longer change.
     const failed = decisive.find((s) => s.failures > analysis.failureLimit);
     if (failed)

@@ -16,6 +16,7 @@ import {
   canaryWeight,
   countRequests,
   lossConfirmations,
+  lostTrafficNow,
   sustainedTrafficLoss,
   fillForTracks,
   identicalQueries,
@@ -251,8 +252,8 @@ export async function runPairedGate(options: GateOptions): Promise<GateReport> {
     }
     if (requests?.canary !== undefined && requests.stable !== undefined) traffic.push({ canary: requests.canary, stable: requests.stable });
     const lost = requests?.canary !== undefined && requests.stable !== undefined ? canaryTrafficLoss(traffic, weight) : undefined;
-    const gone = lost ? sustainedTrafficLoss(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
-    if (gone && traffic.slice(0, -lossConfirmations(analysis.interval)).some((t) => t.canary > 0)) return finish('fail', `the canary lost its traffic mid-bake: ${gone}`);
+    const gone = lost ? lostTrafficNow(traffic, weight, lossConfirmations(analysis.interval)) : undefined;
+    if (gone) return finish('fail', gone);
     const quiet = lost ?? requests?.problem ?? lowTraffic(requests);
 
     const answers = await Promise.all(

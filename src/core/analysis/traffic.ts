@@ -153,6 +153,21 @@ export function sustainedTrafficLoss(history: readonly TrafficSample[], weight: 
   return needed > 1 ? `${now}, and in the ${needed - 1} window(s) before` : now;
 }
 
+/**
+ * Why the gate ends now, as a fail, because the canary lost its traffic: a loss confirmed over the
+ * latest windows after the canary had served (a canary that never served yet is judged at the
+ * end of the bake: its first windows may predate its first scrape). A canary that served far
+ * below its weight in every window is named as such: it was starved from the start.
+ */
+export function lostTrafficNow(history: readonly TrafficSample[], weight: number | undefined, windows: number): string | undefined {
+  const gone = sustainedTrafficLoss(history, weight, windows);
+  if (!gone || !history.slice(0, -windows).some((t) => t.canary > 0)) return undefined;
+  const always = history.every((_, i) => canaryTrafficLoss(history.slice(0, i + 1), weight) !== undefined);
+  return always
+    ? `the canary lost its traffic: far fewer requests than its weight predicts in every window since the bake began: ${gone}`
+    : `the canary lost its traffic mid-bake: ${gone}`;
+}
+
 /** P(X ≤ k) for X ~ Binomial(n, p), summed term by term from 0 (k is small where it is asked). */
 export function binomialLowerTail(k: number, n: number, p: number): number {
   const count = Math.round(n);

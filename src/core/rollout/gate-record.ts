@@ -4,6 +4,7 @@ import type { Plan } from '../plan/schema.js';
 import type { ActionRuntime } from '../runtime.js';
 import { rolloutOwner } from './rollout-state.js';
 import { RolloutSession } from './session.js';
+import { parseRecord } from './state-machine.js';
 import { phaseSummary } from './summary.js';
 import type { RolloutStore } from './store.js';
 import { chooseRolloutStore, openRolloutStore } from './stores.js';
@@ -41,6 +42,27 @@ export async function recordGateVerdict(
     return undefined;
   } catch (err) {
     return `the gate's verdict could not be recorded in the rollout record (${describeError(err)}); ramp will judge this step again`;
+  }
+}
+
+/**
+ * The canary's share as the rollout record holds it, when the gate judges a canary step: what the
+ * traffic-loss rule expects the canary to serve. Best effort, like recording the verdict: a store
+ * that cannot be read leaves the weight unknown (the rule then judges the canary against its own
+ * share earlier in the bake) and never fails the gate.
+ */
+export async function recordedCanaryWeight(runtime: ActionRuntime, plan: Plan, deps: { cwd: string; store?: RolloutStore }): Promise<{ weight?: number; problem?: string }> {
+  try {
+    if (!deps.store && !sharedStoreChosen(runtime, deps.cwd)) return {};
+    const store = deps.store ?? openRolloutStore(runtime, { service: plan.service, environment: plan.environment }, { cwd: deps.cwd });
+    const record = parseRecord((await store.read())?.document);
+    // Only a canary behind a weighted router has a share of requests; a blue-green colour has all or none.
+    if (record?.strategy !== 'canary' || record.phase !== 'canary' || !(record.weight > 0 && record.weight < 100)) return {};
+    return { weight: record.weight };
+  } catch (err) {
+    return {
+      problem: `the canary's weight could not be read from the rollout record (${describeError(err)}); traffic loss is judged against the canary's own share earlier in the bake`,
+    };
   }
 }
 

@@ -10,7 +10,7 @@ import { verdictAllowsPromotion } from '../analysis/verdict.js';
 import type { AnalysisConfig, CheckConfig, MetricsConfig, Plan } from '../plan/schema.js';
 import type { ActionResult, ActionRuntime } from '../runtime.js';
 import { failingChecksOf, notify } from '../notify/index.js';
-import { recordGateVerdict } from './gate-record.js';
+import { recordedCanaryWeight, recordGateVerdict } from './gate-record.js';
 import { INPUTS_PLAN, loadActionPlan } from './plan-input.js';
 import type { RolloutStore } from './store.js';
 
@@ -148,6 +148,8 @@ export interface MetricsGateSetup {
   file: string;
   metrics: MetricsConfig;
   analysis: AnalysisConfig;
+  /** The canary's share of requests (percent) from the `weight` input, when given. */
+  weight?: number;
 }
 
 /** Loads the plan (or builds one from the shortcut inputs) and applies this run's inputs. */
@@ -163,7 +165,30 @@ export function resolveMetricsGate(runtime: ActionRuntime): MetricsGateSetup {
   });
   const analysis = effectiveAnalysis(runtime, plan, file, shortcuts);
   const metrics = effectiveMetrics(plan, file, prometheusUrl);
-  return { plan, file, metrics, analysis };
+  const weight = readWeightInput(runtime);
+  return { plan, file, metrics, analysis, ...(weight !== undefined ? { weight } : {}) };
+}
+
+/** Reads the `weight` input: the canary's share of requests in percent, strictly between 0 and 100. */
+function readWeightInput(runtime: ActionRuntime): number | undefined {
+  const weight = getNumberInput(runtime, 'weight');
+  if (weight !== undefined && !(weight > 0 && weight < 100))
+    throw new InputError('weight', `expected the canary's share of requests in percent, above 0 and below 100 (e.g. 20), got ${weight}`);
+  return weight;
+}
+
+/**
+ * The canary's share the traffic-loss rule expects: the `weight` input, else the rollout record's
+ * current step when a canary step is on record, else unknown.
+ */
+async function gateWeight(runtime: ActionRuntime, setup: MetricsGateSetup, deps: { store?: RolloutStore; cwd?: string }): Promise<number | undefined> {
+  const { plan, file } = setup;
+  if (setup.weight !== undefined) return setup.weight;
+  if (file === INPUTS_PLAN) return undefined;
+  const recorded = await recordedCanaryWeight(runtime, plan, { cwd: deps.cwd ?? process.cwd(), store: deps.store });
+  if (recorded.problem) runtime.warning(recorded.problem);
+  if (recorded.weight !== undefined) runtime.info(`the rollout record gives the canary ${recorded.weight}%: losing traffic is judged against that share`);
+  return recorded.weight;
 }
 
 /** metrics-gate: judges the canary against stable over the bake and fails the step unless it passes. */
@@ -171,9 +196,11 @@ export async function runMetricsGateAction(
   runtime: ActionRuntime,
   deps: { clock?: Clock; provider?: MetricsProvider; signal?: AbortSignal; store?: RolloutStore; cwd?: string } = {},
 ): Promise<ActionResult> {
-  const { plan, file, metrics, analysis } = resolveMetricsGate(runtime);
+  const setup = resolveMetricsGate(runtime);
+  const { plan, file, metrics, analysis } = setup;
   const clock = deps.clock ?? systemClock;
   const provider = deps.provider ?? createMetricsProvider(metrics, { clock });
+  const weight = await gateWeight(runtime, setup, deps);
   const report = await runtime.group(`metrics-gate: ${plan.service} (${plan.environment})`, () =>
     runGate({
       analysis,
@@ -182,6 +209,7 @@ export async function runMetricsGateAction(
       vars: { service: plan.service, environment: plan.environment },
       log: (line) => runtime.info(line),
       signal: deps.signal,
+      weight,
     }),
   );
   runtime.setOutput('verdict', report.verdict);

@@ -283,6 +283,9 @@ async function bakeAndJudge(ctx: RolloutContext, deps: RampDeps, step: number, v
       vars: { service: ctx.plan.service, environment: ctx.plan.environment, version },
       log: ctx.log,
       signal,
+      // The canary's share through the weighted router sets how many requests it must serve; a
+      // blue-green colour's 100% is not a share beside stable, so there the rule uses the bake's own history.
+      ...(ctx.strategy.name === 'canary' ? { weight: step } : {}),
     }),
   );
   ctx.log(`gate at ${step}%: ${report.verdict}: ${report.reason}`);
