@@ -86466,6 +86466,36 @@ function shown(p) {
     return p.outcome?.kind === 'value' ? report_formatValue(p.outcome.value) : (0,provider/* describeOutcome */.S)(p.outcome);
 }
 /**
+ * How the windows tile the bake, against the scrape interval. Prometheus' rate() and increase()
+ * measure from the first to the last sample inside the range, so windows one scrape longer than
+ * the interval share one sample and count every increment once: shorter loses the increments
+ * between windows; longer counts data twice, which a statistical judge takes for independent points.
+ */
+function windowTiling(analysis, windowMs, scrapeMs) {
+    const mistakes = [];
+    const tiled = analysis.interval + scrapeMs;
+    const window = duration_formatDuration(windowMs);
+    const interval = duration_formatDuration(analysis.interval);
+    if (windowMs >= 2 * scrapeMs && windowMs < tiled) {
+        const lost = Math.round(100 * (1 - (windowMs - scrapeMs) / analysis.interval));
+        mistakes.push({
+            severity: 'warning',
+            message: `the window ${window} is shorter than the interval ${interval} plus one scrape (${duration_formatDuration(scrapeMs)}): rate() measures from the first to the last sample in its window, so the increments between one window's last sample and the next one's first are in no window (about ${lost}% of the data); set analysis.window to ${duration_formatDuration(tiled)}`,
+        });
+    }
+    if (analysis.judge !== 'threshold' && windowMs > tiled)
+        mistakes.push({
+            severity: 'warning',
+            message: `windows of ${window} every ${interval} share data with the next window (scrape interval ${duration_formatDuration(scrapeMs)}): the ${analysis.judge} judge takes its points for independent and grows over-confident; set analysis.window to ${duration_formatDuration(tiled)}`,
+        });
+    if (analysis.judge === 'paired' && analysis.interval < 2 * scrapeMs)
+        mistakes.push({
+            severity: 'warning',
+            message: `an interval of ${interval} is under two scrapes (${duration_formatDuration(scrapeMs)}): each track's targets are scraped at their own moment, so the two tracks' windows are shifted against each other by up to a scrape, and load that changes within it no longer cancels; set analysis.interval to ${duration_formatDuration(2 * scrapeMs)} and analysis.window to ${duration_formatDuration(3 * scrapeMs)}`,
+        });
+    return mistakes;
+}
+/**
  * Runs every check's query once for both tracks (and the requests query) against the live
  * backend at `time`, and reports per check what came back, what the judge would say now, and
  * the usual mistakes: no {{track}}, a numerator with no series yet, several series, a window
@@ -86485,6 +86515,7 @@ async function checkPlanQueries(options) {
                 severity: 'error',
                 message: `the window ${duration_formatDuration(windowMs)} is shorter than two scrapes (scrape interval ${duration_formatDuration(longest)}, job ${report.scrapeInterval.jobs.join(', ')}): rate() needs two samples in it; set analysis.window to ${duration_formatDuration(2 * longest)} or more`,
             });
+        windowMistakes.push(...windowTiling(analysis, windowMs, longest));
     }
     const fill = (template, track, field) => template_renderTemplate(template, { ...options.vars, track, window }, field);
     for (const [i, check] of analysis.checks.entries()) {

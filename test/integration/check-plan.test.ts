@@ -116,6 +116,28 @@ describeIf('check-plan against a live Prometheus', () => {
     expect(ok).toBe(true);
   });
 
+  it('warns when the windows do not tile the bake: data lost between windows, data counted twice, or tracks shifted by the scrape', async () => {
+    const latency = {
+      name: 'latency',
+      query: 'sum(rate(http_requests_total{track="{{track}}"}[{{window}}]))',
+      direction: 'increase',
+      allowedIncrease: 0.05,
+    };
+    const warnings = async (name: string, analysis: Record<string, unknown>) =>
+      (await check(writePlan(name, { bake: '5m', checks: [latency], ...analysis }))).report.checks[0]!.mistakes.map((m) => `${m.severity}: ${m.message}`);
+    // One scrape every 15 s: a 30 s window every 30 s holds one increment of two.
+    expect(await warnings('lossy.yml', { judge: 'paired', interval: '30s', window: '30s' })).toEqual([
+      "warning: the window 30s is shorter than the interval 30s plus one scrape (15s): rate() measures from the first to the last sample in its window, so the increments between one window's last sample and the next one's first are in no window (about 50% of the data); set analysis.window to 45s",
+    ]);
+    expect(await warnings('tiled.yml', { judge: 'paired', interval: '30s', window: '45s' })).toEqual([]);
+    expect(await warnings('shifted.yml', { judge: 'paired', interval: '15s', window: '30s' })).toEqual([
+      "warning: an interval of 15s is under two scrapes (15s): each track's targets are scraped at their own moment, so the two tracks' windows are shifted against each other by up to a scrape, and load that changes within it no longer cancels; set analysis.interval to 30s and analysis.window to 45s",
+    ]);
+    expect(await warnings('overlapping.yml', { judge: 'mann-whitney', interval: '30s', window: '2m' })).toEqual([
+      'warning: windows of 2m every 30s share data with the next window (scrape interval 15s): the mann-whitney judge takes its points for independent and grows over-confident; set analysis.window to 45s',
+    ]);
+  });
+
   it('names the plan file and field when the plan does not validate', async () => {
     const file = writePlan('invalid.yml', { interval: '30s', checks: [{ name: 'x', query: 'up' }] });
     await expect(runPlanCheckAction(new MemoryRuntime({ plan: file, 'check-plan': 'true' }))).rejects.toThrow(

@@ -121,6 +121,37 @@ function shown(p: QueryProbe): string {
 }
 
 /**
+ * How the windows tile the bake, against the scrape interval. Prometheus' rate() and increase()
+ * measure from the first to the last sample inside the range, so windows one scrape longer than
+ * the interval share one sample and count every increment once: shorter loses the increments
+ * between windows; longer counts data twice, which a statistical judge takes for independent points.
+ */
+export function windowTiling(analysis: AnalysisConfig, windowMs: number, scrapeMs: number): PlanMistake[] {
+  const mistakes: PlanMistake[] = [];
+  const tiled = analysis.interval + scrapeMs;
+  const window = formatDuration(windowMs);
+  const interval = formatDuration(analysis.interval);
+  if (windowMs >= 2 * scrapeMs && windowMs < tiled) {
+    const lost = Math.round(100 * (1 - (windowMs - scrapeMs) / analysis.interval));
+    mistakes.push({
+      severity: 'warning',
+      message: `the window ${window} is shorter than the interval ${interval} plus one scrape (${formatDuration(scrapeMs)}): rate() measures from the first to the last sample in its window, so the increments between one window's last sample and the next one's first are in no window (about ${lost}% of the data); set analysis.window to ${formatDuration(tiled)}`,
+    });
+  }
+  if (analysis.judge !== 'threshold' && windowMs > tiled)
+    mistakes.push({
+      severity: 'warning',
+      message: `windows of ${window} every ${interval} share data with the next window (scrape interval ${formatDuration(scrapeMs)}): the ${analysis.judge} judge takes its points for independent and grows over-confident; set analysis.window to ${formatDuration(tiled)}`,
+    });
+  if (analysis.judge === 'paired' && analysis.interval < 2 * scrapeMs)
+    mistakes.push({
+      severity: 'warning',
+      message: `an interval of ${interval} is under two scrapes (${formatDuration(scrapeMs)}): each track's targets are scraped at their own moment, so the two tracks' windows are shifted against each other by up to a scrape, and load that changes within it no longer cancels; set analysis.interval to ${formatDuration(2 * scrapeMs)} and analysis.window to ${formatDuration(3 * scrapeMs)}`,
+    });
+  return mistakes;
+}
+
+/**
  * Runs every check's query once for both tracks (and the requests query) against the live
  * backend at `time`, and reports per check what came back, what the judge would say now, and
  * the usual mistakes: no {{track}}, a numerator with no series yet, several series, a window
@@ -147,6 +178,7 @@ export async function checkPlanQueries(options: {
         severity: 'error',
         message: `the window ${formatDuration(windowMs)} is shorter than two scrapes (scrape interval ${formatDuration(longest)}, job ${report.scrapeInterval.jobs.join(', ')}): rate() needs two samples in it; set analysis.window to ${formatDuration(2 * longest)} or more`,
       });
+    windowMistakes.push(...windowTiling(analysis, windowMs, longest));
   }
   const fill = (template: string, track: Track, field: string) => renderTemplate(template, { ...options.vars, track, window }, field);
 
