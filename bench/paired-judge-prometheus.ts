@@ -3,10 +3,11 @@
 // a few minutes on a small machine. Request latency is lognormal (σ of log latency SPREAD), and a
 // load wave both tracks of a pair share moves the request rate and the latency by ±WAVE over
 // its period (each pair at its own phase; pairs alternate between the periods in WAVE_PERIODS).
-// Each pair runs gates back to back, in turn a canary 15% slower and an identical one (A/A); the
-// judges in JUDGES (by default the paired judge with a bake of at most 20 s and the mann-whitney
-// judge at 20, 45 and 80 s) judge the same gate side by side, from the same Prometheus at once.
-// Run: [JUDGES=judge:bake:window,...] [WAVE_PERIODS=30,60] npx tsx bench/paired-judge-prometheus.ts [minutes=12] [pairs=12]
+// Each pair runs gates back to back, in turn a canary slower by REGRESSION (1.15 unless set) and
+// an identical one (A/A; AA=none for regression gates only); the judges in JUDGES judge the same
+// gate side by side, from the same Prometheus at once.
+// Run: [JUDGES=judge:bake-s:interval:window,...] [WAVE_PERIODS=30,60] [REGRESSION=1.15] [TOLERANCE=0.05] [AA=none]
+//        npx tsx bench/paired-judge-prometheus.ts [minutes=12] [pairs=12]
 import { cpus, loadavg } from 'node:os';
 import { systemClock } from '../src/core/clock.js';
 import { runGate } from '../src/core/analysis/gate.js';
@@ -22,6 +23,12 @@ const RPS = 15;
 const LATENCY_MS = 20;
 const SPREAD = Number(process.env.SPREAD ?? 0.3);
 const WAVE = 0.25;
+/** The canary's latency factor in a regression gate, and the tolerance the checks allow. */
+const REGRESSION = Number(process.env.REGRESSION ?? 1.15);
+const TOLERANCE = Number(process.env.TOLERANCE ?? 0.05);
+/** `alternate`: regression and A/A gates in turn; `none`: regression gates only. */
+const AA = process.env.AA ?? 'alternate';
+const REGRESSION_NAME = `regression ${Math.round((REGRESSION - 1) * 100)}%`;
 const WAVE_PERIODS_S = (process.env.WAVE_PERIODS ?? '30,60').split(',').map(Number);
 /**
  * The judges that judge every gate side by side, as judge:bake-seconds:interval:window. A window
@@ -85,14 +92,14 @@ function plan(judge: 'paired' | 'mann-whitney', service: string, bakeS: number, 
         name: 'mean-latency',
         query: `sum(rate(http_request_duration_seconds_sum{${on}}[{{window}}])) / sum(rate(http_request_duration_seconds_count{${on}}[{{window}}]))`,
         direction: 'increase',
-        allowedIncrease: 0.05,
+        allowedIncrease: TOLERANCE,
       },
     ],
   });
 }
 
 interface Outcome {
-  scenario: 'regression 15%' | 'A/A';
+  scenario: 'regression' | 'A/A';
   wavePeriodS: number;
   /** Each judge's verdict and seconds to it, in the order of JUDGES. */
   verdicts: { verdict: string; seconds: number }[];
@@ -102,15 +109,15 @@ const deadline = startedAt + minutes * 60_000;
 
 async function runPair(pair: Pair): Promise<void> {
   for (let gate = 0; Date.now() + LONGEST_S * 1000 + 10_000 < deadline; gate++) {
-    const scenario = (gate + pair.index) % 2 === 0 ? 'regression 15%' : 'A/A';
-    pair.regression = scenario === 'A/A' ? 1 : 1.15;
+    const scenario = AA === 'none' || (gate + pair.index) % 2 === 0 ? 'regression' : 'A/A';
+    pair.regression = scenario === 'A/A' ? 1 : REGRESSION;
     // Let the windows forget the previous scenario.
     await new Promise((r) => setTimeout(r, 4000));
     const t0 = Date.now();
     const reports = await Promise.all(JUDGES.map((j) => runGate({ analysis: plan(j.judge, `pair-${pair.index}`, j.bakeS, j.interval, j.window), provider, clock: systemClock })));
     outcomes.push({ scenario, wavePeriodS: pair.wavePeriodS, verdicts: reports.map((r) => ({ verdict: r.verdict, seconds: (r.endedAt - t0) / 1000 })) });
     console.log(
-      `pair ${pair.index} (wave ${pair.wavePeriodS} s) gate ${gate}: ${scenario}: ${reports
+      `pair ${pair.index} (wave ${pair.wavePeriodS} s) gate ${gate}: ${scenario === 'A/A' ? scenario : REGRESSION_NAME}: ${reports
         .map(
           (r, i) =>
             `${JUDGES[i]?.label} ${r.verdict} after ${((r.endedAt - t0) / 1000).toFixed(0)} s${r.verdict !== (scenario === 'A/A' ? 'pass' : 'fail') ? ` (${r.reason})` : ''}`,
@@ -141,14 +148,14 @@ const median = (values: number[]) => {
 };
 console.log('');
 console.log(
-  `real Prometheus (1 s scrape), ${pairs} service pairs in parallel for ${minutes} min; ${RPS} requests/s per track, lognormal latency (median ${LATENCY_MS} ms, σ ${SPREAD}), shared wave ±${WAVE * 100}%; allowedIncrease 5%, α 0.05`,
+  `real Prometheus (1 s scrape), ${pairs} service pairs in parallel for ${minutes} min; ${RPS} requests/s per track, lognormal latency (median ${LATENCY_MS} ms, σ ${SPREAD}), shared wave ±${WAVE * 100}%; allowedIncrease ${TOLERANCE * 100}%, α 0.05`,
 );
 console.log('');
-console.log(`| wave period | gates (15% + A/A) | judge | 15% regression caught, median time | A/A false failures | A/A passed, median time |`);
+console.log(`| wave period | gates (${REGRESSION_NAME} + A/A) | judge | ${REGRESSION_NAME} caught, median time | A/A false failures | A/A passed, median time |`);
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const period of WAVE_PERIODS_S) {
   const here = outcomes.filter((o) => o.wavePeriodS === period);
-  const regressions = here.filter((o) => o.scenario === 'regression 15%');
+  const regressions = here.filter((o) => o.scenario === 'regression');
   const same = here.filter((o) => o.scenario === 'A/A');
   JUDGES.forEach((j, i) => {
     const v = (o: Outcome) => o.verdicts[i] ?? { verdict: 'none', seconds: 0 };

@@ -59,13 +59,21 @@ function poisson(random: () => number, mean: number): number {
 interface Second {
   requests: number;
   latencySum: number;
+  /** The track's own drift this second (log of its latency factor): the truth no query shows. */
+  drift: number;
+}
+
+/** The simulated pair: a metrics backend, and the truth behind it. */
+export interface SimulatedPair extends MetricsProvider {
+  /** The true mean log-ratio canary/stable from the tracks' own drifts and the regression, over the seconds [fromS, toS). */
+  trueLogRatio(fromS: number, toS: number): number;
 }
 
 /**
  * The pair as a MetricsProvider. Queries are `latency{track="canary"}[3s]` (mean latency in the
  * window, ms) and `requests{track="canary"}[3s]` (requests in the window), evaluated at any time.
  */
-export function simulatedPair(model: NoiseModel, seed: number, startMs = 0): MetricsProvider {
+export function simulatedPair(model: NoiseModel, seed: number, startMs = 0): SimulatedPair {
   const random = seededRandom(seed);
   const phase = random() * 2 * Math.PI;
   const seconds: Record<'canary' | 'stable', Second[]> = { canary: [], stable: [] };
@@ -84,7 +92,7 @@ export function simulatedPair(model: NoiseModel, seed: number, startMs = 0): Met
         const median = model.latencyMs * load * Math.exp(drift[track]) * (track === 'canary' ? model.regression : 1);
         let sum = 0;
         for (let i = 0; i < n; i++) sum += median * Math.exp(model.spread * normal(random));
-        seconds[track].push({ requests: n, latencySum: sum });
+        seconds[track].push({ requests: n, latencySum: sum, drift: drift[track] });
       }
     }
   };
@@ -93,6 +101,12 @@ export function simulatedPair(model: NoiseModel, seed: number, startMs = 0): Met
     extend(end);
     const slice = seconds[track].slice(Math.max(0, end - windowS), end);
     return slice.reduce((a, s) => ({ requests: a.requests + s.requests, latencySum: a.latencySum + s.latencySum }), { requests: 0, latencySum: 0 });
+  };
+  const trueLogRatio = (fromS: number, toS: number) => {
+    extend(toS);
+    let sum = 0;
+    for (let t = fromS; t < toS; t++) sum += (seconds.canary[t]?.drift ?? 0) - (seconds.stable[t]?.drift ?? 0);
+    return sum / Math.max(1, toS - fromS) + Math.log(model.regression);
   };
   const answer = (query: string, time: number): QueryOutcome => {
     const match = /^(latency|requests)\{track="(canary|stable)"\}\[(\d+)s\]$/.exec(query);
@@ -103,6 +117,7 @@ export function simulatedPair(model: NoiseModel, seed: number, startMs = 0): Met
   };
   return {
     name: 'simulated',
+    trueLogRatio,
     async query(query, options) {
       return answer(query, options?.time ?? 0);
     },
