@@ -38754,6 +38754,7 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 // and the toolkit only kills the direct child, leaving its children holding the slot.
 
 
+
 const MAX_CAPTURE = 1024 * 1024;
 /** Process groups of the commands running now, so an interrupted action can stop what it started. */
 const runningGroups = new Set();
@@ -38859,7 +38860,7 @@ function exec_runCommand(argv, options = {}) {
         child.on('error', (err) => {
             if (pid !== undefined)
                 runningGroups.delete(pid);
-            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+            finish(() => reject(new core_errors/* ProviderError */.mZ('command', err.code === 'ENOENT' ? missing(file, options.cwd) : `${file}: ${err.message}`)));
         });
         child.on('exit', () => {
             if (pid !== undefined)
@@ -38874,6 +38875,15 @@ function exec_runCommand(argv, options = {}) {
         child.stdin.on('error', () => undefined);
         child.stdin.end(options.input ?? '');
     });
+}
+/**
+ * What a spawn ENOENT means: Node reports a missing working directory exactly like a missing
+ * program, and "sh: no such program" sends an engineer after the wrong thing.
+ */
+function missing(file, cwd) {
+    if (cwd !== undefined && !(0,external_node_fs_.existsSync)(cwd))
+        return `the working directory ${cwd} does not exist (the command ${file} was not run)`;
+    return `${file}: no such program`;
 }
 
 ;// CONCATENATED MODULE: ./src/core/runtime.ts

@@ -2,6 +2,7 @@
 // be killed with everything it started (its process group), on a timeout or a cancelled run,
 // and the toolkit only kills the direct child, leaving its children holding the slot.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { ProviderError } from './errors.js';
 
 export interface RunOptions {
@@ -113,7 +114,7 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
     child.stderr.on('data', collect('stderr'));
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (pid !== undefined) runningGroups.delete(pid);
-      finish(() => reject(new ProviderError('command', err.code === 'ENOENT' ? `${file}: no such program` : `${file}: ${err.message}`)));
+      finish(() => reject(new ProviderError('command', err.code === 'ENOENT' ? missing(file, options.cwd) : `${file}: ${err.message}`)));
     });
     child.on('exit', () => {
       if (pid !== undefined) runningGroups.delete(pid);
@@ -125,4 +126,13 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * What a spawn ENOENT means: Node reports a missing working directory exactly like a missing
+ * program, and "sh: no such program" sends an engineer after the wrong thing.
+ */
+function missing(file: string, cwd: string | undefined): string {
+  if (cwd !== undefined && !existsSync(cwd)) return `the working directory ${cwd} does not exist (the command ${file} was not run)`;
+  return `${file}: no such program`;
 }

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatDuration, parseDuration } from '../../src/core/duration.js';
 import { commandFromTemplate, renderTemplate } from '../../src/core/template.js';
 import { parseActionFlags } from '../../src/core/cli.js';
@@ -86,5 +88,14 @@ describe('action runtime', () => {
   it('bounds number inputs and names the input', () => {
     const runtime = new MemoryRuntime({ weight: '150' });
     expect(() => getNumberInput(runtime, 'weight', { min: 0, max: 100 })).toThrow(new InputError('weight', 'expected a number from 0 to 100, got "150"'));
+  });
+});
+
+describe('commands that cannot start', () => {
+  it('names a missing working directory instead of calling the program missing', async () => {
+    const { runCommand } = await import('../../src/core/exec.js');
+    const gone = join(tmpdir(), `rollgate-no-such-dir-${process.pid}`);
+    await expect(runCommand(['sh', '-c', 'true'], { cwd: gone })).rejects.toThrow(`the working directory ${gone} does not exist (the command sh was not run)`);
+    await expect(runCommand(['rollgate-no-such-program'], {})).rejects.toThrow('rollgate-no-such-program: no such program');
   });
 });
