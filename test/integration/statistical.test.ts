@@ -79,7 +79,8 @@ const statisticalAnalysis = (overrides: Record<string, unknown> = {}) =>
   analysisSchema.parse({
     judge: 'mann-whitney',
     interval: '15s',
-    window: '15s',
+    // The interval plus one scrape interval (5 s): every increment in exactly one window.
+    window: '20s',
     bake: '15m',
     alpha: 0.05,
     checks: [{ name: 'mean-latency', query: MEAN_LATENCY, direction: 'increase', allowedIncrease: 0.05, critical: true }],
