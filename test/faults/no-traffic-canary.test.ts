@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { deploySlot, startCanaryStack, type CanaryStack } from '../../harness/canary-stack.js';
@@ -6,7 +6,7 @@ import { sendRequests, startLoad } from '../../harness/load.js';
 import { requireBinary, waitFor } from '../../harness/process.js';
 import { FileRolloutStore } from '../../src/core/rollout/file-store.js';
 import { parseRecord, type RolloutRecord } from '../../src/core/rollout/state-machine.js';
-import { canaryShare, FaultTable, startBundle, type BundleRun } from './support.js';
+import { canaryShare, FaultTable, SeparateJobs, type BundleRun } from './support.js';
 
 const ready = requireBinary('haproxy', 'haproxy') && requireBinary('prometheus', 'prometheus');
 const describeIf = ready ? describe : describe.skip;
@@ -28,23 +28,13 @@ describeIf('a canary that has no traffic never passes the gate, each step its ow
   let stack: CanaryStack;
   let threshold: string;
   let paired: string;
-  let store = '';
-  let job = 0;
-  let runId = 9100;
-
-  const start = (action: string, inputs: Record<string, string>) => {
-    const dir = join(stack.dir, 'jobs', String(++job));
-    mkdirSync(dir, { recursive: true });
-    const env = { GITHUB_RUN_ID: String(++runId), GITHUB_REPOSITORY: 'acme/orders', ROLLGATE_STATE_DIR: join(dir, 'state'), ROLLGATE_LEDGER: join(stack.dir, 'ledger.json') };
-    return startBundle(action, { store: `file:${store}`, ...inputs }, { dir, env, tag: `${action}-${job}` });
-  };
-  const step = (action: string, inputs: Record<string, string>) => start(action, inputs).done;
-  const freshStore = (name: string) => {
-    store = join(stack.dir, 'stores', name);
-    mkdirSync(store, { recursive: true });
-  };
+  const jobs = new SeparateJobs(() => stack.dir, 9100);
+  const start = jobs.start.bind(jobs);
+  const step = jobs.step.bind(jobs);
+  const freshStore = jobs.freshStore.bind(jobs);
   /** The rollout record as the shared store holds it. */
-  const record = async (): Promise<RolloutRecord | undefined> => parseRecord((await new FileRolloutStore(store, { service: 'orders', environment: 'local' }).read())?.document);
+  const record = async (): Promise<RolloutRecord | undefined> =>
+    parseRecord((await new FileRolloutStore(jobs.store, { service: 'orders', environment: 'local' }).read())?.document);
   const said = (run: BundleRun) => `${run.output.replace(/%25/g, '%')}\n${run.summary}`;
   /** A gate job that ended non-zero with verdict fail, naming the lost traffic. */
   const expectLostTraffic = (run: BundleRun) => {

@@ -1,10 +1,10 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { deploySlot, harnessScript, startCanaryStack, type CanaryStack } from '../../harness/canary-stack.js';
 import { sendRequests } from '../../harness/load.js';
 import { requireBinary, waitFor } from '../../harness/process.js';
-import { canaryShare, FaultTable, startBundle, type BundleRun } from './support.js';
+import { canaryShare, FaultTable, SeparateJobs, type BundleRun } from './support.js';
 
 const ready = requireBinary('haproxy', 'haproxy') && requireBinary('prometheus', 'prometheus');
 const describeIf = ready ? describe : describe.skip;
@@ -21,26 +21,13 @@ const table = new FaultTable('Fault table: the rollout state machine, every step
 describeIf('the rollout state machine through the bundled actions, each step its own job', () => {
   let stack: CanaryStack;
   let plan: string;
-  let store = '';
-  let job = 0;
-  let runId = 7000;
-
-  /** Starts one step as a job of its own; `run` names the workflow run (a re-run keeps it). */
-  const start = (action: string, inputs: Record<string, string>, run = String(++runId)) => {
-    const dir = join(stack.dir, 'jobs', String(++job));
-    mkdirSync(dir, { recursive: true });
-    const env = { GITHUB_RUN_ID: run, GITHUB_REPOSITORY: 'acme/orders', ROLLGATE_STATE_DIR: join(dir, 'state'), ROLLGATE_LEDGER: join(stack.dir, 'ledger.json') };
-    return startBundle(action, { store: `file:${store}`, ...inputs }, { dir, env, tag: `${action}-${job}` });
-  };
-  const step = (action: string, inputs: Record<string, string>, run?: string) => start(action, inputs, run).done;
+  const jobs = new SeparateJobs(() => stack.dir, 7000);
+  const start = jobs.start.bind(jobs);
+  const step = jobs.step.bind(jobs);
+  const freshStore = jobs.freshStore.bind(jobs);
   /** Which version answered `n` requests sent through HAProxy. */
   const served = async (n = 200) => (await sendRequests(stack.haproxy.url, n)).byVersion;
   const share = () => canaryShare(stack.haproxy.adminPort);
-  /** A fresh shared store per scenario: each starts with no rollout on record. */
-  const freshStore = (name: string) => {
-    store = join(stack.dir, 'stores', name);
-    mkdirSync(store, { recursive: true });
-  };
   /** A non-zero exit whose log or summary says `pattern` (workflow commands escape `%` as `%25` in the log). */
   const expectLoud = (run: BundleRun, pattern: RegExp) => {
     expect(run.code).not.toBe(0);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../harness/ports.js';
 
@@ -76,6 +76,42 @@ export function startBundle(
     }),
   );
   return { child, done, output: () => output };
+}
+
+/**
+ * Steps run as GitHub runs jobs: each the bundled action in a fresh working directory, with its
+ * own GITHUB_RUN_ID and an empty ROLLGATE_STATE_DIR. They share only what a team shares: the
+ * rollout store (a file store on a shared path, fresh per scenario) and the deployment ledger.
+ */
+export class SeparateJobs {
+  /** The shared store of the current scenario. */
+  store = '';
+  private job = 0;
+
+  /** `root()`: the directory jobs, stores and the ledger live under (known once the stack is up). */
+  constructor(
+    private readonly root: () => string,
+    private runId: number,
+  ) {}
+
+  /** A fresh shared store: the scenario starts with no rollout on record. */
+  freshStore(name: string): void {
+    this.store = join(this.root(), 'stores', name);
+    mkdirSync(this.store, { recursive: true });
+  }
+
+  /** Starts one step as a job of its own; `run` names the workflow run (a re-run keeps it). */
+  start(action: string, inputs: Record<string, string>, run = String(++this.runId)): ReturnType<typeof startBundle> {
+    const dir = join(this.root(), 'jobs', String(++this.job));
+    mkdirSync(dir, { recursive: true });
+    const env = { GITHUB_RUN_ID: run, GITHUB_REPOSITORY: 'acme/orders', ROLLGATE_STATE_DIR: join(dir, 'state'), ROLLGATE_LEDGER: join(this.root(), 'ledger.json') };
+    return startBundle(action, { store: `file:${this.store}`, ...inputs }, { dir, env, tag: `${action}-${this.job}` });
+  }
+
+  /** Runs one step as a job of its own to the end. */
+  step(action: string, inputs: Record<string, string>, run?: string): Promise<BundleRun> {
+    return this.start(action, inputs, run).done;
+  }
 }
 
 /** How a fault proxy treats the next request or connection. */

@@ -6,6 +6,7 @@ import type { GateReport } from '../../src/core/analysis/report.js';
 import { createMetricsProvider } from '../../src/core/metrics/index.js';
 import { analysisSchema, metricsSchema } from '../../src/core/plan/schema.js';
 import { requireBinary, tempDir } from '../../harness/process.js';
+import { openMetricsText, type Sample } from '../../harness/openmetrics.js';
 import { createBlocks, startPrometheus, type PrometheusServer } from '../../harness/prometheus.js';
 import { seededRandom } from '../../harness/simulated-pair.js';
 
@@ -34,9 +35,9 @@ function normal(random: () => number): number {
  * lognormal latency (median 20 ms, σ 0.3), both rate and latency following a ±25% wave over
  * 30 s that the two tracks of a scenario share (`phase`); `slowdown` 1.15 is a 15% regression.
  */
-function trackSamples(scenario: string, track: string, seed: number, phase: number, slowdown: number, t0: number): string[] {
+function trackSamples(scenario: string, track: string, seed: number, phase: number, slowdown: number, t0: number): Sample[] {
   const random = seededRandom(seed);
-  const lines: string[] = [];
+  const samples: Sample[] = [];
   let count = 0;
   let sum = 0;
   for (let i = 0; i <= SPAN_S / SCRAPE_S; i++) {
@@ -49,10 +50,10 @@ function trackSamples(scenario: string, track: string, seed: number, phase: numb
       }
     }
     const t = t0 + i * SCRAPE_S;
-    lines.push(`app_request_duration_seconds_count{scenario="${scenario}",track="${track}"} ${count} ${t}`);
-    lines.push(`app_request_duration_seconds_sum{scenario="${scenario}",track="${track}"} ${sum.toFixed(6)} ${t}`);
+    const labels = `{scenario="${scenario}",track="${track}"}`;
+    samples.push({ series: `app_request_duration_seconds_count${labels}`, value: count, time: t }, { series: `app_request_duration_seconds_sum${labels}`, value: sum, time: t });
   }
-  return lines;
+  return samples;
 }
 
 const on = 'scenario="{{scenario}}",track="{{track}}"';
@@ -76,17 +77,14 @@ describeIf('paired judge on real Prometheus data with a load wave both tracks sh
 
   beforeAll(async () => {
     dir = tempDir('rollgate-paired-');
-    const samples: string[] = [];
+    const samples: Sample[] = [];
     const scenario = (name: string, seed: number, slowdown: number) => {
       const phase = seededRandom(seed)() * 2 * Math.PI;
       samples.push(...trackSamples(name, 'stable', 10_000 + seed, phase, 1, t0), ...trackSamples(name, 'canary', 20_000 + seed, phase, slowdown, t0));
     };
     for (let run = 1; run <= REGRESSIONS; run++) scenario(`slow-${run}`, run, 1.15);
     for (let run = 1; run <= IDENTICAL; run++) scenario(`aa-${run}`, 500 + run, 1);
-    const series = (line: string) => line.slice(0, line.lastIndexOf('}') + 1);
-    const time = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
-    samples.sort((a, b) => series(a).localeCompare(series(b)) || time(a) - time(b));
-    createBlocks(['# TYPE app_request_duration_seconds summary', ...samples, '# EOF', ''].join('\n'), join(dir.path, 'tsdb'));
+    createBlocks(openMetricsText(samples, { app_request_duration_seconds: 'summary' }), join(dir.path, 'tsdb'));
     prometheus = await startPrometheus({ dataDir: join(dir.path, 'tsdb') });
   }, 90_000);
 

@@ -10,6 +10,7 @@ import { analysisSchema, metricsSchema } from '../../src/core/plan/schema.js';
 import { runMetricsGateAction } from '../../src/core/rollout/metrics-gate.js';
 import { MemoryRuntime } from '../../src/core/runtime.js';
 import { requireBinary, tempDir } from '../../harness/process.js';
+import { openMetricsText, type Sample } from '../../harness/openmetrics.js';
 import { createBlocks, startPrometheus, type PrometheusServer } from '../../harness/prometheus.js';
 
 // Deterministic request latencies written as TSDB blocks with promtool, then judged through a
@@ -51,9 +52,9 @@ function normal(random: () => number): number {
  * windows are noisy the way real traffic is (a canary/stable ratio of single windows swings by
  * ±15%); `slowdown` scales every request (1.15 = a 15% regression).
  */
-function trackSamples(scenario: string, track: string, seed: number, slowdown: number, t0: number): string[] {
+function trackSamples(scenario: string, track: string, seed: number, slowdown: number, t0: number): Sample[] {
   const random = seeded(seed);
-  const lines: string[] = [];
+  const samples: Sample[] = [];
   let count = 0;
   let sum = 0;
   let load = 1;
@@ -65,10 +66,10 @@ function trackSamples(scenario: string, track: string, seed: number, slowdown: n
         sum += 0.2 * Math.exp(0.5 * normal(random)) * load * slowdown;
       }
     const t = t0 + i * SCRAPE_S;
-    lines.push(`app_request_duration_seconds_count{scenario="${scenario}",track="${track}"} ${count} ${t}`);
-    lines.push(`app_request_duration_seconds_sum{scenario="${scenario}",track="${track}"} ${sum.toFixed(6)} ${t}`);
+    const labels = `{scenario="${scenario}",track="${track}"}`;
+    samples.push({ series: `app_request_duration_seconds_count${labels}`, value: count, time: t }, { series: `app_request_duration_seconds_sum${labels}`, value: sum, time: t });
   }
-  return lines;
+  return samples;
 }
 
 const MEAN_LATENCY =
@@ -95,7 +96,7 @@ describeIf('statistical judge on real Prometheus data', () => {
 
   beforeAll(async () => {
     dir = tempDir('rollgate-statistical-');
-    const samples: string[] = [];
+    const samples: Sample[] = [];
     for (let run = 1; run <= AA_RUNS; run++) {
       // A/A: two identical versions, each with its own traffic.
       samples.push(...trackSamples(`aa-${run}`, 'stable', 1000 + run, 1, t0));
@@ -105,12 +106,7 @@ describeIf('statistical judge on real Prometheus data', () => {
       samples.push(...trackSamples(`slow-${run}`, 'stable', 3000 + run, 1, t0));
       samples.push(...trackSamples(`slow-${run}`, 'canary', 4000 + run, 1.15, t0));
     }
-    const series = (line: string) => line.slice(0, line.lastIndexOf('}') + 1);
-    const time = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
-    // OpenMetrics wants each family together and each series' samples in time order.
-    samples.sort((a, b) => series(a).localeCompare(series(b)) || time(a) - time(b));
-    const text = ['# TYPE app_request_duration_seconds summary', ...samples, '# EOF', ''].join('\n');
-    createBlocks(text, join(dir.path, 'tsdb'));
+    createBlocks(openMetricsText(samples, { app_request_duration_seconds: 'summary' }), join(dir.path, 'tsdb'));
     prometheus = await startPrometheus({ dataDir: join(dir.path, 'tsdb') });
   }, 90_000);
 
